@@ -1,0 +1,533 @@
+package fulfillment
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// ErrInvalidShipping is wrapped by the *ValidationError that
+// [ShippingInfo.Validate] returns.
+var ErrInvalidShipping = errors.New("fulfillment: invalid shipping info")
+
+// Profile is an Okta user's profile as far as shipping a key is concerned:
+// the attributes of reference/okta.md §3.2 (JSON names as under Okta's
+// "profile"), plus the user's status and whether they ever signed in, which
+// decide whether the secondary email is required. An HRIS export is mapped
+// onto the same shape (see [Mapping]).
+type Profile struct {
+	Login         string `json:"login"`
+	Email         string `json:"email"`
+	SecondEmail   string `json:"secondEmail"`
+	FirstName     string `json:"firstName"`
+	LastName      string `json:"lastName"`
+	PrimaryPhone  string `json:"primaryPhone"`
+	StreetAddress string `json:"streetAddress"` // one or two lines, separated by a newline
+	City          string `json:"city"`
+	State         string `json:"state"`
+	ZipCode       string `json:"zipCode"`
+	CountryCode   string `json:"countryCode"`
+	Organization  string `json:"organization"`
+
+	// UserStatus is the Okta user status: "STAGED", "ACTIVE", ...
+	UserStatus string `json:"userStatus,omitempty"`
+	// NeverSignedIn is true when the user has never signed in (Okta's
+	// lastLogin is null).
+	NeverSignedIn bool `json:"neverSignedIn,omitempty"`
+}
+
+// Yubico's field length limits, counted in bytes of UTF-8 (the newest
+// published set, reference/yubico.md §1.4: Yubico's 2023-12/2024 FIDO
+// Pre-reg guide per field, and the current API doc's combined limit of 120
+// for street_line1 plus street_line2). Yubico warns that non-ASCII
+// characters count for more than one, so bytes are the safe measure.
+const (
+	MaxFirstNameBytes  = 15  // recipient_firstname
+	MaxLastNameBytes   = 20  // recipient_lastname
+	MaxCompanyBytes    = 20  // recipient_company
+	MaxStreetLineBytes = 60  // street_line1, street_line2 each
+	MaxStreetBytes     = 120 // street_line1 + street_line2
+	MaxCityBytes       = 60  // city
+	MaxRegionBytes     = 50  // region
+	MaxPostalCodeBytes = 20  // postal_code
+	MaxEmailBytes      = 80  // recipient_email (applied to both emails)
+	MaxPhoneBytes      = 40  // recipient_telephone
+)
+
+// The lengths the Okta Workflows template cuts names to before it creates a
+// shipment (reference/okta.md §5.2 step 3b); [ShippingInfo.Truncate] applies
+// them, counted in bytes.
+const (
+	TruncFirstNameBytes = 10
+	TruncLastNameBytes  = 15
+	TruncCompanyBytes   = 15
+)
+
+// ShippingInfo is the recipient and address of a FIDO Pre-reg shipment,
+// built from a Profile by [ShippingInfoFromProfile]. The comments name the
+// Yubico field each value goes to and the Okta attribute it comes from;
+// errors name the Okta attribute, because that is what an administrator
+// fixes.
+type ShippingInfo struct {
+	FirstName   string `json:"firstName"`    // recipient_firstname ← firstName
+	LastName    string `json:"lastName"`     // recipient_lastname ← lastName
+	Company     string `json:"organization"` // recipient_company ← organization
+	Email       string `json:"email"`        // primary email
+	SecondEmail string `json:"secondEmail"`  // where the PIN goes for new users
+	Phone       string `json:"primaryPhone"` // recipient_telephone ← primaryPhone (E.164)
+	StreetLine1 string `json:"streetLine1"`  // street_line1 ← first line of streetAddress
+	StreetLine2 string `json:"streetLine2"`  // street_line2 ← further lines of streetAddress
+	City        string `json:"city"`         // city
+	Region      string `json:"state"`        // region ← state (USPS code for US/CA)
+	PostalCode  string `json:"zipCode"`      // postal_code ← zipCode
+	CountryCode string `json:"countryCode"`  // country_code_2 ← countryCode
+
+	UserStatus    string `json:"userStatus,omitempty"`
+	NeverSignedIn bool   `json:"neverSignedIn,omitempty"`
+}
+
+// ShippingInfoFromProfile maps p onto a ShippingInfo. It does not change
+// the values except to split the street address: the first non-empty line
+// becomes StreetLine1 and any further lines, joined by ", ", StreetLine2.
+// Call [ShippingInfo.Normalize] and then [ShippingInfo.Validate].
+func ShippingInfoFromProfile(p Profile) ShippingInfo {
+	l1, l2 := splitStreet(p.StreetAddress)
+	return ShippingInfo{
+		FirstName:     p.FirstName,
+		LastName:      p.LastName,
+		Company:       p.Organization,
+		Email:         p.Email,
+		SecondEmail:   p.SecondEmail,
+		Phone:         p.PrimaryPhone,
+		StreetLine1:   l1,
+		StreetLine2:   l2,
+		City:          p.City,
+		Region:        p.State,
+		PostalCode:    p.ZipCode,
+		CountryCode:   p.CountryCode,
+		UserStatus:    p.UserStatus,
+		NeverSignedIn: p.NeverSignedIn,
+	}
+}
+
+func splitStreet(s string) (line1, line2 string) {
+	var lines []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	switch len(lines) {
+	case 0:
+		return "", ""
+	case 1:
+		return lines[0], ""
+	}
+	return lines[0], strings.Join(lines[1:], ", ")
+}
+
+// SecondEmailRequired reports whether the user needs a secondary email: a
+// STAGED user, or an ACTIVE or PROVISIONED user who never signed in, cannot
+// read the primary mailbox the PIN would otherwise go to.
+func (s ShippingInfo) SecondEmailRequired() bool {
+	switch strings.ToUpper(strings.TrimSpace(s.UserStatus)) {
+	case "STAGED":
+		return true
+	case "ACTIVE", "PROVISIONED":
+		return s.NeverSignedIn
+	}
+	return false
+}
+
+// RecipientEmail is the address Yubico and the PIN email use: the secondary
+// email when [ShippingInfo.SecondEmailRequired], otherwise the primary one.
+func (s ShippingInfo) RecipientEmail() string {
+	if s.SecondEmailRequired() {
+		return s.SecondEmail
+	}
+	return s.Email
+}
+
+// Normalize returns s with every value in canonical form: Unicode NFC,
+// surrounding whitespace trimmed and inner runs of whitespace collapsed to
+// one space; country code (and for US and Canada the region) upper-cased;
+// the email domain lower-cased; the postal code in its country's format
+// ("sw1a1aa" → "SW1A 1AA"); the phone in E.164 when it can be read
+// ("(415) 555-0100" in the US → "+14155550100"). A lone second street line
+// moves up to the first. Values it cannot make valid are left for
+// [ShippingInfo.Validate] to report; invalid UTF-8 and control characters
+// are kept so that Validate sees them. Normalize is idempotent:
+// s.Normalize().Normalize() == s.Normalize().
+func (s ShippingInfo) Normalize() ShippingInfo {
+	n := s
+	n.FirstName = cleanText(s.FirstName)
+	n.LastName = cleanText(s.LastName)
+	n.Company = cleanText(s.Company)
+	n.Email = normalizeEmail(s.Email)
+	n.SecondEmail = normalizeEmail(s.SecondEmail)
+	n.StreetLine1 = cleanText(s.StreetLine1)
+	n.StreetLine2 = cleanText(s.StreetLine2)
+	if n.StreetLine1 == "" {
+		n.StreetLine1, n.StreetLine2 = n.StreetLine2, ""
+	}
+	n.City = cleanText(s.City)
+	n.CountryCode = upperASCII(collapseSpace(s.CountryCode))
+	n.Region = cleanText(s.Region)
+	if regionRequired(n.CountryCode) {
+		n.Region = upperASCII(n.Region)
+	}
+	n.PostalCode = normalizePostal(n.CountryCode, s.PostalCode)
+	n.Phone = collapseSpace(s.Phone)
+	if p, err := NormalizePhone(n.CountryCode, n.Phone); err == nil {
+		n.Phone = p
+	}
+	n.UserStatus = upperASCII(collapseSpace(s.UserStatus))
+	return n
+}
+
+// Truncate returns s with the first name, last name and organization cut
+// to the lengths the Okta Workflows template uses (10, 15 and 15 bytes, on
+// a character boundary, trailing spaces dropped). Nothing else is ever
+// truncated: a cut address or email would send the key or the PIN to the
+// wrong place. Validate never truncates; call Truncate only when shortening
+// names is acceptable.
+func (s ShippingInfo) Truncate() ShippingInfo {
+	s.FirstName = truncateBytes(s.FirstName, TruncFirstNameBytes)
+	s.LastName = truncateBytes(s.LastName, TruncLastNameBytes)
+	s.Company = truncateBytes(s.Company, TruncCompanyBytes)
+	return s
+}
+
+// Validate checks s as it would be sent to Yubico and returns nil or a
+// *ValidationError (wrapping ErrInvalidShipping) with one FieldError per
+// bad field, all at once. Fields are named by Okta attribute. The rules:
+//   - firstName, lastName, organization, email, primaryPhone,
+//     streetAddress, city, zipCode and countryCode are required;
+//     secondEmail is required when [ShippingInfo.SecondEmailRequired];
+//   - every value is valid UTF-8, without control or invisible formatting
+//     characters, within Yubico's byte limits (MaxFirstNameBytes, ...),
+//     and normalised (see [ShippingInfo.Normalize]);
+//   - countryCode is an assigned ISO 3166-1 alpha-2 code;
+//   - state is a USPS two-letter code for the US (states, DC, territories,
+//     AA/AE/AP, whose city must be APO, FPO or DPO) and Canada;
+//   - zipCode matches the country's format (exact for US, CA, GB, DE, FR,
+//     NL, SE, AU, JP, IN; 2–10 letters, digits, spaces or dashes elsewhere);
+//   - primaryPhone is in E.164 form;
+//   - emails are plain addresses (net/mail) with a dotted domain.
+func (s ShippingInfo) Validate() error {
+	var v validator
+	v.text("firstName", s.FirstName, true, MaxFirstNameBytes, needLetter)
+	v.text("lastName", s.LastName, true, MaxLastNameBytes, needLetter)
+	v.text("organization", s.Company, true, MaxCompanyBytes, needLetterOrDigit)
+	v.text("email", s.Email, true, MaxEmailBytes, checkEmail)
+	v.text("secondEmail", s.SecondEmail, s.SecondEmailRequired(), MaxEmailBytes, checkEmail)
+	country := s.CountryCode
+	v.text("primaryPhone", s.Phone, true, MaxPhoneBytes, func(p string) string { return checkPhone(country, p) })
+	street := s.StreetLine1
+	if s.StreetLine2 != "" {
+		street += "\n" + s.StreetLine2
+	}
+	v.text("streetAddress", street, true, MaxStreetLineBytes*3, func(string) string {
+		switch {
+		case s.StreetLine1 == "" && s.StreetLine2 != "":
+			return "first line is empty; not normalised"
+		case len(s.StreetLine1) > MaxStreetLineBytes:
+			return fmt.Sprintf("first line is longer than %d bytes", MaxStreetLineBytes)
+		case len(s.StreetLine2) > MaxStreetLineBytes:
+			return fmt.Sprintf("second line is longer than %d bytes", MaxStreetLineBytes)
+		case len(s.StreetLine1)+len(s.StreetLine2) > MaxStreetBytes:
+			return fmt.Sprintf("lines together are longer than %d bytes", MaxStreetBytes)
+		}
+		if p := needLetterOrDigit(s.StreetLine1); p != "" {
+			return p
+		}
+		if cleanText(s.StreetLine1) != s.StreetLine1 || cleanText(s.StreetLine2) != s.StreetLine2 {
+			return "not normalised (extra whitespace)"
+		}
+		return ""
+	}, "\n")
+	v.text("city", s.City, true, MaxCityBytes, func(c string) string {
+		if p := needLetter(c); p != "" {
+			return p
+		}
+		if country == "US" && militaryRegions[s.Region] && c != "APO" && c != "FPO" && c != "DPO" {
+			return "must be APO, FPO or DPO for military region " + s.Region
+		}
+		return ""
+	})
+	v.text("state", s.Region, regionRequired(country), MaxRegionBytes, func(r string) string {
+		if !regionRequired(country) {
+			return ""
+		}
+		if !validRegion(country, r) {
+			if validRegion(country, upperASCII(r)) {
+				return "not normalised (Normalize gives " + quote(upperASCII(r)) + ")"
+			}
+			return "must be a two-letter USPS code for " + country
+		}
+		return ""
+	})
+	v.text("zipCode", s.PostalCode, true, MaxPostalCodeBytes, func(z string) string { return checkPostal(country, z) })
+	v.text("countryCode", s.CountryCode, true, 2*4, func(c string) string {
+		if IsCountryCode(c) {
+			return ""
+		}
+		if u := upperASCII(strings.TrimSpace(c)); IsCountryCode(u) {
+			return "not normalised (Normalize gives " + quote(u) + ")"
+		} else if hint, ok := reservedCountryHints[u]; ok && hint != "" {
+			return "not an ISO 3166-1 alpha-2 code; use " + quote(hint)
+		}
+		return "not an assigned ISO 3166-1 alpha-2 code"
+	})
+	return v.err(ErrInvalidShipping)
+}
+
+// FieldError is one problem with one field. Value is the offending value,
+// shortened to at most 32 bytes plus "…" (Error quotes it).
+type FieldError struct {
+	Field   string // e.g. "zipCode" or "fulfillmentData[0].productId"
+	Problem string // e.g. "required"
+	Value   string
+}
+
+func (e FieldError) Error() string {
+	if e.Value == "" {
+		return e.Field + ": " + e.Problem
+	}
+	return fmt.Sprintf("%s %q: %s", e.Field, e.Value, e.Problem)
+}
+
+// ValidationError holds every problem a Validate method found. It wraps
+// ErrInvalidShipping or ErrInvalidOrder, by what was validated.
+type ValidationError struct {
+	Fields []FieldError
+	kind   error
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	if e.kind != nil {
+		b.WriteString(e.kind.Error())
+	} else {
+		b.WriteString("fulfillment: invalid input")
+	}
+	for i, f := range e.Fields {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrInvalidShipping or ErrInvalidOrder.
+func (e *ValidationError) Unwrap() error { return e.kind }
+
+// Field returns the problem reported for field, if any.
+func (e *ValidationError) Field(field string) (FieldError, bool) {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return f, true
+		}
+	}
+	return FieldError{}, false
+}
+
+// validator collects FieldErrors.
+type validator struct{ errs []FieldError }
+
+func (v *validator) add(field, value, problem string) {
+	v.errs = append(v.errs, FieldError{Field: field, Problem: problem, Value: truncateValue(value)})
+}
+
+func (v *validator) err(kind error) error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: v.errs, kind: kind}
+}
+
+// text checks one text field: valid UTF-8, no control characters (except
+// those in allowed), required, at most maxBytes, then check (which may be
+// nil), then that it is normalised.
+func (v *validator) text(field, s string, required bool, maxBytes int, check func(string) string, allowed ...string) {
+	switch {
+	case !utf8.ValidString(s):
+		v.add(field, s, "invalid UTF-8")
+	case s == "" && required:
+		v.add(field, s, "required")
+	case s == "":
+	case len(s) > maxBytes:
+		v.add(field, s, fmt.Sprintf("longer than %d bytes (%d)", maxBytes, len(s)))
+	case hasControl(s, allowed...):
+		v.add(field, s, "contains control or invisible formatting characters")
+	default:
+		if check != nil {
+			if p := check(s); p != "" {
+				v.add(field, s, p)
+				return
+			}
+		}
+		if len(allowed) == 0 && cleanText(s) != s {
+			v.add(field, s, "not normalised (extra whitespace or not NFC)")
+		}
+	}
+}
+
+// hasControl reports whether s has a control character (Cc), an invisible
+// formatting character (Cf, such as bidi overrides, but not the joiners
+// U+200C/U+200D), U+FFFD or a noncharacter, other than those in allowed.
+func hasControl(s string, allowed ...string) bool {
+	for _, r := range s {
+		if len(allowed) > 0 && strings.ContainsRune(allowed[0], r) {
+			continue
+		}
+		switch {
+		case r == '\u200c' || r == '\u200d':
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == utf8.RuneError,
+			r >= 0xFDD0 && r <= 0xFDEF, r&0xFFFE == 0xFFFE:
+			return true
+		}
+	}
+	return false
+}
+
+func needLetter(s string) string {
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			return ""
+		}
+	}
+	return "must contain a letter"
+}
+
+func needLetterOrDigit(s string) string {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return ""
+		}
+	}
+	return "must contain a letter or digit"
+}
+
+func checkPhone(country, p string) string {
+	if IsE164(p) {
+		return ""
+	}
+	n, err := NormalizePhone(country, p)
+	if err != nil {
+		return "not a valid phone number: " + err.Error()
+	}
+	return "not in E.164 form (Normalize gives " + quote(n) + ")"
+}
+
+// checkEmail checks a plain address: what net/mail accepts without a
+// display name or comments, one '@', a local part of at most 64 bytes, and a
+// domain of dot-separated labels of letters, digits and inner hyphens.
+func checkEmail(e string) string {
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "not a valid email address"
+	}
+	at := strings.LastIndexByte(e, '@')
+	local, domain := e[:at], e[at+1:]
+	if strings.Count(e, "@") != 1 || local == "" || len(local) > 64 {
+		return "not a valid email address"
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return "email domain needs a dot"
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return "email domain is malformed"
+		}
+		for _, r := range l {
+			if !(r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				return "email domain is malformed"
+			}
+		}
+	}
+	if normalizeEmail(e) != e {
+		return "not normalised (Normalize gives " + quote(normalizeEmail(e)) + ")"
+	}
+	return ""
+}
+
+// normalizeEmail collapses whitespace and lower-cases the ASCII letters of
+// the domain.
+func normalizeEmail(e string) string {
+	e = cleanText(e)
+	at := strings.LastIndexByte(e, '@')
+	if at < 0 {
+		return e
+	}
+	return e[:at+1] + lowerASCII(e[at+1:])
+}
+
+// cleanText is the normal form of free text: NFC, trimmed, inner
+// whitespace runs collapsed to one space. Invalid UTF-8 is kept.
+func cleanText(s string) string {
+	if utf8.ValidString(s) {
+		s = norm.NFC.String(s)
+	}
+	return collapseSpace(s)
+}
+
+// collapseSpace trims s and collapses inner runs of Unicode whitespace to
+// one ASCII space, keeping every other byte (invalid UTF-8 included).
+func collapseSpace(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// truncateBytes cuts s to at most n bytes on a character boundary and drops
+// trailing spaces.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimRight(s[:cut], " ")
+}
+
+// truncateValue shortens a value for an error report: at most 32 bytes on
+// a character boundary, then "…".
+func truncateValue(s string) string {
+	const max = 32
+	if len(s) <= max {
+		return s
+	}
+	return truncateBytes(s, max) + "…"
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
