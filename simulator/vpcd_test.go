@@ -262,7 +262,7 @@ func TestVPCDReconnects(t *testing.T) {
 	serve(t, v)
 
 	tests := []struct {
-		name   string
+		name  string
 		sever func(net.Conn)
 	}{
 		{"reader closes", func(c net.Conn) { c.Close() }},
