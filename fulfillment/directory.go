@@ -1,0 +1,645 @@
+package fulfillment
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Directory is where user profiles come from: Okta itself, or an export of
+// an HR system (see [HRIS]).
+type Directory interface {
+	// Lookup returns the profile whose login is key (case-insensitive), or
+	// an error wrapping ErrProfileNotFound.
+	Lookup(ctx context.Context, key string) (Profile, error)
+}
+
+// Errors of the HRIS reader.
+var (
+	// ErrProfileNotFound is wrapped when a Directory has no such user.
+	ErrProfileNotFound = errors.New("fulfillment: profile not found")
+	// ErrDuplicateLogin is wrapped by the *RowError of a row whose login
+	// another row already has. Neither row is kept: which address is right
+	// is for a person to decide.
+	ErrDuplicateLogin = errors.New("fulfillment: duplicate login")
+	// ErrMalformedExport is wrapped by errors about the export as a whole or
+	// about one row (bad CSV or JSON, missing column, oversized field).
+	ErrMalformedExport = errors.New("fulfillment: malformed HRIS export")
+	// ErrExportTooLarge is wrapped when an export exceeds the reader's size
+	// or row limits.
+	ErrExportTooLarge = errors.New("fulfillment: HRIS export too large")
+)
+
+// RowError is a problem with one row of an HRIS export. Line is the 1-based
+// line in the file where the row (or the bad value) starts; Column is the
+// export's column (CSV header or JSON member) at fault, empty when the
+// problem is the whole row.
+type RowError struct {
+	Line   int
+	Column string
+	Err    error
+}
+
+func (e *RowError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("fulfillment: HRIS export line %d: %v", e.Line, e.Err)
+	}
+	return fmt.Sprintf("fulfillment: HRIS export line %d, column %q: %v", e.Line, e.Column, e.Err)
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Format is the file format of an HRIS export.
+type Format int
+
+// The export formats.
+const (
+	// CSV: a header row naming the columns, then one row per user. A UTF-8
+	// byte order mark and CRLF line ends are accepted.
+	CSV Format = iota + 1
+	// JSON: an array of objects, or an object whose Mapping.Records member
+	// holds that array (Workday RaaS: "Report_Entry"; ServiceNow table API:
+	// "result"). Values are strings, numbers or booleans.
+	JSON
+)
+
+func (f Format) String() string {
+	switch f {
+	case CSV:
+		return "CSV"
+	case JSON:
+		return "JSON"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// Profile attribute names a Mapping may target: the JSON names of
+// [Profile]'s fields.
+const (
+	AttrLogin         = "login"
+	AttrEmail         = "email"
+	AttrSecondEmail   = "secondEmail"
+	AttrFirstName     = "firstName"
+	AttrLastName      = "lastName"
+	AttrPrimaryPhone  = "primaryPhone"
+	AttrStreetAddress = "streetAddress"
+	AttrCity          = "city"
+	AttrState         = "state"
+	AttrZipCode       = "zipCode"
+	AttrCountryCode   = "countryCode"
+	AttrOrganization  = "organization"
+	AttrUserStatus    = "userStatus"
+	AttrNeverSignedIn = "neverSignedIn"
+)
+
+// setters writes one attribute into a Profile. Only streetAddress may come
+// from several columns (joined by newlines, in Mapping order).
+var setters = map[string]func(p *Profile, v string) error{
+	AttrLogin:        func(p *Profile, v string) error { p.Login = v; return nil },
+	AttrEmail:        func(p *Profile, v string) error { p.Email = v; return nil },
+	AttrSecondEmail:  func(p *Profile, v string) error { p.SecondEmail = v; return nil },
+	AttrFirstName:    func(p *Profile, v string) error { p.FirstName = v; return nil },
+	AttrLastName:     func(p *Profile, v string) error { p.LastName = v; return nil },
+	AttrPrimaryPhone: func(p *Profile, v string) error { p.PrimaryPhone = v; return nil },
+	AttrStreetAddress: func(p *Profile, v string) error {
+		if v == "" {
+			return nil
+		}
+		if p.StreetAddress != "" {
+			p.StreetAddress += "\n"
+		}
+		p.StreetAddress += v
+		return nil
+	},
+	AttrCity:         func(p *Profile, v string) error { p.City = v; return nil },
+	AttrState:        func(p *Profile, v string) error { p.State = v; return nil },
+	AttrZipCode:      func(p *Profile, v string) error { p.ZipCode = v; return nil },
+	AttrCountryCode:  func(p *Profile, v string) error { p.CountryCode = v; return nil },
+	AttrOrganization: func(p *Profile, v string) error { p.Organization = v; return nil },
+	AttrUserStatus:   func(p *Profile, v string) error { p.UserStatus = v; return nil },
+	AttrNeverSignedIn: func(p *Profile, v string) error {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "", "false", "no", "0", "n":
+			p.NeverSignedIn = false
+		case "true", "yes", "1", "y":
+			p.NeverSignedIn = true
+		default:
+			return fmt.Errorf("%w: %q is not a boolean", ErrMalformedExport, truncateValue(v))
+		}
+		return nil
+	},
+}
+
+// Column maps one column of an export onto one Profile attribute.
+type Column struct {
+	Source    string // CSV header or JSON member name, matched exactly
+	Attribute string // one of the Attr* names
+}
+
+// Mapping declares how an HRIS export becomes Profiles.
+type Mapping struct {
+	// Name identifies the mapping in errors ("workday").
+	Name string
+	// Records is the JSON member holding the array of records; empty when
+	// the document is the array itself. Unused for CSV.
+	Records string
+	// Columns maps export columns to profile attributes. Every attribute
+	// appears at most once, except streetAddress, whose columns are joined
+	// by newlines in this order (address line 1, line 2). login is
+	// required. Every mapped column must exist in a CSV header; in JSON a
+	// missing member reads as empty.
+	Columns []Column
+}
+
+// WorkdayMapping reads a Workday custom report (RaaS) of workers, as CSV or
+// as JSON ({"Report_Entry":[...]}), with the column names of our sample
+// report testdata/workday.csv. Workday has no Okta user status; a report
+// that computes one can add a column for AttrUserStatus.
+var WorkdayMapping = Mapping{
+	Name:    "workday",
+	Records: "Report_Entry",
+	Columns: []Column{
+		{"Username", AttrLogin},
+		{"Email_Address_Work", AttrEmail},
+		{"Email_Address_Home", AttrSecondEmail},
+		{"Legal_Name_First_Name", AttrFirstName},
+		{"Legal_Name_Last_Name", AttrLastName},
+		{"Phone_Number_Primary", AttrPrimaryPhone},
+		{"Address_Line_1", AttrStreetAddress},
+		{"Address_Line_2", AttrStreetAddress},
+		{"Municipality", AttrCity},
+		{"Region_Code", AttrState},
+		{"Postal_Code", AttrZipCode},
+		{"Country_ISO_Code", AttrCountryCode},
+		{"Company", AttrOrganization},
+		{"Okta_Status", AttrUserStatus},
+	},
+}
+
+// ServiceNowMapping reads ServiceNow's sys_user table, as a CSV export or
+// the table API's JSON ({"result":[...]}). The secondary email is the
+// custom field u_personal_email, as in our sample testdata/servicenow.json.
+var ServiceNowMapping = Mapping{
+	Name:    "servicenow",
+	Records: "result",
+	Columns: []Column{
+		{"user_name", AttrLogin},
+		{"email", AttrEmail},
+		{"u_personal_email", AttrSecondEmail},
+		{"first_name", AttrFirstName},
+		{"last_name", AttrLastName},
+		{"phone", AttrPrimaryPhone},
+		{"street", AttrStreetAddress},
+		{"city", AttrCity},
+		{"state", AttrState},
+		{"zip", AttrZipCode},
+		{"country", AttrCountryCode},
+		{"company", AttrOrganization},
+	},
+}
+
+// Validate checks the mapping itself: known attributes, no attribute twice
+// (except streetAddress), a login column, no empty or repeated source.
+func (m Mapping) Validate() error {
+	seenAttr := map[string]bool{}
+	seenSrc := map[string]bool{}
+	for i, c := range m.Columns {
+		switch {
+		case c.Source == "":
+			return fmt.Errorf("fulfillment: mapping %q: column %d: empty source", m.Name, i)
+		case seenSrc[c.Source]:
+			return fmt.Errorf("fulfillment: mapping %q: column %q mapped twice", m.Name, c.Source)
+		case setters[c.Attribute] == nil:
+			return fmt.Errorf("fulfillment: mapping %q: column %q: unknown profile attribute %q", m.Name, c.Source, c.Attribute)
+		case seenAttr[c.Attribute] && c.Attribute != AttrStreetAddress:
+			return fmt.Errorf("fulfillment: mapping %q: attribute %q mapped twice", m.Name, c.Attribute)
+		}
+		seenSrc[c.Source], seenAttr[c.Attribute] = true, true
+	}
+	if !seenAttr[AttrLogin] {
+		return fmt.Errorf("fulfillment: mapping %q: no column maps to %q", m.Name, AttrLogin)
+	}
+	return nil
+}
+
+// Limits of the HRIS reader; change them with the HRISOption functions.
+const (
+	DefaultMaxExportBytes = 64 << 20 // whole file
+	DefaultMaxRows        = 100_000  // data rows
+	DefaultMaxFieldBytes  = 4096     // one value
+	maxRowErrors          = 100      // row errors reported before giving up
+)
+
+// HRISOption configures [ReadHRIS].
+type HRISOption func(*hrisConfig)
+
+type hrisConfig struct {
+	maxBytes, maxRows, maxField int
+}
+
+// WithMaxExportBytes bounds the size of the export (default 64 MiB).
+func WithMaxExportBytes(n int) HRISOption { return func(c *hrisConfig) { c.maxBytes = n } }
+
+// WithMaxRows bounds the number of data rows (default 100000).
+func WithMaxRows(n int) HRISOption { return func(c *hrisConfig) { c.maxRows = n } }
+
+// WithMaxFieldBytes bounds the size of one value (default 4096 bytes).
+func WithMaxFieldBytes(n int) HRISOption { return func(c *hrisConfig) { c.maxField = n } }
+
+// HRIS is a Directory over the profiles of one HRIS export, held in memory
+// in file order. It is safe for concurrent use (it is read-only).
+type HRIS struct {
+	profiles []Profile
+	lines    []int
+	byLogin  map[string]int
+}
+
+var _ Directory = (*HRIS)(nil)
+
+// ReadHRIS reads an export in format f through mapping m.
+//
+// Problems with the export as a whole (unreadable CSV or JSON, a mapped
+// column missing from the header, limits exceeded, a bad mapping) return a
+// nil *HRIS and an error wrapping ErrMalformedExport or ErrExportTooLarge,
+// usually a *RowError naming the line. Problems with single rows (an
+// oversized value, an empty login, a login that appears twice) leave those
+// rows out and are returned together, one *RowError per row, joined with
+// [errors.Join], next to the *HRIS holding every good row; check both.
+// Values are kept as written (use [ShippingInfo.Normalize] and
+// [ShippingInfo.Validate] to check the addresses).
+func ReadHRIS(r io.Reader, f Format, m Mapping, opts ...HRISOption) (*HRIS, error) {
+	cfg := hrisConfig{maxBytes: DefaultMaxExportBytes, maxRows: DefaultMaxRows, maxField: DefaultMaxFieldBytes}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, int64(cfg.maxBytes)+1))
+	if err != nil {
+		return nil, fmt.Errorf("fulfillment: read HRIS export: %w", err)
+	}
+	if len(data) > cfg.maxBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrExportTooLarge, cfg.maxBytes)
+	}
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	b := &hrisBuilder{cfg: cfg, m: m, h: &HRIS{byLogin: map[string]int{}}, firstLine: map[string]int{}}
+	switch f {
+	case CSV:
+		err = b.readCSV(data)
+	case JSON:
+		err = b.readJSON(data)
+	default:
+		return nil, fmt.Errorf("fulfillment: unknown HRIS export format %v", f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.finish()
+}
+
+// hrisBuilder accumulates rows, row errors and duplicate logins.
+type hrisBuilder struct {
+	cfg       hrisConfig
+	m         Mapping
+	h         *HRIS
+	rows      []hrisRow
+	rowErrs   []error
+	firstLine map[string]int // folded login → line of its first row
+	dups      map[string]bool
+	nrows     int
+}
+
+type hrisRow struct {
+	p     Profile
+	line  int
+	login string
+}
+
+// value is one cell: its text and the line it starts on.
+type value struct {
+	s    string
+	line int
+}
+
+// addRow maps one record (source column → value) onto a Profile.
+func (b *hrisBuilder) addRow(line int, get func(src string) (value, bool)) error {
+	b.nrows++
+	if b.nrows > b.cfg.maxRows {
+		return &RowError{Line: line, Err: fmt.Errorf("%w: more than %d rows", ErrExportTooLarge, b.cfg.maxRows)}
+	}
+	var p Profile
+	var loginCol string
+	for _, c := range b.m.Columns {
+		v, _ := get(c.Source)
+		if len(v.s) > b.cfg.maxField {
+			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: fmt.Errorf("%w: value longer than %d bytes", ErrMalformedExport, b.cfg.maxField)})
+		}
+		if !utf8.ValidString(v.s) {
+			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: fmt.Errorf("%w: invalid UTF-8", ErrMalformedExport)})
+		}
+		if err := setters[c.Attribute](&p, v.s); err != nil {
+			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: err})
+		}
+		if c.Attribute == AttrLogin {
+			loginCol = c.Source
+		}
+	}
+	p.Login = strings.TrimSpace(p.Login)
+	if p.Login == "" {
+		return b.rowError(&RowError{Line: line, Column: loginCol, Err: fmt.Errorf("%w: login is empty", ErrMalformedExport)})
+	}
+	key := strings.ToLower(p.Login)
+	if first, ok := b.firstLine[key]; ok {
+		if b.dups == nil {
+			b.dups = map[string]bool{}
+		}
+		b.dups[key] = true
+		return b.rowError(&RowError{Line: line, Column: loginCol, Err: fmt.Errorf("%w %q (first on line %d)", ErrDuplicateLogin, truncateValue(p.Login), first)})
+	}
+	b.firstLine[key] = line
+	b.rows = append(b.rows, hrisRow{p: p, line: line, login: key})
+	return nil
+}
+
+// rowError records a row-level problem; past maxRowErrors it stops the read.
+func (b *hrisBuilder) rowError(e *RowError) error {
+	b.rowErrs = append(b.rowErrs, e)
+	if len(b.rowErrs) >= maxRowErrors {
+		return fmt.Errorf("%w: more than %d bad rows: %w", ErrMalformedExport, maxRowErrors-1, errors.Join(b.rowErrs...))
+	}
+	return nil
+}
+
+func (b *hrisBuilder) finish() (*HRIS, error) {
+	for _, r := range b.rows {
+		if b.dups[r.login] {
+			continue
+		}
+		b.h.byLogin[r.login] = len(b.h.profiles)
+		b.h.profiles = append(b.h.profiles, r.p)
+		b.h.lines = append(b.h.lines, r.line)
+	}
+	return b.h, errors.Join(b.rowErrs...)
+}
+
+func (b *hrisBuilder) readCSV(data []byte) error {
+	cr := csv.NewReader(bufio.NewReader(bytes.NewReader(data)))
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return &RowError{Line: 1, Err: fmt.Errorf("%w: no header row", ErrMalformedExport)}
+		}
+		return csvError(err)
+	}
+	index := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		if _, dup := index[h]; dup {
+			return &RowError{Line: 1, Column: h, Err: fmt.Errorf("%w: column appears twice in the header", ErrMalformedExport)}
+		}
+		index[h] = i
+	}
+	for _, c := range b.m.Columns {
+		if _, ok := index[c.Source]; !ok {
+			return &RowError{Line: 1, Column: c.Source, Err: fmt.Errorf("%w: mapped column missing from the header (mapping %q)", ErrMalformedExport, b.m.Name)}
+		}
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
+				b.nrows++
+				rerr := &RowError{Line: pe.StartLine, Err: fmt.Errorf("%w: %d fields, the header has %d", ErrMalformedExport, len(rec), len(header))}
+				if err := b.rowError(rerr); err != nil {
+					return err
+				}
+				continue
+			}
+			return csvError(err)
+		}
+		line, _ := cr.FieldPos(0)
+		err = b.addRow(line, func(src string) (value, bool) {
+			i := index[src]
+			l, _ := cr.FieldPos(i)
+			return value{s: rec[i], line: l}, true
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// csvError turns a *csv.ParseError into a *RowError naming the line.
+func csvError(err error) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%w: %w", ErrMalformedExport, err)
+	}
+	return &RowError{Line: pe.Line, Err: fmt.Errorf("%w: %w (column %d)", ErrMalformedExport, pe.Err, pe.Column)}
+}
+
+func (b *hrisBuilder) readJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	lineAt := newLineIndex(data)
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err, lineAt, dec)
+	}
+	if b.m.Records != "" && tok == json.Delim('{') {
+		found := false
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return jsonError(err, lineAt, dec)
+			}
+			if k == b.m.Records {
+				found = true
+				if tok, err = dec.Token(); err != nil {
+					return jsonError(err, lineAt, dec)
+				}
+				break
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return jsonError(err, lineAt, dec)
+			}
+		}
+		if !found {
+			return &RowError{Line: 1, Column: b.m.Records, Err: fmt.Errorf("%w: no %q member holding the records", ErrMalformedExport, b.m.Records)}
+		}
+	}
+	if tok != json.Delim('[') {
+		return &RowError{Line: lineAt(dec.InputOffset()), Err: fmt.Errorf("%w: expected an array of records", ErrMalformedExport)}
+	}
+	for dec.More() {
+		start := lineAt(skipSpace(data, dec.InputOffset()))
+		var rec map[string]json.RawMessage
+		if err := dec.Decode(&rec); err != nil {
+			return jsonError(err, lineAt, dec)
+		}
+		vals := make(map[string]value, len(rec))
+		var bad *RowError
+		for _, c := range b.m.Columns {
+			raw, ok := rec[c.Source]
+			if !ok || bad != nil {
+				continue
+			}
+			s, err := jsonScalar(raw)
+			if err != nil {
+				bad = &RowError{Line: start, Column: c.Source, Err: err}
+				continue
+			}
+			vals[c.Source] = value{s: s, line: start}
+		}
+		if bad != nil {
+			b.nrows++
+			if err := b.rowError(bad); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.addRow(start, func(src string) (value, bool) {
+			v, ok := vals[src]
+			if !ok {
+				v.line = start
+			}
+			return v, ok
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonScalar turns a JSON string, number, boolean or null into text.
+func jsonScalar(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "", nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrMalformedExport, err)
+		}
+		return s, nil
+	case 'n':
+		return "", nil
+	case 't', 'f':
+		return string(raw), nil
+	case '{', '[':
+		return "", fmt.Errorf("%w: expected a string, number or boolean, got an object or array", ErrMalformedExport)
+	}
+	return string(raw), nil // a number, as written
+}
+
+func jsonError(err error, lineAt func(int64) int, dec *json.Decoder) error {
+	off := dec.InputOffset()
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		off = te.Offset
+		return &RowError{Line: lineAt(off), Column: te.Field, Err: fmt.Errorf("%w: each record must be an object", ErrMalformedExport)}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &RowError{Line: lineAt(off), Err: fmt.Errorf("%w: unexpected end of JSON", ErrMalformedExport)}
+	}
+	return &RowError{Line: lineAt(off), Err: fmt.Errorf("%w: %w", ErrMalformedExport, err)}
+}
+
+// newLineIndex returns a function from byte offset to 1-based line number.
+func newLineIndex(data []byte) func(int64) int {
+	var starts []int
+	for i, c := range data {
+		if c == '\n' {
+			starts = append(starts, i)
+		}
+	}
+	return func(off int64) int {
+		lo, hi := 0, len(starts)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if int64(starts[mid]) < off {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		return lo + 1
+	}
+}
+
+// skipSpace returns the offset of the first byte at or after off that is
+// not JSON whitespace or a comma, so a record's line is the line of its '{'.
+func skipSpace(data []byte, off int64) int64 {
+	for off < int64(len(data)) {
+		switch data[off] {
+		case ' ', '\t', '\r', '\n', ',':
+			off++
+		default:
+			return off
+		}
+	}
+	return off
+}
+
+// Lookup returns the profile whose login is key, ignoring case; the error
+// wraps ErrProfileNotFound when there is none. It honours ctx cancellation.
+func (h *HRIS) Lookup(ctx context.Context, key string) (Profile, error) {
+	if err := ctx.Err(); err != nil {
+		return Profile{}, err
+	}
+	i, ok := h.byLogin[strings.ToLower(strings.TrimSpace(key))]
+	if !ok {
+		return Profile{}, fmt.Errorf("%w: login %q", ErrProfileNotFound, truncateValue(key))
+	}
+	return h.profiles[i], nil
+}
+
+// All yields every profile in file order. It stops with ctx's error when
+// ctx is done.
+func (h *HRIS) All(ctx context.Context) iter.Seq2[Profile, error] {
+	return func(yield func(Profile, error) bool) {
+		for _, p := range h.profiles {
+			if err := ctx.Err(); err != nil {
+				yield(Profile{}, err)
+				return
+			}
+			if !yield(p, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Len is the number of profiles.
+func (h *HRIS) Len() int { return len(h.profiles) }
+
+// Line returns the line of the export the profile with login key came from.
+func (h *HRIS) Line(key string) (int, bool) {
+	i, ok := h.byLogin[strings.ToLower(strings.TrimSpace(key))]
+	if !ok {
+		return 0, false
+	}
+	return h.lines[i], true
+}

@@ -1,0 +1,54 @@
+// Package fulfillment orders, ships, activates and retires pre-enrolled
+// YubiKeys for Okta users. It holds the domain of that lifecycle; nothing in
+// the domain does network I/O.
+//
+// # Statuses
+//
+// Each key is in one [Status]: [FulfillmentStarted] (Okta enrolled the
+// factor, Yubico is programming or shipping the key), [FulfillmentErrored]
+// (a step failed; it can be retried), [Shipped] (Okta activated the
+// enrollment and holds the PIN, which may be resent), [Active] (the user
+// signed in; the PIN is gone) and the terminal [Deleted]. The zero Status,
+// [StatusNone], means nothing is on order. Every change is an [Event]
+// applied by [Status.Next] through one transition table; an illegal move
+// returns a [*TransitionError] wrapping [ErrInvalidTransition]:
+//
+//	enroll      none                              → started
+//	ship        started                           → shipped
+//	sign-in     shipped                           → active
+//	resend-pin  shipped                           → shipped
+//	fail        started, shipped, errored         → errored
+//	retry       errored                           → started
+//	delete      started, errored, shipped, active → deleted (terminal)
+//
+// A user gets a new key only when the current one is Active or Deleted
+// ([CanOrder]). [StatusFromOkta] reads Okta's enrollment status (Shipped and
+// Active are told apart by profile.presetPinAvailable) and
+// [StatusFromYubicoState] reads Yubico's shipment state IDs; both accept
+// unknown values without failing.
+//
+// # Orders and addresses
+//
+// An [Order] names the Okta user, the provider ("yubico") and the items
+// (product, inventory product and customization IDs), as Okta's
+// initiate-fulfillment-request does; [Order.Validate] checks it.
+//
+// The recipient and address come from the user's Okta [Profile] (or an HR
+// system mapped onto it): [ShippingInfoFromProfile] builds a [ShippingInfo],
+// [ShippingInfo.Normalize] puts it in canonical form (trimmed, codes upper
+// case, postal codes in their country's format, phones in E.164) and
+// [ShippingInfo.Validate] reports every problem at once, per Okta attribute,
+// in a [*ValidationError]: required fields (the secondary email for new
+// users), ISO 3166-1 country codes, USPS regions for the US and Canada,
+// postal-code formats, phone numbers, email syntax and Yubico's byte limits.
+// Names are shortened as the Okta Workflows template does only when the
+// caller asks, with [ShippingInfo.Truncate]. Validation happens before any
+// remote call, so a bad address never leaves an orphaned enrollment behind.
+//
+// # Directories
+//
+// A [Directory] finds profiles by login. [ReadHRIS] reads a CSV or JSON
+// export of Workday or ServiceNow through a declared [Mapping]
+// ([WorkdayMapping], [ServiceNowMapping]); bad rows are reported as
+// [*RowError] values naming the line and the column.
+package fulfillment
