@@ -3,6 +3,8 @@ package simulator
 import (
 	"io"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // command is one parsed ISO 7816-4 command APDU, after command chaining has
@@ -59,6 +61,11 @@ type env struct {
 	// certificates.
 	fidoCA *CA
 	pivCA  *CA
+	// aaguid is the AAGUID the FIDO applet reports.
+	aaguid uuid.UUID
+	// poweredAt is when the key was last powered up; the card updates it
+	// on power cycles with its lock held.
+	poweredAt time.Time
 }
 
 // applet is one ISO 7816 application on the card (Management, FIDO, PIV).

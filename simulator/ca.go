@@ -1,0 +1,185 @@
+package simulator
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"sync"
+	"time"
+)
+
+// CA is a simulated attestation certificate authority: a self-signed P-384
+// root and a P-256 intermediate under it, which issues the per-key
+// attestation certificates. Its certificates carry no CRL or OCSP URLs, so
+// verifiers never go to the network for them.
+type CA struct {
+	root, intermediate *x509.Certificate
+	rootKey, interKey  *ecdsa.PrivateKey
+	// serial numbers of issued certificates; guarded by mu.
+	mu     sync.Mutex
+	serial int64
+}
+
+// NewCA makes a CA whose root is named commonName, valid from now for 50
+// years. Keys are derived from rand, so a deterministic rand gives
+// deterministic keys.
+func NewCA(rand io.Reader, commonName string, now time.Time) (*CA, error) {
+	if rand == nil {
+		return nil, errors.New("simulator: new CA: nil rand")
+	}
+	if commonName == "" {
+		return nil, errors.New("simulator: new CA: empty common name")
+	}
+	rootKey, err := newECDSAKey(elliptic.P384(), rand)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: new CA: root key: %w", err)
+	}
+	interKey, err := newECDSAKey(elliptic.P256(), rand)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: new CA: intermediate key: %w", err)
+	}
+	notBefore := now.Add(-time.Hour).UTC().Truncate(time.Second)
+	notAfter := notBefore.AddDate(50, 0, 0)
+	rootTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"Simulated Yubico"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		SubjectKeyId:          keyID(&rootKey.PublicKey),
+	}
+	rootDER, err := x509.CreateCertificate(rand, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: new CA: root certificate: %w", err)
+	}
+	root, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: new CA: root certificate: %w", err)
+	}
+	interTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(2),
+		Subject:               pkix.Name{CommonName: commonName + " Intermediate", Organization: []string{"Simulated Yubico"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+		SubjectKeyId:          keyID(&interKey.PublicKey),
+	}
+	interDER, err := x509.CreateCertificate(rand, interTmpl, root, &interKey.PublicKey, rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: new CA: intermediate certificate: %w", err)
+	}
+	inter, err := x509.ParseCertificate(interDER)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: new CA: intermediate certificate: %w", err)
+	}
+	return &CA{root: root, intermediate: inter, rootKey: rootKey, interKey: interKey, serial: 1000}, nil
+}
+
+// Root returns the self-signed root certificate, the trust anchor tests
+// configure in place of Yubico's.
+func (ca *CA) Root() *x509.Certificate { return ca.root }
+
+// Intermediate returns the intermediate certificate that issues attestation
+// certificates.
+func (ca *CA) Intermediate() *x509.Certificate { return ca.intermediate }
+
+// Issue signs a leaf certificate for pub from tmpl under the intermediate.
+// It fills in the serial number, issuer, validity (when zero) and basic
+// constraints (not a CA). The PIV applet uses it for ATTEST.
+func (ca *CA) Issue(rand io.Reader, tmpl *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
+	t := *tmpl
+	ca.mu.Lock()
+	ca.serial++
+	t.SerialNumber = big.NewInt(ca.serial)
+	ca.mu.Unlock()
+	if t.NotBefore.IsZero() {
+		t.NotBefore = ca.intermediate.NotBefore
+	}
+	if t.NotAfter.IsZero() {
+		t.NotAfter = ca.intermediate.NotAfter
+	}
+	t.BasicConstraintsValid = true
+	t.IsCA = false
+	der, err := x509.CreateCertificate(rand, &t, ca.intermediate, pub, ca.interKey)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: issue certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+var (
+	defaultFIDOCA, defaultPIVCA     *CA
+	defaultFIDOOnce, defaultPIVOnce sync.Once
+)
+
+// DefaultFIDOCA returns the process-wide FIDO attestation CA ("Simulated
+// Yubico FIDO Root CA"), generated on first use. Keys made without
+// [WithFIDOCA] attest under it; tests trust DefaultFIDOCA().Root().
+func DefaultFIDOCA() *CA {
+	defaultFIDOOnce.Do(func() { defaultFIDOCA = mustCA("Simulated Yubico FIDO Root CA") })
+	return defaultFIDOCA
+}
+
+// DefaultPIVCA returns the process-wide PIV attestation CA ("Simulated
+// Yubico PIV Root CA"), generated on first use.
+func DefaultPIVCA() *CA {
+	defaultPIVOnce.Do(func() { defaultPIVCA = mustCA("Simulated Yubico PIV Root CA") })
+	return defaultPIVCA
+}
+
+func mustCA(name string) *CA {
+	ca, err := NewCA(rand.Reader, name, time.Now())
+	if err != nil {
+		// Only a broken crypto/rand gets here, and the Go runtime
+		// already crashes the program in that case.
+		panic(err)
+	}
+	return ca
+}
+
+// newECDSAKey derives a private key from bytes of r, so a deterministic r
+// gives a deterministic key (crypto/ecdsa.GenerateKey ignores its reader
+// since Go 1.26).
+func newECDSAKey(c elliptic.Curve, r io.Reader) (*ecdsa.PrivateKey, error) {
+	buf := make([]byte, (c.Params().BitSize+7)/8)
+	for range 64 {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, fmt.Errorf("read random: %w", err)
+		}
+		if k, err := ecdsa.ParseRawPrivateKey(c, buf); err == nil {
+			return k, nil
+		}
+	}
+	return nil, errors.New("random source produced no valid scalar")
+}
+
+func keyID(pub *ecdsa.PublicKey) []byte {
+	b, err := pub.Bytes()
+	if err != nil {
+		return nil
+	}
+	h := sha1.Sum(b)
+	return h[:]
+}
+
+// oidFIDOAAGUID is the FIDO AAGUID certificate extension
+// (id-fido-gen-ce-aaguid).
+var oidFIDOAAGUID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
+
+// oidFIDOTransports is the FIDO U2F transports extension
+// (id-fido-u2f-ce-transports).
+var oidFIDOTransports = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 2, 1, 1}

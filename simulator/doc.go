@@ -1,0 +1,27 @@
+// Package simulator is a software YubiKey 5 that tests can hold in their
+// hand: the Management, FIDO2 (CTAP 2.1) and PIV applications of a
+// YubiKey 5 NFC with firmware 5.7, behind the ISO 7816-4 APDU interface a
+// real key offers over CCID or NFC. It is pure Go and needs no hardware,
+// no PC/SC stack and no network.
+//
+// A [Key] is the card. [Key.Transmit] takes command APDUs (short or
+// extended, with command chaining and 61xx/GET RESPONSE) and routes them to
+// the application selected by AID; [Key.CTAP] runs a CTAP2 command on the
+// FIDO application directly, as the USB HID transport would. Test hooks
+// control the simulated user and the physical world: [Key.SetTouch],
+// [Key.PowerCycle], [Key.Remove] and [Key.Insert], a deterministic
+// randomness and clock ([WithRand], [WithClock]), an APDU transcript
+// ([WithTranscript]) and a [Key.Snapshot] of the FIDO state.
+//
+// A [Platform] plays the browser and operating system: it takes
+// go-webauthn's creation or request options, an origin and a PIN, drives
+// the FIDO application with real CTAP2 over NFCCTAP APDUs (PIN/UV auth
+// protocol 2 or 1, user verification, extensions) and returns the
+// PublicKeyCredential JSON a relying party parses.
+//
+// Attestation is real: the FIDO application signs packed attestation with a
+// per-key certificate chained to a simulated Yubico CA ([DefaultFIDOCA] or
+// [WithFIDOCA]); relying parties in tests trust [CA.Root] in place of
+// Yubico's roots. Simulated keys report their own AAGUIDs, not Yubico's
+// (see [Model.AAGUID]).
+package simulator

@@ -1,0 +1,550 @@
+package simulator
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TouchPolicy is how the simulated user answers when the key asks for a
+// touch.
+type TouchPolicy int
+
+// Touch policies.
+const (
+	TouchApprove TouchPolicy = iota // the user touches the key (default)
+	TouchDeny                       // the user refuses (CTAP2_ERR_OPERATION_DENIED)
+	TouchTimeout                    // nobody touches it (CTAP2_ERR_USER_ACTION_TIMEOUT)
+)
+
+// String names the policy.
+func (p TouchPolicy) String() string {
+	switch p {
+	case TouchApprove:
+		return "approve"
+	case TouchDeny:
+		return "deny"
+	case TouchTimeout:
+		return "timeout"
+	}
+	return fmt.Sprintf("TouchPolicy(%d)", int(p))
+}
+
+// atr is the answer to reset of a YubiKey 5 over USB CCID (simulator.md
+// §1.2): T=1, historical bytes ending in "YubiKey". ykman reads USB from
+// atr[1]&0xF0 == 0xF0.
+var atr = []byte{0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40}
+
+// Option configures a [Key].
+type Option func(*config) error
+
+type config struct {
+	serial     uint32
+	serialSet  bool
+	model      Model
+	firmware   Version
+	rand       io.Reader
+	now        func() time.Time
+	fidoCA     *CA
+	pivCA      *CA
+	touch      TouchPolicy
+	aaguid     uuid.UUID
+	transcript bool
+}
+
+// WithSerial sets the serial number (default: 8 digits drawn from the
+// key's randomness). It must be non-zero.
+func WithSerial(serial uint32) Option {
+	return func(c *config) error {
+		if serial == 0 {
+			return errors.New("simulator: serial must not be zero")
+		}
+		c.serial, c.serialSet = serial, true
+		return nil
+	}
+}
+
+// WithModel sets the model (default [YubiKey5NFC]).
+func WithModel(m Model) Option {
+	return func(c *config) error {
+		if _, ok := m.info(); !ok {
+			return fmt.Errorf("simulator: unknown model %d", int(m))
+		}
+		c.model = m
+		return nil
+	}
+}
+
+// WithFirmware sets the firmware version (default 5.7.1). Versions before
+// 5.0.0 are refused: the simulator models the YubiKey 5 series.
+func WithFirmware(v Version) Option {
+	return func(c *config) error {
+		if v.Major != 5 {
+			return fmt.Errorf("simulator: firmware %s: only 5.x is simulated", v)
+		}
+		c.firmware = v
+		return nil
+	}
+}
+
+// WithRand sets the source of every random byte the key uses: key pairs,
+// credential IDs, PIN tokens, nonces. A deterministic reader makes key
+// material and identifiers deterministic (ECDSA signatures stay
+// randomized: Go's crypto/ecdsa draws its own nonces). Default crypto/rand.
+func WithRand(r io.Reader) Option {
+	return func(c *config) error {
+		if r == nil {
+			return errors.New("simulator: nil rand")
+		}
+		c.rand = r
+		return nil
+	}
+}
+
+// WithClock sets the key's clock (default time.Now). It dates the
+// attestation certificates and times the reset window after power-up.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("simulator: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithFIDOCA sets the CA that issues the key's FIDO attestation
+// certificate (default [DefaultFIDOCA]).
+func WithFIDOCA(ca *CA) Option {
+	return func(c *config) error {
+		if ca == nil {
+			return errors.New("simulator: nil FIDO CA")
+		}
+		c.fidoCA = ca
+		return nil
+	}
+}
+
+// WithPIVCA sets the CA that issues the PIV attestation certificate
+// (default [DefaultPIVCA]).
+func WithPIVCA(ca *CA) Option {
+	return func(c *config) error {
+		if ca == nil {
+			return errors.New("simulator: nil PIV CA")
+		}
+		c.pivCA = ca
+		return nil
+	}
+}
+
+// WithTouch sets the initial touch policy (default [TouchApprove]).
+func WithTouch(p TouchPolicy) Option {
+	return func(c *config) error {
+		if p < TouchApprove || p > TouchTimeout {
+			return fmt.Errorf("simulator: unknown touch policy %d", int(p))
+		}
+		c.touch = p
+		return nil
+	}
+}
+
+// WithAAGUID makes the key report aaguid instead of its model's
+// simulated AAGUID, e.g. [Model.YubicoAAGUID] to test that a relying party
+// rejects a key claiming a real model with a simulated attestation chain.
+func WithAAGUID(aaguid uuid.UUID) Option {
+	return func(c *config) error {
+		if aaguid == uuid.Nil {
+			return errors.New("simulator: zero AAGUID")
+		}
+		c.aaguid = aaguid
+		return nil
+	}
+}
+
+// WithTranscript makes the key record every APDU exchange; read them with
+// [Key.Transcript].
+func WithTranscript() Option {
+	return func(c *config) error {
+		c.transcript = true
+		return nil
+	}
+}
+
+// Key is a simulated YubiKey 5: Management, FIDO2 and PIV applications
+// behind an ISO 7816 APDU interface. It is safe for concurrent use; APDUs
+// are processed one at a time.
+type Key struct {
+	mu       sync.Mutex
+	env      *env
+	aaguid   uuid.UUID
+	applets  []applet
+	mgmt     *managementApplet
+	fido     *fidoApplet
+	piv      *pivApplet
+	selected applet
+	present  bool
+	chain    *command // reassembled data of an unfinished command chain
+	pending  []byte   // response data left for GET RESPONSE
+	pendSW   uint16
+	touch    TouchPolicy
+	touchFn  func() TouchPolicy
+	touches  int
+	record   bool
+	log      []Exchange
+}
+
+// New makes a key, plugged in and powered. Without options it is a
+// YubiKey 5 NFC with firmware 5.7.1, a random serial, no FIDO PIN, the
+// default PIV PIN/PUK/management key, attesting under [DefaultFIDOCA] and
+// [DefaultPIVCA].
+func New(opts ...Option) (*Key, error) {
+	c := config{model: YubiKey5NFC, firmware: defaultFirmware, rand: rand.Reader, now: time.Now}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("simulator: nil option")
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if !c.serialSet {
+		var b [4]byte
+		if _, err := io.ReadFull(c.rand, b[:]); err != nil {
+			return nil, fmt.Errorf("simulator: serial: read random: %w", err)
+		}
+		c.serial = 10_000_000 + binary.BigEndian.Uint32(b[:])%90_000_000
+	}
+	if c.fidoCA == nil {
+		c.fidoCA = DefaultFIDOCA()
+	}
+	if c.pivCA == nil {
+		c.pivCA = DefaultPIVCA()
+	}
+	k := &Key{present: true, touch: c.touch, record: c.transcript}
+	k.aaguid = c.aaguid
+	if k.aaguid == uuid.Nil {
+		k.aaguid = c.model.AAGUID()
+	}
+	k.env = &env{
+		rand:      c.rand,
+		now:       c.now,
+		serial:    c.serial,
+		firmware:  c.firmware,
+		model:     c.model,
+		touch:     k.askTouch,
+		fidoCA:    c.fidoCA,
+		pivCA:     c.pivCA,
+		aaguid:    k.aaguid,
+		poweredAt: c.now(),
+	}
+	k.mgmt = newManagementApplet(k.env)
+	fido, err := newFIDOApplet(k.env)
+	if err != nil {
+		return nil, err
+	}
+	k.fido = fido
+	k.piv = newPIVApplet(k.env)
+	k.applets = []applet{k.mgmt, k.fido, k.piv}
+	return k, nil
+}
+
+// Serial returns the serial number.
+func (k *Key) Serial() uint32 { return k.env.serial }
+
+// Firmware returns the firmware version.
+func (k *Key) Firmware() Version { return k.env.firmware }
+
+// Model returns the model.
+func (k *Key) Model() Model { return k.env.model }
+
+// AAGUID returns the AAGUID the FIDO applet reports.
+func (k *Key) AAGUID() uuid.UUID { return k.aaguid }
+
+// ATR returns the answer to reset.
+func (k *Key) ATR() []byte { return append([]byte(nil), atr...) }
+
+// Transmit sends one command APDU and returns the response APDU (data
+// followed by SW1 SW2). Malformed APDUs get an error status word, not an
+// error; the only error is [ErrNotPresent] while the key is removed.
+func (k *Key) Transmit(apdu []byte) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.present {
+		return nil, ErrNotPresent
+	}
+	resp := k.process(apdu)
+	if k.record {
+		k.log = append(k.log, Exchange{Command: append([]byte(nil), apdu...), Response: append([]byte(nil), resp...)})
+	}
+	return resp, nil
+}
+
+// CTAP runs one CTAP2 command (command byte followed by CBOR parameters) on
+// the FIDO applet, as the USB HID transport (CTAPHID_CBOR) does, without
+// touching the smart-card applet selection. It returns the status byte
+// followed by the CBOR response. The only error is [ErrNotPresent].
+func (k *Key) CTAP(req []byte) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.present {
+		return nil, ErrNotPresent
+	}
+	return k.fido.ctap(req), nil
+}
+
+// PowerCycle powers the key off and on again, as pulling it out and
+// plugging it back in does: PIN tokens, verified PINs, selected
+// applications and pending responses are forgotten; the FIDO "power cycle
+// required" PIN block is lifted.
+func (k *Key) PowerCycle() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.powerOffLocked()
+	k.env.poweredAt = k.env.now()
+}
+
+// Remove unplugs the key: until [Key.Insert], Transmit and CTAP return
+// [ErrNotPresent].
+func (k *Key) Remove() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.powerOffLocked()
+	k.present = false
+}
+
+// Insert plugs the key back in and powers it up.
+func (k *Key) Insert() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.present {
+		k.present = true
+		k.env.poweredAt = k.env.now()
+	}
+}
+
+// Present reports whether the key is plugged in.
+func (k *Key) Present() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.present
+}
+
+// SetTouch sets how the simulated user answers touch requests from now on.
+func (k *Key) SetTouch(p TouchPolicy) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.touch = p
+	k.touchFn = nil
+}
+
+// SetTouchFunc makes f answer every touch request (for example approve the
+// first and deny the second); nil restores the fixed policy.
+func (k *Key) SetTouchFunc(f func() TouchPolicy) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.touchFn = f
+}
+
+// Touches returns how many times the key asked for a touch.
+func (k *Key) Touches() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.touches
+}
+
+// askTouch is env.touch; it runs with k.mu held.
+func (k *Key) askTouch() error {
+	k.touches++
+	p := k.touch
+	if k.touchFn != nil {
+		p = k.touchFn()
+	}
+	switch p {
+	case TouchApprove:
+		return nil
+	case TouchDeny:
+		return errTouchDenied
+	default:
+		return errTouchTimeout
+	}
+}
+
+func (k *Key) powerOffLocked() {
+	for _, a := range k.applets {
+		a.powerOff()
+	}
+	k.selected = nil
+	k.chain = nil
+	k.pending = nil
+}
+
+// process runs one APDU with k.mu held.
+func (k *Key) process(raw []byte) []byte {
+	cmd, sw := parseAPDU(raw)
+	if sw != 0 {
+		k.chain, k.pending = nil, nil
+		return appendSW(nil, sw)
+	}
+	if cmd.ins == insGetResponse && cmd.cla&0x80 == 0 {
+		return k.getResponse(cmd)
+	}
+	k.pending = nil
+	if cmd.cla&claChain != 0 {
+		if k.chain != nil && !sameHeader(*k.chain, cmd) {
+			k.chain = nil
+			return appendSW(nil, swLastCommandExpected)
+		}
+		if k.chain == nil {
+			c := cmd
+			c.cla &^= claChain
+			c.data = nil
+			k.chain = &c
+		}
+		if len(k.chain.data)+len(cmd.data) > maxChainedData {
+			k.chain = nil
+			return appendSW(nil, swWrongLength)
+		}
+		k.chain.data = append(k.chain.data, cmd.data...)
+		return appendSW(nil, swOK)
+	}
+	if k.chain != nil {
+		head := *k.chain
+		k.chain = nil
+		if !sameHeader(head, cmd) {
+			return appendSW(nil, swLastCommandExpected)
+		}
+		if len(head.data)+len(cmd.data) > maxChainedData {
+			return appendSW(nil, swWrongLength)
+		}
+		cmd.data = append(head.data, cmd.data...)
+		cmd.extended = cmd.extended || head.extended
+	}
+	return k.deliver(cmd, k.dispatch(cmd))
+}
+
+func sameHeader(a, b command) bool {
+	return a.cla&^claChain == b.cla&^claChain && a.ins == b.ins && a.p1 == b.p1 && a.p2 == b.p2
+}
+
+func (k *Key) dispatch(cmd command) response {
+	if cmd.ins == insSelect && cmd.cla == 0 {
+		if cmd.p1 != 0x04 {
+			return response{sw: swIncorrectP1P2}
+		}
+		if len(cmd.data) < 5 {
+			return response{sw: swFileNotFound}
+		}
+		for _, a := range k.applets {
+			if hasPrefix(a.aid(), cmd.data) {
+				k.selected = a
+				return a.selectApplet()
+			}
+		}
+		return response{sw: swFileNotFound}
+	}
+	if k.selected == nil {
+		return response{sw: swConditionsNotMet}
+	}
+	return k.selected.handle(cmd)
+}
+
+func hasPrefix(aid, prefix []byte) bool {
+	if len(prefix) > len(aid) {
+		return false
+	}
+	for i, b := range prefix {
+		if aid[i] != b {
+			return false
+		}
+	}
+	return true
+}
+
+// deliver returns as much of r as the command allows, keeping the rest for
+// GET RESPONSE (61xx).
+func (k *Key) deliver(cmd command, r response) []byte {
+	limit := cmd.ne
+	if limit == 0 {
+		limit = 256
+		if cmd.extended {
+			limit = 65536
+		}
+	}
+	if len(r.data) <= limit {
+		return appendSW(append([]byte(nil), r.data...), r.sw)
+	}
+	k.pending = append([]byte(nil), r.data[limit:]...)
+	k.pendSW = r.sw
+	return appendSW(append([]byte(nil), r.data[:limit]...), moreData(len(k.pending)))
+}
+
+func (k *Key) getResponse(cmd command) []byte {
+	if k.pending == nil || cmd.p1 != 0 || cmd.p2 != 0 {
+		k.pending = nil
+		if cmd.p1 != 0 || cmd.p2 != 0 {
+			return appendSW(nil, swIncorrectP1P2)
+		}
+		return appendSW(nil, swConditionsNotMet)
+	}
+	n := cmd.ne
+	if n == 0 {
+		n = 256
+	}
+	if n >= len(k.pending) {
+		out := appendSW(k.pending, k.pendSW)
+		k.pending = nil
+		return out
+	}
+	out := append([]byte(nil), k.pending[:n]...)
+	k.pending = k.pending[n:]
+	return appendSW(out, moreData(len(k.pending)))
+}
+
+func moreData(remaining int) uint16 {
+	if remaining >= 256 {
+		return swMoreDataBase
+	}
+	return swMoreDataBase | uint16(remaining)
+}
+
+// Exchange is one APDU and its response, recorded with [WithTranscript].
+// The raw bytes may contain PINs (PIV VERIFY carries the PIN in clear);
+// String redacts them.
+type Exchange struct {
+	Command, Response []byte
+}
+
+// String returns "C: <hex> R: <hex>", with the data of PIV VERIFY, CHANGE
+// REFERENCE DATA and RESET RETRY COUNTER replaced by "[REDACTED]".
+func (e Exchange) String() string {
+	c := hex.EncodeToString(e.Command)
+	if len(e.Command) > 5 && e.Command[0]&0x80 == 0 {
+		switch e.Command[1] {
+		case 0x20, 0x24, 0x2C:
+			c = hex.EncodeToString(e.Command[:4]) + " [REDACTED]"
+		}
+	}
+	return "C: " + c + " R: " + hex.EncodeToString(e.Response)
+}
+
+// Transcript returns the exchanges recorded since the key was made (or
+// since the last ClearTranscript). It is empty without [WithTranscript].
+func (k *Key) Transcript() []Exchange {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]Exchange(nil), k.log...)
+}
+
+// ClearTranscript forgets the recorded exchanges.
+func (k *Key) ClearTranscript() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.log = nil
+}
