@@ -354,8 +354,8 @@ func (v *validator) err(kind error) error {
 	return &ValidationError{Fields: v.errs, kind: kind}
 }
 
-// text checks one text field: valid UTF-8, no control characters (except
-// those in allowed), required, at most maxBytes, then check (which may be
+// text checks one text field: valid UTF-8, required, no control
+// characters (except those in allowed), at most maxBytes, then check (which may be
 // nil), then that it is normalised.
 func (v *validator) text(field, s string, required bool, maxBytes int, check func(string) string, allowed ...string) {
 	switch {
@@ -364,10 +364,10 @@ func (v *validator) text(field, s string, required bool, maxBytes int, check fun
 	case s == "" && required:
 		v.add(field, s, "required")
 	case s == "":
-	case len(s) > maxBytes:
-		v.add(field, s, fmt.Sprintf("longer than %d bytes (%d)", maxBytes, len(s)))
 	case hasControl(s, allowed...):
 		v.add(field, s, "contains control or invisible formatting characters")
+	case len(s) > maxBytes:
+		v.add(field, s, fmt.Sprintf("longer than %d bytes (%d)", maxBytes, len(s)))
 	default:
 		if check != nil {
 			if p := check(s); p != "" {
