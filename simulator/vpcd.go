@@ -48,6 +48,7 @@ type vpcdCard interface {
 	PowerCycle()
 	Remove()
 	Insert()
+	Present() bool
 }
 
 // VPCDOption configures a [VPCD].
@@ -179,7 +180,9 @@ func ServeVPCD(ctx context.Context, addr string, k *Key, opts ...VPCDOption) err
 // Serve dials the reader and answers it until ctx is done, then closes the
 // connection (pcscd sees the card removed) and returns nil. When the reader
 // is not there yet or goes away, Serve redials with backoff; while the key
-// is removed ([VPCD.Remove]) it waits for [VPCD.Insert]. It returns
+// is removed ([VPCD.Remove]) it waits for [VPCD.Insert]. A key removed
+// directly with [Key.Remove] also drops the connection; Serve then checks
+// [Key.Present] every maximum backoff (1 s by default) to redial. It returns
 // [ErrVPCDServing] if another Serve of v is running.
 func (v *VPCD) Serve(ctx context.Context) error {
 	v.mu.Lock()
@@ -214,6 +217,15 @@ func (v *VPCD) Serve(ctx context.Context) error {
 				backoff = v.cfg.minBackoff
 				continue
 			}
+		}
+		if !v.card.Present() {
+			// Removed with Key.Remove rather than VPCD.Remove: there is
+			// no notification for Key.Insert, so look again after a
+			// while.
+			if !waitBackoff(ctx, v.cfg.maxBackoff) {
+				return nil
+			}
+			continue
 		}
 
 		conn, err := v.cfg.dial(ctx, "tcp", v.addr)
@@ -375,6 +387,9 @@ func (v *VPCD) handle(msg []byte) ([]byte, error) {
 		case vpcdCtrlOn:
 			return nil, nil
 		case vpcdCtrlATR:
+			if !v.card.Present() {
+				return nil, fmt.Errorf("simulator: vpcd: ATR: %w", ErrNotPresent)
+			}
 			return v.card.ATR(), nil
 		default:
 			// Unknown control codes get no answer, as in vsmartcard's own

@@ -63,6 +63,12 @@ func (c *fakeCard) Insert() {
 	c.inserts++
 }
 
+func (c *fakeCard) Present() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.removed
+}
+
 func (c *fakeCard) snapshot() (apdus [][]byte, power, inserts int, removed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -390,6 +396,19 @@ func TestVPCDCardRemovedUnderneath(t *testing.T) {
 	card.Remove() // the key itself reports "not present"
 	send(t, conn, []byte{0x00, 0xA4, 0x04, 0x00})
 	expectClosed(t, conn)
+	// The bridge looks again and redials once the key is back; an ATR
+	// request while it is still gone drops the connection.
+	card.Insert()
+	conn = reader.accept()
+	card.Remove()
+	send(t, conn, []byte{vpcdCtrlATR})
+	expectClosed(t, conn)
+	card.Insert()
+	conn = reader.accept()
+	send(t, conn, []byte{vpcdCtrlATR})
+	if got := recv(t, conn); !bytes.Equal(got, testATR) {
+		t.Fatalf("after re-insert: ATR = % X, want % X", got, testATR)
+	}
 }
 
 func TestNewVPCDValidates(t *testing.T) {
