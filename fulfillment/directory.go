@@ -491,6 +491,9 @@ func (b *hrisBuilder) readJSON(data []byte) error {
 		start := lineAt(skipSpace(data, dec.InputOffset()))
 		var rec map[string]json.RawMessage
 		if err := dec.Decode(&rec); err != nil {
+			if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+				return &RowError{Line: start, Err: fmt.Errorf("%w: each record must be an object", ErrMalformedExport)}
+			}
 			return jsonError(err, lineAt, dec)
 		}
 		vals := make(map[string]value, len(rec))
@@ -555,11 +558,6 @@ func jsonError(err error, lineAt func(int64) int, dec *json.Decoder) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		off = se.Offset
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		off = te.Offset
-		return &RowError{Line: lineAt(off), Column: te.Field, Err: fmt.Errorf("%w: each record must be an object", ErrMalformedExport)}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &RowError{Line: lineAt(off), Err: fmt.Errorf("%w: unexpected end of JSON", ErrMalformedExport)}

@@ -1,0 +1,318 @@
+package fulfillment
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var workdayProfiles = []Profile{
+	{Login: "jan.lindberg@example.com", Email: "jan.lindberg@example.com", SecondEmail: "jan.home@example.net",
+		FirstName: "Jan", LastName: "Lindberg", PrimaryPhone: "(781) 555-0142", StreetAddress: "7788 Foxrun Street\nApt 2",
+		City: "Dedham", State: "MA", ZipCode: "02026", CountryCode: "US", Organization: "Example Inc.", UserStatus: "ACTIVE"},
+	{Login: "amelie.dubois@example.com", Email: "amelie.dubois@example.com", SecondEmail: "amelie@example.fr",
+		FirstName: "Amélie", LastName: "Dubois", PrimaryPhone: "01 42 68 53 00", StreetAddress: "8 rue de l'Élysée",
+		City: "Paris", ZipCode: "75008", CountryCode: "FR", Organization: "Example SAS", UserStatus: "STAGED"},
+	{Login: "hiro.tanaka@example.com", Email: "hiro.tanaka@example.com",
+		FirstName: "Hiro", LastName: "Tanaka", PrimaryPhone: "+81 3-1234-5678", StreetAddress: "1-1 Chiyoda\nChiyoda-ku",
+		City: "Tokyo", ZipCode: "1000001", CountryCode: "JP", Organization: "Example KK", UserStatus: "ACTIVE"},
+	{Login: "oliver.smith@example.com", Email: "oliver.smith@example.com", SecondEmail: "oliver@example.co.uk",
+		FirstName: "Oliver", LastName: "Smith", PrimaryPhone: "+44 (0)20 7946 0958", StreetAddress: "10 Downing Street",
+		City: "London", ZipCode: "sw1a 2aa", CountryCode: "gb", Organization: "Example Ltd", UserStatus: "STAGED"},
+}
+
+var serviceNowProfiles = []Profile{
+	{Login: "maria.garcia@example.com", Email: "maria.garcia@example.com", SecondEmail: "maria.g@example.org",
+		FirstName: "María", LastName: "García", PrimaryPhone: "+1 416 555 0199", StreetAddress: "100 Queen St W\nSuite 200",
+		City: "Toronto", State: "on", ZipCode: "m5h2n2", CountryCode: "CA", Organization: "Example Canada"},
+	{Login: "lars.nilsson@example.com", Email: "lars.nilsson@example.com",
+		FirstName: "Lars", LastName: "Nilsson", PrimaryPhone: "08-123 456 78", StreetAddress: "Drottninggatan 1",
+		City: "Stockholm", ZipCode: "11151", CountryCode: "SE", Organization: "Example AB"},
+	{Login: "priya.sharma@example.com", Email: "priya.sharma@example.com", SecondEmail: "priya@example.in",
+		FirstName: "Priya", LastName: "Sharma", PrimaryPhone: "098765 43210", StreetAddress: "12 Janpath",
+		City: "New Delhi", State: "DL", ZipCode: "110 001", CountryCode: "IN", Organization: "Example Pvt Ltd"},
+}
+
+func collect(t *testing.T, h *HRIS) []Profile {
+	t.Helper()
+	var out []Profile
+	for p, err := range h.All(t.Context()) {
+		if err != nil {
+			t.Fatalf("All: %v", err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func TestReadHRISSamples(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file   string
+		format Format
+		m      Mapping
+		want   []Profile
+		lines  map[string]int
+	}{
+		{"workday.csv", CSV, WorkdayMapping, workdayProfiles, map[string]int{"oliver.smith@example.com": 5}},
+		{"workday.json", JSON, WorkdayMapping, workdayProfiles, map[string]int{"jan.lindberg@example.com": 3, "hiro.tanaka@example.com": 36}},
+		{"servicenow.json", JSON, ServiceNowMapping, serviceNowProfiles, map[string]int{"lars.nilsson@example.com": 19}},
+		{"servicenow.csv", CSV, ServiceNowMapping, serviceNowProfiles, map[string]int{"maria.garcia@example.com": 2, "lars.nilsson@example.com": 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			f, err := os.Open("testdata/" + tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			h, err := ReadHRIS(f, tt.format, tt.m)
+			if err != nil {
+				t.Fatalf("ReadHRIS: %v", err)
+			}
+			if d := cmp.Diff(tt.want, collect(t, h)); d != "" {
+				t.Errorf("profiles (-want +got):\n%s", d)
+			}
+			for login, want := range tt.lines {
+				if got, ok := h.Line(login); !ok || got != want {
+					t.Errorf("Line(%s) = %d, %v; want %d", login, got, ok, want)
+				}
+			}
+			// Every sample user can be shipped to once normalised.
+			for _, p := range tt.want {
+				if err := ShippingInfoFromProfile(p).Normalize().Validate(); err != nil {
+					t.Errorf("%s: %v", p.Login, err)
+				}
+			}
+		})
+	}
+}
+
+func TestHRISLookup(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("testdata/workday.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := ReadHRIS(f, CSV, WorkdayMapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Directory = h
+	p, err := d.Lookup(t.Context(), " Hiro.Tanaka@EXAMPLE.com")
+	if err != nil || p.LastName != "Tanaka" {
+		t.Errorf("Lookup = %+v, %v", p, err)
+	}
+	if _, err := d.Lookup(t.Context(), "nobody@example.com"); !errors.Is(err, ErrProfileNotFound) {
+		t.Errorf("Lookup(unknown) = %v, want ErrProfileNotFound", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := d.Lookup(ctx, "hiro.tanaka@example.com"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lookup(cancelled) = %v", err)
+	}
+	n := 0
+	for _, err := range h.All(ctx) {
+		n++
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("All(cancelled) yielded %v", err)
+		}
+	}
+	if n != 1 {
+		t.Errorf("All(cancelled) yielded %d values, want 1", n)
+	}
+	if h.Len() != 4 {
+		t.Errorf("Len = %d", h.Len())
+	}
+	for range h.All(t.Context()) {
+		break // stopping early must not panic
+	}
+}
+
+var tinyMapping = Mapping{Name: "tiny", Records: "rows", Columns: []Column{
+	{"user", AttrLogin}, {"mail", AttrEmail}, {"street1", AttrStreetAddress}, {"street2", AttrStreetAddress}, {"new", AttrNeverSignedIn},
+}}
+
+// rowErrs flattens ReadHRIS's error into "line/column/sentinel" strings.
+func rowErrs(t *testing.T, err error) []string {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	var out []string
+	for _, e := range list {
+		var re *RowError
+		if !errors.As(e, &re) {
+			t.Fatalf("error %v is not a *RowError", e)
+		}
+		kind := "other"
+		for _, s := range []error{ErrDuplicateLogin, ErrExportTooLarge, ErrMalformedExport} {
+			if errors.Is(e, s) {
+				kind = strings.TrimPrefix(s.Error(), "fulfillment: ")
+				break
+			}
+		}
+		if !strings.Contains(re.Error(), "line ") {
+			t.Errorf("row error %q does not name the line", re)
+		}
+		out = append(out, strings.Join([]string{itoa(re.Line), re.Column, kind}, "/"))
+	}
+	return out
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	s := ""
+	for ; n > 0; n /= 10 {
+		s = string(rune('0'+n%10)) + s
+	}
+	return s
+}
+
+func TestReadHRISRows(t *testing.T) {
+	t.Parallel()
+	const dup, bad, big = "duplicate login", "malformed HRIS export", "HRIS export too large"
+	tests := []struct {
+		name      string
+		format    Format
+		in        string
+		opts      []HRISOption
+		wantNil   bool // whole export refused
+		wantRows  []string
+		wantLogin []string
+	}{
+		{"csv ok with BOM, CRLF and quoted newline", CSV,
+			"\ufeffuser,mail,street1,street2,new\r\na@x.io,a@x.io,\"1 Main St\r\nRear\",Unit 4,yes\r\n\r\nb@x.io,b@x.io,2 Main St,,\r\n",
+			nil, false, nil, []string{"a@x.io", "b@x.io"}},
+		{"csv duplicates dropped on both sides", CSV,
+			"user,mail,street1,street2,new\na@x.io,,,,\nb@x.io,,,,\nA@X.IO,,,,\nc@x.io,,,,\na@x.io,,,,\n",
+			nil, false, []string{"4/user/" + dup, "6/user/" + dup}, []string{"b@x.io", "c@x.io"}},
+		{"csv empty login and bad boolean", CSV,
+			"user,mail,street1,street2,new\n ,a@x.io,,,\nb@x.io,,,,maybe\nc@x.io,,,,\n",
+			nil, false, []string{"2/user/" + bad, "3/new/" + bad}, []string{"c@x.io"}},
+		{"csv field count", CSV,
+			"user,mail,street1,street2,new\na@x.io,,,\nb@x.io,,,,\n",
+			nil, false, []string{"2//" + bad}, []string{"b@x.io"}},
+		{"csv oversized field", CSV,
+			"user,mail,street1,street2,new\na@x.io,,," + strings.Repeat("s", 65) + ",\nb@x.io,,,,\n",
+			[]HRISOption{WithMaxFieldBytes(64)}, false, []string{"2/street2/" + bad}, []string{"b@x.io"}},
+		{"csv invalid UTF-8", CSV,
+			"user,mail,street1,street2,new\na@x.io,\xff,,,\n",
+			nil, false, []string{"2/mail/" + bad}, nil},
+		{"csv missing column", CSV, "user,mail,street1,new\n", nil, true, []string{"1/street2/" + bad}, nil},
+		{"csv duplicate header", CSV, "user,mail,street1,street2,new,mail\n", nil, true, []string{"1/mail/" + bad}, nil},
+		{"csv empty", CSV, "", nil, true, []string{"1//" + bad}, nil},
+		{"csv bare quote", CSV, "user,mail,street1,street2,new\na@x.io,a\"b,,,\n", nil, true, []string{"2//" + bad}, nil},
+		{"csv too many rows", CSV, "user,mail,street1,street2,new\na,,,,\nb,,,,\nc,,,,\n",
+			[]HRISOption{WithMaxRows(2)}, true, []string{"4//" + big}, nil},
+		{"json ok", JSON,
+			`{"meta":{"x":[1,2]},"rows":[` + "\n" + `{"user":"a@x.io","mail":null,"street1":"1 Main","new":true},` + "\n" + `{"user":"b@x.io","street2":12345,"new":false,"extra":{"ignored":1}}]}`,
+			nil, false, nil, []string{"a@x.io", "b@x.io"}},
+		{"json bare array", JSON, `[{"user":"a@x.io"}]`, nil, false, nil, []string{"a@x.io"}},
+		{"json duplicate and nested value", JSON,
+			"{\"rows\":[\n{\"user\":\"a@x.io\"},\n{\"user\":\"b@x.io\",\"mail\":{\"x\":1}},\n{\"user\":\"A@x.io\"}\n]}",
+			nil, false, []string{"3/mail/" + bad, "4/user/" + dup}, nil},
+		{"json missing records member", JSON, `{"result":[]}`, nil, true, []string{"1/rows/" + bad}, nil},
+		{"json not an array", JSON, `{"rows":{"user":"a"}}`, nil, true, []string{"1//" + bad}, nil},
+		{"json record not an object", JSON, "[\n{\"user\":\"a@x.io\"},\n\"oops\"]", nil, true, []string{"3//" + bad}, nil},
+		{"json syntax", JSON, "[\n{\"user\":\"a@x.io\"},\n{\"user\":]", nil, true, []string{"3//" + bad}, nil},
+		{"json truncated", JSON, "[\n{\"user\":\"a@x.io\"", nil, true, []string{"2//" + bad}, nil},
+		{"json empty", JSON, "", nil, true, []string{"1//" + bad}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, err := ReadHRIS(strings.NewReader(tt.in), tt.format, tinyMapping, tt.opts...)
+			if d := cmp.Diff(tt.wantRows, rowErrs(t, err)); d != "" {
+				t.Errorf("row errors (-want +got):\n%s\nerr: %v", d, err)
+			}
+			if tt.wantNil {
+				if h != nil {
+					t.Errorf("got a directory for a refused export")
+				}
+				return
+			}
+			if h == nil {
+				t.Fatalf("no directory: %v", err)
+			}
+			var logins []string
+			for _, p := range collect(t, h) {
+				logins = append(logins, p.Login)
+			}
+			if d := cmp.Diff(tt.wantLogin, logins); d != "" {
+				t.Errorf("logins (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestReadHRISValues(t *testing.T) {
+	t.Parallel()
+	h, err := ReadHRIS(strings.NewReader("user,mail,street1,street2,new\r\na@x.io,a@x.io,\"1 Main St\",Unit 4,TRUE\r\n"), CSV, tinyMapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Profile{Login: "a@x.io", Email: "a@x.io", StreetAddress: "1 Main St\nUnit 4", NeverSignedIn: true}
+	if d := cmp.Diff([]Profile{want}, collect(t, h)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+func TestReadHRISLimitsAndMapping(t *testing.T) {
+	t.Parallel()
+	_, err := ReadHRIS(strings.NewReader(strings.Repeat("x", 2048)), CSV, tinyMapping, WithMaxExportBytes(1024))
+	if !errors.Is(err, ErrExportTooLarge) {
+		t.Errorf("oversized export: %v", err)
+	}
+	_, err = ReadHRIS(strings.NewReader("[]"), Format(9), tinyMapping)
+	if err == nil || !strings.Contains(err.Error(), "Format(9)") {
+		t.Errorf("unknown format: %v", err)
+	}
+	bad := []Mapping{
+		{Name: "no login", Columns: []Column{{"a", AttrEmail}}},
+		{Name: "unknown", Columns: []Column{{"u", AttrLogin}, {"a", "shoeSize"}}},
+		{Name: "twice", Columns: []Column{{"u", AttrLogin}, {"a", AttrEmail}, {"b", AttrEmail}}},
+		{Name: "same source", Columns: []Column{{"u", AttrLogin}, {"u", AttrEmail}}},
+		{Name: "empty source", Columns: []Column{{"", AttrLogin}}},
+	}
+	for _, m := range bad {
+		if err := m.Validate(); err == nil {
+			t.Errorf("mapping %q accepted", m.Name)
+		}
+		if _, err := ReadHRIS(strings.NewReader(""), CSV, m); err == nil {
+			t.Errorf("ReadHRIS accepted mapping %q", m.Name)
+		}
+	}
+	for _, m := range []Mapping{WorkdayMapping, ServiceNowMapping} {
+		if err := m.Validate(); err != nil {
+			t.Errorf("built-in mapping: %v", err)
+		}
+	}
+}
+
+func TestReadHRISTooManyBadRows(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("user,mail,street1,street2,new\n")
+	for range 150 {
+		b.WriteString(",,,,\n")
+	}
+	h, err := ReadHRIS(strings.NewReader(b.String()), CSV, tinyMapping)
+	if h != nil || !errors.Is(err, ErrMalformedExport) || !strings.Contains(err.Error(), "more than 99 bad rows") {
+		t.Errorf("got %v, %v", h, err)
+	}
+}
