@@ -1,0 +1,272 @@
+package fulfillment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// Sentinel errors of a [Store]. Implementations return errors that match
+// them with errors.Is.
+var (
+	// ErrRecordNotFound means the store holds no record for the user.
+	ErrRecordNotFound = errors.New("fulfillment: no record for user")
+	// ErrVersionConflict means a [Store.Put] lost a compare-and-swap race:
+	// the stored record's version is not the one the caller read (or a
+	// record already exists when the caller passed version 0). Read the
+	// record again and redo the change.
+	ErrVersionConflict = errors.New("fulfillment: record version conflict")
+)
+
+// Step is where a [Record] stands inside its [Status], one remote call at a
+// time. Steps come in pairs: the "-ing" step (an intent, see [Step.Intent])
+// is recorded with an idempotency key BEFORE the remote call, and the
+// "-ed" step is recorded with the call's result AFTER it. A process that
+// dies anywhere therefore leaves either an intent (the call may or may not
+// have happened: the Service recovers as described on [Service]) or a result
+// (the call happened and its outcome is known).
+//
+// The order of a successful lifecycle:
+//
+//	Initiating → Initiated → Enrolling → Enrolled → ShipmentCreating →
+//	ShipmentCreated → Activating → Activated → PINSending → PINSent → Active
+//
+// plus MarkingError → Errored (with [Record.FailedStep] naming the step that
+// failed) and Deleting → Deleted.
+type Step string
+
+// The steps of a record; see [Step].
+const (
+	StepInitiating       Step = "initiating"        // intent: POST initiate-fulfillment-request
+	StepInitiated        Step = "initiated"         // Okta accepted the order (or its event arrived)
+	StepEnrolling        Step = "enrolling"         // intent: POST enroll
+	StepEnrolled         Step = "enrolled"          // enrollments and sealed requests recorded
+	StepShipmentCreating Step = "shipment-creating" // intent: POST /v1/fpr/shipments
+	StepShipmentCreated  Step = "shipment-created"  // shipment ID recorded; polling Yubico
+	StepActivating       Step = "activating"        // intent: POST activate
+	StepActivated        Step = "activated"         // Okta verified the responses
+	StepPINSending       Step = "pin-sending"       // intent: POST send-pin
+	StepPINSent          Step = "pin-sent"          // PIN emailed; status Shipped
+	StepActive           Step = "active"            // first sign-in seen; PIN wiped
+	StepMarkingError     Step = "marking-error"     // intent: POST mark-error
+	StepErrored          Step = "errored"           // see FailedStep and Reason
+	StepDeleting         Step = "deleting"          // intent: cancel shipment, delete enrollments
+	StepDeleted          Step = "deleted"           // terminal
+)
+
+// Intent reports whether s is recorded before a remote call (an "-ing"
+// step) rather than after one.
+func (s Step) Intent() bool {
+	switch s {
+	case StepInitiating, StepEnrolling, StepShipmentCreating, StepActivating,
+		StepPINSending, StepMarkingError, StepDeleting:
+		return true
+	}
+	return false
+}
+
+// String returns the step's name.
+func (s Step) String() string { return string(s) }
+
+// Enrollment is one Okta preregistration enrollment of a record, one per
+// relying-party ID. The order of [Record.Enrollments] is the order of the
+// fido_credential_requests sent to Yubico, so the i-th request belongs to
+// the i-th enrollment.
+type Enrollment struct {
+	// ID is Okta's authenticatorEnrollmentId.
+	ID string `json:"id"`
+	// KeyID is Okta's keyId: the response key the credential request names.
+	// Yubico's credential response is a JWE whose header kid is this key, so
+	// responses are paired with enrollments by it.
+	KeyID string `json:"keyId,omitempty"`
+	// CredRequest is Okta's credRequestJwe (ciphertext for Yubico), kept
+	// until the shipment exists so that a resumed create sends the same body.
+	CredRequest string `json:"credRequest,omitempty"`
+	// Status is the enrollment's status at Okta when last seen
+	// (FULFILLMENT_PENDING, FULFILLMENT_ERRORED, ACTIVE, ...).
+	Status string `json:"status,omitempty"`
+}
+
+// Change is one entry of a record's history: a step reached, with the
+// status it left the record in.
+type Change struct {
+	At      time.Time `json:"at"`
+	Status  Status    `json:"status"`
+	Step    Step      `json:"step"`
+	Attempt int       `json:"attempt,omitempty"`
+	// Key is the idempotency key of an intent step.
+	Key string `json:"key,omitempty"`
+	// Reason explains an error, a retry or a deletion.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Lease marks an intent as being worked on by one Service instance. Another
+// instance leaves the record alone until Until has passed; then it treats
+// the owner as dead and recovers the intent.
+type Lease struct {
+	Owner string    `json:"owner,omitempty"`
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Record is everything the Service knows about one user's key in
+// fulfillment. Records are values: a [Store] returns copies, and a change is
+// saved with [Store.Put], which compares Version.
+type Record struct {
+	UserID string `json:"userId"`
+	Login  string `json:"login,omitempty"`
+	Status Status `json:"status"`
+	Step   Step   `json:"step"`
+	// FailedStep is the step that failed while Status is errored; Retry
+	// resumes there.
+	FailedStep  Step         `json:"failedStep,omitempty"`
+	Items       []Item       `json:"items,omitempty"`
+	Enrollments []Enrollment `json:"enrollments,omitempty"`
+	// PINRequest is Okta's pinRequestJwe (ciphertext for Yubico), kept until
+	// the shipment exists.
+	PINRequest string `json:"pinRequest,omitempty"`
+	// TransportKeyID is the kid of the Yubico transport key Okta sealed the
+	// requests to.
+	TransportKeyID string `json:"transportKeyId,omitempty"`
+	ShipmentID     string `json:"shipmentId,omitempty"`
+	ShipmentState  int    `json:"shipmentState,omitempty"`
+	Serial         string `json:"serial,omitempty"`
+	Firmware       string `json:"firmware,omitempty"`
+	// Reason is why the record is errored or deleted.
+	Reason string `json:"reason,omitempty"`
+	// Attempts counts fulfillment attempts: 1 for the first, +1 per Retry.
+	Attempts int `json:"attempts,omitempty"`
+	// Keys holds the idempotency key of each intent step of the current
+	// attempt, so a resumed call reuses the key of the interrupted one.
+	Keys map[Step]string `json:"keys,omitempty"`
+	// Lease is set while an intent is in flight.
+	Lease Lease `json:"lease,omitzero"`
+	// EventID is the uuid of the Okta event that started the record, if any.
+	EventID string `json:"eventId,omitempty"`
+	// Version is the store's compare-and-swap version: 0 for a record not
+	// yet stored, incremented by every successful Put.
+	Version   int64     `json:"-"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// History lists every step reached, oldest first. It only grows.
+	History []Change `json:"history,omitempty"`
+}
+
+// clone returns a deep copy of r, so that stores never share slices or maps
+// with their callers.
+func (r Record) clone() Record {
+	r.Items = slices.Clone(r.Items)
+	r.Enrollments = slices.Clone(r.Enrollments)
+	r.Keys = maps.Clone(r.Keys)
+	r.History = slices.Clone(r.History)
+	return r
+}
+
+// Query selects records in [Store.List]. The zero Query selects every
+// record. Results are ordered by user ID.
+type Query struct {
+	// Statuses, if not empty, keeps records whose status is one of them.
+	Statuses []Status
+	// InFlight keeps records whose key is still in fulfillment
+	// (FulfillmentStarted, FulfillmentErrored or Shipped): those that block
+	// a new order (see [CanOrder]) and that Sync looks at.
+	InFlight bool
+	// After, if not empty, keeps records whose user ID sorts after it
+	// (for paging with Limit).
+	After string
+	// Limit, if positive, returns at most this many records.
+	Limit int
+}
+
+func (q Query) match(r Record) bool {
+	if q.After != "" && r.UserID <= q.After {
+		return false
+	}
+	if q.InFlight && !inFlight(r.Status) {
+		return false
+	}
+	return len(q.Statuses) == 0 || slices.Contains(q.Statuses, r.Status)
+}
+
+// Store keeps fulfillment records. Implementations must be safe for
+// concurrent use; [NewMemoryStore] and [OpenSQLite] are the two provided.
+type Store interface {
+	// Get returns the record of the user, or an error matching
+	// ErrRecordNotFound.
+	Get(ctx context.Context, userID string) (Record, error)
+	// Put stores r if the stored record's version equals r.Version (0: no
+	// record exists yet) and returns it with its new version. Otherwise it
+	// stores nothing and returns an error matching ErrVersionConflict.
+	// r.History must begin with the stored history (it only grows).
+	Put(ctx context.Context, r Record) (Record, error)
+	// List returns the records selected by q, ordered by user ID.
+	List(ctx context.Context, q Query) ([]Record, error)
+	// MarkEvent records that the Okta event with this uuid was handled and
+	// reports whether this is the first time it was marked.
+	MarkEvent(ctx context.Context, eventID string, at time.Time) (first bool, err error)
+}
+
+// maxIDLen bounds user IDs and event IDs a store accepts.
+const maxIDLen = 256
+
+// checkID validates a user or event ID given to a store.
+func checkID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("fulfillment: store: %s is empty", what)
+	case len(id) > maxIDLen:
+		return fmt.Errorf("fulfillment: store: %s is %d bytes, longer than %d", what, len(id), maxIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("fulfillment: store: %s is not valid UTF-8", what)
+	}
+	return nil
+}
+
+// checkRecord validates the parts of a record that do not depend on the
+// stored one.
+func checkRecord(r Record) error {
+	if err := checkID("user ID", r.UserID); err != nil {
+		return err
+	}
+	if r.Status == "" {
+		return fmt.Errorf("fulfillment: store: record of %q has no status", r.UserID)
+	}
+	if r.Version < 0 {
+		return fmt.Errorf("fulfillment: store: record of %q has negative version %d", r.UserID, r.Version)
+	}
+	return nil
+}
+
+// checkPut validates a record given to Put against the stored one (nil if
+// none).
+func checkPut(r Record, stored *Record) error {
+	if err := checkRecord(r); err != nil {
+		return err
+	}
+	if stored == nil {
+		if r.Version != 0 {
+			return fmt.Errorf("%w: record of %q does not exist, got version %d", ErrVersionConflict, r.UserID, r.Version)
+		}
+		return nil
+	}
+	if r.Version != stored.Version {
+		return fmt.Errorf("%w: record of %q is at version %d, got %d", ErrVersionConflict, r.UserID, stored.Version, r.Version)
+	}
+	if len(r.History) < len(stored.History) {
+		return fmt.Errorf("fulfillment: store: record of %q would shrink its history from %d to %d changes",
+			r.UserID, len(stored.History), len(r.History))
+	}
+	return nil
+}
+
+func notFound(userID string) error {
+	return fmt.Errorf("%w %q", ErrRecordNotFound, userID)
+}
+
+// inFlight reports whether a key in status st is still in fulfillment.
+func inFlight(st Status) bool {
+	return st == FulfillmentStarted || st == FulfillmentErrored || st == Shipped
+}

@@ -1,0 +1,100 @@
+package fulfillment
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MemoryStore is a [Store] held in memory, for tests, examples and programs
+// that need no persistence. It is safe for concurrent use. Create one with
+// [NewMemoryStore]; its zero value is not usable.
+type MemoryStore struct {
+	mu      sync.Mutex           // guards records and events
+	records map[string]Record    // by user ID
+	events  map[string]time.Time // event uuid → when marked
+}
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{records: make(map[string]Record), events: make(map[string]time.Time)}
+}
+
+// Get implements [Store].
+func (m *MemoryStore) Get(ctx context.Context, userID string) (Record, error) {
+	if err := ctx.Err(); err != nil {
+		return Record{}, err
+	}
+	if err := checkID("user ID", userID); err != nil {
+		return Record{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[userID]
+	if !ok {
+		return Record{}, notFound(userID)
+	}
+	return r.clone(), nil
+}
+
+// Put implements [Store].
+func (m *MemoryStore) Put(ctx context.Context, r Record) (Record, error) {
+	if err := ctx.Err(); err != nil {
+		return Record{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var stored *Record
+	if s, ok := m.records[r.UserID]; ok {
+		stored = &s
+	}
+	if err := checkPut(r, stored); err != nil {
+		return Record{}, err
+	}
+	r = r.clone()
+	r.Version++
+	m.records[r.UserID] = r
+	return r.clone(), nil
+}
+
+// List implements [Store].
+func (m *MemoryStore) List(ctx context.Context, q Query) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	var out []Record
+	for _, r := range m.records {
+		if q.match(r) {
+			out = append(out, r)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.UserID, b.UserID) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	for i := range out {
+		out[i] = out[i].clone()
+	}
+	return out, nil
+}
+
+// MarkEvent implements [Store].
+func (m *MemoryStore) MarkEvent(ctx context.Context, eventID string, at time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := checkID("event ID", eventID); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, seen := m.events[eventID]; seen {
+		return false, nil
+	}
+	m.events[eventID] = at
+	return true, nil
+}

@@ -1,0 +1,271 @@
+package fulfillment
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// SQLiteStore is a [Store] in an SQLite database file, through the pure-Go
+// driver modernc.org/sqlite (no cgo). The database runs in WAL mode with a
+// busy timeout, so several goroutines (and several processes on the same
+// machine) may use it at once; Put is an atomic compare-and-swap on the
+// record's version. Each record is one row: its status, step and version in
+// columns, the rest as a JSON document. Create one with [OpenSQLite] and
+// Close it when done.
+type SQLiteStore struct {
+	db   *sql.DB
+	path string
+}
+
+// sqliteMigrations are applied in order, each once, recorded in the
+// migrations table. Never edit one that has shipped; append a new one.
+var sqliteMigrations = []string{
+	// 1: records and handled events.
+	`CREATE TABLE records (
+		user_id     TEXT PRIMARY KEY,
+		status      TEXT NOT NULL,
+		step        TEXT NOT NULL,
+		version     INTEGER NOT NULL,
+		history_len INTEGER NOT NULL,
+		updated_at  TEXT NOT NULL,
+		data        TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX records_status ON records(status, user_id);
+	CREATE TABLE events (
+		event_id TEXT PRIMARY KEY,
+		seen_at  TEXT NOT NULL
+	) WITHOUT ROWID;`,
+}
+
+// sqliteBusyTimeout is how long a statement waits for another writer.
+const sqliteBusyTimeout = 10 * time.Second
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and
+// brings its schema up to date. path is a file name; it must not contain
+// '?'. The database is put in WAL journal mode with a busy timeout of 10 s.
+// It returns an error if the file cannot be opened, is not a database, or
+// has a schema newer than this package knows.
+func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("fulfillment: sqlite: path %q: want a file name", path)
+	}
+	if strings.ContainsAny(path, "?\x00") {
+		return nil, fmt.Errorf("fulfillment: sqlite: path %q contains '?' or NUL", path)
+	}
+	dsn := path + "?_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")" +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: open %q: %w", path, err)
+	}
+	s := &SQLiteStore{db: db, path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies the migrations the database has not seen yet, in one
+// transaction.
+func (s *SQLiteStore) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("fulfillment: sqlite: open %q: %w", s.path, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("fulfillment: sqlite: %q: create migrations table: %w", s.path, err)
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("fulfillment: sqlite: %q: read schema version: %w", s.path, err)
+	}
+	if have > len(sqliteMigrations) {
+		return fmt.Errorf("fulfillment: sqlite: %q has schema version %d, newer than this program's %d", s.path, have, len(sqliteMigrations))
+	}
+	for v := have + 1; v <= len(sqliteMigrations); v++ {
+		if _, err := tx.ExecContext(ctx, sqliteMigrations[v-1]); err != nil {
+			return fmt.Errorf("fulfillment: sqlite: %q: migration %d: %w", s.path, v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO migrations(version, applied_at) VALUES (?, ?)`,
+			v, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			return fmt.Errorf("fulfillment: sqlite: %q: record migration %d: %w", s.path, v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("fulfillment: sqlite: %q: commit migrations: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *SQLiteStore) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("fulfillment: sqlite: close %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// Get implements [Store].
+func (s *SQLiteStore) Get(ctx context.Context, userID string) (Record, error) {
+	if err := checkID("user ID", userID); err != nil {
+		return Record{}, err
+	}
+	var data string
+	var version int64
+	err := s.db.QueryRowContext(ctx, `SELECT data, version FROM records WHERE user_id = ?`, userID).Scan(&data, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, notFound(userID)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("fulfillment: sqlite: get %q: %w", userID, err)
+	}
+	return decodeRecord(userID, data, version)
+}
+
+func decodeRecord(userID, data string, version int64) (Record, error) {
+	var r Record
+	if err := json.Unmarshal([]byte(data), &r); err != nil {
+		return Record{}, fmt.Errorf("fulfillment: sqlite: record of %q is corrupt: %w", userID, err)
+	}
+	if r.UserID != userID {
+		return Record{}, fmt.Errorf("fulfillment: sqlite: record of %q is corrupt: it names user %q", userID, r.UserID)
+	}
+	r.Version = version
+	return r, nil
+}
+
+// Put implements [Store].
+func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
+	if err := checkRecord(r); err != nil {
+		return Record{}, err
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return Record{}, fmt.Errorf("fulfillment: sqlite: encode record of %q: %w", r.UserID, err)
+	}
+	updated := r.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	var res sql.Result
+	if r.Version == 0 {
+		res, err = s.db.ExecContext(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, data)
+			VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING`,
+			r.UserID, string(r.Status), string(r.Step), len(r.History), updated, string(data))
+	} else {
+		res, err = s.db.ExecContext(ctx, `UPDATE records SET status = ?, step = ?, version = version + 1,
+			history_len = ?, updated_at = ?, data = ?
+			WHERE user_id = ? AND version = ? AND history_len <= ?`,
+			string(r.Status), string(r.Step), len(r.History), updated, string(data),
+			r.UserID, r.Version, len(r.History))
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("fulfillment: sqlite: put %q: %w", r.UserID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Record{}, fmt.Errorf("fulfillment: sqlite: put %q: %w", r.UserID, err)
+	}
+	if n == 0 {
+		return Record{}, s.whyNotPut(ctx, r)
+	}
+	r = r.clone()
+	r.Version++
+	return r, nil
+}
+
+// whyNotPut explains a Put that changed no row.
+func (s *SQLiteStore) whyNotPut(ctx context.Context, r Record) error {
+	var version int64
+	var historyLen int
+	err := s.db.QueryRowContext(ctx, `SELECT version, history_len FROM records WHERE user_id = ?`, r.UserID).Scan(&version, &historyLen)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return checkPut(r, nil)
+	case err != nil:
+		return fmt.Errorf("%w: record of %q changed (%v)", ErrVersionConflict, r.UserID, err)
+	}
+	stored := Record{Version: version, History: make([]Change, historyLen)}
+	if err := checkPut(r, &stored); err != nil {
+		return err
+	}
+	// The row changed between the UPDATE and this SELECT.
+	return fmt.Errorf("%w: record of %q changed concurrently", ErrVersionConflict, r.UserID)
+}
+
+// List implements [Store].
+func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
+	var where []string
+	var args []any
+	if q.After != "" {
+		where = append(where, "user_id > ?")
+		args = append(args, q.After)
+	}
+	if q.InFlight {
+		where = append(where, "status IN (?, ?, ?)")
+		args = append(args, string(FulfillmentStarted), string(FulfillmentErrored), string(Shipped))
+	}
+	if len(q.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(q.Statuses)-1)+")")
+		for _, st := range q.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	query := `SELECT user_id, data, version FROM records`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY user_id"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var userID, data string
+		var version int64
+		if err := rows.Scan(&userID, &data, &version); err != nil {
+			return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
+		}
+		r, err := decodeRecord(userID, data, version)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
+	}
+	return out, nil
+}
+
+// MarkEvent implements [Store].
+func (s *SQLiteStore) MarkEvent(ctx context.Context, eventID string, at time.Time) (bool, error) {
+	if err := checkID("event ID", eventID); err != nil {
+		return false, err
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO events(event_id, seen_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING`,
+		eventID, at.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return false, fmt.Errorf("fulfillment: sqlite: mark event %q: %w", eventID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("fulfillment: sqlite: mark event %q: %w", eventID, err)
+	}
+	return n == 1, nil
+}
