@@ -1,0 +1,180 @@
+package yubico
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// InventoryItem is one inventory bucket of the organisation (GET /inventory).
+// A virtual subscription bucket (IsVirtual) is spent on the concrete products
+// of ProductMapping: a shipment item then names the concrete product_id and
+// the bucket's ProductID as inventory_product_id.
+type InventoryItem struct {
+	ID             string `json:"organization_product_inventory_id,omitempty"`
+	OrganizationID string `json:"organization_id,omitempty"`
+	ProductID      int    `json:"product_id"`
+	ProductName    string `json:"product_name"`
+	Quantity       int    `json:"organization_product_quantity"`
+	InventoryType  int    `json:"inventory_type"`
+	ProductTier    int    `json:"product_tier"`
+	IsSubscription bool   `json:"is_subscription_product"`
+	IsVirtual      bool   `json:"is_virtual_product"`
+	ProductMapping []int  `json:"product_mapping"`
+}
+
+// Inventory returns the organisation's inventory buckets (GET /inventory,
+// every page). Quantities are decremented by the daily fulfillment batch, not
+// at create time.
+func (c *Client) Inventory(ctx context.Context) ([]InventoryItem, error) {
+	var all []InventoryItem
+	err := c.listAll(ctx, "/inventory", func(env *listEnvelope) (int, error) {
+		var page []InventoryItem
+		err := env.decode("/inventory", &page, "organization_product_inventory")
+		all = append(all, page...)
+		return len(page), err
+	})
+	return all, err
+}
+
+// ShippableKeys returns every product associated with the organisation,
+// including those with zero inventory (GET /shippablekeys). The response's
+// member name is not public; the client reads "shippable_keys" or the
+// envelope's only array, each entry shaped like an [InventoryItem].
+func (c *Client) ShippableKeys(ctx context.Context) ([]InventoryItem, error) {
+	var all []InventoryItem
+	err := c.listAll(ctx, "/shippablekeys", func(env *listEnvelope) (int, error) {
+		var page []InventoryItem
+		err := env.decode("/shippablekeys", &page, "shippable_keys", "organization_product_inventory", "products")
+		all = append(all, page...)
+		return len(page), err
+	})
+	return all, err
+}
+
+// Product is one entry of Yubico's product catalogue.
+type Product struct {
+	ID            int    `json:"product_id"`
+	Name          string `json:"product_name"`
+	Code          string `json:"product_code,omitempty"`
+	SKU           string `json:"product_sku,omitempty"`
+	Tier          int    `json:"product_tier,omitempty"`
+	InventoryType int    `json:"inventory_type,omitempty"`
+}
+
+// Products returns the product catalogue (GET /products, every page).
+func (c *Client) Products(ctx context.Context) ([]Product, error) {
+	var all []Product
+	err := c.listAll(ctx, "/products", func(env *listEnvelope) (int, error) {
+		var page []Product
+		err := env.decode("/products", &page, "products", "data", "items")
+		all = append(all, page...)
+		return len(page), err
+	})
+	return all, err
+}
+
+// Product returns one product (GET /products/{id}); an unknown ID fails with
+// an error matching [ErrNotFound].
+func (c *Client) Product(ctx context.Context, id int) (Product, error) {
+	if id <= 0 {
+		return Product{}, fmt.Errorf("yubico: product ID %d is not positive", id)
+	}
+	var p Product
+	err := c.do(ctx, request{method: http.MethodGet, path: "/products/" + strconv.Itoa(id), notFoundOn400: true}, &p)
+	return p, err
+}
+
+// Country is a destination the organisation may ship to.
+type Country struct {
+	Code string `json:"country_code_2"`
+	Name string `json:"country_name,omitempty"`
+}
+
+// Countries returns the countries the organisation may ship to (GET
+// /countries). The response's member name is not public; the client reads
+// "countries" or the envelope's only array, or a bare array.
+func (c *Client) Countries(ctx context.Context) ([]Country, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/countries"}, &raw); err != nil {
+		return nil, err
+	}
+	var list []Country
+	if len(raw) > 0 && raw[0] == '[' {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, fmt.Errorf("yubico: GET /countries: decode response: %w", err)
+		}
+		return list, nil
+	}
+	var env listEnvelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, fmt.Errorf("yubico: GET /countries: decode response: %w", err)
+	}
+	err := env.decode("/countries", &list, "countries", "data", "items")
+	return list, err
+}
+
+// AddressCheck is the outcome of [Client.ValidateAddress].
+type AddressCheck struct {
+	Deliverable bool     // status "deliverable"
+	Status      string   // the service's status string
+	Details     []string // reasons for an undeliverable address
+}
+
+// ValidateAddress asks whether Yubico can deliver to a (POST
+// /validate-address). The service answers 200 {"status":"deliverable"} or 400
+// {"status":"undeliverable","details":[{"description":...}]}; both are a
+// result, not an error. Other failures are an [*APIError].
+func (c *Client) ValidateAddress(ctx context.Context, a Address) (AddressCheck, error) {
+	var out struct {
+		Status  string `json:"status"`
+		Details []struct {
+			Description string `json:"description"`
+		} `json:"details"`
+	}
+	err := c.do(ctx, request{method: http.MethodPost, path: "/validate-address", in: a}, &out)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
+		if json.Unmarshal(ae.Body, &out) == nil && out.Status == "undeliverable" {
+			err = nil
+		}
+	}
+	if err != nil {
+		return AddressCheck{}, err
+	}
+	chk := AddressCheck{Deliverable: out.Status == "deliverable", Status: out.Status}
+	for _, d := range out.Details {
+		chk.Details = append(chk.Details, d.Description)
+	}
+	if !chk.Deliverable && chk.Status != "undeliverable" {
+		return AddressCheck{}, fmt.Errorf("yubico: POST /validate-address: unexpected status %q", clip(out.Status, 40))
+	}
+	return chk, nil
+}
+
+// listAll pages through a list endpoint with limit/offset until total_count;
+// page decodes one envelope and returns its record count.
+func (c *Client) listAll(ctx context.Context, path string, page func(*listEnvelope) (int, error)) error {
+	offset := 0
+	for range maxPages {
+		q := url.Values{"limit": {strconv.Itoa(MaxPageSize)}, "offset": {strconv.Itoa(offset)}}
+		var env listEnvelope
+		if err := c.do(ctx, request{method: http.MethodGet, path: path, query: q}, &env); err != nil {
+			return err
+		}
+		n, err := page(&env)
+		if err != nil {
+			return err
+		}
+		offset += n
+		// An envelope without total_count is a single page.
+		if n == 0 || offset >= env.TotalCount {
+			return nil
+		}
+	}
+	return fmt.Errorf("yubico: GET %s: more than %d pages", path, maxPages)
+}

@@ -1,0 +1,752 @@
+package yubico_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jarcoal/httpmock"
+
+	"github.com/preenroll/preenroll/yubico"
+)
+
+const (
+	testBase  = "https://api.example.test/v1"
+	testToken = "eyJhbGciOiJub25lIn0.secret-token-value"
+)
+
+// newMockClient returns a client whose transport is a fresh MockTransport.
+func newMockClient(t *testing.T, opts ...yubico.Option) (*yubico.Client, *httpmock.MockTransport) {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	opts = append([]yubico.Option{yubico.WithHTTPClient(&http.Client{Transport: mt}), yubico.WithRetryPolicy(yubico.NoRetries())}, opts...)
+	c, err := yubico.NewClient(testBase, testToken, opts...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c, mt
+}
+
+// recorder captures requests seen by a responder.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []recorded
+}
+
+type recorded struct {
+	Method, URL, Auth, UA, ContentType string
+	Body                               map[string]any
+}
+
+func (r *recorder) wrap(status int, body string, hdr ...string) httpmock.Responder {
+	return func(req *http.Request) (*http.Response, error) {
+		rec := recorded{Method: req.Method, URL: req.URL.String(), Auth: req.Header.Get("Authorization"),
+			UA: req.Header.Get("User-Agent"), ContentType: req.Header.Get("Content-Type")}
+		if req.Body != nil {
+			b, _ := io.ReadAll(req.Body)
+			if len(b) > 0 {
+				if err := json.Unmarshal(b, &rec.Body); err != nil {
+					return nil, fmt.Errorf("request body is not JSON: %v", err)
+				}
+			}
+		}
+		r.mu.Lock()
+		r.reqs = append(r.reqs, rec)
+		r.mu.Unlock()
+		resp := httpmock.NewStringResponse(status, body)
+		resp.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			resp.Header.Set(hdr[i], hdr[i+1])
+		}
+		return resp, nil
+	}
+}
+
+func (r *recorder) all() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recorded(nil), r.reqs...)
+}
+
+func TestNewClientValidation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		base    string
+		token   string
+		opts    []yubico.Option
+		wantErr bool
+	}{
+		{"ok", testBase, testToken, nil, false},
+		{"trailing slash", testBase + "/", testToken, nil, false},
+		{"http loopback", "http://127.0.0.1:1234/v1", testToken, nil, false},
+		{"empty base", "", testToken, nil, true},
+		{"relative", "/v1", testToken, nil, true},
+		{"ftp", "ftp://x/v1", testToken, nil, true},
+		{"query", testBase + "?x=1", testToken, nil, true},
+		{"userinfo", "https://u:p@x/v1", testToken, nil, true},
+		{"empty token", testBase, "", nil, true},
+		{"token with newline", testBase, "abc\ndef", nil, true},
+		{"nil http client", testBase, testToken, []yubico.Option{yubico.WithHTTPClient(nil)}, true},
+		{"empty user agent", testBase, testToken, []yubico.Option{yubico.WithUserAgent("")}, true},
+		{"nil retry", testBase, testToken, []yubico.Option{yubico.WithRetryPolicy(nil)}, true},
+		{"nil clock", testBase, testToken, []yubico.Option{yubico.WithClock(nil)}, true},
+		{"zero body limit", testBase, testToken, []yubico.Option{yubico.WithBodyLimit(0)}, true},
+		{"bad jwks base", testBase, testToken, []yubico.Option{yubico.WithJWKSBaseURL("console.yubico.com")}, true},
+		{"nil option", testBase, testToken, []yubico.Option{nil}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := yubico.NewClient(tt.base, tt.token, tt.opts...)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("NewClient(%q) error = %v, wantErr %v", tt.base, err, tt.wantErr)
+			}
+			if err != nil && tt.token != "" && strings.Contains(err.Error(), tt.token) {
+				t.Errorf("error %q contains the token", err)
+			}
+			if err == nil && c == nil {
+				t.Fatal("NewClient returned nil client and nil error")
+			}
+		})
+	}
+}
+
+func TestWithHTTPClientCopies(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	hc := &http.Client{Transport: mt}
+	if _, err := yubico.NewClient(testBase, testToken, yubico.WithHTTPClient(hc)); err != nil {
+		t.Fatal(err)
+	}
+	if hc.Transport != mt {
+		t.Errorf("NewClient modified the caller's http.Client transport")
+	}
+}
+
+func TestTokenNeverPrinted(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(401, `{"message":"bad token"}`))
+	_, err := c.Shipment(t.Context(), "abc")
+	if !errors.Is(err, yubico.ErrUnauthorized) {
+		t.Fatalf("Shipment() error = %v, want ErrUnauthorized", err)
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s %q", c, c, c, c, c), err.Error(), fmt.Sprintf("%#v", err)} {
+		if strings.Contains(s, "secret-token") {
+			t.Errorf("printed form %q contains the token", s)
+		}
+	}
+}
+
+func TestCreateShipmentWire(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, yubico.WithUserAgent("test-agent/2"))
+	var rec recorder
+	mt.RegisterResponder("POST", testBase+"/shipments_exact", rec.wrap(200, `{
+		"shipment_id":"U89bvfKKCtQfhnqaFBrAZW","shipment_state_id":3,"shipment_state_message":"Awaiting Validation",
+		"country_code_2":"US","street_line1":"7788 Foxrun Street","city":"Dedham","region":"MA","postal_code":"02026",
+		"shipment_request_date":"2026-11-29T10:00:00Z","delivered_date":null,"unknown_member":{"x":1},
+		"shipment_messages":["one",{"message":"two"},{"description":"three"}],
+		"shipment_items":[{"product_id":1,"inventory_product_id":15,"shipment_product_quantity":2,"product_name":"YubiKey 5 NFC"}]}`))
+	req := yubico.ShipmentRequest{
+		DeliveryType: yubico.DeliveryNormal,
+		Recipient:    "Example Inc.",
+		Address: yubico.Address{StreetLine1: "7788 Foxrun Street", City: "Dedham", Region: "MA",
+			PostalCode: "02026", CountryCode: "US"},
+		Items: []yubico.ItemRequest{{ProductID: 1, InventoryProductID: 15, Quantity: 2}},
+	}
+	got, err := c.CreateShipment(t.Context(), req)
+	if err != nil {
+		t.Fatalf("CreateShipment: %v", err)
+	}
+	want := yubico.Shipment{
+		ID: "U89bvfKKCtQfhnqaFBrAZW", State: yubico.StateAwaitingValidation, StateMessage: "Awaiting Validation",
+		Messages: yubico.Messages{"one", "two", "three"},
+		Address: yubico.Address{StreetLine1: "7788 Foxrun Street", City: "Dedham", Region: "MA",
+			PostalCode: "02026", CountryCode: "US"},
+		RequestDate: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC),
+		Items:       []yubico.ShipmentItem{{ProductID: 1, InventoryProductID: 15, Quantity: 2, ProductName: "YubiKey 5 NFC"}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("CreateShipment() mismatch (-want +got):\n%s", d)
+	}
+	reqs := rec.all()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests, want 1", len(reqs))
+	}
+	wantReq := recorded{
+		Method: "POST", URL: testBase + "/shipments_exact", Auth: "Bearer " + testToken, UA: "test-agent/2",
+		ContentType: "application/json",
+		Body: map[string]any{
+			"channelpartner_id": 0.0, "delivery_type": 1.0, "recipient": "Example Inc.",
+			"street_line1": "7788 Foxrun Street", "city": "Dedham", "region": "MA", "postal_code": "02026",
+			"country_code_2": "US",
+			"shipment_items": []any{map[string]any{"product_id": 1.0, "inventory_product_id": 15.0, "shipment_product_quantity": 2.0}},
+		},
+	}
+	if d := cmp.Diff(wantReq, reqs[0]); d != "" {
+		t.Errorf("request mismatch (-want +got):\n%s", d)
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		call   func(*yubico.Client, context.Context) error
+		method string
+		path   string
+		status int
+		body   string
+		want   []error
+		not    []error
+	}{
+		{"401", getShipment, "GET", "/shipments_exact/abc", 401, ``, []error{yubico.ErrUnauthorized}, []error{yubico.ErrNotFound}},
+		{"403", getShipment, "GET", "/shipments_exact/abc", 403, ``, []error{yubico.ErrUnauthorized}, nil},
+		{"404", getShipment, "GET", "/shipments_exact/abc", 404, `{}`, []error{yubico.ErrNotFound}, nil},
+		{"400 on get by id", getShipment, "GET", "/shipments_exact/abc", 400, ``, []error{yubico.ErrNotFound}, []error{yubico.ErrValidation}},
+		{"400 invalid id code on delete", deleteShipment, "DELETE", "/shipments_exact/abc", 400, `{"error_code":"invalid_shipment_id"}`, []error{yubico.ErrNotFound}, nil},
+		{"409 not editable", deleteShipment, "DELETE", "/shipments_exact/abc", 409, `{"error_code":"shipment_not_editable","message":"state 103"}`, []error{yubico.ErrConflict}, []error{yubico.ErrValidation}},
+		{"400 not editable code", updateShipment, "PUT", "/shipments_exact/abc", 400, `{"error_code":"shipment_not_editable"}`, []error{yubico.ErrConflict}, nil},
+		{"400 validation on create", createShipment, "POST", "/shipments_exact", 400, `{"error_code":"validation_failed","details":[{"field":"city","description":"required"}]}`, []error{yubico.ErrValidation}, []error{yubico.ErrNotFound}},
+		{"422", createShipment, "POST", "/shipments_exact", 422, `{"error":"bad"}`, []error{yubico.ErrValidation}, nil},
+		{"429", getShipment, "GET", "/shipments_exact/abc", 429, ``, []error{yubico.ErrRateLimited}, nil},
+		{"500", getShipment, "GET", "/shipments_exact/abc", 500, `not json`, []error{yubico.ErrServer}, nil},
+		{"503", createShipment, "POST", "/shipments_exact", 503, ``, []error{yubico.ErrServer}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			mt.RegisterResponder(tt.method, testBase+tt.path, httpmock.NewStringResponder(tt.status, tt.body))
+			err := tt.call(c, t.Context())
+			var ae *yubico.APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error = %v, want *APIError", err)
+			}
+			if ae.StatusCode != tt.status || ae.Method != tt.method || ae.Path != tt.path {
+				t.Errorf("APIError = %d %s %s, want %d %s %s", ae.StatusCode, ae.Method, ae.Path, tt.status, tt.method, tt.path)
+			}
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("errors.Is(%v, %v) = false, want true", err, w)
+				}
+			}
+			for _, w := range tt.not {
+				if errors.Is(err, w) {
+					t.Errorf("errors.Is(%v, %v) = true, want false", err, w)
+				}
+			}
+		})
+	}
+}
+
+// failFirst answers status n times, then 200 with body.
+func failFirst(n, status int, body string) httpmock.Responder {
+	var mu sync.Mutex
+	calls := 0
+	return func(*http.Request) (*http.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls <= n {
+			return httpmock.NewStringResponse(status, ``), nil
+		}
+		return httpmock.NewStringResponse(200, body), nil
+	}
+}
+
+func getShipment(c *yubico.Client, ctx context.Context) error {
+	_, err := c.Shipment(ctx, "abc")
+	return err
+}
+
+func deleteShipment(c *yubico.Client, ctx context.Context) error { return c.DeleteShipment(ctx, "abc") }
+
+func updateShipment(c *yubico.Client, ctx context.Context) error {
+	_, err := c.UpdateShipment(ctx, "abc", yubico.ShipmentRequest{})
+	return err
+}
+
+func createShipment(c *yubico.Client, ctx context.Context) error {
+	_, err := c.CreateShipment(ctx, yubico.ShipmentRequest{})
+	return err
+}
+
+func TestAPIErrorFields(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, yubico.WithClock(func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	resp := httpmock.NewStringResponse(400, `{"error_code":"validation_failed","message":"invalid shipment request",
+		"details":[{"field":"region","description":"required for US"},{"field":"city","description":"required"}]}`)
+	resp.Header.Set("X-Request-Id", "req-1")
+	resp.Header.Set("Retry-After", "Thu, 01 Jan 2026 00:00:30 GMT")
+	mt.RegisterResponder("POST", testBase+"/shipments_exact", httpmock.ResponderFromResponse(resp))
+	err := createShipment(c, t.Context())
+	var ae *yubico.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v, want *APIError", err)
+	}
+	got := *ae
+	got.Body = nil
+	want := yubico.APIError{Method: "POST", Path: "/shipments_exact", StatusCode: 400, Code: "validation_failed",
+		Message: "invalid shipment request", RequestID: "req-1", RetryAfter: 30 * time.Second,
+		Details: []yubico.ErrorDetail{{Field: "region", Description: "required for US"}, {Field: "city", Description: "required"}}}
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(yubico.APIError{})); d != "" {
+		t.Errorf("APIError mismatch (-want +got):\n%s", d)
+	}
+	wantMsg := `yubico: POST /shipments_exact: 400 Bad Request: validation_failed: invalid shipment request; region: required for US; city: required`
+	if err.Error() != wantMsg {
+		t.Errorf("Error() = %q, want %q", err.Error(), wantMsg)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	policy := yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)
+
+	t.Run("GET retried until success", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", failFirst(2, 503, `{"shipment_id":"abc","shipment_state_id":10}`))
+		s, err := c.Shipment(t.Context(), "abc")
+		if err != nil {
+			t.Fatalf("Shipment: %v", err)
+		}
+		if s.State != yubico.StateSentToFulfillment {
+			t.Errorf("State = %v, want %v", s.State, yubico.StateSentToFulfillment)
+		}
+		if n := mt.GetTotalCallCount(); n != 3 {
+			t.Errorf("calls = %d, want 3", n)
+		}
+	})
+	t.Run("GET gives up after max attempts", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(502, ``))
+		_, err := c.Shipment(t.Context(), "abc")
+		if !errors.Is(err, yubico.ErrServer) || !strings.Contains(err.Error(), "after 3 attempts") {
+			t.Errorf("error = %v, want ErrServer after 3 attempts", err)
+		}
+		if n := mt.GetTotalCallCount(); n != 3 {
+			t.Errorf("calls = %d, want 3", n)
+		}
+	})
+	t.Run("404 not retried", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(404, ``))
+		if _, err := c.Shipment(t.Context(), "abc"); !errors.Is(err, yubico.ErrNotFound) {
+			t.Errorf("error = %v, want ErrNotFound", err)
+		}
+		if n := mt.GetTotalCallCount(); n != 1 {
+			t.Errorf("calls = %d, want 1", n)
+		}
+	})
+	t.Run("POST never retried", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		mt.RegisterResponder("POST", testBase+"/shipments_exact", httpmock.NewStringResponder(503, ``))
+		if err := createShipment(c, t.Context()); !errors.Is(err, yubico.ErrServer) {
+			t.Errorf("error = %v, want ErrServer", err)
+		}
+		if n := mt.GetTotalCallCount(); n != 1 {
+			t.Errorf("calls = %d, want 1", n)
+		}
+	})
+	t.Run("transport error retried", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc",
+			httpmock.Responder(httpmock.ConnectionFailure).Times(1).Then(httpmock.NewStringResponder(200, `{"shipment_id":"abc"}`)))
+		if _, err := c.Shipment(t.Context(), "abc"); err != nil {
+			t.Errorf("Shipment: %v", err)
+		}
+	})
+	t.Run("long Retry-After not waited", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Millisecond, time.Second)))
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc",
+			httpmock.NewStringResponder(429, ``).HeaderSet(http.Header{"Retry-After": {"120"}}))
+		_, err := c.Shipment(t.Context(), "abc")
+		var ae *yubico.APIError
+		if !errors.As(err, &ae) || ae.RetryAfter != 2*time.Minute || !errors.Is(err, yubico.ErrRateLimited) {
+			t.Errorf("error = %v, want ErrRateLimited with RetryAfter 2m", err)
+		}
+		if n := mt.GetTotalCallCount(); n != 1 {
+			t.Errorf("calls = %d, want 1", n)
+		}
+	})
+	t.Run("context cancelled while waiting", func(t *testing.T) {
+		t.Parallel()
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Hour, time.Hour)))
+		ctx, cancel := context.WithCancel(t.Context())
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", func(*http.Request) (*http.Response, error) {
+			cancel()
+			return httpmock.NewStringResponse(503, ``), nil
+		})
+		_, err := c.Shipment(ctx, "abc")
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestShipmentsPaginates(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	const total = 250
+	var rec recorder
+	mt.RegisterResponder("GET", testBase+"/shipments_exact", func(req *http.Request) (*http.Response, error) {
+		q := req.URL.Query()
+		var limit, offset int
+		fmt.Sscan(q.Get("limit"), &limit)
+		fmt.Sscan(q.Get("offset"), &offset)
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, recorded{URL: req.URL.RawQuery})
+		rec.mu.Unlock()
+		var items []string
+		for i := offset; i < min(offset+limit, total); i++ {
+			items = append(items, fmt.Sprintf(`{"shipment_id":"s%03d","shipment_state_id":99}`, i))
+		}
+		return httpmock.NewStringResponse(200, fmt.Sprintf(`{"count":%d,"total_count":%d,"shipments":[%s]}`,
+			len(items), total, strings.Join(items, ","))), nil
+	})
+	var ids []string
+	for s, err := range c.SearchShipments(t.Context(), "shipment_state_id", "99") {
+		if err != nil {
+			t.Fatalf("Shipments: %v", err)
+		}
+		ids = append(ids, s.ID)
+	}
+	if len(ids) != total || ids[0] != "s000" || ids[total-1] != "s249" {
+		t.Errorf("got %d ids (%v ... %v), want %d s000..s249", len(ids), ids[0], ids[len(ids)-1], total)
+	}
+	var queries []string
+	for _, r := range rec.all() {
+		queries = append(queries, r.URL)
+	}
+	want := []string{
+		"limit=100&offset=0&search=99&search_field=shipment_state_id",
+		"limit=100&offset=100&search=99&search_field=shipment_state_id",
+		"limit=100&offset=200&search=99&search_field=shipment_state_id",
+	}
+	if d := cmp.Diff(want, queries); d != "" {
+		t.Errorf("queries mismatch (-want +got):\n%s", d)
+	}
+
+	// Stopping early fetches no further page.
+	mt.ZeroCallCounters()
+	for range c.Shipments(t.Context(), yubico.ListOptions{}) {
+		break
+	}
+	if n := mt.GetTotalCallCount(); n != 1 {
+		t.Errorf("calls after break = %d, want 1", n)
+	}
+}
+
+func TestListOptionsValidation(t *testing.T) {
+	t.Parallel()
+	c, _ := newMockClient(t)
+	for _, o := range []yubico.ListOptions{{Limit: 101}, {Limit: -1}, {Offset: -1}, {Search: "x"}} {
+		if _, err := c.ListShipments(t.Context(), o); err == nil {
+			t.Errorf("ListShipments(%+v) succeeded, want error", o)
+		}
+	}
+}
+
+func TestInventoryProductsCountries(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("GET", testBase+"/inventory", httpmock.NewStringResponder(200, `{"count":1,"total_count":1,
+		"organization_product_inventory":[{"organization_product_inventory_id":"Cym9","organization_product_quantity":978,
+		"product_id":15,"inventory_type":3,"product_name":"Primary Subscr - Adv. Tier: Initial","product_tier":2,
+		"is_subscription_product":true,"is_virtual_product":true,"product_mapping":[1,2,3]}]}`))
+	mt.RegisterResponder("GET", testBase+"/products", httpmock.NewStringResponder(200, `{"count":2,"total_count":2,
+		"products":[{"product_id":1,"product_name":"YubiKey 5 NFC"},{"product_id":29,"product_name":"YubiKey 5C NFC"}]}`))
+	mt.RegisterResponder("GET", testBase+"/products/29", httpmock.NewStringResponder(200, `{"product_id":29,"product_name":"YubiKey 5C NFC"}`))
+	mt.RegisterResponder("GET", testBase+"/products/6", httpmock.NewStringResponder(400, ``))
+	mt.RegisterResponder("GET", testBase+"/countries", httpmock.NewStringResponder(200, `[{"country_code_2":"US","country_name":"United States"}]`))
+	mt.RegisterResponder("GET", testBase+"/shippablekeys", httpmock.NewStringResponder(200, `{"count":1,"total_count":1,"shippable_keys":[{"product_id":1,"product_name":"YubiKey 5 NFC","organization_product_quantity":0}]}`))
+
+	inv, err := c.Inventory(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantInv := []yubico.InventoryItem{{ID: "Cym9", Quantity: 978, ProductID: 15, InventoryType: 3,
+		ProductName: "Primary Subscr - Adv. Tier: Initial", ProductTier: 2, IsSubscription: true, IsVirtual: true, ProductMapping: []int{1, 2, 3}}}
+	if d := cmp.Diff(wantInv, inv); d != "" {
+		t.Errorf("Inventory mismatch (-want +got):\n%s", d)
+	}
+	prods, err := c.Products(t.Context())
+	if err != nil || len(prods) != 2 || prods[1].ID != 29 {
+		t.Errorf("Products() = %+v, %v", prods, err)
+	}
+	p, err := c.Product(t.Context(), 29)
+	if err != nil || p.Name != "YubiKey 5C NFC" {
+		t.Errorf("Product(29) = %+v, %v", p, err)
+	}
+	if _, err := c.Product(t.Context(), 6); !errors.Is(err, yubico.ErrNotFound) {
+		t.Errorf("Product(6) error = %v, want ErrNotFound", err)
+	}
+	if _, err := c.Product(t.Context(), 0); err == nil {
+		t.Errorf("Product(0) succeeded")
+	}
+	cs, err := c.Countries(t.Context())
+	if d := cmp.Diff([]yubico.Country{{Code: "US", Name: "United States"}}, cs); d != "" || err != nil {
+		t.Errorf("Countries() err %v mismatch (-want +got):\n%s", err, d)
+	}
+	keys, err := c.ShippableKeys(t.Context())
+	if err != nil || len(keys) != 1 || keys[0].ProductID != 1 {
+		t.Errorf("ShippableKeys() = %+v, %v", keys, err)
+	}
+}
+
+func TestValidateAddress(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/validate-address", func(req *http.Request) (*http.Response, error) {
+		var a yubico.Address
+		if err := json.NewDecoder(req.Body).Decode(&a); err != nil {
+			return nil, err
+		}
+		if a.StreetLine1 == "123 XYZ" {
+			return httpmock.NewStringResponse(400, `{"status":"undeliverable","details":[{"description":"address not found"}]}`), nil
+		}
+		if a.City == "" {
+			return httpmock.NewStringResponse(400, `{"error_code":"validation_failed","details":[{"field":"city","description":"required"}]}`), nil
+		}
+		return httpmock.NewStringResponse(200, `{"status":"deliverable"}`), nil
+	})
+	tests := []struct {
+		name    string
+		addr    yubico.Address
+		want    yubico.AddressCheck
+		wantErr error
+	}{
+		{"deliverable", yubico.Address{StreetLine1: "1 Main St", City: "Dedham", Region: "MA", PostalCode: "02026", CountryCode: "US"},
+			yubico.AddressCheck{Deliverable: true, Status: "deliverable"}, nil},
+		{"undeliverable", yubico.Address{StreetLine1: "123 XYZ", City: "Nowhere", PostalCode: "11111", CountryCode: "US"},
+			yubico.AddressCheck{Status: "undeliverable", Details: []string{"address not found"}}, nil},
+		{"invalid", yubico.Address{StreetLine1: "1 Main St"}, yubico.AddressCheck{}, yubico.ErrValidation},
+	}
+	for _, tt := range tests {
+		got, err := c.ValidateAddress(t.Context(), tt.addr)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: ValidateAddress error = %v, want %v", tt.name, err, tt.wantErr)
+		}
+		if d := cmp.Diff(tt.want, got); d != "" {
+			t.Errorf("%s: ValidateAddress mismatch (-want +got):\n%s", tt.name, d)
+		}
+	}
+}
+
+func TestFPRShipment(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var rec recorder
+	mt.RegisterResponder("POST", testBase+"/fpr/shipments", rec.wrap(200, `{"shipment_id":"F1","shipment_state":{"shipment_state_id":3}}`))
+	mt.RegisterResponder("GET", testBase+"/fpr/shipments/F1", httpmock.NewStringResponder(200, `{"shipment_id":"F1",
+		"shipment_state":{"shipment_state_id":103,"shipment_state_message":"Shipment Shipped"},
+		"shipment_items":[{"product_id":1,"product_quantity":1,"product_data":[{"serial_number":12345678,
+		"firmware_version":"5.7.1","fido_pin_response":"pin.jwe","fido_credential_responses":["c1.jwe","c2.jwe"]}]}]}`))
+	mt.RegisterResponder("GET", testBase+"/fpr/shipments/F2", httpmock.NewStringResponder(200, `{"shipment_id":"F2",
+		"shipment_state":{"shipment_state_id":104},"shipment_items":[{"product_id":1}]}`))
+	mt.RegisterResponder("DELETE", testBase+"/fpr/shipments/F1", httpmock.NewStringResponder(409, `{"error_code":"shipment_not_editable"}`))
+	mt.RegisterResponder("DELETE", testBase+"/fpr/shipments/F3", httpmock.NewStringResponder(204, ``))
+
+	req := yubico.NewFPRShipmentRequest(yubico.FPRRecipient{Company: "Example Inc.", Email: "jan@example.com"},
+		yubico.Address{StreetLine1: "1 Main St", City: "Dedham", Region: "MA", PostalCode: "02026", CountryCode: "US"},
+		1, 106, "CID-1", "pin.req", []string{"cred.req"})
+	s, err := c.CreateFPRShipment(t.Context(), req)
+	if err != nil || s.ID != "F1" || s.State.ID != yubico.StateAwaitingValidation {
+		t.Fatalf("CreateFPRShipment() = %+v, %v", s, err)
+	}
+	wantBody := map[string]any{
+		"delivery_type": 1.0,
+		"recipient":     map[string]any{"recipient_company": "Example Inc.", "recipient_email": "jan@example.com"},
+		"mailing_address": map[string]any{"street_line1": "1 Main St", "city": "Dedham", "region": "MA",
+			"postal_code": "02026", "country_code_2": "US"},
+		"shipment_items": []any{map[string]any{"product_id": 1.0, "inventory_product_id": 106.0, "product_quantity": 1.0,
+			"customization_id": "CID-1", "product_customizations": []any{map[string]any{
+				"fido_pin_request": "pin.req", "fido_credential_requests": []any{"cred.req"}}}}},
+	}
+	if d := cmp.Diff(wantBody, rec.all()[0].Body); d != "" {
+		t.Errorf("request body mismatch (-want +got):\n%s", d)
+	}
+
+	got, err := c.FPRShipment(t.Context(), "F1")
+	if err != nil {
+		t.Fatalf("FPRShipment: %v", err)
+	}
+	pd, ok := got.ProductData()
+	want := yubico.ProductData{SerialNumber: "12345678", FirmwareVersion: "5.7.1", PINResponse: "pin.jwe",
+		CredentialResponses: []string{"c1.jwe", "c2.jwe"}}
+	if d := cmp.Diff(want, pd); d != "" || !ok {
+		t.Errorf("ProductData() ok=%v mismatch (-want +got):\n%s", ok, d)
+	}
+	if _, err := c.FPRShipment(t.Context(), "F2"); err == nil {
+		t.Errorf("FPRShipment(F2) without product data at 104 succeeded")
+	}
+	if err := c.CancelFPRShipment(t.Context(), "F1"); !errors.Is(err, yubico.ErrConflict) {
+		t.Errorf("CancelFPRShipment(F1) error = %v, want ErrConflict", err)
+	}
+	if err := c.CancelFPRShipment(t.Context(), "F3"); err != nil {
+		t.Errorf("CancelFPRShipment(F3): %v", err)
+	}
+	for _, id := range []string{"", "a/b", "a?b", "a b", strings.Repeat("x", 300)} {
+		if _, err := c.FPRShipment(t.Context(), id); err == nil {
+			t.Errorf("FPRShipment(%q) succeeded, want error", id)
+		}
+	}
+}
+
+func testJWK(t *testing.T, kid, use string) yubico.JWK {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P384(), fixedReader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 48)
+	return yubico.JWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: use,
+		X: base64.RawURLEncoding.EncodeToString(k.X.FillBytes(b)),
+		Y: base64.RawURLEncoding.EncodeToString(k.Y.FillBytes(make([]byte, 48)))}
+}
+
+// fixedReader is a deterministic byte source (only the stream, not its
+// secrecy, matters in these tests).
+type fixedReader struct{}
+
+func (fixedReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i*7 + 1)
+	}
+	return len(p), nil
+}
+
+func TestJWKS(t *testing.T) {
+	t.Parallel()
+	enc := testJWK(t, "trans-1", "enc")
+	sig := testJWK(t, "sign-1", "sig")
+	encDoc, _ := json.Marshal(map[string]any{"keys": []any{enc}})
+	sigDoc := []byte(strings.Replace(string(mustJSON(t, yubico.JWKS{Keys: []yubico.JWK{sig}})), `"use":"sig"`, `"use":"sig","x5c":["MIIB"],"extra":true`, 1))
+
+	c, mt := newMockClient(t)
+	var rec recorder
+	mt.RegisterResponder("GET", "https://api.example.test/.well-known/yubico-transport-keys.jwks", rec.wrap(200, string(encDoc)))
+	mt.RegisterResponder("GET", "https://api.example.test/.well-known/yubico-sign.jwks", rec.wrap(200, string(sigDoc)))
+	got, err := c.TransportKeys(t.Context())
+	if d := cmp.Diff([]yubico.JWK{enc}, got); d != "" || err != nil {
+		t.Errorf("TransportKeys() err %v mismatch (-want +got):\n%s", err, d)
+	}
+	gotSig, err := c.SigningKeys(t.Context())
+	sig.X5C = []string{"MIIB"}
+	if d := cmp.Diff([]yubico.JWK{sig}, gotSig); d != "" || err != nil {
+		t.Errorf("SigningKeys() err %v mismatch (-want +got):\n%s", err, d)
+	}
+	for _, r := range rec.all() {
+		if r.Auth != "" {
+			t.Errorf("JWKS request %s carried Authorization %q", r.URL, r.Auth)
+		}
+	}
+
+	// A configured JWKS base on another host.
+	c2, mt2 := newMockClient(t, yubico.WithJWKSBaseURL("https://console.example.test"))
+	mt2.RegisterResponder("GET", "https://console.example.test/.well-known/yubico-transport-keys.jwks", httpmock.NewBytesResponder(200, encDoc))
+	if _, err := c2.TransportKeys(t.Context()); err != nil {
+		t.Errorf("TransportKeys with JWKS base: %v", err)
+	}
+	// Wrong use is refused.
+	mt2.RegisterResponder("GET", "https://console.example.test/.well-known/yubico-sign.jwks", httpmock.NewBytesResponder(200, encDoc))
+	if _, err := c2.SigningKeys(t.Context()); err == nil {
+		t.Errorf("SigningKeys accepted an enc key")
+	}
+}
+
+func TestParseJWKSRejects(t *testing.T) {
+	t.Parallel()
+	good := testJWK(t, "k", "enc")
+	offCurve := good
+	offCurve.Y = good.X
+	p256 := good
+	p256.Crv = "P-256"
+	short := good
+	short.X = "AAAA"
+	noKid := good
+	noKid.Kid = ""
+	tests := map[string]any{
+		"not json":  "x",
+		"no keys":   yubico.JWKS{},
+		"off curve": yubico.JWKS{Keys: []yubico.JWK{offCurve}},
+		"P-256":     yubico.JWKS{Keys: []yubico.JWK{p256}},
+		"short x":   yubico.JWKS{Keys: []yubico.JWK{short}},
+		"no kid":    yubico.JWKS{Keys: []yubico.JWK{noKid}},
+		"duplicate": yubico.JWKS{Keys: []yubico.JWK{good, good}},
+	}
+	for name, doc := range tests {
+		data := mustJSON(t, doc)
+		if s, ok := doc.(string); ok {
+			data = []byte(s)
+		}
+		if _, err := yubico.ParseJWKS(data, "enc"); err == nil {
+			t.Errorf("%s: ParseJWKS succeeded, want error", name)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, yubico.WithBodyLimit(64))
+	mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(200, `{"shipment_id":"`+strings.Repeat("a", 100)+`"}`))
+	if _, err := c.Shipment(t.Context(), "abc"); err == nil || !strings.Contains(err.Error(), "exceeds 64 bytes") {
+		t.Errorf("Shipment() error = %v, want body limit error", err)
+	}
+}
+
+func TestShipmentStateHelpers(t *testing.T) {
+	t.Parallel()
+	type row struct {
+		Name                           string
+		Known, Editable, Ready, Failed bool
+	}
+	var got []row
+	for _, s := range []yubico.ShipmentState{1, 3, 7, 9, 10, 42, 99, 103, 104, 105, 106} {
+		got = append(got, row{s.String(), s.Known(), s.Editable(), s.ResponsesReady(), s.Failed()})
+	}
+	want := []row{
+		{"Incomplete Shipping Request", true, true, false, true},
+		{"Awaiting Validation", true, true, false, false},
+		{"Address is undeliverable or could not be understood", true, true, false, true},
+		{"Error: DPL Match", true, true, false, true},
+		{"Sent to Fulfillment", true, false, false, false},
+		{"state 42", false, false, false, false},
+		{"Error: Shipping error, contact Support", true, false, false, true},
+		{"Shipment Shipped", true, false, true, false},
+		{"Delivered", true, false, true, false},
+		{"Shipment Lost/Missing", true, false, false, true},
+		{"Delivery Exception", true, false, false, true},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("state helpers mismatch (-want +got):\n%s", d)
+	}
+}

@@ -1,0 +1,218 @@
+package yubico
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. An [*APIError] matches (errors.Is) the sentinel of its
+// status: 401 and 403 ErrUnauthorized; 404, and 400 on an operation on one
+// shipment or product by ID, ErrNotFound; 400 and 422 ErrValidation; 409
+// ErrConflict (also a 4xx whose error code names a shipment that can no longer
+// be edited); 429 ErrRateLimited; 5xx ErrServer.
+var (
+	ErrUnauthorized = errors.New("yubico: unauthorized")
+	ErrNotFound     = errors.New("yubico: not found")
+	ErrValidation   = errors.New("yubico: invalid request")
+	ErrConflict     = errors.New("yubico: conflict")
+	ErrRateLimited  = errors.New("yubico: rate limited")
+	ErrServer       = errors.New("yubico: server error")
+)
+
+// Error codes the client recognises in error bodies (the codes of the fake
+// in package yubicotest; Yubico's own error body format is not public).
+const (
+	// CodeInvalidShipmentID: the shipment ID names no shipment of the organisation.
+	CodeInvalidShipmentID = "invalid_shipment_id"
+	// CodeShipmentNotEditable: the shipment is past state 9 and can no longer be
+	// updated or cancelled.
+	CodeShipmentNotEditable = "shipment_not_editable"
+	// CodeValidationFailed: the request body failed validation; see Details.
+	CodeValidationFailed = "validation_failed"
+)
+
+// maxErrorBody bounds APIError.Body.
+const maxErrorBody = 4 << 10
+
+// ErrorDetail is one problem reported by the service, usually about one field.
+type ErrorDetail struct {
+	Field       string `json:"field,omitempty"`
+	Description string `json:"description"`
+}
+
+// APIError is a non-2xx response from the API. Use errors.Is with the
+// sentinels, or errors.As to read the fields.
+type APIError struct {
+	Method     string        // HTTP method of the request
+	Path       string        // path below the base URL, e.g. "/shipments_exact/abc"
+	StatusCode int           // HTTP status
+	Code       string        // the service's error code, if the body had one
+	Message    string        // the service's message, if any
+	Details    []ErrorDetail // field-level problems, if any
+	RequestID  string        // X-Request-Id response header, if any
+	RetryAfter time.Duration // from Retry-After, if any
+	Body       []byte        // the raw body, at most 4 KiB
+
+	notFoundOn400 bool
+}
+
+// Error describes the failure (never containing the token).
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "yubico: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	for i, d := range e.Details {
+		if i == 3 {
+			fmt.Fprintf(&b, " (and %d more)", len(e.Details)-3)
+			break
+		}
+		if d.Field != "" {
+			fmt.Fprintf(&b, "; %s: %s", d.Field, d.Description)
+		} else {
+			fmt.Fprintf(&b, "; %s", d.Description)
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinels the error matches.
+func (e *APIError) Unwrap() []error {
+	var errs []error
+	s := e.StatusCode
+	switch {
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		errs = append(errs, ErrUnauthorized)
+	case s == http.StatusNotFound:
+		errs = append(errs, ErrNotFound)
+	case s == http.StatusConflict:
+		errs = append(errs, ErrConflict)
+	case s == http.StatusTooManyRequests:
+		errs = append(errs, ErrRateLimited)
+	case s >= 500:
+		errs = append(errs, ErrServer)
+	case s == http.StatusBadRequest || s == http.StatusUnprocessableEntity:
+		switch {
+		case e.Code == CodeInvalidShipmentID || (e.notFoundOn400 && e.Code == ""):
+			errs = append(errs, ErrNotFound)
+		case e.Code == CodeShipmentNotEditable:
+			errs = append(errs, ErrConflict)
+		default:
+			errs = append(errs, ErrValidation)
+		}
+	}
+	return errs
+}
+
+// errorBody is the tolerant shape of an error response: the fake's
+// {"error_code","message","details":[{"field","description"}]} and the
+// validate-address {"status","details":[{"description"}]} both fit.
+type errorBody struct {
+	ErrorCode   string          `json:"error_code"`
+	Code        json.RawMessage `json:"code"`
+	Error       json.RawMessage `json:"error"`
+	Message     string          `json:"message"`
+	Description string          `json:"error_description"`
+	Status      json.RawMessage `json:"status"`
+	Details     []struct {
+		Field       string `json:"field"`
+		Description string `json:"description"`
+		Message     string `json:"message"`
+	} `json:"details"`
+}
+
+func (c *Client) apiError(r request, label string, resp *http.Response, body []byte) *APIError {
+	e := &APIError{
+		Method:        r.method,
+		Path:          label,
+		StatusCode:    resp.StatusCode,
+		RequestID:     resp.Header.Get("X-Request-Id"),
+		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+		notFoundOn400: r.notFoundOn400,
+	}
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	e.Body = append([]byte(nil), body...)
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil {
+		e.Code = eb.ErrorCode
+		if e.Code == "" {
+			e.Code = jsonString(eb.Code)
+		}
+		e.Message = eb.Message
+		if e.Message == "" {
+			e.Message = eb.Description
+		}
+		if s := jsonString(eb.Error); s != "" {
+			if e.Code == "" {
+				e.Code = s
+			} else if e.Message == "" {
+				e.Message = s
+			}
+		}
+		if e.Message == "" {
+			e.Message = jsonString(eb.Status)
+		}
+		for _, d := range eb.Details {
+			desc := d.Description
+			if desc == "" {
+				desc = d.Message
+			}
+			e.Details = append(e.Details, ErrorDetail{Field: d.Field, Description: desc})
+		}
+	}
+	e.Code = clip(e.Code, 100)
+	e.Message = clip(e.Message, 500)
+	return e
+}
+
+// jsonString returns raw as a string if it is a JSON string or number.
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP-date; it returns 0 when the
+// header is absent or malformed.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > 24*3600 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,183 @@
+package yubico
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// FPRRecipient is the recipient object of a FIDO Pre-reg shipment.
+type FPRRecipient struct {
+	Company   string `json:"recipient_company"`
+	Email     string `json:"recipient_email,omitempty"`
+	FirstName string `json:"recipient_firstname,omitempty"`
+	LastName  string `json:"recipient_lastname,omitempty"`
+	Telephone string `json:"recipient_telephone,omitempty"`
+}
+
+// FPRShipmentRequest is the body of POST /fpr/shipments
+// (reference/yubico.md §2.3): nested recipient and mailing address, exactly
+// one item of quantity 1.
+type FPRShipmentRequest struct {
+	DeliveryType   DeliveryType     `json:"delivery_type,omitempty"`
+	Recipient      FPRRecipient     `json:"recipient"`
+	MailingAddress Address          `json:"mailing_address"`
+	Items          []FPRItemRequest `json:"shipment_items"`
+}
+
+// FPRItemRequest is the single item of a [FPRShipmentRequest].
+type FPRItemRequest struct {
+	ProductID          int                `json:"product_id"` // 1, 29 (FIPS: 54, 55)
+	InventoryProductID int                `json:"inventory_product_id"`
+	Quantity           int                `json:"product_quantity"` // must be 1
+	CustomizationID    string             `json:"customization_id"` // Yubico-issued CID
+	Customizations     []FPRCustomization `json:"product_customizations"`
+}
+
+// FPRCustomization carries the IdP's encrypted requests (compact JWEs to one
+// of Yubico's transport keys): one PIN request and one credential request per
+// relying-party ID.
+type FPRCustomization struct {
+	PINRequest         string   `json:"fido_pin_request"`
+	CredentialRequests []string `json:"fido_credential_requests"`
+}
+
+// NewFPRShipmentRequest builds the usual one-key request: one item of
+// quantity 1 with one customization holding pinRequest and credRequests.
+func NewFPRShipmentRequest(to FPRRecipient, addr Address, productID, inventoryProductID int, customizationID, pinRequest string, credRequests []string) FPRShipmentRequest {
+	return FPRShipmentRequest{
+		DeliveryType:   DeliveryNormal,
+		Recipient:      to,
+		MailingAddress: addr,
+		Items: []FPRItemRequest{{
+			ProductID:          productID,
+			InventoryProductID: inventoryProductID,
+			Quantity:           1,
+			CustomizationID:    customizationID,
+			Customizations: []FPRCustomization{{
+				PINRequest:         pinRequest,
+				CredentialRequests: append([]string(nil), credRequests...),
+			}},
+		}},
+	}
+}
+
+// FPRShipment is a FIDO Pre-reg shipment as GET /fpr/shipments/{id} returns
+// it. Its state is nested (shipment_state.shipment_state_id), unlike
+// /shipments_exact.
+type FPRShipment struct {
+	ID             string            `json:"shipment_id"`
+	State          FPRState          `json:"shipment_state"`
+	DeliveryType   DeliveryType      `json:"delivery_type,omitempty"`
+	Recipient      FPRRecipient      `json:"recipient"`
+	MailingAddress Address           `json:"mailing_address"`
+	TrackingLink   string            `json:"tracking_link,omitempty"`
+	Items          []FPRShipmentItem `json:"shipment_items"`
+}
+
+// FPRState is the nested shipment_state object.
+type FPRState struct {
+	ID      ShipmentState `json:"shipment_state_id"`
+	Message string        `json:"shipment_state_message,omitempty"`
+}
+
+// FPRShipmentItem is the item of a [FPRShipment]; ProductData is filled at
+// state 103 and 104.
+type FPRShipmentItem struct {
+	ProductID          int           `json:"product_id"`
+	InventoryProductID int           `json:"inventory_product_id"`
+	Quantity           int           `json:"product_quantity"`
+	CustomizationID    string        `json:"customization_id,omitempty"`
+	ProductData        []ProductData `json:"product_data,omitempty"`
+}
+
+// ProductData describes the programmed key of a shipped FIDO Pre-reg
+// shipment: its serial and firmware (pass them to Okta's activate as serial
+// and version) and the encrypted responses (compact JWEs to the IdP's response
+// keys, each wrapping a JWS signed with a Yubico signing key).
+// CredentialResponses are in the order of the credential requests.
+type ProductData struct {
+	SerialNumber        string   `json:"serial_number"`
+	FirmwareVersion     string   `json:"firmware_version"` // e.g. "5.7.1"
+	PINResponse         string   `json:"fido_pin_response"`
+	CredentialResponses []string `json:"fido_credential_responses"`
+}
+
+// UnmarshalJSON accepts serial_number and firmware_version as strings or
+// numbers (their wire type is not public).
+func (p *ProductData) UnmarshalJSON(b []byte) error {
+	type alias ProductData
+	var w struct {
+		alias
+		SerialNumber    flexString `json:"serial_number"`
+		FirmwareVersion flexString `json:"firmware_version"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*p = ProductData(w.alias)
+	p.SerialNumber, p.FirmwareVersion = string(w.SerialNumber), string(w.FirmwareVersion)
+	return nil
+}
+
+// ProductData returns the first item's first product data, and whether
+// there is one (only at 103/104).
+func (s FPRShipment) ProductData() (ProductData, bool) {
+	if len(s.Items) == 0 || len(s.Items[0].ProductData) == 0 {
+		return ProductData{}, false
+	}
+	return s.Items[0].ProductData[0], true
+}
+
+// CreateFPRShipment creates a FIDO Pre-reg shipment (POST /fpr/shipments)
+// and returns it (shipment_id and state). The encrypted requests are checked
+// by Yubico when it programs the key, so an undecryptable request surfaces
+// later as an error state. Creates are never retried.
+func (c *Client) CreateFPRShipment(ctx context.Context, r FPRShipmentRequest) (FPRShipment, error) {
+	var s FPRShipment
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/fpr/shipments", in: r}, &s); err != nil {
+		return FPRShipment{}, err
+	}
+	if s.ID == "" {
+		return FPRShipment{}, errors.New("yubico: POST /fpr/shipments: response has no shipment_id")
+	}
+	return s, nil
+}
+
+// FPRShipment returns a FIDO Pre-reg shipment (GET /fpr/shipments/{id}); an
+// unknown ID fails with an error matching [ErrNotFound].
+func (c *Client) FPRShipment(ctx context.Context, id string) (FPRShipment, error) {
+	p, err := idPath("/fpr/shipments/", id)
+	if err != nil {
+		return FPRShipment{}, err
+	}
+	var s FPRShipment
+	if err := c.do(ctx, request{method: http.MethodGet, path: p, notFoundOn400: true}, &s); err != nil {
+		return FPRShipment{}, err
+	}
+	if s.State.ID.ResponsesReady() {
+		pd, ok := s.ProductData()
+		if !ok || pd.SerialNumber == "" || pd.PINResponse == "" || len(pd.CredentialResponses) == 0 {
+			return FPRShipment{}, fmt.Errorf("yubico: GET %s: shipment in state %d has incomplete product_data", p, s.State.ID)
+		}
+	}
+	return s, nil
+}
+
+// CancelFPRShipment cancels a FIDO Pre-reg shipment while it is editable
+// (state 9 or below). It fails with an error matching [ErrConflict] once the
+// shipment is locked for fulfillment and [ErrNotFound] for an unknown ID.
+//
+// Route decision: Yubico documents no cancel route for FIDO Pre-reg shipments
+// (reference/yubico.md §2, UNCONFIRMED). This client sends
+// DELETE /fpr/shipments/{id}, mirroring DELETE /shipments_exact/{id}; the
+// fake in yubicotest accepts both. Deletes are not retried.
+func (c *Client) CancelFPRShipment(ctx context.Context, id string) error {
+	p, err := idPath("/fpr/shipments/", id)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, request{method: http.MethodDelete, path: p}, nil)
+}
