@@ -1,0 +1,453 @@
+package okta
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxBodySize bounds every response body the client reads (1 MiB).
+const DefaultMaxBodySize = 1 << 20
+
+// defaultTimeout is the timeout of the http.Client NewClient creates when
+// the caller supplies none.
+const defaultTimeout = 30 * time.Second
+
+// Client talks to one Okta org. Create it with [NewClient]; the zero value is
+// not usable. A Client is safe for concurrent use by multiple goroutines.
+// Formatting a Client (%v, %+v, %#v, String) prints only its org URL; the
+// token is never printed.
+type Client struct {
+	org       *url.URL
+	http      *http.Client // adds the Authorization header for the org's host
+	anon      *http.Client // same transport, no Authorization (Authn API)
+	userAgent string
+	retry     RetryPolicy
+	clock     Clock
+	maxBody   int64
+	limits    rateLimits
+}
+
+// Option configures a Client in [NewClient].
+type Option func(*options) error
+
+type options struct {
+	httpClient *http.Client
+	userAgent  string
+	scheme     string
+	retry      RetryPolicy
+	clock      Clock
+	maxBody    int64
+}
+
+// WithHTTPClient makes the client send requests through a copy of hc (hc
+// itself is not modified). Its Transport, Timeout, Jar and CheckRedirect are
+// kept; the client adds the Authorization header in a wrapping RoundTripper,
+// and only for requests to the org's own scheme and host.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) error {
+		if hc == nil {
+			return fmt.Errorf("%w: WithHTTPClient: nil *http.Client", ErrInvalidArgument)
+		}
+		o.httpClient = hc
+		return nil
+	}
+}
+
+// WithUserAgent puts ua in front of the client's User-Agent header
+// ("<ua> preenroll-okta go<version>").
+func WithUserAgent(ua string) Option {
+	return func(o *options) error {
+		if strings.ContainsAny(ua, "\r\n") {
+			return fmt.Errorf("%w: WithUserAgent: user agent contains a line break", ErrInvalidArgument)
+		}
+		o.userAgent = strings.TrimSpace(ua)
+		return nil
+	}
+}
+
+// WithOAuthBearer says that the token given to NewClient is an OAuth 2.0
+// access token, sent as "Authorization: Bearer <token>". Without it the
+// token is an API token sent as "Authorization: SSWS <token>".
+func WithOAuthBearer() Option {
+	return func(o *options) error {
+		o.scheme = "Bearer"
+		return nil
+	}
+}
+
+// WithRetryPolicy replaces [DefaultRetryPolicy]. Use [NoRetries] in tests
+// that want to see the first failure.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(o *options) error {
+		if p.MaxRetries < 0 {
+			return fmt.Errorf("%w: WithRetryPolicy: MaxRetries %d is negative", ErrInvalidArgument, p.MaxRetries)
+		}
+		if p.MaxRateLimitWait < 0 {
+			return fmt.Errorf("%w: WithRetryPolicy: MaxRateLimitWait %v is negative", ErrInvalidArgument, p.MaxRateLimitWait)
+		}
+		o.retry = p
+		return nil
+	}
+}
+
+// WithClock replaces the wall clock used for rate-limit bookkeeping and for
+// every wait (throttling, 429 resets, backoff). Tests use it to make waits
+// instantaneous and observable.
+func WithClock(c Clock) Option {
+	return func(o *options) error {
+		if c == nil {
+			return fmt.Errorf("%w: WithClock: nil Clock", ErrInvalidArgument)
+		}
+		o.clock = c
+		return nil
+	}
+}
+
+// WithMaxBodySize bounds every response body the client reads; a larger
+// successful response is an error. The default is [DefaultMaxBodySize].
+func WithMaxBodySize(n int64) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: WithMaxBodySize: %d is not positive", ErrInvalidArgument, n)
+		}
+		o.maxBody = n
+		return nil
+	}
+}
+
+// NewClient returns a client for the Okta org at orgURL (for example
+// "https://example.okta.com"), authenticating with token.
+//
+// orgURL must be an absolute https URL without path, query or user
+// information; plain http is accepted only for loopback hosts (test
+// servers). token must be non-empty and printable. Errors wrap
+// [ErrInvalidArgument].
+func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
+	org, err := parseOrgURL(orgURL)
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, fmt.Errorf("%w: token is empty", ErrInvalidArgument)
+	}
+	for _, r := range token {
+		if r <= ' ' || r == 0x7f {
+			return nil, fmt.Errorf("%w: token contains whitespace or control characters", ErrInvalidArgument)
+		}
+	}
+	o := options{scheme: "SSWS", retry: DefaultRetryPolicy(), clock: realClock{}, maxBody: DefaultMaxBodySize}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.retry.MaxRateLimitWait == 0 {
+		o.retry.MaxRateLimitWait = DefaultMaxRateLimitWait
+	}
+	if o.retry.Backoff == nil {
+		o.retry.Backoff = DefaultBackoff
+	}
+	var base http.Client
+	if o.httpClient != nil {
+		base = *o.httpClient
+	} else {
+		base = http.Client{Timeout: defaultTimeout}
+	}
+	rt := base.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	authed := base
+	authed.Transport = &authTransport{base: rt, scheme: org.Scheme, host: org.Host, header: o.scheme + " " + token}
+	anon := base
+	anon.Transport = rt
+	ua := "preenroll-okta " + runtime.Version()
+	if o.userAgent != "" {
+		ua = o.userAgent + " " + ua
+	}
+	return &Client{
+		org:       org,
+		http:      &authed,
+		anon:      &anon,
+		userAgent: ua,
+		retry:     o.retry,
+		clock:     o.clock,
+		maxBody:   o.maxBody,
+	}, nil
+}
+
+func parseOrgURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: org URL %q: %v", ErrInvalidArgument, s, err)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("%w: org URL %q is not an absolute http(s) URL", ErrInvalidArgument, s)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w: org URL must not contain user information", ErrInvalidArgument)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: org URL %q must not have a path, query or fragment", ErrInvalidArgument, s)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("%w: org URL %q: plain http is only allowed for loopback hosts", ErrInvalidArgument, s)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// String returns "okta.Client(<org URL>)"; the token is never included.
+func (c *Client) String() string {
+	if c == nil || c.org == nil {
+		return "okta.Client(<nil>)"
+	}
+	return "okta.Client(" + c.org.String() + ")"
+}
+
+// GoString is String, so %#v does not print the token either.
+func (c *Client) GoString() string { return c.String() }
+
+// Format prints String for every verb, so no formatting verb reveals the token.
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// OrgURL returns the org URL the client talks to.
+func (c *Client) OrgURL() string { return c.org.String() }
+
+// RateLimit returns the last rate-limit state Okta reported for a bucket,
+// named by method and route template as the client uses them, e.g.
+// "GET /api/v1/users/{id}". ok is false when none was seen yet.
+func (c *Client) RateLimit(bucket string) (rl RateLimit, ok bool) {
+	return c.limits.get(bucket)
+}
+
+// authTransport adds the Authorization header to requests for the org's host
+// only, on a clone of the request.
+type authTransport struct {
+	base   http.RoundTripper
+	scheme string
+	host   string
+	header string // "SSWS <token>" or "Bearer <token>": secret
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != t.scheme || req.URL.Host != t.host {
+		return t.base.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", t.header)
+	return t.base.RoundTrip(r)
+}
+
+// String keeps the token out of any accidental formatting of the transport.
+func (t *authTransport) String() string { return "okta.authTransport([REDACTED])" }
+
+// call describes one API operation.
+type call struct {
+	op         string     // "get user": used in errors
+	method     string     // HTTP method
+	route      string     // route template, the rate-limit bucket: "/api/v1/users/{id}"
+	path       string     // escaped path
+	rawURL     string     // absolute URL (pagination); overrides path
+	query      url.Values // query parameters
+	body       any        // JSON request body; nil sends none (Content-Length: 0)
+	idempotent bool       // safe to re-send after a transport error or 5xx
+	anonymous  bool       // send without Authorization (Authn API)
+	out        any        // JSON decode target; nil discards the body
+}
+
+func (c *Client) bucket(k *call) string { return k.method + " " + k.route }
+
+// do runs a call with throttling and retries. It returns the final
+// response's header on success.
+func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
+	var body []byte
+	if k.body != nil {
+		b, err := json.Marshal(k.body)
+		if err != nil {
+			return nil, fmt.Errorf("okta: %s: encode request: %w", k.op, err)
+		}
+		body = b
+	}
+	target := k.rawURL
+	if target == "" {
+		u := *c.org
+		u.Path = k.path
+		u.RawPath = ""
+		if strings.Contains(k.path, "%") {
+			if p, err := url.PathUnescape(k.path); err == nil {
+				u.Path = p
+				u.RawPath = k.path
+			}
+		}
+		if len(k.query) > 0 {
+			u.RawQuery = k.query.Encode()
+		}
+		target = u.String()
+	}
+	hc := c.http
+	if k.anonymous {
+		hc = c.anon
+	}
+	bucket := c.bucket(k)
+	var retryFor string
+	for attempt := 1; ; attempt++ {
+		if err := c.throttle(ctx, k, bucket); err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, k.method, target, bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("okta: %s: %w", k.op, err)
+		}
+		if body == nil {
+			req.Body = http.NoBody
+			req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+			req.ContentLength = 0
+		} else {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", c.userAgent)
+		if retryFor != "" {
+			req.Header.Set("X-Okta-Retry-For", retryFor)
+			req.Header.Set("X-Okta-Retry-Count", strconv.Itoa(attempt-1))
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("okta: %s: %w", k.op, ctx.Err())
+			}
+			if k.idempotent && attempt <= c.retry.MaxRetries {
+				if err := c.clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+					return nil, fmt.Errorf("okta: %s: %w", k.op, err)
+				}
+				continue
+			}
+			return nil, fmt.Errorf("okta: %s: attempt %d: %w", k.op, attempt, err)
+		}
+		data, readErr := readBounded(resp.Body, c.maxBody)
+		_ = resp.Body.Close()
+		now := c.clock.Now()
+		if rl, ok := parseRateLimit(resp.Header, now); ok {
+			c.limits.set(bucket, rl)
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			if readErr != nil {
+				return nil, fmt.Errorf("okta: %s: read response: %w", k.op, readErr)
+			}
+			if k.out != nil {
+				if err := json.Unmarshal(data, k.out); err != nil {
+					return nil, fmt.Errorf("okta: %s: decode response: %w", k.op, err)
+				}
+			}
+			return resp.Header, nil
+		}
+		apiErr := newAPIError(k.op, resp, data, now)
+		apiErr.Attempts = attempt
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			c.limits.set(bucket, RateLimit{Remaining: 0, Reset: now.Add(apiErr.RetryAfter)})
+			if attempt > c.retry.MaxRetries {
+				return nil, apiErr
+			}
+			wait := apiErr.RetryAfter
+			if wait == 0 {
+				wait = c.retry.Backoff(attempt)
+			}
+			if wait > c.retry.MaxRateLimitWait {
+				return nil, apiErr
+			}
+			if err := c.clock.Sleep(ctx, wait); err != nil {
+				return nil, fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
+			}
+			retryFor = apiErr.RequestID
+			c.limits.clear(bucket)
+			continue
+		case resp.StatusCode >= 500 && k.idempotent && attempt <= c.retry.MaxRetries:
+			if err := c.clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+				return nil, fmt.Errorf("okta: %s: %w", k.op, err)
+			}
+			continue
+		}
+		return nil, apiErr
+	}
+}
+
+// throttle waits for the bucket's reset when its remaining quota is at or
+// below the reserve.
+func (c *Client) throttle(ctx context.Context, k *call, bucket string) error {
+	if c.retry.Reserve < 0 {
+		return nil
+	}
+	rl, ok := c.limits.get(bucket)
+	if !ok || rl.Reset.IsZero() || rl.Remaining > c.retry.Reserve {
+		return nil
+	}
+	wait := rl.Reset.Sub(c.clock.Now())
+	if wait <= 0 {
+		c.limits.clear(bucket)
+		return nil
+	}
+	if wait > c.retry.MaxRateLimitWait {
+		return fmt.Errorf("okta: %s: %w: %d of %d requests left, reset in %v exceeds the %v wait limit",
+			k.op, ErrRateLimited, rl.Remaining, rl.Limit, wait.Round(time.Second), c.retry.MaxRateLimitWait)
+	}
+	if err := c.clock.Sleep(ctx, wait); err != nil {
+		return fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
+	}
+	c.limits.clear(bucket)
+	return nil
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// readBounded reads at most limit bytes; a longer body returns the first
+// limit bytes and an error.
+func readBounded(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return data, err
+	}
+	if int64(len(data)) > limit {
+		return data[:limit], fmt.Errorf("%w: more than %d bytes", errBodyTooLarge, limit)
+	}
+	return data, nil
+}
+
+// pathID validates one path segment (a user, group or enrollment ID, or a
+// login) and escapes it.
+func pathID(op, field, v string) (string, error) {
+	if v == "" {
+		return "", fmt.Errorf("%w: %s: %s is empty", ErrInvalidArgument, op, field)
+	}
+	if strings.ContainsAny(v, "/\\") || v == "." || v == ".." {
+		return "", fmt.Errorf("%w: %s: %s %q contains a path separator", ErrInvalidArgument, op, field, v)
+	}
+	for _, r := range v {
+		if r < ' ' || r == 0x7f {
+			return "", fmt.Errorf("%w: %s: %s %q contains a control character", ErrInvalidArgument, op, field, v)
+		}
+	}
+	return url.PathEscape(v), nil
+}

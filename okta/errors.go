@@ -1,0 +1,214 @@
+package okta
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. An [*APIError] unwraps to the one matching its HTTP status
+// (and error code), so callers can test with errors.Is.
+var (
+	// ErrInvalidArgument reports a request rejected by the client before it
+	// was sent: a missing or malformed field.
+	ErrInvalidArgument = errors.New("okta: invalid argument")
+	// ErrNotFound: HTTP 404 (E0000007 resource not found, E0000008 path not found).
+	ErrNotFound = errors.New("okta: not found")
+	// ErrRateLimited: HTTP 429 (E0000047), returned once the retry policy
+	// gives up waiting.
+	ErrRateLimited = errors.New("okta: rate limited")
+	// ErrValidation: HTTP 400 (E0000001 "Api validation failed", E0000003
+	// malformed body, ...). See APIError.Causes for the fields.
+	ErrValidation = errors.New("okta: validation failed")
+	// ErrUnauthorized: HTTP 401 (E0000011 invalid token, E0000004
+	// authentication failed, E0000015 feature not enabled).
+	ErrUnauthorized = errors.New("okta: unauthorized")
+	// ErrForbidden: HTTP 403 (E0000006 no permission, E0000038 operation not
+	// allowed in the user's status, E0000016 already active, E0000068 invalid
+	// factor answer, ...).
+	ErrForbidden = errors.New("okta: forbidden")
+	// ErrConflict: HTTP 409 (E0000112 user still being activated).
+	ErrConflict = errors.New("okta: conflict")
+	// ErrServer: HTTP 5xx.
+	ErrServer = errors.New("okta: server error")
+)
+
+// maxErrorBody bounds APIError.Body.
+const maxErrorBody = 8 << 10
+
+// ErrorCause is one entry of an Okta error's errorCauses.
+type ErrorCause struct {
+	// ErrorSummary is the human-readable cause, e.g.
+	// "login: An object with this field already exists in the current organization".
+	ErrorSummary string `json:"errorSummary"`
+	// Reason, LocationType, Location and Domain appear on some causes.
+	Reason       string `json:"reason,omitempty"`
+	LocationType string `json:"locationType,omitempty"`
+	Location     string `json:"location,omitempty"`
+	Domain       string `json:"domain,omitempty"`
+}
+
+// Causes is the decoded errorCauses member. Okta's schema says it is an array,
+// but the preregistration 400 examples send a single object; both decode.
+type Causes []ErrorCause
+
+// UnmarshalJSON accepts an array of causes, a single cause object or null.
+func (c *Causes) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*c = nil
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var one ErrorCause
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*c = Causes{one}
+		return nil
+	default:
+		var many []ErrorCause
+		if err := json.Unmarshal(b, &many); err != nil {
+			return err
+		}
+		*c = many
+		return nil
+	}
+}
+
+// APIError is an error response from Okta. Its zero value is not useful;
+// the client creates it from a non-2xx response.
+type APIError struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// ErrorCode is Okta's errorCode, e.g. "E0000007". It is the only member
+	// Okta supports for flow control.
+	ErrorCode string
+	// ErrorSummary is Okta's human-readable summary.
+	ErrorSummary string
+	// ErrorLink is Okta's errorLink (currently equal to ErrorCode).
+	ErrorLink string
+	// ErrorID identifies this error occurrence for Okta support.
+	ErrorID string
+	// Causes are the decoded errorCauses (array or object on the wire).
+	Causes Causes
+	// RequestID is the X-Okta-Request-Id response header.
+	RequestID string
+	// RetryAfter is how long Okta asked to wait (rate limits), zero if unknown.
+	RetryAfter time.Duration
+	// Body is the raw response body, truncated to 8 KiB.
+	Body []byte
+	// Attempts is how many times the request was sent.
+	Attempts int
+	// Op names the client call, e.g. "get user".
+	Op string
+}
+
+// Error formats the error as "okta: <op>: HTTP <status> <code>: <summary> (<causes>)".
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("okta: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
+	if e.ErrorCode != "" {
+		b.WriteString(" ")
+		b.WriteString(e.ErrorCode)
+	}
+	if e.ErrorSummary != "" {
+		b.WriteString(": ")
+		b.WriteString(e.ErrorSummary)
+	}
+	if len(e.Causes) > 0 {
+		b.WriteString(" (")
+		for i, c := range e.Causes {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(c.ErrorSummary)
+		}
+		b.WriteString(")")
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " [request %s]", e.RequestID)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel matching the status code, so errors.Is works.
+func (e *APIError) Unwrap() []error {
+	if s := sentinelFor(e.StatusCode); s != nil {
+		return []error{s}
+	}
+	return nil
+}
+
+func sentinelFor(status int) error {
+	switch {
+	case status == http.StatusBadRequest:
+		return ErrValidation
+	case status == http.StatusUnauthorized:
+		return ErrUnauthorized
+	case status == http.StatusForbidden:
+		return ErrForbidden
+	case status == http.StatusNotFound:
+		return ErrNotFound
+	case status == http.StatusConflict:
+		return ErrConflict
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status >= 500:
+		return ErrServer
+	}
+	return nil
+}
+
+// errorBody is Okta's Error schema.
+type errorBody struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorSummary string `json:"errorSummary"`
+	ErrorLink    string `json:"errorLink"`
+	ErrorID      string `json:"errorId"`
+	ErrorCauses  Causes `json:"errorCauses"`
+}
+
+// newAPIError builds an APIError from a response whose body was already read
+// (bounded by the caller).
+func newAPIError(op string, resp *http.Response, body []byte, now time.Time) *APIError {
+	e := &APIError{
+		Op:         op,
+		StatusCode: resp.StatusCode,
+		RequestID:  resp.Header.Get("X-Okta-Request-Id"),
+	}
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	e.Body = append([]byte(nil), body...)
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil {
+		e.ErrorCode = eb.ErrorCode
+		e.ErrorSummary = eb.ErrorSummary
+		e.ErrorLink = eb.ErrorLink
+		e.ErrorID = eb.ErrorID
+		e.Causes = eb.ErrorCauses
+	} else {
+		// Not an Okta error object (a proxy page, a truncated body, ...):
+		// keep only a short, printable summary.
+		e.ErrorSummary = http.StatusText(resp.StatusCode)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if d, ok := rateLimitWait(resp.Header, now); ok {
+			e.RetryAfter = d
+		}
+	}
+	return e
+}

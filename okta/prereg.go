@@ -1,0 +1,404 @@
+package okta
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// ProviderYubico is the only fulfillment provider Okta defines.
+const ProviderYubico = "yubico"
+
+// JWK is an EC public key in Okta's ECKeyJWK shape. Okta requires all six
+// of Kty ("EC"), Crv ("P-384"), Use ("enc" for Yubico's transport key,
+// "sig" for its signing keys), Kid, X and Y; Alg and X5C are extra members
+// Yubico's JWKS carries and Okta tolerates.
+type JWK struct {
+	Kty string   `json:"kty"`
+	Crv string   `json:"crv"`
+	Kid string   `json:"kid"`
+	Use string   `json:"use"`
+	X   string   `json:"x"`
+	Y   string   `json:"y"`
+	Alg string   `json:"alg,omitempty"`
+	X5C []string `json:"x5c,omitempty"`
+}
+
+// Validate checks that the six ECKeyJWK members are present with the values
+// Okta accepts; use is "enc" or "sig". It does not check the point (Okta
+// does that).
+func (k JWK) Validate() error {
+	switch {
+	case k.Kty != "EC":
+		return fmt.Errorf("kty %q is not \"EC\"", k.Kty)
+	case k.Crv != "P-384":
+		return fmt.Errorf("crv %q is not \"P-384\"", k.Crv)
+	case k.Use != "enc" && k.Use != "sig":
+		return fmt.Errorf("use %q is not \"enc\" or \"sig\"", k.Use)
+	case k.Kid == "":
+		return fmt.Errorf("kid is empty")
+	case k.X == "":
+		return fmt.Errorf("x is empty")
+	case k.Y == "":
+		return fmt.Errorf("y is empty")
+	}
+	return nil
+}
+
+// FulfillmentOrder is one entry of fulfillmentData (Okta's
+// FulfillmentDataOrderDetails); all members are strings on the wire.
+type FulfillmentOrder struct {
+	// ProductID is the make and model, e.g. "1" (YubiKey 5 NFC), "29", "54", "55".
+	ProductID string `json:"productId"`
+	// InventoryProductID is the inventory bucket.
+	InventoryProductID string `json:"inventoryProductId"`
+	// CustomizationID names the set of custom configurations.
+	CustomizationID string `json:"customizationId"`
+}
+
+// FulfillmentData is Okta's fulfillmentData: an array since spec 2025.08.0.
+// It encodes as an array and also decodes the legacy single-object form.
+type FulfillmentData []FulfillmentOrder
+
+// UnmarshalJSON accepts an array, a single object (legacy form) or null.
+func (d *FulfillmentData) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var one FulfillmentOrder
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*d = FulfillmentData{one}
+		return nil
+	}
+	var many []FulfillmentOrder
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*d = many
+	return nil
+}
+
+// FulfillmentRequest is the body of initiate-fulfillment-request.
+type FulfillmentRequest struct {
+	UserID string `json:"userId"`
+	// FulfillmentProvider defaults to ProviderYubico when empty.
+	FulfillmentProvider string          `json:"fulfillmentProvider"`
+	FulfillmentData     FulfillmentData `json:"fulfillmentData"`
+}
+
+// EnrollRequest is the body of enroll (Okta's EnrollmentInitializationRequest).
+type EnrollRequest struct {
+	UserID string `json:"userId"`
+	// FulfillmentProvider defaults to ProviderYubico when empty.
+	FulfillmentProvider string `json:"fulfillmentProvider"`
+	// RPIDs are the relying-party hostnames to register on the key
+	// (enrollmentRpIds); one enrollment is created per RP ID.
+	RPIDs []string `json:"enrollmentRpIds"`
+	// TransportKey is Yubico's P-384 transport key (use "enc").
+	TransportKey JWK `json:"yubicoTransportKeyJWK"`
+}
+
+// CredRequest is one credential request returned by enroll.
+type CredRequest struct {
+	AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
+	CredRequestJWE            string `json:"credRequestJwe"`
+	// KeyID names Okta's response key pair for this enrollment.
+	KeyID string `json:"keyId"`
+}
+
+// EnrollResponse is Okta's EnrollmentInitializationResponse.
+type EnrollResponse struct {
+	UserID              string        `json:"userId"`
+	FulfillmentProvider string        `json:"fulfillmentProvider"`
+	PINRequestJWE       string        `json:"pinRequestJwe"`
+	CredRequests        []CredRequest `json:"credRequests"`
+}
+
+// CredResponse is one credential response sent to activate.
+type CredResponse struct {
+	AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
+	CredResponseJWE           string `json:"credResponseJwe"`
+}
+
+// ActivateRequest is the body of activate (EnrollmentActivationRequest).
+type ActivateRequest struct {
+	UserID string `json:"userId"`
+	// FulfillmentProvider defaults to ProviderYubico when empty.
+	FulfillmentProvider string `json:"fulfillmentProvider"`
+	// Serial is the key's serial number as a decimal string.
+	Serial string `json:"serial"`
+	// Version is the key's firmware version, e.g. "5.7.1".
+	Version        string         `json:"version"`
+	PINResponseJWE string         `json:"pinResponseJwe"`
+	CredResponses  []CredResponse `json:"credResponses"`
+	// SigningKeys are Yubico's signing keys (use "sig"), yubicoSigningJwks.
+	SigningKeys []JWK `json:"yubicoSigningJwks"`
+}
+
+// ActivateResponse is Okta's EnrollmentActivationResponse.
+type ActivateResponse struct {
+	UserID                     string   `json:"userId"`
+	FulfillmentProvider        string   `json:"fulfillmentProvider"`
+	AuthenticatorEnrollmentIDs []string `json:"authenticatorEnrollmentIds"`
+}
+
+// SendPINRequest is the body of send-pin.
+type SendPINRequest struct {
+	UserID string `json:"userId"`
+	// FulfillmentProvider defaults to ProviderYubico when empty.
+	FulfillmentProvider       string `json:"fulfillmentProvider"`
+	AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
+}
+
+// EnrollmentStatus is the status of a preregistered WebAuthn factor. Okta
+// does not document the set; the constants are the values the project
+// relies on (see the package documentation). Any other value decodes.
+type EnrollmentStatus string
+
+// Enrollment statuses.
+const (
+	// StatusFulfillmentPending: after enroll, before activate (third-party
+	// observed name, not confirmed by Okta).
+	StatusFulfillmentPending EnrollmentStatus = "FULFILLMENT_PENDING"
+	// StatusFulfillmentErrored: after mark-error (named by Okta's spec).
+	StatusFulfillmentErrored EnrollmentStatus = "FULFILLMENT_ERRORED"
+	// StatusActive: after activate (Okta's list example).
+	StatusActive EnrollmentStatus = "ACTIVE"
+)
+
+// Known reports whether s is one of the constants above.
+func (s EnrollmentStatus) Known() bool {
+	return s == StatusFulfillmentPending || s == StatusFulfillmentErrored || s == StatusActive
+}
+
+// EnrollmentProfile is the profile of a preregistered factor.
+type EnrollmentProfile struct {
+	// CredentialID is the WebAuthn credential ID, base64url, once activated.
+	CredentialID string `json:"credentialId,omitempty"`
+	// AuthenticatorName is e.g. "YubiKey 5C".
+	AuthenticatorName string `json:"authenticatorName,omitempty"`
+	// PresetPINAvailable is true while Okta holds the factory PIN, i.e.
+	// from activation until the first successful sign-in.
+	PresetPINAvailable bool `json:"presetPinAvailable"`
+}
+
+// Enrollment is one preregistered WebAuthn factor as listed by Okta
+// (WebAuthnPreregistrationFactor). Members the client does not model are
+// ignored.
+type Enrollment struct {
+	ID                  string            `json:"id"`
+	FactorType          string            `json:"factorType"`
+	Provider            string            `json:"provider"`
+	VendorName          string            `json:"vendorName"`
+	FulfillmentProvider string            `json:"fulfillmentProvider"`
+	Status              EnrollmentStatus  `json:"status"`
+	Created             time.Time         `json:"created"`
+	LastUpdated         time.Time         `json:"lastUpdated"`
+	Profile             EnrollmentProfile `json:"profile"`
+}
+
+const preregBase = "/webauthn-registration/api/v1"
+
+func provider(p string) string {
+	if p == "" {
+		return ProviderYubico
+	}
+	return p
+}
+
+// InitiateFulfillment asks Okta to start a fulfillment for a user
+// (POST /webauthn-registration/api/v1/initiate-fulfillment-request, 204).
+// Okta emits the system.mfa.preregister.initiate event; it creates no
+// enrollment and returns no ID. Not retried after transport errors or 5xx.
+//
+// Errors: ErrInvalidArgument (empty userId or fulfillmentData, an order
+// without productId); *APIError wrapping ErrNotFound (unknown user),
+// ErrValidation, ErrForbidden, ErrRateLimited.
+func (c *Client) InitiateFulfillment(ctx context.Context, req FulfillmentRequest) error {
+	const op = "initiate fulfillment"
+	if req.UserID == "" {
+		return fmt.Errorf("%w: %s: userId is empty", ErrInvalidArgument, op)
+	}
+	if len(req.FulfillmentData) == 0 {
+		return fmt.Errorf("%w: %s: fulfillmentData is empty", ErrInvalidArgument, op)
+	}
+	for i, o := range req.FulfillmentData {
+		if o.ProductID == "" {
+			return fmt.Errorf("%w: %s: fulfillmentData[%d].productId is empty", ErrInvalidArgument, op, i)
+		}
+	}
+	req.FulfillmentProvider = provider(req.FulfillmentProvider)
+	_, err := c.do(ctx, &call{
+		op: op, method: "POST", route: preregBase + "/initiate-fulfillment-request",
+		path: preregBase + "/initiate-fulfillment-request", body: req,
+	})
+	return err
+}
+
+// Enroll creates preregistered WebAuthn enrollments for a user, one per RP
+// ID (POST /webauthn-registration/api/v1/enroll). Okta returns a PIN request
+// and one credential request per enrollment, encrypted to the transport
+// key. Not retried after transport errors or 5xx (each call creates
+// enrollments).
+//
+// Errors: ErrInvalidArgument (empty userId or RP IDs, an incomplete
+// transport key); *APIError wrapping ErrValidation (E0000001, e.g. the user
+// already has a key in fulfillment), ErrNotFound, ErrForbidden,
+// ErrRateLimited.
+func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (EnrollResponse, error) {
+	const op = "enroll"
+	if req.UserID == "" {
+		return EnrollResponse{}, fmt.Errorf("%w: %s: userId is empty", ErrInvalidArgument, op)
+	}
+	if len(req.RPIDs) == 0 {
+		return EnrollResponse{}, fmt.Errorf("%w: %s: enrollmentRpIds is empty", ErrInvalidArgument, op)
+	}
+	for i, rp := range req.RPIDs {
+		if rp == "" {
+			return EnrollResponse{}, fmt.Errorf("%w: %s: enrollmentRpIds[%d] is empty", ErrInvalidArgument, op, i)
+		}
+	}
+	if err := req.TransportKey.Validate(); err != nil {
+		return EnrollResponse{}, fmt.Errorf("%w: %s: yubicoTransportKeyJWK: %v", ErrInvalidArgument, op, err)
+	}
+	if req.TransportKey.Use != "enc" {
+		return EnrollResponse{}, fmt.Errorf("%w: %s: yubicoTransportKeyJWK: use %q is not \"enc\"", ErrInvalidArgument, op, req.TransportKey.Use)
+	}
+	req.FulfillmentProvider = provider(req.FulfillmentProvider)
+	var resp EnrollResponse
+	_, err := c.do(ctx, &call{
+		op: op, method: "POST", route: preregBase + "/enroll", path: preregBase + "/enroll",
+		body: req, out: &resp,
+	})
+	return resp, err
+}
+
+// Activate hands Yubico's encrypted responses to Okta, which decrypts and
+// verifies them and activates the enrollments
+// (POST /webauthn-registration/api/v1/activate). Not retried after transport
+// errors or 5xx.
+//
+// Errors: ErrInvalidArgument (empty userId, serial, version, PIN response,
+// credential responses or signing keys); *APIError wrapping ErrValidation
+// (E0000001 "Api validation failed: pinResponseJwe|webAuthnCredResponse"),
+// ErrNotFound, ErrForbidden, ErrRateLimited.
+func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateResponse, error) {
+	const op = "activate"
+	switch {
+	case req.UserID == "":
+		return ActivateResponse{}, fmt.Errorf("%w: %s: userId is empty", ErrInvalidArgument, op)
+	case req.Serial == "":
+		return ActivateResponse{}, fmt.Errorf("%w: %s: serial is empty", ErrInvalidArgument, op)
+	case req.Version == "":
+		return ActivateResponse{}, fmt.Errorf("%w: %s: version is empty", ErrInvalidArgument, op)
+	case req.PINResponseJWE == "":
+		return ActivateResponse{}, fmt.Errorf("%w: %s: pinResponseJwe is empty", ErrInvalidArgument, op)
+	case len(req.CredResponses) == 0:
+		return ActivateResponse{}, fmt.Errorf("%w: %s: credResponses is empty", ErrInvalidArgument, op)
+	case len(req.SigningKeys) == 0:
+		return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks is empty", ErrInvalidArgument, op)
+	}
+	for i, cr := range req.CredResponses {
+		if cr.AuthenticatorEnrollmentID == "" || cr.CredResponseJWE == "" {
+			return ActivateResponse{}, fmt.Errorf("%w: %s: credResponses[%d] lacks authenticatorEnrollmentId or credResponseJwe", ErrInvalidArgument, op, i)
+		}
+	}
+	for i, k := range req.SigningKeys {
+		if err := k.Validate(); err != nil {
+			return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks[%d]: %v", ErrInvalidArgument, op, i, err)
+		}
+	}
+	req.FulfillmentProvider = provider(req.FulfillmentProvider)
+	var resp ActivateResponse
+	_, err := c.do(ctx, &call{
+		op: op, method: "POST", route: preregBase + "/activate", path: preregBase + "/activate",
+		body: req, out: &resp,
+	})
+	return resp, err
+}
+
+// SendPIN makes Okta email the preset PIN of an activated enrollment to the
+// user (POST /webauthn-registration/api/v1/send-pin, 204). Calling it again
+// resends the PIN. Not retried after transport errors or 5xx (it sends mail).
+//
+// Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound, ErrValidation or
+// ErrForbidden (no PIN available any more), ErrRateLimited.
+func (c *Client) SendPIN(ctx context.Context, req SendPINRequest) error {
+	const op = "send pin"
+	if req.UserID == "" || req.AuthenticatorEnrollmentID == "" {
+		return fmt.Errorf("%w: %s: userId and authenticatorEnrollmentId are required", ErrInvalidArgument, op)
+	}
+	req.FulfillmentProvider = provider(req.FulfillmentProvider)
+	_, err := c.do(ctx, &call{
+		op: op, method: "POST", route: preregBase + "/send-pin", path: preregBase + "/send-pin", body: req,
+	})
+	return err
+}
+
+// ListEnrollments lists a user's preregistered WebAuthn factors
+// (GET /webauthn-registration/api/v1/users/{userId}/enrollments).
+//
+// Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound (unknown user),
+// ErrForbidden, ErrRateLimited.
+func (c *Client) ListEnrollments(ctx context.Context, userID string) ([]Enrollment, error) {
+	const op = "list enrollments"
+	uid, err := pathID(op, "userID", userID)
+	if err != nil {
+		return nil, err
+	}
+	var es []Enrollment
+	_, err = c.do(ctx, &call{
+		op: op, method: "GET", route: preregBase + "/users/{userId}/enrollments",
+		path: preregBase + "/users/" + uid + "/enrollments", idempotent: true, out: &es,
+	})
+	return es, err
+}
+
+// DeleteEnrollment permanently deletes a preregistered factor and its
+// credential (DELETE /webauthn-registration/api/v1/users/{userId}/enrollments/{id}, 204).
+// It is retried like a GET; a retry after a lost success reports ErrNotFound.
+//
+// Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound, ErrForbidden,
+// ErrRateLimited.
+func (c *Client) DeleteEnrollment(ctx context.Context, userID, enrollmentID string) error {
+	const op = "delete enrollment"
+	uid, err := pathID(op, "userID", userID)
+	if err != nil {
+		return err
+	}
+	eid, err := pathID(op, "enrollmentID", enrollmentID)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, &call{
+		op: op, method: "DELETE", route: preregBase + "/users/{userId}/enrollments/{id}",
+		path: preregBase + "/users/" + uid + "/enrollments/" + eid, idempotent: true,
+	})
+	return err
+}
+
+// MarkError sets an enrollment's status to FULFILLMENT_ERRORED
+// (POST .../users/{userId}/enrollments/{id}/mark-error, no body, 204). It is
+// idempotent and retried like a GET.
+//
+// Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound, ErrForbidden,
+// ErrRateLimited.
+func (c *Client) MarkError(ctx context.Context, userID, enrollmentID string) error {
+	const op = "mark error"
+	uid, err := pathID(op, "userID", userID)
+	if err != nil {
+		return err
+	}
+	eid, err := pathID(op, "enrollmentID", enrollmentID)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, &call{
+		op: op, method: "POST", route: preregBase + "/users/{userId}/enrollments/{id}/mark-error",
+		path: preregBase + "/users/" + uid + "/enrollments/" + eid + "/mark-error", idempotent: true,
+	})
+	return err
+}

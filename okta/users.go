@@ -1,0 +1,284 @@
+package okta
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// UserStatus is an Okta user's lifecycle status. Values not listed here are
+// decoded as is.
+type UserStatus string
+
+// User statuses (Okta's UserStatus schema).
+const (
+	UserStaged          UserStatus = "STAGED"
+	UserProvisioned     UserStatus = "PROVISIONED"
+	UserActive          UserStatus = "ACTIVE"
+	UserRecovery        UserStatus = "RECOVERY"
+	UserPasswordExpired UserStatus = "PASSWORD_EXPIRED"
+	UserLockedOut       UserStatus = "LOCKED_OUT"
+	UserSuspended       UserStatus = "SUSPENDED"
+	UserDeprovisioned   UserStatus = "DEPROVISIONED"
+)
+
+// Profile is an Okta user profile. The named fields are the ones the
+// shipping of a key needs; every other attribute (custom ones included) is
+// kept verbatim in Extra, so a decoded profile round-trips.
+//
+// When encoded, empty named fields are omitted. Extra entries are encoded
+// as they are; an Extra entry whose name is also a named field is
+// overridden by a non-empty named field. To clear an attribute in
+// [Client.UpdateProfile], set Extra[name] to json.RawMessage("null").
+type Profile struct {
+	Login         string `json:"login,omitempty"`
+	Email         string `json:"email,omitempty"`
+	SecondEmail   string `json:"secondEmail,omitempty"`
+	FirstName     string `json:"firstName,omitempty"`
+	LastName      string `json:"lastName,omitempty"`
+	PrimaryPhone  string `json:"primaryPhone,omitempty"`
+	StreetAddress string `json:"streetAddress,omitempty"`
+	City          string `json:"city,omitempty"`
+	State         string `json:"state,omitempty"`
+	ZipCode       string `json:"zipCode,omitempty"`
+	CountryCode   string `json:"countryCode,omitempty"`
+	Organization  string `json:"organization,omitempty"`
+	// Extra holds every other profile attribute as raw JSON.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// profileFields are the JSON names of Profile's named fields.
+var profileFields = map[string]bool{
+	"login": true, "email": true, "secondEmail": true, "firstName": true, "lastName": true,
+	"primaryPhone": true, "streetAddress": true, "city": true, "state": true, "zipCode": true,
+	"countryCode": true, "organization": true,
+}
+
+type profileAlias Profile
+
+// MarshalJSON merges the named fields over Extra.
+func (p Profile) MarshalJSON() ([]byte, error) {
+	named, err := json.Marshal(profileAlias(p))
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Extra) == 0 {
+		return named, nil
+	}
+	m := make(map[string]json.RawMessage, len(p.Extra)+len(profileFields))
+	for k, v := range p.Extra {
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("okta: profile attribute %q is not valid JSON", k)
+		}
+		m[k] = v
+	}
+	var nm map[string]json.RawMessage
+	if err := json.Unmarshal(named, &nm); err != nil {
+		return nil, err
+	}
+	for k, v := range nm {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON decodes the named fields (null → "") and keeps every other
+// attribute in Extra. A named field of a non-string type is an error.
+func (p *Profile) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	var a profileAlias
+	extra := make(map[string]json.RawMessage)
+	for k, v := range m {
+		if !profileFields[k] {
+			extra[k] = v
+			continue
+		}
+		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("okta: profile attribute %q is not a string", k)
+		}
+		a.set(k, s)
+	}
+	if len(extra) > 0 {
+		a.Extra = extra
+	}
+	*p = Profile(a)
+	return nil
+}
+
+func (a *profileAlias) set(k, s string) {
+	switch k {
+	case "login":
+		a.Login = s
+	case "email":
+		a.Email = s
+	case "secondEmail":
+		a.SecondEmail = s
+	case "firstName":
+		a.FirstName = s
+	case "lastName":
+		a.LastName = s
+	case "primaryPhone":
+		a.PrimaryPhone = s
+	case "streetAddress":
+		a.StreetAddress = s
+	case "city":
+		a.City = s
+	case "state":
+		a.State = s
+	case "zipCode":
+		a.ZipCode = s
+	case "countryCode":
+		a.CountryCode = s
+	case "organization":
+		a.Organization = s
+	}
+}
+
+// User is an Okta user. Timestamps Okta reports as null are zero.
+type User struct {
+	ID              string     `json:"id"`
+	Status          UserStatus `json:"status"`
+	Created         time.Time  `json:"created"`
+	Activated       time.Time  `json:"activated"`
+	StatusChanged   time.Time  `json:"statusChanged"`
+	LastLogin       time.Time  `json:"lastLogin"`
+	LastUpdated     time.Time  `json:"lastUpdated"`
+	PasswordChanged time.Time  `json:"passwordChanged"`
+	Profile         Profile    `json:"profile"`
+}
+
+// CreateUserRequest is the input of [Client.CreateUser]. Its zero value
+// (apart from the profile) creates a STAGED user.
+type CreateUserRequest struct {
+	// Profile must have Login; Okta also requires Email, FirstName and LastName
+	// in the default user type.
+	Profile Profile
+	// GroupIDs are groups the user is added to on creation.
+	GroupIDs []string
+	// Activate creates the user ACTIVE or PROVISIONED instead of STAGED.
+	Activate bool
+}
+
+// CreateUser creates a user (POST /api/v1/users?activate=false|true) and
+// returns it; without Activate the user is STAGED. The call is not retried
+// after transport errors or 5xx (it is not idempotent), but is after 429.
+//
+// Errors: ErrInvalidArgument (empty login); *APIError wrapping ErrValidation
+// (for example E0000001 with cause "login: An object with this field already
+// exists in the current organization"), ErrForbidden, ErrRateLimited.
+func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, error) {
+	const op = "create user"
+	if strings.TrimSpace(req.Profile.Login) == "" {
+		return User{}, fmt.Errorf("%w: %s: profile.login is empty", ErrInvalidArgument, op)
+	}
+	body := struct {
+		Profile  Profile  `json:"profile"`
+		GroupIDs []string `json:"groupIds,omitempty"`
+	}{req.Profile, req.GroupIDs}
+	var u User
+	_, err := c.do(ctx, &call{
+		op: op, method: "POST", route: "/api/v1/users", path: "/api/v1/users",
+		query: url.Values{"activate": {strconv.FormatBool(req.Activate)}},
+		body:  body, out: &u,
+	})
+	return u, err
+}
+
+// GetUser returns a user by ID or login (GET /api/v1/users/{idOrLogin}).
+// Logins containing "/" can only be fetched by ID.
+//
+// Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound (E0000007),
+// ErrForbidden, ErrRateLimited.
+func (c *Client) GetUser(ctx context.Context, idOrLogin string) (User, error) {
+	const op = "get user"
+	id, err := pathID(op, "idOrLogin", idOrLogin)
+	if err != nil {
+		return User{}, err
+	}
+	var u User
+	_, err = c.do(ctx, &call{
+		op: op, method: "GET", route: "/api/v1/users/{id}", path: "/api/v1/users/" + id,
+		idempotent: true, out: &u,
+	})
+	return u, err
+}
+
+// UpdateProfile partially updates a user's profile (POST /api/v1/users/{id},
+// Okta's partial update): only non-empty named fields and Extra entries are
+// sent; every other attribute keeps its value. It returns the updated user.
+// Re-sending the same update is harmless, so it is retried like a GET.
+//
+// Errors: ErrInvalidArgument; *APIError wrapping ErrValidation (E0000001 with
+// causes naming the attribute), ErrNotFound, ErrForbidden, ErrRateLimited.
+func (c *Client) UpdateProfile(ctx context.Context, userID string, p Profile) (User, error) {
+	const op = "update profile"
+	id, err := pathID(op, "userID", userID)
+	if err != nil {
+		return User{}, err
+	}
+	var u User
+	_, err = c.do(ctx, &call{
+		op: op, method: "POST", route: "/api/v1/users/{id}", path: "/api/v1/users/" + id,
+		body: struct {
+			Profile Profile `json:"profile"`
+		}{p}, idempotent: true, out: &u,
+	})
+	return u, err
+}
+
+// ActivateUser activates a STAGED or DEPROVISIONED user
+// (POST /api/v1/users/{id}/lifecycle/activate?sendEmail=...). With sendEmail
+// Okta emails the user an activation link.
+//
+// Errors: ErrInvalidArgument; *APIError wrapping ErrForbidden (E0000016 the
+// user is already active, E0000038 not allowed in the user's status),
+// ErrNotFound, ErrRateLimited.
+func (c *Client) ActivateUser(ctx context.Context, userID string, sendEmail bool) error {
+	const op = "activate user"
+	id, err := pathID(op, "userID", userID)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, &call{
+		op: op, method: "POST", route: "/api/v1/users/{id}/lifecycle/activate",
+		path:  "/api/v1/users/" + id + "/lifecycle/activate",
+		query: url.Values{"sendEmail": {strconv.FormatBool(sendEmail)}},
+	})
+	return err
+}
+
+// Issuer returns the org authorization server's issuer
+// (GET /.well-known/openid-configuration, not rate limited, no token sent).
+// Okta's Workflows template derives the default RP ID from it: the issuer
+// without "https://".
+//
+// Errors: *APIError wrapping ErrNotFound or ErrServer; an error if the
+// document has no issuer.
+func (c *Client) Issuer(ctx context.Context) (string, error) {
+	const op = "openid configuration"
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if _, err := c.do(ctx, &call{
+		op: op, method: "GET", route: "/.well-known/openid-configuration",
+		path: "/.well-known/openid-configuration", idempotent: true, anonymous: true, out: &doc,
+	}); err != nil {
+		return "", err
+	}
+	if doc.Issuer == "" {
+		return "", fmt.Errorf("okta: %s: issuer is empty", op)
+	}
+	return doc.Issuer, nil
+}
