@@ -1,0 +1,269 @@
+package simulator
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// credentialManagement subcommands (CTAP 2.1 §6.8).
+const (
+	cmGetCredsMetadata    = 0x01
+	cmEnumerateRPsBegin   = 0x02
+	cmEnumerateRPsNext    = 0x03
+	cmEnumerateCredsBegin = 0x04
+	cmEnumerateCredsNext  = 0x05
+	cmDeleteCredential    = 0x06
+	cmUpdateUserInfo      = 0x07
+)
+
+type cmParams struct {
+	RPIDHash     []byte          `cbor:"1,keyasint,omitempty"`
+	CredentialID *credDescriptor `cbor:"2,keyasint,omitempty"`
+	User         *userEntity     `cbor:"3,keyasint,omitempty"`
+}
+
+type cmRequest struct {
+	SubCommand *int            `cbor:"1,keyasint"`
+	Params     cbor.RawMessage `cbor:"2,keyasint"`
+	Protocol   *int            `cbor:"3,keyasint"`
+	PinUvAuth  []byte          `cbor:"4,keyasint"`
+}
+
+type cmRP struct {
+	ID   string `cbor:"id"`
+	Name string `cbor:"name,omitempty"`
+}
+
+type cmResponse struct {
+	ExistingCount  *int            `cbor:"1,keyasint,omitempty"`
+	RemainingCount *int            `cbor:"2,keyasint,omitempty"`
+	RP             *cmRP           `cbor:"3,keyasint,omitempty"`
+	RPIDHash       []byte          `cbor:"4,keyasint,omitempty"`
+	TotalRPs       *int            `cbor:"5,keyasint,omitempty"`
+	User           *userEntity     `cbor:"6,keyasint,omitempty"`
+	CredentialID   *credDescriptor `cbor:"7,keyasint,omitempty"`
+	PublicKey      cbor.RawMessage `cbor:"8,keyasint,omitempty"`
+	TotalCreds     *int            `cbor:"9,keyasint,omitempty"`
+	CredProtect    *int            `cbor:"10,keyasint,omitempty"`
+}
+
+func intp(v int) *int { return &v }
+
+func (a *fidoApplet) credentialManagement(params []byte) []byte {
+	var req cmRequest
+	if code := decodeCTAP(params, &req); code != ctapOK {
+		return statusOnly(code)
+	}
+	if req.SubCommand == nil {
+		return statusOnly(ctapMissingParameter)
+	}
+	sub := *req.SubCommand
+	var p cmParams
+	if req.Params != nil {
+		if code := decodeCTAP(req.Params, &p); code != ctapOK {
+			return statusOnly(code)
+		}
+	}
+	switch sub {
+	case cmEnumerateRPsNext:
+		return a.nextRP()
+	case cmEnumerateCredsNext:
+		return a.nextCred()
+	case cmGetCredsMetadata, cmEnumerateRPsBegin, cmEnumerateCredsBegin, cmDeleteCredential, cmUpdateUserInfo:
+	default:
+		return statusOnly(ctapInvalidSubcommand)
+	}
+	a.cmRPs, a.cmCreds = nil, nil
+	if req.PinUvAuth == nil || req.Protocol == nil {
+		return statusOnly(ctapPUATRequired)
+	}
+	if *req.Protocol != 1 && *req.Protocol != 2 {
+		return statusOnly(ctapInvalidParameter)
+	}
+	msg := append([]byte{byte(sub)}, req.Params...)
+	if code := a.useToken(*req.Protocol, msg, req.PinUvAuth, permCredMgmt, ""); code != ctapOK {
+		return statusOnly(code)
+	}
+	switch sub {
+	case cmGetCredsMetadata:
+		return encodeCTAP(cmResponse{ExistingCount: intp(len(a.resident)), RemainingCount: intp(fidoMaxResident - len(a.resident))})
+	case cmEnumerateRPsBegin:
+		var rps []string
+		for _, c := range a.resident {
+			if !slices.Contains(rps, c.rpID) {
+				rps = append(rps, c.rpID)
+			}
+		}
+		if len(rps) == 0 {
+			return statusOnly(ctapNoCredentials)
+		}
+		slices.Sort(rps)
+		a.cmRPs = rps
+		return a.nextRPTotal(len(rps))
+	case cmEnumerateCredsBegin:
+		if p.RPIDHash == nil {
+			return statusOnly(ctapMissingParameter)
+		}
+		var creds []*residentCred
+		for _, c := range a.resident {
+			if bytes.Equal(c.rpIDHash, p.RPIDHash) {
+				creds = append(creds, c)
+			}
+		}
+		if len(creds) == 0 {
+			return statusOnly(ctapNoCredentials)
+		}
+		a.cmCreds = creds
+		return a.nextCredTotal(len(creds))
+	case cmDeleteCredential:
+		if p.CredentialID == nil {
+			return statusOnly(ctapMissingParameter)
+		}
+		if !a.deleteResident(p.CredentialID.ID) {
+			return statusOnly(ctapNoCredentials)
+		}
+		return statusOnly(ctapOK)
+	default: // cmUpdateUserInfo
+		if p.CredentialID == nil || p.User == nil {
+			return statusOnly(ctapMissingParameter)
+		}
+		c := a.findResident(p.CredentialID.ID)
+		if c == nil {
+			return statusOnly(ctapNoCredentials)
+		}
+		if !bytes.Equal(c.userID, p.User.ID) {
+			return statusOnly(ctapInvalidParameter)
+		}
+		c.userName, c.displayName = p.User.Name, p.User.DisplayName
+		return statusOnly(ctapOK)
+	}
+}
+
+func (a *fidoApplet) nextRP() []byte { return a.nextRPTotal(0) }
+
+func (a *fidoApplet) nextRPTotal(total int) []byte {
+	if len(a.cmRPs) == 0 {
+		return statusOnly(ctapNotAllowed)
+	}
+	id := a.cmRPs[0]
+	a.cmRPs = a.cmRPs[1:]
+	rp := &cmRP{ID: id}
+	var hash []byte
+	for _, c := range a.resident {
+		if c.rpID == id {
+			rp.Name, hash = c.rpName, c.rpIDHash
+			break
+		}
+	}
+	resp := cmResponse{RP: rp, RPIDHash: hash}
+	if total > 0 {
+		resp.TotalRPs = intp(total)
+	}
+	return encodeCTAP(resp)
+}
+
+func (a *fidoApplet) nextCred() []byte { return a.nextCredTotal(0) }
+
+func (a *fidoApplet) nextCredTotal(total int) []byte {
+	if len(a.cmCreds) == 0 {
+		return statusOnly(ctapNotAllowed)
+	}
+	c := a.cmCreds[0]
+	a.cmCreds = a.cmCreds[1:]
+	_, key, ok := unwrapCredential(a.master, c.rpIDHash, c.id)
+	if !ok {
+		return statusOnly(ctapInvalidCredential)
+	}
+	resp := cmResponse{
+		User:         &userEntity{ID: c.userID, Name: c.userName, DisplayName: c.displayName},
+		CredentialID: &credDescriptor{Type: "public-key", ID: c.id},
+		PublicKey:    key.coseB,
+	}
+	if c.credProtect != 0 {
+		resp.CredProtect = intp(int(c.credProtect))
+	}
+	if total > 0 {
+		resp.TotalCreds = intp(total)
+	}
+	return encodeCTAP(resp)
+}
+
+// authenticatorConfig subcommands (CTAP 2.1 §6.11).
+const (
+	cfgEnableEnterpriseAttestation = 0x01
+	cfgToggleAlwaysUV              = 0x02
+	cfgSetMinPINLength             = 0x03
+)
+
+type configRequest struct {
+	SubCommand *int            `cbor:"1,keyasint"`
+	Params     cbor.RawMessage `cbor:"2,keyasint"`
+	Protocol   *int            `cbor:"3,keyasint"`
+	PinUvAuth  []byte          `cbor:"4,keyasint"`
+}
+
+type setMinPINLengthParams struct {
+	NewMinPINLength *int     `cbor:"1,keyasint"`
+	RPIDs           []string `cbor:"2,keyasint"`
+	ForceChangePIN  *bool    `cbor:"3,keyasint"`
+}
+
+func (a *fidoApplet) config(params []byte) []byte {
+	var req configRequest
+	if code := decodeCTAP(params, &req); code != ctapOK {
+		return statusOnly(code)
+	}
+	if req.SubCommand == nil {
+		return statusOnly(ctapMissingParameter)
+	}
+	sub := *req.SubCommand
+	if sub != cfgSetMinPINLength {
+		// Enterprise attestation and alwaysUv are not simulated.
+		return statusOnly(ctapInvalidSubcommand)
+	}
+	if a.pinHash != nil {
+		if req.PinUvAuth == nil || req.Protocol == nil {
+			return statusOnly(ctapPUATRequired)
+		}
+		if *req.Protocol != 1 && *req.Protocol != 2 {
+			return statusOnly(ctapInvalidParameter)
+		}
+		msg := make([]byte, 32, 34+len(req.Params))
+		for i := range msg {
+			msg[i] = 0xFF
+		}
+		msg = append(msg, cmdConfig, byte(sub))
+		msg = append(msg, req.Params...)
+		if code := a.useToken(*req.Protocol, msg, req.PinUvAuth, permAuthnrConfig, ""); code != ctapOK {
+			return statusOnly(code)
+		}
+	}
+	var p setMinPINLengthParams
+	if req.Params != nil {
+		if code := decodeCTAP(req.Params, &p); code != ctapOK {
+			return statusOnly(code)
+		}
+	}
+	newMin := a.minPINLen
+	if p.NewMinPINLength != nil {
+		newMin = *p.NewMinPINLength
+	}
+	if newMin < a.minPINLen || newMin > fidoMaxPINBytes {
+		return statusOnly(ctapPINPolicyViolation)
+	}
+	if len(p.RPIDs) > 0 {
+		// minPinLength RP lists are not simulated.
+		return statusOnly(ctapInvalidParameter)
+	}
+	force := p.ForceChangePIN != nil && *p.ForceChangePIN
+	if force && a.pinHash == nil {
+		return statusOnly(ctapPINNotSet)
+	}
+	a.minPINLen = newMin
+	if force || (a.pinHash != nil && a.pinCodePts < newMin) {
+		a.forceChange = true
+	}
+	return statusOnly(ctapOK)
+}

@@ -1,0 +1,1018 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/go-webauthn/webauthn/protocol"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Platform plays the browser and operating system in front of one [Key]:
+// it turns WebAuthn options into CTAP2 commands, sends them to the key's
+// FIDO application as NFCCTAP APDUs through [Key.Transmit] (short APDUs,
+// command chaining, GET RESPONSE, like python-fido2 over NFC), runs the
+// PIN/UV auth protocol (2, else 1) and returns the PublicKeyCredential
+// JSON a browser would hand to a relying party.
+//
+// Errors the key reports come back as [*CTAPError] (errors.Is matches
+// [ErrPINInvalid], [ErrPINBlocked] and the other sentinels); a removed key
+// gives [ErrNotPresent]; origins and RP IDs a browser would refuse give
+// [ErrSecurity]. A Platform is safe for concurrent use; operations run one
+// at a time.
+type Platform struct {
+	mu             sync.Mutex
+	key            *Key
+	rand           io.Reader
+	rawAttestation bool
+}
+
+// PlatformOption configures a [Platform].
+type PlatformOption func(*Platform)
+
+// WithPlatformRand sets the platform's randomness (its ECDH keys and IVs).
+// By default the platform draws from the key's [WithRand] source, so a
+// deterministic key gives a deterministic platform.
+func WithPlatformRand(r io.Reader) PlatformOption {
+	return func(p *Platform) {
+		if r != nil {
+			p.rand = r
+		}
+	}
+}
+
+// WithRawAttestation makes the platform return the key's attestation
+// unchanged whatever the RP's conveyance preference, as a native FIDO
+// client (libfido2, a programming station) does. By default it behaves
+// like a browser: for attestation "none" (or absent) it replaces the
+// attestation statement with "none" and zeroes the AAGUID.
+func WithRawAttestation() PlatformOption {
+	return func(p *Platform) { p.rawAttestation = true }
+}
+
+// NewPlatform returns a platform in front of k.
+func NewPlatform(k *Key, opts ...PlatformOption) *Platform {
+	p := &Platform{key: k}
+	if k != nil {
+		p.rand = k.env.rand
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(p)
+		}
+	}
+	return p
+}
+
+// --- transport -------------------------------------------------------------
+
+// transmit sends one APDU and collects a long response with GET RESPONSE.
+func (p *Platform) transmit(ctx context.Context, apdu []byte) ([]byte, uint16, error) {
+	var out []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, fmt.Errorf("simulator: platform: %w", err)
+		}
+		resp, err := p.key.Transmit(apdu)
+		if err != nil {
+			return nil, 0, err
+		}
+		data, sw, ok := splitSW(resp)
+		if !ok {
+			return nil, 0, fmt.Errorf("simulator: platform: response of %d bytes: %w", len(resp), ErrCard)
+		}
+		out = append(out, data...)
+		if sw&0xFF00 != swMoreDataBase {
+			return out, sw, nil
+		}
+		apdu = []byte{0x00, insGetResponse, 0x00, 0x00, byte(sw)}
+	}
+}
+
+func (p *Platform) selectFIDO(ctx context.Context) error {
+	data, sw, err := p.transmit(ctx, encodeAPDU(0x00, insSelect, 0x04, 0x00, fidoAID, 256))
+	if err != nil {
+		return err
+	}
+	if sw != swOK {
+		return &CardError{SW: sw}
+	}
+	if string(data) != "FIDO_2_0" && string(data) != "U2F_V2" {
+		return fmt.Errorf("simulator: platform: FIDO SELECT answered %q: %w", data, ErrCard)
+	}
+	return nil
+}
+
+// ctap sends one CTAP2 command in NFCCTAP_MSG APDUs (chained in blocks of
+// 250 bytes) and decodes the response into resp (which may be nil).
+func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
+	msg := []byte{cmd}
+	if req != nil {
+		b, err := ctapEnc.Marshal(req)
+		if err != nil {
+			return fmt.Errorf("simulator: platform: encode CTAP request: %w", err)
+		}
+		msg = append(msg, b...)
+	}
+	const block = 250
+	for len(msg) > block {
+		_, sw, err := p.transmit(ctx, encodeAPDU(0x80|claChain, insNFCCTAPMsg, 0x80, 0x00, msg[:block], 0))
+		if err != nil {
+			return err
+		}
+		if sw != swOK {
+			return &CardError{SW: sw}
+		}
+		msg = msg[block:]
+	}
+	data, sw, err := p.transmit(ctx, encodeAPDU(0x80, insNFCCTAPMsg, 0x80, 0x00, msg, 256))
+	if err != nil {
+		return err
+	}
+	if sw != swOK {
+		return &CardError{SW: sw}
+	}
+	if len(data) == 0 {
+		return fmt.Errorf("simulator: platform: empty CTAP response: %w", ErrCard)
+	}
+	if data[0] != ctapOK {
+		return &CTAPError{Code: data[0]}
+	}
+	if resp == nil || len(data) == 1 {
+		return nil
+	}
+	if err := cbor.Unmarshal(data[1:], resp); err != nil {
+		return fmt.Errorf("simulator: platform: decode CTAP response: %w", err)
+	}
+	return nil
+}
+
+// session selects the FIDO application and reads authenticatorGetInfo.
+func (p *Platform) session(ctx context.Context) (*getInfoResponse, error) {
+	if p.key == nil {
+		return nil, errors.New("simulator: platform has no key")
+	}
+	if err := p.selectFIDO(ctx); err != nil {
+		return nil, err
+	}
+	info := new(getInfoResponse)
+	if err := p.ctap(ctx, cmdGetInfo, nil, info); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// --- PIN/UV auth protocol -------------------------------------------------
+
+func pickProtocol(info *getInfoResponse) int {
+	for _, v := range info.PINProtocols {
+		if v == 2 || v == 1 {
+			return v
+		}
+	}
+	return 0
+}
+
+// agree runs getKeyAgreement and returns the platform's COSE key and the
+// shared secret.
+func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error) {
+	var resp clientPINResponse
+	req := clientPINRequest{Protocol: &proto, SubCommand: intp(pinGetKeyAgreement)}
+	if err := p.ctap(ctx, cmdClientPIN, req, &resp); err != nil {
+		return coseKey{}, nil, err
+	}
+	if resp.KeyAgreement == nil {
+		return coseKey{}, nil, fmt.Errorf("simulator: platform: getKeyAgreement without key: %w", ErrCard)
+	}
+	peer, err := resp.KeyAgreement.ecdhPublic()
+	if err != nil {
+		return coseKey{}, nil, fmt.Errorf("simulator: platform: authenticator %v: %w", err, ErrCard)
+	}
+	priv, err := newECDHKey(p.rand)
+	if err != nil {
+		return coseKey{}, nil, fmt.Errorf("simulator: platform: key agreement: %w", err)
+	}
+	shared, err := ecdhShared(proto, priv, peer)
+	if err != nil {
+		return coseKey{}, nil, fmt.Errorf("simulator: platform: key agreement: %w", err)
+	}
+	return coseFromECDH(priv.PublicKey()), shared, nil
+}
+
+// normalizePIN applies what browsers do to a PIN before sending it:
+// Unicode NFC, at most 63 bytes.
+func normalizePIN(pin string) ([]byte, error) {
+	b := []byte(norm.NFC.String(pin))
+	if len(b) > fidoMaxPINBytes {
+		return nil, fmt.Errorf("simulator: PIN longer than %d bytes: %w", fidoMaxPINBytes, ErrPINPolicyViolation)
+	}
+	return b, nil
+}
+
+func padPIN(pin []byte) []byte {
+	out := make([]byte, paddedPINLength)
+	copy(out, pin)
+	return out
+}
+
+// pinToken gets a pinUvAuthToken with perms (bound to rpID when not
+// empty), using getPinUvAuthTokenUsingPinWithPermissions when the key
+// supports it, else the legacy getPinToken.
+func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin string, perms byte, rpID string) (int, []byte, error) {
+	proto := pickProtocol(info)
+	if proto == 0 {
+		return 0, nil, fmt.Errorf("simulator: platform: no common PIN/UV auth protocol: %w", ErrNotSupported)
+	}
+	pb, err := normalizePIN(pin)
+	if err != nil {
+		return 0, nil, err
+	}
+	ka, shared, err := p.agree(ctx, proto)
+	if err != nil {
+		return 0, nil, err
+	}
+	pinHashEnc, err := pinEncrypt(proto, shared, pinHashOf(pb), p.rand)
+	if err != nil {
+		return 0, nil, fmt.Errorf("simulator: platform: encrypt PIN hash: %w", err)
+	}
+	req := clientPINRequest{Protocol: &proto, KeyAgreement: &ka, PinHashEnc: pinHashEnc}
+	if info.Options["pinUvAuthToken"] {
+		req.SubCommand = intp(pinGetTokenWithPerms)
+		req.Permissions = intp(int(perms))
+		if rpID != "" {
+			req.RPID = &rpID
+		}
+	} else {
+		req.SubCommand = intp(pinGetPINToken)
+	}
+	var resp clientPINResponse
+	if err := p.ctap(ctx, cmdClientPIN, req, &resp); err != nil {
+		return 0, nil, err
+	}
+	token, err := pinDecrypt(proto, shared, resp.PinUvAuthToken)
+	if err != nil {
+		return 0, nil, fmt.Errorf("simulator: platform: decrypt PIN token: %v: %w", err, ErrCard)
+	}
+	return proto, token, nil
+}
+
+// SetPIN sets the key's first FIDO PIN (clientPIN setPIN).
+func (p *Platform) SetPIN(ctx context.Context, pin string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.setPIN(ctx, pin); err != nil {
+		return fmt.Errorf("simulator: set PIN: %w", err)
+	}
+	return nil
+}
+
+func (p *Platform) setPIN(ctx context.Context, pin string) error {
+	info, err := p.session(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Options["clientPin"] {
+		return &CTAPError{Code: ctapNotAllowed}
+	}
+	pb, err := normalizePIN(pin)
+	if err != nil {
+		return err
+	}
+	proto := pickProtocol(info)
+	ka, shared, err := p.agree(ctx, proto)
+	if err != nil {
+		return err
+	}
+	newPinEnc, err := pinEncrypt(proto, shared, padPIN(pb), p.rand)
+	if err != nil {
+		return err
+	}
+	req := clientPINRequest{
+		Protocol: &proto, SubCommand: intp(pinSetPIN), KeyAgreement: &ka,
+		NewPinEnc: newPinEnc, PinUvAuth: pinAuthenticate(proto, shared, newPinEnc),
+	}
+	return p.ctap(ctx, cmdClientPIN, req, nil)
+}
+
+// ChangePIN changes the FIDO PIN (clientPIN changePIN), which also clears
+// a pending forced PIN change.
+func (p *Platform) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.changePIN(ctx, oldPIN, newPIN); err != nil {
+		return fmt.Errorf("simulator: change PIN: %w", err)
+	}
+	return nil
+}
+
+func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
+	info, err := p.session(ctx)
+	if err != nil {
+		return err
+	}
+	if !info.Options["clientPin"] {
+		return &CTAPError{Code: ctapPINNotSet}
+	}
+	oldB, err := normalizePIN(oldPIN)
+	if err != nil {
+		return err
+	}
+	newB, err := normalizePIN(newPIN)
+	if err != nil {
+		return err
+	}
+	proto := pickProtocol(info)
+	ka, shared, err := p.agree(ctx, proto)
+	if err != nil {
+		return err
+	}
+	newPinEnc, err := pinEncrypt(proto, shared, padPIN(newB), p.rand)
+	if err != nil {
+		return err
+	}
+	pinHashEnc, err := pinEncrypt(proto, shared, pinHashOf(oldB), p.rand)
+	if err != nil {
+		return err
+	}
+	req := clientPINRequest{
+		Protocol: &proto, SubCommand: intp(pinChangePIN), KeyAgreement: &ka,
+		NewPinEnc: newPinEnc, PinHashEnc: pinHashEnc,
+		PinUvAuth: pinAuthenticate(proto, shared, append(append([]byte(nil), newPinEnc...), pinHashEnc...)),
+	}
+	return p.ctap(ctx, cmdClientPIN, req, nil)
+}
+
+// ForcePINChange makes the key refuse PIN tokens until the PIN is changed
+// (authenticatorConfig setMinPINLength with forceChangePin), as Yubico's
+// pre-registration does. pin is the current PIN.
+func (p *Platform) ForcePINChange(ctx context.Context, pin string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.setMinPINLength(ctx, pin, 0, true); err != nil {
+		return fmt.Errorf("simulator: force PIN change: %w", err)
+	}
+	return nil
+}
+
+// SetMinPINLength raises the minimum PIN length (code points); the key
+// forces a PIN change when the current PIN is shorter.
+func (p *Platform) SetMinPINLength(ctx context.Context, pin string, minLength int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if minLength < 1 {
+		return fmt.Errorf("simulator: set minimum PIN length: %d is not positive", minLength)
+	}
+	if err := p.setMinPINLength(ctx, pin, minLength, false); err != nil {
+		return fmt.Errorf("simulator: set minimum PIN length: %w", err)
+	}
+	return nil
+}
+
+func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength int, force bool) error {
+	info, err := p.session(ctx)
+	if err != nil {
+		return err
+	}
+	if !info.Options["setMinPINLength"] || !info.Options["authnrCfg"] {
+		return fmt.Errorf("simulator: platform: key lacks setMinPINLength: %w", ErrNotSupported)
+	}
+	params := setMinPINLengthParams{}
+	if minLength > 0 {
+		params.NewMinPINLength = &minLength
+	}
+	if force {
+		params.ForceChangePIN = &force
+	}
+	pb, err := ctapEnc.Marshal(params)
+	if err != nil {
+		return err
+	}
+	req := configRequest{SubCommand: intp(cfgSetMinPINLength), Params: pb}
+	if info.Options["clientPin"] {
+		proto, token, err := p.pinToken(ctx, info, pin, permAuthnrConfig, "")
+		if err != nil {
+			return err
+		}
+		msg := bytes.Repeat([]byte{0xFF}, 32)
+		msg = append(msg, cmdConfig, cfgSetMinPINLength)
+		msg = append(msg, pb...)
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, msg)
+	}
+	return p.ctap(ctx, cmdConfig, req, nil)
+}
+
+// PINRetries returns the FIDO PIN retries left and whether the key must be
+// power cycled before the next PIN attempt.
+func (p *Platform) PINRetries(ctx context.Context) (retries int, powerCycleRequired bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.session(ctx); err != nil {
+		return 0, false, fmt.Errorf("simulator: PIN retries: %w", err)
+	}
+	var resp clientPINResponse
+	if err := p.ctap(ctx, cmdClientPIN, clientPINRequest{SubCommand: intp(pinGetRetries)}, &resp); err != nil {
+		return 0, false, fmt.Errorf("simulator: PIN retries: %w", err)
+	}
+	if resp.Retries == nil {
+		return 0, false, fmt.Errorf("simulator: PIN retries: response without retries: %w", ErrCard)
+	}
+	return *resp.Retries, resp.PowerCycleState != nil && *resp.PowerCycleState, nil
+}
+
+// Reset runs authenticatorReset: it wipes the PIN and every credential.
+// Like a real key it needs a touch and works only within seconds of
+// power-up (call [Key.PowerCycle] first).
+func (p *Platform) Reset(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.session(ctx); err != nil {
+		return fmt.Errorf("simulator: reset: %w", err)
+	}
+	if err := p.ctap(ctx, cmdReset, nil, nil); err != nil {
+		return fmt.Errorf("simulator: reset: %w", err)
+	}
+	return nil
+}
+
+// --- WebAuthn ceremonies --------------------------------------------------
+
+// checkOrigin validates a web origin and the RP ID against it as browsers
+// do: https (or http on localhost), and the RP ID equal to the host or a
+// parent domain of it. It returns the serialized origin and the RP ID.
+func checkOrigin(origin, rpID string) (string, string, error) {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", fmt.Errorf("simulator: origin %q is not a web origin: %w", origin, ErrSecurity)
+	}
+	host := strings.ToLower(u.Hostname())
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && (host == "localhost" || strings.HasSuffix(host, ".localhost")):
+	default:
+		return "", "", fmt.Errorf("simulator: origin %q is not secure: %w", origin, ErrSecurity)
+	}
+	if rpID == "" {
+		rpID = host
+	}
+	rpID = strings.ToLower(rpID)
+	if net.ParseIP(host) != nil && rpID != host {
+		return "", "", fmt.Errorf("simulator: RP ID %q does not match IP origin %q: %w", rpID, origin, ErrSecurity)
+	}
+	if rpID != host && !strings.HasSuffix(host, "."+rpID) {
+		return "", "", fmt.Errorf("simulator: RP ID %q is not a registrable suffix of origin %q: %w", rpID, origin, ErrSecurity)
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), rpID, nil
+}
+
+type clientData struct {
+	Type        string `json:"type"`
+	Challenge   string `json:"challenge"`
+	Origin      string `json:"origin"`
+	CrossOrigin bool   `json:"crossOrigin"`
+}
+
+func clientDataJSON(typ string, challenge []byte, origin string) ([]byte, error) {
+	return json.Marshal(clientData{Type: typ, Challenge: b64(challenge), Origin: origin})
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// userID extracts the user handle from go-webauthn's UserEntity.ID, which
+// holds bytes when built in Go and a base64url string when decoded from
+// JSON.
+func userID(v any) ([]byte, error) {
+	var id []byte
+	switch x := v.(type) {
+	case protocol.URLEncodedBase64:
+		id = x
+	case []byte:
+		id = x
+	case string:
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(x, "="))
+		if err != nil {
+			return nil, errors.New("simulator: user.id is not base64url")
+		}
+		id = b
+	default:
+		return nil, fmt.Errorf("simulator: user.id has unsupported type %T", v)
+	}
+	if len(id) == 0 || len(id) > 64 {
+		return nil, fmt.Errorf("simulator: user.id is %d bytes, want 1 to 64", len(id))
+	}
+	return id, nil
+}
+
+// uvPlan decides whether the platform gets a PIN token: required UV needs
+// the PIN; preferred uses it when given; discoverable credentials on a
+// key with a PIN need it (CTAP 2.1 makeCredUvNotRqd covers only
+// non-discoverable ones).
+func uvPlan(info *getInfoResponse, uv protocol.UserVerificationRequirement, pin string, needForRK bool) (bool, error) {
+	pinSet := info.Options["clientPin"]
+	switch {
+	case uv == protocol.VerificationRequired:
+		if !pinSet {
+			return false, &CTAPError{Code: ctapPINNotSet}
+		}
+		if pin == "" {
+			return false, &CTAPError{Code: ctapPUATRequired}
+		}
+		return true, nil
+	case uv == protocol.VerificationDiscouraged:
+	default:
+		if pinSet && pin != "" {
+			return true, nil
+		}
+	}
+	if needForRK && pinSet {
+		if pin == "" {
+			return false, &CTAPError{Code: ctapPUATRequired}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+type attestationObject struct {
+	Fmt      string          `cbor:"fmt"`
+	AttStmt  cbor.RawMessage `cbor:"attStmt"`
+	AuthData []byte          `cbor:"authData"`
+}
+
+type attestationResponseJSON struct {
+	ClientDataJSON     string   `json:"clientDataJSON"`
+	AttestationObject  string   `json:"attestationObject"`
+	AuthenticatorData  string   `json:"authenticatorData"`
+	Transports         []string `json:"transports"`
+	PublicKey          string   `json:"publicKey,omitempty"`
+	PublicKeyAlgorithm int      `json:"publicKeyAlgorithm"`
+}
+
+type assertionResponseJSON struct {
+	ClientDataJSON    string `json:"clientDataJSON"`
+	AuthenticatorData string `json:"authenticatorData"`
+	Signature         string `json:"signature"`
+	UserHandle        string `json:"userHandle,omitempty"`
+}
+
+type credentialJSON struct {
+	ID                      string                                         `json:"id"`
+	RawID                   string                                         `json:"rawId"`
+	Type                    string                                         `json:"type"`
+	AuthenticatorAttachment string                                         `json:"authenticatorAttachment"`
+	ClientExtensionResults  protocol.AuthenticationExtensionsClientOutputs `json:"clientExtensionResults"`
+	Response                any                                            `json:"response"`
+}
+
+var credProtectLevels = map[protocol.CredentialProtectionPolicy]int{
+	"userVerificationOptional":                     1,
+	"userVerificationOptionalWithCredentialIDList": 2,
+	"userVerificationRequired":                     3,
+}
+
+// CreateCredential runs navigator.credentials.create() at origin with
+// opts and returns the PublicKeyCredential JSON (the shape of
+// PublicKeyCredential.toJSON(), which go-webauthn's
+// protocol.ParseCredentialCreationResponseBytes parses). pin is the FIDO
+// PIN the user types when the key asks for one ("" for none).
+func (p *Platform) CreateCredential(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out, err := p.create(ctx, origin, opts, pin)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: create credential: %w", err)
+	}
+	return out, nil
+}
+
+// CreateCredentialJSON is CreateCredential with the options as JSON, either
+// {"publicKey": {...}} (go-webauthn's protocol.CredentialCreation) or the
+// bare options.
+func (p *Platform) CreateCredentialJSON(ctx context.Context, origin string, optionsJSON []byte, pin string) ([]byte, error) {
+	var wrapped struct {
+		PublicKey *protocol.PublicKeyCredentialCreationOptions `json:"publicKey"`
+	}
+	if err := json.Unmarshal(optionsJSON, &wrapped); err != nil {
+		return nil, fmt.Errorf("simulator: create credential: options JSON: %w", err)
+	}
+	opts := wrapped.PublicKey
+	if opts == nil {
+		opts = new(protocol.PublicKeyCredentialCreationOptions)
+		if err := json.Unmarshal(optionsJSON, opts); err != nil {
+			return nil, fmt.Errorf("simulator: create credential: options JSON: %w", err)
+		}
+	}
+	return p.CreateCredential(ctx, origin, *opts, pin)
+}
+
+func (p *Platform) create(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
+	origin, rpID, err := checkOrigin(origin, opts.RelyingParty.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Challenge) == 0 {
+		return nil, errors.New("simulator: challenge is empty")
+	}
+	uid, err := userID(opts.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	var params []credParam
+	for _, cp := range opts.Parameters {
+		if cp.Type == protocol.PublicKeyCredentialType {
+			params = append(params, credParam{Alg: int(cp.Algorithm), Type: "public-key"})
+		}
+	}
+	if len(opts.Parameters) == 0 {
+		params = []credParam{{Alg: coseES256, Type: "public-key"}, {Alg: -257, Type: "public-key"}}
+	}
+	cdj, err := clientDataJSON("webauthn.create", opts.Challenge, origin)
+	if err != nil {
+		return nil, err
+	}
+	cdh := sha256.Sum256(cdj)
+
+	info, err := p.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	supported := false
+	for _, cp := range params {
+		for _, a := range info.Algorithms {
+			supported = supported || cp.Alg == a.Alg
+		}
+	}
+	if !supported {
+		return nil, fmt.Errorf("simulator: no requested algorithm is supported by the key: %w", ErrNotSupported)
+	}
+	sel := opts.AuthenticatorSelection
+	if sel.AuthenticatorAttachment == protocol.Platform {
+		return nil, fmt.Errorf("simulator: platform attachment requested, the key is cross-platform: %w", ErrNotSupported)
+	}
+	rk := false
+	switch {
+	case sel.ResidentKey == protocol.ResidentKeyRequirementRequired:
+		rk = true
+	case sel.ResidentKey == protocol.ResidentKeyRequirementPreferred:
+		rk = info.Options["rk"] && info.Options["clientPin"] && pin != ""
+	case sel.ResidentKey == "" && sel.RequireResidentKey != nil && *sel.RequireResidentKey:
+		rk = true
+	}
+	if rk && !info.Options["rk"] {
+		return nil, fmt.Errorf("simulator: resident key required: %w", ErrNotSupported)
+	}
+	useToken, err := uvPlan(info, sel.UserVerification, pin, rk)
+	if err != nil {
+		return nil, err
+	}
+	req := makeCredentialRequest{
+		ClientDataHash: cdh[:],
+		RP:             &rpEntity{ID: &rpID, Name: opts.RelyingParty.Name},
+		User:           &userEntity{ID: uid, Name: opts.User.Name, DisplayName: opts.User.DisplayName},
+		Params:         params,
+	}
+	for _, d := range opts.CredentialExcludeList {
+		if d.Type == protocol.PublicKeyCredentialType {
+			req.ExcludeList = append(req.ExcludeList, credDescriptor{Type: "public-key", ID: d.CredentialID})
+		}
+	}
+	if rk {
+		req.Options = map[string]bool{"rk": true}
+	}
+	ext := opts.Extensions
+	var outputs protocol.AuthenticationExtensionsClientOutputs
+	authExt := map[string]any{}
+	if ext.CredentialProtectionPolicy != "" {
+		level, ok := credProtectLevels[ext.CredentialProtectionPolicy]
+		if !ok {
+			return nil, fmt.Errorf("simulator: unknown credentialProtectionPolicy %q", ext.CredentialProtectionPolicy)
+		}
+		authExt["credProtect"] = level
+	}
+	hmacRequested := ext.HMACCreateSecret || ext.PRF != nil
+	if hmacRequested {
+		authExt["hmac-secret"] = true
+	}
+	if len(authExt) > 0 {
+		req.Extensions = map[string]cbor.RawMessage{}
+		for k, v := range authExt {
+			b, err := ctapEnc.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			req.Extensions[k] = b
+		}
+	}
+	if useToken {
+		proto, token, err := p.pinToken(ctx, info, pin, permMakeCredential, rpID)
+		if err != nil {
+			return nil, err
+		}
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
+	}
+	var resp struct {
+		Fmt      string          `cbor:"1,keyasint"`
+		AuthData []byte          `cbor:"2,keyasint"`
+		AttStmt  cbor.RawMessage `cbor:"3,keyasint"`
+	}
+	if err := p.ctap(ctx, cmdMakeCredential, req, &resp); err != nil {
+		return nil, err
+	}
+	parsed, err := parseAttestedAuthData(resp.AuthData)
+	if err != nil {
+		return nil, err
+	}
+	// Client extension outputs, only for extensions the RP asked for.
+	if ext.CredProps {
+		outputs.CredProps = &protocol.CredentialPropertiesOutput{RK: &rk}
+	}
+	hmacOK := bytes.Contains(parsed.ext, []byte("hmac-secret"))
+	if ext.HMACCreateSecret {
+		outputs.HMACCreateSecret = &hmacOK
+	}
+	if ext.PRF != nil {
+		outputs.PRF = &protocol.PRFOutputs{Enabled: &hmacOK}
+	}
+	obj := attestationObject{Fmt: resp.Fmt, AttStmt: resp.AttStmt, AuthData: resp.AuthData}
+	if !p.rawAttestation && (opts.Attestation == "" || opts.Attestation == protocol.PreferNoAttestation) {
+		// Browsers replace the attestation with "none" and zero the AAGUID.
+		ad := bytes.Clone(resp.AuthData)
+		clear(ad[37:53])
+		obj = attestationObject{Fmt: "none", AttStmt: []byte{0xA0}, AuthData: ad}
+	}
+	attObj, err := ctapEnc.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	transports := []string{"usb"}
+	if slicesContains(info.Transports, "nfc") {
+		transports = []string{"nfc", "usb"}
+	}
+	return json.Marshal(credentialJSON{
+		ID:                      b64(parsed.credID),
+		RawID:                   b64(parsed.credID),
+		Type:                    "public-key",
+		AuthenticatorAttachment: "cross-platform",
+		ClientExtensionResults:  outputs,
+		Response: attestationResponseJSON{
+			ClientDataJSON:     b64(cdj),
+			AttestationObject:  b64(attObj),
+			AuthenticatorData:  b64(obj.AuthData),
+			Transports:         transports,
+			PublicKey:          b64(parsed.spki),
+			PublicKeyAlgorithm: parsed.alg,
+		},
+	})
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+type attestedData struct {
+	credID []byte
+	alg    int
+	spki   []byte
+	ext    []byte
+}
+
+// parseAttestedAuthData reads the credential ID and public key from
+// authenticator data with attested credential data.
+func parseAttestedAuthData(ad []byte) (attestedData, error) {
+	bad := func(what string) (attestedData, error) {
+		return attestedData{}, fmt.Errorf("simulator: platform: authenticator data %s: %w", what, ErrCard)
+	}
+	if len(ad) < 37+16+2 || ad[32]&flagAT == 0 {
+		return bad("without attested credential data")
+	}
+	n := int(binary.BigEndian.Uint16(ad[53:55]))
+	if len(ad) < 55+n {
+		return bad("truncated")
+	}
+	out := attestedData{credID: ad[55 : 55+n]}
+	var ck coseKey
+	rest, err := cbor.UnmarshalFirst(ad[55+n:], &ck)
+	if err != nil {
+		return bad("with a bad public key")
+	}
+	out.ext = rest
+	out.alg = ck.Alg
+	var pub any
+	switch ck.Alg {
+	case coseES256:
+		pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, ck.X...), ck.Y...))
+		if err != nil {
+			return bad("with a bad P-256 key")
+		}
+		pub = pk
+	case coseEdDSA:
+		if len(ck.X) != ed25519.PublicKeySize {
+			return bad("with a bad Ed25519 key")
+		}
+		pub = ed25519.PublicKey(ck.X)
+	}
+	if pub != nil {
+		if out.spki, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+			return bad("with an unencodable key")
+		}
+	}
+	return out, nil
+}
+
+// GetAssertion runs navigator.credentials.get() at origin with opts and
+// returns the PublicKeyCredential JSON that go-webauthn's
+// protocol.ParseCredentialRequestResponseBytes parses. When several
+// discoverable credentials match, it picks the most recent one, as a user
+// choosing the first account would.
+func (p *Platform) GetAssertion(ctx context.Context, origin string, opts protocol.PublicKeyCredentialRequestOptions, pin string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out, err := p.get(ctx, origin, opts, pin)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: get assertion: %w", err)
+	}
+	return out, nil
+}
+
+// GetAssertionJSON is GetAssertion with the options as JSON, either
+// {"publicKey": {...}} (go-webauthn's protocol.CredentialAssertion) or the
+// bare options.
+func (p *Platform) GetAssertionJSON(ctx context.Context, origin string, optionsJSON []byte, pin string) ([]byte, error) {
+	var wrapped struct {
+		PublicKey *protocol.PublicKeyCredentialRequestOptions `json:"publicKey"`
+	}
+	if err := json.Unmarshal(optionsJSON, &wrapped); err != nil {
+		return nil, fmt.Errorf("simulator: get assertion: options JSON: %w", err)
+	}
+	opts := wrapped.PublicKey
+	if opts == nil {
+		opts = new(protocol.PublicKeyCredentialRequestOptions)
+		if err := json.Unmarshal(optionsJSON, opts); err != nil {
+			return nil, fmt.Errorf("simulator: get assertion: options JSON: %w", err)
+		}
+	}
+	return p.GetAssertion(ctx, origin, *opts, pin)
+}
+
+// prfSalt maps a WebAuthn PRF input to an hmac-secret salt.
+func prfSalt(in []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte("WebAuthn PRF\x00"))
+	h.Write(in)
+	return h.Sum(nil)
+}
+
+func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicKeyCredentialRequestOptions, pin string) ([]byte, error) {
+	origin, rpID, err := checkOrigin(origin, opts.RelyingPartyID)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Challenge) == 0 {
+		return nil, errors.New("simulator: challenge is empty")
+	}
+	cdj, err := clientDataJSON("webauthn.get", opts.Challenge, origin)
+	if err != nil {
+		return nil, err
+	}
+	cdh := sha256.Sum256(cdj)
+	info, err := p.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	useToken, err := uvPlan(info, opts.UserVerification, pin, false)
+	if err != nil {
+		return nil, err
+	}
+	req := getAssertionRequest{RPID: &rpID, ClientDataHash: cdh[:]}
+	for _, d := range opts.AllowedCredentials {
+		if d.Type == protocol.PublicKeyCredentialType {
+			req.AllowList = append(req.AllowList, credDescriptor{Type: "public-key", ID: d.CredentialID})
+		}
+	}
+	if len(opts.AllowedCredentials) > 0 && len(req.AllowList) == 0 {
+		return nil, &CTAPError{Code: ctapNoCredentials}
+	}
+	// hmac-secret (from hmacGetSecret or PRF eval).
+	ext := opts.Extensions
+	var salts []byte
+	var prf bool
+	switch {
+	case ext.PRF != nil && !ext.PRF.Eval.IsZero():
+		prf = true
+		salts = prfSalt(ext.PRF.Eval.First)
+		if len(ext.PRF.Eval.Second) > 0 {
+			salts = append(salts, prfSalt(ext.PRF.Eval.Second)...)
+		}
+	case !ext.HMACGetSecret.IsZero():
+		if len(ext.HMACGetSecret.Salt1) != 32 || (len(ext.HMACGetSecret.Salt2) != 0 && len(ext.HMACGetSecret.Salt2) != 32) {
+			return nil, errors.New("simulator: hmacGetSecret salts must be 32 bytes")
+		}
+		salts = append(bytes.Clone(ext.HMACGetSecret.Salt1), ext.HMACGetSecret.Salt2...)
+	}
+	var hmacShared []byte
+	var hmacProto int
+	if salts != nil {
+		hmacProto = pickProtocol(info)
+		ka, shared, err := p.agree(ctx, hmacProto)
+		if err != nil {
+			return nil, err
+		}
+		saltEnc, err := pinEncrypt(hmacProto, shared, salts, p.rand)
+		if err != nil {
+			return nil, err
+		}
+		in := hmacSecretInput{KeyAgreement: &ka, SaltEnc: saltEnc, SaltAuth: pinAuthenticate(hmacProto, shared, saltEnc), Protocol: &hmacProto}
+		b, err := ctapEnc.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		req.Extensions = map[string]cbor.RawMessage{"hmac-secret": b}
+		hmacShared = shared
+	}
+	if useToken {
+		proto, token, err := p.pinToken(ctx, info, pin, permGetAssertion, rpID)
+		if err != nil {
+			return nil, err
+		}
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
+	}
+	var resp struct {
+		Credential credDescriptor `cbor:"1,keyasint"`
+		AuthData   []byte         `cbor:"2,keyasint"`
+		Signature  []byte         `cbor:"3,keyasint"`
+		User       *userEntity    `cbor:"4,keyasint"`
+		NumCreds   int            `cbor:"5,keyasint"`
+	}
+	if err := p.ctap(ctx, cmdGetAssertion, req, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.AuthData) < 37 {
+		return nil, fmt.Errorf("simulator: platform: authenticator data of %d bytes: %w", len(resp.AuthData), ErrCard)
+	}
+	var outputs protocol.AuthenticationExtensionsClientOutputs
+	if ext.AppID != "" {
+		f := false
+		outputs.AppID = &f
+	}
+	if salts != nil && resp.AuthData[32]&flagED != 0 {
+		var extOut map[string]cbor.RawMessage
+		if err := cbor.Unmarshal(resp.AuthData[37:], &extOut); err == nil {
+			var enc []byte
+			if err := cbor.Unmarshal(extOut["hmac-secret"], &enc); err == nil {
+				if plain, err := pinDecrypt(hmacProto, hmacShared, enc); err == nil && len(plain) == len(salts) {
+					first, second := plain[:32], plain[32:]
+					if prf {
+						res := &protocol.PRFValues{First: first}
+						if len(second) > 0 {
+							res.Second = second
+						}
+						outputs.PRF = &protocol.PRFOutputs{Results: res}
+					} else {
+						o := &protocol.HMACGetSecretOutputs{Output1: first}
+						if len(second) > 0 {
+							o.Output2 = second
+						}
+						outputs.HMACGetSecret = o
+					}
+				}
+			}
+		}
+	}
+	ar := assertionResponseJSON{
+		ClientDataJSON:    b64(cdj),
+		AuthenticatorData: b64(resp.AuthData),
+		Signature:         b64(resp.Signature),
+	}
+	if resp.User != nil {
+		ar.UserHandle = b64(resp.User.ID)
+	}
+	return json.Marshal(credentialJSON{
+		ID:                      b64(resp.Credential.ID),
+		RawID:                   b64(resp.Credential.ID),
+		Type:                    "public-key",
+		AuthenticatorAttachment: "cross-platform",
+		ClientExtensionResults:  outputs,
+		Response:                ar,
+	})
+}
+

@@ -1,0 +1,204 @@
+package simulator_test
+
+import (
+	"crypto/x509"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-webauthn/webauthn/metadata"
+	"github.com/go-webauthn/webauthn/metadata/providers/memory"
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+
+	"github.com/preenroll/preenroll/simulator"
+)
+
+const (
+	testRPID   = "example.com"
+	testOrigin = "https://example.com"
+	testPIN    = "4831-pin"
+)
+
+// testUser is a go-webauthn user.
+type testUser struct {
+	id    []byte
+	creds []webauthn.Credential
+}
+
+func (u *testUser) WebAuthnID() []byte                         { return u.id }
+func (u *testUser) WebAuthnName() string                       { return "alice@example.com" }
+func (u *testUser) WebAuthnDisplayName() string                { return "Alice" }
+func (u *testUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
+
+// newRP returns a go-webauthn relying party that trusts ca for aaguid
+// through an in-memory metadata provider.
+func newRP(t testing.TB, ca *simulator.CA, aaguid uuid.UUID) *webauthn.WebAuthn {
+	t.Helper()
+	mds, err := memory.New(memory.WithMetadata(map[uuid.UUID]*metadata.Entry{
+		aaguid: {
+			AaGUID: aaguid,
+			MetadataStatement: metadata.Statement{
+				AaGUID:                      aaguid,
+				Description:                 "Simulated YubiKey 5 Series with NFC",
+				AttestationTypes:            metadata.AuthenticatorAttestationTypes{metadata.BasicFull},
+				AttestationRootCertificates: []*x509.Certificate{ca.Root()},
+			},
+			StatusReports: []metadata.StatusReport{{Status: metadata.FidoCertifiedL1}},
+		},
+	}))
+	if err != nil {
+		t.Fatalf("memory.New: %v", err)
+	}
+	w, err := webauthn.New(&webauthn.Config{
+		RPID:          testRPID,
+		RPDisplayName: "Example",
+		RPOrigins:     []string{testOrigin},
+		MDS:           mds,
+	})
+	if err != nil {
+		t.Fatalf("webauthn.New: %v", err)
+	}
+	return w
+}
+
+type fixture struct {
+	key  *simulator.Key
+	plat *simulator.Platform
+	rp   *webauthn.WebAuthn
+	user *testUser
+}
+
+var fixedNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+func newFixture(t testing.TB, opts ...simulator.Option) *fixture {
+	t.Helper()
+	k, err := simulator.New(append([]simulator.Option{
+		simulator.WithSerial(12345678),
+		simulator.WithRand(newSeeded(7)),
+		simulator.WithClock(func() time.Time { return fixedNow }),
+	}, opts...)...)
+	if err != nil {
+		t.Fatalf("simulator.New: %v", err)
+	}
+	return &fixture{
+		key:  k,
+		plat: simulator.NewPlatform(k),
+		rp:   newRP(t, simulator.DefaultFIDOCA(), k.AAGUID()),
+		user: &testUser{id: []byte("user-handle-0001")},
+	}
+}
+
+// register runs a full registration and stores the credential.
+func (f *fixture) register(t testing.TB, pin string, opts ...webauthn.RegistrationOption) (*webauthn.Credential, error) {
+	t.Helper()
+	opts = append([]webauthn.RegistrationOption{webauthn.WithConveyancePreference(protocol.PreferDirectAttestation)}, opts...)
+	creation, session, err := f.rp.BeginRegistration(f.user, opts...)
+	if err != nil {
+		t.Fatalf("BeginRegistration: %v", err)
+	}
+	resp, err := f.plat.CreateCredential(t.Context(), testOrigin, creation.Response, pin)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	if err != nil {
+		return nil, err
+	}
+	f.user.creds = append(f.user.creds, *cred)
+	return cred, nil
+}
+
+// login runs a full login and updates the stored credential.
+func (f *fixture) login(t testing.TB, origin, pin string, opts ...webauthn.LoginOption) (*webauthn.Credential, error) {
+	t.Helper()
+	assertion, session, err := f.rp.BeginLogin(f.user, opts...)
+	if err != nil {
+		t.Fatalf("BeginLogin: %v", err)
+	}
+	resp, err := f.plat.GetAssertion(t.Context(), origin, assertion.Response, pin)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := f.rp.ValidateLogin(f.user, *session, parsed)
+	if err != nil {
+		return nil, err
+	}
+	for i := range f.user.creds {
+		if string(f.user.creds[i].ID) == string(cred.ID) {
+			f.user.creds[i] = *cred
+		}
+	}
+	return cred, nil
+}
+
+func TestRegisterAndLogin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if err := f.plat.SetPIN(t.Context(), testPIN); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	cred, err := f.register(t, testPIN)
+	if err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	if cred.AttestationFormat != "packed" || cred.AttestationType != "basic_full" {
+		t.Errorf("attestation = %s/%s, want packed/basic_full", cred.AttestationFormat, cred.AttestationType)
+	}
+	if got := uuid.UUID(cred.Authenticator.AAGUID); got != f.key.AAGUID() {
+		t.Errorf("AAGUID = %v, want %v", got, f.key.AAGUID())
+	}
+	if !cred.Flags.UserPresent || !cred.Flags.UserVerified {
+		t.Errorf("flags = %+v, want UP and UV", cred.Flags)
+	}
+	got, err := f.login(t, testOrigin, testPIN)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if got.Authenticator.SignCount <= cred.Authenticator.SignCount || got.Authenticator.CloneWarning {
+		t.Errorf("sign count %d after %d (clone warning %v)", got.Authenticator.SignCount, cred.Authenticator.SignCount, got.Authenticator.CloneWarning)
+	}
+	_ = errors.New
+}
+
+// TestPreregistrationFlow is what Yubico's factory and the user do:
+// SetPIN, CreateCredential, ForcePINChange; later ChangePIN and sign in.
+func TestPreregistrationFlow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.plat.SetPIN(ctx, testPIN); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	if _, err := f.register(t, testPIN, webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired)); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	if err := f.plat.ForcePINChange(ctx, testPIN); err != nil {
+		t.Fatalf("ForcePINChange: %v", err)
+	}
+	if _, err := f.login(t, testOrigin, testPIN); !errors.Is(err, simulator.ErrPINPolicyViolation) {
+		t.Fatalf("login before PIN change: err = %v, want ErrPINPolicyViolation", err)
+	}
+	if err := f.plat.ChangePIN(ctx, testPIN, testPIN); !errors.Is(err, simulator.ErrPINPolicyViolation) {
+		t.Fatalf("ChangePIN to the same PIN: err = %v, want ErrPINPolicyViolation", err)
+	}
+	if err := f.plat.ChangePIN(ctx, testPIN, "new-pin-2"); err != nil {
+		t.Fatalf("ChangePIN: %v", err)
+	}
+	cred, err := f.login(t, testOrigin, "new-pin-2")
+	if err != nil {
+		t.Fatalf("login after PIN change: %v", err)
+	}
+	if !cred.Flags.UserVerified {
+		t.Error("login after PIN change is not user verified")
+	}
+}
