@@ -1015,4 +1015,3 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		Response:                ar,
 	})
 }
-
