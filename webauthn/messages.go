@@ -1,0 +1,272 @@
+package webauthn
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MessageVersion is the version of the envelope plaintexts this package
+// writes and the only one it reads.
+const MessageVersion = 1
+
+// Bounds on message fields (bytes unless noted).
+const (
+	maxIDLen            = 256       // user IDs, enrollment IDs
+	maxNameLen          = 1024      // RP name, user name, display name
+	maxRPIDLen          = 253       // a DNS name
+	maxUserHandleLen    = 64        // WebAuthn §5.4.3
+	minChallengeLen     = 16        // WebAuthn §13.4.3
+	maxChallengeLen     = 1024      //
+	maxAlgorithms       = 16        // entries
+	maxCredentialIDLen  = 1023      // WebAuthn §6.1 (credentialIdLength < 1024)
+	maxAttestationLen   = 64 << 10  // attestation object
+	maxClientDataLen    = 16 << 10  // clientDataJSON
+	maxTransports       = 8         // entries
+	maxTransportLen     = 32        //
+	minPINLen           = 4         // CTAP 2.1 minimum PIN length (code points; bytes here)
+	maxPINLen           = 63        // CTAP 2.1 maximum PIN length in bytes
+	maxPlaintextLen     = 128 << 10 // decrypted JSON or nested JWS
+	maxCompactLen       = 256 << 10 // compact JWE input
+	maxProtectedHdrSize = 4 << 10   // decoded JOSE protected header
+)
+
+// CredentialRequest is the plaintext of a credRequestJwe: what Okta asks
+// Yubico's factory to create on a key for one RP ID. Its JSON form (the
+// member names in the struct tags) is defined and versioned by this package.
+type CredentialRequest struct {
+	Version         int    `json:"version"`
+	UserID          string `json:"userId"`       // Okta user ID
+	EnrollmentID    string `json:"enrollmentId"` // authenticatorEnrollmentId
+	RPID            string `json:"rpId"`
+	RPName          string `json:"rpName"`
+	UserHandle      []byte `json:"userHandle"`
+	UserName        string `json:"userName"`
+	UserDisplayName string `json:"userDisplayName"`
+	Challenge       []byte `json:"challenge"`
+	Algorithms      []int  `json:"algorithms"` // COSE algorithm IDs, e.g. -7 (ES256)
+	ResidentKey     bool   `json:"residentKey"`
+	// UserVerification is "required", "preferred" or "discouraged".
+	UserVerification string `json:"userVerification"`
+	// CredProtect is the CTAP credProtect level (0 = not requested, 1..3).
+	CredProtect int       `json:"credProtect"`
+	HMACSecret  bool      `json:"hmacSecret"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+	// ResponseKey is Okta's response key (use "enc"); its Kid is the keyId
+	// of the enrollment. Responses are sealed to it.
+	ResponseKey PublicJWK `json:"responseKey"`
+}
+
+// CredentialResponse is the plaintext (inside the nested JWS) of a
+// credResponseJwe: the credential the factory created.
+type CredentialResponse struct {
+	Version           int      `json:"version"`
+	UserID            string   `json:"userId"`
+	EnrollmentID      string   `json:"enrollmentId"`
+	CredentialID      []byte   `json:"credentialId"`
+	AttestationObject []byte   `json:"attestationObject"`
+	ClientDataJSON    []byte   `json:"clientDataJSON"`
+	Transports        []string `json:"transports,omitempty"`
+}
+
+// PINRequest is the plaintext of a pinRequestJwe: it names Okta's response
+// key, to which the factory seals the PIN.
+type PINRequest struct {
+	Version     int       `json:"version"`
+	UserID      string    `json:"userId"`
+	ResponseKey PublicJWK `json:"responseKey"`
+}
+
+// PINResponse is the plaintext (inside the nested JWS) of a pinResponseJwe.
+// PIN is a [Secret]: it never prints, and json.Marshal of a PINResponse
+// shows "[REDACTED]"; only the sealed envelope carries the value.
+type PINResponse struct {
+	Version int    `json:"version"`
+	UserID  string `json:"userId"`
+	PIN     Secret `json:"pin"`
+}
+
+// pinResponseWire is the sealed JSON form of PINResponse, carrying the PIN.
+type pinResponseWire struct {
+	Version int    `json:"version"`
+	UserID  string `json:"userId"`
+	PIN     []byte `json:"pin"`
+}
+
+var userVerificationValues = map[string]bool{"required": true, "preferred": true, "discouraged": true}
+
+// checkVersion fills in a zero version on seal and rejects others.
+func checkVersion(scope string, v *int, sealing bool) error {
+	if *v == 0 && sealing {
+		*v = MessageVersion
+	}
+	if *v != MessageVersion {
+		return fmt.Errorf("webauthn: %s: version %d: %w (want %d)", scope, *v, ErrUnsupportedVersion, MessageVersion)
+	}
+	return nil
+}
+
+func checkString(scope, field, v string, maxLen int) error {
+	if v == "" {
+		return fieldError(scope, field, "missing", ErrMalformed)
+	}
+	if len(v) > maxLen {
+		return fieldError(scope, field, fmt.Sprintf("%d bytes, limit %d", len(v), maxLen), ErrMalformed)
+	}
+	return nil
+}
+
+func checkBytes(scope, field string, v []byte, minLen, maxLen int) error {
+	if len(v) == 0 {
+		return fieldError(scope, field, "missing", ErrMalformed)
+	}
+	if len(v) < minLen || len(v) > maxLen {
+		return fieldError(scope, field, fmt.Sprintf("%d bytes, want %d to %d", len(v), minLen, maxLen), ErrMalformed)
+	}
+	return nil
+}
+
+// validate checks every field of r. It does not check expiry.
+func (r CredentialRequest) validate(scope string) error {
+	if err := checkString(scope, "userId", r.UserID, maxIDLen); err != nil {
+		return err
+	}
+	if err := checkString(scope, "enrollmentId", r.EnrollmentID, maxIDLen); err != nil {
+		return err
+	}
+	if err := checkString(scope, "rpId", r.RPID, maxRPIDLen); err != nil {
+		return err
+	}
+	if len(r.RPName) > maxNameLen {
+		return fieldError(scope, "rpName", fmt.Sprintf("%d bytes, limit %d", len(r.RPName), maxNameLen), ErrMalformed)
+	}
+	if err := checkBytes(scope, "userHandle", r.UserHandle, 1, maxUserHandleLen); err != nil {
+		return err
+	}
+	if err := checkString(scope, "userName", r.UserName, maxNameLen); err != nil {
+		return err
+	}
+	if len(r.UserDisplayName) > maxNameLen {
+		return fieldError(scope, "userDisplayName", fmt.Sprintf("%d bytes, limit %d", len(r.UserDisplayName), maxNameLen), ErrMalformed)
+	}
+	if err := checkBytes(scope, "challenge", r.Challenge, minChallengeLen, maxChallengeLen); err != nil {
+		return err
+	}
+	if len(r.Algorithms) == 0 {
+		return fieldError(scope, "algorithms", "missing", ErrMalformed)
+	}
+	if len(r.Algorithms) > maxAlgorithms {
+		return fieldError(scope, "algorithms", fmt.Sprintf("%d entries, limit %d", len(r.Algorithms), maxAlgorithms), ErrMalformed)
+	}
+	for i, a := range r.Algorithms {
+		if a == 0 {
+			return fieldError(scope, fmt.Sprintf("algorithms[%d]", i), "0 is not a COSE algorithm", ErrMalformed)
+		}
+	}
+	if !userVerificationValues[r.UserVerification] {
+		return fieldError(scope, "userVerification", fmt.Sprintf("%q, want \"required\", \"preferred\" or \"discouraged\"", truncate(r.UserVerification, 32)), ErrMalformed)
+	}
+	if r.CredProtect < 0 || r.CredProtect > 3 {
+		return fieldError(scope, "credProtect", fmt.Sprintf("%d, want 0 to 3", r.CredProtect), ErrMalformed)
+	}
+	if r.ExpiresAt.IsZero() {
+		return fieldError(scope, "expiresAt", "missing", ErrMalformed)
+	}
+	if err := r.ResponseKey.Validate(); err != nil {
+		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
+	}
+	if err := r.ResponseKey.requireUse(UseEncryption); err != nil {
+		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
+	}
+	return nil
+}
+
+func (r CredentialResponse) validate(scope string) error {
+	if err := checkString(scope, "userId", r.UserID, maxIDLen); err != nil {
+		return err
+	}
+	if err := checkString(scope, "enrollmentId", r.EnrollmentID, maxIDLen); err != nil {
+		return err
+	}
+	if err := checkBytes(scope, "credentialId", r.CredentialID, 1, maxCredentialIDLen); err != nil {
+		return err
+	}
+	if err := checkBytes(scope, "attestationObject", r.AttestationObject, 1, maxAttestationLen); err != nil {
+		return err
+	}
+	if err := checkBytes(scope, "clientDataJSON", r.ClientDataJSON, 1, maxClientDataLen); err != nil {
+		return err
+	}
+	if len(r.Transports) > maxTransports {
+		return fieldError(scope, "transports", fmt.Sprintf("%d entries, limit %d", len(r.Transports), maxTransports), ErrMalformed)
+	}
+	for i, t := range r.Transports {
+		if err := checkString(scope, fmt.Sprintf("transports[%d]", i), t, maxTransportLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r PINRequest) validate(scope string) error {
+	if err := checkString(scope, "userId", r.UserID, maxIDLen); err != nil {
+		return err
+	}
+	if err := r.ResponseKey.Validate(); err != nil {
+		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
+	}
+	if err := r.ResponseKey.requireUse(UseEncryption); err != nil {
+		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
+	}
+	return nil
+}
+
+func (r PINResponse) validate(scope string) error {
+	if err := checkString(scope, "userId", r.UserID, maxIDLen); err != nil {
+		return err
+	}
+	// The length is not secret enough to hide, but the value never appears.
+	if len(r.PIN) < minPINLen || len(r.PIN) > maxPINLen {
+		return fieldError(scope, "pin", fmt.Sprintf("length %d, want %d to %d bytes", len(r.PIN), minPINLen, maxPINLen), ErrMalformed)
+	}
+	return nil
+}
+
+// decodeStrict decodes exactly one JSON object into v, rejecting unknown
+// members, trailing data and oversized input. The JSON decoder's messages
+// quote member names but never values, so they are safe to wrap.
+func decodeStrict(scope string, data []byte, v any) error {
+	if len(data) > maxPlaintextLen {
+		return fieldError(scope, "plaintext", fmt.Sprintf("%d bytes, limit %d", len(data), maxPlaintextLen), ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("webauthn: %s: decode JSON: %w: %s", scope, ErrMalformed, jsonProblem(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fieldError(scope, "plaintext", "trailing data after JSON object", ErrMalformed)
+	}
+	return nil
+}
+
+// jsonProblem describes a JSON decoding error without echoing input values
+// (a *json.UnmarshalTypeError names the field and Go type only; syntax
+// errors give an offset).
+func jsonProblem(err error) string {
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		return fmt.Sprintf("syntax error at offset %d", e.Offset)
+	case *json.UnmarshalTypeError:
+		kind, _, _ := strings.Cut(e.Value, " ") // "number 123" would echo the value
+		return fmt.Sprintf("field %q: JSON %s cannot be a %s", e.Field, kind, e.Type)
+	default:
+		// Unknown-field errors read `json: unknown field "name"`; other
+		// errors (bad base64, bad time) come from our own field types.
+		msg := err.Error()
+		return truncate(msg, 200)
+	}
+}
