@@ -449,7 +449,7 @@ func (a *pivApplet) parseNewPIN(padded []byte, puk bool) ([]byte, bool) {
 
 // setRetries is Yubico's SET PIN RETRIES (INS FA, P1 PIN tries, P2 PUK
 // tries). It needs the management key and the PIN, and resets PIN and PUK
-// to their defaults.
+// to their defaults, so the PIN must be verified again.
 func (a *pivApplet) setRetries(cmd command) response {
 	if !a.mgmtAuthed || !a.pinVerified {
 		return pivSW(swSecurityStatus)
@@ -459,6 +459,7 @@ func (a *pivApplet) setRetries(cmd command) response {
 	}
 	a.pin = newPIVCredential(pivDefaultPIN, int(cmd.p1))
 	a.puk = newPIVCredential(pivDefaultPUK, int(cmd.p2))
+	a.pinVerified = false
 	return pivSW(swOK)
 }
 
