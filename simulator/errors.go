@@ -127,13 +127,15 @@ type CTAPError struct {
 	Code byte
 }
 
-// Error returns the code's CTAP name, e.g. "simulator: CTAP2_ERR_PIN_INVALID (0x31)".
+// Error returns the code's CTAP name, e.g. "authenticator returned
+// CTAP2_ERR_PIN_INVALID (0x31)"; the [Platform] methods that return it
+// prefix their own context.
 func (e *CTAPError) Error() string {
 	name, ok := ctapNames[e.Code]
 	if !ok {
 		name = "CTAP error"
 	}
-	return fmt.Sprintf("simulator: %s (0x%02X)", name, e.Code)
+	return fmt.Sprintf("authenticator returned %s (0x%02X)", name, e.Code)
 }
 
 // Is reports whether target is the sentinel of e's code.
@@ -149,7 +151,7 @@ type CardError struct {
 }
 
 // Error returns the status word in hex.
-func (e *CardError) Error() string { return fmt.Sprintf("simulator: card answered SW %04X", e.SW) }
+func (e *CardError) Error() string { return fmt.Sprintf("card answered SW %04X", e.SW) }
 
 // Is matches [ErrCard].
 func (e *CardError) Is(target error) bool { return target == ErrCard }

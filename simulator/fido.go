@@ -177,7 +177,7 @@ func (a *fidoApplet) selectApplet() response {
 
 func (a *fidoApplet) handle(cmd command) response {
 	if cmd.cla&0x80 == 0 {
-		return response{sw: swInsNotSupported}
+		return a.u2f(cmd)
 	}
 	switch cmd.ins {
 	case insNFCCTAPMsg:
@@ -295,7 +295,7 @@ func (a *fidoApplet) info() getInfoResponse {
 		transports = []string{"nfc", "usb"}
 	}
 	return getInfoResponse{
-		Versions:   []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"},
+		Versions:   []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"},
 		Extensions: []string{"credProtect", "hmac-secret"},
 		AAGUID:     a.env.aaguid[:],
 		Options: map[string]bool{

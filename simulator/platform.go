@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -41,6 +42,7 @@ type Platform struct {
 	key            *Key
 	rand           io.Reader
 	rawAttestation bool
+	pinProtocol    int // 0: the key's first preference
 }
 
 // PlatformOption configures a [Platform].
@@ -66,6 +68,16 @@ func WithRawAttestation() PlatformOption {
 	return func(p *Platform) { p.rawAttestation = true }
 }
 
+// WithPINProtocol makes the platform use PIN/UV auth protocol 1 or 2
+// instead of the key's first preference (2 on a YubiKey 5.7).
+func WithPINProtocol(version int) PlatformOption {
+	return func(p *Platform) {
+		if version == 1 || version == 2 {
+			p.pinProtocol = version
+		}
+	}
+}
+
 // NewPlatform returns a platform in front of k.
 func NewPlatform(k *Key, opts ...PlatformOption) *Platform {
 	p := &Platform{key: k}
@@ -87,7 +99,7 @@ func (p *Platform) transmit(ctx context.Context, apdu []byte) ([]byte, uint16, e
 	var out []byte
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, 0, fmt.Errorf("simulator: platform: %w", err)
+			return nil, 0, fmt.Errorf("%w", err)
 		}
 		resp, err := p.key.Transmit(apdu)
 		if err != nil {
@@ -95,7 +107,7 @@ func (p *Platform) transmit(ctx context.Context, apdu []byte) ([]byte, uint16, e
 		}
 		data, sw, ok := splitSW(resp)
 		if !ok {
-			return nil, 0, fmt.Errorf("simulator: platform: response of %d bytes: %w", len(resp), ErrCard)
+			return nil, 0, fmt.Errorf("response of %d bytes: %w", len(resp), ErrCard)
 		}
 		out = append(out, data...)
 		if sw&0xFF00 != swMoreDataBase {
@@ -114,7 +126,7 @@ func (p *Platform) selectFIDO(ctx context.Context) error {
 		return &CardError{SW: sw}
 	}
 	if string(data) != "FIDO_2_0" && string(data) != "U2F_V2" {
-		return fmt.Errorf("simulator: platform: FIDO SELECT answered %q: %w", data, ErrCard)
+		return fmt.Errorf("FIDO SELECT answered %q: %w", data, ErrCard)
 	}
 	return nil
 }
@@ -126,7 +138,7 @@ func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
 	if req != nil {
 		b, err := ctapEnc.Marshal(req)
 		if err != nil {
-			return fmt.Errorf("simulator: platform: encode CTAP request: %w", err)
+			return fmt.Errorf("encode CTAP request: %w", err)
 		}
 		msg = append(msg, b...)
 	}
@@ -149,7 +161,7 @@ func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
 		return &CardError{SW: sw}
 	}
 	if len(data) == 0 {
-		return fmt.Errorf("simulator: platform: empty CTAP response: %w", ErrCard)
+		return fmt.Errorf("empty CTAP response: %w", ErrCard)
 	}
 	if data[0] != ctapOK {
 		return &CTAPError{Code: data[0]}
@@ -158,7 +170,7 @@ func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
 		return nil
 	}
 	if err := cbor.Unmarshal(data[1:], resp); err != nil {
-		return fmt.Errorf("simulator: platform: decode CTAP response: %w", err)
+		return fmt.Errorf("decode CTAP response: %w", err)
 	}
 	return nil
 }
@@ -180,7 +192,15 @@ func (p *Platform) session(ctx context.Context) (*getInfoResponse, error) {
 
 // --- PIN/UV auth protocol -------------------------------------------------
 
-func pickProtocol(info *getInfoResponse) int {
+// protocol picks the PIN/UV auth protocol: the configured one if the key
+// supports it, else the key's first supported preference; 0 if none.
+func (p *Platform) protocol(info *getInfoResponse) int {
+	if p.pinProtocol != 0 {
+		if slices.Contains(info.PINProtocols, p.pinProtocol) {
+			return p.pinProtocol
+		}
+		return 0
+	}
 	for _, v := range info.PINProtocols {
 		if v == 2 || v == 1 {
 			return v
@@ -192,25 +212,28 @@ func pickProtocol(info *getInfoResponse) int {
 // agree runs getKeyAgreement and returns the platform's COSE key and the
 // shared secret.
 func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error) {
+	if proto == 0 {
+		return coseKey{}, nil, fmt.Errorf("no common PIN/UV auth protocol: %w", ErrNotSupported)
+	}
 	var resp clientPINResponse
 	req := clientPINRequest{Protocol: &proto, SubCommand: intp(pinGetKeyAgreement)}
 	if err := p.ctap(ctx, cmdClientPIN, req, &resp); err != nil {
 		return coseKey{}, nil, err
 	}
 	if resp.KeyAgreement == nil {
-		return coseKey{}, nil, fmt.Errorf("simulator: platform: getKeyAgreement without key: %w", ErrCard)
+		return coseKey{}, nil, fmt.Errorf("getKeyAgreement without key: %w", ErrCard)
 	}
 	peer, err := resp.KeyAgreement.ecdhPublic()
 	if err != nil {
-		return coseKey{}, nil, fmt.Errorf("simulator: platform: authenticator %v: %w", err, ErrCard)
+		return coseKey{}, nil, fmt.Errorf("authenticator %v: %w", err, ErrCard)
 	}
 	priv, err := newECDHKey(p.rand)
 	if err != nil {
-		return coseKey{}, nil, fmt.Errorf("simulator: platform: key agreement: %w", err)
+		return coseKey{}, nil, fmt.Errorf("key agreement: %w", err)
 	}
 	shared, err := ecdhShared(proto, priv, peer)
 	if err != nil {
-		return coseKey{}, nil, fmt.Errorf("simulator: platform: key agreement: %w", err)
+		return coseKey{}, nil, fmt.Errorf("key agreement: %w", err)
 	}
 	return coseFromECDH(priv.PublicKey()), shared, nil
 }
@@ -220,7 +243,7 @@ func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error
 func normalizePIN(pin string) ([]byte, error) {
 	b := []byte(norm.NFC.String(pin))
 	if len(b) > fidoMaxPINBytes {
-		return nil, fmt.Errorf("simulator: PIN longer than %d bytes: %w", fidoMaxPINBytes, ErrPINPolicyViolation)
+		return nil, fmt.Errorf("PIN longer than %d bytes: %w", fidoMaxPINBytes, ErrPINPolicyViolation)
 	}
 	return b, nil
 }
@@ -235,9 +258,9 @@ func padPIN(pin []byte) []byte {
 // empty), using getPinUvAuthTokenUsingPinWithPermissions when the key
 // supports it, else the legacy getPinToken.
 func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin string, perms byte, rpID string) (int, []byte, error) {
-	proto := pickProtocol(info)
+	proto := p.protocol(info)
 	if proto == 0 {
-		return 0, nil, fmt.Errorf("simulator: platform: no common PIN/UV auth protocol: %w", ErrNotSupported)
+		return 0, nil, fmt.Errorf("no common PIN/UV auth protocol: %w", ErrNotSupported)
 	}
 	pb, err := normalizePIN(pin)
 	if err != nil {
@@ -249,7 +272,7 @@ func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin stri
 	}
 	pinHashEnc, err := pinEncrypt(proto, shared, pinHashOf(pb), p.rand)
 	if err != nil {
-		return 0, nil, fmt.Errorf("simulator: platform: encrypt PIN hash: %w", err)
+		return 0, nil, fmt.Errorf("encrypt PIN hash: %w", err)
 	}
 	req := clientPINRequest{Protocol: &proto, KeyAgreement: &ka, PinHashEnc: pinHashEnc}
 	if info.Options["pinUvAuthToken"] {
@@ -267,7 +290,7 @@ func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin stri
 	}
 	token, err := pinDecrypt(proto, shared, resp.PinUvAuthToken)
 	if err != nil {
-		return 0, nil, fmt.Errorf("simulator: platform: decrypt PIN token: %v: %w", err, ErrCard)
+		return 0, nil, fmt.Errorf("decrypt PIN token: %v: %w", err, ErrCard)
 	}
 	return proto, token, nil
 }
@@ -294,7 +317,7 @@ func (p *Platform) setPIN(ctx context.Context, pin string) error {
 	if err != nil {
 		return err
 	}
-	proto := pickProtocol(info)
+	proto := p.protocol(info)
 	ka, shared, err := p.agree(ctx, proto)
 	if err != nil {
 		return err
@@ -337,7 +360,7 @@ func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
 	if err != nil {
 		return err
 	}
-	proto := pickProtocol(info)
+	proto := p.protocol(info)
 	ka, shared, err := p.agree(ctx, proto)
 	if err != nil {
 		return err
@@ -390,7 +413,7 @@ func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength in
 		return err
 	}
 	if !info.Options["setMinPINLength"] || !info.Options["authnrCfg"] {
-		return fmt.Errorf("simulator: platform: key lacks setMinPINLength: %w", ErrNotSupported)
+		return fmt.Errorf("key lacks setMinPINLength: %w", ErrNotSupported)
 	}
 	params := setMinPINLengthParams{}
 	if minLength > 0 {
@@ -458,24 +481,24 @@ func (p *Platform) Reset(ctx context.Context) error {
 func checkOrigin(origin, rpID string) (string, string, error) {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", "", fmt.Errorf("simulator: origin %q is not a web origin: %w", origin, ErrSecurity)
+		return "", "", fmt.Errorf("origin %q is not a web origin: %w", origin, ErrSecurity)
 	}
 	host := strings.ToLower(u.Hostname())
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && (host == "localhost" || strings.HasSuffix(host, ".localhost")):
 	default:
-		return "", "", fmt.Errorf("simulator: origin %q is not secure: %w", origin, ErrSecurity)
+		return "", "", fmt.Errorf("origin %q is not secure: %w", origin, ErrSecurity)
 	}
 	if rpID == "" {
 		rpID = host
 	}
 	rpID = strings.ToLower(rpID)
 	if net.ParseIP(host) != nil && rpID != host {
-		return "", "", fmt.Errorf("simulator: RP ID %q does not match IP origin %q: %w", rpID, origin, ErrSecurity)
+		return "", "", fmt.Errorf("RP ID %q does not match IP origin %q: %w", rpID, origin, ErrSecurity)
 	}
 	if rpID != host && !strings.HasSuffix(host, "."+rpID) {
-		return "", "", fmt.Errorf("simulator: RP ID %q is not a registrable suffix of origin %q: %w", rpID, origin, ErrSecurity)
+		return "", "", fmt.Errorf("RP ID %q is not a registrable suffix of origin %q: %w", rpID, origin, ErrSecurity)
 	}
 	return u.Scheme + "://" + strings.ToLower(u.Host), rpID, nil
 }
@@ -506,14 +529,14 @@ func userID(v any) ([]byte, error) {
 	case string:
 		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(x, "="))
 		if err != nil {
-			return nil, errors.New("simulator: user.id is not base64url")
+			return nil, errors.New("user.id is not base64url")
 		}
 		id = b
 	default:
-		return nil, fmt.Errorf("simulator: user.id has unsupported type %T", v)
+		return nil, fmt.Errorf("user.id has unsupported type %T", v)
 	}
 	if len(id) == 0 || len(id) > 64 {
-		return nil, fmt.Errorf("simulator: user.id is %d bytes, want 1 to 64", len(id))
+		return nil, fmt.Errorf("user.id is %d bytes, want 1 to 64", len(id))
 	}
 	return id, nil
 }
@@ -626,7 +649,7 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		return nil, err
 	}
 	if len(opts.Challenge) == 0 {
-		return nil, errors.New("simulator: challenge is empty")
+		return nil, errors.New("challenge is empty")
 	}
 	uid, err := userID(opts.User.ID)
 	if err != nil {
@@ -658,11 +681,11 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		}
 	}
 	if !supported {
-		return nil, fmt.Errorf("simulator: no requested algorithm is supported by the key: %w", ErrNotSupported)
+		return nil, fmt.Errorf("no requested algorithm is supported by the key: %w", ErrNotSupported)
 	}
 	sel := opts.AuthenticatorSelection
 	if sel.AuthenticatorAttachment == protocol.Platform {
-		return nil, fmt.Errorf("simulator: platform attachment requested, the key is cross-platform: %w", ErrNotSupported)
+		return nil, fmt.Errorf("platform attachment requested, the key is cross-platform: %w", ErrNotSupported)
 	}
 	rk := false
 	switch {
@@ -674,7 +697,7 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		rk = true
 	}
 	if rk && !info.Options["rk"] {
-		return nil, fmt.Errorf("simulator: resident key required: %w", ErrNotSupported)
+		return nil, fmt.Errorf("resident key required: %w", ErrNotSupported)
 	}
 	useToken, err := uvPlan(info, sel.UserVerification, pin, rk)
 	if err != nil {
@@ -700,7 +723,7 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 	if ext.CredentialProtectionPolicy != "" {
 		level, ok := credProtectLevels[ext.CredentialProtectionPolicy]
 		if !ok {
-			return nil, fmt.Errorf("simulator: unknown credentialProtectionPolicy %q", ext.CredentialProtectionPolicy)
+			return nil, fmt.Errorf("unknown credentialProtectionPolicy %q", ext.CredentialProtectionPolicy)
 		}
 		authExt["credProtect"] = level
 	}
@@ -760,7 +783,7 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		return nil, err
 	}
 	transports := []string{"usb"}
-	if slicesContains(info.Transports, "nfc") {
+	if slices.Contains(info.Transports, "nfc") {
 		transports = []string{"nfc", "usb"}
 	}
 	return json.Marshal(credentialJSON{
@@ -780,15 +803,6 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 	})
 }
 
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 type attestedData struct {
 	credID []byte
 	alg    int
@@ -800,7 +814,7 @@ type attestedData struct {
 // authenticator data with attested credential data.
 func parseAttestedAuthData(ad []byte) (attestedData, error) {
 	bad := func(what string) (attestedData, error) {
-		return attestedData{}, fmt.Errorf("simulator: platform: authenticator data %s: %w", what, ErrCard)
+		return attestedData{}, fmt.Errorf("authenticator data %s: %w", what, ErrCard)
 	}
 	if len(ad) < 37+16+2 || ad[32]&flagAT == 0 {
 		return bad("without attested credential data")
@@ -888,7 +902,7 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		return nil, err
 	}
 	if len(opts.Challenge) == 0 {
-		return nil, errors.New("simulator: challenge is empty")
+		return nil, errors.New("challenge is empty")
 	}
 	cdj, err := clientDataJSON("webauthn.get", opts.Challenge, origin)
 	if err != nil {
@@ -925,14 +939,14 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		}
 	case !ext.HMACGetSecret.IsZero():
 		if len(ext.HMACGetSecret.Salt1) != 32 || (len(ext.HMACGetSecret.Salt2) != 0 && len(ext.HMACGetSecret.Salt2) != 32) {
-			return nil, errors.New("simulator: hmacGetSecret salts must be 32 bytes")
+			return nil, errors.New("hmacGetSecret salts must be 32 bytes")
 		}
 		salts = append(bytes.Clone(ext.HMACGetSecret.Salt1), ext.HMACGetSecret.Salt2...)
 	}
 	var hmacShared []byte
 	var hmacProto int
 	if salts != nil {
-		hmacProto = pickProtocol(info)
+		hmacProto = p.protocol(info)
 		ka, shared, err := p.agree(ctx, hmacProto)
 		if err != nil {
 			return nil, err
@@ -967,7 +981,7 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		return nil, err
 	}
 	if len(resp.AuthData) < 37 {
-		return nil, fmt.Errorf("simulator: platform: authenticator data of %d bytes: %w", len(resp.AuthData), ErrCard)
+		return nil, fmt.Errorf("authenticator data of %d bytes: %w", len(resp.AuthData), ErrCard)
 	}
 	var outputs protocol.AuthenticationExtensionsClientOutputs
 	if ext.AppID != "" {

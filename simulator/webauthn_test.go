@@ -167,7 +167,6 @@ func TestRegisterAndLogin(t *testing.T) {
 	if got.Authenticator.SignCount <= cred.Authenticator.SignCount || got.Authenticator.CloneWarning {
 		t.Errorf("sign count %d after %d (clone warning %v)", got.Authenticator.SignCount, cred.Authenticator.SignCount, got.Authenticator.CloneWarning)
 	}
-	_ = errors.New
 }
 
 // TestPreregistrationFlow is what Yubico's factory and the user do:

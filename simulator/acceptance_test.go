@@ -1,0 +1,511 @@
+package simulator_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/simulator"
+)
+
+// registered returns a fixture with a PIN and one registered credential.
+func registered(t *testing.T, opts ...webauthn.RegistrationOption) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	if err := f.plat.SetPIN(t.Context(), testPIN); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	if _, err := f.register(t, testPIN, opts...); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	return f
+}
+
+// protocolErr returns the go-webauthn error type and details of err.
+func protocolErr(err error) string {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe.Type + ": " + pe.Details
+	}
+	return ""
+}
+
+func TestLoginFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, f *fixture) error
+		want error  // sentinel, when the key or platform refuses
+		rp   string // go-webauthn error type, when the RP refuses
+	}{
+		{
+			name: "wrong origin",
+			run: func(t *testing.T, f *fixture) error {
+				// A subdomain may use the parent RP ID, but the RP does
+				// not accept that origin.
+				_, err := f.login(t, "https://login.example.com", testPIN)
+				return err
+			},
+			rp: "verification_error",
+		},
+		{
+			name: "RP ID not matching the origin",
+			run: func(t *testing.T, f *fixture) error {
+				_, err := f.login(t, "https://evil.example", testPIN)
+				return err
+			},
+			want: simulator.ErrSecurity,
+		},
+		{
+			name: "credential used for another RP ID",
+			run: func(t *testing.T, f *fixture) error {
+				assertion, _, err := f.rp.BeginLogin(f.user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts := assertion.Response
+				opts.RelyingPartyID = "evil.example"
+				_, err = f.plat.GetAssertion(t.Context(), "https://evil.example", opts, testPIN)
+				return err
+			},
+			want: simulator.ErrNoCredentials,
+		},
+		{
+			name: "replayed assertion",
+			run: func(t *testing.T, f *fixture) error {
+				assertion, session, err := f.rp.BeginLogin(f.user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, testPIN)
+				if err != nil {
+					t.Fatal(err)
+				}
+				parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.rp.ValidateLogin(f.user, *session, parsed); err != nil {
+					t.Fatalf("first use: %v", err)
+				}
+				_, session2, err := f.rp.BeginLogin(f.user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				parsed2, err := protocol.ParseCredentialRequestResponseBytes(resp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.rp.ValidateLogin(f.user, *session2, parsed2)
+				return err
+			},
+			rp: "verification_error",
+		},
+		{
+			name: "wrong PIN",
+			run: func(t *testing.T, f *fixture) error {
+				_, err := f.login(t, testOrigin, "0000")
+				return err
+			},
+			want: simulator.ErrPINInvalid,
+		},
+		{
+			name: "PIN required but not given",
+			run: func(t *testing.T, f *fixture) error {
+				_, err := f.login(t, testOrigin, "", webauthn.WithUserVerification(protocol.VerificationRequired))
+				return err
+			},
+			want: simulator.ErrPINRequired,
+		},
+		{
+			name: "removed key",
+			run: func(t *testing.T, f *fixture) error {
+				f.key.Remove()
+				_, err := f.login(t, testOrigin, testPIN)
+				return err
+			},
+			want: simulator.ErrNotPresent,
+		},
+		{
+			name: "denied touch",
+			run: func(t *testing.T, f *fixture) error {
+				f.key.SetTouch(simulator.TouchDeny)
+				_, err := f.login(t, testOrigin, testPIN)
+				return err
+			},
+			want: simulator.ErrOperationDenied,
+		},
+		{
+			name: "touch timeout",
+			run: func(t *testing.T, f *fixture) error {
+				f.key.SetTouch(simulator.TouchTimeout)
+				_, err := f.login(t, testOrigin, testPIN)
+				return err
+			},
+			want: simulator.ErrUserActionTimeout,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := registered(t)
+			err := tt.run(t, f)
+			if err == nil {
+				t.Fatal("login succeeded")
+			}
+			t.Logf("err = %v (%s)", err, protocolErr(err))
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+			if tt.rp != "" {
+				var pe *protocol.Error
+				if !errors.As(err, &pe) || pe.Type != tt.rp {
+					t.Errorf("err = %v (%s), want go-webauthn %q", err, protocolErr(err), tt.rp)
+				}
+			}
+		})
+	}
+}
+
+func TestRegistrationFailures(t *testing.T) {
+	t.Parallel()
+	t.Run("excluded credential", func(t *testing.T) {
+		t.Parallel()
+		f := registered(t)
+		_, err := f.register(t, testPIN, webauthn.WithExclusions(webauthn.Credentials(f.user.creds).CredentialDescriptors()))
+		if !errors.Is(err, simulator.ErrCredentialExcluded) {
+			t.Fatalf("err = %v, want ErrCredentialExcluded", err)
+		}
+	})
+	t.Run("wrong origin", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		creation, session, err := f.rp.BeginRegistration(f.user, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.plat.CreateCredential(t.Context(), "https://www.example.com", creation.Response, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.rp.CreateCredential(f.user, *session, parsed); err == nil {
+			t.Fatal("registration from a foreign origin verified")
+		}
+	})
+	t.Run("untrusted CA", func(t *testing.T) {
+		t.Parallel()
+		other, err := simulator.NewCA(newSeeded(99), "Other CA", fixedNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFixture(t, simulator.WithFIDOCA(other))
+		if _, err := f.register(t, ""); err == nil {
+			t.Fatal("attestation from an untrusted CA verified")
+		}
+	})
+	t.Run("key claiming Yubico's AAGUID", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, simulator.WithAAGUID(simulator.YubiKey5NFC.YubicoAAGUID()))
+		f.rp = newRP(t, simulator.DefaultFIDOCA(), simulator.YubiKey5NFC.AAGUID())
+		if _, err := f.register(t, ""); err == nil {
+			t.Fatal("unknown AAGUID verified")
+		}
+	})
+	t.Run("denied touch", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, simulator.WithTouch(simulator.TouchDeny))
+		if _, err := f.register(t, ""); !errors.Is(err, simulator.ErrOperationDenied) {
+			t.Fatalf("err = %v, want ErrOperationDenied", err)
+		}
+	})
+	t.Run("discoverable without PIN on a PIN-protected key", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		if err := f.plat.SetPIN(t.Context(), testPIN); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.register(t, "", webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired))
+		if !errors.Is(err, simulator.ErrPINRequired) {
+			t.Fatalf("err = %v, want ErrPINRequired", err)
+		}
+	})
+}
+
+// TestPINLockout walks the CTAP PIN retry rules: 3 consecutive wrong PINs
+// need a power cycle, 8 wrong PINs block the PIN until reset.
+func TestPINLockout(t *testing.T) {
+	t.Parallel()
+	f := registered(t)
+	ctx := t.Context()
+	retries := func() (int, bool) {
+		t.Helper()
+		n, pc, err := f.plat.PINRetries(ctx)
+		if err != nil {
+			t.Fatalf("PINRetries: %v", err)
+		}
+		return n, pc
+	}
+	type step struct {
+		pin        string
+		powerCycle bool // before the attempt
+		want       error
+		retries    int
+		pcRequired bool
+	}
+	steps := []step{
+		{pin: "bad1", want: simulator.ErrPINInvalid, retries: 7},
+		{pin: "bad2", want: simulator.ErrPINInvalid, retries: 6},
+		{pin: "bad3", want: simulator.ErrPINAuthBlocked, retries: 5, pcRequired: true},
+		{pin: testPIN, want: simulator.ErrPINAuthBlocked, retries: 5, pcRequired: true},
+		{pin: testPIN, powerCycle: true, retries: 8},
+		{pin: "bad4", want: simulator.ErrPINInvalid, retries: 7},
+		{pin: "bad5", want: simulator.ErrPINInvalid, retries: 6},
+		{pin: "bad6", want: simulator.ErrPINAuthBlocked, retries: 5, pcRequired: true},
+		{pin: "bad7", powerCycle: true, want: simulator.ErrPINInvalid, retries: 4},
+		{pin: "bad8", want: simulator.ErrPINInvalid, retries: 3},
+		{pin: "bad9", want: simulator.ErrPINAuthBlocked, retries: 2, pcRequired: true},
+		{pin: "bad10", powerCycle: true, want: simulator.ErrPINInvalid, retries: 1},
+		{pin: "bad11", want: simulator.ErrPINBlocked, retries: 0},
+		{pin: testPIN, powerCycle: true, want: simulator.ErrPINBlocked, retries: 0},
+	}
+	for i, s := range steps {
+		if s.powerCycle {
+			f.key.PowerCycle()
+		}
+		_, err := f.login(t, testOrigin, s.pin)
+		if s.want == nil && err != nil || s.want != nil && !errors.Is(err, s.want) {
+			t.Fatalf("step %d: err = %v, want %v", i, err, s.want)
+		}
+		n, pc := retries()
+		if diff := cmp.Diff([]any{s.retries, s.pcRequired}, []any{n, pc}); diff != "" {
+			t.Fatalf("step %d: retries, power cycle required (-want +got):\n%s", i, diff)
+		}
+	}
+	if st := f.key.Snapshot(); st.FIDO.PINRetries != 0 || !st.FIDO.PINSet {
+		t.Errorf("snapshot = %+v", st.FIDO)
+	}
+	// Only a reset (within seconds of power-up, with a touch) recovers.
+	f.key.PowerCycle()
+	if err := f.plat.Reset(ctx); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	if st := f.key.Snapshot(); st.FIDO.PINSet || st.FIDO.PINRetries != 8 {
+		t.Errorf("after reset: %+v", st.FIDO)
+	}
+	if _, err := f.login(t, testOrigin, ""); !errors.Is(err, simulator.ErrNoCredentials) {
+		t.Errorf("login after reset: err = %v, want ErrNoCredentials", err)
+	}
+}
+
+func TestDiscoverableLogin(t *testing.T) {
+	t.Parallel()
+	f := registered(t, webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired))
+	assertion, session, err := f.rp.BeginDiscoverableLogin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, testPIN)
+	if err != nil {
+		t.Fatalf("GetAssertion: %v", err)
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, cred, err := f.rp.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
+		if string(userHandle) != string(f.user.id) {
+			return nil, errors.New("unknown user handle")
+		}
+		return f.user, nil
+	}, *session, parsed)
+	if err != nil {
+		t.Fatalf("ValidatePasskeyLogin: %v", err)
+	}
+	if user != f.user || !cred.Flags.UserVerified {
+		t.Errorf("user %v, flags %+v", user, cred.Flags)
+	}
+	st := f.key.Snapshot()
+	want := []simulator.ResidentCredential{{ID: cred.ID, RPID: testRPID, UserHandle: f.user.id, UserName: "alice@example.com", DisplayName: "Alice"}}
+	if diff := cmp.Diff(want, st.FIDO.Credentials); diff != "" {
+		t.Errorf("resident credentials (-want +got):\n%s", diff)
+	}
+}
+
+func TestExtensions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.plat.SetPIN(ctx, testPIN); err != nil {
+		t.Fatal(err)
+	}
+	creation, session, err := f.rp.BeginRegistration(f.user,
+		webauthn.WithConveyancePreference(protocol.PreferDirectAttestation),
+		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired),
+		webauthn.WithExtensions(
+			webauthn.WithExtensionCredProps(),
+			webauthn.WithExtensionCredentialProtectionPolicy(protocol.CredentialProtectionPolicy("userVerificationRequired"), true),
+			webauthn.WithExtensionHMACCreateSecret(),
+		),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.plat.CreateCredential(ctx, testOrigin, creation.Response, testPIN)
+	if err != nil {
+		t.Fatalf("CreateCredential: %v", err)
+	}
+	var out struct {
+		ClientExtensionResults map[string]any `json:"clientExtensionResults"`
+	}
+	if err := json.Unmarshal(resp, &out); err != nil {
+		t.Fatal(err)
+	}
+	wantExt := map[string]any{"credProps": map[string]any{"rk": true}, "hmacCreateSecret": true}
+	if diff := cmp.Diff(wantExt, out.ClientExtensionResults); diff != "" {
+		t.Errorf("client extension results (-want +got):\n%s", diff)
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	if err != nil {
+		t.Fatalf("CreateCredential (RP): %v", err)
+	}
+	f.user.creds = append(f.user.creds, *cred)
+	if st := f.key.Snapshot(); len(st.FIDO.Credentials) != 1 || st.FIDO.Credentials[0].CredProtect != 3 {
+		t.Fatalf("credProtect not stored: %+v", st.FIDO.Credentials)
+	}
+	// credProtect 3: invisible without UV, usable with it.
+	if _, err := f.login(t, testOrigin, "", webauthn.WithUserVerification(protocol.VerificationDiscouraged)); !errors.Is(err, simulator.ErrNoCredentials) {
+		t.Errorf("login without UV: err = %v, want ErrNoCredentials", err)
+	}
+	// hmac-secret: the same salt gives the same output, another salt another.
+	salt := make([]byte, 32)
+	get := func(salt []byte) []byte {
+		t.Helper()
+		assertion, _, err := f.rp.BeginLogin(f.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := assertion.Response
+		opts.Extensions.HMACGetSecret = protocol.HMACGetSecretInputs{Salt1: salt}
+		resp, err := f.plat.GetAssertion(ctx, testOrigin, opts, testPIN)
+		if err != nil {
+			t.Fatalf("GetAssertion: %v", err)
+		}
+		var out struct {
+			Ext struct {
+				HMAC struct {
+					Output1 protocol.URLEncodedBase64 `json:"output1"`
+				} `json:"hmacGetSecret"`
+			} `json:"clientExtensionResults"`
+		}
+		if err := json.Unmarshal(resp, &out); err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Ext.HMAC.Output1) != 32 {
+			t.Fatalf("hmacGetSecret output1 is %d bytes", len(out.Ext.HMAC.Output1))
+		}
+		return out.Ext.HMAC.Output1
+	}
+	a, b := get(salt), get(salt)
+	salt[0] = 1
+	c := get(salt)
+	if string(a) != string(b) || string(a) == string(c) {
+		t.Errorf("hmac-secret outputs: same salt equal %v, other salt differs %v", string(a) == string(b), string(a) != string(c))
+	}
+}
+
+func TestPINProtocol1AndJSON(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.plat = simulator.NewPlatform(f.key, simulator.WithPINProtocol(1))
+	ctx := t.Context()
+	if err := f.plat.SetPIN(ctx, "ünïcödé"); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	creation, session, err := f.rp.BeginRegistration(f.user, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	optsJSON, err := json.Marshal(creation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.plat.CreateCredentialJSON(ctx, testOrigin, optsJSON, "ünïcödé")
+	if err != nil {
+		t.Fatalf("CreateCredentialJSON: %v", err)
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	if err != nil {
+		t.Fatalf("CreateCredential (RP): %v", err)
+	}
+	f.user.creds = append(f.user.creds, *cred)
+	assertion, lsession, err := f.rp.BeginLogin(f.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aJSON, err := json.Marshal(assertion.Response) // bare options
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = f.plat.GetAssertionJSON(ctx, testOrigin, aJSON, "ünïcödé")
+	if err != nil {
+		t.Fatalf("GetAssertionJSON: %v", err)
+	}
+	pa, err := protocol.ParseCredentialRequestResponseBytes(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.rp.ValidateLogin(f.user, *lsession, pa); err != nil {
+		t.Fatalf("ValidateLogin: %v", err)
+	}
+	// A 3-code-point PIN is too short; 64 bytes too long.
+	if err := f.plat.ChangePIN(ctx, "ünïcödé", "abc"); !errors.Is(err, simulator.ErrPINPolicyViolation) {
+		t.Errorf("ChangePIN to 3 code points: err = %v, want ErrPINPolicyViolation", err)
+	}
+	long := string(make([]byte, 64))
+	if err := f.plat.ChangePIN(ctx, "ünïcödé", long); !errors.Is(err, simulator.ErrPINPolicyViolation) {
+		t.Errorf("ChangePIN to 64 bytes: err = %v, want ErrPINPolicyViolation", err)
+	}
+}
+
+func TestAttestationNoneStripped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	creation, session, err := f.rp.BeginRegistration(f.user, webauthn.WithConveyancePreference(protocol.PreferNoAttestation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.plat.CreateCredential(t.Context(), testOrigin, creation.Response, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	if err != nil {
+		t.Fatalf("CreateCredential (RP): %v", err)
+	}
+	if cred.AttestationFormat != "none" || string(cred.Authenticator.AAGUID) != string(make([]byte, 16)) {
+		t.Errorf("format %q AAGUID %x, want none and zero", cred.AttestationFormat, cred.Authenticator.AAGUID)
+	}
+	if cred.Flags.UserVerified {
+		t.Error("UV set without a PIN")
+	}
+}
