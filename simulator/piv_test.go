@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // pivTestEnv is the environment of one test applet: a seeded reader, a
@@ -926,5 +927,31 @@ func TestPIVFormatHidesSecrets(t *testing.T) {
 				t.Errorf("%s of the applet contains a secret: %s", s, out)
 			}
 		}
+	}
+}
+
+func TestPIVState(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestPIV(t, pivFW571)
+	pivAuthDefault(t, a)
+	pub := pivGenerate(t, a, 0x9C, pivAlgP384, pivPINPolicyDefault, pivTouchCached)
+	pivDo(t, a, pivVerifyCmd("000000"), 0x63C2)
+	pivDo(t, a, pivCmd(pivInsChangeRef, 0, pivRefPUK, append(pivPad("12345678"), pivPad("24682468")...)...), swOK)
+
+	got := a.state()
+	want := PIVState{
+		PINRetries: 2, PINMaxRetries: 3, PUKRetries: 3, PUKMaxRetries: 3,
+		DefaultPIN: true, DefaultManagementKey: true, ManagementKeyAlgorithm: pivAlgAES192,
+		Keys: []PIVKeyState{
+			{Slot: 0x9C, Algorithm: pivAlgP384, PINPolicy: pivPINPolicyAlways, TouchPolicy: pivTouchCached},
+			{Slot: pivSlotAttestation, Algorithm: pivAlgP256, PINPolicy: pivPINPolicyNever, TouchPolicy: pivTouchNever, Imported: true},
+		},
+		Objects: []uint32{pivObjAttestation},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(PIVKeyState{}, "PublicKey")); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+	if len(got.Keys) == 2 && !pub.(*ecdsa.PublicKey).Equal(got.Keys[0].PublicKey) {
+		t.Error("state: public key of 9C differs from the generated one")
 	}
 }
