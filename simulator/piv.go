@@ -273,9 +273,11 @@ func (a *pivApplet) handle(cmd command) response {
 		return response{sw: swClaNotSupported}
 	}
 	// Slot F9 is provisioned on first use, so building an applet stays
-	// cheap. A failure leaves it unprovisioned and surfaces on the commands
-	// that need it.
-	a.provisionAttestation()
+	// cheap. Only a failing randomness source makes it fail; the command
+	// then answers 6F00 and the next one tries again.
+	if err := a.provisionAttestation(); err != nil {
+		return pivSW(swUnknownError)
+	}
 	switch cmd.ins {
 	case pivInsVerify:
 		return a.verify(cmd)

@@ -44,18 +44,12 @@ func pivCertObject(der []byte) []byte {
 
 // provisionAttestation installs the factory attestation key (P-256) in
 // slot F9 and its certificate, issued by the PIV CA's root, in object
-// 5FFF01, unless done already or the host replaced either.
-func (a *pivApplet) provisionAttestation() {
+// 5FFF01, unless done already, the host replaced either, or the key has no
+// PIV CA.
+func (a *pivApplet) provisionAttestation() error {
 	if a.attestationReady || a.env.pivCA == nil {
-		return
+		return nil
 	}
-	if err := a.provisionAttestationErr(); err != nil {
-		return
-	}
-	a.attestationReady = true
-}
-
-func (a *pivApplet) provisionAttestationErr() error {
 	ca := a.env.pivCA
 	priv, err := generatePIVKey(a.env.rand, pivAlgP256)
 	if err != nil {
@@ -88,6 +82,7 @@ func (a *pivApplet) provisionAttestationErr() error {
 	}
 	a.keys[pivSlotAttestation] = k
 	a.objects[pivObjAttestation] = pivCertObject(der)
+	a.attestationReady = true
 	return nil
 }
 

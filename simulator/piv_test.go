@@ -955,3 +955,28 @@ func TestPIVState(t *testing.T) {
 		t.Error("state: public key of 9C differs from the generated one")
 	}
 }
+
+// pivFailingReader fails every read.
+type pivFailingReader struct{}
+
+func (pivFailingReader) Read([]byte) (int, error) { return 0, errTouchTimeout }
+
+// TestPIVRandomnessFailure checks that a failing randomness source is
+// reported (6F00), not swallowed, and that the applet recovers.
+func TestPIVRandomnessFailure(t *testing.T) {
+	t.Parallel()
+	te := &pivTestEnv{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	te.env = &env{rand: pivFailingReader{}, now: func() time.Time { return te.now }, firmware: pivFW571, model: YubiKey5NFC, pivCA: testPIVCA(t)}
+	a := newPIVApplet(te.env)
+	a.selectApplet()
+	pivDo(t, a, pivCmd(pivInsGetVersion, 0, 0), swUnknownError)
+	te.env.rand = rand.NewChaCha8([32]byte{})
+	pivDo(t, a, pivCmd(pivInsGetVersion, 0, 0), swOK)
+	pivAuthDefault(t, a)
+	te.env.rand = pivFailingReader{}
+	pivDo(t, a, pivCmd(pivInsGenerate, 0, 0x9A, 0xAC, 0x03, 0x80, 0x01, pivAlgP256), swUnknownError)
+	pivDo(t, a, pivCmd(pivInsGetMetadata, 0, 0x9A), swRefNotFound)
+	if _, ok := a.keys[pivSlotAttestation]; !ok {
+		t.Error("no attestation key after recovery")
+	}
+}
