@@ -63,20 +63,20 @@ type Format int
 
 // The export formats.
 const (
-	// CSV: a header row naming the columns, then one row per user. A UTF-8
+	// FormatCSV: a header row naming the columns, then one row per user. A UTF-8
 	// byte order mark and CRLF line ends are accepted.
-	CSV Format = iota + 1
-	// JSON: an array of objects, or an object whose Mapping.Records member
+	FormatCSV Format = iota + 1
+	// FormatJSON: an array of objects, or an object whose Mapping.Records member
 	// holds that array (Workday RaaS: "Report_Entry"; ServiceNow table API:
 	// "result"). Values are strings, numbers or booleans.
-	JSON
+	FormatJSON
 )
 
 func (f Format) String() string {
 	switch f {
-	case CSV:
+	case FormatCSV:
 		return "CSV"
-	case JSON:
+	case FormatJSON:
 		return "JSON"
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
@@ -294,9 +294,9 @@ func ReadHRIS(r io.Reader, f Format, m Mapping, opts ...HRISOption) (*HRIS, erro
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	b := &hrisBuilder{cfg: cfg, m: m, h: &HRIS{byLogin: map[string]int{}}, firstLine: map[string]int{}}
 	switch f {
-	case CSV:
+	case FormatCSV:
 		err = b.readCSV(data)
-	case JSON:
+	case FormatJSON:
 		err = b.readJSON(data)
 	default:
 		return nil, fmt.Errorf("fulfillment: unknown HRIS export format %v", f)

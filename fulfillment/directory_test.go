@@ -58,10 +58,10 @@ func TestReadHRISSamples(t *testing.T) {
 		want   []Profile
 		lines  map[string]int
 	}{
-		{"workday.csv", CSV, WorkdayMapping, workdayProfiles, map[string]int{"oliver.smith@example.com": 5}},
-		{"workday.json", JSON, WorkdayMapping, workdayProfiles, map[string]int{"jan.lindberg@example.com": 3, "hiro.tanaka@example.com": 36}},
-		{"servicenow.json", JSON, ServiceNowMapping, serviceNowProfiles, map[string]int{"lars.nilsson@example.com": 19}},
-		{"servicenow.csv", CSV, ServiceNowMapping, serviceNowProfiles, map[string]int{"maria.garcia@example.com": 2, "lars.nilsson@example.com": 4}},
+		{"workday.csv", FormatCSV, WorkdayMapping, workdayProfiles, map[string]int{"oliver.smith@example.com": 5}},
+		{"workday.json", FormatJSON, WorkdayMapping, workdayProfiles, map[string]int{"jan.lindberg@example.com": 3, "hiro.tanaka@example.com": 36}},
+		{"servicenow.json", FormatJSON, ServiceNowMapping, serviceNowProfiles, map[string]int{"lars.nilsson@example.com": 19}},
+		{"servicenow.csv", FormatCSV, ServiceNowMapping, serviceNowProfiles, map[string]int{"maria.garcia@example.com": 2, "lars.nilsson@example.com": 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestHRISLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h, err := ReadHRIS(f, CSV, WorkdayMapping)
+	h, err := ReadHRIS(f, FormatCSV, WorkdayMapping)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,43 +195,43 @@ func TestReadHRISRows(t *testing.T) {
 		wantRows  []string
 		wantLogin []string
 	}{
-		{"csv ok with BOM, CRLF and quoted newline", CSV,
+		{"csv ok with BOM, CRLF and quoted newline", FormatCSV,
 			"\ufeffuser,mail,street1,street2,new\r\na@x.io,a@x.io,\"1 Main St\r\nRear\",Unit 4,yes\r\n\r\nb@x.io,b@x.io,2 Main St,,\r\n",
 			nil, false, nil, []string{"a@x.io", "b@x.io"}},
-		{"csv duplicates dropped on both sides", CSV,
+		{"csv duplicates dropped on both sides", FormatCSV,
 			"user,mail,street1,street2,new\na@x.io,,,,\nb@x.io,,,,\nA@X.IO,,,,\nc@x.io,,,,\na@x.io,,,,\n",
 			nil, false, []string{"4/user/" + dup, "6/user/" + dup}, []string{"b@x.io", "c@x.io"}},
-		{"csv empty login and bad boolean", CSV,
+		{"csv empty login and bad boolean", FormatCSV,
 			"user,mail,street1,street2,new\n ,a@x.io,,,\nb@x.io,,,,maybe\nc@x.io,,,,\n",
 			nil, false, []string{"2/user/" + bad, "3/new/" + bad}, []string{"c@x.io"}},
-		{"csv field count", CSV,
+		{"csv field count", FormatCSV,
 			"user,mail,street1,street2,new\na@x.io,,,\nb@x.io,,,,\n",
 			nil, false, []string{"2//" + bad}, []string{"b@x.io"}},
-		{"csv oversized field", CSV,
+		{"csv oversized field", FormatCSV,
 			"user,mail,street1,street2,new\na@x.io,,," + strings.Repeat("s", 65) + ",\nb@x.io,,,,\n",
 			[]HRISOption{WithMaxFieldBytes(64)}, false, []string{"2/street2/" + bad}, []string{"b@x.io"}},
-		{"csv invalid UTF-8", CSV,
+		{"csv invalid UTF-8", FormatCSV,
 			"user,mail,street1,street2,new\na@x.io,\xff,,,\n",
 			nil, false, []string{"2/mail/" + bad}, nil},
-		{"csv missing column", CSV, "user,mail,street1,new\n", nil, true, []string{"1/street2/" + bad}, nil},
-		{"csv duplicate header", CSV, "user,mail,street1,street2,new,mail\n", nil, true, []string{"1/mail/" + bad}, nil},
-		{"csv empty", CSV, "", nil, true, []string{"1//" + bad}, nil},
-		{"csv bare quote", CSV, "user,mail,street1,street2,new\na@x.io,a\"b,,,\n", nil, true, []string{"2//" + bad}, nil},
-		{"csv too many rows", CSV, "user,mail,street1,street2,new\na,,,,\nb,,,,\nc,,,,\n",
+		{"csv missing column", FormatCSV, "user,mail,street1,new\n", nil, true, []string{"1/street2/" + bad}, nil},
+		{"csv duplicate header", FormatCSV, "user,mail,street1,street2,new,mail\n", nil, true, []string{"1/mail/" + bad}, nil},
+		{"csv empty", FormatCSV, "", nil, true, []string{"1//" + bad}, nil},
+		{"csv bare quote", FormatCSV, "user,mail,street1,street2,new\na@x.io,a\"b,,,\n", nil, true, []string{"2//" + bad}, nil},
+		{"csv too many rows", FormatCSV, "user,mail,street1,street2,new\na,,,,\nb,,,,\nc,,,,\n",
 			[]HRISOption{WithMaxRows(2)}, true, []string{"4//" + big}, nil},
-		{"json ok", JSON,
+		{"json ok", FormatJSON,
 			`{"meta":{"x":[1,2]},"rows":[` + "\n" + `{"user":"a@x.io","mail":null,"street1":"1 Main","new":true},` + "\n" + `{"user":"b@x.io","street2":12345,"new":false,"extra":{"ignored":1}}]}`,
 			nil, false, nil, []string{"a@x.io", "b@x.io"}},
-		{"json bare array", JSON, `[{"user":"a@x.io"}]`, nil, false, nil, []string{"a@x.io"}},
-		{"json duplicate and nested value", JSON,
+		{"json bare array", FormatJSON, `[{"user":"a@x.io"}]`, nil, false, nil, []string{"a@x.io"}},
+		{"json duplicate and nested value", FormatJSON,
 			"{\"rows\":[\n{\"user\":\"a@x.io\"},\n{\"user\":\"b@x.io\",\"mail\":{\"x\":1}},\n{\"user\":\"A@x.io\"}\n]}",
 			nil, false, []string{"3/mail/" + bad, "4/user/" + dup}, nil},
-		{"json missing records member", JSON, `{"result":[]}`, nil, true, []string{"1/rows/" + bad}, nil},
-		{"json not an array", JSON, `{"rows":{"user":"a"}}`, nil, true, []string{"1//" + bad}, nil},
-		{"json record not an object", JSON, "[\n{\"user\":\"a@x.io\"},\n\"oops\"]", nil, true, []string{"3//" + bad}, nil},
-		{"json syntax", JSON, "[\n{\"user\":\"a@x.io\"},\n{\"user\":]", nil, true, []string{"3//" + bad}, nil},
-		{"json truncated", JSON, "[\n{\"user\":\"a@x.io\"", nil, true, []string{"2//" + bad}, nil},
-		{"json empty", JSON, "", nil, true, []string{"1//" + bad}, nil},
+		{"json missing records member", FormatJSON, `{"result":[]}`, nil, true, []string{"1/rows/" + bad}, nil},
+		{"json not an array", FormatJSON, `{"rows":{"user":"a"}}`, nil, true, []string{"1//" + bad}, nil},
+		{"json record not an object", FormatJSON, "[\n{\"user\":\"a@x.io\"},\n\"oops\"]", nil, true, []string{"3//" + bad}, nil},
+		{"json syntax", FormatJSON, "[\n{\"user\":\"a@x.io\"},\n{\"user\":]", nil, true, []string{"3//" + bad}, nil},
+		{"json truncated", FormatJSON, "[\n{\"user\":\"a@x.io\"", nil, true, []string{"2//" + bad}, nil},
+		{"json empty", FormatJSON, "", nil, true, []string{"1//" + bad}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestReadHRISRows(t *testing.T) {
 
 func TestReadHRISValues(t *testing.T) {
 	t.Parallel()
-	h, err := ReadHRIS(strings.NewReader("user,mail,street1,street2,new\r\na@x.io,a@x.io,\"1 Main St\",Unit 4,TRUE\r\n"), CSV, tinyMapping)
+	h, err := ReadHRIS(strings.NewReader("user,mail,street1,street2,new\r\na@x.io,a@x.io,\"1 Main St\",Unit 4,TRUE\r\n"), FormatCSV, tinyMapping)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestReadHRISValues(t *testing.T) {
 
 func TestReadHRISLimitsAndMapping(t *testing.T) {
 	t.Parallel()
-	_, err := ReadHRIS(strings.NewReader(strings.Repeat("x", 2048)), CSV, tinyMapping, WithMaxExportBytes(1024))
+	_, err := ReadHRIS(strings.NewReader(strings.Repeat("x", 2048)), FormatCSV, tinyMapping, WithMaxExportBytes(1024))
 	if !errors.Is(err, ErrExportTooLarge) {
 		t.Errorf("oversized export: %v", err)
 	}
@@ -293,7 +293,7 @@ func TestReadHRISLimitsAndMapping(t *testing.T) {
 		if err := m.Validate(); err == nil {
 			t.Errorf("mapping %q accepted", m.Name)
 		}
-		if _, err := ReadHRIS(strings.NewReader(""), CSV, m); err == nil {
+		if _, err := ReadHRIS(strings.NewReader(""), FormatCSV, m); err == nil {
 			t.Errorf("ReadHRIS accepted mapping %q", m.Name)
 		}
 	}
@@ -311,7 +311,7 @@ func TestReadHRISTooManyBadRows(t *testing.T) {
 	for range 150 {
 		b.WriteString(",,,,\n")
 	}
-	h, err := ReadHRIS(strings.NewReader(b.String()), CSV, tinyMapping)
+	h, err := ReadHRIS(strings.NewReader(b.String()), FormatCSV, tinyMapping)
 	if h != nil || !errors.Is(err, ErrMalformedExport) || !strings.Contains(err.Error(), "more than 99 bad rows") {
 		t.Errorf("got %v, %v", h, err)
 	}

@@ -111,9 +111,9 @@ func FuzzHRISReader(f *testing.F) {
 	f.Add([]byte("Username\n\"a\nb\",x\n"), false)
 	f.Add([]byte(`{"Report_Entry":[{"Username":"a"},{"Username":"A"},7]}`), true)
 	f.Fuzz(func(t *testing.T, data []byte, isJSON bool) {
-		format := CSV
+		format := FormatCSV
 		if isJSON {
-			format = JSON
+			format = FormatJSON
 		}
 		h, err := ReadHRIS(bytes.NewReader(data), format, WorkdayMapping, WithMaxRows(200), WithMaxFieldBytes(256))
 		if err != nil && !errors.Is(err, ErrMalformedExport) && !errors.Is(err, ErrExportTooLarge) && !errors.Is(err, ErrDuplicateLogin) {

@@ -133,5 +133,8 @@ func checkPostal(country, code string) string {
 	if genericPostal.MatchString(code) {
 		return ""
 	}
+	if n := normalizePostal(country, code); n != code && genericPostal.MatchString(n) {
+		return "not normalised (Normalize gives " + quote(n) + ")"
+	}
 	return "not a valid postal code: 2-10 letters, digits, spaces or dashes"
 }

@@ -148,10 +148,10 @@ type TransitionError struct {
 }
 
 func (e *TransitionError) Error() string {
-	msg := fmt.Sprintf("fulfillment: invalid status transition: event %q from %s to %s", string(e.Event), e.From.name(), e.To.name())
 	if _, ok := transitions[e.Event]; !ok {
-		return msg + " (unknown event)"
+		return fmt.Sprintf("fulfillment: invalid status transition: unknown event %q from %s", string(e.Event), e.From.name())
 	}
+	msg := fmt.Sprintf("fulfillment: invalid status transition: event %q from %s to %s", string(e.Event), e.From.name(), e.To.name())
 	if e.From != StatusNone && !e.From.Valid() {
 		return fmt.Sprintf("fulfillment: invalid status transition: event %q from unknown status %q to %s", string(e.Event), string(e.From), e.To.name())
 	}

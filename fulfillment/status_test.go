@@ -76,7 +76,7 @@ func TestTransitionErrorNamesFromEventTo(t *testing.T) {
 		{Shipped, EventEnroll, FulfillmentStarted, []string{"already ordered"}, nil},
 		{StatusNone, EventShip, Shipped, []string{"from none to SHIPPED"}, nil},
 		{"BOGUS", EventShip, Shipped, []string{`unknown status "BOGUS"`}, ErrUnknownStatus},
-		{Shipped, "explode", StatusNone, []string{`"explode"`, "unknown event"}, ErrUnknownEvent},
+		{Shipped, "explode", StatusNone, []string{`unknown event "explode" from SHIPPED`}, ErrUnknownEvent},
 	}
 	for _, tt := range tests {
 		_, err := tt.from.Next(tt.event)
