@@ -25,14 +25,14 @@ const (
 )
 
 type clientPINRequest struct {
-	Protocol     *int     `cbor:"1,keyasint"`
-	SubCommand   *int     `cbor:"2,keyasint"`
-	KeyAgreement *coseKey `cbor:"3,keyasint"`
-	PinUvAuth    []byte   `cbor:"4,keyasint"`
-	NewPinEnc    []byte   `cbor:"5,keyasint"`
-	PinHashEnc   []byte   `cbor:"6,keyasint"`
-	Permissions  *int     `cbor:"9,keyasint"`
-	RPID         *string  `cbor:"10,keyasint"`
+	Protocol     *int     `cbor:"1,keyasint,omitempty"`
+	SubCommand   *int     `cbor:"2,keyasint,omitempty"`
+	KeyAgreement *coseKey `cbor:"3,keyasint,omitempty"`
+	PinUvAuth    []byte   `cbor:"4,keyasint,omitempty"`
+	NewPinEnc    []byte   `cbor:"5,keyasint,omitempty"`
+	PinHashEnc   []byte   `cbor:"6,keyasint,omitempty"`
+	Permissions  *int     `cbor:"9,keyasint,omitempty"`
+	RPID         *string  `cbor:"10,keyasint,omitempty"`
 }
 
 type clientPINResponse struct {

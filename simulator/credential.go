@@ -36,16 +36,16 @@ type credDescriptor struct {
 }
 
 type makeCredentialRequest struct {
-	ClientDataHash []byte                     `cbor:"1,keyasint"`
-	RP             *rpEntity                  `cbor:"2,keyasint"`
-	User           *userEntity                `cbor:"3,keyasint"`
-	Params         []credParam                `cbor:"4,keyasint"`
-	ExcludeList    []credDescriptor           `cbor:"5,keyasint"`
-	Extensions     map[string]cbor.RawMessage `cbor:"6,keyasint"`
-	Options        map[string]bool            `cbor:"7,keyasint"`
-	PinUvAuth      []byte                     `cbor:"8,keyasint"`
-	Protocol       *int                       `cbor:"9,keyasint"`
-	EnterpriseAtt  *int                       `cbor:"10,keyasint"`
+	ClientDataHash []byte                     `cbor:"1,keyasint,omitempty"`
+	RP             *rpEntity                  `cbor:"2,keyasint,omitempty"`
+	User           *userEntity                `cbor:"3,keyasint,omitempty"`
+	Params         []credParam                `cbor:"4,keyasint,omitempty"`
+	ExcludeList    []credDescriptor           `cbor:"5,keyasint,omitempty"`
+	Extensions     map[string]cbor.RawMessage `cbor:"6,keyasint,omitempty"`
+	Options        map[string]bool            `cbor:"7,keyasint,omitempty"`
+	PinUvAuth      []byte                     `cbor:"8,keyasint,omitempty"`
+	Protocol       *int                       `cbor:"9,keyasint,omitempty"`
+	EnterpriseAtt  *int                       `cbor:"10,keyasint,omitempty"`
 }
 
 type attStmt struct {
@@ -61,13 +61,13 @@ type makeCredentialResponse struct {
 }
 
 type getAssertionRequest struct {
-	RPID           *string                    `cbor:"1,keyasint"`
-	ClientDataHash []byte                     `cbor:"2,keyasint"`
-	AllowList      []credDescriptor           `cbor:"3,keyasint"`
-	Extensions     map[string]cbor.RawMessage `cbor:"4,keyasint"`
-	Options        map[string]bool            `cbor:"5,keyasint"`
-	PinUvAuth      []byte                     `cbor:"6,keyasint"`
-	Protocol       *int                       `cbor:"7,keyasint"`
+	RPID           *string                    `cbor:"1,keyasint,omitempty"`
+	ClientDataHash []byte                     `cbor:"2,keyasint,omitempty"`
+	AllowList      []credDescriptor           `cbor:"3,keyasint,omitempty"`
+	Extensions     map[string]cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+	Options        map[string]bool            `cbor:"5,keyasint,omitempty"`
+	PinUvAuth      []byte                     `cbor:"6,keyasint,omitempty"`
+	Protocol       *int                       `cbor:"7,keyasint,omitempty"`
 }
 
 type getAssertionResponse struct {
@@ -80,10 +80,10 @@ type getAssertionResponse struct {
 
 // hmacSecretInput is the hmac-secret extension input of getAssertion.
 type hmacSecretInput struct {
-	KeyAgreement *coseKey `cbor:"1,keyasint"`
-	SaltEnc      []byte   `cbor:"2,keyasint"`
-	SaltAuth     []byte   `cbor:"3,keyasint"`
-	Protocol     *int     `cbor:"4,keyasint"`
+	KeyAgreement *coseKey `cbor:"1,keyasint,omitempty"`
+	SaltEnc      []byte   `cbor:"2,keyasint,omitempty"`
+	SaltAuth     []byte   `cbor:"3,keyasint,omitempty"`
+	Protocol     *int     `cbor:"4,keyasint,omitempty"`
 }
 
 // assertionState is what getNextAssertion continues from.

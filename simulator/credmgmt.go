@@ -25,10 +25,10 @@ type cmParams struct {
 }
 
 type cmRequest struct {
-	SubCommand *int            `cbor:"1,keyasint"`
-	Params     cbor.RawMessage `cbor:"2,keyasint"`
-	Protocol   *int            `cbor:"3,keyasint"`
-	PinUvAuth  []byte          `cbor:"4,keyasint"`
+	SubCommand *int            `cbor:"1,keyasint,omitempty"`
+	Params     cbor.RawMessage `cbor:"2,keyasint,omitempty"`
+	Protocol   *int            `cbor:"3,keyasint,omitempty"`
+	PinUvAuth  []byte          `cbor:"4,keyasint,omitempty"`
 }
 
 type cmRP struct {
@@ -198,16 +198,16 @@ const (
 )
 
 type configRequest struct {
-	SubCommand *int            `cbor:"1,keyasint"`
-	Params     cbor.RawMessage `cbor:"2,keyasint"`
-	Protocol   *int            `cbor:"3,keyasint"`
-	PinUvAuth  []byte          `cbor:"4,keyasint"`
+	SubCommand *int            `cbor:"1,keyasint,omitempty"`
+	Params     cbor.RawMessage `cbor:"2,keyasint,omitempty"`
+	Protocol   *int            `cbor:"3,keyasint,omitempty"`
+	PinUvAuth  []byte          `cbor:"4,keyasint,omitempty"`
 }
 
 type setMinPINLengthParams struct {
-	NewMinPINLength *int     `cbor:"1,keyasint"`
-	RPIDs           []string `cbor:"2,keyasint"`
-	ForceChangePIN  *bool    `cbor:"3,keyasint"`
+	NewMinPINLength *int     `cbor:"1,keyasint,omitempty"`
+	RPIDs           []string `cbor:"2,keyasint,omitempty"`
+	ForceChangePIN  *bool    `cbor:"3,keyasint,omitempty"`
 }
 
 func (a *fidoApplet) config(params []byte) []byte {
