@@ -128,6 +128,10 @@ type Record struct {
 	// PINRequest is Okta's pinRequestJwe (ciphertext for Yubico), kept until
 	// the shipment exists.
 	PINRequest string `json:"pinRequest,omitempty"`
+	// Shipping is the normalised recipient and address the shipment is
+	// created with, kept from the intent until the shipment exists so that a
+	// resumed create sends the same body.
+	Shipping ShippingInfo `json:"shipping,omitzero"`
 	// TransportKeyID is the kid of the Yubico transport key Okta sealed the
 	// requests to.
 	TransportKeyID string `json:"transportKeyId,omitempty"`

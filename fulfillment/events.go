@@ -1,0 +1,297 @@
+package fulfillment
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// EventTypePreregisterInitiate is the Okta System Log event type that asks
+// for a pre-enrolled key (emitted by initiate-fulfillment-request).
+const EventTypePreregisterInitiate = "system.mfa.preregister.initiate"
+
+// Limits of the event hook handler.
+const (
+	maxHookEvents   = 1000 // events in one delivery
+	maxChallengeLen = 1024 // x-okta-verification-challenge
+)
+
+// EventHandler returns the http.Handler for an Okta event hook
+// (https://developer.okta.com/docs/concepts/event-hooks/) subscribed to
+// system.mfa.preregister.initiate:
+//
+//   - Every request must carry an Authorization header equal to
+//     Config.EventHookSecret (compared in constant time); otherwise 401.
+//     With no secret configured every request is refused.
+//   - GET is Okta's one-time verification: the value of the
+//     x-okta-verification-challenge header is echoed as
+//     {"verification": "<value>"}.
+//   - POST delivers events: a JSON body of at most Config.MaxEventBody bytes
+//     (413 beyond), Content-Type application/json (415 otherwise), with
+//     data.events (400 if malformed). Each system.mfa.preregister.initiate
+//     event records an order at step Initiated for its target user, with
+//     the product, inventory and customization IDs of the event's details
+//     (or Config.Defaults). Events are de-duplicated by uuid and by user:
+//     a user with a key already in flight gets no second order. Other event
+//     types and malformed events are logged and skipped. The answer is 200
+//     once every event is recorded (500 if the store fails, so that Okta
+//     delivers again).
+//
+// The handler only records; [Service.Sync] (or Run, which it wakes) does
+// the remote work, so Okta gets its answer well within its 3 s limit.
+func (s *Service) EventHandler() http.Handler {
+	return http.HandlerFunc(s.serveEventHook)
+}
+
+func (s *Service) serveEventHook(w http.ResponseWriter, r *http.Request) {
+	if !s.hookAuthorized(r) {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: unauthorized request",
+			slog.String("method", r.Method), slog.String("remote", r.RemoteAddr))
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		s.verifyEventHook(w, r)
+	case http.MethodPost:
+		s.receiveEvents(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// hookAuthorized compares the Authorization header with the secret in
+// constant time (over fixed-length digests, so the length leaks nothing).
+func (s *Service) hookAuthorized(r *http.Request) bool {
+	if s.hookSecret == "" {
+		return false
+	}
+	got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+	want := sha256.Sum256([]byte(s.hookSecret))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+func (s *Service) verifyEventHook(w http.ResponseWriter, r *http.Request) {
+	challenge := r.Header.Get("X-Okta-Verification-Challenge")
+	switch {
+	case challenge == "":
+		http.Error(w, "missing x-okta-verification-challenge header", http.StatusBadRequest)
+		return
+	case len(challenge) > maxChallengeLen || strings.ContainsFunc(challenge, func(c rune) bool { return c < ' ' || c == 0x7f }):
+		http.Error(w, "malformed x-okta-verification-challenge header", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]string{"verification": challenge})
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "fulfillment: event hook verified")
+}
+
+// hookPayload is the body of an Okta event hook delivery.
+type hookPayload struct {
+	EventType string `json:"eventType"`
+	EventID   string `json:"eventId"`
+	Data      *struct {
+		Events []logEvent `json:"events"`
+	} `json:"data"`
+}
+
+// logEvent is the part of a System Log event the handler reads.
+type logEvent struct {
+	UUID         string      `json:"uuid"`
+	EventType    string      `json:"eventType"`
+	Target       []logTarget `json:"target"`
+	DebugContext struct {
+		DebugData map[string]any `json:"debugData"`
+	} `json:"debugContext"`
+}
+
+type logTarget struct {
+	ID          string         `json:"id"`
+	Type        string         `json:"type"`
+	AlternateID string         `json:"alternateId"`
+	DetailEntry map[string]any `json:"detailEntry"`
+}
+
+func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		http.Error(w, "content type must be application/json", http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxEventBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, fmt.Sprintf("body larger than %d bytes", s.maxEventBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read body", http.StatusBadRequest)
+		return
+	}
+	p, err := parseHookPayload(body)
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: malformed delivery", slog.String("error", err.Error()))
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	recorded := 0
+	for i, ev := range p.Data.Events {
+		ok, err := s.handleEvent(ctx, ev)
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: event hook: cannot record event",
+				slog.Int("index", i), slog.String("uuid", ev.UUID), slog.String("error", err.Error()))
+			http.Error(w, "cannot record event", http.StatusInternalServerError)
+			return
+		}
+		if ok {
+			recorded++
+		}
+	}
+	if recorded > 0 {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// parseHookPayload decodes and checks the shape of a delivery.
+func parseHookPayload(body []byte) (hookPayload, error) {
+	var p hookPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return p, fmt.Errorf("fulfillment: event hook: body is not valid JSON: %v", err)
+	}
+	switch {
+	case p.Data == nil:
+		return p, errors.New("fulfillment: event hook: data: required")
+	case len(p.Data.Events) == 0:
+		return p, errors.New("fulfillment: event hook: data.events: empty")
+	case len(p.Data.Events) > maxHookEvents:
+		return p, fmt.Errorf("fulfillment: event hook: data.events: %d events, more than %d", len(p.Data.Events), maxHookEvents)
+	}
+	return p, nil
+}
+
+// eventOrder extracts the user and item of a preregister event.
+func (s *Service) eventOrder(ev logEvent) (userID, login string, items []Item, err error) {
+	if ev.UUID == "" || len(ev.UUID) > maxIDLen || strings.ContainsFunc(ev.UUID, unicode.IsControl) {
+		return "", "", nil, errors.New("uuid: missing or malformed")
+	}
+	details := map[string]string{}
+	collect := func(m map[string]any) {
+		for k, v := range m {
+			key := strings.ToLower(strings.ReplaceAll(k, "_", ""))
+			switch v := v.(type) {
+			case string:
+				details[key] = v
+			case float64:
+				details[key] = strconv.FormatFloat(v, 'f', -1, 64)
+			}
+		}
+	}
+	for _, t := range ev.Target {
+		if strings.EqualFold(t.Type, "User") && userID == "" {
+			userID, login = t.ID, t.AlternateID
+		}
+		collect(t.DetailEntry)
+	}
+	collect(ev.DebugContext.DebugData)
+	if userID == "" {
+		return "", "", nil, errors.New("target: no User")
+	}
+	if p := details["fulfillmentprovider"]; p != "" && p != ProviderYubico {
+		return "", "", nil, fmt.Errorf("fulfillment provider %q is not %q", truncateValue(p), ProviderYubico)
+	}
+	it := Item{ProductID: details["yubicoproductid"], InventoryProductID: details["yubicoinventoryproductid"],
+		CustomizationID: details["yubicocustomizationid"]}
+	if it == (Item{}) {
+		items = nil // Config.Defaults, if any
+	} else {
+		items = []Item{it}
+	}
+	if items, err = s.orderItems(userID, items); err != nil {
+		return "", "", nil, err
+	}
+	return userID, login, items, nil
+}
+
+// handleEvent records the order an event asks for. It reports whether a
+// new order was recorded; an error means the store failed.
+func (s *Service) handleEvent(ctx context.Context, ev logEvent) (bool, error) {
+	if ev.EventType != EventTypePreregisterInitiate {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: event hook: ignored event type",
+			slog.String("eventType", truncateValue(ev.EventType)), slog.String("uuid", truncateValue(ev.UUID)))
+		return false, nil
+	}
+	userID, login, items, err := s.eventOrder(ev)
+	if err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: malformed event skipped",
+			slog.String("uuid", truncateValue(ev.UUID)), slog.String("error", err.Error()))
+		return false, nil
+	}
+	// No per-user lock here: Okta may deliver the event while Order for the
+	// same user is waiting on initiate-fulfillment-request. The store's
+	// compare-and-swap decides.
+	marked := false
+	for range 3 {
+		rec, err := s.store.Get(ctx, userID)
+		switch {
+		case errors.Is(err, ErrRecordNotFound):
+			rec = Record{UserID: userID}
+		case err != nil:
+			return false, err
+		}
+		if rec.EventID == ev.UUID {
+			return false, nil // redelivery
+		}
+		if CanOrder(rec.Status) != nil {
+			// The user already has a key in flight (most often: the order
+			// this event reports was made by Order). One per user.
+			if _, err := s.store.MarkEvent(ctx, ev.UUID, s.now()); err != nil {
+				return false, err
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: event hook: user already in flight",
+				slog.String("uuid", ev.UUID), slog.String("user", userID), slog.String("status", string(rec.Status)))
+			return false, nil
+		}
+		if !marked {
+			first, err := s.store.MarkEvent(ctx, ev.UUID, s.now())
+			if err != nil {
+				return false, err
+			}
+			if !first {
+				return false, nil // redelivery of an event handled before
+			}
+			marked = true
+		}
+		started, err := StatusNone.Next(EventEnroll)
+		if err != nil {
+			return false, err
+		}
+		rec = Record{UserID: userID, Login: login, Status: started, Step: StepInitiated, Items: items,
+			Attempts: 1, EventID: ev.UUID, Version: rec.Version, History: rec.History}
+		_, err = s.save(ctx, rec, Change{Reason: "Okta event " + ev.UUID})
+		if errors.Is(err, ErrVersionConflict) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: order recorded from event",
+			slog.String("uuid", ev.UUID), slog.String("user", userID))
+		return true, nil
+	}
+	return false, fmt.Errorf("fulfillment: event %s: record of %q keeps changing", ev.UUID, userID)
+}

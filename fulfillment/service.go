@@ -1,0 +1,564 @@
+package fulfillment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// Defaults of [Config].
+const (
+	DefaultConcurrency  = 4
+	DefaultPollInterval = time.Hour
+	DefaultLease        = 2 * time.Minute
+	DefaultMaxEventBody = 1 << 20
+	// maxConcurrency bounds Config.Concurrency.
+	maxConcurrency = 256
+	// jwksTTL is how long Yubico's public keys are cached.
+	jwksTTL = 10 * time.Minute
+)
+
+// Errors of the Service (besides the domain's ErrOrderInFlight,
+// ErrInvalidTransition, ErrInvalidShipping and ErrInvalidOrder, and the
+// store's ErrRecordNotFound and ErrVersionConflict).
+var (
+	// ErrInvalidConfig is wrapped by the errors of [New].
+	ErrInvalidConfig = errors.New("fulfillment: invalid config")
+	// ErrBusy means another Service instance holds the lease on the
+	// record's in-flight step; try again after the lease expires.
+	ErrBusy = errors.New("fulfillment: record is being worked on by another instance")
+	// ErrOutcomeUnknown means a remote call was sent but its outcome is not
+	// known (transport error, 5xx, rate limit). The intent stays recorded;
+	// Sync resumes it without repeating a side effect that happened.
+	ErrOutcomeUnknown = errors.New("fulfillment: outcome of a remote call is unknown")
+)
+
+// UserKind tells [Service.PrepareUser] how to treat a user.
+type UserKind int
+
+// The kinds of user.
+const (
+	// NewUser is created STAGED in Okta (activated later, after the key is
+	// delivered) and put in Config.NewUsersGroupID. Its PIN goes to the
+	// secondary email.
+	NewUser UserKind = iota + 1
+	// ExistingUser already exists in Okta (looked up by login); its
+	// shipping attributes are updated and it is put in
+	// Config.ExistingUsersGroupID.
+	ExistingUser
+)
+
+// String returns "new user" or "existing user".
+func (k UserKind) String() string {
+	switch k {
+	case NewUser:
+		return "new user"
+	case ExistingUser:
+		return "existing user"
+	}
+	return fmt.Sprintf("UserKind(%d)", int(k))
+}
+
+// Ticker is the part of *time.Ticker that [Service.Run] uses, so tests can
+// drive Run without waiting.
+type Ticker interface {
+	// C returns the channel the ticks arrive on.
+	C() <-chan time.Time
+	// Stop turns the ticker off.
+	Stop()
+}
+
+type timeTicker struct{ t *time.Ticker }
+
+func (t timeTicker) C() <-chan time.Time { return t.t.C }
+func (t timeTicker) Stop()               { t.t.Stop() }
+
+// Config configures a [Service]. Okta, Yubico, Store and RPIDs are
+// required; every other field has a default.
+type Config struct {
+	// Okta is the client for the Okta org.
+	Okta *okta.Client
+	// Yubico is the client for the YubiEnterprise Delivery API.
+	Yubico *yubico.Client
+	// Store keeps the records: NewMemoryStore() or OpenSQLite(ctx, path).
+	Store Store
+	// RPIDs are the relying-party IDs (the Okta org host names, without
+	// scheme or path) registered on every key; one enrollment per RP ID.
+	RPIDs []string
+	// Defaults is the item ordered when Order is given none. Zero: every
+	// order must name its item.
+	Defaults Item
+	// NewUsersGroupID and ExistingUsersGroupID are the Okta groups
+	// PrepareUser puts users in; empty means no group.
+	NewUsersGroupID, ExistingUsersGroupID string
+	// Concurrency is how many users a batch or a Sync works on at once
+	// (default 4, at most 256).
+	Concurrency int
+	// PollInterval is Run's schedule (default 1 h).
+	PollInterval time.Duration
+	// Clock returns the current time (default time.Now).
+	Clock func() time.Time
+	// Rand is the source of idempotency keys, instance IDs and the choice
+	// of Yubico transport key (default crypto/rand).
+	Rand io.Reader
+	// Logger receives one record per step (default: discard). PINs, tokens
+	// and the sealed requests and responses are never logged.
+	Logger *slog.Logger
+	// EventHookSecret is the Authorization header value Okta event hooks
+	// must carry. Empty: the event handler refuses every event.
+	EventHookSecret string
+
+	// Lease is how long an in-flight step is reserved for the instance that
+	// recorded it; another instance (say, the same program restarted after
+	// a crash) resumes the step only after the lease has expired
+	// (default 2 min). Programs that never run two instances on one store
+	// may set a tiny lease to resume at once.
+	Lease time.Duration
+	// NewTicker makes Run's ticker (default: time.NewTicker).
+	NewTicker func(time.Duration) Ticker
+	// OrderRate, if positive, caps batch orders per second on top of the
+	// Okta client's own rate-limit throttling; OrderBurst is its burst
+	// (default 1).
+	OrderRate  rate.Limit
+	OrderBurst int
+	// TruncateNames shortens first name, last name and organization to the
+	// lengths the Okta Workflows template uses before validating them
+	// (see [ShippingInfo.Truncate]). Off by default: a too-long name is
+	// reported, not cut.
+	TruncateNames bool
+	// MaxEventBody bounds an event hook request body (default 1 MiB).
+	MaxEventBody int64
+}
+
+// Service runs the lifecycle of pre-enrolled YubiKeys for Okta users: it
+// prepares users, orders keys (one user or a batch), reacts to Okta's
+// system.mfa.preregister.initiate events, and on each [Service.Sync] moves
+// every key in flight one or more steps along: enroll at Okta with Yubico's
+// transport key → create the FIDO Pre-reg shipment at Yubico → poll it →
+// at state 103/104 activate at Okta with every credential response paired
+// to its enrollment → send the PIN (Shipped) → see the first sign-in
+// (Active). Failures are marked at Okta (mark-error) and recorded with the
+// failed step and the reason; [Service.Retry] resumes from there and
+// [Service.Delete] cancels and deletes.
+//
+// # Recording and resuming
+//
+// Every remote call that changes something is bracketed by two store
+// writes: the intent (a [Step] ending in "-ing", with an idempotency key
+// and a lease) before the call, the result after it. A process that dies
+// anywhere leaves a record that says exactly what may have happened, and
+// the next Sync (of this or another instance, once the lease has expired)
+// resumes it:
+//
+//   - Initiating: initiate-fulfillment-request is sent again. It creates
+//     nothing at Okta; the duplicate event it causes is ignored because the
+//     user already has a record in flight.
+//   - Enrolling: Okta's enroll may have created enrollments whose sealed
+//     requests we never saw. Okta has no endpoint to read one enrollment
+//     back, and a response is needed to ship, so the Service lists the
+//     user's enrollments, deletes the FULFILLMENT_PENDING ones it has no
+//     record of, and enrolls again.
+//   - ShipmentCreating: the create is sent again with the same body and
+//     the same Idempotency-Key, so Yubico returns the shipment it already
+//     made instead of a second one.
+//   - Activating: if Okta's list shows the enrollments ACTIVE, activation
+//     happened; otherwise it is sent again (Okta verifies the same
+//     responses again).
+//   - PINSending: the PIN is sent again (one more email, harmless).
+//   - MarkingError, Deleting: repeated; 404s count as done.
+//
+// Credential responses are paired with enrollments by the kid in each
+// response's JWE header (Okta's keyId of that enrollment), falling back to
+// the order of the credential requests the Service sent (recorded in
+// [Record.Enrollments]), never by the order of Okta's list.
+//
+// A Service is safe for concurrent use. Calls on one user are serialized
+// inside one instance; across instances, the store's compare-and-swap and
+// the lease keep two from working on the same step.
+type Service struct {
+	okta   *okta.Client
+	yubico *yubico.Client
+	store  Store
+
+	rpIDs         []string
+	defaults      Item
+	newGroup      string
+	existingGroup string
+	concurrency   int
+	pollInterval  time.Duration
+	now           func() time.Time
+	rand          io.Reader
+	log           *slog.Logger
+	hookSecret    string
+	lease         time.Duration
+	newTicker     func(time.Duration) Ticker
+	limiter       *rate.Limiter // nil: no extra limit
+	truncate      bool
+	maxEventBody  int64
+	owner         string // this instance's ID, for leases
+
+	randMu sync.Mutex // guards rand reads
+
+	locksMu sync.Mutex           // guards locks
+	locks   map[string]*userLock // per-user serialization
+
+	keysMu     sync.Mutex // guards transport, signing, keysExpire
+	transport  []yubico.JWK
+	signing    []yubico.JWK
+	keysExpire time.Time
+
+	kick chan struct{} // wakes Run after an event was recorded
+}
+
+type userLock struct {
+	mu   sync.Mutex
+	refs int // guarded by Service.locksMu
+}
+
+// New validates cfg and returns a Service. Errors wrap ErrInvalidConfig
+// and name the field.
+func New(cfg Config) (*Service, error) {
+	bad := func(format string, args ...any) (*Service, error) {
+		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case cfg.Okta == nil:
+		return bad("Okta: required")
+	case cfg.Yubico == nil:
+		return bad("Yubico: required")
+	case cfg.Store == nil:
+		return bad("Store: required")
+	case len(cfg.RPIDs) == 0:
+		return bad("RPIDs: at least one relying-party ID is required")
+	}
+	seen := map[string]bool{}
+	for i, rp := range cfg.RPIDs {
+		if problem := checkRPID(rp); problem != "" {
+			return bad("RPIDs[%d] %q: %s", i, truncateValue(rp), problem)
+		}
+		if seen[rp] {
+			return bad("RPIDs[%d] %q: duplicate", i, rp)
+		}
+		seen[rp] = true
+	}
+	if cfg.Defaults != (Item{}) {
+		if err := (Order{UserID: "defaults", Provider: ProviderYubico, Items: []Item{cfg.Defaults}}).Validate(); err != nil {
+			return bad("Defaults: %v", err)
+		}
+	}
+	for name, g := range map[string]string{"NewUsersGroupID": cfg.NewUsersGroupID, "ExistingUsersGroupID": cfg.ExistingUsersGroupID} {
+		if g != "" && !isIdentifier(g, 64, "._-") {
+			return bad("%s %q: must be 1-64 ASCII letters, digits, '.', '_' or '-'", name, truncateValue(g))
+		}
+	}
+	switch {
+	case cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency:
+		return bad("Concurrency %d: want 0 (default %d) to %d", cfg.Concurrency, DefaultConcurrency, maxConcurrency)
+	case cfg.PollInterval < 0:
+		return bad("PollInterval %v: must not be negative", cfg.PollInterval)
+	case cfg.Lease < 0:
+		return bad("Lease %v: must not be negative", cfg.Lease)
+	case cfg.OrderRate < 0:
+		return bad("OrderRate %v: must not be negative", cfg.OrderRate)
+	case cfg.OrderBurst < 0:
+		return bad("OrderBurst %d: must not be negative", cfg.OrderBurst)
+	case cfg.MaxEventBody < 0:
+		return bad("MaxEventBody %d: must not be negative", cfg.MaxEventBody)
+	case strings.ContainsAny(cfg.EventHookSecret, "\r\n"):
+		return bad("EventHookSecret: must be one line")
+	}
+	s := &Service{
+		okta:          cfg.Okta,
+		yubico:        cfg.Yubico,
+		store:         cfg.Store,
+		rpIDs:         append([]string(nil), cfg.RPIDs...),
+		defaults:      cfg.Defaults,
+		newGroup:      cfg.NewUsersGroupID,
+		existingGroup: cfg.ExistingUsersGroupID,
+		concurrency:   cmpOr(cfg.Concurrency, DefaultConcurrency),
+		pollInterval:  cmpOr(cfg.PollInterval, DefaultPollInterval),
+		now:           cfg.Clock,
+		rand:          cfg.Rand,
+		log:           cfg.Logger,
+		hookSecret:    cfg.EventHookSecret,
+		lease:         cmpOr(cfg.Lease, DefaultLease),
+		newTicker:     cfg.NewTicker,
+		truncate:      cfg.TruncateNames,
+		maxEventBody:  cmpOr(cfg.MaxEventBody, DefaultMaxEventBody),
+		locks:         make(map[string]*userLock),
+		kick:          make(chan struct{}, 1),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.newTicker == nil {
+		s.newTicker = func(d time.Duration) Ticker { return timeTicker{time.NewTicker(d)} }
+	}
+	if cfg.OrderRate > 0 {
+		s.limiter = rate.NewLimiter(cfg.OrderRate, cmpOr(cfg.OrderBurst, 1))
+	}
+	owner, err := s.newKey("svc")
+	if err != nil {
+		return bad("Rand: %v", err)
+	}
+	s.owner = owner
+	return s, nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// checkRPID returns what is wrong with a relying-party ID, or "".
+func checkRPID(rp string) string {
+	switch {
+	case rp == "":
+		return "empty"
+	case len(rp) > 253:
+		return "longer than 253 bytes"
+	case strings.Contains(rp, "://") || strings.ContainsAny(rp, "/:?#@ "):
+		return "must be a bare host name (no scheme, port or path)"
+	case strings.ToLower(rp) != rp:
+		return "must be lower case"
+	}
+	for label := range strings.SplitSeq(rp, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' || !isIdentifier(label, 63, "-") {
+			return "not a valid host name"
+		}
+	}
+	return ""
+}
+
+// newKey returns prefix + "-" + 32 random hex digits.
+func (s *Service) newKey(prefix string) (string, error) {
+	var b [16]byte
+	s.randMu.Lock()
+	_, err := io.ReadFull(s.rand, b[:])
+	s.randMu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("fulfillment: read random: %w", err)
+	}
+	return prefix + "-" + hex.EncodeToString(b[:]), nil
+}
+
+// randIntn returns a random int in [0, n).
+func (s *Service) randIntn(n int) (int, error) {
+	if n <= 1 {
+		return 0, nil
+	}
+	var b [8]byte
+	s.randMu.Lock()
+	_, err := io.ReadFull(s.rand, b[:])
+	s.randMu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("fulfillment: read random: %w", err)
+	}
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return int(v % uint64(n)), nil
+}
+
+// lock serializes work on one user inside this instance.
+func (s *Service) lock(userID string) (unlock func()) {
+	s.locksMu.Lock()
+	l := s.locks[userID]
+	if l == nil {
+		l = &userLock{}
+		s.locks[userID] = l
+	}
+	l.refs++
+	s.locksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.locksMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, userID)
+		}
+		s.locksMu.Unlock()
+	}
+}
+
+// save appends a change for rec's current status and step and stores rec.
+func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error) {
+	now := s.now().UTC()
+	c.At = now
+	c.Status = rec.Status
+	c.Step = rec.Step
+	c.Attempt = rec.Attempts
+	rec.History = append(rec.History, c)
+	rec.UpdatedAt = now
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	out, err := s.store.Put(ctx, rec)
+	if err != nil {
+		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
+	}
+	return out, nil
+}
+
+// intend records step as the intent of rec (with its idempotency key and
+// this instance's lease) and returns the stored record and the key.
+func (s *Service) intend(ctx context.Context, rec Record, step Step) (Record, string, error) {
+	key := rec.Keys[step]
+	if key == "" {
+		var err error
+		if key, err = s.newKey(string(step)); err != nil {
+			return rec, "", err
+		}
+		if rec.Keys == nil {
+			rec.Keys = map[Step]string{}
+		}
+		rec.Keys[step] = key
+	}
+	rec.Step = step
+	rec.Lease = Lease{Owner: s.owner, Until: s.now().Add(s.lease)}
+	rec, err := s.save(ctx, rec, Change{Key: key})
+	if err == nil {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: intent",
+			slog.String("user", rec.UserID), slog.String("step", string(step)),
+			slog.String("key", key), slog.Int("attempt", rec.Attempts))
+	}
+	return rec, key, err
+}
+
+// reach records that rec reached step (the result of a remote call),
+// clearing the lease.
+func (s *Service) reach(ctx context.Context, rec Record, step Step, reason string) (Record, error) {
+	rec.Step = step
+	rec.Lease = Lease{}
+	rec, err := s.save(ctx, rec, Change{Reason: reason})
+	if err == nil {
+		attrs := []slog.Attr{slog.String("user", rec.UserID), slog.String("step", string(step)),
+			slog.String("status", string(rec.Status)), slog.Int("attempt", rec.Attempts)}
+		if reason != "" {
+			attrs = append(attrs, slog.String("reason", reason))
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: step", attrs...)
+	}
+	return rec, err
+}
+
+// leased reports whether another live instance holds rec's lease.
+func (s *Service) leased(rec Record) bool {
+	return rec.Lease.Owner != "" && rec.Lease.Owner != s.owner && s.now().Before(rec.Lease.Until)
+}
+
+// definite reports whether err certainly means the remote call did not take
+// effect: a request refused before sending, or a 4xx answer other than 408
+// and 429. Transport errors, 5xx and rate limits are not definite: the
+// call may have happened.
+func definite(err error) bool {
+	if errors.Is(err, okta.ErrInvalidArgument) {
+		return true
+	}
+	status := 0
+	var oe *okta.APIError
+	var ye *yubico.APIError
+	switch {
+	case errors.As(err, &oe):
+		status = oe.StatusCode
+	case errors.As(err, &ye):
+		status = ye.StatusCode
+	default:
+		return false
+	}
+	return status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+}
+
+// unknown wraps err as an unknown outcome unless it is definite.
+func unknown(what string, err error) error {
+	if definite(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("fulfillment: %s: %w", what, err)
+	}
+	return fmt.Errorf("fulfillment: %s: %w: %w", what, ErrOutcomeUnknown, err)
+}
+
+// shippingInfo validates an Okta user's profile as a shipping address and
+// returns it normalised.
+func (s *Service) shippingInfo(u okta.User) (ShippingInfo, error) {
+	info := ShippingInfoFromProfile(profileFromOkta(u)).Normalize()
+	if s.truncate {
+		info = info.Truncate()
+	}
+	if err := info.Validate(); err != nil {
+		return ShippingInfo{}, err
+	}
+	return info, nil
+}
+
+// profileFromOkta maps an Okta user onto the domain Profile.
+func profileFromOkta(u okta.User) Profile {
+	p := u.Profile
+	return Profile{
+		Login: p.Login, Email: p.Email, SecondEmail: p.SecondEmail,
+		FirstName: p.FirstName, LastName: p.LastName, PrimaryPhone: p.PrimaryPhone,
+		StreetAddress: p.StreetAddress, City: p.City, State: p.State, ZipCode: p.ZipCode,
+		CountryCode: p.CountryCode, Organization: p.Organization,
+		UserStatus:    string(u.Status),
+		NeverSignedIn: u.LastLogin.IsZero(),
+	}
+}
+
+// oktaProfile maps a domain Profile onto Okta's profile attributes.
+func oktaProfile(p Profile) okta.Profile {
+	return okta.Profile{
+		Login: p.Login, Email: p.Email, SecondEmail: p.SecondEmail,
+		FirstName: p.FirstName, LastName: p.LastName, PrimaryPhone: p.PrimaryPhone,
+		StreetAddress: p.StreetAddress, City: p.City, State: p.State, ZipCode: p.ZipCode,
+		CountryCode: p.CountryCode, Organization: p.Organization,
+	}
+}
+
+// yubicoKeys returns Yubico's transport and signing keys, cached for
+// jwksTTL.
+func (s *Service) yubicoKeys(ctx context.Context) (transport, signing []yubico.JWK, err error) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if s.now().Before(s.keysExpire) {
+		return s.transport, s.signing, nil
+	}
+	if transport, err = s.yubico.TransportKeys(ctx); err != nil {
+		return nil, nil, fmt.Errorf("fulfillment: fetch Yubico transport keys: %w", err)
+	}
+	if signing, err = s.yubico.SigningKeys(ctx); err != nil {
+		return nil, nil, fmt.Errorf("fulfillment: fetch Yubico signing keys: %w", err)
+	}
+	s.transport, s.signing, s.keysExpire = transport, signing, s.now().Add(jwksTTL)
+	return transport, signing, nil
+}
+
+// toOktaJWK converts a Yubico key to Okta's ECKeyJWK; use fills in a
+// missing "use" member (Okta requires it).
+func toOktaJWK(k yubico.JWK, use string) okta.JWK {
+	if k.Use == "" {
+		k.Use = use
+	}
+	return okta.JWK{Kty: k.Kty, Crv: k.Crv, Kid: k.Kid, Use: k.Use, X: k.X, Y: k.Y, Alg: k.Alg, X5C: k.X5C}
+}

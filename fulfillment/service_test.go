@@ -1,0 +1,477 @@
+package fulfillment
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/webauthn"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// seededRand is a deterministic io.Reader for tests.
+type seededRand struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func newSeededRand(seed byte) *seededRand {
+	var s [32]byte
+	s[0] = seed
+	return &seededRand{r: rand.NewChaCha8(s)}
+}
+
+func (s *seededRand) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Read(p)
+}
+
+// offlineConfig is a valid Config whose clients point at a closed loopback
+// port: any call fails at once.
+func offlineConfig(t *testing.T) Config {
+	t.Helper()
+	oc, err := okta.NewClient("http://127.0.0.1:1", "token", okta.WithRetryPolicy(okta.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yc, err := yubico.NewClient("http://127.0.0.1:1/v1", "token", yubico.WithRetryPolicy(yubico.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		Okta: oc, Yubico: yc, Store: NewMemoryStore(), RPIDs: []string{"example.okta.com"},
+		Defaults:        Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"},
+		Clock:           func() time.Time { return t0 },
+		Rand:            newSeededRand(1),
+		EventHookSecret: "hook-secret-0123456789",
+	}
+}
+
+func TestNewValidatesConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"no okta", func(c *Config) { c.Okta = nil }},
+		{"no yubico", func(c *Config) { c.Yubico = nil }},
+		{"no store", func(c *Config) { c.Store = nil }},
+		{"no RP IDs", func(c *Config) { c.RPIDs = nil }},
+		{"RP ID with scheme", func(c *Config) { c.RPIDs = []string{"https://example.okta.com"} }},
+		{"RP ID with path", func(c *Config) { c.RPIDs = []string{"example.okta.com/x"} }},
+		{"RP ID upper case", func(c *Config) { c.RPIDs = []string{"Example.okta.com"} }},
+		{"RP ID empty label", func(c *Config) { c.RPIDs = []string{"example..com"} }},
+		{"duplicate RP ID", func(c *Config) { c.RPIDs = []string{"a.example", "a.example"} }},
+		{"bad default product", func(c *Config) { c.Defaults.ProductID = "one" }},
+		{"incomplete defaults", func(c *Config) { c.Defaults = Item{ProductID: "1"} }},
+		{"bad group", func(c *Config) { c.NewUsersGroupID = "a/b" }},
+		{"negative concurrency", func(c *Config) { c.Concurrency = -1 }},
+		{"huge concurrency", func(c *Config) { c.Concurrency = 100000 }},
+		{"negative poll", func(c *Config) { c.PollInterval = -time.Second }},
+		{"negative lease", func(c *Config) { c.Lease = -time.Second }},
+		{"negative rate", func(c *Config) { c.OrderRate = -1 }},
+		{"multi-line secret", func(c *Config) { c.EventHookSecret = "a\r\nX-Evil: 1" }},
+		{"broken rand", func(c *Config) { c.Rand = bytes.NewReader(nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := offlineConfig(t)
+			tc.change(&cfg)
+			if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("New = %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+	s, err := New(offlineConfig(t))
+	if err != nil {
+		t.Fatalf("New(valid) = %v", err)
+	}
+	if s.concurrency != DefaultConcurrency || s.pollInterval != DefaultPollInterval || s.lease != DefaultLease {
+		t.Errorf("defaults: concurrency %d poll %v lease %v", s.concurrency, s.pollInterval, s.lease)
+	}
+}
+
+// sealedResponse returns a real credential response JWE sealed to key.
+func sealedResponse(t *testing.T, to *webauthn.PrivateKey, signer *webauthn.PrivateKey, enrollmentID string) string {
+	t.Helper()
+	jwe, err := webauthn.SealCredentialResponse(newSeededRand(9), to.Public(), signer, webauthn.CredentialResponse{
+		Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: enrollmentID,
+		CredentialID: []byte("cred-" + enrollmentID), AttestationObject: []byte{0xa0}, ClientDataJSON: []byte("{}"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwe
+}
+
+func TestPairResponses(t *testing.T) {
+	t.Parallel()
+	r := newSeededRand(2)
+	keys := make([]*webauthn.PrivateKey, 3)
+	for i, kid := range []string{"okta-key-a", "okta-key-b", "okta-key-c"} {
+		k, err := webauthn.GenerateKey(r, kid, webauthn.UseEncryption)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	signer, err := webauthn.GenerateKey(r, "yubico-sig", webauthn.UseSigning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrollments := []Enrollment{{ID: "fwfA", KeyID: "okta-key-a"}, {ID: "fwfB", KeyID: "okta-key-b"}}
+	respA := sealedResponse(t, keys[0], signer, "fwfA")
+	respB := sealedResponse(t, keys[1], signer, "fwfB")
+	respC := sealedResponse(t, keys[2], signer, "fwfC")
+
+	for _, tc := range []struct {
+		name        string
+		enrollments []Enrollment
+		responses   []string
+		want        []okta.CredResponse
+		wantErr     bool
+	}{
+		{"in order", enrollments, []string{respA, respB},
+			[]okta.CredResponse{{AuthenticatorEnrollmentID: "fwfA", CredResponseJWE: respA}, {AuthenticatorEnrollmentID: "fwfB", CredResponseJWE: respB}}, false},
+		{"reversed: paired by kid", enrollments, []string{respB, respA},
+			[]okta.CredResponse{{AuthenticatorEnrollmentID: "fwfA", CredResponseJWE: respA}, {AuthenticatorEnrollmentID: "fwfB", CredResponseJWE: respB}}, false},
+		{"shared key: recorded order", []Enrollment{{ID: "fwfA", KeyID: "k"}, {ID: "fwfB", KeyID: "k"}}, []string{respB, respA},
+			[]okta.CredResponse{{AuthenticatorEnrollmentID: "fwfA", CredResponseJWE: respB}, {AuthenticatorEnrollmentID: "fwfB", CredResponseJWE: respA}}, false},
+		{"too few", enrollments, []string{respA}, nil, true},
+		{"too many", enrollments, []string{respA, respB, respC}, nil, true},
+		{"foreign key", enrollments, []string{respA, respC}, nil, true},
+		{"same enrollment twice", enrollments, []string{respA, respA}, nil, true},
+		{"not a JWE", enrollments, []string{respA, "abc.def"}, nil, true},
+		{"header not JSON", enrollments, []string{respA, base64.RawURLEncoding.EncodeToString([]byte("nope")) + "....."[:4]}, nil, true},
+		{"no kid", enrollments, []string{respA, base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"x"}`)) + ".a.b.c.d"}, nil, true},
+		{"huge header", enrollments, []string{respA, strings.Repeat("A", maxJWEHeader+1) + ".a.b.c.d"}, nil, true},
+		{"empty under shared key", []Enrollment{{ID: "fwfA"}, {ID: "fwfB"}}, []string{respA, ""}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := pairResponses(tc.enrollments, tc.responses)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("pairResponses error = %v, want error %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("pairResponses (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCheckRPID(t *testing.T) {
+	t.Parallel()
+	for rp, ok := range map[string]bool{
+		"example.okta.com": true, "localhost": true, "a-b.example": true, "127.0.0.1": true,
+		"": false, "-a.example": false, "a-.example": false, "a_b.example": false, "exämple.com": false,
+		"host:443": false, "a b": false, strings.Repeat("a", 64) + ".com": false, strings.Repeat("a.", 127) + "com": false,
+	} {
+		if got := checkRPID(rp) == ""; got != ok {
+			t.Errorf("checkRPID(%q) ok = %v, want %v (%s)", rp, got, ok, checkRPID(rp))
+		}
+	}
+}
+
+func TestDefinite(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&okta.APIError{StatusCode: 400}, true},
+		{&okta.APIError{StatusCode: 404}, true},
+		{&okta.APIError{StatusCode: 429}, false},
+		{&okta.APIError{StatusCode: 500}, false},
+		{&yubico.APIError{StatusCode: 422}, true},
+		{&yubico.APIError{StatusCode: 408}, false},
+		{&yubico.APIError{StatusCode: 503}, false},
+		{okta.ErrInvalidArgument, true},
+		{errors.New("connection reset"), false},
+	} {
+		if got := definite(tc.err); got != tc.want {
+			t.Errorf("definite(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+		if got := errors.Is(unknown("x", tc.err), ErrOutcomeUnknown); got == tc.want {
+			t.Errorf("unknown(%v) wraps ErrOutcomeUnknown = %v, want %v", tc.err, got, !tc.want)
+		}
+	}
+}
+
+// hookEvent builds an Okta event hook delivery with one event per uuid.
+func hookEvent(userID string, detail map[string]any, uuids ...string) []byte {
+	var events []map[string]any
+	for _, id := range uuids {
+		events = append(events, map[string]any{
+			"uuid": id, "published": "2026-11-29T15:00:00.000Z", "eventType": EventTypePreregisterInitiate, "version": "0",
+			"severity": "INFO", "displayMessage": "MFA preregistration initiated",
+			"target": []map[string]any{
+				{"id": userID, "type": "User", "alternateId": userID + "@example.com", "displayName": "A User"},
+				{"id": "pfx1", "type": "PreregistrationMFAFactor", "detailEntry": detail},
+			},
+		})
+	}
+	b, _ := json.Marshal(map[string]any{
+		"eventType": "com.okta.event_hook", "eventTypeVersion": "1.0", "cloudEventsVersion": "0.1",
+		"source": "https://example.okta.com/api/v1/eventHooks/who1", "eventId": "e1", "contentType": "application/json",
+		"data": map[string]any{"events": events},
+	})
+	return b
+}
+
+func TestEventHandler(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	cfg.MaxEventBody = 64 << 10
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.EventHandler()
+	send := func(method string, body []byte, header map[string]string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(method, "/okta/events", bytes.NewReader(body))
+		req.Header.Set("Authorization", cfg.EventHookSecret)
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	snake := map[string]any{"fulfillment_provider": "yubico", "yubico_product_id": "55", "yubico_inventory_product_id": "106", "yubico_customization_id": "RXJN83"}
+
+	t.Run("verification", func(t *testing.T) {
+		w := send("GET", nil, map[string]string{"X-Okta-Verification-Challenge": "chal-123"})
+		if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"verification":"chal-123"}` {
+			t.Errorf("GET = %d %q, want 200 {\"verification\":\"chal-123\"}", w.Code, w.Body)
+		}
+		if w := send("GET", nil, nil); w.Code != 400 {
+			t.Errorf("GET without challenge = %d, want 400", w.Code)
+		}
+		if w := send("GET", nil, map[string]string{"X-Okta-Verification-Challenge": strings.Repeat("x", 2000)}); w.Code != 400 {
+			t.Errorf("GET with huge challenge = %d, want 400", w.Code)
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		body := hookEvent("00urefused", snake, "uuid-refused")
+		for _, tc := range []struct {
+			name   string
+			method string
+			body   []byte
+			header map[string]string
+			want   int
+		}{
+			{"no auth", "POST", body, map[string]string{"Authorization": ""}, 401},
+			{"wrong auth", "POST", body, map[string]string{"Authorization": "hook-secret-0123456780"}, 401},
+			{"prefix of auth", "POST", body, map[string]string{"Authorization": "hook-secret"}, 401},
+			{"wrong auth on GET", "GET", nil, map[string]string{"Authorization": "x", "X-Okta-Verification-Challenge": "c"}, 401},
+			{"method", "PUT", body, nil, 405},
+			{"content type", "POST", body, map[string]string{"Content-Type": "text/plain"}, 415},
+			{"too large", "POST", bytes.Repeat([]byte(" "), 65<<10), nil, 413},
+			{"not JSON", "POST", []byte("{"), nil, 400},
+			{"no data", "POST", []byte(`{"eventType":"com.okta.event_hook"}`), nil, 400},
+			{"no events", "POST", []byte(`{"data":{"events":[]}}`), nil, 400},
+		} {
+			if w := send(tc.method, tc.body, tc.header); w.Code != tc.want {
+				t.Errorf("%s: status %d, want %d", tc.name, w.Code, tc.want)
+			}
+		}
+		if _, err := s.store.Get(t.Context(), "00urefused"); !errors.Is(err, ErrRecordNotFound) {
+			t.Errorf("a refused delivery left a record: %v", err)
+		}
+		if strings.Contains(logs.String(), cfg.EventHookSecret) {
+			t.Error("the event hook secret appears in the log")
+		}
+	})
+
+	t.Run("records an order once", func(t *testing.T) {
+		if w := send("POST", hookEvent("00uevent1", snake, "uuid-1"), nil); w.Code != 200 {
+			t.Fatalf("POST = %d %s", w.Code, w.Body)
+		}
+		rec, err := s.store.Get(t.Context(), "00uevent1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Record{UserID: "00uevent1", Login: "00uevent1@example.com", Status: FulfillmentStarted, Step: StepInitiated,
+			Items: []Item{{ProductID: "55", InventoryProductID: "106", CustomizationID: "RXJN83"}}, Attempts: 1, EventID: "uuid-1"}
+		if diff := cmp.Diff(want, rec, cmpRecordCore); diff != "" {
+			t.Errorf("record (-want +got):\n%s", diff)
+		}
+		// Redelivery, and a second order for the same user.
+		for _, id := range []string{"uuid-1", "uuid-2"} {
+			if w := send("POST", hookEvent("00uevent1", snake, id), nil); w.Code != 200 {
+				t.Fatalf("POST %s = %d", id, w.Code)
+			}
+		}
+		again, err := s.store.Get(t.Context(), "00uevent1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Version != rec.Version {
+			t.Errorf("duplicate events changed the record: version %d → %d", rec.Version, again.Version)
+		}
+	})
+
+	t.Run("new order after active, old event replayed", func(t *testing.T) {
+		ctx := t.Context()
+		if _, err := s.store.Put(ctx, Record{UserID: "00uevent2", Status: Active, Step: StepActive, EventID: "uuid-old"}); err != nil {
+			t.Fatal(err)
+		}
+		if first, err := s.store.MarkEvent(ctx, "uuid-old", t0); err != nil || !first {
+			t.Fatal(first, err)
+		}
+		camel := map[string]any{"fulfillmentProvider": "yubico", "yubicoProductId": 29, "yubicoInventoryProductId": "106", "yubicoCustomizationId": "RXJN83"}
+		// One delivery, two events: the old one replayed and a new one.
+		if w := send("POST", hookEvent("00uevent2", camel, "uuid-old", "uuid-new"), nil); w.Code != 200 {
+			t.Fatalf("POST = %d", w.Code)
+		}
+		rec, err := s.store.Get(ctx, "00uevent2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Status != FulfillmentStarted || rec.EventID != "uuid-new" || rec.Items[0].ProductID != "29" {
+			t.Errorf("record = %s %s %+v, want a new order from uuid-new for product 29", rec.Status, rec.EventID, rec.Items)
+		}
+	})
+
+	t.Run("defaults and malformed events", func(t *testing.T) {
+		ctx := t.Context()
+		if w := send("POST", hookEvent("00uevent3", nil, "uuid-3"), nil); w.Code != 200 {
+			t.Fatalf("POST = %d", w.Code)
+		}
+		rec, err := s.store.Get(ctx, "00uevent3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]Item{cfg.Defaults}, rec.Items); diff != "" {
+			t.Errorf("items of an event without details (-want +got):\n%s", diff)
+		}
+		for i, body := range [][]byte{
+			hookEvent("00uevent4", map[string]any{"fulfillment_provider": "other"}, "uuid-4"),
+			hookEvent("00uevent4", map[string]any{"yubico_product_id": "x1"}, "uuid-5"),
+			hookEvent("bad/user", snake, "uuid-6"),
+			hookEvent("00uevent4", snake, ""),
+			[]byte(`{"data":{"events":[{"uuid":"u7","eventType":"user.session.start","target":[{"id":"00uevent4","type":"User"}]}]}}`),
+			[]byte(`{"data":{"events":[{"uuid":"u8","eventType":"system.mfa.preregister.initiate","target":[]}]}}`),
+		} {
+			if w := send("POST", body, nil); w.Code != 200 {
+				t.Errorf("delivery %d: status %d, want 200 (event skipped)", i, w.Code)
+			}
+		}
+		if _, err := s.store.Get(ctx, "00uevent4"); !errors.Is(err, ErrRecordNotFound) {
+			t.Errorf("a malformed event made a record: %v", err)
+		}
+	})
+}
+
+// cmpRecordCore compares records without bookkeeping fields.
+var cmpRecordCore = cmp.FilterPath(func(p cmp.Path) bool {
+	switch p.Last().String() {
+	case ".Version", ".History", ".CreatedAt", ".UpdatedAt", ".Keys", ".Lease":
+		return true
+	}
+	return false
+}, cmp.Ignore())
+
+func TestEventHandlerWithoutSecret(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	cfg.EventHookSecret = ""
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(hookEvent("00u1", nil, "u1")))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	s.EventHandler().ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("POST without a configured secret = %d, want 401", w.Code)
+	}
+}
+
+// manualTicker is a Ticker driven by the test.
+type manualTicker struct {
+	c       chan time.Time
+	stopped chan struct{}
+}
+
+func (m *manualTicker) C() <-chan time.Time { return m.c }
+func (m *manualTicker) Stop()               { close(m.stopped) }
+
+// countingStore counts List calls (one per Sync pass).
+type countingStore struct {
+	Store
+	lists chan struct{}
+}
+
+func (c *countingStore) List(ctx context.Context, q Query) ([]Record, error) {
+	c.lists <- struct{}{}
+	return c.Store.List(ctx, q)
+}
+
+func TestRunSyncsOnEveryTick(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	store := &countingStore{Store: NewMemoryStore(), lists: make(chan struct{})}
+	cfg.Store = store
+	tick := &manualTicker{c: make(chan time.Time), stopped: make(chan struct{})}
+	var gotInterval time.Duration
+	cfg.PollInterval = 5 * time.Minute
+	cfg.NewTicker = func(d time.Duration) Ticker { gotInterval = d; return tick }
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	<-store.lists // the pass at start
+	for range 3 {
+		tick.c <- t0
+		<-store.lists
+	}
+	// An event kicks a pass without a tick.
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(hookEvent("00ukick", nil, "uuid-kick")))
+	req.Header.Set("Authorization", cfg.EventHookSecret)
+	req.Header.Set("Content-Type", "application/json")
+	s.EventHandler().ServeHTTP(httptest.NewRecorder(), req)
+	<-store.lists
+	cancel()
+	// The kicked pass may try the new record and fail (no network); Run
+	// must still end with ctx's error.
+	go func() {
+		for range store.lists {
+		}
+	}()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+	close(store.lists)
+	<-tick.stopped
+	if gotInterval != 5*time.Minute {
+		t.Errorf("ticker interval = %v, want 5m", gotInterval)
+	}
+}
+
+var _ io.Reader = (*seededRand)(nil)
