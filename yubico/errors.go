@@ -11,8 +11,9 @@ import (
 )
 
 // Sentinel errors. An [*APIError] matches (errors.Is) the sentinel of its
-// status: 401 and 403 ErrUnauthorized; 404, and 400 on an operation on one
-// shipment or product by ID, ErrNotFound; 400 and 422 ErrValidation; 409
+// status: 401 and 403 ErrUnauthorized; 404, a 400 with error code
+// invalid_shipment_id, and a 400 on a GET of one shipment or product by ID
+// (Yubico's answer to an unknown ID) ErrNotFound; 400 and 422 ErrValidation; 409
 // ErrConflict (also a 4xx whose error code names a shipment that can no longer
 // be edited); 429 ErrRateLimited; 5xx ErrServer.
 var (
@@ -102,10 +103,10 @@ func (e *APIError) Unwrap() []error {
 		errs = append(errs, ErrServer)
 	case s == http.StatusBadRequest || s == http.StatusUnprocessableEntity:
 		switch {
-		case e.Code == CodeInvalidShipmentID || (e.notFoundOn400 && e.Code == ""):
-			errs = append(errs, ErrNotFound)
 		case e.Code == CodeShipmentNotEditable:
 			errs = append(errs, ErrConflict)
+		case e.Code == CodeInvalidShipmentID || (e.notFoundOn400 && e.Code != CodeValidationFailed):
+			errs = append(errs, ErrNotFound)
 		default:
 			errs = append(errs, ErrValidation)
 		}

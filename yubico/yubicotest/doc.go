@@ -1,0 +1,65 @@
+// Package yubicotest is a fake Yubico for tests and examples: a real HTTP
+// server on loopback that speaks the YubiEnterprise Delivery API wire
+// protocol of package yubico, with an organisation's inventory, address
+// validation, shipment states driven by a controllable clock, and a factory
+// that programs simulated YubiKeys (package simulator) from encrypted FIDO
+// Pre-reg requests (package webauthn).
+//
+// # Start
+//
+// In a test, [NewServer] starts a server and registers its Close with
+// t.Cleanup; elsewhere (Example functions, programs) use [Start] and
+// [Server.Close]. [Server.Client] returns a production *yubico.Client pointed
+// at the fake with a valid token.
+//
+// # What it reproduces
+//
+// Everything in reference/yubico.md §6: bearer-token auth (401 otherwise),
+// /v1/shipments_exact create/get/list/search/update/delete,
+// /v1/fpr/shipments create/get/cancel, inventory, shippable keys, products,
+// countries, validate-address and the public JWKS at
+// /.well-known/yubico-transport-keys.jwks and /.well-known/yubico-sign.jwks.
+// Requests are validated as the service does: required fields, the newest
+// length limits counted in bytes ([Limits]), region required for US and CA,
+// the organisation's country allow-list, at most 500 items per shipment, one
+// key (product_quantity 1) per FIDO Pre-reg shipment with a customization_id,
+// products that map to the named inventory bucket. A rejected request gets a
+// 400 with the body
+//
+//	{"error_code":"validation_failed","message":"...","details":[{"field":"city","description":"required"}]}
+//
+// An unknown shipment ID gets 400 error_code "invalid_shipment_id"; editing
+// or cancelling a shipment past state 9 gets 409 error_code
+// "shipment_not_editable"; an unknown route gets 404 naming the method and
+// path.
+//
+// # Time
+//
+// Nothing happens on its own: the fake's clock moves only with
+// [Server.Advance] and [Server.SetNow], which run every transition that falls
+// due, in time order, before returning. Address validation runs every 15
+// minutes (a shipment in state 3 is checked at the first tick after its
+// creation: undeliverable addresses go to 7 unless address_validation_bypass,
+// denied parties to 9); the fulfillment batch runs daily at 03:00
+// America/Los_Angeles (inventory is drawn, insufficient inventory goes to 8,
+// the rest to 10, and FIDO Pre-reg keys are programmed); shipping (103) and
+// delivery (104) follow after configurable delays. [Timing] holds all of it.
+//
+// # The factory
+//
+// At the batch each FIDO Pre-reg request is opened with the fake's transport
+// keyring; a simulator.Key of the ordered model gets the next serial, a random
+// PIN (8 digits by default, trivial PINs rejected) with force-PIN-change, and
+// one credential per credential request, made through its FIDO2 applet. The
+// credential and PIN responses are signed with the fake's signing key and
+// sealed to the requester's response keys, and the PIN and requests are
+// purged. From state 103 on, GET /v1/fpr/shipments/{id} carries them, and
+// [Server.Parcel] hands the test the programmed key. A request that does not
+// open (wrong key, expired) sends the shipment to 99 with a message.
+//
+// # Faults
+//
+// [Server.InjectFault] and [Server.InjectFaultNext] force a shipment into an
+// error state at the matching step; [Server.FailNext], [Server.DropNext] and
+// [Server.SetLatency] disturb the next HTTP requests.
+package yubicotest

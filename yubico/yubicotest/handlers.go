@@ -1,0 +1,550 @@
+package yubicotest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// maxBody bounds request bodies.
+const maxBody = 1 << 20
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	m := r.Method
+	switch {
+	case p == yubico.TransportKeysPath && m == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.TransportJWKS())
+	case p == yubico.SigningKeysPath && m == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.SigningJWKS())
+	case p == "/v1/shipments_exact" && m == http.MethodPost:
+		s.createExact(w, r)
+	case p == "/v1/shipments_exact" && m == http.MethodGet:
+		s.listExact(w, r)
+	case p == "/v1/shipments_exact/search-description" && m == http.MethodGet:
+		writeJSON(w, http.StatusOK, searchDescription)
+	case len(seg) == 3 && seg[0] == "v1" && seg[1] == "shipments_exact" && seg[2] != "":
+		switch m {
+		case http.MethodGet:
+			s.getExact(w, seg[2])
+		case http.MethodPut:
+			s.updateExact(w, r, seg[2])
+		case http.MethodDelete:
+			s.deleteShipment(w, seg[2], false)
+		default:
+			unknownRoute(w, r)
+		}
+	case p == "/v1/fpr/shipments" && m == http.MethodPost:
+		s.createFPR(w, r)
+	case len(seg) == 4 && seg[0] == "v1" && seg[1] == "fpr" && seg[2] == "shipments" && seg[3] != "":
+		switch m {
+		case http.MethodGet:
+			s.getFPR(w, seg[3])
+		case http.MethodDelete:
+			s.deleteShipment(w, seg[3], true)
+		default:
+			unknownRoute(w, r)
+		}
+	case p == "/v1/inventory" && m == http.MethodGet:
+		s.listInventory(w, r, false)
+	case p == "/v1/shippablekeys" && m == http.MethodGet:
+		s.listInventory(w, r, true)
+	case p == "/v1/products" && m == http.MethodGet:
+		s.listProducts(w, r)
+	case len(seg) == 3 && seg[0] == "v1" && seg[1] == "products" && m == http.MethodGet:
+		s.getProduct(w, seg[2])
+	case p == "/v1/countries" && m == http.MethodGet:
+		s.listCountries(w, r)
+	case p == "/v1/countries/csv" && m == http.MethodGet:
+		s.countriesCSV(w)
+	case p == "/v1/validate-address" && m == http.MethodPost:
+		s.validateAddress(w, r)
+	default:
+		unknownRoute(w, r)
+	}
+}
+
+var searchDescription = map[string]any{
+	"searchable_fields": []string{"shipment_id", "shipment_state_id", "recipient", "recipient_email",
+		"recipient_lastname", "country_code_2", "postal_code", "city", "shipment_type"},
+	"sortable_fields":   []string{"shipment_request_date"},
+	"filterable_fields": []string{"shipment_state_id", "country_code_2", "shipment_type"},
+	"operation_types":   []string{"eq", "ne", "lt", "gt", "contains"},
+}
+
+// errorBody is the fake's error body (Yubico's own format is not public).
+type errorBody struct {
+	ErrorCode string               `json:"error_code"`
+	Message   string               `json:"message"`
+	Details   []yubico.ErrorDetail `json:"details,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(errorBody{ErrorCode: "internal", Message: "yubicotest: encode response: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, details ...yubico.ErrorDetail) {
+	writeJSON(w, status, errorBody{ErrorCode: code, Message: msg, Details: details})
+}
+
+func unknownRoute(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "unknown_route",
+		fmt.Sprintf("yubicotest: no route for %s %s", r.Method, clip(r.URL.Path)))
+}
+
+func invalidID(w http.ResponseWriter, id string) {
+	writeError(w, http.StatusBadRequest, yubico.CodeInvalidShipmentID,
+		fmt.Sprintf("%q is not a valid shipment", clip(id)))
+}
+
+func validationFailed(w http.ResponseWriter, details []yubico.ErrorDetail) {
+	writeError(w, http.StatusBadRequest, yubico.CodeValidationFailed, "invalid shipment request", details...)
+}
+
+// decodeBody reads a JSON object into v, reporting type errors with the
+// field's name. Unknown members are ignored, as the service does.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "could not read the request body")
+		return false
+	}
+	if len(body) > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBody))
+		return false
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		validationFailed(w, []yubico.ErrorDetail{{Description: "request body must be a JSON object"}})
+		return false
+	}
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			validationFailed(w, []yubico.ErrorDetail{{Field: te.Field, Description: "must be a JSON " + jsonKind(te.Type.Kind().String())}})
+			return false
+		}
+		validationFailed(w, []yubico.ErrorDetail{{Description: "request body is not valid JSON"}})
+		return false
+	}
+	return true
+}
+
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "number"
+	case k == "slice", k == "array":
+		return "array"
+	case k == "struct", k == "map":
+		return "object"
+	case k == "bool":
+		return "boolean"
+	}
+	return k
+}
+
+// exactRequest decodes a /shipments_exact body. Quantity fields are decoded
+// with the sizes the service would accept.
+func (s *Server) createExact(w http.ResponseWriter, r *http.Request) {
+	var req yubico.ShipmentRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.checkExactLocked(req); len(d) > 0 {
+		validationFailed(w, d)
+		return
+	}
+	sh, err := s.newShipmentLocked(r, false)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	sh.req = req
+	if sh.items, err = s.itemsLocked(sh.id, req.Items); err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
+}
+
+func (s *Server) itemsLocked(shipmentID string, items []yubico.ItemRequest) ([]yubico.ShipmentItem, error) {
+	var out []yubico.ShipmentItem
+	for _, it := range items {
+		id, err := s.newIDLocked()
+		if err != nil {
+			return nil, err
+		}
+		p, _ := s.productLocked(it.ProductID)
+		b := s.bucketLocked(it.InventoryProductID)
+		out = append(out, yubico.ShipmentItem{
+			ShipmentProductID: id, ShipmentID: shipmentID, ProductID: it.ProductID,
+			InventoryProductID: it.InventoryProductID, ProductName: p.Name, ProductSKU: p.SKU, ProductCode: p.Code,
+			ProductTier: b.ProductTier, InventoryType: b.InventoryType, Quantity: it.Quantity,
+		})
+	}
+	return out, nil
+}
+
+func (s *Server) newShipmentLocked(r *http.Request, fpr bool) (*shipment, error) {
+	id, err := s.newIDLocked()
+	if err != nil {
+		return nil, err
+	}
+	sh := &shipment{id: id, fpr: fpr, userID: s.tokens[bearer(r)], state: yubico.StateAwaitingValidation, created: s.now}
+	if len(s.nextFaults) > 0 {
+		sh.fault, s.nextFaults = s.nextFaults[0], s.nextFaults[1:]
+	}
+	s.shipments[id] = sh
+	s.order = append(s.order, id)
+	return sh, nil
+}
+
+func (s *Server) getExact(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok {
+		invalidID(w, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
+}
+
+func (s *Server) updateExact(w http.ResponseWriter, r *http.Request, id string) {
+	var req yubico.ShipmentRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok {
+		invalidID(w, id)
+		return
+	}
+	if sh.fpr {
+		writeError(w, http.StatusBadRequest, "fpr_shipment", fmt.Sprintf("shipment %q is a FIDO Pre-reg shipment; its products cannot be changed through /shipments_exact", id))
+		return
+	}
+	if !sh.state.Editable() {
+		notEditable(w, sh)
+		return
+	}
+	if d := s.checkExactLocked(req); len(d) > 0 {
+		validationFailed(w, d)
+		return
+	}
+	items, err := s.itemsLocked(sh.id, req.Items)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	sh.req, sh.items = req, items
+	// An edited shipment is validated again (this also clears 7, 8 and 9).
+	sh.validated = false
+	sh.setState(yubico.StateAwaitingValidation, "Shipment updated")
+	writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
+}
+
+func notEditable(w http.ResponseWriter, sh *shipment) {
+	writeError(w, http.StatusConflict, yubico.CodeShipmentNotEditable,
+		fmt.Sprintf("shipment %q is in state %d (%s) and can no longer be changed or cancelled; only states 9 and below can", sh.id, int(sh.state), sh.state))
+}
+
+func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok || (fprRoute && !sh.fpr) {
+		invalidID(w, id)
+		return
+	}
+	if !sh.state.Editable() {
+		notEditable(w, sh)
+		return
+	}
+	sh.pinRequest, sh.credRequests = "", nil
+	delete(s.shipments, id)
+	for i, o := range s.order {
+		if o == id {
+			s.order = append(s.order[:i:i], s.order[i+1:]...)
+			break
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
+	var req yubico.FPRShipmentRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.checkFPRLocked(req); len(d) > 0 {
+		validationFailed(w, d)
+		return
+	}
+	sh, err := s.newShipmentLocked(r, true)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	it := req.Items[0]
+	c := it.Customizations[0]
+	sh.pinRequest = c.PINRequest
+	sh.credRequests = append([]string(nil), c.CredentialRequests...)
+	// Keep the request without the encrypted customization, which is purged
+	// after programming.
+	req.Items = []yubico.FPRItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID,
+		Quantity: it.Quantity, CustomizationID: it.CustomizationID}}
+	sh.fprReq = req
+	rc := req.Recipient
+	sh.req = yubico.ShipmentRequest{DeliveryType: req.DeliveryType, Recipient: rc.Company, RecipientEmail: rc.Email,
+		RecipientFirstName: rc.FirstName, RecipientLastName: rc.LastName, RecipientTelephone: rc.Telephone,
+		Address: req.MailingAddress, Items: []yubico.ItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, Quantity: 1}}}
+	if sh.items, err = s.itemsLocked(sh.id, sh.req.Items); err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.fprViewLocked(sh))
+}
+
+func (s *Server) getFPR(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok || !sh.fpr {
+		invalidID(w, id)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.fprViewLocked(sh))
+}
+
+// page reads limit and offset; limit is capped at 100, the service's cap.
+func page(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
+	q := r.URL.Query()
+	limit, offset = yubico.MaxPageSize, 0
+	for name, dst := range map[string]*int{"limit": &limit, "offset": &offset} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || (name == "limit" && n == 0) {
+				validationFailed(w, []yubico.ErrorDetail{{Field: name, Description: fmt.Sprintf("%q is not a valid %s", clip(v), name)}})
+				return 0, 0, false
+			}
+			*dst = n
+		}
+	}
+	return min(limit, yubico.MaxPageSize), offset, true
+}
+
+func window[T any](all []T, limit, offset int) []T {
+	if offset >= len(all) {
+		return []T{}
+	}
+	return all[offset:min(offset+limit, len(all))]
+}
+
+func (s *Server) listExact(w http.ResponseWriter, r *http.Request) {
+	limit, offset, ok := page(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	match, err := matcher(q.Get("search"), q.Get("search_field"), q.Get("advanced_search") == "true")
+	if err != nil {
+		validationFailed(w, []yubico.ErrorDetail{{Field: "search", Description: err.Error()}})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []yubico.Shipment
+	for _, id := range s.order {
+		v := s.exactViewLocked(s.shipments[id])
+		if match(v) {
+			all = append(all, v)
+		}
+	}
+	got := window(all, limit, offset)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), "shipments": got})
+}
+
+// searchFields maps search_field names to a shipment's value.
+var searchFields = map[string]func(yubico.Shipment) string{
+	"shipment_id":        func(s yubico.Shipment) string { return s.ID },
+	"shipment_state_id":  func(s yubico.Shipment) string { return strconv.Itoa(int(s.State)) },
+	"recipient":          func(s yubico.Shipment) string { return s.Recipient },
+	"recipient_email":    func(s yubico.Shipment) string { return s.RecipientEmail },
+	"recipient_lastname": func(s yubico.Shipment) string { return s.RecipientLastName },
+	"country_code_2":     func(s yubico.Shipment) string { return s.CountryCode },
+	"postal_code":        func(s yubico.Shipment) string { return s.PostalCode },
+	"city":               func(s yubico.Shipment) string { return s.City },
+	"shipment_type":      func(s yubico.Shipment) string { return s.Type },
+}
+
+// matcher builds the filter of a list request: simple search compares
+// search_field to search (case-insensitively); advanced search parses
+// "field::op::value" with op eq, ne, lt, gt (numeric) or contains.
+func matcher(search, field string, advanced bool) (func(yubico.Shipment) bool, error) {
+	if search == "" && field == "" {
+		return func(yubico.Shipment) bool { return true }, nil
+	}
+	op := "eq"
+	if advanced {
+		parts := strings.SplitN(search, "::", 3)
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("advanced search %q: want field_name::operation_type::value", clip(search))
+		}
+		field, op, search = parts[0], parts[1], parts[2]
+	}
+	get, ok := searchFields[field]
+	if !ok {
+		return nil, fmt.Errorf("search_field %q is not searchable", clip(field))
+	}
+	switch op {
+	case "eq":
+		return func(s yubico.Shipment) bool { return strings.EqualFold(get(s), search) }, nil
+	case "ne":
+		return func(s yubico.Shipment) bool { return !strings.EqualFold(get(s), search) }, nil
+	case "contains":
+		return func(s yubico.Shipment) bool {
+			return strings.Contains(strings.ToLower(get(s)), strings.ToLower(search))
+		}, nil
+	case "lt", "gt":
+		want, err := strconv.Atoi(search)
+		if err != nil {
+			return nil, fmt.Errorf("operation %s needs a number, got %q", op, clip(search))
+		}
+		return func(s yubico.Shipment) bool {
+			n, err := strconv.Atoi(get(s))
+			return err == nil && (op == "lt" && n < want || op == "gt" && n > want)
+		}, nil
+	}
+	return nil, fmt.Errorf("operation_type %q is not supported", clip(op))
+}
+
+func (s *Server) listInventory(w http.ResponseWriter, r *http.Request, shippable bool) {
+	limit, offset, ok := page(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []yubico.InventoryItem
+	for i, b := range s.buckets {
+		// /shippablekeys lists zero-quantity products too, except plain stock
+		// (inventory_type 1) with nothing left.
+		if shippable && b.InventoryType == 1 && b.Quantity == 0 {
+			continue
+		}
+		all = append(all, yubico.InventoryItem{
+			ID: fmt.Sprintf("%.18s%04d", s.orgID, i), OrganizationID: s.orgID, ProductID: b.ProductID,
+			ProductName: b.Name, Quantity: b.Quantity, InventoryType: b.InventoryType, ProductTier: b.ProductTier,
+			IsSubscription: b.Subscription, IsVirtual: b.Virtual, ProductMapping: append([]int{}, b.ProductMapping...),
+		})
+	}
+	key := "organization_product_inventory"
+	if shippable {
+		key = "shippable_keys"
+	}
+	got := window(all, limit, offset)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), key: got})
+}
+
+func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
+	limit, offset, ok := page(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	got := window(s.products, limit, offset)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(s.products), "products": got})
+}
+
+func (s *Server) getProduct(w http.ResponseWriter, raw string) {
+	id, err := strconv.Atoi(raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.productLocked(id)
+	if err != nil || !ok {
+		writeError(w, http.StatusBadRequest, "invalid_product_id", fmt.Sprintf("%q is not a valid product", clip(raw)))
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) listCountries(w http.ResponseWriter, r *http.Request) {
+	limit, offset, ok := page(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []yubico.Country
+	for _, c := range s.countries {
+		all = append(all, yubico.Country{Code: c.Code, Name: c.Name})
+	}
+	got := window(all, limit, offset)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), "countries": got})
+}
+
+func (s *Server) countriesCSV(w http.ResponseWriter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	b.WriteString("country_code_2,country_name\n")
+	for _, c := range s.countries {
+		fmt.Fprintf(&b, "%s,%q\n", c.Code, c.Name)
+	}
+	w.Header().Set("Content-Type", "text/csv")
+	io.WriteString(w, b.String())
+}
+
+func (s *Server) validateAddress(w http.ResponseWriter, r *http.Request) {
+	var a yubico.Address
+	if !decodeBody(w, r, &a) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var v validation
+	s.checkAddressLocked(&v, "", a)
+	if len(v.details) > 0 {
+		validationFailed(w, v.details)
+		return
+	}
+	if reason := s.undeliverableLocked(a); reason != "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": "undeliverable",
+			"details": []map[string]string{{"description": reason}}})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "deliverable"})
+}
+
+func (s *Server) undeliverableLocked(a yubico.Address) string {
+	for _, rule := range s.rules {
+		if reason := rule(a); reason != "" {
+			return reason
+		}
+	}
+	return ""
+}

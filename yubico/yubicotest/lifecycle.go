@@ -1,0 +1,497 @@
+package yubicotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/webauthn"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// Now returns the fake clock's time.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
+}
+
+// Advance moves the clock forward by d, running every transition that falls
+// due on the way, in time order, before it returns. A negative d is an error.
+func (s *Server) Advance(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("yubicotest: Advance(%v): the clock only moves forward", d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked(s.now.Add(d))
+	return nil
+}
+
+// SetNow moves the clock forward to t like [Server.Advance]; a t before Now
+// is an error.
+func (s *Server) SetNow(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.Before(s.now) {
+		return fmt.Errorf("yubicotest: SetNow(%v): before the current time %v", t, s.now)
+	}
+	s.advanceLocked(t)
+	return nil
+}
+
+// NextBatch returns the time of the next fulfillment batch after Now.
+func (s *Server) NextBatch() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.batchAtOrAfter(s.now.Add(time.Nanosecond))
+}
+
+func (s *Server) setNowLocked(t time.Time) {
+	s.now = t
+	s.nowNano.Store(t.UnixNano())
+}
+
+func (s *Server) advanceLocked(target time.Time) {
+	for {
+		next, ok := s.nextEventLocked()
+		if !ok || next.After(target) {
+			break
+		}
+		if next.After(s.now) {
+			s.setNowLocked(next)
+		}
+		s.runDueLocked()
+	}
+	s.setNowLocked(target)
+}
+
+// batchAtOrAfter returns the first batch instant at or after t.
+func (s *Server) batchAtOrAfter(t time.Time) time.Time {
+	tm := s.timing
+	lt := t.In(tm.BatchLocation)
+	b := time.Date(lt.Year(), lt.Month(), lt.Day(), tm.BatchHour, tm.BatchMinute, 0, 0, tm.BatchLocation)
+	for b.Before(t) {
+		b = time.Date(b.Year(), b.Month(), b.Day()+1, tm.BatchHour, tm.BatchMinute, 0, 0, tm.BatchLocation)
+	}
+	return b
+}
+
+// validationTick returns the first validation tick strictly after t.
+func (s *Server) validationTick(t time.Time) time.Time {
+	iv := s.timing.ValidationInterval
+	return t.Truncate(iv).Add(iv)
+}
+
+// batchTimeLocked returns when sh enters a batch, if it is waiting for one.
+func (s *Server) batchTimeLocked(sh *shipment) (time.Time, bool) {
+	if sh.state != yubico.StateAwaitingValidation || !sh.validated {
+		return time.Time{}, false
+	}
+	after := s.lastBatch.Add(time.Nanosecond)
+	if sh.validatedAt.After(after) {
+		after = sh.validatedAt
+	}
+	return s.batchAtOrAfter(after), true
+}
+
+// nextEventLocked returns the earliest pending transition time.
+func (s *Server) nextEventLocked() (time.Time, bool) {
+	var best time.Time
+	found := false
+	consider := func(t time.Time) {
+		if !found || t.Before(best) {
+			best, found = t, true
+		}
+	}
+	for _, id := range s.order {
+		sh := s.shipments[id]
+		switch {
+		case sh.state == yubico.StateAwaitingValidation && !sh.validated:
+			consider(s.validationTick(sh.created))
+		case sh.state == yubico.StateAwaitingValidation && sh.validated:
+			if t, ok := s.batchTimeLocked(sh); ok {
+				consider(t)
+			}
+		case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero():
+			consider(sh.shipAt)
+		case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero():
+			consider(sh.deliverAt)
+		}
+	}
+	return best, found
+}
+
+// runDueLocked runs every transition due at s.now: validation, then the
+// batch, then shipping, then delivery.
+func (s *Server) runDueLocked() {
+	for _, id := range s.order {
+		sh := s.shipments[id]
+		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.created).After(s.now) {
+			s.validateLocked(sh)
+		}
+	}
+	var batch []*shipment
+	for _, id := range s.order {
+		if t, ok := s.batchTimeLocked(s.shipments[id]); ok && !t.After(s.now) {
+			batch = append(batch, s.shipments[id])
+		}
+	}
+	if len(batch) > 0 {
+		s.lastBatch = s.now
+		for _, sh := range batch {
+			s.fulfillLocked(sh)
+		}
+	}
+	for _, id := range s.order {
+		sh := s.shipments[id]
+		switch {
+		case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero() && !sh.shipAt.After(s.now):
+			s.shipLocked(sh)
+		case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero() && !sh.deliverAt.After(s.now):
+			s.deliverLocked(sh)
+		}
+	}
+}
+
+func (s *Server) validateLocked(sh *shipment) {
+	r := sh.req
+	switch {
+	case sh.fault == FaultUndeliverable:
+		sh.setState(yubico.StateUndeliverable, "Address is undeliverable or could not be understood (injected)")
+		return
+	case sh.fault == FaultDPLMatch:
+		sh.setState(yubico.StateDPLMatch, "Recipient matches the denied-party list (injected)")
+		return
+	}
+	if s.denied[normName(r.Recipient)] || s.denied[normName(r.RecipientFirstName+" "+r.RecipientLastName)] {
+		sh.setState(yubico.StateDPLMatch, "Recipient matches the denied-party list")
+		return
+	}
+	if !r.AddressValidationBypass {
+		if reason := s.undeliverableLocked(r.Address); reason != "" {
+			sh.setState(yubico.StateUndeliverable, reason)
+			return
+		}
+	}
+	sh.validated, sh.validatedAt = true, s.now
+}
+
+// fulfillLocked runs the batch for one shipment: inventory, programming,
+// then state 10.
+func (s *Server) fulfillLocked(sh *shipment) {
+	if sh.fault == FaultProcessingError {
+		sh.setState(yubico.StateProcessingError, "Processing error (injected)")
+		return
+	}
+	need := map[int]int{}
+	for _, it := range sh.items {
+		need[it.InventoryProductID] += it.Quantity
+	}
+	for _, it := range sh.items {
+		b := s.bucketLocked(it.InventoryProductID)
+		if b == nil || b.Quantity < need[it.InventoryProductID] {
+			have := 0
+			if b != nil {
+				have = b.Quantity
+			}
+			sh.setState(yubico.StateProcessingError, fmt.Sprintf("insufficient inventory: inventory_product_id %d has %d, shipment needs %d",
+				it.InventoryProductID, have, need[it.InventoryProductID]))
+			return
+		}
+	}
+	if sh.fpr {
+		if err := s.programLocked(sh); err != nil {
+			sh.setState(yubico.StateShippingError, "FIDO Pre-reg programming failed: "+err.Error())
+			sh.pinRequest, sh.credRequests = "", nil
+			return
+		}
+	}
+	for id, n := range need {
+		s.bucketLocked(id).Quantity -= n
+	}
+	sh.sent = true
+	sh.shipAt = s.now.Add(s.timing.ShippingDelay)
+	sh.setState(yubico.StateSentToFulfillment, "")
+}
+
+func (s *Server) shipLocked(sh *shipment) {
+	if sh.fault == FaultShippingError {
+		sh.setState(yubico.StateShippingError, "Shipping error, contact Support (injected)")
+		return
+	}
+	sh.tracking = "https://tracking.yubicotest.invalid/" + sh.id
+	sh.deliverAt = s.now.Add(s.timing.DeliveryDelay)
+	sh.setState(yubico.StateShipped, "")
+}
+
+func (s *Server) deliverLocked(sh *shipment) {
+	switch sh.fault {
+	case FaultLost:
+		sh.setState(yubico.StateLost, "Shipment lost (injected)")
+		return
+	case FaultDeliveryException:
+		sh.setState(yubico.StateDeliveryException, "Delivery exception (injected)")
+		return
+	}
+	sh.delivered = s.now
+	sh.setState(yubico.StateDelivered, "")
+}
+
+// programLocked is the factory: open the requests, program a key, seal the
+// responses, purge the secrets.
+func (s *Server) programLocked(sh *shipment) error {
+	pinReq, err := webauthn.OpenPINRequest(s.transport, sh.pinRequest)
+	if err != nil {
+		return fmt.Errorf("open fido_pin_request: %w", err)
+	}
+	creds := make([]webauthn.CredentialRequest, len(sh.credRequests))
+	for i, jwe := range sh.credRequests {
+		if creds[i], err = webauthn.OpenCredentialRequest(s.transport, jwe, s.now); err != nil {
+			return fmt.Errorf("open fido_credential_requests[%d]: %w", i, err)
+		}
+		if creds[i].UserID != pinReq.UserID {
+			return fmt.Errorf("fido_credential_requests[%d] is for user %q, the PIN request for %q", i, creds[i].UserID, pinReq.UserID)
+		}
+	}
+	productID := sh.fprReq.Items[0].ProductID
+	model, ok := simulator.ModelByProductID(productID)
+	if !ok {
+		return fmt.Errorf("product %d has no FIDO Pre-reg model", productID)
+	}
+	keyRand, err := s.seedLocked()
+	if err != nil {
+		return err
+	}
+	platRand, err := s.seedLocked()
+	if err != nil {
+		return err
+	}
+	serial := s.nextSerial
+	opts := []simulator.Option{
+		simulator.WithSerial(serial), simulator.WithModel(model), simulator.WithFIDOCA(s.fidoCA),
+		simulator.WithRand(keyRand), simulator.WithClock(func() time.Time { return time.Unix(0, s.nowNano.Load()).UTC() }),
+	}
+	if s.firmware != nil {
+		opts = append(opts, simulator.WithFirmware(*s.firmware))
+	}
+	key, err := simulator.New(opts...)
+	if err != nil {
+		return fmt.Errorf("make key: %w", err)
+	}
+	s.nextSerial++
+	pin, err := s.pinLocked()
+	if err != nil {
+		return err
+	}
+	defer clear(pin)
+	ctx := context.Background()
+	p := simulator.NewPlatform(key, simulator.WithPlatformRand(platRand))
+	if err := p.SetPIN(ctx, string(pin)); err != nil {
+		return fmt.Errorf("set PIN: %w", err)
+	}
+	prog := &Programming{Serial: serial, Firmware: key.Firmware().String(), Model: model, UserID: pinReq.UserID}
+	for i, req := range creds {
+		credJSON, err := p.CreateCredential(ctx, "https://"+req.RPID, req.CreationOptions(), string(pin))
+		if err != nil {
+			return fmt.Errorf("create credential %d for RP %q: %w", i, req.RPID, err)
+		}
+		resp, err := webauthn.NewCredentialResponse(req.UserID, req.EnrollmentID, credJSON)
+		if err != nil {
+			return fmt.Errorf("credential %d: %w", i, err)
+		}
+		sealed, err := webauthn.SealCredentialResponse(s.rand, req.ResponseKey, s.signing, resp)
+		if err != nil {
+			return fmt.Errorf("seal credential response %d: %w", i, err)
+		}
+		prog.credResponses = append(prog.credResponses, sealed)
+		prog.EnrollmentIDs = append(prog.EnrollmentIDs, req.EnrollmentID)
+		prog.RPIDs = append(prog.RPIDs, req.RPID)
+		clear(creds[i].Challenge)
+	}
+	if err := p.ForcePINChange(ctx, string(pin)); err != nil {
+		return fmt.Errorf("force PIN change: %w", err)
+	}
+	secret := webauthn.Secret(pin)
+	sealed, err := webauthn.SealPINResponse(s.rand, pinReq.ResponseKey, s.signing,
+		webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: pinReq.UserID, PIN: secret})
+	if err != nil {
+		return fmt.Errorf("seal PIN response: %w", err)
+	}
+	prog.pinResponse = sealed
+	// Purge: the PIN (best effort: Go strings passed to the simulator cannot
+	// be wiped) and the encrypted requests with their challenges.
+	sh.pinRequest, sh.credRequests = "", nil
+	prog.Purged = true
+	sh.programmed = prog
+	sh.key = key
+	return nil
+}
+
+// trivialPINs are refused even when random (Yubico's PoC blocklist).
+var trivialPINs = map[string]bool{
+	"123456": true, "123123": true, "654321": true, "123321": true, "112233": true,
+	"121212": true, "520520": true, "123654": true, "159753": true,
+}
+
+// pinLocked draws a random digit PIN, rejecting all-same digits, ascending
+// or descending runs and the blocklist.
+func (s *Server) pinLocked() ([]byte, error) {
+	for {
+		pin := make([]byte, s.pinLength)
+		for i := range pin {
+			d, err := s.randIntLocked(10)
+			if err != nil {
+				return nil, err
+			}
+			pin[i] = byte('0' + d)
+		}
+		if !trivialPIN(pin) {
+			return pin, nil
+		}
+		clear(pin)
+	}
+}
+
+func trivialPIN(pin []byte) bool {
+	if trivialPINs[string(pin)] {
+		return true
+	}
+	same, up, down := true, true, true
+	for i := 1; i < len(pin); i++ {
+		same = same && pin[i] == pin[0]
+		up = up && pin[i] == '0'+(pin[i-1]-'0'+1)%10
+		down = down && pin[i] == '0'+(pin[i-1]-'0'+9)%10
+	}
+	return same || up || down
+}
+
+// InjectFault makes shipment id fail at the step matching f. It fails for an
+// unknown ID.
+func (s *Server) InjectFault(id string, f Fault) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok {
+		return fmt.Errorf("yubicotest: InjectFault: no shipment %q", id)
+	}
+	sh.fault = f
+	return nil
+}
+
+// InjectFaultNext makes the next shipment created (of either kind) fail at
+// the step matching f; calls queue up for later shipments.
+func (s *Server) InjectFaultNext(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextFaults = append(s.nextFaults, f)
+}
+
+// SetState forces shipment id into state st with an optional message (no
+// other transition runs; a shipment forced to 10 ships after the shipping
+// delay, one forced to 103 is delivered after the delivery delay, but a FIDO
+// Pre-reg shipment has responses only if the factory programmed it).
+func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok {
+		return fmt.Errorf("yubicotest: SetState: no shipment %q", id)
+	}
+	switch st {
+	case yubico.StateSentToFulfillment:
+		sh.sent, sh.shipAt = true, s.now.Add(s.timing.ShippingDelay)
+	case yubico.StateShipped:
+		sh.deliverAt = s.now.Add(s.timing.DeliveryDelay)
+	case yubico.StateAwaitingValidation:
+		sh.validated = false
+	}
+	sh.setState(st, msg)
+	return nil
+}
+
+// Shipments returns every shipment (both kinds) in creation order, as
+// GET /v1/shipments_exact would show them.
+func (s *Server) Shipments() []yubico.Shipment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]yubico.Shipment, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.exactViewLocked(s.shipments[id]))
+	}
+	return out
+}
+
+// Shipment returns one shipment as GET /v1/shipments_exact/{id} would.
+func (s *Server) Shipment(id string) (yubico.Shipment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok {
+		return yubico.Shipment{}, false
+	}
+	return s.exactViewLocked(sh), true
+}
+
+// FPRShipment returns a FIDO Pre-reg shipment as GET /v1/fpr/shipments/{id}
+// would.
+func (s *Server) FPRShipment(id string) (yubico.FPRShipment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok || !sh.fpr {
+		return yubico.FPRShipment{}, false
+	}
+	return s.fprViewLocked(sh), true
+}
+
+// Programming returns what the factory did for a FIDO Pre-reg shipment, once
+// it has programmed the key (from state 10 on).
+func (s *Server) Programming(id string) (Programming, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok || sh.programmed == nil {
+		return Programming{}, false
+	}
+	p := *sh.programmed
+	p.EnrollmentIDs = append([]string(nil), p.EnrollmentIDs...)
+	p.RPIDs = append([]string(nil), p.RPIDs...)
+	p.credResponses, p.pinResponse = nil, ""
+	p.Purged = p.Purged && sh.pinRequest == "" && sh.credRequests == nil
+	return p, true
+}
+
+// ErrNotShipped is returned by [Server.Parcel] before a key has shipped.
+var ErrNotShipped = errors.New("yubicotest: the key has not shipped")
+
+// Parcel hands over the programmed key of a FIDO Pre-reg shipment in state
+// 103 Shipped or 104 Delivered: the physical YubiKey the user receives. It
+// fails with an error wrapping [ErrNotShipped] in other states, and for an
+// unknown or plain shipment.
+func (s *Server) Parcel(id string) (*simulator.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("yubicotest: Parcel: no shipment %q", id)
+	case !sh.fpr:
+		return nil, fmt.Errorf("yubicotest: Parcel: shipment %q is not a FIDO Pre-reg shipment", id)
+	case !sh.state.ResponsesReady() || sh.key == nil:
+		return nil, fmt.Errorf("yubicotest: Parcel %q in state %d (%s): %w", id, int(sh.state), sh.state, ErrNotShipped)
+	}
+	return sh.key, nil
+}
+
+// Messages returns a shipment's messages (why it failed, for example).
+func (s *Server) Messages(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sh, ok := s.shipments[id]; ok {
+		return append([]string(nil), sh.messages...)
+	}
+	return nil
+}

@@ -1,0 +1,374 @@
+package yubicotest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// shipment is the fake's record of one shipment of either kind.
+type shipment struct {
+	id          string
+	fpr         bool
+	userID      string
+	state       yubico.ShipmentState
+	messages    []string
+	created     time.Time
+	validated   bool
+	validatedAt time.Time
+	sent        bool // passed the fulfillment batch
+	fault       Fault
+
+	// shipments_exact fields (fpr shipments fill the common ones)
+	req   yubico.ShipmentRequest
+	items []yubico.ShipmentItem
+
+	// fpr fields
+	fprReq       yubico.FPRShipmentRequest
+	pinRequest   string   // purged after programming
+	credRequests []string // purged after programming
+
+	shipAt, deliverAt time.Time
+	delivered         time.Time
+	tracking          string
+	programmed        *Programming
+	key               *simulator.Key
+}
+
+// Programming describes the key the factory programmed for a FIDO Pre-reg
+// shipment.
+type Programming struct {
+	Serial   uint32
+	Firmware string
+	Model    simulator.Model
+	UserID   string
+	// EnrollmentIDs pairs each credential response (same order as the
+	// requests and responses) with the enrollment ID from its decrypted
+	// request.
+	EnrollmentIDs []string
+	// RPIDs are the relying-party IDs of the credentials, in the same order.
+	RPIDs []string
+	// Purged reports that the PIN and the encrypted requests (with their
+	// challenges) are no longer held by the fake.
+	Purged bool
+
+	pinResponse   string
+	credResponses []string
+}
+
+func (sh *shipment) setState(st yubico.ShipmentState, msg string) {
+	sh.state = st
+	if msg != "" {
+		sh.messages = append(sh.messages, msg)
+	}
+}
+
+// exactView renders any shipment as a /shipments_exact resource.
+func (s *Server) exactViewLocked(sh *shipment) yubico.Shipment {
+	r := sh.req
+	out := yubico.Shipment{
+		ID:                      sh.id,
+		OrganizationID:          s.orgID,
+		UserID:                  sh.userID,
+		State:                   sh.state,
+		StateMessage:            sh.state.String(),
+		StateCode:               fmt.Sprint(int(sh.state)),
+		Messages:                append(yubico.Messages{}, sh.messages...),
+		Type:                    "Automated",
+		ChannelPartnerID:        r.ChannelPartnerID,
+		DeliveryType:            r.DeliveryType,
+		Recipient:               r.Recipient,
+		RecipientEmail:          r.RecipientEmail,
+		RecipientFirstName:      r.RecipientFirstName,
+		RecipientLastName:       r.RecipientLastName,
+		RecipientTelephone:      r.RecipientTelephone,
+		Address:                 r.Address,
+		AddressValidationBypass: r.AddressValidationBypass,
+		IsSentToFulfillment:     sh.sent,
+		IsShipped:               sh.state == yubico.StateShipped || sh.state == yubico.StateDelivered || sh.state == yubico.StateLost || sh.state == yubico.StateDeliveryException,
+		IsDelivered:             sh.state == yubico.StateDelivered,
+		TrackingLink:            sh.tracking,
+		RequestDate:             sh.created.UTC(),
+		DeliveredDate:           sh.delivered.UTC(),
+		Items:                   append([]yubico.ShipmentItem(nil), sh.items...),
+	}
+	if sh.delivered.IsZero() {
+		out.DeliveredDate = time.Time{}
+	}
+	if sh.fpr {
+		out.Type = "AUTO FIDO PRE-REG"
+	}
+	return out
+}
+
+// fprViewLocked renders a FIDO Pre-reg shipment for GET /v1/fpr/shipments/{id}.
+func (s *Server) fprViewLocked(sh *shipment) yubico.FPRShipment {
+	it := sh.fprReq.Items[0]
+	item := yubico.FPRShipmentItem{
+		ProductID:          it.ProductID,
+		InventoryProductID: it.InventoryProductID,
+		Quantity:           it.Quantity,
+		CustomizationID:    it.CustomizationID,
+	}
+	if sh.state.ResponsesReady() && sh.programmed != nil {
+		p := sh.programmed
+		item.ProductData = []yubico.ProductData{{
+			SerialNumber:        fmt.Sprint(p.Serial),
+			FirmwareVersion:     p.Firmware,
+			PINResponse:         p.pinResponse,
+			CredentialResponses: append([]string(nil), p.credResponses...),
+		}}
+	}
+	return yubico.FPRShipment{
+		ID:             sh.id,
+		State:          yubico.FPRState{ID: sh.state, Message: sh.state.String()},
+		DeliveryType:   sh.fprReq.DeliveryType,
+		Recipient:      sh.fprReq.Recipient,
+		MailingAddress: sh.fprReq.MailingAddress,
+		TrackingLink:   sh.tracking,
+		Items:          []yubico.FPRShipmentItem{item},
+	}
+}
+
+// validation collects field problems.
+type validation struct {
+	details []yubico.ErrorDetail
+}
+
+func (v *validation) add(field, format string, args ...any) {
+	v.details = append(v.details, yubico.ErrorDetail{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+func (v *validation) required(field, value string) bool {
+	if strings.TrimSpace(value) == "" {
+		v.add(field, "required")
+		return false
+	}
+	return true
+}
+
+func (v *validation) maxBytes(field, value string, n int) {
+	if len(value) > n {
+		v.add(field, "is %d bytes, longer than the limit of %d bytes", len(value), n)
+	}
+}
+
+func (v *validation) text(field, value string) {
+	if strings.ContainsFunc(value, func(r rune) bool { return r < ' ' || r == 0x7f || r == '\uFFFD' }) {
+		v.add(field, "contains control characters or invalid UTF-8")
+	}
+}
+
+// checkAddressLocked validates an address; prefix names the enclosing object.
+func (s *Server) checkAddressLocked(v *validation, prefix string, a yubico.Address) {
+	l := s.limits
+	f := func(name string) string { return prefix + name }
+	for _, fv := range [][2]string{{"street_line1", a.StreetLine1}, {"street_line2", a.StreetLine2},
+		{"street_line3", a.StreetLine3}, {"city", a.City}, {"region", a.Region}, {"postal_code", a.PostalCode}} {
+		v.text(f(fv[0]), fv[1])
+	}
+	if v.required(f("country_code_2"), a.CountryCode) {
+		switch {
+		case !isAlpha2(a.CountryCode):
+			v.add(f("country_code_2"), "%q is not an ISO 3166-1 alpha-2 code", clip(a.CountryCode))
+		case !s.countryAllowedLocked(a.CountryCode):
+			v.add(f("country_code_2"), "%q is not a country this organization may ship to", a.CountryCode)
+		}
+	}
+	v.required(f("street_line1"), a.StreetLine1)
+	if n := len(a.StreetLine1) + len(a.StreetLine2); n > l.Street {
+		v.add(f("street_line1"), "street_line1 and street_line2 together are %d bytes, longer than the limit of %d bytes", n, l.Street)
+	}
+	v.maxBytes(f("street_line3"), a.StreetLine3, l.Street)
+	if v.required(f("city"), a.City) {
+		v.maxBytes(f("city"), a.City, l.City)
+	}
+	if v.required(f("postal_code"), a.PostalCode) {
+		v.maxBytes(f("postal_code"), a.PostalCode, l.PostalCode)
+	}
+	if a.CountryCode == "US" || a.CountryCode == "CA" {
+		if v.required(f("region"), a.Region) && !isAlpha2(a.Region) {
+			v.add(f("region"), "%q is not a two-letter USPS region code (required for US and CA)", clip(a.Region))
+		}
+	} else {
+		v.maxBytes(f("region"), a.Region, l.Region)
+	}
+}
+
+func (s *Server) checkRecipientLocked(v *validation, prefix, companyField string, company, email, first, last, phone string) {
+	l := s.limits
+	if v.required(prefix+companyField, company) {
+		v.maxBytes(prefix+companyField, company, l.Recipient)
+	}
+	v.text(prefix+companyField, company)
+	v.maxBytes(prefix+"recipient_firstname", first, l.FirstName)
+	v.text(prefix+"recipient_firstname", first)
+	v.maxBytes(prefix+"recipient_lastname", last, l.LastName)
+	v.text(prefix+"recipient_lastname", last)
+	if email != "" {
+		v.maxBytes(prefix+"recipient_email", email, l.Email)
+		if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n") {
+			v.add(prefix+"recipient_email", "%q is not an email address", clip(email))
+		}
+	}
+	if l.TelephoneOptional && phone == "" {
+		return
+	}
+	if v.required(prefix+"recipient_telephone", phone) {
+		v.maxBytes(prefix+"recipient_telephone", phone, l.Telephone)
+		v.text(prefix+"recipient_telephone", phone)
+	}
+}
+
+func checkDeliveryType(v *validation, d yubico.DeliveryType) {
+	if d != 0 && d != yubico.DeliveryNormal && d != yubico.DeliveryExpedited {
+		v.add("delivery_type", "%d is not 1 (normal) or 2 (expedited)", int(d))
+	}
+}
+
+// checkItemLocked validates one product line against the catalogue and the
+// organisation's buckets.
+func (s *Server) checkItemLocked(v *validation, field string, productID, inventoryID, qty int) {
+	if productID <= 0 {
+		v.add(field+".product_id", "required")
+	} else if _, ok := s.productLocked(productID); !ok {
+		v.add(field+".product_id", "%d is not a known product", productID)
+	}
+	if inventoryID <= 0 {
+		v.add(field+".inventory_product_id", "required")
+	} else if b := s.bucketLocked(inventoryID); b == nil {
+		v.add(field+".inventory_product_id", "%d is not an inventory bucket of this organization", inventoryID)
+	} else if productID > 0 && !bucketCovers(b, productID) {
+		v.add(field+".product_id", "product %d does not map to inventory bucket %d", productID, inventoryID)
+	}
+	if qty < 1 {
+		v.add(field+".quantity", "must be at least 1")
+	}
+}
+
+func bucketCovers(b *Bucket, productID int) bool {
+	if b.ProductID == productID {
+		return true
+	}
+	for _, p := range b.ProductMapping {
+		if p == productID {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) checkExactLocked(r yubico.ShipmentRequest) []yubico.ErrorDetail {
+	var v validation
+	if r.ChannelPartnerID < 0 {
+		v.add("channelpartner_id", "must not be negative")
+	}
+	checkDeliveryType(&v, r.DeliveryType)
+	s.checkRecipientLocked(&v, "", "recipient", r.Recipient, r.RecipientEmail, r.RecipientFirstName, r.RecipientLastName, r.RecipientTelephone)
+	s.checkAddressLocked(&v, "", r.Address)
+	if len(r.Items) == 0 {
+		v.add("shipment_items", "at least one item is required")
+	}
+	total := 0
+	for i, it := range r.Items {
+		f := fmt.Sprintf("shipment_items[%d]", i)
+		s.checkItemLocked(&v, f, it.ProductID, it.InventoryProductID, it.Quantity)
+		if it.Quantity > 0 {
+			total += it.Quantity
+		}
+	}
+	if total > s.limits.MaxQuantity {
+		v.add("shipment_items", "%d items in total, more than the limit of %d per shipment", total, s.limits.MaxQuantity)
+	}
+	return v.details
+}
+
+func (s *Server) checkFPRLocked(r yubico.FPRShipmentRequest) []yubico.ErrorDetail {
+	var v validation
+	checkDeliveryType(&v, r.DeliveryType)
+	rc := r.Recipient
+	s.checkRecipientLocked(&v, "recipient.", "recipient_company", rc.Company, rc.Email, rc.FirstName, rc.LastName, rc.Telephone)
+	s.checkAddressLocked(&v, "mailing_address.", r.MailingAddress)
+	if len(r.Items) != 1 {
+		v.add("shipment_items", "exactly one item is required for a FIDO Pre-reg shipment, got %d", len(r.Items))
+		return v.details
+	}
+	it := r.Items[0]
+	const f = "shipment_items[0]"
+	s.checkItemLocked(&v, f, it.ProductID, it.InventoryProductID, it.Quantity)
+	if it.Quantity != 1 {
+		v.add(f+".product_quantity", "must be 1: one YubiKey per FIDO Pre-reg shipment")
+	}
+	if it.ProductID > 0 {
+		if _, ok := simulator.ModelByProductID(it.ProductID); !ok {
+			v.add(f+".product_id", "product %d cannot be ordered with FIDO Pre-reg", it.ProductID)
+		}
+	}
+	if v.required(f+".customization_id", it.CustomizationID) {
+		v.maxBytes(f+".customization_id", it.CustomizationID, 100)
+		if s.cids != nil && !s.cids[it.CustomizationID] {
+			v.add(f+".customization_id", "%q is not a customization of this organization", clip(it.CustomizationID))
+		}
+	}
+	if len(it.Customizations) != 1 {
+		v.add(f+".product_customizations", "exactly one customization is required, got %d", len(it.Customizations))
+		return v.details
+	}
+	c := it.Customizations[0]
+	cf := f + ".product_customizations[0]"
+	if v.required(cf+".fido_pin_request", c.PINRequest) {
+		checkJWE(&v, cf+".fido_pin_request", c.PINRequest)
+	}
+	switch n := len(c.CredentialRequests); {
+	case n == 0:
+		v.add(cf+".fido_credential_requests", "at least one credential request is required")
+	case n > s.limits.MaxCredential:
+		v.add(cf+".fido_credential_requests", "%d credential requests, more than the limit of %d", n, s.limits.MaxCredential)
+	}
+	for i, cr := range c.CredentialRequests {
+		ff := fmt.Sprintf("%s.fido_credential_requests[%d]", cf, i)
+		if v.required(ff, cr) {
+			checkJWE(&v, ff, cr)
+		}
+	}
+	return v.details
+}
+
+// checkJWE checks that s looks like a compact JWE whose header names alg,
+// enc and kid; whether it decrypts is found out at programming time.
+func checkJWE(v *validation, field, s string) {
+	if len(s) > 64<<10 {
+		v.add(field, "longer than 64 KiB")
+		return
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 5 {
+		v.add(field, "is not a compact JWE (want 5 dot-separated parts, got %d)", len(parts))
+		return
+	}
+	hdr, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		v.add(field, "JWE header is not base64url")
+		return
+	}
+	var h struct {
+		Alg string `json:"alg"`
+		Enc string `json:"enc"`
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(hdr, &h); err != nil || h.Alg == "" || h.Enc == "" || h.Kid == "" {
+		v.add(field, "JWE header must be JSON naming alg, enc and kid")
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
