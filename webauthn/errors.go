@@ -23,7 +23,8 @@ var (
 	// not fit for the operation (wrong curve or use).
 	ErrWrongKey = errors.New("webauthn: wrong key")
 	// ErrBadSignature reports a nested JWS whose signature does not verify,
-	// whose algorithm is not ES384, or whose signer is not in the JWKS.
+	// whose algorithm is not ES384, or whose signer is not in the JWKS, and a
+	// WebAuthn assertion signature that does not verify.
 	ErrBadSignature = errors.New("webauthn: bad signature")
 	// ErrExpired reports a credential request opened after its ExpiresAt, or
 	// a verification attempted after the request or login session expired.
@@ -60,6 +61,8 @@ var (
 	// ErrClonedKey reports a signature counter that did not increase, which
 	// indicates a cloned authenticator.
 	ErrClonedKey = errors.New("webauthn: signature counter regression (possible cloned key)")
+	// ErrConfig reports an invalid [Config] passed to [New].
+	ErrConfig = errors.New("webauthn: invalid configuration")
 	// ErrVerification is the catch-all for WebAuthn verification failures
 	// that match no more specific sentinel.
 	ErrVerification = errors.New("webauthn: verification failed")
