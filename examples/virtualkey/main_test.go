@@ -59,14 +59,20 @@ func (r *reader) exchange(msg []byte) []byte {
 	return resp
 }
 
-// transmit sends an APDU and checks for 9000, returning the data.
+// transmit sends an APDU, collects a long answer with GET RESPONSE (61xx)
+// and checks for 9000, returning the data.
 func (r *reader) transmit(what string, apdu []byte) []byte {
 	r.t.Helper()
+	var data []byte
 	resp := r.exchange(apdu)
+	for len(resp) >= 2 && resp[len(resp)-2] == 0x61 {
+		data = append(data, resp[:len(resp)-2]...)
+		resp = r.exchange([]byte{0x00, 0xC0, 0x00, 0x00, resp[len(resp)-1]})
+	}
 	if !bytes.HasSuffix(resp, []byte{0x90, 0x00}) {
 		r.t.Fatalf("%s: response % X, want ...9000", what, resp)
 	}
-	return resp[:len(resp)-2]
+	return append(data, resp[:len(resp)-2]...)
 }
 
 // start runs the command in the background; stop cancels it and returns
@@ -182,7 +188,7 @@ func TestRunFIDOPIN(t *testing.T) {
 		clientPin bool
 	}{
 		{"no PIN by default", nil, false},
-		{"with -fido-pin", []string{"-fido-pin", "1234"}, true},
+		{"with -fido-pin", []string{"-fido-pin", "9713"}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,7 +208,7 @@ func TestRunFIDOPIN(t *testing.T) {
 					t.Errorf("PIN retries = %v, want 8", got)
 				}
 			}
-			if code, stdout, stderr := stop(); code != 0 || strings.Contains(stdout+stderr, "1234") {
+			if code, stdout, stderr := stop(); code != 0 || strings.Contains(stdout+stderr, "9713") {
 				t.Errorf("run() = %d (stderr %q); output must not hold the PIN: %q", code, stderr, stdout)
 			}
 		})

@@ -3,8 +3,10 @@
 package interop
 
 import (
+	"os"
 	"testing"
 
+	"github.com/preenroll/preenroll/internal/pcsctest"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -18,4 +20,14 @@ func newKey(t testing.TB, opts ...simulator.Option) *simulator.Key {
 		t.Fatalf("simulator.New: %v", err)
 	}
 	return k
+}
+
+// requireOrSkip skips t for a missing client program, or fails it when
+// PREENROLL_REQUIRE_PCSC=1 (CI installs every client).
+func requireOrSkip(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv(pcsctest.RequireEnv) == "1" {
+		t.Fatalf("%s, and %s=1", reason, pcsctest.RequireEnv)
+	}
+	t.Skip(reason)
 }

@@ -1,0 +1,157 @@
+//go:build pcsc
+
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-webauthn/webauthn/metadata"
+	"github.com/go-webauthn/webauthn/metadata/providers/memory"
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+
+	"github.com/preenroll/preenroll/internal/pcsctest"
+	"github.com/preenroll/preenroll/simulator"
+)
+
+// systemPython is Debian's interpreter, which sees the python3-fido2
+// package (a python3 earlier in PATH may not).
+const systemPython = "/usr/bin/python3"
+
+const (
+	rpID     = "example.com"
+	rpOrigin = "https://example.com"
+)
+
+type rpUser struct {
+	id    []byte
+	creds []webauthn.Credential
+}
+
+func (u *rpUser) WebAuthnID() []byte                         { return u.id }
+func (u *rpUser) WebAuthnName() string                       { return "alice@example.com" }
+func (u *rpUser) WebAuthnDisplayName() string                { return "Alice" }
+func (u *rpUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
+
+// newRelyingParty is a go-webauthn relying party that trusts the
+// simulator's FIDO CA for aaguid, through an in-memory metadata provider.
+func newRelyingParty(t *testing.T, aaguid uuid.UUID) *webauthn.WebAuthn {
+	t.Helper()
+	mds, err := memory.New(memory.WithMetadata(map[uuid.UUID]*metadata.Entry{
+		aaguid: {
+			AaGUID: aaguid,
+			MetadataStatement: metadata.Statement{
+				AaGUID:                      aaguid,
+				Description:                 "Simulated YubiKey 5 NFC",
+				AttestationTypes:            metadata.AuthenticatorAttestationTypes{metadata.BasicFull},
+				AttestationRootCertificates: []*x509.Certificate{simulator.DefaultFIDOCA().Root()},
+			},
+			StatusReports: []metadata.StatusReport{{Status: metadata.FidoCertifiedL1}},
+		},
+	}))
+	if err != nil {
+		t.Fatalf("memory.New: %v", err)
+	}
+	w, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Example", RPOrigins: []string{rpOrigin}, MDS: mds})
+	if err != nil {
+		t.Fatalf("webauthn.New: %v", err)
+	}
+	return w
+}
+
+// pythonFIDO2 runs testdata/fido2_client.py with a request and returns its
+// JSON output.
+func pythonFIDO2(t *testing.T, st *pcsctest.Stack, mode string, publicKey any, pin string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath(systemPython); err != nil {
+		requireOrSkip(t, systemPython+" missing")
+	}
+	if err := exec.Command(systemPython, "-c", "import fido2.pcsc").Run(); err != nil {
+		requireOrSkip(t, "python3-fido2 missing (apt-get install python3-fido2)")
+	}
+	req, err := json.Marshal(map[string]any{"origin": rpOrigin, "pin": pin, "reader": st.ReaderName(0), "publicKey": publicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, systemPython, filepath.Join("testdata", "fido2_client.py"), mode)
+	cmd.Env = st.Env()
+	cmd.Stdin = bytes.NewReader(req)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("fido2_client.py %s: %v\n%s", mode, err, stderr.String())
+	}
+	return out
+}
+
+// TestPythonFIDO2 registers and signs in with python-fido2's Fido2Client, an
+// unmodified CTAP2 client, talking to the simulated key over PC/SC with a
+// PIN; go-webauthn verifies both results, including the attestation chain
+// to the simulator's FIDO root.
+func TestPythonFIDO2(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{ReaderName: pcsctest.NFCReader})
+	k := newKey(t)
+	const pin = "4831-pin"
+	if err := simulator.NewPlatform(k).SetPIN(t.Context(), pin); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	st.Insert(t, 0, k)
+
+	rp := newRelyingParty(t, k.AAGUID())
+	user := &rpUser{id: []byte("user-handle-0001")}
+
+	creation, session, err := rp.BeginRegistration(user,
+		webauthn.WithConveyancePreference(protocol.PreferDirectAttestation),
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{UserVerification: protocol.VerificationRequired}))
+	if err != nil {
+		t.Fatalf("BeginRegistration: %v", err)
+	}
+	out := pythonFIDO2(t, st, "make-credential", creation.Response, pin)
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(out)
+	if err != nil {
+		t.Fatalf("parse python-fido2's attestation %s: %v", out, err)
+	}
+	cred, err := rp.CreateCredential(user, *session, parsed)
+	if err != nil {
+		t.Fatalf("CreateCredential: %v", err)
+	}
+	if cred.AttestationFormat != "packed" || cred.AttestationType != "basic_full" {
+		t.Errorf("attestation %s/%s, want packed/basic_full", cred.AttestationFormat, cred.AttestationType)
+	}
+	if got, err := uuid.FromBytes(cred.Authenticator.AAGUID); err != nil || got != k.AAGUID() {
+		t.Errorf("AAGUID %v, want the key's %v", got, k.AAGUID())
+	}
+	if !cred.Flags.UserPresent || !cred.Flags.UserVerified {
+		t.Errorf("registration flags %+v, want UP and UV (PIN)", cred.Flags)
+	}
+	user.creds = append(user.creds, *cred)
+
+	assertion, lsession, err := rp.BeginLogin(user, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		t.Fatalf("BeginLogin: %v", err)
+	}
+	out = pythonFIDO2(t, st, "get-assertion", assertion.Response, pin)
+	pa, err := protocol.ParseCredentialRequestResponseBytes(out)
+	if err != nil {
+		t.Fatalf("parse python-fido2's assertion %s: %v", out, err)
+	}
+	got, err := rp.ValidateLogin(user, *lsession, pa)
+	if err != nil {
+		t.Fatalf("ValidateLogin: %v", err)
+	}
+	if !got.Flags.UserVerified || got.Authenticator.CloneWarning || got.Authenticator.SignCount <= cred.Authenticator.SignCount {
+		t.Errorf("login: UV %v, clone warning %v, sign count %d after %d; want UV, no warning, a higher count",
+			got.Flags.UserVerified, got.Authenticator.CloneWarning, got.Authenticator.SignCount, cred.Authenticator.SignCount)
+	}
+}

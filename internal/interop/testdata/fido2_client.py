@@ -1,0 +1,141 @@
+"""A WebAuthn client on python-fido2 (Debian python3-fido2 0.9.1) over PC/SC.
+
+Usage: /usr/bin/python3 fido2_client.py make-credential|get-assertion
+
+Reads one JSON object from stdin:
+  {"origin": "https://example.com", "pin": "...", "reader": "...",
+   "publicKey": <go-webauthn PublicKeyCredentialCreationOptions or
+                 PublicKeyCredentialRequestOptions, binary fields base64url>}
+and prints the browser-shaped PublicKeyCredential JSON (binary fields
+base64url) that go-webauthn's protocol.Parse*ResponseBytes accepts. The
+device is the first PC/SC reader whose name contains "reader". The PIN is
+never printed.
+"""
+
+import base64
+import json
+import sys
+
+from fido2 import cbor
+from fido2.client import Fido2Client
+from fido2.pcsc import CtapPcscDevice
+from fido2.webauthn import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialCreationOptions,
+    PublicKeyCredentialDescriptor,
+    PublicKeyCredentialParameters,
+    PublicKeyCredentialRequestOptions,
+    PublicKeyCredentialRpEntity,
+    PublicKeyCredentialUserEntity,
+)
+
+
+def b64d(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64e(b):
+    return base64.urlsafe_b64encode(bytes(b)).rstrip(b"=").decode()
+
+
+def device(reader):
+    for dev in CtapPcscDevice.list_devices(reader):
+        return dev
+    raise SystemExit("no PC/SC FIDO device on a reader matching %r" % reader)
+
+
+def descriptors(items):
+    if not items:
+        return None
+    return [
+        PublicKeyCredentialDescriptor(type=c["type"], id=b64d(c["id"]))
+        for c in items
+    ]
+
+
+def make_credential(client, pk, pin):
+    sel = pk.get("authenticatorSelection") or {}
+    options = PublicKeyCredentialCreationOptions(
+        rp=PublicKeyCredentialRpEntity(id=pk["rp"]["id"], name=pk["rp"]["name"]),
+        user=PublicKeyCredentialUserEntity(
+            id=b64d(pk["user"]["id"]),
+            name=pk["user"]["name"],
+            display_name=pk["user"].get("displayName"),
+        ),
+        challenge=b64d(pk["challenge"]),
+        pub_key_cred_params=[
+            PublicKeyCredentialParameters(type=p["type"], alg=p["alg"])
+            for p in pk["pubKeyCredParams"]
+        ],
+        timeout=pk.get("timeout"),
+        exclude_credentials=descriptors(pk.get("excludeCredentials")),
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            require_resident_key=sel.get("requireResidentKey", False),
+            user_verification=sel.get("userVerification"),
+        ),
+        attestation=pk.get("attestation"),
+    )
+    result = client.make_credential(options, pin=pin)
+    att = result.attestation_object
+    cred_id = att.auth_data.credential_data.credential_id
+    # python-fido2 keeps the CTAP2 form (integer keys); a browser hands the
+    # relying party the WebAuthn form with string keys (WebAuthn §6.5).
+    att_obj = cbor.encode(
+        {"fmt": att.fmt, "authData": bytes(att.auth_data), "attStmt": att.att_statement}
+    )
+    return {
+        "id": b64e(cred_id),
+        "rawId": b64e(cred_id),
+        "type": "public-key",
+        "clientExtensionResults": result.extension_results or {},
+        "response": {
+            "clientDataJSON": b64e(result.client_data),
+            "attestationObject": b64e(att_obj),
+            "transports": ["nfc"],
+        },
+    }
+
+
+def get_assertion(client, pk, pin):
+    options = PublicKeyCredentialRequestOptions(
+        challenge=b64d(pk["challenge"]),
+        timeout=pk.get("timeout"),
+        rp_id=pk["rpId"],
+        allow_credentials=descriptors(pk.get("allowCredentials")),
+        user_verification=pk.get("userVerification"),
+    )
+    selection = client.get_assertion(options, pin=pin)
+    resp = selection.get_response(0)
+    cred_id = resp.credential_id
+    out = {
+        "id": b64e(cred_id),
+        "rawId": b64e(cred_id),
+        "type": "public-key",
+        "clientExtensionResults": resp.extension_results or {},
+        "response": {
+            "clientDataJSON": b64e(resp.client_data),
+            "authenticatorData": b64e(resp.authenticator_data),
+            "signature": b64e(resp.signature),
+        },
+    }
+    if resp.user_handle:
+        out["response"]["userHandle"] = b64e(resp.user_handle)
+    return out
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in ("make-credential", "get-assertion"):
+        raise SystemExit(__doc__)
+    req = json.load(sys.stdin)
+    client = Fido2Client(device(req["reader"]), req["origin"])
+    pk = req["publicKey"]
+    pin = req.get("pin") or None
+    if sys.argv[1] == "make-credential":
+        out = make_credential(client, pk, pin)
+    else:
+        out = get_assertion(client, pk, pin)
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

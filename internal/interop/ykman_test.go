@@ -1,0 +1,192 @@
+//go:build pcsc
+
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/preenroll/preenroll/internal/pcsctest"
+	"github.com/preenroll/preenroll/simulator"
+)
+
+// ykman runs yubikey-manager with the harness's pcscd and returns stdout. It
+// fails the test on a non-zero exit unless wantErr.
+func ykman(t *testing.T, st *pcsctest.Stack, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := runYkman(t, st, stdin, args...)
+	if err != nil {
+		t.Fatalf("ykman %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func runYkman(t *testing.T, st *pcsctest.Stack, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	path, err := exec.LookPath("ykman")
+	if err != nil {
+		requireOrSkip(t, "ykman missing (apt-get install yubikey-manager)")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = st.Env()
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// wantLines checks that out contains each line (after trimming spaces).
+func wantLines(t *testing.T, what, out string, lines ...string) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		have[strings.Join(strings.Fields(l), " ")] = true
+	}
+	for _, l := range lines {
+		if !have[l] {
+			t.Errorf("%s: missing line %q in:\n%s", what, l, out)
+		}
+	}
+}
+
+// TestYkmanCCID runs ykman's smart-card commands against a key in a reader
+// named like a YubiKey, as a USB-attached key appears.
+func TestYkmanCCID(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{})
+	k := newKey(t)
+	st.Insert(t, 0, k)
+	reader := []string{"--reader", st.ReaderName(0)}
+
+	t.Run("list", func(t *testing.T) {
+		out := ykman(t, st, "", "list")
+		wantLines(t, "ykman list", out, "YubiKey 5 NFC (5.7.1) [OTP+FIDO+CCID] Serial: 12345678")
+		out = ykman(t, st, "", "list", "--serials")
+		wantLines(t, "ykman list --serials", out, "12345678")
+	})
+	t.Run("info", func(t *testing.T) {
+		out := ykman(t, st, "", append(reader, "info")...)
+		wantLines(t, "ykman info", out,
+			"Device type: YubiKey 5 NFC",
+			"Serial number: 12345678",
+			"Firmware version: 5.7.1",
+			"Form factor: Keychain (USB-A)",
+		)
+		// The same through discovery by serial.
+		out = ykman(t, st, "", "--device", "12345678", "info")
+		wantLines(t, "ykman --device info", out, "Serial number: 12345678")
+	})
+	t.Run("piv info", func(t *testing.T) {
+		out := ykman(t, st, "", append(reader, "piv", "info")...)
+		wantLines(t, "ykman piv info", out,
+			"PIV version: 5.7.1",
+			"WARNING: Using default PIN!",
+			"PIN tries remaining: 3/3",
+			"WARNING: Using default Management key!",
+		)
+	})
+
+	var generated *ecdsa.PublicKey
+	t.Run("piv keys generate", func(t *testing.T) {
+		out := ykman(t, st, "", append(reader, "piv", "keys", "generate",
+			"--algorithm", "ECCP256", "--pin-policy", "ONCE", "--touch-policy", "NEVER",
+			"--management-key", "010203040506070801020304050607080102030405060708", "9a", "-")...)
+		block, _ := pem.Decode([]byte(out))
+		if block == nil {
+			t.Fatalf("ykman piv keys generate printed no PEM:\n%s", out)
+		}
+		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			t.Fatalf("public key: %v", err)
+		}
+		ec, ok := pub.(*ecdsa.PublicKey)
+		if !ok || ec.Curve != elliptic.P256() {
+			t.Fatalf("generated %T, want P-256", pub)
+		}
+		generated = ec
+	})
+	t.Run("piv keys attest", func(t *testing.T) {
+		if generated == nil {
+			t.Skip("no key generated")
+		}
+		out := ykman(t, st, "", append(reader, "piv", "keys", "attest", "9a", "-")...)
+		block, _ := pem.Decode([]byte(out))
+		if block == nil {
+			t.Fatalf("ykman piv keys attest printed no PEM:\n%s", out)
+		}
+		slotCert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatalf("attestation: %v", err)
+		}
+		if !generated.Equal(slotCert.PublicKey) {
+			t.Error("ykman attested a different key than it generated")
+		}
+		// Check the chain and Yubico's extensions with piv-go's verifier,
+		// the F9 certificate read from the same key.
+		out = ykman(t, st, "", append(reader, "piv", "certificates", "export", "f9", "-")...)
+		fblock, _ := pem.Decode([]byte(out))
+		if fblock == nil {
+			t.Fatalf("ykman piv certificates export f9 printed no PEM:\n%s", out)
+		}
+		attCert, err := x509.ParseCertificate(fblock.Bytes)
+		if err != nil {
+			t.Fatalf("F9 certificate: %v", err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(simulator.DefaultPIVCA().Root())
+		att, err := (&piv.Verifier{Roots: roots}).Verify(attCert, slotCert)
+		if err != nil {
+			t.Fatalf("verify ykman's attestation: %v", err)
+		}
+		if att.Serial != testSerial || att.Slot != piv.SlotAuthentication || att.PINPolicy != piv.PINPolicyOnce {
+			t.Errorf("attestation = %+v, want serial %d, slot 9a, PIN policy once", att, testSerial)
+		}
+	})
+}
+
+// TestYkmanFIDO runs ykman's FIDO commands. ykman reaches FIDO over PC/SC
+// only for keys it believes are on an NFC reader (a reader whose name lacks
+// "Yubico YubiKey"), so this stack uses a neutral reader name.
+func TestYkmanFIDO(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{ReaderName: pcsctest.NFCReader})
+	k := newKey(t)
+	st.Insert(t, 0, k)
+	reader := []string{"--reader", st.ReaderName(0)}
+
+	out := ykman(t, st, "", append(reader, "fido", "info")...)
+	wantLines(t, "ykman fido info (no PIN)", out, "PIN is not set.")
+
+	ctx := t.Context()
+	if err := simulator.NewPlatform(k).SetPIN(ctx, "1234"); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	out = ykman(t, st, "", append(reader, "fido", "info")...)
+	wantLines(t, "ykman fido info", out, "PIN is set, with 8 attempt(s) remaining.")
+
+	ykman(t, st, "", append(reader, "fido", "access", "change-pin", "--pin", "1234", "--new-pin", "5678")...)
+	p := simulator.NewPlatform(k)
+	if err := p.ChangePIN(ctx, "5678", "1234"); err != nil {
+		t.Errorf("the PIN ykman set does not work: ChangePIN(new, old) = %v", err)
+	}
+
+	// A wrong old PIN is refused and counted.
+	if _, errOut, err := runYkman(t, st, "", append(reader, "fido", "access", "change-pin", "--pin", "0000", "--new-pin", "5678")...); err == nil {
+		t.Error("change-pin with a wrong PIN succeeded")
+	} else if !strings.Contains(strings.ToLower(errOut), "pin") {
+		t.Errorf("change-pin with a wrong PIN: stderr %q does not mention the PIN", errOut)
+	}
+	out = ykman(t, st, "", append(reader, "fido", "info")...)
+	wantLines(t, "ykman fido info after a wrong PIN", out, "PIN is set, with 7 attempt(s) remaining.")
+}
