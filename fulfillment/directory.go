@@ -49,6 +49,7 @@ type RowError struct {
 	Err    error
 }
 
+// Error names the line and, when known, the column.
 func (e *RowError) Error() string {
 	if e.Column == "" {
 		return fmt.Sprintf("fulfillment: HRIS export line %d: %v", e.Line, e.Err)
@@ -56,6 +57,7 @@ func (e *RowError) Error() string {
 	return fmt.Sprintf("fulfillment: HRIS export line %d, column %q: %v", e.Line, e.Column, e.Err)
 }
 
+// Unwrap returns Err.
 func (e *RowError) Unwrap() error { return e.Err }
 
 // Format is the file format of an HRIS export.
@@ -72,6 +74,7 @@ const (
 	FormatJSON
 )
 
+// String returns "CSV" or "JSON".
 func (f Format) String() string {
 	switch f {
 	case FormatCSV:

@@ -295,6 +295,8 @@ type FieldError struct {
 	Value   string
 }
 
+// Error reads `field "value": problem` (or `field: problem` when the
+// value is empty).
 func (e FieldError) Error() string {
 	if e.Value == "" {
 		return e.Field + ": " + e.Problem
@@ -309,6 +311,7 @@ type ValidationError struct {
 	kind   error
 }
 
+// Error lists every problem, separated by semicolons.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	if e.kind != nil {

@@ -147,6 +147,8 @@ type TransitionError struct {
 	To    Status
 }
 
+// Error names the event, the from-status and the to-status, and why the
+// move is refused when a rule explains it.
 func (e *TransitionError) Error() string {
 	if _, ok := transitions[e.Event]; !ok {
 		return fmt.Sprintf("fulfillment: invalid status transition: unknown event %q from %s", string(e.Event), e.From.name())
