@@ -234,16 +234,17 @@ func checkDeliveryType(v *validation, d yubico.DeliveryType) {
 // checkItemLocked validates one product line against the catalogue and the
 // organisation's buckets.
 func (s *Server) checkItemLocked(v *validation, field string, productID, inventoryID, qty int) {
+	known := false
 	if productID <= 0 {
 		v.add(field+".product_id", "required")
-	} else if _, ok := s.productLocked(productID); !ok {
+	} else if _, known = s.productLocked(productID); !known {
 		v.add(field+".product_id", "%d is not a known product", productID)
 	}
 	if inventoryID <= 0 {
 		v.add(field+".inventory_product_id", "required")
 	} else if b := s.bucketLocked(inventoryID); b == nil {
 		v.add(field+".inventory_product_id", "%d is not an inventory bucket of this organization", inventoryID)
-	} else if productID > 0 && !bucketCovers(b, productID) {
+	} else if known && !bucketCovers(b, productID) {
 		v.add(field+".product_id", "product %d does not map to inventory bucket %d", productID, inventoryID)
 	}
 	if qty < 1 {
@@ -305,7 +306,7 @@ func (s *Server) checkFPRLocked(r yubico.FPRShipmentRequest) []yubico.ErrorDetai
 		v.add(f+".product_quantity", "must be 1: one YubiKey per FIDO Pre-reg shipment")
 	}
 	if it.ProductID > 0 {
-		if _, ok := simulator.ModelByProductID(it.ProductID); !ok {
+		if _, ok := simulator.ModelByProductID(it.ProductID); !ok || !s.fprProducts[it.ProductID] {
 			v.add(f+".product_id", "product %d cannot be ordered with FIDO Pre-reg", it.ProductID)
 		}
 	}

@@ -172,6 +172,7 @@ type config struct {
 	serial       uint32
 	firmware     *simulator.Version
 	cids         []string
+	fprProducts  []int
 	trackingBase string
 }
 
@@ -369,6 +370,22 @@ func WithCustomizationIDs(ids ...string) Option {
 	return func(c *config) error { c.cids = append(c.cids, ids...); return nil }
 }
 
+// WithFPRProducts sets the product IDs that FIDO Pre-reg shipments may order
+// (default 1, 29, 54 and 55: YubiKey 5 NFC, 5C NFC and their FIPS versions,
+// the models Yubico supports for FIDO Pre-reg). Each must also be a model of
+// package simulator.
+func WithFPRProducts(ids ...int) Option {
+	return func(c *config) error {
+		for _, id := range ids {
+			if _, ok := simulator.ModelByProductID(id); !ok {
+				return fmt.Errorf("yubicotest: WithFPRProducts: product %d is not a simulator model", id)
+			}
+		}
+		c.fprProducts = append([]int(nil), ids...)
+		return nil
+	}
+}
+
 // Fault forces a shipment into an error state at the matching step.
 type Fault int
 
@@ -427,6 +444,8 @@ type Server struct {
 	pinLength int
 	firmware  *simulator.Version
 	cids      map[string]bool
+	// fprProducts are the product IDs FIDO Pre-reg shipments may order.
+	fprProducts map[int]bool
 
 	mu         sync.Mutex // guards the fields below
 	rand       io.Reader
@@ -541,6 +560,14 @@ func Start(opts ...Option) (*Server, error) {
 		for _, id := range cfg.cids {
 			s.cids[id] = true
 		}
+	}
+	s.fprProducts = map[int]bool{}
+	fpr := cfg.fprProducts
+	if fpr == nil {
+		fpr = []int{1, 29, 54, 55}
+	}
+	for _, id := range fpr {
+		s.fprProducts[id] = true
 	}
 	s.products = cfg.products
 	if s.products == nil {
