@@ -1,0 +1,310 @@
+package oktatest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/webauthn"
+)
+
+// authnTTL is how long an Authn state token lives.
+const authnTTL = 5 * time.Minute
+
+// txn is a classic Authn transaction.
+type txn struct {
+	userID   string
+	expires  time.Time
+	factorID string                 // challenged factor
+	session  *webauthn.LoginSession // its login session
+}
+
+type factorWire struct {
+	ID         string            `json:"id"`
+	FactorType string            `json:"factorType"`
+	Provider   string            `json:"provider"`
+	VendorName string            `json:"vendorName"`
+	Profile    map[string]string `json:"profile"`
+	Embedded   map[string]any    `json:"_embedded,omitempty"`
+	Links      map[string]any    `json:"_links"`
+}
+
+func (s *Server) factorWireLocked(e *enrollment) factorWire {
+	return factorWire{
+		ID: e.id, FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO",
+		Profile: map[string]string{"credentialId": base64.RawURLEncoding.EncodeToString(e.cred.ID), "authenticatorName": e.name},
+		Links: map[string]any{"verify": map[string]any{
+			"href":  s.srv.URL + "/api/v1/authn/factors/" + e.id + "/verify",
+			"hints": map[string]any{"allow": []string{"POST"}},
+		}},
+	}
+}
+
+func (s *Server) authnUserLocked(u *user) map[string]any {
+	return map[string]any{
+		"id": u.id, "passwordChanged": nil,
+		"profile": map[string]string{
+			"login": u.profile.Login, "firstName": u.profile.FirstName, "lastName": u.profile.LastName,
+			"locale": "en", "timeZone": "America/Los_Angeles",
+		},
+	}
+}
+
+// signInFactorsLocked are the user's ACTIVE enrollments with a credential.
+func (s *Server) signInFactorsLocked(userID string) []*enrollment {
+	var out []*enrollment
+	for _, e := range s.userEnrollmentsLocked(userID) {
+		if e.status == okta.StatusActive && e.cred != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *Server) authFailed(x *exchange, why string) {
+	x.detail("%s", why)
+	s.fail(x, http.StatusUnauthorized, "E0000004", "Authentication failed")
+}
+
+// handleAuthn is primary authentication. The fake's users have no
+// passwords: identifier-only primary authentication (no password) is
+// accepted for ACTIVE users with a WebAuthn factor and answers
+// MFA_REQUIRED; anything else is 401 E0000004, as Okta answers for a
+// STAGED user.
+func (s *Server) handleAuthn(x *exchange) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	if req.Username == "" {
+		s.validation(x, "username", "username: The field cannot be left blank")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userByLoginLocked(req.Username)
+	switch {
+	case u == nil:
+		s.authFailed(x, "unknown username")
+		return
+	case u.status != okta.UserActive:
+		s.authFailed(x, "user is "+string(u.status))
+		return
+	case req.Password != "":
+		s.authFailed(x, "the fake's users have no password")
+		return
+	}
+	factors := s.signInFactorsLocked(u.id)
+	if len(factors) == 0 {
+		s.authFailed(x, "user has no active WebAuthn factor")
+		return
+	}
+	token := "00" + s.randomID(40)
+	t := &txn{userID: u.id, expires: s.now.Add(authnTTL)}
+	s.txns[token] = t
+	fs := make([]factorWire, 0, len(factors))
+	for _, e := range factors {
+		fs = append(fs, s.factorWireLocked(e))
+	}
+	s.writeJSON(x, http.StatusOK, map[string]any{
+		"stateToken": token, "expiresAt": oktaTime(t.expires), "status": okta.AuthnMFARequired,
+		"_embedded": map[string]any{"user": s.authnUserLocked(u), "factors": fs},
+		"_links":    map[string]any{"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"}},
+	})
+}
+
+func (s *Server) invalidStateToken(x *exchange, why string) {
+	x.detail("%s", why)
+	s.fail(x, http.StatusUnauthorized, "E0000011", "Invalid token provided")
+}
+
+func (s *Server) handleVerifyFactor(x *exchange) {
+	var req struct {
+		StateToken        string `json:"stateToken"`
+		ClientData        string `json:"clientData"`
+		AuthenticatorData string `json:"authenticatorData"`
+		SignatureData     string `json:"signatureData"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	fid := x.params["fid"]
+	s.mu.Lock()
+	t, ok := s.txns[req.StateToken]
+	if !ok || req.StateToken == "" {
+		s.mu.Unlock()
+		s.invalidStateToken(x, "unknown state token")
+		return
+	}
+	if !s.now.Before(t.expires) {
+		delete(s.txns, req.StateToken)
+		s.mu.Unlock()
+		s.invalidStateToken(x, "state token expired")
+		return
+	}
+	u := s.users[t.userID]
+	e, ok := s.enrollments[fid]
+	if !ok || e.userID != u.id || e.status != okta.StatusActive || e.cred == nil {
+		s.mu.Unlock()
+		s.notFound(x, fid, "UserFactor")
+		return
+	}
+	cred := *e.cred
+	rpID, userHandle := e.rpID, bytes.Clone(u.userHandle)
+	s.mu.Unlock()
+
+	rp, err := s.relyingParty(rpID)
+	if err != nil {
+		x.detail("relying party: %v", err)
+		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		return
+	}
+	if req.ClientData == "" && req.AuthenticatorData == "" && req.SignatureData == "" {
+		s.challenge(x, rp, req.StateToken, t, fid, rpID, userHandle, cred)
+		return
+	}
+	s.verify(x, rp, req.StateToken, fid, cred, req.ClientData, req.AuthenticatorData, req.SignatureData)
+}
+
+func (s *Server) challenge(x *exchange, rp *webauthn.RelyingParty, token string, t *txn, fid, rpID string, userHandle []byte, cred webauthn.Credential) {
+	opts, session, err := rp.BeginLogin(rpID, userHandle, []webauthn.Credential{cred})
+	if err != nil {
+		x.detail("begin login: %v", err)
+		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.txns[token]; !ok || cur != t {
+		s.invalidStateToken(x, "state token ended during the challenge")
+		return
+	}
+	t.factorID, t.session = fid, &session
+	e, ok := s.enrollments[fid]
+	if !ok || e.cred == nil {
+		s.notFound(x, fid, "UserFactor")
+		return
+	}
+	fw := s.factorWireLocked(e)
+	fw.Embedded = map[string]any{"challenge": map[string]any{
+		"challenge":        base64.RawURLEncoding.EncodeToString(opts.Challenge),
+		"userVerification": string(opts.UserVerification),
+		"extensions":       map[string]any{},
+	}}
+	s.writeJSON(x, http.StatusOK, map[string]any{
+		"stateToken": token, "expiresAt": oktaTime(t.expires), "status": okta.AuthnMFAChallenge,
+		"factorResult": "CHALLENGE", "challengeType": "FACTOR",
+		"_embedded": map[string]any{"user": s.authnUserLocked(s.users[t.userID]), "factor": fw},
+		"_links": map[string]any{
+			"next":   map[string]any{"name": "verify", "href": s.srv.URL + "/api/v1/authn/factors/" + fid + "/verify"},
+			"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"},
+		},
+	})
+}
+
+// decodeAny accepts standard or URL base64, padded or not.
+func decodeAny(v string) ([]byte, error) {
+	v = strings.TrimRight(v, "=")
+	if strings.ContainsAny(v, "+/") {
+		return base64.RawStdEncoding.DecodeString(v)
+	}
+	return base64.RawURLEncoding.DecodeString(v)
+}
+
+func (s *Server) wrongAnswer(x *exchange, format string, args ...any) {
+	x.detail(format, args...)
+	s.fail(x, http.StatusForbidden, "E0000068", "Invalid Passcode/Answer", "Your passcode doesn't match our records. Please try again.")
+}
+
+func (s *Server) verify(x *exchange, rp *webauthn.RelyingParty, token, fid string, cred webauthn.Credential, cd, ad, sig string) {
+	var a webauthn.Assertion
+	a.CredentialID = cred.ID
+	for _, f := range []struct {
+		name string
+		in   string
+		out  *[]byte
+	}{{"clientData", cd, &a.ClientDataJSON}, {"authenticatorData", ad, &a.AuthenticatorData}, {"signatureData", sig, &a.Signature}} {
+		b, err := decodeAny(f.in)
+		if err != nil || len(b) == 0 {
+			s.validation(x, f.name, f.name+": The field is missing or not base64")
+			return
+		}
+		*f.out = b
+	}
+	s.mu.Lock()
+	t, ok := s.txns[token]
+	var session webauthn.LoginSession
+	if ok && t.session != nil && t.factorID == fid {
+		session = *t.session
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.invalidStateToken(x, "state token ended")
+		return
+	}
+	if session.Challenge == nil {
+		s.wrongAnswer(x, "no challenge was issued for factor %s in this transaction", fid)
+		return
+	}
+	updated, err := rp.FinishLogin(x.r.Context(), session, []webauthn.Credential{cred}, a)
+	if err != nil {
+		if errors.Is(err, webauthn.ErrClonedKey) {
+			s.mu.Lock()
+			if e, ok := s.enrollments[fid]; ok && e.cred != nil {
+				e.cred.CloneWarning = true
+			}
+			s.mu.Unlock()
+		}
+		s.wrongAnswer(x, "finish login: %v", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.txns[token]; !ok || cur != t {
+		s.invalidStateToken(x, "state token ended during verification")
+		return
+	}
+	e, ok := s.enrollments[fid]
+	if !ok || e.cred == nil {
+		s.notFound(x, fid, "UserFactor")
+		return
+	}
+	delete(s.txns, token) // a state token completes once
+	e.cred = &updated
+	e.lastUpdated = s.now
+	f := s.fulfillments[e.fulfillmentID]
+	if f.pin != nil {
+		// The first sign-in ends the preset PIN's life (the key forced a
+		// PIN change): wipe it so send-pin is refused from now on.
+		clear(f.pin)
+		f.pin = nil
+		f.pinWiped = true
+	}
+	u := s.users[t.userID]
+	u.lastLogin = s.now
+	s.writeJSON(x, http.StatusOK, map[string]any{
+		"expiresAt": oktaTime(s.now.Add(authnTTL)), "status": okta.AuthnSuccess,
+		"sessionToken": "20111" + s.randomID(40),
+		"_embedded":    map[string]any{"user": s.authnUserLocked(u)},
+		"_links":       map[string]any{"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"}},
+	})
+}
+
+// PINWiped reports whether the preset PIN of the key an enrollment belongs
+// to was wiped after the first sign-in.
+func (s *Server) PINWiped(enrollmentID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.enrollments[enrollmentID]
+	if !ok {
+		return false
+	}
+	return s.fulfillments[e.fulfillmentID].pinWiped
+}

@@ -1,0 +1,55 @@
+// Package oktatest is a fake Okta org on loopback for tests: a real HTTP
+// server (httptest inside) that speaks the wire protocol of the parts of
+// Okta package okta uses, so the production [okta.Client] is exercised end
+// to end.
+//
+// # What it serves
+//
+//   - users: POST /api/v1/users?activate=false (STAGED), GET and partial
+//     POST /api/v1/users/{id|login}, POST /api/v1/users/{id}/lifecycle/activate;
+//   - groups: PUT /api/v1/groups/{gid}/users/{uid}, GET
+//     /api/v1/groups/{gid}/users with Link rel="next" pagination;
+//   - WebAuthn preregistration (/webauthn-registration/api/v1): all seven
+//     operations, with real JWE/JWS envelopes and attestation verification
+//     from package webauthn;
+//   - the classic Authn API for a WebAuthn factor (/api/v1/authn and
+//     /api/v1/authn/factors/{id}/verify), verified with package webauthn;
+//   - /.well-known/openid-configuration (the issuer).
+//
+// Status codes, error bodies (errorCode, errorSummary, errorLink, errorId,
+// errorCauses), IDs (00u…, 00g…, fwf…) and headers (X-Okta-Request-Id,
+// Date, X-Rate-Limit-Limit/Remaining/Reset) follow reference/okta.md.
+// API calls need "Authorization: SSWS <token>" or "Bearer <token>"; anything
+// else is 401 E0000011. A POST or PUT without Content-Length and body is 411.
+//
+// # Controlling and observing it
+//
+// Seed with [Server.AddUser], [Server.AddGroup], [Server.AddToken] and
+// [Server.AddEventHook]; inspect with [Server.Users], [Server.Enrollments],
+// [Server.Enrollment], [Server.Events], [Server.Outbox] (the users'
+// mailboxes, PIN emails included), [Server.Deliveries] and
+// [Server.RequestLog]. Time is a fake clock ([Server.SetNow],
+// [Server.Advance]); rate-limit buckets are configurable ([WithRateLimit]);
+// faults are injected with [Server.InjectFault] and [Server.FailNext]
+// (a status, added latency or a dropped connection).
+//
+// # Preregistration semantics (the project's decisions)
+//
+// enroll creates one enrollment per RP ID (FULFILLMENT_PENDING), each with
+// its own P-384 response key, and seals the credential requests and the PIN
+// request to the given transport key. activate opens the responses with
+// those keys, checks Yubico's signatures with yubicoSigningJwks, refuses a
+// response sealed for another user or enrollment, verifies each
+// attestation against the roots given with [WithAttestationRoots], and
+// stores the credentials and the PIN (AES-GCM encrypted at rest): status
+// ACTIVE, presetPinAvailable true. send-pin emails the PIN (the secondary
+// email for STAGED users, the primary one otherwise). The first successful
+// sign-in flips presetPinAvailable to false and wipes the PIN; send-pin is
+// refused afterwards. A user has at most one key in fulfillment
+// (FULFILLMENT_PENDING or FULFILLMENT_ERRORED): a second enroll or
+// initiate-fulfillment-request is 400 E0000001 with a cause.
+//
+// initiate-fulfillment-request emits system.mfa.preregister.initiate to
+// the callback given with [WithEventCallback] (before the response) and to
+// event hooks (after the response, as Okta delivers asynchronously).
+package oktatest

@@ -1,0 +1,325 @@
+package oktatest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/preenroll/preenroll/okta"
+)
+
+// EventPreregisterInitiate is the System Log event type Okta emits for
+// initiate-fulfillment-request.
+const EventPreregisterInitiate = "system.mfa.preregister.initiate"
+
+// Event is an event the fake emitted (a System Log event; those that are
+// event-hook eligible are also delivered to event hooks).
+type Event struct {
+	UUID      string
+	Published time.Time
+	EventType string
+	UserID    string
+	UserLogin string
+	// GroupID is set for group membership events.
+	GroupID string
+	// EnrollmentID is set for enrollment events.
+	EnrollmentID string
+	// FulfillmentProvider and Order are set for system.mfa.preregister.initiate.
+	FulfillmentProvider string
+	Order               okta.FulfillmentOrder
+	// RequestID is the X-Okta-Request-Id of the request that caused it.
+	RequestID string
+}
+
+// Events returns every event emitted so far, in order.
+func (s *Server) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Event(nil), s.events...)
+}
+
+// emitLocked records an event and queues it for the callback and the hooks
+// of the request in x (dispatched after the handler, outside the lock).
+func (s *Server) emitLocked(x *exchange, e Event) {
+	e.UUID = uuid.Must(uuid.NewRandomFromReader(s.rand)).String()
+	e.Published = s.now
+	e.RequestID = x.id
+	s.events = append(s.events, e)
+	x.events = append(x.events, e)
+}
+
+// Email is a message in the org's outbox (the users' mailboxes).
+type Email struct {
+	Time    time.Time
+	To      string
+	Subject string
+	Body    string
+}
+
+// Outbox returns every email sent so far, in order. send-pin emails carry
+// the PIN in the body: that is the user's mailbox.
+func (s *Server) Outbox() []Email {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Email(nil), s.outbox...)
+}
+
+func (s *Server) sendMailLocked(to, subject, body string) {
+	s.outbox = append(s.outbox, Email{Time: s.now, To: to, Subject: subject, Body: body})
+}
+
+type hook struct {
+	id            string
+	url           string
+	authorization string // secret: never logged
+	types         map[string]bool
+}
+
+// Delivery is one event-hook delivery attempt.
+type Delivery struct {
+	HookID     string
+	URL        string
+	EventType  string
+	EventUUIDs []string
+	// Status is the hook's HTTP status, 0 if the request failed.
+	Status int
+	// Err describes a failed delivery.
+	Err  string
+	Time time.Time
+}
+
+// AddEventHook registers an event hook as Okta does: it first performs the
+// one-time verification (GET url with X-Okta-Verification-Challenge, which
+// the endpoint must echo as {"verification":"<challenge>"}), then delivers
+// every later event of the given types (all event-hook eligible types when
+// none are given: system.mfa.preregister.initiate and
+// group.user_membership.add) with a POST of Okta's event-hook JSON. Every
+// request carries authorization, when non-empty, as its Authorization
+// header. It returns the hook's ID, or an error if verification fails.
+func (s *Server) AddEventHook(ctx context.Context, hookURL, authorization string, eventTypes ...string) (string, error) {
+	u, err := url.Parse(hookURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("oktatest: AddEventHook: %q is not an absolute http(s) URL", hookURL)
+	}
+	challenge := s.randomID(40)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, hookURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("oktatest: AddEventHook: %w", err)
+	}
+	req.Header.Set("X-Okta-Verification-Challenge", challenge)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := s.hookHC.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("oktatest: AddEventHook: verification request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("oktatest: AddEventHook: verification answered HTTP %d", resp.StatusCode)
+	}
+	var v struct {
+		Verification string `json:"verification"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.Verification != challenge {
+		return "", errors.New("oktatest: AddEventHook: verification response does not echo the challenge as {\"verification\": ...}")
+	}
+	h := &hook{id: "who" + s.randomID(17), url: hookURL, authorization: authorization, types: map[string]bool{}}
+	if len(eventTypes) == 0 {
+		eventTypes = []string{EventPreregisterInitiate, "group.user_membership.add"}
+	}
+	for _, t := range eventTypes {
+		h.types[t] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, h)
+	return h.id, nil
+}
+
+// Deliveries returns every event-hook delivery attempt so far.
+func (s *Server) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Delivery(nil), s.deliveries...)
+}
+
+// AwaitDeliveries blocks until at least n deliveries were attempted or ctx
+// ends. Deliveries happen after the response of the request that emitted
+// the event was sent, as Okta delivers event hooks asynchronously.
+func (s *Server) AwaitDeliveries(ctx context.Context, n int) ([]Delivery, error) {
+	for {
+		s.mu.Lock()
+		if len(s.deliveries) >= n {
+			out := append([]Delivery(nil), s.deliveries...)
+			s.mu.Unlock()
+			return out, nil
+		}
+		ch := s.delivered
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("oktatest: waiting for %d deliveries: %w", n, ctx.Err())
+		}
+	}
+}
+
+// Event-hook JSON (https://developer.okta.com/docs/concepts/event-hooks/).
+type hookPayload struct {
+	EventType          string   `json:"eventType"`
+	EventTypeVersion   string   `json:"eventTypeVersion"`
+	CloudEventsVersion string   `json:"cloudEventsVersion"`
+	Source             string   `json:"source"`
+	EventID            string   `json:"eventId"`
+	Data               hookData `json:"data"`
+	EventTime          oktaTime `json:"eventTime"`
+	ContentType        string   `json:"contentType"`
+}
+
+type hookData struct {
+	Events []logEvent `json:"events"`
+}
+
+type logTarget struct {
+	ID          string            `json:"id"`
+	Type        string            `json:"type"`
+	AlternateID string            `json:"alternateId"`
+	DisplayName string            `json:"displayName"`
+	DetailEntry map[string]string `json:"detailEntry"`
+}
+
+type logEvent struct {
+	UUID           string      `json:"uuid"`
+	Published      oktaTime    `json:"published"`
+	EventType      string      `json:"eventType"`
+	Version        string      `json:"version"`
+	DisplayMessage string      `json:"displayMessage"`
+	Severity       string      `json:"severity"`
+	LegacyType     *string     `json:"legacyEventType"`
+	Actor          logTarget   `json:"actor"`
+	Outcome        any         `json:"outcome"`
+	Target         []logTarget `json:"target"`
+	DebugContext   any         `json:"debugContext"`
+	Transaction    any         `json:"transaction"`
+}
+
+// logEventFor renders an Event as a System Log event. The raw JSON of
+// system.mfa.preregister.initiate is not published; the detail members use
+// the names Okta Workflows exposes (fulfillmentProvider, yubicoProductId,
+// yubicoInventoryProductId, yubicoCustomizationId).
+func (s *Server) logEventFor(e Event, userDisplay string) logEvent {
+	le := logEvent{
+		UUID: e.UUID, Published: oktaTime(e.Published), EventType: e.EventType, Version: "0", Severity: "INFO",
+		Actor:       logTarget{ID: "0oa" + "oktatest000000000", Type: "PublicClientApp", AlternateID: "oktatest", DisplayName: "oktatest API token"},
+		Outcome:     map[string]any{"result": "SUCCESS", "reason": nil},
+		Target:      []logTarget{{ID: e.UserID, Type: "User", AlternateID: e.UserLogin, DisplayName: userDisplay}},
+		Transaction: map[string]any{"type": "WEB", "id": e.RequestID, "detail": map[string]any{}},
+	}
+	debug := map[string]string{"requestId": e.RequestID}
+	switch e.EventType {
+	case EventPreregisterInitiate:
+		le.DisplayMessage = "MFA preregistration initiated"
+		detail := map[string]string{
+			"fulfillmentProvider":      e.FulfillmentProvider,
+			"yubicoProductId":          e.Order.ProductID,
+			"yubicoInventoryProductId": e.Order.InventoryProductID,
+			"yubicoCustomizationId":    e.Order.CustomizationID,
+		}
+		le.Target = append(le.Target, logTarget{ID: e.UserID, Type: "PreregistrationMFAFactorResourceDetails",
+			AlternateID: "webauthn", DisplayName: "FIDO2 (WebAuthn)", DetailEntry: detail})
+		debug["requestUri"] = prereg + "/initiate-fulfillment-request"
+		for k, v := range detail {
+			debug[k] = v
+		}
+	case "group.user_membership.add":
+		le.DisplayMessage = "Add user to group membership"
+		le.Target = append(le.Target, logTarget{ID: e.GroupID, Type: "UserGroup"})
+	default:
+		le.DisplayMessage = e.EventType
+	}
+	le.DebugContext = map[string]any{"debugData": debug}
+	return le
+}
+
+// dispatch runs the event callback for x's events (before the response is
+// sent).
+func (s *Server) dispatchCallbacks(x *exchange) {
+	if s.onEvent == nil {
+		return
+	}
+	for _, e := range x.events {
+		s.onEvent(e)
+	}
+}
+
+// deliverHooks posts x's events to the matching hooks (after the response
+// was sent). Failures are recorded as Deliveries, not retried.
+func (s *Server) deliverHooks(ctx context.Context, x *exchange) {
+	if len(x.events) == 0 {
+		return
+	}
+	s.mu.Lock()
+	hooks := append([]*hook(nil), s.hooks...)
+	displays := map[string]string{}
+	for _, e := range x.events {
+		if u, ok := s.users[e.UserID]; ok {
+			displays[e.UserID] = u.profile.FirstName + " " + u.profile.LastName
+		}
+	}
+	now := s.now
+	s.mu.Unlock()
+	for _, h := range hooks {
+		for _, e := range x.events {
+			if !h.types[e.EventType] {
+				continue
+			}
+			s.deliver(ctx, h, e, s.logEventFor(e, displays[e.UserID]), now)
+		}
+	}
+}
+
+func (s *Server) deliver(ctx context.Context, h *hook, e Event, le logEvent, now time.Time) {
+	p := hookPayload{
+		EventType: "com.okta.event_hook", EventTypeVersion: "1.0", CloudEventsVersion: "0.1",
+		Source: s.srv.URL + "/api/v1/eventHooks/" + h.id, EventID: uuid.Must(uuid.NewRandomFromReader(s.rand)).String(),
+		Data: hookData{Events: []logEvent{le}}, EventTime: oktaTime(now), ContentType: "application/json",
+	}
+	d := Delivery{HookID: h.id, URL: h.url, EventType: e.EventType, EventUUIDs: []string{e.UUID}, Time: now}
+	body, err := json.Marshal(p)
+	if err == nil {
+		var req *http.Request
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json")
+			req.Header.Set("User-Agent", "Okta-Integrations")
+			if h.authorization != "" {
+				req.Header.Set("Authorization", h.authorization)
+			}
+			var resp *http.Response
+			if resp, err = s.hookHC.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+				_ = resp.Body.Close()
+				d.Status = resp.StatusCode
+			}
+		}
+	}
+	if err != nil {
+		d.Err = err.Error()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deliveries = append(s.deliveries, d)
+	close(s.delivered)
+	s.delivered = make(chan struct{})
+}

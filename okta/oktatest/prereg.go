@@ -1,0 +1,696 @@
+package oktatest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/webauthn"
+)
+
+// fulfillment is one key being fulfilled: the enrollments of one enroll
+// call (one per RP ID) and the PIN they share.
+type fulfillment struct {
+	id          string
+	userID      string
+	pinKey      *webauthn.PrivateKey // Okta's response key for the PIN
+	pin         []byte               // AES-GCM sealed PIN; nil before activation and after wiping
+	pinWiped    bool
+	serial      string
+	version     string
+	enrollments []string
+}
+
+type enrollment struct {
+	id            string
+	seq           int // creation order
+	userID        string
+	fulfillmentID string
+	rpID          string
+	status        okta.EnrollmentStatus
+	created       time.Time
+	lastUpdated   time.Time
+	key           *webauthn.PrivateKey // response key; its Kid is the keyId
+	request       webauthn.CredentialRequest
+	cred          *webauthn.Credential
+	name          string
+}
+
+// EnrollmentDetail is the fake's view of an enrollment, beyond what the
+// list endpoint shows.
+type EnrollmentDetail struct {
+	Enrollment okta.Enrollment
+	RPID       string
+	KeyID      string
+	// Request is the credential request sealed into credRequestJwe.
+	Request webauthn.CredentialRequest
+	// Credential is the verified credential, nil before activation.
+	Credential *webauthn.Credential
+	// PINStored reports whether the (encrypted) preset PIN is held.
+	PINStored bool
+	Serial    string
+	Version   string
+}
+
+// Enrollments returns a user's preregistered factors as the list endpoint
+// shows them.
+func (s *Server) Enrollments(userID string) []okta.Enrollment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []okta.Enrollment
+	for _, e := range s.userEnrollmentsLocked(userID) {
+		out = append(out, s.enrollmentLocked(e))
+	}
+	return out
+}
+
+// Enrollment returns the fake's full view of one enrollment.
+func (s *Server) Enrollment(id string) (EnrollmentDetail, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.enrollments[id]
+	if !ok {
+		return EnrollmentDetail{}, false
+	}
+	f := s.fulfillments[e.fulfillmentID]
+	d := EnrollmentDetail{
+		Enrollment: s.enrollmentLocked(e), RPID: e.rpID, KeyID: e.key.KeyID(), Request: e.request,
+		PINStored: f.pin != nil, Serial: f.serial, Version: f.version,
+	}
+	if e.cred != nil {
+		c := *e.cred
+		d.Credential = &c
+	}
+	return d, true
+}
+
+func (s *Server) userEnrollmentsLocked(userID string) []*enrollment {
+	var out []*enrollment
+	for _, id := range sortedKeys(s.enrollments) {
+		if e := s.enrollments[id]; e.userID == userID {
+			out = append(out, e)
+		}
+	}
+	// creation order
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].seq < out[j-1].seq; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func (s *Server) enrollmentLocked(e *enrollment) okta.Enrollment {
+	f := s.fulfillments[e.fulfillmentID]
+	oe := okta.Enrollment{
+		ID: e.id, FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO", FulfillmentProvider: okta.ProviderYubico,
+		Status: e.status, Created: e.created, LastUpdated: e.lastUpdated,
+		Profile: okta.EnrollmentProfile{AuthenticatorName: e.name, PresetPINAvailable: e.status == okta.StatusActive && f.pin != nil},
+	}
+	if e.cred != nil {
+		oe.Profile.CredentialID = base64.RawURLEncoding.EncodeToString(e.cred.ID)
+	}
+	return oe
+}
+
+// enrollmentWire is one item of the list endpoint.
+type enrollmentWire struct {
+	ID                  string                    `json:"id"`
+	FactorType          string                    `json:"factorType"`
+	Provider            string                    `json:"provider"`
+	VendorName          string                    `json:"vendorName"`
+	FulfillmentProvider string                    `json:"fulfillmentProvider"`
+	Status              okta.EnrollmentStatus     `json:"status"`
+	Created             oktaTime                  `json:"created"`
+	LastUpdated         oktaTime                  `json:"lastUpdated"`
+	Profile             map[string]any            `json:"profile"`
+	Links               map[string]map[string]any `json:"_links"`
+}
+
+func (s *Server) enrollmentWireLocked(e *enrollment) enrollmentWire {
+	oe := s.enrollmentLocked(e)
+	p := map[string]any{"presetPinAvailable": oe.Profile.PresetPINAvailable}
+	if oe.Profile.CredentialID != "" {
+		p["credentialId"] = oe.Profile.CredentialID
+	}
+	if oe.Profile.AuthenticatorName != "" {
+		p["authenticatorName"] = oe.Profile.AuthenticatorName
+	}
+	return enrollmentWire{
+		ID: e.id, FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO", FulfillmentProvider: okta.ProviderYubico,
+		Status: e.status, Created: oktaTime(e.created), LastUpdated: oktaTime(e.lastUpdated), Profile: p,
+		Links: map[string]map[string]any{"self": {
+			"href":  s.srv.URL + prereg + "/users/" + e.userID + "/enrollments/" + e.id,
+			"hints": map[string]any{"allow": []string{"DELETE"}},
+		}},
+	}
+}
+
+// inFulfillmentLocked returns an enrollment of the user that is still in
+// fulfillment (FULFILLMENT_PENDING or FULFILLMENT_ERRORED), if any.
+func (s *Server) inFulfillmentLocked(userID string) *enrollment {
+	for _, e := range s.userEnrollmentsLocked(userID) {
+		if e.status == okta.StatusFulfillmentPending || e.status == okta.StatusFulfillmentErrored {
+			return e
+		}
+	}
+	return nil
+}
+
+func (s *Server) refuseSecondKey(x *exchange, e *enrollment) {
+	s.validation(x, "userId", fmt.Sprintf("userId: The user already has a YubiKey in fulfillment (enrollment %s, status %s); delete it before ordering another", e.id, e.status))
+}
+
+// userForBodyLocked resolves a body's userId: 400 when blank, 404 when unknown.
+func (s *Server) userForBodyLocked(x *exchange, id string) *user {
+	if strings.TrimSpace(id) == "" {
+		s.validation(x, "userId", "userId: The field cannot be left blank")
+		return nil
+	}
+	u, ok := s.users[id]
+	if !ok {
+		s.notFound(x, id, "User")
+		return nil
+	}
+	return u
+}
+
+func (s *Server) checkProvider(x *exchange, p string) bool {
+	if p != okta.ProviderYubico {
+		s.validation(x, "fulfillmentProvider", fmt.Sprintf("fulfillmentProvider: Invalid value %q; the only supported provider is \"yubico\"", p))
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleInitiate(x *exchange) {
+	var req struct {
+		UserID              string               `json:"userId"`
+		FulfillmentProvider string               `json:"fulfillmentProvider"`
+		FulfillmentData     okta.FulfillmentData `json:"fulfillmentData"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userForBodyLocked(x, req.UserID)
+	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+		return
+	}
+	if len(req.FulfillmentData) == 0 {
+		s.validation(x, "fulfillmentData", "fulfillmentData: The field cannot be left blank")
+		return
+	}
+	for i, o := range req.FulfillmentData {
+		if strings.TrimSpace(o.ProductID) == "" {
+			s.validation(x, "fulfillmentData", fmt.Sprintf("fulfillmentData[%d].productId: The field cannot be left blank", i))
+			return
+		}
+	}
+	if e := s.inFulfillmentLocked(u.id); e != nil {
+		s.refuseSecondKey(x, e)
+		return
+	}
+	for _, o := range req.FulfillmentData {
+		s.emitLocked(x, Event{EventType: EventPreregisterInitiate, UserID: u.id, UserLogin: u.profile.Login,
+			FulfillmentProvider: req.FulfillmentProvider, Order: o})
+	}
+	s.writeNoContent(x)
+}
+
+var hostnameRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+func (s *Server) handleEnroll(x *exchange) {
+	var req struct {
+		UserID              string              `json:"userId"`
+		FulfillmentProvider string              `json:"fulfillmentProvider"`
+		EnrollmentRPIDs     []string            `json:"enrollmentRpIds"`
+		TransportKey        *webauthn.PublicJWK `json:"yubicoTransportKeyJWK"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userForBodyLocked(x, req.UserID)
+	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+		return
+	}
+	if len(req.EnrollmentRPIDs) == 0 {
+		s.validation(x, "enrollmentRpIds", "enrollmentRpIds: The field cannot be left blank")
+		return
+	}
+	seen := map[string]bool{}
+	for i, rp := range req.EnrollmentRPIDs {
+		if len(rp) > 253 || !hostnameRE.MatchString(rp) {
+			s.validation(x, "enrollmentRpIds", fmt.Sprintf("enrollmentRpIds[%d]: %q is not a host name", i, truncate(rp, 64)))
+			return
+		}
+		if seen[strings.ToLower(rp)] {
+			s.validation(x, "enrollmentRpIds", fmt.Sprintf("enrollmentRpIds[%d]: duplicate RP ID %q", i, rp))
+			return
+		}
+		seen[strings.ToLower(rp)] = true
+	}
+	if req.TransportKey == nil {
+		s.validation(x, "yubicoTransportKeyJWK", "yubicoTransportKeyJWK: The field cannot be left blank")
+		return
+	}
+	tk := *req.TransportKey
+	if err := tk.Validate(); err != nil {
+		x.detail("transport key: %v", err)
+		s.validation(x, "yubicoTransportKeyJWK", "yubicoTransportKeyJWK: "+jwkProblem(err))
+		return
+	}
+	if tk.Use != string(webauthn.UseEncryption) {
+		s.validation(x, "yubicoTransportKeyJWK", fmt.Sprintf("yubicoTransportKeyJWK.use: Invalid value %q, expected \"enc\"", tk.Use))
+		return
+	}
+	if u.status == okta.UserDeprovisioned || u.status == okta.UserSuspended {
+		s.fail(x, http.StatusForbidden, "E0000038", "This operation is not allowed in the user's current status.")
+		return
+	}
+	if e := s.inFulfillmentLocked(u.id); e != nil {
+		s.refuseSecondKey(x, e)
+		return
+	}
+	resp, err := s.enrollLocked(u, req.EnrollmentRPIDs, tk)
+	if err != nil {
+		x.detail("generate requests: %v", err)
+		s.writeError(x, http.StatusBadRequest, errorBody{
+			ErrorCode: "E0000001", ErrorLink: "E0000001",
+			ErrorSummary: "Api validation failed: webAuthnPreregistrationPinRequest|webAuthnPreregistrationCredentialRequest",
+			ErrorCauses:  cause{"There was an unexpected internal error. Please try again."},
+		})
+		return
+	}
+	s.writeJSON(x, http.StatusOK, resp)
+}
+
+func jwkProblem(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "webauthn:") {
+		return strings.TrimPrefix(msg, "webauthn: ")
+	}
+	return msg
+}
+
+type credRequestWire struct {
+	AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
+	CredRequestJWE            string `json:"credRequestJwe"`
+	KeyID                     string `json:"keyId"`
+}
+
+type enrollResponseWire struct {
+	CredRequests        []credRequestWire `json:"credRequests"`
+	FulfillmentProvider string            `json:"fulfillmentProvider"`
+	PINRequestJWE       string            `json:"pinRequestJwe"`
+	UserID              string            `json:"userId"`
+}
+
+// enrollLocked creates the fulfillment and its enrollments and seals the
+// requests. Nothing is stored unless every request was sealed.
+func (s *Server) enrollLocked(u *user, rpIDs []string, transport webauthn.PublicJWK) (enrollResponseWire, error) {
+	f := &fulfillment{id: s.randomID(20), userID: u.id}
+	pinKey, err := webauthn.GenerateKey(s.rand, s.randomID(20), webauthn.UseEncryption)
+	if err != nil {
+		return enrollResponseWire{}, err
+	}
+	f.pinKey = pinKey
+	pinJWE, err := webauthn.SealPINRequest(s.rand, transport, webauthn.PINRequest{
+		Version: webauthn.MessageVersion, UserID: u.id, ResponseKey: pinKey.Public(),
+	})
+	if err != nil {
+		return enrollResponseWire{}, err
+	}
+	out := enrollResponseWire{FulfillmentProvider: okta.ProviderYubico, PINRequestJWE: pinJWE, UserID: u.id}
+	var created []*enrollment
+	display := strings.TrimSpace(u.profile.FirstName + " " + u.profile.LastName)
+	for _, rpID := range rpIDs {
+		e := &enrollment{
+			id: "fwf" + s.randomID(17), userID: u.id, fulfillmentID: f.id, rpID: rpID,
+			status: okta.StatusFulfillmentPending, created: s.now, lastUpdated: s.now,
+		}
+		if e.key, err = webauthn.GenerateKey(s.rand, s.randomID(20), webauthn.UseEncryption); err != nil {
+			return enrollResponseWire{}, err
+		}
+		e.request = webauthn.CredentialRequest{
+			Version: webauthn.MessageVersion, UserID: u.id, EnrollmentID: e.id,
+			RPID: rpID, RPName: s.orgName,
+			UserHandle: bytes.Clone(u.userHandle), UserName: u.profile.Login, UserDisplayName: display,
+			Challenge: s.randomBytes(32), Algorithms: []int{-7},
+			ResidentKey: true, UserVerification: "required", CredProtect: 2,
+			ExpiresAt:   s.now.Add(s.ttl),
+			ResponseKey: e.key.Public(),
+		}
+		jwe, err := webauthn.SealCredentialRequest(s.rand, transport, e.request)
+		if err != nil {
+			return enrollResponseWire{}, err
+		}
+		out.CredRequests = append(out.CredRequests, credRequestWire{AuthenticatorEnrollmentID: e.id, CredRequestJWE: jwe, KeyID: e.key.KeyID()})
+		created = append(created, e)
+	}
+	for _, e := range created {
+		s.seq++
+		e.seq = s.seq
+		s.enrollments[e.id] = e
+		f.enrollments = append(f.enrollments, e.id)
+	}
+	s.fulfillments[f.id] = f
+	return out, nil
+}
+
+var (
+	serialRE  = regexp.MustCompile(`^[0-9]{1,10}$`)
+	versionRE = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$`)
+)
+
+func (s *Server) handleActivate(x *exchange) {
+	var req struct {
+		UserID              string              `json:"userId"`
+		FulfillmentProvider string              `json:"fulfillmentProvider"`
+		Serial              string              `json:"serial"`
+		Version             string              `json:"version"`
+		PINResponseJWE      string              `json:"pinResponseJwe"`
+		CredResponses       []okta.CredResponse `json:"credResponses"`
+		SigningKeys         []json.RawMessage   `json:"yubicoSigningJwks"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	// Checks that need no state.
+	switch {
+	case !serialRE.MatchString(req.Serial):
+		s.validation(x, "serial", fmt.Sprintf("serial: %q is not a decimal serial number", truncate(req.Serial, 32)))
+		return
+	case !versionRE.MatchString(req.Version):
+		s.validation(x, "version", fmt.Sprintf("version: %q is not a firmware version like 5.7.1", truncate(req.Version, 32)))
+		return
+	case req.PINResponseJWE == "":
+		s.validation(x, "pinResponseJwe", "pinResponseJwe: The field cannot be left blank")
+		return
+	case len(req.CredResponses) == 0:
+		s.validation(x, "credResponses", "credResponses: The field cannot be left blank")
+		return
+	case len(req.SigningKeys) == 0:
+		s.validation(x, "yubicoSigningJwks", "yubicoSigningJwks: The field cannot be left blank")
+		return
+	}
+	keysDoc, _ := json.Marshal(map[string][]json.RawMessage{"keys": req.SigningKeys})
+	signers, err := webauthn.ParseJWKS(keysDoc)
+	if err != nil {
+		x.detail("signing keys: %v", err)
+		s.validation(x, "yubicoSigningJwks", "yubicoSigningJwks: "+jwkProblem(err))
+		return
+	}
+	for i, k := range signers.Keys {
+		if k.Use != string(webauthn.UseSigning) {
+			s.validation(x, "yubicoSigningJwks", fmt.Sprintf("yubicoSigningJwks[%d].use: Invalid value %q, expected \"sig\"", i, k.Use))
+			return
+		}
+	}
+
+	// Resolve the enrollments under the lock; verify outside it.
+	type work struct {
+		e    *enrollment
+		jwe  string
+		key  *webauthn.PrivateKey
+		req  webauthn.CredentialRequest
+		rpID string
+	}
+	s.mu.Lock()
+	u := s.userForBodyLocked(x, req.UserID)
+	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+		s.mu.Unlock()
+		return
+	}
+	var jobs []work
+	var f *fulfillment
+	seen := map[string]bool{}
+	for i, cr := range req.CredResponses {
+		e, ok := s.enrollments[cr.AuthenticatorEnrollmentID]
+		if !ok || e.userID != u.id {
+			s.mu.Unlock()
+			s.notFound(x, cr.AuthenticatorEnrollmentID, "UserFactor")
+			return
+		}
+		if seen[e.id] {
+			s.mu.Unlock()
+			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: duplicate enrollment %s", i, e.id))
+			return
+		}
+		seen[e.id] = true
+		if e.status != okta.StatusFulfillmentPending && e.status != okta.StatusFulfillmentErrored {
+			s.mu.Unlock()
+			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s is %s, not in fulfillment", i, e.id, e.status))
+			return
+		}
+		if f != nil && e.fulfillmentID != f.id {
+			s.mu.Unlock()
+			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s belongs to another key", i, e.id))
+			return
+		}
+		f = s.fulfillments[e.fulfillmentID]
+		jobs = append(jobs, work{e: e, jwe: cr.CredResponseJWE, key: e.key, req: e.request, rpID: e.rpID})
+	}
+	for _, id := range f.enrollments {
+		if !seen[id] {
+			s.mu.Unlock()
+			s.validation(x, "credResponses", "credResponses: missing the response for enrollment "+id)
+			return
+		}
+	}
+	pinKey := f.pinKey
+	s.mu.Unlock()
+
+	fail := func(format string, args ...any) {
+		x.detail(format, args...)
+		s.writeError(x, http.StatusBadRequest, errorBody{
+			ErrorCode: "E0000001", ErrorLink: "E0000001",
+			ErrorSummary: "Api validation failed: pinResponseJwe|webAuthnCredResponse",
+			ErrorCauses:  cause{"There was an unexpected internal error. Please try again."},
+		})
+	}
+	ctx := x.r.Context()
+	creds := make([]webauthn.Credential, len(jobs))
+	for i, j := range jobs {
+		resp, err := webauthn.OpenCredentialResponse(webauthn.Keyring{j.key}, signers, j.jwe)
+		if err != nil {
+			fail("credResponses[%d]: %v", i, err)
+			return
+		}
+		if resp.UserID != u.id || resp.EnrollmentID != j.e.id {
+			fail("credResponses[%d]: sealed for user %q enrollment %q, not user %q enrollment %q", i, resp.UserID, resp.EnrollmentID, u.id, j.e.id)
+			return
+		}
+		rp, err := s.relyingParty(j.rpID)
+		if err != nil {
+			fail("credResponses[%d]: relying party: %v", i, err)
+			return
+		}
+		cred, err := rp.VerifyPreregistered(ctx, j.req, resp)
+		if err != nil {
+			fail("credResponses[%d]: %v", i, err)
+			return
+		}
+		creds[i] = cred
+	}
+	pinResp, err := webauthn.OpenPINResponse(webauthn.Keyring{pinKey}, signers, req.PINResponseJWE)
+	if err != nil {
+		fail("pinResponseJwe: %v", err)
+		return
+	}
+	defer pinResp.PIN.Zero()
+	if pinResp.UserID != u.id {
+		fail("pinResponseJwe: sealed for user %q, not %q", pinResp.UserID, u.id)
+		return
+	}
+	if len(pinResp.PIN) < 4 {
+		fail("pinResponseJwe: PIN shorter than 4 digits")
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range jobs {
+		if cur, ok := s.enrollments[j.e.id]; !ok || cur != j.e || (cur.status != okta.StatusFulfillmentPending && cur.status != okta.StatusFulfillmentErrored) {
+			s.notFound(x, j.e.id, "UserFactor")
+			return
+		}
+	}
+	f.pin = s.sealPIN(pinResp.PIN)
+	f.pinWiped = false
+	f.serial, f.version = req.Serial, req.Version
+	ids := make([]string, 0, len(jobs))
+	for i, j := range jobs {
+		c := creds[i]
+		j.e.cred = &c
+		j.e.status = okta.StatusActive
+		j.e.lastUpdated = s.now
+		j.e.name = "YubiKey"
+		ids = append(ids, j.e.id)
+	}
+	s.writeJSON(x, http.StatusOK, map[string]any{
+		"authenticatorEnrollmentIds": ids, "fulfillmentProvider": okta.ProviderYubico, "userId": u.id,
+	})
+}
+
+// relyingParty returns the verifier for one RP ID (created on first use).
+func (s *Server) relyingParty(rpID string) (*webauthn.RelyingParty, error) {
+	s.mu.Lock()
+	rp, ok := s.rps[rpID]
+	s.mu.Unlock()
+	if ok {
+		return rp, nil
+	}
+	rp, err := webauthn.New(webauthn.Config{
+		RPIDs: []string{rpID}, DisplayName: s.orgName, TrustRoots: s.roots, AllowedAAGUIDs: s.aaguids,
+		RequireAttestation: true, Now: s.Now, Rand: s.rand,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if existing, ok := s.rps[rpID]; ok {
+		return existing, nil
+	}
+	s.rps[rpID] = rp
+	return rp, nil
+}
+
+func (s *Server) handleSendPIN(x *exchange) {
+	var req struct {
+		UserID                    string `json:"userId"`
+		FulfillmentProvider       string `json:"fulfillmentProvider"`
+		AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userForBodyLocked(x, req.UserID)
+	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+		return
+	}
+	e, ok := s.enrollments[req.AuthenticatorEnrollmentID]
+	if !ok || e.userID != u.id {
+		s.notFound(x, req.AuthenticatorEnrollmentID, "UserFactor")
+		return
+	}
+	if e.status != okta.StatusActive {
+		s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s is %s; the PIN is available only after activation", e.id, e.status))
+		return
+	}
+	f := s.fulfillments[e.fulfillmentID]
+	if f.pin == nil {
+		s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s has no preset PIN any more; it was used to sign in", e.id))
+		return
+	}
+	to := u.profile.Email
+	if u.status == okta.UserStaged {
+		to = u.profile.SecondEmail
+		if to == "" {
+			s.validation(x, "secondEmail", "secondEmail: Secondary email is not available for Staged user")
+			return
+		}
+	}
+	pin, err := s.openPIN(f.pin)
+	if err != nil {
+		x.detail("%v", err)
+		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		return
+	}
+	body := fmt.Sprintf("Hello %s,\n\nYour security key (YubiKey serial %s) is on its way. The first time you sign in with it, enter this PIN:\n\n    %s\n\nYou will then be asked to choose a new PIN.\n",
+		u.profile.FirstName, f.serial, pin)
+	clear(pin)
+	s.sendMailLocked(to, "Your YubiKey PIN", body)
+	s.writeNoContent(x)
+}
+
+func (s *Server) handleListEnrollments(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[x.params["uid"]]
+	if !ok {
+		s.notFound(x, x.params["uid"], "User")
+		return
+	}
+	out := []enrollmentWire{}
+	for _, e := range s.userEnrollmentsLocked(u.id) {
+		out = append(out, s.enrollmentWireLocked(e))
+	}
+	s.writeJSON(x, http.StatusOK, out)
+}
+
+func (s *Server) enrollmentForPathLocked(x *exchange) (*user, *enrollment) {
+	u, ok := s.users[x.params["uid"]]
+	if !ok {
+		s.notFound(x, x.params["uid"], "User")
+		return nil, nil
+	}
+	e, ok := s.enrollments[x.params["eid"]]
+	if !ok || e.userID != u.id {
+		s.notFound(x, x.params["eid"], "UserFactor")
+		return nil, nil
+	}
+	return u, e
+}
+
+// handleDeleteEnrollment permanently deletes an enrollment and its
+// credential; the last enrollment of a key takes the stored PIN with it.
+// As Okta does since 2024.10.1 it notifies the user by email and logs an
+// event (the exact event type is not published; user.mfa.factor.deactivate
+// is used).
+func (s *Server) handleDeleteEnrollment(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, e := s.enrollmentForPathLocked(x)
+	if e == nil {
+		return
+	}
+	delete(s.enrollments, e.id)
+	f := s.fulfillments[e.fulfillmentID]
+	for i, id := range f.enrollments {
+		if id == e.id {
+			f.enrollments = append(f.enrollments[:i:i], f.enrollments[i+1:]...)
+			break
+		}
+	}
+	if len(f.enrollments) == 0 {
+		clear(f.pin)
+		f.pin = nil
+		delete(s.fulfillments, f.id)
+	}
+	s.emitLocked(x, Event{EventType: "user.mfa.factor.deactivate", UserID: u.id, UserLogin: u.profile.Login, EnrollmentID: e.id})
+	s.sendMailLocked(u.profile.Email, "A security key was removed from your account",
+		fmt.Sprintf("Hello %s,\n\nA pre-registered security key was removed from your %s account.\n", u.profile.FirstName, s.orgName))
+	s.writeNoContent(x)
+}
+
+func (s *Server) handleMarkError(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, e := s.enrollmentForPathLocked(x)
+	if e == nil {
+		return
+	}
+	e.status = okta.StatusFulfillmentErrored
+	e.lastUpdated = s.now
+	s.writeNoContent(x)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,498 @@
+package oktatest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/preenroll/preenroll/okta"
+)
+
+type user struct {
+	id              string
+	status          okta.UserStatus
+	created         time.Time
+	activated       time.Time
+	statusChanged   time.Time
+	lastLogin       time.Time
+	lastUpdated     time.Time
+	profile         okta.Profile
+	userHandle      []byte // WebAuthn user handle, random, stable per user
+	groups          []string
+	activationToken string
+}
+
+type group struct {
+	id      string
+	name    string
+	members []string // user IDs in insertion order
+}
+
+// userWire is Okta's User object.
+type userWire struct {
+	ID              string          `json:"id"`
+	Status          okta.UserStatus `json:"status"`
+	Created         oktaTime        `json:"created"`
+	Activated       *oktaTime       `json:"activated"`
+	StatusChanged   *oktaTime       `json:"statusChanged"`
+	LastLogin       *oktaTime       `json:"lastLogin"`
+	LastUpdated     oktaTime        `json:"lastUpdated"`
+	PasswordChanged *oktaTime       `json:"passwordChanged"`
+	Type            struct {
+		ID string `json:"id"`
+	} `json:"type"`
+	Profile     okta.Profile `json:"profile"`
+	Credentials struct {
+		Provider struct {
+			Type string `json:"type"`
+			Name string `json:"name"`
+		} `json:"provider"`
+	} `json:"credentials"`
+	Links map[string]map[string]string `json:"_links"`
+}
+
+func (s *Server) userWireLocked(u *user) userWire {
+	w := userWire{
+		ID: u.id, Status: u.status, Created: oktaTime(u.created), Activated: optTime(u.activated),
+		StatusChanged: optTime(u.statusChanged), LastLogin: optTime(u.lastLogin), LastUpdated: oktaTime(u.lastUpdated),
+		Profile: u.profile,
+	}
+	w.Type.ID = "oty00000000000000000"
+	w.Credentials.Provider.Type, w.Credentials.Provider.Name = "OKTA", "OKTA"
+	w.Links = map[string]map[string]string{"self": s.link("/api/v1/users/" + u.id)}
+	if u.status == okta.UserStaged || u.status == okta.UserDeprovisioned {
+		w.Links["activate"] = s.link("/api/v1/users/" + u.id + "/lifecycle/activate")
+	}
+	return w
+}
+
+func (s *Server) userLocked(u *user) okta.User {
+	return okta.User{
+		ID: u.id, Status: u.status, Created: u.created, Activated: u.activated, StatusChanged: u.statusChanged,
+		LastLogin: u.lastLogin, LastUpdated: u.lastUpdated, Profile: cloneProfile(u.profile),
+	}
+}
+
+func cloneProfile(p okta.Profile) okta.Profile {
+	if p.Extra != nil {
+		m := make(map[string]json.RawMessage, len(p.Extra))
+		for k, v := range p.Extra {
+			m[k] = append(json.RawMessage(nil), v...)
+		}
+		p.Extra = m
+	}
+	return p
+}
+
+// validateProfile applies Okta's default user schema: login (email form),
+// email, firstName and lastName required; emails well formed; length
+// limits; countryCode at most 2 characters. It returns the first failing
+// field and every cause.
+func validateProfile(p okta.Profile) (field string, causes []string) {
+	add := func(f, c string) {
+		if field == "" {
+			field = f
+		}
+		causes = append(causes, f+": "+c)
+	}
+	req := []struct{ name, v string }{{"login", p.Login}, {"email", p.Email}, {"firstName", p.FirstName}, {"lastName", p.LastName}}
+	for _, r := range req {
+		if strings.TrimSpace(r.v) == "" {
+			add(r.name, "The field cannot be left blank")
+		}
+	}
+	for _, e := range []struct{ name, v string }{{"login", p.Login}, {"email", p.Email}, {"secondEmail", p.SecondEmail}} {
+		if e.v == "" {
+			continue
+		}
+		if a, err := mail.ParseAddress(e.v); err != nil || a.Address != e.v {
+			add(e.name, "Does not match required pattern")
+		}
+	}
+	limits := []struct {
+		name, v string
+		max     int
+	}{
+		{"login", p.Login, 100}, {"email", p.Email, 100}, {"secondEmail", p.SecondEmail, 100},
+		{"firstName", p.FirstName, 50}, {"lastName", p.LastName, 50}, {"primaryPhone", p.PrimaryPhone, 100},
+		{"streetAddress", p.StreetAddress, 1024}, {"city", p.City, 128}, {"state", p.State, 128},
+		{"zipCode", p.ZipCode, 50}, {"countryCode", p.CountryCode, 2},
+	}
+	for _, l := range limits {
+		if len([]rune(l.v)) > l.max {
+			add(l.name, "The field is too long")
+		}
+	}
+	return field, causes
+}
+
+// AddUser seeds a user with the given status (STAGED, ACTIVE, ...; empty
+// means STAGED) and returns it. The profile must pass Okta's default schema
+// (login, email, firstName, lastName). It fails for a duplicate login.
+func (s *Server) AddUser(p okta.Profile, status okta.UserStatus) (okta.User, error) {
+	if field, causes := validateProfile(p); field != "" {
+		return okta.User{}, fmt.Errorf("oktatest: AddUser: invalid profile: %s", strings.Join(causes, "; "))
+	}
+	if status == "" {
+		status = okta.UserStaged
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userByLoginLocked(p.Login) != nil {
+		return okta.User{}, fmt.Errorf("oktatest: AddUser: login %q already exists", p.Login)
+	}
+	u := s.newUserLocked(p, status)
+	return s.userLocked(u), nil
+}
+
+func (s *Server) newUserLocked(p okta.Profile, status okta.UserStatus) *user {
+	u := &user{
+		id: "00u" + s.randomID(17), status: status, created: s.now, lastUpdated: s.now,
+		profile: cloneProfile(p), userHandle: s.randomBytes(32),
+	}
+	if status != okta.UserStaged {
+		u.statusChanged = s.now
+	}
+	if status == okta.UserActive {
+		u.activated = s.now
+	}
+	s.users[u.id] = u
+	s.userOrder = append(s.userOrder, u.id)
+	return u
+}
+
+// AddGroup seeds an OKTA_GROUP group and returns its ID.
+func (s *Server) AddGroup(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := &group{id: "00g" + s.randomID(17), name: name}
+	s.groups[g.id] = g
+	return g.id
+}
+
+// Users returns every user, in creation order.
+func (s *Server) Users() []okta.User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]okta.User, 0, len(s.userOrder))
+	for _, id := range s.userOrder {
+		out = append(out, s.userLocked(s.users[id]))
+	}
+	return out
+}
+
+// User returns one user by ID.
+func (s *Server) User(id string) (okta.User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return okta.User{}, false
+	}
+	return s.userLocked(u), true
+}
+
+// GroupMembers returns the user IDs in a group, in the order they were added.
+func (s *Server) GroupMembers(groupID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := s.groups[groupID]; ok {
+		return append([]string(nil), g.members...)
+	}
+	return nil
+}
+
+func (s *Server) userByLoginLocked(login string) *user {
+	for _, u := range s.users {
+		if strings.EqualFold(u.profile.Login, login) {
+			return u
+		}
+	}
+	return nil
+}
+
+// findUserLocked resolves an ID, a login or an unambiguous login short name.
+func (s *Server) findUserLocked(idOrLogin string) *user {
+	if u, ok := s.users[idOrLogin]; ok {
+		return u
+	}
+	if u := s.userByLoginLocked(idOrLogin); u != nil {
+		return u
+	}
+	var found *user
+	for _, u := range s.users {
+		if short, _, ok := strings.Cut(u.profile.Login, "@"); ok && strings.EqualFold(short, idOrLogin) {
+			if found != nil {
+				return nil
+			}
+			found = u
+		}
+	}
+	return found
+}
+
+func (s *Server) handleOpenIDConfig(x *exchange) {
+	s.writeJSON(x, http.StatusOK, map[string]any{
+		"issuer":                 s.issuer,
+		"authorization_endpoint": s.issuer + "/oauth2/v1/authorize",
+		"token_endpoint":         s.issuer + "/oauth2/v1/token",
+		"jwks_uri":               s.issuer + "/oauth2/v1/keys",
+	})
+}
+
+func (s *Server) handleCreateUser(x *exchange) {
+	var req struct {
+		Profile  *okta.Profile `json:"profile"`
+		GroupIDs []string      `json:"groupIds"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	if req.Profile == nil {
+		s.validation(x, "profile", "profile: The field cannot be left blank")
+		return
+	}
+	q := x.r.URL.Query()
+	activate := true
+	if v := q.Get("activate"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.validation(x, "activate", "activate: Invalid value "+strconv.Quote(v))
+			return
+		}
+		activate = b
+	}
+	if field, causes := validateProfile(*req.Profile); field != "" {
+		s.validation(x, field, causes...)
+		return
+	}
+	if len(req.GroupIDs) > 100 {
+		s.fail(x, http.StatusBadRequest, "E0000093", "Target count limit exceeded", "groupIds: Target count limit exceeded")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userByLoginLocked(req.Profile.Login) != nil {
+		s.validation(x, "login", "login: An object with this field already exists in the current organization")
+		return
+	}
+	for _, gid := range req.GroupIDs {
+		if _, ok := s.groups[gid]; !ok {
+			s.notFound(x, gid, "Group")
+			return
+		}
+	}
+	status := okta.UserStaged
+	if activate {
+		// Okta makes a user without credentials PROVISIONED or ACTIVE; the
+		// fake has no passwords and uses ACTIVE so the user can sign in.
+		status = okta.UserActive
+	}
+	u := s.newUserLocked(*req.Profile, status)
+	for _, gid := range req.GroupIDs {
+		s.addMemberLocked(s.groups[gid], u)
+	}
+	s.writeJSON(x, http.StatusOK, s.userWireLocked(u))
+}
+
+func (s *Server) handleGetUser(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.findUserLocked(x.params["id"])
+	if u == nil {
+		s.notFound(x, x.params["id"], "User")
+		return
+	}
+	s.writeJSON(x, http.StatusOK, s.userWireLocked(u))
+}
+
+// handleUpdateUser is the partial update (POST): given attributes replace
+// the stored ones, null removes one, absent ones are kept.
+func (s *Server) handleUpdateUser(x *exchange) {
+	var req struct {
+		Profile map[string]json.RawMessage `json:"profile"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	if req.Profile == nil {
+		s.validation(x, "profile", "profile: The field cannot be left blank")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[x.params["id"]]
+	if !ok {
+		s.notFound(x, x.params["id"], "User")
+		return
+	}
+	cur, err := json.Marshal(u.profile)
+	if err != nil {
+		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		return
+	}
+	var merged map[string]json.RawMessage
+	if err := json.Unmarshal(cur, &merged); err != nil {
+		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		return
+	}
+	for k, v := range req.Profile {
+		if string(v) == "null" {
+			delete(merged, k)
+			continue
+		}
+		merged[k] = v
+	}
+	b, _ := json.Marshal(merged)
+	var p okta.Profile
+	if err := json.Unmarshal(b, &p); err != nil {
+		field := "profile"
+		if _, f, ok := strings.Cut(err.Error(), `attribute "`); ok {
+			field, _, _ = strings.Cut(f, `"`)
+		}
+		s.validation(x, field, field+": Does not match required pattern")
+		return
+	}
+	if field, causes := validateProfile(p); field != "" {
+		s.validation(x, field, causes...)
+		return
+	}
+	if other := s.userByLoginLocked(p.Login); other != nil && other != u {
+		s.validation(x, "login", "login: An object with this field already exists in the current organization")
+		return
+	}
+	u.profile = p
+	u.lastUpdated = s.now
+	s.writeJSON(x, http.StatusOK, s.userWireLocked(u))
+}
+
+func (s *Server) handleActivateUser(x *exchange) {
+	sendEmail := true
+	if v := x.r.URL.Query().Get("sendEmail"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.validation(x, "sendEmail", "sendEmail: Invalid value "+strconv.Quote(v))
+			return
+		}
+		sendEmail = b
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[x.params["id"]]
+	if !ok {
+		s.notFound(x, x.params["id"], "User")
+		return
+	}
+	switch u.status {
+	case okta.UserStaged, okta.UserDeprovisioned:
+	case okta.UserActive:
+		s.fail(x, http.StatusForbidden, "E0000016", "Activation failed because the user is already active")
+		return
+	default:
+		s.fail(x, http.StatusForbidden, "E0000038", "This operation is not allowed in the user's current status.")
+		return
+	}
+	u.status = okta.UserActive
+	u.activated, u.statusChanged, u.lastUpdated = s.now, s.now, s.now
+	u.activationToken = s.randomID(20)
+	activationURL := s.srv.URL + "/welcome/" + u.activationToken
+	if sendEmail {
+		s.sendMailLocked(u.profile.Email, "Welcome to "+s.orgName,
+			fmt.Sprintf("Hello %s,\n\nYour account is ready. Activate it at %s\n", u.profile.FirstName, activationURL))
+		s.writeJSON(x, http.StatusOK, map[string]any{})
+		return
+	}
+	s.writeJSON(x, http.StatusOK, map[string]string{"activationUrl": activationURL, "activationToken": u.activationToken})
+}
+
+func (s *Server) addMemberLocked(g *group, u *user) {
+	for _, m := range g.members {
+		if m == u.id {
+			return
+		}
+	}
+	g.members = append(g.members, u.id)
+	u.groups = append(u.groups, g.id)
+}
+
+func (s *Server) handleAddToGroup(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[x.params["gid"]]
+	if !ok {
+		s.notFound(x, x.params["gid"], "Group")
+		return
+	}
+	u, ok := s.users[x.params["uid"]]
+	if !ok {
+		s.notFound(x, x.params["uid"], "User")
+		return
+	}
+	s.addMemberLocked(g, u)
+	s.emitLocked(x, Event{EventType: "group.user_membership.add", UserID: u.id, UserLogin: u.profile.Login, GroupID: g.id})
+	s.writeNoContent(x)
+}
+
+// handleListMembers pages with ?limit (default 200, max 1000) and ?after
+// (a user ID), linking the next page with Link rel="next" as Okta does.
+func (s *Server) handleListMembers(x *exchange) {
+	q := x.r.URL.Query()
+	lim := 200
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.validation(x, "limit", "limit: Invalid value "+strconv.Quote(v))
+			return
+		}
+		lim = n
+	}
+	lim = min(lim, s.page)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[x.params["gid"]]
+	if !ok {
+		s.notFound(x, x.params["gid"], "Group")
+		return
+	}
+	start := 0
+	if after := q.Get("after"); after != "" {
+		start = len(g.members)
+		for i, m := range g.members {
+			if m == after {
+				start = i + 1
+				break
+			}
+		}
+	}
+	end := min(start+lim, len(g.members))
+	page := make([]userWire, 0, end-start)
+	for _, id := range g.members[start:end] {
+		page = append(page, s.userWireLocked(s.users[id]))
+	}
+	self := s.srv.URL + x.r.URL.Path + "?" + x.r.URL.RawQuery
+	links := []string{fmt.Sprintf("<%s>; rel=\"self\"", self)}
+	if end < len(g.members) {
+		v := url.Values{"limit": {strconv.Itoa(lim)}, "after": {g.members[end-1]}}
+		links = append(links, fmt.Sprintf("<%s%s?%s>; rel=\"next\"", s.srv.URL, x.r.URL.Path, v.Encode()))
+	}
+	for _, l := range links {
+		x.w.Header().Add("Link", l)
+	}
+	s.writeJSON(x, http.StatusOK, page)
+}
+
+// sortedKeys is used for deterministic iteration in inspection helpers.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
