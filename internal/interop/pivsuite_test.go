@@ -48,9 +48,10 @@ func fileExists(p string) bool {
 
 // testEvent is one line of `go test -json` (cmd/test2json).
 type testEvent struct {
-	Action string
-	Test   string
-	Output string
+	Action  string
+	Test    string
+	Output  string
+	Elapsed float64 // seconds, on pass/fail/skip
 }
 
 // TestPIVGoSuite runs piv-go's own hardware test suite
@@ -96,6 +97,9 @@ func TestPIVGoSuite(t *testing.T) {
 			outputs[ev.Test].WriteString(ev.Output)
 		case "pass":
 			passed = append(passed, ev.Test)
+			if ev.Elapsed >= 2 && !strings.Contains(ev.Test, "/") {
+				t.Logf("slow: %s took %.1fs", ev.Test, ev.Elapsed)
+			}
 		case "skip":
 			skipped = append(skipped, ev.Test)
 		case "fail":
@@ -119,10 +123,18 @@ func TestPIVGoSuite(t *testing.T) {
 	}
 }
 
+// lastLine returns the last line of a test's output that is not go test's
+// own "=== RUN"/"--- SKIP" framing: the reason it gave.
 func lastLine(b *strings.Builder) string {
 	if b == nil {
 		return ""
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l != "" && !strings.HasPrefix(l, "--- ") && !strings.HasPrefix(l, "=== ") {
+			return l
+		}
+	}
+	return ""
 }
