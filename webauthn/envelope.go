@@ -386,9 +386,9 @@ func openJWE(scope string, keys Keyring, wantCty, compact string) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %s: decrypt with key %q (wrong key or altered message): %w: %w", scope, key.kid, ErrWrongKey, err)
 	}
-	if len(pt) > maxPlaintextLen {
+	if len(pt) > maxDecryptedLen {
 		clear(pt)
-		return nil, fieldError(scope, "jwe plaintext", fmt.Sprintf("%d bytes, limit %d", len(pt), maxPlaintextLen), ErrMalformed)
+		return nil, fieldError(scope, "jwe plaintext", fmt.Sprintf("%d bytes, limit %d", len(pt), maxDecryptedLen), ErrMalformed)
 	}
 	return pt, nil
 }

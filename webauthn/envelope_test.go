@@ -216,6 +216,29 @@ func decodeHeader(t *testing.T, compact string) map[string]any {
 	return h
 }
 
+func TestMaximalCredentialResponse(t *testing.T) {
+	t.Parallel()
+	k := keys(t)
+	want := sampleCredentialResponse()
+	want.UserID = strings.Repeat("u", maxIDLen)
+	want.EnrollmentID = strings.Repeat("e", maxIDLen)
+	want.CredentialID = make([]byte, maxCredentialIDLen)
+	want.AttestationObject = make([]byte, maxAttestationLen)
+	want.ClientDataJSON = make([]byte, maxClientDataLen)
+	want.Transports = []string{"usb", "nfc", "ble", "internal", "hybrid", "smart-card", "x", strings.Repeat("t", maxTransportLen)}
+	jwe, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, want)
+	if err != nil {
+		t.Fatalf("SealCredentialResponse(maximal) = %v", err)
+	}
+	got, err := OpenCredentialResponse(Keyring{k.oktaResponse}, JWKS{Keys: []PublicJWK{k.yubicoSign.Public()}}, jwe)
+	if err != nil {
+		t.Fatalf("OpenCredentialResponse(maximal, %d bytes) = %v", len(jwe), err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("maximal round trip (-want +got):\n%s", diff)
+	}
+}
+
 func TestHeaders(t *testing.T) {
 	t.Parallel()
 	k := keys(t)

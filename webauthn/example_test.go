@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/preenroll/preenroll/webauthn"
 )
 
@@ -92,4 +93,42 @@ func ExampleSecret() {
 	// Output:
 	// {1 00u1abcd [REDACTED]}
 	// [REDACTED]
+}
+
+// Yubico serves its signing keys as a JWKS with extra members (alg, x5c);
+// ParseJWKS keeps the P-384 keys and ignores the rest.
+func ExampleParseJWKS() {
+	signer, _ := webauthn.GenerateKey(nil, "yubico-sign-1", webauthn.UseSigning)
+	pub := signer.Public()
+	doc := fmt.Sprintf(`{"keys":[{"kty":"EC","crv":"P-384","kid":%q,"use":"sig","x":%q,"y":%q,"alg":"ES384","x5c":["MIIB..."]}]}`,
+		pub.Kid, pub.X, pub.Y)
+	set, err := webauthn.ParseJWKS([]byte(doc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	k, ok := set.Key("yubico-sign-1")
+	fmt.Println(len(set.Keys), ok, k.Use, k.Alg)
+
+	_, err = webauthn.ParseJWKS([]byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k","use":"sig","x":"AA","y":"AA"}]}`))
+	fmt.Println(err)
+	// Output:
+	// 1 true sig ES384
+	// webauthn: parse jwks: keys[0]: webauthn: jwk "k": crv: "P-256" not supported, want "P-384": webauthn: wrong key
+}
+
+// A relying party for one Okta org that admits only attested YubiKey 5 NFC
+// credentials chaining to the given FIDO root.
+func ExampleNew() {
+	rp, err := webauthn.New(webauthn.Config{
+		RPIDs:              []string{"example.okta.com"},
+		TrustRoots:         nil, // e.g. []*x509.Certificate{simulator.DefaultFIDOCA().Root()}
+		AllowedAAGUIDs:     []uuid.UUID{uuid.MustParse("2fc0579f-8113-47ea-b116-bb5a8db9202a")},
+		RequireAttestation: true,
+	})
+	fmt.Println(rp == nil, errors.Is(err, webauthn.ErrConfig))
+	fmt.Println(err)
+	// Output:
+	// true true
+	// webauthn: new relying party: TrustRoots: empty while RequireAttestation is set: webauthn: invalid configuration
 }

@@ -29,8 +29,9 @@ const (
 	maxTransportLen     = 32        //
 	minPINLen           = 4         // CTAP 2.1 minimum PIN length (code points; bytes here)
 	maxPINLen           = 63        // CTAP 2.1 maximum PIN length in bytes
-	maxPlaintextLen     = 128 << 10 // decrypted JSON or nested JWS
-	maxCompactLen       = 256 << 10 // compact JWE input
+	maxPlaintextLen     = 128 << 10 // JSON plaintext (a maximal credential response is ~111 KiB)
+	maxDecryptedLen     = 192 << 10 // JWE plaintext: JSON, or a nested JWS of it (4/3 larger)
+	maxCompactLen       = 384 << 10 // compact JWE or JWS input (4/3 of maxDecryptedLen plus headers)
 	maxProtectedHdrSize = 4 << 10   // decoded JOSE protected header
 )
 
