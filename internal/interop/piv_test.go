@@ -347,3 +347,28 @@ func issueCert(t *testing.T, pub *ecdsa.PublicKey) *x509.Certificate {
 	}
 	return cert
 }
+
+// BenchmarkPIVGoSerial measures piv-go's Serial (one GET SERIAL APDU, F8)
+// through libpcsclite, pcscd, vpcd and the simulator, and reports the median
+// round trip (target: at most 0.5 ms).
+func BenchmarkPIVGoSerial(b *testing.B) {
+	st := pcsctest.Start(b, pcsctest.Options{})
+	st.Insert(b, 0, newKey(b))
+	yk, err := piv.Open(st.ReaderName(0))
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	defer yk.Close()
+	times := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		start := time.Now()
+		serial, err := yk.Serial()
+		times = append(times, time.Since(start))
+		if err != nil || serial != testSerial {
+			b.Fatalf("Serial() = %d, %v", serial, err)
+		}
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e6, "ms-median")
+	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds())/1e6, "ms-p99")
+}
