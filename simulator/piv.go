@@ -27,6 +27,7 @@ const (
 	pivInsAuthenticate   = 0x87
 	pivInsGetData        = 0xCB
 	pivInsPutData        = 0xDB
+	pivInsMoveKey        = 0xF6
 	pivInsGetMetadata    = 0xF7
 	pivInsGetSerial      = 0xF8
 	pivInsAttest         = 0xF9
@@ -293,6 +294,8 @@ func (a *pivApplet) handle(cmd command) response {
 		return a.getData(cmd)
 	case pivInsPutData:
 		return a.putData(cmd)
+	case pivInsMoveKey:
+		return a.moveKey(cmd)
 	case pivInsGetMetadata:
 		return a.metadata(cmd)
 	case pivInsGetSerial:

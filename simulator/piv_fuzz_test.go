@@ -32,6 +32,8 @@ func FuzzPIV(f *testing.F) {
 		pivRecord(pivInsAttest, 0x9A, 0, nil),
 		pivRecord(pivInsSetRetries, 5, 5, nil),
 		pivRecord(pivInsReset, 0, 0, nil),
+		pivRecord(pivInsMoveKey, 0x9C, 0x9A, nil),
+		pivRecord(pivInsMoveKey, 0xFF, pivSlotAttestation, nil),
 		pivRecord(pivInsImportKey, pivAlgX25519, 0x9D, pivTLV(0x08, bytes.Repeat([]byte{9}, 32))),
 		pivRecord(pivInsSetMgmtKey, 0xFF, 0xFE, append([]byte{pivAlgAES128, pivSlotMgmt, 16}, make([]byte, 16)...)),
 	}

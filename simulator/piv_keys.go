@@ -345,6 +345,39 @@ func (a *pivApplet) importKey(cmd command) response {
 	return pivSW(swOK)
 }
 
+// moveKey is Yubico's MOVE KEY (INS F6, firmware 5.7): P1 destination
+// slot, P2 source slot, after management-key authentication. The source
+// must not be F9 and the destination must be empty (Yubico SDK
+// MoveKeyCommand); P1 FF deletes the key in P2, F9 included. Certificates
+// are data objects and stay where they are.
+func (a *pivApplet) moveKey(cmd command) response {
+	if !a.fwAtLeast(5, 7, 0) {
+		return pivSW(swInsNotSupported)
+	}
+	dst, src := cmd.p1, cmd.p2
+	if !pivKeySlot(src) && src != pivSlotAttestation {
+		return pivSW(swIncorrectP1P2)
+	}
+	if dst != 0xFF && (!pivKeySlot(dst) || src == pivSlotAttestation) {
+		return pivSW(swIncorrectP1P2)
+	}
+	if !a.mgmtAuthed {
+		return pivSW(swSecurityStatus)
+	}
+	k, ok := a.keys[src]
+	if !ok {
+		return pivSW(swRefNotFound)
+	}
+	if dst != 0xFF {
+		if _, taken := a.keys[dst]; taken {
+			return pivSW(swIncorrectData)
+		}
+		a.keys[dst] = k
+	}
+	delete(a.keys, src)
+	return pivSW(swOK)
+}
+
 // pivParseImport builds the private key of an IMPORT command. Values may be
 // left-padded with zeros; an RSA key must be consistent in all five parts.
 func pivParseImport(alg byte, tlvs map[uint32][]byte) (crypto.PrivateKey, error) {

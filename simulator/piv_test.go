@@ -980,3 +980,31 @@ func TestPIVRandomnessFailure(t *testing.T) {
 		t.Error("no attestation key after recovery")
 	}
 }
+
+func TestPIVMoveAndDeleteKey(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestPIV(t, pivFW571)
+	move := func(dst, src byte) command { return pivCmd(pivInsMoveKey, dst, src) }
+	pivDo(t, a, move(0x9C, 0x9A), swSecurityStatus)
+	pivAuthDefault(t, a)
+	pivDo(t, a, move(0x9C, 0x9A), swRefNotFound)
+	pub := pivGenerate(t, a, 0x9A, pivAlgP256, pivPINPolicyNever, pivTouchNever).(*ecdsa.PublicKey)
+	pivGenerate(t, a, 0x9D, pivAlgP256, pivPINPolicyNever, pivTouchNever)
+	pivDo(t, a, move(0x9D, 0x9A), swIncorrectData) // destination taken
+	pivDo(t, a, move(0x9A, pivSlotAttestation), swIncorrectP1P2)
+	pivDo(t, a, move(0x85, 0x9A), swOK)
+
+	pivDo(t, a, pivCmd(pivInsGetMetadata, 0, 0x9A), swRefNotFound)
+	digest := sha256.Sum256([]byte("moved"))
+	if sig := pivSign(t, a, pivAlgP256, 0x85, digest[:], swOK); !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		t.Error("moved key does not sign as the generated one")
+	}
+	pivDo(t, a, move(0xFF, 0x85), swOK)
+	pivSign(t, a, pivAlgP256, 0x85, digest[:], swRefNotFound)
+	pivDo(t, a, move(0xFF, pivSlotAttestation), swOK) // the attestation key can be deleted
+	pivGenerate(t, a, 0x9E, pivAlgP256, pivPINPolicyNever, pivTouchNever)
+	pivDo(t, a, pivCmd(pivInsAttest, 0x9E, 0), swIncorrectData)
+
+	old, _ := newTestPIV(t, Version{5, 4, 3})
+	pivDo(t, old, move(0xFF, 0x9A), swInsNotSupported)
+}
