@@ -138,3 +138,23 @@ func checkPostal(country, code string) string {
 	}
 	return "not a valid postal code: 2-10 letters, digits, spaces or dashes"
 }
+
+// caPostalRegions maps the first letter of a Canadian postal code to the
+// provinces and territories it serves (Canada Post's forward sortation).
+var caPostalRegions = map[byte]string{
+	'A': "NL", 'B': "NS", 'C': "PE", 'E': "NB", 'G': "QC", 'H': "QC", 'J': "QC",
+	'K': "ON", 'L': "ON", 'M': "ON", 'N': "ON", 'P': "ON", 'R': "MB", 'S': "SK",
+	'T': "AB", 'V': "BC", 'X': "NT NU", 'Y': "YT",
+}
+
+// checkPostalRegion returns "" if a valid, normalised postal code agrees
+// with the region, or the problem. Only Canada is checked.
+func checkPostalRegion(country, region, code string) string {
+	if country != "CA" || code == "" || !caRegions[region] {
+		return ""
+	}
+	if want, ok := caPostalRegions[code[0]]; ok && !strings.Contains(want, region) {
+		return "a postal code starting with " + code[:1] + " is not in " + region
+	}
+	return ""
+}

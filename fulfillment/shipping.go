@@ -217,6 +217,7 @@ func (s ShippingInfo) Truncate() ShippingInfo {
 //     AA/AE/AP, whose city must be APO, FPO or DPO) and Canada;
 //   - zipCode matches the country's format (exact for US, CA, GB, DE, FR,
 //     NL, SE, AU, JP, IN; 2–10 letters, digits, spaces or dashes elsewhere);
+//     a Canadian code's first letter agrees with the province;
 //   - primaryPhone is in E.164 form;
 //   - emails are plain addresses (net/mail) with a dotted domain.
 func (s ShippingInfo) Validate() error {
@@ -272,7 +273,12 @@ func (s ShippingInfo) Validate() error {
 		}
 		return ""
 	})
-	v.text("zipCode", s.PostalCode, true, MaxPostalCodeBytes, func(z string) string { return checkPostal(country, z) })
+	v.text("zipCode", s.PostalCode, true, MaxPostalCodeBytes, func(z string) string {
+		if p := checkPostal(country, z); p != "" {
+			return p
+		}
+		return checkPostalRegion(country, s.Region, z)
+	})
 	v.text("countryCode", s.CountryCode, true, 2*4, func(c string) string {
 		if IsCountryCode(c) {
 			return ""

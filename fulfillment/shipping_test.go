@@ -147,6 +147,10 @@ func TestValidateProblems(t *testing.T) {
 		{"CA postal letters", func(p *Profile) { p.CountryCode, p.State, p.ZipCode = "CA", "ON", "D1A 0B1" }, []string{
 			`zipCode: not a valid CA postal code (like "K1A 0B1")`,
 		}},
+		{"CA postal in another province", func(p *Profile) { p.CountryCode, p.State, p.ZipCode = "CA", "QC", "K1A 0B1" }, []string{
+			"zipCode: a postal code starting with K is not in QC",
+		}},
+		{"CA postal territory shared letter", func(p *Profile) { p.CountryCode, p.State, p.ZipCode = "CA", "NU", "X0A 0H0" }, nil},
 		{"GB postal", func(p *Profile) { p.CountryCode, p.State, p.ZipCode = "GB", "", "SW1A2AAA" }, []string{
 			`zipCode: not a valid GB postal code (like "SW1A 1AA")`,
 		}},
