@@ -201,6 +201,7 @@ func newPIVApplet(e *env) *pivApplet {
 func (a *pivApplet) factoryReset() {
 	a.pin = newPIVCredential(pivDefaultPIN, pivDefaultRetries)
 	a.puk = newPIVCredential(pivDefaultPUK, pivDefaultRetries)
+	clear(a.mgmt.key)
 	a.mgmt = pivMgmtKey{alg: a.defaultMgmtAlg(), key: bytes.Clone(pivDefaultMgmtKey)}
 	keys := map[byte]*pivKey{}
 	objects := map[uint32][]byte{}
@@ -238,6 +239,7 @@ func (a *pivApplet) clearSession() {
 	a.pinVerified = false
 	a.pinFresh = false
 	a.mgmtAuthed = false
+	clear(a.mgmtPending.plain)
 	a.mgmtPending = pivMgmtChallenge{}
 	a.touchCachedUntil = time.Time{}
 }

@@ -456,6 +456,7 @@ func (a *pivApplet) setMgmtKey(cmd command) response {
 	if len(key) != want {
 		return pivSW(swIncorrectData)
 	}
+	clear(a.mgmt.key)
 	a.mgmt = pivMgmtKey{alg: alg, key: append([]byte(nil), key...), touch: cmd.p2 == 0xFE}
 	return pivSW(swOK)
 }
@@ -615,6 +616,7 @@ func (k *pivKey) agree(peer []byte) ([]byte, error) {
 // P1 must be the key's algorithm. A wrong answer answers 6982.
 func (a *pivApplet) mgmtAuthenticate(alg byte, tlvs map[uint32][]byte) response {
 	pending := a.mgmtPending
+	defer clear(pending.plain)
 	a.mgmtPending = pivMgmtChallenge{}
 	if alg != a.mgmt.alg {
 		return pivSW(swIncorrectP1P2)
