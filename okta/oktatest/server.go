@@ -241,6 +241,15 @@ func WithMaxPageSize(n int) Option {
 	}
 }
 
+// WithoutRateLimits turns every rate-limit bucket off (no X-Rate-Limit
+// headers, never 429 except by fault injection).
+func WithoutRateLimits() Option {
+	return func(c *config) error {
+		clear(c.limits)
+		return nil
+	}
+}
+
 // WithRateLimitWindow sets the length of a rate-limit window (default 60 s;
 // a window starts with the first request in the bucket, not on the minute).
 func WithRateLimitWindow(d time.Duration) Option {
