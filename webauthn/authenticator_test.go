@@ -11,8 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/big"
-	"testing"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -36,13 +36,27 @@ var (
 	}()
 )
 
+// tb is the part of testing.TB the helpers need, so Examples can use them.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// panicTB is a tb for Examples: failures panic.
+type panicTB struct{}
+
+func (panicTB) Helper()                           {}
+func (panicTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
+func (panicTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
 // testCA is a FIDO attestation root and one attestation certificate per AAGUID.
 type testCA struct {
 	root    *x509.Certificate
 	rootKey *ecdsa.PrivateKey
 }
 
-func newTestCA(t testing.TB, cn string) *testCA {
+func newTestCA(t tb, cn string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -70,7 +84,7 @@ func newTestCA(t testing.TB, cn string) *testCA {
 
 // attestationCert issues a packed attestation certificate (WebAuthn L3
 // §8.2.1) with the AAGUID extension.
-func (ca *testCA) attestationCert(t testing.TB, aaguid uuid.UUID) ([]byte, *ecdsa.PrivateKey) {
+func (ca *testCA) attestationCert(t tb, aaguid uuid.UUID) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -108,7 +122,7 @@ type testAuthenticator struct {
 	ca     *testCA
 }
 
-func newTestAuthenticator(t testing.TB, ca *testCA, aaguid uuid.UUID) *testAuthenticator {
+func newTestAuthenticator(t tb, ca *testCA, aaguid uuid.UUID) *testAuthenticator {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -121,7 +135,7 @@ func newTestAuthenticator(t testing.TB, ca *testCA, aaguid uuid.UUID) *testAuthe
 	return &testAuthenticator{credID: id, key: key, aaguid: aaguid, ca: ca}
 }
 
-func (a *testAuthenticator) coseKey(t testing.TB) []byte {
+func (a *testAuthenticator) coseKey(t tb) []byte {
 	t.Helper()
 	b, err := a.key.PublicKey.Bytes()
 	if err != nil {
@@ -153,7 +167,7 @@ const (
 	flagED = 0x80
 )
 
-func sign(t testing.TB, key *ecdsa.PrivateKey, data ...[]byte) []byte {
+func sign(t tb, key *ecdsa.PrivateKey, data ...[]byte) []byte {
 	t.Helper()
 	h := sha256.New()
 	for _, d := range data {
@@ -167,7 +181,7 @@ func sign(t testing.TB, key *ecdsa.PrivateKey, data ...[]byte) []byte {
 }
 
 // register answers req like a YubiKey behind a browser at p.origin.
-func (a *testAuthenticator) register(t testing.TB, req CredentialRequest, p regParams) CredentialResponse {
+func (a *testAuthenticator) register(t tb, req CredentialRequest, p regParams) CredentialResponse {
 	t.Helper()
 	if p.rpID == "" {
 		p.rpID = req.RPID
@@ -256,7 +270,7 @@ type assertParams struct {
 }
 
 // assert answers a login session like a YubiKey behind a browser.
-func (a *testAuthenticator) assert(t testing.TB, s LoginSession, p assertParams) Assertion {
+func (a *testAuthenticator) assert(t tb, s LoginSession, p assertParams) Assertion {
 	t.Helper()
 	if p.rpID == "" {
 		p.rpID = s.RPID

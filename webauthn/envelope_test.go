@@ -722,3 +722,32 @@ func TestGenerateKey(t *testing.T) {
 		}
 	}
 }
+
+func TestJWKSRandom(t *testing.T) {
+	t.Parallel()
+	k := keys(t)
+	set := JWKS{Keys: []PublicJWK{k.yubicoSign.Public(), k.yubicoTransport.Public(), k.other.Public()}}
+	// crypto/rand.Int reads one byte per pick among two candidates.
+	got, err := set.Random(strings.NewReader(strings.Repeat("\x00", 8)), UseEncryption)
+	if err != nil || got.Kid != k.yubicoTransport.KeyID() {
+		t.Errorf("Random(zeros, enc) = %q, %v; want %q", got.Kid, err, k.yubicoTransport.KeyID())
+	}
+	seen := map[string]bool{}
+	r := strings.NewReader("\x00\x01")
+	for range 2 {
+		got, err := set.Random(r, UseEncryption)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[got.Kid] = true
+	}
+	if diff := cmp.Diff(map[string]bool{k.yubicoTransport.KeyID(): true, k.other.KeyID(): true}, seen); diff != "" {
+		t.Errorf("Random(enc) picked (-want +got):\n%s", diff)
+	}
+	if _, err := (JWKS{Keys: []PublicJWK{k.yubicoSign.Public()}}).Random(nil, UseEncryption); !errors.Is(err, ErrWrongKey) {
+		t.Errorf("Random(no enc key) = %v, want ErrWrongKey", err)
+	}
+	if _, err := set.Random(strings.NewReader(""), UseEncryption); err == nil {
+		t.Errorf("Random(empty reader) = nil error, want error")
+	}
+}

@@ -1,7 +1,9 @@
 package webauthn
 
 import (
+	"bytes"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -56,6 +58,54 @@ func FuzzParseJWKS(f *testing.F) {
 			if err := key.Validate(); err != nil {
 				t.Fatalf("ParseJWKS accepted invalid key: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzParseAssertionJSON checks that browser assertion JSON never panics the
+// parser and that failures wrap ErrMalformed.
+func FuzzParseAssertionJSON(f *testing.F) {
+	trusted, _ := cas(f)
+	auth := newTestAuthenticator(f, trusted, testAAGUID)
+	s := LoginSession{RPID: testRPID, Challenge: []byte("0123456789abcdef"), UserHandle: []byte("h")}
+	f.Add(assertionJSON(auth.assert(f, s, assertParams{counter: 1})))
+	f.Add([]byte(`{"id":"AA","rawId":"AA","type":"public-key","response":{}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if _, err := ParseAssertionJSON(in); err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("ParseAssertionJSON error %v does not wrap ErrMalformed", err)
+		}
+	})
+}
+
+// FuzzVerifyPreregistered feeds arbitrary attestation objects and client
+// data to the relying party: no panic, every failure wraps a sentinel, and
+// nothing but the genuine registration verifies.
+func FuzzVerifyPreregistered(f *testing.F) {
+	trusted, _ := cas(f)
+	rp, _ := newTestRP(f, nil)
+	req := sampleCredentialRequest(f)
+	auth := newTestAuthenticator(f, trusted, testAAGUID)
+	valid := auth.register(f, req, regParams{})
+	f.Add(valid.AttestationObject, valid.ClientDataJSON)
+	none := auth.register(f, req, regParams{format: "none"})
+	f.Add(none.AttestationObject, none.ClientDataJSON)
+	f.Add([]byte{0xa0}, []byte(`{}`))
+	f.Fuzz(func(t *testing.T, attObj, clientData []byte) {
+		resp := valid
+		resp.AttestationObject, resp.ClientDataJSON = attObj, clientData
+		_, err := rp.VerifyPreregistered(t.Context(), req, resp)
+		if err == nil {
+			// The attestation signature covers SHA-256(clientDataJSON), so
+			// only the genuine client data can verify (a re-encoded
+			// attestation object around the same signed bytes may).
+			if !bytes.Equal(clientData, valid.ClientDataJSON) {
+				t.Fatalf("VerifyPreregistered accepted altered client data %q", clientData)
+			}
+			return
+		}
+		if !wrapsSentinel(err) {
+			t.Fatalf("VerifyPreregistered error %v wraps no sentinel", err)
 		}
 	})
 }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
+	cryptorand "crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 )
 
 // KeyUse is the "use" member of a JWK: what a key is for.
@@ -171,6 +172,39 @@ func (s JWKS) Key(kid string) (PublicJWK, bool) {
 	return PublicJWK{}, false
 }
 
+// Random returns a key of the set with the given use, chosen uniformly with
+// rand (nil means crypto/rand.Reader), as Okta's Workflows template picks one
+// of Yubico's transport keys. Keys that fail [PublicJWK.Validate] are skipped.
+// Errors wrap [ErrWrongKey] when no valid key has that use.
+func (s JWKS) Random(rand io.Reader, use KeyUse) (PublicJWK, error) {
+	var candidates []PublicJWK
+	for _, k := range s.Keys {
+		if k.Use == string(use) && k.Validate() == nil {
+			candidates = append(candidates, k)
+		}
+	}
+	if len(candidates) == 0 {
+		return PublicJWK{}, fieldError("pick jwk", "keys", fmt.Sprintf("no valid P-384 key with use %q", use), ErrWrongKey)
+	}
+	if rand == nil {
+		rand = cryptoRand()
+	}
+	n, err := randInt(rand, len(candidates))
+	if err != nil {
+		return PublicJWK{}, fmt.Errorf("webauthn: pick jwk: %w", err)
+	}
+	return candidates[n], nil
+}
+
+// randInt returns a uniform integer in [0, n) read from rand.
+func randInt(rand io.Reader, n int) (int, error) {
+	v, err := cryptorand.Int(rand, big.NewInt(int64(n)))
+	if err != nil {
+		return 0, err
+	}
+	return int(v.Int64()), nil
+}
+
 // PrivateKey is a P-384 private key with its key ID and use: a receiver's
 // transport/response key (use "enc") or a signing key (use "sig"). It is
 // immutable and safe for concurrent use. Printing it with fmt shows only the
@@ -292,7 +326,7 @@ func (r Keyring) JWKS() JWKS {
 	return s
 }
 
-func cryptoRand() io.Reader { return rand.Reader }
+func cryptoRand() io.Reader { return cryptorand.Reader }
 
 // truncate shortens untrusted text quoted in errors.
 func truncate(s string, n int) string {
