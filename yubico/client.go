@@ -217,8 +217,10 @@ type authTransport struct {
 	prefix string
 }
 
+// RoundTrip adds the Authorization header to a clone of requests for the API.
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != t.scheme || req.URL.Host != t.host || !strings.HasPrefix(req.URL.Path, t.prefix) {
+	if req.URL.Scheme != t.scheme || req.URL.Host != t.host || !strings.HasPrefix(req.URL.Path, t.prefix) ||
+		strings.HasPrefix(req.URL.Path, "/.well-known/") {
 		return t.base.RoundTrip(req)
 	}
 	r := req.Clone(req.Context())
@@ -248,7 +250,10 @@ func ExponentialBackoff(maxAttempts int, base, max time.Duration) RetryPolicy {
 		if attempt >= maxAttempts {
 			return 0, false
 		}
-		wait := base << (attempt - 1)
+		wait := max
+		if attempt <= 30 {
+			wait = base << (attempt - 1)
+		}
 		if wait > max || wait < 0 {
 			wait = max
 		}

@@ -239,8 +239,10 @@ func (m *Messages) UnmarshalJSON(b []byte) error {
 // flexTime decodes the date formats seen in Yubico responses.
 type flexTime time.Time
 
+// IsZero reports whether t is the zero time (for omitzero).
 func (t flexTime) IsZero() bool { return time.Time(t).IsZero() }
 
+// MarshalJSON encodes t as RFC 3339 in UTC, or null.
 func (t flexTime) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
@@ -248,6 +250,7 @@ func (t flexTime) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Time(t).UTC().Format(time.RFC3339))
 }
 
+// UnmarshalJSON accepts the date formats seen in Yubico responses.
 func (t *flexTime) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
 		*t = flexTime{}
@@ -273,6 +276,7 @@ func (t *flexTime) UnmarshalJSON(b []byte) error {
 // flexString decodes a JSON string or number (or null) into a string.
 type flexString string
 
+// UnmarshalJSON accepts a JSON string, number or null.
 func (f *flexString) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
 		*f = ""

@@ -188,6 +188,7 @@ type listEnvelope struct {
 	members    map[string]json.RawMessage
 }
 
+// UnmarshalJSON keeps the members and reads count and total_count.
 func (e *listEnvelope) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &e.members); err != nil {
 		return err

@@ -208,7 +208,7 @@ func (s *Server) newShipmentLocked(r *http.Request, fpr bool) (*shipment, error)
 	if err != nil {
 		return nil, err
 	}
-	sh := &shipment{id: id, fpr: fpr, userID: s.tokens[bearer(r)], state: yubico.StateAwaitingValidation, created: s.now}
+	sh := &shipment{id: id, fpr: fpr, userID: s.tokens[bearer(r)], state: yubico.StateAwaitingValidation, created: s.now, pendingSince: s.now}
 	if len(s.nextFaults) > 0 {
 		sh.fault, s.nextFaults = s.nextFaults[0], s.nextFaults[1:]
 	}
@@ -259,7 +259,7 @@ func (s *Server) updateExact(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	sh.req, sh.items = req, items
 	// An edited shipment is validated again (this also clears 7, 8 and 9).
-	sh.validated = false
+	sh.validated, sh.pendingSince = false, s.now
 	sh.setState(yubico.StateAwaitingValidation, "Shipment updated")
 	writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
 }
@@ -343,7 +343,11 @@ func (s *Server) getFPR(w http.ResponseWriter, id string) {
 func page(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
 	q := r.URL.Query()
 	limit, offset = yubico.MaxPageSize, 0
-	for name, dst := range map[string]*int{"limit": &limit, "offset": &offset} {
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"limit", &limit}, {"offset", &offset}} {
+		name, dst := p.name, p.dst
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || (name == "limit" && n == 0) {

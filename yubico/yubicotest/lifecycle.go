@@ -110,7 +110,7 @@ func (s *Server) nextEventLocked() (time.Time, bool) {
 		sh := s.shipments[id]
 		switch {
 		case sh.state == yubico.StateAwaitingValidation && !sh.validated:
-			consider(s.validationTick(sh.created))
+			consider(s.validationTick(sh.pendingSince))
 		case sh.state == yubico.StateAwaitingValidation && sh.validated:
 			if t, ok := s.batchTimeLocked(sh); ok {
 				consider(t)
@@ -129,7 +129,7 @@ func (s *Server) nextEventLocked() (time.Time, bool) {
 func (s *Server) runDueLocked() {
 	for _, id := range s.order {
 		sh := s.shipments[id]
-		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.created).After(s.now) {
+		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.pendingSince).After(s.now) {
 			s.validateLocked(sh)
 		}
 	}
@@ -406,7 +406,7 @@ func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error 
 	case yubico.StateShipped:
 		sh.deliverAt = s.now.Add(s.timing.DeliveryDelay)
 	case yubico.StateAwaitingValidation:
-		sh.validated = false
+		sh.validated, sh.pendingSince = false, s.now
 	}
 	sh.setState(st, msg)
 	return nil

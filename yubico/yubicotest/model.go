@@ -13,16 +13,19 @@ import (
 
 // shipment is the fake's record of one shipment of either kind.
 type shipment struct {
-	id          string
-	fpr         bool
-	userID      string
-	state       yubico.ShipmentState
-	messages    []string
-	created     time.Time
-	validated   bool
-	validatedAt time.Time
-	sent        bool // passed the fulfillment batch
-	fault       Fault
+	id        string
+	fpr       bool
+	userID    string
+	state     yubico.ShipmentState
+	messages  []string
+	created   time.Time
+	validated bool
+	// pendingSince is when the shipment last entered 3 unvalidated (create,
+	// edit); it is validated at the first tick after it.
+	pendingSince time.Time
+	validatedAt  time.Time
+	sent         bool // passed the fulfillment batch
+	fault        Fault
 
 	// shipments_exact fields (fpr shipments fill the common ones)
 	req   yubico.ShipmentRequest

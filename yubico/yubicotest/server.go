@@ -280,6 +280,11 @@ func WithAddressRules(rules ...AddressRule) Option {
 // goes to state 9 at address validation.
 func WithDeniedParties(names ...string) Option {
 	return func(c *config) error {
+		for _, n := range names {
+			if normName(n) == "" {
+				return errors.New("yubicotest: WithDeniedParties: empty name")
+			}
+		}
 		c.denied = append(c.denied, names...)
 		return nil
 	}
@@ -578,7 +583,6 @@ func Start(opts ...Option) (*Server, error) {
 		buckets = defaultBuckets()
 	}
 	for _, b := range buckets {
-		b := b
 		if b.InventoryType == 0 {
 			b.InventoryType = 1
 		}
@@ -730,6 +734,9 @@ func (s *Server) AddCountry(c Country) {
 
 // AddDeniedParty puts a name on the denied-party list.
 func (s *Server) AddDeniedParty(name string) {
+	if normName(name) == "" {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.denied[normName(name)] = true
@@ -781,6 +788,7 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader records the status.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -788,6 +796,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write records an implicit 200.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -911,6 +920,7 @@ type lockedReader struct {
 	r  *mrand.ChaCha8
 }
 
+// Read reads from the stream under the lock.
 func (l *lockedReader) Read(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
