@@ -182,6 +182,7 @@ func WithTranscript() Option {
 // are processed one at a time.
 type Key struct {
 	mu       sync.Mutex
+	txn      sync.Mutex // held by a Platform for a whole operation
 	env      *env
 	aaguid   uuid.UUID
 	applets  []applet

@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/go-webauthn/webauthn/protocol"
@@ -35,10 +34,11 @@ import (
 // Errors the key reports come back as [*CTAPError] (errors.Is matches
 // [ErrPINInvalid], [ErrPINBlocked] and the other sentinels); a removed key
 // gives [ErrNotPresent]; origins and RP IDs a browser would refuse give
-// [ErrSecurity]. A Platform is safe for concurrent use; operations run one
-// at a time.
+// [ErrSecurity]. A Platform is safe for concurrent use; operations of all
+// platforms on one key run one at a time. Direct [Key.Transmit] calls from
+// elsewhere can still change the selected application between a
+// platform's APDUs, as another PC/SC client without a transaction would.
 type Platform struct {
-	mu             sync.Mutex
 	key            *Key
 	rand           io.Reader
 	rawAttestation bool
@@ -78,11 +78,32 @@ func WithPINProtocol(version int) PlatformOption {
 	}
 }
 
+// lock takes the key's transaction lock (like PC/SC's
+// SCardBeginTransaction), so operations of several platforms on one key do
+// not interleave their APDUs.
+func (p *Platform) lock() func() {
+	if p.key == nil {
+		return func() {}
+	}
+	p.key.txn.Lock()
+	return p.key.txn.Unlock
+}
+
+// keyRand reads the key's randomness under the key's lock, so a platform
+// and other users of the key may draw from a non-thread-safe reader.
+type keyRand struct{ k *Key }
+
+func (r keyRand) Read(b []byte) (int, error) {
+	r.k.mu.Lock()
+	defer r.k.mu.Unlock()
+	return r.k.env.rand.Read(b)
+}
+
 // NewPlatform returns a platform in front of k.
 func NewPlatform(k *Key, opts ...PlatformOption) *Platform {
 	p := &Platform{key: k}
 	if k != nil {
-		p.rand = k.env.rand
+		p.rand = keyRand{k}
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -297,8 +318,8 @@ func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin stri
 
 // SetPIN sets the key's first FIDO PIN (clientPIN setPIN).
 func (p *Platform) SetPIN(ctx context.Context, pin string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	if err := p.setPIN(ctx, pin); err != nil {
 		return fmt.Errorf("simulator: set PIN: %w", err)
 	}
@@ -336,8 +357,8 @@ func (p *Platform) setPIN(ctx context.Context, pin string) error {
 // ChangePIN changes the FIDO PIN (clientPIN changePIN), which also clears
 // a pending forced PIN change.
 func (p *Platform) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	if err := p.changePIN(ctx, oldPIN, newPIN); err != nil {
 		return fmt.Errorf("simulator: change PIN: %w", err)
 	}
@@ -385,8 +406,8 @@ func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
 // (authenticatorConfig setMinPINLength with forceChangePin), as Yubico's
 // pre-registration does. pin is the current PIN.
 func (p *Platform) ForcePINChange(ctx context.Context, pin string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	if err := p.setMinPINLength(ctx, pin, 0, true); err != nil {
 		return fmt.Errorf("simulator: force PIN change: %w", err)
 	}
@@ -396,8 +417,8 @@ func (p *Platform) ForcePINChange(ctx context.Context, pin string) error {
 // SetMinPINLength raises the minimum PIN length (code points); the key
 // forces a PIN change when the current PIN is shorter.
 func (p *Platform) SetMinPINLength(ctx context.Context, pin string, minLength int) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	if minLength < 1 {
 		return fmt.Errorf("simulator: set minimum PIN length: %d is not positive", minLength)
 	}
@@ -443,8 +464,8 @@ func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength in
 // PINRetries returns the FIDO PIN retries left and whether the key must be
 // power cycled before the next PIN attempt.
 func (p *Platform) PINRetries(ctx context.Context) (retries int, powerCycleRequired bool, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	if _, err := p.session(ctx); err != nil {
 		return 0, false, fmt.Errorf("simulator: PIN retries: %w", err)
 	}
@@ -462,8 +483,8 @@ func (p *Platform) PINRetries(ctx context.Context) (retries int, powerCycleRequi
 // Like a real key it needs a touch and works only within seconds of
 // power-up (call [Key.PowerCycle] first).
 func (p *Platform) Reset(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	if _, err := p.session(ctx); err != nil {
 		return fmt.Errorf("simulator: reset: %w", err)
 	}
@@ -614,8 +635,8 @@ var credProtectLevels = map[protocol.CredentialProtectionPolicy]int{
 // protocol.ParseCredentialCreationResponseBytes parses). pin is the FIDO
 // PIN the user types when the key asks for one ("" for none).
 func (p *Platform) CreateCredential(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	out, err := p.create(ctx, origin, opts, pin)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: create credential: %w", err)
@@ -859,8 +880,8 @@ func parseAttestedAuthData(ad []byte) (attestedData, error) {
 // discoverable credentials match, it picks the most recent one, as a user
 // choosing the first account would.
 func (p *Platform) GetAssertion(ctx context.Context, origin string, opts protocol.PublicKeyCredentialRequestOptions, pin string) ([]byte, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	unlock := p.lock()
+	defer unlock()
 	out, err := p.get(ctx, origin, opts, pin)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: get assertion: %w", err)

@@ -1,0 +1,96 @@
+package simulator
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestTranscript(t *testing.T) {
+	t.Parallel()
+	k := newTestKey(t, WithTranscript())
+	transmitHex(t, k, "00A4040005A000000308")
+	transmitHex(t, k, "0020008008313233343536FFFF")
+	got := k.Transcript()
+	if len(got) != 2 {
+		t.Fatalf("%d exchanges, want 2", len(got))
+	}
+	if s := got[1].String(); strings.Contains(s, "313233343536") || !strings.Contains(s, "[REDACTED]") {
+		t.Errorf("VERIFY not redacted: %s", s)
+	}
+	if s := got[0].String(); !strings.HasPrefix(s, "C: 00a4040005a000000308 R: ") {
+		t.Errorf("SELECT exchange = %s", s)
+	}
+	k.ClearTranscript()
+	if n := len(k.Transcript()); n != 0 {
+		t.Errorf("%d exchanges after clear", n)
+	}
+	if n := len(newTestKey(t).Transcript()); n != 0 {
+		t.Errorf("recorded %d exchanges without WithTranscript", n)
+	}
+}
+
+func TestTouchFunc(t *testing.T) {
+	t.Parallel()
+	k, p := newPINKey(t)
+	answers := []TouchPolicy{TouchApprove, TouchDeny}
+	k.SetTouchFunc(func() TouchPolicy {
+		a := answers[0]
+		answers = answers[1:]
+		return a
+	})
+	makeRK(t, p, "a.example", 1)
+	proto, tok := token(t, p, permMakeCredential, "")
+	rp := "a.example"
+	cdh := make([]byte, 32)
+	req := makeCredentialRequest{ClientDataHash: cdh, RP: &rpEntity{ID: &rp}, User: &userEntity{ID: []byte{2}}, Params: []credParam{{coseES256, "public-key"}}, Protocol: &proto, PinUvAuth: pinAuthenticate(proto, tok, cdh)}
+	if err := p.ctap(t.Context(), cmdMakeCredential, req, nil); !isCTAP(err, ctapOperationDenied) {
+		t.Errorf("second touch: err = %v, want OPERATION_DENIED", err)
+	}
+	if n := k.Touches(); n != 2 {
+		t.Errorf("Touches() = %d, want 2", n)
+	}
+}
+
+// TestDeterministic checks that the same seed gives the same serial,
+// credential ID and public key.
+func TestDeterministic(t *testing.T) {
+	t.Parallel()
+	run := func() []any {
+		k, err := New(WithRand(newDetRand(42)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := NewPlatform(k)
+		if err := p.SetPIN(t.Context(), "1234"); err != nil {
+			t.Fatal(err)
+		}
+		id := makeRK(t, p, "a.example", 1)
+		return []any{k.Serial(), id}
+	}
+	if diff := cmp.Diff(run(), run()); diff != "" {
+		t.Errorf("two runs differ (-first +second):\n%s", diff)
+	}
+}
+
+// TestConcurrentUse runs platforms on one key from several goroutines
+// (meaningful under -race).
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	k, _ := newPINKey(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			p := NewPlatform(k)
+			if _, _, err := p.PINRetries(t.Context()); err != nil {
+				t.Error(err)
+			}
+			if st := k.Snapshot(); !st.FIDO.PINSet {
+				t.Error("PIN not set")
+			}
+		})
+	}
+	wg.Wait()
+}
