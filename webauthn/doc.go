@@ -13,8 +13,9 @@
 // The wire format is compact JWE, ECDH-ES+A256KW with A256GCM on P-384, with
 // a nested ES384 JWS for responses; the JSON plaintexts are defined and
 // versioned here ([MessageVersion]) and decoded strictly. Keys are
-// [PrivateKey] (generate with [GenerateKey]) and published as a [JWKS];
-// receivers hold a [Keyring].
+// [PrivateKey] (generate with [GenerateKey]) and published as a [JWKS]
+// ([Keyring.JWKS], parsed with [ParseJWKS]); senders pick a recipient with
+// [JWKS.Random] or [JWKS.Key]; receivers hold a [Keyring].
 //
 // The PIN is a [Secret]: it never appears in fmt output, JSON, or errors.
 //

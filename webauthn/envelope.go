@@ -281,26 +281,26 @@ func openNested(scope string, keys Keyring, signers JWKS, cty, compact string) (
 // splitCompact splits a compact serialization into n strictly base64url
 // decoded parts (RFC 7515 §2: no padding; non-canonical trailing bits are
 // rejected so that every altered character is an altered message).
-func splitCompact(scope, what, compact string, n int, names []string) ([][]byte, []string, error) {
+func splitCompact(scope, what, compact string, n int, names []string) ([][]byte, error) {
 	if compact == "" {
-		return nil, nil, fieldError(scope, what, "empty", ErrMalformed)
+		return nil, fieldError(scope, what, "empty", ErrMalformed)
 	}
 	if len(compact) > maxCompactLen {
-		return nil, nil, fieldError(scope, what, fmt.Sprintf("%d bytes, limit %d", len(compact), maxCompactLen), ErrMalformed)
+		return nil, fieldError(scope, what, fmt.Sprintf("%d bytes, limit %d", len(compact), maxCompactLen), ErrMalformed)
 	}
 	raw := strings.Split(compact, ".")
 	if len(raw) != n {
-		return nil, nil, fieldError(scope, what, fmt.Sprintf("compact serialization has %d parts, want %d", len(raw), n), ErrMalformed)
+		return nil, fieldError(scope, what, fmt.Sprintf("compact serialization has %d parts, want %d", len(raw), n), ErrMalformed)
 	}
 	parts := make([][]byte, n)
 	for i, p := range raw {
 		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
 		if err != nil {
-			return nil, nil, fieldError(scope, what+" "+names[i], "not canonical unpadded base64url", ErrMalformed)
+			return nil, fieldError(scope, what+" "+names[i], "not canonical unpadded base64url", ErrMalformed)
 		}
 		parts[i] = b
 	}
-	return parts, raw, nil
+	return parts, nil
 }
 
 // protectedHeader is the subset of JOSE header members this package accepts.
@@ -340,7 +340,7 @@ func parseHeader(scope, what string, b []byte, allowed ...string) (protectedHead
 
 // openJWE checks and decrypts a compact JWE addressed to a key of keys.
 func openJWE(scope string, keys Keyring, wantCty, compact string) ([]byte, error) {
-	parts, _, err := splitCompact(scope, "jwe", compact, 5,
+	parts, err := splitCompact(scope, "jwe", compact, 5,
 		[]string{"protected header", "encrypted key", "iv", "ciphertext", "tag"})
 	if err != nil {
 		return nil, err
@@ -395,7 +395,7 @@ func openJWE(scope string, keys Keyring, wantCty, compact string) ([]byte, error
 
 // verifyJWS checks a compact JWS signed with ES384 by a key of signers.
 func verifyJWS(scope string, signers JWKS, wantCty, compact string) ([]byte, error) {
-	parts, _, err := splitCompact(scope, "jws", compact, 3, []string{"protected header", "payload", "signature"})
+	parts, err := splitCompact(scope, "jws", compact, 3, []string{"protected header", "payload", "signature"})
 	if err != nil {
 		return nil, err
 	}
