@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -121,10 +123,15 @@ func stagedUser(t *testing.T, srv *oktatest.Server) okta.User {
 func TestPreregistrationRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
+	var mu sync.Mutex // the callback runs on the server's goroutine
 	var callbackEvents []oktatest.Event
 	srv := oktatest.NewServer(t,
 		oktatest.WithAttestationRoots(simulator.DefaultFIDOCA().Root()),
-		oktatest.WithEventCallback(func(e oktatest.Event) { callbackEvents = append(callbackEvents, e) }))
+		oktatest.WithEventCallback(func(e oktatest.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			callbackEvents = append(callbackEvents, e)
+		}))
 	c, err := srv.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +143,8 @@ func TestPreregistrationRoundTrip(t *testing.T) {
 	if err := c.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{order}}); err != nil {
 		t.Fatalf("InitiateFulfillment: %v", err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(callbackEvents) != 1 || callbackEvents[0].EventType != oktatest.EventPreregisterInitiate ||
 		callbackEvents[0].UserID != u.ID || callbackEvents[0].Order != order || callbackEvents[0].FulfillmentProvider != "yubico" {
 		t.Fatalf("callback events = %+v", callbackEvents)
@@ -275,11 +284,13 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 		roots      []*x509Cert
 		mutate     func(*webauthn.CredentialResponse)
 		swapSigner bool
+		advance    time.Duration
 		wantDetail string
 	}{
 		{name: "sealed for another enrollment", mutate: func(r *webauthn.CredentialResponse) { r.EnrollmentID = "fwfAnotherEnrollment" }, wantDetail: "sealed for"},
 		{name: "sealed for another user", mutate: func(r *webauthn.CredentialResponse) { r.UserID = "00uSomeoneElse000000" }, wantDetail: "sealed for"},
 		{name: "unknown signer", swapSigner: true, wantDetail: "credResponses[0]"},
+		{name: "credential request expired", advance: oktatest.DefaultChallengeTimeout + time.Hour, wantDetail: "expired"},
 		{name: "untrusted attestation", roots: []*x509Cert{otherCA.Root()}, wantDetail: "credResponses[0]"},
 	}
 	for _, tc := range tests {
@@ -308,6 +319,7 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 				}
 				act.SigningKeys = []okta.JWK{toJWK(other.Public())}
 			}
+			srv.Advance(tc.advance)
 			_, err = c.Activate(t.Context(), act)
 			var ae *okta.APIError
 			if !errors.As(err, &ae) {

@@ -269,7 +269,6 @@ func (s *Server) authorize(x *exchange, scope string) bool {
 		s.fail(x, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 		return false
 	}
-	x.scopes = scopes
 	return true
 }
 

@@ -557,7 +557,6 @@ type exchange struct {
 	params map[string]string
 	body   []byte
 	entry  Request
-	scopes []string
 	events []Event // emitted while handling; dispatched after the handler
 	wrote  bool    // a response is buffered in status/out
 	status int

@@ -240,6 +240,35 @@ func TestClientWaitsOutRateLimit(t *testing.T) {
 	}
 }
 
+func TestBearerToken(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t)
+	srv.AddToken("eyJ.access.token", "okta.users.read")
+	u := seedUser(t, srv, "bearer@example.com", okta.UserActive)
+	c, err := okta.NewClient(srv.URL(), "eyJ.access.token", okta.WithOAuthBearer(), okta.WithRetryPolicy(okta.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetUser(t.Context(), u.ID); err != nil {
+		t.Errorf("GetUser with a read-scoped bearer token = %v", err)
+	}
+	if err := c.MarkError(t.Context(), u.ID, "fwfX"); !errors.Is(err, okta.ErrForbidden) {
+		t.Errorf("MarkError with a read-scoped token = %v, want ErrForbidden", err)
+	}
+	srv.RevokeToken("eyJ.access.token")
+	if _, err := c.GetUser(t.Context(), u.ID); !errors.Is(err, okta.ErrUnauthorized) {
+		t.Errorf("GetUser with a revoked token = %v, want ErrUnauthorized", err)
+	}
+	// SSWS with a bearer token value is still the same token to the fake.
+	sswsClient, err := okta.NewClient(srv.URL(), srv.Token())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sswsClient.GetUser(t.Context(), u.Profile.Login); err != nil {
+		t.Errorf("GetUser(login) with SSWS = %v", err)
+	}
+}
+
 func TestLengthRequired(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t)
