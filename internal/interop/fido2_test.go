@@ -113,7 +113,8 @@ func TestPythonFIDO2(t *testing.T) {
 
 	creation, session, err := rp.BeginRegistration(user,
 		webauthn.WithConveyancePreference(protocol.PreferDirectAttestation),
-		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{UserVerification: protocol.VerificationRequired}))
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{UserVerification: protocol.VerificationRequired}),
+		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired))
 	if err != nil {
 		t.Fatalf("BeginRegistration: %v", err)
 	}
@@ -136,6 +137,13 @@ func TestPythonFIDO2(t *testing.T) {
 		t.Errorf("registration flags %+v, want UP and UV (PIN)", cred.Flags)
 	}
 	user.creds = append(user.creds, *cred)
+
+	// The discoverable credential python-fido2 made is what ykman lists
+	// through credentialManagement.
+	out = []byte(ykman(t, st, "", "--reader", st.ReaderName(0), "fido", "credentials", "list", "--pin", pin))
+	if !bytes.Contains(out, []byte(rpID)) || !bytes.Contains(out, []byte("alice@example.com")) {
+		t.Errorf("ykman fido credentials list = %q, want the %s credential of alice@example.com", out, rpID)
+	}
 
 	assertion, lsession, err := rp.BeginLogin(user, webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {

@@ -154,6 +154,22 @@ func TestYkmanCCID(t *testing.T) {
 			t.Errorf("attestation = %+v, want serial %d, slot 9a, PIN policy once", att, testSerial)
 		}
 	})
+	t.Run("piv access change-pin and reset", func(t *testing.T) {
+		ykman(t, st, "", append(reader, "piv", "access", "change-pin", "--pin", "123456", "--new-pin", "654321")...)
+		out := ykman(t, st, "", append(reader, "piv", "info")...)
+		if strings.Contains(out, "Using default PIN") {
+			t.Errorf("ykman piv info after change-pin still warns about the default PIN:\n%s", out)
+		}
+		ykman(t, st, "", append(reader, "piv", "reset", "-f")...)
+		out = ykman(t, st, "", append(reader, "piv", "info")...)
+		// Firmware 5.7 resets the management key to AES-192.
+		wantLines(t, "ykman piv info after reset", out,
+			"WARNING: Using default PIN!",
+			"PIN tries remaining: 3/3",
+			"WARNING: Using default Management key!",
+			"Management key algorithm: AES192",
+		)
+	})
 }
 
 // TestYkmanFIDO runs ykman's FIDO commands. ykman reaches FIDO over PC/SC
