@@ -13,6 +13,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
@@ -909,6 +910,12 @@ func TestPIVRejectsMalformed(t *testing.T) {
 		{"metadata unknown slot", pivCmd(pivInsGetMetadata, 0, 0x42), swRefNotFound},
 		{"attest P2", pivCmd(pivInsAttest, 0x9A, 1), swIncorrectP1P2},
 		{"SET MGMT KEY P1", pivCmd(pivInsSetMgmtKey, 0, 0xFF), swIncorrectP1P2},
+		{"RESET RETRY COUNTER for the PUK", pivCmd(pivInsResetRetry, 0, pivRefPUK, append(pivPad("12345678"), pivPad("123456")...)...), swRefNotFound},
+		{"RESET RETRY COUNTER P1", pivCmd(pivInsResetRetry, 1, pivRefPIN, append(pivPad("12345678"), pivPad("123456")...)...), swIncorrectP1P2},
+		{"RESET RETRY COUNTER bad new PIN", pivCmd(pivInsResetRetry, 0, pivRefPIN, append(pivPad("12345678"), 0x31, 0xFF, 0x32, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)...), swIncorrectData},
+		{"GENERATE needs the management key", pivCmd(pivInsGenerate, 0, 0x9A, 0xAC, 0x03, 0x80, 0x01, pivAlgP256), swSecurityStatus},
+		{"IMPORT needs the management key", pivCmd(pivInsImportKey, pivAlgP256, 0x9A, pivTLV(0x06, make([]byte, 32))...), swSecurityStatus},
+		{"GENERAL AUTHENTICATE on F9", pivCmd(pivInsAuthenticate, pivAlgP256, pivSlotAttestation, pivTLV(0x7C, []byte{0x82, 0x00}, pivTLV(0x81, make([]byte, 32)))...), swIncorrectP1P2},
 	}
 	for _, tt := range tests {
 		if got := a.handle(tt.cmd).sw; got != tt.want {
@@ -1007,4 +1014,72 @@ func TestPIVMoveAndDeleteKey(t *testing.T) {
 
 	old, _ := newTestPIV(t, Version{5, 4, 3})
 	pivDo(t, old, move(0xFF, 0x9A), swInsNotSupported)
+}
+
+// TestPIVCustomAttestationCA replaces the factory attestation key and
+// certificate, as an organisation running its own attestation CA does, and
+// checks that ATTEST then chains to that CA.
+func TestPIVCustomAttestationCA(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestPIV(t, pivFW571)
+	pivAuthDefault(t, a)
+
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Org PIV Root"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(nil, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The organisation's attestation key lives in F9, its certificate in 5FFF01.
+	f9Pub := pivGenerate(t, a, pivSlotAttestation, pivAlgP384, pivPINPolicyDefault, pivTouchDefault)
+	f9Tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Org PIV Attestation"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	f9DER, err := x509.CreateCertificate(nil, f9Tmpl, caCert, f9Pub, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := append([]byte{0x5C, 0x03, 0x5F, 0xFF, 0x01}, pivTLV(0x53, pivCertObject(f9DER))...)
+	pivDo(t, a, pivCmd(pivInsPutData, 0x3F, 0xFF, put...), swOK)
+
+	pivGenerate(t, a, 0x9D, pivAlgEd25519, pivPINPolicyNever, pivTouchNever)
+	slotCert, err := x509.ParseCertificate(pivDo(t, a, pivCmd(pivInsAttest, 0x9D, 0), swOK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f9Cert, err := x509.ParseCertificate(f9DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(caCert)
+	inter.AddCert(f9Cert)
+	if _, err := slotCert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Errorf("attestation under the organisation's CA: %v", err)
+	}
+	if got := slotCert.Issuer.CommonName; got != "Org PIV Attestation" {
+		t.Errorf("issuer %q", got)
+	}
+	// The factory chain no longer verifies it.
+	factory := x509.NewCertPool()
+	factory.AddCert(testPIVCA(t).Root())
+	if _, err := slotCert.Verify(x509.VerifyOptions{Roots: factory, Intermediates: inter, CurrentTime: now}); err == nil {
+		t.Error("attestation still verifies under the factory CA")
+	}
 }
