@@ -661,6 +661,21 @@ func TestJWKS(t *testing.T) {
 		}
 	}
 
+	// A base URL without a path: the token still never goes to /.well-known.
+	mt3 := httpmock.NewMockTransport()
+	var rec3 recorder
+	mt3.RegisterResponder("GET", "https://root.example.test/.well-known/yubico-transport-keys.jwks", rec3.wrap(200, string(encDoc)))
+	c3, err := yubico.NewClient("https://root.example.test", testToken, yubico.WithHTTPClient(&http.Client{Transport: mt3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c3.TransportKeys(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if auth := rec3.all()[0].Auth; auth != "" {
+		t.Errorf("JWKS request on the API host carried Authorization %q", auth)
+	}
+
 	// A configured JWKS base on another host.
 	c2, mt2 := newMockClient(t, yubico.WithJWKSBaseURL("https://console.example.test"))
 	mt2.RegisterResponder("GET", "https://console.example.test/.well-known/yubico-transport-keys.jwks", httpmock.NewBytesResponder(200, encDoc))

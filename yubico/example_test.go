@@ -62,7 +62,9 @@ func ExampleClient_SearchShipments() {
 			log.Fatal(err)
 		}
 	}
-	srv.Advance(15 * time.Minute) // address validation runs
+	if err := srv.Advance(15 * time.Minute); err != nil { // address validation runs
+		log.Fatal(err)
+	}
 	for s, err := range c.SearchShipments(ctx, "shipment_state_id", "7") {
 		if err != nil {
 			log.Fatal(err)

@@ -42,11 +42,17 @@ func ExampleServer() {
 		fmt.Println(int(s.State), s.State)
 	}
 	show()
-	srv.SetNow(srv.NextBatch()) // validation every 15 min, then the 03:00 batch
+	if err := srv.SetNow(srv.NextBatch()); err != nil { // validation every 15 min, then the 03:00 batch
+		log.Fatal(err)
+	}
 	show()
-	srv.Advance(24 * time.Hour)
+	if err := srv.Advance(24 * time.Hour); err != nil {
+		log.Fatal(err)
+	}
 	show()
-	srv.Advance(48 * time.Hour)
+	if err := srv.Advance(48 * time.Hour); err != nil {
+		log.Fatal(err)
+	}
 	show()
 	// Output:
 	// 3 Awaiting Validation
@@ -98,7 +104,9 @@ func ExampleServer_Parcel() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv.SetNow(srv.NextBatch().Add(24 * time.Hour)) // programmed at the batch, shipped a day later
+	if err := srv.SetNow(srv.NextBatch().Add(24 * time.Hour)); err != nil { // programmed at the batch, shipped a day later
+		log.Fatal(err)
+	}
 
 	got, err := c.FPRShipment(ctx, s.ID)
 	if err != nil {
