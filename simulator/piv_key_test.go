@@ -106,6 +106,17 @@ func TestPIVThroughKeyTransmit(t *testing.T) {
 	if got := pivStatus(h.raw(pivHex(t, "0020008008303030303030FFFF"))); got != 0x63C2 {
 		t.Errorf("wrong PIN: SW %04X, want 63C2", got)
 	}
+	// ykman's extended APDUs (reference/simulator.md §1.3 trace).
+	for _, tc := range []struct{ apdu, want string }{
+		{"00F70080000000", "0101FF050101060203029000"}, // PIN metadata, case 2E (one wrong PIN above)
+		{"00F7009B000000", "01010A02020001050101" + "9000"},
+		{"00CB3FFF0000055C035FFF00", "6A82"}, // pivman data, extended Lc, no Le
+		{"00CB3FFF035C017E00", "7E124F0BA0000003080000100001005F2F0240009000"},
+	} {
+		if got := hex.EncodeToString(h.raw(pivHex(t, tc.apdu))); !strings.EqualFold(got, tc.want) {
+			t.Errorf("%s → %s, want %s", tc.apdu, got, tc.want)
+		}
+	}
 	h.ok(pivInsVerify, 0, pivRefPIN, pivPad("123456"))
 
 	// Management key, piv-go style: metadata for the type, then mutual auth.
