@@ -310,6 +310,9 @@ func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateRes
 		if err := k.Validate(); err != nil {
 			return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks[%d]: %v", ErrInvalidArgument, op, i, err)
 		}
+		if k.Use != "sig" {
+			return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks[%d]: use %q is not \"sig\"", ErrInvalidArgument, op, i, k.Use)
+		}
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	var resp ActivateResponse

@@ -3,6 +3,7 @@ package oktatest_test
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ type factory struct {
 	platform  *simulator.Platform
 }
 
-func newFactory(t *testing.T) *factory {
+func newFactory(t testing.TB) *factory {
 	t.Helper()
 	transport, err := webauthn.GenerateKey(rand.Reader, "APCS-Ttrans-C19881-I009", webauthn.UseEncryption)
 	if err != nil {
@@ -51,7 +52,7 @@ func newFactory(t *testing.T) *factory {
 // program opens the requests, creates the credentials on the simulated key
 // with pin (forcing a PIN change) and returns the activate request. mutate,
 // if set, may alter each credential response before it is sealed.
-func (f *factory) program(t *testing.T, srv *oktatest.Server, enr okta.EnrollResponse, pin string, mutate func(*webauthn.CredentialResponse)) okta.ActivateRequest {
+func (f *factory) program(t testing.TB, srv *oktatest.Server, enr okta.EnrollResponse, pin string, mutate func(*webauthn.CredentialResponse)) okta.ActivateRequest {
 	t.Helper()
 	ctx := t.Context()
 	ring := webauthn.Keyring{f.transport}
@@ -107,7 +108,7 @@ func (f *factory) program(t *testing.T, srv *oktatest.Server, enr okta.EnrollRes
 	return act
 }
 
-func stagedUser(t *testing.T, srv *oktatest.Server) okta.User {
+func stagedUser(t testing.TB, srv *oktatest.Server) okta.User {
 	t.Helper()
 	u, err := srv.AddUser(okta.Profile{
 		Login: "isaac.brock@example.com", Email: "isaac.brock@example.com", SecondEmail: "isaac@home.example",
@@ -410,5 +411,30 @@ func TestMultipleRPIDsAndLifecycle(t *testing.T) {
 	// The user can order again.
 	if _, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(fac.transport.Public())}); err != nil {
 		t.Fatalf("Enroll after delete: %v", err)
+	}
+}
+
+// BenchmarkEnrollActivate measures one key's preregistration through the
+// fake: enroll (key generation and sealing), the factory's work on the
+// simulated key, and activate (opening, signature and attestation checks).
+func BenchmarkEnrollActivate(b *testing.B) {
+	srv := oktatest.NewServer(b, oktatest.WithAttestationRoots(simulator.DefaultFIDOCA().Root()), oktatest.WithoutRateLimits())
+	c, err := srv.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		u, err := srv.AddUser(okta.Profile{Login: fmt.Sprintf("b%d@example.com", i), Email: "b@example.com", FirstName: "B", LastName: "M"}, okta.UserActive)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fac := newFactory(b)
+		enr, err := c.Enroll(b.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(fac.transport.Public())})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Activate(b.Context(), fac.program(b, srv, enr, "48213957", nil)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
