@@ -37,6 +37,8 @@ var (
 	// ErrExportTooLarge is wrapped when an export exceeds the reader's size
 	// or row limits.
 	ErrExportTooLarge = errors.New("fulfillment: HRIS export too large")
+	// ErrInvalidMapping is wrapped by [Mapping.Validate]'s errors.
+	ErrInvalidMapping = errors.New("fulfillment: invalid HRIS mapping")
 )
 
 // RowError is a problem with one row of an HRIS export. Line is the 1-based
@@ -211,25 +213,26 @@ var ServiceNowMapping = Mapping{
 }
 
 // Validate checks the mapping itself: known attributes, no attribute twice
-// (except streetAddress), a login column, no empty or repeated source.
+// (except streetAddress), a login column, no empty or repeated source. Its
+// errors wrap ErrInvalidMapping.
 func (m Mapping) Validate() error {
 	seenAttr := map[string]bool{}
 	seenSrc := map[string]bool{}
 	for i, c := range m.Columns {
 		switch {
 		case c.Source == "":
-			return fmt.Errorf("fulfillment: mapping %q: column %d: empty source", m.Name, i)
+			return fmt.Errorf("%w %q: column %d: empty source", ErrInvalidMapping, m.Name, i)
 		case seenSrc[c.Source]:
-			return fmt.Errorf("fulfillment: mapping %q: column %q mapped twice", m.Name, c.Source)
+			return fmt.Errorf("%w %q: column %q mapped twice", ErrInvalidMapping, m.Name, c.Source)
 		case setters[c.Attribute] == nil:
-			return fmt.Errorf("fulfillment: mapping %q: column %q: unknown profile attribute %q", m.Name, c.Source, c.Attribute)
+			return fmt.Errorf("%w %q: column %q: unknown profile attribute %q", ErrInvalidMapping, m.Name, c.Source, c.Attribute)
 		case seenAttr[c.Attribute] && c.Attribute != AttrStreetAddress:
-			return fmt.Errorf("fulfillment: mapping %q: attribute %q mapped twice", m.Name, c.Attribute)
+			return fmt.Errorf("%w %q: attribute %q mapped twice", ErrInvalidMapping, m.Name, c.Attribute)
 		}
 		seenSrc[c.Source], seenAttr[c.Attribute] = true, true
 	}
 	if !seenAttr[AttrLogin] {
-		return fmt.Errorf("fulfillment: mapping %q: no column maps to %q", m.Name, AttrLogin)
+		return fmt.Errorf("%w %q: no column maps to %q", ErrInvalidMapping, m.Name, AttrLogin)
 	}
 	return nil
 }
@@ -271,9 +274,10 @@ var _ Directory = (*HRIS)(nil)
 // ReadHRIS reads an export in format f through mapping m.
 //
 // Problems with the export as a whole (unreadable CSV or JSON, a mapped
-// column missing from the header, limits exceeded, a bad mapping) return a
-// nil *HRIS and an error wrapping ErrMalformedExport or ErrExportTooLarge,
-// usually a *RowError naming the line. Problems with single rows (an
+// column missing from the header, limits exceeded) return a nil *HRIS and
+// an error wrapping ErrMalformedExport or ErrExportTooLarge, usually a
+// *RowError naming the line; a bad mapping returns an error wrapping
+// ErrInvalidMapping; an unknown format or a failing reader, their own error. Problems with single rows (an
 // oversized value, an empty login, a login that appears twice) leave those
 // rows out and are returned together, one *RowError per row, joined with
 // [errors.Join], next to the *HRIS holding every good row; check both.

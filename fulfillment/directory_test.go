@@ -299,10 +299,10 @@ func TestReadHRISLimitsAndMapping(t *testing.T) {
 		{Name: "empty source", Columns: []Column{{"", AttrLogin}}},
 	}
 	for _, m := range bad {
-		if err := m.Validate(); err == nil {
-			t.Errorf("mapping %q accepted", m.Name)
+		if err := m.Validate(); !errors.Is(err, ErrInvalidMapping) {
+			t.Errorf("mapping %q: %v, want ErrInvalidMapping", m.Name, err)
 		}
-		if _, err := ReadHRIS(strings.NewReader(""), FormatCSV, m); err == nil {
+		if _, err := ReadHRIS(strings.NewReader(""), FormatCSV, m); !errors.Is(err, ErrInvalidMapping) {
 			t.Errorf("ReadHRIS accepted mapping %q", m.Name)
 		}
 	}
