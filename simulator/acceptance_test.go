@@ -171,6 +171,59 @@ func TestLoginFailures(t *testing.T) {
 	}
 }
 
+// TestManyCredentials has more credentials than the key takes in one list
+// (maxCredentialCountInList 8): the platform probes batches.
+func TestManyCredentials(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for i := range 10 {
+		if _, err := f.register(t, ""); err != nil {
+			t.Fatalf("register %d: %v", i, err)
+		}
+	}
+	// A match in the first batch of 8, and one behind 8 unknown IDs.
+	var unknown []webauthn.Credential
+	for i := range 8 {
+		unknown = append(unknown, webauthn.Credential{ID: []byte{byte(i), 1, 2, 3}})
+	}
+	for _, tc := range []struct {
+		creds []webauthn.Credential
+		want  []byte
+	}{
+		{f.user.creds, f.user.creds[0].ID},
+		{append(unknown, f.user.creds[9]), f.user.creds[9].ID},
+	} {
+		user := &testUser{id: f.user.id, creds: tc.creds}
+		assertion, session, err := f.rp.BeginLogin(user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, "")
+		if err != nil {
+			t.Fatalf("GetAssertion with %d allowed credentials: %v", len(tc.creds), err)
+		}
+		parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, err := f.rp.ValidateLogin(user, *session, parsed)
+		if err != nil {
+			t.Fatalf("ValidateLogin: %v", err)
+		}
+		if string(cred.ID) != string(tc.want) {
+			t.Errorf("signed with %x, want %x", cred.ID, tc.want)
+		}
+	}
+	_, err := f.register(t, "", webauthn.WithExclusions(webauthn.Credentials(f.user.creds[9:]).CredentialDescriptors()))
+	if !errors.Is(err, simulator.ErrCredentialExcluded) {
+		t.Fatalf("excluded in second batch: err = %v, want ErrCredentialExcluded", err)
+	}
+	_, err = f.register(t, "", webauthn.WithExclusions(webauthn.Credentials(f.user.creds).CredentialDescriptors()))
+	if !errors.Is(err, simulator.ErrCredentialExcluded) {
+		t.Fatalf("excluded among 10: err = %v, want ErrCredentialExcluded", err)
+	}
+}
+
 func TestRegistrationFailures(t *testing.T) {
 	t.Parallel()
 	t.Run("excluded credential", func(t *testing.T) {

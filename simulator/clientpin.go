@@ -196,6 +196,7 @@ func (a *fidoApplet) setPIN(proto int, req *clientPINRequest) byte {
 	if code != ctapOK {
 		return code
 	}
+	defer clear(pin)
 	a.pinHash, a.pinCodePts = pinHashOf(pin), n
 	a.retries = fidoPINRetries
 	return ctapOK
@@ -260,6 +261,7 @@ func (a *fidoApplet) changePIN(proto int, req *clientPINRequest) byte {
 	if code != ctapOK {
 		return code
 	}
+	defer clear(pin)
 	h := pinHashOf(pin)
 	if a.forceChange && subtle.ConstantTimeCompare(h, a.pinHash) == 1 {
 		return ctapPINPolicyViolation

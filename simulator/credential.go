@@ -138,6 +138,9 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	if len(req.ClientDataHash) != 32 || len(req.User.ID) > 64 || *req.RP.ID == "" {
 		return statusOnly(ctapInvalidParameter)
 	}
+	if len(req.ExcludeList) > fidoMaxCredsInList {
+		return statusOnly(ctapLimitExceeded)
+	}
 	rpID := *req.RP.ID
 	alg := 0
 	for _, p := range req.Params {
@@ -313,6 +316,9 @@ func (a *fidoApplet) getAssertion(params []byte) []byte {
 	}
 	if len(req.ClientDataHash) != 32 || *req.RPID == "" {
 		return statusOnly(ctapInvalidParameter)
+	}
+	if len(req.AllowList) > fidoMaxCredsInList {
+		return statusOnly(ctapLimitExceeded)
 	}
 	rpID := *req.RPID
 	up := true

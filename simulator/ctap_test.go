@@ -64,6 +64,7 @@ func TestCTAPMalformed(t *testing.T) {
 		})...), ctapInvalidOption},
 		{"getAssertion missing", append([]byte{cmdGetAssertion}, mustCBOR(t, map[int]any{1: rp})...), ctapMissingParameter},
 		{"getAssertion no credentials", append([]byte{cmdGetAssertion}, mustCBOR(t, getAssertionRequest{RPID: &rp, ClientDataHash: cdh})...), ctapNoCredentials},
+		{"allowList too long", append([]byte{cmdGetAssertion}, mustCBOR(t, getAssertionRequest{RPID: &rp, ClientDataHash: cdh, AllowList: make([]credDescriptor, 9)})...), ctapLimitExceeded},
 		{"getNextAssertion alone", []byte{cmdGetNextAssertion}, ctapNotAllowed},
 		{"clientPIN no subcommand", append([]byte{cmdClientPIN}, mustCBOR(t, map[int]int{1: 2})...), ctapMissingParameter},
 		{"clientPIN bad protocol", append([]byte{cmdClientPIN}, mustCBOR(t, map[int]int{1: 3, 2: 2})...), ctapInvalidParameter},

@@ -287,6 +287,7 @@ func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin stri
 	if err != nil {
 		return 0, nil, err
 	}
+	defer clear(pb)
 	ka, shared, err := p.agree(ctx, proto)
 	if err != nil {
 		return 0, nil, err
@@ -338,12 +339,15 @@ func (p *Platform) setPIN(ctx context.Context, pin string) error {
 	if err != nil {
 		return err
 	}
+	defer clear(pb)
 	proto := p.protocol(info)
 	ka, shared, err := p.agree(ctx, proto)
 	if err != nil {
 		return err
 	}
-	newPinEnc, err := pinEncrypt(proto, shared, padPIN(pb), p.rand)
+	padded := padPIN(pb)
+	defer clear(padded)
+	newPinEnc, err := pinEncrypt(proto, shared, padded, p.rand)
 	if err != nil {
 		return err
 	}
@@ -377,16 +381,20 @@ func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
 	if err != nil {
 		return err
 	}
+	defer clear(oldB)
 	newB, err := normalizePIN(newPIN)
 	if err != nil {
 		return err
 	}
+	defer clear(newB)
 	proto := p.protocol(info)
 	ka, shared, err := p.agree(ctx, proto)
 	if err != nil {
 		return err
 	}
-	newPinEnc, err := pinEncrypt(proto, shared, padPIN(newB), p.rand)
+	padded := padPIN(newB)
+	defer clear(padded)
+	newPinEnc, err := pinEncrypt(proto, shared, padded, p.rand)
 	if err != nil {
 		return err
 	}
@@ -735,6 +743,9 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 			req.ExcludeList = append(req.ExcludeList, credDescriptor{Type: "public-key", ID: d.CredentialID})
 		}
 	}
+	if req.ExcludeList, err = p.narrow(ctx, info, rpID, req.ExcludeList); err != nil {
+		return nil, err
+	}
 	if rk {
 		req.Options = map[string]bool{"rk": true}
 	}
@@ -874,6 +885,34 @@ func parseAttestedAuthData(ad []byte) (attestedData, error) {
 	return out, nil
 }
 
+// narrow reduces a credential list longer than the key's
+// maxCredentialCountInList to the one credential the key knows, probing
+// batches with silent (up=false) getAssertion as browsers do. It returns
+// nil when no batch matches.
+func (p *Platform) narrow(ctx context.Context, info *getInfoResponse, rpID string, list []credDescriptor) ([]credDescriptor, error) {
+	limit := info.MaxCredsInList
+	if limit <= 0 || len(list) <= limit {
+		return list, nil
+	}
+	probeHash := make([]byte, 32)
+	for start := 0; start < len(list); start += limit {
+		batch := list[start:min(start+limit, len(list))]
+		req := getAssertionRequest{RPID: &rpID, ClientDataHash: probeHash, AllowList: batch, Options: map[string]bool{"up": false}}
+		var resp struct {
+			Credential credDescriptor `cbor:"1,keyasint"`
+		}
+		err := p.ctap(ctx, cmdGetAssertion, req, &resp)
+		switch {
+		case err == nil:
+			return []credDescriptor{resp.Credential}, nil
+		case errors.Is(err, ErrNoCredentials):
+		default:
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
 // GetAssertion runs navigator.credentials.get() at origin with opts and
 // returns the PublicKeyCredential JSON that go-webauthn's
 // protocol.ParseCredentialRequestResponseBytes parses. When several
@@ -944,8 +983,13 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 			req.AllowList = append(req.AllowList, credDescriptor{Type: "public-key", ID: d.CredentialID})
 		}
 	}
-	if len(opts.AllowedCredentials) > 0 && len(req.AllowList) == 0 {
-		return nil, &CTAPError{Code: ctapNoCredentials}
+	if len(opts.AllowedCredentials) > 0 {
+		if req.AllowList, err = p.narrow(ctx, info, rpID, req.AllowList); err != nil {
+			return nil, err
+		}
+		if len(req.AllowList) == 0 {
+			return nil, &CTAPError{Code: ctapNoCredentials}
+		}
 	}
 	// hmac-secret (from hmacGetSecret or PRF eval).
 	ext := opts.Extensions
