@@ -325,3 +325,19 @@ func TestReadHRISTooManyBadRows(t *testing.T) {
 		t.Errorf("got %v, %v", h, err)
 	}
 }
+
+func BenchmarkReadHRIS10k(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("user_name,email,u_personal_email,first_name,last_name,phone,street,city,state,zip,country,company\n")
+	for i := range 10_000 {
+		sb.WriteString("user" + itoa(i+1) + "@example.com,u@example.com,p@example.org,Ann,Lee,+1 416 555 0199,1 Queen St,Toronto,ON,M5H 2N2,CA,Example\n")
+	}
+	data := sb.String()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		h, err := ReadHRIS(strings.NewReader(data), FormatCSV, ServiceNowMapping)
+		if err != nil || h.Len() != 10_000 {
+			b.Fatal(err)
+		}
+	}
+}

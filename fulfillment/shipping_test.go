@@ -521,3 +521,14 @@ func TestCountryCodes(t *testing.T) {
 		t.Errorf("region lists: %d US, %d CA; want 62 and 13", len(usRegions), len(caRegions))
 	}
 }
+
+func BenchmarkNormalizeValidate(b *testing.B) {
+	s := ShippingInfoFromProfile(Profile{FirstName: " Amélie ", LastName: "Dubois", Organization: "Example SAS",
+		Email: "a@Example.fr", SecondEmail: "b@example.fr", PrimaryPhone: "01 42 68 53 00", StreetAddress: "8 rue de l'Élysée",
+		City: "Paris", ZipCode: "75 008", CountryCode: "fr", UserStatus: "STAGED"})
+	for b.Loop() {
+		if err := s.Normalize().Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
