@@ -23,7 +23,7 @@ func seeded(n byte) *mrand.ChaCha8 {
 	return mrand.NewChaCha8(seed)
 }
 
-func newServer(t *testing.T, opts ...yubicotest.Option) *yubicotest.Server {
+func newServer(t testing.TB, opts ...yubicotest.Option) *yubicotest.Server {
 	t.Helper()
 	return yubicotest.NewServer(t, append([]yubicotest.Option{yubicotest.WithRand(seeded(1))}, opts...)...)
 }
@@ -46,7 +46,7 @@ func exactRequest() yubico.ShipmentRequest {
 }
 
 // states records the state of a shipment after each step.
-func mustShipment(t *testing.T, c *yubico.Client, id string) yubico.Shipment {
+func mustShipment(t testing.TB, c *yubico.Client, id string) yubico.Shipment {
 	t.Helper()
 	s, err := c.Shipment(t.Context(), id)
 	if err != nil {
@@ -55,7 +55,7 @@ func mustShipment(t *testing.T, c *yubico.Client, id string) yubico.Shipment {
 	return s
 }
 
-func advance(t *testing.T, s *yubicotest.Server, d time.Duration) {
+func advance(t testing.TB, s *yubicotest.Server, d time.Duration) {
 	t.Helper()
 	if err := s.Advance(d); err != nil {
 		t.Fatal(err)
@@ -290,7 +290,7 @@ func toWebAuthn(k yubico.JWK) webauthn.PublicJWK {
 	return webauthn.PublicJWK{Kty: k.Kty, Crv: k.Crv, Kid: k.Kid, Use: k.Use, X: k.X, Y: k.Y, Alg: k.Alg}
 }
 
-func newOkta(t *testing.T, c *yubico.Client, now time.Time, rpIDs ...string) *okta {
+func newOkta(t testing.TB, c *yubico.Client, now time.Time, rpIDs ...string) *okta {
 	t.Helper()
 	rnd := seeded(7)
 	key, err := webauthn.GenerateKey(rnd, "okta-response-1", webauthn.UseEncryption)
