@@ -808,3 +808,26 @@ func TestParseWebAuthnAssertionErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestThrottleRefusesLongWait(t *testing.T) {
+	t.Parallel()
+	c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{Reserve: 0, MaxRateLimitWait: 10 * time.Second}))
+	mt.RegisterResponder("GET", org+"/api/v1/users/a", func(*http.Request) (*http.Response, error) {
+		now := clk.Now()
+		return jsonResp(200, `{"id":"a","profile":{}}`, "Date", now.Format(http.TimeFormat),
+			"X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "0", "X-Rate-Limit-Reset", fmt.Sprint(now.Add(40*time.Second).Unix())), nil
+	})
+	if _, err := c.GetUser(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.GetUser(t.Context(), "a")
+	if !errors.Is(err, okta.ErrRateLimited) {
+		t.Fatalf("GetUser with an exhausted bucket = %v, want ErrRateLimited", err)
+	}
+	if n := mt.GetTotalCallCount(); n != 1 {
+		t.Errorf("%d requests sent, want 1 (the second is refused before sending)", n)
+	}
+	if len(clk.sleeps()) != 0 {
+		t.Errorf("waited %v, want no wait", clk.sleeps())
+	}
+}

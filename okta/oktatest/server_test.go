@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -534,4 +535,60 @@ func newHookReceiver(t *testing.T, auth string, report func(hookDelivery)) strin
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	return hs.URL
+}
+
+func TestStartOptionsAndUnknownRoute(t *testing.T) {
+	t.Parallel()
+	for name, opt := range map[string]oktatest.Option{
+		"rand":       oktatest.WithRand(nil),
+		"token":      oktatest.WithToken("a b"),
+		"issuer":     oktatest.WithIssuer("not a url"),
+		"rate limit": oktatest.WithRateLimit("api", 1),
+		"window":     oktatest.WithRateLimitWindow(time.Millisecond),
+		"page":       oktatest.WithMaxPageSize(0),
+		"ttl":        oktatest.WithChallengeTimeout(0),
+		"roots":      oktatest.WithAttestationRoots(nil),
+		"hook":       oktatest.WithHookClient(nil),
+	} {
+		if srv, err := oktatest.Start(opt); err == nil {
+			srv.Close()
+			t.Errorf("Start(%s) = nil error", name)
+		}
+	}
+	srv, err := oktatest.Start(oktatest.WithToken("fixed-token"), oktatest.WithIssuer("https://example.okta.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	status, _, body := raw(t, srv, "GET", "/api/v1/nothing-here", "SSWS fixed-token", "")
+	if status != 404 {
+		t.Fatalf("unknown route = %d", status)
+	}
+	checkErrorBody(t, body, "E0000008", "The requested path was not found")
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iss, err := c.Issuer(t.Context()); err != nil || iss != "https://example.okta.com" {
+		t.Errorf("Issuer = %q, %v", iss, err)
+	}
+}
+
+func TestDeterministicIDs(t *testing.T) {
+	t.Parallel()
+	ids := func() []string {
+		srv := oktatest.NewServer(t, oktatest.WithRand(mrand.NewChaCha8([32]byte{7})))
+		var out []string
+		for _, l := range []string{"a@example.com", "b@example.com"} {
+			out = append(out, seedUser(t, srv, l, okta.UserActive).ID)
+		}
+		return append(out, srv.AddGroup("g"), srv.Token())
+	}
+	first, second := ids(), ids()
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("IDs differ between runs with the same seed (-first +second):\n%s", diff)
+	}
+	if !strings.HasPrefix(first[0], "00u") || len(first[0]) != 20 || !strings.HasPrefix(first[2], "00g") || len(first[2]) != 20 {
+		t.Errorf("IDs = %v", first)
+	}
 }
