@@ -89,6 +89,32 @@ func NewCA(rand io.Reader, commonName string, now time.Time) (*CA, error) {
 	return &CA{root: root, intermediate: inter, rootKey: rootKey, interKey: interKey, serial: 1000}, nil
 }
 
+// LoadCA makes a CA from existing certificates and keys, for tests that
+// keep a fixed CA on disk. The root must be a self-signed CA certificate
+// for rootKey, and the intermediate a CA certificate for intermediateKey
+// signed by the root.
+func LoadCA(root *x509.Certificate, rootKey *ecdsa.PrivateKey, intermediate *x509.Certificate, intermediateKey *ecdsa.PrivateKey) (*CA, error) {
+	if root == nil || rootKey == nil || intermediate == nil || intermediateKey == nil {
+		return nil, errors.New("simulator: load CA: missing certificate or key")
+	}
+	if !root.IsCA || !intermediate.IsCA {
+		return nil, errors.New("simulator: load CA: root and intermediate must be CA certificates")
+	}
+	if err := root.CheckSignatureFrom(root); err != nil {
+		return nil, fmt.Errorf("simulator: load CA: root is not self-signed: %w", err)
+	}
+	if err := intermediate.CheckSignatureFrom(root); err != nil {
+		return nil, fmt.Errorf("simulator: load CA: intermediate not signed by the root: %w", err)
+	}
+	if !rootKey.PublicKey.Equal(root.PublicKey) {
+		return nil, errors.New("simulator: load CA: root key does not match the root certificate")
+	}
+	if !intermediateKey.PublicKey.Equal(intermediate.PublicKey) {
+		return nil, errors.New("simulator: load CA: intermediate key does not match the intermediate certificate")
+	}
+	return &CA{root: root, intermediate: intermediate, rootKey: rootKey, interKey: intermediateKey, serial: 1000}, nil
+}
+
 // Root returns the self-signed root certificate, the trust anchor tests
 // configure in place of Yubico's.
 func (ca *CA) Root() *x509.Certificate { return ca.root }
