@@ -16,6 +16,7 @@ import (
 	"github.com/go-webauthn/webauthn/metadata/providers/memory"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"github.com/preenroll/preenroll/internal/pcsctest"
@@ -67,9 +68,15 @@ func newRelyingParty(t *testing.T, aaguid uuid.UUID) *webauthn.WebAuthn {
 	return w
 }
 
-// pythonFIDO2 runs testdata/fido2_client.py with a request and returns its
-// JSON output.
+// pythonFIDO2 runs a WebAuthn ceremony with testdata/fido2_client.py and
+// returns its JSON output.
 func pythonFIDO2(t *testing.T, st *pcsctest.Stack, mode string, publicKey any, pin string) []byte {
+	t.Helper()
+	return runFIDO2Script(t, st, mode, map[string]any{"origin": rpOrigin, "pin": pin, "reader": st.ReaderName(0), "publicKey": publicKey})
+}
+
+// runFIDO2Script runs testdata/fido2_client.py in mode with req on stdin.
+func runFIDO2Script(t *testing.T, st *pcsctest.Stack, mode string, req map[string]any) []byte {
 	t.Helper()
 	if _, err := exec.LookPath(systemPython); err != nil {
 		requireOrSkip(t, systemPython+" missing")
@@ -77,7 +84,7 @@ func pythonFIDO2(t *testing.T, st *pcsctest.Stack, mode string, publicKey any, p
 	if err := exec.Command(systemPython, "-c", "import fido2.pcsc").Run(); err != nil {
 		requireOrSkip(t, "python3-fido2 missing (apt-get install python3-fido2)")
 	}
-	req, err := json.Marshal(map[string]any{"origin": rpOrigin, "pin": pin, "reader": st.ReaderName(0), "publicKey": publicKey})
+	body, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +92,7 @@ func pythonFIDO2(t *testing.T, st *pcsctest.Stack, mode string, publicKey any, p
 	defer cancel()
 	cmd := exec.CommandContext(ctx, systemPython, filepath.Join("testdata", "fido2_client.py"), mode)
 	cmd.Env = st.Env()
-	cmd.Stdin = bytes.NewReader(req)
+	cmd.Stdin = bytes.NewReader(body)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -161,5 +168,59 @@ func TestPythonFIDO2(t *testing.T) {
 	if !got.Flags.UserVerified || got.Authenticator.CloneWarning || got.Authenticator.SignCount <= cred.Authenticator.SignCount {
 		t.Errorf("login: UV %v, clone warning %v, sign count %d after %d; want UV, no warning, a higher count",
 			got.Flags.UserVerified, got.Authenticator.CloneWarning, got.Authenticator.SignCount, cred.Authenticator.SignCount)
+	}
+}
+
+// TestFIDOPINAuthBlocked checks CTAP2's PIN lockout through python-fido2 on
+// one PC/SC connection: the third wrong PIN in a row blocks PIN use until a
+// power cycle (CTAP 2.1 §6.5.5.7), which pulling the key out of the reader
+// and putting it back provides.
+func TestFIDOPINAuthBlocked(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{ReaderName: pcsctest.NFCReader})
+	k := newKey(t)
+	const pin = "4831-pin"
+	if err := simulator.NewPlatform(k).SetPIN(t.Context(), pin); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	v := st.Insert(t, 0, k)
+
+	type attempts struct {
+		Results            []int
+		Retries            int
+		PowerCycleRequired bool
+	}
+	try := func(pins ...string) attempts {
+		t.Helper()
+		out := runFIDO2Script(t, st, "pin-attempts", map[string]any{"reader": st.ReaderName(0), "rpId": rpID, "pins": pins})
+		var a attempts
+		if err := json.Unmarshal(out, &a); err != nil {
+			t.Fatalf("pin-attempts output %q: %v", out, err)
+		}
+		return a
+	}
+	const (
+		pinInvalid     = 0x31 // CTAP2_ERR_PIN_INVALID
+		pinAuthBlocked = 0x34 // CTAP2_ERR_PIN_AUTH_BLOCKED
+	)
+	got := try("0000-bad", "0000-bad", "0000-bad", pin)
+	want := attempts{Results: []int{pinInvalid, pinInvalid, pinAuthBlocked, pinAuthBlocked}, Retries: 5, PowerCycleRequired: true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("three wrong PINs, then the right one (-want +got):\n%s", diff)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	v.Remove()
+	if err := st.WaitCard(ctx, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	v.Insert()
+	if err := st.WaitCard(ctx, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	got = try(pin)
+	want = attempts{Results: []int{0}, Retries: 8}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after remove and re-insert (-want +got):\n%s", diff)
 	}
 }

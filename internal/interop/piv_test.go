@@ -4,6 +4,7 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -346,6 +347,51 @@ func issueCert(t *testing.T, pub *ecdsa.PublicKey) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// TestPIVGoRemoveInsert pulls the key out of the reader while piv-go holds
+// it, then puts it back: piv-go's open handle fails, a new one works, and the
+// PIN verification of the old session is gone, as with a real key.
+func TestPIVGoRemoveInsert(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{})
+	v := st.Insert(t, 0, newKey(t))
+	yk, err := piv.Open(st.ReaderName(0))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := yk.VerifyPIN(piv.DefaultPIN); err != nil {
+		t.Fatalf("VerifyPIN: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	v.Remove()
+	if err := st.WaitCard(ctx, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := yk.Serial(); err == nil {
+		t.Error("Serial() on a removed key succeeded")
+	}
+	yk.Close()
+	if yk, err := piv.Open(st.ReaderName(0)); err == nil {
+		yk.Close()
+		t.Error("Open with the key removed succeeded")
+	}
+
+	v.Insert()
+	if err := st.WaitCard(ctx, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	yk, err = piv.Open(st.ReaderName(0))
+	if err != nil {
+		t.Fatalf("Open after re-insert: %v", err)
+	}
+	defer yk.Close()
+	// A still-verified PIN would make piv-go's Retries fail (VERIFY with no
+	// data answers 9000); a fresh session reports the counter.
+	if got, err := yk.Retries(); err != nil || got != 3 {
+		t.Errorf("Retries() after re-insert = %d, %v; want 3 (PIN no longer verified)", got, err)
+	}
 }
 
 // BenchmarkPIVGoSerial measures piv-go's Serial (one GET SERIAL APDU, F8)

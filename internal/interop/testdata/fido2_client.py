@@ -1,14 +1,20 @@
 """A WebAuthn client on python-fido2 (Debian python3-fido2 0.9.1) over PC/SC.
 
-Usage: /usr/bin/python3 fido2_client.py make-credential|get-assertion
+Usage: /usr/bin/python3 fido2_client.py make-credential|get-assertion|pin-attempts
 
-Reads one JSON object from stdin:
+make-credential and get-assertion read one JSON object from stdin:
   {"origin": "https://example.com", "pin": "...", "reader": "...",
    "publicKey": <go-webauthn PublicKeyCredentialCreationOptions or
                  PublicKeyCredentialRequestOptions, binary fields base64url>}
-and prints the browser-shaped PublicKeyCredential JSON (binary fields
-base64url) that go-webauthn's protocol.Parse*ResponseBytes accepts. The
-device is the first PC/SC reader whose name contains "reader". The PIN is
+and print the browser-shaped PublicKeyCredential JSON (binary fields
+base64url) that go-webauthn's protocol.Parse*ResponseBytes accepts.
+
+pin-attempts reads {"reader": "...", "rpId": "...", "pins": ["...", ...]}, asks
+for a PIN/UV auth token (getAssertion permission) with each PIN in turn on one
+connection, and prints {"results": [0 for success or the CTAP error code, ...],
+"retries": n, "powerCycleRequired": bool}.
+
+The device is the first PC/SC reader whose name contains "reader". PINs are
 never printed.
 """
 
@@ -18,6 +24,8 @@ import sys
 
 from fido2 import cbor
 from fido2.client import Fido2Client
+from fido2.ctap import CtapError
+from fido2.ctap2 import ClientPin, Ctap2
 from fido2.pcsc import CtapPcscDevice
 from fido2.webauthn import (
     AuthenticatorSelectionCriteria,
@@ -123,10 +131,27 @@ def get_assertion(client, pk, pin):
     return out
 
 
+def pin_attempts(req):
+    pin = ClientPin(Ctap2(device(req["reader"])))
+    results = []
+    for p in req["pins"]:
+        try:
+            pin.get_pin_token(p, ClientPin.PERMISSION.GET_ASSERTION, req["rpId"])
+            results.append(0)
+        except CtapError as e:
+            results.append(int(e.code))
+    retries, power_cycle = pin.get_pin_retries()
+    return {"results": results, "retries": retries, "powerCycleRequired": bool(power_cycle)}
+
+
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in ("make-credential", "get-assertion"):
+    modes = ("make-credential", "get-assertion", "pin-attempts")
+    if len(sys.argv) != 2 or sys.argv[1] not in modes:
         raise SystemExit(__doc__)
     req = json.load(sys.stdin)
+    if sys.argv[1] == "pin-attempts":
+        json.dump(pin_attempts(req), sys.stdout)
+        return
     client = Fido2Client(device(req["reader"]), req["origin"])
     pk = req["publicKey"]
     pin = req.get("pin") or None
