@@ -252,14 +252,23 @@ type hrisConfig struct {
 	maxBytes, maxRows, maxField int
 }
 
-// WithMaxExportBytes bounds the size of the export (default 64 MiB).
-func WithMaxExportBytes(n int) HRISOption { return func(c *hrisConfig) { c.maxBytes = n } }
+// WithMaxExportBytes bounds the size of the export (default 64 MiB; n <= 0
+// keeps the default).
+func WithMaxExportBytes(n int) HRISOption { return func(c *hrisConfig) { setPositive(&c.maxBytes, n) } }
 
-// WithMaxRows bounds the number of data rows (default 100000).
-func WithMaxRows(n int) HRISOption { return func(c *hrisConfig) { c.maxRows = n } }
+// WithMaxRows bounds the number of data rows (default 100000; n <= 0 keeps
+// the default).
+func WithMaxRows(n int) HRISOption { return func(c *hrisConfig) { setPositive(&c.maxRows, n) } }
 
-// WithMaxFieldBytes bounds the size of one value (default 4096 bytes).
-func WithMaxFieldBytes(n int) HRISOption { return func(c *hrisConfig) { c.maxField = n } }
+// WithMaxFieldBytes bounds the size of one value (default 4096 bytes; n <= 0
+// keeps the default).
+func WithMaxFieldBytes(n int) HRISOption { return func(c *hrisConfig) { setPositive(&c.maxField, n) } }
+
+func setPositive(dst *int, n int) {
+	if n > 0 {
+		*dst = n
+	}
+}
 
 // HRIS is a Directory over the profiles of one HRIS export, held in memory
 // in file order. It is safe for concurrent use (it is read-only).

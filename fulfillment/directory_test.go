@@ -228,6 +228,8 @@ func TestReadHRISRows(t *testing.T) {
 		{"csv bare quote", FormatCSV, "user,mail,street1,street2,new\na@x.io,a\"b,,,\n", nil, true, []string{"2//" + bad}, nil},
 		{"csv too many rows", FormatCSV, "user,mail,street1,street2,new\na,,,,\nb,,,,\nc,,,,\n",
 			[]HRISOption{WithMaxRows(2)}, true, []string{"4//" + big}, nil},
+		{"non-positive limits keep the defaults", FormatCSV, "user,mail,street1,street2,new\na@x.io,,,,\n",
+			[]HRISOption{WithMaxRows(0), WithMaxFieldBytes(-1), WithMaxExportBytes(0)}, false, nil, []string{"a@x.io"}},
 		{"json ok", FormatJSON,
 			`{"meta":{"x":[1,2]},"rows":[` + "\n" + `{"user":"a@x.io","mail":null,"street1":"1 Main","new":true},` + "\n" + `{"user":"b@x.io","street2":12345,"new":false,"extra":{"ignored":1}}]}`,
 			nil, false, nil, []string{"a@x.io", "b@x.io"}},
