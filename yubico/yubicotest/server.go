@@ -20,9 +20,9 @@ import (
 	"github.com/preenroll/preenroll/yubico"
 )
 
-// DefaultStart is the fake clock's default start: Monday 2 March 2026, 09:00
+// defaultStart is the fake clock's default start: Monday 2 March 2026, 09:00
 // in Los Angeles.
-var DefaultStart = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
+var defaultStart = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
 
 // Timing configures the clock-driven lifecycle. The zero value of a field
 // means its default.
@@ -179,7 +179,8 @@ type config struct {
 // Option configures a [Server].
 type Option func(*config) error
 
-// WithStart sets the fake clock's start time (default [DefaultStart]).
+// WithStart sets the fake clock's start time (default Monday 2 March 2026,
+// 09:00 in Los Angeles, 17:00 UTC).
 func WithStart(t time.Time) Option {
 	return func(c *config) error {
 		if t.IsZero() {
@@ -491,7 +492,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 
 // Start starts a fake Yubico; call [Server.Close] when done.
 func Start(opts ...Option) (*Server, error) {
-	cfg := config{start: DefaultStart, rand: rand.Reader, pinLength: 8, serial: 31000001}
+	cfg := config{start: defaultStart, rand: rand.Reader, pinLength: 8, serial: 31000001}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("yubicotest: nil option")
