@@ -157,9 +157,10 @@ func wrapCredential(master []byte, rand io.Reader, rpIDHash []byte, m credMeta, 
 	return gcm.Seal(id, id[1:13], pt, rpIDHash), nil
 }
 
-// unwrapCredential opens a credential ID minted by this key for this RP;
-// ok is false for anything else.
-func unwrapCredential(master []byte, rpIDHash, id []byte) (credMeta, *credKey, bool) {
+// openCredential decrypts a credential ID minted by this key for this RP;
+// ok is false for anything else. It returns the metadata and the private
+// key bytes without deriving the key.
+func openCredential(master []byte, rpIDHash, id []byte) (credMeta, []byte, bool) {
 	if len(id) != credIDLen || id[0] != credIDVersion {
 		return credMeta{}, nil, false
 	}
@@ -175,7 +176,16 @@ func unwrapCredential(master []byte, rpIDHash, id []byte) (credMeta, *credKey, b
 	if pt[0] == 1 {
 		m.alg = coseEdDSA
 	}
-	k, err := newCredKey(m.alg, pt[3:])
+	return m, pt[3:], true
+}
+
+// unwrapCredential opens a credential ID and derives its key.
+func unwrapCredential(master []byte, rpIDHash, id []byte) (credMeta, *credKey, bool) {
+	m, seed, ok := openCredential(master, rpIDHash, id)
+	if !ok {
+		return credMeta{}, nil, false
+	}
+	k, err := newCredKey(m.alg, seed)
 	if err != nil {
 		return credMeta{}, nil, false
 	}

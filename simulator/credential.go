@@ -196,7 +196,7 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	}
 	rpIDHash := sha256.Sum256([]byte(rpID))
 	for _, d := range req.ExcludeList {
-		m, _, ok := unwrapCredential(a.master, rpIDHash[:], d.ID)
+		m, _, ok := openCredential(a.master, rpIDHash[:], d.ID)
 		if !ok || (m.resident && a.findResident(d.ID) == nil) {
 			continue
 		}
@@ -352,7 +352,7 @@ func (a *fidoApplet) getAssertion(params []byte) []byte {
 	var creds []*residentCred
 	if len(req.AllowList) > 0 {
 		for _, d := range req.AllowList {
-			m, _, ok := unwrapCredential(a.master, rpIDHash[:], d.ID)
+			m, _, ok := openCredential(a.master, rpIDHash[:], d.ID)
 			if !ok || d.Type != "public-key" {
 				continue
 			}

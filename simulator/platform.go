@@ -93,6 +93,7 @@ func (p *Platform) lock() func() {
 // and other users of the key may draw from a non-thread-safe reader.
 type keyRand struct{ k *Key }
 
+// Read implements io.Reader.
 func (r keyRand) Read(b []byte) (int, error) {
 	r.k.mu.Lock()
 	defer r.k.mu.Unlock()
