@@ -282,3 +282,20 @@ func (c *Client) Issuer(ctx context.Context) (string, error) {
 	}
 	return doc.Issuer, nil
 }
+
+// DefaultRPID returns the RP ID Okta's Workflows template registers keys
+// for: the host of the org's issuer ([Client.Issuer]), e.g.
+// "example.okta.com".
+//
+// Errors: those of Issuer; an error if the issuer is not an absolute URL.
+func (c *Client) DefaultRPID(ctx context.Context) (string, error) {
+	iss, err := c.Issuer(ctx)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(iss)
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("okta: default RP ID: issuer %q is not an absolute URL", iss)
+	}
+	return u.Hostname(), nil
+}

@@ -572,6 +572,9 @@ func TestStartOptionsAndUnknownRoute(t *testing.T) {
 	if iss, err := c.Issuer(t.Context()); err != nil || iss != "https://example.okta.com" {
 		t.Errorf("Issuer = %q, %v", iss, err)
 	}
+	if rp, err := c.DefaultRPID(t.Context()); err != nil || rp != "example.okta.com" {
+		t.Errorf("DefaultRPID = %q, %v", rp, err)
+	}
 }
 
 func TestDeterministicIDs(t *testing.T) {
