@@ -112,13 +112,19 @@ func overlay(dst *Profile, p Profile) {
 // and the intent stays recorded for Sync to resume; a definite refusal by
 // Okta leaves the record FulfillmentErrored at step Initiating.
 func (s *Service) Order(ctx context.Context, userID string, items ...Item) (Record, error) {
-	items, err := s.orderItems(userID, items)
-	if err != nil {
+	if userID == "" {
+		return Record{}, &ValidationError{Fields: []FieldError{{Field: "userId", Problem: "required"}}, kind: ErrInvalidOrder}
+	}
+	if _, err := s.orderItems("user", items); err != nil {
 		return Record{}, err
 	}
 	u, err := s.okta.GetUser(ctx, userID)
 	if err != nil {
 		return Record{}, fmt.Errorf("fulfillment: order for %q: get user: %w", userID, err)
+	}
+	items, err = s.orderItems(u.ID, items)
+	if err != nil {
+		return Record{}, err
 	}
 	if _, err := s.shippingInfo(u); err != nil {
 		return Record{}, err
