@@ -1,0 +1,697 @@
+package fulfillment_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/yubico"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+// rpID is the relying-party ID the keys are registered for (the Okta org
+// host in production).
+const rpID = "preenroll.okta.example"
+
+const hookSecret = "e2e-hook-secret-7f3a9c"
+
+var defaultItem = fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}
+
+// seeded is a deterministic io.Reader safe for concurrent use.
+type seeded struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func newSeeded(seed byte) *seeded {
+	var s [32]byte
+	s[0] = seed
+	return &seeded{r: rand.NewChaCha8(s)}
+}
+
+func (s *seeded) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Read(p)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (the slog sink).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a fake Okta org and a fake Yubico with a Service between them, the
+// Service's event hook registered at Okta.
+type env struct {
+	t    testing.TB
+	ok   *oktatest.Server
+	ys   *yubicotest.Server
+	oc   *okta.Client
+	svc  *fulfillment.Service
+	cfg  fulfillment.Config
+	logs *syncBuffer
+}
+
+type envOption struct {
+	okta   []oktatest.Option
+	yubico []yubicotest.Option
+	config func(*fulfillment.Config)
+	noHook bool
+}
+
+func newEnv(t testing.TB, o envOption) *env {
+	t.Helper()
+	ys := yubicotest.NewServer(t, append([]yubicotest.Option{yubicotest.WithRand(newSeeded(1))}, o.yubico...)...)
+	ok := oktatest.NewServer(t, append([]oktatest.Option{
+		oktatest.WithRand(newSeeded(2)), oktatest.WithNow(ys.Now()), oktatest.WithAttestationRoots(ys.FIDOCA().Root()),
+	}, o.okta...)...)
+	// Connections are reused between the Service's workers: the default
+	// two idle connections per host would make every other request dial.
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	oc, err := ok.Client(okta.WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ok: ok, ys: ys, oc: oc, logs: &syncBuffer{}}
+	e.cfg = fulfillment.Config{
+		Okta: oc, Yubico: ys.Client(yubico.WithHTTPClient(hc)), Store: fulfillment.NewMemoryStore(), RPIDs: []string{rpID},
+		Defaults: defaultItem, Clock: ys.Now, Rand: newSeeded(3), EventHookSecret: hookSecret,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if o.config != nil {
+		o.config(&e.cfg)
+	}
+	if e.svc, err = fulfillment.New(e.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !o.noHook {
+		hook := httptest.NewServer(e.svc.EventHandler())
+		t.Cleanup(hook.Close)
+		if _, err := ok.AddEventHook(t.Context(), hook.URL, hookSecret, oktatest.EventPreregisterInitiate); err != nil {
+			t.Fatalf("AddEventHook: %v", err)
+		}
+	}
+	return e
+}
+
+// advance moves both fakes' clocks.
+func (e *env) advance(d time.Duration) {
+	e.t.Helper()
+	if err := e.ys.Advance(d); err != nil {
+		e.t.Fatal(err)
+	}
+	e.ok.Advance(d)
+}
+
+// profile returns a valid shipping profile for user n.
+func profile(n int) okta.Profile {
+	return okta.Profile{
+		Login: fmt.Sprintf("user%04d@example.com", n), Email: fmt.Sprintf("user%04d@example.com", n),
+		SecondEmail: fmt.Sprintf("user%04d@home.example.net", n), FirstName: "Ada", LastName: fmt.Sprintf("Tester%d", n),
+		PrimaryPhone: "+16175550100", StreetAddress: fmt.Sprintf("%d Main Street", n+1), City: "Boston", State: "MA",
+		ZipCode: "02110", CountryCode: "US", Organization: "Example Inc",
+	}
+}
+
+// addUser seeds an Okta user with a valid profile.
+func (e *env) addUser(n int, status okta.UserStatus, change func(*okta.Profile)) okta.User {
+	e.t.Helper()
+	p := profile(n)
+	if change != nil {
+		change(&p)
+	}
+	u, err := e.ok.AddUser(p, status)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+func (e *env) sync() fulfillment.SyncReport {
+	e.t.Helper()
+	rep, err := e.svc.Sync(e.t.Context())
+	if err != nil {
+		e.t.Fatalf("Sync: %v", err)
+	}
+	return rep
+}
+
+func (e *env) status(userID string) fulfillment.Record {
+	e.t.Helper()
+	rec, err := e.svc.Status(e.t.Context(), userID)
+	if err != nil {
+		e.t.Fatalf("Status(%s): %v", userID, err)
+	}
+	return rec
+}
+
+func (e *env) wantStatus(userID string, st fulfillment.Status, step fulfillment.Step) fulfillment.Record {
+	e.t.Helper()
+	rec := e.status(userID)
+	if rec.Status != st || rec.Step != step {
+		e.t.Fatalf("user %s: status %s step %s (reason %q), want %s %s", userID, rec.Status, rec.Step, rec.Reason, st, step)
+	}
+	return rec
+}
+
+// shipThrough advances the clocks past validation, the fulfillment batch and
+// shipping, syncing on the way.
+func (e *env) shipThrough() {
+	e.t.Helper()
+	e.advance(30 * time.Minute) // address validation
+	e.sync()
+	e.advance(e.ys.NextBatch().Sub(e.ys.Now()) + time.Minute) // programmed, sent to fulfillment
+	e.sync()
+	e.advance(25 * time.Hour) // shipped: 103
+	e.sync()
+}
+
+var pinRE = regexp.MustCompile(`\n\s+(\d{4,63})\s*\n`)
+
+// pinFor returns the PIN of the last PIN email sent to address.
+func (e *env) pinFor(address string) string {
+	e.t.Helper()
+	pin := ""
+	for _, m := range e.ok.Outbox() {
+		if m.To == address && strings.Contains(m.Subject, "PIN") {
+			if sm := pinRE.FindStringSubmatch(m.Body); sm != nil {
+				pin = sm[1]
+			}
+		}
+	}
+	if pin == "" {
+		e.t.Fatalf("no PIN email to %s in the outbox", address)
+	}
+	return pin
+}
+
+// signIn uses the delivered key the way the user does: change the factory
+// PIN, then sign in to Okta through the Authn API with the key.
+func (e *env) signIn(u okta.User, rec fulfillment.Record, pin string) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	key, err := e.ys.Parcel(rec.ShipmentID)
+	if err != nil {
+		e.t.Fatalf("Parcel: %v", err)
+	}
+	if rec.Serial != fmt.Sprint(key.Serial()) {
+		e.t.Errorf("record serial %q, key serial %d", rec.Serial, key.Serial())
+	}
+	p := simulator.NewPlatform(key)
+	const newPIN = "31415926"
+	if err := p.ChangePIN(ctx, pin, newPIN); err != nil {
+		e.t.Fatalf("ChangePIN with the emailed PIN: %v", err)
+	}
+	if u.Status == okta.UserStaged {
+		if err := e.oc.ActivateUser(ctx, u.ID, false); err != nil {
+			e.t.Fatalf("ActivateUser: %v", err)
+		}
+	}
+	tx, err := e.oc.Authenticate(ctx, okta.AuthnRequest{Username: u.Profile.Login})
+	if err != nil {
+		e.t.Fatalf("Authenticate: %v", err)
+	}
+	factors := tx.WebAuthnFactors()
+	if len(factors) == 0 {
+		e.t.Fatalf("Authn offers no WebAuthn factor (status %s)", tx.Status)
+	}
+	tx, err = e.oc.ChallengeWebAuthnFactor(ctx, tx.StateToken, factors[0].ID)
+	if err != nil {
+		e.t.Fatalf("ChallengeWebAuthnFactor: %v", err)
+	}
+	opts, err := e.oc.WebAuthnRequestOptions(tx, rpID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	assertion, err := p.GetAssertionJSON(ctx, "https://"+rpID, opts, newPIN)
+	if err != nil {
+		e.t.Fatalf("GetAssertion: %v", err)
+	}
+	a, err := okta.ParseWebAuthnAssertion(assertion)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tx, err = e.oc.VerifyWebAuthnFactor(ctx, tx.StateToken, factors[0].ID, a)
+	if err != nil {
+		e.t.Fatalf("VerifyWebAuthnFactor: %v", err)
+	}
+	if tx.Status != okta.AuthnSuccess {
+		e.t.Fatalf("sign-in status %s, want SUCCESS", tx.Status)
+	}
+}
+
+// checkNoSecrets fails if a PIN or token appears in the Service's log.
+func (e *env) checkNoSecrets(secrets ...string) {
+	e.t.Helper()
+	logs := e.logs.String()
+	for _, s := range append(secrets, e.ok.Token(), e.ys.Token(), hookSecret) {
+		if s != "" && strings.Contains(logs, s) {
+			e.t.Errorf("a secret (%d chars) appears in the Service's log", len(s))
+		}
+	}
+}
+
+func TestLifecycleNewAndExistingUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	staged := e.addUser(1, okta.UserStaged, nil)
+	existing := e.addUser(2, okta.UserActive, nil)
+
+	for _, u := range []okta.User{staged, existing} {
+		rec, err := e.svc.Order(ctx, u.Profile.Login)
+		if err != nil {
+			t.Fatalf("Order(%s): %v", u.Profile.Login, err)
+		}
+		if rec.Status != fulfillment.FulfillmentStarted || rec.Step != fulfillment.StepInitiated || rec.UserID != u.ID {
+			t.Fatalf("after Order: %+v", rec)
+		}
+		// A second order while the first is in flight is refused.
+		if _, err := e.svc.Order(ctx, u.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
+			t.Errorf("second Order = %v, want ErrOrderInFlight", err)
+		}
+	}
+	if _, err := e.ok.AwaitDeliveries(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+
+	rep := e.sync()
+	if rep.Advanced != 2 || len(rep.Failures) != 0 {
+		t.Fatalf("first Sync: %+v", rep)
+	}
+	for _, u := range []okta.User{staged, existing} {
+		rec := e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+		if len(rec.Enrollments) != 1 || rec.ShipmentID == "" {
+			t.Fatalf("user %s: enrollments %+v shipment %q", u.ID, rec.Enrollments, rec.ShipmentID)
+		}
+	}
+	e.shipThrough()
+
+	for _, u := range []okta.User{staged, existing} {
+		rec := e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+		to := u.Profile.Email
+		if u.Status == okta.UserStaged {
+			to = u.Profile.SecondEmail
+		}
+		pin := e.pinFor(to)
+		if err := e.svc.ResendPIN(ctx, u.ID); err != nil {
+			t.Fatalf("ResendPIN while shipped: %v", err)
+		}
+		if again := e.pinFor(to); again != pin {
+			t.Errorf("resent PIN differs from the first")
+		}
+		e.signIn(u, rec, pin)
+		e.sync()
+		rec = e.wantStatus(u.ID, fulfillment.Active, fulfillment.StepActive)
+		if !e.ok.PINWiped(rec.Enrollments[0].ID) {
+			t.Errorf("user %s: Okta still holds the PIN after the first sign-in", u.ID)
+		}
+		if err := e.svc.ResendPIN(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
+			t.Errorf("ResendPIN when active = %v, want ErrInvalidTransition", err)
+		}
+		e.checkNoSecrets(pin)
+	}
+	// Exactly one shipment per user at Yubico, one enrollment at Okta.
+	if n := len(e.ys.Shipments()); n != 2 {
+		t.Errorf("Yubico holds %d shipments, want 2", n)
+	}
+	for _, u := range []okta.User{staged, existing} {
+		if n := len(e.ok.Enrollments(u.ID)); n != 1 {
+			t.Errorf("user %s has %d enrollments at Okta, want 1", u.ID, n)
+		}
+	}
+}
+
+func TestUndeliverableThenFixedAndRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, func(p *okta.Profile) {
+		p.StreetAddress, p.City, p.State, p.ZipCode = "123 XYZ", "Nowhere", "NY", "11111"
+	})
+	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	first := e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+	e.advance(30 * time.Minute) // address validation: state 7
+	rep := e.sync()
+	if rep.Errored != 1 {
+		t.Errorf("Sync report %+v, want 1 errored", rep)
+	}
+	rec := e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
+	if rec.FailedStep != fulfillment.StepShipmentCreated || rec.ShipmentState != 7 || !strings.Contains(rec.Reason, "state 7") {
+		t.Errorf("errored record: failed step %s, shipment state %d, reason %q", rec.FailedStep, rec.ShipmentState, rec.Reason)
+	}
+	if es := e.ok.Enrollments(u.ID); len(es) != 1 || es[0].Status != okta.StatusFulfillmentErrored {
+		t.Errorf("Okta enrollments after the failure: %+v, want one FULFILLMENT_ERRORED", es)
+	}
+	// A second order is refused while errored; Sync leaves it alone.
+	if _, err := e.svc.Order(ctx, u.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
+		t.Errorf("Order while errored = %v, want ErrOrderInFlight", err)
+	}
+	if rep := e.sync(); rep.Advanced != 0 {
+		t.Errorf("Sync touched an errored record: %+v", rep)
+	}
+
+	// Retry with a profile that became invalid: refused, still errored.
+	if _, err := e.oc.UpdateProfile(ctx, u.ID, okta.Profile{ZipCode: "1111"}); err != nil {
+		t.Fatal(err)
+	}
+	var verr *fulfillment.ValidationError
+	if _, err := e.svc.Retry(ctx, u.ID); !errors.As(err, &verr) || !errors.Is(err, fulfillment.ErrInvalidShipping) {
+		t.Fatalf("Retry with a bad zip = %v, want a shipping ValidationError", err)
+	} else if _, ok := verr.Field("zipCode"); !ok {
+		t.Errorf("ValidationError %v does not name zipCode", verr)
+	}
+	e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
+
+	// Fix the address and retry: old shipment cancelled, old enrollment
+	// deleted, a new one shipped.
+	fixed := profile(1)
+	if _, err := e.oc.UpdateProfile(ctx, u.ID, okta.Profile{StreetAddress: fixed.StreetAddress, City: fixed.City, State: fixed.State, ZipCode: fixed.ZipCode}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.svc.Retry(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	if rec.Status != fulfillment.FulfillmentStarted || rec.Step != fulfillment.StepShipmentCreated || rec.Attempts != 2 {
+		t.Fatalf("after Retry: status %s step %s attempts %d", rec.Status, rec.Step, rec.Attempts)
+	}
+	if rec.ShipmentID == first.ShipmentID || rec.Enrollments[0].ID == first.Enrollments[0].ID {
+		t.Errorf("Retry reused shipment %s or enrollment %s", rec.ShipmentID, rec.Enrollments[0].ID)
+	}
+	if _, ok := e.ys.FPRShipment(first.ShipmentID); ok {
+		if sh, _ := e.ys.FPRShipment(first.ShipmentID); sh.State.ID == yubico.StateUndeliverable {
+			t.Errorf("the undeliverable shipment %s was not cancelled", first.ShipmentID)
+		}
+	}
+	if es := e.ok.Enrollments(u.ID); len(es) != 1 || es[0].ID != rec.Enrollments[0].ID {
+		t.Errorf("Okta enrollments after Retry: %+v, want only %s", es, rec.Enrollments[0].ID)
+	}
+	e.shipThrough()
+	rec = e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+	e.signIn(u, rec, e.pinFor(u.Profile.Email))
+	e.sync()
+	rec = e.wantStatus(u.ID, fulfillment.Active, fulfillment.StepActive)
+	var steps []string
+	for _, c := range rec.History {
+		steps = append(steps, string(c.Step))
+	}
+	for _, want := range []string{"errored", "initiated", "active"} {
+		if !strings.Contains(strings.Join(steps, " "), want) {
+			t.Errorf("history %v lacks %s", steps, want)
+		}
+	}
+}
+
+func TestDeleteMidShipment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	early := e.addUser(1, okta.UserActive, nil)
+	late := e.addUser(2, okta.UserActive, nil)
+	for _, u := range []okta.User{early, late} {
+		if _, err := e.svc.Order(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.sync()
+	// early: deleted while the shipment awaits validation (cancellable).
+	recEarly := e.wantStatus(early.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+	if err := e.svc.Delete(ctx, early.ID); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	rec := e.wantStatus(early.ID, fulfillment.Deleted, fulfillment.StepDeleted)
+	if sh, ok := e.ys.FPRShipment(recEarly.ShipmentID); ok && !sh.State.ID.Failed() && sh.State.ID != yubico.ShipmentState(0) {
+		t.Errorf("shipment %s still live after Delete: state %d", recEarly.ShipmentID, sh.State.ID)
+	}
+	if es := e.ok.Enrollments(early.ID); len(es) != 0 {
+		t.Errorf("Okta still has enrollments of a deleted key: %+v", es)
+	}
+	if err := e.svc.Delete(ctx, early.ID); err != nil {
+		t.Errorf("second Delete = %v, want nil", err)
+	}
+	_ = rec
+
+	// late: deleted after the shipment was locked for fulfillment.
+	e.advance(30 * time.Minute)
+	e.advance(e.ys.NextBatch().Sub(e.ys.Now()) + time.Minute)
+	e.sync()
+	recLate := e.wantStatus(late.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+	if recLate.ShipmentState < 10 {
+		t.Fatalf("late shipment in state %d, want locked (≥ 10)", recLate.ShipmentState)
+	}
+	if err := e.svc.Delete(ctx, late.ID); err != nil {
+		t.Fatalf("Delete after lock: %v", err)
+	}
+	rec = e.wantStatus(late.ID, fulfillment.Deleted, fulfillment.StepDeleted)
+	if !strings.Contains(rec.Reason, "past cancelling") {
+		t.Errorf("reason %q does not say the shipment could not be cancelled", rec.Reason)
+	}
+	if es := e.ok.Enrollments(late.ID); len(es) != 0 {
+		t.Errorf("Okta still has enrollments of a deleted key: %+v", es)
+	}
+	// The key ships anyway, but nothing activates it.
+	e.advance(25 * time.Hour)
+	if rep := e.sync(); rep.Checked != 0 {
+		t.Errorf("Sync looked at deleted records: %+v", rep)
+	}
+
+	// A deleted key allows a new order.
+	if _, err := e.svc.Order(ctx, early.ID); err != nil {
+		t.Errorf("Order after Delete: %v", err)
+	}
+}
+
+func TestOrderFromOktaEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserStaged, nil)
+	// An administrator orders in Okta's console: Okta emits the event.
+	if err := e.oc.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{
+		{ProductID: "29", InventoryProductID: "106", CustomizationID: "CONSOLE1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.ok.AwaitDeliveries(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds[0].Status != 200 {
+		t.Fatalf("event delivery: %+v", ds[0])
+	}
+	rec := e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepInitiated)
+	if want := (fulfillment.Item{ProductID: "29", InventoryProductID: "106", CustomizationID: "CONSOLE1"}); len(rec.Items) != 1 || rec.Items[0] != want {
+		t.Errorf("items from the event: %+v, want %+v", rec.Items, want)
+	}
+	if rec.EventID != e.ok.Events()[0].UUID {
+		t.Errorf("record event ID %q, want %q", rec.EventID, e.ok.Events()[0].UUID)
+	}
+	e.sync()
+	rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+	sh, ok := e.ys.FPRShipment(rec.ShipmentID)
+	if !ok || sh.Items[0].ProductID != 29 || sh.Recipient.Email != u.Profile.SecondEmail {
+		t.Errorf("shipment %+v: want product 29 to the secondary email %s", sh, u.Profile.SecondEmail)
+	}
+}
+
+func TestOrderChecksBeforeCalling(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{noHook: true})
+	ctx := t.Context()
+	bad := e.addUser(1, okta.UserStaged, func(p *okta.Profile) { p.SecondEmail, p.ZipCode, p.PrimaryPhone = "", "ABCDE", "" })
+	_, err := e.svc.Order(ctx, bad.ID)
+	var verr *fulfillment.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("Order(bad profile) = %v, want a ValidationError", err)
+	}
+	var fields []string
+	for _, f := range verr.Fields {
+		fields = append(fields, f.Field)
+	}
+	if diff := strings.Join(fields, ","); diff != "secondEmail,primaryPhone,zipCode" {
+		t.Errorf("fields named: %s, want secondEmail,primaryPhone,zipCode", diff)
+	}
+	for _, r := range e.ok.RequestLog() {
+		if r.Method != "GET" {
+			t.Errorf("Order with an invalid profile sent %s %s", r.Method, r.Path)
+		}
+	}
+	if _, err := e.svc.Order(ctx, bad.ID, defaultItem, defaultItem); !errors.Is(err, fulfillment.ErrInvalidOrder) {
+		t.Errorf("Order with two items = %v, want ErrInvalidOrder", err)
+	}
+	if _, err := e.svc.Order(ctx, bad.ID, fulfillment.Item{ProductID: "x"}); !errors.Is(err, fulfillment.ErrInvalidOrder) {
+		t.Errorf("Order with a bad item = %v, want ErrInvalidOrder", err)
+	}
+
+	// A key in flight at Okta (ordered by another tool) refuses the order
+	// even though this Service's store knows nothing of it.
+	good := e.addUser(2, okta.UserActive, nil)
+	other := e.cfg
+	other.Store = fulfillment.NewMemoryStore()
+	svc2, err := fulfillment.New(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc2.Order(ctx, good.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc2.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Order(ctx, good.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
+		t.Errorf("Order while Okta has a key in flight = %v, want ErrOrderInFlight", err)
+	}
+}
+
+// TestResumeAfterCrashDuringEnroll: an instance recorded the intent to
+// enroll, Okta enrolled, and the instance died before recording the
+// result. Another instance must wait for the lease, then delete the
+// enrollment it cannot use and enroll again: one enrollment in the end.
+func TestResumeAfterCrashDuringEnroll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{config: func(c *fulfillment.Config) { c.Lease = time.Minute }})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.cfg.Store.Get(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Step = fulfillment.StepEnrolling
+	rec.Keys = map[fulfillment.Step]string{fulfillment.StepEnrolling: "enrolling-dead"}
+	rec.Lease = fulfillment.Lease{Owner: "svc-dead", Until: e.ys.Now().Add(time.Minute)}
+	if _, err := e.cfg.Store.Put(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	tk := e.ys.TransportJWKS().Keys[0]
+	stray, err := e.oc.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID},
+		TransportKey: okta.JWK{Kty: tk.Kty, Crv: tk.Crv, Kid: tk.Kid, Use: "enc", X: tk.X, Y: tk.Y}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if rep := e.sync(); rep.Busy != 1 || rep.Advanced != 0 {
+		t.Errorf("Sync under another instance's lease: %+v, want 1 busy", rep)
+	}
+	e.advance(2 * time.Minute)
+	e.sync()
+	rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+	es := e.ok.Enrollments(u.ID)
+	if len(es) != 1 || es[0].ID != rec.Enrollments[0].ID || es[0].ID == stray.CredRequests[0].AuthenticatorEnrollmentID {
+		t.Fatalf("Okta enrollments after resume: %+v; record %+v; stray %s", es, rec.Enrollments, stray.CredRequests[0].AuthenticatorEnrollmentID)
+	}
+	e.shipThrough()
+	e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+}
+
+// TestResumeAfterLostRequests drops the connection of the initiate, the
+// shipment create and the activate calls: each leaves its intent recorded
+// and a later Sync finishes the job, with no duplicate at Okta or Yubico.
+func TestResumeAfterLostRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	warm := e.addUser(1, okta.UserActive, nil)
+	u := e.addUser(2, okta.UserActive, nil)
+	if _, err := e.svc.Order(ctx, warm.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sync() // fetches and caches Yubico's keys
+	if err := e.svc.Delete(ctx, warm.ID); err != nil { // so that Sync sends nothing for it
+		t.Fatal(err)
+	}
+
+	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Drop: true})
+	rec, err := e.svc.Order(ctx, u.ID)
+	if !errors.Is(err, fulfillment.ErrOutcomeUnknown) || rec.Step != fulfillment.StepInitiating {
+		t.Fatalf("Order with a dropped initiate = %v at step %s, want ErrOutcomeUnknown at initiating", err, rec.Step)
+	}
+	e.ys.DropNext(1) // the shipment create
+	rep := e.sync()
+	if len(rep.Failures) != 1 {
+		t.Fatalf("Sync with a dropped create: %+v, want one failure", rep)
+	}
+	rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
+	e.sync()
+	rec = e.status(u.ID)
+	var mine []string
+	for _, sh := range e.ys.Shipments() {
+		if sh.RecipientEmail == u.Profile.Email {
+			mine = append(mine, sh.ID)
+		}
+	}
+	switch rec.Step {
+	case fulfillment.StepShipmentCreated: // the create was repeated with its idempotency key
+		if len(mine) != 1 || mine[0] != rec.ShipmentID {
+			t.Fatalf("shipments to the user %v, record %s", mine, rec.ShipmentID)
+		}
+	case fulfillment.StepErrored: // the client cannot repeat a create safely: a person checks
+		if len(mine) > 1 || !strings.Contains(rec.Reason, "unknown") {
+			t.Fatalf("errored with %d shipments, reason %q", len(mine), rec.Reason)
+		}
+		if _, err := e.svc.Retry(ctx, u.ID); err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+		rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+	default:
+		t.Fatalf("after the lost create: step %s (%s)", rec.Step, rec.Reason)
+	}
+
+	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Drop: true})
+	e.shipThrough()
+	rec = e.status(u.ID)
+	if rec.Step != fulfillment.StepPINSent && rec.Step != fulfillment.StepActivating {
+		t.Fatalf("after the lost activate: step %s", rec.Step)
+	}
+	e.sync()
+	rec = e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+	if n := len(e.ok.Enrollments(u.ID)); n != 1 {
+		t.Errorf("user has %d enrollments at Okta, want 1", n)
+	}
+	initiates := 0
+	for _, ev := range e.ok.Events() {
+		if ev.UserID == u.ID && ev.EventType == oktatest.EventPreregisterInitiate {
+			initiates++
+		}
+	}
+	if initiates != 1 {
+		t.Errorf("%d initiate events for the user, want 1 (the dropped request never reached Okta)", initiates)
+	}
+}
+
+func oktaEnroll(userID, kid, x, y string) okta.EnrollRequest {
+	return okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID},
+		TransportKey: okta.JWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: "enc", X: x, Y: y}}
+}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package fulfillment_test
+
+// raceEnabled reports whether the race detector is on.
+const raceEnabled = false
