@@ -628,7 +628,7 @@ func TestResumeAfterLostRequests(t *testing.T) {
 	if _, err := e.svc.Order(ctx, warm.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.sync() // fetches and caches Yubico's keys
+	e.sync()                                           // fetches and caches Yubico's keys
 	if err := e.svc.Delete(ctx, warm.ID); err != nil { // so that Sync sends nothing for it
 		t.Fatal(err)
 	}
