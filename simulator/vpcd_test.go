@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -453,4 +454,90 @@ func TestWriteVPCDMessage(t *testing.T) {
 	if err := writeVPCDMessage(&b, make([]byte, vpcdMaxMessage+1)); err == nil {
 		t.Error("writeVPCDMessage(65536 bytes) = nil error, want one")
 	}
+}
+
+// FuzzVPCDStream feeds arbitrary bytes from "the reader" into the bridge:
+// it must neither panic nor answer with a malformed frame.
+func FuzzVPCDStream(f *testing.F) {
+	f.Add([]byte{0x00, 0x01, 0x04})
+	f.Add([]byte{0x00, 0x01, 0x00, 0x00, 0x01, 0x01, 0x00, 0x01, 0x02})
+	f.Add([]byte{0x00, 0x04, 0x00, 0xA4, 0x04, 0x00, 0x00, 0x00})
+	f.Add([]byte{0xFF, 0xFF, 0x00})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		card := &fakeCard{atr: testATR}
+		v, err := newVPCD(DefaultVPCDAddr, card)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bridge, reader := net.Pipe()
+		replies := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(reader)
+			replies <- b
+		}()
+		go func() {
+			reader.Write(stream)
+			reader.Close()
+		}()
+		v.serveConn(bridge)
+		bridge.Close()
+		out := <-replies
+		for len(out) > 0 {
+			if len(out) < 2 {
+				t.Fatalf("truncated frame header % X", out)
+			}
+			n := int(binary.BigEndian.Uint16(out))
+			if n == 0 || len(out) < 2+n {
+				t.Fatalf("bad frame: length %d, %d bytes left", n, len(out)-2)
+			}
+			out = out[2+n:]
+		}
+	})
+}
+
+// ExampleVPCD serves a key to a reader. Here a loopback listener stands in
+// for pcscd's vpcd driver and asks for the ATR, as vpcd does when a card
+// connects; in real use the address is DefaultVPCDAddr and pcscd does the
+// asking.
+func ExampleVPCD() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+
+	k, err := New(WithSerial(12345678))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	v, err := NewVPCD(ln.Addr().String(), k)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- v.Serve(ctx) }()
+
+	conn, err := ln.Accept()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	conn.Write([]byte{0x00, 0x01, 0x04}) // length 1, control "get ATR"
+	var hdr [2]byte
+	io.ReadFull(conn, hdr[:])
+	atr := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+	io.ReadFull(conn, atr)
+	fmt.Printf("ATR % X\n", atr)
+
+	cancel()
+	fmt.Println("Serve:", <-done)
+	// Output:
+	// ATR 3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40
+	// Serve: <nil>
 }
