@@ -215,6 +215,16 @@ func TestRemoveInsert(t *testing.T) {
 	}
 }
 
+func TestSecurityKeyHasNoPIV(t *testing.T) {
+	t.Parallel()
+	if got := transmitHex(t, newTestKey(t, WithModel(SecurityKeyNFC)), "00A4040005A000000308"); got != "6a82" {
+		t.Errorf("PIV SELECT on a Security Key = %s, want 6a82", got)
+	}
+	if got := transmitHex(t, newTestKey(t), "00A4040005A000000308"); got == "6a82" {
+		t.Error("PIV SELECT on a YubiKey 5 NFC failed")
+	}
+}
+
 func TestModels(t *testing.T) {
 	t.Parallel()
 	for _, m := range Models() {

@@ -188,7 +188,7 @@ type Key struct {
 	applets  []applet
 	mgmt     *managementApplet
 	fido     *fidoApplet
-	piv      *pivApplet
+	piv      *pivApplet // nil on FIDO-only models
 	selected applet
 	present  bool
 	chain    *command // reassembled data of an unfinished command chain
@@ -251,8 +251,11 @@ func New(opts ...Option) (*Key, error) {
 		return nil, err
 	}
 	k.fido = fido
-	k.piv = newPIVApplet(k.env)
-	k.applets = []applet{k.mgmt, k.fido, k.piv}
+	k.applets = []applet{k.mgmt, k.fido}
+	if mi, _ := c.model.info(); mi.usbCaps&capPIV != 0 {
+		k.piv = newPIVApplet(k.env)
+		k.applets = append(k.applets, k.piv)
+	}
 	return k, nil
 }
 
