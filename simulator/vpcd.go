@@ -240,7 +240,7 @@ func (v *VPCD) Serve(ctx context.Context) error {
 			backoff = min(2*backoff, v.cfg.maxBackoff)
 			continue
 		}
-		if !v.setConn(conn) {
+		if !v.setConn(ctx, conn) {
 			// Removed (or ctx ended) while dialling: do not show the card.
 			conn.Close()
 			continue
@@ -302,11 +302,13 @@ func (v *VPCD) removedState() (<-chan struct{}, bool) {
 }
 
 // setConn records conn as the live connection unless the key was removed
-// meanwhile; it reports whether it did.
-func (v *VPCD) setConn(conn net.Conn) bool {
+// or ctx ended meanwhile; it reports whether it did. Checking ctx under the
+// lock closes the gap with the AfterFunc that closes the live connection:
+// either it already ran (ctx.Err is set) or it will find conn.
+func (v *VPCD) setConn(ctx context.Context, conn net.Conn) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.removed {
+	if v.removed || ctx.Err() != nil {
 		return false
 	}
 	v.conn = conn
