@@ -94,3 +94,14 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestSnapshotPIV(t *testing.T) {
+	t.Parallel()
+	st := newTestKey(t).Snapshot()
+	if st.PIV == nil || st.PIV.PINRetries != 3 || !st.PIV.DefaultPIN || !st.Present || st.Serial != 12345678 {
+		t.Errorf("snapshot = %+v, PIV %+v", st, st.PIV)
+	}
+	if st := newTestKey(t, WithModel(SecurityKeyNFC)).Snapshot(); st.PIV != nil {
+		t.Errorf("Security Key snapshot has PIV state %+v", st.PIV)
+	}
+}

@@ -15,6 +15,7 @@ type State struct {
 	Firmware Version
 	AAGUID   uuid.UUID
 	FIDO     FIDOState
+	PIV      *PIVState // nil on models without PIV
 }
 
 // FIDOState is the FIDO application's part of a [State].
@@ -60,6 +61,10 @@ func (k *Key) Snapshot() State {
 			MinPINLength:       f.minPINLen,
 			SignCount:          f.counter,
 		},
+	}
+	if k.piv != nil {
+		piv := k.piv.state()
+		st.PIV = &piv
 	}
 	for _, c := range f.resident {
 		st.FIDO.Credentials = append(st.FIDO.Credentials, ResidentCredential{
