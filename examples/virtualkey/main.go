@@ -142,8 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if port+cfg.keys-1 > 65535 {
 		return config{}, fmt.Errorf("-vpcd %q: no port left for key %d", cfg.addr, cfg.keys)
 	}
-	if *serial == 0 || *serial > 0xFFFFFFFF-uint(cfg.keys) {
-		return config{}, fmt.Errorf("-serial %d: want 1..%d", *serial, uint64(0xFFFFFFFF)-uint64(cfg.keys))
+	if maxSerial := uint64(0xFFFFFFFF) - uint64(cfg.keys-1); *serial == 0 || uint64(*serial) > maxSerial {
+		return config{}, fmt.Errorf("-serial %d: want 1..%d", *serial, maxSerial)
 	}
 	cfg.serial = uint32(*serial)
 	m, ok := simulator.ModelByName(*modelName)

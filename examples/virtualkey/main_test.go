@@ -254,6 +254,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"bad vpcd", []string{"-vpcd", "localhost"}, "-vpcd"},
 		{"bad port", []string{"-vpcd", "127.0.0.1:99999"}, "-vpcd"},
 		{"zero serial", []string{"-serial", "0"}, "-serial"},
+		{"serial too big", []string{"-serial", "4294967296"}, "-serial"},
+		{"second serial too big", []string{"-keys", "2", "-serial", "4294967295"}, "-serial"},
 		{"three keys", []string{"-keys", "3"}, "-keys"},
 		{"unknown model", []string{"-model", "YubiKey 9"}, "-model"},
 		{"short FIDO PIN", []string{"-fido-pin", "12"}, "-fido-pin"},
