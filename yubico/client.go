@@ -75,7 +75,8 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WithRetryPolicy replaces the retry policy for GET requests (default
+// WithRetryPolicy replaces the retry policy for GET requests and for creates
+// with an idempotency key (default
 // ExponentialBackoff(3, 500*time.Millisecond, 10*time.Second)). Use
 // [NoRetries] to send every request once.
 func WithRetryPolicy(p RetryPolicy) Option {
@@ -228,7 +229,8 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-// RetryPolicy decides whether a failed GET is tried again. attempt is the
+// RetryPolicy decides whether a failed GET, or a failed create with an
+// idempotency key, is tried again. attempt is the
 // number of attempts made so far (1 after the first failure); err is the
 // failure: an [*APIError] for an HTTP error status (its RetryAfter is set from
 // the Retry-After header) or a transport error. It returns how long to wait
@@ -282,6 +284,9 @@ type request struct {
 	path   string // escaped path below the base, starting with "/"
 	query  url.Values
 	in     any // JSON-encoded request body, or nil
+	// idempotencyKey, if set (validated by the caller), is sent as the
+	// Idempotency-Key header and makes a non-GET request retryable.
+	idempotencyKey string
 	// notFoundOn400 marks by-ID operations: Yubico answers an unknown ID
 	// with 400 ("you did not provide a valid shipment"), so a 400 there also
 	// matches ErrNotFound.
@@ -313,8 +318,9 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	return nil
 }
 
-// send performs the request with retries (GET only) and returns the body of a
-// 2xx response. label names the call in errors.
+// send performs the request with retries (GET, and requests with an
+// idempotency key, only) and returns the body of a 2xx response. label names
+// the call in errors.
 func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]byte, error) {
 	var payload []byte
 	if r.in != nil {
@@ -331,7 +337,7 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("yubico: %s %s: %w (last error: %w)", r.method, label, ctx.Err(), err)
 		}
-		if r.method != http.MethodGet || ctx.Err() != nil {
+		if (r.method != http.MethodGet && r.idempotencyKey == "") || ctx.Err() != nil {
 			return nil, err
 		}
 		wait, retry := c.retry(attempt, err)
@@ -364,6 +370,9 @@ func (c *Client) once(ctx context.Context, r request, rawURL, label string, payl
 	req.Header.Set("User-Agent", c.userAgent)
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.idempotencyKey != "" {
+		req.Header.Set(IdempotencyKeyHeader, r.idempotencyKey)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -37,10 +37,14 @@
 //
 // # Retries
 //
-// Only GET requests are retried (by default up to three attempts on transport
-// errors, 429 and 5xx, honouring Retry-After); creates, updates and deletes
-// are sent exactly once because the API has no idempotency keys. See
-// [WithRetryPolicy].
+// GET requests are retried (by default up to three attempts on transport
+// errors, 429 and 5xx, honouring Retry-After). Updates and deletes are sent
+// exactly once, and so are creates without an idempotency key. A create with
+// [FPRShipmentRequest.IdempotencyKey] (or [ShipmentRequest.IdempotencyKey])
+// carries the header Idempotency-Key and is retried like a GET, with the same
+// key on every attempt. Yubico documents no idempotency keys; sending one is
+// our decision, harmless to a server that ignores it, and the fake in package
+// yubicotest honours it (see [IdempotencyKeyHeader]). See [WithRetryPolicy].
 //
 // # Keys
 //

@@ -15,7 +15,7 @@ import (
 // invalid_shipment_id, and a 400 on a GET of one shipment or product by ID
 // (Yubico's answer to an unknown ID) ErrNotFound; 400 and 422 ErrValidation; 409
 // ErrConflict (also a 4xx whose error code names a shipment that can no longer
-// be edited); 429 ErrRateLimited; 5xx ErrServer.
+// be edited, or an idempotency key reused with a different body); 429 ErrRateLimited; 5xx ErrServer.
 var (
 	ErrUnauthorized = errors.New("yubico: unauthorized")
 	ErrNotFound     = errors.New("yubico: not found")
@@ -103,7 +103,7 @@ func (e *APIError) Unwrap() []error {
 		errs = append(errs, ErrServer)
 	case s == http.StatusBadRequest || s == http.StatusUnprocessableEntity:
 		switch {
-		case e.Code == CodeShipmentNotEditable:
+		case e.Code == CodeShipmentNotEditable || e.Code == CodeIdempotencyKeyReused:
 			errs = append(errs, ErrConflict)
 		case e.Code == CodeInvalidShipmentID || (e.notFoundOn400 && e.Code != CodeValidationFailed):
 			errs = append(errs, ErrNotFound)

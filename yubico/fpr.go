@@ -25,6 +25,11 @@ type FPRShipmentRequest struct {
 	Recipient      FPRRecipient     `json:"recipient"`
 	MailingAddress Address          `json:"mailing_address"`
 	Items          []FPRItemRequest `json:"shipment_items"`
+	// IdempotencyKey, if not empty, is sent by [Client.CreateFPRShipment] as
+	// the Idempotency-Key header (not in the body) and lets the client retry
+	// the create; see [IdempotencyKeyHeader]. Use one key per intended
+	// shipment and resend the same body with it.
+	IdempotencyKey string `json:"-"`
 }
 
 // FPRItemRequest is the single item of a [FPRShipmentRequest].
@@ -134,10 +139,21 @@ func (s FPRShipment) ProductData() (ProductData, bool) {
 // CreateFPRShipment creates a FIDO Pre-reg shipment (POST /fpr/shipments)
 // and returns it (shipment_id and state). The encrypted requests are checked
 // by Yubico when it programs the key, so an undecryptable request surfaces
-// later as an error state. Creates are never retried.
+// later as an error state.
+//
+// Without r.IdempotencyKey the create is sent exactly once. With it, the
+// Idempotency-Key header is sent and the create is retried under the
+// client's [RetryPolicy] (transport errors, 429, 5xx) with the same key; a
+// server that honours the key answers a repeat with the shipment it already
+// made, and answers the key reused with a different body with an
+// [*APIError] matching [ErrConflict] (see [CodeIdempotencyKeyReused]). A
+// malformed key fails with [ErrInvalidIdempotencyKey] before anything is sent.
 func (c *Client) CreateFPRShipment(ctx context.Context, r FPRShipmentRequest) (FPRShipment, error) {
+	if err := CheckIdempotencyKey(r.IdempotencyKey); err != nil {
+		return FPRShipment{}, fmt.Errorf("yubico: POST /fpr/shipments: %w", err)
+	}
 	var s FPRShipment
-	if err := c.do(ctx, request{method: http.MethodPost, path: "/fpr/shipments", in: r}, &s); err != nil {
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/fpr/shipments", in: r, idempotencyKey: r.IdempotencyKey}, &s); err != nil {
 		return FPRShipment{}, err
 	}
 	if s.ID == "" {

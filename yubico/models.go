@@ -123,6 +123,11 @@ type ShipmentRequest struct {
 	Address                               // flattened: street_line1 ... country_code_2
 	AddressValidationBypass bool          `json:"address_validation_bypass,omitempty"`
 	Items                   []ItemRequest `json:"shipment_items"`
+	// IdempotencyKey, if not empty, is sent by [Client.CreateShipment] as
+	// the Idempotency-Key header (not in the body) and lets the client retry
+	// the create; see [IdempotencyKeyHeader]. [Client.UpdateShipment]
+	// ignores it.
+	IdempotencyKey string `json:"-"`
 }
 
 // ItemRequest is one product line of a [ShipmentRequest].

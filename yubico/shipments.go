@@ -22,11 +22,15 @@ const maxPages = 10000
 // and returns it, normally in [StateAwaitingValidation]. Address validation
 // happens later, asynchronously: an undeliverable address shows up as
 // [StateUndeliverable] some minutes after a successful create. A malformed
-// request fails with an [*APIError] matching [ErrValidation]. Creates are
-// never retried.
+// request fails with an [*APIError] matching [ErrValidation]. Without
+// r.IdempotencyKey the create is sent exactly once; with it, it is retried
+// as [Client.CreateFPRShipment] describes.
 func (c *Client) CreateShipment(ctx context.Context, r ShipmentRequest) (Shipment, error) {
+	if err := CheckIdempotencyKey(r.IdempotencyKey); err != nil {
+		return Shipment{}, fmt.Errorf("yubico: POST /shipments_exact: %w", err)
+	}
 	var s Shipment
-	err := c.do(ctx, request{method: http.MethodPost, path: "/shipments_exact", in: r}, &s)
+	err := c.do(ctx, request{method: http.MethodPost, path: "/shipments_exact", in: r, idempotencyKey: r.IdempotencyKey}, &s)
 	return s, err
 }
 
