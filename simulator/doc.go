@@ -11,7 +11,16 @@
 // control the simulated user and the physical world: [Key.SetTouch],
 // [Key.PowerCycle], [Key.Remove] and [Key.Insert], a deterministic
 // randomness and clock ([WithRand], [WithClock]), an APDU transcript
-// ([WithTranscript]) and a [Key.Snapshot] of the FIDO state.
+// ([WithTranscript]) and a secret-free [Key.Snapshot] of the FIDO and PIV
+// state.
+//
+// The FIDO application speaks CTAP 2.1 over NFCCTAP_MSG with CTAP2
+// canonical CBOR: getInfo, makeCredential with packed attestation,
+// getAssertion and getNextAssertion, clientPIN with PIN/UV auth protocols
+// 1 and 2 (8 retries, a power cycle after 3 consecutive wrong PINs),
+// credentialManagement, authenticatorConfig setMinPINLength with
+// forceChangePin, reset, resident keys, credProtect and hmac-secret; and
+// U2F (CTAP1) raw messages.
 //
 // A [Platform] plays the browser and operating system: it takes
 // go-webauthn's creation or request options, an origin and a PIN, drives
@@ -20,8 +29,8 @@
 // PublicKeyCredential JSON a relying party parses.
 //
 // Attestation is real: the FIDO application signs packed attestation with a
-// per-key certificate chained to a simulated Yubico CA ([DefaultFIDOCA] or
-// [WithFIDOCA]); relying parties in tests trust [CA.Root] in place of
-// Yubico's roots. Simulated keys report their own AAGUIDs, not Yubico's
+// per-key certificate chained to a simulated Yubico CA ([DefaultFIDOCA],
+// or [NewCA] / [LoadCA] with [WithFIDOCA]); relying parties in tests trust
+// [CA.Root] in place of Yubico's roots. Simulated keys report their own AAGUIDs, not Yubico's
 // (see [Model.AAGUID]).
 package simulator
