@@ -8,6 +8,6 @@
 //
 //	CGO_ENABLED=1 go test -tags pcsc ./internal/interop/
 //
-// Findings about the simulator's behaviour towards these clients are kept
-// in /work/plan/interop-findings.md while the project is being built.
+// TestPIVGoSuite runs piv-go's own hardware suite against the simulated key;
+// pivSuiteExclusions in pivsuite_test.go lists the tests left out and why.
 package interop
