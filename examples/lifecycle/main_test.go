@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The steps every user goes through, with the status after each.
+var wantSteps = []string{
+	"prepare Not ordered",
+	"order Fulfillment started",
+	"sync Fulfillment started",
+	"validate Fulfillment started",
+	"factory Fulfillment started",
+	"ship Shipped",
+	"pin-email Shipped",
+	"deliver Shipped",
+	"sign-in Shipped",
+	"sync Active",
+	"verify Active",
+}
+
+// timelineRow matches a timeline row: time, user, status, step, detail.
+var timelineRow = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d)  (\S+)\s+(Not ordered|Fulfillment started|Fulfillment errored|Shipped|Active|Deleted)\s+(\S+)\s+(.*)$`)
+
+func TestRunTimeline(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("run = %d, stderr:\n%s\nstdout:\n%s", code, stderr.String(), stdout.String())
+	}
+	steps := map[string][]string{}
+	details := map[string]map[string]string{}
+	for line := range strings.SplitSeq(stdout.String(), "\n") {
+		m := timelineRow.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		user, status, step, detail := m[2], m[3], m[4], m[5]
+		steps[user] = append(steps[user], step+" "+status)
+		if details[user] == nil {
+			details[user] = map[string]string{}
+		}
+		details[user][step] = detail
+	}
+	users := []string{"jan.lindberg@example.com", "ada.okafor@example.com"}
+	if len(steps) != len(users) {
+		t.Fatalf("timeline has users %v, want %v:\n%s", keys(steps), users, stdout.String())
+	}
+	for _, u := range users {
+		if diff := cmp.Diff(wantSteps, steps[u]); diff != "" {
+			t.Errorf("%s: steps (-want +got):\n%s", u, diff)
+		}
+		if d := details[u]["verify"]; !strings.Contains(d, "PIN wiped in Okta (presetPinAvailable=false)") || !strings.Contains(d, "send-pin now refused: 400") {
+			t.Errorf("%s: verify detail %q", u, d)
+		}
+		if d := details[u]["pin-email"]; !strings.Contains(d, "PIN ••••••••") {
+			t.Errorf("%s: pin-email detail %q does not show the masked PIN", u, d)
+		}
+		if d := details[u]["factory"]; !strings.Contains(d, "shipment 10 Sent to Fulfillment") || !strings.Contains(d, "YubiKey 5 NFC serial") {
+			t.Errorf("%s: factory detail %q", u, d)
+		}
+		if d := details[u]["deliver"]; !strings.Contains(d, "shipment 104 Delivered") {
+			t.Errorf("%s: deliver detail %q", u, d)
+		}
+	}
+	if d := details["jan.lindberg@example.com"]["prepare"]; !strings.Contains(d, "STAGED") || !strings.Contains(d, "US") {
+		t.Errorf("new hire prepare detail %q", d)
+	}
+	if d := details["jan.lindberg@example.com"]["sign-in"]; !strings.Contains(d, "account activated") ||
+		!strings.Contains(d, "key refused the preset PIN until changed") || !strings.Contains(d, "signed in to Okta (SUCCESS)") {
+		t.Errorf("new hire sign-in detail %q", d)
+	}
+	if d := details["ada.okafor@example.com"]["prepare"]; !strings.Contains(d, "existing ACTIVE employee") || !strings.Contains(d, "DE") {
+		t.Errorf("existing employee prepare detail %q", d)
+	}
+	if !strings.Contains(stdout.String(), "2 users: 2 Active, PIN wiped in Okta for 2") {
+		t.Errorf("no summary in:\n%s", stdout.String())
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestPINNeverPrinted plays the demo and checks that no PIN from the
+// outbox appears in the output, in either format.
+func TestPINNeverPrinted(t *testing.T) {
+	t.Parallel()
+	for _, asJSON := range []bool{false, true} {
+		var out bytes.Buffer
+		var s sink = newTimeline(&out)
+		if asJSON {
+			s = newJSONLines(&out)
+		}
+		d, err := newDemo(3, 2, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := d.play(t.Context())
+		if err != nil {
+			d.Close()
+			t.Fatal(err)
+		}
+		if !sum.ok() || sum.active != 3 {
+			t.Errorf("summary %s, want all 3 Active and wiped", sum)
+		}
+		pins := 0
+		for _, m := range d.okta.Outbox() {
+			match := pinLine.FindStringSubmatch(m.Body)
+			if match == nil {
+				continue
+			}
+			pins++
+			if strings.Contains(out.String(), match[1]) {
+				t.Errorf("json=%t: PIN of %s printed:\n%s", asJSON, m.To, out.String())
+			}
+		}
+		d.Close()
+		if pins != 3 {
+			t.Errorf("json=%t: %d PIN emails, want 3", asJSON, pins)
+		}
+	}
+}
+
+func TestRunJSON(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"-json", "-users", "4"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("run = %d, stderr:\n%s", code, stderr.String())
+	}
+	last := map[string]map[string]any{}
+	n := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(stdout.String()), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		for _, k := range []string{"time", "user", "status", "step", "detail"} {
+			if _, ok := e[k]; !ok {
+				t.Errorf("line %q has no %q", line, k)
+			}
+		}
+		last[e["user"].(string)] = e
+		n++
+	}
+	if len(last) != 4 || n != 4*len(wantSteps) {
+		t.Fatalf("%d events for %d users, want %d for 4", n, len(last), 4*len(wantSteps))
+	}
+	for u, e := range last {
+		if e["status"] != "ACTIVE" || e["step"] != "verify" || !strings.HasPrefix(e["detail"].(string), "PIN wiped in Okta") {
+			t.Errorf("%s: last event %v", u, e)
+		}
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-users", "0"}, 2, "-users 0: want 1 to 2000"},
+		{[]string{"-users", "x"}, 2, "invalid value"},
+		{[]string{"-concurrency", "0"}, 2, "-concurrency 0"},
+		{[]string{"-bogus"}, 2, "flag provided but not defined"},
+		{[]string{"extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"-h"}, 0, "usage: lifecycle"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("run(%q) = %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("run(%q) wrote to stdout: %q", tc.args, stdout.String())
+		}
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "context canceled") {
+		t.Errorf("run(cancelled) = %d, stderr %q; want 1 and context canceled", code, stderr.String())
+	}
+}
