@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -93,6 +94,16 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestKeyString(t *testing.T) {
+	t.Parallel()
+	k := newTestKey(t, WithModel(YubiKey5CNFC))
+	for _, got := range []string{k.String(), fmt.Sprintf("%v", k)} {
+		if got != "YubiKey 5C NFC (serial 12345678, firmware 5.7.1)" {
+			t.Errorf("String = %q", got)
+		}
+	}
 }
 
 func TestSnapshotPIV(t *testing.T) {

@@ -259,6 +259,12 @@ func New(opts ...Option) (*Key, error) {
 	return k, nil
 }
 
+// String describes the key, e.g. "YubiKey 5 NFC (serial 12345678,
+// firmware 5.7.1)". It never includes secrets.
+func (k *Key) String() string {
+	return fmt.Sprintf("%s (serial %d, firmware %s)", k.env.model, k.env.serial, k.env.firmware)
+}
+
 // Serial returns the serial number.
 func (k *Key) Serial() uint32 { return k.env.serial }
 
@@ -349,7 +355,8 @@ func (k *Key) SetTouch(p TouchPolicy) {
 }
 
 // SetTouchFunc makes f answer every touch request (for example approve the
-// first and deny the second); nil restores the fixed policy.
+// first and deny the second); nil restores the fixed policy. f runs while
+// the key processes a command and must not call the key's methods.
 func (k *Key) SetTouchFunc(f func() TouchPolicy) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
