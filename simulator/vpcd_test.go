@@ -541,3 +541,48 @@ func ExampleVPCD() {
 	// ATR 3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40
 	// Serve: <nil>
 }
+
+// BenchmarkVPCDRoundTrip measures one APDU round trip between a reader that
+// writes like Debian's vpcd 3.3 (length and payload in two writes, Nagle on)
+// and the bridge. Without TCP_QUICKACK the payload waits for the bridge's
+// delayed ACK, about 40 ms per APDU on Linux.
+func BenchmarkVPCDRoundTrip(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	v, err := newVPCD(ln.Addr().String(), &fakeCard{atr: testATR})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(b.Context())
+	done := make(chan error, 1)
+	go func() { done <- v.Serve(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	conn, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.(*net.TCPConn).SetNoDelay(false); err != nil {
+		b.Fatal(err)
+	}
+	apdu := []byte{0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17}
+	hdr := []byte{0x00, byte(len(apdu))}
+	resp := make([]byte, 4)
+	for b.Loop() {
+		if _, err := conn.Write(hdr); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := conn.Write(apdu); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
