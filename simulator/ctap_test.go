@@ -435,6 +435,12 @@ func TestU2F(t *testing.T) {
 	if resp, _ := k.Transmit(encodeAPDU(0, insU2FAuthenticate, u2fEnforceUP, 0, bad, 256)); string(resp) != "\x6a\x80" {
 		t.Errorf("foreign app = %x", resp)
 	}
+	// The U2F key handle also works through CTAP2 (rpId = the AppID).
+	appID := "https://example.com"
+	ga := getAssertionRequest{RPID: &appID, ClientDataHash: challenge[:], AllowList: []credDescriptor{{Type: "public-key", ID: kh}}}
+	if got := ctapStatus(t, k, append([]byte{cmdGetAssertion}, mustCBOR(t, ga)...)); got != ctapOK {
+		t.Errorf("CTAP2 assertion with a U2F key handle: status 0x%02X", got)
+	}
 	k.SetTouch(TouchDeny)
 	if resp, _ := k.Transmit(encodeAPDU(0, insU2FAuthenticate, u2fEnforceUP, 0, auth, 256)); string(resp) != "\x69\x85" {
 		t.Errorf("no touch = %x", resp)
