@@ -31,7 +31,10 @@
 // [Server.RequestLog]. Time is a fake clock ([Server.SetNow],
 // [Server.Advance]); rate-limit buckets are configurable ([WithRateLimit]);
 // faults are injected with [Server.InjectFault] and [Server.FailNext]
-// (a status, added latency or a dropped connection).
+// (a status, added latency, a dropped connection, or a response dropped
+// after the request took effect), or at a rate on every endpoint with a
+// seeded [FaultPlan] ([WithFaultPlan], [Server.SetFaultPlan],
+// [Server.FaultCounts]).
 //
 // # Preregistration semantics (the project's decisions)
 //

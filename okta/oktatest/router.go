@@ -97,11 +97,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now
 	latency := s.latency
 	fault := s.takeFaultLocked(r)
+	var planned FaultKind
+	if fault == (Fault{}) {
+		fault, planned, _ = s.planFaultLocked(r.Method, r.URL.Path)
+	}
 	s.mu.Unlock()
-	x := &exchange{w: w, r: r, id: "req" + s.randomID(22)}
+	x := &exchange{w: w, r: r, id: "req" + s.randomID(22), dropResponse: fault.DropResponse}
 	x.entry = Request{
 		Time: now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, RequestID: x.id,
 		RetryFor: r.Header.Get("X-Okta-Retry-For"), RetryCount: r.Header.Get("X-Okta-Retry-Count"),
+	}
+	if planned != 0 {
+		x.entry.Fault = planned
+		x.detail("fault plan: %s", planned)
 	}
 	defer s.finish(x)
 	w.Header().Set("Date", now.Format(http.TimeFormat))
@@ -119,13 +127,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault.Drop {
 		x.detail("connection dropped by fault injection")
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // HTTP/2 or no hijacker: abort the stream
+		dropConnection(w)
+		return
 	}
 
 	rt, params, pathKnown := match(r)
@@ -196,6 +199,17 @@ func (s *Server) lengthRequired(x *exchange) {
 	x.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	x.status, x.out, x.wrote = http.StatusLengthRequired, []byte("411 Length Required\n"), true
 	x.entry.Status = http.StatusLengthRequired
+}
+
+// dropConnection closes the client's connection without a response.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // HTTP/2 or no hijacker: abort the stream
 }
 
 func (s *Server) record(x *exchange) {

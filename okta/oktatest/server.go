@@ -73,6 +73,7 @@ type Server struct {
 	buckets      map[string]*bucketState           // guarded by mu
 	faults       []*Fault                          // guarded by mu
 	latency      time.Duration                     // guarded by mu
+	plan         *faultPlan                        // guarded by mu; nil: no rate-based faults
 	txns         map[string]*txn                   // guarded by mu; Authn state tokens
 	rps          map[string]*webauthn.RelyingParty // guarded by mu; by RP ID
 	seq          int                               // guarded by mu; enrollment creation counter
@@ -95,6 +96,7 @@ type config struct {
 	limits  map[string]int
 	window  time.Duration
 	page    int
+	plan    *FaultPlan
 }
 
 // WithRand makes IDs, tokens, challenges and keys come from r (for
@@ -326,6 +328,9 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		rps:          map[string]*webauthn.RelyingParty{},
 	}
 	s.delivered = make(chan struct{})
+	if c.plan != nil && c.plan.Rate > 0 {
+		s.plan = newFaultPlan(*c.plan)
+	}
 	if s.hookHC == nil {
 		s.hookHC = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -443,6 +448,9 @@ type Request struct {
 	// X-Okta-Retry-Count headers of a retried request.
 	RetryFor   string
 	RetryCount string
+	// Fault is the kind of fault a [FaultPlan] injected into this request
+	// (0: none).
+	Fault FaultKind
 	// Detail says why the fake refused a request when the wire body is
 	// deliberately generic (for example a credential response sealed for
 	// another enrollment behind Okta's "Api validation failed" error).
@@ -473,6 +481,9 @@ type Fault struct {
 	Latency time.Duration
 	// Drop closes the connection without a response.
 	Drop bool
+	// DropResponse handles the request (it takes effect) and then closes
+	// the connection without sending the response.
+	DropResponse bool
 }
 
 // InjectFault adds a fault for the next matching requests.
@@ -559,8 +570,11 @@ type exchange struct {
 	entry  Request
 	events []Event // emitted while handling; dispatched after the handler
 	wrote  bool    // a response is buffered in status/out
-	status int
-	out    []byte
+	// dropResponse closes the connection instead of sending the response
+	// (fault injection).
+	dropResponse bool
+	status       int
+	out          []byte
 }
 
 func (x *exchange) detail(format string, args ...any) {
@@ -624,6 +638,11 @@ func (s *Server) finish(x *exchange) {
 		return
 	}
 	s.dispatchCallbacks(x)
+	if x.dropResponse {
+		dropConnection(x.w)
+		s.deliverHooks(context.WithoutCancel(x.r.Context()), x)
+		return
+	}
 	x.w.WriteHeader(x.status)
 	if len(x.out) > 0 {
 		_, _ = x.w.Write(x.out)

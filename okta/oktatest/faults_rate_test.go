@@ -1,0 +1,164 @@
+package oktatest_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+)
+
+// sendRaw sends one GET /api/v1/users/{login} with the server's token and
+// returns the status (0 for a transport error) and the headers.
+func sendRaw(t *testing.T, srv *oktatest.Server, hc *http.Client, path string) (int, http.Header) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "SSWS "+srv.Token())
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header
+}
+
+func TestFaultPlanRateAndDeterminism(t *testing.T) {
+	t.Parallel()
+	run := func() ([]oktatest.FaultKind, map[oktatest.FaultKind]int) {
+		srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithFaultPlan(oktatest.FaultPlan{
+			Rate: 0.3, Seed: 42, Kinds: []oktatest.FaultKind{oktatest.FaultTooManyRequests, oktatest.FaultInternalError,
+				oktatest.FaultBadGateway, oktatest.FaultUnavailable, oktatest.FaultDrop},
+		}))
+		if _, err := srv.AddUser(okta.Profile{Login: "a@example.com", Email: "a@example.com", FirstName: "A", LastName: "B"}, okta.UserActive); err != nil {
+			t.Fatal(err)
+		}
+		// No keep-alive: net/http silently replays a GET whose reused
+		// connection was dropped, which would hide the fault.
+		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		var kinds []oktatest.FaultKind
+		for range 400 {
+			status, h := sendRaw(t, srv, hc, "/api/v1/users/a@example.com")
+			switch status {
+			case 0:
+				kinds = append(kinds, oktatest.FaultDrop)
+			case 200:
+				kinds = append(kinds, 0)
+			case 429:
+				if h.Get("X-Rate-Limit-Reset") == "" || h.Get("X-Rate-Limit-Remaining") != "0" || h.Get("X-Rate-Limit-Limit") == "" {
+					t.Errorf("429 without rate-limit headers: %v", h)
+				}
+				kinds = append(kinds, oktatest.FaultTooManyRequests)
+			case 500:
+				kinds = append(kinds, oktatest.FaultInternalError)
+			case 502:
+				kinds = append(kinds, oktatest.FaultBadGateway)
+			case 503:
+				kinds = append(kinds, oktatest.FaultUnavailable)
+			default:
+				t.Fatalf("status %d", status)
+			}
+		}
+		// The request log agrees with what the client saw (as counts: a
+		// dropped request may be logged after the next one).
+		seen, logged := map[oktatest.FaultKind]int{}, map[oktatest.FaultKind]int{}
+		for _, k := range kinds {
+			seen[k]++
+		}
+		for _, r := range srv.RequestLog() {
+			logged[r.Fault]++
+		}
+		if diff := cmp.Diff(seen, logged); diff != "" {
+			t.Errorf("faults seen by the client vs logged (-seen +logged):\n%s", diff)
+		}
+		return kinds, srv.FaultCounts()
+	}
+	kinds1, counts := run()
+	kinds2, _ := run()
+	if diff := cmp.Diff(kinds1, kinds2); diff != "" {
+		t.Errorf("same seed, different faults (-first +second):\n%s", diff)
+	}
+	total := 0
+	for _, k := range []oktatest.FaultKind{oktatest.FaultTooManyRequests, oktatest.FaultInternalError,
+		oktatest.FaultBadGateway, oktatest.FaultUnavailable, oktatest.FaultDrop} {
+		if counts[k] == 0 {
+			t.Errorf("no %v fault in 400 requests at rate 0.3", k)
+		}
+		total += counts[k]
+	}
+	if total < 80 || total > 160 {
+		t.Errorf("%d faults in 400 requests, want about 120", total)
+	}
+}
+
+func TestFaultPlanDropResponseCommits(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithFaultPlan(oktatest.FaultPlan{
+		Rate: 1, Kinds: []oktatest.FaultKind{oktatest.FaultDropResponse}, Method: http.MethodPost,
+	}))
+	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateUser(t.Context(), okta.CreateUserRequest{Profile: okta.Profile{
+		Login: "new@example.com", Email: "new@example.com", FirstName: "N", LastName: "U"}})
+	var ae *okta.APIError
+	if err == nil || errors.As(err, &ae) {
+		t.Fatalf("CreateUser = %v, want a transport error", err)
+	}
+	// The user was created although the client never heard back.
+	if _, err := c.GetUser(t.Context(), "new@example.com"); err != nil {
+		t.Errorf("GetUser after a dropped response = %v, want the user", err)
+	}
+	if got := srv.FaultCounts()[oktatest.FaultDropResponse]; got != 1 {
+		t.Errorf("drop-response count = %d, want 1", got)
+	}
+}
+
+func TestFaultPlanLatencyBeyondTimeout(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithFaultPlan(oktatest.FaultPlan{
+		Rate: 1, Kinds: []oktatest.FaultKind{oktatest.FaultLatency}, Latency: 2 * time.Second, Method: http.MethodPost,
+	}))
+	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()), okta.WithHTTPClient(&http.Client{Timeout: 30 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.CreateUser(t.Context(), okta.CreateUserRequest{Profile: okta.Profile{
+		Login: "slow@example.com", Email: "slow@example.com", FirstName: "S", LastName: "U"}})
+	if err == nil || !strings.Contains(err.Error(), "Timeout") && !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("CreateUser = %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the client waited %v for a 2 s latency fault with a 30 ms timeout", d)
+	}
+	if _, ok := srv.User("slow@example.com"); ok {
+		t.Errorf("the request was handled after the client timed out")
+	}
+}
+
+func TestFaultPlanValidation(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t)
+	for _, p := range []oktatest.FaultPlan{{Rate: -0.1}, {Rate: 1.5}, {Rate: 0.1, Kinds: []oktatest.FaultKind{99}}, {Rate: 0.1, Latency: -1}} {
+		if err := srv.SetFaultPlan(p); err == nil {
+			t.Errorf("SetFaultPlan(%+v) = nil, want an error", p)
+		}
+	}
+	if err := srv.SetFaultPlan(oktatest.FaultPlan{}); err != nil {
+		t.Errorf("SetFaultPlan(zero) = %v", err)
+	}
+	if got := oktatest.FaultDropResponse.String(); got != "drop-response" {
+		t.Errorf("String = %q", got)
+	}
+}
