@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -222,5 +223,71 @@ func TestFIDOPINAuthBlocked(t *testing.T) {
 	want = attempts{Results: []int{0}, Retries: 8}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after remove and re-insert (-want +got):\n%s", diff)
+	}
+}
+
+// TestHMACSecretCrossClient evaluates the hmac-secret extension of one
+// credential with two independent CTAP2 clients: python-fido2 over PC/SC and
+// the simulator's own Platform in-process. Both must get the same secrets:
+// the key's output depends only on the credential, the salt and UV, not on
+// the client's PIN/UV protocol session.
+func TestHMACSecretCrossClient(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{ReaderName: pcsctest.NFCReader})
+	k := newKey(t)
+	const pin = "4831-pin"
+	plat := simulator.NewPlatform(k)
+	if err := plat.SetPIN(t.Context(), pin); err != nil {
+		t.Fatalf("SetPIN: %v", err)
+	}
+	st.Insert(t, 0, k)
+
+	salt1, salt2 := bytes.Repeat([]byte{0x11}, 32), bytes.Repeat([]byte{0x22}, 32)
+	b64 := base64.RawURLEncoding.EncodeToString
+	out := runFIDO2Script(t, st, "hmac-secret", map[string]any{
+		"origin": rpOrigin, "reader": st.ReaderName(0), "pin": pin, "rpId": rpID,
+		"salt1": b64(salt1), "salt2": b64(salt2),
+	})
+	type outputs struct {
+		Output1 protocol.URLEncodedBase64 `json:"output1"`
+		Output2 protocol.URLEncodedBase64 `json:"output2"`
+	}
+	var py struct {
+		CredentialID     protocol.URLEncodedBase64 `json:"credentialId"`
+		HMACCreateSecret bool                      `json:"hmacCreateSecret"`
+		First, Second    outputs
+	}
+	if err := json.Unmarshal(out, &py); err != nil {
+		t.Fatalf("hmac-secret output %q: %v", out, err)
+	}
+	if !py.HMACCreateSecret {
+		t.Error("python-fido2: hmacCreateSecret not confirmed by the key")
+	}
+	if len(py.First.Output1) != 32 || !bytes.Equal(py.First.Output1, py.Second.Output1) ||
+		len(py.Second.Output2) != 32 || bytes.Equal(py.Second.Output1, py.Second.Output2) {
+		t.Fatalf("python-fido2 outputs: first %X, second %X / %X; want 32-byte output1 equal across calls, output2 different",
+			py.First.Output1, py.Second.Output1, py.Second.Output2)
+	}
+
+	opts := protocol.PublicKeyCredentialRequestOptions{
+		Challenge:          bytes.Repeat([]byte{0x33}, 32),
+		RelyingPartyID:     rpID,
+		AllowedCredentials: []protocol.CredentialDescriptor{{Type: protocol.PublicKeyCredentialType, CredentialID: py.CredentialID}},
+		UserVerification:   protocol.VerificationRequired,
+		Extensions:         protocol.AuthenticationExtensions{HMACGetSecret: protocol.HMACGetSecretInputs{Salt1: salt1, Salt2: salt2}},
+	}
+	resp, err := plat.GetAssertion(t.Context(), rpOrigin, opts, pin)
+	if err != nil {
+		t.Fatalf("Platform.GetAssertion: %v", err)
+	}
+	var goSide struct {
+		ClientExtensionResults struct {
+			HMACGetSecret outputs `json:"hmacGetSecret"`
+		} `json:"clientExtensionResults"`
+	}
+	if err := json.Unmarshal(resp, &goSide); err != nil {
+		t.Fatalf("Platform response %s: %v", resp, err)
+	}
+	if diff := cmp.Diff(py.Second, goSide.ClientExtensionResults.HMACGetSecret); diff != "" {
+		t.Errorf("hmac-secret outputs, python-fido2 vs Platform (-python +platform):\n%s", diff)
 	}
 }

@@ -1,6 +1,6 @@
 """A WebAuthn client on python-fido2 (Debian python3-fido2 0.9.1) over PC/SC.
 
-Usage: /usr/bin/python3 fido2_client.py make-credential|get-assertion|pin-attempts
+Usage: /usr/bin/python3 fido2_client.py make-credential|get-assertion|pin-attempts|hmac-secret
 
 make-credential and get-assertion read one JSON object from stdin:
   {"origin": "https://example.com", "pin": "...", "reader": "...",
@@ -14,12 +14,19 @@ for a PIN/UV auth token (getAssertion permission) with each PIN in turn on one
 connection, and prints {"results": [0 for success or the CTAP error code, ...],
 "retries": n, "powerCycleRequired": bool}.
 
+hmac-secret reads {"origin": ..., "reader": ..., "pin": ..., "rpId": ...,
+"salt1": b64url, "salt2": b64url}, makes a credential with hmacCreateSecret,
+then gets two assertions with the PIN: one with salt1, one with salt1 and
+salt2. It prints {"credentialId": ..., "hmacCreateSecret": bool,
+"first": {"output1": ...}, "second": {"output1": ..., "output2": ...}}.
+
 The device is the first PC/SC reader whose name contains "reader". PINs are
 never printed.
 """
 
 import base64
 import json
+import os
 import sys
 
 from fido2 import cbor
@@ -144,13 +151,54 @@ def pin_attempts(req):
     return {"results": results, "retries": retries, "powerCycleRequired": bool(power_cycle)}
 
 
+def hmac_secret(req):
+    client = Fido2Client(device(req["reader"]), req["origin"])
+    rp_id, pin = req["rpId"], req["pin"]
+    created = client.make_credential(
+        PublicKeyCredentialCreationOptions(
+            rp=PublicKeyCredentialRpEntity(id=rp_id, name="Example"),
+            user=PublicKeyCredentialUserEntity(id=b"hmac-secret-user", name="hmac"),
+            challenge=os.urandom(32),
+            pub_key_cred_params=[PublicKeyCredentialParameters(type="public-key", alg=-7)],
+            extensions={"hmacCreateSecret": True},
+        ),
+        pin=pin,
+    )
+    cred_id = created.attestation_object.auth_data.credential_data.credential_id
+
+    def evaluate(salts):
+        selection = client.get_assertion(
+            PublicKeyCredentialRequestOptions(
+                challenge=os.urandom(32),
+                rp_id=rp_id,
+                allow_credentials=[PublicKeyCredentialDescriptor(type="public-key", id=cred_id)],
+                user_verification="required",
+                extensions={"hmacGetSecret": salts},
+            ),
+            pin=pin,
+        )
+        out = selection.get_response(0).extension_results["hmacGetSecret"]
+        return {k: b64e(v) for k, v in out.items()}
+
+    salt1, salt2 = b64d(req["salt1"]), b64d(req["salt2"])
+    return {
+        "credentialId": b64e(cred_id),
+        "hmacCreateSecret": bool((created.extension_results or {}).get("hmacCreateSecret")),
+        "first": evaluate({"salt1": salt1}),
+        "second": evaluate({"salt1": salt1, "salt2": salt2}),
+    }
+
+
 def main():
-    modes = ("make-credential", "get-assertion", "pin-attempts")
+    modes = ("make-credential", "get-assertion", "pin-attempts", "hmac-secret")
     if len(sys.argv) != 2 or sys.argv[1] not in modes:
         raise SystemExit(__doc__)
     req = json.load(sys.stdin)
     if sys.argv[1] == "pin-attempts":
         json.dump(pin_attempts(req), sys.stdout)
+        return
+    if sys.argv[1] == "hmac-secret":
+        json.dump(hmac_secret(req), sys.stdout)
         return
     client = Fido2Client(device(req["reader"]), req["origin"])
     pk = req["publicKey"]
