@@ -562,3 +562,45 @@ func TestAttestationNoneStripped(t *testing.T) {
 		t.Error("UV set without a PIN")
 	}
 }
+
+func TestEdDSAAndPRF(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cred, err := f.register(t, "",
+		webauthn.WithCredentialParameters([]protocol.CredentialParameter{{Type: protocol.PublicKeyCredentialType, Algorithm: -8}}),
+		webauthn.WithExtensions(webauthn.WithExtensionPRFSupport()),
+	)
+	if err != nil {
+		t.Fatalf("register EdDSA: %v", err)
+	}
+	if cred.Attestation.PublicKeyAlgorithm != -8 {
+		t.Errorf("public key algorithm %d, want -8", cred.Attestation.PublicKeyAlgorithm)
+	}
+	eval := func(first string) []byte {
+		t.Helper()
+		assertion, session, err := f.rp.BeginLogin(f.user, webauthn.WithAssertionExtensions(webauthn.WithExtensionPRF(protocol.PRFValues{First: []byte(first)})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, "")
+		if err != nil {
+			t.Fatalf("GetAssertion: %v", err)
+		}
+		parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.rp.ValidateLogin(f.user, *session, parsed); err != nil {
+			t.Fatalf("ValidateLogin: %v", err)
+		}
+		prf := parsed.ClientExtensionResults.PRF
+		if prf == nil || prf.Results == nil || len(prf.Results.First) != 32 {
+			t.Fatalf("PRF results = %+v", prf)
+		}
+		return prf.Results.First
+	}
+	a, b, c := eval("one"), eval("one"), eval("two")
+	if string(a) != string(b) || string(a) == string(c) {
+		t.Error("PRF is not a function of its input")
+	}
+}
