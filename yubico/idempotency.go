@@ -19,7 +19,8 @@ import (
 // that a retried create may then make a second shipment: callers that need
 // exactly one shipment must only rely on the key where the service is known
 // to honour it (the fake in package yubicotest does). The key is not a
-// secret, but it is never put in an error message.
+// secret; the client never logs it and its own errors never contain it (a
+// server's error message, kept in [APIError.Message], may name it).
 const (
 	// IdempotencyKeyHeader is the request header carrying the key.
 	IdempotencyKeyHeader = "Idempotency-Key"

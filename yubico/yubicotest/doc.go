@@ -57,9 +57,28 @@
 // [Server.Parcel] hands the test the programmed key. A request that does not
 // open (wrong key, expired) sends the shipment to 99 with a message.
 //
+// # Idempotency keys
+//
+// Both create routes honour the Idempotency-Key request header (see
+// yubico.IdempotencyKeyHeader; the real API's support is UNCONFIRMED, so this
+// is our model, after the IETF HTTPAPI draft). Keys belong to the
+// organisation (every token of a Server shares them; two Servers are two
+// organisations) and are remembered for [IdempotencyTTL] of the fake's clock
+// after the create that first used them. A create with a remembered key and
+// the same body (compared as decoded JSON) creates nothing: it gets 200, the
+// header Idempotent-Replayed: true and the shipment's current view (the
+// first response if the shipment was cancelled since). The same key with a
+// different body, or on the other create route, gets 422 error_code
+// "idempotency_key_reused" naming the key. Only successful creates are
+// remembered. A present but empty or malformed header gets 400
+// validation_failed. [Request.IdempotencyKey] and [Request.Replayed] show it
+// in the request log.
+//
 // # Faults
 //
 // [Server.InjectFault] and [Server.InjectFaultNext] force a shipment into an
 // error state at the matching step; [Server.FailNext], [Server.DropNext] and
-// [Server.SetLatency] disturb the next HTTP requests.
+// [Server.SetLatency] disturb the next HTTP requests;
+// [Server.DropResponseAfterCommit] lets the next creates take effect but
+// closes their connections without a response.
 package yubicotest

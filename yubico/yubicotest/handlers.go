@@ -162,12 +162,24 @@ func jsonKind(k string) string {
 // exactRequest decodes a /shipments_exact body. Quantity fields are decoded
 // with the sizes the service would accept.
 func (s *Server) createExact(w http.ResponseWriter, r *http.Request) {
+	const route = "/v1/shipments_exact"
+	key, ok := idempotencyKey(w, r)
+	if !ok {
+		return
+	}
 	var req yubico.ShipmentRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	hash, ok := fingerprint(w, req)
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if key != "" && s.replayLocked(w, key, route, hash, func(sh *shipment) any { return s.exactViewLocked(sh) }) {
+		return
+	}
 	if d := s.checkExactLocked(req); len(d) > 0 {
 		validationFailed(w, d)
 		return
@@ -182,7 +194,7 @@ func (s *Server) createExact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
+	s.committedLocked(w, key, route, hash, sh.id, s.exactViewLocked(sh))
 }
 
 func (s *Server) itemsLocked(shipmentID string, items []yubico.ItemRequest) ([]yubico.ShipmentItem, error) {
@@ -293,12 +305,24 @@ func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool)
 }
 
 func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
+	const route = "/v1/fpr/shipments"
+	key, ok := idempotencyKey(w, r)
+	if !ok {
+		return
+	}
 	var req yubico.FPRShipmentRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	hash, ok := fingerprint(w, req)
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if key != "" && s.replayLocked(w, key, route, hash, func(sh *shipment) any { return s.fprViewLocked(sh) }) {
+		return
+	}
 	if d := s.checkFPRLocked(req); len(d) > 0 {
 		validationFailed(w, d)
 		return
@@ -325,7 +349,7 @@ func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, s.fprViewLocked(sh))
+	s.committedLocked(w, key, route, hash, sh.id, s.fprViewLocked(sh))
 }
 
 func (s *Server) getFPR(w http.ResponseWriter, id string) {

@@ -432,6 +432,11 @@ type Request struct {
 	Query      string
 	Status     int
 	Authorized bool // a valid token was presented
+	// IdempotencyKey is the request's Idempotency-Key header, if any.
+	IdempotencyKey string
+	// Replayed reports an answer replayed for a remembered idempotency key
+	// (nothing was created).
+	Replayed bool
 }
 
 // Server is a fake Yubico. Its methods are safe for concurrent use.
@@ -471,6 +476,11 @@ type Server struct {
 	dropNext   int
 	latency    time.Duration
 	log        []Request
+	// idem maps remembered idempotency keys (one organisation: all tokens
+	// share them) to their creates; idemQueue holds them in creation order.
+	idem            map[string]*idemEntry
+	idemQueue       []*idemEntry
+	dropAfterCommit int
 }
 
 type failure struct {
@@ -518,6 +528,7 @@ func Start(opts ...Option) (*Server, error) {
 		denied:     map[string]bool{},
 		shipments:  map[string]*shipment{},
 		nextSerial: cfg.serial,
+		idem:       map[string]*idemEntry{},
 	}
 	s.nowNano.Store(cfg.start.UnixNano())
 	var err error
@@ -797,6 +808,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap returns the wrapped writer (for http.ResponseController).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // Write records an implicit 200.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
@@ -820,7 +834,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		fail = &f
 	}
 	_, authorized := s.tokens[bearer(r)]
-	entry := Request{Time: s.now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Authorized: authorized}
+	entry := Request{Time: s.now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Authorized: authorized,
+		IdempotencyKey: r.Header.Get(yubico.IdempotencyKeyHeader)}
 	s.mu.Unlock()
 
 	if latency > 0 {
@@ -835,6 +850,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		s.mu.Lock()
 		entry.Status = sw.status
+		entry.Replayed = sw.status == http.StatusOK && sw.Header().Get(yubico.IdempotentReplayedHeader) == "true"
 		s.log = append(s.log, entry)
 		s.mu.Unlock()
 	}()

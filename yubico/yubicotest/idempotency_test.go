@@ -1,0 +1,386 @@
+package yubicotest_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/webauthn"
+	"github.com/preenroll/preenroll/yubico"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+// fprPosts returns the request log's POST /v1/fpr/shipments entries.
+func fprPosts(srv *yubicotest.Server) []yubicotest.Request {
+	var out []yubicotest.Request
+	for _, r := range srv.RequestLog() {
+		if r.Method == http.MethodPost && r.Path == "/v1/fpr/shipments" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// rawPost sends body to the fake's path with the token and an optional
+// Idempotency-Key header (nil: none).
+func rawPost(t *testing.T, srv *yubicotest.Server, path string, body []byte, key *string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL()+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.Token())
+	req.Header.Set("Content-Type", "application/json")
+	if key != nil {
+		req.Header[yubico.IdempotencyKeyHeader] = []string{*key}
+	}
+	hc := &http.Client{}
+	t.Cleanup(hc.CloseIdleConnections)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, out
+}
+
+func TestIdempotentReplay(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	c := srv.Client()
+	o := newOkta(t, c, srv.Now(), "example.okta.com")
+	req := fprRequest(o)
+	req.IdempotencyKey = "fulfil-00u1-1"
+
+	first, err := c.CreateFPRShipment(t.Context(), req)
+	if err != nil {
+		t.Fatalf("first create: %v", err)
+	}
+	// The replay comes over raw HTTP to see the status and header.
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, out := rawPost(t, srv, "/fpr/shipments", body, &req.IdempotencyKey)
+	var again yubico.FPRShipment
+	if err := json.Unmarshal(out, &again); err != nil {
+		t.Fatalf("replay body %s: %v", out, err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(yubico.IdempotentReplayedHeader) != "true" ||
+		again.ID != first.ID || again.State.ID != first.State.ID {
+		t.Errorf("replay = %d %q, %+v; want 200, Idempotent-Replayed: true and shipment %s in state %d",
+			resp.StatusCode, resp.Header.Get(yubico.IdempotentReplayedHeader), again, first.ID, first.State.ID)
+	}
+	all := srv.Shipments()
+	if len(all) != 1 || all[0].ID != first.ID || all[0].RecipientEmail != "jan@example.com" {
+		t.Fatalf("Shipments() = %+v; want only %s for jan@example.com", all, first.ID)
+	}
+	posts := fprPosts(srv)
+	if len(posts) != 2 || posts[0].Replayed || !posts[1].Replayed || posts[0].IdempotencyKey != req.IdempotencyKey || posts[1].IdempotencyKey != req.IdempotencyKey {
+		t.Errorf("request log = %+v; want the second POST replayed, both with the key", posts)
+	}
+
+	// After the batch, a replay shows the shipment's current state, and
+	// exactly one key was drawn and programmed.
+	before := bucketQuantity(srv, 106)
+	if err := srv.SetNow(srv.NextBatch()); err != nil {
+		t.Fatal(err)
+	}
+	again, err = c.CreateFPRShipment(t.Context(), req)
+	if err != nil || again.ID != first.ID || again.State.ID != yubico.StateSentToFulfillment {
+		t.Fatalf("replay after the batch = %s in %d, %v; want %s in 10", again.ID, again.State.ID, err, first.ID)
+	}
+	if after := bucketQuantity(srv, 106); after != before-1 {
+		t.Errorf("inventory 106: %d before the batch, %d after; want one key drawn", before, after)
+	}
+	if p, ok := srv.Programming(first.ID); !ok || p.Serial != 31000001 {
+		t.Errorf("Programming = %+v, %v; want the first serial", p, ok)
+	}
+	if n := len(srv.Shipments()); n != 1 {
+		t.Errorf("%d shipments, want 1", n)
+	}
+}
+
+func bucketQuantity(srv *yubicotest.Server, id int) int {
+	for _, b := range srv.Inventory() {
+		if b.ProductID == id {
+			return b.Quantity
+		}
+	}
+	return -1
+}
+
+func TestIdempotencyKeyReused(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	c := srv.Client()
+	o := newOkta(t, c, srv.Now(), "example.okta.com")
+	req := fprRequest(o)
+	req.IdempotencyKey = "fulfil-00u1-2"
+	if _, err := c.CreateFPRShipment(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	other := req
+	other.Recipient.Email = "someone.else@example.com"
+	_, err := c.CreateFPRShipment(t.Context(), other)
+	var ae *yubico.APIError
+	if !errors.Is(err, yubico.ErrConflict) || !errors.As(err, &ae) || ae.StatusCode != http.StatusUnprocessableEntity ||
+		ae.Code != yubico.CodeIdempotencyKeyReused || !strings.Contains(ae.Message, req.IdempotencyKey) {
+		t.Errorf("create with a reused key and another body: error = %v; want 422 %s naming the key, matching ErrConflict",
+			err, yubico.CodeIdempotencyKeyReused)
+	}
+	exact := exactRequest()
+	exact.IdempotencyKey = req.IdempotencyKey
+	if _, err := c.CreateShipment(t.Context(), exact); !errors.Is(err, yubico.ErrConflict) {
+		t.Errorf("the key on the other create route: error = %v, want ErrConflict", err)
+	}
+	if n := len(srv.Shipments()); n != 1 {
+		t.Errorf("%d shipments, want 1", n)
+	}
+
+	// Plain shipments are deduplicated the same way.
+	exact.IdempotencyKey = "exact-1"
+	s1, err1 := c.CreateShipment(t.Context(), exact)
+	s2, err2 := c.CreateShipment(t.Context(), exact)
+	if err1 != nil || err2 != nil || s1.ID != s2.ID || len(srv.Shipments()) != 2 {
+		t.Errorf("repeated shipments_exact create = %s (%v), %s (%v), %d shipments; want one new shipment",
+			s1.ID, err1, s2.ID, err2, len(srv.Shipments()))
+	}
+}
+
+func TestIdempotencyKeyExpires(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	c := srv.Client()
+	o := newOkta(t, c, srv.Now(), "example.okta.com")
+	req := fprRequest(o)
+	req.IdempotencyKey = "fulfil-00u1-3"
+	first, err := c.CreateFPRShipment(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance(t, srv, yubicotest.IdempotencyTTL)
+	again, err := c.CreateFPRShipment(t.Context(), req)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("create %v after the first: %s, %v; want the replay of %s", yubicotest.IdempotencyTTL, again.ID, err, first.ID)
+	}
+	advance(t, srv, time.Second)
+	later, err := c.CreateFPRShipment(t.Context(), req)
+	if err != nil || later.ID == first.ID {
+		t.Fatalf("create after the key expired: %s, %v; want a new shipment", later.ID, err)
+	}
+	if n := len(srv.Shipments()); n != 2 {
+		t.Errorf("%d shipments, want 2", n)
+	}
+	// The new create is remembered afresh.
+	if again, err := c.CreateFPRShipment(t.Context(), req); err != nil || again.ID != later.ID {
+		t.Errorf("replay of the new create = %s, %v; want %s", again.ID, err, later.ID)
+	}
+}
+
+func TestInvalidIdempotencyKeyHeader(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	o := newOkta(t, srv.Client(), srv.Now(), "example.okta.com")
+	body, err := json.Marshal(fprRequest(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"", strings.Repeat("k", 256), "two words"} {
+		resp, out := rawPost(t, srv, "/fpr/shipments", body, &key)
+		var eb struct {
+			ErrorCode string               `json:"error_code"`
+			Details   []yubico.ErrorDetail `json:"details"`
+		}
+		if err := json.Unmarshal(out, &eb); err != nil || resp.StatusCode != http.StatusBadRequest ||
+			eb.ErrorCode != yubico.CodeValidationFailed || len(eb.Details) != 1 || eb.Details[0].Field != yubico.IdempotencyKeyHeader {
+			t.Errorf("key %q: %d %s; want 400 validation_failed naming %s", key, resp.StatusCode, out, yubico.IdempotencyKeyHeader)
+		}
+	}
+	if n := len(srv.Shipments()); n != 0 {
+		t.Errorf("%d shipments created with invalid keys", n)
+	}
+}
+
+func TestDropResponseAfterCommit(t *testing.T) {
+	t.Parallel()
+	for _, drops := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d drops, retried with the key", drops), func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t)
+			c := srv.Client(yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)))
+			o := newOkta(t, c, srv.Now(), "example.okta.com")
+			req := fprRequest(o)
+			req.IdempotencyKey = "fulfil-00u1-4"
+			srv.DropResponseAfterCommit(drops)
+			s, err := c.CreateFPRShipment(t.Context(), req)
+			if err != nil {
+				t.Fatalf("CreateFPRShipment: %v", err)
+			}
+			all := srv.Shipments()
+			if len(all) != 1 || all[0].ID != s.ID || all[0].RecipientEmail != "jan@example.com" {
+				t.Fatalf("Shipments() = %+v; want exactly %s for jan@example.com", all, s.ID)
+			}
+			posts := fprPosts(srv)
+			if len(posts) != drops+1 || posts[drops].Status != http.StatusOK || !posts[drops].Replayed {
+				t.Errorf("request log = %+v; want %d dropped POSTs, then a replayed 200", posts, drops)
+			}
+			for i, p := range posts[:drops] {
+				if p.Status != 0 || p.IdempotencyKey != req.IdempotencyKey {
+					t.Errorf("POST %d = %+v; want a dropped response (status 0) with the key", i, p)
+				}
+			}
+		})
+	}
+	t.Run("without a key the shipment exists but the client saw an error", func(t *testing.T) {
+		t.Parallel()
+		srv := newServer(t)
+		c := srv.Client(yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)))
+		o := newOkta(t, c, srv.Now(), "example.okta.com")
+		srv.DropResponseAfterCommit(1)
+		if _, err := c.CreateFPRShipment(t.Context(), fprRequest(o)); err == nil {
+			t.Fatal("CreateFPRShipment succeeded; want the transport error")
+		}
+		if n, p := len(srv.Shipments()), len(fprPosts(srv)); n != 1 || p != 1 {
+			t.Errorf("%d shipments after %d POSTs; want 1 after 1 (no retry without a key)", n, p)
+		}
+	})
+	t.Run("failed validation does not use up the fault", func(t *testing.T) {
+		t.Parallel()
+		srv := newServer(t)
+		c := srv.Client()
+		srv.DropResponseAfterCommit(1)
+		bad := exactRequest()
+		bad.City = ""
+		if _, err := c.CreateShipment(t.Context(), bad); !errors.Is(err, yubico.ErrValidation) {
+			t.Fatalf("invalid create: error = %v, want ErrValidation", err)
+		}
+		if _, err := c.CreateShipment(t.Context(), exactRequest()); err == nil {
+			t.Errorf("valid create answered; want its response dropped")
+		}
+		if n := len(srv.Shipments()); n != 1 {
+			t.Errorf("%d shipments, want 1", n)
+		}
+	})
+}
+
+// TestCredentialResponsesSealedPerRequest checks that each credential
+// response is sealed to the response key of its own credential request
+// (JWE header kid = that key's kid) and that the responses keep the order of
+// the requests.
+func TestCredentialResponsesSealedPerRequest(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	c := srv.Client()
+	ctx := t.Context()
+	now := srv.Now()
+	transport, err := c.TransportKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := toWebAuthn(transport[0])
+	rnd := seeded(9)
+	pinKey, err := webauthn.GenerateKey(rnd, "okta-pin-key", webauthn.UseEncryption)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinReq, err := webauthn.SealPINRequest(rnd, to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: pinKey.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three enrollments, each with its own response key; the RP IDs are in
+	// reverse alphabetical order so that sorting would show.
+	rpIDs := []string{"z.example.com", "m.example.com", "a.example.com"}
+	var keys []*webauthn.PrivateKey
+	var sealed []string
+	var reqs []webauthn.CredentialRequest
+	for i, rp := range rpIDs {
+		k, err := webauthn.GenerateKey(rnd, fmt.Sprintf("pfd-enrollment-%d-key", i), webauthn.UseEncryption)
+		if err != nil {
+			t.Fatal(err)
+		}
+		challenge := make([]byte, 32)
+		rnd.Read(challenge)
+		req := webauthn.CredentialRequest{
+			Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: fmt.Sprintf("pfd%d", i),
+			RPID: rp, RPName: "Example", UserHandle: []byte("user-handle-00u1"), UserName: "jan@example.com",
+			UserDisplayName: "Jan Lindberg", Challenge: challenge, Algorithms: []int{-7}, ResidentKey: true,
+			UserVerification: "required", ExpiresAt: now.Add(30 * 24 * time.Hour), ResponseKey: k.Public(),
+		}
+		jwe, err := webauthn.SealCredentialRequest(rnd, to, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, sealed, reqs = append(keys, k), append(sealed, jwe), append(reqs, req)
+	}
+	created, err := c.CreateFPRShipment(ctx, yubico.NewFPRShipmentRequest(
+		yubico.FPRRecipient{Company: "Example Inc.", Email: "jan@example.com", Telephone: "555-5555"},
+		usAddress(), 1, 106, "CID-EXAMPLE", pinReq, sealed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetNow(srv.NextBatch()); err != nil {
+		t.Fatal(err)
+	}
+	advance(t, srv, 24*time.Hour)
+	got, err := c.FPRShipment(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, ok := got.ProductData()
+	if !ok || len(pd.CredentialResponses) != len(reqs) {
+		t.Fatalf("state %d (messages %q), product data %+v; want %d credential responses", got.State.ID, srv.Messages(created.ID), pd, len(reqs))
+	}
+	signers := srv.SigningJWKS()
+	for i, jwe := range pd.CredentialResponses {
+		if kid := jweKid(t, jwe); kid != keys[i].KeyID() {
+			t.Errorf("response %d: JWE header kid = %q, want %q (the response key of request %d)", i, kid, keys[i].KeyID(), i)
+		}
+		resp, err := webauthn.OpenCredentialResponse(webauthn.Keyring{keys[i]}, signers, jwe)
+		if err != nil {
+			t.Errorf("response %d does not open with the key of request %d: %v", i, i, err)
+			continue
+		}
+		if resp.EnrollmentID != reqs[i].EnrollmentID {
+			t.Errorf("response %d answers enrollment %q, want %q", i, resp.EnrollmentID, reqs[i].EnrollmentID)
+		}
+		others := webauthn.Keyring{keys[(i+1)%len(keys)], keys[(i+2)%len(keys)], pinKey}
+		if _, err := webauthn.OpenCredentialResponse(others, signers, jwe); !errors.Is(err, webauthn.ErrWrongKey) {
+			t.Errorf("response %d opened without its own key: error = %v, want ErrWrongKey", i, err)
+		}
+	}
+	if kid := jweKid(t, pd.PINResponse); kid != pinKey.KeyID() {
+		t.Errorf("PIN response kid = %q, want %q", kid, pinKey.KeyID())
+	}
+}
+
+// jweKid returns the kid of a compact JWE's protected header.
+func jweKid(t *testing.T, jwe string) string {
+	t.Helper()
+	hdr, _, ok := strings.Cut(jwe, ".")
+	if !ok {
+		t.Fatalf("not a compact JWE: %.20q", jwe)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(hdr)
+	if err != nil {
+		t.Fatalf("JWE header: %v", err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatalf("JWE header %s: %v", raw, err)
+	}
+	return h.Kid
+}
