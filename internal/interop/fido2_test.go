@@ -291,3 +291,39 @@ func TestHMACSecretCrossClient(t *testing.T) {
 		t.Errorf("hmac-secret outputs, python-fido2 vs Platform (-python +platform):\n%s", diff)
 	}
 }
+
+// TestPythonU2F runs FIDO U2F (CTAP1) through python-fido2's Ctap1 over
+// PC/SC; python-fido2 checks the registration and authentication signatures.
+func TestPythonU2F(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{ReaderName: pcsctest.NFCReader})
+	st.Insert(t, 0, newKey(t))
+	out := runFIDO2Script(t, st, "u2f", map[string]any{"reader": st.ReaderName(0)})
+	type result struct {
+		Version         string
+		KeyHandleLength int
+		Counters        []int
+		UserPresence    []int
+		CheckOnlySW     int
+		WrongAppSW      int
+	}
+	var got result
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("u2f output %q: %v", out, err)
+	}
+	if got.KeyHandleLength == 0 || got.KeyHandleLength > 255 {
+		t.Errorf("key handle of %d bytes, want 1..255", got.KeyHandleLength)
+	}
+	if len(got.Counters) != 2 || got.Counters[1] <= got.Counters[0] {
+		t.Errorf("counters %v, want two increasing values", got.Counters)
+	}
+	got.KeyHandleLength, got.Counters = 0, nil
+	want := result{
+		Version:      "U2F_V2",
+		UserPresence: []int{1, 1},
+		CheckOnlySW:  0x6985, // valid key handle: "test of user presence required"
+		WrongAppSW:   0x6A80, // key handle not for this application
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("U2F (-want +got):\n%s", diff)
+	}
+}

@@ -1,6 +1,6 @@
 """A WebAuthn client on python-fido2 (Debian python3-fido2 0.9.1) over PC/SC.
 
-Usage: /usr/bin/python3 fido2_client.py make-credential|get-assertion|pin-attempts|hmac-secret
+Usage: /usr/bin/python3 fido2_client.py make-credential|get-assertion|pin-attempts|hmac-secret|u2f
 
 make-credential and get-assertion read one JSON object from stdin:
   {"origin": "https://example.com", "pin": "...", "reader": "...",
@@ -20,6 +20,13 @@ then gets two assertions with the PIN: one with salt1, one with salt1 and
 salt2. It prints {"credentialId": ..., "hmacCreateSecret": bool,
 "first": {"output1": ...}, "second": {"output1": ..., "output2": ...}}.
 
+u2f reads {"reader": ...} and runs FIDO U2F (CTAP1) raw APDUs: version,
+register, authenticate twice, a check-only authenticate and one with a wrong
+application parameter. python-fido2 verifies the registration (attestation
+certificate signature) and authentication signatures itself. It prints
+{"version", "keyHandleLength", "counters", "userPresence", "checkOnlySW",
+"wrongAppSW"}.
+
 The device is the first PC/SC reader whose name contains "reader". PINs are
 never printed.
 """
@@ -32,6 +39,7 @@ import sys
 from fido2 import cbor
 from fido2.client import Fido2Client
 from fido2.ctap import CtapError
+from fido2.ctap1 import ApduError, Ctap1
 from fido2.ctap2 import ClientPin, Ctap2
 from fido2.pcsc import CtapPcscDevice
 from fido2.webauthn import (
@@ -189,13 +197,46 @@ def hmac_secret(req):
     }
 
 
+def u2f(req):
+    ctap1 = Ctap1(device(req["reader"]))
+    app, chal = os.urandom(32), os.urandom(32)
+    version = ctap1.get_version()
+    reg = ctap1.register(chal, app)
+    reg.verify(app, chal)
+    counters, presence = [], []
+    for _ in range(2):
+        sig = ctap1.authenticate(chal, app, reg.key_handle)
+        sig.verify(app, chal, reg.public_key)
+        counters.append(sig.counter)
+        presence.append(sig.user_presence)
+
+    def status(**kwargs):
+        try:
+            ctap1.authenticate(chal, kwargs.get("app", app), reg.key_handle, check_only=kwargs.get("check_only", False))
+        except ApduError as e:
+            return e.code
+        return 0x9000
+
+    return {
+        "version": version,
+        "keyHandleLength": len(reg.key_handle),
+        "counters": counters,
+        "userPresence": presence,
+        "checkOnlySW": status(check_only=True),
+        "wrongAppSW": status(app=os.urandom(32)),
+    }
+
+
 def main():
-    modes = ("make-credential", "get-assertion", "pin-attempts", "hmac-secret")
+    modes = ("make-credential", "get-assertion", "pin-attempts", "hmac-secret", "u2f")
     if len(sys.argv) != 2 or sys.argv[1] not in modes:
         raise SystemExit(__doc__)
     req = json.load(sys.stdin)
     if sys.argv[1] == "pin-attempts":
         json.dump(pin_attempts(req), sys.stdout)
+        return
+    if sys.argv[1] == "u2f":
+        json.dump(u2f(req), sys.stdout)
         return
     if sys.argv[1] == "hmac-secret":
         json.dump(hmac_secret(req), sys.stdout)
