@@ -4,6 +4,10 @@
 # pcscd with Debian's vsmartcard-vpcd reader. Run as root on Debian; called by
 # .ci/run. The harness (internal/pcsctest) starts its own pcscd in a private
 # mount namespace and stops it by PID; nothing is left running.
+#
+#   bash .ci/pcsc.sh                 install the packages, run the tests
+#   bash .ci/pcsc.sh --install-only  only install (libpcsclite-dev is what
+#                                    `go vet -tags pcsc ./...` needs for cgo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -11,6 +15,9 @@ export PATH="/usr/local/go/bin:$PATH"
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	pcscd vsmartcard-vpcd libpcsclite-dev yubikey-manager python3-fido2
+if [ "${1:-}" = "--install-only" ]; then
+	exit 0
+fi
 
 export PREENROLL_REQUIRE_PCSC=1 CGO_ENABLED=1
 
