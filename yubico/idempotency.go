@@ -20,7 +20,9 @@ import (
 // exactly one shipment must only rely on the key where the service is known
 // to honour it (the fake in package yubicotest does). The key is not a
 // secret; the client never logs it and its own errors never contain it (a
-// server's error message, kept in [APIError.Message], may name it).
+// server's error message, kept in [APIError.Message], may name it). Note that
+// net/http's Transport also treats a request with this header as replayable:
+// it may itself resend it once when a reused keep-alive connection breaks.
 const (
 	// IdempotencyKeyHeader is the request header carrying the key.
 	IdempotencyKeyHeader = "Idempotency-Key"
