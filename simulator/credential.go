@@ -175,6 +175,9 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	if code != ctapOK {
 		return statusOnly(code)
 	}
+	if code := a.requireUV(uv); code != ctapOK {
+		return statusOnly(code)
+	}
 	if !uv && a.pinHash != nil && rk {
 		// makeCredUvNotRqd covers non-discoverable credentials only.
 		return statusOnly(ctapPUATRequired)
@@ -276,6 +279,18 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	})
 }
 
+// requireUV enforces alwaysUv: without user verification, an operation
+// fails with PIN_NOT_SET (no PIN to verify with) or PUAT_REQUIRED.
+func (a *fidoApplet) requireUV(uv bool) byte {
+	switch {
+	case !a.alwaysUV || uv:
+		return ctapOK
+	case a.pinHash == nil:
+		return ctapPINNotSet
+	}
+	return ctapPUATRequired
+}
+
 func (a *fidoApplet) findResident(id []byte) *residentCred {
 	for _, c := range a.resident {
 		if bytes.Equal(c.id, id) {
@@ -336,6 +351,9 @@ func (a *fidoApplet) getAssertion(params []byte) []byte {
 	}
 	uv, code := a.checkPinUvAuth(req.PinUvAuth, req.Protocol, req.ClientDataHash, permGetAssertion, rpID)
 	if code != ctapOK {
+		return statusOnly(code)
+	}
+	if code := a.requireUV(uv); code != ctapOK {
 		return statusOnly(code)
 	}
 	var hmacIn *hmacSecretInput

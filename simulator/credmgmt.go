@@ -219,11 +219,11 @@ func (a *fidoApplet) config(params []byte) []byte {
 		return statusOnly(ctapMissingParameter)
 	}
 	sub := *req.SubCommand
-	if sub != cfgSetMinPINLength {
-		// Enterprise attestation and alwaysUv are not simulated.
+	if sub != cfgSetMinPINLength && sub != cfgToggleAlwaysUV {
+		// Enterprise attestation is not simulated.
 		return statusOnly(ctapInvalidSubcommand)
 	}
-	if a.pinHash != nil {
+	if a.pinHash != nil || a.alwaysUV {
 		if req.PinUvAuth == nil || req.Protocol == nil {
 			return statusOnly(ctapPUATRequired)
 		}
@@ -239,6 +239,14 @@ func (a *fidoApplet) config(params []byte) []byte {
 		if code := a.useToken(*req.Protocol, msg, req.PinUvAuth, permAuthnrConfig, ""); code != ctapOK {
 			return statusOnly(code)
 		}
+	}
+	if sub == cfgToggleAlwaysUV {
+		if a.fipsMode() {
+			// Permanently on for FIPS 140-3 keys.
+			return statusOnly(ctapOperationDenied)
+		}
+		a.alwaysUV = !a.alwaysUV
+		return statusOnly(ctapOK)
 	}
 	var p setMinPINLengthParams
 	if req.Params != nil {

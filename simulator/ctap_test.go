@@ -7,10 +7,12 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -72,7 +74,7 @@ func TestCTAPMalformed(t *testing.T) {
 		{"getPinToken without PIN", append([]byte{cmdClientPIN}, mustCBOR(t, map[int]any{1: 2, 2: 5, 3: coseKey{Kty: 2, Alg: -25, Crv: 1, X: cdh, Y: cdh}, 6: make([]byte, 32)})...), ctapPINNotSet},
 		{"too large", make([]byte, fidoMaxMsgSize+1), ctapRequestTooLarge},
 		{"credMgmt without token", append([]byte{cmdCredentialManagement}, mustCBOR(t, map[int]int{1: 1})...), ctapPUATRequired},
-		{"config unsupported", append([]byte{cmdConfig}, mustCBOR(t, map[int]int{1: 2})...), ctapInvalidSubcommand},
+		{"config unsupported", append([]byte{cmdConfig}, mustCBOR(t, map[int]int{1: 1})...), ctapInvalidSubcommand},
 	}
 	for _, tt := range tests {
 		if got := ctapStatus(t, k, tt.req); got != tt.want {
@@ -456,4 +458,75 @@ func mustTrailingSig(t *testing.T, b []byte) []byte {
 	}
 	n := 4 + int(binary.BigEndian.Uint16(b[2:4]))
 	return b[n:]
+}
+
+func TestAlwaysUV(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rp := "a.example"
+	cdh := make([]byte, 32)
+	mc := func(k *Key) byte {
+		req := makeCredentialRequest{ClientDataHash: cdh, RP: &rpEntity{ID: &rp}, User: &userEntity{ID: []byte{1}}, Params: []credParam{{coseES256, "public-key"}}}
+		return ctapStatus(t, k, append([]byte{cmdMakeCredential}, mustCBOR(t, req)...))
+	}
+	u2fRegister := func(k *Key) string {
+		transmitHex(t, k, "00A4040008A0000006472F0001")
+		resp, _ := k.Transmit(encodeAPDU(0, insU2FRegister, 0, 0, make([]byte, 64), 65536))
+		_, sw, _ := splitSW(resp)
+		return fmt.Sprintf("%04X", sw)
+	}
+
+	// A YubiKey 5 NFC toggles it with the PIN.
+	k, p := newPINKey(t)
+	if got := mc(k); got != ctapOK {
+		t.Fatalf("makeCredential without UV before toggling: 0x%02X", got)
+	}
+	if err := p.ToggleAlwaysUV(ctx, "1234"); err != nil {
+		t.Fatalf("ToggleAlwaysUV: %v", err)
+	}
+	info, _ := p.session(ctx)
+	if !info.Options["alwaysUv"] || info.Options["makeCredUvNotRqd"] {
+		t.Errorf("options after toggle: %v", info.Options)
+	}
+	if got := mc(k); got != ctapPUATRequired {
+		t.Errorf("makeCredential without UV: 0x%02X, want PUAT_REQUIRED", got)
+	}
+	if got := u2fRegister(k); got != "6985" {
+		t.Errorf("U2F register with alwaysUv: %s", got)
+	}
+	if err := p.ToggleAlwaysUV(ctx, "1234"); err != nil {
+		t.Fatalf("ToggleAlwaysUV back: %v", err)
+	}
+	if got := mc(k); got != ctapOK {
+		t.Errorf("makeCredential after toggling back: 0x%02X", got)
+	}
+
+	// A FIPS 140-3 key has it permanently, and wants 8-character PINs.
+	fips := newTestKey(t, WithModel(YubiKey5CNFCFIPS))
+	fp := NewPlatform(fips)
+	if fips.Firmware() != (Version{5, 7, 4}) {
+		t.Errorf("FIPS firmware %v", fips.Firmware())
+	}
+	if got := mc(fips); got != ctapPINNotSet {
+		t.Errorf("FIPS makeCredential without a PIN: 0x%02X, want PIN_NOT_SET", got)
+	}
+	if err := fp.SetPIN(ctx, "1234567"); !errors.Is(err, ErrPINPolicyViolation) {
+		t.Errorf("FIPS 7-digit PIN: err = %v, want ErrPINPolicyViolation", err)
+	}
+	if err := fp.SetPIN(ctx, "12345678"); err != nil {
+		t.Fatalf("FIPS SetPIN: %v", err)
+	}
+	if err := fp.ToggleAlwaysUV(ctx, "12345678"); !errors.Is(err, ErrOperationDenied) {
+		t.Errorf("FIPS toggle: err = %v, want ErrOperationDenied", err)
+	}
+	opts := protocol.PublicKeyCredentialCreationOptions{
+		RelyingParty: protocol.RelyingPartyEntity{ID: rp}, User: protocol.UserEntity{ID: []byte{1}}, Challenge: cdh,
+		AuthenticatorSelection: protocol.AuthenticatorSelection{UserVerification: protocol.VerificationDiscouraged},
+	}
+	if _, err := fp.CreateCredential(ctx, "https://a.example", opts, ""); !errors.Is(err, ErrPINRequired) {
+		t.Errorf("FIPS CreateCredential without PIN: err = %v, want ErrPINRequired", err)
+	}
+	if _, err := fp.CreateCredential(ctx, "https://a.example", opts, "12345678"); err != nil {
+		t.Errorf("FIPS CreateCredential with PIN: %v", err)
+	}
 }

@@ -86,7 +86,7 @@ func ExampleKey_CTAP() {
 	resp, _ := k.CTAP([]byte{0x04}) // authenticatorGetInfo
 	fmt.Printf("status %#02x, %d bytes of CBOR\n", resp[0], len(resp)-1)
 	// Output:
-	// status 0x00, 289 bytes of CBOR
+	// status 0x00, 299 bytes of CBOR
 }
 
 func ExampleModelByName() {

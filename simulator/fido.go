@@ -41,10 +41,13 @@ const (
 	fidoPINRetries      = 8
 	fidoPINFailsPerBoot = 3 // consecutive wrong PINs before a power cycle is required
 	fidoMinPINLength    = 4
-	fidoMaxPINBytes     = 63
-	fidoMaxResident     = 100
-	fidoMaxCredsInList  = 8
-	fidoMaxCredIDLength = 128
+	// FIPS 140-3 keys (firmware 5.7.4+) require an 8-character PIN and
+	// always UV (reference/yubico.md §2.7, Yubico "yk5-fips-140-compare").
+	fidoFIPSMinPINLength = 8
+	fidoMaxPINBytes      = 63
+	fidoMaxResident      = 100
+	fidoMaxCredsInList   = 8
+	fidoMaxCredIDLength  = 128
 	// fidoResetWindow is how long after power-up authenticatorReset is
 	// allowed: "Yubico authenticators will return FIDO_ERR_NOT_ALLOWED if
 	// a reset is issued later than 5 seconds after power-up" (libfido2).
@@ -91,6 +94,7 @@ type fidoApplet struct {
 	retries     int
 	forceChange bool
 	minPINLen   int
+	alwaysUV    bool
 	counter     uint32
 	resident    []*residentCred
 	seq         uint64
@@ -160,6 +164,10 @@ func (a *fidoApplet) wipe() error {
 	a.retries = fidoPINRetries
 	a.forceChange = false
 	a.minPINLen = fidoMinPINLength
+	a.alwaysUV = a.fipsMode()
+	if a.fipsMode() {
+		a.minPINLen = fidoFIPSMinPINLength
+	}
 	a.resident = nil
 	a.consecutive = 0
 	a.authBlocked = false
@@ -167,6 +175,14 @@ func (a *fidoApplet) wipe() error {
 	a.next = nil
 	a.cmRPs, a.cmCreds = nil, nil
 	return nil
+}
+
+// fipsMode reports whether the key is a FIPS 140-3 key (a FIPS model with
+// firmware 5.7.4 or later): alwaysUv is permanently on and PINs need 8
+// code points.
+func (a *fidoApplet) fipsMode() bool {
+	v := a.env.firmware
+	return a.env.model.FIPS() && (v.Minor > 7 || v.Minor == 7 && v.Patch >= 4)
 }
 
 func (a *fidoApplet) aid() []byte { return fidoAID }
@@ -308,7 +324,8 @@ func (a *fidoApplet) info() getInfoResponse {
 			"authnrCfg":             true,
 			"setMinPINLength":       true,
 			"pinUvAuthToken":        true,
-			"makeCredUvNotRqd":      true,
+			"makeCredUvNotRqd":      !a.alwaysUV,
+			"alwaysUv":              a.alwaysUV,
 		},
 		MaxMsgSize:        fidoMaxMsgSize,
 		PINProtocols:      []int{2, 1},

@@ -82,7 +82,8 @@ func WithModel(m Model) Option {
 	}
 }
 
-// WithFirmware sets the firmware version (default 5.7.1). Versions before
+// WithFirmware sets the firmware version (default 5.7.1; 5.7.4 for FIPS
+// models). Versions before
 // 5.0.0 are refused: the simulator models the YubiKey 5 series.
 func WithFirmware(v Version) Option {
 	return func(c *config) error {
@@ -202,17 +203,24 @@ type Key struct {
 }
 
 // New makes a key, plugged in and powered. Without options it is a
-// YubiKey 5 NFC with firmware 5.7.1, a random serial, no FIDO PIN, the
+// YubiKey 5 NFC with firmware 5.7.1 (FIPS models default to 5.7.4, the
+// FIPS 140-3 release, with alwaysUv on and an 8-character minimum PIN), a random serial, no FIDO PIN, the
 // default PIV PIN/PUK/management key, attesting under [DefaultFIDOCA] and
 // [DefaultPIVCA].
 func New(opts ...Option) (*Key, error) {
-	c := config{model: YubiKey5NFC, firmware: defaultFirmware, rand: rand.Reader, now: time.Now}
+	c := config{model: YubiKey5NFC, rand: rand.Reader, now: time.Now}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("simulator: nil option")
 		}
 		if err := o(&c); err != nil {
 			return nil, err
+		}
+	}
+	if c.firmware == (Version{}) {
+		c.firmware = defaultFirmware
+		if c.model.FIPS() {
+			c.firmware = defaultFIPSFirmware
 		}
 	}
 	if !c.serialSet {

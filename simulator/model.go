@@ -198,3 +198,7 @@ func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Min
 
 // defaultFirmware is the firmware of a key made without [WithFirmware].
 var defaultFirmware = Version{5, 7, 1}
+
+// defaultFIPSFirmware is the default for FIPS models: 5.7.4 is the FIPS
+// 140-3 validated release (reference/yubico.md §4.2).
+var defaultFIPSFirmware = Version{5, 7, 4}

@@ -470,6 +470,40 @@ func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength in
 	return p.ctap(ctx, cmdConfig, req, nil)
 }
 
+// ToggleAlwaysUV switches the key's alwaysUv setting (authenticatorConfig
+// toggleAlwaysUv): when on, every registration and assertion needs the
+// PIN and U2F is off. pin is the current PIN ("" when none is set).
+// FIPS 140-3 keys refuse with [ErrOperationDenied].
+func (p *Platform) ToggleAlwaysUV(ctx context.Context, pin string) error {
+	unlock := p.lock()
+	defer unlock()
+	if err := p.toggleAlwaysUV(ctx, pin); err != nil {
+		return fmt.Errorf("simulator: toggle alwaysUv: %w", err)
+	}
+	return nil
+}
+
+func (p *Platform) toggleAlwaysUV(ctx context.Context, pin string) error {
+	info, err := p.session(ctx)
+	if err != nil {
+		return err
+	}
+	if !info.Options["authnrCfg"] {
+		return fmt.Errorf("key lacks authenticatorConfig: %w", ErrNotSupported)
+	}
+	req := configRequest{SubCommand: intp(cfgToggleAlwaysUV)}
+	if info.Options["clientPin"] {
+		proto, token, err := p.pinToken(ctx, info, pin, permAuthnrConfig, "")
+		if err != nil {
+			return err
+		}
+		msg := bytes.Repeat([]byte{0xFF}, 32)
+		msg = append(msg, cmdConfig, cfgToggleAlwaysUV)
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, msg)
+	}
+	return p.ctap(ctx, cmdConfig, req, nil)
+}
+
 // PINRetries returns the FIDO PIN retries left and whether the key must be
 // power cycled before the next PIN attempt.
 func (p *Platform) PINRetries(ctx context.Context) (retries int, powerCycleRequired bool, err error) {
@@ -578,7 +612,7 @@ func userID(v any) ([]byte, error) {
 func uvPlan(info *getInfoResponse, uv protocol.UserVerificationRequirement, pin string, needForRK bool) (bool, error) {
 	pinSet := info.Options["clientPin"]
 	switch {
-	case uv == protocol.VerificationRequired:
+	case uv == protocol.VerificationRequired || info.Options["alwaysUv"]:
 		if !pinSet {
 			return false, &CTAPError{Code: ctapPINNotSet}
 		}

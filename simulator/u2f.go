@@ -29,9 +29,14 @@ func (a *fidoApplet) u2f(cmd command) response {
 			return response{sw: swWrongLength}
 		}
 		return response{data: []byte("U2F_V2"), sw: swOK}
-	case insU2FRegister:
-		return a.u2fRegister(cmd)
-	case insU2FAuthenticate:
+	case insU2FRegister, insU2FAuthenticate:
+		if a.alwaysUV {
+			// U2F has no user verification: alwaysUv disables it.
+			return response{sw: swConditionsNotMet}
+		}
+		if cmd.ins == insU2FRegister {
+			return a.u2fRegister(cmd)
+		}
 		return a.u2fAuthenticate(cmd)
 	}
 	return response{sw: swInsNotSupported}
