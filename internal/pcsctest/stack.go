@@ -60,7 +60,6 @@ var (
 // Stack is one private pcscd with a vpcd reader, started by [Start] and
 // stopped by the test's Cleanup. Its methods are safe for concurrent use.
 type Stack struct {
-	t      testing.TB
 	pid    int
 	dir    string
 	socket string // /proc/<pid>/root/run/pcscd/pcscd.comm
@@ -224,7 +223,6 @@ func start(t testing.TB, opts Options, link string) (*Stack, error) {
 		close(exited)
 	}()
 	s := &Stack{
-		t:      t,
 		pid:    cmd.Process.Pid,
 		dir:    dir,
 		socket: fmt.Sprintf("/proc/%d/root/run/pcscd/pcscd.comm", cmd.Process.Pid),
