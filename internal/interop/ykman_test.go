@@ -73,8 +73,23 @@ func TestYkmanCCID(t *testing.T) {
 	t.Run("list", func(t *testing.T) {
 		out := ykman(t, st, "", "list")
 		wantLines(t, "ykman list", out, "YubiKey 5 NFC (5.7.1) [OTP+FIDO+CCID] Serial: 12345678")
-		out = ykman(t, st, "", "list", "--serials")
-		wantLines(t, "ykman list --serials", out, "12345678")
+	})
+	t.Run("two keys", func(t *testing.T) {
+		second, err := simulator.New(simulator.WithSerial(87654321), simulator.WithModel(simulator.YubiKey5CNFC))
+		if err != nil {
+			t.Fatalf("simulator.New: %v", err)
+		}
+		v := st.Insert(t, 1, second)
+		out := ykman(t, st, "", "list", "--serials")
+		wantLines(t, "ykman list --serials", out, "12345678", "87654321")
+		out = ykman(t, st, "", "--device", "87654321", "info")
+		wantLines(t, "ykman --device 87654321 info", out, "Device type: YubiKey 5C NFC", "Serial number: 87654321")
+		v.Remove() // the other subtests expect one key
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if err := st.WaitCard(ctx, 1, false); err != nil {
+			t.Fatal(err)
+		}
 	})
 	t.Run("info", func(t *testing.T) {
 		out := ykman(t, st, "", append(reader, "info")...)
