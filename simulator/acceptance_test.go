@@ -604,3 +604,40 @@ func TestEdDSAAndPRF(t *testing.T) {
 		t.Error("PRF is not a function of its input")
 	}
 }
+
+// TestManyCredentialsAlwaysUV probes batches with the PIN token when the
+// key demands UV for everything.
+func TestManyCredentialsAlwaysUV(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, simulator.WithModel(simulator.YubiKey5NFCFIPS))
+	const pin = "12345678"
+	if err := f.plat.SetPIN(t.Context(), pin); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 9 {
+		if _, err := f.register(t, pin); err != nil {
+			t.Fatalf("register %d: %v", i, err)
+		}
+	}
+	// The known credential sits behind 8 unknown IDs: found by a probe of
+	// the second batch.
+	all := f.user.creds
+	var creds []webauthn.Credential
+	for i := range 8 {
+		creds = append(creds, webauthn.Credential{ID: []byte{byte(i), 9, 9}})
+	}
+	f.user.creds = append(creds, all[8])
+	cred, err := f.login(t, testOrigin, pin)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if string(cred.ID) != string(all[8].ID) || !cred.Flags.UserVerified {
+		t.Errorf("signed with %x (UV %v), want %x", cred.ID, cred.Flags.UserVerified, all[8].ID)
+	}
+	exclude := webauthn.Credentials(f.user.creds).CredentialDescriptors()
+	f.user.creds = all
+	_, err = f.register(t, pin, webauthn.WithExclusions(exclude))
+	if !errors.Is(err, simulator.ErrCredentialExcluded) {
+		t.Fatalf("err = %v, want ErrCredentialExcluded", err)
+	}
+}

@@ -778,7 +778,20 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 			req.ExcludeList = append(req.ExcludeList, credDescriptor{Type: "public-key", ID: d.CredentialID})
 		}
 	}
-	if req.ExcludeList, err = p.narrow(ctx, info, rpID, req.ExcludeList); err != nil {
+	var tok *pinTok
+	if useToken {
+		perms := permMakeCredential
+		if len(req.ExcludeList) > info.MaxCredsInList {
+			perms |= permGetAssertion // for the silent probes
+		}
+		proto, token, err := p.pinToken(ctx, info, pin, perms, rpID)
+		if err != nil {
+			return nil, err
+		}
+		tok = &pinTok{proto, token}
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
+	}
+	if req.ExcludeList, err = p.narrow(ctx, info, rpID, req.ExcludeList, tok); err != nil {
 		return nil, err
 	}
 	if rk {
@@ -807,13 +820,6 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 			}
 			req.Extensions[k] = b
 		}
-	}
-	if useToken {
-		proto, token, err := p.pinToken(ctx, info, pin, permMakeCredential, rpID)
-		if err != nil {
-			return nil, err
-		}
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
 	}
 	var resp struct {
 		Fmt      string          `cbor:"1,keyasint"`
@@ -920,11 +926,17 @@ func parseAttestedAuthData(ad []byte) (attestedData, error) {
 	return out, nil
 }
 
+// pinTok is a PIN/UV auth token and its protocol.
+type pinTok struct {
+	proto int
+	token []byte
+}
+
 // narrow reduces a credential list longer than the key's
 // maxCredentialCountInList to the one credential the key knows, probing
 // batches with silent (up=false) getAssertion as browsers do. It returns
 // nil when no batch matches.
-func (p *Platform) narrow(ctx context.Context, info *getInfoResponse, rpID string, list []credDescriptor) ([]credDescriptor, error) {
+func (p *Platform) narrow(ctx context.Context, info *getInfoResponse, rpID string, list []credDescriptor, tok *pinTok) ([]credDescriptor, error) {
 	limit := info.MaxCredsInList
 	if limit <= 0 || len(list) <= limit {
 		return list, nil
@@ -933,6 +945,9 @@ func (p *Platform) narrow(ctx context.Context, info *getInfoResponse, rpID strin
 	for start := 0; start < len(list); start += limit {
 		batch := list[start:min(start+limit, len(list))]
 		req := getAssertionRequest{RPID: &rpID, ClientDataHash: probeHash, AllowList: batch, Options: map[string]bool{"up": false}}
+		if tok != nil {
+			req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, probeHash)
+		}
 		var resp struct {
 			Credential credDescriptor `cbor:"1,keyasint"`
 		}
@@ -1018,8 +1033,17 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 			req.AllowList = append(req.AllowList, credDescriptor{Type: "public-key", ID: d.CredentialID})
 		}
 	}
+	var tok *pinTok
+	if useToken {
+		proto, token, err := p.pinToken(ctx, info, pin, permGetAssertion, rpID)
+		if err != nil {
+			return nil, err
+		}
+		tok = &pinTok{proto, token}
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
+	}
 	if len(opts.AllowedCredentials) > 0 {
-		if req.AllowList, err = p.narrow(ctx, info, rpID, req.AllowList); err != nil {
+		if req.AllowList, err = p.narrow(ctx, info, rpID, req.AllowList, tok); err != nil {
 			return nil, err
 		}
 		if len(req.AllowList) == 0 {
@@ -1062,13 +1086,6 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		}
 		req.Extensions = map[string]cbor.RawMessage{"hmac-secret": b}
 		hmacShared = shared
-	}
-	if useToken {
-		proto, token, err := p.pinToken(ctx, info, pin, permGetAssertion, rpID)
-		if err != nil {
-			return nil, err
-		}
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
 	}
 	var resp struct {
 		Credential credDescriptor `cbor:"1,keyasint"`
