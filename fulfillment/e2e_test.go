@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -694,4 +695,49 @@ func TestResumeAfterLostRequests(t *testing.T) {
 func oktaEnroll(userID, kid, x, y string) okta.EnrollRequest {
 	return okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID},
 		TransportKey: okta.JWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: "enc", X: x, Y: y}}
+}
+
+// TestSQLiteStoreSurvivesRestart runs a key's lifecycle across three Service
+// instances over one SQLite file, as a program restarted between steps.
+func TestSQLiteStoreSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	open := func() *fulfillment.SQLiteStore {
+		s, err := fulfillment.OpenSQLite(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	store := open()
+	e := newEnv(t, envOption{config: func(c *fulfillment.Config) { c.Store = store }})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	restart := func() {
+		t.Helper()
+		if err := store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		store = open()
+		cfg := e.cfg
+		cfg.Store = store
+		svc, err := fulfillment.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.svc = svc
+	}
+	restart()
+	e.sync()
+	e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
+	restart()
+	e.shipThrough()
+	rec := e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+	if len(rec.History) < 10 {
+		t.Errorf("history after restarts has %d changes: %+v", len(rec.History), rec.History)
+	}
+	t.Cleanup(func() { store.Close() })
 }
