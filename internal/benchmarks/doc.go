@@ -1,0 +1,11 @@
+// Package benchmarks holds the cross-package benchmarks of preenroll: the
+// simulator against github.com/descope/virtualwebauthn, the full key
+// lifecycle against the crypto it cannot avoid, batch ordering against a
+// rate-limited fake Okta, and the memory an in-flight order costs.
+//
+// Everything is in _test.go files; the package itself is empty. Run
+// scripts/bench.sh from the repository root to regenerate the table in
+// BENCHMARKS.md, or a single benchmark with
+//
+//	go test -run '^$' -bench BenchmarkPeer -count 5 ./internal/benchmarks/
+package benchmarks
