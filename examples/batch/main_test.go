@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+func noEnv(string) string { return "" }
+
+// runBatchCmd runs the program with stdout going to w.
+func runBatchCmd(t *testing.T, ctx context.Context, w interface{ Write([]byte) (int, error) }, args ...string) (code int, stderr string) {
+	t.Helper()
+	var errb bytes.Buffer
+	code = run(ctx, args, w, &errb, noEnv)
+	return code, errb.String()
+}
+
+// readReport returns the report's rows without the user_id column (random).
+func readReport(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) == 0 || !cmp.Equal(recs[0], reportHeader) {
+		t.Fatalf("report header = %v", recs)
+	}
+	var out [][]string
+	for _, r := range recs[1:] {
+		if r[2] == "" && (r[3] == resultOrdered || r[3] == resultSkipped) {
+			t.Errorf("report row %v has no user ID", r)
+		}
+		out = append(out, []string{r[0], r[1], r[3], r[4], r[5]})
+	}
+	return out
+}
+
+func TestLoginsFakeMode(t *testing.T) {
+	t.Parallel()
+	report := filepath.Join(t.TempDir(), "report.csv")
+	var stdout bytes.Buffer
+	code, stderr := runBatchCmd(t, t.Context(), &stdout, "-csv", "testdata/logins.csv", "-report", report)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", code, stderr, stdout.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"seeded 6 users",
+		"[6/6] ordered ",
+		"batch: 6 rows: 6 ordered, 0 skipped (already in fulfillment), 0 failed, 0 invalid, 0 not ordered",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	for _, l := range []string{"jan.lindberg", "ada.okafor", "lars.nilsson", "mia.schmidt", "noah.brown", "zoe.dubois"} {
+		if !strings.Contains(out, "] ordered "+l+"@example.com: Fulfillment started") {
+			t.Errorf("no progress line for %s:\n%s", l, out)
+		}
+	}
+	var want [][]string
+	for i, l := range []string{"jan.lindberg", "ada.okafor", "lars.nilsson", "mia.schmidt", "noah.brown", "zoe.dubois"} {
+		want = append(want, []string{fmt.Sprint(i + 2), l + "@example.com", "ordered", "FULFILLMENT_STARTED", ""})
+	}
+	if diff := cmp.Diff(want, readReport(t, report)); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+}
+
+var wantBadLogins = []string{
+	"line 3 not a login: invalid: login contains white space or control characters",
+	"line 4 ada.okafor@example.com: invalid: 2 fields, want 1 (login)",
+	"line 6 JAN.LINDBERG@example.com: invalid: duplicate login (first on line 2)",
+}
+
+func TestBadRowsOrderNobody(t *testing.T) {
+	t.Parallel()
+	report := filepath.Join(t.TempDir(), "report.csv")
+	var stdout bytes.Buffer
+	code, stderr := runBatchCmd(t, t.Context(), &stdout, "-csv", "testdata/logins-bad.csv", "-report", report)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	want := append(wantBadLogins, "batch: 3 of 5 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)")
+	if diff := cmp.Diff(want, strings.Split(strings.TrimSpace(stderr), "\n")); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+	if strings.Contains(stdout.String(), "] ordered") || strings.Contains(stdout.String(), "in-process fakes") {
+		t.Errorf("something was ordered:\n%s", stdout.String())
+	}
+	wantReport := [][]string{
+		{"2", "jan.lindberg@example.com", "not-ordered", "", "not ordered: the batch has bad rows"},
+		{"3", "not a login", "invalid", "", "login contains white space or control characters"},
+		{"4", "ada.okafor@example.com", "invalid", "", "2 fields, want 1 (login)"},
+		{"6", "JAN.LINDBERG@example.com", "invalid", "", "duplicate login (first on line 2)"},
+		{"7", "lars.nilsson@example.com", "not-ordered", "", "not ordered: the batch has bad rows"},
+	}
+	if diff := cmp.Diff(wantReport, readReport(t, report)); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+}
+
+func TestSkipInvalid(t *testing.T) {
+	t.Parallel()
+	var stdout bytes.Buffer
+	code, stderr := runBatchCmd(t, t.Context(), &stdout, "-csv", "testdata/logins-bad.csv", "-skip-invalid")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if diff := cmp.Diff(wantBadLogins, strings.Split(strings.TrimSpace(stderr), "\n")); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+	out := stdout.String()
+	for _, want := range []string{"seeded 2 users", "] ordered jan.lindberg@example.com", "] ordered lars.nilsson@example.com",
+		"batch: 5 rows: 2 ordered, 0 skipped (already in fulfillment), 0 failed, 3 invalid, 0 not ordered"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHRIS(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{"workday", []string{"-csv", "testdata/workday.csv", "-mapping", "workday"}, 0,
+			[]string{"seeded 2 users", "] ordered amelie.dubois@example.com", "] ordered greta.berg@example.com",
+				"batch: 4 rows: 4 ordered, 0 skipped (already in fulfillment), 0 failed, 0 invalid, 0 not ordered"}, nil},
+		{"workday bad rows", []string{"-csv", "testdata/workday-bad.csv", "-mapping", "Workday"}, 1,
+			[]string{"batch: 4 rows: 0 ordered, 0 skipped (already in fulfillment), 0 failed, 2 invalid, 2 not ordered"},
+			[]string{
+				`line 3: invalid: column "Username": malformed HRIS export: login is empty`,
+				`line 4 pat.bad@example.com: invalid: secondEmail: required; primaryPhone "12": not a valid phone number: has the wrong number of digits; state "MASS.": must be a two-letter USPS code for US; zipCode "2026": not a valid US postal code (like "12345 or 12345-6789")`,
+				"batch: 2 of 4 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
+			}},
+		// lars has no personal email: as a new hire (not in Okta) he needs one.
+		{"servicenow", []string{"-csv", "testdata/servicenow.csv", "-mapping", "servicenow"}, 1,
+			[]string{"batch: 3 rows: 0 ordered, 0 skipped (already in fulfillment), 0 failed, 1 invalid, 2 not ordered"},
+			[]string{"line 4 lars.nilsson@example.com: invalid: secondEmail: required",
+				"batch: 1 of 3 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)"}},
+		{"servicenow skip invalid", []string{"-csv", "testdata/servicenow.csv", "-mapping", "servicenow", "-skip-invalid"}, 0,
+			[]string{"] ordered maria.garcia@example.com", "] ordered priya.sharma@example.com",
+				"batch: 3 rows: 2 ordered, 0 skipped (already in fulfillment), 0 failed, 1 invalid, 0 not ordered"},
+			[]string{"line 4 lars.nilsson@example.com: invalid: secondEmail: required"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout bytes.Buffer
+			code, stderr := runBatchCmd(t, t.Context(), &stdout, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s\nstdout:\n%s", code, tc.code, stderr, stdout.String())
+			}
+			for _, w := range tc.wantStdout {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			var got []string
+			if s := strings.TrimSpace(stderr); s != "" {
+				got = strings.Split(s, "\n")
+			}
+			if diff := cmp.Diff(tc.wantStderr, got); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-h"}, 0, "usage: batch"},
+		{nil, 2, "-csv FILE is required"},
+		{[]string{"-csv", "x", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"-csv", "x", "-mapping", "sap"}, 2, `-mapping "sap": want workday or servicenow`},
+		{[]string{"-csv", "x", "-concurrency", "0"}, 2, "-concurrency 0: want 1 to 64"},
+		{[]string{"-csv", "x", "-token", "t"}, 2, "-token and -token-file need -org"},
+		{[]string{"-csv", "x", "-org", "https://example.okta.com", "-customization", "C1"}, 2, "an API token is required"},
+		{[]string{"-csv", "x", "-org", "https://example.okta.com", "-token", "t"}, 2, "-customization is required with -org"},
+		{[]string{"-csv", "x", "-product", "0"}, 2, "batch: bad item:\n  -product \"0\": must be a positive decimal integer"},
+		{[]string{"-csv", "testdata/missing.csv"}, 1, "batch: testdata/missing.csv: open testdata/missing.csv: no such file"},
+		{[]string{"-csv", "testdata/wrong-header.csv"}, 1, `line 1: the header must be the single column "login"`},
+	} {
+		var stdout bytes.Buffer
+		code, stderr := runBatchCmd(t, t.Context(), &stdout, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("run(%q) = %d, stderr:\n%s\nwant %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
+}
+
+// cancelAfter is a stdout that cancels the run after n progress lines
+// reporting an order: an interrupt from inside the progress callback.
+type cancelAfter struct {
+	mu     sync.Mutex
+	n      int
+	cancel context.CancelFunc
+	buf    bytes.Buffer
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.Contains(p, []byte("] ordered ")) {
+		if c.n--; c.n == 0 {
+			c.cancel()
+		}
+	}
+	return c.buf.Write(p)
+}
+
+// TestResume interrupts a batch against an org, runs it again with the
+// same -state, and checks that every user was ordered exactly once at
+// Okta; then a fulfillment Service sharing the state creates exactly one
+// Yubico shipment per user.
+func TestResume(t *testing.T) {
+	t.Parallel()
+	ysrv := yubicotest.NewServer(t)
+	osrv := oktatest.NewServer(t, oktatest.WithNow(ysrv.Now()))
+	dir := t.TempDir()
+	var logins []string
+	for i := range 8 {
+		login := fmt.Sprintf("user%d@example.com", i)
+		p := addresses[i%len(addresses)]
+		p.Login, p.Email, p.SecondEmail = login, login, fmt.Sprintf("user%d@home.example.net", i)
+		p.FirstName, p.LastName, p.Organization = firstNames[i], lastNames[i], "Example Inc."
+		if _, err := osrv.AddUser(p, okta.UserStaged); err != nil {
+			t.Fatal(err)
+		}
+		logins = append(logins, login)
+	}
+	csvFile := filepath.Join(dir, "users.csv")
+	if err := os.WriteFile(csvFile, []byte("login\n"+strings.Join(logins, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(osrv.Token()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state.db")
+	args := []string{"-csv", csvFile, "-org", osrv.URL(), "-token-file", tokenFile, "-customization", "RXJN83",
+		"-state", state, "-concurrency", "1"}
+
+	ordered := func() map[string]int {
+		n := map[string]int{}
+		for _, e := range osrv.Events() {
+			if e.EventType == oktatest.EventPreregisterInitiate {
+				n[e.UserLogin]++
+			}
+		}
+		return n
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &cancelAfter{n: 3, cancel: cancel}
+	report1 := filepath.Join(dir, "report1.csv")
+	code, stderr := runBatchCmd(t, ctx, out, append(args, "-report", report1)...)
+	if code != 1 || !strings.Contains(stderr, "batch: interrupted (context canceled); rerun with the same -state to order the rest") {
+		t.Fatalf("interrupted run: exit %d, stderr:\n%s\nstdout:\n%s", code, stderr, out.buf.String())
+	}
+	first := ordered()
+	if len(first) < 3 || len(first) == len(logins) {
+		t.Fatalf("after the interrupt %d users were ordered (%v), want at least 3 and not all", len(first), first)
+	}
+	results := map[string]int{}
+	for _, r := range readReport(t, report1) {
+		results[r[2]]++
+	}
+	if results[resultOrdered] != len(first) || results[resultNotOrdered] != len(logins)-len(first) {
+		t.Errorf("interrupted run's report: %v, want %d ordered and the rest not-ordered", results, len(first))
+	}
+
+	var stdout bytes.Buffer
+	report2 := filepath.Join(dir, "report2.csv")
+	code, stderr = runBatchCmd(t, t.Context(), &stdout, append(args, "-report", report2)...)
+	if code != 0 {
+		t.Fatalf("rerun: exit %d, stderr:\n%s\nstdout:\n%s", code, stderr, stdout.String())
+	}
+	want := fmt.Sprintf("batch: 8 rows: %d ordered, %d skipped (already in fulfillment), 0 failed, 0 invalid, 0 not ordered",
+		len(logins)-len(first), len(first))
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("rerun stdout lacks %q:\n%s", want, stdout.String())
+	}
+	for _, r := range readReport(t, report2) {
+		wantResult := resultOrdered
+		if first[r[1]] > 0 {
+			wantResult = resultSkipped
+		}
+		if r[2] != wantResult {
+			t.Errorf("rerun report row %v, want result %s", r, wantResult)
+		}
+	}
+	all := ordered()
+	for _, l := range logins {
+		if all[l] != 1 {
+			t.Errorf("%s ordered %d times at Okta, want 1", l, all[l])
+		}
+	}
+
+	// The fulfillment service, sharing the state, ships one key per user.
+	store, err := fulfillment.OpenSQLite(t.Context(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	oc, err := osrv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := fulfillment.New(fulfillment.Config{Okta: oc, Yubico: ysrv.Client(), Store: store, RPIDs: []string{"example.okta.com"}, Clock: ysrv.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := svc.Sync(t.Context())
+	if err != nil || len(rep.Failures) != 0 {
+		t.Fatalf("Sync = %+v, %v", rep, err)
+	}
+	perUser := map[string]int{}
+	for _, sh := range ysrv.Shipments() {
+		perUser[sh.RecipientEmail]++
+	}
+	if len(ysrv.Shipments()) != len(logins) {
+		t.Errorf("%d Yubico shipments, want %d: %v", len(ysrv.Shipments()), len(logins), perUser)
+	}
+	for r, n := range perUser {
+		if n != 1 {
+			t.Errorf("%d shipments to %s, want 1", n, r)
+		}
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := &progress{w: &buf, tty: true, total: 4}
+	p.update(fulfillment.Progress{Total: 4, Done: 1, Ordered: 1})
+	p.update(fulfillment.Progress{Total: 4, Done: 4, Ordered: 2, Skipped: 1, Failed: 1})
+	p.done()
+	want := "\r[#######.......................] 1/4  ordered 1  skipped 0  failed 0" +
+		"\r[##############################] 4/4  ordered 2  skipped 1  failed 1\n"
+	if diff := cmp.Diff(want, buf.String()); diff != "" {
+		t.Errorf("bar (-want +got):\n%s", diff)
+	}
+	if newProgress(&buf, 1).tty {
+		t.Error("a buffer is a terminal")
+	}
+}
