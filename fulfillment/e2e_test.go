@@ -82,8 +82,10 @@ type env struct {
 type envOption struct {
 	okta   []oktatest.Option
 	yubico []yubicotest.Option
-	config func(*fulfillment.Config)
-	noHook bool
+	// yubicoClient are options of the Service's Yubico client.
+	yubicoClient []yubico.Option
+	config       func(*fulfillment.Config)
+	noHook       bool
 }
 
 func newEnv(t testing.TB, o envOption) *env {
@@ -102,9 +104,10 @@ func newEnv(t testing.TB, o envOption) *env {
 	}
 	e := &env{t: t, ok: ok, ys: ys, oc: oc, logs: &syncBuffer{}}
 	e.cfg = fulfillment.Config{
-		Okta: oc, Yubico: ys.Client(yubico.WithHTTPClient(hc)), Store: fulfillment.NewMemoryStore(), RPIDs: []string{rpID},
+		Okta: oc, Yubico: ys.Client(append([]yubico.Option{yubico.WithHTTPClient(hc)}, o.yubicoClient...)...), Store: fulfillment.NewMemoryStore(), RPIDs: []string{rpID},
 		Defaults: defaultItem, Clock: ys.Now, Rand: newSeeded(3), EventHookSecret: hookSecret,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		IdempotentShipments: true, // yubicotest honours Idempotency-Key
+		Logger:              slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if o.config != nil {
 		o.config(&e.cfg)
@@ -617,78 +620,116 @@ func TestResumeAfterCrashDuringEnroll(t *testing.T) {
 	e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
 }
 
-// TestResumeAfterLostRequests drops the connection of the initiate, the
-// shipment create and the activate calls: each leaves its intent recorded
-// and a later Sync finishes the job, with no duplicate at Okta or Yubico.
+// TestResumeAfterLostRequests loses the answers of the initiate, the
+// shipment create (Yubico made the shipment, the connection dropped before
+// the answer) and the activate calls. Each leaves its intent recorded and a
+// later Sync finishes the job with no duplicate at Okta or Yubico. The
+// Yubico client does not retry by itself here, so the Service's own resume
+// is what repeats the create: with IdempotentShipments it sends the same
+// key and gets the shipment already made; without, it stops and asks a
+// person.
 func TestResumeAfterLostRequests(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOption{})
-	ctx := t.Context()
-	warm := e.addUser(1, okta.UserActive, nil)
-	u := e.addUser(2, okta.UserActive, nil)
-	if _, err := e.svc.Order(ctx, warm.ID); err != nil {
-		t.Fatal(err)
-	}
-	e.sync()                                           // fetches and caches Yubico's keys
-	if err := e.svc.Delete(ctx, warm.ID); err != nil { // so that Sync sends nothing for it
-		t.Fatal(err)
-	}
+	for _, idempotent := range []bool{true, false} {
+		t.Run(fmt.Sprintf("IdempotentShipments=%v", idempotent), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOption{
+				yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())},
+				config:       func(c *fulfillment.Config) { c.IdempotentShipments = idempotent },
+			})
+			ctx := t.Context()
+			warm := e.addUser(1, okta.UserActive, nil)
+			u := e.addUser(2, okta.UserActive, nil)
+			if _, err := e.svc.Order(ctx, warm.ID); err != nil {
+				t.Fatal(err)
+			}
+			e.sync() // fetches and caches Yubico's keys
+			// Deleted, so that Sync sends nothing more for it.
+			if err := e.svc.Delete(ctx, warm.ID); err != nil {
+				t.Fatal(err)
+			}
 
-	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Drop: true})
-	rec, err := e.svc.Order(ctx, u.ID)
-	if !errors.Is(err, fulfillment.ErrOutcomeUnknown) || rec.Step != fulfillment.StepInitiating {
-		t.Fatalf("Order with a dropped initiate = %v at step %s, want ErrOutcomeUnknown at initiating", err, rec.Step)
-	}
-	e.ys.DropNext(1) // the shipment create
-	rep := e.sync()
-	if len(rep.Failures) != 1 {
-		t.Fatalf("Sync with a dropped create: %+v, want one failure", rep)
-	}
-	rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
-	e.sync()
-	rec = e.status(u.ID)
-	var mine []string
-	for _, sh := range e.ys.Shipments() {
-		if sh.RecipientEmail == u.Profile.Email {
-			mine = append(mine, sh.ID)
-		}
-	}
-	switch rec.Step {
-	case fulfillment.StepShipmentCreated: // the create was repeated with its idempotency key
-		if len(mine) != 1 || mine[0] != rec.ShipmentID {
-			t.Fatalf("shipments to the user %v, record %s", mine, rec.ShipmentID)
-		}
-	case fulfillment.StepErrored: // the client cannot repeat a create safely: a person checks
-		if len(mine) > 1 || !strings.Contains(rec.Reason, "unknown") {
-			t.Fatalf("errored with %d shipments, reason %q", len(mine), rec.Reason)
-		}
-		if _, err := e.svc.Retry(ctx, u.ID); err != nil {
-			t.Fatalf("Retry: %v", err)
-		}
-		rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
-	default:
-		t.Fatalf("after the lost create: step %s (%s)", rec.Step, rec.Reason)
-	}
+			e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Drop: true})
+			rec, err := e.svc.Order(ctx, u.ID)
+			if !errors.Is(err, fulfillment.ErrOutcomeUnknown) || rec.Step != fulfillment.StepInitiating {
+				t.Fatalf("Order with a dropped initiate = %v at step %s, want ErrOutcomeUnknown at initiating", err, rec.Step)
+			}
+			// net/http's Transport itself resends a request carrying an
+			// Idempotency-Key once when the connection breaks, so with keys
+			// two answers must be lost for the Service to see the failure.
+			drops := 1
+			if idempotent {
+				drops = 2
+			}
+			e.ys.DropResponseAfterCommit(drops)
+			rep := e.sync()
+			if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
+				r := e.status(u.ID)
+				t.Fatalf("Sync with a lost create answer: %+v, want one ErrOutcomeUnknown; record at %s %s", rep, r.Step, r.Reason)
+			}
+			e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
+			e.sync()
+			rec = e.status(u.ID)
+			mine := func() []string {
+				var ids []string
+				for _, sh := range e.ys.Shipments() {
+					if f, ok := e.ys.FPRShipment(sh.ID); ok && (f.Recipient.Email == u.Profile.Email || f.Recipient.Email == u.Profile.SecondEmail) {
+						ids = append(ids, sh.ID)
+					}
+				}
+				return ids
+			}
+			if ids := mine(); len(ids) != 1 {
+				t.Fatalf("Yubico holds %d shipments for the user, want exactly 1", len(ids))
+			}
+			if idempotent {
+				replayed := 0
+				for _, r := range e.ys.RequestLog() {
+					if r.Replayed {
+						replayed++
+					}
+				}
+				if replayed == 0 {
+					t.Error("the resumed create was not answered from Yubico's idempotency record")
+				}
+				if rec.Step != fulfillment.StepShipmentCreated || rec.ShipmentID != mine()[0] {
+					t.Fatalf("after resume: step %s shipment %q, want the shipment Yubico made (%s)", rec.Step, rec.ShipmentID, mine()[0])
+				}
+			} else {
+				if rec.Step != fulfillment.StepErrored || rec.FailedStep != fulfillment.StepShipmentCreating || !strings.Contains(rec.Reason, "unknown") {
+					t.Fatalf("after resume: step %s failed %s reason %q, want errored asking a person", rec.Step, rec.FailedStep, rec.Reason)
+				}
+				// The person finds the orphan in the Yubico console, cancels
+				// it, and retries.
+				if err := e.cfg.Yubico.CancelFPRShipment(ctx, mine()[0]); err != nil {
+					t.Fatal(err)
+				}
+				if rec, err = e.svc.Retry(ctx, u.ID); err != nil || rec.Step != fulfillment.StepShipmentCreated {
+					t.Fatalf("Retry: step %s, %v", rec.Step, err)
+				}
+			}
 
-	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Drop: true})
-	e.shipThrough()
-	rec = e.status(u.ID)
-	if rec.Step != fulfillment.StepPINSent && rec.Step != fulfillment.StepActivating {
-		t.Fatalf("after the lost activate: step %s", rec.Step)
-	}
-	e.sync()
-	rec = e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
-	if n := len(e.ok.Enrollments(u.ID)); n != 1 {
-		t.Errorf("user has %d enrollments at Okta, want 1", n)
-	}
-	initiates := 0
-	for _, ev := range e.ok.Events() {
-		if ev.UserID == u.ID && ev.EventType == oktatest.EventPreregisterInitiate {
-			initiates++
-		}
-	}
-	if initiates != 1 {
-		t.Errorf("%d initiate events for the user, want 1 (the dropped request never reached Okta)", initiates)
+			e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Drop: true})
+			e.shipThrough()
+			rec = e.status(u.ID)
+			if rec.Step != fulfillment.StepPINSent && rec.Step != fulfillment.StepActivating {
+				t.Fatalf("after the lost activate: step %s", rec.Step)
+			}
+			e.sync()
+			e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+			if n := len(e.ok.Enrollments(u.ID)); n != 1 {
+				t.Errorf("user has %d enrollments at Okta, want 1", n)
+			}
+			initiates := 0
+			for _, ev := range e.ok.Events() {
+				if ev.UserID == u.ID && ev.EventType == oktatest.EventPreregisterInitiate {
+					initiates++
+				}
+			}
+			if initiates != 1 {
+				t.Errorf("%d initiate events for the user, want 1 (the dropped request never reached Okta)", initiates)
+			}
+		})
 	}
 }
 

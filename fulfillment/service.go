@@ -141,6 +141,16 @@ type Config struct {
 	TruncateNames bool
 	// MaxEventBody bounds an event hook request body (default 1 MiB).
 	MaxEventBody int64
+	// IdempotentShipments says that Yubico de-duplicates shipment creates
+	// by their Idempotency-Key header (yubicotest does; whether the real
+	// YubiEnterprise API does is not documented). Then every create carries
+	// the key of its recorded intent, and a create whose outcome is unknown
+	// (the process died, the connection dropped) is sent again with the same
+	// key and body, which returns the shipment already made. Without it a
+	// create is sent exactly once, and one whose outcome is unknown is
+	// marked errored with a reason asking a person to look in the Yubico
+	// console before Retry: never a second key.
+	IdempotentShipments bool
 }
 
 // Service runs the lifecycle of pre-enrolled YubiKeys for Okta users: it
@@ -171,9 +181,11 @@ type Config struct {
 //     back, and a response is needed to ship, so the Service lists the
 //     user's enrollments, deletes the FULFILLMENT_PENDING ones it has no
 //     record of, and enrolls again.
-//   - ShipmentCreating: the create is sent again with the same body and
-//     the same Idempotency-Key, so Yubico returns the shipment it already
-//     made instead of a second one.
+//   - ShipmentCreating: with Config.IdempotentShipments the create is sent
+//     again with the same body and the same Idempotency-Key, so Yubico
+//     returns the shipment it already made instead of a second one; without
+//     it the record is marked errored for a person to check (a second create
+//     could ship a second key).
 //   - Activating: if Okta's list shows the enrollments ACTIVE, activation
 //     happened; otherwise it is sent again (Okta verifies the same
 //     responses again).
@@ -193,22 +205,23 @@ type Service struct {
 	yubico *yubico.Client
 	store  Store
 
-	rpIDs         []string
-	defaults      Item
-	newGroup      string
-	existingGroup string
-	concurrency   int
-	pollInterval  time.Duration
-	now           func() time.Time
-	rand          io.Reader
-	log           *slog.Logger
-	hookSecret    string
-	lease         time.Duration
-	newTicker     func(time.Duration) Ticker
-	limiter       *rate.Limiter // nil: no extra limit
-	truncate      bool
-	maxEventBody  int64
-	owner         string // this instance's ID, for leases
+	rpIDs               []string
+	defaults            Item
+	newGroup            string
+	existingGroup       string
+	concurrency         int
+	pollInterval        time.Duration
+	now                 func() time.Time
+	rand                io.Reader
+	log                 *slog.Logger
+	hookSecret          string
+	lease               time.Duration
+	newTicker           func(time.Duration) Ticker
+	limiter             *rate.Limiter // nil: no extra limit
+	truncate            bool
+	maxEventBody        int64
+	owner               string // this instance's ID, for leases
+	idempotentShipments bool
 
 	randMu sync.Mutex // guards rand reads
 
@@ -281,25 +294,26 @@ func New(cfg Config) (*Service, error) {
 		return bad("EventHookSecret: must be one line")
 	}
 	s := &Service{
-		okta:          cfg.Okta,
-		yubico:        cfg.Yubico,
-		store:         cfg.Store,
-		rpIDs:         append([]string(nil), cfg.RPIDs...),
-		defaults:      cfg.Defaults,
-		newGroup:      cfg.NewUsersGroupID,
-		existingGroup: cfg.ExistingUsersGroupID,
-		concurrency:   cmpOr(cfg.Concurrency, DefaultConcurrency),
-		pollInterval:  cmpOr(cfg.PollInterval, DefaultPollInterval),
-		now:           cfg.Clock,
-		rand:          cfg.Rand,
-		log:           cfg.Logger,
-		hookSecret:    cfg.EventHookSecret,
-		lease:         cmpOr(cfg.Lease, DefaultLease),
-		newTicker:     cfg.NewTicker,
-		truncate:      cfg.TruncateNames,
-		maxEventBody:  cmpOr(cfg.MaxEventBody, DefaultMaxEventBody),
-		locks:         make(map[string]*userLock),
-		kick:          make(chan struct{}, 1),
+		okta:                cfg.Okta,
+		yubico:              cfg.Yubico,
+		store:               cfg.Store,
+		rpIDs:               append([]string(nil), cfg.RPIDs...),
+		defaults:            cfg.Defaults,
+		newGroup:            cfg.NewUsersGroupID,
+		existingGroup:       cfg.ExistingUsersGroupID,
+		concurrency:         cmpOr(cfg.Concurrency, DefaultConcurrency),
+		pollInterval:        cmpOr(cfg.PollInterval, DefaultPollInterval),
+		now:                 cfg.Clock,
+		rand:                cfg.Rand,
+		log:                 cfg.Logger,
+		hookSecret:          cfg.EventHookSecret,
+		lease:               cmpOr(cfg.Lease, DefaultLease),
+		newTicker:           cfg.NewTicker,
+		truncate:            cfg.TruncateNames,
+		maxEventBody:        cmpOr(cfg.MaxEventBody, DefaultMaxEventBody),
+		idempotentShipments: cfg.IdempotentShipments,
+		locks:               make(map[string]*userLock),
+		kick:                make(chan struct{}, 1),
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -6,15 +6,13 @@ import (
 	"github.com/preenroll/preenroll/yubico"
 )
 
-// idempotentCreates reports whether createFPRShipment makes Yubico
-// de-duplicate a repeated create (the client sends an Idempotency-Key). Only
-// then does the Service repeat a create whose outcome is unknown; otherwise
-// such a record is marked errored for a person to check (never a second
-// shipment).
-const idempotentCreates = false
-
-// createFPRShipment creates a FIDO Pre-reg shipment with idempotency key key.
-func createFPRShipment(ctx context.Context, c *yubico.Client, req yubico.FPRShipmentRequest, key string) (yubico.FPRShipment, error) {
-	_ = key
-	return c.CreateFPRShipment(ctx, req)
+// createFPRShipment creates a FIDO Pre-reg shipment. With
+// Config.IdempotentShipments the intent's key goes out as the
+// Idempotency-Key header (and the client may then retry the create itself);
+// without it the create is sent exactly once.
+func (s *Service) createFPRShipment(ctx context.Context, req yubico.FPRShipmentRequest, key string) (yubico.FPRShipment, error) {
+	if s.idempotentShipments {
+		req.IdempotencyKey = key
+	}
+	return s.yubico.CreateFPRShipment(ctx, req)
 }

@@ -351,7 +351,7 @@ func (s *Service) createShipment(ctx context.Context, rec Record, resume bool) (
 	if err != nil {
 		return s.fail(ctx, rec, StepShipmentCreating, err.Error())
 	}
-	if resume && !idempotentCreates {
+	if resume && !s.idempotentShipments {
 		return s.fail(ctx, rec, StepShipmentCreating, "the outcome of the Yubico shipment creation is unknown and the "+
 			"client cannot repeat it safely; check the Yubico console for a shipment to "+rec.Shipping.RecipientEmail()+
 			", cancel it if it exists, then Retry")
@@ -360,7 +360,7 @@ func (s *Service) createShipment(ctx context.Context, rec Record, resume bool) (
 	if err != nil {
 		return rec, err
 	}
-	sh, err := createFPRShipment(ctx, s.yubico, req, key)
+	sh, err := s.createFPRShipment(ctx, req, key)
 	if err != nil {
 		if definite(err) {
 			return s.fail(ctx, rec, StepShipmentCreating, err.Error())
