@@ -221,3 +221,26 @@ func TestYkmanFIDO(t *testing.T) {
 	out = ykman(t, st, "", append(reader, "fido", "info")...)
 	wantLines(t, "ykman fido info after a wrong PIN", out, "PIN is set, with 7 attempt(s) remaining.")
 }
+
+// TestYkmanFIPS checks what ykman shows for a FIPS-series key: model name,
+// firmware 5.7.4, alwaysUv on, and the 8-character minimum FIDO PIN.
+func TestYkmanFIPS(t *testing.T) {
+	st := pcsctest.Start(t, pcsctest.Options{ReaderName: pcsctest.NFCReader})
+	st.Insert(t, 0, newKey(t, simulator.WithModel(simulator.YubiKey5NFCFIPS)))
+	reader := []string{"--reader", st.ReaderName(0)}
+
+	out := ykman(t, st, "", append(reader, "info")...)
+	wantLines(t, "ykman info", out, "Device type: YubiKey 5 NFC FIPS", "Firmware version: 5.7.4")
+	out = ykman(t, st, "", append(reader, "fido", "info")...)
+	wantLines(t, "ykman fido info", out, "PIN is not set.", "Always Require User Verification is turned on.")
+
+	// ykman refuses it itself, from getInfo's minPINLength (8).
+	if _, errOut, err := runYkman(t, st, "", append(reader, "fido", "access", "change-pin", "--new-pin", "1234")...); err == nil {
+		t.Error("a 4-character FIDO PIN was accepted by a FIPS key (minimum 8)")
+	} else if !strings.Contains(errOut, "too short") {
+		t.Errorf("change-pin with a short PIN: stderr %q, want ykman's \"too short\"", errOut)
+	}
+	ykman(t, st, "", append(reader, "fido", "access", "change-pin", "--new-pin", "12345678")...)
+	out = ykman(t, st, "", append(reader, "fido", "info")...)
+	wantLines(t, "ykman fido info after setting the PIN", out, "PIN is set, with 8 attempt(s) remaining.")
+}
