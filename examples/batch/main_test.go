@@ -374,3 +374,56 @@ func TestProgressBar(t *testing.T) {
 		t.Error("a buffer is a terminal")
 	}
 }
+
+// TestInvalidAtOkta: rows Okta cannot order for (an unknown login, a
+// profile without an address) are reported with their lines, and by
+// default nobody is ordered; with -skip-invalid the good row is.
+func TestInvalidAtOkta(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t)
+	good := addresses[0]
+	good.Login, good.Email, good.SecondEmail = "good@example.com", "good@example.com", "good@home.example.net"
+	good.FirstName, good.LastName, good.Organization = "Good", "User", "Example Inc."
+	if _, err := srv.AddUser(good, okta.UserStaged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.AddUser(okta.Profile{Login: "noaddr@example.com", Email: "noaddr@example.com", FirstName: "No", LastName: "Address"}, okta.UserActive); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	csvFile := filepath.Join(dir, "users.csv")
+	if err := os.WriteFile(csvFile, []byte("login\ngood@example.com\nghost@example.com\nnoaddr@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(srv.Token()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-csv", csvFile, "-org", srv.URL(), "-token-file", tokenFile, "-customization", "RXJN83"}
+
+	var stdout bytes.Buffer
+	code, stderr := runBatchCmd(t, t.Context(), &stdout, args...)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 1 || len(lines) != 3 ||
+		!strings.HasPrefix(lines[0], "line 3 ghost@example.com: invalid: Okta: HTTP 404 E0000007: Not found") ||
+		lines[1] != "line 4 noaddr@example.com: invalid: organization: required; secondEmail: required; primaryPhone: required; streetAddress: required; city: required; zipCode: required; countryCode: required" ||
+		lines[2] != "batch: 2 of 3 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)" {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if n := len(srv.Events()); n != 0 {
+		t.Errorf("%d events at Okta, want none", n)
+	}
+	if strings.Contains(stderr+stdout.String(), srv.Token()) {
+		t.Error("the token was printed")
+	}
+
+	stdout.Reset()
+	code, stderr = runBatchCmd(t, t.Context(), &stdout, append(args, "-skip-invalid")...)
+	if code != 0 || !strings.Contains(stdout.String(), "[1/1] ordered good@example.com: Fulfillment started") ||
+		!strings.Contains(stdout.String(), "batch: 3 rows: 1 ordered, 0 skipped (already in fulfillment), 0 failed, 2 invalid, 0 not ordered") {
+		t.Errorf("-skip-invalid: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr)
+	}
+	if evs := srv.Events(); len(evs) != 1 || evs[0].UserLogin != "good@example.com" {
+		t.Errorf("events %+v, want one order for good@example.com", evs)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -216,7 +217,11 @@ func (s summary) String() string {
 // that cannot be driven, ctx ended).
 func (d *demo) play(ctx context.Context) (summary, error) {
 	start := d.now()
-	d.out.header(header{OktaURL: d.okta.URL(), YubicoURL: d.yubico.URL(), RPID: rpID, Start: start, Users: len(d.people)})
+	width := 0
+	for _, p := range d.people {
+		width = max(width, utf8.RuneCountInString(p.profile.Login))
+	}
+	d.out.header(header{OktaURL: d.okta.URL(), YubicoURL: d.yubico.URL(), RPID: rpID, Start: start, Users: len(d.people), UserWidth: width})
 	steps := []func(context.Context) error{
 		d.prepare,
 		d.order,

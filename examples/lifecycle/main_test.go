@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
 // The steps every user goes through, with the status after each.
@@ -198,5 +200,39 @@ func TestRunCancelled(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(ctx, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "context canceled") {
 		t.Errorf("run(cancelled) = %d, stderr %q; want 1 and context canceled", code, stderr.String())
+	}
+}
+
+// TestUndeliverable has Yubico find one address undeliverable: that user's
+// key ends Fulfillment errored and is reported as failed; the other
+// user's key still ends Active.
+func TestUndeliverable(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	d, err := newDemo(2, 1, newTimeline(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.yubico.InjectFaultNext(yubicotest.FaultUndeliverable)
+	sum, err := d.play(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ok() || sum.users != 2 || sum.active != 1 || sum.wiped != 1 {
+		t.Errorf("summary %+v, want 1 of 2 Active and wiped", sum)
+	}
+	var failed []string
+	for line := range strings.SplitSeq(out.String(), "\n") {
+		if m := timelineRow.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[5], "FAILED: ") {
+			failed = append(failed, m[3]+" "+m[4]+" "+m[5])
+		}
+	}
+	if len(failed) != 1 || !strings.HasPrefix(failed[0], "Fulfillment errored validate FAILED: errored at step shipment-created") ||
+		!strings.Contains(strings.ToLower(failed[0]), "undeliverable") {
+		t.Errorf("failures %q, want one undeliverable at validate:\n%s", failed, out.String())
+	}
+	if got := sum.String(); got != "2 users: 1 Active, PIN wiped in Okta for 1" {
+		t.Errorf("summary %q", got)
 	}
 }

@@ -26,6 +26,7 @@ type header struct {
 	OktaURL, YubicoURL, RPID string
 	Start                    time.Time
 	Users                    int
+	UserWidth                int // the longest login, in runes
 }
 
 // sink prints the run.
@@ -46,6 +47,7 @@ func newTimeline(w io.Writer) *timeline { return &timeline{w: w, width: 24} }
 const statusWidth = 19
 
 func (t *timeline) header(h header) {
+	t.width = max(t.width, h.UserWidth)
 	fmt.Fprintf(t.w, "Pre-enrolled YubiKeys for %d users: fake Okta %s (RP ID %s), fake Yubico %s\n",
 		h.Users, h.OktaURL, h.RPID, h.YubicoURL)
 	fmt.Fprintf(t.w, "fake clock starts %s\n\n", h.Start.UTC().Format("Mon 2 Jan 2006 15:04 MST"))
