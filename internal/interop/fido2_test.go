@@ -108,8 +108,16 @@ func runFIDO2Script(t *testing.T, st *pcsctest.Stack, mode string, req map[strin
 // PIN; go-webauthn verifies both results, including the attestation chain
 // to the simulator's FIDO root.
 func TestPythonFIDO2(t *testing.T) {
+	for _, m := range []simulator.Model{simulator.YubiKey5NFC, simulator.YubiKey5NFCFIPS} {
+		t.Run(m.String(), func(t *testing.T) { testPythonFIDO2(t, m) })
+	}
+}
+
+// testPythonFIDO2 is TestPythonFIDO2 for one model. The FIPS series has
+// alwaysUv on and needs PINs of at least 8 characters.
+func testPythonFIDO2(t *testing.T, model simulator.Model) {
 	st := pcsctest.Start(t, pcsctest.Options{ReaderName: pcsctest.NFCReader})
-	k := newKey(t)
+	k := newKey(t, simulator.WithModel(model))
 	const pin = "4831-pin"
 	if err := simulator.NewPlatform(k).SetPIN(t.Context(), pin); err != nil {
 		t.Fatalf("SetPIN: %v", err)
