@@ -2,6 +2,7 @@ package fulfillment_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -781,4 +782,160 @@ func TestSQLiteStoreSurvivesRestart(t *testing.T) {
 		t.Errorf("history after restarts has %d changes: %+v", len(rec.History), rec.History)
 	}
 	t.Cleanup(func() { store.Close() })
+}
+
+func TestPrepareUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{noHook: true})
+	newGroup, existingGroup := e.ok.AddGroup("YubiKey new users"), e.ok.AddGroup("YubiKey existing users")
+	cfg := e.cfg
+	cfg.NewUsersGroupID, cfg.ExistingUsersGroupID = newGroup, existingGroup
+	svc, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	p := profile(7)
+	staged := fulfillment.Profile{Login: p.Login, Email: p.Email, SecondEmail: p.SecondEmail, FirstName: p.FirstName,
+		LastName: p.LastName, PrimaryPhone: "(617) 555-0100", StreetAddress: p.StreetAddress, City: p.City, State: "ma",
+		ZipCode: p.ZipCode, CountryCode: "us", Organization: p.Organization}
+
+	// A new user without a secondary email is refused before Okta sees it.
+	noSecond := staged
+	noSecond.SecondEmail = ""
+	if _, err := svc.PrepareUser(ctx, noSecond, fulfillment.NewUser); !errors.Is(err, fulfillment.ErrInvalidShipping) {
+		t.Fatalf("PrepareUser without secondEmail = %v, want ErrInvalidShipping", err)
+	}
+	if n := len(e.ok.Users()); n != 0 {
+		t.Fatalf("a refused profile created %d users", n)
+	}
+	id, err := svc.PrepareUser(ctx, staged, fulfillment.NewUser)
+	if err != nil {
+		t.Fatalf("PrepareUser(NewUser): %v", err)
+	}
+	u, ok := e.ok.User(id)
+	if !ok || u.Status != okta.UserStaged || u.Profile.SecondEmail != p.SecondEmail {
+		t.Fatalf("created user %+v, want STAGED with the secondary email", u)
+	}
+	if members := e.ok.GroupMembers(newGroup); len(members) != 1 || members[0] != id {
+		t.Errorf("new-users group members %v, want [%s]", members, id)
+	}
+	if _, err := svc.PrepareUser(ctx, staged, fulfillment.NewUser); !errors.Is(err, okta.ErrValidation) {
+		t.Errorf("PrepareUser with a duplicate login = %v, want okta.ErrValidation", err)
+	}
+
+	// An existing user gets the shipping attributes and the group.
+	existing := e.addUser(8, okta.UserActive, func(p *okta.Profile) { p.City, p.ZipCode = "", "" })
+	move := fulfillment.Profile{Login: existing.Profile.Login, City: "Cambridge", ZipCode: "02139"}
+	id, err = svc.PrepareUser(ctx, move, fulfillment.ExistingUser)
+	if err != nil || id != existing.ID {
+		t.Fatalf("PrepareUser(ExistingUser) = %q, %v; want %s", id, err, existing.ID)
+	}
+	u, _ = e.ok.User(existing.ID)
+	if u.Profile.City != "Cambridge" || u.Profile.ZipCode != "02139" || u.Profile.Login != existing.Profile.Login {
+		t.Errorf("existing user's profile %+v", u.Profile)
+	}
+	if members := e.ok.GroupMembers(existingGroup); len(members) != 1 || members[0] != existing.ID {
+		t.Errorf("existing-users group members %v", members)
+	}
+	if _, err := svc.PrepareUser(ctx, fulfillment.Profile{Login: "ghost@example.com"}, fulfillment.ExistingUser); !errors.Is(err, okta.ErrNotFound) {
+		t.Errorf("PrepareUser(unknown existing user) = %v, want okta.ErrNotFound", err)
+	}
+	if _, err := svc.PrepareUser(ctx, staged, fulfillment.UserKind(9)); err == nil {
+		t.Error("PrepareUser with an unknown kind succeeded")
+	}
+	if _, err := svc.Order(ctx, id); err != nil {
+		t.Errorf("Order after PrepareUser: %v", err)
+	}
+}
+
+func TestBatchFromChannelAndStopOnInvalid(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{noHook: true})
+	ctx := t.Context()
+	_, logins := seedUsers(e, 5)
+	bad := e.addUser(99, okta.UserActive, func(p *okta.Profile) { p.CountryCode = "XX" })
+
+	rep, err := e.svc.OrderBatch(ctx, append(logins, bad.ID), fulfillment.BatchOptions{StopOnInvalid: true})
+	if !errors.Is(err, fulfillment.ErrInvalidBatch) || len(rep.Invalid) != 1 || rep.Ordered != 0 {
+		t.Fatalf("StopOnInvalid batch: %+v, %v; want ErrInvalidBatch, 1 invalid, none ordered", rep, err)
+	}
+	var verr *fulfillment.ValidationError
+	if !errors.As(rep.Invalid[0].Err, &verr) || rep.Invalid[0].Index != 5 {
+		t.Errorf("invalid row %+v, want a ValidationError at index 5", rep.Invalid[0])
+	} else if _, ok := verr.Field("countryCode"); !ok {
+		t.Errorf("ValidationError %v does not name countryCode", verr)
+	}
+	for _, r := range e.ok.RequestLog() {
+		if r.Method == "POST" {
+			t.Fatalf("a refused batch sent %s %s", r.Method, r.Path)
+		}
+	}
+	if _, err := e.svc.OrderBatch(ctx, logins, fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "1"}}}); err != nil {
+		t.Fatal(err)
+	} else if rep, _ := e.svc.OrderBatch(ctx, logins[:1], fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "1"}}}); len(rep.Invalid) != 1 || !errors.Is(rep.Invalid[0].Err, fulfillment.ErrInvalidOrder) {
+		t.Errorf("batch with a bad item: %+v, want every user invalid with ErrInvalidOrder", rep)
+	}
+
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		for _, l := range logins {
+			ch <- l
+		}
+	}()
+	rep, err = e.svc.OrderBatchFrom(ctx, ch, fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "29", InventoryProductID: "106", CustomizationID: "RXJN83"}}})
+	if err != nil || rep.Ordered != 5 {
+		t.Fatalf("OrderBatchFrom: %+v, %v", rep, err)
+	}
+	for i, r := range rep.Results {
+		rec, err := e.cfg.Store.Get(ctx, r.UserID)
+		if err != nil || rec.Items[0].ProductID != "29" || r.Index != i || r.Status != fulfillment.FulfillmentStarted {
+			t.Errorf("result %d: %+v, record %+v, %v", i, r, rec.Items, err)
+		}
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := e.svc.OrderBatchFrom(canceled, make(chan string), fulfillment.BatchOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("OrderBatchFrom with a canceled context = %v", err)
+	}
+}
+
+func TestTransitionsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{noHook: true})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := e.svc.Status(ctx, u.ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {
+		t.Errorf("Status without a record = %v, want ErrRecordNotFound", err)
+	}
+	for name, err := range map[string]error{
+		"Retry":     func() error { _, err := e.svc.Retry(ctx, u.ID); return err }(),
+		"Delete":    e.svc.Delete(ctx, u.ID),
+		"ResendPIN": e.svc.ResendPIN(ctx, u.ID),
+	} {
+		if !errors.Is(err, fulfillment.ErrRecordNotFound) {
+			t.Errorf("%s without a record = %v, want ErrRecordNotFound", name, err)
+		}
+	}
+	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	if _, err := e.svc.Retry(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
+		t.Errorf("Retry of a started key = %v, want ErrInvalidTransition", err)
+	}
+	if err := e.svc.ResendPIN(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
+		t.Errorf("ResendPIN before shipping = %v, want ErrInvalidTransition", err)
+	}
+	e.shipThrough()
+	rec := e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+	// Deleted in Okta's console: Status notices.
+	if err := e.oc.DeleteEnrollment(ctx, u.ID, rec.Enrollments[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = e.wantStatus(u.ID, fulfillment.Deleted, fulfillment.StepDeleted)
+	if !strings.Contains(rec.Reason, "deleted at Okta") {
+		t.Errorf("reason %q", rec.Reason)
+	}
 }

@@ -475,3 +475,38 @@ func TestRunSyncsOnEveryTick(t *testing.T) {
 }
 
 var _ io.Reader = (*seededRand)(nil)
+
+// FuzzEventHook feeds arbitrary bodies to the event hook handler: it never
+// panics, answers 200 or a 4xx, and records only well-formed orders.
+func FuzzEventHook(f *testing.F) {
+	f.Add(hookEvent("00uf1", map[string]any{"yubicoProductId": "1", "yubicoInventoryProductId": "106", "yubicoCustomizationId": "RXJN83"}, "u1"))
+	f.Add(hookEvent("00uf2", nil, "u2", "u3"))
+	f.Add([]byte(`{"data":{"events":[{"uuid":"x","eventType":"system.mfa.preregister.initiate","target":[{"type":"User","id":"00u3","detailEntry":{"yubico_product_id":7}}]}]}}`))
+	f.Add([]byte(`{"data":{"events":null}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cfg := offlineConfig(t)
+		cfg.MaxEventBody = 16 << 10
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		req.Header.Set("Authorization", cfg.EventHookSecret)
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		w := httptest.NewRecorder()
+		s.EventHandler().ServeHTTP(w, req)
+		if w.Code != http.StatusOK && (w.Code < 400 || w.Code >= 500) {
+			t.Fatalf("status %d for %q", w.Code, body)
+		}
+		recs, err := s.store.List(t.Context(), Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if err := (Order{UserID: r.UserID, Provider: ProviderYubico, Items: r.Items}).Validate(); err != nil || r.EventID == "" {
+				t.Fatalf("recorded an invalid order %+v: %v", r, err)
+			}
+		}
+	})
+}
