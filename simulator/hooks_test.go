@@ -14,12 +14,18 @@ func TestTranscript(t *testing.T) {
 	k := newTestKey(t, WithTranscript())
 	transmitHex(t, k, "00A4040005A000000308")
 	transmitHex(t, k, "0020008008313233343536FFFF")
+	// SET MANAGEMENT KEY (AES-192, the new key in clear) and a chained
+	// IMPORT KEY block (private key material).
+	transmitHex(t, k, "00FFFFFF1B0A9B18"+strings.Repeat("42", 24))
+	transmitHex(t, k, "10FE119A0606"+strings.Repeat("43", 6))
 	got := k.Transcript()
-	if len(got) != 2 {
-		t.Fatalf("%d exchanges, want 2", len(got))
+	if len(got) != 4 {
+		t.Fatalf("%d exchanges, want 4", len(got))
 	}
-	if s := got[1].String(); strings.Contains(s, "313233343536") || !strings.Contains(s, "[REDACTED]") {
-		t.Errorf("VERIFY not redacted: %s", s)
+	for i, secret := range map[int]string{1: "313233343536", 2: "424242424242", 3: "434343434343"} {
+		if s := got[i].String(); strings.Contains(s, secret) || !strings.Contains(s, "[REDACTED]") {
+			t.Errorf("exchange %d not redacted: %s", i, s)
+		}
 	}
 	if s := got[0].String(); !strings.HasPrefix(s, "C: 00a4040005a000000308 R: ") {
 		t.Errorf("SELECT exchange = %s", s)

@@ -534,19 +534,21 @@ func moreData(remaining int) uint16 {
 }
 
 // Exchange is one APDU and its response, recorded with [WithTranscript].
-// The raw bytes may contain PINs (PIV VERIFY carries the PIN in clear);
+// The raw bytes may contain secrets (PIV VERIFY carries the PIN in clear,
+// SET MANAGEMENT KEY the new management key, IMPORT KEY a private key);
 // String redacts them.
 type Exchange struct {
 	Command, Response []byte
 }
 
 // String returns "C: <hex> R: <hex>", with the data of PIV VERIFY, CHANGE
-// REFERENCE DATA and RESET RETRY COUNTER replaced by "[REDACTED]".
+// REFERENCE DATA, RESET RETRY COUNTER, IMPORT ASYMMETRIC KEY and SET
+// MANAGEMENT KEY replaced by "[REDACTED]".
 func (e Exchange) String() string {
 	c := hex.EncodeToString(e.Command)
 	if len(e.Command) > 5 && e.Command[0]&0x80 == 0 {
 		switch e.Command[1] {
-		case 0x20, 0x24, 0x2C:
+		case pivInsVerify, pivInsChangeRef, pivInsResetRetry, pivInsImportKey, pivInsSetMgmtKey:
 			c = hex.EncodeToString(e.Command[:4]) + " [REDACTED]"
 		}
 	}
