@@ -430,6 +430,9 @@ func TestErrorBodyBounded(t *testing.T) {
 	if len(ae.Body) > 8<<10 {
 		t.Errorf("len(Body) = %d, want <= 8 KiB", len(ae.Body))
 	}
+	if ae.ErrorCode != "E0000009" || len(ae.ErrorSummary) > 1<<10+len("…") {
+		t.Errorf("ErrorCode %q, len(ErrorSummary) %d; want E0000009 (decoded past the 8 KiB kept in Body), at most 1 KiB", ae.ErrorCode, len(ae.ErrorSummary))
+	}
 }
 
 func TestResponseBodyLimit(t *testing.T) {

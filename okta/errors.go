@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Sentinel errors. An [*APIError] unwraps to the one matching its HTTP status
@@ -37,8 +38,23 @@ var (
 	ErrServer = errors.New("okta: server error")
 )
 
-// maxErrorBody bounds APIError.Body.
-const maxErrorBody = 8 << 10
+// maxErrorBody bounds APIError.Body; maxErrorCauses bounds APIError.Causes.
+const (
+	maxErrorBody   = 8 << 10
+	maxErrorCauses = 100
+	maxErrorText   = 1 << 10 // an errorSummary, of the error or of a cause
+)
+
+// clipText cuts s to at most n bytes on a character boundary, marking the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
 
 // ErrorCause is one entry of an Okta error's errorCauses.
 type ErrorCause struct {
@@ -189,17 +205,20 @@ func newAPIError(op string, resp *http.Response, body []byte, now time.Time) *AP
 		StatusCode: resp.StatusCode,
 		RequestID:  resp.Header.Get("X-Okta-Request-Id"),
 	}
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
-	}
-	e.Body = append([]byte(nil), body...)
+	// Decode the whole (already bounded) body, so that many causes do not
+	// cost the error code; keep only the first 8 KiB raw.
+	e.Body = append([]byte(nil), body[:min(len(body), maxErrorBody)]...)
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil {
 		e.ErrorCode = eb.ErrorCode
 		e.ErrorSummary = eb.ErrorSummary
 		e.ErrorLink = eb.ErrorLink
 		e.ErrorID = eb.ErrorID
-		e.Causes = eb.ErrorCauses
+		e.ErrorSummary = clipText(e.ErrorSummary, maxErrorText)
+		e.Causes = eb.ErrorCauses[:min(len(eb.ErrorCauses), maxErrorCauses)]
+		for i := range e.Causes {
+			e.Causes[i].ErrorSummary = clipText(e.Causes[i].ErrorSummary, maxErrorText)
+		}
 	} else {
 		// Not an Okta error object (a proxy page, a truncated body, ...):
 		// keep only a short, printable summary.
