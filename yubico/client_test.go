@@ -312,6 +312,30 @@ func TestAPIErrorFields(t *testing.T) {
 	}
 }
 
+// A long error body is decoded whole (code and details kept, details
+// capped) while APIError.Body keeps only its first 4 KiB.
+func TestAPIErrorLongBody(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var details []string
+	for i := range 300 {
+		details = append(details, fmt.Sprintf(`{"field":"shipment_items[%d].product_id","description":"required"}`, i))
+	}
+	body := `{"error_code":"validation_failed","message":"invalid shipment request","details":[` + strings.Join(details, ",") + `]}`
+	mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(400, body))
+	err := getShipment(c, t.Context())
+	var ae *yubico.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v, want *APIError", err)
+	}
+	if ae.Code != yubico.CodeValidationFailed || len(ae.Details) != 100 || len(ae.Body) != 4<<10 {
+		t.Errorf("APIError code %q, %d details, %d body bytes; want %q, 100, %d", ae.Code, len(ae.Details), len(ae.Body), yubico.CodeValidationFailed, 4<<10)
+	}
+	if errors.Is(err, yubico.ErrNotFound) || !errors.Is(err, yubico.ErrValidation) {
+		t.Errorf("errors.Is(%v): want ErrValidation, not ErrNotFound", err)
+	}
+}
+
 func TestRetries(t *testing.T) {
 	t.Parallel()
 	policy := yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Sentinel errors. An [*APIError] matches (errors.Is) the sentinel of its
@@ -37,8 +38,11 @@ const (
 	CodeValidationFailed = "validation_failed"
 )
 
-// maxErrorBody bounds APIError.Body.
-const maxErrorBody = 4 << 10
+// maxErrorBody bounds APIError.Body; maxErrorDetails bounds APIError.Details.
+const (
+	maxErrorBody    = 4 << 10
+	maxErrorDetails = 100
+)
 
 // ErrorDetail is one problem reported by the service, usually about one field.
 type ErrorDetail struct {
@@ -140,10 +144,9 @@ func (c *Client) apiError(r request, label string, resp *http.Response, body []b
 		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
 		notFoundOn400: r.notFoundOn400,
 	}
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
-	}
-	e.Body = append([]byte(nil), body...)
+	// Decode the whole (already bounded) body: a long list of details must
+	// not lose the error code, which decides the sentinel.
+	e.Body = append([]byte(nil), body[:min(len(body), maxErrorBody)]...)
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil {
 		e.Code = eb.ErrorCode
@@ -164,7 +167,10 @@ func (c *Client) apiError(r request, label string, resp *http.Response, body []b
 		if e.Message == "" {
 			e.Message = jsonString(eb.Status)
 		}
-		for _, d := range eb.Details {
+		for i, d := range eb.Details {
+			if i == maxErrorDetails {
+				break
+			}
 			desc := d.Description
 			if desc == "" {
 				desc = d.Message
@@ -190,9 +196,13 @@ func jsonString(raw json.RawMessage) string {
 	return ""
 }
 
+// clip cuts s to at most n bytes on a character boundary, marking the cut.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
