@@ -47,7 +47,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/go-piv/piv-go/v2/piv"
 
-	"github.com/preenroll/preenroll/internal/pcsctest"
+	"github.com/preenroll/preenroll/internal/pcsctest/scard"
 )
 
 func main() {
@@ -276,7 +276,7 @@ const (
 )
 
 func readDevice(reader string) (*device, error) {
-	card, err := pcsctest.Connect(reader)
+	card, err := scard.Connect(reader)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +302,7 @@ func selectAPDU(aid []byte) []byte {
 
 // transmit sends apdu, follows 61xx with GET RESPONSE, and returns the data
 // of a 9000 answer.
-func transmit(card *pcsctest.Card, apdu []byte) ([]byte, error) {
+func transmit(card *scard.Card, apdu []byte) ([]byte, error) {
 	var data []byte
 	for {
 		resp, err := card.Transmit(apdu)
@@ -383,7 +383,7 @@ func (d *device) model() string {
 
 // fidoPINState asks the FIDO application (CTAP2 over NFCCTAP_MSG) whether a
 // PIN is set, how many tries are left and whether it must be changed.
-func fidoPINState(card *pcsctest.Card) string {
+func fidoPINState(card *scard.Card) string {
 	if _, err := transmit(card, selectAPDU(aidFIDO)); err != nil {
 		return fmt.Sprintf("unknown (no FIDO over the smart-card interface: %v)", err)
 	}
@@ -416,7 +416,7 @@ func fidoPINState(card *pcsctest.Card) string {
 }
 
 // ctap runs one CTAP2 command through NFCCTAP_MSG and decodes its answer.
-func ctap(card *pcsctest.Card, cmd byte, params, out any) error {
+func ctap(card *scard.Card, cmd byte, params, out any) error {
 	body := []byte{cmd}
 	if params != nil {
 		enc, err := cbor.Marshal(params)

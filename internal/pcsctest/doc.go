@@ -24,6 +24,9 @@
 // missing tests skip with the reason, unless PREENROLL_REQUIRE_PCSC=1, which
 // makes them fail.
 //
+// Subpackage scard is the small cgo PC/SC binding the harness uses (list
+// readers, wait for a card, raw APDUs).
+//
 // libpcsclite reads PCSCLITE_CSOCK_NAME once per process, so the harness
 // points it at a symlink that each Stack re-targets: one Stack at a time per
 // test binary, and tests that use it do not call t.Parallel.

@@ -18,8 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/pcsctest/scard"
 	"github.com/preenroll/preenroll/simulator"
 )
+
+// pollInterval paces the few checks that have no notification to wait on
+// (pcscd's socket appearing, readers being listed).
+const pollInterval = 5 * time.Millisecond
 
 // Paths of the Debian packages the harness needs.
 const (
@@ -364,22 +369,22 @@ func (s *Stack) VPCDAddr(slot int) string {
 
 // Readers lists the readers of this pcscd.
 func (s *Stack) Readers() ([]string, error) {
-	ctx, err := establish()
+	ctx, err := scard.Establish()
 	if err != nil {
 		return nil, err
 	}
-	defer ctx.close()
-	return ctx.readers()
+	defer ctx.Close()
+	return ctx.Readers()
 }
 
 // WaitCard waits until slot has a card (present) or none (!present).
 func (s *Stack) WaitCard(ctx context.Context, slot int, present bool) error {
-	pc, err := establish()
+	pc, err := scard.Establish()
 	if err != nil {
 		return err
 	}
-	defer pc.close()
-	return pc.waitCard(ctx, s.ReaderName(slot), present)
+	defer pc.Close()
+	return pc.WaitCard(ctx, s.ReaderName(slot), present)
 }
 
 // Insert serves k in slot through the vpcd bridge and waits (up to 10 s)

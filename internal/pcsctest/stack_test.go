@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/pcsctest/scard"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -34,7 +35,7 @@ func TestStack(t *testing.T) {
 	k := newKey(t)
 	v := st.Insert(t, 0, k)
 
-	card, err := Connect(st.ReaderName(0))
+	card, err := scard.Connect(st.ReaderName(0))
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -55,14 +56,14 @@ func TestStack(t *testing.T) {
 	if err := st.WaitCard(ctx, 0, false); err != nil {
 		t.Fatalf("after Remove: %v", err)
 	}
-	if _, err := Connect(st.ReaderName(0)); err == nil {
+	if _, err := scard.Connect(st.ReaderName(0)); err == nil {
 		t.Error("Connect with the key removed succeeded, want an error")
 	}
 	v.Insert()
 	if err := st.WaitCard(ctx, 0, true); err != nil {
 		t.Fatalf("after Insert: %v", err)
 	}
-	card, err = Connect(st.ReaderName(0))
+	card, err = scard.Connect(st.ReaderName(0))
 	if err != nil {
 		t.Fatalf("Connect after Insert: %v", err)
 	}
@@ -86,7 +87,7 @@ func TestTwoKeys(t *testing.T) {
 		st.Insert(t, slot, newKey(t))
 	}
 	for slot := range Slots {
-		card, err := Connect(st.ReaderName(slot))
+		card, err := scard.Connect(st.ReaderName(slot))
 		if err != nil {
 			t.Fatalf("Connect(slot %d): %v", slot, err)
 		}
@@ -105,7 +106,7 @@ func TestTwoKeys(t *testing.T) {
 func BenchmarkTransmit(b *testing.B) {
 	st := Start(b, Options{})
 	st.Insert(b, 0, newKey(b))
-	card, err := Connect(st.ReaderName(0))
+	card, err := scard.Connect(st.ReaderName(0))
 	if err != nil {
 		b.Fatalf("Connect: %v", err)
 	}

@@ -1,6 +1,6 @@
 //go:build pcsc
 
-package pcsctest
+package scard
 
 /*
 #cgo linux pkg-config: libpcsclite
@@ -66,7 +66,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"unsafe"
 )
 
@@ -74,7 +73,7 @@ import (
 type scError int64
 
 func (e scError) Error() string {
-	return fmt.Sprintf("pcsctest: pcsc error 0x%08X: %s", uint32(e), C.GoString(C.pcsc_stringify_error(C.LONG(e))))
+	return fmt.Sprintf("scard: pcsc error 0x%08X: %s", uint32(e), C.GoString(C.pcsc_stringify_error(C.LONG(e))))
 }
 
 func scCheck(rc C.long) error {
@@ -84,25 +83,26 @@ func scCheck(rc C.long) error {
 	return scError(rc)
 }
 
-// pcscContext is one SCardEstablishContext. libpcsclite reads
-// PCSCLITE_CSOCK_NAME once per process, at the first call; the harness sets it
-// before any.
-type pcscContext struct {
+// Context is one PC/SC context (SCardEstablishContext). It is not safe for
+// concurrent use.
+type Context struct {
 	ctx C.SCARDCONTEXT
 }
 
-func establish() (*pcscContext, error) {
-	var c pcscContext
+// Establish connects to pcscd.
+func Establish() (*Context, error) {
+	var c Context
 	if err := scCheck(C.pt_establish(&c.ctx)); err != nil {
-		return nil, fmt.Errorf("pcsctest: establish context: %w", err)
+		return nil, fmt.Errorf("scard: establish context: %w", err)
 	}
 	return &c, nil
 }
 
-func (c *pcscContext) close() { C.pt_release(c.ctx) }
+// Close releases the context.
+func (c *Context) Close() { C.pt_release(c.ctx) }
 
-// readers lists the readers pcscd knows; none is not an error.
-func (c *pcscContext) readers() ([]string, error) {
+// Readers lists the readers pcscd knows; none is not an error.
+func (c *Context) Readers() ([]string, error) {
 	buf := make([]byte, 8192)
 	n := C.ulong(len(buf))
 	rc := C.pt_list_readers(c.ctx, (*C.char)(unsafe.Pointer(&buf[0])), &n)
@@ -110,7 +110,7 @@ func (c *pcscContext) readers() ([]string, error) {
 		return nil, nil
 	}
 	if err := scCheck(rc); err != nil {
-		return nil, fmt.Errorf("pcsctest: list readers: %w", err)
+		return nil, fmt.Errorf("scard: list readers: %w", err)
 	}
 	var names []string
 	for _, name := range bytes.Split(buf[:n], []byte{0}) {
@@ -121,10 +121,10 @@ func (c *pcscContext) readers() ([]string, error) {
 	return names, nil
 }
 
-// waitCard blocks until reader has (present) or lacks (!present) a card, or
-// ctx ends. It waits on pcscd's state-change notification, in slices of
-// 200 ms so a cancelled ctx is noticed.
-func (c *pcscContext) waitCard(ctx context.Context, reader string, present bool) error {
+// WaitCard blocks until reader has (present) or lacks (!present) a card, or
+// ctx ends. It waits on pcscd's state-change notification
+// (SCardGetStatusChange), in slices of 200 ms so a cancelled ctx is noticed.
+func (c *Context) WaitCard(ctx context.Context, reader string, present bool) error {
 	name := C.CString(reader)
 	defer C.free(unsafe.Pointer(name))
 	var state C.ulong // unaware: the first call reports the current state
@@ -134,7 +134,7 @@ func (c *pcscContext) waitCard(ctx context.Context, reader string, present bool)
 			if present {
 				want = "present"
 			}
-			return fmt.Errorf("pcsctest: reader %q: card not %s: %w", reader, want, err)
+			return fmt.Errorf("scard: reader %q: card not %s: %w", reader, want, err)
 		}
 		cur := state &^ C.ulong(C.pt_state_changed())
 		rc := C.pt_wait(c.ctx, name, &state, 200)
@@ -143,7 +143,7 @@ func (c *pcscContext) waitCard(ctx context.Context, reader string, present bool)
 			continue
 		}
 		if err := scCheck(rc); err != nil {
-			return fmt.Errorf("pcsctest: wait for reader %q: %w", reader, err)
+			return fmt.Errorf("scard: wait for reader %q: %w", reader, err)
 		}
 		if (state&C.ulong(C.pt_state_present()) != 0) == present {
 			return nil
@@ -152,17 +152,18 @@ func (c *pcscContext) waitCard(ctx context.Context, reader string, present bool)
 	}
 }
 
-// Card is a raw PC/SC connection (shared mode, T=1) to a card, for tests and
-// benchmarks that want APDUs without a client library in between.
+// Card is a raw PC/SC connection (shared mode, T=1) to a card, for tests,
+// benchmarks and tools that want APDUs without a client library in between.
+// It is not safe for concurrent use.
 type Card struct {
-	ctx  *pcscContext
+	ctx  *Context
 	card C.SCARDHANDLE
 	buf  []byte
 }
 
 // Connect opens reader in shared mode. Close releases it.
 func Connect(reader string) (*Card, error) {
-	ctx, err := establish()
+	ctx, err := Establish()
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +171,8 @@ func Connect(reader string) (*Card, error) {
 	defer C.free(unsafe.Pointer(name))
 	c := &Card{ctx: ctx, buf: make([]byte, C.pt_max_buffer())}
 	if err := scCheck(C.pt_connect(ctx.ctx, name, &c.card)); err != nil {
-		ctx.close()
-		return nil, fmt.Errorf("pcsctest: connect %q: %w", reader, err)
+		ctx.Close()
+		return nil, fmt.Errorf("scard: connect %q: %w", reader, err)
 	}
 	return c, nil
 }
@@ -179,13 +180,13 @@ func Connect(reader string) (*Card, error) {
 // Transmit sends one command APDU and returns the response including SW1 SW2.
 func (c *Card) Transmit(apdu []byte) ([]byte, error) {
 	if len(apdu) == 0 {
-		return nil, errors.New("pcsctest: transmit: empty APDU")
+		return nil, errors.New("scard: transmit: empty APDU")
 	}
 	n := C.ulong(len(c.buf))
 	rc := C.pt_transmit(c.card, (*C.uchar)(unsafe.Pointer(&apdu[0])), C.ulong(len(apdu)),
 		(*C.uchar)(unsafe.Pointer(&c.buf[0])), &n)
 	if err := scCheck(rc); err != nil {
-		return nil, fmt.Errorf("pcsctest: transmit: %w", err)
+		return nil, fmt.Errorf("scard: transmit: %w", err)
 	}
 	return bytes.Clone(c.buf[:n]), nil
 }
@@ -193,13 +194,9 @@ func (c *Card) Transmit(apdu []byte) ([]byte, error) {
 // Close disconnects, leaving the card powered.
 func (c *Card) Close() error {
 	err := scCheck(C.pt_disconnect(c.card))
-	c.ctx.close()
+	c.ctx.Close()
 	if err != nil {
-		return fmt.Errorf("pcsctest: disconnect: %w", err)
+		return fmt.Errorf("scard: disconnect: %w", err)
 	}
 	return nil
 }
-
-// pollInterval paces the few checks that have no notification to wait on
-// (pcscd's socket appearing, readers being listed).
-const pollInterval = 5 * time.Millisecond
