@@ -210,6 +210,18 @@ type setMinPINLengthParams struct {
 	ForceChangePIN  *bool    `cbor:"3,keyasint,omitempty"`
 }
 
+// configAuthMessage is what the pinUvAuthParam of authenticatorConfig
+// authenticates (CTAP 2.1 §6.11): 32×0xFF ‖ 0x0D ‖ subCommand ‖
+// subCommandParams.
+func configAuthMessage(sub byte, params []byte) []byte {
+	msg := make([]byte, 32, 34+len(params))
+	for i := range msg {
+		msg[i] = 0xFF
+	}
+	msg = append(msg, cmdConfig, sub)
+	return append(msg, params...)
+}
+
 func (a *fidoApplet) config(params []byte) []byte {
 	var req configRequest
 	if code := decodeCTAP(params, &req); code != ctapOK {
@@ -230,13 +242,7 @@ func (a *fidoApplet) config(params []byte) []byte {
 		if *req.Protocol != 1 && *req.Protocol != 2 {
 			return statusOnly(ctapInvalidParameter)
 		}
-		msg := make([]byte, 32, 34+len(req.Params))
-		for i := range msg {
-			msg[i] = 0xFF
-		}
-		msg = append(msg, cmdConfig, byte(sub))
-		msg = append(msg, req.Params...)
-		if code := a.useToken(*req.Protocol, msg, req.PinUvAuth, permAuthnrConfig, ""); code != ctapOK {
+		if code := a.useToken(*req.Protocol, configAuthMessage(byte(sub), req.Params), req.PinUvAuth, permAuthnrConfig, ""); code != ctapOK {
 			return statusOnly(code)
 		}
 	}

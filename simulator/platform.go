@@ -121,7 +121,7 @@ func (p *Platform) transmit(ctx context.Context, apdu []byte) ([]byte, uint16, e
 	var out []byte
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, 0, fmt.Errorf("%w", err)
+			return nil, 0, err
 		}
 		resp, err := p.key.Transmit(apdu)
 		if err != nil {
@@ -293,6 +293,7 @@ func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin stri
 	if err != nil {
 		return 0, nil, err
 	}
+	defer clear(shared)
 	pinHashEnc, err := pinEncrypt(proto, shared, pinHashOf(pb), p.rand)
 	if err != nil {
 		return 0, nil, fmt.Errorf("encrypt PIN hash: %w", err)
@@ -346,6 +347,7 @@ func (p *Platform) setPIN(ctx context.Context, pin string) error {
 	if err != nil {
 		return err
 	}
+	defer clear(shared)
 	padded := padPIN(pb)
 	defer clear(padded)
 	newPinEnc, err := pinEncrypt(proto, shared, padded, p.rand)
@@ -393,6 +395,7 @@ func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
 	if err != nil {
 		return err
 	}
+	defer clear(shared)
 	padded := padPIN(newB)
 	defer clear(padded)
 	newPinEnc, err := pinEncrypt(proto, shared, padded, p.rand)
@@ -462,10 +465,8 @@ func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength in
 		if err != nil {
 			return err
 		}
-		msg := bytes.Repeat([]byte{0xFF}, 32)
-		msg = append(msg, cmdConfig, cfgSetMinPINLength)
-		msg = append(msg, pb...)
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, msg)
+		defer clear(token)
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, configAuthMessage(cfgSetMinPINLength, pb))
 	}
 	return p.ctap(ctx, cmdConfig, req, nil)
 }
@@ -497,9 +498,8 @@ func (p *Platform) toggleAlwaysUV(ctx context.Context, pin string) error {
 		if err != nil {
 			return err
 		}
-		msg := bytes.Repeat([]byte{0xFF}, 32)
-		msg = append(msg, cmdConfig, cfgToggleAlwaysUV)
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, msg)
+		defer clear(token)
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, configAuthMessage(cfgToggleAlwaysUV, nil))
 	}
 	return p.ctap(ctx, cmdConfig, req, nil)
 }
@@ -691,20 +691,29 @@ func (p *Platform) CreateCredential(ctx context.Context, origin string, opts pro
 // {"publicKey": {...}} (go-webauthn's protocol.CredentialCreation) or the
 // bare options.
 func (p *Platform) CreateCredentialJSON(ctx context.Context, origin string, optionsJSON []byte, pin string) ([]byte, error) {
-	var wrapped struct {
-		PublicKey *protocol.PublicKeyCredentialCreationOptions `json:"publicKey"`
-	}
-	if err := json.Unmarshal(optionsJSON, &wrapped); err != nil {
+	opts, err := decodeOptions[protocol.PublicKeyCredentialCreationOptions](optionsJSON)
+	if err != nil {
 		return nil, fmt.Errorf("simulator: create credential: options JSON: %w", err)
 	}
-	opts := wrapped.PublicKey
-	if opts == nil {
-		opts = new(protocol.PublicKeyCredentialCreationOptions)
-		if err := json.Unmarshal(optionsJSON, opts); err != nil {
-			return nil, fmt.Errorf("simulator: create credential: options JSON: %w", err)
-		}
+	return p.CreateCredential(ctx, origin, opts, pin)
+}
+
+// decodeOptions decodes WebAuthn options given either as {"publicKey":
+// {...}} (go-webauthn's protocol.CredentialCreation and
+// protocol.CredentialAssertion) or bare.
+func decodeOptions[T any](optionsJSON []byte) (T, error) {
+	var wrapped struct {
+		PublicKey *T `json:"publicKey"`
 	}
-	return p.CreateCredential(ctx, origin, *opts, pin)
+	var opts T
+	if err := json.Unmarshal(optionsJSON, &wrapped); err != nil {
+		return opts, err
+	}
+	if wrapped.PublicKey != nil {
+		return *wrapped.PublicKey, nil
+	}
+	err := json.Unmarshal(optionsJSON, &opts)
+	return opts, err
 }
 
 func (p *Platform) create(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
@@ -788,6 +797,7 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		if err != nil {
 			return nil, err
 		}
+		defer clear(token)
 		tok = &pinTok{proto, token}
 		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
 	}
@@ -982,20 +992,11 @@ func (p *Platform) GetAssertion(ctx context.Context, origin string, opts protoco
 // {"publicKey": {...}} (go-webauthn's protocol.CredentialAssertion) or the
 // bare options.
 func (p *Platform) GetAssertionJSON(ctx context.Context, origin string, optionsJSON []byte, pin string) ([]byte, error) {
-	var wrapped struct {
-		PublicKey *protocol.PublicKeyCredentialRequestOptions `json:"publicKey"`
-	}
-	if err := json.Unmarshal(optionsJSON, &wrapped); err != nil {
+	opts, err := decodeOptions[protocol.PublicKeyCredentialRequestOptions](optionsJSON)
+	if err != nil {
 		return nil, fmt.Errorf("simulator: get assertion: options JSON: %w", err)
 	}
-	opts := wrapped.PublicKey
-	if opts == nil {
-		opts = new(protocol.PublicKeyCredentialRequestOptions)
-		if err := json.Unmarshal(optionsJSON, opts); err != nil {
-			return nil, fmt.Errorf("simulator: get assertion: options JSON: %w", err)
-		}
-	}
-	return p.GetAssertion(ctx, origin, *opts, pin)
+	return p.GetAssertion(ctx, origin, opts, pin)
 }
 
 // prfSalt maps a WebAuthn PRF input to an hmac-secret salt.
@@ -1039,6 +1040,7 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		if err != nil {
 			return nil, err
 		}
+		defer clear(token)
 		tok = &pinTok{proto, token}
 		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
 	}
@@ -1086,6 +1088,7 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		}
 		req.Extensions = map[string]cbor.RawMessage{"hmac-secret": b}
 		hmacShared = shared
+		defer clear(shared)
 	}
 	var resp struct {
 		Credential credDescriptor `cbor:"1,keyasint"`
