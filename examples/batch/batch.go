@@ -42,6 +42,10 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "batch: %s: %v\n", cfg.csvFile, err)
 		return 1
 	}
+	if len(rows) == 0 {
+		fmt.Fprintf(stderr, "batch: %s: no user rows after the header\n", cfg.csvFile)
+		return 1
+	}
 	out := make([]outcome, len(rows))
 	nbad := 0
 	for i, r := range rows {
