@@ -40,7 +40,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		case http.MethodDelete:
 			s.deleteShipment(w, seg[2], false)
 		default:
-			unknownRoute(w, r)
+			s.unknownRoute(w, r)
 		}
 	case p == "/v1/fpr/shipments" && m == http.MethodPost:
 		s.createFPR(w, r)
@@ -51,7 +51,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		case http.MethodDelete:
 			s.deleteShipment(w, seg[3], true)
 		default:
-			unknownRoute(w, r)
+			s.unknownRoute(w, r)
 		}
 	case p == "/v1/inventory" && m == http.MethodGet:
 		s.listInventory(w, r, false)
@@ -68,7 +68,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case p == "/v1/validate-address" && m == http.MethodPost:
 		s.validateAddress(w, r)
 	default:
-		unknownRoute(w, r)
+		s.unknownRoute(w, r)
 	}
 }
 
@@ -102,7 +102,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string, details ...
 	writeJSON(w, status, errorBody{ErrorCode: code, Message: msg, Details: details})
 }
 
-func unknownRoute(w http.ResponseWriter, r *http.Request) {
+// unknownRoute answers a request the fake has no route for with 404
+// unknown_route, and fails the test of a server made by NewServer: a client
+// calling a route the fake does not model is a bug to see, not to hide.
+func (s *Server) unknownRoute(w http.ResponseWriter, r *http.Request) {
+	if s.t != nil {
+		s.t.Errorf("yubicotest: unhandled request %s %s", r.Method, clip(r.URL.Path))
+	}
 	writeError(w, http.StatusNotFound, "unknown_route",
 		fmt.Sprintf("yubicotest: no route for %s %s", r.Method, clip(r.URL.Path)))
 }

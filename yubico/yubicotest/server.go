@@ -444,7 +444,8 @@ type Server struct {
 	srv     *httptest.Server
 	nowNano atomic.Int64 // mirrors now for the simulated keys' clocks
 
-	// immutable after Start
+	// immutable after Start (t after NewServer, before the URL is known)
+	t         testing.TB // set by NewServer: a request to an unknown route fails the test
 	token     string
 	orgID     string
 	limits    Limits
@@ -489,13 +490,15 @@ type failure struct {
 }
 
 // NewServer starts a fake Yubico for t and closes it when the test ends. It
-// fails the test if an option is invalid.
+// fails the test if an option is invalid, and a request to a route the fake
+// does not know (which also gets 404 unknown_route) fails the test too.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s, err := Start(opts...)
 	if err != nil {
 		t.Fatalf("yubicotest.NewServer: %v", err)
 	}
+	s.t = t
 	t.Cleanup(s.Close)
 	return s
 }
