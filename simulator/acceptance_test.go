@@ -255,7 +255,7 @@ func TestRegistrationFailures(t *testing.T) {
 	})
 	t.Run("untrusted CA", func(t *testing.T) {
 		t.Parallel()
-		other, err := simulator.NewCA(newSeeded(99), "Other CA", fixedNow)
+		other, err := simulator.NewCA(simulator.NewDetRand(99), "Other CA", fixedNow)
 		if err != nil {
 			t.Fatal(err)
 		}

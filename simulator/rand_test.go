@@ -3,6 +3,7 @@ package simulator
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"io"
 )
 
 // detRand is a deterministic byte stream (SHA-256 in counter mode) for
@@ -31,3 +32,7 @@ func (r *detRand) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// NewDetRand gives the external test package (simulator_test) the same
+// deterministic reader as the internal tests.
+func NewDetRand(seed uint64) io.Reader { return newDetRand(seed) }

@@ -76,7 +76,7 @@ func newFixture(t testing.TB, opts ...simulator.Option) *fixture {
 	t.Helper()
 	k, err := simulator.New(append([]simulator.Option{
 		simulator.WithSerial(12345678),
-		simulator.WithRand(newSeeded(7)),
+		simulator.WithRand(simulator.NewDetRand(7)),
 		simulator.WithClock(func() time.Time { return fixedNow }),
 	}, opts...)...)
 	if err != nil {
