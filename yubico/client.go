@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -77,7 +78,7 @@ func WithUserAgent(ua string) Option {
 
 // WithRetryPolicy replaces the retry policy for GET requests and for creates
 // with an idempotency key (default
-// ExponentialBackoff(3, 500*time.Millisecond, 10*time.Second)). Use
+// JitteredBackoff(3, 500*time.Millisecond, 10*time.Second)). Use
 // [NoRetries] to send every request once.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *config) error {
@@ -143,7 +144,7 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	}
 	cfg := config{
 		userAgent: DefaultUserAgent,
-		retry:     ExponentialBackoff(3, 500*time.Millisecond, 10*time.Second),
+		retry:     JitteredBackoff(3, 500*time.Millisecond, 10*time.Second),
 		now:       time.Now,
 		bodyLimit: DefaultBodyLimit,
 	}
@@ -275,6 +276,27 @@ func ExponentialBackoff(maxAttempts int, base, max time.Duration) RetryPolicy {
 			}
 		}
 		return wait, true
+	}
+}
+
+// JitteredBackoff is [ExponentialBackoff] with "equal jitter": each wait is
+// drawn uniformly from [w/2, w], where w is ExponentialBackoff's wait, so
+// that many clients failing at the same moment do not retry in lockstep. A
+// Retry-After from the server is still waited for in full. It is the
+// default policy of [NewClient].
+func JitteredBackoff(maxAttempts int, base, max time.Duration) RetryPolicy {
+	exp := ExponentialBackoff(maxAttempts, base, max)
+	return func(attempt int, err error) (time.Duration, bool) {
+		wait, retry := exp(attempt, err)
+		if !retry || wait <= 1 {
+			return wait, retry
+		}
+		j := wait/2 + rand.N(wait-wait/2+1)
+		var ae *APIError
+		if errors.As(err, &ae) && ae.RetryAfter > j {
+			j = ae.RetryAfter
+		}
+		return j, true
 	}
 }
 

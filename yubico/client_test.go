@@ -336,6 +336,34 @@ func TestAPIErrorLongBody(t *testing.T) {
 	}
 }
 
+func TestJitteredBackoff(t *testing.T) {
+	t.Parallel()
+	p := yubico.JitteredBackoff(4, 100*time.Millisecond, time.Second)
+	seen := map[time.Duration]bool{}
+	for attempt := 1; attempt <= 3; attempt++ {
+		full := 100 * time.Millisecond << (attempt - 1)
+		for range 50 {
+			wait, retry := p(attempt, &yubico.APIError{StatusCode: 503})
+			if !retry || wait < full/2 || wait > full {
+				t.Fatalf("attempt %d: wait %v, retry %v; want a retry after %v to %v", attempt, wait, retry, full/2, full)
+			}
+			seen[wait] = true
+		}
+	}
+	if len(seen) < 10 {
+		t.Errorf("150 waits took only %d values; want jitter", len(seen))
+	}
+	if wait, retry := p(1, &yubico.APIError{StatusCode: 429, RetryAfter: 800 * time.Millisecond}); !retry || wait != 800*time.Millisecond {
+		t.Errorf("429 Retry-After 800ms: wait %v, retry %v; want 800ms, true", wait, retry)
+	}
+	if _, retry := p(1, &yubico.APIError{StatusCode: 400}); retry {
+		t.Error("400 is retried; want not")
+	}
+	if _, retry := p(4, &yubico.APIError{StatusCode: 503}); retry {
+		t.Error("attempt 4 of 4 is retried; want not")
+	}
+}
+
 func TestRetries(t *testing.T) {
 	t.Parallel()
 	policy := yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)
