@@ -668,6 +668,8 @@ func TestParseJWKS(t *testing.T) {
 		{"not json", []byte("{"), ErrMalformed},
 		{"no keys", []byte(`{}`), ErrMalformed},
 		{"trailing", append(doc(jwk(nil)), '{'), ErrMalformed},
+		{"trailing ]", append(doc(jwk(nil)), ']'), ErrMalformed},
+		{"trailing }", append(doc(jwk(nil)), '}'), ErrMalformed},
 		{"rsa", doc(jwk(func(m map[string]any) { m["kty"] = "RSA" })), ErrWrongKey},
 		{"P-256", doc(jwk(func(m map[string]any) { m["crv"] = "P-256" })), ErrWrongKey},
 		{"no kid", doc(jwk(func(m map[string]any) { delete(m, "kid") })), ErrMalformed},

@@ -134,7 +134,8 @@ func ParseJWKS(data []byte) (JWKS, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return JWKS{}, fmt.Errorf("webauthn: parse jwks: %w: %w", ErrMalformed, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
+		// dec.More misses a stray closing "]" or "}".
 		return JWKS{}, fieldError("parse jwks", "document", "trailing data after JSON object", ErrMalformed)
 	}
 	if raw.Keys == nil {
