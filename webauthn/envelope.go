@@ -47,15 +47,9 @@ const (
 // [ErrUnsupportedVersion] or [ErrWrongKey] (to is not a P-384 "enc" key).
 func SealCredentialRequest(rand io.Reader, to PublicJWK, req CredentialRequest) (string, error) {
 	const scope = "seal credential request"
-	if err := checkVersion(scope, &req.Version, true); err != nil {
-		return "", err
-	}
-	if err := req.validate(scope); err != nil {
-		return "", err
-	}
-	pt, err := json.Marshal(req)
+	pt, err := encodeMessage(scope, &req, &req.Version)
 	if err != nil {
-		return "", fmt.Errorf("webauthn: %s: encode: %w", scope, err)
+		return "", err
 	}
 	return sealJWE(scope, to, ctyCredentialRequest, pt)
 }
@@ -75,13 +69,7 @@ func OpenCredentialRequest(keys Keyring, jwe string, now time.Time) (CredentialR
 		return CredentialRequest{}, err
 	}
 	var req CredentialRequest
-	if err := decodeStrict(scope, pt, &req); err != nil {
-		return CredentialRequest{}, err
-	}
-	if err := checkVersion(scope, &req.Version, false); err != nil {
-		return CredentialRequest{}, err
-	}
-	if err := req.validate(scope); err != nil {
+	if err := decodeMessage(scope, pt, &req, &req.Version); err != nil {
 		return CredentialRequest{}, err
 	}
 	if now.After(req.ExpiresAt) {
@@ -95,15 +83,9 @@ func OpenCredentialRequest(keys Keyring, jwe string, now time.Time) (CredentialR
 // [SealCredentialRequest] for rand and errors.
 func SealPINRequest(rand io.Reader, to PublicJWK, req PINRequest) (string, error) {
 	const scope = "seal pin request"
-	if err := checkVersion(scope, &req.Version, true); err != nil {
-		return "", err
-	}
-	if err := req.validate(scope); err != nil {
-		return "", err
-	}
-	pt, err := json.Marshal(req)
+	pt, err := encodeMessage(scope, &req, &req.Version)
 	if err != nil {
-		return "", fmt.Errorf("webauthn: %s: encode: %w", scope, err)
+		return "", err
 	}
 	return sealJWE(scope, to, ctyPINRequest, pt)
 }
@@ -117,13 +99,7 @@ func OpenPINRequest(keys Keyring, jwe string) (PINRequest, error) {
 		return PINRequest{}, err
 	}
 	var req PINRequest
-	if err := decodeStrict(scope, pt, &req); err != nil {
-		return PINRequest{}, err
-	}
-	if err := checkVersion(scope, &req.Version, false); err != nil {
-		return PINRequest{}, err
-	}
-	if err := req.validate(scope); err != nil {
+	if err := decodeMessage(scope, pt, &req, &req.Version); err != nil {
 		return PINRequest{}, err
 	}
 	return req, nil
@@ -134,15 +110,9 @@ func OpenPINRequest(keys Keyring, jwe string) (PINRequest, error) {
 // [SealCredentialRequest] for rand and errors.
 func SealCredentialResponse(rand io.Reader, to PublicJWK, signer *PrivateKey, resp CredentialResponse) (string, error) {
 	const scope = "seal credential response"
-	if err := checkVersion(scope, &resp.Version, true); err != nil {
-		return "", err
-	}
-	if err := resp.validate(scope); err != nil {
-		return "", err
-	}
-	pt, err := json.Marshal(resp)
+	pt, err := encodeMessage(scope, &resp, &resp.Version)
 	if err != nil {
-		return "", fmt.Errorf("webauthn: %s: encode: %w", scope, err)
+		return "", err
 	}
 	return sealNested(scope, to, signer, ctyCredentialResponse, pt)
 }
@@ -159,13 +129,7 @@ func OpenCredentialResponse(keys Keyring, signers JWKS, jwe string) (CredentialR
 		return CredentialResponse{}, err
 	}
 	var resp CredentialResponse
-	if err := decodeStrict(scope, pt, &resp); err != nil {
-		return CredentialResponse{}, err
-	}
-	if err := checkVersion(scope, &resp.Version, false); err != nil {
-		return CredentialResponse{}, err
-	}
-	if err := resp.validate(scope); err != nil {
+	if err := decodeMessage(scope, pt, &resp, &resp.Version); err != nil {
 		return CredentialResponse{}, err
 	}
 	return resp, nil
@@ -215,6 +179,39 @@ func OpenPINResponse(keys Keyring, signers JWKS, jwe string) (PINResponse, error
 		return PINResponse{}, err
 	}
 	return resp, nil
+}
+
+// message is an envelope plaintext type.
+type message interface {
+	validate(scope string) error
+}
+
+// encodeMessage sets a zero *version to [MessageVersion], validates m and
+// encodes it as JSON. version points into m.
+func encodeMessage(scope string, m message, version *int) ([]byte, error) {
+	if err := checkVersion(scope, version, true); err != nil {
+		return nil, err
+	}
+	if err := m.validate(scope); err != nil {
+		return nil, err
+	}
+	pt, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: %s: encode: %w", scope, err)
+	}
+	return pt, nil
+}
+
+// decodeMessage strictly decodes pt into m, then checks its version (which
+// version points to) and its fields.
+func decodeMessage(scope string, pt []byte, m message, version *int) error {
+	if err := decodeStrict(scope, pt, m); err != nil {
+		return err
+	}
+	if err := checkVersion(scope, version, false); err != nil {
+		return err
+	}
+	return m.validate(scope)
 }
 
 // sealJWE encrypts plaintext to the "enc" key to as a compact JWE.
