@@ -165,15 +165,16 @@ func jsonKind(k string) string {
 	return k
 }
 
-// exactRequest decodes a /shipments_exact body. Quantity fields are decoded
-// with the sizes the service would accept.
-func (s *Server) createExact(w http.ResponseWriter, r *http.Request) {
-	const route = "/v1/shipments_exact"
+// createShipment is the path both creates share: the Idempotency-Key
+// header, the JSON body, a replay for a remembered key, validation, then a
+// new shipment that fill completes and view renders.
+func createShipment[R any](s *Server, w http.ResponseWriter, r *http.Request, route string, fpr bool,
+	check func(R) []yubico.ErrorDetail, fill func(*shipment, R) error, view func(*shipment) any) {
 	key, ok := idempotencyKey(w, r)
 	if !ok {
 		return
 	}
-	var req yubico.ShipmentRequest
+	var req R
 	if !decodeBody(w, r, &req) {
 		return
 	}
@@ -183,24 +184,33 @@ func (s *Server) createExact(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if key != "" && s.replayLocked(w, key, route, hash, func(sh *shipment) any { return s.exactViewLocked(sh) }) {
+	if key != "" && s.replayLocked(w, key, route, hash, view) {
 		return
 	}
-	if d := s.checkExactLocked(req); len(d) > 0 {
+	if d := check(req); len(d) > 0 {
 		validationFailed(w, d)
 		return
 	}
-	sh, err := s.newShipmentLocked(r, false)
+	sh, err := s.newShipmentLocked(r, fpr)
+	if err == nil {
+		err = fill(sh, req)
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
-	sh.req = req
-	if sh.items, err = s.itemsLocked(sh.id, req.Items); err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
-		return
-	}
-	s.committedLocked(w, key, route, hash, sh.id, s.exactViewLocked(sh))
+	s.committedLocked(w, key, route, hash, sh.id, view(sh))
+}
+
+// createExact is POST /v1/shipments_exact.
+func (s *Server) createExact(w http.ResponseWriter, r *http.Request) {
+	createShipment(s, w, r, "/v1/shipments_exact", false, s.checkExactLocked,
+		func(sh *shipment, req yubico.ShipmentRequest) (err error) {
+			sh.req = req
+			sh.items, err = s.itemsLocked(sh.id, req.Items)
+			return err
+		},
+		func(sh *shipment) any { return s.exactViewLocked(sh) })
 }
 
 func (s *Server) itemsLocked(shipmentID string, items []yubico.ItemRequest) ([]yubico.ShipmentItem, error) {
@@ -310,52 +320,27 @@ func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool)
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// createFPR is POST /v1/fpr/shipments.
 func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
-	const route = "/v1/fpr/shipments"
-	key, ok := idempotencyKey(w, r)
-	if !ok {
-		return
-	}
-	var req yubico.FPRShipmentRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	hash, ok := fingerprint(w, req)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if key != "" && s.replayLocked(w, key, route, hash, func(sh *shipment) any { return s.fprViewLocked(sh) }) {
-		return
-	}
-	if d := s.checkFPRLocked(req); len(d) > 0 {
-		validationFailed(w, d)
-		return
-	}
-	sh, err := s.newShipmentLocked(r, true)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
-		return
-	}
-	it := req.Items[0]
-	c := it.Customizations[0]
-	sh.pinRequest = c.PINRequest
-	sh.credRequests = append([]string(nil), c.CredentialRequests...)
-	// Keep the request without the encrypted customization, which is purged
-	// after programming.
-	req.Items = []yubico.FPRItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID,
-		Quantity: it.Quantity, CustomizationID: it.CustomizationID}}
-	sh.fprReq = req
-	rc := req.Recipient
-	sh.req = yubico.ShipmentRequest{DeliveryType: req.DeliveryType, Recipient: rc.Company, RecipientEmail: rc.Email,
-		RecipientFirstName: rc.FirstName, RecipientLastName: rc.LastName, RecipientTelephone: rc.Telephone,
-		Address: req.MailingAddress, Items: []yubico.ItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, Quantity: 1}}}
-	if sh.items, err = s.itemsLocked(sh.id, sh.req.Items); err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
-		return
-	}
-	s.committedLocked(w, key, route, hash, sh.id, s.fprViewLocked(sh))
+	createShipment(s, w, r, "/v1/fpr/shipments", true, s.checkFPRLocked,
+		func(sh *shipment, req yubico.FPRShipmentRequest) (err error) {
+			it := req.Items[0]
+			c := it.Customizations[0]
+			sh.pinRequest = c.PINRequest
+			sh.credRequests = append([]string(nil), c.CredentialRequests...)
+			// Keep the request without the encrypted customization, which is
+			// purged after programming.
+			req.Items = []yubico.FPRItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID,
+				Quantity: it.Quantity, CustomizationID: it.CustomizationID}}
+			sh.fprReq = req
+			rc := req.Recipient
+			sh.req = yubico.ShipmentRequest{DeliveryType: req.DeliveryType, Recipient: rc.Company, RecipientEmail: rc.Email,
+				RecipientFirstName: rc.FirstName, RecipientLastName: rc.LastName, RecipientTelephone: rc.Telephone,
+				Address: req.MailingAddress, Items: []yubico.ItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, Quantity: 1}}}
+			sh.items, err = s.itemsLocked(sh.id, sh.req.Items)
+			return err
+		},
+		func(sh *shipment) any { return s.fprViewLocked(sh) })
 }
 
 func (s *Server) getFPR(w http.ResponseWriter, id string) {

@@ -859,13 +859,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	switch {
 	case drop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
+		dropConnection(w)
+		return
 	case fail != nil:
 		if fail.retryAfter > 0 {
 			w.Header().Set("Retry-After", fmt.Sprint(int((fail.retryAfter+time.Second-1)/time.Second)))
