@@ -1,0 +1,403 @@
+package reliability_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/yubico"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+// rpID is the relying party the keys are registered for.
+const rpID = "reliability.okta.example"
+
+// hookSecret is the event hook's shared secret.
+const hookSecret = "reliability-hook-secret-5d1e"
+
+var defaultItem = fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}
+
+// seeded is a deterministic io.Reader, safe for concurrent use.
+type seeded struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func newSeeded(seed uint64) *seeded {
+	var s [32]byte
+	for i := range 8 {
+		s[i] = byte(seed >> (8 * i))
+	}
+	s[31] = 0x5e
+	return &seeded{r: rand.NewChaCha8(s)}
+}
+
+func (s *seeded) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Read(p)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (a log sink).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// person is one user of a world.
+type person struct {
+	n       int
+	profile okta.Profile
+	id      string // Okta user ID
+	// signedIn is set once the user's first sign-in succeeded at Okta.
+	signedIn bool
+	// pinChanged is set once the key's preset PIN was changed to newPIN.
+	pinChanged bool
+	newPIN     string
+}
+
+// world is the two fakes and the users seeded in Okta.
+type world struct {
+	t      testing.TB
+	okta   *oktatest.Server
+	yubico *yubicotest.Server
+	people []*person
+	byID   map[string]*person
+}
+
+// profile returns a valid shipping profile for user n of a world.
+func profile(n int) okta.Profile {
+	return okta.Profile{
+		Login: fmt.Sprintf("user%05d@example.com", n), Email: fmt.Sprintf("user%05d@example.com", n),
+		SecondEmail: fmt.Sprintf("user%05d@home.example.net", n), FirstName: "Ada", LastName: fmt.Sprintf("Tester%d", n),
+		PrimaryPhone: "+16175550100", StreetAddress: fmt.Sprintf("%d Main Street", n+1), City: "Boston", State: "MA",
+		ZipCode: "02110", CountryCode: "US", Organization: "Example Inc",
+	}
+}
+
+// newWorld starts the fakes (in this process, on loopback) and seeds n
+// ACTIVE Okta users with valid addresses.
+func newWorld(t testing.TB, n int, seed uint64, oktaOpts ...oktatest.Option) *world {
+	t.Helper()
+	stock := max(100, n+10)
+	ys := yubicotest.NewServer(t, yubicotest.WithRand(newSeeded(seed)), yubicotest.WithInventory(
+		yubicotest.Bucket{ProductID: 1, Quantity: stock},
+		yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
+			ProductMapping: []int{1}, Subscription: true, Virtual: true},
+	))
+	ok := oktatest.NewServer(t, append([]oktatest.Option{
+		oktatest.WithRand(newSeeded(seed + 1)), oktatest.WithNow(ys.Now()), oktatest.WithAttestationRoots(ys.FIDOCA().Root()),
+	}, oktaOpts...)...)
+	w := &world{t: t, okta: ok, yubico: ys, byID: map[string]*person{}}
+	for i := range n {
+		p := &person{n: i, profile: profile(i), newPIN: fmt.Sprintf("%08d", 27182818+i)}
+		u, err := ok.AddUser(p.profile, okta.UserActive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.id = u.ID
+		w.people = append(w.people, p)
+		w.byID[u.ID] = p
+	}
+	return w
+}
+
+// ids returns every user's Okta ID.
+func (w *world) ids() []string {
+	out := make([]string, len(w.people))
+	for i, p := range w.people {
+		out[i] = p.id
+	}
+	return out
+}
+
+// advanceTo moves both fakes' clocks to at least t (Okta's may be ahead:
+// its client waits out rate limits on the fake clock).
+func (w *world) advanceTo(t time.Time) {
+	w.t.Helper()
+	if w.yubico.Now().Before(t) {
+		if err := w.yubico.SetNow(t); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	if w.okta.Now().Before(t) {
+		w.okta.SetNow(t)
+	}
+}
+
+// counters counts the retries the clients make.
+type counters struct {
+	oktaBackoffs  atomic.Int64 // transport/5xx retries of idempotent Okta calls
+	yubicoRetries atomic.Int64 // retries of Yubico GETs and keyed creates
+}
+
+// clientOptions are the timeouts and retry policies of a world's clients.
+type clientOptions struct {
+	timeout time.Duration // per HTTP request; 0: 30 s
+}
+
+// clients returns production Okta and Yubico clients for the world, with
+// retries counted in c.
+func (w *world) clients(o clientOptions, c *counters) (*okta.Client, *yubico.Client) {
+	w.t.Helper()
+	timeout := o.timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	w.t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr, Timeout: timeout}
+	policy := okta.DefaultRetryPolicy()
+	policy.Backoff = func(n int) time.Duration {
+		c.oktaBackoffs.Add(1)
+		return time.Duration(n) * 100 * time.Millisecond // on the fake clock: no real wait
+	}
+	oc, err := w.okta.Client(okta.WithHTTPClient(hc), okta.WithRetryPolicy(policy))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	backoff := yubico.ExponentialBackoff(4, time.Millisecond, 8*time.Millisecond)
+	yc := w.yubico.Client(yubico.WithHTTPClient(hc), yubico.WithRetryPolicy(func(attempt int, err error) (time.Duration, bool) {
+		wait, retry := backoff(attempt, err)
+		if retry {
+			c.yubicoRetries.Add(1)
+		}
+		return wait, retry
+	}))
+	return oc, yc
+}
+
+// service returns a Service over the world with store and the given
+// clients.
+func (w *world) service(oc *okta.Client, yc *yubico.Client, store fulfillment.Store, change func(*fulfillment.Config)) *fulfillment.Service {
+	w.t.Helper()
+	cfg := fulfillment.Config{
+		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, Defaults: defaultItem,
+		Concurrency: 8, Clock: w.yubico.Now, Rand: newSeeded(99), EventHookSecret: hookSecret,
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	svc, err := fulfillment.New(cfg)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return svc
+}
+
+// pinRE finds the PIN in a PIN email: an indented line of digits.
+var pinRE = regexp.MustCompile(`(?m)^[ \t]+([0-9]{4,63})[ \t]*\r?$`)
+
+// pins returns the PIN of the last PIN email to each address.
+func (w *world) pins() map[string]string {
+	out := map[string]string{}
+	for _, m := range w.okta.Outbox() {
+		if strings.Contains(m.Subject, "PIN") {
+			if sm := pinRE.FindStringSubmatch(m.Body); sm != nil {
+				out[m.To] = sm[1]
+			}
+		}
+	}
+	return out
+}
+
+// signIn is p's first sign-in with the delivered key: change the preset
+// PIN (once), then a WebAuthn assertion through Okta's Authn API. Any Okta
+// error restarts the transaction, up to attempts times; it returns the
+// number of restarts.
+func (w *world) signIn(ctx context.Context, oc *okta.Client, p *person, rec fulfillment.Record, pin string, attempts int) (int, error) {
+	key, err := w.yubico.Parcel(rec.ShipmentID)
+	if err != nil {
+		return 0, fmt.Errorf("parcel: %w", err)
+	}
+	pl := simulator.NewPlatform(key)
+	if !p.pinChanged {
+		if err := pl.ChangePIN(ctx, pin, p.newPIN); err != nil {
+			return 0, fmt.Errorf("change PIN: %w", err)
+		}
+		p.pinChanged = true
+	}
+	var last error
+	for i := range attempts {
+		if err := w.signInOnce(ctx, oc, pl, p); err != nil {
+			last = err
+			continue
+		}
+		p.signedIn = true
+		return i, nil
+	}
+	return attempts, fmt.Errorf("sign-in failed %d times, last: %w", attempts, last)
+}
+
+func (w *world) signInOnce(ctx context.Context, oc *okta.Client, pl *simulator.Platform, p *person) error {
+	tx, err := oc.Authenticate(ctx, okta.AuthnRequest{Username: p.profile.Login})
+	if err != nil {
+		return err
+	}
+	if tx.Status == okta.AuthnSuccess {
+		return nil // an earlier verify took effect though its answer was lost; nothing else is asked
+	}
+	factors := tx.WebAuthnFactors()
+	if len(factors) == 0 {
+		return fmt.Errorf("authn status %s without a WebAuthn factor", tx.Status)
+	}
+	tx, err = oc.ChallengeWebAuthnFactor(ctx, tx.StateToken, factors[0].ID)
+	if err != nil {
+		return err
+	}
+	opts, err := oc.WebAuthnRequestOptions(tx, rpID)
+	if err != nil {
+		return err
+	}
+	assertion, err := pl.GetAssertionJSON(ctx, "https://"+rpID, opts, p.newPIN)
+	if err != nil {
+		return fmt.Errorf("assertion: %w", err)
+	}
+	a, err := okta.ParseWebAuthnAssertion(assertion)
+	if err != nil {
+		return err
+	}
+	tx, err = oc.VerifyWebAuthnFactor(ctx, tx.StateToken, factors[0].ID, a)
+	if err != nil {
+		return err
+	}
+	if tx.Status != okta.AuthnSuccess {
+		return fmt.Errorf("sign-in status %s, want SUCCESS", tx.Status)
+	}
+	return nil
+}
+
+// outcome is what the invariant check found.
+type outcome struct {
+	users, active int
+	errored       map[string]string // user → reason (FulfillmentErrored, reported)
+	duplicates    int               // extra shipments or enrollments, summed over users
+	lost          int               // users neither Active nor errored with a reason
+	strays        int               // enrollments Okta holds beyond the recorded ones
+	problems      []string
+}
+
+// check verifies the invariants at the fakes and in the store: exactly one
+// FIDO Pre-reg shipment per ordered user at Yubico, exactly one enrollment
+// per user (per RP ID) at Okta, and every user Active or errored with a
+// reason.
+func (w *world) check(ctx context.Context, store fulfillment.Store) outcome {
+	w.t.Helper()
+	out := outcome{users: len(w.people), errored: map[string]string{}}
+	bad := func(format string, args ...any) { out.problems = append(out.problems, fmt.Sprintf(format, args...)) }
+	shipments := map[string][]string{} // user ID → shipment IDs
+	byEmail := map[string]string{}
+	for _, p := range w.people {
+		byEmail[p.profile.Email], byEmail[p.profile.SecondEmail] = p.id, p.id
+	}
+	for _, sh := range w.yubico.Shipments() {
+		uid, ok := byEmail[sh.RecipientEmail]
+		if !ok {
+			bad("shipment %s to %q belongs to no user", sh.ID, sh.RecipientEmail)
+			continue
+		}
+		shipments[uid] = append(shipments[uid], sh.ID)
+	}
+	for _, p := range w.people {
+		rec, err := store.Get(ctx, p.id)
+		if err != nil {
+			out.lost++
+			bad("user %s: no record: %v", p.id, err)
+			continue
+		}
+		es := w.okta.Enrollments(p.id)
+		shs := shipments[p.id]
+		switch rec.Status {
+		case fulfillment.Active:
+			out.active++
+			if len(shs) != 1 || shs[0] != rec.ShipmentID {
+				bad("user %s Active with shipment %s; Yubico has %v", p.id, rec.ShipmentID, shs)
+			}
+			if len(es) != 1 || es[0].Status != okta.StatusActive || es[0].Profile.PresetPINAvailable {
+				bad("user %s Active; Okta has %d enrollments: %+v", p.id, len(es), es)
+			}
+		case fulfillment.FulfillmentErrored:
+			if strings.TrimSpace(rec.Reason) == "" {
+				out.lost++
+				bad("user %s errored at %s without a reason", p.id, rec.FailedStep)
+			} else {
+				out.errored[p.id] = fmt.Sprintf("%s: %s", rec.FailedStep, rec.Reason)
+			}
+			if len(shs) > 1 {
+				bad("user %s errored with %d shipments %v", p.id, len(shs), shs)
+			}
+			if len(es) > 1 {
+				bad("user %s errored with %d enrollments at Okta", p.id, len(es))
+			}
+		default:
+			out.lost++
+			bad("user %s ended %s at step %s (reason %q)", p.id, rec.Status, rec.Step, rec.Reason)
+		}
+		if len(shs) > 1 {
+			out.duplicates += len(shs) - 1
+		}
+		if len(es) > 1 {
+			out.duplicates += len(es) - 1
+		}
+		known := map[string]bool{}
+		for _, e := range rec.Enrollments {
+			known[e.ID] = true
+		}
+		for _, e := range es {
+			if !known[e.ID] {
+				out.strays++
+				bad("user %s: Okta enrollment %s (%s) is not in the record", p.id, e.ID, e.Status)
+			}
+		}
+	}
+	sort.Strings(out.problems)
+	return out
+}
+
+// syncUntilQuiet runs Sync passes until one advances nothing and fails
+// nothing (or max passes); it returns the passes run and the failures seen.
+func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service, maxPasses int) (passes, failures int) {
+	t.Helper()
+	for passes < maxPasses {
+		rep, err := svc.Sync(ctx)
+		passes++
+		if err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+		failures += len(rep.Failures)
+		if rep.Advanced == 0 && len(rep.Failures) == 0 {
+			break
+		}
+	}
+	return passes, failures
+}
+
+// isOutcomeUnknown reports whether err is an unknown outcome the Service
+// resumes.
+func isOutcomeUnknown(err error) bool { return errors.Is(err, fulfillment.ErrOutcomeUnknown) }
