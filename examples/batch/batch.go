@@ -91,7 +91,9 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		index = append(index, i)
 	}
 	prog := newProgress(stdout, len(keys))
-	rep, err := b.svc.OrderBatch(ctx, keys, fulfillment.BatchOptions{
+	// An interrupt stops new orders at the store (see gatedStore); the
+	// orders in flight run on, uncancelled, to their recorded end.
+	rep, err := b.svc.OrderBatch(context.WithoutCancel(ctx), keys, fulfillment.BatchOptions{
 		Items: []fulfillment.Item{cfg.item}, StopOnInvalid: !cfg.skipInvalid, Progress: prog.update,
 	})
 	prog.done()
@@ -107,7 +109,7 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 			o.result = resultOrdered
 		case errors.Is(r.Err, fulfillment.ErrOrderInFlight):
 			o.result, o.problem = resultSkipped, "a key is already in fulfillment"
-		case ctx.Err() != nil && errors.Is(r.Err, ctx.Err()):
+		case errors.Is(r.Err, errInterrupted):
 			o.result, o.problem = resultNotOrdered, "interrupted"
 		default:
 			o.result, o.problem = resultFailed, describe(r.Err)
@@ -174,16 +176,16 @@ func finish(ctx context.Context, cfg config, out []outcome, err error, stdout, s
 		fmt.Fprintf(stderr, "batch: -report: %v\n", rerr)
 		return 1
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			hint := "rerun with the same -state to order the rest"
-			if cfg.stateFile == "" {
-				hint = "without -state the Service's records were in memory; a rerun relies on Okta's one-key-in-fulfillment check"
-			}
-			fmt.Fprintf(stderr, "batch: interrupted (%v); %s\n", ctx.Err(), hint)
-		} else {
-			fmt.Fprintf(stderr, "batch: %s\n", describe(err))
+	if ctx.Err() != nil {
+		hint := "rerun with the same -state to order the rest"
+		if cfg.stateFile == "" {
+			hint = "without -state the Service's records were in memory; a rerun relies on Okta's one-key-in-fulfillment check"
 		}
+		fmt.Fprintf(stderr, "batch: interrupted (%v); %s\n", ctx.Err(), hint)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "batch: %s\n", describe(err))
 		return 1
 	}
 	for _, o := range out {
@@ -223,6 +225,8 @@ func describe(err error) string {
 	var ve *fulfillment.ValidationError
 	var ae *okta.APIError
 	switch {
+	case errors.Is(err, errInterrupted):
+		return "interrupted"
 	case errors.As(err, &ve):
 		parts := make([]string, len(ve.Fields))
 		for i, f := range ve.Fields {
@@ -310,7 +314,7 @@ func open(ctx context.Context, cfg config, rows []row, stdout io.Writer) (backen
 		store = db
 	}
 	svc, err := fulfillment.New(fulfillment.Config{
-		Okta: b.okta, Yubico: yc, Store: store, RPIDs: []string{rpID}, Concurrency: cfg.concurrency,
+		Okta: b.okta, Yubico: yc, Store: &gatedStore{Store: store, stop: ctx.Done()}, RPIDs: []string{rpID}, Concurrency: cfg.concurrency,
 	})
 	if err != nil {
 		return fail(err)

@@ -270,7 +270,7 @@ func TestResume(t *testing.T) {
 	}
 	state := filepath.Join(dir, "state.db")
 	args := []string{"-csv", csvFile, "-org", osrv.URL(), "-token-file", tokenFile, "-customization", "RXJN83",
-		"-state", state, "-concurrency", "1"}
+		"-state", state, "-concurrency", "4"}
 
 	ordered := func() map[string]int {
 		n := map[string]int{}
