@@ -138,14 +138,11 @@ func (r CredentialRequest) validate(scope string) error {
 	if err := checkString(scope, "enrollmentId", r.EnrollmentID, maxIDLen); err != nil {
 		return err
 	}
-	if err := checkString(scope, "rpId", r.RPID, maxRPIDLen); err != nil {
+	if err := r.validateCeremony(scope, ""); err != nil {
 		return err
 	}
 	if len(r.RPName) > maxNameLen {
 		return fieldError(scope, "rpName", fmt.Sprintf("%d bytes, limit %d", len(r.RPName), maxNameLen), ErrMalformed)
-	}
-	if err := checkBytes(scope, "userHandle", r.UserHandle, 1, maxUserHandleLen); err != nil {
-		return err
 	}
 	if err := checkString(scope, "userName", r.UserName, maxNameLen); err != nil {
 		return err
@@ -153,34 +150,47 @@ func (r CredentialRequest) validate(scope string) error {
 	if len(r.UserDisplayName) > maxNameLen {
 		return fieldError(scope, "userDisplayName", fmt.Sprintf("%d bytes, limit %d", len(r.UserDisplayName), maxNameLen), ErrMalformed)
 	}
-	if err := checkBytes(scope, "challenge", r.Challenge, minChallengeLen, maxChallengeLen); err != nil {
-		return err
-	}
-	if len(r.Algorithms) == 0 {
-		return fieldError(scope, "algorithms", "missing", ErrMalformed)
-	}
-	if len(r.Algorithms) > maxAlgorithms {
-		return fieldError(scope, "algorithms", fmt.Sprintf("%d entries, limit %d", len(r.Algorithms), maxAlgorithms), ErrMalformed)
-	}
-	for i, a := range r.Algorithms {
-		if a == 0 {
-			return fieldError(scope, fmt.Sprintf("algorithms[%d]", i), "0 is not a COSE algorithm", ErrMalformed)
-		}
-	}
-	if !userVerificationValues[r.UserVerification] {
-		return fieldError(scope, "userVerification", fmt.Sprintf("%q, want \"required\", \"preferred\" or \"discouraged\"", truncate(r.UserVerification, 32)), ErrMalformed)
-	}
-	if r.CredProtect < 0 || r.CredProtect > 3 {
-		return fieldError(scope, "credProtect", fmt.Sprintf("%d, want 0 to 3", r.CredProtect), ErrMalformed)
-	}
-	if r.ExpiresAt.IsZero() {
-		return fieldError(scope, "expiresAt", "missing", ErrMalformed)
-	}
 	if err := r.ResponseKey.Validate(); err != nil {
 		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
 	}
 	if err := r.ResponseKey.requireUse(UseEncryption); err != nil {
 		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
+	}
+	return nil
+}
+
+// validateCeremony checks the fields of r a WebAuthn registration uses (RP
+// ID, user handle, challenge, algorithms, user verification, credProtect,
+// expiry), naming each as prefix+field.
+func (r CredentialRequest) validateCeremony(scope, prefix string) error {
+	if err := checkString(scope, prefix+"rpId", r.RPID, maxRPIDLen); err != nil {
+		return err
+	}
+	if err := checkBytes(scope, prefix+"userHandle", r.UserHandle, 1, maxUserHandleLen); err != nil {
+		return err
+	}
+	if err := checkBytes(scope, prefix+"challenge", r.Challenge, minChallengeLen, maxChallengeLen); err != nil {
+		return err
+	}
+	if len(r.Algorithms) == 0 {
+		return fieldError(scope, prefix+"algorithms", "missing", ErrMalformed)
+	}
+	if len(r.Algorithms) > maxAlgorithms {
+		return fieldError(scope, prefix+"algorithms", fmt.Sprintf("%d entries, limit %d", len(r.Algorithms), maxAlgorithms), ErrMalformed)
+	}
+	for i, a := range r.Algorithms {
+		if a == 0 {
+			return fieldError(scope, fmt.Sprintf("%salgorithms[%d]", prefix, i), "0 is not a COSE algorithm", ErrMalformed)
+		}
+	}
+	if !userVerificationValues[r.UserVerification] {
+		return fieldError(scope, prefix+"userVerification", fmt.Sprintf("%q, want \"required\", \"preferred\" or \"discouraged\"", truncate(r.UserVerification, 32)), ErrMalformed)
+	}
+	if r.CredProtect < 0 || r.CredProtect > 3 {
+		return fieldError(scope, prefix+"credProtect", fmt.Sprintf("%d, want 0 to 3", r.CredProtect), ErrMalformed)
+	}
+	if r.ExpiresAt.IsZero() {
+		return fieldError(scope, prefix+"expiresAt", "missing", ErrMalformed)
 	}
 	return nil
 }

@@ -238,7 +238,7 @@ func (rp *RelyingParty) VerifyPreregistered(ctx context.Context, req CredentialR
 	if err := ctx.Err(); err != nil {
 		return Credential{}, fmt.Errorf("webauthn: %s: %w", scope, err)
 	}
-	if err := checkRequestForVerify(scope, req); err != nil {
+	if err := req.validateCeremony(scope, "request "); err != nil {
 		return Credential{}, err
 	}
 	if now := rp.now(); now.After(req.ExpiresAt) {
@@ -309,32 +309,6 @@ func certificateAttestation(t string) bool {
 		return true
 	}
 	return false
-}
-
-// checkRequestForVerify checks the request fields VerifyPreregistered uses.
-func checkRequestForVerify(scope string, r CredentialRequest) error {
-	if err := checkString(scope, "request rpId", r.RPID, maxRPIDLen); err != nil {
-		return err
-	}
-	if err := checkBytes(scope, "request challenge", r.Challenge, minChallengeLen, maxChallengeLen); err != nil {
-		return err
-	}
-	if err := checkBytes(scope, "request userHandle", r.UserHandle, 1, maxUserHandleLen); err != nil {
-		return err
-	}
-	if len(r.Algorithms) == 0 {
-		return fieldError(scope, "request algorithms", "missing", ErrMalformed)
-	}
-	if !userVerificationValues[r.UserVerification] {
-		return fieldError(scope, "request userVerification", fmt.Sprintf("%q, want \"required\", \"preferred\" or \"discouraged\"", truncate(r.UserVerification, 32)), ErrMalformed)
-	}
-	if r.CredProtect < 0 || r.CredProtect > 3 {
-		return fieldError(scope, "request credProtect", fmt.Sprintf("%d, want 0 to 3", r.CredProtect), ErrMalformed)
-	}
-	if r.ExpiresAt.IsZero() {
-		return fieldError(scope, "request expiresAt", "missing", ErrMalformed)
-	}
-	return nil
 }
 
 // checkCeremony verifies client data type, challenge and origin (WebAuthn L3
