@@ -26,10 +26,13 @@
 // On a terminal a progress bar is drawn; otherwise one line per user is
 // printed. A summary follows, and -report FILE writes a CSV of per-row
 // results (line, login, user_id, result, status, problem). With -state
-// FILE the Service's records are kept in SQLite (fulfillment.OpenSQLite):
-// after an interrupt (Ctrl-C), running the same command again skips
-// everybody already ordered, so nobody is ordered twice. Use the same
-// -state for the fulfillment service that ships the keys.
+// FILE the Service's records are kept in SQLite (fulfillment.OpenSQLite).
+// An interrupt (Ctrl-C) stops new orders while the ones in flight finish
+// and are recorded; running the same command again then skips everybody
+// already ordered, so nobody is ordered twice. (A second Ctrl-C exits at
+// once; an order cut off mid-call stays recorded as in flight, and the
+// fulfillment service's Sync resends it, which Okta tolerates.) Use the
+// same -state for the fulfillment service that ships the keys.
 //
 // Without -org it runs against in-process fakes of Okta and Yubico,
 // seeding the users it reads (with generated addresses for plain logins;
