@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -562,27 +563,12 @@ func TestOptionsRejected(t *testing.T) {
 
 func TestPINLengthAndFirmware(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, yubicotest.WithPINLength(6))
-	c := srv.Client()
-	o := newOkta(t, c, srv.Now(), "example.okta.com")
-	s, err := c.CreateFPRShipment(t.Context(), fprRequest(o))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.SetNow(srv.NextBatch().Add(24 * time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.FPRShipment(t.Context(), s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pd, _ := got.ProductData()
-	signers := srv.SigningJWKS()
-	resp, err := webauthn.OpenPINResponse(webauthn.Keyring{o.key}, signers, pd.PINResponse)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(t, yubicotest.WithPINLength(6), yubicotest.WithFirmware(simulator.Version{Major: 5, Minor: 7, Patch: 4}))
+	_, pd, resp := shipOneKey(t, srv, newOkta(t, srv.Client(), srv.Now(), "example.okta.com"))
 	if len(resp.PIN) != 6 || fmt.Sprint(resp.PIN) != "[REDACTED]" {
 		t.Errorf("PIN length %d, want 6 (and redacted when printed)", len(resp.PIN))
+	}
+	if pd.FirmwareVersion != "5.7.4" {
+		t.Errorf("firmware_version = %q, want 5.7.4", pd.FirmwareVersion)
 	}
 }

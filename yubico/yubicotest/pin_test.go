@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/webauthn"
+	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
@@ -20,31 +21,42 @@ func TestTrivialPIN(t *testing.T) {
 	}
 }
 
+// shipOneKey orders one FIDO Pre-reg key for o, runs the clock past the
+// batch and shipping, and returns the shipment ID, its product data and the
+// opened PIN response.
+func shipOneKey(t *testing.T, srv *yubicotest.Server, o *okta) (string, yubico.ProductData, webauthn.PINResponse) {
+	t.Helper()
+	c := srv.Client()
+	s, err := c.CreateFPRShipment(t.Context(), fprRequest(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetNow(srv.NextBatch().Add(24 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.FPRShipment(t.Context(), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, ok := got.ProductData()
+	if !ok {
+		t.Fatalf("shipment %s in state %d has no product data", s.ID, got.State.ID)
+	}
+	pin, err := webauthn.OpenPINResponse(webauthn.Keyring{o.key}, srv.SigningJWKS(), pd.PINResponse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.ID, pd, pin
+}
+
 // Two fakes with the same seed program the same serials and PINs: runs are
 // repeatable.
 func TestDeterministicWithSeed(t *testing.T) {
 	t.Parallel()
 	run := func() (string, string, string) {
 		srv := newServer(t)
-		c := srv.Client()
-		o := newOkta(t, c, srv.Now(), "example.okta.com")
-		s, err := c.CreateFPRShipment(t.Context(), fprRequest(o))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.SetNow(srv.NextBatch().Add(24 * time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := c.FPRShipment(t.Context(), s.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pd, _ := got.ProductData()
-		pin, err := webauthn.OpenPINResponse(webauthn.Keyring{o.key}, srv.SigningJWKS(), pd.PINResponse)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s.ID, pd.SerialNumber, string(pin.PIN)
+		id, pd, pin := shipOneKey(t, srv, newOkta(t, srv.Client(), srv.Now(), "example.okta.com"))
+		return id, pd.SerialNumber, string(pin.PIN)
 	}
 	id1, serial1, pin1 := run()
 	id2, serial2, pin2 := run()
