@@ -2,6 +2,7 @@ package yubicotest
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -530,10 +531,12 @@ func (s *Server) countriesCSV(w http.ResponseWriter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	b.WriteString("country_code_2,country_name\n")
+	cw := csv.NewWriter(&b) // RFC 4180 quoting ("" inside quotes), not Go's %q
+	cw.Write([]string{"country_code_2", "country_name"})
 	for _, c := range s.countries {
-		fmt.Fprintf(&b, "%s,%q\n", c.Code, c.Name)
+		cw.Write([]string{c.Code, c.Name})
 	}
+	cw.Flush() // a strings.Builder cannot fail
 	w.Header().Set("Content-Type", "text/csv")
 	io.WriteString(w, b.String())
 }
