@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,19 +15,24 @@ import (
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
-// The steps every user goes through, with the status after each.
-var wantSteps = []string{
-	"prepare Not ordered",
-	"order Fulfillment started",
-	"sync Fulfillment started",
-	"validate Fulfillment started",
-	"factory Fulfillment started",
-	"ship Shipped",
-	"pin-email Shipped",
-	"deliver Shipped",
-	"sign-in Shipped",
-	"sync Active",
-	"verify Active",
+// readSteps reads the steps every user goes through, with the status after
+// each, from testdata/steps.csv, as "step status" strings.
+func readSteps(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open("testdata/steps.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs[1:] {
+		out = append(out, r[0]+" "+r[1])
+	}
+	return out
 }
 
 // timelineRow matches a timeline row: time, user, status, step, detail.
@@ -37,6 +44,7 @@ func TestRunTimeline(t *testing.T) {
 	if code := run(t.Context(), nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("run = %d, stderr:\n%s\nstdout:\n%s", code, stderr.String(), stdout.String())
 	}
+	wantSteps := readSteps(t)
 	steps := map[string][]string{}
 	details := map[string]map[string]string{}
 	for line := range strings.SplitSeq(stdout.String(), "\n") {
@@ -159,8 +167,8 @@ func TestRunJSON(t *testing.T) {
 		last[e["user"].(string)] = e
 		n++
 	}
-	if len(last) != 4 || n != 4*len(wantSteps) {
-		t.Fatalf("%d events for %d users, want %d for 4", n, len(last), 4*len(wantSteps))
+	if steps := len(readSteps(t)); len(last) != 4 || n != 4*steps {
+		t.Fatalf("%d events for %d users, want %d for 4", n, len(last), 4*steps)
 	}
 	for u, e := range last {
 		if e["status"] != "ACTIVE" || e["step"] != "verify" || !strings.HasPrefix(e["detail"].(string), "PIN wiped in Okta") {
