@@ -368,17 +368,13 @@ func (c *Client) ListEnrollments(ctx context.Context, userID string) ([]Enrollme
 // ErrRateLimited.
 func (c *Client) DeleteEnrollment(ctx context.Context, userID, enrollmentID string) error {
 	const op = "delete enrollment"
-	uid, err := pathID(op, "userID", userID)
-	if err != nil {
-		return err
-	}
-	eid, err := pathID(op, "enrollmentID", enrollmentID)
+	path, err := enrollmentPath(op, userID, enrollmentID)
 	if err != nil {
 		return err
 	}
 	_, err = c.do(ctx, &call{
 		op: op, method: "DELETE", route: preregBase + "/users/{userId}/enrollments/{id}",
-		path: preregBase + "/users/" + uid + "/enrollments/" + eid, idempotent: true,
+		path: path, idempotent: true,
 	})
 	return err
 }
@@ -391,17 +387,27 @@ func (c *Client) DeleteEnrollment(ctx context.Context, userID, enrollmentID stri
 // ErrRateLimited.
 func (c *Client) MarkError(ctx context.Context, userID, enrollmentID string) error {
 	const op = "mark error"
-	uid, err := pathID(op, "userID", userID)
-	if err != nil {
-		return err
-	}
-	eid, err := pathID(op, "enrollmentID", enrollmentID)
+	path, err := enrollmentPath(op, userID, enrollmentID)
 	if err != nil {
 		return err
 	}
 	_, err = c.do(ctx, &call{
 		op: op, method: "POST", route: preregBase + "/users/{userId}/enrollments/{id}/mark-error",
-		path: preregBase + "/users/" + uid + "/enrollments/" + eid + "/mark-error", idempotent: true,
+		path: path + "/mark-error", idempotent: true,
 	})
 	return err
+}
+
+// enrollmentPath validates and escapes both IDs of one enrollment's path,
+// .../users/{userId}/enrollments/{id}.
+func enrollmentPath(op, userID, enrollmentID string) (string, error) {
+	uid, err := pathID(op, "userID", userID)
+	if err != nil {
+		return "", err
+	}
+	eid, err := pathID(op, "enrollmentID", enrollmentID)
+	if err != nil {
+		return "", err
+	}
+	return preregBase + "/users/" + uid + "/enrollments/" + eid, nil
 }
