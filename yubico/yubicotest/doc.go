@@ -80,5 +80,8 @@
 // error state at the matching step; [Server.FailNext], [Server.DropNext] and
 // [Server.SetLatency] disturb the next HTTP requests;
 // [Server.DropResponseAfterCommit] lets the next creates take effect but
-// closes their connections without a response.
+// closes their connections without a response. An [HTTPFaultPlan]
+// ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan], [Server.HTTPFaultCounts])
+// injects 429s, 500/502/503s, latency, dropped connections and responses
+// dropped after the request took effect at a seeded rate on every route.
 package yubicotest

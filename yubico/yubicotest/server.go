@@ -174,6 +174,7 @@ type config struct {
 	cids         []string
 	fprProducts  []int
 	trackingBase string
+	httpFaults   *HTTPFaultPlan
 }
 
 // Option configures a [Server].
@@ -437,6 +438,8 @@ type Request struct {
 	// Replayed reports an answer replayed for a remembered idempotency key
 	// (nothing was created).
 	Replayed bool
+	// Fault is the HTTP fault an [HTTPFaultPlan] injected (0: none).
+	Fault HTTPFault
 }
 
 // Server is a fake Yubico. Its methods are safe for concurrent use.
@@ -482,6 +485,7 @@ type Server struct {
 	idem            map[string]*idemEntry
 	idemQueue       []*idemEntry
 	dropAfterCommit int
+	httpFaults      *httpFaultPlan // nil: no rate-based HTTP faults
 }
 
 type failure struct {
@@ -532,6 +536,9 @@ func Start(opts ...Option) (*Server, error) {
 		shipments:  map[string]*shipment{},
 		nextSerial: cfg.serial,
 		idem:       map[string]*idemEntry{},
+	}
+	if cfg.httpFaults != nil && cfg.httpFaults.Rate > 0 {
+		s.httpFaults = newHTTPFaultPlan(*cfg.httpFaults)
 	}
 	s.nowNano.Store(cfg.start.UnixNano())
 	var err error
@@ -836,9 +843,26 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failNext = s.failNext[1:]
 		fail = &f
 	}
+	var planned HTTPFault
+	if !drop && fail == nil {
+		switch planned = s.planFaultLocked(r); planned {
+		case HTTPFaultTooManyRequests:
+			fail = &failure{http.StatusTooManyRequests, s.httpFaults.RetryAfter}
+		case HTTPFaultInternalError:
+			fail = &failure{status: http.StatusInternalServerError}
+		case HTTPFaultBadGateway:
+			fail = &failure{status: http.StatusBadGateway}
+		case HTTPFaultUnavailable:
+			fail = &failure{status: http.StatusServiceUnavailable}
+		case HTTPFaultLatency:
+			latency += s.httpFaults.Latency
+		case HTTPFaultDrop:
+			drop = true
+		}
+	}
 	_, authorized := s.tokens[bearer(r)]
 	entry := Request{Time: s.now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Authorized: authorized,
-		IdempotencyKey: r.Header.Get(yubico.IdempotencyKeyHeader)}
+		IdempotencyKey: r.Header.Get(yubico.IdempotencyKeyHeader), Fault: planned}
 	s.mu.Unlock()
 
 	if latency > 0 {
@@ -870,6 +894,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(r.URL.Path, "/v1/") && !authorized {
 		writeError(sw, http.StatusUnauthorized, "unauthorized", "missing or invalid API token")
+		return
+	}
+	if planned == HTTPFaultDropResponse {
+		dw := &discardWriter{header: http.Header{}}
+		s.route(dw, r)
+		sw.status = dw.status
+		if dw.header.Get(yubico.IdempotentReplayedHeader) == "true" {
+			sw.Header().Set(yubico.IdempotentReplayedHeader, "true")
+		}
+		dropConnection(w)
 		return
 	}
 	s.route(sw, r)

@@ -1,0 +1,95 @@
+package yubicotest_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/yubico"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+func TestHTTPFaultPlanRateAndDeterminism(t *testing.T) {
+	t.Parallel()
+	run := func() (map[yubicotest.HTTPFault]int, []int) {
+		srv := yubicotest.NewServer(t, yubicotest.WithHTTPFaultPlan(yubicotest.HTTPFaultPlan{
+			Rate: 0.3, Seed: 7, Kinds: []yubicotest.HTTPFault{yubicotest.HTTPFaultTooManyRequests,
+				yubicotest.HTTPFaultInternalError, yubicotest.HTTPFaultBadGateway, yubicotest.HTTPFaultUnavailable, yubicotest.HTTPFaultDrop},
+		}))
+		// No keep-alive: net/http replays a GET whose reused connection
+		// was dropped, which would hide the fault.
+		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		var statuses []int
+		for range 300 {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL()+"/inventory", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+srv.Token())
+			resp, err := hc.Do(req)
+			if err != nil {
+				statuses = append(statuses, 0)
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("429 with Retry-After %q, want 1", resp.Header.Get("Retry-After"))
+			}
+			statuses = append(statuses, resp.StatusCode)
+		}
+		return srv.HTTPFaultCounts(), statuses
+	}
+	counts, s1 := run()
+	_, s2 := run()
+	if diff := cmp.Diff(s1, s2); diff != "" {
+		t.Errorf("same seed, different outcomes (-first +second):\n%s", diff)
+	}
+	seen := map[int]int{}
+	for _, st := range s1 {
+		seen[st]++
+	}
+	want := map[int]int{
+		200: 300 - counts[yubicotest.HTTPFaultTooManyRequests] - counts[yubicotest.HTTPFaultInternalError] -
+			counts[yubicotest.HTTPFaultBadGateway] - counts[yubicotest.HTTPFaultUnavailable] - counts[yubicotest.HTTPFaultDrop],
+		429: counts[yubicotest.HTTPFaultTooManyRequests], 500: counts[yubicotest.HTTPFaultInternalError],
+		502: counts[yubicotest.HTTPFaultBadGateway], 503: counts[yubicotest.HTTPFaultUnavailable], 0: counts[yubicotest.HTTPFaultDrop],
+	}
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Errorf("statuses vs fault counts (-want +got):\n%s", diff)
+	}
+	if n := 300 - seen[200]; n < 60 || n > 120 {
+		t.Errorf("%d faults in 300 requests at rate 0.3", n)
+	}
+}
+
+func TestHTTPFaultPlanDropResponseCommits(t *testing.T) {
+	t.Parallel()
+	srv := yubicotest.NewServer(t)
+	c := srv.Client()
+	if err := srv.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 1, Kinds: []yubicotest.HTTPFault{yubicotest.HTTPFaultDropResponse}, Method: http.MethodPost}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateShipment(t.Context(), exactRequest())
+	var ae *yubico.APIError
+	if err == nil || errors.As(err, &ae) {
+		t.Fatalf("CreateShipment = %v, want a transport error", err)
+	}
+	if n := len(srv.Shipments()); n != 1 {
+		t.Errorf("%d shipments after a dropped response, want 1 (the create took effect)", n)
+	}
+	if got := srv.HTTPFaultCounts()[yubicotest.HTTPFaultDropResponse]; got != 1 {
+		t.Errorf("drop-response count = %d, want 1", got)
+	}
+	log := srv.RequestLog()
+	if last := log[len(log)-1]; last.Fault != yubicotest.HTTPFaultDropResponse || last.Status != http.StatusOK {
+		t.Errorf("log entry = %+v, want the drop-response fault over a 200", last)
+	}
+	if err := srv.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 2}); err == nil {
+		t.Errorf("SetHTTPFaultPlan(rate 2) = nil, want an error")
+	}
+}
