@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"regexp"
 	"strings"
@@ -60,8 +61,9 @@ type demo struct {
 	oldGroup    string
 }
 
-// newDemo starts the fakes and the Service for n users.
-func newDemo(n, concurrency int, out sink) (*demo, error) {
+// newDemo starts the fakes and the Service for n users; the Service logs
+// to logger.
+func newDemo(n, concurrency int, out sink, logger *slog.Logger) (*demo, error) {
 	stock := max(100, n)
 	ysrv, err := yubicotest.Start(yubicotest.WithInventory(
 		yubicotest.Bucket{ProductID: 1, Quantity: stock},
@@ -98,6 +100,7 @@ func newDemo(n, concurrency int, out sink) (*demo, error) {
 		ExistingUsersGroupID: d.oldGroup,
 		Concurrency:          concurrency,
 		Clock:                d.now,
+		Logger:               logger,
 	})
 	if err != nil {
 		d.Close()

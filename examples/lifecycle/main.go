@@ -6,6 +6,7 @@
 //	go run ./examples/lifecycle               # one new hire (STAGED) and one existing employee
 //	go run ./examples/lifecycle -users 100    # a batch of 100, ordered with Service.OrderBatch
 //	go run ./examples/lifecycle -json         # the events as JSON lines
+//	go run ./examples/lifecycle -v            # and the Service's log on stderr
 //
 // It prepares the users in Okta, orders their keys, moves the fakes' clocks
 // through Yubico's address validation, the factory batch that programs the
@@ -27,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	users := fs.Int("users", 2, "number of users: new hires (STAGED) and existing employees (ACTIVE), alternating")
 	asJSON := fs.Bool("json", false, "print the events as JSON lines instead of a timeline")
 	concurrency := fs.Int("concurrency", 4, "users worked on at once by the Service and the sign-ins")
+	verbose := fs.Bool("v", false, "log the Service's steps to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -83,7 +86,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		out = newJSONLines(stdout)
 	}
-	d, err := newDemo(*users, *concurrency, out)
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	d, err := newDemo(*users, *concurrency, out, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "lifecycle: %v\n", err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -107,16 +108,17 @@ func keys[V any](m map[string]V) []string {
 }
 
 // TestPINNeverPrinted plays the demo and checks that no PIN from the
-// outbox appears in the output, in either format.
+// outbox appears in the output, in either format, nor in the Service's
+// log.
 func TestPINNeverPrinted(t *testing.T) {
 	t.Parallel()
 	for _, asJSON := range []bool{false, true} {
-		var out bytes.Buffer
+		var out, logs bytes.Buffer
 		var s sink = newTimeline(&out)
 		if asJSON {
 			s = newJSONLines(&out)
 		}
-		d, err := newDemo(3, 2, s)
+		d, err := newDemo(3, 2, s, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,8 +140,14 @@ func TestPINNeverPrinted(t *testing.T) {
 			if strings.Contains(out.String(), match[1]) {
 				t.Errorf("json=%t: PIN of %s printed:\n%s", asJSON, m.To, out.String())
 			}
+			if strings.Contains(logs.String(), match[1]) {
+				t.Errorf("json=%t: PIN of %s logged:\n%s", asJSON, m.To, logs.String())
+			}
 		}
 		d.Close()
+		if !strings.Contains(logs.String(), `"step":"pin-sent"`) {
+			t.Errorf("json=%t: the Service logged no pin-sent step:\n%.2000s", asJSON, logs.String())
+		}
 		if pins != 3 {
 			t.Errorf("json=%t: %d PIN emails, want 3", asJSON, pins)
 		}
@@ -217,7 +225,7 @@ func TestRunCancelled(t *testing.T) {
 func TestUndeliverable(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	d, err := newDemo(2, 1, newTimeline(&out))
+	d, err := newDemo(2, 1, newTimeline(&out), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
