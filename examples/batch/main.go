@@ -86,6 +86,7 @@ type config struct {
 // usageError is a problem with the command line (exit code 2).
 type usageError struct{ msg string }
 
+// Error returns the problem.
 func (e *usageError) Error() string { return e.msg }
 
 // run is the program: it parses args, runs the batch and returns the exit

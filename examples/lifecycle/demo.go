@@ -209,8 +209,10 @@ type summary struct {
 	fakeElapsed          time.Duration
 }
 
+// ok reports whether every key ended Active with its PIN wiped.
 func (s summary) ok() bool { return s.wiped == s.users }
 
+// String is the summary line.
 func (s summary) String() string {
 	return fmt.Sprintf("%d users: %d Active, PIN wiped in Okta for %d", s.users, s.active, s.wiped)
 }

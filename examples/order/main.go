@@ -69,6 +69,7 @@ const demoLogin = "demo.user@example.com"
 // usageError is a problem with the command line (exit code 2).
 type usageError struct{ msg string }
 
+// Error returns the problem.
 func (e *usageError) Error() string { return e.msg }
 
 // run is the program: it parses args, orders and returns the exit code.
