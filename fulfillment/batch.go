@@ -70,15 +70,18 @@ type BatchReport struct {
 // phases:
 //
 //  1. Validation: every user is looked up at Okta (a read) and its order
-//     and profile validated; users with a key already in flight in the
-//     store are skipped. Every invalid user is reported in
-//     BatchReport.Invalid with all its problems, and nothing is ordered for
-//     it. With StopOnInvalid, nothing at all is ordered if any user is
-//     invalid (the error wraps ErrInvalidBatch).
+//     and profile validated. Every invalid user (unknown, repeated in the
+//     input, bad profile, bad item) is reported in BatchReport.Invalid with
+//     all its problems, and nothing is ordered for it. With StopOnInvalid,
+//     nothing at all is ordered if any user is invalid (the error wraps
+//     ErrInvalidBatch).
 //  2. Ordering: one initiate-fulfillment-request per valid user, as
 //     [Service.Order] does, Config.Concurrency at a time (errgroup), within
 //     Okta's rate limit (the Okta client waits for the rate-limit window
-//     when it runs low, and Config.OrderRate adds a limit of its own).
+//     when it runs low, and Config.OrderRate adds a limit of its own). A
+//     user who already has a key in flight, in the store or at Okta, is
+//     skipped (Result.Err wraps ErrOrderInFlight), so running a batch again
+//     orders nobody twice.
 //
 // Per-user problems never stop the batch; they are in the report. The
 // error is non-nil only for StopOnInvalid or when ctx ends (the report

@@ -3,6 +3,7 @@ package fulfillment_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -150,4 +151,43 @@ func firstFailure(r fulfillment.SyncReport) string {
 		return "no failures"
 	}
 	return fmt.Sprintf("%s: %v", r.Failures[0].UserID, r.Failures[0].Err)
+}
+
+// TestBatchWithSQLiteStore orders and enrolls a batch with eight workers
+// writing to one SQLite file: no lost update, no "database is locked".
+func TestBatchWithSQLiteStore(t *testing.T) {
+	t.Parallel()
+	store, err := fulfillment.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := newEnv(t, envOption{config: func(c *fulfillment.Config) { c.Store = store; c.Concurrency = 8 }})
+	n := 60
+	if raceEnabled {
+		n = 20
+	}
+	_, logins := seedUsers(e, n)
+	rep, err := e.svc.OrderBatch(t.Context(), logins, fulfillment.BatchOptions{})
+	if err != nil || rep.Ordered != n {
+		t.Fatalf("OrderBatch: %+v, %v", rep, err)
+	}
+	if _, err := e.ok.AwaitDeliveries(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.sync(); s.Advanced != n || len(s.Failures) != 0 {
+		t.Fatalf("Sync: %+v (%s)", s, firstFailure(s))
+	}
+	recs, err := store.List(t.Context(), fulfillment.Query{InFlight: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Step != fulfillment.StepShipmentCreated || r.ShipmentID == "" {
+			t.Errorf("user %s at step %s", r.UserID, r.Step)
+		}
+	}
+	if len(recs) != n || len(e.ys.Shipments()) != n {
+		t.Errorf("%d records in flight, %d shipments, want %d", len(recs), len(e.ys.Shipments()), n)
+	}
 }
