@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +30,6 @@ type fulfillment struct {
 
 type enrollment struct {
 	id            string
-	seq           int // creation order
 	userID        string
 	fulfillmentID string
 	rpID          string
@@ -91,19 +91,10 @@ func (s *Server) Enrollment(id string) (EnrollmentDetail, bool) {
 }
 
 func (s *Server) userEnrollmentsLocked(userID string) []*enrollment {
-	var out []*enrollment
-	for _, id := range sortedKeys(s.enrollments) {
-		if e := s.enrollments[id]; e.userID == userID {
-			out = append(out, e)
-		}
-	}
-	// creation order
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].seq < out[j-1].seq; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	// The per-user index keeps this independent of the org's size: it was
+	// a sorted scan of every enrollment, which made each list call
+	// O(N log N) and an N-user batch quadratic.
+	return slices.Clone(s.byUser[userID])
 }
 
 func (s *Server) enrollmentLocked(e *enrollment) okta.Enrollment {
@@ -181,12 +172,19 @@ func (s *Server) userForBodyLocked(x *exchange, id string) *user {
 	return u
 }
 
-func (s *Server) checkProvider(x *exchange, p string) bool {
-	if p != okta.ProviderYubico {
-		s.validation(x, "fulfillmentProvider", fmt.Sprintf("fulfillmentProvider: Invalid value %q; the only supported provider is \"yubico\"", p))
-		return false
+// preregUserLocked resolves the userId of a preregistration body and checks
+// its fulfillmentProvider, answering the error and returning nil when
+// either is wrong.
+func (s *Server) preregUserLocked(x *exchange, userID, provider string) *user {
+	u := s.userForBodyLocked(x, userID)
+	if u == nil {
+		return nil
 	}
-	return true
+	if provider != okta.ProviderYubico {
+		s.validation(x, "fulfillmentProvider", fmt.Sprintf("fulfillmentProvider: Invalid value %q; the only supported provider is \"yubico\"", provider))
+		return nil
+	}
+	return u
 }
 
 func (s *Server) handleInitiate(x *exchange) {
@@ -200,8 +198,8 @@ func (s *Server) handleInitiate(x *exchange) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userForBodyLocked(x, req.UserID)
-	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
+	if u == nil {
 		return
 	}
 	if len(req.FulfillmentData) == 0 {
@@ -239,8 +237,8 @@ func (s *Server) handleEnroll(x *exchange) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userForBodyLocked(x, req.UserID)
-	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
+	if u == nil {
 		return
 	}
 	if len(req.EnrollmentRPIDs) == 0 {
@@ -358,9 +356,8 @@ func (s *Server) enrollLocked(u *user, rpIDs []string, transport webauthn.Public
 		created = append(created, e)
 	}
 	for _, e := range created {
-		s.seq++
-		e.seq = s.seq
 		s.enrollments[e.id] = e
+		s.byUser[e.userID] = append(s.byUser[e.userID], e)
 		f.enrollments = append(f.enrollments, e.id)
 	}
 	s.fulfillments[f.id] = f
@@ -426,8 +423,8 @@ func (s *Server) handleActivate(x *exchange) {
 		rpID string
 	}
 	s.mu.Lock()
-	u := s.userForBodyLocked(x, req.UserID)
-	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
+	if u == nil {
 		s.mu.Unlock()
 		return
 	}
@@ -577,8 +574,8 @@ func (s *Server) handleSendPIN(x *exchange) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.userForBodyLocked(x, req.UserID)
-	if u == nil || !s.checkProvider(x, req.FulfillmentProvider) {
+	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
+	if u == nil {
 		return
 	}
 	e, ok := s.enrollments[req.AuthenticatorEnrollmentID]
@@ -619,9 +616,8 @@ func (s *Server) handleSendPIN(x *exchange) {
 func (s *Server) handleListEnrollments(x *exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[x.params["uid"]]
-	if !ok {
-		s.notFound(x, x.params["uid"], "User")
+	u := s.userForPathLocked(x, "uid")
+	if u == nil {
 		return
 	}
 	out := []enrollmentWire{}
@@ -632,9 +628,8 @@ func (s *Server) handleListEnrollments(x *exchange) {
 }
 
 func (s *Server) enrollmentForPathLocked(x *exchange) (*user, *enrollment) {
-	u, ok := s.users[x.params["uid"]]
-	if !ok {
-		s.notFound(x, x.params["uid"], "User")
+	u := s.userForPathLocked(x, "uid")
+	if u == nil {
 		return nil, nil
 	}
 	e, ok := s.enrollments[x.params["eid"]]
@@ -658,6 +653,11 @@ func (s *Server) handleDeleteEnrollment(x *exchange) {
 		return
 	}
 	delete(s.enrollments, e.id)
+	if rest := slices.DeleteFunc(s.byUser[e.userID], func(o *enrollment) bool { return o == e }); len(rest) > 0 {
+		s.byUser[e.userID] = rest
+	} else {
+		delete(s.byUser, e.userID)
+	}
 	f := s.fulfillments[e.fulfillmentID]
 	for i, id := range f.enrollments {
 		if id == e.id {

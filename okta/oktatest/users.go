@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -217,6 +216,17 @@ func (s *Server) userByLoginLocked(login string) *user {
 	return nil
 }
 
+// userForPathLocked returns the user whose ID is the path parameter param,
+// or answers 404 E0000007 and returns nil.
+func (s *Server) userForPathLocked(x *exchange, param string) *user {
+	u, ok := s.users[x.params[param]]
+	if !ok {
+		s.notFound(x, x.params[param], "User")
+		return nil
+	}
+	return u
+}
+
 // findUserLocked resolves an ID, a login or an unambiguous login short name.
 func (s *Server) findUserLocked(idOrLogin string) *user {
 	if u, ok := s.users[idOrLogin]; ok {
@@ -327,9 +337,8 @@ func (s *Server) handleUpdateUser(x *exchange) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[x.params["id"]]
-	if !ok {
-		s.notFound(x, x.params["id"], "User")
+	u := s.userForPathLocked(x, "id")
+	if u == nil {
 		return
 	}
 	cur, err := json.Marshal(u.profile)
@@ -384,9 +393,8 @@ func (s *Server) handleActivateUser(x *exchange) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[x.params["id"]]
-	if !ok {
-		s.notFound(x, x.params["id"], "User")
+	u := s.userForPathLocked(x, "id")
+	if u == nil {
 		return
 	}
 	switch u.status {
@@ -429,9 +437,8 @@ func (s *Server) handleAddToGroup(x *exchange) {
 		s.notFound(x, x.params["gid"], "Group")
 		return
 	}
-	u, ok := s.users[x.params["uid"]]
-	if !ok {
-		s.notFound(x, x.params["uid"], "User")
+	u := s.userForPathLocked(x, "uid")
+	if u == nil {
 		return
 	}
 	s.addMemberLocked(g, u)
@@ -485,14 +492,4 @@ func (s *Server) handleListMembers(x *exchange) {
 		x.w.Header().Add("Link", l)
 	}
 	s.writeJSON(x, http.StatusOK, page)
-}
-
-// sortedKeys is used for deterministic iteration in inspection helpers.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
