@@ -305,6 +305,13 @@ func (a *fidoApplet) getToken(proto int, req *clientPINRequest, perms byte, rpID
 	return encodeCTAP(clientPINResponse{PinUvAuthToken: enc})
 }
 
+// tokenUsed is what makeCredential and getAssertion do once the user has
+// touched the key (CTAP 2.1 §6.1.2 and §6.2.2,
+// clearPinUvAuthTokenPermissionsExceptLbw): the token cannot authorize a
+// second ceremony, so a platform needs a fresh token for each. Silent
+// (up=false) probes keep it.
+func (a *fidoApplet) tokenUsed() { a.tokenPerms = 0 }
+
 // useToken checks pinUvAuthParam over msg with the current token, its
 // permission perm and its RP binding (binding it to rpID when unbound).
 func (a *fidoApplet) useToken(proto int, msg, param []byte, perm byte, rpID string) byte {

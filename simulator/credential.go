@@ -217,6 +217,7 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	if code := a.userPresence(); code != ctapOK {
 		return statusOnly(code)
 	}
+	a.tokenUsed()
 	key, err := generateCredKey(alg, a.env.rand)
 	if err != nil {
 		return statusOnly(ctapOther)
@@ -403,6 +404,7 @@ func (a *fidoApplet) getAssertion(params []byte) []byte {
 		if code := a.userPresence(); code != ctapOK {
 			return statusOnly(code)
 		}
+		a.tokenUsed()
 		flags |= flagUP
 	}
 	if uv {

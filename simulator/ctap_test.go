@@ -530,3 +530,44 @@ func TestAlwaysUV(t *testing.T) {
 		t.Errorf("FIPS CreateCredential with PIN: %v", err)
 	}
 }
+
+// TestTokenSpentByCeremony checks CTAP 2.1's
+// clearPinUvAuthTokenPermissionsExceptLbw: a token authorizes one
+// ceremony with user presence; silent (up=false) probes do not spend it.
+func TestTokenSpentByCeremony(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	_, p := newPINKey(t)
+	rpID := "example.com"
+	id := makeRK(t, p, rpID, 1)
+	proto, tok := token(t, p, permGetAssertion, rpID)
+	cdh := make([]byte, 32)
+	assert := func(up bool) error {
+		req := getAssertionRequest{
+			RPID: &rpID, ClientDataHash: cdh, AllowList: []credDescriptor{{Type: "public-key", ID: id}},
+			Options: map[string]bool{"up": up}, Protocol: &proto, PinUvAuth: pinAuthenticate(proto, tok, cdh),
+		}
+		return p.ctap(ctx, cmdGetAssertion, req, nil)
+	}
+	if err := assert(false); err != nil {
+		t.Fatalf("silent probe: %v", err)
+	}
+	if err := assert(true); err != nil {
+		t.Fatalf("assertion after a probe: %v", err)
+	}
+	if err := assert(true); !errors.Is(err, ErrPINAuthInvalid) {
+		t.Errorf("second assertion with the same token = %v, want ErrPINAuthInvalid", err)
+	}
+
+	proto, tok = token(t, p, permMakeCredential|permGetAssertion, rpID)
+	req := makeCredentialRequest{
+		ClientDataHash: cdh, RP: &rpEntity{ID: &rpID}, User: &userEntity{ID: []byte{2}},
+		Params: []credParam{{coseES256, "public-key"}}, Protocol: &proto, PinUvAuth: pinAuthenticate(proto, tok, cdh),
+	}
+	if err := p.ctap(ctx, cmdMakeCredential, req, nil); err != nil {
+		t.Fatalf("makeCredential: %v", err)
+	}
+	if err := assert(true); !errors.Is(err, ErrPINAuthInvalid) {
+		t.Errorf("assertion with a token spent by makeCredential = %v, want ErrPINAuthInvalid", err)
+	}
+}
