@@ -76,7 +76,7 @@ type Server struct {
 	plan         *faultPlan                        // guarded by mu; nil: no rate-based faults
 	txns         map[string]*txn                   // guarded by mu; Authn state tokens
 	rps          map[string]*webauthn.RelyingParty // guarded by mu; by RP ID
-	seq          int                               // guarded by mu; enrollment creation counter
+	byUser       map[string][]*enrollment          // guarded by mu; each user's enrollments in creation order
 }
 
 // Option configures a Server.
@@ -322,6 +322,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		users:        map[string]*user{},
 		groups:       map[string]*group{},
 		enrollments:  map[string]*enrollment{},
+		byUser:       map[string][]*enrollment{},
 		fulfillments: map[string]*fulfillment{},
 		buckets:      map[string]*bucketState{},
 		txns:         map[string]*txn{},
