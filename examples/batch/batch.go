@@ -65,6 +65,12 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer b.close()
+	for i, problem := range b.seedProblems {
+		out[i].result, out[i].problem = resultInvalid, "the fake org refused the user: "+problem
+	}
+	if n := countInvalid(out); n > nbad && !cfg.skipInvalid {
+		return refuse(cfg, out, n, stdout, stderr)
+	}
 
 	if cfg.mapping != nil {
 		if err := lookup(ctx, b, cfg, out); err != nil {
@@ -244,6 +250,9 @@ type backend struct {
 	okta  *okta.Client
 	svc   *fulfillment.Service
 	close func()
+	// seedProblems holds, by row index, why the fake org refused a row's
+	// user (fake mode only).
+	seedProblems map[int]string
 }
 
 // fakeRPID is the relying-party ID of the fake org.
@@ -275,10 +284,8 @@ func open(ctx context.Context, cfg config, rows []row, stdout io.Writer) (backen
 			return fail(err)
 		}
 		closes = append(closes, osrv.Close)
-		n, err := seed(osrv, cfg, rows)
-		if err != nil {
-			return fail(err)
-		}
+		n, problems := seed(osrv, cfg, rows)
+		b.seedProblems = problems
 		fmt.Fprintf(stdout, "in-process fakes: Okta %s, Yubico %s; seeded %d users\n", osrv.URL(), ysrv.URL(), n)
 		if b.okta, err = osrv.Client(); err != nil {
 			return fail(err)
@@ -338,9 +345,13 @@ var (
 
 // seed adds the users of the good rows to the fake org: plain logins as
 // STAGED users with a generated address; HRIS rows whose Okta status is
-// ACTIVE as existing accounts (the others are created by PrepareUser).
-func seed(srv *oktatest.Server, cfg config, rows []row) (int, error) {
+// ACTIVE as existing accounts (the others are created by PrepareUser). It
+// returns how many it added and, by row index, why the fake refused a
+// user (a login that is not an email address, as Okta's default schema
+// demands).
+func seed(srv *oktatest.Server, cfg config, rows []row) (int, map[int]string) {
 	n := 0
+	problems := map[int]string{}
 	for i, r := range rows {
 		if r.problem != "" {
 			continue
@@ -363,11 +374,12 @@ func seed(srv *oktatest.Server, cfg config, rows []row) (int, error) {
 			status = okta.UserActive
 		}
 		if _, err := srv.AddUser(p, status); err != nil {
-			return n, err
+			problems[i] = strings.TrimPrefix(err.Error(), "oktatest: AddUser: ")
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, problems
 }
 
 // lookup finds each good HRIS row's user in Okta (a read) and decides how
