@@ -74,26 +74,31 @@ type Causes []ErrorCause
 
 // UnmarshalJSON accepts an array of causes, a single cause object or null.
 func (c *Causes) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*c = nil
-		return nil
-	case len(b) > 0 && b[0] == '{':
-		var one ErrorCause
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*c = Causes{one}
-		return nil
-	default:
-		var many []ErrorCause
-		if err := json.Unmarshal(b, &many); err != nil {
-			return err
-		}
-		*c = many
-		return nil
+	many, err := oneOrMany[ErrorCause](b)
+	if err != nil {
+		return err
 	}
+	*c = many
+	return nil
+}
+
+// oneOrMany decodes a JSON array of T, a single T object (as one element)
+// or null (nil): the shapes Okta uses interchangeably for errorCauses and,
+// across spec versions, for fulfillmentData.
+func oneOrMany[T any](b []byte) ([]T, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var one T
+		if err := json.Unmarshal(b, &one); err != nil {
+			return nil, err
+		}
+		return []T{one}, nil
+	}
+	var many []T
+	if err := json.Unmarshal(b, &many); err != nil {
+		return nil, err
+	}
+	return many, nil
 }
 
 // APIError is an error response from Okta. Its zero value is not useful;

@@ -1,9 +1,7 @@
 package okta
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -64,17 +62,8 @@ type FulfillmentData []FulfillmentOrder
 
 // UnmarshalJSON accepts an array, a single object (legacy form) or null.
 func (d *FulfillmentData) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '{' {
-		var one FulfillmentOrder
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
-		}
-		*d = FulfillmentData{one}
-		return nil
-	}
-	var many []FulfillmentOrder
-	if err := json.Unmarshal(b, &many); err != nil {
+	many, err := oneOrMany[FulfillmentOrder](b)
+	if err != nil {
 		return err
 	}
 	*d = many
