@@ -208,7 +208,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-csv", "x", "-product", "0"}, 2, "batch: bad item:\n  -product \"0\": must be a positive decimal integer"},
 		{[]string{"-csv", "testdata/missing.csv"}, 1, "batch: testdata/missing.csv: open testdata/missing.csv: no such file"},
 		{[]string{"-csv", "testdata/wrong-header.csv"}, 1, `line 1: the header must be the single column "login"`},
-		{[]string{"-csv", "testdata/not-emails.csv"}, 1, "line 2 jdoe: invalid: the fake org refused the user: invalid profile: login: Does not match required pattern\n" +
+		{[]string{"-csv", "testdata/not-emails.csv"}, 1, "line 2 jdoe: invalid: the fake org refused the user: invalid profile: login: Does not match required pattern; email: Does not match required pattern\n" +
 			"batch: 1 of 2 rows are bad; nobody was ordered"},
 		{[]string{"-csv", "testdata/header-only.csv"}, 1, "batch: testdata/header-only.csv: no user rows after the header"},
 		{[]string{"-csv", "testdata/empty.csv"}, 1, "the file is empty"},
