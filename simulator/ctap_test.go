@@ -571,3 +571,46 @@ func TestTokenSpentByCeremony(t *testing.T) {
 		t.Errorf("assertion with a token spent by makeCredential = %v, want ErrPINAuthInvalid", err)
 	}
 }
+
+// TestU2FRefusesCredProtectRequired checks that U2F, which has no user
+// verification, cannot use a credential whose credProtect requires it.
+func TestU2FRefusesCredProtectRequired(t *testing.T) {
+	t.Parallel()
+	for _, level := range []int{2, 3} {
+		k := newTestKey(t)
+		rpID := "example.com"
+		cdh := sha256.Sum256([]byte("client data"))
+		mc := makeCredentialRequest{
+			ClientDataHash: cdh[:], RP: &rpEntity{ID: &rpID}, User: &userEntity{ID: []byte{1}},
+			Params:     []credParam{{coseES256, "public-key"}},
+			Extensions: map[string]cbor.RawMessage{"credProtect": mustCBOR(t, level)},
+		}
+		resp, err := k.CTAP(append([]byte{cmdMakeCredential}, mustCBOR(t, mc)...))
+		if err != nil || resp[0] != ctapOK {
+			t.Fatalf("makeCredential(credProtect %d): %x, %v", level, resp, err)
+		}
+		var out makeCredentialResponse
+		if err := cbor.Unmarshal(resp[1:], &out); err != nil {
+			t.Fatal(err)
+		}
+		ad, err := parseAttestedAuthData(out.AuthData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		transmitHex(t, k, "00A4040008A0000006472F0001")
+		app := sha256.Sum256([]byte(rpID))
+		auth := append(append(append(cdh[:], app[:]...), byte(len(ad.credID))), ad.credID...)
+		resp, err = k.Transmit(encodeAPDU(0, insU2FAuthenticate, u2fEnforceUP, 0, auth, 256))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sw, _ := splitSW(resp)
+		want := swOK
+		if level == 3 {
+			want = swIncorrectData
+		}
+		if sw != want {
+			t.Errorf("U2F authenticate with a credProtect %d credential: SW %04X, want %04X", level, sw, want)
+		}
+	}
+}

@@ -78,7 +78,10 @@ func (a *fidoApplet) u2fAuthenticate(cmd command) response {
 	}
 	challenge, app, kh := cmd.data[:32], cmd.data[32:64], cmd.data[65:]
 	m, key, ok := unwrapCredential(a.master, app, kh)
-	if !ok || m.alg != coseES256 || (m.resident && a.findResident(kh) == nil) {
+	// U2F has no user verification, so a credential made with credProtect
+	// userVerificationRequired (3) is not usable through it (CTAP 2.1
+	// §12.1): it answers as an unknown key handle.
+	if !ok || m.alg != coseES256 || (m.resident && a.findResident(kh) == nil) || m.credProtect == 3 {
 		return response{sw: swIncorrectData}
 	}
 	var flags byte
