@@ -939,3 +939,37 @@ func TestTransitionsRefused(t *testing.T) {
 		t.Errorf("reason %q", rec.Reason)
 	}
 }
+
+// TestRetryFailedActivation: Okta refuses the activation once; the record
+// is errored, and Retry activates the same shipped key again instead of
+// ordering a second one.
+func TestRetryFailedActivation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Status: 403})
+	e.shipThrough()
+	rec := e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
+	if rec.FailedStep != fulfillment.StepActivating {
+		t.Fatalf("failed step %s (%s), want activating", rec.FailedStep, rec.Reason)
+	}
+	shipment := rec.ShipmentID
+	rec, err := e.svc.Retry(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	if rec.Status != fulfillment.Shipped || rec.Step != fulfillment.StepPINSent || rec.ShipmentID != shipment {
+		t.Fatalf("after Retry: %s %s shipment %s, want shipped with shipment %s", rec.Status, rec.Step, rec.ShipmentID, shipment)
+	}
+	if n := len(e.ys.Shipments()); n != 1 {
+		t.Errorf("Yubico holds %d shipments, want 1", n)
+	}
+	e.signIn(u, rec, e.pinFor(u.Profile.Email))
+	e.sync()
+	e.wantStatus(u.ID, fulfillment.Active, fulfillment.StepActive)
+}

@@ -35,9 +35,11 @@ func (s *Service) Run(ctx context.Context) error {
 // and runs it as far as it goes now (like Sync).
 //
 //   - Failed at Initiating: the order is sent to Okta again.
-//   - Failed at or after enrolling (an invalid profile, an undeliverable
-//     address, a failed activation, ...): the user's profile is validated
-//     again (still invalid: the *ValidationError is returned and the
+//   - Failed at Activating: the shipped key's responses are activated again
+//     (no second key is shipped).
+//   - Failed at enrolling or at the shipment (an invalid profile, an
+//     undeliverable address, a lost shipment, ...): the user's profile is
+//     validated again (still invalid: the *ValidationError is returned and the
 //     record stays errored), the old shipment is cancelled if Yubico still
 //     allows it (state ≤ 9), the errored enrollments are deleted at Okta,
 //     and the user is enrolled again and a new shipment created.
@@ -64,9 +66,15 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 		}
 	}
 	reason := fmt.Sprintf("retry from %s after: %s", rec.FailedStep, rec.Reason)
-	if rec.FailedStep == StepInitiating {
+	switch rec.FailedStep {
+	case StepInitiating:
 		rec.Step = StepInitiating
-	} else {
+	case StepActivating:
+		// The key is programmed and shipped; only its activation failed.
+		// Activate it again (Okta accepts errored enrollments) instead of
+		// shipping a second key.
+		rec.Step = StepShipmentCreated
+	default:
 		u, err := s.okta.GetUser(ctx, userID)
 		if err != nil {
 			return rec, fmt.Errorf("fulfillment: retry %q: get user: %w", userID, err)
