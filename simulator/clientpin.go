@@ -154,11 +154,13 @@ func (a *fidoApplet) decodeNewPIN(proto int, shared, enc []byte) ([]byte, int, b
 	if i := bytes.IndexByte(padded, 0); i >= 0 {
 		pin = padded[:i]
 		if !allZero(padded[i:]) {
+			clear(padded)
 			return nil, 0, ctapPINPolicyViolation
 		}
 	}
 	n := utf8.RuneCount(pin)
 	if len(pin) > fidoMaxPINBytes || !utf8.Valid(pin) || n < a.minPINLen {
+		clear(padded) // a refused PIN is still a secret
 		return nil, 0, ctapPINPolicyViolation
 	}
 	return pin, n, ctapOK
@@ -219,6 +221,7 @@ func (a *fidoApplet) checkPIN(proto int, shared, pinHashEnc []byte) byte {
 	}
 	a.retries--
 	got, err := pinDecrypt(proto, shared, pinHashEnc)
+	defer clear(got)
 	if err != nil || subtle.ConstantTimeCompare(got, a.pinHash) != 1 {
 		a.ka = nil // regenerate the key agreement key
 		a.consecutive++
