@@ -61,6 +61,7 @@ type Server struct {
 	tokens       map[string][]string               // guarded by mu; token → scopes
 	users        map[string]*user                  // guarded by mu
 	userOrder    []string                          // guarded by mu
+	byLogin      map[string]*user                  // guarded by mu; by loginKey(profile.Login)
 	groups       map[string]*group                 // guarded by mu
 	enrollments  map[string]*enrollment            // guarded by mu
 	fulfillments map[string]*fulfillment           // guarded by mu
@@ -320,6 +321,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		now:          c.now,
 		tokens:       map[string][]string{},
 		users:        map[string]*user{},
+		byLogin:      map[string]*user{},
 		groups:       map[string]*group{},
 		enrollments:  map[string]*enrollment{},
 		byUser:       map[string][]*enrollment{},
