@@ -999,6 +999,29 @@ func (p *Platform) GetAssertionJSON(ctx context.Context, origin string, optionsJ
 	return p.GetAssertion(ctx, origin, opts, pin)
 }
 
+// hmacSecretOutput decrypts the hmac-secret output in an assertion's
+// authenticator data (n bytes: one or two 32-byte outputs). Like a
+// browser, it returns nil (no client output) when the key sent none or an
+// undecodable one.
+func hmacSecretOutput(authData []byte, proto int, shared []byte, n int) []byte {
+	if len(authData) <= 37 || authData[32]&flagED == 0 {
+		return nil
+	}
+	var ext map[string]cbor.RawMessage
+	if err := cbor.Unmarshal(authData[37:], &ext); err != nil {
+		return nil
+	}
+	var enc []byte
+	if err := cbor.Unmarshal(ext["hmac-secret"], &enc); err != nil {
+		return nil
+	}
+	plain, err := pinDecrypt(proto, shared, enc)
+	if err != nil || len(plain) != n {
+		return nil
+	}
+	return plain
+}
+
 // prfSalt maps a WebAuthn PRF input to an hmac-secret salt.
 func prfSalt(in []byte) []byte {
 	h := sha256.New()
@@ -1108,27 +1131,16 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		f := false
 		outputs.AppID = &f
 	}
-	if salts != nil && resp.AuthData[32]&flagED != 0 {
-		var extOut map[string]cbor.RawMessage
-		if err := cbor.Unmarshal(resp.AuthData[37:], &extOut); err == nil {
-			var enc []byte
-			if err := cbor.Unmarshal(extOut["hmac-secret"], &enc); err == nil {
-				if plain, err := pinDecrypt(hmacProto, hmacShared, enc); err == nil && len(plain) == len(salts) {
-					first, second := plain[:32], plain[32:]
-					if prf {
-						res := &protocol.PRFValues{First: first}
-						if len(second) > 0 {
-							res.Second = second
-						}
-						outputs.PRF = &protocol.PRFOutputs{Results: res}
-					} else {
-						o := &protocol.HMACGetSecretOutputs{Output1: first}
-						if len(second) > 0 {
-							o.Output2 = second
-						}
-						outputs.HMACGetSecret = o
-					}
-				}
+	if salts != nil {
+		if plain := hmacSecretOutput(resp.AuthData, hmacProto, hmacShared, len(salts)); plain != nil {
+			first, second := plain[:32], plain[32:]
+			if len(second) == 0 {
+				second = nil
+			}
+			if prf {
+				outputs.PRF = &protocol.PRFOutputs{Results: &protocol.PRFValues{First: first, Second: second}}
+			} else {
+				outputs.HMACGetSecret = &protocol.HMACGetSecretOutputs{Output1: first, Output2: second}
 			}
 		}
 	}
