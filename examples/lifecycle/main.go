@@ -103,11 +103,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "\n%s\n", sum)
-		fmt.Fprintf(stdout, "fake time %s, wall time %s\n", sum.fakeElapsed.Round(time.Minute), time.Since(began).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "fake time %s, wall time %s\n", days(sum.fakeElapsed), time.Since(began).Round(time.Millisecond))
 	}
 	if !sum.ok() {
 		fmt.Fprintf(stderr, "lifecycle: %d of %d keys did not end Active with the PIN wiped\n", sum.users-sum.wiped, sum.users)
 		return 1
 	}
 	return 0
+}
+
+// days formats d as days, hours and minutes ("3d 19h 0m").
+func days(d time.Duration) string {
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dd %dh %dm", d/(24*time.Hour), d%(24*time.Hour)/time.Hour, d%time.Hour/time.Minute)
 }

@@ -91,7 +91,7 @@ func TestRunTimeline(t *testing.T) {
 	if d := details["ada.okafor@example.com"]["prepare"]; !strings.Contains(d, "existing ACTIVE employee") || !strings.Contains(d, "DE") {
 		t.Errorf("existing employee prepare detail %q", d)
 	}
-	if !strings.Contains(stdout.String(), "2 users: 2 Active, PIN wiped in Okta for 2") {
+	if !strings.Contains(stdout.String(), "2 users: 2 Active, PIN wiped in Okta for 2\nfake time 3d 19h 0m, wall time ") {
 		t.Errorf("no summary in:\n%s", stdout.String())
 	}
 	if stderr.Len() != 0 {
