@@ -973,3 +973,38 @@ func TestRetryFailedActivation(t *testing.T) {
 	e.sync()
 	e.wantStatus(u.ID, fulfillment.Active, fulfillment.StepActive)
 }
+
+// TestDeleteAfterLostCreate: the answer to the shipment create was lost;
+// Delete still finds the shipment (same idempotency key) and cancels it.
+func TestDeleteAfterLostCreate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())}})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.ys.DropResponseAfterCommit(2)
+	e.sync()
+	e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
+	shipments := e.ys.Shipments()
+	if len(shipments) != 1 {
+		t.Fatalf("Yubico holds %d shipments, want the 1 whose answer was lost", len(shipments))
+	}
+	if err := e.svc.Delete(ctx, u.ID); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	rec := e.wantStatus(u.ID, fulfillment.Deleted, fulfillment.StepDeleted)
+	if rec.ShipmentID != shipments[0].ID {
+		t.Errorf("record names shipment %q, want %q", rec.ShipmentID, shipments[0].ID)
+	}
+	if sh, ok := e.ys.FPRShipment(shipments[0].ID); ok && sh.State.ID == yubico.StateAwaitingValidation {
+		t.Errorf("shipment %s still awaits validation after Delete", sh.ID)
+	}
+	if n := len(e.ys.Shipments()); n > 1 {
+		t.Errorf("Delete made %d shipments", n)
+	}
+	if es := e.ok.Enrollments(u.ID); len(es) != 0 {
+		t.Errorf("Okta enrollments after Delete: %+v", es)
+	}
+}

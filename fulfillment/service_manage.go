@@ -170,6 +170,9 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 // finishDelete does the remote part of a delete and records Deleted.
 func (s *Service) finishDelete(ctx context.Context, rec Record) (Record, error) {
 	rec.Reason = "deleted"
+	if err := s.findLostShipment(ctx, &rec); err != nil {
+		return rec, err
+	}
 	if err := s.cancelShipment(ctx, &rec); err != nil {
 		return rec, err
 	}
@@ -239,4 +242,31 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 		return rec, fmt.Errorf("fulfillment: status of %q: list enrollments: %w", userID, err)
 	}
 	return s.reconcile(ctx, rec, es)
+}
+
+// findLostShipment learns the ID of a shipment whose create had an unknown
+// outcome (the record holds the intent's key and body but no shipment ID),
+// so that Delete can cancel it: with Config.IdempotentShipments, repeating
+// the create with the same key returns the shipment Yubico made (or makes
+// it now, to be cancelled at once). Without, nothing can be learnt safely.
+func (s *Service) findLostShipment(ctx context.Context, rec *Record) error {
+	key := rec.Keys[StepShipmentCreating]
+	if rec.ShipmentID != "" || key == "" || !s.idempotentShipments || rec.PINRequest == "" || rec.Shipping == (ShippingInfo{}) {
+		return nil
+	}
+	req, err := fprRequest(*rec)
+	if err != nil {
+		return nil
+	}
+	sh, err := s.createFPRShipment(ctx, req, key)
+	if err != nil {
+		if definite(err) {
+			return nil // Yubico refused the body: no shipment was made with it
+		}
+		return unknown("look up the shipment of "+rec.UserID, err)
+	}
+	rec.ShipmentID, rec.ShipmentState = sh.ID, int(sh.State.ID)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment of an interrupted create found",
+		slog.String("user", rec.UserID), slog.String("shipment", sh.ID))
+	return nil
 }
