@@ -109,8 +109,10 @@ func WithRand(r io.Reader) Option {
 	}
 }
 
-// WithClock sets the key's clock (default time.Now). It dates the
-// attestation certificates and times the reset window after power-up.
+// WithClock sets the key's clock (default time.Now). It times the reset
+// window after power-up, the PIN token lifetime and the PIV touch cache.
+// Attestation certificates take their validity from their CA (see
+// [NewCA]); [DefaultFIDOCA] and [DefaultPIVCA] are dated by time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
