@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,8 +94,11 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		if o.result != resultNotOrdered {
 			continue
 		}
-		keys = append(keys, cmpOr(o.userID, o.login))
+		keys = append(keys, cmp.Or(o.userID, o.login))
 		index = append(index, i)
+	}
+	if ctx.Err() != nil {
+		return finish(ctx, cfg, out, ctx.Err(), stdout, stderr)
 	}
 	prog := newProgress(stdout, len(keys))
 	// An interrupt stops new orders at the store (see gatedStore); the
@@ -105,7 +109,7 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	prog.done()
 	for _, r := range rep.Invalid {
 		o := &out[index[r.Index]]
-		o.result, o.problem, o.userID = resultInvalid, describe(r.Err), cmpOr(r.UserID, o.userID)
+		o.result, o.problem, o.userID = resultInvalid, describe(r.Err), cmp.Or(r.UserID, o.userID)
 	}
 	for _, r := range rep.Results {
 		o := &out[index[r.Index]]
@@ -125,13 +129,6 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		return refuse(cfg, out, countInvalid(out), stdout, stderr)
 	}
 	return finish(ctx, cfg, out, err, stdout, stderr)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // readRows reads the CSV file.
@@ -291,7 +288,7 @@ func open(ctx context.Context, cfg config, rows []row, stdout io.Writer) (backen
 			return fail(err)
 		}
 		yc = ysrv.Client()
-		rpID = cmpOr(rpID, fakeRPID)
+		rpID = cmp.Or(rpID, fakeRPID)
 	} else {
 		var err error
 		if b.okta, err = okta.NewClient(cfg.org, cfg.token); err != nil {
@@ -364,7 +361,7 @@ func seed(srv *oktatest.Server, cfg config, rows []row) (int, map[int]string) {
 			p.Login, p.Email, p.SecondEmail = r.login, r.login, local+"@home.example.net"
 			p.FirstName, p.LastName, p.Organization = firstNames[i%len(firstNames)], lastNames[i%len(lastNames)], "Example Inc."
 		case strings.EqualFold(r.profile.UserStatus, string(okta.UserActive)):
-			p = okta.Profile{Login: r.login, Email: cmpOr(r.profile.Email, r.login), SecondEmail: r.profile.SecondEmail,
+			p = okta.Profile{Login: r.login, Email: cmp.Or(r.profile.Email, r.login), SecondEmail: r.profile.SecondEmail,
 				FirstName: r.profile.FirstName, LastName: r.profile.LastName}
 		default:
 			continue

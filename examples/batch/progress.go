@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,7 @@ func (p *progress) update(pr fulfillment.Progress) {
 		return
 	}
 	r := pr.Last
-	who := cmpOr(r.Login, r.UserID)
+	who := cmp.Or(r.Login, r.UserID)
 	switch {
 	case r.Err == nil:
 		fmt.Fprintf(p.w, "[%d/%d] ordered %s: %s\n", pr.Done, pr.Total, who, r.Status.Label())
