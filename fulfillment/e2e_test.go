@@ -281,6 +281,13 @@ func (e *env) checkNoSecrets(secrets ...string) {
 			e.t.Errorf("a secret (%d chars) appears in the Service's log", len(s))
 		}
 	}
+	// Nor the sealed requests and responses (compact JWEs start "eyJ").
+	if strings.Contains(logs, "eyJ") {
+		e.t.Error("a JWE appears in the Service's log")
+	}
+	if !strings.Contains(logs, `"step":"pin-sent"`) {
+		e.t.Error("the log does not record the steps")
+	}
 }
 
 func TestLifecycleNewAndExistingUser(t *testing.T) {
