@@ -37,13 +37,11 @@ var defaultItem = fulfillment.Item{ProductID: "1", InventoryProductID: "106", Cu
 
 // person is one user of the demo and what happened to them so far.
 type person struct {
-	index   int
 	kind    fulfillment.UserKind
 	profile fulfillment.Profile
 	id      string // Okta user ID
 	failed  bool   // a step failed; later steps skip this user
 	pin     []byte // the preset PIN from the email (secret; zeroed after sign-in)
-	key     *simulator.Key
 }
 
 // demo is the in-process world: the two fakes, the production clients and
@@ -165,7 +163,7 @@ func newPerson(i int) *person {
 	if i%2 == 1 {
 		kind = fulfillment.ExistingUser
 	}
-	return &person{index: i, kind: kind, profile: p}
+	return &person{kind: kind, profile: p}
 }
 
 // live returns the users no step has failed for.
@@ -461,7 +459,6 @@ func (d *demo) signInOne(ctx context.Context, p *person, rec fulfillment.Record)
 	if err != nil {
 		return "", err
 	}
-	p.key = key
 	var steps []string
 	steps = append(steps, fmt.Sprintf("unpacked %s serial %d", key.Model(), key.Serial()))
 	if p.kind == fulfillment.NewUser {
