@@ -60,7 +60,19 @@ func BenchmarkRegistration(b *testing.B) {
 func BenchmarkAuthentication(b *testing.B) {
 	p := benchPlatform(b)
 	ctx := context.Background()
-	resp, err := p.CreateCredential(ctx, testOrigin, benchOptions(), testPIN)
+	opts := benchLoginOptions(b, p)
+	for b.Loop() {
+		if _, err := p.GetAssertion(ctx, testOrigin, opts, testPIN); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchLoginOptions registers a credential through p and returns request
+// options that allow it, with user verification required.
+func benchLoginOptions(b *testing.B, p *simulator.Platform) protocol.PublicKeyCredentialRequestOptions {
+	b.Helper()
+	resp, err := p.CreateCredential(context.Background(), testOrigin, benchOptions(), testPIN)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,16 +80,11 @@ func BenchmarkAuthentication(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := protocol.PublicKeyCredentialRequestOptions{
+	return protocol.PublicKeyCredentialRequestOptions{
 		Challenge:          make([]byte, 32),
 		RelyingPartyID:     testRPID,
 		AllowedCredentials: []protocol.CredentialDescriptor{{Type: protocol.PublicKeyCredentialType, CredentialID: parsed.RawID}},
 		UserVerification:   protocol.VerificationRequired,
-	}
-	for b.Loop() {
-		if _, err := p.GetAssertion(ctx, testOrigin, opts, testPIN); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 
@@ -104,20 +111,7 @@ func BenchmarkECDSAP256Sign(b *testing.B) {
 func BenchmarkPairRatio(b *testing.B) {
 	p := benchPlatform(b)
 	ctx := context.Background()
-	resp, err := p.CreateCredential(ctx, testOrigin, benchOptions(), testPIN)
-	if err != nil {
-		b.Fatal(err)
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	getOpts := protocol.PublicKeyCredentialRequestOptions{
-		Challenge:          make([]byte, 32),
-		RelyingPartyID:     testRPID,
-		AllowedCredentials: []protocol.CredentialDescriptor{{Type: protocol.PublicKeyCredentialType, CredentialID: parsed.RawID}},
-		UserVerification:   protocol.VerificationRequired,
-	}
+	getOpts := benchLoginOptions(b, p)
 	c := newPairCrypto(b)
 	var pair, crypto time.Duration
 	runtime.LockOSThread()
