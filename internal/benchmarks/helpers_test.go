@@ -88,7 +88,7 @@ type worldOptions struct {
 
 func newWorld(tb testing.TB, o worldOptions) *world {
 	tb.Helper()
-	stock := max(o.stock, 1000)
+	stock := max(o.stock, 1_000_000)
 	ys := yubicotest.NewServer(tb, yubicotest.WithRand(newSeeded(1)), yubicotest.WithInventory(
 		yubicotest.Bucket{ProductID: 1, Quantity: stock},
 		yubicotest.Bucket{ProductID: 29, Quantity: stock},

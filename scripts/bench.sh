@@ -1,0 +1,56 @@
+#!/bin/sh
+# bench.sh regenerates the tables of BENCHMARKS.md: it runs the benchmarks
+# of internal/benchmarks COUNT times (default 5), the 100,000-order memory
+# run once (skip it with MEM100K=0), writes the raw output (benchstat-
+# compatible) under OUT (default $TMPDIR/preenroll-bench) and replaces the text between
+# the bench:begin/bench:end markers of BENCHMARKS.md with the medians.
+#
+#	scripts/bench.sh                 # everything, about 15 minutes on 2 cores
+#	COUNT=10 MEM100K=0 scripts/bench.sh
+#	benchstat /tmp/preenroll-bench/bench.txt   # if you have benchstat
+set -eu
+cd "$(dirname "$0")/.."
+COUNT=${COUNT:-5}
+OUT=${OUT:-${TMPDIR:-/tmp}/preenroll-bench}
+MEM100K=${MEM100K:-1}
+PKG=./internal/benchmarks/
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+mkdir -p "$OUT"
+: >"$OUT/bench.txt"
+
+bench() { # pattern benchtime
+	go test -run '^$' -bench "$1" -benchtime "$2" -count "$COUNT" -timeout 60m "$PKG" | tee -a "$OUT/bench.txt"
+}
+bench '^Benchmark(Peer|PeerRatio|CryptoFloor|Lifecycle|LifecycleVsFloor)$' 1s
+bench '^BenchmarkOrderBatchRateLimited$' 1x
+bench '^BenchmarkMemory$' 1x
+
+if grep -q -e '^--- FAIL' -e '^FAIL' "$OUT/bench.txt"; then
+	echo "bench.sh: a benchmark failed; BENCHMARKS.md left unchanged" >&2
+	exit 1
+fi
+
+set --
+if [ "$MEM100K" = 1 ]; then
+	PREENROLL_MEMORY_100K=1 go test -run '^TestMemory100k$' -v -count 1 -timeout 60m "$PKG" | tee "$OUT/mem100k.txt"
+	if ! grep -q '^--- PASS: TestMemory100k' "$OUT/mem100k.txt"; then
+		echo "bench.sh: TestMemory100k failed; BENCHMARKS.md left unchanged" >&2
+		exit 1
+	fi
+	set -- -mem100k "$OUT/mem100k.txt"
+fi
+
+{
+	echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/bench.sh (COUNT=$COUNT) on $(go env GOOS)/$(go env GOARCH), $(getconf _NPROCESSORS_ONLN) CPUs, $(go version | cut -d' ' -f3); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
+	echo
+	go run ./internal/benchmarks/cmd/benchtable "$@" "$OUT/bench.txt"
+} >"$OUT/table.md"
+cat "$OUT/table.md"
+
+# Replace the generated part of BENCHMARKS.md.
+awk -v table="$OUT/table.md" '
+	/<!-- bench:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+	/<!-- bench:end -->/ { skip = 0 }
+	!skip { print }
+' BENCHMARKS.md >"$OUT/BENCHMARKS.md.new"
+mv "$OUT/BENCHMARKS.md.new" BENCHMARKS.md
