@@ -236,50 +236,15 @@ func (s *Server) handleEnroll(x *exchange) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
-	if u == nil {
+	snap, ok := s.enrollCheckLocked(x, req.UserID, req.FulfillmentProvider, req.EnrollmentRPIDs, req.TransportKey)
+	s.mu.Unlock()
+	if !ok {
 		return
 	}
-	if len(req.EnrollmentRPIDs) == 0 {
-		s.validation(x, "enrollmentRpIds", "enrollmentRpIds: The field cannot be left blank")
-		return
-	}
-	seen := map[string]bool{}
-	for i, rp := range req.EnrollmentRPIDs {
-		if len(rp) > 253 || !hostnameRE.MatchString(rp) {
-			s.validation(x, "enrollmentRpIds", fmt.Sprintf("enrollmentRpIds[%d]: %q is not a host name", i, truncate(rp, 64)))
-			return
-		}
-		if seen[strings.ToLower(rp)] {
-			s.validation(x, "enrollmentRpIds", fmt.Sprintf("enrollmentRpIds[%d]: duplicate RP ID %q", i, rp))
-			return
-		}
-		seen[strings.ToLower(rp)] = true
-	}
-	if req.TransportKey == nil {
-		s.validation(x, "yubicoTransportKeyJWK", "yubicoTransportKeyJWK: The field cannot be left blank")
-		return
-	}
-	tk := *req.TransportKey
-	if err := tk.Validate(); err != nil {
-		x.detail("transport key: %v", err)
-		s.validation(x, "yubicoTransportKeyJWK", "yubicoTransportKeyJWK: "+jwkProblem(err))
-		return
-	}
-	if tk.Use != string(webauthn.UseEncryption) {
-		s.validation(x, "yubicoTransportKeyJWK", fmt.Sprintf("yubicoTransportKeyJWK.use: Invalid value %q, expected \"enc\"", tk.Use))
-		return
-	}
-	if u.status == okta.UserDeprovisioned || u.status == okta.UserSuspended {
-		s.fail(x, http.StatusForbidden, "E0000038", "This operation is not allowed in the user's current status.")
-		return
-	}
-	if e := s.inFulfillmentLocked(u.id); e != nil {
-		s.refuseSecondKey(x, e)
-		return
-	}
-	resp, err := s.enrollLocked(u, req.EnrollmentRPIDs, tk)
+	// The keys and envelopes (P-384 work) are made outside the lock, so
+	// that enrolls of different users run in parallel; the commit below
+	// checks again that no other enroll of this user won meanwhile.
+	f, created, resp, err := s.sealEnrollment(snap, req.EnrollmentRPIDs, *req.TransportKey)
 	if err != nil {
 		x.detail("generate requests: %v", err)
 		s.writeError(x, http.StatusBadRequest, errorBody{
@@ -289,7 +254,77 @@ func (s *Server) handleEnroll(x *exchange) {
 		})
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.inFulfillmentLocked(snap.userID); e != nil {
+		s.refuseSecondKey(x, e)
+		return
+	}
+	for _, e := range created {
+		s.enrollments[e.id] = e
+		s.byUser[e.userID] = append(s.byUser[e.userID], e)
+		f.enrollments = append(f.enrollments, e.id)
+	}
+	s.fulfillments[f.id] = f
 	s.writeJSON(x, http.StatusOK, resp)
+}
+
+// enrollSnapshot is what sealEnrollment needs of the user and the clock,
+// read under the lock.
+type enrollSnapshot struct {
+	userID, login, display string
+	userHandle             []byte
+	now                    time.Time
+}
+
+// enrollCheckLocked validates an enroll request and answers its error; ok
+// reports that it passed.
+func (s *Server) enrollCheckLocked(x *exchange, userID, provider string, rpIDs []string, tk *webauthn.PublicJWK) (snap enrollSnapshot, ok bool) {
+	u := s.preregUserLocked(x, userID, provider)
+	if u == nil {
+		return snap, false
+	}
+	if len(rpIDs) == 0 {
+		s.validation(x, "enrollmentRpIds", "enrollmentRpIds: The field cannot be left blank")
+		return snap, false
+	}
+	seen := map[string]bool{}
+	for i, rp := range rpIDs {
+		if len(rp) > 253 || !hostnameRE.MatchString(rp) {
+			s.validation(x, "enrollmentRpIds", fmt.Sprintf("enrollmentRpIds[%d]: %q is not a host name", i, truncate(rp, 64)))
+			return snap, false
+		}
+		if seen[strings.ToLower(rp)] {
+			s.validation(x, "enrollmentRpIds", fmt.Sprintf("enrollmentRpIds[%d]: duplicate RP ID %q", i, rp))
+			return snap, false
+		}
+		seen[strings.ToLower(rp)] = true
+	}
+	if tk == nil {
+		s.validation(x, "yubicoTransportKeyJWK", "yubicoTransportKeyJWK: The field cannot be left blank")
+		return snap, false
+	}
+	if err := tk.Validate(); err != nil {
+		x.detail("transport key: %v", err)
+		s.validation(x, "yubicoTransportKeyJWK", "yubicoTransportKeyJWK: "+jwkProblem(err))
+		return snap, false
+	}
+	if tk.Use != string(webauthn.UseEncryption) {
+		s.validation(x, "yubicoTransportKeyJWK", fmt.Sprintf("yubicoTransportKeyJWK.use: Invalid value %q, expected \"enc\"", tk.Use))
+		return snap, false
+	}
+	if u.status == okta.UserDeprovisioned || u.status == okta.UserSuspended {
+		s.fail(x, http.StatusForbidden, "E0000038", "This operation is not allowed in the user's current status.")
+		return snap, false
+	}
+	if e := s.inFulfillmentLocked(u.id); e != nil {
+		s.refuseSecondKey(x, e)
+		return snap, false
+	}
+	return enrollSnapshot{
+		userID: u.id, login: u.profile.Login, display: strings.TrimSpace(u.profile.FirstName + " " + u.profile.LastName),
+		userHandle: bytes.Clone(u.userHandle), now: s.now,
+	}, true
 }
 
 func jwkProblem(err error) string {
@@ -313,55 +348,49 @@ type enrollResponseWire struct {
 	UserID              string            `json:"userId"`
 }
 
-// enrollLocked creates the fulfillment and its enrollments and seals the
-// requests. Nothing is stored unless every request was sealed.
-func (s *Server) enrollLocked(u *user, rpIDs []string, transport webauthn.PublicJWK) (enrollResponseWire, error) {
-	f := &fulfillment{id: s.randomID(20), userID: u.id}
+// sealEnrollment makes the fulfillment and its enrollments (one per RP ID)
+// with their response keys, and seals the PIN and credential requests to
+// the transport key. It needs no lock; nothing is stored.
+func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport webauthn.PublicJWK) (*fulfillment, []*enrollment, enrollResponseWire, error) {
+	f := &fulfillment{id: s.randomID(20), userID: u.userID}
 	pinKey, err := webauthn.GenerateKey(s.rand, s.randomID(20), webauthn.UseEncryption)
 	if err != nil {
-		return enrollResponseWire{}, err
+		return nil, nil, enrollResponseWire{}, err
 	}
 	f.pinKey = pinKey
 	pinJWE, err := webauthn.SealPINRequest(s.rand, transport, webauthn.PINRequest{
-		Version: webauthn.MessageVersion, UserID: u.id, ResponseKey: pinKey.Public(),
+		Version: webauthn.MessageVersion, UserID: u.userID, ResponseKey: pinKey.Public(),
 	})
 	if err != nil {
-		return enrollResponseWire{}, err
+		return nil, nil, enrollResponseWire{}, err
 	}
-	out := enrollResponseWire{FulfillmentProvider: okta.ProviderYubico, PINRequestJWE: pinJWE, UserID: u.id}
+	out := enrollResponseWire{FulfillmentProvider: okta.ProviderYubico, PINRequestJWE: pinJWE, UserID: u.userID}
 	var created []*enrollment
-	display := strings.TrimSpace(u.profile.FirstName + " " + u.profile.LastName)
 	for _, rpID := range rpIDs {
 		e := &enrollment{
-			id: "fwf" + s.randomID(17), userID: u.id, fulfillmentID: f.id, rpID: rpID,
-			status: okta.StatusFulfillmentPending, created: s.now, lastUpdated: s.now,
+			id: "fwf" + s.randomID(17), userID: u.userID, fulfillmentID: f.id, rpID: rpID,
+			status: okta.StatusFulfillmentPending, created: u.now, lastUpdated: u.now,
 		}
 		if e.key, err = webauthn.GenerateKey(s.rand, s.randomID(20), webauthn.UseEncryption); err != nil {
-			return enrollResponseWire{}, err
+			return nil, nil, enrollResponseWire{}, err
 		}
 		e.request = webauthn.CredentialRequest{
-			Version: webauthn.MessageVersion, UserID: u.id, EnrollmentID: e.id,
+			Version: webauthn.MessageVersion, UserID: u.userID, EnrollmentID: e.id,
 			RPID: rpID, RPName: s.orgName,
-			UserHandle: bytes.Clone(u.userHandle), UserName: u.profile.Login, UserDisplayName: display,
+			UserHandle: bytes.Clone(u.userHandle), UserName: u.login, UserDisplayName: u.display,
 			Challenge: s.randomBytes(32), Algorithms: []int{-7},
 			ResidentKey: true, UserVerification: "required", CredProtect: 2,
-			ExpiresAt:   s.now.Add(s.ttl),
+			ExpiresAt:   u.now.Add(s.ttl),
 			ResponseKey: e.key.Public(),
 		}
 		jwe, err := webauthn.SealCredentialRequest(s.rand, transport, e.request)
 		if err != nil {
-			return enrollResponseWire{}, err
+			return nil, nil, enrollResponseWire{}, err
 		}
 		out.CredRequests = append(out.CredRequests, credRequestWire{AuthenticatorEnrollmentID: e.id, CredRequestJWE: jwe, KeyID: e.key.KeyID()})
 		created = append(created, e)
 	}
-	for _, e := range created {
-		s.enrollments[e.id] = e
-		s.byUser[e.userID] = append(s.byUser[e.userID], e)
-		f.enrollments = append(f.enrollments, e.id)
-	}
-	s.fulfillments[f.id] = f
-	return out, nil
+	return f, created, out, nil
 }
 
 var (

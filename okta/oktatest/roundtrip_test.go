@@ -438,3 +438,41 @@ func BenchmarkEnrollActivate(b *testing.B) {
 		}
 	}
 }
+
+// Concurrent enrolls of one user (the sealing runs outside the server's
+// lock) still leave exactly one key in fulfillment: one wins, the others
+// get 400 E0000001.
+func TestConcurrentEnrollOneWins(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t)
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := srv.AddUser(okta.Profile{Login: "race@example.com", Email: "race@example.com", FirstName: "Ra", LastName: "Ce"}, okta.UserActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := toJWK(newFactory(t).transport.Public())
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com"}, TransportKey: tk})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, okta.ErrValidation):
+			t.Errorf("Enroll = %v, want success or ErrValidation", err)
+		}
+	}
+	if got := len(srv.Enrollments(u.ID)); won != 1 || got != 1 {
+		t.Errorf("%d of %d enrolls succeeded, %d enrollments stored; want 1 and 1", won, n, got)
+	}
+}
