@@ -24,6 +24,7 @@ bench() { # pattern benchtime
 bench '^Benchmark(Peer|PeerRatio|CryptoFloor|Lifecycle|LifecycleVsFloor)$' 1s
 bench '^BenchmarkOrderBatchRateLimited$' 1x
 bench '^BenchmarkMemory$' 1x
+bench '^BenchmarkOktaSeedUsers$' 1x
 
 if grep -q -e '^--- FAIL' -e '^FAIL' "$OUT/bench.txt"; then
 	echo "bench.sh: a benchmark failed; BENCHMARKS.md left unchanged" >&2
