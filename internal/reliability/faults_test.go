@@ -196,8 +196,14 @@ func checkFaultReport(t *testing.T, rep faultReport) {
 	if rep.active+rep.errored != rep.users {
 		t.Errorf("Active %d + errored %d != users %d", rep.active, rep.errored, rep.users)
 	}
-	reasons := map[string]int{}
+	reasons := map[string]int{} // by failed step and the reason's first words
 	for _, r := range rep.erroredReasons {
+		if i := strings.Index(r, " for "); i > 0 {
+			r = r[:i]
+		}
+		if len(r) > 90 {
+			r = r[:90] + "…"
+		}
 		reasons[r]++
 	}
 	for _, r := range slices.Sorted(maps.Keys(reasons)) {

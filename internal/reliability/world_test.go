@@ -380,10 +380,15 @@ func (w *world) check(ctx context.Context, store fulfillment.Store) outcome {
 	return out
 }
 
-// syncUntilQuiet runs Sync passes until one advances nothing and fails
-// nothing (or max passes); it returns the passes run and the failures seen.
+// syncUntilQuiet runs Sync passes until one fails nothing and advances
+// nothing, or quietAfter passes in a row advance nothing (records waiting
+// for the outside world are polled on every pass, and under faults some
+// polls always fail), or maxPasses. It returns the passes run and the
+// failures seen.
 func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service, maxPasses int) (passes, failures int) {
 	t.Helper()
+	const quietAfter = 5
+	still := 0
 	for passes < maxPasses {
 		rep, err := svc.Sync(ctx)
 		passes++
@@ -392,6 +397,12 @@ func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service,
 		}
 		failures += len(rep.Failures)
 		if rep.Advanced == 0 && len(rep.Failures) == 0 {
+			break
+		}
+		if still++; rep.Advanced > 0 {
+			still = 0
+		}
+		if still == quietAfter {
 			break
 		}
 	}
