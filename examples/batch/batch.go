@@ -319,6 +319,7 @@ func open(ctx context.Context, cfg config, rows []row, stdout io.Writer) (backen
 	}
 	svc, err := fulfillment.New(fulfillment.Config{
 		Okta: b.okta, Yubico: yc, Store: &gatedStore{Store: store, stop: ctx.Done()}, RPIDs: []string{rpID}, Concurrency: cfg.concurrency,
+		Logger: cfg.logger,
 	})
 	if err != nil {
 		return fail(err)

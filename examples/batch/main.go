@@ -51,6 +51,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -81,6 +82,7 @@ type config struct {
 	reportFile  string
 	stateFile   string
 	concurrency int
+	logger      *slog.Logger
 }
 
 // usageError is a problem with the command line (exit code 2).
@@ -130,8 +132,13 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (config,
 	fs.StringVar(&cfg.reportFile, "report", "", "write a CSV of per-row results to this file")
 	fs.StringVar(&cfg.stateFile, "state", "", "SQLite file of the Service's records; rerun with the same file to resume")
 	fs.IntVar(&cfg.concurrency, "concurrency", fulfillment.DefaultConcurrency, "users worked on at once")
+	verbose := fs.Bool("v", false, "log the Service's steps to stderr (secrets are never logged)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	cfg.logger = slog.New(slog.DiscardHandler)
+	if *verbose {
+		cfg.logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	bad := func(format string, args ...any) (config, error) {
 		return cfg, &usageError{fmt.Sprintf(format, args...)}

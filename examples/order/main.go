@@ -34,6 +34,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -61,6 +62,7 @@ type config struct {
 	stateFile              string // SQLite store of the orders, shared with the fulfillment service
 	profileFile            string // fake mode: the profile to seed
 	seedStatus             string // fake mode: STAGED or ACTIVE
+	logger                 *slog.Logger
 }
 
 // demoLogin is the user ordered for in fake mode when -user is not given.
@@ -115,8 +117,13 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (config,
 	fs.StringVar(&cfg.stateFile, "state", "", "SQLite file of the fulfillment service's records (default: in memory, forgotten at exit)")
 	fs.StringVar(&cfg.profileFile, "profile", "", "fake mode only: JSON Okta profile to seed the user with")
 	fs.StringVar(&cfg.seedStatus, "seed-status", "STAGED", "fake mode only: status of the seeded user, STAGED or ACTIVE")
+	verbose := fs.Bool("v", false, "log the Service's steps to stderr (secrets are never logged)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	cfg.logger = slog.New(slog.DiscardHandler)
+	if *verbose {
+		cfg.logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	bad := func(format string, args ...any) (config, error) {
 		return cfg, &usageError{fmt.Sprintf(format, args...)}

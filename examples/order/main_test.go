@@ -164,13 +164,16 @@ func TestAgainstOrg(t *testing.T) {
 	// By ID, with the token file: ordered and recorded.
 	state := filepath.Join(t.TempDir(), "orders.db")
 	base = append(base, "-token-file", tokenFile, "-state", state)
-	code, stdout, stderr = runOrder(t, noEnv, append(base, "-user", u.ID)...)
+	code, stdout, stderr = runOrder(t, noEnv, append(base, "-user", u.ID, "-v")...)
 	if code != 0 || !strings.Contains(stdout, "ordered a YubiKey for jan@example.com ("+u.ID+"): Fulfillment started") ||
 		!strings.Contains(stdout, "relying party 127.0.0.1") {
 		t.Fatalf("order: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+	if !strings.Contains(stderr, `msg="fulfillment: intent"`) {
+		t.Errorf("-v logged no intent:\n%s", stderr)
+	}
 	if strings.Contains(stdout+stderr, srv.Token()) {
-		t.Error("the token was printed")
+		t.Error("the token was printed or logged")
 	}
 	events := srv.Events()
 	if len(events) != 1 || events[0].EventType != oktatest.EventPreregisterInitiate || events[0].UserID != u.ID ||

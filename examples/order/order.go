@@ -55,7 +55,7 @@ func order(ctx context.Context, cfg config, stdout io.Writer) error {
 		store = db
 	}
 	svc, err := fulfillment.New(fulfillment.Config{
-		Okta: b.okta, Yubico: b.yubico, Store: store, RPIDs: []string{b.rpID},
+		Okta: b.okta, Yubico: b.yubico, Store: store, RPIDs: []string{b.rpID}, Logger: cfg.logger,
 	})
 	if err != nil {
 		return err
