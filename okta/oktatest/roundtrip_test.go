@@ -476,3 +476,36 @@ func TestConcurrentEnrollOneWins(t *testing.T) {
 		t.Errorf("%d of %d enrolls succeeded, %d enrollments stored; want 1 and 1", won, n, got)
 	}
 }
+
+// send-pin before activation (FULFILLMENT_PENDING, and FULFILLMENT_ERRORED
+// after mark-error) is refused with 400 E0000001 and sends no email: there
+// is no PIN yet.
+func TestSendPINBeforeActivation(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t)
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := stagedUser(t, srv)
+	enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(newFactory(t).transport.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eid := enr.CredRequests[0].AuthenticatorEnrollmentID
+	for _, step := range []string{"pending", "errored"} {
+		if step == "errored" {
+			if err := c.MarkError(t.Context(), u.ID, eid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := c.SendPIN(t.Context(), okta.SendPINRequest{UserID: u.ID, AuthenticatorEnrollmentID: eid})
+		var ae *okta.APIError
+		if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.ErrorCode != "E0000001" {
+			t.Errorf("SendPIN(%s) = %v, want 400 E0000001", step, err)
+		}
+	}
+	if out := srv.Outbox(); len(out) != 0 {
+		t.Errorf("outbox = %+v, want empty", out)
+	}
+}

@@ -126,7 +126,7 @@ func TestErrorPaths(t *testing.T) {
 		{"transport key missing member", "POST", "/webauthn-registration/api/v1/enroll", ssws,
 			`{"userId":"` + u.ID + `","fulfillmentProvider":"yubico","enrollmentRpIds":["example.okta.com"],"yubicoTransportKeyJWK":{"kty":"EC","crv":"P-384","kid":"k","use":"enc","x":"AA"}}`,
 			400, "E0000001", "Api validation failed: yubicoTransportKeyJWK", nil},
-		{"send-pin before activation", "POST", "/webauthn-registration/api/v1/send-pin", ssws,
+		{"send-pin unknown enrollment", "POST", "/webauthn-registration/api/v1/send-pin", ssws,
 			`{"userId":"` + u.ID + `","fulfillmentProvider":"yubico","authenticatorEnrollmentId":"fwfNope"}`,
 			404, "E0000007", "Not found: Resource not found: fwfNope (UserFactor)", nil},
 		{"already active", "POST", "/api/v1/users/" + u.ID + "/lifecycle/activate?sendEmail=false", ssws, "{}", 403, "E0000016", "Activation failed because the user is already active", nil},
