@@ -1,6 +1,7 @@
 // Package fulfillment orders, ships, activates and retires pre-enrolled
-// YubiKeys for Okta users. It holds the domain of that lifecycle; nothing in
-// the domain does network I/O.
+// YubiKeys for Okta users. It holds the domain of that lifecycle, in which
+// nothing does network I/O, and the [Service] that runs it against Okta and
+// Yubico.
 //
 // # Statuses
 //
@@ -51,4 +52,13 @@
 // export of Workday or ServiceNow through a declared [Mapping]
 // ([WorkdayMapping], [ServiceNowMapping]); bad rows are reported as
 // [*RowError] values naming the line and the column.
+//
+// # The Service
+//
+// [New] builds a [Service] from a [Config]: the okta and yubico clients and
+// a [Store] ([NewMemoryStore] or [OpenSQLite]). [Service.Order] and
+// [Service.OrderBatch] order keys; [Service.Sync] (or [Service.Run] on a
+// schedule, with [Service.EventHandler] for Okta's event hooks) moves every
+// order on; [Service.Retry], [Service.ResendPIN], [Service.Delete] and
+// [Service.Status] act on one user's key.
 package fulfillment
