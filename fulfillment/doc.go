@@ -1,6 +1,6 @@
 // Package fulfillment orders, ships, activates and retires pre-enrolled
-// YubiKeys for Okta users. It holds the domain of that lifecycle, in which
-// nothing does network I/O, and the [Service] that runs it against Okta and
+// YubiKeys for Okta users. It holds the domain of that lifecycle (statuses,
+// orders, addresses, directories: no network I/O) and the [Service] that runs it against Okta and
 // Yubico.
 //
 // # Statuses
@@ -55,10 +55,23 @@
 //
 // # The Service
 //
-// [New] builds a [Service] from a [Config]: the okta and yubico clients and
-// a [Store] ([NewMemoryStore] or [OpenSQLite]). [Service.Order] and
-// [Service.OrderBatch] order keys; [Service.Sync] (or [Service.Run] on a
-// schedule, with [Service.EventHandler] for Okta's event hooks) moves every
-// order on; [Service.Retry], [Service.ResendPIN], [Service.Delete] and
-// [Service.Status] act on one user's key.
+// [Service] runs the lifecycle against Okta and Yubico. [New] takes an
+// *okta.Client, a *yubico.Client, a [Store] ([NewMemoryStore], or
+// [OpenSQLite] for programs) and the relying-party IDs. [Service.PrepareUser]
+// creates STAGED users or updates existing ones; [Service.Order] and
+// [Service.OrderBatch] validate every profile before any call, then send
+// Okta's initiate-fulfillment-request (a batch concurrently, within Okta's
+// rate limits); [Service.EventHandler] receives Okta's
+// system.mfa.preregister.initiate events; [Service.Sync], or [Service.Run]
+// on a schedule, enrolls, creates the FIDO Pre-reg shipment, polls it,
+// activates every credential paired with its enrollment, sends the PIN and
+// notices the first sign-in. [Service.Retry], [Service.Delete],
+// [Service.ResendPIN] and [Service.Status] do the rest.
+//
+// Every remote call is recorded in the store before it is sent (intent,
+// idempotency key, lease) and after it returns (result), so a program that
+// crashed resumes without a second enrollment or shipment; the [Service]
+// type's documentation lists the recovery rule for each step. With a
+// Yubico API that honours Idempotency-Key (yubicotest does; the real API's
+// support is unconfirmed), set [Config.IdempotentShipments].
 package fulfillment
