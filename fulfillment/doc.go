@@ -1,7 +1,7 @@
 // Package fulfillment orders, ships, activates and retires pre-enrolled
 // YubiKeys for Okta users. It holds the domain of that lifecycle (statuses,
-// orders, addresses, directories: no network I/O) and the [Service] that runs it against Okta and
-// Yubico.
+// orders, addresses, directories: no network I/O) and the [Service] that
+// runs it against Okta and Yubico.
 //
 // # Statuses
 //
