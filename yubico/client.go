@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -131,8 +132,8 @@ func WithJWKSBaseURL(rawURL string) Option {
 
 // NewClient returns a client for the API at baseURL (for example
 // [DefaultBaseURL], or a fake's URL) authenticating with the bearer token.
-// It returns an error if baseURL is not an absolute http(s) URL without query
-// or fragment, if token is empty or malformed, or if an option is invalid.
+// It returns an error if baseURL is not an absolute https URL without query
+// or fragment (plain http only for loopback hosts, such as a test server), if token is empty or malformed, or if an option is invalid.
 func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	base, err := parseBase("base URL", baseURL)
 	if err != nil {
@@ -211,9 +212,23 @@ func parseBase(what, raw string) (*url.URL, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("yubico: %s %q: must not contain user info, query or fragment", what, u.Redacted())
 	}
+	// Plain http would send the token (API) or take signing keys (JWKS)
+	// over an unauthenticated channel: only a loopback test server may.
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("yubico: %s %q: plain http is only allowed for loopback hosts", what, raw)
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// isLoopback reports whether host is "localhost" or a loopback IP address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // BaseURL returns the API base URL the client calls.
