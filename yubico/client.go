@@ -133,7 +133,8 @@ func WithJWKSBaseURL(rawURL string) Option {
 // NewClient returns a client for the API at baseURL (for example
 // [DefaultBaseURL], or a fake's URL) authenticating with the bearer token.
 // It returns an error if baseURL is not an absolute https URL without query
-// or fragment (plain http only for loopback hosts, such as a test server), if token is empty or malformed, or if an option is invalid.
+// or fragment (plain http only for loopback hosts, such as a test server),
+// if token is empty or malformed, or if an option is invalid.
 func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	base, err := parseBase("base URL", baseURL)
 	if err != nil {
