@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/metadata"
@@ -58,6 +59,8 @@ type Config struct {
 	// checked by go-webauthn and crypto/x509 against the real time.
 	Now func() time.Time
 	// Rand is the source of login challenges (default crypto/rand.Reader).
+	// The RelyingParty reads it under a lock, so it need not be safe for
+	// concurrent use.
 	Rand io.Reader
 }
 
@@ -74,6 +77,7 @@ type RelyingParty struct {
 	loginUV      string
 	loginTimeout time.Duration
 	now          func() time.Time
+	randMu       sync.Mutex // guards rand
 	rand         io.Reader
 }
 
@@ -408,7 +412,10 @@ func (rp *RelyingParty) BeginLogin(rpID string, userHandle []byte, creds []Crede
 		return protocol.PublicKeyCredentialRequestOptions{}, LoginSession{}, fmt.Errorf("webauthn: %s: no credential of the user for RP ID %q: %w", scope, rpID, ErrUnknownCredential)
 	}
 	challenge := make([]byte, 32)
-	if _, err := io.ReadFull(rp.rand, challenge); err != nil {
+	rp.randMu.Lock()
+	_, err := io.ReadFull(rp.rand, challenge)
+	rp.randMu.Unlock()
+	if err != nil {
 		return protocol.PublicKeyCredentialRequestOptions{}, LoginSession{}, fmt.Errorf("webauthn: %s: generate challenge: %w", scope, err)
 	}
 	opts := protocol.PublicKeyCredentialRequestOptions{

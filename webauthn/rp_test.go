@@ -325,6 +325,40 @@ func TestLoginDeterministicChallenge(t *testing.T) {
 	}
 }
 
+// TestBeginLoginConcurrentRand runs BeginLogin from several goroutines on
+// one RelyingParty whose Rand is not safe for concurrent use (run with
+// -race): the RP serializes its reads, and every challenge is distinct.
+func TestBeginLoginConcurrentRand(t *testing.T) {
+	t.Parallel()
+	_, _, _, cred := registered(t)
+	seed := make([]byte, 32*8)
+	for i := range seed {
+		seed[i] = byte(i)
+	}
+	rp, _ := newTestRP(t, func(c *Config) { c.Rand = bytes.NewReader(seed) })
+	challenges := make(chan string, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, s, err := rp.BeginLogin(cred.RPID, cred.UserHandle, []Credential{cred})
+			if err != nil {
+				t.Errorf("BeginLogin: %v", err)
+				return
+			}
+			challenges <- string(s.Challenge)
+		})
+	}
+	wg.Wait()
+	close(challenges)
+	seen := map[string]bool{}
+	for c := range challenges {
+		seen[c] = true
+	}
+	if len(seen) != 8 {
+		t.Errorf("%d distinct challenges from 8 logins, want 8", len(seen))
+	}
+}
+
 func TestFinishLoginFailures(t *testing.T) {
 	t.Parallel()
 	trusted, _ := cas(t)
