@@ -168,6 +168,28 @@ func (s *Server) newUserLocked(p okta.Profile, status okta.UserStatus) *user {
 	return u
 }
 
+// SetLastLogin seeds the time userID last signed in, which Okta reports as
+// the user's lastLogin; the zero time means never (lastLogin null). A
+// successful Authn sign-in sets it to the fake clock's time. It fails for an
+// unknown user or a time after the fake clock.
+func (s *Server) SetLastLogin(userID string, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return fmt.Errorf("oktatest: SetLastLogin: unknown user %q", userID)
+	}
+	if t.After(s.now) {
+		return fmt.Errorf("oktatest: SetLastLogin: lastLogin %s is after the fake clock %s",
+			t.UTC().Format(time.RFC3339), s.now.Format(time.RFC3339))
+	}
+	if !t.IsZero() {
+		t = t.UTC()
+	}
+	u.lastLogin = t
+	return nil
+}
+
 // AddGroup seeds an OKTA_GROUP group and returns its ID.
 func (s *Server) AddGroup(name string) string {
 	s.mu.Lock()
