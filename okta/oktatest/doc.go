@@ -24,7 +24,8 @@
 //
 // # Controlling and observing it
 //
-// Seed with [Server.AddUser], [Server.AddGroup], [Server.AddToken] and
+// Seed with [Server.AddUser], [Server.SetLastLogin] (a user who has signed
+// in before), [Server.AddGroup], [Server.AddToken] and
 // [Server.AddEventHook]; inspect with [Server.Users], [Server.Enrollments],
 // [Server.Enrollment], [Server.Events], [Server.Outbox] (the users'
 // mailboxes, PIN emails included), [Server.Deliveries] and
