@@ -99,6 +99,9 @@ func WithRetryPolicy(p RetryPolicy) Option {
 		if p.MaxRateLimitWait < 0 {
 			return fmt.Errorf("%w: WithRetryPolicy: MaxRateLimitWait %v is negative", ErrInvalidArgument, p.MaxRateLimitWait)
 		}
+		if p.RateLimitJitter < 0 {
+			return fmt.Errorf("%w: WithRetryPolicy: RateLimitJitter %v is negative", ErrInvalidArgument, p.RateLimitJitter)
+		}
 		o.retry = p
 		return nil
 	}
@@ -399,7 +402,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			if wait > c.retry.MaxRateLimitWait {
 				return nil, apiErr
 			}
-			if err := c.clock.Sleep(ctx, wait); err != nil {
+			if err := c.clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
 				return nil, fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
 			}
 			retryFor = apiErr.RequestID
@@ -434,7 +437,7 @@ func (c *Client) throttle(ctx context.Context, k *call, bucket string) error {
 		return fmt.Errorf("okta: %s: %w: %d of %d requests left, reset in %v exceeds the %v wait limit",
 			k.op, ErrRateLimited, rl.Remaining, rl.Limit, wait.Round(time.Second), c.retry.MaxRateLimitWait)
 	}
-	if err := c.clock.Sleep(ctx, wait); err != nil {
+	if err := c.clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
 		return fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
 	}
 	c.limits.clear(bucket)

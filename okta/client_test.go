@@ -471,6 +471,34 @@ func TestRateLimit429Waits(t *testing.T) {
 	}
 }
 
+// RateLimitJitter spreads 429 waits over [reset+1s, reset+1s+jitter).
+func TestRateLimitJitter(t *testing.T) {
+	t.Parallel()
+	seen := map[time.Duration]bool{}
+	for range 20 {
+		c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: 1, RateLimitJitter: 2 * time.Second}))
+		mt.RegisterResponder("GET", org+"/api/v1/users/x", httpmock.ResponderFromMultipleResponses([]*http.Response{
+			jsonResp(429, `{"errorCode":"E0000047"}`, "Date", epoch.Format(http.TimeFormat),
+				"X-Rate-Limit-Limit", "0", "X-Rate-Limit-Remaining", "0", "X-Rate-Limit-Reset", fmt.Sprint(epoch.Add(30*time.Second).Unix())),
+			jsonResp(200, `{"id":"x","profile":{}}`),
+		}))
+		if _, err := c.GetUser(t.Context(), "x"); err != nil {
+			t.Fatal(err)
+		}
+		sl := clk.sleeps()
+		if len(sl) != 1 || sl[0] < 31*time.Second || sl[0] >= 33*time.Second {
+			t.Fatalf("waits = %v, want one in [31s, 33s)", sl)
+		}
+		seen[sl[0]] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("20 waits all equal %v; want jitter", seen)
+	}
+	if _, err := okta.NewClient(org, token, okta.WithRetryPolicy(okta.RetryPolicy{RateLimitJitter: -1})); !errors.Is(err, okta.ErrInvalidArgument) {
+		t.Errorf("negative RateLimitJitter: %v, want ErrInvalidArgument", err)
+	}
+}
+
 func TestRateLimit429NotRetriedPastLimits(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -62,6 +62,13 @@ type RetryPolicy struct {
 	// X-Rate-Limit-Remaining <= Reserve, the next request in that bucket
 	// waits for X-Rate-Limit-Reset. Negative disables throttling.
 	Reserve int
+	// RateLimitJitter spreads the waits for a rate-limit reset (after a 429
+	// and when throttling): a uniformly random extra wait in
+	// [0, RateLimitJitter) is added, so that calls that hit the limit
+	// together do not all fire at the reset instant (Okta's concurrency
+	// limit answers 429 with a reset that is only a suggestion). 0 adds
+	// none.
+	RateLimitJitter time.Duration
 }
 
 // DefaultMaxRateLimitWait is the longest single wait for a rate-limit window
@@ -70,9 +77,17 @@ const DefaultMaxRateLimitWait = 75 * time.Second
 
 // DefaultRetryPolicy is what NewClient uses without [WithRetryPolicy]: three
 // retries, jittered exponential backoff, throttling with a reserve of one
-// request per bucket.
+// request per bucket, and up to 1 s of jitter on rate-limit waits.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxRetries: 3, Reserve: 1, MaxRateLimitWait: DefaultMaxRateLimitWait}
+	return RetryPolicy{MaxRetries: 3, Reserve: 1, MaxRateLimitWait: DefaultMaxRateLimitWait, RateLimitJitter: time.Second}
+}
+
+// jitter returns a uniformly random duration in [0, d); 0 when d <= 0.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
 }
 
 // NoRetries is a policy that sends every request once and never throttles;
