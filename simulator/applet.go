@@ -27,22 +27,20 @@ type response struct {
 
 // Status words used across applets (ISO 7816-4 §5.1.3).
 const (
-	swOK                uint16 = 0x9000
-	swWrongLength       uint16 = 0x6700
-	swSecurityStatus    uint16 = 0x6982
-	swAuthBlocked       uint16 = 0x6983
-	swConditionsNotMet  uint16 = 0x6985
-	swIncorrectData     uint16 = 0x6A80
-	swFuncNotSupported  uint16 = 0x6A81
-	swFileNotFound      uint16 = 0x6A82
-	swIncorrectP1P2     uint16 = 0x6A86
-	swRefNotFound       uint16 = 0x6A88
-	swInsNotSupported   uint16 = 0x6D00
-	swClaNotSupported   uint16 = 0x6E00
-	swVerifyFailBase    uint16 = 0x63C0 // | retries left
-	swMoreDataBase      uint16 = 0x6100 // | bytes available
-	swUnknownError      uint16 = 0x6F00
-	swCommandNotAllowed uint16 = 0x6986
+	swOK               uint16 = 0x9000
+	swWrongLength      uint16 = 0x6700
+	swSecurityStatus   uint16 = 0x6982
+	swAuthBlocked      uint16 = 0x6983
+	swConditionsNotMet uint16 = 0x6985
+	swIncorrectData    uint16 = 0x6A80
+	swFileNotFound     uint16 = 0x6A82
+	swIncorrectP1P2    uint16 = 0x6A86
+	swRefNotFound      uint16 = 0x6A88
+	swInsNotSupported  uint16 = 0x6D00
+	swClaNotSupported  uint16 = 0x6E00
+	swVerifyFailBase   uint16 = 0x63C0 // | retries left
+	swMoreDataBase     uint16 = 0x6100 // | bytes available
+	swUnknownError     uint16 = 0x6F00
 )
 
 // env is what every applet of one key shares: identity, randomness, time

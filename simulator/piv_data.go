@@ -116,7 +116,6 @@ func pivReadOnly(b []byte, want uint32) ([]byte, error) {
 // Data objects (SP 800-73-4 Part 1 §3 Table 3, Yubico's 5FFFxx).
 const (
 	pivObjDiscovery   = 0x7E
-	pivObjBIT         = 0x7F61
 	pivObjFingerprint = 0x5FC103
 	pivObjFacial      = 0x5FC108
 	pivObjPrinted     = 0x5FC109
