@@ -3,6 +3,8 @@ package reliability_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -41,6 +43,7 @@ type faultReport struct {
 	elapsed                  time.Duration
 	problems                 []string
 	erroredReasons           map[string]string
+	errorTexts               []string // every error the Service and the sign-in returned
 }
 
 func (r faultReport) String() string {
@@ -57,15 +60,28 @@ func (r faultReport) String() string {
 
 // runFaultSuite takes n users through the lifecycle with faults at rate on
 // both fakes and checks the invariants.
-func runFaultSuite(t *testing.T, n int, seed uint64, rate float64) faultReport {
+// With logs, the Service logs to it as JSON at debug level.
+func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Writer) (faultReport, *world) {
 	start := time.Now()
 	ctx := t.Context()
 	w := newWorld(t, n, seed)
 	var c counters
 	oc, yc := w.clients(clientOptions{timeout: clientTimeout}, &c)
 	store := fulfillment.NewMemoryStore()
-	svc := w.service(oc, yc, store, nil)
+	svc := w.service(oc, yc, store, func(cfg *fulfillment.Config) {
+		if logs != nil {
+			cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	})
 	rep := faultReport{users: n}
+	var errMu sync.Mutex
+	onErr := func(err error) {
+		if err != nil {
+			errMu.Lock()
+			rep.errorTexts = append(rep.errorTexts, err.Error())
+			errMu.Unlock()
+		}
+	}
 	last := start
 	phase := func(name string) {
 		t.Logf("%-28s %v", name, time.Since(last).Round(time.Millisecond))
@@ -107,13 +123,14 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64) faultReport {
 		rep.resumed += br.Failed
 		pending = pending[:0]
 		for _, r := range append(br.Invalid, br.Results...) {
+			onErr(r.Err)
 			if _, err := store.Get(ctx, r.UserID); errors.Is(err, fulfillment.ErrRecordNotFound) || r.UserID == "" {
 				pending = append(pending, w.ids()[r.Index])
 			}
 		}
 	}
 	syncAll := func() {
-		passes, failures := syncUntilQuiet(ctx, t, svc, maxPasses)
+		passes, failures := syncUntilQuiet(ctx, t, svc, maxPasses, onErr)
 		rep.syncPasses += passes
 		rep.resumed += failures
 	}
@@ -152,6 +169,7 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64) faultReport {
 			mu.Lock()
 			defer mu.Unlock()
 			rep.signInRestarts += restarts
+			onErr(err)
 			if err != nil {
 				t.Errorf("user %s: %v", p.id, err)
 			}
@@ -180,7 +198,7 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64) faultReport {
 	rep.yubicoReqs = len(w.yubico.RequestLog())
 	rep.oktaRetries, rep.yubicoRetry = c.oktaBackoffs.Load(), c.yubicoRetries.Load()
 	rep.elapsed = time.Since(start)
-	return rep
+	return rep, w
 }
 
 // checkFaultReport fails t on any broken invariant.
@@ -225,6 +243,6 @@ func TestFaultSuite(t *testing.T) {
 	if testing.Short() {
 		n = min(n, 40)
 	}
-	rep := runFaultSuite(t, n, 20261129, faultRate)
+	rep, _ := runFaultSuite(t, n, 20261129, faultRate, nil)
 	checkFaultReport(t, rep)
 }

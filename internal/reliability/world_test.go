@@ -89,6 +89,38 @@ type world struct {
 	yubico *yubicotest.Server
 	people []*person
 	byID   map[string]*person
+	// secrets collects every secret seen on the way (preset and new PINs,
+	// Authn state tokens) for the security checks.
+	secrets *secretSet
+}
+
+// secretSet is a set of secret strings, safe for concurrent use.
+type secretSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (s *secretSet) add(v string) {
+	if v == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]bool{}
+	}
+	s.m[v] = true
+}
+
+func (s *secretSet) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.m))
+	for v := range s.m {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // profile returns a valid shipping profile for user n of a world.
@@ -114,7 +146,7 @@ func newWorld(t testing.TB, n int, seed uint64, oktaOpts ...oktatest.Option) *wo
 	ok := oktatest.NewServer(t, append([]oktatest.Option{
 		oktatest.WithRand(newSeeded(seed + 1)), oktatest.WithNow(ys.Now()), oktatest.WithAttestationRoots(ys.FIDOCA().Root()),
 	}, oktaOpts...)...)
-	w := &world{t: t, okta: ok, yubico: ys, byID: map[string]*person{}}
+	w := &world{t: t, okta: ok, yubico: ys, byID: map[string]*person{}, secrets: &secretSet{}}
 	for i := range n {
 		p := &person{n: i, profile: profile(i), newPIN: fmt.Sprintf("%08d", 27182818+i)}
 		u, err := ok.AddUser(p.profile, okta.UserActive)
@@ -232,6 +264,8 @@ func (w *world) pins() map[string]string {
 // error restarts the transaction, up to attempts times; it returns the
 // number of restarts.
 func (w *world) signIn(ctx context.Context, oc *okta.Client, p *person, rec fulfillment.Record, pin string, attempts int) (int, error) {
+	w.secrets.add(pin)
+	w.secrets.add(p.newPIN)
 	key, err := w.yubico.Parcel(rec.ShipmentID)
 	if err != nil {
 		return 0, fmt.Errorf("parcel: %w", err)
@@ -260,6 +294,7 @@ func (w *world) signInOnce(ctx context.Context, oc *okta.Client, pl *simulator.P
 	if err != nil {
 		return err
 	}
+	w.secrets.add(tx.StateToken.Reveal())
 	if tx.Status == okta.AuthnSuccess {
 		return nil // an earlier verify took effect though its answer was lost; nothing else is asked
 	}
@@ -271,6 +306,7 @@ func (w *world) signInOnce(ctx context.Context, oc *okta.Client, pl *simulator.P
 	if err != nil {
 		return err
 	}
+	w.secrets.add(tx.StateToken.Reveal())
 	opts, err := oc.WebAuthnRequestOptions(tx, rpID)
 	if err != nil {
 		return err
@@ -287,6 +323,8 @@ func (w *world) signInOnce(ctx context.Context, oc *okta.Client, pl *simulator.P
 	if err != nil {
 		return err
 	}
+	w.secrets.add(tx.StateToken.Reveal())
+	w.secrets.add(tx.SessionToken.Reveal())
 	if tx.Status != okta.AuthnSuccess {
 		return fmt.Errorf("sign-in status %s, want SUCCESS", tx.Status)
 	}
@@ -385,7 +423,7 @@ func (w *world) check(ctx context.Context, store fulfillment.Store) outcome {
 // for the outside world are polled on every pass, and under faults some
 // polls always fail), or maxPasses. It returns the passes run and the
 // failures seen.
-func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service, maxPasses int) (passes, failures int) {
+func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service, maxPasses int, onErr func(error)) (passes, failures int) {
 	t.Helper()
 	const quietAfter = 5
 	still := 0
@@ -396,6 +434,11 @@ func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service,
 			t.Fatalf("Sync: %v", err)
 		}
 		failures += len(rep.Failures)
+		for _, f := range rep.Failures {
+			if onErr != nil {
+				onErr(f.Err)
+			}
+		}
 		if rep.Advanced == 0 && len(rep.Failures) == 0 {
 			break
 		}
