@@ -51,17 +51,18 @@ type AuthnRequest struct {
 // FactorProfile is the profile of a WebAuthn factor in an Authn transaction.
 type FactorProfile struct {
 	// CredentialID is the WebAuthn credential ID, base64url.
-	CredentialID      string `json:"credentialId"`
+	CredentialID string `json:"credentialId"`
+	// AuthenticatorName is e.g. "YubiKey".
 	AuthenticatorName string `json:"authenticatorName,omitempty"`
 }
 
 // Factor is a factor offered or challenged in an Authn transaction.
 type Factor struct {
-	ID         string        `json:"id"`
-	FactorType string        `json:"factorType"`
-	Provider   string        `json:"provider"`
-	VendorName string        `json:"vendorName"`
-	Profile    FactorProfile `json:"profile"`
+	ID         string        `json:"id"`         // factor ID (the enrollment ID)
+	FactorType string        `json:"factorType"` // "webauthn"
+	Provider   string        `json:"provider"`   // "FIDO"
+	VendorName string        `json:"vendorName"` // "FIDO"
+	Profile    FactorProfile `json:"profile"`    // the credential
 }
 
 // WebAuthnChallenge is a WebAuthn factor's challenge
@@ -69,26 +70,28 @@ type Factor struct {
 type WebAuthnChallenge struct {
 	// Challenge is base64url, as a browser's navigator.credentials.get
 	// expects after decoding.
-	Challenge        string          `json:"challenge"`
-	UserVerification string          `json:"userVerification,omitempty"`
-	Extensions       json.RawMessage `json:"extensions,omitempty"`
+	Challenge string `json:"challenge"`
+	// UserVerification is "required", "preferred" or "discouraged".
+	UserVerification string `json:"userVerification,omitempty"`
+	// Extensions are the WebAuthn client extension inputs, as sent.
+	Extensions json.RawMessage `json:"extensions,omitempty"`
 }
 
 // AuthnUser is the user of an Authn transaction.
 type AuthnUser struct {
-	ID    string
-	Login string
+	ID    string // the Okta user ID
+	Login string // the user's login
 }
 
 // AuthnTransaction is the state of a classic Authn transaction. Its tokens
 // are Secrets.
 type AuthnTransaction struct {
-	Status       AuthnStatus
-	StateToken   Secret
-	SessionToken Secret
-	ExpiresAt    time.Time
-	FactorResult string
-	User         AuthnUser
+	Status       AuthnStatus // MFA_REQUIRED, MFA_CHALLENGE, SUCCESS, ...
+	StateToken   Secret      // carries the transaction to the next step
+	SessionToken Secret      // set on SUCCESS
+	ExpiresAt    time.Time   // when the state token expires
+	FactorResult string      // e.g. "CHALLENGE"
+	User         AuthnUser   // the user signing in
 	// Factors are the factors offered (MFA_REQUIRED).
 	Factors []Factor
 	// Factor is the challenged factor (MFA_CHALLENGE).
@@ -201,9 +204,9 @@ func (c *Client) WebAuthnRequestOptions(t AuthnTransaction, rpID string) ([]byte
 // WebAuthnAssertion is what a WebAuthn factor verification sends: the raw
 // clientDataJSON, authenticatorData and signature of an assertion.
 type WebAuthnAssertion struct {
-	ClientData        []byte
-	AuthenticatorData []byte
-	SignatureData     []byte
+	ClientData        []byte // clientDataJSON
+	AuthenticatorData []byte // authenticatorData
+	SignatureData     []byte // signature
 }
 
 // ParseWebAuthnAssertion extracts the assertion from browser-shaped

@@ -63,9 +63,9 @@ type ErrorCause struct {
 	ErrorSummary string `json:"errorSummary"`
 	// Reason, LocationType, Location and Domain appear on some causes.
 	Reason       string `json:"reason,omitempty"`
-	LocationType string `json:"locationType,omitempty"`
-	Location     string `json:"location,omitempty"`
-	Domain       string `json:"domain,omitempty"`
+	LocationType string `json:"locationType,omitempty"` // see Reason
+	Location     string `json:"location,omitempty"`     // see Reason
+	Domain       string `json:"domain,omitempty"`       // see Reason
 }
 
 // Causes is the decoded errorCauses member. Okta's schema says it is an array,

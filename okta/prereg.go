@@ -14,14 +14,14 @@ const ProviderYubico = "yubico"
 // "sig" for its signing keys), Kid, X and Y; Alg and X5C are extra members
 // Yubico's JWKS carries and Okta tolerates.
 type JWK struct {
-	Kty string   `json:"kty"`
-	Crv string   `json:"crv"`
-	Kid string   `json:"kid"`
-	Use string   `json:"use"`
-	X   string   `json:"x"`
-	Y   string   `json:"y"`
-	Alg string   `json:"alg,omitempty"`
-	X5C []string `json:"x5c,omitempty"`
+	Kty string   `json:"kty"`           // key type, "EC"
+	Crv string   `json:"crv"`           // curve, "P-384"
+	Kid string   `json:"kid"`           // key ID, e.g. "APCS-Ttrans-C19881-I009"
+	Use string   `json:"use"`           // "enc" (transport key) or "sig" (signing key)
+	X   string   `json:"x"`             // X coordinate, base64url
+	Y   string   `json:"y"`             // Y coordinate, base64url
+	Alg string   `json:"alg,omitempty"` // algorithm, if Yubico's JWKS names one
+	X5C []string `json:"x5c,omitempty"` // certificate chain, if Yubico's JWKS has one
 }
 
 // Validate checks that the six ECKeyJWK members are present with the values
@@ -72,14 +72,17 @@ func (d *FulfillmentData) UnmarshalJSON(b []byte) error {
 
 // FulfillmentRequest is the body of initiate-fulfillment-request.
 type FulfillmentRequest struct {
+	// UserID is the Okta user ID.
 	UserID string `json:"userId"`
 	// FulfillmentProvider defaults to ProviderYubico when empty.
-	FulfillmentProvider string          `json:"fulfillmentProvider"`
-	FulfillmentData     FulfillmentData `json:"fulfillmentData"`
+	FulfillmentProvider string `json:"fulfillmentProvider"`
+	// FulfillmentData are the keys ordered (at least one).
+	FulfillmentData FulfillmentData `json:"fulfillmentData"`
 }
 
 // EnrollRequest is the body of enroll (Okta's EnrollmentInitializationRequest).
 type EnrollRequest struct {
+	// UserID is the Okta user ID.
 	UserID string `json:"userId"`
 	// FulfillmentProvider defaults to ProviderYubico when empty.
 	FulfillmentProvider string `json:"fulfillmentProvider"`
@@ -92,53 +95,65 @@ type EnrollRequest struct {
 
 // CredRequest is one credential request returned by enroll.
 type CredRequest struct {
+	// AuthenticatorEnrollmentID is the enrollment this request is for ("fwf…").
 	AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
-	CredRequestJWE            string `json:"credRequestJwe"`
+	// CredRequestJWE is the credential request, a compact JWE to the transport key.
+	CredRequestJWE string `json:"credRequestJwe"`
 	// KeyID names Okta's response key pair for this enrollment.
 	KeyID string `json:"keyId"`
 }
 
 // EnrollResponse is Okta's EnrollmentInitializationResponse.
 type EnrollResponse struct {
-	UserID              string        `json:"userId"`
-	FulfillmentProvider string        `json:"fulfillmentProvider"`
-	PINRequestJWE       string        `json:"pinRequestJwe"`
-	CredRequests        []CredRequest `json:"credRequests"`
+	UserID              string `json:"userId"`              // the Okta user ID
+	FulfillmentProvider string `json:"fulfillmentProvider"` // "yubico"
+	// PINRequestJWE is the PIN request, a compact JWE to the transport key.
+	PINRequestJWE string `json:"pinRequestJwe"`
+	// CredRequests holds one credential request per RP ID (enrollment).
+	CredRequests []CredRequest `json:"credRequests"`
 }
 
 // CredResponse is one credential response sent to activate.
 type CredResponse struct {
+	// AuthenticatorEnrollmentID is the enrollment the response is for.
 	AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
-	CredResponseJWE           string `json:"credResponseJwe"`
+	// CredResponseJWE is Yubico's credential response, a compact JWE to the
+	// enrollment's response key wrapping a JWS by a Yubico signing key.
+	CredResponseJWE string `json:"credResponseJwe"`
 }
 
 // ActivateRequest is the body of activate (EnrollmentActivationRequest).
 type ActivateRequest struct {
+	// UserID is the Okta user ID.
 	UserID string `json:"userId"`
 	// FulfillmentProvider defaults to ProviderYubico when empty.
 	FulfillmentProvider string `json:"fulfillmentProvider"`
 	// Serial is the key's serial number as a decimal string.
 	Serial string `json:"serial"`
 	// Version is the key's firmware version, e.g. "5.7.1".
-	Version        string         `json:"version"`
-	PINResponseJWE string         `json:"pinResponseJwe"`
-	CredResponses  []CredResponse `json:"credResponses"`
+	Version string `json:"version"`
+	// PINResponseJWE is Yubico's PIN response (fido_pin_response).
+	PINResponseJWE string `json:"pinResponseJwe"`
+	// CredResponses pairs each credential response with its enrollment.
+	CredResponses []CredResponse `json:"credResponses"`
 	// SigningKeys are Yubico's signing keys (use "sig"), yubicoSigningJwks.
 	SigningKeys []JWK `json:"yubicoSigningJwks"`
 }
 
 // ActivateResponse is Okta's EnrollmentActivationResponse.
 type ActivateResponse struct {
-	UserID                     string   `json:"userId"`
-	FulfillmentProvider        string   `json:"fulfillmentProvider"`
-	AuthenticatorEnrollmentIDs []string `json:"authenticatorEnrollmentIds"`
+	UserID                     string   `json:"userId"`                     // the Okta user ID
+	FulfillmentProvider        string   `json:"fulfillmentProvider"`        // "yubico"
+	AuthenticatorEnrollmentIDs []string `json:"authenticatorEnrollmentIds"` // the activated enrollments
 }
 
 // SendPINRequest is the body of send-pin.
 type SendPINRequest struct {
+	// UserID is the Okta user ID.
 	UserID string `json:"userId"`
 	// FulfillmentProvider defaults to ProviderYubico when empty.
-	FulfillmentProvider       string `json:"fulfillmentProvider"`
+	FulfillmentProvider string `json:"fulfillmentProvider"`
+	// AuthenticatorEnrollmentID is an activated enrollment of the key.
 	AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
 }
 
@@ -178,15 +193,15 @@ type EnrollmentProfile struct {
 // (WebAuthnPreregistrationFactor). Members the client does not model are
 // ignored.
 type Enrollment struct {
-	ID                  string            `json:"id"`
-	FactorType          string            `json:"factorType"`
-	Provider            string            `json:"provider"`
-	VendorName          string            `json:"vendorName"`
-	FulfillmentProvider string            `json:"fulfillmentProvider"`
-	Status              EnrollmentStatus  `json:"status"`
-	Created             time.Time         `json:"created"`
-	LastUpdated         time.Time         `json:"lastUpdated"`
-	Profile             EnrollmentProfile `json:"profile"`
+	ID                  string            `json:"id"`                  // enrollment ID, "fwf…"
+	FactorType          string            `json:"factorType"`          // "webauthn"
+	Provider            string            `json:"provider"`            // "FIDO"
+	VendorName          string            `json:"vendorName"`          // "FIDO"
+	FulfillmentProvider string            `json:"fulfillmentProvider"` // "yubico"
+	Status              EnrollmentStatus  `json:"status"`              // any string; see the constants
+	Created             time.Time         `json:"created"`             // when enroll created it
+	LastUpdated         time.Time         `json:"lastUpdated"`         // its last change
+	Profile             EnrollmentProfile `json:"profile"`             // credential and PIN state
 }
 
 const preregBase = "/webauthn-registration/api/v1"

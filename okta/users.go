@@ -36,18 +36,18 @@ const (
 // overridden by a non-empty named field. To clear an attribute in
 // [Client.UpdateProfile], set Extra[name] to json.RawMessage("null").
 type Profile struct {
-	Login         string `json:"login,omitempty"`
-	Email         string `json:"email,omitempty"`
-	SecondEmail   string `json:"secondEmail,omitempty"`
-	FirstName     string `json:"firstName,omitempty"`
-	LastName      string `json:"lastName,omitempty"`
-	PrimaryPhone  string `json:"primaryPhone,omitempty"`
-	StreetAddress string `json:"streetAddress,omitempty"`
-	City          string `json:"city,omitempty"`
-	State         string `json:"state,omitempty"`
-	ZipCode       string `json:"zipCode,omitempty"`
-	CountryCode   string `json:"countryCode,omitempty"`
-	Organization  string `json:"organization,omitempty"`
+	Login         string `json:"login,omitempty"`         // unique sign-in name, usually an email
+	Email         string `json:"email,omitempty"`         // primary email
+	SecondEmail   string `json:"secondEmail,omitempty"`   // secondary email; the PIN goes here for STAGED users
+	FirstName     string `json:"firstName,omitempty"`     // given name
+	LastName      string `json:"lastName,omitempty"`      // family name
+	PrimaryPhone  string `json:"primaryPhone,omitempty"`  // the shipment's telephone
+	StreetAddress string `json:"streetAddress,omitempty"` // street, possibly two lines
+	City          string `json:"city,omitempty"`          // city
+	State         string `json:"state,omitempty"`         // state or region (USPS code in the US and Canada)
+	ZipCode       string `json:"zipCode,omitempty"`       // postal code
+	CountryCode   string `json:"countryCode,omitempty"`   // ISO 3166-1 alpha-2
+	Organization  string `json:"organization,omitempty"`  // company, the shipment's recipient line
 	// Extra holds every other profile attribute as raw JSON.
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -148,15 +148,15 @@ func (a *profileAlias) set(k, s string) {
 
 // User is an Okta user. Timestamps Okta reports as null are zero.
 type User struct {
-	ID              string     `json:"id"`
-	Status          UserStatus `json:"status"`
-	Created         time.Time  `json:"created"`
-	Activated       time.Time  `json:"activated"`
-	StatusChanged   time.Time  `json:"statusChanged"`
-	LastLogin       time.Time  `json:"lastLogin"`
-	LastUpdated     time.Time  `json:"lastUpdated"`
-	PasswordChanged time.Time  `json:"passwordChanged"`
-	Profile         Profile    `json:"profile"`
+	ID              string     `json:"id"`              // user ID, "00u…"
+	Status          UserStatus `json:"status"`          // STAGED, ACTIVE, ...
+	Created         time.Time  `json:"created"`         // creation time
+	Activated       time.Time  `json:"activated"`       // activation time; zero if never
+	StatusChanged   time.Time  `json:"statusChanged"`   // last status change; zero if never
+	LastLogin       time.Time  `json:"lastLogin"`       // last sign-in; zero if never
+	LastUpdated     time.Time  `json:"lastUpdated"`     // last change of any kind
+	PasswordChanged time.Time  `json:"passwordChanged"` // last password change; zero if never
+	Profile         Profile    `json:"profile"`         // the user's attributes
 }
 
 // CreateUserRequest is the input of [Client.CreateUser]. Its zero value
