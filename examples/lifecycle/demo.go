@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -156,12 +157,16 @@ func newPerson(i int) *person {
 	p := addresses[i%len(addresses)]
 	p.Login = local + "@example.com"
 	p.Email = p.Login
-	// The PIN of a user who never signed in goes to the secondary email.
-	p.SecondEmail = local + "@home.example.net"
 	p.FirstName, p.LastName, p.Organization = first, last, "Example Inc."
 	kind := fulfillment.NewUser
 	if i%2 == 1 {
+		// An employee who has signed in reads the primary mailbox, where
+		// the PIN goes: no secondary email needed.
 		kind = fulfillment.ExistingUser
+	} else {
+		// A new hire cannot read the work mailbox yet: the PIN goes to
+		// the secondary email.
+		p.SecondEmail = local + "@home.example.net"
 	}
 	return &person{kind: kind, profile: p}
 }
@@ -261,10 +266,15 @@ func (d *demo) play(ctx context.Context) (summary, error) {
 func (d *demo) prepare(ctx context.Context) error {
 	for _, p := range d.people {
 		if p.kind == fulfillment.ExistingUser {
-			// An employee who already has an Okta account (without an address).
+			// An employee who already has an Okta account (without an
+			// address) and signed in to it a month ago.
 			pr := p.profile
-			if _, err := d.okta.AddUser(okta.Profile{Login: pr.Login, Email: pr.Email, SecondEmail: pr.SecondEmail,
-				FirstName: pr.FirstName, LastName: pr.LastName}, okta.UserActive); err != nil {
+			u, err := d.okta.AddUser(okta.Profile{Login: pr.Login, Email: pr.Email,
+				FirstName: pr.FirstName, LastName: pr.LastName}, okta.UserActive)
+			if err != nil {
+				return err
+			}
+			if err := d.okta.SetLastLogin(u.ID, d.okta.Now().Add(-30*24*time.Hour)); err != nil {
 				return err
 			}
 		}
@@ -278,7 +288,7 @@ func (d *demo) prepare(ctx context.Context) error {
 		if p.kind == fulfillment.NewUser {
 			d.emit(ctx, p, "prepare", "new hire created STAGED in Okta, shipping to "+where)
 		} else {
-			d.emit(ctx, p, "prepare", "existing ACTIVE employee, shipping address set to "+where)
+			d.emit(ctx, p, "prepare", "existing ACTIVE employee (signed in before), shipping address set to "+where)
 		}
 	}
 	return nil
@@ -400,10 +410,13 @@ var pinLine = regexp.MustCompile(`(?m)^[ \t]+([0-9]{4,63})[ \t]*\r?$`)
 func (d *demo) readPINEmails(ctx context.Context) error {
 	mails := d.okta.Outbox()
 	for _, p := range d.live() {
+		// The PIN goes to the secondary email when there is one (a new
+		// hire), to the primary one otherwise.
+		to := cmp.Or(p.profile.SecondEmail, p.profile.Email)
 		var found *oktatest.Email
 		for i := range mails {
 			m := &mails[i]
-			if m.Subject == pinSubject && (m.To == p.profile.SecondEmail || m.To == p.profile.Email) {
+			if m.Subject == pinSubject && m.To == to {
 				found = m
 			}
 		}

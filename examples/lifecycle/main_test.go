@@ -88,8 +88,15 @@ func TestRunTimeline(t *testing.T) {
 		!strings.Contains(d, "key refused the preset PIN until changed") || !strings.Contains(d, "signed in to Okta (SUCCESS)") {
 		t.Errorf("new hire sign-in detail %q", d)
 	}
-	if d := details["ada.okafor@example.com"]["prepare"]; !strings.Contains(d, "existing ACTIVE employee") || !strings.Contains(d, "DE") {
+	if d := details["ada.okafor@example.com"]["prepare"]; !strings.Contains(d, "existing ACTIVE employee (signed in before)") || !strings.Contains(d, "DE") {
 		t.Errorf("existing employee prepare detail %q", d)
+	}
+	// The PIN goes to the new hire's secondary email and to the employee's
+	// work mailbox: having signed in, the employee needs no secondary email.
+	for u, to := range map[string]string{"jan.lindberg@example.com": "jan.lindberg@home.example.net", "ada.okafor@example.com": "ada.okafor@example.com"} {
+		if d := details[u]["pin-email"]; !strings.HasPrefix(d, "mail to "+to+" ") {
+			t.Errorf("%s: pin-email detail %q, want the mail to %s", u, d, to)
+		}
 	}
 	if !strings.Contains(stdout.String(), "2 users: 2 Active, PIN wiped in Okta for 2\nfake time 3d 19h 0m, wall time ") {
 		t.Errorf("no summary in:\n%s", stdout.String())
