@@ -303,7 +303,7 @@ func (a *fidoApplet) getToken(proto int, req *clientPINRequest, perms byte, rpID
 	if err != nil {
 		return statusOnly(ctapOther)
 	}
-	a.token, a.tokenPerms, a.tokenRPID = token, perms, rpID
+	a.token, a.tokenProto, a.tokenPerms, a.tokenRPID = token, proto, perms, rpID
 	a.tokenUntil = a.env.now().Add(fidoTokenLifetime)
 	return encodeCTAP(clientPINResponse{PinUvAuthToken: enc})
 }
@@ -318,7 +318,10 @@ func (a *fidoApplet) tokenUsed() { a.tokenPerms = 0 }
 // useToken checks pinUvAuthParam over msg with the current token, its
 // permission perm and its RP binding (binding it to rpID when unbound).
 func (a *fidoApplet) useToken(proto int, msg, param []byte, perm byte, rpID string) byte {
-	if a.token == nil || a.env.now().After(a.tokenUntil) {
+	// A key keeps one token per protocol (CTAP 2.1 §6.5); the
+	// simulator keeps only the latest, so a token is good only with the
+	// protocol it was issued under.
+	if a.token == nil || proto != a.tokenProto || a.env.now().After(a.tokenUntil) {
 		return ctapPINAuthInvalid
 	}
 	if !pinVerify(proto, a.token, msg, param) {

@@ -559,6 +559,13 @@ func TestTokenSpentByCeremony(t *testing.T) {
 		t.Errorf("second assertion with the same token = %v, want ErrPINAuthInvalid", err)
 	}
 
+	// A token is bound to the PIN/UV auth protocol it was issued under.
+	proto, tok = token(t, p, permGetAssertion, rpID)
+	proto = 3 - proto // 2 ↔ 1
+	if err := assert(false); !errors.Is(err, ErrPINAuthInvalid) {
+		t.Errorf("token used with the other PIN protocol = %v, want ErrPINAuthInvalid", err)
+	}
+
 	proto, tok = token(t, p, permMakeCredential|permGetAssertion, rpID)
 	req := makeCredentialRequest{
 		ClientDataHash: cdh, RP: &rpEntity{ID: &rpID}, User: &userEntity{ID: []byte{2}},

@@ -104,6 +104,7 @@ type fidoApplet struct {
 	authBlocked bool // a power cycle is required
 	ka          *ecdh.PrivateKey
 	token       []byte
+	tokenProto  int // the PIN/UV auth protocol the token was issued under
 	tokenPerms  byte
 	tokenRPID   string
 	tokenUntil  time.Time
@@ -223,6 +224,7 @@ func (a *fidoApplet) powerOff() {
 
 func (a *fidoApplet) resetToken() {
 	a.token = nil
+	a.tokenProto = 0
 	a.tokenPerms = 0
 	a.tokenRPID = ""
 	a.tokenUntil = time.Time{}
