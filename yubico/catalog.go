@@ -15,16 +15,16 @@ import (
 // of ProductMapping: a shipment item then names the concrete product_id and
 // the bucket's ProductID as inventory_product_id.
 type InventoryItem struct {
-	ID             string `json:"organization_product_inventory_id,omitempty"`
-	OrganizationID string `json:"organization_id,omitempty"`
-	ProductID      int    `json:"product_id"`
-	ProductName    string `json:"product_name"`
-	Quantity       int    `json:"organization_product_quantity"`
-	InventoryType  int    `json:"inventory_type"`
-	ProductTier    int    `json:"product_tier"`
-	IsSubscription bool   `json:"is_subscription_product"`
-	IsVirtual      bool   `json:"is_virtual_product"`
-	ProductMapping []int  `json:"product_mapping"`
+	ID             string `json:"organization_product_inventory_id,omitempty"` // the bucket record ID
+	OrganizationID string `json:"organization_id,omitempty"`                   // the organisation
+	ProductID      int    `json:"product_id"`                                  // the bucket, used as inventory_product_id
+	ProductName    string `json:"product_name"`                                // e.g. "YubiKey 5 NFC"
+	Quantity       int    `json:"organization_product_quantity"`               // keys left
+	InventoryType  int    `json:"inventory_type"`                              // 1 plain stock, 3 subscription (meaning not public)
+	ProductTier    int    `json:"product_tier"`                                // subscription tier
+	IsSubscription bool   `json:"is_subscription_product"`                     // a subscription bucket
+	IsVirtual      bool   `json:"is_virtual_product"`                          // spent on the products of ProductMapping
+	ProductMapping []int  `json:"product_mapping"`                             // concrete product IDs a virtual bucket covers
 }
 
 // Inventory returns the organisation's inventory buckets (GET /inventory,
@@ -58,12 +58,12 @@ func (c *Client) ShippableKeys(ctx context.Context) ([]InventoryItem, error) {
 
 // Product is one entry of Yubico's product catalogue.
 type Product struct {
-	ID            int    `json:"product_id"`
-	Name          string `json:"product_name"`
-	Code          string `json:"product_code,omitempty"`
-	SKU           string `json:"product_sku,omitempty"`
-	Tier          int    `json:"product_tier,omitempty"`
-	InventoryType int    `json:"inventory_type,omitempty"`
+	ID            int    `json:"product_id"`               // product_id
+	Name          string `json:"product_name"`             // e.g. "YubiKey 5C NFC"
+	Code          string `json:"product_code,omitempty"`   // product_code
+	SKU           string `json:"product_sku,omitempty"`    // product_sku
+	Tier          int    `json:"product_tier,omitempty"`   // product_tier
+	InventoryType int    `json:"inventory_type,omitempty"` // inventory_type
 }
 
 // Products returns the product catalogue (GET /products, every page).
@@ -91,8 +91,8 @@ func (c *Client) Product(ctx context.Context, id int) (Product, error) {
 
 // Country is a destination the organisation may ship to.
 type Country struct {
-	Code string `json:"country_code_2"`
-	Name string `json:"country_name,omitempty"`
+	Code string `json:"country_code_2"`         // ISO 3166-1 alpha-2
+	Name string `json:"country_name,omitempty"` // the country's name
 }
 
 // Countries returns the countries the organisation may ship to (GET

@@ -46,8 +46,8 @@ const (
 
 // ErrorDetail is one problem reported by the service, usually about one field.
 type ErrorDetail struct {
-	Field       string `json:"field,omitempty"`
-	Description string `json:"description"`
+	Field       string `json:"field,omitempty"` // the request field at fault, if one
+	Description string `json:"description"`     // what is wrong
 }
 
 // APIError is a non-2xx response from the API. Use errors.Is with the

@@ -10,21 +10,21 @@ import (
 
 // FPRRecipient is the recipient object of a FIDO Pre-reg shipment.
 type FPRRecipient struct {
-	Company   string `json:"recipient_company"`
-	Email     string `json:"recipient_email,omitempty"`
-	FirstName string `json:"recipient_firstname,omitempty"`
-	LastName  string `json:"recipient_lastname,omitempty"`
-	Telephone string `json:"recipient_telephone,omitempty"`
+	Company   string `json:"recipient_company"`             // company line (recipient_company), required
+	Email     string `json:"recipient_email,omitempty"`     // where shipment notices go
+	FirstName string `json:"recipient_firstname,omitempty"` // given name
+	LastName  string `json:"recipient_lastname,omitempty"`  // family name
+	Telephone string `json:"recipient_telephone,omitempty"` // the carrier's contact number
 }
 
 // FPRShipmentRequest is the body of POST /fpr/shipments
 // (reference/yubico.md §2.3): nested recipient and mailing address, exactly
 // one item of quantity 1.
 type FPRShipmentRequest struct {
-	DeliveryType   DeliveryType     `json:"delivery_type,omitempty"`
-	Recipient      FPRRecipient     `json:"recipient"`
-	MailingAddress Address          `json:"mailing_address"`
-	Items          []FPRItemRequest `json:"shipment_items"`
+	DeliveryType   DeliveryType     `json:"delivery_type,omitempty"` // normal (default) or expedited
+	Recipient      FPRRecipient     `json:"recipient"`               // who receives the key
+	MailingAddress Address          `json:"mailing_address"`         // where it goes
+	Items          []FPRItemRequest `json:"shipment_items"`          // exactly one item
 	// IdempotencyKey, if not empty, is sent by [Client.CreateFPRShipment] as
 	// the Idempotency-Key header (not in the body) and lets the client retry
 	// the create; see [IdempotencyKeyHeader]. Use one key per intended
@@ -34,19 +34,19 @@ type FPRShipmentRequest struct {
 
 // FPRItemRequest is the single item of a [FPRShipmentRequest].
 type FPRItemRequest struct {
-	ProductID          int                `json:"product_id"` // 1, 29 (FIPS: 54, 55)
-	InventoryProductID int                `json:"inventory_product_id"`
-	Quantity           int                `json:"product_quantity"` // must be 1
-	CustomizationID    string             `json:"customization_id"` // Yubico-issued CID
-	Customizations     []FPRCustomization `json:"product_customizations"`
+	ProductID          int                `json:"product_id"`             // 1, 29 (FIPS: 54, 55)
+	InventoryProductID int                `json:"inventory_product_id"`   // the inventory bucket
+	Quantity           int                `json:"product_quantity"`       // must be 1
+	CustomizationID    string             `json:"customization_id"`       // Yubico-issued CID
+	Customizations     []FPRCustomization `json:"product_customizations"` // exactly one, with the IdP's requests
 }
 
 // FPRCustomization carries the IdP's encrypted requests (compact JWEs to one
 // of Yubico's transport keys): one PIN request and one credential request per
 // relying-party ID.
 type FPRCustomization struct {
-	PINRequest         string   `json:"fido_pin_request"`
-	CredentialRequests []string `json:"fido_credential_requests"`
+	PINRequest         string   `json:"fido_pin_request"`         // fido_pin_request, a compact JWE
+	CredentialRequests []string `json:"fido_credential_requests"` // fido_credential_requests, one per RP ID
 }
 
 // NewFPRShipmentRequest builds the usual one-key request: one item of
@@ -73,29 +73,29 @@ func NewFPRShipmentRequest(to FPRRecipient, addr Address, productID, inventoryPr
 // it. Its state is nested (shipment_state.shipment_state_id), unlike
 // /shipments_exact.
 type FPRShipment struct {
-	ID             string            `json:"shipment_id"`
-	State          FPRState          `json:"shipment_state"`
-	DeliveryType   DeliveryType      `json:"delivery_type,omitempty"`
-	Recipient      FPRRecipient      `json:"recipient"`
-	MailingAddress Address           `json:"mailing_address"`
-	TrackingLink   string            `json:"tracking_link,omitempty"`
-	Items          []FPRShipmentItem `json:"shipment_items"`
+	ID             string            `json:"shipment_id"`             // shipment_id
+	State          FPRState          `json:"shipment_state"`          // shipment_state
+	DeliveryType   DeliveryType      `json:"delivery_type,omitempty"` // normal or expedited
+	Recipient      FPRRecipient      `json:"recipient"`               // who receives the key
+	MailingAddress Address           `json:"mailing_address"`         // where it goes
+	TrackingLink   string            `json:"tracking_link,omitempty"` // set once shipped
+	Items          []FPRShipmentItem `json:"shipment_items"`          // the one item
 }
 
 // FPRState is the nested shipment_state object.
 type FPRState struct {
-	ID      ShipmentState `json:"shipment_state_id"`
-	Message string        `json:"shipment_state_message,omitempty"`
+	ID      ShipmentState `json:"shipment_state_id"`                // shipment_state_id
+	Message string        `json:"shipment_state_message,omitempty"` // shipment_state_message
 }
 
 // FPRShipmentItem is the item of a [FPRShipment]; ProductData is filled at
 // state 103 and 104.
 type FPRShipmentItem struct {
-	ProductID          int           `json:"product_id"`
-	InventoryProductID int           `json:"inventory_product_id"`
-	Quantity           int           `json:"product_quantity"`
-	CustomizationID    string        `json:"customization_id,omitempty"`
-	ProductData        []ProductData `json:"product_data,omitempty"`
+	ProductID          int           `json:"product_id"`                 // the model
+	InventoryProductID int           `json:"inventory_product_id"`       // the inventory bucket
+	Quantity           int           `json:"product_quantity"`           // 1
+	CustomizationID    string        `json:"customization_id,omitempty"` // the Yubico-issued CID
+	ProductData        []ProductData `json:"product_data,omitempty"`     // the programmed key, at 103 and 104
 }
 
 // ProductData describes the programmed key of a shipped FIDO Pre-reg
@@ -104,10 +104,10 @@ type FPRShipmentItem struct {
 // keys, each wrapping a JWS signed with a Yubico signing key).
 // CredentialResponses are in the order of the credential requests.
 type ProductData struct {
-	SerialNumber        string   `json:"serial_number"`
-	FirmwareVersion     string   `json:"firmware_version"` // e.g. "5.7.1"
-	PINResponse         string   `json:"fido_pin_response"`
-	CredentialResponses []string `json:"fido_credential_responses"`
+	SerialNumber        string   `json:"serial_number"`             // decimal serial, Okta's activate serial
+	FirmwareVersion     string   `json:"firmware_version"`          // e.g. "5.7.1"
+	PINResponse         string   `json:"fido_pin_response"`         // fido_pin_response, a compact JWE
+	CredentialResponses []string `json:"fido_credential_responses"` // fido_credential_responses, compact JWEs
 }
 
 // UnmarshalJSON accepts serial_number and firmware_version as strings or

@@ -23,19 +23,19 @@ const maxJWKSKeys = 100
 // ECKeyJWK (crv, kid, kty, use, x, y) plus alg; x5c is tolerated and kept.
 // It converts to webauthn.PublicJWK member for member.
 type JWK struct {
-	Kty string   `json:"kty"`
-	Crv string   `json:"crv"`
-	Kid string   `json:"kid"`
-	Use string   `json:"use"`
-	X   string   `json:"x"`
-	Y   string   `json:"y"`
-	Alg string   `json:"alg,omitempty"`
-	X5C []string `json:"x5c,omitempty"`
+	Kty string   `json:"kty"`           // "EC"
+	Crv string   `json:"crv"`           // "P-384"
+	Kid string   `json:"kid"`           // key ID
+	Use string   `json:"use"`           // "enc" (transport) or "sig" (signing)
+	X   string   `json:"x"`             // X coordinate, base64url
+	Y   string   `json:"y"`             // Y coordinate, base64url
+	Alg string   `json:"alg,omitempty"` // algorithm, if named
+	X5C []string `json:"x5c,omitempty"` // certificate chain, if any
 }
 
 // JWKS is a JSON Web Key Set.
 type JWKS struct {
-	Keys []JWK `json:"keys"`
+	Keys []JWK `json:"keys"` // the keys
 }
 
 // Validate checks that k is an EC P-384 public key (the curve Okta and Yubico

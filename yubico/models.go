@@ -101,28 +101,28 @@ func (d DeliveryType) String() string {
 // US and CA. Yubico's newest published limit is street_line1+street_line2 ≤
 // 120 bytes; street_line3 is deprecated (September 2024).
 type Address struct {
-	StreetLine1 string `json:"street_line1"`
-	StreetLine2 string `json:"street_line2,omitempty"`
-	StreetLine3 string `json:"street_line3,omitempty"`
-	City        string `json:"city"`
-	Region      string `json:"region,omitempty"`
-	PostalCode  string `json:"postal_code"`
-	CountryCode string `json:"country_code_2"` // ISO 3166-1 alpha-2
+	StreetLine1 string `json:"street_line1"`           // first street line, required
+	StreetLine2 string `json:"street_line2,omitempty"` // second street line
+	StreetLine3 string `json:"street_line3,omitempty"` // deprecated since September 2024
+	City        string `json:"city"`                   // required
+	Region      string `json:"region,omitempty"`       // USPS code; required for US and CA
+	PostalCode  string `json:"postal_code"`            // required
+	CountryCode string `json:"country_code_2"`         // ISO 3166-1 alpha-2
 }
 
 // ShipmentRequest is the body of POST and PUT /shipments_exact
 // (reference/yubico.md §1.4).
 type ShipmentRequest struct {
-	ChannelPartnerID        int           `json:"channelpartner_id"`
-	DeliveryType            DeliveryType  `json:"delivery_type,omitempty"`
-	Recipient               string        `json:"recipient"` // company line
-	RecipientEmail          string        `json:"recipient_email,omitempty"`
-	RecipientFirstName      string        `json:"recipient_firstname,omitempty"`
-	RecipientLastName       string        `json:"recipient_lastname,omitempty"`
-	RecipientTelephone      string        `json:"recipient_telephone,omitempty"`
+	ChannelPartnerID        int           `json:"channelpartner_id"`             // the entity the inventory was bought through
+	DeliveryType            DeliveryType  `json:"delivery_type,omitempty"`       // normal (default) or expedited
+	Recipient               string        `json:"recipient"`                     // company line
+	RecipientEmail          string        `json:"recipient_email,omitempty"`     // where shipment notices go
+	RecipientFirstName      string        `json:"recipient_firstname,omitempty"` // given name
+	RecipientLastName       string        `json:"recipient_lastname,omitempty"`  // family name
+	RecipientTelephone      string        `json:"recipient_telephone,omitempty"` // the carrier's contact number
 	Address                               // flattened: street_line1 ... country_code_2
-	AddressValidationBypass bool          `json:"address_validation_bypass,omitempty"`
-	Items                   []ItemRequest `json:"shipment_items"`
+	AddressValidationBypass bool          `json:"address_validation_bypass,omitempty"` // skip Yubico's address validation
+	Items                   []ItemRequest `json:"shipment_items"`                      // the product lines (at most 500 keys in all)
 	// IdempotencyKey, if not empty, is sent by [Client.CreateShipment] as
 	// the Idempotency-Key header (not in the body) and lets the client retry
 	// the create; see [IdempotencyKeyHeader]. [Client.UpdateShipment]
@@ -132,38 +132,38 @@ type ShipmentRequest struct {
 
 // ItemRequest is one product line of a [ShipmentRequest].
 type ItemRequest struct {
-	ProductID          int `json:"product_id"`           // the model, e.g. 1 = YubiKey 5 NFC
-	InventoryProductID int `json:"inventory_product_id"` // the inventory bucket to draw from
-	Quantity           int `json:"shipment_product_quantity"`
+	ProductID          int `json:"product_id"`                // the model, e.g. 1 = YubiKey 5 NFC
+	InventoryProductID int `json:"inventory_product_id"`      // the inventory bucket to draw from
+	Quantity           int `json:"shipment_product_quantity"` // how many
 }
 
 // Shipment is a /shipments_exact shipment as the API returns it. Fields the
 // service does not send stay zero.
 type Shipment struct {
-	ID                      string         `json:"shipment_id"`
-	OrganizationID          string         `json:"organization_id,omitempty"`
-	UserID                  string         `json:"user_id,omitempty"`
-	State                   ShipmentState  `json:"shipment_state_id"`
-	StateMessage            string         `json:"shipment_state_message,omitempty"`
-	StateCode               string         `json:"shipment_state_code,omitempty"`
-	Messages                Messages       `json:"shipment_messages,omitempty"`
-	Type                    string         `json:"shipment_type,omitempty"` // "Manual", "Automated", "AUTO FIDO PRE-REG" (key name unconfirmed)
-	ChannelPartnerID        int            `json:"channelpartner_id,omitempty"`
-	DeliveryType            DeliveryType   `json:"delivery_type,omitempty"`
-	Recipient               string         `json:"recipient,omitempty"`
-	RecipientEmail          string         `json:"recipient_email,omitempty"`
-	RecipientFirstName      string         `json:"recipient_firstname,omitempty"`
-	RecipientLastName       string         `json:"recipient_lastname,omitempty"`
-	RecipientTelephone      string         `json:"recipient_telephone,omitempty"`
+	ID                      string         `json:"shipment_id"`                      // shipment_id, 22 characters
+	OrganizationID          string         `json:"organization_id,omitempty"`        // the organisation
+	UserID                  string         `json:"user_id,omitempty"`                // the API caller's user
+	State                   ShipmentState  `json:"shipment_state_id"`                // shipment_state_id
+	StateMessage            string         `json:"shipment_state_message,omitempty"` // shipment_state_message
+	StateCode               string         `json:"shipment_state_code,omitempty"`    // shipment_state_code
+	Messages                Messages       `json:"shipment_messages,omitempty"`      // shipment_messages: why it failed, for example
+	Type                    string         `json:"shipment_type,omitempty"`          // "Manual", "Automated", "AUTO FIDO PRE-REG" (key name unconfirmed)
+	ChannelPartnerID        int            `json:"channelpartner_id,omitempty"`      // channelpartner_id
+	DeliveryType            DeliveryType   `json:"delivery_type,omitempty"`          // normal or expedited
+	Recipient               string         `json:"recipient,omitempty"`              // company line
+	RecipientEmail          string         `json:"recipient_email,omitempty"`        // where shipment notices go
+	RecipientFirstName      string         `json:"recipient_firstname,omitempty"`    // given name
+	RecipientLastName       string         `json:"recipient_lastname,omitempty"`     // family name
+	RecipientTelephone      string         `json:"recipient_telephone,omitempty"`    // the carrier's contact number
 	Address                                // flattened
-	AddressValidationBypass bool           `json:"address_validation_bypass,omitempty"`
-	IsSentToFulfillment     bool           `json:"is_sent_to_fulfillment"`
-	IsShipped               bool           `json:"is_shipped"`
-	IsDelivered             bool           `json:"is_delivered"`
-	TrackingLink            string         `json:"tracking_link,omitempty"`
-	RequestDate             time.Time      `json:"-"` // shipment_request_date
-	DeliveredDate           time.Time      `json:"-"` // delivered_date
-	Items                   []ShipmentItem `json:"shipment_items"`
+	AddressValidationBypass bool           `json:"address_validation_bypass,omitempty"` // address validation skipped
+	IsSentToFulfillment     bool           `json:"is_sent_to_fulfillment"`              // past the fulfillment batch
+	IsShipped               bool           `json:"is_shipped"`                          // shipped
+	IsDelivered             bool           `json:"is_delivered"`                        // delivered
+	TrackingLink            string         `json:"tracking_link,omitempty"`             // the carrier's tracking URL
+	RequestDate             time.Time      `json:"-"`                                   // shipment_request_date
+	DeliveredDate           time.Time      `json:"-"`                                   // delivered_date
+	Items                   []ShipmentItem `json:"shipment_items"`                      // the product lines
 }
 
 type shipmentAlias Shipment
@@ -194,16 +194,16 @@ func (s *Shipment) UnmarshalJSON(b []byte) error {
 
 // ShipmentItem is one product line of a [Shipment].
 type ShipmentItem struct {
-	ShipmentProductID  string `json:"shipment_product_id,omitempty"`
-	ShipmentID         string `json:"shipment_id,omitempty"`
-	ProductID          int    `json:"product_id"`
-	InventoryProductID int    `json:"inventory_product_id"`
-	ProductName        string `json:"product_name,omitempty"`
-	ProductSKU         string `json:"product_sku,omitempty"`
-	ProductCode        string `json:"product_code,omitempty"`
-	ProductTier        int    `json:"product_tier,omitempty"`
-	InventoryType      int    `json:"inventory_type,omitempty"`
-	Quantity           int    `json:"shipment_product_quantity"`
+	ShipmentProductID  string `json:"shipment_product_id,omitempty"` // the line's ID
+	ShipmentID         string `json:"shipment_id,omitempty"`         // its shipment
+	ProductID          int    `json:"product_id"`                    // the model
+	InventoryProductID int    `json:"inventory_product_id"`          // the inventory bucket
+	ProductName        string `json:"product_name,omitempty"`        // e.g. "YubiKey 5C"
+	ProductSKU         string `json:"product_sku,omitempty"`         // product_sku
+	ProductCode        string `json:"product_code,omitempty"`        // product_code
+	ProductTier        int    `json:"product_tier,omitempty"`        // product_tier
+	InventoryType      int    `json:"inventory_type,omitempty"`      // inventory_type
+	Quantity           int    `json:"shipment_product_quantity"`     // how many
 }
 
 // Messages are a shipment's shipment_messages. Their structure is not

@@ -77,7 +77,7 @@ type ListOptions struct {
 	// Search and SearchField filter: Search "99" with SearchField
 	// "shipment_state_id" lists shipments in state 99.
 	Search      string
-	SearchField string
+	SearchField string // the field Search is compared with
 	// AdvancedSearch sends advanced_search=true; Search is then
 	// "field_name::operation_type::value".
 	AdvancedSearch bool
