@@ -507,8 +507,13 @@ func definite(err error) bool {
 }
 
 // unknown wraps err as an unknown outcome unless it is definite.
+//
+// A timeout or cancellation is not definite either: net/http's
+// Client.Timeout error matches context.DeadlineExceeded although the
+// request may have reached the service. Callers that must not record a
+// failure when their own ctx ended check ctx.Err() themselves.
 func unknown(what string, err error) error {
-	if definite(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if definite(err) {
 		return fmt.Errorf("fulfillment: %s: %w", what, err)
 	}
 	return fmt.Errorf("fulfillment: %s: %w: %w", what, ErrOutcomeUnknown, err)
