@@ -14,18 +14,28 @@ func TestTranscript(t *testing.T) {
 	k := newTestKey(t, WithTranscript())
 	transmitHex(t, k, "00A4040005A000000308")
 	transmitHex(t, k, "0020008008313233343536FFFF")
+	// Printed information (PIN-protected) written, then read back after
+	// VERIFY: both the command and the response carry its content.
+	printed := "5C035FC109" + "5308" + "88068904" + "44444444"
+	pivAuthDefault(t, k.piv) // directly on the applet: not in the transcript
+	transmitHex(t, k, "00DB3FFF"+fmt.Sprintf("%02X", len(printed)/2)+printed)
+	transmitHex(t, k, "0020008008313233343536FFFF")
+	transmitHex(t, k, "00CB3FFF055C035FC10900")
 	// SET MANAGEMENT KEY (AES-192, the new key in clear) and a chained
 	// IMPORT KEY block (private key material).
 	transmitHex(t, k, "00FFFFFF1B0A9B18"+strings.Repeat("42", 24))
 	transmitHex(t, k, "10FE119A0606"+strings.Repeat("43", 6))
 	got := k.Transcript()
-	if len(got) != 4 {
-		t.Fatalf("%d exchanges, want 4", len(got))
+	if len(got) != 7 {
+		t.Fatalf("%d exchanges, want 7", len(got))
 	}
-	for i, secret := range map[int]string{1: "313233343536", 2: "424242424242", 3: "434343434343"} {
+	for i, secret := range map[int]string{1: "313233343536", 2: "44444444", 3: "313233343536", 4: "44444444", 5: "424242424242", 6: "434343434343"} {
 		if s := got[i].String(); strings.Contains(s, secret) || !strings.Contains(s, "[REDACTED]") {
 			t.Errorf("exchange %d not redacted: %s", i, s)
 		}
+	}
+	if s := got[4].String(); !strings.HasSuffix(s, "[REDACTED] 9000") {
+		t.Errorf("GET DATA of printed information = %s, want a redacted response ending in 9000", s)
 	}
 	if s := got[0].String(); !strings.HasPrefix(s, "C: 00a4040005a000000308 R: ") {
 		t.Errorf("SELECT exchange = %s", s)

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -545,16 +546,29 @@ type Exchange struct {
 
 // String returns "C: <hex> R: <hex>", with the data of PIV VERIFY, CHANGE
 // REFERENCE DATA, RESET RETRY COUNTER, IMPORT ASYMMETRIC KEY and SET
-// MANAGEMENT KEY replaced by "[REDACTED]".
+// MANAGEMENT KEY replaced by "[REDACTED]", and so both ways for GET DATA
+// and PUT DATA of the PIN-protected objects (printed information, where
+// ykman keeps a PIN-protected management key, and biometrics).
 func (e Exchange) String() string {
-	c := hex.EncodeToString(e.Command)
+	c, r := hex.EncodeToString(e.Command), hex.EncodeToString(e.Response)
 	if len(e.Command) > 5 && e.Command[0]&0x80 == 0 {
+		redacted := hex.EncodeToString(e.Command[:4]) + " [REDACTED]"
 		switch e.Command[1] {
 		case pivInsVerify, pivInsChangeRef, pivInsResetRetry, pivInsImportKey, pivInsSetMgmtKey:
-			c = hex.EncodeToString(e.Command[:4]) + " [REDACTED]"
+			c = redacted
+		case pivInsGetData, pivInsPutData:
+			if i := bytes.Index(e.Command[4:], []byte{0x5C, 0x03}); i >= 0 && len(e.Command) >= 4+i+5 {
+				tag := e.Command[4+i+2:][:3]
+				if pivObjectNeedsPIN(uint32(tag[0])<<16 | uint32(tag[1])<<8 | uint32(tag[2])) {
+					c = redacted
+					if n := len(e.Response); n > 2 {
+						r = "[REDACTED] " + hex.EncodeToString(e.Response[n-2:])
+					}
+				}
+			}
 		}
 	}
-	return "C: " + c + " R: " + hex.EncodeToString(e.Response)
+	return "C: " + c + " R: " + r
 }
 
 // Transcript returns the exchanges recorded since the key was made (or
