@@ -46,9 +46,9 @@ var (
 // export's column (CSV header or JSON member) at fault, empty when the
 // problem is the whole row.
 type RowError struct {
-	Line   int
-	Column string
-	Err    error
+	Line   int    // 1-based line where the row or value starts
+	Column string // CSV header or JSON member; empty for the whole row
+	Err    error  // what is wrong; wraps a sentinel
 }
 
 // Error names the line and, when known, the column.

@@ -21,18 +21,18 @@ var ErrInvalidShipping = errors.New("fulfillment: invalid shipping info")
 // decide whether the secondary email is required. An HRIS export is mapped
 // onto the same shape (see [Mapping]).
 type Profile struct {
-	Login         string `json:"login"`
-	Email         string `json:"email"`
-	SecondEmail   string `json:"secondEmail"`
-	FirstName     string `json:"firstName"`
-	LastName      string `json:"lastName"`
-	PrimaryPhone  string `json:"primaryPhone"`
+	Login         string `json:"login"`         // the Okta login
+	Email         string `json:"email"`         // primary email
+	SecondEmail   string `json:"secondEmail"`   // secondary email; the PIN goes here for new users
+	FirstName     string `json:"firstName"`     // given name
+	LastName      string `json:"lastName"`      // family name
+	PrimaryPhone  string `json:"primaryPhone"`  // telephone for the carrier
 	StreetAddress string `json:"streetAddress"` // one or two lines, separated by a newline
-	City          string `json:"city"`
-	State         string `json:"state"`
-	ZipCode       string `json:"zipCode"`
-	CountryCode   string `json:"countryCode"`
-	Organization  string `json:"organization"`
+	City          string `json:"city"`          // city
+	State         string `json:"state"`         // state or region (USPS code in the US and Canada)
+	ZipCode       string `json:"zipCode"`       // postal code
+	CountryCode   string `json:"countryCode"`   // ISO 3166-1 alpha-2
+	Organization  string `json:"organization"`  // company
 
 	// UserStatus is the Okta user status: "STAGED", "ACTIVE", ...
 	UserStatus string `json:"userStatus,omitempty"`
@@ -87,8 +87,8 @@ type ShippingInfo struct {
 	PostalCode  string `json:"zipCode"`      // postal_code ← zipCode
 	CountryCode string `json:"countryCode"`  // country_code_2 ← countryCode
 
-	UserStatus    string `json:"userStatus,omitempty"`
-	NeverSignedIn bool   `json:"neverSignedIn,omitempty"`
+	UserStatus    string `json:"userStatus,omitempty"`    // Okta user status, as in Profile
+	NeverSignedIn bool   `json:"neverSignedIn,omitempty"` // as in Profile
 }
 
 // ShippingInfoFromProfile maps p onto a ShippingInfo. It does not change
@@ -298,7 +298,7 @@ func (s ShippingInfo) Validate() error {
 type FieldError struct {
 	Field   string // e.g. "zipCode" or "fulfillmentData[0].productId"
 	Problem string // e.g. "required"
-	Value   string
+	Value   string // the value, shortened
 }
 
 // Error reads `field "value": problem` (or `field: problem` when the
@@ -313,7 +313,7 @@ func (e FieldError) Error() string {
 // ValidationError holds every problem a Validate method found. It wraps
 // ErrInvalidShipping or ErrInvalidOrder, by what was validated.
 type ValidationError struct {
-	Fields []FieldError
+	Fields []FieldError // every problem, in field order
 	kind   error
 }
 

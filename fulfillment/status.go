@@ -142,9 +142,9 @@ var ErrUnknownEvent = errors.New("fulfillment: unknown event")
 // event). It wraps ErrInvalidTransition, and ErrUnknownStatus or
 // ErrUnknownEvent when From or Event is not known.
 type TransitionError struct {
-	From  Status
-	Event Event
-	To    Status
+	From  Status // the status the event was applied to
+	Event Event  // the event
+	To    Status // where the event leads when allowed; empty for an unknown event
 }
 
 // Error names the event, the from-status and the to-status, and why the

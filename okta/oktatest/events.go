@@ -23,18 +23,18 @@ const EventPreregisterInitiate = "system.mfa.preregister.initiate"
 // Event is an event the fake emitted (a System Log event; those that are
 // event-hook eligible are also delivered to event hooks).
 type Event struct {
-	UUID      string
-	Published time.Time
-	EventType string
-	UserID    string
-	UserLogin string
+	UUID      string    // the event's uuid
+	Published time.Time // fake-clock time
+	EventType string    // e.g. system.mfa.preregister.initiate
+	UserID    string    // the user it is about
+	UserLogin string    // that user's login
 	// GroupID is set for group membership events.
 	GroupID string
 	// EnrollmentID is set for enrollment events.
 	EnrollmentID string
 	// FulfillmentProvider and Order are set for system.mfa.preregister.initiate.
 	FulfillmentProvider string
-	Order               okta.FulfillmentOrder
+	Order               okta.FulfillmentOrder // see FulfillmentProvider
 	// RequestID is the X-Okta-Request-Id of the request that caused it.
 	RequestID string
 }
@@ -58,10 +58,10 @@ func (s *Server) emitLocked(x *exchange, e Event) {
 
 // Email is a message in the org's outbox (the users' mailboxes).
 type Email struct {
-	Time    time.Time
-	To      string
-	Subject string
-	Body    string
+	Time    time.Time // fake-clock time
+	To      string    // recipient address
+	Subject string    // subject line
+	Body    string    // plain text; send-pin mail carries the PIN
 }
 
 // Outbox returns every email sent so far, in order. send-pin emails carry
@@ -85,15 +85,15 @@ type hook struct {
 
 // Delivery is one event-hook delivery attempt.
 type Delivery struct {
-	HookID     string
-	URL        string
-	EventType  string
-	EventUUIDs []string
+	HookID     string   // the hook
+	URL        string   // the hook's URL
+	EventType  string   // the delivered event's type
+	EventUUIDs []string // the delivered events
 	// Status is the hook's HTTP status, 0 if the request failed.
 	Status int
 	// Err describes a failed delivery.
 	Err  string
-	Time time.Time
+	Time time.Time // fake-clock time
 }
 
 // AddEventHook registers an event hook as Okta does: it first performs the

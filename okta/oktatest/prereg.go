@@ -45,17 +45,17 @@ type enrollment struct {
 // EnrollmentDetail is the fake's view of an enrollment, beyond what the
 // list endpoint shows.
 type EnrollmentDetail struct {
-	Enrollment okta.Enrollment
-	RPID       string
-	KeyID      string
+	Enrollment okta.Enrollment // as the list endpoint shows it
+	RPID       string          // the relying party
+	KeyID      string          // Okta's response key (keyId)
 	// Request is the credential request sealed into credRequestJwe.
 	Request webauthn.CredentialRequest
 	// Credential is the verified credential, nil before activation.
 	Credential *webauthn.Credential
 	// PINStored reports whether the (encrypted) preset PIN is held.
 	PINStored bool
-	Serial    string
-	Version   string
+	Serial    string // the key's serial, after activation
+	Version   string // its firmware, after activation
 }
 
 // Enrollments returns a user's preregistered factors as the list endpoint

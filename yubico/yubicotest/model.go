@@ -46,10 +46,10 @@ type shipment struct {
 // Programming describes the key the factory programmed for a FIDO Pre-reg
 // shipment.
 type Programming struct {
-	Serial   uint32
-	Firmware string
-	Model    simulator.Model
-	UserID   string
+	Serial   uint32          // the key's serial number
+	Firmware string          // e.g. "5.7.1"
+	Model    simulator.Model // the simulated model
+	UserID   string          // the Okta user of the requests
 	// EnrollmentIDs pairs each credential response (same order as the
 	// requests and responses) with the enrollment ID from its decrypted
 	// request.
