@@ -231,7 +231,7 @@ func (w *world) service(oc *okta.Client, yc *yubico.Client, store fulfillment.St
 	w.t.Helper()
 	cfg := fulfillment.Config{
 		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, Defaults: defaultItem,
-		Concurrency: 8, Clock: w.yubico.Now, Rand: newSeeded(99), EventHookSecret: hookSecret,
+		Concurrency: 8, Clock: w.yubico.Now, Rand: newSeeded(99), EventHookSecret: hookSecret, IdempotentShipments: true,
 	}
 	if change != nil {
 		change(&cfg)
