@@ -358,6 +358,7 @@ func (k *Key) Present() bool {
 }
 
 // SetTouch sets how the simulated user answers touch requests from now on.
+// A policy other than the three defined ones acts as [TouchTimeout].
 func (k *Key) SetTouch(p TouchPolicy) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

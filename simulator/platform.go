@@ -50,7 +50,7 @@ type PlatformOption func(*Platform)
 
 // WithPlatformRand sets the platform's randomness (its ECDH keys and IVs).
 // By default the platform draws from the key's [WithRand] source, so a
-// deterministic key gives a deterministic platform.
+// deterministic key gives a deterministic platform. A nil r is ignored.
 func WithPlatformRand(r io.Reader) PlatformOption {
 	return func(p *Platform) {
 		if r != nil {
@@ -69,7 +69,8 @@ func WithRawAttestation() PlatformOption {
 }
 
 // WithPINProtocol makes the platform use PIN/UV auth protocol 1 or 2
-// instead of the key's first preference (2 on a YubiKey 5.7).
+// instead of the key's first preference (2 on a YubiKey 5.7). Other
+// values are ignored.
 func WithPINProtocol(version int) PlatformOption {
 	return func(p *Platform) {
 		if version == 1 || version == 2 {
