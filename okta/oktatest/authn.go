@@ -106,6 +106,11 @@ func (s *Server) handleAuthn(x *exchange) {
 		s.authFailed(x, "user has no active WebAuthn factor")
 		return
 	}
+	for tok, old := range s.txns { // state tokens die with their transaction
+		if !s.now.Before(old.expires) {
+			delete(s.txns, tok)
+		}
+	}
 	token := "00" + s.randomID(40)
 	t := &txn{userID: u.id, expires: s.now.Add(authnTTL)}
 	s.txns[token] = t
