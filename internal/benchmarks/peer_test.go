@@ -36,12 +36,16 @@ func (u *rpUser) WebAuthnCredentials() []gowebauthn.Credential { return u.creds 
 // go-webauthn v0.18.2, attestation conveyance as given, user verification
 // required.
 func newPeerRP(tb testing.TB, conveyance protocol.ConveyancePreference) *gowebauthn.WebAuthn {
+	return newPeerRPUV(tb, conveyance, protocol.VerificationRequired)
+}
+
+func newPeerRPUV(tb testing.TB, conveyance protocol.ConveyancePreference, uv protocol.UserVerificationRequirement) *gowebauthn.WebAuthn {
 	tb.Helper()
 	rp, err := gowebauthn.New(&gowebauthn.Config{
 		RPID: peerRPID, RPDisplayName: "Example", RPOrigins: []string{peerOrigin},
 		AttestationPreference: conveyance,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
-			UserVerification: protocol.VerificationRequired,
+			UserVerification: uv,
 		},
 	})
 	if err != nil {
@@ -89,22 +93,32 @@ func ceremonies(tb testing.TB, rp *gowebauthn.WebAuthn, a authenticator, n int) 
 
 // ours is simulator.Platform over a simulated YubiKey with a PIN: CTAP2
 // over APDUs, PIN/UV auth protocol 2 for user verification.
-type ours struct{ p *simulator.Platform }
+type ours struct {
+	p   *simulator.Platform
+	pin string // "" for a key without a PIN (no user verification)
+}
 
 func newOurs(tb testing.TB) *ours {
+	o := newOursNoPIN(tb)
+	if err := o.p.SetPIN(context.Background(), peerPIN); err != nil {
+		tb.Fatal(err)
+	}
+	o.pin = peerPIN
+	return o
+}
+
+// newOursNoPIN is a key without a PIN: the ceremonies skip the PIN
+// protocol (no user verification).
+func newOursNoPIN(tb testing.TB) *ours {
 	k, err := simulator.New()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := simulator.NewPlatform(k)
-	if err := p.SetPIN(context.Background(), peerPIN); err != nil {
-		tb.Fatal(err)
-	}
-	return &ours{p: p}
+	return &ours{p: simulator.NewPlatform(k)}
 }
 
 func (o *ours) create(tb testing.TB, opts *protocol.CredentialCreation) []byte {
-	out, err := o.p.CreateCredential(context.Background(), peerOrigin, opts.Response, peerPIN)
+	out, err := o.p.CreateCredential(context.Background(), peerOrigin, opts.Response, o.pin)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -112,7 +126,7 @@ func (o *ours) create(tb testing.TB, opts *protocol.CredentialCreation) []byte {
 }
 
 func (o *ours) get(tb testing.TB, opts *protocol.CredentialAssertion) []byte {
-	out, err := o.p.GetAssertion(context.Background(), peerOrigin, opts.Response, peerPIN)
+	out, err := o.p.GetAssertion(context.Background(), peerOrigin, opts.Response, o.pin)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -183,6 +197,7 @@ func TestPeerCeremonies(t *testing.T) {
 		ceremonies(t, rp, newOurs(t), 0)
 		ceremonies(t, rp, newTheirs(), 1)
 	}
+	ceremonies(t, newPeerRPUV(t, protocol.PreferNoAttestation, protocol.VerificationDiscouraged), newOursNoPIN(t), 2)
 }
 
 // BenchmarkPeer is one registration plus one authentication, verified by
@@ -217,8 +232,18 @@ func BenchmarkPeer(b *testing.B) {
 // benchmark's thread (target: ours at most 1.5× theirs), which stays
 // meaningful on a loaded machine. Both run on the calling goroutine.
 func BenchmarkPeerRatio(b *testing.B) {
-	rp := newPeerRP(b, protocol.PreferNoAttestation)
-	o, t := newOurs(b), newTheirs()
+	peerRatio(b, newPeerRP(b, protocol.PreferNoAttestation), newOurs(b))
+}
+
+// BenchmarkPeerRatioNoPIN is BenchmarkPeerRatio with user verification
+// discouraged and a key without a PIN: what ours costs without the PIN
+// protocol that virtualwebauthn skips (a diagnostic, not a target).
+func BenchmarkPeerRatioNoPIN(b *testing.B) {
+	peerRatio(b, newPeerRPUV(b, protocol.PreferNoAttestation, protocol.VerificationDiscouraged), newOursNoPIN(b))
+}
+
+func peerRatio(b *testing.B, rp *gowebauthn.WebAuthn, o *ours) {
+	t := newTheirs()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var ourTime, theirTime time.Duration
