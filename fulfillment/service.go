@@ -86,12 +86,17 @@ type timeTicker struct{ t *time.Ticker }
 func (t timeTicker) C() <-chan time.Time { return t.t.C }
 func (t timeTicker) Stop()               { t.t.Stop() }
 
-// Config configures a [Service]. Okta, Yubico, Store and RPIDs are
-// required; every other field has a default.
+// Config configures a [Service]. Okta, Store and RPIDs are required, and
+// Yubico for every Service that moves keys past the order; every other
+// field has a default.
 type Config struct {
 	// Okta is the client for the Okta org.
 	Okta *okta.Client
-	// Yubico is the client for the YubiEnterprise Delivery API.
+	// Yubico is the client for the YubiEnterprise Delivery API. It may be
+	// nil in a process that only orders (PrepareUser, Order, OrderBatch,
+	// EventHandler, Status, ResendPIN) while another process, sharing the
+	// Store, runs Sync; then Sync, Run and Retry, and Delete of a key with
+	// a shipment, return an error wrapping ErrInvalidConfig.
 	Yubico *yubico.Client
 	// Store keeps the records: NewMemoryStore() or OpenSQLite(ctx, path).
 	Store Store
@@ -250,8 +255,6 @@ func New(cfg Config) (*Service, error) {
 	switch {
 	case cfg.Okta == nil:
 		return bad("Okta: required")
-	case cfg.Yubico == nil:
-		return bad("Yubico: required")
 	case cfg.Store == nil:
 		return bad("Store: required")
 	case len(cfg.RPIDs) == 0:

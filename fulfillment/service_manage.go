@@ -13,8 +13,12 @@ import (
 // Run calls [Service.Sync] at once and then every Config.PollInterval (on
 // the ticker from Config.NewTicker), and also soon after the event handler
 // recorded a new order, until ctx is done; then it returns ctx's error. A
-// failing pass is logged and does not stop Run.
+// failing pass is logged and does not stop Run. A Service without
+// Config.Yubico gets an error wrapping ErrInvalidConfig at once.
 func (s *Service) Run(ctx context.Context) error {
+	if err := s.needYubico("run"); err != nil {
+		return err
+	}
 	t := s.newTicker(s.pollInterval)
 	defer t.Stop()
 	for {
@@ -45,8 +49,12 @@ func (s *Service) Run(ctx context.Context) error {
 //     and the user is enrolled again and a new shipment created.
 //
 // A record that is not errored gets an error wrapping ErrInvalidTransition;
-// a record leased by another instance, ErrBusy.
+// a record leased by another instance, ErrBusy; a Service without
+// Config.Yubico, ErrInvalidConfig.
 func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
+	if err := s.needYubico("retry"); err != nil {
+		return Record{}, err
+	}
 	unlock := s.lock(userID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, userID)
@@ -141,7 +149,9 @@ func (s *Service) cancelShipment(ctx context.Context, rec *Record) error {
 // pending ones the record does not know). The record ends Deleted, with its
 // history. Deleting a Deleted record does nothing; a missing record is an
 // error wrapping ErrRecordNotFound; a record leased by another instance,
-// ErrBusy.
+// ErrBusy. A Service without Config.Yubico deletes only keys with no
+// shipment (none created, none being created); for the others it returns
+// an error wrapping ErrInvalidConfig and changes nothing.
 func (s *Service) Delete(ctx context.Context, userID string) error {
 	unlock := s.lock(userID)
 	defer unlock()
@@ -154,6 +164,11 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 	}
 	if s.leased(rec) {
 		return fmt.Errorf("fulfillment: delete %q: %w", userID, ErrBusy)
+	}
+	if rec.ShipmentID != "" || rec.Keys[StepShipmentCreating] != "" {
+		if err := s.needYubico("delete a key with a Yubico shipment"); err != nil {
+			return fmt.Errorf("fulfillment: delete %q: %w", userID, err)
+		}
 	}
 	if rec.Step != StepDeleting {
 		if _, err := rec.Status.Next(EventDelete); err != nil {

@@ -69,7 +69,6 @@ func TestNewValidatesConfig(t *testing.T) {
 		change func(*Config)
 	}{
 		{"no okta", func(c *Config) { c.Okta = nil }},
-		{"no yubico", func(c *Config) { c.Yubico = nil }},
 		{"no store", func(c *Config) { c.Store = nil }},
 		{"no RP IDs", func(c *Config) { c.RPIDs = nil }},
 		{"RP ID with scheme", func(c *Config) { c.RPIDs = []string{"https://example.okta.com"} }},

@@ -45,8 +45,12 @@ type SyncReport struct {
 // send the PIN, notice the first sign-in, resume interrupted steps (see
 // [Service]). Records are worked on Config.Concurrency at a time. A failing
 // record does not stop the pass: it is listed in the report. The error is
-// non-nil only if the store could not be read or ctx ended.
+// non-nil only if the store could not be read or ctx ended, or wraps
+// ErrInvalidConfig for a Service without Config.Yubico.
 func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
+	if err := s.needYubico("sync"); err != nil {
+		return SyncReport{}, err
+	}
 	var (
 		mu  sync.Mutex
 		rep SyncReport
