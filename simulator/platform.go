@@ -295,7 +295,9 @@ func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin stri
 		return 0, nil, err
 	}
 	defer clear(shared)
-	pinHashEnc, err := pinEncrypt(proto, shared, pinHashOf(pb), p.rand)
+	pinHash := pinHashOf(pb) // enough to brute-force the PIN offline
+	defer clear(pinHash)
+	pinHashEnc, err := pinEncrypt(proto, shared, pinHash, p.rand)
 	if err != nil {
 		return 0, nil, fmt.Errorf("encrypt PIN hash: %w", err)
 	}
@@ -403,7 +405,9 @@ func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
 	if err != nil {
 		return err
 	}
-	pinHashEnc, err := pinEncrypt(proto, shared, pinHashOf(oldB), p.rand)
+	pinHash := pinHashOf(oldB) // enough to brute-force the PIN offline
+	defer clear(pinHash)
+	pinHashEnc, err := pinEncrypt(proto, shared, pinHash, p.rand)
 	if err != nil {
 		return err
 	}
