@@ -15,7 +15,6 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
@@ -260,7 +259,6 @@ const fakeRPID = "example.okta.com"
 func open(ctx context.Context, cfg config, rows []row, stdout io.Writer) (backend, error) {
 	var (
 		b      backend
-		yc     *yubico.Client
 		rpID   = cfg.rpID
 		closes []func()
 	)
@@ -287,17 +285,10 @@ func open(ctx context.Context, cfg config, rows []row, stdout io.Writer) (backen
 		if b.okta, err = osrv.Client(); err != nil {
 			return fail(err)
 		}
-		yc = ysrv.Client()
 		rpID = cmp.Or(rpID, fakeRPID)
 	} else {
 		var err error
 		if b.okta, err = okta.NewClient(cfg.org, cfg.token); err != nil {
-			return fail(err)
-		}
-		// Ordering calls only Okta; the Service requires a Yubico client all
-		// the same, so one is made for the production API with a
-		// placeholder token and is never called.
-		if yc, err = yubico.NewClient(yubico.DefaultBaseURL, "unused-by-batch"); err != nil {
 			return fail(err)
 		}
 		if rpID == "" {
@@ -317,8 +308,10 @@ func open(ctx context.Context, cfg config, rows []row, stdout io.Writer) (backen
 		closes = append(closes, func() { db.Close() })
 		store = db
 	}
+	// Ordering calls only Okta: the Service needs no Yubico client (the
+	// fulfillment service, running Sync, has one).
 	svc, err := fulfillment.New(fulfillment.Config{
-		Okta: b.okta, Yubico: yc, Store: &gatedStore{Store: store, stop: ctx.Done()}, RPIDs: []string{rpID}, Concurrency: cfg.concurrency,
+		Okta: b.okta, Store: &gatedStore{Store: store, stop: ctx.Done()}, RPIDs: []string{rpID}, Concurrency: cfg.concurrency,
 		Logger: cfg.logger,
 	})
 	if err != nil {

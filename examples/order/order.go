@@ -14,21 +14,19 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
 // fakeRPID is the relying-party ID of the fake org.
 const fakeRPID = "example.okta.com"
 
-// backend is where the order goes: Okta and Yubico clients, and what to
-// close afterwards.
+// backend is where the order goes: the Okta client, and what to close
+// afterwards.
 type backend struct {
-	okta   *okta.Client
-	yubico *yubico.Client
-	rpID   string
-	user   string // the user to order for
-	close  func()
+	okta  *okta.Client
+	rpID  string
+	user  string // the user to order for
+	close func()
 }
 
 // order checks the item, connects and orders.
@@ -54,8 +52,10 @@ func order(ctx context.Context, cfg config, stdout io.Writer) error {
 		defer db.Close()
 		store = db
 	}
+	// Ordering calls only Okta: the Service needs no Yubico client (the
+	// fulfillment service, running Sync, has one).
 	svc, err := fulfillment.New(fulfillment.Config{
-		Okta: b.okta, Yubico: b.yubico, Store: store, RPIDs: []string{b.rpID}, Logger: cfg.logger,
+		Okta: b.okta, Store: store, RPIDs: []string{b.rpID}, Logger: cfg.logger,
 	})
 	if err != nil {
 		return err
@@ -72,15 +72,9 @@ func order(ctx context.Context, cfg config, stdout io.Writer) error {
 	return nil
 }
 
-// connect makes clients for a real org. Ordering calls only Okta; the
-// Service requires a Yubico client all the same, so one is made for
-// Yubico's production API with a placeholder token and is never called.
+// connect makes the Okta client for a real org.
 func connect(cfg config) (backend, error) {
 	oc, err := okta.NewClient(cfg.org, cfg.token)
-	if err != nil {
-		return backend{}, err
-	}
-	yc, err := yubico.NewClient(yubico.DefaultBaseURL, "unused-by-order")
 	if err != nil {
 		return backend{}, err
 	}
@@ -92,7 +86,7 @@ func connect(cfg config) (backend, error) {
 		}
 		rp = u.Hostname()
 	}
-	return backend{okta: oc, yubico: yc, rpID: rp, user: cfg.user, close: func() {}}, nil
+	return backend{okta: oc, rpID: rp, user: cfg.user, close: func() {}}, nil
 }
 
 // startFakes starts a fake Okta org and a fake Yubico and seeds the user.
@@ -127,7 +121,7 @@ func startFakes(cfg config, stdout io.Writer) (backend, error) {
 	}
 	fmt.Fprintf(stdout, "in-process fakes: Okta %s, Yubico %s; seeded %s user %s (%s)\n",
 		osrv.URL(), ysrv.URL(), u.Status, u.Profile.Login, u.ID)
-	return backend{okta: oc, yubico: ysrv.Client(), rpID: rp, user: u.Profile.Login, close: closeAll}, nil
+	return backend{okta: oc, rpID: rp, user: u.Profile.Login, close: closeAll}, nil
 }
 
 // maxProfileFile bounds -profile.
