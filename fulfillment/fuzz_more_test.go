@@ -13,7 +13,7 @@ import (
 // given.
 func FuzzPairResponses(f *testing.F) {
 	hdr := func(kid string) string {
-		return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ECDH-ES+A256KW","enc":"A256GCM","kid":"` + kid + `"}`)) + ".a.b.c.d"
+		return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ECDH-ES+A256KW","enc":"A256GCM","kid":"`+kid+`"}`)) + ".a.b.c.d"
 	}
 	f.Add("ka,kb", hdr("kb")+"|"+hdr("ka"))
 	f.Add("ka,ka", hdr("ka")+"|"+hdr("ka"))
