@@ -62,6 +62,7 @@ func ExampleServer() {
 	// system.mfa.preregister.initiate product 1
 	// ACTIVE 2026-03-01T09:00:00Z
 	// mail to isaac@example.com: Welcome to Okta
+	// mail to isaac@home.example: Welcome to Okta
 	// POST /webauthn-registration/api/v1/initiate-fulfillment-request 204
 	// POST /api/v1/users/{id}/lifecycle/activate 200
 }

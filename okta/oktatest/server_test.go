@@ -388,8 +388,9 @@ func TestUsersAndGroupsContract(t *testing.T) {
 	if err := c.ActivateUser(ctx, u.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if out := srv.Outbox(); len(out) != 1 || out[0].To != "new.hire@example.com" {
-		t.Errorf("activation email = %+v", out)
+	// A STAGED user's welcome email goes to the primary and the secondary email.
+	if out := srv.Outbox(); len(out) != 2 || out[0].To != "new.hire@example.com" || out[1].To != "hire@home.example" {
+		t.Errorf("activation email = %+v, want one to new.hire@example.com and one to hire@home.example", out)
 	}
 	if err := c.ActivateUser(ctx, u.ID, true); !errors.Is(err, okta.ErrForbidden) {
 		t.Errorf("second ActivateUser = %v, want ErrForbidden", err)

@@ -445,13 +445,22 @@ func (s *Server) handleActivateUser(x *exchange) {
 		s.fail(x, http.StatusForbidden, "E0000038", "This operation is not allowed in the user's current status.")
 		return
 	}
+	// The welcome email goes to the primary email and, for a new (STAGED)
+	// user who cannot read that mailbox yet, also to the secondary one, as
+	// Okta's pre-enrolled YubiKey guide says (reference/okta.md §1.3 (4)).
+	to := []string{u.profile.Email}
+	if u.status == okta.UserStaged && u.profile.SecondEmail != "" {
+		to = append(to, u.profile.SecondEmail)
+	}
 	u.status = okta.UserActive
 	u.activated, u.statusChanged, u.lastUpdated = s.now, s.now, s.now
 	u.activationToken = s.randomID(20)
 	activationURL := s.srv.URL + "/welcome/" + u.activationToken
 	if sendEmail {
-		s.sendMailLocked(u.profile.Email, "Welcome to "+s.orgName,
-			fmt.Sprintf("Hello %s,\n\nYour account is ready. Activate it at %s\n", u.profile.FirstName, activationURL))
+		for _, addr := range to {
+			s.sendMailLocked(addr, "Welcome to "+s.orgName,
+				fmt.Sprintf("Hello %s,\n\nYour account is ready. Activate it at %s\n", u.profile.FirstName, activationURL))
+		}
 		s.writeJSON(x, http.StatusOK, map[string]any{})
 		return
 	}
