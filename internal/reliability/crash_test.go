@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,6 +42,24 @@ func buildCrashBatch(t *testing.T, dir string) string {
 // crashStats counts what the crash suite did, over all seeds.
 type crashStats struct {
 	seeds, runs, kills atomic.Int64
+	// afterIntent counts kills whose last line was an intent (the remote
+	// call in flight or about to be sent), by step.
+	mu          sync.Mutex
+	afterIntent map[string]int
+}
+
+func (s *crashStats) killedAfter(line string) {
+	var m map[string]any
+	if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "fulfillment: intent" {
+		return
+	}
+	step, _ := m["step"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.afterIntent == nil {
+		s.afterIntent = map[string]int{}
+	}
+	s.afterIntent[step]++
 }
 
 // child is one crash-suite world and how to run the program against it.
@@ -55,9 +74,10 @@ type child struct {
 }
 
 // run runs the program in mode; if killAfter > 0 it is SIGKILLed after
-// that many lines of output (if it gets that far). It returns whether it
-// completed and, if so, its last line.
-func (c *child) run(mode string, killAfter int) (completed bool, last map[string]any) {
+// that many lines of output (with onlyIntents, that many intent lines: the
+// moments a remote call is about to be sent), if it gets that far. It
+// returns whether it completed and, if so, its last line.
+func (c *child) run(mode string, killAfter int, onlyIntents bool) (completed bool, last map[string]any) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.t.Context(), 2*time.Minute)
 	defer cancel()
@@ -79,9 +99,17 @@ func (c *child) run(mode string, killAfter int) (completed bool, last map[string
 	lines, killed := 0, false
 	var lastLine string
 	for sc.Scan() {
-		lines++
 		lastLine = sc.Text()
+		if !onlyIntents || strings.Contains(lastLine, `"msg":"fulfillment: intent"`) {
+			lines++
+		}
+		for _, secret := range []string{c.w.okta.Token(), c.w.yubico.Token()} {
+			if strings.Contains(lastLine, secret) {
+				c.t.Errorf("crashbatch logged an API token")
+			}
+		}
 		if killAfter > 0 && lines == killAfter {
+			c.stats.killedAfter(lastLine)
 			if err := cmd.Process.Kill(); err != nil {
 				c.t.Fatalf("kill: %v", err)
 			}
@@ -117,12 +145,19 @@ func bufioDrain(r interface{ Read([]byte) (int, error) }) (int, error) {
 	}
 }
 
-// phase runs mode with 1 to 3 kills at seeded points, then to completion
+// phase runs mode with 1 to 3 kills at seeded points (after any line, or
+// right after an intent was recorded), then to completion
 // until a Sync pass advances nothing and fails nothing.
 func (c *child) phase(mode string) {
 	c.t.Helper()
 	for range 1 + c.rng.IntN(3) {
-		if done, _ := c.run(mode, 1+c.rng.IntN(6*crashUsers)); done {
+		var done bool
+		if c.rng.IntN(2) == 0 {
+			done, _ = c.run(mode, 1+c.rng.IntN(6*crashUsers), false)
+		} else {
+			done, _ = c.run(mode, 1+c.rng.IntN(2*crashUsers), true)
+		}
+		if done {
 			break
 		}
 	}
@@ -130,7 +165,7 @@ func (c *child) phase(mode string) {
 		if i == 6 {
 			c.t.Fatalf("mode %s: still advancing after 6 complete runs", mode)
 		}
-		_, last := c.run(mode, 0)
+		_, last := c.run(mode, 0, false)
 		mode = "sync" // an order batch is not repeated once it completed
 		if last["advanced"] == float64(0) && last["failures"] == float64(0) {
 			return
@@ -206,8 +241,8 @@ func TestCrashSuite(t *testing.T) {
 	var stats crashStats
 	start := time.Now()
 	t.Cleanup(func() {
-		t.Logf("crash suite: %d seeds, %d runs of the program, %d SIGKILLs, %v",
-			stats.seeds.Load(), stats.runs.Load(), stats.kills.Load(), time.Since(start).Round(time.Millisecond))
+		t.Logf("crash suite: %d seeds, %d runs of the program, %d SIGKILLs (%v right after an intent was recorded), %v",
+			stats.seeds.Load(), stats.runs.Load(), stats.kills.Load(), stats.afterIntent, time.Since(start).Round(time.Millisecond))
 	})
 	for seed := range uint64(*crashSeeds) {
 		t.Run(fmt.Sprintf("seed%02d", seed+1), func(t *testing.T) {
