@@ -184,7 +184,7 @@ func ExampleServer_AddEventHook() {
 	// Output:
 	// hook verified
 	// delivered: system.mfa.preregister.initiate answered 200
-	// received: system.mfa.preregister.initiate (target User)
+	// received: system.mfa.preregister.initiate (target User, PreregistrationMFAFactorResourceDetails)
 }
 
 // startExampleOrg starts a fake org on a fixed clock that trusts the
