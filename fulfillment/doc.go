@@ -40,8 +40,9 @@
 // case, postal codes in their country's format, phones in E.164) and
 // [ShippingInfo.Validate] reports every problem at once, per Okta attribute,
 // in a [*ValidationError]: required fields (the secondary email for new
-// users), ISO 3166-1 country codes, USPS regions for the US and Canada,
-// postal-code formats, phone numbers, email syntax and Yubico's byte limits.
+// users and for active ones who never signed in), ISO 3166-1 country
+// codes, USPS regions for the US and Canada, postal-code formats, phone
+// numbers, email syntax and Yubico's byte limits.
 // Names are shortened as the Okta Workflows template does only when the
 // caller asks, with [ShippingInfo.Truncate]. Validation happens before any
 // remote call, so a bad address never leaves an orphaned enrollment behind.
@@ -66,7 +67,9 @@
 // on a schedule, enrolls, creates the FIDO Pre-reg shipment, polls it,
 // activates every credential paired with its enrollment, sends the PIN and
 // notices the first sign-in. [Service.Retry], [Service.Delete],
-// [Service.ResendPIN] and [Service.Status] do the rest.
+// [Service.ResendPIN] and [Service.Status] do the rest. A process that only
+// orders may leave Config.Yubico nil, sharing the Store with the one that
+// runs Sync.
 //
 // Every remote call is recorded in the store before it is sent (intent,
 // idempotency key, lease) and after it returns (result), so a program that
