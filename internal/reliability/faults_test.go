@@ -44,6 +44,7 @@ type faultReport struct {
 	problems                 []string
 	erroredReasons           map[string]string
 	errorTexts               []string // every error the Service and the sign-in returned
+	records                  []fulfillment.Record
 }
 
 func (r faultReport) String() string {
@@ -197,6 +198,10 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 	}
 	rep.yubicoReqs = len(w.yubico.RequestLog())
 	rep.oktaRetries, rep.yubicoRetry = c.oktaBackoffs.Load(), c.yubicoRetries.Load()
+	var err error
+	if rep.records, err = store.List(ctx, fulfillment.Query{}); err != nil {
+		t.Fatal(err)
+	}
 	rep.elapsed = time.Since(start)
 	return rep, w
 }

@@ -34,8 +34,8 @@ func containsSecret(text, secret string) bool {
 
 // TestSecretsNeverInLogsErrorsOrURLs runs the whole lifecycle under 20%
 // faults (so errors happen on every path) with the Service logging JSON at
-// debug level, and searches the log, every error returned and every request
-// URL the fakes saw for every PIN (preset and new), API token, Authn state
+// debug level, and searches the log, every error returned, every stored
+// record and every request URL the fakes saw for every PIN (preset and new), API token, Authn state
 // and session token and the event-hook secret.
 func TestSecretsNeverInLogsErrorsOrURLs(t *testing.T) {
 	t.Parallel()
@@ -65,7 +65,15 @@ func TestSecretsNeverInLogsErrorsOrURLs(t *testing.T) {
 	for _, r := range w.yubico.RequestLog() {
 		fmt.Fprintf(&urls, "%s %s?%s %s\n", r.Method, r.Path, r.Query, r.IdempotencyKey)
 	}
+	records, err := json.Marshal(rep.records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.records) != 16 {
+		t.Fatalf("%d records, want 16", len(rep.records))
+	}
 	places := map[string]string{
+		"the stored records":      string(records),
 		"the Service's log":       text,
 		"the errors returned":     strings.Join(rep.errorTexts, "\n"),
 		"the fakes' request URLs": urls.String(),
@@ -545,6 +553,23 @@ func TestCredentialBoundToUserAndRP(t *testing.T) {
 	// And A can sign in as A (the refusals above mean something).
 	if _, err := w.signIn(ctx, oc, pa, ra, "", 1); err != nil {
 		t.Errorf("A's own sign-in: %v", err)
+	}
+	// After the first sign-in Okta no longer holds A's PIN (and still
+	// holds B's); Yubico purged both after programming.
+	for _, c := range []struct {
+		rec     fulfillment.Record
+		pinKept bool
+		whose   string
+	}{{ra, false, "A"}, {rb, true, "B"}} {
+		for _, e := range c.rec.Enrollments {
+			d, ok := w.okta.Enrollment(e.ID)
+			if !ok || d.PINStored != c.pinKept {
+				t.Errorf("%s's enrollment %s: PIN stored %v, want %v", c.whose, e.ID, d.PINStored, c.pinKept)
+			}
+		}
+		if pr, ok := w.yubico.Programming(c.rec.ShipmentID); !ok || !pr.Purged {
+			t.Errorf("%s's shipment %s: Yubico did not purge the PIN and requests (%+v)", c.whose, c.rec.ShipmentID, pr)
+		}
 	}
 }
 
