@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +29,11 @@ const crashUsers = 5
 func buildCrashBatch(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "crashbatch")
-	cmd := exec.CommandContext(t.Context(), filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin,
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build the batch program: %v", err)
+	}
+	cmd := exec.CommandContext(t.Context(), goTool, "build", "-o", bin,
 		"github.com/preenroll/preenroll/internal/reliability/cmd/crashbatch")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
