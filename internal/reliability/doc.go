@@ -17,8 +17,19 @@
 //     with go build, runs the batch against the fakes (which run in the test
 //     process) with a SQLite state file and is killed with SIGKILL at points
 //     chosen from a seed, then rerun; the same invariants hold;
-//   - security properties (security_test.go): secrets never in logs, errors
-//     or URLs, PINs zeroed, tokens and hook secrets enforced, responses
-//     bound to their user and enrollment, credentials bound to their user
-//     and RP, the PIN lockout not bypassable through the simulator's API.
+//   - two Service instances on one SQLite store, concurrently, under faults
+//     (TestTwoInstancesShareOneStore);
+//   - security properties (security_test.go): secrets never in logs, errors,
+//     stored records or URLs, PINs zeroed and wiped, tokens and hook secrets
+//     enforced, responses bound to their user and enrollment, credentials
+//     bound to their user and RP, the PIN lockout not bypassable through the
+//     simulator's API.
+//
+// The default run (also under -race) takes 200 users through the fault
+// suite and 20 crash seeds; the full run is
+//
+//	go test -run 'TestFaultSuite$' ./internal/reliability/ -args -faultsuite.users=2000
+//
+// and -crashsuite.seeds=N runs more seeds. -short runs 40 users and skips
+// the crash suite.
 package reliability
