@@ -144,10 +144,16 @@ func (s ShippingInfo) SecondEmailRequired() bool {
 	return false
 }
 
-// RecipientEmail is the address Yubico and the PIN email use: the secondary
-// email when [ShippingInfo.SecondEmailRequired], otherwise the primary one.
+// RecipientEmail is the address Yubico sends shipment and tracking mail
+// to: the secondary email for a STAGED user, otherwise the primary one. This
+// is the Okta Workflows template's rule (reference/okta.md §5.2, step h) and
+// the address Okta's send-pin mails the PIN to, so the user gets both at
+// one address. An ACTIVE user who never signed in must still have a
+// secondary email on file ([ShippingInfo.SecondEmailRequired]) so that an
+// administrator can reach them, but their mail goes to the primary address
+// like every other activated user's.
 func (s ShippingInfo) RecipientEmail() string {
-	if s.SecondEmailRequired() {
+	if strings.EqualFold(strings.TrimSpace(s.UserStatus), "STAGED") {
 		return s.SecondEmail
 	}
 	return s.Email

@@ -384,8 +384,9 @@ func TestRecipientEmail(t *testing.T) {
 	}{
 		{"STAGED", false, "home@example.net"},
 		{"staged", false, "home@example.net"},
-		{"ACTIVE", true, "home@example.net"},
-		{"PROVISIONED", true, "home@example.net"},
+		{" Staged ", true, "home@example.net"},
+		{"ACTIVE", true, "work@example.com"},
+		{"PROVISIONED", true, "work@example.com"},
 		{"ACTIVE", false, "work@example.com"},
 		{"SUSPENDED", true, "work@example.com"},
 		{"", false, "work@example.com"},
