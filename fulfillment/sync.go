@@ -258,6 +258,15 @@ func (s *Service) enroll(ctx context.Context, rec Record, recover bool) (Record,
 	resp, err := s.okta.Enroll(ctx, okta.EnrollRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico, RPIDs: s.rpIDs, TransportKey: tk})
 	if err != nil {
 		if definite(err) {
+			// Okta refuses an enroll while the user has a key in
+			// fulfillment. A pending enrollment the record does not know
+			// is ours: an earlier enroll that timed out on our side but
+			// was still being processed when the strays were listed. Not
+			// a failure: the next pass deletes it and enrolls again.
+			if stray, lerr := s.hasStray(ctx, rec); lerr == nil && stray {
+				return rec, fmt.Errorf("fulfillment: enroll %s: %w: an earlier enroll took effect after its answer was lost: %w",
+					rec.UserID, ErrOutcomeUnknown, err)
+			}
 			return s.fail(ctx, rec, StepEnrolling, err.Error())
 		}
 		return rec, unknown("enroll "+rec.UserID, err)
@@ -306,6 +315,25 @@ func checkEnrollResponse(resp okta.EnrollResponse, rpIDs int) string {
 		seen[cr.AuthenticatorEnrollmentID] = true
 	}
 	return ""
+}
+
+// hasStray reports whether Okta lists a FULFILLMENT_PENDING enrollment of
+// the user that rec does not know.
+func (s *Service) hasStray(ctx context.Context, rec Record) (bool, error) {
+	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
+	if err != nil {
+		return false, err
+	}
+	known := map[string]bool{}
+	for _, e := range rec.Enrollments {
+		known[e.ID] = true
+	}
+	for _, e := range es {
+		if !known[e.ID] && e.Status == okta.StatusFulfillmentPending {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // deleteStrays deletes the user's enrollments at Okta that are not ACTIVE

@@ -1,6 +1,7 @@
 package fulfillment_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"testing"
@@ -30,7 +31,7 @@ func TestClientTimeoutIsAnUnknownOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := e.addUser(1, okta.UserActive, nil)
-	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 2 * time.Second})
+	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 300 * time.Millisecond})
 	rec, err := svc.Order(t.Context(), u.ID)
 	if !errors.Is(err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Order with a timed-out initiate = %v, want ErrOutcomeUnknown", err)
@@ -47,5 +48,89 @@ func TestClientTimeoutIsAnUnknownOutcome(t *testing.T) {
 	}
 	if got.Status != fulfillment.FulfillmentStarted || got.Step == fulfillment.StepInitiating || got.Step == fulfillment.StepErrored {
 		t.Errorf("after Sync: %s at %s (reason %q), want the order resumed past initiating", got.Status, got.Step, got.Reason)
+	}
+}
+
+// lateEnroll is an http.RoundTripper that, once armed, enrolls the user
+// again through another client right after the Service's next enrollment
+// DELETE went through: an enroll that Okta processes late, after the
+// Service listed and deleted the strays (found by internal/reliability's
+// two-instance test).
+type lateEnroll struct {
+	base  http.RoundTripper
+	armed chan func()
+}
+
+func (l *lateEnroll) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(r)
+	if r.Method == http.MethodDelete {
+		select {
+		case f := <-l.armed:
+			f()
+		default:
+		}
+	}
+	return resp, err
+}
+
+// TestEnrollRefusedForALateStrayIsResumed: when Okta refuses an enroll
+// because a pending enrollment the record does not know appeared after
+// the strays were deleted (an earlier enroll processed late), the record
+// stays at its enroll intent with an unknown outcome, and the next pass
+// deletes the stray and enrolls: one enrollment at Okta, known to the
+// record, not an errored user with an orphan enrollment.
+func TestEnrollRefusedForALateStrayIsResumed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	late := &lateEnroll{base: http.DefaultTransport, armed: make(chan func(), 1)}
+	oc, err := e.ok.Client(okta.WithHTTPClient(&http.Client{Transport: late}), okta.WithRetryPolicy(okta.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.cfg
+	cfg.Okta = oc
+	svc, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The first enroll takes effect, its answer is lost.
+	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/enroll", DropResponse: true})
+	if rep, err := svc.Sync(ctx); err != nil || len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
+		t.Fatalf("Sync with a lost enroll answer: %+v, %v; want one unknown outcome", rep, err)
+	}
+	// The next pass deletes that stray; right after, a late enroll lands.
+	tk := e.ys.TransportJWKS().Keys[0]
+	late.armed <- func() {
+		_, err := e.oc.Enroll(context.WithoutCancel(ctx), okta.EnrollRequest{UserID: u.ID, FulfillmentProvider: okta.ProviderYubico,
+			RPIDs: []string{rpID}, TransportKey: okta.JWK{Kty: tk.Kty, Crv: tk.Crv, Kid: tk.Kid, Use: "enc", X: tk.X, Y: tk.Y}})
+		if err != nil {
+			t.Errorf("late enroll: %v", err)
+		}
+	}
+	rep, err := svc.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
+		t.Fatalf("Sync refused by Okta for a late stray: %+v; want one unknown outcome", rep)
+	}
+	if rec, _ := svc.Status(ctx, u.ID); rec.Status != fulfillment.FulfillmentStarted || rec.Step != fulfillment.StepEnrolling {
+		t.Fatalf("record %s at %s (%q), want FulfillmentStarted at enrolling", rec.Status, rec.Step, rec.Reason)
+	}
+	if _, err := svc.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := svc.Status(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := e.ok.Enrollments(u.ID)
+	if rec.Status != fulfillment.FulfillmentStarted || len(rec.Enrollments) != 1 || len(es) != 1 || es[0].ID != rec.Enrollments[0].ID {
+		t.Errorf("after the resume: %s at %s, record enrollments %+v, Okta %+v; want one enrollment known to the record", rec.Status, rec.Step, rec.Enrollments, es)
 	}
 }
