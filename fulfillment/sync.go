@@ -501,6 +501,13 @@ func (s *Service) activate(ctx context.Context, rec Record, sh yubico.FPRShipmen
 	})
 	if err != nil {
 		if definite(err) {
+			// An earlier activation whose answer was lost may have been
+			// processed late, after the resume found the enrollments
+			// still pending: Okta then refuses this one because they are
+			// ACTIVE. They are ours, so the activation happened.
+			if all, lerr := s.allActive(ctx, rec); lerr == nil && all {
+				return s.activated(ctx, rec)
+			}
 			return s.fail(ctx, rec, StepActivating, err.Error())
 		}
 		return rec, unknown("activate "+rec.UserID, err)
@@ -524,17 +531,9 @@ func (s *Service) activated(ctx context.Context, rec Record) (Record, error) {
 // resumeActivate resumes an activation whose outcome is unknown: if Okta
 // lists every enrollment ACTIVE it happened; otherwise it is sent again.
 func (s *Service) resumeActivate(ctx context.Context, rec Record) (Record, error) {
-	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
+	all, err := s.allActive(ctx, rec)
 	if err != nil {
-		return rec, unknown("list enrollments of "+rec.UserID, err)
-	}
-	status := map[string]okta.EnrollmentStatus{}
-	for _, e := range es {
-		status[e.ID] = e.Status
-	}
-	all := len(rec.Enrollments) > 0
-	for _, e := range rec.Enrollments {
-		all = all && status[e.ID] == okta.StatusActive
+		return rec, err
 	}
 	if all {
 		return s.activated(ctx, rec)
@@ -544,6 +543,24 @@ func (s *Service) resumeActivate(ctx context.Context, rec Record) (Record, error
 		return rec, fmt.Errorf("fulfillment: poll shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
 	}
 	return s.activate(ctx, rec, sh)
+}
+
+// allActive reports whether Okta lists every enrollment of rec ACTIVE:
+// the activation happened.
+func (s *Service) allActive(ctx context.Context, rec Record) (bool, error) {
+	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
+	if err != nil {
+		return false, unknown("list enrollments of "+rec.UserID, err)
+	}
+	status := map[string]okta.EnrollmentStatus{}
+	for _, e := range es {
+		status[e.ID] = e.Status
+	}
+	all := len(rec.Enrollments) > 0
+	for _, e := range rec.Enrollments {
+		all = all && status[e.ID] == okta.StatusActive
+	}
+	return all, nil
 }
 
 // sendPIN asks Okta to email the PIN.

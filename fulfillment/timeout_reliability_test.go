@@ -1,9 +1,13 @@
 package fulfillment_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,5 +136,79 @@ func TestEnrollRefusedForALateStrayIsResumed(t *testing.T) {
 	es := e.ok.Enrollments(u.ID)
 	if rec.Status != fulfillment.FulfillmentStarted || len(rec.Enrollments) != 1 || len(es) != 1 || es[0].ID != rec.Enrollments[0].ID {
 		t.Errorf("after the resume: %s at %s, record enrollments %+v, Okta %+v; want one enrollment known to the record", rec.Status, rec.Step, rec.Enrollments, es)
+	}
+}
+
+// lateActivate is an http.RoundTripper that, once armed, sends the
+// Service's next activate request twice: a copy first (an earlier
+// activation that Okta processes late), then the request itself.
+type lateActivate struct {
+	base  http.RoundTripper
+	armed atomic.Bool
+}
+
+func (l *lateActivate) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/activate") && l.armed.CompareAndSwap(true, false) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		first := r.Clone(r.Context())
+		first.Body = io.NopCloser(bytes.NewReader(body))
+		resp, err := l.base.RoundTrip(first)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return l.base.RoundTrip(r)
+}
+
+// TestActivateRefusedAsAlreadyActiveIsDone: when Okta refuses an
+// activation because the enrollments are already ACTIVE (an earlier
+// activation of ours, whose answer was lost, was processed late), the
+// activation happened: the record goes on to Shipped instead of erroring
+// (found by internal/reliability's crash suite).
+func TestActivateRefusedAsAlreadyActiveIsDone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	late := &lateActivate{base: http.DefaultTransport}
+	oc, err := e.ok.Client(okta.WithHTTPClient(&http.Client{Transport: late}), okta.WithRetryPolicy(okta.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.cfg
+	cfg.Okta = oc
+	svc, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := svc.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	late.armed.Store(true)
+	e.advance(30 * time.Minute) // address validation
+	e.advance(e.ys.NextBatch().Sub(e.ys.Now()) + time.Minute)
+	e.advance(25 * time.Hour) // shipped: 103
+	if _, err := svc.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if late.armed.Load() {
+		t.Fatal("the Service sent no activation")
+	}
+	rec, err := svc.Status(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != fulfillment.Shipped {
+		t.Errorf("record %s at %s (%q), want Shipped", rec.Status, rec.Step, rec.Reason)
 	}
 }
