@@ -5,7 +5,7 @@
 # compatible) under OUT (default $TMPDIR/preenroll-bench) and replaces the text between
 # the bench:begin/bench:end markers of BENCHMARKS.md with the medians.
 #
-#	scripts/bench.sh                 # everything, about 15 minutes on 2 cores
+#	scripts/bench.sh                 # everything, 10-15 minutes on 2 cores
 #	COUNT=10 MEM100K=0 scripts/bench.sh
 #	benchstat /tmp/preenroll-bench/bench.txt   # if you have benchstat
 set -eu
