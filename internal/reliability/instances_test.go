@@ -77,6 +77,7 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 	syncBoth()
 	w.advanceTo(w.yubico.Now().Add(25 * time.Hour))
 	syncBoth()
+	syncUntil(ctx, t, svcs[0], stores[0], shippedWithPIN, maxPasses, nil)
 	oktaFaults := w.okta.FaultCounts()
 	if err := w.okta.SetFaultPlan(oktatest.FaultPlan{}); err != nil {
 		t.Fatal(err)
@@ -94,6 +95,7 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 	}
 	w.advanceTo(w.yubico.Now().Add(time.Hour))
 	syncBoth()
+	syncUntil(ctx, t, svcs[1], stores[1], activeOrErrored, maxPasses, nil)
 	out := w.check(ctx, stores[1])
 	for _, p := range out.problems {
 		t.Errorf("invariant: %s", p)

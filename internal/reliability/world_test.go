@@ -452,6 +452,50 @@ func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service,
 	return passes, failures
 }
 
+// syncUntil runs Sync passes until every record in store satisfies done
+// (or maxPasses); it returns the passes run and the failures seen.
+func syncUntil(ctx context.Context, t testing.TB, svc *fulfillment.Service, store fulfillment.Store, done func(fulfillment.Record) bool, maxPasses int, onErr func(error)) (passes, failures int) {
+	t.Helper()
+	for passes < maxPasses {
+		recs, err := store.List(ctx, fulfillment.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := true
+		for _, r := range recs {
+			all = all && done(r)
+		}
+		if all {
+			break
+		}
+		rep, err := svc.Sync(ctx)
+		passes++
+		if err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+		failures += len(rep.Failures)
+		for _, f := range rep.Failures {
+			if onErr != nil {
+				onErr(f.Err)
+			}
+		}
+	}
+	return passes, failures
+}
+
+// errored reports a record errored and waiting for a person.
+func errored(r fulfillment.Record) bool {
+	return r.Status == fulfillment.FulfillmentErrored && r.Step == fulfillment.StepErrored
+}
+
+// shippedWithPIN reports a record Shipped whose PIN was sent, or errored.
+func shippedWithPIN(r fulfillment.Record) bool {
+	return (r.Status == fulfillment.Shipped && r.Step == fulfillment.StepPINSent) || errored(r)
+}
+
+// activeOrErrored reports a record Active or errored.
+func activeOrErrored(r fulfillment.Record) bool { return r.Status == fulfillment.Active || errored(r) }
+
 // isOutcomeUnknown reports whether err is an unknown outcome the Service
 // resumes.
 func isOutcomeUnknown(err error) bool { return errors.Is(err, fulfillment.ErrOutcomeUnknown) }
