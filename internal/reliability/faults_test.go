@@ -122,11 +122,12 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 			t.Fatalf("OrderBatch: %v", err)
 		}
 		rep.resumed += br.Failed
-		pending = pending[:0]
+		batch := pending
+		pending = nil
 		for _, r := range append(br.Invalid, br.Results...) {
 			onErr(r.Err)
 			if _, err := store.Get(ctx, r.UserID); errors.Is(err, fulfillment.ErrRecordNotFound) || r.UserID == "" {
-				pending = append(pending, w.ids()[r.Index])
+				pending = append(pending, batch[r.Index])
 			}
 		}
 	}
