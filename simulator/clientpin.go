@@ -115,24 +115,60 @@ func (a *fidoApplet) keyAgreement() (*ecdh.PrivateKey, error) {
 	return a.ka, nil
 }
 
+// dropKeyAgreement forgets the key agreement key (the next
+// getKeyAgreement makes a new one) and the memoized shared secret.
+func (a *fidoApplet) dropKeyAgreement() {
+	a.ka = nil
+	a.kaMemo.drop()
+}
+
+// kaMemo is a simulator optimisation, not key behaviour: the shared secret
+// derived for the last platform key agreement key the applet saw, under
+// the current key agreement key. A platform that keeps its ephemeral key
+// while the authenticator's key is unchanged (CTAP 2.1 §6.5.4 changes it
+// only at power-up, reset and after a wrong PIN) sends the same key every
+// session; the output is what the ECDH and KDF would give again. Dropped
+// (and zeroed) with the key agreement key, at power off and at reset.
+type kaMemo struct {
+	ka     *ecdh.PrivateKey // the key agreement key it was derived with
+	proto  int
+	peer   []byte // the platform's key: 0x04 || X || Y
+	shared []byte
+}
+
+func (m *kaMemo) drop() {
+	clear(m.shared)
+	*m = kaMemo{}
+}
+
 // shared decodes the platform's key agreement key and derives the shared
-// secret.
+// secret. The caller owns (and should clear) the returned slice.
 func (a *fidoApplet) shared(proto int, ck *coseKey) ([]byte, byte) {
 	if ck == nil {
 		return nil, ctapMissingParameter
 	}
-	pub, err := ck.ecdhPublic()
-	if err != nil {
+	if ck.Kty != 2 || ck.Crv != 1 || len(ck.X) != 32 || len(ck.Y) != 32 {
 		return nil, ctapInvalidParameter
 	}
 	ka, err := a.keyAgreement()
 	if err != nil {
 		return nil, ctapOther
 	}
+	m := &a.kaMemo
+	if m.ka == ka && m.proto == proto && len(m.peer) == 65 &&
+		bytes.Equal(m.peer[1:33], ck.X) && bytes.Equal(m.peer[33:], ck.Y) {
+		return bytes.Clone(m.shared), ctapOK
+	}
+	pub, err := ck.ecdhPublic()
+	if err != nil {
+		return nil, ctapInvalidParameter
+	}
 	s, err := ecdhShared(proto, ka, pub)
 	if err != nil {
 		return nil, ctapInvalidParameter
 	}
+	m.drop()
+	*m = kaMemo{ka: ka, proto: proto, peer: pub.Bytes(), shared: bytes.Clone(s)}
 	return s, ctapOK
 }
 
@@ -191,6 +227,7 @@ func (a *fidoApplet) setPIN(proto int, req *clientPINRequest) byte {
 	if code != ctapOK {
 		return code
 	}
+	defer clear(shared)
 	if !pinVerify(proto, shared, req.NewPinEnc, req.PinUvAuth) {
 		return ctapPINAuthInvalid
 	}
@@ -223,7 +260,7 @@ func (a *fidoApplet) checkPIN(proto int, shared, pinHashEnc []byte) byte {
 	got, err := pinDecrypt(proto, shared, pinHashEnc)
 	defer clear(got)
 	if err != nil || subtle.ConstantTimeCompare(got, a.pinHash) != 1 {
-		a.ka = nil // regenerate the key agreement key
+		a.dropKeyAgreement() // regenerate the key agreement key
 		a.consecutive++
 		switch {
 		case a.retries == 0:
@@ -253,6 +290,7 @@ func (a *fidoApplet) changePIN(proto int, req *clientPINRequest) byte {
 	if code != ctapOK {
 		return code
 	}
+	defer clear(shared)
 	msg := append(append([]byte(nil), req.NewPinEnc...), req.PinHashEnc...)
 	if !pinVerify(proto, shared, msg, req.PinUvAuth) {
 		return ctapPINAuthInvalid
@@ -289,6 +327,7 @@ func (a *fidoApplet) getToken(proto int, req *clientPINRequest, perms byte, rpID
 	if code != ctapOK {
 		return statusOnly(code)
 	}
+	defer clear(shared)
 	if code := a.checkPIN(proto, shared, req.PinHashEnc); code != ctapOK {
 		return statusOnly(code)
 	}

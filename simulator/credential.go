@@ -500,6 +500,7 @@ func (a *fidoApplet) hmacSecret(in *hmacSecretInput, key *credKey, uv bool) ([]b
 	if code != ctapOK {
 		return nil, code
 	}
+	defer clear(shared)
 	if !pinVerify(proto, shared, in.SaltEnc, in.SaltAuth) {
 		return nil, ctapPINAuthInvalid
 	}

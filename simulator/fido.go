@@ -103,6 +103,7 @@ type fidoApplet struct {
 	consecutive int  // consecutive wrong PINs since power-up
 	authBlocked bool // a power cycle is required
 	ka          *ecdh.PrivateKey
+	kaMemo      kaMemo // the shared secret with the last platform key seen
 	token       []byte
 	tokenProto  int // the PIN/UV auth protocol the token was issued under
 	tokenPerms  byte
@@ -172,6 +173,7 @@ func (a *fidoApplet) wipe() error {
 	a.resident = nil
 	a.consecutive = 0
 	a.authBlocked = false
+	a.kaMemo.drop()
 	a.resetToken()
 	a.next = nil
 	a.cmRPs, a.cmCreds = nil, nil
@@ -216,7 +218,7 @@ func (a *fidoApplet) handle(cmd command) response {
 func (a *fidoApplet) powerOff() {
 	a.consecutive = 0
 	a.authBlocked = false
-	a.ka = nil
+	a.dropKeyAgreement()
 	a.resetToken()
 	a.next = nil
 	a.cmRPs, a.cmCreds = nil, nil

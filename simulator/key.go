@@ -203,6 +203,7 @@ type Key struct {
 	touches  int
 	record   bool
 	log      []Exchange
+	powerOff uint64 // power-offs so far (PowerCycle, Remove): platforms drop their key agreement caches
 }
 
 // New makes a key, plugged in and powered. Without options it is a
@@ -350,6 +351,14 @@ func (k *Key) Insert() {
 	}
 }
 
+// powerOffs returns how many times the key has been powered off, as a
+// platform sees the device disappear.
+func (k *Key) powerOffs() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.powerOff
+}
+
 // Present reports whether the key is plugged in.
 func (k *Key) Present() bool {
 	k.mu.Lock()
@@ -400,6 +409,7 @@ func (k *Key) askTouch() error {
 }
 
 func (k *Key) powerOffLocked() {
+	k.powerOff++
 	for _, a := range k.applets {
 		a.powerOff()
 	}

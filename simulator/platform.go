@@ -38,11 +38,48 @@ import (
 // platforms on one key run one at a time. Direct [Key.Transmit] calls from
 // elsewhere can still change the selected application between a
 // platform's APDUs, as another PC/SC client without a transaction would.
+//
+// Key agreement: every PIN/UV auth protocol session (a PIN token, setPIN,
+// changePIN, hmac-secret) starts with getKeyAgreement. By default the
+// platform keeps its ephemeral P-256 key and the shared secret derived
+// with the authenticator's key agreement key, and reuses both for as long
+// as getKeyAgreement returns that same key: the authenticator changes it
+// only at power-up, at reset and after a wrong PIN (CTAP 2.1 §6.5.4), and
+// the secret is a function of the two keys alone. A different key, a power
+// off seen by the platform ([Key.PowerCycle], [Key.Remove]) or
+// [Platform.Reset] makes it derive again with a new ephemeral key, zeroing
+// the old secret. [WithFreshKeyAgreement] makes a new ephemeral key for
+// every session instead, as browsers do.
 type Platform struct {
 	key            *Key
 	rand           io.Reader
 	rawAttestation bool
 	pinProtocol    int // 0: the key's first preference
+	freshKA        bool
+
+	// Guarded by the key's transaction lock.
+	kaCache     [2]platformKA // PIN/UV auth protocols 1 and 2
+	derivations int           // ECDH key agreements run (for tests)
+}
+
+// platformKA is a cached PIN/UV auth protocol key agreement.
+type platformKA struct {
+	powerOffs uint64  // the key's power-off count when it was derived
+	peer      []byte  // the authenticator's key: 0x04 || X || Y
+	own       coseKey // the platform's public key
+	shared    []byte
+}
+
+func (c *platformKA) drop() {
+	clear(c.shared)
+	*c = platformKA{}
+}
+
+// dropKeyAgreements zeroes and forgets the cached shared secrets.
+func (p *Platform) dropKeyAgreements() {
+	for i := range p.kaCache {
+		p.kaCache[i].drop()
+	}
 }
 
 // PlatformOption configures a [Platform].
@@ -77,6 +114,16 @@ func WithPINProtocol(version int) PlatformOption {
 			p.pinProtocol = version
 		}
 	}
+}
+
+// WithFreshKeyAgreement makes the platform generate a new ephemeral P-256
+// key and run ECDH for every PIN/UV auth protocol session, as browsers do,
+// instead of reusing the shared secret while the authenticator's key
+// agreement key is unchanged (the default; see [Platform]). Both are valid
+// CTAP 2.1 platform behaviour; this one costs a key generation and an ECDH
+// on each side per ceremony.
+func WithFreshKeyAgreement() PlatformOption {
+	return func(p *Platform) { p.freshKA = true }
 }
 
 // lock takes the key's transaction lock (like PC/SC's
@@ -233,9 +280,11 @@ func (p *Platform) protocol(info *getInfoResponse) int {
 }
 
 // agree runs getKeyAgreement and returns the platform's COSE key and the
-// shared secret.
+// shared secret, which the caller owns (and should clear). It reuses the
+// cached key agreement when the authenticator's key is the one it was
+// derived with (see [Platform]).
 func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error) {
-	if proto == 0 {
+	if proto != 1 && proto != 2 {
 		return coseKey{}, nil, fmt.Errorf("no common PIN/UV auth protocol: %w", ErrNotSupported)
 	}
 	var resp clientPINResponse
@@ -250,6 +299,15 @@ func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error
 	if err != nil {
 		return coseKey{}, nil, fmt.Errorf("authenticator %v: %w", err, ErrCard)
 	}
+	c := &p.kaCache[proto-1]
+	if p.freshKA {
+		c.drop()
+	} else if c.shared != nil {
+		if c.powerOffs == p.key.powerOffs() && bytes.Equal(c.peer, peer.Bytes()) {
+			return c.own, bytes.Clone(c.shared), nil
+		}
+		c.drop() // the key changed or was powered off: stale
+	}
 	priv, err := newECDHKey(p.rand)
 	if err != nil {
 		return coseKey{}, nil, fmt.Errorf("key agreement: %w", err)
@@ -258,7 +316,12 @@ func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error
 	if err != nil {
 		return coseKey{}, nil, fmt.Errorf("key agreement: %w", err)
 	}
-	return coseFromECDH(priv.PublicKey()), shared, nil
+	p.derivations++
+	own := coseFromECDH(priv.PublicKey())
+	if !p.freshKA {
+		*c = platformKA{powerOffs: p.key.powerOffs(), peer: peer.Bytes(), own: own, shared: bytes.Clone(shared)}
+	}
+	return own, shared, nil
 }
 
 // normalizePIN applies what browsers do to a PIN before sending it:
@@ -536,6 +599,7 @@ func (p *Platform) Reset(ctx context.Context) error {
 	if _, err := p.session(ctx); err != nil {
 		return fmt.Errorf("simulator: reset: %w", err)
 	}
+	p.dropKeyAgreements()
 	if err := p.ctap(ctx, cmdReset, nil, nil); err != nil {
 		return fmt.Errorf("simulator: reset: %w", err)
 	}

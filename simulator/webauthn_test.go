@@ -201,3 +201,37 @@ func TestPreregistrationFlow(t *testing.T) {
 		t.Error("login after PIN change is not user verified")
 	}
 }
+
+// TestRegisterAndLoginKeyAgreementModes runs registration and sign-in,
+// verified by go-webauthn, with the cached key agreement (the default)
+// and with WithFreshKeyAgreement, across a power cycle in between.
+func TestRegisterAndLoginKeyAgreementModes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts []simulator.PlatformOption
+	}{
+		{"cached", nil},
+		{"fresh", []simulator.PlatformOption{simulator.WithFreshKeyAgreement()}},
+		{"cached-protocol-1", []simulator.PlatformOption{simulator.WithPINProtocol(1)}},
+	} {
+		f := newFixture(t)
+		f.plat = simulator.NewPlatform(f.key, tc.opts...)
+		if err := f.plat.SetPIN(t.Context(), testPIN); err != nil {
+			t.Fatalf("%s: SetPIN: %v", tc.name, err)
+		}
+		for i := range 2 {
+			if _, err := f.register(t, testPIN); err != nil {
+				t.Fatalf("%s: register %d: %v", tc.name, i, err)
+			}
+			cred, err := f.login(t, testOrigin, testPIN)
+			if err != nil {
+				t.Fatalf("%s: login %d: %v", tc.name, i, err)
+			}
+			if !cred.Flags.UserVerified {
+				t.Errorf("%s: login %d without UV", tc.name, i)
+			}
+			f.key.PowerCycle()
+		}
+	}
+}

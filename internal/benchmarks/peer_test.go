@@ -92,14 +92,18 @@ func ceremonies(tb testing.TB, rp *gowebauthn.WebAuthn, a authenticator, n int) 
 }
 
 // ours is simulator.Platform over a simulated YubiKey with a PIN: CTAP2
-// over APDUs, PIN/UV auth protocol 2 for user verification.
+// over APDUs, PIN/UV auth protocol 2 for user verification. By default the
+// platform keeps its key agreement (ephemeral key and shared secret) while
+// the key's key agreement key is unchanged, so only the first ceremony
+// after power-up pays the ECDH; with simulator.WithFreshKeyAgreement every
+// ceremony does, as in a browser.
 type ours struct {
 	p   *simulator.Platform
 	pin string // "" for a key without a PIN (no user verification)
 }
 
-func newOurs(tb testing.TB) *ours {
-	o := newOursNoPIN(tb)
+func newOurs(tb testing.TB, opts ...simulator.PlatformOption) *ours {
+	o := newOursNoPIN(tb, opts...)
 	if err := o.p.SetPIN(context.Background(), peerPIN); err != nil {
 		tb.Fatal(err)
 	}
@@ -109,12 +113,12 @@ func newOurs(tb testing.TB) *ours {
 
 // newOursNoPIN is a key without a PIN: the ceremonies skip the PIN
 // protocol (no user verification).
-func newOursNoPIN(tb testing.TB) *ours {
+func newOursNoPIN(tb testing.TB, opts ...simulator.PlatformOption) *ours {
 	k, err := simulator.New()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &ours{p: simulator.NewPlatform(k)}
+	return &ours{p: simulator.NewPlatform(k, opts...)}
 }
 
 func (o *ours) create(tb testing.TB, opts *protocol.CredentialCreation) []byte {
@@ -196,6 +200,9 @@ func TestPeerCeremonies(t *testing.T) {
 		rp := newPeerRP(t, conv)
 		ceremonies(t, rp, newOurs(t), 0)
 		ceremonies(t, rp, newTheirs(), 1)
+		fresh := newOurs(t, simulator.WithFreshKeyAgreement())
+		ceremonies(t, rp, fresh, 3)
+		ceremonies(t, rp, fresh, 4)
 	}
 	ceremonies(t, newPeerRPUV(t, protocol.PreferNoAttestation, protocol.VerificationDiscouraged), newOursNoPIN(t), 2)
 }
@@ -204,7 +211,9 @@ func TestPeerCeremonies(t *testing.T) {
 // the same go-webauthn relying party, by simulator.Platform ("ours") and by
 // virtualwebauthn ("theirs"). "ours-direct" asks for direct attestation:
 // the packed statement with the key's certificate reaches the RP (with
-// "none" the platform replaces it, as a browser does).
+// "none" the platform replaces it, as a browser does). "ours-fresh" is
+// ours with a new platform key agreement (P-256 key, ECDH on both sides)
+// per ceremony, as browsers do.
 func BenchmarkPeer(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -213,6 +222,9 @@ func BenchmarkPeer(b *testing.B) {
 	}{
 		{"ours", protocol.PreferNoAttestation, func(tb testing.TB) authenticator { return newOurs(tb) }},
 		{"ours-direct", protocol.PreferDirectAttestation, func(tb testing.TB) authenticator { return newOurs(tb) }},
+		{"ours-fresh", protocol.PreferNoAttestation, func(tb testing.TB) authenticator {
+			return newOurs(tb, simulator.WithFreshKeyAgreement())
+		}},
 		{"theirs", protocol.PreferNoAttestation, func(testing.TB) authenticator { return newTheirs() }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -240,6 +252,13 @@ func BenchmarkPeerRatio(b *testing.B) {
 // protocol that virtualwebauthn skips (a diagnostic, not a target).
 func BenchmarkPeerRatioNoPIN(b *testing.B) {
 	peerRatio(b, newPeerRPUV(b, protocol.PreferNoAttestation, protocol.VerificationDiscouraged), newOursNoPIN(b))
+}
+
+// BenchmarkPeerRatioFreshKeyAgreement is BenchmarkPeerRatio with
+// simulator.WithFreshKeyAgreement: a new platform key agreement per
+// ceremony, as browsers do (a diagnostic, not the target).
+func BenchmarkPeerRatioFreshKeyAgreement(b *testing.B) {
+	peerRatio(b, newPeerRP(b, protocol.PreferNoAttestation), newOurs(b, simulator.WithFreshKeyAgreement()))
 }
 
 func peerRatio(b *testing.B, rp *gowebauthn.WebAuthn, o *ours) {
