@@ -96,7 +96,8 @@ func parseAPDU(raw []byte) (command, uint16) {
 // otherwise. ne is the expected response length (0: none, 256 or 65536 for
 // "as much as there is").
 func encodeAPDU(cla, ins, p1, p2 byte, data []byte, ne int) []byte {
-	out := []byte{cla, ins, p1, p2}
+	out := make([]byte, 4, 4+3+len(data)+2)
+	out[0], out[1], out[2], out[3] = cla, ins, p1, p2
 	if len(data) <= 255 && ne <= 256 {
 		if len(data) > 0 {
 			out = append(out, byte(len(data)))
@@ -119,6 +120,13 @@ func encodeAPDU(cla, ins, p1, p2 byte, data []byte, ne int) []byte {
 }
 
 func appendSW(b []byte, sw uint16) []byte { return binary.BigEndian.AppendUint16(b, sw) }
+
+// withSW returns a copy of data followed by sw, in one allocation.
+func withSW(data []byte, sw uint16) []byte {
+	out := make([]byte, len(data), len(data)+2)
+	copy(out, data)
+	return appendSW(out, sw)
+}
 
 // splitSW splits a response APDU into data and status word.
 func splitSW(resp []byte) ([]byte, uint16, bool) {

@@ -55,5 +55,7 @@ func encodeCTAP(v any) []byte {
 	if err != nil {
 		return []byte{ctapOther}
 	}
-	return append([]byte{ctapOK}, b...)
+	out := make([]byte, 1, 1+len(b))
+	out[0] = ctapOK
+	return append(out, b...)
 }

@@ -511,11 +511,11 @@ func (k *Key) deliver(cmd command, r response) []byte {
 		}
 	}
 	if len(r.data) <= limit {
-		return appendSW(append([]byte(nil), r.data...), r.sw)
+		return withSW(r.data, r.sw)
 	}
 	k.pending = append([]byte(nil), r.data[limit:]...)
 	k.pendSW = r.sw
-	return appendSW(append([]byte(nil), r.data[:limit]...), moreData(len(k.pending)))
+	return withSW(r.data[:limit], moreData(len(k.pending)))
 }
 
 func (k *Key) getResponse(cmd command) []byte {
@@ -535,9 +535,9 @@ func (k *Key) getResponse(cmd command) []byte {
 		k.pending = nil
 		return out
 	}
-	out := append([]byte(nil), k.pending[:n]...)
+	out := k.pending[:n]
 	k.pending = k.pending[n:]
-	return appendSW(out, moreData(len(k.pending)))
+	return withSW(out, moreData(len(k.pending)))
 }
 
 func moreData(remaining int) uint16 {

@@ -179,6 +179,9 @@ func (p *Platform) transmit(ctx context.Context, apdu []byte) ([]byte, uint16, e
 		if !ok {
 			return nil, 0, fmt.Errorf("response of %d bytes: %w", len(resp), ErrCard)
 		}
+		if out == nil && sw&0xFF00 != swMoreDataBase {
+			return data, sw, nil // the whole response: no copy
+		}
 		out = append(out, data...)
 		if sw&0xFF00 != swMoreDataBase {
 			return out, sw, nil
@@ -204,14 +207,16 @@ func (p *Platform) selectFIDO(ctx context.Context) error {
 // ctap sends one CTAP2 command in NFCCTAP_MSG APDUs (chained in blocks of
 // 250 bytes) and decodes the response into resp (which may be nil).
 func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
-	msg := []byte{cmd}
+	var b []byte
 	if req != nil {
-		b, err := ctapEnc.Marshal(req)
-		if err != nil {
+		var err error
+		if b, err = ctapEnc.Marshal(req); err != nil {
 			return fmt.Errorf("encode CTAP request: %w", err)
 		}
-		msg = append(msg, b...)
 	}
+	msg := make([]byte, 1, 1+len(b))
+	msg[0] = cmd
+	msg = append(msg, b...)
 	const block = 250
 	for len(msg) > block {
 		_, sw, err := p.transmit(ctx, encodeAPDU(0x80|claChain, insNFCCTAPMsg, 0x80, 0x00, msg[:block], 0))
