@@ -26,7 +26,11 @@
 // go-webauthn's creation or request options, an origin and a PIN, drives
 // the FIDO application with real CTAP2 over NFCCTAP APDUs (PIN/UV auth
 // protocol 2 or 1, user verification, extensions) and returns the
-// PublicKeyCredential JSON a relying party parses.
+// PublicKeyCredential JSON a relying party parses. It keeps its PIN/UV key
+// agreement (ephemeral key and shared secret) while the key's key
+// agreement key is unchanged, and derives a new one after a power off, a
+// reset or a wrong PIN; [WithFreshKeyAgreement] makes a new one per
+// ceremony, as browsers do.
 //
 // Attestation is real: the FIDO application signs packed attestation with a
 // per-key certificate chained to a simulated Yubico CA ([DefaultFIDOCA],
