@@ -38,13 +38,15 @@ const (
 //	AES-KW wrap + unwrap   4+4  the content key of each JWE (A256KW)
 //	AES-256-GCM seal+open  4+4  each JWE's content; +1 seal/open of the PIN Okta stores until send-pin
 //	ES384 sign + verify    2+2  Yubico signs both responses (JWS), Okta verifies them
-//	P-256 key generation   7  2 authenticator key-agreement keys (factory power-up, user's power-up);
-//	                          4 platform key-agreement keys; the credential key
-//	P-256 ECDH             8  both sides of 4 PIN-protocol sessions: factory setPIN, factory
+//	P-256 key generation   5  2 authenticator key-agreement keys (factory power-up, user's power-up);
+//	                          2 platform key-agreement keys (one per power-up: the platform
+//	                          reuses its shared secret while the key's key is unchanged); the
+//	                          credential key
+//	P-256 ECDH             4  both sides of the 2 key agreements, each with HKDF
+//	AES-256-CBC + HMAC     per side of 4 PIN-protocol sessions: factory setPIN, factory
 //	                          getPinUvAuthToken (mc+acfg permissions, also authorises
-//	                          forcePINChange), user changePIN, user getPinUvAuthToken (ga)
-//	AES-256-CBC + HMAC     per session: HKDF of the shared secret, the encrypted PIN / token and
-//	                          its pinUvAuthParam (PIN protocol 2)
+//	                          forcePINChange), user changePIN, user getPinUvAuthToken (ga):
+//	                          the encrypted PIN / token and its pinUvAuthParam (protocol 2)
 //	ECDSA P-256 sign       2  packed attestation at the factory; the assertion at sign-in
 //	ECDSA P-256 verify     3  Okta verifies the attestation and the attestation certificate
 //	                          (issued by a P-256 intermediate) and the assertion
@@ -174,12 +176,12 @@ func aesBlock(tb testing.TB, key []byte) cipher.Block {
 	return b
 }
 
-// pinSession is one CTAP2 PIN/UV auth protocol 2 exchange: the platform's
-// key agreement with the authenticator's key, both sides' ECDH and HKDF,
-// one AES-256-CBC encryption and decryption of a 64-byte block (the new
-// PIN or the PIN hash) and its HMAC-SHA-256 pinUvAuthParam, computed by
-// the platform and checked by the authenticator.
-func pinSession(tb testing.TB, auth *ecdh.PrivateKey) {
+// pinAgree is a CTAP2 PIN/UV auth protocol 2 key agreement: the
+// platform's key pair, both sides' ECDH with the authenticator's key and
+// HKDF. It returns each side's HMAC and AES keys. A platform reuses it for
+// every session until the authenticator's key changes (at power-up), so
+// the lifecycle needs one per power-up: the factory's and the user's.
+func pinAgree(tb testing.TB, auth *ecdh.PrivateKey) [2][2][]byte {
 	plat, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
@@ -192,16 +194,28 @@ func pinSession(tb testing.TB, auth *ecdh.PrivateKey) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, z := range [][]byte{z1, z2} {
+	var keys [2][2][]byte
+	for i, z := range [][]byte{z1, z2} {
 		hmacKey, _ := hkdf.Key(sha256.New, z, make([]byte, 32), "CTAP2 HMAC key", 32)
 		aesKey, _ := hkdf.Key(sha256.New, z, make([]byte, 32), "CTAP2 AES key", 32)
-		block := aesBlock(tb, aesKey)
+		keys[i] = [2][]byte{hmacKey, aesKey}
+	}
+	return keys
+}
+
+// pinSession is one PIN/UV auth protocol 2 exchange under an agreed key:
+// on each side one AES-256-CBC encryption and decryption of a 64-byte
+// block (the new PIN or the PIN hash) and its HMAC-SHA-256
+// pinUvAuthParam.
+func pinSession(tb testing.TB, keys [2][2][]byte) {
+	for _, k := range keys {
+		block := aesBlock(tb, k[1])
 		iv := make([]byte, 16)
 		rand.Read(iv)
 		buf := make([]byte, 64)
 		cipher.NewCBCEncrypter(block, iv).CryptBlocks(buf, buf)
 		cipher.NewCBCDecrypter(block, iv).CryptBlocks(buf, buf)
-		m := hmac.New(sha256.New, hmacKey)
+		m := hmac.New(sha256.New, k[0])
 		m.Write(buf)
 		m.Sum(nil)
 	}
@@ -224,8 +238,9 @@ func (f *cryptoFloor) run(tb testing.TB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pinSession(tb, authKA) // setPIN
-	pinSession(tb, authKA) // getPinUvAuthToken (mc, acfg)
+	keys := pinAgree(tb, authKA)
+	pinSession(tb, keys) // setPIN
+	pinSession(tb, keys) // getPinUvAuthToken (mc, acfg)
 	cred, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
@@ -270,8 +285,9 @@ func (f *cryptoFloor) run(tb testing.TB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pinSession(tb, authKA) // changePIN
-	pinSession(tb, authKA) // getPinUvAuthToken (ga)
+	keys = pinAgree(tb, authKA)
+	pinSession(tb, keys) // changePIN
+	pinSession(tb, keys) // getPinUvAuthToken (ga)
 	h := sha256.Sum256(f.msgs[0][:100])
 	sig, err := ecdsa.SignASN1(rand.Reader, cred, h[:])
 	if err != nil {
