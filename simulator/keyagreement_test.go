@@ -167,3 +167,22 @@ func TestPlatformResetDropsKeyAgreement(t *testing.T) {
 		t.Errorf("after Reset: platform cache %v, authenticator memo %v; want neither", c.shared != nil, m.shared != nil)
 	}
 }
+
+func TestForgetKeyAgreement(t *testing.T) {
+	t.Parallel()
+	_, p := newPINKey(t)
+	token(t, p, permGetAssertion, "")
+	before, _ := kaState(p, 2)
+	old := before.shared
+	p.ForgetKeyAgreement()
+	if !allZero(old) {
+		t.Error("ForgetKeyAgreement did not zero the secret")
+	}
+	if c, _ := kaState(p, 2); c.shared != nil {
+		t.Error("ForgetKeyAgreement kept a cached secret")
+	}
+	token(t, p, permGetAssertion, "")
+	if got := derivations(p); got != 2 {
+		t.Errorf("%d key agreements, want 2 (one before, one after ForgetKeyAgreement)", got)
+	}
+}

@@ -48,8 +48,9 @@ import (
 // the secret is a function of the two keys alone. A different key, a power
 // off seen by the platform ([Key.PowerCycle], [Key.Remove]) or
 // [Platform.Reset] makes it derive again with a new ephemeral key, zeroing
-// the old secret. [WithFreshKeyAgreement] makes a new ephemeral key for
-// every session instead, as browsers do.
+// the old secret; [Platform.ForgetKeyAgreement] zeroes it on demand.
+// [WithFreshKeyAgreement] makes a new ephemeral key for every session
+// instead, as browsers do, and keeps no secret between sessions.
 type Platform struct {
 	key            *Key
 	rand           io.Reader
@@ -80,6 +81,16 @@ func (p *Platform) dropKeyAgreements() {
 	for i := range p.kaCache {
 		p.kaCache[i].drop()
 	}
+}
+
+// ForgetKeyAgreement zeroes and forgets the platform's cached PIN/UV key
+// agreement (see [Platform]); the next session derives a new one. Call it
+// when done with a platform whose shared secret should not wait for the
+// garbage collector.
+func (p *Platform) ForgetKeyAgreement() {
+	unlock := p.lock()
+	defer unlock()
+	p.dropKeyAgreements()
 }
 
 // PlatformOption configures a [Platform].
@@ -292,6 +303,9 @@ func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error
 	if proto != 1 && proto != 2 {
 		return coseKey{}, nil, fmt.Errorf("no common PIN/UV auth protocol: %w", ErrNotSupported)
 	}
+	// Read before getKeyAgreement: a power off after it makes the cache
+	// entry look older, never newer, than the key it was derived with.
+	powerOffs := p.key.powerOffs()
 	var resp clientPINResponse
 	req := clientPINRequest{Protocol: &proto, SubCommand: intp(pinGetKeyAgreement)}
 	if err := p.ctap(ctx, cmdClientPIN, req, &resp); err != nil {
@@ -308,7 +322,7 @@ func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error
 	if p.freshKA {
 		c.drop()
 	} else if c.shared != nil {
-		if c.powerOffs == p.key.powerOffs() && bytes.Equal(c.peer, peer.Bytes()) {
+		if c.powerOffs == powerOffs && bytes.Equal(c.peer, peer.Bytes()) {
 			return c.own, bytes.Clone(c.shared), nil
 		}
 		c.drop() // the key changed or was powered off: stale
@@ -324,7 +338,7 @@ func (p *Platform) agree(ctx context.Context, proto int) (coseKey, []byte, error
 	p.derivations++
 	own := coseFromECDH(priv.PublicKey())
 	if !p.freshKA {
-		*c = platformKA{powerOffs: p.key.powerOffs(), peer: peer.Bytes(), own: own, shared: bytes.Clone(shared)}
+		*c = platformKA{powerOffs: powerOffs, peer: peer.Bytes(), own: own, shared: bytes.Clone(shared)}
 	}
 	return own, shared, nil
 }
