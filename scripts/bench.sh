@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 bench() { # pattern benchtime
 	go test -run '^$' -bench "$1" -benchtime "$2" -count "$COUNT" -timeout 60m "$PKG" | tee -a "$OUT/bench.txt"
 }
-bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|CryptoFloor|Lifecycle|LifecycleVsFloor)$' 1s
+bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|PeerRatioFreshKeyAgreement|CryptoFloor|Lifecycle|LifecycleVsFloor)$' 1s
 bench '^BenchmarkOrderBatchRateLimited$' 1x
 bench '^BenchmarkMemory$' 1x
 bench '^BenchmarkOktaSeedUsers$' 1x

@@ -294,6 +294,7 @@ func (s *Server) programLocked(sh *shipment) error {
 	defer clear(pin)
 	ctx := context.Background()
 	p := simulator.NewPlatform(key, simulator.WithPlatformRand(platRand))
+	defer p.ForgetKeyAgreement() // zero the PIN protocol's shared secret with the PIN
 	if err := p.SetPIN(ctx, string(pin)); err != nil {
 		return fmt.Errorf("set PIN: %w", err)
 	}
