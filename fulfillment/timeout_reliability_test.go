@@ -24,7 +24,9 @@ import (
 func TestClientTimeoutIsAnUnknownOutcome(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{})
-	slow, err := e.ok.Client(okta.WithHTTPClient(&http.Client{Timeout: 50 * time.Millisecond}), okta.WithRetryPolicy(okta.NoRetries()))
+	// The timeout must be long enough that the resumed, unfaulted request
+	// in Sync never hits it on a loaded CI machine under -race (50 ms did).
+	slow, err := e.ok.Client(okta.WithHTTPClient(&http.Client{Timeout: time.Second}), okta.WithRetryPolicy(okta.NoRetries()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,7 @@ func TestClientTimeoutIsAnUnknownOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := e.addUser(1, okta.UserActive, nil)
-	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 300 * time.Millisecond})
+	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 2 * time.Second})
 	rec, err := svc.Order(t.Context(), u.ID)
 	if !errors.Is(err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Order with a timed-out initiate = %v, want ErrOutcomeUnknown", err)
