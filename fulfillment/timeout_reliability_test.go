@@ -26,16 +26,7 @@ func TestClientTimeoutIsAnUnknownOutcome(t *testing.T) {
 	e := newEnv(t, envOption{})
 	// The timeout must be long enough that the resumed, unfaulted request
 	// in Sync never hits it on a loaded CI machine under -race (50 ms did).
-	slow, err := e.ok.Client(okta.WithHTTPClient(&http.Client{Timeout: time.Second}), okta.WithRetryPolicy(okta.NoRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := e.cfg
-	cfg.Okta = slow
-	svc, err := fulfillment.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := serviceWithHTTPClient(t, e, &http.Client{Timeout: time.Second})
 	u := e.addUser(1, okta.UserActive, nil)
 	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 2 * time.Second})
 	rec, err := svc.Order(t.Context(), u.ID)
@@ -90,16 +81,7 @@ func TestEnrollRefusedForALateStrayIsResumed(t *testing.T) {
 	e := newEnv(t, envOption{})
 	ctx := t.Context()
 	late := &lateEnroll{base: http.DefaultTransport, armed: make(chan func(), 1)}
-	oc, err := e.ok.Client(okta.WithHTTPClient(&http.Client{Transport: late}), okta.WithRetryPolicy(okta.NoRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := e.cfg
-	cfg.Okta = oc
-	svc, err := fulfillment.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := serviceWithHTTPClient(t, e, &http.Client{Transport: late})
 	u := e.addUser(1, okta.UserActive, nil)
 	if _, err := svc.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
@@ -179,16 +161,7 @@ func TestActivateRefusedAsAlreadyActiveIsDone(t *testing.T) {
 	e := newEnv(t, envOption{})
 	ctx := t.Context()
 	late := &lateActivate{base: http.DefaultTransport}
-	oc, err := e.ok.Client(okta.WithHTTPClient(&http.Client{Transport: late}), okta.WithRetryPolicy(okta.NoRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := e.cfg
-	cfg.Okta = oc
-	svc, err := fulfillment.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := serviceWithHTTPClient(t, e, &http.Client{Transport: late})
 	u := e.addUser(1, okta.UserActive, nil)
 	if _, err := svc.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
@@ -213,4 +186,21 @@ func TestActivateRefusedAsAlreadyActiveIsDone(t *testing.T) {
 	if rec.Status != fulfillment.Shipped {
 		t.Errorf("record %s at %s (%q), want Shipped", rec.Status, rec.Step, rec.Reason)
 	}
+}
+
+// serviceWithHTTPClient is e's Service with an Okta client that sends
+// through hc and never retries, so a test sees each fault it arranges.
+func serviceWithHTTPClient(t *testing.T, e *env, hc *http.Client) *fulfillment.Service {
+	t.Helper()
+	oc, err := e.ok.Client(okta.WithHTTPClient(hc), okta.WithRetryPolicy(okta.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.cfg
+	cfg.Okta = oc
+	svc, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
