@@ -19,7 +19,7 @@ const MaxOrderItems = 16
 var ErrInvalidOrder = errors.New("fulfillment: invalid order")
 
 // Order asks for pre-enrolled keys for one Okta user: the body of Okta's
-// initiate-fulfillment-request (reference/okta.md §1.3–1.4).
+// initiate-fulfillment-request (docs/okta.md §Wire shapes).
 type Order struct {
 	// UserID is the Okta user ID (for example "00us2hPODQncCkxef0g3").
 	UserID string `json:"userId"`

@@ -16,7 +16,7 @@ import (
 var ErrInvalidShipping = errors.New("fulfillment: invalid shipping info")
 
 // Profile is an Okta user's profile as far as shipping a key is concerned:
-// the attributes of reference/okta.md §3.2 (JSON names as under Okta's
+// the attributes of docs/okta.md §Users and groups (JSON names as under Okta's
 // "profile"), plus the user's status and whether they ever signed in, which
 // decide whether the secondary email is required. An HRIS export is mapped
 // onto the same shape (see [Mapping]).
@@ -42,7 +42,7 @@ type Profile struct {
 }
 
 // Yubico's field length limits, counted in bytes of UTF-8 (the newest
-// published set, reference/yubico.md §1.4: Yubico's 2023-12/2024 FIDO
+// published set, docs/yubico.md §Shipment request: Yubico's 2023-12/2024 FIDO
 // Pre-reg guide per field, and the current API doc's combined limit of 120
 // for street_line1 plus street_line2). Yubico warns that non-ASCII
 // characters count for more than one, so bytes are the safe measure.
@@ -60,7 +60,7 @@ const (
 )
 
 // The lengths the Okta Workflows template cuts names to before it creates a
-// shipment (reference/okta.md §5.2 step 3b); [ShippingInfo.Truncate] applies
+// shipment (docs/okta.md §The Okta Workflows template); [ShippingInfo.Truncate] applies
 // them, counted in bytes.
 const (
 	TruncFirstNameBytes = 10
@@ -146,7 +146,7 @@ func (s ShippingInfo) SecondEmailRequired() bool {
 
 // RecipientEmail is the address Yubico sends shipment and tracking mail
 // to: the secondary email for a STAGED user, otherwise the primary one. This
-// is the Okta Workflows template's rule (reference/okta.md §5.2, step h) and
+// is the Okta Workflows template's rule (docs/okta.md §The Okta Workflows template) and
 // the address Okta's send-pin mails the PIN to, so the user gets both at
 // one address. An ACTIVE user who never signed in must still have a
 // secondary email on file ([ShippingInfo.SecondEmailRequired]) so that an

@@ -226,7 +226,7 @@ func CanOrder(current Status) error {
 
 // The enrollment statuses Okta reports on a preregistered WebAuthn factor.
 // Okta documents only FULFILLMENT_ERRORED and ACTIVE; FULFILLMENT_PENDING is
-// what third parties observe after enroll (reference/okta.md §2).
+// what third parties observe after enroll (docs/okta.md §Enrollment statuses).
 const (
 	OktaFulfillmentPending = "FULFILLMENT_PENDING"
 	OktaFulfillmentErrored = "FULFILLMENT_ERRORED"
@@ -241,7 +241,8 @@ const (
 //	ACTIVE, presetPinAvailable   → Shipped (Okta still holds the PIN)
 //	ACTIVE, !presetPinAvailable  → Active  (first sign-in happened)
 //
-// Decision (not documented by Okta): Shipped and Active are told apart by
+// Decision (not documented by Okta; docs/decisions.md §Okta enrollment
+// statuses): Shipped and Active are told apart by
 // presetPinAvailable, which is true until the first successful sign-in. Any
 // other status string (Okta adds values without notice) returns ok=false; it
 // is never an error. Matching ignores case and surrounding spaces.
@@ -261,7 +262,7 @@ func StatusFromOkta(status string, presetPinAvailable bool) (s Status, ok bool) 
 }
 
 // Yubico shipment state IDs (shipment_state_id) the library knows
-// (reference/yubico.md §1.9). Yubico publishes no complete table.
+// (docs/yubico.md §Shipment states). Yubico publishes no complete table.
 const (
 	YubicoIncomplete          = 1   // error: incomplete shipping request
 	YubicoAwaitingValidation  = 3   // created, address not yet validated

@@ -77,8 +77,9 @@ func TestParseAPDU(t *testing.T) {
 	}
 }
 
-// TestManagementTrace replays ykman's "info" exchange from the reference
-// trace (simulator.md §1.3) byte for byte.
+// TestManagementTrace replays ykman's "info" exchange byte for byte: the
+// commands ykman sends and the answers its parser expects (docs/simulator.md
+// §How real tools talk to it).
 func TestManagementTrace(t *testing.T) {
 	t.Parallel()
 	k := newTestKey(t)

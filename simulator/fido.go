@@ -35,14 +35,16 @@ const (
 	cmdCredMgmtPreview      byte = 0x41
 )
 
-// YubiKey 5.7 FIDO limits and defaults (reference/yubico.md §4.3).
+// YubiKey 5.7 FIDO limits and defaults: the PIN rules of docs/yubico.md
+// §FIDO2 PIN and CTAP 2.1 (docs/simulator.md §FIDO2 applet); the message,
+// list and resident-credential limits are our settings (docs/decisions.md).
 const (
 	fidoMaxMsgSize      = 1200
 	fidoPINRetries      = 8
 	fidoPINFailsPerBoot = 3 // consecutive wrong PINs before a power cycle is required
 	fidoMinPINLength    = 4
 	// FIPS 140-3 keys (firmware 5.7.4+) require an 8-character PIN and
-	// always UV (reference/yubico.md §2.7, Yubico "yk5-fips-140-compare").
+	// always UV (docs/yubico.md §FIDO2 PIN, Yubico "yk5-fips-140-compare").
 	fidoFIPSMinPINLength = 8
 	fidoMaxPINBytes      = 63
 	fidoMaxResident      = 100
@@ -306,8 +308,9 @@ type credParam struct {
 	Type string `cbor:"type"`
 }
 
-// info is authenticatorGetInfo, shaped after a YubiKey 5.7 (simulator.md
-// §7), listing only what the simulator implements.
+// info is authenticatorGetInfo, shaped after a YubiKey 5.7 and listing only
+// what the simulator implements (docs/simulator.md §FIDO2 applet; Yubico
+// publishes no byte-exact getInfo, so the contents are our choice).
 func (a *fidoApplet) info() getInfoResponse {
 	v := a.env.firmware
 	transports := []string{"usb"}

@@ -38,8 +38,8 @@ func (p TouchPolicy) String() string {
 	return fmt.Sprintf("TouchPolicy(%d)", int(p))
 }
 
-// atr is the answer to reset of a YubiKey 5 over USB CCID (simulator.md
-// §1.2): T=1, historical bytes ending in "YubiKey". ykman reads USB from
+// atr is the answer to reset of a YubiKey 5 over USB CCID (docs/simulator.md
+// §APDUs): T=1, historical bytes ending in "YubiKey". ykman reads USB from
 // atr[1]&0xF0 == 0xF0.
 var atr = []byte{0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40}
 

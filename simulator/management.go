@@ -52,8 +52,8 @@ func (a *managementApplet) handle(cmd command) response {
 
 func (a *managementApplet) powerOff() {}
 
-// deviceInfo is READ CONFIG's answer: one length byte, then TLVs, in the
-// order the reference trace (simulator.md §1.3) shows. Enabled equals
+// deviceInfo is READ CONFIG's answer: one length byte, then TLVs in tag
+// order 01, 02, 03, 04, 05, 0D, 0E (docs/simulator.md §Management applet). Enabled equals
 // supported, as on a key fresh from the factory; applications the
 // simulator does not host (OTP, OATH, OpenPGP) answer SELECT with 6A82.
 func (a *managementApplet) deviceInfo() []byte {

@@ -12,7 +12,7 @@ import (
 type Model int
 
 // The models the simulator knows, with Yubico's product IDs from the
-// YubiEnterprise Delivery API (reference/yubico.md §1.11).
+// YubiEnterprise Delivery API (docs/yubico.md §Products and inventory).
 const (
 	YubiKey5NFC      Model = iota + 1 // product 1, USB-A keychain with NFC
 	YubiKey5Nano                      // product 2
@@ -61,8 +61,9 @@ type modelInfo struct {
 	usbCaps    uint16
 	nfcCaps    uint16 // 0: no NFC
 	fips       bool
-	// yubicoAAGUID is the AAGUID genuine keys of this series report with
-	// firmware 5.7.0–5.7.3 (reference/yubico.md §4.1).
+	// yubicoAAGUID is an AAGUID genuine keys of this series report with
+	// firmware 5.7 (docs/yubico.md §AAGUIDs; which 5.7.x release reports
+	// which of a series' 5.7 values is not published).
 	yubicoAAGUID uuid.UUID
 }
 
@@ -141,7 +142,7 @@ func (m Model) AAGUID() uuid.UUID {
 }
 
 // YubicoAAGUID returns the AAGUID genuine keys of this model's series
-// report with firmware 5.7 (reference/yubico.md §4.1), for tests that want
+// report with firmware 5.7 (docs/yubico.md §AAGUIDs), for tests that want
 // a simulated key to claim a real model.
 func (m Model) YubicoAAGUID() uuid.UUID {
 	mi, _ := m.info()
@@ -200,5 +201,5 @@ func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Min
 var defaultFirmware = Version{5, 7, 1}
 
 // defaultFIPSFirmware is the default for FIPS models: 5.7.4 is the FIPS
-// 140-3 validated release (reference/yubico.md §4.2).
+// 140-3 validated release (docs/yubico.md §Firmware and models).
 var defaultFIPSFirmware = Version{5, 7, 4}

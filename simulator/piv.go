@@ -12,7 +12,7 @@ import (
 // (Part 2 §3 card commands) plus Yubico's extensions
 // (https://developers.yubico.com/PIV/Introduction/Yubico_extensions.html,
 // https://docs.yubico.com/yesdk/users-manual/application-piv/commands.html).
-// reference/simulator.md §5 lists what piv-go, ykman and yubico-piv-tool
+// docs/simulator.md §PIV applet lists what piv-go, ykman and yubico-piv-tool
 // send and expect.
 
 // pivAID is the PIV application identifier (NIST SP 800-73-4 Part 1 §2.2).
@@ -82,7 +82,7 @@ const (
 // (Yubico: 15 seconds).
 const pivTouchCacheFor = 15 * time.Second
 
-// Factory defaults (reference/yubico.md §4.4).
+// Factory defaults (docs/yubico.md §PIV defaults).
 var (
 	pivDefaultPIN     = []byte("123456")
 	pivDefaultPUK     = []byte("12345678")
@@ -216,7 +216,7 @@ func (a *pivApplet) factoryReset() {
 }
 
 // defaultMgmtAlg is AES-192 from firmware 5.7 on, 3DES before
-// (reference/yubico.md §4.4).
+// (docs/yubico.md §PIV defaults).
 func (a *pivApplet) defaultMgmtAlg() byte {
 	if a.fwAtLeast(5, 7, 0) {
 		return pivAlgAES192
@@ -254,8 +254,8 @@ func (a *pivApplet) Format(f fmt.State, _ rune) {
 func (a *pivApplet) aid() []byte { return pivAID }
 
 // selectApplet answers SELECT with the Application Property Template
-// (SP 800-73-4 Part 2 §3.1.1): 61 { 4F PIX, 79 { 4F RID } }, the bytes a
-// YubiKey 5 returns (reference/simulator.md §1.3).
+// (SP 800-73-4 Part 2 §3.1.1): 61 { 4F PIX, 79 { 4F RID } }
+// (docs/simulator.md §PIV applet).
 func (a *pivApplet) selectApplet() response {
 	a.clearSession()
 	apt := pivTLV(0x61,
@@ -422,7 +422,7 @@ func (a *pivApplet) resetRetryCounter(cmd command) response {
 // parseNewPIN validates a new FF-padded PIN or PUK and returns it without
 // padding: 6 to 8 bytes, no FF inside. From firmware 5.7 a PIN is counted
 // in code points and must be UTF-8, and a PUK must be ASCII
-// (reference/yubico.md §4.4).
+// (docs/yubico.md §PIV defaults).
 func (a *pivApplet) parseNewPIN(padded []byte, puk bool) ([]byte, bool) {
 	plain := padded
 	if i := bytes.IndexByte(padded, 0xFF); i >= 0 {

@@ -126,7 +126,7 @@ func (a *pivApplet) yubicoExtensions(k *pivKey) ([]pkix.Extension, error) {
 // attest is Yubico's ATTEST (INS F9, P1 slot): the DER certificate of the
 // slot's public key signed by the F9 key, issuer the subject of the
 // certificate in 5FFF01. Only keys generated on the card in 9A, 9C, 9D and
-// 9E are attested (reference/yubico.md §4.4): an empty slot or an imported
+// 9E are attested (docs/yubico.md §PIV defaults): an empty slot or an imported
 // key answers 6A80 (what piv-go maps to ErrNotFound), a retired slot 6A86.
 func (a *pivApplet) attest(cmd command) response {
 	if cmd.p2 != 0x00 {

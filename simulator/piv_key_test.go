@@ -106,7 +106,7 @@ func TestPIVThroughKeyTransmit(t *testing.T) {
 	if got := pivStatus(h.raw(pivHex(t, "0020008008303030303030FFFF"))); got != 0x63C2 {
 		t.Errorf("wrong PIN: SW %04X, want 63C2", got)
 	}
-	// ykman's extended APDUs (reference/simulator.md §1.3 trace).
+	// ykman's extended APDUs (docs/simulator.md §How real tools talk to it).
 	for _, tc := range []struct{ apdu, want string }{
 		{"00F70080000000", "0101FF050101060203029000"}, // PIN metadata, case 2E (one wrong PIN above)
 		{"00F7009B000000", "01010A02020001050101" + "9000"},

@@ -221,7 +221,7 @@ func TestPIVSelectVersionSerial(t *testing.T) {
 		got  []byte
 		want string
 	}{
-		// The APT a YubiKey 5 returns (reference/simulator.md §1.3).
+		// The APT of SP 800-73-4 Part 2 §3.1.1 (docs/simulator.md §PIV applet).
 		{"select", a.selectApplet().data, "61114F0600001000010079074F05A000000308"},
 		{"version", pivDo(t, a, pivCmd(pivInsGetVersion, 0, 0), swOK), "050701"},
 		{"serial", pivDo(t, a, pivCmd(pivInsGetSerial, 0, 0), swOK), "00BC614E"},
@@ -659,7 +659,8 @@ func TestPIVMetadata(t *testing.T) {
 	md := func(p2 byte) string {
 		return strings.ToUpper(hex.EncodeToString(pivDo(t, a, pivCmd(pivInsGetMetadata, 0, p2), swOK)))
 	}
-	// The trace of a real 5.7 key (reference/simulator.md §1.3).
+	// The layout ykman parses (docs/simulator.md §PIV applet): 01 algorithm
+	// FF, 05 default flag, 06 total and remaining tries.
 	if got := md(pivRefPIN); got != "0101FF05010106020303" {
 		t.Errorf("PIN metadata %s", got)
 	}

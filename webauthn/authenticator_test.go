@@ -20,11 +20,11 @@ import (
 )
 
 // This file builds WebAuthn registrations and assertions by hand (the bytes
-// a YubiKey and a browser would produce; reference/simulator.md §6.2), so the
+// a YubiKey and a browser would produce; docs/simulator.md §FIDO2 applet), so the
 // relying party is tested without package simulator.
 
 var (
-	testAAGUID  = uuid.MustParse("2fc0579f-8113-47ea-b116-bb5a8db9202a") // YubiKey 5 NFC (reference/yubico.md §4.1)
+	testAAGUID  = uuid.MustParse("2fc0579f-8113-47ea-b116-bb5a8db9202a") // YubiKey 5 NFC, firmware 5.2/5.4 (docs/yubico.md §AAGUIDs)
 	otherAAGUID = uuid.MustParse("a25342c0-3cdc-4414-8e46-f4807fca511c")
 	oidAAGUID   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
 	ctap2CBOR   = func() cbor.EncMode {

@@ -11,7 +11,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Envelope format (our decision; DESIGN.md "Decisions"):
+// Envelope format (our decision; docs/decisions.md §Envelope):
 //
 //   - Requests (Okta → Yubico) are compact JWEs (RFC 7516 §7.1) with "alg"
 //     ECDH-ES+A256KW and "enc" A256GCM on P-384 (RFC 7518 §4.6, §5.3),

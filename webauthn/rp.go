@@ -278,7 +278,8 @@ func (rp *RelyingParty) VerifyPreregistered(ctx context.Context, req CredentialR
 	if err := rp.checkAAGUID(scope, aaguid); err != nil {
 		return Credential{}, err
 	}
-	// Close go-webauthn's policy gap (reference/simulator.md §6.3): "none"
+	// Close go-webauthn's policy gap (docs/simulator.md §Relying party:
+	// go-webauthn): "none"
 	// skips metadata entirely, and self attestation carries no x5c to chain.
 	att := parsed.Response.AttestationObject
 	if rp.requireAtt && (att.Format == string(protocol.AttestationFormatNone) || att.AttStatement["x5c"] == nil) {
@@ -609,7 +610,8 @@ func (u *waUser) WebAuthnCredentials() []gowebauthn.Credential { return u.creds 
 
 // mapProtocolError maps a go-webauthn failure onto our sentinels by the
 // Type of the *protocol.Error values in its chain (errors.Is on go-webauthn's
-// sentinels never matches: reference/style.md rule 8), keeping err wrapped.
+// sentinels never matches; docs/simulator.md §Relying party: go-webauthn),
+// keeping err wrapped.
 func mapProtocolError(scope string, err error) error {
 	var unknown *protocol.ErrorUnknownCredential
 	if errors.As(err, &unknown) {

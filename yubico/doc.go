@@ -9,7 +9,8 @@
 //
 // Yubico's OpenAPI document is not public; the shapes here are reconstructed
 // from Yubico's user guides and Yubico-owned sample code (see
-// reference/yubico.md in the project). Unknown response members are ignored;
+// docs/yubico.md, and docs/decisions.md for what we chose where Yubico
+// publishes nothing). Unknown response members are ignored;
 // fields whose exact encoding is unconfirmed are decoded tolerantly (for
 // example a serial number sent as a JSON number or string). The production base
 // URL is "https://api.console.yubico.com/v1"; the FIDO Pre-reg documentation

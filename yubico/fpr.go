@@ -18,7 +18,7 @@ type FPRRecipient struct {
 }
 
 // FPRShipmentRequest is the body of POST /fpr/shipments
-// (reference/yubico.md §2.3): nested recipient and mailing address, exactly
+// (docs/yubico.md §FIDO Pre-reg shipments): nested recipient and mailing address, exactly
 // one item of quantity 1.
 type FPRShipmentRequest struct {
 	DeliveryType   DeliveryType     `json:"delivery_type,omitempty"` // normal (default) or expedited
@@ -187,7 +187,7 @@ func (c *Client) FPRShipment(ctx context.Context, id string) (FPRShipment, error
 // shipment is locked for fulfillment and [ErrNotFound] for an unknown ID.
 //
 // Route decision: Yubico documents no cancel route for FIDO Pre-reg shipments
-// (reference/yubico.md §2, UNCONFIRMED). This client sends
+// (docs/decisions.md §Yubico cancel route). This client sends
 // DELETE /fpr/shipments/{id}, mirroring DELETE /shipments_exact/{id}; the
 // fake in yubicotest accepts both. Deletes are not retried.
 func (c *Client) CancelFPRShipment(ctx context.Context, id string) error {

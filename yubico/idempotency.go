@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Idempotency keys (our decision; reference/yubico.md documents no such
-// header, so whether the real YubiEnterprise API honours it is UNCONFIRMED).
+// Idempotency keys (our decision, docs/decisions.md §Idempotency keys: Yubico
+// documents no such header, so whether the real YubiEnterprise API honours
+// it is unknown).
 //
 // A create request ([ShipmentRequest.IdempotencyKey],
 // [FPRShipmentRequest.IdempotencyKey]) with a non-empty key is sent with the

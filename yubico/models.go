@@ -9,7 +9,7 @@ import (
 )
 
 // ShipmentState is a shipment's shipment_state_id. Yubico's full state table
-// is not public (reference/yubico.md §1.9): the named constants are the states
+// is not public (docs/yubico.md §Shipment states): the named constants are the states
 // Yubico's documentation and sample code show; any other value is kept as is.
 type ShipmentState int
 
@@ -111,7 +111,7 @@ type Address struct {
 }
 
 // ShipmentRequest is the body of POST and PUT /shipments_exact
-// (reference/yubico.md §1.4).
+// (docs/yubico.md §Shipment request).
 type ShipmentRequest struct {
 	ChannelPartnerID        int           `json:"channelpartner_id"`             // the entity the inventory was bought through
 	DeliveryType            DeliveryType  `json:"delivery_type,omitempty"`       // normal (default) or expedited

@@ -18,7 +18,8 @@
 //
 // Status codes, error bodies (errorCode, errorSummary, errorLink, errorId,
 // errorCauses), IDs (00u…, 00g…, fwf…) and headers (X-Okta-Request-Id,
-// Date, X-Rate-Limit-Limit/Remaining/Reset) follow reference/okta.md.
+// Date, X-Rate-Limit-Limit/Remaining/Reset) follow Okta's documentation as
+// summarized, with sources, in docs/okta.md.
 // API calls need "Authorization: SSWS <token>" or "Bearer <token>"; anything
 // else is 401 E0000011. A POST or PUT without Content-Length and body is 411.
 //
@@ -38,6 +39,8 @@
 // [Server.FaultCounts]).
 //
 // # Preregistration semantics (the project's decisions)
+//
+// Okta does not document these; docs/decisions.md lists each choice.
 //
 // enroll creates one enrollment per RP ID (FULFILLMENT_PENDING), each with
 // its own P-384 response key, and seals the credential requests and the PIN

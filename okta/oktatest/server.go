@@ -217,9 +217,11 @@ func WithEventCallback(fn func(Event)) Option {
 
 // WithRateLimit sets the per-window request limit of the bucket of every
 // path starting with pathPrefix (longest prefix wins, as in Okta). A limit
-// of 0 or less removes rate limiting for the prefix. Defaults follow Okta's
-// published management limits: /api/v1/users 600, /api/v1/groups 600,
-// /api/v1/authn 600, /webauthn-registration/api/v1 600, /api/v1 1200;
+// of 0 or less removes rate limiting for the prefix. The defaults
+// /api/v1/users 600, /api/v1/groups 600 and /api/v1 1200 come from the last
+// per-endpoint table Okta published (docs/okta.md §Rate limits).
+// /webauthn-registration/api/v1 600 and /api/v1/authn 600 are our choice:
+// Okta documents no limit for them (docs/decisions.md §Okta rate limits).
 // /.well-known is never limited.
 func WithRateLimit(pathPrefix string, limit int) Option {
 	return func(c *config) error {

@@ -447,7 +447,7 @@ func (s *Server) handleActivateUser(x *exchange) {
 	}
 	// The welcome email goes to the primary email and, for a new (STAGED)
 	// user who cannot read that mailbox yet, also to the secondary one, as
-	// Okta's pre-enrolled YubiKey guide says (reference/okta.md §1.3 (4)).
+	// Okta's pre-enrolled YubiKey guide says (docs/okta.md §Preregistration API).
 	to := []string{u.profile.Email}
 	if u.status == okta.UserStaged && u.profile.SecondEmail != "" {
 		to = append(to, u.profile.SecondEmail)

@@ -14,7 +14,8 @@
 //
 // # What it reproduces
 //
-// Everything in reference/yubico.md §6: bearer-token auth (401 otherwise),
+// The documented behaviour of docs/yubico.md, and our choices where Yubico
+// publishes nothing (docs/decisions.md): bearer-token auth (401 otherwise),
 // /v1/shipments_exact create/get/list/search/update/delete,
 // /v1/fpr/shipments create/get/cancel, inventory, shippable keys, products,
 // countries, validate-address and the public JWKS at

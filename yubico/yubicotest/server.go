@@ -68,7 +68,7 @@ func (t Timing) withDefaults() Timing {
 }
 
 // Limits are the field limits the fake enforces, counted in UTF-8 bytes (the
-// service appears to count encoded length; reference/yubico.md §1.4). The
+// service appears to count encoded length; docs/yubico.md §Shipment request). The
 // defaults are the newest published set. A zero field means its default.
 type Limits struct {
 	Recipient     int // recipient / recipient_company (20)
@@ -260,7 +260,7 @@ func WithCountries(cs ...Country) Option {
 }
 
 // WithProducts replaces the product catalogue (default: the product IDs of
-// reference/yubico.md §1.11).
+// docs/yubico.md §Products and inventory).
 func WithProducts(ps ...yubico.Product) Option {
 	return func(c *config) error {
 		c.products = append([]yubico.Product(nil), ps...)
