@@ -492,7 +492,7 @@ func (s *Service) leased(rec Record) bool {
 // and 429. Transport errors, 5xx and rate limits are not definite: the
 // call may have happened.
 func definite(err error) bool {
-	if errors.Is(err, okta.ErrInvalidArgument) {
+	if errors.Is(err, okta.ErrInvalidArgument) || errors.Is(err, yubico.ErrInvalidArgument) {
 		return true
 	}
 	status := 0

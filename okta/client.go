@@ -4,24 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // DefaultMaxBodySize bounds every response body the client reads (1 MiB).
-const DefaultMaxBodySize = 1 << 20
-
-// defaultTimeout is the timeout of the http.Client NewClient creates when
-// the caller supplies none.
-const defaultTimeout = 30 * time.Second
+const DefaultMaxBodySize = httpclient.DefaultMaxBodySize
 
 // Client talks to one Okta org. Create it with [NewClient]; the zero value is
 // not usable. A Client is safe for concurrent use by multiple goroutines.
@@ -171,7 +167,7 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	if o.httpClient != nil {
 		base = *o.httpClient
 	} else {
-		base = http.Client{Timeout: defaultTimeout, Transport: defaultTransport()}
+		base = http.Client{Timeout: httpclient.DefaultTimeout, Transport: httpclient.DefaultTransport()}
 	}
 	rt := base.Transport
 	if rt == nil {
@@ -196,24 +192,6 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	}, nil
 }
 
-// defaultIdleConnsPerHost is how many idle connections to the org the
-// default transport keeps: enough for a batch of concurrent calls to reuse
-// connections (http.DefaultTransport keeps 2, so a third concurrent caller
-// dials anew every time).
-const defaultIdleConnsPerHost = 32
-
-// defaultTransport is a clone of http.DefaultTransport that keeps
-// defaultIdleConnsPerHost idle connections per host.
-func defaultTransport() http.RoundTripper {
-	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return http.DefaultTransport
-	}
-	t = t.Clone()
-	t.MaxIdleConnsPerHost = defaultIdleConnsPerHost
-	return t
-}
-
 func parseOrgURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -228,18 +206,10 @@ func parseOrgURL(s string) (*url.URL, error) {
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: org URL %q must not have a path, query or fragment", ErrInvalidArgument, s)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !httpclient.IsLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("%w: org URL %q: plain http is only allowed for loopback hosts", ErrInvalidArgument, s)
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // String returns "okta.Client(<org URL>)"; the token is never included.
@@ -370,7 +340,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			}
 			return nil, fmt.Errorf("okta: %s: attempt %d: %w", k.op, attempt, err)
 		}
-		data, readErr := readBounded(resp.Body, c.maxBody)
+		data, readErr := httpclient.ReadBounded(resp.Body, c.maxBody)
 		_ = resp.Body.Close()
 		now := c.clock.Now()
 		if rl, ok := parseRateLimit(resp.Header, now); ok {
@@ -442,21 +412,6 @@ func (c *Client) throttle(ctx context.Context, k *call, bucket string) error {
 	}
 	c.limits.clear(bucket)
 	return nil
-}
-
-var errBodyTooLarge = errors.New("response body too large")
-
-// readBounded reads at most limit bytes; a longer body returns the first
-// limit bytes and an error.
-func readBounded(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return data, err
-	}
-	if int64(len(data)) > limit {
-		return data[:limit], fmt.Errorf("%w: more than %d bytes", errBodyTooLarge, limit)
-	}
-	return data, nil
 }
 
 // pathID validates one path segment (a user, group or enrollment ID, or a

@@ -8,7 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // Sentinel errors. An [*APIError] unwraps to the one matching its HTTP status
@@ -44,17 +45,6 @@ const (
 	maxErrorCauses = 100
 	maxErrorText   = 1 << 10 // an errorSummary, of the error or of a cause
 )
-
-// clipText cuts s to at most n bytes on a character boundary, marking the cut.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
 
 // ErrorCause is one entry of an Okta error's errorCauses.
 type ErrorCause struct {
@@ -219,10 +209,10 @@ func newAPIError(op string, resp *http.Response, body []byte, now time.Time) *AP
 		e.ErrorSummary = eb.ErrorSummary
 		e.ErrorLink = eb.ErrorLink
 		e.ErrorID = eb.ErrorID
-		e.ErrorSummary = clipText(e.ErrorSummary, maxErrorText)
+		e.ErrorSummary = httpclient.Clip(e.ErrorSummary, maxErrorText)
 		e.Causes = eb.ErrorCauses[:min(len(eb.ErrorCauses), maxErrorCauses)]
 		for i := range e.Causes {
-			e.Causes[i].ErrorSummary = clipText(e.Causes[i].ErrorSummary, maxErrorText)
+			e.Causes[i].ErrorSummary = httpclient.Clip(e.Causes[i].ErrorSummary, maxErrorText)
 		}
 	} else {
 		// Not an Okta error object (a proxy page, a truncated body, ...):

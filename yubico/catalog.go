@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // InventoryItem is one inventory bucket of the organisation (GET /inventory).
@@ -82,7 +84,7 @@ func (c *Client) Products(ctx context.Context) ([]Product, error) {
 // an error matching [ErrNotFound].
 func (c *Client) Product(ctx context.Context, id int) (Product, error) {
 	if id <= 0 {
-		return Product{}, fmt.Errorf("yubico: product ID %d is not positive", id)
+		return Product{}, fmt.Errorf("%w: product ID %d is not positive", ErrInvalidArgument, id)
 	}
 	var p Product
 	err := c.do(ctx, request{method: http.MethodGet, path: "/products/" + strconv.Itoa(id), notFoundOn400: true}, &p)
@@ -151,7 +153,7 @@ func (c *Client) ValidateAddress(ctx context.Context, a Address) (AddressCheck, 
 		chk.Details = append(chk.Details, d.Description)
 	}
 	if !chk.Deliverable && chk.Status != "undeliverable" {
-		return AddressCheck{}, fmt.Errorf("yubico: POST /validate-address: unexpected status %q", clip(out.Status, 40))
+		return AddressCheck{}, fmt.Errorf("yubico: POST /validate-address: unexpected status %q", httpclient.Clip(out.Status, 40))
 	}
 	return chk, nil
 }

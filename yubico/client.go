@@ -8,228 +8,235 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // DefaultBaseURL is the production YubiEnterprise API base URL.
 const DefaultBaseURL = "https://api.console.yubico.com/v1"
 
-// DefaultBodyLimit bounds every response body the client reads (1 MiB).
-const DefaultBodyLimit = 1 << 20
+// DefaultJWKSBaseURL is where Yubico publishes its FIDO Pre-reg JWKS:
+// https://console.yubico.com/.well-known/yubico-transport-keys.jwks and
+// https://console.yubico.com/.well-known/yubico-sign.jwks, as Yubico's own
+// ServiceNow integration documents them
+// (https://github.com/YubicoLabs/yed-spoke-example, docs/docs/fido-pre-reg/);
+// Yubico's FIDO Connector takes them as the settings
+// YE_JWKS_TRANSPORT_ENDPOINT and YE_JWKS_SIGN_ENDPOINT
+// (https://docs.yubico.com/cloud-services/fidoprereg-microsoft/api-reference.html).
+// The console host is not the API host (api.console.yubico.com).
+const DefaultJWKSBaseURL = "https://console.yubico.com"
 
-// DefaultUserAgent is sent when [WithUserAgent] is not given.
-const DefaultUserAgent = "preenroll-yubico/1"
-
-// defaultTimeout is the timeout of the HTTP client used when WithHTTPClient
-// is not given.
-const defaultTimeout = 30 * time.Second
+// DefaultMaxBodySize bounds every response body the client reads (1 MiB).
+const DefaultMaxBodySize = httpclient.DefaultMaxBodySize
 
 // Client calls the YubiEnterprise Delivery API. It is safe for concurrent use;
-// its zero value is not usable: create one with [NewClient].
+// its zero value is not usable: create one with [NewClient]. Formatting a
+// Client (%v, %+v, %#v, String) prints only its base URL; the token is never
+// printed.
 type Client struct {
 	base      *url.URL // API base, e.g. https://api.console.yubico.com/v1 (no trailing slash)
 	jwksBase  *url.URL // host root serving /.well-known/*.jwks
 	hc        *http.Client
 	userAgent string
 	retry     RetryPolicy
-	now       func() time.Time
-	bodyLimit int64
-}
-
-type config struct {
-	hc        *http.Client
-	userAgent string
-	retry     RetryPolicy
-	now       func() time.Time
-	bodyLimit int64
-	jwksBase  string
+	clock     Clock
+	maxBody   int64
 }
 
 // Option configures a [Client] in [NewClient].
-type Option func(*config) error
+type Option func(*options) error
+
+type options struct {
+	httpClient *http.Client
+	userAgent  string
+	retry      RetryPolicy
+	clock      Clock
+	maxBody    int64
+	jwksBase   string
+}
 
 // WithHTTPClient makes the client send requests through a copy of hc (hc
-// itself is never modified). Size hc's transport for the calls you make at
-// once (http.DefaultTransport keeps only 2 idle connections per host). The
-// default is a client with a 30 s timeout over a clone of
-// http.DefaultTransport that keeps 32.
+// itself is not modified). Its Transport, Timeout, Jar and CheckRedirect are
+// kept; the client adds the Authorization header in a wrapping RoundTripper,
+// and only for requests below the API base URL (never to the JWKS host).
+// Size hc's transport for the calls you make at once (http.DefaultTransport
+// keeps only 2 idle connections per host). Without this option the client
+// uses a 30 s timeout over a clone of http.DefaultTransport that keeps 32.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *config) error {
+	return func(o *options) error {
 		if hc == nil {
-			return errors.New("yubico: WithHTTPClient: nil *http.Client")
+			return fmt.Errorf("%w: WithHTTPClient: nil *http.Client", ErrInvalidArgument)
 		}
-		cp := *hc
-		c.hc = &cp
+		o.httpClient = hc
 		return nil
 	}
 }
 
-// WithUserAgent sets the User-Agent header (default [DefaultUserAgent]).
+// WithUserAgent puts ua in front of the client's User-Agent header
+// ("<ua> preenroll-yubico go<version>").
 func WithUserAgent(ua string) Option {
-	return func(c *config) error {
-		if ua == "" || strings.ContainsAny(ua, "\r\n") {
-			return errors.New("yubico: WithUserAgent: empty or multi-line user agent")
+	return func(o *options) error {
+		if strings.ContainsAny(ua, "\r\n") {
+			return fmt.Errorf("%w: WithUserAgent: user agent contains a line break", ErrInvalidArgument)
 		}
-		c.userAgent = ua
+		o.userAgent = strings.TrimSpace(ua)
 		return nil
 	}
 }
 
-// WithRetryPolicy replaces the retry policy for GET requests and for creates
-// with an idempotency key (default
-// JitteredBackoff(3, 500*time.Millisecond, 10*time.Second)). Use
-// [NoRetries] to send every request once.
+// WithRetryPolicy replaces [DefaultRetryPolicy]. Use [NoRetries] in tests
+// that want to see the first failure.
 func WithRetryPolicy(p RetryPolicy) Option {
-	return func(c *config) error {
-		if p == nil {
-			return errors.New("yubico: WithRetryPolicy: nil policy")
+	return func(o *options) error {
+		if p.MaxRetries < 0 {
+			return fmt.Errorf("%w: WithRetryPolicy: MaxRetries %d is negative", ErrInvalidArgument, p.MaxRetries)
 		}
-		c.retry = p
+		if p.MaxRateLimitWait < 0 {
+			return fmt.Errorf("%w: WithRetryPolicy: MaxRateLimitWait %v is negative", ErrInvalidArgument, p.MaxRateLimitWait)
+		}
+		o.retry = p
 		return nil
 	}
 }
 
-// WithClock sets the clock used to interpret HTTP-date Retry-After headers
-// (default time.Now).
-func WithClock(now func() time.Time) Option {
-	return func(c *config) error {
-		if now == nil {
-			return errors.New("yubico: WithClock: nil clock")
+// WithClock replaces the wall clock used to read HTTP-date Retry-After
+// headers and for every wait between retries. Tests use it to make waits
+// instantaneous and observable.
+func WithClock(c Clock) Option {
+	return func(o *options) error {
+		if c == nil {
+			return fmt.Errorf("%w: WithClock: nil Clock", ErrInvalidArgument)
 		}
-		c.now = now
+		o.clock = c
 		return nil
 	}
 }
 
-// WithBodyLimit bounds the size of every response body read (default
-// [DefaultBodyLimit]); a larger body is an error.
-func WithBodyLimit(n int64) Option {
-	return func(c *config) error {
+// WithMaxBodySize bounds every response body the client reads; a larger
+// successful response is an error. The default is [DefaultMaxBodySize].
+func WithMaxBodySize(n int64) Option {
+	return func(o *options) error {
 		if n <= 0 {
-			return fmt.Errorf("yubico: WithBodyLimit: limit %d is not positive", n)
+			return fmt.Errorf("%w: WithMaxBodySize: %d is not positive", ErrInvalidArgument, n)
 		}
-		c.bodyLimit = n
+		o.maxBody = n
 		return nil
 	}
 }
 
 // WithJWKSBaseURL sets where Yubico's public JWKS are fetched from: the
-// client requests rawURL + "/.well-known/yubico-transport-keys.jwks" and
-// rawURL + "/.well-known/yubico-sign.jwks". The default is the scheme and
-// host of the API base URL (Yubico publishes them at
-// https://console.yubico.com/.well-known/, so production callers set
-// "https://console.yubico.com"). The token is never sent to this URL.
+// client requests rawURL + [TransportKeysPath] and rawURL + [SigningKeysPath].
+// The default is [DefaultJWKSBaseURL], where Yubico publishes them, except
+// for a loopback API base URL (a test server: Yubico's keys cannot verify
+// its messages), where it is the API base URL's scheme and host. A fake that
+// serves its JWKS elsewhere (yubicotest's console listener) is named with
+// this option. The token is never sent to this URL.
 func WithJWKSBaseURL(rawURL string) Option {
-	return func(c *config) error {
-		c.jwksBase = rawURL
+	return func(o *options) error {
+		o.jwksBase = rawURL
 		return nil
 	}
 }
 
 // NewClient returns a client for the API at baseURL (for example
 // [DefaultBaseURL], or a fake's URL) authenticating with the bearer token.
-// It returns an error if baseURL is not an absolute https URL without query
-// or fragment (plain http only for loopback hosts, such as a test server),
-// if token is empty or malformed, or if an option is invalid.
+//
+// baseURL must be an absolute https URL without query, fragment or user
+// information; plain http is accepted only for loopback hosts (test
+// servers). token must be non-empty and printable. A nil option and an
+// invalid option are errors. Errors wrap [ErrInvalidArgument].
 func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	base, err := parseBase("base URL", baseURL)
 	if err != nil {
 		return nil, err
 	}
 	if token == "" {
-		return nil, errors.New("yubico: token is empty")
+		return nil, fmt.Errorf("%w: token is empty", ErrInvalidArgument)
 	}
 	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, errors.New("yubico: token contains whitespace or control characters")
+		return nil, fmt.Errorf("%w: token contains whitespace or control characters", ErrInvalidArgument)
 	}
-	cfg := config{
-		userAgent: DefaultUserAgent,
-		retry:     JitteredBackoff(3, 500*time.Millisecond, 10*time.Second),
-		now:       time.Now,
-		bodyLimit: DefaultBodyLimit,
-	}
-	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("yubico: nil option")
+	o := options{retry: DefaultRetryPolicy(), clock: realClock{}, maxBody: DefaultMaxBodySize}
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidArgument, i)
 		}
-		if err := o(&cfg); err != nil {
+		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.hc == nil {
-		cfg.hc = &http.Client{Timeout: defaultTimeout, Transport: defaultTransport()}
+	if o.retry.MaxRateLimitWait == 0 {
+		o.retry.MaxRateLimitWait = DefaultMaxRateLimitWait
 	}
-	jwks := &url.URL{Scheme: base.Scheme, Host: base.Host}
-	if cfg.jwksBase != "" {
-		if jwks, err = parseBase("JWKS base URL", cfg.jwksBase); err != nil {
-			return nil, err
-		}
+	if o.retry.Backoff == nil {
+		o.retry.Backoff = DefaultBackoff
 	}
-	inner := cfg.hc.Transport
+	jwks, err := jwksBase(base, o.jwksBase)
+	if err != nil {
+		return nil, err
+	}
+	var hc http.Client
+	if o.httpClient != nil {
+		hc = *o.httpClient
+	} else {
+		hc = http.Client{Timeout: httpclient.DefaultTimeout, Transport: httpclient.DefaultTransport()}
+	}
+	inner := hc.Transport
 	if inner == nil {
 		inner = http.DefaultTransport
 	}
-	cfg.hc.Transport = &authTransport{base: inner, token: token, scheme: base.Scheme, host: base.Host, prefix: base.Path + "/"}
+	hc.Transport = &authTransport{base: inner, token: token, scheme: base.Scheme, host: base.Host, prefix: base.Path + "/"}
+	ua := "preenroll-yubico " + runtime.Version()
+	if o.userAgent != "" {
+		ua = o.userAgent + " " + ua
+	}
 	return &Client{
 		base:      base,
 		jwksBase:  jwks,
-		hc:        cfg.hc,
-		userAgent: cfg.userAgent,
-		retry:     cfg.retry,
-		now:       cfg.now,
-		bodyLimit: cfg.bodyLimit,
+		hc:        &hc,
+		userAgent: ua,
+		retry:     o.retry,
+		clock:     o.clock,
+		maxBody:   o.maxBody,
 	}, nil
 }
 
-// defaultIdleConnsPerHost is how many idle connections per host the default
-// transport keeps, so that concurrent calls reuse connections
-// (http.DefaultTransport keeps 2).
-const defaultIdleConnsPerHost = 32
-
-// defaultTransport is a clone of http.DefaultTransport that keeps
-// defaultIdleConnsPerHost idle connections per host.
-func defaultTransport() http.RoundTripper {
-	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return http.DefaultTransport
+// jwksBase resolves the JWKS base URL: raw if given, else
+// DefaultJWKSBaseURL, or the API host for a loopback API base.
+func jwksBase(api *url.URL, raw string) (*url.URL, error) {
+	switch {
+	case raw != "":
+		return parseBase("JWKS base URL", raw)
+	case httpclient.IsLoopback(api.Hostname()):
+		return &url.URL{Scheme: api.Scheme, Host: api.Host}, nil
 	}
-	t = t.Clone()
-	t.MaxIdleConnsPerHost = defaultIdleConnsPerHost
-	return t
+	return url.Parse(DefaultJWKSBaseURL)
 }
 
 func parseBase(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("yubico: %s %q: %w", what, raw, err)
+		return nil, fmt.Errorf("%w: %s %q: %v", ErrInvalidArgument, what, raw, err)
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("yubico: %s %q: want an absolute http or https URL", what, raw)
+		return nil, fmt.Errorf("%w: %s %q: want an absolute http or https URL", ErrInvalidArgument, what, raw)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("yubico: %s %q: must not contain user info, query or fragment", what, u.Redacted())
+		return nil, fmt.Errorf("%w: %s %q: must not contain user info, query or fragment", ErrInvalidArgument, what, u.Redacted())
 	}
 	// Plain http would send the token (API) or take signing keys (JWKS)
 	// over an unauthenticated channel: only a loopback test server may.
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("yubico: %s %q: plain http is only allowed for loopback hosts", what, raw)
+	if u.Scheme == "http" && !httpclient.IsLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("%w: %s %q: plain http is only allowed for loopback hosts", ErrInvalidArgument, what, raw)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
-}
-
-// isLoopback reports whether host is "localhost" or a loopback IP address.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // BaseURL returns the API base URL the client calls.
@@ -265,74 +272,99 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-// RetryPolicy decides whether a failed GET, or a failed create with an
-// idempotency key, is tried again. attempt is the
-// number of attempts made so far (1 after the first failure); err is the
-// failure: an [*APIError] for an HTTP error status (its RetryAfter is set from
-// the Retry-After header) or a transport error. It returns how long to wait
-// and whether to retry. Context cancellation is never retried.
-type RetryPolicy func(attempt int, err error) (wait time.Duration, retry bool)
-
-// NoRetries returns a policy that never retries.
-func NoRetries() RetryPolicy {
-	return func(int, error) (time.Duration, bool) { return 0, false }
+// Clock tells the time and waits. The client uses it to read HTTP-date
+// Retry-After headers and for the waits between retries; tests inject one
+// that advances instantly. Sleep must return ctx.Err() when ctx is done
+// before d has passed. It has the method set of okta.Clock, so one value
+// serves both clients (and a fake's clock needs one adapter for both).
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
 }
 
-// ExponentialBackoff returns a policy that makes at most maxAttempts attempts
-// in total, retrying transport errors, 429 and 500/502/503/504, waiting
-// base·2^(attempt-1) capped at max, or the server's Retry-After if it is
-// longer. A Retry-After longer than max is not waited for: the error is
-// returned. The waits are deterministic (no jitter).
-func ExponentialBackoff(maxAttempts int, base, max time.Duration) RetryPolicy {
-	return func(attempt int, err error) (time.Duration, bool) {
-		if attempt >= maxAttempts {
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return httpclient.Sleep(ctx, d) }
+
+// RetryPolicy says when and how long the client waits and retries; it has
+// the shape of okta.RetryPolicy, without Okta's quota throttling (Yubico
+// reports no quota). The zero value sends every request once.
+//
+// What is retried: GET requests, and creates with an idempotency key, after
+// a transport error or HTTP 429, 500, 502, 503 or 504. The wait before retry
+// n is Backoff(n), or the server's Retry-After if that is longer. Updates,
+// deletes and creates without an idempotency key are sent exactly once.
+// Context cancellation is never retried.
+type RetryPolicy struct {
+	// MaxRetries is how many times a request may be re-sent after the first
+	// attempt. 0 disables retries.
+	MaxRetries int
+	// Backoff returns the wait before retry number n (1-based). Nil means
+	// [DefaultBackoff].
+	Backoff func(n int) time.Duration
+	// MaxRateLimitWait caps the Retry-After the client honours: when the
+	// server asks for a longer wait, the call returns the *APIError at once.
+	// 0 means [DefaultMaxRateLimitWait].
+	MaxRateLimitWait time.Duration
+}
+
+// DefaultMaxRateLimitWait is the longest Retry-After the default policy
+// waits for.
+const DefaultMaxRateLimitWait = 10 * time.Second
+
+// DefaultRetryPolicy is what NewClient uses without [WithRetryPolicy]: two
+// retries (three attempts) with [DefaultBackoff], honouring a Retry-After
+// of up to [DefaultMaxRateLimitWait].
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxRetries: 2, Backoff: DefaultBackoff, MaxRateLimitWait: DefaultMaxRateLimitWait}
+}
+
+// NoRetries is a policy that sends every request once.
+func NoRetries() RetryPolicy { return RetryPolicy{} }
+
+// DefaultBackoff is exponential backoff with "equal jitter": a uniformly
+// random duration in [w/2, w], where w = min(10s, 500ms·2^(n-1)), so that
+// many clients failing at the same moment do not retry in lockstep.
+func DefaultBackoff(n int) time.Duration {
+	w := 10 * time.Second
+	if n >= 1 && n <= 5 {
+		w = min(w, 500*time.Millisecond<<(n-1))
+	}
+	return w/2 + rand.N(w-w/2+1)
+}
+
+// retryable reports whether err (from one attempt) may be retried.
+func retryable(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return true // a transport error
+	}
+	switch ae.StatusCode {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// retryWait returns how long to wait before retry n after err, and false
+// when the policy gives up.
+func (p RetryPolicy) retryWait(n int, err error) (time.Duration, bool) {
+	if n > p.MaxRetries || !retryable(err) {
+		return 0, false
+	}
+	wait := p.Backoff(n)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		if ae.RetryAfter > p.MaxRateLimitWait {
 			return 0, false
 		}
-		wait := max
-		if attempt <= 30 {
-			wait = base << (attempt - 1)
-		}
-		if wait > max || wait < 0 {
-			wait = max
-		}
-		var ae *APIError
-		if errors.As(err, &ae) {
-			switch ae.StatusCode {
-			case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-				http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			default:
-				return 0, false
-			}
-			if ae.RetryAfter > max {
-				return 0, false
-			}
-			if ae.RetryAfter > wait {
-				wait = ae.RetryAfter
-			}
-		}
-		return wait, true
+		wait = max(wait, ae.RetryAfter)
 	}
-}
-
-// JitteredBackoff is [ExponentialBackoff] with "equal jitter": each wait is
-// drawn uniformly from [w/2, w], where w is ExponentialBackoff's wait, so
-// that many clients failing at the same moment do not retry in lockstep. A
-// Retry-After from the server is still waited for in full. It is the
-// default policy of [NewClient].
-func JitteredBackoff(maxAttempts int, base, max time.Duration) RetryPolicy {
-	exp := ExponentialBackoff(maxAttempts, base, max)
-	return func(attempt int, err error) (time.Duration, bool) {
-		wait, retry := exp(attempt, err)
-		if !retry || wait <= 1 {
-			return wait, retry
-		}
-		j := wait/2 + rand.N(wait-wait/2+1)
-		var ae *APIError
-		if errors.As(err, &ae) && ae.RetryAfter > j {
-			j = ae.RetryAfter
-		}
-		return j, true
-	}
+	return wait, true
 }
 
 // request describes one API call.
@@ -391,25 +423,25 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 		if err == nil {
 			return body, nil
 		}
+		var ae *APIError
+		if errors.As(err, &ae) {
+			ae.Attempts = attempt
+		}
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("yubico: %s %s: %w (last error: %w)", r.method, label, ctx.Err(), err)
 		}
 		if (r.method != http.MethodGet && r.idempotencyKey == "") || ctx.Err() != nil {
 			return nil, err
 		}
-		wait, retry := c.retry(attempt, err)
+		wait, retry := c.retry.retryWait(attempt, err)
 		if !retry {
-			if attempt > 1 {
+			if attempt > 1 && ae == nil {
 				return nil, fmt.Errorf("yubico: %s %s: giving up after %d attempts: %w", r.method, label, attempt, err)
 			}
 			return nil, err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("yubico: %s %s: waiting to retry after %d attempts: %w (last error: %w)", r.method, label, attempt, ctx.Err(), err)
-		case <-t.C:
+		if serr := c.clock.Sleep(ctx, wait); serr != nil {
+			return nil, fmt.Errorf("yubico: %s %s: waiting to retry after %d attempts: %w (last error: %w)", r.method, label, attempt, serr, err)
 		}
 	}
 }
@@ -436,16 +468,16 @@ func (c *Client) once(ctx context.Context, r request, rawURL, label string, payl
 		// *url.Error carries the URL, which holds no secret (the token is a header).
 		return nil, fmt.Errorf("yubico: %s %s: %w", r.method, label, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.bodyLimit+1))
-	if err != nil {
-		return nil, fmt.Errorf("yubico: %s %s: read response: %w", r.method, label, err)
+	body, readErr := httpclient.ReadBounded(resp.Body, c.maxBody)
+	_ = resp.Body.Close()
+	if readErr != nil && !errors.Is(readErr, httpclient.ErrBodyTooLarge) {
+		return nil, fmt.Errorf("yubico: %s %s: read response: %w", r.method, label, readErr)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, c.apiError(r, label, resp, body)
 	}
-	if int64(len(body)) > c.bodyLimit {
-		return nil, fmt.Errorf("yubico: %s %s: response body exceeds %d bytes", r.method, label, c.bodyLimit)
+	if readErr != nil {
+		return nil, fmt.Errorf("yubico: %s %s: read response: %w", r.method, label, readErr)
 	}
 	return body, nil
 }

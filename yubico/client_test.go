@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -103,10 +104,12 @@ func TestNewClientValidation(t *testing.T) {
 		{"empty token", testBase, "", nil, true},
 		{"token with newline", testBase, "abc\ndef", nil, true},
 		{"nil http client", testBase, testToken, []yubico.Option{yubico.WithHTTPClient(nil)}, true},
-		{"empty user agent", testBase, testToken, []yubico.Option{yubico.WithUserAgent("")}, true},
-		{"nil retry", testBase, testToken, []yubico.Option{yubico.WithRetryPolicy(nil)}, true},
+		{"empty user agent", testBase, testToken, []yubico.Option{yubico.WithUserAgent("")}, false},
+		{"user agent newline", testBase, testToken, []yubico.Option{yubico.WithUserAgent("a\r\nX-Evil: 1")}, true},
+		{"negative retries", testBase, testToken, []yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: -1})}, true},
+		{"negative rate-limit wait", testBase, testToken, []yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRateLimitWait: -time.Second})}, true},
 		{"nil clock", testBase, testToken, []yubico.Option{yubico.WithClock(nil)}, true},
-		{"zero body limit", testBase, testToken, []yubico.Option{yubico.WithBodyLimit(0)}, true},
+		{"zero body limit", testBase, testToken, []yubico.Option{yubico.WithMaxBodySize(0)}, true},
 		{"bad jwks base", testBase, testToken, []yubico.Option{yubico.WithJWKSBaseURL("console.yubico.com")}, true},
 		{"nil option", testBase, testToken, []yubico.Option{nil}, true},
 	}
@@ -116,6 +119,9 @@ func TestNewClientValidation(t *testing.T) {
 			c, err := yubico.NewClient(tt.base, tt.token, tt.opts...)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("NewClient(%q) error = %v, wantErr %v", tt.base, err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, yubico.ErrInvalidArgument) {
+				t.Errorf("NewClient(%q) error = %v, want ErrInvalidArgument", tt.base, err)
 			}
 			if err != nil && tt.token != "" && strings.Contains(err.Error(), tt.token) {
 				t.Errorf("error %q contains the token", err)
@@ -191,7 +197,7 @@ func TestCreateShipmentWire(t *testing.T) {
 		t.Fatalf("got %d requests, want 1", len(reqs))
 	}
 	wantReq := recorded{
-		Method: "POST", URL: testBase + "/shipments_exact", Auth: "Bearer " + testToken, UA: "test-agent/2",
+		Method: "POST", URL: testBase + "/shipments_exact", Auth: "Bearer " + testToken, UA: "test-agent/2 preenroll-yubico " + runtime.Version(),
 		ContentType: "application/json",
 		Body: map[string]any{
 			"channelpartner_id": 0.0, "delivery_type": 1.0, "recipient": "Example Inc.",
@@ -218,7 +224,7 @@ func TestErrorMapping(t *testing.T) {
 		not    []error
 	}{
 		{"401", getShipment, "GET", "/shipments_exact/abc", 401, ``, []error{yubico.ErrUnauthorized}, []error{yubico.ErrNotFound}},
-		{"403", getShipment, "GET", "/shipments_exact/abc", 403, ``, []error{yubico.ErrUnauthorized}, nil},
+		{"403", getShipment, "GET", "/shipments_exact/abc", 403, ``, []error{yubico.ErrForbidden}, []error{yubico.ErrUnauthorized}},
 		{"404", getShipment, "GET", "/shipments_exact/abc", 404, `{}`, []error{yubico.ErrNotFound}, nil},
 		{"400 on get by id", getShipment, "GET", "/shipments_exact/abc", 400, ``, []error{yubico.ErrNotFound}, []error{yubico.ErrValidation}},
 		{"400 invalid id code on delete", deleteShipment, "DELETE", "/shipments_exact/abc", 400, `{"error_code":"invalid_shipment_id"}`, []error{yubico.ErrNotFound}, nil},
@@ -291,7 +297,7 @@ func createShipment(c *yubico.Client, ctx context.Context) error {
 
 func TestAPIErrorFields(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t, yubico.WithClock(func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	c, mt := newMockClient(t, yubico.WithClock(&fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}))
 	resp := httpmock.NewStringResponse(400, `{"error_code":"validation_failed","message":"invalid shipment request",
 		"details":[{"field":"region","description":"required for US"},{"field":"city","description":"required"}]}`)
 	resp.Header.Set("X-Request-Id", "req-1")
@@ -305,7 +311,7 @@ func TestAPIErrorFields(t *testing.T) {
 	got := *ae
 	got.Body = nil
 	want := yubico.APIError{Method: "POST", Path: "/shipments_exact", StatusCode: 400, Code: "validation_failed",
-		Message: "invalid shipment request", RequestID: "req-1", RetryAfter: 30 * time.Second,
+		Message: "invalid shipment request", RequestID: "req-1", RetryAfter: 30 * time.Second, Attempts: 1,
 		Details: []yubico.ErrorDetail{{Field: "region", Description: "required for US"}, {Field: "city", Description: "required"}}}
 	if d := cmp.Diff(want, got, cmp.AllowUnexported(yubico.APIError{})); d != "" {
 		t.Errorf("APIError mismatch (-want +got):\n%s", d)
@@ -340,41 +346,82 @@ func TestAPIErrorLongBody(t *testing.T) {
 	}
 }
 
-func TestJitteredBackoff(t *testing.T) {
+// fakeClock is a yubico.Clock whose Sleep advances Now at once and records
+// every wait.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.waits = append(c.waits, d)
+	return nil
+}
+
+func (c *fakeClock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.waits...)
+}
+
+func TestDefaultBackoff(t *testing.T) {
 	t.Parallel()
-	p := yubico.JitteredBackoff(4, 100*time.Millisecond, time.Second)
 	seen := map[time.Duration]bool{}
-	for attempt := 1; attempt <= 3; attempt++ {
-		full := 100 * time.Millisecond << (attempt - 1)
+	for n := 1; n <= 7; n++ {
+		full := min(10*time.Second, 500*time.Millisecond<<(n-1))
 		for range 50 {
-			wait, retry := p(attempt, &yubico.APIError{StatusCode: 503})
-			if !retry || wait < full/2 || wait > full {
-				t.Fatalf("attempt %d: wait %v, retry %v; want a retry after %v to %v", attempt, wait, retry, full/2, full)
+			wait := yubico.DefaultBackoff(n)
+			if wait < full/2 || wait > full {
+				t.Fatalf("DefaultBackoff(%d) = %v, want %v to %v", n, wait, full/2, full)
 			}
 			seen[wait] = true
 		}
 	}
 	if len(seen) < 10 {
-		t.Errorf("150 waits took only %d values; want jitter", len(seen))
+		t.Errorf("350 waits took only %d values; want jitter", len(seen))
 	}
-	if wait, retry := p(1, &yubico.APIError{StatusCode: 429, RetryAfter: 800 * time.Millisecond}); !retry || wait != 800*time.Millisecond {
-		t.Errorf("429 Retry-After 800ms: wait %v, retry %v; want 800ms, true", wait, retry)
+	if w := yubico.DefaultBackoff(100); w < 5*time.Second || w > 10*time.Second {
+		t.Errorf("DefaultBackoff(100) = %v, want 5s to 10s", w)
 	}
-	if _, retry := p(1, &yubico.APIError{StatusCode: 400}); retry {
-		t.Error("400 is retried; want not")
+}
+
+func TestDefaultRetryPolicy(t *testing.T) {
+	t.Parallel()
+	p := yubico.DefaultRetryPolicy()
+	if p.MaxRetries != 2 || p.MaxRateLimitWait != yubico.DefaultMaxRateLimitWait || p.Backoff == nil {
+		t.Errorf("DefaultRetryPolicy() = %+v, want 2 retries, %v, DefaultBackoff", p, yubico.DefaultMaxRateLimitWait)
 	}
-	if _, retry := p(4, &yubico.APIError{StatusCode: 503}); retry {
-		t.Error("attempt 4 of 4 is retried; want not")
+	if d := cmp.Diff(yubico.RetryPolicy{}, yubico.NoRetries()); d != "" {
+		t.Errorf("NoRetries() is not the zero policy (-want +got):\n%s", d)
 	}
 }
 
 func TestRetries(t *testing.T) {
 	t.Parallel()
-	policy := yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)
+	const step = 100 * time.Millisecond
+	policy := yubico.RetryPolicy{MaxRetries: 2, Backoff: func(n int) time.Duration { return time.Duration(n) * step }}
+	newClient := func(t *testing.T, p yubico.RetryPolicy) (*yubico.Client, *httpmock.MockTransport, *fakeClock) {
+		clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(p), yubico.WithClock(clock))
+		return c, mt, clock
+	}
 
 	t.Run("GET retried until success", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		c, mt, clock := newClient(t, policy)
 		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", failFirst(2, 503, `{"shipment_id":"abc","shipment_state_id":10}`))
 		s, err := c.Shipment(t.Context(), "abc")
 		if err != nil {
@@ -386,13 +433,17 @@ func TestRetries(t *testing.T) {
 		if n := mt.GetTotalCallCount(); n != 3 {
 			t.Errorf("calls = %d, want 3", n)
 		}
+		if d := cmp.Diff([]time.Duration{step, 2 * step}, clock.Waits()); d != "" {
+			t.Errorf("waits (-want +got):\n%s", d)
+		}
 	})
 	t.Run("GET gives up after max attempts", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		c, mt, _ := newClient(t, policy)
 		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(502, ``))
 		_, err := c.Shipment(t.Context(), "abc")
-		if !errors.Is(err, yubico.ErrServer) || !strings.Contains(err.Error(), "after 3 attempts") {
+		var ae *yubico.APIError
+		if !errors.Is(err, yubico.ErrServer) || !errors.As(err, &ae) || ae.Attempts != 3 || !strings.HasSuffix(err.Error(), "after 3 attempts") {
 			t.Errorf("error = %v, want ErrServer after 3 attempts", err)
 		}
 		if n := mt.GetTotalCallCount(); n != 3 {
@@ -401,7 +452,7 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("404 not retried", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		c, mt, _ := newClient(t, policy)
 		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(404, ``))
 		if _, err := c.Shipment(t.Context(), "abc"); !errors.Is(err, yubico.ErrNotFound) {
 			t.Errorf("error = %v, want ErrNotFound", err)
@@ -410,9 +461,20 @@ func TestRetries(t *testing.T) {
 			t.Errorf("calls = %d, want 1", n)
 		}
 	})
+	t.Run("501 not retried", func(t *testing.T) {
+		t.Parallel()
+		c, mt, _ := newClient(t, policy)
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(501, ``))
+		if _, err := c.Shipment(t.Context(), "abc"); !errors.Is(err, yubico.ErrServer) {
+			t.Errorf("error = %v, want ErrServer", err)
+		}
+		if n := mt.GetTotalCallCount(); n != 1 {
+			t.Errorf("calls = %d, want 1", n)
+		}
+	})
 	t.Run("POST never retried", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		c, mt, _ := newClient(t, policy)
 		mt.RegisterResponder("POST", testBase+"/shipments_exact", httpmock.NewStringResponder(503, ``))
 		if err := createShipment(c, t.Context()); !errors.Is(err, yubico.ErrServer) {
 			t.Errorf("error = %v, want ErrServer", err)
@@ -423,16 +485,31 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("transport error retried", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
+		c, mt, _ := newClient(t, policy)
 		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc",
 			httpmock.Responder(httpmock.ConnectionFailure).Times(1).Then(httpmock.NewStringResponder(200, `{"shipment_id":"abc"}`)))
 		if _, err := c.Shipment(t.Context(), "abc"); err != nil {
 			t.Errorf("Shipment: %v", err)
 		}
 	})
+	t.Run("Retry-After longer than backoff is waited for", func(t *testing.T) {
+		t.Parallel()
+		c, mt, clock := newClient(t, policy)
+		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc",
+			httpmock.NewStringResponder(429, ``).HeaderSet(http.Header{"Retry-After": {"3"}}).Times(1).
+				Then(httpmock.NewStringResponder(200, `{"shipment_id":"abc"}`)))
+		if _, err := c.Shipment(t.Context(), "abc"); err != nil {
+			t.Fatalf("Shipment: %v", err)
+		}
+		if d := cmp.Diff([]time.Duration{3 * time.Second}, clock.Waits()); d != "" {
+			t.Errorf("waits (-want +got):\n%s", d)
+		}
+	})
 	t.Run("long Retry-After not waited", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Millisecond, time.Second)))
+		p := policy
+		p.MaxRateLimitWait = time.Second
+		c, mt, clock := newClient(t, p)
 		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc",
 			httpmock.NewStringResponder(429, ``).HeaderSet(http.Header{"Retry-After": {"120"}}))
 		_, err := c.Shipment(t.Context(), "abc")
@@ -443,10 +520,14 @@ func TestRetries(t *testing.T) {
 		if n := mt.GetTotalCallCount(); n != 1 {
 			t.Errorf("calls = %d, want 1", n)
 		}
+		if w := clock.Waits(); len(w) != 0 {
+			t.Errorf("waited %v, want no wait", w)
+		}
 	})
 	t.Run("context cancelled while waiting", func(t *testing.T) {
 		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Hour, time.Hour)))
+		// The wall clock: its Sleep must end when the context does.
+		c, mt := newMockClient(t, yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Hour }}))
 		ctx, cancel := context.WithCancel(t.Context())
 		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", func(*http.Request) (*http.Response, error) {
 			cancel()
@@ -700,8 +781,9 @@ func TestJWKS(t *testing.T) {
 
 	c, mt := newMockClient(t)
 	var rec recorder
-	mt.RegisterResponder("GET", "https://api.example.test/.well-known/yubico-transport-keys.jwks", rec.wrap(200, string(encDoc)))
-	mt.RegisterResponder("GET", "https://api.example.test/.well-known/yubico-sign.jwks", rec.wrap(200, string(sigDoc)))
+	// By default the keys come from Yubico's console host, not the API host.
+	mt.RegisterResponder("GET", "https://console.yubico.com/.well-known/yubico-transport-keys.jwks", rec.wrap(200, string(encDoc)))
+	mt.RegisterResponder("GET", "https://console.yubico.com/.well-known/yubico-sign.jwks", rec.wrap(200, string(sigDoc)))
 	got, err := c.TransportKeys(t.Context())
 	if d := cmp.Diff([]yubico.JWK{enc}, got); d != "" || err != nil {
 		t.Errorf("TransportKeys() err %v mismatch (-want +got):\n%s", err, d)
@@ -717,11 +799,13 @@ func TestJWKS(t *testing.T) {
 		}
 	}
 
-	// A base URL without a path: the token still never goes to /.well-known.
+	// A base URL without a path, serving the keys itself: the token still
+	// never goes to /.well-known.
 	mt3 := httpmock.NewMockTransport()
 	var rec3 recorder
 	mt3.RegisterResponder("GET", "https://root.example.test/.well-known/yubico-transport-keys.jwks", rec3.wrap(200, string(encDoc)))
-	c3, err := yubico.NewClient("https://root.example.test", testToken, yubico.WithHTTPClient(&http.Client{Transport: mt3}))
+	c3, err := yubico.NewClient("https://root.example.test", testToken, yubico.WithHTTPClient(&http.Client{Transport: mt3}),
+		yubico.WithJWKSBaseURL("https://root.example.test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -787,9 +871,9 @@ func mustJSON(t *testing.T, v any) []byte {
 
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t, yubico.WithBodyLimit(64))
+	c, mt := newMockClient(t, yubico.WithMaxBodySize(64))
 	mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(200, `{"shipment_id":"`+strings.Repeat("a", 100)+`"}`))
-	if _, err := c.Shipment(t.Context(), "abc"); err == nil || !strings.Contains(err.Error(), "exceeds 64 bytes") {
+	if _, err := c.Shipment(t.Context(), "abc"); err == nil || !strings.Contains(err.Error(), "more than 64 bytes") {
 		t.Errorf("Shipment() error = %v, want body limit error", err)
 	}
 }

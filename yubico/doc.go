@@ -32,14 +32,18 @@
 // # Errors
 //
 // A non-2xx response is returned as an [*APIError]; errors.Is matches it
-// against the sentinels [ErrUnauthorized], [ErrNotFound], [ErrValidation],
-// [ErrConflict], [ErrRateLimited] and [ErrServer]. The API token never
-// appears in an error, a URL or the printed form of a [Client].
+// against the sentinels [ErrUnauthorized], [ErrForbidden], [ErrNotFound],
+// [ErrValidation], [ErrConflict], [ErrRateLimited] and [ErrServer]. A request
+// the client refuses before sending it (a bad argument or option) matches
+// [ErrInvalidArgument]. The API token never appears in an error, a URL or
+// the printed form of a [Client]. The options, [RetryPolicy], [Clock] and
+// error sentinels have the names and shapes of package okta's.
 //
 // # Retries
 //
-// GET requests are retried (by default up to three attempts on transport
-// errors, 429 and 5xx, honouring Retry-After). Updates and deletes are sent
+// GET requests are retried (by default [DefaultRetryPolicy]: up to three
+// attempts on transport errors, 429, 500, 502, 503 and 504, honouring a
+// Retry-After of up to 10 s; waits go through the [Clock] of [WithClock]). Updates and deletes are sent
 // exactly once, and so are creates without an idempotency key. A create with
 // [FPRShipmentRequest.IdempotencyKey] (or [ShipmentRequest.IdempotencyKey])
 // carries the header Idempotency-Key and is retried like a GET, with the same
@@ -50,5 +54,6 @@
 // # Keys
 //
 // [Client.TransportKeys] and [Client.SigningKeys] fetch Yubico's public P-384
-// JWKS from /.well-known/ on the host root (not under /v1), without the token.
+// JWKS, without the token, from /.well-known/ on the console host
+// [DefaultJWKSBaseURL] (not the API host; see [WithJWKSBaseURL]).
 package yubico

@@ -8,16 +8,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // Sentinel errors. An [*APIError] matches (errors.Is) the sentinel of its
-// status: 401 and 403 ErrUnauthorized; 404, a 400 with error code
+// status: 401 ErrUnauthorized; 403 ErrForbidden; 404, a 400 with error code
 // invalid_shipment_id, and a 400 on a GET of one shipment or product by ID
 // (Yubico's answer to an unknown ID) ErrNotFound; 400 and 422 ErrValidation; 409
 // ErrConflict (also a 4xx whose error code names a shipment that can no longer
 // be edited, or an idempotency key reused with a different body); 429 ErrRateLimited; 5xx ErrServer.
+// Requests the client refuses before sending them match ErrInvalidArgument.
 var (
+	// ErrInvalidArgument reports a request rejected by the client before it
+	// was sent (a missing or malformed field), or an invalid NewClient
+	// argument or option.
+	ErrInvalidArgument = errors.New("yubico: invalid argument")
+	// ErrForbidden: HTTP 403 (the token lacks permission).
+	ErrForbidden    = errors.New("yubico: forbidden")
 	ErrUnauthorized = errors.New("yubico: unauthorized")
 	ErrNotFound     = errors.New("yubico: not found")
 	ErrValidation   = errors.New("yubico: invalid request")
@@ -62,6 +70,7 @@ type APIError struct {
 	RequestID  string        // X-Request-Id response header, if any
 	RetryAfter time.Duration // from Retry-After, if any
 	Body       []byte        // the raw body, at most 4 KiB
+	Attempts   int           // how many times the request was sent
 
 	notFoundOn400 bool
 }
@@ -87,6 +96,9 @@ func (e *APIError) Error() string {
 			fmt.Fprintf(&b, "; %s", d.Description)
 		}
 	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+	}
 	return b.String()
 }
 
@@ -95,8 +107,10 @@ func (e *APIError) Unwrap() []error {
 	var errs []error
 	s := e.StatusCode
 	switch {
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+	case s == http.StatusUnauthorized:
 		errs = append(errs, ErrUnauthorized)
+	case s == http.StatusForbidden:
+		errs = append(errs, ErrForbidden)
 	case s == http.StatusNotFound:
 		errs = append(errs, ErrNotFound)
 	case s == http.StatusConflict:
@@ -141,7 +155,7 @@ func (c *Client) apiError(r request, label string, resp *http.Response, body []b
 		Path:          label,
 		StatusCode:    resp.StatusCode,
 		RequestID:     resp.Header.Get("X-Request-Id"),
-		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()),
 		notFoundOn400: r.notFoundOn400,
 	}
 	// Decode the whole (already bounded) body: a long list of details must
@@ -178,8 +192,8 @@ func (c *Client) apiError(r request, label string, resp *http.Response, body []b
 			e.Details = append(e.Details, ErrorDetail{Field: d.Field, Description: desc})
 		}
 	}
-	e.Code = clip(e.Code, 100)
-	e.Message = clip(e.Message, 500)
+	e.Code = httpclient.Clip(e.Code, 100)
+	e.Message = httpclient.Clip(e.Message, 500)
 	return e
 }
 
@@ -194,17 +208,6 @@ func jsonString(raw json.RawMessage) string {
 		return n.String()
 	}
 	return ""
-}
-
-// clip cuts s to at most n bytes on a character boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP-date; it returns 0 when the

@@ -150,7 +150,7 @@ func (s FPRShipment) ProductData() (ProductData, bool) {
 // malformed key fails with [ErrInvalidIdempotencyKey] before anything is sent.
 func (c *Client) CreateFPRShipment(ctx context.Context, r FPRShipmentRequest) (FPRShipment, error) {
 	if err := CheckIdempotencyKey(r.IdempotencyKey); err != nil {
-		return FPRShipment{}, fmt.Errorf("yubico: POST /fpr/shipments: %w", err)
+		return FPRShipment{}, fmt.Errorf("%w: POST /fpr/shipments: %w", ErrInvalidArgument, err)
 	}
 	var s FPRShipment
 	if err := c.do(ctx, request{method: http.MethodPost, path: "/fpr/shipments", in: r, idempotencyKey: r.IdempotencyKey}, &s); err != nil {

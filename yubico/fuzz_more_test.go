@@ -47,7 +47,8 @@ func FuzzRetryAfterAndRetries(f *testing.F) {
 		attempts := 0
 		rt := headerTransport{status, retryAfter, body}
 		c, err := yubico.NewClient(testBase, testToken, yubico.WithHTTPClient(&http.Client{Transport: countingRT{rt, &attempts}}),
-			yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Microsecond, time.Millisecond)))
+			yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Microsecond }}),
+			yubico.WithClock(&fakeClock{now: time.Date(2015, 10, 21, 7, 0, 0, 0, time.UTC)}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -87,7 +87,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 
 func TestIdempotentCreateRetries(t *testing.T) {
 	t.Parallel()
-	policy := yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)
+	policy := yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}
 	created := httpmock.NewStringResponder(200, fprCreated)
 
 	t.Run("503 then success, same key", func(t *testing.T) {

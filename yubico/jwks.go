@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // Paths of Yubico's public JWKS below the JWKS base URL (the host root).
@@ -42,7 +44,7 @@ type JWKS struct {
 // agree on) whose point is on the curve, with a kid.
 func (k JWK) Validate() error {
 	if err := k.validate(); err != nil {
-		return fmt.Errorf("yubico: jwk %q: %w", clip(k.Kid, 60), err)
+		return fmt.Errorf("yubico: jwk %q: %w", httpclient.Clip(k.Kid, 60), err)
 	}
 	return nil
 }
@@ -50,9 +52,9 @@ func (k JWK) Validate() error {
 func (k JWK) validate() error {
 	switch {
 	case k.Kty != "EC":
-		return fmt.Errorf("kty %q, want \"EC\"", clip(k.Kty, 20))
+		return fmt.Errorf("kty %q, want \"EC\"", httpclient.Clip(k.Kty, 20))
 	case k.Crv != "P-384":
-		return fmt.Errorf("crv %q, want \"P-384\"", clip(k.Crv, 20))
+		return fmt.Errorf("crv %q, want \"P-384\"", httpclient.Clip(k.Crv, 20))
 	case k.Kid == "":
 		return errors.New("kid is empty")
 	}
@@ -112,13 +114,13 @@ func ParseJWKS(data []byte, use string) ([]JWK, error) {
 	seen := make(map[string]bool, len(set.Keys))
 	for i, k := range set.Keys {
 		if err := k.validate(); err != nil {
-			return nil, fmt.Errorf("yubico: jwks: key %d (kid %q): %w", i, clip(k.Kid, 60), err)
+			return nil, fmt.Errorf("yubico: jwks: key %d (kid %q): %w", i, httpclient.Clip(k.Kid, 60), err)
 		}
 		if use != "" && k.Use != "" && k.Use != use {
-			return nil, fmt.Errorf("yubico: jwks: key %q: use %q, want %q", clip(k.Kid, 60), clip(k.Use, 20), use)
+			return nil, fmt.Errorf("yubico: jwks: key %q: use %q, want %q", httpclient.Clip(k.Kid, 60), httpclient.Clip(k.Use, 20), use)
 		}
 		if seen[k.Kid] {
-			return nil, fmt.Errorf("yubico: jwks: duplicate kid %q", clip(k.Kid, 60))
+			return nil, fmt.Errorf("yubico: jwks: duplicate kid %q", httpclient.Clip(k.Kid, 60))
 		}
 		seen[k.Kid] = true
 	}

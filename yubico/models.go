@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // ShipmentState is a shipment's shipment_state_id. Yubico's full state table
@@ -275,7 +277,7 @@ func (t *flexTime) UnmarshalJSON(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("date %q: unrecognised format", clip(s, 40))
+	return fmt.Errorf("date %q: unrecognised format", httpclient.Clip(s, 40))
 }
 
 // flexString decodes a JSON string or number (or null) into a string.

@@ -3,12 +3,13 @@ package yubico
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // MaxPageSize is the service's cap on records per call ("There is a
@@ -27,7 +28,7 @@ const maxPages = 10000
 // as [Client.CreateFPRShipment] describes.
 func (c *Client) CreateShipment(ctx context.Context, r ShipmentRequest) (Shipment, error) {
 	if err := CheckIdempotencyKey(r.IdempotencyKey); err != nil {
-		return Shipment{}, fmt.Errorf("yubico: POST /shipments_exact: %w", err)
+		return Shipment{}, fmt.Errorf("%w: POST /shipments_exact: %w", ErrInvalidArgument, err)
 	}
 	var s Shipment
 	err := c.do(ctx, request{method: http.MethodPost, path: "/shipments_exact", in: r, idempotencyKey: r.IdempotencyKey}, &s)
@@ -89,13 +90,13 @@ type ListOptions struct {
 
 func (o ListOptions) query() (url.Values, error) {
 	if o.Limit < 0 || o.Limit > MaxPageSize {
-		return nil, fmt.Errorf("yubico: list limit %d: want 0 to %d", o.Limit, MaxPageSize)
+		return nil, fmt.Errorf("%w: list limit %d: want 0 to %d", ErrInvalidArgument, o.Limit, MaxPageSize)
 	}
 	if o.Offset < 0 {
-		return nil, fmt.Errorf("yubico: list offset %d: must not be negative", o.Offset)
+		return nil, fmt.Errorf("%w: list offset %d: must not be negative", ErrInvalidArgument, o.Offset)
 	}
 	if (o.Search == "") != (o.SearchField == "") && !o.AdvancedSearch {
-		return nil, errors.New("yubico: list: Search and SearchField must be given together")
+		return nil, fmt.Errorf("%w: list: Search and SearchField must be given together", ErrInvalidArgument)
 	}
 	limit := o.Limit
 	if limit == 0 {
@@ -239,14 +240,14 @@ func (e *listEnvelope) decode(path string, dst any, names ...string) error {
 // idPath validates an ID and returns prefix+escaped ID.
 func idPath(prefix, id string) (string, error) {
 	if id == "" {
-		return "", errors.New("yubico: shipment ID is empty")
+		return "", fmt.Errorf("%w: shipment ID is empty", ErrInvalidArgument)
 	}
 	if len(id) > 256 {
-		return "", fmt.Errorf("yubico: shipment ID %q is longer than 256 bytes", clip(id, 40))
+		return "", fmt.Errorf("%w: shipment ID %q is longer than 256 bytes", ErrInvalidArgument, httpclient.Clip(id, 40))
 	}
 	for _, r := range id {
 		if r <= ' ' || r == 0x7f || r == '/' || r == '?' || r == '#' || r == '%' {
-			return "", fmt.Errorf("yubico: shipment ID %q contains a character not allowed in an ID", clip(id, 40))
+			return "", fmt.Errorf("%w: shipment ID %q contains a character not allowed in an ID", ErrInvalidArgument, httpclient.Clip(id, 40))
 		}
 	}
 	return prefix + id, nil // url.URL escapes it

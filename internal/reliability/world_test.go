@@ -214,13 +214,13 @@ func (w *world) clients(o clientOptions, c *counters) (*okta.Client, *yubico.Cli
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	backoff := yubico.ExponentialBackoff(4, time.Millisecond, 8*time.Millisecond)
-	yc := w.yubico.Client(yubico.WithHTTPClient(hc), yubico.WithRetryPolicy(func(attempt int, err error) (time.Duration, bool) {
-		wait, retry := backoff(attempt, err)
-		if retry {
+	yc := w.yubico.Client(yubico.WithHTTPClient(hc), yubico.WithRetryPolicy(yubico.RetryPolicy{
+		MaxRetries: 3,
+		Backoff: func(n int) time.Duration {
 			c.yubicoRetries.Add(1)
-		}
-		return wait, retry
+			return min(time.Millisecond<<(n-1), 8*time.Millisecond)
+		},
+		MaxRateLimitWait: 8 * time.Millisecond,
 	}))
 	return oc, yc
 }

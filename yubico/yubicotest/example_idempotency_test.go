@@ -20,7 +20,7 @@ func ExampleServer_DropResponseAfterCommit() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c := srv.Client(yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, time.Millisecond, time.Millisecond)))
+	c := srv.Client(yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}))
 
 	srv.DropResponseAfterCommit(1)
 	s, err := c.CreateShipment(context.Background(), yubico.ShipmentRequest{

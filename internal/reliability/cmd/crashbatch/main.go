@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	yc, err := yubico.NewClient(*yubicoURL, yubicoToken, yubico.WithHTTPClient(hc),
-		yubico.WithRetryPolicy(yubico.ExponentialBackoff(3, 5*time.Millisecond, 50*time.Millisecond)))
+		yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(n int) time.Duration { return 5 * time.Millisecond << (n - 1) }, MaxRateLimitWait: 50 * time.Millisecond}))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,96 @@
+// Package httpclient holds the HTTP plumbing the okta and yubico clients
+// share, so that the two speak alike: the default transport, bounded reads of
+// response bodies, the loopback rule for plain http, and the wall clock's
+// context-aware sleep. It imports only the standard library.
+package httpclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultTimeout is the timeout of the http.Client a client creates when the
+// caller supplies none.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultMaxBodySize bounds every response body a client reads (1 MiB).
+const DefaultMaxBodySize = 1 << 20
+
+// defaultIdleConnsPerHost is how many idle connections per host the default
+// transport keeps: enough for a batch of concurrent calls to reuse
+// connections (http.DefaultTransport keeps 2, so a third concurrent caller
+// dials anew every time).
+const defaultIdleConnsPerHost = 32
+
+// DefaultTransport returns a clone of http.DefaultTransport that keeps 32
+// idle connections per host.
+func DefaultTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = defaultIdleConnsPerHost
+	return t
+}
+
+// IsLoopback reports whether host is "localhost" or a loopback IP address:
+// the only hosts the clients talk to over plain http (test servers).
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ErrBodyTooLarge is returned by [ReadBounded] for a body over its limit.
+var ErrBodyTooLarge = errors.New("response body too large")
+
+// ReadBounded reads at most limit bytes of r. A longer body returns its
+// first limit bytes and an error wrapping [ErrBodyTooLarge].
+func ReadBounded(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return data, err
+	}
+	if int64(len(data)) > limit {
+		return data[:limit], fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
+	}
+	return data, nil
+}
+
+// Clip cuts s to at most n bytes on a character boundary, marking the cut
+// with "…". It bounds untrusted text kept in errors.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// Sleep waits for d on the wall clock or until ctx is done, whichever comes
+// first; it returns ctx.Err() in the second case (also when d <= 0 and ctx
+// is already done).
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
