@@ -133,8 +133,8 @@ func WithMaxBodySize(n int64) Option {
 //
 // orgURL must be an absolute https URL without path, query or user
 // information; plain http is accepted only for loopback hosts (test
-// servers). token must be non-empty and printable. Errors wrap
-// [ErrInvalidArgument].
+// servers). token must be non-empty and printable. A nil option and an
+// invalid option are errors. Errors wrap [ErrInvalidArgument].
 func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	org, err := parseOrgURL(orgURL)
 	if err != nil {
@@ -149,9 +149,9 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 		}
 	}
 	o := options{scheme: "SSWS", retry: DefaultRetryPolicy(), clock: realClock{}, maxBody: DefaultMaxBodySize}
-	for _, opt := range opts {
+	for i, opt := range opts {
 		if opt == nil {
-			continue
+			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidArgument, i)
 		}
 		if err := opt(&o); err != nil {
 			return nil, err

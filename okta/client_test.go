@@ -102,6 +102,7 @@ func TestNewClientValidation(t *testing.T) {
 		{"negative retries", org, token, []okta.Option{okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: -1})}},
 		{"zero body size", org, token, []okta.Option{okta.WithMaxBodySize(0)}},
 		{"user agent newline", org, token, []okta.Option{okta.WithUserAgent("a\r\nX-Evil: 1")}},
+		{"nil option", org, token, []okta.Option{nil}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
