@@ -20,6 +20,7 @@ import (
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
@@ -609,7 +610,7 @@ func TestResumeAfterCrashDuringEnroll(t *testing.T) {
 	}
 	tk := e.ys.TransportJWKS().Keys[0]
 	stray, err := e.oc.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID},
-		TransportKey: okta.JWK{Kty: tk.Kty, Crv: tk.Crv, Kid: tk.Kid, Use: "enc", X: tk.X, Y: tk.Y}})
+		TransportKey: tk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -743,7 +744,7 @@ func TestResumeAfterLostRequests(t *testing.T) {
 
 func oktaEnroll(userID, kid, x, y string) okta.EnrollRequest {
 	return okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID},
-		TransportKey: okta.JWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: "enc", X: x, Y: y}}
+		TransportKey: webauthn.PublicJWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: "enc", X: x, Y: y}}
 }
 
 // TestSQLiteStoreSurvivesRestart runs a key's lifecycle across three Service

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -234,8 +235,8 @@ type Service struct {
 	locks   map[string]*userLock // per-user serialization
 
 	keysMu     sync.Mutex // guards transport, signing, keysExpire
-	transport  []yubico.JWK
-	signing    []yubico.JWK
+	transport  []webauthn.PublicJWK
+	signing    []webauthn.PublicJWK
 	keysExpire time.Time
 
 	kick chan struct{} // wakes Run after an event was recorded
@@ -560,7 +561,7 @@ func oktaProfile(p Profile) okta.Profile {
 
 // yubicoKeys returns Yubico's transport and signing keys, cached for
 // jwksTTL.
-func (s *Service) yubicoKeys(ctx context.Context) (transport, signing []yubico.JWK, err error) {
+func (s *Service) yubicoKeys(ctx context.Context) (transport, signing []webauthn.PublicJWK, err error) {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	if s.now().Before(s.keysExpire) {
@@ -574,13 +575,4 @@ func (s *Service) yubicoKeys(ctx context.Context) (transport, signing []yubico.J
 	}
 	s.transport, s.signing, s.keysExpire = transport, signing, s.now().Add(jwksTTL)
 	return transport, signing, nil
-}
-
-// toOktaJWK converts a Yubico key to Okta's ECKeyJWK; use fills in a
-// missing "use" member (Okta requires it).
-func toOktaJWK(k yubico.JWK, use string) okta.JWK {
-	if k.Use == "" {
-		k.Use = use
-	}
-	return okta.JWK{Kty: k.Kty, Crv: k.Crv, Kid: k.Kid, Use: k.Use, X: k.X, Y: k.Y, Alg: k.Alg, X5C: k.X5C}
 }

@@ -250,7 +250,7 @@ func (s *Service) enroll(ctx context.Context, rec Record, recover bool) (Record,
 	if err != nil {
 		return rec, err
 	}
-	tk := toOktaJWK(transport[i], "enc")
+	tk := transport[i]
 	rec, _, err = s.intend(ctx, rec, StepEnrolling)
 	if err != nil {
 		return rec, err
@@ -486,10 +486,6 @@ func (s *Service) activate(ctx context.Context, rec Record, sh yubico.FPRShipmen
 	if err != nil {
 		return rec, err
 	}
-	keys := make([]okta.JWK, len(signing))
-	for i, k := range signing {
-		keys[i] = toOktaJWK(k, "sig")
-	}
 	rec.Serial, rec.Firmware = pd.SerialNumber, pd.FirmwareVersion
 	rec, _, err = s.intend(ctx, rec, StepActivating)
 	if err != nil {
@@ -497,7 +493,7 @@ func (s *Service) activate(ctx context.Context, rec Record, sh yubico.FPRShipmen
 	}
 	_, err = s.okta.Activate(ctx, okta.ActivateRequest{
 		UserID: rec.UserID, FulfillmentProvider: ProviderYubico, Serial: pd.SerialNumber, Version: pd.FirmwareVersion,
-		PINResponseJWE: pd.PINResponse, CredResponses: pairs, SigningKeys: keys,
+		PINResponseJWE: pd.PINResponse, CredResponses: pairs, SigningKeys: signing,
 	})
 	if err != nil {
 		if definite(err) {

@@ -95,7 +95,7 @@ func TestEnrollRefusedForALateStrayIsResumed(t *testing.T) {
 	tk := e.ys.TransportJWKS().Keys[0]
 	late.armed <- func() {
 		_, err := e.oc.Enroll(context.WithoutCancel(ctx), okta.EnrollRequest{UserID: u.ID, FulfillmentProvider: okta.ProviderYubico,
-			RPIDs: []string{rpID}, TransportKey: okta.JWK{Kty: tk.Kty, Crv: tk.Crv, Kid: tk.Kid, Use: "enc", X: tk.X, Y: tk.Y}})
+			RPIDs: []string{rpID}, TransportKey: tk})
 		if err != nil {
 			t.Errorf("late enroll: %v", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/jarcoal/httpmock"
 
 	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/webauthn"
 )
 
 const (
@@ -557,8 +558,11 @@ func TestServerErrorsRetriedOnlyWhenIdempotent(t *testing.T) {
 	if diff := cmp.Diff([]time.Duration{time.Second, 2 * time.Second}, clk.sleeps()); diff != "" {
 		t.Errorf("backoff (-want +got):\n%s", diff)
 	}
-	_, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: "00u1", RPIDs: []string{"example.okta.com"},
-		TransportKey: okta.JWK{Kty: "EC", Crv: "P-384", Use: "enc", Kid: "k", X: "x", Y: "y"}})
+	tk, err := webauthn.GenerateKey(nil, "k", webauthn.UseEncryption)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Enroll(t.Context(), okta.EnrollRequest{UserID: "00u1", RPIDs: []string{"example.okta.com"}, TransportKey: tk.Public()})
 	if !errors.Is(err, okta.ErrServer) {
 		t.Errorf("Enroll = %v, want ErrServer", err)
 	}

@@ -3,7 +3,10 @@
 // preregistration API (/webauthn-registration/api/v1/...) and the classic Authn
 // API (/api/v1/authn) used to sign in with a WebAuthn factor.
 //
-// It imports only the standard library.
+// Besides the standard library it imports only package webauthn, for the one
+// JWK type of the module ([webauthn.PublicJWK]): the Yubico keys that
+// enroll and activate carry are the values package yubico fetches, passed
+// through unchanged and validated once (P-384 point on the curve, kid, use).
 //
 // # Where to start
 //

@@ -46,7 +46,7 @@ func ExampleClient_Enroll() {
 	enr, err := c.Enroll(ctx, okta.EnrollRequest{
 		UserID:       u.ID,
 		RPIDs:        []string{"example.okta.com"},
-		TransportKey: okta.JWK{Kty: pub.Kty, Crv: pub.Crv, Kid: pub.Kid, Use: pub.Use, X: pub.X, Y: pub.Y},
+		TransportKey: pub,
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -62,7 +62,7 @@ func ExampleClient_Enroll() {
 	fmt.Println("enrollment:", list[0].Status, "preset PIN:", list[0].Profile.PresetPINAvailable)
 
 	// Only one key may be in fulfillment per user.
-	_, err = c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com"}, TransportKey: jwk(pub)})
+	_, err = c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com"}, TransportKey: pub})
 	var apiErr *okta.APIError
 	if errors.As(err, &apiErr) {
 		fmt.Println("second order:", apiErr.StatusCode, apiErr.ErrorCode, errors.Is(err, okta.ErrValidation))
@@ -72,10 +72,6 @@ func ExampleClient_Enroll() {
 	// credential requests: 1
 	// enrollment: FULFILLMENT_PENDING preset PIN: false
 	// second order: 400 E0000001 true
-}
-
-func jwk(pub webauthn.PublicJWK) okta.JWK {
-	return okta.JWK{Kty: pub.Kty, Crv: pub.Crv, Kid: pub.Kid, Use: pub.Use, X: pub.X, Y: pub.Y}
 }
 
 // ExampleAPIError shows how to branch on Okta errors.

@@ -131,7 +131,7 @@ func programKey(ctx context.Context, srv *oktatest.Server, c *okta.Client, userI
 	if err != nil {
 		return nil, err
 	}
-	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID}, TransportKey: jwk(transport.Public())})
+	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID}, TransportKey: transport.Public()})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func programKey(ctx context.Context, srv *oktatest.Server, c *okta.Client, userI
 	}
 	act := okta.ActivateRequest{
 		UserID: userID, Serial: strconv.FormatUint(uint64(key.Serial()), 10), Version: key.Firmware().String(),
-		SigningKeys: []okta.JWK{jwk(signer.Public())},
+		SigningKeys: []webauthn.PublicJWK{signer.Public()},
 	}
 	for _, cr := range enr.CredRequests {
 		req, err := webauthn.OpenCredentialRequest(ring, cr.CredRequestJWE, srv.Now())

@@ -51,8 +51,7 @@ func FuzzClientResponses(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pub := key.Public()
-	jwk := okta.JWK{Kty: pub.Kty, Crv: pub.Crv, Kid: pub.Kid, Use: pub.Use, X: pub.X, Y: pub.Y}
+	jwk := key.Public()
 	const token, state, password = "00apiTokenFuzz0123456789", "00stateFuzz0123456789", "passwordFuzz0123456789"
 	f.Fuzz(func(t *testing.T, status int, body []byte, link, reset, left string) {
 		if status < 100 || status > 599 {
@@ -103,7 +102,7 @@ func FuzzClientResponses(f *testing.F) {
 		check("Enroll", err)
 		_, err = c.Activate(ctx, okta.ActivateRequest{UserID: "00u1", FulfillmentProvider: okta.ProviderYubico, Serial: "1", Version: "5.7.1",
 			PINResponseJWE: "a.b.c.d.e", CredResponses: []okta.CredResponse{{AuthenticatorEnrollmentID: "fwf1", CredResponseJWE: "a.b.c.d.e"}},
-			SigningKeys: []okta.JWK{{Kty: jwk.Kty, Crv: jwk.Crv, Kid: jwk.Kid, Use: "sig", X: jwk.X, Y: jwk.Y}}})
+			SigningKeys: []webauthn.PublicJWK{{Kty: jwk.Kty, Crv: jwk.Crv, Kid: jwk.Kid, Use: "sig", X: jwk.X, Y: jwk.Y}}})
 		check("Activate", err)
 		check("SendPIN", c.SendPIN(ctx, okta.SendPINRequest{UserID: "00u1", FulfillmentProvider: okta.ProviderYubico, AuthenticatorEnrollmentID: "fwf1"}))
 		_, err = c.ListEnrollments(ctx, "00u1")

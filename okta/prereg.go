@@ -4,46 +4,12 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/preenroll/preenroll/webauthn"
 )
 
 // ProviderYubico is the only fulfillment provider Okta defines.
 const ProviderYubico = "yubico"
-
-// JWK is an EC public key in Okta's ECKeyJWK shape. Okta requires all six
-// of Kty ("EC"), Crv ("P-384"), Use ("enc" for Yubico's transport key,
-// "sig" for its signing keys), Kid, X and Y; Alg and X5C are extra members
-// Yubico's JWKS carries and Okta tolerates.
-type JWK struct {
-	Kty string   `json:"kty"`           // key type, "EC"
-	Crv string   `json:"crv"`           // curve, "P-384"
-	Kid string   `json:"kid"`           // key ID, e.g. "APCS-Ttrans-C19881-I009"
-	Use string   `json:"use"`           // "enc" (transport key) or "sig" (signing key)
-	X   string   `json:"x"`             // X coordinate, base64url
-	Y   string   `json:"y"`             // Y coordinate, base64url
-	Alg string   `json:"alg,omitempty"` // algorithm, if Yubico's JWKS names one
-	X5C []string `json:"x5c,omitempty"` // certificate chain, if Yubico's JWKS has one
-}
-
-// Validate checks that the six ECKeyJWK members are present with the values
-// Okta accepts; use is "enc" or "sig". It does not check the point (Okta
-// does that).
-func (k JWK) Validate() error {
-	switch {
-	case k.Kty != "EC":
-		return fmt.Errorf("kty %q is not \"EC\"", k.Kty)
-	case k.Crv != "P-384":
-		return fmt.Errorf("crv %q is not \"P-384\"", k.Crv)
-	case k.Use != "enc" && k.Use != "sig":
-		return fmt.Errorf("use %q is not \"enc\" or \"sig\"", k.Use)
-	case k.Kid == "":
-		return fmt.Errorf("kid is empty")
-	case k.X == "":
-		return fmt.Errorf("x is empty")
-	case k.Y == "":
-		return fmt.Errorf("y is empty")
-	}
-	return nil
-}
 
 // FulfillmentOrder is one entry of fulfillmentData (Okta's
 // FulfillmentDataOrderDetails); all members are strings on the wire.
@@ -89,8 +55,9 @@ type EnrollRequest struct {
 	// RPIDs are the relying-party hostnames to register on the key
 	// (enrollmentRpIds); one enrollment is created per RP ID.
 	RPIDs []string `json:"enrollmentRpIds"`
-	// TransportKey is Yubico's P-384 transport key (use "enc").
-	TransportKey JWK `json:"yubicoTransportKeyJWK"`
+	// TransportKey is Yubico's P-384 transport key (use "enc"), in Okta's
+	// ECKeyJWK shape: one of yubico.Client.TransportKeys as it comes.
+	TransportKey webauthn.PublicJWK `json:"yubicoTransportKeyJWK"`
 }
 
 // CredRequest is one credential request returned by enroll.
@@ -136,8 +103,9 @@ type ActivateRequest struct {
 	PINResponseJWE string `json:"pinResponseJwe"`
 	// CredResponses pairs each credential response with its enrollment.
 	CredResponses []CredResponse `json:"credResponses"`
-	// SigningKeys are Yubico's signing keys (use "sig"), yubicoSigningJwks.
-	SigningKeys []JWK `json:"yubicoSigningJwks"`
+	// SigningKeys are Yubico's signing keys (use "sig"), yubicoSigningJwks:
+	// yubico.Client.SigningKeys as they come.
+	SigningKeys []webauthn.PublicJWK `json:"yubicoSigningJwks"`
 }
 
 // ActivateResponse is Okta's EnrollmentActivationResponse.
@@ -248,8 +216,8 @@ func (c *Client) InitiateFulfillment(ctx context.Context, req FulfillmentRequest
 // key. Not retried after transport errors or 5xx (each call creates
 // enrollments).
 //
-// Errors: ErrInvalidArgument (empty userId or RP IDs, an incomplete
-// transport key); *APIError wrapping ErrValidation (E0000001, e.g. the user
+// Errors: ErrInvalidArgument (empty userId or RP IDs, a transport key that
+// fails [webauthn.PublicJWK.Validate] or whose use is not "enc"); *APIError wrapping ErrValidation (E0000001, e.g. the user
 // already has a key in fulfillment), ErrNotFound, ErrForbidden,
 // ErrRateLimited.
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (EnrollResponse, error) {
@@ -268,7 +236,7 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (EnrollResponse,
 	if err := req.TransportKey.Validate(); err != nil {
 		return EnrollResponse{}, fmt.Errorf("%w: %s: yubicoTransportKeyJWK: %v", ErrInvalidArgument, op, err)
 	}
-	if req.TransportKey.Use != "enc" {
+	if req.TransportKey.Use != string(webauthn.UseEncryption) {
 		return EnrollResponse{}, fmt.Errorf("%w: %s: yubicoTransportKeyJWK: use %q is not \"enc\"", ErrInvalidArgument, op, req.TransportKey.Use)
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
@@ -314,7 +282,7 @@ func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateRes
 		if err := k.Validate(); err != nil {
 			return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks[%d]: %v", ErrInvalidArgument, op, i, err)
 		}
-		if k.Use != "sig" {
+		if k.Use != string(webauthn.UseSigning) {
 			return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks[%d]: use %q is not \"sig\"", ErrInvalidArgument, op, i, k.Use)
 		}
 	}

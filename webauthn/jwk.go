@@ -35,7 +35,11 @@ const (
 
 // PublicJWK is an EC P-384 public key as a JSON Web Key (RFC 7517), the
 // ECKeyJWK shape Okta and Yubico exchange: {kty, crv, kid, use, x, y}, with
-// an optional "alg". The zero value is invalid; see [PublicJWK.Validate].
+// an optional "alg". It is the one JWK type of the module: package yubico
+// returns Yubico's published keys as PublicJWKs and package okta sends them
+// in enroll and activate requests as they are. Members other than these
+// (such as "x5c") are not kept. The zero value is invalid; see
+// [PublicJWK.Validate].
 type PublicJWK struct {
 	Kty string `json:"kty"`
 	Crv string `json:"crv"`
@@ -145,22 +149,40 @@ func ParseJWKS(data []byte) (JWKS, error) {
 		return JWKS{}, fieldError("parse jwks", "keys", fmt.Sprintf("%d keys, limit %d", len(raw.Keys), maxJWKSKeys), ErrMalformed)
 	}
 	set := JWKS{Keys: make([]PublicJWK, 0, len(raw.Keys))}
-	seen := make(map[string]bool, len(raw.Keys))
 	for i, m := range raw.Keys {
 		var k PublicJWK
 		if err := json.Unmarshal(m, &k); err != nil {
 			return JWKS{}, fmt.Errorf("webauthn: parse jwks: keys[%d]: %w: %w", i, ErrMalformed, err)
 		}
-		if err := k.Validate(); err != nil {
-			return JWKS{}, fmt.Errorf("webauthn: parse jwks: keys[%d]: %w", i, err)
-		}
-		if seen[k.Kid] {
-			return JWKS{}, fieldError("parse jwks", fmt.Sprintf("keys[%d].kid", i), fmt.Sprintf("duplicate kid %q", truncate(k.Kid, 64)), ErrMalformed)
-		}
-		seen[k.Kid] = true
 		set.Keys = append(set.Keys, k)
 	}
+	if err := set.validate("parse jwks"); err != nil {
+		return JWKS{}, err
+	}
 	return set, nil
+}
+
+// Validate checks a set built or decoded by other means as [ParseJWKS]
+// does: at most 64 keys, each passing [PublicJWK.Validate], kids unique. An
+// empty set is valid. Errors wrap [ErrMalformed] or [ErrWrongKey] and name
+// the key index.
+func (s JWKS) Validate() error { return s.validate("jwks") }
+
+func (s JWKS) validate(scope string) error {
+	if len(s.Keys) > maxJWKSKeys {
+		return fieldError(scope, "keys", fmt.Sprintf("%d keys, limit %d", len(s.Keys), maxJWKSKeys), ErrMalformed)
+	}
+	seen := make(map[string]bool, len(s.Keys))
+	for i, k := range s.Keys {
+		if err := k.Validate(); err != nil {
+			return fmt.Errorf("webauthn: %s: keys[%d]: %w", scope, i, err)
+		}
+		if seen[k.Kid] {
+			return fieldError(scope, fmt.Sprintf("keys[%d].kid", i), fmt.Sprintf("duplicate kid %q", truncate(k.Kid, 64)), ErrMalformed)
+		}
+		seen[k.Kid] = true
+	}
+	return nil
 }
 
 // Key returns the key with the given kid.

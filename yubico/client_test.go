@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
+	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -749,14 +751,14 @@ func TestFPRShipment(t *testing.T) {
 	}
 }
 
-func testJWK(t *testing.T, kid, use string) yubico.JWK {
+func testJWK(t *testing.T, kid, use string) webauthn.PublicJWK {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P384(), fixedReader{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := make([]byte, 48)
-	return yubico.JWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: use,
+	return webauthn.PublicJWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: use,
 		X: base64.RawURLEncoding.EncodeToString(k.X.FillBytes(b)),
 		Y: base64.RawURLEncoding.EncodeToString(k.Y.FillBytes(make([]byte, 48)))}
 }
@@ -777,7 +779,8 @@ func TestJWKS(t *testing.T) {
 	enc := testJWK(t, "trans-1", "enc")
 	sig := testJWK(t, "sign-1", "sig")
 	encDoc, _ := json.Marshal(map[string]any{"keys": []any{enc}})
-	sigDoc := []byte(strings.Replace(string(mustJSON(t, yubico.JWKS{Keys: []yubico.JWK{sig}})), `"use":"sig"`, `"use":"sig","x5c":["MIIB"],"extra":true`, 1))
+	// Members the client does not keep (x5c, unknown ones) are ignored.
+	sigDoc := []byte(strings.Replace(string(mustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{sig}})), `"use":"sig"`, `"use":"sig","x5c":["MIIB"],"extra":true`, 1))
 
 	c, mt := newMockClient(t)
 	var rec recorder
@@ -785,12 +788,11 @@ func TestJWKS(t *testing.T) {
 	mt.RegisterResponder("GET", "https://console.yubico.com/.well-known/yubico-transport-keys.jwks", rec.wrap(200, string(encDoc)))
 	mt.RegisterResponder("GET", "https://console.yubico.com/.well-known/yubico-sign.jwks", rec.wrap(200, string(sigDoc)))
 	got, err := c.TransportKeys(t.Context())
-	if d := cmp.Diff([]yubico.JWK{enc}, got); d != "" || err != nil {
+	if d := cmp.Diff([]webauthn.PublicJWK{enc}, got); d != "" || err != nil {
 		t.Errorf("TransportKeys() err %v mismatch (-want +got):\n%s", err, d)
 	}
 	gotSig, err := c.SigningKeys(t.Context())
-	sig.X5C = []string{"MIIB"}
-	if d := cmp.Diff([]yubico.JWK{sig}, gotSig); d != "" || err != nil {
+	if d := cmp.Diff([]webauthn.PublicJWK{sig}, gotSig); d != "" || err != nil {
 		t.Errorf("SigningKeys() err %v mismatch (-want +got):\n%s", err, d)
 	}
 	for _, r := range rec.all() {
@@ -816,20 +818,135 @@ func TestJWKS(t *testing.T) {
 		t.Errorf("JWKS request on the API host carried Authorization %q", auth)
 	}
 
-	// A configured JWKS base on another host.
-	c2, mt2 := newMockClient(t, yubico.WithJWKSBaseURL("https://console.example.test"))
-	mt2.RegisterResponder("GET", "https://console.example.test/.well-known/yubico-transport-keys.jwks", httpmock.NewBytesResponder(200, encDoc))
-	if _, err := c2.TransportKeys(t.Context()); err != nil {
-		t.Errorf("TransportKeys with JWKS base: %v", err)
-	}
 	// Wrong use is refused.
+	c2, mt2 := newMockClient(t, yubico.WithJWKSBaseURL("https://console.example.test"))
 	mt2.RegisterResponder("GET", "https://console.example.test/.well-known/yubico-sign.jwks", httpmock.NewBytesResponder(200, encDoc))
 	if _, err := c2.SigningKeys(t.Context()); err == nil {
 		t.Errorf("SigningKeys accepted an enc key")
 	}
+	// A key published without "use" gets the use of its endpoint.
+	noUse := enc
+	noUse.Use = ""
+	mt2.RegisterResponder("GET", "https://console.example.test/.well-known/yubico-transport-keys.jwks",
+		httpmock.NewBytesResponder(200, mustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{noUse}})))
+	if got, err := c2.TransportKeys(t.Context()); err != nil || len(got) != 1 || got[0].Use != "enc" {
+		t.Errorf("TransportKeys() of a key without use = %+v, %v; want use \"enc\"", got, err)
+	}
 }
 
-func TestParseJWKSRejects(t *testing.T) {
+// jwksServer is a loopback server publishing encDoc as Yubico's transport
+// JWKS and counting every request and every Authorization header it sees.
+type jwksServer struct {
+	*httptest.Server
+	mu           sync.Mutex
+	jwks, authed int
+}
+
+func newJWKSServer(t *testing.T, encDoc []byte) *jwksServer {
+	t.Helper()
+	s := &jwksServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if r.Header.Get("Authorization") != "" {
+			s.authed++
+		}
+		if r.URL.Path == yubico.TransportKeysPath {
+			s.jwks++
+		}
+		s.mu.Unlock()
+		if r.URL.Path != yubico.TransportKeysPath {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(encDoc)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) counts() (jwks, authed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jwks, s.authed
+}
+
+// The JWKS location: Yubico's console host by default, the API host of a
+// loopback test server, and whatever WithJWKSBaseURL names otherwise.
+func TestJWKSLocation(t *testing.T) {
+	t.Parallel()
+	encDoc := mustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{testJWK(t, "trans-1", "enc")}})
+
+	t.Run("production default is the console host", func(t *testing.T) {
+		t.Parallel()
+		// Route every request to a loopback server, recording the URL asked for.
+		srv := newJWKSServer(t, encDoc)
+		var mu sync.Mutex
+		var asked []string
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			asked = append(asked, r.URL.String())
+			mu.Unlock()
+			r = r.Clone(r.Context())
+			r.URL.Scheme, r.URL.Host = "http", srv.Listener.Addr().String()
+			return http.DefaultTransport.RoundTrip(r)
+		})
+		c, err := yubico.NewClient(yubico.DefaultBaseURL, testToken, yubico.WithHTTPClient(&http.Client{Transport: rt}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.TransportKeys(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if d := cmp.Diff([]string{"https://console.yubico.com/.well-known/yubico-transport-keys.jwks"}, asked); d != "" {
+			t.Errorf("JWKS URL (-want +got):\n%s", d)
+		}
+		if _, authed := srv.counts(); authed != 0 {
+			t.Errorf("%d JWKS requests carried Authorization", authed)
+		}
+	})
+	t.Run("loopback API default is the API host", func(t *testing.T) {
+		t.Parallel()
+		api := newJWKSServer(t, encDoc)
+		c, err := yubico.NewClient(api.URL+"/v1", testToken, yubico.WithRetryPolicy(yubico.NoRetries()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.TransportKeys(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if jwks, authed := api.counts(); jwks != 1 || authed != 0 {
+			t.Errorf("API host saw %d JWKS requests (%d with Authorization); want 1 (0)", jwks, authed)
+		}
+	})
+	t.Run("WithJWKSBaseURL overrides", func(t *testing.T) {
+		t.Parallel()
+		api := newJWKSServer(t, encDoc)
+		console := newJWKSServer(t, encDoc)
+		c, err := yubico.NewClient(api.URL+"/v1", testToken, yubico.WithRetryPolicy(yubico.NoRetries()),
+			yubico.WithJWKSBaseURL(console.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.TransportKeys(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if jwks, _ := api.counts(); jwks != 0 {
+			t.Errorf("API host saw %d JWKS requests, want 0", jwks)
+		}
+		if jwks, authed := console.counts(); jwks != 1 || authed != 0 {
+			t.Errorf("console host saw %d JWKS requests (%d with Authorization); want 1 (0)", jwks, authed)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestJWKSRejects(t *testing.T) {
 	t.Parallel()
 	good := testJWK(t, "k", "enc")
 	offCurve := good
@@ -840,22 +957,27 @@ func TestParseJWKSRejects(t *testing.T) {
 	short.X = "AAAA"
 	noKid := good
 	noKid.Kid = ""
+	sig := good
+	sig.Use = "sig"
 	tests := map[string]any{
 		"not json":  "x",
-		"no keys":   yubico.JWKS{},
-		"off curve": yubico.JWKS{Keys: []yubico.JWK{offCurve}},
-		"P-256":     yubico.JWKS{Keys: []yubico.JWK{p256}},
-		"short x":   yubico.JWKS{Keys: []yubico.JWK{short}},
-		"no kid":    yubico.JWKS{Keys: []yubico.JWK{noKid}},
-		"duplicate": yubico.JWKS{Keys: []yubico.JWK{good, good}},
+		"no keys":   webauthn.JWKS{},
+		"off curve": webauthn.JWKS{Keys: []webauthn.PublicJWK{offCurve}},
+		"P-256":     webauthn.JWKS{Keys: []webauthn.PublicJWK{p256}},
+		"short x":   webauthn.JWKS{Keys: []webauthn.PublicJWK{short}},
+		"no kid":    webauthn.JWKS{Keys: []webauthn.PublicJWK{noKid}},
+		"duplicate": webauthn.JWKS{Keys: []webauthn.PublicJWK{good, good}},
+		"wrong use": webauthn.JWKS{Keys: []webauthn.PublicJWK{good, sig}},
 	}
 	for name, doc := range tests {
 		data := mustJSON(t, doc)
 		if s, ok := doc.(string); ok {
 			data = []byte(s)
 		}
-		if _, err := yubico.ParseJWKS(data, "enc"); err == nil {
-			t.Errorf("%s: ParseJWKS succeeded, want error", name)
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("GET", yubico.DefaultJWKSBaseURL+yubico.TransportKeysPath, httpmock.NewBytesResponder(200, data))
+		if keys, err := c.TransportKeys(t.Context()); err == nil {
+			t.Errorf("%s: TransportKeys() = %+v, want error", name, keys)
 		}
 	}
 }

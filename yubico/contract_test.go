@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
@@ -30,9 +31,9 @@ func runReadOnlyContract(t *testing.T, c *yubico.Client) {
 	if err != nil || len(countries) == 0 {
 		t.Errorf("Countries() = %d countries, %v", len(countries), err)
 	}
-	for _, fetch := range []func() ([]yubico.JWK, error){
-		func() ([]yubico.JWK, error) { return c.TransportKeys(ctx) },
-		func() ([]yubico.JWK, error) { return c.SigningKeys(ctx) },
+	for _, fetch := range []func() ([]webauthn.PublicJWK, error){
+		func() ([]webauthn.PublicJWK, error) { return c.TransportKeys(ctx) },
+		func() ([]webauthn.PublicJWK, error) { return c.SigningKeys(ctx) },
 	} {
 		if keys, err := fetch(); err != nil || len(keys) == 0 {
 			t.Errorf("JWKS = %d keys, %v", len(keys), err)

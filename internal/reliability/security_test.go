@@ -322,7 +322,7 @@ func enrollAndShip(t *testing.T, w *world, oc *okta.Client, yc *yubico.Client, u
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk := okta.JWK{Kty: tks[0].Kty, Crv: tks[0].Crv, Kid: tks[0].Kid, Use: "enc", X: tks[0].X, Y: tks[0].Y}
+	tk := tks[0]
 	var out []enrolled
 	var ids []string
 	for _, i := range users {
@@ -375,12 +375,8 @@ func activation(w *world, yc *yubico.Client, t *testing.T, e enrolled, creds []o
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := make([]okta.JWK, len(sks))
-	for i, k := range sks {
-		keys[i] = okta.JWK{Kty: k.Kty, Crv: k.Crv, Kid: k.Kid, Use: "sig", X: k.X, Y: k.Y}
-	}
 	return okta.ActivateRequest{UserID: e.user.ID, FulfillmentProvider: okta.ProviderYubico, Serial: e.data.SerialNumber,
-		Version: e.data.FirmwareVersion, PINResponseJWE: pinJWE, CredResponses: creds, SigningKeys: keys}
+		Version: e.data.FirmwareVersion, PINResponseJWE: pinJWE, CredResponses: creds, SigningKeys: sks}
 }
 
 // TestActivateRefusesResponsesOfAnotherUserOrEnrollment: Okta refuses an

@@ -229,7 +229,7 @@ func programByHand(ctx context.Context, srv *oktatest.Server, c *okta.Client, us
 	if err != nil {
 		return nil, "", err
 	}
-	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID}, TransportKey: toJWK(transport.Public())})
+	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID}, TransportKey: transport.Public()})
 	if err != nil {
 		return nil, "", err
 	}
@@ -243,7 +243,7 @@ func programByHand(ctx context.Context, srv *oktatest.Server, c *okta.Client, us
 	}
 	act := okta.ActivateRequest{
 		UserID: userID, Serial: strconv.FormatUint(uint64(key.Serial()), 10), Version: key.Firmware().String(),
-		SigningKeys: []okta.JWK{toJWK(signer.Public())},
+		SigningKeys: []webauthn.PublicJWK{signer.Public()},
 	}
 	for _, cr := range enr.CredRequests {
 		req, err := webauthn.OpenCredentialRequest(ring, cr.CredRequestJWE, srv.Now())

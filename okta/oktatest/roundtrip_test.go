@@ -19,10 +19,6 @@ import (
 
 const rpID = "example.okta.com"
 
-func toJWK(k webauthn.PublicJWK) okta.JWK {
-	return okta.JWK{Kty: k.Kty, Crv: k.Crv, Kid: k.Kid, Use: k.Use, X: k.X, Y: k.Y, Alg: k.Alg}
-}
-
 // factory plays Yubico's side by hand: it holds the transport and signing
 // keys and programs a simulated key from Okta's sealed requests.
 type factory struct {
@@ -65,11 +61,7 @@ func (f *factory) program(t testing.TB, srv *oktatest.Server, enr okta.EnrollRes
 	}
 	act := okta.ActivateRequest{
 		UserID: enr.UserID, Serial: "3632071", Version: f.key.Firmware().String(),
-		SigningKeys: []okta.JWK{func() okta.JWK {
-			j := toJWK(f.signer.Public())
-			j.Alg, j.X5C = "ES384", []string{"MIIB"} // extra members Yubico's JWKS carries
-			return j
-		}()},
+		SigningKeys: []webauthn.PublicJWK{f.signer.Public()},
 	}
 	for _, cr := range enr.CredRequests {
 		req, err := webauthn.OpenCredentialRequest(ring, cr.CredRequestJWE, srv.Now())
@@ -151,7 +143,7 @@ func TestPreregistrationRoundTrip(t *testing.T) {
 		t.Fatalf("callback events = %+v", callbackEvents)
 	}
 
-	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(fac.transport.Public())})
+	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()})
 	if err != nil {
 		t.Fatalf("Enroll: %v", err)
 	}
@@ -171,7 +163,7 @@ func TestPreregistrationRoundTrip(t *testing.T) {
 	}
 
 	// One key in fulfillment per user.
-	_, err = c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(fac.transport.Public())})
+	_, err = c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()})
 	var ae *okta.APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.ErrorCode != "E0000001" || len(ae.Causes) != 1 || !strings.Contains(ae.Causes[0].ErrorSummary, eid) {
 		t.Fatalf("second Enroll = %v, want 400 E0000001 naming %s", err, eid)
@@ -308,7 +300,7 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 			}
 			u := stagedUser(t, srv)
 			fac := newFactory(t)
-			enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(fac.transport.Public())})
+			enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,7 +310,7 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				act.SigningKeys = []okta.JWK{toJWK(other.Public())}
+				act.SigningKeys = []webauthn.PublicJWK{other.Public()}
 			}
 			srv.Advance(tc.advance)
 			_, err = c.Activate(t.Context(), act)
@@ -363,7 +355,7 @@ func TestMultipleRPIDsAndLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	fac := newFactory(t)
-	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com", "login.example.com"}, TransportKey: toJWK(fac.transport.Public())})
+	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com", "login.example.com"}, TransportKey: fac.transport.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +401,7 @@ func TestMultipleRPIDsAndLifecycle(t *testing.T) {
 		t.Fatalf("ListEnrollments after delete = %+v, %v", list, err)
 	}
 	// The user can order again.
-	if _, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(fac.transport.Public())}); err != nil {
+	if _, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()}); err != nil {
 		t.Fatalf("Enroll after delete: %v", err)
 	}
 }
@@ -429,7 +421,7 @@ func BenchmarkEnrollActivate(b *testing.B) {
 			b.Fatal(err)
 		}
 		fac := newFactory(b)
-		enr, err := c.Enroll(b.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(fac.transport.Public())})
+		enr, err := c.Enroll(b.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -453,7 +445,7 @@ func TestConcurrentEnrollOneWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk := toJWK(newFactory(t).transport.Public())
+	tk := newFactory(t).transport.Public()
 	const n = 6
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -488,7 +480,7 @@ func TestSendPINBeforeActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := stagedUser(t, srv)
-	enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: toJWK(newFactory(t).transport.Public())})
+	enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: newFactory(t).transport.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}

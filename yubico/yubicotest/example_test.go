@@ -82,7 +82,7 @@ func ExampleServer_Parcel() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	to := webauthn.PublicJWK{Kty: tk[0].Kty, Crv: tk[0].Crv, Kid: tk[0].Kid, Use: tk[0].Use, X: tk[0].X, Y: tk[0].Y, Alg: tk[0].Alg}
+	to := tk[0]
 	pinReq, err := webauthn.SealPINRequest(rand.Reader, to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: okta.Public()})
 	if err != nil {
 		log.Fatal(err)

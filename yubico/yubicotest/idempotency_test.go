@@ -289,7 +289,7 @@ func TestCredentialResponsesSealedPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	to := toWebAuthn(transport[0])
+	to := transport[0]
 	rnd := seeded(9)
 	pinKey, err := webauthn.GenerateKey(rnd, "okta-pin-key", webauthn.UseEncryption)
 	if err != nil {

@@ -286,10 +286,6 @@ type okta struct {
 	reqs     []webauthn.CredentialRequest
 }
 
-func toWebAuthn(k yubico.JWK) webauthn.PublicJWK {
-	return webauthn.PublicJWK{Kty: k.Kty, Crv: k.Crv, Kid: k.Kid, Use: k.Use, X: k.X, Y: k.Y, Alg: k.Alg}
-}
-
 func newOkta(t testing.TB, c *yubico.Client, now time.Time, rpIDs ...string) *okta {
 	t.Helper()
 	rnd := seeded(7)
@@ -301,7 +297,7 @@ func newOkta(t testing.TB, c *yubico.Client, now time.Time, rpIDs ...string) *ok
 	if err != nil {
 		t.Fatalf("TransportKeys: %v", err)
 	}
-	to := toWebAuthn(transport[0])
+	to := transport[0]
 	o := &okta{key: key}
 	if o.pinReq, err = webauthn.SealPINRequest(rnd, to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: key.Public()}); err != nil {
 		t.Fatal(err)
@@ -397,10 +393,7 @@ func TestFPRLifecycleWithFactory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var signers webauthn.JWKS
-	for _, k := range signing {
-		signers.Keys = append(signers.Keys, toWebAuthn(k))
-	}
+	signers := webauthn.JWKS{Keys: signing}
 	ring := webauthn.Keyring{o.key}
 	rp, err := webauthn.New(webauthn.Config{RPIDs: rpIDs, TrustRoots: []*x509.Certificate{ca.Root()}, RequireAttestation: true,
 		Now: srv.Now})
