@@ -264,11 +264,11 @@ func BenchmarkLifecycleCrypto(b *testing.B) {
 			RPID: rpID, RPName: "Okta", UserHandle: make([]byte, 32), UserName: "ada@example.com", UserDisplayName: "Ada",
 			Challenge: make([]byte, 32), Algorithms: []int{-7}, ResidentKey: true, UserVerification: "required",
 			ExpiresAt: now.Add(time.Hour), ResponseKey: resp.Public()}
-		credReq, err := webauthn.SealCredentialRequest(r, transport.Public(), req)
+		credReq, err := webauthn.SealCredentialRequest(transport.Public(), req)
 		if err != nil {
 			return err
 		}
-		pinReq, err := webauthn.SealPINRequest(r, transport.Public(), webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: resp.Public()})
+		pinReq, err := webauthn.SealPINRequest(transport.Public(), webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: resp.Public()})
 		if err != nil {
 			return err
 		}
@@ -296,13 +296,13 @@ func BenchmarkLifecycleCrypto(b *testing.B) {
 				return err
 			}
 		}
-		credResp, err := webauthn.SealCredentialResponse(r, resp.Public(), signer, webauthn.CredentialResponse{
+		credResp, err := webauthn.SealCredentialResponse(resp.Public(), signer, webauthn.CredentialResponse{
 			Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: "fwf1", CredentialID: make([]byte, 64),
 			AttestationObject: attestation, ClientDataJSON: []byte(`{"type":"webauthn.create"}`)})
 		if err != nil {
 			return err
 		}
-		pinResp, err := webauthn.SealPINResponse(r, resp.Public(), signer, webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: "00u1", PIN: webauthn.Secret("12345678")})
+		pinResp, err := webauthn.SealPINResponse(resp.Public(), signer, webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: "00u1", PIN: webauthn.Secret("12345678")})
 		if err != nil {
 			return err
 		}

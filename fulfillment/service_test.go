@@ -108,7 +108,7 @@ func TestNewValidatesConfig(t *testing.T) {
 // sealedResponse returns a real credential response JWE sealed to key.
 func sealedResponse(t *testing.T, to *webauthn.PrivateKey, signer *webauthn.PrivateKey, enrollmentID string) string {
 	t.Helper()
-	jwe, err := webauthn.SealCredentialResponse(newSeededRand(9), to.Public(), signer, webauthn.CredentialResponse{
+	jwe, err := webauthn.SealCredentialResponse(to.Public(), signer, webauthn.CredentialResponse{
 		Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: enrollmentID,
 		CredentialID: []byte("cred-" + enrollmentID), AttestationObject: []byte{0xa0}, ClientDataJSON: []byte("{}"),
 	})

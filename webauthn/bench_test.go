@@ -1,7 +1,6 @@
 package webauthn
 
 import (
-	"crypto/rand"
 	"testing"
 )
 
@@ -14,7 +13,7 @@ func BenchmarkSealOpenCredentialResponse(b *testing.B) {
 	resp := newTestAuthenticator(b, trusted, testAAGUID).register(b, req, regParams{})
 	to := k.oktaResponse.Public()
 	for b.Loop() {
-		jwe, err := SealCredentialResponse(rand.Reader, to, k.yubicoSign, resp)
+		jwe, err := SealCredentialResponse(to, k.yubicoSign, resp)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -40,12 +39,13 @@ const (
 )
 
 // SealCredentialRequest encrypts req to the receiver's transport key to (use
-// "enc"). A zero req.Version is set to [MessageVersion]. rand is accepted for
-// API symmetry: go-jose draws the ephemeral key, CEK and IV from crypto/rand
-// and offers no injection point, so the output is never deterministic.
+// "enc"). A zero req.Version is set to [MessageVersion]. The randomness (the
+// ephemeral ECDH key, the content key and the IV) comes from crypto/rand:
+// go-jose draws it there and offers no way to inject another source, so the
+// output is never deterministic and the Seal functions take no reader.
 // Errors wrap [ErrMalformed] (a field of req is invalid; the error names it),
 // [ErrUnsupportedVersion] or [ErrWrongKey] (to is not a P-384 "enc" key).
-func SealCredentialRequest(rand io.Reader, to PublicJWK, req CredentialRequest) (string, error) {
+func SealCredentialRequest(to PublicJWK, req CredentialRequest) (string, error) {
 	const scope = "seal credential request"
 	pt, err := encodeMessage(scope, &req, &req.Version)
 	if err != nil {
@@ -80,8 +80,8 @@ func OpenCredentialRequest(keys Keyring, jwe string, now time.Time) (CredentialR
 }
 
 // SealPINRequest encrypts req to the receiver's transport key. See
-// [SealCredentialRequest] for rand and errors.
-func SealPINRequest(rand io.Reader, to PublicJWK, req PINRequest) (string, error) {
+// [SealCredentialRequest] for randomness and errors.
+func SealPINRequest(to PublicJWK, req PINRequest) (string, error) {
 	const scope = "seal pin request"
 	pt, err := encodeMessage(scope, &req, &req.Version)
 	if err != nil {
@@ -107,8 +107,9 @@ func OpenPINRequest(keys Keyring, jwe string) (PINRequest, error) {
 
 // SealCredentialResponse signs resp with signer (use "sig", ES384) and
 // encrypts the compact JWS to Okta's response key to (use "enc"). See
-// [SealCredentialRequest] for rand and errors.
-func SealCredentialResponse(rand io.Reader, to PublicJWK, signer *PrivateKey, resp CredentialResponse) (string, error) {
+// [SealCredentialRequest] for randomness and errors (ES384 signatures also
+// draw from crypto/rand).
+func SealCredentialResponse(to PublicJWK, signer *PrivateKey, resp CredentialResponse) (string, error) {
 	const scope = "seal credential response"
 	pt, err := encodeMessage(scope, &resp, &resp.Version)
 	if err != nil {
@@ -137,9 +138,9 @@ func OpenCredentialResponse(keys Keyring, signers JWKS, jwe string) (CredentialR
 
 // SealPINResponse signs resp with signer and encrypts it to Okta's response
 // key to. The PIN appears only inside the encrypted payload; intermediate
-// plaintext buffers are zeroed. See [SealCredentialRequest] for rand and
-// errors; errors never contain the PIN.
-func SealPINResponse(rand io.Reader, to PublicJWK, signer *PrivateKey, resp PINResponse) (string, error) {
+// plaintext buffers are zeroed. See [SealCredentialRequest] for randomness
+// and errors; errors never contain the PIN.
+func SealPINResponse(to PublicJWK, signer *PrivateKey, resp PINResponse) (string, error) {
 	const scope = "seal pin response"
 	if err := checkVersion(scope, &resp.Version, true); err != nil {
 		return "", err

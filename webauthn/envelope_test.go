@@ -122,7 +122,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("credential request", func(t *testing.T) {
 		t.Parallel()
 		want := sampleCredentialRequest(t)
-		jwe, err := SealCredentialRequest(rand.Reader, k.yubicoTransport.Public(), want)
+		jwe, err := SealCredentialRequest(k.yubicoTransport.Public(), want)
 		if err != nil {
 			t.Fatalf("SealCredentialRequest: %v", err)
 		}
@@ -138,7 +138,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Parallel()
 		in := sampleCredentialRequest(t)
 		in.Version = 0
-		jwe, err := SealCredentialRequest(nil, k.yubicoTransport.Public(), in)
+		jwe, err := SealCredentialRequest(k.yubicoTransport.Public(), in)
 		if err != nil {
 			t.Fatalf("SealCredentialRequest: %v", err)
 		}
@@ -153,7 +153,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("pin request", func(t *testing.T) {
 		t.Parallel()
 		want := PINRequest{Version: MessageVersion, UserID: "00u1abcd", ResponseKey: k.oktaResponse.Public()}
-		jwe, err := SealPINRequest(rand.Reader, k.yubicoTransport.Public(), want)
+		jwe, err := SealPINRequest(k.yubicoTransport.Public(), want)
 		if err != nil {
 			t.Fatalf("SealPINRequest: %v", err)
 		}
@@ -168,7 +168,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("credential response", func(t *testing.T) {
 		t.Parallel()
 		want := sampleCredentialResponse()
-		jwe, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, want)
+		jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, want)
 		if err != nil {
 			t.Fatalf("SealCredentialResponse: %v", err)
 		}
@@ -183,7 +183,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("pin response", func(t *testing.T) {
 		t.Parallel()
 		want := samplePINResponse()
-		jwe, err := SealPINResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, want)
+		jwe, err := SealPINResponse(k.oktaResponse.Public(), k.yubicoSign, want)
 		if err != nil {
 			t.Fatalf("SealPINResponse: %v", err)
 		}
@@ -226,7 +226,7 @@ func TestMaximalCredentialResponse(t *testing.T) {
 	want.AttestationObject = make([]byte, maxAttestationLen)
 	want.ClientDataJSON = make([]byte, maxClientDataLen)
 	want.Transports = []string{"usb", "nfc", "ble", "internal", "hybrid", "smart-card", "x", strings.Repeat("t", maxTransportLen)}
-	jwe, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, want)
+	jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, want)
 	if err != nil {
 		t.Fatalf("SealCredentialResponse(maximal) = %v", err)
 	}
@@ -242,7 +242,7 @@ func TestMaximalCredentialResponse(t *testing.T) {
 func TestHeaders(t *testing.T) {
 	t.Parallel()
 	k := keys(t)
-	jwe, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, sampleCredentialResponse())
+	jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, sampleCredentialResponse())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestOpenCredentialRequestExpired(t *testing.T) {
 	t.Parallel()
 	k := keys(t)
 	req := sampleCredentialRequest(t)
-	jwe, err := SealCredentialRequest(rand.Reader, k.yubicoTransport.Public(), req)
+	jwe, err := SealCredentialRequest(k.yubicoTransport.Public(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestTamperedJWE(t *testing.T) {
 	t.Parallel()
 	k := keys(t)
 	ring := Keyring{k.yubicoTransport, k.other}
-	jwe, err := SealCredentialRequest(rand.Reader, k.yubicoTransport.Public(), sampleCredentialRequest(t))
+	jwe, err := SealCredentialRequest(k.yubicoTransport.Public(), sampleCredentialRequest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +448,7 @@ func TestTamperedJWS(t *testing.T) {
 	oktaRing := Keyring{k.oktaResponse}
 	signers := JWKS{Keys: []PublicJWK{k.yubicoSign.Public(), k.otherSign.Public()}}
 	resp := sampleCredentialResponse()
-	jwe, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, resp)
+	jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, resp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestTamperedJWS(t *testing.T) {
 
 func mustSealResponse(t *testing.T, to PublicJWK, signer *PrivateKey, resp CredentialResponse) string {
 	t.Helper()
-	s, err := SealCredentialResponse(rand.Reader, to, signer, resp)
+	s, err := SealCredentialResponse(to, signer, resp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,20 +589,20 @@ func TestSealValidation(t *testing.T) {
 		{"response key P-256", k.yubicoTransport.Public(), mod(func(r *CredentialRequest) { r.ResponseKey = p256JWK }), ErrWrongKey},
 	}
 	for _, tt := range tests {
-		_, err := SealCredentialRequest(rand.Reader, tt.to, tt.req)
+		_, err := SealCredentialRequest(tt.to, tt.req)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: SealCredentialRequest = %v, want %v", tt.name, err, tt.want)
 		}
 	}
 	resp := sampleCredentialResponse()
-	if _, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoTransport, resp); !errors.Is(err, ErrWrongKey) {
+	if _, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoTransport, resp); !errors.Is(err, ErrWrongKey) {
 		t.Errorf("SealCredentialResponse(signer use enc) = %v, want ErrWrongKey", err)
 	}
-	if _, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), nil, resp); !errors.Is(err, ErrMalformed) {
+	if _, err := SealCredentialResponse(k.oktaResponse.Public(), nil, resp); !errors.Is(err, ErrMalformed) {
 		t.Errorf("SealCredentialResponse(nil signer) = %v, want ErrMalformed", err)
 	}
 	resp.AttestationObject = make([]byte, maxAttestationLen+1)
-	if _, err := SealCredentialResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, resp); !errors.Is(err, ErrMalformed) {
+	if _, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, resp); !errors.Is(err, ErrMalformed) {
 		t.Errorf("SealCredentialResponse(oversized attestation) = %v, want ErrMalformed", err)
 	}
 }

@@ -15,7 +15,7 @@ func ExampleSealCredentialResponse() {
 	oktaKey, _ := webauthn.GenerateKey(nil, "okta-response-1", webauthn.UseEncryption)
 	yubicoSigner, _ := webauthn.GenerateKey(nil, "yubico-sign-1", webauthn.UseSigning)
 
-	jwe, err := webauthn.SealCredentialResponse(nil, oktaKey.Public(), yubicoSigner, webauthn.CredentialResponse{
+	jwe, err := webauthn.SealCredentialResponse(oktaKey.Public(), yubicoSigner, webauthn.CredentialResponse{
 		UserID:            "00u1abcd",
 		EnrollmentID:      "pfd1enroll",
 		CredentialID:      []byte{0xca, 0xfe},
@@ -39,7 +39,7 @@ func ExampleSealCredentialResponse() {
 
 	// A response signed by a key that is not in the signing JWKS is refused.
 	rogue, _ := webauthn.GenerateKey(nil, "rogue", webauthn.UseSigning)
-	forged, _ := webauthn.SealCredentialResponse(nil, oktaKey.Public(), rogue, resp)
+	forged, _ := webauthn.SealCredentialResponse(oktaKey.Public(), rogue, resp)
 	_, err = webauthn.OpenCredentialResponse(webauthn.Keyring{oktaKey}, signers, forged)
 	fmt.Println(errors.Is(err, webauthn.ErrBadSignature))
 	// Output:
@@ -54,7 +54,7 @@ func ExampleSealCredentialRequest() {
 	oktaKey, _ := webauthn.GenerateKey(nil, "okta-response-1", webauthn.UseEncryption)
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
-	jwe, err := webauthn.SealCredentialRequest(nil, transport.Public(), webauthn.CredentialRequest{
+	jwe, err := webauthn.SealCredentialRequest(transport.Public(), webauthn.CredentialRequest{
 		UserID:           "00u1abcd",
 		EnrollmentID:     "pfd1enroll",
 		RPID:             "example.okta.com",

@@ -1,7 +1,6 @@
 package webauthn
 
 import (
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -17,15 +16,15 @@ func FuzzOpenRequestsAndPINResponse(f *testing.F) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	req := sampleCredentialRequest(f)
 	req.ExpiresAt = now.Add(time.Hour)
-	credReq, err := SealCredentialRequest(rand.Reader, k.yubicoTransport.Public(), req)
+	credReq, err := SealCredentialRequest(k.yubicoTransport.Public(), req)
 	if err != nil {
 		f.Fatal(err)
 	}
-	pinReq, err := SealPINRequest(rand.Reader, k.yubicoTransport.Public(), PINRequest{Version: MessageVersion, UserID: "00u1abcd", ResponseKey: k.oktaResponse.Public()})
+	pinReq, err := SealPINRequest(k.yubicoTransport.Public(), PINRequest{Version: MessageVersion, UserID: "00u1abcd", ResponseKey: k.oktaResponse.Public()})
 	if err != nil {
 		f.Fatal(err)
 	}
-	pinResp, err := SealPINResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign, samplePINResponse())
+	pinResp, err := SealPINResponse(k.oktaResponse.Public(), k.yubicoSign, samplePINResponse())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package webauthn
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -52,11 +51,11 @@ func TestPINNeverInErrors(t *testing.T) {
 	t.Parallel()
 	k := keys(t)
 	const longPIN = "98765432109876543210987654321098765432109876543210987654321098765"
-	if _, err := SealPINResponse(rand.Reader, k.oktaResponse.Public(), k.yubicoSign,
+	if _, err := SealPINResponse(k.oktaResponse.Public(), k.yubicoSign,
 		PINResponse{UserID: "u", PIN: Secret(longPIN)}); err == nil || strings.Contains(err.Error(), "9876543") {
 		t.Errorf("SealPINResponse(long PIN) = %v, want an error without the PIN", err)
 	}
-	if _, err := SealPINResponse(rand.Reader, PublicJWK{}, k.yubicoSign, samplePINResponse()); err == nil || strings.Contains(err.Error(), testPIN) {
+	if _, err := SealPINResponse(PublicJWK{}, k.yubicoSign, samplePINResponse()); err == nil || strings.Contains(err.Error(), testPIN) {
 		t.Errorf("SealPINResponse(bad key) = %v, want an error without the PIN", err)
 	}
 	// Plaintexts that carry the PIN but fail strict decoding.

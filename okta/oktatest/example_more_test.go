@@ -258,7 +258,7 @@ func programByHand(ctx context.Context, srv *oktatest.Server, c *okta.Client, us
 		if err != nil {
 			return nil, "", err
 		}
-		sealed, err := webauthn.SealCredentialResponse(rand.Reader, req.ResponseKey, signer, resp)
+		sealed, err := webauthn.SealCredentialResponse(req.ResponseKey, signer, resp)
 		if err != nil {
 			return nil, "", err
 		}
@@ -267,7 +267,7 @@ func programByHand(ctx context.Context, srv *oktatest.Server, c *okta.Client, us
 	if err := platform.ForcePINChange(ctx, pin); err != nil {
 		return nil, "", err
 	}
-	act.PINResponseJWE, err = webauthn.SealPINResponse(rand.Reader, pinReq.ResponseKey, signer,
+	act.PINResponseJWE, err = webauthn.SealPINResponse(pinReq.ResponseKey, signer,
 		webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: pinReq.UserID, PIN: webauthn.Secret(pin)})
 	if err != nil {
 		return nil, "", err

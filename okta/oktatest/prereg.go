@@ -358,7 +358,7 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 		return nil, nil, enrollResponseWire{}, err
 	}
 	f.pinKey = pinKey
-	pinJWE, err := webauthn.SealPINRequest(s.rand, transport, webauthn.PINRequest{
+	pinJWE, err := webauthn.SealPINRequest(transport, webauthn.PINRequest{
 		Version: webauthn.MessageVersion, UserID: u.userID, ResponseKey: pinKey.Public(),
 	})
 	if err != nil {
@@ -383,7 +383,7 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 			ExpiresAt:   u.now.Add(s.ttl),
 			ResponseKey: e.key.Public(),
 		}
-		jwe, err := webauthn.SealCredentialRequest(s.rand, transport, e.request)
+		jwe, err := webauthn.SealCredentialRequest(transport, e.request)
 		if err != nil {
 			return nil, nil, enrollResponseWire{}, err
 		}

@@ -82,7 +82,7 @@ func (f *factory) program(t testing.TB, srv *oktatest.Server, enr okta.EnrollRes
 		if mutate != nil {
 			mutate(&resp)
 		}
-		jwe, err := webauthn.SealCredentialResponse(rand.Reader, req.ResponseKey, f.signer, resp)
+		jwe, err := webauthn.SealCredentialResponse(req.ResponseKey, f.signer, resp)
 		if err != nil {
 			t.Fatalf("SealCredentialResponse: %v", err)
 		}
@@ -91,7 +91,7 @@ func (f *factory) program(t testing.TB, srv *oktatest.Server, enr okta.EnrollRes
 	if err := f.platform.ForcePINChange(ctx, pin); err != nil {
 		t.Fatalf("ForcePINChange: %v", err)
 	}
-	pinJWE, err := webauthn.SealPINResponse(rand.Reader, pinReq.ResponseKey, f.signer,
+	pinJWE, err := webauthn.SealPINResponse(pinReq.ResponseKey, f.signer,
 		webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: pinReq.UserID, PIN: webauthn.Secret(pin)})
 	if err != nil {
 		t.Fatalf("SealPINResponse: %v", err)

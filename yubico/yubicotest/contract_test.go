@@ -447,7 +447,7 @@ func TestFPRFactoryFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.credReqs[0], err = webauthn.SealCredentialRequest(seeded(10), other.Public(), o.reqs[0]); err != nil {
+			if o.credReqs[0], err = webauthn.SealCredentialRequest(other.Public(), o.reqs[0]); err != nil {
 				t.Fatal(err)
 			}
 			return o

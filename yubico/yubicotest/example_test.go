@@ -83,11 +83,11 @@ func ExampleServer_Parcel() {
 		log.Fatal(err)
 	}
 	to := tk[0]
-	pinReq, err := webauthn.SealPINRequest(rand.Reader, to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: okta.Public()})
+	pinReq, err := webauthn.SealPINRequest(to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: okta.Public()})
 	if err != nil {
 		log.Fatal(err)
 	}
-	credReq, err := webauthn.SealCredentialRequest(rand.Reader, to, webauthn.CredentialRequest{
+	credReq, err := webauthn.SealCredentialRequest(to, webauthn.CredentialRequest{
 		Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: "pfd1", RPID: "example.okta.com", RPName: "Example",
 		UserHandle: []byte("00u1"), UserName: "jan@example.com", UserDisplayName: "Jan", Challenge: make([]byte, 32),
 		Algorithms: []int{-7}, ResidentKey: true, UserVerification: "required",

@@ -295,7 +295,7 @@ func TestCredentialResponsesSealedPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinReq, err := webauthn.SealPINRequest(rnd, to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: pinKey.Public()})
+	pinReq, err := webauthn.SealPINRequest(to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: pinKey.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestCredentialResponsesSealedPerRequest(t *testing.T) {
 			UserDisplayName: "Jan Lindberg", Challenge: challenge, Algorithms: []int{-7}, ResidentKey: true,
 			UserVerification: "required", ExpiresAt: now.Add(30 * 24 * time.Hour), ResponseKey: k.Public(),
 		}
-		jwe, err := webauthn.SealCredentialRequest(rnd, to, req)
+		jwe, err := webauthn.SealCredentialRequest(to, req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -308,7 +308,7 @@ func (s *Server) programLocked(sh *shipment) error {
 		if err != nil {
 			return fmt.Errorf("credential %d: %w", i, err)
 		}
-		sealed, err := webauthn.SealCredentialResponse(s.rand, req.ResponseKey, s.signing, resp)
+		sealed, err := webauthn.SealCredentialResponse(req.ResponseKey, s.signing, resp)
 		if err != nil {
 			return fmt.Errorf("seal credential response %d: %w", i, err)
 		}
@@ -321,7 +321,7 @@ func (s *Server) programLocked(sh *shipment) error {
 		return fmt.Errorf("force PIN change: %w", err)
 	}
 	secret := webauthn.Secret(pin)
-	sealed, err := webauthn.SealPINResponse(s.rand, pinReq.ResponseKey, s.signing,
+	sealed, err := webauthn.SealPINResponse(pinReq.ResponseKey, s.signing,
 		webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: pinReq.UserID, PIN: secret})
 	if err != nil {
 		return fmt.Errorf("seal PIN response: %w", err)

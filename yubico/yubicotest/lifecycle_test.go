@@ -299,7 +299,7 @@ func newOkta(t testing.TB, c *yubico.Client, now time.Time, rpIDs ...string) *ok
 	}
 	to := transport[0]
 	o := &okta{key: key}
-	if o.pinReq, err = webauthn.SealPINRequest(rnd, to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: key.Public()}); err != nil {
+	if o.pinReq, err = webauthn.SealPINRequest(to, webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: key.Public()}); err != nil {
 		t.Fatal(err)
 	}
 	for i, rp := range rpIDs {
@@ -311,7 +311,7 @@ func newOkta(t testing.TB, c *yubico.Client, now time.Time, rpIDs ...string) *ok
 			UserDisplayName: "Jan Lindberg", Challenge: challenge, Algorithms: []int{-7}, ResidentKey: true,
 			UserVerification: "required", ExpiresAt: now.Add(30 * 24 * time.Hour), ResponseKey: key.Public(),
 		}
-		sealed, err := webauthn.SealCredentialRequest(rnd, to, req)
+		sealed, err := webauthn.SealCredentialRequest(to, req)
 		if err != nil {
 			t.Fatal(err)
 		}
