@@ -1,7 +1,6 @@
 package fulfillment_test
 
 import (
-	"context"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/webauthn"
@@ -51,22 +51,6 @@ func BenchmarkOrderBatch10k(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/total.Seconds(), "orders/s")
-}
-
-// realClock is an okta.Clock on real time.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // followRealTime keeps the fake Okta's clock on real time until stop is
@@ -114,7 +98,7 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 			oktatest.WithRateLimitWindow(window),
 		}, config: func(c *fulfillment.Config) { c.Concurrency = 8 }})
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		oc, err := e.ok.Client(okta.WithHTTPClient(hc), okta.WithClock(realClock{}))
+		oc, err := e.ok.Client(okta.WithHTTPClient(hc), okta.WithClock(httpclient.WallClock{}))
 		if err != nil {
 			b.Fatal(err)
 		}

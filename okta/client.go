@@ -163,16 +163,7 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	if o.retry.Backoff == nil {
 		o.retry.Backoff = DefaultBackoff
 	}
-	var base http.Client
-	if o.httpClient != nil {
-		base = *o.httpClient
-	} else {
-		base = http.Client{Timeout: httpclient.DefaultTimeout, Transport: httpclient.DefaultTransport()}
-	}
-	rt := base.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
+	base, rt := httpclient.Copy(o.httpClient)
 	authed := base
 	authed.Transport = &authTransport{base: rt, scheme: org.Scheme, host: org.Host, header: o.scheme + " " + token}
 	anon := base

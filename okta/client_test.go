@@ -8,13 +8,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
+	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 )
@@ -26,39 +26,12 @@ const (
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock records waits and advances instantly.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.slept = append(c.slept, d)
-	c.now = c.now.Add(d)
-	return ctx.Err()
-}
-
-func (c *fakeClock) sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.slept...)
-}
-
 // newTestClient returns a client whose transport is an httpmock.MockTransport
 // (never the process-wide httpmock.Activate).
-func newTestClient(t *testing.T, opts ...okta.Option) (*okta.Client, *httpmock.MockTransport, *fakeClock) {
+func newTestClient(t *testing.T, opts ...okta.Option) (*okta.Client, *httpmock.MockTransport, *testclock.Clock) {
 	t.Helper()
 	mt := httpmock.NewMockTransport()
-	clk := &fakeClock{now: epoch}
+	clk := testclock.New(epoch)
 	all := append([]okta.Option{
 		okta.WithHTTPClient(&http.Client{Transport: mt}),
 		okta.WithClock(clk),
@@ -465,7 +438,7 @@ func TestRateLimit429Waits(t *testing.T) {
 	if _, err := c.GetUser(t.Context(), "x"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]time.Duration{31 * time.Second}, clk.sleeps()); diff != "" {
+	if diff := cmp.Diff([]time.Duration{31 * time.Second}, clk.Sleeps()); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 	if retryFor != "req429" || retryCount != "1" {
@@ -487,7 +460,7 @@ func TestRateLimitJitter(t *testing.T) {
 		if _, err := c.GetUser(t.Context(), "x"); err != nil {
 			t.Fatal(err)
 		}
-		sl := clk.sleeps()
+		sl := clk.Sleeps()
 		if len(sl) != 1 || sl[0] < 31*time.Second || sl[0] >= 33*time.Second {
 			t.Fatalf("waits = %v, want one in [31s, 33s)", sl)
 		}
@@ -535,7 +508,7 @@ func TestRateLimit429NotRetriedPastLimits(t *testing.T) {
 			if got := mt.GetTotalCallCount(); got != tc.wantCalls {
 				t.Errorf("calls = %d, want %d", got, tc.wantCalls)
 			}
-			if got := len(clk.sleeps()); got != tc.wantWaits {
+			if got := len(clk.Sleeps()); got != tc.wantWaits {
 				t.Errorf("waits = %d, want %d", got, tc.wantWaits)
 			}
 		})
@@ -555,7 +528,7 @@ func TestServerErrorsRetriedOnlyWhenIdempotent(t *testing.T) {
 	if _, err := c.ListEnrollments(t.Context(), "00u1"); err != nil {
 		t.Fatalf("ListEnrollments = %v, want success after two retries", err)
 	}
-	if diff := cmp.Diff([]time.Duration{time.Second, 2 * time.Second}, clk.sleeps()); diff != "" {
+	if diff := cmp.Diff([]time.Duration{time.Second, 2 * time.Second}, clk.Sleeps()); diff != "" {
 		t.Errorf("backoff (-want +got):\n%s", diff)
 	}
 	tk, err := webauthn.GenerateKey(nil, "k", webauthn.UseEncryption)
@@ -603,7 +576,7 @@ func TestThrottleAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if diff := cmp.Diff([]time.Duration{12 * time.Second}, clk.sleeps()); diff != "" {
+	if diff := cmp.Diff([]time.Duration{12 * time.Second}, clk.Sleeps()); diff != "" {
 		t.Errorf("throttle waits (-want +got):\n%s", diff)
 	}
 	rl, ok := c.RateLimit("GET /api/v1/users/{id}")
@@ -863,7 +836,7 @@ func TestThrottleRefusesLongWait(t *testing.T) {
 	if n := mt.GetTotalCallCount(); n != 1 {
 		t.Errorf("%d requests sent, want 1 (the second is refused before sending)", n)
 	}
-	if len(clk.sleeps()) != 0 {
-		t.Errorf("waited %v, want no wait", clk.sleeps())
+	if len(clk.Sleeps()) != 0 {
+		t.Errorf("waited %v, want no wait", clk.Sleeps())
 	}
 }

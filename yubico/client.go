@@ -161,7 +161,7 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return nil, fmt.Errorf("%w: token contains whitespace or control characters", ErrInvalidArgument)
 	}
-	o := options{retry: DefaultRetryPolicy(), clock: realClock{}, maxBody: DefaultMaxBodySize}
+	o := options{retry: DefaultRetryPolicy(), clock: httpclient.WallClock{}, maxBody: DefaultMaxBodySize}
 	for i, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidArgument, i)
@@ -180,16 +180,7 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hc http.Client
-	if o.httpClient != nil {
-		hc = *o.httpClient
-	} else {
-		hc = http.Client{Timeout: httpclient.DefaultTimeout, Transport: httpclient.DefaultTransport()}
-	}
-	inner := hc.Transport
-	if inner == nil {
-		inner = http.DefaultTransport
-	}
+	hc, inner := httpclient.Copy(o.httpClient)
 	hc.Transport = &authTransport{base: inner, token: token, scheme: base.Scheme, host: base.Host, prefix: base.Path + "/"}
 	ua := "preenroll-yubico " + runtime.Version()
 	if o.userAgent != "" {
@@ -281,13 +272,6 @@ type Clock interface {
 	Now() time.Time
 	Sleep(ctx context.Context, d time.Duration) error
 }
-
-// realClock is the wall clock.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error { return httpclient.Sleep(ctx, d) }
 
 // RetryPolicy says when and how long the client waits and retries; it has
 // the shape of okta.RetryPolicy, without Okta's quota throttling (Yubico

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
+	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
@@ -299,7 +300,7 @@ func createShipment(c *yubico.Client, ctx context.Context) error {
 
 func TestAPIErrorFields(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t, yubico.WithClock(&fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}))
+	c, mt := newMockClient(t, yubico.WithClock(testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))))
 	resp := httpmock.NewStringResponse(400, `{"error_code":"validation_failed","message":"invalid shipment request",
 		"details":[{"field":"region","description":"required for US"},{"field":"city","description":"required"}]}`)
 	resp.Header.Set("X-Request-Id", "req-1")
@@ -348,37 +349,6 @@ func TestAPIErrorLongBody(t *testing.T) {
 	}
 }
 
-// fakeClock is a yubico.Clock whose Sleep advances Now at once and records
-// every wait.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.waits = append(c.waits, d)
-	return nil
-}
-
-func (c *fakeClock) Waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
-}
-
 func TestDefaultBackoff(t *testing.T) {
 	t.Parallel()
 	seen := map[time.Duration]bool{}
@@ -415,8 +385,8 @@ func TestRetries(t *testing.T) {
 	t.Parallel()
 	const step = 100 * time.Millisecond
 	policy := yubico.RetryPolicy{MaxRetries: 2, Backoff: func(n int) time.Duration { return time.Duration(n) * step }}
-	newClient := func(t *testing.T, p yubico.RetryPolicy) (*yubico.Client, *httpmock.MockTransport, *fakeClock) {
-		clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	newClient := func(t *testing.T, p yubico.RetryPolicy) (*yubico.Client, *httpmock.MockTransport, *testclock.Clock) {
+		clock := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		c, mt := newMockClient(t, yubico.WithRetryPolicy(p), yubico.WithClock(clock))
 		return c, mt, clock
 	}
@@ -435,7 +405,7 @@ func TestRetries(t *testing.T) {
 		if n := mt.GetTotalCallCount(); n != 3 {
 			t.Errorf("calls = %d, want 3", n)
 		}
-		if d := cmp.Diff([]time.Duration{step, 2 * step}, clock.Waits()); d != "" {
+		if d := cmp.Diff([]time.Duration{step, 2 * step}, clock.Sleeps()); d != "" {
 			t.Errorf("waits (-want +got):\n%s", d)
 		}
 	})
@@ -452,28 +422,19 @@ func TestRetries(t *testing.T) {
 			t.Errorf("calls = %d, want 3", n)
 		}
 	})
-	t.Run("404 not retried", func(t *testing.T) {
-		t.Parallel()
-		c, mt, _ := newClient(t, policy)
-		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(404, ``))
-		if _, err := c.Shipment(t.Context(), "abc"); !errors.Is(err, yubico.ErrNotFound) {
-			t.Errorf("error = %v, want ErrNotFound", err)
-		}
-		if n := mt.GetTotalCallCount(); n != 1 {
-			t.Errorf("calls = %d, want 1", n)
-		}
-	})
-	t.Run("501 not retried", func(t *testing.T) {
-		t.Parallel()
-		c, mt, _ := newClient(t, policy)
-		mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(501, ``))
-		if _, err := c.Shipment(t.Context(), "abc"); !errors.Is(err, yubico.ErrServer) {
-			t.Errorf("error = %v, want ErrServer", err)
-		}
-		if n := mt.GetTotalCallCount(); n != 1 {
-			t.Errorf("calls = %d, want 1", n)
-		}
-	})
+	for status, want := range map[int]error{404: yubico.ErrNotFound, 501: yubico.ErrServer} {
+		t.Run(fmt.Sprintf("%d not retried", status), func(t *testing.T) {
+			t.Parallel()
+			c, mt, _ := newClient(t, policy)
+			mt.RegisterResponder("GET", testBase+"/shipments_exact/abc", httpmock.NewStringResponder(status, ``))
+			if _, err := c.Shipment(t.Context(), "abc"); !errors.Is(err, want) {
+				t.Errorf("error = %v, want %v", err, want)
+			}
+			if n := mt.GetTotalCallCount(); n != 1 {
+				t.Errorf("calls = %d, want 1", n)
+			}
+		})
+	}
 	t.Run("POST never retried", func(t *testing.T) {
 		t.Parallel()
 		c, mt, _ := newClient(t, policy)
@@ -503,7 +464,7 @@ func TestRetries(t *testing.T) {
 		if _, err := c.Shipment(t.Context(), "abc"); err != nil {
 			t.Fatalf("Shipment: %v", err)
 		}
-		if d := cmp.Diff([]time.Duration{3 * time.Second}, clock.Waits()); d != "" {
+		if d := cmp.Diff([]time.Duration{3 * time.Second}, clock.Sleeps()); d != "" {
 			t.Errorf("waits (-want +got):\n%s", d)
 		}
 	})
@@ -522,7 +483,7 @@ func TestRetries(t *testing.T) {
 		if n := mt.GetTotalCallCount(); n != 1 {
 			t.Errorf("calls = %d, want 1", n)
 		}
-		if w := clock.Waits(); len(w) != 0 {
+		if w := clock.Sleeps(); len(w) != 0 {
 			t.Errorf("waited %v, want no wait", w)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -48,7 +49,7 @@ func FuzzRetryAfterAndRetries(f *testing.F) {
 		rt := headerTransport{status, retryAfter, body}
 		c, err := yubico.NewClient(testBase, testToken, yubico.WithHTTPClient(&http.Client{Transport: countingRT{rt, &attempts}}),
 			yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Microsecond }}),
-			yubico.WithClock(&fakeClock{now: time.Date(2015, 10, 21, 7, 0, 0, 0, time.UTC)}))
+			yubico.WithClock(testclock.New(time.Date(2015, 10, 21, 7, 0, 0, 0, time.UTC))))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
@@ -35,26 +36,6 @@ type rateCase struct {
 // repeat five times here.
 var rateCases = []rateCase{
 	{"okta-rate-20s-window", 20 * time.Second, 200, 150},
-}
-
-// wallClock is an okta.Clock on the real clock: the client really waits
-// for rate-limit resets.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // followWallClock keeps the fake org's clock on the real clock (to the
@@ -103,7 +84,7 @@ func newRateWorld(tb testing.TB, ctx context.Context, c rateCase) *world {
 			oktatest.WithRateLimit(rateBucket, c.limit),
 			oktatest.WithRateLimitWindow(c.window),
 		},
-		oktaC:  []okta.Option{okta.WithClock(wallClock{})},
+		oktaC:  []okta.Option{okta.WithClock(httpclient.WallClock{})},
 		config: func(c *fulfillment.Config) { c.Clock = time.Now },
 	})
 	followWallClock(ctx, w.ok)

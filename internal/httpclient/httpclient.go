@@ -40,6 +40,22 @@ func DefaultTransport() http.RoundTripper {
 	return t
 }
 
+// Copy returns a copy of hc to send requests through, or, for a nil hc, a
+// client with [DefaultTimeout] over [DefaultTransport]; and the copy's
+// transport (http.DefaultTransport when hc has none), for the caller to
+// wrap. hc itself is never modified.
+func Copy(hc *http.Client) (http.Client, http.RoundTripper) {
+	c := http.Client{Timeout: DefaultTimeout, Transport: DefaultTransport()}
+	if hc != nil {
+		c = *hc
+	}
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return c, rt
+}
+
 // IsLoopback reports whether host is "localhost" or a loopback IP address:
 // the only hosts the clients talk to over plain http (test servers).
 func IsLoopback(host string) bool {
@@ -77,6 +93,16 @@ func Clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// WallClock is the real clock in the shape of okta.Clock and yubico.Clock:
+// Now is time.Now and Sleep is [Sleep].
+type WallClock struct{}
+
+// Now returns time.Now().
+func (WallClock) Now() time.Time { return time.Now() }
+
+// Sleep is [Sleep].
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error { return Sleep(ctx, d) }
 
 // Sleep waits for d on the wall clock or until ctx is done, whichever comes
 // first; it returns ctx.Err() in the second case (also when d <= 0 and ctx
