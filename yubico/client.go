@@ -24,7 +24,8 @@ const DefaultBaseURL = "https://api.console.yubico.com/v1"
 // https://console.yubico.com/.well-known/yubico-transport-keys.jwks and
 // https://console.yubico.com/.well-known/yubico-sign.jwks, as Yubico's own
 // ServiceNow integration documents them
-// (https://github.com/YubicoLabs/yed-spoke-example, docs/docs/fido-pre-reg/);
+// (https://github.com/YubicoLabs/yed-spoke-example, file
+// docs/docs/fido-pre-reg/actions/YubiEnterprise/transpontkeys.md; see docs/yubico.md);
 // Yubico's FIDO Connector takes them as the settings
 // YE_JWKS_TRANSPORT_ENDPOINT and YE_JWKS_SIGN_ENDPOINT
 // (https://docs.yubico.com/cloud-services/fidoprereg-microsoft/api-reference.html).
