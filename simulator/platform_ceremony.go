@@ -1,0 +1,149 @@
+package simulator
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/go-webauthn/webauthn/protocol"
+)
+
+// checkOrigin validates a web origin and the RP ID against it as browsers
+// do: https (or http on localhost), and the RP ID equal to the host or a
+// parent domain of it. It returns the serialized origin and the RP ID.
+func checkOrigin(origin, rpID string) (string, string, error) {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", fmt.Errorf("origin %q is not a web origin: %w", origin, ErrSecurity)
+	}
+	host := strings.ToLower(u.Hostname())
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && (host == "localhost" || strings.HasSuffix(host, ".localhost")):
+	default:
+		return "", "", fmt.Errorf("origin %q is not secure: %w", origin, ErrSecurity)
+	}
+	if rpID == "" {
+		rpID = host
+	}
+	rpID = strings.ToLower(rpID)
+	if net.ParseIP(host) != nil && rpID != host {
+		return "", "", fmt.Errorf("RP ID %q does not match IP origin %q: %w", rpID, origin, ErrSecurity)
+	}
+	if rpID != host && !strings.HasSuffix(host, "."+rpID) {
+		return "", "", fmt.Errorf("RP ID %q is not a registrable suffix of origin %q: %w", rpID, origin, ErrSecurity)
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), rpID, nil
+}
+
+type clientData struct {
+	Type        string `json:"type"`
+	Challenge   string `json:"challenge"`
+	Origin      string `json:"origin"`
+	CrossOrigin bool   `json:"crossOrigin"`
+}
+
+func clientDataJSON(typ string, challenge []byte, origin string) ([]byte, error) {
+	return json.Marshal(clientData{Type: typ, Challenge: b64(challenge), Origin: origin})
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// uvPlan decides whether the platform gets a PIN token: required UV needs
+// the PIN; preferred uses it when given; discoverable credentials on a
+// key with a PIN need it (CTAP 2.1 makeCredUvNotRqd covers only
+// non-discoverable ones).
+func uvPlan(info *getInfoResponse, uv protocol.UserVerificationRequirement, pin string, needForRK bool) (bool, error) {
+	pinSet := info.Options["clientPin"]
+	switch {
+	case uv == protocol.VerificationRequired || info.Options["alwaysUv"]:
+		if !pinSet {
+			return false, &CTAPError{Code: ctapPINNotSet}
+		}
+		if pin == "" {
+			return false, &CTAPError{Code: ctapPUATRequired}
+		}
+		return true, nil
+	case uv == protocol.VerificationDiscouraged:
+	default:
+		if pinSet && pin != "" {
+			return true, nil
+		}
+	}
+	if needForRK && pinSet {
+		if pin == "" {
+			return false, &CTAPError{Code: ctapPUATRequired}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+type credentialJSON struct {
+	ID                      string                                         `json:"id"`
+	RawID                   string                                         `json:"rawId"`
+	Type                    string                                         `json:"type"`
+	AuthenticatorAttachment string                                         `json:"authenticatorAttachment"`
+	ClientExtensionResults  protocol.AuthenticationExtensionsClientOutputs `json:"clientExtensionResults"`
+	Response                any                                            `json:"response"`
+}
+
+// decodeOptions decodes WebAuthn options given either as {"publicKey":
+// {...}} (go-webauthn's protocol.CredentialCreation and
+// protocol.CredentialAssertion) or bare.
+func decodeOptions[T any](optionsJSON []byte) (T, error) {
+	var wrapped struct {
+		PublicKey *T `json:"publicKey"`
+	}
+	var opts T
+	if err := json.Unmarshal(optionsJSON, &wrapped); err != nil {
+		return opts, err
+	}
+	if wrapped.PublicKey != nil {
+		return *wrapped.PublicKey, nil
+	}
+	err := json.Unmarshal(optionsJSON, &opts)
+	return opts, err
+}
+
+// pinTok is a PIN/UV auth token and its protocol.
+type pinTok struct {
+	proto int
+	token []byte
+}
+
+// narrow reduces a credential list longer than the key's
+// maxCredentialCountInList to the one credential the key knows, probing
+// batches with silent (up=false) getAssertion as browsers do. It returns
+// nil when no batch matches.
+func (p *Platform) narrow(ctx context.Context, info *getInfoResponse, rpID string, list []credDescriptor, tok *pinTok) ([]credDescriptor, error) {
+	limit := info.MaxCredsInList
+	if limit <= 0 || len(list) <= limit {
+		return list, nil
+	}
+	probeHash := make([]byte, 32)
+	for start := 0; start < len(list); start += limit {
+		batch := list[start:min(start+limit, len(list))]
+		req := getAssertionRequest{RPID: &rpID, ClientDataHash: probeHash, AllowList: batch, Options: map[string]bool{"up": false}}
+		if tok != nil {
+			req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, probeHash)
+		}
+		var resp struct {
+			Credential credDescriptor `cbor:"1,keyasint"`
+		}
+		err := p.ctap(ctx, cmdGetAssertion, req, &resp)
+		switch {
+		case err == nil:
+			return []credDescriptor{resp.Credential}, nil
+		case errors.Is(err, ErrNoCredentials):
+		default:
+			return nil, err
+		}
+	}
+	return nil, nil
+}

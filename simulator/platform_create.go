@@ -1,0 +1,313 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/go-webauthn/webauthn/protocol"
+)
+
+// userID extracts the user handle from go-webauthn's UserEntity.ID, which
+// holds bytes when built in Go and a base64url string when decoded from
+// JSON.
+func userID(v any) ([]byte, error) {
+	var id []byte
+	switch x := v.(type) {
+	case protocol.URLEncodedBase64:
+		id = x
+	case []byte:
+		id = x
+	case string:
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(x, "="))
+		if err != nil {
+			return nil, errors.New("user.id is not base64url")
+		}
+		id = b
+	default:
+		return nil, fmt.Errorf("user.id has unsupported type %T", v)
+	}
+	if len(id) == 0 || len(id) > 64 {
+		return nil, fmt.Errorf("user.id is %d bytes, want 1 to 64", len(id))
+	}
+	return id, nil
+}
+
+type attestationObject struct {
+	Fmt      string          `cbor:"fmt"`
+	AttStmt  cbor.RawMessage `cbor:"attStmt"`
+	AuthData []byte          `cbor:"authData"`
+}
+
+type attestationResponseJSON struct {
+	ClientDataJSON     string   `json:"clientDataJSON"`
+	AttestationObject  string   `json:"attestationObject"`
+	AuthenticatorData  string   `json:"authenticatorData"`
+	Transports         []string `json:"transports"`
+	PublicKey          string   `json:"publicKey,omitempty"`
+	PublicKeyAlgorithm int      `json:"publicKeyAlgorithm"`
+}
+
+var credProtectLevels = map[protocol.CredentialProtectionPolicy]int{
+	"userVerificationOptional":                     1,
+	"userVerificationOptionalWithCredentialIDList": 2,
+	"userVerificationRequired":                     3,
+}
+
+// CreateCredential runs navigator.credentials.create() at origin with
+// opts and returns the PublicKeyCredential JSON (the shape of
+// PublicKeyCredential.toJSON(), which go-webauthn's
+// protocol.ParseCredentialCreationResponseBytes parses). pin is the FIDO
+// PIN the user types when the key asks for one ("" for none).
+func (p *Platform) CreateCredential(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
+	unlock := p.lock()
+	defer unlock()
+	out, err := p.create(ctx, origin, opts, pin)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: create credential: %w", err)
+	}
+	return out, nil
+}
+
+// CreateCredentialJSON is CreateCredential with the options as JSON, either
+// {"publicKey": {...}} (go-webauthn's protocol.CredentialCreation) or the
+// bare options.
+func (p *Platform) CreateCredentialJSON(ctx context.Context, origin string, optionsJSON []byte, pin string) ([]byte, error) {
+	opts, err := decodeOptions[protocol.PublicKeyCredentialCreationOptions](optionsJSON)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: create credential: options JSON: %w", err)
+	}
+	return p.CreateCredential(ctx, origin, opts, pin)
+}
+
+func (p *Platform) create(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
+	origin, rpID, err := checkOrigin(origin, opts.RelyingParty.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Challenge) == 0 {
+		return nil, errors.New("challenge is empty")
+	}
+	uid, err := userID(opts.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	var params []credParam
+	for _, cp := range opts.Parameters {
+		if cp.Type == protocol.PublicKeyCredentialType {
+			params = append(params, credParam{Alg: int(cp.Algorithm), Type: "public-key"})
+		}
+	}
+	if len(opts.Parameters) == 0 {
+		params = []credParam{{Alg: coseES256, Type: "public-key"}, {Alg: -257, Type: "public-key"}}
+	}
+	cdj, err := clientDataJSON("webauthn.create", opts.Challenge, origin)
+	if err != nil {
+		return nil, err
+	}
+	cdh := sha256.Sum256(cdj)
+
+	info, err := p.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	supported := false
+	for _, cp := range params {
+		for _, a := range info.Algorithms {
+			supported = supported || cp.Alg == a.Alg
+		}
+	}
+	if !supported {
+		return nil, fmt.Errorf("no requested algorithm is supported by the key: %w", ErrNotSupported)
+	}
+	sel := opts.AuthenticatorSelection
+	if sel.AuthenticatorAttachment == protocol.Platform {
+		return nil, fmt.Errorf("platform attachment requested, the key is cross-platform: %w", ErrNotSupported)
+	}
+	rk := false
+	switch {
+	case sel.ResidentKey == protocol.ResidentKeyRequirementRequired:
+		rk = true
+	case sel.ResidentKey == protocol.ResidentKeyRequirementPreferred:
+		rk = info.Options["rk"] && info.Options["clientPin"] && pin != ""
+	case sel.ResidentKey == "" && sel.RequireResidentKey != nil && *sel.RequireResidentKey:
+		rk = true
+	}
+	if rk && !info.Options["rk"] {
+		return nil, fmt.Errorf("resident key required: %w", ErrNotSupported)
+	}
+	useToken, err := uvPlan(info, sel.UserVerification, pin, rk)
+	if err != nil {
+		return nil, err
+	}
+	req := makeCredentialRequest{
+		ClientDataHash: cdh[:],
+		RP:             &rpEntity{ID: &rpID, Name: opts.RelyingParty.Name},
+		User:           &userEntity{ID: uid, Name: opts.User.Name, DisplayName: opts.User.DisplayName},
+		Params:         params,
+	}
+	for _, d := range opts.CredentialExcludeList {
+		if d.Type == protocol.PublicKeyCredentialType {
+			req.ExcludeList = append(req.ExcludeList, credDescriptor{Type: "public-key", ID: d.CredentialID})
+		}
+	}
+	var tok *pinTok
+	if useToken {
+		perms := permMakeCredential
+		if len(req.ExcludeList) > info.MaxCredsInList {
+			perms |= permGetAssertion // for the silent probes
+		}
+		proto, token, err := p.pinToken(ctx, info, pin, perms, rpID)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(token)
+		tok = &pinTok{proto, token}
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
+	}
+	if req.ExcludeList, err = p.narrow(ctx, info, rpID, req.ExcludeList, tok); err != nil {
+		return nil, err
+	}
+	if rk {
+		req.Options = map[string]bool{"rk": true}
+	}
+	ext := opts.Extensions
+	var outputs protocol.AuthenticationExtensionsClientOutputs
+	authExt := map[string]any{}
+	if ext.CredentialProtectionPolicy != "" {
+		level, ok := credProtectLevels[ext.CredentialProtectionPolicy]
+		if !ok {
+			return nil, fmt.Errorf("unknown credentialProtectionPolicy %q", ext.CredentialProtectionPolicy)
+		}
+		authExt["credProtect"] = level
+	}
+	hmacRequested := ext.HMACCreateSecret || ext.PRF != nil
+	if hmacRequested {
+		authExt["hmac-secret"] = true
+	}
+	if len(authExt) > 0 {
+		req.Extensions = map[string]cbor.RawMessage{}
+		for k, v := range authExt {
+			b, err := ctapEnc.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			req.Extensions[k] = b
+		}
+	}
+	var resp struct {
+		Fmt      string          `cbor:"1,keyasint"`
+		AuthData []byte          `cbor:"2,keyasint"`
+		AttStmt  cbor.RawMessage `cbor:"3,keyasint"`
+	}
+	if err := p.ctap(ctx, cmdMakeCredential, req, &resp); err != nil {
+		return nil, err
+	}
+	parsed, err := parseAttestedAuthData(resp.AuthData)
+	if err != nil {
+		return nil, err
+	}
+	// Client extension outputs, only for extensions the RP asked for.
+	if ext.CredProps {
+		outputs.CredProps = &protocol.CredentialPropertiesOutput{RK: &rk}
+	}
+	hmacOK := bytes.Contains(parsed.ext, []byte("hmac-secret"))
+	if ext.HMACCreateSecret {
+		outputs.HMACCreateSecret = &hmacOK
+	}
+	if ext.PRF != nil {
+		outputs.PRF = &protocol.PRFOutputs{Enabled: &hmacOK}
+	}
+	obj := attestationObject{Fmt: resp.Fmt, AttStmt: resp.AttStmt, AuthData: resp.AuthData}
+	if !p.rawAttestation && (opts.Attestation == "" || opts.Attestation == protocol.PreferNoAttestation) {
+		// Browsers replace the attestation with "none" and zero the AAGUID.
+		ad := bytes.Clone(resp.AuthData)
+		clear(ad[37:53])
+		obj = attestationObject{Fmt: "none", AttStmt: []byte{0xA0}, AuthData: ad}
+	}
+	attObj, err := ctapEnc.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	transports := []string{"usb"}
+	if slices.Contains(info.Transports, "nfc") {
+		transports = []string{"nfc", "usb"}
+	}
+	return json.Marshal(credentialJSON{
+		ID:                      b64(parsed.credID),
+		RawID:                   b64(parsed.credID),
+		Type:                    "public-key",
+		AuthenticatorAttachment: "cross-platform",
+		ClientExtensionResults:  outputs,
+		Response: attestationResponseJSON{
+			ClientDataJSON:     b64(cdj),
+			AttestationObject:  b64(attObj),
+			AuthenticatorData:  b64(obj.AuthData),
+			Transports:         transports,
+			PublicKey:          b64(parsed.spki),
+			PublicKeyAlgorithm: parsed.alg,
+		},
+	})
+}
+
+type attestedData struct {
+	credID []byte
+	alg    int
+	spki   []byte
+	ext    []byte
+}
+
+// parseAttestedAuthData reads the credential ID and public key from
+// authenticator data with attested credential data.
+func parseAttestedAuthData(ad []byte) (attestedData, error) {
+	bad := func(what string) (attestedData, error) {
+		return attestedData{}, fmt.Errorf("authenticator data %s: %w", what, ErrCard)
+	}
+	if len(ad) < 37+16+2 || ad[32]&flagAT == 0 {
+		return bad("without attested credential data")
+	}
+	n := int(binary.BigEndian.Uint16(ad[53:55]))
+	if len(ad) < 55+n {
+		return bad("truncated")
+	}
+	out := attestedData{credID: ad[55 : 55+n]}
+	var ck coseKey
+	rest, err := cbor.UnmarshalFirst(ad[55+n:], &ck)
+	if err != nil {
+		return bad("with a bad public key")
+	}
+	out.ext = rest
+	out.alg = ck.Alg
+	var pub any
+	switch ck.Alg {
+	case coseES256:
+		pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, ck.X...), ck.Y...))
+		if err != nil {
+			return bad("with a bad P-256 key")
+		}
+		pub = pk
+	case coseEdDSA:
+		if len(ck.X) != ed25519.PublicKeySize {
+			return bad("with a bad Ed25519 key")
+		}
+		pub = ed25519.PublicKey(ck.X)
+	}
+	if pub != nil {
+		if out.spki, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+			return bad("with an unencodable key")
+		}
+	}
+	return out, nil
+}
