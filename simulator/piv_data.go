@@ -129,9 +129,13 @@ const (
 )
 
 // pivObjectWritable reports whether tag names a data object the host may
-// store: the PIV objects 5FC101–5FC123 and Yubico's 5FFF00–5FFFFF.
+// store. A YubiKey takes any three-byte tag 5F0000–5FFFFF, not only the
+// PIV objects 5FC101–5FC123 and Yubico's 5FFF00–5FFFFF: "Yubico writable
+// PIV objects are available in the range 5f0000 - 5fffff" (ykman piv
+// objects import --help,
+// https://github.com/Yubico/yubikey-manager/blob/main/ykman/_cli/piv.py).
 func pivObjectWritable(tag uint32) bool {
-	return (tag >= 0x5FC101 && tag <= 0x5FC123) || (tag >= 0x5FFF00 && tag <= 0x5FFFFF)
+	return tag >= 0x5F0000 && tag <= 0x5FFFFF
 }
 
 // pivObjectNeedsPIN reports whether reading tag needs the PIN (SP 800-73-4
@@ -256,7 +260,7 @@ func (a *pivApplet) metadata(cmd command) response {
 		return response{sw: swOK, data: pivConcat(
 			pivTLV(0x01, []byte{a.mgmt.alg}),
 			pivTLV(0x02, []byte{pivPINPolicyDefault, touch}),
-			pivTLV(0x05, pivBool(pivEqual(a.mgmt.key, pivDefaultMgmtKey))),
+			pivTLV(0x05, pivBool(a.mgmtIsDefault())),
 		)}
 	}
 	if !pivKeySlot(cmd.p2) && cmd.p2 != pivSlotAttestation {

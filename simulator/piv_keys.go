@@ -461,6 +461,15 @@ func (a *pivApplet) setMgmtKey(cmd command) response {
 	return pivSW(swOK)
 }
 
+// mgmtIsDefault reports whether the management key is the factory one:
+// the well-known bytes with the firmware's default algorithm. The same
+// bytes under another algorithm (SET MANAGEMENT KEY to AES-192 on a 3DES
+// key, or to 3DES on 5.7) are a key a tool that assumes the default
+// cannot use, so GET METADATA no longer calls it default.
+func (a *pivApplet) mgmtIsDefault() bool {
+	return a.mgmt.alg == a.defaultMgmtAlg() && pivEqual(a.mgmt.key, pivDefaultMgmtKey)
+}
+
 func pivMgmtKeyLen(alg byte) int {
 	switch alg {
 	case pivAlg3DES, pivAlgAES192:
@@ -613,13 +622,17 @@ func (k *pivKey) agree(peer []byte) ([]byte, error) {
 //   - mutual: 80 00 → 80 E(W); 80 W 81 C → 82 E(C), host authenticated;
 //   - card-only: 81 00 → 81 C; 82 E(C) → 9000, host authenticated.
 //
-// P1 must be the key's algorithm. A wrong answer answers 6982.
+// P1 must be the key's algorithm: any other answers 6A80, as a YubiKey 5.7
+// does when a client still assumes 3DES
+// (https://github.com/sigstore/cosign/issues/3742,
+// https://github.com/gravitational/teleport/issues/55889). A wrong answer
+// answers 6982.
 func (a *pivApplet) mgmtAuthenticate(alg byte, tlvs map[uint32][]byte) response {
 	pending := a.mgmtPending
 	defer clear(pending.plain)
 	a.mgmtPending = pivMgmtChallenge{}
 	if alg != a.mgmt.alg {
-		return pivSW(swIncorrectP1P2)
+		return pivSW(swIncorrectData)
 	}
 	block, err := a.mgmt.block()
 	if err != nil {

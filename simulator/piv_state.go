@@ -12,7 +12,7 @@ type PIVState struct {
 	PUKRetries, PUKMaxRetries int
 	DefaultPIN                bool // the PIN is still 123456
 	DefaultPUK                bool // the PUK is still 12345678
-	DefaultManagementKey      bool // the management key is still 0102…0708 ×3
+	DefaultManagementKey      bool // the management key is still 0102…0708 ×3 with the factory algorithm
 	// ManagementKeyAlgorithm is the PIV algorithm identifier of the
 	// management key: 0x03 3DES, 0x08 AES-128, 0x0A AES-192, 0x0C AES-256.
 	ManagementKeyAlgorithm byte
@@ -44,7 +44,7 @@ func (a *pivApplet) state() PIVState {
 		PUKRetries: max(a.puk.retries, 0), PUKMaxRetries: a.puk.maxRetries,
 		DefaultPIN:             a.pin.isDefault(pivDefaultPIN),
 		DefaultPUK:             a.puk.isDefault(pivDefaultPUK),
-		DefaultManagementKey:   pivEqual(a.mgmt.key, pivDefaultMgmtKey),
+		DefaultManagementKey:   a.mgmtIsDefault(),
 		ManagementKeyAlgorithm: a.mgmt.alg,
 	}
 	for slot, k := range a.keys {

@@ -319,7 +319,9 @@ func TestPIVManagementKey(t *testing.T) {
 	if sw := pivAuthMgmt(t, a, pivAlgAES192, wrong); sw != swSecurityStatus {
 		t.Fatalf("wrong key: SW %04X, want 6982", sw)
 	}
-	pivDo(t, a, pivCmd(pivInsAuthenticate, pivAlg3DES, pivSlotMgmt, 0x7C, 0x02, 0x80, 0x00), swIncorrectP1P2)
+	// The wrong algorithm answers 6A80, as on a YubiKey 5.7
+	// (sigstore/cosign#3742, gravitational/teleport#55889).
+	pivDo(t, a, pivCmd(pivInsAuthenticate, pivAlg3DES, pivSlotMgmt, 0x7C, 0x02, 0x80, 0x00), swIncorrectData)
 	pivAuthDefault(t, a)
 
 	newKey := bytes.Repeat([]byte{0x17}, 32)
@@ -351,6 +353,47 @@ func TestPIVManagementKey(t *testing.T) {
 	a.selectApplet()
 	if sw := pivAuthMgmt(t, a, pivAlg3DES, des3); sw != swOK {
 		t.Fatalf("3DES key: SW %04X", sw)
+	}
+}
+
+// TestPIVManagementKeyDefaultFlag checks GET METADATA's "default" flag
+// for slot 9B: the factory key is the well-known bytes under the
+// firmware's default algorithm, so the same bytes under another algorithm
+// are not default.
+func TestPIVManagementKeyDefaultFlag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		fw      Version
+		factory byte // the factory algorithm
+		setAlg  byte // SET MANAGEMENT KEY to the default bytes under this algorithm
+		want    bool
+	}{
+		{"5.7 AES-192 kept", pivFW571, pivAlgAES192, pivAlgAES192, true},
+		{"5.7 changed to 3DES", pivFW571, pivAlgAES192, pivAlg3DES, false},
+		{"5.4.3 3DES kept", Version{5, 4, 3}, pivAlg3DES, pivAlg3DES, true},
+		{"5.4.3 changed to AES-192", Version{5, 4, 3}, pivAlg3DES, pivAlgAES192, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newTestPIV(t, tt.fw)
+			if sw := pivAuthMgmt(t, a, tt.factory, pivDefaultMgmtKey); sw != swOK {
+				t.Fatalf("factory key: SW %04X", sw)
+			}
+			set := append([]byte{tt.setAlg, pivSlotMgmt, 24}, pivDefaultMgmtKey...)
+			pivDo(t, a, pivCmd(pivInsSetMgmtKey, 0xFF, 0xFF, set...), swOK)
+			got := pivDo(t, a, pivCmd(pivInsGetMetadata, 0, pivSlotMgmt), swOK)
+			want := []byte{0x01, 0x01, tt.setAlg, 0x02, 0x02, 0x00, 0x01, 0x05, 0x01, 0x00}
+			if tt.want {
+				want[len(want)-1] = 0x01
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("9B metadata (-want +got):\n%s", diff)
+			}
+			if st := a.state(); st.DefaultManagementKey != tt.want {
+				t.Errorf("PIVState.DefaultManagementKey = %v, want %v", st.DefaultManagementKey, tt.want)
+			}
+		})
 	}
 }
 
@@ -760,7 +803,17 @@ func TestPIVDataObjects(t *testing.T) {
 
 	pivDo(t, a, put(make([]byte, pivMaxObject+1), 0x5F, 0xC1, 0x0A), pivSwNotEnoughMemory)
 	pivDo(t, a, put([]byte{1}, 0x7E), swIncorrectData)
-	pivDo(t, a, put([]byte{1}, 0x5F, 0xC2, 0x01), swIncorrectData)
+	// Any tag 5F0000–5FFFFF is writable (ykman piv objects import).
+	for _, tag := range [][]byte{{0x5F, 0x00, 0x00}, {0x5F, 0x00, 0x01}, {0x5F, 0xC2, 0x01}, {0x5F, 0xFF, 0xFF}} {
+		pivDo(t, a, put([]byte("blob"), tag...), swOK)
+		if got := pivDo(t, a, get(tag...), swOK); !bytes.Equal(got, pivTLV(0x53, []byte("blob"))) {
+			t.Errorf("GET DATA % X = % X, want what PUT DATA stored", tag, got)
+		}
+		pivDo(t, a, put(nil, tag...), swOK)
+	}
+	pivDo(t, a, put([]byte{1}, 0x5E, 0xFF, 0xFF), swIncorrectData)
+	pivDo(t, a, put([]byte{1}, 0x60, 0x00, 0x00), swIncorrectData)
+	pivDo(t, a, put([]byte{1}, 0x5F, 0xC1), swIncorrectData)
 	pivDo(t, a, pivCmd(pivInsGetData, 0x3F, 0xFE, 0x5C, 0x01, 0x7E), swIncorrectP1P2)
 	pivDo(t, a, pivCmd(pivInsGetData, 0x3F, 0xFF, 0x5C, 0x05, 0x7E), swIncorrectData)
 
