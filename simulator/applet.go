@@ -64,6 +64,16 @@ type env struct {
 	// poweredAt is when the key was last powered up; the card updates it
 	// on power cycles with its lock held.
 	poweredAt time.Time
+	// enabled returns the applications enabled on the transport the key
+	// is attached over (WRITE CONFIG changes them); it runs with the
+	// card's lock held. nil means every application is enabled.
+	enabled func() Capability
+}
+
+// appEnabled reports whether any of the applications c is enabled on the
+// key's current transport.
+func (e *env) appEnabled(c Capability) bool {
+	return e.enabled == nil || e.enabled()&c != 0
 }
 
 // applet is one ISO 7816 application on the card (Management, FIDO, PIV).
@@ -72,6 +82,10 @@ type applet interface {
 	// aid is the applet's full AID; SELECT matches any prefix of at least
 	// 5 bytes of it.
 	aid() []byte
+	// capability is the set of applications behind the applet; SELECT
+	// finds the applet only while one of them is enabled on the key's
+	// transport. 0 means always available (Management).
+	capability() Capability
 	// selectApplet is called when the applet becomes the selected one and
 	// returns the SELECT response.
 	selectApplet() response

@@ -79,13 +79,15 @@ func TestParseAPDU(t *testing.T) {
 
 // TestManagementTrace replays ykman's "info" exchange byte for byte: the
 // commands ykman sends and the answers its parser expects (docs/simulator.md
-// §How real tools talk to it).
+// §How real tools talk to it). Supported and enabled (01, 03, 0D, 0E) are U2F|PIV|FIDO2 (0212): the
+// applications the simulator hosts; 06, 07, 08 and 0A are the auto-eject
+// and challenge-response timeouts, the device flags and the lock state.
 func TestManagementTrace(t *testing.T) {
 	t.Parallel()
 	k := newTestKey(t)
 	steps := []struct{ apdu, want string }{
 		{"00A4040008A000000527471117", hex.EncodeToString([]byte("Virtual YubiKey - 5.7.1")) + "9000"},
-		{"001D000000", "1e0102023b020400bc614e0302023b0401010503050701" + "0d02023b0e02023b9000"},
+		{"001D000000", "2b01020212020400bc614e03020212040101050305070106020000070100080100" + "0a0100" + "0d0202120e0202129000"},
 		{"00A4040008A0000006472F0001", hex.EncodeToString([]byte("FIDO_2_0")) + "9000"},
 		{"00A4040005A000000527", hex.EncodeToString([]byte("Virtual YubiKey - 5.7.1")) + "9000"}, // prefix
 		{"00A4040007A0000005272001", "6a82"},                                                     // OTP not hosted
@@ -104,10 +106,10 @@ func TestManagementModels(t *testing.T) {
 		model Model
 		want  string
 	}{
-		{YubiKey5CNFC, "1e0102023b020400bc614e0302023b0401030503050701" + "0d02023b0e02023b9000"},
-		{YubiKey5C, "160102023b020400bc614e0302023b04010305030507019000"},
-		{YubiKey5NFCFIPS, "1e0102023b020400bc614e0302023b0401810503050704" + "0d02023b0e02023b9000"},
-		{SecurityKeyNFC, "1e01020202020400bc614e030202020401410503050701" + "0d0202020e0202029000"},
+		{YubiKey5CNFC, "2b01020212020400bc614e03020212040103050305070106020000070100080100" + "0a0100" + "0d0202120e0202129000"},
+		{YubiKey5C, "2301020212020400bc614e03020212040103050305070106020000070100080100" + "0a0100" + "9000"},
+		{YubiKey5NFCFIPS, "2b01020212020400bc614e03020212040181050305070406020000070100080100" + "0a0100" + "0d0202120e0202129000"},
+		{SecurityKeyNFC, "2b01020202020400bc614e03020202040141050305070106020000070100080100" + "0a0100" + "0d0202020e0202029000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.model.String(), func(t *testing.T) {
@@ -125,6 +127,8 @@ func TestManagementModels(t *testing.T) {
 type echoApplet struct{}
 
 func (echoApplet) aid() []byte            { return []byte{0xF0, 1, 2, 3, 4, 5} }
+
+func (echoApplet) capability() Capability { return 0 }
 func (echoApplet) selectApplet() response { return response{sw: swOK} }
 func (echoApplet) powerOff()              {}
 func (echoApplet) handle(cmd command) response {

@@ -4,6 +4,13 @@
 // real key offers over CCID or NFC. It is pure Go and needs no hardware,
 // no PC/SC stack and no network.
 //
+// The Management application answers READ CONFIG with the applications
+// the simulator hosts (FIDO U2F, FIDO2, PIV; see [Capability]) and takes
+// WRITE CONFIG, so "ykman config usb --disable PIV" and "ykman config
+// set-lock-code" work: the enabled applications are kept per [Transport]
+// (USB or NFC, [WithTransport], [Key.SetTransport]), survive power
+// cycles, and a disabled application answers SELECT as absent.
+//
 // A [Key] is the card. [Key.Transmit] takes command APDUs (short or
 // extended, with command chaining and 61xx/GET RESPONSE) and routes them to
 // the application selected by AID; [Key.CTAP] runs a CTAP2 command on the

@@ -27,7 +27,7 @@ func ExampleKey_Transmit() {
 	fmt.Println(hex.EncodeToString(resp))
 	// Output:
 	// Virtual YubiKey - 5.7.1 9000
-	// 1e0102023b020400bc614e0302023b04010105030507010d02023b0e02023b9000
+	// 2b01020212020400bc614e030202120401010503050701060200000701000801000a01000d0202120e0202129000
 }
 
 // The Platform plays the browser: it turns WebAuthn options into CTAP2

@@ -192,16 +192,24 @@ func (a *fidoApplet) fipsMode() bool {
 
 func (a *fidoApplet) aid() []byte { return fidoAID }
 
+func (a *fidoApplet) capability() Capability { return CapU2F | CapFIDO2 }
+
 func (a *fidoApplet) selectApplet() response {
 	return response{data: []byte("FIDO_2_0"), sw: swOK}
 }
 
 func (a *fidoApplet) handle(cmd command) response {
 	if cmd.cla&0x80 == 0 {
+		if !a.env.appEnabled(CapU2F) {
+			return response{sw: swInsNotSupported}
+		}
 		return a.u2f(cmd)
 	}
 	switch cmd.ins {
 	case insNFCCTAPMsg:
+		if !a.env.appEnabled(CapFIDO2) {
+			return response{sw: swInsNotSupported}
+		}
 		if cmd.p1&^0x80 != 0 || cmd.p2 != 0 {
 			return response{sw: swIncorrectP1P2}
 		}

@@ -58,6 +58,7 @@ type config struct {
 	touch      TouchPolicy
 	aaguid     uuid.UUID
 	transcript bool
+	transport  Transport
 }
 
 // WithSerial sets the serial number (default: 8 digits drawn from the
@@ -204,6 +205,9 @@ type Key struct {
 	record   bool
 	log      []Exchange
 	powerOff uint64 // power-offs so far (PowerCycle, Remove): platforms drop their key agreement caches
+	// transport is how the key is attached; the management applet keeps
+	// the applications enabled on each.
+	transport Transport
 }
 
 // New makes a key, plugged in and powered. Without options it is a
@@ -212,7 +216,7 @@ type Key struct {
 // default PIV PIN/PUK/management key, attesting under [DefaultFIDOCA] and
 // [DefaultPIVCA].
 func New(opts ...Option) (*Key, error) {
-	c := config{model: YubiKey5NFC, rand: rand.Reader, now: time.Now}
+	c := config{model: YubiKey5NFC, rand: rand.Reader, now: time.Now, transport: TransportUSB}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("simulator: nil option")
@@ -220,6 +224,9 @@ func New(opts ...Option) (*Key, error) {
 		if err := o(&c); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkTransport(c.model, c.transport); err != nil {
+		return nil, err
 	}
 	if c.firmware == (Version{}) {
 		c.firmware = defaultFirmware
@@ -240,7 +247,7 @@ func New(opts ...Option) (*Key, error) {
 	if c.pivCA == nil {
 		c.pivCA = DefaultPIVCA()
 	}
-	k := &Key{present: true, touch: c.touch, record: c.transcript}
+	k := &Key{present: true, touch: c.touch, record: c.transcript, transport: c.transport}
 	k.aaguid = c.aaguid
 	if k.aaguid == uuid.Nil {
 		k.aaguid = c.model.AAGUID()
@@ -256,6 +263,7 @@ func New(opts ...Option) (*Key, error) {
 		pivCA:     c.pivCA,
 		aaguid:    k.aaguid,
 		poweredAt: c.now(),
+		enabled:   k.enabledLocked,
 	}
 	k.mgmt = newManagementApplet(k.env)
 	fido, err := newFIDOApplet(k.env)
@@ -264,7 +272,7 @@ func New(opts ...Option) (*Key, error) {
 	}
 	k.fido = fido
 	k.applets = []applet{k.mgmt, k.fido}
-	if mi, _ := c.model.info(); mi.usbCaps&capPIV != 0 {
+	if mi, _ := c.model.info(); mi.usbCaps&CapPIV != 0 {
 		k.piv = newPIVApplet(k.env)
 		k.applets = append(k.applets, k.piv)
 	}
@@ -302,6 +310,12 @@ func (k *Key) Transmit(apdu []byte) ([]byte, error) {
 		return nil, ErrNotPresent
 	}
 	resp := k.process(apdu)
+	if k.mgmt.takeReboot() {
+		// WRITE CONFIG asked for a reboot: the answer goes out, then the
+		// key restarts as after a power cycle.
+		k.powerOffLocked()
+		k.env.poweredAt = k.env.now()
+	}
 	if k.record {
 		k.log = append(k.log, Exchange{Command: append([]byte(nil), apdu...), Response: append([]byte(nil), resp...)})
 	}
@@ -311,12 +325,19 @@ func (k *Key) Transmit(apdu []byte) ([]byte, error) {
 // CTAP runs one CTAP2 command (command byte followed by CBOR parameters) on
 // the FIDO applet, as the USB HID transport (CTAPHID_CBOR) does, without
 // touching the smart-card applet selection. It returns the status byte
-// followed by the CBOR response. The only error is [ErrNotPresent].
+// followed by the CBOR response; with FIDO2 disabled over USB (WRITE
+// CONFIG) the status is CTAP1_ERR_INVALID_COMMAND. The only error is
+// [ErrNotPresent].
 func (k *Key) CTAP(req []byte) ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !k.present {
 		return nil, ErrNotPresent
+	}
+	if k.mgmt.enabled(TransportUSB)&CapFIDO2 == 0 {
+		// FIDO2 disabled over USB (WRITE CONFIG): CTAPHID_CBOR is not
+		// offered.
+		return []byte{ctapInvalidCommand}, nil
 	}
 	return k.fido.ctap(req), nil
 }
@@ -476,6 +497,11 @@ func (k *Key) dispatch(cmd command) response {
 		}
 		for _, a := range k.applets {
 			if hasPrefix(a.aid(), cmd.data) {
+				if c := a.capability(); c != 0 && k.enabledLocked()&c == 0 {
+					// Disabled on this transport (WRITE CONFIG): the
+					// application answers as absent.
+					return response{sw: swFileNotFound}
+				}
 				k.selected = a
 				return a.selectApplet()
 			}
@@ -549,15 +575,16 @@ func moreData(remaining int) uint16 {
 
 // Exchange is one APDU and its response, recorded with [WithTranscript].
 // The raw bytes may contain secrets (PIV VERIFY carries the PIN in clear,
-// SET MANAGEMENT KEY the new management key, IMPORT KEY a private key);
-// String redacts them.
+// SET MANAGEMENT KEY the new management key, IMPORT KEY a private key,
+// WRITE CONFIG the lock code); String redacts them.
 type Exchange struct {
 	Command, Response []byte
 }
 
 // String returns "C: <hex> R: <hex>", with the data of PIV VERIFY, CHANGE
 // REFERENCE DATA, RESET RETRY COUNTER, IMPORT ASYMMETRIC KEY and SET
-// MANAGEMENT KEY replaced by "[REDACTED]", and so both ways for GET DATA
+// MANAGEMENT KEY and of the management WRITE CONFIG (which carries the
+// configuration lock code) replaced by "[REDACTED]", and so both ways for GET DATA
 // and PUT DATA of the PIN-protected objects (printed information, where
 // ykman keeps a PIN-protected management key, and biometrics).
 func (e Exchange) String() string {
@@ -565,7 +592,7 @@ func (e Exchange) String() string {
 	if len(e.Command) > 5 && e.Command[0]&0x80 == 0 {
 		redacted := hex.EncodeToString(e.Command[:4]) + " [REDACTED]"
 		switch e.Command[1] {
-		case pivInsVerify, pivInsChangeRef, pivInsResetRetry, pivInsImportKey, pivInsSetMgmtKey:
+		case pivInsVerify, pivInsChangeRef, pivInsResetRetry, pivInsImportKey, pivInsSetMgmtKey, insWriteConfig:
 			c = redacted
 		case pivInsGetData, pivInsPutData:
 			if i := bytes.Index(e.Command[4:], []byte{0x5C, 0x03}); i >= 0 && len(e.Command) >= 4+i+5 {

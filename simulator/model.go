@@ -40,26 +40,20 @@ const (
 	FormFactorUSBCLightning FormFactor = 0x05
 )
 
-// Capability bits of the management applet's READ CONFIG (yubikit CAPABILITY).
+// The applications a model supports, as far as the simulator hosts them
+// (see [Capability]): a YubiKey 5 also has OTP, OATH and OpenPGP, which
+// the simulator does not implement and so does not advertise.
 const (
-	capOTP     uint16 = 0x0001
-	capU2F     uint16 = 0x0002
-	capOpenPGP uint16 = 0x0008
-	capPIV     uint16 = 0x0010
-	capOATH    uint16 = 0x0020
-	capHSMAuth uint16 = 0x0100
-	capFIDO2   uint16 = 0x0200
-
-	capsYubiKey5 = capOTP | capU2F | capOpenPGP | capPIV | capOATH | capFIDO2
-	capsSecurity = capU2F | capFIDO2
+	capsYubiKey5 = CapU2F | CapPIV | CapFIDO2
+	capsSecurity = CapU2F | CapFIDO2
 )
 
 type modelInfo struct {
 	name       string // Yubico's product name
 	productID  int
 	formFactor FormFactor
-	usbCaps    uint16
-	nfcCaps    uint16 // 0: no NFC
+	usbCaps    Capability
+	nfcCaps    Capability // 0: no NFC
 	fips       bool
 	// yubicoAAGUID is an AAGUID genuine keys of this series report with
 	// firmware 5.7 (docs/yubico.md §AAGUIDs; which 5.7.x release reports

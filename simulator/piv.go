@@ -253,6 +253,8 @@ func (a *pivApplet) Format(f fmt.State, _ rune) {
 
 func (a *pivApplet) aid() []byte { return pivAID }
 
+func (a *pivApplet) capability() Capability { return CapPIV }
+
 // selectApplet answers SELECT with the Application Property Template
 // (SP 800-73-4 Part 2 §3.1.1): 61 { 4F PIX, 79 { 4F RID } }
 // (docs/simulator.md §PIV applet).

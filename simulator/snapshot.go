@@ -14,8 +14,16 @@ type State struct {
 	Model    Model
 	Firmware Version
 	AAGUID   uuid.UUID
-	FIDO     FIDOState
-	PIV      *PIVState // nil on models without PIV
+	// Transport is how the key is attached ([Key.SetTransport]).
+	Transport Transport
+	// USBEnabled and NFCEnabled are the applications enabled on each
+	// transport (WRITE CONFIG, e.g. ykman config usb --disable PIV);
+	// NFCEnabled is 0 on models without NFC.
+	USBEnabled, NFCEnabled Capability
+	// ConfigLocked is whether a configuration lock code is set.
+	ConfigLocked bool
+	FIDO         FIDOState
+	PIV          *PIVState // nil on models without PIV
 }
 
 // FIDOState is the FIDO application's part of a [State].
@@ -48,11 +56,15 @@ func (k *Key) Snapshot() State {
 	defer k.mu.Unlock()
 	f := k.fido
 	st := State{
-		Present:  k.present,
-		Serial:   k.env.serial,
-		Model:    k.env.model,
-		Firmware: k.env.firmware,
-		AAGUID:   k.aaguid,
+		Present:      k.present,
+		Serial:       k.env.serial,
+		Model:        k.env.model,
+		Firmware:     k.env.firmware,
+		AAGUID:       k.aaguid,
+		Transport:    k.transport,
+		USBEnabled:   k.mgmt.cfg.usbEnabled,
+		NFCEnabled:   k.mgmt.cfg.nfcEnabled,
+		ConfigLocked: k.mgmt.cfg.lockCode != nil,
 		FIDO: FIDOState{
 			PINSet:             f.pinHash != nil,
 			PINRetries:         f.retries,
