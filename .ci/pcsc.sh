@@ -14,7 +14,8 @@ export PATH="/usr/local/go/bin:$PATH"
 
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	pcscd vsmartcard-vpcd libpcsclite-dev yubikey-manager python3-fido2
+	pcscd vsmartcard-vpcd libpcsclite-dev yubikey-manager python3-fido2 \
+	yubico-piv-tool opensc
 if [ "${1:-}" = "--install-only" ]; then
 	exit 0
 fi

@@ -90,8 +90,8 @@ func TestManagementTrace(t *testing.T) {
 		{"001D000000", "2b01020212020400bc614e03020212040101050305070106020000070100080100" + "0a0100" + "0d0202120e0202129000"},
 		{"00A4040008A0000006472F0001", hex.EncodeToString([]byte("FIDO_2_0")) + "9000"},
 		{"00A4040005A000000527", hex.EncodeToString([]byte("Virtual YubiKey - 5.7.1")) + "9000"}, // prefix
-		{"00A4040007A0000005272001", "6a82"},                                                     // OTP not hosted
-		{"00A4040004A0000005", "6a82"},                                                           // prefix too short
+		{"00A4040007A0000005272001", "6a82"}, // OTP not hosted
+		{"00A4040004A0000005", "6a82"},       // prefix too short
 	}
 	for _, s := range steps {
 		if got := transmitHex(t, k, s.apdu); got != s.want {
@@ -126,7 +126,7 @@ func TestManagementModels(t *testing.T) {
 // bytes, for testing the card's chaining.
 type echoApplet struct{}
 
-func (echoApplet) aid() []byte            { return []byte{0xF0, 1, 2, 3, 4, 5} }
+func (echoApplet) aid() []byte { return []byte{0xF0, 1, 2, 3, 4, 5} }
 
 func (echoApplet) capability() Capability { return 0 }
 func (echoApplet) selectApplet() response { return response{sw: swOK} }
