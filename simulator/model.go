@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -190,6 +191,27 @@ type Version struct{ Major, Minor, Patch uint8 }
 
 // String returns the version as "5.7.1".
 func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// ParseVersion parses a firmware version written as ykman prints it,
+// "5.4.3": three decimal numbers from 0 to 255 separated by dots.
+func ParseVersion(s string) (Version, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return Version{}, fmt.Errorf("simulator: version %q: want major.minor.patch, e.g. 5.4.3", s)
+	}
+	var out [3]uint8
+	for i, p := range parts {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return Version{}, fmt.Errorf("simulator: version %q: %q is not a number from 0 to 255", s, p)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n > 255 {
+			return Version{}, fmt.Errorf("simulator: version %q: %q is not a number from 0 to 255", s, p)
+		}
+		out[i] = uint8(n)
+	}
+	return Version{out[0], out[1], out[2]}, nil
+}
 
 // defaultFirmware is the firmware of a key made without [WithFirmware].
 var defaultFirmware = Version{5, 7, 1}

@@ -18,6 +18,10 @@
 //	-keys N           serve N keys (1 or 2) on consecutive vpcd ports
 //	-serial N         serial number of the first key (others count up)
 //	-model NAME       model, e.g. "YubiKey 5C NFC" or yubikey-5-nfc
+//	-firmware X.Y.Z   firmware version, 5.x (default 5.7.1; 5.7.4 for FIPS
+//	                  models). Before 5.7 the PIV management key defaults to
+//	                  3DES, as tools written for older keys expect; AES
+//	                  management keys need 5.4, GET METADATA 5.3.
 //	-fido-pin PIN     set this FIDO2 PIN (none by default)
 //	-piv-pin PIN      change the PIV PIN from the default 123456
 //
@@ -54,12 +58,14 @@ func main() {
 
 // config is the parsed command line.
 type config struct {
-	addr    string
-	keys    int
-	serial  uint32
-	model   simulator.Model
-	fidoPIN string
-	pivPIN  string
+	addr   string
+	keys   int
+	serial uint32
+	model  simulator.Model
+	// firmware is the -firmware version; zero means the model's default.
+	firmware simulator.Version
+	fidoPIN  string
+	pivPIN   string
 }
 
 // run serves keys until ctx is done. It returns 0 after an orderly stop, 1
@@ -122,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	keys := fs.Int("keys", 1, "number of keys to serve on consecutive vpcd ports (1 or 2)")
 	serial := fs.Uint("serial", 12345678, "serial number of the first key")
 	modelName := fs.String("model", "YubiKey 5 NFC", "model `name`")
+	firmware := fs.String("firmware", "", "firmware `version` X.Y.Z, 5.x (default 5.7.1, 5.7.4 for FIPS models)")
 	fidoPIN := fs.String("fido-pin", "", "FIDO2 `PIN` to set (none by default)")
 	pivPIN := fs.String("piv-pin", "", "PIV `PIN` replacing the default 123456")
 	if err := fs.Parse(args); err != nil {
@@ -151,6 +158,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-model %q: unknown model", *modelName)
 	}
 	cfg.model = m
+	if *firmware != "" {
+		v, err := simulator.ParseVersion(*firmware)
+		if err != nil {
+			return config{}, fmt.Errorf("-firmware %q: want a version such as 5.4.3", *firmware)
+		}
+		if v.Major != 5 {
+			return config{}, fmt.Errorf("-firmware %s: only YubiKey 5 firmware (5.x.y) is simulated", v)
+		}
+		cfg.firmware = v
+	}
 	// PIN rules of a YubiKey; the PINs themselves stay out of messages.
 	if n := utf8.RuneCountInString(cfg.fidoPIN); cfg.fidoPIN != "" && (n < 4 || len(cfg.fidoPIN) > 63 || !utf8.ValidString(cfg.fidoPIN)) {
 		return config{}, errors.New("-fido-pin: want 4 to 63 bytes of UTF-8, at least 4 characters")
@@ -164,7 +181,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // newKey creates one key and applies the PINs, the way a person would with
 // ykman: a FIDO2 PIN through ClientPIN, the PIV PIN with CHANGE REFERENCE.
 func newKey(ctx context.Context, cfg config, serial uint32) (*simulator.Key, error) {
-	k, err := simulator.New(simulator.WithSerial(serial), simulator.WithModel(cfg.model))
+	opts := []simulator.Option{simulator.WithSerial(serial), simulator.WithModel(cfg.model)}
+	if cfg.firmware != (simulator.Version{}) {
+		opts = append(opts, simulator.WithFirmware(cfg.firmware))
+	}
+	k, err := simulator.New(opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/des"
 	"encoding/binary"
 	"io"
 	"net"
@@ -157,6 +158,49 @@ func TestRunServesKey(t *testing.T) {
 	}
 }
 
+// TestRunFirmware serves a key with -firmware 5.4.3, as tools written for
+// keys before 5.7 expect: the version in SELECT and READ CONFIG, and the
+// PIV management key at its 3DES default, which authenticates.
+func TestRunFirmware(t *testing.T) {
+	t.Parallel()
+	ln := listen(t, "127.0.0.1:0")
+	stop := start(t, "-vpcd", ln.Addr().String(), "-firmware", "5.4.3")
+	r := accept(t, ln)
+
+	if got := string(r.transmit("SELECT management", selectManagement)); got != "Virtual YubiKey - 5.4.3" {
+		t.Errorf("SELECT management = %q, want version 5.4.3", got)
+	}
+	if got := tlv(t, r.transmit("READ CONFIG", readConfig), 0x05); !bytes.Equal(got, []byte{5, 4, 3}) {
+		t.Errorf("READ CONFIG version = % X, want 05 04 03", got)
+	}
+	r.transmit("SELECT PIV", selectPIV)
+	// GET METADATA 9B: 01 algorithm 03 (3DES), 05 default.
+	if got, want := r.transmit("GET METADATA 9B", []byte{0x00, 0xF7, 0x00, 0x9B, 0x00}), []byte{0x01, 0x01, 0x03, 0x02, 0x02, 0x00, 0x01, 0x05, 0x01, 0x01}; !bytes.Equal(got, want) {
+		t.Errorf("GET METADATA 9B = % X, want % X (3DES, default)", got, want)
+	}
+	// Card authentication with the default key under 3DES
+	// (SP 800-73-4 Part 2 Appendix A.1): 81 00 → 81 challenge; 82 E(challenge).
+	resp := r.transmit("GENERAL AUTHENTICATE challenge", []byte{0x00, 0x87, 0x03, 0x9B, 0x04, 0x7C, 0x02, 0x81, 0x00})
+	if len(resp) != 12 || resp[2] != 0x81 || resp[3] != 8 {
+		t.Fatalf("challenge = % X, want 7C 0A 81 08 <8 bytes>", resp)
+	}
+	block, err := des.NewTripleDESCipher(bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := make([]byte, 8)
+	block.Encrypt(enc, resp[4:])
+	r.transmit("GENERAL AUTHENTICATE response", append([]byte{0x00, 0x87, 0x03, 0x9B, 0x0C, 0x7C, 0x0A, 0x82, 0x08}, enc...))
+
+	code, stdout, stderr := stop()
+	if code != 0 {
+		t.Errorf("run() = %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "firmware 5.4.3") {
+		t.Errorf("stdout = %q, want it to name firmware 5.4.3", stdout)
+	}
+}
+
 // ctap sends one CTAP2 command through NFCCTAP_MSG and decodes the answer.
 func ctap(t *testing.T, r *reader, cmd byte, params any) map[int]any {
 	t.Helper()
@@ -258,6 +302,11 @@ func TestRunBadFlags(t *testing.T) {
 		{"second serial too big", []string{"-keys", "2", "-serial", "4294967295"}, "-serial"},
 		{"three keys", []string{"-keys", "3"}, "-keys"},
 		{"unknown model", []string{"-model", "YubiKey 9"}, "-model"},
+		{"two-part firmware", []string{"-firmware", "5.4"}, "-firmware \"5.4\": want a version such as 5.4.3"},
+		{"garbled firmware", []string{"-firmware", "five"}, "-firmware \"five\": want a version such as 5.4.3"},
+		{"firmware out of range", []string{"-firmware", "5.300.1"}, "-firmware \"5.300.1\""},
+		{"firmware with a prefix", []string{"-firmware", "v5.4.3"}, "-firmware \"v5.4.3\""},
+		{"YubiKey 4 firmware", []string{"-firmware", "4.3.7"}, "-firmware 4.3.7: only YubiKey 5 firmware (5.x.y) is simulated"},
 		{"short FIDO PIN", []string{"-fido-pin", "12"}, "-fido-pin"},
 		{"long PIV PIN", []string{"-piv-pin", "123456789"}, "-piv-pin"},
 		{"stray argument", []string{"extra"}, "unexpected argument"},
