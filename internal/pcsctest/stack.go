@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -304,28 +305,42 @@ func (s *Stack) waitReady(link string, exited <-chan struct{}) error {
 	return fmt.Errorf("pcscd not ready after 10s: %w", lastErr)
 }
 
+// vpcd port range. A vpcd reader listens on two consecutive ports; they
+// are drawn below Linux's default ephemeral range (32768–60999,
+// net.ipv4.ip_local_port_range), so an outgoing connection of this or any
+// other process can never be handed one of them between our check and
+// pcscd's bind.
+const (
+	vpcdPortMin = 20000
+	vpcdPortMax = 32766 // the pair's first port; the second is at most 32767
+)
+
 // freePortPair finds two consecutive free TCP ports (vpcd listens on
-// CHANNELID and CHANNELID+1 on all interfaces).
+// CHANNELID and CHANNELID+1 on all interfaces) in the range above.
 func freePortPair() (int, error) {
-	for range 20 {
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			return 0, err
+	for range 50 {
+		port := vpcdPortMin + rand.IntN(vpcdPortMax-vpcdPortMin+1)
+		if portPairFree(port) {
+			return port, nil
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		if port >= 0xFFFF {
-			ln.Close()
-			continue
-		}
-		ln2, err := net.Listen("tcp", ":"+strconv.Itoa(port+1))
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		ln2.Close()
-		return port, nil
 	}
-	return 0, errors.New("no two consecutive free TCP ports")
+	return 0, fmt.Errorf("no two consecutive free TCP ports in %d-%d", vpcdPortMin, vpcdPortMax+1)
+}
+
+// portPairFree reports whether port and port+1 can both be bound on all
+// interfaces.
+func portPairFree(port int) bool {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	defer ln.Close()
+	ln2, err := net.Listen("tcp", ":"+strconv.Itoa(port+1))
+	if err != nil {
+		return false
+	}
+	ln2.Close()
+	return true
 }
 
 func logTail(path string) string {

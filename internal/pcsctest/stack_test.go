@@ -5,6 +5,7 @@ package pcsctest
 import (
 	"bytes"
 	"context"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -124,4 +125,27 @@ func BenchmarkTransmit(b *testing.B) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e6, "ms-median")
 	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds())/1e6, "ms-p99")
+}
+
+// TestFreePortPair checks that vpcd ports come from below the ephemeral
+// range and that a taken pair is skipped.
+func TestFreePortPair(t *testing.T) {
+	for range 20 {
+		port, err := freePortPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port < vpcdPortMin || port+1 > 32767 {
+			t.Fatalf("freePortPair() = %d, want a pair within %d-32767", port, vpcdPortMin)
+		}
+	}
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+	if portPairFree(taken) || portPairFree(taken-1) {
+		t.Errorf("portPairFree reports a pair including the bound port %d as free", taken)
+	}
 }
