@@ -306,3 +306,50 @@ func TestTransport(t *testing.T) {
 		t.Errorf("Capability.String() = %q, want %q", got, want)
 	}
 }
+
+// FuzzWriteConfig sends arbitrary WRITE CONFIG data: the applet never
+// panics, answers 9000, 6A80 or 6982, changes nothing when it refuses,
+// and always leaves at least one application enabled over USB.
+func FuzzWriteConfig(f *testing.F) {
+	f.Add(mustHexF(writeConfigAPDU(capsTLV(tagUSBEnabled, CapPIV|CapFIDO2), cfgTLV(tagDeviceFlags, 0))[10:]))
+	f.Add(mustHexF(writeConfigAPDU(cfgTLV(tagReboot), capsTLV(tagNFCEnabled, 0))[10:]))
+	f.Add(mustHexF(writeConfigAPDU(cfgTLV(tagConfigLock, bytes.Repeat([]byte{7}, lockCodeLen)...))[10:]))
+	f.Add([]byte{0x02, 0x0C, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 255 {
+			return
+		}
+		k := newTestKey(t)
+		before := k.Snapshot()
+		transmitHex(t, k, apduSelectMgmt)
+		apdu := append([]byte{0x00, 0x1C, 0x00, 0x00, byte(len(data))}, data...)
+		if len(data) == 0 {
+			apdu = apdu[:4]
+		}
+		resp, err := k.Transmit(apdu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := k.Snapshot()
+		switch got := hex.EncodeToString(resp); got {
+		case "9000":
+			if after.USBEnabled == 0 || after.USBEnabled&^before.USBEnabled != 0 {
+				t.Errorf("USB enabled %s after accepting % X", after.USBEnabled, data)
+			}
+		case "6a80", "6982", "6700":
+			if diff := cmp.Diff(before, after); diff != "" {
+				t.Errorf("refused % X (%s) but the state changed:\n%s", data, got, diff)
+			}
+		default:
+			t.Errorf("WRITE CONFIG % X answered %s", data, got)
+		}
+	})
+}
+
+func mustHexF(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
