@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # PC/SC interop: real, unmodified clients (piv-go, piv-go's own hardware
-# suite, ykman, python-fido2) against the simulated YubiKey through a real
-# pcscd with Debian's vsmartcard-vpcd reader. Run as root on Debian; called by
+# suite, ykman, python-fido2, yubico-piv-tool, OpenSC's pkcs11-tool) against
+# the simulated YubiKey through a real pcscd with Debian's vsmartcard-vpcd
+# reader (its two ports drawn from 20000-32767, below the ephemeral range). Run as root on Debian; called by
 # .ci/run. The harness (internal/pcsctest) starts its own pcscd in a private
 # mount namespace and stops it by PID; nothing is left running.
 #
@@ -22,7 +23,11 @@ fi
 
 export PREENROLL_REQUIRE_PCSC=1 CGO_ENABLED=1
 
-# Our interop tests and the harness's own tests, including
+# Our interop tests and the harness's own tests: ykman (info, piv, fido,
+# config usb --disable/--enable and the lock code, piv objects import,
+# a management-key algorithm change seen by piv info), yubico-piv-tool
+# against firmware 5.4.3 (3DES default management key) and 5.7.1,
+# pkcs11-tool signing through OpenSC's PIV driver, python-fido2, and
 # TestPIVGoSuite, which runs piv-go's hardware suite
 # (go test github.com/go-piv/piv-go/v2/piv -args -wipe-yubikey) against a
 # simulated key; its exclusions and their reasons are listed in

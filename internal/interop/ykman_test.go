@@ -33,9 +33,17 @@ func ykman(t *testing.T, st *pcsctest.Stack, stdin string, args ...string) strin
 
 func runYkman(t *testing.T, st *pcsctest.Stack, stdin string, args ...string) (string, string, error) {
 	t.Helper()
-	path, err := exec.LookPath("ykman")
+	return runProgram(t, st, stdin, "yubikey-manager", "ykman", args...)
+}
+
+// runProgram runs a PC/SC client (from Debian package pkg) with the
+// harness's pcscd and returns its stdout and stderr. It skips t, or fails
+// it under PREENROLL_REQUIRE_PCSC=1, when the program is missing.
+func runProgram(t *testing.T, st *pcsctest.Stack, stdin, pkg, name string, args ...string) (string, string, error) {
+	t.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
-		requireOrSkip(t, "ykman missing (apt-get install yubikey-manager)")
+		requireOrSkip(t, name+" missing (apt-get install "+pkg+")")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
