@@ -2,8 +2,8 @@
 # PC/SC interop: real, unmodified clients (piv-go, piv-go's own hardware
 # suite, ykman, python-fido2, yubico-piv-tool, OpenSC's pkcs11-tool) against
 # the simulated YubiKey through a real pcscd with Debian's vsmartcard-vpcd
-# reader (its two ports drawn from 20000-32767, below the ephemeral range). Run as root on Debian; called by
-# .ci/run. The harness (internal/pcsctest) starts its own pcscd in a private
+# reader (its two ports drawn from 20000-32767, below the ephemeral range).
+# Run as root on Debian; called by .ci/run. The harness (internal/pcsctest) starts its own pcscd in a private
 # mount namespace and stops it by PID; nothing is left running.
 #
 #   bash .ci/pcsc.sh                 install the packages, run the tests

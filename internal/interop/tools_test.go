@@ -19,6 +19,17 @@ import (
 
 const defaultMgmtKey = "010203040506070801020304050607080102030405060708"
 
+// ykmanKey starts a stack with a fresh key in slot 0 and returns a
+// function that prefixes ykman arguments with that slot's --reader.
+func ykmanKey(t *testing.T) (*pcsctest.Stack, *simulator.Key, func(args ...string) []string) {
+	t.Helper()
+	st := pcsctest.Start(t, pcsctest.Options{})
+	k := newKey(t)
+	st.Insert(t, 0, k)
+	reader := st.ReaderName(0)
+	return st, k, func(args ...string) []string { return append([]string{"--reader", reader}, args...) }
+}
+
 // ykmanFails runs ykman expecting a non-zero exit whose output contains
 // want.
 func ykmanFails(t *testing.T, st *pcsctest.Stack, want string, args ...string) {
@@ -36,11 +47,7 @@ func ykmanFails(t *testing.T, st *pcsctest.Stack, want string, args ...string) {
 // TestYkmanConfig switches applications on and off over USB with
 // "ykman config usb" (WRITE CONFIG), with and without a lock code.
 func TestYkmanConfig(t *testing.T) {
-	st := pcsctest.Start(t, pcsctest.Options{})
-	k := newKey(t)
-	st.Insert(t, 0, k)
-	reader := []string{"--reader", st.ReaderName(0)}
-	cmd := func(args ...string) []string { return append(append([]string(nil), reader...), args...) }
+	st, k, cmd := ykmanKey(t)
 
 	// The key advertises only what it hosts, so ykman itself refuses
 	// applications the simulator does not implement.
@@ -85,11 +92,7 @@ func TestYkmanConfig(t *testing.T) {
 // algorithm while keeping the default bytes, which "ykman piv info" must
 // then no longer call default.
 func TestYkmanPIVObjectsAndManagementKey(t *testing.T) {
-	st := pcsctest.Start(t, pcsctest.Options{})
-	k := newKey(t)
-	st.Insert(t, 0, k)
-	reader := []string{"--reader", st.ReaderName(0)}
-	cmd := func(args ...string) []string { return append(append([]string(nil), reader...), args...) }
+	st, k, cmd := ykmanKey(t)
 
 	const blob = "arbitrary object 5f0001"
 	ykman(t, st, blob, cmd("piv", "objects", "import", "--management-key", defaultMgmtKey, "5f0001", "-")...)
