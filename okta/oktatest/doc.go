@@ -29,7 +29,8 @@
 // in before), [Server.AddGroup], [Server.AddToken] and
 // [Server.AddEventHook]; inspect with [Server.Users], [Server.Enrollments],
 // [Server.Enrollment], [Server.Events], [Server.Outbox] (the users'
-// mailboxes, PIN emails included), [Server.Deliveries] and
+// mailboxes, PIN emails included; [Server.PIN] reads the PIN out of the
+// newest PIN email to an address), [Server.Deliveries] and
 // [Server.RequestLog]. Time is a fake clock ([Server.SetNow],
 // [Server.Advance]); rate-limit buckets are configurable ([WithRateLimit]);
 // faults are injected with [Server.InjectFault] and [Server.FailNext]

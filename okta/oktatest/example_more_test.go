@@ -51,8 +51,19 @@ func ExampleServer_Outbox() {
 	for _, m := range srv.Outbox() {
 		fmt.Printf("to %s, %q, carries the PIN: %v\n", m.To, m.Subject, strings.Contains(m.Body, "\n    "+presetPIN+"\n"))
 	}
+	// The user reads the newest PIN email in the mailbox.
+	pin, err := srv.PIN("isaac@home.example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("PIN read from the email is the preset PIN:", pin == presetPIN)
+	_, err = srv.PIN("isaac@example.com")
+	fmt.Println("nothing at the primary email:", errors.Is(err, oktatest.ErrNoPINEmail))
 	// Output:
 	// to isaac@home.example, "Your YubiKey PIN", carries the PIN: true
+	// PIN read from the email is the preset PIN: true
+	// nothing at the primary email: true
 }
 
 // ExampleServer_PINWiped shows the preset PIN's end: the first sign-in

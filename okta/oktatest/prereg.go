@@ -638,7 +638,7 @@ func (s *Server) handleSendPIN(x *exchange) {
 	body := fmt.Sprintf("Hello %s,\n\nYour security key (YubiKey serial %s) is on its way. The first time you sign in with it, enter this PIN:\n\n    %s\n\nYou will then be asked to choose a new PIN.\n",
 		u.profile.FirstName, f.serial, pin)
 	clear(pin)
-	s.sendMailLocked(to, "Your YubiKey PIN", body)
+	s.sendMailLocked(to, pinEmailSubject, body)
 	s.writeNoContent(x)
 }
 

@@ -45,6 +45,8 @@
 // America/Los_Angeles (inventory is drawn, insufficient inventory goes to 8,
 // the rest to 10, and FIDO Pre-reg keys are programmed); shipping (103) and
 // delivery (104) follow after configurable delays. [Timing] holds all of it.
+// [Server.NextTransition] tells when the next of these is due, so a test can
+// step from one to the next without computing delays.
 //
 // # The factory
 //
