@@ -1,0 +1,325 @@
+package fulfillmenttest
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/yubico"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+// DefaultRPID is the relying-party ID (the Okta org's host name) the
+// World's Service registers keys for, unless [WithConfig] sets
+// Config.RPIDs.
+const DefaultRPID = "example.okta.com"
+
+// TB is where a [World] reports a failure. *testing.T and *testing.B
+// satisfy it; [LogFatal] is the one for Example functions and programs.
+// Fatalf must not return (testing.T's stops the test's goroutine); if it
+// does, the failing method returns zero values. When the TB also has a
+// Cleanup(func()) method, as testing.TB does, the World is closed at the
+// end of the test.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// LogFatal is a [TB] for Example functions and programs, which have no
+// *testing.T: a failure is logged with [log.Fatalf], which exits. Close the
+// World when done.
+type LogFatal struct{}
+
+// Helper does nothing.
+func (LogFatal) Helper() {}
+
+// Fatalf logs the failure and exits.
+func (LogFatal) Fatalf(format string, args ...any) { log.Fatalf(format, args...) }
+
+// World is a fake Okta org and a fake Yubico on one fake clock, with a
+// [fulfillment.Service] between them, on loopback. The fields give the
+// parts to a test that needs more than the World's methods. A test may
+// replace Service (say, by one built from Config with another Store, to
+// restart the program) and Config to match: the methods use the new ones,
+// while the event hook stays with the first Service.
+//
+// Every method reports a failure to the World's [TB] and does not return
+// then, so a test reads as its steps. A World is safe for concurrent use
+// as far as its parts are (a Service, both fakes and their clients are).
+type World struct {
+	// Okta is the fake Okta org: users, enrollments, the outbox (the
+	// users' mailboxes), events, faults.
+	Okta *oktatest.Server
+	// Yubico is the fake Yubico: shipments, the factory, parcels, faults.
+	Yubico *yubicotest.Server
+	// OktaClient and YubicoClient are the Service's clients.
+	OktaClient   *okta.Client
+	YubicoClient *yubico.Client
+	// Service runs the lifecycle; its Clock is Yubico's fake clock.
+	Service *fulfillment.Service
+	// Config is what Service was built with: copy it to build another
+	// instance (another Store, another Lease...).
+	Config fulfillment.Config
+
+	tb        TB
+	hc        *http.Client
+	hook      *httptest.Server
+	closeOnce sync.Once
+
+	mu     sync.Mutex
+	logins map[string]string // lower-case login → Okta user ID, of the users the World seeded
+}
+
+// settings are what the Options set.
+type settings struct {
+	seed         uint64
+	store        fulfillment.Store
+	users        []User
+	okta         []oktatest.Option
+	yubico       []yubicotest.Option
+	oktaClient   []okta.Option
+	yubicoClient []yubico.Option
+	config       []func(*fulfillment.Config)
+	noHook       bool
+	httpTimeout  time.Duration
+}
+
+// An Option configures a [World].
+type Option func(*settings)
+
+// WithSeed seeds every source of randomness of the World (the fakes' IDs,
+// PINs and keys, the Service's idempotency keys); the default is 1. The
+// same seed and the same calls make the same world.
+func WithSeed(seed uint64) Option { return func(s *settings) { s.seed = seed } }
+
+// WithStore sets the Service's store (default: a new
+// [fulfillment.NewMemoryStore]). The World does not close it.
+func WithStore(store fulfillment.Store) Option { return func(s *settings) { s.store = store } }
+
+// WithUsers seeds users in the fake Okta org when the World starts, as
+// [World.AddUser] does.
+func WithUsers(users ...User) Option {
+	return func(s *settings) { s.users = append(s.users, users...) }
+}
+
+// WithOkta passes options to the fake Okta org (rate limits, faults, a
+// fault plan, an event callback...). They apply after the World's own:
+// the seeded randomness, Yubico's clock and the simulated keys'
+// attestation roots.
+func WithOkta(opts ...oktatest.Option) Option {
+	return func(s *settings) { s.okta = append(s.okta, opts...) }
+}
+
+// WithYubico passes options to the fake Yubico (inventory, timing, address
+// rules, faults...). They apply after the World's seeded randomness.
+func WithYubico(opts ...yubicotest.Option) Option {
+	return func(s *settings) { s.yubico = append(s.yubico, opts...) }
+}
+
+// WithOktaClient passes options to the Service's Okta client (a retry
+// policy, an HTTP client...), after the World's own HTTP client.
+func WithOktaClient(opts ...okta.Option) Option {
+	return func(s *settings) { s.oktaClient = append(s.oktaClient, opts...) }
+}
+
+// WithYubicoClient passes options to the Service's Yubico client, after
+// the World's own HTTP client.
+func WithYubicoClient(opts ...yubico.Option) Option {
+	return func(s *settings) { s.yubicoClient = append(s.yubicoClient, opts...) }
+}
+
+// WithHTTPTimeout sets the timeout of the clients' HTTP requests (default
+// 30 s, real time).
+func WithHTTPTimeout(d time.Duration) Option { return func(s *settings) { s.httpTimeout = d } }
+
+// WithConfig changes the Service's configuration before the Service is
+// built (Concurrency, Lease, Logger, RPIDs, IdempotentShipments...). The
+// World's defaults are: the clients above, the store, RPIDs
+// [DefaultRPID], Defaults product 1 with inventory product 106 and
+// customization RXJN83, Clock the fake clock, seeded Rand, an
+// EventHookSecret, and IdempotentShipments (yubicotest honours
+// Idempotency-Key).
+func WithConfig(change func(*fulfillment.Config)) Option {
+	return func(s *settings) { s.config = append(s.config, change) }
+}
+
+// WithoutEventHook does not register the Service's event hook with the
+// fake Okta org. By default it is registered (subscribed to
+// system.mfa.preregister.initiate), so an order made at Okta directly
+// reaches the Service as it does in production.
+func WithoutEventHook() Option { return func(s *settings) { s.noHook = true } }
+
+// New starts a World for t: the fake Yubico, the fake Okta org on
+// Yubico's clock and trusting the simulated keys' attestation roots, the
+// Service with clients to both, and (unless [WithoutEventHook]) the
+// Service's event hook registered at Okta. Start-up failures fail t. The
+// World is closed at the end of the test when t has a Cleanup method;
+// otherwise call [World.Close].
+func New(t TB, opts ...Option) *World {
+	t.Helper()
+	s := settings{seed: 1, httpTimeout: 30 * time.Second}
+	for _, o := range opts {
+		o(&s)
+	}
+	w := &World{tb: t, logins: map[string]string{}}
+	if c, ok := t.(interface{ Cleanup(func()) }); ok {
+		c.Cleanup(w.Close)
+	}
+	if err := w.start(s); err != nil {
+		w.Close()
+		t.Fatalf("fulfillmenttest: %v", err)
+		return w
+	}
+	for _, u := range s.users {
+		w.AddUser(u)
+	}
+	return w
+}
+
+func (w *World) start(s settings) error {
+	var err error
+	w.Yubico, err = yubicotest.Start(append([]yubicotest.Option{yubicotest.WithRand(newSeeded(s.seed, 1))}, s.yubico...)...)
+	if err != nil {
+		return fmt.Errorf("start the fake Yubico: %w", err)
+	}
+	w.Okta, err = oktatest.Start(append([]oktatest.Option{
+		oktatest.WithRand(newSeeded(s.seed, 2)), oktatest.WithNow(w.Yubico.Now()), oktatest.WithAttestationRoots(w.Yubico.FIDOCA().Root()),
+	}, s.okta...)...)
+	if err != nil {
+		return fmt.Errorf("start the fake Okta org: %w", err)
+	}
+	// The Service's workers share connections: the default two idle
+	// connections per host would make every other request dial.
+	w.hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: s.httpTimeout}
+	if w.OktaClient, err = w.Okta.Client(append([]okta.Option{okta.WithHTTPClient(w.hc)}, s.oktaClient...)...); err != nil {
+		return fmt.Errorf("Okta client: %w", err)
+	}
+	w.YubicoClient = w.Yubico.Client(append([]yubico.Option{yubico.WithHTTPClient(w.hc)}, s.yubicoClient...)...)
+	store := s.store
+	if store == nil {
+		store = fulfillment.NewMemoryStore()
+	}
+	w.Config = fulfillment.Config{
+		Okta: w.OktaClient, Yubico: w.YubicoClient, Store: store, RPIDs: []string{DefaultRPID},
+		Defaults: fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"},
+		Clock:    w.Yubico.Now, Rand: newSeeded(s.seed, 3), EventHookSecret: fmt.Sprintf("fulfillmenttest-hook-%016x", s.seed),
+		IdempotentShipments: true,
+	}
+	for _, change := range s.config {
+		change(&w.Config)
+	}
+	if w.Service, err = fulfillment.New(w.Config); err != nil {
+		return err
+	}
+	if s.noHook {
+		return nil
+	}
+	w.hook = httptest.NewServer(w.Service.EventHandler())
+	ctx, cancel := context.WithTimeout(context.Background(), s.httpTimeout)
+	defer cancel()
+	if _, err := w.Okta.AddEventHook(ctx, w.hook.URL, w.Config.EventHookSecret, oktatest.EventPreregisterInitiate); err != nil {
+		return fmt.Errorf("register the event hook: %w", err)
+	}
+	return nil
+}
+
+// Close stops the fakes and the event hook. It is safe to call more than
+// once.
+func (w *World) Close() {
+	w.closeOnce.Do(func() {
+		if w.hook != nil {
+			w.hook.Close()
+		}
+		if w.Okta != nil {
+			w.Okta.Close()
+		}
+		if w.Yubico != nil {
+			w.Yubico.Close()
+		}
+		if w.hc != nil {
+			w.hc.CloseIdleConnections()
+		}
+	})
+}
+
+// Now returns the World's time: the fake Yubico's clock, which is the
+// Service's.
+func (w *World) Now() time.Time { return w.Yubico.Now() }
+
+// Advance moves both fakes' clocks forward by d, running every shipment
+// transition due on the way. It does not run Sync.
+func (w *World) Advance(d time.Duration) {
+	w.tb.Helper()
+	w.SetNow(w.Now().Add(d))
+}
+
+// SetNow moves both fakes' clocks forward to t. A clock already past t
+// stays where it is (Okta's may be ahead: its client waits out rate limits
+// on the fake clock). It does not run Sync.
+func (w *World) SetNow(t time.Time) {
+	w.tb.Helper()
+	if w.Yubico.Now().Before(t) {
+		if err := w.Yubico.SetNow(t); err != nil {
+			w.tb.Fatalf("fulfillmenttest: %v", err)
+			return
+		}
+	}
+	if w.Okta.Now().Before(t) {
+		w.Okta.SetNow(t)
+	}
+}
+
+// Sync runs one Service.Sync pass and returns its report; an error (the
+// store failed, ctx ended) fails the test. Failures of single records are
+// in the report, not failures of the test.
+func (w *World) Sync(ctx context.Context) fulfillment.SyncReport {
+	w.tb.Helper()
+	rep, err := w.Service.Sync(ctx)
+	if err != nil {
+		w.tb.Fatalf("fulfillmenttest: Sync: %v", err)
+	}
+	return rep
+}
+
+// fail reports a failure (with the package prefix).
+func (w *World) fail(format string, args ...any) {
+	w.tb.Helper()
+	w.tb.Fatalf("fulfillmenttest: "+format, args...)
+}
+
+// seeded is a deterministic io.Reader safe for concurrent use.
+type seeded struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+var _ io.Reader = (*seeded)(nil)
+
+// newSeeded returns stream n of seed.
+func newSeeded(seed uint64, n byte) *seeded {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:8], seed)
+	key[8] = n
+	copy(key[9:], "fulfillmenttest")
+	return &seeded{r: rand.NewChaCha8(key)}
+}
+
+func (s *seeded) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Read(p)
+}
+
+// lower is the case-folded key of a login.
+func lower(login string) string { return strings.ToLower(login) }
