@@ -55,7 +55,7 @@ func TestBatchLifecycle(t *testing.T) {
 		mu    sync.Mutex
 		calls []fulfillment.Progress
 	)
-	rep, err := e.svc.OrderBatch(ctx, input, fulfillment.BatchOptions{Progress: func(p fulfillment.Progress) {
+	rep, err := e.Service.OrderBatch(ctx, input, fulfillment.BatchOptions{Progress: func(p fulfillment.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, p)
@@ -84,14 +84,14 @@ func TestBatchLifecycle(t *testing.T) {
 		}
 	}
 	for _, bad := range []okta.User{noPhone, badZip} {
-		if _, err := e.cfg.Store.Get(ctx, bad.ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {
+		if _, err := e.Config.Store.Get(ctx, bad.ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {
 			t.Errorf("an invalid user was ordered: %v", err)
 		}
 	}
 	t.Logf("%d users ordered in %v", n, time.Since(start))
 
 	// A second batch orders nobody twice.
-	again, err := e.svc.OrderBatch(ctx, logins, fulfillment.BatchOptions{})
+	again, err := e.Service.OrderBatch(ctx, logins, fulfillment.BatchOptions{})
 	if err != nil || again.Skipped != n || again.Ordered != 0 {
 		t.Fatalf("second batch: %+v, %v; want all %d skipped", again, err, n)
 	}
@@ -102,7 +102,7 @@ func TestBatchLifecycle(t *testing.T) {
 	}
 	e.shipThrough()
 	shipped := 0
-	recs, err := e.cfg.Store.List(ctx, fulfillment.Query{})
+	recs, err := e.Config.Store.List(ctx, fulfillment.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestBatchLifecycle(t *testing.T) {
 		if i%2 == 0 {
 			to = u.Profile.SecondEmail
 		}
-		rec, err := e.cfg.Store.Get(ctx, u.ID)
+		rec, err := e.Config.Store.Get(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,11 +130,11 @@ func TestBatchLifecycle(t *testing.T) {
 	if rep3 := e.sync(); rep3.Active != n {
 		t.Fatalf("after sign-in: %d active, want %d (%v)", rep3.Active, n, firstFailure(rep3))
 	}
-	if got := len(e.ys.Shipments()); got != n {
+	if got := len(e.Yubico.Shipments()); got != n {
 		t.Errorf("Yubico holds %d shipments for %d users", got, n)
 	}
 	for _, u := range users {
-		if got := len(e.ok.Enrollments(u.ID)); got != 1 {
+		if got := len(e.Okta.Enrollments(u.ID)); got != 1 {
 			t.Fatalf("user %s has %d enrollments", u.ID, got)
 		}
 	}
@@ -168,11 +168,11 @@ func TestBatchWithSQLiteStore(t *testing.T) {
 		n = 20
 	}
 	_, logins := seedUsers(e, n)
-	rep, err := e.svc.OrderBatch(t.Context(), logins, fulfillment.BatchOptions{})
+	rep, err := e.Service.OrderBatch(t.Context(), logins, fulfillment.BatchOptions{})
 	if err != nil || rep.Ordered != n {
 		t.Fatalf("OrderBatch: %+v, %v", rep, err)
 	}
-	if _, err := e.ok.AwaitDeliveries(t.Context(), n); err != nil {
+	if _, err := e.Okta.AwaitDeliveries(t.Context(), n); err != nil {
 		t.Fatal(err)
 	}
 	if s := e.sync(); s.Advanced != n || len(s.Failures) != 0 {
@@ -187,7 +187,7 @@ func TestBatchWithSQLiteStore(t *testing.T) {
 			t.Errorf("user %s at step %s", r.UserID, r.Step)
 		}
 	}
-	if len(recs) != n || len(e.ys.Shipments()) != n {
-		t.Errorf("%d records in flight, %d shipments, want %d", len(recs), len(e.ys.Shipments()), n)
+	if len(recs) != n || len(e.Yubico.Shipments()) != n {
+		t.Errorf("%d records in flight, %d shipments, want %d", len(recs), len(e.Yubico.Shipments()), n)
 	}
 }

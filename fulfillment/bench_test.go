@@ -44,7 +44,7 @@ func BenchmarkOrderBatch10k(b *testing.B) {
 		_, logins := seedUsers(e, n)
 		b.StartTimer()
 		start := time.Now()
-		rep, err := e.svc.OrderBatch(b.Context(), logins, fulfillment.BatchOptions{})
+		rep, err := e.Service.OrderBatch(b.Context(), logins, fulfillment.BatchOptions{})
 		total += time.Since(start)
 		if err != nil || rep.Ordered != n {
 			b.Fatalf("OrderBatch: ordered %d of %d, failed %d, invalid %d: %v", rep.Ordered, n, rep.Failed, len(rep.Invalid), err)
@@ -98,20 +98,20 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 			oktatest.WithRateLimitWindow(window),
 		}, config: func(c *fulfillment.Config) { c.Concurrency = 8 }})
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		oc, err := e.ok.Client(okta.WithHTTPClient(hc), okta.WithClock(httpclient.WallClock{}))
+		oc, err := e.Okta.Client(okta.WithHTTPClient(hc), okta.WithClock(httpclient.WallClock{}))
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := e.cfg
+		cfg := e.Config
 		cfg.Okta = oc
 		svc, err := fulfillment.New(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
 		_, logins := seedUsers(e, n)
-		before := len(e.ok.RequestLog())
+		before := len(e.Okta.RequestLog())
 		stop := make(chan struct{})
-		following := followRealTime(e.ok, stop)
+		following := followRealTime(e.Okta, stop)
 		b.StartTimer()
 		rep, err := svc.OrderBatch(b.Context(), logins, fulfillment.BatchOptions{})
 		b.StopTimer()
@@ -121,7 +121,7 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 			b.Fatalf("OrderBatch: ordered %d of %d, failed %d: %v", rep.Ordered, n, rep.Failed, err)
 		}
 		var times []time.Time
-		for _, r := range e.ok.RequestLog()[before:] {
+		for _, r := range e.Okta.RequestLog()[before:] {
 			if !strings.HasPrefix(r.Path, prefix) {
 				continue
 			}
@@ -144,7 +144,7 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 			ratio = float64(full) / span.Seconds() / (float64(limit) / window.Seconds())
 		}
 		perUser := map[string]int{}
-		for _, ev := range e.ok.Events() {
+		for _, ev := range e.Okta.Events() {
 			if ev.EventType == oktatest.EventPreregisterInitiate {
 				perUser[ev.UserID]++
 			}
@@ -187,7 +187,7 @@ func BenchmarkLifecycle(b *testing.B) {
 		users, logins := seedUsers(e, n)
 		b.StartTimer()
 		start := time.Now()
-		rep, err := e.svc.OrderBatch(b.Context(), logins, fulfillment.BatchOptions{})
+		rep, err := e.Service.OrderBatch(b.Context(), logins, fulfillment.BatchOptions{})
 		if err != nil || rep.Ordered != n {
 			b.Fatalf("OrderBatch: %+v %v", rep, err)
 		}
@@ -198,7 +198,7 @@ func BenchmarkLifecycle(b *testing.B) {
 			if i%2 == 0 {
 				to = u.Profile.SecondEmail
 			}
-			rec, err := e.cfg.Store.Get(b.Context(), u.ID)
+			rec, err := e.Config.Store.Get(b.Context(), u.ID)
 			if err != nil {
 				b.Fatal(err)
 			}

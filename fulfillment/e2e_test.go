@@ -6,50 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
-// rpID is the relying-party ID the keys are registered for (the Okta org
-// host in production).
-const rpID = "preenroll.okta.example"
-
-const hookSecret = "e2e-hook-secret-7f3a9c"
+// rpID is the relying-party ID the World registers keys for.
+const rpID = fulfillmenttest.DefaultRPID
 
 var defaultItem = fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}
-
-// seeded is a deterministic io.Reader safe for concurrent use.
-type seeded struct {
-	mu sync.Mutex
-	r  *rand.ChaCha8
-}
-
-func newSeeded(seed byte) *seeded {
-	var s [32]byte
-	s[0] = seed
-	return &seeded{r: rand.NewChaCha8(s)}
-}
-
-func (s *seeded) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.r.Read(p)
-}
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes (the slog sink).
 type syncBuffer struct {
@@ -69,15 +44,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// env is a fake Okta org and a fake Yubico with a Service between them, the
-// Service's event hook registered at Okta.
+// env is a fulfillmenttest World (both fakes on one clock, a Service, its
+// event hook) with the Service's log captured for the secrecy checks.
 type env struct {
+	*fulfillmenttest.World
 	t    testing.TB
-	ok   *oktatest.Server
-	ys   *yubicotest.Server
-	oc   *okta.Client
-	svc  *fulfillment.Service
-	cfg  fulfillment.Config
 	logs *syncBuffer
 }
 
@@ -92,192 +63,89 @@ type envOption struct {
 
 func newEnv(t testing.TB, o envOption) *env {
 	t.Helper()
-	ys := yubicotest.NewServer(t, append([]yubicotest.Option{yubicotest.WithRand(newSeeded(1))}, o.yubico...)...)
-	ok := oktatest.NewServer(t, append([]oktatest.Option{
-		oktatest.WithRand(newSeeded(2)), oktatest.WithNow(ys.Now()), oktatest.WithAttestationRoots(ys.FIDOCA().Root()),
-	}, o.okta...)...)
-	// Connections are reused between the Service's workers: the default
-	// two idle connections per host would make every other request dial.
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
-	oc, err := ok.Client(okta.WithHTTPClient(hc))
-	if err != nil {
-		t.Fatal(err)
+	e := &env{t: t, logs: &syncBuffer{}}
+	opts := []fulfillmenttest.Option{
+		fulfillmenttest.WithOkta(o.okta...), fulfillmenttest.WithYubico(o.yubico...), fulfillmenttest.WithYubicoClient(o.yubicoClient...),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			if o.config != nil {
+				o.config(c)
+			}
+		}),
 	}
-	e := &env{t: t, ok: ok, ys: ys, oc: oc, logs: &syncBuffer{}}
-	e.cfg = fulfillment.Config{
-		Okta: oc, Yubico: ys.Client(append([]yubico.Option{yubico.WithHTTPClient(hc)}, o.yubicoClient...)...), Store: fulfillment.NewMemoryStore(), RPIDs: []string{rpID},
-		Defaults: defaultItem, Clock: ys.Now, Rand: newSeeded(3), EventHookSecret: hookSecret,
-		IdempotentShipments: true, // yubicotest honours Idempotency-Key
-		Logger:              slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	if o.noHook {
+		opts = append(opts, fulfillmenttest.WithoutEventHook())
 	}
-	if o.config != nil {
-		o.config(&e.cfg)
-	}
-	if e.svc, err = fulfillment.New(e.cfg); err != nil {
-		t.Fatal(err)
-	}
-	if !o.noHook {
-		hook := httptest.NewServer(e.svc.EventHandler())
-		t.Cleanup(hook.Close)
-		if _, err := ok.AddEventHook(t.Context(), hook.URL, hookSecret, oktatest.EventPreregisterInitiate); err != nil {
-			t.Fatalf("AddEventHook: %v", err)
-		}
-	}
+	e.World = fulfillmenttest.New(t, opts...)
 	return e
 }
 
-// advance moves both fakes' clocks.
-func (e *env) advance(d time.Duration) {
-	e.t.Helper()
-	if err := e.ys.Advance(d); err != nil {
-		e.t.Fatal(err)
-	}
-	e.ok.Advance(d)
-}
-
 // profile returns a valid shipping profile for user n.
-func profile(n int) okta.Profile {
-	return okta.Profile{
-		Login: fmt.Sprintf("user%04d@example.com", n), Email: fmt.Sprintf("user%04d@example.com", n),
-		SecondEmail: fmt.Sprintf("user%04d@home.example.net", n), FirstName: "Ada", LastName: fmt.Sprintf("Tester%d", n),
-		PrimaryPhone: "+16175550100", StreetAddress: fmt.Sprintf("%d Main Street", n+1), City: "Boston", State: "MA",
-		ZipCode: "02110", CountryCode: "US", Organization: "Example Inc",
-	}
-}
+func profile(n int) okta.Profile { return fulfillmenttest.Profile(fmt.Sprintf("user%04d", n)) }
 
 // addUser seeds an Okta user with a valid profile.
 func (e *env) addUser(n int, status okta.UserStatus, change func(*okta.Profile)) okta.User {
 	e.t.Helper()
-	p := profile(n)
+	u := fulfillmenttest.User{Profile: profile(n), Status: status}
 	if change != nil {
-		change(&p)
+		change(&u.Profile)
 	}
-	u, err := e.ok.AddUser(p, status)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return u
+	return e.AddUser(u)
 }
 
 func (e *env) sync() fulfillment.SyncReport {
 	e.t.Helper()
-	rep, err := e.svc.Sync(e.t.Context())
-	if err != nil {
-		e.t.Fatalf("Sync: %v", err)
-	}
-	return rep
+	return e.Sync(e.t.Context())
 }
 
 func (e *env) status(userID string) fulfillment.Record {
 	e.t.Helper()
-	rec, err := e.svc.Status(e.t.Context(), userID)
-	if err != nil {
-		e.t.Fatalf("Status(%s): %v", userID, err)
-	}
-	return rec
+	return e.Status(e.t.Context(), userID)
 }
 
 func (e *env) wantStatus(userID string, st fulfillment.Status, step fulfillment.Step) fulfillment.Record {
 	e.t.Helper()
-	rec := e.status(userID)
-	if rec.Status != st || rec.Step != step {
-		e.t.Fatalf("user %s: status %s step %s (reason %q), want %s %s", userID, rec.Status, rec.Step, rec.Reason, st, step)
+	rec := e.WantStatus(e.t.Context(), userID, st)
+	if rec.Step != step {
+		e.t.Fatalf("user %s: status %s step %s (reason %q), want step %s", userID, rec.Status, rec.Step, rec.Reason, step)
 	}
 	return rec
 }
 
-// shipThrough advances the clocks past validation, the fulfillment batch and
-// shipping, syncing on the way.
+// shipThrough runs the World until every shipment has shipped (103),
+// syncing after each of Yubico's transitions.
 func (e *env) shipThrough() {
 	e.t.Helper()
-	e.advance(30 * time.Minute) // address validation
-	e.sync()
-	e.advance(e.ys.NextBatch().Sub(e.ys.Now()) + time.Minute) // programmed, sent to fulfillment
-	e.sync()
-	e.advance(25 * time.Hour) // shipped: 103
-	e.sync()
+	e.AdvanceTo(e.t.Context(), fulfillmenttest.Shipped)
 }
-
-var pinRE = regexp.MustCompile(`\n\s+(\d{4,63})\s*\n`)
 
 // pinFor returns the PIN of the last PIN email sent to address.
 func (e *env) pinFor(address string) string {
 	e.t.Helper()
-	pin := ""
-	for _, m := range e.ok.Outbox() {
-		if m.To == address && strings.Contains(m.Subject, "PIN") {
-			if sm := pinRE.FindStringSubmatch(m.Body); sm != nil {
-				pin = sm[1]
-			}
-		}
-	}
-	if pin == "" {
-		e.t.Fatalf("no PIN email to %s in the outbox", address)
+	pin, err := e.Okta.PIN(address)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return pin
 }
 
-// signIn uses the delivered key the way the user does: change the factory
-// PIN, then sign in to Okta through the Authn API with the key.
+// signIn opens the user's parcel, checks it holds the recorded key, and
+// signs in with it as the user does.
 func (e *env) signIn(u okta.User, rec fulfillment.Record, pin string) {
 	e.t.Helper()
 	ctx := e.t.Context()
-	key, err := e.ys.Parcel(rec.ShipmentID)
-	if err != nil {
-		e.t.Fatalf("Parcel: %v", err)
-	}
+	key := e.Parcel(ctx, u.ID)
 	if rec.Serial != fmt.Sprint(key.Serial()) {
 		e.t.Errorf("record serial %q, key serial %d", rec.Serial, key.Serial())
 	}
-	p := simulator.NewPlatform(key)
-	const newPIN = "31415926"
-	if err := p.ChangePIN(ctx, pin, newPIN); err != nil {
-		e.t.Fatalf("ChangePIN with the emailed PIN: %v", err)
-	}
-	if u.Status == okta.UserStaged {
-		if err := e.oc.ActivateUser(ctx, u.ID, false); err != nil {
-			e.t.Fatalf("ActivateUser: %v", err)
-		}
-	}
-	tx, err := e.oc.Authenticate(ctx, okta.AuthnRequest{Username: u.Profile.Login})
-	if err != nil {
-		e.t.Fatalf("Authenticate: %v", err)
-	}
-	factors := tx.WebAuthnFactors()
-	if len(factors) == 0 {
-		e.t.Fatalf("Authn offers no WebAuthn factor (status %s)", tx.Status)
-	}
-	tx, err = e.oc.ChallengeWebAuthnFactor(ctx, tx.StateToken, factors[0].ID)
-	if err != nil {
-		e.t.Fatalf("ChallengeWebAuthnFactor: %v", err)
-	}
-	opts, err := e.oc.WebAuthnRequestOptions(tx, rpID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	assertion, err := p.GetAssertionJSON(ctx, "https://"+rpID, opts, newPIN)
-	if err != nil {
-		e.t.Fatalf("GetAssertion: %v", err)
-	}
-	a, err := okta.ParseWebAuthnAssertion(assertion)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	tx, err = e.oc.VerifyWebAuthnFactor(ctx, tx.StateToken, factors[0].ID, a)
-	if err != nil {
-		e.t.Fatalf("VerifyWebAuthnFactor: %v", err)
-	}
-	if tx.Status != okta.AuthnSuccess {
-		e.t.Fatalf("sign-in status %s, want SUCCESS", tx.Status)
-	}
+	e.SignIn(ctx, u.ID, key, pin)
 }
 
 // checkNoSecrets fails if a PIN or token appears in the Service's log.
 func (e *env) checkNoSecrets(secrets ...string) {
 	e.t.Helper()
 	logs := e.logs.String()
-	for _, s := range append(secrets, e.ok.Token(), e.ys.Token(), hookSecret) {
+	for _, s := range append(secrets, e.Okta.Token(), e.Yubico.Token(), e.Config.EventHookSecret, fulfillmenttest.NewPIN) {
 		if s != "" && strings.Contains(logs, s) {
 			e.t.Errorf("a secret (%d chars) appears in the Service's log", len(s))
 		}
@@ -299,7 +167,7 @@ func TestLifecycleNewAndExistingUser(t *testing.T) {
 	existing := e.addUser(2, okta.UserActive, nil)
 
 	for _, u := range []okta.User{staged, existing} {
-		rec, err := e.svc.Order(ctx, u.Profile.Login)
+		rec, err := e.Service.Order(ctx, u.Profile.Login)
 		if err != nil {
 			t.Fatalf("Order(%s): %v", u.Profile.Login, err)
 		}
@@ -307,11 +175,11 @@ func TestLifecycleNewAndExistingUser(t *testing.T) {
 			t.Fatalf("after Order: %+v", rec)
 		}
 		// A second order while the first is in flight is refused.
-		if _, err := e.svc.Order(ctx, u.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
+		if _, err := e.Service.Order(ctx, u.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
 			t.Errorf("second Order = %v, want ErrOrderInFlight", err)
 		}
 	}
-	if _, err := e.ok.AwaitDeliveries(ctx, 2); err != nil {
+	if _, err := e.Okta.AwaitDeliveries(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 
@@ -334,7 +202,7 @@ func TestLifecycleNewAndExistingUser(t *testing.T) {
 			to = u.Profile.SecondEmail
 		}
 		pin := e.pinFor(to)
-		if err := e.svc.ResendPIN(ctx, u.ID); err != nil {
+		if err := e.Service.ResendPIN(ctx, u.ID); err != nil {
 			t.Fatalf("ResendPIN while shipped: %v", err)
 		}
 		if again := e.pinFor(to); again != pin {
@@ -343,20 +211,20 @@ func TestLifecycleNewAndExistingUser(t *testing.T) {
 		e.signIn(u, rec, pin)
 		e.sync()
 		rec = e.wantStatus(u.ID, fulfillment.Active, fulfillment.StepActive)
-		if !e.ok.PINWiped(rec.Enrollments[0].ID) {
+		if !e.Okta.PINWiped(rec.Enrollments[0].ID) {
 			t.Errorf("user %s: Okta still holds the PIN after the first sign-in", u.ID)
 		}
-		if err := e.svc.ResendPIN(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
+		if err := e.Service.ResendPIN(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
 			t.Errorf("ResendPIN when active = %v, want ErrInvalidTransition", err)
 		}
 		e.checkNoSecrets(pin)
 	}
 	// Exactly one shipment per user at Yubico, one enrollment at Okta.
-	if n := len(e.ys.Shipments()); n != 2 {
+	if n := len(e.Yubico.Shipments()); n != 2 {
 		t.Errorf("Yubico holds %d shipments, want 2", n)
 	}
 	for _, u := range []okta.User{staged, existing} {
-		if n := len(e.ok.Enrollments(u.ID)); n != 1 {
+		if n := len(e.Okta.Enrollments(u.ID)); n != 1 {
 			t.Errorf("user %s has %d enrollments at Okta, want 1", u.ID, n)
 		}
 	}
@@ -369,12 +237,12 @@ func TestUndeliverableThenFixedAndRetried(t *testing.T) {
 	u := e.addUser(1, okta.UserActive, func(p *okta.Profile) {
 		p.StreetAddress, p.City, p.State, p.ZipCode = "123 XYZ", "Nowhere", "NY", "11111"
 	})
-	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.sync()
 	first := e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
-	e.advance(30 * time.Minute) // address validation: state 7
+	e.Advance(30 * time.Minute) // address validation: state 7
 	rep := e.sync()
 	if rep.Errored != 1 {
 		t.Errorf("Sync report %+v, want 1 errored", rep)
@@ -383,11 +251,11 @@ func TestUndeliverableThenFixedAndRetried(t *testing.T) {
 	if rec.FailedStep != fulfillment.StepShipmentCreated || rec.ShipmentState != 7 || !strings.Contains(rec.Reason, "state 7") {
 		t.Errorf("errored record: failed step %s, shipment state %d, reason %q", rec.FailedStep, rec.ShipmentState, rec.Reason)
 	}
-	if es := e.ok.Enrollments(u.ID); len(es) != 1 || es[0].Status != okta.StatusFulfillmentErrored {
+	if es := e.Okta.Enrollments(u.ID); len(es) != 1 || es[0].Status != okta.StatusFulfillmentErrored {
 		t.Errorf("Okta enrollments after the failure: %+v, want one FULFILLMENT_ERRORED", es)
 	}
 	// A second order is refused while errored; Sync leaves it alone.
-	if _, err := e.svc.Order(ctx, u.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
+	if _, err := e.Service.Order(ctx, u.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
 		t.Errorf("Order while errored = %v, want ErrOrderInFlight", err)
 	}
 	if rep := e.sync(); rep.Advanced != 0 {
@@ -395,11 +263,11 @@ func TestUndeliverableThenFixedAndRetried(t *testing.T) {
 	}
 
 	// Retry with a profile that became invalid: refused, still errored.
-	if _, err := e.oc.UpdateProfile(ctx, u.ID, okta.Profile{ZipCode: "1111"}); err != nil {
+	if _, err := e.OktaClient.UpdateProfile(ctx, u.ID, okta.Profile{ZipCode: "1111"}); err != nil {
 		t.Fatal(err)
 	}
 	var verr *fulfillment.ValidationError
-	if _, err := e.svc.Retry(ctx, u.ID); !errors.As(err, &verr) || !errors.Is(err, fulfillment.ErrInvalidShipping) {
+	if _, err := e.Service.Retry(ctx, u.ID); !errors.As(err, &verr) || !errors.Is(err, fulfillment.ErrInvalidShipping) {
 		t.Fatalf("Retry with a bad zip = %v, want a shipping ValidationError", err)
 	} else if _, ok := verr.Field("zipCode"); !ok {
 		t.Errorf("ValidationError %v does not name zipCode", verr)
@@ -409,10 +277,10 @@ func TestUndeliverableThenFixedAndRetried(t *testing.T) {
 	// Fix the address and retry: old shipment cancelled, old enrollment
 	// deleted, a new one shipped.
 	fixed := profile(1)
-	if _, err := e.oc.UpdateProfile(ctx, u.ID, okta.Profile{StreetAddress: fixed.StreetAddress, City: fixed.City, State: fixed.State, ZipCode: fixed.ZipCode}); err != nil {
+	if _, err := e.OktaClient.UpdateProfile(ctx, u.ID, okta.Profile{StreetAddress: fixed.StreetAddress, City: fixed.City, State: fixed.State, ZipCode: fixed.ZipCode}); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := e.svc.Retry(ctx, u.ID)
+	rec, err := e.Service.Retry(ctx, u.ID)
 	if err != nil {
 		t.Fatalf("Retry: %v", err)
 	}
@@ -422,12 +290,12 @@ func TestUndeliverableThenFixedAndRetried(t *testing.T) {
 	if rec.ShipmentID == first.ShipmentID || rec.Enrollments[0].ID == first.Enrollments[0].ID {
 		t.Errorf("Retry reused shipment %s or enrollment %s", rec.ShipmentID, rec.Enrollments[0].ID)
 	}
-	if _, ok := e.ys.FPRShipment(first.ShipmentID); ok {
-		if sh, _ := e.ys.FPRShipment(first.ShipmentID); sh.State.ID == yubico.StateUndeliverable {
+	if _, ok := e.Yubico.FPRShipment(first.ShipmentID); ok {
+		if sh, _ := e.Yubico.FPRShipment(first.ShipmentID); sh.State.ID == yubico.StateUndeliverable {
 			t.Errorf("the undeliverable shipment %s was not cancelled", first.ShipmentID)
 		}
 	}
-	if es := e.ok.Enrollments(u.ID); len(es) != 1 || es[0].ID != rec.Enrollments[0].ID {
+	if es := e.Okta.Enrollments(u.ID); len(es) != 1 || es[0].ID != rec.Enrollments[0].ID {
 		t.Errorf("Okta enrollments after Retry: %+v, want only %s", es, rec.Enrollments[0].ID)
 	}
 	e.shipThrough()
@@ -453,54 +321,54 @@ func TestDeleteMidShipment(t *testing.T) {
 	early := e.addUser(1, okta.UserActive, nil)
 	late := e.addUser(2, okta.UserActive, nil)
 	for _, u := range []okta.User{early, late} {
-		if _, err := e.svc.Order(ctx, u.ID); err != nil {
+		if _, err := e.Service.Order(ctx, u.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.sync()
 	// early: deleted while the shipment awaits validation (cancellable).
 	recEarly := e.wantStatus(early.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
-	if err := e.svc.Delete(ctx, early.ID); err != nil {
+	if err := e.Service.Delete(ctx, early.ID); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	rec := e.wantStatus(early.ID, fulfillment.Deleted, fulfillment.StepDeleted)
-	if sh, ok := e.ys.FPRShipment(recEarly.ShipmentID); ok && !sh.State.ID.Failed() && sh.State.ID != yubico.ShipmentState(0) {
+	if sh, ok := e.Yubico.FPRShipment(recEarly.ShipmentID); ok && !sh.State.ID.Failed() && sh.State.ID != yubico.ShipmentState(0) {
 		t.Errorf("shipment %s still live after Delete: state %d", recEarly.ShipmentID, sh.State.ID)
 	}
-	if es := e.ok.Enrollments(early.ID); len(es) != 0 {
+	if es := e.Okta.Enrollments(early.ID); len(es) != 0 {
 		t.Errorf("Okta still has enrollments of a deleted key: %+v", es)
 	}
-	if err := e.svc.Delete(ctx, early.ID); err != nil {
+	if err := e.Service.Delete(ctx, early.ID); err != nil {
 		t.Errorf("second Delete = %v, want nil", err)
 	}
 	_ = rec
 
 	// late: deleted after the shipment was locked for fulfillment.
-	e.advance(30 * time.Minute)
-	e.advance(e.ys.NextBatch().Sub(e.ys.Now()) + time.Minute)
+	e.Advance(30 * time.Minute)
+	e.Advance(e.Yubico.NextBatch().Sub(e.Yubico.Now()) + time.Minute)
 	e.sync()
 	recLate := e.wantStatus(late.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
 	if recLate.ShipmentState < 10 {
 		t.Fatalf("late shipment in state %d, want locked (≥ 10)", recLate.ShipmentState)
 	}
-	if err := e.svc.Delete(ctx, late.ID); err != nil {
+	if err := e.Service.Delete(ctx, late.ID); err != nil {
 		t.Fatalf("Delete after lock: %v", err)
 	}
 	rec = e.wantStatus(late.ID, fulfillment.Deleted, fulfillment.StepDeleted)
 	if !strings.Contains(rec.Reason, "past cancelling") {
 		t.Errorf("reason %q does not say the shipment could not be cancelled", rec.Reason)
 	}
-	if es := e.ok.Enrollments(late.ID); len(es) != 0 {
+	if es := e.Okta.Enrollments(late.ID); len(es) != 0 {
 		t.Errorf("Okta still has enrollments of a deleted key: %+v", es)
 	}
 	// The key ships anyway, but nothing activates it.
-	e.advance(25 * time.Hour)
+	e.Advance(25 * time.Hour)
 	if rep := e.sync(); rep.Checked != 0 {
 		t.Errorf("Sync looked at deleted records: %+v", rep)
 	}
 
 	// A deleted key allows a new order.
-	if _, err := e.svc.Order(ctx, early.ID); err != nil {
+	if _, err := e.Service.Order(ctx, early.ID); err != nil {
 		t.Errorf("Order after Delete: %v", err)
 	}
 }
@@ -511,11 +379,11 @@ func TestOrderFromOktaEvent(t *testing.T) {
 	ctx := t.Context()
 	u := e.addUser(1, okta.UserStaged, nil)
 	// An administrator orders in Okta's console: Okta emits the event.
-	if err := e.oc.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{
+	if err := e.OktaClient.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{
 		{ProductID: "29", InventoryProductID: "106", CustomizationID: "CONSOLE1"}}}); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := e.ok.AwaitDeliveries(ctx, 1)
+	ds, err := e.Okta.AwaitDeliveries(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,12 +394,12 @@ func TestOrderFromOktaEvent(t *testing.T) {
 	if want := (fulfillment.Item{ProductID: "29", InventoryProductID: "106", CustomizationID: "CONSOLE1"}); len(rec.Items) != 1 || rec.Items[0] != want {
 		t.Errorf("items from the event: %+v, want %+v", rec.Items, want)
 	}
-	if rec.EventID != e.ok.Events()[0].UUID {
-		t.Errorf("record event ID %q, want %q", rec.EventID, e.ok.Events()[0].UUID)
+	if rec.EventID != e.Okta.Events()[0].UUID {
+		t.Errorf("record event ID %q, want %q", rec.EventID, e.Okta.Events()[0].UUID)
 	}
 	e.sync()
 	rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
-	sh, ok := e.ys.FPRShipment(rec.ShipmentID)
+	sh, ok := e.Yubico.FPRShipment(rec.ShipmentID)
 	if !ok || sh.Items[0].ProductID != 29 || sh.Recipient.Email != u.Profile.SecondEmail {
 		t.Errorf("shipment %+v: want product 29 to the secondary email %s", sh, u.Profile.SecondEmail)
 	}
@@ -542,7 +410,7 @@ func TestOrderChecksBeforeCalling(t *testing.T) {
 	e := newEnv(t, envOption{noHook: true})
 	ctx := t.Context()
 	bad := e.addUser(1, okta.UserStaged, func(p *okta.Profile) { p.SecondEmail, p.ZipCode, p.PrimaryPhone = "", "ABCDE", "" })
-	_, err := e.svc.Order(ctx, bad.ID)
+	_, err := e.Service.Order(ctx, bad.ID)
 	var verr *fulfillment.ValidationError
 	if !errors.As(err, &verr) {
 		t.Fatalf("Order(bad profile) = %v, want a ValidationError", err)
@@ -554,22 +422,22 @@ func TestOrderChecksBeforeCalling(t *testing.T) {
 	if diff := strings.Join(fields, ","); diff != "secondEmail,primaryPhone,zipCode" {
 		t.Errorf("fields named: %s, want secondEmail,primaryPhone,zipCode", diff)
 	}
-	for _, r := range e.ok.RequestLog() {
+	for _, r := range e.Okta.RequestLog() {
 		if r.Method != "GET" {
 			t.Errorf("Order with an invalid profile sent %s %s", r.Method, r.Path)
 		}
 	}
-	if _, err := e.svc.Order(ctx, bad.ID, defaultItem, defaultItem); !errors.Is(err, fulfillment.ErrInvalidOrder) {
+	if _, err := e.Service.Order(ctx, bad.ID, defaultItem, defaultItem); !errors.Is(err, fulfillment.ErrInvalidOrder) {
 		t.Errorf("Order with two items = %v, want ErrInvalidOrder", err)
 	}
-	if _, err := e.svc.Order(ctx, bad.ID, fulfillment.Item{ProductID: "x"}); !errors.Is(err, fulfillment.ErrInvalidOrder) {
+	if _, err := e.Service.Order(ctx, bad.ID, fulfillment.Item{ProductID: "x"}); !errors.Is(err, fulfillment.ErrInvalidOrder) {
 		t.Errorf("Order with a bad item = %v, want ErrInvalidOrder", err)
 	}
 
 	// A key in flight at Okta (ordered by another tool) refuses the order
 	// even though this Service's store knows nothing of it.
 	good := e.addUser(2, okta.UserActive, nil)
-	other := e.cfg
+	other := e.Config
 	other.Store = fulfillment.NewMemoryStore()
 	svc2, err := fulfillment.New(other)
 	if err != nil {
@@ -581,7 +449,7 @@ func TestOrderChecksBeforeCalling(t *testing.T) {
 	if _, err := svc2.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Order(ctx, good.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
+	if _, err := e.Service.Order(ctx, good.ID); !errors.Is(err, fulfillment.ErrOrderInFlight) {
 		t.Errorf("Order while Okta has a key in flight = %v, want ErrOrderInFlight", err)
 	}
 }
@@ -595,21 +463,21 @@ func TestResumeAfterCrashDuringEnroll(t *testing.T) {
 	e := newEnv(t, envOption{config: func(c *fulfillment.Config) { c.Lease = time.Minute }})
 	ctx := t.Context()
 	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := e.cfg.Store.Get(ctx, u.ID)
+	rec, err := e.Config.Store.Get(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec.Step = fulfillment.StepEnrolling
 	rec.Keys = map[fulfillment.Step]string{fulfillment.StepEnrolling: "enrolling-dead"}
-	rec.Lease = fulfillment.Lease{Owner: "svc-dead", Until: e.ys.Now().Add(time.Minute)}
-	if _, err := e.cfg.Store.Put(ctx, rec); err != nil {
+	rec.Lease = fulfillment.Lease{Owner: "svc-dead", Until: e.Yubico.Now().Add(time.Minute)}
+	if _, err := e.Config.Store.Put(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	tk := e.ys.TransportJWKS().Keys[0]
-	stray, err := e.oc.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID},
+	tk := e.Yubico.TransportJWKS().Keys[0]
+	stray, err := e.OktaClient.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID},
 		TransportKey: tk})
 	if err != nil {
 		t.Fatal(err)
@@ -618,10 +486,10 @@ func TestResumeAfterCrashDuringEnroll(t *testing.T) {
 	if rep := e.sync(); rep.Busy != 1 || rep.Advanced != 0 {
 		t.Errorf("Sync under another instance's lease: %+v, want 1 busy", rep)
 	}
-	e.advance(2 * time.Minute)
+	e.Advance(2 * time.Minute)
 	e.sync()
 	rec = e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)
-	es := e.ok.Enrollments(u.ID)
+	es := e.Okta.Enrollments(u.ID)
 	if len(es) != 1 || es[0].ID != rec.Enrollments[0].ID || es[0].ID == stray.CredRequests[0].AuthenticatorEnrollmentID {
 		t.Fatalf("Okta enrollments after resume: %+v; record %+v; stray %s", es, rec.Enrollments, stray.CredRequests[0].AuthenticatorEnrollmentID)
 	}
@@ -649,17 +517,17 @@ func TestResumeAfterLostRequests(t *testing.T) {
 			ctx := t.Context()
 			warm := e.addUser(1, okta.UserActive, nil)
 			u := e.addUser(2, okta.UserActive, nil)
-			if _, err := e.svc.Order(ctx, warm.ID); err != nil {
+			if _, err := e.Service.Order(ctx, warm.ID); err != nil {
 				t.Fatal(err)
 			}
 			e.sync() // fetches and caches Yubico's keys
 			// Deleted, so that Sync sends nothing more for it.
-			if err := e.svc.Delete(ctx, warm.ID); err != nil {
+			if err := e.Service.Delete(ctx, warm.ID); err != nil {
 				t.Fatal(err)
 			}
 
-			e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Drop: true})
-			rec, err := e.svc.Order(ctx, u.ID)
+			e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Drop: true})
+			rec, err := e.Service.Order(ctx, u.ID)
 			if !errors.Is(err, fulfillment.ErrOutcomeUnknown) || rec.Step != fulfillment.StepInitiating {
 				t.Fatalf("Order with a dropped initiate = %v at step %s, want ErrOutcomeUnknown at initiating", err, rec.Step)
 			}
@@ -670,7 +538,7 @@ func TestResumeAfterLostRequests(t *testing.T) {
 			if idempotent {
 				drops = 2
 			}
-			e.ys.DropResponseAfterCommit(drops)
+			e.Yubico.DropResponseAfterCommit(drops)
 			rep := e.sync()
 			if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
 				r := e.status(u.ID)
@@ -681,8 +549,8 @@ func TestResumeAfterLostRequests(t *testing.T) {
 			rec = e.status(u.ID)
 			mine := func() []string {
 				var ids []string
-				for _, sh := range e.ys.Shipments() {
-					if f, ok := e.ys.FPRShipment(sh.ID); ok && (f.Recipient.Email == u.Profile.Email || f.Recipient.Email == u.Profile.SecondEmail) {
+				for _, sh := range e.Yubico.Shipments() {
+					if f, ok := e.Yubico.FPRShipment(sh.ID); ok && (f.Recipient.Email == u.Profile.Email || f.Recipient.Email == u.Profile.SecondEmail) {
 						ids = append(ids, sh.ID)
 					}
 				}
@@ -693,7 +561,7 @@ func TestResumeAfterLostRequests(t *testing.T) {
 			}
 			if idempotent {
 				replayed := 0
-				for _, r := range e.ys.RequestLog() {
+				for _, r := range e.Yubico.RequestLog() {
 					if r.Replayed {
 						replayed++
 					}
@@ -710,15 +578,15 @@ func TestResumeAfterLostRequests(t *testing.T) {
 				}
 				// The person finds the orphan in the Yubico console, cancels
 				// it, and retries.
-				if err := e.cfg.Yubico.CancelFPRShipment(ctx, mine()[0]); err != nil {
+				if err := e.Config.Yubico.CancelFPRShipment(ctx, mine()[0]); err != nil {
 					t.Fatal(err)
 				}
-				if rec, err = e.svc.Retry(ctx, u.ID); err != nil || rec.Step != fulfillment.StepShipmentCreated {
+				if rec, err = e.Service.Retry(ctx, u.ID); err != nil || rec.Step != fulfillment.StepShipmentCreated {
 					t.Fatalf("Retry: step %s, %v", rec.Step, err)
 				}
 			}
 
-			e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Drop: true})
+			e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Drop: true})
 			e.shipThrough()
 			rec = e.status(u.ID)
 			if rec.Step != fulfillment.StepPINSent && rec.Step != fulfillment.StepActivating {
@@ -726,11 +594,11 @@ func TestResumeAfterLostRequests(t *testing.T) {
 			}
 			e.sync()
 			e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
-			if n := len(e.ok.Enrollments(u.ID)); n != 1 {
+			if n := len(e.Okta.Enrollments(u.ID)); n != 1 {
 				t.Errorf("user has %d enrollments at Okta, want 1", n)
 			}
 			initiates := 0
-			for _, ev := range e.ok.Events() {
+			for _, ev := range e.Okta.Events() {
 				if ev.UserID == u.ID && ev.EventType == oktatest.EventPreregisterInitiate {
 					initiates++
 				}
@@ -763,7 +631,7 @@ func TestSQLiteStoreSurvivesRestart(t *testing.T) {
 	e := newEnv(t, envOption{config: func(c *fulfillment.Config) { c.Store = store }})
 	ctx := t.Context()
 	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	restart := func() {
@@ -772,13 +640,13 @@ func TestSQLiteStoreSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		store = open()
-		cfg := e.cfg
+		cfg := e.Config
 		cfg.Store = store
 		svc, err := fulfillment.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.svc = svc
+		e.Service = svc
 	}
 	restart()
 	e.sync()
@@ -795,8 +663,8 @@ func TestSQLiteStoreSurvivesRestart(t *testing.T) {
 func TestPrepareUser(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{noHook: true})
-	newGroup, existingGroup := e.ok.AddGroup("YubiKey new users"), e.ok.AddGroup("YubiKey existing users")
-	cfg := e.cfg
+	newGroup, existingGroup := e.Okta.AddGroup("YubiKey new users"), e.Okta.AddGroup("YubiKey existing users")
+	cfg := e.Config
 	cfg.NewUsersGroupID, cfg.ExistingUsersGroupID = newGroup, existingGroup
 	svc, err := fulfillment.New(cfg)
 	if err != nil {
@@ -814,18 +682,18 @@ func TestPrepareUser(t *testing.T) {
 	if _, err := svc.PrepareUser(ctx, noSecond, fulfillment.NewUser); !errors.Is(err, fulfillment.ErrInvalidShipping) {
 		t.Fatalf("PrepareUser without secondEmail = %v, want ErrInvalidShipping", err)
 	}
-	if n := len(e.ok.Users()); n != 0 {
+	if n := len(e.Okta.Users()); n != 0 {
 		t.Fatalf("a refused profile created %d users", n)
 	}
 	id, err := svc.PrepareUser(ctx, staged, fulfillment.NewUser)
 	if err != nil {
 		t.Fatalf("PrepareUser(NewUser): %v", err)
 	}
-	u, ok := e.ok.User(id)
+	u, ok := e.Okta.User(id)
 	if !ok || u.Status != okta.UserStaged || u.Profile.SecondEmail != p.SecondEmail {
 		t.Fatalf("created user %+v, want STAGED with the secondary email", u)
 	}
-	if members := e.ok.GroupMembers(newGroup); len(members) != 1 || members[0] != id {
+	if members := e.Okta.GroupMembers(newGroup); len(members) != 1 || members[0] != id {
 		t.Errorf("new-users group members %v, want [%s]", members, id)
 	}
 	if _, err := svc.PrepareUser(ctx, staged, fulfillment.NewUser); !errors.Is(err, okta.ErrValidation) {
@@ -839,11 +707,11 @@ func TestPrepareUser(t *testing.T) {
 	if err != nil || id != existing.ID {
 		t.Fatalf("PrepareUser(ExistingUser) = %q, %v; want %s", id, err, existing.ID)
 	}
-	u, _ = e.ok.User(existing.ID)
+	u, _ = e.Okta.User(existing.ID)
 	if u.Profile.City != "Cambridge" || u.Profile.ZipCode != "02139" || u.Profile.Login != existing.Profile.Login {
 		t.Errorf("existing user's profile %+v", u.Profile)
 	}
-	if members := e.ok.GroupMembers(existingGroup); len(members) != 1 || members[0] != existing.ID {
+	if members := e.Okta.GroupMembers(existingGroup); len(members) != 1 || members[0] != existing.ID {
 		t.Errorf("existing-users group members %v", members)
 	}
 	if _, err := svc.PrepareUser(ctx, fulfillment.Profile{Login: "ghost@example.com"}, fulfillment.ExistingUser); !errors.Is(err, okta.ErrNotFound) {
@@ -864,7 +732,7 @@ func TestBatchFromChannelAndStopOnInvalid(t *testing.T) {
 	_, logins := seedUsers(e, 5)
 	bad := e.addUser(99, okta.UserActive, func(p *okta.Profile) { p.CountryCode = "XX" })
 
-	rep, err := e.svc.OrderBatch(ctx, append(logins, bad.ID), fulfillment.BatchOptions{StopOnInvalid: true})
+	rep, err := e.Service.OrderBatch(ctx, append(logins, bad.ID), fulfillment.BatchOptions{StopOnInvalid: true})
 	if !errors.Is(err, fulfillment.ErrInvalidBatch) || len(rep.Invalid) != 1 || rep.Ordered != 0 {
 		t.Fatalf("StopOnInvalid batch: %+v, %v; want ErrInvalidBatch, 1 invalid, none ordered", rep, err)
 	}
@@ -874,14 +742,14 @@ func TestBatchFromChannelAndStopOnInvalid(t *testing.T) {
 	} else if _, ok := verr.Field("countryCode"); !ok {
 		t.Errorf("ValidationError %v does not name countryCode", verr)
 	}
-	for _, r := range e.ok.RequestLog() {
+	for _, r := range e.Okta.RequestLog() {
 		if r.Method == "POST" {
 			t.Fatalf("a refused batch sent %s %s", r.Method, r.Path)
 		}
 	}
-	if _, err := e.svc.OrderBatch(ctx, logins, fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "1"}}}); err != nil {
+	if _, err := e.Service.OrderBatch(ctx, logins, fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "1"}}}); err != nil {
 		t.Fatal(err)
-	} else if rep, _ := e.svc.OrderBatch(ctx, logins[:1], fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "1"}}}); len(rep.Invalid) != 1 || !errors.Is(rep.Invalid[0].Err, fulfillment.ErrInvalidOrder) {
+	} else if rep, _ := e.Service.OrderBatch(ctx, logins[:1], fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "1"}}}); len(rep.Invalid) != 1 || !errors.Is(rep.Invalid[0].Err, fulfillment.ErrInvalidOrder) {
 		t.Errorf("batch with a bad item: %+v, want every user invalid with ErrInvalidOrder", rep)
 	}
 
@@ -892,19 +760,19 @@ func TestBatchFromChannelAndStopOnInvalid(t *testing.T) {
 			ch <- l
 		}
 	}()
-	rep, err = e.svc.OrderBatchFrom(ctx, ch, fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "29", InventoryProductID: "106", CustomizationID: "RXJN83"}}})
+	rep, err = e.Service.OrderBatchFrom(ctx, ch, fulfillment.BatchOptions{Items: []fulfillment.Item{{ProductID: "29", InventoryProductID: "106", CustomizationID: "RXJN83"}}})
 	if err != nil || rep.Ordered != 5 {
 		t.Fatalf("OrderBatchFrom: %+v, %v", rep, err)
 	}
 	for i, r := range rep.Results {
-		rec, err := e.cfg.Store.Get(ctx, r.UserID)
+		rec, err := e.Config.Store.Get(ctx, r.UserID)
 		if err != nil || rec.Items[0].ProductID != "29" || r.Index != i || r.Status != fulfillment.FulfillmentStarted {
 			t.Errorf("result %d: %+v, record %+v, %v", i, r, rec.Items, err)
 		}
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := e.svc.OrderBatchFrom(canceled, make(chan string), fulfillment.BatchOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := e.Service.OrderBatchFrom(canceled, make(chan string), fulfillment.BatchOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("OrderBatchFrom with a canceled context = %v", err)
 	}
 }
@@ -914,32 +782,32 @@ func TestTransitionsRefused(t *testing.T) {
 	e := newEnv(t, envOption{noHook: true})
 	ctx := t.Context()
 	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.svc.Status(ctx, u.ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {
+	if _, err := e.Service.Status(ctx, u.ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {
 		t.Errorf("Status without a record = %v, want ErrRecordNotFound", err)
 	}
 	for name, err := range map[string]error{
-		"Retry":     func() error { _, err := e.svc.Retry(ctx, u.ID); return err }(),
-		"Delete":    e.svc.Delete(ctx, u.ID),
-		"ResendPIN": e.svc.ResendPIN(ctx, u.ID),
+		"Retry":     func() error { _, err := e.Service.Retry(ctx, u.ID); return err }(),
+		"Delete":    e.Service.Delete(ctx, u.ID),
+		"ResendPIN": e.Service.ResendPIN(ctx, u.ID),
 	} {
 		if !errors.Is(err, fulfillment.ErrRecordNotFound) {
 			t.Errorf("%s without a record = %v, want ErrRecordNotFound", name, err)
 		}
 	}
-	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.sync()
-	if _, err := e.svc.Retry(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
+	if _, err := e.Service.Retry(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
 		t.Errorf("Retry of a started key = %v, want ErrInvalidTransition", err)
 	}
-	if err := e.svc.ResendPIN(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
+	if err := e.Service.ResendPIN(ctx, u.ID); !errors.Is(err, fulfillment.ErrInvalidTransition) {
 		t.Errorf("ResendPIN before shipping = %v, want ErrInvalidTransition", err)
 	}
 	e.shipThrough()
 	rec := e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
 	// Deleted in Okta's console: Status notices.
-	if err := e.oc.DeleteEnrollment(ctx, u.ID, rec.Enrollments[0].ID); err != nil {
+	if err := e.OktaClient.DeleteEnrollment(ctx, u.ID, rec.Enrollments[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	rec = e.wantStatus(u.ID, fulfillment.Deleted, fulfillment.StepDeleted)
@@ -956,25 +824,25 @@ func TestRetryFailedActivation(t *testing.T) {
 	e := newEnv(t, envOption{})
 	ctx := t.Context()
 	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.sync()
-	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Status: 403})
+	e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Status: 403})
 	e.shipThrough()
 	rec := e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
 	if rec.FailedStep != fulfillment.StepActivating {
 		t.Fatalf("failed step %s (%s), want activating", rec.FailedStep, rec.Reason)
 	}
 	shipment := rec.ShipmentID
-	rec, err := e.svc.Retry(ctx, u.ID)
+	rec, err := e.Service.Retry(ctx, u.ID)
 	if err != nil {
 		t.Fatalf("Retry: %v", err)
 	}
 	if rec.Status != fulfillment.Shipped || rec.Step != fulfillment.StepPINSent || rec.ShipmentID != shipment {
 		t.Fatalf("after Retry: %s %s shipment %s, want shipped with shipment %s", rec.Status, rec.Step, rec.ShipmentID, shipment)
 	}
-	if n := len(e.ys.Shipments()); n != 1 {
+	if n := len(e.Yubico.Shipments()); n != 1 {
 		t.Errorf("Yubico holds %d shipments, want 1", n)
 	}
 	e.signIn(u, rec, e.pinFor(u.Profile.Email))
@@ -989,30 +857,30 @@ func TestDeleteAfterLostCreate(t *testing.T) {
 	e := newEnv(t, envOption{yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())}})
 	ctx := t.Context()
 	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.svc.Order(ctx, u.ID); err != nil {
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.ys.DropResponseAfterCommit(2)
+	e.Yubico.DropResponseAfterCommit(2)
 	e.sync()
 	e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
-	shipments := e.ys.Shipments()
+	shipments := e.Yubico.Shipments()
 	if len(shipments) != 1 {
 		t.Fatalf("Yubico holds %d shipments, want the 1 whose answer was lost", len(shipments))
 	}
-	if err := e.svc.Delete(ctx, u.ID); err != nil {
+	if err := e.Service.Delete(ctx, u.ID); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	rec := e.wantStatus(u.ID, fulfillment.Deleted, fulfillment.StepDeleted)
 	if rec.ShipmentID != shipments[0].ID {
 		t.Errorf("record names shipment %q, want %q", rec.ShipmentID, shipments[0].ID)
 	}
-	if sh, ok := e.ys.FPRShipment(shipments[0].ID); ok && sh.State.ID == yubico.StateAwaitingValidation {
+	if sh, ok := e.Yubico.FPRShipment(shipments[0].ID); ok && sh.State.ID == yubico.StateAwaitingValidation {
 		t.Errorf("shipment %s still awaits validation after Delete", sh.ID)
 	}
-	if n := len(e.ys.Shipments()); n > 1 {
+	if n := len(e.Yubico.Shipments()); n > 1 {
 		t.Errorf("Delete made %d shipments", n)
 	}
-	if es := e.ok.Enrollments(u.ID); len(es) != 0 {
+	if es := e.Okta.Enrollments(u.ID); len(es) != 0 {
 		t.Errorf("Okta enrollments after Delete: %+v", es)
 	}
 }

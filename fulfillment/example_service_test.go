@@ -7,7 +7,6 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta/oktatest"
@@ -18,12 +17,12 @@ import (
 // Yubico, and follows it until Okta has emailed the PIN.
 func ExampleService() {
 	ctx := context.Background()
-	ys, err := yubicotest.Start(yubicotest.WithRand(newSeeded(1)))
+	ys, err := yubicotest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ys.Close()
-	ok, err := oktatest.Start(oktatest.WithRand(newSeeded(2)), oktatest.WithNow(ys.Now()),
+	ok, err := oktatest.Start(oktatest.WithNow(ys.Now()),
 		oktatest.WithAttestationRoots(ys.FIDOCA().Root()))
 	if err != nil {
 		log.Fatal(err)
@@ -65,21 +64,30 @@ func ExampleService() {
 		log.Fatal(err)
 	}
 	show("ordered")
-	advance := func(d time.Duration) {
-		if err := ys.Advance(d); err != nil {
-			log.Fatal(err)
+	// step moves both fakes' clocks to the next transition Yubico has
+	// scheduled (address validation, the daily batch, the carrier's
+	// pick-up), then runs Sync as Service.Run would on its schedule.
+	step := func() {
+		if next, due := ys.NextTransition(); due {
+			if err := ys.SetNow(next); err != nil {
+				log.Fatal(err)
+			}
+			ok.SetNow(next)
 		}
-		ok.Advance(d)
 		if _, err := svc.Sync(ctx); err != nil {
 			log.Fatal(err)
 		}
 	}
-	advance(0)
+	if _, err := svc.Sync(ctx); err != nil {
+		log.Fatal(err)
+	}
 	show("shipment created")
-	advance(ys.NextBatch().Sub(ys.Now()) + time.Minute)
+	step()
+	show("address validated")
+	step()
 	show("programmed")
-	advance(25 * time.Hour)
-	show("delivered")
+	step()
+	show("shipped")
 	for _, m := range ok.Outbox() {
 		if m.Subject == "Your YubiKey PIN" {
 			fmt.Println("PIN emailed to", m.To)
@@ -88,8 +96,9 @@ func ExampleService() {
 	// Output:
 	// ordered                Fulfillment started  initiated
 	// shipment created       Fulfillment started  shipment-created
+	// address validated      Fulfillment started  shipment-created
 	// programmed             Fulfillment started  shipment-created
-	// delivered              Shipped              pin-sent
+	// shipped                Shipped              pin-sent
 	// PIN emailed to ada@home.example.net
 }
 

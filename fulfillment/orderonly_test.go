@@ -21,7 +21,7 @@ func TestOrderOnlyService(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{noHook: true})
 	ctx := t.Context()
-	cfg := e.cfg
+	cfg := e.Config
 	cfg.Yubico = nil
 	orders, err := fulfillment.New(cfg)
 	if err != nil {
@@ -29,7 +29,7 @@ func TestOrderOnlyService(t *testing.T) {
 	}
 	hook := httptest.NewServer(orders.EventHandler())
 	t.Cleanup(hook.Close)
-	if _, err := e.ok.AddEventHook(ctx, hook.URL, hookSecret, oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := e.Okta.AddEventHook(ctx, hook.URL, e.Config.EventHookSecret, oktatest.EventPreregisterInitiate); err != nil {
 		t.Fatal(err)
 	}
 	wantConfigErr := func(what string, err error) {
@@ -59,13 +59,13 @@ func TestOrderOnlyService(t *testing.T) {
 		t.Fatalf("OrderBatch = %+v, %v; want 2 ordered", rep, err)
 	}
 	ev := e.addUser(4, okta.UserStaged, nil)
-	if err := e.oc.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: ev.ID, FulfillmentData: okta.FulfillmentData{
+	if err := e.OktaClient.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: ev.ID, FulfillmentData: okta.FulfillmentData{
 		{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}}); err != nil {
 		t.Fatal(err)
 	}
 	// Okta emits an event for every order, the Service's own included
 	// (those the handler de-duplicates by user).
-	ds, err := e.ok.AwaitDeliveries(ctx, 4)
+	ds, err := e.Okta.AwaitDeliveries(ctx, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +113,11 @@ func TestOrderOnlyService(t *testing.T) {
 	// Once shipped, the order-only Service resends the PIN.
 	e.shipThrough()
 	e.wantStatus(b1.ID, fulfillment.Shipped, fulfillment.StepPINSent)
-	before := len(e.ok.Outbox())
+	before := len(e.Okta.Outbox())
 	if err := orders.ResendPIN(ctx, b1.ID); err != nil {
 		t.Fatalf("ResendPIN: %v", err)
 	}
-	if out := e.ok.Outbox(); len(out) != before+1 || out[len(out)-1].To != b1.Profile.SecondEmail {
+	if out := e.Okta.Outbox(); len(out) != before+1 || out[len(out)-1].To != b1.Profile.SecondEmail {
 		t.Errorf("ResendPIN sent %d emails, want 1 to %s", len(out)-before, b1.Profile.SecondEmail)
 	}
 }

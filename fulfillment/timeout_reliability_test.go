@@ -28,7 +28,7 @@ func TestClientTimeoutIsAnUnknownOutcome(t *testing.T) {
 	// in Sync never hits it on a loaded CI machine under -race (50 ms did).
 	svc := serviceWithHTTPClient(t, e, &http.Client{Timeout: time.Second})
 	u := e.addUser(1, okta.UserActive, nil)
-	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 2 * time.Second})
+	e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 2 * time.Second})
 	rec, err := svc.Order(t.Context(), u.ID)
 	if !errors.Is(err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Order with a timed-out initiate = %v, want ErrOutcomeUnknown", err)
@@ -87,14 +87,14 @@ func TestEnrollRefusedForALateStrayIsResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first enroll takes effect, its answer is lost.
-	e.ok.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/enroll", DropResponse: true})
+	e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/enroll", DropResponse: true})
 	if rep, err := svc.Sync(ctx); err != nil || len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Sync with a lost enroll answer: %+v, %v; want one unknown outcome", rep, err)
 	}
 	// The next pass deletes that stray; right after, a late enroll lands.
-	tk := e.ys.TransportJWKS().Keys[0]
+	tk := e.Yubico.TransportJWKS().Keys[0]
 	late.armed <- func() {
-		_, err := e.oc.Enroll(context.WithoutCancel(ctx), okta.EnrollRequest{UserID: u.ID, FulfillmentProvider: okta.ProviderYubico,
+		_, err := e.OktaClient.Enroll(context.WithoutCancel(ctx), okta.EnrollRequest{UserID: u.ID, FulfillmentProvider: okta.ProviderYubico,
 			RPIDs: []string{rpID}, TransportKey: tk})
 		if err != nil {
 			t.Errorf("late enroll: %v", err)
@@ -117,7 +117,7 @@ func TestEnrollRefusedForALateStrayIsResumed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := e.ok.Enrollments(u.ID)
+	es := e.Okta.Enrollments(u.ID)
 	if rec.Status != fulfillment.FulfillmentStarted || len(rec.Enrollments) != 1 || len(es) != 1 || es[0].ID != rec.Enrollments[0].ID {
 		t.Errorf("after the resume: %s at %s, record enrollments %+v, Okta %+v; want one enrollment known to the record", rec.Status, rec.Step, rec.Enrollments, es)
 	}
@@ -170,9 +170,9 @@ func TestActivateRefusedAsAlreadyActiveIsDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	late.armed.Store(true)
-	e.advance(30 * time.Minute) // address validation
-	e.advance(e.ys.NextBatch().Sub(e.ys.Now()) + time.Minute)
-	e.advance(25 * time.Hour) // shipped: 103
+	e.Advance(30 * time.Minute) // address validation
+	e.Advance(e.Yubico.NextBatch().Sub(e.Yubico.Now()) + time.Minute)
+	e.Advance(25 * time.Hour) // shipped: 103
 	if _, err := svc.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +192,11 @@ func TestActivateRefusedAsAlreadyActiveIsDone(t *testing.T) {
 // through hc and never retries, so a test sees each fault it arranges.
 func serviceWithHTTPClient(t *testing.T, e *env, hc *http.Client) *fulfillment.Service {
 	t.Helper()
-	oc, err := e.ok.Client(okta.WithHTTPClient(hc), okta.WithRetryPolicy(okta.NoRetries()))
+	oc, err := e.Okta.Client(okta.WithHTTPClient(hc), okta.WithRetryPolicy(okta.NoRetries()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := e.cfg
+	cfg := e.Config
 	cfg.Okta = oc
 	svc, err := fulfillment.New(cfg)
 	if err != nil {
