@@ -52,13 +52,13 @@ func measureMemory(tb testing.TB, n int, enroll bool) memoryResult {
 	}
 	users = nil
 	before := liveHeap()
-	rep, err := w.svc.OrderBatch(ctx, ids, fulfillment.BatchOptions{})
+	rep, err := w.Service.OrderBatch(ctx, ids, fulfillment.BatchOptions{})
 	if err != nil || rep.Ordered != n {
 		tb.Fatalf("OrderBatch: ordered %d of %d, failed %d, invalid %d: %v", rep.Ordered, n, rep.Failed, len(rep.Invalid), err)
 	}
 	if enroll {
 		w.sync(ctx)
-		recs, err := w.store.List(ctx, fulfillment.Query{InFlight: true})
+		recs, err := w.Config.Store.List(ctx, fulfillment.Query{InFlight: true})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func measureMemory(tb testing.TB, n int, enroll bool) memoryResult {
 		}
 	}
 	withService := liveHeap()
-	w.svc, w.store = nil, nil
+	w.Service, w.Config = nil, fulfillment.Config{} // the Service, its store and its configuration
 	withoutService := liveHeap()
 	res := memoryResult{
 		n:        n,

@@ -87,7 +87,7 @@ func newRateWorld(tb testing.TB, ctx context.Context, c rateCase) *world {
 		oktaC:  []okta.Option{okta.WithClock(httpclient.WallClock{})},
 		config: func(c *fulfillment.Config) { c.Clock = time.Now },
 	})
-	followWallClock(ctx, w.ok)
+	followWallClock(ctx, w.Okta)
 	return w
 }
 
@@ -101,15 +101,15 @@ func orderBatchRateLimited(tb testing.TB, ctx context.Context, w *world, c rateC
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	since := len(w.ok.RequestLog())
-	eventsBefore := countEvents(w.ok)
-	rep, err := w.svc.OrderBatch(ctx, ids, fulfillment.BatchOptions{})
+	since := len(w.Okta.RequestLog())
+	eventsBefore := countEvents(w.Okta)
+	rep, err := w.Service.OrderBatch(ctx, ids, fulfillment.BatchOptions{})
 	if err != nil {
 		tb.Fatalf("OrderBatch: %v", err)
 	}
 	var res rateResult
 	var accepted []time.Time
-	for _, r := range w.ok.RequestLog()[since:] {
+	for _, r := range w.Okta.RequestLog()[since:] {
 		if !strings.HasPrefix(r.Path, rateBucket) {
 			continue
 		}
@@ -134,11 +134,11 @@ func orderBatchRateLimited(tb testing.TB, ctx context.Context, w *world, c rateC
 	res.ideal = time.Duration(windows)*c.window + time.Duration(res.requests-windows*c.limit-1)*burst
 	res.ordered = rep.Ordered
 	for _, u := range users {
-		if rec, err := w.store.Get(ctx, u.ID); err == nil && rec.Status == fulfillment.FulfillmentStarted {
+		if rec, err := w.Config.Store.Get(ctx, u.ID); err == nil && rec.Status == fulfillment.FulfillmentStarted {
 			res.startedAt++
 		}
 	}
-	res.events = countEvents(w.ok) - eventsBefore
+	res.events = countEvents(w.Okta) - eventsBefore
 	if rep.Failed != 0 || len(rep.Invalid) != 0 || res.ordered != n || res.startedAt != n || res.events != n {
 		tb.Fatalf("lost orders: %d users, ordered %d, failed %d, invalid %d, started in store %d, initiate events at Okta %d",
 			n, rep.Ordered, rep.Failed, len(rep.Invalid), res.startedAt, res.events)

@@ -1,8 +1,10 @@
 package benchmarks_test
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
@@ -16,7 +18,7 @@ func BenchmarkOktaSeedUsers(b *testing.B) {
 		s := oktatest.NewServer(b)
 		b.StartTimer()
 		for i := range n {
-			if _, err := s.AddUser(profile(i), ""); err != nil {
+			if _, err := s.AddUser(fulfillmenttest.Profile(fmt.Sprintf("user%06d", i)), ""); err != nil {
 				b.Fatal(err)
 			}
 		}
