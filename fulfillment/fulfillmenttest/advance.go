@@ -70,35 +70,55 @@ func (m Milestone) state() yubico.ShipmentState {
 // nothing is scheduled while a shipment is short of m, the test fails.
 func (w *World) AdvanceTo(ctx context.Context, m Milestone) fulfillment.SyncReport {
 	w.tb.Helper()
-	if m.state() == 0 {
-		w.fail("AdvanceTo: unknown milestone %d", int(m))
-		return fulfillment.SyncReport{}
-	}
 	var total fulfillment.SyncReport
 	add(&total, w.Sync(ctx))
-	for pass := 0; ; pass++ {
-		short := ""
-		for _, sh := range w.Yubico.Shipments() {
-			if !sh.State.Failed() && sh.State < m.state() {
-				short = fmt.Sprintf("shipment %s is in state %d (%s)", sh.ID, int(sh.State), sh.State)
-				break
-			}
-		}
-		if short == "" {
-			return total
-		}
-		next, ok := w.Yubico.NextTransition()
-		if !ok {
-			w.fail("AdvanceTo(%s): %s and nothing is scheduled at Yubico", m, short)
-			return total
-		}
-		if pass == maxPasses {
-			w.fail("AdvanceTo(%s): %s after %d passes", m, short, pass)
-			return total
-		}
-		w.SetNow(next)
+	for pass := 0; w.stepToward(m, "AdvanceTo", pass); pass++ {
 		add(&total, w.Sync(ctx))
 	}
+	return total
+}
+
+// AdvanceClockTo moves both clocks, one scheduled transition at a time,
+// until every shipment at Yubico that has not failed has reached m, and
+// runs no Sync: for a test whose own Services sync (several instances, a
+// Service.Run loop). If nothing is scheduled while a shipment is short of
+// m, the test fails.
+func (w *World) AdvanceClockTo(m Milestone) {
+	w.tb.Helper()
+	for pass := 0; w.stepToward(m, "AdvanceClockTo", pass); pass++ {
+	}
+}
+
+// stepToward moves both clocks to Yubico's next transition if a shipment
+// that has not failed is short of m, and reports whether it did. It fails
+// the test if nothing is scheduled then, or after maxPasses steps.
+func (w *World) stepToward(m Milestone, op string, pass int) bool {
+	w.tb.Helper()
+	if m.state() == 0 {
+		w.fail("%s: unknown milestone %d", op, int(m))
+		return false
+	}
+	short := ""
+	for _, sh := range w.Yubico.Shipments() {
+		if !sh.State.Failed() && sh.State < m.state() {
+			short = fmt.Sprintf("shipment %s is in state %d (%s)", sh.ID, int(sh.State), sh.State)
+			break
+		}
+	}
+	if short == "" {
+		return false
+	}
+	next, ok := w.Yubico.NextTransition()
+	switch {
+	case !ok:
+		w.fail("%s(%s): %s and nothing is scheduled at Yubico", op, m, short)
+		return false
+	case pass == maxPasses:
+		w.fail("%s(%s): %s after %d transitions", op, m, short, pass)
+		return false
+	}
+	w.SetNow(next)
+	return true
 }
 
 // add adds rep to total.

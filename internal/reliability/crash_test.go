@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
@@ -84,9 +85,9 @@ func (c *child) run(mode string, killAfter int, onlyIntents bool) (completed boo
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, "-okta", c.w.okta.URL(), "-yubico", c.w.yubico.URL(), "-state", c.state,
+	cmd := exec.CommandContext(ctx, c.bin, "-okta", c.w.Okta.URL(), "-yubico", c.w.Yubico.URL(), "-state", c.state,
 		"-rpid", rpID, "-mode", mode, "-users", c.users, "-concurrency", "3")
-	cmd.Env = append(os.Environ(), "CRASHBATCH_OKTA_TOKEN="+c.w.okta.Token(), "CRASHBATCH_YUBICO_TOKEN="+c.w.yubico.Token())
+	cmd.Env = append(os.Environ(), "CRASHBATCH_OKTA_TOKEN="+c.w.Okta.Token(), "CRASHBATCH_YUBICO_TOKEN="+c.w.Yubico.Token())
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -106,7 +107,7 @@ func (c *child) run(mode string, killAfter int, onlyIntents bool) (completed boo
 		if !onlyIntents || strings.Contains(lastLine, `"msg":"fulfillment: intent"`) {
 			lines++
 		}
-		for _, secret := range []string{c.w.okta.Token(), c.w.yubico.Token()} {
+		for _, secret := range []string{c.w.Okta.Token(), c.w.Yubico.Token()} {
 			if strings.Contains(lastLine, secret) {
 				c.t.Errorf("crashbatch logged an API token")
 			}
@@ -186,11 +187,11 @@ func runCrashSeed(t *testing.T, bin string, seed uint64, stats *crashStats) {
 		t.Fatal(err)
 	}
 	c.phase("order")
-	w.advanceTo(w.yubico.Now().Add(30 * time.Minute)) // address validation
+	w.nextTransition() // address validation
 	c.phase("sync")
-	w.advanceTo(w.yubico.NextBatch().Add(time.Minute)) // the factory programs the keys
+	w.AdvanceClockTo(fulfillmenttest.Programmed) // the factory programs the keys
 	c.phase("sync")
-	w.advanceTo(w.yubico.Now().Add(25 * time.Hour)) // shipped: 103
+	w.AdvanceClockTo(fulfillmenttest.Shipped) // shipped: 103
 	c.phase("sync")
 
 	// The users sign in (in this process; no child runs meanwhile).
@@ -213,7 +214,7 @@ func runCrashSeed(t *testing.T, bin string, seed uint64, stats *crashStats) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w.advanceTo(w.yubico.Now().Add(time.Hour))
+	w.Advance(time.Hour)
 	c.phase("sync")
 
 	if store, err = fulfillment.OpenSQLite(ctx, c.state); err != nil {

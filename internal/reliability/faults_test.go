@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
@@ -94,13 +95,13 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 		if on {
 			r = rate
 		}
-		if err := w.okta.SetFaultPlan(oktatest.FaultPlan{Rate: r, Latency: faultLatency, Seed: seed}); err != nil {
+		if err := w.Okta.SetFaultPlan(oktatest.FaultPlan{Rate: r, Latency: faultLatency, Seed: seed}); err != nil {
 			t.Fatal(err)
 		}
 		setYubicoFaults(t, w, r, seed)
 	}
 	countFaults := func() {
-		for k, v := range w.okta.FaultCounts() {
+		for k, v := range w.Okta.FaultCounts() {
 			rep.oktaFaults[k.String()] += v
 		}
 		for k, v := range yubicoFaultCounts(w) {
@@ -146,12 +147,12 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 	phase("order")
 	syncAll()
 	phase("sync: enroll, create shipments")
-	w.advanceTo(w.yubico.Now().Add(30 * time.Minute)) // address validation
+	w.nextTransition() // address validation
 	syncAll()
-	w.advanceTo(w.yubico.NextBatch().Add(time.Minute)) // the factory programs the keys
+	w.AdvanceClockTo(fulfillmenttest.Programmed) // the factory programs the keys
 	phase("factory")
 	syncAll()
-	w.advanceTo(w.yubico.Now().Add(25 * time.Hour)) // shipped: 103, responses ready
+	w.AdvanceClockTo(fulfillmenttest.Shipped) // shipped: 103, responses ready
 	syncAll()
 	settle(shippedWithPIN)
 	phase("sync: activate, send PIN")
@@ -188,7 +189,7 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 	}
 	g.Wait()
 	phase("sign-in")
-	w.advanceTo(w.yubico.Now().Add(time.Hour))
+	w.Advance(time.Hour)
 	syncAll()
 	settle(activeOrErrored)
 	phase("sync: Active")
@@ -197,7 +198,7 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 	out := w.check(ctx, store)
 	rep.active, rep.errored, rep.duplicates, rep.lost, rep.strays = out.active, len(out.errored), out.duplicates, out.lost, out.strays
 	rep.problems, rep.erroredReasons = out.problems, out.errored
-	for _, r := range w.okta.RequestLog() {
+	for _, r := range w.Okta.RequestLog() {
 		rep.oktaRequests++
 		if r.RetryFor != "" {
 			rep.oktaRateRetries++
@@ -206,7 +207,7 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 			rep.enrollsCommitted++
 		}
 	}
-	rep.yubicoReqs = len(w.yubico.RequestLog())
+	rep.yubicoReqs = len(w.Yubico.RequestLog())
 	rep.oktaRetries, rep.yubicoRetry = c.oktaBackoffs.Load(), c.yubicoRetries.Load()
 	var err error
 	if rep.records, err = store.List(ctx, fulfillment.Query{}); err != nil {

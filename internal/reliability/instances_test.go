@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
@@ -44,10 +45,10 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 	}
 	// Faults on both fakes until the sign-in (which the other suites cover
 	// under faults).
-	if err := w.okta.SetFaultPlan(oktatest.FaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
+	if err := w.Okta.SetFaultPlan(oktatest.FaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
+	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
 		t.Fatal(err)
 	}
 	both := func(f func(svc *fulfillment.Service)) {
@@ -79,19 +80,19 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 	syncBoth := func() {
 		for range 2 {
 			both(func(svc *fulfillment.Service) { syncUntilQuiet(ctx, t, svc, 12, nil) })
-			w.advanceTo(w.yubico.Now().Add(2 * time.Minute)) // past any lease
+			w.Advance(2 * time.Minute) // past any lease
 		}
 	}
 	syncBoth()
-	w.advanceTo(w.yubico.Now().Add(30 * time.Minute))
+	w.nextTransition()
 	syncBoth()
-	w.advanceTo(w.yubico.NextBatch().Add(time.Minute))
+	w.AdvanceClockTo(fulfillmenttest.Programmed)
 	syncBoth()
-	w.advanceTo(w.yubico.Now().Add(25 * time.Hour))
+	w.AdvanceClockTo(fulfillmenttest.Shipped)
 	syncBoth()
 	syncUntil(ctx, t, svcs[0], stores[0], shippedWithPIN, maxPasses, nil)
-	oktaFaults := w.okta.FaultCounts()
-	if err := w.okta.SetFaultPlan(oktatest.FaultPlan{}); err != nil {
+	oktaFaults := w.Okta.FaultCounts()
+	if err := w.Okta.SetFaultPlan(oktatest.FaultPlan{}); err != nil {
 		t.Fatal(err)
 	}
 	oc, _ := w.clients(clientOptions{}, &counters{})
@@ -105,7 +106,7 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 			t.Errorf("user %s: %v", p.id, err)
 		}
 	}
-	w.advanceTo(w.yubico.Now().Add(time.Hour))
+	w.Advance(time.Hour)
 	syncBoth()
 	syncUntil(ctx, t, svcs[1], stores[1], activeOrErrored, maxPasses, nil)
 	out := w.check(ctx, stores[1])

@@ -13,9 +13,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
@@ -41,7 +41,7 @@ func TestSecretsNeverInLogsErrorsOrURLs(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
 	rep, w := runFaultSuite(t, 16, 77, faultRate, logs)
-	secrets := map[string]string{"Okta API token": w.okta.Token(), "Yubico API token": w.yubico.Token(), "event-hook secret": hookSecret}
+	secrets := map[string]string{"Okta API token": w.Okta.Token(), "Yubico API token": w.Yubico.Token(), "event-hook secret": hookSecret}
 	for _, pin := range w.pins() {
 		secrets["preset PIN "+pin[:2]+"…"] = pin
 	}
@@ -59,10 +59,10 @@ func TestSecretsNeverInLogsErrorsOrURLs(t *testing.T) {
 		t.Fatalf("no errors under 20%% faults; nothing to search")
 	}
 	var urls strings.Builder
-	for _, r := range w.okta.RequestLog() {
+	for _, r := range w.Okta.RequestLog() {
 		fmt.Fprintf(&urls, "%s %s?%s %s\n", r.Method, r.Path, r.Query, r.Detail)
 	}
-	for _, r := range w.yubico.RequestLog() {
+	for _, r := range w.Yubico.RequestLog() {
 		fmt.Fprintf(&urls, "%s %s?%s %s\n", r.Method, r.Path, r.Query, r.IdempotencyKey)
 	}
 	records, err := json.Marshal(rep.records)
@@ -86,7 +86,7 @@ func TestSecretsNeverInLogsErrorsOrURLs(t *testing.T) {
 		}
 	}
 	t.Logf("searched %d secrets in %d bytes of log, %d errors and %d request URLs",
-		len(secrets), len(text), len(rep.errorTexts), len(w.okta.RequestLog())+len(w.yubico.RequestLog()))
+		len(secrets), len(text), len(rep.errorTexts), len(w.Okta.RequestLog())+len(w.Yubico.RequestLog()))
 }
 
 // TestSecretTypesRedact checks that the secret-holding types never print
@@ -140,10 +140,10 @@ func TestFakesRefuseMissingOrWrongTokens(t *testing.T) {
 	w := newWorld(t, 1, 5)
 	uid := w.people[0].id
 	revokedOkta, revokedYubico := "00revokedOktaToken0123456789", "revokedYubicoToken0123456789"
-	w.okta.AddToken(revokedOkta)
-	w.okta.RevokeToken(revokedOkta)
-	w.yubico.AddToken(revokedYubico)
-	w.yubico.RevokeToken(revokedYubico)
+	w.Okta.AddToken(revokedOkta)
+	w.Okta.RevokeToken(revokedOkta)
+	w.Yubico.AddToken(revokedYubico)
+	w.Yubico.RevokeToken(revokedYubico)
 	type call struct{ method, path, body string }
 	oktaCalls := []call{
 		{"GET", "/api/v1/users/" + uid, ""},
@@ -186,43 +186,43 @@ func TestFakesRefuseMissingOrWrongTokens(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		if bytes.Contains(b, []byte(w.okta.Token())) || bytes.Contains(b, []byte(w.yubico.Token())) {
+		if bytes.Contains(b, []byte(w.Okta.Token())) || bytes.Contains(b, []byte(w.Yubico.Token())) {
 			t.Errorf("%s %s: the error body shows a token", c.method, c.path)
 		}
 		return resp.StatusCode
 	}
-	for name, auth := range auths("SSWS", w.okta.Token(), revokedOkta) {
+	for name, auth := range auths("SSWS", w.Okta.Token(), revokedOkta) {
 		for _, c := range oktaCalls {
-			if got := send(w.okta.URL(), c, auth); got != http.StatusUnauthorized {
+			if got := send(w.Okta.URL(), c, auth); got != http.StatusUnauthorized {
 				t.Errorf("Okta %s %s with %s: status %d, want 401", c.method, c.path, name, got)
 			}
 		}
 	}
-	for name, auth := range auths("Bearer", w.yubico.Token(), revokedYubico) {
+	for name, auth := range auths("Bearer", w.Yubico.Token(), revokedYubico) {
 		for _, c := range yubicoCalls {
-			if got := send(strings.TrimSuffix(w.yubico.URL(), "/v1"), c, auth); got != http.StatusUnauthorized {
+			if got := send(strings.TrimSuffix(w.Yubico.URL(), "/v1"), c, auth); got != http.StatusUnauthorized {
 				t.Errorf("Yubico %s %s with %s: status %d, want 401", c.method, c.path, name, got)
 			}
 		}
 	}
 	// Nothing changed.
-	if n := len(w.okta.Users()); n != 1 {
+	if n := len(w.Okta.Users()); n != 1 {
 		t.Errorf("Okta has %d users, want 1", n)
 	}
-	if u, _ := w.okta.User(uid); u.Profile.City != "Boston" {
+	if u, _ := w.Okta.User(uid); u.Profile.City != "Boston" {
 		t.Errorf("the user's city is %q, want Boston", u.Profile.City)
 	}
-	if es := w.okta.Enrollments(uid); len(es) != 0 {
+	if es := w.Okta.Enrollments(uid); len(es) != 0 {
 		t.Errorf("Okta has %d enrollments, want 0", len(es))
 	}
-	if n := len(w.yubico.Shipments()); n != 0 {
+	if n := len(w.Yubico.Shipments()); n != 0 {
 		t.Errorf("Yubico has %d shipments, want 0", n)
 	}
 	// The right token works (so the refusals above mean something).
-	if got := send(w.okta.URL(), oktaCalls[0], "SSWS "+w.okta.Token()); got != http.StatusOK {
+	if got := send(w.Okta.URL(), oktaCalls[0], "SSWS "+w.Okta.Token()); got != http.StatusOK {
 		t.Errorf("Okta with the right token: %d", got)
 	}
-	if got := send(strings.TrimSuffix(w.yubico.URL(), "/v1"), yubicoCalls[0], "Bearer "+w.yubico.Token()); got != http.StatusOK {
+	if got := send(strings.TrimSuffix(w.Yubico.URL(), "/v1"), yubicoCalls[0], "Bearer "+w.Yubico.Token()); got != http.StatusOK {
 		t.Errorf("Yubico with the right token: %d", got)
 	}
 }
@@ -250,7 +250,7 @@ func TestEventHookRequiresSecret(t *testing.T) {
 	svc := w.service(oc, yc, store, nil)
 	hook := httptest.NewServer(svc.EventHandler())
 	t.Cleanup(hook.Close)
-	u, _ := w.okta.User(w.people[0].id)
+	u, _ := w.Okta.User(w.people[0].id)
 	send := func(method, auth, body string) int {
 		var rd io.Reader
 		if body != "" {
@@ -290,7 +290,7 @@ func TestEventHookRequiresSecret(t *testing.T) {
 	if recs, err := store.List(t.Context(), fulfillment.Query{}); err != nil || len(recs) != 0 {
 		t.Fatalf("after refused hooks the store holds %d records (%v), want 0", len(recs), err)
 	}
-	if _, err := w.okta.AddEventHook(t.Context(), hook.URL, "wrong-secret", "system.mfa.preregister.initiate"); err == nil {
+	if _, err := w.Okta.AddEventHook(t.Context(), hook.URL, "wrong-secret", "system.mfa.preregister.initiate"); err == nil {
 		t.Errorf("Okta verified a hook registered with the wrong secret")
 	}
 	// The right secret is accepted and orders the key.
@@ -326,7 +326,7 @@ func enrollAndShip(t *testing.T, w *world, oc *okta.Client, yc *yubico.Client, u
 	var out []enrolled
 	var ids []string
 	for _, i := range users {
-		u, _ := w.okta.User(w.people[i].id)
+		u, _ := w.Okta.User(w.people[i].id)
 		if err := oc.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentProvider: okta.ProviderYubico,
 			FulfillmentData: okta.FulfillmentData{{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}}); err != nil {
 			t.Fatal(err)
@@ -350,9 +350,7 @@ func enrollAndShip(t *testing.T, w *world, oc *okta.Client, yc *yubico.Client, u
 		ids = append(ids, sh.ID)
 		out = append(out, enrolled{user: u, enroll: er})
 	}
-	w.advanceTo(w.yubico.Now().Add(30 * time.Minute))
-	w.advanceTo(w.yubico.NextBatch().Add(time.Minute))
-	w.advanceTo(w.yubico.Now().Add(25 * time.Hour))
+	w.AdvanceClockTo(fulfillmenttest.Shipped) // validated, programmed, shipped: 103
 	for i, id := range ids {
 		sh, err := yc.FPRShipment(ctx, id)
 		if err != nil {
@@ -416,7 +414,7 @@ func TestActivateRefusesResponsesOfAnotherUserOrEnrollment(t *testing.T) {
 		} else if !errors.Is(err, okta.ErrValidation) && !errors.Is(err, okta.ErrNotFound) {
 			t.Errorf("%s: error %v, want a validation or not-found refusal", tc.name, err)
 		}
-		for _, e := range w.okta.Enrollments(a.user.ID) {
+		for _, e := range w.Okta.Enrollments(a.user.ID) {
 			if e.Status != okta.StatusFulfillmentPending {
 				t.Fatalf("%s: A's enrollment %s is %s after a refused activation", tc.name, e.ID, e.Status)
 			}
@@ -425,7 +423,7 @@ func TestActivateRefusesResponsesOfAnotherUserOrEnrollment(t *testing.T) {
 	if _, err := oc.Activate(t.Context(), activation(w, yc, t, a, pair(a, a.data.CredentialResponses), a.data.PINResponse)); err != nil {
 		t.Fatalf("the right responses: %v", err)
 	}
-	for _, e := range w.okta.Enrollments(a.user.ID) {
+	for _, e := range w.Okta.Enrollments(a.user.ID) {
 		if e.Status != okta.StatusActive {
 			t.Errorf("A's enrollment %s is %s after activation, want ACTIVE", e.ID, e.Status)
 		}
@@ -467,9 +465,7 @@ func TestCredentialBoundToUserAndRP(t *testing.T) {
 		t.Fatal(err)
 	}
 	syncUntilQuiet(ctx, t, svc, 5, nil)
-	w.advanceTo(w.yubico.Now().Add(30 * time.Minute))
-	w.advanceTo(w.yubico.NextBatch().Add(time.Minute))
-	w.advanceTo(w.yubico.Now().Add(25 * time.Hour))
+	w.AdvanceClockTo(fulfillmenttest.Shipped) // validated, programmed, shipped: 103
 	syncUntilQuiet(ctx, t, svc, 5, nil)
 	pa, pb := w.people[0], w.people[1]
 	ra, _ := store.Get(ctx, pa.id)
@@ -478,7 +474,7 @@ func TestCredentialBoundToUserAndRP(t *testing.T) {
 		t.Fatalf("statuses %s, %s; want Shipped", ra.Status, rb.Status)
 	}
 	pins := w.pins()
-	keyA, err := w.yubico.Parcel(ra.ShipmentID)
+	keyA, err := w.Yubico.Parcel(ra.ShipmentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +531,7 @@ func TestCredentialBoundToUserAndRP(t *testing.T) {
 	if done, err := oc.VerifyWebAuthnFactor(ctx, tx.StateToken, fb.ID, as); err == nil && done.Status == okta.AuthnSuccess {
 		t.Errorf("Okta signed B in with A's key")
 	}
-	for _, e := range w.okta.Enrollments(pb.id) {
+	for _, e := range w.Okta.Enrollments(pb.id) {
 		if !e.Profile.PresetPINAvailable {
 			t.Errorf("B's enrollment %s lost its preset PIN: Okta counted a sign-in", e.ID)
 		}
@@ -558,12 +554,12 @@ func TestCredentialBoundToUserAndRP(t *testing.T) {
 		whose   string
 	}{{ra, false, "A"}, {rb, true, "B"}} {
 		for _, e := range c.rec.Enrollments {
-			d, ok := w.okta.Enrollment(e.ID)
+			d, ok := w.Okta.Enrollment(e.ID)
 			if !ok || d.PINStored != c.pinKept {
 				t.Errorf("%s's enrollment %s: PIN stored %v, want %v", c.whose, e.ID, d.PINStored, c.pinKept)
 			}
 		}
-		if pr, ok := w.yubico.Programming(c.rec.ShipmentID); !ok || !pr.Purged {
+		if pr, ok := w.Yubico.Programming(c.rec.ShipmentID); !ok || !pr.Purged {
 			t.Errorf("%s's shipment %s: Yubico did not purge the PIN and requests (%+v)", c.whose, c.rec.ShipmentID, pr)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/simulator"
@@ -82,11 +82,11 @@ type person struct {
 	newPIN     string
 }
 
-// world is the two fakes and the users seeded in Okta.
+// world is the two fakes (a fulfillmenttest World) and the users seeded
+// in Okta.
 type world struct {
+	*fulfillmenttest.World
 	t      testing.TB
-	okta   *oktatest.Server
-	yubico *yubicotest.Server
 	people []*person
 	byID   map[string]*person
 	// secrets collects every secret seen on the way (preset and new PINs,
@@ -124,38 +124,26 @@ func (s *secretSet) list() []string {
 }
 
 // profile returns a valid shipping profile for user n of a world.
-func profile(n int) okta.Profile {
-	return okta.Profile{
-		Login: fmt.Sprintf("user%05d@example.com", n), Email: fmt.Sprintf("user%05d@example.com", n),
-		SecondEmail: fmt.Sprintf("user%05d@home.example.net", n), FirstName: "Ada", LastName: fmt.Sprintf("Tester%d", n),
-		PrimaryPhone: "+16175550100", StreetAddress: fmt.Sprintf("%d Main Street", n+1), City: "Boston", State: "MA",
-		ZipCode: "02110", CountryCode: "US", Organization: "Example Inc",
-	}
-}
+func profile(n int) okta.Profile { return fulfillmenttest.Profile(fmt.Sprintf("user%05d", n)) }
 
-// newWorld starts the fakes (in this process, on loopback) and seeds n
-// ACTIVE Okta users with valid addresses.
+// newWorld starts the fakes (a fulfillmenttest World: in this process, on
+// loopback, on one clock) and seeds n ACTIVE Okta users with valid
+// addresses. The tests build their own clients and Services.
 func newWorld(t testing.TB, n int, seed uint64, oktaOpts ...oktatest.Option) *world {
 	t.Helper()
 	stock := max(100, n+10)
-	ys := yubicotest.NewServer(t, yubicotest.WithRand(newSeeded(seed)), yubicotest.WithInventory(
-		yubicotest.Bucket{ProductID: 1, Quantity: stock},
-		yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
-			ProductMapping: []int{1}, Subscription: true, Virtual: true},
-	))
-	ok := oktatest.NewServer(t, append([]oktatest.Option{
-		oktatest.WithRand(newSeeded(seed + 1)), oktatest.WithNow(ys.Now()), oktatest.WithAttestationRoots(ys.FIDOCA().Root()),
-	}, oktaOpts...)...)
-	w := &world{t: t, okta: ok, yubico: ys, byID: map[string]*person{}, secrets: &secretSet{}}
+	w := &world{t: t, byID: map[string]*person{}, secrets: &secretSet{}}
+	w.World = fulfillmenttest.New(t, fulfillmenttest.WithSeed(seed), fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithOkta(oktaOpts...),
+		fulfillmenttest.WithYubico(yubicotest.WithInventory(
+			yubicotest.Bucket{ProductID: 1, Quantity: stock},
+			yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
+				ProductMapping: []int{1}, Subscription: true, Virtual: true},
+		)))
 	for i := range n {
 		p := &person{n: i, profile: profile(i), newPIN: fmt.Sprintf("%08d", 27182818+i)}
-		u, err := ok.AddUser(p.profile, okta.UserActive)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.id = u.ID
+		p.id = w.AddUser(fulfillmenttest.User{Profile: p.profile, Status: okta.UserActive}).ID
 		w.people = append(w.people, p)
-		w.byID[u.ID] = p
+		w.byID[p.id] = p
 	}
 	return w
 }
@@ -169,17 +157,12 @@ func (w *world) ids() []string {
 	return out
 }
 
-// advanceTo moves both fakes' clocks to at least t (Okta's may be ahead:
-// its client waits out rate limits on the fake clock).
-func (w *world) advanceTo(t time.Time) {
+// nextTransition moves both fakes' clocks to the next shipment transition
+// Yubico has scheduled (after the creates: address validation), if any.
+func (w *world) nextTransition() {
 	w.t.Helper()
-	if w.yubico.Now().Before(t) {
-		if err := w.yubico.SetNow(t); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	if w.okta.Now().Before(t) {
-		w.okta.SetNow(t)
+	if next, ok := w.Yubico.NextTransition(); ok {
+		w.SetNow(next)
 	}
 }
 
@@ -210,11 +193,11 @@ func (w *world) clients(o clientOptions, c *counters) (*okta.Client, *yubico.Cli
 		c.oktaBackoffs.Add(1)
 		return time.Duration(n) * 100 * time.Millisecond // on the fake clock: no real wait
 	}
-	oc, err := w.okta.Client(okta.WithHTTPClient(hc), okta.WithRetryPolicy(policy))
+	oc, err := w.Okta.Client(okta.WithHTTPClient(hc), okta.WithRetryPolicy(policy))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	yc := w.yubico.Client(yubico.WithHTTPClient(hc), yubico.WithRetryPolicy(yubico.RetryPolicy{
+	yc := w.Yubico.Client(yubico.WithHTTPClient(hc), yubico.WithRetryPolicy(yubico.RetryPolicy{
 		MaxRetries: 3,
 		Backoff: func(n int) time.Duration {
 			c.yubicoRetries.Add(1)
@@ -231,7 +214,7 @@ func (w *world) service(oc *okta.Client, yc *yubico.Client, store fulfillment.St
 	w.t.Helper()
 	cfg := fulfillment.Config{
 		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, Defaults: defaultItem,
-		Concurrency: 8, Clock: w.yubico.Now, Rand: newSeeded(99), EventHookSecret: hookSecret, IdempotentShipments: true,
+		Concurrency: 8, Clock: w.Yubico.Now, Rand: newSeeded(99), EventHookSecret: hookSecret, IdempotentShipments: true,
 	}
 	if change != nil {
 		change(&cfg)
@@ -243,17 +226,12 @@ func (w *world) service(oc *okta.Client, yc *yubico.Client, store fulfillment.St
 	return svc
 }
 
-// pinRE finds the PIN in a PIN email: an indented line of digits.
-var pinRE = regexp.MustCompile(`(?m)^[ \t]+([0-9]{4,63})[ \t]*\r?$`)
-
 // pins returns the PIN of the last PIN email to each address.
 func (w *world) pins() map[string]string {
 	out := map[string]string{}
-	for _, m := range w.okta.Outbox() {
-		if strings.Contains(m.Subject, "PIN") {
-			if sm := pinRE.FindStringSubmatch(m.Body); sm != nil {
-				out[m.To] = sm[1]
-			}
+	for _, m := range w.Okta.Outbox() {
+		if pin, err := m.PIN(); err == nil {
+			out[m.To] = pin
 		}
 	}
 	return out
@@ -266,7 +244,7 @@ func (w *world) pins() map[string]string {
 func (w *world) signIn(ctx context.Context, oc *okta.Client, p *person, rec fulfillment.Record, pin string, attempts int) (int, error) {
 	w.secrets.add(pin)
 	w.secrets.add(p.newPIN)
-	key, err := w.yubico.Parcel(rec.ShipmentID)
+	key, err := w.Yubico.Parcel(rec.ShipmentID)
 	if err != nil {
 		return 0, fmt.Errorf("parcel: %w", err)
 	}
@@ -354,7 +332,7 @@ func (w *world) check(ctx context.Context, store fulfillment.Store) outcome {
 	for _, p := range w.people {
 		byEmail[p.profile.Email], byEmail[p.profile.SecondEmail] = p.id, p.id
 	}
-	for _, sh := range w.yubico.Shipments() {
+	for _, sh := range w.Yubico.Shipments() {
 		uid, ok := byEmail[sh.RecipientEmail]
 		if !ok {
 			bad("shipment %s to %q belongs to no user", sh.ID, sh.RecipientEmail)
@@ -369,7 +347,7 @@ func (w *world) check(ctx context.Context, store fulfillment.Store) outcome {
 			bad("user %s: no record: %v", p.id, err)
 			continue
 		}
-		es := w.okta.Enrollments(p.id)
+		es := w.Okta.Enrollments(p.id)
 		shs := shipments[p.id]
 		switch rec.Status {
 		case fulfillment.Active:

@@ -10,7 +10,7 @@ import (
 // kind of HTTP fault, latency just beyond the clients' timeout.
 func setYubicoFaults(t testing.TB, w *world, rate float64, seed uint64) {
 	t.Helper()
-	if err := w.yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: rate, Latency: faultLatency, Seed: seed}); err != nil {
+	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: rate, Latency: faultLatency, Seed: seed}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -18,7 +18,7 @@ func setYubicoFaults(t testing.TB, w *world, rate float64, seed uint64) {
 // yubicoFaultCounts returns the faults the fake Yubico injected, by kind.
 func yubicoFaultCounts(w *world) map[string]int {
 	out := map[string]int{}
-	for k, n := range w.yubico.HTTPFaultCounts() {
+	for k, n := range w.Yubico.HTTPFaultCounts() {
 		out[k.String()] = n
 	}
 	return out
