@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,7 +28,6 @@ const (
 	orgName       = "Example"
 	customization = "DEMO01"
 	pinMask       = "••••••••" // a PIN is always printed as this, whatever its length
-	pinSubject    = "Your YubiKey PIN"
 )
 
 // defaultItem is what every user gets: a YubiKey 5 NFC (product 1) drawn
@@ -402,9 +400,6 @@ func (d *demo) rpIDs(rec fulfillment.Record) []string {
 	return []string{fmt.Sprintf("%d RP IDs", len(rec.Enrollments))}
 }
 
-// pinLine finds the PIN in a PIN email: the body's indented line of digits.
-var pinLine = regexp.MustCompile(`(?m)^[ \t]+([0-9]{4,63})[ \t]*\r?$`)
-
 // readPINEmails takes each user's PIN email out of the fake org's outbox
 // (their mailbox).
 func (d *demo) readPINEmails(ctx context.Context) error {
@@ -416,7 +411,7 @@ func (d *demo) readPINEmails(ctx context.Context) error {
 		var found *oktatest.Email
 		for i := range mails {
 			m := &mails[i]
-			if m.Subject == pinSubject && m.To == to {
+			if m.IsPIN() && m.To == to {
 				found = m
 			}
 		}
@@ -424,12 +419,12 @@ func (d *demo) readPINEmails(ctx context.Context) error {
 			d.fail(ctx, p, "pin-email", errors.New("no PIN email in the mailbox"))
 			continue
 		}
-		match := pinLine.FindStringSubmatch(found.Body)
-		if match == nil {
-			d.fail(ctx, p, "pin-email", fmt.Errorf("the email to %s has no PIN line", found.To))
+		pin, err := found.PIN()
+		if err != nil {
+			d.fail(ctx, p, "pin-email", err)
 			continue
 		}
-		p.pin = []byte(match[1])
+		p.pin = []byte(pin)
 		d.emit(ctx, p, "pin-email", fmt.Sprintf("mail to %s %q: PIN %s", found.To, found.Subject, pinMask))
 	}
 	return nil
