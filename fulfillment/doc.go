@@ -77,4 +77,11 @@
 // type's documentation lists the recovery rule for each step. With a
 // Yubico API that honours Idempotency-Key (yubicotest does; the real API's
 // support is unconfirmed), set [Config.IdempotentShipments].
+//
+// # Testing
+//
+// Package fulfillmenttest runs a Service against the fake Okta and the
+// fake Yubico on one clock, with simulated keys: a test seeds users,
+// orders, advances to a milestone or a status, reads the PIN email, opens
+// the parcel and signs in with the key.
 package fulfillment
