@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -177,26 +176,19 @@ type Config struct {
 // and a lease) before the call, the result after it. A process that dies
 // anywhere leaves a record that says exactly what may have happened, and
 // the next Sync (of this or another instance, once the lease has expired)
-// resumes it:
+// resumes it by the step's recovery rule. One table (steps.go) holds every
+// step with its rule:
 //
-//   - Initiating: initiate-fulfillment-request is sent again. It creates
-//     nothing at Okta; the duplicate event it causes is ignored because the
-//     user already has a record in flight.
-//   - Enrolling: Okta's enroll may have created enrollments whose sealed
-//     requests we never saw. Okta has no endpoint to read one enrollment
-//     back, and a response is needed to ship, so the Service lists the
-//     user's enrollments, deletes the FULFILLMENT_PENDING ones it has no
-//     record of, and enrolls again.
-//   - ShipmentCreating: with Config.IdempotentShipments the create is sent
-//     again with the same body and the same Idempotency-Key, so Yubico
-//     returns the shipment it already made instead of a second one; without
-//     it the record is marked errored for a person to check (a second create
-//     could ship a second key).
-//   - Activating: if Okta's list shows the enrollments ACTIVE, activation
-//     happened; otherwise it is sent again (Okta verifies the same
-//     responses again).
-//   - PINSending: the PIN is sent again (one more email, harmless).
-//   - MarkingError, Deleting: repeated; 404s count as done.
+//	step             intent             resumed by
+//	initiate         Initiating         sending it again (creates nothing twice)
+//	enroll           Enrolling          deleting the user's unrecorded pending enrollments, then enrolling again
+//	create shipment  ShipmentCreating   with Config.IdempotentShipments the same body and key again; else errored for a person
+//	poll             (reads only)       polling again
+//	activate         Activating         recording it if Okta lists the enrollments ACTIVE; else activating again
+//	send PIN         PINSending         sending it again (one more email)
+//	sign-in check    (reads only)       checking again
+//	mark error       MarkingError       marking again (404 counts as done)
+//	delete           Deleting           deleting again (404 counts as done)
 //
 // Credential responses are paired with enrollments by the kid in each
 // response's JWE header (Okta's keyId of that enrollment), falling back to
@@ -401,128 +393,6 @@ func (s *Service) randIntn(n int) (int, error) {
 	return int(v % uint64(n)), nil
 }
 
-// lock serializes work on one user inside this instance.
-func (s *Service) lock(userID string) (unlock func()) {
-	s.locksMu.Lock()
-	l := s.locks[userID]
-	if l == nil {
-		l = &userLock{}
-		s.locks[userID] = l
-	}
-	l.refs++
-	s.locksMu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		s.locksMu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(s.locks, userID)
-		}
-		s.locksMu.Unlock()
-	}
-}
-
-// save appends a change for rec's current status and step and stores rec.
-func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error) {
-	now := s.now().UTC()
-	c.At = now
-	c.Status = rec.Status
-	c.Step = rec.Step
-	c.Attempt = rec.Attempts
-	rec.History = append(rec.History, c)
-	rec.UpdatedAt = now
-	if rec.CreatedAt.IsZero() {
-		rec.CreatedAt = now
-	}
-	out, err := s.store.Put(ctx, rec)
-	if err != nil {
-		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
-	}
-	return out, nil
-}
-
-// intend records step as the intent of rec (with its idempotency key and
-// this instance's lease) and returns the stored record and the key.
-func (s *Service) intend(ctx context.Context, rec Record, step Step) (Record, string, error) {
-	key := rec.Keys[step]
-	if key == "" {
-		var err error
-		if key, err = s.newKey(string(step)); err != nil {
-			return rec, "", err
-		}
-		if rec.Keys == nil {
-			rec.Keys = map[Step]string{}
-		}
-		rec.Keys[step] = key
-	}
-	rec.Step = step
-	rec.Lease = Lease{Owner: s.owner, Until: s.now().Add(s.lease)}
-	rec, err := s.save(ctx, rec, Change{Key: key})
-	if err == nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: intent",
-			slog.String("user", rec.UserID), slog.String("step", string(step)),
-			slog.String("key", key), slog.Int("attempt", rec.Attempts))
-	}
-	return rec, key, err
-}
-
-// reach records that rec reached step (the result of a remote call),
-// clearing the lease.
-func (s *Service) reach(ctx context.Context, rec Record, step Step, reason string) (Record, error) {
-	rec.Step = step
-	rec.Lease = Lease{}
-	rec, err := s.save(ctx, rec, Change{Reason: reason})
-	if err == nil {
-		attrs := []slog.Attr{slog.String("user", rec.UserID), slog.String("step", string(step)),
-			slog.String("status", string(rec.Status)), slog.Int("attempt", rec.Attempts)}
-		if reason != "" {
-			attrs = append(attrs, slog.String("reason", reason))
-		}
-		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: step", attrs...)
-	}
-	return rec, err
-}
-
-// leased reports whether another live instance holds rec's lease.
-func (s *Service) leased(rec Record) bool {
-	return rec.Lease.Owner != "" && rec.Lease.Owner != s.owner && s.now().Before(rec.Lease.Until)
-}
-
-// definite reports whether err certainly means the remote call did not take
-// effect: a request refused before sending, or a 4xx answer other than 408
-// and 429. Transport errors, 5xx and rate limits are not definite: the
-// call may have happened.
-func definite(err error) bool {
-	if errors.Is(err, okta.ErrInvalidArgument) || errors.Is(err, yubico.ErrInvalidArgument) {
-		return true
-	}
-	status := 0
-	var oe *okta.APIError
-	var ye *yubico.APIError
-	switch {
-	case errors.As(err, &oe):
-		status = oe.StatusCode
-	case errors.As(err, &ye):
-		status = ye.StatusCode
-	default:
-		return false
-	}
-	return status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
-}
-
-// unknown wraps err as an unknown outcome unless it is definite.
-//
-// A timeout or cancellation is not definite either: net/http's
-// Client.Timeout error matches context.DeadlineExceeded although the
-// request may have reached the service. Callers that must not record a
-// failure when their own ctx ended check ctx.Err() themselves.
-func unknown(what string, err error) error {
-	if definite(err) {
-		return fmt.Errorf("fulfillment: %s: %w", what, err)
-	}
-	return fmt.Errorf("fulfillment: %s: %w: %w", what, ErrOutcomeUnknown, err)
-}
-
 // shippingInfo validates an Okta user's profile as a shipping address and
 // returns it normalised.
 func (s *Service) shippingInfo(u okta.User) (ShippingInfo, error) {
@@ -575,4 +445,14 @@ func (s *Service) yubicoKeys(ctx context.Context) (transport, signing []webauthn
 	}
 	s.transport, s.signing, s.keysExpire = transport, signing, s.now().Add(jwksTTL)
 	return transport, signing, nil
+}
+
+// needYubico returns an error wrapping ErrInvalidConfig, naming
+// Config.Yubico, when the Service was made without a Yubico client (a
+// Service that only orders) and op needs one.
+func (s *Service) needYubico(op string) error {
+	if s.yubico != nil {
+		return nil
+	}
+	return fmt.Errorf("%w: Config.Yubico: required to %s (this Service was made without one, to order only)", ErrInvalidConfig, op)
 }

@@ -7,32 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/preenroll/preenroll/okta"
-	"github.com/preenroll/preenroll/yubico"
 )
-
-// Run calls [Service.Sync] at once and then every Config.PollInterval (on
-// the ticker from Config.NewTicker), and also soon after the event handler
-// recorded a new order, until ctx is done; then it returns ctx's error. A
-// failing pass is logged and does not stop Run. A Service without
-// Config.Yubico gets an error wrapping ErrInvalidConfig at once.
-func (s *Service) Run(ctx context.Context) error {
-	if err := s.needYubico("run"); err != nil {
-		return err
-	}
-	t := s.newTicker(s.pollInterval)
-	defer t.Stop()
-	for {
-		if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: sync pass failed", slog.String("error", err.Error()))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C():
-		case <-s.kick:
-		}
-	}
-}
 
 // Retry resumes an errored record (FulfillmentErrored → FulfillmentStarted)
 // from the step that failed, as a new attempt with new idempotency keys,
@@ -69,11 +44,12 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 		return rec, fmt.Errorf("fulfillment: retry %q: %w", userID, err)
 	}
 	if rec.Step == StepMarkingError {
-		if rec, err = s.markErrors(ctx, rec); err != nil {
+		if rec, err = s.markErrors(ctx, nil, rec); err != nil {
 			return rec, err
 		}
 	}
 	reason := fmt.Sprintf("retry from %s after: %s", rec.FailedStep, rec.Reason)
+	p := &pass{} // the profile read here serves the enroll and the shipment too
 	switch rec.FailedStep {
 	case StepInitiating:
 		rec.Step = StepInitiating
@@ -83,12 +59,12 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 		// shipping a second key.
 		rec.Step = StepShipmentCreated
 	default:
-		u, err := s.okta.GetUser(ctx, userID)
-		if err != nil {
-			return rec, fmt.Errorf("fulfillment: retry %q: get user: %w", userID, err)
+		_, readErr, invalid := s.profile(ctx, p, userID)
+		if readErr != nil {
+			return rec, fmt.Errorf("fulfillment: retry %q: get user: %w", userID, readErr)
 		}
-		if _, err := s.shippingInfo(u); err != nil {
-			return rec, err
+		if invalid != nil {
+			return rec, invalid
 		}
 		if err := s.cancelShipment(ctx, &rec); err != nil {
 			return rec, err
@@ -107,40 +83,7 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: retry",
 		slog.String("user", userID), slog.String("step", string(rec.Step)), slog.Int("attempt", rec.Attempts))
-	return s.run(ctx, rec)
-}
-
-// cancelShipment cancels rec's shipment at Yubico if it exists and is still
-// cancellable (state ≤ 9), and notes the outcome in rec.Reason when it
-// cannot be cancelled.
-func (s *Service) cancelShipment(ctx context.Context, rec *Record) error {
-	if rec.ShipmentID == "" {
-		return nil
-	}
-	sh, err := s.yubico.FPRShipment(ctx, rec.ShipmentID)
-	if errors.Is(err, yubico.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("fulfillment: read shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
-	}
-	rec.ShipmentState = int(sh.State.ID)
-	if !YubicoStateEditable(int(sh.State.ID)) {
-		rec.Reason = fmt.Sprintf("Yubico shipment %s is past cancelling (state %d); its credentials are deleted", rec.ShipmentID, sh.State.ID)
-		return nil
-	}
-	err = s.yubico.CancelFPRShipment(ctx, rec.ShipmentID)
-	switch {
-	case errors.Is(err, yubico.ErrNotFound):
-	case errors.Is(err, yubico.ErrConflict):
-		rec.Reason = fmt.Sprintf("Yubico shipment %s could no longer be cancelled; its credentials are deleted", rec.ShipmentID)
-	case err != nil:
-		return unknown("cancel shipment "+rec.ShipmentID, err)
-	default:
-		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment cancelled",
-			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID))
-	}
-	return nil
+	return s.run(ctx, p, rec)
 }
 
 // Delete ends a user's key: the Yubico shipment is cancelled while it is
@@ -178,31 +121,8 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	_, err = s.finishDelete(ctx, rec)
+	_, err = s.finishDelete(ctx, nil, rec)
 	return err
-}
-
-// finishDelete does the remote part of a delete and records Deleted.
-func (s *Service) finishDelete(ctx context.Context, rec Record) (Record, error) {
-	rec.Reason = "deleted"
-	if err := s.findLostShipment(ctx, &rec); err != nil {
-		return rec, err
-	}
-	if err := s.cancelShipment(ctx, &rec); err != nil {
-		return rec, err
-	}
-	if err := s.deleteStrays(ctx, rec, true); err != nil {
-		return rec, err
-	}
-	for i := range rec.Enrollments {
-		rec.Enrollments[i].Status = "DELETED"
-	}
-	st, err := rec.Status.Next(EventDelete)
-	if err != nil {
-		return rec, err
-	}
-	rec.Status, rec.PINRequest, rec.Shipping = st, "", ShippingInfo{}
-	return s.reach(ctx, rec, StepDeleted, rec.Reason)
 }
 
 // ResendPIN asks Okta to email the PIN again. It is allowed only while the
@@ -257,31 +177,4 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 		return rec, fmt.Errorf("fulfillment: status of %q: list enrollments: %w", userID, err)
 	}
 	return s.reconcile(ctx, rec, es)
-}
-
-// findLostShipment learns the ID of a shipment whose create had an unknown
-// outcome (the record holds the intent's key and body but no shipment ID),
-// so that Delete can cancel it: with Config.IdempotentShipments, repeating
-// the create with the same key returns the shipment Yubico made (or makes
-// it now, to be cancelled at once). Without, nothing can be learnt safely.
-func (s *Service) findLostShipment(ctx context.Context, rec *Record) error {
-	key := rec.Keys[StepShipmentCreating]
-	if rec.ShipmentID != "" || key == "" || !s.idempotentShipments || rec.PINRequest == "" || rec.Shipping == (ShippingInfo{}) {
-		return nil
-	}
-	req, err := fprRequest(*rec)
-	if err != nil {
-		return nil
-	}
-	sh, err := s.createFPRShipment(ctx, req, key)
-	if err != nil {
-		if definite(err) {
-			return nil // Yubico refused the body: no shipment was made with it
-		}
-		return unknown("look up the shipment of "+rec.UserID, err)
-	}
-	rec.ShipmentID, rec.ShipmentState = sh.ID, int(sh.State.ID)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment of an interrupted create found",
-		slog.String("user", rec.UserID), slog.String("shipment", sh.ID))
-	return nil
 }

@@ -198,24 +198,5 @@ func (s *Service) order(ctx context.Context, u okta.User, items []Item, eventID 
 		}
 		return Record{}, err
 	}
-	return s.initiate(ctx, rec)
-}
-
-// initiate sends initiate-fulfillment-request for a record at step
-// Initiating and records the outcome.
-func (s *Service) initiate(ctx context.Context, rec Record) (Record, error) {
-	data := make(okta.FulfillmentData, len(rec.Items))
-	for i, it := range rec.Items {
-		data[i] = okta.FulfillmentOrder{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, CustomizationID: it.CustomizationID}
-	}
-	err := s.okta.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico, FulfillmentData: data})
-	if err != nil {
-		err = unknown("initiate fulfillment for "+rec.UserID, err)
-		if errors.Is(err, ErrOutcomeUnknown) || ctx.Err() != nil {
-			return rec, err
-		}
-		failed, ferr := s.fail(ctx, rec, StepInitiating, err.Error())
-		return failed, errors.Join(err, ferr)
-	}
-	return s.reach(ctx, rec, StepInitiated, "")
+	return s.sendInitiate(ctx, rec)
 }

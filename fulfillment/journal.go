@@ -1,0 +1,144 @@
+package fulfillment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// The journal: how the step machine (steps.go) records its work. Every
+// remote call that changes something is bracketed by two store writes:
+// [Service.intend] records the intent (an "-ing" [Step], its idempotency key
+// and this instance's lease) before the call, and [Service.reach] records
+// the result after it. [definite] and [unknown] sort a failed call's
+// outcome into "certainly did not happen" and "may have happened". Inside
+// one instance [Service.lock] serializes the work on one user; across
+// instances the store's compare-and-swap and the lease ([Service.leased])
+// do. Nothing here calls Okta or Yubico.
+
+// lock serializes work on one user inside this instance.
+func (s *Service) lock(userID string) (unlock func()) {
+	s.locksMu.Lock()
+	l := s.locks[userID]
+	if l == nil {
+		l = &userLock{}
+		s.locks[userID] = l
+	}
+	l.refs++
+	s.locksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.locksMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, userID)
+		}
+		s.locksMu.Unlock()
+	}
+}
+
+// save appends a change for rec's current status and step and stores rec.
+func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error) {
+	now := s.now().UTC()
+	c.At = now
+	c.Status = rec.Status
+	c.Step = rec.Step
+	c.Attempt = rec.Attempts
+	rec.History = append(rec.History, c)
+	rec.UpdatedAt = now
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	out, err := s.store.Put(ctx, rec)
+	if err != nil {
+		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
+	}
+	return out, nil
+}
+
+// intend records step as the intent of rec (with its idempotency key and
+// this instance's lease) and returns the stored record and the key.
+func (s *Service) intend(ctx context.Context, rec Record, step Step) (Record, string, error) {
+	key := rec.Keys[step]
+	if key == "" {
+		var err error
+		if key, err = s.newKey(string(step)); err != nil {
+			return rec, "", err
+		}
+		if rec.Keys == nil {
+			rec.Keys = map[Step]string{}
+		}
+		rec.Keys[step] = key
+	}
+	rec.Step = step
+	rec.Lease = Lease{Owner: s.owner, Until: s.now().Add(s.lease)}
+	rec, err := s.save(ctx, rec, Change{Key: key})
+	if err == nil {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: intent",
+			slog.String("user", rec.UserID), slog.String("step", string(step)),
+			slog.String("key", key), slog.Int("attempt", rec.Attempts))
+	}
+	return rec, key, err
+}
+
+// reach records that rec reached step (the result of a remote call),
+// clearing the lease.
+func (s *Service) reach(ctx context.Context, rec Record, step Step, reason string) (Record, error) {
+	rec.Step = step
+	rec.Lease = Lease{}
+	rec, err := s.save(ctx, rec, Change{Reason: reason})
+	if err == nil {
+		attrs := []slog.Attr{slog.String("user", rec.UserID), slog.String("step", string(step)),
+			slog.String("status", string(rec.Status)), slog.Int("attempt", rec.Attempts)}
+		if reason != "" {
+			attrs = append(attrs, slog.String("reason", reason))
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: step", attrs...)
+	}
+	return rec, err
+}
+
+// leased reports whether another live instance holds rec's lease.
+func (s *Service) leased(rec Record) bool {
+	return rec.Lease.Owner != "" && rec.Lease.Owner != s.owner && s.now().Before(rec.Lease.Until)
+}
+
+// definite reports whether err certainly means the remote call did not take
+// effect: a request refused before sending, or a 4xx answer other than 408
+// and 429. Transport errors, 5xx and rate limits are not definite: the
+// call may have happened.
+func definite(err error) bool {
+	if errors.Is(err, okta.ErrInvalidArgument) || errors.Is(err, yubico.ErrInvalidArgument) {
+		return true
+	}
+	status := 0
+	var oe *okta.APIError
+	var ye *yubico.APIError
+	switch {
+	case errors.As(err, &oe):
+		status = oe.StatusCode
+	case errors.As(err, &ye):
+		status = ye.StatusCode
+	default:
+		return false
+	}
+	return status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+}
+
+// unknown wraps err as an unknown outcome unless it is definite.
+//
+// A timeout or cancellation is not definite either: net/http's
+// Client.Timeout error matches context.DeadlineExceeded although the
+// request may have reached the service. Callers that must not record a
+// failure when their own ctx ended check ctx.Err() themselves.
+func unknown(what string, err error) error {
+	if definite(err) {
+		return fmt.Errorf("fulfillment: %s: %w", what, err)
+	}
+	return fmt.Errorf("fulfillment: %s: %w: %w", what, ErrOutcomeUnknown, err)
+}

@@ -1,0 +1,284 @@
+package fulfillment
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// checkEnrollResponse returns what is wrong with Okta's enroll response, or
+// "".
+func checkEnrollResponse(resp okta.EnrollResponse, rpIDs int) string {
+	if resp.PINRequestJWE == "" {
+		return "pinRequestJwe is empty"
+	}
+	if len(resp.CredRequests) == 0 || len(resp.CredRequests) > rpIDs {
+		return fmt.Sprintf("%d credential requests for %d RP IDs", len(resp.CredRequests), rpIDs)
+	}
+	seen := map[string]bool{}
+	for i, cr := range resp.CredRequests {
+		switch {
+		case cr.AuthenticatorEnrollmentID == "":
+			return fmt.Sprintf("credRequests[%d].authenticatorEnrollmentId is empty", i)
+		case cr.CredRequestJWE == "":
+			return fmt.Sprintf("credRequests[%d].credRequestJwe is empty", i)
+		case seen[cr.AuthenticatorEnrollmentID]:
+			return fmt.Sprintf("credRequests[%d].authenticatorEnrollmentId %q is repeated", i, cr.AuthenticatorEnrollmentID)
+		}
+		seen[cr.AuthenticatorEnrollmentID] = true
+	}
+	return ""
+}
+
+// hasStray reports whether Okta lists a FULFILLMENT_PENDING enrollment of
+// the user that rec does not know.
+func (s *Service) hasStray(ctx context.Context, rec Record) (bool, error) {
+	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
+	if err != nil {
+		return false, err
+	}
+	known := map[string]bool{}
+	for _, e := range rec.Enrollments {
+		known[e.ID] = true
+	}
+	for _, e := range es {
+		if !known[e.ID] && e.Status == okta.StatusFulfillmentPending {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// deleteStrays deletes the user's enrollments at Okta that are not ACTIVE
+// and that rec does not know (or, with all, every enrollment rec knows as
+// well): leftovers of an enroll whose response was lost.
+func (s *Service) deleteStrays(ctx context.Context, rec Record, all bool) error {
+	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
+	if err != nil {
+		return unknown("list enrollments of "+rec.UserID, err)
+	}
+	known := map[string]bool{}
+	for _, e := range rec.Enrollments {
+		known[e.ID] = true
+	}
+	for _, e := range es {
+		mine := known[e.ID]
+		if (mine && !all) || (!mine && e.Status == okta.StatusActive) {
+			continue
+		}
+		if err := s.okta.DeleteEnrollment(ctx, rec.UserID, e.ID); err != nil && !errors.Is(err, okta.ErrNotFound) {
+			return unknown("delete enrollment "+e.ID, err)
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: enrollment deleted",
+			slog.String("user", rec.UserID), slog.String("enrollment", e.ID), slog.String("oktaStatus", string(e.Status)))
+	}
+	return nil
+}
+
+// allActive reports whether Okta lists every enrollment of rec ACTIVE:
+// the activation happened.
+func (s *Service) allActive(ctx context.Context, rec Record) (bool, error) {
+	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
+	if err != nil {
+		return false, unknown("list enrollments of "+rec.UserID, err)
+	}
+	status := map[string]okta.EnrollmentStatus{}
+	for _, e := range es {
+		status[e.ID] = e.Status
+	}
+	all := len(rec.Enrollments) > 0
+	for _, e := range rec.Enrollments {
+		all = all && status[e.ID] == okta.StatusActive
+	}
+	return all, nil
+}
+
+// cancelShipment cancels rec's shipment at Yubico if it exists and is still
+// cancellable (state ≤ 9), and notes the outcome in rec.Reason when it
+// cannot be cancelled.
+func (s *Service) cancelShipment(ctx context.Context, rec *Record) error {
+	if rec.ShipmentID == "" {
+		return nil
+	}
+	sh, err := s.yubico.FPRShipment(ctx, rec.ShipmentID)
+	if errors.Is(err, yubico.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fulfillment: read shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
+	}
+	rec.ShipmentState = int(sh.State.ID)
+	if !YubicoStateEditable(int(sh.State.ID)) {
+		rec.Reason = fmt.Sprintf("Yubico shipment %s is past cancelling (state %d); its credentials are deleted", rec.ShipmentID, sh.State.ID)
+		return nil
+	}
+	err = s.yubico.CancelFPRShipment(ctx, rec.ShipmentID)
+	switch {
+	case errors.Is(err, yubico.ErrNotFound):
+	case errors.Is(err, yubico.ErrConflict):
+		rec.Reason = fmt.Sprintf("Yubico shipment %s could no longer be cancelled; its credentials are deleted", rec.ShipmentID)
+	case err != nil:
+		return unknown("cancel shipment "+rec.ShipmentID, err)
+	default:
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment cancelled",
+			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID))
+	}
+	return nil
+}
+
+// fprRequest builds the FIDO Pre-reg shipment request of rec: its first item,
+// the recorded recipient and address, the PIN request and one credential
+// request per enrollment, in the recorded order.
+func fprRequest(rec Record) (yubico.FPRShipmentRequest, error) {
+	if len(rec.Items) != 1 {
+		return yubico.FPRShipmentRequest{}, fmt.Errorf("fulfillment: record of %q has %d items, want 1", rec.UserID, len(rec.Items))
+	}
+	it := rec.Items[0]
+	product, err := ParseProductID(it.ProductID)
+	if err != nil {
+		return yubico.FPRShipmentRequest{}, err
+	}
+	inventory, err := ParseProductID(it.InventoryProductID)
+	if err != nil {
+		return yubico.FPRShipmentRequest{}, err
+	}
+	if rec.PINRequest == "" || len(rec.Enrollments) == 0 {
+		return yubico.FPRShipmentRequest{}, fmt.Errorf("fulfillment: record of %q has no sealed requests to ship", rec.UserID)
+	}
+	creds := make([]string, len(rec.Enrollments))
+	for i, e := range rec.Enrollments {
+		if e.CredRequest == "" {
+			return yubico.FPRShipmentRequest{}, fmt.Errorf("fulfillment: record of %q: enrollment %s has no credential request", rec.UserID, e.ID)
+		}
+		creds[i] = e.CredRequest
+	}
+	sh := rec.Shipping
+	to := yubico.FPRRecipient{Company: sh.Company, Email: sh.RecipientEmail(), FirstName: sh.FirstName, LastName: sh.LastName, Telephone: sh.Phone}
+	addr := yubico.Address{StreetLine1: sh.StreetLine1, StreetLine2: sh.StreetLine2, City: sh.City, Region: sh.Region,
+		PostalCode: sh.PostalCode, CountryCode: sh.CountryCode}
+	return yubico.NewFPRShipmentRequest(to, addr, product, inventory, it.CustomizationID, rec.PINRequest, creds), nil
+}
+
+// createFPRShipment creates a FIDO Pre-reg shipment. With
+// Config.IdempotentShipments the intent's key goes out as the
+// Idempotency-Key header (and the client may then retry the create itself);
+// without it the create is sent exactly once.
+func (s *Service) createFPRShipment(ctx context.Context, req yubico.FPRShipmentRequest, key string) (yubico.FPRShipment, error) {
+	if s.idempotentShipments {
+		req.IdempotencyKey = key
+	}
+	return s.yubico.CreateFPRShipment(ctx, req)
+}
+
+// findLostShipment learns the ID of a shipment whose create had an unknown
+// outcome (the record holds the intent's key and body but no shipment ID),
+// so that Delete can cancel it: with Config.IdempotentShipments, repeating
+// the create with the same key returns the shipment Yubico made (or makes
+// it now, to be cancelled at once). Without, nothing can be learnt safely.
+func (s *Service) findLostShipment(ctx context.Context, rec *Record) error {
+	key := rec.Keys[StepShipmentCreating]
+	if rec.ShipmentID != "" || key == "" || !s.idempotentShipments || rec.PINRequest == "" || rec.Shipping == (ShippingInfo{}) {
+		return nil
+	}
+	req, err := fprRequest(*rec)
+	if err != nil {
+		return nil
+	}
+	sh, err := s.createFPRShipment(ctx, req, key)
+	if err != nil {
+		if definite(err) {
+			return nil // Yubico refused the body: no shipment was made with it
+		}
+		return unknown("look up the shipment of "+rec.UserID, err)
+	}
+	rec.ShipmentID, rec.ShipmentState = sh.ID, int(sh.State.ID)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment of an interrupted create found",
+		slog.String("user", rec.UserID), slog.String("shipment", sh.ID))
+	return nil
+}
+
+// pairResponses pairs Yubico's credential responses with the record's
+// enrollments. Each response is a compact JWE sealed to the response key of
+// one enrollment; its protected header's kid is that key's ID (Okta's
+// keyId). If every enrollment has a distinct keyId, responses are paired by
+// kid, whatever their order. Otherwise (keyIds missing or shared) they are
+// paired by the order of the credential requests the Service sent, which
+// Yubico keeps. A count mismatch or a kid that names none of the
+// enrollments' keys is an error: activating with a wrong pairing would
+// fail at Okta or, worse, bind a credential to the wrong enrollment.
+func pairResponses(enrollments []Enrollment, responses []string) ([]okta.CredResponse, error) {
+	if len(responses) != len(enrollments) {
+		return nil, fmt.Errorf("fulfillment: Yubico returned %d credential responses for %d enrollments", len(responses), len(enrollments))
+	}
+	byKey := map[string]int{}
+	distinct := true
+	for i, e := range enrollments {
+		if _, dup := byKey[e.KeyID]; dup || e.KeyID == "" {
+			distinct = false
+		}
+		byKey[e.KeyID] = i
+	}
+	out := make([]okta.CredResponse, len(enrollments))
+	if !distinct {
+		for i, r := range responses {
+			if r == "" {
+				return nil, fmt.Errorf("fulfillment: credential response %d is empty", i)
+			}
+			out[i] = okta.CredResponse{AuthenticatorEnrollmentID: enrollments[i].ID, CredResponseJWE: r}
+		}
+		return out, nil
+	}
+	used := make([]bool, len(enrollments))
+	for i, r := range responses {
+		kid, err := jweKeyID(r)
+		if err != nil {
+			return nil, fmt.Errorf("fulfillment: credential response %d: %w", i, err)
+		}
+		j, ok := byKey[kid]
+		if !ok {
+			return nil, fmt.Errorf("fulfillment: credential response %d is sealed to key %q, which belongs to none of the user's enrollments", i, truncateValue(kid))
+		}
+		if used[j] {
+			return nil, fmt.Errorf("fulfillment: credential responses for enrollment %s are repeated", enrollments[j].ID)
+		}
+		used[j] = true
+		out[j] = okta.CredResponse{AuthenticatorEnrollmentID: enrollments[j].ID, CredResponseJWE: r}
+	}
+	return out, nil
+}
+
+// maxJWEHeader bounds the protected header of a JWE read by jweKeyID.
+const maxJWEHeader = 4 << 10
+
+// jweKeyID returns the kid of a compact JWE's protected header, without
+// decrypting anything.
+func jweKeyID(jwe string) (string, error) {
+	parts := strings.Split(jwe, ".")
+	if len(parts) != 5 {
+		return "", fmt.Errorf("not a compact JWE (%d parts, want 5)", len(parts))
+	}
+	if len(parts[0]) > maxJWEHeader {
+		return "", fmt.Errorf("JWE header longer than %d bytes", maxJWEHeader)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return "", fmt.Errorf("JWE header is not base64url: %w", err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return "", fmt.Errorf("JWE header is not JSON: %w", err)
+	}
+	if h.Kid == "" {
+		return "", errors.New("JWE header has no kid")
+	}
+	return h.Kid, nil
+}

@@ -1,0 +1,565 @@
+package fulfillment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// The step machine. Like the transition table behind [Status.Next] decides
+// every status move, the table below decides every step: which step moves
+// a record waiting at each [Step], the intent it records before its remote
+// call, the result it records after it, and what a resumed run does when
+// the intent is recorded but the result is not (its recovery). The
+// bookkeeping (intent, result, lease, outcome) is in journal.go; the
+// public verbs (Order, Sync, Retry, Delete, ...) only enter the table.
+
+// recovery is what a resumed run does with a step whose intent is recorded
+// but whose result is not: the process died during the call, or the call's
+// outcome was unknown (transport error, 5xx, rate limit).
+type recovery int
+
+const (
+	// readOnly: the step records no intent (it only reads); it is simply
+	// made again.
+	readOnly recovery = iota
+	// resend: the call is sent again, with the intent's idempotency key.
+	// Repeating it is harmless: initiate-fulfillment-request creates
+	// nothing at Okta (the duplicate event it causes is ignored because the
+	// user already has a record in flight); send-pin sends one more email;
+	// mark-error and delete count a 404 as done.
+	resend
+	// dropStraysThenResend: the call may have created enrollments whose
+	// sealed requests we never saw. Okta cannot read one enrollment back,
+	// and a request is needed to ship, so the user's FULFILLMENT_PENDING
+	// enrollments the record does not know are deleted, then the call is
+	// sent again.
+	dropStraysThenResend
+	// resendIfIdempotent: with Config.IdempotentShipments the call is sent
+	// again with the recorded body and the same Idempotency-Key, so Yubico
+	// returns what it already made instead of making a second; without it
+	// the record is marked errored for a person to check (a second shipment
+	// would ship a second key).
+	resendIfIdempotent
+	// checkThenResend: the step's happened check asks the remote side
+	// whether the call took effect (for activate: Okta lists every
+	// enrollment ACTIVE); if so its result is recorded, otherwise the call
+	// is sent again (Okta verifies the same responses again).
+	checkThenResend
+)
+
+// stepRule is one row of the step table.
+type stepRule struct {
+	name string
+	// after is the result step a record waits at before this step; empty
+	// for a step entered only by a verb or by another step (initiate by
+	// Order, activate by poll, mark error by any failing step, delete by
+	// Delete).
+	after Step
+	// intent is recorded before the remote call; empty for a read-only
+	// step. A record found at intent is resumed by recovery.
+	intent Step
+	// done is the result step recorded after the call.
+	done     Step
+	recovery recovery
+	// do makes the step from after (or from intent, once recovery allows).
+	do func(s *Service, ctx context.Context, p *pass, rec Record) (Record, error)
+	// happened and settle serve checkThenResend: whether the call took
+	// effect, and how to record that it did.
+	happened func(s *Service, ctx context.Context, rec Record) (bool, error)
+	settle   func(s *Service, ctx context.Context, rec Record) (Record, error)
+}
+
+// steps is THE step table, in lifecycle order. A record at StepErrored,
+// StepActive or StepDeleted matches no row: it waits for Retry, for
+// nothing, or is done.
+var steps = []stepRule{
+	{name: "initiate", intent: StepInitiating, done: StepInitiated, recovery: resend,
+		do: (*Service).initiate},
+	{name: "enroll", after: StepInitiated, intent: StepEnrolling, done: StepEnrolled, recovery: dropStraysThenResend,
+		do: (*Service).enroll},
+	{name: "create shipment", after: StepEnrolled, intent: StepShipmentCreating, done: StepShipmentCreated, recovery: resendIfIdempotent,
+		do: (*Service).createShipment},
+	{name: "poll", after: StepShipmentCreated, done: StepShipmentCreated, recovery: readOnly,
+		do: (*Service).poll},
+	{name: "activate", intent: StepActivating, done: StepActivated, recovery: checkThenResend,
+		do: (*Service).activateShipped, happened: (*Service).allActive, settle: (*Service).activated},
+	{name: "send PIN", after: StepActivated, intent: StepPINSending, done: StepPINSent, recovery: resend,
+		do: (*Service).sendPIN},
+	{name: "sign-in check", after: StepPINSent, done: StepActive, recovery: readOnly,
+		do: (*Service).checkSignIn},
+	{name: "mark error", intent: StepMarkingError, done: StepErrored, recovery: resend,
+		do: (*Service).markErrors},
+	{name: "delete", intent: StepDeleting, done: StepDeleted, recovery: resend,
+		do: (*Service).finishDelete},
+}
+
+// stepAt returns the row that moves a record at step st, and whether st is
+// that row's intent (the record is resumed); nil when nothing moves it.
+func stepAt(st Step) (rule *stepRule, resumed bool) {
+	for i := range steps {
+		switch st {
+		case steps[i].after:
+			return &steps[i], false
+		case steps[i].intent:
+			return &steps[i], true
+		}
+	}
+	return nil, false
+}
+
+// maxStepsPerPass bounds the steps one record makes in one pass.
+const maxStepsPerPass = 16
+
+// pass is one run of the step machine over one record: what its steps
+// share, so that the user's Okta profile is read and validated once.
+type pass struct {
+	read     bool
+	shipping ShippingInfo
+	readErr  error // reading the user failed
+	invalid  error // the profile is not a valid shipping address
+}
+
+// profile returns the user's profile validated as a shipping address,
+// reading it from Okta the first time the pass asks. readErr is an Okta
+// error; invalid a *ValidationError.
+func (s *Service) profile(ctx context.Context, p *pass, userID string) (info ShippingInfo, readErr, invalid error) {
+	if !p.read {
+		u, err := s.okta.GetUser(ctx, userID)
+		if err != nil {
+			return ShippingInfo{}, err, nil // not cached: the next pass reads again
+		}
+		p.read = true
+		p.shipping, p.invalid = s.shippingInfo(u)
+	}
+	return p.shipping, nil, p.invalid
+}
+
+// run advances rec step by step until it waits for the outside world, ends,
+// or fails. The caller holds the user's lock.
+func (s *Service) run(ctx context.Context, p *pass, rec Record) (Record, error) {
+	for range maxStepsPerPass {
+		if err := ctx.Err(); err != nil {
+			return rec, err
+		}
+		v := rec.Version
+		next, err := s.advance(ctx, p, rec)
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: step failed",
+				slog.String("user", rec.UserID), slog.String("step", string(next.Step)),
+				slog.String("status", string(next.Status)), slog.String("error", err.Error()))
+			return next, err
+		}
+		rec = next
+		if rec.Version == v {
+			return rec, nil
+		}
+	}
+	return rec, nil
+}
+
+// advance makes the one step the table says follows rec.Step, applying the
+// step's recovery rule when rec is at its intent.
+func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, error) {
+	rule, resumed := stepAt(rec.Step)
+	if rule == nil {
+		return rec, nil // Errored, Active, Deleted: nothing to do
+	}
+	if resumed {
+		switch rule.recovery {
+		case dropStraysThenResend:
+			if err := s.deleteStrays(ctx, rec, false); err != nil {
+				return rec, err
+			}
+		case resendIfIdempotent:
+			if !s.idempotentShipments {
+				return s.fail(ctx, rec, rule.intent, "the outcome of the Yubico shipment creation is unknown and the "+
+					"client cannot repeat it safely; check the Yubico console for a shipment to "+rec.Shipping.RecipientEmail()+
+					", cancel it if it exists, then Retry")
+			}
+		case checkThenResend:
+			happened, err := rule.happened(s, ctx, rec)
+			if err != nil {
+				return rec, err
+			}
+			if happened {
+				return rule.settle(s, ctx, rec)
+			}
+		}
+	}
+	return rule.do(s, ctx, p, rec)
+}
+
+// fail records that step failed for reason: FulfillmentErrored, with every
+// enrollment marked errored at Okta first.
+func (s *Service) fail(ctx context.Context, rec Record, failed Step, reason string) (Record, error) {
+	st, err := rec.Status.Next(EventFail)
+	if err != nil {
+		return rec, err
+	}
+	rec.Status, rec.FailedStep, rec.Reason = st, failed, reason
+	s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: errored",
+		slog.String("user", rec.UserID), slog.String("failedStep", string(failed)), slog.String("reason", reason))
+	if len(rec.Enrollments) == 0 {
+		return s.reach(ctx, rec, StepErrored, reason)
+	}
+	rec, _, err = s.intend(ctx, rec, StepMarkingError)
+	if err != nil {
+		return rec, err
+	}
+	return s.markErrors(ctx, nil, rec)
+}
+
+// needProfile returns the user's validated shipping address for a step
+// about to record its intent. When it cannot (done), rec is returned marked
+// failed at intent (Okta refused to read the user, or the profile is
+// invalid), or err is the unknown outcome of reading it.
+func (s *Service) needProfile(ctx context.Context, p *pass, rec Record, intent Step) (_ Record, info ShippingInfo, done bool, err error) {
+	info, readErr, invalid := s.profile(ctx, p, rec.UserID)
+	switch {
+	case readErr != nil && definite(readErr):
+		rec, err = s.fail(ctx, rec, intent, fmt.Sprintf("get user: %v", readErr))
+		return rec, info, true, err
+	case readErr != nil:
+		return rec, info, true, unknown("get user "+rec.UserID, readErr)
+	case invalid != nil:
+		rec, err = s.fail(ctx, rec, intent, invalid.Error())
+		return rec, info, true, err
+	}
+	return rec, info, false, nil
+}
+
+// initiate records the intent of a record at step Initiating again
+// (renewing its lease; the key stays) and sends the order.
+func (s *Service) initiate(ctx context.Context, _ *pass, rec Record) (Record, error) {
+	rec, _, err := s.intend(ctx, rec, StepInitiating)
+	if err != nil {
+		return rec, err
+	}
+	return s.sendInitiate(ctx, rec)
+}
+
+// sendInitiate sends initiate-fulfillment-request for a record whose intent
+// Initiating is recorded, and records the outcome.
+func (s *Service) sendInitiate(ctx context.Context, rec Record) (Record, error) {
+	data := make(okta.FulfillmentData, len(rec.Items))
+	for i, it := range rec.Items {
+		data[i] = okta.FulfillmentOrder{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, CustomizationID: it.CustomizationID}
+	}
+	err := s.okta.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico, FulfillmentData: data})
+	if err != nil {
+		err = unknown("initiate fulfillment for "+rec.UserID, err)
+		if errors.Is(err, ErrOutcomeUnknown) || ctx.Err() != nil {
+			return rec, err
+		}
+		failed, ferr := s.fail(ctx, rec, StepInitiating, err.Error())
+		return failed, errors.Join(err, ferr)
+	}
+	return s.reach(ctx, rec, StepInitiated, "")
+}
+
+// enroll validates the profile and enrolls the user at Okta.
+func (s *Service) enroll(ctx context.Context, p *pass, rec Record) (Record, error) {
+	rec, _, done, err := s.needProfile(ctx, p, rec, StepEnrolling)
+	if done {
+		return rec, err
+	}
+	transport, _, err := s.yubicoKeys(ctx)
+	if err != nil {
+		return rec, err
+	}
+	i, err := s.randIntn(len(transport))
+	if err != nil {
+		return rec, err
+	}
+	tk := transport[i]
+	rec, _, err = s.intend(ctx, rec, StepEnrolling)
+	if err != nil {
+		return rec, err
+	}
+	resp, err := s.okta.Enroll(ctx, okta.EnrollRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico, RPIDs: s.rpIDs, TransportKey: tk})
+	if err != nil {
+		if definite(err) {
+			// Okta refuses an enroll while the user has a key in
+			// fulfillment. A pending enrollment the record does not know
+			// is ours: an earlier enroll that timed out on our side but
+			// was still being processed when the strays were listed. Not
+			// a failure: the next pass deletes it and enrolls again.
+			if stray, lerr := s.hasStray(ctx, rec); lerr == nil && stray {
+				return rec, fmt.Errorf("fulfillment: enroll %s: %w: an earlier enroll took effect after its answer was lost: %w",
+					rec.UserID, ErrOutcomeUnknown, err)
+			}
+			return s.fail(ctx, rec, StepEnrolling, err.Error())
+		}
+		return rec, unknown("enroll "+rec.UserID, err)
+	}
+	rec.Enrollments = make([]Enrollment, 0, len(resp.CredRequests))
+	for _, cr := range resp.CredRequests {
+		rec.Enrollments = append(rec.Enrollments, Enrollment{ID: cr.AuthenticatorEnrollmentID, KeyID: cr.KeyID,
+			CredRequest: cr.CredRequestJWE, Status: string(okta.StatusFulfillmentPending)})
+	}
+	rec.PINRequest = resp.PINRequestJWE
+	rec.TransportKeyID = tk.Kid
+	if problem := checkEnrollResponse(resp, len(s.rpIDs)); problem != "" {
+		// Keep the enrollments that have an ID, so they are marked errored
+		// and deleted on Retry.
+		kept := rec.Enrollments[:0]
+		for _, e := range rec.Enrollments {
+			if e.ID != "" {
+				kept = append(kept, e)
+			}
+		}
+		rec.Enrollments = kept
+		return s.fail(ctx, rec, StepEnrolling, "okta: malformed enroll response: "+problem)
+	}
+	return s.reach(ctx, rec, StepEnrolled, "")
+}
+
+// createShipment creates the FIDO Pre-reg shipment; resumed, it sends the
+// recorded body again with the recorded idempotency key.
+func (s *Service) createShipment(ctx context.Context, p *pass, rec Record) (Record, error) {
+	if rec.Step != StepShipmentCreating || rec.Shipping == (ShippingInfo{}) {
+		var info ShippingInfo
+		var done bool
+		var err error
+		if rec, info, done, err = s.needProfile(ctx, p, rec, StepShipmentCreating); done {
+			return rec, err
+		}
+		rec.Shipping = info
+	}
+	req, err := fprRequest(rec)
+	if err != nil {
+		return s.fail(ctx, rec, StepShipmentCreating, err.Error())
+	}
+	rec, key, err := s.intend(ctx, rec, StepShipmentCreating)
+	if err != nil {
+		return rec, err
+	}
+	sh, err := s.createFPRShipment(ctx, req, key)
+	if err != nil {
+		if definite(err) {
+			return s.fail(ctx, rec, StepShipmentCreating, err.Error())
+		}
+		return rec, unknown("create Yubico shipment for "+rec.UserID, err)
+	}
+	rec.ShipmentID, rec.ShipmentState = sh.ID, int(sh.State.ID)
+	rec.PINRequest, rec.Shipping = "", ShippingInfo{}
+	for i := range rec.Enrollments {
+		rec.Enrollments[i].CredRequest = ""
+	}
+	return s.reach(ctx, rec, StepShipmentCreated, fmt.Sprintf("Yubico shipment %s, state %d", sh.ID, sh.State.ID))
+}
+
+// poll reads the shipment and acts on its state: at 103/104 it activates.
+func (s *Service) poll(ctx context.Context, _ *pass, rec Record) (Record, error) {
+	sh, err := s.yubico.FPRShipment(ctx, rec.ShipmentID)
+	if errors.Is(err, yubico.ErrNotFound) {
+		return s.fail(ctx, rec, StepShipmentCreated, fmt.Sprintf("Yubico shipment %s no longer exists", rec.ShipmentID))
+	}
+	if err != nil {
+		return rec, fmt.Errorf("fulfillment: poll shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
+	}
+	state := int(sh.State.ID)
+	implied, known := StatusFromYubicoState(state)
+	switch {
+	case known && implied == Shipped:
+		rec.ShipmentState = state
+		return s.activate(ctx, rec, sh)
+	case known && implied == FulfillmentErrored:
+		rec.ShipmentState = state
+		msg := sh.State.Message
+		if msg == "" {
+			msg = sh.State.ID.String()
+		}
+		return s.fail(ctx, rec, StepShipmentCreated, fmt.Sprintf("Yubico shipment %s is in state %d: %s", rec.ShipmentID, state, msg))
+	case state != rec.ShipmentState:
+		rec.ShipmentState = state
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment state",
+			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID), slog.Int("state", state))
+		return s.save(ctx, rec, Change{Reason: fmt.Sprintf("Yubico shipment %s, state %d", rec.ShipmentID, state)})
+	}
+	return rec, nil
+}
+
+// activate pairs the shipment's credential responses with the enrollments
+// and activates them at Okta.
+func (s *Service) activate(ctx context.Context, rec Record, sh yubico.FPRShipment) (Record, error) {
+	pd, ok := sh.ProductData()
+	if !ok {
+		return rec, fmt.Errorf("fulfillment: shipment %s of %q is in state %d without product data", sh.ID, rec.UserID, sh.State.ID)
+	}
+	pairs, err := pairResponses(rec.Enrollments, pd.CredentialResponses)
+	if err != nil {
+		return s.fail(ctx, rec, StepActivating, err.Error())
+	}
+	_, signing, err := s.yubicoKeys(ctx)
+	if err != nil {
+		return rec, err
+	}
+	rec.Serial, rec.Firmware = pd.SerialNumber, pd.FirmwareVersion
+	rec, _, err = s.intend(ctx, rec, StepActivating)
+	if err != nil {
+		return rec, err
+	}
+	_, err = s.okta.Activate(ctx, okta.ActivateRequest{
+		UserID: rec.UserID, FulfillmentProvider: ProviderYubico, Serial: pd.SerialNumber, Version: pd.FirmwareVersion,
+		PINResponseJWE: pd.PINResponse, CredResponses: pairs, SigningKeys: signing,
+	})
+	if err != nil {
+		if definite(err) {
+			// An earlier activation whose answer was lost may have been
+			// processed late, after the resume found the enrollments
+			// still pending: Okta then refuses this one because they are
+			// ACTIVE. They are ours, so the activation happened.
+			if all, lerr := s.allActive(ctx, rec); lerr == nil && all {
+				return s.activated(ctx, rec)
+			}
+			return s.fail(ctx, rec, StepActivating, err.Error())
+		}
+		return rec, unknown("activate "+rec.UserID, err)
+	}
+	return s.activated(ctx, rec)
+}
+
+// activated records a successful activation: Shipped.
+func (s *Service) activated(ctx context.Context, rec Record) (Record, error) {
+	st, err := rec.Status.Next(EventShip)
+	if err != nil {
+		return rec, err
+	}
+	rec.Status = st
+	for i := range rec.Enrollments {
+		rec.Enrollments[i].Status = string(okta.StatusActive)
+	}
+	return s.reach(ctx, rec, StepActivated, fmt.Sprintf("key serial %s, firmware %s", rec.Serial, rec.Firmware))
+}
+
+// activateShipped reads the shipment again and activates it (the resumed
+// activation, once Okta shows it did not happen).
+func (s *Service) activateShipped(ctx context.Context, _ *pass, rec Record) (Record, error) {
+	sh, err := s.yubico.FPRShipment(ctx, rec.ShipmentID)
+	if err != nil {
+		return rec, fmt.Errorf("fulfillment: poll shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
+	}
+	return s.activate(ctx, rec, sh)
+}
+
+// sendPIN asks Okta to email the PIN.
+func (s *Service) sendPIN(ctx context.Context, _ *pass, rec Record) (Record, error) {
+	if len(rec.Enrollments) == 0 {
+		return rec, fmt.Errorf("fulfillment: record of %q has no enrollment to send a PIN for", rec.UserID)
+	}
+	rec, _, err := s.intend(ctx, rec, StepPINSending)
+	if err != nil {
+		return rec, err
+	}
+	if err := s.okta.SendPIN(ctx, okta.SendPINRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico,
+		AuthenticatorEnrollmentID: rec.Enrollments[0].ID}); err != nil {
+		if definite(err) {
+			// The key is active; only the email failed. Stay Shipped at
+			// Activated so the next pass (or ResendPIN) tries again.
+			rec, serr := s.reach(ctx, rec, StepActivated, "send PIN failed: "+err.Error())
+			return rec, errors.Join(fmt.Errorf("fulfillment: send PIN to %q: %w", rec.UserID, err), serr)
+		}
+		return rec, unknown("send PIN to "+rec.UserID, err)
+	}
+	return s.reach(ctx, rec, StepPINSent, "")
+}
+
+// checkSignIn looks at Okta's enrollments of a Shipped record: once the
+// PIN is gone (presetPinAvailable false) the user signed in: Active. If
+// Okta no longer has the enrollments, they were deleted there: Deleted.
+func (s *Service) checkSignIn(ctx context.Context, _ *pass, rec Record) (Record, error) {
+	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
+	if err != nil {
+		return rec, unknown("list enrollments of "+rec.UserID, err)
+	}
+	return s.reconcile(ctx, rec, es)
+}
+
+// reconcile applies Okta's view of the enrollments to a Shipped or Active
+// record.
+func (s *Service) reconcile(ctx context.Context, rec Record, es []okta.Enrollment) (Record, error) {
+	byID := map[string]okta.Enrollment{}
+	for _, e := range es {
+		byID[e.ID] = e
+	}
+	present, signedIn, changed := 0, false, false
+	for i, mine := range rec.Enrollments {
+		e, ok := byID[mine.ID]
+		status := "DELETED"
+		if ok {
+			present++
+			status = string(e.Status)
+			if e.Status == okta.StatusActive && !e.Profile.PresetPINAvailable {
+				signedIn = true
+			}
+		}
+		if rec.Enrollments[i].Status != status {
+			rec.Enrollments[i].Status, changed = status, true
+		}
+	}
+	switch {
+	case present == 0 && len(rec.Enrollments) > 0 && (rec.Status == Shipped || rec.Status == Active):
+		st, err := rec.Status.Next(EventDelete)
+		if err != nil {
+			return rec, err
+		}
+		rec.Status, rec.Reason = st, "the enrollments were deleted at Okta"
+		return s.reach(ctx, rec, StepDeleted, rec.Reason)
+	case signedIn && rec.Status == Shipped:
+		st, err := rec.Status.Next(EventSignIn)
+		if err != nil {
+			return rec, err
+		}
+		rec.Status = st
+		return s.reach(ctx, rec, StepActive, "first sign-in; Okta wiped the PIN")
+	case changed:
+		return s.save(ctx, rec, Change{Reason: "enrollment statuses updated from Okta"})
+	}
+	return rec, nil
+}
+
+// markErrors marks every enrollment of rec errored at Okta and records
+// Errored.
+func (s *Service) markErrors(ctx context.Context, _ *pass, rec Record) (Record, error) {
+	for i, e := range rec.Enrollments {
+		err := s.okta.MarkError(ctx, rec.UserID, e.ID)
+		switch {
+		case errors.Is(err, okta.ErrNotFound):
+			rec.Enrollments[i].Status = "DELETED"
+		case err != nil:
+			return rec, unknown("mark enrollment "+e.ID+" errored", err)
+		default:
+			rec.Enrollments[i].Status = string(okta.StatusFulfillmentErrored)
+		}
+	}
+	return s.reach(ctx, rec, StepErrored, rec.Reason)
+}
+
+// finishDelete does the remote part of a delete and records Deleted.
+func (s *Service) finishDelete(ctx context.Context, _ *pass, rec Record) (Record, error) {
+	rec.Reason = "deleted"
+	if err := s.findLostShipment(ctx, &rec); err != nil {
+		return rec, err
+	}
+	if err := s.cancelShipment(ctx, &rec); err != nil {
+		return rec, err
+	}
+	if err := s.deleteStrays(ctx, rec, true); err != nil {
+		return rec, err
+	}
+	for i := range rec.Enrollments {
+		rec.Enrollments[i].Status = "DELETED"
+	}
+	st, err := rec.Status.Next(EventDelete)
+	if err != nil {
+		return rec, err
+	}
+	rec.Status, rec.PINRequest, rec.Shipping = st, "", ShippingInfo{}
+	return s.reach(ctx, rec, StepDeleted, rec.Reason)
+}
