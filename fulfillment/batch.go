@@ -40,7 +40,7 @@ type Progress struct {
 	Last Result
 }
 
-// Result is the outcome for one user of a batch (or a Sync).
+// Result is the outcome for one user of a batch, or a failure of a Sync.
 type Result struct {
 	// Index is the user's position in the batch input.
 	Index int
@@ -49,9 +49,12 @@ type Result struct {
 	UserID, Login string
 	// Status is the user's key status after the batch.
 	Status Status
+	// Step is the step that failed (in a SyncReport's Failures only).
+	Step Step
 	// Err is why the user was not ordered: a *ValidationError (every bad
 	// field), an error wrapping ErrOrderInFlight (skipped), or an Okta or
-	// store error (failed). Nil when ordered.
+	// store error (failed). Nil when ordered. In a SyncReport, why the
+	// step failed (see [SyncReport.Failures]).
 	Err error
 }
 

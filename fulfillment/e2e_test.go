@@ -247,6 +247,15 @@ func TestUndeliverableThenFixedAndRetried(t *testing.T) {
 	if rep.Errored != 1 {
 		t.Errorf("Sync report %+v, want 1 errored", rep)
 	}
+	// The failure is loud: the record that errored is in the report, with
+	// its step and the reason.
+	if len(rep.Failures) != 1 {
+		t.Fatalf("Sync failures %+v, want the errored record", rep.Failures)
+	}
+	if f := rep.Failures[0]; f.UserID != u.ID || f.Step != fulfillment.StepShipmentCreated || f.Status != fulfillment.FulfillmentErrored ||
+		!errors.Is(f.Err, fulfillment.ErrStepFailed) || !strings.Contains(f.Err.Error(), "state 7") {
+		t.Errorf("Sync failure %+v (err %v), want %s failed at %s with the state-7 reason", f, f.Err, u.ID, fulfillment.StepShipmentCreated)
+	}
 	rec := e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
 	if rec.FailedStep != fulfillment.StepShipmentCreated || rec.ShipmentState != 7 || !strings.Contains(rec.Reason, "state 7") {
 		t.Errorf("errored record: failed step %s, shipment state %d, reason %q", rec.FailedStep, rec.ShipmentState, rec.Reason)

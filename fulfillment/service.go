@@ -44,6 +44,10 @@ var (
 	// known (transport error, 5xx, rate limit). The intent stays recorded;
 	// Sync resumes it without repeating a side effect that happened.
 	ErrOutcomeUnknown = errors.New("fulfillment: outcome of a remote call is unknown")
+	// ErrStepFailed is wrapped by the error a [SyncReport] lists for a
+	// record that became FulfillmentErrored during the pass; the record's
+	// FailedStep and Reason say what failed, and [Service.Retry] resumes it.
+	ErrStepFailed = errors.New("fulfillment: step failed")
 )
 
 // UserKind tells [Service.PrepareUser] how to treat a user.

@@ -24,8 +24,12 @@ type SyncReport struct {
 	// Busy counts records skipped because another instance holds their
 	// lease.
 	Busy int
-	// Failures lists the records whose step failed during the pass (with
-	// the error); they were recorded as errored or will be resumed.
+	// Failures lists every record whose step failed during the pass, with
+	// the step (Result.Step) and the error: the records that became
+	// FulfillmentErrored (Result.Err wraps ErrStepFailed and carries the
+	// recorded reason; Retry resumes them) and those whose step will be
+	// resumed by the next pass (an unknown outcome, wrapping
+	// ErrOutcomeUnknown, or a store error).
 	Failures []Result
 }
 
@@ -81,8 +85,8 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 						rep.Errored++
 					}
 				}
-				if err != nil {
-					rep.Failures = append(rep.Failures, Result{UserID: userID, Login: after.Login, Status: after.Status, Err: err})
+				if f, failed := failure(userID, before, after, err); failed {
+					rep.Failures = append(rep.Failures, f)
 				}
 				return nil
 			})
@@ -103,6 +107,24 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 		slog.Int("shipped", rep.Shipped), slog.Int("active", rep.Active),
 		slog.Int("errored", rep.Errored), slog.Int("failures", len(rep.Failures)))
 	return rep, nil
+}
+
+// failure reports a record whose step failed during a pass: it returned
+// an error, or it became FulfillmentErrored (a definite failure, recorded
+// with its reason, returns no error).
+func failure(userID string, before, after Record, err error) (Result, bool) {
+	errored := after.Status == FulfillmentErrored && before.Status != FulfillmentErrored
+	if err == nil && !errored {
+		return Result{}, false
+	}
+	r := Result{UserID: userID, Login: after.Login, Status: after.Status, Step: after.Step, Err: err}
+	if after.Status == FulfillmentErrored && after.FailedStep != "" {
+		r.Step = after.FailedStep
+	}
+	if err == nil {
+		r.Err = fmt.Errorf("%w at %s: %s", ErrStepFailed, after.FailedStep, after.Reason)
+	}
+	return r, true
 }
 
 // syncUser advances one user's record as far as it goes.

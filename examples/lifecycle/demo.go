@@ -352,12 +352,10 @@ func (d *demo) sync(ctx context.Context, step, why string) error {
 	}
 	for _, p := range d.live() {
 		rec := d.record(ctx, p)
+		// Every record whose step failed in the pass is in Failures, those
+		// that became FulfillmentErrored included.
 		if err := failures[p.id]; err != nil {
 			d.fail(ctx, p, step, err)
-			continue
-		}
-		if rec.Status == fulfillment.FulfillmentErrored {
-			d.fail(ctx, p, step, fmt.Errorf("errored at step %s: %s", rec.FailedStep, rec.Reason))
 			continue
 		}
 		d.emit(ctx, p, step, why+"; "+d.describe(rec))

@@ -251,7 +251,7 @@ func TestUndeliverable(t *testing.T) {
 			failed = append(failed, m[3]+" "+m[4]+" "+m[5])
 		}
 	}
-	if len(failed) != 1 || !strings.HasPrefix(failed[0], "Fulfillment errored validate FAILED: errored at step shipment-created") ||
+	if len(failed) != 1 || !strings.HasPrefix(failed[0], "Fulfillment errored validate FAILED: fulfillment: step failed at shipment-created: ") ||
 		!strings.Contains(strings.ToLower(failed[0]), "undeliverable") {
 		t.Errorf("failures %q, want one undeliverable at validate:\n%s", failed, out.String())
 	}
