@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/preenroll/preenroll/okta"
 )
 
 // EventTypePreregisterInitiate is the Okta System Log event type that asks
@@ -211,8 +213,8 @@ func (s *Service) eventOrder(ev logEvent) (userID, login string, items []Item, e
 	if userID == "" {
 		return "", "", nil, errors.New("target: no User")
 	}
-	if p := details["fulfillmentprovider"]; p != "" && p != ProviderYubico {
-		return "", "", nil, fmt.Errorf("fulfillment provider %q is not %q", truncateValue(p), ProviderYubico)
+	if p := details["fulfillmentprovider"]; p != "" && p != okta.ProviderYubico {
+		return "", "", nil, fmt.Errorf("fulfillment provider %q is not %q", truncateValue(p), okta.ProviderYubico)
 	}
 	it := Item{ProductID: details["yubicoproductid"], InventoryProductID: details["yubicoinventoryproductid"],
 		CustomizationID: details["yubicocustomizationid"]}

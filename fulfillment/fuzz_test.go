@@ -76,8 +76,8 @@ func FuzzStatusMachine(f *testing.F) {
 		s := StatusNone
 		for _, b := range seq {
 			var e Event
-			if int(b) < len(Events) {
-				e = Events[b]
+			if events := Events(); int(b) < len(events) {
+				e = events[b]
 			} else {
 				e = Event([]byte{b}) // never a known event
 			}

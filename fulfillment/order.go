@@ -6,32 +6,14 @@ import (
 	"strconv"
 )
 
-// ProviderYubico is the only fulfillment provider Okta defines.
-const ProviderYubico = "yubico"
-
-// MaxOrderItems bounds the items of one Order. Okta's fulfillmentData is an
-// array; Yubico programs one FIDO Pre-reg key per shipment, so the Service
-// ships each item separately.
-const MaxOrderItems = 16
-
-// ErrInvalidOrder is wrapped by the *ValidationError that [Order.Validate]
-// returns.
+// ErrInvalidOrder is wrapped by the *ValidationError that [Item.Validate]
+// returns, and that [Service.Order] and [Service.OrderBatch] return for an
+// order they refuse.
 var ErrInvalidOrder = errors.New("fulfillment: invalid order")
 
-// Order asks for pre-enrolled keys for one Okta user: the body of Okta's
-// initiate-fulfillment-request (docs/okta.md §Wire shapes).
-type Order struct {
-	// UserID is the Okta user ID (for example "00us2hPODQncCkxef0g3").
-	UserID string `json:"userId"`
-	// Provider is the fulfillment provider; only "yubico" exists.
-	Provider string `json:"fulfillmentProvider"`
-	// Items are the keys ordered; at least one.
-	Items []Item `json:"fulfillmentData"`
-}
-
-// Item is one key of an Order (Okta's FulfillmentDataOrderDetails). Okta
-// carries the IDs as strings; Yubico takes ProductID and InventoryProductID
-// as integers.
+// Item is the key ordered for one user (one entry of Okta's
+// fulfillmentData, FulfillmentDataOrderDetails). Okta carries the IDs as
+// strings; Yubico takes ProductID and InventoryProductID as integers.
 type Item struct {
 	// ProductID is Yubico's make and model, e.g. "1" (YubiKey 5 NFC),
 	// "29" (5C NFC), "54"/"55" (FIPS).
@@ -43,49 +25,55 @@ type Item struct {
 	CustomizationID string `json:"customizationId"`
 }
 
-// Validate checks the order like Okta's preregistration API checks its
+// Validate checks the item like Okta's preregistration API checks its
 // parameters, and reports every problem at once in a *ValidationError that
-// wraps ErrInvalidOrder. Field names are Okta's JSON names
-// ("userId", "fulfillmentData[0].productId", ...). The rules:
-//   - userId: required; 1–64 ASCII letters, digits, '.', '_' or '-' (it
-//     goes into URL paths);
-//   - fulfillmentProvider: must be "yubico";
-//   - fulfillmentData: 1 to MaxOrderItems items;
+// wraps ErrInvalidOrder, fields named by Okta's JSON names. The rules:
 //   - productId, inventoryProductId: required; decimal integers 1–2147483647
 //     without sign or leading zeros;
 //   - customizationId: required; 1–32 ASCII letters or digits (Yubico's
 //     CIDs look like "RXJN83"; the exact format is not published).
-func (o Order) Validate() error {
+func (it Item) Validate() error {
+	var v validator
+	it.check(&v, "")
+	return v.err(ErrInvalidOrder)
+}
+
+// check adds the item's problems to v, each field name after prefix.
+func (it Item) check(v *validator, prefix string) {
+	checkNumericID(v, prefix+"productId", it.ProductID)
+	checkNumericID(v, prefix+"inventoryProductId", it.InventoryProductID)
+	switch {
+	case it.CustomizationID == "":
+		v.add(prefix+"customizationId", it.CustomizationID, "required")
+	case !isIdentifier(it.CustomizationID, 32, ""):
+		v.add(prefix+"customizationId", it.CustomizationID, "must be 1-32 ASCII letters or digits")
+	}
+}
+
+// validateOrder checks an order as Okta's initiate-fulfillment-request
+// would take it, every problem at once (a *ValidationError wrapping
+// ErrInvalidOrder, fields named as in Okta's body: "userId",
+// "fulfillmentData", "fulfillmentData[0].productId", ...):
+//   - userId: required; 1–64 ASCII letters, digits, '.', '_' or '-' (it
+//     goes into URL paths);
+//   - fulfillmentData: exactly one item (Okta allows one key in
+//     fulfillment per user), valid by [Item.Validate].
+func validateOrder(userID string, items []Item) error {
 	var v validator
 	switch {
-	case o.UserID == "":
-		v.add("userId", o.UserID, "required")
-	case !isIdentifier(o.UserID, 64, "._-"):
-		v.add("userId", o.UserID, "must be 1-64 ASCII letters, digits, '.', '_' or '-'")
+	case userID == "":
+		v.add("userId", userID, "required")
+	case !isIdentifier(userID, 64, "._-"):
+		v.add("userId", userID, "must be 1-64 ASCII letters, digits, '.', '_' or '-'")
 	}
 	switch {
-	case o.Provider == "":
-		v.add("fulfillmentProvider", o.Provider, "required")
-	case o.Provider != ProviderYubico:
-		v.add("fulfillmentProvider", o.Provider, `must be "yubico"`)
-	}
-	switch {
-	case len(o.Items) == 0:
+	case len(items) == 0:
 		v.add("fulfillmentData", "", "at least one item is required")
-	case len(o.Items) > MaxOrderItems:
-		v.add("fulfillmentData", strconv.Itoa(len(o.Items))+" items", fmt.Sprintf("at most %d items", MaxOrderItems))
-	default:
-		for i, it := range o.Items {
-			prefix := fmt.Sprintf("fulfillmentData[%d].", i)
-			checkNumericID(&v, prefix+"productId", it.ProductID)
-			checkNumericID(&v, prefix+"inventoryProductId", it.InventoryProductID)
-			switch {
-			case it.CustomizationID == "":
-				v.add(prefix+"customizationId", it.CustomizationID, "required")
-			case !isIdentifier(it.CustomizationID, 32, ""):
-				v.add(prefix+"customizationId", it.CustomizationID, "must be 1-32 ASCII letters or digits")
-			}
-		}
+	case len(items) > 1:
+		v.add("fulfillmentData", strconv.Itoa(len(items))+" items", "one item per order: Okta allows one key in fulfillment per user")
+	}
+	for i, it := range items {
+		it.check(&v, fmt.Sprintf("fulfillmentData[%d].", i))
 	}
 	return v.err(ErrInvalidOrder)
 }
@@ -95,15 +83,15 @@ func checkNumericID(v *validator, field, s string) {
 		v.add(field, s, "required")
 		return
 	}
-	if _, err := ParseProductID(s); err != nil {
+	if _, err := parseProductID(s); err != nil {
 		v.add(field, s, "must be a positive decimal integer without sign or leading zeros")
 	}
 }
 
-// ParseProductID parses a Yubico product or inventory product ID as Okta
+// parseProductID parses a Yubico product or inventory product ID as Okta
 // carries it (a decimal string) into the integer Yubico expects. It accepts
 // 1–2147483647 without sign, spaces or leading zeros.
-func ParseProductID(s string) (int, error) {
+func parseProductID(s string) (int, error) {
 	if s == "" || len(s) > 10 || s[0] == '0' {
 		return 0, fmt.Errorf("fulfillment: malformed product ID %q", truncateValue(s))
 	}

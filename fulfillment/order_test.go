@@ -8,11 +8,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func validOrder() Order {
-	return Order{
-		UserID:   "00us2hPODQncCkxef0g3",
-		Provider: ProviderYubico,
-		Items:    []Item{{ProductID: "55", InventoryProductID: "106", CustomizationID: "RXJN83"}},
+// order is what validateOrder checks.
+type order struct {
+	UserID string
+	Items  []Item
+}
+
+func validOrder() order {
+	return order{
+		UserID: "00us2hPODQncCkxef0g3",
+		Items:  []Item{{ProductID: "55", InventoryProductID: "106", CustomizationID: "RXJN83"}},
 	}
 }
 
@@ -49,28 +54,27 @@ func TestOrderValidate(t *testing.T) {
 	huge := strings.Repeat("9", 1<<20)
 	tests := []struct {
 		name   string
-		modify func(*Order)
+		modify func(*order)
 		want   []string
 	}{
-		{"valid", func(*Order) {}, nil},
-		{"valid several items", func(o *Order) {
+		{"valid", func(*order) {}, nil},
+		{"valid limits", func(o *order) { o.Items = []Item{{"2147483647", "1", "a"}} }, nil},
+		{"several items", func(o *order) {
 			o.Items = append(o.Items, Item{"1", "12", "2EZ4RZ"}, Item{"2147483647", "29", "a"})
-		}, nil},
-		{"empty", func(o *Order) { *o = Order{} }, []string{
+		}, []string{"fulfillmentData: one item per order: Okta allows one key in fulfillment per user"}},
+		{"empty", func(o *order) { *o = order{} }, []string{
 			"userId: required",
-			"fulfillmentProvider: required",
 			"fulfillmentData: at least one item is required",
 		}},
-		{"empty item", func(o *Order) { o.Items = []Item{{}} }, []string{
+		{"empty item", func(o *order) { o.Items = []Item{{}} }, []string{
 			"fulfillmentData[0].productId: required",
 			"fulfillmentData[0].inventoryProductId: required",
 			"fulfillmentData[0].customizationId: required",
 		}},
-		{"wrong provider", func(o *Order) { o.Provider = "Yubico" }, []string{`fulfillmentProvider: must be "yubico"`}},
-		{"hostile user id", func(o *Order) { o.UserID = "../../admin" }, []string{"userId: " + uid}},
-		{"unicode user id", func(o *Order) { o.UserID = "00uÜser" }, []string{"userId: " + uid}},
-		{"1 MB user id", func(o *Order) { o.UserID = huge }, []string{"userId: " + uid}},
-		{"bad numbers", func(o *Order) {
+		{"hostile user id", func(o *order) { o.UserID = "../../admin" }, []string{"userId: " + uid}},
+		{"unicode user id", func(o *order) { o.UserID = "00uÜser" }, []string{"userId: " + uid}},
+		{"1 MB user id", func(o *order) { o.UserID = huge }, []string{"userId: " + uid}},
+		{"bad numbers", func(o *order) {
 			o.Items = []Item{
 				{"01", "-1", "RXJN83"},
 				{"1.0", "+5", "RXJN83"},
@@ -79,6 +83,7 @@ func TestOrderValidate(t *testing.T) {
 				{"0", "1e3", "RXJN83"},
 			}
 		}, []string{
+			"fulfillmentData: one item per order: Okta allows one key in fulfillment per user",
 			"fulfillmentData[0].productId: " + numeric,
 			"fulfillmentData[0].inventoryProductId: " + numeric,
 			"fulfillmentData[1].productId: " + numeric,
@@ -90,7 +95,7 @@ func TestOrderValidate(t *testing.T) {
 			"fulfillmentData[4].productId: " + numeric,
 			"fulfillmentData[4].inventoryProductId: " + numeric,
 		}},
-		{"bad customization ids", func(o *Order) {
+		{"bad customization ids", func(o *order) {
 			o.Items = []Item{
 				{"1", "1", "RX-N83"},
 				{"1", "1", "RXJN83\x00"},
@@ -98,21 +103,19 @@ func TestOrderValidate(t *testing.T) {
 				{"1", "1", "ÄÖÜ"},
 			}
 		}, []string{
+			"fulfillmentData: one item per order: Okta allows one key in fulfillment per user",
 			"fulfillmentData[0].customizationId: " + cid,
 			"fulfillmentData[1].customizationId: " + cid,
 			"fulfillmentData[2].customizationId: " + cid,
 			"fulfillmentData[3].customizationId: " + cid,
 		}},
-		{"too many items", func(o *Order) {
-			o.Items = make([]Item, MaxOrderItems+1)
-		}, []string{"fulfillmentData: at most 16 items"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			o := validOrder()
 			tt.modify(&o)
-			got := problems(t, o.Validate(), ErrInvalidOrder)
+			got := problems(t, validateOrder(o.UserID, o.Items), ErrInvalidOrder)
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Errorf("problems (-want +got):\n%s", d)
 			}
@@ -123,26 +126,42 @@ func TestOrderValidate(t *testing.T) {
 func TestOrderErrorText(t *testing.T) {
 	t.Parallel()
 	o := validOrder()
-	o.Provider = "acme"
+	o.UserID = "a/b"
 	o.Items[0].ProductID = strings.Repeat("x", 100)
-	want := `fulfillment: invalid order: fulfillmentProvider "acme": must be "yubico"; ` +
+	want := `fulfillment: invalid order: userId "a/b": must be 1-64 ASCII letters, digits, '.', '_' or '-'; ` +
 		`fulfillmentData[0].productId "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…": must be a positive decimal integer without sign or leading zeros`
-	if got := o.Validate().Error(); got != want {
+	if got := validateOrder(o.UserID, o.Items).Error(); got != want {
 		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestItemValidate(t *testing.T) {
+	t.Parallel()
+	if err := (Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}).Validate(); err != nil {
+		t.Errorf("valid item: %v", err)
+	}
+	got := problems(t, Item{ProductID: "01", CustomizationID: "RX-N83"}.Validate(), ErrInvalidOrder)
+	want := []string{
+		"productId: must be a positive decimal integer without sign or leading zeros",
+		"inventoryProductId: required",
+		"customizationId: must be 1-32 ASCII letters or digits",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("problems (-want +got):\n%s", d)
 	}
 }
 
 func TestParseProductID(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]int{"1": 1, "29": 29, "106": 106, "2147483647": 2147483647} {
-		got, err := ParseProductID(in)
+		got, err := parseProductID(in)
 		if err != nil || got != want {
-			t.Errorf("ParseProductID(%q) = %d, %v; want %d", in, got, err, want)
+			t.Errorf("parseProductID(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "0", "007", "-3", "3 ", "2147483648", "99999999999", "１"} {
-		if _, err := ParseProductID(in); err == nil {
-			t.Errorf("ParseProductID(%q) succeeded", in)
+		if _, err := parseProductID(in); err == nil {
+			t.Errorf("parseProductID(%q) succeeded", in)
 		}
 	}
 }

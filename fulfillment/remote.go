@@ -114,8 +114,8 @@ func (s *Service) cancelShipment(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("fulfillment: read shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
 	}
-	rec.ShipmentState = int(sh.State.ID)
-	if !YubicoStateEditable(int(sh.State.ID)) {
+	rec.ShipmentState = sh.State.ID
+	if !sh.State.ID.Editable() {
 		rec.Reason = fmt.Sprintf("Yubico shipment %s is past cancelling (state %d); its credentials are deleted", rec.ShipmentID, sh.State.ID)
 		return nil
 	}
@@ -141,11 +141,11 @@ func fprRequest(rec Record) (yubico.FPRShipmentRequest, error) {
 		return yubico.FPRShipmentRequest{}, fmt.Errorf("fulfillment: record of %q has %d items, want 1", rec.UserID, len(rec.Items))
 	}
 	it := rec.Items[0]
-	product, err := ParseProductID(it.ProductID)
+	product, err := parseProductID(it.ProductID)
 	if err != nil {
 		return yubico.FPRShipmentRequest{}, err
 	}
-	inventory, err := ParseProductID(it.InventoryProductID)
+	inventory, err := parseProductID(it.InventoryProductID)
 	if err != nil {
 		return yubico.FPRShipmentRequest{}, err
 	}
@@ -198,7 +198,7 @@ func (s *Service) findLostShipment(ctx context.Context, rec *Record) error {
 		}
 		return unknown("look up the shipment of "+rec.UserID, err)
 	}
-	rec.ShipmentID, rec.ShipmentState = sh.ID, int(sh.State.ID)
+	rec.ShipmentID, rec.ShipmentState = sh.ID, sh.State.ID
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment of an interrupted create found",
 		slog.String("user", rec.UserID), slog.String("shipment", sh.ID))
 	return nil

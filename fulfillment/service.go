@@ -268,7 +268,7 @@ func New(cfg Config) (*Service, error) {
 		seen[rp] = true
 	}
 	if cfg.Defaults != (Item{}) {
-		if err := (Order{UserID: "defaults", Provider: ProviderYubico, Items: []Item{cfg.Defaults}}).Validate(); err != nil {
+		if err := cfg.Defaults.Validate(); err != nil {
 			return bad("Defaults: %v", err)
 		}
 	}

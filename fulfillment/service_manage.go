@@ -142,7 +142,7 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 	if len(rec.Enrollments) == 0 {
 		return fmt.Errorf("fulfillment: resend PIN to %q: no enrollment recorded", userID)
 	}
-	err = s.okta.SendPIN(ctx, okta.SendPINRequest{UserID: userID, FulfillmentProvider: ProviderYubico, AuthenticatorEnrollmentID: rec.Enrollments[0].ID})
+	err = s.okta.SendPIN(ctx, okta.SendPINRequest{UserID: userID, FulfillmentProvider: okta.ProviderYubico, AuthenticatorEnrollmentID: rec.Enrollments[0].ID})
 	if err != nil {
 		if es, lerr := s.okta.ListEnrollments(ctx, userID); lerr == nil {
 			if _, rerr := s.reconcile(ctx, rec, es); rerr != nil {

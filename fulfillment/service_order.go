@@ -137,12 +137,8 @@ func (s *Service) orderItems(userID string, items []Item) ([]Item, error) {
 	if len(items) == 0 && s.defaults != (Item{}) {
 		items = []Item{s.defaults}
 	}
-	if err := (Order{UserID: userID, Provider: ProviderYubico, Items: items}).Validate(); err != nil {
+	if err := validateOrder(userID, items); err != nil {
 		return nil, err
-	}
-	if len(items) > 1 {
-		return nil, &ValidationError{Fields: []FieldError{{Field: "fulfillmentData",
-			Problem: "one item per order: Okta allows one key in fulfillment per user"}}, kind: ErrInvalidOrder}
 	}
 	return items, nil
 }
@@ -151,7 +147,7 @@ func (s *Service) orderItems(userID string, items []Item) ([]Item, error) {
 // enrollment of the user that is still in fulfillment.
 func inFlightAtOkta(userID string, es []okta.Enrollment) error {
 	for _, e := range es {
-		if st, ok := StatusFromOkta(string(e.Status), e.Profile.PresetPINAvailable); ok {
+		if st, ok := StatusFromOkta(e.Status, e.Profile.PresetPINAvailable); ok {
 			if err := CanOrder(st); err != nil {
 				return fmt.Errorf("fulfillment: order for %q: Okta enrollment %s is %s: %w", userID, e.ID, e.Status, err)
 			}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
 )
 
 // Status is where one pre-enrolled key stands in its lifecycle. The zero
@@ -31,8 +34,11 @@ const (
 	Deleted Status = "DELETED"
 )
 
-// Statuses lists the five statuses of a key, in lifecycle order.
-var Statuses = []Status{FulfillmentStarted, FulfillmentErrored, Shipped, Active, Deleted}
+// Statuses returns the five statuses of a key, in lifecycle order (a new
+// slice each call).
+func Statuses() []Status {
+	return []Status{FulfillmentStarted, FulfillmentErrored, Shipped, Active, Deleted}
+}
 
 // Valid reports whether s is one of the five statuses (StatusNone is not).
 func (s Status) Valid() bool {
@@ -104,8 +110,10 @@ const (
 	EventDelete Event = "delete"
 )
 
-// Events lists every Event.
-var Events = []Event{EventEnroll, EventFail, EventRetry, EventShip, EventResendPIN, EventSignIn, EventDelete}
+// Events returns every Event (a new slice each call).
+func Events() []Event {
+	return []Event{EventEnroll, EventFail, EventRetry, EventShip, EventResendPIN, EventSignIn, EventDelete}
+}
 
 // transitions is THE transition table: for each event, the status it leads
 // to and the statuses it is allowed from. Nothing else decides a move.
@@ -224,14 +232,10 @@ func CanOrder(current Status) error {
 	return fmt.Errorf("%w %q: cannot decide whether a new order is allowed", ErrUnknownStatus, string(current))
 }
 
-// The enrollment statuses Okta reports on a preregistered WebAuthn factor.
-// Okta documents only FULFILLMENT_ERRORED and ACTIVE; FULFILLMENT_PENDING is
-// what third parties observe after enroll (docs/okta.md §Enrollment statuses).
-const (
-	OktaFulfillmentPending = "FULFILLMENT_PENDING"
-	OktaFulfillmentErrored = "FULFILLMENT_ERRORED"
-	OktaActive             = "ACTIVE"
-)
+// enrollmentDeleted is recorded as an [Enrollment]'s status once Okta no
+// longer lists the enrollment (deleted there or by [Service.Delete]). It is
+// not a status Okta reports; those are okta.EnrollmentStatus constants.
+const enrollmentDeleted okta.EnrollmentStatus = "DELETED"
 
 // StatusFromOkta maps an Okta enrollment status and its
 // profile.presetPinAvailable to a Status:
@@ -246,13 +250,13 @@ const (
 // presetPinAvailable, which is true until the first successful sign-in. Any
 // other status string (Okta adds values without notice) returns ok=false; it
 // is never an error. Matching ignores case and surrounding spaces.
-func StatusFromOkta(status string, presetPinAvailable bool) (s Status, ok bool) {
-	switch strings.ToUpper(strings.TrimSpace(status)) {
-	case OktaFulfillmentPending:
+func StatusFromOkta(status okta.EnrollmentStatus, presetPinAvailable bool) (s Status, ok bool) {
+	switch okta.EnrollmentStatus(strings.ToUpper(strings.TrimSpace(string(status)))) {
+	case okta.StatusFulfillmentPending:
 		return FulfillmentStarted, true
-	case OktaFulfillmentErrored:
+	case okta.StatusFulfillmentErrored:
 		return FulfillmentErrored, true
-	case OktaActive:
+	case okta.StatusActive:
 		if presetPinAvailable {
 			return Shipped, true
 		}
@@ -261,48 +265,24 @@ func StatusFromOkta(status string, presetPinAvailable bool) (s Status, ok bool) 
 	return StatusNone, false
 }
 
-// Yubico shipment state IDs (shipment_state_id) the library knows
-// (docs/yubico.md §Shipment states). Yubico publishes no complete table.
-const (
-	YubicoIncomplete          = 1   // error: incomplete shipping request
-	YubicoAwaitingValidation  = 3   // created, address not yet validated
-	YubicoIncompleteAlt       = 6   // error: incomplete
-	YubicoUndeliverable       = 7   // error: address undeliverable
-	YubicoProcessingError     = 8   // error: processing error, contact support
-	YubicoDPLMatch            = 9   // error: denied-party list match
-	YubicoSentToFulfillment   = 10  // locked for fulfillment; no longer editable
-	YubicoShippingError       = 99  // error: shipping error, contact support
-	YubicoShipped             = 103 // shipped; FIDO Pre-reg responses available
-	YubicoDelivered           = 104 // delivered; responses available
-	YubicoLost                = 105 // error: lost or missing
-	YubicoDeliveryException   = 106 // error: delivery exception
-	yubicoMaxEditableShipment = 9
-)
-
-// StatusFromYubicoState maps a Yubico shipment state ID to the Status it
+// StatusFromYubicoState maps a Yubico shipment state to the Status it
 // implies for the key:
 //
 //	3, 10                       → FulfillmentStarted
 //	103, 104                    → Shipped (the responses are ready to activate)
 //	1, 6, 7, 8, 9, 99, 105, 106 → FulfillmentErrored
 //
-// Any other ID returns ok=false: Yubico's table is not public, so an unknown
-// state is neither progress nor failure.
-func StatusFromYubicoState(stateID int) (s Status, ok bool) {
-	switch stateID {
-	case YubicoAwaitingValidation, YubicoSentToFulfillment:
-		return FulfillmentStarted, true
-	case YubicoShipped, YubicoDelivered:
+// Any other state returns ok=false: Yubico publishes no complete table
+// (docs/yubico.md §Shipment states), so an unknown state is neither
+// progress nor failure.
+func StatusFromYubicoState(state yubico.ShipmentState) (s Status, ok bool) {
+	switch {
+	case state.ResponsesReady():
 		return Shipped, true
-	case YubicoIncomplete, YubicoIncompleteAlt, YubicoUndeliverable, YubicoProcessingError,
-		YubicoDPLMatch, YubicoShippingError, YubicoLost, YubicoDeliveryException:
+	case state.Failed():
 		return FulfillmentErrored, true
+	case state.Known():
+		return FulfillmentStarted, true
 	}
 	return StatusNone, false
-}
-
-// YubicoStateEditable reports whether a Yubico shipment in stateID may still
-// be edited or cancelled (state 9 or below).
-func YubicoStateEditable(stateID int) bool {
-	return stateID >= 0 && stateID <= yubicoMaxEditableShipment
 }

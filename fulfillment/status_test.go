@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
 )
 
 // allowedMoves is the lifecycle written out independently of the
@@ -21,9 +23,9 @@ var allowedMoves = map[Status]map[Event]Status{
 
 func TestNextMatchesLifecycle(t *testing.T) {
 	t.Parallel()
-	froms := append([]Status{StatusNone}, Statuses...)
+	froms := append([]Status{StatusNone}, Statuses()...)
 	froms = append(froms, "BOGUS", "active")
-	events := append(append([]Event{}, Events...), "explode", "")
+	events := append(Events(), "explode", "")
 	type result struct {
 		To      Status
 		Allowed bool
@@ -162,7 +164,7 @@ func TestStatusFromOkta(t *testing.T) {
 		{"ACTIVE\x00", true, out{StatusNone, false}},
 	}
 	for _, tt := range tests {
-		s, ok := StatusFromOkta(tt.status, tt.preset)
+		s, ok := StatusFromOkta(okta.EnrollmentStatus(tt.status), tt.preset)
 		if d := cmp.Diff(tt.want, out{s, ok}); d != "" {
 			t.Errorf("StatusFromOkta(%.20q, %v) (-want +got):\n%s", tt.status, tt.preset, d)
 		}
@@ -171,13 +173,13 @@ func TestStatusFromOkta(t *testing.T) {
 
 func TestStatusFromYubicoState(t *testing.T) {
 	t.Parallel()
-	want := map[int]Status{
+	want := map[yubico.ShipmentState]Status{
 		1: FulfillmentErrored, 3: FulfillmentStarted, 6: FulfillmentErrored, 7: FulfillmentErrored,
 		8: FulfillmentErrored, 9: FulfillmentErrored, 10: FulfillmentStarted, 99: FulfillmentErrored,
 		103: Shipped, 104: Shipped, 105: FulfillmentErrored, 106: FulfillmentErrored,
 	}
-	got := map[int]Status{}
-	for id := -5; id <= 3000; id++ {
+	got := map[yubico.ShipmentState]Status{}
+	for id := yubico.ShipmentState(-5); id <= 3000; id++ {
 		if s, ok := StatusFromYubicoState(id); ok {
 			got[id] = s
 		} else if s != StatusNone {
@@ -187,27 +189,24 @@ func TestStatusFromYubicoState(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Yubico state mapping (-want +got):\n%s", d)
 	}
-	for _, id := range []int{-1 << 31, 1 << 31, 2000, 1025, 107} {
+	for _, id := range []yubico.ShipmentState{-1 << 31, 1 << 31, 2000, 1025, 107} {
 		if _, ok := StatusFromYubicoState(id); ok {
 			t.Errorf("StatusFromYubicoState(%d) ok, want unknown", id)
 		}
-	}
-	if !YubicoStateEditable(9) || YubicoStateEditable(10) || YubicoStateEditable(-1) {
-		t.Error("YubicoStateEditable: want editable only at 0..9")
 	}
 }
 
 func TestStatusHelpers(t *testing.T) {
 	t.Parallel()
 	got := []string{}
-	for _, s := range append([]Status{StatusNone}, append(Statuses, "X\"Y")...) {
+	for _, s := range append([]Status{StatusNone}, append(Statuses(), "X\"Y")...) {
 		got = append(got, s.Label())
 	}
 	want := []string{"Not ordered", "Fulfillment started", "Fulfillment errored", "Shipped", "Active", "Deleted", `"X\"Y"`}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Label (-want +got):\n%s", d)
 	}
-	for _, s := range Statuses {
+	for _, s := range Statuses() {
 		if !s.Valid() {
 			t.Errorf("%q not Valid", s)
 		}

@@ -250,7 +250,7 @@ func (s *Service) sendInitiate(ctx context.Context, rec Record) (Record, error) 
 	for i, it := range rec.Items {
 		data[i] = okta.FulfillmentOrder{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, CustomizationID: it.CustomizationID}
 	}
-	err := s.okta.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico, FulfillmentData: data})
+	err := s.okta.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: rec.UserID, FulfillmentProvider: okta.ProviderYubico, FulfillmentData: data})
 	if err != nil {
 		err = unknown("initiate fulfillment for "+rec.UserID, err)
 		if errors.Is(err, ErrOutcomeUnknown) || ctx.Err() != nil {
@@ -281,7 +281,7 @@ func (s *Service) enroll(ctx context.Context, p *pass, rec Record) (Record, erro
 	if err != nil {
 		return rec, err
 	}
-	resp, err := s.okta.Enroll(ctx, okta.EnrollRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico, RPIDs: s.rpIDs, TransportKey: tk})
+	resp, err := s.okta.Enroll(ctx, okta.EnrollRequest{UserID: rec.UserID, FulfillmentProvider: okta.ProviderYubico, RPIDs: s.rpIDs, TransportKey: tk})
 	if err != nil {
 		if definite(err) {
 			// Okta refuses an enroll while the user has a key in
@@ -300,7 +300,7 @@ func (s *Service) enroll(ctx context.Context, p *pass, rec Record) (Record, erro
 	rec.Enrollments = make([]Enrollment, 0, len(resp.CredRequests))
 	for _, cr := range resp.CredRequests {
 		rec.Enrollments = append(rec.Enrollments, Enrollment{ID: cr.AuthenticatorEnrollmentID, KeyID: cr.KeyID,
-			CredRequest: cr.CredRequestJWE, Status: string(okta.StatusFulfillmentPending)})
+			CredRequest: cr.CredRequestJWE, Status: okta.StatusFulfillmentPending})
 	}
 	rec.PINRequest = resp.PINRequestJWE
 	rec.TransportKeyID = tk.Kid
@@ -346,7 +346,7 @@ func (s *Service) createShipment(ctx context.Context, p *pass, rec Record) (Reco
 		}
 		return rec, unknown("create Yubico shipment for "+rec.UserID, err)
 	}
-	rec.ShipmentID, rec.ShipmentState = sh.ID, int(sh.State.ID)
+	rec.ShipmentID, rec.ShipmentState = sh.ID, sh.State.ID
 	rec.PINRequest, rec.Shipping = "", ShippingInfo{}
 	for i := range rec.Enrollments {
 		rec.Enrollments[i].CredRequest = ""
@@ -363,7 +363,7 @@ func (s *Service) poll(ctx context.Context, _ *pass, rec Record) (Record, error)
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: poll shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
 	}
-	state := int(sh.State.ID)
+	state := sh.State.ID
 	implied, known := StatusFromYubicoState(state)
 	switch {
 	case known && implied == Shipped:
@@ -379,7 +379,7 @@ func (s *Service) poll(ctx context.Context, _ *pass, rec Record) (Record, error)
 	case state != rec.ShipmentState:
 		rec.ShipmentState = state
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment state",
-			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID), slog.Int("state", state))
+			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID), slog.Int("state", int(state)))
 		return s.save(ctx, rec, Change{Reason: fmt.Sprintf("Yubico shipment %s, state %d", rec.ShipmentID, state)})
 	}
 	return rec, nil
@@ -406,7 +406,7 @@ func (s *Service) activate(ctx context.Context, rec Record, sh yubico.FPRShipmen
 		return rec, err
 	}
 	_, err = s.okta.Activate(ctx, okta.ActivateRequest{
-		UserID: rec.UserID, FulfillmentProvider: ProviderYubico, Serial: pd.SerialNumber, Version: pd.FirmwareVersion,
+		UserID: rec.UserID, FulfillmentProvider: okta.ProviderYubico, Serial: pd.SerialNumber, Version: pd.FirmwareVersion,
 		PINResponseJWE: pd.PINResponse, CredResponses: pairs, SigningKeys: signing,
 	})
 	if err != nil {
@@ -433,7 +433,7 @@ func (s *Service) activated(ctx context.Context, rec Record) (Record, error) {
 	}
 	rec.Status = st
 	for i := range rec.Enrollments {
-		rec.Enrollments[i].Status = string(okta.StatusActive)
+		rec.Enrollments[i].Status = okta.StatusActive
 	}
 	return s.reach(ctx, rec, StepActivated, fmt.Sprintf("key serial %s, firmware %s", rec.Serial, rec.Firmware))
 }
@@ -457,7 +457,7 @@ func (s *Service) sendPIN(ctx context.Context, _ *pass, rec Record) (Record, err
 	if err != nil {
 		return rec, err
 	}
-	if err := s.okta.SendPIN(ctx, okta.SendPINRequest{UserID: rec.UserID, FulfillmentProvider: ProviderYubico,
+	if err := s.okta.SendPIN(ctx, okta.SendPINRequest{UserID: rec.UserID, FulfillmentProvider: okta.ProviderYubico,
 		AuthenticatorEnrollmentID: rec.Enrollments[0].ID}); err != nil {
 		if definite(err) {
 			// The key is active; only the email failed. Stay Shipped at
@@ -491,10 +491,10 @@ func (s *Service) reconcile(ctx context.Context, rec Record, es []okta.Enrollmen
 	present, signedIn, changed := 0, false, false
 	for i, mine := range rec.Enrollments {
 		e, ok := byID[mine.ID]
-		status := "DELETED"
+		status := enrollmentDeleted
 		if ok {
 			present++
-			status = string(e.Status)
+			status = e.Status
 			if e.Status == okta.StatusActive && !e.Profile.PresetPINAvailable {
 				signedIn = true
 			}
@@ -531,11 +531,11 @@ func (s *Service) markErrors(ctx context.Context, _ *pass, rec Record) (Record, 
 		err := s.okta.MarkError(ctx, rec.UserID, e.ID)
 		switch {
 		case errors.Is(err, okta.ErrNotFound):
-			rec.Enrollments[i].Status = "DELETED"
+			rec.Enrollments[i].Status = enrollmentDeleted
 		case err != nil:
 			return rec, unknown("mark enrollment "+e.ID+" errored", err)
 		default:
-			rec.Enrollments[i].Status = string(okta.StatusFulfillmentErrored)
+			rec.Enrollments[i].Status = okta.StatusFulfillmentErrored
 		}
 	}
 	return s.reach(ctx, rec, StepErrored, rec.Reason)
@@ -554,7 +554,7 @@ func (s *Service) finishDelete(ctx context.Context, _ *pass, rec Record) (Record
 		return rec, err
 	}
 	for i := range rec.Enrollments {
-		rec.Enrollments[i].Status = "DELETED"
+		rec.Enrollments[i].Status = enrollmentDeleted
 	}
 	st, err := rec.Status.Next(EventDelete)
 	if err != nil {

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
 )
 
 // Sentinel errors of a [Store]. Implementations return errors that match
@@ -87,8 +90,9 @@ type Enrollment struct {
 	// until the shipment exists so that a resumed create sends the same body.
 	CredRequest string `json:"credRequest,omitempty"`
 	// Status is the enrollment's status at Okta when last seen
-	// (FULFILLMENT_PENDING, FULFILLMENT_ERRORED, ACTIVE, ...).
-	Status string `json:"status,omitempty"`
+	// (FULFILLMENT_PENDING, FULFILLMENT_ERRORED, ACTIVE, ...), or DELETED
+	// once Okta no longer lists it.
+	Status okta.EnrollmentStatus `json:"status,omitempty"`
 }
 
 // Change is one entry of a record's history: a step reached, with the
@@ -134,11 +138,11 @@ type Record struct {
 	Shipping ShippingInfo `json:"shipping,omitzero"`
 	// TransportKeyID is the kid of the Yubico transport key Okta sealed the
 	// requests to.
-	TransportKeyID string `json:"transportKeyId,omitempty"`
-	ShipmentID     string `json:"shipmentId,omitempty"`
-	ShipmentState  int    `json:"shipmentState,omitempty"`
-	Serial         string `json:"serial,omitempty"`
-	Firmware       string `json:"firmware,omitempty"`
+	TransportKeyID string               `json:"transportKeyId,omitempty"`
+	ShipmentID     string               `json:"shipmentId,omitempty"`
+	ShipmentState  yubico.ShipmentState `json:"shipmentState,omitempty"`
+	Serial         string               `json:"serial,omitempty"`
+	Firmware       string               `json:"firmware,omitempty"`
 	// Reason is why the record is errored or deleted.
 	Reason string `json:"reason,omitempty"`
 	// Attempts counts fulfillment attempts: 1 for the first, +1 per Retry.

@@ -232,7 +232,7 @@ var itemFlags = map[string]string{"productId": "-product", "inventoryProductId":
 // checkItem validates the item flags as Okta would, every problem on its
 // own line.
 func checkItem(item fulfillment.Item) error {
-	err := fulfillment.Order{UserID: "user", Provider: fulfillment.ProviderYubico, Items: []fulfillment.Item{item}}.Validate()
+	err := item.Validate()
 	var ve *fulfillment.ValidationError
 	if !errors.As(err, &ve) {
 		return err
@@ -240,8 +240,7 @@ func checkItem(item fulfillment.Item) error {
 	var b strings.Builder
 	b.WriteString("bad item:")
 	for _, f := range ve.Fields {
-		_, field, _ := strings.Cut(f.Field, ".")
-		if name, ok := itemFlags[field]; ok {
+		if name, ok := itemFlags[f.Field]; ok {
 			f.Field = name
 		}
 		b.WriteString("\n  " + f.Error())

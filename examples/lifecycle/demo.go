@@ -365,7 +365,7 @@ func (d *demo) sync(ctx context.Context, step, why string) error {
 
 // describe says where a record stands, in words.
 func (d *demo) describe(rec fulfillment.Record) string {
-	state := fmt.Sprintf("shipment %d %s", rec.ShipmentState, yubico.ShipmentState(rec.ShipmentState))
+	state := fmt.Sprintf("shipment %d %s", rec.ShipmentState, rec.ShipmentState)
 	switch {
 	case rec.Status == fulfillment.Active:
 		return "Okta reports the preset PIN used: the key is Active"
@@ -376,13 +376,13 @@ func (d *demo) describe(rec fulfillment.Record) string {
 			return fmt.Sprintf("shipment %d %s", int(sh.State.ID), sh.State.ID)
 		}
 		return fmt.Sprintf("%s: Okta activated the credential (serial %s, firmware %s) and emailed the PIN", state, rec.Serial, rec.Firmware)
-	case rec.ShipmentState == int(yubico.StateSentToFulfillment):
+	case rec.ShipmentState == yubico.StateSentToFulfillment:
 		if pr, ok := d.yubico.Programming(rec.ShipmentID); ok {
 			return fmt.Sprintf("%s: %s serial %d programmed, random PIN set with force-change", state, pr.Model, pr.Serial)
 		}
 		return state
 	case rec.ShipmentID != "":
-		if rec.Step == fulfillment.StepShipmentCreated && rec.ShipmentState == int(yubico.StateAwaitingValidation) {
+		if rec.Step == fulfillment.StepShipmentCreated && rec.ShipmentState == yubico.StateAwaitingValidation {
 			return fmt.Sprintf("enrolled at Okta for %s, FIDO Pre-reg %s", strings.Join(d.rpIDs(rec), ", "), state)
 		}
 		return state

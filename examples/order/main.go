@@ -184,7 +184,7 @@ func checkItem(cfg config) error {
 		return nil // required with -org; reported there
 	}
 	item := fulfillment.Item{ProductID: cfg.product, InventoryProductID: cfg.inventory, CustomizationID: cfg.customization}
-	err := fulfillment.Order{UserID: "user", Provider: fulfillment.ProviderYubico, Items: []fulfillment.Item{item}}.Validate()
+	err := item.Validate()
 	var ve *fulfillment.ValidationError
 	if !errors.As(err, &ve) {
 		return err
@@ -192,8 +192,7 @@ func checkItem(cfg config) error {
 	var b strings.Builder
 	b.WriteString("bad item:")
 	for _, f := range ve.Fields {
-		_, field, _ := strings.Cut(f.Field, ".")
-		if name, ok := itemFlags[field]; ok {
+		if name, ok := itemFlags[f.Field]; ok {
 			f.Field = name
 		}
 		b.WriteString("\n  " + f.Error())
