@@ -108,13 +108,7 @@ const (
 
 // setters writes one attribute into a Profile. Only streetAddress may come
 // from several columns (joined by newlines, in Mapping order).
-var setters = map[string]func(p *Profile, v string) error{
-	AttrLogin:        func(p *Profile, v string) error { p.Login = v; return nil },
-	AttrEmail:        func(p *Profile, v string) error { p.Email = v; return nil },
-	AttrSecondEmail:  func(p *Profile, v string) error { p.SecondEmail = v; return nil },
-	AttrFirstName:    func(p *Profile, v string) error { p.FirstName = v; return nil },
-	AttrLastName:     func(p *Profile, v string) error { p.LastName = v; return nil },
-	AttrPrimaryPhone: func(p *Profile, v string) error { p.PrimaryPhone = v; return nil },
+var setters = withPlainSetters(map[string]func(p *Profile, v string) error{
 	AttrStreetAddress: func(p *Profile, v string) error {
 		if v == "" {
 			return nil
@@ -125,12 +119,7 @@ var setters = map[string]func(p *Profile, v string) error{
 		p.StreetAddress += v
 		return nil
 	},
-	AttrCity:         func(p *Profile, v string) error { p.City = v; return nil },
-	AttrState:        func(p *Profile, v string) error { p.State = v; return nil },
-	AttrZipCode:      func(p *Profile, v string) error { p.ZipCode = v; return nil },
-	AttrCountryCode:  func(p *Profile, v string) error { p.CountryCode = v; return nil },
-	AttrOrganization: func(p *Profile, v string) error { p.Organization = v; return nil },
-	AttrUserStatus:   func(p *Profile, v string) error { p.UserStatus = v; return nil },
+	AttrUserStatus: func(p *Profile, v string) error { p.UserStatus = v; return nil },
 	AttrNeverSignedIn: func(p *Profile, v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "", "false", "no", "0", "n":
@@ -142,7 +131,7 @@ var setters = map[string]func(p *Profile, v string) error{
 		}
 		return nil
 	},
-}
+})
 
 // Column maps one column of an export onto one Profile attribute.
 type Column struct {

@@ -410,29 +410,6 @@ func (s *Service) shippingInfo(u okta.User) (ShippingInfo, error) {
 	return info, nil
 }
 
-// profileFromOkta maps an Okta user onto the domain Profile.
-func profileFromOkta(u okta.User) Profile {
-	p := u.Profile
-	return Profile{
-		Login: p.Login, Email: p.Email, SecondEmail: p.SecondEmail,
-		FirstName: p.FirstName, LastName: p.LastName, PrimaryPhone: p.PrimaryPhone,
-		StreetAddress: p.StreetAddress, City: p.City, State: p.State, ZipCode: p.ZipCode,
-		CountryCode: p.CountryCode, Organization: p.Organization,
-		UserStatus:    string(u.Status),
-		NeverSignedIn: u.LastLogin.IsZero(),
-	}
-}
-
-// oktaProfile maps a domain Profile onto Okta's profile attributes.
-func oktaProfile(p Profile) okta.Profile {
-	return okta.Profile{
-		Login: p.Login, Email: p.Email, SecondEmail: p.SecondEmail,
-		FirstName: p.FirstName, LastName: p.LastName, PrimaryPhone: p.PrimaryPhone,
-		StreetAddress: p.StreetAddress, City: p.City, State: p.State, ZipCode: p.ZipCode,
-		CountryCode: p.CountryCode, Organization: p.Organization,
-	}
-}
-
 // yubicoKeys returns Yubico's transport and signing keys, cached for
 // jwksTTL.
 func (s *Service) yubicoKeys(ctx context.Context) (transport, signing []webauthn.PublicJWK, err error) {

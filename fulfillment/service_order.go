@@ -75,26 +75,6 @@ func (s *Service) PrepareUser(ctx context.Context, p Profile, kind UserKind) (st
 	return u.ID, nil
 }
 
-// overlay copies p's non-empty shipping attributes onto dst.
-func overlay(dst *Profile, p Profile) {
-	set := func(d *string, v string) {
-		if v != "" {
-			*d = v
-		}
-	}
-	set(&dst.Email, p.Email)
-	set(&dst.SecondEmail, p.SecondEmail)
-	set(&dst.FirstName, p.FirstName)
-	set(&dst.LastName, p.LastName)
-	set(&dst.PrimaryPhone, p.PrimaryPhone)
-	set(&dst.StreetAddress, p.StreetAddress)
-	set(&dst.City, p.City)
-	set(&dst.State, p.State)
-	set(&dst.ZipCode, p.ZipCode)
-	set(&dst.CountryCode, p.CountryCode)
-	set(&dst.Organization, p.Organization)
-}
-
 // Order orders a key for one Okta user (ID or login): the item given, or
 // Config.Defaults. Before any call that changes anything it checks, in
 // order:

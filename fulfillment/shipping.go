@@ -12,32 +12,6 @@ import (
 // [ShippingInfo.Validate] returns.
 var ErrInvalidShipping = errors.New("fulfillment: invalid shipping info")
 
-// Profile is an Okta user's profile as far as shipping a key is concerned:
-// the attributes of docs/okta.md §Users and groups (JSON names as under Okta's
-// "profile"), plus the user's status and whether they ever signed in, which
-// decide whether the secondary email is required. An HRIS export is mapped
-// onto the same shape (see [Mapping]).
-type Profile struct {
-	Login         string `json:"login"`         // the Okta login
-	Email         string `json:"email"`         // primary email
-	SecondEmail   string `json:"secondEmail"`   // secondary email; the PIN goes here for new users
-	FirstName     string `json:"firstName"`     // given name
-	LastName      string `json:"lastName"`      // family name
-	PrimaryPhone  string `json:"primaryPhone"`  // telephone for the carrier
-	StreetAddress string `json:"streetAddress"` // one or two lines, separated by a newline
-	City          string `json:"city"`          // city
-	State         string `json:"state"`         // state or region (USPS code in the US and Canada)
-	ZipCode       string `json:"zipCode"`       // postal code
-	CountryCode   string `json:"countryCode"`   // ISO 3166-1 alpha-2
-	Organization  string `json:"organization"`  // company
-
-	// UserStatus is the Okta user status: "STAGED", "ACTIVE", ...
-	UserStatus string `json:"userStatus,omitempty"`
-	// NeverSignedIn is true when the user has never signed in (Okta's
-	// lastLogin is null).
-	NeverSignedIn bool `json:"neverSignedIn,omitempty"`
-}
-
 // Yubico's field length limits, counted in bytes of UTF-8 (the newest
 // published set, docs/yubico.md §Shipment request: Yubico's 2023-12/2024 FIDO
 // Pre-reg guide per field, and the current API doc's combined limit of 120
