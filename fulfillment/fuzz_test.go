@@ -32,7 +32,7 @@ func FuzzValidateNormalize(f *testing.F) {
 		err := n.Validate()
 		checkValidation(t, err)
 		if err == nil {
-			if len(n.FirstName) > MaxFirstNameBytes || len(n.StreetLine1)+len(n.StreetLine2) > MaxStreetBytes || !IsE164(n.Phone) {
+			if len(n.FirstName) > maxFirstNameBytes || len(n.StreetLine1)+len(n.StreetLine2) > maxStreetBytes || !IsE164(n.Phone) {
 				t.Fatalf("accepted an info that breaks a limit: %+v", n)
 			}
 			if tr := n.Truncate(); tr.Validate() != nil {
@@ -40,7 +40,7 @@ func FuzzValidateNormalize(f *testing.F) {
 			}
 		}
 		tr := n.Truncate()
-		if len(tr.FirstName) > TruncFirstNameBytes || len(tr.LastName) > TruncLastNameBytes || len(tr.Company) > TruncCompanyBytes {
+		if len(tr.FirstName) > truncFirstNameBytes || len(tr.LastName) > truncLastNameBytes || len(tr.Company) > truncCompanyBytes {
 			t.Fatalf("Truncate left long names: %+v", tr)
 		}
 	})

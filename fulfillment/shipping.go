@@ -18,25 +18,25 @@ var ErrInvalidShipping = errors.New("fulfillment: invalid shipping info")
 // for street_line1 plus street_line2). Yubico warns that non-ASCII
 // characters count for more than one, so bytes are the safe measure.
 const (
-	MaxFirstNameBytes  = 15  // recipient_firstname
-	MaxLastNameBytes   = 20  // recipient_lastname
-	MaxCompanyBytes    = 20  // recipient_company
-	MaxStreetLineBytes = 60  // street_line1, street_line2 each
-	MaxStreetBytes     = 120 // street_line1 + street_line2
-	MaxCityBytes       = 60  // city
-	MaxRegionBytes     = 50  // region
-	MaxPostalCodeBytes = 20  // postal_code
-	MaxEmailBytes      = 80  // recipient_email (applied to both emails)
-	MaxPhoneBytes      = 40  // recipient_telephone
+	maxFirstNameBytes  = 15  // recipient_firstname
+	maxLastNameBytes   = 20  // recipient_lastname
+	maxCompanyBytes    = 20  // recipient_company
+	maxStreetLineBytes = 60  // street_line1, street_line2 each
+	maxStreetBytes     = 120 // street_line1 + street_line2
+	maxCityBytes       = 60  // city
+	maxRegionBytes     = 50  // region
+	maxPostalCodeBytes = 20  // postal_code
+	maxEmailBytes      = 80  // recipient_email (applied to both emails)
+	maxPhoneBytes      = 40  // recipient_telephone
 )
 
 // The lengths the Okta Workflows template cuts names to before it creates a
 // shipment (docs/okta.md §The Okta Workflows template); [ShippingInfo.Truncate] applies
 // them, counted in bytes.
 const (
-	TruncFirstNameBytes = 10
-	TruncLastNameBytes  = 15
-	TruncCompanyBytes   = 15
+	truncFirstNameBytes = 10
+	truncLastNameBytes  = 15
+	truncCompanyBytes   = 15
 )
 
 // ShippingInfo is the recipient and address of a FIDO Pre-reg shipment,
@@ -174,9 +174,9 @@ func (s ShippingInfo) Normalize() ShippingInfo {
 // wrong place. Validate never truncates; call Truncate only when shortening
 // names is acceptable.
 func (s ShippingInfo) Truncate() ShippingInfo {
-	s.FirstName = truncateBytes(s.FirstName, TruncFirstNameBytes)
-	s.LastName = truncateBytes(s.LastName, TruncLastNameBytes)
-	s.Company = truncateBytes(s.Company, TruncCompanyBytes)
+	s.FirstName = truncateBytes(s.FirstName, truncFirstNameBytes)
+	s.LastName = truncateBytes(s.LastName, truncLastNameBytes)
+	s.Company = truncateBytes(s.Company, truncCompanyBytes)
 	return s
 }
 
@@ -187,7 +187,9 @@ func (s ShippingInfo) Truncate() ShippingInfo {
 //     streetAddress, city, zipCode and countryCode are required;
 //     secondEmail is required when [ShippingInfo.SecondEmailRequired];
 //   - every value is valid UTF-8, without control or invisible formatting
-//     characters, within Yubico's byte limits (MaxFirstNameBytes, ...),
+//     characters, within Yubico's byte limits (first name 15, last name
+//     20, organization 20, each street line 60 and both together 120,
+//     city 60, state 50, zip code 20, each email 80, phone 40),
 //     and normalised (see [ShippingInfo.Normalize]);
 //   - countryCode is an assigned ISO 3166-1 alpha-2 code;
 //   - state is a USPS two-letter code for the US (states, DC, territories,
@@ -199,27 +201,27 @@ func (s ShippingInfo) Truncate() ShippingInfo {
 //   - emails are plain addresses (net/mail) with a dotted domain.
 func (s ShippingInfo) Validate() error {
 	var v validator
-	v.text("firstName", s.FirstName, true, MaxFirstNameBytes, needLetter)
-	v.text("lastName", s.LastName, true, MaxLastNameBytes, needLetter)
-	v.text("organization", s.Company, true, MaxCompanyBytes, needLetterOrDigit)
-	v.text("email", s.Email, true, MaxEmailBytes, checkEmail)
-	v.text("secondEmail", s.SecondEmail, s.SecondEmailRequired(), MaxEmailBytes, checkEmail)
+	v.text("firstName", s.FirstName, true, maxFirstNameBytes, needLetter)
+	v.text("lastName", s.LastName, true, maxLastNameBytes, needLetter)
+	v.text("organization", s.Company, true, maxCompanyBytes, needLetterOrDigit)
+	v.text("email", s.Email, true, maxEmailBytes, checkEmail)
+	v.text("secondEmail", s.SecondEmail, s.SecondEmailRequired(), maxEmailBytes, checkEmail)
 	country := s.CountryCode
-	v.text("primaryPhone", s.Phone, true, MaxPhoneBytes, func(p string) string { return checkPhone(country, p) })
+	v.text("primaryPhone", s.Phone, true, maxPhoneBytes, func(p string) string { return checkPhone(country, p) })
 	street := s.StreetLine1
 	if s.StreetLine2 != "" {
 		street += "\n" + s.StreetLine2
 	}
-	v.text("streetAddress", street, true, MaxStreetLineBytes*3, func(string) string {
+	v.text("streetAddress", street, true, maxStreetLineBytes*3, func(string) string {
 		switch {
 		case s.StreetLine1 == "" && s.StreetLine2 != "":
 			return "first line is empty; not normalised"
-		case len(s.StreetLine1) > MaxStreetLineBytes:
-			return fmt.Sprintf("first line is longer than %d bytes", MaxStreetLineBytes)
-		case len(s.StreetLine2) > MaxStreetLineBytes:
-			return fmt.Sprintf("second line is longer than %d bytes", MaxStreetLineBytes)
-		case len(s.StreetLine1)+len(s.StreetLine2) > MaxStreetBytes:
-			return fmt.Sprintf("lines together are longer than %d bytes", MaxStreetBytes)
+		case len(s.StreetLine1) > maxStreetLineBytes:
+			return fmt.Sprintf("first line is longer than %d bytes", maxStreetLineBytes)
+		case len(s.StreetLine2) > maxStreetLineBytes:
+			return fmt.Sprintf("second line is longer than %d bytes", maxStreetLineBytes)
+		case len(s.StreetLine1)+len(s.StreetLine2) > maxStreetBytes:
+			return fmt.Sprintf("lines together are longer than %d bytes", maxStreetBytes)
 		}
 		if p := needLetterOrDigit(s.StreetLine1); p != "" {
 			return p
@@ -229,7 +231,7 @@ func (s ShippingInfo) Validate() error {
 		}
 		return ""
 	}, "\n")
-	v.text("city", s.City, true, MaxCityBytes, func(c string) string {
+	v.text("city", s.City, true, maxCityBytes, func(c string) string {
 		if p := needLetter(c); p != "" {
 			return p
 		}
@@ -238,7 +240,7 @@ func (s ShippingInfo) Validate() error {
 		}
 		return ""
 	})
-	v.text("state", s.Region, regionRequired(country), MaxRegionBytes, func(r string) string {
+	v.text("state", s.Region, regionRequired(country), maxRegionBytes, func(r string) string {
 		if !regionRequired(country) {
 			return ""
 		}
@@ -250,7 +252,7 @@ func (s ShippingInfo) Validate() error {
 		}
 		return ""
 	})
-	v.text("zipCode", s.PostalCode, true, MaxPostalCodeBytes, func(z string) string {
+	v.text("zipCode", s.PostalCode, true, maxPostalCodeBytes, func(z string) string {
 		if p := checkPostal(country, z); p != "" {
 			return p
 		}
