@@ -90,25 +90,43 @@ type BatchReport struct {
 // error is non-nil only for StopOnInvalid or when ctx ends (the report
 // then holds what was done).
 func (s *Service) OrderBatch(ctx context.Context, users []string, opts BatchOptions) (BatchReport, error) {
-	var rep BatchReport
-	type valid struct {
-		index int
-		user  okta.User
-	}
-	checked := make([]*valid, len(users))
-	invalid := make([]*Result, len(users))
 	items, itemsErr := s.orderItems("batch", opts.Items)
-	seen := map[string]int{}
-	var seenMu sync.Mutex
+	todo, invalid, err := s.validateBatch(ctx, users, items, itemsErr)
+	rep := BatchReport{Invalid: invalid}
+	if err != nil {
+		return rep, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: batch validated",
+		slog.Int("users", len(users)), slog.Int("valid", len(todo)), slog.Int("invalid", len(rep.Invalid)))
+	if opts.StopOnInvalid && len(rep.Invalid) > 0 {
+		return rep, fmt.Errorf("%w: %d of %d users; nothing was ordered", ErrInvalidBatch, len(rep.Invalid), len(users))
+	}
+	s.orderValid(ctx, &rep, todo, items, opts.Progress)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: batch done",
+		slog.Int("ordered", rep.Ordered), slog.Int("skipped", rep.Skipped),
+		slog.Int("failed", rep.Failed), slog.Int("invalid", len(rep.Invalid)))
+	return rep, ctx.Err()
+}
 
+// batchUser is one user of a batch after its lookup.
+type batchUser struct {
+	index int
+	user  okta.User
+	err   error // why it is invalid; nil: valid
+}
+
+// validateBatch looks every user up at Okta, Config.Concurrency at a time,
+// and validates its order and profile. It returns the valid users and the
+// invalid ones, both in input order; a user given twice is valid at its
+// first index and invalid at the others. The error is ctx's.
+func (s *Service) validateBatch(ctx context.Context, users []string, items []Item, itemsErr error) (valid []batchUser, invalid []Result, err error) {
+	looked := make([]batchUser, len(users))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.concurrency)
 	for i, key := range users {
 		g.Go(func() error {
-			res := Result{Index: i, Login: key}
+			looked[i] = batchUser{index: i, err: itemsErr}
 			if itemsErr != nil {
-				res.Err = itemsErr
-				invalid[i] = &res
 				return nil
 			}
 			u, err := s.okta.GetUser(gctx, key)
@@ -116,66 +134,52 @@ func (s *Service) OrderBatch(ctx context.Context, users []string, opts BatchOpti
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				res.Err = fmt.Errorf("fulfillment: batch: user %q: %w", truncateValue(key), err)
-				invalid[i] = &res
+				looked[i].err = fmt.Errorf("fulfillment: batch: user %q: %w", truncateValue(key), err)
 				return nil
 			}
-			res.UserID, res.Login = u.ID, u.Profile.Login
-			seenMu.Lock()
-			first, dup := seen[u.ID]
-			if !dup {
-				seen[u.ID] = i
-			}
-			seenMu.Unlock()
-			if dup {
-				res.Err = fmt.Errorf("fulfillment: batch: user %q is also at index %d", u.ID, first)
-				invalid[i] = &res
-				return nil
-			}
+			looked[i].user = u
 			if _, err := s.orderItems(u.ID, items); err != nil {
-				res.Err = err
-				invalid[i] = &res
-				return nil
+				looked[i].err = err
+			} else if _, err := s.shippingInfo(u); err != nil {
+				looked[i].err = err
 			}
-			if _, err := s.shippingInfo(u); err != nil {
-				res.Err = err
-				invalid[i] = &res
-				return nil
-			}
-			checked[i] = &valid{index: i, user: u}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return rep, err
+		return nil, nil, err
 	}
-	var todo []*valid
-	for i := range users {
-		switch {
-		case invalid[i] != nil:
-			rep.Invalid = append(rep.Invalid, *invalid[i])
-		case checked[i] != nil:
-			todo = append(todo, checked[i])
+	first := map[string]int{}
+	for i, b := range looked {
+		if id := b.user.ID; id != "" {
+			if j, dup := first[id]; dup {
+				b.err = fmt.Errorf("fulfillment: batch: user %q is also at index %d", id, j)
+			} else {
+				first[id] = i
+			}
 		}
+		if b.err != nil {
+			invalid = append(invalid, Result{Index: i, UserID: b.user.ID, Login: cmpOr(b.user.Profile.Login, users[i]), Err: b.err})
+			continue
+		}
+		valid = append(valid, b)
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: batch validated",
-		slog.Int("users", len(users)), slog.Int("valid", len(todo)), slog.Int("invalid", len(rep.Invalid)))
-	if opts.StopOnInvalid && len(rep.Invalid) > 0 {
-		return rep, fmt.Errorf("%w: %d of %d users; nothing was ordered", ErrInvalidBatch, len(rep.Invalid), len(users))
-	}
+	return valid, invalid, nil
+}
 
+// orderValid orders every valid user of a batch, Config.Concurrency at a
+// time and within Config.OrderRate, filling rep and calling progress.
+func (s *Service) orderValid(ctx context.Context, rep *BatchReport, todo []batchUser, items []Item, progress func(Progress)) {
 	rep.Results = make([]Result, len(todo))
 	var mu sync.Mutex
 	prog := Progress{Total: len(todo), Invalid: len(rep.Invalid)}
-	g, gctx = errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.concurrency)
 	for n, v := range todo {
 		g.Go(func() error {
 			res := Result{Index: v.index, UserID: v.user.ID, Login: v.user.Profile.Login}
 			if s.limiter != nil {
-				if err := s.limiter.Wait(gctx); err != nil {
-					res.Err = err
-				}
+				res.Err = s.limiter.Wait(gctx)
 			}
 			if res.Err == nil {
 				rec, err := s.order(gctx, v.user, items, "")
@@ -197,17 +201,13 @@ func (s *Service) OrderBatch(ctx context.Context, users []string, opts BatchOpti
 			}
 			prog.Done++
 			prog.Last = res
-			if opts.Progress != nil {
-				opts.Progress(prog)
+			if progress != nil {
+				progress(prog)
 			}
 			return nil
 		})
 	}
 	g.Wait()
-	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: batch done",
-		slog.Int("ordered", rep.Ordered), slog.Int("skipped", rep.Skipped),
-		slog.Int("failed", rep.Failed), slog.Int("invalid", len(rep.Invalid)))
-	return rep, ctx.Err()
 }
 
 // OrderBatchFrom is OrderBatch over the users received from a channel. It
