@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -154,11 +155,8 @@ type Mapping struct {
 	Columns []Column
 }
 
-// WorkdayMapping reads a Workday custom report (RaaS) of workers, as CSV or
-// as JSON ({"Report_Entry":[...]}), with the column names of our sample
-// report testdata/workday.csv. Workday has no Okta user status; a report
-// that computes one can add a column for AttrUserStatus.
-var WorkdayMapping = Mapping{
+// workdayMapping is [WorkdayMapping]'s.
+var workdayMapping = Mapping{
 	Name:    "workday",
 	Records: "Report_Entry",
 	Columns: []Column{
@@ -179,10 +177,8 @@ var WorkdayMapping = Mapping{
 	},
 }
 
-// ServiceNowMapping reads ServiceNow's sys_user table, as a CSV export or
-// the table API's JSON ({"result":[...]}). The secondary email is the
-// custom field u_personal_email, as in our sample testdata/servicenow.json.
-var ServiceNowMapping = Mapping{
+// serviceNowMapping is [ServiceNowMapping]'s.
+var serviceNowMapping = Mapping{
 	Name:    "servicenow",
 	Records: "result",
 	Columns: []Column{
@@ -199,6 +195,24 @@ var ServiceNowMapping = Mapping{
 		{"country", AttrCountryCode},
 		{"company", AttrOrganization},
 	},
+}
+
+// WorkdayMapping reads a Workday custom report (RaaS) of workers, as CSV or
+// as JSON ({"Report_Entry":[...]}), with the column names of our sample
+// report testdata/workday.csv. Workday has no Okta user status; a report
+// that computes one can add a column for AttrUserStatus. Each call returns
+// a new copy.
+func WorkdayMapping() Mapping { return workdayMapping.clone() }
+
+// ServiceNowMapping reads ServiceNow's sys_user table, as a CSV export or
+// the table API's JSON ({"result":[...]}). The secondary email is the
+// custom field u_personal_email, as in our sample testdata/servicenow.json.
+// Each call returns a new copy.
+func ServiceNowMapping() Mapping { return serviceNowMapping.clone() }
+
+func (m Mapping) clone() Mapping {
+	m.Columns = slices.Clone(m.Columns)
+	return m
 }
 
 // Validate checks the mapping itself: known attributes, no attribute twice

@@ -58,10 +58,10 @@ func TestReadHRISSamples(t *testing.T) {
 		want   []Profile
 		lines  map[string]int
 	}{
-		{"workday.csv", FormatCSV, WorkdayMapping, workdayProfiles, map[string]int{"oliver.smith@example.com": 5}},
-		{"workday.json", FormatJSON, WorkdayMapping, workdayProfiles, map[string]int{"jan.lindberg@example.com": 3, "hiro.tanaka@example.com": 36}},
-		{"servicenow.json", FormatJSON, ServiceNowMapping, serviceNowProfiles, map[string]int{"lars.nilsson@example.com": 19}},
-		{"servicenow.csv", FormatCSV, ServiceNowMapping, serviceNowProfiles, map[string]int{"maria.garcia@example.com": 2, "lars.nilsson@example.com": 4}},
+		{"workday.csv", FormatCSV, WorkdayMapping(), workdayProfiles, map[string]int{"oliver.smith@example.com": 5}},
+		{"workday.json", FormatJSON, WorkdayMapping(), workdayProfiles, map[string]int{"jan.lindberg@example.com": 3, "hiro.tanaka@example.com": 36}},
+		{"servicenow.json", FormatJSON, ServiceNowMapping(), serviceNowProfiles, map[string]int{"lars.nilsson@example.com": 19}},
+		{"servicenow.csv", FormatCSV, ServiceNowMapping(), serviceNowProfiles, map[string]int{"maria.garcia@example.com": 2, "lars.nilsson@example.com": 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestHRISLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h, err := ReadHRIS(f, FormatCSV, WorkdayMapping)
+	h, err := ReadHRIS(f, FormatCSV, WorkdayMapping())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestReadHRISLimitsAndMapping(t *testing.T) {
 			t.Errorf("ReadHRIS accepted mapping %q", m.Name)
 		}
 	}
-	for _, m := range []Mapping{WorkdayMapping, ServiceNowMapping} {
+	for _, m := range []Mapping{WorkdayMapping(), ServiceNowMapping()} {
 		if err := m.Validate(); err != nil {
 			t.Errorf("built-in mapping: %v", err)
 		}
@@ -337,7 +337,7 @@ func BenchmarkReadHRIS10k(b *testing.B) {
 	data := sb.String()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		h, err := ReadHRIS(strings.NewReader(data), FormatCSV, ServiceNowMapping)
+		h, err := ReadHRIS(strings.NewReader(data), FormatCSV, ServiceNowMapping())
 		if err != nil || h.Len() != 10_000 {
 			b.Fatal(err)
 		}

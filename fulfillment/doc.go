@@ -25,14 +25,14 @@
 // A user gets a new key only when the current one is Active or Deleted
 // ([CanOrder]). [StatusFromOkta] reads Okta's enrollment status (Shipped and
 // Active are told apart by profile.presetPinAvailable) and
-// [StatusFromYubicoState] reads Yubico's shipment state IDs; both accept
-// unknown values without failing.
+// [StatusFromYubicoState] reads Yubico's shipment states
+// (yubico.ShipmentState); both accept unknown values without failing.
 //
 // # Orders and addresses
 //
-// An [Order] names the Okta user, the provider ("yubico") and the items
-// (product, inventory product and customization IDs), as Okta's
-// initiate-fulfillment-request does; [Order.Validate] checks it.
+// An [Item] is the key ordered for a user (Yubico's product, inventory
+// product and customization IDs, as Okta's initiate-fulfillment-request
+// carries them); [Item.Validate] checks it as Okta would.
 //
 // The recipient and address come from the user's Okta [Profile] (or an HR
 // system mapped onto it): [ShippingInfoFromProfile] builds a [ShippingInfo],
@@ -74,7 +74,9 @@
 // Every remote call is recorded in the store before it is sent (intent,
 // idempotency key, lease) and after it returns (result), so a program that
 // crashed resumes without a second enrollment or shipment; the [Service]
-// type's documentation lists the recovery rule for each step. With a
+// type's documentation lists the recovery rule of each step (one table,
+// steps.go, holds every step with its rule). [Service.Sync] reports every
+// record whose step failed in [SyncReport.Failures]. With a
 // Yubico API that honours Idempotency-Key (yubicotest does; the real API's
 // support is unconfirmed), set [Config.IdempotentShipments].
 //

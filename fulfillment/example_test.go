@@ -82,7 +82,7 @@ func ExampleReadHRIS() {
 		return
 	}
 	defer f.Close()
-	dir, err := fulfillment.ReadHRIS(f, fulfillment.FormatJSON, fulfillment.ServiceNowMapping)
+	dir, err := fulfillment.ReadHRIS(f, fulfillment.FormatJSON, fulfillment.ServiceNowMapping())
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -115,7 +115,7 @@ func FuzzHRISReader(f *testing.F) {
 		if isJSON {
 			format = FormatJSON
 		}
-		h, err := ReadHRIS(bytes.NewReader(data), format, WorkdayMapping, WithMaxRows(200), WithMaxFieldBytes(256))
+		h, err := ReadHRIS(bytes.NewReader(data), format, WorkdayMapping(), WithMaxRows(200), WithMaxFieldBytes(256))
 		if err != nil && !errors.Is(err, ErrMalformedExport) && !errors.Is(err, ErrExportTooLarge) && !errors.Is(err, ErrDuplicateLogin) {
 			t.Fatalf("error wraps no HRIS sentinel: %v", err)
 		}

@@ -154,9 +154,11 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (config,
 	switch strings.ToLower(*mapping) {
 	case "":
 	case "workday":
-		cfg.mapping = &fulfillment.WorkdayMapping
+		m := fulfillment.WorkdayMapping()
+		cfg.mapping = &m
 	case "servicenow":
-		cfg.mapping = &fulfillment.ServiceNowMapping
+		m := fulfillment.ServiceNowMapping()
+		cfg.mapping = &m
 	default:
 		return bad("-mapping %q: want workday or servicenow", *mapping)
 	}
