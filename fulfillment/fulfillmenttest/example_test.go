@@ -104,7 +104,7 @@ func ExampleWorld_AdvanceUntil_undeliverable() {
 	}
 	rec := w.AdvanceUntil(ctx, "bob@example.com", fulfillment.FulfillmentErrored)
 	fmt.Println(rec.Status.Label(), "at", rec.FailedStep)
-	fmt.Println("Yubico state", rec.ShipmentState, strings.Contains(rec.Reason, "Address is undeliverable"))
+	fmt.Println("Yubico state", int(rec.ShipmentState), strings.Contains(rec.Reason, "Address is undeliverable"))
 	// Output:
 	// Fulfillment errored at shipment-created
 	// Yubico state 7 true
