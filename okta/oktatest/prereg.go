@@ -681,6 +681,16 @@ func (s *Server) handleDeleteEnrollment(x *exchange) {
 	if e == nil {
 		return
 	}
+	s.removeEnrollmentLocked(e)
+	s.emitLocked(x, Event{EventType: "user.mfa.factor.deactivate", UserID: u.id, UserLogin: u.profile.Login, EnrollmentID: e.id})
+	s.sendMailLocked(u.profile.Email, "A security key was removed from your account",
+		fmt.Sprintf("Hello %s,\n\nA pre-registered security key was removed from your %s account.\n", u.profile.FirstName, s.orgName))
+	s.writeNoContent(x)
+}
+
+// removeEnrollmentLocked deletes e and, with its fulfillment's last
+// enrollment, the fulfillment and its PIN.
+func (s *Server) removeEnrollmentLocked(e *enrollment) {
 	delete(s.enrollments, e.id)
 	if rest := slices.DeleteFunc(s.byUser[e.userID], func(o *enrollment) bool { return o == e }); len(rest) > 0 {
 		s.byUser[e.userID] = rest
@@ -699,10 +709,6 @@ func (s *Server) handleDeleteEnrollment(x *exchange) {
 		f.pin = nil
 		delete(s.fulfillments, f.id)
 	}
-	s.emitLocked(x, Event{EventType: "user.mfa.factor.deactivate", UserID: u.id, UserLogin: u.profile.Login, EnrollmentID: e.id})
-	s.sendMailLocked(u.profile.Email, "A security key was removed from your account",
-		fmt.Sprintf("Hello %s,\n\nA pre-registered security key was removed from your %s account.\n", u.profile.FirstName, s.orgName))
-	s.writeNoContent(x)
 }
 
 func (s *Server) handleMarkError(x *exchange) {

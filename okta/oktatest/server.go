@@ -60,7 +60,11 @@ type Server struct {
 	now          time.Time                         // guarded by mu
 	tokens       map[string][]string               // guarded by mu; token → scopes
 	users        map[string]*user                  // guarded by mu
-	userOrder    []string                          // guarded by mu
+	userOrder    []string                          // guarded by mu; by seq
+	userSeq      uint64                            // guarded by mu; the last user's seq
+	deletedSeq   map[string]uint64                 // guarded by mu; seq of deleted users (list cursors)
+	userTypes    map[string]string                 // guarded by mu; user type ID → name
+	groupOrder   []string                          // guarded by mu; by seq
 	byLogin      map[string]*user                  // guarded by mu; by loginKey(profile.Login)
 	groups       map[string]*group                 // guarded by mu
 	enrollments  map[string]*enrollment            // guarded by mu
@@ -325,6 +329,8 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		users:        map[string]*user{},
 		byLogin:      map[string]*user{},
 		groups:       map[string]*group{},
+		deletedSeq:   map[string]uint64{},
+		userTypes:    map[string]string{DefaultUserTypeID: "user"},
 		enrollments:  map[string]*enrollment{},
 		byUser:       map[string][]*enrollment{},
 		fulfillments: map[string]*fulfillment{},

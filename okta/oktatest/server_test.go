@@ -130,7 +130,7 @@ func TestErrorPaths(t *testing.T) {
 			`{"userId":"` + u.ID + `","fulfillmentProvider":"yubico","authenticatorEnrollmentId":"fwfNope"}`,
 			404, "E0000007", "Not found: Resource not found: fwfNope (UserFactor)", nil},
 		{"already active", "POST", "/api/v1/users/" + u.ID + "/lifecycle/activate?sendEmail=false", ssws, "{}", 403, "E0000016", "Activation failed because the user is already active", nil},
-		{"wrong method", "DELETE", "/api/v1/users/" + u.ID, ssws, "", 405, "E0000022", "The endpoint does not support the provided HTTP method", nil},
+		{"wrong method", "PATCH", "/api/v1/users/" + u.ID, ssws, "", 405, "E0000022", "The endpoint does not support the provided HTTP method", nil},
 		{"authn staged or unknown", "POST", "/api/v1/authn", "", `{"username":"ghost@example.com"}`, 401, "E0000004", "Authentication failed", nil},
 		{"authn bad state token", "POST", "/api/v1/authn/factors/fwf1/verify", "", `{"stateToken":"nope"}`, 401, "E0000011", "Invalid token provided", nil},
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,8 @@ import (
 
 type user struct {
 	id              string
+	seq             uint64 // creation order: list cursors resolve to it
+	typeID          string // the user type (type.id)
 	status          okta.UserStatus
 	created         time.Time
 	activated       time.Time
@@ -29,9 +30,14 @@ type user struct {
 }
 
 type group struct {
-	id      string
-	name    string
-	members []string // user IDs in insertion order
+	id                    string
+	seq                   int // index in Server.groupOrder
+	name                  string
+	description           string
+	created               time.Time
+	lastUpdated           time.Time
+	lastMembershipUpdated time.Time
+	members               []string // user IDs in insertion order
 }
 
 // userWire is Okta's User object.
@@ -63,7 +69,7 @@ func (s *Server) userWireLocked(u *user) userWire {
 		StatusChanged: optTime(u.statusChanged), LastLogin: optTime(u.lastLogin), LastUpdated: oktaTime(u.lastUpdated),
 		Profile: u.profile,
 	}
-	w.Type.ID = "oty00000000000000000"
+	w.Type.ID = u.typeID
 	w.Credentials.Provider.Type, w.Credentials.Provider.Name = "OKTA", "OKTA"
 	w.Links = map[string]map[string]string{"self": s.link("/api/v1/users/" + u.id)}
 	if u.status == okta.UserStaged || u.status == okta.UserDeprovisioned {
@@ -152,9 +158,10 @@ func (s *Server) AddUser(p okta.Profile, status okta.UserStatus) (okta.User, err
 }
 
 func (s *Server) newUserLocked(p okta.Profile, status okta.UserStatus) *user {
+	s.userSeq++
 	u := &user{
-		id: "00u" + s.randomID(17), status: status, created: s.now, lastUpdated: s.now,
-		profile: cloneProfile(p), userHandle: s.randomBytes(32),
+		id: "00u" + s.randomID(17), seq: s.userSeq, typeID: DefaultUserTypeID, status: status, created: s.now,
+		lastUpdated: s.now, profile: cloneProfile(p), userHandle: s.randomBytes(32),
 	}
 	if status != okta.UserStaged {
 		u.statusChanged = s.now
@@ -194,9 +201,7 @@ func (s *Server) SetLastLogin(userID string, t time.Time) error {
 func (s *Server) AddGroup(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := &group{id: "00g" + s.randomID(17), name: name}
-	s.groups[g.id] = g
-	return g.id
+	return s.newGroupLocked(name, "").id
 }
 
 // Users returns every user, in creation order.
@@ -297,9 +302,16 @@ func (s *Server) handleCreateUser(x *exchange) {
 	var req struct {
 		Profile  *okta.Profile `json:"profile"`
 		GroupIDs []string      `json:"groupIds"`
+		Type     *struct {
+			ID string `json:"id"`
+		} `json:"type"`
 	}
 	if !s.decode(x, &req) {
 		return
+	}
+	typeID := DefaultUserTypeID
+	if req.Type != nil {
+		typeID = req.Type.ID
 	}
 	if req.Profile == nil {
 		s.validation(x, "profile", "profile: The field cannot be left blank")
@@ -335,6 +347,11 @@ func (s *Server) handleCreateUser(x *exchange) {
 			return
 		}
 	}
+	if _, ok := s.userTypes[typeID]; !ok {
+		// Okta's answer for an unknown type is not documented; this one is ours.
+		s.validation(x, "type", "type.id: The user type "+strconv.Quote(typeID)+" does not exist")
+		return
+	}
 	status := okta.UserStaged
 	if activate {
 		// Okta makes a user without credentials PROVISIONED or ACTIVE; the
@@ -342,6 +359,7 @@ func (s *Server) handleCreateUser(x *exchange) {
 		status = okta.UserActive
 	}
 	u := s.newUserLocked(*req.Profile, status)
+	u.typeID = typeID
 	for _, gid := range req.GroupIDs {
 		s.addMemberLocked(s.groups[gid], u)
 	}
@@ -420,53 +438,6 @@ func (s *Server) handleUpdateUser(x *exchange) {
 	s.writeJSON(x, http.StatusOK, s.userWireLocked(u))
 }
 
-func (s *Server) handleActivateUser(x *exchange) {
-	sendEmail := true
-	if v := x.r.URL.Query().Get("sendEmail"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			s.validation(x, "sendEmail", "sendEmail: Invalid value "+strconv.Quote(v))
-			return
-		}
-		sendEmail = b
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.userForPathLocked(x, "id")
-	if u == nil {
-		return
-	}
-	switch u.status {
-	case okta.UserStaged, okta.UserDeprovisioned:
-	case okta.UserActive:
-		s.fail(x, http.StatusForbidden, "E0000016", "Activation failed because the user is already active")
-		return
-	default:
-		s.fail(x, http.StatusForbidden, "E0000038", "This operation is not allowed in the user's current status.")
-		return
-	}
-	// The welcome email goes to the primary email and, for a new (STAGED)
-	// user who cannot read that mailbox yet, also to the secondary one, as
-	// Okta's pre-enrolled YubiKey guide says (docs/okta.md §Preregistration API).
-	to := []string{u.profile.Email}
-	if u.status == okta.UserStaged && u.profile.SecondEmail != "" {
-		to = append(to, u.profile.SecondEmail)
-	}
-	u.status = okta.UserActive
-	u.activated, u.statusChanged, u.lastUpdated = s.now, s.now, s.now
-	u.activationToken = s.randomID(20)
-	activationURL := s.srv.URL + "/welcome/" + u.activationToken
-	if sendEmail {
-		for _, addr := range to {
-			s.sendMailLocked(addr, "Welcome to "+s.orgName,
-				fmt.Sprintf("Hello %s,\n\nYour account is ready. Activate it at %s\n", u.profile.FirstName, activationURL))
-		}
-		s.writeJSON(x, http.StatusOK, map[string]any{})
-		return
-	}
-	s.writeJSON(x, http.StatusOK, map[string]string{"activationUrl": activationURL, "activationToken": u.activationToken})
-}
-
 func (s *Server) addMemberLocked(g *group, u *user) {
 	for _, m := range g.members {
 		if m == u.id {
@@ -474,6 +445,7 @@ func (s *Server) addMemberLocked(g *group, u *user) {
 		}
 	}
 	g.members = append(g.members, u.id)
+	g.lastMembershipUpdated = s.now
 	u.groups = append(u.groups, g.id)
 }
 
@@ -494,20 +466,19 @@ func (s *Server) handleAddToGroup(x *exchange) {
 	s.writeNoContent(x)
 }
 
-// handleListMembers pages with ?limit (default 200, max 1000) and ?after
-// (a user ID), linking the next page with Link rel="next" as Okta does.
+// Group members default to 1000 per page, as Okta's listGroupUsers does;
+// Okta declares no maximum (the server's [WithMaxPageSize] caps it).
+const membersDefaultLimit = 1000
+
+// handleListMembers pages with ?limit (default 1000) and ?after (a user
+// ID), linking the next page with Link rel="next" as Okta does.
 func (s *Server) handleListMembers(x *exchange) {
 	q := x.r.URL.Query()
-	lim := 200
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			s.validation(x, "limit", "limit: Invalid value "+strconv.Quote(v))
-			return
-		}
-		lim = n
+	lim, ok := s.pageLimit(q, membersDefaultLimit, membersDefaultLimit*1000)
+	if !ok {
+		s.badLimit(x)
+		return
 	}
-	lim = min(lim, s.page)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, ok := s.groups[x.params["gid"]]
@@ -525,19 +496,15 @@ func (s *Server) handleListMembers(x *exchange) {
 			}
 		}
 	}
-	end := min(start+lim, len(g.members))
-	page := make([]userWire, 0, end-start)
-	for _, id := range g.members[start:end] {
-		page = append(page, s.userWireLocked(s.users[id]))
+	page, more := pageIDs(g.members, start, lim, func(string) bool { return true })
+	out := make([]userWire, 0, len(page))
+	for _, id := range page {
+		out = append(out, s.userWireLocked(s.users[id]))
 	}
-	self := s.srv.URL + x.r.URL.Path + "?" + x.r.URL.RawQuery
-	links := []string{fmt.Sprintf("<%s>; rel=\"self\"", self)}
-	if end < len(g.members) {
-		v := url.Values{"limit": {strconv.Itoa(lim)}, "after": {g.members[end-1]}}
-		links = append(links, fmt.Sprintf("<%s%s?%s>; rel=\"next\"", s.srv.URL, x.r.URL.Path, v.Encode()))
+	next := ""
+	if more {
+		next = page[len(page)-1]
 	}
-	for _, l := range links {
-		x.w.Header().Add("Link", l)
-	}
-	s.writeJSON(x, http.StatusOK, page)
+	s.setPageLinks(x, next, lim)
+	s.writeJSON(x, http.StatusOK, out)
 }

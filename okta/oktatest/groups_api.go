@@ -1,0 +1,249 @@
+package oktatest
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Page sizes of GET /api/v1/groups (Okta's listGroups: limit defaults to
+// and is at most 10000; a q query is not paged and returns at most 300
+// groups unless limit says otherwise).
+const (
+	groupsDefaultLimit  = 10000
+	groupsQDefaultLimit = 300
+	groupsMaxLimit      = 10000
+)
+
+// groupWire is Okta's Group object (type OKTA_GROUP).
+type groupWire struct {
+	ID                    string   `json:"id"`
+	Created               oktaTime `json:"created"`
+	LastUpdated           oktaTime `json:"lastUpdated"`
+	LastMembershipUpdated oktaTime `json:"lastMembershipUpdated"`
+	ObjectClass           []string `json:"objectClass"`
+	Type                  string   `json:"type"`
+	Profile               struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	} `json:"profile"`
+	Links map[string]any `json:"_links"`
+}
+
+func (s *Server) groupWireLocked(g *group) groupWire {
+	w := groupWire{
+		ID: g.id, Created: oktaTime(g.created), LastUpdated: oktaTime(g.lastUpdated),
+		LastMembershipUpdated: oktaTime(g.lastMembershipUpdated),
+		ObjectClass:           []string{"okta:user_group"}, Type: "OKTA_GROUP",
+	}
+	w.Profile.Name, w.Profile.Description = g.name, g.description
+	w.Links = map[string]any{
+		"logo": []map[string]string{
+			{"name": "medium", "href": s.srv.URL + "/assets/img/logos/groups/okta-medium.png", "type": "image/png"},
+			{"name": "large", "href": s.srv.URL + "/assets/img/logos/groups/okta-large.png", "type": "image/png"},
+		},
+		"users": s.link("/api/v1/groups/" + g.id + "/users"),
+		"apps":  s.link("/api/v1/groups/" + g.id + "/apps"),
+	}
+	return w
+}
+
+func (s *Server) newGroupLocked(name, description string) *group {
+	g := &group{
+		id: "00g" + s.randomID(17), seq: len(s.groupOrder), name: name, description: description,
+		created: s.now, lastUpdated: s.now, lastMembershipUpdated: s.now,
+	}
+	s.groups[g.id] = g
+	s.groupOrder = append(s.groupOrder, g.id)
+	return g
+}
+
+// groupSearch is the search dialect of GET /api/v1/groups: any profile
+// attribute, id, type, source.id and the dates; co only on profile.name
+// and profile.description; case-insensitive values.
+var groupSearch = exprDialect{
+	param: "search",
+	attr: func(name string) (date, ok bool) {
+		switch name {
+		case "id", "type", "source.id":
+			return false, true
+		case "created", "lastUpdated", "lastMembershipUpdated":
+			return true, true
+		}
+		attr, ok := strings.CutPrefix(name, "profile.")
+		return false, ok && attr != ""
+	},
+	op: func(name, op string) bool {
+		return op != "co" || name == "profile.name" || name == "profile.description"
+	},
+	fold: true,
+}
+
+// groupFilter is the filter dialect of GET /api/v1/groups: id and type
+// (eq) and the two update dates (eq, lt, le, gt, ge); case-sensitive.
+var groupFilter = exprDialect{
+	param: "filter",
+	attr: func(name string) (date, ok bool) {
+		switch name {
+		case "id", "type":
+			return false, true
+		case "lastUpdated", "lastMembershipUpdated":
+			return true, true
+		}
+		return false, false
+	},
+	op: func(name, op string) bool {
+		return op == "eq" || name == "lastUpdated" || name == "lastMembershipUpdated"
+	},
+}
+
+func groupAttr(g *group, name string) attrValue {
+	str := func(v string) attrValue {
+		if v == "" {
+			return attrValue{}
+		}
+		return attrValue{strs: []string{v}}
+	}
+	switch name {
+	case "id":
+		return str(g.id)
+	case "type":
+		return str("OKTA_GROUP")
+	case "created":
+		return attrValue{t: g.created}
+	case "lastUpdated":
+		return attrValue{t: g.lastUpdated}
+	case "lastMembershipUpdated":
+		return attrValue{t: g.lastMembershipUpdated}
+	case "profile.name":
+		return str(g.name)
+	case "profile.description":
+		return str(g.description)
+	}
+	return attrValue{} // source.id (no APP_GROUPs) and other profile attributes
+}
+
+// handleCreateGroup is POST /api/v1/groups: {profile: {name, description}}
+// creates an OKTA_GROUP. A blank or duplicate name is 400 E0000001 (Okta
+// documents the code for validation failures; the cause texts are ours).
+func (s *Server) handleCreateGroup(x *exchange) {
+	var req struct {
+		Profile *struct {
+			Name        string `json:"name"`
+			Description string `json:"description"`
+		} `json:"profile"`
+	}
+	if !s.decode(x, &req) {
+		return
+	}
+	if req.Profile == nil || strings.TrimSpace(req.Profile.Name) == "" {
+		s.validation(x, "name", "name: The field cannot be left blank")
+		return
+	}
+	if len([]rune(req.Profile.Name)) > 255 || len([]rune(req.Profile.Description)) > 1024 {
+		s.validation(x, "profile", "profile: The field is too long")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.groupOrder {
+		if strings.EqualFold(s.groups[id].name, req.Profile.Name) {
+			s.validation(x, "name", "name: An object with this field already exists in the current organization")
+			return
+		}
+	}
+	g := s.newGroupLocked(req.Profile.Name, req.Profile.Description)
+	s.writeJSON(x, http.StatusOK, s.groupWireLocked(g))
+}
+
+// handleGetGroup is GET /api/v1/groups/{gid}.
+func (s *Server) handleGetGroup(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[x.params["gid"]]
+	if !ok {
+		s.notFound(x, x.params["gid"], "Group")
+		return
+	}
+	s.writeJSON(x, http.StatusOK, s.groupWireLocked(g))
+}
+
+// handleListGroups is GET /api/v1/groups, in creation order. q matches the
+// start of the group's name (case-insensitive) and is not paged; search
+// and filter take Okta's expressions; after is the last group's ID.
+func (s *Server) handleListGroups(x *exchange) {
+	params := x.r.URL.Query()
+	lq, ok := s.parseListQuery(x, groupSearch, groupFilter)
+	if !ok {
+		return
+	}
+	def := groupsDefaultLimit
+	if lq.q != "" {
+		def = groupsQDefaultLimit
+	}
+	lim, ok := s.pageLimit(params, def, groupsMaxLimit)
+	if !ok {
+		s.badLimit(x)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	match := func(id string) bool {
+		g := s.groups[id]
+		get := func(name string) attrValue { return groupAttr(g, name) }
+		switch {
+		case lq.search != nil && !lq.search.eval(get):
+			return false
+		case lq.filter != nil && !lq.filter.eval(get):
+			return false
+		case lq.q != "" && !strings.HasPrefix(strings.ToLower(g.name), lq.q):
+			return false
+		}
+		return true
+	}
+	ids, start := s.groupOrder, 0
+	after := params.Get("after")
+	if lq.sortBy != "" && lq.search != nil {
+		key := func(id string) attrValue { return groupAttr(s.groups[id], lq.sortBy) }
+		ids, start = sortedPage(ids, match, key, lq, after)
+		match = func(string) bool { return true }
+	} else if after != "" {
+		start = len(ids)
+		if g, ok := s.groups[after]; ok {
+			start = g.seq + 1
+		}
+	}
+	page, more := pageIDs(ids, start, lim, match)
+	out := make([]groupWire, 0, len(page))
+	for _, id := range page {
+		out = append(out, s.groupWireLocked(s.groups[id]))
+	}
+	next := ""
+	if more && lq.q == "" {
+		next = page[len(page)-1]
+	}
+	s.setPageLinks(x, next, lim)
+	s.writeJSON(x, http.StatusOK, out)
+}
+
+// handleRemoveFromGroup is DELETE /api/v1/groups/{gid}/users/{uid} (204;
+// removing a user who is not a member is harmless).
+func (s *Server) handleRemoveFromGroup(x *exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[x.params["gid"]]
+	if !ok {
+		s.notFound(x, x.params["gid"], "Group")
+		return
+	}
+	u := s.userForPathLocked(x, "uid")
+	if u == nil {
+		return
+	}
+	if i := slices.Index(g.members, u.id); i >= 0 {
+		g.members = slices.Delete(g.members, i, i+1)
+		g.lastMembershipUpdated = s.now
+		u.groups = slices.DeleteFunc(u.groups, func(id string) bool { return id == g.id })
+	}
+	s.writeNoContent(x)
+}
