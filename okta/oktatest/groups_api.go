@@ -1,6 +1,7 @@
 package oktatest
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -246,4 +247,21 @@ func (s *Server) handleRemoveFromGroup(x *exchange) {
 		u.groups = slices.DeleteFunc(u.groups, func(id string) bool { return id == g.id })
 	}
 	s.writeNoContent(x)
+}
+
+// AddToGroup seeds a membership, as PUT /api/v1/groups/{gid}/users/{uid}
+// does but without an event. It fails for an unknown group or user.
+func (s *Server) AddToGroup(groupID, userID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.groups[groupID]
+	if !ok {
+		return fmt.Errorf("oktatest: AddToGroup: unknown group %q", groupID)
+	}
+	u, ok := s.users[userID]
+	if !ok {
+		return fmt.Errorf("oktatest: AddToGroup: unknown user %q", userID)
+	}
+	s.addMemberLocked(g, u)
+	return nil
 }
