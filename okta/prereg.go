@@ -3,6 +3,7 @@ package okta
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/preenroll/preenroll/webauthn"
@@ -20,6 +21,23 @@ type FulfillmentOrder struct {
 	InventoryProductID string `json:"inventoryProductId"`
 	// CustomizationID names the set of custom configurations.
 	CustomizationID string `json:"customizationId"`
+}
+
+// missingField names the first of productId, inventoryProductId and
+// customizationId that is blank ("" when none is). Okta's schema lists
+// the three without marking them required, but the FIDO Pre-reg shipment
+// an order becomes needs all three (docs/yubico.md §FIDO Pre-reg
+// shipments), so an order without one is refused before it reaches Okta
+// (docs/decisions.md §Order items).
+func (o FulfillmentOrder) missingField() string {
+	for _, f := range []struct{ name, v string }{
+		{"productId", o.ProductID}, {"inventoryProductId", o.InventoryProductID}, {"customizationId", o.CustomizationID},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			return f.name
+		}
+	}
+	return ""
 }
 
 // FulfillmentData is Okta's fulfillmentData: an array since spec 2025.08.0.
@@ -187,7 +205,7 @@ func provider(p string) string {
 // enrollment and returns no ID. Not retried after transport errors or 5xx.
 //
 // Errors: ErrInvalidArgument (empty userId or fulfillmentData, an order
-// without productId); *APIError wrapping ErrNotFound (unknown user),
+// without productId, inventoryProductId or customizationId); *APIError wrapping ErrNotFound (unknown user),
 // ErrValidation, ErrForbidden, ErrRateLimited.
 func (c *Client) InitiateFulfillment(ctx context.Context, req FulfillmentRequest) error {
 	const op = "initiate fulfillment"
@@ -198,8 +216,8 @@ func (c *Client) InitiateFulfillment(ctx context.Context, req FulfillmentRequest
 		return fmt.Errorf("%w: %s: fulfillmentData is empty", ErrInvalidArgument, op)
 	}
 	for i, o := range req.FulfillmentData {
-		if o.ProductID == "" {
-			return fmt.Errorf("%w: %s: fulfillmentData[%d].productId is empty", ErrInvalidArgument, op, i)
+		if field := o.missingField(); field != "" {
+			return fmt.Errorf("%w: %s: fulfillmentData[%d].%s is empty", ErrInvalidArgument, op, i, field)
 		}
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)

@@ -156,7 +156,14 @@ type User struct {
 	LastLogin       time.Time  `json:"lastLogin"`       // last sign-in; zero if never
 	LastUpdated     time.Time  `json:"lastUpdated"`     // last change of any kind
 	PasswordChanged time.Time  `json:"passwordChanged"` // last password change; zero if never
+	Type            UserType   `json:"type"`            // the user type
 	Profile         Profile    `json:"profile"`         // the user's attributes
+}
+
+// UserType names an Okta user type (the user's type object). The type
+// decides the profile schema.
+type UserType struct {
+	ID string `json:"id"` // "oty…"
 }
 
 // CreateUserRequest is the input of [Client.CreateUser]. Its zero value
@@ -169,24 +176,35 @@ type CreateUserRequest struct {
 	GroupIDs []string
 	// Activate creates the user ACTIVE or PROVISIONED instead of STAGED.
 	Activate bool
+	// TypeID is the user type to create the user with (sent as
+	// type: {id}); empty means the org's default type.
+	TypeID string
 }
 
 // CreateUser creates a user (POST /api/v1/users?activate=false|true) and
 // returns it; without Activate the user is STAGED. The call is not retried
 // after transport errors or 5xx (it is not idempotent), but is after 429.
 //
-// Errors: ErrInvalidArgument (empty login); *APIError wrapping ErrValidation
-// (for example E0000001 with cause "login: An object with this field already
-// exists in the current organization"), ErrForbidden, ErrRateLimited.
+// Errors: ErrInvalidArgument (empty login, a malformed TypeID); *APIError
+// wrapping ErrValidation (for example E0000001 with cause "login: An object
+// with this field already exists in the current organization", or an
+// unknown user type), ErrForbidden, ErrRateLimited.
 func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, error) {
 	const op = "create user"
 	if strings.TrimSpace(req.Profile.Login) == "" {
 		return User{}, fmt.Errorf("%w: %s: profile.login is empty", ErrInvalidArgument, op)
 	}
 	body := struct {
-		Profile  Profile  `json:"profile"`
-		GroupIDs []string `json:"groupIds,omitempty"`
-	}{req.Profile, req.GroupIDs}
+		Profile  Profile   `json:"profile"`
+		GroupIDs []string  `json:"groupIds,omitempty"`
+		Type     *UserType `json:"type,omitempty"`
+	}{Profile: req.Profile, GroupIDs: req.GroupIDs}
+	if req.TypeID != "" {
+		if strings.TrimSpace(req.TypeID) != req.TypeID || strings.ContainsFunc(req.TypeID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return User{}, fmt.Errorf("%w: %s: type.id %q has surrounding spaces or control characters", ErrInvalidArgument, op, req.TypeID)
+		}
+		body.Type = &UserType{ID: req.TypeID}
+	}
 	var u User
 	_, err := c.do(ctx, &call{
 		op: op, method: "POST", route: "/api/v1/users", path: "/api/v1/users",

@@ -207,9 +207,15 @@ func (s *Server) handleInitiate(x *exchange) {
 		return
 	}
 	for i, o := range req.FulfillmentData {
-		if strings.TrimSpace(o.ProductID) == "" {
-			s.validation(x, "fulfillmentData", fmt.Sprintf("fulfillmentData[%d].productId: The field cannot be left blank", i))
-			return
+		// productId, inventoryProductId and customizationId are all required:
+		// the FIDO Pre-reg shipment needs them (docs/decisions.md §Order items).
+		for _, f := range []struct{ name, v string }{
+			{"productId", o.ProductID}, {"inventoryProductId", o.InventoryProductID}, {"customizationId", o.CustomizationID},
+		} {
+			if strings.TrimSpace(f.v) == "" {
+				s.validation(x, "fulfillmentData", fmt.Sprintf("fulfillmentData[%d].%s: The field cannot be left blank", i, f.name))
+				return
+			}
 		}
 	}
 	if e := s.inFulfillmentLocked(u.id); e != nil {

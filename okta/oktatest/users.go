@@ -81,7 +81,7 @@ func (s *Server) userWireLocked(u *user) userWire {
 func (s *Server) userLocked(u *user) okta.User {
 	return okta.User{
 		ID: u.id, Status: u.status, Created: u.created, Activated: u.activated, StatusChanged: u.statusChanged,
-		LastLogin: u.lastLogin, LastUpdated: u.lastUpdated, Profile: cloneProfile(u.profile),
+		LastLogin: u.lastLogin, LastUpdated: u.lastUpdated, Type: okta.UserType{ID: u.typeID}, Profile: cloneProfile(u.profile),
 	}
 }
 
