@@ -220,11 +220,13 @@ func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String
 // OrgURL returns the org URL the client talks to.
 func (c *Client) OrgURL() string { return c.org.String() }
 
-// RateLimit returns the last rate-limit state Okta reported for a bucket,
-// named by method and route template as the client uses them, e.g.
-// "GET /api/v1/users/{id}". ok is false when none was seen yet.
+// RateLimit returns the last rate-limit state Okta reported for a bucket.
+// Name the bucket as Okta's table does (e.g. "GET /api/v1/users/{idOrLogin}",
+// "/api/v1/groups"; see [RateLimitBucket]) or by a request's method and
+// route, e.g. "GET /api/v1/users/{id}": routes that share a bucket share
+// its state. ok is false when none was seen yet.
 func (c *Client) RateLimit(bucket string) (rl RateLimit, ok bool) {
-	return c.limits.get(bucket)
+	return c.limits.get(rateLimitKey(bucket))
 }
 
 // authTransport adds the Authorization header to requests for the org's host
@@ -252,7 +254,7 @@ func (t *authTransport) String() string { return "okta.authTransport([REDACTED])
 type call struct {
 	op         string     // "get user": used in errors
 	method     string     // HTTP method
-	route      string     // route template, the rate-limit bucket: "/api/v1/users/{id}"
+	route      string     // route template, e.g. "/api/v1/users/{id}"; names its rate-limit bucket
 	path       string     // escaped path
 	rawURL     string     // absolute URL (pagination); overrides path
 	query      url.Values // query parameters
@@ -262,7 +264,7 @@ type call struct {
 	out        any        // JSON decode target; nil discards the body
 }
 
-func (c *Client) bucket(k *call) string { return k.method + " " + k.route }
+func (c *Client) bucket(k *call) string { return RateLimitBucket(k.method, k.route) }
 
 // do runs a call with throttling and retries. It returns the final
 // response's header on success.

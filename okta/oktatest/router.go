@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/oktarate"
 )
 
 // Scopes a route needs ("" = public, no token).
@@ -311,6 +313,28 @@ func hasScope(have []string, need string) bool {
 	return false
 }
 
+// bucketOf returns the rate-limit bucket of a request and its limit (0: not
+// limited): a WithRateLimit prefix if one matches, else Okta's bucket from
+// the table in internal/oktarate, with its WithBucketLimit override.
+func (s *Server) bucketOf(method, path string) (key string, limit int) {
+	for _, l := range s.limits {
+		if strings.HasPrefix(path, l.prefix) {
+			return "prefix " + l.prefix, l.n
+		}
+	}
+	if !s.table {
+		return "", 0
+	}
+	b, ok := oktarate.Classify(method, path)
+	if !ok {
+		return "", 0
+	}
+	if n, ok := s.bucketLimits[b.Name]; ok {
+		return b.Name, n
+	}
+	return b.Name, b.Limit
+}
+
 // rateLimit counts the request in its bucket, sets the X-Rate-Limit-*
 // headers and answers 429 E0000047 once the bucket is exhausted.
 func (s *Server) rateLimit(x *exchange, now time.Time) bool {
@@ -318,35 +342,29 @@ func (s *Server) rateLimit(x *exchange, now time.Time) bool {
 	if strings.HasPrefix(path, "/.well-known/") {
 		return true
 	}
-	var lim *limit
-	for i := range s.limits {
-		if strings.HasPrefix(path, s.limits[i].prefix) {
-			lim = &s.limits[i]
-			break
-		}
-	}
-	if lim == nil {
+	key, n := s.bucketOf(x.r.Method, path)
+	if n <= 0 {
 		return true
 	}
 	s.mu.Lock()
-	b := s.buckets[lim.prefix]
+	b := s.buckets[key]
 	if b == nil || !now.Before(b.start.Add(s.window)) {
 		b = &bucketState{start: now}
-		s.buckets[lim.prefix] = b
+		s.buckets[key] = b
 	}
-	allowed := b.count < lim.n
+	allowed := b.count < n
 	if allowed {
 		b.count++
 	}
-	remaining := lim.n - b.count
+	remaining := n - b.count
 	reset := b.start.Add(s.window)
 	s.mu.Unlock()
 	h := x.w.Header()
-	h.Set("X-Rate-Limit-Limit", strconv.Itoa(lim.n))
+	h.Set("X-Rate-Limit-Limit", strconv.Itoa(n))
 	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
 	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(reset.Unix(), 10))
 	if !allowed {
-		x.detail("rate limit of bucket %s exhausted", lim.prefix)
+		x.detail("rate limit of bucket %s exhausted", key)
 		s.fail(x, http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
 		return false
 	}

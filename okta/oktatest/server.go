@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/preenroll/preenroll/internal/oktarate"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 )
@@ -74,7 +75,9 @@ type Server struct {
 	log          []Request                         // guarded by mu
 	hooks        []*hook                           // guarded by mu
 	deliveries   []Delivery                        // guarded by mu
-	limits       []limit                           // guarded by mu; longest prefix first
+	limits       []limit                           // read-only after start; WithRateLimit prefixes, longest first
+	table        bool                              // read-only after start; count per Okta's buckets (internal/oktarate)
+	bucketLimits map[string]int                    // read-only after start; WithBucketLimit overrides by bucket name
 	buckets      map[string]*bucketState           // guarded by mu
 	faults       []*Fault                          // guarded by mu
 	latency      time.Duration                     // guarded by mu
@@ -88,20 +91,22 @@ type Server struct {
 type Option func(*config) error
 
 type config struct {
-	rand    io.Reader
-	now     time.Time
-	token   string
-	issuer  string
-	orgName string
-	roots   []*x509.Certificate
-	aaguids []uuid.UUID
-	ttl     time.Duration
-	hookHC  *http.Client
-	onEvent func(Event)
-	limits  map[string]int
-	window  time.Duration
-	page    int
-	plan    *FaultPlan
+	rand         io.Reader
+	now          time.Time
+	token        string
+	issuer       string
+	orgName      string
+	roots        []*x509.Certificate
+	aaguids      []uuid.UUID
+	ttl          time.Duration
+	hookHC       *http.Client
+	onEvent      func(Event)
+	limits       map[string]int // WithRateLimit prefixes
+	table        bool           // Okta's buckets (WithoutRateLimits turns them off)
+	bucketLimits map[string]int
+	window       time.Duration
+	page         int
+	plan         *FaultPlan
 }
 
 // WithRand makes IDs, tokens, challenges and keys come from r (for
@@ -219,14 +224,11 @@ func WithEventCallback(fn func(Event)) Option {
 	}
 }
 
-// WithRateLimit sets the per-window request limit of the bucket of every
-// path starting with pathPrefix (longest prefix wins, as in Okta). A limit
-// of 0 or less removes rate limiting for the prefix. The defaults
-// /api/v1/users 600, /api/v1/groups 600 and /api/v1 1200 come from the last
-// per-endpoint table Okta published (docs/okta.md §Rate limits).
-// /webauthn-registration/api/v1 600 and /api/v1/authn 600 are our choice:
-// Okta documents no limit for them (docs/decisions.md §Okta rate limits).
-// /.well-known is never limited.
+// WithRateLimit makes every path starting with pathPrefix draw from one
+// bucket of its own with limit requests per window, in place of Okta's
+// buckets for those paths (the longest such prefix wins). A limit of 0 or
+// less turns rate limiting off for the prefix. Without it the fake counts
+// per Okta's buckets: see [WithBucketLimit].
 func WithRateLimit(pathPrefix string, limit int) Option {
 	return func(c *config) error {
 		if !strings.HasPrefix(pathPrefix, "/") {
@@ -250,11 +252,35 @@ func WithMaxPageSize(n int) Option {
 	}
 }
 
+// WithBucketLimit sets the per-window limit of one of Okta's rate-limit
+// buckets, named as Okta's table names it (see [okta.RateLimitBucket]):
+// "GET|POST /api/v1/users" (create and list users, default 600),
+// "GET /api/v1/users/{idOrLogin}" (2000), "POST|PUT|DELETE /api/v1/users/{id}"
+// (600), "/api/v1/groups" (create and list groups and every
+// /api/v1/groups/{id}/… path, 500), "/api/v1/groups/{id}" (1000),
+// "/api/v1/authn" (500), "/api/v1/authn/factors/{factorIdOrFactorType}/verify"
+// (500), "/api/v1" (every other /api/v1 path, 1200) and
+// "/webauthn-registration/api/v1" (600). The defaults are the Workforce
+// Identity limits of the last tables Okta published; Okta documents no
+// limit for /webauthn-registration, its 600 is our choice (docs/okta.md
+// §Rate limits, docs/decisions.md §Okta rate limits). /.well-known is never
+// limited. A limit of 0 or less turns the bucket off.
+func WithBucketLimit(bucket string, limit int) Option {
+	return func(c *config) error {
+		if _, ok := oktarate.ByName(bucket); !ok {
+			return fmt.Errorf("oktatest: WithBucketLimit: %q is not one of Okta's rate-limit buckets", bucket)
+		}
+		c.bucketLimits[bucket] = limit
+		return nil
+	}
+}
+
 // WithoutRateLimits turns every rate-limit bucket off (no X-Rate-Limit
 // headers, never 429 except by fault injection).
 func WithoutRateLimits() Option {
 	return func(c *config) error {
 		clear(c.limits)
+		c.table = false
 		return nil
 	}
 }
@@ -302,16 +328,15 @@ func Start(opts ...Option) (*Server, error) {
 
 func start(t testing.TB, opts []Option) (*Server, error) {
 	c := config{
-		rand: rand.Reader,
-		now:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-		limits: map[string]int{
-			"/api/v1/users": 600, "/api/v1/groups": 600, "/api/v1/authn": 600,
-			"/webauthn-registration/api/v1": 600, "/api/v1": 1200,
-		},
-		orgName: "Okta",
-		ttl:     DefaultChallengeTimeout,
-		window:  time.Minute,
-		page:    1000,
+		rand:         rand.Reader,
+		now:          time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		limits:       map[string]int{},
+		table:        true,
+		bucketLimits: map[string]int{},
+		orgName:      "Okta",
+		ttl:          DefaultChallengeTimeout,
+		window:       time.Minute,
+		page:         1000,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -346,10 +371,9 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		s.hookHC = &http.Client{Timeout: 10 * time.Second}
 	}
 	for p, n := range c.limits {
-		if n > 0 {
-			s.limits = append(s.limits, limit{p, n})
-		}
+		s.limits = append(s.limits, limit{p, n})
 	}
+	s.table, s.bucketLimits = c.table, c.bucketLimits
 	sort.Slice(s.limits, func(i, j int) bool { return len(s.limits[i].prefix) > len(s.limits[j].prefix) })
 	key := make([]byte, 32)
 	if _, err := io.ReadFull(c.rand, key); err != nil {
