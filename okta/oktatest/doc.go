@@ -5,10 +5,17 @@
 //
 // # What it serves
 //
-//   - users: POST /api/v1/users?activate=false (STAGED), GET and partial
-//     POST /api/v1/users/{id|login}, POST /api/v1/users/{id}/lifecycle/activate;
-//   - groups: PUT /api/v1/groups/{gid}/users/{uid}, GET
-//     /api/v1/groups/{gid}/users with Link rel="next" pagination;
+//   - users: POST /api/v1/users?activate=false (STAGED; type: {id}), GET
+//     /api/v1/users (search, filter and q expressions, limit and after
+//     with Link rel="self" and rel="next"), GET and partial POST
+//     /api/v1/users/{id|login}, DELETE /api/v1/users/{id} (the first call
+//     deactivates, the second deletes), and the lifecycle operations
+//     activate, reactivate, deactivate, suspend, unsuspend, unlock and
+//     reset_factors, with Okta's rules on the statuses each starts from;
+//   - groups: POST and GET /api/v1/groups (q, search, filter, limit,
+//     after), GET /api/v1/groups/{gid}, PUT and DELETE
+//     /api/v1/groups/{gid}/users/{uid}, GET /api/v1/groups/{gid}/users
+//     (limit default 1000, Link rel="next");
 //   - WebAuthn preregistration (/webauthn-registration/api/v1): all seven
 //     operations, with real JWE/JWS envelopes and attestation verification
 //     from package webauthn;
@@ -26,13 +33,17 @@
 // # Controlling and observing it
 //
 // Seed with [Server.AddUser], [Server.SetLastLogin] (a user who has signed
-// in before), [Server.AddGroup], [Server.AddToken] and
+// in before), [Server.AddUserType], [Server.AddGroup], [Server.AddToGroup],
+// [Server.AddToken] and
 // [Server.AddEventHook]; inspect with [Server.Users], [Server.Enrollments],
 // [Server.Enrollment], [Server.Events], [Server.Outbox] (the users'
 // mailboxes, PIN emails included; [Server.PIN] reads the PIN out of the
 // newest PIN email to an address), [Server.Deliveries] and
 // [Server.RequestLog]. Time is a fake clock ([Server.SetNow],
-// [Server.Advance]); rate-limit buckets are configurable ([WithRateLimit]);
+// [Server.Advance]); requests are counted per Okta's rate-limit buckets
+// (GET /api/v1/users/{id} apart from create and list, and so on; the
+// table is shared with the okta client), configurable with
+// [WithBucketLimit] and [WithRateLimit];
 // faults are injected with [Server.InjectFault] and [Server.FailNext]
 // (a status, added latency, a dropped connection, or a response dropped
 // after the request took effect), or at a rate on every endpoint with a
@@ -60,4 +71,16 @@
 // initiate-fulfillment-request emits system.mfa.preregister.initiate to
 // the callback given with [WithEventCallback] (before the response) and to
 // event hooks (after the response, as Okta delivers asynchronously).
+//
+// # Okta's Go SDK
+//
+// okta-sdk-golang v5 works against the fake (this repository's
+// internal/sdkcompat tests drive users, lifecycle, groups, pagination and
+// 429s through it). Configure it with WithOrgUrl(srv.URL()),
+// WithToken(srv.Token()), WithTestingDisableHttpsCheck(true) and
+// WithCache(false), then set the configuration's Host to the URL's host
+// with its port (NewConfiguration keeps the host name only). The SDK
+// sleeps in real time for a 429's X-Rate-Limit-Reset, which the fake
+// computes on its own clock: keep its retries off, or cap them with
+// WithRateLimitMaxBackOff.
 package oktatest
