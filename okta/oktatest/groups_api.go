@@ -161,70 +161,42 @@ func (s *Server) handleCreateGroup(x *exchange) {
 func (s *Server) handleGetGroup(x *exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if g := s.groupForPathLocked(x); g != nil {
+		s.writeJSON(x, http.StatusOK, s.groupWireLocked(g))
+	}
+}
+
+// groupForPathLocked returns the group of the path parameter gid, or
+// answers 404 E0000007 and returns nil.
+func (s *Server) groupForPathLocked(x *exchange) *group {
 	g, ok := s.groups[x.params["gid"]]
 	if !ok {
 		s.notFound(x, x.params["gid"], "Group")
-		return
+		return nil
 	}
-	s.writeJSON(x, http.StatusOK, s.groupWireLocked(g))
+	return g
 }
 
 // handleListGroups is GET /api/v1/groups, in creation order. q matches the
 // start of the group's name (case-insensitive) and is not paged; search
 // and filter take Okta's expressions; after is the last group's ID.
 func (s *Server) handleListGroups(x *exchange) {
-	params := x.r.URL.Query()
-	lq, ok := s.parseListQuery(x, groupSearch, groupFilter)
-	if !ok {
-		return
-	}
-	def := groupsDefaultLimit
-	if lq.q != "" {
-		def = groupsQDefaultLimit
-	}
-	lim, ok := s.pageLimit(params, def, groupsMaxLimit)
-	if !ok {
-		s.badLimit(x)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	match := func(id string) bool {
-		g := s.groups[id]
-		get := func(name string) attrValue { return groupAttr(g, name) }
-		switch {
-		case lq.search != nil && !lq.search.eval(get):
-			return false
-		case lq.filter != nil && !lq.filter.eval(get):
-			return false
-		case lq.q != "" && !strings.HasPrefix(strings.ToLower(g.name), lq.q):
-			return false
-		}
-		return true
-	}
-	ids, start := s.groupOrder, 0
-	after := params.Get("after")
-	if lq.sortBy != "" && lq.search != nil {
-		key := func(id string) attrValue { return groupAttr(s.groups[id], lq.sortBy) }
-		ids, start = sortedPage(ids, match, key, lq, after)
-		match = func(string) bool { return true }
-	} else if after != "" {
-		start = len(ids)
-		if g, ok := s.groups[after]; ok {
-			start = g.seq + 1
-		}
-	}
-	page, more := pageIDs(ids, start, lim, match)
-	out := make([]groupWire, 0, len(page))
-	for _, id := range page {
-		out = append(out, s.groupWireLocked(s.groups[id]))
-	}
-	next := ""
-	if more && lq.q == "" {
-		next = page[len(page)-1]
-	}
-	s.setPageLinks(x, next, lim)
-	s.writeJSON(x, http.StatusOK, out)
+	s.serveList(x, listing{
+		search: groupSearch, filter: groupFilter,
+		defLimit: groupsDefaultLimit, qDefLimit: groupsQDefaultLimit, maxLimit: groupsMaxLimit,
+		order: func() []string { return s.groupOrder },
+		attr:  func(id, name string) attrValue { return groupAttr(s.groups[id], name) },
+		include: func(id string, lq listQuery) bool {
+			return lq.q == "" || strings.HasPrefix(strings.ToLower(s.groups[id].name), lq.q)
+		},
+		startAfter: func(cursor string) int {
+			if g, ok := s.groups[cursor]; ok {
+				return g.seq + 1
+			}
+			return len(s.groupOrder)
+		},
+		wire: func(id string) any { return s.groupWireLocked(s.groups[id]) },
+	})
 }
 
 // handleRemoveFromGroup is DELETE /api/v1/groups/{gid}/users/{uid} (204;
@@ -232,12 +204,7 @@ func (s *Server) handleListGroups(x *exchange) {
 func (s *Server) handleRemoveFromGroup(x *exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.groups[x.params["gid"]]
-	if !ok {
-		s.notFound(x, x.params["gid"], "Group")
-		return
-	}
-	u := s.userForPathLocked(x, "uid")
+	g, u := s.membershipForPathLocked(x)
 	if u == nil {
 		return
 	}
@@ -247,6 +214,20 @@ func (s *Server) handleRemoveFromGroup(x *exchange) {
 		u.groups = slices.DeleteFunc(u.groups, func(id string) bool { return id == g.id })
 	}
 	s.writeNoContent(x)
+}
+
+// membershipForPathLocked resolves gid and uid of a membership path, or
+// answers 404 and returns nils.
+func (s *Server) membershipForPathLocked(x *exchange) (*group, *user) {
+	g := s.groupForPathLocked(x)
+	if g == nil {
+		return nil, nil
+	}
+	u := s.userForPathLocked(x, "uid")
+	if u == nil {
+		return nil, nil
+	}
+	return g, u
 }
 
 // AddToGroup seeds a membership, as PUT /api/v1/groups/{gid}/users/{uid}

@@ -2,6 +2,7 @@ package oktatest
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 )
@@ -46,4 +47,62 @@ func (s *Server) setPageLinks(x *exchange, after string, limit int) {
 	q.Set("after", after)
 	q.Set("limit", strconv.Itoa(limit))
 	x.w.Header().Add("Link", fmt.Sprintf("<%s%s?%s>; rel=\"next\"", s.srv.URL, x.r.URL.EscapedPath(), q.Encode()))
+}
+
+// listing is one list endpoint for serveList. The functions run with s.mu
+// held.
+type listing struct {
+	search, filter                exprDialect
+	defLimit, qDefLimit, maxLimit int
+	order                         func() []string                    // IDs in creation order
+	attr                          func(id, name string) attrValue    // an attribute for expressions and sortBy
+	include                       func(id string, lq listQuery) bool // the endpoint's own rules (q, hidden statuses)
+	startAfter                    func(cursor string) int            // the index in order after an after cursor
+	wire                          func(id string) any                // the JSON of one item
+}
+
+// serveList answers a list request: q, search, filter, sortBy and
+// sortOrder select and order, limit and after page, Link headers link.
+// A q query is not paged (no rel="next"), as at Okta.
+func (s *Server) serveList(x *exchange, l listing) {
+	params := x.r.URL.Query()
+	lq, ok := s.parseListQuery(x, l.search, l.filter)
+	if !ok {
+		return
+	}
+	def := l.defLimit
+	if lq.q != "" {
+		def = l.qDefLimit
+	}
+	lim, ok := s.pageLimit(params, def, l.maxLimit)
+	if !ok {
+		s.badLimit(x)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	match := func(id string) bool {
+		get := func(name string) attrValue { return l.attr(id, name) }
+		return l.include(id, lq) && (lq.search == nil || lq.search.eval(get)) && (lq.filter == nil || lq.filter.eval(get))
+	}
+	ids, start := l.order(), 0
+	after := params.Get("after")
+	if lq.sortBy != "" && lq.search != nil {
+		key := func(id string) attrValue { return l.attr(id, lq.sortBy) }
+		ids, start = sortedPage(ids, match, key, lq, after)
+		match = func(string) bool { return true }
+	} else if after != "" {
+		start = l.startAfter(after)
+	}
+	page, more := pageIDs(ids, start, lim, match)
+	out := make([]any, 0, len(page))
+	for _, id := range page {
+		out = append(out, l.wire(id))
+	}
+	next := ""
+	if more && lq.q == "" {
+		next = page[len(page)-1]
+	}
+	s.setPageLinks(x, next, lim)
+	s.writeJSON(x, http.StatusOK, out)
 }

@@ -317,15 +317,9 @@ func (s *Server) handleCreateUser(x *exchange) {
 		s.validation(x, "profile", "profile: The field cannot be left blank")
 		return
 	}
-	q := x.r.URL.Query()
-	activate := true
-	if v := q.Get("activate"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			s.validation(x, "activate", "activate: Invalid value "+strconv.Quote(v))
-			return
-		}
-		activate = b
+	activate, ok := s.boolParam(x, "activate", true)
+	if !ok {
+		return
 	}
 	if field, causes := validateProfile(*req.Profile); field != "" {
 		s.validation(x, field, causes...)
@@ -452,12 +446,7 @@ func (s *Server) addMemberLocked(g *group, u *user) {
 func (s *Server) handleAddToGroup(x *exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.groups[x.params["gid"]]
-	if !ok {
-		s.notFound(x, x.params["gid"], "Group")
-		return
-	}
-	u := s.userForPathLocked(x, "uid")
+	g, u := s.membershipForPathLocked(x)
 	if u == nil {
 		return
 	}
@@ -481,9 +470,8 @@ func (s *Server) handleListMembers(x *exchange) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.groups[x.params["gid"]]
-	if !ok {
-		s.notFound(x, x.params["gid"], "Group")
+	g := s.groupForPathLocked(x)
+	if g == nil {
 		return
 	}
 	start := 0

@@ -218,57 +218,21 @@ func (s *Server) exprError(x *exchange, err error) {
 // Given together, the selections must all match. The after cursor is the ID
 // of the last user of the previous page.
 func (s *Server) handleListUsers(x *exchange) {
-	params := x.r.URL.Query()
-	lq, ok := s.parseListQuery(x, userSearch, userFilter)
-	if !ok {
-		return
-	}
-	def := usersDefaultLimit
-	if lq.q != "" {
-		def = usersQDefaultLimit
-	}
-	lim, ok := s.pageLimit(params, def, usersMaxLimit)
-	if !ok {
-		s.badLimit(x)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	match := func(id string) bool {
-		u := s.users[id]
-		get := func(name string) attrValue { return s.userAttrLocked(u, name) }
-		switch {
-		case lq.search == nil && lq.filter == nil && u.status == okta.UserDeprovisioned:
-			return false
-		case lq.search != nil && !lq.search.eval(get):
-			return false
-		case lq.filter != nil && !lq.filter.eval(get):
-			return false
-		case lq.q != "" && !userMatchesQ(u, lq.q):
-			return false
-		}
-		return true
-	}
-	ids, start := s.userOrder, 0
-	after := params.Get("after")
-	if lq.sortBy != "" && lq.search != nil {
-		key := func(id string) attrValue { return s.userAttrLocked(s.users[id], lq.sortBy) }
-		ids, start = sortedPage(ids, match, key, lq, after)
-		match = func(string) bool { return true }
-	} else if after != "" {
-		start = s.userIndexAfterLocked(after)
-	}
-	page, more := pageIDs(ids, start, lim, match)
-	out := make([]userWire, 0, len(page))
-	for _, id := range page {
-		out = append(out, s.userWireLocked(s.users[id]))
-	}
-	next := ""
-	if more && lq.q == "" {
-		next = page[len(page)-1]
-	}
-	s.setPageLinks(x, next, lim)
-	s.writeJSON(x, http.StatusOK, out)
+	s.serveList(x, listing{
+		search: userSearch, filter: userFilter,
+		defLimit: usersDefaultLimit, qDefLimit: usersQDefaultLimit, maxLimit: usersMaxLimit,
+		order: func() []string { return s.userOrder },
+		attr:  func(id, name string) attrValue { return s.userAttrLocked(s.users[id], name) },
+		include: func(id string, lq listQuery) bool {
+			u := s.users[id]
+			if lq.search == nil && lq.filter == nil && u.status == okta.UserDeprovisioned {
+				return false
+			}
+			return lq.q == "" || userMatchesQ(u, lq.q)
+		},
+		startAfter: s.userIndexAfterLocked,
+		wire:       func(id string) any { return s.userWireLocked(s.users[id]) },
+	})
 }
 
 // userMatchesQ is q's match: a prefix of firstName, lastName or email.
