@@ -1,0 +1,15 @@
+// Package fakehttp is the machinery the fakes okta/oktatest and
+// yubico/yubicotest share, so that both behave and are driven alike:
+//
+//   - [Faults]: HTTP faults queued for the next matching requests ([Rule])
+//     or drawn at a seeded rate ([Plan]), plus added latency;
+//   - [Limiter]: fixed-window rate-limit buckets, with the choice of
+//     bucket left to the fake (a func from request to bucket);
+//   - [Clock]: a fake clock that never moves backwards, manual or
+//     following the wall clock (real-time mode);
+//   - small helpers: [DropConnection], [Wait], [LockedReader].
+//
+// How a fault looks on the wire (error body, rate-limit headers) stays in
+// each fake: this package decides what happens, the fake says it in its
+// vendor's words.
+package fakehttp

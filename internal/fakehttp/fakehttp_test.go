@@ -1,0 +1,188 @@
+package fakehttp
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestClockManualNeverMovesBackwards(t *testing.T) {
+	c := NewClock(t0, false)
+	if got, err := c.Advance(time.Hour); err != nil || !got.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("Advance(1h) = %v, %v", got, err)
+	}
+	if _, err := c.Advance(-time.Second); !errors.Is(err, ErrClockBackwards) {
+		t.Errorf("Advance(-1s) error = %v, want ErrClockBackwards", err)
+	}
+	if _, err := c.AdvanceTo(t0); !errors.Is(err, ErrClockBackwards) {
+		t.Errorf("AdvanceTo(earlier) error = %v, want ErrClockBackwards", err)
+	}
+	if got := c.Now(); !got.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after refused moves Now = %v, want %v", got, t0.Add(time.Hour))
+	}
+	if got, err := c.AdvanceTo(t0.Add(2 * time.Hour)); err != nil || !got.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("AdvanceTo(+2h) = %v, %v", got, err)
+	}
+	if c.RealTime() {
+		t.Error("manual clock reports RealTime")
+	}
+}
+
+func TestClockRealTimeFollowsWallClockWithOffset(t *testing.T) {
+	c := NewClock(t0, true)
+	a := c.Now()
+	if a.Before(t0) || a.After(t0.Add(time.Minute)) {
+		t.Fatalf("Now = %v, want just after %v", a, t0)
+	}
+	got, err := c.Advance(24 * time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Before(a.Add(24 * time.Hour)) {
+		t.Errorf("after Advance(24h) Now = %v, want at least %v", got, a.Add(24*time.Hour))
+	}
+	for range 1000 {
+		if b := c.Now(); b.Before(got) {
+			t.Fatalf("real-time clock went backwards: %v after %v", b, got)
+		} else {
+			got = b
+		}
+	}
+	if !c.RealTime() {
+		t.Error("real-time clock does not report RealTime")
+	}
+}
+
+func req(method, path string) *http.Request { return httptest.NewRequest(method, path, nil) }
+
+func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
+	f := NewFaults(1)
+	if err := f.SetPlan(Plan{Rate: 1, Kinds: []Kind{InternalError}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Inject(Rule{Method: "POST", PathPrefix: "/a", Count: 2, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetLatency(time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var got []Decision
+	for _, r := range []*http.Request{req("POST", "/a/1"), req("GET", "/a/1"), req("POST", "/a/2"), req("POST", "/a/3")} {
+		got = append(got, f.Take(r))
+	}
+	want := []Decision{
+		{Status: 503, Latency: time.Millisecond},
+		{Status: 500, Latency: time.Millisecond, Planned: InternalError},
+		{Status: 503, Latency: time.Millisecond},
+		{Status: 500, Latency: time.Millisecond, Planned: InternalError},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decisions (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[Kind]int{InternalError: 2}, f.Counts()); diff != "" {
+		t.Errorf("Counts (-want +got):\n%s", diff)
+	}
+}
+
+func TestFaultsPlanIsDeterministic(t *testing.T) {
+	draw := func() []Decision {
+		f := NewFaults(7)
+		if err := f.SetPlan(Plan{Rate: 0.5, Seed: 42, RetryAfter: 3 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		var out []Decision
+		for range 200 {
+			out = append(out, f.Take(req("GET", "/")))
+		}
+		return out
+	}
+	a, b := draw(), draw()
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("same seed, different faults (-first +second):\n%s", diff)
+	}
+	faults := 0
+	for _, d := range a {
+		if d != (Decision{}) {
+			faults++
+		}
+		if d.Planned == TooManyRequests && (d.Status != 429 || d.RetryAfter != 3*time.Second) {
+			t.Errorf("429 decision %+v, want Status 429 RetryAfter 3s", d)
+		}
+		if d.Planned == Latency && d.Latency != DefaultLatency {
+			t.Errorf("latency decision %+v, want the default latency", d)
+		}
+	}
+	if faults < 60 || faults > 140 {
+		t.Errorf("%d faults in 200 requests at rate 0.5", faults)
+	}
+}
+
+func TestFaultsRefuseInvalidInput(t *testing.T) {
+	f := NewFaults(0)
+	for _, r := range []Rule{{Count: -1, Status: 500}, {Status: 200}, {Status: 700}, {Latency: -1}, {Status: 429, RetryAfter: -1}, {}} {
+		if err := f.Inject(r); err == nil {
+			t.Errorf("Inject(%+v) = nil, want an error", r)
+		}
+	}
+	for _, p := range []Plan{{Rate: -0.1}, {Rate: 1.5}, {Rate: 0.1, Kinds: []Kind{99}}, {Rate: 0.1, Latency: -1}, {Rate: 0.1, RetryAfter: -1}} {
+		if err := f.SetPlan(p); err == nil {
+			t.Errorf("SetPlan(%+v) = nil, want an error", p)
+		}
+	}
+	if err := f.SetLatency(-time.Second); err == nil {
+		t.Error("SetLatency(-1s) = nil, want an error")
+	}
+	if d := f.Take(req("GET", "/")); d != (Decision{}) {
+		t.Errorf("after refused input Take = %+v, want no fault", d)
+	}
+}
+
+func TestLimiterBucketsAndWindows(t *testing.T) {
+	l := NewLimiter(time.Minute, func(r *http.Request) (string, int) {
+		switch r.URL.Path {
+		case "/a":
+			return "a", 2
+		case "/b":
+			return "b", 1
+		}
+		return "", 0
+	})
+	type take struct {
+		Path    string
+		At      time.Duration
+		Q       Quota
+		Limited bool
+	}
+	steps := []take{
+		{Path: "/a", Q: Quota{Bucket: "a", Limit: 2, Remaining: 1, Reset: t0.Add(time.Minute), Allowed: true}, Limited: true},
+		{Path: "/b", Q: Quota{Bucket: "b", Limit: 1, Remaining: 0, Reset: t0.Add(time.Minute), Allowed: true}, Limited: true},
+		{Path: "/a", At: time.Second, Q: Quota{Bucket: "a", Limit: 2, Remaining: 0, Reset: t0.Add(time.Minute), Allowed: true}, Limited: true},
+		{Path: "/a", At: 2 * time.Second, Q: Quota{Bucket: "a", Limit: 2, Remaining: 0, Reset: t0.Add(time.Minute), Allowed: false}, Limited: true},
+		{Path: "/c", At: 2 * time.Second},
+		{Path: "/a", At: time.Minute, Q: Quota{Bucket: "a", Limit: 2, Remaining: 1, Reset: t0.Add(2 * time.Minute), Allowed: true}, Limited: true},
+	}
+	for i, s := range steps {
+		q, limited := l.Take(req("GET", s.Path), t0.Add(s.At))
+		got := take{Path: s.Path, At: s.At, Q: q, Limited: limited}
+		if diff := cmp.Diff(s, got); diff != "" {
+			t.Errorf("step %d (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+func TestKindString(t *testing.T) {
+	var got []string
+	for _, k := range append(AllKinds(), 99) {
+		got = append(got, k.String())
+	}
+	want := []string{"429", "500", "502", "503", "latency", "drop", "drop-response", "HTTPFault(99)"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("String (-want +got):\n%s", diff)
+	}
+}

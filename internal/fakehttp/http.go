@@ -1,0 +1,52 @@
+package fakehttp
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// DropConnection closes the client's connection without a response. On a
+// connection it cannot hijack (HTTP/2) it aborts the stream instead.
+func DropConnection(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler) // net/http's documented way to abort a response
+}
+
+// Wait waits d of real time, or until ctx ends. It reports whether the
+// whole delay passed (false: the client went away first).
+func Wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// LockedReader serializes reads from R, a random source that may not be
+// safe for concurrent use (a seeded test reader).
+type LockedReader struct {
+	mu sync.Mutex
+	R  io.Reader // read only under mu
+}
+
+// NewLockedReader returns a LockedReader reading from r.
+func NewLockedReader(r io.Reader) *LockedReader { return &LockedReader{R: r} }
+
+// Read reads from R under the lock.
+func (l *LockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.R.Read(p)
+}
