@@ -535,7 +535,9 @@ func TestResumeAfterLostRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Drop: true})
+			if err := e.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Drop: true}); err != nil {
+				t.Fatal(err)
+			}
 			rec, err := e.Service.Order(ctx, u.ID)
 			if !errors.Is(err, fulfillment.ErrOutcomeUnknown) || rec.Step != fulfillment.StepInitiating {
 				t.Fatalf("Order with a dropped initiate = %v at step %s, want ErrOutcomeUnknown at initiating", err, rec.Step)
@@ -595,7 +597,9 @@ func TestResumeAfterLostRequests(t *testing.T) {
 				}
 			}
 
-			e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Drop: true})
+			if err := e.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Drop: true}); err != nil {
+				t.Fatal(err)
+			}
 			e.shipThrough()
 			rec = e.status(u.ID)
 			if rec.Step != fulfillment.StepPINSent && rec.Step != fulfillment.StepActivating {
@@ -837,7 +841,9 @@ func TestRetryFailedActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sync()
-	e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Status: 403})
+	if err := e.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Status: 403}); err != nil {
+		t.Fatal(err)
+	}
 	e.shipThrough()
 	rec := e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
 	if rec.FailedStep != fulfillment.StepActivating {

@@ -28,7 +28,9 @@ func TestClientTimeoutIsAnUnknownOutcome(t *testing.T) {
 	// in Sync never hits it on a loaded CI machine under -race (50 ms did).
 	svc := serviceWithHTTPClient(t, e, &http.Client{Timeout: time.Second})
 	u := e.addUser(1, okta.UserActive, nil)
-	e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 2 * time.Second})
+	if err := e.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Latency: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
 	rec, err := svc.Order(t.Context(), u.ID)
 	if !errors.Is(err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Order with a timed-out initiate = %v, want ErrOutcomeUnknown", err)
@@ -87,7 +89,9 @@ func TestEnrollRefusedForALateStrayIsResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first enroll takes effect, its answer is lost.
-	e.Okta.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/enroll", DropResponse: true})
+	if err := e.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/enroll", DropResponse: true}); err != nil {
+		t.Fatal(err)
+	}
 	if rep, err := svc.Sync(ctx); err != nil || len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Sync with a lost enroll answer: %+v, %v; want one unknown outcome", rep, err)
 	}

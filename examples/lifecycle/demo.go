@@ -128,7 +128,9 @@ func (d *demo) advanceTo(t time.Time) error {
 		return err
 	}
 	if d.okta.Now().Before(t) {
-		d.okta.SetNow(t)
+		if err := d.okta.SetNow(t); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -276,7 +276,9 @@ func (w *World) SetNow(t time.Time) {
 		}
 	}
 	if w.Okta.Now().Before(t) {
-		w.Okta.SetNow(t)
+		if err := w.Okta.SetNow(t); err != nil {
+			w.tb.Fatalf("fulfillmenttest: %v", err)
+		}
 	}
 }
 

@@ -38,24 +38,6 @@ var rateCases = []rateCase{
 	{"okta-rate-20s-window", 20 * time.Second, 200, 150},
 }
 
-// followWallClock keeps the fake org's clock on the real clock (to the
-// millisecond) until ctx ends, so its rate-limit windows pass in real time.
-func followWallClock(ctx context.Context, s *oktatest.Server) {
-	s.SetNow(time.Now())
-	go func() {
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				s.SetNow(now)
-			}
-		}
-	}()
-}
-
 // rateResult is what one rate-limited batch achieved.
 type rateResult struct {
 	requests  int           // accepted requests in the bucket
@@ -77,17 +59,17 @@ func (r rateResult) efficiency() float64 {
 	return r.ideal.Seconds() / r.elapsed.Seconds()
 }
 
-func newRateWorld(tb testing.TB, ctx context.Context, c rateCase) *world {
+func newRateWorld(tb testing.TB, c rateCase) *world {
 	w := newWorld(tb, worldOptions{
 		okta: []oktatest.Option{
 			oktatest.WithoutRateLimits(),
 			oktatest.WithRateLimit(rateBucket, c.limit),
 			oktatest.WithRateLimitWindow(c.window),
+			oktatest.WithNow(time.Now()), oktatest.WithRealTime(), // rate-limit windows pass in real time
 		},
 		oktaC:  []okta.Option{okta.WithClock(httpclient.WallClock{})},
 		config: func(c *fulfillment.Config) { c.Clock = time.Now },
 	})
-	followWallClock(ctx, w.Okta)
 	return w
 }
 
@@ -168,7 +150,7 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			ctx, cancel := context.WithCancel(b.Context())
 			defer cancel()
-			w := newRateWorld(b, ctx, c)
+			w := newRateWorld(b, c)
 			var eff, reqs, rejected, rate float64
 			for b.Loop() {
 				r := orderBatchRateLimited(b, ctx, w, c)

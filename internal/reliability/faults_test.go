@@ -95,13 +95,13 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 		if on {
 			r = rate
 		}
-		if err := w.Okta.SetFaultPlan(oktatest.FaultPlan{Rate: r, Latency: faultLatency, Seed: seed}); err != nil {
+		if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: r, Latency: faultLatency, Seed: seed}); err != nil {
 			t.Fatal(err)
 		}
 		setYubicoFaults(t, w, r, seed)
 	}
 	countFaults := func() {
-		for k, v := range w.Okta.FaultCounts() {
+		for k, v := range w.Okta.HTTPFaultCounts() {
 			rep.oktaFaults[k.String()] += v
 		}
 		for k, v := range yubicoFaultCounts(w) {

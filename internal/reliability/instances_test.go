@@ -45,7 +45,7 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 	}
 	// Faults on both fakes until the sign-in (which the other suites cover
 	// under faults).
-	if err := w.Okta.SetFaultPlan(oktatest.FaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
+	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
@@ -91,8 +91,8 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 	w.AdvanceClockTo(fulfillmenttest.Shipped)
 	syncBoth()
 	syncUntil(ctx, t, svcs[0], stores[0], shippedWithPIN, maxPasses, nil)
-	oktaFaults := w.Okta.FaultCounts()
-	if err := w.Okta.SetFaultPlan(oktatest.FaultPlan{}); err != nil {
+	oktaFaults := w.Okta.HTTPFaultCounts()
+	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{}); err != nil {
 		t.Fatal(err)
 	}
 	oc, _ := w.clients(clientOptions{}, &counters{})

@@ -46,7 +46,10 @@ type advanceOn429 struct {
 func (a advanceOn429) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := a.base.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		a.srv.Advance(time.Minute)
+		if err := a.srv.Advance(time.Minute); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
 	}
 	return resp, err
 }

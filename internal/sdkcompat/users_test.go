@@ -81,7 +81,9 @@ func TestListSearchFilterQ(t *testing.T) {
 	if _, err := c.UserAPI.DeactivateUser(t.Context(), ids["dave@example.com"]).Execute(); err != nil {
 		t.Fatal(err)
 	}
-	srv.Advance(time.Hour)
+	if err := srv.Advance(time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := c.UserAPI.UpdateUser(t.Context(), ids["carol@example.org"]).User(sdk.UpdateUserRequest{
 		Profile: &sdk.UserProfile{AdditionalProperties: map[string]any{"department": "Engineering"}},
 	}).Execute(); err != nil {

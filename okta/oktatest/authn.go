@@ -107,12 +107,12 @@ func (s *Server) handleAuthn(x *exchange) {
 		return
 	}
 	for tok, old := range s.txns { // state tokens die with their transaction
-		if !s.now.Before(old.expires) {
+		if !s.now().Before(old.expires) {
 			delete(s.txns, tok)
 		}
 	}
 	token := "00" + s.randomID(40)
-	t := &txn{userID: u.id, expires: s.now.Add(authnTTL)}
+	t := &txn{userID: u.id, expires: s.now().Add(authnTTL)}
 	s.txns[token] = t
 	fs := make([]factorWire, 0, len(factors))
 	for _, e := range factors {
@@ -148,7 +148,7 @@ func (s *Server) handleVerifyFactor(x *exchange) {
 		s.invalidStateToken(x, "unknown state token")
 		return
 	}
-	if !s.now.Before(t.expires) {
+	if !s.now().Before(t.expires) {
 		delete(s.txns, req.StateToken)
 		s.mu.Unlock()
 		s.invalidStateToken(x, "state token expired")
@@ -283,7 +283,7 @@ func (s *Server) verify(x *exchange, rp *webauthn.RelyingParty, token, fid strin
 	}
 	delete(s.txns, token) // a state token completes once
 	e.cred = &updated
-	e.lastUpdated = s.now
+	e.lastUpdated = s.now()
 	f := s.fulfillments[e.fulfillmentID]
 	if f.pin != nil {
 		// The first sign-in ends the preset PIN's life (the key forced a
@@ -293,9 +293,9 @@ func (s *Server) verify(x *exchange, rp *webauthn.RelyingParty, token, fid strin
 		f.pinWiped = true
 	}
 	u := s.users[t.userID]
-	u.lastLogin = s.now
+	u.lastLogin = s.now()
 	s.writeJSON(x, http.StatusOK, map[string]any{
-		"expiresAt": oktaTime(s.now.Add(authnTTL)), "status": okta.AuthnSuccess,
+		"expiresAt": oktaTime(s.now().Add(authnTTL)), "status": okta.AuthnSuccess,
 		"sessionToken": "20111" + s.randomID(40),
 		"_embedded":    map[string]any{"user": s.authnUserLocked(u)},
 		"_links":       map[string]any{"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"}},

@@ -39,16 +39,22 @@
 // [Server.Enrollment], [Server.Events], [Server.Outbox] (the users'
 // mailboxes, PIN emails included; [Server.PIN] reads the PIN out of the
 // newest PIN email to an address), [Server.Deliveries] and
-// [Server.RequestLog]. Time is a fake clock ([Server.SetNow],
-// [Server.Advance]); requests are counted per Okta's rate-limit buckets
-// (GET /api/v1/users/{id} apart from create and list, and so on; the
-// table is shared with the okta client), configurable with
-// [WithBucketLimit] and [WithRateLimit];
-// faults are injected with [Server.InjectFault] and [Server.FailNext]
-// (a status, added latency, a dropped connection, or a response dropped
-// after the request took effect), or at a rate on every endpoint with a
-// seeded [FaultPlan] ([WithFaultPlan], [Server.SetFaultPlan],
-// [Server.FaultCounts]).
+// [Server.RequestLog]. Time is a fake clock that only moves forward
+// ([Server.SetNow], [Server.Advance]; moving it back is refused with
+// [ErrClockBackwards]); with [WithRealTime] it follows the wall clock, for
+// clients you cannot give a clock to (an SDK that waits for
+// X-Rate-Limit-Reset). Requests are counted per Okta's rate-limit buckets
+// (GET /api/v1/users/{id} apart from create and list, and so on; the table
+// is shared with the okta client), configurable with [WithBucketLimit] and
+// [WithRateLimit]. HTTP faults are queued with [Server.InjectHTTPFault],
+// [Server.FailNext] and [Server.DropNext] (a status, added latency, a
+// dropped connection, or a response dropped after the request took
+// effect), added to every request with [Server.SetLatency], or injected at
+// a rate on every endpoint with a seeded [HTTPFaultPlan]
+// ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan],
+// [Server.HTTPFaultCounts]). yubicotest is driven with the same methods and
+// types. A request the client gives up on during added latency is not
+// handled.
 //
 // # Preregistration semantics (the project's decisions)
 //
@@ -59,14 +65,19 @@
 // request to the given transport key. activate opens the responses with
 // those keys, checks Yubico's signatures with yubicoSigningJwks, refuses a
 // response sealed for another user or enrollment, verifies each
-// attestation against the roots given with [WithAttestationRoots], and
+// attestation against the trust roots (by default the root of
+// simulator.DefaultFIDOCA(), which simulated keys and the fake Yubico's
+// keys attest under; replace them with [WithAttestationRoots]), and
 // stores the credentials and the PIN (AES-GCM encrypted at rest): status
 // ACTIVE, presetPinAvailable true. send-pin emails the PIN (the secondary
 // email for STAGED users, the primary one otherwise). The first successful
 // sign-in flips presetPinAvailable to false and wipes the PIN; send-pin is
 // refused afterwards. A user has at most one key in fulfillment
 // (FULFILLMENT_PENDING or FULFILLMENT_ERRORED): a second enroll or
-// initiate-fulfillment-request is 400 E0000001 with a cause.
+// initiate-fulfillment-request is 400 E0000001 with a cause. When activate
+// refuses a response, the body carries Okta's generic cause ("There was an
+// unexpected internal error") followed by the fake's explanation, prefixed
+// "oktatest: ", so the client's error says why.
 //
 // initiate-fulfillment-request emits system.mfa.preregister.initiate to
 // the callback given with [WithEventCallback] (before the response) and to

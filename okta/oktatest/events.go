@@ -50,7 +50,7 @@ func (s *Server) Events() []Event {
 // of the request in x (dispatched after the handler, outside the lock).
 func (s *Server) emitLocked(x *exchange, e Event) {
 	e.UUID = uuid.Must(uuid.NewRandomFromReader(s.rand)).String()
-	e.Published = s.now
+	e.Published = s.now()
 	e.RequestID = x.id
 	s.events = append(s.events, e)
 	x.events = append(x.events, e)
@@ -73,7 +73,7 @@ func (s *Server) Outbox() []Email {
 }
 
 func (s *Server) sendMailLocked(to, subject, body string) {
-	s.outbox = append(s.outbox, Email{Time: s.now, To: to, Subject: subject, Body: body})
+	s.outbox = append(s.outbox, Email{Time: s.now(), To: to, Subject: subject, Body: body})
 }
 
 type hook struct {
@@ -276,7 +276,7 @@ func (s *Server) deliverHooks(ctx context.Context, x *exchange) {
 			displays[e.UserID] = u.profile.FirstName + " " + u.profile.LastName
 		}
 	}
-	now := s.now
+	now := s.now()
 	s.mu.Unlock()
 	for _, h := range hooks {
 		for _, e := range x.events {

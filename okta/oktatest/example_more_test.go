@@ -91,7 +91,10 @@ func ExampleServer_PINWiped() {
 		return
 	}
 	fmt.Println("before sign-in: PIN wiped", srv.PINWiped(enrollmentID))
-	srv.Advance(48 * time.Hour) // the parcel travels
+	if err := srv.Advance(48 * time.Hour); err != nil { // the parcel travels
+		fmt.Println(err)
+		return
+	}
 	status, err := signInByHand(ctx, c, platform, u.Profile.Login, presetPIN, newPIN)
 	if err != nil {
 		fmt.Println(err)

@@ -50,9 +50,10 @@ func (s *Server) groupWireLocked(g *group) groupWire {
 }
 
 func (s *Server) newGroupLocked(name, description string) *group {
+	now := s.now()
 	g := &group{
 		id: "00g" + s.randomID(17), seq: len(s.groupOrder), name: name, description: description,
-		created: s.now, lastUpdated: s.now, lastMembershipUpdated: s.now,
+		created: now, lastUpdated: now, lastMembershipUpdated: now,
 	}
 	s.groups[g.id] = g
 	s.groupOrder = append(s.groupOrder, g.id)
@@ -210,7 +211,7 @@ func (s *Server) handleRemoveFromGroup(x *exchange) {
 	}
 	if i := slices.Index(g.members, u.id); i >= 0 {
 		g.members = slices.Delete(g.members, i, i+1)
-		g.lastMembershipUpdated = s.now
+		g.lastMembershipUpdated = s.now()
 		u.groups = slices.DeleteFunc(u.groups, func(id string) bool { return id == g.id })
 	}
 	s.writeNoContent(x)

@@ -87,14 +87,15 @@ func (s *Server) moveLocked(x *exchange, u *user, op string) bool {
 		s.fail(x, r.status, r.code, r.summary, r.causes...)
 		return false
 	}
+	now := s.now()
 	if m.to != "" && m.to != u.status {
 		u.status = m.to
-		u.statusChanged = s.now
+		u.statusChanged = now
 		if m.to == okta.UserActive && u.activated.IsZero() {
-			u.activated = s.now
+			u.activated = now
 		}
 	}
-	u.lastUpdated = s.now
+	u.lastUpdated = now
 	return true
 }
 
@@ -235,7 +236,7 @@ func (s *Server) deleteUserLocked(u *user) {
 	for _, gid := range u.groups {
 		if g, ok := s.groups[gid]; ok {
 			g.members = slices.DeleteFunc(g.members, func(id string) bool { return id == u.id })
-			g.lastMembershipUpdated = s.now
+			g.lastMembershipUpdated = s.now()
 		}
 	}
 	for _, e := range slices.Clone(s.byUser[u.id]) {

@@ -329,7 +329,7 @@ func (s *Server) enrollCheckLocked(x *exchange, userID, provider string, rpIDs [
 	}
 	return enrollSnapshot{
 		userID: u.id, login: u.profile.Login, display: strings.TrimSpace(u.profile.FirstName + " " + u.profile.LastName),
-		userHandle: bytes.Clone(u.userHandle), now: s.now,
+		userHandle: bytes.Clone(u.userHandle), now: s.now(),
 	}, true
 }
 
@@ -450,64 +450,29 @@ func (s *Server) handleActivate(x *exchange) {
 	}
 
 	// Resolve the enrollments under the lock; verify outside it.
-	type work struct {
-		e    *enrollment
-		jwe  string
-		key  *webauthn.PrivateKey
-		req  webauthn.CredentialRequest
-		rpID string
-	}
 	s.mu.Lock()
-	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
-	if u == nil {
-		s.mu.Unlock()
+	u, jobs, f, ok := s.activationJobsLocked(x, req.UserID, req.FulfillmentProvider, req.CredResponses)
+	var pinKey *webauthn.PrivateKey
+	if ok {
+		pinKey = f.pinKey
+	}
+	s.mu.Unlock()
+	if !ok {
 		return
 	}
-	var jobs []work
-	var f *fulfillment
-	seen := map[string]bool{}
-	for i, cr := range req.CredResponses {
-		e, ok := s.enrollments[cr.AuthenticatorEnrollmentID]
-		if !ok || e.userID != u.id {
-			s.mu.Unlock()
-			s.notFound(x, cr.AuthenticatorEnrollmentID, "UserFactor")
-			return
-		}
-		if seen[e.id] {
-			s.mu.Unlock()
-			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: duplicate enrollment %s", i, e.id))
-			return
-		}
-		seen[e.id] = true
-		if e.status != okta.StatusFulfillmentPending && e.status != okta.StatusFulfillmentErrored {
-			s.mu.Unlock()
-			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s is %s, not in fulfillment", i, e.id, e.status))
-			return
-		}
-		if f != nil && e.fulfillmentID != f.id {
-			s.mu.Unlock()
-			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s belongs to another key", i, e.id))
-			return
-		}
-		f = s.fulfillments[e.fulfillmentID]
-		jobs = append(jobs, work{e: e, jwe: cr.CredResponseJWE, key: e.key, req: e.request, rpID: e.rpID})
-	}
-	for _, id := range f.enrollments {
-		if !seen[id] {
-			s.mu.Unlock()
-			s.validation(x, "credResponses", "credResponses: missing the response for enrollment "+id)
-			return
-		}
-	}
-	pinKey := f.pinKey
-	s.mu.Unlock()
 
+	// Okta answers every failure to open or verify the responses with the
+	// same generic cause; the fake adds its own explanation as a second
+	// cause (and in the request log), so a test sees why.
 	fail := func(format string, args ...any) {
 		x.detail(format, args...)
 		s.writeError(x, http.StatusBadRequest, errorBody{
 			ErrorCode: "E0000001", ErrorLink: "E0000001",
 			ErrorSummary: "Api validation failed: pinResponseJwe|webAuthnCredResponse",
-			ErrorCauses:  cause{"There was an unexpected internal error. Please try again."},
+			ErrorCauses: []cause{
+				{"There was an unexpected internal error. Please try again."},
+				{"oktatest: " + fmt.Sprintf(format, args...)},
+			},
 		})
 	}
 	ctx := x.r.Context()
@@ -565,13 +530,60 @@ func (s *Server) handleActivate(x *exchange) {
 		c := creds[i]
 		j.e.cred = &c
 		j.e.status = okta.StatusActive
-		j.e.lastUpdated = s.now
+		j.e.lastUpdated = s.now()
 		j.e.name = "YubiKey"
 		ids = append(ids, j.e.id)
 	}
 	s.writeJSON(x, http.StatusOK, map[string]any{
 		"authenticatorEnrollmentIds": ids, "fulfillmentProvider": okta.ProviderYubico, "userId": u.id,
 	})
+}
+
+// activationJob is one credential response of an activate request, with
+// the enrollment it answers.
+type activationJob struct {
+	e    *enrollment
+	jwe  string
+	key  *webauthn.PrivateKey
+	req  webauthn.CredentialRequest
+	rpID string
+}
+
+// activationJobsLocked resolves the enrollments an activate request
+// answers: all of one key in fulfillment, each once. It writes the error
+// and returns ok false otherwise.
+func (s *Server) activationJobsLocked(x *exchange, userID, provider string, responses []okta.CredResponse) (u *user, jobs []activationJob, f *fulfillment, ok bool) {
+	if u = s.preregUserLocked(x, userID, provider); u == nil {
+		return nil, nil, nil, false
+	}
+	seen := map[string]bool{}
+	for i, cr := range responses {
+		e, found := s.enrollments[cr.AuthenticatorEnrollmentID]
+		switch {
+		case !found || e.userID != u.id:
+			s.notFound(x, cr.AuthenticatorEnrollmentID, "UserFactor")
+			return nil, nil, nil, false
+		case seen[e.id]:
+			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: duplicate enrollment %s", i, e.id))
+			return nil, nil, nil, false
+		case e.status != okta.StatusFulfillmentPending && e.status != okta.StatusFulfillmentErrored:
+			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s is %s, not in fulfillment", i, e.id, e.status))
+			return nil, nil, nil, false
+		case f != nil && e.fulfillmentID != f.id:
+			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s belongs to another key", i, e.id))
+			return nil, nil, nil, false
+		}
+		seen[e.id] = true
+		f = s.fulfillments[e.fulfillmentID]
+		jobs = append(jobs, activationJob{e: e, jwe: cr.CredResponseJWE, key: e.key, req: e.request, rpID: e.rpID})
+	}
+	for _, id := range f.enrollments {
+		if !seen[id] {
+			s.validation(x, "credResponses", "credResponses: missing the response for enrollment "+id)
+			return nil, nil, nil, false
+		}
+	}
+	return u, jobs, f, true
 }
 
 // relyingParty returns the verifier for one RP ID (created on first use).
@@ -725,7 +737,7 @@ func (s *Server) handleMarkError(x *exchange) {
 		return
 	}
 	e.status = okta.StatusFulfillmentErrored
-	e.lastUpdated = s.now
+	e.lastUpdated = s.now()
 	s.writeNoContent(x)
 }
 

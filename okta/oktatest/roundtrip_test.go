@@ -312,21 +312,23 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 				}
 				act.SigningKeys = []webauthn.PublicJWK{other.Public()}
 			}
-			srv.Advance(tc.advance)
+			must(t, srv.Advance(tc.advance))
 			_, err = c.Activate(t.Context(), act)
 			var ae *okta.APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("Activate = %v, want *APIError", err)
 			}
-			want := &okta.APIError{StatusCode: 400, ErrorCode: "E0000001", ErrorLink: "E0000001",
-				ErrorSummary: "Api validation failed: pinResponseJwe|webAuthnCredResponse",
-				Causes:       okta.Causes{{ErrorSummary: "There was an unexpected internal error. Please try again."}}}
-			if diff := cmp.Diff(want, ae, cmpAPIError); diff != "" {
-				t.Errorf("Activate error (-want +got):\n%s", diff)
-			}
 			last := srv.RequestLog()[len(srv.RequestLog())-1]
 			if !strings.Contains(last.Detail, tc.wantDetail) {
 				t.Errorf("log detail = %q, want it to contain %q", last.Detail, tc.wantDetail)
+			}
+			// Okta's generic cause, then the fake's explanation.
+			want := &okta.APIError{StatusCode: 400, ErrorCode: "E0000001", ErrorLink: "E0000001",
+				ErrorSummary: "Api validation failed: pinResponseJwe|webAuthnCredResponse",
+				Causes: okta.Causes{{ErrorSummary: "There was an unexpected internal error. Please try again."},
+					{ErrorSummary: "oktatest: " + last.Detail}}}
+			if diff := cmp.Diff(want, ae, cmpAPIError); diff != "" {
+				t.Errorf("Activate error (-want +got):\n%s", diff)
 			}
 			list := srv.Enrollments(u.ID)
 			if len(list) != 1 || list[0].Status != okta.StatusFulfillmentPending {

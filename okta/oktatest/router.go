@@ -4,12 +4,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/preenroll/preenroll/internal/oktarate"
+	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
 // Scopes a route needs ("" = public, no token).
@@ -107,41 +104,29 @@ func match(r *http.Request) (rt *route, params map[string]string, pathKnown bool
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	now := s.now
-	latency := s.latency
-	fault := s.takeFaultLocked(r)
-	var planned FaultKind
-	if fault == (Fault{}) {
-		fault, planned, _ = s.planFaultLocked(r.Method, r.URL.Path)
-	}
-	s.mu.Unlock()
+	now := s.now()
+	fault := s.faults.Take(r)
 	x := &exchange{w: w, r: r, id: "req" + s.randomID(22), dropResponse: fault.DropResponse}
 	x.entry = Request{
 		Time: now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, RequestID: x.id,
 		RetryFor: r.Header.Get("X-Okta-Retry-For"), RetryCount: r.Header.Get("X-Okta-Retry-Count"),
 	}
-	if planned != 0 {
-		x.entry.Fault = planned
-		x.detail("fault plan: %s", planned)
+	if fault.Planned != 0 {
+		x.entry.HTTPFault = fault.Planned
+		x.detail("fault plan: %s", fault.Planned)
 	}
 	defer s.finish(x)
 	w.Header().Set("Date", now.Format(http.TimeFormat))
 	w.Header().Set("X-Okta-Request-Id", x.id)
 
-	if latency += fault.Latency; latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			x.detail("client went away during added latency")
-			return
-		}
+	// A slow Okta that the client gives up on handles nothing.
+	if fault.Latency > 0 && !fakehttp.Wait(r.Context(), fault.Latency) {
+		x.detail("client went away during added latency")
+		return
 	}
 	if fault.Drop {
 		x.detail("connection dropped by fault injection")
-		dropConnection(w)
+		fakehttp.DropConnection(w)
 		return
 	}
 
@@ -162,7 +147,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if fault.Status != 0 {
 		x.detail("fault injection")
-		s.writeFault(x, fault.Status)
+		s.writeFault(x, fault.Status, fault.RetryAfter)
 		return
 	}
 
@@ -215,62 +200,10 @@ func (s *Server) lengthRequired(x *exchange) {
 	x.entry.Status = http.StatusLengthRequired
 }
 
-// dropConnection closes the client's connection without a response.
-func dropConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			_ = conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler) // HTTP/2 or no hijacker: abort the stream
-}
-
 func (s *Server) record(x *exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.log = append(s.log, x.entry)
-}
-
-// takeFaultLocked consumes one matching fault, merging into a zero Fault
-// if none matches.
-func (s *Server) takeFaultLocked(r *http.Request) Fault {
-	for i, f := range s.faults {
-		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.PathPrefix) {
-			out := *f
-			f.Count--
-			if f.Count <= 0 {
-				s.faults = slices.Delete(s.faults, i, i+1)
-			}
-			return out
-		}
-	}
-	return Fault{}
-}
-
-func (s *Server) writeFault(x *exchange, status int) {
-	switch status {
-	case http.StatusTooManyRequests:
-		now := s.Now()
-		x.w.Header().Set("X-Rate-Limit-Limit", "0")
-		x.w.Header().Set("X-Rate-Limit-Remaining", "0")
-		x.w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Add(s.window).Unix(), 10))
-		s.fail(x, status, "E0000047", "API call exceeded rate limit due to too many requests.")
-	case http.StatusInternalServerError:
-		s.fail(x, status, "E0000009", "Internal Server Error")
-	case http.StatusServiceUnavailable:
-		s.fail(x, status, "E0000010", "Service is in read only mode")
-	case http.StatusUnauthorized:
-		s.fail(x, status, "E0000011", "Invalid token provided")
-	case http.StatusForbidden:
-		s.fail(x, status, "E0000006", "You do not have permission to perform the requested action")
-	case http.StatusNotFound:
-		s.fail(x, status, "E0000007", "Not found: Resource not found")
-	case http.StatusBadRequest:
-		s.fail(x, status, "E0000001", "Api validation failed: injected fault")
-	default:
-		s.fail(x, status, "E0000009", http.StatusText(status))
-	}
 }
 
 // authorize checks the Authorization header: "SSWS <token>" or
@@ -311,62 +244,4 @@ func hasScope(have []string, need string) bool {
 		}
 	}
 	return false
-}
-
-// bucketOf returns the rate-limit bucket of a request and its limit (0: not
-// limited): a WithRateLimit prefix if one matches, else Okta's bucket from
-// the table in internal/oktarate, with its WithBucketLimit override.
-func (s *Server) bucketOf(method, path string) (key string, limit int) {
-	for _, l := range s.limits {
-		if strings.HasPrefix(path, l.prefix) {
-			return "prefix " + l.prefix, l.n
-		}
-	}
-	if !s.table {
-		return "", 0
-	}
-	b, ok := oktarate.Classify(method, path)
-	if !ok {
-		return "", 0
-	}
-	if n, ok := s.bucketLimits[b.Name]; ok {
-		return b.Name, n
-	}
-	return b.Name, b.Limit
-}
-
-// rateLimit counts the request in its bucket, sets the X-Rate-Limit-*
-// headers and answers 429 E0000047 once the bucket is exhausted.
-func (s *Server) rateLimit(x *exchange, now time.Time) bool {
-	path := x.r.URL.Path
-	if strings.HasPrefix(path, "/.well-known/") {
-		return true
-	}
-	key, n := s.bucketOf(x.r.Method, path)
-	if n <= 0 {
-		return true
-	}
-	s.mu.Lock()
-	b := s.buckets[key]
-	if b == nil || !now.Before(b.start.Add(s.window)) {
-		b = &bucketState{start: now}
-		s.buckets[key] = b
-	}
-	allowed := b.count < n
-	if allowed {
-		b.count++
-	}
-	remaining := n - b.count
-	reset := b.start.Add(s.window)
-	s.mu.Unlock()
-	h := x.w.Header()
-	h.Set("X-Rate-Limit-Limit", strconv.Itoa(n))
-	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	if !allowed {
-		x.detail("rate limit of bucket %s exhausted", key)
-		s.fail(x, http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
-		return false
-	}
-	return true
 }

@@ -192,7 +192,7 @@ func TestRateLimitBuckets(t *testing.T) {
 		t.Errorf("well-known: %d %v", status, hdr)
 	}
 	// The window resets 60 s after it started.
-	srv.Advance(time.Minute)
+	must(t, srv.Advance(time.Minute))
 	if status, hdr, _ := raw(t, srv, "GET", "/api/v1/users/"+u.ID, ssws, ""); status != 200 || hdr.Get("X-Rate-Limit-Remaining") != "1" {
 		t.Errorf("after reset: %d %v", status, hdr)
 	}
@@ -313,35 +313,35 @@ func TestFaults(t *testing.T) {
 	}
 	ctx := t.Context()
 
-	srv.FailNext(2, 503)
+	must(t, srv.FailNext(2, 503))
 	if _, err := c.GetUser(ctx, u.ID); err != nil {
 		t.Errorf("GetUser after 2 injected 503s = %v, want success on the third attempt", err)
 	}
-	srv.FailNext(1, 500)
+	must(t, srv.FailNext(1, 500))
 	if _, err := noRetry.GetUser(ctx, u.ID); !errors.Is(err, okta.ErrServer) {
 		t.Errorf("GetUser = %v, want ErrServer", err)
 	}
-	srv.InjectFault(oktatest.Fault{Method: "POST", PathPrefix: "/webauthn-registration/", Status: 500})
+	must(t, srv.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/", Status: 500}))
 	if err := c.SendPIN(ctx, okta.SendPINRequest{UserID: u.ID, AuthenticatorEnrollmentID: "fwfX"}); !errors.Is(err, okta.ErrServer) {
 		t.Errorf("SendPIN = %v, want ErrServer (not retried)", err)
 	}
 	// Count 2: net/http itself retries a GET once when a reused connection
 	// closes before the response.
-	srv.InjectFault(oktatest.Fault{Drop: true, Count: 2})
+	must(t, srv.InjectHTTPFault(oktatest.HTTPFaultRule{Drop: true, Count: 2}))
 	if _, err := noRetry.GetUser(ctx, u.ID); err == nil {
 		t.Error("GetUser over a dropped connection = nil error")
 	} else if strings.Contains(err.Error(), srv.Token()) {
 		t.Errorf("error %q contains the token", err)
 	}
-	srv.InjectFault(oktatest.Fault{Drop: true})
+	must(t, srv.InjectHTTPFault(oktatest.HTTPFaultRule{Drop: true}))
 	if _, err := c.GetUser(ctx, u.ID); err != nil {
 		t.Errorf("GetUser retried after a dropped connection = %v", err)
 	}
-	srv.InjectFault(oktatest.Fault{Status: 429})
+	must(t, srv.InjectHTTPFault(oktatest.HTTPFaultRule{Status: 429}))
 	if _, err := noRetry.GetUser(ctx, u.ID); !errors.Is(err, okta.ErrRateLimited) {
 		t.Errorf("GetUser = %v, want ErrRateLimited", err)
 	}
-	srv.InjectFault(oktatest.Fault{Latency: 20 * time.Millisecond})
+	must(t, srv.InjectHTTPFault(oktatest.HTTPFaultRule{Latency: 20 * time.Millisecond}))
 	begin := time.Now()
 	if _, err := c.GetUser(ctx, u.ID); err != nil || time.Since(begin) < 20*time.Millisecond {
 		t.Errorf("GetUser with latency: %v after %v", err, time.Since(begin))
@@ -594,5 +594,13 @@ func TestDeterministicIDs(t *testing.T) {
 	}
 	if !strings.HasPrefix(first[0], "00u") || len(first[0]) != 20 || !strings.HasPrefix(first[2], "00g") || len(first[2]) != 20 {
 		t.Errorf("IDs = %v", first)
+	}
+}
+
+// must fails the test on an error from a fake's control method.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

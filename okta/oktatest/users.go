@@ -158,16 +158,17 @@ func (s *Server) AddUser(p okta.Profile, status okta.UserStatus) (okta.User, err
 }
 
 func (s *Server) newUserLocked(p okta.Profile, status okta.UserStatus) *user {
+	now := s.now()
 	s.userSeq++
 	u := &user{
-		id: "00u" + s.randomID(17), seq: s.userSeq, typeID: DefaultUserTypeID, status: status, created: s.now,
-		lastUpdated: s.now, profile: cloneProfile(p), userHandle: s.randomBytes(32),
+		id: "00u" + s.randomID(17), seq: s.userSeq, typeID: DefaultUserTypeID, status: status, created: now,
+		lastUpdated: now, profile: cloneProfile(p), userHandle: s.randomBytes(32),
 	}
 	if status != okta.UserStaged {
-		u.statusChanged = s.now
+		u.statusChanged = now
 	}
 	if status == okta.UserActive {
-		u.activated = s.now
+		u.activated = now
 	}
 	s.users[u.id] = u
 	s.userOrder = append(s.userOrder, u.id)
@@ -186,9 +187,9 @@ func (s *Server) SetLastLogin(userID string, t time.Time) error {
 	if !ok {
 		return fmt.Errorf("oktatest: SetLastLogin: unknown user %q", userID)
 	}
-	if t.After(s.now) {
+	if t.After(s.now()) {
 		return fmt.Errorf("oktatest: SetLastLogin: lastLogin %s is after the fake clock %s",
-			t.UTC().Format(time.RFC3339), s.now.Format(time.RFC3339))
+			t.UTC().Format(time.RFC3339), s.now().Format(time.RFC3339))
 	}
 	if !t.IsZero() {
 		t = t.UTC()
@@ -428,7 +429,7 @@ func (s *Server) handleUpdateUser(x *exchange) {
 	delete(s.byLogin, loginKey(u.profile.Login))
 	u.profile = p
 	s.byLogin[loginKey(p.Login)] = u
-	u.lastUpdated = s.now
+	u.lastUpdated = s.now()
 	s.writeJSON(x, http.StatusOK, s.userWireLocked(u))
 }
 
@@ -439,7 +440,7 @@ func (s *Server) addMemberLocked(g *group, u *user) {
 		}
 	}
 	g.members = append(g.members, u.id)
-	g.lastMembershipUpdated = s.now
+	g.lastMembershipUpdated = s.now()
 	u.groups = append(u.groups, g.id)
 }
 

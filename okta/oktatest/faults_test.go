@@ -34,10 +34,10 @@ func sendRaw(t *testing.T, srv *oktatest.Server, hc *http.Client, path string) (
 
 func TestFaultPlanRateAndDeterminism(t *testing.T) {
 	t.Parallel()
-	run := func() ([]oktatest.FaultKind, map[oktatest.FaultKind]int) {
-		srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithFaultPlan(oktatest.FaultPlan{
-			Rate: 0.3, Seed: 42, Kinds: []oktatest.FaultKind{oktatest.FaultTooManyRequests, oktatest.FaultInternalError,
-				oktatest.FaultBadGateway, oktatest.FaultUnavailable, oktatest.FaultDrop},
+	run := func() ([]oktatest.HTTPFault, map[oktatest.HTTPFault]int) {
+		srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{
+			Rate: 0.3, Seed: 42, Kinds: []oktatest.HTTPFault{oktatest.HTTPFaultTooManyRequests, oktatest.HTTPFaultInternalError,
+				oktatest.HTTPFaultBadGateway, oktatest.HTTPFaultUnavailable, oktatest.HTTPFaultDrop},
 		}))
 		if _, err := srv.AddUser(okta.Profile{Login: "a@example.com", Email: "a@example.com", FirstName: "A", LastName: "B"}, okta.UserActive); err != nil {
 			t.Fatal(err)
@@ -45,42 +45,42 @@ func TestFaultPlanRateAndDeterminism(t *testing.T) {
 		// No keep-alive: net/http silently replays a GET whose reused
 		// connection was dropped, which would hide the fault.
 		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-		var kinds []oktatest.FaultKind
+		var kinds []oktatest.HTTPFault
 		for range 400 {
 			status, h := sendRaw(t, srv, hc, "/api/v1/users/a@example.com")
 			switch status {
 			case 0:
-				kinds = append(kinds, oktatest.FaultDrop)
+				kinds = append(kinds, oktatest.HTTPFaultDrop)
 			case 200:
 				kinds = append(kinds, 0)
 			case 429:
 				if h.Get("X-Rate-Limit-Reset") == "" || h.Get("X-Rate-Limit-Remaining") != "0" || h.Get("X-Rate-Limit-Limit") == "" {
 					t.Errorf("429 without rate-limit headers: %v", h)
 				}
-				kinds = append(kinds, oktatest.FaultTooManyRequests)
+				kinds = append(kinds, oktatest.HTTPFaultTooManyRequests)
 			case 500:
-				kinds = append(kinds, oktatest.FaultInternalError)
+				kinds = append(kinds, oktatest.HTTPFaultInternalError)
 			case 502:
-				kinds = append(kinds, oktatest.FaultBadGateway)
+				kinds = append(kinds, oktatest.HTTPFaultBadGateway)
 			case 503:
-				kinds = append(kinds, oktatest.FaultUnavailable)
+				kinds = append(kinds, oktatest.HTTPFaultUnavailable)
 			default:
 				t.Fatalf("status %d", status)
 			}
 		}
 		// The request log agrees with what the client saw (as counts: a
 		// dropped request may be logged after the next one).
-		seen, logged := map[oktatest.FaultKind]int{}, map[oktatest.FaultKind]int{}
+		seen, logged := map[oktatest.HTTPFault]int{}, map[oktatest.HTTPFault]int{}
 		for _, k := range kinds {
 			seen[k]++
 		}
 		for _, r := range srv.RequestLog() {
-			logged[r.Fault]++
+			logged[r.HTTPFault]++
 		}
 		if diff := cmp.Diff(seen, logged); diff != "" {
 			t.Errorf("faults seen by the client vs logged (-seen +logged):\n%s", diff)
 		}
-		return kinds, srv.FaultCounts()
+		return kinds, srv.HTTPFaultCounts()
 	}
 	kinds1, counts := run()
 	kinds2, _ := run()
@@ -88,8 +88,8 @@ func TestFaultPlanRateAndDeterminism(t *testing.T) {
 		t.Errorf("same seed, different faults (-first +second):\n%s", diff)
 	}
 	total := 0
-	for _, k := range []oktatest.FaultKind{oktatest.FaultTooManyRequests, oktatest.FaultInternalError,
-		oktatest.FaultBadGateway, oktatest.FaultUnavailable, oktatest.FaultDrop} {
+	for _, k := range []oktatest.HTTPFault{oktatest.HTTPFaultTooManyRequests, oktatest.HTTPFaultInternalError,
+		oktatest.HTTPFaultBadGateway, oktatest.HTTPFaultUnavailable, oktatest.HTTPFaultDrop} {
 		if counts[k] == 0 {
 			t.Errorf("no %v fault in 400 requests at rate 0.3", k)
 		}
@@ -102,8 +102,8 @@ func TestFaultPlanRateAndDeterminism(t *testing.T) {
 
 func TestFaultPlanDropResponseCommits(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithFaultPlan(oktatest.FaultPlan{
-		Rate: 1, Kinds: []oktatest.FaultKind{oktatest.FaultDropResponse}, Method: http.MethodPost,
+	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{
+		Rate: 1, Kinds: []oktatest.HTTPFault{oktatest.HTTPFaultDropResponse}, Method: http.MethodPost,
 	}))
 	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
 	if err != nil {
@@ -119,15 +119,15 @@ func TestFaultPlanDropResponseCommits(t *testing.T) {
 	if _, err := c.GetUser(t.Context(), "new@example.com"); err != nil {
 		t.Errorf("GetUser after a dropped response = %v, want the user", err)
 	}
-	if got := srv.FaultCounts()[oktatest.FaultDropResponse]; got != 1 {
+	if got := srv.HTTPFaultCounts()[oktatest.HTTPFaultDropResponse]; got != 1 {
 		t.Errorf("drop-response count = %d, want 1", got)
 	}
 }
 
 func TestFaultPlanLatencyBeyondTimeout(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithFaultPlan(oktatest.FaultPlan{
-		Rate: 1, Kinds: []oktatest.FaultKind{oktatest.FaultLatency}, Latency: 2 * time.Second, Method: http.MethodPost,
+	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{
+		Rate: 1, Kinds: []oktatest.HTTPFault{oktatest.HTTPFaultLatency}, Latency: 2 * time.Second, Method: http.MethodPost,
 	}))
 	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()), okta.WithHTTPClient(&http.Client{Timeout: 30 * time.Millisecond}))
 	if err != nil {
@@ -150,15 +150,15 @@ func TestFaultPlanLatencyBeyondTimeout(t *testing.T) {
 func TestFaultPlanValidation(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t)
-	for _, p := range []oktatest.FaultPlan{{Rate: -0.1}, {Rate: 1.5}, {Rate: 0.1, Kinds: []oktatest.FaultKind{99}}, {Rate: 0.1, Latency: -1}} {
-		if err := srv.SetFaultPlan(p); err == nil {
+	for _, p := range []oktatest.HTTPFaultPlan{{Rate: -0.1}, {Rate: 1.5}, {Rate: 0.1, Kinds: []oktatest.HTTPFault{99}}, {Rate: 0.1, Latency: -1}} {
+		if err := srv.SetHTTPFaultPlan(p); err == nil {
 			t.Errorf("SetFaultPlan(%+v) = nil, want an error", p)
 		}
 	}
-	if err := srv.SetFaultPlan(oktatest.FaultPlan{}); err != nil {
+	if err := srv.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{}); err != nil {
 		t.Errorf("SetFaultPlan(zero) = %v", err)
 	}
-	if got := oktatest.FaultDropResponse.String(); got != "drop-response" {
+	if got := oktatest.HTTPFaultDropResponse.String(); got != "drop-response" {
 		t.Errorf("String = %q", got)
 	}
 }

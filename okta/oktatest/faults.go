@@ -1,0 +1,138 @@
+package oktatest
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/preenroll/preenroll/internal/fakehttp"
+)
+
+// HTTPFault is one way a request can misbehave under an [HTTPFaultPlan]:
+// HTTPFaultTooManyRequests (429 E0000047 with X-Rate-Limit-* headers whose
+// reset is RetryAfter ahead, by default the end of the rate-limit window),
+// HTTPFaultInternalError (500 E0000009), HTTPFaultBadGateway (502, as
+// Okta's edge answers when a backend is unreachable), HTTPFaultUnavailable
+// (503 E0000010), HTTPFaultLatency (the request waits Latency of real time;
+// if the client gives up first, nothing is handled), HTTPFaultDrop (the
+// connection closes before the request is handled) and
+// HTTPFaultDropResponse (the request takes effect, then the connection
+// closes without a response). yubicotest uses the same kinds.
+type HTTPFault = fakehttp.Kind
+
+// The kinds of HTTP fault.
+const (
+	HTTPFaultTooManyRequests = fakehttp.TooManyRequests
+	HTTPFaultInternalError   = fakehttp.InternalError
+	HTTPFaultBadGateway      = fakehttp.BadGateway
+	HTTPFaultUnavailable     = fakehttp.Unavailable
+	HTTPFaultLatency         = fakehttp.Latency
+	HTTPFaultDrop            = fakehttp.Drop
+	HTTPFaultDropResponse    = fakehttp.DropResponse
+)
+
+// AllHTTPFaults returns every HTTPFault, in order.
+func AllHTTPFaults() []HTTPFault { return fakehttp.AllKinds() }
+
+// HTTPFaultPlan injects HTTP faults at a rate into every matching request
+// (Method and PathPrefix; zero values match everything), with kinds drawn
+// uniformly from Kinds (default all) by a generator seeded with Seed: the
+// same seed and the same order of requests give the same faults. Rate is
+// 0 to 1 (0 turns the plan off); Latency is the delay of
+// HTTPFaultLatency (default 1 s); RetryAfter is how far ahead a 429's
+// X-Rate-Limit-Reset lies (default the rate-limit window). Faults queued
+// with [Server.InjectHTTPFault] take precedence. yubicotest takes the same
+// plan.
+type HTTPFaultPlan = fakehttp.Plan
+
+// HTTPFaultRule makes the next Count (at least 1) requests matching Method
+// and PathPrefix (zero values match everything) misbehave: answer Status
+// (400 to 599, with the Okta error body for it: 500 E0000009, 503
+// E0000010, 429 E0000047 with X-Rate-Limit-* headers RetryAfter ahead,
+// others with the code Okta uses for the status), wait Latency of real
+// time first (the request's context ends it early, and then nothing is
+// handled), Drop the connection unhandled, or DropResponse: handle the
+// request and close the connection without the response. yubicotest takes
+// the same rules.
+type HTTPFaultRule = fakehttp.Rule
+
+// InjectHTTPFault queues r for the next matching requests. An invalid rule
+// is refused with an error.
+func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
+	if err := s.faults.Inject(r); err != nil {
+		return fmt.Errorf("oktatest: InjectHTTPFault: %w", err)
+	}
+	return nil
+}
+
+// FailNext makes the next n (at least 1) requests, on any route, fail with
+// status (400 to 599).
+func (s *Server) FailNext(n, status int) error {
+	if n < 1 {
+		return fmt.Errorf("oktatest: FailNext: n %d is not positive", n)
+	}
+	if err := s.faults.Inject(HTTPFaultRule{Count: n, Status: status}); err != nil {
+		return fmt.Errorf("oktatest: FailNext: %w", err)
+	}
+	return nil
+}
+
+// DropNext makes the next n (at least 1) requests, on any route, end with a
+// dropped connection, unhandled.
+func (s *Server) DropNext(n int) error {
+	if n < 1 {
+		return fmt.Errorf("oktatest: DropNext: n %d is not positive", n)
+	}
+	if err := s.faults.Inject(HTTPFaultRule{Count: n, Drop: true}); err != nil {
+		return fmt.Errorf("oktatest: DropNext: %w", err)
+	}
+	return nil
+}
+
+// SetLatency adds d of real time before every request is handled (0 to
+// stop). A negative d is refused.
+func (s *Server) SetLatency(d time.Duration) error {
+	if err := s.faults.SetLatency(d); err != nil {
+		return fmt.Errorf("oktatest: %w", err)
+	}
+	return nil
+}
+
+// SetHTTPFaultPlan replaces the HTTP fault plan (a zero plan turns it off)
+// and resets the counts [Server.HTTPFaultCounts] reports.
+func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
+	if err := s.faults.SetPlan(p); err != nil {
+		return fmt.Errorf("oktatest: %w", err)
+	}
+	return nil
+}
+
+// HTTPFaultCounts returns how many faults of each kind the current plan
+// has injected.
+func (s *Server) HTTPFaultCounts() map[HTTPFault]int { return s.faults.Counts() }
+
+// writeFault answers an injected status with Okta's error body for it.
+func (s *Server) writeFault(x *exchange, status int, retryAfter time.Duration) {
+	switch status {
+	case http.StatusTooManyRequests:
+		if retryAfter <= 0 {
+			retryAfter = s.limiter.Window()
+		}
+		setRateLimitHeaders(x.w.Header(), 0, 0, s.now().Add(retryAfter))
+		s.fail(x, status, "E0000047", "API call exceeded rate limit due to too many requests.")
+	case http.StatusInternalServerError:
+		s.fail(x, status, "E0000009", "Internal Server Error")
+	case http.StatusServiceUnavailable:
+		s.fail(x, status, "E0000010", "Service is in read only mode")
+	case http.StatusUnauthorized:
+		s.fail(x, status, "E0000011", "Invalid token provided")
+	case http.StatusForbidden:
+		s.fail(x, status, "E0000006", "You do not have permission to perform the requested action")
+	case http.StatusNotFound:
+		s.fail(x, status, "E0000007", "Not found: Resource not found")
+	case http.StatusBadRequest:
+		s.fail(x, status, "E0000001", "Api validation failed: injected fault")
+	default:
+		s.fail(x, status, "E0000009", http.StatusText(status))
+	}
+}

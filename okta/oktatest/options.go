@@ -1,0 +1,197 @@
+package oktatest
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Option configures a Server.
+type Option func(*config) error
+
+type config struct {
+	rand         io.Reader
+	now          time.Time
+	realTime     bool
+	token        string
+	issuer       string
+	orgName      string
+	roots        []*x509.Certificate
+	aaguids      []uuid.UUID
+	ttl          time.Duration
+	hookHC       *http.Client
+	onEvent      func(Event)
+	limits       map[string]int // WithRateLimit prefixes
+	table        bool           // Okta's buckets (WithoutRateLimits turns them off)
+	bucketLimits map[string]int // WithBucketLimit overrides by bucket name
+	window       time.Duration
+	page         int
+	plan         *HTTPFaultPlan
+}
+
+// WithRand makes IDs, tokens, challenges and keys come from r (for
+// deterministic tests). The default is crypto/rand.
+func WithRand(r io.Reader) Option {
+	return func(c *config) error {
+		if r == nil {
+			return errors.New("oktatest: WithRand: nil reader")
+		}
+		c.rand = r
+		return nil
+	}
+}
+
+// WithNow sets the fake clock's start time (default 2026-01-01T00:00:00Z,
+// or the wall clock's time with [WithRealTime]). The clock only moves
+// forward: by [Server.SetNow] and [Server.Advance], and with
+// [WithRealTime] also with the wall clock.
+func WithNow(t time.Time) Option {
+	return func(c *config) error {
+		if t.IsZero() {
+			return errors.New("oktatest: WithNow: zero time")
+		}
+		c.now = t.UTC()
+		return nil
+	}
+}
+
+// WithRealTime makes the fake clock follow the wall clock, for tests that
+// use clients they cannot give a clock to (an SDK that sleeps until
+// X-Rate-Limit-Reset before retrying). It starts at the wall clock's time
+// unless [WithNow] says otherwise; [Server.Advance] and [Server.SetNow]
+// still move it forward on top.
+func WithRealTime() Option {
+	return func(c *config) error {
+		c.realTime = true
+		return nil
+	}
+}
+
+// WithToken sets the API token [Server.Client] uses (default random). It
+// is accepted with every scope.
+func WithToken(token string) Option {
+	return func(c *config) error {
+		if token == "" || strings.ContainsAny(token, " \t\r\n") {
+			return errors.New("oktatest: WithToken: token is empty or contains whitespace")
+		}
+		c.token = token
+		return nil
+	}
+}
+
+// WithIssuer sets the issuer /.well-known/openid-configuration reports
+// (default the server's URL), e.g. "https://example.okta.com" so that the
+// RP ID derived from it is a host name.
+func WithIssuer(issuer string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(issuer)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("oktatest: WithIssuer: %q is not an absolute URL", issuer)
+		}
+		c.issuer = issuer
+		return nil
+	}
+}
+
+// WithOrgName sets the RP name put into credential requests (default "Okta").
+func WithOrgName(name string) Option {
+	return func(c *config) error {
+		c.orgName = name
+		return nil
+	}
+}
+
+// WithAttestationRoots sets the FIDO attestation trust roots activate
+// verifies credentials against, replacing the default: the root of
+// simulator.DefaultFIDOCA(), which the fake Yubico's keys attest under
+// unless told otherwise. Production Okta trusts Yubico's real roots.
+func WithAttestationRoots(roots ...*x509.Certificate) Option {
+	return func(c *config) error {
+		if len(roots) == 0 {
+			return errors.New("oktatest: WithAttestationRoots: no roots (every activation would fail)")
+		}
+		for i, r := range roots {
+			if r == nil {
+				return fmt.Errorf("oktatest: WithAttestationRoots: root %d is nil", i)
+			}
+		}
+		c.roots = append(c.roots, roots...)
+		return nil
+	}
+}
+
+// WithAllowedAAGUIDs restricts activation to authenticators with these
+// AAGUIDs (default any non-zero AAGUID).
+func WithAllowedAAGUIDs(ids ...uuid.UUID) Option {
+	return func(c *config) error {
+		c.aaguids = append(c.aaguids, ids...)
+		return nil
+	}
+}
+
+// WithChallengeTimeout sets how long enroll's credential requests stay
+// valid (default [DefaultChallengeTimeout]).
+func WithChallengeTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("oktatest: WithChallengeTimeout: %v is not positive", d)
+		}
+		c.ttl = d
+		return nil
+	}
+}
+
+// WithHookClient sets the HTTP client event-hook deliveries and
+// verifications use (default a client with a 10 s timeout).
+func WithHookClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return errors.New("oktatest: WithHookClient: nil client")
+		}
+		c.hookHC = hc
+		return nil
+	}
+}
+
+// WithEventCallback registers fn to be called synchronously, before the
+// response is written, with every event the fake emits (for example
+// system.mfa.preregister.initiate). fn must not block on the server's
+// response to the same request.
+func WithEventCallback(fn func(Event)) Option {
+	return func(c *config) error {
+		c.onEvent = fn
+		return nil
+	}
+}
+
+// WithMaxPageSize caps the page size of list endpoints (default 1000, as
+// Okta's group member list), so tests can exercise pagination with few
+// records.
+func WithMaxPageSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("oktatest: WithMaxPageSize: %d is not positive", n)
+		}
+		c.page = n
+		return nil
+	}
+}
+
+// WithHTTPFaultPlan starts the server with an HTTP fault plan (see
+// [Server.SetHTTPFaultPlan]).
+func WithHTTPFaultPlan(p HTTPFaultPlan) Option {
+	return func(c *config) error {
+		if err := p.Check(); err != nil {
+			return fmt.Errorf("oktatest: %w", err)
+		}
+		c.plan = &p
+		return nil
+	}
+}

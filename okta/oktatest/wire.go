@@ -1,0 +1,191 @@
+package oktatest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/preenroll/preenroll/internal/fakehttp"
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomID returns n base62 characters from s.rand.
+func (s *Server) randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		panic(fmt.Sprintf("oktatest: random source failed: %v", err)) // the fake cannot continue without IDs
+	}
+	for i := range b {
+		b[i] = base62[int(b[i])%len(base62)]
+	}
+	return string(b)
+}
+
+func (s *Server) randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		panic(fmt.Sprintf("oktatest: random source failed: %v", err))
+	}
+	return b
+}
+
+// sealPIN encrypts a PIN for storage (nonce || ciphertext).
+func (s *Server) sealPIN(pin []byte) []byte {
+	nonce := s.randomBytes(s.gcm.NonceSize())
+	return s.gcm.Seal(nonce, nonce, pin, nil)
+}
+
+// openPIN decrypts a stored PIN; the caller zeroes the result.
+func (s *Server) openPIN(sealed []byte) ([]byte, error) {
+	n := s.gcm.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("oktatest: stored PIN is corrupt")
+	}
+	return s.gcm.Open(nil, sealed[:n], sealed[n:], nil)
+}
+
+// oktaTime formats like Okta: "2013-07-02T21:36:25.344Z".
+type oktaTime time.Time
+
+func (t oktaTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+}
+
+func optTime(t time.Time) *oktaTime {
+	if t.IsZero() {
+		return nil
+	}
+	ot := oktaTime(t)
+	return &ot
+}
+
+// exchange is one request being handled.
+type exchange struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	id     string
+	params map[string]string
+	body   []byte
+	entry  Request
+	events []Event // emitted while handling; dispatched after the handler
+	wrote  bool    // a response is buffered in status/out
+	// dropResponse closes the connection instead of sending the response
+	// (fault injection).
+	dropResponse bool
+	status       int
+	out          []byte
+}
+
+func (x *exchange) detail(format string, args ...any) {
+	if x.entry.Detail != "" {
+		x.entry.Detail += "; "
+	}
+	x.entry.Detail += fmt.Sprintf(format, args...)
+}
+
+// errorBody is Okta's Error object.
+type errorBody struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorSummary string `json:"errorSummary"`
+	ErrorLink    string `json:"errorLink"`
+	ErrorID      string `json:"errorId"`
+	ErrorCauses  any    `json:"errorCauses"`
+}
+
+type cause struct {
+	ErrorSummary string `json:"errorSummary"`
+}
+
+// fail writes an Okta error with causes as an array.
+func (s *Server) fail(x *exchange, status int, code, summary string, causes ...string) {
+	cs := make([]cause, 0, len(causes))
+	for _, c := range causes {
+		cs = append(cs, cause{c})
+	}
+	s.writeError(x, status, errorBody{ErrorCode: code, ErrorSummary: summary, ErrorLink: code, ErrorCauses: cs})
+}
+
+func (s *Server) writeError(x *exchange, status int, eb errorBody) {
+	eb.ErrorID = "oae" + s.randomID(22)
+	x.entry.ErrorCode = eb.ErrorCode
+	s.writeJSON(x, status, eb)
+}
+
+func (s *Server) writeJSON(x *exchange, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only the fake's own types are encoded here; failing loudly is right.
+		panic(fmt.Sprintf("oktatest: encode response for %s %s: %v", x.r.Method, x.r.URL.Path, err))
+	}
+	x.w.Header().Set("Content-Type", "application/json")
+	x.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	x.status, x.out, x.wrote = status, b, true
+	x.entry.Status = status
+}
+
+func (s *Server) writeNoContent(x *exchange) {
+	x.status, x.out, x.wrote = http.StatusNoContent, nil, true
+	x.entry.Status = http.StatusNoContent
+}
+
+// finish runs the event callback, sends the buffered response, then
+// delivers event hooks (after the client has its answer, as Okta's
+// asynchronous delivery does).
+func (s *Server) finish(x *exchange) {
+	s.record(x) // before the response, so a client that has its answer sees the entry
+	if !x.wrote {
+		return
+	}
+	s.dispatchCallbacks(x)
+	if x.dropResponse {
+		fakehttp.DropConnection(x.w)
+		s.deliverHooks(context.WithoutCancel(x.r.Context()), x)
+		return
+	}
+	x.w.WriteHeader(x.status)
+	if len(x.out) > 0 {
+		_, _ = x.w.Write(x.out)
+	}
+	if f, ok := x.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	s.deliverHooks(context.WithoutCancel(x.r.Context()), x)
+}
+
+// Common errors.
+func (s *Server) notFound(x *exchange, id, typ string) {
+	s.fail(x, http.StatusNotFound, "E0000007", fmt.Sprintf("Not found: Resource not found: %s (%s)", id, typ))
+}
+
+func (s *Server) validation(x *exchange, field string, causes ...string) {
+	s.fail(x, http.StatusBadRequest, "E0000001", "Api validation failed: "+field, causes...)
+}
+
+func (s *Server) malformed(x *exchange, err error) {
+	x.detail("decode body: %v", err)
+	s.fail(x, http.StatusBadRequest, "E0000003", "The request body was not well-formed.")
+}
+
+// decode reads the JSON body into v.
+func (s *Server) decode(x *exchange, v any) bool {
+	if len(bytes.TrimSpace(x.body)) == 0 {
+		s.malformed(x, errors.New("empty body"))
+		return false
+	}
+	if err := json.Unmarshal(x.body, v); err != nil {
+		s.malformed(x, err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) link(path string) map[string]string {
+	return map[string]string{"href": s.srv.URL + path}
+}
