@@ -1,0 +1,382 @@
+package yubicotest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/webauthn"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// Timing configures the clock-driven lifecycle. The zero value of a field
+// means its default.
+type Timing struct {
+	// ValidationInterval is how often address validation runs (15 min).
+	ValidationInterval time.Duration
+	// BatchHour and BatchMinute are the local time of the daily fulfillment
+	// batch in BatchLocation (03:00). Set BatchAtMidnight for 00:00.
+	BatchHour, BatchMinute int
+	// BatchAtMidnight makes the batch run at 00:00 (a zero BatchHour alone
+	// means the default).
+	BatchAtMidnight bool
+	// BatchLocation is the batch's time zone (America/Los_Angeles, or a fixed
+	// UTC-8 zone if tzdata were missing).
+	BatchLocation *time.Location
+	// ShippingDelay is the time from the batch to 103 Shipped (24 h).
+	ShippingDelay time.Duration
+	// DeliveryDelay is the time from 103 Shipped to 104 Delivered (48 h).
+	DeliveryDelay time.Duration
+}
+
+func (t Timing) withDefaults() Timing {
+	if t.ValidationInterval <= 0 {
+		t.ValidationInterval = 15 * time.Minute
+	}
+	if t.BatchHour == 0 && t.BatchMinute == 0 && !t.BatchAtMidnight {
+		t.BatchHour = 3
+	}
+	if t.BatchLocation == nil {
+		loc, err := time.LoadLocation("America/Los_Angeles")
+		if err != nil {
+			loc = time.FixedZone("PST", -8*3600)
+		}
+		t.BatchLocation = loc
+	}
+	if t.ShippingDelay <= 0 {
+		t.ShippingDelay = 24 * time.Hour
+	}
+	if t.DeliveryDelay <= 0 {
+		t.DeliveryDelay = 48 * time.Hour
+	}
+	return t
+}
+
+// Limits are the field limits the fake enforces, counted in UTF-8 bytes (the
+// service appears to count encoded length; docs/yubico.md §Shipment request). The
+// defaults are the newest published set. A zero field means its default.
+type Limits struct {
+	Recipient     int // recipient / recipient_company (20)
+	FirstName     int // recipient_firstname (15)
+	LastName      int // recipient_lastname (20)
+	Email         int // recipient_email (80)
+	Telephone     int // recipient_telephone (40)
+	Street        int // street_line1 + street_line2 combined (120)
+	City          int // city (60)
+	Region        int // region (50)
+	PostalCode    int // postal_code (20)
+	MaxQuantity   int // total items per shipment (500)
+	MaxCredential int // credential requests per FIDO Pre-reg shipment (10)
+	// TelephoneOptional drops the requirement of recipient_telephone
+	// (required by Yubico's current ServiceNow action).
+	TelephoneOptional bool
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.Recipient, 20)
+	def(&l.FirstName, 15)
+	def(&l.LastName, 20)
+	def(&l.Email, 80)
+	def(&l.Telephone, 40)
+	def(&l.Street, 120)
+	def(&l.City, 60)
+	def(&l.Region, 50)
+	def(&l.PostalCode, 20)
+	def(&l.MaxQuantity, 500)
+	def(&l.MaxCredential, 10)
+	return l
+}
+
+// AddressRule decides whether an address is undeliverable; it returns a
+// non-empty reason if so.
+type AddressRule func(a yubico.Address) (reason string)
+
+// NowhereRule is the default undeliverable rule: the address Yubico's own
+// guide uses to reproduce state 7, "123 XYZ, Nowhere 11111" (matched
+// case-insensitively on street_line1, city and postal_code).
+func NowhereRule(a yubico.Address) string {
+	if strings.EqualFold(strings.TrimSpace(a.StreetLine1), "123 XYZ") && strings.EqualFold(strings.TrimSpace(a.City), "Nowhere") &&
+		strings.TrimSpace(a.PostalCode) == "11111" {
+		return "Address is undeliverable or could not be understood"
+	}
+	return ""
+}
+
+// POBoxOutsideUSRule marks PO boxes outside the US undeliverable ("delivery to
+// the equivalent elsewhere in the world is unlikely to succeed").
+func POBoxOutsideUSRule(a yubico.Address) string {
+	if a.CountryCode == "US" {
+		return ""
+	}
+	s := strings.ToUpper(strings.NewReplacer(".", "", " ", "").Replace(a.StreetLine1 + a.StreetLine2))
+	if strings.Contains(s, "POBOX") || strings.Contains(s, "POSTBOX") {
+		return "PO boxes are not deliverable outside the US"
+	}
+	return ""
+}
+
+// Bucket seeds one inventory bucket of the organisation.
+type Bucket struct {
+	ProductID      int    // the bucket's ID, used as inventory_product_id
+	Name           string // product_name
+	Quantity       int
+	InventoryType  int   // 1 plain stock (default), 3 subscription
+	ProductTier    int   // product_tier
+	ProductMapping []int // concrete products the bucket can be spent on; empty = ProductID only
+	Subscription   bool  // is_subscription_product
+	Virtual        bool  // is_virtual_product
+}
+
+// Country seeds one allowed destination.
+type Country struct {
+	Code string // ISO 3166-1 alpha-2
+	Name string
+}
+
+type config struct {
+	start        time.Time
+	rand         io.Reader
+	tokens       []string
+	orgID        string
+	buckets      []Bucket
+	countries    []Country
+	products     []yubico.Product
+	rules        []AddressRule
+	denied       []string
+	limits       Limits
+	timing       Timing
+	transport    webauthn.Keyring
+	signing      *webauthn.PrivateKey
+	fidoCA       *simulator.CA
+	pinLength    int
+	serial       uint32
+	firmware     *simulator.Version
+	cids         []string
+	fprProducts  []int
+	trackingBase string
+	httpFaults   *HTTPFaultPlan
+}
+
+// Option configures a [Server].
+type Option func(*config) error
+
+// WithStart sets the fake clock's start time (default Monday 2 March 2026,
+// 09:00 in Los Angeles, 17:00 UTC).
+func WithStart(t time.Time) Option {
+	return func(c *config) error {
+		if t.IsZero() {
+			return errors.New("yubicotest: WithStart: zero time")
+		}
+		c.start = t
+		return nil
+	}
+}
+
+// WithRand sets the source of the fake's randomness: IDs, tokens, keys, PINs
+// and the simulated keys' seeds (default crypto/rand). A seeded reader such
+// as math/rand/v2's ChaCha8 makes runs repeatable (go-jose still draws
+// ephemeral keys from crypto/rand, so ciphertexts differ).
+func WithRand(r io.Reader) Option {
+	return func(c *config) error {
+		if r == nil {
+			return errors.New("yubicotest: WithRand: nil reader")
+		}
+		c.rand = r
+		return nil
+	}
+}
+
+// WithToken adds an API token the fake accepts (default: one random token,
+// see [Server.Token]). The first token given is the one [Server.Client] uses.
+func WithToken(token string) Option {
+	return func(c *config) error {
+		if token == "" || strings.ContainsAny(token, " \t\r\n") {
+			return errors.New("yubicotest: WithToken: empty token or token with whitespace")
+		}
+		c.tokens = append(c.tokens, token)
+		return nil
+	}
+}
+
+// WithOrganization sets the organisation ID (default generated).
+func WithOrganization(id string) Option {
+	return func(c *config) error {
+		if id == "" {
+			return errors.New("yubicotest: WithOrganization: empty ID")
+		}
+		c.orgID = id
+		return nil
+	}
+}
+
+// WithInventory replaces the default inventory buckets (100 each of products
+// 1, 29, 54 and 55, and a subscription bucket 106 mapping to 1 and 29).
+func WithInventory(buckets ...Bucket) Option {
+	return func(c *config) error {
+		seen := map[int]bool{}
+		for _, b := range buckets {
+			if b.ProductID <= 0 || b.Quantity < 0 || seen[b.ProductID] {
+				return fmt.Errorf("yubicotest: WithInventory: bucket %d: invalid or duplicate ID, or negative quantity", b.ProductID)
+			}
+			seen[b.ProductID] = true
+		}
+		c.buckets = append([]Bucket(nil), buckets...)
+		return nil
+	}
+}
+
+// WithCountries replaces the allowed destinations (default US, CA, GB, IE,
+// DE, FR, NL, SE, NO, DK, FI).
+func WithCountries(cs ...Country) Option {
+	return func(c *config) error {
+		for _, k := range cs {
+			if !isAlpha2(k.Code) {
+				return fmt.Errorf("yubicotest: WithCountries: %q is not an ISO 3166-1 alpha-2 code", k.Code)
+			}
+		}
+		c.countries = append([]Country(nil), cs...)
+		return nil
+	}
+}
+
+// WithProducts replaces the product catalogue (default: the product IDs of
+// docs/yubico.md §Products and inventory).
+func WithProducts(ps ...yubico.Product) Option {
+	return func(c *config) error {
+		c.products = append([]yubico.Product(nil), ps...)
+		return nil
+	}
+}
+
+// WithAddressRules replaces the undeliverable-address rules (default
+// [NowhereRule] and [POBoxOutsideUSRule]).
+func WithAddressRules(rules ...AddressRule) Option {
+	return func(c *config) error {
+		c.rules = append([]AddressRule(nil), rules...)
+		return nil
+	}
+}
+
+// WithDeniedParties sets names on the denied-party list: a shipment whose
+// recipient (company) or "first last" name equals one, case-insensitively,
+// goes to state 9 at address validation.
+func WithDeniedParties(names ...string) Option {
+	return func(c *config) error {
+		for _, n := range names {
+			if normName(n) == "" {
+				return errors.New("yubicotest: WithDeniedParties: empty name")
+			}
+		}
+		c.denied = append(c.denied, names...)
+		return nil
+	}
+}
+
+// WithLimits sets the field limits (zero fields keep their defaults).
+func WithLimits(l Limits) Option {
+	return func(c *config) error { c.limits = l; return nil }
+}
+
+// WithTiming sets the lifecycle timing (zero fields keep their defaults).
+func WithTiming(t Timing) Option {
+	return func(c *config) error { c.timing = t; return nil }
+}
+
+// WithTransportKeys sets Yubico's transport keyring (use "enc"), published
+// at /.well-known/yubico-transport-keys.jwks (default: one generated key).
+func WithTransportKeys(keys webauthn.Keyring) Option {
+	return func(c *config) error {
+		if len(keys) == 0 {
+			return errors.New("yubicotest: WithTransportKeys: empty keyring")
+		}
+		for _, k := range keys {
+			if k == nil || k.Use() != webauthn.UseEncryption {
+				return errors.New("yubicotest: WithTransportKeys: every key must be a non-nil \"enc\" key")
+			}
+		}
+		c.transport = append(webauthn.Keyring(nil), keys...)
+		return nil
+	}
+}
+
+// WithSigningKey sets Yubico's signing key (use "sig"), published at
+// /.well-known/yubico-sign.jwks (default: a generated key).
+func WithSigningKey(k *webauthn.PrivateKey) Option {
+	return func(c *config) error {
+		if k == nil || k.Use() != webauthn.UseSigning {
+			return errors.New("yubicotest: WithSigningKey: want a non-nil \"sig\" key")
+		}
+		c.signing = k
+		return nil
+	}
+}
+
+// WithFIDOCA sets the attestation CA of the keys the factory programs
+// (default simulator.DefaultFIDOCA()).
+func WithFIDOCA(ca *simulator.CA) Option {
+	return func(c *config) error {
+		if ca == nil {
+			return errors.New("yubicotest: WithFIDOCA: nil CA")
+		}
+		c.fidoCA = ca
+		return nil
+	}
+}
+
+// WithPINLength sets the length of the random PINs (digits, 4 to 63; default 8).
+func WithPINLength(n int) Option {
+	return func(c *config) error {
+		if n < 4 || n > 63 {
+			return fmt.Errorf("yubicotest: WithPINLength: %d is outside 4..63", n)
+		}
+		c.pinLength = n
+		return nil
+	}
+}
+
+// WithSerialStart sets the serial number of the first programmed key; later
+// keys count up from it (default 31000001).
+func WithSerialStart(serial uint32) Option {
+	return func(c *config) error {
+		if serial == 0 {
+			return errors.New("yubicotest: WithSerialStart: zero serial")
+		}
+		c.serial = serial
+		return nil
+	}
+}
+
+// WithFirmware sets the firmware of programmed keys (default the simulator's).
+func WithFirmware(v simulator.Version) Option {
+	return func(c *config) error { c.firmware = &v; return nil }
+}
+
+// WithCustomizationIDs restricts the accepted customization_id values of
+// FIDO Pre-reg shipments (default: any non-empty ID).
+func WithCustomizationIDs(ids ...string) Option {
+	return func(c *config) error { c.cids = append(c.cids, ids...); return nil }
+}
+
+// WithFPRProducts sets the product IDs that FIDO Pre-reg shipments may order
+// (default 1, 29, 54 and 55: YubiKey 5 NFC, 5C NFC and their FIPS versions,
+// the models Yubico supports for FIDO Pre-reg). Each must also be a model of
+// package simulator.
+func WithFPRProducts(ids ...int) Option {
+	return func(c *config) error {
+		for _, id := range ids {
+			if _, ok := simulator.ModelByProductID(id); !ok {
+				return fmt.Errorf("yubicotest: WithFPRProducts: product %d is not a simulator model", id)
+			}
+		}
+		c.fprProducts = append([]int(nil), ids...)
+		return nil
+	}
+}
