@@ -237,7 +237,9 @@ func TestUndeliverable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	d.yubico.InjectFaultNext(yubicotest.FaultUndeliverable)
+	if err := d.yubico.InjectShipmentFaultNext(yubicotest.ShipmentFaultUndeliverable); err != nil {
+		t.Fatal(err)
+	}
 	sum, err := d.play(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func (c *child) run(mode string, killAfter int, onlyIntents bool) (completed boo
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, "-okta", c.w.Okta.URL(), "-yubico", c.w.Yubico.URL(), "-state", c.state,
+	cmd := exec.CommandContext(ctx, c.bin, "-okta", c.w.Okta.URL(), "-yubico", c.w.Yubico.URL(), "-yubico-jwks", c.w.Yubico.ConsoleURL(), "-state", c.state,
 		"-rpid", rpID, "-mode", mode, "-users", c.users, "-concurrency", "3")
 	cmd.Env = append(os.Environ(), "CRASHBATCH_OKTA_TOKEN="+c.w.Okta.Token(), "CRASHBATCH_YUBICO_TOKEN="+c.w.Yubico.Token())
 	var stderr strings.Builder

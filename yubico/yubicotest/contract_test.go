@@ -21,7 +21,8 @@ import (
 func TestUnauthorized(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, yubicotest.WithToken("good-token"))
-	bad, err := yubico.NewClient(srv.URL(), "wrong-token", yubico.WithRetryPolicy(yubico.NoRetries()))
+	bad, err := yubico.NewClient(srv.URL(), "wrong-token", yubico.WithRetryPolicy(yubico.NoRetries()),
+		yubico.WithJWKSBaseURL(srv.ConsoleURL()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,18 +329,18 @@ func TestRequestFaults(t *testing.T) {
 	ctx := t.Context()
 	retrying := srv.Client(yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}))
 
-	srv.FailNext(2, http.StatusServiceUnavailable, 0)
+	must(t, srv.FailNext(2, http.StatusServiceUnavailable))
 	if _, err := retrying.Inventory(ctx); err != nil {
 		t.Errorf("Inventory after 2 injected 503s with retries: %v", err)
 	}
-	srv.FailNext(1, http.StatusTooManyRequests, 2*time.Second)
+	must(t, srv.InjectHTTPFault(yubicotest.HTTPFaultRule{Status: http.StatusTooManyRequests, RetryAfter: 2 * time.Second}))
 	_, err := srv.Client().Inventory(ctx)
 	var ae *yubico.APIError
 	if !errors.As(err, &ae) || !errors.Is(err, yubico.ErrRateLimited) || ae.RetryAfter != 2*time.Second {
 		t.Errorf("injected 429: error = %v, want ErrRateLimited with Retry-After 2s", err)
 	}
 	// A failed create is not retried and creates nothing.
-	srv.FailNext(1, http.StatusInternalServerError, 0)
+	must(t, srv.FailNext(1, http.StatusInternalServerError))
 	if _, err := retrying.CreateShipment(ctx, exactRequest()); !errors.Is(err, yubico.ErrServer) {
 		t.Errorf("CreateShipment under a 500: error = %v, want ErrServer", err)
 	}
@@ -348,24 +349,24 @@ func TestRequestFaults(t *testing.T) {
 	}
 	// A dropped connection: a create fails (net/http replays only
 	// idempotent requests on a reused connection) and creates nothing.
-	srv.DropNext(1)
+	must(t, srv.DropNext(1))
 	if _, err := retrying.CreateShipment(ctx, exactRequest()); err == nil || errors.As(err, &ae) {
 		t.Errorf("CreateShipment over a dropped connection: error = %v, want a transport error", err)
 	}
 	if n := len(srv.Shipments()); n != 0 {
 		t.Errorf("%d shipments after a dropped create, want 0", n)
 	}
-	srv.DropNext(1)
+	must(t, srv.DropNext(1))
 	if _, err := retrying.Countries(ctx); err != nil {
 		t.Errorf("Countries with retries after one dropped connection: %v", err)
 	}
 	// Latency against a client timeout.
-	srv.SetLatency(time.Second)
+	must(t, srv.SetLatency(time.Second))
 	slow := srv.Client(yubico.WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}))
 	if _, err := slow.Countries(ctx); err == nil {
 		t.Errorf("Countries with latency over the client timeout succeeded")
 	}
-	srv.SetLatency(0)
+	must(t, srv.SetLatency(0))
 
 	var statuses []int
 	for _, r := range srv.RequestLog() {
@@ -518,13 +519,13 @@ func TestFPRCancel(t *testing.T) {
 
 func TestClock(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, yubicotest.WithStart(time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)),
+	srv := newServer(t, yubicotest.WithNow(time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)),
 		yubicotest.WithTiming(yubicotest.Timing{BatchHour: 5, ShippingDelay: time.Hour, DeliveryDelay: 2 * time.Hour}))
-	if err := srv.Advance(-time.Second); err == nil {
-		t.Error("Advance(-1s) succeeded")
+	if err := srv.Advance(-time.Second); !errors.Is(err, yubicotest.ErrClockBackwards) {
+		t.Errorf("Advance(-1s) = %v, want ErrClockBackwards", err)
 	}
-	if err := srv.SetNow(srv.Now().Add(-time.Hour)); err == nil {
-		t.Error("SetNow into the past succeeded")
+	if err := srv.SetNow(srv.Now().Add(-time.Hour)); !errors.Is(err, yubicotest.ErrClockBackwards) {
+		t.Errorf("SetNow into the past = %v, want ErrClockBackwards", err)
 	}
 	// 05:00 in Los Angeles in July is PDT, 12:00 UTC.
 	want := time.Date(2026, 7, 2, 12, 0, 0, 0, time.UTC)
@@ -549,7 +550,7 @@ func TestOptionsRejected(t *testing.T) {
 	t.Parallel()
 	for i, o := range []yubicotest.Option{
 		yubicotest.WithPINLength(3), yubicotest.WithPINLength(64), yubicotest.WithToken(""), yubicotest.WithRand(nil),
-		yubicotest.WithStart(time.Time{}), yubicotest.WithCountries(yubicotest.Country{Code: "usa"}),
+		yubicotest.WithNow(time.Time{}), yubicotest.WithCountries(yubicotest.Country{Code: "usa"}),
 		yubicotest.WithInventory(yubicotest.Bucket{ProductID: 1}, yubicotest.Bucket{ProductID: 1}),
 		yubicotest.WithFIDOCA(nil), yubicotest.WithSigningKey(nil), yubicotest.WithTransportKeys(nil),
 		yubicotest.WithSerialStart(0), nil,

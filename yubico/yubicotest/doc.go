@@ -10,7 +10,14 @@
 // In a test, [NewServer] starts a server and registers its Close with
 // t.Cleanup; elsewhere (Example functions, programs) use [Start] and
 // [Server.Close]. [Server.Client] returns a production *yubico.Client pointed
-// at the fake with a valid token.
+// at the fake with a valid token (and at the console host for the JWKS).
+//
+// The fake listens on two loopback hosts, as Yubico serves two: the API
+// host ([Server.URL], standing for https://api.console.yubico.com/v1) and
+// the console host ([Server.ConsoleURL], standing for
+// https://console.yubico.com), which serves the public JWKS at
+// /.well-known/yubico-transport-keys.jwks and /.well-known/yubico-sign.jwks,
+// where Yubico documents them. The API host does not serve them.
 //
 // # What it reproduces
 //
@@ -18,8 +25,7 @@
 // publishes nothing (docs/decisions.md): bearer-token auth (401 otherwise),
 // /v1/shipments_exact create/get/list/search/update/delete,
 // /v1/fpr/shipments create/get/cancel, inventory, shippable keys, products,
-// countries, validate-address and the public JWKS at
-// /.well-known/yubico-transport-keys.jwks and /.well-known/yubico-sign.jwks.
+// countries, validate-address, and the public JWKS on the console host.
 // Requests are validated as the service does: required fields, the newest
 // length limits counted in bytes ([Limits]), region required for US and CA,
 // the organisation's country allow-list, at most 500 items per shipment, one
@@ -36,9 +42,11 @@
 //
 // # Time
 //
-// Nothing happens on its own: the fake's clock moves only with
+// Nothing happens on its own: the fake's clock moves only forward, with
 // [Server.Advance] and [Server.SetNow], which run every transition that falls
-// due, in time order, before returning. Address validation runs every 15
+// due, in time order, before returning (moving it back is refused with
+// [ErrClockBackwards]). With [WithRealTime] the clock also follows the wall
+// clock, and the transitions due run when the fake is next asked. Address validation runs every 15
 // minutes (a shipment in state 3 is checked at the first tick after its
 // creation: undeliverable addresses go to 7 unless address_validation_bypass,
 // denied parties to 9); the fulfillment batch runs daily at 03:00
@@ -79,9 +87,13 @@
 //
 // # Faults
 //
-// [Server.InjectFault] and [Server.InjectFaultNext] force a shipment into an
-// error state at the matching step; [Server.FailNext], [Server.DropNext] and
-// [Server.SetLatency] disturb the next HTTP requests;
+// A shipment's fate is a [ShipmentFault]: [Server.InjectShipmentFault] and
+// [Server.InjectShipmentFaultNext] force a shipment into an error state at
+// the matching step. HTTP faults are driven as in oktatest, with the same
+// types: [Server.InjectHTTPFault], [Server.FailNext], [Server.DropNext] and
+// [Server.SetLatency] disturb the next HTTP requests (a request the client
+// gave up on during added latency is still handled, as a slow service
+// does);
 // [Server.DropResponseAfterCommit] lets the next creates take effect but
 // closes their connections without a response. An [HTTPFaultPlan]
 // ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan], [Server.HTTPFaultCounts])

@@ -3,62 +3,183 @@ package yubicotest
 import (
 	"fmt"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
-// Fault forces a shipment into an error state at the matching step.
-type Fault int
+// ShipmentFault is a shipment's fate: it forces the shipment into an error
+// state at the matching step of its lifecycle (see
+// [Server.InjectShipmentFault]). HTTP faults, which disturb requests
+// rather than shipments, are [HTTPFault]s.
+type ShipmentFault int
 
-// Faults.
+// The shipment faults.
 const (
-	FaultUndeliverable     Fault = iota + 1 // → 7 at address validation
-	FaultDPLMatch                           // → 9 at address validation
-	FaultProcessingError                    // → 8 at the fulfillment batch
-	FaultShippingError                      // → 99 instead of shipping
-	FaultLost                               // → 105 instead of delivery
-	FaultDeliveryException                  // → 106 instead of delivery
+	ShipmentFaultUndeliverable     ShipmentFault = iota + 1 // → 7 at address validation
+	ShipmentFaultDPLMatch                                   // → 9 at address validation
+	ShipmentFaultProcessingError                            // → 8 at the fulfillment batch
+	ShipmentFaultShippingError                              // → 99 instead of shipping
+	ShipmentFaultLost                                       // → 105 instead of delivery
+	ShipmentFaultDeliveryException                          // → 106 instead of delivery
 )
+
+var shipmentFaultNames = map[ShipmentFault]string{
+	ShipmentFaultUndeliverable: "undeliverable", ShipmentFaultDPLMatch: "DPL match",
+	ShipmentFaultProcessingError: "processing error", ShipmentFaultShippingError: "shipping error",
+	ShipmentFaultLost: "lost", ShipmentFaultDeliveryException: "delivery exception",
+}
 
 // String names the fault.
-func (f Fault) String() string {
-	switch f {
-	case FaultUndeliverable:
-		return "undeliverable"
-	case FaultDPLMatch:
-		return "DPL match"
-	case FaultProcessingError:
-		return "processing error"
-	case FaultShippingError:
-		return "shipping error"
-	case FaultLost:
-		return "lost"
-	case FaultDeliveryException:
-		return "delivery exception"
+func (f ShipmentFault) String() string {
+	if n, ok := shipmentFaultNames[f]; ok {
+		return n
 	}
-	return fmt.Sprintf("Fault(%d)", int(f))
+	return fmt.Sprintf("ShipmentFault(%d)", int(f))
 }
 
-// FailNext makes the next n HTTP requests (any route) fail with status and,
-// if retryAfter > 0, a Retry-After header in whole seconds.
-func (s *Server) FailNext(n, status int, retryAfter time.Duration) {
+// InjectShipmentFault makes shipment id fail at the step matching f (0
+// clears an injected fault). It fails for an unknown ID or fault.
+func (s *Server) InjectShipmentFault(id string, f ShipmentFault) error {
+	if _, ok := shipmentFaultNames[f]; !ok && f != 0 {
+		return fmt.Errorf("yubicotest: InjectShipmentFault: %d is not a ShipmentFault", int(f))
+	}
+	s.lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shipments[id]
+	if !ok {
+		return fmt.Errorf("yubicotest: InjectShipmentFault: no shipment %q", id)
+	}
+	sh.fault = f
+	return nil
+}
+
+// InjectShipmentFaultNext makes the next shipment created (of either kind)
+// fail at the step matching f; calls queue up for later shipments. It
+// fails for an unknown fault.
+func (s *Server) InjectShipmentFaultNext(f ShipmentFault) error {
+	if _, ok := shipmentFaultNames[f]; !ok {
+		return fmt.Errorf("yubicotest: InjectShipmentFaultNext: %d is not a ShipmentFault", int(f))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.failNext = append(s.failNext, failure{status, retryAfter})
+	s.nextFaults = append(s.nextFaults, f)
+	return nil
+}
+
+// HTTPFault is one way a request can misbehave under an [HTTPFaultPlan]:
+// HTTPFaultTooManyRequests (429 with a Retry-After header, in whole
+// seconds, RetryAfter ahead: by default [DefaultRetryAfter]),
+// HTTPFaultInternalError (500), HTTPFaultBadGateway (502),
+// HTTPFaultUnavailable (503), HTTPFaultLatency (the request waits Latency
+// of real time, or until the client gives up, and is then handled anyway,
+// as a slow service does: a create may take effect after the client timed
+// out), HTTPFaultDrop (the connection closes before the request is
+// handled) and HTTPFaultDropResponse (the request takes effect, then the
+// connection closes without a response). oktatest uses the same kinds.
+type HTTPFault = fakehttp.Kind
+
+// The kinds of HTTP fault.
+const (
+	HTTPFaultTooManyRequests = fakehttp.TooManyRequests
+	HTTPFaultInternalError   = fakehttp.InternalError
+	HTTPFaultBadGateway      = fakehttp.BadGateway
+	HTTPFaultUnavailable     = fakehttp.Unavailable
+	HTTPFaultLatency         = fakehttp.Latency
+	HTTPFaultDrop            = fakehttp.Drop
+	HTTPFaultDropResponse    = fakehttp.DropResponse
+)
+
+// DefaultRetryAfter is the Retry-After of an injected 429 that sets none.
+const DefaultRetryAfter = time.Second
+
+// AllHTTPFaults returns every HTTPFault, in order.
+func AllHTTPFaults() []HTTPFault { return fakehttp.AllKinds() }
+
+// HTTPFaultPlan injects HTTP faults at a rate into every matching request
+// (Method and PathPrefix; zero values match everything; every route and
+// both hosts, the JWKS included), with kinds drawn uniformly from Kinds
+// (default all) by a generator seeded with Seed: the same seed and the
+// same order of requests give the same faults. Rate is 0 to 1 (0 turns the
+// plan off); Latency is the delay of HTTPFaultLatency (default 1 s);
+// RetryAfter is the Retry-After of a 429 (default [DefaultRetryAfter]).
+// Faults queued with [Server.InjectHTTPFault] take precedence. oktatest
+// takes the same plan.
+type HTTPFaultPlan = fakehttp.Plan
+
+// HTTPFaultRule makes the next Count (at least 1) requests matching Method
+// and PathPrefix (zero values match everything) misbehave: answer Status
+// (400 to 599; body error_code "injected_fault"; a 429 carries Retry-After
+// RetryAfter ahead, by default [DefaultRetryAfter]), wait Latency of real
+// time first (the request is handled afterwards even if the client gave
+// up), Drop the connection unhandled, or DropResponse: handle the request
+// and close the connection without the response. oktatest takes the same
+// rules.
+type HTTPFaultRule = fakehttp.Rule
+
+// InjectHTTPFault queues r for the next matching requests. An invalid rule
+// is refused with an error.
+func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
+	if err := s.faults.Inject(r); err != nil {
+		return fmt.Errorf("yubicotest: InjectHTTPFault: %w", err)
+	}
+	return nil
+}
+
+// FailNext makes the next n (at least 1) requests, on any route, fail with
+// status (400 to 599).
+func (s *Server) FailNext(n, status int) error {
+	if n < 1 {
+		return fmt.Errorf("yubicotest: FailNext: n %d is not positive", n)
+	}
+	if err := s.faults.Inject(HTTPFaultRule{Count: n, Status: status}); err != nil {
+		return fmt.Errorf("yubicotest: FailNext: %w", err)
+	}
+	return nil
+}
+
+// DropNext makes the next n (at least 1) requests, on any route, end with a
+// dropped connection, unhandled.
+func (s *Server) DropNext(n int) error {
+	if n < 1 {
+		return fmt.Errorf("yubicotest: DropNext: n %d is not positive", n)
+	}
+	if err := s.faults.Inject(HTTPFaultRule{Count: n, Drop: true}); err != nil {
+		return fmt.Errorf("yubicotest: DropNext: %w", err)
+	}
+	return nil
+}
+
+// SetLatency delays every request by d of real time (0 to stop), or until
+// the request is cancelled; use it with client timeouts and contexts. A
+// negative d is refused.
+func (s *Server) SetLatency(d time.Duration) error {
+	if err := s.faults.SetLatency(d); err != nil {
+		return fmt.Errorf("yubicotest: %w", err)
+	}
+	return nil
+}
+
+// WithHTTPFaultPlan starts the server with an HTTP fault plan (see
+// [Server.SetHTTPFaultPlan]).
+func WithHTTPFaultPlan(p HTTPFaultPlan) Option {
+	return func(c *config) error {
+		if err := p.Check(); err != nil {
+			return fmt.Errorf("yubicotest: %w", err)
+		}
+		c.httpFaults = &p
+		return nil
 	}
 }
 
-// DropNext makes the next n HTTP requests end with a dropped connection (no
-// response).
-func (s *Server) DropNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropNext += n
+// SetHTTPFaultPlan replaces the HTTP fault plan (a zero plan turns it off)
+// and resets the counts [Server.HTTPFaultCounts] reports.
+func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
+	if err := s.faults.SetPlan(p); err != nil {
+		return fmt.Errorf("yubicotest: %w", err)
+	}
+	return nil
 }
 
-// SetLatency delays every response by d of real time (0 to stop), or until
-// the request is cancelled; use it with client timeouts and contexts.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+// HTTPFaultCounts returns how many faults of each kind the current plan
+// has injected.
+func (s *Server) HTTPFaultCounts() map[HTTPFault]int { return s.faults.Counts() }

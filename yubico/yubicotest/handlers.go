@@ -22,10 +22,6 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	m := r.Method
 	switch {
-	case p == yubico.TransportKeysPath && m == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.TransportJWKS())
-	case p == yubico.SigningKeysPath && m == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.SigningJWKS())
 	case p == "/v1/shipments_exact" && m == http.MethodPost:
 		s.createExact(w, r)
 	case p == "/v1/shipments_exact" && m == http.MethodGet:
@@ -68,6 +64,20 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.countriesCSV(w)
 	case p == "/v1/validate-address" && m == http.MethodPost:
 		s.validateAddress(w, r)
+	default:
+		s.unknownRoute(w, r)
+	}
+}
+
+// routeConsole serves the console host: Yubico publishes its JWKS there
+// (https://console.yubico.com/.well-known/yubico-transport-keys.jwks and
+// .../yubico-sign.jwks), not on the API host.
+func (s *Server) routeConsole(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == yubico.TransportKeysPath && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.TransportJWKS())
+	case r.URL.Path == yubico.SigningKeysPath && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.SigningJWKS())
 	default:
 		s.unknownRoute(w, r)
 	}

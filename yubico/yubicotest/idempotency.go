@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -118,19 +119,10 @@ func (s *Server) committedLocked(w http.ResponseWriter, key, route string, hash 
 func (s *Server) respondCreateLocked(w http.ResponseWriter, resp any) {
 	if s.dropAfterCommit > 0 {
 		s.dropAfterCommit--
-		dropConnection(w)
+		fakehttp.DropConnection(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// dropConnection closes the client's connection without a response.
-func dropConnection(w http.ResponseWriter) {
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		conn.Close()
-		return
-	}
-	panic(http.ErrAbortHandler)
 }
 
 // DropResponseAfterCommit makes the next n successful creates (POST

@@ -6,47 +6,83 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
 
+// ErrClockBackwards is wrapped by the error of [Server.Advance] and
+// [Server.SetNow] when asked to move the clock backwards. It is the same
+// error oktatest returns.
+var ErrClockBackwards = fakehttp.ErrClockBackwards
+
 // Now returns the fake clock's time.
 func (s *Server) Now() time.Time {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.now
 }
 
 // Advance moves the clock forward by d, running every transition that falls
-// due on the way, in time order, before it returns. A negative d is an error.
+// due on the way, in time order, before it returns. A negative d is refused
+// with an error wrapping [ErrClockBackwards].
 func (s *Server) Advance(d time.Duration) error {
-	if d < 0 {
-		return fmt.Errorf("yubicotest: Advance(%v): the clock only moves forward", d)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advanceLocked(s.now.Add(d))
+	if _, err := s.clock.Advance(d); err != nil {
+		return fmt.Errorf("yubicotest: %w", err)
+	}
+	s.catchUpLocked()
 	return nil
 }
 
-// SetNow moves the clock forward to t like [Server.Advance]; a t before Now
-// is an error.
+// SetNow moves the clock forward to t like [Server.Advance]. A t before Now
+// is refused with an error wrapping [ErrClockBackwards].
 func (s *Server) SetNow(t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.Before(s.now) {
-		return fmt.Errorf("yubicotest: SetNow(%v): before the current time %v", t, s.now)
+	if _, err := s.clock.AdvanceTo(t); err != nil {
+		return fmt.Errorf("yubicotest: %w", err)
 	}
-	s.advanceLocked(t)
+	s.catchUpLocked()
 	return nil
 }
 
 // NextBatch returns the time of the next fulfillment batch after Now.
 func (s *Server) NextBatch() time.Time {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.batchAtOrAfter(s.now.Add(time.Nanosecond))
+}
+
+// lock locks s.mu and brings the lifecycle up to the clock's time: every
+// method that reads or changes time-dependent state takes the lock this
+// way, so in real-time mode transitions run when the fake is next asked.
+func (s *Server) lock() {
+	s.mu.Lock()
+	s.catchUpLocked()
+}
+
+// catchUpLocked runs every transition due up to the clock's time.
+func (s *Server) catchUpLocked() {
+	if t := s.clock.Now(); t.After(s.now) {
+		s.advanceLocked(t)
+	}
+}
+
+// keyClock is the clock of the simulated keys the factory programs: the
+// lifecycle's time (a key programmed at the batch sees the batch's time),
+// or the clock itself in real-time mode, where the lifecycle catches up
+// only when asked.
+func (s *Server) keyClock() time.Time {
+	t := time.Unix(0, s.nowNano.Load()).UTC()
+	if s.clock.RealTime() {
+		if c := s.clock.Now(); c.After(t) {
+			return c
+		}
+	}
+	return t
 }
 
 func (s *Server) setNowLocked(t time.Time) {
@@ -164,10 +200,10 @@ func (s *Server) runDueLocked() {
 func (s *Server) validateLocked(sh *shipment) {
 	r := sh.req
 	switch {
-	case sh.fault == FaultUndeliverable:
+	case sh.fault == ShipmentFaultUndeliverable:
 		sh.setState(yubico.StateUndeliverable, "Address is undeliverable or could not be understood (injected)")
 		return
-	case sh.fault == FaultDPLMatch:
+	case sh.fault == ShipmentFaultDPLMatch:
 		sh.setState(yubico.StateDPLMatch, "Recipient matches the denied-party list (injected)")
 		return
 	}
@@ -187,7 +223,7 @@ func (s *Server) validateLocked(sh *shipment) {
 // fulfillLocked runs the batch for one shipment: inventory, programming,
 // then state 10.
 func (s *Server) fulfillLocked(sh *shipment) {
-	if sh.fault == FaultProcessingError {
+	if sh.fault == ShipmentFaultProcessingError {
 		sh.setState(yubico.StateProcessingError, "Processing error (injected)")
 		return
 	}
@@ -223,7 +259,7 @@ func (s *Server) fulfillLocked(sh *shipment) {
 }
 
 func (s *Server) shipLocked(sh *shipment) {
-	if sh.fault == FaultShippingError {
+	if sh.fault == ShipmentFaultShippingError {
 		sh.setState(yubico.StateShippingError, "Shipping error, contact Support (injected)")
 		return
 	}
@@ -234,10 +270,10 @@ func (s *Server) shipLocked(sh *shipment) {
 
 func (s *Server) deliverLocked(sh *shipment) {
 	switch sh.fault {
-	case FaultLost:
+	case ShipmentFaultLost:
 		sh.setState(yubico.StateLost, "Shipment lost (injected)")
 		return
-	case FaultDeliveryException:
+	case ShipmentFaultDeliveryException:
 		sh.setState(yubico.StateDeliveryException, "Delivery exception (injected)")
 		return
 	}
@@ -277,7 +313,7 @@ func (s *Server) programLocked(sh *shipment) error {
 	serial := s.nextSerial
 	opts := []simulator.Option{
 		simulator.WithSerial(serial), simulator.WithModel(model), simulator.WithFIDOCA(s.fidoCA),
-		simulator.WithRand(keyRand), simulator.WithClock(func() time.Time { return time.Unix(0, s.nowNano.Load()).UTC() }),
+		simulator.WithRand(keyRand), simulator.WithClock(s.keyClock),
 	}
 	if s.firmware != nil {
 		opts = append(opts, simulator.WithFirmware(*s.firmware))
@@ -374,33 +410,12 @@ func trivialPIN(pin []byte) bool {
 	return same || up || down
 }
 
-// InjectFault makes shipment id fail at the step matching f. It fails for an
-// unknown ID.
-func (s *Server) InjectFault(id string, f Fault) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sh, ok := s.shipments[id]
-	if !ok {
-		return fmt.Errorf("yubicotest: InjectFault: no shipment %q", id)
-	}
-	sh.fault = f
-	return nil
-}
-
-// InjectFaultNext makes the next shipment created (of either kind) fail at
-// the step matching f; calls queue up for later shipments.
-func (s *Server) InjectFaultNext(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.nextFaults = append(s.nextFaults, f)
-}
-
 // SetState forces shipment id into state st with an optional message (no
 // other transition runs; a shipment forced to 10 ships after the shipping
 // delay, one forced to 103 is delivered after the delivery delay, but a FIDO
 // Pre-reg shipment has responses only if the factory programmed it).
 func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	sh, ok := s.shipments[id]
 	if !ok {
@@ -421,7 +436,7 @@ func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error 
 // Shipments returns every shipment (both kinds) in creation order, as
 // GET /v1/shipments_exact would show them.
 func (s *Server) Shipments() []yubico.Shipment {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	out := make([]yubico.Shipment, 0, len(s.order))
 	for _, id := range s.order {
@@ -432,7 +447,7 @@ func (s *Server) Shipments() []yubico.Shipment {
 
 // Shipment returns one shipment as GET /v1/shipments_exact/{id} would.
 func (s *Server) Shipment(id string) (yubico.Shipment, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	sh, ok := s.shipments[id]
 	if !ok {
@@ -444,7 +459,7 @@ func (s *Server) Shipment(id string) (yubico.Shipment, bool) {
 // FPRShipment returns a FIDO Pre-reg shipment as GET /v1/fpr/shipments/{id}
 // would.
 func (s *Server) FPRShipment(id string) (yubico.FPRShipment, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	sh, ok := s.shipments[id]
 	if !ok || !sh.fpr {
@@ -456,7 +471,7 @@ func (s *Server) FPRShipment(id string) (yubico.FPRShipment, bool) {
 // Programming returns what the factory did for a FIDO Pre-reg shipment, once
 // it has programmed the key (from state 10 on).
 func (s *Server) Programming(id string) (Programming, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	sh, ok := s.shipments[id]
 	if !ok || sh.programmed == nil {
@@ -478,7 +493,7 @@ var ErrNotShipped = errors.New("yubicotest: the key has not shipped")
 // fails with an error wrapping [ErrNotShipped] in other states, and for an
 // unknown or plain shipment.
 func (s *Server) Parcel(id string) (*simulator.Key, error) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	sh, ok := s.shipments[id]
 	switch {
@@ -494,7 +509,7 @@ func (s *Server) Parcel(id string) (*simulator.Key, error) {
 
 // Messages returns a shipment's messages (why it failed, for example).
 func (s *Server) Messages(id string) []string {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	if sh, ok := s.shipments[id]; ok {
 		return append([]string(nil), sh.messages...)

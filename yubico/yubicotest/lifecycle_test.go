@@ -141,7 +141,7 @@ func TestAddressValidationOutcomes(t *testing.T) {
 	tests := []struct {
 		name   string
 		edit   func(*yubico.ShipmentRequest)
-		fault  yubicotest.Fault
+		fault  yubicotest.ShipmentFault
 		want   yubico.ShipmentState
 		wantIn string // in the messages
 	}{
@@ -153,8 +153,8 @@ func TestAddressValidationOutcomes(t *testing.T) {
 		}, 0, yubico.StateUndeliverable, "PO boxes"},
 		{"denied party", func(r *yubico.ShipmentRequest) { r.RecipientFirstName, r.RecipientLastName = "Mallory", "Evil" }, 0, yubico.StateDPLMatch, "denied-party"},
 		{"denied company", func(r *yubico.ShipmentRequest) { r.Recipient = "ACME  Shady Corp" }, 0, yubico.StateDPLMatch, "denied-party"},
-		{"injected undeliverable", func(*yubico.ShipmentRequest) {}, yubicotest.FaultUndeliverable, yubico.StateUndeliverable, "injected"},
-		{"injected DPL", func(*yubico.ShipmentRequest) {}, yubicotest.FaultDPLMatch, yubico.StateDPLMatch, "injected"},
+		{"injected undeliverable", func(*yubico.ShipmentRequest) {}, yubicotest.ShipmentFaultUndeliverable, yubico.StateUndeliverable, "injected"},
+		{"injected DPL", func(*yubico.ShipmentRequest) {}, yubicotest.ShipmentFaultDPLMatch, yubico.StateDPLMatch, "injected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +162,9 @@ func TestAddressValidationOutcomes(t *testing.T) {
 			srv := newServer(t, yubicotest.WithDeniedParties("Mallory Evil", "acme shady corp"))
 			c := srv.Client()
 			if tt.fault != 0 {
-				srv.InjectFaultNext(tt.fault)
+				if err := srv.InjectShipmentFaultNext(tt.fault); err != nil {
+					t.Fatal(err)
+				}
 			}
 			req := exactRequest()
 			tt.edit(&req)
@@ -192,7 +194,7 @@ func TestAddressValidationOutcomes(t *testing.T) {
 				if err != nil || up.State != yubico.StateAwaitingValidation {
 					t.Fatalf("UpdateShipment = %v, %v; want state 3", up.State, err)
 				}
-				if err := srv.InjectFault(s.ID, 0); err != nil {
+				if err := srv.InjectShipmentFault(s.ID, 0); err != nil {
 					t.Fatal(err)
 				}
 				if err := srv.SetNow(srv.NextBatch()); err != nil {
@@ -209,14 +211,14 @@ func TestAddressValidationOutcomes(t *testing.T) {
 func TestBatchAndDeliveryFaults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		fault yubicotest.Fault
+		fault yubicotest.ShipmentFault
 		after time.Duration // after the batch
 		want  yubico.ShipmentState
 	}{
-		{yubicotest.FaultProcessingError, 0, yubico.StateProcessingError},
-		{yubicotest.FaultShippingError, 24 * time.Hour, yubico.StateShippingError},
-		{yubicotest.FaultLost, 72 * time.Hour, yubico.StateLost},
-		{yubicotest.FaultDeliveryException, 72 * time.Hour, yubico.StateDeliveryException},
+		{yubicotest.ShipmentFaultProcessingError, 0, yubico.StateProcessingError},
+		{yubicotest.ShipmentFaultShippingError, 24 * time.Hour, yubico.StateShippingError},
+		{yubicotest.ShipmentFaultLost, 72 * time.Hour, yubico.StateLost},
+		{yubicotest.ShipmentFaultDeliveryException, 72 * time.Hour, yubico.StateDeliveryException},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
@@ -227,7 +229,7 @@ func TestBatchAndDeliveryFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := srv.InjectFault(s.ID, tt.fault); err != nil {
+			if err := srv.InjectShipmentFault(s.ID, tt.fault); err != nil {
 				t.Fatal(err)
 			}
 			if err := srv.SetNow(srv.NextBatch().Add(tt.after)); err != nil {
@@ -243,8 +245,8 @@ func TestBatchAndDeliveryFaults(t *testing.T) {
 			}
 		})
 	}
-	if err := newServer(t).InjectFault("nope", yubicotest.FaultLost); err == nil {
-		t.Error("InjectFault on an unknown ID succeeded")
+	if err := newServer(t).InjectShipmentFault("nope", yubicotest.ShipmentFaultLost); err == nil {
+		t.Error("InjectShipmentFault on an unknown ID succeeded")
 	}
 }
 
@@ -454,5 +456,13 @@ func TestFPRLifecycleWithFactory(t *testing.T) {
 	}
 	if _, err := rp.FinishLogin(ctx, session, creds[:1], a); err != nil {
 		t.Errorf("FinishLogin: %v", err)
+	}
+}
+
+// must fails the test on an error from a fake's control method.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -25,7 +25,7 @@ type shipment struct {
 	pendingSince time.Time
 	validatedAt  time.Time
 	sent         bool // passed the fulfillment batch
-	fault        Fault
+	fault        ShipmentFault
 
 	// shipments_exact fields (fpr shipments fill the common ones)
 	req   yubico.ShipmentRequest

@@ -8,7 +8,7 @@ import "time"
 // Moving the clock there with [Server.SetNow] runs that transition: a test
 // can step through a shipment's life without knowing the fake's [Timing].
 func (s *Server) NextTransition() (time.Time, bool) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.nextEventLocked()
 }

@@ -163,19 +163,35 @@ type config struct {
 	fprProducts  []int
 	trackingBase string
 	httpFaults   *HTTPFaultPlan
+	realTime     bool
 }
 
 // Option configures a [Server].
 type Option func(*config) error
 
-// WithStart sets the fake clock's start time (default Monday 2 March 2026,
-// 09:00 in Los Angeles, 17:00 UTC).
-func WithStart(t time.Time) Option {
+// WithNow sets the fake clock's start time (default Monday 2 March 2026,
+// 09:00 in Los Angeles, 17:00 UTC; or the wall clock's time with
+// [WithRealTime]). The clock only moves forward.
+func WithNow(t time.Time) Option {
 	return func(c *config) error {
 		if t.IsZero() {
-			return errors.New("yubicotest: WithStart: zero time")
+			return errors.New("yubicotest: WithNow: zero time")
 		}
-		c.start = t
+		c.start = t.UTC()
+		return nil
+	}
+}
+
+// WithRealTime makes the fake clock follow the wall clock, for tests that
+// use clients they cannot give a clock to: address validation, the daily
+// batch, shipping and delivery then happen as real time passes (each
+// transition runs when the fake is next asked, in time order, as
+// [Server.Advance] does). It starts at the wall clock's time unless
+// [WithNow] says otherwise; [Server.Advance] and [Server.SetNow] still move
+// it forward on top.
+func WithRealTime() Option {
+	return func(c *config) error {
+		c.realTime = true
 		return nil
 	}
 }

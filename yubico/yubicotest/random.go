@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"sync"
+
+	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
 // newID returns a 22-character ID in the shortuuid alphabet Yubico's IDs
@@ -49,18 +50,5 @@ func (s *Server) seedLocked() (io.Reader, error) {
 	if _, err := io.ReadFull(s.rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("yubicotest: read randomness: %w", err)
 	}
-	return &lockedReader{r: mrand.NewChaCha8(seed)}, nil
-}
-
-// lockedReader makes a ChaCha8 safe for concurrent use.
-type lockedReader struct {
-	mu sync.Mutex // guards r
-	r  *mrand.ChaCha8
-}
-
-// Read reads from the stream under the lock.
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
+	return fakehttp.NewLockedReader(mrand.NewChaCha8(seed)), nil
 }

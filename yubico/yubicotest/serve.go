@@ -3,9 +3,11 @@ package yubicotest
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -22,8 +24,8 @@ type Request struct {
 	// Replayed reports an answer replayed for a remembered idempotency key
 	// (nothing was created).
 	Replayed bool
-	// Fault is the HTTP fault an [HTTPFaultPlan] injected (0: none).
-	Fault HTTPFault
+	// HTTPFault is the HTTP fault an [HTTPFaultPlan] injected (0: none).
+	HTTPFault HTTPFault
 }
 
 // RequestLog returns every request served so far, in order.
@@ -58,50 +60,27 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// serveHTTP serves the API host; serveConsole serves the console host
+// (the public JWKS). Injected HTTP faults apply to both.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request)    { s.serve(w, r, false) }
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) { s.serve(w, r, true) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, console bool) {
+	route := s.route
+	if console {
+		route = s.routeConsole
+	}
+	fault := s.faults.Take(r)
 	s.mu.Lock()
-	latency := s.latency
-	var fail *failure
-	drop := false
-	switch {
-	case s.dropNext > 0:
-		s.dropNext--
-		drop = true
-	case len(s.failNext) > 0:
-		f := s.failNext[0]
-		s.failNext = s.failNext[1:]
-		fail = &f
-	}
-	var planned HTTPFault
-	if !drop && fail == nil {
-		switch planned = s.planFaultLocked(r); planned {
-		case HTTPFaultTooManyRequests:
-			fail = &failure{http.StatusTooManyRequests, s.httpFaults.RetryAfter}
-		case HTTPFaultInternalError:
-			fail = &failure{status: http.StatusInternalServerError}
-		case HTTPFaultBadGateway:
-			fail = &failure{status: http.StatusBadGateway}
-		case HTTPFaultUnavailable:
-			fail = &failure{status: http.StatusServiceUnavailable}
-		case HTTPFaultLatency:
-			latency += s.httpFaults.Latency
-		case HTTPFaultDrop:
-			drop = true
-		}
-	}
+	s.catchUpLocked()
 	_, authorized := s.tokens[bearer(r)]
 	entry := Request{Time: s.now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Authorized: authorized,
-		IdempotencyKey: r.Header.Get(yubico.IdempotencyKeyHeader), Fault: planned}
+		IdempotencyKey: r.Header.Get(yubico.IdempotencyKeyHeader), HTTPFault: fault.Planned}
 	s.mu.Unlock()
 
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
+	// A slow service handles the request even if the client gave up: a
+	// create may take effect after the client timed out.
+	fakehttp.Wait(r.Context(), fault.Latency)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		s.mu.Lock()
@@ -111,31 +90,57 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	switch {
-	case drop:
-		dropConnection(w)
+	case fault.Drop:
+		fakehttp.DropConnection(w)
 		return
-	case fail != nil:
-		if fail.retryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(int((fail.retryAfter+time.Second-1)/time.Second)))
+	case fault.Status != 0:
+		if fault.Status == http.StatusTooManyRequests {
+			retryAfter := fault.RetryAfter
+			if retryAfter <= 0 {
+				retryAfter = DefaultRetryAfter
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
 		}
-		writeError(sw, fail.status, "injected_fault", fmt.Sprintf("yubicotest: injected failure for %s %s", r.Method, r.URL.Path))
+		writeError(sw, fault.Status, "injected_fault", fmt.Sprintf("yubicotest: injected failure for %s %s", r.Method, r.URL.Path))
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/v1/") && !authorized {
+	if !console && strings.HasPrefix(r.URL.Path, "/v1/") && !authorized {
 		writeError(sw, http.StatusUnauthorized, "unauthorized", "missing or invalid API token")
 		return
 	}
-	if planned == HTTPFaultDropResponse {
+	if fault.DropResponse {
 		dw := &discardWriter{header: http.Header{}}
-		s.route(dw, r)
+		route(dw, r)
 		sw.status = dw.status
 		if dw.header.Get(yubico.IdempotentReplayedHeader) == "true" {
 			sw.Header().Set(yubico.IdempotentReplayedHeader, "true")
 		}
-		dropConnection(w)
+		fakehttp.DropConnection(w)
 		return
 	}
-	s.route(sw, r)
+	route(sw, r)
+}
+
+// discardWriter is the ResponseWriter of a request whose response an
+// injected DropResponse throws away; it keeps the status for the log.
+type discardWriter struct {
+	header http.Header
+	status int
+}
+
+func (d *discardWriter) Header() http.Header { return d.header }
+
+func (d *discardWriter) Write(b []byte) (int, error) {
+	if d.status == 0 {
+		d.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (d *discardWriter) WriteHeader(code int) {
+	if d.status == 0 {
+		d.status = code
+	}
 }
 
 // bearer returns the bearer token of r, or "".

@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // the batch runs at 03:00 America/Los_Angeles even without system tzdata
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
@@ -24,8 +25,11 @@ var defaultStart = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
 
 // Server is a fake Yubico. Its methods are safe for concurrent use.
 type Server struct {
-	srv     *httptest.Server
-	nowNano atomic.Int64 // mirrors now for the simulated keys' clocks
+	srv     *httptest.Server // the API host
+	console *httptest.Server // the console host: the public JWKS
+	nowNano atomic.Int64     // mirrors now for the simulated keys' clocks
+	clock   *fakehttp.Clock  // the fake clock; now follows it (see catchUpLocked)
+	faults  *fakehttp.Faults
 
 	// immutable after Start (t after NewServer, before the URL is known)
 	t         testing.TB // set by NewServer: a request to an unknown route fails the test
@@ -44,7 +48,7 @@ type Server struct {
 
 	mu         sync.Mutex // guards the fields below
 	rand       io.Reader
-	now        time.Time
+	now        time.Time // the lifecycle has run every transition due up to now
 	lastBatch  time.Time
 	tokens     map[string]string // token → API caller user ID
 	buckets    []*Bucket
@@ -55,22 +59,13 @@ type Server struct {
 	shipments  map[string]*shipment
 	order      []string // shipment IDs in creation order
 	nextSerial uint32
-	nextFaults []Fault
-	failNext   []failure
-	dropNext   int
-	latency    time.Duration
+	nextFaults []ShipmentFault
 	log        []Request
 	// idem maps remembered idempotency keys (one organisation: all tokens
 	// share them) to their creates; idemQueue holds them in creation order.
 	idem            map[string]*idemEntry
 	idemQueue       []*idemEntry
 	dropAfterCommit int
-	httpFaults      *httpFaultPlan // nil: no rate-based HTTP faults
-}
-
-type failure struct {
-	status     int
-	retryAfter time.Duration
 }
 
 // NewServer starts a fake Yubico for t and closes it when the test ends. It
@@ -89,13 +84,19 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 
 // Start starts a fake Yubico; call [Server.Close] when done.
 func Start(opts ...Option) (*Server, error) {
-	cfg := config{start: defaultStart, rand: rand.Reader, pinLength: 8, serial: 31000001}
+	cfg := config{rand: rand.Reader, pinLength: 8, serial: 31000001}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("yubicotest: nil option")
 		}
 		if err := o(&cfg); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.start.IsZero() {
+		cfg.start = defaultStart
+		if cfg.realTime {
+			cfg.start = time.Now().UTC()
 		}
 	}
 	s := &Server{
@@ -116,9 +117,13 @@ func Start(opts ...Option) (*Server, error) {
 		shipments:  map[string]*shipment{},
 		nextSerial: cfg.serial,
 		idem:       map[string]*idemEntry{},
+		clock:      fakehttp.NewClock(cfg.start, cfg.realTime),
+		faults:     fakehttp.NewFaults(0x6a09e667f3bcc908),
 	}
-	if cfg.httpFaults != nil && cfg.httpFaults.Rate > 0 {
-		s.httpFaults = newHTTPFaultPlan(*cfg.httpFaults)
+	if cfg.httpFaults != nil {
+		if err := s.faults.SetPlan(*cfg.httpFaults); err != nil {
+			return nil, fmt.Errorf("yubicotest: %w", err)
+		}
 	}
 	s.nowNano.Store(cfg.start.UnixNano())
 	var err error
@@ -199,24 +204,39 @@ func Start(opts ...Option) (*Server, error) {
 		s.countries = defaultCountries()
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.console = httptest.NewServer(http.HandlerFunc(s.serveConsole))
 	return s, nil
 }
 
-// Close shuts the server down. It is safe to call more than once.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the server down (both hosts). It is safe to call more than
+// once.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.console.Close()
+}
 
-// URL returns the API base URL, e.g. "http://127.0.0.1:1234/v1". The JWKS are
-// on the host root, URL minus "/v1".
+// URL returns the API base URL, e.g. "http://127.0.0.1:1234/v1", standing
+// for https://api.console.yubico.com/v1.
 func (s *Server) URL() string { return s.srv.URL + "/v1" }
+
+// ConsoleURL returns the root URL of the console host, e.g.
+// "http://127.0.0.1:1235", standing for https://console.yubico.com: it
+// serves the public JWKS at /.well-known/yubico-transport-keys.jwks and
+// /.well-known/yubico-sign.jwks, where Yubico publishes them. The API host
+// does not serve them. Point a client's JWKS base URL at it
+// (yubico.WithJWKSBaseURL); [Server.Client] does.
+func (s *Server) ConsoleURL() string { return s.console.URL }
 
 // Token returns the API token [Server.Client] uses.
 func (s *Server) Token() string { return s.token }
 
 // Client returns a production client for the fake with a valid token, using
-// the server's HTTP client and no retries unless opts say otherwise (opts are
-// applied after the defaults). It panics if an option is invalid.
+// the server's HTTP client, the console host for the JWKS and no retries
+// unless opts say otherwise (opts are applied after the defaults). It
+// panics if an option is invalid.
 func (s *Server) Client(opts ...yubico.Option) *yubico.Client {
-	all := append([]yubico.Option{yubico.WithHTTPClient(s.srv.Client()), yubico.WithRetryPolicy(yubico.NoRetries())}, opts...)
+	all := append([]yubico.Option{yubico.WithHTTPClient(s.srv.Client()), yubico.WithRetryPolicy(yubico.NoRetries()),
+		yubico.WithJWKSBaseURL(s.ConsoleURL())}, opts...)
 	c, err := yubico.NewClient(s.URL(), s.token, all...)
 	if err != nil {
 		panic(fmt.Sprintf("yubicotest: Server.Client: %v", err))

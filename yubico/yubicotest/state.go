@@ -41,7 +41,7 @@ func (s *Server) SetInventory(productID, quantity int) {
 
 // Inventory returns the current buckets.
 func (s *Server) Inventory() []Bucket {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	out := make([]Bucket, len(s.buckets))
 	for i, b := range s.buckets {

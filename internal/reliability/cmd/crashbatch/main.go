@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("crashbatch", flag.ContinueOnError)
 	oktaURL := fs.String("okta", "", "Okta org URL")
 	yubicoURL := fs.String("yubico", "", "Yubico API base URL (…/v1)")
+	yubicoJWKS := fs.String("yubico-jwks", "", "base URL of the host serving Yubico's public JWKS (the console host)")
 	state := fs.String("state", "", "SQLite state file")
 	rpID := fs.String("rpid", "", "relying-party ID")
 	mode := fs.String("mode", "sync", `"order" or "sync"`)
@@ -53,8 +54,8 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *oktaURL == "" || *yubicoURL == "" || *state == "" || *rpID == "" {
-		return errors.New("-okta, -yubico, -state and -rpid are required")
+	if *oktaURL == "" || *yubicoURL == "" || *yubicoJWKS == "" || *state == "" || *rpID == "" {
+		return errors.New("-okta, -yubico, -yubico-jwks, -state and -rpid are required")
 	}
 	if *mode != "order" && *mode != "sync" {
 		return fmt.Errorf("-mode %q: want order or sync", *mode)
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	yc, err := yubico.NewClient(*yubicoURL, yubicoToken, yubico.WithHTTPClient(hc),
+	yc, err := yubico.NewClient(*yubicoURL, yubicoToken, yubico.WithHTTPClient(hc), yubico.WithJWKSBaseURL(*yubicoJWKS),
 		yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(n int) time.Duration { return 5 * time.Millisecond << (n - 1) }, MaxRateLimitWait: 50 * time.Millisecond}))
 	if err != nil {
 		return err

@@ -86,7 +86,7 @@ func TestHTTPFaultPlanDropResponseCommits(t *testing.T) {
 		t.Errorf("drop-response count = %d, want 1", got)
 	}
 	log := srv.RequestLog()
-	if last := log[len(log)-1]; last.Fault != yubicotest.HTTPFaultDropResponse || last.Status != http.StatusOK {
+	if last := log[len(log)-1]; last.HTTPFault != yubicotest.HTTPFaultDropResponse || last.Status != http.StatusOK {
 		t.Errorf("log entry = %+v, want the drop-response fault over a 200", last)
 	}
 	if err := srv.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 2}); err == nil {
