@@ -25,11 +25,14 @@ type Clock struct {
 }
 
 // NewClock returns a clock reading start (in UTC); with realTime it then
-// follows the wall clock.
+// follows the wall clock, and a zero start means the wall clock's time.
 func NewClock(start time.Time, realTime bool) *Clock {
 	c := &Clock{start: start.UTC(), realTime: realTime}
 	if realTime {
 		c.wall = time.Now()
+		if start.IsZero() {
+			c.start = c.wall.UTC()
+		}
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,11 +63,11 @@ func TestClockRealTimeFollowsWallClockWithOffset(t *testing.T) {
 func req(method, path string) *http.Request { return httptest.NewRequest(method, path, nil) }
 
 func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
-	f := NewFaults(1)
+	f := NewFaults("fake", 1)
 	if err := f.SetPlan(Plan{Rate: 1, Kinds: []Kind{InternalError}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Inject(Rule{Method: "POST", PathPrefix: "/a", Count: 2, Status: 503}); err != nil {
+	if err := f.Inject("test", Rule{Method: "POST", PathPrefix: "/a", Count: 2, Status: 503}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.SetLatency(time.Millisecond); err != nil {
@@ -92,7 +93,7 @@ func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 
 func TestFaultsPlanIsDeterministic(t *testing.T) {
 	draw := func() []Decision {
-		f := NewFaults(7)
+		f := NewFaults("fake", 7)
 		if err := f.SetPlan(Plan{Rate: 0.5, Seed: 42, RetryAfter: 3 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
@@ -124,9 +125,9 @@ func TestFaultsPlanIsDeterministic(t *testing.T) {
 }
 
 func TestFaultsRefuseInvalidInput(t *testing.T) {
-	f := NewFaults(0)
+	f := NewFaults("fake", 0)
 	for _, r := range []Rule{{Count: -1, Status: 500}, {Status: 200}, {Status: 700}, {Latency: -1}, {Status: 429, RetryAfter: -1}, {}} {
-		if err := f.Inject(r); err == nil {
+		if err := f.Inject("test", r); err == nil {
 			t.Errorf("Inject(%+v) = nil, want an error", r)
 		}
 	}
@@ -137,6 +138,12 @@ func TestFaultsRefuseInvalidInput(t *testing.T) {
 	}
 	if err := f.SetLatency(-time.Second); err == nil {
 		t.Error("SetLatency(-1s) = nil, want an error")
+	}
+	if err := f.FailNext(0, 500); err == nil {
+		t.Error("FailNext(0, 500) = nil, want an error")
+	}
+	if err := f.DropNext(0); err == nil || !strings.HasPrefix(err.Error(), "fake: DropNext") {
+		t.Errorf("DropNext(0) = %v, want an error starting with the fake's name", err)
 	}
 	if d := f.Take(req("GET", "/")); d != (Decision{}) {
 		t.Errorf("after refused input Take = %+v, want no fault", d)

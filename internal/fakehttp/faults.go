@@ -164,7 +164,8 @@ type Decision struct {
 // Faults holds a fake's injected HTTP faults: queued rules, a rate-based
 // plan and a latency added to every request. It is safe for concurrent use.
 type Faults struct {
-	salt uint64 // mixed into a plan's seed (each fake keeps its own sequence)
+	salt   uint64 // mixed into a plan's seed (each fake keeps its own sequence)
+	prefix string // the fake's package name, prefixed to every error
 
 	mu      sync.Mutex
 	rules   []*Rule       // guarded by mu
@@ -179,16 +180,18 @@ type activePlan struct {
 	rng *rand.Rand
 }
 
-// NewFaults returns an empty set of faults. salt is mixed into every
-// plan's seed.
-func NewFaults(salt uint64) *Faults {
-	return &Faults{salt: salt, counts: map[Kind]int{}}
+// NewFaults returns an empty set of faults for the fake named prefix
+// ("oktatest"), which starts every error. salt is mixed into every plan's
+// seed.
+func NewFaults(prefix string, salt uint64) *Faults {
+	return &Faults{prefix: prefix, salt: salt, counts: map[Kind]int{}}
 }
 
-// Inject queues r for the next matching requests.
-func (f *Faults) Inject(r Rule) error {
+// Inject queues r for the next matching requests; op names the caller in
+// errors.
+func (f *Faults) Inject(op string, r Rule) error {
 	if err := r.Check(); err != nil {
-		return err
+		return fmt.Errorf("%s: %s: %w", f.prefix, op, err)
 	}
 	r.Count = max(r.Count, 1)
 	f.mu.Lock()
@@ -197,11 +200,29 @@ func (f *Faults) Inject(r Rule) error {
 	return nil
 }
 
+// FailNext queues a rule failing the next n (at least 1) requests with
+// status.
+func (f *Faults) FailNext(n, status int) error {
+	if n < 1 {
+		return fmt.Errorf("%s: FailNext: n %d is not positive", f.prefix, n)
+	}
+	return f.Inject("FailNext", Rule{Count: n, Status: status})
+}
+
+// DropNext queues a rule dropping the connections of the next n (at least
+// 1) requests.
+func (f *Faults) DropNext(n int) error {
+	if n < 1 {
+		return fmt.Errorf("%s: DropNext: n %d is not positive", f.prefix, n)
+	}
+	return f.Inject("DropNext", Rule{Count: n, Drop: true})
+}
+
 // SetPlan replaces the plan (a zero Plan turns rate-based faults off) and
 // resets [Faults.Counts].
 func (f *Faults) SetPlan(p Plan) error {
 	if err := p.Check(); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", f.prefix, err)
 	}
 	if len(p.Kinds) == 0 {
 		p.Kinds = AllKinds()
@@ -236,7 +257,7 @@ func (f *Faults) Counts() map[Kind]int {
 // stop). A negative d is refused.
 func (f *Faults) SetLatency(d time.Duration) error {
 	if d < 0 {
-		return fmt.Errorf("SetLatency(%v): negative latency", d)
+		return fmt.Errorf("%s: SetLatency(%v): negative latency", f.prefix, d)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

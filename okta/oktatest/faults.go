@@ -1,7 +1,6 @@
 package oktatest
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
@@ -56,59 +55,29 @@ type HTTPFaultPlan = fakehttp.Plan
 // the same rules.
 type HTTPFaultRule = fakehttp.Rule
 
-// InjectHTTPFault queues r for the next matching requests. An invalid rule
-// is refused with an error.
-func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
-	if err := s.faults.Inject(r); err != nil {
-		return fmt.Errorf("oktatest: InjectHTTPFault: %w", err)
-	}
-	return nil
-}
+// InjectHTTPFault queues r for the next requests to the org that match
+// it; an invalid rule is refused with an error.
+func (s *Server) InjectHTTPFault(r HTTPFaultRule) error { return s.faults.Inject("InjectHTTPFault", r) }
 
-// FailNext makes the next n (at least 1) requests, on any route, fail with
-// status (400 to 599).
-func (s *Server) FailNext(n, status int) error {
-	if n < 1 {
-		return fmt.Errorf("oktatest: FailNext: n %d is not positive", n)
-	}
-	if err := s.faults.Inject(HTTPFaultRule{Count: n, Status: status}); err != nil {
-		return fmt.Errorf("oktatest: FailNext: %w", err)
-	}
-	return nil
-}
+// FailNext makes the org answer the next n (at least 1) requests, on any
+// route, with status (400 to 599) and Okta's error body for it.
+func (s *Server) FailNext(n, status int) error { return s.faults.FailNext(n, status) }
 
-// DropNext makes the next n (at least 1) requests, on any route, end with a
-// dropped connection, unhandled.
-func (s *Server) DropNext(n int) error {
-	if n < 1 {
-		return fmt.Errorf("oktatest: DropNext: n %d is not positive", n)
-	}
-	if err := s.faults.Inject(HTTPFaultRule{Count: n, Drop: true}); err != nil {
-		return fmt.Errorf("oktatest: DropNext: %w", err)
-	}
-	return nil
-}
+// DropNext makes the org drop the connections of the next n (at least 1)
+// requests, on any route, unhandled.
+func (s *Server) DropNext(n int) error { return s.faults.DropNext(n) }
 
-// SetLatency adds d of real time before every request is handled (0 to
-// stop). A negative d is refused.
-func (s *Server) SetLatency(d time.Duration) error {
-	if err := s.faults.SetLatency(d); err != nil {
-		return fmt.Errorf("oktatest: %w", err)
-	}
-	return nil
-}
+// SetLatency adds d of real time before the org handles each request (0 to
+// stop); a request the client gives up on meanwhile is not handled. A
+// negative d is refused.
+func (s *Server) SetLatency(d time.Duration) error { return s.faults.SetLatency(d) }
 
-// SetHTTPFaultPlan replaces the HTTP fault plan (a zero plan turns it off)
-// and resets the counts [Server.HTTPFaultCounts] reports.
-func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
-	if err := s.faults.SetPlan(p); err != nil {
-		return fmt.Errorf("oktatest: %w", err)
-	}
-	return nil
-}
+// SetHTTPFaultPlan replaces the org's HTTP fault plan (a zero plan turns it
+// off) and resets [Server.HTTPFaultCounts].
+func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error { return s.faults.SetPlan(p) }
 
-// HTTPFaultCounts returns how many faults of each kind the current plan
-// has injected.
+// HTTPFaultCounts returns how many faults of each kind the org's current
+// plan has injected.
 func (s *Server) HTTPFaultCounts() map[HTTPFault]int { return s.faults.Counts() }
 
 // writeFault answers an injected status with Okta's error body for it.

@@ -119,11 +119,8 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	if c.now.IsZero() {
+	if c.now.IsZero() && !c.realTime { // real time starts at the wall clock's time
 		c.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		if c.realTime {
-			c.now = time.Now().UTC()
-		}
 	}
 	if len(c.roots) == 0 {
 		// The keys of the fake Yubico (and of package simulator) attest
@@ -138,7 +135,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		table:        c.table,
 		bucketLimits: c.bucketLimits,
 		clock:        fakehttp.NewClock(c.now, c.realTime),
-		faults:       fakehttp.NewFaults(0x9e3779b97f4a7c15),
+		faults:       fakehttp.NewFaults("oktatest", 0x9e3779b97f4a7c15),
 		tokens:       map[string][]string{},
 		users:        map[string]*user{},
 		byLogin:      map[string]*user{},
@@ -155,7 +152,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	s.delivered = make(chan struct{})
 	if c.plan != nil {
 		if err := s.faults.SetPlan(*c.plan); err != nil {
-			return nil, fmt.Errorf("oktatest: %w", err)
+			return nil, err
 		}
 	}
 	if s.hookHC == nil {

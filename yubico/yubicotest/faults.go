@@ -116,48 +116,22 @@ type HTTPFaultPlan = fakehttp.Plan
 // rules.
 type HTTPFaultRule = fakehttp.Rule
 
-// InjectHTTPFault queues r for the next matching requests. An invalid rule
-// is refused with an error.
-func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
-	if err := s.faults.Inject(r); err != nil {
-		return fmt.Errorf("yubicotest: InjectHTTPFault: %w", err)
-	}
-	return nil
-}
+// InjectHTTPFault queues r for the next matching requests to either host;
+// an invalid rule is refused with an error.
+func (s *Server) InjectHTTPFault(r HTTPFaultRule) error { return s.faults.Inject("InjectHTTPFault", r) }
 
-// FailNext makes the next n (at least 1) requests, on any route, fail with
-// status (400 to 599).
-func (s *Server) FailNext(n, status int) error {
-	if n < 1 {
-		return fmt.Errorf("yubicotest: FailNext: n %d is not positive", n)
-	}
-	if err := s.faults.Inject(HTTPFaultRule{Count: n, Status: status}); err != nil {
-		return fmt.Errorf("yubicotest: FailNext: %w", err)
-	}
-	return nil
-}
+// FailNext makes Yubico answer the next n (at least 1) requests, on any
+// route, with status (400 to 599; error_code "injected_fault").
+func (s *Server) FailNext(n, status int) error { return s.faults.FailNext(n, status) }
 
-// DropNext makes the next n (at least 1) requests, on any route, end with a
-// dropped connection, unhandled.
-func (s *Server) DropNext(n int) error {
-	if n < 1 {
-		return fmt.Errorf("yubicotest: DropNext: n %d is not positive", n)
-	}
-	if err := s.faults.Inject(HTTPFaultRule{Count: n, Drop: true}); err != nil {
-		return fmt.Errorf("yubicotest: DropNext: %w", err)
-	}
-	return nil
-}
+// DropNext makes Yubico drop the connections of the next n (at least 1)
+// requests, on any route, unhandled.
+func (s *Server) DropNext(n int) error { return s.faults.DropNext(n) }
 
 // SetLatency delays every request by d of real time (0 to stop), or until
-// the request is cancelled; use it with client timeouts and contexts. A
-// negative d is refused.
-func (s *Server) SetLatency(d time.Duration) error {
-	if err := s.faults.SetLatency(d); err != nil {
-		return fmt.Errorf("yubicotest: %w", err)
-	}
-	return nil
-}
+// the client gives up, and then handles it; use it with client timeouts
+// and contexts. A negative d is refused.
+func (s *Server) SetLatency(d time.Duration) error { return s.faults.SetLatency(d) }
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
 // [Server.SetHTTPFaultPlan]).
@@ -171,15 +145,10 @@ func WithHTTPFaultPlan(p HTTPFaultPlan) Option {
 	}
 }
 
-// SetHTTPFaultPlan replaces the HTTP fault plan (a zero plan turns it off)
-// and resets the counts [Server.HTTPFaultCounts] reports.
-func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
-	if err := s.faults.SetPlan(p); err != nil {
-		return fmt.Errorf("yubicotest: %w", err)
-	}
-	return nil
-}
+// SetHTTPFaultPlan replaces the plan of HTTP faults on both hosts (a zero
+// plan turns it off) and resets [Server.HTTPFaultCounts].
+func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error { return s.faults.SetPlan(p) }
 
-// HTTPFaultCounts returns how many faults of each kind the current plan
-// has injected.
+// HTTPFaultCounts returns how many HTTP faults of each kind the current
+// plan has injected on either host.
 func (s *Server) HTTPFaultCounts() map[HTTPFault]int { return s.faults.Counts() }

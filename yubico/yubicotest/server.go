@@ -93,13 +93,13 @@ func Start(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.start.IsZero() {
+	if cfg.start.IsZero() && !cfg.realTime { // real time starts at the wall clock's time
 		cfg.start = defaultStart
-		if cfg.realTime {
-			cfg.start = time.Now().UTC()
-		}
 	}
+	clock := fakehttp.NewClock(cfg.start, cfg.realTime)
+	cfg.start = clock.Now()
 	s := &Server{
+		clock:      clock,
 		orgID:      cfg.orgID,
 		limits:     cfg.limits.withDefaults(),
 		timing:     cfg.timing.withDefaults(),
@@ -117,12 +117,11 @@ func Start(opts ...Option) (*Server, error) {
 		shipments:  map[string]*shipment{},
 		nextSerial: cfg.serial,
 		idem:       map[string]*idemEntry{},
-		clock:      fakehttp.NewClock(cfg.start, cfg.realTime),
-		faults:     fakehttp.NewFaults(0x6a09e667f3bcc908),
+		faults:     fakehttp.NewFaults("yubicotest", 0x6a09e667f3bcc908),
 	}
 	if cfg.httpFaults != nil {
 		if err := s.faults.SetPlan(*cfg.httpFaults); err != nil {
-			return nil, fmt.Errorf("yubicotest: %w", err)
+			return nil, err
 		}
 	}
 	s.nowNano.Store(cfg.start.UnixNano())
