@@ -132,11 +132,10 @@ func WithMaxBodySize(n int64) Option {
 
 // WithJWKSBaseURL sets where Yubico's public JWKS are fetched from: the
 // client requests rawURL + [TransportKeysPath] and rawURL + [SigningKeysPath].
-// The default is [DefaultJWKSBaseURL], where Yubico publishes them, except
-// for a loopback API base URL (a test server: Yubico's keys cannot verify
-// its messages), where it is the API base URL's scheme and host. A fake that
-// serves its JWKS elsewhere (yubicotest's console listener) is named with
-// this option. The token is never sent to this URL.
+// The default is [DefaultJWKSBaseURL], the console host where Yubico
+// publishes them, whatever the API base URL is; a fake names its own
+// console listener with this option (yubicotest's Server.Client does). The
+// token is never sent to this URL.
 func WithJWKSBaseURL(rawURL string) Option {
 	return func(o *options) error {
 		o.jwksBase = rawURL
@@ -177,7 +176,7 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	if o.retry.Backoff == nil {
 		o.retry.Backoff = DefaultBackoff
 	}
-	jwks, err := jwksBase(base, o.jwksBase)
+	jwks, err := jwksBase(o.jwksBase)
 	if err != nil {
 		return nil, err
 	}
@@ -199,13 +198,10 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 }
 
 // jwksBase resolves the JWKS base URL: raw if given, else
-// DefaultJWKSBaseURL, or the API host for a loopback API base.
-func jwksBase(api *url.URL, raw string) (*url.URL, error) {
-	switch {
-	case raw != "":
+// DefaultJWKSBaseURL.
+func jwksBase(raw string) (*url.URL, error) {
+	if raw != "" {
 		return parseBase("JWKS base URL", raw)
-	case httpclient.IsLoopback(api.Hostname()):
-		return &url.URL{Scheme: api.Scheme, Host: api.Host}, nil
 	}
 	return url.Parse(DefaultJWKSBaseURL)
 }

@@ -832,8 +832,8 @@ func (s *jwksServer) counts() (jwks, authed int) {
 	return s.jwks, s.authed
 }
 
-// The JWKS location: Yubico's console host by default, the API host of a
-// loopback test server, and whatever WithJWKSBaseURL names otherwise.
+// The JWKS location: Yubico's console host by default, whatever the API
+// base URL is, and whatever WithJWKSBaseURL names otherwise.
 func TestJWKSLocation(t *testing.T) {
 	t.Parallel()
 	encDoc := mustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{testJWK(t, "trans-1", "enc")}})
@@ -868,18 +868,37 @@ func TestJWKSLocation(t *testing.T) {
 			t.Errorf("%d JWKS requests carried Authorization", authed)
 		}
 	})
-	t.Run("loopback API default is the API host", func(t *testing.T) {
+	t.Run("loopback API base still defaults to the console host", func(t *testing.T) {
 		t.Parallel()
+		// A fake API on loopback does not move the JWKS: without
+		// WithJWKSBaseURL the client asks the console host, never the API host.
 		api := newJWKSServer(t, encDoc)
-		c, err := yubico.NewClient(api.URL+"/v1", testToken, yubico.WithRetryPolicy(yubico.NoRetries()))
+		var mu sync.Mutex
+		var asked []string
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			asked = append(asked, r.URL.String())
+			mu.Unlock()
+			if r.URL.Host != api.Listener.Addr().String() {
+				return nil, errors.New("not reachable in this test")
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})
+		c, err := yubico.NewClient(api.URL+"/v1", testToken, yubico.WithRetryPolicy(yubico.NoRetries()),
+			yubico.WithHTTPClient(&http.Client{Transport: rt}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.TransportKeys(t.Context()); err != nil {
-			t.Fatal(err)
+		if _, err := c.TransportKeys(t.Context()); err == nil {
+			t.Fatal("TransportKeys succeeded; want the unreachable console host to fail")
 		}
-		if jwks, authed := api.counts(); jwks != 1 || authed != 0 {
-			t.Errorf("API host saw %d JWKS requests (%d with Authorization); want 1 (0)", jwks, authed)
+		if jwks, _ := api.counts(); jwks != 0 {
+			t.Errorf("API host saw %d JWKS requests, want 0", jwks)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if d := cmp.Diff([]string{"https://console.yubico.com/.well-known/yubico-transport-keys.jwks"}, asked); d != "" {
+			t.Errorf("JWKS URL (-want +got):\n%s", d)
 		}
 	})
 	t.Run("WithJWKSBaseURL overrides", func(t *testing.T) {
