@@ -44,6 +44,7 @@ type options struct {
 	retry      RetryPolicy
 	clock      Clock
 	maxBody    int64
+	oauth      *OAuthConfig // WithOAuth; nil: the token given to NewClient
 }
 
 // WithHTTPClient makes the client send requests through a copy of hc (hc
@@ -129,7 +130,8 @@ func WithMaxBodySize(n int64) Option {
 }
 
 // NewClient returns a client for the Okta org at orgURL (for example
-// "https://example.okta.com"), authenticating with token.
+// "https://example.okta.com"), authenticating with token, or, with
+// [WithOAuth], as an OAuth 2.0 service app (token must then be "").
 //
 // orgURL must be an absolute https URL without path, query or user
 // information; plain http is accepted only for loopback hosts (test
@@ -140,14 +142,6 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if token == "" {
-		return nil, fmt.Errorf("%w: token is empty", ErrInvalidArgument)
-	}
-	for _, r := range token {
-		if r <= ' ' || r == 0x7f {
-			return nil, fmt.Errorf("%w: token contains whitespace or control characters", ErrInvalidArgument)
-		}
-	}
 	o := options{scheme: "SSWS", retry: DefaultRetryPolicy(), clock: realClock{}, maxBody: DefaultMaxBodySize}
 	for i, opt := range opts {
 		if opt == nil {
@@ -155,6 +149,19 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 		}
 		if err := opt(&o); err != nil {
 			return nil, err
+		}
+	}
+	switch {
+	case o.oauth != nil && token != "":
+		return nil, fmt.Errorf("%w: token must be empty with WithOAuth", ErrInvalidArgument)
+	case o.oauth != nil && o.scheme != "SSWS":
+		return nil, fmt.Errorf("%w: WithOAuth and WithOAuthBearer exclude each other", ErrInvalidArgument)
+	case o.oauth == nil && token == "":
+		return nil, fmt.Errorf("%w: token is empty", ErrInvalidArgument)
+	}
+	for _, r := range token {
+		if r <= ' ' || r == 0x7f {
+			return nil, fmt.Errorf("%w: token contains whitespace or control characters", ErrInvalidArgument)
 		}
 	}
 	if o.retry.MaxRateLimitWait == 0 {
@@ -165,7 +172,13 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	}
 	base, rt := httpclient.Copy(o.httpClient)
 	authed := base
-	authed.Transport = &authTransport{base: rt, scheme: org.Scheme, host: org.Host, header: o.scheme + " " + token}
+	if o.oauth != nil {
+		if authed.Transport, err = newOAuthTransport(org, *o.oauth, rt, base.Timeout, o.clock); err != nil {
+			return nil, err
+		}
+	} else {
+		authed.Transport = &authTransport{base: rt, scheme: org.Scheme, host: org.Host, header: o.scheme + " " + token}
+	}
 	anon := base
 	anon.Transport = rt
 	ua := "preenroll-okta " + runtime.Version()
@@ -324,6 +337,18 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("okta: %s: %w", k.op, ctx.Err())
+			}
+			if te, ok := asTokenError(err); ok {
+				// No access token, so the request was not sent: retrying
+				// is safe for every call, but only worth it for a
+				// transient failure.
+				if te.retry && attempt <= c.retry.MaxRetries {
+					if err := c.clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+						return nil, fmt.Errorf("okta: %s: %w", k.op, err)
+					}
+					continue
+				}
+				return nil, te.withOp(k.op)
 			}
 			if k.idempotent && attempt <= c.retry.MaxRetries {
 				if err := c.clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {

@@ -28,6 +28,7 @@ const prereg = "/webauthn-registration/api/v1"
 
 var routes = []route{
 	newRoute("GET", "/.well-known/openid-configuration", "", (*Server).handleOpenIDConfig),
+	newRoute("POST", "/oauth2/v1/token", "", (*Server).handleToken),
 	newRoute("POST", "/api/v1/users", scopeUsersManage, (*Server).handleCreateUser),
 	newRoute("GET", "/api/v1/users/{id}", scopeUsersRead, (*Server).handleGetUser),
 	newRoute("POST", "/api/v1/users/{id}", scopeUsersManage, (*Server).handleUpdateUser),
@@ -210,6 +211,9 @@ func (s *Server) record(x *exchange) {
 // "Bearer <token>" with a known token (401 E0000011 otherwise) holding the
 // route's scope (403 E0000006 otherwise).
 func (s *Server) authorize(x *exchange, scope string) bool {
+	if ok, handled := s.authorizeOAuth(x, scope); handled {
+		return ok
+	}
 	h := x.r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || (scheme != "SSWS" && scheme != "Bearer") || tok == "" {

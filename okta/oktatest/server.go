@@ -79,6 +79,7 @@ type Server struct {
 	txns         map[string]*txn                   // guarded by mu; Authn state tokens
 	rps          map[string]*webauthn.RelyingParty // guarded by mu; by RP ID
 	byUser       map[string][]*enrollment          // guarded by mu; each user's enrollments in creation order
+	oauth        oauthState                        // guarded by mu; service apps, access tokens, DPoP (oauth.go)
 }
 
 // NewServer starts a fake Okta org for a test and closes it in t.Cleanup.
