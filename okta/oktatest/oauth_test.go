@@ -380,7 +380,7 @@ func TestAPIAuthorizationWithIssuedTokens(t *testing.T) {
 		r := postToken(t, srv, url.Values{
 			"grant_type": {"client_credentials"}, "scope": {okta.ScopeUsersRead},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-			"client_assertion": {assertion(t, srv, bearerKey, "", func(c *jwt.Claims) { c.Issuer, c.Subject = "0oaBearer", "0oaBearer" })},
+			"client_assertion":      {assertion(t, srv, bearerKey, "", func(c *jwt.Claims) { c.Issuer, c.Subject = "0oaBearer", "0oaBearer" })},
 		})
 		return r.body["access_token"].(string)
 	}()
