@@ -698,3 +698,7 @@ func TestOAuthTokenNeverInErrors(t *testing.T) {
 		}
 	}
 }
+
+func oktatestApp(scope string, dpop bool) oktatest.ServiceApp {
+	return oktatest.ServiceApp{Scopes: []string{scope}, DPoP: dpop}
+}
