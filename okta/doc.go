@@ -3,18 +3,36 @@
 // preregistration API (/webauthn-registration/api/v1/...) and the classic Authn
 // API (/api/v1/authn) used to sign in with a WebAuthn factor.
 //
-// Besides the standard library it imports only package webauthn, for the one
+// Besides the standard library it imports package webauthn, for the one
 // JWK type of the module ([webauthn.PublicJWK]): the Yubico keys that
 // enroll and activate carry are the values package yubico fetches, passed
 // through unchanged and validated once (P-384 point on the curve, kid, use).
+// OAuth service-app authentication uses golang.org/x/oauth2 and go-jose.
 //
 // # Where to start
 //
 // Create a [Client] with [NewClient], passing the org URL and an API token
-// (SSWS by default, or an OAuth 2.0 access token with [WithOAuthBearer]).
+// (SSWS by default, or an OAuth 2.0 access token with [WithOAuthBearer]),
+// or authenticate as an OAuth 2.0 service app, as Okta recommends for
+// services, with [WithOAuth] and an empty token.
 // The client never reads the environment or files; the embedding
 // application owns configuration. The package okta/oktatest provides a fake
 // Okta org on loopback that speaks the same wire protocol, for tests.
+//
+// # OAuth service apps and DPoP
+//
+// [WithOAuth] runs the client credentials grant against the org
+// authorization server (/oauth2/v1/token) with a private_key_jwt client
+// assertion signed by a [PrivateKey] ([ParsePrivateKey] reads Okta's PEM or
+// JWK; [NewPrivateKey] wraps any crypto.Signer, such as an HSM or KMS key).
+// The token is cached and replaced DefaultTokenRefreshBefore its expiry, or
+// once when Okta refuses it. With OAuthConfig.DPoP the token is bound to a
+// proof key (RFC 9449): every request carries a DPoP proof with htm, htu,
+// iat, jti and ath, and use_dpop_nonce challenges are answered with the
+// server's DPoP-Nonce, at the token endpoint and at the API. A failed token
+// request is a [*TokenError]. The facts this relies on, with Okta's public
+// sources, are in docs/okta.md (sections "OAuth for service apps" and
+// "DPoP").
 //
 // # Errors
 //
@@ -45,8 +63,10 @@
 // # Secrets
 //
 // The API token is never put in URLs, errors or log output; a Client formats
-// as its org URL with the token redacted. Authn state and session tokens are
-// [Secret] values that print as [REDACTED].
+// as its org URL with the token redacted. Access tokens, assertions and
+// proofs never leave the transport; a [PrivateKey] prints only its
+// algorithm and key ID. Authn state and session tokens are [Secret] values
+// that print as [REDACTED].
 //
 // # Preregistration statuses
 //

@@ -19,8 +19,8 @@ import (
 	"github.com/go-jose/go-jose/v4/cryptosigner"
 )
 
-// minRSABits is the smallest RSA key [PrivateKey] accepts. Okta generates
-// 2048-bit keys for service apps (docs/okta.md §OAuth for service apps).
+// minRSABits is the smallest RSA key [PrivateKey] accepts: RS256 needs at
+// least 2048 bits (RFC 7518 §3.3, https://www.rfc-editor.org/rfc/rfc7518#section-3.3).
 const minRSABits = 2048
 
 // PrivateKey is a private signing key: a service app's key for client

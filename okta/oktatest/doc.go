@@ -21,25 +21,39 @@
 //     from package webauthn;
 //   - the classic Authn API for a WebAuthn factor (/api/v1/authn and
 //     /api/v1/authn/factors/{id}/verify), verified with package webauthn;
-//   - /.well-known/openid-configuration (the issuer).
+//   - /.well-known/openid-configuration (the issuer);
+//   - the org authorization server's token endpoint, POST /oauth2/v1/token,
+//     for service apps registered with [Server.AddServiceApp]:
+//     client_credentials with a private_key_jwt assertion verified against
+//     the app's keys (aud, exp, iat, single-use jti), granted scopes,
+//     one-hour tokens on the fake clock, and DPoP (proof checks, the
+//     use_dpop_nonce challenge with DPoP-Nonce, daily nonce renewal,
+//     tokens bound by cnf.jkt).
 //
 // Status codes, error bodies (errorCode, errorSummary, errorLink, errorId,
 // errorCauses), IDs (00u…, 00g…, fwf…) and headers (X-Okta-Request-Id,
 // Date, X-Rate-Limit-Limit/Remaining/Reset) follow Okta's documentation as
 // summarized, with sources, in docs/okta.md.
-// API calls need "Authorization: SSWS <token>" or "Bearer <token>"; anything
-// else is 401 E0000011. A POST or PUT without Content-Length and body is 411.
+// API calls need "Authorization: SSWS <token>" or "Bearer <token>", or, with
+// a token from /oauth2/v1/token, "Bearer <token>" or "DPoP <token>" plus a
+// valid DPoP proof; anything else is 401 E0000011 (with a WWW-Authenticate
+// challenge for OAuth tokens). Each route needs an Okta scope (for example
+// okta.users.manage to create a user, okta.groups.read to list members); a
+// token without it gets 403 E0000006. A POST or PUT without Content-Length
+// and body is 411.
 //
 // # Controlling and observing it
 //
 // Seed with [Server.AddUser], [Server.SetLastLogin] (a user who has signed
 // in before), [Server.AddUserType], [Server.AddGroup], [Server.AddToGroup],
-// [Server.AddToken] and
-// [Server.AddEventHook]; inspect with [Server.Users], [Server.Enrollments],
-// [Server.Enrollment], [Server.Events], [Server.Outbox] (the users'
-// mailboxes, PIN emails included; [Server.PIN] reads the PIN out of the
-// newest PIN email to an address), [Server.Deliveries] and
-// [Server.RequestLog]. Time is a fake clock that only moves forward
+// [Server.AddToken], [Server.AddServiceApp] and [Server.AddEventHook]; get
+// a client authenticated as a service app with [Server.OAuthClient], and
+// steer OAuth with [Server.RevokeServiceAppTokens], [Server.RotateDPoPNonce]
+// and [Server.RequireDPoPNonceForAPI]; inspect with [Server.Users],
+// [Server.Enrollments], [Server.Enrollment], [Server.Events],
+// [Server.TokenCounts], [Server.Outbox] (the users' mailboxes, PIN emails
+// included; [Server.PIN] reads the PIN out of the newest PIN email to an
+// address), [Server.Deliveries] and [Server.RequestLog]. Time is a fake clock that only moves forward
 // ([Server.SetNow], [Server.Advance]; moving it back is refused with
 // [ErrClockBackwards]); with [WithRealTime] it follows the wall clock, for
 // clients you cannot give a clock to (an SDK that waits for
