@@ -22,6 +22,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // Okta API scopes a service app asks for (docs/okta.md §OAuth for service
@@ -178,7 +180,7 @@ func parseTokenURL(s string) (*url.URL, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: WithOAuth: TokenURL must not have user information, a query or a fragment", ErrInvalidArgument)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !httpclient.IsLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("%w: WithOAuth: TokenURL %q: plain http is only allowed for loopback hosts", ErrInvalidArgument, s)
 	}
 	return u, nil
@@ -405,8 +407,8 @@ func tokenErrorFrom(re *oauth2.RetrieveError) *TokenError {
 			te.Description = http.StatusText(te.StatusCode)
 		}
 	}
-	te.ErrorCode = clipText(te.ErrorCode, 64)
-	te.Description = clipText(te.Description, maxErrorText)
+	te.ErrorCode = httpclient.Clip(te.ErrorCode, 64)
+	te.Description = httpclient.Clip(te.Description, maxErrorText)
 	te.retry = te.StatusCode == http.StatusTooManyRequests || te.StatusCode >= 500
 	return te
 }
@@ -430,7 +432,7 @@ func (s *tokenSource) accept(tok *oauth2.Token, sent time.Time) (*accessToken, e
 		// to bind the token (RFC 9449 §5); it is used as a bearer token.
 		t.scheme = "Bearer"
 	default:
-		return nil, &TokenError{Err: fmt.Errorf("unsupported token_type %q", clipText(tok.TokenType, 32))}
+		return nil, &TokenError{Err: fmt.Errorf("unsupported token_type %q", httpclient.Clip(tok.TokenType, 32))}
 	}
 	lifetime := defaultTokenLifetime
 	if secs, ok := expiresIn(tok.Extra("expires_in")); ok {
