@@ -584,7 +584,9 @@ func TestOAuthDPoPNonces(t *testing.T) {
 func TestOAuthTransientTokenFailureRetried(t *testing.T) {
 	st := newOAuthSetup(t, oktatest.ServiceApp{Scopes: []string{okta.ScopeUsersManage}}, okta.OAuthConfig{},
 		okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Second }}))
-	st.srv.InjectFault(oktatest.Fault{PathPrefix: okta.TokenPath, Status: http.StatusServiceUnavailable})
+	if err := st.srv.InjectHTTPFault(oktatest.HTTPFaultRule{PathPrefix: okta.TokenPath, Status: http.StatusServiceUnavailable}); err != nil {
+		t.Fatal(err)
+	}
 	// CreateUser is not idempotent, but without a token it was never sent.
 	u, err := st.c.CreateUser(context.Background(), okta.CreateUserRequest{Profile: okta.Profile{
 		Login: "grace@example.com", Email: "grace@example.com", FirstName: "Grace", LastName: "H",

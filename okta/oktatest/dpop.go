@@ -226,7 +226,7 @@ func (s *Server) pruneNoncesLocked(now time.Time) {
 func (s *Server) RotateDPoPNonce() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.oauth.nonces = []dpopNonce{{value: s.randomID(32), issued: s.now}}
+	s.oauth.nonces = []dpopNonce{{value: s.randomID(32), issued: s.now()}}
 }
 
 // RequireDPoPNonceForAPI makes API calls with DPoP-bound tokens need a

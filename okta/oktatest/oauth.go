@@ -236,7 +236,7 @@ func (s *Server) handleToken(x *exchange) {
 	s.mu.Lock()
 	s.oauth.init()
 	app := s.oauth.apps[clientID]
-	now := s.now
+	now := s.now()
 	s.mu.Unlock()
 	if app == nil {
 		s.oauthError(x, http.StatusUnauthorized, "invalid_client", "The client_id is not registered.")
@@ -477,7 +477,7 @@ func (s *Server) authorizeOAuth(x *exchange, scope string) (ok, handled bool) {
 	}
 	s.mu.Lock()
 	it := s.oauth.tokens[tok]
-	now := s.now
+	now := s.now()
 	apiNonce := s.oauth.apiNonce
 	s.mu.Unlock()
 	if it == nil {
