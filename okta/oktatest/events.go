@@ -1,14 +1,8 @@
 package oktatest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,74 +70,22 @@ func (s *Server) sendMailLocked(to, subject, body string) {
 	s.outbox = append(s.outbox, Email{Time: s.now(), To: to, Subject: subject, Body: body})
 }
 
-type hook struct {
-	id            string
-	url           string
-	authorization string // secret: never logged
-	types         map[string]bool
-}
-
-// Delivery is one event-hook delivery attempt.
+// Delivery is one event-hook delivery attempt. A retry is a second
+// Delivery with the same EventID and Attempt 2.
 type Delivery struct {
 	HookID     string   // the hook
 	URL        string   // the hook's URL
 	EventType  string   // the delivered event's type
 	EventUUIDs []string // the delivered events
+	// EventID is the envelope's eventId, the same on a retry.
+	EventID string
+	// Attempt is 1 for the first try, 2 for Okta's one retry.
+	Attempt int
 	// Status is the hook's HTTP status, 0 if the request failed.
 	Status int
-	// Err describes a failed delivery.
+	// Err describes a failed delivery (for example a timeout).
 	Err  string
 	Time time.Time // fake-clock time
-}
-
-// AddEventHook registers an event hook as Okta does: it first performs the
-// one-time verification (GET url with X-Okta-Verification-Challenge, which
-// the endpoint must echo as {"verification":"<challenge>"}), then delivers
-// every later event of the given types (all event-hook eligible types when
-// none are given: system.mfa.preregister.initiate and
-// group.user_membership.add) with a POST of Okta's event-hook JSON. Every
-// request carries authorization, when non-empty, as its Authorization
-// header. It returns the hook's ID, or an error if verification fails.
-func (s *Server) AddEventHook(ctx context.Context, hookURL, authorization string, eventTypes ...string) (string, error) {
-	u, err := url.Parse(hookURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("oktatest: AddEventHook: %q is not an absolute http(s) URL", hookURL)
-	}
-	challenge := s.randomID(40)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, hookURL, nil)
-	if err != nil {
-		return "", fmt.Errorf("oktatest: AddEventHook: %w", err)
-	}
-	req.Header.Set("X-Okta-Verification-Challenge", challenge)
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := s.hookHC.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("oktatest: AddEventHook: verification request: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("oktatest: AddEventHook: verification answered HTTP %d", resp.StatusCode)
-	}
-	var v struct {
-		Verification string `json:"verification"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil || v.Verification != challenge {
-		return "", errors.New("oktatest: AddEventHook: verification response does not echo the challenge as {\"verification\": ...}")
-	}
-	h := &hook{id: "who" + s.randomID(17), url: hookURL, authorization: authorization, types: map[string]bool{}}
-	if len(eventTypes) == 0 {
-		eventTypes = []string{EventPreregisterInitiate, "group.user_membership.add"}
-	}
-	for _, t := range eventTypes {
-		h.types[t] = true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hooks = append(s.hooks, h)
-	return h.id, nil
 }
 
 // Deliveries returns every event-hook delivery attempt so far.
@@ -260,66 +202,4 @@ func (s *Server) dispatchCallbacks(x *exchange) {
 	for _, e := range x.events {
 		s.onEvent(e)
 	}
-}
-
-// deliverHooks posts x's events to the matching hooks (after the response
-// was sent). Failures are recorded as Deliveries, not retried.
-func (s *Server) deliverHooks(ctx context.Context, x *exchange) {
-	if len(x.events) == 0 {
-		return
-	}
-	s.mu.Lock()
-	hooks := append([]*hook(nil), s.hooks...)
-	displays := map[string]string{}
-	for _, e := range x.events {
-		if u, ok := s.users[e.UserID]; ok {
-			displays[e.UserID] = u.profile.FirstName + " " + u.profile.LastName
-		}
-	}
-	now := s.now()
-	s.mu.Unlock()
-	for _, h := range hooks {
-		for _, e := range x.events {
-			if !h.types[e.EventType] {
-				continue
-			}
-			s.deliver(ctx, h, e, s.logEventFor(e, displays[e.UserID]), now)
-		}
-	}
-}
-
-func (s *Server) deliver(ctx context.Context, h *hook, e Event, le logEvent, now time.Time) {
-	p := hookPayload{
-		EventType: "com.okta.event_hook", EventTypeVersion: "1.0", CloudEventsVersion: "0.1",
-		Source: s.srv.URL + "/api/v1/eventHooks/" + h.id, EventID: uuid.Must(uuid.NewRandomFromReader(s.rand)).String(),
-		Data: hookData{Events: []logEvent{le}}, EventTime: oktaTime(now), ContentType: "application/json",
-	}
-	d := Delivery{HookID: h.id, URL: h.url, EventType: e.EventType, EventUUIDs: []string{e.UUID}, Time: now}
-	body, err := json.Marshal(p)
-	if err == nil {
-		var req *http.Request
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", "application/json")
-			req.Header.Set("User-Agent", "Okta-Integrations")
-			if h.authorization != "" {
-				req.Header.Set("Authorization", h.authorization)
-			}
-			var resp *http.Response
-			if resp, err = s.hookHC.Do(req); err == nil {
-				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-				_ = resp.Body.Close()
-				d.Status = resp.StatusCode
-			}
-		}
-	}
-	if err != nil {
-		d.Err = err.Error()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.deliveries = append(s.deliveries, d)
-	close(s.delivered)
-	s.delivered = make(chan struct{})
 }

@@ -34,6 +34,7 @@ type config struct {
 	window       time.Duration
 	page         int
 	plan         *HTTPFaultPlan
+	hookTimeout  time.Duration // see WithHookTimeout
 }
 
 // WithRand makes IDs, tokens, challenges and keys come from r (for
@@ -149,7 +150,8 @@ func WithChallengeTimeout(d time.Duration) Option {
 }
 
 // WithHookClient sets the HTTP client event-hook deliveries and
-// verifications use (default a client with a 10 s timeout).
+// verifications use (default one that follows no redirects; each call is
+// bounded by [WithHookTimeout] besides hc's own Timeout).
 func WithHookClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {

@@ -47,6 +47,8 @@ type Server struct {
 	onEvent func(Event)
 	page    int
 	gcm     cipher.AEAD // PIN encryption at rest
+	// hookTimeout bounds each verification and delivery call (WithHookTimeout).
+	hookTimeout time.Duration
 	// Rate limits (see bucketFor): WithRateLimit prefixes, longest first;
 	// whether to count per Okta's buckets (internal/oktarate); and the
 	// WithBucketLimit overrides by bucket name.
@@ -111,6 +113,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		ttl:          DefaultChallengeTimeout,
 		window:       time.Minute,
 		page:         1000,
+		hookTimeout:  DefaultHookTimeout, // Okta's
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -131,7 +134,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	}
 	s := &Server{
 		t: t, rand: fakehttp.NewLockedReader(c.rand), issuer: c.issuer, orgName: c.orgName, roots: c.roots, aaguids: c.aaguids,
-		ttl: c.ttl, hookHC: c.hookHC, onEvent: c.onEvent, page: c.page,
+		ttl: c.ttl, hookHC: c.hookHC, onEvent: c.onEvent, page: c.page, hookTimeout: c.hookTimeout,
 		limits:       sortedLimits(c.limits),
 		table:        c.table,
 		bucketLimits: c.bucketLimits,
@@ -157,7 +160,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		}
 	}
 	if s.hookHC == nil {
-		s.hookHC = &http.Client{Timeout: 10 * time.Second}
+		s.hookHC = newHookClient()
 	}
 	key := make([]byte, 32)
 	if _, err := io.ReadFull(c.rand, key); err != nil {
