@@ -94,6 +94,20 @@ type EventSubscriptions struct {
 	Filter json.RawMessage `json:"filter,omitempty"`
 }
 
+// UnmarshalJSON decodes the events member; a null filter is nil.
+func (e *EventSubscriptions) UnmarshalJSON(b []byte) error {
+	type plain EventSubscriptions
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if bytes.Equal(bytes.TrimSpace(p.Filter), []byte("null")) {
+		p.Filter = nil
+	}
+	*e = EventSubscriptions(p)
+	return nil
+}
+
 // EventHookChannel is the channel member of an event hook.
 type EventHookChannel struct {
 	// Type is "HTTP" (the default when empty).
@@ -490,6 +504,9 @@ func (c *Client) hookLifecycle(ctx context.Context, op, id, action string) (Even
 //  5. It deactivates and deletes other hooks with the same name and URI
 //     (duplicates left by a concurrent start); a hook already gone is fine.
 //
+// If the hook it works on disappears (404: a concurrent instance removed it
+// as a duplicate of an older one), it starts over, at most 5 times.
+//
 // Errors: those of the calls it makes; a verification failure is an
 // *APIError wrapping ErrValidation from [Client.VerifyEventHook].
 func (c *Client) EnsureEventHook(ctx context.Context, want EventHook) (EventHook, error) {
@@ -498,11 +515,30 @@ func (c *Client) EnsureEventHook(ctx context.Context, want EventHook) (EventHook
 	if _, err := want.request(op, true); err != nil {
 		return EventHook{}, err
 	}
+	var err error
+	for range maxEnsureRounds {
+		var h EventHook
+		h, err = c.ensureOnce(ctx, op, want)
+		// A concurrent instance removed the hook we picked as a
+		// duplicate of its own: start over with the one that stays.
+		if !errors.Is(err, ErrNotFound) {
+			return h, err
+		}
+	}
+	return EventHook{}, err
+}
+
+// maxEnsureRounds bounds EnsureEventHook's restarts after a concurrent
+// instance removed the hook it was working on.
+const maxEnsureRounds = 5
+
+func (c *Client) ensureOnce(ctx context.Context, op string, want EventHook) (EventHook, error) {
 	hooks, err := c.ListEventHooks(ctx)
 	if err != nil {
 		return EventHook{}, err
 	}
 	h, found := pickHook(hooks, want)
+	fresh := false // h was just created from want
 	if !found {
 		created, err := c.CreateEventHook(ctx, want)
 		if err != nil {
@@ -512,13 +548,13 @@ func (c *Client) EnsureEventHook(ctx context.Context, want EventHook) (EventHook
 			return EventHook{}, err
 		}
 		if h, found = pickHook(hooks, want); !found || h.ID == created.ID {
-			h = created
+			h, fresh = created, true
 		}
 		// Another instance's older hook won: ours is removed in step 5
 		// (same name and URI) like any duplicate.
 		hooks = append(hooks, created)
 	}
-	if differs(h, want) || hasSecret(want) {
+	if !fresh && (differs(h, want) || hasSecret(want)) {
 		if h, err = c.ReplaceEventHook(ctx, h.ID, want); err != nil {
 			return EventHook{}, err
 		}
