@@ -1,7 +1,8 @@
 // Package okta is a client for the parts of Okta's API that pre-enrolled
 // YubiKeys need: users and groups (/api/v1/users, /api/v1/groups), the WebAuthn
-// preregistration API (/webauthn-registration/api/v1/...) and the classic Authn
-// API (/api/v1/authn) used to sign in with a WebAuthn factor.
+// preregistration API (/webauthn-registration/api/v1/...), the classic Authn
+// API (/api/v1/authn) used to sign in with a WebAuthn factor, and event hooks
+// (/api/v1/eventHooks), through which Okta reports orders to a service.
 //
 // Besides the standard library it imports package webauthn, for the one
 // JWK type of the module ([webauthn.PublicJWK]): the Yubico keys that
@@ -33,6 +34,16 @@
 // request is a [*TokenError]. The facts this relies on, with Okta's public
 // sources, are in docs/okta.md (sections "OAuth for service apps" and
 // "DPoP").
+//
+// # Event hooks
+//
+// A service that receives Okta's events registers its endpoint with
+// [Client.EnsureEventHook] at start-up: it creates or updates the hook,
+// activates it and has Okta verify the endpoint, and is safe to run from
+// several instances at once. The other calls ([Client.CreateEventHook],
+// [Client.VerifyEventHook], ...) map one to one to Okta's Event Hooks API.
+// The hook's shared secret ([EventHookAuthScheme].Value) is write-only: Okta
+// never returns it and this package never prints or logs it.
 //
 // # Errors
 //

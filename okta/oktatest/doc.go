@@ -21,6 +21,9 @@
 //     from package webauthn;
 //   - the classic Authn API for a WebAuthn factor (/api/v1/authn and
 //     /api/v1/authn/factors/{id}/verify), verified with package webauthn;
+//   - event hooks: the Event Hooks API (/api/v1/eventHooks: list, create,
+//     get, replace, delete, lifecycle activate, deactivate and verify),
+//     verification by calling the hook's URL, and deliveries (see below);
 //   - /.well-known/openid-configuration (the issuer);
 //   - the org authorization server's token endpoint, POST /oauth2/v1/token,
 //     for service apps registered with [Server.AddServiceApp]:
@@ -96,6 +99,23 @@
 // initiate-fulfillment-request emits system.mfa.preregister.initiate to
 // the callback given with [WithEventCallback] (before the response) and to
 // event hooks (after the response, as Okta delivers asynchronously).
+//
+// # Event hooks
+//
+// A hook is created ACTIVE and UNVERIFIED (through the API or
+// [Server.AddEventHook], which also verifies it). Verify calls the hook's
+// URL with a GET carrying X-Okta-Verification-Challenge (and the hook's
+// auth and custom headers), which must be answered with
+// {"verification": "<challenge>"} within the hook timeout (3 s, Okta's;
+// [WithHookTimeout]); one more try follows any failure, then the verify
+// call answers 400. Events go only to ACTIVE and VERIFIED hooks subscribed
+// to their type, one POST of Okta's envelope per event with the hook's
+// auth and custom headers, after the response of the request that caused
+// them; a timeout, a failed connection or a 5xx gets one retry with the
+// same body, a 4xx none. Every attempt is a [Delivery] ([Server.Deliveries],
+// [Server.AwaitDeliveries]). At most 25 hooks are ACTIVE; only INACTIVE ones
+// can be deleted. docs/decisions.md §Okta event hooks lists what Okta does
+// not document and the fake chose.
 //
 // # Okta's Go SDK
 //
