@@ -42,7 +42,8 @@
 // in a [*ValidationError]: required fields (the secondary email for new
 // users and for active ones who never signed in), ISO 3166-1 country
 // codes, USPS regions for the US and Canada, postal-code formats, phone
-// numbers, email syntax and Yubico's byte limits.
+// numbers (every country's numbering plan, from Google's libphonenumber
+// metadata; [NormalizePhone]), email syntax and Yubico's byte limits.
 // Names are shortened as the Okta Workflows template does only when the
 // caller asks, with [ShippingInfo.Truncate]. Validation happens before any
 // remote call, so a bad address never leaves an orphaned enrollment behind.

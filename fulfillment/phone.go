@@ -2,168 +2,265 @@ package fulfillment
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/width"
 )
 
-// callingPlan is how one country writes phone numbers: its country calling
-// code, the trunk prefix dropped in international form, and the length range
-// of the national significant number.
-type callingPlan struct {
-	code         string
-	trunk        string
-	minLen, maxN int
-}
+// Phone numbers are read and checked with the numbering plans of Google's
+// libphonenumber (https://github.com/google/libphonenumber), as ported to
+// Go by github.com/nyaruka/phonenumbers: every country's calling code,
+// trunk prefix, international dialling prefix and assigned number ranges.
 
-// nanp is the North American Numbering Plan: +1, ten digits NXX-NXX-XXXX.
-var nanp = callingPlan{code: "1", trunk: "1", minLen: 10, maxN: 10}
+// maxPhoneInputBytes bounds what NormalizePhone reads; Yubico takes at most
+// MaxPhoneBytes, and libphonenumber refuses more than 250 characters.
+const maxPhoneInputBytes = 64
 
-// callingPlans covers the countries whose numbers are checked by length:
-// NANP members, and the countries with exact postal rules, plus common
-// destinations. Other countries accept numbers only in international form.
-var callingPlans = map[string]callingPlan{
-	"US": nanp, "CA": nanp, "AG": nanp, "AI": nanp, "AS": nanp, "BB": nanp, "BM": nanp, "BS": nanp,
-	"DM": nanp, "DO": nanp, "GD": nanp, "GU": nanp, "JM": nanp, "KN": nanp, "KY": nanp, "LC": nanp,
-	"MP": nanp, "MS": nanp, "PR": nanp, "SX": nanp, "TC": nanp, "TT": nanp, "VC": nanp, "VG": nanp, "VI": nanp,
-	"GB": {"44", "0", 9, 10},
-	"DE": {"49", "0", 6, 13},
-	"FR": {"33", "0", 9, 9},
-	"NL": {"31", "0", 9, 9},
-	"SE": {"46", "0", 7, 10},
-	"AU": {"61", "0", 9, 9},
-	"JP": {"81", "0", 9, 10},
-	"IN": {"91", "0", 10, 10},
-	"IE": {"353", "0", 7, 9},
-	"IT": {"39", "", 6, 11},
-	"ES": {"34", "", 9, 9},
-	"PT": {"351", "", 9, 9},
-	"CH": {"41", "0", 9, 9},
-	"AT": {"43", "0", 4, 13},
-	"BE": {"32", "0", 8, 9},
-	"DK": {"45", "", 8, 8},
-	"NO": {"47", "", 8, 8},
-	"FI": {"358", "0", 5, 12},
-	"PL": {"48", "", 9, 9},
-	"CZ": {"420", "", 9, 9},
-	"NZ": {"64", "0", 8, 10},
-	"SG": {"65", "", 8, 8},
-	"HK": {"852", "", 8, 8},
-	"MX": {"52", "", 10, 10},
-	"BR": {"55", "0", 10, 11},
-	"CN": {"86", "0", 10, 11},
-	"KR": {"82", "0", 9, 10},
-	"IL": {"972", "0", 8, 9},
-	"ZA": {"27", "0", 9, 9},
-}
+// maxE164Digits is the most digits an E.164 number has (ITU-T E.164 §6.1:
+// country code and national significant number together).
+const maxE164Digits = 15
 
-// plansByCode maps a calling code to a plan of one of its countries (all
-// countries sharing a code share the length rule here).
-var plansByCode = func() map[string]callingPlan {
-	m := make(map[string]callingPlan)
-	for _, p := range callingPlans {
-		m[p.code] = p
-	}
-	return m
-}()
+// phoneField is the Okta attribute phone errors name.
+const phoneField = "primaryPhone"
 
-var (
-	errPhoneSyntax    = errors.New("may contain only digits, spaces, '-', '.', '/', parentheses and a leading '+'")
-	errPhoneLength    = errors.New("has the wrong number of digits")
-	errPhoneCountry   = errors.New("needs an international form (+ and country code) for this country")
-	errPhoneNANP      = errors.New("is not a valid North American number (NXX-NXX-XXXX)")
-	errPhoneLeading0  = errors.New("country code cannot start with 0")
-	maxPhoneInputSize = 64
-)
-
-// NormalizePhone returns number in E.164 form ("+4930123456"), reading a
-// national number ("030 123456") by the dialling rules of country (an ISO
-// 3166-1 alpha-2 code). It accepts the separators people write (spaces,
-// '-', '.', '/', parentheses), a leading "+" or "00" (also "011" in NANP
-// countries) for international form, and the "(0)" of "+44 (0)20 ...".
-// The error says what is wrong; it never contains the number.
+// NormalizePhone returns number in E.164 form ("+4930123456"). A number in
+// national form ("030 123456") is read by the numbering plan of country (the
+// profile's countryCode, an ISO 3166-1 alpha-2 code, any case): its trunk
+// prefix is dropped and its international dialling prefix ("00", "011" in
+// North America, ...) understood. A number in international form ("+44 (0)20
+// 7946 0958") may belong to any country, whatever country says. The number
+// must be one the country's numbering plan assigns (right length, an
+// existing area code or mobile range), per libphonenumber's metadata.
+//
+// It accepts the separators people write (spaces, '-', '.', '/',
+// parentheses, Unicode dashes) and full-width forms (as Japanese input
+// methods type them); letters, extensions and other characters are refused,
+// since a carrier needs the bare number. A number already in E.164 form is
+// returned unchanged, so NormalizePhone is idempotent.
+//
+// The error is a *ValidationError (wrapping ErrInvalidShipping) with one
+// FieldError for primaryPhone, whose Value is number as given (shortened to
+// 32 bytes) and whose Problem says what is wrong.
 func NormalizePhone(country, number string) (string, error) {
-	if len(number) > maxPhoneInputSize {
-		return "", errPhoneLength
+	if len(number) > maxPhoneInputBytes {
+		return "", phoneError(number, fmt.Sprintf("too long to be a phone number (over %d bytes)", maxPhoneInputBytes))
 	}
 	s := strings.TrimSpace(number)
-	intl := false
+	if s == "" {
+		return "", phoneError(number, "required")
+	}
+	if s[0] == '+' && digitsOnly(s[1:]) && IsE164(s) {
+		return s, nil
+	}
+	if !isASCII(s) {
+		s = width.Narrow.String(s) // "＋８１ ３－１２３４" → "+81 3-1234"
+	}
+	if p := phoneSyntax(s); p != "" {
+		return "", phoneError(number, p)
+	}
+	region := upperASCII(strings.TrimSpace(country))
+	if !phonenumbers.GetSupportedRegions()[region] {
+		region = phonenumbers.UNKNOWN_REGION
+	}
+	n, err := phonenumbers.ParseAndKeepRawInput(s, region)
+	if err != nil {
+		return "", phoneError(number, parseProblem(err, s[0] == '+', country, region))
+	}
+	if n.GetExtension() != "" {
+		return "", phoneError(number, problemExtension)
+	}
+	if !phonenumbers.IsValidNumber(n) {
+		return "", phoneError(number, planProblem(n, region))
+	}
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
 	switch {
-	case strings.HasPrefix(s, "+"):
-		intl, s = true, s[1:]
+	case len(e164)-1 > maxE164Digits:
+		return "", phoneError(number, fmt.Sprintf("longer than the %d digits of an international number", maxE164Digits))
+	case !IsE164(e164):
+		// Not reached with libphonenumber's metadata; refuse rather than
+		// return a form that would read differently a second time.
+		return "", phoneError(number, "has no unambiguous international form")
 	}
-	digits := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			digits = append(digits, c)
-		case c == '(' && i+2 < len(s) && s[i+1] == '0' && s[i+2] == ')' && (intl || strings.HasPrefix(string(digits), "00")):
-			i += 2 // the "(0)" trunk hint of international numbers
-		case c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')':
-		default:
-			return "", errPhoneSyntax
-		}
-	}
-	d := string(digits)
-	plan, known := callingPlans[country]
-	if !intl {
-		switch {
-		case strings.HasPrefix(d, "00"):
-			intl, d = true, d[2:]
-		case known && plan.code == "1" && strings.HasPrefix(d, "011"):
-			intl, d = true, d[3:]
-		}
-	}
-	if !intl {
-		if !known {
-			return "", errPhoneCountry
-		}
-		if plan.trunk != "" && strings.HasPrefix(d, plan.trunk) && len(d)-len(plan.trunk) >= plan.minLen {
-			d = d[len(plan.trunk):]
-		}
-		d = plan.code + d
-	}
-	if err := checkE164Digits(d); err != nil {
-		return "", err
-	}
-	return "+" + d, nil
+	return e164, nil
 }
 
-// checkE164Digits checks the digits of an international number (without
-// '+'): 7–15 digits, a non-zero first digit, and the national length rule
-// when the country code is one the package knows.
-func checkE164Digits(d string) error {
-	if d == "" || len(d) < 7 || len(d) > 15 {
-		return errPhoneLength
-	}
-	if d[0] == '0' {
-		return errPhoneLeading0
-	}
-	for n := 1; n <= 3; n++ {
-		p, ok := plansByCode[d[:n]]
-		if !ok {
-			continue
-		}
-		national := d[n:]
-		if len(national) < p.minLen || len(national) > p.maxN {
-			if p.code == "1" {
-				return errPhoneNANP
-			}
-			return errPhoneLength
-		}
-		if p.code == "1" && (national[0] < '2' || national[3] < '2') {
-			return errPhoneNANP
-		}
-		return nil
-	}
-	return nil
-}
-
-// IsE164 reports whether s is a phone number in E.164 form that
-// [NormalizePhone] would produce: '+' and 7–15 digits, passing the length
-// rule of a known country code.
+// IsE164 reports whether s is a phone number in the E.164 form that
+// [NormalizePhone] produces: '+', the country calling code and the national
+// significant number, at most 15 digits, nothing else, and a number
+// libphonenumber's metadata says is valid.
 func IsE164(s string) bool {
-	if len(s) < 2 || s[0] != '+' || !digitsOnly(s[1:]) {
+	if len(s) < 3 || len(s)-1 > maxE164Digits || s[0] != '+' || !digitsOnly(s[1:]) || s[1] == '0' {
 		return false
 	}
-	return checkE164Digits(s[1:]) == nil
+	d := s[1:]
+	// Country calling codes are a prefix code (ITU-T E.164): at most one
+	// of the first one, two or three digits is assigned.
+	for l := 1; l <= 3 && l < len(d); l++ {
+		cc, _ := strconv.Atoi(d[:l])
+		if len(phonenumbers.GetRegionCodesForCountryCode(cc)) == 0 {
+			continue
+		}
+		nsn := d[l:]
+		nn, err := strconv.ParseUint(nsn, 10, 64)
+		if err != nil {
+			return false
+		}
+		n := &phonenumbers.PhoneNumber{CountryCode: new(int32(cc)), NationalNumber: &nn}
+		if zeros := leadingZeros(nsn); zeros > 0 {
+			// Italy and a few others keep the leading 0 after the
+			// country code; libphonenumber records how many.
+			n.ItalianLeadingZero = new(true)
+			if zeros > 1 {
+				n.NumberOfLeadingZeros = new(int32(zeros))
+			}
+		}
+		return phonenumbers.IsValidNumber(n) && phonenumbers.GetNationalSignificantNumber(n) == nsn
+	}
+	return false
+}
+
+// leadingZeros counts the zeros nsn starts with, the last digit excepted
+// (libphonenumber's rule: "0" alone has none).
+func leadingZeros(nsn string) int {
+	z := 0
+	for z < len(nsn)-1 && nsn[z] == '0' {
+		z++
+	}
+	return z
+}
+
+// checkPhone is [ShippingInfo.Validate]'s rule for primaryPhone: a valid
+// number, in E.164 form.
+func checkPhone(country, p string) string {
+	n, err := NormalizePhone(country, p)
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) && len(ve.Fields) == 1 {
+			return ve.Fields[0].Problem
+		}
+		return err.Error()
+	}
+	if n != p {
+		return "not in E.164 form (Normalize gives " + quote(n) + ")"
+	}
+	return ""
+}
+
+// The problems NormalizePhone reports, when they do not depend on the
+// number.
+const (
+	problemSyntax    = "may contain only digits, spaces, '-', '.', '/', parentheses and a leading '+'"
+	problemExtension = "has an extension; give the number alone (the carrier calls it)"
+	problemTooShort  = "too short to be a phone number"
+	problemCallCode  = "has no valid country calling code after the international prefix"
+)
+
+// phoneError is NormalizePhone's error: problem with primaryPhone, showing
+// the number as the user typed it.
+func phoneError(number, problem string) error {
+	return &ValidationError{
+		Fields: []FieldError{{Field: phoneField, Problem: problem, Value: truncateValue(number)}},
+		kind:   ErrInvalidShipping,
+	}
+}
+
+// phoneSyntax checks the characters of s (after width folding): digits,
+// white space, '-', '.', '/', parentheses, Unicode dashes, and a '+' only
+// in front. It names an extension ("x12", "ext. 12", "#12") as such.
+func phoneSyntax(s string) string {
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r == '-', r == '.', r == '/', r == '(', r == ')':
+		case r == '+' && i == 0:
+		case unicode.IsSpace(r), r >= '\u2010' && r <= '\u2015', r == '\u2212':
+		default:
+			l := strings.ToLower(s)
+			if strings.Contains(l, "ext") || strings.ContainsAny(l, "x#;") {
+				return problemExtension
+			}
+			if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				return "contains control or invisible formatting characters"
+			}
+			return problemSyntax
+		}
+	}
+	return ""
+}
+
+// parseProblem explains a libphonenumber parse error. intl is whether the
+// number starts with '+'; region is the default region used ("ZZ" when
+// country has no numbering plan).
+func parseProblem(err error, intl bool, country, region string) string {
+	switch {
+	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
+		if intl || region != phonenumbers.UNKNOWN_REGION {
+			return problemCallCode
+		}
+		if strings.TrimSpace(country) == "" {
+			return "in national form, but countryCode is empty; write it with '+' and the country calling code"
+		}
+		return "in national form, but countryCode " + quote(truncateValue(country)) +
+			" has no numbering plan of its own; write it with '+' and the country calling code"
+	case errors.Is(err, phonenumbers.ErrNumTooLong):
+		return fmt.Sprintf("too long to be a phone number (over %d bytes)", maxPhoneInputBytes)
+	}
+	// ErrNotANumber, ErrTooShortNSN, ErrTooShortAfterIDD.
+	return problemTooShort
+}
+
+// planProblem says why n, which is not a valid number, is not: a length
+// its country's numbering plan never has, or a number range it does not
+// assign.
+func planProblem(n *phonenumbers.PhoneNumber, region string) string {
+	where := planName(int(n.GetCountryCode()), region)
+	switch phonenumbers.IsPossibleNumberWithReason(n) {
+	case phonenumbers.IS_POSSIBLE:
+	case phonenumbers.TOO_SHORT:
+		return "too short for " + where
+	case phonenumbers.TOO_LONG:
+		return "too long for " + where
+	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		if n.GetCountryCodeSource() == phonenumbers.PhoneNumber_FROM_DEFAULT_COUNTRY {
+			return "missing the area code: a local number in " + where
+		}
+		return "too short for " + where
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return problemCallCode
+	default: // INVALID_LENGTH
+		return "wrong number of digits for " + where
+	}
+	return "not a number in use in " + where + " (no such area code or number range)"
+}
+
+// planName names a numbering plan for an error: "+33 (FR)"; the region the
+// number was read for when it has that calling code ("+1 (CA)"); for codes
+// several countries share, "+44 (GB, GG, IM, JE)" or "+1 (NANP)".
+func planName(cc int, region string) string {
+	code := "+" + strconv.Itoa(cc)
+	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
+	switch {
+	case phonenumbers.GetCountryCodeForRegion(region) == cc:
+		return code + " (" + region + ")"
+	case len(regions) == 0 || regions[0] == "001":
+		return code
+	case cc == 1:
+		return code + " (NANP)"
+	case len(regions) <= 4:
+		return code + " (" + strings.Join(regions, ", ") + ")"
+	}
+	return fmt.Sprintf("%s (%s and %d more)", code, regions[0], len(regions)-1)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

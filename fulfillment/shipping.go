@@ -197,7 +197,8 @@ func (s ShippingInfo) Truncate() ShippingInfo {
 //   - zipCode matches the country's format (exact for US, CA, GB, DE, FR,
 //     NL, SE, AU, JP, IN; 2–10 letters, digits, spaces or dashes elsewhere);
 //     a Canadian code's first letter agrees with the province;
-//   - primaryPhone is in E.164 form;
+//   - primaryPhone is a number its country's numbering plan assigns, in
+//     E.164 form (see [NormalizePhone]);
 //   - emails are plain addresses (net/mail) with a dotted domain.
 func (s ShippingInfo) Validate() error {
 	var v validator
@@ -288,17 +289,6 @@ func needLetterOrDigit(s string) string {
 		}
 	}
 	return "must contain a letter or digit"
-}
-
-func checkPhone(country, p string) string {
-	if IsE164(p) {
-		return ""
-	}
-	n, err := NormalizePhone(country, p)
-	if err != nil {
-		return "not a valid phone number: " + err.Error()
-	}
-	return "not in E.164 form (Normalize gives " + quote(n) + ")"
 }
 
 // checkEmail checks a plain address: what net/mail accepts without a
