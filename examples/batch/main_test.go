@@ -154,7 +154,7 @@ func TestHRIS(t *testing.T) {
 			[]string{"batch: 4 rows: 0 ordered, 0 skipped (already in fulfillment), 0 failed, 2 invalid, 2 not ordered"},
 			[]string{
 				`line 3: invalid: column "Username": malformed HRIS export: login is empty`,
-				`line 4 pat.bad@example.com: invalid: secondEmail: required; primaryPhone "12": not a valid phone number: has the wrong number of digits; state "MASS.": must be a two-letter USPS code for US; zipCode "2026": not a valid US postal code (like "12345 or 12345-6789")`,
+				`line 4 pat.bad@example.com: invalid: secondEmail: required; primaryPhone "12": too short for +1 (US); state "MASS.": must be a two-letter USPS code for US; zipCode "2026": not a valid US postal code (like "12345 or 12345-6789")`,
 				"batch: 2 of 4 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
 			}},
 		// lars has no personal email: as a new hire (not in Okta) he needs one.

@@ -64,7 +64,7 @@ func TestBadProfileListsEveryField(t *testing.T) {
 		"order: the user's Okta profile cannot be shipped to (6 problems):",
 		"  organization: required",
 		"  secondEmail: required",
-		`  primaryPhone "12": not a valid phone number: has the wrong number of digits`,
+		`  primaryPhone "12": too short for +1 (US)`,
 		"  streetAddress: required",
 		`  state "MASS.": must be a two-letter USPS code for US`,
 		`  zipCode "2026": not a valid US postal code (like "12345 or 12345-6789")`,
