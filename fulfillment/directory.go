@@ -136,7 +136,9 @@ var setters = withPlainSetters(map[string]func(p *Profile, v string) error{
 
 // Column maps one column of an export onto one Profile attribute.
 type Column struct {
-	Source    string // CSV header or JSON member name, matched exactly
+	// Source is the CSV header, matched ignoring case and surrounding
+	// white space, or the JSON member name, matched exactly.
+	Source    string
 	Attribute string // one of the Attr* names
 }
 
@@ -150,9 +152,12 @@ type Mapping struct {
 	// Columns maps export columns to profile attributes. Every attribute
 	// appears at most once, except streetAddress, whose columns are joined
 	// by newlines in this order (address line 1, line 2). login is
-	// required. Every mapped column must exist in a CSV header; in JSON a
-	// missing member reads as empty.
+	// required. Every mapped column must exist in a CSV header, except
+	// those in Optional; in JSON a missing member reads as empty.
 	Columns []Column
+	// Optional lists the Sources of Columns a CSV header may leave out;
+	// their values read as empty. The login's column cannot be optional.
+	Optional []string
 }
 
 // workdayMapping is [WorkdayMapping]'s.
@@ -210,32 +215,68 @@ func WorkdayMapping() Mapping { return workdayMapping.clone() }
 // Each call returns a new copy.
 func ServiceNowMapping() Mapping { return serviceNowMapping.clone() }
 
+// oktaMapping is [OktaMapping]'s: every attribute of profileFields, read
+// from the column of the same name.
+var oktaMapping = func() Mapping {
+	m := Mapping{Name: "okta", Optional: []string{AttrSecondEmail, AttrState}}
+	for _, f := range profileFields {
+		m.Columns = append(m.Columns, Column{Source: f.name, Attribute: f.name})
+	}
+	return m
+}()
+
+// OktaMapping reads an export whose columns are named after Okta's own user
+// profile attributes (the JSON names of [Profile]: login, firstName,
+// lastName, email, secondEmail, primaryPhone, streetAddress, city, state,
+// zipCode, countryCode, organization), the form in which people script
+// Okta's Users API. secondEmail and state may be left out of a CSV header
+// (not every user needs them); other columns, such as Okta attributes a
+// shipment does not use, are ignored. As JSON it reads an array of flat
+// objects with those members. Each call returns a new copy.
+func OktaMapping() Mapping { return oktaMapping.clone() }
+
 func (m Mapping) clone() Mapping {
 	m.Columns = slices.Clone(m.Columns)
+	m.Optional = slices.Clone(m.Optional)
 	return m
 }
 
+// headerKey is how a CSV header cell and a Source are compared: without a
+// byte order mark or surrounding white space, case folded.
+func headerKey(h string) string {
+	return strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(h), "\uFEFF")))
+}
+
 // Validate checks the mapping itself: known attributes, no attribute twice
-// (except streetAddress), a login column, no empty or repeated source. Its
-// errors wrap ErrInvalidMapping.
+// (except streetAddress), a login column, no empty source, no source twice
+// (ignoring case, as CSV headers are matched), optional sources that are
+// mapped and not the login's. Its errors wrap ErrInvalidMapping.
 func (m Mapping) Validate() error {
 	seenAttr := map[string]bool{}
-	seenSrc := map[string]bool{}
+	seenSrc := map[string]string{} // header key → attribute
 	for i, c := range m.Columns {
 		switch {
-		case c.Source == "":
+		case headerKey(c.Source) == "":
 			return fmt.Errorf("%w %q: column %d: empty source", ErrInvalidMapping, m.Name, i)
-		case seenSrc[c.Source]:
+		case seenSrc[headerKey(c.Source)] != "":
 			return fmt.Errorf("%w %q: column %q mapped twice", ErrInvalidMapping, m.Name, c.Source)
 		case setters[c.Attribute] == nil:
 			return fmt.Errorf("%w %q: column %q: unknown profile attribute %q", ErrInvalidMapping, m.Name, c.Source, c.Attribute)
 		case seenAttr[c.Attribute] && c.Attribute != AttrStreetAddress:
 			return fmt.Errorf("%w %q: attribute %q mapped twice", ErrInvalidMapping, m.Name, c.Attribute)
 		}
-		seenSrc[c.Source], seenAttr[c.Attribute] = true, true
+		seenSrc[headerKey(c.Source)], seenAttr[c.Attribute] = c.Attribute, true
 	}
 	if !seenAttr[AttrLogin] {
 		return fmt.Errorf("%w %q: no column maps to %q", ErrInvalidMapping, m.Name, AttrLogin)
+	}
+	for _, o := range m.Optional {
+		switch seenSrc[headerKey(o)] {
+		case "":
+			return fmt.Errorf("%w %q: optional column %q is not mapped", ErrInvalidMapping, m.Name, o)
+		case AttrLogin:
+			return fmt.Errorf("%w %q: the login column %q cannot be optional", ErrInvalidMapping, m.Name, o)
+		}
 	}
 	return nil
 }
@@ -285,10 +326,14 @@ var _ Directory = (*HRIS)(nil)
 
 // ReadHRIS reads an export in format f through mapping m.
 //
-// Problems with the export as a whole (unreadable CSV or JSON, a mapped
-// column missing from the header, limits exceeded) return a nil *HRIS and
+// CSV headers are matched to the mapping's sources ignoring case,
+// surrounding white space and a byte order mark.
+//
+// Problems with the export as a whole (unreadable CSV or JSON, mapped
+// columns missing from the header, limits exceeded) return a nil *HRIS and
 // an error wrapping ErrMalformedExport or ErrExportTooLarge, usually a
-// *RowError naming the line; a bad mapping returns an error wrapping
+// *RowError naming the line (one per missing column, joined with
+// [errors.Join]); a bad mapping returns an error wrapping
 // ErrInvalidMapping; an unknown format or a failing reader, their own error. Problems with single rows (an
 // oversized value, an empty login, a login that appears twice) leave those
 // rows out and are returned together, one *RowError per row, joined with
@@ -421,18 +466,27 @@ func (b *hrisBuilder) readCSV(data []byte) error {
 		}
 		return csvError(err)
 	}
-	index := map[string]int{}
+	index := map[string]int{} // header key → field
 	for i, h := range header {
-		h = strings.TrimSpace(h)
-		if _, dup := index[h]; dup {
-			return &RowError{Line: 1, Column: h, Err: fmt.Errorf("%w: column appears twice in the header", ErrMalformedExport)}
+		k := headerKey(h)
+		if _, dup := index[k]; dup && k != "" {
+			return &RowError{Line: 1, Column: strings.TrimSpace(h), Err: fmt.Errorf("%w: column appears twice in the header (ignoring case)", ErrMalformedExport)}
 		}
-		index[h] = i
+		index[k] = i
 	}
+	field := map[string]int{} // Source → field, for the columns the header has
+	var missing []error
 	for _, c := range b.m.Columns {
-		if _, ok := index[c.Source]; !ok {
-			return &RowError{Line: 1, Column: c.Source, Err: fmt.Errorf("%w: mapped column missing from the header (mapping %q)", ErrMalformedExport, b.m.Name)}
+		i, ok := index[headerKey(c.Source)]
+		switch {
+		case ok:
+			field[c.Source] = i
+		case !slices.ContainsFunc(b.m.Optional, func(o string) bool { return headerKey(o) == headerKey(c.Source) }):
+			missing = append(missing, &RowError{Line: 1, Column: c.Source, Err: fmt.Errorf("%w: mapped column missing from the header (mapping %q)", ErrMalformedExport, b.m.Name)})
 		}
+	}
+	if len(missing) > 0 {
+		return errors.Join(missing...) // every missing column at once
 	}
 	for {
 		rec, err := cr.Read()
@@ -453,7 +507,10 @@ func (b *hrisBuilder) readCSV(data []byte) error {
 		}
 		line, _ := cr.FieldPos(0)
 		err = b.addRow(line, func(src string) (value, bool) {
-			i := index[src]
+			i, ok := field[src]
+			if !ok { // an optional column the header leaves out
+				return value{line: line}, false
+			}
 			l, _ := cr.FieldPos(i)
 			return value{s: rec[i], line: l}, true
 		})

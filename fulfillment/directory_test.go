@@ -37,6 +37,18 @@ var serviceNowProfiles = []Profile{
 		City: "New Delhi", State: "DL", ZipCode: "110 001", CountryCode: "IN", Organization: "Example Pvt Ltd"},
 }
 
+// oktaProfiles are testdata/okta.csv: a CSV named by Okta's attributes.
+var oktaProfiles = []Profile{
+	{Login: "jan.lindberg@example.com", FirstName: "Jan", LastName: "Lindberg", Email: "jan.lindberg@example.com", SecondEmail: "jan.home@example.net",
+		PrimaryPhone: "(781) 555-0142", StreetAddress: "7788 Foxrun Street", City: "Dedham", State: "MA", ZipCode: "02026", CountryCode: "US", Organization: "Example Inc."},
+	{Login: "ana.costa@example.com", FirstName: "Ana", LastName: "Costa", Email: "ana.costa@example.com", SecondEmail: "ana@example.com.br",
+		PrimaryPhone: "(11) 91234-5678", StreetAddress: "Av. Paulista, 1000", City: "São Paulo", State: "SP", ZipCode: "01310-100", CountryCode: "BR", Organization: "Example Ltda"},
+	{Login: "wanjiru.kamau@example.com", FirstName: "Wanjiru", LastName: "Kamau", Email: "wanjiru.kamau@example.com", SecondEmail: "wanjiru@example.co.ke",
+		PrimaryPhone: "0712 345678", StreetAddress: "Kenyatta Avenue 1", City: "Nairobi", ZipCode: "00100", CountryCode: "KE", Organization: "Example EA"},
+	{Login: "yuki.sato@example.com", FirstName: "Yuki", LastName: "Sato", Email: "yuki.sato@example.com", SecondEmail: "yuki@example.jp",
+		PrimaryPhone: "090-1234-5678", StreetAddress: "1-1 Chiyoda\nChiyoda-ku", City: "Tokyo", ZipCode: "1000001", CountryCode: "JP", Organization: "Example KK"},
+}
+
 func collect(t *testing.T, h *HRIS) []Profile {
 	t.Helper()
 	var out []Profile
@@ -62,6 +74,7 @@ func TestReadHRISSamples(t *testing.T) {
 		{"workday.json", FormatJSON, WorkdayMapping(), workdayProfiles, map[string]int{"jan.lindberg@example.com": 3, "hiro.tanaka@example.com": 36}},
 		{"servicenow.json", FormatJSON, ServiceNowMapping(), serviceNowProfiles, map[string]int{"lars.nilsson@example.com": 19}},
 		{"servicenow.csv", FormatCSV, ServiceNowMapping(), serviceNowProfiles, map[string]int{"maria.garcia@example.com": 2, "lars.nilsson@example.com": 4}},
+		{"okta.csv", FormatCSV, OktaMapping(), oktaProfiles, map[string]int{"jan.lindberg@example.com": 2, "yuki.sato@example.com": 5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -299,6 +312,10 @@ func TestReadHRISLimitsAndMapping(t *testing.T) {
 		{Name: "twice", Columns: []Column{{"u", AttrLogin}, {"a", AttrEmail}, {"b", AttrEmail}}},
 		{Name: "same source", Columns: []Column{{"u", AttrLogin}, {"u", AttrEmail}}},
 		{Name: "empty source", Columns: []Column{{"", AttrLogin}}},
+		{Name: "blank source", Columns: []Column{{" \ufeff ", AttrLogin}}},
+		{Name: "same source but for case", Columns: []Column{{"u", AttrLogin}, {" U", AttrEmail}}},
+		{Name: "optional not mapped", Columns: []Column{{"u", AttrLogin}}, Optional: []string{"mail"}},
+		{Name: "optional login", Columns: []Column{{"u", AttrLogin}, {"mail", AttrEmail}}, Optional: []string{"U"}},
 	}
 	for _, m := range bad {
 		if err := m.Validate(); !errors.Is(err, ErrInvalidMapping) {
@@ -308,7 +325,7 @@ func TestReadHRISLimitsAndMapping(t *testing.T) {
 			t.Errorf("ReadHRIS accepted mapping %q", m.Name)
 		}
 	}
-	for _, m := range []Mapping{WorkdayMapping(), ServiceNowMapping()} {
+	for _, m := range []Mapping{WorkdayMapping(), ServiceNowMapping(), OktaMapping()} {
 		if err := m.Validate(); err != nil {
 			t.Errorf("built-in mapping: %v", err)
 		}
@@ -341,5 +358,94 @@ func BenchmarkReadHRIS10k(b *testing.B) {
 		if err != nil || h.Len() != 10_000 {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReadHRISHeaders checks how CSV headers are matched: ignoring case,
+// surrounding white space and a byte order mark, for every built-in
+// mapping; optional columns may be missing, and every missing required
+// column is reported at once.
+func TestReadHRISHeaders(t *testing.T) {
+	t.Parallel()
+	file := func(name string) string {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// reheader replaces the header line of a sample with f(header).
+	reheader := func(data string, f func(string) string) string {
+		data = strings.TrimPrefix(data, "\ufeff")
+		h, rest, _ := strings.Cut(data, "\n")
+		return f(h) + "\n" + rest
+	}
+	padEach := func(h string) string {
+		cells := strings.Split(h, ",")
+		for i, c := range cells {
+			cells[i] = "  " + c + "\t"
+		}
+		return strings.Join(cells, ",")
+	}
+	const bad = "malformed HRIS export"
+	var noState []Profile
+	for _, p := range oktaProfiles {
+		p.State, p.SecondEmail = "", ""
+		noState = append(noState, p)
+	}
+	tests := []struct {
+		name     string
+		in       string
+		m        Mapping
+		want     []Profile
+		wantErrs []string
+	}{
+		{"okta as written", file("okta.csv"), OktaMapping(), oktaProfiles, nil},
+		{"okta lower case", reheader(file("okta.csv"), strings.ToLower), OktaMapping(), oktaProfiles, nil},
+		{"okta upper case, padded, BOM", "\ufeff" + reheader(file("okta.csv"), func(h string) string { return padEach(strings.ToUpper(h)) }), OktaMapping(), oktaProfiles, nil},
+		{"okta quoted header with BOM inside", reheader(file("okta.csv"), func(h string) string { return "\"\ufeffLogin\"" + strings.TrimPrefix(h, "login") }), OktaMapping(), oktaProfiles, nil},
+		{"okta without the optional columns", reheader(file("okta.csv"), func(h string) string {
+			return strings.NewReplacer("secondEmail", "personalEmail", ",state,", ",region,").Replace(h)
+		}), OktaMapping(), noState, nil},
+		{"okta missing required columns", "login,firstname,email,city\na@x.io,A,a@x.io,X\n", OktaMapping(), nil,
+			[]string{"1/lastName/" + bad, "1/primaryPhone/" + bad, "1/streetAddress/" + bad, "1/zipCode/" + bad, "1/countryCode/" + bad, "1/organization/" + bad}},
+		{"okta header repeated but for case", reheader(file("okta.csv"), func(h string) string { return h + ",EMAIL" }), OktaMapping(), nil,
+			[]string{"1/EMAIL/" + bad}},
+		{"workday lower case", reheader(file("workday.csv"), strings.ToLower), WorkdayMapping(), workdayProfiles, nil},
+		{"workday padded upper case", reheader(file("workday.csv"), func(h string) string { return padEach(strings.ToUpper(h)) }), WorkdayMapping(), workdayProfiles, nil},
+		{"servicenow upper case", reheader(file("servicenow.csv"), strings.ToUpper), ServiceNowMapping(), serviceNowProfiles, nil},
+		{"empty header cells are no duplicates", "user,,mail,,street1,street2,new\na@x.io,,a@x.io,,,,\n", tinyMapping,
+			[]Profile{{Login: "a@x.io", Email: "a@x.io"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, err := ReadHRIS(strings.NewReader(tt.in), FormatCSV, tt.m)
+			if d := cmp.Diff(tt.wantErrs, rowErrs(t, err)); d != "" {
+				t.Fatalf("errors (-want +got):\n%s\nerr: %v", d, err)
+			}
+			if tt.wantErrs != nil {
+				if h != nil {
+					t.Errorf("got a directory for a refused export")
+				}
+				return
+			}
+			if d := cmp.Diff(tt.want, collect(t, h)); d != "" {
+				t.Errorf("profiles (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestReadHRISOktaJSON(t *testing.T) {
+	t.Parallel()
+	in := `[{"login":"a@x.io","firstName":"Ann","primaryPhone":"+44 20 7946 0958","countryCode":"GB","title":"ignored"}]`
+	h, err := ReadHRIS(strings.NewReader(in), FormatJSON, OktaMapping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Profile{{Login: "a@x.io", FirstName: "Ann", PrimaryPhone: "+44 20 7946 0958", CountryCode: "GB"}}
+	if d := cmp.Diff(want, collect(t, h)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }

@@ -51,9 +51,10 @@
 // # Directories
 //
 // A [Directory] finds profiles by login. [ReadHRIS] reads a CSV or JSON
-// export of Workday or ServiceNow through a declared [Mapping]
-// ([WorkdayMapping], [ServiceNowMapping]); bad rows are reported as
-// [*RowError] values naming the line and the column.
+// export of Workday or ServiceNow, or a file whose columns are Okta's own
+// profile attribute names, through a declared [Mapping] ([WorkdayMapping],
+// [ServiceNowMapping], [OktaMapping]); CSV headers match ignoring case. Bad
+// rows are reported as [*RowError] values naming the line and the column.
 //
 // # The Service
 //
