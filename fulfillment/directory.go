@@ -28,9 +28,9 @@ type Directory interface {
 var (
 	// ErrProfileNotFound is wrapped when a Directory has no such user.
 	ErrProfileNotFound = errors.New("fulfillment: profile not found")
-	// ErrDuplicateLogin is wrapped by the *RowError of a row whose login
-	// another row already has. Neither row is kept: which address is right
-	// is for a person to decide.
+	// ErrDuplicateLogin is wrapped by the *RowError of each row whose login
+	// another row also has. None of those rows is kept: which address is
+	// right is for a person to decide.
 	ErrDuplicateLogin = errors.New("fulfillment: duplicate login")
 	// ErrMalformedExport is wrapped by errors about the export as a whole or
 	// about one row (bad CSV or JSON, missing column, oversized field).
@@ -336,8 +336,9 @@ var _ Directory = (*HRIS)(nil)
 // [errors.Join]); a bad mapping returns an error wrapping
 // ErrInvalidMapping; an unknown format or a failing reader, their own error. Problems with single rows (an
 // oversized value, an empty login, a login that appears twice) leave those
-// rows out and are returned together, one *RowError per row, joined with
-// [errors.Join], next to the *HRIS holding every good row; check both.
+// rows out and are returned together, one *RowError per row in line order
+// (every row of a repeated login included), joined with [errors.Join],
+// next to the *HRIS holding every good row; check both.
 // Values are kept as written (use [ShippingInfo.Normalize] and
 // [ShippingInfo.Validate] to check the addresses).
 func ReadHRIS(r io.Reader, f Format, m Mapping, opts ...HRISOption) (*HRIS, error) {
@@ -356,7 +357,7 @@ func ReadHRIS(r io.Reader, f Format, m Mapping, opts ...HRISOption) (*HRIS, erro
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrExportTooLarge, cfg.maxBytes)
 	}
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	b := &hrisBuilder{cfg: cfg, m: m, h: &HRIS{byLogin: map[string]int{}}, firstLine: map[string]int{}}
+	b := &hrisBuilder{cfg: cfg, m: m, h: &HRIS{byLogin: map[string]int{}}, firstRow: map[string]int{}}
 	switch f {
 	case FormatCSV:
 		err = b.readCSV(data)
@@ -373,14 +374,14 @@ func ReadHRIS(r io.Reader, f Format, m Mapping, opts ...HRISOption) (*HRIS, erro
 
 // hrisBuilder accumulates rows, row errors and duplicate logins.
 type hrisBuilder struct {
-	cfg       hrisConfig
-	m         Mapping
-	h         *HRIS
-	rows      []hrisRow
-	rowErrs   []error
-	firstLine map[string]int // folded login → line of its first row
-	dups      map[string]bool
-	nrows     int
+	cfg      hrisConfig
+	m        Mapping
+	h        *HRIS
+	rows     []hrisRow
+	rowErrs  []error
+	firstRow map[string]int // folded login → index in rows of its first row
+	dups     map[string]bool
+	nrows    int
 }
 
 type hrisRow struct {
@@ -423,16 +424,32 @@ func (b *hrisBuilder) addRow(line int, get func(src string) (value, bool)) error
 		return b.rowError(&RowError{Line: line, Column: loginCol, Err: fmt.Errorf("%w: login is empty", ErrMalformedExport)})
 	}
 	key := strings.ToLower(p.Login)
-	if first, ok := b.firstLine[key]; ok {
+	if i, ok := b.firstRow[key]; ok {
+		first := b.rows[i]
 		if b.dups == nil {
 			b.dups = map[string]bool{}
 		}
-		b.dups[key] = true
-		return b.rowError(&RowError{Line: line, Column: loginCol, Err: fmt.Errorf("%w %q (first on line %d)", ErrDuplicateLogin, truncateValue(p.Login), first)})
+		if !b.dups[key] {
+			// The first row is dropped too: report it, once.
+			b.dups[key] = true
+			err := b.rowError(&RowError{Line: first.line, Column: loginCol, Err: fmt.Errorf("%w %q (also on line %d)", ErrDuplicateLogin, truncateValue(first.p.Login), line)})
+			if err != nil {
+				return err
+			}
+		}
+		return b.rowError(&RowError{Line: line, Column: loginCol, Err: fmt.Errorf("%w %q (first on line %d)", ErrDuplicateLogin, truncateValue(p.Login), first.line)})
 	}
-	b.firstLine[key] = line
+	b.firstRow[key] = len(b.rows)
 	b.rows = append(b.rows, hrisRow{p: p, line: line, login: key})
 	return nil
+}
+
+// errLine is the line of a row error.
+func errLine(err error) int {
+	if re, ok := err.(*RowError); ok {
+		return re.Line
+	}
+	return 0
 }
 
 // rowError records a row-level problem; past maxRowErrors it stops the read.
@@ -453,6 +470,7 @@ func (b *hrisBuilder) finish() (*HRIS, error) {
 		b.h.profiles = append(b.h.profiles, r.p)
 		b.h.lines = append(b.h.lines, r.line)
 	}
+	slices.SortStableFunc(b.rowErrs, func(x, y error) int { return errLine(x) - errLine(y) })
 	return b.h, errors.Join(b.rowErrs...)
 }
 

@@ -37,7 +37,8 @@ type outcome struct {
 
 // runBatch reads the rows, orders and reports; it returns the exit code.
 func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
-	rows, err := readRows(ctx, cfg)
+	rows, m, err := readRows(ctx, cfg)
+	cfg.mapping = m
 	if err != nil {
 		fmt.Fprintf(stderr, "batch: %s: %v\n", cfg.csvFile, err)
 		return 1
@@ -130,17 +131,29 @@ func runBatch(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	return finish(ctx, cfg, out, err, stdout, stderr)
 }
 
-// readRows reads the CSV file.
-func readRows(ctx context.Context, cfg config) ([]row, error) {
+// readRows reads the CSV file, through cfg.mapping or, without one, as
+// its header says: plain logins, or profiles named by Okta's attributes.
+// It returns the mapping the rows were read with (nil for plain logins).
+func readRows(ctx context.Context, cfg config) ([]row, *fulfillment.Mapping, error) {
 	f, err := os.Open(cfg.csvFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	if cfg.mapping != nil {
-		return readHRIS(ctx, f, *cfg.mapping)
+	data, err := readAllBounded(f)
+	if err != nil {
+		return nil, nil, err
 	}
-	return readLogins(f)
+	m := cfg.mapping
+	if m == nil {
+		m = detectMapping(data)
+	}
+	if m != nil {
+		rows, err := readHRIS(ctx, data, *m)
+		return rows, m, err
+	}
+	rows, err := readLogins(data)
+	return rows, nil, err
 }
 
 func countInvalid(out []outcome) int {

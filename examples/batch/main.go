@@ -2,14 +2,24 @@
 // from a CSV file:
 //
 //	batch -csv users.csv                         # a column "login" of Okta logins (or user IDs)
+//	batch -csv profiles.csv                      # columns named by Okta's profile attributes
 //	batch -csv workday.csv -mapping workday      # an HRIS export (workday or servicenow)
 //	batch -csv users.csv -org https://example.okta.com -token-file okta.token \
 //	      -customization RXJN83 -state batch.db -report results.csv
 //
-// With -mapping the rows are profiles from the HR system (package
-// fulfillment's HRIS directory): users not yet in Okta are created STAGED
-// (new hires), the others get their shipping attributes updated
-// (Service.PrepareUser), and then everybody is ordered.
+// The header says what the file is: a lone column "login" lists users
+// whose Okta profiles are shipped to as they are; "login" with more of
+// Okta's profile attribute names (firstName, lastName, email, secondEmail,
+// primaryPhone, streetAddress, city, state, zipCode, countryCode,
+// organization; fulfillment.OktaMapping) gives each user's profile, the
+// form people script Okta with. Headers match ignoring case and white
+// space; other columns are ignored. An HR system's export needs -mapping.
+//
+// Rows that are profiles (Okta attributes, or an HRIS export through
+// -mapping; package fulfillment's HRIS directory) are checked first; then
+// users not yet in Okta are created STAGED (new hires), the others get
+// their shipping attributes updated (Service.PrepareUser), and then
+// everybody is ordered.
 //
 // # Bad rows
 //
@@ -36,7 +46,8 @@
 //
 // Without -org it runs against in-process fakes of Okta and Yubico,
 // seeding the users it reads (with generated addresses for plain logins;
-// existing ACTIVE accounts for HRIS rows whose Okta status is ACTIVE).
+// existing ACTIVE accounts for HRIS rows whose Okta status is ACTIVE; the
+// users of an Okta attribute CSV are new hires there).
 // The fakes start empty on every run, so -state is for real orgs.
 //
 // Exit codes: 0 every valid row was ordered or already had a key in
@@ -115,12 +126,13 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (config,
 	fs := flag.NewFlagSet("batch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: batch -csv FILE [-mapping workday|servicenow] [-org URL -token-file FILE] [-skip-invalid] [-report FILE] [-state FILE]\n\n"+
-			"Orders pre-enrolled YubiKeys for the users of a CSV file. Without -org, against in-process fakes.\n\n")
+		fmt.Fprintf(stderr, "usage: batch -csv FILE [-mapping workday|servicenow|okta] [-org URL -token-file FILE] [-skip-invalid] [-report FILE] [-state FILE]\n\n"+
+			"Orders pre-enrolled YubiKeys for the users of a CSV file: a column \"login\", or columns named by Okta's\n"+
+			"profile attributes (login, firstName, lastName, email, ...). Without -org, against in-process fakes.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.csvFile, "csv", "", "the CSV file: a column \"login\", or an HRIS export with -mapping")
-	mapping := fs.String("mapping", "", "the CSV is an HRIS export: workday or servicenow")
+	fs.StringVar(&cfg.csvFile, "csv", "", "the CSV file: a column \"login\", Okta profile attributes, or an HRIS export with -mapping")
+	mapping := fs.String("mapping", "", "the CSV is an HRIS export: workday or servicenow (okta: Okta attribute names, found by the header anyway)")
 	fs.StringVar(&cfg.org, "org", "", "Okta org URL, e.g. https://example.okta.com (default: an in-process fake org)")
 	token := fs.String("token", "", "Okta API token (prefer -token-file or $OKTA_API_TOKEN: flags are visible to other users)")
 	tokenFile := fs.String("token-file", "", "file whose first line is the Okta API token")
@@ -159,8 +171,11 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (config,
 	case "servicenow":
 		m := fulfillment.ServiceNowMapping()
 		cfg.mapping = &m
+	case "okta":
+		m := fulfillment.OktaMapping()
+		cfg.mapping = &m
 	default:
-		return bad("-mapping %q: want workday or servicenow", *mapping)
+		return bad("-mapping %q: want workday, servicenow or okta", *mapping)
 	}
 	if cfg.org == "" {
 		if *token != "" || *tokenFile != "" {

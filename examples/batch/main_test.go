@@ -166,6 +166,10 @@ func TestHRIS(t *testing.T) {
 			[]string{"] ordered maria.garcia@example.com", "] ordered priya.sharma@example.com",
 				"batch: 3 rows: 2 ordered, 0 skipped (already in fulfillment), 0 failed, 1 invalid, 0 not ordered"},
 			[]string{"line 4 lars.nilsson@example.com: invalid: secondEmail: required"}},
+		// A header in any case, padded, with a byte order mark.
+		{"workday header case", []string{"-csv", "testdata/workday-case.csv", "-mapping", "workday"}, 0,
+			[]string{"] ordered amelie.dubois@example.com",
+				"batch: 1 rows: 1 ordered, 0 skipped (already in fulfillment), 0 failed, 0 invalid, 0 not ordered"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -200,7 +204,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-h"}, 0, "usage: batch"},
 		{nil, 2, "-csv FILE is required"},
 		{[]string{"-csv", "x", "extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"-csv", "x", "-mapping", "sap"}, 2, `-mapping "sap": want workday or servicenow`},
+		{[]string{"-csv", "x", "-mapping", "sap"}, 2, `-mapping "sap": want workday, servicenow or okta`},
 		{[]string{"-csv", "x", "-concurrency", "0"}, 2, "-concurrency 0: want 1 to 64"},
 		{[]string{"-csv", "x", "-token", "t"}, 2, "-token and -token-file need -org"},
 		{[]string{"-csv", "x", "-org", "https://example.okta.com", "-customization", "C1"}, 2, "an API token is required"},
@@ -212,7 +216,10 @@ func TestUsage(t *testing.T) {
 			"batch: 1 of 2 rows are bad; nobody was ordered"},
 		{[]string{"-csv", "testdata/header-only.csv"}, 1, "batch: testdata/header-only.csv: no user rows after the header"},
 		{[]string{"-csv", "testdata/empty.csv"}, 1, "the file is empty"},
-		{[]string{"-csv", "testdata/workday.csv", "-mapping", "servicenow"}, 1, `HRIS export line 1, column "user_name": fulfillment: malformed HRIS export: mapped column missing from the header`},
+		{[]string{"-csv", "testdata/workday.csv", "-mapping", "servicenow"}, 1, "batch: testdata/workday.csv: 11 problems:\n" +
+			`  line 1, column "user_name": malformed HRIS export: mapped column missing from the header (mapping "servicenow")` + "\n" +
+			`  line 1, column "email": malformed HRIS export: mapped column missing from the header (mapping "servicenow")` + "\n"},
+		{[]string{"-csv", "testdata/login-and-note.csv"}, 1, `line 1: the header must be the single column "login", or Okta profile attributes (login, firstName, lastName, email, ...), or give -mapping for an HRIS export; got "login,note"`},
 	} {
 		var stdout bytes.Buffer
 		code, stderr := runBatchCmd(t, t.Context(), &stdout, tc.args...)
@@ -430,5 +437,68 @@ func TestInvalidAtOkta(t *testing.T) {
 	}
 	if evs := srv.Events(); len(evs) != 1 || evs[0].UserLogin != "good@example.com" {
 		t.Errorf("events %+v, want one order for good@example.com", evs)
+	}
+}
+
+// TestOktaAttributeCSV runs CSVs whose header is Okta's own profile
+// attribute names, found by the header without -mapping (in any case,
+// padded, after a byte order mark, with a column batch does not use),
+// against the fakes, where their users are new hires.
+func TestOktaAttributeCSV(t *testing.T) {
+	t.Parallel()
+	ordered := []string{"jan.lindberg", "lena.vogel", "sigrun.jonsdottir", "wanjiru.kamau"}
+	for _, args := range [][]string{{"-csv", "testdata/okta.csv"}, {"-csv", "testdata/okta.csv", "-mapping", "okta"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			report := filepath.Join(t.TempDir(), "report.csv")
+			var stdout bytes.Buffer
+			code, stderr := runBatchCmd(t, t.Context(), &stdout, append(args, "-report", report)...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", code, stderr, stdout.String())
+			}
+			if want := "batch: 4 rows: 4 ordered, 0 skipped (already in fulfillment), 0 failed, 0 invalid, 0 not ordered"; !strings.Contains(stdout.String(), want) {
+				t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+			}
+			var want [][]string
+			for i, l := range ordered {
+				want = append(want, []string{fmt.Sprint(i + 2), l + "@example.com", "ordered", "FULFILLMENT_STARTED", ""})
+			}
+			if diff := cmp.Diff(want, readReport(t, report)); diff != "" {
+				t.Errorf("report (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestOktaAttributeCSVBadRows: every bad row of an Okta attribute CSV is
+// reported with its line, the phone numbers as typed, and nobody is
+// ordered.
+func TestOktaAttributeCSVBadRows(t *testing.T) {
+	t.Parallel()
+	report := filepath.Join(t.TempDir(), "report.csv")
+	var stdout bytes.Buffer
+	code, stderr := runBatchCmd(t, t.Context(), &stdout, "-csv", "testdata/okta-bad.csv", "-report", report)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	want := []string{
+		`line 2: invalid: column "login": duplicate login "jan.lindberg@example.com" (also on line 5)`,
+		`line 3 lena.vogel@example.com: invalid: primaryPhone "+44 7700 900123": not a number in use in +44 (GB, GG, IM, JE) (no such area code or number range)`,
+		`line 4 pat.local@example.com: invalid: primaryPhone "555 0100": missing the area code: a local number in +1 (US)`,
+		`line 5: invalid: column "login": duplicate login "JAN.LINDBERG@example.com" (first on line 2)`,
+		"batch: 4 of 4 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
+	}
+	if diff := cmp.Diff(want, strings.Split(strings.TrimSpace(stderr), "\n")); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+	if strings.Contains(stdout.String(), "] ordered") || strings.Contains(stdout.String(), "in-process fakes") {
+		t.Errorf("something was ordered:\n%s", stdout.String())
+	}
+	var results []string
+	for _, r := range readReport(t, report) {
+		results = append(results, r[0]+" "+r[2])
+	}
+	if diff := cmp.Diff([]string{"2 invalid", "3 invalid", "4 invalid", "5 invalid"}, results); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
 	}
 }

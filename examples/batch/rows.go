@@ -31,16 +31,39 @@ type row struct {
 	problem string // why the row is bad; empty for a good row
 }
 
+// detectMapping reads the header of a CSV given without -mapping: columns
+// named by Okta's profile attributes, login and at least one more (matched
+// as fulfillment.ReadHRIS matches them, ignoring case and white space),
+// are profiles read through fulfillment.OktaMapping; anything else (a lone
+// "login" column, or no header at all) is left to readLogins.
+func detectMapping(data []byte) *fulfillment.Mapping {
+	header, err := csv.NewReader(bytes.NewReader(data)).Read()
+	if err != nil && !errors.Is(err, csv.ErrFieldCount) {
+		return nil
+	}
+	m := fulfillment.OktaMapping()
+	login, attrs := false, 0
+	for _, h := range header {
+		h = strings.TrimSpace(h)
+		for _, c := range m.Columns {
+			if strings.EqualFold(h, c.Source) {
+				attrs++
+				login = login || c.Attribute == fulfillment.AttrLogin
+			}
+		}
+	}
+	if login && attrs > 1 {
+		return &m
+	}
+	return nil
+}
+
 // readLogins reads a CSV whose header is the single column "login" and
 // whose rows are Okta logins (or user IDs). A row with another number of
 // fields, an empty or malformed login, or a login already on an earlier
-// line is bad; the error is for the file as a whole (unreadable, not CSV,
-// wrong header, too large).
-func readLogins(r io.Reader) ([]row, error) {
-	data, err := readAllBounded(r)
-	if err != nil {
-		return nil, err
-	}
+// line is bad; the error is for the file as a whole (not CSV, wrong
+// header).
+func readLogins(data []byte) ([]row, error) {
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
@@ -50,7 +73,8 @@ func readLogins(r io.Reader) ([]row, error) {
 	case err != nil:
 		return nil, err
 	case len(header) != 1 || !strings.EqualFold(strings.TrimSpace(header[0]), "login"):
-		return nil, fmt.Errorf("line 1: the header must be the single column \"login\" (or give -mapping for an HRIS export), got %q", strings.Join(header, ","))
+		return nil, fmt.Errorf("line 1: the header must be the single column \"login\", or Okta profile attributes (login, firstName, lastName, email, ...), "+
+			"or give -mapping for an HRIS export; got %q", strings.Join(header, ","))
 	}
 	var rows []row
 	first := map[string]int{}
@@ -118,18 +142,15 @@ func readAllBounded(r io.Reader) ([]byte, error) {
 	return bytes.TrimPrefix(data, []byte("\uFEFF")), nil
 }
 
-// readHRIS reads an HRIS CSV export through m (package fulfillment's
-// HRIS directory). Rows the reader rejects (empty login, duplicate login,
-// oversized or malformed value) and rows whose address does not validate
-// are bad; every good row carries its profile.
-func readHRIS(ctx context.Context, r io.Reader, m fulfillment.Mapping) ([]row, error) {
-	data, err := readAllBounded(r)
-	if err != nil {
-		return nil, err
-	}
+// readHRIS reads a CSV of profiles (an HRIS export, or Okta attributes)
+// through m (package fulfillment's HRIS directory). Rows the reader
+// rejects (empty login, duplicate login, oversized or malformed value) and
+// rows whose address does not validate are bad; every good row carries its
+// profile.
+func readHRIS(ctx context.Context, data []byte, m fulfillment.Mapping) ([]row, error) {
 	h, err := fulfillment.ReadHRIS(bytes.NewReader(data), fulfillment.FormatCSV, m)
 	if h == nil {
-		return nil, err
+		return nil, exportError(err)
 	}
 	var rows []row
 	for _, e := range unjoin(err) {
@@ -137,11 +158,7 @@ func readHRIS(ctx context.Context, r io.Reader, m fulfillment.Mapping) ([]row, e
 		if !errors.As(e, &re) {
 			return nil, e
 		}
-		problem := strings.TrimPrefix(re.Err.Error(), "fulfillment: ")
-		if re.Column != "" {
-			problem = fmt.Sprintf("column %q: %s", re.Column, problem)
-		}
-		rows = append(rows, row{line: re.Line, problem: problem})
+		rows = append(rows, row{line: re.Line, problem: rowProblem(re)})
 	}
 	for p, err := range h.All(ctx) {
 		if err != nil {
@@ -158,6 +175,41 @@ func readHRIS(ctx context.Context, r io.Reader, m fulfillment.Mapping) ([]row, e
 	}
 	slices.SortStableFunc(rows, func(a, b row) int { return a.line - b.line })
 	return rows, nil
+}
+
+// rowProblem says what a *fulfillment.RowError found, without its line.
+func rowProblem(re *fulfillment.RowError) string {
+	problem := strings.TrimPrefix(re.Err.Error(), "fulfillment: ")
+	if re.Column != "" {
+		problem = fmt.Sprintf("column %q: %s", re.Column, problem)
+	}
+	return problem
+}
+
+// exportProblems are the problems that refuse a whole export (such as
+// every column the header lacks), one a line.
+type exportProblems []string
+
+// Error lists the problems, one an indented line when there are several.
+func (e exportProblems) Error() string {
+	if len(e) == 1 {
+		return e[0]
+	}
+	return fmt.Sprintf("%d problems:\n  %s", len(e), strings.Join(e, "\n  "))
+}
+
+// exportError restates ReadHRIS's error for a refused export: each
+// *fulfillment.RowError as "line N, column "c": problem".
+func exportError(err error) error {
+	var out exportProblems
+	for _, e := range unjoin(err) {
+		var re *fulfillment.RowError
+		if !errors.As(e, &re) {
+			return err
+		}
+		out = append(out, fmt.Sprintf("line %d, %s", re.Line, rowProblem(re)))
+	}
+	return out
 }
 
 // unjoin splits an errors.Join error into its parts.
