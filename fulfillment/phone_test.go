@@ -283,3 +283,21 @@ func FuzzNormalizePhone(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNormalizePhone: a number in national form takes libphonenumber's
+// parser; one already in E.164 (as Okta profiles usually hold it) only the
+// metadata check.
+func BenchmarkNormalizePhone(b *testing.B) {
+	for _, bc := range []struct{ name, country, number string }{
+		{"national", "FR", "01 42 68 53 00"},
+		{"e164", "FR", "+33142685300"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := NormalizePhone(bc.country, bc.number); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
