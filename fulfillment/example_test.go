@@ -35,7 +35,7 @@ func ExampleCanOrder() {
 	// <nil>
 }
 
-func ExampleShippingInfo_Validate() {
+func ExampleShippingInfo_Check() {
 	p := fulfillment.Profile{
 		FirstName:     "Jan",
 		LastName:      "Lindberg",
@@ -49,7 +49,7 @@ func ExampleShippingInfo_Validate() {
 		CountryCode:   "us",
 		UserStatus:    "STAGED", // a new user: the PIN goes to the secondary email
 	}
-	err := fulfillment.ShippingInfoFromProfile(p).Normalize().Validate()
+	err := fulfillment.ShippingInfoFromProfile(p).Check() // Normalize, then Validate
 
 	var ve *fulfillment.ValidationError
 	if errors.As(err, &ve) {
@@ -59,7 +59,7 @@ func ExampleShippingInfo_Validate() {
 	}
 	// Output:
 	// secondEmail: required
-	// state "MASS.": must be a two-letter USPS code for US
+	// state "Mass.": must be a two-letter USPS code for US
 	// zipCode "2026": not a valid US postal code (like "12345 or 12345-6789")
 }
 

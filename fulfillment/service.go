@@ -400,12 +400,13 @@ func (s *Service) randIntn(n int) (int, error) {
 // shippingInfo validates an Okta user's profile as a shipping address and
 // returns it normalised.
 func (s *Service) shippingInfo(u okta.User) (ShippingInfo, error) {
-	info := ShippingInfoFromProfile(profileFromOkta(u)).Normalize()
+	typed := ShippingInfoFromProfile(profileFromOkta(u))
+	info := typed.Normalize()
 	if s.truncate {
 		info = info.Truncate()
 	}
 	if err := info.Validate(); err != nil {
-		return ShippingInfo{}, err
+		return ShippingInfo{}, typed.asTyped(err)
 	}
 	return info, nil
 }

@@ -32,12 +32,13 @@ func (s *Service) PrepareUser(ctx context.Context, p Profile, kind UserKind) (st
 	}
 	if kind == NewUser {
 		p.UserStatus, p.NeverSignedIn = string(okta.UserStaged), true
-		info := ShippingInfoFromProfile(p).Normalize()
+		typed := ShippingInfoFromProfile(p)
+		info := typed.Normalize()
 		if s.truncate {
 			info = info.Truncate()
 		}
 		if err := info.Validate(); err != nil {
-			return "", err
+			return "", typed.asTyped(err)
 		}
 		req := okta.CreateUserRequest{Profile: oktaProfile(p)}
 		if s.newGroup != "" {

@@ -1,10 +1,11 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,14 +20,11 @@ import (
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
-func noEnv(string) string { return "" }
-
-// runBatchCmd runs the program with stdout going to w.
-func runBatchCmd(t *testing.T, ctx context.Context, w interface{ Write([]byte) (int, error) }, args ...string) (code int, stderr string) {
+// runBatchCmd runs batch with stdout going to w.
+func runBatchCmd(t *testing.T, ctx context.Context, w io.Writer, args ...string) (code int, stderr string) {
 	t.Helper()
-	var errb bytes.Buffer
-	code = run(ctx, args, w, &errb, noEnv)
-	return code, errb.String()
+	r := invocation{ctx: ctx, stdout: w}.run(t, append([]string{"batch"}, args...)...)
+	return r.code, r.stderr
 }
 
 // readReport returns the report's rows without the user_id column (random).
@@ -103,7 +101,7 @@ func TestBadRowsOrderNobody(t *testing.T) {
 		wantReport [][]string
 	}{
 		{"logins-bad.csv",
-			append(wantBadLogins[:len(wantBadLogins):len(wantBadLogins)], "batch: 3 of 5 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)"),
+			append(wantBadLogins[:len(wantBadLogins):len(wantBadLogins)], "preenroll batch: 3 of 5 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)"),
 			[][]string{
 				{"2", "jan.lindberg@example.com", "not-ordered", "", notOrdered},
 				{"3", "not a login", "invalid", "", "login contains white space or control characters"},
@@ -119,7 +117,7 @@ func TestBadRowsOrderNobody(t *testing.T) {
 				`line 3 lena.vogel@example.com: invalid: primaryPhone "+44 7700 900123": not a number in use in +44 (GB, GG, IM, JE) (no such area code or number range)`,
 				`line 4 pat.local@example.com: invalid: primaryPhone "555 0100": missing the area code: a local number in +1 (US)`,
 				`line 5: invalid: column "login": duplicate login "JAN.LINDBERG@example.com" (first on line 2)`,
-				"batch: 4 of 5 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
+				"preenroll batch: 4 of 5 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
 			},
 			[][]string{
 				{"2", "", "invalid", "", `column "login": duplicate login "jan.lindberg@example.com" (also on line 5)`},
@@ -185,14 +183,14 @@ func TestHRIS(t *testing.T) {
 			[]string{"batch: 4 rows: 0 ordered, 0 skipped (already in fulfillment), 0 failed, 2 invalid, 2 not ordered"},
 			[]string{
 				`line 3: invalid: column "Username": malformed HRIS export: login is empty`,
-				`line 4 pat.bad@example.com: invalid: secondEmail: required; primaryPhone "12": too short for +1 (US); state "MASS.": must be a two-letter USPS code for US; zipCode "2026": not a valid US postal code (like "12345 or 12345-6789")`,
-				"batch: 2 of 4 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
+				`line 4 pat.bad@example.com: invalid: secondEmail: required; primaryPhone "12": too short for +1 (US); state "Mass.": must be a two-letter USPS code for US; zipCode "2026": not a valid US postal code (like "12345 or 12345-6789")`,
+				"preenroll batch: 2 of 4 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
 			}},
 		// lars has no personal email: as a new hire (not in Okta) he needs one.
 		{"servicenow", []string{"-csv", "testdata/servicenow.csv", "-mapping", "servicenow"}, 1,
 			[]string{"batch: 3 rows: 0 ordered, 0 skipped (already in fulfillment), 0 failed, 1 invalid, 2 not ordered"},
 			[]string{"line 4 lars.nilsson@example.com: invalid: secondEmail: required",
-				"batch: 1 of 3 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)"}},
+				"preenroll batch: 1 of 3 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)"}},
 		{"servicenow skip invalid", []string{"-csv", "testdata/servicenow.csv", "-mapping", "servicenow", "-skip-invalid"}, 0,
 			[]string{"] ordered maria.garcia@example.com", "] ordered priya.sharma@example.com",
 				"batch: 3 rows: 2 ordered, 0 skipped (already in fulfillment), 0 failed, 1 invalid, 0 not ordered"},
@@ -225,37 +223,48 @@ func TestHRIS(t *testing.T) {
 	}
 }
 
-func TestUsage(t *testing.T) {
+func TestBatchUsage(t *testing.T) {
 	t.Parallel()
+	tokenFile := writeFile(t, "token", "00secret-token\n")
 	for _, tc := range []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"-h"}, 0, "usage: batch"},
-		{nil, 2, "-csv FILE is required"},
+		{[]string{"-h"}, 0, "usage: preenroll batch"},
+		{nil, 2, "preenroll batch: -csv FILE is required"},
 		{[]string{"-csv", "x", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"-csv", "x", "-mapping", "sap"}, 2, `-mapping "sap": want workday, servicenow or okta`},
-		{[]string{"-csv", "x", "-concurrency", "0"}, 2, "-concurrency 0: want 1 to 64"},
-		{[]string{"-csv", "x", "-token", "t"}, 2, "-token and -token-file need -org"},
-		{[]string{"-csv", "x", "-org", "https://example.okta.com", "-customization", "C1"}, 2, "an API token is required"},
-		{[]string{"-csv", "x", "-org", "https://example.okta.com", "-token", "t"}, 2, "-customization is required with -org"},
-		{[]string{"-csv", "x", "-product", "0"}, 2, "batch: bad item:\n  -product \"0\": must be a positive decimal integer"},
-		{[]string{"-csv", "testdata/missing.csv"}, 1, "batch: testdata/missing.csv: open testdata/missing.csv: no such file"},
+		{[]string{"-csv", "x", "-concurrency", "0"}, 2, `-concurrency "0": want 1 to 64`},
+		{[]string{"-csv", "x", "-okta-token-file", tokenFile}, 2, "-okta-token-file needs -okta-org"},
+		{[]string{"-csv", "x", "-product", "0"}, 2, `preenroll batch: -product "0": must be a positive decimal integer`},
+		{[]string{"-csv", "testdata/missing.csv"}, 1, "preenroll batch: testdata/missing.csv: open testdata/missing.csv: no such file"},
 		{[]string{"-csv", "testdata/wrong-header.csv"}, 1, `line 1: the header must be the single column "login"`},
 		{[]string{"-csv", "testdata/not-emails.csv"}, 1, "line 2 jdoe: invalid: the fake org refused the user: invalid profile: login: Does not match required pattern; email: Does not match required pattern\n" +
-			"batch: 1 of 2 rows are bad; nobody was ordered"},
-		{[]string{"-csv", "testdata/header-only.csv"}, 1, "batch: testdata/header-only.csv: no user rows after the header"},
+			"preenroll batch: 1 of 2 rows are bad; nobody was ordered"},
+		{[]string{"-csv", "testdata/header-only.csv"}, 1, "preenroll batch: testdata/header-only.csv: no user rows after the header"},
 		{[]string{"-csv", "testdata/empty.csv"}, 1, "the file is empty"},
-		{[]string{"-csv", "testdata/workday.csv", "-mapping", "servicenow"}, 1, "batch: testdata/workday.csv: 11 problems:\n" +
+		{[]string{"-csv", "testdata/workday.csv", "-mapping", "servicenow"}, 1, "preenroll batch: testdata/workday.csv: 11 problems:\n" +
 			`  line 1, column "user_name": malformed HRIS export: mapped column missing from the header (mapping "servicenow")` + "\n" +
 			`  line 1, column "email": malformed HRIS export: mapped column missing from the header (mapping "servicenow")` + "\n"},
 		{[]string{"-csv", "testdata/login-and-note.csv"}, 1, `line 1: the header must be the single column "login", or Okta profile attributes (login, firstName, lastName, email, ...), or give -mapping for an HRIS export; got "login,note"`},
+		// Every problem at once.
+		{[]string{"-okta-org", "https://example.okta.com", "-product", "x", "-concurrency", "99", "-mapping", "sap"}, 2,
+			"preenroll batch: 6 problems with the settings:\n" +
+				`  -concurrency "99": want 1 to 64` + "\n" +
+				`  -mapping "sap": want workday, servicenow or okta` + "\n" +
+				"  -okta-token-file (PREENROLL_OKTA_TOKEN_FILE) is required with -okta-org\n" +
+				"  -customization (PREENROLL_CUSTOMIZATION) is required with -okta-org\n" +
+				`  -product "x": must be a positive decimal integer without sign or leading zeros` + "\n" +
+				"  -csv FILE is required\n"},
 	} {
 		var stdout bytes.Buffer
 		code, stderr := runBatchCmd(t, t.Context(), &stdout, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("run(%q) = %d, stderr:\n%s\nwant %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+		if strings.Contains(stderr+stdout.String(), "00secret-token") {
+			t.Errorf("run(%q) printed the token", tc.args)
 		}
 	}
 }
@@ -309,8 +318,8 @@ func TestResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := filepath.Join(dir, "state.db")
-	args := []string{"-csv", csvFile, "-org", osrv.URL(), "-token-file", tokenFile, "-customization", "RXJN83",
-		"-state", state, "-concurrency", "4"}
+	args := []string{"-csv", csvFile, "-okta-org", osrv.URL(), "-okta-token-file", tokenFile, "-customization", "RXJN83",
+		"-store", state, "-concurrency", "4"}
 
 	ordered := func() map[string]int {
 		n := map[string]int{}
@@ -327,7 +336,7 @@ func TestResume(t *testing.T) {
 	out := &cancelAfter{n: 3, cancel: cancel}
 	report1 := filepath.Join(dir, "report1.csv")
 	code, stderr := runBatchCmd(t, ctx, out, append(args, "-report", report1)...)
-	if code != 1 || !strings.Contains(stderr, "batch: interrupted (context canceled); rerun with the same -state to order the rest") {
+	if code != 1 || !strings.Contains(stderr, "preenroll batch: interrupted (context canceled); rerun with the same -store to order the rest") {
 		t.Fatalf("interrupted run: exit %d, stderr:\n%s\nstdout:\n%s", code, stderr, out.buf.String())
 	}
 	first := ordered()
@@ -442,15 +451,15 @@ func TestInvalidAtOkta(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(srv.Token()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-csv", csvFile, "-org", srv.URL(), "-token-file", tokenFile, "-customization", "RXJN83"}
+	args := []string{"-csv", csvFile, "-okta-org", srv.URL(), "-okta-token-file", tokenFile, "-customization", "RXJN83"}
 
 	var stdout bytes.Buffer
 	code, stderr := runBatchCmd(t, t.Context(), &stdout, args...)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	if code != 1 || len(lines) != 3 ||
-		!strings.HasPrefix(lines[0], "line 3 ghost@example.com: invalid: Okta: HTTP 404 E0000007: Not found") ||
+		!strings.HasPrefix(lines[0], "line 3 ghost@example.com: invalid: Okta: HTTP 404 E0000007: Not found") || !strings.Contains(lines[0], "(Okta request ID ") ||
 		lines[1] != "line 4 noaddr@example.com: invalid: organization: required; secondEmail: required; primaryPhone: required; streetAddress: required; city: required; zipCode: required; countryCode: required" ||
-		lines[2] != "batch: 2 of 3 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)" {
+		lines[2] != "preenroll batch: 2 of 3 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)" {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 	if n := len(srv.Events()); n != 0 {

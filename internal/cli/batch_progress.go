@@ -1,7 +1,8 @@
-package main
+package cli
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -45,9 +46,9 @@ func (p *progress) update(pr fulfillment.Progress) {
 	who := cmp.Or(r.Login, r.UserID)
 	switch {
 	case r.Err == nil:
-		fmt.Fprintf(p.w, "[%d/%d] ordered %s: %s\n", pr.Done, pr.Total, who, r.Status.Label())
+		fmt.Fprintf(p.w, "[%d/%d] ordered %s: %s\n", pr.Done, pr.Total, safe(who), r.Status.Label())
 	default:
-		fmt.Fprintf(p.w, "[%d/%d] not ordered %s: %s\n", pr.Done, pr.Total, who, describe(r.Err))
+		fmt.Fprintf(p.w, "[%d/%d] not ordered %s: %s\n", pr.Done, pr.Total, safe(who), describe(context.Background(), r.Err))
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -166,8 +166,8 @@ func readHRIS(ctx context.Context, data []byte, m fulfillment.Mapping) ([]row, e
 		}
 		line, _ := h.Line(p.Login)
 		rw := row{line: line, login: p.Login}
-		if err := fulfillment.ShippingInfoFromProfile(p).Normalize().Validate(); err != nil {
-			rw.problem = describe(err)
+		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
+			rw.problem = describe(ctx, err)
 		} else {
 			rw.profile = &p
 		}

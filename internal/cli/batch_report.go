@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/csv"
@@ -41,8 +41,10 @@ func writeReport(path string, out []outcome) (err error) {
 	return w.Error()
 }
 
-// cell defuses a value a spreadsheet would run as a formula.
+// cell defuses a value a spreadsheet would run as a formula, and escapes
+// control characters (a terminal showing the report would run them).
 func cell(s string) string {
+	s = safe(s)
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}

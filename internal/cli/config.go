@@ -1,0 +1,597 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/webauthn"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// Config is the configuration every subcommand shares. It is filled from
+// the [Setting] table: flags, PREENROLL_* environment variables and an
+// optional JSON config file, in that order of precedence, over the
+// defaults. A subcommand that needs more (serve) adds its fields here and
+// its rows to [settings].
+type Config struct {
+	// ConfigFile is the JSON file the settings were read from ("" if none).
+	ConfigFile string
+
+	// OktaOrg is the Okta org URL; empty runs the commands on in-process
+	// fakes of Okta and Yubico.
+	OktaOrg string
+	// OktaTokenFile holds the Okta API (SSWS) token on its first line.
+	OktaTokenFile string
+	// OktaTimeout bounds one HTTP request to Okta.
+	OktaTimeout time.Duration
+	// YubicoAPI is the YubiEnterprise API base URL, YubicoJWKS where
+	// Yubico's public keys are published, YubicoTokenFile the file holding
+	// the API token (empty: order-only mode, no Yubico calls).
+	YubicoAPI, YubicoJWKS, YubicoTokenFile string
+	// Store is where the Service's records are kept: a SQLite file path
+	// (or sqlite:PATH); empty keeps them in memory for this run only.
+	Store string
+	// RPIDs are the WebAuthn relying-party IDs (default: the org's host).
+	RPIDs []string
+	// Item is what is ordered.
+	Item fulfillment.Item
+	// Concurrency is how many users are worked on at once.
+	Concurrency int
+	// Verbose logs the Service's steps to stderr.
+	Verbose bool
+
+	// Command-line inputs of single commands (flags only).
+	User        string // order: the Okta user (ID or login)
+	ProfileFile string // order, fake mode: the profile to seed
+	SeedStatus  string // order, fake mode: STAGED or ACTIVE
+	CSVFile     string // batch: the input
+	Mapping     *fulfillment.Mapping
+	SkipInvalid bool   // batch
+	ReportFile  string // batch
+	DemoUsers   int    // demo
+	DemoJSON    bool   // demo
+
+	// The secrets, read from their files; never printed.
+	oktaToken, yubicoToken webauthn.Secret
+}
+
+// Fake reports whether the commands run on in-process fakes (no Okta org
+// configured).
+func (c *Config) Fake() bool { return c.OktaOrg == "" }
+
+// Setting is one configuration setting: its flag (-Name), environment
+// variable (PREENROLL_NAME, dashes as underscores) and config-file key
+// (Name), unless FlagOnly.
+type Setting struct {
+	Name    string
+	Default string
+	// Usage is the one-line description in help.
+	Usage string
+	// Commands lists the commands that take the setting; nil means every
+	// command that talks to Okta (see connected).
+	Commands []string
+	// FlagOnly settings are per-invocation inputs (a user, a file to
+	// read): a flag only, no environment variable or file key.
+	FlagOnly bool
+	// Bool settings are flags without a value (-v).
+	Bool bool
+	// Alias is another flag name for the setting ("v" for verbose).
+	Alias string
+	set   func(c *Config, v string) error
+}
+
+// Env returns the setting's environment variable, or "" for a flag-only
+// setting.
+func (s *Setting) Env() string {
+	if s.FlagOnly {
+		return ""
+	}
+	return "PREENROLL_" + strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_"))
+}
+
+// appliesTo reports whether command cmd takes the setting.
+func (s *Setting) appliesTo(cmd string) bool {
+	if s.Commands == nil {
+		return slices.Contains(connected, cmd)
+	}
+	return slices.Contains(s.Commands, cmd)
+}
+
+// connected are the commands that talk to Okta (and maybe Yubico) and take
+// the shared connection settings.
+var connected = []string{"order", "batch", "status", "retry", "delete", "resend-pin", "sync"}
+
+// Limits of the settings.
+const (
+	maxConcurrency = 64
+	maxDemoUsers   = 2000
+	maxSecretFile  = 4096
+	maxConfigFile  = 1 << 20
+)
+
+// settings is the table of every setting. Rows are checked, resolved and
+// documented from here only.
+var settings = []*Setting{
+	{Name: "okta-org", Usage: "Okta org URL, e.g. https://example.okta.com (empty: in-process fakes of Okta and Yubico)",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				return errors.New("not an absolute https URL")
+			}
+			c.OktaOrg = v
+			return nil
+		}},
+	{Name: "okta-token-file", Usage: "file whose first line is the Okta API token (never given directly)",
+		set: func(c *Config, v string) error { c.OktaTokenFile = v; return nil }},
+	{Name: "okta-timeout", Default: "30s", Usage: "how long one request to Okta may take before it is retried",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 || d > 10*time.Minute {
+				return errors.New("want a duration from 1ms to 10m, like 30s")
+			}
+			c.OktaTimeout = d
+			return nil
+		}},
+	{Name: "yubico-api", Default: yubico.DefaultBaseURL, Usage: "YubiEnterprise API base URL",
+		Commands: []string{"retry", "delete", "sync"},
+		set:      func(c *Config, v string) error { c.YubicoAPI = v; return checkURL(v) }},
+	{Name: "yubico-jwks", Default: yubico.DefaultJWKSBaseURL, Usage: "where Yubico publishes its FIDO Pre-reg JWKS",
+		Commands: []string{"retry", "delete", "sync"},
+		set:      func(c *Config, v string) error { c.YubicoJWKS = v; return checkURL(v) }},
+	{Name: "yubico-token-file", Usage: "file whose first line is the YubiEnterprise API token (empty: order-only mode)",
+		Commands: []string{"retry", "delete", "sync"},
+		set:      func(c *Config, v string) error { c.YubicoTokenFile = v; return nil }},
+	{Name: "store", Usage: "the Service's records: a SQLite file (PATH or sqlite:PATH); empty: in memory, forgotten at exit",
+		set: func(c *Config, v string) error {
+			if _, err := storePath(v); err != nil {
+				return err
+			}
+			c.Store = v
+			return nil
+		}},
+	{Name: "rp-id", Usage: "WebAuthn relying-party IDs, comma-separated (default: the org's host name)",
+		set: func(c *Config, v string) error {
+			c.RPIDs = nil
+			for p := range strings.SplitSeq(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.RPIDs = append(c.RPIDs, p)
+				}
+			}
+			return nil
+		}},
+	{Name: "product", Default: "1", Usage: "Yubico product ID (1 YubiKey 5 NFC, 29 5C NFC, 54/55 FIPS)", Commands: []string{"order", "batch"},
+		set: func(c *Config, v string) error { c.Item.ProductID = v; return nil }},
+	{Name: "inventory", Default: "106", Usage: "Yubico inventory product ID to draw keys from", Commands: []string{"order", "batch"},
+		set: func(c *Config, v string) error { c.Item.InventoryProductID = v; return nil }},
+	{Name: "customization", Usage: "Yubico customization ID (CID); required with an Okta org (fakes: DEMO01)", Commands: []string{"order", "batch"},
+		set: func(c *Config, v string) error { c.Item.CustomizationID = v; return nil }},
+	{Name: "concurrency", Default: strconv.Itoa(fulfillment.DefaultConcurrency), Usage: "users worked on at once",
+		Commands: []string{"batch", "sync", "demo"},
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxConcurrency {
+				return fmt.Errorf("want 1 to %d", maxConcurrency)
+			}
+			c.Concurrency = n
+			return nil
+		}},
+	{Name: "verbose", Alias: "v", Bool: true, Default: "false", Usage: "log the Service's steps to stderr (secrets are never logged)",
+		Commands: append(slices.Clone(connected), "demo"),
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.Verbose = b
+			return err
+		}},
+
+	// Flag-only inputs of single commands.
+	{Name: "user", FlagOnly: true, Commands: []string{"order"}, Usage: "the Okta user: ID (00u…) or login (fakes: demo.user@example.com)",
+		set: func(c *Config, v string) error { c.User = v; return nil }},
+	{Name: "profile", FlagOnly: true, Commands: []string{"order"}, Usage: "fakes only: JSON Okta profile to seed the user with",
+		set: func(c *Config, v string) error { c.ProfileFile = v; return nil }},
+	{Name: "seed-status", FlagOnly: true, Default: "STAGED", Commands: []string{"order"}, Usage: "fakes only: status of the seeded user, STAGED or ACTIVE",
+		set: func(c *Config, v string) error {
+			c.SeedStatus = strings.ToUpper(v)
+			if c.SeedStatus != "STAGED" && c.SeedStatus != "ACTIVE" {
+				return errors.New("want STAGED or ACTIVE")
+			}
+			return nil
+		}},
+	{Name: "csv", FlagOnly: true, Commands: []string{"batch"}, Usage: "the CSV file: a column \"login\", Okta profile attributes, or an HRIS export with -mapping (required)",
+		set: func(c *Config, v string) error { c.CSVFile = v; return nil }},
+	{Name: "mapping", FlagOnly: true, Commands: []string{"batch"}, Usage: "the CSV is an HRIS export: workday or servicenow (okta: Okta attribute names, found by the header anyway)",
+		set: func(c *Config, v string) error {
+			switch strings.ToLower(v) {
+			case "":
+				c.Mapping = nil
+			case "workday":
+				m := fulfillment.WorkdayMapping()
+				c.Mapping = &m
+			case "servicenow":
+				m := fulfillment.ServiceNowMapping()
+				c.Mapping = &m
+			case "okta":
+				m := fulfillment.OktaMapping()
+				c.Mapping = &m
+			default:
+				return errors.New("want workday, servicenow or okta")
+			}
+			return nil
+		}},
+	{Name: "skip-invalid", FlagOnly: true, Bool: true, Default: "false", Commands: []string{"batch"},
+		Usage: "order the valid rows even if some rows are bad (default: order nobody)",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.SkipInvalid = b
+			return err
+		}},
+	{Name: "report", FlagOnly: true, Commands: []string{"batch"}, Usage: "write a CSV of per-row results to this file",
+		set: func(c *Config, v string) error { c.ReportFile = v; return nil }},
+	{Name: "users", FlagOnly: true, Default: "2", Commands: []string{"demo"}, Usage: "number of users: new hires and existing employees, alternating",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxDemoUsers {
+				return fmt.Errorf("want 1 to %d", maxDemoUsers)
+			}
+			c.DemoUsers = n
+			return nil
+		}},
+	{Name: "json", FlagOnly: true, Bool: true, Default: "false", Commands: []string{"demo"}, Usage: "print the events as JSON lines instead of a timeline",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.DemoJSON = b
+			return err
+		}},
+}
+
+// configSetting is the setting that names the config file. It is resolved
+// first (flag, then environment) and has no file key.
+var configSetting = &Setting{Name: "config", FlagOnly: false, Usage: "JSON file of settings, keyed by setting name (flags and PREENROLL_* variables override it)"}
+
+// checkURL accepts an absolute http(s) URL.
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return errors.New("not an absolute https URL")
+	}
+	return nil
+}
+
+// storePath returns the SQLite file of a -store value ("" for in memory).
+// A URL scheme other than sqlite is refused, naming what is supported.
+func storePath(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	scheme, rest, ok := strings.Cut(v, ":")
+	if !ok || len(scheme) < 2 || strings.ContainsAny(scheme, `/\.`) {
+		return v, nil // a path (a one-letter "scheme" is a Windows drive)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "file":
+		rest = strings.TrimPrefix(rest, "//")
+		if rest == "" {
+			return "", errors.New("sqlite: the file path is empty")
+		}
+		return rest, nil
+	}
+	return "", fmt.Errorf("store %q is not supported: want a SQLite file path or sqlite:PATH", scheme+":")
+}
+
+// rawValue is a flag that records whether it was set, and its text.
+type rawValue struct {
+	set    bool
+	v      string
+	isBool bool
+}
+
+func (r *rawValue) String() string     { return r.v }
+func (r *rawValue) Set(v string) error { r.set, r.v = true, v; return nil }
+func (r *rawValue) IsBoolFlag() bool   { return r.isBool }
+
+// source is where a setting's value came from, for error messages.
+type source struct {
+	what string // `-okta-org`, `PREENROLL_OKTA_ORG`, `config.json: "okta-org"`, or `default`
+}
+
+// loader resolves the settings of one command.
+type loader struct {
+	cmd    string
+	fs     *flag.FlagSet
+	flags  map[string]*rawValue
+	config *rawValue
+}
+
+// newLoader makes the flag set of cmd with a flag for each setting it
+// takes.
+func newLoader(cmd string, stderr io.Writer) *loader {
+	l := &loader{cmd: cmd, fs: flag.NewFlagSet(cmd, flag.ContinueOnError), flags: map[string]*rawValue{}}
+	l.fs.SetOutput(stderr)
+	for _, s := range settings {
+		if !s.appliesTo(cmd) {
+			continue
+		}
+		r := &rawValue{isBool: s.Bool}
+		l.flags[s.Name] = r
+		l.fs.Var(r, s.Name, s.Usage)
+		if s.Alias != "" {
+			l.fs.Var(r, s.Alias, "short for -"+s.Name)
+		}
+	}
+	if cmdTakesConfig(cmd) {
+		l.config = &rawValue{}
+		l.fs.Var(l.config, configSetting.Name, configSetting.Usage)
+	}
+	return l
+}
+
+// cmdTakesConfig reports whether cmd takes any setting that can come from
+// the environment or a file.
+func cmdTakesConfig(cmd string) bool {
+	for _, s := range settings {
+		if s.appliesTo(cmd) && !s.FlagOnly {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve fills cfg from the parsed flags, the environment (getenv) and the
+// config file, over the defaults. It returns every problem found, each
+// naming its source.
+func (l *loader) resolve(getenv func(string) string) (*Config, []string) {
+	cfg := &Config{Concurrency: fulfillment.DefaultConcurrency}
+	var problems []string
+	file := map[string]json.RawMessage{}
+	if l.config != nil {
+		path := l.config.v
+		if !l.config.set {
+			path = getenv("PREENROLL_CONFIG")
+		}
+		if path != "" {
+			cfg.ConfigFile = path
+			var err error
+			if file, err = readConfigFile(path); err != nil {
+				problems = append(problems, err.Error())
+				file = map[string]json.RawMessage{}
+			}
+		}
+	}
+	// Keys of the file no setting of this command takes.
+	var unknown []string
+	for k := range file {
+		s := lookupSetting(k)
+		switch {
+		case s == nil:
+			unknown = append(unknown, fmt.Sprintf("%s: unknown key %q", cfg.ConfigFile, k))
+		case s.FlagOnly:
+			unknown = append(unknown, fmt.Sprintf("%s: %q is given on the command line only (-%s)", cfg.ConfigFile, k, k))
+		}
+	}
+	slices.Sort(unknown)
+	problems = append(problems, unknown...)
+
+	for _, s := range settings {
+		if !s.appliesTo(l.cmd) {
+			continue
+		}
+		v, src, problem := l.value(s, getenv, file, cfg.ConfigFile)
+		if problem != "" {
+			problems = append(problems, problem)
+			continue
+		}
+		if err := s.set(cfg, v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %q: %v", src.what, v, err))
+		}
+	}
+	return cfg, problems
+}
+
+// value picks a setting's value: flag, environment, file, default.
+func (l *loader) value(s *Setting, getenv func(string) string, file map[string]json.RawMessage, fileName string) (string, source, string) {
+	if r := l.flags[s.Name]; r != nil && r.set {
+		if s.Bool && r.v == "" {
+			return "true", source{"-" + s.Name}, ""
+		}
+		return r.v, source{"-" + s.Name}, ""
+	}
+	if env := s.Env(); env != "" {
+		if v := getenv(env); v != "" {
+			return v, source{env}, ""
+		}
+	}
+	if raw, ok := file[s.Name]; ok && !s.FlagOnly {
+		src := source{fmt.Sprintf("%s: %q", fileName, s.Name)}
+		v, err := scalar(raw)
+		if err != nil {
+			return "", src, fmt.Sprintf("%s: %v", src.what, err)
+		}
+		return v, src, ""
+	}
+	return s.Default, source{"default of -" + s.Name}, ""
+}
+
+// lookupSetting returns the setting named name, or nil.
+func lookupSetting(name string) *Setting {
+	for _, s := range settings {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// readConfigFile reads a JSON object of settings. Errors name the file but
+// never quote its content (it may sit next to secrets).
+func readConfigFile(path string) (map[string]json.RawMessage, error) {
+	data, err := readBounded(path, maxConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("-config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]json.RawMessage
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, fmt.Errorf("-config %s: not a JSON object of settings", path)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("-config %s: more than one JSON value", path)
+	}
+	return m, nil
+}
+
+// scalar turns a JSON string, number or boolean into the setting's text; a
+// list of strings (rp-id) is joined with commas.
+func scalar(raw json.RawMessage) (string, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, nil
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String(), nil
+	}
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return strconv.FormatBool(b), nil
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return strings.Join(list, ","), nil
+	}
+	return "", errors.New("want a string, number, boolean or list of strings")
+}
+
+// readBounded reads at most limit bytes of a file.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+// readSecret returns the first line of a secret file, trimmed. Errors name
+// the file and never contain its content.
+func readSecret(path string) (webauthn.Secret, error) {
+	data, err := readBounded(path, maxSecretFile)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return nil, fmt.Errorf("%s: first line is empty", path)
+	}
+	return webauthn.Secret(bytes.Clone(line)), nil
+}
+
+// check validates the settings together and reads the secret files. It
+// returns every problem.
+func (c *Config) check(cmd string) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	takes := func(name string) bool { return lookupSetting(name).appliesTo(cmd) }
+	if takes("okta-org") {
+		if c.Fake() {
+			if c.OktaTokenFile != "" {
+				bad("-okta-token-file needs -okta-org (without one, the commands run on in-process fakes)")
+			}
+			if c.YubicoTokenFile != "" {
+				bad("-yubico-token-file needs -okta-org (without one, the commands run on in-process fakes)")
+			}
+			if c.Store != "" && cmd != "order" && cmd != "batch" {
+				// The fakes start empty on every run: a store's records
+				// would name users they do not have.
+				bad("-store needs -okta-org: the in-process fakes start empty on every run")
+			}
+		} else {
+			if c.OktaTokenFile == "" {
+				bad("-okta-token-file (PREENROLL_OKTA_TOKEN_FILE) is required with -okta-org")
+			} else if t, err := readSecret(c.OktaTokenFile); err != nil {
+				bad("-okta-token-file: %v", err)
+			} else {
+				c.oktaToken = t
+			}
+			if takes("customization") && c.Item.CustomizationID == "" {
+				bad("-customization (PREENROLL_CUSTOMIZATION) is required with -okta-org")
+			}
+			if cmd == "order" && c.User == "" {
+				bad("-user is required with -okta-org")
+			}
+			if c.ProfileFile != "" {
+				bad("-profile seeds the in-process fake org; it cannot be used with -okta-org")
+			}
+		}
+	}
+	if !c.Fake() && slices.Contains(needsYubico, cmd) && c.YubicoTokenFile == "" {
+		bad("-yubico-token-file (PREENROLL_YUBICO_TOKEN_FILE) is required for %s with -okta-org", cmd)
+	}
+	if c.YubicoTokenFile != "" && !c.Fake() {
+		if t, err := readSecret(c.YubicoTokenFile); err != nil {
+			bad("-yubico-token-file: %v", err)
+		} else {
+			c.yubicoToken = t
+		}
+	}
+	if takes("customization") {
+		if c.Fake() && c.Item.CustomizationID == "" {
+			c.Item.CustomizationID = "DEMO01"
+		}
+		item := c.Item
+		if item.CustomizationID == "" {
+			item.CustomizationID = "C" // reported as missing above; check the rest
+		}
+		problems = append(problems, itemProblems(item)...)
+	}
+	if cmd == "batch" && c.CSVFile == "" {
+		bad("-csv FILE is required")
+	}
+	return problems
+}
+
+// itemFlags names the flag behind each field of an order item.
+var itemFlags = map[string]string{"productId": "-product", "inventoryProductId": "-inventory", "customizationId": "-customization"}
+
+// itemProblems validates the item as Okta would, one problem per field,
+// named by flag.
+func itemProblems(item fulfillment.Item) []string {
+	err := item.Validate()
+	var ve *fulfillment.ValidationError
+	if !errors.As(err, &ve) {
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return nil
+	}
+	var out []string
+	for _, f := range ve.Fields {
+		if name, ok := itemFlags[f.Field]; ok {
+			f.Field = name
+		}
+		out = append(out, f.Error())
+	}
+	return out
+}

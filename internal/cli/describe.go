@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// describe says what went wrong for one user, on one line, safe for a
+// terminal: every field problem of a validation error, Okta's status,
+// errorCode, summary and request ID, or what could not be reached.
+func describe(ctx context.Context, err error) string {
+	var ve *fulfillment.ValidationError
+	var oe *okta.APIError
+	var ye *yubico.APIError
+	switch {
+	case errors.Is(err, errInterrupted), ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return "interrupted"
+	case errors.As(err, &ve):
+		parts := make([]string, len(ve.Fields))
+		for i, f := range ve.Fields {
+			parts[i] = safe(f.Error())
+		}
+		return strings.Join(parts, "; ")
+	case unreachable(ctx, err) && errors.As(err, &ye):
+		return "Yubico unreachable: " + oneLine(err)
+	case unreachable(ctx, err):
+		return "Okta unreachable: " + oneLine(err)
+	case errors.As(err, &oe):
+		s := fmt.Sprintf("Okta: HTTP %d %s: %s", oe.StatusCode, oe.ErrorCode, oe.ErrorSummary)
+		for _, c := range oe.Causes {
+			s += "; " + c.ErrorSummary
+		}
+		if oe.RequestID != "" {
+			s += " (Okta request ID " + oe.RequestID + ")"
+		}
+		return safe(s)
+	case errors.As(err, &ye):
+		s := fmt.Sprintf("Yubico: HTTP %d %s: %s", ye.StatusCode, ye.Code, ye.Message)
+		if ye.RequestID != "" {
+			s += " (Yubico request ID " + ye.RequestID + ")"
+		}
+		return safe(s)
+	}
+	return oneLine(err)
+}
+
+// oneLine is err's text on one terminal-safe line.
+func oneLine(err error) string {
+	return safe(strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
+// multiLine is err's text with each line terminal-safe (for errors that
+// list problems one per line).
+func multiLine(err error) string {
+	ls := strings.Split(err.Error(), "\n")
+	for i, l := range ls {
+		ls[i] = safe(l)
+	}
+	return strings.Join(ls, "\n")
+}
+
+// report prints why a command failed for one user: every field problem on
+// its own line, Okta errors with status, errorCode, summary, causes and
+// request ID.
+func report(ctx context.Context, w io.Writer, prefix string, err error) {
+	var ve *fulfillment.ValidationError
+	var oe *okta.APIError
+	switch {
+	case errors.As(err, &ve):
+		what := "the order is invalid"
+		if errors.Is(err, fulfillment.ErrInvalidShipping) {
+			what = "the user's Okta profile cannot be shipped to"
+		}
+		fmt.Fprintf(w, "%s: %s (%d problems):\n", prefix, what, len(ve.Fields))
+		for _, f := range ve.Fields {
+			fmt.Fprintf(w, "  %s\n", safe(f.Error()))
+		}
+	case !unreachable(ctx, err) && errors.As(err, &oe):
+		fmt.Fprintf(w, "%s: Okta refused (%s): HTTP %d %s: %s\n", prefix, oe.Op, oe.StatusCode, oe.ErrorCode, safe(oe.ErrorSummary))
+		for _, c := range oe.Causes {
+			fmt.Fprintf(w, "  cause: %s\n", safe(c.ErrorSummary))
+		}
+		if oe.RequestID != "" {
+			fmt.Fprintf(w, "  Okta request ID: %s\n", safe(oe.RequestID))
+		}
+	case errors.Is(err, fulfillment.ErrOrderInFlight):
+		fmt.Fprintf(w, "%s: not ordered: %s\n", prefix, oneLine(err))
+	case errors.Is(err, fulfillment.ErrRecordNotFound):
+		fmt.Fprintf(w, "%s: no record of this user in the store (was the key ordered with this -store?)\n", prefix)
+	default:
+		fmt.Fprintf(w, "%s: %s\n", prefix, describe(ctx, err))
+	}
+}

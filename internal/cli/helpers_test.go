@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+)
+
+// testClock is the clock the clients wait on in tests: Sleep returns at
+// once (after ctx) and records the wait.
+type testClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.sleeps = append(c.sleeps, d)
+	return nil
+}
+
+// invocation is one in-process run of the program.
+type invocation struct {
+	ctx    context.Context
+	env    map[string]string
+	stdout io.Writer // default: a buffer
+	stdin  io.Reader
+	stderr io.Writer // extra destination of stderr, if not nil
+	clock  *testClock
+	slow   time.Duration // default: an hour (never)
+}
+
+// result is what a run printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs args in-process.
+func (iv invocation) run(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx := iv.ctx
+	if ctx == nil {
+		ctx = t.Context()
+	}
+	var out, errb bytes.Buffer
+	stdout := iv.stdout
+	if stdout == nil {
+		stdout = &out
+	}
+	var stderr io.Writer = &errb
+	if iv.stderr != nil {
+		stderr = io.MultiWriter(&errb, iv.stderr)
+	}
+	clock := iv.clock
+	if clock == nil {
+		clock = &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	}
+	slow := iv.slow
+	if slow == 0 {
+		slow = time.Hour
+	}
+	d := &deps{getenv: func(k string) string { return iv.env[k] }, clock: clock, slowAfter: slow}
+	stdin := iv.stdin
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	code := run(ctx, args, stdin, stdout, stderr, d)
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// runCLI runs args in-process with an empty environment.
+func runCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	return invocation{}.run(t, args...)
+}
+
+// writeFile writes content to a new file in a temporary directory and
+// returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// shippable is a profile that validates as a US shipping address.
+func shippable(login string) okta.Profile {
+	local, _, _ := strings.Cut(login, "@")
+	return okta.Profile{
+		Login: login, Email: login, SecondEmail: local + "@home.example.net",
+		FirstName: "Jan", LastName: "Lindberg", Organization: "Example Inc.", PrimaryPhone: "+1 781 555 0142",
+		StreetAddress: "7788 Foxrun Street", City: "Dedham", State: "MA", ZipCode: "02026", CountryCode: "US",
+	}
+}
+
+// org is a fake Okta org reached over HTTP like a real one, with its token
+// in a file.
+type org struct {
+	srv       *oktatest.Server
+	tokenFile string
+}
+
+// newOrg starts a fake org.
+func newOrg(t *testing.T, opts ...oktatest.Option) org {
+	t.Helper()
+	srv := oktatest.NewServer(t, opts...)
+	return org{srv: srv, tokenFile: writeFile(t, "okta.token", srv.Token()+"\n# comment\n")}
+}
+
+// args are the settings that point a command at the org.
+func (o org) args() []string {
+	return []string{"-okta-org", o.srv.URL(), "-okta-token-file", o.tokenFile}
+}
+
+// addUser adds a STAGED user with a shippable profile.
+func (o org) addUser(t *testing.T, login string) okta.User {
+	t.Helper()
+	u, err := o.srv.AddUser(shippable(login), okta.UserStaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// lines splits output into its non-empty lines.
+func lines(s string) []string {
+	var out []string
+	for l := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+)
+
+func init() {
+	Register(&Command{
+		Name: "status", Args: "[USER...]", MaxArgs: -1,
+		Summary: "show users' keys: the store's record reconciled with Okta",
+		Doc: `Shows each USER's key (an Okta user ID or login): the record in -store,
+reconciled with Okta's enrollment list (a Shipped key whose PIN Okta has wiped
+becomes Active; one whose enrollments Okta no longer has becomes Deleted).
+A user without a record gets Okta's view: the preregistered enrollments Okta
+lists. Without USER, every record of the store is listed.
+
+Exit codes: 0 every user shown, 1 a user is unknown or Okta failed, 2 bad usage.`,
+		Run: runStatus,
+	})
+	Register(&Command{
+		Name: "retry", Args: "USER...", MinArgs: 1, MaxArgs: -1,
+		Summary: "resume errored keys from the step that failed",
+		Doc: `Resumes each USER's errored key from the step that failed, as a new attempt
+(Service.Retry): an order is sent again, a failed activation is activated
+again, a failed enrollment or shipment is enrolled and shipped anew after the
+old shipment is cancelled. The user's profile is validated again first (every
+problem listed). Needs the store the key was ordered with and, with an Okta
+org, the Yubico API token.
+
+Exit codes: 0 every key resumed, 1 a key was not, 2 bad usage.`,
+		Run: manage("retry", func(ctx context.Context, svc *fulfillment.Service, id string) (fulfillment.Record, error) {
+			return svc.Retry(ctx, id)
+		}),
+	})
+	Register(&Command{
+		Name: "delete", Args: "USER...", MinArgs: 1, MaxArgs: -1,
+		Summary: "cancel and delete users' keys",
+		Doc: `Ends each USER's key (Service.Delete): the Yubico shipment is cancelled while
+it still can be, and the enrollments are permanently deleted at Okta. The
+record ends Deleted with its history. Without the Yubico API token only keys
+with no shipment can be deleted.
+
+Exit codes: 0 every key deleted, 1 a key was not, 2 bad usage.`,
+		Run: manage("delete", func(ctx context.Context, svc *fulfillment.Service, id string) (fulfillment.Record, error) {
+			if err := svc.Delete(ctx, id); err != nil {
+				return fulfillment.Record{}, err
+			}
+			return svc.Status(ctx, id)
+		}),
+	})
+	Register(&Command{
+		Name: "resend-pin", Args: "USER...", MinArgs: 1, MaxArgs: -1,
+		Summary: "have Okta email a shipped key's PIN again",
+		Doc: `Asks Okta to email each USER's preset PIN again (Service.ResendPIN). Only a
+Shipped key has one: after the first sign-in Okta wipes it.
+
+Exit codes: 0 every PIN resent, 1 one was not, 2 bad usage.`,
+		Run: manage("resend-pin", func(ctx context.Context, svc *fulfillment.Service, id string) (fulfillment.Record, error) {
+			if err := svc.ResendPIN(ctx, id); err != nil {
+				return fulfillment.Record{}, err
+			}
+			return svc.Status(ctx, id)
+		}),
+	})
+	Register(&Command{
+		Name: "sync", MaxArgs: 0,
+		Summary: "move every key in flight as far as it goes now (one pass)",
+		Doc: `Runs one pass of Service.Sync over every record in -store: enroll ordered
+keys at Okta, create the Yubico shipments, follow them, activate shipped keys
+and send their PINs, notice first sign-ins. A deployment runs this on a
+schedule (or preenroll serve); failures are listed and recorded.
+
+Exit codes: 0 the pass ran and no record failed, 1 otherwise, 2 bad usage.`,
+		Run: runSync,
+	})
+}
+
+// needsYubico are the commands that move keys past the order and need the
+// Yubico client with an Okta org.
+var needsYubico = []string{"retry", "sync"}
+
+// manage returns the Run of a command that acts on each USER argument.
+func manage(name string, act func(context.Context, *fulfillment.Service, string) (fulfillment.Record, error)) func(context.Context, *Invocation) int {
+	return func(ctx context.Context, inv *Invocation) int {
+		b, svc, code := open(ctx, inv, true)
+		if svc == nil {
+			return code
+		}
+		defer b.Close()
+		code = ExitOK
+		for _, user := range inv.Args {
+			prefix := "preenroll " + name + " " + safe(user)
+			id, err := b.userID(ctx, user)
+			if err == nil {
+				var rec fulfillment.Record
+				if rec, err = act(ctx, svc, id); err == nil {
+					printRecord(inv.Stdout, rec)
+					continue
+				}
+			}
+			report(ctx, inv.Stderr, prefix, err)
+			code = ExitFailed
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		return code
+	}
+}
+
+// open opens the backend and makes the Service.
+func open(ctx context.Context, inv *Invocation, withYubico bool) (*backend, *fulfillment.Service, int) {
+	b, err := openBackend(ctx, inv, withYubico, nil)
+	if err != nil {
+		report(ctx, inv.Stderr, "preenroll "+inv.cmd.Name, err)
+		return nil, nil, ExitFailed
+	}
+	svc, err := b.service(inv, nil)
+	if err != nil {
+		b.Close()
+		report(ctx, inv.Stderr, "preenroll "+inv.cmd.Name, err)
+		return nil, nil, ExitFailed
+	}
+	return b, svc, ExitOK
+}
+
+// runStatus shows records.
+func runStatus(ctx context.Context, inv *Invocation) int {
+	b, svc, code := open(ctx, inv, false)
+	if svc == nil {
+		return code
+	}
+	defer b.Close()
+	if len(inv.Args) == 0 {
+		recs, err := b.store.List(ctx, fulfillment.Query{})
+		if err != nil {
+			report(ctx, inv.Stderr, "preenroll status", err)
+			return ExitFailed
+		}
+		if len(recs) == 0 {
+			fmt.Fprintln(inv.Stdout, "no records in the store")
+		}
+		for _, r := range recs {
+			printRecord(inv.Stdout, r)
+		}
+		return ExitOK
+	}
+	code = ExitOK
+	for _, user := range inv.Args {
+		prefix := "preenroll status " + safe(user)
+		u, err := b.okta.GetUser(ctx, user)
+		if err != nil {
+			report(ctx, inv.Stderr, prefix, err)
+			code = ExitFailed
+			continue
+		}
+		rec, err := svc.Status(ctx, u.ID)
+		switch {
+		case errors.Is(err, fulfillment.ErrRecordNotFound):
+			if err := oktaView(ctx, inv.Stdout, b.okta, u); err != nil {
+				report(ctx, inv.Stderr, prefix, err)
+				code = ExitFailed
+			}
+		case err != nil:
+			report(ctx, inv.Stderr, prefix, err)
+			code = ExitFailed
+		default:
+			printRecord(inv.Stdout, rec)
+		}
+	}
+	return code
+}
+
+// oktaView prints what Okta lists for a user the store has no record of.
+func oktaView(ctx context.Context, w io.Writer, oc *okta.Client, u okta.User) error {
+	es, err := oc.ListEnrollments(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s (%s): no record in the store; Okta lists %d preregistered enrollments\n", safe(u.Profile.Login), u.ID, len(es))
+	for _, e := range es {
+		st, _ := fulfillment.StatusFromOkta(e.Status, e.Profile.PresetPINAvailable)
+		fmt.Fprintf(w, "  enrollment %s: %s (%s), %s\n", safe(e.ID), safe(string(e.Status)), st.Label(), safe(e.Profile.AuthenticatorName))
+	}
+	return nil
+}
+
+// printRecord prints a record in a few lines.
+func printRecord(w io.Writer, r fulfillment.Record) {
+	fmt.Fprintf(w, "%s (%s): %s, step %s, attempt %d\n", safe(r.Login), r.UserID, r.Status.Label(), r.Step, r.Attempts)
+	if r.ShipmentID != "" {
+		fmt.Fprintf(w, "  Yubico shipment %s, state %d", safe(r.ShipmentID), r.ShipmentState)
+		if r.Serial != "" {
+			fmt.Fprintf(w, ", serial %s, firmware %s", safe(r.Serial), safe(r.Firmware))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, e := range r.Enrollments {
+		fmt.Fprintf(w, "  Okta enrollment %s %s\n", safe(e.ID), safe(string(e.Status)))
+	}
+	if r.FailedStep != "" {
+		fmt.Fprintf(w, "  failed at %s: %s\n", r.FailedStep, safe(r.Reason))
+	} else if r.Reason != "" {
+		fmt.Fprintf(w, "  %s\n", safe(r.Reason))
+	}
+	if !r.UpdatedAt.IsZero() {
+		fmt.Fprintf(w, "  last change %s\n", r.UpdatedAt.UTC().Format("2006-01-02 15:04:05 MST"))
+	}
+}
+
+// runSync runs one Sync pass.
+func runSync(ctx context.Context, inv *Invocation) int {
+	b, svc, code := open(ctx, inv, true)
+	if svc == nil {
+		return code
+	}
+	defer b.Close()
+	rep, err := svc.Sync(ctx)
+	if err != nil {
+		report(ctx, inv.Stderr, "preenroll sync", err)
+		return ExitFailed
+	}
+	fmt.Fprintf(inv.Stdout, "sync: %d records in flight checked: %d advanced, %d shipped, %d active, %d errored, %d busy (another instance), %d failed\n",
+		rep.Checked, rep.Advanced, rep.Shipped, rep.Active, rep.Errored, rep.Busy, len(rep.Failures))
+	failures := slices.Clone(rep.Failures)
+	slices.SortFunc(failures, func(a, b fulfillment.Result) int { return a.Index - b.Index })
+	for _, f := range failures {
+		fmt.Fprintf(inv.Stderr, "  %s (%s): %s\n", safe(f.Login), f.UserID, describe(ctx, f.Err))
+	}
+	if len(rep.Failures) > 0 {
+		return ExitFailed
+	}
+	return ExitOK
+}

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/preenroll/preenroll/okta"
+)
+
+// waitReporter tells the administrator what a command is waiting for,
+// instead of minutes of silence: a request that has had no answer for
+// slowAfter, and every wait before a retry with the problem that caused
+// it. It is the HTTP transport and the clock of one client (Okta or
+// Yubico). Only the method and path of a request are printed: never a
+// header, a query or a body.
+type waitReporter struct {
+	service   string // "Okta"
+	w         io.Writer
+	base      http.RoundTripper
+	clock     okta.Clock
+	slowAfter time.Duration
+	timeout   time.Duration // the client's per-request timeout, for the notice
+
+	mu      sync.Mutex
+	problem string // the last failed attempt, "" after a success
+	last    string // the last notice printed
+	lastAt  time.Time
+}
+
+// RoundTrip sends req and notes how it failed.
+func (r *waitReporter) RoundTrip(req *http.Request) (*http.Response, error) {
+	what := req.Method + " " + req.URL.EscapedPath()
+	t := time.AfterFunc(r.slowAfter, func() {
+		r.notice(fmt.Sprintf("waiting for %s to answer %s: no answer after %v (each try gives up after %v)",
+			r.service, what, r.slowAfter, r.timeout))
+	})
+	resp, err := r.base.RoundTrip(req)
+	t.Stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err != nil:
+		r.problem = fmt.Sprintf("%s %s failed: %s", r.service, what, transportProblem(err))
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		r.problem = fmt.Sprintf("%s answered %s with HTTP %d", r.service, what, resp.StatusCode)
+	default:
+		r.problem = ""
+	}
+	return resp, err
+}
+
+// transportProblem is the cause of a transport error, without the URL
+// (which the notice already names).
+func transportProblem(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer in time"
+	}
+	return safe(err.Error())
+}
+
+// Now is the wrapped clock's.
+func (r *waitReporter) Now() time.Time { return r.clock.Now() }
+
+// Sleep says why the client waits, then waits.
+func (r *waitReporter) Sleep(ctx context.Context, d time.Duration) error {
+	r.mu.Lock()
+	problem := r.problem
+	r.mu.Unlock()
+	if problem == "" {
+		r.notice(fmt.Sprintf("waiting %v for %s's rate limit to reset", d.Round(100*time.Millisecond), r.service))
+	} else {
+		r.notice(fmt.Sprintf("%s; retrying in %v", problem, d.Round(100*time.Millisecond)))
+	}
+	return r.clock.Sleep(ctx, d)
+}
+
+// noticeRepeat is how long an identical notice is not repeated (several
+// users of a batch wait for the same reason at once).
+const noticeRepeat = 5 * time.Second
+
+// notice prints one line, unless it repeats the previous one within
+// noticeRepeat.
+func (r *waitReporter) notice(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.clock.Now()
+	if msg == r.last && now.Sub(r.lastAt) < noticeRepeat {
+		return
+	}
+	r.last, r.lastAt = msg, now
+	fmt.Fprintf(r.w, "preenroll: %s\n", msg)
+}
