@@ -176,7 +176,7 @@ func (br *batchRun) order(ctx context.Context, b *backend) int {
 	// (see gatedStore).
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	gate := &gatedStore{Store: b.store, cancel: cancel}
+	gate := &gatedStore{Store: b.store, stop: ctx.Done(), cancel: cancel}
 	defer context.AfterFunc(ctx, gate.interrupt)()
 	svc, err := b.service(br.inv, gate)
 	if err != nil {
@@ -243,10 +243,15 @@ func (br *batchRun) reachOkta(ctx context.Context, b *backend) error {
 			return ctx.Err()
 		}
 		if unreachable(ctx, err) {
-			problem := describe(ctx, err)
+			others := fmt.Sprintf("not checked: Okta unreachable (see line %d)", o.line)
 			for i := range br.out {
 				if br.out[i].result == resultNotOrdered {
-					br.out[i].result, br.out[i].problem = resultFailed, problem
+					br.out[i].result, br.out[i].problem = resultFailed, others
+				}
+			}
+			for i := range br.out {
+				if br.out[i].line == o.line {
+					br.out[i].problem = describe(ctx, err)
 				}
 			}
 			return errOktaUnreachable

@@ -25,6 +25,7 @@ var errInterrupted = errors.New("batch: interrupted before this user's order sta
 // second interrupt kills the program.
 type gatedStore struct {
 	fulfillment.Store
+	stop   <-chan struct{}    // closed by the first interrupt
 	cancel context.CancelFunc // cancels the batch while users are looked up
 
 	mu       sync.Mutex
@@ -45,6 +46,11 @@ func (g *gatedStore) interrupt() {
 // Get refuses after the interrupt.
 func (g *gatedStore) Get(ctx context.Context, userID string) (fulfillment.Record, error) {
 	g.mu.Lock()
+	select {
+	case <-g.stop:
+		g.stopped = true
+	default:
+	}
 	if g.stopped {
 		g.mu.Unlock()
 		return fulfillment.Record{}, errInterrupted

@@ -123,7 +123,7 @@ func loginProblem(l string) string {
 		return "login is not valid UTF-8"
 	case len(l) > maxLogin:
 		return fmt.Sprintf("login is longer than %d bytes", maxLogin)
-	case strings.ContainsFunc(l, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+	case strings.ContainsFunc(l, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) }):
 		return "login contains white space or control characters"
 	}
 	return ""

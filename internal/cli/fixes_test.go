@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/okta"
+)
+
+// Logins with escape sequences (a colour, an OSC window title, a bidi
+// override) are printed escaped, on the terminal and in the report.
+func TestControlCharactersEscaped(t *testing.T) {
+	t.Parallel()
+	csvFile := writeFile(t, "users.csv", "login\n\"\x1b[31mred@example.com\"\n\"\x1b]0;pwned\x07osc@example.com\"\n\"\u202egnp.exe@example.com\"\njan@example.com\n")
+	reportFile := filepath.Join(t.TempDir(), "report.csv")
+	r := runCLI(t, "batch", "-csv", csvFile, "-report", reportFile)
+	if r.code != ExitFailed {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	want := []string{
+		`line 2 "\x1b[31mred@example.com": invalid: login contains white space or control characters`,
+		`line 3 "\x1b]0;pwned\aosc@example.com": invalid: login contains white space or control characters`,
+		`line 4 "\u202egnp.exe@example.com": invalid: login contains white space or control characters`,
+		"preenroll batch: 3 of 4 rows are bad; nobody was ordered (fix them, or use -skip-invalid to order the valid rows)",
+		"(none)",
+	}
+	got := append(lines(r.stderr), "(none)")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+	data, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.ContainsAny(data, "\x1b\x07") || bytes.Contains(data, []byte("\u202e")) {
+		t.Errorf("the report holds raw control characters:\n%q", data)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 5 || recs[1][1] != `"\x1b[31mred@example.com"` {
+		t.Errorf("report rows %q", recs)
+	}
+
+	// A user argument with escape sequences is refused, escaped.
+	o := newOrg(t)
+	r = runCLI(t, append([]string{"order", "-user", "\x1b]0;pwned\x07jan@example.com", "-customization", "C1"}, o.args()...)...)
+	if r.code != ExitFailed || strings.ContainsAny(r.stderr+r.stdout, "\x1b\x07") || !strings.Contains(r.stderr, `\x1b]0;pwned\ajan@example.com`) {
+		t.Errorf("order: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestDescribeEscapes: text from Okta (an error summary naming a value)
+// reaches the terminal escaped.
+func TestDescribeEscapes(t *testing.T) {
+	err := fmt.Errorf("fulfillment: order: %w", &okta.APIError{Op: "get user", StatusCode: 404, ErrorCode: "E0000007",
+		ErrorSummary: "Not found: Resource not found: \x1b[2J\x1b]0;x\x07jan (User)", RequestID: "req1"})
+	got := describe(t.Context(), err)
+	if strings.ContainsAny(got, "\x1b\x07") || !strings.Contains(got, `\x1b[2J`) || !strings.Contains(got, "Okta request ID req1") {
+		t.Errorf("describe = %q", got)
+	}
+	var b strings.Builder
+	report(t.Context(), &b, "preenroll order", err)
+	if strings.ContainsAny(b.String(), "\x1b\x07") {
+		t.Errorf("report = %q", b.String())
+	}
+}
+
+// TestBatchOktaUnreachable: every row fails with "Okta unreachable" (not
+// "invalid, fix them"), with one notice per retry, after one user's
+// retries rather than every user's.
+func TestBatchOktaUnreachable(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org := "http://" + l.Addr().String()
+	l.Close()
+	token := writeFile(t, "token", "00token")
+	reportFile := filepath.Join(t.TempDir(), "report.csv")
+	clock := &testClock{}
+	r := invocation{clock: clock}.run(t, "batch", "-csv", "testdata/logins.csv", "-okta-org", org, "-okta-token-file", token,
+		"-customization", "C1", "-report", reportFile)
+	if r.code != ExitFailed || strings.Contains(r.stderr, "invalid") || strings.Contains(r.stderr, "fix them") ||
+		!strings.Contains(r.stdout, "batch: 6 rows: 0 ordered, 0 skipped (already in fulfillment), 6 failed, 0 invalid, 0 not ordered") ||
+		!strings.Contains(r.stderr, "line 2 jan.lindberg@example.com: failed: Okta unreachable: ") ||
+		!strings.Contains(r.stderr, "preenroll batch: Okta is unreachable; nobody was ordered; run the batch again when it is back") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if len(clock.sleeps) != 3 || strings.Count(r.stderr, "connection refused; retrying in ") != 3 {
+		t.Errorf("%d waits, want the 3 retries of one look-up; stderr:\n%s", len(clock.sleeps), r.stderr)
+	}
+	data, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, m := strings.Count(string(data), `,failed,,"Okta unreachable: `), strings.Count(string(data), ",failed,,not checked: Okta unreachable (see line 2)"); n != 1 || m != 5 {
+		t.Errorf("%d failed rows in the report, want 6:\n%s", n, data)
+	}
+}
+
+// TestBatchOktaDownMidway: rows Okta stops answering for during the
+// look-ups fail; they are not reported as bad.
+func TestBatchOktaDownMidway(t *testing.T) {
+	t.Parallel()
+	o := newOrg(t)
+	for _, l := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		o.addUser(t, l)
+	}
+	target, err := url.Parse(o.srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var n atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "c@example.com") && n.Add(1) > 1 {
+			http.Error(w, "down", http.StatusServiceUnavailable) // the look-up before the batch passes
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	csvFile := writeFile(t, "users.csv", "login\nc@example.com\na@example.com\nb@example.com\n")
+	r := runCLI(t, "batch", "-csv", csvFile, "-okta-org", front.URL, "-okta-token-file", o.tokenFile, "-customization", "C1", "-concurrency", "1")
+	if r.code != ExitFailed || strings.Contains(r.stderr, "invalid") ||
+		!strings.Contains(r.stderr, "line 2 c@example.com: failed: Okta unreachable: ") ||
+		!strings.Contains(r.stdout, "batch: 3 rows: 0 ordered, 0 skipped (already in fulfillment), 1 failed, 0 invalid, 2 not ordered") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if len(o.srv.Events()) != 0 {
+		t.Error("something was ordered")
+	}
+}
+
+// TestBatchInterruptDuringLookups: the first Ctrl-C while users are being
+// looked up ends the batch at once; nobody is ordered.
+func TestBatchInterruptDuringLookups(t *testing.T) {
+	t.Parallel()
+	o := newOrg(t)
+	for _, l := range []string{"a@example.com", "b@example.com"} {
+		o.addUser(t, l)
+	}
+	target, err := url.Parse(o.srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	blocked := make(chan struct{})
+	var once atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "b@example.com") {
+			if once.CompareAndSwap(false, true) {
+				close(blocked)
+			}
+			<-r.Context().Done() // Okta is slow to answer this one
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		<-blocked
+		cancel() // Ctrl-C
+	}()
+	csvFile := writeFile(t, "users.csv", "login\na@example.com\nb@example.com\n")
+	r := invocation{ctx: ctx}.run(t, "batch", "-csv", csvFile, "-okta-org", front.URL, "-okta-token-file", o.tokenFile, "-customization", "C1")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "preenroll batch: interrupted (context canceled)") ||
+		!strings.Contains(r.stdout, "batch: 2 rows: 0 ordered, 0 skipped (already in fulfillment), 0 failed, 0 invalid, 2 not ordered") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if len(o.srv.Events()) != 0 {
+		t.Error("something was ordered after the interrupt")
+	}
+}
