@@ -136,11 +136,15 @@ func newYubicoClient(inv *Invocation) (*yubico.Client, error) {
 	cfg := inv.Config
 	w := &waitReporter{service: "Yubico", w: inv.Stderr, base: httpclient.DefaultTransport(), clock: inv.clock(),
 		slowAfter: inv.deps.slowAfter, timeout: httpclient.DefaultTimeout}
-	return yubico.NewClient(cfg.YubicoAPI, string(cfg.yubicoToken),
-		yubico.WithJWKSBaseURL(cfg.YubicoJWKS),
+	opts := []yubico.Option{
 		yubico.WithHTTPClient(&http.Client{Timeout: httpclient.DefaultTimeout, Transport: w}),
 		yubico.WithClock(w),
-		yubico.WithUserAgent("preenroll-cli"))
+		yubico.WithUserAgent("preenroll-cli"),
+	}
+	if cfg.YubicoJWKS != "" {
+		opts = append(opts, yubico.WithJWKSBaseURL(cfg.YubicoJWKS))
+	}
+	return yubico.NewClient(cfg.YubicoAPI, string(cfg.yubicoToken), opts...)
 }
 
 // service makes the Service over the backend; store wraps the backend's

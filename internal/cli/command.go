@@ -171,18 +171,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func prepare(c *Command, args []string, stdin io.Reader, stdout, stderr io.Writer, d *deps) (*Invocation, int) {
 	l := newLoader(c.Name, stderr)
 	l.fs.Usage = func() { commandHelp(stderr, c) }
-	if err := l.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, ExitOK
+	// Flags may follow the arguments (preenroll status jan -store k.db);
+	// "--" ends the flags.
+	var positional []string
+	for {
+		if err := l.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, ExitOK
+			}
+			return nil, ExitUsage // the flag set printed the problem and the help
 		}
-		return nil, ExitUsage // the flag set printed the problem and the help
+		rest := l.fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
 	cfg, problems := l.resolve(d.getenv)
-	switch n := l.fs.NArg(); {
+	switch n := len(positional); {
 	case n < c.MinArgs:
 		problems = append(problems, fmt.Sprintf("missing argument: %s", c.Args))
 	case c.MaxArgs >= 0 && n > c.MaxArgs:
-		problems = append(problems, fmt.Sprintf("unexpected argument %q", l.fs.Arg(c.MaxArgs)))
+		problems = append(problems, fmt.Sprintf("unexpected argument %q", safe(positional[c.MaxArgs])))
 	}
 	problems = append(problems, cfg.check(c.Name)...)
 	if len(problems) > 0 {
@@ -201,7 +216,7 @@ func prepare(c *Command, args []string, stdin io.Reader, stdout, stderr io.Write
 	if cfg.Verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	return &Invocation{Config: cfg, Args: l.fs.Args(), Stdin: stdin, Stdout: stdout, Stderr: stderr,
+	return &Invocation{Config: cfg, Args: positional, Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Logger: logger, deps: d, cmd: c}, ExitOK
 }
 

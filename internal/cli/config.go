@@ -149,9 +149,15 @@ var settings = []*Setting{
 	{Name: "yubico-api", Default: yubico.DefaultBaseURL, Usage: "YubiEnterprise API base URL",
 		Commands: []string{"retry", "delete", "sync"},
 		set:      func(c *Config, v string) error { c.YubicoAPI = v; return checkURL(v) }},
-	{Name: "yubico-jwks", Default: yubico.DefaultJWKSBaseURL, Usage: "where Yubico publishes its FIDO Pre-reg JWKS",
+	{Name: "yubico-jwks", Usage: "where Yubico publishes its FIDO Pre-reg JWKS (default " + yubico.DefaultJWKSBaseURL + "; for a loopback -yubico-api, its host)",
 		Commands: []string{"retry", "delete", "sync"},
-		set:      func(c *Config, v string) error { c.YubicoJWKS = v; return checkURL(v) }},
+		set: func(c *Config, v string) error {
+			c.YubicoJWKS = v
+			if v == "" {
+				return nil
+			}
+			return checkURL(v)
+		}},
 	{Name: "yubico-token-file", Usage: "file whose first line is the YubiEnterprise API token (empty: order-only mode)",
 		Commands: []string{"retry", "delete", "sync"},
 		set:      func(c *Config, v string) error { c.YubicoTokenFile = v; return nil }},

@@ -28,10 +28,8 @@ func describe(ctx context.Context, err error) string {
 			parts[i] = safe(f.Error())
 		}
 		return strings.Join(parts, "; ")
-	case unreachable(ctx, err) && errors.As(err, &ye):
-		return "Yubico unreachable: " + oneLine(err)
 	case unreachable(ctx, err):
-		return "Okta unreachable: " + oneLine(err)
+		return remote(err) + " unreachable: " + oneLine(err)
 	case errors.As(err, &oe):
 		s := fmt.Sprintf("Okta: HTTP %d %s: %s", oe.StatusCode, oe.ErrorCode, oe.ErrorSummary)
 		for _, c := range oe.Causes {
@@ -97,4 +95,15 @@ func report(ctx context.Context, w io.Writer, prefix string, err error) {
 	default:
 		fmt.Fprintf(w, "%s: %s\n", prefix, describe(ctx, err))
 	}
+}
+
+// remote names the service an error of an unreachable remote came from:
+// Yubico if the chain holds a *yubico.APIError or an error of package
+// yubico (whose errors all start "yubico: "), otherwise Okta.
+func remote(err error) string {
+	var ye *yubico.APIError
+	if errors.As(err, &ye) || strings.Contains(err.Error(), "yubico: ") {
+		return "Yubico"
+	}
+	return "Okta"
 }

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestConfigPrecedence: a flag overrides its environment variable, which
+// overrides the config file's key, which overrides the default.
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "preenroll.json", `{"product": 29, "inventory": "107", "customization": "FILE01", "rp-id": ["a.example.com", "b.example.com"], "verbose": false}`)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"defaults", nil, nil, "product 1, inventory 106, customization DEMO01; relying party example.okta.com"},
+		{"file", map[string]string{"PREENROLL_CONFIG": file}, nil,
+			"product 29, inventory 107, customization FILE01; relying party a.example.com, b.example.com"},
+		{"env over file", map[string]string{"PREENROLL_CONFIG": file, "PREENROLL_PRODUCT": "54", "PREENROLL_RP_ID": "c.example.com"}, nil,
+			"product 54, inventory 107, customization FILE01; relying party c.example.com"},
+		{"flag over env", map[string]string{"PREENROLL_CONFIG": file, "PREENROLL_PRODUCT": "54"}, []string{"-product", "55", "-customization", "FLAG01"},
+			"product 55, inventory 107, customization FLAG01; relying party a.example.com, b.example.com"},
+		{"-config over PREENROLL_CONFIG", map[string]string{"PREENROLL_CONFIG": "/nonexistent.json"}, []string{"-config", file},
+			"product 29, inventory 107, customization FILE01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := invocation{env: tc.env}.run(t, append([]string{"order"}, tc.args...)...)
+			if r.code != ExitOK || !strings.Contains(r.stdout, "item: "+tc.want) {
+				t.Errorf("exit %d, want item %q; stdout:\n%s\nstderr:\n%s", r.code, tc.want, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// TestConfigProblemsAtOnce: every bad setting, from every source, is
+// reported in one run, naming where it came from.
+func TestConfigProblemsAtOnce(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "preenroll.json", `{"okta-timeout": "forever", "user": "jan", "okta-token": "00abc", "concurrency": {"x": 1}}`)
+	r := invocation{env: map[string]string{"PREENROLL_CONFIG": file, "PREENROLL_STORE": "postgres://db/keys"}}.run(t,
+		"batch", "-okta-org", "ftp://example.okta.com", "-product", "0")
+	want := []string{
+		"preenroll batch: 8 problems with the settings:",
+		file + `: "user" is given on the command line only (-user)`,
+		file + `: unknown key "okta-token"`,
+		`-okta-org "ftp://example.okta.com": not an absolute https URL`,
+		file + `: "okta-timeout" "forever": want a duration from 1ms to 10m, like 30s`,
+		`PREENROLL_STORE "postgres://db/keys": store "postgres:" is not supported: want a SQLite file path or sqlite:PATH`,
+		file + `: "concurrency": want a string, number, boolean or list of strings`,
+		`-product "0": must be a positive decimal integer without sign or leading zeros`,
+		"-csv FILE is required",
+		"(preenroll help batch lists the settings)",
+	}
+	got := lines(r.stderr)
+	for i := range got {
+		got[i] = strings.TrimPrefix(got[i], "  ")
+	}
+	if r.code != ExitUsage {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+	if strings.Contains(r.stderr, "00abc") {
+		t.Error("a value of the config file that looks like a secret was printed")
+	}
+}
+
+// TestSecretsOnlyFromFiles: tokens are read from the files named, never
+// printed (not in help, errors or verbose logs), and cannot be given
+// directly.
+func TestSecretsOnlyFromFiles(t *testing.T) {
+	t.Parallel()
+	o := newOrg(t)
+	o.addUser(t, "jan@example.com")
+	r := invocation{env: map[string]string{"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile}}.run(t,
+		"order", "-user", "jan@example.com", "-customization", "C1", "-v")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, o.srv.Token()) {
+		t.Error("the token was printed")
+	}
+	for _, args := range [][]string{{"order", "-okta-token", o.srv.Token()}, {"order", "-token", o.srv.Token()}} {
+		r := runCLI(t, args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "flag provided but not defined") || strings.Contains(r.stdout, o.srv.Token()) {
+			t.Errorf("%q: exit %d, stderr %q", args[1], r.code, r.stderr)
+		}
+	}
+	empty := writeFile(t, "empty", "\n")
+	r = runCLI(t, append([]string{"status", "jan@example.com", "-okta-org", o.srv.URL(), "-okta-token-file", empty})...)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "-okta-token-file: "+empty+": first line is empty") {
+		t.Errorf("empty token file: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "help", "order")
+	for _, want := range []string{
+		"usage: preenroll order [settings]",
+		"-okta-token-file  (PREENROLL_OKTA_TOKEN_FILE, file key \"okta-token-file\")",
+		"-product  (PREENROLL_PRODUCT, file key \"product\", default 1)",
+		"-config  (PREENROLL_CONFIG)",
+		"-user\n      the Okta user",
+	} {
+		if r.code != ExitOK || !strings.Contains(r.stdout, want) {
+			t.Errorf("help order: exit %d, lacks %q:\n%s", r.code, want, r.stdout)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{nil, ExitUsage, "", "usage: preenroll COMMAND"},
+		{[]string{"help"}, ExitOK, "  resend-pin", ""},
+		{[]string{"help", "nope"}, ExitUsage, "", `preenroll help: unknown command "nope"`},
+		{[]string{"nope"}, ExitUsage, "", `preenroll: unknown command "nope"`},
+		{[]string{"version"}, ExitOK, "preenroll ", ""},
+		{[]string{"order", "-h"}, ExitOK, "", "usage: preenroll order"},
+		{[]string{"status", "-bogus"}, ExitUsage, "", "flag provided but not defined: -bogus"},
+		{[]string{"retry"}, ExitUsage, "", "missing argument: USER..."},
+		{[]string{"sync", "extra"}, ExitUsage, "", `unexpected argument "extra"`},
+	} {
+		r := runCLI(t, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout, tc.out) || !strings.Contains(r.stderr, tc.err) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
