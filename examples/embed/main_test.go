@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+// passes is a slog handler that reports each finished Sync pass.
+type passes struct {
+	slog.Handler
+	ch chan struct{}
+}
+
+func (p passes) Enabled(context.Context, slog.Level) bool { return true }
+func (p passes) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p passes) WithGroup(string) slog.Handler            { return p }
+
+func (p passes) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "fulfillment: sync pass" {
+		p.ch <- struct{}{}
+	}
+	return nil
+}
+
+// TestServe runs the embedding against the fakes: Okta verifies the hook
+// mounted in our server, an order's event arrives through it, and
+// Service.Run (woken by the event) enrolls the key and creates the Yubico
+// shipment. Cancelling the context shuts everything down cleanly.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	ysrv := yubicotest.NewServer(t)
+	osrv := oktatest.NewServer(t, oktatest.WithNow(ysrv.Now()), oktatest.WithAttestationRoots(ysrv.FIDOCA().Root()))
+	u, err := osrv.AddUser(okta.Profile{
+		Login: "jan@example.com", Email: "jan@example.com", SecondEmail: "jan@home.example.net",
+		FirstName: "Jan", LastName: "Lindberg", Organization: "Example Inc.", PrimaryPhone: "+1 781 555 0142",
+		StreetAddress: "7788 Foxrun Street", City: "Dedham", State: "MA", ZipCode: "02026", CountryCode: "US",
+	}, okta.UserStaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := osrv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := fulfillment.NewMemoryStore()
+	synced := passes{Handler: slog.DiscardHandler, ch: make(chan struct{}, 64)}
+	const secret = "hook-secret-0123456789"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, ln, fulfillment.Config{Okta: oc, Yubico: ysrv.Client(), Store: store,
+			RPIDs: []string{"example.okta.com"}, EventHookSecret: secret, Clock: ysrv.Now, Logger: slog.New(synced)})
+	}()
+	base := "http://" + ln.Addr().String()
+
+	// Your own route answers beside the hook.
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+		t.Errorf("/healthz = %d %q", resp.StatusCode, body)
+	}
+	// Okta refuses to register a hook that does not verify.
+	if _, err := osrv.AddEventHook(t.Context(), base+"/okta/events", "wrong-secret"); err == nil {
+		t.Error("a hook with the wrong secret verified")
+	}
+	if _, err := osrv.AddEventHook(t.Context(), base+"/okta/events", secret); err != nil {
+		t.Fatal(err)
+	}
+	// An administrator (or Okta Workflows) orders the key at Okta.
+	if err := oc.InitiateFulfillment(t.Context(), okta.FulfillmentRequest{UserID: u.ID, FulfillmentProvider: okta.ProviderYubico,
+		FulfillmentData: okta.FulfillmentData{{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}}); err != nil {
+		t.Fatal(err)
+	}
+	wait, stop := context.WithTimeout(t.Context(), 30*time.Second)
+	defer stop()
+	if ds, err := osrv.AwaitDeliveries(wait, 1); err != nil || ds[0].Status != http.StatusOK {
+		t.Fatalf("deliveries %+v, %v", ds, err)
+	}
+	// Run, woken by the event, ships the key within a pass or two.
+	var rec fulfillment.Record
+	for rec.ShipmentID == "" {
+		select {
+		case <-synced.ch:
+		case <-wait.Done():
+			t.Fatalf("no shipment after the event; record %+v", rec)
+		}
+		rec, _ = store.Get(t.Context(), u.ID)
+	}
+	if shipments := ysrv.Shipments(); len(shipments) != 1 || rec.Status != fulfillment.FulfillmentStarted {
+		t.Errorf("%d shipments, record %s at %s", len(shipments), rec.Status, rec.Step)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve after cancel = %v, want nil", err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the server still answers after shutdown")
+	}
+}
