@@ -149,7 +149,7 @@ var settings = []*Setting{
 	{Name: "yubico-api", Default: yubico.DefaultBaseURL, Usage: "YubiEnterprise API base URL",
 		Commands: []string{"retry", "delete", "sync"},
 		set:      func(c *Config, v string) error { c.YubicoAPI = v; return checkURL(v) }},
-	{Name: "yubico-jwks", Usage: "where Yubico publishes its FIDO Pre-reg JWKS (default " + yubico.DefaultJWKSBaseURL + "; for a loopback -yubico-api, its host)",
+	{Name: "yubico-jwks", Default: yubico.DefaultJWKSBaseURL, Usage: "where Yubico publishes its FIDO Pre-reg JWKS",
 		Commands: []string{"retry", "delete", "sync"},
 		set: func(c *Config, v string) error {
 			c.YubicoJWKS = v

@@ -94,7 +94,7 @@ func TestSecretsOnlyFromFiles(t *testing.T) {
 		}
 	}
 	empty := writeFile(t, "empty", "\n")
-	r = runCLI(t, append([]string{"status", "jan@example.com", "-okta-org", o.srv.URL(), "-okta-token-file", empty})...)
+	r = runCLI(t, "status", "jan@example.com", "-okta-org", o.srv.URL(), "-okta-token-file", empty)
 	if r.code != ExitUsage || !strings.Contains(r.stderr, "-okta-token-file: "+empty+": first line is empty") {
 		t.Errorf("empty token file: exit %d, stderr %q", r.code, r.stderr)
 	}

@@ -4,10 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/yubico/yubicotest"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 )
 
 // TestManageLifecycle orders a key with a store and then manages it with
@@ -15,15 +13,18 @@ import (
 // HTTP, as a real deployment is.
 func TestManageLifecycle(t *testing.T) {
 	t.Parallel()
-	ysrv := yubicotest.NewServer(t)
-	o := newOrg(t, oktatest.WithNow(ysrv.Now()), oktatest.WithAttestationRoots(ysrv.FIDOCA().Root()))
-	u := o.addUser(t, "jan@example.com")
+	// The World's fakes, reached over HTTP; the commands are the only
+	// Service here (the World's own Service is not used).
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.NewHire("jan")))
+	u := w.User("jan@example.com")
+	o := org{srv: w.Okta, tokenFile: writeFile(t, "okta.token", w.Okta.Token())}
+	ysrv := w.Yubico
 	store := filepath.Join(t.TempDir(), "keys.db")
 	yubicoToken := writeFile(t, "yubico.token", ysrv.Token()+"\n")
 	env := map[string]string{
 		"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile, "PREENROLL_STORE": store,
-		"PREENROLL_YUBICO_API": ysrv.URL(), "PREENROLL_YUBICO_TOKEN_FILE": yubicoToken, "PREENROLL_CUSTOMIZATION": "RXJN83",
-		"PREENROLL_RP_ID": "example.okta.com",
+		"PREENROLL_YUBICO_API": ysrv.URL(), "PREENROLL_YUBICO_JWKS": ysrv.ConsoleURL(), "PREENROLL_YUBICO_TOKEN_FILE": yubicoToken,
+		"PREENROLL_CUSTOMIZATION": "RXJN83", "PREENROLL_RP_ID": "example.okta.com",
 	}
 	iv := invocation{env: env}
 	step := func(want int, wantOut string, args ...string) result {
@@ -55,13 +56,8 @@ func TestManageLifecycle(t *testing.T) {
 	if !strings.Contains(r.stdout, "Yubico shipment ") || !strings.Contains(r.stdout, "Okta enrollment ") {
 		t.Errorf("status after sync:\n%s", r.stdout)
 	}
-	for range 3 {
-		if err := ysrv.SetNow(ysrv.NextBatch().Add(25 * time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		o.srv.SetNow(ysrv.Now())
-		step(ExitOK, "sync: ", "sync")
-	}
+	w.AdvanceClockTo(fulfillmenttest.Shipped)
+	step(ExitOK, "sync: 1 records in flight checked: 1 advanced, 1 shipped", "sync")
 	step(ExitOK, "Shipped", "status", "jan@example.com")
 	pins := func() int {
 		n := 0

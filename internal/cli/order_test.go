@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
 func TestOrderOnFakes(t *testing.T) {
@@ -146,30 +146,18 @@ func TestOrderAgainstOrg(t *testing.T) {
 // fulfillment, not ordered again.
 func TestOrderWithoutStoreAsksOkta(t *testing.T) {
 	t.Parallel()
-	ysrv := yubicotest.NewServer(t)
-	o := newOrg(t, oktatest.WithNow(ysrv.Now()), oktatest.WithAttestationRoots(ysrv.FIDOCA().Root()))
-	u := o.addUser(t, "jan@example.com")
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.NewHire("jan")))
+	o := org{srv: w.Okta, tokenFile: writeFile(t, "okta.token", w.Okta.Token())}
 	args := append([]string{"order", "-user", "jan@example.com", "-customization", "RXJN83"}, o.args()...)
 	r := runCLI(t, args...)
 	if r.code != ExitOK || !strings.Contains(r.stdout, "Without -store this order is recorded nowhere but at Okta") {
 		t.Fatalf("first order: exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	// The service, with its own store, enrolls the key at Okta.
-	oc, err := o.srv.Client()
-	if err != nil {
+	if _, err := w.Service.Order(t.Context(), "jan@example.com", fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := fulfillment.New(fulfillment.Config{Okta: oc, Yubico: ysrv.Client(), Store: fulfillment.NewMemoryStore(),
-		RPIDs: []string{"example.okta.com"}, Clock: ysrv.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Order(t.Context(), u.ID, fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := svc.Sync(t.Context()); err != nil || len(rep.Failures) > 0 {
-		t.Fatalf("Sync = %+v, %v", rep, err)
-	}
+	w.Sync(t.Context())
 	r = runCLI(t, args...)
 	if r.code != ExitFailed || !strings.Contains(r.stderr, "preenroll order: not ordered: ") ||
 		!strings.Contains(r.stderr, "is FULFILLMENT_PENDING") || strings.Contains(r.stdout, "ordered a YubiKey") {
