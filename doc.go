@@ -47,6 +47,8 @@
 //     CTAP2.1, PIV, management) behind ISO 7816 APDUs, a Platform that plays
 //     the browser, and a vpcd bridge for real PC/SC clients.
 //
-// Runnable programs live under examples/; examples/lifecycle runs the whole
-// story against the fakes.
+// The command-line program is cmd/preenroll (order, batch, status, retry,
+// delete, resend-pin, sync, demo). Runnable programs live under examples/;
+// examples/lifecycle runs the whole story against the fakes, and
+// examples/embed mounts the Service in a server of your own.
 package preenroll

@@ -378,7 +378,7 @@ func TestResume(t *testing.T) {
 		}
 	}
 
-	// The fulfillment service, sharing the state, ships one key per user.
+	// A Service running Sync on the same store ships one key per user.
 	store, err := fulfillment.OpenSQLite(t.Context(), state)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -133,6 +134,32 @@ func TestHelp(t *testing.T) {
 		r := runCLI(t, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stdout, tc.out) || !strings.Contains(r.stderr, tc.err) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestREADMEListsEverySetting: the README's configuration table names
+// every shared setting with its environment variable, and every command.
+func TestREADMEListsEverySetting(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	for _, s := range append([]*Setting{configSetting}, settings...) {
+		if s.FlagOnly {
+			if !strings.Contains(readme, "`-"+s.Name+"`") {
+				t.Errorf("README does not mention -%s", s.Name)
+			}
+			continue
+		}
+		if !strings.Contains(readme, "| `-"+s.Name) || !strings.Contains(readme, "`"+s.Env()+"`") {
+			t.Errorf("README's configuration table lacks -%s / %s", s.Name, s.Env())
+		}
+	}
+	for _, n := range names() {
+		if !strings.Contains(readme, "| `"+n) {
+			t.Errorf("README's command table lacks %s", n)
 		}
 	}
 }

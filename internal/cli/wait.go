@@ -77,26 +77,32 @@ func (r *waitReporter) Sleep(ctx context.Context, d time.Duration) error {
 	problem := r.problem
 	r.mu.Unlock()
 	if problem == "" {
-		r.notice(fmt.Sprintf("waiting %v for %s's rate limit to reset", d.Round(100*time.Millisecond), r.service))
+		r.print(fmt.Sprintf("waiting %v for %s's rate limit to reset", d.Round(time.Millisecond), r.service))
 	} else {
-		r.notice(fmt.Sprintf("%s; retrying in %v", problem, d.Round(100*time.Millisecond)))
+		r.print(fmt.Sprintf("%s; retrying in %v", problem, d.Round(time.Millisecond)))
 	}
 	return r.clock.Sleep(ctx, d)
 }
 
-// noticeRepeat is how long an identical notice is not repeated (several
-// users of a batch wait for the same reason at once).
+// noticeRepeat is how long an identical slow-request notice is not
+// repeated (several users of a batch wait on the same request at once).
 const noticeRepeat = 5 * time.Second
 
-// notice prints one line, unless it repeats the previous one within
-// noticeRepeat.
+// notice prints a slow-request notice, unless it repeats the previous one
+// within noticeRepeat.
 func (r *waitReporter) notice(msg string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.clock.Now()
 	if msg == r.last && now.Sub(r.lastAt) < noticeRepeat {
+		r.mu.Unlock()
 		return
 	}
 	r.last, r.lastAt = msg, now
+	r.mu.Unlock()
+	r.print(msg)
+}
+
+// print prints one notice line.
+func (r *waitReporter) print(msg string) {
 	fmt.Fprintf(r.w, "preenroll: %s\n", msg)
 }
