@@ -42,4 +42,3 @@ func TestRunUsage(t *testing.T) {
 		}
 	}
 }
-

@@ -421,13 +421,10 @@ func seed(srv *oktatest.Server, cfg *Config, rows []row) (int, map[int]string) {
 	return n, problems
 }
 
-// lookup finds each good HRIS row's user in Okta (a read) and decides how
-// to prepare it: users Okta does not know are new hires, to be created
-// STAGED; the others exist. The address is validated again with the
-// status Okta will see (a new hire needs a secondary email), and a row
-// that fails becomes invalid, before anything is changed in Okta. A row
-// Okta did not answer for fails (it is not bad).
-func (br *batchRun) lookup(ctx context.Context, b *backend) error {
+// eachPending runs fn for every row still to be ordered, Concurrency at a
+// time; fn records its row's outcome. It stops at the first error of fn
+// (ctx ended).
+func (br *batchRun) eachPending(ctx context.Context, fn func(ctx context.Context, o *outcome) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(br.inv.Config.Concurrency)
 	for i := range br.out {
@@ -435,30 +432,40 @@ func (br *batchRun) lookup(ctx context.Context, b *backend) error {
 		if o.result != resultNotOrdered {
 			continue
 		}
-		g.Go(func() error {
-			p := *o.profile
-			u, err := b.okta.GetUser(gctx, o.login)
-			switch {
-			case errors.Is(err, okta.ErrNotFound):
-				o.kind = fulfillment.NewUser
-				p.UserStatus, p.NeverSignedIn = string(okta.UserStaged), true
-			case err != nil:
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				o.result, o.problem = rowFailure(gctx, err)
-				return nil
-			default:
-				o.kind = fulfillment.ExistingUser
-				p.UserStatus, p.NeverSignedIn = string(u.Status), u.LastLogin.IsZero()
-			}
-			if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
-				o.result, o.problem = resultInvalid, describe(gctx, err)
-			}
-			return nil
-		})
+		g.Go(func() error { return fn(gctx, o) })
 	}
 	return g.Wait()
+}
+
+// lookup finds each good HRIS row's user in Okta (a read) and decides how
+// to prepare it: users Okta does not know are new hires, to be created
+// STAGED; the others exist. The address is validated again with the
+// status Okta will see (a new hire needs a secondary email), and a row
+// that fails becomes invalid, before anything is changed in Okta. A row
+// Okta did not answer for fails (it is not bad).
+func (br *batchRun) lookup(ctx context.Context, b *backend) error {
+	return br.eachPending(ctx, func(ctx context.Context, o *outcome) error {
+		p := *o.profile
+		u, err := b.okta.GetUser(ctx, o.login)
+		switch {
+		case errors.Is(err, okta.ErrNotFound):
+			o.kind = fulfillment.NewUser
+			p.UserStatus, p.NeverSignedIn = string(okta.UserStaged), true
+		case err != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			o.result, o.problem = rowFailure(ctx, err)
+			return nil
+		default:
+			o.kind = fulfillment.ExistingUser
+			p.UserStatus, p.NeverSignedIn = string(u.Status), u.LastLogin.IsZero()
+		}
+		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
+			o.result, o.problem = resultInvalid, describe(ctx, err)
+		}
+		return nil
+	})
 }
 
 // rowFailure classifies an error about one row: invalid when it is about
@@ -475,25 +482,16 @@ func rowFailure(ctx context.Context, err error) (result, problem string) {
 // their shipping attributes updated. A row that cannot be prepared becomes
 // invalid (failed if Okta could not be reached).
 func (br *batchRun) prepare(ctx context.Context, svc *fulfillment.Service) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(br.inv.Config.Concurrency)
-	for i := range br.out {
-		o := &br.out[i]
-		if o.result != resultNotOrdered {
-			continue
-		}
-		g.Go(func() error {
-			id, err := svc.PrepareUser(gctx, *o.profile, o.kind)
-			if err != nil {
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				o.result, o.problem = rowFailure(gctx, err)
-				return nil
+	return br.eachPending(ctx, func(ctx context.Context, o *outcome) error {
+		id, err := svc.PrepareUser(ctx, *o.profile, o.kind)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			o.userID = id
+			o.result, o.problem = rowFailure(ctx, err)
 			return nil
-		})
-	}
-	return g.Wait()
+		}
+		o.userID = id
+		return nil
+	})
 }
