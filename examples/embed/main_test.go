@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -40,11 +41,7 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	ysrv := yubicotest.NewServer(t)
 	osrv := oktatest.NewServer(t, oktatest.WithNow(ysrv.Now()), oktatest.WithAttestationRoots(ysrv.FIDOCA().Root()))
-	u, err := osrv.AddUser(okta.Profile{
-		Login: "jan@example.com", Email: "jan@example.com", SecondEmail: "jan@home.example.net",
-		FirstName: "Jan", LastName: "Lindberg", Organization: "Example Inc.", PrimaryPhone: "+1 781 555 0142",
-		StreetAddress: "7788 Foxrun Street", City: "Dedham", State: "MA", ZipCode: "02026", CountryCode: "US",
-	}, okta.UserStaged)
+	u, err := osrv.AddUser(fulfillmenttest.Profile("jan"), okta.UserStaged) // a valid shipping profile
 	if err != nil {
 		t.Fatal(err)
 	}
