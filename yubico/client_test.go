@@ -987,10 +987,12 @@ func TestShipmentStateHelpers(t *testing.T) {
 		Known, Editable, Ready, Failed bool
 	}
 	var got []row
-	for _, s := range []yubico.ShipmentState{1, 3, 7, 9, 10, 42, 99, 103, 104, 105, 106} {
+	for _, s := range []yubico.ShipmentState{-1, 0, 1, 3, 7, 9, 10, 42, 99, 103, 104, 105, 106} {
 		got = append(got, row{s.String(), s.Known(), s.Editable(), s.ResponsesReady(), s.Failed()})
 	}
 	want := []row{
+		{"state -1", false, false, false, false},
+		{"state 0", false, true, false, false},
 		{"Incomplete Shipping Request", true, true, false, true},
 		{"Awaiting Validation", true, true, false, false},
 		{"Address is undeliverable or could not be understood", true, true, false, true},

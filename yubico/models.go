@@ -59,8 +59,9 @@ func (s ShipmentState) String() string {
 func (s ShipmentState) Known() bool { _, ok := stateNames[s]; return ok }
 
 // Editable reports whether a shipment in state s can still be updated or
-// cancelled (state 9 or below, before it is locked for fulfillment).
-func (s ShipmentState) Editable() bool { return s <= StateDPLMatch }
+// cancelled: state 0 to 9, before it is locked for fulfillment. A negative
+// state is no state Yubico has and is not editable.
+func (s ShipmentState) Editable() bool { return s >= 0 && s <= StateDPLMatch }
 
 // ResponsesReady reports whether a FIDO Pre-reg shipment in state s carries
 // its serial number, firmware version and encrypted responses (103, 104).
