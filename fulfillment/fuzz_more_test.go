@@ -27,7 +27,7 @@ func FuzzPairResponses(f *testing.F) {
 			es = append(es, Enrollment{ID: "fwf" + string(rune('A'+i%26)) + strings.Repeat("x", i/26), KeyID: kid})
 		}
 		rs := strings.Split(responses, "|")
-		out, err := pairResponses(es, rs)
+		out, _, _, err := pairResponses(es, rs)
 		if err != nil {
 			return
 		}

@@ -64,6 +64,12 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 // intend records step as the intent of rec (with its idempotency key and
 // this instance's lease) and returns the stored record and the key.
 func (s *Service) intend(ctx context.Context, rec Record, step Step) (Record, string, error) {
+	return s.intendWhy(ctx, rec, step, "")
+}
+
+// intendWhy is intend with a note in the intent's history entry (a
+// decision taken for the call, such as how responses were paired).
+func (s *Service) intendWhy(ctx context.Context, rec Record, step Step, note string) (Record, string, error) {
 	key := rec.Keys[step]
 	if key == "" {
 		var err error
@@ -77,7 +83,7 @@ func (s *Service) intend(ctx context.Context, rec Record, step Step) (Record, st
 	}
 	rec.Step = step
 	rec.Lease = Lease{Owner: s.owner, Until: s.now().Add(s.lease)}
-	rec, err := s.save(ctx, rec, Change{Key: key})
+	rec, err := s.save(ctx, rec, Change{Key: key, Reason: note})
 	if err == nil {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: intent",
 			slog.String("user", rec.UserID), slog.String("step", string(step)),

@@ -205,17 +205,35 @@ func (s *Service) findLostShipment(ctx context.Context, rec *Record) error {
 }
 
 // pairResponses pairs Yubico's credential responses with the record's
-// enrollments. Each response is a compact JWE sealed to the response key of
-// one enrollment; its protected header's kid is that key's ID (Okta's
-// keyId). If every enrollment has a distinct keyId, responses are paired by
-// kid, whatever their order. Otherwise (keyIds missing or shared) they are
-// paired by the order of the credential requests the Service sent, which
-// Yubico keeps. A count mismatch or a kid that names none of the
-// enrollments' keys is an error: activating with a wrong pairing would
-// fail at Okta or, worse, bind a credential to the wrong enrollment.
-func pairResponses(enrollments []Enrollment, responses []string) ([]okta.CredResponse, error) {
+// enrollments and says how ([Pairing]) and why. Each response is a compact
+// JWE sealed to the response key of one enrollment; its protected header's
+// kid is that key's ID (Okta's keyId).
+//
+//   - Every enrollment has a distinct keyId and every response's kid names
+//     one: paired by kid, whatever their order.
+//   - The keyIds are missing or shared: paired by the order of the
+//     credential requests the Service sent ([Record.Enrollments]), which
+//     Yubico keeps, as the Okta Workflows template pairs.
+//   - Exactly one response's kid names no enrollment's key (or it has no
+//     kid), and every other response sits at the position of the
+//     enrollment its kid names: the unmatched response is paired by
+//     request order with the one enrollment left.
+//
+// Anything else is an error and nothing is activated: a count mismatch,
+// an empty or malformed response, two responses for one enrollment, more
+// than one unmatched response (more than one enrollment could be theirs),
+// or an unmatched response while the matched ones are out of request order
+// (the order is then no evidence). Okta verifies each pair again: it
+// decrypts a response only with the key of the enrollment it is paired
+// with.
+func pairResponses(enrollments []Enrollment, responses []string) ([]okta.CredResponse, Pairing, string, error) {
 	if len(responses) != len(enrollments) {
-		return nil, fmt.Errorf("fulfillment: Yubico returned %d credential responses for %d enrollments", len(responses), len(enrollments))
+		return nil, "", "", fmt.Errorf("fulfillment: Yubico returned %d credential responses for %d enrollments", len(responses), len(enrollments))
+	}
+	for i, r := range responses {
+		if r == "" {
+			return nil, "", "", fmt.Errorf("fulfillment: credential response %d is empty", i)
+		}
 	}
 	byKey := map[string]int{}
 	distinct := true
@@ -225,34 +243,70 @@ func pairResponses(enrollments []Enrollment, responses []string) ([]okta.CredRes
 		}
 		byKey[e.KeyID] = i
 	}
-	out := make([]okta.CredResponse, len(enrollments))
-	if !distinct {
+	inOrder := func() []okta.CredResponse {
+		out := make([]okta.CredResponse, len(enrollments))
 		for i, r := range responses {
-			if r == "" {
-				return nil, fmt.Errorf("fulfillment: credential response %d is empty", i)
-			}
 			out[i] = okta.CredResponse{AuthenticatorEnrollmentID: enrollments[i].ID, CredResponseJWE: r}
 		}
-		return out, nil
+		return out
+	}
+	if !distinct {
+		return inOrder(), PairedByRequestOrder, "Okta gave the enrollments no distinct keyId to pair by", nil
 	}
 	used := make([]bool, len(enrollments))
+	var unmatched []int
+	kids := make([]string, len(responses))
+	out := make([]okta.CredResponse, len(enrollments))
+	ordered := true
 	for i, r := range responses {
 		kid, err := jweKeyID(r)
-		if err != nil {
-			return nil, fmt.Errorf("fulfillment: credential response %d: %w", i, err)
+		if err != nil && !errors.Is(err, errNoKid) {
+			return nil, "", "", fmt.Errorf("fulfillment: credential response %d: %w", i, err)
 		}
+		kids[i] = kid
 		j, ok := byKey[kid]
-		if !ok {
-			return nil, fmt.Errorf("fulfillment: credential response %d is sealed to key %q, which belongs to none of the user's enrollments", i, truncateValue(kid))
+		if err != nil || !ok {
+			unmatched = append(unmatched, i)
+			continue
 		}
 		if used[j] {
-			return nil, fmt.Errorf("fulfillment: credential responses for enrollment %s are repeated", enrollments[j].ID)
+			return nil, "", "", fmt.Errorf("fulfillment: credential responses for enrollment %s are repeated", enrollments[j].ID)
 		}
-		used[j] = true
+		used[j], ordered = true, ordered && i == j
 		out[j] = okta.CredResponse{AuthenticatorEnrollmentID: enrollments[j].ID, CredResponseJWE: r}
 	}
-	return out, nil
+	switch {
+	case len(unmatched) == 0:
+		return out, PairedByKeyID, "", nil
+	case len(unmatched) > 1:
+		return nil, "", "", fmt.Errorf("fulfillment: credential responses %v are sealed to keys that belong to none of the user's enrollments "+
+			"(kids %s); more than one enrollment could be theirs, so none is activated", unmatched, quoteKids(kids, unmatched))
+	case !ordered:
+		return nil, "", "", fmt.Errorf("fulfillment: credential response %d is sealed to key %s, which belongs to none of the user's enrollments, "+
+			"and the other responses are not in the order of the requests; none is activated", unmatched[0], quoteKids(kids, unmatched))
+	}
+	i := unmatched[0]
+	out[i] = okta.CredResponse{AuthenticatorEnrollmentID: enrollments[i].ID, CredResponseJWE: responses[i]}
+	return out, PairedByRequestOrder, fmt.Sprintf("credential response %d is sealed to key %s, which is no enrollment's keyId; "+
+		"paired by request order with enrollment %s, the only one left", i, quoteKids(kids, unmatched), enrollments[i].ID), nil
 }
+
+// quoteKids lists the kids of the responses at idx, quoted and truncated;
+// a missing kid is "(none)".
+func quoteKids(kids []string, idx []int) string {
+	q := make([]string, len(idx))
+	for n, i := range idx {
+		if kids[i] == "" {
+			q[n] = "(none)"
+			continue
+		}
+		q[n] = fmt.Sprintf("%q", truncateValue(kids[i]))
+	}
+	return strings.Join(q, ", ")
+}
+
+// errNoKid is jweKeyID's error for a well-formed header without a kid.
+var errNoKid = errors.New("JWE header has no kid")
 
 // maxJWEHeader bounds the protected header of a JWE read by jweKeyID.
 const maxJWEHeader = 4 << 10
@@ -278,7 +332,7 @@ func jweKeyID(jwe string) (string, error) {
 		return "", fmt.Errorf("JWE header is not JSON: %w", err)
 	}
 	if h.Kid == "" {
-		return "", errors.New("JWE header has no kid")
+		return "", errNoKid
 	}
 	return h.Kid, nil
 }

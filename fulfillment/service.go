@@ -197,7 +197,12 @@ type Config struct {
 // Credential responses are paired with enrollments by the kid in each
 // response's JWE header (Okta's keyId of that enrollment), falling back to
 // the order of the credential requests the Service sent (recorded in
-// [Record.Enrollments]), never by the order of Okta's list.
+// [Record.Enrollments]; the Okta Workflows template pairs this way) when
+// Okta gave no distinct keyIds or one response's kid names no enrollment,
+// never by the order of Okta's list. [Record.Pairing] and the history say
+// which pairing was used and why. A pairing the evidence does not support
+// (counts differ, two responses name no enrollment, the others are out of
+// order) errors the record and activates nothing.
 //
 // A Service is safe for concurrent use. Calls on one user are serialized
 // inside one instance; across instances, the store's compare-and-swap and

@@ -73,7 +73,7 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 			return rec, err
 		}
 		rec.Enrollments, rec.PINRequest, rec.TransportKeyID, rec.Shipping = nil, "", "", ShippingInfo{}
-		rec.ShipmentID, rec.ShipmentState, rec.Serial, rec.Firmware = "", 0, "", ""
+		rec.ShipmentID, rec.ShipmentState, rec.Serial, rec.Firmware, rec.Pairing = "", 0, "", "", ""
 		rec.Step = StepInitiated
 	}
 	rec.Status, rec.FailedStep, rec.Reason, rec.Keys, rec.Lease = started, "", "", nil, Lease{}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,37 +139,54 @@ func TestPairResponses(t *testing.T) {
 	respB := sealedResponse(t, keys[1], signer, "fwfB")
 	respC := sealedResponse(t, keys[2], signer, "fwfC")
 
+	noKid := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"x"}`)) + ".a.b.c.d"
+	pair := func(ids ...string) []okta.CredResponse {
+		var out []okta.CredResponse
+		for i := 0; i < len(ids); i += 2 {
+			out = append(out, okta.CredResponse{AuthenticatorEnrollmentID: ids[i], CredResponseJWE: ids[i+1]})
+		}
+		return out
+	}
+	three := append(slices.Clone(enrollments), Enrollment{ID: "fwfX", KeyID: "okta-key-x"}) // respC names none of them
 	for _, tc := range []struct {
 		name        string
 		enrollments []Enrollment
 		responses   []string
 		want        []okta.CredResponse
-		wantErr     bool
+		wantPairing Pairing
+		wantErr     string // a part of the error; "" for none
 	}{
-		{"in order", enrollments, []string{respA, respB},
-			[]okta.CredResponse{{AuthenticatorEnrollmentID: "fwfA", CredResponseJWE: respA}, {AuthenticatorEnrollmentID: "fwfB", CredResponseJWE: respB}}, false},
-		{"reversed: paired by kid", enrollments, []string{respB, respA},
-			[]okta.CredResponse{{AuthenticatorEnrollmentID: "fwfA", CredResponseJWE: respA}, {AuthenticatorEnrollmentID: "fwfB", CredResponseJWE: respB}}, false},
+		{"in order", enrollments, []string{respA, respB}, pair("fwfA", respA, "fwfB", respB), PairedByKeyID, ""},
+		{"reversed: paired by kid", enrollments, []string{respB, respA}, pair("fwfA", respA, "fwfB", respB), PairedByKeyID, ""},
 		{"shared key: recorded order", []Enrollment{{ID: "fwfA", KeyID: "k"}, {ID: "fwfB", KeyID: "k"}}, []string{respB, respA},
-			[]okta.CredResponse{{AuthenticatorEnrollmentID: "fwfA", CredResponseJWE: respB}, {AuthenticatorEnrollmentID: "fwfB", CredResponseJWE: respA}}, false},
-		{"too few", enrollments, []string{respA}, nil, true},
-		{"too many", enrollments, []string{respA, respB, respC}, nil, true},
-		{"foreign key", enrollments, []string{respA, respC}, nil, true},
-		{"same enrollment twice", enrollments, []string{respA, respA}, nil, true},
-		{"not a JWE", enrollments, []string{respA, "abc.def"}, nil, true},
-		{"header not JSON", enrollments, []string{respA, base64.RawURLEncoding.EncodeToString([]byte("nope")) + "....."[:4]}, nil, true},
-		{"no kid", enrollments, []string{respA, base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"x"}`)) + ".a.b.c.d"}, nil, true},
-		{"huge header", enrollments, []string{respA, strings.Repeat("A", maxJWEHeader+1) + ".a.b.c.d"}, nil, true},
-		{"empty under shared key", []Enrollment{{ID: "fwfA"}, {ID: "fwfB"}}, []string{respA, ""}, nil, true},
+			pair("fwfA", respB, "fwfB", respA), PairedByRequestOrder, ""},
+		{"one unmatched kid: request order", enrollments, []string{respA, respC}, pair("fwfA", respA, "fwfB", respC), PairedByRequestOrder, ""},
+		{"one unmatched kid first: request order", enrollments, []string{respC, respB}, pair("fwfA", respC, "fwfB", respB), PairedByRequestOrder, ""},
+		{"only response unmatched", enrollments[:1], []string{respC}, pair("fwfA", respC), PairedByRequestOrder, ""},
+		{"no kid: request order", enrollments, []string{respA, noKid}, pair("fwfA", respA, "fwfB", noKid), PairedByRequestOrder, ""},
+		{"two unmatched kids", three, []string{respA, respC, noKid}, nil, "", "more than one enrollment could be theirs"},
+		{"all unmatched", []Enrollment{{ID: "fwfX", KeyID: "x"}, {ID: "fwfY", KeyID: "y"}}, []string{respA, respB}, nil, "", "more than one enrollment could be theirs"},
+		{"unmatched and out of order", three, []string{respB, respA, respC}, nil, "", "not in the order of the requests"},
+		{"too few", enrollments, []string{respA}, nil, "", "1 credential responses for 2 enrollments"},
+		{"too many", enrollments, []string{respA, respB, respC}, nil, "", "3 credential responses for 2 enrollments"},
+		{"same enrollment twice", enrollments, []string{respA, respA}, nil, "", "repeated"},
+		{"not a JWE", enrollments, []string{respA, "abc.def"}, nil, "", "not a compact JWE"},
+		{"header not JSON", enrollments, []string{respA, base64.RawURLEncoding.EncodeToString([]byte("nope")) + "....."[:4]}, nil, "", "not JSON"},
+		{"huge header", enrollments, []string{respA, strings.Repeat("A", maxJWEHeader+1) + ".a.b.c.d"}, nil, "", "longer than"},
+		{"empty under shared key", []Enrollment{{ID: "fwfA"}, {ID: "fwfB"}}, []string{respA, ""}, nil, "", "is empty"},
+		{"empty under distinct keys", enrollments, []string{respA, ""}, nil, "", "is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := pairResponses(tc.enrollments, tc.responses)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("pairResponses error = %v, want error %v", err, tc.wantErr)
+			got, pairing, why, err := pairResponses(tc.enrollments, tc.responses)
+			if (err != nil) != (tc.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("pairResponses error = %v, want one containing %q", err, tc.wantErr)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("pairResponses (-want +got):\n%s", diff)
+			}
+			if pairing != tc.wantPairing || (pairing == PairedByRequestOrder) != (why != "") {
+				t.Errorf("pairing %q (why %q), want %q with a reason iff by request order", pairing, why, tc.wantPairing)
 			}
 		})
 	}

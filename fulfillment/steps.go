@@ -392,16 +392,23 @@ func (s *Service) activate(ctx context.Context, rec Record, sh yubico.FPRShipmen
 	if !ok {
 		return rec, fmt.Errorf("fulfillment: shipment %s of %q is in state %d without product data", sh.ID, rec.UserID, sh.State.ID)
 	}
-	pairs, err := pairResponses(rec.Enrollments, pd.CredentialResponses)
+	pairs, pairing, why, err := pairResponses(rec.Enrollments, pd.CredentialResponses)
 	if err != nil {
 		return s.fail(ctx, rec, StepActivating, err.Error())
 	}
+	note := ""
+	if pairing == PairedByRequestOrder {
+		note = "credential responses paired by request order: " + why
+		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: credential responses paired by request order",
+			slog.String("user", rec.UserID), slog.String("why", why))
+	}
+	rec.Pairing = pairing
 	_, signing, err := s.yubicoKeys(ctx)
 	if err != nil {
 		return rec, err
 	}
 	rec.Serial, rec.Firmware = pd.SerialNumber, pd.FirmwareVersion
-	rec, _, err = s.intend(ctx, rec, StepActivating)
+	rec, _, err = s.intendWhy(ctx, rec, StepActivating, note)
 	if err != nil {
 		return rec, err
 	}
@@ -417,6 +424,9 @@ func (s *Service) activate(ctx context.Context, rec Record, sh yubico.FPRShipmen
 			// ACTIVE. They are ours, so the activation happened.
 			if all, lerr := s.allActive(ctx, rec); lerr == nil && all {
 				return s.activated(ctx, rec)
+			}
+			if note != "" {
+				return s.fail(ctx, rec, StepActivating, err.Error()+" ("+note+")")
 			}
 			return s.fail(ctx, rec, StepActivating, err.Error())
 		}
@@ -435,7 +445,11 @@ func (s *Service) activated(ctx context.Context, rec Record) (Record, error) {
 	for i := range rec.Enrollments {
 		rec.Enrollments[i].Status = okta.StatusActive
 	}
-	return s.reach(ctx, rec, StepActivated, fmt.Sprintf("key serial %s, firmware %s", rec.Serial, rec.Firmware))
+	reason := fmt.Sprintf("key serial %s, firmware %s", rec.Serial, rec.Firmware)
+	if rec.Pairing != "" {
+		reason += ", credential responses paired by " + string(rec.Pairing)
+	}
+	return s.reach(ctx, rec, StepActivated, reason)
 }
 
 // activateShipped reads the shipment again and activates it (the resumed

@@ -95,6 +95,22 @@ type Enrollment struct {
 	Status okta.EnrollmentStatus `json:"status,omitempty"`
 }
 
+// Pairing says how the credential responses of a shipped key were paired
+// with its enrollments for activation.
+type Pairing string
+
+// The pairings.
+const (
+	// PairedByKeyID: each response's JWE kid named the keyId Okta gave its
+	// enrollment.
+	PairedByKeyID Pairing = "kid"
+	// PairedByRequestOrder: by the order of the credential requests sent to
+	// Yubico, as the Okta Workflows template pairs; the record's history
+	// says why (keyIds missing or shared, or one response's kid naming no
+	// enrollment).
+	PairedByRequestOrder Pairing = "request-order"
+)
+
 // Change is one entry of a record's history: a step reached, with the
 // status it left the record in.
 type Change struct {
@@ -143,6 +159,9 @@ type Record struct {
 	ShipmentState  yubico.ShipmentState `json:"shipmentState,omitempty"`
 	Serial         string               `json:"serial,omitempty"`
 	Firmware       string               `json:"firmware,omitempty"`
+	// Pairing is how the credential responses were paired with the
+	// enrollments at activation (empty before).
+	Pairing Pairing `json:"pairing,omitempty"`
 	// Reason is why the record is errored or deleted.
 	Reason string `json:"reason,omitempty"`
 	// Attempts counts fulfillment attempts: 1 for the first, +1 per Retry.
