@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
@@ -37,49 +39,104 @@ func checkEnrollResponse(resp okta.EnrollResponse, rpIDs int) string {
 	return ""
 }
 
-// hasStray reports whether Okta lists a FULFILLMENT_PENDING enrollment of
-// the user that rec does not know.
-func (s *Service) hasStray(ctx context.Context, rec Record) (bool, error) {
-	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
-	if err != nil {
-		return false, err
-	}
-	known := map[string]bool{}
-	for _, e := range rec.Enrollments {
-		known[e.ID] = true
-	}
-	for _, e := range es {
-		if !known[e.ID] && e.Status == okta.StatusFulfillmentPending {
-			return true, nil
-		}
-	}
-	return false, nil
-}
+// oktaClockSkew is how far Okta's clock (an enrollment's created) may be
+// from the Okta client's (an [EnrollCall]'s times), and how late Okta may
+// process a call after the client stopped waiting for it.
+const oktaClockSkew = time.Minute
 
-// deleteStrays deletes the user's enrollments at Okta that are not ACTIVE
-// and that rec does not know (or, with all, every enrollment rec knows as
-// well): leftovers of an enroll whose response was lost.
-func (s *Service) deleteStrays(ctx context.Context, rec Record, all bool) error {
+// strays lists the user's enrollments at Okta that rec does not know and
+// that are in fulfillment (FULFILLMENT_PENDING or FULFILLMENT_ERRORED), and
+// sorts them by owner. ours are those an enroll call of this attempt whose
+// outcome is unknown ([Record.EnrollCalls]) may have created: Okta created
+// them while the call was in flight (from its sending to its return, or to
+// the end of its lease if the process died during it, give or take
+// oktaClockSkew). Every other one is foreign: another tool (the Okta
+// Workflows flowpack, an administrator) created it, and the Service never
+// deletes or replaces it. ACTIVE enrollments it does not know are neither:
+// they are keys already delivered, not in fulfillment.
+func (s *Service) strays(ctx context.Context, rec Record) (ours, foreign []okta.Enrollment, err error) {
 	es, err := s.okta.ListEnrollments(ctx, rec.UserID)
 	if err != nil {
-		return unknown("list enrollments of "+rec.UserID, err)
+		return nil, nil, unknown("list enrollments of "+rec.UserID, err)
 	}
 	known := map[string]bool{}
 	for _, e := range rec.Enrollments {
 		known[e.ID] = true
 	}
+	calls := rec.EnrollCalls
+	if len(calls) == 0 && rec.Step == StepEnrolling && !rec.Lease.Until.IsZero() {
+		// A record at Enrolling with no call recorded (written by other
+		// means): one call, from the start of its lease.
+		calls = []EnrollCall{{Sent: rec.Lease.Until.Add(-s.lease)}}
+	}
 	for _, e := range es {
-		mine := known[e.ID]
-		if (mine && !all) || (!mine && e.Status == okta.StatusActive) {
+		if known[e.ID] || (e.Status != okta.StatusFulfillmentPending && e.Status != okta.StatusFulfillmentErrored) {
 			continue
 		}
-		if err := s.okta.DeleteEnrollment(ctx, rec.UserID, e.ID); err != nil && !errors.Is(err, okta.ErrNotFound) {
+		if slices.ContainsFunc(calls, func(c EnrollCall) bool { return s.made(c, e) }) {
+			ours = append(ours, e)
+		} else {
+			foreign = append(foreign, e)
+		}
+	}
+	return ours, foreign, nil
+}
+
+// made reports whether call c may have made enrollment e: Okta created e
+// while c was in flight.
+func (s *Service) made(c EnrollCall, e okta.Enrollment) bool {
+	end := c.Returned
+	if end.IsZero() {
+		end = c.Sent.Add(s.lease)
+	}
+	return !e.Created.IsZero() && !e.Created.Before(c.Sent.Add(-oktaClockSkew)) && !e.Created.After(end.Add(oktaClockSkew))
+}
+
+// deleteEnrollments deletes es at Okta (a 404 counts as done).
+func (s *Service) deleteEnrollments(ctx context.Context, userID string, es []okta.Enrollment) error {
+	for _, e := range es {
+		if err := s.okta.DeleteEnrollment(ctx, userID, e.ID); err != nil && !errors.Is(err, okta.ErrNotFound) {
 			return unknown("delete enrollment "+e.ID, err)
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: enrollment deleted",
-			slog.String("user", rec.UserID), slog.String("enrollment", e.ID), slog.String("oktaStatus", string(e.Status)))
+			slog.String("user", userID), slog.String("enrollment", e.ID), slog.String("oktaStatus", string(e.Status)))
 	}
 	return nil
+}
+
+// deleteOwned deletes at Okta every enrollment rec knows and every stray
+// that is ours (see [Service.strays]), and returns the foreign ones, which
+// it leaves alone.
+func (s *Service) deleteOwned(ctx context.Context, rec Record) (foreign []okta.Enrollment, err error) {
+	ours, foreign, err := s.strays(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range rec.Enrollments {
+		ours = append(ours, okta.Enrollment{ID: e.ID, Status: e.Status})
+	}
+	return foreign, s.deleteEnrollments(ctx, rec.UserID, ours)
+}
+
+// leftAlone notes the foreign enrollments a delete or retry did not touch.
+func leftAlone(foreign []okta.Enrollment) string {
+	ids := make([]string, len(foreign))
+	for i, e := range foreign {
+		ids[i] = e.ID
+	}
+	return "left enrollment " + strings.Join(ids, ", ") + " alone: this Service did not create it"
+}
+
+// managedElsewhere is the reason recorded for a user whose key another
+// tool is fulfilling: foreign lists its enrollments.
+func managedElsewhere(foreign []okta.Enrollment) string {
+	ids := make([]string, len(foreign))
+	for i, e := range foreign {
+		ids[i] = fmt.Sprintf("%s (%s)", e.ID, e.Status)
+	}
+	return "managed elsewhere: Okta lists enrollment " + strings.Join(ids, ", ") + " of this user, which this Service did not create; " +
+		"another tool (such as the Okta Workflows flowpack) is fulfilling the key, and the Service leaves it alone. " +
+		"Delete this record, or delete that enrollment at Okta and Retry"
 }
 
 // allActive reports whether Okta lists every enrollment of rec ACTIVE:

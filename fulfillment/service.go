@@ -185,7 +185,7 @@ type Config struct {
 //
 //	step             intent             resumed by
 //	initiate         Initiating         sending it again (creates nothing twice)
-//	enroll           Enrolling          deleting the user's unrecorded pending enrollments, then enrolling again
+//	enroll           Enrolling          deleting the pending enrollments its unanswered calls made, then enrolling again
 //	create shipment  ShipmentCreating   with Config.IdempotentShipments the same body and key again; else errored for a person
 //	poll             (reads only)       polling again
 //	activate         Activating         recording it if Okta lists the enrollments ACTIVE; else activating again
@@ -193,6 +193,22 @@ type Config struct {
 //	sign-in check    (reads only)       checking again
 //	mark error       MarkingError       marking again (404 counts as done)
 //	delete           Deleting           deleting again (404 counts as done)
+//
+// # Other tools
+//
+// The Service never deletes or replaces an enrollment it did not create:
+// those it created are in [Record.Enrollments], and an enroll call whose
+// answer was lost is recorded ([Record.EnrollCalls]) so that the
+// enrollments Okta created while it was in flight can be told apart. If
+// Okta lists an enrollment in fulfillment that another tool created (the
+// Okta Workflows flowpack reacting to the same order, an administrator),
+// the record rests at [StepManagedElsewhere] with a reason naming it, and
+// Sync leaves it alone; Delete ends the record without touching it, and
+// Retry takes the order over once it is gone. Disable the flowpack when
+// using this library: otherwise both ship a key for an order that reaches
+// both at once. One race remains: an enrollment another tool makes while
+// an enroll call of the Service is in flight and its answer is lost is
+// taken for the Service's own.
 //
 // Credential responses are paired with enrollments by the kid in each
 // response's JWE header (Okta's keyId of that enrollment), falling back to

@@ -11,7 +11,9 @@ import (
 
 // Retry resumes an errored record (FulfillmentErrored → FulfillmentStarted)
 // from the step that failed, as a new attempt with new idempotency keys,
-// and runs it as far as it goes now (like Sync).
+// and runs it as far as it goes now (like Sync). A record resting at
+// StepManagedElsewhere is taken over the same way, from the enroll: if
+// Okta still lists the other tool's enrollment, it rests there again.
 //
 //   - Failed at Initiating: the order is sent to Okta again.
 //   - Failed at Activating: the shipped key's responses are activated again
@@ -20,8 +22,9 @@ import (
 //     undeliverable address, a lost shipment, ...): the user's profile is
 //     validated again (still invalid: the *ValidationError is returned and the
 //     record stays errored), the old shipment is cancelled if Yubico still
-//     allows it (state ≤ 9), the errored enrollments are deleted at Okta,
-//     and the user is enrolled again and a new shipment created.
+//     allows it (state ≤ 9), the record's enrollments are deleted at Okta
+//     (never one the Service did not create), and the user is enrolled
+//     again and a new shipment created.
 //
 // A record that is not errored gets an error wrapping ErrInvalidTransition;
 // a record leased by another instance, ErrBusy; a Service without
@@ -39,16 +42,18 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 	if s.leased(rec) {
 		return rec, fmt.Errorf("fulfillment: retry %q: %w", userID, ErrBusy)
 	}
-	started, err := rec.Status.Next(EventRetry)
-	if err != nil {
-		return rec, fmt.Errorf("fulfillment: retry %q: %w", userID, err)
+	started := rec.Status // managed elsewhere: the key never left FulfillmentStarted
+	if rec.Step != StepManagedElsewhere {
+		if started, err = rec.Status.Next(EventRetry); err != nil {
+			return rec, fmt.Errorf("fulfillment: retry %q: %w", userID, err)
+		}
 	}
 	if rec.Step == StepMarkingError {
 		if rec, err = s.markErrors(ctx, nil, rec); err != nil {
 			return rec, err
 		}
 	}
-	reason := fmt.Sprintf("retry from %s after: %s", rec.FailedStep, rec.Reason)
+	reason := fmt.Sprintf("retry from %s after: %s", cmpOr(rec.FailedStep, rec.Step), rec.Reason)
 	p := &pass{} // the profile read here serves the enroll and the shipment too
 	switch rec.FailedStep {
 	case StepInitiating:
@@ -69,10 +74,14 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 		if err := s.cancelShipment(ctx, &rec); err != nil {
 			return rec, err
 		}
-		if err := s.deleteStrays(ctx, rec, true); err != nil {
+		foreign, err := s.deleteOwned(ctx, rec)
+		if err != nil {
 			return rec, err
 		}
-		rec.Enrollments, rec.PINRequest, rec.TransportKeyID, rec.Shipping = nil, "", "", ShippingInfo{}
+		if len(foreign) > 0 {
+			reason += "; " + leftAlone(foreign)
+		}
+		rec.Enrollments, rec.EnrollCalls, rec.PINRequest, rec.TransportKeyID, rec.Shipping = nil, nil, "", "", ShippingInfo{}
 		rec.ShipmentID, rec.ShipmentState, rec.Serial, rec.Firmware, rec.Pairing = "", 0, "", "", ""
 		rec.Step = StepInitiated
 	}
@@ -88,9 +97,12 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 
 // Delete ends a user's key: the Yubico shipment is cancelled while it is
 // still cancellable (state ≤ 9; later the key ships but its credential is
-// gone), and the enrollments are permanently deleted at Okta (with any
-// pending ones the record does not know). The record ends Deleted, with its
-// history. Deleting a Deleted record does nothing; a missing record is an
+// gone), and the enrollments the Service created are permanently deleted
+// at Okta (with the pending ones an enroll of its own whose answer was
+// lost created). An enrollment it did not create (another tool's, such as
+// the Okta Workflows flowpack's) is left alone and named in the reason.
+// The record ends Deleted, with its history. Deleting a Deleted record
+// does nothing; a missing record is an
 // error wrapping ErrRecordNotFound; a record leased by another instance,
 // ErrBusy. A Service without Config.Yubico deletes only keys with no
 // shipment (none created, none being created); for the others it returns

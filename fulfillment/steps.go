@@ -35,9 +35,11 @@ const (
 	resend
 	// dropStraysThenResend: the call may have created enrollments whose
 	// sealed requests we never saw. Okta cannot read one enrollment back,
-	// and a request is needed to ship, so the user's FULFILLMENT_PENDING
-	// enrollments the record does not know are deleted, then the call is
-	// sent again.
+	// and a request is needed to ship, so the user's enrollments in
+	// fulfillment that the record does not know and that Okta created
+	// while one of the attempt's enroll calls was in flight are deleted
+	// (they are ours), then the call is sent again. Any other one is not
+	// ours: the record rests at ManagedElsewhere and nothing is deleted.
 	dropStraysThenResend
 	// resendIfIdempotent: with Config.IdempotentShipments the call is sent
 	// again with the recorded body and the same Idempotency-Key, so Yubico
@@ -75,8 +77,8 @@ type stepRule struct {
 }
 
 // steps is THE step table, in lifecycle order. A record at StepErrored,
-// StepActive or StepDeleted matches no row: it waits for Retry, for
-// nothing, or is done.
+// StepManagedElsewhere, StepActive or StepDeleted matches no row: it waits
+// for Retry or Delete, for nothing, or is done.
 var steps = []stepRule{
 	{name: "initiate", intent: StepInitiating, done: StepInitiated, recovery: resend,
 		do: (*Service).initiate},
@@ -122,6 +124,9 @@ type pass struct {
 	shipping ShippingInfo
 	readErr  error // reading the user failed
 	invalid  error // the profile is not a valid shipping address
+	// straysDropped: the pass found no foreign enrollment and deleted
+	// ours (dropStrays), so enroll need not list them again.
+	straysDropped bool
 }
 
 // profile returns the user's profile validated as a shipping address,
@@ -172,8 +177,9 @@ func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, err
 	if resumed {
 		switch rule.recovery {
 		case dropStraysThenResend:
-			if err := s.deleteStrays(ctx, rec, false); err != nil {
-				return rec, err
+			next, done, err := s.dropStrays(ctx, p, rec)
+			if done || err != nil {
+				return next, err
 			}
 		case resendIfIdempotent:
 			if !s.idempotentShipments {
@@ -256,14 +262,57 @@ func (s *Service) sendInitiate(ctx context.Context, rec Record) (Record, error) 
 		if errors.Is(err, ErrOutcomeUnknown) || ctx.Err() != nil {
 			return rec, err
 		}
+		// Okta refuses an order while the user has a key in fulfillment:
+		// if another tool's enrollment is why, the key is managed there.
+		if _, foreign, lerr := s.strays(ctx, rec); lerr == nil && len(foreign) > 0 {
+			return s.yield(ctx, rec, foreign)
+		}
 		failed, ferr := s.fail(ctx, rec, StepInitiating, err.Error())
 		return failed, errors.Join(err, ferr)
 	}
 	return s.reach(ctx, rec, StepInitiated, "")
 }
 
-// enroll validates the profile and enrolls the user at Okta.
+// dropStrays deletes the user's enrollments that an enroll call of ours
+// whose answer was lost created (see [Service.strays]). If Okta lists an
+// enrollment in fulfillment that is not ours, it deletes nothing and
+// records ManagedElsewhere (done).
+func (s *Service) dropStrays(ctx context.Context, p *pass, rec Record) (_ Record, done bool, err error) {
+	ours, foreign, err := s.strays(ctx, rec)
+	if err != nil {
+		return rec, true, err
+	}
+	if len(foreign) > 0 {
+		rec, err = s.yield(ctx, rec, foreign)
+		return rec, true, err
+	}
+	if err := s.deleteEnrollments(ctx, rec.UserID, ours); err != nil {
+		return rec, true, err
+	}
+	p.straysDropped = true
+	return rec, false, nil
+}
+
+// yield records that another tool is fulfilling the user's key (foreign
+// lists its enrollments): the record rests at ManagedElsewhere, still
+// FulfillmentStarted, and nothing at Okta is touched.
+func (s *Service) yield(ctx context.Context, rec Record, foreign []okta.Enrollment) (Record, error) {
+	rec.Reason = managedElsewhere(foreign)
+	s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: managed elsewhere",
+		slog.String("user", rec.UserID), slog.String("enrollment", foreign[0].ID), slog.Int("enrollments", len(foreign)))
+	return s.reach(ctx, rec, StepManagedElsewhere, rec.Reason)
+}
+
+// enroll validates the profile and enrolls the user at Okta, unless Okta
+// lists an enrollment in fulfillment the Service did not create (then the
+// record rests at ManagedElsewhere).
 func (s *Service) enroll(ctx context.Context, p *pass, rec Record) (Record, error) {
+	if !p.straysDropped {
+		next, done, err := s.dropStrays(ctx, p, rec)
+		if done || err != nil {
+			return next, err
+		}
+	}
 	rec, _, done, err := s.needProfile(ctx, p, rec, StepEnrolling)
 	if done {
 		return rec, err
@@ -277,6 +326,7 @@ func (s *Service) enroll(ctx context.Context, p *pass, rec Record) (Record, erro
 		return rec, err
 	}
 	tk := transport[i]
+	rec.EnrollCalls = append(rec.EnrollCalls, EnrollCall{Sent: s.okta.Now()})
 	rec, _, err = s.intend(ctx, rec, StepEnrolling)
 	if err != nil {
 		return rec, err
@@ -284,19 +334,29 @@ func (s *Service) enroll(ctx context.Context, p *pass, rec Record) (Record, erro
 	resp, err := s.okta.Enroll(ctx, okta.EnrollRequest{UserID: rec.UserID, FulfillmentProvider: okta.ProviderYubico, RPIDs: s.rpIDs, TransportKey: tk})
 	if err != nil {
 		if definite(err) {
+			rec.EnrollCalls = rec.EnrollCalls[:len(rec.EnrollCalls)-1] // this call made nothing
 			// Okta refuses an enroll while the user has a key in
-			// fulfillment. A pending enrollment the record does not know
-			// is ours: an earlier enroll that timed out on our side but
-			// was still being processed when the strays were listed. Not
-			// a failure: the next pass deletes it and enrolls again.
-			if stray, lerr := s.hasStray(ctx, rec); lerr == nil && stray {
+			// fulfillment. One the record does not know is ours if an
+			// earlier enroll of this attempt (timed out on our side but
+			// still being processed when the strays were listed) made
+			// it: not a failure, the next pass deletes it and enrolls
+			// again. Another tool's is left alone.
+			ours, foreign, lerr := s.strays(ctx, rec)
+			switch {
+			case lerr == nil && len(foreign) > 0:
+				return s.yield(ctx, rec, foreign)
+			case lerr == nil && len(ours) > 0:
 				return rec, fmt.Errorf("fulfillment: enroll %s: %w: an earlier enroll took effect after its answer was lost: %w",
 					rec.UserID, ErrOutcomeUnknown, err)
 			}
 			return s.fail(ctx, rec, StepEnrolling, err.Error())
 		}
-		return rec, unknown("enroll "+rec.UserID, err)
+		err = unknown("enroll "+rec.UserID, err)
+		rec.EnrollCalls[len(rec.EnrollCalls)-1].Returned = s.okta.Now()
+		rec, serr := s.save(ctx, rec, Change{Reason: "enroll outcome unknown"})
+		return rec, errors.Join(err, serr)
 	}
+	rec.EnrollCalls = nil
 	rec.Enrollments = make([]Enrollment, 0, len(resp.CredRequests))
 	for _, cr := range resp.CredRequests {
 		rec.Enrollments = append(rec.Enrollments, Enrollment{ID: cr.AuthenticatorEnrollmentID, KeyID: cr.KeyID,
@@ -564,8 +624,12 @@ func (s *Service) finishDelete(ctx context.Context, _ *pass, rec Record) (Record
 	if err := s.cancelShipment(ctx, &rec); err != nil {
 		return rec, err
 	}
-	if err := s.deleteStrays(ctx, rec, true); err != nil {
+	foreign, err := s.deleteOwned(ctx, rec)
+	if err != nil {
 		return rec, err
+	}
+	if len(foreign) > 0 {
+		rec.Reason += "; " + leftAlone(foreign)
 	}
 	for i := range rec.Enrollments {
 		rec.Enrollments[i].Status = enrollmentDeleted

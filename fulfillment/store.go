@@ -39,7 +39,11 @@ var (
 //	ShipmentCreated → Activating → Activated → PINSending → PINSent → Active
 //
 // plus MarkingError → Errored (with [Record.FailedStep] naming the step that
-// failed) and Deleting → Deleted.
+// failed) and Deleting → Deleted. ManagedElsewhere is where a record rests,
+// FulfillmentStarted, when Okta lists an enrollment of the user in
+// fulfillment that the Service did not create (another tool, such as the
+// Okta Workflows flowpack, is fulfilling the key): the Service leaves it
+// alone until Delete, or Retry once it is gone.
 type Step string
 
 // The steps of a record; see [Step].
@@ -57,6 +61,7 @@ const (
 	StepActive           Step = "active"            // first sign-in seen; PIN wiped
 	StepMarkingError     Step = "marking-error"     // intent: POST mark-error
 	StepErrored          Step = "errored"           // see FailedStep and Reason
+	StepManagedElsewhere Step = "managed-elsewhere" // another tool fulfils the key; see Reason
 	StepDeleting         Step = "deleting"          // intent: cancel shipment, delete enrollments
 	StepDeleted          Step = "deleted"           // terminal
 )
@@ -111,6 +116,20 @@ const (
 	PairedByRequestOrder Pairing = "request-order"
 )
 
+// EnrollCall is one enroll call of the current attempt whose outcome the
+// Service did not learn (the answer was lost, or the process died during
+// it), timed by the Okta client's clock ([okta.Client.Now]). Okta cannot
+// say which enrollments a call made, so an enrollment the record does not
+// know is taken for the Service's own only if Okta created it while such a
+// call was in flight; any other is another tool's and never touched.
+type EnrollCall struct {
+	// Sent is when the call was about to be sent.
+	Sent time.Time `json:"sent"`
+	// Returned is when it returned without an answer; zero if the process
+	// died during it (then the call's lease bounds it).
+	Returned time.Time `json:"returned,omitzero"`
+}
+
 // Change is one entry of a record's history: a step reached, with the
 // status it left the record in.
 type Change struct {
@@ -152,6 +171,9 @@ type Record struct {
 	// created with, kept from the intent until the shipment exists so that a
 	// resumed create sends the same body.
 	Shipping ShippingInfo `json:"shipping,omitzero"`
+	// EnrollCalls are the enroll calls of the current attempt whose
+	// outcome is not known, until the enroll succeeds.
+	EnrollCalls []EnrollCall `json:"enrollCalls,omitempty"`
 	// TransportKeyID is the kid of the Yubico transport key Okta sealed the
 	// requests to.
 	TransportKeyID string               `json:"transportKeyId,omitempty"`
@@ -162,7 +184,7 @@ type Record struct {
 	// Pairing is how the credential responses were paired with the
 	// enrollments at activation (empty before).
 	Pairing Pairing `json:"pairing,omitempty"`
-	// Reason is why the record is errored or deleted.
+	// Reason is why the record is errored, deleted or managed elsewhere.
 	Reason string `json:"reason,omitempty"`
 	// Attempts counts fulfillment attempts: 1 for the first, +1 per Retry.
 	Attempts int `json:"attempts,omitempty"`
@@ -187,6 +209,7 @@ type Record struct {
 func (r Record) clone() Record {
 	r.Items = slices.Clone(r.Items)
 	r.Enrollments = slices.Clone(r.Enrollments)
+	r.EnrollCalls = slices.Clone(r.EnrollCalls)
 	r.Keys = maps.Clone(r.Keys)
 	r.History = slices.Clone(r.History)
 	return r

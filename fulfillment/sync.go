@@ -24,6 +24,12 @@ type SyncReport struct {
 	// Busy counts records skipped because another instance holds their
 	// lease.
 	Busy int
+	// ManagedElsewhere counts records that came to rest at
+	// StepManagedElsewhere during the pass: Okta lists an enrollment in
+	// fulfillment the Service did not create (another tool, such as the
+	// Okta Workflows flowpack, is fulfilling the key), which it leaves
+	// alone. They are not failures; their Reason names the enrollments.
+	ManagedElsewhere int
 	// Failures lists every record whose step failed during the pass, with
 	// the step (Result.Step) and the error: the records that became
 	// FulfillmentErrored (Result.Err wraps ErrStepFailed and carries the
@@ -59,7 +65,7 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 			return rep, fmt.Errorf("fulfillment: sync: %w", err)
 		}
 		for _, r := range recs {
-			if r.Step == StepErrored {
+			if r.Step == StepErrored || r.Step == StepManagedElsewhere {
 				continue // waiting for Retry or Delete
 			}
 			userID := r.UserID
@@ -74,6 +80,9 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 					return nil
 				case after.Version != before.Version:
 					rep.Advanced++
+				}
+				if after.Step == StepManagedElsewhere && before.Step != StepManagedElsewhere {
+					rep.ManagedElsewhere++
 				}
 				if after.Status != before.Status {
 					switch after.Status {
@@ -105,7 +114,7 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: sync pass",
 		slog.Int("checked", rep.Checked), slog.Int("advanced", rep.Advanced),
 		slog.Int("shipped", rep.Shipped), slog.Int("active", rep.Active),
-		slog.Int("errored", rep.Errored), slog.Int("failures", len(rep.Failures)))
+		slog.Int("errored", rep.Errored), slog.Int("managedElsewhere", rep.ManagedElsewhere), slog.Int("failures", len(rep.Failures)))
 	return rep, nil
 }
 

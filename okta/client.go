@@ -216,6 +216,12 @@ func parseOrgURL(s string) (*url.URL, error) {
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
+// Now returns the time by the client's clock ([WithClock]; by default the
+// wall clock), which also moves while the client waits out rate limits and
+// backoffs. Compare Okta's timestamps (an enrollment's created) with it
+// rather than with another clock.
+func (c *Client) Now() time.Time { return c.clock.Now() }
+
 // String returns "okta.Client(<org URL>)"; the token is never included.
 func (c *Client) String() string {
 	if c == nil || c.org == nil {

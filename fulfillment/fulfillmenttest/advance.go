@@ -129,6 +129,7 @@ func add(total *fulfillment.SyncReport, rep fulfillment.SyncReport) {
 	total.Active += rep.Active
 	total.Errored += rep.Errored
 	total.Busy += rep.Busy
+	total.ManagedElsewhere += rep.ManagedElsewhere
 	total.Failures = append(total.Failures, rep.Failures...)
 }
 
@@ -195,6 +196,8 @@ func stopped(rec fulfillment.Record, st fulfillment.Status) string {
 	switch {
 	case rec.Status == fulfillment.FulfillmentErrored && st != fulfillment.FulfillmentErrored:
 		return fmt.Sprintf("the record errored at step %s%s", rec.FailedStep, reason(rec, nil))
+	case rec.Step == fulfillment.StepManagedElsewhere:
+		return "the Service leaves the key to another tool" + reason(rec, nil)
 	case rec.Status == fulfillment.Deleted && st != fulfillment.Deleted:
 		return "the record is deleted" + reason(rec, nil)
 	case rec.Status == fulfillment.Active && st != fulfillment.Active:
