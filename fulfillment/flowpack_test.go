@@ -183,7 +183,9 @@ func TestFlowpackEnrollmentAtRetry(t *testing.T) {
 	if rec.Step != fulfillment.StepManagedElsewhere {
 		t.Errorf("Retry: %s at %s (%q), want managed-elsewhere", rec.Status, rec.Step, rec.Reason)
 	}
-	if i := slices.IndexFunc(rec.History, func(c fulfillment.Change) bool { return strings.Contains(c.Reason, "left enrollment "+foreign+" alone") }); i < 0 {
+	if i := slices.IndexFunc(rec.History, func(c fulfillment.Change) bool {
+		return strings.Contains(c.Reason, "left enrollment "+foreign+" alone")
+	}); i < 0 {
 		t.Errorf("the retry's history does not say it left %s alone", foreign)
 	}
 	wantManagedElsewhere(t, w, u.ID, foreign)
