@@ -61,6 +61,17 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 	return out, nil
 }
 
+// touch stores rec with no history entry: bookkeeping that is no step
+// (when a shipped key's parcel was last looked at).
+func (s *Service) touch(ctx context.Context, rec Record) (Record, error) {
+	rec.UpdatedAt = s.now().UTC()
+	out, err := s.store.Put(ctx, rec)
+	if err != nil {
+		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
+	}
+	return out, nil
+}
+
 // intend records step as the intent of rec (with its idempotency key and
 // this instance's lease) and returns the stored record and the key.
 func (s *Service) intend(ctx context.Context, rec Record, step Step) (Record, string, error) {

@@ -173,6 +173,13 @@ type Config struct {
 // failed step and the reason; [Service.Retry] resumes from there and
 // [Service.Delete] cancels and deletes.
 //
+// Until a shipment ships, every Sync reads it. A Shipped key's shipment is
+// read at most once per max(Config.PollInterval, 12 h) (Yubico recommends
+// polling once or twice a day), until Yubico reports it delivered (state
+// 104: [Record.DeliveredAt], [SyncReport.Delivered]) or the key is Active;
+// other states it reaches (105 lost, 106 delivery exception) are recorded
+// in [Record.ShipmentState] and the history.
+//
 // # Recording and resuming
 //
 // Every remote call that changes something is bracketed by two store
@@ -190,7 +197,8 @@ type Config struct {
 //	poll             (reads only)       polling again
 //	activate         Activating         recording it if Okta lists the enrollments ACTIVE; else activating again
 //	send PIN         PINSending         sending it again (one more email)
-//	sign-in check    (reads only)       checking again
+//	sign-in and      (reads only)       checking again
+//	delivery check
 //	mark error       MarkingError       marking again (404 counts as done)
 //	delete           Deleting           deleting again (404 counts as done)
 //

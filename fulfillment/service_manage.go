@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 )
@@ -83,6 +84,7 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 		}
 		rec.Enrollments, rec.EnrollCalls, rec.PINRequest, rec.TransportKeyID, rec.Shipping = nil, nil, "", "", ShippingInfo{}
 		rec.ShipmentID, rec.ShipmentState, rec.Serial, rec.Firmware, rec.Pairing = "", 0, "", "", ""
+		rec.ShipmentCheckedAt, rec.DeliveredAt = time.Time{}, time.Time{}
 		rec.Step = StepInitiated
 	}
 	rec.Status, rec.FailedStep, rec.Reason, rec.Keys, rec.Lease = started, "", "", nil, Lease{}

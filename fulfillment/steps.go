@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
@@ -92,8 +93,8 @@ var steps = []stepRule{
 		do: (*Service).activateShipped, happened: (*Service).allActive, settle: (*Service).activated},
 	{name: "send PIN", after: StepActivated, intent: StepPINSending, done: StepPINSent, recovery: resend,
 		do: (*Service).sendPIN},
-	{name: "sign-in check", after: StepPINSent, done: StepActive, recovery: readOnly,
-		do: (*Service).checkSignIn},
+	{name: "sign-in and delivery check", after: StepPINSent, done: StepActive, recovery: readOnly,
+		do: (*Service).checkShipped},
 	{name: "mark error", intent: StepMarkingError, done: StepErrored, recovery: resend,
 		do: (*Service).markErrors},
 	{name: "delete", intent: StepDeleting, done: StepDeleted, recovery: resend,
@@ -427,7 +428,10 @@ func (s *Service) poll(ctx context.Context, _ *pass, rec Record) (Record, error)
 	implied, known := StatusFromYubicoState(state)
 	switch {
 	case known && implied == Shipped:
-		rec.ShipmentState = state
+		rec.ShipmentState, rec.ShipmentCheckedAt = state, s.now().UTC()
+		if state == yubico.StateDelivered {
+			rec.DeliveredAt = rec.ShipmentCheckedAt
+		}
 		return s.activate(ctx, rec, sh)
 	case known && implied == FulfillmentErrored:
 		rec.ShipmentState = state
@@ -542,6 +546,54 @@ func (s *Service) sendPIN(ctx context.Context, _ *pass, rec Record) (Record, err
 		return rec, unknown("send PIN to "+rec.UserID, err)
 	}
 	return s.reach(ctx, rec, StepPINSent, "")
+}
+
+// deliveryPoll is the least time between two reads of a shipped key's
+// shipment (Yubico recommends polling once or twice a day; delivery is
+// news, not a step).
+const deliveryPoll = 12 * time.Hour
+
+// checkShipped watches a Shipped key: its first sign-in at Okta (Active),
+// and until then its parcel at Yubico (delivered).
+func (s *Service) checkShipped(ctx context.Context, p *pass, rec Record) (Record, error) {
+	rec, err := s.checkSignIn(ctx, p, rec)
+	if err != nil || rec.Status != Shipped || rec.Step != StepPINSent {
+		return rec, err
+	}
+	return s.trackDelivery(ctx, rec)
+}
+
+// trackDelivery reads a shipped key's shipment at Yubico, at most once per
+// max(PollInterval, deliveryPoll), until it is delivered, and records what
+// it finds.
+func (s *Service) trackDelivery(ctx context.Context, rec Record) (Record, error) {
+	if !rec.DeliveredAt.IsZero() || rec.ShipmentID == "" || s.now().Before(rec.ShipmentCheckedAt.Add(max(s.pollInterval, deliveryPoll))) {
+		return rec, nil
+	}
+	sh, err := s.yubico.FPRShipment(ctx, rec.ShipmentID)
+	if err != nil {
+		return rec, fmt.Errorf("fulfillment: poll shipment %s of %q for delivery: %w", rec.ShipmentID, rec.UserID, err)
+	}
+	now := s.now().UTC()
+	rec.ShipmentCheckedAt = now
+	st := sh.State.ID
+	switch {
+	case st == yubico.StateDelivered:
+		rec.ShipmentState, rec.DeliveredAt = st, now
+		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: delivered",
+			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID))
+		return s.save(ctx, rec, Change{Reason: fmt.Sprintf("Yubico shipment %s delivered (state %d)", rec.ShipmentID, st)})
+	case st != rec.ShipmentState:
+		rec.ShipmentState = st
+		reason := fmt.Sprintf("Yubico shipment %s, state %d: %s", rec.ShipmentID, st, cmpOr(sh.State.Message, st.String()))
+		if st.Failed() {
+			reason += "; the key is active at Okta: Delete it if the parcel is lost"
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: shipped parcel state",
+			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID), slog.Int("state", int(st)))
+		return s.save(ctx, rec, Change{Reason: reason})
+	}
+	return s.touch(ctx, rec)
 }
 
 // checkSignIn looks at Okta's enrollments of a Shipped record: once the

@@ -176,11 +176,22 @@ type Record struct {
 	EnrollCalls []EnrollCall `json:"enrollCalls,omitempty"`
 	// TransportKeyID is the kid of the Yubico transport key Okta sealed the
 	// requests to.
-	TransportKeyID string               `json:"transportKeyId,omitempty"`
-	ShipmentID     string               `json:"shipmentId,omitempty"`
-	ShipmentState  yubico.ShipmentState `json:"shipmentState,omitempty"`
-	Serial         string               `json:"serial,omitempty"`
-	Firmware       string               `json:"firmware,omitempty"`
+	TransportKeyID string `json:"transportKeyId,omitempty"`
+	ShipmentID     string `json:"shipmentId,omitempty"`
+	// ShipmentState is the shipment's state at Yubico when last read:
+	// polled until it ships, then (less often) until it is delivered or the
+	// key is Active.
+	ShipmentState yubico.ShipmentState `json:"shipmentState,omitempty"`
+	// ShipmentCheckedAt is when Yubico was last asked about the shipment
+	// after it shipped.
+	ShipmentCheckedAt time.Time `json:"shipmentCheckedAt,omitzero"`
+	// DeliveredAt is when the Service first saw the shipment delivered
+	// (state 104); zero until then. Yubico's FIDO Pre-reg shipment carries
+	// no delivery time, so this is the time of the read that saw it, at
+	// most one delivery poll late (see [Service]).
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+	Serial      string    `json:"serial,omitempty"`
+	Firmware    string    `json:"firmware,omitempty"`
 	// Pairing is how the credential responses were paired with the
 	// enrollments at activation (empty before).
 	Pairing Pairing `json:"pairing,omitempty"`

@@ -21,6 +21,9 @@ type SyncReport struct {
 	// Shipped, Active and Errored count the records that reached these
 	// statuses during the pass.
 	Shipped, Active, Errored int
+	// Delivered counts the shipped keys Yubico reported delivered
+	// (state 104) during the pass (Record.DeliveredAt).
+	Delivered int
 	// Busy counts records skipped because another instance holds their
 	// lease.
 	Busy int
@@ -81,6 +84,9 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 				case after.Version != before.Version:
 					rep.Advanced++
 				}
+				if !after.DeliveredAt.IsZero() && before.DeliveredAt.IsZero() {
+					rep.Delivered++
+				}
 				if after.Step == StepManagedElsewhere && before.Step != StepManagedElsewhere {
 					rep.ManagedElsewhere++
 				}
@@ -113,7 +119,7 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: sync pass",
 		slog.Int("checked", rep.Checked), slog.Int("advanced", rep.Advanced),
-		slog.Int("shipped", rep.Shipped), slog.Int("active", rep.Active),
+		slog.Int("shipped", rep.Shipped), slog.Int("delivered", rep.Delivered), slog.Int("active", rep.Active),
 		slog.Int("errored", rep.Errored), slog.Int("managedElsewhere", rep.ManagedElsewhere), slog.Int("failures", len(rep.Failures)))
 	return rep, nil
 }

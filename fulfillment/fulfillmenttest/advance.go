@@ -129,6 +129,7 @@ func add(total *fulfillment.SyncReport, rep fulfillment.SyncReport) {
 	total.Active += rep.Active
 	total.Errored += rep.Errored
 	total.Busy += rep.Busy
+	total.Delivered += rep.Delivered
 	total.ManagedElsewhere += rep.ManagedElsewhere
 	total.Failures = append(total.Failures, rep.Failures...)
 }

@@ -60,7 +60,8 @@ func Example() {
 
 // ExampleWorld_AdvanceTo moves two users' keys through Yubico's
 // milestones; the Service activates each key and has Okta email its PIN
-// when Yubico ships it.
+// when Yubico ships it, and records the delivery. Each line is the
+// Service's record of the key.
 func ExampleWorld_AdvanceTo() {
 	ctx := context.Background()
 	w := fulfillmenttest.New(fulfillmenttest.LogFatal{},
@@ -76,17 +77,16 @@ func ExampleWorld_AdvanceTo() {
 		w.AdvanceTo(ctx, m)
 		for _, login := range users {
 			rec := w.Status(ctx, login)
-			sh, _ := w.Yubico.FPRShipment(rec.ShipmentID)
-			fmt.Printf("%-10s %-17s Yubico state %d, %s\n", m, login, sh.State.ID, rec.Status.Label())
+			fmt.Printf("%-10s %-17s Yubico state %d, %s, delivered: %v\n", m, login, rec.ShipmentState, rec.Status.Label(), !rec.DeliveredAt.IsZero())
 		}
 	}
 	// Output:
-	// programmed ada@example.com   Yubico state 10, Fulfillment started
-	// programmed grace@example.com Yubico state 10, Fulfillment started
-	// shipped    ada@example.com   Yubico state 103, Shipped
-	// shipped    grace@example.com Yubico state 103, Shipped
-	// delivered  ada@example.com   Yubico state 104, Shipped
-	// delivered  grace@example.com Yubico state 104, Shipped
+	// programmed ada@example.com   Yubico state 10, Fulfillment started, delivered: false
+	// programmed grace@example.com Yubico state 10, Fulfillment started, delivered: false
+	// shipped    ada@example.com   Yubico state 103, Shipped, delivered: false
+	// shipped    grace@example.com Yubico state 103, Shipped, delivered: false
+	// delivered  ada@example.com   Yubico state 104, Shipped, delivered: true
+	// delivered  grace@example.com Yubico state 104, Shipped, delivered: true
 }
 
 // ExampleWorld_AdvanceUntil_undeliverable: Yubico cannot deliver to the

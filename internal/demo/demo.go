@@ -372,10 +372,13 @@ func (d *demo) describe(rec fulfillment.Record) string {
 	case rec.Status == fulfillment.Active:
 		return "Okta reports the preset PIN used: the key is Active"
 	case rec.Status == fulfillment.Shipped:
-		// Once the key is Shipped the Service watches Okta, not Yubico: ask
-		// the fake carrier where the parcel is.
-		if sh, ok := d.yubico.FPRShipment(rec.ShipmentID); ok && sh.State.ID != yubico.StateShipped {
-			return fmt.Sprintf("shipment %d %s", int(sh.State.ID), sh.State.ID)
+		// Once the key is Shipped the Service watches Okta for the first
+		// sign-in and Yubico for the delivery.
+		switch {
+		case !rec.DeliveredAt.IsZero():
+			return fmt.Sprintf("%s: the Service saw the parcel delivered at %s", state, rec.DeliveredAt.Format(time.RFC3339))
+		case rec.ShipmentState != yubico.StateShipped:
+			return state
 		}
 		return fmt.Sprintf("%s: Okta activated the credential (serial %s, firmware %s) and emailed the PIN", state, rec.Serial, rec.Firmware)
 	case rec.ShipmentState == yubico.StateSentToFulfillment:
