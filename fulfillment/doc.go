@@ -78,7 +78,12 @@
 // crashed resumes without a second enrollment or shipment; the [Service]
 // type's documentation lists the recovery rule of each step (one table,
 // steps.go, holds every step with its rule). [Service.Sync] reports every
-// record whose step failed in [SyncReport.Failures]. With a
+// record whose step failed in [SyncReport.Failures]. The Service never
+// deletes or replaces an enrollment it did not create: a user whose key
+// another tool is fulfilling (the Okta Workflows flowpack, which reacts to
+// the same order: disable it when using this library) rests at
+// [StepManagedElsewhere]. After shipping, the Service reads the shipment
+// at most twice a day until it is delivered ([Record.DeliveredAt]). With a
 // Yubico API that honours Idempotency-Key (yubicotest does; the real API's
 // support is unconfirmed), set [Config.IdempotentShipments].
 //
