@@ -27,6 +27,14 @@ func flowpackWorld(t *testing.T) (*fulfillmenttest.World, okta.User) {
 	return w, w.AddUser(fulfillmenttest.Employee("ada"))
 }
 
+// injectFault adds an HTTP fault to the fake Okta.
+func injectFault(t *testing.T, w *fulfillmenttest.World, r oktatest.HTTPFaultRule) {
+	t.Helper()
+	if err := w.Okta.InjectHTTPFault(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // enrollBehindTheBack enrolls the user as the flowpack does, through its
 // own Okta client, and returns the enrollment ID.
 func enrollBehindTheBack(t *testing.T, w *fulfillmenttest.World, userID string) string {
@@ -118,7 +126,7 @@ func TestFlowpackEnrollmentAtInitiateRecovery(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	w, u := flowpackWorld(t)
-	w.Okta.InjectFault(oktatest.Fault{Method: http.MethodPost, PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Status: http.StatusServiceUnavailable})
+	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Status: http.StatusServiceUnavailable})
 	if _, err := w.Service.Order(ctx, u.ID); !errors.Is(err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Order with Okta unavailable = %v, want ErrOutcomeUnknown", err)
 	}
@@ -144,7 +152,7 @@ func TestFlowpackEnrollmentAtStrayDeletion(t *testing.T) {
 	if _, err := w.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	w.Okta.InjectFault(oktatest.Fault{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusServiceUnavailable})
+	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusServiceUnavailable})
 	if rep := w.Sync(ctx); len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Sync with enroll unavailable: %+v; want one unknown outcome", rep)
 	}
@@ -171,7 +179,7 @@ func TestFlowpackEnrollmentAtRetry(t *testing.T) {
 	if _, err := w.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	w.Okta.InjectFault(oktatest.Fault{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusBadRequest})
+	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusBadRequest})
 	if rep := w.Sync(ctx); rep.Errored != 1 {
 		t.Fatalf("Sync with enroll refused: %+v; want the record errored", rep)
 	}

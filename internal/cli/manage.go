@@ -200,6 +200,9 @@ func printRecord(w io.Writer, r fulfillment.Record) {
 		if r.Serial != "" {
 			fmt.Fprintf(w, ", serial %s, firmware %s", safe(r.Serial), safe(r.Firmware))
 		}
+		if !r.DeliveredAt.IsZero() {
+			fmt.Fprintf(w, ", delivered %s", r.DeliveredAt.UTC().Format("2006-01-02 15:04:05 MST"))
+		}
 		fmt.Fprintln(w)
 	}
 	for _, e := range r.Enrollments {
@@ -227,8 +230,8 @@ func runSync(ctx context.Context, inv *Invocation) int {
 		report(ctx, inv.Stderr, "preenroll sync", err)
 		return ExitFailed
 	}
-	fmt.Fprintf(inv.Stdout, "sync: %d records in flight checked: %d advanced, %d shipped, %d active, %d errored, %d busy (another instance), %d failed\n",
-		rep.Checked, rep.Advanced, rep.Shipped, rep.Active, rep.Errored, rep.Busy, len(rep.Failures))
+	fmt.Fprintf(inv.Stdout, "sync: %d records in flight checked: %d advanced, %d shipped, %d delivered, %d active, %d errored, %d managed elsewhere, %d busy (another instance), %d failed\n",
+		rep.Checked, rep.Advanced, rep.Shipped, rep.Delivered, rep.Active, rep.Errored, rep.ManagedElsewhere, rep.Busy, len(rep.Failures))
 	failures := slices.Clone(rep.Failures)
 	slices.SortFunc(failures, func(a, b fulfillment.Result) int { return a.Index - b.Index })
 	for _, f := range failures {
