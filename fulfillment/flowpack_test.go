@@ -27,6 +27,16 @@ func flowpackWorld(t *testing.T) (*fulfillmenttest.World, okta.User) {
 	return w, w.AddUser(fulfillmenttest.Employee("ada"))
 }
 
+// orderedWorld is flowpackWorld with a key ordered for ada.
+func orderedWorld(t *testing.T) (*fulfillmenttest.World, okta.User) {
+	t.Helper()
+	w, u := flowpackWorld(t)
+	if _, err := w.Service.Order(t.Context(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	return w, u
+}
+
 // injectFault adds an HTTP fault to the fake Okta.
 func injectFault(t *testing.T, w *fulfillmenttest.World, r oktatest.HTTPFaultRule) {
 	t.Helper()
@@ -82,10 +92,7 @@ func wantManagedElsewhere(t *testing.T, w *fulfillmenttest.World, userID, foreig
 func TestFlowpackEnrollmentBeforeOursIsLeftAlone(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w, u := flowpackWorld(t)
-	if _, err := w.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	w, u := orderedWorld(t)
 	foreign := enrollBehindTheBack(t, w, u.ID)
 	rep := w.Sync(ctx)
 	if rep.ManagedElsewhere != 1 || len(rep.Failures) != 0 {
@@ -148,10 +155,7 @@ func TestFlowpackEnrollmentAtInitiateRecovery(t *testing.T) {
 func TestFlowpackEnrollmentAtStrayDeletion(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w, u := flowpackWorld(t)
-	if _, err := w.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	w, u := orderedWorld(t)
 	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusServiceUnavailable})
 	if rep := w.Sync(ctx); len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Sync with enroll unavailable: %+v; want one unknown outcome", rep)
@@ -175,10 +179,7 @@ func TestFlowpackEnrollmentAtStrayDeletion(t *testing.T) {
 func TestFlowpackEnrollmentAtRetry(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w, u := flowpackWorld(t)
-	if _, err := w.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	w, u := orderedWorld(t)
 	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusBadRequest})
 	if rep := w.Sync(ctx); rep.Errored != 1 {
 		t.Fatalf("Sync with enroll refused: %+v; want the record errored", rep)
@@ -205,10 +206,7 @@ func TestFlowpackEnrollmentAtRetry(t *testing.T) {
 func TestFlowpackEnrollmentAtDelete(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w, u := flowpackWorld(t)
-	if _, err := w.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	w, u := orderedWorld(t)
 	foreign := enrollBehindTheBack(t, w, u.ID)
 	if err := w.Service.Delete(ctx, u.ID); err != nil {
 		t.Fatal(err)
