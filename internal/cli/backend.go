@@ -117,17 +117,27 @@ func (inv *Invocation) clock() okta.Clock {
 	return httpclient.WallClock{}
 }
 
-// newOktaClient makes the client for the configured org: its requests
-// time out after -okta-timeout, and every slow request and retry is
-// reported on stderr.
+// newOktaClient makes the client for the configured org, authenticated
+// with the API token or as the OAuth service app: its requests time out
+// after -okta-timeout, and every slow request and retry is reported on
+// stderr.
 func newOktaClient(inv *Invocation) (*okta.Client, error) {
 	cfg := inv.Config
 	w := &waitReporter{service: "Okta", w: inv.Stderr, base: httpclient.DefaultTransport(), clock: inv.clock(),
 		slowAfter: inv.deps.slowAfter, timeout: cfg.OktaTimeout}
-	return okta.NewClient(cfg.OktaOrg, string(cfg.oktaToken),
+	opts := []okta.Option{
 		okta.WithHTTPClient(&http.Client{Timeout: cfg.OktaTimeout, Transport: w}),
 		okta.WithClock(w),
-		okta.WithUserAgent("preenroll-cli"))
+		okta.WithUserAgent("preenroll-cli"),
+	}
+	if cfg.oktaKey != nil {
+		// An OAuth 2.0 service app: client credentials with a signed
+		// client assertion, tokens cached and renewed before expiry.
+		opts = append(opts, okta.WithOAuth(okta.OAuthConfig{
+			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,
+		}))
+	}
+	return okta.NewClient(cfg.OktaOrg, string(cfg.oktaToken), opts...)
 }
 
 // newYubicoClient makes the YubiEnterprise client, reporting slow requests
@@ -190,4 +200,12 @@ func unreachable(ctx context.Context, err error) bool {
 		return ye.StatusCode >= 500
 	}
 	return false
+}
+
+// refusedCredentials reports whether err means Okta refused who the
+// command is: the API token (401), or the service app's token request.
+// Such a failure is the same for every user.
+func refusedCredentials(err error) bool {
+	var te *okta.TokenError
+	return errors.Is(err, okta.ErrUnauthorized) || errors.As(err, &te)
 }

@@ -230,9 +230,10 @@ func (br *batchRun) order(ctx context.Context, b *backend) int {
 	return br.finish(ctx, err)
 }
 
-// reachOkta looks the first row's user up. If Okta cannot be reached every
-// row fails with the reason (the client has already retried, saying so on
-// stderr); any answer, even "not found", is fine.
+// reachOkta looks the first row's user up. If Okta cannot be reached, or
+// refuses the credentials, every row fails with the reason (the client has
+// already retried, saying so on stderr); any other answer, even "not
+// found", is fine.
 func (br *batchRun) reachOkta(ctx context.Context, b *backend) error {
 	for _, o := range br.out {
 		if o.result != resultNotOrdered {
@@ -242,8 +243,12 @@ func (br *batchRun) reachOkta(ctx context.Context, b *backend) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if unreachable(ctx, err) {
-			others := fmt.Sprintf("not checked: Okta unreachable (see line %d)", o.line)
+		if unreachable(ctx, err) || refusedCredentials(err) {
+			why, fatal := "Okta unreachable", errOktaUnreachable
+			if !unreachable(ctx, err) {
+				why, fatal = "Okta refused the credentials", errOktaRefused
+			}
+			others := fmt.Sprintf("not checked: %s (see line %d)", why, o.line)
 			for i := range br.out {
 				if br.out[i].result == resultNotOrdered {
 					br.out[i].result, br.out[i].problem = resultFailed, others
@@ -254,15 +259,19 @@ func (br *batchRun) reachOkta(ctx context.Context, b *backend) error {
 					br.out[i].problem = describe(ctx, err)
 				}
 			}
-			return errOktaUnreachable
+			return fatal
 		}
 		return nil
 	}
 	return nil
 }
 
-// errOktaUnreachable ends a batch whose first look at Okta failed.
-var errOktaUnreachable = errors.New("Okta is unreachable; nobody was ordered; run the batch again when it is back")
+// errOktaUnreachable and errOktaRefused end a batch whose first look at
+// Okta failed: no answer, or the API token or service app was refused.
+var (
+	errOktaUnreachable = errors.New("Okta is unreachable; nobody was ordered; run the batch again when it is back")
+	errOktaRefused     = errors.New("Okta refused the credentials; nobody was ordered; fix the Okta settings and run the batch again")
+)
 
 // readRows reads the CSV file, through cfg.Mapping or, without one, as
 // its header says: plain logins, or profiles named by Okta's attributes.

@@ -271,8 +271,8 @@ func commandHelp(w io.Writer, c *Command) {
 			} else if env := s.Env(); env != "" {
 				where = append(where, env, "file key "+strconv.Quote(s.Name))
 			}
-			if s.Default != "" {
-				where = append(where, "default "+s.Default)
+			if d := s.defaultOf(c.Name); d != "" {
+				where = append(where, "default "+d)
 			}
 			if len(where) > 0 {
 				name += "  (" + strings.Join(where, ", ") + ")"
@@ -286,8 +286,8 @@ func commandHelp(w io.Writer, c *Command) {
 	block("Settings (a flag overrides its environment variable, which overrides the config file's key):", shared)
 	block("Arguments of this command (flags only):", own)
 	if len(shared) > 0 {
-		fmt.Fprintf(w, "\nSecrets (the Okta and Yubico API tokens) are read from the files named, never from\n"+
-			"flags or variables, and are never printed.\n")
+		fmt.Fprintf(w, "\nSecrets (the Okta and Yubico API tokens, the service app's private key) are read\n"+
+			"from the files named, never from flags or variables, and are never printed.\n")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
@@ -33,6 +34,14 @@ type Config struct {
 	OktaOrg string
 	// OktaTokenFile holds the Okta API (SSWS) token on its first line.
 	OktaTokenFile string
+	// OktaClientID and OktaPrivateKeyFile authenticate as an OAuth 2.0 API
+	// service app instead of with an API token: the client ID and the file
+	// holding the app's private key (PEM or JWK). OktaScopes are asked for
+	// (nil: what the command needs, see oauthScopes); OktaDPoP binds the
+	// tokens to a DPoP proof key.
+	OktaClientID, OktaPrivateKeyFile string
+	OktaScopes                       []string
+	OktaDPoP                         bool
 	// OktaTimeout bounds one HTTP request to Okta.
 	OktaTimeout time.Duration
 	// YubicoAPI is the YubiEnterprise API base URL, YubicoJWKS where
@@ -64,6 +73,7 @@ type Config struct {
 
 	// The secrets, read from their files; never printed.
 	oktaToken, yubicoToken webauthn.Secret
+	oktaKey                *okta.PrivateKey // prints only its algorithm and key ID
 }
 
 // Fake reports whether the commands run on in-process fakes (no Okta org
@@ -89,6 +99,17 @@ type Setting struct {
 	// Alias is another flag name for the setting ("v" for verbose).
 	Alias string
 	set   func(c *Config, v string) error
+	// defaultFor, if not nil, is the default for a command, in place of
+	// Default.
+	defaultFor func(cmd string) string
+}
+
+// defaultOf returns the setting's default for command cmd.
+func (s *Setting) defaultOf(cmd string) string {
+	if s.defaultFor != nil {
+		return s.defaultFor(cmd)
+	}
+	return s.Default
 }
 
 // Env returns the setting's environment variable, or "" for a flag-only
@@ -112,11 +133,24 @@ func (s *Setting) appliesTo(cmd string) bool {
 // the shared connection settings.
 var connected = []string{"order", "batch", "status", "retry", "delete", "resend-pin", "sync"}
 
+// oauthScopes are the OAuth scopes command cmd needs: users (look-ups,
+// orders and the preregistration endpoints need okta.users.manage, the
+// enrollment list okta.users.read), groups, and the event hooks serve
+// registers.
+func oauthScopes(cmd string) []string {
+	scopes := []string{okta.ScopeUsersManage, okta.ScopeUsersRead, okta.ScopeGroupsRead}
+	if cmd == "serve" {
+		scopes = append(scopes, okta.ScopeEventHooksManage)
+	}
+	return scopes
+}
+
 // Limits of the settings.
 const (
 	maxConcurrency = 64
 	maxDemoUsers   = 2000
 	maxSecretFile  = 4096
+	maxKeyFile     = 64 << 10 // an RSA key of 8192 bits as a JWK is about 6 KiB
 	maxConfigFile  = 1 << 20
 )
 
@@ -137,6 +171,42 @@ var settings = []*Setting{
 		}},
 	{Name: "okta-token-file", Usage: "file whose first line is the Okta API token (never given directly)",
 		set: func(c *Config, v string) error { c.OktaTokenFile = v; return nil }},
+	// OAuth 2.0 as an API service app, as Okta recommends for services.
+	{Name: "okta-client-id", Usage: "client ID of the Okta API service app, with -okta-private-key-file (OAuth 2.0 instead of -okta-token-file)",
+		set: func(c *Config, v string) error {
+			if strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+				return errors.New("a client ID has no spaces, control or non-ASCII characters")
+			}
+			c.OktaClientID = v
+			return nil
+		}},
+	{Name: "okta-private-key-file", Usage: "file holding the service app's private key, PEM or JWK (never given directly)",
+		set: func(c *Config, v string) error { c.OktaPrivateKeyFile = v; return nil }},
+	{Name: "okta-scopes", Usage: "OAuth scopes the service app asks for, comma-separated; each must be granted to the app in Okta",
+		defaultFor: func(cmd string) string { return strings.Join(oauthScopes(cmd), ",") },
+		set: func(c *Config, v string) error {
+			c.OktaScopes = nil
+			for p := range strings.SplitSeq(v, ",") {
+				p = strings.TrimSpace(p)
+				if p == "" {
+					continue
+				}
+				if strings.IndexFunc(p, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '"' || r == '\\' }) >= 0 {
+					return fmt.Errorf("%q is not a scope", p)
+				}
+				c.OktaScopes = append(c.OktaScopes, p)
+			}
+			if len(c.OktaScopes) == 0 {
+				return errors.New("want at least one scope, like " + okta.ScopeUsersManage)
+			}
+			return nil
+		}},
+	{Name: "okta-dpop", Bool: true, Default: "true", Usage: "bind the service app's tokens to a DPoP proof key (RFC 9449), as Okta requires by default; -okta-dpop=false if the app does not",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.OktaDPoP = b
+			return err
+		}},
 	{Name: "okta-timeout", Default: "30s", Usage: "how long one request to Okta may take before it is retried",
 		set: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
@@ -427,7 +497,7 @@ func (l *loader) value(s *Setting, getenv func(string) string, file map[string]j
 		}
 		return v, src, ""
 	}
-	return s.Default, source{"default of -" + s.Name}, ""
+	return s.defaultOf(l.cmd), source{"default of -" + s.Name}, ""
 }
 
 // lookupSetting returns the setting named name, or nil.
@@ -522,8 +592,12 @@ func (c *Config) check(cmd string) []string {
 	takes := func(name string) bool { return lookupSetting(name).appliesTo(cmd) }
 	if takes("okta-org") {
 		if c.Fake() {
-			if c.OktaTokenFile != "" {
-				bad("-okta-token-file needs -okta-org (without one, the commands run on in-process fakes)")
+			for _, f := range []struct{ name, v string }{
+				{"-okta-token-file", c.OktaTokenFile}, {"-okta-client-id", c.OktaClientID}, {"-okta-private-key-file", c.OktaPrivateKeyFile},
+			} {
+				if f.v != "" {
+					bad("%s needs -okta-org (without one, the commands run on in-process fakes)", f.name)
+				}
 			}
 			if c.YubicoTokenFile != "" {
 				bad("-yubico-token-file needs -okta-org (without one, the commands run on in-process fakes)")
@@ -534,13 +608,7 @@ func (c *Config) check(cmd string) []string {
 				bad("-store needs -okta-org: the in-process fakes start empty on every run")
 			}
 		} else {
-			if c.OktaTokenFile == "" {
-				bad("-okta-token-file (PREENROLL_OKTA_TOKEN_FILE) is required with -okta-org")
-			} else if t, err := readSecret(c.OktaTokenFile); err != nil {
-				bad("-okta-token-file: %v", err)
-			} else {
-				c.oktaToken = t
-			}
+			problems = append(problems, c.checkOktaAuth()...)
 			if takes("customization") && c.Item.CustomizationID == "" {
 				bad("-customization (PREENROLL_CUSTOMIZATION) is required with -okta-org")
 			}
@@ -576,6 +644,59 @@ func (c *Config) check(cmd string) []string {
 		bad("-csv FILE is required")
 	}
 	return problems
+}
+
+// checkOktaAuth checks how the commands authenticate to the org, exactly
+// one way: an API token (-okta-token-file) or an OAuth 2.0 service app
+// (-okta-client-id with -okta-private-key-file), and reads the secret.
+func (c *Config) checkOktaAuth() []string {
+	const (
+		tokenFlag  = "-okta-token-file (PREENROLL_OKTA_TOKEN_FILE)"
+		clientFlag = "-okta-client-id (PREENROLL_OKTA_CLIENT_ID)"
+		keyFlag    = "-okta-private-key-file (PREENROLL_OKTA_PRIVATE_KEY_FILE)"
+	)
+	token, oauth := c.OktaTokenFile != "", c.OktaClientID != "" || c.OktaPrivateKeyFile != ""
+	switch {
+	case token && oauth:
+		return []string{"-okta-token-file and -okta-client-id/-okta-private-key-file are both set: authenticate with an API token or as an OAuth service app, not both"}
+	case !token && !oauth:
+		return []string{fmt.Sprintf("%s, or %s with %s for an OAuth service app, is required with -okta-org", tokenFlag, clientFlag, keyFlag)}
+	case token:
+		t, err := readSecret(c.OktaTokenFile)
+		if err != nil {
+			return []string{fmt.Sprintf("-okta-token-file: %v", err)}
+		}
+		c.oktaToken = t
+		return nil
+	case c.OktaClientID == "":
+		return []string{fmt.Sprintf("%s needs %s: the service app's client ID", keyFlag, clientFlag)}
+	case c.OktaPrivateKeyFile == "":
+		return []string{fmt.Sprintf("%s needs %s: the service app's private key", clientFlag, keyFlag)}
+	}
+	k, err := readPrivateKey(c.OktaPrivateKeyFile)
+	if err != nil {
+		return []string{fmt.Sprintf("-okta-private-key-file: %v", err)}
+	}
+	c.oktaKey = k
+	return nil
+}
+
+// readPrivateKey reads a service app's private key, PEM or JWK. Errors name
+// the file and never contain its content.
+func readPrivateKey(path string) (*okta.PrivateKey, error) {
+	data, err := readBounded(path, maxKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	k, err := okta.ParsePrivateKey(data)
+	if err != nil {
+		// ParsePrivateKey's errors never hold key material; drop the
+		// package's "okta: invalid argument" prefix.
+		msg := strings.TrimPrefix(err.Error(), okta.ErrInvalidArgument.Error()+": ")
+		return nil, fmt.Errorf("%s: not a usable private key: %s", path, msg)
+	}
+	return k, nil
 }
 
 // itemFlags names the flag behind each field of an order item.

@@ -19,6 +19,7 @@ func describe(ctx context.Context, err error) string {
 	var ve *fulfillment.ValidationError
 	var oe *okta.APIError
 	var ye *yubico.APIError
+	var te *okta.TokenError
 	switch {
 	case errors.Is(err, errInterrupted), ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return "interrupted"
@@ -30,6 +31,15 @@ func describe(ctx context.Context, err error) string {
 		return strings.Join(parts, "; ")
 	case unreachable(ctx, err):
 		return remote(err) + " unreachable: " + oneLine(err)
+	case errors.As(err, &te) && te.StatusCode != 0:
+		s := fmt.Sprintf("Okta refused the service app's token request: HTTP %d %s: %s", te.StatusCode, te.ErrorCode, te.Description)
+		if hint := tokenHints[te.ErrorCode]; hint != "" {
+			s += " (" + hint + ")"
+		}
+		if te.RequestID != "" {
+			s += " (Okta request ID " + te.RequestID + ")"
+		}
+		return safe(s)
 	case errors.As(err, &oe):
 		s := fmt.Sprintf("Okta: HTTP %d %s: %s", oe.StatusCode, oe.ErrorCode, oe.ErrorSummary)
 		for _, c := range oe.Causes {
@@ -47,6 +57,15 @@ func describe(ctx context.Context, err error) string {
 		return safe(s)
 	}
 	return oneLine(err)
+}
+
+// tokenHints say what to check when Okta's token endpoint refuses the
+// service app (OAuth error codes, RFC 6749 §5.2 and RFC 9449).
+var tokenHints = map[string]string{
+	"invalid_client":      "check -okta-client-id, and that the public key of -okta-private-key-file is registered with the app",
+	"invalid_scope":       "grant the scopes to the app in Okta, or ask for fewer with -okta-scopes",
+	"unauthorized_client": "the app must be an API service app allowed the client credentials grant",
+	"invalid_dpop_proof":  "if the app requires DPoP, leave -okta-dpop on",
 }
 
 // oneLine is err's text on one terminal-safe line.
