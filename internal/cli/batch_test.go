@@ -253,7 +253,7 @@ func TestBatchUsage(t *testing.T) {
 			"preenroll batch: 6 problems with the settings:\n" +
 				`  -concurrency "99": want 1 to 64` + "\n" +
 				`  -mapping "sap": want workday, servicenow or okta` + "\n" +
-				"  -okta-token-file (PREENROLL_OKTA_TOKEN_FILE) is required with -okta-org\n" +
+				"  -okta-token-file (PREENROLL_OKTA_TOKEN_FILE), or -okta-client-id (PREENROLL_OKTA_CLIENT_ID) with -okta-private-key-file (PREENROLL_OKTA_PRIVATE_KEY_FILE) for an OAuth service app, is required with -okta-org\n" +
 				"  -customization (PREENROLL_CUSTOMIZATION) is required with -okta-org\n" +
 				`  -product "x": must be a positive decimal integer without sign or leading zeros` + "\n" +
 				"  -csv FILE is required\n"},

@@ -174,10 +174,10 @@ var settings = []*Setting{
 	// OAuth 2.0 as an API service app, as Okta recommends for services.
 	{Name: "okta-client-id", Usage: "client ID of the Okta API service app, with -okta-private-key-file (OAuth 2.0 instead of -okta-token-file)",
 		set: func(c *Config, v string) error {
+			c.OktaClientID = v // even if bad: it was given (the key needs no second complaint)
 			if strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
 				return errors.New("a client ID has no spaces, control or non-ASCII characters")
 			}
-			c.OktaClientID = v
 			return nil
 		}},
 	{Name: "okta-private-key-file", Usage: "file holding the service app's private key, PEM or JWK (never given directly)",
