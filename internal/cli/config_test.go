@@ -107,6 +107,9 @@ func TestHelp(t *testing.T) {
 	for _, want := range []string{
 		"usage: preenroll order [settings]",
 		"-okta-token-file  (PREENROLL_OKTA_TOKEN_FILE, file key \"okta-token-file\")",
+		"-okta-private-key-file  (PREENROLL_OKTA_PRIVATE_KEY_FILE, file key \"okta-private-key-file\")",
+		"-okta-scopes  (PREENROLL_OKTA_SCOPES, file key \"okta-scopes\", default okta.users.manage,okta.users.read,okta.groups.read)",
+		"-okta-dpop  (PREENROLL_OKTA_DPOP, file key \"okta-dpop\", default true)",
 		"-product  (PREENROLL_PRODUCT, file key \"product\", default 1)",
 		"-config  (PREENROLL_CONFIG)",
 		"-user\n      the Okta user",

@@ -342,24 +342,3 @@ func TestOAuthScopesByCommand(t *testing.T) {
 		}
 	}
 }
-
-// TestOAuthHelp: help lists the OAuth settings with their variables and
-// the command's default scopes, and never reads or prints the key.
-func TestOAuthHelp(t *testing.T) {
-	t.Parallel()
-	key := newServiceKey(t, false)
-	r := invocation{env: map[string]string{"PREENROLL_OKTA_PRIVATE_KEY_FILE": key.file}}.run(t, "help", "status")
-	for _, want := range []string{
-		"-okta-client-id  (PREENROLL_OKTA_CLIENT_ID, file key \"okta-client-id\")",
-		"-okta-private-key-file  (PREENROLL_OKTA_PRIVATE_KEY_FILE, file key \"okta-private-key-file\")",
-		"-okta-scopes  (PREENROLL_OKTA_SCOPES, file key \"okta-scopes\", default okta.users.manage,okta.users.read,okta.groups.read)",
-		"-okta-dpop  (PREENROLL_OKTA_DPOP, file key \"okta-dpop\", default true)",
-	} {
-		if r.code != ExitOK || !strings.Contains(r.stdout, want) {
-			t.Errorf("help status: exit %d, lacks %q:\n%s", r.code, want, r.stdout)
-		}
-	}
-	if s := key.printedIn(r.stdout + r.stderr); s != "" {
-		t.Errorf("help printed %q", s)
-	}
-}
