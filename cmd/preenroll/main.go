@@ -11,8 +11,11 @@
 // The subcommands (order, batch, status, retry, delete, resend-pin, sync,
 // demo, help, version) share one configuration: flags override
 // PREENROLL_* environment variables, which override a JSON file named by
-// -config, over the defaults. Secrets are read from files only. Without an
-// Okta org every command runs on in-process fakes of Okta and Yubico.
+// -config, over the defaults. Secrets are read from files only. Okta is
+// reached with an API token (-okta-token-file) or, as Okta recommends for
+// services, as an OAuth 2.0 service app with DPoP (-okta-client-id,
+// -okta-private-key-file). Without an Okta org every command runs on
+// in-process fakes of Okta and Yubico.
 //
 // The commands live in package internal/cli; this is their entry point.
 package main

@@ -75,7 +75,7 @@ func (iv invocation) run(t *testing.T, args ...string) result {
 	}
 	clock := iv.clock
 	if clock == nil {
-		clock = &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+		clock = &testClock{now: testStart}
 	}
 	slow := iv.slow
 	if slow == 0 {
