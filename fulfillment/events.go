@@ -188,7 +188,7 @@ func parseHookPayload(body []byte) (hookPayload, error) {
 
 // eventOrder extracts the user and item of a preregister event.
 func (s *Service) eventOrder(ev logEvent) (userID, login string, items []Item, err error) {
-	if ev.UUID == "" || len(ev.UUID) > maxIDLen || strings.ContainsFunc(ev.UUID, unicode.IsControl) {
+	if ev.UUID == "" || len(ev.UUID) > MaxIDLen || strings.ContainsFunc(ev.UUID, unicode.IsControl) {
 		return "", "", nil, errors.New("uuid: missing or malformed")
 	}
 	details := map[string]string{}

@@ -30,6 +30,9 @@ type seededRand struct {
 	r  *rand.ChaCha8
 }
 
+// t0 is the fixed "now" of the tests in this package.
+var t0 = time.Date(2026, 11, 29, 15, 0, 0, 123456789, time.UTC)
+
 func newSeededRand(seed byte) *seededRand {
 	var s [32]byte
 	s[0] = seed

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/preenroll/preenroll/okta"
@@ -246,14 +248,22 @@ func (q Query) match(r Record) bool {
 	if q.After != "" && r.UserID <= q.After {
 		return false
 	}
-	if q.InFlight && !inFlight(r.Status) {
+	if q.InFlight && !r.Status.InFlight() {
 		return false
 	}
 	return len(q.Statuses) == 0 || slices.Contains(q.Statuses, r.Status)
 }
 
 // Store keeps fulfillment records. Implementations must be safe for
-// concurrent use; [NewMemoryStore] and [OpenSQLite] are the two provided.
+// concurrent use; [NewMemoryStore] and [OpenSQLite] are provided here, and
+// package fulfillment/pgstore keeps them in PostgreSQL so that several
+// Service instances share them. fulfillmenttest.RunStoreConformance is the
+// suite every implementation passes.
+//
+// Leases ([Record.Lease]) are record fields like any other: an instance
+// takes or renews one with Put, so two instances claiming the same expired
+// lease race on the record's version and exactly one wins. The Service
+// compares Lease.Until with its own clock; a Store never reads the time.
 type Store interface {
 	// Get returns the record of the user, or an error matching
 	// ErrRecordNotFound.
@@ -270,26 +280,33 @@ type Store interface {
 	MarkEvent(ctx context.Context, eventID string, at time.Time) (first bool, err error)
 }
 
-// maxIDLen bounds user IDs and event IDs a store accepts.
-const maxIDLen = 256
+// MaxIDLen is the longest user ID or event ID, in bytes, a [Store] accepts.
+const MaxIDLen = 256
 
-// checkID validates a user or event ID given to a store.
-func checkID(what, id string) error {
+// CheckID validates a user or event ID given to a [Store]: what names it
+// in the error ("user ID", "event ID"). Every Store applies it, so an ID one
+// store accepts every store accepts: not empty, at most [MaxIDLen] bytes,
+// valid UTF-8 and free of control characters (NUL included: PostgreSQL
+// text cannot hold it).
+func CheckID(what, id string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("fulfillment: store: %s is empty", what)
-	case len(id) > maxIDLen:
-		return fmt.Errorf("fulfillment: store: %s is %d bytes, longer than %d", what, len(id), maxIDLen)
+	case len(id) > MaxIDLen:
+		return fmt.Errorf("fulfillment: store: %s is %d bytes, longer than %d", what, len(id), MaxIDLen)
 	case !utf8.ValidString(id):
 		return fmt.Errorf("fulfillment: store: %s is not valid UTF-8", what)
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return fmt.Errorf("fulfillment: store: %s %q contains a control character", what, id)
 	}
 	return nil
 }
 
-// checkRecord validates the parts of a record that do not depend on the
-// stored one.
-func checkRecord(r Record) error {
-	if err := checkID("user ID", r.UserID); err != nil {
+// CheckRecord validates the parts of a record given to [Store.Put] that do
+// not depend on the stored one: its user ID ([CheckID]), a status and a
+// version that is not negative.
+func CheckRecord(r Record) error {
+	if err := CheckID("user ID", r.UserID); err != nil {
 		return err
 	}
 	if r.Status == "" {
@@ -301,10 +318,14 @@ func checkRecord(r Record) error {
 	return nil
 }
 
-// checkPut validates a record given to Put against the stored one (nil if
-// none).
-func checkPut(r Record, stored *Record) error {
-	if err := checkRecord(r); err != nil {
+// CheckPut validates a record given to [Store.Put] against the stored one
+// (nil if none exists; only its Version and the length of its History are
+// read). It returns [CheckRecord]'s error, an error matching
+// [ErrVersionConflict] if the versions differ, or an error if r's history
+// is shorter than the stored one. A Store that does the compare-and-swap
+// inside its database calls it to explain a write that changed nothing.
+func CheckPut(r Record, stored *Record) error {
+	if err := CheckRecord(r); err != nil {
 		return err
 	}
 	if stored == nil {
@@ -327,7 +348,9 @@ func notFound(userID string) error {
 	return fmt.Errorf("%w %q", ErrRecordNotFound, userID)
 }
 
-// inFlight reports whether a key in status st is still in fulfillment.
-func inFlight(st Status) bool {
-	return st == FulfillmentStarted || st == FulfillmentErrored || st == Shipped
+// InFlight reports whether a key in status s is still in fulfillment
+// (FulfillmentStarted, FulfillmentErrored or Shipped): the statuses
+// [Query.InFlight] selects.
+func (s Status) InFlight() bool {
+	return s == FulfillmentStarted || s == FulfillmentErrored || s == Shipped
 }

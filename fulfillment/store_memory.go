@@ -27,7 +27,7 @@ func (m *MemoryStore) Get(ctx context.Context, userID string) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
-	if err := checkID("user ID", userID); err != nil {
+	if err := CheckID("user ID", userID); err != nil {
 		return Record{}, err
 	}
 	m.mu.Lock()
@@ -50,7 +50,7 @@ func (m *MemoryStore) Put(ctx context.Context, r Record) (Record, error) {
 	if s, ok := m.records[r.UserID]; ok {
 		stored = &s
 	}
-	if err := checkPut(r, stored); err != nil {
+	if err := CheckPut(r, stored); err != nil {
 		return Record{}, err
 	}
 	r = r.clone()
@@ -87,7 +87,7 @@ func (m *MemoryStore) MarkEvent(ctx context.Context, eventID string, at time.Tim
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	if err := checkID("event ID", eventID); err != nil {
+	if err := CheckID("event ID", eventID); err != nil {
 		return false, err
 	}
 	m.mu.Lock()

@@ -119,7 +119,7 @@ func (s *SQLiteStore) Close() error {
 
 // Get implements [Store].
 func (s *SQLiteStore) Get(ctx context.Context, userID string) (Record, error) {
-	if err := checkID("user ID", userID); err != nil {
+	if err := CheckID("user ID", userID); err != nil {
 		return Record{}, err
 	}
 	var data string
@@ -148,7 +148,7 @@ func decodeRecord(userID, data string, version int64) (Record, error) {
 
 // Put implements [Store].
 func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
-	if err := checkRecord(r); err != nil {
+	if err := CheckRecord(r); err != nil {
 		return Record{}, err
 	}
 	data, err := json.Marshal(r)
@@ -190,12 +190,12 @@ func (s *SQLiteStore) whyNotPut(ctx context.Context, r Record) error {
 	err := s.db.QueryRowContext(ctx, `SELECT version, history_len FROM records WHERE user_id = ?`, r.UserID).Scan(&version, &historyLen)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return checkPut(r, nil)
+		return CheckPut(r, nil)
 	case err != nil:
 		return fmt.Errorf("%w: record of %q changed (%v)", ErrVersionConflict, r.UserID, err)
 	}
 	stored := Record{Version: version, History: make([]Change, historyLen)}
-	if err := checkPut(r, &stored); err != nil {
+	if err := CheckPut(r, &stored); err != nil {
 		return err
 	}
 	// The row changed between the UPDATE and this SELECT.
@@ -255,7 +255,7 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 
 // MarkEvent implements [Store].
 func (s *SQLiteStore) MarkEvent(ctx context.Context, eventID string, at time.Time) (bool, error) {
-	if err := checkID("event ID", eventID); err != nil {
+	if err := CheckID("event ID", eventID); err != nil {
 		return false, err
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO events(event_id, seen_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING`,

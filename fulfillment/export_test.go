@@ -1,0 +1,11 @@
+package fulfillment
+
+import "database/sql"
+
+// Test-only access for the external tests of package fulfillment_test.
+
+// SQLiteDB returns the database handle of s.
+func SQLiteDB(s *SQLiteStore) *sql.DB { return s.db }
+
+// SQLiteMigrations is the number of migrations of the SQLite schema.
+var SQLiteMigrations = len(sqliteMigrations)
