@@ -65,8 +65,13 @@ preenroll_pg_start() {
 	dir=$(mktemp -d /tmp/preenroll-pg.XXXXXX) || return 1
 	chmod 0755 "$dir"
 	[ "$(id -u)" = 0 ] && chown "$_PG_USER" "$dir"
+	# The default collation is ICU's English, not byte order, so that a
+	# test depending on the collation notices (the stores sort user IDs by
+	# their bytes); plain C.UTF-8 where PostgreSQL has no ICU.
+	local icu=(--locale-provider=icu --icu-locale=en)
+	"$bin/initdb" --help 2>/dev/null | grep -q -- --locale-provider || icu=()
 	_pg_as "$bin/initdb" --pgdata="$dir/data" --username=preenroll --auth=trust \
-		--encoding=UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
+		--encoding=UTF8 --locale=C.UTF-8 "${icu[@]}" --no-sync >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; _pg_die "initdb failed"; return 1; }
 	for attempt in 1 2 3 4 5; do
 		port=$(_pg_free_port) || return 1

@@ -1,0 +1,45 @@
+// Package pgstore is a [fulfillment.Store] in PostgreSQL, so that several
+// [fulfillment.Service] instances on different machines share their
+// records: behind a load balancer, or a second instance ready to take over
+// when the first dies. SQLite ([fulfillment.OpenSQLite]) remains the
+// embedded store for one machine; this package keeps the PostgreSQL driver
+// (github.com/jackc/pgx/v5) out of package fulfillment.
+//
+// # What the database enforces
+//
+// Nothing here relies on locks inside one process; two Stores opened on the
+// same database by two processes behave as one:
+//
+//   - Put is a compare-and-swap on the record's version, one statement
+//     (UPDATE … WHERE version = $n, or INSERT … ON CONFLICT DO NOTHING for a
+//     new record). Of several writers of one version exactly one wins; the
+//     others get an error matching [fulfillment.ErrVersionConflict].
+//   - Leases ([fulfillment.Lease]) are taken, renewed and released by Put,
+//     so claiming an expired lease is the same compare-and-swap: two
+//     instances that both see it expired cannot both claim it. The store
+//     does not read a clock; the Service compares Lease.Until with its own.
+//   - MarkEvent inserts into a table whose primary key is the event ID:
+//     of several instances receiving one Okta event, one is told first.
+//   - The schema is created and migrated by versioned SQL files embedded in
+//     the binary (migrations/NNNN_name.sql), each recorded in the
+//     schema_migrations table. Open applies them inside a transaction that
+//     holds a transaction-scoped advisory lock on the schema's name, so
+//     instances starting together apply each migration once.
+//
+// User IDs sort by their bytes (the columns use COLLATE "C"), as in the
+// other stores, whatever the database's locale. Every error begins with
+// "pgstore:" and wraps the fulfillment sentinel it means; no error carries
+// the connection's password.
+//
+// # Testing
+//
+// The tests run the suite every Store in this module passes,
+// [github.com/preenroll/preenroll/fulfillment/fulfillmenttest.RunStoreConformance],
+// against a real server named by the environment variable
+// PREENROLL_POSTGRES_URL, each test in a schema of its own. Without it they
+// skip (and fail when CI=true). Start a throwaway cluster with
+//
+//	eval "$(bash .ci/postgres.sh start)"
+//	go test ./fulfillment/pgstore/
+//	bash .ci/postgres.sh stop "$PREENROLL_PG_DIR"
+package pgstore
