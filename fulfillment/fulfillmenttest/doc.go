@@ -99,4 +99,12 @@
 // recorded. The fake delivers each event once, after answering the request
 // that caused it, and records every delivery with the handler's status
 // ([oktatest.Server.Deliveries], [oktatest.Server.AwaitDeliveries]).
+//
+// # Stores
+//
+// [RunStoreConformance] is the suite every [fulfillment.Store] of this
+// module passes (memory, SQLite, PostgreSQL): round trips, the
+// compare-and-swap of Put under concurrency, lease hand-over, event
+// de-duplication, List's order and paging. Run it against a store of your
+// own; [SampleRecord] is a record with every field set.
 package fulfillmenttest
