@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -24,27 +23,20 @@ const DefaultMaxBodySize = httpclient.DefaultMaxBodySize
 // Formatting a Client (%v, %+v, %#v, String) prints only its org URL; the
 // token is never printed.
 type Client struct {
-	org       *url.URL
-	http      *http.Client // adds the Authorization header for the org's host
-	anon      *http.Client // same transport, no Authorization (Authn API)
-	userAgent string
-	retry     RetryPolicy
-	clock     Clock
-	maxBody   int64
-	limits    rateLimits
+	org    *url.URL
+	core   httpclient.Core // its HTTP client adds the Authorization header for the org's host
+	anon   *http.Client    // same transport, no Authorization (Authn API)
+	retry  RetryPolicy
+	limits rateLimits
 }
 
 // Option configures a Client in [NewClient].
 type Option func(*options) error
 
-type options struct {
-	httpClient *http.Client
-	userAgent  string
-	scheme     string
-	retry      RetryPolicy
-	clock      Clock
-	maxBody    int64
-	oauth      *OAuthConfig // WithOAuth; nil: the token given to NewClient
+// setting makes a shared httpclient option an Option whose error wraps
+// ErrInvalidArgument.
+func setting(set httpclient.Setting) Option {
+	return httpclient.Adapt[*options](set, ErrInvalidArgument)
 }
 
 // WithHTTPClient makes the client send requests through a copy of hc (hc
@@ -54,27 +46,11 @@ type options struct {
 // transport for the calls you make at once (http.DefaultTransport keeps only
 // 2 idle connections per host). Without this option the client uses a 30 s
 // timeout over a clone of http.DefaultTransport that keeps 32.
-func WithHTTPClient(hc *http.Client) Option {
-	return func(o *options) error {
-		if hc == nil {
-			return fmt.Errorf("%w: WithHTTPClient: nil *http.Client", ErrInvalidArgument)
-		}
-		o.httpClient = hc
-		return nil
-	}
-}
+func WithHTTPClient(hc *http.Client) Option { return setting(httpclient.WithHTTPClient(hc)) }
 
 // WithUserAgent puts ua in front of the client's User-Agent header
 // ("<ua> preenroll-okta go<version>").
-func WithUserAgent(ua string) Option {
-	return func(o *options) error {
-		if strings.ContainsAny(ua, "\r\n") {
-			return fmt.Errorf("%w: WithUserAgent: user agent contains a line break", ErrInvalidArgument)
-		}
-		o.userAgent = strings.TrimSpace(ua)
-		return nil
-	}
-}
+func WithUserAgent(ua string) Option { return setting(httpclient.WithUserAgent(ua)) }
 
 // WithOAuthBearer says that the token given to NewClient is an OAuth 2.0
 // access token, sent as "Authorization: Bearer <token>". Without it the
@@ -90,14 +66,12 @@ func WithOAuthBearer() Option {
 // that want to see the first failure.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(o *options) error {
-		if p.MaxRetries < 0 {
-			return fmt.Errorf("%w: WithRetryPolicy: MaxRetries %d is negative", ErrInvalidArgument, p.MaxRetries)
+		err := httpclient.CheckRetry(p.MaxRetries, p.MaxRateLimitWait)
+		if err == nil && p.RateLimitJitter < 0 {
+			err = fmt.Errorf("WithRetryPolicy: RateLimitJitter %v is negative", p.RateLimitJitter)
 		}
-		if p.MaxRateLimitWait < 0 {
-			return fmt.Errorf("%w: WithRetryPolicy: MaxRateLimitWait %v is negative", ErrInvalidArgument, p.MaxRateLimitWait)
-		}
-		if p.RateLimitJitter < 0 {
-			return fmt.Errorf("%w: WithRetryPolicy: RateLimitJitter %v is negative", ErrInvalidArgument, p.RateLimitJitter)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
 		o.retry = p
 		return nil
@@ -107,27 +81,11 @@ func WithRetryPolicy(p RetryPolicy) Option {
 // WithClock replaces the wall clock used for rate-limit bookkeeping and for
 // every wait (throttling, 429 resets, backoff). Tests use it to make waits
 // instantaneous and observable.
-func WithClock(c Clock) Option {
-	return func(o *options) error {
-		if c == nil {
-			return fmt.Errorf("%w: WithClock: nil Clock", ErrInvalidArgument)
-		}
-		o.clock = c
-		return nil
-	}
-}
+func WithClock(c Clock) Option { return setting(httpclient.WithClock(c)) }
 
 // WithMaxBodySize bounds every response body the client reads; a larger
 // successful response is an error. The default is [DefaultMaxBodySize].
-func WithMaxBodySize(n int64) Option {
-	return func(o *options) error {
-		if n <= 0 {
-			return fmt.Errorf("%w: WithMaxBodySize: %d is not positive", ErrInvalidArgument, n)
-		}
-		o.maxBody = n
-		return nil
-	}
-}
+func WithMaxBodySize(n int64) Option { return setting(httpclient.WithMaxBodySize(n)) }
 
 // NewClient returns a client for the Okta org at orgURL (for example
 // "https://example.okta.com"), authenticating with token, or, with
@@ -142,58 +100,46 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := options{scheme: "SSWS", retry: DefaultRetryPolicy(), clock: realClock{}, maxBody: DefaultMaxBodySize}
-	for i, opt := range opts {
-		if opt == nil {
-			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidArgument, i)
-		}
-		if err := opt(&o); err != nil {
-			return nil, err
-		}
+	o := options{Settings: httpclient.DefaultSettings(), scheme: "SSWS", retry: DefaultRetryPolicy()}
+	if err := httpclient.Apply(&o, opts, ErrInvalidArgument); err != nil {
+		return nil, err
 	}
 	switch {
 	case o.oauth != nil && token != "":
 		return nil, fmt.Errorf("%w: token must be empty with WithOAuth", ErrInvalidArgument)
 	case o.oauth != nil && o.scheme != "SSWS":
 		return nil, fmt.Errorf("%w: WithOAuth and WithOAuthBearer exclude each other", ErrInvalidArgument)
-	case o.oauth == nil && token == "":
-		return nil, fmt.Errorf("%w: token is empty", ErrInvalidArgument)
-	}
-	for _, r := range token {
-		if r <= ' ' || r == 0x7f {
-			return nil, fmt.Errorf("%w: token contains whitespace or control characters", ErrInvalidArgument)
+	case o.oauth == nil:
+		if err := httpclient.CheckToken(token); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
 	}
-	if o.retry.MaxRateLimitWait == 0 {
-		o.retry.MaxRateLimitWait = DefaultMaxRateLimitWait
-	}
-	if o.retry.Backoff == nil {
-		o.retry.Backoff = DefaultBackoff
-	}
-	base, rt := httpclient.Copy(o.httpClient)
-	authed := base
-	if o.oauth != nil {
-		if authed.Transport, err = newOAuthTransport(org, *o.oauth, rt, base.Timeout, o.clock); err != nil {
+	core, err := o.Core("preenroll-okta", func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error) {
+		if o.oauth == nil {
+			return &httpclient.AuthTransport{Base: rt, Scheme: org.Scheme, Host: org.Host,
+				Header: o.scheme + " " + token, Name: "okta.authTransport"}, nil
+		}
+		t, err := newOAuthTransport(org, *o.oauth, rt, timeout, o.Clock)
+		if err != nil {
 			return nil, err
 		}
-	} else {
-		authed.Transport = &authTransport{base: rt, scheme: org.Scheme, host: org.Host, header: o.scheme + " " + token}
+		return t, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	anon := base
-	anon.Transport = rt
-	ua := "preenroll-okta " + runtime.Version()
-	if o.userAgent != "" {
-		ua = o.userAgent + " " + ua
-	}
-	return &Client{
-		org:       org,
-		http:      &authed,
-		anon:      &anon,
-		userAgent: ua,
-		retry:     o.retry,
-		clock:     o.clock,
-		maxBody:   o.maxBody,
-	}, nil
+	anon := *core.HTTP
+	anon.Transport = core.Transport
+	return &Client{org: org, core: core, anon: &anon, retry: o.retry.withDefaults()}, nil
+}
+
+// options are the settings the yubico client takes too (HTTP client, User-Agent,
+// clock, body bound; set by the shared httpclient options) and Okta's own.
+type options struct {
+	httpclient.Settings
+	scheme string
+	retry  RetryPolicy
+	oauth  *OAuthConfig // WithOAuth; nil: the token given to NewClient
 }
 
 func parseOrgURL(s string) (*url.URL, error) {
@@ -248,27 +194,6 @@ func (c *Client) RateLimit(bucket string) (rl RateLimit, ok bool) {
 	return c.limits.get(rateLimitKey(bucket))
 }
 
-// authTransport adds the Authorization header to requests for the org's host
-// only, on a clone of the request.
-type authTransport struct {
-	base   http.RoundTripper
-	scheme string
-	host   string
-	header string // "SSWS <token>" or "Bearer <token>": secret
-}
-
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != t.scheme || req.URL.Host != t.host {
-		return t.base.RoundTrip(req)
-	}
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", t.header)
-	return t.base.RoundTrip(r)
-}
-
-// String keeps the token out of any accidental formatting of the transport.
-func (t *authTransport) String() string { return "okta.authTransport([REDACTED])" }
-
 // call describes one API operation.
 type call struct {
 	op         string     // "get user": used in errors
@@ -312,7 +237,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		}
 		target = u.String()
 	}
-	hc := c.http
+	hc := c.core.HTTP
 	if k.anonymous {
 		hc = c.anon
 	}
@@ -334,7 +259,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			req.Header.Set("Content-Type", "application/json")
 		}
 		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", c.userAgent)
+		req.Header.Set("User-Agent", c.core.UserAgent)
 		if retryFor != "" {
 			req.Header.Set("X-Okta-Retry-For", retryFor)
 			req.Header.Set("X-Okta-Retry-Count", strconv.Itoa(attempt-1))
@@ -349,7 +274,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 				// is safe for every call, but only worth it for a
 				// transient failure.
 				if te.retry && attempt <= c.retry.MaxRetries {
-					if err := c.clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+					if err := c.core.Clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
 						return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 					}
 					continue
@@ -357,16 +282,16 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 				return nil, te.withOp(k.op)
 			}
 			if k.idempotent && attempt <= c.retry.MaxRetries {
-				if err := c.clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+				if err := c.core.Clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
 					return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 				}
 				continue
 			}
 			return nil, fmt.Errorf("okta: %s: attempt %d: %w", k.op, attempt, err)
 		}
-		data, readErr := httpclient.ReadBounded(resp.Body, c.maxBody)
+		data, readErr := httpclient.ReadBounded(resp.Body, c.core.MaxBody)
 		_ = resp.Body.Close()
-		now := c.clock.Now()
+		now := c.core.Clock.Now()
 		if rl, ok := parseRateLimit(resp.Header, now); ok {
 			c.limits.set(bucket, rl)
 		}
@@ -396,14 +321,14 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			if wait > c.retry.MaxRateLimitWait {
 				return nil, apiErr
 			}
-			if err := c.clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
+			if err := c.core.Clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
 				return nil, fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
 			}
 			retryFor = apiErr.RequestID
 			c.limits.clear(bucket)
 			continue
 		case resp.StatusCode >= 500 && k.idempotent && attempt <= c.retry.MaxRetries:
-			if err := c.clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+			if err := c.core.Clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
 				return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 			}
 			continue
@@ -422,7 +347,7 @@ func (c *Client) throttle(ctx context.Context, k *call, bucket string) error {
 	if !ok || rl.Reset.IsZero() || rl.Remaining > c.retry.Reserve {
 		return nil
 	}
-	wait := rl.Reset.Sub(c.clock.Now())
+	wait := rl.Reset.Sub(c.core.Clock.Now())
 	if wait <= 0 {
 		c.limits.clear(bucket)
 		return nil
@@ -431,7 +356,7 @@ func (c *Client) throttle(ctx context.Context, k *call, bucket string) error {
 		return fmt.Errorf("okta: %s: %w: %d of %d requests left, reset in %v exceeds the %v wait limit",
 			k.op, ErrRateLimited, rl.Remaining, rl.Limit, wait.Round(time.Second), c.retry.MaxRateLimitWait)
 	}
-	if err := c.clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
+	if err := c.core.Clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
 		return fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
 	}
 	c.limits.clear(bucket)

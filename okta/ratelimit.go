@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/internal/oktarate"
 )
 
@@ -18,24 +19,6 @@ import (
 type Clock interface {
 	Now() time.Time
 	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // RetryPolicy says when and how long the client waits and retries. The zero
@@ -82,6 +65,12 @@ const DefaultMaxRateLimitWait = 75 * time.Second
 // request per bucket, and up to 1 s of jitter on rate-limit waits.
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{MaxRetries: 3, Reserve: 1, MaxRateLimitWait: DefaultMaxRateLimitWait, RateLimitJitter: time.Second}
+}
+
+// withDefaults fills in the zero MaxRateLimitWait and nil Backoff.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	httpclient.RetryDefaults(&p.MaxRateLimitWait, DefaultMaxRateLimitWait, &p.Backoff, DefaultBackoff)
+	return p
 }
 
 // jitter returns a uniformly random duration in [0, d); 0 when d <= 0.

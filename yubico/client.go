@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"time"
 
@@ -40,25 +39,19 @@ const DefaultMaxBodySize = httpclient.DefaultMaxBodySize
 // Client (%v, %+v, %#v, String) prints only its base URL; the token is never
 // printed.
 type Client struct {
-	base      *url.URL // API base, e.g. https://api.console.yubico.com/v1 (no trailing slash)
-	jwksBase  *url.URL // host root serving /.well-known/*.jwks
-	hc        *http.Client
-	userAgent string
-	retry     RetryPolicy
-	clock     Clock
-	maxBody   int64
+	base     *url.URL // API base, e.g. https://api.console.yubico.com/v1 (no trailing slash)
+	jwksBase *url.URL // host root serving /.well-known/*.jwks
+	core     httpclient.Core
+	retry    RetryPolicy
 }
 
 // Option configures a [Client] in [NewClient].
 type Option func(*options) error
 
-type options struct {
-	httpClient *http.Client
-	userAgent  string
-	retry      RetryPolicy
-	clock      Clock
-	maxBody    int64
-	jwksBase   string
+// setting makes a shared httpclient option an Option whose error wraps
+// ErrInvalidArgument.
+func setting(set httpclient.Setting) Option {
+	return httpclient.Adapt[*options](set, ErrInvalidArgument)
 }
 
 // WithHTTPClient makes the client send requests through a copy of hc (hc
@@ -68,37 +61,18 @@ type options struct {
 // Size hc's transport for the calls you make at once (http.DefaultTransport
 // keeps only 2 idle connections per host). Without this option the client
 // uses a 30 s timeout over a clone of http.DefaultTransport that keeps 32.
-func WithHTTPClient(hc *http.Client) Option {
-	return func(o *options) error {
-		if hc == nil {
-			return fmt.Errorf("%w: WithHTTPClient: nil *http.Client", ErrInvalidArgument)
-		}
-		o.httpClient = hc
-		return nil
-	}
-}
+func WithHTTPClient(hc *http.Client) Option { return setting(httpclient.WithHTTPClient(hc)) }
 
 // WithUserAgent puts ua in front of the client's User-Agent header
 // ("<ua> preenroll-yubico go<version>").
-func WithUserAgent(ua string) Option {
-	return func(o *options) error {
-		if strings.ContainsAny(ua, "\r\n") {
-			return fmt.Errorf("%w: WithUserAgent: user agent contains a line break", ErrInvalidArgument)
-		}
-		o.userAgent = strings.TrimSpace(ua)
-		return nil
-	}
-}
+func WithUserAgent(ua string) Option { return setting(httpclient.WithUserAgent(ua)) }
 
 // WithRetryPolicy replaces [DefaultRetryPolicy]. Use [NoRetries] in tests
 // that want to see the first failure.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(o *options) error {
-		if p.MaxRetries < 0 {
-			return fmt.Errorf("%w: WithRetryPolicy: MaxRetries %d is negative", ErrInvalidArgument, p.MaxRetries)
-		}
-		if p.MaxRateLimitWait < 0 {
-			return fmt.Errorf("%w: WithRetryPolicy: MaxRateLimitWait %v is negative", ErrInvalidArgument, p.MaxRateLimitWait)
+		if err := httpclient.CheckRetry(p.MaxRetries, p.MaxRateLimitWait); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
 		o.retry = p
 		return nil
@@ -108,27 +82,11 @@ func WithRetryPolicy(p RetryPolicy) Option {
 // WithClock replaces the wall clock used to read HTTP-date Retry-After
 // headers and for every wait between retries. Tests use it to make waits
 // instantaneous and observable.
-func WithClock(c Clock) Option {
-	return func(o *options) error {
-		if c == nil {
-			return fmt.Errorf("%w: WithClock: nil Clock", ErrInvalidArgument)
-		}
-		o.clock = c
-		return nil
-	}
-}
+func WithClock(c Clock) Option { return setting(httpclient.WithClock(c)) }
 
 // WithMaxBodySize bounds every response body the client reads; a larger
 // successful response is an error. The default is [DefaultMaxBodySize].
-func WithMaxBodySize(n int64) Option {
-	return func(o *options) error {
-		if n <= 0 {
-			return fmt.Errorf("%w: WithMaxBodySize: %d is not positive", ErrInvalidArgument, n)
-		}
-		o.maxBody = n
-		return nil
-	}
-}
+func WithMaxBodySize(n int64) Option { return setting(httpclient.WithMaxBodySize(n)) }
 
 // WithJWKSBaseURL sets where Yubico's public JWKS are fetched from: the
 // client requests rawURL + [TransportKeysPath] and rawURL + [SigningKeysPath].
@@ -155,46 +113,36 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if token == "" {
-		return nil, fmt.Errorf("%w: token is empty", ErrInvalidArgument)
+	if err := httpclient.CheckToken(token); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, fmt.Errorf("%w: token contains whitespace or control characters", ErrInvalidArgument)
-	}
-	o := options{retry: DefaultRetryPolicy(), clock: httpclient.WallClock{}, maxBody: DefaultMaxBodySize}
-	for i, opt := range opts {
-		if opt == nil {
-			return nil, fmt.Errorf("%w: option %d is nil", ErrInvalidArgument, i)
-		}
-		if err := opt(&o); err != nil {
-			return nil, err
-		}
-	}
-	if o.retry.MaxRateLimitWait == 0 {
-		o.retry.MaxRateLimitWait = DefaultMaxRateLimitWait
-	}
-	if o.retry.Backoff == nil {
-		o.retry.Backoff = DefaultBackoff
+	o := options{Settings: httpclient.DefaultSettings(), retry: DefaultRetryPolicy()}
+	if err := httpclient.Apply(&o, opts, ErrInvalidArgument); err != nil {
+		return nil, err
 	}
 	jwks, err := jwksBase(o.jwksBase)
 	if err != nil {
 		return nil, err
 	}
-	hc, inner := httpclient.Copy(o.httpClient)
-	hc.Transport = &authTransport{base: inner, token: token, scheme: base.Scheme, host: base.Host, prefix: base.Path + "/"}
-	ua := "preenroll-yubico " + runtime.Version()
-	if o.userAgent != "" {
-		ua = o.userAgent + " " + ua
+	// Only requests below the API base carry the token: the public JWKS,
+	// possibly on another host, never see it.
+	core, err := o.Core("preenroll-yubico", func(rt http.RoundTripper, _ time.Duration) (http.RoundTripper, error) {
+		return &httpclient.AuthTransport{Base: rt, Scheme: base.Scheme, Host: base.Host, PathPrefix: base.Path + "/",
+			ExceptPrefix: "/.well-known/", Header: "Bearer " + token, Name: "yubico.authTransport"}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return &Client{
-		base:      base,
-		jwksBase:  jwks,
-		hc:        &hc,
-		userAgent: ua,
-		retry:     o.retry,
-		clock:     o.clock,
-		maxBody:   o.maxBody,
-	}, nil
+	return &Client{base: base, jwksBase: jwks, core: core, retry: o.retry.withDefaults()}, nil
+}
+
+// options are the settings the okta client takes too (HTTP client,
+// User-Agent, clock, body bound; set by the shared httpclient options) and
+// Yubico's own.
+type options struct {
+	httpclient.Settings
+	retry    RetryPolicy
+	jwksBase string
 }
 
 // jwksBase resolves the JWKS base URL: raw if given, else
@@ -239,27 +187,6 @@ func (c *Client) GoString() string { return c.String() }
 // Format prints String for every verb, so that no fmt verb prints the token.
 func (c *Client) Format(f fmt.State, _ rune) { io.WriteString(f, c.String()) }
 
-// authTransport adds the bearer token to requests for the API base (and only
-// those: the public JWKS, possibly on another host, never see it).
-type authTransport struct {
-	base   http.RoundTripper
-	token  string
-	scheme string
-	host   string
-	prefix string
-}
-
-// RoundTrip adds the Authorization header to a clone of requests for the API.
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != t.scheme || req.URL.Host != t.host || !strings.HasPrefix(req.URL.Path, t.prefix) ||
-		strings.HasPrefix(req.URL.Path, "/.well-known/") {
-		return t.base.RoundTrip(req)
-	}
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", "Bearer "+t.token)
-	return t.base.RoundTrip(r)
-}
-
 // Clock tells the time and waits. The client uses it to read HTTP-date
 // Retry-After headers and for the waits between retries; tests inject one
 // that advances instantly. Sleep must return ctx.Err() when ctx is done
@@ -301,6 +228,12 @@ const DefaultMaxRateLimitWait = 10 * time.Second
 // of up to [DefaultMaxRateLimitWait].
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{MaxRetries: 2, Backoff: DefaultBackoff, MaxRateLimitWait: DefaultMaxRateLimitWait}
+}
+
+// withDefaults fills in the zero MaxRateLimitWait and nil Backoff.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	httpclient.RetryDefaults(&p.MaxRateLimitWait, DefaultMaxRateLimitWait, &p.Backoff, DefaultBackoff)
+	return p
 }
 
 // NoRetries is a policy that sends every request once.
@@ -421,7 +354,7 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 			}
 			return nil, err
 		}
-		if serr := c.clock.Sleep(ctx, wait); serr != nil {
+		if serr := c.core.Clock.Sleep(ctx, wait); serr != nil {
 			return nil, fmt.Errorf("yubico: %s %s: waiting to retry after %d attempts: %w (last error: %w)", r.method, label, attempt, serr, err)
 		}
 	}
@@ -437,19 +370,19 @@ func (c *Client) once(ctx context.Context, r request, rawURL, label string, payl
 		return nil, fmt.Errorf("yubico: %s %s: %w", r.method, label, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("User-Agent", c.core.UserAgent)
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if r.idempotencyKey != "" {
 		req.Header.Set(IdempotencyKeyHeader, r.idempotencyKey)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.core.HTTP.Do(req)
 	if err != nil {
 		// *url.Error carries the URL, which holds no secret (the token is a header).
 		return nil, fmt.Errorf("yubico: %s %s: %w", r.method, label, err)
 	}
-	body, readErr := httpclient.ReadBounded(resp.Body, c.maxBody)
+	body, readErr := httpclient.ReadBounded(resp.Body, c.core.MaxBody)
 	_ = resp.Body.Close()
 	if readErr != nil && !errors.Is(readErr, httpclient.ErrBodyTooLarge) {
 		return nil, fmt.Errorf("yubico: %s %s: read response: %w", r.method, label, readErr)

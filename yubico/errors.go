@@ -155,7 +155,7 @@ func (c *Client) apiError(r request, label string, resp *http.Response, body []b
 		Path:          label,
 		StatusCode:    resp.StatusCode,
 		RequestID:     resp.Header.Get("X-Request-Id"),
-		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()),
+		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), c.core.Clock.Now()),
 		notFoundOn400: r.notFoundOn400,
 	}
 	// Decode the whole (already bounded) body: a long list of details must

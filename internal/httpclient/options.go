@@ -1,0 +1,213 @@
+package httpclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Clock tells the time and waits: the method set of okta.Clock and
+// yubico.Clock, so that [Settings] holds either.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// Settings are what both clients' options set alike: the okta and yubico
+// options structs embed it, and their WithHTTPClient, WithUserAgent,
+// WithClock and WithMaxBodySize are [Setting]s applied to it.
+type Settings struct {
+	HTTPClient *http.Client // nil: [Copy] makes the default client
+	UserAgent  string       // the caller's prefix, trimmed; "" for none
+	Clock      Clock
+	MaxBody    int64
+}
+
+// DefaultSettings returns Settings with the wall clock and
+// [DefaultMaxBodySize].
+func DefaultSettings() Settings {
+	return Settings{Clock: WallClock{}, MaxBody: DefaultMaxBodySize}
+}
+
+// A Setting changes Settings or says why its argument is invalid; [Adapt]
+// makes it a client's option.
+type Setting func(*Settings) error
+
+// Shared returns s itself: a client's options struct, which embeds
+// Settings, thereby has the method [Adapt] needs.
+func (s *Settings) Shared() *Settings { return s }
+
+// Adapt makes set an option of a client whose options type O embeds
+// Settings; the option's error wraps invalid (the client's
+// ErrInvalidArgument).
+func Adapt[O interface{ Shared() *Settings }](set Setting, invalid error) func(O) error {
+	return func(o O) error {
+		if err := set(o.Shared()); err != nil {
+			return fmt.Errorf("%w: %w", invalid, err)
+		}
+		return nil
+	}
+}
+
+// WithHTTPClient sends requests through a copy of hc (see [Copy]).
+func WithHTTPClient(hc *http.Client) Setting {
+	return func(s *Settings) error {
+		if hc == nil {
+			return errors.New("WithHTTPClient: nil *http.Client")
+		}
+		s.HTTPClient = hc
+		return nil
+	}
+}
+
+// WithUserAgent puts ua (trimmed; no line breaks) in front of the client's
+// User-Agent header.
+func WithUserAgent(ua string) Setting {
+	return func(s *Settings) error {
+		if strings.ContainsAny(ua, "\r\n") {
+			return errors.New("WithUserAgent: user agent contains a line break")
+		}
+		s.UserAgent = strings.TrimSpace(ua)
+		return nil
+	}
+}
+
+// WithClock replaces the wall clock.
+func WithClock(c Clock) Setting {
+	return func(s *Settings) error {
+		if c == nil {
+			return errors.New("WithClock: nil Clock")
+		}
+		s.Clock = c
+		return nil
+	}
+}
+
+// WithMaxBodySize bounds every response body the client reads.
+func WithMaxBodySize(n int64) Setting {
+	return func(s *Settings) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxBodySize: %d is not positive", n)
+		}
+		s.MaxBody = n
+		return nil
+	}
+}
+
+// Core is the plumbing a client keeps from its Settings.
+type Core struct {
+	HTTP      *http.Client      // sends through the authorizing transport
+	Transport http.RoundTripper // the transport below it, without Authorization
+	UserAgent string            // the whole User-Agent header
+	Clock     Clock
+	MaxBody   int64
+}
+
+// Core returns the plumbing of the client named product ("preenroll-okta"):
+// an http.Client over a copy of s.HTTPClient (see [Copy]) whose transport
+// is what authorize makes of the copy's transport and timeout (an
+// [AuthTransport], or a client's own), and the User-Agent header.
+func (s Settings) Core(product string, authorize func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error)) (Core, error) {
+	hc, rt := Copy(s.HTTPClient)
+	auth, err := authorize(rt, hc.Timeout)
+	if err != nil {
+		return Core{}, err
+	}
+	hc.Transport = auth
+	return Core{HTTP: &hc, Transport: rt, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}, nil
+}
+
+// UserAgentHeader returns the User-Agent header of a client named product
+// ("preenroll-okta"): "<prefix> <product> go<version>", without the prefix
+// when the caller set none.
+func (s Settings) UserAgentHeader(product string) string {
+	ua := product + " " + runtime.Version()
+	if s.UserAgent != "" {
+		ua = s.UserAgent + " " + ua
+	}
+	return ua
+}
+
+// CheckRetry checks the fields both clients' RetryPolicy have: neither
+// MaxRetries nor MaxRateLimitWait may be negative.
+func CheckRetry(maxRetries int, maxRateLimitWait time.Duration) error {
+	if maxRetries < 0 {
+		return fmt.Errorf("WithRetryPolicy: MaxRetries %d is negative", maxRetries)
+	}
+	if maxRateLimitWait < 0 {
+		return fmt.Errorf("WithRetryPolicy: MaxRateLimitWait %v is negative", maxRateLimitWait)
+	}
+	return nil
+}
+
+// RetryDefaults sets *maxWait to defWait when it is zero and *backoff to
+// defBackoff when it is nil: how both clients complete a RetryPolicy.
+func RetryDefaults(maxWait *time.Duration, defWait time.Duration, backoff *func(int) time.Duration, defBackoff func(int) time.Duration) {
+	if *maxWait == 0 {
+		*maxWait = defWait
+	}
+	if *backoff == nil {
+		*backoff = defBackoff
+	}
+}
+
+// CheckToken reports a token that is empty or holds whitespace or control
+// characters (it goes into a header). The error never contains the token.
+func CheckToken(token string) error {
+	if token == "" {
+		return errors.New("token is empty")
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return errors.New("token contains whitespace or control characters")
+	}
+	return nil
+}
+
+// Apply runs opts over o in order and stops at the first error; a nil
+// option is an error wrapping invalid (the client's ErrInvalidArgument,
+// which the options' own errors, made by [Adapt] or the client, wrap
+// already).
+func Apply[O any, F ~func(*O) error](o *O, opts []F, invalid error) error {
+	for i, opt := range opts {
+		if opt == nil {
+			return fmt.Errorf("%w: option %d is nil", invalid, i)
+		}
+		if err := opt(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AuthTransport adds the Authorization header to clones of the requests it
+// authorizes: those to Scheme://Host whose path starts with PathPrefix and
+// not with ExceptPrefix (when set). Every other request (a JWKS host, a
+// redirect elsewhere) goes out without it.
+type AuthTransport struct {
+	Base         http.RoundTripper
+	Scheme, Host string
+	PathPrefix   string
+	ExceptPrefix string
+	Header       string // the Authorization value: secret, never printed
+	Name         string // what String prints, e.g. "okta.authTransport"
+}
+
+// RoundTrip sends req through Base, with the Authorization header when req
+// is authorized.
+func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := req.URL
+	if u.Scheme != t.Scheme || u.Host != t.Host || !strings.HasPrefix(u.Path, t.PathPrefix) ||
+		(t.ExceptPrefix != "" && strings.HasPrefix(u.Path, t.ExceptPrefix)) {
+		return t.Base.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", t.Header)
+	return t.Base.RoundTrip(r)
+}
+
+// String keeps the token out of any accidental formatting of the transport.
+func (t *AuthTransport) String() string { return t.Name + "([REDACTED])" }
