@@ -166,7 +166,7 @@ func parseOrgURL(s string) (*url.URL, error) {
 // wall clock), which also moves while the client waits out rate limits and
 // backoffs. Compare Okta's timestamps (an enrollment's created) with it
 // rather than with another clock.
-func (c *Client) Now() time.Time { return c.clock.Now() }
+func (c *Client) Now() time.Time { return c.core.Clock.Now() }
 
 // String returns "okta.Client(<org URL>)"; the token is never included.
 func (c *Client) String() string {
