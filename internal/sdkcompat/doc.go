@@ -17,7 +17,21 @@
 //	cfg.Host = u.Host
 //	client := okta.NewAPIClient(cfg)
 //
-// Keep the SDK's cache off (a cached GET hides the fake's changes) and its
-// 429 retries off or bounded: the SDK sleeps in real time for the
-// X-Rate-Limit-Reset the fake computes on its own clock.
+// Keep the SDK's cache off (a cached GET hides the fake's changes). The
+// SDK sleeps on the wall clock for a 429's X-Rate-Limit-Reset, which the
+// fake computes on its own clock; that clock moves only when the test
+// moves it, so a retrying SDK gets 429 until its retries run out. Either
+// keep its retries off (okta.WithRateLimitMaxRetries(0)), or start the
+// fake with oktatest.WithRealTime() so its clock follows the wall clock,
+// and with oktatest.WithRateLimitWindow(time.Second) so the wait is short:
+//
+//	srv := oktatest.NewServer(t, oktatest.WithRealTime(),
+//		oktatest.WithRateLimitWindow(time.Second),
+//		oktatest.WithBucketLimit("GET /api/v1/users/{idOrLogin}", 2))
+//	// ... okta.WithRateLimitMaxRetries(4), okta.WithRateLimitMaxBackOff(30)
+//
+// TestSDKRidesOut429InRealTime does that (the SDK waits 1-2 s and every
+// call succeeds); TestSDKWithoutRealTimeGets429UntilRetriesRunOut shows
+// the same SDK failing without WithRealTime. Both wait on the wall clock
+// and are skipped under -short.
 package sdkcompat

@@ -125,7 +125,9 @@
 // WithToken(srv.Token()), WithTestingDisableHttpsCheck(true) and
 // WithCache(false), then set the configuration's Host to the URL's host
 // with its port (NewConfiguration keeps the host name only). The SDK
-// sleeps in real time for a 429's X-Rate-Limit-Reset, which the fake
-// computes on its own clock: keep its retries off, or cap them with
-// WithRateLimitMaxBackOff.
+// sleeps on the wall clock for a 429's X-Rate-Limit-Reset, which the fake
+// computes on its own clock; on the default clock, which only the test
+// moves, every retry gets 429 again. Keep the SDK's retries off, or start
+// the fake with [WithRealTime] (and a short [WithRateLimitWindow], e.g. a
+// second) so the SDK's wait resets the window as it would against Okta.
 package oktatest

@@ -61,6 +61,8 @@ func WithoutRateLimits() Option {
 
 // WithRateLimitWindow sets the length of a rate-limit window (default 60 s;
 // a window starts with the first request in the bucket, not on the minute).
+// With [WithRealTime], a one-second window keeps the wall-clock wait of a
+// client that sleeps until X-Rate-Limit-Reset (Okta's Go SDK) short.
 func WithRateLimitWindow(d time.Duration) Option {
 	return func(c *config) error {
 		if d < time.Second {
