@@ -142,8 +142,15 @@ func TestFaultPlanLatencyBeyondTimeout(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("the client waited %v for a 2 s latency fault with a 30 ms timeout", d)
 	}
+	// Close waits for the handler: the request must not be handled once
+	// the latency is over either (a POST whose body the fake had not read
+	// used to be).
+	srv.Close()
 	if _, ok := srv.User("slow@example.com"); ok {
 		t.Errorf("the request was handled after the client timed out")
+	}
+	if log := srv.RequestLog(); len(log) != 1 || log[0].Status != 0 {
+		t.Errorf("request log %+v, want one request left unanswered", log)
 	}
 }
 

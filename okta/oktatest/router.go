@@ -1,6 +1,7 @@
 package oktatest
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/url"
@@ -128,7 +129,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Date", now.Format(http.TimeFormat))
 	w.Header().Set("X-Okta-Request-Id", x.id)
 
-	// A slow Okta that the client gives up on handles nothing.
+	// A slow Okta that the client gives up on handles nothing. net/http
+	// notices a closed connection (and cancels r.Context) only once the
+	// request body has been read to its end, so the body is read first:
+	// otherwise a POST abandoned during the latency was handled after the
+	// client left, stamped with a fake clock that other clients' waits
+	// had moved on meanwhile.
+	if fault.Latency > 0 && r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		if err != nil {
+			x.detail("client went away before the added latency: %v", err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	if fault.Latency > 0 && !fakehttp.Wait(r.Context(), fault.Latency) {
 		x.detail("client went away during added latency")
 		return
