@@ -193,3 +193,33 @@ func TestKindString(t *testing.T) {
 		t.Errorf("String (-want +got):\n%s", diff)
 	}
 }
+
+// TestDropConnectionRecordsBeforeClose checks that the request is recorded
+// before the client can see its connection close: a test that reads a
+// fake's log right after a drop must find the entry.
+func TestDropConnectionRecordsBeforeClose(t *testing.T) {
+	clientDone := make(chan struct{})
+	records := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		DropConnection(w, func() {
+			records++
+			select {
+			case <-clientDone:
+				t.Error("the client saw the drop before the request was recorded")
+			default:
+			}
+		})
+	}))
+	defer srv.Close()
+	c := srv.Client()
+	c.Transport.(*http.Transport).DisableKeepAlives = true
+	_, err := c.Get(srv.URL)
+	close(clientDone)
+	if err == nil {
+		t.Fatal("GET succeeded; want a dropped connection")
+	}
+	srv.Close() // waits for the handler
+	if records != 1 {
+		t.Errorf("record ran %d times, want 1", records)
+	}
+}

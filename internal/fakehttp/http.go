@@ -8,9 +8,13 @@ import (
 	"time"
 )
 
-// DropConnection closes the client's connection without a response. On a
-// connection it cannot hijack (HTTP/2) it aborts the stream instead.
-func DropConnection(w http.ResponseWriter) {
+// DropConnection records the request with record, then closes the client's
+// connection without a response. On a connection it cannot hijack (HTTP/2)
+// it aborts the stream instead. record runs first so that a client which
+// sees the connection close (and a test reading the fake's request log right
+// after) finds the entry: logging after the close races with the reader.
+func DropConnection(w http.ResponseWriter, record func()) {
+	record()
 	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		_ = conn.Close()
 		return

@@ -149,7 +149,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault.Drop {
 		x.detail("connection dropped by fault injection")
-		fakehttp.DropConnection(w)
+		x.dropRequest = true
 		return
 	}
 

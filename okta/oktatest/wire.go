@@ -79,8 +79,11 @@ type exchange struct {
 	// dropResponse closes the connection instead of sending the response
 	// (fault injection).
 	dropResponse bool
-	status       int
-	out          []byte
+	// dropRequest closes the connection without handling the request
+	// (fault injection).
+	dropRequest bool
+	status      int
+	out         []byte
 }
 
 func (x *exchange) detail(format string, args ...any) {
@@ -139,16 +142,20 @@ func (s *Server) writeNoContent(x *exchange) {
 // delivers event hooks (after the client has its answer, as Okta's
 // asynchronous delivery does).
 func (s *Server) finish(x *exchange) {
+	if x.dropRequest {
+		fakehttp.DropConnection(x.w, func() { s.record(x) })
+		return
+	}
+	if x.wrote && x.dropResponse {
+		fakehttp.DropConnection(x.w, func() { s.record(x); s.dispatchCallbacks(x) })
+		s.deliverHooks(context.WithoutCancel(x.r.Context()), x)
+		return
+	}
 	s.record(x) // before the response, so a client that has its answer sees the entry
 	if !x.wrote {
 		return
 	}
 	s.dispatchCallbacks(x)
-	if x.dropResponse {
-		fakehttp.DropConnection(x.w)
-		s.deliverHooks(context.WithoutCancel(x.r.Context()), x)
-		return
-	}
 	x.w.WriteHeader(x.status)
 	if len(x.out) > 0 {
 		_, _ = x.w.Write(x.out)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -119,7 +118,11 @@ func (s *Server) committedLocked(w http.ResponseWriter, key, route string, hash 
 func (s *Server) respondCreateLocked(w http.ResponseWriter, resp any) {
 	if s.dropAfterCommit > 0 {
 		s.dropAfterCommit--
-		fakehttp.DropConnection(w)
+		// The connection is closed by serve once the request is logged:
+		// here s.mu is held, which the log needs.
+		if d, ok := w.(connDropper); ok {
+			d.dropConnection()
+		}
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)

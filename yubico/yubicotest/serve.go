@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/preenroll/preenroll/internal/fakehttp"
@@ -39,7 +40,15 @@ func (s *Server) RequestLog() []Request {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	drop   bool // close the connection once the request is logged
 }
+
+// connDropper is a writer whose connection a handler asks to close without
+// a response (DropResponseAfterCommit). The close itself waits until the
+// request is in the log, which the handler cannot write while it holds s.mu.
+type connDropper interface{ dropConnection() }
+
+func (w *statusWriter) dropConnection() { w.drop = true }
 
 // WriteHeader records the status.
 func (w *statusWriter) WriteHeader(code int) {
@@ -82,16 +91,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, console bool) {
 	// create may take effect after the client timed out.
 	fakehttp.Wait(r.Context(), fault.Latency)
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		s.mu.Lock()
-		entry.Status = sw.status
-		entry.Replayed = sw.status == http.StatusOK && sw.Header().Get(yubico.IdempotentReplayedHeader) == "true"
-		s.log = append(s.log, entry)
-		s.mu.Unlock()
-	}()
+	var logOnce sync.Once
+	record := func() {
+		logOnce.Do(func() {
+			s.mu.Lock()
+			entry.Status = sw.status
+			entry.Replayed = sw.status == http.StatusOK && sw.Header().Get(yubico.IdempotentReplayedHeader) == "true"
+			s.log = append(s.log, entry)
+			s.mu.Unlock()
+		})
+	}
+	defer record()
 	switch {
 	case fault.Drop:
-		fakehttp.DropConnection(w)
+		fakehttp.DropConnection(w, record)
 		return
 	case fault.Status != 0:
 		if fault.Status == http.StatusTooManyRequests {
@@ -115,10 +128,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, console bool) {
 		if dw.header.Get(yubico.IdempotentReplayedHeader) == "true" {
 			sw.Header().Set(yubico.IdempotentReplayedHeader, "true")
 		}
-		fakehttp.DropConnection(w)
+		fakehttp.DropConnection(w, record)
 		return
 	}
 	route(sw, r)
+	if sw.drop {
+		fakehttp.DropConnection(w, record)
+	}
 }
 
 // discardWriter is the ResponseWriter of a request whose response an
@@ -129,6 +145,10 @@ type discardWriter struct {
 }
 
 func (d *discardWriter) Header() http.Header { return d.header }
+
+// dropConnection does nothing: the response is thrown away and the
+// connection dropped anyway.
+func (d *discardWriter) dropConnection() {}
 
 func (d *discardWriter) Write(b []byte) (int, error) {
 	if d.status == 0 {
