@@ -37,17 +37,18 @@ type Bucket struct {
 	Documented bool
 }
 
-// The buckets.
+// The buckets (unexported so that no caller can change the table; use
+// [Buckets], [ByName] or [Classify]).
 var (
-	UsersCreateList = Bucket{"GET|POST /api/v1/users", 600, true}
-	UserGet         = Bucket{"GET /api/v1/users/{idOrLogin}", 2000, true}
-	UserUpdate      = Bucket{"POST|PUT|DELETE /api/v1/users/{id}", 600, true}
-	Groups          = Bucket{"/api/v1/groups", 500, true}
-	Group           = Bucket{"/api/v1/groups/{id}", 1000, true}
-	Authn           = Bucket{"/api/v1/authn", 500, true}
-	AuthnVerify     = Bucket{"/api/v1/authn/factors/{factorIdOrFactorType}/verify", 500, true}
-	APIv1           = Bucket{"/api/v1", 1200, true}
-	Preregistration = Bucket{"/webauthn-registration/api/v1", 600, false}
+	usersCreateList = Bucket{"GET|POST /api/v1/users", 600, true}
+	userGet         = Bucket{"GET /api/v1/users/{idOrLogin}", 2000, true}
+	userUpdate      = Bucket{"POST|PUT|DELETE /api/v1/users/{id}", 600, true}
+	groups          = Bucket{"/api/v1/groups", 500, true}
+	group           = Bucket{"/api/v1/groups/{id}", 1000, true}
+	authn           = Bucket{"/api/v1/authn", 500, true}
+	authnVerify     = Bucket{"/api/v1/authn/factors/{factorIdOrFactorType}/verify", 500, true}
+	apiV1           = Bucket{"/api/v1", 1200, true}
+	preregistration = Bucket{"/webauthn-registration/api/v1", 600, false}
 )
 
 // rule maps requests to a bucket: methods (nil: any) and path segments
@@ -79,17 +80,17 @@ func segments(p string) []string { return strings.Split(strings.Trim(p, "/"), "/
 // exactRules are tried first, then prefixRules, longest first.
 var (
 	exactRules = []rule{
-		exact("GET|POST", "/api/v1/users", UsersCreateList),
-		exact("GET", "/api/v1/users/*", UserGet),
-		exact("POST|PUT|DELETE", "/api/v1/users/*", UserUpdate),
-		exact("", "/api/v1/groups/*", Group),
-		exact("", "/api/v1/authn/factors/*/verify", AuthnVerify),
+		exact("GET|POST", "/api/v1/users", usersCreateList),
+		exact("GET", "/api/v1/users/*", userGet),
+		exact("POST|PUT|DELETE", "/api/v1/users/*", userUpdate),
+		exact("", "/api/v1/groups/*", group),
+		exact("", "/api/v1/authn/factors/*/verify", authnVerify),
 	}
 	prefixRules = []rule{
-		prefix("/webauthn-registration/api/v1", Preregistration),
-		prefix("/api/v1/groups", Groups),
-		prefix("/api/v1/authn", Authn),
-		prefix("/api/v1", APIv1),
+		prefix("/webauthn-registration/api/v1", preregistration),
+		prefix("/api/v1/groups", groups),
+		prefix("/api/v1/authn", authn),
+		prefix("/api/v1", apiV1),
 	}
 )
 
@@ -126,7 +127,7 @@ func matches(pattern, segs []string, asPrefix bool) bool {
 
 // Buckets returns every bucket of the table.
 func Buckets() []Bucket {
-	return []Bucket{UsersCreateList, UserGet, UserUpdate, Groups, Group, Authn, AuthnVerify, APIv1, Preregistration}
+	return []Bucket{usersCreateList, userGet, userUpdate, groups, group, authn, authnVerify, apiV1, preregistration}
 }
 
 // ByName returns the bucket named name.

@@ -7,27 +7,27 @@ func TestClassify(t *testing.T) {
 		method, path string
 		want         string // bucket name; "" not limited
 	}{
-		{"GET", "/api/v1/users", UsersCreateList.Name},
-		{"POST", "/api/v1/users?activate=false", UsersCreateList.Name},
-		{"GET", "/api/v1/users/00u1", UserGet.Name},
-		{"GET", "/api/v1/users/{id}", UserGet.Name},
-		{"POST", "/api/v1/users/00u1", UserUpdate.Name},
-		{"DELETE", "/api/v1/users/00u1", UserUpdate.Name},
-		{"POST", "/api/v1/users/00u1/lifecycle/activate", APIv1.Name},
-		{"GET", "/api/v1/groups", Groups.Name},
-		{"POST", "/api/v1/groups", Groups.Name},
-		{"GET", "/api/v1/groups/00g1", Group.Name},
-		{"GET", "/api/v1/groups/00g1/users", Groups.Name},
-		{"PUT", "/api/v1/groups/{id}/users/{userId}", Groups.Name},
-		{"POST", "/api/v1/authn", Authn.Name},
-		{"POST", "/api/v1/authn/factors/fwf1/verify", AuthnVerify.Name},
-		{"POST", "/webauthn-registration/api/v1/enroll", Preregistration.Name},
-		{"GET", "/webauthn-registration/api/v1/users/00u1/enrollments", Preregistration.Name},
-		{"GET", "/api/v1/eventHooks", APIv1.Name},
+		{"GET", "/api/v1/users", usersCreateList.Name},
+		{"POST", "/api/v1/users?activate=false", usersCreateList.Name},
+		{"GET", "/api/v1/users/00u1", userGet.Name},
+		{"GET", "/api/v1/users/{id}", userGet.Name},
+		{"POST", "/api/v1/users/00u1", userUpdate.Name},
+		{"DELETE", "/api/v1/users/00u1", userUpdate.Name},
+		{"POST", "/api/v1/users/00u1/lifecycle/activate", apiV1.Name},
+		{"GET", "/api/v1/groups", groups.Name},
+		{"POST", "/api/v1/groups", groups.Name},
+		{"GET", "/api/v1/groups/00g1", group.Name},
+		{"GET", "/api/v1/groups/00g1/users", groups.Name},
+		{"PUT", "/api/v1/groups/{id}/users/{userId}", groups.Name},
+		{"POST", "/api/v1/authn", authn.Name},
+		{"POST", "/api/v1/authn/factors/fwf1/verify", authnVerify.Name},
+		{"POST", "/webauthn-registration/api/v1/enroll", preregistration.Name},
+		{"GET", "/webauthn-registration/api/v1/users/00u1/enrollments", preregistration.Name},
+		{"GET", "/api/v1/eventHooks", apiV1.Name},
 		{"GET", "/.well-known/openid-configuration", ""},
 		{"GET", "/oauth2/v1/keys", ""},
-		{"GET", "/api/v1/users/", UsersCreateList.Name}, // a trailing slash is the same path
-		{"GET", "/api/v1//", APIv1.Name},
+		{"GET", "/api/v1/users/", usersCreateList.Name}, // a trailing slash is the same path
+		{"GET", "/api/v1//", apiV1.Name},
 	} {
 		b, ok := Classify(tc.method, tc.path)
 		if got := b.Name; got != tc.want || ok != (tc.want != "") {
@@ -47,7 +47,7 @@ func TestBucketsAreDistinct(t *testing.T) {
 			t.Errorf("ByName(%q) = %+v, %v", b.Name, got, ok)
 		}
 	}
-	if Preregistration.Documented {
+	if preregistration.Documented {
 		t.Error("the preregistration bucket is our choice, not Okta's")
 	}
 }
