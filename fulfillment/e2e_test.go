@@ -550,7 +550,9 @@ func TestResumeAfterLostRequests(t *testing.T) {
 			if idempotent {
 				drops = 2
 			}
-			e.Yubico.DropResponseAfterCommit(drops)
+			if err := e.Yubico.DropResponseAfterCommit(drops); err != nil {
+				t.Fatal(err)
+			}
 			rep := e.sync()
 			if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
 				r := e.status(u.ID)
@@ -880,7 +882,9 @@ func TestDeleteAfterLostCreate(t *testing.T) {
 	if _, err := e.Service.Order(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.Yubico.DropResponseAfterCommit(1)
+	if err := e.Yubico.DropResponseAfterCommit(1); err != nil {
+		t.Fatal(err)
+	}
 	e.sync()
 	e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
 	shipments := e.Yubico.Shipments()

@@ -287,7 +287,9 @@ func TestListSearchAndCatalog(t *testing.T) {
 	if err != nil || countries[0] != (yubico.Country{Code: "US", Name: "United States"}) {
 		t.Errorf("Countries() = %v, %v", countries, err)
 	}
-	srv.SetInventory(29, 0)
+	if err := srv.SetInventory(29, 0); err != nil {
+		t.Fatal(err)
+	}
 	keys, err := c.ShippableKeys(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,9 @@ func ExampleServer_DropResponseAfterCommit() {
 	defer srv.Close()
 	c := srv.Client(yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}))
 
-	srv.DropResponseAfterCommit(1)
+	if err := srv.DropResponseAfterCommit(1); err != nil {
+		log.Fatal(err)
+	}
 	s, err := c.CreateShipment(context.Background(), yubico.ShipmentRequest{
 		Recipient:          "Example Inc.",
 		RecipientTelephone: "555-5555",

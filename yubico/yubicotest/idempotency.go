@@ -132,9 +132,13 @@ func (s *Server) respondCreateLocked(w http.ResponseWriter, resp any) {
 // /v1/fpr/shipments or /v1/shipments_exact, including answers replayed for
 // an idempotency key) take effect, then close the connection without a
 // response: the client sees a transport error although the shipment exists.
-// Requests that fail validation do not count.
-func (s *Server) DropResponseAfterCommit(n int) {
+// Requests that fail validation do not count. n must be at least 1.
+func (s *Server) DropResponseAfterCommit(n int) error {
+	if n < 1 {
+		return fmt.Errorf("yubicotest: DropResponseAfterCommit: n %d is not positive", n)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dropAfterCommit += max(n, 0)
+	s.dropAfterCommit += n
+	return nil
 }

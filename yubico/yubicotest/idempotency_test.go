@@ -1,6 +1,8 @@
 package yubicotest_test
 
 import (
+	"github.com/google/go-cmp/cmp"
+
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -223,7 +225,9 @@ func TestDropResponseAfterCommit(t *testing.T) {
 			o := newOkta(t, c, srv.Now(), "example.okta.com")
 			req := fprRequest(o)
 			req.IdempotencyKey = "fulfil-00u1-4"
-			srv.DropResponseAfterCommit(drops)
+			if err := srv.DropResponseAfterCommit(drops); err != nil {
+				t.Fatal(err)
+			}
 			s, err := c.CreateFPRShipment(t.Context(), req)
 			if err != nil {
 				t.Fatalf("CreateFPRShipment: %v", err)
@@ -248,7 +252,9 @@ func TestDropResponseAfterCommit(t *testing.T) {
 		srv := newServer(t)
 		c := srv.Client(yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}))
 		o := newOkta(t, c, srv.Now(), "example.okta.com")
-		srv.DropResponseAfterCommit(1)
+		if err := srv.DropResponseAfterCommit(1); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := c.CreateFPRShipment(t.Context(), fprRequest(o)); err == nil {
 			t.Fatal("CreateFPRShipment succeeded; want the transport error")
 		}
@@ -260,7 +266,9 @@ func TestDropResponseAfterCommit(t *testing.T) {
 		t.Parallel()
 		srv := newServer(t)
 		c := srv.Client()
-		srv.DropResponseAfterCommit(1)
+		if err := srv.DropResponseAfterCommit(1); err != nil {
+			t.Fatal(err)
+		}
 		bad := exactRequest()
 		bad.City = ""
 		if _, err := c.CreateShipment(t.Context(), bad); !errors.Is(err, yubico.ErrValidation) {
@@ -383,4 +391,30 @@ func jweKid(t *testing.T, jwe string) string {
 		t.Fatalf("JWE header %s: %v", raw, err)
 	}
 	return h.Kid
+}
+
+func TestFaultAndStateSettersRefuseBadCounts(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	before := srv.Inventory()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"DropResponseAfterCommit(0)", srv.DropResponseAfterCommit(0), "yubicotest: DropResponseAfterCommit: n 0 is not positive"},
+		{"DropResponseAfterCommit(-1)", srv.DropResponseAfterCommit(-1), "yubicotest: DropResponseAfterCommit: n -1 is not positive"},
+		{"SetInventory(1, -1)", srv.SetInventory(1, -1), "yubicotest: SetInventory: quantity -1 is negative"},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("%s error = %v, want %q", tc.name, tc.err, tc.want)
+		}
+	}
+	if diff := cmp.Diff(before, srv.Inventory()); diff != "" {
+		t.Errorf("a refused SetInventory changed the inventory (-before +after):\n%s", diff)
+	}
+	// Nothing was armed: a create gets its response.
+	if _, err := srv.Client().CreateShipment(t.Context(), exactRequest()); err != nil {
+		t.Errorf("CreateShipment after refused DropResponseAfterCommit: %v", err)
+	}
 }

@@ -253,7 +253,9 @@ func TestBatchAndDeliveryFaults(t *testing.T) {
 func TestInsufficientInventory(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
-	srv.SetInventory(1, 3)
+	if err := srv.SetInventory(1, 3); err != nil {
+		t.Fatal(err)
+	}
 	c := srv.Client()
 	// Over-requesting is allowed at create; the batch draws in creation order.
 	first, err := c.CreateShipment(t.Context(), exactRequest()) // 2 keys

@@ -28,15 +28,19 @@ func (s *Server) RevokeToken(token string) {
 }
 
 // SetInventory sets the quantity of the bucket productID, creating a plain
-// stock bucket if there is none.
-func (s *Server) SetInventory(productID, quantity int) {
+// stock bucket if there is none. A negative quantity is refused.
+func (s *Server) SetInventory(productID, quantity int) error {
+	if quantity < 0 {
+		return fmt.Errorf("yubicotest: SetInventory: quantity %d is negative", quantity)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b := s.bucketLocked(productID); b != nil {
 		b.Quantity = quantity
-		return
+		return nil
 	}
 	s.buckets = append(s.buckets, &Bucket{ProductID: productID, Name: s.productNameLocked(productID), Quantity: quantity, InventoryType: 1})
+	return nil
 }
 
 // Inventory returns the current buckets.
