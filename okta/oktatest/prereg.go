@@ -252,12 +252,7 @@ func (s *Server) handleEnroll(x *exchange) {
 	// checks again that no other enroll of this user won meanwhile.
 	f, created, resp, err := s.sealEnrollment(snap, req.EnrollmentRPIDs, *req.TransportKey)
 	if err != nil {
-		x.detail("generate requests: %v", err)
-		s.writeError(x, http.StatusBadRequest, errorBody{
-			ErrorCode: "E0000001", ErrorLink: "E0000001",
-			ErrorSummary: "Api validation failed: webAuthnPreregistrationPinRequest|webAuthnPreregistrationCredentialRequest",
-			ErrorCauses:  cause{"There was an unexpected internal error. Please try again."},
-		})
+		s.preregFailed(x, enrollFailedSummary, "generate requests: %v", err)
 		return
 	}
 	s.mu.Lock()
@@ -461,19 +456,8 @@ func (s *Server) handleActivate(x *exchange) {
 		return
 	}
 
-	// Okta answers every failure to open or verify the responses with the
-	// same generic cause; the fake adds its own explanation as a second
-	// cause (and in the request log), so a test sees why.
 	fail := func(format string, args ...any) {
-		x.detail(format, args...)
-		s.writeError(x, http.StatusBadRequest, errorBody{
-			ErrorCode: "E0000001", ErrorLink: "E0000001",
-			ErrorSummary: "Api validation failed: pinResponseJwe|webAuthnCredResponse",
-			ErrorCauses: []cause{
-				{"There was an unexpected internal error. Please try again."},
-				{"oktatest: " + fmt.Sprintf(format, args...)},
-			},
-		})
+		s.preregFailed(x, "Api validation failed: pinResponseJwe|webAuthnCredResponse", format, args...)
 	}
 	ctx := x.r.Context()
 	creds := make([]webauthn.Credential, len(jobs))
@@ -746,4 +730,22 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// enrollFailedSummary is Okta's summary of an enroll it cannot complete.
+const enrollFailedSummary = "Api validation failed: webAuthnPreregistrationPinRequest|webAuthnPreregistrationCredentialRequest"
+
+// preregFailed answers an enroll or activate the fake cannot complete. Okta
+// answers every such failure with 400 E0000001, summary and the same
+// generic cause; the fake adds its own explanation (format, args) as a
+// second cause and in the request log, so a test sees why.
+func (s *Server) preregFailed(x *exchange, summary, format string, args ...any) {
+	x.detail(format, args...)
+	s.writeError(x, http.StatusBadRequest, errorBody{
+		ErrorCode: "E0000001", ErrorLink: "E0000001", ErrorSummary: summary,
+		ErrorCauses: []cause{
+			{"There was an unexpected internal error. Please try again."},
+			{"oktatest: " + fmt.Sprintf(format, args...)},
+		},
+	})
 }
