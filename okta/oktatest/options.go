@@ -173,9 +173,10 @@ func WithEventCallback(fn func(Event)) Option {
 	}
 }
 
-// WithMaxPageSize caps the page size of list endpoints (default 1000, as
-// Okta's group member list), so tests can exercise pagination with few
-// records.
+// WithMaxPageSize caps the page size of every list endpoint, so tests can
+// exercise pagination with few records. Without it each endpoint keeps
+// Okta's documented default and maximum page sizes (for example 10000 for
+// GET /api/v1/groups, 200 for GET /api/v1/users).
 func WithMaxPageSize(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

@@ -9,8 +9,8 @@ import (
 
 // pageLimit reads the limit query parameter: def when absent, capped at
 // max (Okta answers with at most its maximum rather than failing) and at
-// the server's [WithMaxPageSize]. ok is false when the value is not a
-// positive integer; the caller answers 400.
+// the server's [WithMaxPageSize], if set. ok is false when the value is not
+// a positive integer; the caller answers 400.
 func (s *Server) pageLimit(q url.Values, def, max int) (n int, ok bool) {
 	n = def
 	if v := q.Get("limit"); v != "" {
@@ -20,7 +20,10 @@ func (s *Server) pageLimit(q url.Values, def, max int) (n int, ok bool) {
 		}
 		n = i
 	}
-	return min(n, max, s.page), true
+	if s.page > 0 { // WithMaxPageSize
+		n = min(n, s.page)
+	}
+	return min(n, max), true
 }
 
 // badLimit answers an invalid limit parameter.

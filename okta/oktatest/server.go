@@ -112,7 +112,6 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		orgName:      "Okta",
 		ttl:          DefaultChallengeTimeout,
 		window:       time.Minute,
-		page:         1000,
 		hookTimeout:  DefaultHookTimeout, // Okta's
 	}
 	for _, o := range opts {
