@@ -41,12 +41,20 @@ const (
 // (such as "x5c") are not kept. The zero value is invalid; see
 // [PublicJWK.Validate].
 type PublicJWK struct {
+	// Kty is the key type, "EC".
 	Kty string `json:"kty"`
+	// Crv is the curve, "P-384".
 	Crv string `json:"crv"`
+	// Kid is the key ID that names the key in a JWE or JWS header.
 	Kid string `json:"kid"`
+	// Use is the key's intended use: "enc" or "sig".
 	Use string `json:"use"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
+	// X is the point's x coordinate, unpadded base64url (48 bytes).
+	X string `json:"x"`
+	// Y is the point's y coordinate, unpadded base64url (48 bytes).
+	Y string `json:"y"`
+	// Alg is the optional algorithm the key is meant for; informative
+	// only.
 	Alg string `json:"alg,omitempty"`
 }
 

@@ -223,12 +223,21 @@ func (s *Server) RevokeToken(token string) {
 
 // Request is one entry of the request log.
 type Request struct {
-	Time      time.Time
-	Method    string
-	Path      string
-	Query     string
-	Status    int
+	// Time is the fake's clock when the request arrived.
+	Time time.Time
+	// Method is the HTTP method.
+	Method string
+	// Path is the URL path, without the query.
+	Path string
+	// Query is the raw query string, without the "?".
+	Query string
+	// Status is the HTTP status of the answer (0: the connection was
+	// dropped before an answer was written).
+	Status int
+	// ErrorCode is the errorCode of an Okta error answer (such as
+	// "E0000001"), empty for a success.
 	ErrorCode string
+	// RequestID is the X-Okta-Request-Id the fake sent with the answer.
 	RequestID string
 	// RetryFor and RetryCount are the X-Okta-Retry-For and
 	// X-Okta-Retry-Count headers of a retried request.
