@@ -74,7 +74,7 @@ func TestEventHookReceiver(t *testing.T) {
 	front := &lossyFront{next: e.Service.EventHandler()}
 	hs := httptest.NewServer(front)
 	t.Cleanup(hs.Close)
-	h, err := e.OktaClient.EnsureEventHook(ctx, hookSpec(hs.URL+"/okta/events", e.Config.EventHookSecret))
+	h, err := e.OktaClient.EnsureEventHook(ctx, hookSpec(hs.URL+"/okta/events", e.Config.EventHookSecret.Reveal()))
 	if err != nil {
 		t.Fatalf("EnsureEventHook: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestEventHookReceiver(t *testing.T) {
 	// secret) is accepted and changes nothing.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/okta/events", bytes.NewReader(front.bodies[0]))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", e.Config.EventHookSecret)
+	req.Header.Set("Authorization", e.Config.EventHookSecret.Reveal())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestEventHookReceiverWrongSecret(t *testing.T) {
 		{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"", "not-the-service-secret", e.Config.EventHookSecret + "x"} {
+	for _, secret := range []string{"", "not-the-service-secret", e.Config.EventHookSecret.Reveal() + "x"} {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL, strings.NewReader(
 			`{"eventType":"com.okta.event_hook","eventId":"e1","data":{"events":[{"uuid":"u1","eventType":"system.mfa.preregister.initiate","target":[{"id":"`+u.ID+`","type":"User"}]}]}}`))
 		req.Header.Set("Content-Type", "application/json")

@@ -80,7 +80,7 @@ func (s *Service) hookAuthorized(r *http.Request) bool {
 		return false
 	}
 	got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
-	want := sha256.Sum256([]byte(s.hookSecret))
+	want := sha256.Sum256([]byte(s.hookSecret.Reveal()))
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 

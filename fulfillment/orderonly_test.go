@@ -29,7 +29,7 @@ func TestOrderOnlyService(t *testing.T) {
 	}
 	hook := httptest.NewServer(orders.EventHandler())
 	t.Cleanup(hook.Close)
-	if _, err := e.Okta.AddEventHook(ctx, hook.URL, e.Config.EventHookSecret, oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := e.Okta.AddEventHook(ctx, hook.URL, e.Config.EventHookSecret.Reveal(), oktatest.EventPreregisterInitiate); err != nil {
 		t.Fatal(err)
 	}
 	wantConfigErr := func(what string, err error) {

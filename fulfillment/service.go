@@ -127,8 +127,9 @@ type Config struct {
 	// and the sealed requests and responses are never logged.
 	Logger *slog.Logger
 	// EventHookSecret is the Authorization header value Okta event hooks
-	// must carry. Empty: the event handler refuses every event.
-	EventHookSecret string
+	// must carry. Empty: the event handler refuses every event. It is
+	// redacted in fmt and log/slog output.
+	EventHookSecret okta.Secret
 
 	// Lease is how long an in-flight step is reserved for the instance that
 	// recorded it; another instance (say, the same program restarted after
@@ -245,7 +246,7 @@ type Service struct {
 	now                 func() time.Time
 	rand                io.Reader
 	log                 *slog.Logger
-	hookSecret          string
+	hookSecret          okta.Secret
 	lease               time.Duration
 	newTicker           func(time.Duration) Ticker
 	limiter             *rate.Limiter // nil: no extra limit
@@ -319,7 +320,7 @@ func New(cfg Config) (*Service, error) {
 		return bad("OrderBurst %d: must not be negative", cfg.OrderBurst)
 	case cfg.MaxEventBody < 0:
 		return bad("MaxEventBody %d: must not be negative", cfg.MaxEventBody)
-	case strings.ContainsAny(cfg.EventHookSecret, "\r\n"):
+	case strings.ContainsAny(cfg.EventHookSecret.Reveal(), "\r\n"):
 		return bad("EventHookSecret: must be one line")
 	}
 	s := &Service{

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -268,7 +269,7 @@ func TestEventHandler(t *testing.T) {
 	send := func(method string, body []byte, header map[string]string) *httptest.ResponseRecorder {
 		t.Helper()
 		req := httptest.NewRequest(method, "/okta/events", bytes.NewReader(body))
-		req.Header.Set("Authorization", cfg.EventHookSecret)
+		req.Header.Set("Authorization", cfg.EventHookSecret.Reveal())
 		req.Header.Set("Content-Type", "application/json")
 		for k, v := range header {
 			req.Header.Set(k, v)
@@ -319,7 +320,7 @@ func TestEventHandler(t *testing.T) {
 		if _, err := s.store.Get(t.Context(), "00urefused"); !errors.Is(err, ErrRecordNotFound) {
 			t.Errorf("a refused delivery left a record: %v", err)
 		}
-		if strings.Contains(logs.String(), cfg.EventHookSecret) {
+		if strings.Contains(logs.String(), cfg.EventHookSecret.Reveal()) {
 			t.Error("the event hook secret appears in the log")
 		}
 	})
@@ -473,7 +474,7 @@ func TestRunSyncsOnEveryTick(t *testing.T) {
 	}
 	// An event kicks a pass without a tick.
 	req := httptest.NewRequest("POST", "/", bytes.NewReader(hookEvent("00ukick", nil, "uuid-kick")))
-	req.Header.Set("Authorization", cfg.EventHookSecret)
+	req.Header.Set("Authorization", cfg.EventHookSecret.Reveal())
 	req.Header.Set("Content-Type", "application/json")
 	s.EventHandler().ServeHTTP(httptest.NewRecorder(), req)
 	<-store.lists
@@ -512,7 +513,7 @@ func FuzzEventHook(f *testing.F) {
 			t.Fatal(err)
 		}
 		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-		req.Header.Set("Authorization", cfg.EventHookSecret)
+		req.Header.Set("Authorization", cfg.EventHookSecret.Reveal())
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 		w := httptest.NewRecorder()
 		s.EventHandler().ServeHTTP(w, req)
@@ -529,4 +530,28 @@ func FuzzEventHook(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The event hook secret never shows in fmt, JSON or slog output of a
+// Config. (A Config holds funcs, so encoding/json refuses it; if it ever
+// encodes, the secret must still not be in it.)
+func TestConfigRedactsEventHookSecret(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	secret := cfg.EventHookSecret.Reveal()
+	var jsonLog, textLog bytes.Buffer
+	slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("config", "cfg", cfg, "secret", cfg.EventHookSecret)
+	slog.New(slog.NewTextHandler(&textLog, nil)).Info("config", "cfg", cfg, "secret", cfg.EventHookSecret)
+	js, _ := json.Marshal(cfg)
+	for _, out := range []string{
+		fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprint(cfg.EventHookSecret),
+		string(js), jsonLog.String(), textLog.String(),
+	} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the event hook secret shows in %s", out)
+		}
+	}
+	if !strings.Contains(fmt.Sprintf("%+v", cfg), "EventHookSecret:[REDACTED]") {
+		t.Errorf("%%+v of Config = %+v, want EventHookSecret:[REDACTED]", cfg)
+	}
 }

@@ -134,10 +134,52 @@ type EventHookChannelConfig struct {
 }
 
 // EventHookHeader is a custom header of an event hook. Okta returns the
-// values: do not put secrets here (use AuthScheme).
+// values: do not put secrets here (use AuthScheme). Should one end up here
+// all the same, fmt prints the value as [REDACTED], and encoding/json and
+// log/slog encode it as "[REDACTED]" too (the client sends it to Okta
+// through an internal type).
 type EventHookHeader struct {
-	Key   string `json:"key"`   // header name
-	Value string `json:"value"` // header value
+	// Key is the header name.
+	Key string
+	// Value is the header value.
+	Value Secret
+}
+
+// headerWire is EventHookHeader on the wire, value in clear.
+type headerWire struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// MarshalJSON encodes the header with its value redacted.
+func (h EventHookHeader) MarshalJSON() ([]byte, error) {
+	return json.Marshal(headerWire{Key: h.Key, Value: redactedIfSet(h.Value)})
+}
+
+// UnmarshalJSON decodes a header as Okta returns it, value included.
+func (h *EventHookHeader) UnmarshalJSON(b []byte) error {
+	var w headerWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*h = EventHookHeader{Key: w.Key, Value: Secret(w.Value)}
+	return nil
+}
+
+// LogValue logs the header without its value.
+func (h EventHookHeader) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("key", h.Key), slog.String("value", redactedIfSet(h.Value)))
+}
+
+func headersWire(hs []EventHookHeader) []headerWire {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]headerWire, len(hs))
+	for i, h := range hs {
+		out[i] = headerWire{Key: h.Key, Value: h.Value.Reveal()}
+	}
+	return out
 }
 
 // EventHookAuthScheme is the header Okta sends to authenticate itself to
@@ -212,9 +254,9 @@ type channelRequest struct {
 }
 
 type configRequest struct {
-	URI        string            `json:"uri"`
-	Headers    []EventHookHeader `json:"headers,omitempty"`
-	AuthScheme *authSchemeWire   `json:"authScheme,omitempty"`
+	URI        string          `json:"uri"`
+	Headers    []headerWire    `json:"headers,omitempty"`
+	AuthScheme *authSchemeWire `json:"authScheme,omitempty"`
 }
 
 // withDefaults returns h with the fixed type and version members filled in.
@@ -282,12 +324,12 @@ func (h EventHook) request(op string, needValue bool) (eventHookRequest, error) 
 		if !validHeaderName(hd.Key) {
 			return eventHookRequest{}, bad(fmt.Sprintf("channel.config.headers[%d].key", i), "%q is not a header name", hd.Key)
 		}
-		if hasControl(hd.Value) {
+		if hasControl(hd.Value.Reveal()) {
 			return eventHookRequest{}, bad(fmt.Sprintf("channel.config.headers[%d].value", i), "contains a control character")
 		}
 	}
 	req := eventHookRequest{Name: h.Name, Description: h.Description, Events: h.Events, Channel: channelRequest{
-		Type: h.Channel.Type, Version: h.Channel.Version, Config: configRequest{URI: cfg.URI, Headers: cfg.Headers},
+		Type: h.Channel.Type, Version: h.Channel.Version, Config: configRequest{URI: cfg.URI, Headers: headersWire(cfg.Headers)},
 	}}
 	if a := cfg.AuthScheme; a != nil {
 		switch {
@@ -669,7 +711,7 @@ func sameJSON(a, b json.RawMessage) bool {
 func headerList(hs []EventHookHeader) []string {
 	out := make([]string, len(hs))
 	for i, h := range hs {
-		out[i] = strings.ToLower(h.Key) + ": " + h.Value
+		out[i] = strings.ToLower(h.Key) + ": " + h.Value.Reveal()
 	}
 	slices.Sort(out)
 	return out

@@ -531,3 +531,38 @@ func hookCalls(log []oktatest.Request) []string {
 	}
 	return out
 }
+
+// TestEventHookHeaderValueRedacted: a custom header's value never shows in
+// fmt output, JSON or slog, yet decodes from Okta's answer as it is.
+func TestEventHookHeaderValueRedacted(t *testing.T) {
+	t.Parallel()
+	const value = "header-value-5e1f0c"
+	h := newHook("preenroll", "https://hooks.example.com/okta")
+	h.Channel.Config.Headers = []okta.EventHookHeader{{Key: "X-Tenant", Value: value}}
+	hd := h.Channel.Config.Headers[0]
+	var jsonLog, textLog bytes.Buffer
+	slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("hook", "hook", h, "header", hd, "config", h.Channel.Config)
+	slog.New(slog.NewTextHandler(&textLog, nil)).Info("hook", "hook", h, "header", hd, "config", h.Channel.Config)
+	js, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{
+		fmt.Sprintf("%v %+v %#v", h, h, h), fmt.Sprintf("%v %+v %#v %s %q %x", hd, hd, hd, hd.Value, hd.Value, hd.Value),
+		string(js), jsonLog.String(), textLog.String(),
+	} {
+		if strings.Contains(out, value) || strings.Contains(out, fmt.Sprintf("%x", value)) {
+			t.Errorf("header value shown in %s", out)
+		}
+	}
+	if !strings.Contains(string(js), `{"key":"X-Tenant","value":"[REDACTED]"}`) {
+		t.Errorf("JSON %s", js)
+	}
+	var back okta.EventHookHeader
+	if err := json.Unmarshal([]byte(`{"key":"X-Tenant","value":"acme"}`), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Key != "X-Tenant" || back.Value.Reveal() != "acme" {
+		t.Errorf("decoded header %q: %q", back.Key, back.Value.Reveal())
+	}
+}

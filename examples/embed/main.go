@@ -82,7 +82,7 @@ func start(ctx context.Context, listen, org, oktaTokenFile, yubicoTokenFile, hoo
 		return err
 	}
 	return serve(ctx, ln, fulfillment.Config{
-		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, EventHookSecret: hookSecret, Logger: logger,
+		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, EventHookSecret: okta.Secret(hookSecret), Logger: logger,
 	})
 }
 

@@ -151,7 +151,7 @@ func Example_eventHook() {
 		service.ServeHTTP(rw, r) // GET is Okta's one-time verification
 	}))
 	defer hook.Close()
-	if _, err := w.Okta.AddEventHook(ctx, hook.URL, w.Config.EventHookSecret, oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := w.Okta.AddEventHook(ctx, hook.URL, w.Config.EventHookSecret.Reveal(), oktatest.EventPreregisterInitiate); err != nil {
 		log.Fatal(err)
 	}
 

@@ -213,7 +213,7 @@ func (w *World) start(s settings) error {
 	w.Config = fulfillment.Config{
 		Okta: w.OktaClient, Yubico: w.YubicoClient, Store: store, RPIDs: []string{DefaultRPID},
 		Defaults: fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"},
-		Clock:    w.Yubico.Now, Rand: newSeeded(s.seed, 3), EventHookSecret: fmt.Sprintf("fulfillmenttest-hook-%016x", s.seed),
+		Clock:    w.Yubico.Now, Rand: newSeeded(s.seed, 3), EventHookSecret: okta.Secret(fmt.Sprintf("fulfillmenttest-hook-%016x", s.seed)),
 		IdempotentShipments: true,
 	}
 	for _, change := range s.config {
@@ -228,7 +228,7 @@ func (w *World) start(s settings) error {
 	w.hook = httptest.NewServer(w.Service.EventHandler())
 	ctx, cancel := context.WithTimeout(context.Background(), s.httpTimeout)
 	defer cancel()
-	if _, err := w.Okta.AddEventHook(ctx, w.hook.URL, w.Config.EventHookSecret, oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := w.Okta.AddEventHook(ctx, w.hook.URL, w.Config.EventHookSecret.Reveal(), oktatest.EventPreregisterInitiate); err != nil {
 		return fmt.Errorf("register the event hook: %w", err)
 	}
 	return nil

@@ -171,7 +171,7 @@ func (b *hookBody) apply(h *hook, old *hook) *hookInvalid {
 		case slices.ContainsFunc(reservedHookHeaders, func(r string) bool { return strings.EqualFold(r, hd.Key) }),
 			authKey != "" && strings.EqualFold(hd.Key, authKey):
 			return invalid("channel.config.headers", "%q is a reserved header", hd.Key)
-		case strings.ContainsFunc(hd.Value, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		case strings.ContainsFunc(hd.Value.Reveal(), func(r rune) bool { return r < ' ' || r == 0x7f }):
 			return invalid("channel.config.headers", "the value of %q contains a control character", hd.Key)
 		}
 	}
@@ -270,7 +270,13 @@ func (s *Server) hookJSON(h *hook) map[string]any {
 	}
 	var headers any
 	if len(h.headers) > 0 {
-		headers = h.headers
+		// Okta returns the values (okta.EventHookHeader's own JSON redacts
+		// them).
+		hs := make([]map[string]string, len(h.headers))
+		for i, hd := range h.headers {
+			hs[i] = map[string]string{"key": hd.Key, "value": hd.Value.Reveal()}
+		}
+		headers = hs
 	}
 	var desc any
 	if h.description != "" {
@@ -528,7 +534,7 @@ func callError(err error) string {
 // setHeaders adds the custom headers and the auth scheme header.
 func (ch channel) setHeaders(req *http.Request) {
 	for _, h := range ch.headers {
-		req.Header.Set(h.Key, h.Value)
+		req.Header.Set(h.Key, h.Value.Reveal())
 	}
 	if ch.authKey != "" {
 		req.Header.Set(ch.authKey, ch.auth)
