@@ -121,7 +121,7 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 		}
 		perUser := map[string]int{}
 		for _, ev := range e.Okta.Events() {
-			if ev.EventType == oktatest.EventPreregisterInitiate {
+			if ev.EventType == okta.EventTypePreregisterInitiate {
 				perUser[ev.UserID]++
 			}
 		}

@@ -615,7 +615,7 @@ func TestResumeAfterLostRequests(t *testing.T) {
 			}
 			initiates := 0
 			for _, ev := range e.Okta.Events() {
-				if ev.UserID == u.ID && ev.EventType == oktatest.EventPreregisterInitiate {
+				if ev.UserID == u.ID && ev.EventType == okta.EventTypePreregisterInitiate {
 					initiates++
 				}
 			}

@@ -18,7 +18,7 @@ import (
 func hookSpec(uri, secret string) okta.EventHook {
 	return okta.EventHook{
 		Name:   "preenroll",
-		Events: okta.EventSubscriptions{Items: []string{fulfillment.EventTypePreregisterInitiate}},
+		Events: okta.EventSubscriptions{Items: []string{okta.EventTypePreregisterInitiate}},
 		Channel: okta.EventHookChannel{Config: okta.EventHookChannelConfig{
 			URI: uri, AuthScheme: &okta.EventHookAuthScheme{Key: "Authorization", Value: okta.Secret(secret)},
 		}},

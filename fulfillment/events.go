@@ -18,10 +18,6 @@ import (
 	"github.com/preenroll/preenroll/okta"
 )
 
-// EventTypePreregisterInitiate is the Okta System Log event type that asks
-// for a pre-enrolled key (emitted by initiate-fulfillment-request).
-const EventTypePreregisterInitiate = "system.mfa.preregister.initiate"
-
 // Limits of the event hook handler.
 const (
 	maxHookEvents   = 1000 // events in one delivery
@@ -99,32 +95,6 @@ func (s *Service) verifyEventHook(w http.ResponseWriter, r *http.Request) {
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "fulfillment: event hook verified")
 }
 
-// hookPayload is the body of an Okta event hook delivery.
-type hookPayload struct {
-	EventType string `json:"eventType"`
-	EventID   string `json:"eventId"`
-	Data      *struct {
-		Events []logEvent `json:"events"`
-	} `json:"data"`
-}
-
-// logEvent is the part of a System Log event the handler reads.
-type logEvent struct {
-	UUID         string      `json:"uuid"`
-	EventType    string      `json:"eventType"`
-	Target       []logTarget `json:"target"`
-	DebugContext struct {
-		DebugData map[string]any `json:"debugData"`
-	} `json:"debugContext"`
-}
-
-type logTarget struct {
-	ID          string         `json:"id"`
-	Type        string         `json:"type"`
-	AlternateID string         `json:"alternateId"`
-	DetailEntry map[string]any `json:"detailEntry"`
-}
-
 func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -170,8 +140,8 @@ func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseHookPayload decodes and checks the shape of a delivery.
-func parseHookPayload(body []byte) (hookPayload, error) {
-	var p hookPayload
+func parseHookPayload(body []byte) (okta.EventHookDelivery, error) {
+	var p okta.EventHookDelivery
 	if err := json.Unmarshal(body, &p); err != nil {
 		return p, fmt.Errorf("fulfillment: event hook: body is not valid JSON: %v", err)
 	}
@@ -187,7 +157,7 @@ func parseHookPayload(body []byte) (hookPayload, error) {
 }
 
 // eventOrder extracts the user and item of a preregister event.
-func (s *Service) eventOrder(ev logEvent) (userID, login string, items []Item, err error) {
+func (s *Service) eventOrder(ev okta.LogEvent) (userID, login string, items []Item, err error) {
 	if ev.UUID == "" || len(ev.UUID) > MaxIDLen || strings.ContainsFunc(ev.UUID, unicode.IsControl) {
 		return "", "", nil, errors.New("uuid: missing or malformed")
 	}
@@ -231,8 +201,8 @@ func (s *Service) eventOrder(ev logEvent) (userID, login string, items []Item, e
 
 // handleEvent records the order an event asks for. It reports whether a
 // new order was recorded; an error means the store failed.
-func (s *Service) handleEvent(ctx context.Context, ev logEvent) (bool, error) {
-	if ev.EventType != EventTypePreregisterInitiate {
+func (s *Service) handleEvent(ctx context.Context, ev okta.LogEvent) (bool, error) {
+	if ev.EventType != okta.EventTypePreregisterInitiate {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: event hook: ignored event type",
 			slog.String("eventType", truncateValue(ev.EventType)), slog.String("uuid", truncateValue(ev.UUID)))
 		return false, nil

@@ -9,7 +9,6 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta"
-	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
 // TestOrderOnlyService: a Service made without Config.Yubico orders
@@ -29,7 +28,7 @@ func TestOrderOnlyService(t *testing.T) {
 	}
 	hook := httptest.NewServer(orders.EventHandler())
 	t.Cleanup(hook.Close)
-	if _, err := e.Okta.AddEventHook(ctx, hook.URL, e.Config.EventHookSecret.Reveal(), oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := e.Okta.AddEventHook(ctx, hook.URL, e.Config.EventHookSecret.Reveal(), okta.EventTypePreregisterInitiate); err != nil {
 		t.Fatal(err)
 	}
 	wantConfigErr := func(what string, err error) {

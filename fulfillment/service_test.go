@@ -239,7 +239,7 @@ func hookEvent(userID string, detail map[string]any, uuids ...string) []byte {
 	var events []map[string]any
 	for _, id := range uuids {
 		events = append(events, map[string]any{
-			"uuid": id, "published": "2026-11-29T15:00:00.000Z", "eventType": EventTypePreregisterInitiate, "version": "0",
+			"uuid": id, "published": "2026-11-29T15:00:00.000Z", "eventType": okta.EventTypePreregisterInitiate, "version": "0",
 			"severity": "INFO", "displayMessage": "MFA preregistration initiated",
 			"target": []map[string]any{
 				{"id": userID, "type": "User", "alternateId": userID + "@example.com", "displayName": "A User"},

@@ -45,6 +45,10 @@
 // The hook's shared secret ([EventHookAuthScheme].Value) is write-only: Okta
 // never returns it and this package never prints or logs it.
 //
+// The endpoint decodes each delivery's body into [EventHookDelivery]: the
+// envelope and the System Log events ([LogEvent]) it carries. Orders for
+// pre-enrolled keys arrive as [EventTypePreregisterInitiate] events.
+//
 // # Errors
 //
 // Every call returns either a client-side validation error wrapping

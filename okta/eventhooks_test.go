@@ -40,7 +40,7 @@ func echoEndpoint(t *testing.T) string {
 
 func newHook(name, uri string, types ...string) okta.EventHook {
 	if len(types) == 0 {
-		types = []string{oktatest.EventPreregisterInitiate}
+		types = []string{okta.EventTypePreregisterInitiate}
 	}
 	return okta.EventHook{
 		Name:   name,
@@ -77,7 +77,7 @@ func TestEventHookOperations(t *testing.T) {
 	}
 	want := okta.EventHook{
 		ID: created.ID, Name: "preenroll", Status: okta.EventHookActive, VerificationStatus: okta.EventHookUnverified,
-		Events: okta.EventSubscriptions{Type: "EVENT_TYPE", Items: []string{oktatest.EventPreregisterInitiate}},
+		Events: okta.EventSubscriptions{Type: "EVENT_TYPE", Items: []string{okta.EventTypePreregisterInitiate}},
 		Channel: okta.EventHookChannel{Type: "HTTP", Version: "1.0.0", Config: okta.EventHookChannelConfig{
 			URI: uri, Headers: []okta.EventHookHeader{{Key: "X-Tenant", Value: "acme"}}, Method: "POST",
 			// Okta returns the header name lower-cased and never the value.
@@ -367,7 +367,7 @@ func TestEnsureEventHook(t *testing.T) {
 				mustEnsure(t, c, newHook("preenroll", uri, "user.lifecycle.create"))
 			},
 			want: func(uri string) okta.EventHook {
-				return newHook("preenroll", uri, "user.lifecycle.create", oktatest.EventPreregisterInitiate)
+				return newHook("preenroll", uri, "user.lifecycle.create", okta.EventTypePreregisterInitiate)
 			},
 			calls: []string{"GET", "PUT"},
 		},

@@ -14,7 +14,6 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
-	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
 // Example follows a new hire's key from the order to the first sign-in.
@@ -151,7 +150,7 @@ func Example_eventHook() {
 		service.ServeHTTP(rw, r) // GET is Okta's one-time verification
 	}))
 	defer hook.Close()
-	if _, err := w.Okta.AddEventHook(ctx, hook.URL, w.Config.EventHookSecret.Reveal(), oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := w.Okta.AddEventHook(ctx, hook.URL, w.Config.EventHookSecret.Reveal(), okta.EventTypePreregisterInitiate); err != nil {
 		log.Fatal(err)
 	}
 

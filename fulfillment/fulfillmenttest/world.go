@@ -228,7 +228,7 @@ func (w *World) start(s settings) error {
 	w.hook = httptest.NewServer(w.Service.EventHandler())
 	ctx, cancel := context.WithTimeout(context.Background(), s.httpTimeout)
 	defer cancel()
-	if _, err := w.Okta.AddEventHook(ctx, w.hook.URL, w.Config.EventHookSecret.Reveal(), oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := w.Okta.AddEventHook(ctx, w.hook.URL, w.Config.EventHookSecret.Reveal(), okta.EventTypePreregisterInitiate); err != nil {
 		return fmt.Errorf("register the event hook: %w", err)
 	}
 	return nil

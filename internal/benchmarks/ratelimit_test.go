@@ -131,7 +131,7 @@ func orderBatchRateLimited(tb testing.TB, ctx context.Context, w *world, c rateC
 func countEvents(s *oktatest.Server) int {
 	n := 0
 	for _, e := range s.Events() {
-		if e.EventType == oktatest.EventPreregisterInitiate {
+		if e.EventType == okta.EventTypePreregisterInitiate {
 			n++
 		}
 	}

@@ -324,7 +324,7 @@ func TestResume(t *testing.T) {
 	ordered := func() map[string]int {
 		n := map[string]int{}
 		for _, e := range osrv.Events() {
-			if e.EventType == oktatest.EventPreregisterInitiate {
+			if e.EventType == okta.EventTypePreregisterInitiate {
 				n[e.UserLogin]++
 			}
 		}

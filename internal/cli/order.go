@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
@@ -89,7 +88,7 @@ func runOrder(ctx context.Context, inv *Invocation) int {
 		cfg.Item.ProductID, cfg.Item.InventoryProductID, cfg.Item.CustomizationID, strings.Join(b.rpIDs, ", "))
 	fmt.Fprintf(inv.Stdout, "  Okta listed no key of this user in fulfillment, accepted initiate-fulfillment-request\n"+
 		"  and emits %s; the service (Service.Run with its event hook,\n"+
-		"  or preenroll sync) enrolls the key and creates the Yubico shipment.\n", fulfillment.EventTypePreregisterInitiate)
+		"  or preenroll sync) enrolls the key and creates the Yubico shipment.\n", okta.EventTypePreregisterInitiate)
 	if cfg.Store == "" {
 		fmt.Fprintf(inv.Stdout, "  Without -store this order is recorded nowhere but at Okta: order again only after\n"+
 			"  the service has enrolled the key (Okta then refuses a second one).\n")

@@ -16,7 +16,6 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
-	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
 func TestOrderOnFakes(t *testing.T) {
@@ -126,7 +125,7 @@ func TestOrderAgainstOrg(t *testing.T) {
 		t.Error("the token was printed or logged")
 	}
 	events := o.srv.Events()
-	if len(events) != 1 || events[0].EventType != oktatest.EventPreregisterInitiate || events[0].UserID != u.ID ||
+	if len(events) != 1 || events[0].EventType != okta.EventTypePreregisterInitiate || events[0].UserID != u.ID ||
 		events[0].Order != (okta.FulfillmentOrder{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}) {
 		t.Errorf("events = %+v", events)
 	}

@@ -49,7 +49,7 @@ func newHookClient() *http.Client {
 // the hook is removed. hookURL must be https, or http on a loopback host.
 func (s *Server) AddEventHook(ctx context.Context, hookURL, authorization string, eventTypes ...string) (string, error) {
 	if len(eventTypes) == 0 {
-		eventTypes = []string{EventPreregisterInitiate, "group.user_membership.add"}
+		eventTypes = []string{okta.EventTypePreregisterInitiate, "group.user_membership.add"}
 	}
 	var auth any
 	if authorization != "" {
@@ -131,12 +131,12 @@ func (s *Server) deliverHooks(ctx context.Context, x *exchange) {
 // scheme and custom headers, the hook timeout per attempt, and at most one
 // retry, after a timeout, a failed connection or a 5xx (not after a 4xx).
 // Every attempt is recorded as a Delivery.
-func (s *Server) deliver(ctx context.Context, ch channel, e Event, le logEvent) {
+func (s *Server) deliver(ctx context.Context, ch channel, e Event, le okta.LogEvent) {
 	now := s.Now()
-	p := hookPayload{
-		EventType: "com.okta.event_hook", EventTypeVersion: "1.0", CloudEventsVersion: "0.1",
+	p := okta.EventHookDelivery{
+		EventType: okta.EventHookDeliveryType, EventTypeVersion: "1.0", CloudEventsVersion: "0.1",
 		Source: s.srv.URL + "/api/v1/eventHooks/" + ch.id, EventID: uuid.Must(uuid.NewRandomFromReader(s.rand)).String(),
-		Data: hookData{Events: []logEvent{le}}, EventTime: oktaTime(now), ContentType: "application/json",
+		Data: &okta.EventHookData{Events: []okta.LogEvent{le}}, EventTime: now, ContentType: "application/json",
 	}
 	body, err := json.Marshal(p)
 	if err != nil {

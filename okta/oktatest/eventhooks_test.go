@@ -88,7 +88,7 @@ func (e *endpoint) received(method string) []call {
 
 func hookSpec(name, uri string, types ...string) okta.EventHook {
 	if len(types) == 0 {
-		types = []string{oktatest.EventPreregisterInitiate}
+		types = []string{okta.EventTypePreregisterInitiate}
 	}
 	return okta.EventHook{Name: name, Events: okta.EventSubscriptions{Items: types},
 		Channel: okta.EventHookChannel{Config: okta.EventHookChannelConfig{URI: uri,
@@ -253,7 +253,7 @@ func TestEventHookDeliveryTargets(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" || !strings.Contains(env.Source, "/api/v1/eventHooks/"+ds[0].HookID) {
 		t.Errorf("envelope (-want +got):\n%s\nsource %s", diff, env.Source)
 	}
-	if len(env.Data.Events) != 1 || env.Data.Events[0].UUID != ev.UUID || env.Data.Events[0].EventType != oktatest.EventPreregisterInitiate {
+	if len(env.Data.Events) != 1 || env.Data.Events[0].UUID != ev.UUID || env.Data.Events[0].EventType != okta.EventTypePreregisterInitiate {
 		t.Errorf("data.events = %+v, want the event %s", env.Data.Events, ev.UUID)
 	}
 }

@@ -10,10 +10,6 @@ import (
 	"github.com/preenroll/preenroll/okta"
 )
 
-// EventPreregisterInitiate is the System Log event type Okta emits for
-// initiate-fulfillment-request.
-const EventPreregisterInitiate = "system.mfa.preregister.initiate"
-
 // Event is an event the fake emitted (a System Log event; those that are
 // event-hook eligible are also delivered to event hooks).
 type Event struct {
@@ -116,68 +112,29 @@ func (s *Server) AwaitDeliveries(ctx context.Context, n int) ([]Delivery, error)
 	}
 }
 
-// Event-hook JSON (https://developer.okta.com/docs/concepts/event-hooks/).
-type hookPayload struct {
-	EventType          string   `json:"eventType"`
-	EventTypeVersion   string   `json:"eventTypeVersion"`
-	CloudEventsVersion string   `json:"cloudEventsVersion"`
-	Source             string   `json:"source"`
-	EventID            string   `json:"eventId"`
-	Data               hookData `json:"data"`
-	EventTime          oktaTime `json:"eventTime"`
-	ContentType        string   `json:"contentType"`
-}
-
-type hookData struct {
-	Events []logEvent `json:"events"`
-}
-
-type logTarget struct {
-	ID          string            `json:"id"`
-	Type        string            `json:"type"`
-	AlternateID string            `json:"alternateId"`
-	DisplayName string            `json:"displayName"`
-	DetailEntry map[string]string `json:"detailEntry"`
-}
-
-type logEvent struct {
-	UUID           string      `json:"uuid"`
-	Published      oktaTime    `json:"published"`
-	EventType      string      `json:"eventType"`
-	Version        string      `json:"version"`
-	DisplayMessage string      `json:"displayMessage"`
-	Severity       string      `json:"severity"`
-	LegacyType     *string     `json:"legacyEventType"`
-	Actor          logTarget   `json:"actor"`
-	Outcome        any         `json:"outcome"`
-	Target         []logTarget `json:"target"`
-	DebugContext   any         `json:"debugContext"`
-	Transaction    any         `json:"transaction"`
-}
-
 // logEventFor renders an Event as a System Log event. The raw JSON of
 // system.mfa.preregister.initiate is not published; the detail members use
 // the names Okta Workflows exposes (fulfillmentProvider, yubicoProductId,
 // yubicoInventoryProductId, yubicoCustomizationId).
-func (s *Server) logEventFor(e Event, userDisplay string) logEvent {
-	le := logEvent{
-		UUID: e.UUID, Published: oktaTime(e.Published), EventType: e.EventType, Version: "0", Severity: "INFO",
-		Actor:       logTarget{ID: "0oa" + "oktatest000000000", Type: "PublicClientApp", AlternateID: "oktatest", DisplayName: "oktatest API token"},
-		Outcome:     map[string]any{"result": "SUCCESS", "reason": nil},
-		Target:      []logTarget{{ID: e.UserID, Type: "User", AlternateID: e.UserLogin, DisplayName: userDisplay}},
-		Transaction: map[string]any{"type": "WEB", "id": e.RequestID, "detail": map[string]any{}},
+func (s *Server) logEventFor(e Event, userDisplay string) okta.LogEvent {
+	le := okta.LogEvent{
+		UUID: e.UUID, Published: e.Published, EventType: e.EventType, Version: "0", Severity: "INFO",
+		Actor:       okta.LogTarget{ID: "0oa" + "oktatest000000000", Type: "PublicClientApp", AlternateID: "oktatest", DisplayName: "oktatest API token"},
+		Outcome:     &okta.LogOutcome{Result: "SUCCESS"},
+		Target:      []okta.LogTarget{{ID: e.UserID, Type: "User", AlternateID: e.UserLogin, DisplayName: userDisplay}},
+		Transaction: &okta.LogTransaction{Type: "WEB", ID: e.RequestID, Detail: map[string]any{}},
 	}
-	debug := map[string]string{"requestId": e.RequestID}
+	debug := map[string]any{"requestId": e.RequestID}
 	switch e.EventType {
-	case EventPreregisterInitiate:
+	case okta.EventTypePreregisterInitiate:
 		le.DisplayMessage = "MFA preregistration initiated"
-		detail := map[string]string{
+		detail := map[string]any{
 			"fulfillmentProvider":      e.FulfillmentProvider,
 			"yubicoProductId":          e.Order.ProductID,
 			"yubicoInventoryProductId": e.Order.InventoryProductID,
 			"yubicoCustomizationId":    e.Order.CustomizationID,
 		}
-		le.Target = append(le.Target, logTarget{ID: e.UserID, Type: "PreregistrationMFAFactorResourceDetails",
+		le.Target = append(le.Target, okta.LogTarget{ID: e.UserID, Type: "PreregistrationMFAFactorResourceDetails",
 			AlternateID: "webauthn", DisplayName: "FIDO2 (WebAuthn)", DetailEntry: detail})
 		debug["requestUri"] = prereg + "/initiate-fulfillment-request"
 		for k, v := range detail {
@@ -185,11 +142,11 @@ func (s *Server) logEventFor(e Event, userDisplay string) logEvent {
 		}
 	case "group.user_membership.add":
 		le.DisplayMessage = "Add user to group membership"
-		le.Target = append(le.Target, logTarget{ID: e.GroupID, Type: "UserGroup"})
+		le.Target = append(le.Target, okta.LogTarget{ID: e.GroupID, Type: "UserGroup"})
 	default:
 		le.DisplayMessage = e.EventType
 	}
-	le.DebugContext = map[string]any{"debugData": debug}
+	le.DebugContext = okta.LogDebugContext{DebugData: debug}
 	return le
 }
 

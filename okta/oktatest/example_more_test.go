@@ -163,7 +163,7 @@ func ExampleServer_AddEventHook() {
 		}
 	}))
 	defer hook.Close()
-	if _, err := srv.AddEventHook(ctx, hook.URL, secret, oktatest.EventPreregisterInitiate); err != nil {
+	if _, err := srv.AddEventHook(ctx, hook.URL, secret, okta.EventTypePreregisterInitiate); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -223,7 +223,7 @@ func (s *Server) handleInitiate(x *exchange) {
 		return
 	}
 	for _, o := range req.FulfillmentData {
-		s.emitLocked(x, Event{EventType: EventPreregisterInitiate, UserID: u.id, UserLogin: u.profile.Login,
+		s.emitLocked(x, Event{EventType: okta.EventTypePreregisterInitiate, UserID: u.id, UserLogin: u.profile.Login,
 			FulfillmentProvider: req.FulfillmentProvider, Order: o})
 	}
 	s.writeNoContent(x)

@@ -138,7 +138,7 @@ func TestPreregistrationRoundTrip(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(callbackEvents) != 1 || callbackEvents[0].EventType != oktatest.EventPreregisterInitiate ||
+	if len(callbackEvents) != 1 || callbackEvents[0].EventType != okta.EventTypePreregisterInitiate ||
 		callbackEvents[0].UserID != u.ID || callbackEvents[0].Order != order || callbackEvents[0].FulfillmentProvider != "yubico" {
 		t.Fatalf("callback events = %+v", callbackEvents)
 	}

@@ -457,7 +457,7 @@ func TestEventHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds[0].Status != 200 || ds[0].EventType != oktatest.EventPreregisterInitiate {
+	if ds[0].Status != 200 || ds[0].EventType != okta.EventTypePreregisterInitiate {
 		t.Fatalf("delivery = %+v", ds[0])
 	}
 	r := <-got
@@ -493,7 +493,7 @@ func TestEventHook(t *testing.T) {
 	}
 	ev := p.Data.Events[0]
 	events := srv.Events()
-	if ev.EventType != oktatest.EventPreregisterInitiate || ev.UUID != events[0].UUID || ev.Published == "" {
+	if ev.EventType != okta.EventTypePreregisterInitiate || ev.UUID != events[0].UUID || ev.Published == "" {
 		t.Errorf("event = %+v", ev)
 	}
 	if len(ev.Target) < 2 || ev.Target[0].Type != "User" || ev.Target[0].ID != u.ID || ev.Target[0].AlternateID != u.Profile.Login {
