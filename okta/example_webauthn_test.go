@@ -2,54 +2,35 @@ package okta_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"strconv"
-	"time"
+	"log"
 
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
-	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/simulator"
-	"github.com/preenroll/preenroll/webauthn"
 )
 
 // ExampleClient_VerifyWebAuthnFactor signs a user in through the Authn API
-// with a pre-registered key: the fake Okta org, and a simulated YubiKey
-// programmed by hand the way Yubico's factory does (see programKey).
+// with a pre-registered key. fulfillmenttest provides the fake Okta org and
+// Yubico, orders the key and delivers it; the sign-in below is what a
+// browser and an Okta client do.
 func ExampleClient_VerifyWebAuthnFactor() {
 	ctx := context.Background()
-	const rpID = "example.okta.com"
-	srv, err := oktatest.Start(
-		oktatest.WithNow(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)),
-		oktatest.WithAttestationRoots(simulator.DefaultFIDOCA().Root()), // the simulator's attestation CA
-	)
-	if err != nil {
-		fmt.Println(err)
-		return
+	w := fulfillmenttest.New(fulfillmenttest.LogFatal{}, fulfillmenttest.WithUsers(fulfillmenttest.Employee("isaac")))
+	defer w.Close()
+	const login = "isaac@example.com"
+	if _, err := w.Service.Order(ctx, login); err != nil {
+		log.Fatal(err)
 	}
-	defer srv.Close()
-	c, err := srv.Client()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	u, err := srv.AddUser(okta.Profile{
-		Login: "isaac@example.com", Email: "isaac@example.com", FirstName: "Isaac", LastName: "Brock",
-	}, okta.UserActive)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	const presetPIN, newPIN = "48213957", "135792468"
-	platform, err := programKey(ctx, srv, c, u.ID, rpID, presetPIN)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	w.AdvanceTo(ctx, fulfillmenttest.Delivered)
+	platform := simulator.NewPlatform(w.Parcel(ctx, login)) // the browser, with the key plugged in
+	presetPIN := w.PIN(login)                               // from the PIN email
+	const newPIN = "135792468"
+	c, u, rpID := w.OktaClient, w.User(login), fulfillmenttest.DefaultRPID
 
 	// The user signs in: username, then the WebAuthn factor.
-	tx, err := c.Authenticate(ctx, okta.AuthnRequest{Username: "isaac@example.com"})
+	tx, err := c.Authenticate(ctx, okta.AuthnRequest{Username: login})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -104,78 +85,4 @@ func ExampleClient_VerifyWebAuthnFactor() {
 	// preset PIN refused: true
 	// SUCCESS session token: [REDACTED]
 	// enrollment: ACTIVE preset PIN available: false
-}
-
-// programKey plays Yubico's side for one user: order, enroll with a
-// transport key, open Okta's sealed requests, create the credentials on a
-// simulated key with a preset PIN (forcing a PIN change), and activate the
-// key with sealed responses. It returns the platform the user signs in
-// with.
-func programKey(ctx context.Context, srv *oktatest.Server, c *okta.Client, userID, rpID, pin string) (*simulator.Platform, error) {
-	transport, err := webauthn.GenerateKey(rand.Reader, "APCS-Ttrans-C19881-I009", webauthn.UseEncryption)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := webauthn.GenerateKey(rand.Reader, "APCS-Tsgnkey-C19881-H0027616953", webauthn.UseSigning)
-	if err != nil {
-		return nil, err
-	}
-	key, err := simulator.New(simulator.WithSerial(3632071))
-	if err != nil {
-		return nil, err
-	}
-	platform := simulator.NewPlatform(key)
-
-	err = c.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: userID,
-		FulfillmentData: okta.FulfillmentData{{ProductID: "1", InventoryProductID: "12", CustomizationID: "2EZ4RZ"}}})
-	if err != nil {
-		return nil, err
-	}
-	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID}, TransportKey: transport.Public()})
-	if err != nil {
-		return nil, err
-	}
-	ring := webauthn.Keyring{transport}
-	pinReq, err := webauthn.OpenPINRequest(ring, enr.PINRequestJWE)
-	if err != nil {
-		return nil, err
-	}
-	if err := platform.SetPIN(ctx, pin); err != nil {
-		return nil, err
-	}
-	act := okta.ActivateRequest{
-		UserID: userID, Serial: strconv.FormatUint(uint64(key.Serial()), 10), Version: key.Firmware().String(),
-		SigningKeys: []webauthn.PublicJWK{signer.Public()},
-	}
-	for _, cr := range enr.CredRequests {
-		req, err := webauthn.OpenCredentialRequest(ring, cr.CredRequestJWE, srv.Now())
-		if err != nil {
-			return nil, err
-		}
-		credJSON, err := platform.CreateCredential(ctx, "https://"+req.RPID, req.CreationOptions(), pin)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := webauthn.NewCredentialResponse(req.UserID, req.EnrollmentID, credJSON)
-		if err != nil {
-			return nil, err
-		}
-		sealed, err := webauthn.SealCredentialResponse(req.ResponseKey, signer, resp)
-		if err != nil {
-			return nil, err
-		}
-		act.CredResponses = append(act.CredResponses, okta.CredResponse{AuthenticatorEnrollmentID: cr.AuthenticatorEnrollmentID, CredResponseJWE: sealed})
-	}
-	if err := platform.ForcePINChange(ctx, pin); err != nil {
-		return nil, err
-	}
-	act.PINResponseJWE, err = webauthn.SealPINResponse(pinReq.ResponseKey, signer,
-		webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: pinReq.UserID, PIN: webauthn.Secret(pin)})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Activate(ctx, act); err != nil {
-		return nil, err
-	}
-	return platform, nil
 }
