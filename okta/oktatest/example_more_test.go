@@ -2,67 +2,52 @@ package oktatest_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/simulator"
-	"github.com/preenroll/preenroll/webauthn"
 )
 
-// ExampleServer_Outbox reads the PIN email of a pre-registered key: once
-// the key is activated, send-pin mails the preset PIN to a STAGED user's
-// secondary email, and the outbox is that mailbox.
+// ExampleServer_Outbox reads the PIN email of a pre-registered key. The
+// fulfillmenttest World runs the whole order against the fake Okta org and
+// Yubico; when Yubico ships the key, send-pin mails the preset PIN to the
+// STAGED new hire's secondary email, and the outbox is that mailbox.
 func ExampleServer_Outbox() {
 	ctx := context.Background()
-	srv, c, err := startExampleOrg()
-	if err != nil {
-		fmt.Println(err)
-		return
+	w := fulfillmenttest.New(fulfillmenttest.LogFatal{}, fulfillmenttest.WithUsers(fulfillmenttest.NewHire("isaac")))
+	defer w.Close()
+	u := w.User("isaac@example.com")
+	if _, err := w.Service.Order(ctx, u.Profile.Login); err != nil {
+		log.Fatal(err)
 	}
-	defer srv.Close()
-	u, err := srv.AddUser(okta.Profile{
-		Login: "isaac@example.com", Email: "isaac@example.com", SecondEmail: "isaac@home.example",
-		FirstName: "Isaac", LastName: "Brock",
-	}, okta.UserStaged)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	const presetPIN = "48213957"
-	_, enrollmentID, err := programByHand(ctx, srv, c, u.ID, presetPIN)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	if err := c.SendPIN(ctx, okta.SendPINRequest{UserID: u.ID, AuthenticatorEnrollmentID: enrollmentID}); err != nil {
-		fmt.Println(err)
-		return
-	}
+	w.AdvanceTo(ctx, fulfillmenttest.Shipped)
+	srv := w.Okta
 	for _, m := range srv.Outbox() {
-		fmt.Printf("to %s, %q, carries the PIN: %v\n", m.To, m.Subject, strings.Contains(m.Body, "\n    "+presetPIN+"\n"))
+		fmt.Printf("to %s, %q, a PIN email: %v\n", m.To, m.Subject, m.IsPIN())
 	}
-	// The user reads the newest PIN email in the mailbox.
-	pin, err := srv.PIN("isaac@home.example")
+	// The user reads the newest PIN email in the mailbox; the PIN unlocks
+	// the key in the parcel (SignIn fails otherwise).
+	pin, err := srv.PIN(u.Profile.SecondEmail)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	fmt.Println("PIN read from the email is the preset PIN:", pin == presetPIN)
-	_, err = srv.PIN("isaac@example.com")
+	w.AdvanceTo(ctx, fulfillmenttest.Delivered)
+	w.SignIn(ctx, u.Profile.Login, w.Parcel(ctx, u.Profile.Login), pin)
+	fmt.Println("signed in with the emailed PIN")
+	_, err = srv.PIN(u.Profile.Email)
 	fmt.Println("nothing at the primary email:", errors.Is(err, oktatest.ErrNoPINEmail))
 	// Output:
-	// to isaac@home.example, "Your YubiKey PIN", carries the PIN: true
-	// PIN read from the email is the preset PIN: true
+	// to isaac@home.example.net, "Your YubiKey PIN", a PIN email: true
+	// signed in with the emailed PIN
 	// nothing at the primary email: true
 }
 
@@ -71,59 +56,42 @@ func ExampleServer_Outbox() {
 // sign-in also sets the user's lastLogin.
 func ExampleServer_PINWiped() {
 	ctx := context.Background()
-	srv, c, err := startExampleOrg()
-	if err != nil {
-		fmt.Println(err)
-		return
+	w := fulfillmenttest.New(fulfillmenttest.LogFatal{}, fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	defer w.Close()
+	const login = "ada@example.com"
+	if _, err := w.Service.Order(ctx, login); err != nil {
+		log.Fatal(err)
 	}
-	defer srv.Close()
-	u, err := srv.AddUser(okta.Profile{
-		Login: "ada@example.com", Email: "ada@example.com", FirstName: "Ada", LastName: "Okafor",
-	}, okta.UserActive)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	const presetPIN, newPIN = "48213957", "135792468"
-	platform, enrollmentID, err := programByHand(ctx, srv, c, u.ID, presetPIN)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	w.AdvanceTo(ctx, fulfillmenttest.Delivered)
+	srv, u := w.Okta, w.User(login)
+	enrollmentID := w.Status(ctx, login).Enrollments[0].ID
 	fmt.Println("before sign-in: PIN wiped", srv.PINWiped(enrollmentID))
-	if err := srv.Advance(48 * time.Hour); err != nil { // the parcel travels
-		fmt.Println(err)
-		return
-	}
-	status, err := signInByHand(ctx, c, platform, u.Profile.Login, presetPIN, newPIN)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println("sign-in:", status)
+	w.SignIn(ctx, login, w.Parcel(ctx, login), w.PIN(login))
 	fmt.Println("after sign-in: PIN wiped", srv.PINWiped(enrollmentID))
-	err = c.SendPIN(ctx, okta.SendPINRequest{UserID: u.ID, AuthenticatorEnrollmentID: enrollmentID})
+	err := w.OktaClient.SendPIN(ctx, okta.SendPINRequest{UserID: u.ID, AuthenticatorEnrollmentID: enrollmentID})
 	fmt.Println("send-pin refused:", errors.Is(err, okta.ErrValidation))
 	got, _ := srv.User(u.ID)
-	fmt.Println("lastLogin:", got.LastLogin.Format(time.RFC3339))
+	fmt.Println("lastLogin is the sign-in's time:", got.LastLogin.Equal(srv.Now()))
 	// Output:
 	// before sign-in: PIN wiped false
-	// sign-in: SUCCESS
 	// after sign-in: PIN wiped true
 	// send-pin refused: true
-	// lastLogin: 2026-03-03T09:00:00Z
+	// lastLogin is the sign-in's time: true
 }
 
 // ExampleServer_AddEventHook registers an event hook, which Okta verifies
 // first, and receives the event an order emits.
 func ExampleServer_AddEventHook() {
 	ctx := context.Background()
-	srv, c, err := startExampleOrg()
+	srv, err := oktatest.Start()
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	defer srv.Close()
+	c, err := srv.Client()
+	if err != nil {
+		log.Fatal(err)
+	}
 	const secret = "hook-secret-2f9c"
 	var (
 		mu       sync.Mutex
@@ -138,17 +106,8 @@ func ExampleServer_AddEventHook() {
 			_ = json.NewEncoder(w).Encode(map[string]string{"verification": r.Header.Get("X-Okta-Verification-Challenge")})
 			return
 		}
-		var body struct {
-			Data struct {
-				Events []struct {
-					EventType string `json:"eventType"`
-					Target    []struct {
-						Type string `json:"type"`
-					} `json:"target"`
-				} `json:"events"`
-			} `json:"data"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		var body okta.EventHookDelivery
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Data == nil {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
@@ -199,130 +158,4 @@ func ExampleServer_AddEventHook() {
 	// hook verified
 	// delivered: system.mfa.preregister.initiate answered 200
 	// received: system.mfa.preregister.initiate (target User, PreregistrationMFAFactorResourceDetails)
-}
-
-// startExampleOrg starts a fake org on a fixed clock that trusts the
-// simulator's attestation CA, and its client.
-func startExampleOrg() (*oktatest.Server, *okta.Client, error) {
-	srv, err := oktatest.Start(
-		oktatest.WithNow(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)),
-		oktatest.WithAttestationRoots(simulator.DefaultFIDOCA().Root()),
-	)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := srv.Client()
-	if err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	return srv, c, nil
-}
-
-// programByHand plays Yubico's side for one user (see factory in
-// roundtrip_test.go): order, enroll with a transport key, create the
-// credentials on a simulated key with a preset PIN (forcing a PIN change)
-// and activate them with sealed responses. It returns the platform the
-// user signs in with and the enrollment ID.
-func programByHand(ctx context.Context, srv *oktatest.Server, c *okta.Client, userID, pin string) (*simulator.Platform, string, error) {
-	transport, err := webauthn.GenerateKey(rand.Reader, "APCS-Ttrans-C19881-I009", webauthn.UseEncryption)
-	if err != nil {
-		return nil, "", err
-	}
-	signer, err := webauthn.GenerateKey(rand.Reader, "APCS-Tsgnkey-C19881-H0027616953", webauthn.UseSigning)
-	if err != nil {
-		return nil, "", err
-	}
-	key, err := simulator.New(simulator.WithSerial(3632071))
-	if err != nil {
-		return nil, "", err
-	}
-	platform := simulator.NewPlatform(key)
-	err = c.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: userID,
-		FulfillmentData: okta.FulfillmentData{{ProductID: "1", InventoryProductID: "12", CustomizationID: "2EZ4RZ"}}})
-	if err != nil {
-		return nil, "", err
-	}
-	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID}, TransportKey: transport.Public()})
-	if err != nil {
-		return nil, "", err
-	}
-	ring := webauthn.Keyring{transport}
-	pinReq, err := webauthn.OpenPINRequest(ring, enr.PINRequestJWE)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := platform.SetPIN(ctx, pin); err != nil {
-		return nil, "", err
-	}
-	act := okta.ActivateRequest{
-		UserID: userID, Serial: strconv.FormatUint(uint64(key.Serial()), 10), Version: key.Firmware().String(),
-		SigningKeys: []webauthn.PublicJWK{signer.Public()},
-	}
-	for _, cr := range enr.CredRequests {
-		req, err := webauthn.OpenCredentialRequest(ring, cr.CredRequestJWE, srv.Now())
-		if err != nil {
-			return nil, "", err
-		}
-		credJSON, err := platform.CreateCredential(ctx, "https://"+req.RPID, req.CreationOptions(), pin)
-		if err != nil {
-			return nil, "", err
-		}
-		resp, err := webauthn.NewCredentialResponse(req.UserID, req.EnrollmentID, credJSON)
-		if err != nil {
-			return nil, "", err
-		}
-		sealed, err := webauthn.SealCredentialResponse(req.ResponseKey, signer, resp)
-		if err != nil {
-			return nil, "", err
-		}
-		act.CredResponses = append(act.CredResponses, okta.CredResponse{AuthenticatorEnrollmentID: cr.AuthenticatorEnrollmentID, CredResponseJWE: sealed})
-	}
-	if err := platform.ForcePINChange(ctx, pin); err != nil {
-		return nil, "", err
-	}
-	act.PINResponseJWE, err = webauthn.SealPINResponse(pinReq.ResponseKey, signer,
-		webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: pinReq.UserID, PIN: webauthn.Secret(pin)})
-	if err != nil {
-		return nil, "", err
-	}
-	if _, err := c.Activate(ctx, act); err != nil {
-		return nil, "", err
-	}
-	return platform, enr.CredRequests[0].AuthenticatorEnrollmentID, nil
-}
-
-// signInByHand changes the key's preset PIN and signs in through the Authn
-// API with the key's WebAuthn factor, returning the final status.
-func signInByHand(ctx context.Context, c *okta.Client, platform *simulator.Platform, login, presetPIN, newPIN string) (okta.AuthnStatus, error) {
-	if err := platform.ChangePIN(ctx, presetPIN, newPIN); err != nil {
-		return "", err
-	}
-	tx, err := c.Authenticate(ctx, okta.AuthnRequest{Username: login})
-	if err != nil {
-		return "", err
-	}
-	factors := tx.WebAuthnFactors()
-	if len(factors) == 0 {
-		return "", fmt.Errorf("no WebAuthn factor offered (status %s)", tx.Status)
-	}
-	if tx, err = c.ChallengeWebAuthnFactor(ctx, tx.StateToken, factors[0].ID); err != nil {
-		return "", err
-	}
-	options, err := tx.WebAuthnRequestOptions(rpID)
-	if err != nil {
-		return "", err
-	}
-	credential, err := platform.GetAssertionJSON(ctx, "https://"+rpID, options, newPIN)
-	if err != nil {
-		return "", err
-	}
-	assertion, err := okta.ParseWebAuthnAssertion(credential)
-	if err != nil {
-		return "", err
-	}
-	if tx, err = c.VerifyWebAuthnFactor(ctx, tx.StateToken, factors[0].ID, assertion); err != nil {
-		return "", err
-	}
-	return tx.Status, nil
 }

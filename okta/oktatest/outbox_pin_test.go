@@ -1,14 +1,20 @@
 package oktatest_test
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/webauthn"
 )
 
 func TestEmailPIN(t *testing.T) {
@@ -53,7 +59,7 @@ func TestEmailPIN(t *testing.T) {
 // none.
 func TestServerPINNewest(t *testing.T) {
 	ctx := t.Context()
-	srv, c, err := startExampleOrg()
+	srv, c, err := startTrustingOrg()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,4 +92,95 @@ func TestServerPINNewest(t *testing.T) {
 	if diff := cmp.Diff([]string{"48213957", "59173920"}, got); diff != "" {
 		t.Errorf("PINs read after each send-pin (-want +got):\n%s", diff)
 	}
+}
+
+// startTrustingOrg starts a fake org on a fixed clock that trusts the
+// simulator's attestation CA, and its client.
+func startTrustingOrg() (*oktatest.Server, *okta.Client, error) {
+	srv, err := oktatest.Start(
+		oktatest.WithNow(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)),
+		oktatest.WithAttestationRoots(simulator.DefaultFIDOCA().Root()),
+	)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := srv.Client()
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	return srv, c, nil
+}
+
+// programByHand plays Yubico's side for one user (see factory in
+// roundtrip_test.go): order, enroll with a transport key, create the
+// credentials on a simulated key with a preset PIN (forcing a PIN change)
+// and activate them with sealed responses. It returns the platform the
+// user signs in with and the enrollment ID.
+func programByHand(ctx context.Context, srv *oktatest.Server, c *okta.Client, userID, pin string) (*simulator.Platform, string, error) {
+	transport, err := webauthn.GenerateKey(rand.Reader, "APCS-Ttrans-C19881-I009", webauthn.UseEncryption)
+	if err != nil {
+		return nil, "", err
+	}
+	signer, err := webauthn.GenerateKey(rand.Reader, "APCS-Tsgnkey-C19881-H0027616953", webauthn.UseSigning)
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := simulator.New(simulator.WithSerial(3632071))
+	if err != nil {
+		return nil, "", err
+	}
+	platform := simulator.NewPlatform(key)
+	err = c.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: userID,
+		FulfillmentData: okta.FulfillmentData{{ProductID: "1", InventoryProductID: "12", CustomizationID: "2EZ4RZ"}}})
+	if err != nil {
+		return nil, "", err
+	}
+	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID}, TransportKey: transport.Public()})
+	if err != nil {
+		return nil, "", err
+	}
+	ring := webauthn.Keyring{transport}
+	pinReq, err := webauthn.OpenPINRequest(ring, enr.PINRequestJWE)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := platform.SetPIN(ctx, pin); err != nil {
+		return nil, "", err
+	}
+	act := okta.ActivateRequest{
+		UserID: userID, Serial: strconv.FormatUint(uint64(key.Serial()), 10), Version: key.Firmware().String(),
+		SigningKeys: []webauthn.PublicJWK{signer.Public()},
+	}
+	for _, cr := range enr.CredRequests {
+		req, err := webauthn.OpenCredentialRequest(ring, cr.CredRequestJWE, srv.Now())
+		if err != nil {
+			return nil, "", err
+		}
+		credJSON, err := platform.CreateCredential(ctx, "https://"+req.RPID, req.CreationOptions(), pin)
+		if err != nil {
+			return nil, "", err
+		}
+		resp, err := webauthn.NewCredentialResponse(req.UserID, req.EnrollmentID, credJSON)
+		if err != nil {
+			return nil, "", err
+		}
+		sealed, err := webauthn.SealCredentialResponse(req.ResponseKey, signer, resp)
+		if err != nil {
+			return nil, "", err
+		}
+		act.CredResponses = append(act.CredResponses, okta.CredResponse{AuthenticatorEnrollmentID: cr.AuthenticatorEnrollmentID, CredResponseJWE: sealed})
+	}
+	if err := platform.ForcePINChange(ctx, pin); err != nil {
+		return nil, "", err
+	}
+	act.PINResponseJWE, err = webauthn.SealPINResponse(pinReq.ResponseKey, signer,
+		webauthn.PINResponse{Version: webauthn.MessageVersion, UserID: pinReq.UserID, PIN: webauthn.Secret(pin)})
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := c.Activate(ctx, act); err != nil {
+		return nil, "", err
+	}
+	return platform, enr.CredRequests[0].AuthenticatorEnrollmentID, nil
 }
