@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/preenroll/preenroll/okta"
 )
 
 // Directory is where user profiles come from: Okta itself, or an export of
@@ -120,7 +122,7 @@ var setters = withPlainSetters(map[string]func(p *Profile, v string) error{
 		p.StreetAddress += v
 		return nil
 	},
-	AttrUserStatus: func(p *Profile, v string) error { p.UserStatus = v; return nil },
+	AttrUserStatus: func(p *Profile, v string) error { p.UserStatus = okta.UserStatus(v); return nil },
 	AttrNeverSignedIn: func(p *Profile, v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "", "false", "no", "0", "n":

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/okta"
 )
 
 func FuzzValidateNormalize(f *testing.F) {
@@ -21,7 +23,7 @@ func FuzzValidateNormalize(f *testing.F) {
 		p := Profile{
 			FirstName: first, LastName: last, Organization: org, Email: email, SecondEmail: second,
 			PrimaryPhone: phone, StreetAddress: street, City: city, State: state, ZipCode: zip,
-			CountryCode: country, UserStatus: status, NeverSignedIn: never,
+			CountryCode: country, UserStatus: okta.UserStatus(status), NeverSignedIn: never,
 		}
 		s := ShippingInfoFromProfile(p)
 		checkValidation(t, s.Validate())

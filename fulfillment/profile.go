@@ -22,8 +22,9 @@ type Profile struct {
 	CountryCode   string `json:"countryCode"`   // ISO 3166-1 alpha-2
 	Organization  string `json:"organization"`  // company
 
-	// UserStatus is the Okta user status: "STAGED", "ACTIVE", ...
-	UserStatus string `json:"userStatus,omitempty"`
+	// UserStatus is the Okta user status (okta.UserStaged, okta.UserActive,
+	// ...).
+	UserStatus okta.UserStatus `json:"userStatus,omitempty"`
 	// NeverSignedIn is true when the user has never signed in (Okta's
 	// lastLogin is null).
 	NeverSignedIn bool `json:"neverSignedIn,omitempty"`
@@ -54,7 +55,7 @@ var profileFields = []struct {
 
 // profileFromOkta maps an Okta user onto the domain Profile.
 func profileFromOkta(u okta.User) Profile {
-	p := Profile{UserStatus: string(u.Status), NeverSignedIn: u.LastLogin.IsZero()}
+	p := Profile{UserStatus: u.Status, NeverSignedIn: u.LastLogin.IsZero()}
 	for _, f := range profileFields {
 		*f.in(&p) = *f.okta(&u.Profile)
 	}

@@ -31,7 +31,7 @@ func (s *Service) PrepareUser(ctx context.Context, p Profile, kind UserKind) (st
 		return "", &ValidationError{Fields: []FieldError{{Field: "login", Problem: "required"}}, kind: ErrInvalidShipping}
 	}
 	if kind == NewUser {
-		p.UserStatus, p.NeverSignedIn = string(okta.UserStaged), true
+		p.UserStatus, p.NeverSignedIn = okta.UserStaged, true
 		typed := ShippingInfoFromProfile(p)
 		info := typed.Normalize()
 		if s.truncate {

@@ -6,6 +6,8 @@ import (
 	"net/mail"
 	"strings"
 	"unicode"
+
+	"github.com/preenroll/preenroll/okta"
 )
 
 // ErrInvalidShipping is wrapped by the *ValidationError that
@@ -58,8 +60,8 @@ type ShippingInfo struct {
 	PostalCode  string `json:"zipCode"`      // postal_code ← zipCode
 	CountryCode string `json:"countryCode"`  // country_code_2 ← countryCode
 
-	UserStatus    string `json:"userStatus,omitempty"`    // Okta user status, as in Profile
-	NeverSignedIn bool   `json:"neverSignedIn,omitempty"` // as in Profile
+	UserStatus    okta.UserStatus `json:"userStatus,omitempty"`    // Okta user status, as in Profile
+	NeverSignedIn bool            `json:"neverSignedIn,omitempty"` // as in Profile
 }
 
 // ShippingInfoFromProfile maps p onto a ShippingInfo. It does not change
@@ -106,13 +108,19 @@ func splitStreet(s string) (line1, line2 string) {
 // STAGED user, or an ACTIVE or PROVISIONED user who never signed in, cannot
 // read the primary mailbox the PIN would otherwise go to.
 func (s ShippingInfo) SecondEmailRequired() bool {
-	switch strings.ToUpper(strings.TrimSpace(s.UserStatus)) {
-	case "STAGED":
+	switch canonicalUserStatus(s.UserStatus) {
+	case okta.UserStaged:
 		return true
-	case "ACTIVE", "PROVISIONED":
+	case okta.UserActive, okta.UserProvisioned:
 		return s.NeverSignedIn
 	}
 	return false
+}
+
+// canonicalUserStatus returns st upper-cased and trimmed, so that a status
+// typed by hand ("staged ") compares equal to Okta's constants.
+func canonicalUserStatus(st okta.UserStatus) okta.UserStatus {
+	return okta.UserStatus(strings.ToUpper(strings.TrimSpace(string(st))))
 }
 
 // RecipientEmail is the address Yubico sends shipment and tracking mail
@@ -124,7 +132,7 @@ func (s ShippingInfo) SecondEmailRequired() bool {
 // administrator can reach them, but their mail goes to the primary address
 // like every other activated user's.
 func (s ShippingInfo) RecipientEmail() string {
-	if strings.EqualFold(strings.TrimSpace(s.UserStatus), "STAGED") {
+	if canonicalUserStatus(s.UserStatus) == okta.UserStaged {
 		return s.SecondEmail
 	}
 	return s.Email
@@ -163,7 +171,7 @@ func (s ShippingInfo) Normalize() ShippingInfo {
 	if p, err := NormalizePhone(n.CountryCode, n.Phone); err == nil {
 		n.Phone = p
 	}
-	n.UserStatus = upperASCII(collapseSpace(s.UserStatus))
+	n.UserStatus = okta.UserStatus(upperASCII(collapseSpace(string(s.UserStatus))))
 	return n
 }
 

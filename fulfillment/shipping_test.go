@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/okta"
 )
 
 // baseProfile is a valid, normalised US profile of a STAGED user.
@@ -378,7 +380,7 @@ func TestTruncate(t *testing.T) {
 func TestRecipientEmail(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		status string
+		status okta.UserStatus
 		never  bool
 		want   string
 	}{

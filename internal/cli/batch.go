@@ -411,7 +411,7 @@ func seed(srv *oktatest.Server, cfg *Config, rows []row) (int, map[int]string) {
 			p = addresses[i%len(addresses)]
 			p.Login, p.Email, p.SecondEmail = r.login, r.login, local+"@home.example.net"
 			p.FirstName, p.LastName, p.Organization = firstNames[i%len(firstNames)], lastNames[i%len(lastNames)], "Example Inc."
-		case strings.EqualFold(r.profile.UserStatus, string(okta.UserActive)):
+		case strings.EqualFold(string(r.profile.UserStatus), string(okta.UserActive)):
 			p = okta.Profile{Login: r.login, Email: cmp.Or(r.profile.Email, r.login), SecondEmail: r.profile.SecondEmail,
 				FirstName: r.profile.FirstName, LastName: r.profile.LastName}
 		default:
@@ -459,7 +459,7 @@ func (br *batchRun) lookup(ctx context.Context, b *backend) error {
 		switch {
 		case errors.Is(err, okta.ErrNotFound):
 			o.kind = fulfillment.NewUser
-			p.UserStatus, p.NeverSignedIn = string(okta.UserStaged), true
+			p.UserStatus, p.NeverSignedIn = okta.UserStaged, true
 		case err != nil:
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -468,7 +468,7 @@ func (br *batchRun) lookup(ctx context.Context, b *backend) error {
 			return nil
 		default:
 			o.kind = fulfillment.ExistingUser
-			p.UserStatus, p.NeverSignedIn = string(u.Status), u.LastLogin.IsZero()
+			p.UserStatus, p.NeverSignedIn = u.Status, u.LastLogin.IsZero()
 		}
 		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
 			o.result, o.problem = resultInvalid, describe(ctx, err)
