@@ -232,11 +232,6 @@ func CanOrder(current Status) error {
 	return fmt.Errorf("%w %q: cannot decide whether a new order is allowed", ErrUnknownStatus, string(current))
 }
 
-// enrollmentDeleted is recorded as an [Enrollment]'s status once Okta no
-// longer lists the enrollment (deleted there or by [Service.Delete]). It is
-// not a status Okta reports; those are okta.EnrollmentStatus constants.
-const enrollmentDeleted okta.EnrollmentStatus = "DELETED"
-
 // StatusFromOkta maps an Okta enrollment status and its
 // profile.presetPinAvailable to a Status:
 //

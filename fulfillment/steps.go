@@ -617,7 +617,7 @@ func (s *Service) reconcile(ctx context.Context, rec Record, es []okta.Enrollmen
 	present, signedIn, changed := 0, false, false
 	for i, mine := range rec.Enrollments {
 		e, ok := byID[mine.ID]
-		status := enrollmentDeleted
+		status, deleted := mine.Status, !ok // a deleted one keeps its last status
 		if ok {
 			present++
 			status = e.Status
@@ -625,8 +625,8 @@ func (s *Service) reconcile(ctx context.Context, rec Record, es []okta.Enrollmen
 				signedIn = true
 			}
 		}
-		if rec.Enrollments[i].Status != status {
-			rec.Enrollments[i].Status, changed = status, true
+		if mine.Status != status || mine.Deleted != deleted {
+			rec.Enrollments[i].Status, rec.Enrollments[i].Deleted, changed = status, deleted, true
 		}
 	}
 	switch {
@@ -657,7 +657,7 @@ func (s *Service) markErrors(ctx context.Context, _ *pass, rec Record) (Record, 
 		err := s.okta.MarkError(ctx, rec.UserID, e.ID)
 		switch {
 		case errors.Is(err, okta.ErrNotFound):
-			rec.Enrollments[i].Status = enrollmentDeleted
+			rec.Enrollments[i].Deleted = true
 		case err != nil:
 			return rec, unknown("mark enrollment "+e.ID+" errored", err)
 		default:
@@ -684,7 +684,7 @@ func (s *Service) finishDelete(ctx context.Context, _ *pass, rec Record) (Record
 		rec.Reason += "; " + leftAlone(foreign)
 	}
 	for i := range rec.Enrollments {
-		rec.Enrollments[i].Status = enrollmentDeleted
+		rec.Enrollments[i].Deleted = true
 	}
 	st, err := rec.Status.Next(EventDelete)
 	if err != nil {

@@ -2,6 +2,7 @@ package fulfillment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -97,9 +98,31 @@ type Enrollment struct {
 	// until the shipment exists so that a resumed create sends the same body.
 	CredRequest string `json:"credRequest,omitempty"`
 	// Status is the enrollment's status at Okta when last seen
-	// (FULFILLMENT_PENDING, FULFILLMENT_ERRORED, ACTIVE, ...), or DELETED
-	// once Okta no longer lists it.
+	// (FULFILLMENT_PENDING, FULFILLMENT_ERRORED, ACTIVE, ...). Once the
+	// enrollment is Deleted it keeps the last status Okta reported.
 	Status okta.EnrollmentStatus `json:"status,omitempty"`
+	// Deleted is true once Okta no longer lists the enrollment (deleted
+	// there, or by [Service.Delete]).
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// legacyDeleted is the Status that records stored before Enrollment.Deleted
+// existed carried for a deleted enrollment. It is not a status Okta reports.
+const legacyDeleted okta.EnrollmentStatus = "DELETED"
+
+// UnmarshalJSON decodes an Enrollment, reading a stored Status "DELETED"
+// (written by earlier versions) as Deleted with no status.
+func (e *Enrollment) UnmarshalJSON(b []byte) error {
+	type plain Enrollment // no UnmarshalJSON: no recursion
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Status == legacyDeleted {
+		p.Status, p.Deleted = "", true
+	}
+	*e = Enrollment(p)
+	return nil
 }
 
 // Pairing says how the credential responses of a shipped key were paired

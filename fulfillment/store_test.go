@@ -2,6 +2,7 @@ package fulfillment_test
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -187,5 +188,50 @@ func TestStoresAgree(t *testing.T) {
 	}
 	if diff := cmp.Diff(results[0], results[1]); diff != "" {
 		t.Errorf("memory and sqlite disagree (-memory +sqlite):\n%s", diff)
+	}
+}
+
+// TestLegacyDeletedEnrollment checks that a record stored before
+// Enrollment.Deleted existed, whose deleted enrollment carried the status
+// "DELETED", still reads as deleted, from JSON and from the SQLite store,
+// and is written back in the new form.
+func TestLegacyDeletedEnrollment(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	data, err := os.ReadFile(filepath.Join("testdata", "record_legacy_deleted.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []fulfillment.Enrollment{{ID: "aen1", KeyID: "k1", Deleted: true}, {ID: "aen2", KeyID: "k2", Status: "ACTIVE"}}
+	var rec fulfillment.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, rec.Enrollments); d != "" {
+		t.Errorf("decoded enrollments (-want +got):\n%s", d)
+	}
+	out, err := json.Marshal(rec.Enrollments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, wantJSON := string(out), `[{"id":"aen1","keyId":"k1","deleted":true},{"id":"aen2","keyId":"k2","status":"ACTIVE"}]`; got != wantJSON {
+		t.Errorf("encoded enrollments = %s, want %s", got, wantJSON)
+	}
+
+	s, err := fulfillment.OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := fulfillment.SQLiteDB(s).ExecContext(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, data)
+		VALUES (?, 'DELETED', 'deleted', 1, 0, '', ?)`, rec.UserID, string(data)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, rec.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got.Enrollments); d != "" {
+		t.Errorf("enrollments read from SQLite (-want +got):\n%s", d)
 	}
 }

@@ -206,7 +206,11 @@ func printRecord(w io.Writer, r fulfillment.Record) {
 		fmt.Fprintln(w)
 	}
 	for _, e := range r.Enrollments {
-		fmt.Fprintf(w, "  Okta enrollment %s %s\n", safe(e.ID), safe(string(e.Status)))
+		status := safe(string(e.Status))
+		if e.Deleted {
+			status = "DELETED"
+		}
+		fmt.Fprintf(w, "  Okta enrollment %s %s\n", safe(e.ID), status)
 	}
 	if r.FailedStep != "" {
 		fmt.Fprintf(w, "  failed at %s: %s\n", r.FailedStep, safe(r.Reason))
