@@ -90,7 +90,8 @@ type BatchReport struct {
 // error is non-nil only for StopOnInvalid or when ctx ends (the report
 // then holds what was done).
 func (s *Service) OrderBatch(ctx context.Context, users []string, opts BatchOptions) (BatchReport, error) {
-	items, itemsErr := s.orderItems("batch", opts.Items)
+	items := s.withDefaults(opts.Items)
+	itemsErr := validateItems(items)
 	todo, invalid, err := s.validateBatch(ctx, users, items, itemsErr)
 	rep := BatchReport{Invalid: invalid}
 	if err != nil {

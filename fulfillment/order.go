@@ -66,6 +66,21 @@ func validateOrder(userID string, items []Item) error {
 	case !isIdentifier(userID, 64, "._-"):
 		v.add("userId", userID, "must be 1-64 ASCII letters, digits, '.', '_' or '-'")
 	}
+	checkItems(&v, items)
+	return v.err(ErrInvalidOrder)
+}
+
+// validateItems is the items half of [validateOrder], for an order whose
+// user is not known yet: exactly one item, valid by [Item.Validate], its
+// fields named as in Okta's body.
+func validateItems(items []Item) error {
+	var v validator
+	checkItems(&v, items)
+	return v.err(ErrInvalidOrder)
+}
+
+// checkItems adds the problems of an order's items to v.
+func checkItems(v *validator, items []Item) {
 	switch {
 	case len(items) == 0:
 		v.add("fulfillmentData", "", "at least one item is required")
@@ -73,9 +88,8 @@ func validateOrder(userID string, items []Item) error {
 		v.add("fulfillmentData", strconv.Itoa(len(items))+" items", "one item per order: Okta allows one key in fulfillment per user")
 	}
 	for i, it := range items {
-		it.check(&v, fmt.Sprintf("fulfillmentData[%d].", i))
+		it.check(v, fmt.Sprintf("fulfillmentData[%d].", i))
 	}
-	return v.err(ErrInvalidOrder)
 }
 
 func checkNumericID(v *validator, field, s string) {

@@ -96,15 +96,15 @@ func (s *Service) Order(ctx context.Context, userID string, items ...Item) (Reco
 	if userID == "" {
 		return Record{}, &ValidationError{Fields: []FieldError{{Field: "userId", Problem: "required"}}, kind: ErrInvalidOrder}
 	}
-	if _, err := s.orderItems("user", items); err != nil {
-		return Record{}, err
+	items = s.withDefaults(items)
+	if err := validateItems(items); err != nil {
+		return Record{}, err // before any call: the user is not read for a bad order
 	}
 	u, err := s.okta.GetUser(ctx, userID)
 	if err != nil {
 		return Record{}, fmt.Errorf("fulfillment: order for %q: get user: %w", userID, err)
 	}
-	items, err = s.orderItems(u.ID, items)
-	if err != nil {
+	if err := validateOrder(u.ID, items); err != nil {
 		return Record{}, err
 	}
 	if _, err := s.shippingInfo(u); err != nil {
@@ -113,11 +113,18 @@ func (s *Service) Order(ctx context.Context, userID string, items ...Item) (Reco
 	return s.order(ctx, u, items, "")
 }
 
+// withDefaults returns items, or Config.Defaults when items is empty and
+// defaults are configured.
+func (s *Service) withDefaults(items []Item) []Item {
+	if len(items) == 0 && s.defaults != (Item{}) {
+		return []Item{s.defaults}
+	}
+	return items
+}
+
 // orderItems applies the defaults and validates an order.
 func (s *Service) orderItems(userID string, items []Item) ([]Item, error) {
-	if len(items) == 0 && s.defaults != (Item{}) {
-		items = []Item{s.defaults}
-	}
+	items = s.withDefaults(items)
 	if err := validateOrder(userID, items); err != nil {
 		return nil, err
 	}
