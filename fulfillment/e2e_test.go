@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
@@ -906,5 +908,60 @@ func TestDeleteAfterLostCreate(t *testing.T) {
 	}
 	if es := e.Okta.Enrollments(u.ID); len(es) != 0 {
 		t.Errorf("Okta enrollments after Delete: %+v", es)
+	}
+}
+
+// TestResendPINRecordsStep: ResendPIN is the send-PIN step: its intent
+// (with an idempotency key) and its result are in the record's history,
+// and a refused resend leaves the key Shipped at PINSent (the PIN was sent
+// once already) with the refusal recorded.
+func TestResendPINRecordsStep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	e.shipThrough()
+	before := e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+	type entry struct {
+		Step   fulfillment.Step
+		HasKey bool
+		Reason string
+	}
+	tail := func(rec fulfillment.Record) []entry {
+		var got []entry
+		for _, c := range rec.History[len(before.History):] {
+			got = append(got, entry{c.Step, c.Key != "", c.Reason})
+		}
+		return got
+	}
+
+	if err := e.Service.ResendPIN(ctx, u.ID); err != nil {
+		t.Fatalf("ResendPIN: %v", err)
+	}
+	rec := e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+	want := []entry{{fulfillment.StepPINSending, true, ""}, {fulfillment.StepPINSent, false, "PIN resent"}}
+	if d := cmp.Diff(want, tail(rec)); d != "" {
+		t.Errorf("history of ResendPIN (-want +got):\n%s", d)
+	}
+
+	before = rec
+	if err := e.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/send-pin", Status: 403}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Service.ResendPIN(ctx, u.ID); err == nil {
+		t.Fatal("ResendPIN refused by Okta succeeded")
+	}
+	rec = e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
+	got := tail(rec)
+	if len(got) != 2 || got[0] != (entry{fulfillment.StepPINSending, true, ""}) ||
+		got[1].Step != fulfillment.StepPINSent || !strings.HasPrefix(got[1].Reason, "send PIN failed: ") {
+		t.Errorf("history of a refused ResendPIN: %+v, want the intent then PINSent with the refusal", got)
+	}
+	if rec.Lease != (fulfillment.Lease{}) {
+		t.Errorf("lease %+v left after a refused ResendPIN", rec.Lease)
 	}
 }

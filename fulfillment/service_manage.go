@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
-
-	"github.com/preenroll/preenroll/okta"
 )
 
 // Retry resumes an errored record (FulfillmentErrored → FulfillmentStarted)
@@ -49,43 +46,23 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 			return rec, fmt.Errorf("fulfillment: retry %q: %w", userID, err)
 		}
 	}
+	p := &pass{} // the profile read here serves the enroll and the shipment too
 	if rec.Step == StepMarkingError {
-		if rec, err = s.markErrors(ctx, nil, rec); err != nil {
+		if rec, err = s.advance(ctx, p, rec); err != nil { // the mark-error step, resumed
 			return rec, err
 		}
 	}
 	reason := fmt.Sprintf("retry from %s after: %s", cmpOr(rec.FailedStep, rec.Step), rec.Reason)
-	p := &pass{} // the profile read here serves the enroll and the shipment too
-	switch rec.FailedStep {
-	case StepInitiating:
-		rec.Step = StepInitiating
-	case StepActivating:
-		// The key is programmed and shipped; only its activation failed.
-		// Activate it again (Okta accepts errored enrollments) instead of
-		// shipping a second key.
-		rec.Step = StepShipmentCreated
-	default:
-		_, readErr, invalid := s.profile(ctx, p, userID)
-		if readErr != nil {
-			return rec, fmt.Errorf("fulfillment: retry %q: get user: %w", userID, readErr)
-		}
-		if invalid != nil {
-			return rec, invalid
-		}
-		if err := s.cancelShipment(ctx, &rec); err != nil {
+	if at := retryStep(rec.FailedStep); at != "" {
+		rec.Step = at
+	} else {
+		var note string
+		if rec, note, err = s.restart(ctx, p, rec); err != nil {
 			return rec, err
 		}
-		foreign, err := s.deleteOwned(ctx, rec)
-		if err != nil {
-			return rec, err
+		if note != "" {
+			reason += "; " + note
 		}
-		if len(foreign) > 0 {
-			reason += "; " + leftAlone(foreign)
-		}
-		rec.Enrollments, rec.EnrollCalls, rec.PINRequest, rec.TransportKeyID, rec.Shipping = nil, nil, "", "", ShippingInfo{}
-		rec.ShipmentID, rec.ShipmentState, rec.Serial, rec.Firmware, rec.Pairing = "", 0, "", "", ""
-		rec.ShipmentCheckedAt, rec.DeliveredAt = time.Time{}, time.Time{}
-		rec.Step = StepInitiated
 	}
 	rec.Status, rec.FailedStep, rec.Reason, rec.Keys, rec.Lease = started, "", "", nil, Lease{}
 	rec.Attempts++
@@ -143,6 +120,10 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 // key is Shipped (an error wrapping ErrInvalidTransition otherwise: after
 // the first sign-in the PIN is gone). If Okta refuses because the user has
 // signed in meanwhile, the record becomes Active and the error is returned.
+// It is the send-PIN step: its intent and result are in the record's
+// history; on an unknown outcome (transport error, 5xx) the intent stays
+// recorded and Sync sends the PIN again. A record leased by another
+// instance gets an error wrapping ErrBusy.
 func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 	unlock := s.lock(userID)
 	defer unlock()
@@ -153,10 +134,14 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 	if _, err := rec.Status.Next(EventResendPIN); err != nil {
 		return fmt.Errorf("fulfillment: resend PIN to %q: %w", userID, err)
 	}
+	if s.leased(rec) {
+		return fmt.Errorf("fulfillment: resend PIN to %q: %w", userID, ErrBusy)
+	}
 	if len(rec.Enrollments) == 0 {
 		return fmt.Errorf("fulfillment: resend PIN to %q: no enrollment recorded", userID)
 	}
-	err = s.okta.SendPIN(ctx, okta.SendPINRequest{UserID: userID, FulfillmentProvider: okta.ProviderYubico, AuthenticatorEnrollmentID: rec.Enrollments[0].ID})
+	// The send-PIN step, with its intent and result recorded.
+	rec, err = s.sendPIN(ctx, &pass{resendPIN: true}, rec)
 	if err != nil {
 		if es, lerr := s.okta.ListEnrollments(ctx, userID); lerr == nil {
 			if _, rerr := s.reconcile(ctx, rec, es); rerr != nil {
@@ -165,10 +150,8 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 		}
 		return fmt.Errorf("fulfillment: resend PIN to %q: %w", userID, err)
 	}
-	rec.Step, rec.Lease = StepPINSent, Lease{}
-	_, err = s.save(ctx, rec, Change{Reason: "PIN resent"})
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: PIN resent", slog.String("user", userID))
-	return err
+	return nil
 }
 
 // Status returns the user's record from the store, reconciled with Okta's

@@ -75,6 +75,11 @@ type stepRule struct {
 	// effect, and how to record that it did.
 	happened func(s *Service, ctx context.Context, rec Record) (bool, error)
 	settle   func(s *Service, ctx context.Context, rec Record) (Record, error)
+	// retry is the step [Service.Retry] resumes a record that failed at
+	// this row's intent (or, for a read-only row, at its after step) from,
+	// keeping what the attempt made. Empty: the attempt starts over
+	// ([Service.restart]) from StepInitiated.
+	retry Step
 }
 
 // steps is THE step table, in lifecycle order. A record at StepErrored,
@@ -82,15 +87,18 @@ type stepRule struct {
 // for Retry or Delete, for nothing, or is done.
 var steps = []stepRule{
 	{name: "initiate", intent: StepInitiating, done: StepInitiated, recovery: resend,
-		do: (*Service).initiate},
+		do: (*Service).initiate, retry: StepInitiating}, // send the order again
 	{name: "enroll", after: StepInitiated, intent: StepEnrolling, done: StepEnrolled, recovery: dropStraysThenResend,
 		do: (*Service).enroll},
 	{name: "create shipment", after: StepEnrolled, intent: StepShipmentCreating, done: StepShipmentCreated, recovery: resendIfIdempotent,
 		do: (*Service).createShipment},
 	{name: "poll", after: StepShipmentCreated, done: StepShipmentCreated, recovery: readOnly,
 		do: (*Service).poll},
+	// A retried activation activates the shipped key's responses again
+	// (Okta accepts errored enrollments) instead of shipping a second key.
 	{name: "activate", intent: StepActivating, done: StepActivated, recovery: checkThenResend,
-		do: (*Service).activateShipped, happened: (*Service).allActive, settle: (*Service).activated},
+		do: (*Service).activateShipped, happened: (*Service).allActive, settle: (*Service).activated,
+		retry: StepShipmentCreated},
 	{name: "send PIN", after: StepActivated, intent: StepPINSending, done: StepPINSent, recovery: resend,
 		do: (*Service).sendPIN},
 	{name: "sign-in and delivery check", after: StepPINSent, done: StepActive, recovery: readOnly,
@@ -128,6 +136,9 @@ type pass struct {
 	// straysDropped: the pass found no foreign enrollment and deleted
 	// ours (dropStrays), so enroll need not list them again.
 	straysDropped bool
+	// resendPIN: the pass is [Service.ResendPIN]'s; the send-PIN step
+	// sends a PIN already sent once again.
+	resendPIN bool
 }
 
 // profile returns the user's profile validated as a shipping address,
@@ -526,10 +537,21 @@ func (s *Service) activateShipped(ctx context.Context, _ *pass, rec Record) (Rec
 	return s.activate(ctx, rec, sh)
 }
 
-// sendPIN asks Okta to email the PIN.
-func (s *Service) sendPIN(ctx context.Context, _ *pass, rec Record) (Record, error) {
+// sendPIN asks Okta to email the PIN. For [Service.ResendPIN] (p.resendPIN)
+// it sends it again.
+func (s *Service) sendPIN(ctx context.Context, p *pass, rec Record) (Record, error) {
 	if len(rec.Enrollments) == 0 {
 		return rec, fmt.Errorf("fulfillment: record of %q has no enrollment to send a PIN for", rec.UserID)
+	}
+	// A refused send leaves the record Shipped at Activated, so that the
+	// next pass (or ResendPIN) tries again; a refused resend of a PIN that
+	// was sent leaves it at PINSent.
+	refused, reason := StepActivated, ""
+	if p != nil && p.resendPIN {
+		reason = "PIN resent"
+		if rec.Step == StepPINSent {
+			refused = StepPINSent
+		}
 	}
 	rec, _, err := s.intend(ctx, rec, StepPINSending)
 	if err != nil {
@@ -538,14 +560,12 @@ func (s *Service) sendPIN(ctx context.Context, _ *pass, rec Record) (Record, err
 	if err := s.okta.SendPIN(ctx, okta.SendPINRequest{UserID: rec.UserID, FulfillmentProvider: okta.ProviderYubico,
 		AuthenticatorEnrollmentID: rec.Enrollments[0].ID}); err != nil {
 		if definite(err) {
-			// The key is active; only the email failed. Stay Shipped at
-			// Activated so the next pass (or ResendPIN) tries again.
-			rec, serr := s.reach(ctx, rec, StepActivated, "send PIN failed: "+err.Error())
+			rec, serr := s.reach(ctx, rec, refused, "send PIN failed: "+err.Error())
 			return rec, errors.Join(fmt.Errorf("fulfillment: send PIN to %q: %w", rec.UserID, err), serr)
 		}
 		return rec, unknown("send PIN to "+rec.UserID, err)
 	}
-	return s.reach(ctx, rec, StepPINSent, "")
+	return s.reach(ctx, rec, StepPINSent, reason)
 }
 
 // deliveryPoll is the least time between two reads of a shipped key's
@@ -665,6 +685,50 @@ func (s *Service) markErrors(ctx context.Context, _ *pass, rec Record) (Record, 
 		}
 	}
 	return s.reach(ctx, rec, StepErrored, rec.Reason)
+}
+
+// retryStep is the step [Service.Retry] resumes a record that failed at
+// step failed from, by the step table; empty when the attempt starts over
+// ([Service.restart]).
+func retryStep(failed Step) Step {
+	if failed == "" {
+		return "" // managed elsewhere: taken over from the enroll
+	}
+	if rule, _ := stepAt(failed); rule != nil {
+		return rule.retry
+	}
+	return ""
+}
+
+// restart prepares a failed attempt's record for Retry to start over: the
+// user's profile is validated again (still invalid: the *ValidationError),
+// the old shipment is cancelled if Yubico still allows it, the enrollments
+// the Service created are deleted at Okta (note names any other one, left
+// alone), and what the attempt made is forgotten. The record is returned
+// at StepInitiated, not saved.
+func (s *Service) restart(ctx context.Context, p *pass, rec Record) (_ Record, note string, err error) {
+	_, readErr, invalid := s.profile(ctx, p, rec.UserID)
+	if readErr != nil {
+		return rec, "", fmt.Errorf("fulfillment: retry %q: get user: %w", rec.UserID, readErr)
+	}
+	if invalid != nil {
+		return rec, "", invalid
+	}
+	if err := s.cancelShipment(ctx, &rec); err != nil {
+		return rec, "", err
+	}
+	foreign, err := s.deleteOwned(ctx, rec)
+	if err != nil {
+		return rec, "", err
+	}
+	if len(foreign) > 0 {
+		note = leftAlone(foreign)
+	}
+	rec.Enrollments, rec.EnrollCalls, rec.PINRequest, rec.TransportKeyID, rec.Shipping = nil, nil, "", "", ShippingInfo{}
+	rec.ShipmentID, rec.ShipmentState, rec.Serial, rec.Firmware, rec.Pairing = "", 0, "", "", ""
+	rec.ShipmentCheckedAt, rec.DeliveredAt = time.Time{}, time.Time{}
+	rec.Step = StepInitiated
+	return rec, note, nil
 }
 
 // finishDelete does the remote part of a delete and records Deleted.
