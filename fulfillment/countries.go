@@ -40,9 +40,9 @@ var reservedCountryHints = map[string]string{
 	"EU": "",
 }
 
-// IsCountryCode reports whether code is an officially assigned ISO 3166-1
+// isCountryCode reports whether code is an officially assigned ISO 3166-1
 // alpha-2 code, in upper case ("US", not "us" or "UK").
-func IsCountryCode(code string) bool { return iso3166[code] }
+func isCountryCode(code string) bool { return iso3166[code] }
 
 // usRegions are the USPS two-letter codes accepted for country US: the 50
 // states, DC, the territories and freely associated states with USPS codes,

@@ -24,9 +24,9 @@
 //
 // A user gets a new key only when the current one is Active or Deleted
 // ([CanOrder]). [StatusFromOkta] reads Okta's enrollment status (Shipped and
-// Active are told apart by profile.presetPinAvailable) and
-// [StatusFromYubicoState] reads Yubico's shipment states
-// (yubico.ShipmentState); both accept unknown values without failing.
+// Active are told apart by profile.presetPinAvailable); unknown values are
+// reported, not failed on. Yubico's shipment states (yubico.ShipmentState)
+// are read the same way by [Service.Sync].
 //
 // # Orders and addresses
 //

@@ -34,7 +34,7 @@ func FuzzValidateNormalize(f *testing.F) {
 		err := n.Validate()
 		checkValidation(t, err)
 		if err == nil {
-			if len(n.FirstName) > maxFirstNameBytes || len(n.StreetLine1)+len(n.StreetLine2) > maxStreetBytes || !IsE164(n.Phone) {
+			if len(n.FirstName) > maxFirstNameBytes || len(n.StreetLine1)+len(n.StreetLine2) > maxStreetBytes || !isE164(n.Phone) {
 				t.Fatalf("accepted an info that breaks a limit: %+v", n)
 			}
 			if tr := n.Truncate(); tr.Validate() != nil {
@@ -78,7 +78,7 @@ func FuzzStatusMachine(f *testing.F) {
 		s := StatusNone
 		for _, b := range seq {
 			var e Event
-			if events := Events(); int(b) < len(events) {
+			if events := allEvents(); int(b) < len(events) {
 				e = events[b]
 			} else {
 				e = Event([]byte{b}) // never a known event

@@ -54,7 +54,7 @@ func NormalizePhone(country, number string) (string, error) {
 	if s == "" {
 		return "", phoneError(number, "required")
 	}
-	if s[0] == '+' && digitsOnly(s[1:]) && IsE164(s) {
+	if s[0] == '+' && digitsOnly(s[1:]) && isE164(s) {
 		return s, nil
 	}
 	if !isASCII(s) {
@@ -81,7 +81,7 @@ func NormalizePhone(country, number string) (string, error) {
 	switch {
 	case len(e164)-1 > maxE164Digits:
 		return "", phoneError(number, fmt.Sprintf("longer than the %d digits of an international number", maxE164Digits))
-	case !IsE164(e164):
+	case !isE164(e164):
 		// Not reached with libphonenumber's metadata; refuse rather than
 		// return a form that would read differently a second time.
 		return "", phoneError(number, "has no unambiguous international form")
@@ -89,11 +89,11 @@ func NormalizePhone(country, number string) (string, error) {
 	return e164, nil
 }
 
-// IsE164 reports whether s is a phone number in the E.164 form that
+// isE164 reports whether s is a phone number in the E.164 form that
 // [NormalizePhone] produces: '+', the country calling code and the national
 // significant number, at most 15 digits, nothing else, and a number
 // libphonenumber's metadata says is valid.
-func IsE164(s string) bool {
+func isE164(s string) bool {
 	if len(s) < 3 || len(s)-1 > maxE164Digits || s[0] != '+' || !digitsOnly(s[1:]) || s[1] == '0' {
 		return false
 	}

@@ -136,8 +136,8 @@ func TestNormalizePhone(t *testing.T) {
 		if got.E164 == "" {
 			continue
 		}
-		if !IsE164(got.E164) {
-			t.Errorf("IsE164(%q) = false for a normalised number", got.E164)
+		if !isE164(got.E164) {
+			t.Errorf("isE164(%q) = false for a normalised number", got.E164)
 		}
 		for _, country := range []string{tt.country, "", "NZ"} {
 			if again, err := NormalizePhone(country, got.E164); again != got.E164 || err != nil {
@@ -209,10 +209,10 @@ func TestIsE164(t *testing.T) {
 	}
 	got := map[string]bool{}
 	for s := range tests {
-		got[s] = IsE164(s)
+		got[s] = isE164(s)
 	}
 	if d := cmp.Diff(tests, got); d != "" {
-		t.Errorf("IsE164 (-want +got):\n%s", d)
+		t.Errorf("isE164 (-want +got):\n%s", d)
 	}
 }
 
@@ -273,7 +273,7 @@ func FuzzNormalizePhone(f *testing.F) {
 			}
 			return
 		}
-		if !IsE164(got) {
+		if !isE164(got) {
 			t.Fatalf("NormalizePhone(%q, %q) = %q, not E.164", country, number, got)
 		}
 		for _, c := range []string{country, "", "US"} {

@@ -268,10 +268,10 @@ func (s ShippingInfo) Validate() error {
 		return checkPostalRegion(country, s.Region, z)
 	})
 	v.text("countryCode", s.CountryCode, true, 2*4, func(c string) string {
-		if IsCountryCode(c) {
+		if isCountryCode(c) {
 			return ""
 		}
-		if u := upperASCII(strings.TrimSpace(c)); IsCountryCode(u) {
+		if u := upperASCII(strings.TrimSpace(c)); isCountryCode(u) {
 			return "not normalised (Normalize gives " + quote(u) + ")"
 		} else if hint, ok := reservedCountryHints[u]; ok && hint != "" {
 			return "not an ISO 3166-1 alpha-2 code; use " + quote(hint)

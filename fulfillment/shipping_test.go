@@ -460,8 +460,8 @@ func TestCountryCodes(t *testing.T) {
 	}
 	for _, c := range []string{"US", "GB", "AX", "BQ", "CW", "SS", "SX", "XK", "UK", "EU", "us", "", "USA"} {
 		want := map[string]bool{"US": true, "GB": true, "AX": true, "BQ": true, "CW": true, "SS": true, "SX": true}[c]
-		if got := IsCountryCode(c); got != want {
-			t.Errorf("IsCountryCode(%q) = %v, want %v", c, got, want)
+		if got := isCountryCode(c); got != want {
+			t.Errorf("isCountryCode(%q) = %v, want %v", c, got, want)
 		}
 	}
 	if len(usRegions) != 50+1+8+3 || len(caRegions) != 13 {

@@ -110,8 +110,8 @@ const (
 	EventDelete Event = "delete"
 )
 
-// Events returns every Event (a new slice each call).
-func Events() []Event {
+// allEvents returns every Event (a new slice each call).
+func allEvents() []Event {
 	return []Event{EventEnroll, EventFail, EventRetry, EventShip, EventResendPIN, EventSignIn, EventDelete}
 }
 
@@ -260,7 +260,7 @@ func StatusFromOkta(status okta.EnrollmentStatus, presetPinAvailable bool) (s St
 	return StatusNone, false
 }
 
-// StatusFromYubicoState maps a Yubico shipment state to the Status it
+// statusFromYubicoState maps a Yubico shipment state to the Status it
 // implies for the key:
 //
 //	3, 10                       → FulfillmentStarted
@@ -270,7 +270,7 @@ func StatusFromOkta(status okta.EnrollmentStatus, presetPinAvailable bool) (s St
 // Any other state returns ok=false: Yubico publishes no complete table
 // (docs/yubico.md §Shipment states), so an unknown state is neither
 // progress nor failure.
-func StatusFromYubicoState(state yubico.ShipmentState) (s Status, ok bool) {
+func statusFromYubicoState(state yubico.ShipmentState) (s Status, ok bool) {
 	switch {
 	case state.ResponsesReady():
 		return Shipped, true

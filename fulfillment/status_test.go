@@ -25,7 +25,7 @@ func TestNextMatchesLifecycle(t *testing.T) {
 	t.Parallel()
 	froms := append([]Status{StatusNone}, Statuses()...)
 	froms = append(froms, "BOGUS", "active")
-	events := append(Events(), "explode", "")
+	events := append(allEvents(), "explode", "")
 	type result struct {
 		To      Status
 		Allowed bool
@@ -180,18 +180,18 @@ func TestStatusFromYubicoState(t *testing.T) {
 	}
 	got := map[yubico.ShipmentState]Status{}
 	for id := yubico.ShipmentState(-5); id <= 3000; id++ {
-		if s, ok := StatusFromYubicoState(id); ok {
+		if s, ok := statusFromYubicoState(id); ok {
 			got[id] = s
 		} else if s != StatusNone {
-			t.Errorf("StatusFromYubicoState(%d) = %q, false; want the zero status with ok=false", id, s)
+			t.Errorf("statusFromYubicoState(%d) = %q, false; want the zero status with ok=false", id, s)
 		}
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Yubico state mapping (-want +got):\n%s", d)
 	}
 	for _, id := range []yubico.ShipmentState{-1 << 31, 1 << 31, 2000, 1025, 107} {
-		if _, ok := StatusFromYubicoState(id); ok {
-			t.Errorf("StatusFromYubicoState(%d) ok, want unknown", id)
+		if _, ok := statusFromYubicoState(id); ok {
+			t.Errorf("statusFromYubicoState(%d) ok, want unknown", id)
 		}
 	}
 }

@@ -436,7 +436,7 @@ func (s *Service) poll(ctx context.Context, _ *pass, rec Record) (Record, error)
 		return rec, fmt.Errorf("fulfillment: poll shipment %s of %q: %w", rec.ShipmentID, rec.UserID, err)
 	}
 	state := sh.State.ID
-	implied, known := StatusFromYubicoState(state)
+	implied, known := statusFromYubicoState(state)
 	switch {
 	case known && implied == Shipped:
 		rec.ShipmentState, rec.ShipmentCheckedAt = state, s.now().UTC()
