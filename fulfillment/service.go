@@ -140,9 +140,9 @@ type Config struct {
 	// NewTicker makes Run's ticker (default: time.NewTicker).
 	NewTicker func(time.Duration) Ticker
 	// OrderRate, if positive, caps batch orders per second on top of the
-	// Okta client's own rate-limit throttling; OrderBurst is its burst
-	// (default 1).
-	OrderRate  rate.Limit
+	// Okta client's own rate-limit throttling.
+	OrderRate rate.Limit
+	// OrderBurst is OrderRate's burst (default 1).
 	OrderBurst int
 	// TruncateNames shortens first name, last name and organization to the
 	// lengths the Okta Workflows template uses before validating them

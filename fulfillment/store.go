@@ -158,10 +158,15 @@ type EnrollCall struct {
 // Change is one entry of a record's history: a step reached, with the
 // status it left the record in.
 type Change struct {
-	At      time.Time `json:"at"`
-	Status  Status    `json:"status"`
-	Step    Step      `json:"step"`
-	Attempt int       `json:"attempt,omitempty"`
+	// At is when the change was saved (UTC, from Config.Now).
+	At time.Time `json:"at"`
+	// Status is the record's status after the change.
+	Status Status `json:"status"`
+	// Step is the step the record reached: an intent ("-ing") or a result.
+	Step Step `json:"step"`
+	// Attempt is the record's attempt number at the change (see
+	// Record.Attempts).
+	Attempt int `json:"attempt,omitempty"`
 	// Key is the idempotency key of an intent step.
 	Key string `json:"key,omitempty"`
 	// Reason explains an error, a retry or a deletion.
@@ -172,7 +177,10 @@ type Change struct {
 // instance leaves the record alone until Until has passed; then it treats
 // the owner as dead and recovers the intent.
 type Lease struct {
-	Owner string    `json:"owner,omitempty"`
+	// Owner identifies the Service instance working on the intent (a
+	// random ID each Service makes when it is created).
+	Owner string `json:"owner,omitempty"`
+	// Until is when the lease expires if the owner does not finish first.
 	Until time.Time `json:"until,omitzero"`
 }
 
@@ -180,14 +188,24 @@ type Lease struct {
 // fulfillment. Records are values: a [Store] returns copies, and a change is
 // saved with [Store.Put], which compares Version.
 type Record struct {
+	// UserID is the Okta user ID (00u...), the record's key in the store.
 	UserID string `json:"userId"`
-	Login  string `json:"login,omitempty"`
+	// Login is the user's Okta login when the record was made, for people
+	// reading the record.
+	Login string `json:"login,omitempty"`
+	// Status is where the key is in its lifecycle.
 	Status Status `json:"status"`
-	Step   Step   `json:"step"`
+	// Step is the last step recorded: an intent ("-ing", its call in
+	// flight or interrupted) or a result.
+	Step Step `json:"step"`
 	// FailedStep is the step that failed while Status is errored; Retry
 	// resumes there.
-	FailedStep  Step         `json:"failedStep,omitempty"`
-	Items       []Item       `json:"items,omitempty"`
+	FailedStep Step `json:"failedStep,omitempty"`
+	// Items is the order (one item: Okta allows one key in fulfillment
+	// per user).
+	Items []Item `json:"items,omitempty"`
+	// Enrollments are the Okta enrollments the Service created for the
+	// key, one per RP ID, in Okta's order.
 	Enrollments []Enrollment `json:"enrollments,omitempty"`
 	// PINRequest is Okta's pinRequestJwe (ciphertext for Yubico), kept until
 	// the shipment exists.
@@ -202,7 +220,8 @@ type Record struct {
 	// TransportKeyID is the kid of the Yubico transport key Okta sealed the
 	// requests to.
 	TransportKeyID string `json:"transportKeyId,omitempty"`
-	ShipmentID     string `json:"shipmentId,omitempty"`
+	// ShipmentID is the Yubico shipment's ID once it is created.
+	ShipmentID string `json:"shipmentId,omitempty"`
 	// ShipmentState is the shipment's state at Yubico when last read:
 	// polled until it ships, then (less often) until it is delivered or the
 	// key is Active.
@@ -215,8 +234,10 @@ type Record struct {
 	// no delivery time, so this is the time of the read that saw it, at
 	// most one delivery poll late (see [Service]).
 	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
-	Serial      string    `json:"serial,omitempty"`
-	Firmware    string    `json:"firmware,omitempty"`
+	// Serial is the shipped key's serial number, as Yubico reports it.
+	Serial string `json:"serial,omitempty"`
+	// Firmware is the shipped key's firmware version, as Yubico reports it.
+	Firmware string `json:"firmware,omitempty"`
 	// Pairing is how the credential responses were paired with the
 	// enrollments at activation (empty before).
 	Pairing Pairing `json:"pairing,omitempty"`
@@ -233,8 +254,10 @@ type Record struct {
 	EventID string `json:"eventId,omitempty"`
 	// Version is the store's compare-and-swap version: 0 for a record not
 	// yet stored, incremented by every successful Put.
-	Version   int64     `json:"-"`
+	Version int64 `json:"-"`
+	// CreatedAt is when the record was first saved (UTC).
 	CreatedAt time.Time `json:"createdAt"`
+	// UpdatedAt is when it was last saved (UTC).
 	UpdatedAt time.Time `json:"updatedAt"`
 	// History lists every step reached, oldest first. It only grows.
 	History []Change `json:"history,omitempty"`

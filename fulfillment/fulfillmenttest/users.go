@@ -9,8 +9,10 @@ import (
 
 // User is a user to seed in the fake Okta org.
 type User struct {
+	// Profile is the user's Okta profile (the shipping address among it).
 	Profile okta.Profile
-	Status  okta.UserStatus
+	// Status is the user's Okta status (okta.UserStaged for a new hire).
+	Status okta.UserStatus
 }
 
 // NewHire returns a new hire named name: STAGED (the account is not

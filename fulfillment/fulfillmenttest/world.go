@@ -32,7 +32,9 @@ const DefaultRPID = "example.okta.com"
 // Cleanup(func()) method, as testing.TB does, the World is closed at the
 // end of the test.
 type TB interface {
+	// Helper marks the calling function as a test helper.
 	Helper()
+	// Fatalf reports a failure and stops the test (or program).
 	Fatalf(format string, args ...any)
 }
 
@@ -63,8 +65,9 @@ type World struct {
 	Okta *oktatest.Server
 	// Yubico is the fake Yubico: shipments, the factory, parcels, faults.
 	Yubico *yubicotest.Server
-	// OktaClient and YubicoClient are the Service's clients.
-	OktaClient   *okta.Client
+	// OktaClient is the Service's client of the fake Okta.
+	OktaClient *okta.Client
+	// YubicoClient is the Service's client of the fake Yubico.
 	YubicoClient *yubico.Client
 	// Service runs the lifecycle; its Clock is Yubico's fake clock.
 	Service *fulfillment.Service
