@@ -96,6 +96,16 @@ func (e *env) addUser(n int, status okta.UserStatus, change func(*okta.Profile))
 	return e.AddUser(u)
 }
 
+// orderedUser seeds ACTIVE user n and orders a key for them.
+func (e *env) orderedUser(n int) okta.User {
+	e.t.Helper()
+	u := e.addUser(n, okta.UserActive, nil)
+	if _, err := e.Service.Order(e.t.Context(), u.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
 func (e *env) sync() fulfillment.SyncReport {
 	e.t.Helper()
 	return e.Sync(e.t.Context())
@@ -474,10 +484,7 @@ func TestResumeAfterCrashDuringEnroll(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{config: func(c *fulfillment.Config) { c.Lease = time.Minute }})
 	ctx := t.Context()
-	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	u := e.orderedUser(1)
 	rec, err := e.Config.Store.Get(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -647,11 +654,7 @@ func TestSQLiteStoreSurvivesRestart(t *testing.T) {
 	}
 	store := open()
 	e := newEnv(t, envOption{config: func(c *fulfillment.Config) { c.Store = store }})
-	ctx := t.Context()
-	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	u := e.orderedUser(1)
 	restart := func() {
 		t.Helper()
 		if err := store.Close(); err != nil {
@@ -841,10 +844,7 @@ func TestRetryFailedActivation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{})
 	ctx := t.Context()
-	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	u := e.orderedUser(1)
 	e.sync()
 	if err := e.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST", PathPrefix: "/webauthn-registration/api/v1/activate", Status: 403}); err != nil {
 		t.Fatal(err)
@@ -880,10 +880,7 @@ func TestDeleteAfterLostCreate(t *testing.T) {
 	noReuse := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	e := newEnv(t, envOption{yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries()), yubico.WithHTTPClient(noReuse)}})
 	ctx := t.Context()
-	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	u := e.orderedUser(1)
 	if err := e.Yubico.DropResponseAfterCommit(1); err != nil {
 		t.Fatal(err)
 	}
@@ -919,10 +916,7 @@ func TestResendPINRecordsStep(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{})
 	ctx := t.Context()
-	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	u := e.orderedUser(1)
 	e.sync()
 	e.shipThrough()
 	before := e.wantStatus(u.ID, fulfillment.Shipped, fulfillment.StepPINSent)
