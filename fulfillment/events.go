@@ -46,12 +46,20 @@ const (
 //     delivers again).
 //
 // The handler only records; [Service.Sync] (or Run, which it wakes) does
-// the remote work, so Okta gets its answer well within its 3 s limit.
+// the remote work, so Okta gets its answer well within its 3 s limit. It
+// does not ask Okta whether the event's user exists (an event for a user
+// the org does not have becomes a record that fails at its first step): a
+// long-running program uses [Service.QueuedEventHandler] with workers
+// calling [Service.RecordEvent], which asks Okta first and rejects such
+// events.
 func (s *Service) EventHandler() http.Handler {
-	return http.HandlerFunc(s.serveEventHook)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveHook(w, r, nil) })
 }
 
-func (s *Service) serveEventHook(w http.ResponseWriter, r *http.Request) {
+// serveHook serves an event hook request; enqueue nil records the events
+// before answering (EventHandler), otherwise they are handed to it
+// (QueuedEventHandler).
+func (s *Service) serveHook(w http.ResponseWriter, r *http.Request, enqueue func(context.Context, []HookEvent) error) {
 	if !s.hookAuthorized(r) {
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: unauthorized request",
 			slog.String("method", r.Method), slog.String("remote", r.RemoteAddr))
@@ -62,7 +70,7 @@ func (s *Service) serveEventHook(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		s.verifyEventHook(w, r)
 	case http.MethodPost:
-		s.receiveEvents(w, r)
+		s.receiveEvents(w, r, enqueue)
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -95,7 +103,7 @@ func (s *Service) verifyEventHook(w http.ResponseWriter, r *http.Request) {
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "fulfillment: event hook verified")
 }
 
-func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request, enqueue func(context.Context, []HookEvent) error) {
 	ctx := r.Context()
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		http.Error(w, "content type must be application/json", http.StatusUnsupportedMediaType)
@@ -117,23 +125,16 @@ func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	recorded := 0
+	if enqueue != nil {
+		s.enqueueEvents(w, r, p.Data.Events, enqueue)
+		return
+	}
 	for i, ev := range p.Data.Events {
-		ok, err := s.handleEvent(ctx, ev)
-		if err != nil {
+		if _, err := s.handleEvent(ctx, ev); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: event hook: cannot record event",
-				slog.Int("index", i), slog.String("uuid", ev.UUID), slog.String("error", err.Error()))
+				slog.Int("index", i), slog.String("uuid", truncateValue(ev.UUID)), slog.String("error", err.Error()))
 			http.Error(w, "cannot record event", http.StatusInternalServerError)
 			return
-		}
-		if ok {
-			recorded++
-		}
-	}
-	if recorded > 0 {
-		select {
-		case s.kick <- struct{}{}:
-		default:
 		}
 	}
 	w.WriteHeader(http.StatusOK)
@@ -199,71 +200,40 @@ func (s *Service) eventOrder(ev okta.LogEvent) (userID, login string, items []It
 	return userID, login, items, nil
 }
 
-// handleEvent records the order an event asks for. It reports whether a
-// new order was recorded; an error means the store failed.
+// handleEvent records the order an event asks for, without asking Okta
+// about the user (RecordEvent's kick wakes Run). It reports whether a new
+// order was recorded; an error means the store failed, so that Okta should
+// deliver again.
 func (s *Service) handleEvent(ctx context.Context, ev okta.LogEvent) (bool, error) {
-	if ev.EventType != okta.EventTypePreregisterInitiate {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: event hook: ignored event type",
-			slog.String("eventType", truncateValue(ev.EventType)), slog.String("uuid", truncateValue(ev.UUID)))
+	he, ok := s.hookEvent(ctx, ev)
+	if !ok {
 		return false, nil
 	}
-	userID, login, items, err := s.eventOrder(ev)
-	if err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: malformed event skipped",
-			slog.String("uuid", truncateValue(ev.UUID)), slog.String("error", err.Error()))
-		return false, nil
+	out, err := s.recordEvent(ctx, he, false)
+	return out == EventRecorded, err
+}
+
+// enqueueEvents hands a delivery's well-formed events to enqueue and
+// answers.
+func (s *Service) enqueueEvents(w http.ResponseWriter, r *http.Request, events []okta.LogEvent, enqueue func(context.Context, []HookEvent) error) {
+	var batch []HookEvent
+	for _, ev := range events {
+		if he, ok := s.hookEvent(r.Context(), ev); ok {
+			batch = append(batch, he)
+		}
 	}
-	// No per-user lock here: Okta may deliver the event while Order for the
-	// same user is waiting on initiate-fulfillment-request. The store's
-	// compare-and-swap decides.
-	marked := false
-	for range 3 {
-		rec, err := s.store.Get(ctx, userID)
-		switch {
-		case errors.Is(err, ErrRecordNotFound):
-			rec = Record{UserID: userID}
-		case err != nil:
-			return false, err
-		}
-		if rec.EventID == ev.UUID {
-			return false, nil // redelivery
-		}
-		if CanOrder(rec.Status) != nil {
-			// The user already has a key in flight (most often: the order
-			// this event reports was made by Order). One per user.
-			if _, err := s.store.MarkEvent(ctx, ev.UUID, s.now()); err != nil {
-				return false, err
+	if len(batch) > 0 {
+		if err := enqueue(r.Context(), batch); err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, ErrQueueFull) {
+				status = http.StatusServiceUnavailable
+				w.Header().Set("Retry-After", "60")
 			}
-			s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: event hook: user already in flight",
-				slog.String("uuid", ev.UUID), slog.String("user", userID), slog.String("status", string(rec.Status)))
-			return false, nil
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: delivery not taken",
+				slog.Int("events", len(batch)), slog.String("error", err.Error()))
+			http.Error(w, "cannot take the delivery now", status)
+			return
 		}
-		if !marked {
-			first, err := s.store.MarkEvent(ctx, ev.UUID, s.now())
-			if err != nil {
-				return false, err
-			}
-			if !first {
-				return false, nil // redelivery of an event handled before
-			}
-			marked = true
-		}
-		started, err := StatusNone.Next(EventEnroll)
-		if err != nil {
-			return false, err
-		}
-		rec = Record{UserID: userID, Login: login, Status: started, Step: StepInitiated, Items: items,
-			Attempts: 1, EventID: ev.UUID, Version: rec.Version, History: rec.History}
-		_, err = s.save(ctx, rec, Change{Reason: "Okta event " + ev.UUID})
-		if errors.Is(err, ErrVersionConflict) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: order recorded from event",
-			slog.String("uuid", ev.UUID), slog.String("user", userID))
-		return true, nil
 	}
-	return false, fmt.Errorf("fulfillment: event %s: record of %q keeps changing", ev.UUID, userID)
+	w.WriteHeader(http.StatusOK)
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -266,6 +267,8 @@ type Service struct {
 	keysExpire time.Time
 
 	kick chan struct{} // wakes Run after an event was recorded
+
+	draining atomic.Bool // set by Drain: Sync starts no new step
 }
 
 type userLock struct {

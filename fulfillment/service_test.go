@@ -48,7 +48,7 @@ func (s *seededRand) Read(p []byte) (int, error) {
 
 // offlineConfig is a valid Config whose clients point at a closed loopback
 // port: any call fails at once.
-func offlineConfig(t *testing.T) Config {
+func offlineConfig(t testing.TB) Config {
 	t.Helper()
 	oc, err := okta.NewClient("http://127.0.0.1:1", "token", okta.WithRetryPolicy(okta.NoRetries()))
 	if err != nil {

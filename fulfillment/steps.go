@@ -160,7 +160,7 @@ func (s *Service) profile(ctx context.Context, p *pass, userID string) (info Shi
 // or fails. The caller holds the user's lock.
 func (s *Service) run(ctx context.Context, p *pass, rec Record) (Record, error) {
 	for range maxStepsPerPass {
-		if err := ctx.Err(); err != nil {
+		if err := s.stopping(ctx); err != nil {
 			return rec, err
 		}
 		v := rec.Version

@@ -2,6 +2,7 @@ package fulfillment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -48,8 +49,9 @@ type SyncReport struct {
 // send the PIN, notice the first sign-in, resume interrupted steps (see
 // [Service]). Records are worked on Config.Concurrency at a time. A failing
 // record does not stop the pass: it is listed in the report. The error is
-// non-nil only if the store could not be read or ctx ended, or wraps
-// ErrInvalidConfig for a Service without Config.Yubico.
+// non-nil only if the store could not be read or ctx ended, wraps
+// ErrDraining after [Service.Drain], or wraps ErrInvalidConfig for a
+// Service without Config.Yubico.
 func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 	if err := s.needYubico("sync"); err != nil {
 		return SyncReport{}, err
@@ -71,9 +73,18 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 			if r.Step == StepErrored || r.Step == StepManagedElsewhere {
 				continue // waiting for Retry or Delete
 			}
+			if s.draining.Load() {
+				break
+			}
 			userID := r.UserID
 			g.Go(func() error {
 				before, after, busy, err := s.syncUser(gctx, userID)
+				if errors.Is(err, ErrDraining) {
+					if after.Version == before.Version {
+						return nil // not started: the next pass (of any instance) takes it
+					}
+					err = nil // stopped between steps, nothing failed
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				rep.Checked++
@@ -106,7 +117,7 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 				return nil
 			})
 		}
-		if len(recs) < syncPage {
+		if len(recs) < syncPage || s.draining.Load() {
 			break
 		}
 		after = recs[len(recs)-1].UserID
@@ -114,7 +125,7 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 	if err := g.Wait(); err != nil {
 		return rep, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.stopping(ctx); err != nil {
 		return rep, err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: sync pass",
@@ -159,8 +170,9 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 
 // Run calls [Service.Sync] at once and then every Config.PollInterval (on
 // the ticker from Config.NewTicker), and also soon after the event handler
-// recorded a new order, until ctx is done; then it returns ctx's error. A
-// failing pass is logged and does not stop Run. A Service without
+// recorded a new order, until ctx is done; then it returns ctx's error.
+// After [Service.Drain] it returns ErrDraining once the steps under way
+// have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.needYubico("run"); err != nil {
@@ -169,7 +181,9 @@ func (s *Service) Run(ctx context.Context) error {
 	t := s.newTicker(s.pollInterval)
 	defer t.Stop()
 	for {
-		if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.Sync(ctx); errors.Is(err, ErrDraining) {
+			return err
+		} else if err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: sync pass failed", slog.String("error", err.Error()))
 		}
 		select {
