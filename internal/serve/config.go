@@ -1,0 +1,222 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// Defaults of [Config].
+const (
+	DefaultListen          = "localhost:8080"
+	DefaultHookPath        = "/hooks/okta"
+	DefaultHookQueue       = 1000
+	DefaultHookWorkers     = 4
+	DefaultSyncInterval    = 5 * time.Minute
+	DefaultSyncJitter      = 30 * time.Second
+	DefaultShutdownTimeout = 25 * time.Second
+	DefaultReadyWindow     = 5 * time.Minute
+	DefaultHTTPTimeout     = 30 * time.Second
+	DefaultAbandonGrace    = 10 * time.Second
+	DefaultDemoUsers       = 6
+	DefaultDemoDay         = 10 * time.Second
+	DefaultDemoSyncEvery   = time.Second
+)
+
+// ErrConfig is wrapped by the errors of [Run] about its configuration.
+var ErrConfig = errors.New("serve: invalid configuration")
+
+// Config configures [Run]. With OktaOrg empty, Run starts the embedded
+// demo: in-process fakes of Okta and Yubico with simulated keys, seeded
+// users and a fast clock; the Okta, Yubico and hook settings are then
+// ignored.
+type Config struct {
+	// Listen is the address of the HTTP server (event hook, /healthz,
+	// /readyz, /metrics); default localhost:8080. ":0" picks a free port.
+	Listen string
+	// HookPath is where the Okta event hook is served (default /hooks/okta).
+	HookPath string
+	// PublicURL is the server's base URL as Okta reaches it (for the hook
+	// URL printed at start); default http://<Listen>.
+	PublicURL string
+	// HookSecret is the value of the Authorization header Okta's event
+	// hook sends (required with an org; read from a file, never a flag).
+	HookSecret string
+	// HookQueue bounds the events accepted and not yet recorded (default
+	// 1000); a delivery that does not fit is answered 503.
+	HookQueue int
+	// HookWorkers record queued events (default 4).
+	HookWorkers int
+
+	// OktaOrg is the Okta org URL; empty runs the embedded demo.
+	OktaOrg string
+	// OktaToken is the API token (SSWS), unless OktaOptions has
+	// okta.WithOAuth (then leave it empty).
+	OktaToken string
+	// OktaOptions are passed to okta.NewClient after serve's own (its
+	// instrumented HTTP client and clock): okta.WithOAuth for a service app.
+	OktaOptions []okta.Option
+	// YubicoAPI is the YubiEnterprise API base URL (default
+	// yubico.DefaultBaseURL), YubicoJWKS where Yubico publishes its keys
+	// (default: the client's), YubicoToken the API token. Without a token
+	// serve runs order-only: it records orders from events, and another
+	// program sharing the store runs Sync.
+	YubicoAPI, YubicoJWKS, YubicoToken string
+	// YubicoOptions are passed to yubico.NewClient after serve's own.
+	YubicoOptions []yubico.Option
+	// HTTPTimeout bounds one HTTP request to Okta or Yubico (default 30 s).
+	HTTPTimeout time.Duration
+
+	// Store is the SQLite file of the records; empty keeps them in memory
+	// (the demo's default; refused with an org, where a restart must not
+	// forget keys in flight).
+	Store string
+	// RPIDs are the relying-party IDs (default: the org's host name).
+	RPIDs []string
+	// Item is what an event that names none orders.
+	Item fulfillment.Item
+	// Concurrency is how many users a Sync works on at once (default 4).
+	Concurrency int
+	// Lease is how long an in-flight step is reserved for this instance
+	// (default fulfillment.DefaultLease); another instance on the same
+	// store resumes it after that.
+	Lease time.Duration
+	// IdempotentShipments: Yubico de-duplicates shipment creates by
+	// Idempotency-Key (yubicotest does; the real API's support is not
+	// documented). See fulfillment.Config.
+	IdempotentShipments bool
+
+	// SyncInterval is the time between Sync passes (default 5 min), plus a
+	// random extra of up to SyncJitter (default 30 s). An event that
+	// records an order starts a pass at once.
+	SyncInterval, SyncJitter time.Duration
+	// ShutdownTimeout bounds the graceful shutdown after the context ends
+	// (default 25 s): stop taking hooks, record the queued events, let the
+	// steps under way finish; what is still running then is abandoned and
+	// its leases shortened to AbandonGrace (default 10 s).
+	ShutdownTimeout, AbandonGrace time.Duration
+	// ReadyWindow is how recently Okta and Yubico must have answered for
+	// /readyz (default 5 min); serve asks them itself when idle.
+	ReadyWindow time.Duration
+
+	// DemoUsers is how many users the embedded demo seeds and orders keys
+	// for (default 6); DemoDay the wall time of one fake day (default
+	// 10 s); the demo's SyncInterval defaults to 1 s.
+	DemoUsers int
+	DemoDay   time.Duration
+
+	// Logger receives serve's and the Service's JSON logs (default: JSON on
+	// stderr).
+	Logger *slog.Logger
+	// Stdout receives the start-up banner (URLs to open); nil: none.
+	Stdout io.Writer
+	// OnListen, if set, is called with the server's base URL once it
+	// listens (tests, and programs that print it their own way).
+	OnListen func(baseURL string)
+}
+
+// Demo reports whether c runs the embedded demo (no Okta org).
+func (c *Config) Demo() bool { return c.OktaOrg == "" }
+
+// withDefaults returns c with defaults applied, or an error naming every
+// bad field.
+func (c Config) withDefaults() (Config, error) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.HookPath == "" {
+		c.HookPath = DefaultHookPath
+	}
+	defInt(&c.HookQueue, DefaultHookQueue)
+	defInt(&c.HookWorkers, DefaultHookWorkers)
+	defInt(&c.DemoUsers, DefaultDemoUsers)
+	if c.SyncInterval == 0 && c.Demo() {
+		c.SyncInterval = DefaultDemoSyncEvery
+		if c.SyncJitter == 0 {
+			c.SyncJitter = DefaultDemoSyncEvery / 4
+		}
+	}
+	def(&c.SyncInterval, DefaultSyncInterval)
+	def(&c.SyncJitter, DefaultSyncJitter)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	def(&c.AbandonGrace, DefaultAbandonGrace)
+	def(&c.ReadyWindow, DefaultReadyWindow)
+	def(&c.HTTPTimeout, DefaultHTTPTimeout)
+	def(&c.DemoDay, DefaultDemoDay)
+	if c.YubicoAPI == "" {
+		c.YubicoAPI = yubico.DefaultBaseURL
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	c.Logger = slog.New(requestIDHandler{c.Logger.Handler()})
+
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if !strings.HasPrefix(c.HookPath, "/") || strings.ContainsAny(c.HookPath, "?# ") {
+		bad("HookPath %q: want an absolute path like /hooks/okta", c.HookPath)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/"} {
+		if c.HookPath == p {
+			bad("HookPath %q: taken by serve's own endpoint", c.HookPath)
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			bad("PublicURL %q: want an absolute http(s) URL", c.PublicURL)
+		}
+	}
+	positive := map[string]time.Duration{"SyncInterval": c.SyncInterval, "ShutdownTimeout": c.ShutdownTimeout,
+		"ReadyWindow": c.ReadyWindow, "HTTPTimeout": c.HTTPTimeout, "DemoDay": c.DemoDay}
+	for name, d := range positive {
+		if d < 0 {
+			bad("%s %v: must be positive", name, d)
+		}
+	}
+	if c.SyncJitter < 0 || c.AbandonGrace < 0 || c.Lease < 0 {
+		bad("SyncJitter, AbandonGrace and Lease must not be negative")
+	}
+	if c.HookQueue < 1 || c.HookQueue > 1_000_000 {
+		bad("HookQueue %d: want 1 to 1000000", c.HookQueue)
+	}
+	if c.HookWorkers < 1 || c.HookWorkers > 64 {
+		bad("HookWorkers %d: want 1 to 64", c.HookWorkers)
+	}
+	if c.Demo() {
+		if c.DemoUsers < 0 || c.DemoUsers > 1000 {
+			bad("DemoUsers %d: want 0 to 1000", c.DemoUsers)
+		}
+	} else {
+		if c.HookSecret == "" {
+			bad("HookSecret: required with an Okta org (the Authorization value of the event hook, read from a file)")
+		} else if len(c.HookSecret) < 16 || strings.ContainsAny(c.HookSecret, "\r\n") {
+			bad("HookSecret: want one line of at least 16 characters")
+		}
+		if c.Store == "" {
+			bad("Store: required with an Okta org (a SQLite file: keys in flight must survive a restart)")
+		}
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))
+	}
+	return c, nil
+}

@@ -1,0 +1,30 @@
+// Package serve is the runtime of `preenroll serve`, the long-running
+// service an IT team deploys: it receives Okta's event hook
+// (system.mfa.preregister.initiate) and hands each event to a bounded queue
+// whose workers record the order once Okta confirms the user, runs
+// fulfillment's Sync on a schedule with jitter (and at once after an
+// order), exposes /healthz, /readyz and Prometheus /metrics, logs JSON with
+// a request ID, and shuts down gracefully on its context's end.
+//
+// With no Okta org configured it runs the embedded demo: in-process fakes
+// of Okta and Yubico with simulated keys, seeded users and a fast fake
+// clock, with serve's own hook registered at the fake org.
+//
+// # Event hook deliveries
+//
+// Okta waits at most 3 s for an answer and delivers an event again only
+// after a timeout or an error. serve answers a delivery as soon as its
+// events are queued (never after asking Okta or writing the store): 200 when
+// queued, 503 with Retry-After when the queue cannot take the whole
+// delivery or serve is shutting down (Okta delivers once more), 401 for a
+// wrong Authorization header. Events already queued are not queued twice;
+// the store de-duplicates redeliveries by event ID. A queued event is
+// recorded by fulfillment's RecordEvent, which first reads the user from
+// Okta: an event for a user the org does not have (or names by login, or
+// has deactivated) is rejected with a logged reason and counted
+// (preenroll_hook_events_total{outcome="rejected"}) and creates no work.
+// A failure to reach Okta or the store is tried again (1 s, 4 s, 15 s);
+// an accepted event that still cannot be recorded, or is still queued
+// at the shutdown deadline, is logged at error level with its ID and
+// counted as failed or abandoned: Okta will not deliver it again.
+package serve

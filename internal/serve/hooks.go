@@ -1,0 +1,204 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+)
+
+// hookQueue is the bounded queue between the event hook handler and the
+// workers that record events with fulfillment's RecordEvent (which asks
+// Okta about the user, so it does not belong in the request Okta waits
+// on). A delivery is taken whole or refused whole (503: Okta delivers it
+// again once); events already queued are not queued twice.
+type hookQueue struct {
+	svc     *fulfillment.Service
+	m       *metrics
+	log     *slog.Logger
+	ch      chan fulfillment.HookEvent
+	kick    func() // wakes the Sync loop after an order was recorded
+	retries []time.Duration
+
+	mu      sync.Mutex
+	pending map[string]bool // event IDs queued or being recorded
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func newHookQueue(svc *fulfillment.Service, m *metrics, log *slog.Logger, size int, kick func()) *hookQueue {
+	return &hookQueue{svc: svc, m: m, log: log, ch: make(chan fulfillment.HookEvent, size), kick: kick,
+		pending: map[string]bool{}, retries: []time.Duration{time.Second, 4 * time.Second, 15 * time.Second}}
+}
+
+func (q *hookQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// errShuttingDown is wrapped with ErrQueueFull: a delivery during shutdown
+// is answered 503, so Okta tries again (another instance may take it).
+var errShuttingDown = fmt.Errorf("serve: shutting down: %w", fulfillment.ErrQueueFull)
+
+// enqueue is given to Service.QueuedEventHandler; it never blocks.
+func (q *hookQueue) enqueue(ctx context.Context, evs []fulfillment.HookEvent) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return errShuttingDown
+	}
+	var fresh []fulfillment.HookEvent
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if !q.pending[ev.ID] && !seen[ev.ID] {
+			fresh = append(fresh, ev)
+			seen[ev.ID] = true
+		}
+	}
+	if len(fresh) == 0 {
+		noteDelivery(ctx, "duplicate")
+		return nil
+	}
+	if free := cap(q.ch) - len(q.ch); len(fresh) > free {
+		return fmt.Errorf("serve: %d events, room for %d: %w", len(fresh), free, fulfillment.ErrQueueFull)
+	}
+	for _, ev := range fresh {
+		q.pending[ev.ID] = true
+		q.ch <- ev // cannot block: room checked under q.mu, and only enqueue sends
+	}
+	noteDelivery(ctx, "accepted")
+	return nil
+}
+
+// start runs n workers until the queue is closed and drained.
+func (q *hookQueue) start(ctx context.Context, n int) {
+	for range n {
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			for ev := range q.ch {
+				q.record(ctx, ev)
+			}
+		}()
+	}
+}
+
+// close stops taking deliveries; the workers finish what is queued.
+func (q *hookQueue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+}
+
+// wait waits for the workers (after close).
+func (q *hookQueue) wait() { q.wg.Wait() }
+
+// record records one event, trying again after a failure to ask Okta or
+// the store (Okta was answered 200: it will not deliver the event again).
+func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
+	defer func() {
+		q.mu.Lock()
+		delete(q.pending, ev.ID)
+		q.mu.Unlock()
+	}()
+	attrs := []slog.Attr{slog.String("event", ev.ID), slog.String("user", ev.UserID)}
+	for attempt := 0; ; attempt++ {
+		out, err := q.svc.RecordEvent(ctx, ev)
+		switch out {
+		case fulfillment.EventRecorded:
+			q.m.orders.Inc()
+			q.kick()
+		case fulfillment.EventRejected:
+			q.log.LogAttrs(ctx, slog.LevelWarn, "serve: event rejected", append(attrs, slog.String("reason", err.Error()))...)
+		case fulfillment.EventFailed:
+			if ctx.Err() == nil && attempt < len(q.retries) {
+				q.log.LogAttrs(ctx, slog.LevelWarn, "serve: recording an event failed; trying again",
+					append(attrs, slog.String("error", err.Error()), slog.Duration("in", q.retries[attempt]))...)
+				t := time.NewTimer(q.retries[attempt])
+				select {
+				case <-ctx.Done():
+					t.Stop()
+				case <-t.C:
+				}
+				continue
+			}
+			outcome := "failed"
+			if ctx.Err() != nil {
+				outcome = "abandoned"
+			}
+			q.m.events.WithLabelValues(outcome).Inc()
+			q.log.LogAttrs(ctx, slog.LevelError, "serve: event NOT recorded (Okta will not deliver it again: order the key with preenroll order)",
+				append(attrs, slog.String("error", fmt.Sprint(err)))...)
+			return
+		}
+		q.m.events.WithLabelValues(out.String()).Inc()
+		return
+	}
+}
+
+// delivery notes, per request, what the queue did with a delivery, for
+// the deliveries metric.
+type deliveryNote struct{ outcome string }
+
+type noteKey struct{}
+
+func noteDelivery(ctx context.Context, outcome string) {
+	if n, ok := ctx.Value(noteKey{}).(*deliveryNote); ok {
+		n.outcome = outcome
+	}
+}
+
+// countDeliveries wraps the event hook handler: it counts each request by
+// outcome.
+func countDeliveries(m *metrics, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		note := &deliveryNote{}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), noteKey{}, note)))
+		outcome := note.outcome
+		if outcome == "" {
+			switch s := sw.status; {
+			case s == http.StatusOK && r.Method == http.MethodGet:
+				outcome = "verification"
+			case s == http.StatusOK:
+				outcome = "ignored" // no system.mfa.preregister.initiate event in it
+			case s == http.StatusUnauthorized:
+				outcome = "unauthorized"
+			case s == http.StatusServiceUnavailable:
+				outcome = "overloaded"
+			case s >= 500:
+				outcome = "error"
+			default:
+				outcome = "invalid"
+			}
+		}
+		m.deliveries.WithLabelValues(outcome).Inc()
+	})
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}

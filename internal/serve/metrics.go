@@ -1,0 +1,272 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// Vendors, the value of the vendor label.
+const (
+	vendorOkta   = "okta"
+	vendorYubico = "yubico"
+)
+
+// metrics holds every collector serve exports, on its own registry (the
+// Go and process collectors included), so two Runs in one process (tests)
+// do not collide.
+type metrics struct {
+	reg *prometheus.Registry
+
+	keys          *prometheus.GaugeVec     // status
+	orders        prometheus.Counter       // orders recorded from events
+	remote        *prometheus.CounterVec   // vendor, endpoint, outcome
+	remoteLatency *prometheus.HistogramVec // vendor, endpoint
+	waits         *prometheus.CounterVec   // vendor
+	waitSeconds   *prometheus.CounterVec   // vendor
+	lastSuccess   *prometheus.GaugeVec     // vendor
+	syncDuration  prometheus.Histogram
+	syncPasses    *prometheus.CounterVec // result
+	syncRecords   *prometheus.CounterVec // result
+	deliveries    *prometheus.CounterVec // outcome
+	events        *prometheus.CounterVec // outcome
+	queueLength   prometheus.GaugeFunc
+
+	mu   sync.Mutex
+	seen map[string]time.Time // vendor → last response that was not a 5xx or a transport error
+}
+
+func newMetrics(queueLen func() float64) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry(), seen: map[string]time.Time{}}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.keys = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "preenroll_keys",
+		Help: "Keys in the store by status (counted after every Sync pass)."}, []string{"status"})
+	m.orders = prometheus.NewCounter(prometheus.CounterOpts{Name: "preenroll_orders_total",
+		Help: "Orders recorded from Okta events (system.mfa.preregister.initiate)."})
+	m.remote = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_remote_requests_total",
+		Help: "HTTP requests to Okta and Yubico by endpoint (route template) and outcome (ok, client_error, rate_limited, server_error, transport_error)."},
+		[]string{"vendor", "endpoint", "outcome"})
+	m.remoteLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "preenroll_remote_request_duration_seconds",
+		Help:    "Latency of HTTP requests to Okta and Yubico by endpoint (route template).",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"vendor", "endpoint"})
+	m.waits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_remote_waits_total",
+		Help: "Waits of the Okta and Yubico clients before a request (rate-limit resets, Retry-After, backoff)."}, []string{"vendor"})
+	m.waitSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_remote_wait_seconds_total",
+		Help: "Seconds the Okta and Yubico clients waited before requests (rate-limit resets, Retry-After, backoff)."}, []string{"vendor"})
+	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "preenroll_remote_last_success_timestamp_seconds",
+		Help: "Unix time of the last answer from the vendor that was not a 5xx or a transport error."}, []string{"vendor"})
+	m.syncDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "preenroll_sync_pass_duration_seconds",
+		Help: "Duration of Sync passes.", Buckets: prometheus.ExponentialBuckets(0.01, 3, 10)})
+	m.syncPasses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_sync_passes_total",
+		Help: "Sync passes by result (ok, error, draining)."}, []string{"result"})
+	m.syncRecords = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_sync_records_total",
+		Help: "Records of Sync passes by result (checked, advanced, shipped, active, errored, failed, busy)."}, []string{"result"})
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_hook_deliveries_total",
+		Help: "Okta event hook requests by outcome (accepted, duplicate, ignored, verification, unauthorized, invalid, overloaded, error)."},
+		[]string{"outcome"})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_hook_events_total",
+		Help: "Okta events taken from the queue by outcome (recorded, duplicate, in-flight, rejected, failed, abandoned)."},
+		[]string{"outcome"})
+	m.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preenroll_hook_queue_length",
+		Help: "Okta events accepted and not yet recorded."}, queueLen)
+	for _, c := range []prometheus.Collector{m.keys, m.orders, m.remote, m.remoteLatency, m.waits, m.waitSeconds,
+		m.lastSuccess, m.syncDuration, m.syncPasses, m.syncRecords, m.deliveries, m.events, m.queueLength} {
+		f(c)
+	}
+	// Every status is present from the start (0 until counted).
+	for _, st := range fulfillment.Statuses() {
+		m.keys.WithLabelValues(string(st)).Set(0)
+	}
+	return m
+}
+
+// reachedAt reports when vendor last answered (zero: never).
+func (m *metrics) reachedAt(vendor string) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[vendor]
+}
+
+func (m *metrics) reached(vendor string, at time.Time) {
+	m.mu.Lock()
+	m.seen[vendor] = at
+	m.mu.Unlock()
+	m.lastSuccess.WithLabelValues(vendor).Set(float64(at.UnixNano()) / 1e9)
+}
+
+// observeSync records one Sync pass.
+func (m *metrics) observeSync(d time.Duration, rep fulfillment.SyncReport, err error) {
+	m.syncDuration.Observe(d.Seconds())
+	switch {
+	case errors.Is(err, fulfillment.ErrDraining):
+		m.syncPasses.WithLabelValues("draining").Inc()
+	case err != nil:
+		m.syncPasses.WithLabelValues("error").Inc()
+	default:
+		m.syncPasses.WithLabelValues("ok").Inc()
+	}
+	for result, n := range map[string]int{"checked": rep.Checked, "advanced": rep.Advanced, "shipped": rep.Shipped,
+		"active": rep.Active, "errored": rep.Errored, "failed": len(rep.Failures), "busy": rep.Busy} {
+		m.syncRecords.WithLabelValues(result).Add(float64(n))
+	}
+}
+
+// countKeys sets the keys gauge from the store.
+func (m *metrics) countKeys(ctx context.Context, store fulfillment.Store) error {
+	counts := map[fulfillment.Status]int{}
+	after := ""
+	for {
+		recs, err := store.List(ctx, fulfillment.Query{After: after, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			counts[r.Status]++
+		}
+		if len(recs) < 1000 {
+			break
+		}
+		after = recs[len(recs)-1].UserID
+	}
+	for _, st := range fulfillment.Statuses() {
+		m.keys.WithLabelValues(string(st)).Set(float64(counts[st]))
+	}
+	return nil
+}
+
+// transport is an http.RoundTripper that counts and times every request
+// of one vendor's client by route template and outcome, and notes when the
+// vendor last answered.
+type transport struct {
+	m      *metrics
+	vendor string
+	routes []route
+	suffix bool // match templates against the end of the path (Yubico's base path)
+	base   http.RoundTripper
+	now    func() time.Time
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	endpoint := req.Method + " " + matchRoute(t.routes, req.URL.Path, t.suffix)
+	start := t.now()
+	resp, err := t.base.RoundTrip(req)
+	t.m.remoteLatency.WithLabelValues(t.vendor, endpoint).Observe(t.now().Sub(start).Seconds())
+	outcome := "transport_error"
+	if err == nil {
+		switch c := resp.StatusCode; {
+		case c == http.StatusTooManyRequests:
+			outcome = "rate_limited"
+		case c >= 500:
+			outcome = "server_error"
+		case c >= 400:
+			outcome = "client_error"
+		default:
+			outcome = "ok"
+		}
+		if resp.StatusCode < 500 {
+			t.m.reached(t.vendor, t.now())
+		}
+	}
+	t.m.remote.WithLabelValues(t.vendor, endpoint, outcome).Inc()
+	return resp, err
+}
+
+// waitClock is the clients' clock (okta.Clock and yubico.Clock): the wall
+// clock, counting every wait.
+type waitClock struct {
+	m      *metrics
+	vendor string
+}
+
+func (c waitClock) Now() time.Time { return time.Now() }
+
+func (c waitClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		c.m.waits.WithLabelValues(c.vendor).Inc()
+		c.m.waitSeconds.WithLabelValues(c.vendor).Add(d.Seconds())
+	}
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// route is a route template split into segments; "{…}" matches any one
+// non-empty segment.
+type route []string
+
+func routes(templates ...string) []route {
+	out := make([]route, len(templates))
+	for i, t := range templates {
+		out[i] = strings.Split(strings.Trim(t, "/"), "/")
+	}
+	return out
+}
+
+// The routes the clients call: the endpoint label is one of these (or
+// "other"), never a raw path with IDs in it. Literal routes come before
+// the templates they would also match.
+var (
+	oktaRoutes = routes(
+		"/api/v1/users", "/api/v1/users/{id}", "/api/v1/users/{id}/lifecycle/{op}",
+		"/api/v1/groups", "/api/v1/groups/{id}", "/api/v1/groups/{id}/users", "/api/v1/groups/{id}/users/{userId}",
+		"/api/v1/authn", "/api/v1/authn/factors/{factorId}/verify",
+		"/api/v1/eventHooks", "/api/v1/eventHooks/{id}", "/api/v1/eventHooks/{id}/lifecycle/{op}",
+		"/.well-known/openid-configuration", "/oauth2/v1/token",
+		"/webauthn-registration/api/v1/initiate-fulfillment-request", "/webauthn-registration/api/v1/enroll",
+		"/webauthn-registration/api/v1/activate", "/webauthn-registration/api/v1/send-pin",
+		"/webauthn-registration/api/v1/users/{userId}/enrollments",
+		"/webauthn-registration/api/v1/users/{userId}/enrollments/{id}",
+		"/webauthn-registration/api/v1/users/{userId}/enrollments/{id}/mark-error",
+	)
+	yubicoRoutes = routes(
+		"/fpr/shipments", "/fpr/shipments/{id}",
+		"/shipments_exact", "/shipments_exact/search-description", "/shipments_exact/{id}",
+		"/products", "/products/{id}", "/countries", "/validate-address", "/inventory",
+		yubico.TransportKeysPath, yubico.SigningKeysPath,
+	)
+)
+
+// matchRoute returns the template path matches ("other" if none). With
+// suffix, the template is matched against the last segments of path.
+func matchRoute(rs []route, path string, suffix bool) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for _, r := range rs {
+		s := segs
+		if suffix && len(s) > len(r) {
+			s = s[len(s)-len(r):]
+		}
+		if len(s) != len(r) {
+			continue
+		}
+		ok := true
+		for i, p := range r {
+			if s[i] == "" || (!strings.HasPrefix(p, "{") && p != s[i]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return "/" + strings.Join(r, "/")
+		}
+	}
+	return "other"
+}

@@ -1,0 +1,324 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// server is one Run: the Service, its HTTP server, the hook queue and the
+// Sync loop.
+type server struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	svc    *fulfillment.Service
+	store  fulfillment.Store
+	okta   *okta.Client
+	yubico *yubico.Client // nil: order-only
+	queue  *hookQueue
+	demo   *demo // nil with an org
+
+	kick     chan struct{}
+	draining chan struct{} // closed when shutdown begins
+}
+
+// Run runs the service until ctx ends, then shuts down gracefully within
+// Config.ShutdownTimeout: it stops taking event hook deliveries (new ones
+// are answered 503 or refused), records the events already accepted, lets
+// the Sync steps under way finish (fulfillment's Drain), and closes the
+// store. Steps still running at the deadline are abandoned (their context
+// is cancelled; each step's recorded intent says what may have happened)
+// and their leases shortened to Config.AbandonGrace, so that the next
+// instance resumes them soon. Run returns nil after a graceful shutdown,
+// or the error that stopped it.
+func Run(ctx context.Context, cfg Config) (err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), draining: make(chan struct{})}
+	s.m = newMetrics(func() float64 {
+		if s.queue == nil {
+			return 0
+		}
+		return float64(s.queue.len())
+	})
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s: %w", cfg.Listen, err)
+	}
+	closers = append(closers, func() { ln.Close() })
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+
+	fcfg := fulfillment.Config{
+		RPIDs: cfg.RPIDs, Defaults: cfg.Item, Concurrency: cfg.Concurrency, Lease: cfg.Lease,
+		Logger: cfg.Logger, EventHookSecret: cfg.HookSecret, IdempotentShipments: cfg.IdempotentShipments,
+	}
+	if cfg.Store != "" {
+		db, err := fulfillment.OpenSQLite(ctx, cfg.Store)
+		if err != nil {
+			return fmt.Errorf("serve: store: %w", err)
+		}
+		closers = append(closers, func() {
+			if err := db.Close(); err != nil {
+				s.log.Error("serve: closing the store", "error", err.Error())
+			}
+		})
+		fcfg.Store = db
+	} else {
+		fcfg.Store = fulfillment.NewMemoryStore()
+	}
+	s.store = fcfg.Store
+	if cfg.Demo() {
+		d, err := startDemo(s, fcfg)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, d.close)
+		s.demo, s.svc, s.okta, s.yubico = d, d.world.Service, d.world.OktaClient, d.world.YubicoClient
+	} else {
+		if err := s.connect(&fcfg); err != nil {
+			return err
+		}
+		if s.svc, err = fulfillment.New(fcfg); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.wake)
+
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	// Work runs on its own context: it ends at the shutdown deadline, not
+	// at the signal.
+	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	s.queue.start(work, cfg.HookWorkers)
+	var loops sync.WaitGroup
+	syncing := s.yubico != nil
+	if syncing {
+		loops.Go(func() { s.syncLoop(work) })
+	} else {
+		s.log.Warn("serve: no Yubico token: order-only (events are recorded; another program on this store runs Sync)")
+	}
+	loops.Go(func() { s.probeLoop(work) })
+	if s.demo != nil {
+		if err := s.demo.begin(work, base+cfg.HookPath); err != nil {
+			srv.Close()
+			return err
+		}
+	}
+	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing)
+	if cfg.Stdout != nil {
+		s.banner(base)
+	}
+	if cfg.OnListen != nil {
+		cfg.OnListen(base)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		abandon()
+		loops.Wait()
+		return fmt.Errorf("serve: HTTP server: %w", err)
+	}
+	return s.shutdown(srv, abandon, &loops)
+}
+
+// shutdown stops in order: hooks, the queue, Sync; then abandons what is
+// left at the deadline.
+func (s *server) shutdown(srv *http.Server, abandon context.CancelFunc, loops *sync.WaitGroup) error {
+	start := time.Now()
+	s.log.Info("serve: shutting down", "deadline", s.cfg.ShutdownTimeout.String())
+	close(s.draining)
+	deadline, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if s.demo != nil {
+		s.demo.stop()
+	}
+	if err := srv.Shutdown(deadline); err != nil {
+		srv.Close()
+	}
+	s.queue.close()
+	s.svc.Drain()
+	done := make(chan struct{})
+	go func() {
+		s.queue.wait()
+		loops.Wait()
+		close(done)
+	}()
+	abandoned := false
+	select {
+	case <-done:
+	case <-deadline.Done():
+		abandoned = true
+		s.log.Warn("serve: shutdown deadline passed: abandoning the steps still running")
+		abandon()
+		<-done
+	}
+	abandon()
+	if abandoned {
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := s.svc.ReleaseLeases(rctx, s.cfg.AbandonGrace)
+		if err != nil {
+			s.log.Error("serve: releasing leases", "error", err.Error())
+		} else {
+			s.log.Info("serve: leases shortened", "records", n, "grace", s.cfg.AbandonGrace.String())
+		}
+	}
+	s.log.Info("serve: stopped", "took", time.Since(start).Round(time.Millisecond).String(), "abandoned", abandoned)
+	return nil
+}
+
+// connect makes the clients of the configured org and Yubico account,
+// instrumented.
+func (s *server) connect(fcfg *fulfillment.Config) error {
+	cfg := s.cfg
+	oktaHC := s.httpClient(vendorOkta, oktaRoutes, false, nil)
+	oc, err := okta.NewClient(cfg.OktaOrg, cfg.OktaToken, append([]okta.Option{
+		okta.WithHTTPClient(oktaHC), okta.WithClock(waitClock{s.m, vendorOkta}), okta.WithUserAgent("preenroll-serve"),
+	}, cfg.OktaOptions...)...)
+	if err != nil {
+		return fmt.Errorf("%w: Okta: %w", ErrConfig, err)
+	}
+	s.okta, fcfg.Okta = oc, oc
+	if len(fcfg.RPIDs) == 0 {
+		u, _ := url.Parse(oc.OrgURL())
+		fcfg.RPIDs = []string{u.Hostname()}
+	}
+	if cfg.YubicoToken == "" {
+		return nil
+	}
+	opts := []yubico.Option{yubico.WithHTTPClient(s.httpClient(vendorYubico, yubicoRoutes, true, nil)),
+		yubico.WithClock(waitClock{s.m, vendorYubico}), yubico.WithUserAgent("preenroll-serve")}
+	if cfg.YubicoJWKS != "" {
+		opts = append(opts, yubico.WithJWKSBaseURL(cfg.YubicoJWKS))
+	}
+	yc, err := yubico.NewClient(cfg.YubicoAPI, cfg.YubicoToken, append(opts, cfg.YubicoOptions...)...)
+	if err != nil {
+		return fmt.Errorf("%w: Yubico: %w", ErrConfig, err)
+	}
+	s.yubico, fcfg.Yubico = yc, yc
+	return nil
+}
+
+// httpClient returns an HTTP client whose transport counts and times every
+// request (over base, default a clone of http.DefaultTransport).
+func (s *server) httpClient(vendor string, rs []route, suffix bool, base http.RoundTripper) *http.Client {
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 32
+		base = t
+	}
+	return &http.Client{Timeout: s.cfg.HTTPTimeout,
+		Transport: &transport{m: s.m, vendor: vendor, routes: rs, suffix: suffix, base: base, now: time.Now}}
+}
+
+// wake starts a Sync pass soon (an order was recorded).
+func (s *server) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// syncLoop runs Sync at once, then every SyncInterval plus jitter, and
+// when woken, until ctx ends or the Service drains.
+func (s *server) syncLoop(ctx context.Context) {
+	for {
+		start := time.Now()
+		rep, err := s.svc.Sync(ctx)
+		s.m.observeSync(time.Since(start), rep, err)
+		if err != nil && !errors.Is(err, fulfillment.ErrDraining) && ctx.Err() == nil {
+			s.log.Error("serve: sync pass failed", "error", err.Error())
+		}
+		if errors.Is(err, fulfillment.ErrDraining) || ctx.Err() != nil {
+			return
+		}
+		if err := s.m.countKeys(ctx, s.store); err != nil && ctx.Err() == nil {
+			s.log.Warn("serve: counting keys", "error", err.Error())
+		}
+		wait := s.cfg.SyncInterval
+		if s.cfg.SyncJitter > 0 {
+			wait += rand.N(s.cfg.SyncJitter)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.draining:
+			t.Stop()
+			return
+		case <-t.C:
+		case <-s.kick:
+			t.Stop()
+		}
+	}
+}
+
+// probeLoop asks Okta and Yubico something cheap when nothing else did
+// for half the ready window, so /readyz tells whether they answer.
+func (s *server) probeLoop(ctx context.Context) {
+	every := s.cfg.ReadyWindow / 3
+	for {
+		for vendor, probe := range s.probes() {
+			if time.Since(s.m.reachedAt(vendor)) < s.cfg.ReadyWindow/2 {
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, s.cfg.HTTPTimeout)
+			if err := probe(pctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("serve: probe failed", "vendor", vendor, "error", err.Error())
+			}
+			cancel()
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.draining:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// probes are the cheap calls probeLoop makes: Okta's OpenID configuration
+// (no token needed) and Yubico's country list.
+func (s *server) probes() map[string]func(context.Context) error {
+	p := map[string]func(context.Context) error{
+		vendorOkta: func(ctx context.Context) error { _, err := s.okta.Issuer(ctx); return err },
+	}
+	if s.yubico != nil {
+		p[vendorYubico] = func(ctx context.Context) error { _, err := s.yubico.Countries(ctx); return err }
+	}
+	return p
+}
