@@ -71,6 +71,9 @@ type Config struct {
 	DemoUsers   int    // demo
 	DemoJSON    bool   // demo
 
+	// Serve holds the settings only serve takes.
+	Serve ServeConfig
+
 	// The secrets, read from their files; never printed.
 	oktaToken, yubicoToken webauthn.Secret
 	oktaKey                *okta.PrivateKey // prints only its algorithm and key ID
@@ -639,6 +642,9 @@ func (c *Config) check(cmd string) []string {
 			item.CustomizationID = "C" // reported as missing above; check the rest
 		}
 		problems = append(problems, itemProblems(item)...)
+	}
+	if cmd == "serve" {
+		problems = append(problems, c.checkServe()...)
 	}
 	if cmd == "batch" && c.CSVFile == "" {
 		bad("-csv FILE is required")

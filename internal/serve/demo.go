@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
@@ -26,11 +27,18 @@ const demoTick = 100 * time.Millisecond
 // receives the fake org's event hook and runs the World's Service.
 type demo struct {
 	world  *fulfillmenttest.World
+	srv    *server
 	log    *slog.Logger
 	day    time.Duration
 	secret string
 	logins []string
 	item   fulfillment.Item
+
+	// clockMu keeps the fake clock still while a user signs in (a fake
+	// day passes in seconds; Okta's sign-in transaction lasts 5 fake
+	// minutes).
+	clockMu sync.Mutex
+	fails   *atomic.Int64 // failures the World reported
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -46,8 +54,8 @@ func startDemo(s *server, fcfg fulfillment.Config) (*demo, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("serve: demo: %w", err)
 	}
-	d := &demo{log: s.log, day: s.cfg.DemoDay, secret: "demo-hook-" + hex.EncodeToString(b[:])}
-	tb := demoTB{log: s.log}
+	tb := demoTB{log: s.log, fails: &atomic.Int64{}}
+	d := &demo{srv: s, log: s.log, fails: tb.fails, day: s.cfg.DemoDay, secret: "demo-hook-" + hex.EncodeToString(b[:])}
 	var users []fulfillmenttest.User
 	for i := range s.cfg.DemoUsers {
 		name := demoNames[i%len(demoNames)]
@@ -95,10 +103,8 @@ func startDemo(s *server, fcfg fulfillment.Config) (*demo, error) {
 // begin registers serve's event hook at the fake org and starts the fake
 // clock, the administrator and the users.
 func (d *demo) begin(ctx context.Context, hookURL string) error {
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := d.world.Okta.AddEventHook(rctx, hookURL, d.secret, oktatest.EventPreregisterInitiate); err != nil {
-		return fmt.Errorf("serve: demo: register the event hook at the fake org: %w", err)
+	if err := d.srv.registerHook(ctx, d.world.OktaClient, hookURL, d.secret); err != nil {
+		return err
 	}
 	ctx, d.cancel = context.WithCancel(ctx)
 	d.wg.Go(func() { d.runClock(ctx) })
@@ -116,7 +122,9 @@ func (d *demo) runClock(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			d.clockMu.Lock()
 			d.world.Advance(step)
+			d.clockMu.Unlock()
 		}
 	}
 }
@@ -152,18 +160,32 @@ func (d *demo) runPeople(ctx context.Context) {
 			continue
 		}
 		for _, r := range recs {
-			if signedIn[r.UserID] || r.ShipmentState != yubico.StateDelivered {
+			if signedIn[r.UserID] {
 				continue
 			}
-			key := d.world.Parcel(ctx, r.UserID)
-			if key == nil {
-				continue
+			if sh, ok := d.world.Yubico.FPRShipment(r.ShipmentID); !ok || sh.State.ID != yubico.StateDelivered {
+				continue // not at the door yet
 			}
-			d.world.SignIn(ctx, r.UserID, key, d.world.PIN(r.UserID))
-			signedIn[r.UserID] = true
-			d.log.Info("serve: demo: the user unpacked the key and signed in", "user", r.Login)
+			if d.signIn(ctx, r.UserID) {
+				signedIn[r.UserID] = true
+				d.log.Info("serve: demo: the user unpacked the key and signed in", "user", r.Login)
+			}
 		}
 	}
+}
+
+// signIn takes the user's key out of its parcel and signs in with it and
+// the emailed PIN, with the fake clock held still; it reports success.
+func (d *demo) signIn(ctx context.Context, userID string) bool {
+	d.clockMu.Lock()
+	defer d.clockMu.Unlock()
+	before := d.fails.Load()
+	key := d.world.Parcel(ctx, userID)
+	if key == nil {
+		return false
+	}
+	d.world.SignIn(ctx, userID, key, d.world.PIN(userID))
+	return d.fails.Load() == before
 }
 
 // stop stops the clock and the people (shutdown begins).
@@ -181,10 +203,14 @@ func (d *demo) close() {
 
 // demoTB reports the World's failures to the log; the failing World method
 // returns zero values and the demo carries on.
-type demoTB struct{ log *slog.Logger }
+type demoTB struct {
+	log   *slog.Logger
+	fails *atomic.Int64
+}
 
 func (demoTB) Helper() {}
 
 func (t demoTB) Fatalf(format string, args ...any) {
+	t.fails.Add(1)
 	t.log.Warn("serve: demo: " + fmt.Sprintf(format, args...))
 }

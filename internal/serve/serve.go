@@ -131,6 +131,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			srv.Close()
 			return err
 		}
+	} else if cfg.PublicURL != "" {
+		if err := s.registerHook(ctx, s.okta, base+cfg.HookPath, cfg.HookSecret); err != nil {
+			srv.Close()
+			return err
+		}
+	} else {
+		s.log.Warn("serve: event hook not registered (no public URL): register it in the Okta Admin Console", "path", cfg.HookPath)
 	}
 	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing)
 	if cfg.Stdout != nil {
@@ -321,4 +328,26 @@ func (s *server) probes() map[string]func(context.Context) error {
 		p[vendorYubico] = func(ctx context.Context) error { _, err := s.yubico.Countries(ctx); return err }
 	}
 	return p
+}
+
+// hookName is the name serve's event hook has in Okta.
+const hookName = "preenroll serve"
+
+// registerHook makes the org have serve's event hook, ACTIVE and VERIFIED
+// (okta's EnsureEventHook: safe from several instances at once); the
+// server must already be answering, as Okta verifies the URL.
+func (s *server) registerHook(ctx context.Context, c *okta.Client, hookURL, secret string) error {
+	rctx, cancel := context.WithTimeout(ctx, 2*s.cfg.HTTPTimeout)
+	defer cancel()
+	h, err := c.EnsureEventHook(rctx, okta.EventHook{
+		Name:   hookName,
+		Events: okta.EventSubscriptions{Items: []string{fulfillment.EventTypePreregisterInitiate}},
+		Channel: okta.EventHookChannel{Config: okta.EventHookChannelConfig{URI: hookURL,
+			AuthScheme: &okta.EventHookAuthScheme{Key: "Authorization", Value: okta.Secret(secret)}}},
+	})
+	if err != nil {
+		return fmt.Errorf("serve: register the event hook %s at Okta: %w", hookURL, err)
+	}
+	s.log.Info("serve: event hook registered", "id", h.ID, "url", hookURL, "status", string(h.Status), "verification", string(h.VerificationStatus))
+	return nil
 }

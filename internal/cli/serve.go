@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/preenroll/preenroll/internal/serve"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/webauthn"
+)
+
+// ServeConfig holds the settings only serve takes.
+type ServeConfig struct {
+	Listen, PublicURL, HookPath, HookSecretFile string
+	HookQueue                                   int
+	SyncInterval, SyncJitter                    time.Duration
+	ShutdownTimeout, Lease, ReadyWindow         time.Duration
+	IdempotentShipments                         bool
+	DemoUsers                                   int
+	DemoDay                                     time.Duration
+
+	hookSecret webauthn.Secret
+}
+
+func init() {
+	Register(&Command{
+		Name: "serve", MaxArgs: 0,
+		Summary: "run the service: Okta's event hook, Sync on a schedule, health and metrics",
+		Doc: `Runs the long-running service an IT team deploys. It serves Okta's event hook
+at -hook-path (registering it in the org when -public-url says where Okta
+reaches it), records an order for each system.mfa.preregister.initiate event
+once Okta confirms the user (an event for a user the org does not have is
+rejected and logged), runs Sync every -sync-interval (plus up to -sync-jitter)
+and at once after an order, and serves /healthz, /readyz and Prometheus
+/metrics. JSON logs go to stderr. SIGTERM or SIGINT stops it gracefully within
+-shutdown-timeout; a second serve on the same -store is safe.
+
+Without -okta-org it runs a demo on in-process fakes of Okta and Yubico with
+simulated keys, seeded users and a fast clock (-demo-day of wall time per fake
+day), and prints the URL to open.
+
+Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
+		Run: runServe,
+	})
+	// serve takes the shared connection settings, Yubico's and -verbose.
+	connected = append(connected, "serve")
+	for _, name := range []string{"yubico-api", "yubico-jwks", "yubico-token-file", "concurrency", "verbose"} {
+		s := lookupSetting(name)
+		s.Commands = append(slices.Clone(s.Commands), "serve")
+	}
+	only := []string{"serve"}
+	duration := func(field func(*Config) *time.Duration, lo, hi time.Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < lo || d > hi {
+				return fmt.Errorf("want a duration from %v to %v", lo, hi)
+			}
+			*field(c) = d
+			return nil
+		}
+	}
+	settings = append(settings,
+		&Setting{Name: "listen", Default: serve.DefaultListen, Commands: only, Usage: "address the service listens on (host:port)",
+			set: func(c *Config, v string) error { c.Serve.Listen = v; return nil }},
+		&Setting{Name: "public-url", Commands: only, Usage: "the service's base URL as Okta reaches it (https); set, serve registers its event hook in the org",
+			set: func(c *Config, v string) error {
+				c.Serve.PublicURL = v
+				if v == "" {
+					return nil
+				}
+				return checkURL(v)
+			}},
+		&Setting{Name: "hook-path", Default: serve.DefaultHookPath, Commands: only, Usage: "path of the Okta event hook",
+			set: func(c *Config, v string) error { c.Serve.HookPath = v; return nil }},
+		&Setting{Name: "hook-secret-file", Commands: only, Usage: "file whose first line is the event hook's Authorization value (required with -okta-org; never given directly)",
+			set: func(c *Config, v string) error { c.Serve.HookSecretFile = v; return nil }},
+		&Setting{Name: "hook-queue", Default: strconv.Itoa(serve.DefaultHookQueue), Commands: only, Usage: "events accepted and not yet recorded, at most (a delivery beyond is answered 503)",
+			set: func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 1_000_000 {
+					return errors.New("want 1 to 1000000")
+				}
+				c.Serve.HookQueue = n
+				return nil
+			}},
+		&Setting{Name: "sync-interval", Commands: only, Usage: "time between Sync passes (default 5m; 1s in the demo)",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				return duration(func(c *Config) *time.Duration { return &c.Serve.SyncInterval }, 100*time.Millisecond, 24*time.Hour)(c, v)
+			}},
+		&Setting{Name: "sync-jitter", Commands: only, Usage: "random extra wait before each Sync pass, at most (default 30s)",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				return duration(func(c *Config) *time.Duration { return &c.Serve.SyncJitter }, 0, time.Hour)(c, v)
+			}},
+		&Setting{Name: "shutdown-timeout", Default: serve.DefaultShutdownTimeout.String(), Commands: only, Usage: "how long a graceful shutdown may take before the steps still running are abandoned",
+			set: duration(func(c *Config) *time.Duration { return &c.Serve.ShutdownTimeout }, time.Second, 10*time.Minute)},
+		&Setting{Name: "lease", Commands: only, Usage: "how long a step in flight is reserved for this instance (default 2m)",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				return duration(func(c *Config) *time.Duration { return &c.Serve.Lease }, time.Second, time.Hour)(c, v)
+			}},
+		&Setting{Name: "ready-window", Default: serve.DefaultReadyWindow.String(), Commands: only, Usage: "/readyz fails when Okta or Yubico has not answered for this long",
+			set: duration(func(c *Config) *time.Duration { return &c.Serve.ReadyWindow }, time.Second, 24*time.Hour)},
+		&Setting{Name: "idempotent-shipments", Bool: true, Default: "false", Commands: only, Usage: "Yubico de-duplicates shipment creates by Idempotency-Key (undocumented for the real API; the fakes do)",
+			set: func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				c.Serve.IdempotentShipments = b
+				return err
+			}},
+		&Setting{Name: "demo-users", Default: strconv.Itoa(serve.DefaultDemoUsers), Commands: only, Usage: "demo only: users seeded in the fake org",
+			set: func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 1000 {
+					return errors.New("want 0 to 1000")
+				}
+				c.Serve.DemoUsers = n
+				return nil
+			}},
+		&Setting{Name: "demo-day", Default: serve.DefaultDemoDay.String(), Commands: only, Usage: "demo only: wall time of one fake day",
+			set: duration(func(c *Config) *time.Duration { return &c.Serve.DemoDay }, 100*time.Millisecond, 24*time.Hour)},
+	)
+}
+
+// checkServe checks serve's settings and reads the hook secret.
+func (c *Config) checkServe() []string {
+	if c.Fake() {
+		if c.Serve.HookSecretFile != "" || c.Serve.PublicURL != "" {
+			return []string{"-hook-secret-file and -public-url need -okta-org (the demo registers its own hook at the fake org)"}
+		}
+		return nil
+	}
+	var problems []string
+	if c.Serve.HookSecretFile == "" {
+		problems = append(problems, "-hook-secret-file (PREENROLL_HOOK_SECRET_FILE) is required with -okta-org")
+	} else if s, err := readSecret(c.Serve.HookSecretFile); err != nil {
+		problems = append(problems, fmt.Sprintf("-hook-secret-file: %v", err))
+	} else if len(s) < 16 {
+		problems = append(problems, "-hook-secret-file: the secret is shorter than 16 characters")
+	} else {
+		c.Serve.hookSecret = s
+	}
+	if c.Store == "" {
+		problems = append(problems, "-store (PREENROLL_STORE) is required with -okta-org: keys in flight must survive a restart")
+	}
+	return problems
+}
+
+// runServe runs serve.Run until the context ends (SIGTERM, SIGINT).
+func runServe(ctx context.Context, inv *Invocation) int {
+	cfg := inv.Config
+	path, err := storePath(cfg.Store)
+	if err != nil {
+		inv.errorf("-store: %v", err)
+		return ExitUsage
+	}
+	sc := serve.Config{
+		Listen: cfg.Serve.Listen, PublicURL: cfg.Serve.PublicURL, HookPath: cfg.Serve.HookPath,
+		HookSecret: string(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
+		OktaOrg: cfg.OktaOrg, OktaToken: string(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
+		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: string(cfg.yubicoToken),
+		Store: path, RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
+		IdempotentShipments: cfg.Serve.IdempotentShipments,
+		SyncInterval:        cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter,
+		ShutdownTimeout: cfg.Serve.ShutdownTimeout, ReadyWindow: cfg.Serve.ReadyWindow,
+		DemoUsers: cfg.Serve.DemoUsers, DemoDay: cfg.Serve.DemoDay,
+		Logger: slog.New(slog.NewJSONHandler(inv.Stderr, nil)), Stdout: inv.Stdout,
+	}
+	if cfg.oktaKey != nil {
+		sc.OktaOptions = append(sc.OktaOptions, okta.WithOAuth(okta.OAuthConfig{
+			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,
+		}))
+	}
+	if err := serve.Run(ctx, sc); err != nil {
+		inv.errorf("%v", err)
+		if errors.Is(err, serve.ErrConfig) {
+			return ExitUsage
+		}
+		return ExitFailed
+	}
+	return ExitOK
+}
