@@ -166,7 +166,7 @@ func runServe(ctx context.Context, inv *Invocation) int {
 		return ExitUsage
 	}
 	sc := serve.Config{
-		Listen: cfg.Serve.Listen, PublicURL: cfg.Serve.PublicURL, HookPath: cfg.Serve.HookPath,
+		Listen: cfg.Serve.Listen, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
 		HookSecret: string(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
 		OktaOrg: cfg.OktaOrg, OktaToken: string(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
 		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: string(cfg.yubicoToken),

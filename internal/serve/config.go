@@ -45,9 +45,15 @@ type Config struct {
 	Listen string
 	// HookPath is where the Okta event hook is served (default /hooks/okta).
 	HookPath string
-	// PublicURL is the server's base URL as Okta reaches it (for the hook
-	// URL printed at start); default http://<Listen>.
+	// PublicURL is the server's base URL as Okta reaches it; default
+	// http://<the listening address>.
 	PublicURL string
+	// RegisterHook makes serve register its event hook in the org at
+	// PublicURL + HookPath at start (okta's EnsureEventHook: created or
+	// updated, activated and verified; safe from several instances). The
+	// service app needs the okta.eventHooks.manage scope. Without it the
+	// hook is set up in the Admin Console.
+	RegisterHook bool
 	// HookSecret is the value of the Authorization header Okta's event
 	// hook sends (required with an org; read from a file, never a flag).
 	HookSecret string
@@ -80,6 +86,9 @@ type Config struct {
 	// (the demo's default; refused with an org, where a restart must not
 	// forget keys in flight).
 	Store string
+	// StoreBackend, if set, is an open store used instead of Store (a
+	// fulfillment/pgstore for several machines, say); Run does not close it.
+	StoreBackend fulfillment.Store
 	// RPIDs are the relying-party IDs (default: the org's host name).
 	RPIDs []string
 	// Item is what an event that names none orders.
@@ -122,6 +131,9 @@ type Config struct {
 	// OnListen, if set, is called with the server's base URL once it
 	// listens (tests, and programs that print it their own way).
 	OnListen func(baseURL string)
+
+	// eventDone, if set, is called after each queued event (tests).
+	eventDone func(fulfillment.HookEvent, fulfillment.EventOutcome)
 }
 
 // Demo reports whether c runs the embedded demo (no Okta org).
@@ -211,7 +223,7 @@ func (c Config) withDefaults() (Config, error) {
 		} else if len(c.HookSecret) < 16 || strings.ContainsAny(c.HookSecret, "\r\n") {
 			bad("HookSecret: want one line of at least 16 characters")
 		}
-		if c.Store == "" {
+		if c.Store == "" && c.StoreBackend == nil {
 			bad("Store: required with an Okta org (a SQLite file: keys in flight must survive a restart)")
 		}
 	}

@@ -23,6 +23,7 @@ type hookQueue struct {
 	ch      chan fulfillment.HookEvent
 	kick    func() // wakes the Sync loop after an order was recorded
 	retries []time.Duration
+	done    func(fulfillment.HookEvent, fulfillment.EventOutcome) // tests
 
 	mu      sync.Mutex
 	pending map[string]bool // event IDs queued or being recorded
@@ -73,6 +74,12 @@ func (q *hookQueue) enqueue(ctx context.Context, evs []fulfillment.HookEvent) er
 	}
 	noteDelivery(ctx, "accepted")
 	return nil
+}
+
+func (q *hookQueue) finished(ev fulfillment.HookEvent, out fulfillment.EventOutcome) {
+	if q.done != nil {
+		q.done(ev, out)
+	}
 }
 
 // start runs n workers until the queue is closed and drained.
@@ -137,9 +144,11 @@ func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 			q.m.events.WithLabelValues(outcome).Inc()
 			q.log.LogAttrs(ctx, slog.LevelError, "serve: event NOT recorded (Okta will not deliver it again: order the key with preenroll order)",
 				append(attrs, slog.String("error", fmt.Sprint(err)))...)
+			q.finished(ev, out)
 			return
 		}
 		q.m.events.WithLabelValues(out.String()).Inc()
+		q.finished(ev, out)
 		return
 	}
 }

@@ -75,7 +75,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		RPIDs: cfg.RPIDs, Defaults: cfg.Item, Concurrency: cfg.Concurrency, Lease: cfg.Lease,
 		Logger: cfg.Logger, EventHookSecret: cfg.HookSecret, IdempotentShipments: cfg.IdempotentShipments,
 	}
-	if cfg.Store != "" {
+	if cfg.StoreBackend != nil {
+		fcfg.Store = cfg.StoreBackend
+	} else if cfg.Store != "" {
 		db, err := fulfillment.OpenSQLite(ctx, cfg.Store)
 		if err != nil {
 			return fmt.Errorf("serve: store: %w", err)
@@ -106,6 +108,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}
 	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.wake)
+	s.queue.done = cfg.eventDone
 
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
@@ -131,13 +134,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			srv.Close()
 			return err
 		}
-	} else if cfg.PublicURL != "" {
+	} else if cfg.RegisterHook {
 		if err := s.registerHook(ctx, s.okta, base+cfg.HookPath, cfg.HookSecret); err != nil {
 			srv.Close()
 			return err
 		}
 	} else {
-		s.log.Warn("serve: event hook not registered (no public URL): register it in the Okta Admin Console", "path", cfg.HookPath)
+		s.log.Info("serve: event hook not registered by serve: set it up in the Okta Admin Console", "url", base+cfg.HookPath)
 	}
 	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing)
 	if cfg.Stdout != nil {

@@ -1,0 +1,477 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+// fakes are a fake Okta org and a fake Yubico on one clock, started in
+// the test: serve talks to them over loopback as to the real services.
+type fakes struct {
+	okta   *oktatest.Server
+	yubico *yubicotest.Server
+	admin  *okta.Client // the administrator's client (orders in "the console")
+	users  []okta.User
+}
+
+func startFakes(t *testing.T, users int) *fakes {
+	t.Helper()
+	y, err := yubicotest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(y.Close)
+	o, err := oktatest.Start(oktatest.WithNow(y.Now()), oktatest.WithAttestationRoots(y.FIDOCA().Root()), oktatest.WithoutRateLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	f := &fakes{okta: o, yubico: y}
+	if f.admin, err = o.Client(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range users {
+		u, err := o.AddUser(fulfillmenttest.Profile(string(rune('a'+i%26))+"user"+string(rune('a'+i/26))), okta.UserActive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.users = append(f.users, u)
+	}
+	return f
+}
+
+// config is serve's configuration for the fakes.
+func (f *fakes) config(store fulfillment.Store) Config {
+	return Config{
+		Listen: "127.0.0.1:0", RegisterHook: true, HookSecret: "test-hook-secret-0123456789",
+		OktaOrg: f.okta.URL(), OktaToken: f.okta.Token(),
+		YubicoAPI: f.yubico.URL(), YubicoJWKS: f.yubico.ConsoleURL(), YubicoToken: f.yubico.Token(),
+		StoreBackend: store, IdempotentShipments: true,
+		SyncInterval: time.Hour, SyncJitter: 0, ShutdownTimeout: 10 * time.Second,
+		Logger: slog.New(slog.DiscardHandler),
+	}
+}
+
+// order is an administrator ordering a key for u in Okta: Okta emits the
+// event serve's hook receives.
+func (f *fakes) order(t *testing.T, u okta.User) {
+	t.Helper()
+	err := f.admin.InitiateFulfillment(t.Context(), okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{
+		{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// running is a Run in the background.
+type running struct {
+	base   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs serve with cfg until the test ends (or stop).
+func start(t *testing.T, cfg Config) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	listening := make(chan string, 1)
+	cfg.OnListen = func(base string) { listening <- base }
+	go func() { r.done <- Run(ctx, cfg) }()
+	select {
+	case r.base = <-listening:
+	case err := <-r.done:
+		t.Fatalf("Run: %v", err)
+	}
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop cancels Run's context and returns its error (once).
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	err, ok := <-r.done
+	if ok {
+		close(r.done)
+	}
+	return err
+}
+
+// events collects what the queue did, for waiting without sleeping.
+type events struct {
+	mu   sync.Mutex
+	outs map[string]fulfillment.EventOutcome
+	ch   chan struct{}
+}
+
+func newEvents() *events { return &events{outs: map[string]fulfillment.EventOutcome{}, ch: make(chan struct{}, 100)} }
+
+func (e *events) done(ev fulfillment.HookEvent, out fulfillment.EventOutcome) {
+	e.mu.Lock()
+	e.outs[ev.ID] = out
+	e.mu.Unlock()
+	e.ch <- struct{}{}
+}
+
+// wait waits for n more events.
+func (e *events) wait(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-e.ch:
+		case <-t.Context().Done():
+			t.Fatal("test ended waiting for events")
+		}
+	}
+}
+
+// post sends an event hook request as Okta would.
+func post(t *testing.T, url, auth string, body []byte) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// delivery is an Okta event hook body with one preregister event.
+func delivery(eventID, userID string) []byte {
+	b, _ := json.Marshal(map[string]any{"eventType": "com.okta.event_hook", "data": map[string]any{"events": []any{map[string]any{
+		"uuid": eventID, "eventType": fulfillment.EventTypePreregisterInitiate,
+		"target": []any{map[string]any{"id": userID, "type": "User", "alternateId": "x@example.com"}},
+		"debugContext": map[string]any{"debugData": map[string]any{"fulfillmentProvider": "yubico",
+			"yubicoProductId": "1", "yubicoInventoryProductId": "106", "yubicoCustomizationId": "RXJN83"}},
+	}}}})
+	return b
+}
+
+// scrape reads /metrics with Prometheus' text parser.
+func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mf, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return mf
+}
+
+// value returns the value of the sample of family name whose labels
+// include want (counter, gauge, or a histogram's count); -1 if none.
+func value(mf map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	f := mf[name]
+	if f == nil {
+		return -1
+	}
+next:
+	for _, m := range f.Metric {
+		for k, v := range want {
+			found := false
+			for _, l := range m.Label {
+				if l.GetName() == k && l.GetValue() == v {
+					found = true
+				}
+			}
+			if !found {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return -1
+}
+
+func TestEventHookAgainstOkta(t *testing.T) {
+	f := startFakes(t, 2)
+	ev := newEvents()
+	cfg := f.config(fulfillment.NewMemoryStore())
+	cfg.eventDone = ev.done
+	r := start(t, cfg)
+	hookURL := r.base + DefaultHookPath
+
+	// serve registered and Okta verified its hook.
+	hooks, err := f.admin.ListEventHooks(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 || hooks[0].VerificationStatus != okta.EventHookVerified || hooks[0].Channel.Config.URI != hookURL {
+		t.Fatalf("hooks at Okta = %+v, want one VERIFIED at %s", hooks, hookURL)
+	}
+
+	t.Run("delivered by Okta", func(t *testing.T) {
+		f.order(t, f.users[0])
+		ev.wait(t, 1)
+		rec, err := cfg.StoreBackend.Get(t.Context(), f.users[0].ID)
+		if err != nil || rec.Status != fulfillment.FulfillmentStarted || rec.Login != f.users[0].Profile.Login {
+			t.Fatalf("record = %+v, %v; want an order for %s", rec, err, f.users[0].Profile.Login)
+		}
+	})
+	t.Run("wrong secret", func(t *testing.T) {
+		if resp := post(t, hookURL, "not-the-secret", delivery("ev-wrong", f.users[1].ID)); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("wrong secret: %d, want 401", resp.StatusCode)
+		}
+		if _, err := cfg.StoreBackend.Get(t.Context(), f.users[1].ID); err == nil {
+			t.Error("a delivery with a wrong secret made a record")
+		}
+	})
+	t.Run("replayed event", func(t *testing.T) {
+		body := delivery("ev-replay", f.users[1].ID)
+		for range 2 {
+			if resp := post(t, hookURL, cfg.HookSecret, body); resp.StatusCode != http.StatusOK {
+				t.Fatalf("delivery: %d", resp.StatusCode)
+			}
+		}
+		// The second is either refused by the queue (still queued) or
+		// recorded as a duplicate by the store: wait for what was queued.
+		mf := scrape(t, r.base)
+		queued := 2 - value(mf, "preenroll_hook_deliveries_total", map[string]string{"outcome": "duplicate"})
+		if queued < 0 || queued > 2 {
+			queued = 2
+		}
+		ev.wait(t, int(queued))
+		rec, err := cfg.StoreBackend.Get(t.Context(), f.users[1].ID)
+		if err != nil || rec.EventID != "ev-replay" || len(rec.History) != 1 {
+			t.Fatalf("record = %+v, %v; want one order from ev-replay", rec, err)
+		}
+	})
+	t.Run("user Okta does not know", func(t *testing.T) {
+		if resp := post(t, hookURL, cfg.HookSecret, delivery("ev-stranger", "00unobody12345678901")); resp.StatusCode != http.StatusOK {
+			t.Fatalf("delivery: %d", resp.StatusCode)
+		}
+		ev.wait(t, 1)
+		ev.mu.Lock()
+		out := ev.outs["ev-stranger"]
+		ev.mu.Unlock()
+		if out != fulfillment.EventRejected {
+			t.Errorf("outcome %v, want rejected", out)
+		}
+		if _, err := cfg.StoreBackend.Get(t.Context(), "00unobody12345678901"); err == nil {
+			t.Error("an event for an unknown user made a record")
+		}
+		if v := value(scrape(t, r.base), "preenroll_hook_events_total", map[string]string{"outcome": "rejected"}); v != 1 {
+			t.Errorf("rejected events metric = %v, want 1", v)
+		}
+	})
+}
+
+// gateStore blocks Put while the gate is closed: a slow Service.
+type gateStore struct {
+	fulfillment.Store
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (g *gateStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	<-g.gate
+	return g.Store.Put(ctx, r)
+}
+
+func TestSlowServiceDeliveryAnsweredAtOnce(t *testing.T) {
+	f := startFakes(t, 1)
+	store := &gateStore{Store: fulfillment.NewMemoryStore(), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	ev := newEvents()
+	cfg := f.config(store)
+	cfg.eventDone = ev.done
+	r := start(t, cfg)
+	// The delivery is answered while the worker is stuck in the store.
+	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret, delivery("ev-slow", f.users[0].ID)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("delivery: %d", resp.StatusCode)
+	}
+	<-store.entered
+	if v := value(scrape(t, r.base), "preenroll_hook_queue_length", nil); v != 1 {
+		t.Errorf("queue length while the store is stuck = %v, want 1", v)
+	}
+	close(store.gate)
+	ev.wait(t, 1)
+	if _, err := store.Get(t.Context(), f.users[0].ID); err != nil {
+		t.Fatalf("after the store moved on: %v", err)
+	}
+}
+
+func TestQueueFullAnswers503(t *testing.T) {
+	f := startFakes(t, 2)
+	store := &gateStore{Store: fulfillment.NewMemoryStore(), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	cfg := f.config(store)
+	cfg.HookQueue, cfg.HookWorkers = 1, 1
+	r := start(t, cfg)
+	hookURL := r.base + DefaultHookPath
+	// The worker takes the first and is stuck; the second fills the queue.
+	post(t, hookURL, cfg.HookSecret, delivery("ev-1", f.users[0].ID))
+	<-store.entered
+	post(t, hookURL, cfg.HookSecret, delivery("ev-2", f.users[1].ID))
+	resp := post(t, hookURL, cfg.HookSecret, delivery("ev-3", f.users[1].ID))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("delivery to a full queue: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	close(store.gate)
+	if v := value(scrape(t, r.base), "preenroll_hook_deliveries_total", map[string]string{"outcome": "overloaded"}); v != 1 {
+		t.Errorf("overloaded deliveries = %v, want 1", v)
+	}
+}
+
+func TestMetricsMove(t *testing.T) {
+	f := startFakes(t, 1)
+	ev := newEvents()
+	cfg := f.config(fulfillment.NewMemoryStore())
+	cfg.eventDone = ev.done
+	r := start(t, cfg)
+	before := scrape(t, r.base)
+	f.order(t, f.users[0])
+	ev.wait(t, 1)
+	after := scrape(t, r.base)
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"preenroll_hook_deliveries_total", map[string]string{"outcome": "accepted"}},
+		{"preenroll_hook_events_total", map[string]string{"outcome": "recorded"}},
+		{"preenroll_orders_total", nil},
+		{"preenroll_remote_requests_total", map[string]string{"vendor": "okta", "endpoint": "GET /api/v1/users/{id}", "outcome": "ok"}},
+		{"preenroll_remote_request_duration_seconds", map[string]string{"vendor": "okta", "endpoint": "GET /api/v1/users/{id}"}},
+	} {
+		b, a := value(before, c.name, c.labels), value(after, c.name, c.labels)
+		if a <= max(b, 0) {
+			t.Errorf("%s%v: %v before, %v after; want it to grow", c.name, c.labels, b, a)
+		}
+	}
+	for _, name := range []string{"preenroll_keys", "preenroll_sync_pass_duration_seconds", "preenroll_sync_passes_total",
+		"preenroll_remote_last_success_timestamp_seconds", "preenroll_hook_queue_length"} {
+		if after[name] == nil {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	// Endpoint labels are route templates, never raw paths with IDs.
+	for _, m := range after["preenroll_remote_requests_total"].Metric {
+		for _, l := range m.Label {
+			if l.GetName() == "endpoint" && strings.Contains(l.GetValue(), f.users[0].ID) {
+				t.Errorf("endpoint label %q holds a user ID", l.GetValue())
+			}
+		}
+	}
+}
+
+func TestReadyzFailsWhenTheStoreIsClosed(t *testing.T) {
+	f := startFakes(t, 0)
+	db, err := fulfillment.OpenSQLite(t.Context(), t.TempDir()+"/keys.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, f.config(db))
+	get := func() (int, readiness) {
+		resp, err := http.Get(r.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rd readiness
+		if err := json.NewDecoder(resp.Body).Decode(&rd); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, rd
+	}
+	if _, rd := get(); rd.Checks["store"] != "ok" {
+		t.Fatalf("store check = %q before closing, want ok", rd.Checks["store"])
+	}
+	db.Close()
+	code, rd := get()
+	if code != http.StatusServiceUnavailable || rd.Ready || rd.Checks["store"] == "ok" {
+		t.Errorf("/readyz after the store closed = %d %+v, want 503 with a store error", code, rd)
+	}
+	if resp, err := http.Get(r.base + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/healthz = %v, %v; want 200 (alive)", resp, err)
+	}
+}
+
+func TestGracefulShutdownRecordsAcceptedEvents(t *testing.T) {
+	f := startFakes(t, 1)
+	store := &gateStore{Store: fulfillment.NewMemoryStore(), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	ev := newEvents()
+	cfg := f.config(store)
+	cfg.eventDone = ev.done
+	r := start(t, cfg)
+	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret, delivery("ev-inflight", f.users[0].ID)); resp.StatusCode != 200 {
+		t.Fatalf("delivery: %d", resp.StatusCode)
+	}
+	<-store.entered // the worker is in the middle of recording it
+	r.cancel()      // SIGTERM
+	// Shutdown waits for the event being recorded (the store is stuck
+	// until the gate opens), then returns.
+	close(store.gate)
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run = %v, want nil after a graceful shutdown", err)
+	}
+	rec, err := store.Get(context.Background(), f.users[0].ID)
+	if err != nil || rec.EventID != "ev-inflight" {
+		t.Fatalf("the event accepted before shutdown: record %+v, %v; want recorded", rec, err)
+	}
+	// Stopped: no more deliveries are taken.
+	if _, err := http.Post(r.base+DefaultHookPath, "application/json", bytes.NewReader(delivery("ev-late", f.users[0].ID))); err == nil {
+		t.Error("the hook still answers after Run returned")
+	}
+}
+
+func TestMatchRoute(t *testing.T) {
+	for _, tc := range []struct {
+		rs     []route
+		path   string
+		suffix bool
+		want   string
+	}{
+		{oktaRoutes, "/api/v1/users/00u1abc", false, "/api/v1/users/{id}"},
+		{oktaRoutes, "/api/v1/users", false, "/api/v1/users"},
+		{oktaRoutes, "/webauthn-registration/api/v1/users/00u1/enrollments/pfx9/mark-error", false, "/webauthn-registration/api/v1/users/{userId}/enrollments/{id}/mark-error"},
+		{oktaRoutes, "/webauthn-registration/api/v1/enroll", false, "/webauthn-registration/api/v1/enroll"},
+		{oktaRoutes, "/api/v1/secret/00u1", false, "other"},
+		{yubicoRoutes, "/v1/fpr/shipments/3f2a", true, "/fpr/shipments/{id}"},
+		{yubicoRoutes, "/v1/shipments_exact/search-description", true, "/shipments_exact/search-description"},
+		{yubicoRoutes, "/.well-known/yubico-transport-keys.jwks", true, "/.well-known/yubico-transport-keys.jwks"},
+	} {
+		if got := matchRoute(tc.rs, tc.path, tc.suffix); got != tc.want {
+			t.Errorf("matchRoute(%q) = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}
