@@ -100,7 +100,13 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				if v == "" {
 					return nil
 				}
-				return duration(func(c *Config) *time.Duration { return &c.Serve.SyncJitter }, 0, time.Hour)(c, v)
+				if err := duration(func(c *Config) *time.Duration { return &c.Serve.SyncJitter }, 0, time.Hour)(c, v); err != nil {
+					return err
+				}
+				if c.Serve.SyncJitter == 0 {
+					c.Serve.SyncJitter = -1 // none (serve's zero is its default)
+				}
+				return nil
 			}},
 		&Setting{Name: "shutdown-timeout", Default: serve.DefaultShutdownTimeout.String(), Commands: only, Usage: "how long a graceful shutdown may take before the steps still running are abandoned",
 			set: duration(func(c *Config) *time.Duration { return &c.Serve.ShutdownTimeout }, time.Second, 10*time.Minute)},

@@ -105,8 +105,8 @@ type Config struct {
 	IdempotentShipments bool
 
 	// SyncInterval is the time between Sync passes (default 5 min), plus a
-	// random extra of up to SyncJitter (default 30 s). An event that
-	// records an order starts a pass at once.
+	// random extra of up to SyncJitter (default 30 s; negative: none). An
+	// event that records an order starts a pass at once.
 	SyncInterval, SyncJitter time.Duration
 	// ShutdownTimeout bounds the graceful shutdown after the context ends
 	// (default 25 s): stop taking hooks, record the queued events, let the
@@ -204,8 +204,11 @@ func (c Config) withDefaults() (Config, error) {
 			bad("%s %v: must be positive", name, d)
 		}
 	}
-	if c.SyncJitter < 0 || c.AbandonGrace < 0 || c.Lease < 0 {
-		bad("SyncJitter, AbandonGrace and Lease must not be negative")
+	if c.SyncJitter < 0 {
+		c.SyncJitter = 0 // none
+	}
+	if c.AbandonGrace < 0 || c.Lease < 0 {
+		bad("AbandonGrace and Lease must not be negative")
 	}
 	if c.HookQueue < 1 || c.HookQueue > 1_000_000 {
 		bad("HookQueue %d: want 1 to 1000000", c.HookQueue)

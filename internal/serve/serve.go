@@ -142,7 +142,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	} else {
 		s.log.Info("serve: event hook not registered by serve: set it up in the Okta Admin Console", "url", base+cfg.HookPath)
 	}
-	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing)
+	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing,
+		"syncInterval", cfg.SyncInterval.String(), "syncJitter", cfg.SyncJitter.String())
 	if cfg.Stdout != nil {
 		s.banner(base)
 	}
