@@ -66,13 +66,18 @@
 // [Service.OrderBatch] validate every profile before any call, then send
 // Okta's initiate-fulfillment-request (a batch concurrently, within Okta's
 // rate limits); [Service.EventHandler] receives Okta's
-// system.mfa.preregister.initiate events; [Service.Sync], or [Service.Run]
+// system.mfa.preregister.initiate events ([Service.QueuedEventHandler]
+// answers at once and hands them to a queue whose workers call
+// [Service.RecordEvent], which asks Okta about the user first and rejects
+// an event for a user the org does not have); [Service.Sync], or [Service.Run]
 // on a schedule, enrolls, creates the FIDO Pre-reg shipment, polls it,
 // activates every credential paired with its enrollment, sends the PIN and
 // notices the first sign-in. [Service.Retry], [Service.Delete],
 // [Service.ResendPIN] and [Service.Status] do the rest. A process that only
 // orders may leave Config.Yubico nil, sharing the Store with the one that
-// runs Sync.
+// runs Sync. For a graceful shutdown, [Service.Drain] stops Sync between steps and
+// [Service.ReleaseLeases] lets the next instance resume at once what was
+// abandoned.
 //
 // Every remote call is recorded in the store before it is sent (intent,
 // idempotency key, lease) and after it returns (result), so a program that

@@ -1,0 +1,96 @@
+package fulfillment_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+)
+
+// onStep is a Store that calls fn (once) when a record is stored at step.
+type onStep struct {
+	fulfillment.Store
+	step fulfillment.Step
+	fn   func()
+	once sync.Once
+}
+
+func (s *onStep) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	out, err := s.Store.Put(ctx, r)
+	if err == nil && r.Step == s.step {
+		s.once.Do(s.fn)
+	}
+	return out, err
+}
+
+func TestDrainFinishesTheStepUnderWay(t *testing.T) {
+	t.Parallel()
+	store := &onStep{Store: fulfillment.NewMemoryStore(), step: fulfillment.StepEnrolled}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook())
+	store.fn = w.Service.Drain // SIGTERM arrives while the enroll step records its result
+	ctx := t.Context()
+	u := w.AddUser(fulfillmenttest.Employee("dora"))
+	if _, err := w.Service.Order(ctx, u.Profile.Login); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := w.Service.Sync(ctx)
+	if !errors.Is(err, fulfillment.ErrDraining) || len(rep.Failures) != 0 {
+		t.Fatalf("Sync while draining = %+v, %v; want ErrDraining and no failures", rep, err)
+	}
+	rec := w.Status(ctx, u.ID)
+	if rec.Step != fulfillment.StepEnrolled || rec.Lease != (fulfillment.Lease{}) {
+		t.Errorf("record at %s with lease %+v, want the enroll step finished (enrolled, no lease) and no new step", rec.Step, rec.Lease)
+	}
+	if len(w.Yubico.Shipments()) != 0 {
+		t.Error("a shipment was created after Drain")
+	}
+	if err := w.Service.Run(ctx); !errors.Is(err, fulfillment.ErrDraining) {
+		t.Errorf("Run after Drain = %v, want ErrDraining", err)
+	}
+}
+
+func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
+	t.Parallel()
+	ctx, abandon := context.WithCancel(t.Context())
+	// The process is stopped hard while the shipment create is in flight.
+	store := &onStep{Store: fulfillment.NewMemoryStore(), step: fulfillment.StepShipmentCreating, fn: abandon}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook())
+	u := w.AddUser(fulfillmenttest.Employee("edda"))
+	if _, err := w.Service.Order(t.Context(), u.Profile.Login); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Service.Sync(ctx); err == nil {
+		t.Fatal("Sync with its context cancelled mid-step returned nil")
+	}
+	rec := w.Status(t.Context(), u.ID)
+	if rec.Step != fulfillment.StepShipmentCreating || rec.Lease.Owner == "" {
+		t.Fatalf("abandoned record at %s lease %+v, want the create intent held by this instance", rec.Step, rec.Lease)
+	}
+	// Another instance (the restarted program) must wait for the lease...
+	next, err := fulfillment.New(w.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := next.Sync(t.Context()); err != nil || rep.Busy != 1 {
+		t.Fatalf("next instance before the release: %+v, %v; want the record busy", rep, err)
+	}
+	// ...until the stopping instance releases it.
+	n, err := w.Service.ReleaseLeases(t.Context(), 0)
+	if err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases = %d, %v; want 1", n, err)
+	}
+	if n, err := w.Service.ReleaseLeases(t.Context(), 0); err != nil || n != 0 {
+		t.Errorf("a second ReleaseLeases = %d, %v; want 0", n, err)
+	}
+	if _, err := next.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	w.Service = next
+	rec = w.AdvanceUntil(t.Context(), u.Profile.Login, fulfillment.Shipped)
+	if got := len(w.Yubico.Shipments()); got != 1 || rec.ShipmentID == "" {
+		t.Errorf("%d shipments after the resumed create, want exactly 1", got)
+	}
+}
