@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -189,24 +190,14 @@ type waitClock struct {
 	vendor string
 }
 
-func (c waitClock) Now() time.Time { return time.Now() }
+func (c waitClock) Now() time.Time { return httpclient.WallClock{}.Now() }
 
 func (c waitClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d > 0 {
 		c.m.waits.WithLabelValues(c.vendor).Inc()
 		c.m.waitSeconds.WithLabelValues(c.vendor).Add(d.Seconds())
 	}
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return httpclient.Sleep(ctx, d)
 }
 
 // route is a route template split into segments; "{…}" matches any one

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
 )
@@ -240,12 +241,10 @@ func (s *server) connect(fcfg *fulfillment.Config) error {
 }
 
 // httpClient returns an HTTP client whose transport counts and times every
-// request (over base, default a clone of http.DefaultTransport).
+// request (over base, default httpclient.DefaultTransport()).
 func (s *server) httpClient(vendor string, rs []route, suffix bool, base http.RoundTripper) *http.Client {
 	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 32
-		base = t
+		base = httpclient.DefaultTransport()
 	}
 	return &http.Client{Timeout: s.cfg.HTTPTimeout,
 		Transport: &transport{m: s.m, vendor: vendor, routes: rs, suffix: suffix, base: base, now: time.Now}}
@@ -279,19 +278,26 @@ func (s *server) syncLoop(ctx context.Context) {
 		if s.cfg.SyncJitter > 0 {
 			wait += rand.N(s.cfg.SyncJitter)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !s.pause(ctx, wait, s.kick) {
 			return
-		case <-s.draining:
-			t.Stop()
-			return
-		case <-t.C:
-		case <-s.kick:
-			t.Stop()
 		}
 	}
+}
+
+// pause waits for d or a value on wake; it reports false, at once, when
+// ctx ends or shutdown begins.
+func (s *server) pause(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.draining:
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
 }
 
 // probeLoop asks Okta and Yubico something cheap when nothing else did
@@ -309,15 +315,8 @@ func (s *server) probeLoop(ctx context.Context) {
 			}
 			cancel()
 		}
-		t := time.NewTimer(every)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !s.pause(ctx, every, nil) {
 			return
-		case <-s.draining:
-			t.Stop()
-			return
-		case <-t.C:
 		}
 	}
 }
