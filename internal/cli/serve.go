@@ -173,9 +173,9 @@ func runServe(ctx context.Context, inv *Invocation) int {
 	}
 	sc := serve.Config{
 		Listen: cfg.Serve.Listen, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
-		HookSecret: string(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
-		OktaOrg: cfg.OktaOrg, OktaToken: string(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
-		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: string(cfg.yubicoToken),
+		HookSecret: okta.Secret(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
+		OktaOrg: cfg.OktaOrg, OktaToken: okta.Secret(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
+		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: okta.Secret(cfg.yubicoToken),
 		Store: path, RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
 		IdempotentShipments: cfg.Serve.IdempotentShipments,
 		SyncInterval:        cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter,

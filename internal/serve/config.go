@@ -35,7 +35,8 @@ const (
 // ErrConfig is wrapped by the errors of [Run] about its configuration.
 var ErrConfig = errors.New("serve: invalid configuration")
 
-// Config configures [Run]. With OktaOrg empty, Run starts the embedded
+// Config configures [Run]. The secrets (HookSecret, OktaToken,
+// YubicoToken) are okta.Secret values, redacted in every formatting. With OktaOrg empty, Run starts the embedded
 // demo: in-process fakes of Okta and Yubico with simulated keys, seeded
 // users and a fast clock; the Okta, Yubico and hook settings are then
 // ignored.
@@ -56,7 +57,7 @@ type Config struct {
 	RegisterHook bool
 	// HookSecret is the value of the Authorization header Okta's event
 	// hook sends (required with an org; read from a file, never a flag).
-	HookSecret string
+	HookSecret okta.Secret
 	// HookQueue bounds the events accepted and not yet recorded (default
 	// 1000); a delivery that does not fit is answered 503.
 	HookQueue int
@@ -67,7 +68,7 @@ type Config struct {
 	OktaOrg string
 	// OktaToken is the API token (SSWS), unless OktaOptions has
 	// okta.WithOAuth (then leave it empty).
-	OktaToken string
+	OktaToken okta.Secret
 	// OktaOptions are passed to okta.NewClient after serve's own (its
 	// instrumented HTTP client and clock): okta.WithOAuth for a service app.
 	OktaOptions []okta.Option
@@ -76,7 +77,8 @@ type Config struct {
 	// (default: the client's), YubicoToken the API token. Without a token
 	// serve runs order-only: it records orders from events, and another
 	// program sharing the store runs Sync.
-	YubicoAPI, YubicoJWKS, YubicoToken string
+	YubicoAPI, YubicoJWKS string
+	YubicoToken           okta.Secret
 	// YubicoOptions are passed to yubico.NewClient after serve's own.
 	YubicoOptions []yubico.Option
 	// HTTPTimeout bounds one HTTP request to Okta or Yubico (default 30 s).
@@ -223,7 +225,7 @@ func (c Config) withDefaults() (Config, error) {
 	} else {
 		if c.HookSecret == "" {
 			bad("HookSecret: required with an Okta org (the Authorization value of the event hook, read from a file)")
-		} else if len(c.HookSecret) < 16 || strings.ContainsAny(c.HookSecret, "\r\n") {
+		} else if len(c.HookSecret) < 16 || strings.ContainsAny(c.HookSecret.Reveal(), "\r\n") {
 			bad("HookSecret: want one line of at least 16 characters")
 		}
 		if c.Store == "" && c.StoreBackend == nil {

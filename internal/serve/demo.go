@@ -30,7 +30,7 @@ type demo struct {
 	srv    *server
 	log    *slog.Logger
 	day    time.Duration
-	secret string
+	secret okta.Secret
 	logins []string
 	item   fulfillment.Item
 
@@ -55,7 +55,7 @@ func startDemo(s *server, fcfg fulfillment.Config) (*demo, error) {
 		return nil, fmt.Errorf("serve: demo: %w", err)
 	}
 	tb := demoTB{log: s.log, fails: &atomic.Int64{}}
-	d := &demo{srv: s, log: s.log, fails: tb.fails, day: s.cfg.DemoDay, secret: "demo-hook-" + hex.EncodeToString(b[:])}
+	d := &demo{srv: s, log: s.log, fails: tb.fails, day: s.cfg.DemoDay, secret: okta.Secret("demo-hook-" + hex.EncodeToString(b[:]))}
 	var users []fulfillmenttest.User
 	for i := range s.cfg.DemoUsers {
 		name := demoNames[i%len(demoNames)]

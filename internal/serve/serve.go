@@ -213,7 +213,7 @@ func (s *server) shutdown(srv *http.Server, abandon context.CancelFunc, loops *s
 func (s *server) connect(fcfg *fulfillment.Config) error {
 	cfg := s.cfg
 	oktaHC := s.httpClient(vendorOkta, oktaRoutes, false, nil)
-	oc, err := okta.NewClient(cfg.OktaOrg, cfg.OktaToken, append([]okta.Option{
+	oc, err := okta.NewClient(cfg.OktaOrg, cfg.OktaToken.Reveal(), append([]okta.Option{
 		okta.WithHTTPClient(oktaHC), okta.WithClock(waitClock{s.m, vendorOkta}), okta.WithUserAgent("preenroll-serve"),
 	}, cfg.OktaOptions...)...)
 	if err != nil {
@@ -232,7 +232,7 @@ func (s *server) connect(fcfg *fulfillment.Config) error {
 	if cfg.YubicoJWKS != "" {
 		opts = append(opts, yubico.WithJWKSBaseURL(cfg.YubicoJWKS))
 	}
-	yc, err := yubico.NewClient(cfg.YubicoAPI, cfg.YubicoToken, append(opts, cfg.YubicoOptions...)...)
+	yc, err := yubico.NewClient(cfg.YubicoAPI, cfg.YubicoToken.Reveal(), append(opts, cfg.YubicoOptions...)...)
 	if err != nil {
 		return fmt.Errorf("%w: Yubico: %w", ErrConfig, err)
 	}
@@ -339,14 +339,14 @@ const hookName = "preenroll serve"
 // registerHook makes the org have serve's event hook, ACTIVE and VERIFIED
 // (okta's EnsureEventHook: safe from several instances at once); the
 // server must already be answering, as Okta verifies the URL.
-func (s *server) registerHook(ctx context.Context, c *okta.Client, hookURL, secret string) error {
+func (s *server) registerHook(ctx context.Context, c *okta.Client, hookURL string, secret okta.Secret) error {
 	rctx, cancel := context.WithTimeout(ctx, 2*s.cfg.HTTPTimeout)
 	defer cancel()
 	h, err := c.EnsureEventHook(rctx, okta.EventHook{
 		Name:   hookName,
-		Events: okta.EventSubscriptions{Items: []string{fulfillment.EventTypePreregisterInitiate}},
+		Events: okta.EventSubscriptions{Items: []string{okta.EventTypePreregisterInitiate}},
 		Channel: okta.EventHookChannel{Config: okta.EventHookChannelConfig{URI: hookURL,
-			AuthScheme: &okta.EventHookAuthScheme{Key: "Authorization", Value: okta.Secret(secret)}}},
+			AuthScheme: &okta.EventHookAuthScheme{Key: "Authorization", Value: secret}}},
 	})
 	if err != nil {
 		return fmt.Errorf("serve: register the event hook %s at Okta: %w", hookURL, err)

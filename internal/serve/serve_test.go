@@ -61,9 +61,9 @@ func startFakes(t *testing.T, users int) *fakes {
 // config is serve's configuration for the fakes.
 func (f *fakes) config(store fulfillment.Store) Config {
 	return Config{
-		Listen: "127.0.0.1:0", RegisterHook: true, HookSecret: "test-hook-secret-0123456789",
-		OktaOrg: f.okta.URL(), OktaToken: f.okta.Token(),
-		YubicoAPI: f.yubico.URL(), YubicoJWKS: f.yubico.ConsoleURL(), YubicoToken: f.yubico.Token(),
+		Listen: "127.0.0.1:0", RegisterHook: true, HookSecret: okta.Secret("test-hook-secret-0123456789"),
+		OktaOrg: f.okta.URL(), OktaToken: okta.Secret(f.okta.Token()),
+		YubicoAPI: f.yubico.URL(), YubicoJWKS: f.yubico.ConsoleURL(), YubicoToken: okta.Secret(f.yubico.Token()),
 		StoreBackend: store, IdempotentShipments: true,
 		SyncInterval: time.Hour, SyncJitter: -1, ShutdownTimeout: 10 * time.Second,
 		Logger: slog.New(slog.DiscardHandler),
@@ -167,7 +167,7 @@ func post(t *testing.T, url, auth string, body []byte) *http.Response {
 // delivery is an Okta event hook body with one preregister event.
 func delivery(eventID, userID string) []byte {
 	b, _ := json.Marshal(map[string]any{"eventType": "com.okta.event_hook", "data": map[string]any{"events": []any{map[string]any{
-		"uuid": eventID, "eventType": fulfillment.EventTypePreregisterInitiate,
+		"uuid": eventID, "eventType": okta.EventTypePreregisterInitiate,
 		"target": []any{map[string]any{"id": userID, "type": "User", "alternateId": "x@example.com"}},
 		"debugContext": map[string]any{"debugData": map[string]any{"fulfillmentProvider": "yubico",
 			"yubicoProductId": "1", "yubicoInventoryProductId": "106", "yubicoCustomizationId": "RXJN83"}},
@@ -259,7 +259,7 @@ func TestEventHookAgainstOkta(t *testing.T) {
 	t.Run("replayed event", func(t *testing.T) {
 		body := delivery("ev-replay", f.users[1].ID)
 		for range 2 {
-			if resp := post(t, hookURL, cfg.HookSecret, body); resp.StatusCode != http.StatusOK {
+			if resp := post(t, hookURL, cfg.HookSecret.Reveal(), body); resp.StatusCode != http.StatusOK {
 				t.Fatalf("delivery: %d", resp.StatusCode)
 			}
 		}
@@ -286,7 +286,7 @@ func TestEventHookAgainstOkta(t *testing.T) {
 		}
 	})
 	t.Run("user Okta does not know", func(t *testing.T) {
-		if resp := post(t, hookURL, cfg.HookSecret, delivery("ev-stranger", "00unobody12345678901")); resp.StatusCode != http.StatusOK {
+		if resp := post(t, hookURL, cfg.HookSecret.Reveal(), delivery("ev-stranger", "00unobody12345678901")); resp.StatusCode != http.StatusOK {
 			t.Fatalf("delivery: %d", resp.StatusCode)
 		}
 		ev.wait(t, 1)
@@ -329,7 +329,7 @@ func TestSlowServiceDeliveryAnsweredAtOnce(t *testing.T) {
 	cfg.eventDone = ev.done
 	r := start(t, cfg)
 	// The delivery is answered while the worker is stuck in the store.
-	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret, delivery("ev-slow", f.users[0].ID)); resp.StatusCode != http.StatusOK {
+	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev-slow", f.users[0].ID)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("delivery: %d", resp.StatusCode)
 	}
 	<-store.entered
@@ -351,10 +351,10 @@ func TestQueueFullAnswers503(t *testing.T) {
 	r := start(t, cfg)
 	hookURL := r.base + DefaultHookPath
 	// The worker takes the first and is stuck; the second fills the queue.
-	post(t, hookURL, cfg.HookSecret, delivery("ev-1", f.users[0].ID))
+	post(t, hookURL, cfg.HookSecret.Reveal(), delivery("ev-1", f.users[0].ID))
 	<-store.entered
-	post(t, hookURL, cfg.HookSecret, delivery("ev-2", f.users[1].ID))
-	resp := post(t, hookURL, cfg.HookSecret, delivery("ev-3", f.users[1].ID))
+	post(t, hookURL, cfg.HookSecret.Reveal(), delivery("ev-2", f.users[1].ID))
+	resp := post(t, hookURL, cfg.HookSecret.Reveal(), delivery("ev-3", f.users[1].ID))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("delivery to a full queue: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
@@ -446,7 +446,7 @@ func TestGracefulShutdownRecordsAcceptedEvents(t *testing.T) {
 	stopping := make(chan struct{})
 	cfg.Logger = slog.New(&signalHandler{msg: "serve: shutting down", ch: stopping})
 	r := start(t, cfg)
-	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret, delivery("ev-inflight", f.users[0].ID)); resp.StatusCode != 200 {
+	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev-inflight", f.users[0].ID)); resp.StatusCode != 200 {
 		t.Fatalf("delivery: %d", resp.StatusCode)
 	}
 	<-store.entered // the worker is in the middle of recording it
