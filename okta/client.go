@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/preenroll/preenroll/internal/httpclient"
@@ -28,6 +29,9 @@ type Client struct {
 	anon   *http.Client    // same transport, no Authorization (Authn API)
 	retry  RetryPolicy
 	limits rateLimits
+	// skew is Okta's clock minus the client's, in nanoseconds, as the last
+	// response's Date header showed it (see Now).
+	skew atomic.Int64
 }
 
 // Option configures a Client in [NewClient].
@@ -162,11 +166,26 @@ func parseOrgURL(s string) (*url.URL, error) {
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
-// Now returns the time by the client's clock ([WithClock]; by default the
-// wall clock), which also moves while the client waits out rate limits and
-// backoffs. Compare Okta's timestamps (an enrollment's created) with it
-// rather than with another clock.
-func (c *Client) Now() time.Time { return c.core.Clock.Now() }
+// Now returns Okta's time as the client knows it: the client's clock
+// ([WithClock]; by default the wall clock, which also moves while the
+// client waits out rate limits and backoffs) corrected by how far Okta's
+// clock was from it at the last response, by that response's Date header
+// (RFC 9110 §6.6.1; whole seconds, so Now may run up to a second behind
+// Okta). Before any response it is the client's clock. Compare Okta's
+// timestamps (an enrollment's created) with it rather than with another
+// clock: a process whose clock is off, or a test whose fake Okta keeps its
+// own time, still gets comparable times.
+func (c *Client) Now() time.Time {
+	return c.core.Clock.Now().Add(time.Duration(c.skew.Load()))
+}
+
+// observeDate records how far Okta's clock (a response's Date header) is
+// from the client's clock now.
+func (c *Client) observeDate(h http.Header, now time.Time) {
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		c.skew.Store(int64(d.Sub(now.Truncate(time.Second))))
+	}
+}
 
 // String returns "okta.Client(<org URL>)"; the token is never included.
 func (c *Client) String() string {
@@ -292,6 +311,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		data, readErr := httpclient.ReadBounded(resp.Body, c.core.MaxBody)
 		_ = resp.Body.Close()
 		now := c.core.Clock.Now()
+		c.observeDate(resp.Header, now)
 		if rl, ok := parseRateLimit(resp.Header, now); ok {
 			c.limits.set(bucket, rl)
 		}
