@@ -204,6 +204,10 @@ func (s *Server) handleToken(x *exchange) {
 			return
 		}
 	}
+	if form.Get("grant_type") == "authorization_code" {
+		s.handleAuthCodeGrant(x, form) // OpenID Connect sign-in (oidc.go)
+		return
+	}
 	if gt := form.Get("grant_type"); gt != "client_credentials" {
 		s.oauthError(x, http.StatusBadRequest, "unsupported_grant_type", "The authorization server does not support the grant type.")
 		return

@@ -30,6 +30,13 @@ const prereg = "/webauthn-registration/api/v1"
 var routes = []route{
 	newRoute("GET", "/.well-known/openid-configuration", "", (*Server).handleOpenIDConfig),
 	newRoute("POST", "/oauth2/v1/token", "", (*Server).handleToken),
+	newRoute("GET", AuthorizePath, "", (*Server).handleAuthorize),
+	newRoute("POST", SignInPath, "", (*Server).handleSignIn),
+	newRoute("GET", KeysPath, "", (*Server).handleKeys),
+	newRoute("GET", UserinfoPath, "", (*Server).handleUserinfo),
+	newRoute("POST", UserinfoPath, "", (*Server).handleUserinfo),
+	newRoute("GET", LogoutPath, "", (*Server).handleLogout),
+	newRoute("POST", LogoutPath, "", (*Server).handleLogout),
 	newRoute("POST", "/api/v1/users", scopeUsersManage, (*Server).handleCreateUser),
 	newRoute("GET", "/api/v1/users/{id}", scopeUsersRead, (*Server).handleGetUser),
 	newRoute("POST", "/api/v1/users/{id}", scopeUsersManage, (*Server).handleUpdateUser),

@@ -82,6 +82,7 @@ type Server struct {
 	rps          map[string]*webauthn.RelyingParty // guarded by mu; by RP ID
 	byUser       map[string][]*enrollment          // guarded by mu; each user's enrollments in creation order
 	oauth        oauthState                        // guarded by mu; service apps, access tokens, DPoP (oauth.go)
+	oidc         oidcState                         // guarded by mu; OIDC apps, sign-ins, codes (oidc.go)
 }
 
 // NewServer starts a fake Okta org for a test and closes it in t.Cleanup.

@@ -290,15 +290,6 @@ func (s *Server) findUserLocked(idOrLogin string) *user {
 	return found
 }
 
-func (s *Server) handleOpenIDConfig(x *exchange) {
-	s.writeJSON(x, http.StatusOK, map[string]any{
-		"issuer":                 s.issuer,
-		"authorization_endpoint": s.issuer + "/oauth2/v1/authorize",
-		"token_endpoint":         s.issuer + "/oauth2/v1/token",
-		"jwks_uri":               s.issuer + "/oauth2/v1/keys",
-	})
-}
-
 func (s *Server) handleCreateUser(x *exchange) {
 	var req struct {
 		Profile  *okta.Profile `json:"profile"`
