@@ -100,7 +100,7 @@ type oidcState struct {
 	access  map[string]*oidcAccess // by access token
 
 	keyOnce sync.Once
-	key     *rsa.PrivateKey
+	key     *rsa.PrivateKey // WithIDTokenKey's, else generated in keyOnce
 	jwk     jose.JSONWebKey // the public key, with kid
 	signer  jose.Signer
 	keyErr  error
@@ -211,16 +211,37 @@ func (s *Server) oidcApp(clientID string) *OIDCApp {
 	return s.oidc.apps[clientID]
 }
 
-// signingKey returns the ID-token signing key, generating it on first use.
-// It is an RSA 2048 key from crypto/rand (Go ignores other random sources
-// for RSA key generation), one per Server.
+// WithIDTokenKey makes the server sign ID tokens with key, an RSA key of
+// at least 2048 bits, instead of one it generates on first use. Tests that
+// start many servers can share one key this way (generating a key takes a
+// noticeable fraction of a second), and a fixed key gives fixed JWKS.
+func WithIDTokenKey(key *rsa.PrivateKey) Option {
+	return func(c *config) error {
+		if key == nil || key.N.BitLen() < 2048 {
+			return errors.New("oktatest: WithIDTokenKey: need an RSA key of at least 2048 bits")
+		}
+		if err := key.Validate(); err != nil {
+			return fmt.Errorf("oktatest: WithIDTokenKey: %w", err)
+		}
+		c.idTokenKey = key
+		return nil
+	}
+}
+
+// signingKey returns the ID-token signer and public key: the key of
+// WithIDTokenKey, or an RSA 2048 key generated from crypto/rand on first
+// use (Go's RSA key generation ignores other random sources, so WithRand
+// does not make it deterministic), one per Server.
 func (s *Server) signingKey() (jose.Signer, jose.JSONWebKey, error) {
 	o := &s.oidc
 	o.keyOnce.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			o.keyErr = fmt.Errorf("oktatest: generate ID token key: %w", err)
-			return
+		key := o.key // set by WithIDTokenKey
+		if key == nil {
+			var err error
+			if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+				o.keyErr = fmt.Errorf("oktatest: generate ID token key: %w", err)
+				return
+			}
 		}
 		pub := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: string(jose.RS256), Use: "sig"}
 		tp, err := pub.Thumbprint(crypto.SHA256)

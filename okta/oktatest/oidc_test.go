@@ -1,11 +1,15 @@
 package oktatest_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,9 +38,23 @@ type oidcOrg struct {
 	provider *oidc.Provider
 }
 
+// sharedIDTokenKey spares each test's server generating its own key.
+var sharedIDTokenKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
 func newOIDCOrg(t *testing.T) *oidcOrg {
 	t.Helper()
-	srv := oktatest.NewServer(t)
+	return newOIDCOrgWith(t, oktatest.WithIDTokenKey(sharedIDTokenKey()))
+}
+
+func newOIDCOrgWith(t *testing.T, opts ...oktatest.Option) *oidcOrg {
+	t.Helper()
+	srv := oktatest.NewServer(t, opts...)
 	admin, err := srv.AddUser(okta.Profile{Login: "ada@example.com", Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace"}, okta.UserActive)
 	must(t, err)
 	for _, g := range []string{"Everyone", "preenroll-admins", "preenroll-readers"} {
@@ -78,7 +96,7 @@ func (o *oidcOrg) code(t *testing.T, cfg oauth2.Config, verifier string) string 
 
 func TestOIDCDiscovery(t *testing.T) {
 	t.Parallel()
-	o := newOIDCOrg(t)
+	o := newOIDCOrgWith(t) // a key of its own, generated
 	var got struct {
 		Issuer    string   `json:"issuer"`
 		Authorize string   `json:"authorization_endpoint"`
@@ -204,6 +222,16 @@ func TestOIDCCodeFlow(t *testing.T) {
 			must(t, err)
 			if info.Subject != o.admin.ID || info.Email != want.Email {
 				t.Errorf("userinfo = %s %q, want %s %q", info.Subject, info.Email, o.admin.ID, want.Email)
+			}
+
+			// Nothing secret reaches the request log.
+			for _, e := range o.srv.RequestLog() {
+				line := e.Path + "?" + e.Query + " " + e.Detail
+				for _, secret := range []string{code, verifier, tok.AccessToken, raw, consoleSecret} {
+					if secret != "" && strings.Contains(line, secret) {
+						t.Errorf("request log entry %q holds a secret", line)
+					}
+				}
 			}
 
 			// Signing in is a login.

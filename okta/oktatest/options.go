@@ -1,6 +1,7 @@
 package oktatest
 
 import (
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -34,7 +35,8 @@ type config struct {
 	window       time.Duration
 	page         int
 	plan         *HTTPFaultPlan
-	hookTimeout  time.Duration // see WithHookTimeout
+	hookTimeout  time.Duration   // see WithHookTimeout
+	idTokenKey   *rsa.PrivateKey // see WithIDTokenKey
 }
 
 // WithRand makes IDs, tokens, challenges and keys come from r (for

@@ -153,6 +153,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		rps:          map[string]*webauthn.RelyingParty{},
 	}
 	s.limiter = fakehttp.NewLimiter(c.window, s.bucketFor)
+	s.oidc.key = c.idTokenKey
 	s.delivered = make(chan struct{})
 	if c.plan != nil {
 		if err := s.faults.SetPlan(*c.plan); err != nil {
