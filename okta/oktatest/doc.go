@@ -24,7 +24,12 @@
 //   - event hooks: the Event Hooks API (/api/v1/eventHooks: list, create,
 //     get, replace, delete, lifecycle activate, deactivate and verify),
 //     verification by calling the hook's URL, and deliveries (see below);
-//   - /.well-known/openid-configuration (the issuer);
+//   - /.well-known/openid-configuration (the org authorization server's
+//     metadata: issuer, endpoints, S256 PKCE, RS256 ID tokens);
+//   - OpenID Connect sign-in for apps registered with [Server.AddOIDCApp]
+//     (see below): GET /oauth2/v1/authorize with a sign-in page, the
+//     authorization_code grant at /oauth2/v1/token, /oauth2/v1/keys,
+//     /oauth2/v1/userinfo and /oauth2/v1/logout;
 //   - the org authorization server's token endpoint, POST /oauth2/v1/token,
 //     for service apps registered with [Server.AddServiceApp]:
 //     client_credentials with a private_key_jwt assertion verified against
@@ -49,7 +54,9 @@
 //
 // Seed with [Server.AddUser], [Server.SetLastLogin] (a user who has signed
 // in before), [Server.AddUserType], [Server.AddGroup], [Server.AddToGroup],
-// [Server.AddToken], [Server.AddServiceApp] and [Server.AddEventHook]; get
+// [Server.AddToken], [Server.AddServiceApp], [Server.AddOIDCApp] and
+// [Server.AddEventHook]; sign a user in to an OIDC app without a browser
+// with [Server.SignIn]; get
 // a client authenticated as a service app with [Server.OAuthClient], and
 // steer OAuth with [Server.RevokeServiceAppTokens], [Server.RotateDPoPNonce]
 // and [Server.RequireDPoPNonceForAPI]; inspect with [Server.Users],
@@ -116,6 +123,57 @@
 // [Server.AwaitDeliveries]). At most 25 hooks are ACTIVE; only INACTIVE ones
 // can be deleted. docs/decisions.md §Okta event hooks lists what Okta does
 // not document and the fake chose.
+//
+// # OpenID Connect sign-in
+//
+// An app registered with [Server.AddOIDCApp] signs users in with the
+// authorization code flow of the org authorization server, as a web app
+// does against Okta (docs/okta.md §OIDC sign-in): discovery at
+// /.well-known/openid-configuration, GET /oauth2/v1/authorize (client_id,
+// response_type=code, an exactly registered redirect_uri, scope with
+// openid and any of profile, email, groups, state, optional nonce and
+// login_hint, code_challenge with code_challenge_method=S256, required
+// when the app requires PKCE), then POST /oauth2/v1/token with
+// grant_type=authorization_code, the code, the same redirect_uri, the
+// code_verifier and the client's secret (client_secret_basic or
+// client_secret_post; a public client sends only client_id). A code is
+// good once, for [CodeLifetime] (300 s) on the fake clock; a second use
+// also revokes the access token the first one got. The answer holds an
+// RS256 ID token whose kid is in /oauth2/v1/keys (iss, sub = the user ID,
+// aud = the client ID, iat, exp one hour later, auth_time, nonce, at_hash;
+// name, preferred_username = login, given_name, family_name with profile;
+// email with email; groups, the names of the user's groups the app's
+// GroupsFilter matches, with groups), and an opaque access token good for
+// /oauth2/v1/userinfo only. /oauth2/v1/logout takes id_token_hint and an
+// optional registered post_logout_redirect_uri and state; the fake keeps no
+// sessions, so every authorize shows the sign-in page.
+//
+// The sign-in page is plain HTML without JavaScript, for browser tests
+// (chromedp and the like):
+//
+//   - form#signin posts (application/x-www-form-urlencoded) to
+//     /login/signin ([SignInPath]) with the fields "txn" (hidden, names
+//     this sign-in) and "login";
+//   - input#login (name "login") takes the user's Okta login, matched
+//     without regard to case and prefilled from login_hint; there is no
+//     password field: the fake's users have no passwords;
+//   - button#submit signs in; button#cancel (name "cancel") goes back to
+//     the app with error=access_denied;
+//   - p#error (role="alert") shows why the last try failed ("Unable to sign
+//     in." for an unknown login or a user who is not ACTIVE: the request
+//     log's Detail says which; "Enter your username." for an empty one),
+//     p#app names the app, p#message confirms a sign-out.
+//
+// The login of an ACTIVE user redirects (303) to the redirect_uri with
+// code and state and sets the user's lastLogin; any other login shows the
+// page again with status 401, and it may be submitted again for an hour
+// of fake time. A POST a browser marks as cross-origin (Sec-Fetch-Site,
+// Origin) is refused with 403. An unknown client_id or unregistered
+// redirect_uri gets an error page (400) rather than a redirect; other
+// request errors go back to the app as error and error_description. The
+// page has a Content-Security-Policy without scripts, is never cached and
+// cannot be framed. Everything a request brings (login, login_hint) is
+// HTML-escaped.
 //
 // # Okta's Go SDK
 //

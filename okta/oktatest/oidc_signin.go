@@ -24,29 +24,9 @@ import (
 	"github.com/preenroll/preenroll/okta"
 )
 
-// The sign-in page
-//
-// GET /oauth2/v1/authorize with a valid request answers 200 with an HTML
-// page (no JavaScript) that a test drives like a person would, in a
-// browser or with [Server.SignIn]:
-//
-//   - form#signin, method POST, action /login/signin ([SignInPath]), with
-//     the fields "txn" (hidden; identifies this sign-in and is what makes
-//     a cross-site POST fail) and "login" (input#login, the user's Okta
-//     login; prefilled from login_hint);
-//   - button#submit signs in; button#cancel (name "cancel") ends the
-//     sign-in with error=access_denied;
-//   - p#error (role="alert") says why the last attempt failed, p#app names
-//     the app asking.
-//
-// The fake's users have no passwords, so the page asks for none: the login
-// of an ACTIVE user signs that user in and redirects (303) to the app's
-// redirect_uri with code and state. Any other login re-renders the page
-// with p#error "Unable to sign in." and status 401 (the request log's
-// Detail says whether the login was unknown or the user not ACTIVE). The
-// page can be submitted until it succeeds or an hour passes on the fake
-// clock. A POST that a browser marks cross-origin (Sec-Fetch-Site, Origin)
-// is refused with 403.
+// The sign-in page's markup (form#signin, input#login, button#submit,
+// button#cancel, p#error, p#app) is documented in the package doc for
+// browser tests: keep the two in step.
 
 // signInCSS styles the page; the CSP allows exactly this stylesheet.
 const signInCSS = `body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f4f6;color:#1d1d21}
