@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,16 @@ type Platform struct {
 	// Guarded by the key's transaction lock.
 	kaCache     [2]platformKA // PIN/UV auth protocols 1 and 2
 	derivations int           // ECDH key agreements run (for tests)
+	info        infoMemo
+}
+
+// infoMemo is the last authenticatorGetInfo response the platform decoded:
+// every session still sends getInfo and reads the answer, but an answer
+// byte-for-byte equal to the last one is not decoded again. Callers treat
+// the decoded response as read-only.
+type infoMemo struct {
+	raw    []byte
+	parsed *getInfoResponse
 }
 
 // platformKA is a cached PIN/UV auth protocol key agreement.
@@ -203,11 +214,24 @@ func (p *Platform) selectFIDO(ctx context.Context) error {
 // ctap sends one CTAP2 command in NFCCTAP_MSG APDUs (chained in blocks of
 // 250 bytes) and decodes the response into resp (which may be nil).
 func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
+	data, err := p.ctapRaw(ctx, cmd, req)
+	if err != nil || resp == nil || len(data) == 0 {
+		return err
+	}
+	if err := cbor.Unmarshal(data, resp); err != nil {
+		return fmt.Errorf("decode CTAP response: %w", err)
+	}
+	return nil
+}
+
+// ctapRaw is ctap returning the response's CBOR undecoded (empty for a
+// status-only response).
+func (p *Platform) ctapRaw(ctx context.Context, cmd byte, req any) ([]byte, error) {
 	var b []byte
 	if req != nil {
 		var err error
 		if b, err = ctapEnc.Marshal(req); err != nil {
-			return fmt.Errorf("encode CTAP request: %w", err)
+			return nil, fmt.Errorf("encode CTAP request: %w", err)
 		}
 	}
 	msg := make([]byte, 1, 1+len(b))
@@ -217,33 +241,27 @@ func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
 	for len(msg) > block {
 		_, sw, err := p.transmit(ctx, encodeAPDU(0x80|claChain, insNFCCTAPMsg, 0x80, 0x00, msg[:block], 0))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if sw != swOK {
-			return &CardError{SW: sw}
+			return nil, &CardError{SW: sw}
 		}
 		msg = msg[block:]
 	}
 	data, sw, err := p.transmit(ctx, encodeAPDU(0x80, insNFCCTAPMsg, 0x80, 0x00, msg, 256))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if sw != swOK {
-		return &CardError{SW: sw}
+		return nil, &CardError{SW: sw}
 	}
 	if len(data) == 0 {
-		return fmt.Errorf("empty CTAP response: %w", ErrCard)
+		return nil, fmt.Errorf("empty CTAP response: %w", ErrCard)
 	}
 	if data[0] != ctapOK {
-		return &CTAPError{Code: data[0]}
+		return nil, &CTAPError{Code: data[0]}
 	}
-	if resp == nil || len(data) == 1 {
-		return nil
-	}
-	if err := cbor.Unmarshal(data[1:], resp); err != nil {
-		return fmt.Errorf("decode CTAP response: %w", err)
-	}
-	return nil
+	return data[1:], nil
 }
 
 // session selects the FIDO application and reads authenticatorGetInfo.
@@ -254,9 +272,19 @@ func (p *Platform) session(ctx context.Context) (*getInfoResponse, error) {
 	if err := p.selectFIDO(ctx); err != nil {
 		return nil, err
 	}
-	info := new(getInfoResponse)
-	if err := p.ctap(ctx, cmdGetInfo, nil, info); err != nil {
+	raw, err := p.ctapRaw(ctx, cmdGetInfo, nil)
+	if err != nil {
 		return nil, err
 	}
+	if p.info.parsed != nil && bytes.Equal(raw, p.info.raw) {
+		return p.info.parsed, nil
+	}
+	info := new(getInfoResponse)
+	if len(raw) > 0 {
+		if err := cbor.Unmarshal(raw, info); err != nil {
+			return nil, fmt.Errorf("decode CTAP response: %w", err)
+		}
+	}
+	p.info = infoMemo{raw: bytes.Clone(raw), parsed: info}
 	return info, nil
 }
