@@ -51,16 +51,14 @@ func coseFromECDH(pub *ecdh.PublicKey) coseKey {
 
 // credKey is a credential's private key.
 type credKey struct {
-	alg   int
-	ec    *ecdsa.PrivateKey
-	ed    ed25519.PrivateKey
-	seed  []byte // the 32 private bytes kept in the credential ID
-	coseB []byte // CBOR of the public COSE key
+	alg  int
+	ec   *ecdsa.PrivateKey
+	ed   ed25519.PrivateKey
+	seed []byte // the 32 private bytes kept in the credential ID
 }
 
 func newCredKey(alg int, seed []byte) (*credKey, error) {
 	k := &credKey{alg: alg, seed: seed}
-	var pub coseKey
 	switch alg {
 	case coseES256:
 		ec, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), seed)
@@ -68,23 +66,35 @@ func newCredKey(alg int, seed []byte) (*credKey, error) {
 			return nil, err
 		}
 		k.ec = ec
-		b, err := ec.PublicKey.Bytes()
-		if err != nil {
-			return nil, err
-		}
-		pub = coseKey{Kty: 2, Alg: coseES256, Crv: 1, X: b[1:33], Y: b[33:65]}
 	case coseEdDSA:
 		k.ed = ed25519.NewKeyFromSeed(seed)
-		pub = coseKey{Kty: 1, Alg: coseEdDSA, Crv: 6, X: k.ed.Public().(ed25519.PublicKey)}
 	default:
 		return nil, fmt.Errorf("unsupported algorithm %d", alg)
 	}
-	b, err := ctapEnc.Marshal(pub)
-	if err != nil {
-		return nil, err
-	}
-	k.coseB = b
 	return k, nil
+}
+
+// coseES256Prefix is the CTAP2 canonical CBOR of an EC2 P-256 ES256
+// COSE_Key up to its x coordinate: map(5) {1: 2, 3: -7, -1: 1, -2: bstr(32)
+// ...}; y follows as -3: bstr(32).
+var coseES256Prefix = []byte{0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20}
+
+// cose returns the CBOR of the public COSE key (what makeCredential puts
+// in the attested credential data and credential management reports). An
+// assertion does not need it, so it is not computed with the key.
+func (k *credKey) cose() ([]byte, error) {
+	if k.ec != nil {
+		pub, err := k.ec.PublicKey.Bytes() // 0x04 || X || Y
+		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, 0, len(coseES256Prefix)+32+3+32)
+		b = append(b, coseES256Prefix...)
+		b = append(b, pub[1:33]...)
+		b = append(b, 0x22, 0x58, 0x20)
+		return append(b, pub[33:]...), nil
+	}
+	return ctapEnc.Marshal(coseKey{Kty: 1, Alg: coseEdDSA, Crv: 6, X: k.ed.Public().(ed25519.PublicKey)})
 }
 
 // generateCredKey makes a new key from rand.

@@ -222,6 +222,10 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	if err != nil {
 		return statusOnly(ctapOther)
 	}
+	coseB, err := key.cose()
+	if err != nil {
+		return statusOnly(ctapOther)
+	}
 	meta := credMeta{alg: alg, resident: rk, hmacSecret: hmacSecret, credProtect: credProtect}
 	id, err := wrapCredential(a.master, a.env.rand, rpIDHash[:], meta, key.seed)
 	if err != nil {
@@ -258,14 +262,14 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 		flags |= flagED
 	}
 	a.counter++
-	authData := make([]byte, 0, 37+16+2+len(id)+len(key.coseB)+len(ext))
+	authData := make([]byte, 0, 37+16+2+len(id)+len(coseB)+len(ext))
 	authData = append(authData, rpIDHash[:]...)
 	authData = append(authData, flags)
 	authData = binary.BigEndian.AppendUint32(authData, a.counter)
 	authData = append(authData, a.env.aaguid[:]...)
 	authData = binary.BigEndian.AppendUint16(authData, uint16(len(id)))
 	authData = append(authData, id...)
-	authData = append(authData, key.coseB...)
+	authData = append(authData, coseB...)
 	authData = append(authData, ext...)
 
 	h := sha256.Sum256(append(slices.Clone(authData), req.ClientDataHash...))

@@ -176,10 +176,14 @@ func (a *fidoApplet) nextCredTotal(total int) []byte {
 	if !ok {
 		return statusOnly(ctapInvalidCredential)
 	}
+	coseB, err := key.cose()
+	if err != nil {
+		return statusOnly(ctapOther)
+	}
 	resp := cmResponse{
 		User:         &userEntity{ID: c.userID, Name: c.userName, DisplayName: c.displayName},
 		CredentialID: &credDescriptor{Type: "public-key", ID: c.id},
-		PublicKey:    key.coseB,
+		PublicKey:    coseB,
 	}
 	if c.credProtect != 0 {
 		resp.CredProtect = intp(int(c.credProtect))

@@ -1,7 +1,9 @@
 package simulator
 
 import (
+	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
@@ -618,6 +620,43 @@ func TestU2FRefusesCredProtectRequired(t *testing.T) {
 		}
 		if sw != want {
 			t.Errorf("U2F authenticate with a credProtect %d credential: SW %04X, want %04X", level, sw, want)
+		}
+	}
+}
+
+// TestCredKeyCOSE checks the fixed-layout ES256 COSE_Key encoding against
+// the CBOR library's CTAP2 canonical encoding of the same key, and the
+// EdDSA one against its coseKey.
+func TestCredKeyCOSE(t *testing.T) {
+	for i := range 20 {
+		seed := make([]byte, 32)
+		seed[0], seed[31] = byte(i+1), byte(i*7)
+		for _, alg := range []int{coseES256, coseEdDSA} {
+			k, err := newCredKey(alg, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := k.cose()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want coseKey
+			if alg == coseES256 {
+				pub, err := k.ec.PublicKey.Bytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = coseKey{Kty: 2, Alg: coseES256, Crv: 1, X: pub[1:33], Y: pub[33:]}
+			} else {
+				want = coseKey{Kty: 1, Alg: coseEdDSA, Crv: 6, X: k.ed.Public().(ed25519.PublicKey)}
+			}
+			wantB, err := ctapEnc.Marshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, wantB) {
+				t.Errorf("alg %d seed %d: cose() = %x, want %x", alg, i, got, wantB)
+			}
 		}
 	}
 }
