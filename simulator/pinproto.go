@@ -23,16 +23,24 @@ func sharedSecret(proto int, z []byte) ([]byte, error) {
 		h := sha256.Sum256(z)
 		return h[:], nil
 	}
-	salt := make([]byte, 32)
-	hk, err := hkdf.Key(sha256.New, z, salt, "CTAP2 HMAC key", 32)
+	// HKDF-SHA-256(salt = 32 zero bytes, IKM = z) for both keys: one
+	// extract, two expands.
+	prk, err := hkdf.Extract(sha256.New, z, make([]byte, 32))
 	if err != nil {
 		return nil, err
 	}
-	ak, err := hkdf.Key(sha256.New, z, salt, "CTAP2 AES key", 32)
+	defer clear(prk)
+	hk, err := hkdf.Expand(sha256.New, prk, "CTAP2 HMAC key", 32)
 	if err != nil {
 		return nil, err
 	}
-	return append(hk, ak...), nil
+	ak, err := hkdf.Expand(sha256.New, prk, "CTAP2 AES key", 32)
+	if err != nil {
+		return nil, err
+	}
+	out := append(hk, ak...)
+	clear(ak)
+	return out, nil
 }
 
 // ecdhShared runs ECDH and derives the shared secret.
