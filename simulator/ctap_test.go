@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -657,6 +658,74 @@ func TestCredKeyCOSE(t *testing.T) {
 			if !bytes.Equal(got, wantB) {
 				t.Errorf("alg %d seed %d: cose() = %x, want %x", alg, i, got, wantB)
 			}
+		}
+	}
+}
+
+// TestSharedSecretProtocol2 checks protocol 2's shared secret against
+// CTAP 2.1 §6.5.7 written out with crypto/hkdf: HKDF-SHA-256 with 32 zero
+// bytes of salt, the HMAC key then the AES key; protocol 1's is SHA-256.
+func TestSharedSecretProtocol2(t *testing.T) {
+	z := sha256.Sum256([]byte("ECDH x coordinate"))
+	salt := make([]byte, 32)
+	hk, err := hkdf.Key(sha256.New, z[:], salt, "CTAP2 HMAC key", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak, err := hkdf.Key(sha256.New, z[:], salt, "CTAP2 AES key", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sharedSecret(2, z[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(append(hk, ak...), got); diff != "" {
+		t.Errorf("protocol 2 (-want +got):\n%s", diff)
+	}
+	h := sha256.Sum256(z[:])
+	got1, err := sharedSecret(1, z[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(h[:], got1); diff != "" {
+		t.Errorf("protocol 1 (-want +got):\n%s", diff)
+	}
+}
+
+// TestAttestedSPKI checks the SubjectPublicKeyInfo the platform reports
+// (response.publicKey) against x509.MarshalPKIXPublicKey.
+func TestAttestedSPKI(t *testing.T) {
+	seed := sha256.Sum256([]byte("credential"))
+	for _, alg := range []int{coseES256, coseEdDSA} {
+		k, err := newCredKey(alg, seed[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cose, err := k.cose()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad := make([]byte, 37+16)
+		ad[32] = flagAT
+		ad = append(ad, 0, 1, 0xAA)
+		ad = append(ad, cose...)
+		parsed, err := parseAttestedAuthData(ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pub any
+		if alg == coseES256 {
+			pub = &k.ec.PublicKey
+		} else {
+			pub = k.ed.Public()
+		}
+		want, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, parsed.spki); diff != "" {
+			t.Errorf("alg %d (-x509 +platform):\n%s", alg, diff)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -290,24 +289,31 @@ func parseAttestedAuthData(ad []byte) (attestedData, error) {
 	}
 	out.ext = rest
 	out.alg = ck.Alg
-	var pub any
 	switch ck.Alg {
 	case coseES256:
-		pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, ck.X...), ck.Y...))
-		if err != nil {
+		pt := append(append([]byte{4}, ck.X...), ck.Y...)
+		if _, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt); err != nil {
 			return bad("with a bad P-256 key")
 		}
-		pub = pk
+		out.spki = append(slices.Clip(spkiP256Prefix), pt...)
 	case coseEdDSA:
 		if len(ck.X) != ed25519.PublicKeySize {
 			return bad("with a bad Ed25519 key")
 		}
-		pub = ed25519.PublicKey(ck.X)
-	}
-	if pub != nil {
-		if out.spki, err = x509.MarshalPKIXPublicKey(pub); err != nil {
-			return bad("with an unencodable key")
-		}
+		out.spki = append(slices.Clip(spkiEd25519Prefix), ck.X...)
 	}
 	return out, nil
 }
+
+// The DER SubjectPublicKeyInfo of a P-256 key (RFC 5480: id-ecPublicKey,
+// prime256v1, then the 65-byte uncompressed point) and of an Ed25519 key
+// (RFC 8410: id-Ed25519, then the 32-byte key) up to the key's bytes,
+// which follow as the BIT STRING's contents: the fixed prefix
+// x509.MarshalPKIXPublicKey writes for these two key types.
+var (
+	spkiP256Prefix = []byte{
+		0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+		0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+	}
+	spkiEd25519Prefix = []byte{0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00}
+)
