@@ -7,6 +7,9 @@
 //     bucket left to the fake (a func from request to bucket);
 //   - [Clock]: a fake clock that never moves backwards, manual or
 //     following the wall clock (real-time mode);
+//   - [Settings]: the options both fakes take alike (WithNow,
+//     WithRealTime, WithRand, WithHTTPFaultPlan), each fake's option a
+//     one-line adapter ([Adapt]);
 //   - small helpers: [DropConnection], [Wait], [LockedReader].
 //
 // How a fault looks on the wire (error body, rate-limit headers) stays in

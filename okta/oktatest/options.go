@@ -12,70 +12,51 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
 // Option configures a Server.
 type Option func(*config) error
 
 type config struct {
-	rand         io.Reader
-	now          time.Time
-	realTime     bool
-	token        string
-	issuer       string
-	orgName      string
-	roots        []*x509.Certificate
-	aaguids      []uuid.UUID
-	ttl          time.Duration
-	hookHC       *http.Client
-	onEvent      func(Event)
-	limits       map[string]int // WithRateLimit prefixes
-	table        bool           // Okta's buckets (WithoutRateLimits turns them off)
-	bucketLimits map[string]int // WithBucketLimit overrides by bucket name
-	window       time.Duration
-	page         int
-	plan         *HTTPFaultPlan
-	hookTimeout  time.Duration   // see WithHookTimeout
-	idTokenKey   *rsa.PrivateKey // see WithIDTokenKey
+	fakehttp.Settings // WithNow, WithRealTime, WithRand, WithHTTPFaultPlan
+	token             string
+	issuer            string
+	orgName           string
+	roots             []*x509.Certificate
+	aaguids           []uuid.UUID
+	ttl               time.Duration
+	hookHC            *http.Client
+	onEvent           func(Event)
+	limits            map[string]int // WithRateLimit prefixes
+	table             bool           // Okta's buckets (WithoutRateLimits turns them off)
+	bucketLimits      map[string]int // WithBucketLimit overrides by bucket name
+	window            time.Duration
+	page              int
+	hookTimeout       time.Duration   // see WithHookTimeout
+	idTokenKey        *rsa.PrivateKey // see WithIDTokenKey
 }
 
 // WithRand makes IDs, tokens, challenges and keys come from r (for
 // deterministic tests). The default is crypto/rand.
-func WithRand(r io.Reader) Option {
-	return func(c *config) error {
-		if r == nil {
-			return errors.New("oktatest: WithRand: nil reader")
-		}
-		c.rand = r
-		return nil
-	}
-}
+func WithRand(r io.Reader) Option { return setting(fakehttp.WithRand(r)) }
 
 // WithNow sets the fake clock's start time (default 2026-01-01T00:00:00Z,
 // or the wall clock's time with [WithRealTime]). The clock only moves
 // forward: by [Server.SetNow] and [Server.Advance], and with
 // [WithRealTime] also with the wall clock.
-func WithNow(t time.Time) Option {
-	return func(c *config) error {
-		if t.IsZero() {
-			return errors.New("oktatest: WithNow: zero time")
-		}
-		c.now = t.UTC()
-		return nil
-	}
-}
+func WithNow(t time.Time) Option { return setting(fakehttp.WithNow(t)) }
 
 // WithRealTime makes the fake clock follow the wall clock, for tests that
 // use clients they cannot give a clock to (an SDK that sleeps until
 // X-Rate-Limit-Reset before retrying). It starts at the wall clock's time
 // unless [WithNow] says otherwise; [Server.Advance] and [Server.SetNow]
 // still move it forward on top.
-func WithRealTime() Option {
-	return func(c *config) error {
-		c.realTime = true
-		return nil
-	}
-}
+func WithRealTime() Option { return setting(fakehttp.WithRealTime()) }
+
+// setting makes a setting both fakes share an Option.
+func setting(set fakehttp.Setting) Option { return fakehttp.Adapt[*config]("oktatest", set) }
 
 // WithToken sets the API token [Server.Client] uses (default random). It
 // is accepted with every scope.
@@ -191,12 +172,4 @@ func WithMaxPageSize(n int) Option {
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
 // [Server.SetHTTPFaultPlan]).
-func WithHTTPFaultPlan(p HTTPFaultPlan) Option {
-	return func(c *config) error {
-		if err := p.Check(); err != nil {
-			return fmt.Errorf("oktatest: %w", err)
-		}
-		c.plan = &p
-		return nil
-	}
-}
+func WithHTTPFaultPlan(p HTTPFaultPlan) Option { return setting(fakehttp.WithPlan(p)) }

@@ -3,7 +3,6 @@ package oktatest
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/rand"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -106,7 +105,7 @@ func Start(opts ...Option) (*Server, error) {
 
 func start(t testing.TB, opts []Option) (*Server, error) {
 	c := config{
-		rand:         rand.Reader,
+		Settings:     fakehttp.DefaultSettings(),
 		limits:       map[string]int{},
 		table:        true,
 		bucketLimits: map[string]int{},
@@ -123,9 +122,6 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	if c.now.IsZero() && !c.realTime { // real time starts at the wall clock's time
-		c.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
 	if len(c.roots) == 0 {
 		// The keys of the fake Yubico (and of package simulator) attest
 		// under this CA unless told otherwise; without a root every
@@ -133,13 +129,12 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		c.roots = []*x509.Certificate{simulator.DefaultFIDOCA().Root()}
 	}
 	s := &Server{
-		t: t, rand: fakehttp.NewLockedReader(c.rand), issuer: c.issuer, orgName: c.orgName, roots: c.roots, aaguids: c.aaguids,
+		t: t, rand: fakehttp.NewLockedReader(c.Rand), issuer: c.issuer, orgName: c.orgName, roots: c.roots, aaguids: c.aaguids,
 		ttl: c.ttl, hookHC: c.hookHC, onEvent: c.onEvent, page: c.page, hookTimeout: c.hookTimeout,
 		limits:       sortedLimits(c.limits),
 		table:        c.table,
 		bucketLimits: c.bucketLimits,
-		clock:        fakehttp.NewClock(c.now, c.realTime),
-		faults:       fakehttp.NewFaults("oktatest", 0x9e3779b97f4a7c15),
+		clock:        c.Clock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
 		tokens:       map[string][]string{},
 		users:        map[string]*user{},
 		byLogin:      map[string]*user{},
@@ -155,16 +150,15 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	s.limiter = fakehttp.NewLimiter(c.window, s.bucketFor)
 	s.oidc.key = c.idTokenKey
 	s.delivered = make(chan struct{})
-	if c.plan != nil {
-		if err := s.faults.SetPlan(*c.plan); err != nil {
-			return nil, err
-		}
+	var err error
+	if s.faults, err = c.Faults("oktatest", 0x9e3779b97f4a7c15); err != nil {
+		return nil, err
 	}
 	if s.hookHC == nil {
 		s.hookHC = newHookClient()
 	}
 	key := make([]byte, 32)
-	if _, err := io.ReadFull(c.rand, key); err != nil {
+	if _, err := io.ReadFull(c.Rand, key); err != nil {
 		return nil, fmt.Errorf("oktatest: read random: %w", err)
 	}
 	block, err := aes.NewCipher(key)

@@ -135,15 +135,7 @@ func (s *Server) SetLatency(d time.Duration) error { return s.faults.SetLatency(
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
 // [Server.SetHTTPFaultPlan]).
-func WithHTTPFaultPlan(p HTTPFaultPlan) Option {
-	return func(c *config) error {
-		if err := p.Check(); err != nil {
-			return fmt.Errorf("yubicotest: %w", err)
-		}
-		c.httpFaults = &p
-		return nil
-	}
-}
+func WithHTTPFaultPlan(p HTTPFaultPlan) Option { return setting(fakehttp.WithPlan(p)) }
 
 // SetHTTPFaultPlan replaces the plan of HTTP faults on both hosts (a zero
 // plan turns it off) and resets [Server.HTTPFaultCounts].

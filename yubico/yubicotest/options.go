@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
@@ -142,28 +143,25 @@ type Country struct {
 }
 
 type config struct {
-	start        time.Time
-	rand         io.Reader
-	tokens       []string
-	orgID        string
-	buckets      []Bucket
-	countries    []Country
-	products     []yubico.Product
-	rules        []AddressRule
-	denied       []string
-	limits       Limits
-	timing       Timing
-	transport    webauthn.Keyring
-	signing      *webauthn.PrivateKey
-	fidoCA       *simulator.CA
-	pinLength    int
-	serial       uint32
-	firmware     *simulator.Version
-	cids         []string
-	fprProducts  []int
-	trackingBase string
-	httpFaults   *HTTPFaultPlan
-	realTime     bool
+	fakehttp.Settings // WithNow, WithRealTime, WithRand, WithHTTPFaultPlan
+	tokens            []string
+	orgID             string
+	buckets           []Bucket
+	countries         []Country
+	products          []yubico.Product
+	rules             []AddressRule
+	denied            []string
+	limits            Limits
+	timing            Timing
+	transport         webauthn.Keyring
+	signing           *webauthn.PrivateKey
+	fidoCA            *simulator.CA
+	pinLength         int
+	serial            uint32
+	firmware          *simulator.Version
+	cids              []string
+	fprProducts       []int
+	trackingBase      string
 }
 
 // Option configures a [Server].
@@ -172,15 +170,7 @@ type Option func(*config) error
 // WithNow sets the fake clock's start time (default Monday 2 March 2026,
 // 09:00 in Los Angeles, 17:00 UTC; or the wall clock's time with
 // [WithRealTime]). The clock only moves forward.
-func WithNow(t time.Time) Option {
-	return func(c *config) error {
-		if t.IsZero() {
-			return errors.New("yubicotest: WithNow: zero time")
-		}
-		c.start = t.UTC()
-		return nil
-	}
-}
+func WithNow(t time.Time) Option { return setting(fakehttp.WithNow(t)) }
 
 // WithRealTime makes the fake clock follow the wall clock, for tests that
 // use clients they cannot give a clock to: address validation, the daily
@@ -189,26 +179,16 @@ func WithNow(t time.Time) Option {
 // [Server.Advance] does). It starts at the wall clock's time unless
 // [WithNow] says otherwise; [Server.Advance] and [Server.SetNow] still move
 // it forward on top.
-func WithRealTime() Option {
-	return func(c *config) error {
-		c.realTime = true
-		return nil
-	}
-}
+func WithRealTime() Option { return setting(fakehttp.WithRealTime()) }
 
 // WithRand sets the source of the fake's randomness: IDs, tokens, keys, PINs
 // and the simulated keys' seeds (default crypto/rand). A seeded reader such
 // as math/rand/v2's ChaCha8 makes runs repeatable (go-jose still draws
 // ephemeral keys from crypto/rand, so ciphertexts differ).
-func WithRand(r io.Reader) Option {
-	return func(c *config) error {
-		if r == nil {
-			return errors.New("yubicotest: WithRand: nil reader")
-		}
-		c.rand = r
-		return nil
-	}
-}
+func WithRand(r io.Reader) Option { return setting(fakehttp.WithRand(r)) }
+
+// setting makes a setting both fakes share an Option.
+func setting(set fakehttp.Setting) Option { return fakehttp.Adapt[*config]("yubicotest", set) }
 
 // WithToken adds an API token the fake accepts (default: one random token,
 // see [Server.Token]). The first token given is the one [Server.Client] uses.

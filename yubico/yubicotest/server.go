@@ -1,7 +1,6 @@
 package yubicotest
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -84,7 +83,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 
 // Start starts a fake Yubico; call [Server.Close] when done.
 func Start(opts ...Option) (*Server, error) {
-	cfg := config{rand: rand.Reader, pinLength: 8, serial: 31000001}
+	cfg := config{Settings: fakehttp.DefaultSettings(), pinLength: 8, serial: 31000001}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("yubicotest: nil option")
@@ -93,11 +92,12 @@ func Start(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.start.IsZero() && !cfg.realTime { // real time starts at the wall clock's time
-		cfg.start = defaultStart
+	clock := cfg.Clock(defaultStart)
+	start := clock.Now()
+	faults, err := cfg.Faults("yubicotest", 0x6a09e667f3bcc908)
+	if err != nil {
+		return nil, err
 	}
-	clock := fakehttp.NewClock(cfg.start, cfg.realTime)
-	cfg.start = clock.Now()
 	s := &Server{
 		clock:      clock,
 		orgID:      cfg.orgID,
@@ -108,24 +108,18 @@ func Start(opts ...Option) (*Server, error) {
 		fidoCA:     cfg.fidoCA,
 		pinLength:  cfg.pinLength,
 		firmware:   cfg.firmware,
-		rand:       cfg.rand,
-		now:        cfg.start,
-		lastBatch:  cfg.start,
+		rand:       cfg.Rand,
+		now:        start,
+		lastBatch:  start,
 		tokens:     map[string]string{},
 		rules:      cfg.rules,
 		denied:     map[string]bool{},
 		shipments:  map[string]*shipment{},
 		nextSerial: cfg.serial,
 		idem:       map[string]*idemEntry{},
-		faults:     fakehttp.NewFaults("yubicotest", 0x6a09e667f3bcc908),
+		faults:     faults,
 	}
-	if cfg.httpFaults != nil {
-		if err := s.faults.SetPlan(*cfg.httpFaults); err != nil {
-			return nil, err
-		}
-	}
-	s.nowNano.Store(cfg.start.UnixNano())
-	var err error
+	s.nowNano.Store(start.UnixNano())
 	if s.orgID == "" {
 		if s.orgID, err = s.newID(); err != nil {
 			return nil, err
