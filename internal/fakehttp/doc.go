@@ -10,7 +10,8 @@
 //   - [Settings]: the options both fakes take alike (WithNow,
 //     WithRealTime, WithRand, WithHTTPFaultPlan), each fake's option a
 //     one-line adapter ([Adapt]);
-//   - small helpers: [DropConnection], [Wait], [LockedReader].
+//   - small helpers: [DropConnection], [Wait], [LockedReader], [Log] (the
+//     request log).
 //
 // How a fault looks on the wire (error body, rate-limit headers) stays in
 // each fake: this package decides what happens, the fake says it in its

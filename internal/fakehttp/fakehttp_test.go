@@ -223,3 +223,18 @@ func TestDropConnectionRecordsBeforeClose(t *testing.T) {
 		t.Errorf("record ran %d times, want 1", records)
 	}
 }
+
+func TestLogKeepsOrderAndReturnsCopies(t *testing.T) {
+	var l Log[int]
+	if got := l.All(); len(got) != 0 {
+		t.Fatalf("empty log: All() = %v", got)
+	}
+	l.Add(1)
+	l.Add(2)
+	got := l.All()
+	got[0] = 99 // must not reach the log
+	l.Add(3)
+	if diff := cmp.Diff([]int{1, 2, 3}, l.All()); diff != "" {
+		t.Errorf("All() mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -54,3 +54,24 @@ func (l *LockedReader) Read(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.R.Read(p)
 }
+
+// Log is a fake's request log, safe for concurrent use; the zero value is
+// empty and ready.
+type Log[E any] struct {
+	mu      sync.Mutex
+	entries []E // guarded by mu
+}
+
+// Add appends e.
+func (l *Log[E]) Add(e E) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, e)
+}
+
+// All returns a copy of every entry, in the order added.
+func (l *Log[E]) All() []E {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]E(nil), l.entries...)
+}

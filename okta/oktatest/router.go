@@ -231,9 +231,7 @@ func (s *Server) lengthRequired(x *exchange) {
 }
 
 func (s *Server) record(x *exchange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = append(s.log, x.entry)
+	s.log.Add(x.entry)
 }
 
 // authorize checks the Authorization header: "SSWS <token>" or

@@ -60,21 +60,21 @@ type Server struct {
 	limiter *fakehttp.Limiter
 
 	mu           sync.Mutex
-	delivered    chan struct{}                     // guarded by mu; closed and replaced on each delivery
-	tokens       map[string][]string               // guarded by mu; token → scopes
-	users        map[string]*user                  // guarded by mu
-	userOrder    []string                          // guarded by mu; by seq
-	userSeq      uint64                            // guarded by mu; the last user's seq
-	deletedSeq   map[string]uint64                 // guarded by mu; seq of deleted users (list cursors)
-	userTypes    map[string]string                 // guarded by mu; user type ID → name
-	groupOrder   []string                          // guarded by mu; by seq
-	byLogin      map[string]*user                  // guarded by mu; by loginKey(profile.Login)
-	groups       map[string]*group                 // guarded by mu
-	enrollments  map[string]*enrollment            // guarded by mu
-	fulfillments map[string]*fulfillment           // guarded by mu
-	events       []Event                           // guarded by mu
-	outbox       []Email                           // guarded by mu
-	log          []Request                         // guarded by mu
+	delivered    chan struct{}           // guarded by mu; closed and replaced on each delivery
+	tokens       map[string][]string     // guarded by mu; token → scopes
+	users        map[string]*user        // guarded by mu
+	userOrder    []string                // guarded by mu; by seq
+	userSeq      uint64                  // guarded by mu; the last user's seq
+	deletedSeq   map[string]uint64       // guarded by mu; seq of deleted users (list cursors)
+	userTypes    map[string]string       // guarded by mu; user type ID → name
+	groupOrder   []string                // guarded by mu; by seq
+	byLogin      map[string]*user        // guarded by mu; by loginKey(profile.Login)
+	groups       map[string]*group       // guarded by mu
+	enrollments  map[string]*enrollment  // guarded by mu
+	fulfillments map[string]*fulfillment // guarded by mu
+	events       []Event                 // guarded by mu
+	outbox       []Email                 // guarded by mu
+	log          fakehttp.Log[Request]
 	hooks        []*hook                           // guarded by mu
 	deliveries   []Delivery                        // guarded by mu
 	txns         map[string]*txn                   // guarded by mu; Authn state tokens
@@ -251,7 +251,5 @@ type Request struct {
 // RequestLog returns a copy of every request handled so far, in order.
 // Authorization headers and bodies are never logged.
 func (s *Server) RequestLog() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	return s.log.All()
 }

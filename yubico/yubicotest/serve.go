@@ -31,9 +31,7 @@ type Request struct {
 
 // RequestLog returns every request served so far, in order.
 func (s *Server) RequestLog() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	return s.log.All()
 }
 
 // statusWriter records the status written.
@@ -94,11 +92,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, console bool) {
 	var logOnce sync.Once
 	record := func() {
 		logOnce.Do(func() {
-			s.mu.Lock()
 			entry.Status = sw.status
 			entry.Replayed = sw.status == http.StatusOK && sw.Header().Get(yubico.IdempotentReplayedHeader) == "true"
-			s.log = append(s.log, entry)
-			s.mu.Unlock()
+			s.log.Add(entry)
 		})
 	}
 	defer record()

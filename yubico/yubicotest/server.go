@@ -59,7 +59,7 @@ type Server struct {
 	order      []string // shipment IDs in creation order
 	nextSerial uint32
 	nextFaults []ShipmentFault
-	log        []Request
+	log        fakehttp.Log[Request]
 	// idem maps remembered idempotency keys (one organisation: all tokens
 	// share them) to their creates; idemQueue holds them in creation order.
 	idem            map[string]*idemEntry
