@@ -1,7 +1,6 @@
 package okta
 
 import (
-	"context"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -13,13 +12,12 @@ import (
 	"github.com/preenroll/preenroll/internal/oktarate"
 )
 
-// Clock tells the time and waits. The client uses it for rate-limit and
-// backoff waits; tests inject one that advances instantly. Sleep must return
-// ctx.Err() when ctx is done before d has passed.
-type Clock interface {
-	Now() time.Time
-	Sleep(ctx context.Context, d time.Duration) error
-}
+// Clock tells the time and waits: it has two methods, Now() time.Time and
+// Sleep(ctx context.Context, d time.Duration) error. The client uses it for
+// rate-limit and backoff waits; tests inject one that advances instantly.
+// Sleep must return ctx.Err() when ctx is done before d has passed. It is
+// the same type as yubico.Clock, so one value serves both clients.
+type Clock = httpclient.Clock
 
 // RetryPolicy says when and how long the client waits and retries. The zero
 // value means: no retries, throttle only when a bucket has no requests left,

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Clock tells the time and waits: the method set of okta.Clock and
-// yubico.Clock, so that [Settings] holds either.
+// Clock tells the time and waits; okta.Clock and yubico.Clock are aliases
+// of it, so that one value serves both clients.
 type Clock interface {
 	Now() time.Time
 	Sleep(ctx context.Context, d time.Duration) error
