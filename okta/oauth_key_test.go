@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -17,20 +16,12 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/okta"
 )
 
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestParsePrivateKey(t *testing.T) {
@@ -69,12 +60,12 @@ func TestParsePrivateKey(t *testing.T) {
 		{name: "PKCS #8 RSA", data: pkcs8(rsa2048), wantAlg: "RS256"},
 		{name: "PKCS #1 RSA", data: pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsa2048)), wantAlg: "RS256"},
 		{name: "SEC 1 EC after EC PARAMETERS (openssl ecparam -genkey)", data: append(ecParams, pemBlock("EC PRIVATE KEY", sec1)...), wantAlg: "ES384"},
-		{name: "JWK with kid", data: mustJSON(t, jose.JSONWebKey{Key: ec256, KeyID: "okta-generated"}), wantAlg: "ES256", wantKID: "okta-generated"},
-		{name: "RSA JWK with alg RS512", data: mustJSON(t, jose.JSONWebKey{Key: rsa2048, KeyID: "r", Algorithm: "RS512"}), wantAlg: "RS512", wantKID: "r"},
-		{name: "EC JWK with a mismatched alg", data: mustJSON(t, jose.JSONWebKey{Key: ec256, Algorithm: "ES384"}), wantErr: `JWK alg "ES384" does not suit a P-256 key`},
-		{name: "RSA JWK with PS256", data: mustJSON(t, jose.JSONWebKey{Key: rsa2048, Algorithm: "PS256"}), wantErr: "not RS256, RS384 or RS512"},
-		{name: "public JWK", data: mustJSON(t, jose.JSONWebKey{Key: &ec256.PublicKey}), wantErr: "holds a public key"},
-		{name: "JWK set", data: mustJSON(t, map[string]any{"keys": []jose.JSONWebKey{{Key: ec256}}}), wantErr: "a JWK set"},
+		{name: "JWK with kid", data: testhttp.MustJSON(t, jose.JSONWebKey{Key: ec256, KeyID: "okta-generated"}), wantAlg: "ES256", wantKID: "okta-generated"},
+		{name: "RSA JWK with alg RS512", data: testhttp.MustJSON(t, jose.JSONWebKey{Key: rsa2048, KeyID: "r", Algorithm: "RS512"}), wantAlg: "RS512", wantKID: "r"},
+		{name: "EC JWK with a mismatched alg", data: testhttp.MustJSON(t, jose.JSONWebKey{Key: ec256, Algorithm: "ES384"}), wantErr: `JWK alg "ES384" does not suit a P-256 key`},
+		{name: "RSA JWK with PS256", data: testhttp.MustJSON(t, jose.JSONWebKey{Key: rsa2048, Algorithm: "PS256"}), wantErr: "not RS256, RS384 or RS512"},
+		{name: "public JWK", data: testhttp.MustJSON(t, jose.JSONWebKey{Key: &ec256.PublicKey}), wantErr: "holds a public key"},
+		{name: "JWK set", data: testhttp.MustJSON(t, map[string]any{"keys": []jose.JSONWebKey{{Key: ec256}}}), wantErr: "a JWK set"},
 		{name: "broken JWK", data: []byte(`{"kty":"EC","crv":"P-256","d":"secretbits"}`), wantErr: "not a valid JWK"},
 		{name: "short RSA", data: pkcs8(rsa1024), wantErr: "RSA key of 1024 bits is shorter than 2048"},
 		{name: "P-224", data: pkcs8(ec224), wantErr: "EC curve P-224"},

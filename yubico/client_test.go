@@ -21,6 +21,7 @@ import (
 	"github.com/jarcoal/httpmock"
 
 	"github.com/preenroll/preenroll/internal/testclock"
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
@@ -741,7 +742,7 @@ func TestJWKS(t *testing.T) {
 	sig := testJWK(t, "sign-1", "sig")
 	encDoc, _ := json.Marshal(map[string]any{"keys": []any{enc}})
 	// Members the client does not keep (x5c, unknown ones) are ignored.
-	sigDoc := []byte(strings.Replace(string(mustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{sig}})), `"use":"sig"`, `"use":"sig","x5c":["MIIB"],"extra":true`, 1))
+	sigDoc := []byte(strings.Replace(string(testhttp.MustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{sig}})), `"use":"sig"`, `"use":"sig","x5c":["MIIB"],"extra":true`, 1))
 
 	c, mt := newMockClient(t)
 	var rec recorder
@@ -789,7 +790,7 @@ func TestJWKS(t *testing.T) {
 	noUse := enc
 	noUse.Use = ""
 	mt2.RegisterResponder("GET", "https://console.example.test/.well-known/yubico-transport-keys.jwks",
-		httpmock.NewBytesResponder(200, mustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{noUse}})))
+		httpmock.NewBytesResponder(200, testhttp.MustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{noUse}})))
 	if got, err := c2.TransportKeys(t.Context()); err != nil || len(got) != 1 || got[0].Use != "enc" {
 		t.Errorf("TransportKeys() of a key without use = %+v, %v; want use \"enc\"", got, err)
 	}
@@ -836,7 +837,7 @@ func (s *jwksServer) counts() (jwks, authed int) {
 // base URL is, and whatever WithJWKSBaseURL names otherwise.
 func TestJWKSLocation(t *testing.T) {
 	t.Parallel()
-	encDoc := mustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{testJWK(t, "trans-1", "enc")}})
+	encDoc := testhttp.MustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{testJWK(t, "trans-1", "enc")}})
 
 	t.Run("production default is the console host", func(t *testing.T) {
 		t.Parallel()
@@ -950,7 +951,7 @@ func TestJWKSRejects(t *testing.T) {
 		"wrong use": webauthn.JWKS{Keys: []webauthn.PublicJWK{good, sig}},
 	}
 	for name, doc := range tests {
-		data := mustJSON(t, doc)
+		data := testhttp.MustJSON(t, doc)
 		if s, ok := doc.(string); ok {
 			data = []byte(s)
 		}
@@ -960,15 +961,6 @@ func TestJWKSRejects(t *testing.T) {
 			t.Errorf("%s: TransportKeys() = %+v, want error", name, keys)
 		}
 	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestBodyLimit(t *testing.T) {

@@ -3,7 +3,6 @@ package yubicotest_test
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -32,15 +32,7 @@ func TestJWKSOnTheConsoleHost(t *testing.T) {
 	}
 	get := func(url string) (int, []byte) {
 		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, b := testhttp.Get(t, url)
 		return resp.StatusCode, b
 	}
 	for path, want := range map[string]webauthn.JWKS{

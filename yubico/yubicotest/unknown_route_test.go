@@ -3,12 +3,12 @@ package yubicotest_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
@@ -43,15 +43,7 @@ func TestUnknownRouteFailsTest(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Authorization", "Bearer "+srv.Token())
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp, body := testhttp.Do(t, req)
 			var eb struct {
 				ErrorCode string `json:"error_code"`
 				Message   string `json:"message"`

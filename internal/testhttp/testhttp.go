@@ -1,0 +1,48 @@
+// Package testhttp holds the small helpers that the tests of the clients
+// (okta, yubico) and of their fakes (oktatest, yubicotest) share: sending a
+// request by hand and reading its whole answer, and marshalling JSON. Every
+// failure fails the test.
+package testhttp
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// Do sends req with http.DefaultClient and returns the response, its body
+// already read in full (the returned bytes) and closed.
+func Do(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// Get is [Do] of a GET of url under t's context.
+func Get(t testing.TB, url string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Do(t, req)
+}
+
+// MustJSON returns the JSON encoding of v.
+func MustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
