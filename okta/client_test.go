@@ -15,6 +15,7 @@ import (
 	"github.com/jarcoal/httpmock"
 
 	"github.com/preenroll/preenroll/internal/testclock"
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 )
@@ -42,15 +43,6 @@ func newTestClient(t *testing.T, opts ...okta.Option) (*okta.Client, *httpmock.M
 		t.Fatalf("NewClient: %v", err)
 	}
 	return c, mt, clk
-}
-
-func jsonResp(status int, body string, hdr ...string) *http.Response {
-	r := httpmock.NewStringResponse(status, body)
-	r.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		r.Header.Set(hdr[i], hdr[i+1])
-	}
-	return r
 }
 
 func TestNewClientValidation(t *testing.T) {
@@ -135,7 +127,7 @@ func TestAuthHeaders(t *testing.T) {
 			var gotAuth, gotUA, gotAccept string
 			mt.RegisterResponder("GET", org+"/api/v1/users/00u1", func(r *http.Request) (*http.Response, error) {
 				gotAuth, gotUA, gotAccept = r.Header.Get("Authorization"), r.Header.Get("User-Agent"), r.Header.Get("Accept")
-				return jsonResp(200, `{"id":"00u1","status":"ACTIVE","profile":{"login":"a@example.com"}}`), nil
+				return testhttp.JSONResponse(200, `{"id":"00u1","status":"ACTIVE","profile":{"login":"a@example.com"}}`), nil
 			})
 			if _, err := c.GetUser(t.Context(), "00u1"); err != nil {
 				t.Fatal(err)
@@ -175,7 +167,7 @@ func TestCreateUserStaged(t *testing.T) {
 		if err := json.NewDecoder(r.Body).Decode(&gotBody); err != nil {
 			return nil, err
 		}
-		return jsonResp(200, `{"id":"00ub0oNGTSWTBKOLGLNR","status":"STAGED","created":"2013-07-02T21:36:25.344Z",
+		return testhttp.JSONResponse(200, `{"id":"00ub0oNGTSWTBKOLGLNR","status":"STAGED","created":"2013-07-02T21:36:25.344Z",
 			"activated":null,"statusChanged":null,"lastLogin":null,"lastUpdated":"2013-07-02T21:36:25.344Z","passwordChanged":null,
 			"profile":{"login":"isaac@example.org","email":"isaac@example.org","firstName":"Isaac","lastName":"Brock",
 			"secondEmail":"isaac@home.example","mobilePhone":null,"costCenter":"42","nickName":{"a":1}},
@@ -255,7 +247,7 @@ func TestUpdateProfilePartial(t *testing.T) {
 	mt.RegisterResponder("POST", org+"/api/v1/users/00u1", func(r *http.Request) (*http.Response, error) {
 		b, _ := io.ReadAll(r.Body)
 		got = string(b)
-		return jsonResp(200, `{"id":"00u1","status":"ACTIVE","profile":{"login":"a@example.com","zipCode":"10115"}}`), nil
+		return testhttp.JSONResponse(200, `{"id":"00u1","status":"ACTIVE","profile":{"login":"a@example.com","zipCode":"10115"}}`), nil
 	})
 	u, err := c.UpdateProfile(t.Context(), "00u1", okta.Profile{ZipCode: "10115", Extra: map[string]json.RawMessage{"state": json.RawMessage("null")}})
 	if err != nil {
@@ -371,7 +363,7 @@ func TestAPIErrors(t *testing.T) {
 			t.Parallel()
 			c, mt, _ := newTestClient(t)
 			mt.RegisterResponder("GET", org+"/api/v1/users/x", func(*http.Request) (*http.Response, error) {
-				return jsonResp(tc.status, tc.body, "X-Okta-Request-Id", "reqA"), nil
+				return testhttp.JSONResponse(tc.status, tc.body, "X-Okta-Request-Id", "reqA"), nil
 			})
 			_, err := c.GetUser(t.Context(), "x")
 			if !errors.Is(err, tc.is) {
@@ -428,12 +420,12 @@ func TestRateLimit429Waits(t *testing.T) {
 	mt.RegisterResponder("GET", org+"/api/v1/users/x", func(r *http.Request) (*http.Response, error) {
 		n++
 		if n == 1 {
-			return jsonResp(429, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests.","errorLink":"E0000047","errorId":"oae1","errorCauses":[]}`,
+			return testhttp.JSONResponse(429, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests.","errorLink":"E0000047","errorId":"oae1","errorCauses":[]}`,
 				"Date", date.Format(http.TimeFormat), "X-Rate-Limit-Limit", "600", "X-Rate-Limit-Remaining", "0",
 				"X-Rate-Limit-Reset", fmt.Sprint(date.Add(30*time.Second).Unix()), "X-Okta-Request-Id", "req429"), nil
 		}
 		retryFor, retryCount = r.Header.Get("X-Okta-Retry-For"), r.Header.Get("X-Okta-Retry-Count")
-		return jsonResp(200, `{"id":"x","status":"ACTIVE","profile":{}}`), nil
+		return testhttp.JSONResponse(200, `{"id":"x","status":"ACTIVE","profile":{}}`), nil
 	})
 	if _, err := c.GetUser(t.Context(), "x"); err != nil {
 		t.Fatal(err)
@@ -453,9 +445,9 @@ func TestRateLimitJitter(t *testing.T) {
 	for range 20 {
 		c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: 1, RateLimitJitter: 2 * time.Second}))
 		mt.RegisterResponder("GET", org+"/api/v1/users/x", httpmock.ResponderFromMultipleResponses([]*http.Response{
-			jsonResp(429, `{"errorCode":"E0000047"}`, "Date", epoch.Format(http.TimeFormat),
+			testhttp.JSONResponse(429, `{"errorCode":"E0000047"}`, "Date", epoch.Format(http.TimeFormat),
 				"X-Rate-Limit-Limit", "0", "X-Rate-Limit-Remaining", "0", "X-Rate-Limit-Reset", fmt.Sprint(epoch.Add(30*time.Second).Unix())),
-			jsonResp(200, `{"id":"x","profile":{}}`),
+			testhttp.JSONResponse(200, `{"id":"x","profile":{}}`),
 		}))
 		if _, err := c.GetUser(t.Context(), "x"); err != nil {
 			t.Fatal(err)
@@ -493,7 +485,7 @@ func TestRateLimit429NotRetriedPastLimits(t *testing.T) {
 			c, mt, clk := newTestClient(t, okta.WithRetryPolicy(tc.policy))
 			mt.RegisterResponder("POST", org+"/webauthn-registration/api/v1/send-pin", func(*http.Request) (*http.Response, error) {
 				now := clk.Now()
-				return jsonResp(429, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests.","errorLink":"E0000047","errorId":"oae1","errorCauses":[]}`,
+				return testhttp.JSONResponse(429, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests.","errorLink":"E0000047","errorId":"oae1","errorCauses":[]}`,
 					"Date", now.Format(http.TimeFormat), "X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "0",
 					"X-Rate-Limit-Reset", fmt.Sprint(now.Add(tc.resetIn).Unix())), nil
 			})
@@ -520,9 +512,9 @@ func TestServerErrorsRetriedOnlyWhenIdempotent(t *testing.T) {
 	c, mt, clk := newTestClient(t)
 	mt.RegisterResponder("GET", org+"/webauthn-registration/api/v1/users/00u1/enrollments",
 		httpmock.ResponderFromMultipleResponses([]*http.Response{
-			jsonResp(503, `{"errorCode":"E0000010","errorSummary":"Service is in read only mode"}`),
-			jsonResp(500, `{"errorCode":"E0000009","errorSummary":"Internal Server Error"}`),
-			jsonResp(200, `[]`),
+			testhttp.JSONResponse(503, `{"errorCode":"E0000010","errorSummary":"Service is in read only mode"}`),
+			testhttp.JSONResponse(500, `{"errorCode":"E0000009","errorSummary":"Internal Server Error"}`),
+			testhttp.JSONResponse(200, `[]`),
 		}))
 	mt.RegisterResponder("POST", org+"/webauthn-registration/api/v1/enroll", httpmock.NewStringResponder(500, `{"errorCode":"E0000009"}`))
 	if _, err := c.ListEnrollments(t.Context(), "00u1"); err != nil {
@@ -548,14 +540,14 @@ func TestTransportErrorRetried(t *testing.T) {
 	t.Parallel()
 	c, mt, _ := newTestClient(t)
 	mt.RegisterResponder("GET", org+"/api/v1/users/x", httpmock.ResponderFromMultipleResponses(
-		[]*http.Response{jsonResp(200, `{"id":"x","profile":{}}`)}))
+		[]*http.Response{testhttp.JSONResponse(200, `{"id":"x","profile":{}}`)}))
 	var n int
 	mt.RegisterResponder("GET", org+"/api/v1/users/y", func(*http.Request) (*http.Response, error) {
 		n++
 		if n < 3 {
 			return nil, io.ErrUnexpectedEOF
 		}
-		return jsonResp(200, `{"id":"y","profile":{}}`), nil
+		return testhttp.JSONResponse(200, `{"id":"y","profile":{}}`), nil
 	})
 	u, err := c.GetUser(t.Context(), "y")
 	if err != nil || u.ID != "y" || n != 3 {
@@ -568,7 +560,7 @@ func TestThrottleAhead(t *testing.T) {
 	c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{Reserve: 1}))
 	mt.RegisterResponder("GET", `=~^https://example\.okta\.com/api/v1/users/`, func(*http.Request) (*http.Response, error) {
 		now := clk.Now()
-		return jsonResp(200, `{"id":"x","profile":{}}`, "Date", now.Format(http.TimeFormat),
+		return testhttp.JSONResponse(200, `{"id":"x","profile":{}}`, "Date", now.Format(http.TimeFormat),
 			"X-Rate-Limit-Limit", "600", "X-Rate-Limit-Remaining", "1", "X-Rate-Limit-Reset", fmt.Sprint(now.Add(12*time.Second).Unix())), nil
 	})
 	for _, id := range []string{"a", "b"} {
@@ -596,7 +588,7 @@ func TestWaitHonoursContext(t *testing.T) {
 	mt.RegisterResponder("GET", org+"/api/v1/users/x", func(*http.Request) (*http.Response, error) {
 		cancel() // the wait for the 60 s reset must end with the context, not with the timer
 		now := time.Now()
-		return jsonResp(429, `{"errorCode":"E0000047"}`, "Date", now.Format(http.TimeFormat),
+		return testhttp.JSONResponse(429, `{"errorCode":"E0000047"}`, "Date", now.Format(http.TimeFormat),
 			"X-Rate-Limit-Reset", fmt.Sprint(now.Add(60*time.Second).Unix())), nil
 	})
 	start := time.Now()
@@ -613,11 +605,11 @@ func TestListGroupMembersPaginates(t *testing.T) {
 	t.Parallel()
 	c, mt, _ := newTestClient(t)
 	mt.RegisterResponderWithQuery("GET", org+"/api/v1/groups/00g1/users", "limit=200", func(*http.Request) (*http.Response, error) {
-		return jsonResp(200, `[{"id":"00u1","profile":{"login":"a"}},{"id":"00u2","profile":{"login":"b"}}]`,
+		return testhttp.JSONResponse(200, `[{"id":"00u1","profile":{"login":"a"}},{"id":"00u2","profile":{"login":"b"}}]`,
 			"Link", `<`+org+`/api/v1/groups/00g1/users?limit=200>; rel="self", <`+org+`/api/v1/groups/00g1/users?after=00u2&limit=200>; rel="next"`), nil
 	})
 	mt.RegisterResponderWithQuery("GET", org+"/api/v1/groups/00g1/users", "after=00u2&limit=200", func(*http.Request) (*http.Response, error) {
-		return jsonResp(200, `[{"id":"00u3","profile":{"login":"c"}}]`, "Link", `<`+org+`/api/v1/groups/00g1/users?after=00u2&limit=200>; rel="self"`), nil
+		return testhttp.JSONResponse(200, `[{"id":"00u3","profile":{"login":"c"}}]`, "Link", `<`+org+`/api/v1/groups/00g1/users?after=00u2&limit=200>; rel="self"`), nil
 	})
 	var got []string
 	for u, err := range c.ListGroupMembers(t.Context(), "00g1") {
@@ -643,7 +635,7 @@ func TestListGroupMembersRefusesForeignNextLink(t *testing.T) {
 	t.Parallel()
 	c, mt, _ := newTestClient(t)
 	mt.RegisterResponder("GET", org+"/api/v1/groups/00g1/users", func(*http.Request) (*http.Response, error) {
-		return jsonResp(200, `[]`, "Link", `<https://evil.example/steal>; rel="next"`), nil
+		return testhttp.JSONResponse(200, `[]`, "Link", `<https://evil.example/steal>; rel="next"`), nil
 	})
 	var lastErr error
 	for _, err := range c.ListGroupMembers(t.Context(), "00g1") {
@@ -736,7 +728,7 @@ func TestAuthnFlowWire(t *testing.T) {
 	var verifyBody map[string]string
 	mt.RegisterResponder("POST", org+"/api/v1/authn", func(r *http.Request) (*http.Response, error) {
 		authHeaders = append(authHeaders, r.Header.Get("Authorization"))
-		return jsonResp(200, `{"stateToken":"st1","expiresAt":"2026-03-01T12:05:00.000Z","status":"MFA_REQUIRED",
+		return testhttp.JSONResponse(200, `{"stateToken":"st1","expiresAt":"2026-03-01T12:05:00.000Z","status":"MFA_REQUIRED",
 			"_embedded":{"user":{"id":"00u1","profile":{"login":"a@example.com"}},
 			"factors":[{"id":"fwf1","factorType":"webauthn","provider":"FIDO","vendorName":"FIDO","profile":{"credentialId":"Y3JlZA","authenticatorName":"YubiKey 5 NFC"}},
 			           {"id":"sms1","factorType":"sms","provider":"OKTA"}]}}`), nil
@@ -746,14 +738,14 @@ func TestAuthnFlowWire(t *testing.T) {
 		n++
 		authHeaders = append(authHeaders, r.Header.Get("Authorization"))
 		if n == 1 {
-			return jsonResp(200, `{"stateToken":"st1","status":"MFA_CHALLENGE","factorResult":"CHALLENGE",
+			return testhttp.JSONResponse(200, `{"stateToken":"st1","status":"MFA_CHALLENGE","factorResult":"CHALLENGE",
 				"_embedded":{"factor":{"id":"fwf1","factorType":"webauthn","provider":"FIDO","profile":{"credentialId":"Y3JlZA"},
 				"_embedded":{"challenge":{"challenge":"Y2hhbGxlbmdl","userVerification":"required","extensions":{}}}}}}`), nil
 		}
 		if err := json.NewDecoder(r.Body).Decode(&verifyBody); err != nil {
 			return nil, err
 		}
-		return jsonResp(200, `{"status":"SUCCESS","sessionToken":"sess1","_embedded":{"user":{"id":"00u1","profile":{"login":"a@example.com"}}}}`), nil
+		return testhttp.JSONResponse(200, `{"status":"SUCCESS","sessionToken":"sess1","_embedded":{"user":{"id":"00u1","profile":{"login":"a@example.com"}}}}`), nil
 	})
 	tx, err := c.Authenticate(t.Context(), okta.AuthnRequest{Username: "a@example.com"})
 	if err != nil {
@@ -823,7 +815,7 @@ func TestThrottleRefusesLongWait(t *testing.T) {
 	c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{Reserve: 0, MaxRateLimitWait: 10 * time.Second}))
 	mt.RegisterResponder("GET", org+"/api/v1/users/a", func(*http.Request) (*http.Response, error) {
 		now := clk.Now()
-		return jsonResp(200, `{"id":"a","profile":{}}`, "Date", now.Format(http.TimeFormat),
+		return testhttp.JSONResponse(200, `{"id":"a","profile":{}}`, "Date", now.Format(http.TimeFormat),
 			"X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "0", "X-Rate-Limit-Reset", fmt.Sprint(now.Add(40*time.Second).Unix())), nil
 	})
 	if _, err := c.GetUser(t.Context(), "a"); err != nil {

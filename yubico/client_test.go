@@ -69,12 +69,7 @@ func (r *recorder) wrap(status int, body string, hdr ...string) httpmock.Respond
 		r.mu.Lock()
 		r.reqs = append(r.reqs, rec)
 		r.mu.Unlock()
-		resp := httpmock.NewStringResponse(status, body)
-		resp.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(hdr); i += 2 {
-			resp.Header.Set(hdr[i], hdr[i+1])
-		}
-		return resp, nil
+		return testhttp.JSONResponse(status, body, hdr...), nil
 	}
 }
 

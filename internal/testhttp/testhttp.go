@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/jarcoal/httpmock"
 )
 
 // Do sends req with http.DefaultClient and returns the response, its body
@@ -45,4 +47,15 @@ func MustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// JSONResponse is a canned response for an httpmock responder: status, a
+// JSON Content-Type, body and the headers hdr names (name, value, ...).
+func JSONResponse(status int, body string, hdr ...string) *http.Response {
+	r := httpmock.NewStringResponse(status, body)
+	r.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	return r
 }
