@@ -3,6 +3,7 @@ package oktatest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,16 +20,39 @@ import (
 // numbers. Which attributes and operators a parameter accepts, and whether
 // values compare case-insensitively, is the parameter's exprDialect.
 
-// exprDialect is what one query parameter accepts.
+// exprDialect is what one query parameter accepts: a table, read by
+// [exprDialect.attr] and [exprDialect.op].
 type exprDialect struct {
-	param string // "search" or "filter", for error causes
-	// attr reports whether name is an attribute the parameter accepts and
-	// whether it is a date.
-	attr func(name string) (date, ok bool)
-	// op reports whether operator op may be used on attribute name.
-	op func(name, op string) bool
-	// fold compares values case-insensitively (search; filter is exact).
-	fold bool
+	// param is "search" or "filter" (named in error causes): search takes
+	// every operator, co only on the co attributes; filter takes eq only
+	// (every operator on dates).
+	param   string
+	strs    []string // string attributes
+	dates   []string // date attributes
+	profile bool     // every profile.<attribute> too, as a string
+	co      []string // search: the attributes co applies to
+	fold    bool     // compare values case-insensitively (search)
+}
+
+// attr reports whether name is an attribute d accepts and whether it is a
+// date.
+func (d exprDialect) attr(name string) (date, ok bool) {
+	switch {
+	case slices.Contains(d.dates, name):
+		return true, true
+	case slices.Contains(d.strs, name):
+		return false, true
+	}
+	attr, ok := strings.CutPrefix(name, "profile.")
+	return false, d.profile && ok && attr != ""
+}
+
+// op reports whether operator op may be used on attribute name.
+func (d exprDialect) op(name, op string) bool {
+	if d.param == "search" {
+		return op != "co" || slices.Contains(d.co, name)
+	}
+	return op == "eq" || slices.Contains(d.dates, name)
 }
 
 // attrValue is one attribute of one record: the candidate values (several

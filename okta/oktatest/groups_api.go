@@ -64,39 +64,20 @@ func (s *Server) newGroupLocked(name, description string) *group {
 // attribute, id, type, source.id and the dates; co only on profile.name
 // and profile.description; case-insensitive values.
 var groupSearch = exprDialect{
-	param: "search",
-	attr: func(name string) (date, ok bool) {
-		switch name {
-		case "id", "type", "source.id":
-			return false, true
-		case "created", "lastUpdated", "lastMembershipUpdated":
-			return true, true
-		}
-		attr, ok := strings.CutPrefix(name, "profile.")
-		return false, ok && attr != ""
-	},
-	op: func(name, op string) bool {
-		return op != "co" || name == "profile.name" || name == "profile.description"
-	},
-	fold: true,
+	param:   "search",
+	strs:    []string{"id", "type", "source.id"},
+	dates:   []string{"created", "lastUpdated", "lastMembershipUpdated"},
+	profile: true,
+	co:      []string{"profile.name", "profile.description"},
+	fold:    true,
 }
 
 // groupFilter is the filter dialect of GET /api/v1/groups: id and type
 // (eq) and the two update dates (eq, lt, le, gt, ge); case-sensitive.
 var groupFilter = exprDialect{
 	param: "filter",
-	attr: func(name string) (date, ok bool) {
-		switch name {
-		case "id", "type":
-			return false, true
-		case "lastUpdated", "lastMembershipUpdated":
-			return true, true
-		}
-		return false, false
-	},
-	op: func(name, op string) bool {
-		return op == "eq" || name == "lastUpdated" || name == "lastMembershipUpdated"
-	},
+	strs:  []string{"id", "type"},
+	dates: []string{"lastUpdated", "lastMembershipUpdated"},
 }
 
 func groupAttr(g *group, name string) attrValue {

@@ -40,44 +40,20 @@ func (s *Server) AddUserType(name string) string {
 // attribute and the top-level id, status, type.id and dates; co only on
 // the four name and email attributes; case-insensitive values.
 var userSearch = exprDialect{
-	param: "search",
-	attr: func(name string) (date, ok bool) {
-		switch name {
-		case "id", "status", "type.id":
-			return false, true
-		case "created", "activated", "statusChanged", "lastUpdated", "lastLogin", "passwordChanged":
-			return true, true
-		}
-		attr, ok := strings.CutPrefix(name, "profile.")
-		return false, ok && attr != ""
-	},
-	op: func(name, op string) bool {
-		if op != "co" {
-			return true
-		}
-		switch name {
-		case "profile.firstName", "profile.lastName", "profile.email", "profile.login":
-			return true
-		}
-		return false
-	},
-	fold: true,
+	param:   "search",
+	strs:    []string{"id", "status", "type.id"},
+	dates:   []string{"created", "activated", "statusChanged", "lastUpdated", "lastLogin", "passwordChanged"},
+	profile: true,
+	co:      []string{"profile.firstName", "profile.lastName", "profile.email", "profile.login"},
+	fold:    true,
 }
 
 // userFilter is the filter dialect of GET /api/v1/users: seven attributes,
 // eq only (lt, le, gt, ge on lastUpdated), case-sensitive values.
 var userFilter = exprDialect{
 	param: "filter",
-	attr: func(name string) (date, ok bool) {
-		switch name {
-		case "status", "id", "profile.login", "profile.email", "profile.firstName", "profile.lastName":
-			return false, true
-		case "lastUpdated":
-			return true, true
-		}
-		return false, false
-	},
-	op: func(name, op string) bool { return op == "eq" || name == "lastUpdated" },
+	strs:  []string{"status", "id", "profile.login", "profile.email", "profile.firstName", "profile.lastName"},
+	dates: []string{"lastUpdated"},
 }
 
 // userAttrLocked returns one attribute of u for an expression.
