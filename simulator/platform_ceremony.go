@@ -117,6 +117,49 @@ type pinTok struct {
 	token []byte
 }
 
+// ceremonyToken gets a PIN/UV auth token with perms for rpID (see
+// [Platform.pinToken]); the caller clears its token when done.
+func (p *Platform) ceremonyToken(ctx context.Context, info *getInfoResponse, pin string, perms byte, rpID string) (*pinTok, error) {
+	proto, token, err := p.pinToken(ctx, info, pin, perms, rpID)
+	if err != nil {
+		return nil, err
+	}
+	return &pinTok{proto, token}, nil
+}
+
+// descriptors keeps the public-key credentials of an allow or exclude
+// list, in CTAP form.
+func descriptors(ds []protocol.CredentialDescriptor) []credDescriptor {
+	var out []credDescriptor
+	for _, d := range ds {
+		if d.Type == protocol.PublicKeyCredentialType {
+			out = append(out, credDescriptor{Type: "public-key", ID: d.CredentialID})
+		}
+	}
+	return out
+}
+
+// ceremony runs run (create or get) at origin with opts under the
+// platform's lock; its error names the ceremony what.
+func ceremony[O any](ctx context.Context, p *Platform, what string, run func(context.Context, string, O, string) ([]byte, error), origin string, opts O, pin string) ([]byte, error) {
+	unlock := p.lock()
+	defer unlock()
+	out, err := run(ctx, origin, opts, pin)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// ceremonyJSON is ceremony with the options as JSON (see decodeOptions).
+func ceremonyJSON[O any](ctx context.Context, p *Platform, what string, run func(context.Context, string, O, string) ([]byte, error), origin string, optionsJSON []byte, pin string) ([]byte, error) {
+	opts, err := decodeOptions[O](optionsJSON)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %s: options JSON: %w", what, err)
+	}
+	return ceremony(ctx, p, what, run, origin, opts, pin)
+}
+
 // narrow reduces a credential list longer than the key's
 // maxCredentialCountInList to the one credential the key knows, probing
 // batches with silent (up=false) getAssertion as browsers do. It returns

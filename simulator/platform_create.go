@@ -71,24 +71,14 @@ var credProtectLevels = map[protocol.CredentialProtectionPolicy]int{
 // protocol.ParseCredentialCreationResponseBytes parses). pin is the FIDO
 // PIN the user types when the key asks for one ("" for none).
 func (p *Platform) CreateCredential(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
-	unlock := p.lock()
-	defer unlock()
-	out, err := p.create(ctx, origin, opts, pin)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: create credential: %w", err)
-	}
-	return out, nil
+	return ceremony(ctx, p, "create credential", p.create, origin, opts, pin)
 }
 
 // CreateCredentialJSON is CreateCredential with the options as JSON, either
 // {"publicKey": {...}} (go-webauthn's protocol.CredentialCreation) or the
 // bare options.
 func (p *Platform) CreateCredentialJSON(ctx context.Context, origin string, optionsJSON []byte, pin string) ([]byte, error) {
-	opts, err := decodeOptions[protocol.PublicKeyCredentialCreationOptions](optionsJSON)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: create credential: options JSON: %w", err)
-	}
-	return p.CreateCredential(ctx, origin, opts, pin)
+	return ceremonyJSON(ctx, p, "create credential", p.create, origin, optionsJSON, pin)
 }
 
 func (p *Platform) create(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
@@ -157,24 +147,18 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		User:           &userEntity{ID: uid, Name: opts.User.Name, DisplayName: opts.User.DisplayName},
 		Params:         params,
 	}
-	for _, d := range opts.CredentialExcludeList {
-		if d.Type == protocol.PublicKeyCredentialType {
-			req.ExcludeList = append(req.ExcludeList, credDescriptor{Type: "public-key", ID: d.CredentialID})
-		}
-	}
+	req.ExcludeList = descriptors(opts.CredentialExcludeList)
 	var tok *pinTok
 	if useToken {
 		perms := permMakeCredential
 		if len(req.ExcludeList) > info.MaxCredsInList {
 			perms |= permGetAssertion // for the silent probes
 		}
-		proto, token, err := p.pinToken(ctx, info, pin, perms, rpID)
-		if err != nil {
+		if tok, err = p.ceremonyToken(ctx, info, pin, perms, rpID); err != nil {
 			return nil, err
 		}
-		defer clear(token)
-		tok = &pinTok{proto, token}
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
+		defer clear(tok.token)
+		req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, cdh[:])
 	}
 	if req.ExcludeList, err = p.narrow(ctx, info, rpID, req.ExcludeList, tok); err != nil {
 		return nil, err

@@ -25,24 +25,14 @@ type assertionResponseJSON struct {
 // discoverable credentials match, it picks the most recent one, as a user
 // choosing the first account would.
 func (p *Platform) GetAssertion(ctx context.Context, origin string, opts protocol.PublicKeyCredentialRequestOptions, pin string) ([]byte, error) {
-	unlock := p.lock()
-	defer unlock()
-	out, err := p.get(ctx, origin, opts, pin)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: get assertion: %w", err)
-	}
-	return out, nil
+	return ceremony(ctx, p, "get assertion", p.get, origin, opts, pin)
 }
 
 // GetAssertionJSON is GetAssertion with the options as JSON, either
 // {"publicKey": {...}} (go-webauthn's protocol.CredentialAssertion) or the
 // bare options.
 func (p *Platform) GetAssertionJSON(ctx context.Context, origin string, optionsJSON []byte, pin string) ([]byte, error) {
-	opts, err := decodeOptions[protocol.PublicKeyCredentialRequestOptions](optionsJSON)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: get assertion: options JSON: %w", err)
-	}
-	return p.GetAssertion(ctx, origin, opts, pin)
+	return ceremonyJSON(ctx, p, "get assertion", p.get, origin, optionsJSON, pin)
 }
 
 // hmacSecretOutput decrypts the hmac-secret output in an assertion's
@@ -98,20 +88,14 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		return nil, err
 	}
 	req := getAssertionRequest{RPID: &rpID, ClientDataHash: cdh[:]}
-	for _, d := range opts.AllowedCredentials {
-		if d.Type == protocol.PublicKeyCredentialType {
-			req.AllowList = append(req.AllowList, credDescriptor{Type: "public-key", ID: d.CredentialID})
-		}
-	}
+	req.AllowList = descriptors(opts.AllowedCredentials)
 	var tok *pinTok
 	if useToken {
-		proto, token, err := p.pinToken(ctx, info, pin, permGetAssertion, rpID)
-		if err != nil {
+		if tok, err = p.ceremonyToken(ctx, info, pin, permGetAssertion, rpID); err != nil {
 			return nil, err
 		}
-		defer clear(token)
-		tok = &pinTok{proto, token}
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, cdh[:])
+		defer clear(tok.token)
+		req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, cdh[:])
 	}
 	if len(opts.AllowedCredentials) > 0 {
 		if req.AllowList, err = p.narrow(ctx, info, rpID, req.AllowList, tok); err != nil {
