@@ -58,6 +58,7 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
+	s.watch.notify(out)
 	return out, nil
 }
 
@@ -69,6 +70,7 @@ func (s *Service) touch(ctx context.Context, rec Record) (Record, error) {
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
+	s.watch.notify(out)
 	return out, nil
 }
 

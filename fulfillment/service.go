@@ -269,6 +269,8 @@ type Service struct {
 	kick chan struct{} // wakes Run after an event was recorded
 
 	draining atomic.Bool // set by Drain: Sync starts no new step
+
+	watch watchers // Subscribe's subscribers (watch.go)
 }
 
 type userLock struct {
