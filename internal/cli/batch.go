@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/batchcsv"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
@@ -282,20 +283,12 @@ func readRows(ctx context.Context, cfg *Config) ([]row, *fulfillment.Mapping, er
 		return nil, nil, err
 	}
 	defer f.Close()
-	data, err := readAllBounded(f)
+	data, err := batchcsv.ReadAll(f)
 	if err != nil {
 		return nil, nil, err
 	}
-	m := cfg.Mapping
-	if m == nil {
-		m = detectMapping(data)
-	}
-	if m != nil {
-		rows, err := readHRIS(ctx, data, *m)
-		return rows, m, err
-	}
-	rows, err := readLogins(data)
-	return rows, nil, err
+	rows, m, err := batchcsv.Read(ctx, data, cfg.Mapping, "give -mapping")
+	return rowsOf(rows), m, err
 }
 
 // count returns how many rows have result.

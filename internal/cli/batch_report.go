@@ -5,9 +5,9 @@ import (
 	"errors"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/batchcsv"
 )
 
 // reportHeader is the header of the -report CSV.
@@ -42,11 +42,5 @@ func writeReport(path string, out []outcome) (err error) {
 }
 
 // cell defuses a value a spreadsheet would run as a formula, and escapes
-// control characters (a terminal showing the report would run them).
-func cell(s string) string {
-	s = safe(s)
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+// control characters (batchcsv.Cell).
+func cell(s string) string { return batchcsv.Cell(s) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/batchcsv"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
 )
@@ -24,11 +25,7 @@ func describe(ctx context.Context, err error) string {
 	case errors.Is(err, errInterrupted), ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return "interrupted"
 	case errors.As(err, &ve):
-		parts := make([]string, len(ve.Fields))
-		for i, f := range ve.Fields {
-			parts[i] = safe(f.Error())
-		}
-		return strings.Join(parts, "; ")
+		return batchcsv.Problem(err)
 	case unreachable(ctx, err):
 		return remote(err) + " unreachable: " + oneLine(err)
 	case errors.As(err, &te) && te.StatusCode != 0:
