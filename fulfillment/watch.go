@@ -63,10 +63,3 @@ func (w *watchers) notify(rec Record) {
 		fn(c)
 	}
 }
-
-// List returns the records of the Service's Store selected by q, ordered
-// by user ID (see [Query] for paging), without asking Okta: what a console
-// lists. [Service.Status] reads one record reconciled with Okta.
-func (s *Service) List(ctx context.Context, q Query) ([]Record, error) {
-	return s.store.List(ctx, q)
-}

@@ -1,0 +1,30 @@
+package fulfillment
+
+import (
+	"context"
+
+	"github.com/preenroll/preenroll/okta"
+)
+
+// What a screen over the Service reads without changing anything.
+
+// List returns the records of the Service's Store selected by q, ordered
+// by user ID (see [Query] for paging), without asking Okta: what a console
+// lists. [Service.Status] reads one record reconciled with Okta.
+func (s *Service) List(ctx context.Context, q Query) ([]Record, error) {
+	return s.store.List(ctx, q)
+}
+
+// CheckShipping validates an Okta user's profile as the shipping address
+// of an order exactly as [Service.Order] does (Config.TruncateNames
+// included), without any call: nil, or a *ValidationError wrapping
+// ErrInvalidShipping that names every Okta attribute to fix, quoting the
+// values as they are in the profile.
+func (s *Service) CheckShipping(u okta.User) error {
+	_, err := s.shippingInfo(u)
+	return err
+}
+
+// ProfileFromOkta returns the shipping attributes of an Okta user as a
+// [Profile], with its status and whether it ever signed in.
+func ProfileFromOkta(u okta.User) Profile { return profileFromOkta(u) }
