@@ -1,0 +1,285 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// Defaults of [Config].
+const (
+	DefaultSessionTTL = 8 * time.Hour
+	DefaultMaxUpload  = 1 << 20
+	// MinSessionKey is the shortest Config.SessionKey, in bytes.
+	MinSessionKey = 32
+)
+
+// ErrInvalidConfig is wrapped by the errors of [New].
+var ErrInvalidConfig = errors.New("console: invalid config")
+
+// Config configures the console. Okta, OIDC (Issuer, ClientID,
+// RedirectURL, AdminGroup) and SessionKey are required; the rest have
+// defaults.
+type Config struct {
+	// Okta reads users: the People page's search by login and every user
+	// page's profile. It should be the client the Service uses.
+	Okta *okta.Client
+	// Yubico, if not nil, lists the products and the inventory offered on
+	// the order page. Nil: the IDs are typed.
+	Yubico *yubico.Client
+	// OIDC is how administrators sign in.
+	OIDC OIDC
+	// SessionKey signs and encrypts the session cookies: at least 32
+	// random bytes, the same for every instance behind one address.
+	// Changing it signs everybody out.
+	SessionKey okta.Secret
+	// SessionTTL is how long a sign-in lasts (default 8 h).
+	SessionTTL time.Duration
+	// Clock returns the current time (default time.Now): session expiry,
+	// ID token checks and audit times.
+	Clock func() time.Time
+	// Audit receives an entry for every administrator action and sign-in
+	// (default: NewMemoryAudit(10000)); the Audit page lists it.
+	Audit AuditLog
+	// BasePath is where the console is mounted ("" or "/admin"; no
+	// trailing slash). The handler strips nothing: mount it at BasePath+"/".
+	BasePath string
+	// MaxUpload bounds a batch file upload, in bytes (default 1 MiB).
+	MaxUpload int64
+	// HTTPClient makes the OIDC discovery, token and key requests (default
+	// http.DefaultClient).
+	HTTPClient *http.Client
+	// Logger receives a line per failed request (default: discard).
+	Logger *slog.Logger
+}
+
+// OIDC configures sign-in with an OpenID Connect provider (Okta: an OIDC
+// web app of the org authorization server, with a groups claim).
+type OIDC struct {
+	// Issuer is the authorization server's issuer URL: the org URL for
+	// Okta's org authorization server (https://example.okta.com).
+	Issuer string
+	// ClientID and ClientSecret are the web app's credentials.
+	ClientID     string
+	ClientSecret okta.Secret
+	// RedirectURL is the console's callback as registered with the app:
+	// the console's address + BasePath + "/auth/callback". It must be
+	// https, or http on a loopback address; its scheme decides whether the
+	// cookies are Secure.
+	RedirectURL string
+	// AdminGroup is the group (by name, as the groups claim lists it)
+	// whose members may act.
+	AdminGroup string
+	// ReadOnlyGroup is the group whose members may look; empty: none.
+	ReadOnlyGroup string
+	// Scopes are requested besides "openid" (default: profile, email,
+	// groups).
+	Scopes []string
+}
+
+// Role is what a signed-in person may do.
+type Role string
+
+// The roles.
+const (
+	RoleAdmin    Role = "admin"     // may look and act
+	RoleReadOnly Role = "read-only" // may look
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// console is the handler.
+type console struct {
+	svc       *fulfillment.Service
+	okta      *okta.Client
+	yubico    *yubico.Client
+	oidc      OIDC
+	cookies   *sealer
+	secure    bool
+	ttl       time.Duration
+	now       func() time.Time
+	audit     AuditLog
+	base      string
+	maxUpload int64
+	hc        *http.Client
+	log       *slog.Logger
+	tmpl      map[string]*template.Template
+	assets    http.Handler
+	live      *hub
+	batches   *batches
+
+	providerMu sync.Mutex
+	provider   *provider // discovered on first sign-in
+}
+
+// New returns the console over svc: an http.Handler to mount at
+// cfg.BasePath + "/". Every page needs a signed-in member of the admin or
+// read-only group; every state-changing request needs an admin and is
+// refused when cross-origin. Errors wrap ErrInvalidConfig and name the
+// field.
+func New(svc *fulfillment.Service, cfg Config) (http.Handler, error) {
+	bad := func(format string, args ...any) (http.Handler, error) {
+		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case svc == nil:
+		return bad("service: required")
+	case cfg.Okta == nil:
+		return bad("Okta: required")
+	case cfg.OIDC.Issuer == "":
+		return bad("OIDC.Issuer: required")
+	case cfg.OIDC.ClientID == "":
+		return bad("OIDC.ClientID: required")
+	case cfg.OIDC.AdminGroup == "":
+		return bad("OIDC.AdminGroup: required")
+	case len(cfg.SessionKey) < MinSessionKey:
+		return bad("SessionKey: %d bytes, want at least %d random bytes", len(cfg.SessionKey), MinSessionKey)
+	case cfg.BasePath != "" && (!strings.HasPrefix(cfg.BasePath, "/") || strings.HasSuffix(cfg.BasePath, "/")):
+		return bad("BasePath %q: must start with / and not end with one", cfg.BasePath)
+	case cfg.SessionTTL < 0, cfg.MaxUpload < 0:
+		return bad("SessionTTL, MaxUpload: must not be negative")
+	}
+	if _, err := url.Parse(cfg.OIDC.Issuer); err != nil {
+		return bad("OIDC.Issuer: %v", err)
+	}
+	redirect, err := url.Parse(cfg.OIDC.RedirectURL)
+	if err != nil || redirect.Host == "" {
+		return bad("OIDC.RedirectURL %q: want an absolute URL", cfg.OIDC.RedirectURL)
+	}
+	if want := cfg.BasePath + callbackPath; redirect.Path != want {
+		return bad("OIDC.RedirectURL %q: its path must be %q", cfg.OIDC.RedirectURL, want)
+	}
+	secure := redirect.Scheme == "https"
+	if !secure && (redirect.Scheme != "http" || !loopback(redirect.Hostname())) {
+		return bad("OIDC.RedirectURL %q: must be https (http only on a loopback address)", cfg.OIDC.RedirectURL)
+	}
+	c := &console{
+		svc: svc, okta: cfg.Okta, yubico: cfg.Yubico, oidc: cfg.OIDC,
+		cookies: newSealer([]byte(cfg.SessionKey.Reveal())), secure: secure,
+		ttl: cfg.SessionTTL, now: cfg.Clock, audit: cfg.Audit, base: cfg.BasePath,
+		maxUpload: cfg.MaxUpload, hc: cfg.HTTPClient, log: cfg.Logger,
+	}
+	if c.ttl == 0 {
+		c.ttl = DefaultSessionTTL
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.audit == nil {
+		c.audit = NewMemoryAudit(10000)
+	}
+	if c.maxUpload == 0 {
+		c.maxUpload = DefaultMaxUpload
+	}
+	if c.hc == nil {
+		c.hc = http.DefaultClient
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.tmpl, err = parseTemplates(c); err != nil {
+		return nil, err
+	}
+	sub, _ := fs.Sub(assetFS, "assets")
+	c.assets = http.StripPrefix(c.base+"/assets/", http.FileServerFS(sub))
+	c.live = newHub()
+	c.batches = newBatches()
+	svc.Subscribe(context.Background(), c.live.recordChanged)
+	return c.routes(), nil
+}
+
+// loopback reports whether host is localhost or a loopback IP.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// callbackPath is the OIDC redirect's path under the base path.
+const callbackPath = "/auth/callback"
+
+// routes builds the handler: security headers around cross-origin
+// protection around the routes.
+func (c *console) routes() http.Handler {
+	mux := http.NewServeMux()
+	b := c.base
+	mux.Handle("GET "+b+"/assets/", c.assets)
+	mux.HandleFunc("GET "+b+"/auth/login", c.login)
+	mux.HandleFunc("GET "+b+callbackPath, c.callback)
+	mux.HandleFunc("POST "+b+"/auth/logout", c.logout)
+
+	look := func(pattern string, h func(http.ResponseWriter, *http.Request, *session)) {
+		mux.Handle(pattern, c.signedIn(h, false))
+	}
+	act := func(pattern string, h func(http.ResponseWriter, *http.Request, *session)) {
+		mux.Handle(pattern, c.signedIn(h, true))
+	}
+	look("GET "+b+"/{$}", c.people)
+	look("GET "+b+"/find", c.find)
+	look("GET "+b+"/users/{id}", c.user)
+	look("GET "+b+"/users/{id}/order", c.orderForm)
+	act("POST "+b+"/users/{id}/order", c.order)
+	act("POST "+b+"/users/{id}/send-pin", c.sendPIN)
+	act("POST "+b+"/users/{id}/retry", c.retry)
+	look("GET "+b+"/users/{id}/delete", c.deleteForm)
+	act("POST "+b+"/users/{id}/delete", c.delete)
+	look("GET "+b+"/batch", c.batchForm)
+	act("POST "+b+"/batch", c.batchUpload)
+	look("GET "+b+"/batch/{id}", c.batchPage)
+	act("POST "+b+"/batch/{id}/order", c.batchOrder)
+	look("GET "+b+"/batch/{id}/results.csv", c.batchCSV)
+	look("GET "+b+"/audit", c.auditPage)
+	look("GET "+b+"/events", c.events)
+	mux.HandleFunc(b+"/", func(w http.ResponseWriter, r *http.Request) {
+		c.problem(w, r, nil, http.StatusNotFound, "Not found", "There is no page at this address.")
+	})
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.record(r, nil, "cross-origin request", r.URL.Path, outcomeRefused, "a cross-origin "+r.Method+" was refused")
+		c.problem(w, r, nil, http.StatusForbidden, "Cross-origin request refused",
+			"This request came from another site. Use the console's own buttons.")
+	}))
+	return headers(cop.Handler(mux))
+}
+
+// contentSecurityPolicy allows the console's own scripts, styles and
+// connections only: no inline code, no framing, forms post to itself.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// headers sets the security headers of every response.
+func headers(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if !strings.Contains(r.URL.Path, "/assets/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		h.ServeHTTP(w, r)
+	})
+}

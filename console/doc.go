@@ -1,0 +1,46 @@
+// Package console is the administrator's web console over a
+// [fulfillment.Service]: an http.Handler to mount in a server (preenroll
+// serve mounts it at "/").
+//
+// # Pages
+//
+//   - People: every user the Service knows, with the key status, counts
+//     per status, a filter by status, and a search of Okta by login.
+//   - User: the profile, the Security Key section (status, Yubico shipment
+//     state, serial once programmed, delivery, every step with its time,
+//     the reason and failed step when errored) and the actions the status
+//     machine allows then: Add a pre-enrolled security key (refused, with
+//     the reason, while a key is in fulfillment), Send PIN (Shipped),
+//     Retry (errored), Delete (after a page saying what it cancels and
+//     deletes).
+//   - Order: Product ID, Inventory Product ID and Customization ID (Yubico's
+//     products and inventory offered when Config.Yubico is set) and the
+//     delivery section, every problem of the profile named by its Okta
+//     attribute.
+//   - Batch: upload a CSV (Okta logins, Okta attributes, a Workday or
+//     ServiceNow export); every bad row is listed with its line before
+//     anything is ordered; an admin then orders the valid rows and follows
+//     the progress; the per-row results download as CSV (cells that a
+//     spreadsheet would run as formulas are defused).
+//   - Audit: who did what, when, and the outcome.
+//
+// Pages are rendered on the server (html/template) with one embedded
+// stylesheet and one small script, which only refreshes the page's live
+// regions when the Service stores a change (server-sent events from
+// [fulfillment.Service.Subscribe]); everything else works without
+// JavaScript.
+//
+// # Sign-in and protection
+//
+// Administrators sign in with OpenID Connect (authorization code with
+// PKCE, github.com/coreos/go-oidc and golang.org/x/oauth2): members of
+// OIDC.AdminGroup (by the ID token's groups claim) may act, members of
+// OIDC.ReadOnlyGroup may look, anybody else is refused. The session is an
+// AES-GCM sealed, HttpOnly, SameSite=Lax cookie (Secure unless the
+// redirect URL is http on loopback) that expires after Config.SessionTTL.
+// State-changing requests are POSTs checked by
+// net/http.CrossOriginProtection; every response carries a strict
+// Content-Security-Policy (no inline script or style, no framing),
+// X-Content-Type-Options and Referrer-Policy. Every action, refused or
+// not, is written to the [AuditLog].
+package console

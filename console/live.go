@@ -1,0 +1,125 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+)
+
+// Live updates: every record the Service stores (Sync, Run, the event
+// hook, an action) and every batch's progress is published to the
+// browsers connected to the events endpoint (server-sent events); the
+// page's script reloads the parts of the page it concerns.
+
+// liveEvent is one server-sent event.
+type liveEvent struct {
+	Kind string // "record" or "batch"
+	Data any
+}
+
+// recordEvent is the data of a "record" event.
+type recordEvent struct {
+	User    string             `json:"user"`
+	Status  fulfillment.Status `json:"status"`
+	Step    fulfillment.Step   `json:"step"`
+	Version int64              `json:"version"`
+}
+
+// batchEvent is the data of a "batch" event.
+type batchEvent struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// hub fans events out to the connected browsers. A browser that falls
+// behind by more than its buffer misses events, and is told to reload.
+type hub struct {
+	mu   sync.Mutex
+	subs map[chan liveEvent]struct{}
+}
+
+func newHub() *hub { return &hub{subs: map[chan liveEvent]struct{}{}} }
+
+// subscriberBuffer is how many events wait for a slow browser.
+const subscriberBuffer = 64
+
+func (h *hub) subscribe() (<-chan liveEvent, func()) {
+	ch := make(chan liveEvent, subscriberBuffer)
+	h.mu.Lock()
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs, ch)
+		h.mu.Unlock()
+	}
+}
+
+// publish sends e to every subscriber without waiting; a full
+// subscriber gets a "reload" marker instead when there is room later.
+func (h *hub) publish(e liveEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- e:
+		default: // the browser is behind; it reloads on the next event it gets
+		}
+	}
+}
+
+// recordChanged is the Service's Subscribe callback.
+func (h *hub) recordChanged(rc fulfillment.RecordChange) {
+	h.publish(liveEvent{Kind: "record", Data: recordEvent{User: rc.UserID, Status: rc.Status, Step: rc.Step, Version: rc.Version}})
+}
+
+// keepAlive is how often an idle event stream gets a comment, so that
+// proxies keep it open.
+const keepAlive = 25 * time.Second
+
+// events streams live events (text/event-stream) until the browser goes
+// away or the session expires.
+func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
+	rc := http.NewResponseController(w)
+	ch, cancel := c.live.subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 3000\n: connected\n\n")
+	if rc.Flush() != nil {
+		return
+	}
+	ticker := time.NewTicker(keepAlive)
+	defer ticker.Stop()
+	expire := time.NewTimer(max(s.Expires.Sub(c.now()), 0))
+	defer expire.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-expire.C:
+			fmt.Fprint(w, "event: signedout\ndata: {}\n\n")
+			rc.Flush()
+			return
+		case <-ticker.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+		case e := <-ch:
+			data, err := json.Marshal(e.Data)
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Kind, data)
+		}
+		if rc.Flush() != nil {
+			return
+		}
+	}
+}
