@@ -256,7 +256,7 @@ func (c *console) batchUpload(w http.ResponseWriter, r *http.Request, s *session
 	}
 	c.batches.add(j)
 	c.record(r, s, "batch upload", j.ID, outcomeOK, fmt.Sprintf("%s: %d rows, %d bad", hdr.Filename, len(rows), len(rows)-j.total))
-	go c.checkBatch(context.WithoutCancel(r.Context()), j)
+	c.work.Go(func() { c.checkBatch(context.WithoutCancel(r.Context()), j) })
 	http.Redirect(w, r, c.base+"/batch/"+j.ID, http.StatusSeeOther)
 }
 
@@ -304,7 +304,7 @@ func (c *console) checkRow(ctx context.Context, row *batchRow) {
 	case errors.Is(err, okta.ErrNotFound) && row.profile != nil:
 		row.kind = fulfillment.NewUser
 		p := *row.profile
-		p.UserStatus, p.NeverSignedIn = string(okta.UserStaged), true
+		p.UserStatus, p.NeverSignedIn = okta.UserStaged, true
 		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
 			row.Result, row.Problem = resultInvalid, "a new user (created STAGED): "+batchcsv.Problem(err)
 		}
@@ -315,7 +315,7 @@ func (c *console) checkRow(ctx context.Context, row *batchRow) {
 	case row.profile != nil:
 		row.kind, row.UserID = fulfillment.ExistingUser, u.ID
 		p := *row.profile
-		p.UserStatus, p.NeverSignedIn = string(u.Status), u.LastLogin.IsZero()
+		p.UserStatus, p.NeverSignedIn = u.Status, u.LastLogin.IsZero()
 		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
 			row.Result, row.Problem = resultInvalid, batchcsv.Problem(err)
 		}
@@ -368,7 +368,7 @@ func (c *console) batchOrder(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	c.record(r, s, "batch order", j.ID, outcomeOK, fmt.Sprintf("ordering %d valid rows of %s", j.view().Valid, j.File))
-	go c.orderBatch(context.WithoutCancel(r.Context()), j, s)
+	c.work.Go(func() { c.orderBatch(context.WithoutCancel(r.Context()), j, s) })
 	http.Redirect(w, r, c.base+"/batch/"+j.ID, http.StatusSeeOther)
 }
 

@@ -125,6 +125,7 @@ type console struct {
 	assets    http.Handler
 	live      *hub
 	batches   *batches
+	work      sync.WaitGroup // batch goroutines (tests wait for them)
 
 	providerMu sync.Mutex
 	provider   *provider // discovered on first sign-in
@@ -136,7 +137,16 @@ type console struct {
 // refused when cross-origin. Errors wrap ErrInvalidConfig and name the
 // field.
 func New(svc *fulfillment.Service, cfg Config) (http.Handler, error) {
-	bad := func(format string, args ...any) (http.Handler, error) {
+	c, err := newConsole(svc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c.routes(), nil
+}
+
+// newConsole validates cfg and builds the console.
+func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
+	bad := func(format string, args ...any) (*console, error) {
 		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
 	switch {
@@ -203,7 +213,7 @@ func New(svc *fulfillment.Service, cfg Config) (http.Handler, error) {
 	c.live = newHub()
 	c.batches = newBatches()
 	svc.Subscribe(context.Background(), c.live.recordChanged)
-	return c.routes(), nil
+	return c, nil
 }
 
 // loopback reports whether host is localhost or a loopback IP.

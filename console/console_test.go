@@ -1,0 +1,548 @@
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+)
+
+// rig is a console over a fulfillmenttest World, signed in through the
+// fake org's OIDC app.
+type rig struct {
+	t     *testing.T
+	w     *fulfillmenttest.World
+	c     *console
+	srv   *httptest.Server
+	audit *MemoryAudit
+}
+
+const (
+	adminGroup  = "preenroll-admins"
+	readerGroup = "preenroll-readers"
+	testSecret  = okta.Secret("console-test-client-secret-0123456789")
+)
+
+func newRig(t *testing.T, change func(*Config), users ...fulfillmenttest.User) *rig {
+	t.Helper()
+	base := []fulfillmenttest.User{fulfillmenttest.Employee("root"), fulfillmenttest.Employee("reader"), fulfillmenttest.Employee("outsider"), fulfillmenttest.Employee("ada")}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(append(base, users...)...))
+	t.Cleanup(w.Close)
+	r := &rig{t: t, w: w, audit: NewMemoryAudit(1000)}
+	var h http.Handler
+	r.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) { h.ServeHTTP(rw, req) }))
+	t.Cleanup(r.srv.Close)
+	admins, readers := w.Okta.AddGroup(adminGroup), w.Okta.AddGroup(readerGroup)
+	for g, login := range map[string]string{admins: "root@example.com", readers: "reader@example.com"} {
+		if err := w.Okta.AddToGroup(g, w.User(login).ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redirect := r.srv.URL + callbackPath
+	if err := w.Okta.AddOIDCApp(oktatest.OIDCApp{ClientID: "console", ClientSecret: testSecret, RedirectURIs: []string{redirect}, PKCERequired: true}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Okta: w.OktaClient, Yubico: w.YubicoClient,
+		OIDC: OIDC{Issuer: w.Okta.URL(), ClientID: "console", ClientSecret: testSecret, RedirectURL: redirect,
+			AdminGroup: adminGroup, ReadOnlyGroup: readerGroup},
+		SessionKey: okta.Secret(strings.Repeat("k", 32)), SessionTTL: time.Hour, Clock: w.Now, Audit: r.audit,
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	c, err := newConsole(w.Service, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c, h = c, c.routes()
+	return r
+}
+
+// signIn signs login in through the fake org and returns a browser-like
+// client holding the session cookie (it does not follow redirects).
+func (r *rig) signIn(login string) *http.Client {
+	r.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp := r.do(hc, "GET", "/auth/login?next=/", nil, "")
+	if resp.StatusCode != http.StatusSeeOther {
+		r.t.Fatalf("GET /auth/login = %d", resp.StatusCode)
+	}
+	back, err := r.w.Okta.SignIn(r.t.Context(), resp.Header.Get("Location"), login)
+	if err != nil {
+		r.t.Fatalf("sign in %s: %v", login, err)
+	}
+	resp, err = hc.Get(back.String())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if login == "outsider@example.com" {
+		if resp.StatusCode != http.StatusForbidden {
+			r.t.Fatalf("callback for an outsider = %d, want 403", resp.StatusCode)
+		}
+		return hc
+	}
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		r.t.Fatalf("callback = %d to %q, want 303 to /", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return hc
+}
+
+// do sends a request with the console's origin headers (same-origin) and
+// returns the response with its body read into a buffer.
+func (r *rig) do(hc *http.Client, method, path string, body io.Reader, contentType string) *http.Response {
+	r.t.Helper()
+	req, err := http.NewRequestWithContext(r.t.Context(), method, r.srv.URL+path, body)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Origin", r.srv.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp
+}
+
+func (r *rig) get(hc *http.Client, path string) (int, string) {
+	r.t.Helper()
+	resp := r.do(hc, "GET", path, nil, "")
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (r *rig) post(hc *http.Client, path string, form url.Values) (int, string) {
+	r.t.Helper()
+	resp := r.do(hc, "POST", path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// order orders a key for login through the Service and returns the user ID.
+func (r *rig) order(login string) string {
+	r.t.Helper()
+	id := r.w.User(login).ID
+	if _, err := r.w.Service.Order(r.t.Context(), id); err != nil {
+		r.t.Fatal(err)
+	}
+	return id
+}
+
+func (r *rig) auditHas(who, action, outcome string) bool {
+	es, _ := r.audit.Recent(context.Background(), 1000)
+	for _, e := range es {
+		if e.Who == who && e.Action == action && e.Outcome == outcome {
+			return true
+		}
+	}
+	return false
+}
+
+func wantContains(t *testing.T, what, body string, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(body, s) {
+			t.Errorf("%s lacks %q", what, s)
+		}
+	}
+}
+
+func TestPagesRenderForAdminAndReadOnly(t *testing.T) {
+	r := newRig(t, nil)
+	id := r.order("ada@example.com")
+	for _, login := range []string{"root@example.com", "reader@example.com"} {
+		hc := r.signIn(login)
+		pages := map[string][]string{
+			"/":                            {"People", "Fulfillment started", "ada@example.com", `id="find-login"`},
+			"/?status=FULFILLMENT_STARTED": {"ada@example.com"},
+			"/users/" + id:                 {"Security Key", "Fulfillment started", "Timeline", "initiated", "Security key delivery", `id="order-refused"`, `id="action-delete"`},
+			"/users/" + id + "/order":      {"A key is already in fulfillment"},
+			"/users/" + id + "/delete":     {"cannot be undone", "create no shipment", `id="delete-confirm"`},
+			"/batch":                       {`id="batch-file"`, "Workday export"},
+			"/audit":                       {"sign in", login},
+			"/find?login=ada@example.com":  nil,
+		}
+		for path, want := range pages {
+			resp := r.do(hc, "GET", path, nil, "")
+			body, _ := io.ReadAll(resp.Body)
+			if path == "/find?login=ada@example.com" {
+				if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/users/"+id {
+					t.Errorf("%s: find = %d to %q, want 303 to ada's page", login, resp.StatusCode, resp.Header.Get("Location"))
+				}
+				continue
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s: GET %s = %d", login, path, resp.StatusCode)
+				continue
+			}
+			wantContains(t, login+" "+path, string(body), want...)
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("GET %s: CSP %q", path, csp)
+			}
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") == "" {
+				t.Errorf("GET %s: headers %v", path, resp.Header)
+			}
+			if strings.Contains(string(body), "<script>") || strings.Contains(string(body), " style=") {
+				t.Errorf("GET %s: inline script or style", path)
+			}
+		}
+	}
+	// A person in neither group is refused at sign-in.
+	r.signIn("outsider@example.com")
+	if !r.auditHas("outsider@example.com", "sign in", outcomeRefused) {
+		t.Error("no audit entry for the refused sign-in")
+	}
+}
+
+func TestReadOnlyMayNotAct(t *testing.T) {
+	r := newRig(t, nil)
+	id := r.order("ada@example.com")
+	hc := r.signIn("reader@example.com")
+	for _, path := range []string{"/users/" + id + "/send-pin", "/users/" + id + "/retry", "/users/" + id + "/delete", "/users/" + id + "/order", "/batch"} {
+		code, body := r.post(hc, path, url.Values{"confirm": {"yes"}})
+		if code != http.StatusForbidden || !strings.Contains(body, "Not allowed") {
+			t.Errorf("read-only POST %s = %d", path, code)
+		}
+	}
+	if rec := r.w.Status(t.Context(), "ada@example.com"); rec.Status != fulfillment.FulfillmentStarted {
+		t.Errorf("after read-only POSTs ada's key is %s", rec.Status)
+	}
+	if !r.auditHas("reader@example.com", "delete", outcomeRefused) {
+		t.Error("the refused delete is not audited")
+	}
+}
+
+func TestActionsOnlyWhereTheStatusMachineAllows(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := t.Context()
+	id := r.order("ada@example.com")
+	hc := r.signIn("root@example.com")
+
+	_, page := r.get(hc, "/users/"+id)
+	for _, absent := range []string{`id="action-send-pin"`, `id="action-retry"`, `id="action-order"`} {
+		if strings.Contains(page, absent) {
+			t.Errorf("a started key's page offers %s", absent)
+		}
+	}
+	if code, _ := r.post(hc, "/users/"+id+"/send-pin", nil); code != http.StatusConflict {
+		t.Errorf("send PIN while started = %d, want 409", code)
+	}
+	if code, _ := r.post(hc, "/users/"+id+"/retry", nil); code != http.StatusConflict {
+		t.Errorf("retry while started = %d, want 409", code)
+	}
+	code, body := r.post(hc, "/users/"+id+"/order", url.Values{"productId": {"1"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "already in fulfillment") {
+		t.Errorf("second order = %d", code)
+	}
+	if !r.auditHas("root@example.com", "send PIN", outcomeRefused) || !r.auditHas("root@example.com", "order", outcomeRefused) {
+		t.Error("refused actions are not audited")
+	}
+
+	r.w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Shipped)
+	hc = r.signIn("root@example.com") // the fake clock moved days on
+	_, page = r.get(hc, "/users/"+id)
+	_, del := r.get(hc, "/users/"+id+"/delete")
+	wantContains(t, "shipped delete page", del, "permanently delete Okta enrollment", "can no longer be cancelled")
+	wantContains(t, "shipped page", page, `id="action-send-pin"`, "Shipped")
+	if code, _ := r.post(hc, "/users/"+id+"/send-pin", nil); code != http.StatusSeeOther {
+		t.Errorf("send PIN while shipped = %d, want 303", code)
+	}
+	if code, _ := r.post(hc, "/users/"+id+"/delete", nil); code != http.StatusBadRequest {
+		t.Errorf("delete without confirmation = %d, want 400", code)
+	}
+	if code, _ := r.post(hc, "/users/"+id+"/delete", url.Values{"confirm": {"yes"}}); code != http.StatusSeeOther {
+		t.Errorf("confirmed delete = %d, want 303", code)
+	}
+	if rec := r.w.Status(ctx, "ada@example.com"); rec.Status != fulfillment.Deleted {
+		t.Errorf("after delete: %s", rec.Status)
+	}
+	for _, a := range []string{"send PIN", "delete"} {
+		if !r.auditHas("root@example.com", a, outcomeOK) {
+			t.Errorf("%s is not audited", a)
+		}
+	}
+	// Deleted: a new key may be ordered from the page.
+	code, _ = r.post(hc, "/users/"+id+"/order", url.Values{"productId": {"1"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})
+	if code != http.StatusSeeOther {
+		t.Errorf("order after delete = %d, want 303", code)
+	}
+}
+
+func TestRetryAnErroredKey(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := t.Context()
+	id := r.order("ada@example.com")
+	hc := r.signIn("root@example.com")
+	u := r.w.User("ada@example.com")
+	u.Profile.ZipCode = "not a zip"
+	if _, err := r.w.OktaClient.UpdateProfile(ctx, id, u.Profile); err != nil {
+		t.Fatal(err)
+	}
+	r.w.Sync(ctx)
+	if rec := r.w.Status(ctx, "ada@example.com"); rec.Status != fulfillment.FulfillmentErrored {
+		t.Fatalf("with a bad zip code the key is %s, want errored", rec.Status)
+	}
+	_, page := r.get(hc, "/users/"+id)
+	wantContains(t, "errored page", page, `id="action-retry"`, `id="key-failed-step"`, `id="key-reason"`, "zipCode", `id="delivery-problems"`)
+	code, body := r.post(hc, "/users/"+id+"/retry", nil)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "zipCode") {
+		t.Errorf("retry with the profile still bad = %d", code)
+	}
+	u.Profile.ZipCode = "02110"
+	if _, err := r.w.OktaClient.UpdateProfile(ctx, id, u.Profile); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := r.post(hc, "/users/"+id+"/retry", nil); code != http.StatusSeeOther {
+		t.Errorf("retry = %d, want 303", code)
+	}
+	if rec := r.w.Status(ctx, "ada@example.com"); rec.Status != fulfillment.FulfillmentStarted {
+		t.Errorf("after retry: %s", rec.Status)
+	}
+}
+
+func TestOrderPageListsEveryProfileProblem(t *testing.T) {
+	bad := fulfillmenttest.Employee("bob")
+	bad.Profile.ZipCode, bad.Profile.CountryCode, bad.Profile.PrimaryPhone = "", "XX", "12"
+	r := newRig(t, nil, bad)
+	hc := r.signIn("root@example.com")
+	id := r.w.User("bob@example.com").ID
+	code, page := r.get(hc, "/users/"+id+"/order")
+	if code != http.StatusOK {
+		t.Fatalf("order page = %d", code)
+	}
+	wantContains(t, "order page", page, `id="productId"`, `for="productId"`, `for="inventoryProductId"`, `for="customizationId"`,
+		"<code>zipCode</code>", "<code>countryCode</code>", "<code>primaryPhone</code>", `id="order-blocked"`, `list="products"`)
+	code, page = r.post(hc, "/users/"+id+"/order", url.Values{"productId": {"01"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(page, `id="productId-error"`) {
+		t.Errorf("order with a bad product ID = %d", code)
+	}
+}
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	r := newRig(t, nil)
+	id := r.order("ada@example.com")
+	hc := r.signIn("root@example.com")
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", r.srv.URL+"/users/"+id+"/delete", strings.NewReader("confirm=yes"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST = %d, want 403", resp.StatusCode)
+	}
+	if rec := r.w.Status(t.Context(), "ada@example.com"); rec.Status != fulfillment.FulfillmentStarted {
+		t.Errorf("after a forged POST ada's key is %s", rec.Status)
+	}
+	if !r.auditHas("", "cross-origin request", outcomeRefused) {
+		t.Error("the forged POST is not audited")
+	}
+}
+
+func TestProfileScriptRendersInert(t *testing.T) {
+	evil := fulfillmenttest.Employee("eve")
+	evil.Profile.FirstName = `<script>alert(1)</script>`
+	evil.Profile.City = `"><img src=x onerror=alert(2)>`
+	r := newRig(t, nil, evil)
+	hc := r.signIn("root@example.com")
+	_, page := r.get(hc, "/users/"+r.w.User("eve@example.com").ID)
+	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") {
+		t.Error("a profile value reached the page as markup")
+	}
+	wantContains(t, "user page", page, "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(2)&gt;")
+}
+
+// upload posts a batch file.
+func (r *rig) upload(hc *http.Client, name string, data []byte, fields map[string]string) (int, string, string) {
+	r.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("file", name)
+	fw.Write(data)
+	mw.Close()
+	resp := r.do(hc, "POST", "/batch", &buf, mw.FormDataContentType())
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+func TestOversizedUploadRefused(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.MaxUpload = 1 << 10 })
+	hc := r.signIn("root@example.com")
+	code, _, body := r.upload(hc, "big.csv", bytes.Repeat([]byte("login\n"), 1000), nil)
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than 1 KiB") {
+		t.Errorf("oversized upload = %d", code)
+	}
+	if !r.auditHas("root@example.com", "batch upload", outcomeRefused) {
+		t.Error("the refused upload is not audited")
+	}
+}
+
+func TestBatchListsBadRowsThenOrdersValidOnes(t *testing.T) {
+	noAddress := fulfillmenttest.Employee("nomad")
+	noAddress.Profile.StreetAddress = ""
+	r := newRig(t, nil, fulfillmenttest.Employee("bo"), noAddress)
+	hc := r.signIn("root@example.com")
+	file := "login\nada@example.com\nghost@example.com\n\nbo@example.com\nada@example.com\nnomad@example.com\n=cmd@example.com\n"
+	code, loc, _ := r.upload(hc, "people.csv", []byte(file), map[string]string{"format": "auto"})
+	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/batch/") {
+		t.Fatalf("upload = %d to %q", code, loc)
+	}
+	r.c.work.Wait()
+	_, page := r.get(hc, loc)
+	wantContains(t, "checked batch", page, "checked", `id="bad-line-3"`, "Okta has no user with this login",
+		`id="bad-line-6"`, "duplicate login (first on line 2)", `id="bad-line-7"`, "streetAddress", `id="batch-order"`, "Order the 2 valid rows")
+	if recs, _ := r.w.Service.List(t.Context(), fulfillment.Query{}); len(recs) != 0 {
+		t.Errorf("%d records before the batch was ordered", len(recs))
+	}
+	if code, _ := r.post(hc, loc+"/order", nil); code != http.StatusSeeOther {
+		t.Fatalf("order batch = %d", code)
+	}
+	r.c.work.Wait()
+	_, page = r.get(hc, loc)
+	wantContains(t, "done batch", page, `id="batch-done"`, "Ordered 2")
+	if code, _ := r.post(hc, loc+"/order", nil); code != http.StatusConflict {
+		t.Errorf("ordering a batch twice = %d, want 409", code)
+	}
+	code, csv := r.get(hc, loc+"/results.csv")
+	if code != http.StatusOK {
+		t.Fatalf("results = %d", code)
+	}
+	wantContains(t, "results CSV", csv, "line,login,user_id,result,status,problem", "2,ada@example.com,", ",ordered,FULFILLMENT_STARTED,", "3,ghost@example.com,,invalid,")
+	if strings.Contains(csv, "\n8,=cmd") || !strings.Contains(csv, "'=cmd@example.com") {
+		t.Errorf("a formula cell is not defused:\n%s", csv)
+	}
+	if !r.auditHas("root@example.com", "batch order finished", outcomeOK) {
+		t.Error("the batch is not audited")
+	}
+}
+
+func TestEventsStreamRecordChanges(t *testing.T) {
+	r := newRig(t, nil)
+	hc := r.signIn("reader@example.com")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", r.srv.URL+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("events Content-Type %q", ct)
+	}
+	rd := bufio.NewReader(resp.Body)
+	for line := ""; line != ": connected\n"; {
+		if line, err = rd.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := r.order("ada@example.com")
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "data: ") && strings.Contains(line, `"user":"`+id+`"`) {
+			if !strings.Contains(line, `"status":"FULFILLMENT_STARTED"`) {
+				t.Errorf("event %q", line)
+			}
+			break
+		}
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	r := newRig(t, nil)
+	hc := r.signIn("root@example.com")
+	if code, _ := r.get(hc, "/"); code != http.StatusOK {
+		t.Fatalf("signed in: GET / = %d", code)
+	}
+	r.w.Advance(time.Hour + time.Second)
+	resp := r.do(hc, "GET", "/", nil, "")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/auth/login?next=") {
+		t.Errorf("after the TTL GET / = %d to %q, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, _ := r.post(hc, "/batch", nil); code != http.StatusUnauthorized {
+		t.Errorf("after the TTL POST = %d, want 401", code)
+	}
+}
+
+func TestCookiesAreProtected(t *testing.T) {
+	r := newRig(t, nil)
+	hc := r.signIn("root@example.com")
+	u, _ := url.Parse(r.srv.URL)
+	cks := hc.Jar.Cookies(u)
+	if len(cks) != 1 || cks[0].Name != "preenroll-session" {
+		t.Fatalf("cookies %v", cks)
+	}
+	// A changed cookie does not open.
+	tampered := *cks[0]
+	tampered.Value = tampered.Value[:len(tampered.Value)-2] + "AA"
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(u, []*http.Cookie{&tampered})
+	hc2 := &http.Client{Jar: jar, CheckRedirect: hc.CheckRedirect}
+	if resp := r.do(hc2, "GET", "/", nil, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("tampered cookie: GET / = %d, want a redirect to sign in", resp.StatusCode)
+	}
+	// The Set-Cookie attributes.
+	resp := r.do(&http.Client{CheckRedirect: hc.CheckRedirect}, "GET", "/auth/login", nil, "")
+	sc := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("Set-Cookie %q lacks %s", sc, want)
+		}
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	r := newRig(t, nil)
+	good := Config{Okta: r.w.OktaClient, OIDC: OIDC{Issuer: "https://example.okta.com", ClientID: "c", RedirectURL: "https://console.example.com/auth/callback", AdminGroup: "a"},
+		SessionKey: okta.Secret(strings.Repeat("k", 32))}
+	if _, err := New(r.w.Service, good); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	for name, change := range map[string]func(*Config){
+		"short key":      func(c *Config) { c.SessionKey = "short" },
+		"http redirect":  func(c *Config) { c.OIDC.RedirectURL = "http://console.example.com/auth/callback" },
+		"wrong path":     func(c *Config) { c.OIDC.RedirectURL = "https://console.example.com/callback" },
+		"no admin group": func(c *Config) { c.OIDC.AdminGroup = "" },
+		"base path":      func(c *Config) { c.BasePath = "admin/" },
+	} {
+		cfg := good
+		change(&cfg)
+		if _, err := New(r.w.Service, cfg); err == nil {
+			t.Errorf("%s: New accepted it", name)
+		}
+	}
+}
