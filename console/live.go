@@ -37,8 +37,7 @@ type batchEvent struct {
 	Total int    `json:"total"`
 }
 
-// hub fans events out to the connected browsers. A browser that falls
-// behind by more than its buffer misses events, and is told to reload.
+// hub fans events out to the connected browsers.
 type hub struct {
 	mu   sync.Mutex
 	subs map[chan liveEvent]struct{}
@@ -61,8 +60,8 @@ func (h *hub) subscribe() (<-chan liveEvent, func()) {
 	}
 }
 
-// publish sends e to every subscriber without waiting; a full
-// subscriber gets a "reload" marker instead when there is room later.
+// publish sends e to every subscriber without waiting: a browser whose
+// buffer is full misses it (its page refreshes on the next event).
 func (h *hub) publish(e liveEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -87,6 +86,7 @@ const keepAlive = 25 * time.Second
 // away or the session expires.
 func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives a server's WriteTimeout
 	ch, cancel := c.live.subscribe()
 	defer cancel()
 	w.Header().Set("Content-Type", "text/event-stream")
