@@ -29,9 +29,11 @@ type Client struct {
 	anon   *http.Client    // same transport, no Authorization (Authn API)
 	retry  RetryPolicy
 	limits rateLimits
-	// skew is Okta's clock minus the client's, in nanoseconds, as the last
-	// response's Date header showed it (see Now).
-	skew atomic.Int64
+	// skew is Okta's clock minus the client's, in nanoseconds: the largest
+	// estimate the responses' Date headers gave (see Now); skewKnown is set
+	// once there is one.
+	skew      atomic.Int64
+	skewKnown atomic.Bool
 }
 
 // Option configures a Client in [NewClient].
@@ -169,21 +171,35 @@ func parseOrgURL(s string) (*url.URL, error) {
 // Now returns Okta's time as the client knows it: the client's clock
 // ([WithClock]; by default the wall clock, which also moves while the
 // client waits out rate limits and backoffs) corrected by how far Okta's
-// clock was from it at the last response, by that response's Date header
-// (RFC 9110 §6.6.1; whole seconds, so Now may run up to a second behind
-// Okta). Before any response it is the client's clock. Compare Okta's
-// timestamps (an enrollment's created) with it rather than with another
-// clock: a process whose clock is off, or a test whose fake Okta keeps its
-// own time, still gets comparable times.
+// clock is ahead of it, as the responses' Date headers (RFC 9110 §6.6.1)
+// showed. A Date is stamped before the client reads its own clock and has
+// whole seconds, so each response can only under-estimate that offset; the
+// client keeps the largest estimate, and Now may run up to about a second
+// behind Okta. Before any response it is the client's clock. Compare
+// Okta's timestamps (an enrollment's created) with it rather than with
+// another clock: a process whose clock is off, or a test whose fake Okta
+// keeps its own time, still gets comparable times.
 func (c *Client) Now() time.Time {
 	return c.core.Clock.Now().Add(time.Duration(c.skew.Load()))
 }
 
 // observeDate records how far Okta's clock (a response's Date header) is
-// from the client's clock now.
+// ahead of the client's clock now, keeping the largest estimate (see Now).
 func (c *Client) observeDate(h http.Header, now time.Time) {
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		c.skew.Store(int64(d.Sub(now.Truncate(time.Second))))
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return
+	}
+	est := int64(d.Sub(now.Truncate(time.Second)))
+	for {
+		cur := c.skew.Load()
+		if c.skewKnown.Load() && est <= cur {
+			return
+		}
+		if c.skew.CompareAndSwap(cur, est) {
+			c.skewKnown.Store(true)
+			return
+		}
 	}
 }
 
