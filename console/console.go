@@ -170,17 +170,10 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 	if _, err := url.Parse(cfg.OIDC.Issuer); err != nil {
 		return bad("OIDC.Issuer: %v", err)
 	}
-	redirect, err := url.Parse(cfg.OIDC.RedirectURL)
-	if err != nil || redirect.Host == "" {
-		return bad("OIDC.RedirectURL %q: want an absolute URL", cfg.OIDC.RedirectURL)
+	if err := CheckRedirectURL(cfg.OIDC.RedirectURL, cfg.BasePath); err != nil {
+		return bad("OIDC.RedirectURL %w", err)
 	}
-	if want := cfg.BasePath + callbackPath; redirect.Path != want {
-		return bad("OIDC.RedirectURL %q: its path must be %q", cfg.OIDC.RedirectURL, want)
-	}
-	secure := redirect.Scheme == "https"
-	if !secure && (redirect.Scheme != "http" || !loopback(redirect.Hostname())) {
-		return bad("OIDC.RedirectURL %q: must be https (http only on a loopback address)", cfg.OIDC.RedirectURL)
-	}
+	secure := strings.HasPrefix(cfg.OIDC.RedirectURL, "https:")
 	c := &console{
 		svc: svc, okta: cfg.Okta, yubico: cfg.Yubico, oidc: cfg.OIDC,
 		cookies: newSealer([]byte(cfg.SessionKey.Reveal())), secure: secure,
@@ -205,6 +198,7 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	var err error
 	if c.tmpl, err = parseTemplates(c); err != nil {
 		return nil, err
 	}
@@ -214,6 +208,26 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 	c.batches = newBatches()
 	svc.Subscribe(context.Background(), c.live.recordChanged)
 	return c, nil
+}
+
+// CheckRedirectURL reports what is wrong with raw as the console's
+// OIDC.RedirectURL when it is mounted at basePath: it must be an absolute
+// URL whose path is basePath + "/auth/callback", https, or http on a
+// loopback address (localhost, 127.0.0.1, ::1). [New] checks it too;
+// programs that take the URL as a setting call it to report it with their
+// other settings.
+func CheckRedirectURL(raw, basePath string) error {
+	redirect, err := url.Parse(raw)
+	if err != nil || redirect.Host == "" || redirect.Scheme == "" {
+		return fmt.Errorf("%q: want an absolute URL", raw)
+	}
+	if want := basePath + callbackPath; redirect.Path != want {
+		return fmt.Errorf("%q: its path must be %q", raw, want)
+	}
+	if redirect.Scheme != "https" && (redirect.Scheme != "http" || !loopback(redirect.Hostname())) {
+		return fmt.Errorf("%q: must be https (http only on a loopback address)", raw)
+	}
+	return nil
 }
 
 // loopback reports whether host is localhost or a loopback IP.
