@@ -239,8 +239,13 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// CallbackPath is the OIDC redirect's path under Config.BasePath: the
+// RedirectURL registered with the OIDC app is the console's address +
+// BasePath + CallbackPath.
+const CallbackPath = "/auth/callback"
+
 // callbackPath is the OIDC redirect's path under the base path.
-const callbackPath = "/auth/callback"
+const callbackPath = CallbackPath
 
 // routes builds the handler: security headers around cross-origin
 // protection around the routes.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
@@ -30,6 +31,9 @@ const (
 	DefaultDemoUsers       = 6
 	DefaultDemoDay         = 10 * time.Second
 	DefaultDemoSyncEvery   = time.Second
+	// DefaultDemoTick is how often (wall time) the demo's fake clock
+	// moves, by DemoDay's share of a fake day.
+	DefaultDemoTick = 100 * time.Millisecond
 )
 
 // ErrConfig is wrapped by the errors of [Run] about its configuration.
@@ -119,6 +123,12 @@ type Config struct {
 	// /readyz (default 5 min); serve asks them itself when idle.
 	ReadyWindow time.Duration
 
+	// Console is the administrators' web console (package console),
+	// mounted at "/". With an org it is on when Console.ClientID is set;
+	// the demo always mounts it (its own OIDC app at the fake org) unless
+	// Console.Off.
+	Console Console
+
 	// DemoUsers is how many users the embedded demo seeds and orders keys
 	// for (default 6); DemoDay the wall time of one fake day (default
 	// 10 s); the demo's SyncInterval defaults to 1 s.
@@ -136,6 +146,38 @@ type Config struct {
 
 	// eventDone, if set, is called after each queued event (tests).
 	eventDone func(fulfillment.HookEvent, fulfillment.EventOutcome)
+	// demoTick is how often the demo's fake clock moves (default
+	// DefaultDemoTick); demoTicked, if set, is called after each tick with
+	// whether the clock moved (tests).
+	demoTick   time.Duration
+	demoTicked func(moved bool)
+	// started, if set, is called with the server before OnListen (tests).
+	started func(*server)
+}
+
+// Console configures the web console [Run] mounts at "/": sign-in with an
+// Okta OIDC web app of the org authorization server (issuer: the org URL).
+type Console struct {
+	// Off keeps the console unmounted even when configured.
+	Off bool
+	// ClientID and ClientSecret are the OIDC web app's credentials; with
+	// an org, an empty ClientID leaves the console off (logged).
+	ClientID     string
+	ClientSecret okta.Secret
+	// RedirectURL is the app's sign-in redirect URI; default PublicURL (or
+	// http://<the listening address>) + "/auth/callback".
+	RedirectURL string
+	// AdminGroup (required) may act; ReadOnlyGroup (optional) may look.
+	AdminGroup, ReadOnlyGroup string
+	// SessionKey seals the session cookies: at least 32 bytes, the same
+	// for every instance behind one address. Empty: a random key for this
+	// process, with a warning (sessions end at a restart).
+	SessionKey okta.Secret
+}
+
+// consoleEnabled reports whether the console is to be mounted.
+func (c *Config) consoleEnabled() bool {
+	return !c.Console.Off && (c.Demo() || c.Console.ClientID != "")
 }
 
 // Demo reports whether c runs the embedded demo (no Okta org).
@@ -176,6 +218,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.ReadyWindow, DefaultReadyWindow)
 	def(&c.HTTPTimeout, DefaultHTTPTimeout)
 	def(&c.DemoDay, DefaultDemoDay)
+	def(&c.demoTick, DefaultDemoTick)
 	if c.YubicoAPI == "" {
 		c.YubicoAPI = yubico.DefaultBaseURL
 	}
@@ -189,7 +232,7 @@ func (c Config) withDefaults() (Config, error) {
 	if !strings.HasPrefix(c.HookPath, "/") || strings.ContainsAny(c.HookPath, "?# ") {
 		bad("HookPath %q: want an absolute path like /hooks/okta", c.HookPath)
 	}
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/"} {
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/status", "/"} {
 		if c.HookPath == p {
 			bad("HookPath %q: taken by serve's own endpoint", c.HookPath)
 		}
@@ -231,6 +274,19 @@ func (c Config) withDefaults() (Config, error) {
 		if c.Store == "" && c.StoreBackend == nil {
 			bad("Store: required with an Okta org (a SQLite file: keys in flight must survive a restart)")
 		}
+		if c.consoleEnabled() {
+			if c.Console.AdminGroup == "" {
+				bad("Console.AdminGroup: required with Console.ClientID (the Okta group whose members may act)")
+			}
+			if c.Console.RedirectURL != "" {
+				if err := console.CheckRedirectURL(c.Console.RedirectURL, ""); err != nil {
+					bad("Console.RedirectURL %v", err)
+				}
+			}
+		}
+	}
+	if c.consoleEnabled() && c.Console.SessionKey != "" && len(c.Console.SessionKey) < console.MinSessionKey {
+		bad("Console.SessionKey: %d bytes, want at least %d", len(c.Console.SessionKey), console.MinSessionKey)
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))

@@ -6,10 +6,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
@@ -17,8 +21,20 @@ import (
 	"github.com/preenroll/preenroll/yubico"
 )
 
-// demoTick is how often the demo's fake clock moves (wall time).
-const demoTick = 100 * time.Millisecond
+// The demo's console: an OIDC app at the fake org, and an administrator
+// in its admin group.
+const (
+	demoConsoleClientID = "preenroll-console"
+	demoAdminGroup      = "preenroll-admins"
+	demoAdminName       = "admin" // admin@example.com
+)
+
+// signInHold bounds how long one console sign-in keeps the demo's fake
+// clock still (wall time); maxHolds bounds the sign-ins under way.
+const (
+	signInHold = 2 * time.Minute
+	maxHolds   = 100
+)
 
 // demo is the embedded default: a fake Okta org and a fake Yubico on one
 // fast fake clock (fulfillmenttest's World), seeded users, an
@@ -36,8 +52,16 @@ type demo struct {
 
 	// clockMu keeps the fake clock still while a user signs in (a fake
 	// day passes in seconds; Okta's sign-in transaction lasts 5 fake
-	// minutes).
+	// minutes). It guards holds.
 	clockMu sync.Mutex
+	// holds are the console sign-ins under way, each keeping the fake
+	// clock still until its callback or its wall deadline: the console's
+	// login state (10 min), Okta's code (300 s) and the ID token's
+	// iat/exp are all on the fake clock, which otherwise moves hours per
+	// tick. Keyed by "login N" until the redirect's state is known, then by
+	// "state S".
+	holds map[string]time.Time
+	admin string // the seeded console administrator's login
 	fails   *atomic.Int64 // failures the World reported
 
 	cancel context.CancelFunc
@@ -97,7 +121,124 @@ func startDemo(s *server, fcfg fulfillment.Config) (*demo, error) {
 		return nil, fmt.Errorf("serve: demo: the fakes did not start (see the log)")
 	}
 	d.item = d.world.Config.Defaults
+	d.holds = map[string]time.Time{}
 	return d, nil
+}
+
+// consoleConfig registers the console's OIDC app at the fake org (with a
+// redirect to base's callback), seeds an administrator in its admin group
+// and fills the console's sign-in settings. The console's clock is the
+// fake clock (the ID token's times are on it); its sessions last
+// DefaultSessionTTL of wall time. It reports false, having logged why,
+// when base is not a loopback http address a browser could sign in at.
+func (d *demo) consoleConfig(cc *console.Config, base string) (bool, error) {
+	redirect := base + console.CallbackPath
+	if err := console.CheckRedirectURL(redirect, ""); err != nil {
+		d.log.Warn("serve: demo: console off: it needs https or a loopback listen address", "error", err.Error())
+		return false, nil
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return false, fmt.Errorf("serve: demo: %w", err)
+	}
+	secret := okta.Secret(hex.EncodeToString(b[:]))
+	if err := d.world.Okta.AddOIDCApp(oktatest.OIDCApp{ClientID: demoConsoleClientID, ClientSecret: secret,
+		Name: "preenroll console (demo)", RedirectURIs: []string{redirect}, PKCERequired: true}); err != nil {
+		return false, fmt.Errorf("serve: demo: %w", err)
+	}
+	admin, err := d.world.Okta.AddUser(fulfillmenttest.Profile(demoAdminName), okta.UserActive)
+	if err == nil {
+		err = d.world.Okta.AddToGroup(d.world.Okta.AddGroup(demoAdminGroup), admin.ID)
+	}
+	if err != nil {
+		return false, fmt.Errorf("serve: demo: console administrator: %w", err)
+	}
+	d.admin = admin.Profile.Login
+	cc.OIDC = console.OIDC{Issuer: d.world.Okta.URL(), ClientID: demoConsoleClientID, ClientSecret: secret,
+		RedirectURL: redirect, AdminGroup: demoAdminGroup}
+	cc.Clock = d.world.Now
+	cc.SessionTTL = d.fakeDuration(console.DefaultSessionTTL)
+	return true, nil
+}
+
+// fakeDuration is the fake time that passes in wall time w (capped at a
+// century).
+func (d *demo) fakeDuration(w time.Duration) time.Duration {
+	const century = 100 * 365 * 24 * time.Hour
+	f := float64(w) * float64(24*time.Hour) / float64(d.day)
+	if f >= float64(century) {
+		return century
+	}
+	return time.Duration(f)
+}
+
+// holdClockDuringSignIn wraps the console: GET /auth/login holds the fake
+// clock still (before the console reads it) until that sign-in's callback
+// has been answered, or signInHold has passed.
+func (d *demo) holdClockDuringSignIn(h http.Handler) http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/auth/login":
+			key := fmt.Sprintf("login %d", n.Add(1))
+			held := d.hold(key)
+			h.ServeHTTP(w, r)
+			if !held {
+				return
+			}
+			state := ""
+			if loc, err := url.Parse(w.Header().Get("Location")); err == nil {
+				state = loc.Query().Get("state")
+			}
+			d.rekeyHold(key, state)
+		case console.CallbackPath:
+			h.ServeHTTP(w, r)
+			if state := r.URL.Query().Get("state"); state != "" {
+				d.rekeyHold("state "+state, "")
+			}
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// hold keeps the fake clock still under key (after any tick under way);
+// it reports false when too many sign-ins are under way.
+func (d *demo) hold(key string) bool {
+	d.clockMu.Lock()
+	defer d.clockMu.Unlock()
+	now := time.Now()
+	maps.DeleteFunc(d.holds, func(_ string, until time.Time) bool { return !now.Before(until) })
+	if len(d.holds) >= maxHolds {
+		d.log.Warn("serve: demo: too many console sign-ins under way: this one does not hold the fake clock")
+		return false
+	}
+	d.holds[key] = now.Add(signInHold)
+	return true
+}
+
+// rekeyHold moves the hold under key to "state "+state, or releases it
+// when state is empty.
+func (d *demo) rekeyHold(key, state string) {
+	d.clockMu.Lock()
+	defer d.clockMu.Unlock()
+	until, ok := d.holds[key]
+	delete(d.holds, key)
+	if ok && state != "" {
+		d.holds["state "+state] = until
+	}
+}
+
+// heldLocked reports whether a sign-in holds the fake clock (clockMu
+// held).
+func (d *demo) heldLocked() bool {
+	now := time.Now()
+	for _, until := range d.holds {
+		if now.Before(until) {
+			return true
+		}
+	}
+	return false
 }
 
 // begin registers serve's event hook at the fake org and starts the fake
@@ -112,10 +253,12 @@ func (d *demo) begin(ctx context.Context, hookURL string) error {
 	return nil
 }
 
-// runClock moves the fake time one fake day per d.day of wall time.
+// runClock moves the fake time one fake day per d.day of wall time, in
+// ticks, except while a console sign-in holds it.
 func (d *demo) runClock(ctx context.Context) {
-	step := time.Duration(float64(24*time.Hour) * float64(demoTick) / float64(d.day))
-	t := time.NewTicker(demoTick)
+	tick := d.srv.cfg.demoTick
+	step := d.fakeDuration(tick)
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
@@ -123,8 +266,14 @@ func (d *demo) runClock(ctx context.Context) {
 			return
 		case <-t.C:
 			d.clockMu.Lock()
-			d.world.Advance(step)
+			moved := !d.heldLocked()
+			if moved {
+				d.world.Advance(step)
+			}
 			d.clockMu.Unlock()
+			if f := d.srv.cfg.demoTicked; f != nil {
+				f(moved)
+			}
 		}
 	}
 }

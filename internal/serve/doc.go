@@ -6,9 +6,23 @@
 // order), exposes /healthz, /readyz and Prometheus /metrics, logs JSON with
 // a request ID, and shuts down gracefully on its context's end.
 //
+// It mounts the administrators' web console (package console) at "/" when
+// an Okta OIDC app is configured for it ([Config].Console): the hook path,
+// /healthz, /readyz, /metrics and the status page /status keep their
+// paths, and the console's requests get the same request IDs and log
+// lines. Without an app it logs why the console is off and serves the
+// status page at "/".
+//
 // With no Okta org configured it runs the embedded demo: in-process fakes
 // of Okta and Yubico with simulated keys, seeded users and a fast fake
-// clock, with serve's own hook registered at the fake org.
+// clock, with serve's own hook registered at the fake org, and the console
+// signed in through an OIDC app of the fake org by a seeded administrator
+// (admin@example.com, in the group preenroll-admins). The fake clock
+// moves in ticks; a console sign-in holds it still from /auth/login until
+// its callback is answered (at most two minutes of wall time), so the
+// login state, the authorization code and the ID token's times, all on the
+// fake clock, are checked at one instant; the console's sessions last
+// eight hours of wall time.
 //
 // # Event hook deliveries
 //

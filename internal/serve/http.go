@@ -17,9 +17,12 @@ import (
 )
 
 // routes is serve's HTTP handler: the event hook, /healthz, /readyz,
-// /metrics and an index page; every request gets a request ID (the
-// X-Request-Id it came with if well-formed, else a new one), echoed in the
-// response and put in the request's log lines.
+// /metrics, a status page at /status, and the console at "/" (or, with the
+// console off, the status page there too). The console's "/" is the least
+// specific pattern, so the hook path and serve's own endpoints keep
+// theirs. Every request gets a request ID (the X-Request-Id it came with
+// if well-formed, else a new one), echoed in the response and put in the
+// request's log lines (the console's included).
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(s.cfg.HookPath, countDeliveries(s.m, s.svc.QueuedEventHandler(s.queue.enqueue)))
@@ -29,7 +32,12 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /status", s.index)
+	if s.console != nil {
+		mux.Handle("/", s.console)
+	} else {
+		mux.HandleFunc("GET /{$}", s.index)
+	}
 	return s.withRequestID(mux)
 }
 
@@ -127,7 +135,7 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>preenroll serve</title>{{if .Demo}}<meta http-equiv="refresh" content="2">{{end}}
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:left}</style></head><body>
 <h1>preenroll serve</h1>
-<p><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a> · event hook at <code>{{.Hook}}</code></p>
+<p>{{if .Console}}<a href="/">console</a> · {{end}}<a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a> · event hook at <code>{{.Hook}}</code></p>
 {{if .Demo}}<h2>Demo org (fake time {{.Now}})</h2>
 <p>In-process fakes of Okta and Yubico; one fake day passes every {{.Day}}. An administrator orders a key for each user in Okta;
 Okta's event hook tells this service, which enrolls, ships, activates and sends the PIN; each user signs in with the key on arrival.</p>
@@ -140,11 +148,12 @@ Okta's event hook tells this service, which enrolls, ships, activates and sends 
 func (s *server) index(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Demo    bool
+		Console bool
 		Hook    string
 		Now     string
 		Day     time.Duration
 		Records []fulfillment.Record
-	}{Demo: s.demo != nil, Hook: s.cfg.HookPath, Day: s.cfg.DemoDay}
+	}{Demo: s.demo != nil, Console: s.console != nil, Hook: s.cfg.HookPath, Day: s.cfg.DemoDay}
 	if s.demo != nil {
 		data.Now = s.demo.world.Now().Format("2006-01-02 15:04")
 		recs, err := s.store.List(r.Context(), fulfillment.Query{Limit: 1000})
@@ -165,9 +174,15 @@ func (s *server) banner(base string) {
 	out := s.cfg.Stdout
 	if s.demo != nil {
 		fmt.Fprintf(out, "preenroll serve: demo org with %d users, one fake day every %v (no Okta org configured)\n", s.cfg.DemoUsers, s.cfg.DemoDay)
-		fmt.Fprintf(out, "  open %s/ to watch the keys go from order to first sign-in\n", base)
+		fmt.Fprintf(out, "  open %s/status to watch the keys go from order to first sign-in\n", base)
+		if s.console != nil {
+			fmt.Fprintf(out, "  console: %s/ (sign in as %s: the fake org's sign-in page asks for the username only)\n", base, s.demo.admin)
+		}
 	} else {
 		fmt.Fprintf(out, "preenroll serve: %s\n", s.okta.OrgURL())
+		if s.console != nil {
+			fmt.Fprintf(out, "  console: %s/ (members of the Okta group %s may act)\n", base, s.cfg.Console.AdminGroup)
+		}
 	}
 	fmt.Fprintf(out, "  event hook: %s%s\n  health: %s/healthz  ready: %s/readyz  metrics: %s/metrics\n", base, s.cfg.HookPath, base, base, base)
 }

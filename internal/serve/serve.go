@@ -30,6 +30,8 @@ type server struct {
 	yubico *yubico.Client // nil: order-only
 	queue  *hookQueue
 	demo   *demo // nil with an org
+	// console is the web console mounted at "/" (nil: off).
+	console http.Handler
 
 	kick     chan struct{}
 	draining chan struct{} // closed when shutdown begins
@@ -108,6 +110,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
+	if s.console, err = s.newConsole(base); err != nil {
+		return err
+	}
 	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.wake)
 	s.queue.done = cfg.eventDone
 
@@ -143,10 +148,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	} else {
 		s.log.Info("serve: event hook not registered by serve: set it up in the Okta Admin Console", "url", base+cfg.HookPath)
 	}
-	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing,
+	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing, "console", s.console != nil,
 		"syncInterval", cfg.SyncInterval.String(), "syncJitter", cfg.SyncJitter.String())
 	if cfg.Stdout != nil {
 		s.banner(base)
+	}
+	if cfg.started != nil {
+		cfg.started(s)
 	}
 	if cfg.OnListen != nil {
 		cfg.OnListen(base)

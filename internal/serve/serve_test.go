@@ -32,14 +32,14 @@ type fakes struct {
 	users  []okta.User
 }
 
-func startFakes(t *testing.T, users int) *fakes {
+func startFakes(t *testing.T, users int, opts ...oktatest.Option) *fakes {
 	t.Helper()
 	y, err := yubicotest.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(y.Close)
-	o, err := oktatest.Start(oktatest.WithNow(y.Now()), oktatest.WithAttestationRoots(y.FIDOCA().Root()), oktatest.WithoutRateLimits())
+	o, err := oktatest.Start(append([]oktatest.Option{oktatest.WithNow(y.Now()), oktatest.WithAttestationRoots(y.FIDOCA().Root()), oktatest.WithoutRateLimits()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,62 @@
+package serve
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+
+	"github.com/preenroll/preenroll/console"
+	"github.com/preenroll/preenroll/okta"
+)
+
+// newConsole builds the web console to mount at "/" over the Service, or
+// returns nil and logs why it is off. base is serve's base URL.
+func (s *server) newConsole(base string) (http.Handler, error) {
+	cfg := s.cfg
+	switch {
+	case cfg.Console.Off:
+		s.log.Info("serve: console off: turned off in the configuration")
+		return nil, nil
+	case !cfg.consoleEnabled():
+		s.log.Info("serve: console off: no Okta OIDC app is configured for it (the console's client ID, secret and admin group)")
+		return nil, nil
+	}
+	key := cfg.Console.SessionKey
+	if key == "" {
+		b := make([]byte, console.MinSessionKey)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("serve: console session key: %w", err)
+		}
+		key = okta.Secret(b)
+		if !cfg.Demo() {
+			s.log.Warn("serve: console: no session key configured: using a random one for this process; sessions end when serve restarts and are not shared with other instances")
+		}
+	}
+	cc := console.Config{
+		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log,
+		HTTPClient: s.httpClient(vendorOkta, oktaRoutes, false, nil),
+	}
+	if s.demo != nil {
+		ok, err := s.demo.consoleConfig(&cc, base)
+		if err != nil || !ok {
+			return nil, err
+		}
+	} else {
+		redirect := cfg.Console.RedirectURL
+		if redirect == "" {
+			redirect = base + console.CallbackPath
+		}
+		cc.OIDC = console.OIDC{Issuer: s.okta.OrgURL(), ClientID: cfg.Console.ClientID, ClientSecret: cfg.Console.ClientSecret,
+			RedirectURL: redirect, AdminGroup: cfg.Console.AdminGroup, ReadOnlyGroup: cfg.Console.ReadOnlyGroup}
+	}
+	h, err := console.New(s.svc, cc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w (set the console's redirect URL, or a https public URL)", ErrConfig, err)
+	}
+	if s.demo != nil {
+		h = s.demo.holdClockDuringSignIn(h)
+	}
+	s.log.Info("serve: console mounted", "url", base+"/", "redirect", cc.OIDC.RedirectURL,
+		"adminGroup", cc.OIDC.AdminGroup, "readOnlyGroup", cc.OIDC.ReadOnlyGroup)
+	return h, nil
+}

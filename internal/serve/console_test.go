@@ -1,0 +1,278 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/console"
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+)
+
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
+	t  *testing.T
+	hc *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// get returns the response (body read) of GET rawURL.
+func (b *browser) get(rawURL string) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequestWithContext(b.t.Context(), http.MethodGet, rawURL, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// redirect GETs rawURL and returns where it redirects (resolved).
+func (b *browser) redirect(rawURL string) *url.URL {
+	b.t.Helper()
+	resp, _ := b.get(rawURL)
+	loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode/100 != 3 || err != nil || resp.Header.Get("Location") == "" {
+		b.t.Fatalf("GET %s = %d to %q, want a redirect", rawURL, resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc
+}
+
+// signIn signs login in to the console at base through the org's sign-in
+// page; between the org's redirect and the callback it runs between
+// (nil: nothing). It returns the signed-in browser.
+func signIn(t *testing.T, org *oktatest.Server, base, login string, between func()) *browser {
+	t.Helper()
+	b := newBrowser(t)
+	loginURL := b.redirect(base + "/")
+	if loginURL.Path != "/auth/login" {
+		t.Fatalf("GET / redirects to %s, want the console's /auth/login", loginURL)
+	}
+	authorize := b.redirect(loginURL.String())
+	if !strings.HasPrefix(authorize.String(), org.URL()+"/oauth2/v1/authorize?") {
+		t.Fatalf("/auth/login redirects to %s, want the org's authorize endpoint", authorize)
+	}
+	if got, want := authorize.Query().Get("redirect_uri"), base+console.CallbackPath; got != want {
+		t.Errorf("redirect_uri = %q, want %q", got, want)
+	}
+	back, err := org.SignIn(t.Context(), authorize.String(), login)
+	if err != nil {
+		t.Fatalf("sign in as %s: %v", login, err)
+	}
+	if between != nil {
+		between()
+	}
+	resp, body := b.get(back.String())
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("callback = %d to %q, want 303 to /; body:\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return b
+}
+
+// TestDemoConsoleSignInWhileTheClockRunsFast: the demo mounts the console
+// over its fake org; an administrator signs in through the fake's sign-in
+// page while the fake clock moves 14.4 fake minutes a millisecond (an
+// authorization code lives 5 fake minutes, an ID token one fake hour), and
+// reaches the People page, which stays reachable as fake days pass.
+func TestDemoConsoleSignInWhileTheClockRunsFast(t *testing.T) {
+	ticks := make(chan bool, 1000)
+	var srv *server
+	cfg := Config{Listen: "127.0.0.1:0", DemoUsers: 1, DemoDay: 100 * time.Millisecond, SyncInterval: time.Hour,
+		ShutdownTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler),
+		demoTick: time.Millisecond, started: func(s *server) { srv = s },
+		demoTicked: func(moved bool) {
+			select {
+			case ticks <- moved:
+			default:
+			}
+		}}
+	var out bytes.Buffer
+	cfg.Stdout = &out
+	r := start(t, cfg)
+	w := srv.demo.world
+	waitTick := func(moved bool) {
+		t.Helper()
+		timeout := time.NewTimer(30 * time.Second)
+		defer timeout.Stop()
+		for {
+			select {
+			case m := <-ticks:
+				if m == moved {
+					return
+				}
+			case <-timeout.C:
+				t.Fatalf("no tick that moved=%v in 30 s", moved)
+			}
+		}
+	}
+	waitTick(true) // the clock runs
+
+	var held time.Time
+	b := signIn(t, w.Okta, r.base, "admin@example.com", func() {
+		// The code was issued; ticks pass before the browser comes back.
+		held = w.Now()
+		for range 3 {
+			waitTick(false)
+		}
+		if !w.Now().Equal(held) {
+			t.Errorf("the fake clock moved from %v to %v during the sign-in", held, w.Now())
+		}
+	})
+	resp, body := b.get(r.base + "/")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "People") || !strings.Contains(body, "admin@example.com") {
+		t.Fatalf("GET / after sign-in = %d:\n%s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("the console's response has no X-Request-Id")
+	}
+	waitTick(true) // released: fake time flies again
+	if !w.Now().After(held) {
+		t.Errorf("fake clock still at %v after the sign-in", w.Now())
+	}
+	if resp, _ := b.get(r.base + "/"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET / once fake time moved on = %d, want 200 (the session is measured in wall time)", resp.StatusCode)
+	}
+	for _, path := range []string{"/healthz", "/status", "/metrics"} {
+		if resp, _ := b.get(r.base + path); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if want := "console: " + r.base + "/ (sign in as admin@example.com"; !strings.Contains(out.String(), want) {
+		t.Errorf("banner lacks %q:\n%s", want, out.String())
+	}
+}
+
+// lockedBuffer is a log destination safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// messages returns the "msg" of every JSON log line.
+func (l *lockedBuffer) messages() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for line := range strings.SplitSeq(l.b.String(), "\n") {
+		var rec struct{ Msg string }
+		if json.Unmarshal([]byte(line), &rec) == nil {
+			out = append(out, rec.Msg)
+		}
+	}
+	return out
+}
+
+func hasPrefix(msgs []string, prefix string) bool {
+	for _, m := range msgs {
+		if strings.HasPrefix(m, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestConsoleWithAnOrg: configured with an OIDC app, serve mounts the
+// console at "/" (its pages redirect to the org's authorize endpoint, an
+// admin signs in) while the hook, /healthz and /metrics keep their paths;
+// without one, the console is off and the log says why.
+func TestConsoleWithAnOrg(t *testing.T) {
+	// The console checks ID tokens on the wall clock, as with a real org.
+	f := startFakes(t, 1, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
+	admins := f.okta.AddGroup("preenroll-admins")
+	if err := f.okta.AddToGroup(admins, f.users[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	secret := okta.Secret("console-client-secret-0123456789")
+	logs := &lockedBuffer{}
+	cfg := f.config(fulfillment.NewMemoryStore())
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	cfg.Console = Console{ClientID: "console", ClientSecret: secret, AdminGroup: "preenroll-admins",
+		SessionKey: okta.Secret(strings.Repeat("s", 32))}
+	r := start(t, cfg)
+	if err := f.okta.AddOIDCApp(oktatest.OIDCApp{ClientID: "console", ClientSecret: secret,
+		RedirectURIs: []string{r.base + console.CallbackPath}, PKCERequired: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := signIn(t, f.okta, r.base, f.users[0].Profile.Login, nil)
+	if resp, body := b.get(r.base + "/"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "People") {
+		t.Errorf("GET / signed in = %d:\n%s", resp.StatusCode, body)
+	}
+	for _, path := range []string{"/healthz", "/metrics", "/status"} {
+		if resp, _ := b.get(r.base + path); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev1", f.users[0].ID)); resp.StatusCode != http.StatusOK {
+		t.Errorf("event hook = %d, want 200 (the console must not take its path)", resp.StatusCode)
+	}
+	if msgs := logs.messages(); !hasPrefix(msgs, "serve: console mounted") {
+		t.Errorf("no \"console mounted\" log line in %q", msgs)
+	}
+
+	for name, change := range map[string]func(*Config){
+		"no OIDC app": func(c *Config) { c.Console = Console{} },
+		"turned off":  func(c *Config) { c.Console.Off = true },
+	} {
+		t.Run(name, func(t *testing.T) {
+			logs := &lockedBuffer{}
+			cfg := f.config(fulfillment.NewMemoryStore())
+			cfg.RegisterHook = false
+			cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+			cfg.Console = Console{ClientID: "console", ClientSecret: secret, AdminGroup: "preenroll-admins"}
+			change(&cfg)
+			r := start(t, cfg)
+			resp, body := newBrowser(t).get(r.base + "/")
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "preenroll serve") {
+				t.Errorf("GET / without the console = %d, want serve's status page:\n%s", resp.StatusCode, body)
+			}
+			if msgs := logs.messages(); !hasPrefix(msgs, "serve: console off: ") {
+				t.Errorf("no \"console off\" log line in %q", msgs)
+			}
+		})
+	}
+}
+
+// TestConsoleConfigProblems: the console's settings are checked with the
+// others, all at once.
+func TestConsoleConfigProblems(t *testing.T) {
+	cfg := Config{OktaOrg: "https://example.okta.com", OktaToken: "t", HookSecret: "0123456789abcdef", Store: "x.db",
+		Console: Console{ClientID: "console", RedirectURL: "http://keys.example.com/auth/callback", SessionKey: "short"}}
+	_, err := cfg.withDefaults()
+	for _, want := range []string{
+		"Console.AdminGroup: required",
+		`Console.RedirectURL "http://keys.example.com/auth/callback": must be https`,
+		"Console.SessionKey: 5 bytes, want at least 32",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("withDefaults() = %v, want it to say %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "short") {
+		t.Error("the session key was printed")
+	}
+}
