@@ -61,8 +61,8 @@ type demo struct {
 	// tick. Keyed by "login N" until the redirect's state is known, then by
 	// "state S".
 	holds map[string]time.Time
-	admin string // the seeded console administrator's login
-	fails   *atomic.Int64 // failures the World reported
+	admin string        // the seeded console administrator's login
+	fails *atomic.Int64 // failures the World reported
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
