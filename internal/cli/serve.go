@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/internal/serve"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
@@ -24,7 +27,15 @@ type ServeConfig struct {
 	DemoUsers                                   int
 	DemoDay                                     time.Duration
 
-	hookSecret webauthn.Secret
+	// The console's sign-in: an Okta OIDC web app.
+	ConsoleClientID, ConsoleClientSecretFile, ConsoleRedirectURL   string
+	ConsoleAdminGroup, ConsoleReadOnlyGroup, ConsoleSessionKeyFile string
+	// Console turns the console on or off; nil: on when an OIDC app is
+	// configured (always in the demo).
+	Console *bool
+
+	hookSecret                    webauthn.Secret
+	consoleSecret, consoleSession webauthn.Secret
 }
 
 func init() {
@@ -37,12 +48,15 @@ reaches it), records an order for each system.mfa.preregister.initiate event
 once Okta confirms the user (an event for a user the org does not have is
 rejected and logged), runs Sync every -sync-interval (plus up to -sync-jitter)
 and at once after an order, and serves /healthz, /readyz and Prometheus
-/metrics. JSON logs go to stderr. SIGTERM or SIGINT stops it gracefully within
+/metrics. With -console-client-id (an Okta OIDC web app) it mounts the web
+console at /, signed in with Okta; members of -console-admin-group may act.
+JSON logs go to stderr. SIGTERM or SIGINT stops it gracefully within
 -shutdown-timeout; a second serve on the same -store is safe.
 
 Without -okta-org it runs a demo on in-process fakes of Okta and Yubico with
 simulated keys, seeded users and a fast clock (-demo-day of wall time per fake
-day), and prints the URL to open.
+day), and prints the URLs to open: the status page, and the console with the
+fake org's administrator to sign in as.
 
 Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 		Run: runServe,
@@ -125,6 +139,40 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				c.Serve.IdempotentShipments = b
 				return err
 			}},
+		&Setting{Name: "console", Bool: true, Commands: only, Usage: "serve the web console at / (default: on when -console-client-id is set, and in the demo)",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					c.Serve.Console = nil
+					return nil
+				}
+				b, err := strconv.ParseBool(v)
+				c.Serve.Console = &b
+				return err
+			}},
+		&Setting{Name: "console-client-id", Commands: only, Usage: "client ID of the console's Okta OIDC web app (sign-in at the org authorization server)",
+			set: func(c *Config, v string) error {
+				c.Serve.ConsoleClientID = v
+				if strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+					return errors.New("a client ID has no spaces, control or non-ASCII characters")
+				}
+				return nil
+			}},
+		&Setting{Name: "console-client-secret-file", Commands: only, Usage: "file whose first line is the console app's client secret (never given directly)",
+			set: func(c *Config, v string) error { c.Serve.ConsoleClientSecretFile = v; return nil }},
+		&Setting{Name: "console-redirect-url", Commands: only, Usage: "the console app's sign-in redirect URI (default: -public-url, or http://-listen on loopback, + " + console.CallbackPath + ")",
+			set: func(c *Config, v string) error {
+				c.Serve.ConsoleRedirectURL = v
+				if v == "" {
+					return nil
+				}
+				return console.CheckRedirectURL(v, "")
+			}},
+		&Setting{Name: "console-admin-group", Commands: only, Usage: "Okta group whose members may act in the console (required with -console-client-id)",
+			set: func(c *Config, v string) error { c.Serve.ConsoleAdminGroup = strings.TrimSpace(v); return nil }},
+		&Setting{Name: "console-read-only-group", Commands: only, Usage: "Okta group whose members may look at the console",
+			set: func(c *Config, v string) error { c.Serve.ConsoleReadOnlyGroup = strings.TrimSpace(v); return nil }},
+		&Setting{Name: "console-session-key-file", Commands: only, Usage: "file whose first line (at least 32 characters, e.g. openssl rand -base64 48) seals the console's session cookies; absent: a random key per process",
+			set: func(c *Config, v string) error { c.Serve.ConsoleSessionKeyFile = v; return nil }},
 		&Setting{Name: "demo-users", Default: strconv.Itoa(serve.DefaultDemoUsers), Commands: only, Usage: "demo only: users seeded in the fake org",
 			set: func(c *Config, v string) error {
 				n, err := strconv.Atoi(v)
@@ -139,15 +187,16 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 	)
 }
 
-// checkServe checks serve's settings and reads the hook secret.
+// checkServe checks serve's settings and reads the hook secret and the
+// console's secrets.
 func (c *Config) checkServe() []string {
+	problems := c.checkConsole()
 	if c.Fake() {
 		if c.Serve.HookSecretFile != "" || c.Serve.PublicURL != "" {
-			return []string{"-hook-secret-file and -public-url need -okta-org (the demo registers its own hook at the fake org)"}
+			problems = append(problems, "-hook-secret-file and -public-url need -okta-org (the demo registers its own hook at the fake org)")
 		}
-		return nil
+		return problems
 	}
-	var problems []string
 	if c.Serve.HookSecretFile == "" {
 		problems = append(problems, "-hook-secret-file (PREENROLL_HOOK_SECRET_FILE) is required with -okta-org")
 	} else if s, err := readSecret(c.Serve.HookSecretFile); err != nil {
@@ -161,6 +210,80 @@ func (c *Config) checkServe() []string {
 		problems = append(problems, "-store (PREENROLL_STORE) is required with -okta-org: keys in flight must survive a restart")
 	}
 	return problems
+}
+
+// checkConsole checks the console's settings together and reads its
+// secret files.
+func (c *Config) checkConsole() []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	sc := &c.Serve
+	if sc.Console != nil && !*sc.Console {
+		return nil // off: the rest is not used
+	}
+	app := []struct{ flag, v string }{{"-console-client-id", sc.ConsoleClientID}, {"-console-client-secret-file", sc.ConsoleClientSecretFile},
+		{"-console-redirect-url", sc.ConsoleRedirectURL}, {"-console-admin-group", sc.ConsoleAdminGroup}, {"-console-read-only-group", sc.ConsoleReadOnlyGroup}}
+	if c.Fake() {
+		for _, f := range app {
+			if f.v != "" {
+				bad("%s needs -okta-org (the demo registers the console's own OIDC app at the fake org)", f.flag)
+			}
+		}
+	} else if sc.ConsoleClientID == "" {
+		if sc.Console != nil {
+			bad("-console needs -console-client-id (PREENROLL_CONSOLE_CLIENT_ID): the console's Okta OIDC web app")
+		}
+		for _, f := range app[1:] {
+			if f.v != "" {
+				bad("%s needs -console-client-id (PREENROLL_CONSOLE_CLIENT_ID)", f.flag)
+			}
+		}
+		if len(problems) > 0 || sc.Console == nil {
+			return problems // off: logged by serve
+		}
+	} else {
+		if sc.ConsoleAdminGroup == "" {
+			bad("-console-admin-group (PREENROLL_CONSOLE_ADMIN_GROUP) is required with -console-client-id")
+		}
+		if sc.ConsoleClientSecretFile == "" {
+			bad("-console-client-secret-file (PREENROLL_CONSOLE_CLIENT_SECRET_FILE) is required with -console-client-id")
+		} else if s, err := readSecret(sc.ConsoleClientSecretFile); err != nil {
+			bad("-console-client-secret-file: %v", err)
+		} else {
+			sc.consoleSecret = s
+		}
+		if sc.ConsoleRedirectURL == "" && sc.PublicURL == "" && !loopbackListen(sc.Listen) {
+			bad("-console-redirect-url or a https -public-url is needed: the console's redirect must be https unless serve listens on loopback (-listen %s)", sc.Listen)
+		} else if sc.ConsoleRedirectURL == "" && sc.PublicURL != "" {
+			if err := console.CheckRedirectURL(strings.TrimSuffix(sc.PublicURL, "/")+console.CallbackPath, ""); err != nil {
+				bad("-public-url as the console's redirect: %v (or set -console-redirect-url)", err)
+			}
+		}
+	}
+	if sc.ConsoleSessionKeyFile != "" {
+		if s, err := readSecret(sc.ConsoleSessionKeyFile); err != nil {
+			bad("-console-session-key-file: %v", err)
+		} else if len(s) < console.MinSessionKey {
+			bad("-console-session-key-file: the key is shorter than %d characters", console.MinSessionKey)
+		} else {
+			sc.consoleSession = s
+		}
+	}
+	return problems
+}
+
+// loopbackListen reports whether a -listen address is on loopback only
+// (so that the console may be served over http).
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // runServe runs serve.Run until the context ends (SIGTERM, SIGINT).
@@ -181,6 +304,12 @@ func runServe(ctx context.Context, inv *Invocation) int {
 		SyncInterval:        cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter,
 		ShutdownTimeout: cfg.Serve.ShutdownTimeout, ReadyWindow: cfg.Serve.ReadyWindow,
 		DemoUsers: cfg.Serve.DemoUsers, DemoDay: cfg.Serve.DemoDay,
+		Console: serve.Console{
+			Off:      cfg.Serve.Console != nil && !*cfg.Serve.Console,
+			ClientID: cfg.Serve.ConsoleClientID, ClientSecret: okta.Secret(cfg.Serve.consoleSecret),
+			RedirectURL: cfg.Serve.ConsoleRedirectURL, AdminGroup: cfg.Serve.ConsoleAdminGroup,
+			ReadOnlyGroup: cfg.Serve.ConsoleReadOnlyGroup, SessionKey: okta.Secret(cfg.Serve.consoleSession),
+		},
 		Logger: slog.New(slog.NewJSONHandler(inv.Stderr, nil)), Stdout: inv.Stdout,
 	}
 	if cfg.oktaKey != nil {

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// resolveServe resolves and checks serve's settings as a run does, without
+// running it.
+func resolveServe(t *testing.T, env map[string]string, args ...string) (*Config, []string) {
+	t.Helper()
+	l := newLoader("serve", io.Discard)
+	if err := l.fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	cfg, problems := l.resolve(func(k string) string { return env[k] })
+	return cfg, append(problems, cfg.check("serve")...)
+}
+
+// TestServeConsoleSettingsPrecedence: the console's settings come from
+// flags over PREENROLL_* over the config file, and its secrets from files.
+func TestServeConsoleSettingsPrecedence(t *testing.T) {
+	t.Parallel()
+	token := writeFile(t, "okta.token", "00token")
+	hook := writeFile(t, "hook.secret", "hook-secret-0123456789")
+	secret := writeFile(t, "console.secret", "console-client-secret")
+	key := writeFile(t, "session.key", strings.Repeat("k", 48))
+	file := writeFile(t, "preenroll.json", `{"console-client-id": "0oaFILE", "console-admin-group": "file-admins",
+		"console-read-only-group": "file-readers", "console-client-secret-file": "`+secret+`", "console": true}`)
+	base := map[string]string{"PREENROLL_OKTA_ORG": "https://example.okta.com", "PREENROLL_OKTA_TOKEN_FILE": token,
+		"PREENROLL_HOOK_SECRET_FILE": hook, "PREENROLL_STORE": "keys.db", "PREENROLL_CONFIG": file}
+	env := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	type got struct {
+		ClientID, Admin, ReadOnly, Redirect string
+		Secret, Key                         string
+		On                                  bool
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want got
+	}{
+		{"file", env(nil), nil, got{"0oaFILE", "file-admins", "file-readers", "", "console-client-secret", "", true}},
+		{"env over file", env(map[string]string{"PREENROLL_CONSOLE_CLIENT_ID": "0oaENV", "PREENROLL_CONSOLE_ADMIN_GROUP": "env-admins",
+			"PREENROLL_CONSOLE_SESSION_KEY_FILE": key}), nil,
+			got{"0oaENV", "env-admins", "file-readers", "", "console-client-secret", strings.Repeat("k", 48), true}},
+		{"flag over env", env(map[string]string{"PREENROLL_CONSOLE_CLIENT_ID": "0oaENV"}),
+			[]string{"-console-client-id", "0oaFLAG", "-console-redirect-url", "https://keys.example.com/auth/callback", "-console=false"},
+			got{"0oaFLAG", "file-admins", "file-readers", "https://keys.example.com/auth/callback", "", "", false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, problems := resolveServe(t, tc.env, tc.args...)
+			if len(problems) > 0 {
+				t.Fatalf("problems: %q", problems)
+			}
+			s := cfg.Serve
+			g := got{s.ConsoleClientID, s.ConsoleAdminGroup, s.ConsoleReadOnlyGroup, s.ConsoleRedirectURL,
+				string(s.consoleSecret), string(s.consoleSession), s.Console == nil || *s.Console}
+			if diff := cmp.Diff(tc.want, g); diff != "" {
+				t.Errorf("console settings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestServeConsoleSettingsProblems: every problem of the console's
+// settings is reported at once with the others; secrets never appear.
+func TestServeConsoleSettingsProblems(t *testing.T) {
+	t.Parallel()
+	token := writeFile(t, "okta.token", "00token")
+	hook := writeFile(t, "hook.secret", "hook-secret-0123456789")
+	short := writeFile(t, "session.key", "too-short-session-key")
+	org := []string{"-okta-org", "https://example.okta.com", "-okta-token-file", token, "-hook-secret-file", hook, "-store", "keys.db"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"client ID without the rest", append(org, "-console-client-id", "0oa1", "-listen", ":8080", "-console-session-key-file", short), []string{
+			"-console-admin-group (PREENROLL_CONSOLE_ADMIN_GROUP) is required with -console-client-id",
+			"-console-client-secret-file (PREENROLL_CONSOLE_CLIENT_SECRET_FILE) is required with -console-client-id",
+			"-console-redirect-url or a https -public-url is needed: the console's redirect must be https unless serve listens on loopback (-listen :8080)",
+			"-console-session-key-file: the key is shorter than 32 characters",
+		}},
+		{"bad values", append(org, "-console-client-id", "0oa 1", "-console-redirect-url", "http://keys.example.com/callback", "-console-client-secret-file", "/nonexistent",
+			"-console-admin-group", "a", "-public-url", "http://keys.example.com"), []string{
+			`-console-client-id "0oa 1": a client ID has no spaces, control or non-ASCII characters`,
+			`-console-redirect-url "http://keys.example.com/callback": "http://keys.example.com/callback": its path must be "/auth/callback"`,
+			"-console-client-secret-file: open /nonexistent: no such file or directory",
+		}},
+		{"http public URL", append(org, "-console-client-id", "0oa1", "-console-client-secret-file", hook, "-console-admin-group", "a", "-public-url", "http://keys.example.com"), []string{
+			`-public-url as the console's redirect: "http://keys.example.com/auth/callback": must be https (http only on a loopback address) (or set -console-redirect-url)`,
+		}},
+		{"-console without an app", append(org, "-console", "-console-admin-group", "a"), []string{
+			"-console needs -console-client-id (PREENROLL_CONSOLE_CLIENT_ID): the console's Okta OIDC web app",
+			"-console-admin-group needs -console-client-id (PREENROLL_CONSOLE_CLIENT_ID)",
+		}},
+		{"demo", []string{"-console-client-id", "0oa1", "-console-admin-group", "a"}, []string{
+			"-console-client-id needs -okta-org (the demo registers the console's own OIDC app at the fake org)",
+			"-console-admin-group needs -okta-org (the demo registers the console's own OIDC app at the fake org)",
+		}},
+		{"no app: console off, no problem", org, nil},
+		{"loopback listen: redirect derived", append(org, "-console-client-id", "0oa1", "-console-client-secret-file", hook, "-console-admin-group", "a", "-listen", "127.0.0.1:8080"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, problems := resolveServe(t, nil, tc.args...)
+			if diff := cmp.Diff(tc.want, problems); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+			if strings.Contains(strings.Join(problems, "\n"), "hook-secret-0123456789") {
+				t.Error("a secret was printed")
+			}
+		})
+	}
+	// Through the command: reported with the other settings, exit 2.
+	r := runCLI(t, append([]string{"serve"}, append(org, "-console-client-id", "0oa1", "-hook-queue", "0")...)...)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "-hook-queue \"0\"") || !strings.Contains(r.stderr, "-console-admin-group (PREENROLL_CONSOLE_ADMIN_GROUP) is required") {
+		t.Errorf("serve with bad settings: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
