@@ -226,14 +226,36 @@ func (tb *tab) waitText(sel, want string) {
 		fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && e.textContent.includes(%s); })()`, jsString(sel), jsString(want)))
 }
 
-// poll waits until the JavaScript expression is truthy on the current page.
+// poll waits until the JavaScript expression is truthy on the current
+// page, or on the page that replaces it: a poll does not survive a
+// navigation (the batch page's meta refresh, for browsers without
+// JavaScript), so it starts again on the new page.
 func (tb *tab) poll(what, expr string) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout))); err != nil {
-		tb.fail("wait for "+what, err)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || !navigated(err) {
+			tb.fail("wait for "+what, err)
+		}
 	}
+}
+
+// navigated reports whether err is one of the browser's answers to a
+// script whose page went away (chromedp's TestPoll/NotSurviveNavigation
+// names two; the third comes when the page goes as the poll starts).
+func navigated(err error) bool {
+	s := err.Error()
+	for _, gone := range []string{"Inspected target navigated or closed", "Execution context was destroyed", "Cannot find context with specified id"} {
+		if strings.Contains(s, gone) {
+			return true
+		}
+	}
+	return false
 }
 
 // eval evaluates a JavaScript expression on the current page.
