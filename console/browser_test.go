@@ -405,8 +405,7 @@ func TestBrowser(t *testing.T) {
 // PIN again, let the key sign in and see it Active.
 func browserLifecycle(t *testing.T, b *browser) {
 	ctx := t.Context()
-	bad := fulfillmenttest.Employee("dan")
-	r := newRig(t, longSessions, fulfillmenttest.Employee("bo"), bad)
+	r := newRig(t, longSessions, fulfillmenttest.Employee("bo"), fulfillmenttest.Employee("dan"))
 	tb := b.open(t, r)
 
 	tb.goTo("/")
@@ -482,20 +481,10 @@ func browserLifecycle(t *testing.T, b *browser) {
 
 	// Two more people for the People page: bo's key is under way, dan's
 	// errored (his zip code was broken after the order).
-	for _, login := range []string{"bo@example.com", "dan@example.com"} {
-		if _, err := r.w.Service.Order(ctx, login); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dan := r.w.User("dan@example.com")
-	dan.Profile.ZipCode = "not a zip"
-	if _, err := r.w.OktaClient.UpdateProfile(ctx, dan.ID, dan.Profile); err != nil {
-		t.Fatal(err)
-	}
-	r.w.Sync(ctx)
-	r.w.WantStatus(ctx, "dan@example.com", fulfillment.FulfillmentErrored)
+	dan := r.erroredKey("dan@example.com") // first: its Sync would move bo's key on
+	bo := r.order("bo@example.com")
 	tb.goTo("/")
-	for id, want := range map[string]string{r.w.User("ada@example.com").ID: "Active", r.w.User("bo@example.com").ID: "Fulfillment started", dan.ID: "Fulfillment errored"} {
+	for id, want := range map[string]string{rec.UserID: "Active", bo: "Fulfillment started", dan: "Fulfillment errored"} {
 		if got := tb.text("#person-" + id + " .badge"); got != want {
 			t.Errorf("People: %s is %q, want %q", id, got, want)
 		}
@@ -583,14 +572,7 @@ func browserBatch(t *testing.T, b *browser) {
 func browserRetry(t *testing.T, b *browser) {
 	ctx := t.Context()
 	r := newRig(t, nil)
-	id := r.order("ada@example.com")
-	u := r.w.User("ada@example.com")
-	u.Profile.ZipCode = "not a zip"
-	if _, err := r.w.OktaClient.UpdateProfile(ctx, id, u.Profile); err != nil {
-		t.Fatal(err)
-	}
-	r.w.Sync(ctx)
-	r.w.WantStatus(ctx, "ada@example.com", fulfillment.FulfillmentErrored)
+	id := r.erroredKey("ada@example.com")
 	tb := b.open(t, r)
 	tb.signInAdmin()
 	tb.goTo("/users/" + id)
@@ -608,10 +590,7 @@ func browserRetry(t *testing.T, b *browser) {
 	if got := tb.text("#problem"); !strings.Contains(got, "zipCode") {
 		t.Errorf("the refused retry says %q", got)
 	}
-	u.Profile.ZipCode = "02110"
-	if _, err := r.w.OktaClient.UpdateProfile(ctx, id, u.Profile); err != nil {
-		t.Fatal(err)
-	}
+	r.setZip("ada@example.com", "02110")
 	tb.goTo("/users/" + id)
 	tb.load("retry", chromedp.Click(chromedp.CSS("#action-retry")))
 	if got := tb.text("#key-status"); got != "Fulfillment started" {
@@ -666,14 +645,7 @@ func browserNonAdmin(t *testing.T, b *browser) {
 	r := newRig(t, longSessions, errored, fulfillmenttest.Employee("carl"))
 	ada := r.order("ada@example.com")
 	r.w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Shipped)
-	eve := r.order("eve@example.com")
-	u := r.w.User(eve)
-	u.Profile.ZipCode = "not a zip"
-	if _, err := r.w.OktaClient.UpdateProfile(ctx, eve, u.Profile); err != nil {
-		t.Fatal(err)
-	}
-	r.w.Sync(ctx)
-	r.w.WantStatus(ctx, eve, fulfillment.FulfillmentErrored)
+	eve := r.erroredKey("eve@example.com")
 	carl := r.w.User("carl@example.com").ID
 	pins := pinEmails(r, "ada@example.com")
 

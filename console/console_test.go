@@ -152,6 +152,28 @@ func (r *rig) order(login string) string {
 	return id
 }
 
+// setZip sets the user's zip code at Okta: a bad one errors the key at
+// its next step, a good one lets Retry resume it.
+func (r *rig) setZip(login, zip string) {
+	r.t.Helper()
+	u := r.w.User(login)
+	u.Profile.ZipCode = zip
+	if _, err := r.w.OktaClient.UpdateProfile(r.t.Context(), u.ID, u.Profile); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// erroredKey orders a key for login, breaks the user's zip code and runs
+// Sync: the key is then errored at enrolling. It returns the user ID.
+func (r *rig) erroredKey(login string) string {
+	r.t.Helper()
+	id := r.order(login)
+	r.setZip(login, "not a zip")
+	r.w.Sync(r.t.Context())
+	r.w.WantStatus(r.t.Context(), login, fulfillment.FulfillmentErrored)
+	return id
+}
+
 func (r *rig) auditHas(who, action, outcome string) bool {
 	es, _ := r.audit.Recent(context.Background(), 1000)
 	for _, e := range es {
@@ -295,27 +317,15 @@ func TestActionsOnlyWhereTheStatusMachineAllows(t *testing.T) {
 func TestRetryAnErroredKey(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := t.Context()
-	id := r.order("ada@example.com")
+	id := r.erroredKey("ada@example.com")
 	hc := r.signIn("root@example.com")
-	u := r.w.User("ada@example.com")
-	u.Profile.ZipCode = "not a zip"
-	if _, err := r.w.OktaClient.UpdateProfile(ctx, id, u.Profile); err != nil {
-		t.Fatal(err)
-	}
-	r.w.Sync(ctx)
-	if rec := r.w.Status(ctx, "ada@example.com"); rec.Status != fulfillment.FulfillmentErrored {
-		t.Fatalf("with a bad zip code the key is %s, want errored", rec.Status)
-	}
 	_, page := r.get(hc, "/users/"+id)
 	wantContains(t, "errored page", page, `id="action-retry"`, `id="key-failed-step"`, `id="key-reason"`, "zipCode", `id="delivery-problems"`)
 	code, body := r.post(hc, "/users/"+id+"/retry", nil)
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "zipCode") {
 		t.Errorf("retry with the profile still bad = %d", code)
 	}
-	u.Profile.ZipCode = "02110"
-	if _, err := r.w.OktaClient.UpdateProfile(ctx, id, u.Profile); err != nil {
-		t.Fatal(err)
-	}
+	r.setZip("ada@example.com", "02110")
 	if code, _ := r.post(hc, "/users/"+id+"/retry", nil); code != http.StatusSeeOther {
 		t.Errorf("retry = %d, want 303", code)
 	}
