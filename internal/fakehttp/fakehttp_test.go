@@ -173,6 +173,9 @@ func TestLimiterBucketsAndWindows(t *testing.T) {
 		{Path: "/a", At: 2 * time.Second, Q: Quota{Bucket: "a", Limit: 2, Remaining: 0, Reset: t0.Add(time.Minute), Allowed: false}, Limited: true},
 		{Path: "/c", At: 2 * time.Second},
 		{Path: "/a", At: time.Minute, Q: Quota{Bucket: "a", Limit: 2, Remaining: 1, Reset: t0.Add(2 * time.Minute), Allowed: true}, Limited: true},
+		// A window starts at the whole second of its first request, so its
+		// reset is a whole second too (Okta reports it in seconds).
+		{Path: "/b", At: time.Minute + 1500*time.Millisecond, Q: Quota{Bucket: "b", Limit: 1, Remaining: 0, Reset: t0.Add(2*time.Minute + time.Second), Allowed: true}, Limited: true},
 	}
 	for i, s := range steps {
 		q, limited := l.Take(req("GET", s.Path), t0.Add(s.At))

@@ -12,8 +12,12 @@ import (
 type BucketFunc func(r *http.Request) (name string, limit int)
 
 // Limiter counts requests in fixed-window buckets: a bucket's window starts
-// with its first request and lasts the limiter's window. It is safe for
-// concurrent use.
+// at the whole second of its first request (the first request at or after
+// the previous window's end) and lasts the limiter's window. Okta reports a
+// window's reset in whole seconds (X-Rate-Limit-Reset); starting windows on
+// a whole second makes that report exact, so a client that sends its next
+// request at the reported reset is in the new window, not early. It is
+// safe for concurrent use.
 type Limiter struct {
 	window time.Duration
 	bucket BucketFunc
@@ -41,7 +45,7 @@ type Quota struct {
 	Bucket    string
 	Limit     int
 	Remaining int
-	Reset     time.Time // the end of the bucket's current window
+	Reset     time.Time // the end of the bucket's current window, a whole second
 	// Allowed is false when the bucket was already exhausted: the request
 	// must be refused.
 	Allowed bool
@@ -58,7 +62,7 @@ func (l *Limiter) Take(r *http.Request, now time.Time) (q Quota, limited bool) {
 	defer l.mu.Unlock()
 	b := l.buckets[name]
 	if b == nil || !now.Before(b.start.Add(l.window)) {
-		b = &window{start: now}
+		b = &window{start: now.Truncate(time.Second)}
 		l.buckets[name] = b
 	}
 	q = Quota{Bucket: name, Limit: limit, Reset: b.start.Add(l.window), Allowed: b.count < limit}

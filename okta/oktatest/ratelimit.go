@@ -60,7 +60,8 @@ func WithoutRateLimits() Option {
 }
 
 // WithRateLimitWindow sets the length of a rate-limit window (default 60 s;
-// a window starts with the first request in the bucket, not on the minute).
+// a window starts at the whole second of the first request in the bucket,
+// not on the minute, so X-Rate-Limit-Reset, in whole seconds, is exact).
 // With [WithRealTime], a one-second window keeps the wall-clock wait of a
 // client that sleeps until X-Rate-Limit-Reset (Okta's Go SDK) short.
 func WithRateLimitWindow(d time.Duration) Option {
@@ -133,9 +134,14 @@ func (s *Server) rateLimit(x *exchange, now time.Time) bool {
 }
 
 // setRateLimitHeaders writes Okta's X-Rate-Limit-Limit, -Remaining and
-// -Reset (Unix seconds) headers.
+// -Reset (Unix seconds) headers. A reset between two seconds is rounded up:
+// the header says when the window has reset, never a moment before.
 func setRateLimitHeaders(h http.Header, limit, remaining int, reset time.Time) {
+	secs := reset.Unix()
+	if reset.After(time.Unix(secs, 0)) {
+		secs++
+	}
 	h.Set("X-Rate-Limit-Limit", strconv.Itoa(limit))
 	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(secs, 10))
 }
