@@ -28,7 +28,7 @@ type Client struct {
 	core   httpclient.Core // its HTTP client adds the Authorization header for the org's host
 	anon   *http.Client    // same transport, no Authorization (Authn API)
 	retry  RetryPolicy
-	limits rateLimits
+	pacer  pacer
 	// skew is Okta's clock minus the client's, in nanoseconds: the largest
 	// estimate the responses' Date headers gave (see Now); skewKnown is set
 	// once there is one.
@@ -220,13 +220,15 @@ func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String
 // OrgURL returns the org URL the client talks to.
 func (c *Client) OrgURL() string { return c.org.String() }
 
-// RateLimit returns the last rate-limit state Okta reported for a bucket.
+// RateLimit returns the rate-limit state Okta last reported for a bucket's
+// current window: its limit, the lowest X-Rate-Limit-Remaining and the
+// earliest reset (which may have passed).
 // Name the bucket as Okta's table does (e.g. "GET /api/v1/users/{idOrLogin}",
 // "/api/v1/groups"; see [RateLimitBucket]) or by a request's method and
 // route, e.g. "GET /api/v1/users/{id}": routes that share a bucket share
 // its state. ok is false when none was seen yet.
 func (c *Client) RateLimit(bucket string) (rl RateLimit, ok bool) {
-	return c.limits.get(rateLimitKey(bucket))
+	return c.pacer.rateLimit(rateLimitKey(bucket))
 }
 
 // call describes one API operation.
@@ -279,9 +281,6 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 	bucket := c.bucket(k)
 	var retryFor string
 	for attempt := 1; ; attempt++ {
-		if err := c.throttle(ctx, k, bucket); err != nil {
-			return nil, err
-		}
 		req, err := http.NewRequestWithContext(ctx, k.method, target, bytes.NewReader(body))
 		if err != nil {
 			return nil, fmt.Errorf("okta: %s: %w", k.op, err)
@@ -299,8 +298,12 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			req.Header.Set("X-Okta-Retry-For", retryFor)
 			req.Header.Set("X-Okta-Retry-Count", strconv.Itoa(attempt-1))
 		}
+		if err := c.pace(ctx, k, bucket); err != nil {
+			return nil, err
+		}
 		resp, err := hc.Do(req)
 		if err != nil {
+			c.pacer.done(bucket, c.core.Clock.Now(), nil, false)
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("okta: %s: %w", k.op, ctx.Err())
 			}
@@ -324,13 +327,13 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			}
 			return nil, fmt.Errorf("okta: %s: attempt %d: %w", k.op, attempt, err)
 		}
+		// The rate-limit headers count when they arrive: before the body
+		// is read, so that other goroutines pace by them at once.
+		c.pacer.done(bucket, c.core.Clock.Now(), resp.Header, resp.StatusCode == http.StatusTooManyRequests)
 		data, readErr := httpclient.ReadBounded(resp.Body, c.core.MaxBody)
 		_ = resp.Body.Close()
 		now := c.core.Clock.Now()
 		c.observeDate(resp.Header, now)
-		if rl, ok := parseRateLimit(resp.Header, now); ok {
-			c.limits.set(bucket, rl)
-		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			if readErr != nil {
 				return nil, fmt.Errorf("okta: %s: read response: %w", k.op, readErr)
@@ -346,7 +349,6 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		apiErr.Attempts = attempt
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
-			c.limits.set(bucket, RateLimit{Remaining: 0, Reset: now.Add(apiErr.RetryAfter)})
 			if attempt > c.retry.MaxRetries {
 				return nil, apiErr
 			}
@@ -361,7 +363,6 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 				return nil, fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
 			}
 			retryFor = apiErr.RequestID
-			c.limits.clear(bucket)
 			continue
 		case resp.StatusCode >= 500 && k.idempotent && attempt <= c.retry.MaxRetries:
 			if err := c.core.Clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
@@ -373,30 +374,26 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 	}
 }
 
-// throttle waits for the bucket's reset when its remaining quota is at or
-// below the reserve.
-func (c *Client) throttle(ctx context.Context, k *call, bucket string) error {
-	if c.retry.Reserve < 0 {
-		return nil
+// pace waits until the bucket's pacing admits the request (see
+// RetryPolicy.Reserve). A wait for a reset longer than MaxRateLimitWait is
+// refused with an error wrapping ErrRateLimited.
+func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
+	for {
+		wait, after429, rl := c.pacer.admit(bucket, c.core.Clock.Now(), c.retry.Reserve, c.retry.Reserve >= 0)
+		if wait <= 0 {
+			return nil
+		}
+		if wait > c.retry.MaxRateLimitWait {
+			return fmt.Errorf("okta: %s: %w: %d of %d requests left, reset in %v exceeds the %v wait limit",
+				k.op, ErrRateLimited, rl.Remaining, rl.Limit, wait.Round(time.Second), c.retry.MaxRateLimitWait)
+		}
+		if after429 {
+			wait += jitter(c.retry.RateLimitJitter)
+		}
+		if err := c.core.Clock.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("okta: %s: waiting for rate limit: %w", k.op, err)
+		}
 	}
-	rl, ok := c.limits.get(bucket)
-	if !ok || rl.Reset.IsZero() || rl.Remaining > c.retry.Reserve {
-		return nil
-	}
-	wait := rl.Reset.Sub(c.core.Clock.Now())
-	if wait <= 0 {
-		c.limits.clear(bucket)
-		return nil
-	}
-	if wait > c.retry.MaxRateLimitWait {
-		return fmt.Errorf("okta: %s: %w: %d of %d requests left, reset in %v exceeds the %v wait limit",
-			k.op, ErrRateLimited, rl.Remaining, rl.Limit, wait.Round(time.Second), c.retry.MaxRateLimitWait)
-	}
-	if err := c.core.Clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
-		return fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
-	}
-	c.limits.clear(bucket)
-	return nil
 }
 
 // pathID validates one path segment (a user, group or enrollment ID, or a

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/preenroll/preenroll/internal/httpclient"
@@ -20,8 +19,8 @@ import (
 type Clock = httpclient.Clock
 
 // RetryPolicy says when and how long the client waits and retries. The zero
-// value means: no retries, throttle only when a bucket has no requests left,
-// wait at most [DefaultMaxRateLimitWait] for a reset.
+// value means: no retries, pace every bucket to use all of its quota (see
+// Reserve), wait at most [DefaultMaxRateLimitWait] for a reset.
 //
 // What is retried:
 //   - HTTP 429, for every call (Okta rejected the request without acting on
@@ -36,18 +35,27 @@ type RetryPolicy struct {
 	// transport error or 5xx. Nil means [DefaultBackoff].
 	Backoff func(n int) time.Duration
 	// MaxRateLimitWait caps one wait for a rate-limit reset (on 429 or when
-	// throttling). A longer wait is not attempted: the call returns the 429
-	// *APIError (wrapping ErrRateLimited) or, when throttling, an error
-	// wrapping ErrRateLimited. 0 means DefaultMaxRateLimitWait.
+	// pacing finds no request left in the window). A longer wait is not
+	// attempted: the call returns the 429 *APIError (wrapping
+	// ErrRateLimited) or, when pacing, an error wrapping ErrRateLimited. 0
+	// means DefaultMaxRateLimitWait.
 	MaxRateLimitWait time.Duration
-	// Reserve is how many requests of a bucket's quota the client leaves
-	// unused: once the last response of a bucket reported
-	// X-Rate-Limit-Remaining <= Reserve, the next request in that bucket
-	// waits for X-Rate-Limit-Reset. Negative disables throttling.
+	// Reserve is how many requests of a bucket's quota per window the
+	// client leaves unused. Unless Reserve is negative, the client paces
+	// each bucket: from the X-Rate-Limit-Limit, -Remaining and -Reset of
+	// its responses it spreads the requests it may still send in the
+	// window (Remaining minus Reserve minus those in flight) evenly over
+	// the time to the reset, after a burst of at most a second's worth of
+	// the limit; with none left, a request waits for the reset, and the
+	// next window starts at the full rate (Limit per window). The pacing
+	// is shared by every goroutine using the client and every route of the
+	// bucket, and since Remaining counts every client of the org's bucket,
+	// clients in several processes that pace by it slow down for each
+	// other and together stay within the limit. Negative disables pacing
+	// (requests go at once; only a 429 makes the client wait).
 	Reserve int
-	// RateLimitJitter spreads the waits for a rate-limit reset (after a 429
-	// and when throttling): a uniformly random extra wait in
-	// [0, RateLimitJitter) is added, so that calls that hit the limit
+	// RateLimitJitter spreads the waits after a 429: a uniformly random
+	// extra wait in [0, RateLimitJitter) is added, so that calls refused
 	// together do not all fire at the reset instant (Okta's concurrency
 	// limit answers 429 with a reset that is only a suggestion). 0 adds
 	// none.
@@ -59,8 +67,9 @@ type RetryPolicy struct {
 const DefaultMaxRateLimitWait = 75 * time.Second
 
 // DefaultRetryPolicy is what NewClient uses without [WithRetryPolicy]: three
-// retries, jittered exponential backoff, throttling with a reserve of one
-// request per bucket, and up to 1 s of jitter on rate-limit waits.
+// retries, jittered exponential backoff, pacing with a reserve of one
+// request per bucket and window, and up to 1 s of jitter on waits after a
+// 429.
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{MaxRetries: 3, Reserve: 1, MaxRateLimitWait: DefaultMaxRateLimitWait, RateLimitJitter: time.Second}
 }
@@ -79,7 +88,7 @@ func jitter(d time.Duration) time.Duration {
 	return rand.N(d)
 }
 
-// NoRetries is a policy that sends every request once and never throttles;
+// NoRetries is a policy that sends every request once and never paces;
 // a 429 is returned at once as an *APIError wrapping ErrRateLimited.
 func NoRetries() RetryPolicy {
 	return RetryPolicy{MaxRetries: 0, Reserve: -1}
@@ -110,28 +119,6 @@ type RateLimit struct {
 	Reset time.Time
 }
 
-// rateLimits remembers the last RateLimit of each bucket.
-type rateLimits struct {
-	mu      sync.Mutex
-	buckets map[string]RateLimit // guarded by mu
-}
-
-func (r *rateLimits) get(bucket string) (RateLimit, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rl, ok := r.buckets[bucket]
-	return rl, ok
-}
-
-func (r *rateLimits) set(bucket string, rl RateLimit) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.buckets == nil {
-		r.buckets = make(map[string]RateLimit)
-	}
-	r.buckets[bucket] = rl
-}
-
 // parseRateLimit reads the X-Rate-Limit-* headers. The reset time is mapped
 // onto the local clock as now + (Reset - Date) so clock skew between us and
 // Okta does not matter; without Date, Reset is taken as is.
@@ -148,10 +135,19 @@ func parseRateLimit(h http.Header, now time.Time) (RateLimit, bool) {
 	return rl, true
 }
 
-// resetDelay returns X-Rate-Limit-Reset − Date (or − now without Date).
-func resetDelay(h http.Header, now time.Time) (time.Duration, bool) {
+// parseReset returns X-Rate-Limit-Reset, in Unix seconds.
+func parseReset(h http.Header) (int64, bool) {
 	reset, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-Rate-Limit-Reset")), 10, 64)
 	if err != nil || reset <= 0 {
+		return 0, false
+	}
+	return reset, true
+}
+
+// resetDelay returns X-Rate-Limit-Reset − Date (or − now without Date).
+func resetDelay(h http.Header, now time.Time) (time.Duration, bool) {
+	reset, ok := parseReset(h)
+	if !ok {
 		return 0, false
 	}
 	base := now
@@ -189,12 +185,6 @@ func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return d + time.Second, true
-}
-
-func (r *rateLimits) clear(bucket string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.buckets, bucket)
 }
 
 // RateLimitBucket returns the name of Okta's rate-limit bucket for a

@@ -1,0 +1,214 @@
+package okta
+
+import (
+	"math"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// pacer spreads each rate-limit bucket's requests over what is left of its
+// window, from the X-Rate-Limit-* headers of the responses, instead of
+// sending until Okta answers 429 and then sleeping. A Client has one pacer,
+// shared by every goroutine and every route that draws from a bucket.
+//
+// The headers say what is left for everyone using the org's bucket (other
+// processes included), so each client that paces by them slows down as the
+// others draw from the bucket: together they stay within the limit.
+type pacer struct {
+	mu      sync.Mutex
+	buckets map[string]*pace // guarded by mu
+}
+
+// pace is the pacing state of one bucket.
+type pace struct {
+	// rep is what Okta reported for the current window: its limit, the
+	// lowest Remaining and the earliest local estimate of its reset (each
+	// response's estimate is late by up to a second, as X-Rate-Limit-Reset
+	// and Date have one-second resolution, never early). Client.RateLimit
+	// returns it.
+	rep       RateLimit
+	reported  bool
+	resetUnix int64 // X-Rate-Limit-Reset of rep's window: tells windows apart
+
+	// The window pacing works with: rep's or, once rep's reset has passed,
+	// the next one as assumed by roll until a response reports it.
+	remaining int
+	reset     time.Time     // zero: nothing known, requests are not paced
+	rolled    bool          // remaining and reset are roll's assumption
+	window    time.Duration // the longest reset − now reported: the window's length
+	blocked   time.Time     // after a 429: nothing is sent before it
+	pending   int           // admitted requests not answered yet
+	tokens    float64       // requests that may go at once (a token bucket refilled at the pacing rate)
+	refilled  time.Time     // when tokens were last refilled
+}
+
+// tokenSlack absorbs float rounding: after waiting the computed time a
+// token is there, not 0.9999999 of one.
+const tokenSlack = 1e-9
+
+// admit decides whether one more request may go at now. It returns 0 and
+// counts the request as pending (every admitted request must be followed
+// by one call of done), or how long to wait before asking again; after429
+// says the wait is for a 429's reset (the caller adds jitter). With pace
+// false it admits at once and only counts.
+//
+// Pacing: the requests left for this client in the window, avail =
+// remaining − pending − reserve, and the next window's first request share
+// the time to the reset evenly, a rate of (avail+1)/(reset−now); a token
+// bucket at that rate, holding at most a second's worth of the window's
+// limit and never more than avail, lets that many go at once. With avail
+// at 0 the request waits for the reset. At the reset the next window
+// starts at its full rate (see roll).
+func (p *pace) admit(now time.Time, reserve int, pace bool) (wait time.Duration, after429 bool) {
+	if pace && now.Before(p.blocked) {
+		return p.blocked.Sub(now), true
+	}
+	if pace && !p.reset.IsZero() && !now.Before(p.reset) {
+		p.roll(now)
+	}
+	if !pace || p.reset.IsZero() {
+		p.pending++
+		return 0, false
+	}
+	avail := p.remaining - p.pending - reserve
+	if avail <= 0 {
+		return p.reset.Sub(now), false
+	}
+	rate := float64(avail+1) / p.reset.Sub(now).Seconds() // requests per second
+	p.tokens = min(p.tokens+rate*now.Sub(p.refilled).Seconds(), p.burst(), float64(avail))
+	p.refilled = now
+	if p.tokens >= 1-tokenSlack {
+		p.tokens = max(p.tokens-1, 0)
+		p.pending++
+		return 0, false
+	}
+	return max(time.Duration(math.Ceil((1-p.tokens)/rate*float64(time.Second))), 1), false
+}
+
+// burst is how many requests may go at once: a second's worth of the
+// window's limit at its full rate, at least one.
+func (p *pace) burst() float64 {
+	if p.window <= 0 || p.rep.Limit <= 0 {
+		return 1
+	}
+	return max(1, math.Ceil(float64(p.rep.Limit)*float64(time.Second)/float64(p.window)))
+}
+
+// roll starts the window after the one that reset: until a response
+// reports it, it is assumed to hold the full limit and to last as long as
+// the longest window seen, from now (the latest it can reset if it starts
+// now, so pacing over it is never too fast). Without a limit or a window
+// length to go by, nothing is known: the next response tells.
+func (p *pace) roll(now time.Time) {
+	p.rolled = true
+	if p.rep.Limit <= 0 || p.window <= 0 {
+		p.reset = time.Time{}
+		return
+	}
+	p.remaining = p.rep.Limit
+	p.reset = now.Add(p.window)
+	p.tokens, p.refilled = p.burst(), now
+}
+
+// observe takes the rate-limit headers of a response (not a 429) received
+// at now.
+func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64) {
+	if resetUnix <= 0 || rl.Reset.IsZero() {
+		// No reset to pace by: keep the report for Client.RateLimit only.
+		if !p.reported || p.resetUnix == 0 {
+			p.rep, p.reported = rl, true
+		}
+		return
+	}
+	p.window = max(p.window, rl.Reset.Sub(now))
+	switch {
+	case !p.reported || resetUnix > p.resetUnix: // a new window
+		p.rep, p.reported, p.resetUnix = rl, true, resetUnix
+		if p.reset.IsZero() {
+			p.tokens, p.refilled = p.burst(), now
+		}
+		p.remaining, p.reset, p.rolled = rl.Remaining, rl.Reset, false
+		p.blocked = time.Time{}
+	case resetUnix == p.resetUnix: // the same window: the lowest count and earliest reset are the truest
+		p.rep.Limit = rl.Limit
+		p.rep.Remaining = min(p.rep.Remaining, rl.Remaining)
+		if rl.Reset.Before(p.rep.Reset) {
+			p.rep.Reset = rl.Reset
+		}
+		if !p.rolled {
+			p.remaining, p.reset = p.rep.Remaining, p.rep.Reset
+		}
+	}
+	// An older window's response, arriving late, says nothing new.
+}
+
+// refused takes a 429 received at now that asked to wait wait: nothing
+// goes before then, and then a new window is assumed (see roll). A 429
+// with X-Rate-Limit-Limit 0 (Okta's concurrency limit) says nothing about
+// the bucket's window and only blocks.
+func (p *pace) refused(now time.Time, rl RateLimit, resetUnix int64, wait time.Duration) {
+	if rl.Limit > 0 {
+		rl.Remaining = 0
+		p.observe(now, rl, resetUnix)
+	}
+	if until := now.Add(wait); until.After(p.blocked) {
+		p.blocked = until
+	}
+	p.remaining, p.reset, p.tokens, p.rolled = 0, p.blocked, 0, false
+}
+
+// bucket returns the state of bucket, creating it. The caller holds mu.
+func (pc *pacer) bucket(name string) *pace {
+	if pc.buckets == nil {
+		pc.buckets = make(map[string]*pace)
+	}
+	p := pc.buckets[name]
+	if p == nil {
+		p = &pace{}
+		pc.buckets[name] = p
+	}
+	return p
+}
+
+// admit is [pace.admit] for bucket; rl is the bucket's last report, for
+// the caller's error message.
+func (pc *pacer) admit(bucket string, now time.Time, reserve int, pace bool) (wait time.Duration, after429 bool, rl RateLimit) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	p := pc.bucket(bucket)
+	wait, after429 = p.admit(now, reserve, pace)
+	return wait, after429, p.rep
+}
+
+// done ends an admitted request of bucket at now: h is its response's
+// header (nil when no response came) and tooMany says it was a 429.
+func (pc *pacer) done(bucket string, now time.Time, h http.Header, tooMany bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	p := pc.bucket(bucket)
+	p.pending = max(p.pending-1, 0)
+	if h == nil {
+		return
+	}
+	rl, ok := parseRateLimit(h, now)
+	resetUnix, _ := parseReset(h)
+	switch {
+	case tooMany:
+		wait, _ := rateLimitWait(h, now)
+		p.refused(now, rl, resetUnix, wait)
+	case ok:
+		p.observe(now, rl, resetUnix)
+	}
+}
+
+// rateLimit returns bucket's last report.
+func (pc *pacer) rateLimit(bucket string) (RateLimit, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	p := pc.buckets[bucket]
+	if p == nil || !p.reported {
+		return RateLimit{}, false
+	}
+	return p.rep, true
+}
