@@ -92,7 +92,7 @@ func (p *pace) burst() float64 {
 	if p.window <= 0 || p.rep.Limit <= 0 {
 		return 1
 	}
-	return max(1, math.Ceil(float64(p.rep.Limit)*float64(time.Second)/float64(p.window)))
+	return max(1, math.Round(float64(p.rep.Limit)*float64(time.Second)/float64(p.window)))
 }
 
 // roll starts the window after the one that reset: until a response

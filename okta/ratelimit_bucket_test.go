@@ -1,7 +1,9 @@
 package okta_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
@@ -59,5 +61,75 @@ func TestClientKeysRateLimitsByBucket(t *testing.T) {
 	}
 	if okta.RateLimitBucket("GET", "/api/v1/users/00u1") == okta.RateLimitBucket("POST", "/api/v1/users") {
 		t.Error("getting a user and creating users share a bucket; Okta keeps them apart")
+	}
+}
+
+// Two clients with their own state, standing for two processes, share one
+// org's bucket: each paces by what the headers say is left, so together
+// they stay under the limit (no 429) and still use most of it. Without
+// pacing (Reserve -1: send until a 429, then wait for the reset) the same
+// calls draw 429s, so the test can tell the two apart.
+func TestTwoClientsShareABucket(t *testing.T) {
+	t.Parallel()
+	const (
+		limit  = 20
+		calls  = 90 // 45 each: more than four windows' worth
+		window = time.Minute
+	)
+	tests := []struct {
+		name     string
+		policy   okta.RetryPolicy
+		want429s bool
+	}{
+		{"paced", okta.RetryPolicy{MaxRetries: 3, Reserve: 1}, false},
+		{"not paced", okta.RetryPolicy{MaxRetries: 3, Reserve: -1}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := oktatest.NewServer(t, oktatest.WithBucketLimit("GET /api/v1/users/{idOrLogin}", limit))
+			u, err := srv.AddUser(okta.Profile{Login: "shared@example.com", Email: "shared@example.com", FirstName: "S", LastName: "B"}, okta.UserActive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var clients [2]*okta.Client
+			for i := range clients {
+				if clients[i], err = srv.Client(okta.WithRetryPolicy(tc.policy)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := srv.Now()
+			for i := range calls {
+				if _, err := clients[i%2].GetUser(t.Context(), u.ID); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			elapsed := srv.Now().Sub(start)
+			var ok, refused int
+			for _, r := range srv.RequestLog() {
+				if r.Method != "GET" || !strings.HasPrefix(r.Path, "/api/v1/users/") {
+					continue
+				}
+				if r.Status == 429 {
+					refused++
+				} else {
+					ok++
+				}
+			}
+			if ok != calls {
+				t.Errorf("%d calls answered, want %d", ok, calls)
+			}
+			if got := refused > 0; got != tc.want429s {
+				t.Errorf("%d 429s; want some: %v", refused, tc.want429s)
+			}
+			if !tc.want429s {
+				// Each client leaves one request per window unused, so
+				// together they may use 18 of 20: 90 calls used fully
+				// are five windows, the last call inside the fifth.
+				if elapsed >= 5*window {
+					t.Errorf("90 calls took %v of fake time, want less than 5 windows (%v): the budget went unused", elapsed, 5*window)
+				}
+			}
+		})
 	}
 }

@@ -1,0 +1,186 @@
+package okta
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// paceStep is one event in a bucket's life: a response's rate-limit headers
+// (observe), a 429 (refuse), an answer without headers (done) or a request
+// asking to go (admit, with the decision it must get).
+type paceStep struct {
+	at        time.Duration // since t0
+	op        string        // "observe", "refuse", "done", "admit"
+	limit     int
+	remaining int
+	reset     time.Duration // X-Rate-Limit-Reset − t0 (whole seconds)
+	localLate time.Duration // how much later than reset this response's local estimate is (Date's resolution)
+	wait      time.Duration // refuse: the 429's wait; admit: the wait wanted
+	after429  bool          // admit: the wait is a 429's
+	n         int           // admit: how many times (default 1), each with the same decision
+}
+
+func TestPaceDecisions(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	// gap is the wait for the next token at rate (avail+1)/left.
+	gap := func(avail int, left time.Duration) time.Duration {
+		return time.Duration(math.Ceil(left.Seconds() / float64(avail+1) * float64(time.Second)))
+	}
+	tests := []struct {
+		name    string
+		reserve int
+		pace    bool
+		steps   []paceStep
+	}{
+		{"nothing known: requests go at once", 1, true, []paceStep{
+			{op: "admit", n: 5},
+		}},
+		{"a fresh window: a second's worth at once, then evenly over the time to the reset", 1, true, []paceStep{
+			{op: "admit"},
+			{at: 20 * time.Millisecond, op: "done"}, // its answer:
+			{at: 20 * time.Millisecond, op: "observe", limit: 600, remaining: 599, reset: 60 * time.Second},
+			// The burst: 600 requests / 60 s × 1 s, rounded: 10.
+			{at: 20 * time.Millisecond, op: "admit", n: 10},
+			// 599 left − 10 in flight − 1 reserved = 588, and the next
+			// window's first share the 59.98 s left.
+			{at: 20 * time.Millisecond, op: "admit", wait: gap(588, 59980*time.Millisecond)},
+		}},
+		{"answers free their requests' places", 1, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 3, reset: 60 * time.Second},
+			{op: "admit", n: 1},
+			// 3 − 1 in flight − 1 reserved = 1 left, but no token yet.
+			{op: "admit", wait: gap(1, 60*time.Second)},
+			{at: gap(1, 60*time.Second), op: "admit"},
+			// 3 − 2 − 1 = 0 left: wait for the reset.
+			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second},
+			{at: 31 * time.Second, op: "done"},
+			{at: 31 * time.Second, op: "done"},
+			{at: 31 * time.Second, op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second},
+			// 1 − 0 − 1 = 0 left.
+			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second},
+		}},
+		{"reserve 0 uses the last request", 0, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second},
+			{op: "admit"},
+			{op: "admit", wait: 60 * time.Second},
+		}},
+		{"the reserve is left unused", 5, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 5, reset: 60 * time.Second},
+			{at: time.Second, op: "admit", wait: 59 * time.Second},
+		}},
+		{"at the reset the next window starts at the full rate", 1, true, []paceStep{
+			{op: "observe", limit: 120, remaining: 0, reset: 60 * time.Second},
+			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second},
+			// Assumed: 120 requests, a 60 s window from now; the burst is
+			// 120 / 60 s × 1 s = 2.
+			{at: 60 * time.Second, op: "admit", n: 2},
+			{at: 60 * time.Second, op: "admit", wait: gap(120-2-1, 60*time.Second)},
+		}},
+		{"the lowest remaining and the earliest reset of a window count", 0, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 2, reset: 60 * time.Second, localLate: 900 * time.Millisecond},
+			{op: "observe", limit: 60, remaining: 5, reset: 60 * time.Second, localLate: 100 * time.Millisecond},
+			{op: "admit", n: 1},
+			{op: "admit", wait: gap(1, 60100*time.Millisecond)},
+			{op: "done"},
+			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second, localLate: 500 * time.Millisecond},
+			{op: "admit", wait: 60100 * time.Millisecond},
+		}},
+		{"a late answer from the previous window changes nothing", 0, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
+			{at: 61 * time.Second, op: "observe", limit: 60, remaining: 59, reset: 121 * time.Second},
+			{at: 61 * time.Second, op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
+			{at: 61 * time.Second, op: "admit"},
+		}},
+		{"a 429 holds every request until its wait is over", 1, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 50, reset: 60 * time.Second},
+			{at: 10 * time.Second, op: "refuse", limit: 60, reset: 30 * time.Second, wait: 21 * time.Second},
+			{at: 20 * time.Second, op: "admit", wait: 11 * time.Second, after429: true},
+			{at: 31 * time.Second, op: "admit"},
+		}},
+		{"Okta's concurrency 429 (limit 0) blocks, then the window goes on", 1, true, []paceStep{
+			{op: "admit"},
+			{op: "refuse", limit: 0, reset: 2 * time.Second, wait: 3 * time.Second},
+			{at: time.Second, op: "admit", wait: 2 * time.Second, after429: true},
+			{at: 3 * time.Second, op: "admit"},
+		}},
+		{"pacing off: requests go at once, even when none is left", 1, false, []paceStep{
+			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
+			{op: "admit", n: 3},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var p pace
+			type decision struct {
+				Step     int
+				Wait     time.Duration
+				After429 bool
+			}
+			var got, want []decision
+			for i, s := range tc.steps {
+				now := t0.Add(s.at)
+				rl := RateLimit{Limit: s.limit, Remaining: s.remaining, Reset: t0.Add(s.reset + s.localLate)}
+				resetUnix := t0.Add(s.reset).Unix()
+				switch s.op {
+				case "observe":
+					p.observe(now, rl, resetUnix)
+				case "refuse":
+					p.refused(now, rl, resetUnix, s.wait)
+				case "done":
+					p.pending--
+				case "admit":
+					for range max(s.n, 1) {
+						w, after := p.admit(now, tc.reserve, tc.pace)
+						got = append(got, decision{i, w, after})
+						want = append(want, decision{i, s.wait, s.after429})
+					}
+				default:
+					t.Fatalf("step %d: unknown op %q", i, s.op)
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("decisions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Rate-limit headers reach the pacer through done, for every bucket apart:
+// a report, a 429 and an answer without headers.
+func TestPacerDone(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var pc pacer
+	h := func(limit, remaining string, reset time.Duration) http.Header {
+		return http.Header{
+			"Date":                   {t0.Format(http.TimeFormat)},
+			"X-Rate-Limit-Limit":     {limit},
+			"X-Rate-Limit-Remaining": {remaining},
+			"X-Rate-Limit-Reset":     {strconv.FormatInt(t0.Add(reset).Unix(), 10)},
+		}
+	}
+	if w, _, _ := pc.admit("a", t0, 0, true); w != 0 {
+		t.Fatalf("first admit waits %v", w)
+	}
+	pc.done("a", t0, h("10", "0", 40*time.Second), false)
+	if w, _, rl := pc.admit("a", t0, 0, true); w != 40*time.Second || rl != (RateLimit{Limit: 10, Remaining: 0, Reset: t0.Add(40 * time.Second)}) {
+		t.Errorf("admit after an exhausting report: wait %v, state %+v; want 40s and the report", w, rl)
+	}
+	if w, _, _ := pc.admit("b", t0, 0, true); w != 0 {
+		t.Errorf("another bucket waits %v; buckets are apart", w)
+	}
+	pc.done("b", t0, h("10", "0", 20*time.Second), true)
+	if w, after, _ := pc.admit("b", t0, 0, true); w != 21*time.Second || !after {
+		t.Errorf("admit after a 429: wait %v (after429 %v), want the reset plus a second", w, after)
+	}
+	if _, ok := pc.rateLimit("c"); ok {
+		t.Error("a bucket never answered has a rate limit")
+	}
+}
