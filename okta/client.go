@@ -85,7 +85,7 @@ func WithRetryPolicy(p RetryPolicy) Option {
 }
 
 // WithClock replaces the wall clock used for rate-limit bookkeeping and for
-// every wait (throttling, 429 resets, backoff). Tests use it to make waits
+// every wait (pacing, 429 resets, backoff). Tests use it to make waits
 // instantaneous and observable.
 func WithClock(c Clock) Option { return setting(httpclient.WithClock(c)) }
 
@@ -247,7 +247,7 @@ type call struct {
 
 func (c *Client) bucket(k *call) string { return RateLimitBucket(k.method, k.route) }
 
-// do runs a call with throttling and retries. It returns the final
+// do runs a call with pacing and retries. It returns the final
 // response's header on success.
 func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 	var body []byte

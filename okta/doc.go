@@ -66,12 +66,16 @@
 //
 // Okta enforces per-bucket rate limits and reports them in the
 // X-Rate-Limit-Limit, X-Rate-Limit-Remaining and X-Rate-Limit-Reset headers
-// (https://developer.okta.com/docs/reference/rl2-monitor/). The client
-// remembers the last state of each bucket and, when Remaining has reached the
-// configured reserve, waits for the reset before sending the next request in
-// that bucket. On HTTP 429 it waits until the reset (computed from
-// X-Rate-Limit-Reset minus the server's Date, so clock skew does not matter)
-// and retries. Transport errors and 5xx responses are retried with jittered
+// (https://developer.okta.com/docs/reference/rl2-monitor/); a window is a
+// minute. The client paces each bucket by them instead of sending until
+// Okta answers 429: it spreads the requests still allowed in the window
+// (Remaining minus a reserve minus those in flight) evenly over the time to
+// the reset (X-Rate-Limit-Reset minus the server's Date, so clock skew does
+// not matter), and starts the next window at its full rate. The pacing is
+// shared by every goroutine and every route of a bucket; since Remaining
+// counts the whole org's use of the bucket, several processes that each
+// pace by it stay within the limit together. On HTTP 429 it waits until the
+// reset and retries. Transport errors and 5xx responses are retried with jittered
 // exponential backoff, but only for idempotent calls. Every wait is
 // context-aware. See [RetryPolicy].
 //
