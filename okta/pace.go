@@ -143,19 +143,29 @@ func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64) {
 	// An older window's response, arriving late, says nothing new.
 }
 
-// refused takes a 429 received at now that asked to wait wait: nothing
-// goes before then, and then a new window is assumed (see roll). A 429
-// with X-Rate-Limit-Limit 0 (Okta's concurrency limit) says nothing about
-// the bucket's window and only blocks.
-func (p *pace) refused(now time.Time, rl RateLimit, resetUnix int64, wait time.Duration) {
-	if rl.Limit > 0 {
+// refused takes a 429 received at now that asked to wait wait (ok says
+// it carried X-Rate-Limit-* headers, rl and resetUnix): nothing goes before
+// then. A rate 429 also ends the window: no request is left in it, and
+// after the wait a new one is assumed (see roll). A 429 with
+// X-Rate-Limit-Limit 0 is Okta's concurrency limit: it says nothing about
+// the bucket's window, which goes on after the wait.
+func (p *pace) refused(now time.Time, rl RateLimit, resetUnix int64, ok bool, wait time.Duration) {
+	if ok && rl.Limit > 0 {
 		rl.Remaining = 0
 		p.observe(now, rl, resetUnix)
 	}
 	if until := now.Add(wait); until.After(p.blocked) {
 		p.blocked = until
 	}
-	p.remaining, p.reset, p.tokens, p.rolled = 0, p.blocked, 0, false
+	switch {
+	case ok && rl.Limit == 0:
+		return
+	case ok: // its reset is the freshest word on the window's
+		p.reset = p.blocked
+	case p.reset.Before(p.blocked):
+		p.reset = p.blocked
+	}
+	p.remaining, p.tokens, p.rolled = 0, 0, false
 }
 
 // bucket returns the state of bucket, creating it. The caller holds mu.
@@ -196,7 +206,7 @@ func (pc *pacer) done(bucket string, now time.Time, h http.Header, tooMany bool)
 	switch {
 	case tooMany:
 		wait, _ := rateLimitWait(h, now)
-		p.refused(now, rl, resetUnix, wait)
+		p.refused(now, rl, resetUnix, ok, wait)
 	case ok:
 		p.observe(now, rl, resetUnix)
 	}

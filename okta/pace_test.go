@@ -14,15 +14,16 @@ import (
 // (observe), a 429 (refuse), an answer without headers (done) or a request
 // asking to go (admit, with the decision it must get).
 type paceStep struct {
-	at        time.Duration // since t0
-	op        string        // "observe", "refuse", "done", "admit"
-	limit     int
-	remaining int
-	reset     time.Duration // X-Rate-Limit-Reset − t0 (whole seconds)
-	localLate time.Duration // how much later than reset this response's local estimate is (Date's resolution)
-	wait      time.Duration // refuse: the 429's wait; admit: the wait wanted
-	after429  bool          // admit: the wait is a 429's
-	n         int           // admit: how many times (default 1), each with the same decision
+	at         time.Duration // since t0
+	op         string        // "observe", "refuse", "done", "admit"
+	limit      int
+	remaining  int
+	reset      time.Duration // X-Rate-Limit-Reset − t0 (whole seconds)
+	localLate  time.Duration // how much later than reset this response's local estimate is (Date's resolution)
+	wait       time.Duration // refuse: the 429's wait; admit: the wait wanted
+	after429   bool          // admit: the wait is a 429's
+	n          int           // admit: how many times (default 1), each with the same decision
+	headerless bool          // refuse: the 429 had no X-Rate-Limit-* headers
 }
 
 func TestPaceDecisions(t *testing.T) {
@@ -103,11 +104,18 @@ func TestPaceDecisions(t *testing.T) {
 			{at: 20 * time.Second, op: "admit", wait: 11 * time.Second, after429: true},
 			{at: 31 * time.Second, op: "admit"},
 		}},
-		{"Okta's concurrency 429 (limit 0) blocks, then the window goes on", 1, true, []paceStep{
-			{op: "admit"},
+		{"Okta's concurrency 429 (limit 0) blocks, then the window goes on", 0, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second},
 			{op: "refuse", limit: 0, reset: 2 * time.Second, wait: 3 * time.Second},
 			{at: time.Second, op: "admit", wait: 2 * time.Second, after429: true},
 			{at: 3 * time.Second, op: "admit"},
+			// The window's last request is gone: wait for its reset.
+			{at: 3 * time.Second, op: "admit", wait: 57 * time.Second},
+		}},
+		{"a 429 without headers ends the window it knows", 0, true, []paceStep{
+			{op: "observe", limit: 60, remaining: 30, reset: 60 * time.Second},
+			{at: 10 * time.Second, op: "refuse", headerless: true},
+			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second},
 		}},
 		{"pacing off: requests go at once, even when none is left", 1, false, []paceStep{
 			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
@@ -132,7 +140,11 @@ func TestPaceDecisions(t *testing.T) {
 				case "observe":
 					p.observe(now, rl, resetUnix)
 				case "refuse":
-					p.refused(now, rl, resetUnix, s.wait)
+					if s.headerless {
+						p.refused(now, RateLimit{}, 0, false, s.wait)
+					} else {
+						p.refused(now, rl, resetUnix, true, s.wait)
+					}
 				case "done":
 					p.pending--
 				case "admit":
