@@ -80,8 +80,9 @@ type BatchReport struct {
 //     ErrInvalidBatch).
 //  2. Ordering: one initiate-fulfillment-request per valid user, as
 //     [Service.Order] does, Config.Concurrency at a time (errgroup), within
-//     Okta's rate limit (the Okta client waits for the rate-limit window
-//     when it runs low, and Config.OrderRate adds a limit of its own). A
+//     Okta's rate limit (the Okta client paces each bucket, spreading what
+//     is left of the window over the time to its reset, and
+//     Config.OrderRate adds a limit of its own). A
 //     user who already has a key in flight, in the store or at Okta, is
 //     skipped (Result.Err wraps ErrOrderInFlight), so running a batch again
 //     orders nobody twice.

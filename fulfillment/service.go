@@ -141,7 +141,7 @@ type Config struct {
 	// NewTicker makes Run's ticker (default: time.NewTicker).
 	NewTicker func(time.Duration) Ticker
 	// OrderRate, if positive, caps batch orders per second on top of the
-	// Okta client's own rate-limit throttling.
+	// Okta client's own rate-limit pacing.
 	OrderRate rate.Limit
 	// OrderBurst is OrderRate's burst (default 1).
 	OrderBurst int
