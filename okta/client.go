@@ -24,11 +24,11 @@ const DefaultMaxBodySize = httpclient.DefaultMaxBodySize
 // Formatting a Client (%v, %+v, %#v, String) prints only its org URL; the
 // token is never printed.
 type Client struct {
-	org    *url.URL
-	core   httpclient.Core // its HTTP client adds the Authorization header for the org's host
-	anon   *http.Client    // same transport, no Authorization (Authn API)
-	retry  RetryPolicy
-	pacer  pacer
+	org   *url.URL
+	core  httpclient.Core // its HTTP client adds the Authorization header for the org's host
+	anon  *http.Client    // same transport, no Authorization (Authn API)
+	retry RetryPolicy
+	pacer pacer
 	// skew is Okta's clock minus the client's, in nanoseconds: the largest
 	// estimate the responses' Date headers gave (see Now); skewKnown is set
 	// once there is one.
