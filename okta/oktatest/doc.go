@@ -117,10 +117,16 @@
 // [WithHookTimeout]); one more try follows any failure, then the verify
 // call answers 400. Events go only to ACTIVE and VERIFIED hooks subscribed
 // to their type, one POST of Okta's envelope per event with the hook's
-// auth and custom headers, after the response of the request that caused
-// them; a timeout, a failed connection or a 5xx gets one retry with the
-// same body, a 4xx none. Every attempt is a [Delivery] ([Server.Deliveries],
-// [Server.AwaitDeliveries]). At most 25 hooks are ACTIVE; only INACTIVE ones
+// auth and custom headers. Delivery is asynchronous, as Okta's is: the
+// request that caused an event gets its answer without waiting for any
+// hook, and each hook's deliveries run in the background, one at a time in
+// the order the events were emitted (so a hook may call the org's API
+// while it handles a delivery). A timeout, a failed connection or a 5xx
+// gets one retry with the same body, a 4xx none. Every attempt is a
+// [Delivery] ([Server.Deliveries]); a test that needs a delivery waits for
+// it with [Server.AwaitDeliveries] (n attempts) or
+// [Server.AwaitQueuedDeliveries] (everything emitted so far), never with a
+// sleep. [Server.Close] waits for the queued deliveries. At most 25 hooks are ACTIVE; only INACTIVE ones
 // can be deleted. docs/decisions.md §Okta event hooks lists what Okta does
 // not document and the fake chose.
 //

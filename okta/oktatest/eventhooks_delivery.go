@@ -95,34 +95,103 @@ func deleteHook(hooks []*hook, id string) []*hook {
 	return out
 }
 
-// deliverHooks posts x's events to every ACTIVE and VERIFIED hook
-// subscribed to them (after the response was sent), one event per POST.
-func (s *Server) deliverHooks(ctx context.Context, x *exchange) {
+// deliverHooks queues x's events for every ACTIVE and VERIFIED hook
+// subscribed to them, one event per POST. It does not wait: as Okta's
+// delivery is asynchronous, each hook's queue is drained by its own
+// goroutine, in the order the events were emitted; Close waits for them.
+// The envelope (its eventId included) is built here, in the request's
+// goroutine, so what is delivered does not depend on when it is sent.
+func (s *Server) deliverHooks(x *exchange) {
 	if len(x.events) == 0 {
 		return
 	}
-	type job struct {
-		ch channel
-		e  Event
-	}
-	var jobs []job
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
 	displays := map[string]string{}
 	for _, e := range x.events {
 		if u, ok := s.users[e.UserID]; ok {
 			displays[e.UserID] = u.profile.FirstName + " " + u.profile.LastName
 		}
 	}
+	now := s.now()
 	for _, h := range s.hooks {
 		for _, e := range x.events {
-			if h.receives(e.EventType) {
-				jobs = append(jobs, job{h.channel(), e})
+			if !h.receives(e.EventType) {
+				continue
 			}
+			ch := h.channel()
+			p := okta.EventHookDelivery{
+				EventType: okta.EventHookDeliveryType, EventTypeVersion: "1.0", CloudEventsVersion: "0.1",
+				Source: s.srv.URL + "/api/v1/eventHooks/" + ch.id, EventID: uuid.Must(uuid.NewRandomFromReader(s.rand)).String(),
+				Data:      &okta.EventHookData{Events: []okta.LogEvent{s.logEventFor(e, displays[e.UserID])}},
+				EventTime: now, ContentType: "application/json",
+			}
+			body, err := json.Marshal(p)
+			if err != nil {
+				panic(fmt.Sprintf("oktatest: encode event hook payload: %v", err)) // the fake's own types
+			}
+			s.enqueueLocked(hookJob{ch: ch, e: e, eventID: p.EventID, body: body})
 		}
 	}
-	s.mu.Unlock()
-	for _, j := range jobs {
-		s.deliver(ctx, j.ch, j.e, s.logEventFor(j.e, displays[j.e.UserID]))
+}
+
+// hookJob is one queued delivery of one event to one hook.
+type hookJob struct {
+	ch      channel
+	e       Event
+	eventID string
+	body    []byte
+}
+
+// hookQueue is one hook's pending deliveries; running says a goroutine is
+// draining it.
+type hookQueue struct {
+	jobs    []hookJob
+	running bool
+}
+
+// enqueueLocked appends j to its hook's queue and starts the queue's
+// goroutine if none runs.
+func (s *Server) enqueueLocked(j hookJob) {
+	if s.hookQueues == nil {
+		s.hookQueues = map[string]*hookQueue{}
+	}
+	q := s.hookQueues[j.ch.id]
+	if q == nil {
+		q = &hookQueue{}
+		s.hookQueues[j.ch.id] = q
+	}
+	q.jobs = append(q.jobs, j)
+	s.pendingDeliveries++
+	if q.running {
+		return
+	}
+	q.running = true
+	s.hookWG.Add(1)
+	go s.drain(q)
+}
+
+// drain delivers q's jobs in order until the queue is empty.
+func (s *Server) drain(q *hookQueue) {
+	defer s.hookWG.Done()
+	for {
+		s.mu.Lock()
+		if len(q.jobs) == 0 {
+			q.running = false
+			s.mu.Unlock()
+			return
+		}
+		j := q.jobs[0]
+		q.jobs = q.jobs[1:]
+		s.mu.Unlock()
+		s.deliver(context.Background(), j)
+		s.mu.Lock()
+		s.pendingDeliveries--
+		s.signalLocked()
+		s.mu.Unlock()
 	}
 }
 
@@ -131,33 +200,30 @@ func (s *Server) deliverHooks(ctx context.Context, x *exchange) {
 // scheme and custom headers, the hook timeout per attempt, and at most one
 // retry, after a timeout, a failed connection or a 5xx (not after a 4xx).
 // Every attempt is recorded as a Delivery.
-func (s *Server) deliver(ctx context.Context, ch channel, e Event, le okta.LogEvent) {
-	now := s.Now()
-	p := okta.EventHookDelivery{
-		EventType: okta.EventHookDeliveryType, EventTypeVersion: "1.0", CloudEventsVersion: "0.1",
-		Source: s.srv.URL + "/api/v1/eventHooks/" + ch.id, EventID: uuid.Must(uuid.NewRandomFromReader(s.rand)).String(),
-		Data: &okta.EventHookData{Events: []okta.LogEvent{le}}, EventTime: now, ContentType: "application/json",
-	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		panic(fmt.Sprintf("oktatest: encode event hook payload: %v", err)) // the fake's own types
-	}
+func (s *Server) deliver(ctx context.Context, j hookJob) {
 	for attempt := 1; attempt <= 2; attempt++ {
-		d := Delivery{HookID: ch.id, URL: ch.uri, EventType: e.EventType, EventUUIDs: []string{e.UUID},
-			EventID: p.EventID, Attempt: attempt, Time: s.Now()}
-		d.Status, err = s.post(ctx, ch, body)
+		d := Delivery{HookID: j.ch.id, URL: j.ch.uri, EventType: j.e.EventType, EventUUIDs: []string{j.e.UUID},
+			EventID: j.eventID, Attempt: attempt, Time: s.Now()}
+		var err error
+		d.Status, err = s.post(ctx, j.ch, j.body)
 		if err != nil {
 			d.Err = err.Error()
 		}
 		s.mu.Lock()
 		s.deliveries = append(s.deliveries, d)
-		close(s.delivered)
-		s.delivered = make(chan struct{})
+		s.signalLocked()
 		s.mu.Unlock()
 		if (err == nil && d.Status < 500) || ctx.Err() != nil {
 			return
 		}
 	}
+}
+
+// signalLocked wakes the AwaitDeliveries and AwaitQueuedDeliveries
+// callers.
+func (s *Server) signalLocked() {
+	close(s.delivered)
+	s.delivered = make(chan struct{})
 }
 
 // post sends one delivery attempt and returns the hook's status.

@@ -91,13 +91,29 @@ func (s *Server) Deliveries() []Delivery {
 	return append([]Delivery(nil), s.deliveries...)
 }
 
-// AwaitDeliveries blocks until at least n deliveries were attempted or ctx
-// ends. Deliveries happen after the response of the request that emitted
-// the event was sent, as Okta delivers event hooks asynchronously.
+// AwaitDeliveries blocks until at least n delivery attempts were made (a
+// retry is an attempt of its own) or ctx ends, and returns every attempt so
+// far. Deliveries run in the background, as Okta delivers event hooks
+// asynchronously: the request that emitted an event has its answer before
+// any hook is called, so a test that needs the hook's work waits here.
 func (s *Server) AwaitDeliveries(ctx context.Context, n int) ([]Delivery, error) {
+	return s.awaitDeliveries(ctx, fmt.Sprintf("%d deliveries", n), func() bool { return len(s.deliveries) >= n })
+}
+
+// AwaitQueuedDeliveries blocks until every event-hook delivery queued so
+// far (by the requests answered before the call) has finished, its retry
+// included, or ctx ends, and returns every attempt so far. Use it when the
+// number of deliveries is not the point: after it returns, the hooks have
+// answered every event emitted before the call.
+func (s *Server) AwaitQueuedDeliveries(ctx context.Context) ([]Delivery, error) {
+	return s.awaitDeliveries(ctx, "the queued deliveries", func() bool { return s.pendingDeliveries == 0 })
+}
+
+// awaitDeliveries waits until done (called under mu) holds.
+func (s *Server) awaitDeliveries(ctx context.Context, what string, done func() bool) ([]Delivery, error) {
 	for {
 		s.mu.Lock()
-		if len(s.deliveries) >= n {
+		if done() {
 			out := append([]Delivery(nil), s.deliveries...)
 			s.mu.Unlock()
 			return out, nil
@@ -107,7 +123,7 @@ func (s *Server) AwaitDeliveries(ctx context.Context, n int) ([]Delivery, error)
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("oktatest: waiting for %d deliveries: %w", n, ctx.Err())
+			return nil, fmt.Errorf("oktatest: waiting for %s: %w", what, ctx.Err())
 		}
 	}
 }

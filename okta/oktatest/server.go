@@ -59,29 +59,33 @@ type Server struct {
 	faults  *fakehttp.Faults
 	limiter *fakehttp.Limiter
 
-	mu           sync.Mutex
-	delivered    chan struct{}           // guarded by mu; closed and replaced on each delivery
-	tokens       map[string][]string     // guarded by mu; token → scopes
-	users        map[string]*user        // guarded by mu
-	userOrder    []string                // guarded by mu; by seq
-	userSeq      uint64                  // guarded by mu; the last user's seq
-	deletedSeq   map[string]uint64       // guarded by mu; seq of deleted users (list cursors)
-	userTypes    map[string]string       // guarded by mu; user type ID → name
-	groupOrder   []string                // guarded by mu; by seq
-	byLogin      map[string]*user        // guarded by mu; by loginKey(profile.Login)
-	groups       map[string]*group       // guarded by mu
-	enrollments  map[string]*enrollment  // guarded by mu
-	fulfillments map[string]*fulfillment // guarded by mu
-	events       []Event                 // guarded by mu
-	outbox       []Email                 // guarded by mu
-	log          fakehttp.Log[Request]
-	hooks        []*hook                           // guarded by mu
-	deliveries   []Delivery                        // guarded by mu
-	txns         map[string]*txn                   // guarded by mu; Authn state tokens
-	rps          map[string]*webauthn.RelyingParty // guarded by mu; by RP ID
-	byUser       map[string][]*enrollment          // guarded by mu; each user's enrollments in creation order
-	oauth        oauthState                        // guarded by mu; service apps, access tokens, DPoP (oauth.go)
-	oidc         oidcState                         // guarded by mu; OIDC apps, sign-ins, codes (oidc.go)
+	mu                sync.Mutex
+	delivered         chan struct{}           // guarded by mu; closed and replaced on each delivery
+	hookQueues        map[string]*hookQueue   // guarded by mu; pending deliveries by hook ID
+	closing           bool                    // guarded by mu; Close began: no new deliveries
+	pendingDeliveries int                     // guarded by mu; queued deliveries not yet finished (all attempts)
+	hookWG            sync.WaitGroup          // the goroutines draining hookQueues
+	tokens            map[string][]string     // guarded by mu; token → scopes
+	users             map[string]*user        // guarded by mu
+	userOrder         []string                // guarded by mu; by seq
+	userSeq           uint64                  // guarded by mu; the last user's seq
+	deletedSeq        map[string]uint64       // guarded by mu; seq of deleted users (list cursors)
+	userTypes         map[string]string       // guarded by mu; user type ID → name
+	groupOrder        []string                // guarded by mu; by seq
+	byLogin           map[string]*user        // guarded by mu; by loginKey(profile.Login)
+	groups            map[string]*group       // guarded by mu
+	enrollments       map[string]*enrollment  // guarded by mu
+	fulfillments      map[string]*fulfillment // guarded by mu
+	events            []Event                 // guarded by mu
+	outbox            []Email                 // guarded by mu
+	log               fakehttp.Log[Request]
+	hooks             []*hook                           // guarded by mu
+	deliveries        []Delivery                        // guarded by mu
+	txns              map[string]*txn                   // guarded by mu; Authn state tokens
+	rps               map[string]*webauthn.RelyingParty // guarded by mu; by RP ID
+	byUser            map[string][]*enrollment          // guarded by mu; each user's enrollments in creation order
+	oauth             oauthState                        // guarded by mu; service apps, access tokens, DPoP (oauth.go)
+	oidc              oidcState                         // guarded by mu; OIDC apps, sign-ins, codes (oidc.go)
 }
 
 // NewServer starts a fake Okta org for a test and closes it in t.Cleanup.
@@ -181,9 +185,17 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	return s, nil
 }
 
-// Close shuts the server down, waiting for requests in flight (and the
-// event-hook deliveries they make) to finish.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the server down, waiting for requests in flight and then for
+// the event-hook deliveries already queued (each is bounded by the hook
+// timeout and Okta's one retry) to finish. Events emitted after Close
+// began are not delivered.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.hookWG.Wait()
+}
 
 // URL returns the org URL, e.g. "http://127.0.0.1:34567".
 func (s *Server) URL() string { return s.srv.URL }

@@ -2,7 +2,6 @@ package oktatest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,8 +138,9 @@ func (s *Server) writeNoContent(x *exchange) {
 }
 
 // finish runs the event callback, sends the buffered response, then
-// delivers event hooks (after the client has its answer, as Okta's
-// asynchronous delivery does).
+// queues the event-hook deliveries, which run in the background (Okta's
+// delivery is asynchronous: the request that caused an event never waits
+// for it).
 func (s *Server) finish(x *exchange) {
 	if x.dropRequest {
 		fakehttp.DropConnection(x.w, func() { s.record(x) })
@@ -148,7 +148,7 @@ func (s *Server) finish(x *exchange) {
 	}
 	if x.wrote && x.dropResponse {
 		fakehttp.DropConnection(x.w, func() { s.record(x); s.dispatchCallbacks(x) })
-		s.deliverHooks(context.WithoutCancel(x.r.Context()), x)
+		s.deliverHooks(x)
 		return
 	}
 	s.record(x) // before the response, so a client that has its answer sees the entry
@@ -163,7 +163,7 @@ func (s *Server) finish(x *exchange) {
 	if f, ok := x.w.(http.Flusher); ok {
 		f.Flush()
 	}
-	s.deliverHooks(context.WithoutCancel(x.r.Context()), x)
+	s.deliverHooks(x)
 }
 
 // Common errors.
