@@ -66,10 +66,11 @@
 // [Service.OrderBatch] validate every profile before any call, then send
 // Okta's initiate-fulfillment-request (a batch concurrently, within Okta's
 // rate limits); [Service.EventHandler] receives Okta's
-// system.mfa.preregister.initiate events ([Service.QueuedEventHandler]
-// answers at once and hands them to a queue whose workers call
+// system.mfa.preregister.initiate events and records each with
 // [Service.RecordEvent], which asks Okta about the user first and rejects
-// an event for a user the org does not have); [Service.Sync], or [Service.Run]
+// an event for a user the org does not have or has deactivated
+// ([Service.QueuedEventHandler] answers at once and hands them to a queue
+// whose workers call RecordEvent); [Service.Sync], or [Service.Run]
 // on a schedule, enrolls, creates the FIDO Pre-reg shipment, polls it,
 // activates every credential paired with its enrollment, sends the PIN and
 // notices the first sign-in. [Service.Retry], [Service.Delete],

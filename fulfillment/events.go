@@ -37,21 +37,27 @@ const (
 //   - POST delivers events: a JSON body of at most Config.MaxEventBody bytes
 //     (413 beyond), Content-Type application/json (415 otherwise), with
 //     data.events (400 if malformed). Each system.mfa.preregister.initiate
-//     event records an order at step Initiated for its target user, with
-//     the product, inventory and customization IDs of the event's details
-//     (or Config.Defaults). Events are de-duplicated by uuid and by user:
-//     a user with a key already in flight gets no second order. Other event
-//     types and malformed events are logged and skipped. The answer is 200
-//     once every event is recorded (500 if the store fails, so that Okta
-//     delivers again).
+//     event goes through [Service.RecordEvent]: unless it was handled
+//     before (de-duplicated by uuid) or its user already has a key in
+//     flight, the user is read from Okta and an order is recorded at step
+//     Initiated, with the product, inventory and customization IDs of the
+//     event's details (or Config.Defaults). An event naming a user Okta
+//     does not have (or has under another ID, or deactivated) is rejected:
+//     nothing is recorded, a warning names the event, the user and the
+//     reason, and the answer lists it (see below). Other event types and
+//     malformed events are logged and skipped.
+//   - The answer is 200 once every event is handled, with a JSON body
+//     {"rejected": [{"uuid", "userId", "reason"}]} when events were
+//     rejected (a 2xx all the same: Okta does not retry a 4xx either, and
+//     the other events of the delivery are recorded), and 500 if the store
+//     or Okta could not be asked, so that Okta delivers again.
 //
 // The handler only records; [Service.Sync] (or Run, which it wakes) does
-// the remote work, so Okta gets its answer well within its 3 s limit. It
-// does not ask Okta whether the event's user exists (an event for a user
-// the org does not have becomes a record that fails at its first step): a
-// long-running program uses [Service.QueuedEventHandler] with workers
-// calling [Service.RecordEvent], which asks Okta first and rejects such
-// events.
+// the remote work. Reading the user from Okta is one GET, well within
+// Okta's 3 s delivery timeout; a program that must never hold Okta's
+// request on Okta uses [Service.QueuedEventHandler] with workers calling
+// [Service.RecordEvent], which decides every event exactly as this
+// handler does.
 func (s *Service) EventHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveHook(w, r, nil) })
 }
@@ -129,15 +135,42 @@ func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request, enqueue 
 		s.enqueueEvents(w, r, p.Data.Events, enqueue)
 		return
 	}
+	var rejected []rejectedEvent
 	for i, ev := range p.Data.Events {
-		if _, err := s.handleEvent(ctx, ev); err != nil {
+		he, ok := s.hookEvent(ctx, ev)
+		if !ok {
+			continue
+		}
+		out, err := s.RecordEvent(ctx, he)
+		switch {
+		case out == EventRejected:
+			rejected = append(rejected, rejectedEvent{UUID: he.ID, UserID: truncateValue(he.UserID), Reason: err.Error()})
+		case err != nil:
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: event hook: cannot record event",
 				slog.Int("index", i), slog.String("uuid", truncateValue(ev.UUID)), slog.String("error", err.Error()))
 			http.Error(w, "cannot record event", http.StatusInternalServerError)
 			return
 		}
 	}
+	if len(rejected) == 0 {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(hookAnswer{Rejected: rejected})
+}
+
+// hookAnswer is the body of EventHandler's answer when it rejected events.
+type hookAnswer struct {
+	Rejected []rejectedEvent `json:"rejected"`
+}
+
+// rejectedEvent is one event EventHandler rejected, and why.
+type rejectedEvent struct {
+	UUID   string `json:"uuid"`
+	UserID string `json:"userId"`
+	Reason string `json:"reason"`
 }
 
 // parseHookPayload decodes and checks the shape of a delivery.
@@ -198,19 +231,6 @@ func (s *Service) eventOrder(ev okta.LogEvent) (userID, login string, items []It
 		return "", "", nil, err
 	}
 	return userID, login, items, nil
-}
-
-// handleEvent records the order an event asks for, without asking Okta
-// about the user (RecordEvent's kick wakes Run). It reports whether a new
-// order was recorded; an error means the store failed, so that Okta should
-// deliver again.
-func (s *Service) handleEvent(ctx context.Context, ev okta.LogEvent) (bool, error) {
-	he, ok := s.hookEvent(ctx, ev)
-	if !ok {
-		return false, nil
-	}
-	out, err := s.recordEvent(ctx, he, false)
-	return out == EventRecorded, err
 }
 
 // enqueueEvents hands a delivery's well-formed events to enqueue and

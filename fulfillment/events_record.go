@@ -88,25 +88,23 @@ var (
 // not the event's.
 //
 // A store or Okta failure returns EventFailed with the error; nothing is
-// marked, so the event can be recorded by a later call. A program hands the
-// events of [Service.QueuedEventHandler] to a queue whose workers call it.
+// marked, so the event can be recorded by a later call. A malformed event
+// ID is such a failure; a user ID no Okta user can have is rejected.
+// [Service.EventHandler] calls it for each event of a delivery before
+// answering; a program using [Service.QueuedEventHandler] hands the events
+// to a queue whose workers call it.
 func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, error) {
-	return s.recordEvent(ctx, ev, true)
-}
-
-// recordEvent is RecordEvent; checkUser false skips the question to Okta
-// (EventHandler, which must not wait on Okta while Okta waits on it).
-func (s *Service) recordEvent(ctx context.Context, ev HookEvent, checkUser bool) (EventOutcome, error) {
 	if err := CheckID("event ID", ev.ID); err != nil {
 		return EventFailed, err
 	}
 	if err := CheckID("user ID", ev.UserID); err != nil {
-		return EventFailed, err
+		// Not an ID Okta can have: asking would only be answered 404.
+		return s.rejectEvent(ctx, ev, fmt.Errorf("%w: %v", ErrUnknownUser, err))
 	}
 	// No per-user lock here: Okta may deliver the event while Order for the
 	// same user is waiting on initiate-fulfillment-request. The store's
 	// compare-and-swap decides.
-	marked, checked := false, !checkUser
+	marked, checked := false, false
 	login := ev.Login
 	for range 3 {
 		rec, err := s.store.Get(ctx, ev.UserID)
@@ -133,9 +131,7 @@ func (s *Service) recordEvent(ctx context.Context, ev HookEvent, checkUser bool)
 				return EventFailed, err
 			}
 			if reject != nil {
-				s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: event rejected",
-					slog.String("uuid", ev.ID), slog.String("user", truncateValue(ev.UserID)), slog.String("reason", reject.Error()))
-				return EventRejected, reject
+				return s.rejectEvent(ctx, ev, reject)
 			}
 			checked, login = true, oktaLogin
 		}
@@ -171,6 +167,14 @@ func (s *Service) recordEvent(ctx context.Context, ev HookEvent, checkUser bool)
 		return EventRecorded, nil
 	}
 	return EventFailed, fmt.Errorf("fulfillment: event %s: record of %q keeps changing", ev.ID, ev.UserID)
+}
+
+// rejectEvent logs why ev creates no work (at warn, with the event's and
+// the user's IDs) and returns EventRejected with reject.
+func (s *Service) rejectEvent(ctx context.Context, ev HookEvent, reject error) (EventOutcome, error) {
+	s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: event rejected",
+		slog.String("uuid", truncateValue(ev.ID)), slog.String("user", truncateValue(ev.UserID)), slog.String("reason", reject.Error()))
+	return EventRejected, reject
 }
 
 // checkEventUser asks Okta about the event's user. reject (wrapping

@@ -261,6 +261,11 @@ func TestEventHandler(t *testing.T) {
 	cfg.MaxEventBody = 64 << 10
 	var logs bytes.Buffer
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	ids, org := withEventOrg(t, &cfg, "event1", "event2", "event3")
+	gone, err := org.AddUser(okta.Profile{Login: "gone@example.com", Email: "gone@example.com", FirstName: "G", LastName: "One"}, okta.UserDeprovisioned)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -326,25 +331,25 @@ func TestEventHandler(t *testing.T) {
 	})
 
 	t.Run("records an order once", func(t *testing.T) {
-		if w := send("POST", hookEvent("00uevent1", snake, "uuid-1"), nil); w.Code != 200 {
+		if w := send("POST", hookEvent(ids["event1"], snake, "uuid-1"), nil); w.Code != 200 {
 			t.Fatalf("POST = %d %s", w.Code, w.Body)
 		}
-		rec, err := s.store.Get(t.Context(), "00uevent1")
+		rec, err := s.store.Get(t.Context(), ids["event1"])
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Record{UserID: "00uevent1", Login: "00uevent1@example.com", Status: FulfillmentStarted, Step: StepInitiated,
+		want := Record{UserID: ids["event1"], Login: "event1@example.com", Status: FulfillmentStarted, Step: StepInitiated,
 			Items: []Item{{ProductID: "55", InventoryProductID: "106", CustomizationID: "RXJN83"}}, Attempts: 1, EventID: "uuid-1"}
 		if diff := cmp.Diff(want, rec, cmpRecordCore); diff != "" {
 			t.Errorf("record (-want +got):\n%s", diff)
 		}
 		// Redelivery, and a second order for the same user.
 		for _, id := range []string{"uuid-1", "uuid-2"} {
-			if w := send("POST", hookEvent("00uevent1", snake, id), nil); w.Code != 200 {
+			if w := send("POST", hookEvent(ids["event1"], snake, id), nil); w.Code != 200 {
 				t.Fatalf("POST %s = %d", id, w.Code)
 			}
 		}
-		again, err := s.store.Get(t.Context(), "00uevent1")
+		again, err := s.store.Get(t.Context(), ids["event1"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,7 +360,7 @@ func TestEventHandler(t *testing.T) {
 
 	t.Run("new order after active, old event replayed", func(t *testing.T) {
 		ctx := t.Context()
-		if _, err := s.store.Put(ctx, Record{UserID: "00uevent2", Status: Active, Step: StepActive, EventID: "uuid-old"}); err != nil {
+		if _, err := s.store.Put(ctx, Record{UserID: ids["event2"], Status: Active, Step: StepActive, EventID: "uuid-old"}); err != nil {
 			t.Fatal(err)
 		}
 		if first, err := s.store.MarkEvent(ctx, "uuid-old", t0); err != nil || !first {
@@ -363,10 +368,10 @@ func TestEventHandler(t *testing.T) {
 		}
 		camel := map[string]any{"fulfillmentProvider": "yubico", "yubicoProductId": 29, "yubicoInventoryProductId": "106", "yubicoCustomizationId": "RXJN83"}
 		// One delivery, two events: the old one replayed and a new one.
-		if w := send("POST", hookEvent("00uevent2", camel, "uuid-old", "uuid-new"), nil); w.Code != 200 {
+		if w := send("POST", hookEvent(ids["event2"], camel, "uuid-old", "uuid-new"), nil); w.Code != 200 {
 			t.Fatalf("POST = %d", w.Code)
 		}
-		rec, err := s.store.Get(ctx, "00uevent2")
+		rec, err := s.store.Get(ctx, ids["event2"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,10 +382,10 @@ func TestEventHandler(t *testing.T) {
 
 	t.Run("defaults and malformed events", func(t *testing.T) {
 		ctx := t.Context()
-		if w := send("POST", hookEvent("00uevent3", nil, "uuid-3"), nil); w.Code != 200 {
+		if w := send("POST", hookEvent(ids["event3"], nil, "uuid-3"), nil); w.Code != 200 {
 			t.Fatalf("POST = %d", w.Code)
 		}
-		rec, err := s.store.Get(ctx, "00uevent3")
+		rec, err := s.store.Get(ctx, ids["event3"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,6 +406,44 @@ func TestEventHandler(t *testing.T) {
 		}
 		if _, err := s.store.Get(ctx, "00uevent4"); !errors.Is(err, ErrRecordNotFound) {
 			t.Errorf("a malformed event made a record: %v", err)
+		}
+	})
+	t.Run("rejects users Okta does not have", func(t *testing.T) {
+		ctx := t.Context()
+		for _, tc := range []struct{ name, userID, reason string }{
+			{"unknown", "00unobody0000000000", "Okta answers"},
+			{"deactivated", gone.ID, "is deactivated"},
+		} {
+			for _, uuid := range []string{"uuid-rej-" + tc.name, "uuid-rej-" + tc.name} { // and its redelivery
+				logs.Reset()
+				w := send("POST", hookEvent(tc.userID, snake, uuid), nil)
+				var answer struct {
+					Rejected []struct{ UUID, UserID, Reason string }
+				}
+				if err := json.Unmarshal(w.Body.Bytes(), &answer); w.Code != 200 || err != nil || len(answer.Rejected) != 1 {
+					t.Fatalf("%s: POST = %d %q, want 200 naming one rejected event; log: %s", tc.name, w.Code, w.Body, logs.String())
+				}
+				r := answer.Rejected[0]
+				if r.UUID != uuid || r.UserID != tc.userID || !strings.Contains(r.Reason, tc.reason) || !strings.Contains(r.Reason, ErrUnknownUser.Error()) {
+					t.Errorf("%s: rejection = %+v, want uuid %s, user %s and a reason with %q", tc.name, r, uuid, tc.userID, tc.reason)
+				}
+				var line struct{ Level, Msg, UUID, User, Reason string }
+				if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Level != "WARN" || line.Msg != "fulfillment: event hook: event rejected" ||
+					line.UUID != uuid || line.User != tc.userID || !strings.Contains(line.Reason, tc.reason) {
+					t.Errorf("%s: log = %s (%v), want one warning naming the event, the user and the reason", tc.name, logs.String(), err)
+				}
+			}
+			if _, err := s.store.Get(ctx, tc.userID); !errors.Is(err, ErrRecordNotFound) {
+				t.Errorf("%s: a rejected event made a record: %v", tc.name, err)
+			}
+			if first, err := s.store.MarkEvent(ctx, "uuid-rej-"+tc.name, t0); err != nil || !first {
+				t.Errorf("%s: the rejected event was marked handled (%v, %v)", tc.name, first, err)
+			}
+		}
+		// An answer without rejections has no body.
+		w := send("POST", hookEvent(ids["event3"], snake, "uuid-in-flight"), nil)
+		if w.Code != 200 || w.Body.Len() != 0 {
+			t.Errorf("event of a user in flight: POST = %d %q, want 200 without rejections", w.Code, w.Body)
 		}
 	})
 }
@@ -456,6 +499,7 @@ func TestRunSyncsOnEveryTick(t *testing.T) {
 	cfg := offlineConfig(t)
 	store := &countingStore{Store: NewMemoryStore(), lists: make(chan struct{})}
 	cfg.Store = store
+	kickID, _ := withEventOrg(t, &cfg, "kick")
 	tick := &manualTicker{c: make(chan time.Time), stopped: make(chan struct{})}
 	var gotInterval time.Duration
 	cfg.PollInterval = 5 * time.Minute
@@ -473,7 +517,7 @@ func TestRunSyncsOnEveryTick(t *testing.T) {
 		<-store.lists
 	}
 	// An event kicks a pass without a tick.
-	req := httptest.NewRequest("POST", "/", bytes.NewReader(hookEvent("00ukick", nil, "uuid-kick")))
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(hookEvent(kickID["kick"], nil, "uuid-kick")))
 	req.Header.Set("Authorization", cfg.EventHookSecret.Reveal())
 	req.Header.Set("Content-Type", "application/json")
 	s.EventHandler().ServeHTTP(httptest.NewRecorder(), req)

@@ -223,9 +223,12 @@ func reason(rec fulfillment.Record, err error) string {
 
 // Status returns the user's record, reconciled with Okta as
 // [fulfillment.Service.Status] does; login is the user's login or Okta ID.
-// An error (no record, Okta unreachable) fails the test.
+// It first waits for the event hooks ([World.AwaitEvents]), so an order
+// made at Okta before the call is on record. An error (no record, Okta
+// unreachable) fails the test.
 func (w *World) Status(ctx context.Context, login string) fulfillment.Record {
 	w.tb.Helper()
+	w.AwaitEvents(ctx)
 	id := w.User(login).ID
 	rec, err := w.Service.Status(ctx, id)
 	if err != nil {

@@ -95,10 +95,15 @@
 //
 // The Service's handler takes the user from the "User" target and the item
 // from the detail entries (the names Okta Workflows exposes; Okta does not
-// publish the event's raw JSON). It answers 200 once the order is
-// recorded. The fake delivers each event once, after answering the request
-// that caused it, and records every delivery with the handler's status
-// ([oktatest.Server.Deliveries], [oktatest.Server.AwaitDeliveries]).
+// publish the event's raw JSON), reads the user from Okta (an event for a
+// user the org does not have, or has deactivated, is rejected and
+// recorded nowhere) and answers 200 once the order is recorded. As Okta
+// does, the fake delivers asynchronously: the request that caused an event
+// has its answer first, and the hook gets the event in the background, so
+// a test waits for it with [World.AwaitEvents] ([World.Sync] and
+// [World.Status] already do) or [oktatest.Server.AwaitDeliveries]. Every
+// delivery is recorded with the handler's status
+// ([oktatest.Server.Deliveries]).
 //
 // # Stores
 //

@@ -241,11 +241,11 @@ func (w *World) start(s settings) error {
 // once.
 func (w *World) Close() {
 	w.closeOnce.Do(func() {
+		if w.Okta != nil {
+			w.Okta.Close() // waits for its deliveries to the hook
+		}
 		if w.hook != nil {
 			w.hook.Close()
-		}
-		if w.Okta != nil {
-			w.Okta.Close()
 		}
 		if w.Yubico != nil {
 			w.Yubico.Close()
@@ -287,14 +287,33 @@ func (w *World) SetNow(t time.Time) {
 
 // Sync runs one Service.Sync pass and returns its report; an error (the
 // store failed, ctx ended) fails the test. Failures of single records are
-// in the report, not failures of the test.
+// in the report, not failures of the test. Before and after the pass it
+// waits for the event hooks (see [World.AwaitEvents]), so the pass sees
+// every order made at Okta before the call, and the events the pass made
+// Okta emit are handled when it returns.
 func (w *World) Sync(ctx context.Context) fulfillment.SyncReport {
 	w.tb.Helper()
+	w.AwaitEvents(ctx)
 	rep, err := w.Service.Sync(ctx)
 	if err != nil {
 		w.tb.Fatalf("fulfillmenttest: Sync: %v", err)
 	}
+	w.AwaitEvents(ctx)
 	return rep
+}
+
+// AwaitEvents waits until the fake Okta's event hooks (the Service's, and
+// any a test added) have answered every event Okta emitted before the
+// call, retries included. Okta delivers event hooks asynchronously: a call
+// that makes Okta emit an event (Service.Order, an order made at Okta)
+// returns before the hook has the event, so a test that looks at what the
+// hook did waits here first. [World.Sync] and [World.Status] (and the
+// methods built on them) already do. It fails the test if ctx ends first.
+func (w *World) AwaitEvents(ctx context.Context) {
+	w.tb.Helper()
+	if _, err := w.Okta.AwaitQueuedDeliveries(ctx); err != nil {
+		w.fail("AwaitEvents: %v", err)
+	}
 }
 
 // fail reports a failure (with the package prefix).
