@@ -549,8 +549,13 @@ func FuzzEventHook(f *testing.F) {
 	f.Add([]byte(`{"data":{"events":[{"uuid":"x","eventType":"system.mfa.preregister.initiate","target":[{"type":"User","id":"00u3","detailEntry":{"yubico_product_id":7}}]}]}}`))
 	f.Add([]byte(`{"data":{"events":null}}`))
 	f.Add([]byte(`[]`))
+	// The handler asks Okta about each event's user: one fake org for all
+	// inputs (the fuzzed user IDs are unknown to it, so they are rejected).
+	orgCfg := offlineConfig(f)
+	withEventOrg(f, &orgCfg)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		cfg := offlineConfig(t)
+		cfg.Okta = orgCfg.Okta
 		cfg.MaxEventBody = 16 << 10
 		s, err := New(cfg)
 		if err != nil {
