@@ -344,6 +344,29 @@ func (tb *tab) noReload(what string) {
 	}
 }
 
+// inSight reports whether the element sel selects is within the viewport
+// without scrolling.
+func inSight(tb *tab, sel string) bool {
+	tb.t.Helper()
+	return eval[bool](tb, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) { return false; } const b = e.getBoundingClientRect(); return b.height > 0 && b.top >= 0 && b.bottom <= window.innerHeight; })()`, jsString(sel)))
+}
+
+// submitAnyway does what a person who rebuilds a hidden action's button
+// does: it adds a submit button to the page's form (or, with form "", to a
+// new form posting fields to path) and clicks it. It returns the status of
+// the page the browser lands on.
+func (tb *tab) submitAnyway(what, form, path string, fields map[string]string) int {
+	tb.t.Helper()
+	f, _ := json.Marshal(fields)
+	eval[bool](tb, fmt.Sprintf(`(() => {
+  let f = %s ? document.querySelector(%[1]s) : null;
+  if (!f) { f = document.createElement("form"); f.method = "post"; f.action = %s; document.querySelector("main").append(f); }
+  for (const [k, v] of Object.entries(%s || {})) { const i = document.createElement("input"); i.type = "hidden"; i.name = k; i.value = v; f.append(i); }
+  const b = document.createElement("button"); b.type = "submit"; b.id = "submit-anyway"; b.textContent = "Submit anyway"; f.append(b);
+  return true; })()`, jsString(form), jsString(path), f))
+	return tb.load(what, chromedp.Click(chromedp.CSS("#submit-anyway")))
+}
+
 // pinEmails returns the PIN emails to address in the fake org's outbox.
 func pinEmails(r *rig, address string) int {
 	n := 0
@@ -451,12 +474,21 @@ func browserLifecycle(t *testing.T, b *browser) {
 	r.w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Shipped)
 	tb.waitText("#key-status", "Shipped")
 	tb.noReload("the key shipped")
+	tb.poll("the order's notice to go once the key moved on", `!document.getElementById("notice")`)
+	if got := eval[string](tb, `location.search`); strings.Contains(got, "done=") {
+		t.Errorf("the address still says done= (%q): a reload would show the stale notice", got)
+	}
 	rec = r.w.Status(ctx, "ada@example.com")
 	tb.waitText("#key-serial", fmt.Sprint(rec.Serial))
 	tb.waitText("#key-shipment", rec.ShipmentID)
 	tb.do("the Send PIN button", chromedp.WaitVisible(chromedp.CSS("#action-send-pin")))
 	tb.goTo("/users/" + rec.UserID) // the README's picture, without the order's notice
 	tb.text("#key-serial")
+	for _, sel := range []string{"#key-status", "#action-send-pin", "#action-delete"} {
+		if !inSight(tb, sel) {
+			tb.fail("the actions in sight", fmt.Errorf("%s is out of the 1280×800 viewport", sel))
+		}
+	}
 	tb.shot("console-user")
 
 	// Send PIN: one more PIN email in ada's mailbox.
@@ -475,6 +507,7 @@ func browserLifecycle(t *testing.T, b *browser) {
 	r.w.Sync(ctx)
 	tb.waitText("#key-status", "Active")
 	tb.noReload("the key became active")
+	tb.poll("the Send PIN notice to go once the key is active", `!document.getElementById("notice")`)
 	if tb.text("#key-delivery") == "" {
 		t.Error("no delivery fact on an active key")
 	}
@@ -565,6 +598,28 @@ func browserBatch(t *testing.T, b *browser) {
 		r.w.WantStatus(t.Context(), login, fulfillment.FulfillmentStarted)
 	}
 	tb.shot("batch-done")
+
+	// A batch in progress reloads itself only without JavaScript: with it,
+	// live updates carry the progress and the page stays put.
+	held := &batchJob{ID: "held", File: "held.csv", Format: "Okta logins", Owner: "root@example.com", Created: r.w.Now(), state: batchOrdering, total: 2}
+	r.c.batches.add(held)
+	tb.goTo("/batch/held")
+	tb.text("#batch-progress")
+	tb.waitLive()
+	if n := eval[int](tb, `document.querySelectorAll('meta[http-equiv="refresh"]').length`); n != 0 {
+		t.Errorf("a batch in progress has %d live meta refresh with JavaScript on", n)
+	}
+	held.mu.Lock()
+	held.done = 1
+	held.mu.Unlock()
+	r.c.publishBatch(held)
+	tb.waitText("#batch-progress", "1 of 2")
+	held.mu.Lock()
+	held.state, held.done = batchDone, 2
+	held.mu.Unlock()
+	r.c.publishBatch(held)
+	tb.waitText("#batch-state", "done")
+	tb.noReload("the batch's progress")
 }
 
 // browserRetry: an errored key shows the failed step and the reason;
@@ -617,8 +672,9 @@ func browserDelete(t *testing.T, b *browser) {
 	tb.signInAdmin()
 	tb.goTo("/users/" + id)
 	tb.load("delete", chromedp.Click(chromedp.CSS("#action-delete")))
-	if got := tb.text("#delete-shipment"); !strings.Contains(got, "cancel Yubico shipment "+rec.ShipmentID) {
-		t.Errorf("the delete page says %q, want it to cancel shipment %s", got, rec.ShipmentID)
+	want := fmt.Sprintf("cancel Yubico shipment %s (state %d, %s): no key is shipped", rec.ShipmentID, int(rec.ShipmentState), rec.ShipmentState)
+	if got := tb.text("#delete-shipment"); !strings.Contains(got, want) {
+		t.Errorf("the delete page says %q, want %q", got, want)
 	}
 	if n := eval[int](tb, `document.querySelectorAll(".delete-enrollment").length`); n != len(rec.Enrollments) {
 		t.Errorf("the delete page names %d enrollments, the record has %d", n, len(rec.Enrollments))
@@ -656,9 +712,22 @@ func browserNonAdmin(t *testing.T, b *browser) {
 	if got := tb.text("#signed-in-as"); got != "reader@example.com (read-only)" {
 		t.Fatalf("signed in as %q", got)
 	}
-	click := func(what, sel string) {
+	// Every action is hidden, with a note that says why; the server refuses
+	// each one anyway when the button is rebuilt.
+	hidden := func(where string, actions ...string) {
 		t.Helper()
-		if code := tb.load(what, chromedp.Click(chromedp.CSS(sel))); code != http.StatusForbidden {
+		if got := tb.text("#read-only-note"); got != "Read-only access: actions are hidden." {
+			tb.fail(where, fmt.Errorf("the read-only note reads %q", got))
+		}
+		for _, sel := range actions {
+			if n := eval[int](tb, fmt.Sprintf(`document.querySelectorAll(%s).length`, jsString(sel))); n != 0 {
+				tb.fail(where, fmt.Errorf("a read-only member sees %s", sel))
+			}
+		}
+	}
+	refused := func(what, form, path string, fields map[string]string) {
+		t.Helper()
+		if code := tb.submitAnyway(what, form, path, fields); code != http.StatusForbidden {
 			tb.fail(what, fmt.Errorf("status %d, want 403", code))
 		}
 		if got := tb.text("h1"); got != "Not allowed" {
@@ -666,23 +735,30 @@ func browserNonAdmin(t *testing.T, b *browser) {
 		}
 	}
 	tb.goTo("/users/" + ada)
-	click("send PIN", "#action-send-pin")
-	tb.shot("read-only-refused")
+	tb.text("#key-status")
+	hidden("ada's page", "#action-send-pin", "#action-delete", "#action-order", "#action-retry")
+	tb.shot("read-only")
+	refused("send PIN", "", "/users/"+ada+"/send-pin", nil)
 	tb.goTo("/users/" + ada + "/delete")
-	click("delete", "#delete-confirm")
+	hidden("the delete page", "#delete-confirm", "#delete-form")
+	refused("delete", "", "/users/"+ada+"/delete", map[string]string{"confirm": "yes"})
 	tb.goTo("/users/" + eve)
-	click("retry", "#action-retry")
+	tb.text("#key-failed-step")
+	hidden("eve's page", "#action-retry", "#action-delete")
+	refused("retry", "", "/users/"+eve+"/retry", nil)
 	tb.goTo("/users/" + carl + "/order")
+	hidden("the order page", "#order-submit")
 	tb.do("fill in the order", chromedp.SetValue(chromedp.CSS("#productId"), "1"),
 		chromedp.SetValue(chromedp.CSS("#inventoryProductId"), "106"), chromedp.SetValue(chromedp.CSS("#customizationId"), "RXJN83"))
-	click("order", "#order-submit")
+	refused("order", "#order-form", "", nil)
 	file := filepath.Join(t.TempDir(), "one.csv")
 	if err := os.WriteFile(file, []byte("login\ncarl@example.com\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tb.goTo("/batch")
+	hidden("the batch page", "#batch-submit")
 	tb.do("choose the file", chromedp.SetUploadFiles(chromedp.CSS("#batch-file"), []string{file}))
-	click("batch upload", "#batch-submit")
+	refused("batch upload", "#batch-form", "", nil)
 
 	for login, want := range map[string]fulfillment.Status{"ada@example.com": fulfillment.Shipped, eve: fulfillment.FulfillmentErrored} {
 		r.w.WantStatus(ctx, login, want)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -201,12 +202,26 @@ func TestPagesRenderForAdminAndReadOnly(t *testing.T) {
 		pages := map[string][]string{
 			"/":                            {"People", "Fulfillment started", "ada@example.com", `id="find-login"`},
 			"/?status=FULFILLMENT_STARTED": {"ada@example.com"},
-			"/users/" + id:                 {"Security Key", "Fulfillment started", "Timeline", "initiated", "Security key delivery", `id="order-refused"`, `id="action-delete"`},
+			"/users/" + id:                 {"Security Key", "Fulfillment started", "Timeline", "initiated", "Security key delivery"},
 			"/users/" + id + "/order":      {"A key is already in fulfillment"},
-			"/users/" + id + "/delete":     {"cannot be undone", "create no shipment", `id="delete-confirm"`},
+			"/users/" + id + "/delete":     {"cannot be undone", "create no shipment"},
 			"/batch":                       {`id="batch-file"`, "Workday export"},
 			"/audit":                       {"sign in", login},
 			"/find?login=ada@example.com":  nil,
+		}
+		// An admin gets the actions; a read-only member gets a note instead
+		// (the server refuses the actions anyway: TestReadOnlyMayNotAct).
+		actions := map[string][]string{
+			"/users/" + id:             {`id="order-refused"`, `id="action-delete"`},
+			"/users/" + id + "/delete": {`id="delete-confirm"`},
+			"/batch":                   {`id="batch-submit"`},
+		}
+		for path, ids := range actions {
+			if login == "root@example.com" {
+				pages[path] = append(pages[path], ids...)
+			} else {
+				pages[path] = append(pages[path], readOnlyNote)
+			}
 		}
 		for path, want := range pages {
 			resp := r.do(hc, "GET", path, nil, "")
@@ -222,6 +237,15 @@ func TestPagesRenderForAdminAndReadOnly(t *testing.T) {
 				continue
 			}
 			wantContains(t, login+" "+path, string(body), want...)
+			if login == "reader@example.com" {
+				for _, action := range actions[path] {
+					if strings.Contains(string(body), action) {
+						t.Errorf("read-only GET %s shows %s", path, action)
+					}
+				}
+			} else if strings.Contains(string(body), readOnlyNote) {
+				t.Errorf("admin GET %s says read-only", path)
+			}
 			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 				t.Errorf("GET %s: CSP %q", path, csp)
 			}
@@ -237,6 +261,52 @@ func TestPagesRenderForAdminAndReadOnly(t *testing.T) {
 	r.signIn("outsider@example.com")
 	if !r.auditHas("outsider@example.com", "sign in", outcomeRefused) {
 		t.Error("no audit entry for the refused sign-in")
+	}
+}
+
+// readOnlyNote is what a read-only member sees instead of the actions.
+const readOnlyNote = "Read-only access: actions are hidden"
+
+// TestUserPageActionsBeforeTimeline: the actions come right after the key's
+// facts, before the timeline (which grows), so that they are in sight.
+func TestUserPageActionsBeforeTimeline(t *testing.T) {
+	r := newRig(t, nil)
+	id := r.order("ada@example.com")
+	_, page := r.get(r.signIn("root@example.com"), "/users/"+id)
+	status, actions, del, timeline := strings.Index(page, `id="key-status"`), strings.Index(page, `id="actions-h"`),
+		strings.Index(page, `id="action-delete"`), strings.Index(page, `id="timeline-h"`)
+	if status < 0 || actions < 0 || del < 0 || timeline < 0 || !(status < actions && actions < del && del < timeline) {
+		t.Errorf("user page order: key status at %d, actions at %d, Delete at %d, timeline at %d; want them in this order", status, actions, del, timeline)
+	}
+}
+
+// TestNoticeNamesItsStatus: the notice after an action names the key
+// status it is about, which live.js compares with the live status.
+func TestNoticeNamesItsStatus(t *testing.T) {
+	r := newRig(t, nil)
+	id := r.order("ada@example.com")
+	_, page := r.get(r.signIn("root@example.com"), "/users/"+id+"?done=order")
+	wantContains(t, "the page after an order", page, `id="notice"`, `data-notice-for="FULFILLMENT_STARTED"`, `data-status="FULFILLMENT_STARTED"`)
+}
+
+// TestBatchPageRefreshesOnlyWithoutJavaScript: a batch in progress
+// reloads itself only in a browser without JavaScript (the meta refresh is
+// inside <noscript>); a finished one does not.
+func TestBatchPageRefreshesOnlyWithoutJavaScript(t *testing.T) {
+	r := newRig(t, nil)
+	hc := r.signIn("root@example.com")
+	j := &batchJob{ID: "held", File: "held.csv", Format: "Okta logins", Owner: "root@example.com", state: batchOrdering, total: 2}
+	r.c.batches.add(j)
+	_, page := r.get(hc, "/batch/held")
+	wantContains(t, "a batch in progress", page, `<noscript><meta http-equiv="refresh" content="3"></noscript>`, `data-refresh="3"`)
+	if strings.Count(page, `http-equiv="refresh"`) != 1 {
+		t.Errorf("a batch in progress has a meta refresh outside <noscript>:\n%s", page)
+	}
+	j.mu.Lock()
+	j.state = batchDone
+	j.mu.Unlock()
+	if _, page = r.get(hc, "/batch/held"); strings.Contains(page, "refresh") {
+		t.Error("a finished batch still refreshes")
 	}
 }
 
@@ -289,6 +359,11 @@ func TestActionsOnlyWhereTheStatusMachineAllows(t *testing.T) {
 	_, page = r.get(hc, "/users/"+id)
 	_, del := r.get(hc, "/users/"+id+"/delete")
 	wantContains(t, "shipped delete page", del, "permanently delete Okta enrollment", "can no longer be cancelled")
+	shipped := r.w.Status(ctx, "ada@example.com")
+	wantContains(t, "shipped delete page", del, fmt.Sprintf("(state %d, %s) alone", int(shipped.ShipmentState), shipped.ShipmentState))
+	if strings.Contains(del, "))") {
+		t.Errorf("the delete page doubles brackets:\n%s", del)
+	}
 	wantContains(t, "shipped page", page, `id="action-send-pin"`, "Shipped")
 	if code, _ := r.post(hc, "/users/"+id+"/send-pin", nil); code != http.StatusSeeOther {
 		t.Errorf("send PIN while shipped = %d, want 303", code)

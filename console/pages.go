@@ -26,10 +26,21 @@ type page struct {
 	Base    string
 	Live    string // the live-update scope: "people", "user:ID", "batch:ID" or ""
 	Notice  string // a success message
-	Problem string // a failure message
-	Refresh int    // seconds before a meta refresh (progress pages without JS); 0: none
+	// NoticeFor is the key status the notice is about (user pages): once a
+	// live update shows the key in another status, live.js removes the
+	// notice, which would be stale. "": the notice stays.
+	NoticeFor fulfillment.Status
+	Problem   string // a failure message
+	// Refresh is the seconds before the page reloads itself in a browser
+	// without JavaScript (a meta refresh inside <noscript>; with
+	// JavaScript, live updates refresh the page); 0: none.
+	Refresh int
 	Data    any
 }
+
+// ReadOnly reports whether the visitor is signed in read-only: the pages
+// hide every action (the server refuses them anyway) and say so.
+func (p page) ReadOnly() bool { return p.Session != nil && !p.Session.Admin() }
 
 // parseTemplates parses every page with the layout.
 func parseTemplates(c *console) (map[string]*template.Template, error) {
@@ -72,9 +83,13 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// stateText names a Yubico shipment state: "103 (shipped)".
+// stateText names a Yubico shipment state once, for "state …":
+// "103, Shipped", or "7" for a state without a name.
 func stateText(s yubico.ShipmentState) string {
-	return fmt.Sprintf("%d (%s)", int(s), s)
+	if !s.Known() {
+		return strconv.Itoa(int(s))
+	}
+	return fmt.Sprintf("%d, %s", int(s), s)
 }
 
 // statusClass is the CSS class of a status badge.
@@ -310,8 +325,11 @@ func (c *console) user(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	c.render(w, r, s, http.StatusOK, "user", page{Title: userTitle(v.User), Live: "user:" + v.User.ID,
-		Notice: doneText[r.URL.Query().Get("done")], Data: v})
+	p := page{Title: userTitle(v.User), Live: "user:" + v.User.ID, Notice: doneText[r.URL.Query().Get("done")], Data: v}
+	if p.Notice != "" && v.Record != nil {
+		p.NoticeFor = v.Record.Status
+	}
+	c.render(w, r, s, http.StatusOK, "user", p)
 }
 
 // doneText are the notices after an action, by the redirect's done=.

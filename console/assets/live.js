@@ -5,9 +5,32 @@
   "use strict";
   var body = document.body;
   var scope = body.getAttribute("data-live") || "";
-  if (!scope || !window.EventSource) { return; }
+  // A notice after an action (?done=...) is said once: a reload, or a
+  // live update's fetch of this address, does not say it again.
+  var url = new URL(window.location.href);
+  if (url.searchParams.has("done")) {
+    url.searchParams.delete("done");
+    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+  }
+  if (!scope) { return; }
+  if (!window.EventSource) {
+    // No live updates: a progress page reloads itself as it does without
+    // JavaScript (its meta refresh is inside <noscript>).
+    var every = parseInt(body.getAttribute("data-refresh") || "0", 10);
+    if (every > 0) { setTimeout(function () { window.location.reload(); }, every * 1000); }
+    return;
+  }
   var base = body.getAttribute("data-base") || "";
   var pending = null;
+
+  // dropStaleNotice removes the notice about the key once the key has
+  // moved to another status: "The key was ordered" is no longer news.
+  function dropStaleNotice() {
+    var notice = document.getElementById("notice");
+    var key = document.getElementById("key-status");
+    var about = notice && notice.getAttribute("data-notice-for");
+    if (about && key && key.getAttribute("data-status") !== about) { notice.remove(); }
+  }
 
   function refresh() {
     if (pending) { return; }
@@ -22,6 +45,7 @@
             var fresh = old.id && doc.getElementById(old.id);
             if (fresh && !old.contains(document.activeElement)) { old.replaceWith(document.importNode(fresh, true)); }
           });
+          dropStaleNotice();
           body.setAttribute("data-live-updated", String(Date.now()));
         })
         .catch(function () {});
