@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -274,5 +275,98 @@ func TestConsoleConfigProblems(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "short") {
 		t.Error("the session key was printed")
+	}
+}
+
+// openEvents opens the console's event stream at base with b's session
+// and reads up to its ": connected" comment.
+func openEvents(t *testing.T, b *browser, base string) (*http.Response, *bufio.Reader) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("GET /events = %d %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	rd := bufio.NewReader(resp.Body)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event stream ended before \": connected\": %v", err)
+		}
+		if line == ": connected\n" {
+			return resp, rd
+		}
+	}
+}
+
+// nextEvent reads the stream up to the next event of kind and returns its
+// data; it fails the test if the stream ends first.
+func nextEvent(t *testing.T, rd *bufio.Reader, kind string) string {
+	t.Helper()
+	seen := false
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event stream ended before a %q event: %v", kind, err)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case line == "event: "+kind:
+			seen = true
+		case seen && strings.HasPrefix(line, "data: "):
+			return strings.TrimPrefix(line, "data: ")
+		case line == "":
+			seen = false
+		}
+	}
+}
+
+// consoleOverFakes runs serve over the fakes with the console on and
+// signs in users[0], an administrator.
+func consoleOverFakes(t *testing.T, change func(*Config)) (*fakes, *running, *browser, Config) {
+	t.Helper()
+	f := startFakes(t, 1, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
+	admins := f.okta.AddGroup("preenroll-admins")
+	if err := f.okta.AddToGroup(admins, f.users[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	secret := okta.Secret("console-client-secret-0123456789")
+	cfg := f.config(fulfillment.NewMemoryStore())
+	cfg.Console = Console{ClientID: "console", ClientSecret: secret, AdminGroup: "preenroll-admins",
+		SessionKey: okta.Secret(strings.Repeat("s", 32))}
+	if change != nil {
+		change(&cfg)
+	}
+	r := start(t, cfg)
+	if err := f.okta.AddOIDCApp(oktatest.OIDCApp{ClientID: "console", ClientSecret: secret,
+		RedirectURIs: []string{r.base + console.CallbackPath}, PKCERequired: true}); err != nil {
+		t.Fatal(err)
+	}
+	return f, r, signIn(t, f.okta, r.base, f.users[0].Profile.Login, nil), cfg
+}
+
+// TestConsoleLiveUpdatesThroughServe: through serve's handler (request
+// IDs, status logging), the console's event stream stays open and carries
+// a "record" event when an event hook delivery records an order.
+func TestConsoleLiveUpdatesThroughServe(t *testing.T) {
+	f, r, b, cfg := consoleOverFakes(t, nil)
+	_, rd := openEvents(t, b, r.base)
+	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev-live", f.users[0].ID)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("event hook = %d", resp.StatusCode)
+	}
+	var ev struct {
+		User   string `json:"user"`
+		Status string `json:"status"`
+	}
+	data := nextEvent(t, rd, "record")
+	if err := json.Unmarshal([]byte(data), &ev); err != nil || ev.User != f.users[0].ID || ev.Status == "" {
+		t.Errorf("record event data %s (%v), want user %s with a status", data, err, f.users[0].ID)
 	}
 }

@@ -193,7 +193,9 @@ func countDeliveries(m *metrics, h http.Handler) http.Handler {
 	})
 }
 
-// statusWriter remembers the status written.
+// statusWriter remembers the status written. Unwrap lets
+// http.NewResponseController reach the connection's writer (the console's
+// event stream flushes and lifts its write deadline through it).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -211,3 +213,16 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// FlushError sends what was written so far and reports whether it could
+// (http.ResponseController.Flush calls it).
+func (w *statusWriter) FlushError() error {
+	w.wrote = true
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush is FlushError for handlers that assert http.Flusher.
+func (w *statusWriter) Flush() { _ = w.FlushError() }
