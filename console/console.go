@@ -65,6 +65,13 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives a line per failed request (default: discard).
 	Logger *slog.Logger
+	// Done, when closed, stops the console's live updates: it unsubscribes
+	// from the Service and ends the open event streams (which otherwise
+	// last as long as the browser tab, holding up an http.Server's
+	// Shutdown). Close it when shutdown begins (http.Server's
+	// RegisterOnShutdown) or when the console is no longer served. Nil:
+	// the console stays subscribed for as long as the Service lives.
+	Done <-chan struct{}
 }
 
 // OIDC configures sign-in with an OpenID Connect provider (Okta: an OIDC
@@ -206,7 +213,14 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 	c.assets = http.StripPrefix(c.base+"/assets/", http.FileServerFS(sub))
 	c.live = newHub()
 	c.batches = newBatches()
-	svc.Subscribe(context.Background(), c.live.recordChanged)
+	unsubscribe := svc.Subscribe(context.Background(), c.live.recordChanged)
+	if cfg.Done != nil {
+		go func() {
+			<-cfg.Done
+			unsubscribe()
+			c.live.close()
+		}()
+	}
 	return c, nil
 }
 

@@ -631,3 +631,38 @@ func TestNewChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDoneEndsLiveUpdates: closing Config.Done ends an open event stream,
+// refuses new ones with 503, and leaves no subscription at the Service (a
+// record change afterwards reaches nobody).
+func TestDoneEndsLiveUpdates(t *testing.T) {
+	done := make(chan struct{})
+	r := newRig(t, func(c *Config) { c.Done = done })
+	hc := r.signIn("reader@example.com")
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", r.srv.URL+"/events", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	for line := ""; line != ": connected\n"; {
+		if line, err = rd.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if rest, err := io.ReadAll(rd); err != nil {
+		t.Errorf("event stream after Done: %q, %v; want it to end cleanly", rest, err)
+	}
+	<-r.c.live.closed // closed once the Service subscription is gone
+	ch, cancel := r.c.live.subscribe()
+	defer cancel()
+	r.order("ada@example.com")
+	if len(ch) != 0 {
+		t.Errorf("a record change after Done reached the console: %+v", <-ch)
+	}
+	if code, _ := r.get(hc, "/events"); code != http.StatusServiceUnavailable {
+		t.Errorf("GET /events after Done = %d, want 503", code)
+	}
+}

@@ -39,11 +39,15 @@ type batchEvent struct {
 
 // hub fans events out to the connected browsers.
 type hub struct {
-	mu   sync.Mutex
-	subs map[chan liveEvent]struct{}
+	mu     sync.Mutex
+	subs   map[chan liveEvent]struct{}
+	closed chan struct{} // closed by close: the streams end
 }
 
-func newHub() *hub { return &hub{subs: map[chan liveEvent]struct{}{}} }
+func newHub() *hub { return &hub{subs: map[chan liveEvent]struct{}{}, closed: make(chan struct{})} }
+
+// close ends every event stream, open or to come (Config.Done).
+func (h *hub) close() { close(h.closed) }
 
 // subscriberBuffer is how many events wait for a slow browser.
 const subscriberBuffer = 64
@@ -83,8 +87,15 @@ func (h *hub) recordChanged(rc fulfillment.RecordChange) {
 const keepAlive = 25 * time.Second
 
 // events streams live events (text/event-stream) until the browser goes
-// away or the session expires.
+// away, the session expires or the console's Config.Done closes.
 func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
+	select {
+	case <-c.live.closed:
+		w.Header().Set("Retry-After", "3")
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	default:
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives a server's WriteTimeout
 	ch, cancel := c.live.subscribe()
@@ -105,6 +116,8 @@ func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-c.live.closed:
+			return // the browser reconnects (retry) to another instance, or this one once it is back
 		case <-expire.C:
 			fmt.Fprint(w, "event: signedout\ndata: {}\n\n")
 			rc.Flush()

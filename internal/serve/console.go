@@ -34,7 +34,7 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 	}
 	cc := console.Config{
 		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log,
-		HTTPClient: s.httpClient(vendorOkta, oktaRoutes, false, nil),
+		HTTPClient: s.httpClient(vendorOkta, oktaRoutes, false, nil), Done: s.consoleDone,
 	}
 	if s.demo != nil {
 		ok, err := s.demo.consoleConfig(&cc, base)

@@ -370,3 +370,30 @@ func TestConsoleLiveUpdatesThroughServe(t *testing.T) {
 		t.Errorf("record event data %s (%v), want user %s with a status", data, err, f.users[0].ID)
 	}
 }
+
+// TestShutdownEndsEventStreams: an open console tab does not hold up
+// shutdown: its event stream ends when shutdown begins, and the HTTP
+// server stops before the shutdown deadline (else it logs that it closed
+// the connections still open at the deadline).
+func TestShutdownEndsEventStreams(t *testing.T) {
+	logs := &lockedBuffer{}
+	_, r, b, _ := consoleOverFakes(t, func(c *Config) {
+		c.ShutdownTimeout = 20 * time.Second
+		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	})
+	_, rd := openEvents(t, b, r.base)
+	r.cancel() // SIGTERM
+	if _, err := io.ReadAll(rd); err != nil {
+		t.Errorf("event stream at shutdown: %v; want it to end cleanly", err)
+	}
+	if err := r.stop(t); err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+	msgs := logs.messages()
+	if hasPrefix(msgs, "serve: requests still running at the shutdown deadline") {
+		t.Errorf("shutdown waited for the event stream until the deadline: %q", msgs)
+	}
+	if !hasPrefix(msgs, "serve: stopped") {
+		t.Errorf("no \"serve: stopped\" line in %q", msgs)
+	}
+}

@@ -35,6 +35,11 @@ type server struct {
 
 	kick     chan struct{}
 	draining chan struct{} // closed when shutdown begins
+	// consoleDone is the console's Config.Done: closed (once, by
+	// stopConsole) when the HTTP server shuts down, so that open event
+	// streams end instead of holding up Shutdown.
+	consoleDone chan struct{}
+	stopConsole func()
 }
 
 // Run runs the service until ctx ends, then shuts down gracefully within
@@ -51,7 +56,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), draining: make(chan struct{})}
+	s := &server{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), draining: make(chan struct{}), consoleDone: make(chan struct{})}
+	s.stopConsole = sync.OnceFunc(func() { close(s.consoleDone) })
 	s.m = newMetrics(func() float64 {
 		if s.queue == nil {
 			return 0
@@ -113,12 +119,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if s.console, err = s.newConsole(base); err != nil {
 		return err
 	}
+	closers = append(closers, s.stopConsole)
 	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.wake)
 	s.queue.done = cfg.eventDone
 
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	srv.RegisterOnShutdown(s.stopConsole)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -182,6 +190,7 @@ func (s *server) shutdown(srv *http.Server, abandon context.CancelFunc, loops *s
 		s.demo.stop()
 	}
 	if err := srv.Shutdown(deadline); err != nil {
+		s.log.Warn("serve: requests still running at the shutdown deadline: closing their connections", "error", err.Error())
 		srv.Close()
 	}
 	s.queue.close()
