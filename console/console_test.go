@@ -666,3 +666,22 @@ func TestDoneEndsLiveUpdates(t *testing.T) {
 		t.Errorf("GET /events after Done = %d, want 503", code)
 	}
 }
+
+// TestMalformedUserIDIs400: a user ID or login the Okta client refuses
+// (a control character, a path separator) is the visitor's mistake: 400
+// naming the problem, not 502 "Okta did not answer".
+func TestMalformedUserIDIs400(t *testing.T) {
+	r := newRig(t, nil)
+	hc := r.signIn("reader@example.com")
+	for _, tc := range []struct{ path, want string }{
+		{"/users/%00", "contains a control character"},
+		{"/users/a%5Cb", "contains a path separator"},
+		{"/users/%1b/order", "contains a control character"},
+		{"/find?login=%00%1b", "contains a control character"},
+	} {
+		code, body := r.get(hc, tc.path)
+		if code != http.StatusBadRequest || !strings.Contains(body, "Not a user ID or login") || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s = %d, want 400 saying %q:\n%s", tc.path, code, tc.want, body)
+		}
+	}
+}

@@ -208,11 +208,22 @@ func (c *console) find(w http.ResponseWriter, r *http.Request, s *session) {
 	switch {
 	case errors.Is(err, okta.ErrNotFound):
 		http.Redirect(w, r, c.base+"/?notfound="+urlQueryEscape(login), http.StatusSeeOther)
+	case errors.Is(err, okta.ErrInvalidArgument):
+		c.badUserID(w, r, s, err)
 	case err != nil:
 		c.oktaDown(w, r, s, err)
 	default:
 		http.Redirect(w, r, c.base+"/users/"+urlPathEscape(u.ID), http.StatusSeeOther)
 	}
+}
+
+// badUserID renders a 400 page naming what is wrong with the user ID or
+// login the Okta client refused to send (err wraps okta.ErrInvalidArgument;
+// its text names the field and the problem, and carries no secret).
+func (c *console) badUserID(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	why := strings.TrimPrefix(err.Error(), okta.ErrInvalidArgument.Error()+": ")
+	c.problem(w, r, s, http.StatusBadRequest, "Not a user ID or login",
+		"This user ID or login cannot be looked up at Okta ("+why+").")
 }
 
 // oktaDown renders a page saying Okta did not answer.
@@ -353,6 +364,9 @@ func (c *console) userOr404(w http.ResponseWriter, r *http.Request, s *session) 
 	switch {
 	case errors.Is(err, okta.ErrNotFound):
 		c.problem(w, r, s, http.StatusNotFound, "No such user", "Okta has no user with this ID.")
+		return v, false
+	case errors.Is(err, okta.ErrInvalidArgument):
+		c.badUserID(w, r, s, err)
 		return v, false
 	case err != nil:
 		c.oktaDown(w, r, s, err)
