@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -120,8 +122,12 @@ func (c *console) callback(w http.ResponseWriter, r *http.Request) {
 	c.clearCookie(w, c.stateCookie())
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		c.record(r, nil, "sign in", "", outcomeRefused, "provider: "+e+": "+q.Get("error_description"))
-		c.problem(w, r, nil, http.StatusForbidden, "Sign-in refused", "The sign-in provider said: "+e+" "+q.Get("error_description"))
+		// Anybody can send a browser here with any text: it is cut short
+		// and stripped of control characters before the audit log or the
+		// page shows it.
+		e, desc := providerText(e, maxProviderError), providerText(q.Get("error_description"), maxProviderText)
+		c.record(r, nil, "sign in", "", outcomeRefused, "provider: "+e+": "+desc)
+		c.problem(w, r, nil, http.StatusForbidden, "Sign-in refused", "The sign-in provider said: "+e+" "+desc)
 		return
 	}
 	if q.Get("state") == "" || q.Get("state") != st.State {
@@ -191,3 +197,30 @@ func (c *console) logout(w http.ResponseWriter, r *http.Request) {
 
 // urlQueryEscape escapes s for a query value.
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// The longest error code and description of a provider's error redirect
+// the console keeps, in runes.
+const (
+	maxProviderError = 64
+	maxProviderText  = 200
+)
+
+// providerText returns s, from a sign-in redirect's query, without
+// control or format characters (line breaks, escape sequences,
+// bidirectional overrides), cut after n runes ("…" marks a cut).
+func providerText(s string, n int) string {
+	var b strings.Builder
+	kept := 0
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			continue
+		}
+		if kept == n {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+		kept++
+	}
+	return b.String()
+}

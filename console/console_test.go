@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
@@ -683,5 +685,35 @@ func TestMalformedUserIDIs400(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(body, "Not a user ID or login") || !strings.Contains(body, tc.want) {
 			t.Errorf("GET %s = %d, want 400 saying %q:\n%s", tc.path, code, tc.want, body)
 		}
+	}
+}
+
+// TestProviderErrorIsCutAndCleaned: the error and error_description of a
+// sign-in redirect are anybody's text: the audit log and the page get
+// them without control or format characters and cut short.
+func TestProviderErrorIsCutAndCleaned(t *testing.T) {
+	r := newRig(t, nil)
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp := r.do(hc, "GET", "/auth/login?next=/", nil, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("GET /auth/login = %d", resp.StatusCode)
+	}
+	desc := "line one\r\n2026-01-01 FAKE audit entry\x1b[31m\u202eevil" + strings.Repeat("x", 500)
+	q := url.Values{"error": {"access_denied\n" + strings.Repeat("e", 100)}, "error_description": {desc}}
+	code, body := r.get(hc, "/auth/callback?"+q.Encode())
+	if code != http.StatusForbidden || !strings.Contains(body, "Sign-in refused") {
+		t.Fatalf("callback with an error = %d:\n%s", code, body)
+	}
+	es, _ := r.audit.Recent(context.Background(), 10)
+	if len(es) != 1 || es[0].Action != "sign in" || es[0].Outcome != outcomeRefused {
+		t.Fatalf("audit entries %+v, want one refused sign-in", es)
+	}
+	wantDetail := "provider: access_denied" + strings.Repeat("e", 64-len("access_denied")) + "…: " +
+		"line one2026-01-01 FAKE audit entry[31mevil" + strings.Repeat("x", 200-len("line one2026-01-01 FAKE audit entry[31mevil")) + "…"
+	if diff := cmp.Diff(wantDetail, es[0].Detail); diff != "" {
+		t.Errorf("audit detail (-want +got):\n%s", diff)
+	}
+	if strings.ContainsAny(body, "\x1b\u202e") {
+		t.Error("the page shows control or format characters")
 	}
 }

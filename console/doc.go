@@ -28,7 +28,9 @@
 // stylesheet and one small script, which only refreshes the page's live
 // regions when the Service stores a change (server-sent events from
 // [fulfillment.Service.Subscribe]); everything else works without
-// JavaScript.
+// JavaScript. Close Config.Done when the server shuts down: the console
+// then unsubscribes and ends the open event streams, which would
+// otherwise hold up http.Server.Shutdown until each tab is closed.
 //
 // # Sign-in and protection
 //
@@ -38,6 +40,12 @@
 // OIDC.ReadOnlyGroup may look, anybody else is refused. The session is an
 // AES-GCM sealed, HttpOnly, SameSite=Lax cookie (Secure unless the
 // redirect URL is http on loopback) that expires after Config.SessionTTL.
+// The role is read from the groups claim at sign-in only: removing
+// somebody from a group takes effect at their next sign-in, at the latest
+// Config.SessionTTL later (shorten SessionTTL, or change
+// Config.SessionKey to sign everybody out at once). A provider's error
+// redirect is audited with its text cut short and stripped of control
+// characters.
 // State-changing requests are POSTs checked by
 // net/http.CrossOriginProtection; every response carries a strict
 // Content-Security-Policy (no inline script or style, no framing),
