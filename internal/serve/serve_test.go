@@ -505,3 +505,71 @@ func (h *signalHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	return nil
 }
+
+// stuckStore blocks, once, the Put that records a step's result (it
+// clears the lease the intent took), until the Put's context ends: a
+// store that stopped answering in the middle of a step.
+type stuckStore struct {
+	fulfillment.Store
+	once    sync.Once
+	entered chan fulfillment.Record // the record being put when it stuck
+}
+
+func (s *stuckStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	if r.Lease.Owner == "" {
+		if cur, err := s.Store.Get(ctx, r.UserID); err == nil && cur.Lease.Owner != "" {
+			stuck := false
+			s.once.Do(func() { stuck = true })
+			if stuck {
+				s.entered <- cur
+				<-ctx.Done()
+				return fulfillment.Record{}, ctx.Err()
+			}
+		}
+	}
+	return s.Store.Put(ctx, r)
+}
+
+// TestShutdownDeadlineAbandonsAndReleasesLeases: a step stuck in the store
+// past the shutdown deadline is abandoned (Run returns), and its lease is
+// shortened to AbandonGrace so that the next instance resumes it soon.
+func TestShutdownDeadlineAbandonsAndReleasesLeases(t *testing.T) {
+	f := startFakes(t, 1)
+	store := &stuckStore{Store: fulfillment.NewMemoryStore(), entered: make(chan fulfillment.Record, 1)}
+	cfg := f.config(store)
+	cfg.ShutdownTimeout, cfg.AbandonGrace, cfg.Lease = 200*time.Millisecond, 7*time.Second, time.Hour
+	logs := &lockedBuffer{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	r := start(t, cfg)
+	f.order(t, f.users[0]) // the hook records it; Sync takes the first step
+	var leased fulfillment.Record
+	select {
+	case leased = <-store.entered:
+	case <-t.Context().Done():
+		t.Fatal("no step reached the store")
+	}
+	if until := time.Until(leased.Lease.Until); until < 30*time.Minute {
+		t.Fatalf("lease while the step runs ends in %v, want about the hour of Config.Lease", until)
+	}
+	before := time.Now()
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run = %v, want nil after an abandoned shutdown", err)
+	}
+	after := time.Now()
+	rec, err := store.Get(context.Background(), f.users[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Lease.Owner != leased.Lease.Owner || rec.Step != leased.Step {
+		t.Errorf("after shutdown: step %s lease %+v; want the intent %s still leased by %s", rec.Step, rec.Lease, leased.Step, leased.Lease.Owner)
+	}
+	if u := rec.Lease.Until; u.Before(before.Add(cfg.AbandonGrace)) || u.After(after.Add(cfg.AbandonGrace)) {
+		t.Errorf("lease until %v, want AbandonGrace (%v) after the shutdown (%v to %v)", u, cfg.AbandonGrace, before, after)
+	}
+	msgs := logs.messages()
+	for _, want := range []string{"serve: shutdown deadline passed: abandoning the steps still running", "serve: leases shortened"} {
+		if !hasPrefix(msgs, want) {
+			t.Errorf("no %q line in %q", want, msgs)
+		}
+	}
+}
