@@ -32,9 +32,12 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 			s.log.Warn("serve: console: no session key configured: using a random one for this process; sessions end when serve restarts and are not shared with other instances")
 		}
 	}
+	// The console's sign-in requests carry the OIDC app's credentials,
+	// not the API client's: /readyz does not judge the API token by them.
+	hc := s.httpClient(vendorOkta, oktaRoutes, false, nil)
+	hc.Transport.(*transport).otherCredentials = true
 	cc := console.Config{
-		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log,
-		HTTPClient: s.httpClient(vendorOkta, oktaRoutes, false, nil), Done: s.consoleDone,
+		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log, HTTPClient: hc, Done: s.consoleDone,
 	}
 	if s.demo != nil {
 		ok, err := s.demo.consoleConfig(&cc, base)

@@ -86,8 +86,10 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// ready checks the store (a read) and that Okta (and Yubico, unless
-// order-only) answered within the ready window.
+// ready checks the store (a read), that Okta (and Yubico, unless
+// order-only) answered within the ready window, and that the last
+// authenticated request to each did not have its credentials refused
+// (401 or 403: a revoked or expired token, a missing scope).
 func (s *server) ready(ctx context.Context) readiness {
 	rd := readiness{Ready: true, Checks: map[string]string{}}
 	fail := func(name, why string) { rd.Ready, rd.Checks[name] = false, why }
@@ -110,7 +112,9 @@ func (s *server) ready(ctx context.Context) readiness {
 	}
 	for _, v := range vendors {
 		at := s.m.reachedAt(v)
-		switch {
+		switch why := s.m.refusedCredentials(v); {
+		case why != "":
+			fail(v, why)
 		case at.IsZero():
 			fail(v, "no answer yet")
 		case time.Since(at) > s.cfg.ReadyWindow:

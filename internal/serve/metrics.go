@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -44,10 +45,13 @@ type metrics struct {
 
 	mu   sync.Mutex
 	seen map[string]time.Time // vendor → last response that was not a 5xx or a transport error
+	// refused: vendor → why its last answer to an authenticated request
+	// refused the credentials ("" or absent: the last one took them).
+	refused map[string]string
 }
 
 func newMetrics(queueLen func() float64) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), seen: map[string]time.Time{}}
+	m := &metrics{reg: prometheus.NewRegistry(), seen: map[string]time.Time{}, refused: map[string]string{}}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -106,6 +110,32 @@ func (m *metrics) reached(vendor string, at time.Time) {
 	m.lastSuccess.WithLabelValues(vendor).Set(float64(at.UnixNano()) / 1e9)
 }
 
+// refusedCredentials reports why vendor's last answer to an
+// authenticated request refused the credentials ("": it did not).
+func (m *metrics) refusedCredentials(vendor string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.refused[vendor]
+}
+
+// credentials notes how vendor answered an authenticated request: a 401
+// or 403 refused the token (revoked, expired, lacking a scope); any other
+// answer below 400 took it.
+func (m *metrics) credentials(vendor, endpoint string, resp *http.Response, at time.Time) {
+	why := ""
+	switch c := resp.StatusCode; {
+	case c == http.StatusUnauthorized && strings.Contains(resp.Header.Get("WWW-Authenticate"), "use_dpop_nonce"):
+		return // DPoP's nonce exchange (RFC 9449 §9): the client retries with the nonce
+	case c == http.StatusUnauthorized || c == http.StatusForbidden:
+		why = fmt.Sprintf("refused the credentials: %s answered %d at %s", endpoint, c, at.UTC().Format(time.RFC3339))
+	case c >= 400:
+		return // about the request, not the credentials
+	}
+	m.mu.Lock()
+	m.refused[vendor] = why
+	m.mu.Unlock()
+}
+
 // observeSync records one Sync pass.
 func (m *metrics) observeSync(d time.Duration, rep fulfillment.SyncReport, err error) {
 	m.syncDuration.Observe(d.Seconds())
@@ -146,6 +176,13 @@ func (m *metrics) countKeys(ctx context.Context, store fulfillment.Store) error 
 	return nil
 }
 
+// authenticated reports whether req carries the client's credentials: an
+// Authorization header (the clients' wrapping transport adds it below
+// this one) or an OAuth token request (a client assertion in the body).
+func authenticated(req *http.Request) bool {
+	return req.Header.Get("Authorization") != "" || strings.HasSuffix(req.URL.Path, "/v1/token")
+}
+
 // transport is an http.RoundTripper that counts and times every request
 // of one vendor's client by route template and outcome, and notes when the
 // vendor last answered.
@@ -156,6 +193,10 @@ type transport struct {
 	suffix bool // match templates against the end of the path (Yubico's base path)
 	base   http.RoundTripper
 	now    func() time.Time
+	// otherCredentials: the requests carry credentials other than the
+	// client's (the console's sign-in), so /readyz does not judge the
+	// client's by their answers.
+	otherCredentials bool
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -177,6 +218,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if resp.StatusCode < 500 {
 			t.m.reached(t.vendor, t.now())
+		}
+		if !t.otherCredentials && authenticated(req) {
+			t.m.credentials(t.vendor, endpoint, resp, t.now())
 		}
 	}
 	t.m.remote.WithLabelValues(t.vendor, endpoint, outcome).Inc()

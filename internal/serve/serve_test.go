@@ -405,6 +405,83 @@ func TestMetricsMove(t *testing.T) {
 	}
 }
 
+// getReadyz returns serve's /readyz at base.
+func getReadyz(t *testing.T, base string) (int, readiness) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rd readiness
+	if err := json.NewDecoder(resp.Body).Decode(&rd); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, rd
+}
+
+// TestReadyzVendors: /readyz is 503 naming the vendor when it is down,
+// answers 500, or refuses serve's credentials (a revoked token answers
+// 401: Okta or Yubico was reached, but serve cannot work with it).
+func TestReadyzVendors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before func(*fakes) error // before serve starts
+		after  func(*testing.T, *fakes, *running, Config, *events)
+		bad    string // the check that fails
+		want   string // in its text
+	}{
+		{name: "Yubico answers 500", bad: vendorYubico, want: "no answer",
+			before: func(f *fakes) error { return f.yubico.FailNext(1000, http.StatusInternalServerError) }},
+		{name: "Yubico drops connections", bad: vendorYubico, want: "no answer",
+			before: func(f *fakes) error { return f.yubico.DropNext(1000) }},
+		{name: "Yubico token revoked", bad: vendorYubico, want: "refused the credentials: GET /countries answered 401",
+			before: func(f *fakes) error { f.yubico.RevokeToken(f.yubico.Token()); return nil }},
+		{name: "Okta token revoked", bad: vendorOkta, want: "refused the credentials: GET /api/v1/users/{id} answered 401",
+			after: func(t *testing.T, f *fakes, r *running, cfg Config, ev *events) {
+				f.okta.RevokeToken(f.okta.Token())
+				// The event makes serve read the user: an authenticated call.
+				if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev-revoked", f.users[0].ID)); resp.StatusCode != http.StatusOK {
+					t.Fatalf("delivery: %d", resp.StatusCode)
+				}
+				ev.wait(t, 1)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := startFakes(t, 1)
+			if tc.before != nil {
+				if err := tc.before(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := f.config(fulfillment.NewMemoryStore())
+			probed := make(chan struct{})
+			if tc.bad == vendorYubico {
+				// serve asks Yubico at once when it starts.
+				cfg.Logger = slog.New(&signalHandler{msg: "serve: probe failed", ch: probed})
+			} else {
+				close(probed)
+			}
+			ev := newEvents()
+			cfg.eventDone = ev.done
+			r := start(t, cfg)
+			if tc.after != nil {
+				tc.after(t, f, r, cfg, ev)
+			}
+			<-probed
+			code, rd := getReadyz(t, r.base)
+			if code != http.StatusServiceUnavailable || rd.Ready || !strings.Contains(rd.Checks[tc.bad], tc.want) {
+				t.Errorf("/readyz = %d %+v, want 503 with %s saying %q", code, rd, tc.bad, tc.want)
+			}
+			for _, ok := range []string{"store", "serve", vendorOkta, vendorYubico} {
+				if ok != tc.bad && rd.Checks[ok] != "ok" {
+					t.Errorf("check %s = %q, want ok", ok, rd.Checks[ok])
+				}
+			}
+		})
+	}
+}
+
 func TestReadyzFailsWhenTheStoreIsClosed(t *testing.T) {
 	f := startFakes(t, 0)
 	db, err := fulfillment.OpenSQLite(t.Context(), t.TempDir()+"/keys.db")
@@ -412,18 +489,7 @@ func TestReadyzFailsWhenTheStoreIsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := start(t, f.config(db))
-	get := func() (int, readiness) {
-		resp, err := http.Get(r.base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var rd readiness
-		if err := json.NewDecoder(resp.Body).Decode(&rd); err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, rd
-	}
+	get := func() (int, readiness) { return getReadyz(t, r.base) }
 	if _, rd := get(); rd.Checks["store"] != "ok" {
 		t.Fatalf("store check = %q before closing, want ok", rd.Checks["store"])
 	}
