@@ -62,5 +62,11 @@
     if (scope === "batch:" + d.id) { refresh(); }
   });
   es.addEventListener("signedout", function () { es.close(); window.location.reload(); });
-  es.addEventListener("open", function () { body.setAttribute("data-live-connected", "true"); });
+  // On every (re)connection fetch the page once: a change made between the
+  // page's rendering and the stream's start (or while it was reconnecting)
+  // sent its event to nobody.
+  es.addEventListener("open", function () {
+    body.setAttribute("data-live-connected", "true");
+    refresh();
+  });
 })();
