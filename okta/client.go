@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/preenroll/preenroll/internal/httpclient"
@@ -29,11 +29,9 @@ type Client struct {
 	anon  *http.Client    // same transport, no Authorization (Authn API)
 	retry RetryPolicy
 	pacer pacer
-	// skew is Okta's clock minus the client's, in nanoseconds: the largest
-	// estimate the responses' Date headers gave (see Now); skewKnown is set
-	// once there is one.
-	skew      atomic.Int64
-	skewKnown atomic.Bool
+	// skew is Okta's clock minus the client's, as the responses' Date
+	// headers showed it (see Now).
+	skew skewEstimate
 }
 
 // Option configures a Client in [NewClient].
@@ -174,33 +172,65 @@ func parseOrgURL(s string) (*url.URL, error) {
 // clock is ahead of it, as the responses' Date headers (RFC 9110 §6.6.1)
 // showed. A Date is stamped before the client reads its own clock and has
 // whole seconds, so each response can only under-estimate that offset; the
-// client keeps the largest estimate, and Now may run up to about a second
-// behind Okta. Before any response it is the client's clock. Compare
-// Okta's timestamps (an enrollment's created) with it rather than with
+// client uses the largest estimate of the last five to ten minutes (so a
+// step of either clock is followed within ten minutes), and Now may run up
+// to about a second behind Okta. Before any response it is the client's
+// clock. Compare Okta's timestamps (an enrollment's created) with it rather than with
 // another clock: a process whose clock is off, or a test whose fake Okta
 // keeps its own time, still gets comparable times.
 func (c *Client) Now() time.Time {
-	return c.core.Clock.Now().Add(time.Duration(c.skew.Load()))
+	now := c.core.Clock.Now()
+	return now.Add(c.skew.get())
 }
 
 // observeDate records how far Okta's clock (a response's Date header) is
-// ahead of the client's clock now, keeping the largest estimate (see Now).
+// ahead of the client's clock now (see Now).
 func (c *Client) observeDate(h http.Header, now time.Time) {
-	d, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		c.skew.observe(d.Sub(now.Truncate(time.Second)), now)
+	}
+}
+
+// skewPeriod is how long one observation of Okta's clock offset counts:
+// the estimate is the largest offset seen in the current and the previous
+// period, so it follows a step of either clock within two periods instead
+// of keeping a stale maximum forever.
+const skewPeriod = 5 * time.Minute
+
+// skewEstimate is a sliding maximum of observed clock offsets in two
+// buckets of skewPeriod, by the client's clock. Its zero value knows
+// nothing (offset 0). It is safe for concurrent use.
+type skewEstimate struct {
+	mu        sync.Mutex
+	start     time.Time // of the current bucket
+	cur, prev time.Duration
+	haveCur   bool
+	havePrev  bool
+}
+
+func (e *skewEstimate) observe(d time.Duration, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.haveCur || now.Sub(e.start) >= skewPeriod || now.Before(e.start) {
+		// A new bucket: the old current one becomes the previous one, unless
+		// it is older than two periods (or the clock went back).
+		e.prev, e.havePrev = e.cur, e.haveCur && now.Sub(e.start) < 2*skewPeriod && !now.Before(e.start)
+		e.start, e.cur, e.haveCur = now, d, true
 		return
 	}
-	est := int64(d.Sub(now.Truncate(time.Second)))
-	for {
-		cur := c.skew.Load()
-		if c.skewKnown.Load() && est <= cur {
-			return
-		}
-		if c.skew.CompareAndSwap(cur, est) {
-			c.skewKnown.Store(true)
-			return
-		}
+	e.cur = max(e.cur, d)
+}
+
+func (e *skewEstimate) get() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.haveCur && e.havePrev:
+		return max(e.cur, e.prev)
+	case e.haveCur:
+		return e.cur
 	}
+	return 0
 }
 
 // String returns "okta.Client(<org URL>)"; the token is never included.
