@@ -137,18 +137,19 @@ func (s *Server) writeNoContent(x *exchange) {
 	x.entry.Status = http.StatusNoContent
 }
 
-// finish runs the event callback, sends the buffered response, then
-// queues the event-hook deliveries, which run in the background (Okta's
-// delivery is asynchronous: the request that caused an event never waits
-// for it).
+// finish runs the event callback, queues the event-hook deliveries, which
+// run in the background (Okta's delivery is asynchronous: the request that
+// caused an event never waits for it), then sends the buffered response.
+// Queueing comes first so that a client that has its answer and then calls
+// AwaitQueuedDeliveries waits for this request's deliveries too.
 func (s *Server) finish(x *exchange) {
 	if x.dropRequest {
 		fakehttp.DropConnection(x.w, func() { s.record(x) })
 		return
 	}
 	if x.wrote && x.dropResponse {
-		fakehttp.DropConnection(x.w, func() { s.record(x); s.dispatchCallbacks(x) })
 		s.deliverHooks(x)
+		fakehttp.DropConnection(x.w, func() { s.record(x); s.dispatchCallbacks(x) })
 		return
 	}
 	s.record(x) // before the response, so a client that has its answer sees the entry
@@ -156,6 +157,7 @@ func (s *Server) finish(x *exchange) {
 		return
 	}
 	s.dispatchCallbacks(x)
+	s.deliverHooks(x)
 	x.w.WriteHeader(x.status)
 	if len(x.out) > 0 {
 		_, _ = x.w.Write(x.out)
@@ -163,7 +165,6 @@ func (s *Server) finish(x *exchange) {
 	if f, ok := x.w.(http.Flusher); ok {
 		f.Flush()
 	}
-	s.deliverHooks(x)
 }
 
 // Common errors.
