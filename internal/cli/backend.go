@@ -92,20 +92,12 @@ func openBackend(ctx context.Context, inv *Invocation, withYubico bool, seed fun
 			b.rpIDs = []string{u.Hostname()}
 		}
 	}
-	path, err := storePath(cfg.Store)
+	store, closeStore, err := openStore(ctx, cfg.Store)
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("-store: %w", err))
 	}
-	if path == "" {
-		b.store = fulfillment.NewMemoryStore()
-	} else {
-		db, err := fulfillment.OpenSQLite(ctx, path)
-		if err != nil {
-			return fail(fmt.Errorf("-store: %w", err))
-		}
-		b.closers = append(b.closers, func() { db.Close() })
-		b.store = db
-	}
+	b.closers = append(b.closers, closeStore)
+	b.store = store
 	return b, nil
 }
 

@@ -49,7 +49,9 @@ type Config struct {
 	// the API token (empty: order-only mode, no Yubico calls).
 	YubicoAPI, YubicoJWKS, YubicoTokenFile string
 	// Store is where the Service's records are kept: a SQLite file path
-	// (or sqlite:PATH); empty keeps them in memory for this run only.
+	// (or sqlite:PATH), or a postgres:// (postgresql://) URL of a database
+	// several instances share; empty keeps them in memory for this run
+	// only.
 	Store string
 	// RPIDs are the WebAuthn relying-party IDs (default: the org's host).
 	RPIDs []string
@@ -234,9 +236,9 @@ var settings = []*Setting{
 	{Name: "yubico-token-file", Usage: "file whose first line is the YubiEnterprise API token (empty: order-only mode)",
 		Commands: []string{"retry", "delete", "sync"},
 		set:      func(c *Config, v string) error { c.YubicoTokenFile = v; return nil }},
-	{Name: "store", Usage: "the Service's records: a SQLite file (PATH or sqlite:PATH); empty: in memory, forgotten at exit",
+	{Name: "store", Usage: "the Service's records: a SQLite file (PATH or sqlite:PATH) or a PostgreSQL database shared by several instances (postgres://user@host/db); empty: in memory, forgotten at exit",
 		set: func(c *Config, v string) error {
-			if _, err := storePath(v); err != nil {
+			if _, err := parseStore(v); err != nil {
 				return err
 			}
 			c.Store = v
@@ -347,27 +349,6 @@ func checkURL(v string) error {
 		return errors.New("not an absolute https URL")
 	}
 	return nil
-}
-
-// storePath returns the SQLite file of a -store value ("" for in memory).
-// A URL scheme other than sqlite is refused, naming what is supported.
-func storePath(v string) (string, error) {
-	if v == "" {
-		return "", nil
-	}
-	scheme, rest, ok := strings.Cut(v, ":")
-	if !ok || len(scheme) < 2 || strings.ContainsAny(scheme, `/\.`) {
-		return v, nil // a path (a one-letter "scheme" is a Windows drive)
-	}
-	switch strings.ToLower(scheme) {
-	case "sqlite", "file":
-		rest = strings.TrimPrefix(rest, "//")
-		if rest == "" {
-			return "", errors.New("sqlite: the file path is empty")
-		}
-		return rest, nil
-	}
-	return "", fmt.Errorf("store %q is not supported: want a SQLite file path or sqlite:PATH", scheme+":")
 }
 
 // rawValue is a flag that records whether it was set, and its text.

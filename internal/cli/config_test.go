@@ -44,7 +44,7 @@ func TestConfigPrecedence(t *testing.T) {
 func TestConfigProblemsAtOnce(t *testing.T) {
 	t.Parallel()
 	file := writeFile(t, "preenroll.json", `{"okta-timeout": "forever", "user": "jan", "okta-token": "00abc", "concurrency": {"x": 1}}`)
-	r := invocation{env: map[string]string{"PREENROLL_CONFIG": file, "PREENROLL_STORE": "postgres://db/keys"}}.run(t,
+	r := invocation{env: map[string]string{"PREENROLL_CONFIG": file, "PREENROLL_STORE": "mysql://db/keys"}}.run(t,
 		"batch", "-okta-org", "ftp://example.okta.com", "-product", "0")
 	want := []string{
 		"preenroll batch: 8 problems with the settings:",
@@ -52,7 +52,7 @@ func TestConfigProblemsAtOnce(t *testing.T) {
 		file + `: unknown key "okta-token"`,
 		`-okta-org "ftp://example.okta.com": not an absolute https URL`,
 		file + `: "okta-timeout" "forever": want a duration from 1ms to 10m, like 30s`,
-		`PREENROLL_STORE "postgres://db/keys": store "postgres:" is not supported: want a SQLite file path or sqlite:PATH`,
+		`PREENROLL_STORE "mysql://db/keys": store "mysql:" is not supported: want a SQLite file path, sqlite:PATH or a postgres:// URL`,
 		file + `: "concurrency": want a string, number, boolean or list of strings`,
 		`-product "0": must be a positive decimal integer without sign or leading zeros`,
 		"-csv FILE is required",
@@ -164,5 +164,54 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		if !strings.Contains(readme, "| `"+n) {
 			t.Errorf("README's command table lacks %s", n)
 		}
+	}
+}
+
+// TestParseStore: -store names a SQLite file or a PostgreSQL URL; any
+// other scheme is refused.
+func TestParseStore(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		want    storeSpec
+		wantErr string
+	}{
+		{in: "", want: storeSpec{}},
+		{in: "keys.db", want: storeSpec{sqlite: "keys.db"}},
+		{in: "/var/lib/preenroll/keys.db", want: storeSpec{sqlite: "/var/lib/preenroll/keys.db"}},
+		{in: `C:\keys.db`, want: storeSpec{sqlite: `C:\keys.db`}},
+		{in: "sqlite:keys.db", want: storeSpec{sqlite: "keys.db"}},
+		{in: "sqlite:///tmp/keys.db", want: storeSpec{sqlite: "/tmp/keys.db"}},
+		{in: "postgres://pre@db.internal:5432/preenroll?sslmode=verify-full", want: storeSpec{postgres: "postgres://pre@db.internal:5432/preenroll?sslmode=verify-full"}},
+		{in: "postgresql://db/preenroll", want: storeSpec{postgres: "postgresql://db/preenroll"}},
+		{in: "postgres:db", wantErr: "postgres: want a URL postgres://[user@]host[:port]/database[?...]"},
+		{in: "sqlite:", wantErr: "sqlite: the file path is empty"},
+		{in: "mysql://db", wantErr: `store "mysql:" is not supported`},
+	} {
+		got, err := parseStore(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseStore(%q) = %v, want error %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseStore(%q): %v", tc.in, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(storeSpec{})); diff != "" {
+			t.Errorf("parseStore(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+}
+
+// TestStoreUnreachablePostgres: a PostgreSQL store that cannot be reached
+// fails the command with the host named and the password never printed.
+func TestStoreUnreachablePostgres(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "batch", "-csv", writeFile(t, "u.csv", "login\njan@example.com\n"), "-customization", "RXJN83",
+		"-store", "postgres://pre:hunter2-secret@127.0.0.1:1/preenroll?connect_timeout=2")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "-store: pgstore:") || strings.Contains(r.stdout+r.stderr, "hunter2-secret") {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

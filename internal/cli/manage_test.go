@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/pgtest"
 )
 
 // TestManageLifecycle orders a key with a store and then manages it with
@@ -13,13 +14,25 @@ import (
 // HTTP, as a real deployment is.
 func TestManageLifecycle(t *testing.T) {
 	t.Parallel()
+	t.Run("SQLite", func(t *testing.T) {
+		t.Parallel()
+		manageLifecycle(t, filepath.Join(t.TempDir(), "keys.db"))
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		t.Parallel()
+		_, url := pgtest.Schema(t, "cli_test")
+		manageLifecycle(t, url)
+	})
+}
+
+// manageLifecycle is TestManageLifecycle on the store -store names.
+func manageLifecycle(t *testing.T, store string) {
 	// The World's fakes, reached over HTTP; the commands are the only
 	// Service here (the World's own Service is not used).
 	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.NewHire("jan")))
 	u := w.User("jan@example.com")
 	o := org{srv: w.Okta, tokenFile: writeFile(t, "okta.token", w.Okta.Token())}
 	ysrv := w.Yubico
-	store := filepath.Join(t.TempDir(), "keys.db")
 	yubicoToken := writeFile(t, "yubico.token", ysrv.Token()+"\n")
 	env := map[string]string{
 		"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile, "PREENROLL_STORE": store,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/console"
+	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/serve"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
@@ -289,17 +290,22 @@ func loopbackListen(listen string) bool {
 // runServe runs serve.Run until the context ends (SIGTERM, SIGINT).
 func runServe(ctx context.Context, inv *Invocation) int {
 	cfg := inv.Config
-	path, err := storePath(cfg.Store)
-	if err != nil {
-		inv.errorf("-store: %v", err)
-		return ExitUsage
+	var store fulfillment.Store // nil: serve's in-memory store (the demo)
+	if cfg.Store != "" {
+		db, closeStore, err := openStore(ctx, cfg.Store)
+		if err != nil {
+			inv.errorf("-store: %v", err)
+			return ExitFailed
+		}
+		defer closeStore()
+		store = db
 	}
 	sc := serve.Config{
 		Listen: cfg.Serve.Listen, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
 		HookSecret: okta.Secret(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
 		OktaOrg: cfg.OktaOrg, OktaToken: okta.Secret(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
 		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: okta.Secret(cfg.yubicoToken),
-		Store: path, RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
+		StoreBackend: store, RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
 		IdempotentShipments: cfg.Serve.IdempotentShipments,
 		SyncInterval:        cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter,
 		ShutdownTimeout: cfg.Serve.ShutdownTimeout, ReadyWindow: cfg.Serve.ReadyWindow,

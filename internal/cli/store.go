@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/pgstore"
+)
+
+// storeSpec is a parsed -store value: a SQLite file, a PostgreSQL URL, or
+// neither (in memory).
+type storeSpec struct {
+	// sqlite is the SQLite file's path.
+	sqlite string
+	// postgres is the postgres:// or postgresql:// URL, as given (its
+	// password, if any, never printed).
+	postgres string
+}
+
+// parseStore reads a -store value: "" (in memory), a path or sqlite:PATH
+// (file:PATH too), or a postgres:// or postgresql:// URL. Another URL
+// scheme is refused, naming what is supported.
+func parseStore(v string) (storeSpec, error) {
+	if v == "" {
+		return storeSpec{}, nil
+	}
+	scheme, rest, ok := strings.Cut(v, ":")
+	if !ok || len(scheme) < 2 || strings.ContainsAny(scheme, `/\.`) {
+		return storeSpec{sqlite: v}, nil // a path (a one-letter "scheme" is a Windows drive)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "file":
+		rest = strings.TrimPrefix(rest, "//")
+		if rest == "" {
+			return storeSpec{}, errors.New("sqlite: the file path is empty")
+		}
+		return storeSpec{sqlite: rest}, nil
+	case "postgres", "postgresql":
+		if !strings.HasPrefix(rest, "//") {
+			return storeSpec{}, fmt.Errorf("%s: want a URL %s://[user@]host[:port]/database[?...]", scheme, scheme)
+		}
+		return storeSpec{postgres: v}, nil
+	}
+	return storeSpec{}, fmt.Errorf("store %q is not supported: want a SQLite file path, sqlite:PATH or a postgres:// URL", scheme+":")
+}
+
+// openStore opens the store a -store value names: in memory, a SQLite
+// file, or PostgreSQL (fulfillment/pgstore, shared by every instance on
+// the same database). close releases it.
+func openStore(ctx context.Context, v string) (_ fulfillment.Store, close func(), err error) {
+	spec, err := parseStore(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case spec.postgres != "":
+		db, err := pgstore.Open(ctx, spec.postgres)
+		if err != nil {
+			return nil, nil, err // pgstore's errors never carry the password
+		}
+		return db, func() { db.Close() }, nil
+	case spec.sqlite != "":
+		db, err := fulfillment.OpenSQLite(ctx, spec.sqlite)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, func() { db.Close() }, nil
+	}
+	return fulfillment.NewMemoryStore(), func() {}, nil
+}
