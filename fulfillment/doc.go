@@ -80,6 +80,16 @@
 // [Service.ReleaseLeases] lets the next instance resume at once what was
 // abandoned.
 //
+// Several instances on one Store share the work: each Sync pass claims the
+// records it works on with a compare-and-swap write ([Record.Claim]), so
+// the passes of N instances take disjoint records, a record another live
+// instance holds is skipped without a remote call, and with
+// Config.SyncClaim at least the time between two passes the instance that
+// checked a record keeps it while it lives: N instances make the remote
+// calls of one. A crashed instance's intents are resumed once their lease
+// expires, its other records once its claims do. The store's event mark
+// makes deliveries of one Okta event to several instances one order.
+//
 // Every remote call is recorded in the store before it is sent (intent,
 // idempotency key, lease) and after it returns (result), so a program that
 // crashed resumes without a second enrollment or shipment; the [Service]

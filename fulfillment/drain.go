@@ -33,8 +33,9 @@ func (s *Service) stopping(ctx context.Context) error {
 }
 
 // ReleaseLeases shortens the leases this instance holds on records in
-// flight so that they expire after grace, and returns how many it
-// shortened. A program calls it on its way out, once nothing of this
+// flight so that they expire after grace, drops its Sync claims
+// ([Record.Claim]) so that other instances' next pass takes the records
+// at once, and returns how many records it changed. A program calls it on its way out, once nothing of this
 // Service is running any more (Run and Sync have returned): the intents it
 // abandoned (their context was cancelled during the remote call) are then
 // resumed by the next instance (the same program restarted) after grace
@@ -82,13 +83,20 @@ func (s *Service) releaseLease(ctx context.Context, userID string, grace time.Du
 		return false, fmt.Errorf("fulfillment: release lease of %q: %w", userID, err)
 	}
 	until := s.now().Add(grace)
-	if rec.Lease.Owner != s.owner || !rec.Lease.Until.After(until) {
+	lease := rec.Lease.Owner == s.owner && rec.Lease.Until.After(until)
+	claim := rec.Claim.Owner == s.owner
+	if !lease && !claim {
 		return false, nil
 	}
-	rec.Lease.Until = until
-	// A lease change is not a step: no history entry, and the record is
-	// left at its intent for the recovery rule.
-	rec.UpdatedAt = s.now().UTC()
+	if lease {
+		rec.Lease.Until = until
+		// A lease change is not a step: no history entry, and the record
+		// is left at its intent for the recovery rule.
+		rec.UpdatedAt = s.now().UTC()
+	}
+	if claim {
+		rec.Claim = Lease{} // the other instances' next pass takes it
+	}
 	if _, err := s.store.Put(ctx, rec); err != nil {
 		if errors.Is(err, ErrVersionConflict) {
 			return false, nil // someone else moved it: not ours to release any more

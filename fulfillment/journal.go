@@ -19,7 +19,9 @@ import (
 // outcome into "certainly did not happen" and "may have happened". Inside
 // one instance [Service.lock] serializes the work on one user; across
 // instances the store's compare-and-swap and the lease ([Service.leased])
-// do. Nothing here calls Okta or Yubico.
+// do, and a Sync pass first claims the record ([Service.claim]) so that
+// the passes of several instances work on disjoint records. Nothing here
+// calls Okta or Yubico.
 
 // lock serializes work on one user inside this instance.
 func (s *Service) lock(userID string) (unlock func()) {
@@ -120,6 +122,36 @@ func (s *Service) reach(ctx context.Context, rec Record, step Step, reason strin
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: step", attrs...)
 	}
 	return rec, err
+}
+
+// claim takes rec for this instance's Sync pass ([Record.Claim]): taken
+// false when another live instance holds it (its claim on a record at
+// rest, or the lease of its intent) or wins the compare-and-swap. A claim
+// held for more than half of Config.SyncClaim is not written again. A
+// record at an intent whose lease has expired is taken whoever claimed it:
+// its owner died during the call, and the intent is resumed by its
+// recovery rule.
+func (s *Service) claim(ctx context.Context, rec Record) (_ Record, taken bool, err error) {
+	if s.leased(rec) {
+		return rec, false, nil
+	}
+	now := s.now()
+	if rec.Claim.Owner != "" && rec.Claim.Owner != s.owner && now.Before(rec.Claim.Until) && !rec.Step.Intent() {
+		return rec, false, nil
+	}
+	if rec.Claim.Owner == s.owner && rec.Claim.Until.Sub(now) > s.syncClaim/2 {
+		return rec, true, nil
+	}
+	// A claim is no step: no history entry, UpdatedAt unchanged.
+	rec.Claim = Lease{Owner: s.owner, Until: now.Add(s.syncClaim)}
+	out, err := s.store.Put(ctx, rec)
+	switch {
+	case errors.Is(err, ErrVersionConflict):
+		return rec, false, nil // another instance took or moved it first
+	case err != nil:
+		return rec, false, fmt.Errorf("fulfillment: claim record of %q: %w", rec.UserID, err)
+	}
+	return out, true, nil
 }
 
 // leased reports whether another live instance holds rec's lease.

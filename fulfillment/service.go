@@ -138,6 +138,18 @@ type Config struct {
 	// (default 2 min). Programs that never run two instances on one store
 	// may set a tiny lease to resume at once.
 	Lease time.Duration
+	// SyncClaim is how long the records a Sync pass of this instance took
+	// are left to it by the Sync passes of other instances sharing the
+	// Store (default: Lease). A pass takes each record it works on with a
+	// compare-and-swap write of [Record.Claim], so the passes of several
+	// instances work on disjoint records; a record another live instance
+	// holds is skipped without a remote call (counted in SyncReport.Busy),
+	// and one whose holder died is taken over once the claim expires. Set
+	// it to the time between two passes of one instance plus Lease
+	// (PollInterval + Lease for Run; serve sets its -sync-interval plus
+	// -sync-jitter plus -lease) and N instances make the remote calls of
+	// one: the instance that checked a record keeps it while it lives.
+	SyncClaim time.Duration
 	// NewTicker makes Run's ticker (default: time.NewTicker).
 	NewTicker func(time.Duration) Ticker
 	// OrderRate, if positive, caps batch orders per second on top of the
@@ -232,7 +244,9 @@ type Config struct {
 //
 // A Service is safe for concurrent use. Calls on one user are serialized
 // inside one instance; across instances, the store's compare-and-swap and
-// the lease keep two from working on the same step.
+// the lease keep two from working on the same step, and each Sync pass
+// claims the records it works on ([Record.Claim], Config.SyncClaim) so that
+// the passes of several instances sharing a Store work on disjoint records.
 type Service struct {
 	okta   *okta.Client
 	yubico *yubico.Client
@@ -249,6 +263,7 @@ type Service struct {
 	log                 *slog.Logger
 	hookSecret          okta.Secret
 	lease               time.Duration
+	syncClaim           time.Duration
 	newTicker           func(time.Duration) Ticker
 	limiter             *rate.Limiter // nil: no extra limit
 	truncate            bool
@@ -319,6 +334,8 @@ func New(cfg Config) (*Service, error) {
 		return bad("PollInterval %v: must not be negative", cfg.PollInterval)
 	case cfg.Lease < 0:
 		return bad("Lease %v: must not be negative", cfg.Lease)
+	case cfg.SyncClaim < 0:
+		return bad("SyncClaim %v: must not be negative", cfg.SyncClaim)
 	case cfg.OrderRate < 0:
 		return bad("OrderRate %v: must not be negative", cfg.OrderRate)
 	case cfg.OrderBurst < 0:
@@ -343,6 +360,7 @@ func New(cfg Config) (*Service, error) {
 		log:                 cfg.Logger,
 		hookSecret:          cfg.EventHookSecret,
 		lease:               cmpOr(cfg.Lease, DefaultLease),
+		syncClaim:           cmpOr(cfg.SyncClaim, cmpOr(cfg.Lease, DefaultLease)),
 		newTicker:           cfg.NewTicker,
 		truncate:            cfg.TruncateNames,
 		maxEventBody:        cmpOr(cfg.MaxEventBody, DefaultMaxEventBody),

@@ -250,6 +250,12 @@ type Record struct {
 	Keys map[Step]string `json:"keys,omitempty"`
 	// Lease is set while an intent is in flight.
 	Lease Lease `json:"lease,omitzero"`
+	// Claim is held by the instance whose Sync pass last took the record
+	// (see [Config.SyncClaim]): until it expires, the Sync passes of other
+	// instances sharing the store skip the record without a remote call,
+	// so that several instances check each record as often as one does.
+	// Unlike Lease it does not stop Retry, Delete or ResendPIN.
+	Claim Lease `json:"claim,omitzero"`
 	// EventID is the uuid of the Okta event that started the record, if any.
 	EventID string `json:"eventId,omitempty"`
 	// Version is the store's compare-and-swap version: 0 for a record not

@@ -26,7 +26,7 @@ type SyncReport struct {
 	// (state 104) during the pass (Record.DeliveredAt).
 	Delivered int
 	// Busy counts records skipped because another instance holds their
-	// lease.
+	// lease or their claim (Config.SyncClaim), or took them first.
 	Busy int
 	// ManagedElsewhere counts records that came to rest at
 	// StepManagedElsewhere during the pass: Okta lists an enrollment in
@@ -161,8 +161,9 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 	if err != nil {
 		return rec, rec, false, err
 	}
-	if s.leased(rec) {
-		return rec, rec, true, nil
+	rec, taken, err := s.claim(ctx, rec)
+	if err != nil || !taken {
+		return rec, rec, !taken && err == nil, err
 	}
 	after, err = s.run(ctx, &pass{}, rec)
 	return rec, after, false, err

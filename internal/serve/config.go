@@ -103,7 +103,11 @@ type Config struct {
 	Concurrency int
 	// Lease is how long an in-flight step is reserved for this instance
 	// (default fulfillment.DefaultLease); another instance on the same
-	// store resumes it after that.
+	// store resumes it after that. The records a Sync pass of this
+	// instance checked are left to it by the other instances for
+	// SyncInterval + SyncJitter + Lease (fulfillment.Config.SyncClaim), so
+	// that N instances make the remote calls of one; a crashed instance's
+	// records are taken over after that.
 	Lease time.Duration
 	// IdempotentShipments: Yubico de-duplicates shipment creates by
 	// Idempotency-Key (yubicotest does; the real API's support is not

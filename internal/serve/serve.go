@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	fcfg := fulfillment.Config{
 		RPIDs: cfg.RPIDs, Defaults: cfg.Item, Concurrency: cfg.Concurrency, Lease: cfg.Lease,
 		Logger: cfg.Logger, EventHookSecret: cfg.HookSecret, IdempotentShipments: cfg.IdempotentShipments,
+		// A record this instance checked stays with it until its next
+		// pass is certainly over: N instances make one instance's calls.
+		SyncClaim: cfg.SyncInterval + max(cfg.SyncJitter, 0) + cmp.Or(cfg.Lease, fulfillment.DefaultLease),
 	}
 	if cfg.StoreBackend != nil {
 		fcfg.Store = cfg.StoreBackend
@@ -211,15 +215,15 @@ func (s *server) shutdown(srv *http.Server, abandon context.CancelFunc, loops *s
 		<-done
 	}
 	abandon()
-	if abandoned {
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		n, err := s.svc.ReleaseLeases(rctx, s.cfg.AbandonGrace)
-		if err != nil {
-			s.log.Error("serve: releasing leases", "error", err.Error())
-		} else {
-			s.log.Info("serve: leases shortened", "records", n, "grace", s.cfg.AbandonGrace.String())
-		}
+	// The leases of abandoned steps are shortened to AbandonGrace, and
+	// this instance's Sync claims dropped: the other instances on the
+	// store (or this one restarted) take its records at their next pass.
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := s.svc.ReleaseLeases(rctx, s.cfg.AbandonGrace); err != nil {
+		s.log.Error("serve: releasing leases", "error", err.Error())
+	} else {
+		s.log.Info("serve: leases shortened and claims released", "records", n, "grace", s.cfg.AbandonGrace.String())
 	}
 	s.log.Info("serve: stopped", "took", time.Since(start).Round(time.Millisecond).String(), "abandoned", abandoned)
 	return nil
