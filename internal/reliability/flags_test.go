@@ -8,3 +8,8 @@ var (
 )
 
 func faultSuiteUsers() int { return max(*faultUsers, 1) }
+
+var (
+	serveUsers = flag.Int("serveinstances.users", 30, "users in TestServeInstancesOnPostgres (the issue's full run: 1000)")
+	serveKills = flag.Int("serveinstances.kills", 4, "SIGKILLs in TestServeInstancesOnPostgres (the issue's full run: at least 20)")
+)

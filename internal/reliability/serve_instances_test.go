@@ -1,0 +1,304 @@
+package reliability_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/pgstore"
+	"github.com/preenroll/preenroll/internal/pgtest"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/yubico"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
+)
+
+// instance is one `preenroll serve` process of TestServeInstancesOnPostgres
+// and its restarts.
+type instance struct {
+	t       *testing.T
+	n       int
+	bin     string
+	args    []string
+	dir     string
+	base    string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	intents atomic.Int64 // "fulfillment: intent" lines logged, over every run
+	runs    int
+}
+
+// start runs the process; its JSON log goes to a file, and its intents
+// are counted.
+func (in *instance) start() {
+	in.t.Helper()
+	in.runs++
+	logFile, err := os.Create(filepath.Join(in.dir, fmt.Sprintf("serve-%d-%d.log", in.n, in.runs)))
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	cmd := exec.Command(in.bin, in.args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	cmd.Stdout = logFile
+	if err := cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	in.cmd, in.exited = cmd, make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, `"msg":"fulfillment: intent"`) {
+				in.intents.Add(1)
+			}
+			io.WriteString(logFile, line+"\n")
+		}
+		cmd.Wait()
+		logFile.Close()
+		close(in.exited)
+	}()
+}
+
+// kill SIGKILLs the process and waits for it to exit.
+func (in *instance) kill() {
+	in.cmd.Process.Kill()
+	<-in.exited
+}
+
+// stop SIGTERMs the process and waits for its graceful exit.
+func (in *instance) stop() {
+	in.t.Helper()
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.exited:
+	case <-time.After(time.Minute):
+		in.kill()
+		in.t.Errorf("instance %d did not stop within a minute of SIGTERM", in.n)
+	}
+}
+
+// TestServeInstancesOnPostgres runs three `preenroll serve` processes
+// (the built binary) on one PostgreSQL database, against both fakes in
+// this process injecting 20% faults, and takes a batch of users through
+// the whole lifecycle (ordered by a batch in this process, enrolled, shipped, activated, PIN sent,
+// signed in: Active) while one instance at a time is SIGKILLed at a
+// seeded moment (after a seeded number of its own recorded intents: a
+// remote call in flight or about to be sent, counted over the three) and restarted at once. Every user
+// must end Active or errored with a reason, with exactly one enrollment
+// at Okta and one shipment at Yubico: none lost, none duplicated. CI runs
+// 30 users and 4 kills (the 429 faults make the clients wait out resets:
+// 60 users take about 4.5 minutes); -serveinstances.users 1000
+// -serveinstances.kills 20 is the full run. The orders are recorded by a
+// batch in this process; the event hook path of several instances is
+// tested in package fulfillment (TestInstancesRecordEventOnce).
+func TestServeInstancesOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three processes")
+	}
+	_, url := pgtest.Schema(t, "reliability")
+	n, kills := max(*serveUsers, 1), max(*serveKills, 0)
+	const seed = 1818
+	ctx := t.Context()
+	dir := t.TempDir()
+	if d := os.Getenv("SERVE_TEST_DIR"); d != "" {
+		dir = d // keep the logs
+	}
+	bin := filepath.Join(dir, "preenroll")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/preenroll/preenroll/cmd/preenroll")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	w := newWorld(t, n, seed, oktatest.WithoutRateLimits())
+	store, err := pgstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+
+	// The orders: recorded in the shared store by a batch (re-run while a
+	// user has none: the batch's own calls meet the faults too).
+	oc, yc := w.clients(clientOptions{}, &counters{})
+	orderer := w.service(oc, yc, store, func(c *fulfillment.Config) { c.Rand = newSeeded(seed) })
+	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for round := 0; ; round++ {
+		missing := 0
+		for _, id := range w.ids() {
+			if _, err := store.Get(ctx, id); err != nil {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if round == 10 {
+			t.Fatalf("%d users without a record after 10 batches", missing)
+		}
+		orderer.OrderBatch(ctx, w.ids(), fulfillment.BatchOptions{})
+	}
+
+	t.Logf("%d users ordered in %v", n, time.Since(start).Round(time.Millisecond))
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	oktaToken, yubicoToken := write("okta.token", w.Okta.Token()), write("yubico.token", w.Yubico.Token())
+	hookSecret := write("hook.secret", "reliability-hook-secret-0123456789")
+	instances := make([]*instance, 3)
+	for i := range instances {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		instances[i] = &instance{t: t, n: i, bin: bin, dir: dir, base: "http://" + addr, args: []string{"serve",
+			"-okta-org", w.Okta.URL(), "-okta-token-file", oktaToken,
+			"-yubico-api", w.Yubico.URL(), "-yubico-jwks", w.Yubico.ConsoleURL(), "-yubico-token-file", yubicoToken,
+			"-hook-secret-file", hookSecret, "-store", url, "-listen", addr, "-rp-id", rpID,
+			"-sync-interval", "200ms", "-sync-jitter", "0s", "-lease", "10s", "-okta-timeout", "5s",
+			"-idempotent-shipments", "-shutdown-timeout", "10s", "-concurrency", "8",
+		}}
+		instances[i].start()
+	}
+	defer func() {
+		for _, in := range instances {
+			in.stop()
+		}
+	}()
+
+	rng := rand.New(rand.NewPCG(seed, 2))
+	killed := 0
+	victim, target := -1, int64(0)
+	intents := func() int64 {
+		var sum int64
+		for _, in := range instances {
+			sum += in.intents.Load()
+		}
+		return sum
+	}
+	planKill := func() {
+		if killed >= kills {
+			victim = -1
+			return
+		}
+		// The kills are spread over the intents the three record between
+		// them (about four per user: enroll, create the shipment,
+		// activate, send the PIN).
+		victim = rng.IntN(len(instances))
+		target = intents() + 1 + rng.Int64N(int64(max(1, 2*3*n/(kills+1))))
+	}
+	planKill()
+	signedIn := map[string]bool{}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(time.Duration(n/10+3) * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			recs, _ := store.List(ctx, fulfillment.Query{})
+			at := map[string]int{}
+			for _, r := range recs {
+				at[string(r.Status)+"/"+string(r.Step)]++
+			}
+			t.Fatalf("not every user Active or errored by the deadline; %d kills; records by status/step: %v", killed, at)
+		}
+		<-tick.C
+		if victim >= 0 && intents() >= target {
+			instances[victim].kill()
+			killed++
+			instances[victim].start()
+			planKill()
+		}
+		recs, err := store.List(ctx, fulfillment.Query{})
+		if err != nil {
+			t.Logf("list: %v", err)
+			continue
+		}
+		// The fakes' clock runs 20 minutes a tick while a shipment is short
+		// of shipped (Yubico's schedule takes days), and slowly otherwise:
+		// the sealed requests expire on it. It stands still while a key is
+		// being enrolled: the Service tells its own
+		// enrollments from another tool's by when Okta made them, which
+		// assumes Okta's clock runs at the speed of the Service's.
+		enrolling, short := false, false
+		for _, r := range recs {
+			enrolling = enrolling || r.Step == fulfillment.StepInitiated || r.Step == fulfillment.StepEnrolling
+		}
+		for _, sh := range w.Yubico.Shipments() {
+			short = short || (!sh.State.Failed() && sh.State < yubico.StateShipped)
+		}
+		switch {
+		case enrolling:
+		case short:
+			w.Advance(20 * time.Minute)
+		default:
+			// A minute a tick: Okta's rate-limit resets (the 429 faults)
+			// come, the sealed requests do not expire.
+			w.Advance(time.Minute)
+		}
+		done := 0
+		pins := w.pins()
+		for _, r := range recs {
+			switch {
+			case r.Status == fulfillment.Active || errored(r):
+				done++
+			case r.Status == fulfillment.Shipped && r.Step == fulfillment.StepPINSent && !signedIn[r.UserID]:
+				p := w.byID[r.UserID]
+				if pin := pins[p.profile.Email]; pin != "" {
+					if _, err := w.signIn(ctx, oc, p, r, pin, 5); err != nil {
+						t.Logf("user %s: sign-in (tried again at the next tick): %v", p.id, err)
+					} else {
+						signedIn[r.UserID] = true
+					}
+				}
+			}
+		}
+		if done == n {
+			break
+		}
+	}
+	for _, in := range instances {
+		in.stop()
+	}
+	instances = nil
+
+	out := w.check(ctx, store)
+	for _, p := range out.problems {
+		t.Errorf("invariant: %s", p)
+	}
+	if out.duplicates != 0 || out.lost != 0 || out.active+len(out.errored) != n {
+		t.Errorf("Active %d, errored %d, duplicates %d, lost %d; want %d Active or errored, no duplicates, none lost",
+			out.active, len(out.errored), out.duplicates, out.lost, n)
+	}
+	for id, r := range out.errored {
+		t.Logf("user %s errored: %s", id, r)
+	}
+	if killed < kills {
+		t.Errorf("%d of %d planned kills happened before the work ended", killed, kills)
+	}
+	t.Logf("three serve instances on PostgreSQL, %v: %d users, %d Active, %d errored with a reason, %d SIGKILLs; Okta faults %v, Yubico faults %v",
+		time.Since(start).Round(time.Second), n, out.active, len(out.errored), killed, w.Okta.HTTPFaultCounts(), yubicoFaultCounts(w))
+}
