@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta"
@@ -222,6 +223,11 @@ func printRecord(w io.Writer, r fulfillment.Record) {
 	}
 }
 
+// syncAbandonGrace is how long a step that preenroll sync abandoned (it
+// was interrupted during the remote call) stays reserved for the call that
+// may still be processed.
+const syncAbandonGrace = 10 * time.Second
+
 // runSync runs one Sync pass.
 func runSync(ctx context.Context, inv *Invocation) int {
 	b, svc, code := open(ctx, inv, true)
@@ -230,6 +236,14 @@ func runSync(ctx context.Context, inv *Invocation) int {
 	}
 	defer b.Close()
 	rep, err := svc.Sync(ctx)
+	// This run's claims go with it, so that the next run (or a serve
+	// sharing the store) takes the records at once; a step abandoned by an
+	// interrupt is resumed after a short grace.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, rerr := svc.ReleaseLeases(rctx, syncAbandonGrace); rerr != nil {
+		inv.errorf("releasing this run's claims: %v", rerr)
+	}
 	if err != nil {
 		report(ctx, inv.Stderr, "preenroll sync", err)
 		return ExitFailed
