@@ -65,6 +65,36 @@ func TestInstancesShareWork(t *testing.T) {
 	}
 }
 
+// orderedInstances starts a World on store with users Employees (logins
+// beginning with prefix), orders a key for each with the World's Service,
+// and returns n more Services on the same fakes and store, each with its
+// own instance ID and the given SyncClaim.
+func orderedInstances(t *testing.T, store fulfillment.Store, prefix string, users, n int, claim time.Duration) (*fulfillmenttest.World, []*fulfillment.Service) {
+	t.Helper()
+	var us []fulfillmenttest.User
+	for i := range users {
+		us = append(us, fulfillmenttest.Employee(fmt.Sprintf("%s%02d", prefix, i)))
+	}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithStore(store),
+		fulfillmenttest.WithOkta(oktatest.WithoutRateLimits()), fulfillmenttest.WithUsers(us...))
+	for _, u := range us {
+		if _, err := w.Service.Order(t.Context(), u.Profile.Login); err != nil {
+			t.Fatalf("Order(%s): %v", u.Profile.Login, err)
+		}
+	}
+	svcs := make([]*fulfillment.Service, n)
+	for i := range svcs {
+		cfg := w.Config
+		cfg.Rand, cfg.SyncClaim = nil, claim // nil: each instance its own owner ID and keys
+		svc, err := fulfillment.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs[i] = svc
+	}
+	return w, svcs
+}
+
 // runInstances orders keys for a batch and runs n Services on store,
 // passing at the same instants every period until every key is Shipped.
 // It returns the remote calls of the Sync passes by route, without the
@@ -74,28 +104,7 @@ func runInstances(t *testing.T, store fulfillment.Store, n int) map[string]int {
 	const users = 18
 	const period = 2 * time.Hour
 	ctx := t.Context()
-	var us []fulfillmenttest.User
-	for i := range users {
-		us = append(us, fulfillmenttest.Employee(fmt.Sprintf("share%02d", i)))
-	}
-	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithStore(store),
-		fulfillmenttest.WithOkta(oktatest.WithoutRateLimits()), fulfillmenttest.WithUsers(us...))
-	for _, u := range us {
-		if _, err := w.Service.Order(ctx, u.Profile.Login); err != nil {
-			t.Fatalf("Order(%s): %v", u.Profile.Login, err)
-		}
-	}
-	svcs := make([]*fulfillment.Service, n)
-	for i := range svcs {
-		cfg := w.Config
-		cfg.Rand = nil // each instance its own owner ID and keys
-		cfg.SyncClaim = period + fulfillment.DefaultLease
-		svc, err := fulfillment.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs[i] = svc
-	}
+	w, svcs := orderedInstances(t, store, "share", users, n, period+fulfillment.DefaultLease)
 	oktaFrom, yubicoFrom := len(w.Okta.RequestLog()), len(w.Yubico.RequestLog())
 
 	// Until every key is Shipped, and two periods more (the sign-in
@@ -203,27 +212,7 @@ func TestInstancesStaggered(t *testing.T) {
 			const users = 9
 			const period = time.Hour
 			ctx := context.Background()
-			var us []fulfillmenttest.User
-			for i := range users {
-				us = append(us, fulfillmenttest.Employee(fmt.Sprintf("stagger%02d", i)))
-			}
-			w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithStore(store),
-				fulfillmenttest.WithOkta(oktatest.WithoutRateLimits()), fulfillmenttest.WithUsers(us...))
-			for _, u := range us {
-				if _, err := w.Service.Order(ctx, u.Profile.Login); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var svcs []*fulfillment.Service
-			for range 3 {
-				cfg := w.Config
-				cfg.Rand, cfg.SyncClaim = nil, period+fulfillment.DefaultLease
-				svc, err := fulfillment.New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				svcs = append(svcs, svc)
-			}
+			w, svcs := orderedInstances(t, store, "stagger", users, 3, period+fulfillment.DefaultLease)
 			polls := func() int {
 				n := 0
 				for _, r := range w.Yubico.RequestLog() {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,46 +17,17 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/pgtest"
 )
 
 // serverURL returns the URL of the PostgreSQL server the tests use, from
 // PREENROLL_POSTGRES_URL. Without it the test skips, or fails when CI=true:
 // CI must never skip these tests silently.
-func serverURL(t *testing.T) string {
-	t.Helper()
-	url := os.Getenv("PREENROLL_POSTGRES_URL")
-	if url == "" {
-		const how = `PREENROLL_POSTGRES_URL is unset: start a throwaway PostgreSQL with ` +
-			`eval "$(bash .ci/postgres.sh start)" (stop it with bash .ci/postgres.sh stop "$PREENROLL_PG_DIR")`
-		if os.Getenv("CI") == "true" {
-			t.Fatal(how + "; CI=true, so this test fails instead of skipping")
-		}
-		t.Skip(how)
-	}
-	return url
-}
+func serverURL(t *testing.T) string { return pgtest.ServerURL(t) }
 
 // freshSchema returns the name of a schema no other test uses, dropped when
 // t ends.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	url := serverURL(t)
-	name := "pgstore_test_" + strings.ToLower(rand.Text()[:12])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{name}.Sanitize()+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return name
-}
+func freshSchema(t *testing.T) string { return pgtest.SchemaName(t, "pgstore_test") }
 
 // openStore opens a store on the test server, closed when t ends.
 func openStore(t *testing.T, url string, opts ...Option) *Store {

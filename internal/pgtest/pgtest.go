@@ -37,24 +37,12 @@ func ServerURL(t testing.TB) string {
 	return u
 }
 
-// Schema creates a schema no other test uses (its name begins with
-// prefix), dropped when t ends, and returns its name and a URL of the test
-// server whose connections have it as their search_path: a store opened on
-// that URL without options keeps its tables there.
-func Schema(t testing.TB, prefix string) (name, schemaURL string) {
+// SchemaName returns the name of a schema no other test uses (beginning
+// with prefix), not created, and dropped (if it exists) when t ends.
+func SchemaName(t testing.TB, prefix string) string {
 	t.Helper()
 	server := ServerURL(t)
-	name = prefix + "_" + strings.ToLower(rand.Text()[:12])
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatalf("pgtest: connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("pgtest: create schema %s: %v", name, err)
-	}
+	name := prefix + "_" + strings.ToLower(rand.Text()[:12])
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -68,6 +56,27 @@ func Schema(t testing.TB, prefix string) (name, schemaURL string) {
 			t.Errorf("pgtest: drop schema %s: %v", name, err)
 		}
 	})
+	return name
+}
+
+// Schema creates a schema no other test uses (its name begins with
+// prefix), dropped when t ends, and returns its name and a URL of the test
+// server whose connections have it as their search_path: a store opened on
+// that URL without options keeps its tables there.
+func Schema(t testing.TB, prefix string) (name, schemaURL string) {
+	t.Helper()
+	server := ServerURL(t)
+	name = SchemaName(t, prefix)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: create schema %s: %v", name, err)
+	}
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("pgtest: %s must be a postgres:// URL", EnvURL)
