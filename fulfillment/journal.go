@@ -154,6 +154,35 @@ func (s *Service) claim(ctx context.Context, rec Record) (_ Record, taken bool, 
 	return out, true, nil
 }
 
+// fenced bounds ctx for one step: its remote calls end three quarters of
+// the way through the lease an intent recorded now takes (see
+// Config.Lease), so that they cannot run on after another instance may
+// have taken the step over. A lease under MinFencedLease bounds nothing.
+func (s *Service) fenced(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.lease < MinFencedLease {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.lease-s.lease/4)
+}
+
+// takeOver writes this instance's lease on rec, a record at an intent
+// whose outcome is unknown, before its recovery rule makes its calls (read
+// what happened, delete strays, resend): a compare-and-swap, so that of
+// two instances that found the intent abandoned one resumes it and the
+// other gets an error wrapping ErrVersionConflict and leaves the record
+// alone, and while the recovery runs every other instance sees the record
+// leased. A lease change is no step: no history entry.
+func (s *Service) takeOver(ctx context.Context, rec Record) (Record, error) {
+	rec.EnrollCalls = s.enrollCalls(rec) // the old lease dates a call not recorded
+	rec.Lease = Lease{Owner: s.owner, Until: s.now().Add(s.lease)}
+	out, err := s.store.Put(ctx, rec)
+	if err != nil {
+		return rec, fmt.Errorf("fulfillment: resume step %s of %q: %w", rec.Step, rec.UserID, err)
+	}
+	s.watch.notify(out)
+	return out, nil
+}
+
 // leased reports whether another live instance holds rec's lease.
 func (s *Service) leased(rec Record) bool {
 	return rec.Lease.Owner != "" && rec.Lease.Owner != s.owner && s.now().Before(rec.Lease.Until)

@@ -63,12 +63,7 @@ func (s *Service) strays(ctx context.Context, rec Record) (ours, foreign []okta.
 	for _, e := range rec.Enrollments {
 		known[e.ID] = true
 	}
-	calls := rec.EnrollCalls
-	if len(calls) == 0 && rec.Step == StepEnrolling && !rec.Lease.Until.IsZero() {
-		// A record at Enrolling with no call recorded (written by other
-		// means): one call, from the start of its lease.
-		calls = []EnrollCall{{Sent: rec.Lease.Until.Add(-s.lease)}}
-	}
+	calls := s.enrollCalls(rec)
 	for _, e := range es {
 		if known[e.ID] || (e.Status != okta.StatusFulfillmentPending && e.Status != okta.StatusFulfillmentErrored) {
 			continue
@@ -80,6 +75,16 @@ func (s *Service) strays(ctx context.Context, rec Record) (ours, foreign []okta.
 		}
 	}
 	return ours, foreign, nil
+}
+
+// enrollCalls returns rec's enroll calls whose outcome is unknown. A record
+// at Enrolling with no call recorded (written by other means) has one,
+// from the start of its intent's lease.
+func (s *Service) enrollCalls(rec Record) []EnrollCall {
+	if len(rec.EnrollCalls) == 0 && rec.Step == StepEnrolling && !rec.Lease.Until.IsZero() {
+		return []EnrollCall{{Sent: rec.Lease.Until.Add(-s.lease)}}
+	}
+	return rec.EnrollCalls
 }
 
 // made reports whether call c may have made enrollment e: Okta created e

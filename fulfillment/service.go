@@ -25,6 +25,9 @@ const (
 	DefaultConcurrency  = 4
 	DefaultPollInterval = time.Hour
 	DefaultLease        = 2 * time.Minute
+	// MinFencedLease is the shortest Config.Lease that bounds a step's
+	// remote calls; a shorter one means one instance on the store.
+	MinFencedLease      = time.Second
 	DefaultMaxEventBody = 1 << 20
 	// maxConcurrency bounds Config.Concurrency.
 	maxConcurrency = 256
@@ -135,8 +138,16 @@ type Config struct {
 	// Lease is how long an in-flight step is reserved for the instance that
 	// recorded it; another instance (say, the same program restarted after
 	// a crash) resumes the step only after the lease has expired
-	// (default 2 min). Programs that never run two instances on one store
-	// may set a tiny lease to resume at once.
+	// (default 2 min). A step's remote calls are cut off (their context
+	// ends) three quarters of the way through the lease its intent takes,
+	// so that an instance never acts on a record after its lease has run
+	// out and another instance may have taken the step over: a call that
+	// waits out a rate limit or retries past that point ends with an
+	// unknown outcome and is resumed by the recovery rule. Set the lease
+	// well above the client timeouts (Okta's and Yubico's, with their
+	// retries). Programs that never run two instances on one store may set
+	// a lease under a second (MinFencedLease) to resume at once after a
+	// restart; such a lease does not cut calls off.
 	Lease time.Duration
 	// SyncClaim is how long the records a Sync pass of this instance took
 	// are left to it by the Sync passes of other instances sharing the

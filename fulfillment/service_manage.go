@@ -104,6 +104,8 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 			return fmt.Errorf("fulfillment: delete %q: %w", userID, err)
 		}
 	}
+	ctx, cancel := s.fenced(ctx)
+	defer cancel()
 	if rec.Step != StepDeleting {
 		if _, err := rec.Status.Next(EventDelete); err != nil {
 			return fmt.Errorf("fulfillment: delete %q: %w", userID, err)

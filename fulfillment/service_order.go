@@ -175,6 +175,8 @@ func (s *Service) order(ctx context.Context, u okta.User, items []Item, eventID 
 		UserID: u.ID, Login: u.Profile.Login, Status: started, Items: items, Attempts: 1,
 		EventID: eventID, Version: rec.Version, History: rec.History,
 	}
+	ctx, cancel := s.fenced(ctx)
+	defer cancel()
 	rec, _, err = s.intend(ctx, rec, StepInitiating)
 	if err != nil {
 		if errors.Is(err, ErrVersionConflict) {

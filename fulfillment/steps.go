@@ -186,7 +186,13 @@ func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, err
 	if rule == nil {
 		return rec, nil // Errored, Active, Deleted: nothing to do
 	}
+	ctx, cancel := s.fenced(ctx)
+	defer cancel()
 	if resumed {
+		var err error
+		if rec, err = s.takeOver(ctx, rec); err != nil {
+			return rec, err
+		}
 		switch rule.recovery {
 		case dropStraysThenResend:
 			next, done, err := s.dropStrays(ctx, p, rec)
