@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 )
@@ -25,6 +26,10 @@ type HookEvent struct {
 	// Items is the order the event's details name (Config.Defaults when
 	// they name none).
 	Items []Item
+	// Published is when Okta says the event happened (zero: unknown). An
+	// event published before the user's record was deleted reports the
+	// order that was deleted, not a new one (EventStale).
+	Published time.Time
 }
 
 // EventOutcome is what [Service.RecordEvent] did with an event.
@@ -46,10 +51,14 @@ const (
 	// it under another ID, or it is deactivated. Nothing is recorded; the
 	// error says why and wraps ErrUnknownUser.
 	EventRejected
+	// EventStale: the event was published before the user's record was
+	// deleted (Okta delivered it late, or again): it reports the order
+	// that was deleted and records nothing.
+	EventStale
 )
 
 // String returns the outcome's name: "failed", "recorded", "duplicate",
-// "in-flight" or "rejected".
+// "in-flight", "rejected" or "stale".
 func (o EventOutcome) String() string {
 	switch o {
 	case EventFailed:
@@ -62,6 +71,8 @@ func (o EventOutcome) String() string {
 		return "in-flight"
 	case EventRejected:
 		return "rejected"
+	case EventStale:
+		return "stale"
 	}
 	return fmt.Sprintf("EventOutcome(%d)", int(o))
 }
@@ -116,6 +127,14 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 		}
 		if rec.EventID == ev.ID {
 			return EventDuplicate, nil
+		}
+		if rec.Status == Deleted && !ev.Published.IsZero() && ev.Published.Before(rec.UpdatedAt) {
+			if _, err := s.store.MarkEvent(ctx, ev.ID, s.now()); err != nil {
+				return EventFailed, err
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: event hook: event older than the record's deletion",
+				slog.String("uuid", ev.ID), slog.String("user", ev.UserID), slog.Time("published", ev.Published), slog.Time("deleted", rec.UpdatedAt))
+			return EventStale, nil
 		}
 		if CanOrder(rec.Status) != nil {
 			if _, err := s.store.MarkEvent(ctx, ev.ID, s.now()); err != nil {
@@ -211,7 +230,7 @@ func (s *Service) hookEvent(ctx context.Context, ev okta.LogEvent) (HookEvent, b
 			slog.String("uuid", truncateValue(ev.UUID)), slog.String("error", err.Error()))
 		return HookEvent{}, false
 	}
-	return HookEvent{ID: ev.UUID, UserID: userID, Login: login, Items: items}, true
+	return HookEvent{ID: ev.UUID, UserID: userID, Login: login, Items: items, Published: ev.Published}, true
 }
 
 // QueuedEventHandler returns an Okta event hook handler that checks and
