@@ -280,22 +280,30 @@ func (s *server) wake() {
 }
 
 // syncLoop runs Sync at once, then every SyncInterval plus jitter, and
-// when woken, until ctx ends or the Service drains.
+// when woken, until ctx ends or the Service drains. While passes fail (the
+// store cannot be read: the database is down), the wait doubles after
+// each failed pass, up to maxSyncBackoff (or SyncInterval if longer), so
+// that an outage costs a few log lines and no busy loop; the first pass
+// that succeeds restores the interval.
 func (s *server) syncLoop(ctx context.Context) {
+	failed := 0
 	for {
 		start := time.Now()
 		rep, err := s.svc.Sync(ctx)
 		s.m.observeSync(time.Since(start), rep, err)
-		if err != nil && !errors.Is(err, fulfillment.ErrDraining) && ctx.Err() == nil {
-			s.log.Error("serve: sync pass failed", "error", err.Error())
-		}
 		if errors.Is(err, fulfillment.ErrDraining) || ctx.Err() != nil {
 			return
+		}
+		if err != nil {
+			failed++
+			s.log.Error("serve: sync pass failed", "error", err.Error(), "failedPasses", failed)
+		} else {
+			failed = 0
 		}
 		if err := s.m.countKeys(ctx, s.store); err != nil && ctx.Err() == nil {
 			s.log.Warn("serve: counting keys", "error", err.Error())
 		}
-		wait := s.cfg.SyncInterval
+		wait := syncWait(s.cfg.SyncInterval, failed)
 		if s.cfg.SyncJitter > 0 {
 			wait += rand.N(s.cfg.SyncJitter)
 		}
@@ -303,6 +311,23 @@ func (s *server) syncLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// maxSyncBackoff caps the wait between failing Sync passes (see syncLoop).
+const maxSyncBackoff = time.Minute
+
+// syncWait is the wait after a pass: interval, doubled for each of the
+// failed passes in a row, capped at maxSyncBackoff or interval if longer.
+func syncWait(interval time.Duration, failed int) time.Duration {
+	limit := max(interval, maxSyncBackoff)
+	wait := interval
+	for range failed {
+		if wait >= limit/2 {
+			return limit
+		}
+		wait *= 2
+	}
+	return wait
 }
 
 // pause waits for d or a value on wake; it reports false, at once, when
