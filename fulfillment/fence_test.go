@@ -1,0 +1,92 @@
+package fulfillment
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestFencedBoundsAStepByItsLease(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lease    time.Duration
+		deadline bool
+		want     time.Duration // the deadline's distance from now
+	}{
+		{2 * time.Minute, true, 90 * time.Second},
+		{10 * time.Second, true, 7500 * time.Millisecond},
+		{MinFencedLease, true, 750 * time.Millisecond},
+		{time.Nanosecond, false, 0}, // one instance: nothing to fence off
+	} {
+		cfg := offlineConfig(t)
+		cfg.Lease = tc.lease
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := time.Now()
+		ctx, cancel := s.fenced(t.Context())
+		dl, ok := ctx.Deadline()
+		cancel()
+		if ok != tc.deadline {
+			t.Errorf("lease %v: deadline set = %v, want %v", tc.lease, ok, tc.deadline)
+			continue
+		}
+		if ok && (dl.Before(before.Add(tc.want)) || dl.After(time.Now().Add(tc.want))) {
+			t.Errorf("lease %v: deadline %v from now, want %v", tc.lease, dl.Sub(before), tc.want)
+		}
+	}
+}
+
+// TestTakeOverIsExclusive: two instances that find the same abandoned
+// intent (its lease expired) both try to resume it; the lease's
+// compare-and-swap lets one, and the other then sees the record leased.
+func TestTakeOverIsExclusive(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	cfg.Lease = time.Minute
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	dead := Lease{Owner: "svc-dead", Until: t0.Add(-time.Second)}
+	sent := dead.Until.Add(-time.Minute) // the start of the abandoned lease
+	rec, err := cfg.Store.Put(ctx, Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepEnrolling, Lease: dead,
+		Items: []Item{cfg.Defaults}, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.leased(rec) || b.leased(rec) {
+		t.Fatal("an expired lease counts as held")
+	}
+	took, err := a.takeOver(ctx, rec)
+	if err != nil {
+		t.Fatalf("first takeOver: %v", err)
+	}
+	if _, err := b.takeOver(ctx, rec); !errors.Is(err, ErrVersionConflict) {
+		t.Errorf("second takeOver of the same version = %v, want ErrVersionConflict", err)
+	}
+	stored, err := cfg.Store.Get(ctx, "00u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Lease.Owner != a.owner || !stored.Lease.Until.Equal(t0.Add(time.Minute)) || stored.Version != took.Version {
+		t.Errorf("stored lease %+v (version %d), want %s's until %v (version %d)", stored.Lease, stored.Version, a.owner, t0.Add(time.Minute), took.Version)
+	}
+	if !b.leased(stored) {
+		t.Error("the other instance does not see the record leased after the take-over")
+	}
+	// The call the abandoned lease dates is kept: the recovery rule looks
+	// for the enrollments it may have made.
+	if len(stored.EnrollCalls) != 1 || !stored.EnrollCalls[0].Sent.Equal(sent) {
+		t.Errorf("enroll calls after take-over %+v, want one sent at %v", stored.EnrollCalls, sent)
+	}
+	if len(stored.History) != len(rec.History) {
+		t.Errorf("take-over added %d history entries, want none (a lease change is no step)", len(stored.History)-len(rec.History))
+	}
+}
