@@ -5,6 +5,8 @@
 #   source .ci/postgres.sh stop    # stop the cluster by its PID and delete its directory
 #   bash .ci/postgres.sh start     # same, printing the export lines: eval "$(bash .ci/postgres.sh start)"
 #   bash .ci/postgres.sh stop DIR  # stop the cluster started in DIR
+#   bash .ci/postgres.sh pause DIR # stop its server, keep its data (a test's outage)
+#   bash .ci/postgres.sh resume DIR # start the paused server again on its port
 #
 # The cluster lives in a fresh temporary directory (data, Unix socket, log),
 # runs as a non-root user (PostgreSQL refuses root: the "postgres" system
@@ -83,6 +85,7 @@ preenroll_pg_start() {
 		port=""
 	done
 	[ -n "$port" ] || { cat "$dir/server.log" >&2; _pg_die "the server did not start"; return 1; }
+	echo "$port" >"$dir/port"
 	_pg_as "$bin/createdb" --host="$dir" --port="$port" --username=preenroll preenroll ||
 		_pg_die "createdb failed" || return 1
 	export PREENROLL_PG_DIR="$dir"
@@ -90,6 +93,31 @@ preenroll_pg_start() {
 	PREENROLL_PG_PID=$(head -n 1 "$dir/data/postmaster.pid")
 	export PREENROLL_POSTGRES_URL="postgres://preenroll@127.0.0.1:$port/preenroll?sslmode=disable"
 	echo "postgres.sh: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') (pid $PREENROLL_PG_PID) at $PREENROLL_POSTGRES_URL, socket and data in $dir" >&2
+}
+
+# _pg_dir_ok refuses a directory that is not one of ours.
+_pg_dir_ok() {
+	case "$1" in /tmp/preenroll-pg.*) ;; *) _pg_die "refusing a cluster outside /tmp/preenroll-pg.*: $1"; return 1 ;; esac
+	[ -d "$1/data" ] || _pg_die "no cluster in $1"
+}
+
+# preenroll_pg_pause stops the server of the cluster in $1 (fast shutdown)
+# and keeps its data: the tests' "database gone for a while".
+preenroll_pg_pause() {
+	local dir=$1
+	_pg_dir_ok "$dir" || return 1
+	_PG_USER=$(stat -c %U "$dir/data")
+	_pg_as "$(_pg_bin)/pg_ctl" --pgdata="$dir/data" --mode=fast --wait --timeout=60 stop >&2
+}
+
+# preenroll_pg_resume starts the paused cluster in $1 again, on its port.
+preenroll_pg_resume() {
+	local dir=$1 port
+	_pg_dir_ok "$dir" || return 1
+	_PG_USER=$(stat -c %U "$dir/data")
+	port=$(cat "$dir/port") || return 1
+	_pg_as "$(_pg_bin)/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >&2
 }
 
 # preenroll_pg_stop stops the cluster in $1 (default $PREENROLL_PG_DIR) by
@@ -124,8 +152,10 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 			"$PREENROLL_PG_DIR" "$PREENROLL_PG_PID" "$PREENROLL_POSTGRES_URL"
 		;;
 	stop) preenroll_pg_stop "${2:-}" ;;
+	pause) preenroll_pg_pause "${2:?usage: $0 pause DIR}" ;;
+	resume) preenroll_pg_resume "${2:?usage: $0 resume DIR}" ;;
 	install) _pg_install ;;
-	*) _pg_die "usage: $0 start | stop [DIR] | install" ;;
+	*) _pg_die "usage: $0 start | stop [DIR] | pause DIR | resume DIR | install" ;;
 	esac
 else
 	# Sourced: act on the caller's shell.

@@ -2,10 +2,13 @@ package reliability_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +38,7 @@ type instance struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	intents atomic.Int64 // "fulfillment: intent" lines logged, over every run
+	failed  atomic.Int64 // "serve: sync pass failed" lines logged, over every run
 	runs    int
 }
 
@@ -62,8 +66,11 @@ func (in *instance) start() {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			if strings.Contains(line, `"msg":"fulfillment: intent"`) {
+			switch {
+			case strings.Contains(line, `"msg":"fulfillment: intent"`):
 				in.intents.Add(1)
+			case strings.Contains(line, `"msg":"serve: sync pass failed"`):
+				in.failed.Add(1)
 			}
 			io.WriteString(logFile, line+"\n")
 		}
@@ -77,6 +84,32 @@ func (in *instance) start() {
 func (in *instance) kill() {
 	in.cmd.Process.Kill()
 	<-in.exited
+}
+
+// alive reports whether the process is still running.
+func (in *instance) alive() bool {
+	select {
+	case <-in.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// ready asks the process's /readyz: its status code and the store check.
+func (in *instance) ready() (code int, store string) {
+	resp, err := http.Get(in.base + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	var rd struct {
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rd); err != nil {
+		return resp.StatusCode, "undecodable /readyz: " + err.Error()
+	}
+	return resp.StatusCode, rd.Checks["store"]
 }
 
 // stop SIGTERMs the process and waits for its graceful exit.
@@ -111,7 +144,10 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	}
 	_, url := pgtest.Schema(t, "reliability")
 	n, kills := max(*serveUsers, 1), max(*serveKills, 0)
-	const seed = 1818
+	const (
+		seed         = 1818
+		syncInterval = 200 * time.Millisecond
+	)
 	ctx := t.Context()
 	dir := t.TempDir()
 	if d := os.Getenv("SERVE_TEST_DIR"); d != "" {
@@ -123,7 +159,11 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	w := newWorld(t, n, seed, oktatest.WithoutRateLimits())
+	// The fakes' clocks run with the wall clock (and jump ahead on top, see
+	// below), as Okta's does: the Service tells its own enrollments from
+	// another tool's by when Okta made them, on its own running clock.
+	w := newWorldWith(t, n, seed, []oktatest.Option{oktatest.WithoutRateLimits(), oktatest.WithRealTime()},
+		[]yubicotest.Option{yubicotest.WithRealTime()})
 	store, err := pgstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -134,10 +174,15 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	// user has none: the batch's own calls meet the faults too).
 	oc, yc := w.clients(clientOptions{}, &counters{})
 	orderer := w.service(oc, yc, store, func(c *fulfillment.Config) { c.Rand = newSeeded(seed) })
-	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed}); err != nil {
+	// An injected 429 asks the clients to wait retryAfter, not the rest
+	// of a 60-second window: this test is about kills and outages (the
+	// rate-limit windows are the subject of the rate-limit benchmarks),
+	// and each instance honours a 429 for every call of the bucket.
+	const retryAfter = 2 * time.Second
+	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed}); err != nil {
+	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -179,7 +224,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 			"-okta-org", w.Okta.URL(), "-okta-token-file", oktaToken,
 			"-yubico-api", w.Yubico.URL(), "-yubico-jwks", w.Yubico.ConsoleURL(), "-yubico-token-file", yubicoToken,
 			"-hook-secret-file", hookSecret, "-store", url, "-listen", addr, "-rp-id", rpID,
-			"-sync-interval", "200ms", "-sync-jitter", "0s", "-lease", "10s", "-okta-timeout", "5s",
+			"-sync-interval", syncInterval.String(), "-sync-jitter", "0s", "-lease", "10s", "-okta-timeout", "5s",
 			"-idempotent-shipments", "-shutdown-timeout", "10s", "-concurrency", "8",
 		}}
 		instances[i].start()
@@ -213,6 +258,15 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	}
 	planKill()
 	signedIn := map[string]bool{}
+	// The database goes away for a while once a third of the users are
+	// done (the cluster .ci/postgres.sh started, paused and resumed).
+	pgDir, outage, finished := os.Getenv("PREENROLL_PG_DIR"), false, 0
+	if pgDir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("PREENROLL_PG_DIR is unset: CI must run the database outage (source .ci/postgres.sh start)")
+		}
+		t.Log("PREENROLL_PG_DIR is unset (a database .ci/postgres.sh did not start): no database outage in this run")
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.Now().Add(time.Duration(n/10+3) * time.Minute)
@@ -237,12 +291,12 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 			t.Logf("list: %v", err)
 			continue
 		}
-		// The fakes' clock runs 20 minutes a tick while a shipment is short
-		// of shipped (Yubico's schedule takes days), and slowly otherwise:
-		// the sealed requests expire on it. It stands still while a key is
-		// being enrolled: the Service tells its own
-		// enrollments from another tool's by when Okta made them, which
-		// assumes Okta's clock runs at the speed of the Service's.
+		// The fakes' clock jumps 20 minutes a tick while a shipment is short
+		// of shipped (Yubico's schedule takes days), and a minute otherwise:
+		// the sealed requests expire on it. It does not jump while a key is
+		// being enrolled: the Service tells its own enrollments from
+		// another tool's by when Okta made them, which assumes Okta's clock
+		// runs at the speed of the Service's.
 		enrolling, short := false, false
 		for _, r := range recs {
 			enrolling = enrolling || r.Step == fulfillment.StepInitiated || r.Step == fulfillment.StepEnrolling
@@ -258,6 +312,10 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 			// A minute a tick: Okta's rate-limit resets (the 429 faults)
 			// come, the sealed requests do not expire.
 			w.Advance(time.Minute)
+		}
+		if !outage && pgDir != "" && 3*finished >= n {
+			outage = true
+			databaseOutage(t, instances, pgDir, syncInterval)
 		}
 		done := 0
 		pins := w.pins()
@@ -276,6 +334,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 				}
 			}
 		}
+		finished = done
 		if done == n {
 			break
 		}
@@ -289,6 +348,9 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	for _, p := range out.problems {
 		t.Errorf("invariant: %s", p)
 	}
+	if pgDir != "" && !outage {
+		t.Error("the work ended before the database outage")
+	}
 	if out.duplicates != 0 || out.lost != 0 || out.active+len(out.errored) != n {
 		t.Errorf("Active %d, errored %d, duplicates %d, lost %d; want %d Active or errored, no duplicates, none lost",
 			out.active, len(out.errored), out.duplicates, out.lost, n)
@@ -301,4 +363,70 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	}
 	t.Logf("three serve instances on PostgreSQL, %v: %d users, %d Active, %d errored with a reason, %d SIGKILLs; Okta faults %v, Yubico faults %v",
 		time.Since(start).Round(time.Second), n, out.active, len(out.errored), killed, w.Okta.HTTPFaultCounts(), yubicoFaultCounts(w))
+}
+
+// databaseOutage stops the PostgreSQL server in pgDir while the instances
+// run, and starts it again: every instance must notice (/readyz 503 with
+// the store check failing), stay up, back off its failing Sync passes
+// instead of looping on them, and be ready again once the database is
+// back. The outage lasts outageHold after the last instance noticed.
+func databaseOutage(t *testing.T, instances []*instance, pgDir string, syncInterval time.Duration) {
+	t.Helper()
+	const outageHold = 3 * time.Second
+	pgctl := func(verb string) {
+		t.Helper()
+		cmd := exec.Command("bash", filepath.Join("..", "..", ".ci", "postgres.sh"), verb, pgDir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("postgres.sh %s: %v\n%s", verb, err, out)
+		}
+	}
+	// await polls every instance's /readyz until want holds for each.
+	await := func(what string, want func(code int, store string) bool) {
+		t.Helper()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(time.Minute)
+		for _, in := range instances {
+			for {
+				if code, store := in.ready(); want(code, store) {
+					break
+				}
+				select {
+				case <-tick.C:
+				case <-deadline:
+					code, store := in.ready()
+					t.Fatalf("instance %d not %s within a minute: /readyz %d, store %q", in.n, what, code, store)
+				}
+			}
+		}
+	}
+	// An instance restarted just now must have opened the store first.
+	await("ready before the outage", func(code int, store string) bool { return store == "ok" })
+	before := make([]int64, len(instances))
+	for i, in := range instances {
+		before[i] = in.failed.Load()
+	}
+	start := time.Now()
+	pgctl("pause")
+	await("unready", func(code int, store string) bool { return code == http.StatusServiceUnavailable && store != "ok" })
+	<-time.After(outageHold) // the outage itself: the database stays down this long
+	down := time.Since(start)
+	for _, in := range instances {
+		if !in.alive() {
+			t.Fatalf("instance %d exited while the database was down", in.n)
+		}
+	}
+	pgctl("resume")
+	await("ready again", func(code int, store string) bool { return code == http.StatusOK })
+	// Without backoff, a pass every syncInterval would fail: down/syncInterval
+	// of them. With the wait doubling after each failure, about
+	// log2(down/syncInterval) + 1.
+	limit := int64(math.Ceil(math.Log2(float64(down)/float64(syncInterval)+1))) + 2
+	for i, in := range instances {
+		if f := in.failed.Load() - before[i]; f > limit {
+			t.Errorf("instance %d: %d failed Sync passes in a %v outage, want at most %d (a backoff, not a busy loop)", in.n, f, down.Round(time.Millisecond), limit)
+		} else {
+			t.Logf("instance %d: %d failed Sync passes in a %v outage (limit %d)", in.n, f, down.Round(time.Millisecond), limit)
+		}
+	}
 }

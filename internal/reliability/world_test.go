@@ -131,14 +131,21 @@ func profile(n int) okta.Profile { return fulfillmenttest.Profile(fmt.Sprintf("u
 // addresses. The tests build their own clients and Services.
 func newWorld(t testing.TB, n int, seed uint64, oktaOpts ...oktatest.Option) *world {
 	t.Helper()
+	return newWorldWith(t, n, seed, oktaOpts, nil)
+}
+
+// newWorldWith is newWorld with options for the fake Yubico too.
+func newWorldWith(t testing.TB, n int, seed uint64, oktaOpts []oktatest.Option, yubicoOpts []yubicotest.Option) *world {
+	t.Helper()
 	stock := max(100, n+10)
 	w := &world{t: t, byID: map[string]*person{}, secrets: &secretSet{}}
+	yubicoOpts = append([]yubicotest.Option{yubicotest.WithInventory(
+		yubicotest.Bucket{ProductID: 1, Quantity: stock},
+		yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
+			ProductMapping: []int{1}, Subscription: true, Virtual: true},
+	)}, yubicoOpts...)
 	w.World = fulfillmenttest.New(t, fulfillmenttest.WithSeed(seed), fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithOkta(oktaOpts...),
-		fulfillmenttest.WithYubico(yubicotest.WithInventory(
-			yubicotest.Bucket{ProductID: 1, Quantity: stock},
-			yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
-				ProductMapping: []int{1}, Subscription: true, Virtual: true},
-		)))
+		fulfillmenttest.WithYubico(yubicoOpts...))
 	for i := range n {
 		p := &person{n: i, profile: profile(i), newPIN: fmt.Sprintf("%08d", 27182818+i)}
 		p.id = w.AddUser(fulfillmenttest.User{Profile: p.profile, Status: okta.UserActive}).ID
