@@ -9,8 +9,11 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +88,71 @@ func Schema(t testing.TB, prefix string) (name, schemaURL string) {
 	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	return name, u.String()
+}
+
+// Cluster starts a PostgreSQL server of t's own with the repository's
+// .ci/postgres.sh (a throwaway cluster in a temporary directory, stopped
+// and deleted when t ends) and returns its URL and directory: for a test
+// that stops and starts the server (`postgres.sh pause DIR`, `resume
+// DIR`), which must not take the shared test server away from the tests
+// running beside it. It skips or fails as ServerURL does when
+// PREENROLL_POSTGRES_URL is unset (no PostgreSQL on this machine).
+func Cluster(t testing.TB) (serverURL, dir string) {
+	t.Helper()
+	ServerURL(t)
+	script, err := Script()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	out, err := exec.Command("bash", script, "start").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("pgtest: postgres.sh start: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("pgtest: postgres.sh start: %v", err)
+	}
+	// The script prints: export PREENROLL_PG_DIR=… PREENROLL_PG_PID=… PREENROLL_POSTGRES_URL=…
+	for _, f := range strings.Fields(string(out)) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		v = strings.ReplaceAll(v, `\`, "") // printf %q escapes the URL's ?
+		switch k {
+		case "PREENROLL_PG_DIR":
+			dir = v
+		case EnvURL:
+			serverURL = v
+		}
+	}
+	if dir == "" || serverURL == "" {
+		t.Fatalf("pgtest: postgres.sh start printed no directory and URL: %q", out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("bash", script, "stop", dir).CombinedOutput(); err != nil {
+			t.Errorf("pgtest: postgres.sh stop %s: %v\n%s", dir, err, out)
+		}
+	})
+	return serverURL, dir
+}
+
+// Script returns the path of the repository's .ci/postgres.sh, found from
+// the working directory (a package's directory under test) upwards.
+func Script() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, ".ci", "postgres.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New(".ci/postgres.sh not found above the working directory")
+		}
+		dir = parent
+	}
 }

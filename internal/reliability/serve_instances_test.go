@@ -142,7 +142,10 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three processes")
 	}
-	_, url := pgtest.Schema(t, "reliability")
+	// A server of this test's own: it is stopped and started again
+	// mid-run, which must not take the shared test server away from the
+	// tests running beside this one.
+	url, pgDir := pgtest.Cluster(t)
 	n, kills := max(*serveUsers, 1), max(*serveKills, 0)
 	const (
 		seed         = 1818
@@ -259,14 +262,8 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	planKill()
 	signedIn := map[string]bool{}
 	// The database goes away for a while once a third of the users are
-	// done (the cluster .ci/postgres.sh started, paused and resumed).
-	pgDir, outage, finished := os.Getenv("PREENROLL_PG_DIR"), false, 0
-	if pgDir == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("PREENROLL_PG_DIR is unset: CI must run the database outage (source .ci/postgres.sh start)")
-		}
-		t.Log("PREENROLL_PG_DIR is unset (a database .ci/postgres.sh did not start): no database outage in this run")
-	}
+	// done (postgres.sh pause, then resume).
+	outage, finished := false, 0
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.Now().Add(time.Duration(n/10+3) * time.Minute)
@@ -313,7 +310,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 			// come, the sealed requests do not expire.
 			w.Advance(time.Minute)
 		}
-		if !outage && pgDir != "" && 3*finished >= n {
+		if !outage && 3*finished >= n {
 			outage = true
 			databaseOutage(t, instances, pgDir, syncInterval)
 		}
@@ -348,7 +345,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	for _, p := range out.problems {
 		t.Errorf("invariant: %s", p)
 	}
-	if pgDir != "" && !outage {
+	if !outage {
 		t.Error("the work ended before the database outage")
 	}
 	if out.duplicates != 0 || out.lost != 0 || out.active+len(out.errored) != n {
@@ -375,7 +372,11 @@ func databaseOutage(t *testing.T, instances []*instance, pgDir string, syncInter
 	const outageHold = 3 * time.Second
 	pgctl := func(verb string) {
 		t.Helper()
-		cmd := exec.Command("bash", filepath.Join("..", "..", ".ci", "postgres.sh"), verb, pgDir)
+		script, err := pgtest.Script()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("bash", script, verb, pgDir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("postgres.sh %s: %v\n%s", verb, err, out)
 		}
