@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -132,9 +133,10 @@ func TestQueuedEventHandler(t *testing.T) {
 	if w := send(hookEvent("00uq1", nil, "q-1", "q-2"), cfg.EventHookSecret.Reveal()); w.Code != http.StatusOK {
 		t.Errorf("delivery: %d %s, want 200", w.Code, w.Body)
 	}
+	published := time.Date(2026, 11, 29, 15, 0, 0, 0, time.UTC) // as hookEvent writes it
 	want := []HookEvent{
-		{ID: "q-1", UserID: "00uq1", Login: "00uq1@example.com", Items: []Item{cfg.Defaults}},
-		{ID: "q-2", UserID: "00uq1", Login: "00uq1@example.com", Items: []Item{cfg.Defaults}},
+		{ID: "q-1", UserID: "00uq1", Login: "00uq1@example.com", Items: []Item{cfg.Defaults}, Published: published},
+		{ID: "q-2", UserID: "00uq1", Login: "00uq1@example.com", Items: []Item{cfg.Defaults}, Published: published},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("enqueued (-want +got):\n%s", diff)
