@@ -3,6 +3,7 @@ package fakehttp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -187,9 +188,23 @@ func NewFaults(prefix string, salt uint64) *Faults {
 	return &Faults{prefix: prefix, salt: salt, counts: map[Kind]int{}}
 }
 
-// Inject queues r for the next matching requests; op names the caller in
+// Controls are a fake's public HTTP-fault controls over its [Faults]: the
+// oktatest and yubicotest Server embed one, so InjectHTTPFault, FailNext,
+// DropNext, SetLatency, SetHTTPFaultPlan and HTTPFaultCounts are written
+// once for both fakes (each fake's package documentation says how its
+// answers look).
+type Controls struct{ f *Faults }
+
+// Controls returns the public controls of f.
+func (f *Faults) Controls() Controls { return Controls{f} }
+
+// InjectHTTPFault queues r for the next requests to the fake that match
+// it; an invalid rule is refused with an error.
+func (c Controls) InjectHTTPFault(r Rule) error { return c.f.inject("InjectHTTPFault", r) }
+
+// inject queues r for the next matching requests; op names the caller in
 // errors.
-func (f *Faults) Inject(op string, r Rule) error {
+func (f *Faults) inject(op string, r Rule) error {
 	if err := r.Check(); err != nil {
 		return fmt.Errorf("%s: %s: %w", f.prefix, op, err)
 	}
@@ -200,27 +215,28 @@ func (f *Faults) Inject(op string, r Rule) error {
 	return nil
 }
 
-// FailNext queues a rule failing the next n (at least 1) requests with
-// status.
-func (f *Faults) FailNext(n, status int) error {
+// FailNext makes the fake answer the next n (at least 1) requests, on any
+// route, with status (400 to 599) and the fake's error body for it.
+func (c Controls) FailNext(n, status int) error {
 	if n < 1 {
-		return fmt.Errorf("%s: FailNext: n %d is not positive", f.prefix, n)
+		return fmt.Errorf("%s: FailNext: n %d is not positive", c.f.prefix, n)
 	}
-	return f.Inject("FailNext", Rule{Count: n, Status: status})
+	return c.f.inject("FailNext", Rule{Count: n, Status: status})
 }
 
-// DropNext queues a rule dropping the connections of the next n (at least
-// 1) requests.
-func (f *Faults) DropNext(n int) error {
+// DropNext makes the fake drop the connections of the next n (at least 1)
+// requests, on any route, unhandled.
+func (c Controls) DropNext(n int) error {
 	if n < 1 {
-		return fmt.Errorf("%s: DropNext: n %d is not positive", f.prefix, n)
+		return fmt.Errorf("%s: DropNext: n %d is not positive", c.f.prefix, n)
 	}
-	return f.Inject("DropNext", Rule{Count: n, Drop: true})
+	return c.f.inject("DropNext", Rule{Count: n, Drop: true})
 }
 
-// SetPlan replaces the plan (a zero Plan turns rate-based faults off) and
-// resets [Faults.Counts].
-func (f *Faults) SetPlan(p Plan) error {
+// SetHTTPFaultPlan replaces the fake's plan of HTTP faults (a zero Plan
+// turns it off) and resets [Controls.HTTPFaultCounts].
+func (c Controls) SetHTTPFaultPlan(p Plan) error {
+	f := c.f
 	if err := p.Check(); err != nil {
 		return fmt.Errorf("%s: %w", f.prefix, err)
 	}
@@ -242,26 +258,24 @@ func (f *Faults) SetPlan(p Plan) error {
 	return nil
 }
 
-// Counts returns how many faults of each kind the current plan injected.
-func (f *Faults) Counts() map[Kind]int {
+// HTTPFaultCounts returns how many faults of each kind the fake's current
+// plan has injected.
+func (c Controls) HTTPFaultCounts() map[Kind]int {
+	f := c.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make(map[Kind]int, len(f.counts))
-	for k, n := range f.counts {
-		out[k] = n
-	}
-	return out
+	return maps.Clone(f.counts)
 }
 
-// SetLatency adds d of real time before every request is handled (0 to
-// stop). A negative d is refused.
-func (f *Faults) SetLatency(d time.Duration) error {
+// SetLatency adds d of real time before the fake handles each request (0
+// to stop). A negative d is refused.
+func (c Controls) SetLatency(d time.Duration) error {
 	if d < 0 {
-		return fmt.Errorf("%s: SetLatency(%v): negative latency", f.prefix, d)
+		return fmt.Errorf("%s: SetLatency(%v): negative latency", c.f.prefix, d)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.latency = d
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	c.f.latency = d
 	return nil
 }
 

@@ -2,7 +2,6 @@ package fakehttp
 
 import (
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -40,34 +39,43 @@ func Adapt[C interface{ Shared() *Settings }](prefix string, set Setting) func(C
 	}
 }
 
-// WithNow sets the clock's start (a zero t is refused).
-func WithNow(t time.Time) Setting {
-	return func(s *Settings) error {
-		if t.IsZero() {
-			return errors.New("WithNow: zero time")
+// Checked makes an option named op of a config C: applied, it fails with
+// "op: problem" when problem is not nil and otherwise calls set. The
+// argument's check, which gives problem (see [Invalid]), runs when the
+// option is made. The fakes' options that check one argument and set one
+// field are Checked.
+func Checked[C any](op string, problem error, set func(C)) func(C) error {
+	return func(c C) error {
+		if problem != nil {
+			return fmt.Errorf("%s: %w", op, problem)
 		}
-		s.Start = t.UTC()
+		set(c)
 		return nil
 	}
+}
+
+// Invalid returns the error format and args describe when bad, and nil
+// otherwise: the problem of a [Checked] option.
+func Invalid(bad bool, format string, args ...any) error {
+	if !bad {
+		return nil
+	}
+	return fmt.Errorf(format, args...)
+}
+
+// WithNow sets the clock's start (a zero t is refused).
+func WithNow(t time.Time) Setting {
+	return Checked("WithNow", Invalid(t.IsZero(), "zero time"), func(s *Settings) { s.Start = t.UTC() })
 }
 
 // WithRealTime makes the clock follow the wall clock.
 func WithRealTime() Setting {
-	return func(s *Settings) error {
-		s.RealTime = true
-		return nil
-	}
+	return Checked("WithRealTime", nil, func(s *Settings) { s.RealTime = true })
 }
 
 // WithRand sets the source of randomness (a nil r is refused).
 func WithRand(r io.Reader) Setting {
-	return func(s *Settings) error {
-		if r == nil {
-			return errors.New("WithRand: nil reader")
-		}
-		s.Rand = r
-		return nil
-	}
+	return Checked("WithRand", Invalid(r == nil, "nil reader"), func(s *Settings) { s.Rand = r })
 }
 
 // WithPlan starts the fake with the HTTP fault plan p (an invalid plan is
@@ -97,7 +105,7 @@ func (s Settings) Clock(def time.Time) *Clock {
 func (s Settings) Faults(prefix string, salt uint64) (*Faults, error) {
 	f := NewFaults(prefix, salt)
 	if s.Plan != nil {
-		if err := f.SetPlan(*s.Plan); err != nil {
+		if err := f.Controls().SetHTTPFaultPlan(*s.Plan); err != nil {
 			return nil, err
 		}
 	}

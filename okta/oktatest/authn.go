@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 )
@@ -114,10 +115,7 @@ func (s *Server) handleAuthn(x *exchange) {
 	token := "00" + s.randomID(40)
 	t := &txn{userID: u.id, expires: s.now().Add(authnTTL)}
 	s.txns[token] = t
-	fs := make([]factorWire, 0, len(factors))
-	for _, e := range factors {
-		fs = append(fs, s.factorWireLocked(e))
-	}
+	fs := fakehttp.Map(factors, s.factorWireLocked)
 	s.writeJSON(x, http.StatusOK, map[string]any{
 		"stateToken": token, "expiresAt": oktaTime(t.expires), "status": okta.AuthnMFARequired,
 		"_embedded": map[string]any{"user": s.authnUserLocked(u), "factors": fs},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -20,13 +21,8 @@ import (
 // a verification or delivery request (default [DefaultHookTimeout], Okta's
 // 3 s). Tests of slow hooks use a short one.
 func WithHookTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("oktatest: WithHookTimeout: %v is not positive", d)
-		}
-		c.hookTimeout = d
-		return nil
-	}
+	return check("WithHookTimeout", fakehttp.Invalid(d <= 0, "%v is not positive", d),
+		func(c *config) { c.hookTimeout = d })
 }
 
 // newHookClient is the default HTTP client of hook calls: no client-wide

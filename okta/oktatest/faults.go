@@ -55,31 +55,6 @@ type HTTPFaultPlan = fakehttp.Plan
 // the same rules.
 type HTTPFaultRule = fakehttp.Rule
 
-// InjectHTTPFault queues r for the next requests to the org that match
-// it; an invalid rule is refused with an error.
-func (s *Server) InjectHTTPFault(r HTTPFaultRule) error { return s.faults.Inject("InjectHTTPFault", r) }
-
-// FailNext makes the org answer the next n (at least 1) requests, on any
-// route, with status (400 to 599) and Okta's error body for it.
-func (s *Server) FailNext(n, status int) error { return s.faults.FailNext(n, status) }
-
-// DropNext makes the org drop the connections of the next n (at least 1)
-// requests, on any route, unhandled.
-func (s *Server) DropNext(n int) error { return s.faults.DropNext(n) }
-
-// SetLatency adds d of real time before the org handles each request (0 to
-// stop); a request the client gives up on meanwhile is not handled. A
-// negative d is refused.
-func (s *Server) SetLatency(d time.Duration) error { return s.faults.SetLatency(d) }
-
-// SetHTTPFaultPlan replaces the org's HTTP fault plan (a zero plan turns it
-// off) and resets [Server.HTTPFaultCounts].
-func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error { return s.faults.SetPlan(p) }
-
-// HTTPFaultCounts returns how many faults of each kind the org's current
-// plan has injected.
-func (s *Server) HTTPFaultCounts() map[HTTPFault]int { return s.faults.Counts() }
-
 // writeFault answers an injected status with Okta's error body for it.
 func (s *Server) writeFault(x *exchange, status int, retryAfter time.Duration) {
 	switch status {
@@ -105,3 +80,8 @@ func (s *Server) writeFault(x *exchange, status int, retryAfter time.Duration) {
 		s.fail(x, status, "E0000009", http.StatusText(status))
 	}
 }
+
+// faultControls are the Server's public HTTP-fault methods, shared with the
+// other fake: InjectHTTPFault, FailNext, DropNext, SetLatency,
+// SetHTTPFaultPlan and HTTPFaultCounts.
+type faultControls = fakehttp.Controls

@@ -58,30 +58,26 @@ func WithRealTime() Option { return setting(fakehttp.WithRealTime()) }
 // setting makes a setting both fakes share an Option.
 func setting(set fakehttp.Setting) Option { return fakehttp.Adapt[*config]("oktatest", set) }
 
+// check makes the option op that sets a field with set, or fails with
+// problem (see fakehttp.Checked).
+func check(op string, problem error, set func(*config)) Option {
+	return fakehttp.Checked("oktatest: "+op, problem, set)
+}
+
 // WithToken sets the API token [Server.Client] uses (default random). It
 // is accepted with every scope.
 func WithToken(token string) Option {
-	return func(c *config) error {
-		if token == "" || strings.ContainsAny(token, " \t\r\n") {
-			return errors.New("oktatest: WithToken: token is empty or contains whitespace")
-		}
-		c.token = token
-		return nil
-	}
+	return check("WithToken", fakehttp.Invalid(token == "" || strings.ContainsAny(token, " \t\r\n"), "token is empty or contains whitespace"),
+		func(c *config) { c.token = token })
 }
 
 // WithIssuer sets the issuer /.well-known/openid-configuration reports
 // (default the server's URL), e.g. "https://example.okta.com" so that the
 // RP ID derived from it is a host name.
 func WithIssuer(issuer string) Option {
-	return func(c *config) error {
-		u, err := url.Parse(issuer)
-		if err != nil || u.Host == "" {
-			return fmt.Errorf("oktatest: WithIssuer: %q is not an absolute URL", issuer)
-		}
-		c.issuer = issuer
-		return nil
-	}
+	u, err := url.Parse(issuer)
+	return check("WithIssuer", fakehttp.Invalid(err != nil || u.Host == "", "%q is not an absolute URL", issuer),
+		func(c *config) { c.issuer = issuer })
 }
 
 // WithOrgName sets the RP name put into credential requests (default "Okta").
@@ -123,26 +119,16 @@ func WithAllowedAAGUIDs(ids ...uuid.UUID) Option {
 // WithChallengeTimeout sets how long enroll's credential requests stay
 // valid (default [DefaultChallengeTimeout]).
 func WithChallengeTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("oktatest: WithChallengeTimeout: %v is not positive", d)
-		}
-		c.ttl = d
-		return nil
-	}
+	return check("WithChallengeTimeout", fakehttp.Invalid(d <= 0, "%v is not positive", d),
+		func(c *config) { c.ttl = d })
 }
 
 // WithHookClient sets the HTTP client event-hook deliveries and
 // verifications use (default one that follows no redirects; each call is
 // bounded by [WithHookTimeout] besides hc's own Timeout).
 func WithHookClient(hc *http.Client) Option {
-	return func(c *config) error {
-		if hc == nil {
-			return errors.New("oktatest: WithHookClient: nil client")
-		}
-		c.hookHC = hc
-		return nil
-	}
+	return check("WithHookClient", fakehttp.Invalid(hc == nil, "nil client"),
+		func(c *config) { c.hookHC = hc })
 }
 
 // WithEventCallback registers fn to be called synchronously, before the
@@ -161,13 +147,8 @@ func WithEventCallback(fn func(Event)) Option {
 // Okta's documented default and maximum page sizes (for example 10000 for
 // GET /api/v1/groups, 200 for GET /api/v1/users).
 func WithMaxPageSize(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("oktatest: WithMaxPageSize: %d is not positive", n)
-		}
-		c.page = n
-		return nil
-	}
+	return check("WithMaxPageSize", fakehttp.Invalid(n < 1, "%d is not positive", n),
+		func(c *config) { c.page = n })
 }
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see

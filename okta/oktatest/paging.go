@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
 // pageLimit reads the limit query parameter: def when absent, capped at
@@ -98,10 +100,7 @@ func (s *Server) serveList(x *exchange, l listing) {
 		start = l.startAfter(after)
 	}
 	page, more := pageIDs(ids, start, lim, match)
-	out := make([]any, 0, len(page))
-	for _, id := range page {
-		out = append(out, l.wire(id))
-	}
+	out := fakehttp.Map(page, l.wire)
 	next := ""
 	if more && lq.q == "" {
 		next = page[len(page)-1]

@@ -1,13 +1,13 @@
 package oktatest
 
 import (
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/internal/oktarate"
 )
 
@@ -17,13 +17,8 @@ import (
 // less turns rate limiting off for the prefix. Without it the fake counts
 // per Okta's buckets: see [WithBucketLimit].
 func WithRateLimit(pathPrefix string, limit int) Option {
-	return func(c *config) error {
-		if !strings.HasPrefix(pathPrefix, "/") {
-			return fmt.Errorf("oktatest: WithRateLimit: prefix %q does not start with /", pathPrefix)
-		}
-		c.limits[pathPrefix] = limit
-		return nil
-	}
+	return check("WithRateLimit", fakehttp.Invalid(!strings.HasPrefix(pathPrefix, "/"), "prefix %q does not start with /", pathPrefix),
+		func(c *config) { c.limits[pathPrefix] = limit })
 }
 
 // WithBucketLimit sets the per-window limit of one of Okta's rate-limit
@@ -40,13 +35,9 @@ func WithRateLimit(pathPrefix string, limit int) Option {
 // §Rate limits, docs/decisions.md §Okta rate limits). /.well-known is never
 // limited. A limit of 0 or less turns the bucket off.
 func WithBucketLimit(bucket string, limit int) Option {
-	return func(c *config) error {
-		if _, ok := oktarate.ByName(bucket); !ok {
-			return fmt.Errorf("oktatest: WithBucketLimit: %q is not one of Okta's rate-limit buckets", bucket)
-		}
-		c.bucketLimits[bucket] = limit
-		return nil
-	}
+	_, known := oktarate.ByName(bucket)
+	return check("WithBucketLimit", fakehttp.Invalid(!known, "%q is not one of Okta's rate-limit buckets", bucket),
+		func(c *config) { c.bucketLimits[bucket] = limit })
 }
 
 // WithoutRateLimits turns every rate-limit bucket off (no X-Rate-Limit
@@ -65,13 +56,8 @@ func WithoutRateLimits() Option {
 // With [WithRealTime], a one-second window keeps the wall-clock wait of a
 // client that sleeps until X-Rate-Limit-Reset (Okta's Go SDK) short.
 func WithRateLimitWindow(d time.Duration) Option {
-	return func(c *config) error {
-		if d < time.Second {
-			return fmt.Errorf("oktatest: WithRateLimitWindow: %v is shorter than a second", d)
-		}
-		c.window = d
-		return nil
-	}
+	return check("WithRateLimitWindow", fakehttp.Invalid(d < time.Second, "%v is shorter than a second", d),
+		func(c *config) { c.window = d })
 }
 
 // prefixLimit is one configured bucket.

@@ -32,6 +32,13 @@ const DefaultChallengeTimeout = 90 * 24 * time.Hour
 // Server is a fake Okta org on loopback. Create it with [NewServer] (tests)
 // or [Start] (examples, programs) and stop it with Close. All methods are
 // safe for concurrent use.
+//
+// Besides the methods listed here, Server has the HTTP-fault controls
+// InjectHTTPFault(HTTPFaultRule) error, FailNext(n, status int) error,
+// DropNext(n int) error, SetLatency(time.Duration) error,
+// SetHTTPFaultPlan(HTTPFaultPlan) error and HTTPFaultCounts()
+// map[HTTPFault]int, which it shares with yubicotest's Server (see the
+// package documentation).
 type Server struct {
 	srv     *httptest.Server
 	t       testing.TB // nil when started with Start; unhandled routes fail t
@@ -55,9 +62,10 @@ type Server struct {
 	table        bool
 	bucketLimits map[string]int
 
-	clock   *fakehttp.Clock
-	faults  *fakehttp.Faults
-	limiter *fakehttp.Limiter
+	clock         *fakehttp.Clock
+	faults        *fakehttp.Faults
+	faultControls // faults' public controls: InjectHTTPFault, FailNext, ...
+	limiter       *fakehttp.Limiter
 
 	mu                sync.Mutex
 	delivered         chan struct{}           // guarded by mu; closed and replaced on each delivery
@@ -158,6 +166,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	if s.faults, err = c.Faults("oktatest", 0x9e3779b97f4a7c15); err != nil {
 		return nil, err
 	}
+	s.faultControls = s.faults.Controls()
 	if s.hookHC == nil {
 		s.hookHC = newHookClient()
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -209,11 +210,7 @@ func (s *Server) AddGroup(name string) string {
 func (s *Server) Users() []okta.User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]okta.User, 0, len(s.userOrder))
-	for _, id := range s.userOrder {
-		out = append(out, s.userLocked(s.users[id]))
-	}
-	return out
+	return fakehttp.Map(s.userOrder, func(id string) okta.User { return s.userLocked(s.users[id]) })
 }
 
 // User returns one user by ID.
@@ -477,10 +474,7 @@ func (s *Server) handleListMembers(x *exchange) {
 		}
 	}
 	page, more := pageIDs(g.members, start, lim, func(string) bool { return true })
-	out := make([]userWire, 0, len(page))
-	for _, id := range page {
-		out = append(out, s.userWireLocked(s.users[id]))
-	}
+	out := fakehttp.Map(page, func(id string) userWire { return s.userWireLocked(s.users[id]) })
 	next := ""
 	if more {
 		next = page[len(page)-1]

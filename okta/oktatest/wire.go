@@ -107,10 +107,7 @@ type cause struct {
 
 // fail writes an Okta error with causes as an array.
 func (s *Server) fail(x *exchange, status int, code, summary string, causes ...string) {
-	cs := make([]cause, 0, len(causes))
-	for _, c := range causes {
-		cs = append(cs, cause{c})
-	}
+	cs := fakehttp.Map(causes, func(c string) cause { return cause{c} })
 	s.writeError(x, status, errorBody{ErrorCode: code, ErrorSummary: summary, ErrorLink: code, ErrorCauses: cs})
 }
 

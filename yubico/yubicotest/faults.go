@@ -116,31 +116,11 @@ type HTTPFaultPlan = fakehttp.Plan
 // rules.
 type HTTPFaultRule = fakehttp.Rule
 
-// InjectHTTPFault queues r for the next matching requests to either host;
-// an invalid rule is refused with an error.
-func (s *Server) InjectHTTPFault(r HTTPFaultRule) error { return s.faults.Inject("InjectHTTPFault", r) }
-
-// FailNext makes Yubico answer the next n (at least 1) requests, on any
-// route, with status (400 to 599; error_code "injected_fault").
-func (s *Server) FailNext(n, status int) error { return s.faults.FailNext(n, status) }
-
-// DropNext makes Yubico drop the connections of the next n (at least 1)
-// requests, on any route, unhandled.
-func (s *Server) DropNext(n int) error { return s.faults.DropNext(n) }
-
-// SetLatency delays every request by d of real time (0 to stop), or until
-// the client gives up, and then handles it; use it with client timeouts
-// and contexts. A negative d is refused.
-func (s *Server) SetLatency(d time.Duration) error { return s.faults.SetLatency(d) }
-
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
 // [Server.SetHTTPFaultPlan]).
 func WithHTTPFaultPlan(p HTTPFaultPlan) Option { return setting(fakehttp.WithPlan(p)) }
 
-// SetHTTPFaultPlan replaces the plan of HTTP faults on both hosts (a zero
-// plan turns it off) and resets [Server.HTTPFaultCounts].
-func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error { return s.faults.SetPlan(p) }
-
-// HTTPFaultCounts returns how many HTTP faults of each kind the current
-// plan has injected on either host.
-func (s *Server) HTTPFaultCounts() map[HTTPFault]int { return s.faults.Counts() }
+// faultControls are the Server's public HTTP-fault methods, shared with the
+// other fake: InjectHTTPFault, FailNext, DropNext, SetLatency,
+// SetHTTPFaultPlan and HTTPFaultCounts.
+type faultControls = fakehttp.Controls

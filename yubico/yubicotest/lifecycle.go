@@ -438,11 +438,7 @@ func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error 
 func (s *Server) Shipments() []yubico.Shipment {
 	s.lock()
 	defer s.mu.Unlock()
-	out := make([]yubico.Shipment, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, s.exactViewLocked(s.shipments[id]))
-	}
-	return out
+	return fakehttp.Map(s.order, func(id string) yubico.Shipment { return s.exactViewLocked(s.shipments[id]) })
 }
 
 // Shipment returns one shipment as GET /v1/shipments_exact/{id} would.

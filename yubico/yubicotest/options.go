@@ -190,27 +190,23 @@ func WithRand(r io.Reader) Option { return setting(fakehttp.WithRand(r)) }
 // setting makes a setting both fakes share an Option.
 func setting(set fakehttp.Setting) Option { return fakehttp.Adapt[*config]("yubicotest", set) }
 
+// check makes the option op that sets a field with set, or fails with
+// problem (see fakehttp.Checked).
+func check(op string, problem error, set func(*config)) Option {
+	return fakehttp.Checked("yubicotest: "+op, problem, set)
+}
+
 // WithToken adds an API token the fake accepts (default: one random token,
 // see [Server.Token]). The first token given is the one [Server.Client] uses.
 func WithToken(token string) Option {
-	return func(c *config) error {
-		if token == "" || strings.ContainsAny(token, " \t\r\n") {
-			return errors.New("yubicotest: WithToken: empty token or token with whitespace")
-		}
-		c.tokens = append(c.tokens, token)
-		return nil
-	}
+	return check("WithToken", fakehttp.Invalid(token == "" || strings.ContainsAny(token, " \t\r\n"), "empty token or token with whitespace"),
+		func(c *config) { c.tokens = append(c.tokens, token) })
 }
 
 // WithOrganization sets the organisation ID (default generated).
 func WithOrganization(id string) Option {
-	return func(c *config) error {
-		if id == "" {
-			return errors.New("yubicotest: WithOrganization: empty ID")
-		}
-		c.orgID = id
-		return nil
-	}
+	return check("WithOrganization", fakehttp.Invalid(id == "", "empty ID"),
+		func(c *config) { c.orgID = id })
 }
 
 // WithInventory replaces the default inventory buckets (100 each of products
@@ -306,48 +302,28 @@ func WithTransportKeys(keys webauthn.Keyring) Option {
 // WithSigningKey sets Yubico's signing key (use "sig"), published at
 // /.well-known/yubico-sign.jwks (default: a generated key).
 func WithSigningKey(k *webauthn.PrivateKey) Option {
-	return func(c *config) error {
-		if k == nil || k.Use() != webauthn.UseSigning {
-			return errors.New("yubicotest: WithSigningKey: want a non-nil \"sig\" key")
-		}
-		c.signing = k
-		return nil
-	}
+	return check("WithSigningKey", fakehttp.Invalid(k == nil || k.Use() != webauthn.UseSigning, "want a non-nil \"sig\" key"),
+		func(c *config) { c.signing = k })
 }
 
 // WithFIDOCA sets the attestation CA of the keys the factory programs
 // (default simulator.DefaultFIDOCA()).
 func WithFIDOCA(ca *simulator.CA) Option {
-	return func(c *config) error {
-		if ca == nil {
-			return errors.New("yubicotest: WithFIDOCA: nil CA")
-		}
-		c.fidoCA = ca
-		return nil
-	}
+	return check("WithFIDOCA", fakehttp.Invalid(ca == nil, "nil CA"),
+		func(c *config) { c.fidoCA = ca })
 }
 
 // WithPINLength sets the length of the random PINs (digits, 4 to 63; default 8).
 func WithPINLength(n int) Option {
-	return func(c *config) error {
-		if n < 4 || n > 63 {
-			return fmt.Errorf("yubicotest: WithPINLength: %d is outside 4..63", n)
-		}
-		c.pinLength = n
-		return nil
-	}
+	return check("WithPINLength", fakehttp.Invalid(n < 4 || n > 63, "%d is outside 4..63", n),
+		func(c *config) { c.pinLength = n })
 }
 
 // WithSerialStart sets the serial number of the first programmed key; later
 // keys count up from it (default 31000001).
 func WithSerialStart(serial uint32) Option {
-	return func(c *config) error {
-		if serial == 0 {
-			return errors.New("yubicotest: WithSerialStart: zero serial")
-		}
-		c.serial = serial
-		return nil
-	}
+	return check("WithSerialStart", fakehttp.Invalid(serial == 0, "zero serial"),
+		func(c *config) { c.serial = serial })
 }
 
 // WithFirmware sets the firmware of programmed keys (default the simulator's).

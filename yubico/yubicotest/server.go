@@ -23,12 +23,20 @@ import (
 var defaultStart = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
 
 // Server is a fake Yubico. Its methods are safe for concurrent use.
+//
+// Besides the methods listed here, Server has the HTTP-fault controls
+// InjectHTTPFault(HTTPFaultRule) error, FailNext(n, status int) error,
+// DropNext(n int) error, SetLatency(time.Duration) error,
+// SetHTTPFaultPlan(HTTPFaultPlan) error and HTTPFaultCounts()
+// map[HTTPFault]int, which it shares with oktatest's Server (see the
+// package documentation).
 type Server struct {
-	srv     *httptest.Server // the API host
-	console *httptest.Server // the console host: the public JWKS
-	nowNano atomic.Int64     // mirrors now for the simulated keys' clocks
-	clock   *fakehttp.Clock  // the fake clock; now follows it (see catchUpLocked)
-	faults  *fakehttp.Faults
+	srv           *httptest.Server // the API host
+	console       *httptest.Server // the console host: the public JWKS
+	nowNano       atomic.Int64     // mirrors now for the simulated keys' clocks
+	clock         *fakehttp.Clock  // the fake clock; now follows it (see catchUpLocked)
+	faults        *fakehttp.Faults
+	faultControls // faults' public controls: InjectHTTPFault, FailNext, ...
 
 	// immutable after Start (t after NewServer, before the URL is known)
 	t         testing.TB // set by NewServer: a request to an unknown route fails the test
@@ -99,25 +107,26 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		clock:      clock,
-		orgID:      cfg.orgID,
-		limits:     cfg.limits.withDefaults(),
-		timing:     cfg.timing.withDefaults(),
-		transport:  cfg.transport,
-		signing:    cfg.signing,
-		fidoCA:     cfg.fidoCA,
-		pinLength:  cfg.pinLength,
-		firmware:   cfg.firmware,
-		rand:       cfg.Rand,
-		now:        start,
-		lastBatch:  start,
-		tokens:     map[string]string{},
-		rules:      cfg.rules,
-		denied:     map[string]bool{},
-		shipments:  map[string]*shipment{},
-		nextSerial: cfg.serial,
-		idem:       map[string]*idemEntry{},
-		faults:     faults,
+		clock:         clock,
+		orgID:         cfg.orgID,
+		limits:        cfg.limits.withDefaults(),
+		timing:        cfg.timing.withDefaults(),
+		transport:     cfg.transport,
+		signing:       cfg.signing,
+		fidoCA:        cfg.fidoCA,
+		pinLength:     cfg.pinLength,
+		firmware:      cfg.firmware,
+		rand:          cfg.Rand,
+		now:           start,
+		lastBatch:     start,
+		tokens:        map[string]string{},
+		rules:         cfg.rules,
+		denied:        map[string]bool{},
+		shipments:     map[string]*shipment{},
+		nextSerial:    cfg.serial,
+		idem:          map[string]*idemEntry{},
+		faults:        faults,
+		faultControls: faults.Controls(),
 	}
 	s.nowNano.Store(start.UnixNano())
 	if s.orgID == "" {
