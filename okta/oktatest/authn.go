@@ -165,8 +165,7 @@ func (s *Server) handleVerifyFactor(x *exchange) {
 
 	rp, err := s.relyingParty(rpID)
 	if err != nil {
-		x.detail("relying party: %v", err)
-		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		s.internalError(x, "relying party: %v", err)
 		return
 	}
 	if req.ClientData == "" && req.AuthenticatorData == "" && req.SignatureData == "" {
@@ -179,8 +178,7 @@ func (s *Server) handleVerifyFactor(x *exchange) {
 func (s *Server) challenge(x *exchange, rp *webauthn.RelyingParty, token string, t *txn, fid, rpID string, userHandle []byte, cred webauthn.Credential) {
 	opts, session, err := rp.BeginLogin(rpID, userHandle, []webauthn.Credential{cred})
 	if err != nil {
-		x.detail("begin login: %v", err)
-		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		s.internalError(x, "begin login: %v", err)
 		return
 	}
 	s.mu.Lock()

@@ -72,21 +72,11 @@ func TestRealTimeClockFollowsTheWallClock(t *testing.T) {
 // fake Yubico uses), instead of failing every activation.
 func TestActivateTrustsTheSimulatorByDefault(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := stagedUser(t, srv)
-	fac := newFactory(t)
-	enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Activate(t.Context(), fac.program(t, srv, enr, "48213957", nil)); err != nil {
+	e := enrollStagedUser(t)
+	if _, err := e.c.Activate(t.Context(), e.fac.program(t, e.srv, e.enr, "48213957", nil)); err != nil {
 		t.Fatalf("Activate with the default roots = %v", err)
 	}
-	if list := srv.Enrollments(u.ID); len(list) != 1 || list[0].Status != okta.StatusActive {
+	if list := e.srv.Enrollments(e.u.ID); len(list) != 1 || list[0].Status != okta.StatusActive {
 		t.Errorf("enrollments = %+v, want one ACTIVE", list)
 	}
 }

@@ -11,6 +11,20 @@ import (
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
+// hookAndAddMember registers ep as an event hook of srv, then adds a new
+// active user, login, to a new group through c: one
+// group.user_membership.add event for the hook.
+func hookAndAddMember(t *testing.T, srv *oktatest.Server, c *okta.Client, ep *endpoint, login string) {
+	t.Helper()
+	if _, err := srv.AddEventHook(t.Context(), ep.URL, endpointSecret); err != nil {
+		t.Fatal(err)
+	}
+	u := seedUser(t, srv, login, okta.UserActive)
+	if err := c.AddUserToGroup(t.Context(), srv.AddGroup("Engineering"), u.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestEventHookDeliveryIsAsynchronous: the request that caused an event
 // has its answer while the hook is still busy with the delivery, and the
 // test sees the delivery through AwaitDeliveries.
@@ -31,17 +45,11 @@ func TestEventHookDeliveryIsAsynchronous(t *testing.T) {
 			close(release)
 		}
 	}()
-	if _, err := srv.AddEventHook(t.Context(), ep.URL, endpointSecret); err != nil {
-		t.Fatal(err)
-	}
 	c, err := srv.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := seedUser(t, srv, "async@example.com", okta.UserActive)
-	if err := c.AddUserToGroup(t.Context(), srv.AddGroup("Engineering"), u.ID); err != nil {
-		t.Fatal(err)
-	}
+	hookAndAddMember(t, srv, c, ep, "async@example.com")
 	// The hook has not answered (it cannot before release), yet the
 	// request that caused the event returned.
 	if ds := srv.Deliveries(); len(ds) != 0 {
@@ -87,13 +95,7 @@ func TestEventHookCallsBackDuringDelivery(t *testing.T) {
 		statuses <- u.Status
 		w.WriteHeader(http.StatusOK)
 	})
-	if _, err := srv.AddEventHook(t.Context(), ep.URL, endpointSecret); err != nil {
-		t.Fatal(err)
-	}
-	u := seedUser(t, srv, "callback@example.com", okta.UserActive)
-	if err := c.AddUserToGroup(t.Context(), srv.AddGroup("Engineering"), u.ID); err != nil {
-		t.Fatal(err)
-	}
+	hookAndAddMember(t, srv, c, ep, "callback@example.com")
 	ds, err := srv.AwaitQueuedDeliveries(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -180,13 +182,7 @@ func TestCloseWaitsForDeliveries(t *testing.T) {
 		}
 		answerCorrectly(w, r)
 	})
-	if _, err := srv.AddEventHook(t.Context(), ep.URL, endpointSecret); err != nil {
-		t.Fatal(err)
-	}
-	u := seedUser(t, srv, "close@example.com", okta.UserActive)
-	if err := c.AddUserToGroup(t.Context(), srv.AddGroup("Engineering"), u.ID); err != nil {
-		t.Fatal(err)
-	}
+	hookAndAddMember(t, srv, c, ep, "close@example.com")
 	closed := make(chan struct{})
 	go func() {
 		srv.Close()

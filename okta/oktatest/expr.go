@@ -62,6 +62,27 @@ type attrValue struct {
 	t    time.Time // a date attribute; zero when absent
 }
 
+// strAttr is a string attribute: absent when empty.
+func strAttr(v string) attrValue {
+	if v == "" {
+		return attrValue{}
+	}
+	return attrValue{strs: []string{v}}
+}
+
+// namedAttr looks name up among an object's string and date attributes
+// (an empty string or a zero date is absent); ok is false when neither
+// has it.
+func namedAttr(name string, strs map[string]string, dates map[string]time.Time) (v attrValue, ok bool) {
+	if s, ok := strs[name]; ok {
+		return strAttr(s), true
+	}
+	if t, ok := dates[name]; ok {
+		return attrValue{t: t}, true
+	}
+	return attrValue{}, false
+}
+
 // expr is a parsed expression, evaluated against one record.
 type expr interface {
 	eval(get func(name string) attrValue) bool
@@ -246,15 +267,23 @@ func (p *exprParser) keyword(w string) bool {
 	return false
 }
 
-func (p *exprParser) or() (expr, error) {
-	var terms orExpr
+func (p *exprParser) or() (expr, error)  { return joined[orExpr](p, "or", p.and) }
+func (p *exprParser) and() (expr, error) { return joined[andExpr](p, "and", p.factor) }
+
+// joined parses one or more terms, each parsed by next, joined by the
+// keyword w: a single term is itself, more are a J of them.
+func joined[J interface {
+	~[]expr
+	expr
+}](p *exprParser, w string, next func() (expr, error)) (expr, error) {
+	var terms J
 	for {
-		t, err := p.and()
+		t, err := next()
 		if err != nil {
 			return nil, err
 		}
 		terms = append(terms, t)
-		if !p.keyword("or") {
+		if !p.keyword(w) {
 			break
 		}
 	}
@@ -262,24 +291,6 @@ func (p *exprParser) or() (expr, error) {
 		return terms[0], nil
 	}
 	return terms, nil
-}
-
-func (p *exprParser) and() (expr, error) {
-	var factors andExpr
-	for {
-		f, err := p.factor()
-		if err != nil {
-			return nil, err
-		}
-		factors = append(factors, f)
-		if !p.keyword("and") {
-			break
-		}
-	}
-	if len(factors) == 1 {
-		return factors[0], nil
-	}
-	return factors, nil
 }
 
 func (p *exprParser) factor() (expr, error) {

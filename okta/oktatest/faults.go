@@ -55,30 +55,17 @@ type HTTPFaultPlan = fakehttp.Plan
 // the same rules.
 type HTTPFaultRule = fakehttp.Rule
 
-// writeFault answers an injected status with Okta's error body for it.
+// writeFault answers an injected status with Okta's error body for it (a
+// 429 with X-Rate-Limit-* headers whose reset is retryAfter ahead, by
+// default the end of the rate-limit window).
 func (s *Server) writeFault(x *exchange, status int, retryAfter time.Duration) {
-	switch status {
-	case http.StatusTooManyRequests:
+	if status == http.StatusTooManyRequests {
 		if retryAfter <= 0 {
 			retryAfter = s.limiter.Window()
 		}
 		setRateLimitHeaders(x.w.Header(), 0, 0, s.now().Add(retryAfter))
-		s.fail(x, status, "E0000047", "API call exceeded rate limit due to too many requests.")
-	case http.StatusInternalServerError:
-		s.fail(x, status, "E0000009", "Internal Server Error")
-	case http.StatusServiceUnavailable:
-		s.fail(x, status, "E0000010", "Service is in read only mode")
-	case http.StatusUnauthorized:
-		s.fail(x, status, "E0000011", "Invalid token provided")
-	case http.StatusForbidden:
-		s.fail(x, status, "E0000006", "You do not have permission to perform the requested action")
-	case http.StatusNotFound:
-		s.fail(x, status, "E0000007", "Not found: Resource not found")
-	case http.StatusBadRequest:
-		s.fail(x, status, "E0000001", "Api validation failed: injected fault")
-	default:
-		s.fail(x, status, "E0000009", http.StatusText(status))
 	}
+	s.failStatus(x, status)
 }
 
 // faultControls are the Server's public HTTP-fault methods, shared with the

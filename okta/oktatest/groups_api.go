@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Page sizes of GET /api/v1/groups (Okta's listGroups: limit defaults to
@@ -81,29 +82,12 @@ var groupFilter = exprDialect{
 }
 
 func groupAttr(g *group, name string) attrValue {
-	str := func(v string) attrValue {
-		if v == "" {
-			return attrValue{}
-		}
-		return attrValue{strs: []string{v}}
-	}
-	switch name {
-	case "id":
-		return str(g.id)
-	case "type":
-		return str("OKTA_GROUP")
-	case "created":
-		return attrValue{t: g.created}
-	case "lastUpdated":
-		return attrValue{t: g.lastUpdated}
-	case "lastMembershipUpdated":
-		return attrValue{t: g.lastMembershipUpdated}
-	case "profile.name":
-		return str(g.name)
-	case "profile.description":
-		return str(g.description)
-	}
-	return attrValue{} // source.id (no APP_GROUPs) and other profile attributes
+	v, _ := namedAttr(name, map[string]string{
+		"id": g.id, "type": "OKTA_GROUP", "profile.name": g.name, "profile.description": g.description,
+	}, map[string]time.Time{
+		"created": g.created, "lastUpdated": g.lastUpdated, "lastMembershipUpdated": g.lastMembershipUpdated,
+	})
+	return v // source.id (no APP_GROUPs) and other profile attributes are absent
 }
 
 // handleCreateGroup is POST /api/v1/groups: {profile: {name, description}}

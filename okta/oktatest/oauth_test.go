@@ -171,6 +171,18 @@ func TestTokenEndpointClientAuthentication(t *testing.T) {
 		t.Fatalf("first use of an assertion: %d %v", r.status, r.body)
 	}
 	other := newECKey(t)
+	// claims and form make a valid assertion for key "k1", then alter its
+	// claims or the form that carries it.
+	claims := func(edit func(*jwt.Claims)) func() url.Values {
+		return func() url.Values { return tokenForm(assertion(t, srv, key, "k1", edit)) }
+	}
+	form := func(edit func(url.Values)) func() url.Values {
+		return func() url.Values {
+			f := tokenForm(assertion(t, srv, key, "k1", nil))
+			edit(f)
+			return f
+		}
+	}
 	tests := []struct {
 		name     string
 		form     func() url.Values
@@ -179,66 +191,28 @@ func TestTokenEndpointClientAuthentication(t *testing.T) {
 		status   int
 		wantDesc string
 	}{
-		{"valid", func() url.Values { return tokenForm(assertion(t, srv, key, "k1", nil)) }, "", "", 200, ""},
+		{"valid", claims(nil), "", "", 200, ""},
 		{"valid without kid (one key)", func() url.Values { return tokenForm(assertion(t, srv, key, "", nil)) }, "", "", 200, ""},
 		{"replayed jti", func() url.Values { return tokenForm(replayed) }, "", "invalid_client", 401, "already been used"},
 		{"wrong key", func() url.Values { return tokenForm(assertion(t, srv, other, "k1", nil)) }, "", "invalid_client", 401, "signature is invalid"},
 		{"unknown kid", func() url.Values { return tokenForm(assertion(t, srv, key, "k9", nil)) }, "", "invalid_client", 401, "kid"},
-		{"iss differs from sub", func() url.Values {
-			return tokenForm(assertion(t, srv, key, "k1", func(c *jwt.Claims) { c.Subject = "someone" }))
-		}, "", "invalid_client", 401, "iss and sub"},
-		{"wrong audience", func() url.Values {
-			return tokenForm(assertion(t, srv, key, "k1", func(c *jwt.Claims) { c.Audience = jwt.Audience{srv.URL() + "/oauth2/default/v1/token"} }))
-		}, "", "invalid_client", 401, "aud"},
-		{"no exp", func() url.Values {
-			return tokenForm(assertion(t, srv, key, "k1", func(c *jwt.Claims) { c.Expiry = nil }))
-		}, "", "invalid_client", 401, "no exp"},
-		{"expired", func() url.Values {
-			return tokenForm(assertion(t, srv, key, "k1", func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(srv.Now().Add(-time.Second)) }))
-		}, "", "invalid_client", 401, "expired"},
-		{"exp more than an hour ahead", func() url.Values {
-			return tokenForm(assertion(t, srv, key, "k1", func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(srv.Now().Add(61 * time.Minute)) }))
-		}, "", "invalid_client", 401, "too far into the future"},
-		{"iat in the future", func() url.Values {
-			return tokenForm(assertion(t, srv, key, "k1", func(c *jwt.Claims) { c.IssuedAt = jwt.NewNumericDate(srv.Now().Add(time.Minute)) }))
-		}, "", "invalid_client", 401, "iat"},
+		{"iss differs from sub", claims(func(c *jwt.Claims) { c.Subject = "someone" }), "", "invalid_client", 401, "iss and sub"},
+		{"wrong audience", claims(func(c *jwt.Claims) { c.Audience = jwt.Audience{srv.URL() + "/oauth2/default/v1/token"} }), "", "invalid_client", 401, "aud"},
+		{"no exp", claims(func(c *jwt.Claims) { c.Expiry = nil }), "", "invalid_client", 401, "no exp"},
+		{"expired", claims(func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(srv.Now().Add(-time.Second)) }), "", "invalid_client", 401, "expired"},
+		{"exp more than an hour ahead", claims(func(c *jwt.Claims) { c.Expiry = jwt.NewNumericDate(srv.Now().Add(61 * time.Minute)) }), "", "invalid_client", 401, "too far into the future"},
+		{"iat in the future", claims(func(c *jwt.Claims) { c.IssuedAt = jwt.NewNumericDate(srv.Now().Add(time.Minute)) }), "", "invalid_client", 401, "iat"},
 		{"not a JWT", func() url.Values { return tokenForm("not.a.jwt") }, "", "invalid_client", 401, "not a valid signed JWT"},
-		{"client secret", func() url.Values {
-			f := tokenForm(assertion(t, srv, key, "k1", nil))
-			f.Set("client_secret", "s3cret")
-			return f
-		}, "", "invalid_client", 401, "private_key_jwt"},
-		{"wrong assertion type", func() url.Values {
-			f := tokenForm(assertion(t, srv, key, "k1", nil))
+		{"client secret", form(func(f url.Values) { f.Set("client_secret", "s3cret") }), "", "invalid_client", 401, "private_key_jwt"},
+		{"wrong assertion type", form(func(f url.Values) {
 			f.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
-			return f
-		}, "", "invalid_request", 400, "client_assertion_type"},
-		{"client_id differs", func() url.Values {
-			f := tokenForm(assertion(t, srv, key, "k1", nil))
-			f.Set("client_id", "0oaOther")
-			return f
-		}, "", "invalid_client", 401, "client_id"},
-		{"wrong grant", func() url.Values {
-			f := tokenForm(assertion(t, srv, key, "k1", nil))
-			f.Set("grant_type", "password")
-			return f
-		}, "", "unsupported_grant_type", 400, ""},
-		{"no scope", func() url.Values {
-			f := tokenForm(assertion(t, srv, key, "k1", nil))
-			f.Del("scope")
-			return f
-		}, "", "invalid_request", 400, "scope"},
-		{"scope not granted", func() url.Values {
-			f := tokenForm(assertion(t, srv, key, "k1", nil))
-			f.Set("scope", okta.ScopeUsersRead+" "+okta.ScopeUsersManage)
-			return f
-		}, "", "invalid_scope", 400, okta.ScopeUsersManage},
-		{"repeated parameter", func() url.Values {
-			f := tokenForm(assertion(t, srv, key, "k1", nil))
-			f.Add("scope", okta.ScopeUsersRead)
-			return f
-		}, "", "invalid_request", 400, "repeated"},
-		{"JSON body", func() url.Values { return tokenForm(assertion(t, srv, key, "k1", nil)) }, "application/json", "invalid_request", 400, "x-www-form-urlencoded"},
+		}), "", "invalid_request", 400, "client_assertion_type"},
+		{"client_id differs", form(func(f url.Values) { f.Set("client_id", "0oaOther") }), "", "invalid_client", 401, "client_id"},
+		{"wrong grant", form(func(f url.Values) { f.Set("grant_type", "password") }), "", "unsupported_grant_type", 400, ""},
+		{"no scope", form(func(f url.Values) { f.Del("scope") }), "", "invalid_request", 400, "scope"},
+		{"scope not granted", form(func(f url.Values) { f.Set("scope", okta.ScopeUsersRead+" "+okta.ScopeUsersManage) }), "", "invalid_scope", 400, okta.ScopeUsersManage},
+		{"repeated parameter", form(func(f url.Values) { f.Add("scope", okta.ScopeUsersRead) }), "", "invalid_request", 400, "repeated"},
+		{"JSON body", claims(nil), "application/json", "invalid_request", 400, "x-www-form-urlencoded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -304,8 +304,7 @@ func algNames(algs []jose.SignatureAlgorithm) []string {
 func (s *Server) handleKeys(x *exchange) {
 	_, pub, err := s.signingKey()
 	if err != nil {
-		x.detail("%v", err)
-		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		s.internalError(x, "%v", err)
 		return
 	}
 	s.writeJSON(x, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})

@@ -633,8 +633,7 @@ func (s *Server) handleSendPIN(x *exchange) {
 	}
 	pin, err := s.openPIN(f.pin)
 	if err != nil {
-		x.detail("%v", err)
-		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		s.internalError(x, "%v", err)
 		return
 	}
 	body := fmt.Sprintf("Hello %s,\n\nYour security key (YubiKey serial %s) is on its way. The first time you sign in with it, enter this PIN:\n\n    %s\n\nYou will then be asked to choose a new PIN.\n",

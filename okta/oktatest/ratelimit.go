@@ -113,7 +113,7 @@ func (s *Server) rateLimit(x *exchange, now time.Time) bool {
 	setRateLimitHeaders(x.w.Header(), q.Limit, q.Remaining, q.Reset)
 	if !q.Allowed {
 		x.detail("rate limit of bucket %s exhausted", q.Bucket)
-		s.fail(x, http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
+		s.failStatus(x, http.StatusTooManyRequests)
 		return false
 	}
 	return true

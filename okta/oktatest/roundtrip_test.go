@@ -113,6 +113,33 @@ func stagedUser(t testing.TB, srv *oktatest.Server) okta.User {
 	return u
 }
 
+// enrolled is a fake with a staged user enrolled for rpID (one credential
+// request) and the factory that will program the key.
+type enrolled struct {
+	srv *oktatest.Server
+	c   *okta.Client // retries nothing
+	u   okta.User
+	fac *factory
+	enr okta.EnrollResponse
+}
+
+// enrollStagedUser starts a fake with opts and enrolls a staged user.
+func enrollStagedUser(t *testing.T, opts ...oktatest.Option) enrolled {
+	t.Helper()
+	srv := oktatest.NewServer(t, opts...)
+	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := stagedUser(t, srv)
+	fac := newFactory(t)
+	enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enrolled{srv: srv, c: c, u: u, fac: fac, enr: enr}
+}
+
 func TestPreregistrationRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -293,18 +320,9 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 			if roots == nil {
 				roots = []*x509Cert{simulator.DefaultFIDOCA().Root()}
 			}
-			srv := oktatest.NewServer(t, oktatest.WithAttestationRoots(roots...))
-			c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := stagedUser(t, srv)
-			fac := newFactory(t)
-			enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: fac.transport.Public()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			act := fac.program(t, srv, enr, "48213957", tc.mutate)
+			e := enrollStagedUser(t, oktatest.WithAttestationRoots(roots...))
+			srv, c, u, enr := e.srv, e.c, e.u, e.enr
+			act := e.fac.program(t, srv, enr, "48213957", tc.mutate)
 			if tc.swapSigner {
 				other, err := webauthn.GenerateKey(rand.Reader, "other-signer", webauthn.UseSigning)
 				if err != nil {
@@ -313,7 +331,7 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 				act.SigningKeys = []webauthn.PublicJWK{other.Public()}
 			}
 			must(t, srv.Advance(tc.advance))
-			_, err = c.Activate(t.Context(), act)
+			_, err := c.Activate(t.Context(), act)
 			var ae *okta.APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("Activate = %v, want *APIError", err)

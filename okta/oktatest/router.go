@@ -216,7 +216,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.t != nil {
 			s.t.Errorf("oktatest: handler for %s %s wrote no response", r.Method, r.URL.Path)
 		}
-		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		s.failStatus(x, http.StatusInternalServerError)
 	}
 }
 

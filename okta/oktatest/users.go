@@ -381,12 +381,12 @@ func (s *Server) handleUpdateUser(x *exchange) {
 	}
 	cur, err := json.Marshal(u.profile)
 	if err != nil {
-		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		s.internalError(x, "encode profile: %v", err)
 		return
 	}
 	var merged map[string]json.RawMessage
 	if err := json.Unmarshal(cur, &merged); err != nil {
-		s.fail(x, http.StatusInternalServerError, "E0000009", "Internal Server Error")
+		s.internalError(x, "decode profile: %v", err)
 		return
 	}
 	for k, v := range req.Profile {

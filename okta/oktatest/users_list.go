@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 )
@@ -58,31 +59,14 @@ var userFilter = exprDialect{
 
 // userAttrLocked returns one attribute of u for an expression.
 func (s *Server) userAttrLocked(u *user, name string) attrValue {
-	str := func(v string) attrValue {
-		if v == "" {
-			return attrValue{}
-		}
-		return attrValue{strs: []string{v}}
-	}
-	switch name {
-	case "id":
-		return str(u.id)
-	case "status":
-		return str(string(u.status))
-	case "type.id":
-		return str(u.typeID)
-	case "created":
-		return attrValue{t: u.created}
-	case "activated":
-		return attrValue{t: u.activated}
-	case "statusChanged":
-		return attrValue{t: u.statusChanged}
-	case "lastUpdated":
-		return attrValue{t: u.lastUpdated}
-	case "lastLogin":
-		return attrValue{t: u.lastLogin}
-	case "passwordChanged":
-		return attrValue{}
+	if v, ok := namedAttr(name, map[string]string{
+		"id": u.id, "status": string(u.status), "type.id": u.typeID,
+	}, map[string]time.Time{
+		"created": u.created, "activated": u.activated, "statusChanged": u.statusChanged,
+		"lastUpdated": u.lastUpdated, "lastLogin": u.lastLogin,
+		"passwordChanged": {}, // never set: the fake has no passwords
+	}); ok {
+		return v
 	}
 	attr, _ := strings.CutPrefix(name, "profile.")
 	return profileAttr(u.profile, attr)
@@ -99,10 +83,7 @@ func profileAttr(p okta.Profile, name string) attrValue {
 		"organization": p.Organization,
 	}
 	if v, ok := named[name]; ok {
-		if v == "" {
-			return attrValue{}
-		}
-		return attrValue{strs: []string{v}}
+		return strAttr(v)
 	}
 	return rawAttr(p.Extra[name])
 }

@@ -165,6 +165,35 @@ func (s *Server) finish(x *exchange) {
 }
 
 // Common errors.
+
+// oktaErrors are Okta's error code and summary by status, for the
+// statuses the fake answers itself and those a fault injects; other
+// statuses answer E0000009 with the status text.
+var oktaErrors = map[int]struct{ code, summary string }{
+	http.StatusTooManyRequests:     {"E0000047", "API call exceeded rate limit due to too many requests."},
+	http.StatusInternalServerError: {"E0000009", "Internal Server Error"},
+	http.StatusServiceUnavailable:  {"E0000010", "Service is in read only mode"},
+	http.StatusUnauthorized:        {"E0000011", "Invalid token provided"},
+	http.StatusForbidden:           {"E0000006", "You do not have permission to perform the requested action"},
+	http.StatusNotFound:            {"E0000007", "Not found: Resource not found"},
+	http.StatusBadRequest:          {"E0000001", "Api validation failed: injected fault"},
+}
+
+// failStatus answers status with Okta's error code and summary for it.
+func (s *Server) failStatus(x *exchange, status int) {
+	e, ok := oktaErrors[status]
+	if !ok {
+		e.code, e.summary = "E0000009", http.StatusText(status)
+	}
+	s.fail(x, status, e.code, e.summary)
+}
+
+// internalError notes why in the request log and answers 500 E0000009.
+func (s *Server) internalError(x *exchange, format string, args ...any) {
+	x.detail(format, args...)
+	s.failStatus(x, http.StatusInternalServerError)
+}
+
 func (s *Server) notFound(x *exchange, id, typ string) {
 	s.fail(x, http.StatusNotFound, "E0000007", fmt.Sprintf("Not found: Resource not found: %s (%s)", id, typ))
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -146,17 +145,7 @@ func TestMalformedBodies(t *testing.T) {
 		{"GET", "/v1/products/abc", ``, 400, ""},
 	}
 	for _, tt := range tests {
-		req, err := http.NewRequest(tt.method, strings.TrimSuffix(srv.URL(), "/v1")+tt.path, strings.NewReader(tt.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+srv.Token())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := send(t, srv, tt.method, strings.TrimSuffix(srv.URL(), "/v1")+tt.path, []byte(tt.body), nil)
 		if resp.StatusCode != tt.status {
 			t.Errorf("%s %s: status %d, want %d (%s)", tt.method, tt.path, resp.StatusCode, tt.status, body)
 			continue

@@ -1,6 +1,7 @@
 package yubicotest_test
 
 import (
+	"bytes"
 	"encoding/csv"
 	"net/http"
 	"testing"
@@ -19,20 +20,11 @@ func TestCountriesCSV(t *testing.T) {
 		yubicotest.Country{Code: "KR", Name: `Korea, Republic of`},
 		yubicotest.Country{Code: "XK", Name: `The "quoted" one`},
 	))
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL()+"/countries/csv", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+srv.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, body := send(t, srv, http.MethodGet, srv.URL()+"/countries/csv", nil, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d, want 200", resp.StatusCode)
 	}
-	got, err := csv.NewReader(resp.Body).ReadAll()
+	got, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatalf("response is not CSV: %v", err)
 	}

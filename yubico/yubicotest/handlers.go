@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -31,7 +32,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case len(seg) == 3 && seg[0] == "v1" && seg[1] == "shipments_exact" && seg[2] != "":
 		switch m {
 		case http.MethodGet:
-			s.getExact(w, seg[2])
+			s.getShipment(w, seg[2], false)
 		case http.MethodPut:
 			s.updateExact(w, r, seg[2])
 		case http.MethodDelete:
@@ -44,7 +45,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case len(seg) == 4 && seg[0] == "v1" && seg[1] == "fpr" && seg[2] == "shipments" && seg[3] != "":
 		switch m {
 		case http.MethodGet:
-			s.getFPR(w, seg[3])
+			s.getShipment(w, seg[3], true)
 		case http.MethodDelete:
 			s.deleteShipment(w, seg[3], true)
 		default:
@@ -256,15 +257,32 @@ func (s *Server) newShipmentLocked(r *http.Request, fpr bool) (*shipment, error)
 	return sh, nil
 }
 
-func (s *Server) getExact(w http.ResponseWriter, id string) {
+// shipmentLocked returns shipment id, or answers 400 invalid_shipment_id
+// and returns nil when there is none (or, with fprOnly, when it is not a
+// FIDO Pre-reg shipment).
+func (s *Server) shipmentLocked(w http.ResponseWriter, id string, fprOnly bool) *shipment {
+	sh, ok := s.shipments[id]
+	if !ok || (fprOnly && !sh.fpr) {
+		invalidID(w, id)
+		return nil
+	}
+	return sh
+}
+
+// getShipment is GET /v1/shipments_exact/{id} (fpr false) and GET
+// /v1/fpr/shipments/{id} (fpr true: FIDO Pre-reg shipments only, in their
+// view).
+func (s *Server) getShipment(w http.ResponseWriter, id string, fpr bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sh, ok := s.shipments[id]
-	if !ok {
-		invalidID(w, id)
-		return
+	sh := s.shipmentLocked(w, id, fpr)
+	switch {
+	case sh == nil:
+	case fpr:
+		writeJSON(w, http.StatusOK, s.fprViewLocked(sh))
+	default:
+		writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
 	}
-	writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
 }
 
 func (s *Server) updateExact(w http.ResponseWriter, r *http.Request, id string) {
@@ -274,9 +292,8 @@ func (s *Server) updateExact(w http.ResponseWriter, r *http.Request, id string) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sh, ok := s.shipments[id]
-	if !ok {
-		invalidID(w, id)
+	sh := s.shipmentLocked(w, id, false)
+	if sh == nil {
 		return
 	}
 	if sh.fpr {
@@ -311,9 +328,8 @@ func notEditable(w http.ResponseWriter, sh *shipment) {
 func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sh, ok := s.shipments[id]
-	if !ok || (fprRoute && !sh.fpr) {
-		invalidID(w, id)
+	sh := s.shipmentLocked(w, id, fprRoute)
+	if sh == nil {
 		return
 	}
 	if !sh.state.Editable() {
@@ -354,16 +370,6 @@ func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
 		func(sh *shipment) any { return s.fprViewLocked(sh) })
 }
 
-func (s *Server) getFPR(w http.ResponseWriter, id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sh, ok := s.shipments[id]
-	if !ok || !sh.fpr {
-		invalidID(w, id)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.fprViewLocked(sh))
-}
 
 // page reads limit and offset; limit is capped at 100, the service's cap.
 func page(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
@@ -413,8 +419,7 @@ func (s *Server) listExact(w http.ResponseWriter, r *http.Request) {
 			all = append(all, v)
 		}
 	}
-	got := window(all, limit, offset)
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), "shipments": got})
+	writePage(w, "shipments", all, limit, offset)
 }
 
 // searchFields maps search_field names to a shipment's value.
@@ -472,42 +477,54 @@ func matcher(search, field string, advanced bool) (func(yubico.Shipment) bool, e
 }
 
 func (s *Server) listInventory(w http.ResponseWriter, r *http.Request, shippable bool) {
-	limit, offset, ok := page(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []yubico.InventoryItem
-	for i, b := range s.buckets {
-		// /shippablekeys lists zero-quantity products too, except plain stock
-		// (inventory_type 1) with nothing left.
-		if shippable && b.InventoryType == 1 && b.Quantity == 0 {
-			continue
-		}
-		all = append(all, yubico.InventoryItem{
-			ID: fmt.Sprintf("%.18s%04d", s.orgID, i), OrganizationID: s.orgID, ProductID: b.ProductID,
-			ProductName: b.Name, Quantity: b.Quantity, InventoryType: b.InventoryType, ProductTier: b.ProductTier,
-			IsSubscription: b.Subscription, IsVirtual: b.Virtual, ProductMapping: append([]int{}, b.ProductMapping...),
-		})
-	}
 	key := "organization_product_inventory"
 	if shippable {
 		key = "shippable_keys"
 	}
-	got := window(all, limit, offset)
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), key: got})
+	listCatalog(s, w, r, key, func() []yubico.InventoryItem {
+		var all []yubico.InventoryItem
+		for i, b := range s.buckets {
+			// /shippablekeys lists zero-quantity products too, except plain
+			// stock (inventory_type 1) with nothing left.
+			if shippable && b.InventoryType == 1 && b.Quantity == 0 {
+				continue
+			}
+			all = append(all, yubico.InventoryItem{
+				ID: fmt.Sprintf("%.18s%04d", s.orgID, i), OrganizationID: s.orgID, ProductID: b.ProductID,
+				ProductName: b.Name, Quantity: b.Quantity, InventoryType: b.InventoryType, ProductTier: b.ProductTier,
+				IsSubscription: b.Subscription, IsVirtual: b.Virtual, ProductMapping: append([]int{}, b.ProductMapping...),
+			})
+		}
+		return all
+	})
 }
 
 func (s *Server) listProducts(w http.ResponseWriter, r *http.Request) {
+	listCatalog(s, w, r, "products", func() []yubico.Product { return s.products })
+}
+
+func (s *Server) listCountries(w http.ResponseWriter, r *http.Request) {
+	listCatalog(s, w, r, "countries", func() []yubico.Country {
+		return fakehttp.Map(s.countries, func(c Country) yubico.Country { return yubico.Country{Code: c.Code, Name: c.Name} })
+	})
+}
+
+// listCatalog answers GET of a paged list: the items, read under s.mu.
+func listCatalog[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, items func() []T) {
 	limit, offset, ok := page(w, r)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	got := window(s.products, limit, offset)
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(s.products), "products": got})
+	writePage(w, key, items(), limit, offset)
+}
+
+// writePage answers the page of all that limit and offset select:
+// {"count", "total_count", key: the page}.
+func writePage[T any](w http.ResponseWriter, key string, all []T, limit, offset int) {
+	got := window(all, limit, offset)
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), key: got})
 }
 
 func (s *Server) getProduct(w http.ResponseWriter, raw string) {
@@ -520,21 +537,6 @@ func (s *Server) getProduct(w http.ResponseWriter, raw string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
-}
-
-func (s *Server) listCountries(w http.ResponseWriter, r *http.Request) {
-	limit, offset, ok := page(w, r)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []yubico.Country
-	for _, c := range s.countries {
-		all = append(all, yubico.Country{Code: c.Code, Name: c.Name})
-	}
-	got := window(all, limit, offset)
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), "countries": got})
 }
 
 func (s *Server) countriesCSV(w http.ResponseWriter) {

@@ -1,6 +1,8 @@
 package yubicotest_test
 
 import (
+	"maps"
+
 	"github.com/google/go-cmp/cmp"
 
 	"bytes"
@@ -34,20 +36,28 @@ func fprPosts(srv *yubicotest.Server) []yubicotest.Request {
 // Idempotency-Key header (nil: none).
 func rawPost(t *testing.T, srv *yubicotest.Server, path string, body []byte, key *string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL()+path, bytes.NewReader(body))
+	h := http.Header{"Content-Type": {"application/json"}}
+	if key != nil {
+		h[yubico.IdempotencyKeyHeader] = []string{*key}
+	}
+	return send(t, srv, http.MethodPost, srv.URL()+path, body, h)
+}
+
+// send sends body to url with the fake's token and the headers h, and
+// returns the response with its body read.
+func send(t *testing.T, srv *yubicotest.Server, method, url string, body []byte, h http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	maps.Copy(req.Header, h)
 	req.Header.Set("Authorization", "Bearer "+srv.Token())
-	req.Header.Set("Content-Type", "application/json")
-	if key != nil {
-		req.Header[yubico.IdempotencyKeyHeader] = []string{*key}
-	}
 	hc := &http.Client{}
 	t.Cleanup(hc.CloseIdleConnections)
 	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
@@ -57,13 +67,23 @@ func rawPost(t *testing.T, srv *yubicotest.Server, path string, body []byte, key
 	return resp, out
 }
 
+// fastRetries retries twice, a millisecond apart.
+var fastRetries = yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }})
+
+// newKeyedFPR starts a fake and returns it, a client with opts and a FIDO
+// Pre-reg request for example.okta.com carrying the idempotency key.
+func newKeyedFPR(t *testing.T, key string, opts ...yubico.Option) (*yubicotest.Server, *yubico.Client, yubico.FPRShipmentRequest) {
+	t.Helper()
+	srv := newServer(t)
+	c := srv.Client(opts...)
+	req := fprRequest(newOkta(t, c, srv.Now(), "example.okta.com"))
+	req.IdempotencyKey = key
+	return srv, c, req
+}
+
 func TestIdempotentReplay(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t)
-	c := srv.Client()
-	o := newOkta(t, c, srv.Now(), "example.okta.com")
-	req := fprRequest(o)
-	req.IdempotencyKey = "fulfil-00u1-1"
+	srv, c, req := newKeyedFPR(t, "fulfil-00u1-1")
 
 	first, err := c.CreateFPRShipment(t.Context(), req)
 	if err != nil {
@@ -125,11 +145,7 @@ func bucketQuantity(srv *yubicotest.Server, id int) int {
 
 func TestIdempotencyKeyReused(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t)
-	c := srv.Client()
-	o := newOkta(t, c, srv.Now(), "example.okta.com")
-	req := fprRequest(o)
-	req.IdempotencyKey = "fulfil-00u1-2"
+	srv, c, req := newKeyedFPR(t, "fulfil-00u1-2")
 	if _, err := c.CreateFPRShipment(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
@@ -163,11 +179,7 @@ func TestIdempotencyKeyReused(t *testing.T) {
 
 func TestIdempotencyKeyExpires(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t)
-	c := srv.Client()
-	o := newOkta(t, c, srv.Now(), "example.okta.com")
-	req := fprRequest(o)
-	req.IdempotencyKey = "fulfil-00u1-3"
+	srv, c, req := newKeyedFPR(t, "fulfil-00u1-3")
 	first, err := c.CreateFPRShipment(t.Context(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -220,11 +232,7 @@ func TestDropResponseAfterCommit(t *testing.T) {
 	for _, drops := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d drops, retried with the key", drops), func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t)
-			c := srv.Client(yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}))
-			o := newOkta(t, c, srv.Now(), "example.okta.com")
-			req := fprRequest(o)
-			req.IdempotencyKey = "fulfil-00u1-4"
+			srv, c, req := newKeyedFPR(t, "fulfil-00u1-4", fastRetries)
 			if err := srv.DropResponseAfterCommit(drops); err != nil {
 				t.Fatal(err)
 			}
@@ -249,13 +257,11 @@ func TestDropResponseAfterCommit(t *testing.T) {
 	}
 	t.Run("without a key the shipment exists but the client saw an error", func(t *testing.T) {
 		t.Parallel()
-		srv := newServer(t)
-		c := srv.Client(yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}))
-		o := newOkta(t, c, srv.Now(), "example.okta.com")
+		srv, c, req := newKeyedFPR(t, "", fastRetries)
 		if err := srv.DropResponseAfterCommit(1); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.CreateFPRShipment(t.Context(), fprRequest(o)); err == nil {
+		if _, err := c.CreateFPRShipment(t.Context(), req); err == nil {
 			t.Fatal("CreateFPRShipment succeeded; want the transport error")
 		}
 		if n, p := len(srv.Shipments()), len(fprPosts(srv)); n != 1 || p != 1 {
@@ -318,14 +324,7 @@ func TestCredentialResponsesSealedPerRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		challenge := make([]byte, 32)
-		rnd.Read(challenge)
-		req := webauthn.CredentialRequest{
-			Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: fmt.Sprintf("pfd%d", i),
-			RPID: rp, RPName: "Example", UserHandle: []byte("user-handle-00u1"), UserName: "jan@example.com",
-			UserDisplayName: "Jan Lindberg", Challenge: challenge, Algorithms: []int{-7}, ResidentKey: true,
-			UserVerification: "required", ExpiresAt: now.Add(30 * 24 * time.Hour), ResponseKey: k.Public(),
-		}
+		req := credRequest(rnd, fmt.Sprintf("pfd%d", i), rp, now, k)
 		jwe, err := webauthn.SealCredentialRequest(to, req)
 		if err != nil {
 			t.Fatal(err)

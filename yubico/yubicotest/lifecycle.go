@@ -28,21 +28,21 @@ func (s *Server) Now() time.Time {
 // due on the way, in time order, before it returns. A negative d is refused
 // with an error wrapping [ErrClockBackwards].
 func (s *Server) Advance(d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.clock.Advance(d); err != nil {
-		return fmt.Errorf("yubicotest: %w", err)
-	}
-	s.catchUpLocked()
-	return nil
+	return s.moveClock(func() (time.Time, error) { return s.clock.Advance(d) })
 }
 
 // SetNow moves the clock forward to t like [Server.Advance]. A t before Now
 // is refused with an error wrapping [ErrClockBackwards].
 func (s *Server) SetNow(t time.Time) error {
+	return s.moveClock(func() (time.Time, error) { return s.clock.AdvanceTo(t) })
+}
+
+// moveClock moves the clock with move, under s.mu, and runs the
+// transitions that fell due.
+func (s *Server) moveClock(move func() (time.Time, error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.clock.AdvanceTo(t); err != nil {
+	if _, err := move(); err != nil {
 		return fmt.Errorf("yubicotest: %w", err)
 	}
 	s.catchUpLocked()

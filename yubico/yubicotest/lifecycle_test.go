@@ -3,6 +3,7 @@ package yubicotest_test
 import (
 	"crypto/x509"
 	"errors"
+	"io"
 	mrand "math/rand/v2"
 	"strings"
 	"testing"
@@ -307,14 +308,7 @@ func newOkta(t testing.TB, c *yubico.Client, now time.Time, rpIDs ...string) *ok
 		t.Fatal(err)
 	}
 	for i, rp := range rpIDs {
-		challenge := make([]byte, 32)
-		rnd.Read(challenge)
-		req := webauthn.CredentialRequest{
-			Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: "pfd" + string(rune('A'+i)),
-			RPID: rp, RPName: "Example", UserHandle: []byte("user-handle-00u1"), UserName: "jan@example.com",
-			UserDisplayName: "Jan Lindberg", Challenge: challenge, Algorithms: []int{-7}, ResidentKey: true,
-			UserVerification: "required", ExpiresAt: now.Add(30 * 24 * time.Hour), ResponseKey: key.Public(),
-		}
+		req := credRequest(rnd, "pfd"+string(rune('A'+i)), rp, now, key)
 		sealed, err := webauthn.SealCredentialRequest(to, req)
 		if err != nil {
 			t.Fatal(err)
@@ -323,6 +317,20 @@ func newOkta(t testing.TB, c *yubico.Client, now time.Time, rpIDs ...string) *ok
 		o.reqs = append(o.reqs, req)
 	}
 	return o
+}
+
+// credRequest is Okta's credential request for user 00u1 (Jan Lindberg)
+// and RP ID rp, expiring 30 days after now, with a challenge drawn from
+// rnd, to be answered to key.
+func credRequest(rnd io.Reader, enrollmentID, rp string, now time.Time, key *webauthn.PrivateKey) webauthn.CredentialRequest {
+	challenge := make([]byte, 32)
+	_, _ = io.ReadFull(rnd, challenge)
+	return webauthn.CredentialRequest{
+		Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: enrollmentID,
+		RPID: rp, RPName: "Example", UserHandle: []byte("user-handle-00u1"), UserName: "jan@example.com",
+		UserDisplayName: "Jan Lindberg", Challenge: challenge, Algorithms: []int{-7}, ResidentKey: true,
+		UserVerification: "required", ExpiresAt: now.Add(30 * 24 * time.Hour), ResponseKey: key.Public(),
+	}
 }
 
 func fprRequest(o *okta) yubico.FPRShipmentRequest {

@@ -151,17 +151,23 @@ type config struct {
 	products          []yubico.Product
 	rules             []AddressRule
 	denied            []string
-	limits            Limits
-	timing            Timing
-	transport         webauthn.Keyring
-	signing           *webauthn.PrivateKey
-	fidoCA            *simulator.CA
-	pinLength         int
+	setup             // what the Server keeps as set
 	serial            uint32
-	firmware          *simulator.Version
 	cids              []string
 	fprProducts       []int
 	trackingBase      string
+}
+
+// setup are the settings a Server keeps as its options set them (Start
+// fills in defaults): config and Server embed it.
+type setup struct {
+	limits    Limits
+	timing    Timing
+	transport webauthn.Keyring
+	signing   *webauthn.PrivateKey
+	fidoCA    *simulator.CA
+	pinLength int
+	firmware  *simulator.Version
 }
 
 // Option configures a [Server].

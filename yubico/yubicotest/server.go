@@ -39,17 +39,11 @@ type Server struct {
 	faultControls // faults' public controls: InjectHTTPFault, FailNext, ...
 
 	// immutable after Start (t after NewServer, before the URL is known)
-	t         testing.TB // set by NewServer: a request to an unknown route fails the test
-	token     string
-	orgID     string
-	limits    Limits
-	timing    Timing
-	transport webauthn.Keyring
-	signing   *webauthn.PrivateKey
-	fidoCA    *simulator.CA
-	pinLength int
-	firmware  *simulator.Version
-	cids      map[string]bool
+	t     testing.TB // set by NewServer: a request to an unknown route fails the test
+	token string
+	orgID string
+	setup // as the options set it, with defaults
+	cids  map[string]bool
 	// fprProducts are the product IDs FIDO Pre-reg shipments may order.
 	fprProducts map[int]bool
 
@@ -91,7 +85,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 
 // Start starts a fake Yubico; call [Server.Close] when done.
 func Start(opts ...Option) (*Server, error) {
-	cfg := config{Settings: fakehttp.DefaultSettings(), pinLength: 8, serial: 31000001}
+	cfg := config{Settings: fakehttp.DefaultSettings(), setup: setup{pinLength: 8}, serial: 31000001}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("yubicotest: nil option")
@@ -109,13 +103,7 @@ func Start(opts ...Option) (*Server, error) {
 	s := &Server{
 		clock:         clock,
 		orgID:         cfg.orgID,
-		limits:        cfg.limits.withDefaults(),
-		timing:        cfg.timing.withDefaults(),
-		transport:     cfg.transport,
-		signing:       cfg.signing,
-		fidoCA:        cfg.fidoCA,
-		pinLength:     cfg.pinLength,
-		firmware:      cfg.firmware,
+		setup:         cfg.setup,
 		rand:          cfg.Rand,
 		now:           start,
 		lastBatch:     start,
@@ -128,6 +116,7 @@ func Start(opts ...Option) (*Server, error) {
 		faults:        faults,
 		faultControls: faults.Controls(),
 	}
+	s.limits, s.timing = s.limits.withDefaults(), s.timing.withDefaults()
 	s.nowNano.Store(start.UnixNano())
 	if s.orgID == "" {
 		if s.orgID, err = s.newID(); err != nil {
