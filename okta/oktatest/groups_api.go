@@ -168,32 +168,27 @@ func (s *Server) handleListGroups(x *exchange) {
 // handleRemoveFromGroup is DELETE /api/v1/groups/{gid}/users/{uid} (204;
 // removing a user who is not a member is harmless).
 func (s *Server) handleRemoveFromGroup(x *exchange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, u := s.membershipForPathLocked(x)
-	if u == nil {
-		return
-	}
-	if i := slices.Index(g.members, u.id); i >= 0 {
-		g.members = slices.Delete(g.members, i, i+1)
-		g.lastMembershipUpdated = s.now()
-		u.groups = slices.DeleteFunc(u.groups, func(id string) bool { return id == g.id })
-	}
-	s.writeNoContent(x)
+	s.withMembership(x, func(g *group, u *user) {
+		if i := slices.Index(g.members, u.id); i >= 0 {
+			g.members = slices.Delete(g.members, i, i+1)
+			g.lastMembershipUpdated = s.now()
+			u.groups = slices.DeleteFunc(u.groups, func(id string) bool { return id == g.id })
+		}
+		s.writeNoContent(x)
+	})
 }
 
-// membershipForPathLocked resolves gid and uid of a membership path, or
-// answers 404 and returns nils.
-func (s *Server) membershipForPathLocked(x *exchange) (*group, *user) {
-	g := s.groupForPathLocked(x)
-	if g == nil {
-		return nil, nil
+// withMembership runs fn under s.mu with the group gid and the user uid of
+// a membership path; when either is unknown it answers 404 E0000007 and fn
+// does not run.
+func (s *Server) withMembership(x *exchange, fn func(*group, *user)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.groupForPathLocked(x); g != nil {
+		if u := s.userForPathLocked(x, "uid"); u != nil {
+			fn(g, u)
+		}
 	}
-	u := s.userForPathLocked(x, "uid")
-	if u == nil {
-		return nil, nil
-	}
-	return g, u
 }
 
 // AddToGroup seeds a membership, as PUT /api/v1/groups/{gid}/users/{uid}

@@ -121,23 +121,19 @@ func (s *Server) handleActivateUser(x *exchange) {
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.userForPathLocked(x, "id")
-	if u == nil {
-		return
-	}
-	// The welcome email goes to the primary email and, for a new (STAGED)
-	// user who cannot read that mailbox yet, also to the secondary one, as
-	// Okta's pre-enrolled YubiKey guide says (docs/okta.md §Preregistration API).
-	to := []string{u.profile.Email}
-	if u.status == okta.UserStaged && u.profile.SecondEmail != "" {
-		to = append(to, u.profile.SecondEmail)
-	}
-	if !s.moveLocked(x, u, "activate") {
-		return
-	}
-	s.sendActivationLocked(x, u, sendEmail, to)
+	s.withPathUser(x, "id", func(u *user) {
+		// The welcome email goes to the primary email and, for a new (STAGED)
+		// user who cannot read that mailbox yet, also to the secondary one, as
+		// Okta's pre-enrolled YubiKey guide says (docs/okta.md §Preregistration API).
+		to := []string{u.profile.Email}
+		if u.status == okta.UserStaged && u.profile.SecondEmail != "" {
+			to = append(to, u.profile.SecondEmail)
+		}
+		if !s.moveLocked(x, u, "activate") {
+			return
+		}
+		s.sendActivationLocked(x, u, sendEmail, to)
+	})
 }
 
 // sendActivationLocked issues a new activation token and either emails the
@@ -164,13 +160,11 @@ func (s *Server) handleReactivateUser(x *exchange) {
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.userForPathLocked(x, "id")
-	if u == nil || !s.moveLocked(x, u, "reactivate") {
-		return
-	}
-	s.sendActivationLocked(x, u, sendEmail, []string{u.profile.Email})
+	s.withPathUser(x, "id", func(u *user) {
+		if s.moveLocked(x, u, "reactivate") {
+			s.sendActivationLocked(x, u, sendEmail, []string{u.profile.Email})
+		}
+	})
 }
 
 // userMoveHandler serves the lifecycle operations that answer 200 with no
@@ -183,18 +177,17 @@ func userMoveHandler(op string) func(*Server, *exchange) {
 				return
 			}
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		u := s.userForPathLocked(x, "id")
-		if u == nil || !s.moveLocked(x, u, op) {
-			return
-		}
-		if op == "reset_factors" {
-			for _, e := range slices.Clone(s.byUser[u.id]) {
-				s.removeEnrollmentLocked(e)
+		s.withPathUser(x, "id", func(u *user) {
+			if !s.moveLocked(x, u, op) {
+				return
 			}
-		}
-		s.writeEmpty(x, http.StatusOK)
+			if op == "reset_factors" {
+				for _, e := range slices.Clone(s.byUser[u.id]) {
+					s.removeEnrollmentLocked(e)
+				}
+			}
+			s.writeEmpty(x, http.StatusOK)
+		})
 	}
 }
 
@@ -206,23 +199,19 @@ func (s *Server) handleDeleteUser(x *exchange) {
 	if _, ok := s.boolParam(x, "sendEmail", false); !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.userForPathLocked(x, "id")
-	if u == nil {
-		return
-	}
-	if u.status != okta.UserDeprovisioned {
-		s.moveLocked(x, u, "deactivate")
-		x.detail("first delete deactivated the user")
+	s.withPathUser(x, "id", func(u *user) {
+		if u.status != okta.UserDeprovisioned {
+			s.moveLocked(x, u, "deactivate")
+			x.detail("first delete deactivated the user")
+			s.writeNoContent(x)
+			return
+		}
+		if !s.moveLocked(x, u, "delete") {
+			return
+		}
+		s.deleteUserLocked(u)
 		s.writeNoContent(x)
-		return
-	}
-	if !s.moveLocked(x, u, "delete") {
-		return
-	}
-	s.deleteUserLocked(u)
-	s.writeNoContent(x)
+	})
 }
 
 // deleteUserLocked removes u for good. Its ID stays known to list cursors.

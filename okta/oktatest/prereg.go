@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 )
@@ -172,16 +173,33 @@ func (s *Server) userForBodyLocked(x *exchange, id string) *user {
 	return u
 }
 
+// preregBody is what every preregistration request body carries.
+type preregBody struct {
+	UserID              string `json:"userId"`
+	FulfillmentProvider string `json:"fulfillmentProvider"`
+}
+
+// withPreregUser runs fn under s.mu with the user of b (see
+// preregUserLocked); when b is wrong it answers the error and fn does not
+// run.
+func (s *Server) withPreregUser(x *exchange, b preregBody, fn func(*user)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.preregUserLocked(x, b); u != nil {
+		fn(u)
+	}
+}
+
 // preregUserLocked resolves the userId of a preregistration body and checks
 // its fulfillmentProvider, answering the error and returning nil when
 // either is wrong.
-func (s *Server) preregUserLocked(x *exchange, userID, provider string) *user {
-	u := s.userForBodyLocked(x, userID)
+func (s *Server) preregUserLocked(x *exchange, b preregBody) *user {
+	u := s.userForBodyLocked(x, b.UserID)
 	if u == nil {
 		return nil
 	}
-	if provider != okta.ProviderYubico {
-		s.validation(x, "fulfillmentProvider", fmt.Sprintf("fulfillmentProvider: Invalid value %q; the only supported provider is \"yubico\"", provider))
+	if b.FulfillmentProvider != okta.ProviderYubico {
+		s.validation(x, "fulfillmentProvider", fmt.Sprintf("fulfillmentProvider: Invalid value %q; the only supported provider is \"yubico\"", b.FulfillmentProvider))
 		return nil
 	}
 	return u
@@ -189,60 +207,54 @@ func (s *Server) preregUserLocked(x *exchange, userID, provider string) *user {
 
 func (s *Server) handleInitiate(x *exchange) {
 	var req struct {
-		UserID              string               `json:"userId"`
-		FulfillmentProvider string               `json:"fulfillmentProvider"`
-		FulfillmentData     okta.FulfillmentData `json:"fulfillmentData"`
+		preregBody
+		FulfillmentData okta.FulfillmentData `json:"fulfillmentData"`
 	}
 	if !s.decode(x, &req) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
-	if u == nil {
-		return
-	}
-	if len(req.FulfillmentData) == 0 {
-		s.validation(x, "fulfillmentData", "fulfillmentData: The field cannot be left blank")
-		return
-	}
-	for i, o := range req.FulfillmentData {
-		// productId, inventoryProductId and customizationId are all required:
-		// the FIDO Pre-reg shipment needs them (docs/decisions.md §Order items).
-		for _, f := range []struct{ name, v string }{
-			{"productId", o.ProductID}, {"inventoryProductId", o.InventoryProductID}, {"customizationId", o.CustomizationID},
-		} {
-			if strings.TrimSpace(f.v) == "" {
-				s.validation(x, "fulfillmentData", fmt.Sprintf("fulfillmentData[%d].%s: The field cannot be left blank", i, f.name))
-				return
+	s.withPreregUser(x, req.preregBody, func(u *user) {
+		if len(req.FulfillmentData) == 0 {
+			s.validation(x, "fulfillmentData", "fulfillmentData: The field cannot be left blank")
+			return
+		}
+		for i, o := range req.FulfillmentData {
+			// productId, inventoryProductId and customizationId are all required:
+			// the FIDO Pre-reg shipment needs them (docs/decisions.md §Order items).
+			for _, f := range []struct{ name, v string }{
+				{"productId", o.ProductID}, {"inventoryProductId", o.InventoryProductID}, {"customizationId", o.CustomizationID},
+			} {
+				if strings.TrimSpace(f.v) == "" {
+					s.validation(x, "fulfillmentData", fmt.Sprintf("fulfillmentData[%d].%s: The field cannot be left blank", i, f.name))
+					return
+				}
 			}
 		}
-	}
-	if e := s.inFulfillmentLocked(u.id); e != nil {
-		s.refuseSecondKey(x, e)
-		return
-	}
-	for _, o := range req.FulfillmentData {
-		s.emitLocked(x, Event{EventType: okta.EventTypePreregisterInitiate, UserID: u.id, UserLogin: u.profile.Login,
-			FulfillmentProvider: req.FulfillmentProvider, Order: o})
-	}
-	s.writeNoContent(x)
+		if e := s.inFulfillmentLocked(u.id); e != nil {
+			s.refuseSecondKey(x, e)
+			return
+		}
+		for _, o := range req.FulfillmentData {
+			s.emitLocked(x, Event{EventType: okta.EventTypePreregisterInitiate, UserID: u.id, UserLogin: u.profile.Login,
+				FulfillmentProvider: req.FulfillmentProvider, Order: o})
+		}
+		s.writeNoContent(x)
+	})
 }
 
 var hostnameRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 
 func (s *Server) handleEnroll(x *exchange) {
 	var req struct {
-		UserID              string              `json:"userId"`
-		FulfillmentProvider string              `json:"fulfillmentProvider"`
-		EnrollmentRPIDs     []string            `json:"enrollmentRpIds"`
-		TransportKey        *webauthn.PublicJWK `json:"yubicoTransportKeyJWK"`
+		preregBody
+		EnrollmentRPIDs []string            `json:"enrollmentRpIds"`
+		TransportKey    *webauthn.PublicJWK `json:"yubicoTransportKeyJWK"`
 	}
 	if !s.decode(x, &req) {
 		return
 	}
 	s.mu.Lock()
-	snap, ok := s.enrollCheckLocked(x, req.UserID, req.FulfillmentProvider, req.EnrollmentRPIDs, req.TransportKey)
+	snap, ok := s.enrollCheckLocked(x, req.preregBody, req.EnrollmentRPIDs, req.TransportKey)
 	s.mu.Unlock()
 	if !ok {
 		return
@@ -280,8 +292,8 @@ type enrollSnapshot struct {
 
 // enrollCheckLocked validates an enroll request and answers its error; ok
 // reports that it passed.
-func (s *Server) enrollCheckLocked(x *exchange, userID, provider string, rpIDs []string, tk *webauthn.PublicJWK) (snap enrollSnapshot, ok bool) {
-	u := s.preregUserLocked(x, userID, provider)
+func (s *Server) enrollCheckLocked(x *exchange, b preregBody, rpIDs []string, tk *webauthn.PublicJWK) (snap enrollSnapshot, ok bool) {
+	u := s.preregUserLocked(x, b)
 	if u == nil {
 		return snap, false
 	}
@@ -401,13 +413,12 @@ var (
 
 func (s *Server) handleActivate(x *exchange) {
 	var req struct {
-		UserID              string              `json:"userId"`
-		FulfillmentProvider string              `json:"fulfillmentProvider"`
-		Serial              string              `json:"serial"`
-		Version             string              `json:"version"`
-		PINResponseJWE      string              `json:"pinResponseJwe"`
-		CredResponses       []okta.CredResponse `json:"credResponses"`
-		SigningKeys         []json.RawMessage   `json:"yubicoSigningJwks"`
+		preregBody
+		Serial         string              `json:"serial"`
+		Version        string              `json:"version"`
+		PINResponseJWE string              `json:"pinResponseJwe"`
+		CredResponses  []okta.CredResponse `json:"credResponses"`
+		SigningKeys    []json.RawMessage   `json:"yubicoSigningJwks"`
 	}
 	if !s.decode(x, &req) {
 		return
@@ -446,7 +457,7 @@ func (s *Server) handleActivate(x *exchange) {
 
 	// Resolve the enrollments under the lock; verify outside it.
 	s.mu.Lock()
-	u, jobs, f, ok := s.activationJobsLocked(x, req.UserID, req.FulfillmentProvider, req.CredResponses)
+	u, jobs, f, ok := s.activationJobsLocked(x, req.preregBody, req.CredResponses)
 	var pinKey *webauthn.PrivateKey
 	if ok {
 		pinKey = f.pinKey
@@ -536,8 +547,8 @@ type activationJob struct {
 // activationJobsLocked resolves the enrollments an activate request
 // answers: all of one key in fulfillment, each once. It writes the error
 // and returns ok false otherwise.
-func (s *Server) activationJobsLocked(x *exchange, userID, provider string, responses []okta.CredResponse) (u *user, jobs []activationJob, f *fulfillment, ok bool) {
-	if u = s.preregUserLocked(x, userID, provider); u == nil {
+func (s *Server) activationJobsLocked(x *exchange, b preregBody, responses []okta.CredResponse) (u *user, jobs []activationJob, f *fulfillment, ok bool) {
+	if u = s.preregUserLocked(x, b); u == nil {
 		return nil, nil, nil, false
 	}
 	seen := map[string]bool{}
@@ -596,78 +607,66 @@ func (s *Server) relyingParty(rpID string) (*webauthn.RelyingParty, error) {
 
 func (s *Server) handleSendPIN(x *exchange) {
 	var req struct {
-		UserID                    string `json:"userId"`
-		FulfillmentProvider       string `json:"fulfillmentProvider"`
+		preregBody
 		AuthenticatorEnrollmentID string `json:"authenticatorEnrollmentId"`
 	}
 	if !s.decode(x, &req) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.preregUserLocked(x, req.UserID, req.FulfillmentProvider)
-	if u == nil {
-		return
-	}
-	e, ok := s.enrollments[req.AuthenticatorEnrollmentID]
-	if !ok || e.userID != u.id {
-		s.notFound(x, req.AuthenticatorEnrollmentID, "UserFactor")
-		return
-	}
-	if e.status != okta.StatusActive {
-		s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s is %s; the PIN is available only after activation", e.id, e.status))
-		return
-	}
-	f := s.fulfillments[e.fulfillmentID]
-	if f.pin == nil {
-		s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s has no preset PIN any more; it was used to sign in", e.id))
-		return
-	}
-	to := u.profile.Email
-	if u.status == okta.UserStaged {
-		to = u.profile.SecondEmail
-		if to == "" {
-			s.validation(x, "secondEmail", "secondEmail: Secondary email is not available for Staged user")
+	s.withPreregUser(x, req.preregBody, func(u *user) {
+		e, ok := s.enrollments[req.AuthenticatorEnrollmentID]
+		if !ok || e.userID != u.id {
+			s.notFound(x, req.AuthenticatorEnrollmentID, "UserFactor")
 			return
 		}
-	}
-	pin, err := s.openPIN(f.pin)
-	if err != nil {
-		s.internalError(x, "%v", err)
-		return
-	}
-	body := fmt.Sprintf("Hello %s,\n\nYour security key (YubiKey serial %s) is on its way. The first time you sign in with it, enter this PIN:\n\n    %s\n\nYou will then be asked to choose a new PIN.\n",
-		u.profile.FirstName, f.serial, pin)
-	clear(pin)
-	s.sendMailLocked(to, pinEmailSubject, body)
-	s.writeNoContent(x)
+		if e.status != okta.StatusActive {
+			s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s is %s; the PIN is available only after activation", e.id, e.status))
+			return
+		}
+		f := s.fulfillments[e.fulfillmentID]
+		if f.pin == nil {
+			s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s has no preset PIN any more; it was used to sign in", e.id))
+			return
+		}
+		to := u.profile.Email
+		if u.status == okta.UserStaged {
+			to = u.profile.SecondEmail
+			if to == "" {
+				s.validation(x, "secondEmail", "secondEmail: Secondary email is not available for Staged user")
+				return
+			}
+		}
+		pin, err := s.openPIN(f.pin)
+		if err != nil {
+			s.internalError(x, "%v", err)
+			return
+		}
+		body := fmt.Sprintf("Hello %s,\n\nYour security key (YubiKey serial %s) is on its way. The first time you sign in with it, enter this PIN:\n\n    %s\n\nYou will then be asked to choose a new PIN.\n",
+			u.profile.FirstName, f.serial, pin)
+		clear(pin)
+		s.sendMailLocked(to, pinEmailSubject, body)
+		s.writeNoContent(x)
+	})
 }
 
 func (s *Server) handleListEnrollments(x *exchange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.userForPathLocked(x, "uid")
-	if u == nil {
-		return
-	}
-	out := []enrollmentWire{}
-	for _, e := range s.userEnrollmentsLocked(u.id) {
-		out = append(out, s.enrollmentWireLocked(e))
-	}
-	s.writeJSON(x, http.StatusOK, out)
+	s.withPathUser(x, "uid", func(u *user) {
+		s.writeJSON(x, http.StatusOK, fakehttp.Map(s.userEnrollmentsLocked(u.id), s.enrollmentWireLocked))
+	})
 }
 
-func (s *Server) enrollmentForPathLocked(x *exchange) (*user, *enrollment) {
-	u := s.userForPathLocked(x, "uid")
-	if u == nil {
-		return nil, nil
-	}
-	e, ok := s.enrollments[x.params["eid"]]
-	if !ok || e.userID != u.id {
-		s.notFound(x, x.params["eid"], "UserFactor")
-		return nil, nil
-	}
-	return u, e
+// withPathEnrollment runs fn under s.mu with the user uid and its
+// enrollment eid of the path; when either is unknown it answers 404
+// E0000007 and fn does not run.
+func (s *Server) withPathEnrollment(x *exchange, fn func(*user, *enrollment)) {
+	s.withPathUser(x, "uid", func(u *user) {
+		e, ok := s.enrollments[x.params["eid"]]
+		if !ok || e.userID != u.id {
+			s.notFound(x, x.params["eid"], "UserFactor")
+			return
+		}
+		fn(u, e)
+	})
 }
 
 // handleDeleteEnrollment permanently deletes an enrollment and its
@@ -676,17 +675,13 @@ func (s *Server) enrollmentForPathLocked(x *exchange) (*user, *enrollment) {
 // event (the exact event type is not published; user.mfa.factor.deactivate
 // is used).
 func (s *Server) handleDeleteEnrollment(x *exchange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, e := s.enrollmentForPathLocked(x)
-	if e == nil {
-		return
-	}
-	s.removeEnrollmentLocked(e)
-	s.emitLocked(x, Event{EventType: "user.mfa.factor.deactivate", UserID: u.id, UserLogin: u.profile.Login, EnrollmentID: e.id})
-	s.sendMailLocked(u.profile.Email, "A security key was removed from your account",
-		fmt.Sprintf("Hello %s,\n\nA pre-registered security key was removed from your %s account.\n", u.profile.FirstName, s.orgName))
-	s.writeNoContent(x)
+	s.withPathEnrollment(x, func(u *user, e *enrollment) {
+		s.removeEnrollmentLocked(e)
+		s.emitLocked(x, Event{EventType: "user.mfa.factor.deactivate", UserID: u.id, UserLogin: u.profile.Login, EnrollmentID: e.id})
+		s.sendMailLocked(u.profile.Email, "A security key was removed from your account",
+			fmt.Sprintf("Hello %s,\n\nA pre-registered security key was removed from your %s account.\n", u.profile.FirstName, s.orgName))
+		s.writeNoContent(x)
+	})
 }
 
 // removeEnrollmentLocked deletes e and, with its fulfillment's last
@@ -713,15 +708,11 @@ func (s *Server) removeEnrollmentLocked(e *enrollment) {
 }
 
 func (s *Server) handleMarkError(x *exchange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, e := s.enrollmentForPathLocked(x)
-	if e == nil {
-		return
-	}
-	e.status = okta.StatusFulfillmentErrored
-	e.lastUpdated = s.now()
-	s.writeNoContent(x)
+	s.withPathEnrollment(x, func(_ *user, e *enrollment) {
+		e.status = okta.StatusFulfillmentErrored
+		e.lastUpdated = s.now()
+		s.writeNoContent(x)
+	})
 }
 
 func truncate(s string, n int) string {

@@ -256,6 +256,17 @@ func loginKey(login string) string {
 	return b.String()
 }
 
+// withPathUser runs fn under s.mu with the user whose ID is the path
+// parameter param; for an unknown user it answers 404 E0000007 and fn does
+// not run.
+func (s *Server) withPathUser(x *exchange, param string, fn func(*user)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.userForPathLocked(x, param); u != nil {
+		fn(u)
+	}
+}
+
 // userForPathLocked returns the user whose ID is the path parameter param,
 // or answers 404 E0000007 and returns nil.
 func (s *Server) userForPathLocked(x *exchange, param string) *user {
@@ -373,52 +384,48 @@ func (s *Server) handleUpdateUser(x *exchange) {
 		s.validation(x, "profile", "profile: The field cannot be left blank")
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.userForPathLocked(x, "id")
-	if u == nil {
-		return
-	}
-	cur, err := json.Marshal(u.profile)
-	if err != nil {
-		s.internalError(x, "encode profile: %v", err)
-		return
-	}
-	var merged map[string]json.RawMessage
-	if err := json.Unmarshal(cur, &merged); err != nil {
-		s.internalError(x, "decode profile: %v", err)
-		return
-	}
-	for k, v := range req.Profile {
-		if string(v) == "null" {
-			delete(merged, k)
-			continue
+	s.withPathUser(x, "id", func(u *user) {
+		cur, err := json.Marshal(u.profile)
+		if err != nil {
+			s.internalError(x, "encode profile: %v", err)
+			return
 		}
-		merged[k] = v
-	}
-	b, _ := json.Marshal(merged)
-	var p okta.Profile
-	if err := json.Unmarshal(b, &p); err != nil {
-		field := "profile"
-		if _, f, ok := strings.Cut(err.Error(), `attribute "`); ok {
-			field, _, _ = strings.Cut(f, `"`)
+		var merged map[string]json.RawMessage
+		if err := json.Unmarshal(cur, &merged); err != nil {
+			s.internalError(x, "decode profile: %v", err)
+			return
 		}
-		s.validation(x, field, field+": Does not match required pattern")
-		return
-	}
-	if field, causes := validateProfile(p); field != "" {
-		s.validation(x, field, causes...)
-		return
-	}
-	if other := s.userByLoginLocked(p.Login); other != nil && other != u {
-		s.validation(x, "login", "login: An object with this field already exists in the current organization")
-		return
-	}
-	delete(s.byLogin, loginKey(u.profile.Login))
-	u.profile = p
-	s.byLogin[loginKey(p.Login)] = u
-	u.lastUpdated = s.now()
-	s.writeJSON(x, http.StatusOK, s.userWireLocked(u))
+		for k, v := range req.Profile {
+			if string(v) == "null" {
+				delete(merged, k)
+				continue
+			}
+			merged[k] = v
+		}
+		b, _ := json.Marshal(merged)
+		var p okta.Profile
+		if err := json.Unmarshal(b, &p); err != nil {
+			field := "profile"
+			if _, f, ok := strings.Cut(err.Error(), `attribute "`); ok {
+				field, _, _ = strings.Cut(f, `"`)
+			}
+			s.validation(x, field, field+": Does not match required pattern")
+			return
+		}
+		if field, causes := validateProfile(p); field != "" {
+			s.validation(x, field, causes...)
+			return
+		}
+		if other := s.userByLoginLocked(p.Login); other != nil && other != u {
+			s.validation(x, "login", "login: An object with this field already exists in the current organization")
+			return
+		}
+		delete(s.byLogin, loginKey(u.profile.Login))
+		u.profile = p
+		s.byLogin[loginKey(p.Login)] = u
+		u.lastUpdated = s.now()
+		s.writeJSON(x, http.StatusOK, s.userWireLocked(u))
+	})
 }
 
 func (s *Server) addMemberLocked(g *group, u *user) {
@@ -433,15 +440,11 @@ func (s *Server) addMemberLocked(g *group, u *user) {
 }
 
 func (s *Server) handleAddToGroup(x *exchange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, u := s.membershipForPathLocked(x)
-	if u == nil {
-		return
-	}
-	s.addMemberLocked(g, u)
-	s.emitLocked(x, Event{EventType: "group.user_membership.add", UserID: u.id, UserLogin: u.profile.Login, GroupID: g.id})
-	s.writeNoContent(x)
+	s.withMembership(x, func(g *group, u *user) {
+		s.addMemberLocked(g, u)
+		s.emitLocked(x, Event{EventType: "group.user_membership.add", UserID: u.id, UserLogin: u.profile.Login, GroupID: g.id})
+		s.writeNoContent(x)
+	})
 }
 
 // Group members default to 1000 per page, as Okta's listGroupUsers does;

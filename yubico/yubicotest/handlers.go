@@ -370,7 +370,6 @@ func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
 		func(sh *shipment) any { return s.fprViewLocked(sh) })
 }
 
-
 // page reads limit and offset; limit is capped at 100, the service's cap.
 func page(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
 	q := r.URL.Query()
