@@ -70,11 +70,7 @@ func TestEventHookDeliveryIsAsynchronous(t *testing.T) {
 // user does) gets its answer; a synchronous delivery would deadlock here.
 func TestEventHookCallsBackDuringDelivery(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t)
 	statuses := make(chan okta.UserStatus, 1)
 	var ep *endpoint
 	ep = newEndpoint(t, func(n int, w http.ResponseWriter, r *http.Request) {
@@ -113,11 +109,7 @@ func TestEventHookCallsBackDuringDelivery(t *testing.T) {
 // faster than the hook answers.
 func TestEventHookDeliveryOrder(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t)
 	gate := make(chan struct{})
 	ep := newEndpoint(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && n == 1 {
@@ -170,11 +162,7 @@ func TestEventHookDeliveryOrder(t *testing.T) {
 // queued before it finished, so their attempts are all recorded.
 func TestCloseWaitsForDeliveries(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t)
 	release := make(chan struct{})
 	ep := newEndpoint(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {

@@ -137,11 +137,7 @@ func TestEventHookVerification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := oktatest.NewServer(t, oktatest.WithHookTimeout(100*time.Millisecond))
-			c, err := srv.Client()
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, c := newServerClient(t, oktatest.WithHookTimeout(100*time.Millisecond))
 			ep := newEndpoint(t, tt.answer)
 			h, err := c.CreateEventHook(t.Context(), hookSpec("verify", ep.URL))
 			if err != nil {
@@ -178,11 +174,7 @@ func TestEventHookVerification(t *testing.T) {
 // subscribed to their type.
 func TestEventHookDeliveryTargets(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t)
 	ctx := t.Context()
 	create := func(name string, verify, deactivate bool, types ...string) *endpoint {
 		ep := newEndpoint(t, nil)

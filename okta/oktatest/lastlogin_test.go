@@ -15,11 +15,7 @@ import (
 func TestSetLastLogin(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	srv := oktatest.NewServer(t, oktatest.WithNow(now))
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t, oktatest.WithNow(now))
 	u := seedUser(t, srv, "old.hand@example.com", okta.UserActive)
 	auth := "SSWS " + srv.Token()
 

@@ -365,15 +365,8 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 func TestMultipleRPIDsAndLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	srv := oktatest.NewServer(t, oktatest.WithAttestationRoots(simulator.DefaultFIDOCA().Root()))
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := srv.AddUser(okta.Profile{Login: "ann@example.com", Email: "ann@example.com", FirstName: "Ann", LastName: "Lee"}, okta.UserActive)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t, oktatest.WithAttestationRoots(simulator.DefaultFIDOCA().Root()))
+	u := seedUser(t, srv, "ann@example.com", okta.UserActive)
 	fac := newFactory(t)
 	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com", "login.example.com"}, TransportKey: fac.transport.Public()})
 	if err != nil {
@@ -456,15 +449,8 @@ func BenchmarkEnrollActivate(b *testing.B) {
 // get 400 E0000001.
 func TestConcurrentEnrollOneWins(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := srv.AddUser(okta.Profile{Login: "race@example.com", Email: "race@example.com", FirstName: "Ra", LastName: "Ce"}, okta.UserActive)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t)
+	u := seedUser(t, srv, "race@example.com", okta.UserActive)
 	tk := newFactory(t).transport.Public()
 	const n = 6
 	errs := make([]error, n)
@@ -494,11 +480,7 @@ func TestConcurrentEnrollOneWins(t *testing.T) {
 // is no PIN yet.
 func TestSendPINBeforeActivation(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t)
 	u := stagedUser(t, srv)
 	enr, err := c.Enroll(t.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{rpID}, TransportKey: newFactory(t).transport.Public()})
 	if err != nil {

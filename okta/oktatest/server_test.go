@@ -76,6 +76,18 @@ func checkErrorBody(t *testing.T, got []byte, code, summary string, causes ...st
 	}
 }
 
+// newServerClient starts a fake with opts and returns it with a client
+// authenticated by its API token.
+func newServerClient(t *testing.T, opts ...oktatest.Option) (*oktatest.Server, *okta.Client) {
+	t.Helper()
+	srv := oktatest.NewServer(t, opts...)
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
+}
+
 func seedUser(t *testing.T, srv *oktatest.Server, login string, status okta.UserStatus) okta.User {
 	t.Helper()
 	u, err := srv.AddUser(okta.Profile{Login: login, Email: login, FirstName: "First", LastName: "Last"}, status)
@@ -343,11 +355,7 @@ func TestFaults(t *testing.T) {
 
 func TestUsersAndGroupsContract(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t, oktatest.WithMaxPageSize(2))
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := newServerClient(t, oktatest.WithMaxPageSize(2))
 	ctx := t.Context()
 	p := okta.Profile{Login: "new.hire@example.com", Email: "new.hire@example.com", SecondEmail: "hire@home.example",
 		FirstName: "New", LastName: "Hire", CountryCode: "DE", City: "Berlin",
