@@ -318,7 +318,7 @@ func TestRequestFaults(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
 	ctx := t.Context()
-	retrying := srv.Client(yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}))
+	retrying := srv.Client(fastRetries)
 
 	must(t, srv.FailNext(2, http.StatusServiceUnavailable))
 	if _, err := retrying.Inventory(ctx); err != nil {
