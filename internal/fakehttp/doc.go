@@ -1,8 +1,8 @@
 // Package fakehttp is the machinery the fakes okta/oktatest and
 // yubico/yubicotest share, so that both behave and are driven alike:
 //
-//   - [Faults]: HTTP faults queued for the next matching requests ([Rule])
-//     or drawn at a seeded rate ([Plan]), plus added latency;
+//   - [Faults]: HTTP faults queued for the next matching requests ([httpfault.Rule])
+//     or drawn at a seeded rate ([httpfault.Plan]), plus added latency;
 //   - [Limiter]: fixed-window rate-limit buckets, with the choice of
 //     bucket left to the fake (a func from request to bucket);
 //   - [Clock]: a fake clock that never moves backwards, manual or
@@ -13,7 +13,8 @@
 //   - small helpers: [DropConnection], [Wait], [LockedReader], [Log] (the
 //     request log).
 //
-// How a fault looks on the wire (error body, rate-limit headers) stays in
-// each fake: this package decides what happens, the fake says it in its
-// vendor's words.
+// The fault vocabulary users name (kinds, plans, rules) is the public
+// package httpfault. How a fault looks on the wire (error body, rate-limit
+// headers) stays in each fake: this package decides what happens, the
+// fake says it in its vendor's words.
 package fakehttp

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/httpfault"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -64,10 +66,10 @@ func req(method, path string) *http.Request { return httptest.NewRequest(method,
 
 func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 	f := NewFaults("fake", 1)
-	if err := f.Controls().SetHTTPFaultPlan(Plan{Rate: 1, Kinds: []Kind{InternalError}}); err != nil {
+	if err := f.Controls().SetHTTPFaultPlan(httpfault.Plan{Rate: 1, Kinds: []httpfault.Kind{httpfault.InternalError}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Controls().InjectHTTPFault(Rule{Method: "POST", PathPrefix: "/a", Count: 2, Status: 503}); err != nil {
+	if err := f.Controls().InjectHTTPFault(httpfault.Rule{Method: "POST", PathPrefix: "/a", Count: 2, Status: 503}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Controls().SetLatency(time.Millisecond); err != nil {
@@ -79,14 +81,14 @@ func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 	}
 	want := []Decision{
 		{Status: 503, Latency: time.Millisecond},
-		{Status: 500, Latency: time.Millisecond, Planned: InternalError},
+		{Status: 500, Latency: time.Millisecond, Planned: httpfault.InternalError},
 		{Status: 503, Latency: time.Millisecond},
-		{Status: 500, Latency: time.Millisecond, Planned: InternalError},
+		{Status: 500, Latency: time.Millisecond, Planned: httpfault.InternalError},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decisions (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[Kind]int{InternalError: 2}, f.Controls().HTTPFaultCounts()); diff != "" {
+	if diff := cmp.Diff(map[httpfault.Kind]int{httpfault.InternalError: 2}, f.Controls().HTTPFaultCounts()); diff != "" {
 		t.Errorf("Counts (-want +got):\n%s", diff)
 	}
 }
@@ -94,7 +96,7 @@ func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 func TestFaultsPlanIsDeterministic(t *testing.T) {
 	draw := func() []Decision {
 		f := NewFaults("fake", 7)
-		if err := f.Controls().SetHTTPFaultPlan(Plan{Rate: 0.5, Seed: 42, RetryAfter: 3 * time.Second}); err != nil {
+		if err := f.Controls().SetHTTPFaultPlan(httpfault.Plan{Rate: 0.5, Seed: 42, RetryAfter: 3 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
 		var out []Decision
@@ -112,10 +114,10 @@ func TestFaultsPlanIsDeterministic(t *testing.T) {
 		if d != (Decision{}) {
 			faults++
 		}
-		if d.Planned == TooManyRequests && (d.Status != 429 || d.RetryAfter != 3*time.Second) {
+		if d.Planned == httpfault.TooManyRequests && (d.Status != 429 || d.RetryAfter != 3*time.Second) {
 			t.Errorf("429 decision %+v, want Status 429 RetryAfter 3s", d)
 		}
-		if d.Planned == Latency && d.Latency != DefaultLatency {
+		if d.Planned == httpfault.Latency && d.Latency != httpfault.DefaultLatency {
 			t.Errorf("latency decision %+v, want the default latency", d)
 		}
 	}
@@ -126,12 +128,12 @@ func TestFaultsPlanIsDeterministic(t *testing.T) {
 
 func TestFaultsRefuseInvalidInput(t *testing.T) {
 	f := NewFaults("fake", 0)
-	for _, r := range []Rule{{Count: -1, Status: 500}, {Status: 200}, {Status: 700}, {Latency: -1}, {Status: 429, RetryAfter: -1}, {}} {
+	for _, r := range []httpfault.Rule{{Count: -1, Status: 500}, {Status: 200}, {Status: 700}, {Latency: -1}, {Status: 429, RetryAfter: -1}, {}} {
 		if err := f.Controls().InjectHTTPFault(r); err == nil {
 			t.Errorf("InjectHTTPFault(%+v) = nil, want an error", r)
 		}
 	}
-	for _, p := range []Plan{{Rate: -0.1}, {Rate: 1.5}, {Rate: 0.1, Kinds: []Kind{99}}, {Rate: 0.1, Latency: -1}, {Rate: 0.1, RetryAfter: -1}} {
+	for _, p := range []httpfault.Plan{{Rate: -0.1}, {Rate: 1.5}, {Rate: 0.1, Kinds: []httpfault.Kind{99}}, {Rate: 0.1, Latency: -1}, {Rate: 0.1, RetryAfter: -1}} {
 		if err := f.Controls().SetHTTPFaultPlan(p); err == nil {
 			t.Errorf("SetHTTPFaultPlan(%+v) = nil, want an error", p)
 		}
@@ -183,17 +185,6 @@ func TestLimiterBucketsAndWindows(t *testing.T) {
 		if diff := cmp.Diff(s, got); diff != "" {
 			t.Errorf("step %d (-want +got):\n%s", i, diff)
 		}
-	}
-}
-
-func TestKindString(t *testing.T) {
-	var got []string
-	for _, k := range append(AllKinds(), 99) {
-		got = append(got, k.String())
-	}
-	want := []string{"429", "500", "502", "503", "latency", "drop", "drop-response", "HTTPFault(99)"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("String (-want +got):\n%s", diff)
 	}
 }
 

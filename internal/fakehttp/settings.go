@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/preenroll/preenroll/httpfault"
 )
 
 // Settings are what both fakes' options set alike: the oktatest and
 // yubicotest configs embed it, and their WithNow, WithRealTime, WithRand
 // and WithHTTPFaultPlan are [Setting]s adapted with [Adapt].
 type Settings struct {
-	Start    time.Time // the clock's start, UTC; zero: see [Settings.Clock]
-	RealTime bool      // the clock follows the wall clock
-	Rand     io.Reader // the fake's randomness
-	Plan     *Plan     // nil: no HTTP fault plan at start
+	Start    time.Time       // the clock's start, UTC; zero: see [Settings.Clock]
+	RealTime bool            // the clock follows the wall clock
+	Rand     io.Reader       // the fake's randomness
+	Plan     *httpfault.Plan // nil: no HTTP fault plan at start
 }
 
 // DefaultSettings returns Settings drawing randomness from crypto/rand.
@@ -79,8 +81,8 @@ func WithRand(r io.Reader) Setting {
 }
 
 // WithPlan starts the fake with the HTTP fault plan p (an invalid plan is
-// refused, see [Plan.Check]).
-func WithPlan(p Plan) Setting {
+// refused, see [httpfault.Plan.Check]).
+func WithPlan(p httpfault.Plan) Setting {
 	return func(s *Settings) error {
 		if err := p.Check(); err != nil {
 			return err

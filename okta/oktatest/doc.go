@@ -76,8 +76,8 @@
 // effect), added to every request with [Server.SetLatency], or injected at
 // a rate on every endpoint with a seeded [HTTPFaultPlan]
 // ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan],
-// [Server.HTTPFaultCounts]). yubicotest is driven with the same methods and
-// types. A request the client gives up on during added latency is not
+// [Server.HTTPFaultCounts]); the kinds, plans and rules are those of
+// package httpfault. yubicotest is driven with the same methods and types. A request the client gives up on during added latency is not
 // handled.
 //
 // # Preregistration semantics (the project's decisions)

@@ -4,45 +4,36 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/preenroll/preenroll/httpfault"
 	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
-// HTTPFault is one way a request can misbehave under an [HTTPFaultPlan]:
-// HTTPFaultTooManyRequests (429 E0000047 with X-Rate-Limit-* headers whose
+// HTTPFault is one way a request can misbehave under an [HTTPFaultPlan];
+// its values are the constants of package httpfault:
+// [httpfault.TooManyRequests] (429 E0000047 with X-Rate-Limit-* headers whose
 // reset is RetryAfter ahead, by default the end of the rate-limit window),
-// HTTPFaultInternalError (500 E0000009), HTTPFaultBadGateway (502, as
-// Okta's edge answers when a backend is unreachable), HTTPFaultUnavailable
-// (503 E0000010), HTTPFaultLatency (the request waits Latency of real time;
-// if the client gives up first, nothing is handled), HTTPFaultDrop (the
+// [httpfault.InternalError] (500 E0000009), [httpfault.BadGateway] (502, as
+// Okta's edge answers when a backend is unreachable), [httpfault.Unavailable]
+// (503 E0000010), [httpfault.Latency] (the request waits Latency of real time;
+// if the client gives up first, nothing is handled), [httpfault.Drop] (the
 // connection closes before the request is handled) and
-// HTTPFaultDropResponse (the request takes effect, then the connection
+// [httpfault.DropResponse] (the request takes effect, then the connection
 // closes without a response). yubicotest uses the same kinds.
-type HTTPFault = fakehttp.Kind
-
-// The kinds of HTTP fault.
-const (
-	HTTPFaultTooManyRequests = fakehttp.TooManyRequests
-	HTTPFaultInternalError   = fakehttp.InternalError
-	HTTPFaultBadGateway      = fakehttp.BadGateway
-	HTTPFaultUnavailable     = fakehttp.Unavailable
-	HTTPFaultLatency         = fakehttp.Latency
-	HTTPFaultDrop            = fakehttp.Drop
-	HTTPFaultDropResponse    = fakehttp.DropResponse
-)
+type HTTPFault = httpfault.Kind
 
 // AllHTTPFaults returns every HTTPFault, in order.
-func AllHTTPFaults() []HTTPFault { return fakehttp.AllKinds() }
+func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 
 // HTTPFaultPlan injects HTTP faults at a rate into every matching request
 // (Method and PathPrefix; zero values match everything), with kinds drawn
 // uniformly from Kinds (default all) by a generator seeded with Seed: the
 // same seed and the same order of requests give the same faults. Rate is
 // 0 to 1 (0 turns the plan off); Latency is the delay of
-// HTTPFaultLatency (default 1 s); RetryAfter is how far ahead a 429's
+// [httpfault.Latency] (default 1 s); RetryAfter is how far ahead a 429's
 // X-Rate-Limit-Reset lies (default the rate-limit window). Faults queued
 // with [Server.InjectHTTPFault] take precedence. yubicotest takes the same
 // plan.
-type HTTPFaultPlan = fakehttp.Plan
+type HTTPFaultPlan = httpfault.Plan
 
 // HTTPFaultRule makes the next Count (at least 1) requests matching Method
 // and PathPrefix (zero values match everything) misbehave: answer Status
@@ -53,7 +44,7 @@ type HTTPFaultPlan = fakehttp.Plan
 // handled), Drop the connection unhandled, or DropResponse: handle the
 // request and close the connection without the response. yubicotest takes
 // the same rules.
-type HTTPFaultRule = fakehttp.Rule
+type HTTPFaultRule = httpfault.Rule
 
 // writeFault answers an injected status with Okta's error body for it (a
 // 429 with X-Rate-Limit-* headers whose reset is retryAfter ahead, by

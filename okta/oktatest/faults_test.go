@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/httpfault"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
@@ -36,8 +37,8 @@ func TestFaultPlanRateAndDeterminism(t *testing.T) {
 	t.Parallel()
 	run := func() ([]oktatest.HTTPFault, map[oktatest.HTTPFault]int) {
 		srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{
-			Rate: 0.3, Seed: 42, Kinds: []oktatest.HTTPFault{oktatest.HTTPFaultTooManyRequests, oktatest.HTTPFaultInternalError,
-				oktatest.HTTPFaultBadGateway, oktatest.HTTPFaultUnavailable, oktatest.HTTPFaultDrop},
+			Rate: 0.3, Seed: 42, Kinds: []oktatest.HTTPFault{httpfault.TooManyRequests, httpfault.InternalError,
+				httpfault.BadGateway, httpfault.Unavailable, httpfault.Drop},
 		}))
 		if _, err := srv.AddUser(okta.Profile{Login: "a@example.com", Email: "a@example.com", FirstName: "A", LastName: "B"}, okta.UserActive); err != nil {
 			t.Fatal(err)
@@ -50,20 +51,20 @@ func TestFaultPlanRateAndDeterminism(t *testing.T) {
 			status, h := sendRaw(t, srv, hc, "/api/v1/users/a@example.com")
 			switch status {
 			case 0:
-				kinds = append(kinds, oktatest.HTTPFaultDrop)
+				kinds = append(kinds, httpfault.Drop)
 			case 200:
 				kinds = append(kinds, 0)
 			case 429:
 				if h.Get("X-Rate-Limit-Reset") == "" || h.Get("X-Rate-Limit-Remaining") != "0" || h.Get("X-Rate-Limit-Limit") == "" {
 					t.Errorf("429 without rate-limit headers: %v", h)
 				}
-				kinds = append(kinds, oktatest.HTTPFaultTooManyRequests)
+				kinds = append(kinds, httpfault.TooManyRequests)
 			case 500:
-				kinds = append(kinds, oktatest.HTTPFaultInternalError)
+				kinds = append(kinds, httpfault.InternalError)
 			case 502:
-				kinds = append(kinds, oktatest.HTTPFaultBadGateway)
+				kinds = append(kinds, httpfault.BadGateway)
 			case 503:
-				kinds = append(kinds, oktatest.HTTPFaultUnavailable)
+				kinds = append(kinds, httpfault.Unavailable)
 			default:
 				t.Fatalf("status %d", status)
 			}
@@ -88,8 +89,8 @@ func TestFaultPlanRateAndDeterminism(t *testing.T) {
 		t.Errorf("same seed, different faults (-first +second):\n%s", diff)
 	}
 	total := 0
-	for _, k := range []oktatest.HTTPFault{oktatest.HTTPFaultTooManyRequests, oktatest.HTTPFaultInternalError,
-		oktatest.HTTPFaultBadGateway, oktatest.HTTPFaultUnavailable, oktatest.HTTPFaultDrop} {
+	for _, k := range []oktatest.HTTPFault{httpfault.TooManyRequests, httpfault.InternalError,
+		httpfault.BadGateway, httpfault.Unavailable, httpfault.Drop} {
 		if counts[k] == 0 {
 			t.Errorf("no %v fault in 400 requests at rate 0.3", k)
 		}
@@ -103,7 +104,7 @@ func TestFaultPlanRateAndDeterminism(t *testing.T) {
 func TestFaultPlanDropResponseCommits(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{
-		Rate: 1, Kinds: []oktatest.HTTPFault{oktatest.HTTPFaultDropResponse}, Method: http.MethodPost,
+		Rate: 1, Kinds: []oktatest.HTTPFault{httpfault.DropResponse}, Method: http.MethodPost,
 	}))
 	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
 	if err != nil {
@@ -119,7 +120,7 @@ func TestFaultPlanDropResponseCommits(t *testing.T) {
 	if _, err := c.GetUser(t.Context(), "new@example.com"); err != nil {
 		t.Errorf("GetUser after a dropped response = %v, want the user", err)
 	}
-	if got := srv.HTTPFaultCounts()[oktatest.HTTPFaultDropResponse]; got != 1 {
+	if got := srv.HTTPFaultCounts()[httpfault.DropResponse]; got != 1 {
 		t.Errorf("drop-response count = %d, want 1", got)
 	}
 }
@@ -127,7 +128,7 @@ func TestFaultPlanDropResponseCommits(t *testing.T) {
 func TestFaultPlanLatencyBeyondTimeout(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{
-		Rate: 1, Kinds: []oktatest.HTTPFault{oktatest.HTTPFaultLatency}, Latency: 2 * time.Second, Method: http.MethodPost,
+		Rate: 1, Kinds: []oktatest.HTTPFault{httpfault.Latency}, Latency: 2 * time.Second, Method: http.MethodPost,
 	}))
 	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()), okta.WithHTTPClient(&http.Client{Timeout: 30 * time.Millisecond}))
 	if err != nil {
@@ -165,7 +166,7 @@ func TestFaultPlanValidation(t *testing.T) {
 	if err := srv.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{}); err != nil {
 		t.Errorf("SetFaultPlan(zero) = %v", err)
 	}
-	if got := oktatest.HTTPFaultDropResponse.String(); got != "drop-response" {
+	if got := httpfault.DropResponse.String(); got != "drop-response" {
 		t.Errorf("String = %q", got)
 	}
 }

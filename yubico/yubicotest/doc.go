@@ -90,7 +90,7 @@
 // A shipment's fate is a [ShipmentFault]: [Server.InjectShipmentFault] and
 // [Server.InjectShipmentFaultNext] force a shipment into an error state at
 // the matching step. HTTP faults are driven as in oktatest, with the same
-// types: [Server.InjectHTTPFault], [Server.FailNext], [Server.DropNext] and
+// types (those of package httpfault): [Server.InjectHTTPFault], [Server.FailNext], [Server.DropNext] and
 // [Server.SetLatency] disturb the next HTTP requests (a request the client
 // gave up on during added latency is still handled, as a slow service
 // does);

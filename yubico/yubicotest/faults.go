@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/preenroll/preenroll/httpfault"
 	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
@@ -66,45 +67,35 @@ func (s *Server) InjectShipmentFaultNext(f ShipmentFault) error {
 	return nil
 }
 
-// HTTPFault is one way a request can misbehave under an [HTTPFaultPlan]:
-// HTTPFaultTooManyRequests (429 with a Retry-After header, in whole
+// HTTPFault is one way a request can misbehave under an [HTTPFaultPlan];
+// its values are the constants of package httpfault:
+// [httpfault.TooManyRequests] (429 with a Retry-After header, in whole
 // seconds, RetryAfter ahead: by default [DefaultRetryAfter]),
-// HTTPFaultInternalError (500), HTTPFaultBadGateway (502),
-// HTTPFaultUnavailable (503), HTTPFaultLatency (the request waits Latency
+// [httpfault.InternalError] (500), [httpfault.BadGateway] (502),
+// [httpfault.Unavailable] (503), [httpfault.Latency] (the request waits Latency
 // of real time, or until the client gives up, and is then handled anyway,
 // as a slow service does: a create may take effect after the client timed
-// out), HTTPFaultDrop (the connection closes before the request is
-// handled) and HTTPFaultDropResponse (the request takes effect, then the
+// out), [httpfault.Drop] (the connection closes before the request is
+// handled) and [httpfault.DropResponse] (the request takes effect, then the
 // connection closes without a response). oktatest uses the same kinds.
-type HTTPFault = fakehttp.Kind
-
-// The kinds of HTTP fault.
-const (
-	HTTPFaultTooManyRequests = fakehttp.TooManyRequests
-	HTTPFaultInternalError   = fakehttp.InternalError
-	HTTPFaultBadGateway      = fakehttp.BadGateway
-	HTTPFaultUnavailable     = fakehttp.Unavailable
-	HTTPFaultLatency         = fakehttp.Latency
-	HTTPFaultDrop            = fakehttp.Drop
-	HTTPFaultDropResponse    = fakehttp.DropResponse
-)
+type HTTPFault = httpfault.Kind
 
 // DefaultRetryAfter is the Retry-After of an injected 429 that sets none.
 const DefaultRetryAfter = time.Second
 
 // AllHTTPFaults returns every HTTPFault, in order.
-func AllHTTPFaults() []HTTPFault { return fakehttp.AllKinds() }
+func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 
 // HTTPFaultPlan injects HTTP faults at a rate into every matching request
 // (Method and PathPrefix; zero values match everything; every route and
 // both hosts, the JWKS included), with kinds drawn uniformly from Kinds
 // (default all) by a generator seeded with Seed: the same seed and the
 // same order of requests give the same faults. Rate is 0 to 1 (0 turns the
-// plan off); Latency is the delay of HTTPFaultLatency (default 1 s);
+// plan off); Latency is the delay of [httpfault.Latency] (default 1 s);
 // RetryAfter is the Retry-After of a 429 (default [DefaultRetryAfter]).
 // Faults queued with [Server.InjectHTTPFault] take precedence. oktatest
 // takes the same plan.
-type HTTPFaultPlan = fakehttp.Plan
+type HTTPFaultPlan = httpfault.Plan
 
 // HTTPFaultRule makes the next Count (at least 1) requests matching Method
 // and PathPrefix (zero values match everything) misbehave: answer Status
@@ -114,7 +105,7 @@ type HTTPFaultPlan = fakehttp.Plan
 // up), Drop the connection unhandled, or DropResponse: handle the request
 // and close the connection without the response. oktatest takes the same
 // rules.
-type HTTPFaultRule = fakehttp.Rule
+type HTTPFaultRule = httpfault.Rule
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
 // [Server.SetHTTPFaultPlan]).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/httpfault"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
@@ -17,8 +18,8 @@ func TestHTTPFaultPlanRateAndDeterminism(t *testing.T) {
 	t.Parallel()
 	run := func() (map[yubicotest.HTTPFault]int, []int) {
 		srv := yubicotest.NewServer(t, yubicotest.WithHTTPFaultPlan(yubicotest.HTTPFaultPlan{
-			Rate: 0.3, Seed: 7, Kinds: []yubicotest.HTTPFault{yubicotest.HTTPFaultTooManyRequests,
-				yubicotest.HTTPFaultInternalError, yubicotest.HTTPFaultBadGateway, yubicotest.HTTPFaultUnavailable, yubicotest.HTTPFaultDrop},
+			Rate: 0.3, Seed: 7, Kinds: []yubicotest.HTTPFault{httpfault.TooManyRequests,
+				httpfault.InternalError, httpfault.BadGateway, httpfault.Unavailable, httpfault.Drop},
 		}))
 		// No keep-alive: net/http replays a GET whose reused connection
 		// was dropped, which would hide the fault.
@@ -54,10 +55,10 @@ func TestHTTPFaultPlanRateAndDeterminism(t *testing.T) {
 		seen[st]++
 	}
 	want := map[int]int{
-		200: 300 - counts[yubicotest.HTTPFaultTooManyRequests] - counts[yubicotest.HTTPFaultInternalError] -
-			counts[yubicotest.HTTPFaultBadGateway] - counts[yubicotest.HTTPFaultUnavailable] - counts[yubicotest.HTTPFaultDrop],
-		429: counts[yubicotest.HTTPFaultTooManyRequests], 500: counts[yubicotest.HTTPFaultInternalError],
-		502: counts[yubicotest.HTTPFaultBadGateway], 503: counts[yubicotest.HTTPFaultUnavailable], 0: counts[yubicotest.HTTPFaultDrop],
+		200: 300 - counts[httpfault.TooManyRequests] - counts[httpfault.InternalError] -
+			counts[httpfault.BadGateway] - counts[httpfault.Unavailable] - counts[httpfault.Drop],
+		429: counts[httpfault.TooManyRequests], 500: counts[httpfault.InternalError],
+		502: counts[httpfault.BadGateway], 503: counts[httpfault.Unavailable], 0: counts[httpfault.Drop],
 	}
 	if diff := cmp.Diff(want, seen); diff != "" {
 		t.Errorf("statuses vs fault counts (-want +got):\n%s", diff)
@@ -71,7 +72,7 @@ func TestHTTPFaultPlanDropResponseCommits(t *testing.T) {
 	t.Parallel()
 	srv := yubicotest.NewServer(t)
 	c := srv.Client()
-	if err := srv.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 1, Kinds: []yubicotest.HTTPFault{yubicotest.HTTPFaultDropResponse}, Method: http.MethodPost}); err != nil {
+	if err := srv.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 1, Kinds: []yubicotest.HTTPFault{httpfault.DropResponse}, Method: http.MethodPost}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.CreateShipment(t.Context(), exactRequest())
@@ -82,11 +83,11 @@ func TestHTTPFaultPlanDropResponseCommits(t *testing.T) {
 	if n := len(srv.Shipments()); n != 1 {
 		t.Errorf("%d shipments after a dropped response, want 1 (the create took effect)", n)
 	}
-	if got := srv.HTTPFaultCounts()[yubicotest.HTTPFaultDropResponse]; got != 1 {
+	if got := srv.HTTPFaultCounts()[httpfault.DropResponse]; got != 1 {
 		t.Errorf("drop-response count = %d, want 1", got)
 	}
 	log := srv.RequestLog()
-	if last := log[len(log)-1]; last.HTTPFault != yubicotest.HTTPFaultDropResponse || last.Status != http.StatusOK {
+	if last := log[len(log)-1]; last.HTTPFault != httpfault.DropResponse || last.Status != http.StatusOK {
 		t.Errorf("log entry = %+v, want the drop-response fault over a 200", last)
 	}
 	if err := srv.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 2}); err == nil {
