@@ -37,39 +37,32 @@ func protocolErr(err error) string {
 func TestLoginFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		run  func(t *testing.T, f *fixture) error
-		want error  // sentinel, when the key or platform refuses
-		rp   string // go-webauthn error type, when the RP refuses
+		name   string
+		prep   func(f *fixture) // before the login
+		origin string           // default testOrigin
+		pin    string
+		opts   []webauthn.LoginOption
+		run    func(t *testing.T, f *fixture) error // instead of a login
+		want   error                                // sentinel, when the key or platform refuses
+		rp     string                               // go-webauthn error type, when the RP refuses
 	}{
 		{
-			name: "wrong origin",
-			run: func(t *testing.T, f *fixture) error {
-				// A subdomain may use the parent RP ID, but the RP does
-				// not accept that origin.
-				_, err := f.login(t, "https://login.example.com", testPIN)
-				return err
-			},
+			// A subdomain may use the parent RP ID, but the RP does not
+			// accept that origin.
+			name: "wrong origin", origin: "https://login.example.com", pin: testPIN,
 			rp: "verification_error",
 		},
 		{
-			name: "RP ID not matching the origin",
-			run: func(t *testing.T, f *fixture) error {
-				_, err := f.login(t, "https://evil.example", testPIN)
-				return err
-			},
+			name: "RP ID not matching the origin", origin: "https://evil.example", pin: testPIN,
 			want: simulator.ErrSecurity,
 		},
 		{
 			name: "credential used for another RP ID",
 			run: func(t *testing.T, f *fixture) error {
-				assertion, _, err := f.rp.BeginLogin(f.user)
-				if err != nil {
-					t.Fatal(err)
-				}
+				assertion, _ := f.beginLogin(t, f.user)
 				opts := assertion.Response
 				opts.RelyingPartyID = "evil.example"
-				_, err = f.plat.GetAssertion(t.Context(), "https://evil.example", opts, testPIN)
+				_, err := f.plat.GetAssertion(t.Context(), "https://evil.example", opts, testPIN)
 				return err
 			},
 			want: simulator.ErrNoCredentials,
@@ -77,83 +70,47 @@ func TestLoginFailures(t *testing.T) {
 		{
 			name: "replayed assertion",
 			run: func(t *testing.T, f *fixture) error {
-				assertion, session, err := f.rp.BeginLogin(f.user)
-				if err != nil {
-					t.Fatal(err)
-				}
+				assertion, session := f.beginLogin(t, f.user)
 				resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, testPIN)
 				if err != nil {
 					t.Fatal(err)
 				}
-				parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := f.rp.ValidateLogin(f.user, *session, parsed); err != nil {
+				if _, err := f.finishLogin(f.user, session, resp); err != nil {
 					t.Fatalf("first use: %v", err)
 				}
-				_, session2, err := f.rp.BeginLogin(f.user)
-				if err != nil {
-					t.Fatal(err)
-				}
-				parsed2, err := protocol.ParseCredentialRequestResponseBytes(resp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, err = f.rp.ValidateLogin(f.user, *session2, parsed2)
+				_, session2 := f.beginLogin(t, f.user)
+				_, err = f.finishLogin(f.user, session2, resp)
 				return err
 			},
 			rp: "verification_error",
 		},
-		{
-			name: "wrong PIN",
-			run: func(t *testing.T, f *fixture) error {
-				_, err := f.login(t, testOrigin, "0000")
-				return err
-			},
-			want: simulator.ErrPINInvalid,
-		},
+		{name: "wrong PIN", pin: "0000", want: simulator.ErrPINInvalid},
 		{
 			name: "PIN required but not given",
-			run: func(t *testing.T, f *fixture) error {
-				_, err := f.login(t, testOrigin, "", webauthn.WithUserVerification(protocol.VerificationRequired))
-				return err
-			},
+			opts: []webauthn.LoginOption{webauthn.WithUserVerification(protocol.VerificationRequired)},
 			want: simulator.ErrPINRequired,
 		},
-		{
-			name: "removed key",
-			run: func(t *testing.T, f *fixture) error {
-				f.key.Remove()
-				_, err := f.login(t, testOrigin, testPIN)
-				return err
-			},
-			want: simulator.ErrNotPresent,
-		},
-		{
-			name: "denied touch",
-			run: func(t *testing.T, f *fixture) error {
-				f.key.SetTouch(simulator.TouchDeny)
-				_, err := f.login(t, testOrigin, testPIN)
-				return err
-			},
-			want: simulator.ErrOperationDenied,
-		},
-		{
-			name: "touch timeout",
-			run: func(t *testing.T, f *fixture) error {
-				f.key.SetTouch(simulator.TouchTimeout)
-				_, err := f.login(t, testOrigin, testPIN)
-				return err
-			},
-			want: simulator.ErrUserActionTimeout,
-		},
+		{name: "removed key", prep: func(f *fixture) { f.key.Remove() }, pin: testPIN, want: simulator.ErrNotPresent},
+		{name: "denied touch", prep: func(f *fixture) { f.key.SetTouch(simulator.TouchDeny) }, pin: testPIN, want: simulator.ErrOperationDenied},
+		{name: "touch timeout", prep: func(f *fixture) { f.key.SetTouch(simulator.TouchTimeout) }, pin: testPIN, want: simulator.ErrUserActionTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := registered(t)
-			err := tt.run(t, f)
+			if tt.prep != nil {
+				tt.prep(f)
+			}
+			var err error
+			if tt.run != nil {
+				err = tt.run(t, f)
+			} else {
+				origin := tt.origin
+				if origin == "" {
+					origin = testOrigin
+				}
+				_, err = f.login(t, origin, tt.pin, tt.opts...)
+			}
 			if err == nil {
 				t.Fatal("login succeeded")
 			}
@@ -194,19 +151,12 @@ func TestManyCredentials(t *testing.T) {
 		{append(unknown, f.user.creds[9]), f.user.creds[9].ID},
 	} {
 		user := &testUser{id: f.user.id, creds: tc.creds}
-		assertion, session, err := f.rp.BeginLogin(user)
-		if err != nil {
-			t.Fatal(err)
-		}
+		assertion, session := f.beginLogin(t, user)
 		resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, "")
 		if err != nil {
 			t.Fatalf("GetAssertion with %d allowed credentials: %v", len(tc.creds), err)
 		}
-		parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cred, err := f.rp.ValidateLogin(user, *session, parsed)
+		cred, err := f.finishLogin(user, session, resp)
 		if err != nil {
 			t.Fatalf("ValidateLogin: %v", err)
 		}
@@ -237,19 +187,12 @@ func TestRegistrationFailures(t *testing.T) {
 	t.Run("wrong origin", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
-		creation, session, err := f.rp.BeginRegistration(f.user, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
-		if err != nil {
-			t.Fatal(err)
-		}
+		creation, session := f.beginRegistration(t, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
 		resp, err := f.plat.CreateCredential(t.Context(), "https://www.example.com", creation.Response, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.rp.CreateCredential(f.user, *session, parsed); err == nil {
+		if _, err := f.finishRegistration(session, resp); err == nil {
 			t.Fatal("registration from a foreign origin verified")
 		}
 	})
@@ -425,11 +368,7 @@ func TestExtensions(t *testing.T) {
 	if diff := cmp.Diff(wantExt, out.ClientExtensionResults); diff != "" {
 		t.Errorf("client extension results (-want +got):\n%s", diff)
 	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	cred, err := f.finishRegistration(session, resp)
 	if err != nil {
 		t.Fatalf("CreateCredential (RP): %v", err)
 	}
@@ -445,10 +384,7 @@ func TestExtensions(t *testing.T) {
 	salt := make([]byte, 32)
 	get := func(salt []byte) []byte {
 		t.Helper()
-		assertion, _, err := f.rp.BeginLogin(f.user)
-		if err != nil {
-			t.Fatal(err)
-		}
+		assertion, _ := f.beginLogin(t, f.user)
 		opts := assertion.Response
 		opts.Extensions.HMACGetSecret = protocol.HMACGetSecretInputs{Salt1: salt}
 		resp, err := f.plat.GetAssertion(ctx, testOrigin, opts, testPIN)
@@ -486,10 +422,7 @@ func TestPINProtocol1AndJSON(t *testing.T) {
 	if err := f.plat.SetPIN(ctx, "ünïcödé"); err != nil {
 		t.Fatalf("SetPIN: %v", err)
 	}
-	creation, session, err := f.rp.BeginRegistration(f.user, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
-	if err != nil {
-		t.Fatal(err)
-	}
+	creation, session := f.beginRegistration(t, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
 	optsJSON, err := json.Marshal(creation)
 	if err != nil {
 		t.Fatal(err)
@@ -498,19 +431,12 @@ func TestPINProtocol1AndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateCredentialJSON: %v", err)
 	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	cred, err := f.finishRegistration(session, resp)
 	if err != nil {
 		t.Fatalf("CreateCredential (RP): %v", err)
 	}
 	f.user.creds = append(f.user.creds, *cred)
-	assertion, lsession, err := f.rp.BeginLogin(f.user)
-	if err != nil {
-		t.Fatal(err)
-	}
+	assertion, lsession := f.beginLogin(t, f.user)
 	aJSON, err := json.Marshal(assertion.Response) // bare options
 	if err != nil {
 		t.Fatal(err)
@@ -519,11 +445,7 @@ func TestPINProtocol1AndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetAssertionJSON: %v", err)
 	}
-	pa, err := protocol.ParseCredentialRequestResponseBytes(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.rp.ValidateLogin(f.user, *lsession, pa); err != nil {
+	if _, err := f.finishLogin(f.user, lsession, resp); err != nil {
 		t.Fatalf("ValidateLogin: %v", err)
 	}
 	// A 3-code-point PIN is too short; 64 bytes too long.
@@ -539,19 +461,12 @@ func TestPINProtocol1AndJSON(t *testing.T) {
 func TestAttestationNoneStripped(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	creation, session, err := f.rp.BeginRegistration(f.user, webauthn.WithConveyancePreference(protocol.PreferNoAttestation))
-	if err != nil {
-		t.Fatal(err)
-	}
+	creation, session := f.beginRegistration(t, webauthn.WithConveyancePreference(protocol.PreferNoAttestation))
 	resp, err := f.plat.CreateCredential(t.Context(), testOrigin, creation.Response, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	cred, err := f.finishRegistration(session, resp)
 	if err != nil {
 		t.Fatalf("CreateCredential (RP): %v", err)
 	}
@@ -578,10 +493,7 @@ func TestEdDSAAndPRF(t *testing.T) {
 	}
 	eval := func(first string) []byte {
 		t.Helper()
-		assertion, session, err := f.rp.BeginLogin(f.user, webauthn.WithAssertionExtensions(webauthn.WithExtensionPRF(protocol.PRFValues{First: []byte(first)})))
-		if err != nil {
-			t.Fatal(err)
-		}
+		assertion, session := f.beginLogin(t, f.user, webauthn.WithAssertionExtensions(webauthn.WithExtensionPRF(protocol.PRFValues{First: []byte(first)})))
 		resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, "")
 		if err != nil {
 			t.Fatalf("GetAssertion: %v", err)

@@ -43,20 +43,14 @@ func parseAPDU(raw []byte) (command, uint16) {
 	case len(body) == 0: // case 1
 		return cmd, 0
 	case len(body) == 1: // case 2S
-		cmd.ne = int(body[0])
-		if cmd.ne == 0 {
-			cmd.ne = 256
-		}
+		cmd.ne = shortLe(body[0])
 		return cmd, 0
 	case body[0] != 0: // case 3S or 4S
 		lc := int(body[0])
 		switch len(body) {
 		case 1 + lc:
 		case 2 + lc:
-			cmd.ne = int(body[1+lc])
-			if cmd.ne == 0 {
-				cmd.ne = 256
-			}
+			cmd.ne = shortLe(body[1+lc])
 		default:
 			return command{}, swWrongLength
 		}
@@ -64,10 +58,7 @@ func parseAPDU(raw []byte) (command, uint16) {
 		return cmd, 0
 	case len(body) == 3: // case 2E
 		cmd.extended = true
-		cmd.ne = int(binary.BigEndian.Uint16(body[1:3]))
-		if cmd.ne == 0 {
-			cmd.ne = 65536
-		}
+		cmd.ne = extendedLe(body[1:3])
 		return cmd, 0
 	case len(body) < 3:
 		return command{}, swWrongLength
@@ -81,15 +72,29 @@ func parseAPDU(raw []byte) (command, uint16) {
 	switch len(body) {
 	case 3 + lc:
 	case 5 + lc:
-		cmd.ne = int(binary.BigEndian.Uint16(body[3+lc:]))
-		if cmd.ne == 0 {
-			cmd.ne = 65536
-		}
+		cmd.ne = extendedLe(body[3+lc:])
 	default:
 		return command{}, swWrongLength
 	}
 	cmd.data = body[3 : 3+lc]
 	return cmd, 0
+}
+
+// shortLe decodes a one-byte Le field: 0 stands for 256 (ISO/IEC 7816-4
+// §5.1).
+func shortLe(b byte) int {
+	if b == 0 {
+		return 256
+	}
+	return int(b)
+}
+
+// extendedLe decodes a two-byte Le field: 0 stands for 65536.
+func extendedLe(b []byte) int {
+	if n := int(binary.BigEndian.Uint16(b)); n != 0 {
+		return n
+	}
+	return 65536
 }
 
 // encodeAPDU builds a command APDU, short when the data and ne fit, extended

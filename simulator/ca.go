@@ -49,40 +49,32 @@ func NewCA(rand io.Reader, commonName string, now time.Time) (*CA, error) {
 	}
 	notBefore := now.Add(-time.Hour).UTC().Truncate(time.Second)
 	notAfter := notBefore.AddDate(50, 0, 0)
-	rootTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"Simulated Yubico"}},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		SubjectKeyId:          keyID(&rootKey.PublicKey),
+	caCert := func(serial int64, name string, key *ecdsa.PrivateKey, parent *x509.Certificate) (*x509.Certificate, error) {
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(serial),
+			Subject:               pkix.Name{CommonName: name, Organization: []string{"Simulated Yubico"}},
+			NotBefore:             notBefore,
+			NotAfter:              notAfter,
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			BasicConstraintsValid: true,
+			IsCA:                  true,
+			MaxPathLenZero:        parent != nil, // the intermediate signs only leaves
+			SubjectKeyId:          keyID(&key.PublicKey),
+		}
+		if parent == nil {
+			parent = tmpl // self-signed root
+		}
+		der, err := x509.CreateCertificate(rand, tmpl, parent, &key.PublicKey, rootKey)
+		if err != nil {
+			return nil, err
+		}
+		return x509.ParseCertificate(der)
 	}
-	rootDER, err := x509.CreateCertificate(rand, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	root, err := caCert(1, commonName, rootKey, nil)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: new CA: root certificate: %w", err)
 	}
-	root, err := x509.ParseCertificate(rootDER)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: new CA: root certificate: %w", err)
-	}
-	interTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(2),
-		Subject:               pkix.Name{CommonName: commonName + " Intermediate", Organization: []string{"Simulated Yubico"}},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-		SubjectKeyId:          keyID(&interKey.PublicKey),
-	}
-	interDER, err := x509.CreateCertificate(rand, interTmpl, root, &interKey.PublicKey, rootKey)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: new CA: intermediate certificate: %w", err)
-	}
-	inter, err := x509.ParseCertificate(interDER)
+	inter, err := caCert(2, commonName+" Intermediate", interKey, root)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: new CA: intermediate certificate: %w", err)
 	}
@@ -177,9 +169,9 @@ func mustCA(name string) *CA {
 	return ca
 }
 
-// newECDSAKey derives a private key from bytes of r, so a deterministic r
-// gives a deterministic key (crypto/ecdsa.GenerateKey ignores its reader
-// since Go 1.26).
+// newECDSAKey derives a private key from bytes of r, drawing scalars until
+// one is in [1, n-1], so a deterministic r gives a deterministic key
+// (crypto/ecdsa.GenerateKey ignores its reader since Go 1.26).
 func newECDSAKey(c elliptic.Curve, r io.Reader) (*ecdsa.PrivateKey, error) {
 	buf := make([]byte, (c.Params().BitSize+7)/8)
 	for range 64 {

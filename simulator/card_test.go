@@ -9,13 +9,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// mustDo returns f(arg), failing the test when f fails.
+func mustDo[A, R any](t testing.TB, f func(A) (R, error), arg A) R {
+	t.Helper()
+	r, err := f(arg)
+	if err != nil {
+		t.Fatalf("%v: %v", arg, err)
+	}
+	return r
+}
+
 func mustHex(t testing.TB, s string) []byte {
 	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
+	return mustDo(t, hex.DecodeString, s)
 }
 
 func newTestKey(t testing.TB, opts ...Option) *Key {

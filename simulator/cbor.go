@@ -48,6 +48,25 @@ func decodeCTAP(data []byte, v any) byte {
 	return ctapOK
 }
 
+// subcommander is a request of a CTAP command with subcommands.
+type subcommander interface{ subcommand() *int }
+
+func (r *clientPINRequest) subcommand() *int { return r.SubCommand }
+func (r *cmRequest) subcommand() *int        { return r.SubCommand }
+
+// decodeSubcommand decodes params into req and returns the subcommand,
+// which such a request must have (CTAP1_ERR_MISSING_PARAMETER otherwise).
+func decodeSubcommand(params []byte, req subcommander) (int, byte) {
+	if code := decodeCTAP(params, req); code != ctapOK {
+		return 0, code
+	}
+	sub := req.subcommand()
+	if sub == nil {
+		return 0, ctapMissingParameter
+	}
+	return *sub, ctapOK
+}
+
 // encodeCTAP encodes a CTAP2 response. Encoding our own response types
 // cannot fail short of a programming error, reported as CTAP1_ERR_OTHER.
 func encodeCTAP(v any) []byte {

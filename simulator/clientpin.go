@@ -44,13 +44,11 @@ type clientPINResponse struct {
 
 func (a *fidoApplet) clientPIN(params []byte) []byte {
 	var req clientPINRequest
-	if code := decodeCTAP(params, &req); code != ctapOK {
+	sub, code := decodeSubcommand(params, &req)
+	if code != ctapOK {
 		return statusOnly(code)
 	}
-	if req.SubCommand == nil {
-		return statusOnly(ctapMissingParameter)
-	}
-	switch *req.SubCommand {
+	switch sub {
 	case pinGetRetries:
 		r, pc := a.retries, a.authBlocked
 		return encodeCTAP(clientPINResponse{Retries: &r, PowerCycleState: &pc})
@@ -65,7 +63,7 @@ func (a *fidoApplet) clientPIN(params []byte) []byte {
 	if proto != 1 && proto != 2 {
 		return statusOnly(ctapInvalidParameter)
 	}
-	switch *req.SubCommand {
+	switch sub {
 	case pinGetKeyAgreement:
 		ka, err := a.keyAgreement()
 		if err != nil {

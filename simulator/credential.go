@@ -171,11 +171,8 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	if req.EnterpriseAtt != nil {
 		return statusOnly(ctapInvalidParameter)
 	}
-	uv, code := a.checkPinUvAuth(req.PinUvAuth, req.Protocol, req.ClientDataHash, permMakeCredential, rpID)
+	uv, code := a.verifyUser(req.PinUvAuth, req.Protocol, req.ClientDataHash, permMakeCredential, rpID)
 	if code != ctapOK {
-		return statusOnly(code)
-	}
-	if code := a.requireUV(uv); code != ctapOK {
 		return statusOnly(code)
 	}
 	if !uv && a.pinHash != nil && rk {
@@ -284,6 +281,17 @@ func (a *fidoApplet) makeCredential(params []byte) []byte {
 	})
 }
 
+// verifyUser is checkPinUvAuth followed by requireUV: the user
+// verification step of makeCredential and getAssertion. It returns
+// whether the user was verified.
+func (a *fidoApplet) verifyUser(param []byte, proto *int, cdh []byte, perm byte, rpID string) (bool, byte) {
+	uv, code := a.checkPinUvAuth(param, proto, cdh, perm, rpID)
+	if code != ctapOK {
+		return false, code
+	}
+	return uv, a.requireUV(uv)
+}
+
 // requireUV enforces alwaysUv: without user verification, an operation
 // fails with PIN_NOT_SET (no PIN to verify with) or PUAT_REQUIRED.
 func (a *fidoApplet) requireUV(uv bool) byte {
@@ -354,11 +362,8 @@ func (a *fidoApplet) getAssertion(params []byte) []byte {
 			return statusOnly(ctapUnsupportedOption)
 		}
 	}
-	uv, code := a.checkPinUvAuth(req.PinUvAuth, req.Protocol, req.ClientDataHash, permGetAssertion, rpID)
+	uv, code := a.verifyUser(req.PinUvAuth, req.Protocol, req.ClientDataHash, permGetAssertion, rpID)
 	if code != ctapOK {
-		return statusOnly(code)
-	}
-	if code := a.requireUV(uv); code != ctapOK {
 		return statusOnly(code)
 	}
 	var hmacIn *hmacSecretInput

@@ -53,13 +53,10 @@ func intp(v int) *int { return &v }
 
 func (a *fidoApplet) credentialManagement(params []byte) []byte {
 	var req cmRequest
-	if code := decodeCTAP(params, &req); code != ctapOK {
+	sub, code := decodeSubcommand(params, &req)
+	if code != ctapOK {
 		return statusOnly(code)
 	}
-	if req.SubCommand == nil {
-		return statusOnly(ctapMissingParameter)
-	}
-	sub := *req.SubCommand
 	var p cmParams
 	if req.Params != nil {
 		if code := decodeCTAP(req.Params, &p); code != ctapOK {
@@ -141,14 +138,23 @@ func (a *fidoApplet) credentialManagement(params []byte) []byte {
 	}
 }
 
+// popFront removes the first element of an enumeration's queue; ok is
+// false when the enumeration is over (or was never started).
+func popFront[T any](q *[]T) (v T, ok bool) {
+	if len(*q) == 0 {
+		return v, false
+	}
+	v, *q = (*q)[0], (*q)[1:]
+	return v, true
+}
+
 func (a *fidoApplet) nextRP() []byte { return a.nextRPTotal(0) }
 
 func (a *fidoApplet) nextRPTotal(total int) []byte {
-	if len(a.cmRPs) == 0 {
+	id, ok := popFront(&a.cmRPs)
+	if !ok {
 		return statusOnly(ctapNotAllowed)
 	}
-	id := a.cmRPs[0]
-	a.cmRPs = a.cmRPs[1:]
 	rp := &cmRP{ID: id}
 	var hash []byte
 	for _, c := range a.resident {
@@ -167,11 +173,10 @@ func (a *fidoApplet) nextRPTotal(total int) []byte {
 func (a *fidoApplet) nextCred() []byte { return a.nextCredTotal(0) }
 
 func (a *fidoApplet) nextCredTotal(total int) []byte {
-	if len(a.cmCreds) == 0 {
+	c, ok := popFront(&a.cmCreds)
+	if !ok {
 		return statusOnly(ctapNotAllowed)
 	}
-	c := a.cmCreds[0]
-	a.cmCreds = a.cmCreds[1:]
 	_, key, ok := unwrapCredential(a.master, c.rpIDHash, c.id)
 	if !ok {
 		return statusOnly(ctapInvalidCredential)
@@ -201,12 +206,9 @@ const (
 	cfgSetMinPINLength             = 0x03
 )
 
-type configRequest struct {
-	SubCommand *int            `cbor:"1,keyasint,omitempty"`
-	Params     cbor.RawMessage `cbor:"2,keyasint,omitempty"`
-	Protocol   *int            `cbor:"3,keyasint,omitempty"`
-	PinUvAuth  []byte          `cbor:"4,keyasint,omitempty"`
-}
+// configRequest has the keys of a credential management request
+// (subCommand, subCommandParams, pinUvAuthProtocol, pinUvAuthParam).
+type configRequest = cmRequest
 
 type setMinPINLengthParams struct {
 	NewMinPINLength *int     `cbor:"1,keyasint,omitempty"`
@@ -228,13 +230,10 @@ func configAuthMessage(sub byte, params []byte) []byte {
 
 func (a *fidoApplet) config(params []byte) []byte {
 	var req configRequest
-	if code := decodeCTAP(params, &req); code != ctapOK {
+	sub, code := decodeSubcommand(params, &req)
+	if code != ctapOK {
 		return statusOnly(code)
 	}
-	if req.SubCommand == nil {
-		return statusOnly(ctapMissingParameter)
-	}
-	sub := *req.SubCommand
 	if sub != cfgSetMinPINLength && sub != cfgToggleAlwaysUV {
 		// Enterprise attestation is not simulated.
 		return statusOnly(ctapInvalidSubcommand)

@@ -21,11 +21,7 @@ import (
 
 func mustCBOR(t testing.TB, v any) []byte {
 	t.Helper()
-	b, err := ctapEnc.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return mustDo(t, ctapEnc.Marshal, v)
 }
 
 // ctapStatus runs a raw CTAP command and returns its status byte.

@@ -61,40 +61,47 @@ type config struct {
 	transport  Transport
 }
 
-// WithSerial sets the serial number (default: 8 digits drawn from the
-// key's randomness). It must be non-zero.
-func WithSerial(serial uint32) Option {
-	return func(c *config) error {
-		if serial == 0 {
-			return errors.New("simulator: serial must not be zero")
+// checked makes an option that sets a configuration field with set, or
+// fails with err, the refusal of the option's argument, when it is not nil.
+func checked[C any](err error, set func(*C)) func(*C) error {
+	return func(c *C) error {
+		if err != nil {
+			return err
 		}
-		c.serial, c.serialSet = serial, true
+		set(c)
 		return nil
 	}
 }
 
-// WithModel sets the model (default [YubiKey5NFC]).
-func WithModel(m Model) Option {
-	return func(c *config) error {
-		if _, ok := m.info(); !ok {
-			return fmt.Errorf("simulator: unknown model %d", int(m))
-		}
-		c.model = m
+// refuse is the error of a refused option argument (format and args as
+// for fmt.Errorf) when bad holds, and nil otherwise.
+func refuse(bad bool, format string, args ...any) error {
+	if !bad {
 		return nil
 	}
+	return fmt.Errorf(format, args...)
+}
+
+// WithSerial sets the serial number (default: 8 digits drawn from the
+// key's randomness). It must be non-zero.
+func WithSerial(serial uint32) Option {
+	return checked(refuse(serial == 0, "simulator: serial must not be zero"),
+		func(c *config) { c.serial, c.serialSet = serial, true })
+}
+
+// WithModel sets the model (default [YubiKey5NFC]).
+func WithModel(m Model) Option {
+	_, ok := m.info()
+	return checked(refuse(!ok, "simulator: unknown model %d", int(m)),
+		func(c *config) { c.model = m })
 }
 
 // WithFirmware sets the firmware version (default 5.7.1; 5.7.4 for FIPS
 // models). Versions before
 // 5.0.0 are refused: the simulator models the YubiKey 5 series.
 func WithFirmware(v Version) Option {
-	return func(c *config) error {
-		if v.Major != 5 {
-			return fmt.Errorf("simulator: firmware %s: only 5.x is simulated", v)
-		}
-		c.firmware = v
-		return nil
-	}
+	return checked(refuse(v.Major != 5, "simulator: firmware %s: only 5.x is simulated", v),
+		func(c *config) { c.firmware = v })
 }
 
 // WithRand sets the source of every random byte the key uses: key pairs,
@@ -102,13 +109,8 @@ func WithFirmware(v Version) Option {
 // material and identifiers deterministic (ECDSA signatures stay
 // randomized: Go's crypto/ecdsa draws its own nonces). Default crypto/rand.
 func WithRand(r io.Reader) Option {
-	return func(c *config) error {
-		if r == nil {
-			return errors.New("simulator: nil rand")
-		}
-		c.rand = r
-		return nil
-	}
+	return checked(refuse(r == nil, "simulator: nil rand"),
+		func(c *config) { c.rand = r })
 }
 
 // WithClock sets the key's clock (default time.Now). It times the reset
@@ -116,61 +118,36 @@ func WithRand(r io.Reader) Option {
 // Attestation certificates take their validity from their CA (see
 // [NewCA]); [DefaultFIDOCA] and [DefaultPIVCA] are dated by time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) error {
-		if now == nil {
-			return errors.New("simulator: nil clock")
-		}
-		c.now = now
-		return nil
-	}
+	return checked(refuse(now == nil, "simulator: nil clock"),
+		func(c *config) { c.now = now })
 }
 
 // WithFIDOCA sets the CA that issues the key's FIDO attestation
 // certificate (default [DefaultFIDOCA]).
 func WithFIDOCA(ca *CA) Option {
-	return func(c *config) error {
-		if ca == nil {
-			return errors.New("simulator: nil FIDO CA")
-		}
-		c.fidoCA = ca
-		return nil
-	}
+	return checked(refuse(ca == nil, "simulator: nil FIDO CA"),
+		func(c *config) { c.fidoCA = ca })
 }
 
 // WithPIVCA sets the CA that issues the PIV attestation certificate
 // (default [DefaultPIVCA]).
 func WithPIVCA(ca *CA) Option {
-	return func(c *config) error {
-		if ca == nil {
-			return errors.New("simulator: nil PIV CA")
-		}
-		c.pivCA = ca
-		return nil
-	}
+	return checked(refuse(ca == nil, "simulator: nil PIV CA"),
+		func(c *config) { c.pivCA = ca })
 }
 
 // WithTouch sets the initial touch policy (default [TouchApprove]).
 func WithTouch(p TouchPolicy) Option {
-	return func(c *config) error {
-		if p < TouchApprove || p > TouchTimeout {
-			return fmt.Errorf("simulator: unknown touch policy %d", int(p))
-		}
-		c.touch = p
-		return nil
-	}
+	return checked(refuse(p < TouchApprove || p > TouchTimeout, "simulator: unknown touch policy %d", int(p)),
+		func(c *config) { c.touch = p })
 }
 
 // WithAAGUID makes the key report aaguid instead of its model's
 // simulated AAGUID, e.g. [Model.YubicoAAGUID] to test that a relying party
 // rejects a key claiming a real model with a simulated attestation chain.
 func WithAAGUID(aaguid uuid.UUID) Option {
-	return func(c *config) error {
-		if aaguid == uuid.Nil {
-			return errors.New("simulator: zero AAGUID")
-		}
-		c.aaguid = aaguid
-		return nil
-	}
+	return checked(refuse(aaguid == uuid.Nil, "simulator: zero AAGUID"),
+		func(c *config) { c.aaguid = aaguid })
 }
 
 // WithTranscript makes the key record every APDU exchange; read them with

@@ -150,39 +150,50 @@ func TestFreshKeyAgreement(t *testing.T) {
 	}
 }
 
-func TestPlatformResetDropsKeyAgreement(t *testing.T) {
+// TestDropKeyAgreement checks the two ways a platform drops its cached
+// key agreement: Reset (the authenticator forgets its side too) and
+// ForgetKeyAgreement (the next PIN token agrees a new secret).
+func TestDropKeyAgreement(t *testing.T) {
 	t.Parallel()
-	k, p := newPINKey(t)
-	token(t, p, permGetAssertion, "")
-	before, _ := kaState(p, 2)
-	old := before.shared
-	k.PowerCycle() // reset works only just after power-up
-	if err := p.Reset(t.Context()); err != nil {
-		t.Fatalf("Reset: %v", err)
-	}
-	if !allZero(old) {
-		t.Error("the platform's secret was not zeroed by Reset")
-	}
-	if c, m := kaState(p, 2); c.shared != nil || m.shared != nil {
-		t.Errorf("after Reset: platform cache %v, authenticator memo %v; want neither", c.shared != nil, m.shared != nil)
-	}
-}
-
-func TestForgetKeyAgreement(t *testing.T) {
-	t.Parallel()
-	_, p := newPINKey(t)
-	token(t, p, permGetAssertion, "")
-	before, _ := kaState(p, 2)
-	old := before.shared
-	p.ForgetKeyAgreement()
-	if !allZero(old) {
-		t.Error("ForgetKeyAgreement did not zero the secret")
-	}
-	if c, _ := kaState(p, 2); c.shared != nil {
-		t.Error("ForgetKeyAgreement kept a cached secret")
-	}
-	token(t, p, permGetAssertion, "")
-	if got := derivations(p); got != 2 {
-		t.Errorf("%d key agreements, want 2 (one before, one after ForgetKeyAgreement)", got)
+	for _, tc := range []struct {
+		name string
+		drop func(t *testing.T, k *Key, p *Platform)
+		// reset: the key was reset, so its memo is gone and there is no
+		// PIN left to take a token with.
+		reset bool
+	}{
+		{"Reset", func(t *testing.T, k *Key, p *Platform) {
+			k.PowerCycle() // reset works only just after power-up
+			if err := p.Reset(t.Context()); err != nil {
+				t.Fatalf("Reset: %v", err)
+			}
+		}, true},
+		{"ForgetKeyAgreement", func(t *testing.T, _ *Key, p *Platform) { p.ForgetKeyAgreement() }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			k, p := newPINKey(t)
+			token(t, p, permGetAssertion, "")
+			before, _ := kaState(p, 2)
+			old := before.shared
+			tc.drop(t, k, p)
+			if !allZero(old) {
+				t.Errorf("the platform's secret was not zeroed by %s", tc.name)
+			}
+			c, m := kaState(p, 2)
+			if c.shared != nil {
+				t.Errorf("%s kept the platform's cached secret", tc.name)
+			}
+			if tc.reset {
+				if m.shared != nil {
+					t.Errorf("%s kept the authenticator's memo", tc.name)
+				}
+				return
+			}
+			token(t, p, permGetAssertion, "")
+			if got := derivations(p); got != 2 {
+				t.Errorf("%d key agreements, want 2 (one before, one after %s)", got, tc.name)
+			}
+		})
 	}
 }

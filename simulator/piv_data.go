@@ -113,6 +113,16 @@ func pivReadOnly(b []byte, want uint32) ([]byte, error) {
 	return v, nil
 }
 
+// pivReadTemplate reads exactly one TLV with the given tag (a template
+// such as 7C or AC) and parses the TLVs inside it.
+func pivReadTemplate(b []byte, want uint32) (map[uint32][]byte, error) {
+	v, err := pivReadOnly(b, want)
+	if err != nil {
+		return nil, err
+	}
+	return pivParseTLVs(v)
+}
+
 // Data objects (SP 800-73-4 Part 1 §3 Table 3, Yubico's 5FFFxx).
 const (
 	pivObjDiscovery   = 0x7E

@@ -123,7 +123,11 @@ func pivCurve(alg byte) elliptic.Curve {
 // seeded reader gives the same keys every run.
 func generatePIVKey(r io.Reader, alg byte) (crypto.PrivateKey, error) {
 	if c := pivCurve(alg); c != nil {
-		return pivGenerateEC(r, c)
+		k, err := newECDSAKey(c, r)
+		if err != nil {
+			return nil, fmt.Errorf("simulator: piv: %w", err)
+		}
+		return k, nil
 	}
 	if bits := pivRSABits(alg); bits != 0 {
 		return pivGenerateRSA(r, bits)
@@ -139,20 +143,6 @@ func generatePIVKey(r io.Reader, alg byte) (crypto.PrivateKey, error) {
 		return ecdh.X25519().NewPrivateKey(seed[:])
 	}
 	return nil, fmt.Errorf("simulator: piv: unsupported algorithm 0x%02X", alg)
-}
-
-// pivGenerateEC draws scalars from r until one is in [1, n-1].
-func pivGenerateEC(r io.Reader, c elliptic.Curve) (*ecdsa.PrivateKey, error) {
-	b := make([]byte, (c.Params().BitSize+7)/8)
-	for range 64 {
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, fmt.Errorf("simulator: piv: read randomness: %w", err)
-		}
-		if k, err := ecdsa.ParseRawPrivateKey(c, b); err == nil {
-			return k, nil
-		}
-	}
-	return nil, errors.New("simulator: piv: randomness source yields no valid scalar")
 }
 
 // pivRSAExponent is the only public exponent a YubiKey generates or
@@ -276,11 +266,7 @@ func (a *pivApplet) generate(cmd command) response {
 	if !a.mgmtAuthed {
 		return pivSW(swSecurityStatus)
 	}
-	ctl, err := pivReadOnly(cmd.data, 0xAC)
-	if err != nil {
-		return pivSW(swIncorrectData)
-	}
-	tlvs, err := pivParseTLVs(ctl)
+	tlvs, err := pivReadTemplate(cmd.data, 0xAC)
 	if err != nil {
 		return pivSW(swIncorrectData)
 	}
@@ -495,11 +481,7 @@ func (m *pivMgmtKey) block() (cipher.Block, error) {
 // it signs, decrypts or agrees a key. fresh says whether the PIN was
 // verified by the command just before this one.
 func (a *pivApplet) authenticate(cmd command, fresh bool) response {
-	inner, err := pivReadOnly(cmd.data, 0x7C)
-	if err != nil {
-		return pivSW(swIncorrectData)
-	}
-	tlvs, err := pivParseTLVs(inner)
+	tlvs, err := pivReadTemplate(cmd.data, 0x7C)
 	if err != nil {
 		return pivSW(swIncorrectData)
 	}

@@ -151,6 +151,15 @@ func pivAuthDefault(t testing.TB, a *pivApplet) {
 	}
 }
 
+// newAuthedPIV is newTestPIV at firmware 5.7.1 with the host
+// authenticated by the default management key.
+func newAuthedPIV(t testing.TB) (*pivApplet, *pivTestEnv) {
+	t.Helper()
+	a, te := newTestPIV(t, pivFW571)
+	pivAuthDefault(t, a)
+	return a, te
+}
+
 // generate makes a key in slot and parses the 7F49 template the way piv-go
 // does.
 func pivGenerate(t testing.TB, a *pivApplet, slot, alg, pinPolicy, touchPolicy byte) crypto.PublicKey {
@@ -428,8 +437,7 @@ func TestPIVManagementKeyCardAuth(t *testing.T) {
 
 func TestPIVGenerateSignAgree(t *testing.T) {
 	t.Parallel()
-	a, _ := newTestPIV(t, pivFW571)
-	pivAuthDefault(t, a)
+	a, _ := newAuthedPIV(t)
 	digest := sha256.Sum256([]byte("hello"))
 
 	t.Run("P-256 ECDSA", func(t *testing.T) {
@@ -523,8 +531,7 @@ func TestPIVAlgorithmsNeedFirmware(t *testing.T) {
 
 func TestPIVPINPolicy(t *testing.T) {
 	t.Parallel()
-	a, _ := newTestPIV(t, pivFW571)
-	pivAuthDefault(t, a)
+	a, _ := newAuthedPIV(t)
 	digest := sha256.Sum256([]byte("policy"))
 	pivGenerate(t, a, 0x9A, pivAlgP256, pivPINPolicyOnce, pivTouchNever)
 	pivGenerate(t, a, 0x9C, pivAlgP256, pivPINPolicyDefault, pivTouchNever) // 9C defaults to always
@@ -549,8 +556,7 @@ func TestPIVPINPolicy(t *testing.T) {
 
 func TestPIVTouchPolicy(t *testing.T) {
 	t.Parallel()
-	a, te := newTestPIV(t, pivFW571)
-	pivAuthDefault(t, a)
+	a, te := newAuthedPIV(t)
 	digest := sha256.Sum256([]byte("touch"))
 	pivGenerate(t, a, 0x9A, pivAlgP256, pivPINPolicyNever, pivTouchAlways)
 	pivGenerate(t, a, 0x9D, pivAlgP256, pivPINPolicyNever, pivTouchCached)
@@ -672,14 +678,7 @@ func TestPIVAttestation(t *testing.T) {
 	}
 
 	// Refusals: an imported key, a retired slot.
-	k, err := ecdsa.GenerateKey(elliptic.P256(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := k.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d := newECKey(t, elliptic.P256())
 	pivDo(t, a, pivCmd(pivInsImportKey, pivAlgP256, 0x9C, pivTLV(0x06, d)...), swOK)
 	pivDo(t, a, pivCmd(pivInsAttest, 0x9C, 0), swIncorrectData)
 	pivGenerate(t, a, 0x82, pivAlgP256, pivPINPolicyNever, pivTouchNever)
@@ -833,21 +832,28 @@ func TestPIVDataObjects(t *testing.T) {
 	}
 }
 
+// newECKey returns a new ECDSA key on c and its scalar, the form IMPORT
+// KEY takes (tag 06).
+func newECKey(t testing.TB, c elliptic.Curve) (*ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, d
+}
+
 func TestPIVImport(t *testing.T) {
 	t.Parallel()
-	a, _ := newTestPIV(t, pivFW571)
-	pivAuthDefault(t, a)
+	a, _ := newAuthedPIV(t)
 	digest := sha256.Sum256([]byte("imported"))
 	policies := []byte{0xAA, 0x01, pivPINPolicyNever, 0xAB, 0x01, pivTouchNever}
 
-	ec, err := ecdsa.GenerateKey(elliptic.P384(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := ec.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ec, d := newECKey(t, elliptic.P384())
 	pivDo(t, a, pivCmd(pivInsImportKey, pivAlgP384, 0x9A, append(pivTLV(0x06, d), policies...)...), swOK)
 	d48 := make([]byte, 48)
 	copy(d48, digest[:])
@@ -915,8 +921,7 @@ func pivPKCS1v15(t testing.TB, size int, digest []byte) []byte {
 // slow under -race, so nothing else does.
 func TestPIVGenerateRSA2048(t *testing.T) {
 	t.Parallel()
-	a, _ := newTestPIV(t, pivFW571)
-	pivAuthDefault(t, a)
+	a, _ := newAuthedPIV(t)
 	pub := pivGenerate(t, a, 0x9A, pivAlgRSA2048, pivPINPolicyNever, pivTouchNever).(*rsa.PublicKey)
 	if pub.N.BitLen() != 2048 || pub.E != 65537 {
 		t.Fatalf("RSA key of %d bits, e = %d", pub.N.BitLen(), pub.E)
@@ -934,8 +939,7 @@ func TestPIVGenerateRSA2048(t *testing.T) {
 func TestPIVDeterministic(t *testing.T) {
 	t.Parallel()
 	run := func() ([]byte, []byte) {
-		a, _ := newTestPIV(t, pivFW571)
-		pivAuthDefault(t, a)
+		a, _ := newAuthedPIV(t)
 		gen := pivDo(t, a, pivCmd(pivInsGenerate, 0, 0x9A, 0xAC, 0x03, 0x80, 0x01, pivAlgP256), swOK)
 		return gen, pivDo(t, a, pivCmd(pivInsAttest, 0x9A, 0), swOK)
 	}
@@ -993,8 +997,7 @@ func TestPIVFormatHidesSecrets(t *testing.T) {
 
 func TestPIVState(t *testing.T) {
 	t.Parallel()
-	a, _ := newTestPIV(t, pivFW571)
-	pivAuthDefault(t, a)
+	a, _ := newAuthedPIV(t)
 	pub := pivGenerate(t, a, 0x9C, pivAlgP384, pivPINPolicyDefault, pivTouchCached)
 	pivDo(t, a, pivVerifyCmd("000000"), 0x63C2)
 	pivDo(t, a, pivCmd(pivInsChangeRef, 0, pivRefPUK, append(pivPad("12345678"), pivPad("24682468")...)...), swOK)
@@ -1075,8 +1078,7 @@ func TestPIVMoveAndDeleteKey(t *testing.T) {
 // checks that ATTEST then chains to that CA.
 func TestPIVCustomAttestationCA(t *testing.T) {
 	t.Parallel()
-	a, _ := newTestPIV(t, pivFW571)
-	pivAuthDefault(t, a)
+	a, _ := newAuthedPIV(t)
 
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), nil)
 	if err != nil {

@@ -133,6 +133,17 @@ func WithFreshKeyAgreement() PlatformOption {
 	return func(p *Platform) { p.freshKA = true }
 }
 
+// locked runs op under the key's transaction lock (see [Platform.lock])
+// and prefixes its error with "simulator: " and what.
+func (p *Platform) locked(what string, op func() error) error {
+	unlock := p.lock()
+	defer unlock()
+	if err := op(); err != nil {
+		return fmt.Errorf("simulator: %s: %w", what, err)
+	}
+	return nil
+}
+
 // lock takes the key's transaction lock (like PC/SC's
 // SCardBeginTransaction), so operations of several platforms on one key do
 // not interleave their APDUs.

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -50,6 +51,31 @@ type clientData struct {
 
 func clientDataJSON(typ string, challenge []byte, origin string) ([]byte, error) {
 	return json.Marshal(clientData{Type: typ, Challenge: b64(challenge), Origin: origin})
+}
+
+// collected is what a browser collects before it talks to the key.
+type collected struct {
+	rpID string   // the RP ID, checked against the origin
+	json []byte   // clientDataJSON
+	hash [32]byte // its SHA-256, the clientDataHash sent to the key
+}
+
+// collect checks origin and RP ID (see [checkOrigin]) and the challenge,
+// and builds the client data of type typ ("webauthn.create" or
+// "webauthn.get").
+func collect(typ, origin, rpID string, challenge []byte) (*collected, error) {
+	origin, rpID, err := checkOrigin(origin, rpID)
+	if err != nil {
+		return nil, err
+	}
+	if len(challenge) == 0 {
+		return nil, errors.New("challenge is empty")
+	}
+	cdj, err := clientDataJSON(typ, challenge, origin)
+	if err != nil {
+		return nil, err
+	}
+	return &collected{rpID: rpID, json: cdj, hash: sha256.Sum256(cdj)}, nil
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -142,11 +168,13 @@ func descriptors(ds []protocol.CredentialDescriptor) []credDescriptor {
 // ceremony runs run (create or get) at origin with opts under the
 // platform's lock; its error names the ceremony what.
 func ceremony[O any](ctx context.Context, p *Platform, what string, run func(context.Context, string, O, string) ([]byte, error), origin string, opts O, pin string) ([]byte, error) {
-	unlock := p.lock()
-	defer unlock()
-	out, err := run(ctx, origin, opts, pin)
+	var out []byte
+	err := p.locked(what, func() (err error) {
+		out, err = run(ctx, origin, opts, pin)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("simulator: %s: %w", what, err)
+		return nil, err
 	}
 	return out, nil
 }

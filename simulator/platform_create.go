@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -82,12 +81,9 @@ func (p *Platform) CreateCredentialJSON(ctx context.Context, origin string, opti
 }
 
 func (p *Platform) create(ctx context.Context, origin string, opts protocol.PublicKeyCredentialCreationOptions, pin string) ([]byte, error) {
-	origin, rpID, err := checkOrigin(origin, opts.RelyingParty.ID)
+	cd, err := collect("webauthn.create", origin, opts.RelyingParty.ID, opts.Challenge)
 	if err != nil {
 		return nil, err
-	}
-	if len(opts.Challenge) == 0 {
-		return nil, errors.New("challenge is empty")
 	}
 	uid, err := userID(opts.User.ID)
 	if err != nil {
@@ -102,12 +98,6 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 	if len(opts.Parameters) == 0 {
 		params = []credParam{{Alg: coseES256, Type: "public-key"}, {Alg: -257, Type: "public-key"}}
 	}
-	cdj, err := clientDataJSON("webauthn.create", opts.Challenge, origin)
-	if err != nil {
-		return nil, err
-	}
-	cdh := sha256.Sum256(cdj)
-
 	info, err := p.session(ctx)
 	if err != nil {
 		return nil, err
@@ -142,8 +132,8 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		return nil, err
 	}
 	req := makeCredentialRequest{
-		ClientDataHash: cdh[:],
-		RP:             &rpEntity{ID: &rpID, Name: opts.RelyingParty.Name},
+		ClientDataHash: cd.hash[:],
+		RP:             &rpEntity{ID: &cd.rpID, Name: opts.RelyingParty.Name},
 		User:           &userEntity{ID: uid, Name: opts.User.Name, DisplayName: opts.User.DisplayName},
 		Params:         params,
 	}
@@ -154,13 +144,13 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		if len(req.ExcludeList) > info.MaxCredsInList {
 			perms |= permGetAssertion // for the silent probes
 		}
-		if tok, err = p.ceremonyToken(ctx, info, pin, perms, rpID); err != nil {
+		if tok, err = p.ceremonyToken(ctx, info, pin, perms, cd.rpID); err != nil {
 			return nil, err
 		}
 		defer clear(tok.token)
-		req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, cdh[:])
+		req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, cd.hash[:])
 	}
-	if req.ExcludeList, err = p.narrow(ctx, info, rpID, req.ExcludeList, tok); err != nil {
+	if req.ExcludeList, err = p.narrow(ctx, info, cd.rpID, req.ExcludeList, tok); err != nil {
 		return nil, err
 	}
 	if rk {
@@ -235,7 +225,7 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 		AuthenticatorAttachment: "cross-platform",
 		ClientExtensionResults:  outputs,
 		Response: attestationResponseJSON{
-			ClientDataJSON:     b64(cdj),
+			ClientDataJSON:     b64(cd.json),
 			AttestationObject:  b64(attObj),
 			AuthenticatorData:  b64(obj.AuthData),
 			Transports:         transports,

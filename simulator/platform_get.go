@@ -67,18 +67,10 @@ func prfSalt(in []byte) []byte {
 }
 
 func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicKeyCredentialRequestOptions, pin string) ([]byte, error) {
-	origin, rpID, err := checkOrigin(origin, opts.RelyingPartyID)
+	cd, err := collect("webauthn.get", origin, opts.RelyingPartyID, opts.Challenge)
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Challenge) == 0 {
-		return nil, errors.New("challenge is empty")
-	}
-	cdj, err := clientDataJSON("webauthn.get", opts.Challenge, origin)
-	if err != nil {
-		return nil, err
-	}
-	cdh := sha256.Sum256(cdj)
 	info, err := p.session(ctx)
 	if err != nil {
 		return nil, err
@@ -87,18 +79,18 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 	if err != nil {
 		return nil, err
 	}
-	req := getAssertionRequest{RPID: &rpID, ClientDataHash: cdh[:]}
+	req := getAssertionRequest{RPID: &cd.rpID, ClientDataHash: cd.hash[:]}
 	req.AllowList = descriptors(opts.AllowedCredentials)
 	var tok *pinTok
 	if useToken {
-		if tok, err = p.ceremonyToken(ctx, info, pin, permGetAssertion, rpID); err != nil {
+		if tok, err = p.ceremonyToken(ctx, info, pin, permGetAssertion, cd.rpID); err != nil {
 			return nil, err
 		}
 		defer clear(tok.token)
-		req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, cdh[:])
+		req.Protocol, req.PinUvAuth = &tok.proto, pinAuthenticate(tok.proto, tok.token, cd.hash[:])
 	}
 	if len(opts.AllowedCredentials) > 0 {
-		if req.AllowList, err = p.narrow(ctx, info, rpID, req.AllowList, tok); err != nil {
+		if req.AllowList, err = p.narrow(ctx, info, cd.rpID, req.AllowList, tok); err != nil {
 			return nil, err
 		}
 		if len(req.AllowList) == 0 {
@@ -143,13 +135,7 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		hmacShared = shared
 		defer clear(shared)
 	}
-	var resp struct {
-		Credential credDescriptor `cbor:"1,keyasint"`
-		AuthData   []byte         `cbor:"2,keyasint"`
-		Signature  []byte         `cbor:"3,keyasint"`
-		User       *userEntity    `cbor:"4,keyasint"`
-		NumCreds   int            `cbor:"5,keyasint"`
-	}
+	var resp getAssertionResponse
 	if err := p.ctap(ctx, cmdGetAssertion, req, &resp); err != nil {
 		return nil, err
 	}
@@ -175,7 +161,7 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 		}
 	}
 	ar := assertionResponseJSON{
-		ClientDataJSON:    b64(cdj),
+		ClientDataJSON:    b64(cd.json),
 		AuthenticatorData: b64(resp.AuthData),
 		Signature:         b64(resp.Signature),
 	}

@@ -137,70 +137,36 @@ func (p *Platform) pinToken(ctx context.Context, info *getInfoResponse, pin stri
 
 // SetPIN sets the key's first FIDO PIN (clientPIN setPIN).
 func (p *Platform) SetPIN(ctx context.Context, pin string) error {
-	unlock := p.lock()
-	defer unlock()
-	if err := p.setPIN(ctx, pin); err != nil {
-		return fmt.Errorf("simulator: set PIN: %w", err)
-	}
-	return nil
-}
-
-func (p *Platform) setPIN(ctx context.Context, pin string) error {
-	info, err := p.session(ctx)
-	if err != nil {
-		return err
-	}
-	if info.Options["clientPin"] {
-		return &CTAPError{Code: ctapNotAllowed}
-	}
-	pb, err := normalizePIN(pin)
-	if err != nil {
-		return err
-	}
-	defer clear(pb)
-	proto := p.protocol(info)
-	ka, shared, err := p.agree(ctx, proto)
-	if err != nil {
-		return err
-	}
-	defer clear(shared)
-	padded := padPIN(pb)
-	defer clear(padded)
-	newPinEnc, err := pinEncrypt(proto, shared, padded, p.rand)
-	if err != nil {
-		return err
-	}
-	req := clientPINRequest{
-		Protocol: &proto, SubCommand: intp(pinSetPIN), KeyAgreement: &ka,
-		NewPinEnc: newPinEnc, PinUvAuth: pinAuthenticate(proto, shared, newPinEnc),
-	}
-	return p.ctap(ctx, cmdClientPIN, req, nil)
+	return p.locked("set PIN", func() error { return p.writePIN(ctx, nil, pin) })
 }
 
 // ChangePIN changes the FIDO PIN (clientPIN changePIN), which also clears
 // a pending forced PIN change.
 func (p *Platform) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
-	unlock := p.lock()
-	defer unlock()
-	if err := p.changePIN(ctx, oldPIN, newPIN); err != nil {
-		return fmt.Errorf("simulator: change PIN: %w", err)
-	}
-	return nil
+	return p.locked("change PIN", func() error { return p.writePIN(ctx, &oldPIN, newPIN) })
 }
 
-func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
+// writePIN runs clientPIN setPIN (oldPIN nil: the key has no PIN yet) or
+// changePIN (the key has one, and oldPIN is it).
+func (p *Platform) writePIN(ctx context.Context, oldPIN *string, newPIN string) error {
+	change := oldPIN != nil
 	info, err := p.session(ctx)
 	if err != nil {
 		return err
 	}
-	if !info.Options["clientPin"] {
+	switch pinSet := info.Options["clientPin"]; {
+	case change && !pinSet:
 		return &CTAPError{Code: ctapPINNotSet}
+	case !change && pinSet:
+		return &CTAPError{Code: ctapNotAllowed}
 	}
-	oldB, err := normalizePIN(oldPIN)
-	if err != nil {
-		return err
+	var oldB []byte
+	if change {
+		if oldB, err = normalizePIN(*oldPIN); err != nil {
+			return err
+		}
+		defer clear(oldB)
 	}
-	defer clear(oldB)
 	newB, err := normalizePIN(newPIN)
 	if err != nil {
 		return err
@@ -218,17 +184,18 @@ func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
 	if err != nil {
 		return err
 	}
-	pinHash := pinHashOf(oldB) // enough to brute-force the PIN offline
-	defer clear(pinHash)
-	pinHashEnc, err := pinEncrypt(proto, shared, pinHash, p.rand)
-	if err != nil {
-		return err
+	req := clientPINRequest{Protocol: &proto, SubCommand: intp(pinSetPIN), KeyAgreement: &ka, NewPinEnc: newPinEnc}
+	authMsg := newPinEnc
+	if change {
+		pinHash := pinHashOf(oldB) // enough to brute-force the PIN offline
+		defer clear(pinHash)
+		if req.PinHashEnc, err = pinEncrypt(proto, shared, pinHash, p.rand); err != nil {
+			return err
+		}
+		req.SubCommand = intp(pinChangePIN)
+		authMsg = append(append([]byte(nil), newPinEnc...), req.PinHashEnc...)
 	}
-	req := clientPINRequest{
-		Protocol: &proto, SubCommand: intp(pinChangePIN), KeyAgreement: &ka,
-		NewPinEnc: newPinEnc, PinHashEnc: pinHashEnc,
-		PinUvAuth: pinAuthenticate(proto, shared, append(append([]byte(nil), newPinEnc...), pinHashEnc...)),
-	}
+	req.PinUvAuth = pinAuthenticate(proto, shared, authMsg)
 	return p.ctap(ctx, cmdClientPIN, req, nil)
 }
 
@@ -236,26 +203,18 @@ func (p *Platform) changePIN(ctx context.Context, oldPIN, newPIN string) error {
 // (authenticatorConfig setMinPINLength with forceChangePin), as Yubico's
 // pre-registration does. pin is the current PIN.
 func (p *Platform) ForcePINChange(ctx context.Context, pin string) error {
-	unlock := p.lock()
-	defer unlock()
-	if err := p.setMinPINLength(ctx, pin, 0, true); err != nil {
-		return fmt.Errorf("simulator: force PIN change: %w", err)
-	}
-	return nil
+	return p.locked("force PIN change", func() error { return p.setMinPINLength(ctx, pin, 0, true) })
 }
 
 // SetMinPINLength raises the minimum PIN length (code points); the key
 // forces a PIN change when the current PIN is shorter.
 func (p *Platform) SetMinPINLength(ctx context.Context, pin string, minLength int) error {
-	unlock := p.lock()
-	defer unlock()
-	if minLength < 1 {
-		return fmt.Errorf("simulator: set minimum PIN length: %d is not positive", minLength)
-	}
-	if err := p.setMinPINLength(ctx, pin, minLength, false); err != nil {
-		return fmt.Errorf("simulator: set minimum PIN length: %w", err)
-	}
-	return nil
+	return p.locked("set minimum PIN length", func() error {
+		if minLength < 1 {
+			return fmt.Errorf("%d is not positive", minLength)
+		}
+		return p.setMinPINLength(ctx, pin, minLength, false)
+	})
 }
 
 func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength int, force bool) error {
@@ -277,16 +236,7 @@ func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength in
 	if err != nil {
 		return err
 	}
-	req := configRequest{SubCommand: intp(cfgSetMinPINLength), Params: pb}
-	if info.Options["clientPin"] {
-		proto, token, err := p.pinToken(ctx, info, pin, permAuthnrConfig, "")
-		if err != nil {
-			return err
-		}
-		defer clear(token)
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, configAuthMessage(cfgSetMinPINLength, pb))
-	}
-	return p.ctap(ctx, cmdConfig, req, nil)
+	return p.config(ctx, info, pin, cfgSetMinPINLength, pb)
 }
 
 // ToggleAlwaysUV switches the key's alwaysUv setting (authenticatorConfig
@@ -294,12 +244,7 @@ func (p *Platform) setMinPINLength(ctx context.Context, pin string, minLength in
 // PIN and U2F is off. pin is the current PIN ("" when none is set).
 // FIPS 140-3 keys refuse with [ErrOperationDenied].
 func (p *Platform) ToggleAlwaysUV(ctx context.Context, pin string) error {
-	unlock := p.lock()
-	defer unlock()
-	if err := p.toggleAlwaysUV(ctx, pin); err != nil {
-		return fmt.Errorf("simulator: toggle alwaysUv: %w", err)
-	}
-	return nil
+	return p.locked("toggle alwaysUv", func() error { return p.toggleAlwaysUV(ctx, pin) })
 }
 
 func (p *Platform) toggleAlwaysUV(ctx context.Context, pin string) error {
@@ -310,14 +255,20 @@ func (p *Platform) toggleAlwaysUV(ctx context.Context, pin string) error {
 	if !info.Options["authnrCfg"] {
 		return fmt.Errorf("key lacks authenticatorConfig: %w", ErrNotSupported)
 	}
-	req := configRequest{SubCommand: intp(cfgToggleAlwaysUV)}
+	return p.config(ctx, info, pin, cfgToggleAlwaysUV, nil)
+}
+
+// config sends authenticatorConfig subcommand sub with params, authorized
+// by a PIN token (permission acfg) when the key has a PIN.
+func (p *Platform) config(ctx context.Context, info *getInfoResponse, pin string, sub byte, params []byte) error {
+	req := configRequest{SubCommand: intp(int(sub)), Params: params}
 	if info.Options["clientPin"] {
 		proto, token, err := p.pinToken(ctx, info, pin, permAuthnrConfig, "")
 		if err != nil {
 			return err
 		}
 		defer clear(token)
-		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, configAuthMessage(cfgToggleAlwaysUV, nil))
+		req.Protocol, req.PinUvAuth = &proto, pinAuthenticate(proto, token, configAuthMessage(sub, params))
 	}
 	return p.ctap(ctx, cmdConfig, req, nil)
 }
@@ -344,14 +295,11 @@ func (p *Platform) PINRetries(ctx context.Context) (retries int, powerCycleRequi
 // Like a real key it needs a touch and works only within seconds of
 // power-up (call [Key.PowerCycle] first).
 func (p *Platform) Reset(ctx context.Context) error {
-	unlock := p.lock()
-	defer unlock()
-	if _, err := p.session(ctx); err != nil {
-		return fmt.Errorf("simulator: reset: %w", err)
-	}
-	p.dropKeyAgreements()
-	if err := p.ctap(ctx, cmdReset, nil, nil); err != nil {
-		return fmt.Errorf("simulator: reset: %w", err)
-	}
-	return nil
+	return p.locked("reset", func() error {
+		if _, err := p.session(ctx); err != nil {
+			return err
+		}
+		p.dropKeyAgreements()
+		return p.ctap(ctx, cmdReset, nil, nil)
+	})
 }

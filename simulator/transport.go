@@ -75,13 +75,8 @@ func (c Capability) String() string {
 // WithTransport attaches the key over t (default [TransportUSB]).
 // [TransportNFC] needs a model with NFC; [New] refuses it on others.
 func WithTransport(t Transport) Option {
-	return func(c *config) error {
-		if t != TransportUSB && t != TransportNFC {
-			return fmt.Errorf("simulator: unknown transport %d", int(t))
-		}
-		c.transport = t
-		return nil
-	}
+	return checked(refuse(t != TransportUSB && t != TransportNFC, "simulator: unknown transport %d", int(t)),
+		func(c *config) { c.transport = t })
 }
 
 func checkTransport(m Model, t Transport) error {

@@ -67,26 +67,16 @@ type vpcdConfig struct {
 // message resets it. The defaults are 20 ms and 1 s. min must be positive
 // and not larger than max.
 func WithVPCDBackoff(min, max time.Duration) VPCDOption {
-	return func(c *vpcdConfig) error {
-		if min <= 0 || max < min {
-			return fmt.Errorf("simulator: vpcd: backoff min %v max %v: need 0 < min <= max", min, max)
-		}
-		c.minBackoff, c.maxBackoff = min, max
-		return nil
-	}
+	return checked(refuse(min <= 0 || max < min, "simulator: vpcd: backoff min %v max %v: need 0 < min <= max", min, max),
+		func(c *vpcdConfig) { c.minBackoff, c.maxBackoff = min, max })
 }
 
 // WithVPCDLogger makes the bridge log connection events (connected, lost,
 // redialling) to l. APDUs are never logged: they carry PINs and keys. The
 // default discards everything.
 func WithVPCDLogger(l *slog.Logger) VPCDOption {
-	return func(c *vpcdConfig) error {
-		if l == nil {
-			return errors.New("simulator: vpcd: nil logger")
-		}
-		c.logger = l
-		return nil
-	}
+	return checked(refuse(l == nil, "simulator: vpcd: nil logger"),
+		func(c *vpcdConfig) { c.logger = l })
 }
 
 // VPCD bridges one simulated [Key] to a vpcd virtual reader, so that

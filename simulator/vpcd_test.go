@@ -175,6 +175,31 @@ func serve(t *testing.T, v *VPCD) func() error {
 
 var testATR = []byte{0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59, 0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40}
 
+// newTestVPCD returns a fake reader and a bridge for card that dials it,
+// with fastBackoff.
+func newTestVPCD(t *testing.T, card vpcdCard) (*fakeReader, *VPCD) {
+	t.Helper()
+	reader := newFakeReader(t)
+	v, err := newVPCD(reader.addr(), card, fastBackoff())
+	if err != nil {
+		t.Fatalf("newVPCD: %v", err)
+	}
+	return reader, v
+}
+
+// acceptATR accepts the bridge's next connection to reader and checks
+// that the card answers an ATR request with testATR; when names the
+// moment in the failure message.
+func acceptATR(t *testing.T, reader *fakeReader, when string) net.Conn {
+	t.Helper()
+	conn := reader.accept()
+	send(t, conn, []byte{vpcdCtrlATR})
+	if got := recv(t, conn); !bytes.Equal(got, testATR) {
+		t.Fatalf("%s: ATR = % X, want % X", when, got, testATR)
+	}
+	return conn
+}
+
 func fastBackoff() VPCDOption { return WithVPCDBackoff(time.Millisecond, 5*time.Millisecond) }
 
 func TestVPCDProtocol(t *testing.T) {
@@ -184,11 +209,7 @@ func TestVPCDProtocol(t *testing.T) {
 		// bridge passed the bytes unchanged.
 		return append([]byte{0x90, 0x00}, apdu...), nil
 	}}
-	reader := newFakeReader(t)
-	v, err := newVPCD(reader.addr(), card, fastBackoff())
-	if err != nil {
-		t.Fatalf("newVPCD: %v", err)
-	}
+	reader, v := newTestVPCD(t, card)
 	stop := serve(t, v)
 	conn := reader.accept()
 
@@ -243,11 +264,7 @@ func TestVPCDTransmitErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reader := newFakeReader(t)
-			v, err := newVPCD(reader.addr(), &fakeCard{atr: testATR, reply: tc.reply}, fastBackoff())
-			if err != nil {
-				t.Fatalf("newVPCD: %v", err)
-			}
+			reader, v := newTestVPCD(t, &fakeCard{atr: testATR, reply: tc.reply})
 			serve(t, v)
 			conn := reader.accept()
 			send(t, conn, []byte{0x00, 0xA4, 0x04, 0x00})
@@ -261,11 +278,7 @@ func TestVPCDTransmitErrors(t *testing.T) {
 func TestVPCDReconnects(t *testing.T) {
 	t.Parallel()
 	card := &fakeCard{atr: testATR}
-	reader := newFakeReader(t)
-	v, err := newVPCD(reader.addr(), card, fastBackoff())
-	if err != nil {
-		t.Fatalf("newVPCD: %v", err)
-	}
+	reader, v := newTestVPCD(t, card)
 	serve(t, v)
 
 	tests := []struct {
@@ -277,19 +290,11 @@ func TestVPCDReconnects(t *testing.T) {
 		{"truncated message", func(c net.Conn) { c.Write([]byte{0x00, 0x05, 0x00}); c.(*net.TCPConn).CloseWrite() }},
 	}
 	for _, tc := range tests {
-		conn := reader.accept()
-		send(t, conn, []byte{vpcdCtrlATR})
-		if got := recv(t, conn); !bytes.Equal(got, testATR) {
-			t.Fatalf("%s: ATR = % X, want % X", tc.name, got, testATR)
-		}
+		conn := acceptATR(t, reader, tc.name)
 		tc.sever(conn)
 	}
 	// After each broken connection the bridge dialled again.
-	conn := reader.accept()
-	send(t, conn, []byte{vpcdCtrlATR})
-	if got := recv(t, conn); !bytes.Equal(got, testATR) {
-		t.Fatalf("after reconnects: ATR = % X, want % X", got, testATR)
-	}
+	acceptATR(t, reader, "after reconnects")
 }
 
 func TestVPCDWaitsForReader(t *testing.T) {
@@ -325,21 +330,13 @@ func TestVPCDWaitsForReader(t *testing.T) {
 	}
 	reader := &fakeReader{t: t, ln: ln}
 	t.Cleanup(func() { ln.Close() })
-	conn := reader.accept()
-	send(t, conn, []byte{vpcdCtrlATR})
-	if got := recv(t, conn); !bytes.Equal(got, testATR) {
-		t.Fatalf("ATR = % X, want % X", got, testATR)
-	}
+	acceptATR(t, reader, "once the reader listens")
 }
 
 func TestVPCDRemoveInsert(t *testing.T) {
 	t.Parallel()
 	card := &fakeCard{atr: testATR}
-	reader := newFakeReader(t)
-	v, err := newVPCD(reader.addr(), card, fastBackoff())
-	if err != nil {
-		t.Fatalf("newVPCD: %v", err)
-	}
+	reader, v := newTestVPCD(t, card)
 	v.Insert() // not removed: no effect
 	stop := serve(t, v)
 	conn := reader.accept()
@@ -353,11 +350,7 @@ func TestVPCDRemoveInsert(t *testing.T) {
 	}
 
 	v.Insert()
-	conn = reader.accept()
-	send(t, conn, []byte{vpcdCtrlATR})
-	if got := recv(t, conn); !bytes.Equal(got, testATR) {
-		t.Fatalf("after Insert: ATR = % X, want % X", got, testATR)
-	}
+	conn = acceptATR(t, reader, "after Insert")
 	if _, _, inserts, removed := card.snapshot(); removed || inserts != 1 {
 		t.Fatalf("after Insert: removed=%v inserts=%d, want false 1", removed, inserts)
 	}
@@ -372,11 +365,7 @@ func TestVPCDRemoveInsert(t *testing.T) {
 
 func TestVPCDServeTwice(t *testing.T) {
 	t.Parallel()
-	reader := newFakeReader(t)
-	v, err := newVPCD(reader.addr(), &fakeCard{atr: testATR}, fastBackoff())
-	if err != nil {
-		t.Fatalf("newVPCD: %v", err)
-	}
+	reader, v := newTestVPCD(t, &fakeCard{atr: testATR})
 	serve(t, v)
 	reader.accept() // the first Serve is running once it has dialled
 	if err := v.Serve(t.Context()); !errors.Is(err, ErrVPCDServing) {
@@ -387,11 +376,7 @@ func TestVPCDServeTwice(t *testing.T) {
 func TestVPCDCardRemovedUnderneath(t *testing.T) {
 	t.Parallel()
 	card := &fakeCard{atr: testATR}
-	reader := newFakeReader(t)
-	v, err := newVPCD(reader.addr(), card, fastBackoff())
-	if err != nil {
-		t.Fatalf("newVPCD: %v", err)
-	}
+	reader, v := newTestVPCD(t, card)
 	serve(t, v)
 	conn := reader.accept()
 	card.Remove() // the key itself reports "not present"
@@ -405,11 +390,7 @@ func TestVPCDCardRemovedUnderneath(t *testing.T) {
 	send(t, conn, []byte{vpcdCtrlATR})
 	expectClosed(t, conn)
 	card.Insert()
-	conn = reader.accept()
-	send(t, conn, []byte{vpcdCtrlATR})
-	if got := recv(t, conn); !bytes.Equal(got, testATR) {
-		t.Fatalf("after re-insert: ATR = % X, want % X", got, testATR)
-	}
+	conn = acceptATR(t, reader, "after re-insert")
 }
 
 func TestNewVPCDValidates(t *testing.T) {

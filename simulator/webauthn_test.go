@@ -90,23 +90,38 @@ func newFixture(t testing.TB, opts ...simulator.Option) *fixture {
 	}
 }
 
-// register runs a full registration and stores the credential.
-func (f *fixture) register(t testing.TB, pin string, opts ...webauthn.RegistrationOption) (*webauthn.Credential, error) {
+// beginRegistration starts a registration of f.user at the RP; it fails
+// the test on error.
+func (f *fixture) beginRegistration(t testing.TB, opts ...webauthn.RegistrationOption) (*protocol.CredentialCreation, *webauthn.SessionData) {
 	t.Helper()
-	opts = append([]webauthn.RegistrationOption{webauthn.WithConveyancePreference(protocol.PreferDirectAttestation)}, opts...)
 	creation, session, err := f.rp.BeginRegistration(f.user, opts...)
 	if err != nil {
 		t.Fatalf("BeginRegistration: %v", err)
 	}
+	return creation, session
+}
+
+// beginLogin starts a login of user at the RP; it fails the test on
+// error.
+func (f *fixture) beginLogin(t testing.TB, user webauthn.User, opts ...webauthn.LoginOption) (*protocol.CredentialAssertion, *webauthn.SessionData) {
+	t.Helper()
+	assertion, session, err := f.rp.BeginLogin(user, opts...)
+	if err != nil {
+		t.Fatalf("BeginLogin: %v", err)
+	}
+	return assertion, session
+}
+
+// register runs a full registration and stores the credential.
+func (f *fixture) register(t testing.TB, pin string, opts ...webauthn.RegistrationOption) (*webauthn.Credential, error) {
+	t.Helper()
+	opts = append([]webauthn.RegistrationOption{webauthn.WithConveyancePreference(protocol.PreferDirectAttestation)}, opts...)
+	creation, session := f.beginRegistration(t, opts...)
 	resp, err := f.plat.CreateCredential(t.Context(), testOrigin, creation.Response, pin)
 	if err != nil {
 		return nil, err
 	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := f.rp.CreateCredential(f.user, *session, parsed)
+	cred, err := f.finishRegistration(session, resp)
 	if err != nil {
 		return nil, err
 	}
@@ -114,22 +129,35 @@ func (f *fixture) register(t testing.TB, pin string, opts ...webauthn.Registrati
 	return cred, nil
 }
 
-// login runs a full login and updates the stored credential.
-func (f *fixture) login(t testing.TB, origin, pin string, opts ...webauthn.LoginOption) (*webauthn.Credential, error) {
-	t.Helper()
-	assertion, session, err := f.rp.BeginLogin(f.user, opts...)
-	if err != nil {
-		t.Fatalf("BeginLogin: %v", err)
-	}
-	resp, err := f.plat.GetAssertion(t.Context(), origin, assertion.Response, pin)
+// finishRegistration is the RP's side of a registration: it parses the
+// platform's response and verifies it against session.
+func (f *fixture) finishRegistration(session *webauthn.SessionData, resp []byte) (*webauthn.Credential, error) {
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
 	if err != nil {
 		return nil, err
 	}
+	return f.rp.CreateCredential(f.user, *session, parsed)
+}
+
+// finishLogin is the RP's side of a login of user: it parses the
+// platform's response and validates it against session.
+func (f *fixture) finishLogin(user webauthn.User, session *webauthn.SessionData, resp []byte) (*webauthn.Credential, error) {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
 	if err != nil {
 		return nil, err
 	}
-	cred, err := f.rp.ValidateLogin(f.user, *session, parsed)
+	return f.rp.ValidateLogin(user, *session, parsed)
+}
+
+// login runs a full login and updates the stored credential.
+func (f *fixture) login(t testing.TB, origin, pin string, opts ...webauthn.LoginOption) (*webauthn.Credential, error) {
+	t.Helper()
+	assertion, session := f.beginLogin(t, f.user, opts...)
+	resp, err := f.plat.GetAssertion(t.Context(), origin, assertion.Response, pin)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := f.finishLogin(f.user, session, resp)
 	if err != nil {
 		return nil, err
 	}
