@@ -9,6 +9,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/internal/simtest"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -147,10 +148,10 @@ func TestManyCredentials(t *testing.T) {
 		creds []webauthn.Credential
 		want  []byte
 	}{
-		{f.user.creds, f.user.creds[0].ID},
-		{append(unknown, f.user.creds[9]), f.user.creds[9].ID},
+		{f.user.Creds, f.user.Creds[0].ID},
+		{append(unknown, f.user.Creds[9]), f.user.Creds[9].ID},
 	} {
-		user := &testUser{id: f.user.id, creds: tc.creds}
+		user := &simtest.User{ID: f.user.ID, Creds: tc.creds}
 		assertion, session := f.beginLogin(t, user)
 		resp, err := f.plat.GetAssertion(t.Context(), testOrigin, assertion.Response, "")
 		if err != nil {
@@ -164,11 +165,11 @@ func TestManyCredentials(t *testing.T) {
 			t.Errorf("signed with %x, want %x", cred.ID, tc.want)
 		}
 	}
-	_, err := f.register(t, "", webauthn.WithExclusions(webauthn.Credentials(f.user.creds[9:]).CredentialDescriptors()))
+	_, err := f.register(t, "", webauthn.WithExclusions(webauthn.Credentials(f.user.Creds[9:]).CredentialDescriptors()))
 	if !errors.Is(err, simulator.ErrCredentialExcluded) {
 		t.Fatalf("excluded in second batch: err = %v, want ErrCredentialExcluded", err)
 	}
-	_, err = f.register(t, "", webauthn.WithExclusions(webauthn.Credentials(f.user.creds).CredentialDescriptors()))
+	_, err = f.register(t, "", webauthn.WithExclusions(webauthn.Credentials(f.user.Creds).CredentialDescriptors()))
 	if !errors.Is(err, simulator.ErrCredentialExcluded) {
 		t.Fatalf("excluded among 10: err = %v, want ErrCredentialExcluded", err)
 	}
@@ -179,7 +180,7 @@ func TestRegistrationFailures(t *testing.T) {
 	t.Run("excluded credential", func(t *testing.T) {
 		t.Parallel()
 		f := registered(t)
-		_, err := f.register(t, testPIN, webauthn.WithExclusions(webauthn.Credentials(f.user.creds).CredentialDescriptors()))
+		_, err := f.register(t, testPIN, webauthn.WithExclusions(webauthn.Credentials(f.user.Creds).CredentialDescriptors()))
 		if !errors.Is(err, simulator.ErrCredentialExcluded) {
 			t.Fatalf("err = %v, want ErrCredentialExcluded", err)
 		}
@@ -198,7 +199,7 @@ func TestRegistrationFailures(t *testing.T) {
 	})
 	t.Run("untrusted CA", func(t *testing.T) {
 		t.Parallel()
-		other, err := simulator.NewCA(simulator.NewDetRand(99), "Other CA", fixedNow)
+		other, err := simulator.NewCA(simtest.Rand(99), "Other CA", fixedNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +211,7 @@ func TestRegistrationFailures(t *testing.T) {
 	t.Run("key claiming Yubico's AAGUID", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, simulator.WithAAGUID(simulator.YubiKey5NFC.YubicoAAGUID()))
-		f.rp = newRP(t, simulator.DefaultFIDOCA(), simulator.YubiKey5NFC.AAGUID())
+		f.rp = simtest.NewRP(t, testRPID, testOrigin, simulator.DefaultFIDOCA().Root(), simulator.YubiKey5NFC.AAGUID())
 		if _, err := f.register(t, ""); err == nil {
 			t.Fatal("unknown AAGUID verified")
 		}
@@ -317,7 +318,7 @@ func TestDiscoverableLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	user, cred, err := f.rp.ValidatePasskeyLogin(func(rawID, userHandle []byte) (webauthn.User, error) {
-		if string(userHandle) != string(f.user.id) {
+		if string(userHandle) != string(f.user.ID) {
 			return nil, errors.New("unknown user handle")
 		}
 		return f.user, nil
@@ -329,7 +330,7 @@ func TestDiscoverableLogin(t *testing.T) {
 		t.Errorf("user %v, flags %+v", user, cred.Flags)
 	}
 	st := f.key.Snapshot()
-	want := []simulator.ResidentCredential{{ID: cred.ID, RPID: testRPID, UserHandle: f.user.id, UserName: "alice@example.com", DisplayName: "Alice"}}
+	want := []simulator.ResidentCredential{{ID: cred.ID, RPID: testRPID, UserHandle: f.user.ID, UserName: "alice@example.com", DisplayName: "Alice"}}
 	if diff := cmp.Diff(want, st.FIDO.Credentials); diff != "" {
 		t.Errorf("resident credentials (-want +got):\n%s", diff)
 	}
@@ -372,7 +373,7 @@ func TestExtensions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateCredential (RP): %v", err)
 	}
-	f.user.creds = append(f.user.creds, *cred)
+	f.user.Creds = append(f.user.Creds, *cred)
 	if st := f.key.Snapshot(); len(st.FIDO.Credentials) != 1 || st.FIDO.Credentials[0].CredProtect != 3 {
 		t.Fatalf("credProtect not stored: %+v", st.FIDO.Credentials)
 	}
@@ -435,7 +436,7 @@ func TestPINProtocol1AndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateCredential (RP): %v", err)
 	}
-	f.user.creds = append(f.user.creds, *cred)
+	f.user.Creds = append(f.user.Creds, *cred)
 	assertion, lsession := f.beginLogin(t, f.user)
 	aJSON, err := json.Marshal(assertion.Response) // bare options
 	if err != nil {
@@ -533,12 +534,12 @@ func TestManyCredentialsAlwaysUV(t *testing.T) {
 	}
 	// The known credential sits behind 8 unknown IDs: found by a probe of
 	// the second batch.
-	all := f.user.creds
+	all := f.user.Creds
 	var creds []webauthn.Credential
 	for i := range 8 {
 		creds = append(creds, webauthn.Credential{ID: []byte{byte(i), 9, 9}})
 	}
-	f.user.creds = append(creds, all[8])
+	f.user.Creds = append(creds, all[8])
 	cred, err := f.login(t, testOrigin, pin)
 	if err != nil {
 		t.Fatalf("login: %v", err)
@@ -546,8 +547,8 @@ func TestManyCredentialsAlwaysUV(t *testing.T) {
 	if string(cred.ID) != string(all[8].ID) || !cred.Flags.UserVerified {
 		t.Errorf("signed with %x (UV %v), want %x", cred.ID, cred.Flags.UserVerified, all[8].ID)
 	}
-	exclude := webauthn.Credentials(f.user.creds).CredentialDescriptors()
-	f.user.creds = all
+	exclude := webauthn.Credentials(f.user.Creds).CredentialDescriptors()
+	f.user.Creds = all
 	_, err = f.register(t, pin, webauthn.WithExclusions(exclude))
 	if !errors.Is(err, simulator.ErrCredentialExcluded) {
 		t.Fatalf("err = %v, want ErrCredentialExcluded", err)

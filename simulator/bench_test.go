@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 
+	"github.com/preenroll/preenroll/internal/cputime"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -121,17 +122,17 @@ func BenchmarkPairRatio(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	for b.Loop() {
-		t0 := threadCPU()
+		t0 := cputime.Thread()
 		if _, err := p.CreateCredential(ctx, testOrigin, benchOptions(), testPIN); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := p.GetAssertion(ctx, testOrigin, getOpts, testPIN); err != nil {
 			b.Fatal(err)
 		}
-		t1 := threadCPU()
+		t1 := cputime.Thread()
 		c.run(b)
 		pair += t1 - t0
-		crypto += threadCPU() - t1
+		crypto += cputime.Thread() - t1
 	}
 	b.ReportMetric(float64(pair)/float64(crypto), "pair/crypto")
 	b.ReportMetric(float64(pair.Microseconds())/float64(b.N), "pair-µs/op")

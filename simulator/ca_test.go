@@ -4,16 +4,18 @@ import (
 	"crypto/x509"
 	"testing"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/simtest"
 )
 
 func TestCA(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
-	ca, err := NewCA(newDetRand(3), "Test Root", now)
+	ca, err := NewCA(simtest.Rand(3), "Test Root", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := NewCA(newDetRand(3), "Test Root", now)
+	again, err := NewCA(simtest.Rand(3), "Test Root", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestCA(t *testing.T) {
 	if _, err := LoadCA(inter, ca.interKey, inter, ca.interKey); err == nil {
 		t.Error("LoadCA accepted a root that is not self-signed")
 	}
-	if _, err := NewCA(newDetRand(1), "", now); err == nil {
+	if _, err := NewCA(simtest.Rand(1), "", now); err == nil {
 		t.Error("NewCA accepted an empty name")
 	}
 }

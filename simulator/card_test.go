@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/internal/simtest"
 )
 
 // mustDo returns f(arg), failing the test when f fails.
@@ -26,7 +28,7 @@ func mustHex(t testing.TB, s string) []byte {
 
 func newTestKey(t testing.TB, opts ...Option) *Key {
 	t.Helper()
-	k, err := New(append([]Option{WithSerial(12345678), WithRand(newDetRand(1))}, opts...)...)
+	k, err := New(append([]Option{WithSerial(12345678), WithRand(simtest.Rand(1))}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

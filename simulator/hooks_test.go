@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/internal/simtest"
 )
 
 func TestTranscript(t *testing.T) {
@@ -76,7 +78,7 @@ func TestTouchFunc(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	t.Parallel()
 	run := func() []any {
-		k, err := New(WithRand(newDetRand(42)))
+		k, err := New(WithRand(simtest.Rand(42)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,17 +1,15 @@
 package simulator_test
 
 import (
-	"crypto/x509"
 	"errors"
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/metadata"
-	"github.com/go-webauthn/webauthn/metadata/providers/memory"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
+	"github.com/preenroll/preenroll/internal/simtest"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -21,53 +19,11 @@ const (
 	testPIN    = "4831-pin"
 )
 
-// testUser is a go-webauthn user.
-type testUser struct {
-	id    []byte
-	creds []webauthn.Credential
-}
-
-func (u *testUser) WebAuthnID() []byte                         { return u.id }
-func (u *testUser) WebAuthnName() string                       { return "alice@example.com" }
-func (u *testUser) WebAuthnDisplayName() string                { return "Alice" }
-func (u *testUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
-
-// newRP returns a go-webauthn relying party that trusts ca for aaguid
-// through an in-memory metadata provider.
-func newRP(t testing.TB, ca *simulator.CA, aaguid uuid.UUID) *webauthn.WebAuthn {
-	t.Helper()
-	mds, err := memory.New(memory.WithMetadata(map[uuid.UUID]*metadata.Entry{
-		aaguid: {
-			AaGUID: aaguid,
-			MetadataStatement: metadata.Statement{
-				AaGUID:                      aaguid,
-				Description:                 "Simulated YubiKey 5 Series with NFC",
-				AttestationTypes:            metadata.AuthenticatorAttestationTypes{metadata.BasicFull},
-				AttestationRootCertificates: []*x509.Certificate{ca.Root()},
-			},
-			StatusReports: []metadata.StatusReport{{Status: metadata.FidoCertifiedL1}},
-		},
-	}))
-	if err != nil {
-		t.Fatalf("memory.New: %v", err)
-	}
-	w, err := webauthn.New(&webauthn.Config{
-		RPID:          testRPID,
-		RPDisplayName: "Example",
-		RPOrigins:     []string{testOrigin},
-		MDS:           mds,
-	})
-	if err != nil {
-		t.Fatalf("webauthn.New: %v", err)
-	}
-	return w
-}
-
 type fixture struct {
 	key  *simulator.Key
 	plat *simulator.Platform
 	rp   *webauthn.WebAuthn
-	user *testUser
+	user *simtest.User
 }
 
 var fixedNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -76,7 +32,7 @@ func newFixture(t testing.TB, opts ...simulator.Option) *fixture {
 	t.Helper()
 	k, err := simulator.New(append([]simulator.Option{
 		simulator.WithSerial(12345678),
-		simulator.WithRand(simulator.NewDetRand(7)),
+		simulator.WithRand(simtest.Rand(7)),
 		simulator.WithClock(func() time.Time { return fixedNow }),
 	}, opts...)...)
 	if err != nil {
@@ -85,8 +41,8 @@ func newFixture(t testing.TB, opts ...simulator.Option) *fixture {
 	return &fixture{
 		key:  k,
 		plat: simulator.NewPlatform(k),
-		rp:   newRP(t, simulator.DefaultFIDOCA(), k.AAGUID()),
-		user: &testUser{id: []byte("user-handle-0001")},
+		rp:   simtest.NewRP(t, testRPID, testOrigin, simulator.DefaultFIDOCA().Root(), k.AAGUID()),
+		user: &simtest.User{ID: []byte("user-handle-0001")},
 	}
 }
 
@@ -125,7 +81,7 @@ func (f *fixture) register(t testing.TB, pin string, opts ...webauthn.Registrati
 	if err != nil {
 		return nil, err
 	}
-	f.user.creds = append(f.user.creds, *cred)
+	f.user.Creds = append(f.user.Creds, *cred)
 	return cred, nil
 }
 
@@ -161,9 +117,9 @@ func (f *fixture) login(t testing.TB, origin, pin string, opts ...webauthn.Login
 	if err != nil {
 		return nil, err
 	}
-	for i := range f.user.creds {
-		if string(f.user.creds[i].ID) == string(cred.ID) {
-			f.user.creds[i] = *cred
+	for i := range f.user.Creds {
+		if string(f.user.Creds[i].ID) == string(cred.ID) {
+			f.user.Creds[i] = *cred
 		}
 	}
 	return cred, nil

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	josecipher "github.com/go-jose/go-jose/v4/cipher"
+
+	"github.com/preenroll/preenroll/internal/cputime"
 )
 
 // Plaintext sizes of the four pre-registration messages, rounded up from
@@ -321,11 +323,11 @@ func BenchmarkLifecycleVsFloor(b *testing.B) {
 	var life, floor time.Duration
 	for b.Loop() {
 		users := w.addUsers(1)
-		t0 := processCPU()
+		t0 := cputime.Process()
 		w.lifecycle(ctx, users)
-		t1 := processCPU()
+		t1 := cputime.Process()
 		f.run(b)
-		t2 := processCPU()
+		t2 := cputime.Process()
 		life += t1 - t0
 		floor += t2 - t1
 	}

@@ -3,7 +3,6 @@ package benchmarks_test
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,29 +12,6 @@ import (
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
-
-// processCPU returns the CPU time (user + system) the whole process has
-// used so far: on a machine shared with other work it measures our work,
-// not our waiting for a core. It includes the fakes' HTTP handlers and the
-// garbage collector, which run on other threads.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// threadCPU returns the CPU time of the calling OS thread; the caller
-// holds runtime.LockOSThread. Work on other goroutines is not counted.
-func threadCPU() time.Duration {
-	const rusageThread = 1 // RUSAGE_THREAD
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // world is a fulfillmenttest World (a fake Okta org and a fake Yubico with
 // a Service between them, all over loopback HTTP) with plenty of stock

@@ -22,6 +22,8 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/preenroll/preenroll/internal/cputime"
+	"github.com/preenroll/preenroll/internal/simtest"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -30,17 +32,6 @@ const (
 	peerOrigin = "https://example.com"
 	peerPIN    = "271828"
 )
-
-// rpUser is the go-webauthn relying party's user.
-type rpUser struct {
-	id    []byte
-	creds []gowebauthn.Credential
-}
-
-func (u *rpUser) WebAuthnID() []byte                           { return u.id }
-func (u *rpUser) WebAuthnName() string                         { return "alice@example.com" }
-func (u *rpUser) WebAuthnDisplayName() string                  { return "Alice" }
-func (u *rpUser) WebAuthnCredentials() []gowebauthn.Credential { return u.creds }
 
 // newPeerRP is the relying party both sides register and sign in with:
 // go-webauthn v0.18.2, attestation conveyance as given, user verification
@@ -74,7 +65,7 @@ type authenticator interface {
 // ceremonies registers a new credential for a new user and signs in with
 // it once, verifying both at the relying party.
 func ceremonies(tb testing.TB, rp *gowebauthn.WebAuthn, a authenticator, n int) {
-	user := &rpUser{id: fmt.Appendf(nil, "user-%d", n)}
+	user := &simtest.User{ID: fmt.Appendf(nil, "user-%d", n)}
 	creation, session, err := rp.BeginRegistration(user)
 	if err != nil {
 		tb.Fatal(err)
@@ -87,7 +78,7 @@ func ceremonies(tb testing.TB, rp *gowebauthn.WebAuthn, a authenticator, n int) 
 	if err != nil {
 		tb.Fatalf("registration: %v", err)
 	}
-	user.creds = append(user.creds, *cred)
+	user.Creds = append(user.Creds, *cred)
 	assertion, session, err := rp.BeginLogin(user)
 	if err != nil {
 		tb.Fatal(err)
@@ -284,15 +275,15 @@ func peerRatio(b *testing.B, rp *gowebauthn.WebAuthn, o *ours, floor ...func(tes
 	var ourTime, theirTime, floorTime time.Duration
 	n := 0
 	for b.Loop() {
-		t0 := threadCPU()
+		t0 := cputime.Thread()
 		ceremonies(b, rp, o, n)
-		t1 := threadCPU()
+		t1 := cputime.Thread()
 		ceremonies(b, rp, t, n)
-		t2 := threadCPU()
+		t2 := cputime.Thread()
 		for _, f := range floor {
 			f(b)
 		}
-		t3 := threadCPU()
+		t3 := cputime.Thread()
 		ourTime += t1 - t0
 		theirTime += t2 - t1
 		floorTime += t3 - t2

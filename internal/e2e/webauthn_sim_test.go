@@ -2,15 +2,14 @@ package e2e_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/preenroll/preenroll/internal/simtest"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 )
@@ -36,29 +35,6 @@ const (
 
 var e2eNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
-// seeded is a deterministic byte stream (SHA-256 in counter mode).
-type seeded struct {
-	seed, counter uint64
-	buf           []byte
-}
-
-func (r *seeded) Read(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if len(r.buf) == 0 {
-			var in [16]byte
-			binary.BigEndian.PutUint64(in[:8], r.seed)
-			binary.BigEndian.PutUint64(in[8:], r.counter)
-			r.counter++
-			h := sha256.Sum256(in[:])
-			r.buf = h[:]
-		}
-		c := copy(p, r.buf)
-		p, r.buf = p[c:], r.buf[c:]
-	}
-	return n, nil
-}
-
 type world struct {
 	key  *simulator.Key
 	plat *simulator.Platform
@@ -72,7 +48,7 @@ func newWorld(t *testing.T, model simulator.Model, seed uint64) *world {
 	k, err := simulator.New(
 		simulator.WithModel(model),
 		simulator.WithSerial(20_000_000+uint32(seed)),
-		simulator.WithRand(&seeded{seed: seed}),
+		simulator.WithRand(simtest.Rand(seed)),
 		simulator.WithClock(clock),
 	)
 	if err != nil {
@@ -85,7 +61,7 @@ func newWorld(t *testing.T, model simulator.Model, seed uint64) *world {
 		AllowedAAGUIDs:     []uuid.UUID{k.AAGUID()},
 		RequireAttestation: true,
 		Now:                clock,
-		Rand:               &seeded{seed: seed + 1000},
+		Rand:               simtest.Rand(seed + 1000),
 	})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)

@@ -5,7 +5,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"os/exec"
@@ -13,14 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/metadata"
-	"github.com/go-webauthn/webauthn/metadata/providers/memory"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"github.com/preenroll/preenroll/internal/pcsctest"
+	"github.com/preenroll/preenroll/internal/simtest"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -32,42 +30,6 @@ const (
 	rpID     = "example.com"
 	rpOrigin = "https://example.com"
 )
-
-type rpUser struct {
-	id    []byte
-	creds []webauthn.Credential
-}
-
-func (u *rpUser) WebAuthnID() []byte                         { return u.id }
-func (u *rpUser) WebAuthnName() string                       { return "alice@example.com" }
-func (u *rpUser) WebAuthnDisplayName() string                { return "Alice" }
-func (u *rpUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
-
-// newRelyingParty is a go-webauthn relying party that trusts the
-// simulator's FIDO CA for aaguid, through an in-memory metadata provider.
-func newRelyingParty(t *testing.T, aaguid uuid.UUID) *webauthn.WebAuthn {
-	t.Helper()
-	mds, err := memory.New(memory.WithMetadata(map[uuid.UUID]*metadata.Entry{
-		aaguid: {
-			AaGUID: aaguid,
-			MetadataStatement: metadata.Statement{
-				AaGUID:                      aaguid,
-				Description:                 "Simulated YubiKey 5 NFC",
-				AttestationTypes:            metadata.AuthenticatorAttestationTypes{metadata.BasicFull},
-				AttestationRootCertificates: []*x509.Certificate{simulator.DefaultFIDOCA().Root()},
-			},
-			StatusReports: []metadata.StatusReport{{Status: metadata.FidoCertifiedL1}},
-		},
-	}))
-	if err != nil {
-		t.Fatalf("memory.New: %v", err)
-	}
-	w, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Example", RPOrigins: []string{rpOrigin}, MDS: mds})
-	if err != nil {
-		t.Fatalf("webauthn.New: %v", err)
-	}
-	return w
-}
 
 // pythonFIDO2 runs a WebAuthn ceremony with testdata/fido2_client.py and
 // returns its JSON output.
@@ -124,8 +86,8 @@ func testPythonFIDO2(t *testing.T, model simulator.Model) {
 	}
 	st.Insert(t, 0, k)
 
-	rp := newRelyingParty(t, k.AAGUID())
-	user := &rpUser{id: []byte("user-handle-0001")}
+	rp := simtest.NewRP(t, rpID, rpOrigin, simulator.DefaultFIDOCA().Root(), k.AAGUID())
+	user := &simtest.User{ID: []byte("user-handle-0001")}
 
 	creation, session, err := rp.BeginRegistration(user,
 		webauthn.WithConveyancePreference(protocol.PreferDirectAttestation),
@@ -152,7 +114,7 @@ func testPythonFIDO2(t *testing.T, model simulator.Model) {
 	if !cred.Flags.UserPresent || !cred.Flags.UserVerified {
 		t.Errorf("registration flags %+v, want UP and UV (PIN)", cred.Flags)
 	}
-	user.creds = append(user.creds, *cred)
+	user.Creds = append(user.Creds, *cred)
 
 	// The discoverable credential python-fido2 made is what ykman lists
 	// through credentialManagement.

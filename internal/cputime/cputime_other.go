@@ -1,0 +1,13 @@
+//go:build !linux
+
+package cputime
+
+import "time"
+
+var start = time.Now()
+
+// Process falls back to the wall time since the program started.
+func Process() time.Duration { return time.Since(start) }
+
+// Thread falls back to the wall time since the program started.
+func Thread() time.Duration { return time.Since(start) }

@@ -1,0 +1,95 @@
+// Package simtest holds what the simulator's tests share with the
+// cross-package tests that drive a simulated key (internal/e2e,
+// internal/interop, internal/benchmarks): a deterministic random stream,
+// and a go-webauthn relying party with a user to register.
+//
+// It does not import the simulator, so the simulator's internal tests can
+// use it too.
+package simtest
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"io"
+	"testing"
+
+	"github.com/go-webauthn/webauthn/metadata"
+	"github.com/go-webauthn/webauthn/metadata/providers/memory"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+)
+
+// Rand returns a deterministic byte stream for seed (SHA-256 in counter
+// mode over seed and a block counter): the same seed gives the same bytes
+// on every run and platform.
+func Rand(seed uint64) io.Reader { return &detRand{seed: seed} }
+
+type detRand struct {
+	seed, counter uint64
+	buf           []byte
+}
+
+func (r *detRand) Read(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(r.buf) == 0 {
+			var in [16]byte
+			binary.BigEndian.PutUint64(in[:8], r.seed)
+			binary.BigEndian.PutUint64(in[8:], r.counter)
+			r.counter++
+			h := sha256.Sum256(in[:])
+			r.buf = h[:]
+		}
+		c := copy(p, r.buf)
+		p, r.buf = p[c:], r.buf[c:]
+	}
+	return n, nil
+}
+
+// User is a go-webauthn user, alice@example.com ("Alice"), with user
+// handle ID and the credentials the relying party stored for her.
+type User struct {
+	ID    []byte
+	Creds []webauthn.Credential
+}
+
+// WebAuthnID implements webauthn.User.
+func (u *User) WebAuthnID() []byte { return u.ID }
+
+// WebAuthnName implements webauthn.User.
+func (u *User) WebAuthnName() string { return "alice@example.com" }
+
+// WebAuthnDisplayName implements webauthn.User.
+func (u *User) WebAuthnDisplayName() string { return "Alice" }
+
+// WebAuthnCredentials implements webauthn.User.
+func (u *User) WebAuthnCredentials() []webauthn.Credential { return u.Creds }
+
+// NewRP returns a go-webauthn relying party for rpID at origin that
+// trusts packed attestations chaining to root for the authenticator model
+// aaguid, through an in-memory metadata provider: it checks AAGUID and
+// chain as it would against the FIDO Metadata Service.
+func NewRP(tb testing.TB, rpID, origin string, root *x509.Certificate, aaguid uuid.UUID) *webauthn.WebAuthn {
+	tb.Helper()
+	mds, err := memory.New(memory.WithMetadata(map[uuid.UUID]*metadata.Entry{
+		aaguid: {
+			AaGUID: aaguid,
+			MetadataStatement: metadata.Statement{
+				AaGUID:                      aaguid,
+				Description:                 "Simulated YubiKey 5 Series with NFC",
+				AttestationTypes:            metadata.AuthenticatorAttestationTypes{metadata.BasicFull},
+				AttestationRootCertificates: []*x509.Certificate{root},
+			},
+			StatusReports: []metadata.StatusReport{{Status: metadata.FidoCertifiedL1}},
+		},
+	}))
+	if err != nil {
+		tb.Fatalf("memory.New: %v", err)
+	}
+	w, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Example", RPOrigins: []string{origin}, MDS: mds})
+	if err != nil {
+		tb.Fatalf("webauthn.New: %v", err)
+	}
+	return w
+}
