@@ -14,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 
 	"github.com/preenroll/preenroll/internal/cputime"
+	"github.com/preenroll/preenroll/internal/simtest"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -159,14 +160,7 @@ type pairCrypto struct {
 }
 
 func newPairCrypto(b *testing.B) *pairCrypto {
-	auth, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
+	auth, signer := simtest.P256Keys(b)
 	scalar := make([]byte, 32)
 	scalar[31] = 7
 	return &pairCrypto{auth: auth, signer: signer, scalar: scalar, hash: sha256.Sum256([]byte("authenticator data and client data hash"))}

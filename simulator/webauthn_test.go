@@ -85,24 +85,14 @@ func (f *fixture) register(t testing.TB, pin string, opts ...webauthn.Registrati
 	return cred, nil
 }
 
-// finishRegistration is the RP's side of a registration: it parses the
-// platform's response and verifies it against session.
+// finishRegistration is the RP's side of a registration of f.user.
 func (f *fixture) finishRegistration(session *webauthn.SessionData, resp []byte) (*webauthn.Credential, error) {
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-	if err != nil {
-		return nil, err
-	}
-	return f.rp.CreateCredential(f.user, *session, parsed)
+	return simtest.FinishRegistration(f.rp, f.user, session, resp)
 }
 
-// finishLogin is the RP's side of a login of user: it parses the
-// platform's response and validates it against session.
+// finishLogin is the RP's side of a login of user.
 func (f *fixture) finishLogin(user webauthn.User, session *webauthn.SessionData, resp []byte) (*webauthn.Credential, error) {
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
-	if err != nil {
-		return nil, err
-	}
-	return f.rp.ValidateLogin(user, *session, parsed)
+	return simtest.FinishLogin(f.rp, user, session, resp)
 }
 
 // login runs a full login and updates the stored credential.

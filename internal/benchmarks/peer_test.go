@@ -70,11 +70,7 @@ func ceremonies(tb testing.TB, rp *gowebauthn.WebAuthn, a authenticator, n int) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(a.create(tb, creation))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cred, err := rp.CreateCredential(user, *session, parsed)
+	cred, err := simtest.FinishRegistration(rp, user, session, a.create(tb, creation))
 	if err != nil {
 		tb.Fatalf("registration: %v", err)
 	}
@@ -83,11 +79,7 @@ func ceremonies(tb testing.TB, rp *gowebauthn.WebAuthn, a authenticator, n int) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	parsedA, err := protocol.ParseCredentialRequestResponseBytes(a.get(tb, assertion))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := rp.ValidateLogin(user, *session, parsedA); err != nil {
+	if _, err := simtest.FinishLogin(rp, user, session, a.get(tb, assertion)); err != nil {
 		tb.Fatalf("authentication: %v", err)
 	}
 }
@@ -155,29 +147,29 @@ func newTheirs() *theirs {
 }
 
 func (t *theirs) create(tb testing.TB, opts *protocol.CredentialCreation) []byte {
-	js, err := json.Marshal(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	parsed, err := virtualwebauthn.ParseAttestationOptions(string(js))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	parsed := theirOptions(tb, opts, virtualwebauthn.ParseAttestationOptions)
 	t.cred = newTheirCredential()
 	t.auth.Credentials = []virtualwebauthn.Credential{t.cred}
-	return []byte(virtualwebauthn.CreateAttestationResponse(t.rp, t.auth, t.cred, *parsed))
+	return []byte(virtualwebauthn.CreateAttestationResponse(t.rp, t.auth, t.cred, parsed))
 }
 
 func (t *theirs) get(tb testing.TB, opts *protocol.CredentialAssertion) []byte {
+	parsed := theirOptions(tb, opts, virtualwebauthn.ParseAssertionOptions)
+	return []byte(virtualwebauthn.CreateAssertionResponse(t.rp, t.auth, t.cred, parsed))
+}
+
+// theirOptions hands the RP's options to virtualwebauthn as a browser's
+// JavaScript would: as JSON, parsed by parse.
+func theirOptions[O any](tb testing.TB, opts any, parse func(string) (*O, error)) O {
 	js, err := json.Marshal(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	parsed, err := virtualwebauthn.ParseAssertionOptions(string(js))
+	parsed, err := parse(string(js))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return []byte(virtualwebauthn.CreateAssertionResponse(t.rp, t.auth, t.cred, *parsed))
+	return *parsed
 }
 
 // newTheirCredential returns a new virtualwebauthn EC2 credential whose
@@ -321,14 +313,7 @@ type freshFloor struct {
 }
 
 func newFreshFloor(tb testing.TB) *freshFloor {
-	auth, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	att, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	auth, att := simtest.P256Keys(tb)
 	master := make([]byte, 32)
 	rand.Read(master)
 	blk, err := aes.NewCipher(master)

@@ -97,13 +97,9 @@ func testPythonFIDO2(t *testing.T, model simulator.Model) {
 		t.Fatalf("BeginRegistration: %v", err)
 	}
 	out := pythonFIDO2(t, st, "make-credential", creation.Response, pin)
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(out)
+	cred, err := simtest.FinishRegistration(rp, user, session, out)
 	if err != nil {
-		t.Fatalf("parse python-fido2's attestation %s: %v", out, err)
-	}
-	cred, err := rp.CreateCredential(user, *session, parsed)
-	if err != nil {
-		t.Fatalf("CreateCredential: %v", err)
+		t.Fatalf("python-fido2's attestation %s: %v", out, err)
 	}
 	if cred.AttestationFormat != "packed" || cred.AttestationType != "basic_full" {
 		t.Errorf("attestation %s/%s, want packed/basic_full", cred.AttestationFormat, cred.AttestationType)
@@ -128,13 +124,9 @@ func testPythonFIDO2(t *testing.T, model simulator.Model) {
 		t.Fatalf("BeginLogin: %v", err)
 	}
 	out = pythonFIDO2(t, st, "get-assertion", assertion.Response, pin)
-	pa, err := protocol.ParseCredentialRequestResponseBytes(out)
+	got, err := simtest.FinishLogin(rp, user, lsession, out)
 	if err != nil {
-		t.Fatalf("parse python-fido2's assertion %s: %v", out, err)
-	}
-	got, err := rp.ValidateLogin(user, *lsession, pa)
-	if err != nil {
-		t.Fatalf("ValidateLogin: %v", err)
+		t.Fatalf("python-fido2's assertion %s: %v", out, err)
 	}
 	if !got.Flags.UserVerified || got.Authenticator.CloneWarning || got.Authenticator.SignCount <= cred.Authenticator.SignCount {
 		t.Errorf("login: UV %v, clone warning %v, sign count %d after %d; want UV, no warning, a higher count",
@@ -179,16 +171,8 @@ func TestFIDOPINAuthBlocked(t *testing.T) {
 		t.Errorf("three wrong PINs, then the right one (-want +got):\n%s", diff)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	v.Remove()
-	if err := st.WaitCard(ctx, 0, false); err != nil {
-		t.Fatal(err)
-	}
-	v.Insert()
-	if err := st.WaitCard(ctx, 0, true); err != nil {
-		t.Fatal(err)
-	}
+	setPresent(t, st, 0, v, false)
+	setPresent(t, st, 0, v, true)
 	got = try(pin)
 	want = attempts{Results: []int{0}, Retries: 8}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -4,7 +4,6 @@ package interop
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -24,7 +23,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/internal/pcsctest"
-	"github.com/preenroll/preenroll/simulator"
 )
 
 // TestPIVGo drives the simulated key with piv-go v2 (cgo, libpcsclite)
@@ -125,14 +123,7 @@ func TestPIVGo(t *testing.T) {
 			yk := must(t)
 			opts := piv.Key{Algorithm: piv.AlgorithmEC256, PINPolicy: piv.PINPolicyOnce, TouchPolicy: piv.TouchPolicyNever}
 			pub, err := yk.GenerateKey(piv.DefaultManagementKey, piv.SlotAuthentication, opts)
-			if err != nil {
-				t.Fatalf("GenerateKey: %v", err)
-			}
-			ec, ok := pub.(*ecdsa.PublicKey)
-			if !ok || ec.Curve != elliptic.P256() {
-				t.Fatalf("GenerateKey returned %T, want a P-256 *ecdsa.PublicKey", pub)
-			}
-			pub9a = ec
+			pub9a = p256Key(t, "GenerateKey", pub, err)
 			info, err := yk.KeyInfo(piv.SlotAuthentication)
 			if err != nil {
 				t.Fatalf("KeyInfo: %v", err)
@@ -226,12 +217,7 @@ func TestPIVGo(t *testing.T) {
 			if err != nil {
 				t.Fatalf("AttestationCertificate: %v", err)
 			}
-			roots := x509.NewCertPool()
-			roots.AddCert(simulator.DefaultPIVCA().Root())
-			att, err := (&piv.Verifier{Roots: roots}).Verify(attCert, slotCert)
-			if err != nil {
-				t.Fatalf("Verifier{simulator root}.Verify: %v", err)
-			}
+			att := verifyAttestation(t, attCert, slotCert)
 			want := &piv.Attestation{
 				Version: piv.Version{Major: 5, Minor: 7, Patch: 1}, Serial: testSerial,
 				Formfactor: piv.FormfactorUSBAKeychain, PINPolicy: piv.PINPolicyOnce,
@@ -363,12 +349,7 @@ func TestPIVGoRemoveInsert(t *testing.T) {
 		t.Fatalf("VerifyPIN: %v", err)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	v.Remove()
-	if err := st.WaitCard(ctx, 0, false); err != nil {
-		t.Fatal(err)
-	}
+	setPresent(t, st, 0, v, false)
 	if _, err := yk.Serial(); err == nil {
 		t.Error("Serial() on a removed key succeeded")
 	}
@@ -378,10 +359,7 @@ func TestPIVGoRemoveInsert(t *testing.T) {
 		t.Error("Open with the key removed succeeded")
 	}
 
-	v.Insert()
-	if err := st.WaitCard(ctx, 0, true); err != nil {
-		t.Fatal(err)
-	}
+	setPresent(t, st, 0, v, true)
 	yk, err = piv.Open(st.ReaderName(0))
 	if err != nil {
 		t.Fatalf("Open after re-insert: %v", err)

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,21 +133,15 @@ func TestYubicoPIVToolOldFirmware(t *testing.T) {
 	if err != nil {
 		t.Fatalf("yubico-piv-tool -a generate: %v\n%s%s", err, out, errOut)
 	}
-	block, _ := pem.Decode([]byte(out))
-	if block == nil {
-		t.Fatalf("yubico-piv-tool -a generate printed no PEM:\n%s", out)
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		t.Fatalf("generated key: %v", err)
-	}
+	parsed, err := x509.ParsePKIXPublicKey(pemDER(t, "yubico-piv-tool -a generate", out))
+	pub := p256Key(t, "yubico-piv-tool -a generate", parsed, err)
 	var in9C *simulator.PIVKeyState
 	for _, ks := range k.Snapshot().PIV.Keys {
 		if ks.Slot == 0x9C {
 			in9C = &ks
 		}
 	}
-	if in9C == nil || !pub.(*ecdsa.PublicKey).Equal(in9C.PublicKey) {
+	if in9C == nil || !pub.Equal(in9C.PublicKey) {
 		t.Errorf("slot 9C holds %+v, not the key yubico-piv-tool printed", in9C)
 	}
 	if _, errOut, err := tool("object data", "-a", "write-object", "--id", "0x5f0001", "-i", "-", "-f", "binary"); err != nil {
@@ -199,23 +192,19 @@ func TestPKCS11Tool(t *testing.T) {
 	}
 	p11("--login", "--pin", "123456", "--sign", "--id", "02", "--mechanism", "ECDSA",
 		"--signature-format", "sequence", "--input-file", inPath, "--output-file", sigPath)
-	sig, err := os.ReadFile(sigPath)
-	if err != nil {
-		t.Fatal(err)
+	// The files the two tools wrote: pkcs11-tool's signature, ykman's
+	// public key.
+	files := make(map[string][]byte)
+	for _, path := range []string{sigPath, pubPath} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[path] = b
 	}
-	pemBytes, err := os.ReadFile(pubPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(pemBytes)
-	if block == nil {
-		t.Fatal("ykman wrote no PEM public key")
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), digest[:], sig) {
+	sig := files[sigPath]
+	pub, err := x509.ParsePKIXPublicKey(pemDER(t, "ykman (public key file)", string(files[pubPath])))
+	if !ecdsa.VerifyASN1(p256Key(t, "ykman (public key file)", pub, err), digest[:], sig) {
 		t.Error("the signature pkcs11-tool made does not verify with the key ykman generated")
 	}
 }

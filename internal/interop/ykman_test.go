@@ -6,9 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/x509"
-	"encoding/pem"
 	"os/exec"
 	"strings"
 	"testing"
@@ -92,12 +90,7 @@ func TestYkmanCCID(t *testing.T) {
 		wantLines(t, "ykman list --serials", out, "12345678", "87654321")
 		out = ykman(t, st, "", "--device", "87654321", "info")
 		wantLines(t, "ykman --device 87654321 info", out, "Device type: YubiKey 5C NFC", "Serial number: 87654321")
-		v.Remove() // the other subtests expect one key
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		if err := st.WaitCard(ctx, 1, false); err != nil {
-			t.Fatal(err)
-		}
+		setPresent(t, st, 1, v, false) // the other subtests expect one key
 	})
 	t.Run("info", func(t *testing.T) {
 		out := ykman(t, st, "", append(reader, "info")...)
@@ -126,30 +119,15 @@ func TestYkmanCCID(t *testing.T) {
 		out := ykman(t, st, "", append(reader, "piv", "keys", "generate",
 			"--algorithm", "ECCP256", "--pin-policy", "ONCE", "--touch-policy", "NEVER",
 			"--management-key", "010203040506070801020304050607080102030405060708", "9a", "-")...)
-		block, _ := pem.Decode([]byte(out))
-		if block == nil {
-			t.Fatalf("ykman piv keys generate printed no PEM:\n%s", out)
-		}
-		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			t.Fatalf("public key: %v", err)
-		}
-		ec, ok := pub.(*ecdsa.PublicKey)
-		if !ok || ec.Curve != elliptic.P256() {
-			t.Fatalf("generated %T, want P-256", pub)
-		}
-		generated = ec
+		pub, err := x509.ParsePKIXPublicKey(pemDER(t, "ykman piv keys generate", out))
+		generated = p256Key(t, "ykman piv keys generate", pub, err)
 	})
 	t.Run("piv keys attest", func(t *testing.T) {
 		if generated == nil {
 			t.Skip("no key generated")
 		}
 		out := ykman(t, st, "", append(reader, "piv", "keys", "attest", "9a", "-")...)
-		block, _ := pem.Decode([]byte(out))
-		if block == nil {
-			t.Fatalf("ykman piv keys attest printed no PEM:\n%s", out)
-		}
-		slotCert, err := x509.ParseCertificate(block.Bytes)
+		slotCert, err := x509.ParseCertificate(pemDER(t, "ykman piv keys attest", out))
 		if err != nil {
 			t.Fatalf("attestation: %v", err)
 		}
@@ -159,20 +137,11 @@ func TestYkmanCCID(t *testing.T) {
 		// Check the chain and Yubico's extensions with piv-go's verifier,
 		// the F9 certificate read from the same key.
 		out = ykman(t, st, "", append(reader, "piv", "certificates", "export", "f9", "-")...)
-		fblock, _ := pem.Decode([]byte(out))
-		if fblock == nil {
-			t.Fatalf("ykman piv certificates export f9 printed no PEM:\n%s", out)
-		}
-		attCert, err := x509.ParseCertificate(fblock.Bytes)
+		attCert, err := x509.ParseCertificate(pemDER(t, "ykman piv certificates export f9", out))
 		if err != nil {
 			t.Fatalf("F9 certificate: %v", err)
 		}
-		roots := x509.NewCertPool()
-		roots.AddCert(simulator.DefaultPIVCA().Root())
-		att, err := (&piv.Verifier{Roots: roots}).Verify(attCert, slotCert)
-		if err != nil {
-			t.Fatalf("verify ykman's attestation: %v", err)
-		}
+		att := verifyAttestation(t, attCert, slotCert)
 		if att.Serial != testSerial || att.Slot != piv.SlotAuthentication || att.PINPolicy != piv.PINPolicyOnce {
 			t.Errorf("attestation = %+v, want serial %d, slot 9a, PIN policy once", att, testSerial)
 		}

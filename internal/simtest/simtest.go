@@ -8,6 +8,10 @@
 package simtest
 
 import (
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/metadata"
 	"github.com/go-webauthn/webauthn/metadata/providers/memory"
+	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 )
@@ -92,4 +97,43 @@ func NewRP(tb testing.TB, rpID, origin string, root *x509.Certificate, aaguid uu
 		tb.Fatalf("webauthn.New: %v", err)
 	}
 	return w
+}
+
+// P256Keys returns a new P-256 key agreement key and a new P-256 ECDSA
+// key from crypto/rand: the fixed keys of an authenticator (its key
+// agreement and attestation keys) for benchmarks that redo its
+// cryptography with the standard library.
+func P256Keys(tb testing.TB) (*ecdh.PrivateKey, *ecdsa.PrivateKey) {
+	tb.Helper()
+	agree, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sign, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return agree, sign
+}
+
+// FinishRegistration is the relying party's side of a registration: it
+// parses the platform's response (PublicKeyCredential JSON) and has rp
+// verify it against session for user.
+func FinishRegistration(rp *webauthn.WebAuthn, user webauthn.User, session *webauthn.SessionData, resp []byte) (*webauthn.Credential, error) {
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+	if err != nil {
+		return nil, err
+	}
+	return rp.CreateCredential(user, *session, parsed)
+}
+
+// FinishLogin is the relying party's side of a login: it parses the
+// platform's assertion response and has rp validate it against session
+// for user.
+func FinishLogin(rp *webauthn.WebAuthn, user webauthn.User, session *webauthn.SessionData, resp []byte) (*webauthn.Credential, error) {
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
+	if err != nil {
+		return nil, err
+	}
+	return rp.ValidateLogin(user, *session, parsed)
 }
