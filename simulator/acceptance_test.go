@@ -177,63 +177,93 @@ func TestManyCredentials(t *testing.T) {
 
 func TestRegistrationFailures(t *testing.T) {
 	t.Parallel()
-	t.Run("excluded credential", func(t *testing.T) {
-		t.Parallel()
-		f := registered(t)
-		_, err := f.register(t, testPIN, webauthn.WithExclusions(webauthn.Credentials(f.user.Creds).CredentialDescriptors()))
-		if !errors.Is(err, simulator.ErrCredentialExcluded) {
-			t.Fatalf("err = %v, want ErrCredentialExcluded", err)
-		}
-	})
-	t.Run("wrong origin", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t)
-		creation, session := f.beginRegistration(t, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
-		resp, err := f.plat.CreateCredential(t.Context(), "https://www.example.com", creation.Response, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.finishRegistration(session, resp); err == nil {
-			t.Fatal("registration from a foreign origin verified")
-		}
-	})
-	t.Run("untrusted CA", func(t *testing.T) {
-		t.Parallel()
-		other, err := simulator.NewCA(simtest.Rand(99), "Other CA", fixedNow)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := newFixture(t, simulator.WithFIDOCA(other))
-		if _, err := f.register(t, ""); err == nil {
-			t.Fatal("attestation from an untrusted CA verified")
-		}
-	})
-	t.Run("key claiming Yubico's AAGUID", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t, simulator.WithAAGUID(simulator.YubiKey5NFC.YubicoAAGUID()))
-		f.rp = simtest.NewRP(t, testRPID, testOrigin, simulator.DefaultFIDOCA().Root(), simulator.YubiKey5NFC.AAGUID())
-		if _, err := f.register(t, ""); err == nil {
-			t.Fatal("unknown AAGUID verified")
-		}
-	})
-	t.Run("denied touch", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t, simulator.WithTouch(simulator.TouchDeny))
-		if _, err := f.register(t, ""); !errors.Is(err, simulator.ErrOperationDenied) {
-			t.Fatalf("err = %v, want ErrOperationDenied", err)
-		}
-	})
-	t.Run("discoverable without PIN on a PIN-protected key", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t)
+	other, err := simulator.NewCA(simtest.Rand(99), "Other CA", fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setPIN := func(t *testing.T, f *fixture) {
 		if err := f.plat.SetPIN(t.Context(), testPIN); err != nil {
-			t.Fatal(err)
+			t.Fatalf("SetPIN: %v", err)
 		}
-		_, err := f.register(t, "", webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired))
-		if !errors.Is(err, simulator.ErrPINRequired) {
-			t.Fatalf("err = %v, want ErrPINRequired", err)
-		}
-	})
+	}
+	tests := []struct {
+		name    string
+		keyOpts []simulator.Option
+		prep    func(t *testing.T, f *fixture) // after the key is made
+		pin     string
+		opts    func(f *fixture) []webauthn.RegistrationOption
+		run     func(t *testing.T, f *fixture) error // instead of f.register
+		want    error                                // sentinel; nil: any error (the RP refuses)
+	}{
+		{
+			name: "excluded credential",
+			prep: func(t *testing.T, f *fixture) {
+				setPIN(t, f)
+				if _, err := f.register(t, testPIN); err != nil {
+					t.Fatalf("register: %v", err)
+				}
+			},
+			pin: testPIN,
+			opts: func(f *fixture) []webauthn.RegistrationOption {
+				return []webauthn.RegistrationOption{webauthn.WithExclusions(webauthn.Credentials(f.user.Creds).CredentialDescriptors())}
+			},
+			want: simulator.ErrCredentialExcluded,
+		},
+		{
+			name: "wrong origin",
+			run: func(t *testing.T, f *fixture) error {
+				creation, session := f.beginRegistration(t, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
+				resp, err := f.plat.CreateCredential(t.Context(), "https://www.example.com", creation.Response, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.finishRegistration(session, resp)
+				return err
+			},
+		},
+		{name: "untrusted CA", keyOpts: []simulator.Option{simulator.WithFIDOCA(other)}},
+		{
+			name:    "key claiming Yubico's AAGUID",
+			keyOpts: []simulator.Option{simulator.WithAAGUID(simulator.YubiKey5NFC.YubicoAAGUID())},
+			prep: func(t *testing.T, f *fixture) {
+				f.rp = simtest.NewRP(t, testRPID, testOrigin, simulator.DefaultFIDOCA().Root(), simulator.YubiKey5NFC.AAGUID())
+			},
+		},
+		{name: "denied touch", keyOpts: []simulator.Option{simulator.WithTouch(simulator.TouchDeny)}, want: simulator.ErrOperationDenied},
+		{
+			name: "discoverable without PIN on a PIN-protected key",
+			prep: setPIN,
+			opts: func(*fixture) []webauthn.RegistrationOption {
+				return []webauthn.RegistrationOption{webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired)}
+			},
+			want: simulator.ErrPINRequired,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, tt.keyOpts...)
+			if tt.prep != nil {
+				tt.prep(t, f)
+			}
+			var err error
+			if tt.run != nil {
+				err = tt.run(t, f)
+			} else {
+				var opts []webauthn.RegistrationOption
+				if tt.opts != nil {
+					opts = tt.opts(f)
+				}
+				_, err = f.register(t, tt.pin, opts...)
+			}
+			if err == nil {
+				t.Fatal("registration verified")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
 }
 
 // TestPINLockout walks the CTAP PIN retry rules: 3 consecutive wrong PINs

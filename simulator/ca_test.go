@@ -8,17 +8,20 @@ import (
 	"github.com/preenroll/preenroll/internal/simtest"
 )
 
+// testDay is when the internal tests' certificates are made and checked.
+var testDay = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+
 func TestCA(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
-	ca, err := NewCA(simtest.Rand(3), "Test Root", now)
-	if err != nil {
-		t.Fatal(err)
+	seeded := func() *CA {
+		t.Helper()
+		ca, err := NewCA(simtest.Rand(3), "Test Root", testDay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ca
 	}
-	again, err := NewCA(simtest.Rand(3), "Test Root", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, again := seeded(), seeded()
 	if !ca.rootKey.Equal(again.rootKey) || !ca.interKey.Equal(again.interKey) {
 		t.Error("same seed gave different CA keys")
 	}
@@ -36,7 +39,7 @@ func TestCA(t *testing.T) {
 	roots, inters := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(root)
 	inters.AddCert(inter)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, CurrentTime: testDay, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		t.Errorf("attestation certificate does not chain: %v", err)
 	}
 	aaguid := k.AAGUID()
@@ -63,7 +66,7 @@ func TestCA(t *testing.T) {
 	if _, err := LoadCA(inter, ca.interKey, inter, ca.interKey); err == nil {
 		t.Error("LoadCA accepted a root that is not self-signed")
 	}
-	if _, err := NewCA(simtest.Rand(1), "", now); err == nil {
+	if _, err := NewCA(simtest.Rand(1), "", testDay); err == nil {
 		t.Error("NewCA accepted an empty name")
 	}
 }

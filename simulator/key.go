@@ -25,17 +25,19 @@ const (
 	TouchTimeout                    // nobody touches it (CTAP2_ERR_USER_ACTION_TIMEOUT)
 )
 
+// touchNames names every touch policy.
+var touchNames = map[TouchPolicy]string{TouchApprove: "approve", TouchDeny: "deny", TouchTimeout: "timeout"}
+
 // String names the policy.
-func (p TouchPolicy) String() string {
-	switch p {
-	case TouchApprove:
-		return "approve"
-	case TouchDeny:
-		return "deny"
-	case TouchTimeout:
-		return "timeout"
+func (p TouchPolicy) String() string { return enumString(p, "TouchPolicy", touchNames) }
+
+// enumString is the String of an enumeration: its name in names, or
+// typ(n) for a value without one.
+func enumString[T ~int](v T, typ string, names map[T]string) string {
+	if s, ok := names[v]; ok {
+		return s
 	}
-	return fmt.Sprintf("TouchPolicy(%d)", int(p))
+	return fmt.Sprintf("%s(%d)", typ, int(v))
 }
 
 // atr is the answer to reset of a YubiKey 5 over USB CCID (docs/simulator.md
@@ -138,7 +140,7 @@ func WithPIVCA(ca *CA) Option {
 
 // WithTouch sets the initial touch policy (default [TouchApprove]).
 func WithTouch(p TouchPolicy) Option {
-	return checked(refuse(p < TouchApprove || p > TouchTimeout, "simulator: unknown touch policy %d", int(p)),
+	return checked(refuse(touchNames[p] == "", "simulator: unknown touch policy %d", int(p)),
 		func(c *config) { c.touch = p })
 }
 

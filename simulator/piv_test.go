@@ -658,7 +658,7 @@ func TestPIVAttestation(t *testing.T) {
 	if _, err := slotCert.Verify(x509.VerifyOptions{
 		Roots: roots, Intermediates: inter,
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		CurrentTime: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC),
+		CurrentTime: testDay,
 	}); err != nil {
 		t.Fatalf("attestation chain: %v", err)
 	}
@@ -1084,7 +1084,7 @@ func TestPIVCustomAttestationCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	now := testDay
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Org PIV Root"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),

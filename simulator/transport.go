@@ -17,16 +17,11 @@ const (
 	TransportNFC                      // held to an NFC reader (NFC models only)
 )
 
+// transportNames names every transport the simulator knows.
+var transportNames = map[Transport]string{TransportUSB: "USB", TransportNFC: "NFC"}
+
 // String returns "USB" or "NFC".
-func (t Transport) String() string {
-	switch t {
-	case TransportUSB:
-		return "USB"
-	case TransportNFC:
-		return "NFC"
-	}
-	return fmt.Sprintf("Transport(%d)", int(t))
-}
+func (t Transport) String() string { return enumString(t, "Transport", transportNames) }
 
 // Capability is a set of YubiKey applications as the management
 // application counts them in READ CONFIG and WRITE CONFIG (yubikit's
@@ -75,7 +70,7 @@ func (c Capability) String() string {
 // WithTransport attaches the key over t (default [TransportUSB]).
 // [TransportNFC] needs a model with NFC; [New] refuses it on others.
 func WithTransport(t Transport) Option {
-	return checked(refuse(t != TransportUSB && t != TransportNFC, "simulator: unknown transport %d", int(t)),
+	return checked(refuse(transportNames[t] == "", "simulator: unknown transport %d", int(t)),
 		func(c *config) { c.transport = t })
 }
 

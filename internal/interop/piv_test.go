@@ -8,13 +8,11 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"slices"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/internal/pcsctest"
+	"github.com/preenroll/preenroll/simulator"
 )
 
 // TestPIVGo drives the simulated key with piv-go v2 (cgo, libpcsclite)
@@ -311,24 +310,15 @@ func TestPIVGo(t *testing.T) {
 	}
 }
 
-// issueCert returns a certificate for pub signed by a throwaway CA.
+// issueCert returns a certificate for pub issued by a throwaway
+// simulator CA.
 func issueCert(t *testing.T, pub *ecdsa.PublicKey) *x509.Certificate {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := simulator.NewCA(rand.Reader, "interop test CA", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "interop test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := ca.Issue(rand.Reader, &x509.Certificate{Subject: pkix.Name{CommonName: "interop test"}}, pub)
 	if err != nil {
 		t.Fatal(err)
 	}
