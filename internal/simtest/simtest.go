@@ -1,7 +1,9 @@
 // Package simtest holds what the simulator's tests share with the
 // cross-package tests that drive a simulated key (internal/e2e,
-// internal/interop, internal/benchmarks): a deterministic random stream,
-// and a go-webauthn relying party with a user to register.
+// internal/interop, internal/benchmarks): a deterministic random stream;
+// a go-webauthn relying party, a user to register with it, and the
+// relying party's side of both ceremonies; and the fixed P-256 keys of an
+// authenticator for benchmarks that redo its cryptography directly.
 //
 // It does not import the simulator, so the simulator's internal tests can
 // use it too.
