@@ -3,13 +3,9 @@ package simulator
 import (
 	"crypto/x509"
 	"testing"
-	"time"
 
 	"github.com/preenroll/preenroll/internal/simtest"
 )
-
-// testDay is when the internal tests' certificates are made and checked.
-var testDay = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
 
 func TestCA(t *testing.T) {
 	t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -25,6 +26,9 @@ func mustHex(t testing.TB, s string) []byte {
 	t.Helper()
 	return mustDo(t, hex.DecodeString, s)
 }
+
+// testDay is when the internal tests' certificates are made and checked.
+var testDay = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
 
 func newTestKey(t testing.TB, opts ...Option) *Key {
 	t.Helper()
