@@ -2,12 +2,19 @@
 # bench.sh regenerates the tables of BENCHMARKS.md: it runs the benchmarks
 # of internal/benchmarks COUNT times (default 5; the rate limit in Okta's
 # 60 s windows, about 2¼ minutes a run, RATE60_COUNT times, default 3), the
-# 100,000-order memory run once (skip it with MEM100K=0), writes the raw output (benchstat-
-# compatible) under OUT (default $TMPDIR/preenroll-bench) and replaces the text between
-# the bench:begin/bench:end markers of BENCHMARKS.md with the medians.
+# 100,000-order memory run once (skip it with MEM100K=0), 10,000 orders with 1 and 3
+# instances on PostgreSQL INSTANCES_COUNT times (default 3; about 1 minute a run; skip
+# them with PG=0), writes the raw output (benchstat-compatible) under OUT (default
+# $TMPDIR/preenroll-bench) and replaces the text between the bench:begin/bench:end
+# markers of BENCHMARKS.md with the medians.
 #
-#	scripts/bench.sh                 # everything, 16-21 minutes on 2 cores
-#	COUNT=10 MEM100K=0 scripts/bench.sh
+# PostgreSQL: with PREENROLL_POSTGRES_URL set, that server is used; otherwise bench.sh
+# starts a throwaway cluster with .ci/postgres.sh (which installs Debian's postgresql
+# if needed, as root) and stops it when it ends. PG=0 runs only the memory and SQLite
+# cases of BenchmarkOrderBatchInstances.
+#
+#	scripts/bench.sh                 # everything, 20-25 minutes on 2 cores
+#	COUNT=10 MEM100K=0 PG=0 scripts/bench.sh
 #	benchstat /tmp/preenroll-bench/bench.txt   # if you have benchstat
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,10 +22,24 @@ COUNT=${COUNT:-5}
 RATE60_COUNT=${RATE60_COUNT:-3}
 OUT=${OUT:-${TMPDIR:-/tmp}/preenroll-bench}
 MEM100K=${MEM100K:-1}
+INSTANCES_COUNT=${INSTANCES_COUNT:-3}
+PG=${PG:-1}
 PKG=./internal/benchmarks/
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 mkdir -p "$OUT"
 : >"$OUT/bench.txt"
+
+# PostgreSQL for BenchmarkOrderBatchInstances, started first so that a failure
+# to start it costs no benchmark run.
+if [ "$PG" = 1 ] && [ -z "${PREENROLL_POSTGRES_URL:-}" ]; then
+	PGENV=$(bash .ci/postgres.sh start) || {
+		echo "bench.sh: could not start a throwaway PostgreSQL (.ci/postgres.sh); set PREENROLL_POSTGRES_URL, or PG=0 to skip" >&2
+		exit 1
+	}
+	eval "$PGENV"
+	trap 'bash .ci/postgres.sh stop "$PREENROLL_PG_DIR"' EXIT
+	trap 'exit 130' INT TERM
+fi
 
 bench() { # pattern benchtime [count]
 	go test -run '^$' -bench "$1" -benchtime "$2" -count "${3:-$COUNT}" -timeout 60m "$PKG" | tee -a "$OUT/bench.txt"
@@ -28,6 +49,13 @@ bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-20s-window$' 1x
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-60s-window$' 1x "$RATE60_COUNT"
 bench '^BenchmarkMemory$' 1x
 bench '^BenchmarkOktaSeedUsers$' 1x
+
+# 1 vs 3 instances on PostgreSQL (and 1 on memory and SQLite for reference).
+if [ "$PG" = 1 ]; then
+	bench '^BenchmarkOrderBatchInstances$' 1x "$INSTANCES_COUNT"
+else
+	bench '^BenchmarkOrderBatchInstances$/^(memory|sqlite)-' 1x "$INSTANCES_COUNT"
+fi
 
 if grep -q -e '^--- FAIL' -e '^FAIL' "$OUT/bench.txt"; then
 	echo "bench.sh: a benchmark failed; BENCHMARKS.md left unchanged" >&2
@@ -45,7 +73,7 @@ if [ "$MEM100K" = 1 ]; then
 fi
 
 {
-	echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/bench.sh (COUNT=$COUNT, RATE60_COUNT=$RATE60_COUNT) on $(go env GOOS)/$(go env GOARCH), $(getconf _NPROCESSORS_ONLN) CPUs, $(go version | cut -d' ' -f3); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
+	echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/bench.sh (COUNT=$COUNT, RATE60_COUNT=$RATE60_COUNT, INSTANCES_COUNT=$INSTANCES_COUNT, PG=$PG) on $(go env GOOS)/$(go env GOARCH), $(getconf _NPROCESSORS_ONLN) CPUs, $(go version | cut -d' ' -f3); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
 	echo
 	go run ./internal/benchmarks/cmd/benchtable "$@" "$OUT/bench.txt"
 } >"$OUT/table.md"
