@@ -1,7 +1,10 @@
 // Package benchmarks holds the cross-package benchmarks of preenroll: the
 // simulator against github.com/descope/virtualwebauthn, the full key
 // lifecycle against the crypto it cannot avoid, batch ordering against a
-// rate-limited fake Okta, and the memory an in-flight order costs.
+// rate-limited fake Okta, the memory an in-flight order costs, and
+// 10,000 orders by one instance or three sharing a PostgreSQL store
+// (BenchmarkOrderBatchInstances; its PostgreSQL cases need
+// PREENROLL_POSTGRES_URL, which scripts/bench.sh provides).
 //
 // Everything is in _test.go files; the package itself is empty. Run
 // scripts/bench.sh from the repository root to regenerate the table in

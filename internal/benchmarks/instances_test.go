@@ -16,6 +16,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/pgstore"
+	"github.com/preenroll/preenroll/internal/cputime"
 	"github.com/preenroll/preenroll/internal/pgtest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
@@ -169,12 +170,12 @@ func orderBatchInstances(b *testing.B, c instanceCase) instanceResult {
 		pgStart, pgOK = pgServerCPU()
 	}
 	b.StartTimer()
-	start, cpuStart := time.Now(), processCPU()
+	start, cpuStart := time.Now(), cputime.Process()
 	for i, svc := range svcs {
 		wg.Go(func() { reps[i], errs[i] = svc.OrderBatch(ctx, batches[i], fulfillment.BatchOptions{}) })
 	}
 	wg.Wait()
-	res := instanceResult{elapsed: time.Since(start), cpu: processCPU() - cpuStart}
+	res := instanceResult{elapsed: time.Since(start), cpu: cputime.Process() - cpuStart}
 	b.StopTimer()
 	if pgEnd, ok := pgServerCPU(); pgOK && ok {
 		res.pgCPU, res.pgOK = pgEnd-pgStart, true
