@@ -37,12 +37,6 @@ type Client struct {
 // Option configures a Client in [NewClient].
 type Option func(*options) error
 
-// setting makes a shared httpclient option an Option whose error wraps
-// ErrInvalidArgument.
-func setting(set httpclient.Setting) Option {
-	return httpclient.Adapt[*options](set, ErrInvalidArgument)
-}
-
 // WithHTTPClient makes the client send requests through a copy of hc (hc
 // itself is not modified). Its Transport, Timeout, Jar and CheckRedirect are
 // kept; the client adds the Authorization header in a wrapping RoundTripper,
@@ -50,11 +44,11 @@ func setting(set httpclient.Setting) Option {
 // transport for the calls you make at once (http.DefaultTransport keeps only
 // 2 idle connections per host). Without this option the client uses a 30 s
 // timeout over a clone of http.DefaultTransport that keeps 32.
-func WithHTTPClient(hc *http.Client) Option { return setting(httpclient.WithHTTPClient(hc)) }
+func WithHTTPClient(hc *http.Client) Option { return httpclient.WithHTTPClient[*options](hc) }
 
 // WithUserAgent puts ua in front of the client's User-Agent header
 // ("<ua> preenroll-okta go<version>").
-func WithUserAgent(ua string) Option { return setting(httpclient.WithUserAgent(ua)) }
+func WithUserAgent(ua string) Option { return httpclient.WithUserAgent[*options](ua) }
 
 // WithOAuthBearer says that the token given to NewClient is an OAuth 2.0
 // access token, sent as "Authorization: Bearer <token>". Without it the
@@ -75,7 +69,7 @@ func WithRetryPolicy(p RetryPolicy) Option {
 			err = fmt.Errorf("WithRetryPolicy: RateLimitJitter %v is negative", p.RateLimitJitter)
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+			return err // NewClient wraps ErrInvalidArgument
 		}
 		o.retry = p
 		return nil
@@ -85,11 +79,11 @@ func WithRetryPolicy(p RetryPolicy) Option {
 // WithClock replaces the wall clock used for rate-limit bookkeeping and for
 // every wait (pacing, 429 resets, backoff). Tests use it to make waits
 // instantaneous and observable.
-func WithClock(c Clock) Option { return setting(httpclient.WithClock(c)) }
+func WithClock(c Clock) Option { return httpclient.WithClock[*options](c) }
 
 // WithMaxBodySize bounds every response body the client reads; a larger
 // successful response is an error. The default is [DefaultMaxBodySize].
-func WithMaxBodySize(n int64) Option { return setting(httpclient.WithMaxBodySize(n)) }
+func WithMaxBodySize(n int64) Option { return httpclient.WithMaxBodySize[*options](n) }
 
 // NewClient returns a client for the Okta org at orgURL (for example
 // "https://example.okta.com"), authenticating with token, or, with

@@ -12,31 +12,35 @@ import (
 	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
-// Sentinel errors. An [*APIError] unwraps to the one matching its HTTP status
-// (and error code), so callers can test with errors.Is.
+// statusSentinels records which sentinel below stands for which HTTP status
+// (a 422 has none); APIError.Unwrap and TokenError.Unwrap look it up.
+var statusSentinels httpclient.StatusSentinels
+
+// Sentinel errors. An [*APIError] unwraps to the one matching its HTTP
+// status, so callers can test with errors.Is.
 var (
 	// ErrInvalidArgument reports a request rejected by the client before it
 	// was sent: a missing or malformed field.
 	ErrInvalidArgument = errors.New("okta: invalid argument")
 	// ErrNotFound: HTTP 404 (E0000007 resource not found, E0000008 path not found).
-	ErrNotFound = errors.New("okta: not found")
+	ErrNotFound = statusSentinels.New("okta: not found", http.StatusNotFound)
 	// ErrRateLimited: HTTP 429 (E0000047), returned once the retry policy
 	// gives up waiting.
-	ErrRateLimited = errors.New("okta: rate limited")
+	ErrRateLimited = statusSentinels.New("okta: rate limited", http.StatusTooManyRequests)
 	// ErrValidation: HTTP 400 (E0000001 "Api validation failed", E0000003
 	// malformed body, ...). See APIError.Causes for the fields.
-	ErrValidation = errors.New("okta: validation failed")
+	ErrValidation = statusSentinels.New("okta: validation failed", http.StatusBadRequest)
 	// ErrUnauthorized: HTTP 401 (E0000011 invalid token, E0000004
 	// authentication failed, E0000015 feature not enabled).
-	ErrUnauthorized = errors.New("okta: unauthorized")
+	ErrUnauthorized = statusSentinels.New("okta: unauthorized", http.StatusUnauthorized)
 	// ErrForbidden: HTTP 403 (E0000006 no permission, E0000038 operation not
 	// allowed in the user's status, E0000016 already active, E0000068 invalid
 	// factor answer, ...).
-	ErrForbidden = errors.New("okta: forbidden")
+	ErrForbidden = statusSentinels.New("okta: forbidden", http.StatusForbidden)
 	// ErrConflict: HTTP 409 (E0000112 user still being activated).
-	ErrConflict = errors.New("okta: conflict")
+	ErrConflict = statusSentinels.New("okta: conflict", http.StatusConflict)
 	// ErrServer: HTTP 5xx.
-	ErrServer = errors.New("okta: server error")
+	ErrServer = statusSentinels.New("okta: server error", httpclient.Status5xx)
 )
 
 // maxErrorBody bounds APIError.Body; maxErrorCauses bounds APIError.Causes.
@@ -64,31 +68,26 @@ type Causes []ErrorCause
 
 // UnmarshalJSON accepts an array of causes, a single cause object or null.
 func (c *Causes) UnmarshalJSON(b []byte) error {
-	many, err := oneOrMany[ErrorCause](b)
-	if err != nil {
-		return err
-	}
-	*c = many
-	return nil
+	return oneOrMany(b, (*[]ErrorCause)(c))
 }
 
-// oneOrMany decodes a JSON array of T, a single T object (as one element)
-// or null (nil): the shapes Okta uses interchangeably for errorCauses and,
-// across spec versions, for fulfillmentData.
-func oneOrMany[T any](b []byte) ([]T, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '{' {
+// oneOrMany decodes into *dst a JSON array of T, a single T object (as one
+// element) or null (nil): the shapes Okta uses interchangeably for
+// errorCauses and, across spec versions, for fulfillmentData. *dst is set
+// only on success.
+func oneOrMany[T any](b []byte, dst *[]T) error {
+	var many []T
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '{' {
 		var one T
 		if err := json.Unmarshal(b, &one); err != nil {
-			return nil, err
+			return err
 		}
-		return []T{one}, nil
+		many = []T{one}
+	} else if err := json.Unmarshal(b, &many); err != nil {
+		return err
 	}
-	var many []T
-	if err := json.Unmarshal(b, &many); err != nil {
-		return nil, err
-	}
-	return many, nil
+	*dst = many
+	return nil
 }
 
 // APIError is an error response from Okta. Its zero value is not useful;
@@ -121,21 +120,8 @@ type APIError struct {
 
 // Error formats the error as "okta: <op>: HTTP <status> <code>: <summary> (<causes>)".
 func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("okta: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
-		b.WriteString(": ")
-	}
-	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
-	if e.ErrorCode != "" {
-		b.WriteString(" ")
-		b.WriteString(e.ErrorCode)
-	}
-	if e.ErrorSummary != "" {
-		b.WriteString(": ")
-		b.WriteString(e.ErrorSummary)
-	}
+	b := errorStart(e.Op)
+	writeHTTP(b, e.StatusCode, e.ErrorCode, e.ErrorSummary)
 	if len(e.Causes) > 0 {
 		b.WriteString(" (")
 		for i, c := range e.Causes {
@@ -146,42 +132,49 @@ func (e *APIError) Error() string {
 		}
 		b.WriteString(")")
 	}
-	if e.RequestID != "" {
-		fmt.Fprintf(&b, " [request %s]", e.RequestID)
-	}
+	writeRequestID(b, e.RequestID)
 	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+		fmt.Fprintf(b, " after %d attempts", e.Attempts)
 	}
 	return b.String()
 }
 
-// Unwrap returns the sentinel matching the status code, so errors.Is works.
-func (e *APIError) Unwrap() []error {
-	if s := sentinelFor(e.StatusCode); s != nil {
-		return []error{s}
+// errorStart begins the message of an error of the call op:
+// "okta: <op>: ", or "okta: " without an op.
+func errorStart(op string) *strings.Builder {
+	b := new(strings.Builder)
+	b.WriteString("okta: ")
+	if op != "" {
+		b.WriteString(op)
+		b.WriteString(": ")
 	}
-	return nil
+	return b
 }
 
-func sentinelFor(status int) error {
-	switch {
-	case status == http.StatusBadRequest:
-		return ErrValidation
-	case status == http.StatusUnauthorized:
-		return ErrUnauthorized
-	case status == http.StatusForbidden:
-		return ErrForbidden
-	case status == http.StatusNotFound:
-		return ErrNotFound
-	case status == http.StatusConflict:
-		return ErrConflict
-	case status == http.StatusTooManyRequests:
-		return ErrRateLimited
-	case status >= 500:
-		return ErrServer
+// writeHTTP appends "HTTP <status> <code>: <summary>" (without code or
+// summary when empty) to an error message.
+func writeHTTP(b *strings.Builder, status int, code, summary string) {
+	fmt.Fprintf(b, "HTTP %d", status)
+	if code != "" {
+		b.WriteString(" ")
+		b.WriteString(code)
 	}
-	return nil
+	if summary != "" {
+		b.WriteString(": ")
+		b.WriteString(summary)
+	}
 }
+
+// writeRequestID appends " [request <id>]" to an error message, nothing
+// for an empty id.
+func writeRequestID(b *strings.Builder, id string) {
+	if id != "" {
+		fmt.Fprintf(b, " [request %s]", id)
+	}
+}
+
+// Unwrap returns the sentinel matching the status code, so errors.Is works.
+func (e *APIError) Unwrap() []error { return statusSentinels.Sentinels(e.StatusCode) }
 
 // errorBody is Okta's Error schema.
 type errorBody struct {

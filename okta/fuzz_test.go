@@ -34,7 +34,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 		if !strings.HasPrefix(e.Error(), "okta: op: HTTP ") {
 			t.Fatalf("Error() = %q", e.Error())
 		}
-		if s := sentinelFor(status); s != nil && len(e.Unwrap()) != 1 {
+		if s := statusSentinels.For(status); s != nil && len(e.Unwrap()) != 1 {
 			t.Fatalf("Unwrap() = %v for status %d", e.Unwrap(), status)
 		}
 	})

@@ -213,23 +213,11 @@ type TokenError struct {
 // Error formats the error as
 // "okta: <op>: token request: HTTP <status> <error>: <description>".
 func (e *TokenError) Error() string {
-	var b strings.Builder
-	b.WriteString("okta: ")
-	if e.Op != "" {
-		b.WriteString(e.Op)
-		b.WriteString(": ")
-	}
+	b := errorStart(e.Op)
 	b.WriteString("token request")
 	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
-		if e.ErrorCode != "" {
-			b.WriteString(" ")
-			b.WriteString(e.ErrorCode)
-		}
-		if e.Description != "" {
-			b.WriteString(": ")
-			b.WriteString(e.Description)
-		}
+		b.WriteString(": ")
+		writeHTTP(b, e.StatusCode, e.ErrorCode, e.Description)
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
@@ -240,18 +228,13 @@ func (e *TokenError) Error() string {
 		b.WriteString(e.hint)
 		b.WriteString(")")
 	}
-	if e.RequestID != "" {
-		fmt.Fprintf(&b, " [request %s]", e.RequestID)
-	}
+	writeRequestID(b, e.RequestID)
 	return b.String()
 }
 
 // Unwrap returns the sentinel matching the status code and Err.
 func (e *TokenError) Unwrap() []error {
-	var errs []error
-	if s := sentinelFor(e.StatusCode); s != nil {
-		errs = append(errs, s)
-	}
+	errs := statusSentinels.Sentinels(e.StatusCode)
 	if e.Err != nil {
 		errs = append(errs, e.Err)
 	}

@@ -46,12 +46,7 @@ type FulfillmentData []FulfillmentOrder
 
 // UnmarshalJSON accepts an array, a single object (legacy form) or null.
 func (d *FulfillmentData) UnmarshalJSON(b []byte) error {
-	many, err := oneOrMany[FulfillmentOrder](b)
-	if err != nil {
-		return err
-	}
-	*d = many
-	return nil
+	return oneOrMany(b, (*[]FulfillmentOrder)(d))
 }
 
 // FulfillmentRequest is the body of initiate-fulfillment-request.

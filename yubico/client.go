@@ -48,12 +48,6 @@ type Client struct {
 // Option configures a [Client] in [NewClient].
 type Option func(*options) error
 
-// setting makes a shared httpclient option an Option whose error wraps
-// ErrInvalidArgument.
-func setting(set httpclient.Setting) Option {
-	return httpclient.Adapt[*options](set, ErrInvalidArgument)
-}
-
 // WithHTTPClient makes the client send requests through a copy of hc (hc
 // itself is not modified). Its Transport, Timeout, Jar and CheckRedirect are
 // kept; the client adds the Authorization header in a wrapping RoundTripper,
@@ -61,18 +55,18 @@ func setting(set httpclient.Setting) Option {
 // Size hc's transport for the calls you make at once (http.DefaultTransport
 // keeps only 2 idle connections per host). Without this option the client
 // uses a 30 s timeout over a clone of http.DefaultTransport that keeps 32.
-func WithHTTPClient(hc *http.Client) Option { return setting(httpclient.WithHTTPClient(hc)) }
+func WithHTTPClient(hc *http.Client) Option { return httpclient.WithHTTPClient[*options](hc) }
 
 // WithUserAgent puts ua in front of the client's User-Agent header
 // ("<ua> preenroll-yubico go<version>").
-func WithUserAgent(ua string) Option { return setting(httpclient.WithUserAgent(ua)) }
+func WithUserAgent(ua string) Option { return httpclient.WithUserAgent[*options](ua) }
 
 // WithRetryPolicy replaces [DefaultRetryPolicy]. Use [NoRetries] in tests
 // that want to see the first failure.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(o *options) error {
 		if err := httpclient.CheckRetry(p.MaxRetries, p.MaxRateLimitWait); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+			return err // NewClient wraps ErrInvalidArgument
 		}
 		o.retry = p
 		return nil
@@ -82,11 +76,11 @@ func WithRetryPolicy(p RetryPolicy) Option {
 // WithClock replaces the wall clock used to read HTTP-date Retry-After
 // headers and for every wait between retries. Tests use it to make waits
 // instantaneous and observable.
-func WithClock(c Clock) Option { return setting(httpclient.WithClock(c)) }
+func WithClock(c Clock) Option { return httpclient.WithClock[*options](c) }
 
 // WithMaxBodySize bounds every response body the client reads; a larger
 // successful response is an error. The default is [DefaultMaxBodySize].
-func WithMaxBodySize(n int64) Option { return setting(httpclient.WithMaxBodySize(n)) }
+func WithMaxBodySize(n int64) Option { return httpclient.WithMaxBodySize[*options](n) }
 
 // WithJWKSBaseURL sets where Yubico's public JWKS are fetched from: the
 // client requests rawURL + [TransportKeysPath] and rawURL + [SigningKeysPath].

@@ -12,6 +12,10 @@ import (
 	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
+// statusSentinels records which sentinel below stands for which HTTP status,
+// before the error code of a 400 or 422 refines it (see APIError.Unwrap).
+var statusSentinels httpclient.StatusSentinels
+
 // Sentinel errors. An [*APIError] matches (errors.Is) the sentinel of its
 // status: 401 ErrUnauthorized; 403 ErrForbidden; 404, a 400 with error code
 // invalid_shipment_id, and a 400 on a GET of one shipment or product by ID
@@ -25,13 +29,13 @@ var (
 	// argument or option.
 	ErrInvalidArgument = errors.New("yubico: invalid argument")
 	// ErrForbidden: HTTP 403 (the token lacks permission).
-	ErrForbidden    = errors.New("yubico: forbidden")
-	ErrUnauthorized = errors.New("yubico: unauthorized")
-	ErrNotFound     = errors.New("yubico: not found")
-	ErrValidation   = errors.New("yubico: invalid request")
-	ErrConflict     = errors.New("yubico: conflict")
-	ErrRateLimited  = errors.New("yubico: rate limited")
-	ErrServer       = errors.New("yubico: server error")
+	ErrForbidden    = statusSentinels.New("yubico: forbidden", http.StatusForbidden)
+	ErrUnauthorized = statusSentinels.New("yubico: unauthorized", http.StatusUnauthorized)
+	ErrNotFound     = statusSentinels.New("yubico: not found", http.StatusNotFound)
+	ErrValidation   = statusSentinels.New("yubico: invalid request", http.StatusBadRequest, http.StatusUnprocessableEntity)
+	ErrConflict     = statusSentinels.New("yubico: conflict", http.StatusConflict)
+	ErrRateLimited  = statusSentinels.New("yubico: rate limited", http.StatusTooManyRequests)
+	ErrServer       = statusSentinels.New("yubico: server error", httpclient.Status5xx)
 )
 
 // Error codes the client recognises in error bodies (the codes of the fake
@@ -104,29 +108,13 @@ func (e *APIError) Error() string {
 
 // Unwrap returns the sentinels the error matches.
 func (e *APIError) Unwrap() []error {
-	var errs []error
-	s := e.StatusCode
-	switch {
-	case s == http.StatusUnauthorized:
-		errs = append(errs, ErrUnauthorized)
-	case s == http.StatusForbidden:
-		errs = append(errs, ErrForbidden)
-	case s == http.StatusNotFound:
-		errs = append(errs, ErrNotFound)
-	case s == http.StatusConflict:
-		errs = append(errs, ErrConflict)
-	case s == http.StatusTooManyRequests:
-		errs = append(errs, ErrRateLimited)
-	case s >= 500:
-		errs = append(errs, ErrServer)
-	case s == http.StatusBadRequest || s == http.StatusUnprocessableEntity:
+	errs := statusSentinels.Sentinels(e.StatusCode)
+	if len(errs) == 1 && errs[0] == ErrValidation { // 400 or 422: the code may say more
 		switch {
 		case e.Code == CodeShipmentNotEditable || e.Code == CodeIdempotencyKeyReused:
-			errs = append(errs, ErrConflict)
+			errs[0] = ErrConflict
 		case e.Code == CodeInvalidShipmentID || (e.notFoundOn400 && e.Code != CodeValidationFailed):
-			errs = append(errs, ErrNotFound)
-		default:
-			errs = append(errs, ErrValidation)
+			errs[0] = ErrNotFound
 		}
 	}
 	return errs

@@ -19,7 +19,8 @@ type Clock interface {
 
 // Settings are what both clients' options set alike: the okta and yubico
 // options structs embed it, and their WithHTTPClient, WithUserAgent,
-// WithClock and WithMaxBodySize are [Setting]s applied to it.
+// WithClock and WithMaxBodySize are this package's generic options of the
+// same names, instantiated for the client's options type.
 type Settings struct {
 	HTTPClient *http.Client // nil: [Copy] makes the default client
 	UserAgent  string       // the caller's prefix, trimmed; "" for none
@@ -33,69 +34,63 @@ func DefaultSettings() Settings {
 	return Settings{Clock: WallClock{}, MaxBody: DefaultMaxBodySize}
 }
 
-// A Setting changes Settings or says why its argument is invalid; [Adapt]
-// makes it a client's option.
-type Setting func(*Settings) error
-
 // Shared returns s itself: a client's options struct, which embeds
-// Settings, thereby has the method [Adapt] needs.
+// Settings, thereby is a [Sharer].
 func (s *Settings) Shared() *Settings { return s }
 
-// Adapt makes set an option of a client whose options type O embeds
-// Settings; the option's error wraps invalid (the client's
-// ErrInvalidArgument).
-func Adapt[O interface{ Shared() *Settings }](set Setting, invalid error) func(O) error {
-	return func(o O) error {
-		if err := set(o.Shared()); err != nil {
-			return fmt.Errorf("%w: %w", invalid, err)
-		}
-		return nil
-	}
+// A Sharer is a pointer to a client's options struct, which embeds
+// [Settings].
+type Sharer interface{ Shared() *Settings }
+
+// shared makes set an option of a client whose options pointer type is O.
+// Its error is wrapped in the client's ErrInvalidArgument by [Apply].
+func shared[O Sharer](set func(*Settings) error) func(O) error {
+	return func(o O) error { return set(o.Shared()) }
 }
 
 // WithHTTPClient sends requests through a copy of hc (see [Copy]).
-func WithHTTPClient(hc *http.Client) Setting {
-	return func(s *Settings) error {
+func WithHTTPClient[O Sharer](hc *http.Client) func(O) error {
+	return shared[O](func(s *Settings) error {
 		if hc == nil {
 			return errors.New("WithHTTPClient: nil *http.Client")
 		}
 		s.HTTPClient = hc
 		return nil
-	}
+	})
 }
 
 // WithUserAgent puts ua (trimmed; no line breaks) in front of the client's
 // User-Agent header.
-func WithUserAgent(ua string) Setting {
-	return func(s *Settings) error {
+func WithUserAgent[O Sharer](ua string) func(O) error {
+	return shared[O](func(s *Settings) error {
 		if strings.ContainsAny(ua, "\r\n") {
 			return errors.New("WithUserAgent: user agent contains a line break")
 		}
 		s.UserAgent = strings.TrimSpace(ua)
 		return nil
-	}
+	})
 }
 
 // WithClock replaces the wall clock.
-func WithClock(c Clock) Setting {
-	return func(s *Settings) error {
+func WithClock[O Sharer](c Clock) func(O) error {
+	return shared[O](func(s *Settings) error {
 		if c == nil {
 			return errors.New("WithClock: nil Clock")
 		}
 		s.Clock = c
 		return nil
-	}
+	})
 }
 
 // WithMaxBodySize bounds every response body the client reads.
-func WithMaxBodySize(n int64) Setting {
-	return func(s *Settings) error {
+func WithMaxBodySize[O Sharer](n int64) func(O) error {
+	return shared[O](func(s *Settings) error {
 		if n <= 0 {
 			return fmt.Errorf("WithMaxBodySize: %d is not positive", n)
 		}
 		s.MaxBody = n
 		return nil
-	}
+	})
 }
 
 // Core is the plumbing a client keeps from its Settings.
@@ -167,16 +162,18 @@ func CheckToken(token string) error {
 	return nil
 }
 
-// Apply runs opts over o in order and stops at the first error; a nil
-// option is an error wrapping invalid (the client's ErrInvalidArgument,
-// which the options' own errors, made by [Adapt] or the client, wrap
-// already).
+// Apply runs opts over o in order and stops at the first error, which it
+// returns wrapping invalid (the client's ErrInvalidArgument) unless it
+// does already; a nil option is such an error too.
 func Apply[O any, F ~func(*O) error](o *O, opts []F, invalid error) error {
 	for i, opt := range opts {
 		if opt == nil {
 			return fmt.Errorf("%w: option %d is nil", invalid, i)
 		}
 		if err := opt(o); err != nil {
+			if !errors.Is(err, invalid) {
+				err = fmt.Errorf("%w: %w", invalid, err)
+			}
 			return err
 		}
 	}
