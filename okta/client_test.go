@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
+	"github.com/preenroll/preenroll/internal/httpclient/clienttest"
 	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/okta"
@@ -47,46 +48,30 @@ func newTestClient(t *testing.T, opts ...okta.Option) (*okta.Client, *httpmock.M
 
 func TestNewClientValidation(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name  string
-		url   string
-		token string
-		opts  []okta.Option
-	}{
-		{"empty url", "", token, nil},
-		{"relative", "example.okta.com", token, nil},
-		{"ftp", "ftp://example.okta.com", token, nil},
-		{"path", "https://example.okta.com/api/v1", token, nil},
-		{"query", "https://example.okta.com?x=1", token, nil},
-		{"userinfo", "https://u:p@example.okta.com", token, nil},
-		{"plain http remote", "http://example.okta.com", token, nil},
-		{"empty token", org, "", nil},
-		{"token with space", org, "a b", nil},
-		{"token with newline", org, "a\nb", nil},
-		{"nil http client", org, token, []okta.Option{okta.WithHTTPClient(nil)}},
-		{"nil clock", org, token, []okta.Option{okta.WithClock(nil)}},
-		{"negative retries", org, token, []okta.Option{okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: -1})}},
-		{"zero body size", org, token, []okta.Option{okta.WithMaxBodySize(0)}},
-		{"user agent newline", org, token, []okta.Option{okta.WithUserAgent("a\r\nX-Evil: 1")}},
-		{"nil option", org, token, []okta.Option{nil}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c, err := okta.NewClient(tc.url, tc.token, tc.opts...)
-			if !errors.Is(err, okta.ErrInvalidArgument) {
-				t.Fatalf("NewClient(%q) = %v, %v; want ErrInvalidArgument", tc.url, c, err)
-			}
-			if tc.token != "" && strings.Contains(err.Error(), tc.token) && tc.token != token {
-				t.Errorf("error %q contains the token", err)
-			}
-		})
-	}
-	for _, ok := range []string{org, org + "/", "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"} {
-		if _, err := okta.NewClient(ok, token); err != nil {
-			t.Errorf("NewClient(%q) = %v, want nil", ok, err)
-		}
-	}
+	type tc = clienttest.NewClientCase[okta.Option]
+	clienttest.CheckNewClient(t, okta.NewClient, okta.ErrInvalidArgument, []tc{
+		{Name: "empty url", URL: "", Token: token, WantErr: true},
+		{Name: "relative", URL: "example.okta.com", Token: token, WantErr: true},
+		{Name: "ftp", URL: "ftp://example.okta.com", Token: token, WantErr: true},
+		{Name: "path", URL: "https://example.okta.com/api/v1", Token: token, WantErr: true},
+		{Name: "query", URL: "https://example.okta.com?x=1", Token: token, WantErr: true},
+		{Name: "userinfo", URL: "https://u:p@example.okta.com", Token: token, WantErr: true},
+		{Name: "plain http remote", URL: "http://example.okta.com", Token: token, WantErr: true},
+		{Name: "empty token", URL: org, Token: "", WantErr: true},
+		{Name: "token with space", URL: org, Token: "a b", WantErr: true},
+		{Name: "token with newline", URL: org, Token: "a\nb", WantErr: true},
+		{Name: "nil http client", URL: org, Token: token, Opts: []okta.Option{okta.WithHTTPClient(nil)}, WantErr: true},
+		{Name: "nil clock", URL: org, Token: token, Opts: []okta.Option{okta.WithClock(nil)}, WantErr: true},
+		{Name: "negative retries", URL: org, Token: token, Opts: []okta.Option{okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: -1})}, WantErr: true},
+		{Name: "zero body size", URL: org, Token: token, Opts: []okta.Option{okta.WithMaxBodySize(0)}, WantErr: true},
+		{Name: "user agent newline", URL: org, Token: token, Opts: []okta.Option{okta.WithUserAgent("a\r\nX-Evil: 1")}, WantErr: true},
+		{Name: "nil option", URL: org, Token: token, Opts: []okta.Option{nil}, WantErr: true},
+		{Name: "https", URL: org, Token: token},
+		{Name: "trailing slash", URL: org + "/", Token: token},
+		{Name: "http loopback", URL: "http://127.0.0.1:8080", Token: token},
+		{Name: "http localhost", URL: "http://localhost:1", Token: token},
+		{Name: "http ipv6 loopback", URL: "http://[::1]:9", Token: token},
+	})
 }
 
 func TestClientNeverPrintsToken(t *testing.T) {
@@ -147,14 +132,10 @@ func TestAuthHeaders(t *testing.T) {
 
 func TestWithHTTPClientCopies(t *testing.T) {
 	t.Parallel()
-	mt := httpmock.NewMockTransport()
-	hc := &http.Client{Transport: mt, Timeout: 5 * time.Second}
-	if _, err := okta.NewClient(org, token, okta.WithHTTPClient(hc)); err != nil {
-		t.Fatal(err)
-	}
-	if hc.Transport != mt || hc.Timeout != 5*time.Second {
-		t.Errorf("WithHTTPClient modified the caller's client: %+v", hc)
-	}
+	clienttest.CheckKeepsHTTPClient(t, func(hc *http.Client) error {
+		_, err := okta.NewClient(org, token, okta.WithHTTPClient(hc))
+		return err
+	})
 }
 
 func TestCreateUserStaged(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
+	"github.com/preenroll/preenroll/internal/httpclient/clienttest"
 	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/webauthn"
@@ -81,67 +82,40 @@ func (r *recorder) all() []recorded {
 
 func TestNewClientValidation(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		base    string
-		token   string
-		opts    []yubico.Option
-		wantErr bool
-	}{
-		{"ok", testBase, testToken, nil, false},
-		{"trailing slash", testBase + "/", testToken, nil, false},
-		{"http loopback", "http://127.0.0.1:1234/v1", testToken, nil, false},
-		{"http localhost", "http://localhost:1234/v1", testToken, nil, false},
-		{"http ipv6 loopback", "http://[::1]:1234/v1", testToken, nil, false},
-		{"http remote", "http://api.console.yubico.com/v1", testToken, nil, true},
-		{"http remote jwks", testBase, testToken, []yubico.Option{yubico.WithJWKSBaseURL("http://console.yubico.com")}, true},
-		{"empty base", "", testToken, nil, true},
-		{"relative", "/v1", testToken, nil, true},
-		{"ftp", "ftp://x/v1", testToken, nil, true},
-		{"query", testBase + "?x=1", testToken, nil, true},
-		{"userinfo", "https://u:p@x/v1", testToken, nil, true},
-		{"empty token", testBase, "", nil, true},
-		{"token with newline", testBase, "abc\ndef", nil, true},
-		{"nil http client", testBase, testToken, []yubico.Option{yubico.WithHTTPClient(nil)}, true},
-		{"empty user agent", testBase, testToken, []yubico.Option{yubico.WithUserAgent("")}, false},
-		{"user agent newline", testBase, testToken, []yubico.Option{yubico.WithUserAgent("a\r\nX-Evil: 1")}, true},
-		{"negative retries", testBase, testToken, []yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: -1})}, true},
-		{"negative rate-limit wait", testBase, testToken, []yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRateLimitWait: -time.Second})}, true},
-		{"nil clock", testBase, testToken, []yubico.Option{yubico.WithClock(nil)}, true},
-		{"zero body limit", testBase, testToken, []yubico.Option{yubico.WithMaxBodySize(0)}, true},
-		{"bad jwks base", testBase, testToken, []yubico.Option{yubico.WithJWKSBaseURL("console.yubico.com")}, true},
-		{"nil option", testBase, testToken, []yubico.Option{nil}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, err := yubico.NewClient(tt.base, tt.token, tt.opts...)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("NewClient(%q) error = %v, wantErr %v", tt.base, err, tt.wantErr)
-			}
-			if err != nil && !errors.Is(err, yubico.ErrInvalidArgument) {
-				t.Errorf("NewClient(%q) error = %v, want ErrInvalidArgument", tt.base, err)
-			}
-			if err != nil && tt.token != "" && strings.Contains(err.Error(), tt.token) {
-				t.Errorf("error %q contains the token", err)
-			}
-			if err == nil && c == nil {
-				t.Fatal("NewClient returned nil client and nil error")
-			}
-		})
-	}
+	type tc = clienttest.NewClientCase[yubico.Option]
+	clienttest.CheckNewClient(t, yubico.NewClient, yubico.ErrInvalidArgument, []tc{
+		{Name: "ok", URL: testBase, Token: testToken},
+		{Name: "trailing slash", URL: testBase + "/", Token: testToken},
+		{Name: "http loopback", URL: "http://127.0.0.1:1234/v1", Token: testToken},
+		{Name: "http localhost", URL: "http://localhost:1234/v1", Token: testToken},
+		{Name: "http ipv6 loopback", URL: "http://[::1]:1234/v1", Token: testToken},
+		{Name: "http remote", URL: "http://api.console.yubico.com/v1", Token: testToken, WantErr: true},
+		{Name: "http remote jwks", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithJWKSBaseURL("http://console.yubico.com")}, WantErr: true},
+		{Name: "empty base", URL: "", Token: testToken, WantErr: true},
+		{Name: "relative", URL: "/v1", Token: testToken, WantErr: true},
+		{Name: "ftp", URL: "ftp://x/v1", Token: testToken, WantErr: true},
+		{Name: "query", URL: testBase + "?x=1", Token: testToken, WantErr: true},
+		{Name: "userinfo", URL: "https://u:p@x/v1", Token: testToken, WantErr: true},
+		{Name: "empty token", URL: testBase, Token: "", WantErr: true},
+		{Name: "token with newline", URL: testBase, Token: "abc\ndef", WantErr: true},
+		{Name: "nil http client", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithHTTPClient(nil)}, WantErr: true},
+		{Name: "empty user agent", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithUserAgent("")}},
+		{Name: "user agent newline", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithUserAgent("a\r\nX-Evil: 1")}, WantErr: true},
+		{Name: "negative retries", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: -1})}, WantErr: true},
+		{Name: "negative rate-limit wait", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRateLimitWait: -time.Second})}, WantErr: true},
+		{Name: "nil clock", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithClock(nil)}, WantErr: true},
+		{Name: "zero body limit", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithMaxBodySize(0)}, WantErr: true},
+		{Name: "bad jwks base", URL: testBase, Token: testToken, Opts: []yubico.Option{yubico.WithJWKSBaseURL("console.yubico.com")}, WantErr: true},
+		{Name: "nil option", URL: testBase, Token: testToken, Opts: []yubico.Option{nil}, WantErr: true},
+	})
 }
 
 func TestWithHTTPClientCopies(t *testing.T) {
 	t.Parallel()
-	mt := httpmock.NewMockTransport()
-	hc := &http.Client{Transport: mt}
-	if _, err := yubico.NewClient(testBase, testToken, yubico.WithHTTPClient(hc)); err != nil {
-		t.Fatal(err)
-	}
-	if hc.Transport != mt {
-		t.Errorf("NewClient modified the caller's http.Client transport")
-	}
+	clienttest.CheckKeepsHTTPClient(t, func(hc *http.Client) error {
+		_, err := yubico.NewClient(testBase, testToken, yubico.WithHTTPClient(hc))
+		return err
+	})
 }
 
 func TestTokenNeverPrinted(t *testing.T) {
