@@ -49,7 +49,7 @@ func newTestClient(t *testing.T, opts ...okta.Option) (*okta.Client, *httpmock.M
 func TestNewClientValidation(t *testing.T) {
 	t.Parallel()
 	type tc = clienttest.NewClientCase[okta.Option]
-	clienttest.CheckNewClient(t, okta.NewClient, okta.ErrInvalidArgument, []tc{
+	clienttest.CheckNewClient(t, okta.NewClient, okta.WithHTTPClient, okta.ErrInvalidArgument, []tc{
 		{Name: "empty url", URL: "", Token: token, WantErr: true},
 		{Name: "relative", URL: "example.okta.com", Token: token, WantErr: true},
 		{Name: "ftp", URL: "ftp://example.okta.com", Token: token, WantErr: true},
@@ -128,14 +128,6 @@ func TestAuthHeaders(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestWithHTTPClientCopies(t *testing.T) {
-	t.Parallel()
-	clienttest.CheckKeepsHTTPClient(t, func(hc *http.Client) error {
-		_, err := okta.NewClient(org, token, okta.WithHTTPClient(hc))
-		return err
-	})
 }
 
 func TestCreateUserStaged(t *testing.T) {

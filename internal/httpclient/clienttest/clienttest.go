@@ -24,11 +24,18 @@ type NewClientCase[O any] struct {
 // CheckNewClient runs every case through newClient, in parallel subtests. A
 // case with WantErr must fail with an error wrapping invalid (the client's
 // ErrInvalidArgument) that does not contain the token; any other case must
-// return a non-nil client and no error.
-func CheckNewClient[O any, C comparable](t *testing.T, newClient func(url, token string, opts ...O) (C, error), invalid error, cases []NewClientCase[O]) {
+// return a non-nil client and no error. A last subtest checks that
+// withHTTPClient (the client's WithHTTPClient) leaves the caller's
+// http.Client as it was, with the URL and token of the first case that
+// succeeds.
+func CheckNewClient[O any, C comparable](t *testing.T, newClient func(url, token string, opts ...O) (C, error), withHTTPClient func(*http.Client) O, invalid error, cases []NewClientCase[O]) {
 	t.Helper()
 	var none C
+	var ok *NewClientCase[O]
 	for _, tc := range cases {
+		if !tc.WantErr && ok == nil {
+			ok = &tc
+		}
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
 			c, err := newClient(tc.URL, tc.Token, tc.Opts...)
@@ -44,19 +51,18 @@ func CheckNewClient[O any, C comparable](t *testing.T, newClient func(url, token
 			}
 		})
 	}
-}
-
-// CheckKeepsHTTPClient checks that newClient, given an *http.Client (which
-// it passes to the client's WithHTTPClient), succeeds and leaves that
-// client's Transport and Timeout as they were.
-func CheckKeepsHTTPClient(t *testing.T, newClient func(hc *http.Client) error) {
-	t.Helper()
-	rt := http.RoundTripper(&http.Transport{})
-	hc := &http.Client{Transport: rt, Timeout: 5 * time.Second}
-	if err := newClient(hc); err != nil {
-		t.Fatal(err)
+	if ok == nil {
+		t.Fatal("no case succeeds: nothing to check WithHTTPClient with")
 	}
-	if hc.Transport != rt || hc.Timeout != 5*time.Second {
-		t.Errorf("WithHTTPClient modified the caller's client: %+v", hc)
-	}
+	t.Run("WithHTTPClient copies", func(t *testing.T) {
+		t.Parallel()
+		rt := http.RoundTripper(&http.Transport{})
+		hc := &http.Client{Transport: rt, Timeout: 5 * time.Second}
+		if _, err := newClient(ok.URL, ok.Token, withHTTPClient(hc)); err != nil {
+			t.Fatal(err)
+		}
+		if hc.Transport != rt || hc.Timeout != 5*time.Second {
+			t.Errorf("WithHTTPClient modified the caller's client: %+v", hc)
+		}
+	})
 }
