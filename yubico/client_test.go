@@ -800,20 +800,16 @@ func TestJWKSLocation(t *testing.T) {
 	t.Parallel()
 	encDoc := testhttp.MustJSON(t, webauthn.JWKS{Keys: []webauthn.PublicJWK{testJWK(t, "trans-1", "enc")}})
 
+	const consoleJWKS = "https://console.yubico.com/.well-known/yubico-transport-keys.jwks"
 	t.Run("production default is the console host", func(t *testing.T) {
 		t.Parallel()
 		// Route every request to a loopback server, recording the URL asked for.
 		srv := newJWKSServer(t, encDoc)
-		var mu sync.Mutex
-		var asked []string
-		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			mu.Lock()
-			asked = append(asked, r.URL.String())
-			mu.Unlock()
+		rt := &urlRecorder{send: func(r *http.Request) (*http.Response, error) {
 			r = r.Clone(r.Context())
 			r.URL.Scheme, r.URL.Host = "http", srv.Listener.Addr().String()
 			return http.DefaultTransport.RoundTrip(r)
-		})
+		}}
 		c, err := yubico.NewClient(yubico.DefaultBaseURL, testToken, yubico.WithHTTPClient(&http.Client{Transport: rt}))
 		if err != nil {
 			t.Fatal(err)
@@ -821,9 +817,7 @@ func TestJWKSLocation(t *testing.T) {
 		if _, err := c.TransportKeys(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if d := cmp.Diff([]string{"https://console.yubico.com/.well-known/yubico-transport-keys.jwks"}, asked); d != "" {
+		if d := cmp.Diff([]string{consoleJWKS}, rt.urls()); d != "" {
 			t.Errorf("JWKS URL (-want +got):\n%s", d)
 		}
 		if _, authed := srv.counts(); authed != 0 {
@@ -835,17 +829,12 @@ func TestJWKSLocation(t *testing.T) {
 		// A fake API on loopback does not move the JWKS: without
 		// WithJWKSBaseURL the client asks the console host, never the API host.
 		api := newJWKSServer(t, encDoc)
-		var mu sync.Mutex
-		var asked []string
-		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			mu.Lock()
-			asked = append(asked, r.URL.String())
-			mu.Unlock()
+		rt := &urlRecorder{send: func(r *http.Request) (*http.Response, error) {
 			if r.URL.Host != api.Listener.Addr().String() {
 				return nil, errors.New("not reachable in this test")
 			}
 			return http.DefaultTransport.RoundTrip(r)
-		})
+		}}
 		c, err := yubico.NewClient(api.URL+"/v1", testToken, yubico.WithRetryPolicy(yubico.NoRetries()),
 			yubico.WithHTTPClient(&http.Client{Transport: rt}))
 		if err != nil {
@@ -857,9 +846,7 @@ func TestJWKSLocation(t *testing.T) {
 		if jwks, _ := api.counts(); jwks != 0 {
 			t.Errorf("API host saw %d JWKS requests, want 0", jwks)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if d := cmp.Diff([]string{"https://console.yubico.com/.well-known/yubico-transport-keys.jwks"}, asked); d != "" {
+		if d := cmp.Diff([]string{consoleJWKS}, rt.urls()); d != "" {
 			t.Errorf("JWKS URL (-want +got):\n%s", d)
 		}
 	})
@@ -884,9 +871,27 @@ func TestJWKSLocation(t *testing.T) {
 	})
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+// urlRecorder is a transport that records the URL of every request and
+// sends it with send.
+type urlRecorder struct {
+	send  func(*http.Request) (*http.Response, error)
+	mu    sync.Mutex
+	asked []string
+}
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (u *urlRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	u.mu.Lock()
+	u.asked = append(u.asked, r.URL.String())
+	u.mu.Unlock()
+	return u.send(r)
+}
+
+// urls returns the URLs asked for so far.
+func (u *urlRecorder) urls() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.asked...)
+}
 
 func TestJWKSRejects(t *testing.T) {
 	t.Parallel()

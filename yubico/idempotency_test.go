@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
 	"github.com/preenroll/preenroll/yubico"
@@ -89,89 +90,70 @@ func TestIdempotentCreateRetries(t *testing.T) {
 	t.Parallel()
 	policy := yubico.RetryPolicy{MaxRetries: 2, Backoff: func(int) time.Duration { return time.Millisecond }}
 	created := httpmock.NewStringResponder(200, fprCreated)
-
-	t.Run("503 then success, same key", func(t *testing.T) {
-		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
-		rec := &keyRecorder{then: []httpmock.Responder{httpmock.NewStringResponder(503, ``), created}}
-		mt.RegisterResponder("POST", testBase+"/fpr/shipments", rec.responder)
-		s, err := c.CreateFPRShipment(t.Context(), fprReq("k-1"))
-		if err != nil || s.ID != "F1" {
-			t.Fatalf("CreateFPRShipment() = %+v, %v; want F1", s, err)
-		}
-		keys, bodies := rec.seen()
-		if len(keys) != 2 || keys[0] != "k-1" || keys[1] != "k-1" || bodies[0] != bodies[1] {
-			t.Errorf("attempts sent keys %q; want two attempts with key k-1 and the same body", keys)
-		}
-	})
-	t.Run("transport error and 429 then success", func(t *testing.T) {
-		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
-		rec := &keyRecorder{then: []httpmock.Responder{httpmock.ConnectionFailure, httpmock.NewStringResponder(429, ``), created}}
-		mt.RegisterResponder("POST", testBase+"/fpr/shipments", rec.responder)
-		if _, err := c.CreateFPRShipment(t.Context(), fprReq("k-2")); err != nil {
-			t.Fatalf("CreateFPRShipment: %v", err)
-		}
-		if keys, _ := rec.seen(); len(keys) != 3 {
-			t.Errorf("attempts = %d, want 3", len(keys))
-		}
-	})
-	t.Run("gives up after the policy's attempts", func(t *testing.T) {
-		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
-		rec := &keyRecorder{then: []httpmock.Responder{httpmock.NewStringResponder(502, ``)}}
-		mt.RegisterResponder("POST", testBase+"/fpr/shipments", rec.responder)
-		_, err := c.CreateFPRShipment(t.Context(), fprReq("k-3"))
-		if !errors.Is(err, yubico.ErrServer) || !strings.Contains(err.Error(), "after 3 attempts") {
-			t.Errorf("error = %v, want ErrServer after 3 attempts", err)
-		}
-	})
+	status := func(code int) httpmock.Responder { return httpmock.NewStringResponder(code, ``) }
+	reused := httpmock.NewStringResponder(422,
+		`{"error_code":"idempotency_key_reused","message":"Idempotency-Key \"k-4\" was already used for a different request"}`)
 	for _, tc := range []struct {
-		name string
-		resp httpmock.Responder
+		name     string
+		update   bool // UpdateShipment instead of CreateFPRShipment
+		key      string
+		then     []httpmock.Responder
+		fails    bool
+		wantErr  error  // the sentinel the error matches, if any
+		notErr   error  // a sentinel the error must not match, if any
+		errText  string // in the error, if any
+		wantKeys []string
 	}{
-		{"503", httpmock.NewStringResponder(503, ``)},
-		{"transport error", httpmock.ConnectionFailure},
+		{name: "503 then success, same key", key: "k-1", then: []httpmock.Responder{status(503), created},
+			wantKeys: []string{"k-1", "k-1"}},
+		{name: "transport error and 429 then success", key: "k-2", then: []httpmock.Responder{httpmock.ConnectionFailure, status(429), created},
+			wantKeys: []string{"k-2", "k-2", "k-2"}},
+		{name: "gives up after the policy's attempts", key: "k-3", then: []httpmock.Responder{status(502)},
+			fails: true, wantErr: yubico.ErrServer, errText: "after 3 attempts", wantKeys: []string{"k-3", "k-3", "k-3"}},
+		{name: "no key, 503 not retried", then: []httpmock.Responder{status(503), created},
+			fails: true, wantKeys: []string{"<none>"}},
+		{name: "no key, transport error not retried", then: []httpmock.Responder{httpmock.ConnectionFailure, created},
+			fails: true, wantKeys: []string{"<none>"}},
+		{name: "422 key reused is a conflict, not retried", key: "k-4", then: []httpmock.Responder{reused, created},
+			fails: true, wantErr: yubico.ErrConflict, notErr: yubico.ErrValidation, wantKeys: []string{"k-4"}},
+		{name: "update ignores the key and is not retried", update: true, key: "k-5", then: []httpmock.Responder{status(503), created},
+			fails: true, wantErr: yubico.ErrServer, wantKeys: []string{"<none>"}},
 	} {
-		t.Run("no key, "+tc.name+" not retried", func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
-			rec := &keyRecorder{then: []httpmock.Responder{tc.resp, created}}
-			mt.RegisterResponder("POST", testBase+"/fpr/shipments", rec.responder)
-			if _, err := c.CreateFPRShipment(t.Context(), fprReq("")); err == nil {
-				t.Fatal("CreateFPRShipment succeeded; want the first failure returned")
+			rec := &keyRecorder{then: tc.then}
+			var err error
+			if tc.update {
+				mt.RegisterResponder("PUT", testBase+"/shipments_exact/abc", rec.responder)
+				_, err = c.UpdateShipment(t.Context(), "abc", yubico.ShipmentRequest{IdempotencyKey: tc.key})
+			} else {
+				mt.RegisterResponder("POST", testBase+"/fpr/shipments", rec.responder)
+				var s yubico.FPRShipment
+				s, err = c.CreateFPRShipment(t.Context(), fprReq(tc.key))
+				if err == nil && s.ID != "F1" {
+					t.Errorf("CreateFPRShipment() = %+v, want F1", s)
+				}
 			}
-			if keys, _ := rec.seen(); len(keys) != 1 || keys[0] != "<none>" {
-				t.Errorf("attempts sent %q, want one attempt without a key", keys)
+			switch {
+			case (err != nil) != tc.fails:
+				t.Fatalf("error = %v, want failure %v", err, tc.fails)
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr),
+				tc.notErr != nil && errors.Is(err, tc.notErr),
+				tc.errText != "" && !strings.Contains(err.Error(), tc.errText):
+				t.Errorf("error = %v, want %v (not %v) saying %q", err, tc.wantErr, tc.notErr, tc.errText)
+			}
+			keys, bodies := rec.seen()
+			if d := cmp.Diff(tc.wantKeys, keys); d != "" {
+				t.Errorf("Idempotency-Key of each attempt (-want +got):\n%s", d)
+			}
+			for i := 1; i < len(bodies); i++ {
+				if bodies[i] != bodies[0] {
+					t.Errorf("attempts sent different bodies:\n%s\n%s", bodies[0], bodies[i])
+				}
 			}
 		})
 	}
-	t.Run("422 key reused is a conflict, not retried", func(t *testing.T) {
-		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
-		rec := &keyRecorder{then: []httpmock.Responder{httpmock.NewStringResponder(422,
-			`{"error_code":"idempotency_key_reused","message":"Idempotency-Key \"k-4\" was already used for a different request"}`), created}}
-		mt.RegisterResponder("POST", testBase+"/fpr/shipments", rec.responder)
-		_, err := c.CreateFPRShipment(t.Context(), fprReq("k-4"))
-		if !errors.Is(err, yubico.ErrConflict) || errors.Is(err, yubico.ErrValidation) {
-			t.Errorf("error = %v, want ErrConflict only", err)
-		}
-		if keys, _ := rec.seen(); len(keys) != 1 {
-			t.Errorf("attempts = %d, want 1", len(keys))
-		}
-	})
-	t.Run("update ignores the key and is not retried", func(t *testing.T) {
-		t.Parallel()
-		c, mt := newMockClient(t, yubico.WithRetryPolicy(policy))
-		rec := &keyRecorder{then: []httpmock.Responder{httpmock.NewStringResponder(503, ``), created}}
-		mt.RegisterResponder("PUT", testBase+"/shipments_exact/abc", rec.responder)
-		if _, err := c.UpdateShipment(t.Context(), "abc", yubico.ShipmentRequest{IdempotencyKey: "k-5"}); !errors.Is(err, yubico.ErrServer) {
-			t.Errorf("error = %v, want ErrServer", err)
-		}
-		if keys, _ := rec.seen(); len(keys) != 1 || keys[0] != "<none>" {
-			t.Errorf("attempts sent %q, want one attempt without a key", keys)
-		}
-	})
 }
 
 func TestInvalidIdempotencyKey(t *testing.T) {
