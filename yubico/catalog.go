@@ -33,14 +33,7 @@ type InventoryItem struct {
 // every page). Quantities are decremented by the daily fulfillment batch, not
 // at create time.
 func (c *Client) Inventory(ctx context.Context) ([]InventoryItem, error) {
-	var all []InventoryItem
-	err := c.listAll(ctx, "/inventory", func(env *listEnvelope) (int, error) {
-		var page []InventoryItem
-		err := env.decode("/inventory", &page, "organization_product_inventory")
-		all = append(all, page...)
-		return len(page), err
-	})
-	return all, err
+	return listAll[InventoryItem](ctx, c, "/inventory", "organization_product_inventory")
 }
 
 // ShippableKeys returns every product associated with the organisation,
@@ -48,14 +41,7 @@ func (c *Client) Inventory(ctx context.Context) ([]InventoryItem, error) {
 // member name is not public; the client reads "shippable_keys" or the
 // envelope's only array, each entry shaped like an [InventoryItem].
 func (c *Client) ShippableKeys(ctx context.Context) ([]InventoryItem, error) {
-	var all []InventoryItem
-	err := c.listAll(ctx, "/shippablekeys", func(env *listEnvelope) (int, error) {
-		var page []InventoryItem
-		err := env.decode("/shippablekeys", &page, "shippable_keys", "organization_product_inventory", "products")
-		all = append(all, page...)
-		return len(page), err
-	})
-	return all, err
+	return listAll[InventoryItem](ctx, c, "/shippablekeys", "shippable_keys", "organization_product_inventory", "products")
 }
 
 // Product is one entry of Yubico's product catalogue.
@@ -70,14 +56,7 @@ type Product struct {
 
 // Products returns the product catalogue (GET /products, every page).
 func (c *Client) Products(ctx context.Context) ([]Product, error) {
-	var all []Product
-	err := c.listAll(ctx, "/products", func(env *listEnvelope) (int, error) {
-		var page []Product
-		err := env.decode("/products", &page, "products", "data", "items")
-		all = append(all, page...)
-		return len(page), err
-	})
-	return all, err
+	return listAll[Product](ctx, c, "/products", "products", "data", "items")
 }
 
 // Product returns one product (GET /products/{id}); an unknown ID fails with
@@ -158,25 +137,31 @@ func (c *Client) ValidateAddress(ctx context.Context, a Address) (AddressCheck, 
 	return chk, nil
 }
 
-// listAll pages through a list endpoint with limit/offset until total_count;
-// page decodes one envelope and returns its record count.
-func (c *Client) listAll(ctx context.Context, path string, page func(*listEnvelope) (int, error)) error {
+// listAll pages through a list endpoint with limit/offset until total_count
+// and returns the records of every page (those read so far with an error),
+// each page's array found under the first of members it has (see
+// listEnvelope.decode).
+func listAll[T any](ctx context.Context, c *Client, path string, members ...string) ([]T, error) {
+	var all []T
 	offset := 0
 	for range maxPages {
 		q := url.Values{"limit": {strconv.Itoa(MaxPageSize)}, "offset": {strconv.Itoa(offset)}}
 		var env listEnvelope
 		if err := c.do(ctx, request{method: http.MethodGet, path: path, query: q}, &env); err != nil {
-			return err
+			return all, err
 		}
-		n, err := page(&env)
+		var page []T
+		err := env.decode(path, &page, members...)
+		all = append(all, page...)
 		if err != nil {
-			return err
+			return all, err
 		}
+		n := len(page)
 		offset += n
 		// An envelope without total_count is a single page.
 		if n == 0 || offset >= env.TotalCount {
-			return nil
+			return all, nil
 		}
 	}
-	return fmt.Errorf("yubico: GET %s: more than %d pages", path, maxPages)
+	return all, fmt.Errorf("yubico: GET %s: more than %d pages", path, maxPages)
 }

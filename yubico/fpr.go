@@ -191,9 +191,5 @@ func (c *Client) FPRShipment(ctx context.Context, id string) (FPRShipment, error
 // DELETE /fpr/shipments/{id}, mirroring DELETE /shipments_exact/{id}; the
 // fake in yubicotest accepts both. Deletes are not retried.
 func (c *Client) CancelFPRShipment(ctx context.Context, id string) error {
-	p, err := idPath("/fpr/shipments/", id)
-	if err != nil {
-		return err
-	}
-	return c.do(ctx, request{method: http.MethodDelete, path: p}, nil)
+	return c.doID(ctx, request{method: http.MethodDelete}, "/fpr/shipments/", id, nil)
 }

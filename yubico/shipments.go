@@ -38,12 +38,8 @@ func (c *Client) CreateShipment(ctx context.Context, r ShipmentRequest) (Shipmen
 // Shipment returns one shipment (GET /shipments_exact/{id}). An unknown ID
 // fails with an error matching [ErrNotFound] (the service answers 400).
 func (c *Client) Shipment(ctx context.Context, id string) (Shipment, error) {
-	p, err := idPath("/shipments_exact/", id)
-	if err != nil {
-		return Shipment{}, err
-	}
 	var s Shipment
-	err = c.do(ctx, request{method: http.MethodGet, path: p, notFoundOn400: true}, &s)
+	err := c.doID(ctx, request{method: http.MethodGet, notFoundOn400: true}, "/shipments_exact/", id, &s)
 	return s, err
 }
 
@@ -52,12 +48,8 @@ func (c *Client) Shipment(ctx context.Context, id string) (Shipment, error) {
 // updated shipment. It fails with an error matching [ErrConflict] once the
 // shipment is past state 9, and [ErrNotFound] for an unknown ID.
 func (c *Client) UpdateShipment(ctx context.Context, id string, r ShipmentRequest) (Shipment, error) {
-	p, err := idPath("/shipments_exact/", id)
-	if err != nil {
-		return Shipment{}, err
-	}
 	var s Shipment
-	err = c.do(ctx, request{method: http.MethodPut, path: p, in: r}, &s)
+	err := c.doID(ctx, request{method: http.MethodPut, in: r}, "/shipments_exact/", id, &s)
 	return s, err
 }
 
@@ -65,11 +57,7 @@ func (c *Client) UpdateShipment(ctx context.Context, id string, r ShipmentReques
 // with an error matching [ErrConflict] once the shipment is past state 9, and
 // [ErrNotFound] for an unknown ID. Deletes are not retried.
 func (c *Client) DeleteShipment(ctx context.Context, id string) error {
-	p, err := idPath("/shipments_exact/", id)
-	if err != nil {
-		return err
-	}
-	return c.do(ctx, request{method: http.MethodDelete, path: p}, nil)
+	return c.doID(ctx, request{method: http.MethodDelete}, "/shipments_exact/", id, nil)
 }
 
 // ListOptions select and page shipments in [Client.ListShipments] and
@@ -235,6 +223,16 @@ func (e *listEnvelope) decode(path string, dst any, names ...string) error {
 		return fmt.Errorf("yubico: GET %s: decode response: %w", path, err)
 	}
 	return nil
+}
+
+// doID sends r to the path prefix+id (see idPath), decoding into out.
+func (c *Client) doID(ctx context.Context, r request, prefix, id string, out any) error {
+	p, err := idPath(prefix, id)
+	if err != nil {
+		return err
+	}
+	r.path = p
+	return c.do(ctx, r, out)
 }
 
 // idPath validates an ID and returns prefix+escaped ID.
