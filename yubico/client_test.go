@@ -57,21 +57,29 @@ type recorded struct {
 
 func (r *recorder) wrap(status int, body string, hdr ...string) httpmock.Responder {
 	return func(req *http.Request) (*http.Response, error) {
-		rec := recorded{Method: req.Method, URL: req.URL.String(), Auth: req.Header.Get("Authorization"),
-			UA: req.Header.Get("User-Agent"), ContentType: req.Header.Get("Content-Type")}
-		if req.Body != nil {
-			b, _ := io.ReadAll(req.Body)
-			if len(b) > 0 {
-				if err := json.Unmarshal(b, &rec.Body); err != nil {
-					return nil, fmt.Errorf("request body is not JSON: %v", err)
-				}
-			}
+		if err := r.record(req); err != nil {
+			return nil, err
 		}
-		r.mu.Lock()
-		r.reqs = append(r.reqs, rec)
-		r.mu.Unlock()
 		return testhttp.JSONResponse(status, body, hdr...), nil
 	}
+}
+
+// record adds req to the recorded requests; its body, if any, must be JSON.
+func (r *recorder) record(req *http.Request) error {
+	rec := recorded{Method: req.Method, URL: req.URL.String(), Auth: req.Header.Get("Authorization"),
+		UA: req.Header.Get("User-Agent"), ContentType: req.Header.Get("Content-Type")}
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		if len(b) > 0 {
+			if err := json.Unmarshal(b, &rec.Body); err != nil {
+				return fmt.Errorf("request body is not JSON: %v", err)
+			}
+		}
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, rec)
+	r.mu.Unlock()
+	return nil
 }
 
 func (r *recorder) all() []recorded {
@@ -871,26 +879,27 @@ func TestJWKSLocation(t *testing.T) {
 	})
 }
 
-// urlRecorder is a transport that records the URL of every request and
-// sends it with send.
+// urlRecorder is a transport that records every request and sends it
+// with send.
 type urlRecorder struct {
-	send  func(*http.Request) (*http.Response, error)
-	mu    sync.Mutex
-	asked []string
+	recorder
+	send func(*http.Request) (*http.Response, error)
 }
 
 func (u *urlRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
-	u.mu.Lock()
-	u.asked = append(u.asked, r.URL.String())
-	u.mu.Unlock()
+	if err := u.record(r); err != nil {
+		return nil, err
+	}
 	return u.send(r)
 }
 
 // urls returns the URLs asked for so far.
 func (u *urlRecorder) urls() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]string(nil), u.asked...)
+	var urls []string
+	for _, r := range u.all() {
+		urls = append(urls, r.URL)
+	}
+	return urls
 }
 
 func TestJWKSRejects(t *testing.T) {

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
 	"github.com/preenroll/preenroll/yubico"
@@ -144,8 +144,8 @@ func TestIdempotentCreateRetries(t *testing.T) {
 				t.Errorf("error = %v, want %v (not %v) saying %q", err, tc.wantErr, tc.notErr, tc.errText)
 			}
 			keys, bodies := rec.seen()
-			if d := cmp.Diff(tc.wantKeys, keys); d != "" {
-				t.Errorf("Idempotency-Key of each attempt (-want +got):\n%s", d)
+			if !slices.Equal(keys, tc.wantKeys) {
+				t.Errorf("Idempotency-Key of each attempt = %q, want %q", keys, tc.wantKeys)
 			}
 			for i := 1; i < len(bodies); i++ {
 				if bodies[i] != bodies[0] {
