@@ -180,18 +180,33 @@ func sign(t tb, key *ecdsa.PrivateKey, data ...[]byte) []byte {
 	return sig
 }
 
+// clientData returns the client data JSON of a ceremony of type typ and the
+// hash of its RP ID. Empty rpID, origin and challenge default to the
+// ceremony's own: defRPID, its https origin and defChallenge.
+func clientData(t tb, typ, rpID, origin string, challenge []byte, defRPID string, defChallenge []byte) ([]byte, [32]byte) {
+	t.Helper()
+	if rpID == "" {
+		rpID = defRPID
+	}
+	if origin == "" {
+		origin = "https://" + defRPID
+	}
+	if challenge == nil {
+		challenge = defChallenge
+	}
+	cdj, err := json.Marshal(map[string]any{
+		"type": typ, "challenge": base64.RawURLEncoding.EncodeToString(challenge),
+		"origin": origin, "crossOrigin": false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cdj, sha256.Sum256([]byte(rpID))
+}
+
 // register answers req like a YubiKey behind a browser at p.origin.
 func (a *testAuthenticator) register(t tb, req CredentialRequest, p regParams) CredentialResponse {
 	t.Helper()
-	if p.rpID == "" {
-		p.rpID = req.RPID
-	}
-	if p.origin == "" {
-		p.origin = "https://" + req.RPID
-	}
-	if p.challenge == nil {
-		p.challenge = req.Challenge
-	}
 	if p.extensions == nil {
 		p.extensions = map[string]any{}
 		if req.CredProtect != 0 {
@@ -201,14 +216,7 @@ func (a *testAuthenticator) register(t tb, req CredentialRequest, p regParams) C
 			p.extensions["hmac-secret"] = true
 		}
 	}
-	cdj, err := json.Marshal(map[string]any{
-		"type": "webauthn.create", "challenge": base64.RawURLEncoding.EncodeToString(p.challenge),
-		"origin": p.origin, "crossOrigin": false,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rpHash := sha256.Sum256([]byte(p.rpID))
+	cdj, rpHash := clientData(t, "webauthn.create", p.rpID, p.origin, p.challenge, req.RPID, req.Challenge)
 	flags := byte(flagUP | flagUV | flagAT)
 	if p.noUV {
 		flags &^= flagUV
@@ -219,6 +227,7 @@ func (a *testAuthenticator) register(t tb, req CredentialRequest, p regParams) C
 	var ext []byte
 	if len(p.extensions) > 0 {
 		flags |= flagED
+		var err error
 		if ext, err = ctap2CBOR.Marshal(p.extensions); err != nil {
 			t.Fatal(err)
 		}
@@ -272,23 +281,10 @@ type assertParams struct {
 // assert answers a login session like a YubiKey behind a browser.
 func (a *testAuthenticator) assert(t tb, s LoginSession, p assertParams) Assertion {
 	t.Helper()
-	if p.rpID == "" {
-		p.rpID = s.RPID
-	}
-	if p.origin == "" {
-		p.origin = "https://" + s.RPID
-	}
-	if p.challenge == nil {
-		p.challenge = s.Challenge
-	}
 	if p.userHandle == nil {
 		p.userHandle = s.UserHandle
 	}
-	cdj, _ := json.Marshal(map[string]any{
-		"type": "webauthn.get", "challenge": base64.RawURLEncoding.EncodeToString(p.challenge),
-		"origin": p.origin, "crossOrigin": false,
-	})
-	rpHash := sha256.Sum256([]byte(p.rpID))
+	cdj, rpHash := clientData(t, "webauthn.get", p.rpID, p.origin, p.challenge, s.RPID, s.Challenge)
 	flags := byte(flagUP | flagUV)
 	if p.noUV {
 		flags &^= flagUV
