@@ -272,7 +272,7 @@ func (c *Client) Authenticate(ctx context.Context, req AuthnRequest) (AuthnTrans
 	}
 	var t AuthnTransaction
 	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: "/api/v1/authn", path: "/api/v1/authn",
+		op: op, method: "POST", route: "/api/v1/authn",
 		body: req, anonymous: true, out: &t,
 	})
 	return t, err
@@ -310,10 +310,6 @@ func (c *Client) verifyFactor(ctx context.Context, op string, stateToken Secret,
 	if stateToken == "" {
 		return AuthnTransaction{}, fmt.Errorf("%w: %s: stateToken is empty", ErrInvalidArgument, op)
 	}
-	fid, err := pathID(op, "factorID", factorID)
-	if err != nil {
-		return AuthnTransaction{}, err
-	}
 	body := struct {
 		StateToken        string `json:"stateToken"`
 		ClientData        string `json:"clientData,omitempty"`
@@ -326,9 +322,9 @@ func (c *Client) verifyFactor(ctx context.Context, op string, stateToken Secret,
 		body.SignatureData = base64.StdEncoding.EncodeToString(a.SignatureData)
 	}
 	var t AuthnTransaction
-	_, err = c.do(ctx, &call{
+	_, err := c.do(ctx, &call{
 		op: op, method: "POST", route: "/api/v1/authn/factors/{factorId}/verify",
-		path: "/api/v1/authn/factors/" + fid + "/verify", body: body, anonymous: true, out: &t,
+		args: []pathArg{{"factorID", factorID}}, body: body, anonymous: true, out: &t,
 	})
 	return t, err
 }

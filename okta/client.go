@@ -260,8 +260,8 @@ type call struct {
 	op         string     // "get user": used in errors
 	method     string     // HTTP method
 	route      string     // route template, e.g. "/api/v1/users/{id}"; names its rate-limit bucket
-	path       string     // escaped path
-	rawURL     string     // absolute URL (pagination); overrides path
+	args       []pathArg  // the values of route's placeholders, in order
+	rawURL     string     // absolute URL (pagination); overrides route
 	query      url.Values // query parameters
 	body       any        // JSON request body; nil sends none (Content-Length: 0)
 	idempotent bool       // safe to re-send after a transport error or 5xx
@@ -274,6 +274,26 @@ func (c *Client) bucket(k *call) string { return RateLimitBucket(k.method, k.rou
 // do runs a call with pacing and retries. It returns the final
 // response's header on success.
 func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
+	target := k.rawURL
+	if target == "" {
+		path, err := k.path()
+		if err != nil {
+			return nil, err
+		}
+		u := *c.org
+		u.Path = path
+		u.RawPath = ""
+		if strings.Contains(path, "%") {
+			if p, err := url.PathUnescape(path); err == nil {
+				u.Path = p
+				u.RawPath = path
+			}
+		}
+		if len(k.query) > 0 {
+			u.RawQuery = k.query.Encode()
+		}
+		target = u.String()
+	}
 	var body []byte
 	if k.body != nil {
 		b, err := json.Marshal(k.body)
@@ -281,22 +301,6 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			return nil, fmt.Errorf("okta: %s: encode request: %w", k.op, err)
 		}
 		body = b
-	}
-	target := k.rawURL
-	if target == "" {
-		u := *c.org
-		u.Path = k.path
-		u.RawPath = ""
-		if strings.Contains(k.path, "%") {
-			if p, err := url.PathUnescape(k.path); err == nil {
-				u.Path = p
-				u.RawPath = k.path
-			}
-		}
-		if len(k.query) > 0 {
-			u.RawQuery = k.query.Encode()
-		}
-		target = u.String()
 	}
 	hc := c.core.HTTP
 	if k.anonymous {
@@ -425,6 +429,36 @@ func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 			return fmt.Errorf("okta: %s: waiting for rate limit: %w", k.op, err)
 		}
 	}
+}
+
+// pathArg is the value of one placeholder of a call's route; field names
+// it in errors ("userID").
+type pathArg struct{ field, value string }
+
+// path returns the escaped path of k: its route with each placeholder
+// ("{id}") replaced, in order, by the value of k.args validated and escaped
+// by pathID.
+func (k *call) path() (string, error) {
+	var b strings.Builder
+	rest := k.route
+	for _, a := range k.args {
+		i, j := strings.IndexByte(rest, '{'), strings.IndexByte(rest, '}')
+		if i < 0 || j < i {
+			return "", fmt.Errorf("okta: %s: route %q has fewer placeholders than arguments", k.op, k.route)
+		}
+		v, err := pathID(k.op, a.field, a.value)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(v)
+		rest = rest[j+1:]
+	}
+	if strings.Contains(rest, "{") {
+		return "", fmt.Errorf("okta: %s: route %q has more placeholders than arguments", k.op, k.route)
+	}
+	b.WriteString(rest)
+	return b.String(), nil
 }
 
 // pathID validates one path segment (a user, group or enrollment ID, or a

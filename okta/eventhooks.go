@@ -398,7 +398,7 @@ const hooksRoute = "/api/v1/eventHooks"
 // Errors: *APIError wrapping ErrForbidden, ErrRateLimited.
 func (c *Client) ListEventHooks(ctx context.Context) ([]EventHook, error) {
 	var hooks []EventHook
-	_, err := c.do(ctx, &call{op: "list event hooks", method: "GET", route: hooksRoute, path: hooksRoute,
+	_, err := c.do(ctx, &call{op: "list event hooks", method: "GET", route: hooksRoute,
 		idempotent: true, out: &hooks})
 	return hooks, err
 }
@@ -420,7 +420,7 @@ func (c *Client) CreateEventHook(ctx context.Context, h EventHook) (EventHook, e
 		return EventHook{}, err
 	}
 	var out EventHook
-	_, err = c.do(ctx, &call{op: op, method: "POST", route: hooksRoute, path: hooksRoute, body: body, out: &out})
+	_, err = c.do(ctx, &call{op: op, method: "POST", route: hooksRoute, body: body, out: &out})
 	return out, err
 }
 
@@ -430,12 +430,8 @@ func (c *Client) CreateEventHook(ctx context.Context, h EventHook) (EventHook, e
 // ErrRateLimited.
 func (c *Client) GetEventHook(ctx context.Context, id string) (EventHook, error) {
 	const op = "get event hook"
-	p, err := pathID(op, "id", id)
-	if err != nil {
-		return EventHook{}, err
-	}
 	var out EventHook
-	_, err = c.do(ctx, &call{op: op, method: "GET", route: hooksRoute + "/{id}", path: hooksRoute + "/" + p,
+	_, err := c.do(ctx, &call{op: op, method: "GET", route: hooksRoute + "/{id}", args: []pathArg{{"id", id}},
 		idempotent: true, out: &out})
 	return out, err
 }
@@ -450,16 +446,12 @@ func (c *Client) GetEventHook(ctx context.Context, id string) (EventHook, error)
 // ErrForbidden, ErrRateLimited.
 func (c *Client) ReplaceEventHook(ctx context.Context, id string, h EventHook) (EventHook, error) {
 	const op = "replace event hook"
-	p, err := pathID(op, "id", id)
-	if err != nil {
-		return EventHook{}, err
-	}
 	body, err := h.request(op, false)
 	if err != nil {
 		return EventHook{}, err
 	}
 	var out EventHook
-	_, err = c.do(ctx, &call{op: op, method: "PUT", route: hooksRoute + "/{id}", path: hooksRoute + "/" + p,
+	_, err = c.do(ctx, &call{op: op, method: "PUT", route: hooksRoute + "/{id}", args: []pathArg{{"id", id}},
 		body: body, idempotent: true, out: &out})
 	return out, err
 }
@@ -474,11 +466,7 @@ func (c *Client) ReplaceEventHook(ctx context.Context, id string, h EventHook) (
 // ErrRateLimited.
 func (c *Client) DeleteEventHook(ctx context.Context, id string) error {
 	const op = "delete event hook"
-	p, err := pathID(op, "id", id)
-	if err != nil {
-		return err
-	}
-	_, err = c.do(ctx, &call{op: op, method: "DELETE", route: hooksRoute + "/{id}", path: hooksRoute + "/" + p})
+	_, err := c.do(ctx, &call{op: op, method: "DELETE", route: hooksRoute + "/{id}", args: []pathArg{{"id", id}}})
 	return err
 }
 
@@ -515,13 +503,9 @@ func (c *Client) VerifyEventHook(ctx context.Context, id string) (EventHook, err
 }
 
 func (c *Client) hookLifecycle(ctx context.Context, op, id, action string) (EventHook, error) {
-	p, err := pathID(op, "id", id)
-	if err != nil {
-		return EventHook{}, err
-	}
 	var out EventHook
-	_, err = c.do(ctx, &call{op: op, method: "POST", route: hooksRoute + "/{id}/lifecycle/" + action,
-		path: hooksRoute + "/" + p + "/lifecycle/" + action, idempotent: true, out: &out})
+	_, err := c.do(ctx, &call{op: op, method: "POST", route: hooksRoute + "/{id}/lifecycle/" + action,
+		args: []pathArg{{"id", id}}, idempotent: true, out: &out})
 	return out, err
 }
 

@@ -20,17 +20,9 @@ const maxPages = 10000
 // user), ErrForbidden (for example an APP_GROUP), ErrRateLimited.
 func (c *Client) AddUserToGroup(ctx context.Context, groupID, userID string) error {
 	const op = "add user to group"
-	gid, err := pathID(op, "groupID", groupID)
-	if err != nil {
-		return err
-	}
-	uid, err := pathID(op, "userID", userID)
-	if err != nil {
-		return err
-	}
-	_, err = c.do(ctx, &call{
+	_, err := c.do(ctx, &call{
 		op: op, method: "PUT", route: "/api/v1/groups/{id}/users/{userId}",
-		path: "/api/v1/groups/" + gid + "/users/" + uid, idempotent: true,
+		args: []pathArg{{"groupID", groupID}, {"userID", userID}}, idempotent: true,
 	})
 	return err
 }
@@ -46,14 +38,9 @@ func (c *Client) AddUserToGroup(ctx context.Context, groupID, userID string) err
 func (c *Client) ListGroupMembers(ctx context.Context, groupID string) iter.Seq2[User, error] {
 	const op = "list group members"
 	return func(yield func(User, error) bool) {
-		gid, err := pathID(op, "groupID", groupID)
-		if err != nil {
-			yield(User{}, err)
-			return
-		}
 		k := &call{
 			op: op, method: "GET", route: "/api/v1/groups/{id}/users",
-			path: "/api/v1/groups/" + gid + "/users", idempotent: true,
+			args: []pathArg{{"groupID", groupID}}, idempotent: true,
 			query: url.Values{"limit": {"200"}},
 		}
 		for page := 0; ; page++ {

@@ -218,7 +218,7 @@ func (c *Client) InitiateFulfillment(ctx context.Context, req FulfillmentRequest
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	_, err := c.do(ctx, &call{
 		op: op, method: "POST", route: preregBase + "/initiate-fulfillment-request",
-		path: preregBase + "/initiate-fulfillment-request", body: req,
+		body: req,
 	})
 	return err
 }
@@ -255,7 +255,7 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (EnrollResponse,
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	var resp EnrollResponse
 	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: preregBase + "/enroll", path: preregBase + "/enroll",
+		op: op, method: "POST", route: preregBase + "/enroll",
 		body: req, out: &resp,
 	})
 	return resp, err
@@ -302,7 +302,7 @@ func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateRes
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	var resp ActivateResponse
 	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: preregBase + "/activate", path: preregBase + "/activate",
+		op: op, method: "POST", route: preregBase + "/activate",
 		body: req, out: &resp,
 	})
 	return resp, err
@@ -321,7 +321,7 @@ func (c *Client) SendPIN(ctx context.Context, req SendPINRequest) error {
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: preregBase + "/send-pin", path: preregBase + "/send-pin", body: req,
+		op: op, method: "POST", route: preregBase + "/send-pin", body: req,
 	})
 	return err
 }
@@ -333,14 +333,10 @@ func (c *Client) SendPIN(ctx context.Context, req SendPINRequest) error {
 // ErrForbidden, ErrRateLimited.
 func (c *Client) ListEnrollments(ctx context.Context, userID string) ([]Enrollment, error) {
 	const op = "list enrollments"
-	uid, err := pathID(op, "userID", userID)
-	if err != nil {
-		return nil, err
-	}
 	var es []Enrollment
-	_, err = c.do(ctx, &call{
+	_, err := c.do(ctx, &call{
 		op: op, method: "GET", route: preregBase + "/users/{userId}/enrollments",
-		path: preregBase + "/users/" + uid + "/enrollments", idempotent: true, out: &es,
+		args: []pathArg{{"userID", userID}}, idempotent: true, out: &es,
 	})
 	return es, err
 }
@@ -353,13 +349,9 @@ func (c *Client) ListEnrollments(ctx context.Context, userID string) ([]Enrollme
 // ErrRateLimited.
 func (c *Client) DeleteEnrollment(ctx context.Context, userID, enrollmentID string) error {
 	const op = "delete enrollment"
-	path, err := enrollmentPath(op, userID, enrollmentID)
-	if err != nil {
-		return err
-	}
-	_, err = c.do(ctx, &call{
+	_, err := c.do(ctx, &call{
 		op: op, method: "DELETE", route: preregBase + "/users/{userId}/enrollments/{id}",
-		path: path, idempotent: true,
+		args: enrollmentArgs(userID, enrollmentID), idempotent: true,
 	})
 	return err
 }
@@ -372,27 +364,14 @@ func (c *Client) DeleteEnrollment(ctx context.Context, userID, enrollmentID stri
 // ErrRateLimited.
 func (c *Client) MarkError(ctx context.Context, userID, enrollmentID string) error {
 	const op = "mark error"
-	path, err := enrollmentPath(op, userID, enrollmentID)
-	if err != nil {
-		return err
-	}
-	_, err = c.do(ctx, &call{
+	_, err := c.do(ctx, &call{
 		op: op, method: "POST", route: preregBase + "/users/{userId}/enrollments/{id}/mark-error",
-		path: path + "/mark-error", idempotent: true,
+		args: enrollmentArgs(userID, enrollmentID), idempotent: true,
 	})
 	return err
 }
 
-// enrollmentPath validates and escapes both IDs of one enrollment's path,
-// .../users/{userId}/enrollments/{id}.
-func enrollmentPath(op, userID, enrollmentID string) (string, error) {
-	uid, err := pathID(op, "userID", userID)
-	if err != nil {
-		return "", err
-	}
-	eid, err := pathID(op, "enrollmentID", enrollmentID)
-	if err != nil {
-		return "", err
-	}
-	return preregBase + "/users/" + uid + "/enrollments/" + eid, nil
+// enrollmentArgs are the path arguments of one enrollment's routes.
+func enrollmentArgs(userID, enrollmentID string) []pathArg {
+	return []pathArg{{"userID", userID}, {"enrollmentID", enrollmentID}}
 }

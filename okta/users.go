@@ -207,7 +207,7 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, e
 	}
 	var u User
 	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: "/api/v1/users", path: "/api/v1/users",
+		op: op, method: "POST", route: "/api/v1/users",
 		query: url.Values{"activate": {strconv.FormatBool(req.Activate)}},
 		body:  body, out: &u,
 	})
@@ -221,13 +221,9 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, e
 // ErrForbidden, ErrRateLimited.
 func (c *Client) GetUser(ctx context.Context, idOrLogin string) (User, error) {
 	const op = "get user"
-	id, err := pathID(op, "idOrLogin", idOrLogin)
-	if err != nil {
-		return User{}, err
-	}
 	var u User
-	_, err = c.do(ctx, &call{
-		op: op, method: "GET", route: "/api/v1/users/{id}", path: "/api/v1/users/" + id,
+	_, err := c.do(ctx, &call{
+		op: op, method: "GET", route: "/api/v1/users/{id}", args: []pathArg{{"idOrLogin", idOrLogin}},
 		idempotent: true, out: &u,
 	})
 	return u, err
@@ -242,13 +238,9 @@ func (c *Client) GetUser(ctx context.Context, idOrLogin string) (User, error) {
 // causes naming the attribute), ErrNotFound, ErrForbidden, ErrRateLimited.
 func (c *Client) UpdateProfile(ctx context.Context, userID string, p Profile) (User, error) {
 	const op = "update profile"
-	id, err := pathID(op, "userID", userID)
-	if err != nil {
-		return User{}, err
-	}
 	var u User
-	_, err = c.do(ctx, &call{
-		op: op, method: "POST", route: "/api/v1/users/{id}", path: "/api/v1/users/" + id,
+	_, err := c.do(ctx, &call{
+		op: op, method: "POST", route: "/api/v1/users/{id}", args: []pathArg{{"userID", userID}},
 		body: struct {
 			Profile Profile `json:"profile"`
 		}{p}, idempotent: true, out: &u,
@@ -265,13 +257,9 @@ func (c *Client) UpdateProfile(ctx context.Context, userID string, p Profile) (U
 // ErrNotFound, ErrRateLimited.
 func (c *Client) ActivateUser(ctx context.Context, userID string, sendEmail bool) error {
 	const op = "activate user"
-	id, err := pathID(op, "userID", userID)
-	if err != nil {
-		return err
-	}
-	_, err = c.do(ctx, &call{
+	_, err := c.do(ctx, &call{
 		op: op, method: "POST", route: "/api/v1/users/{id}/lifecycle/activate",
-		path:  "/api/v1/users/" + id + "/lifecycle/activate",
+		args:  []pathArg{{"userID", userID}},
 		query: url.Values{"sendEmail": {strconv.FormatBool(sendEmail)}},
 	})
 	return err
@@ -291,7 +279,7 @@ func (c *Client) Issuer(ctx context.Context) (string, error) {
 	}
 	if _, err := c.do(ctx, &call{
 		op: op, method: "GET", route: "/.well-known/openid-configuration",
-		path: "/.well-known/openid-configuration", idempotent: true, anonymous: true, out: &doc,
+		idempotent: true, anonymous: true, out: &doc,
 	}); err != nil {
 		return "", err
 	}
