@@ -431,6 +431,14 @@ func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 	}
 }
 
+// post sends body to route in a POST that is not retried after a transport
+// error or a 5xx, and decodes the answer as an R.
+func post[R any](ctx context.Context, c *Client, op, route string, body any) (R, error) {
+	var resp R
+	_, err := c.do(ctx, &call{op: op, method: "POST", route: route, body: body, out: &resp})
+	return resp, err
+}
+
 // pathArg is the value of one placeholder of a call's route; field names
 // it in errors ("userID").
 type pathArg struct{ field, value string }

@@ -419,9 +419,7 @@ func (c *Client) CreateEventHook(ctx context.Context, h EventHook) (EventHook, e
 	if err != nil {
 		return EventHook{}, err
 	}
-	var out EventHook
-	_, err = c.do(ctx, &call{op: op, method: "POST", route: hooksRoute, body: body, out: &out})
-	return out, err
+	return post[EventHook](ctx, c, op, hooksRoute, body)
 }
 
 // GetEventHook returns one event hook (GET /api/v1/eventHooks/{id}).

@@ -253,12 +253,7 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (EnrollResponse,
 		return EnrollResponse{}, fmt.Errorf("%w: %s: yubicoTransportKeyJWK: use %q is not \"enc\"", ErrInvalidArgument, op, req.TransportKey.Use)
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
-	var resp EnrollResponse
-	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: preregBase + "/enroll",
-		body: req, out: &resp,
-	})
-	return resp, err
+	return post[EnrollResponse](ctx, c, op, preregBase+"/enroll", req)
 }
 
 // Activate hands Yubico's encrypted responses to Okta, which decrypts and
@@ -300,12 +295,7 @@ func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateRes
 		}
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
-	var resp ActivateResponse
-	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: preregBase + "/activate",
-		body: req, out: &resp,
-	})
-	return resp, err
+	return post[ActivateResponse](ctx, c, op, preregBase+"/activate", req)
 }
 
 // SendPIN makes Okta email the preset PIN of an activated enrollment to the
