@@ -141,21 +141,12 @@ type options struct {
 }
 
 func parseOrgURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
+	u, err := httpclient.ParseURL(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: org URL %q: %v", ErrInvalidArgument, s, err)
-	}
-	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%w: org URL %q is not an absolute http(s) URL", ErrInvalidArgument, s)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%w: org URL must not contain user information", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: org URL %w", ErrInvalidArgument, err)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: org URL %q must not have a path, query or fragment", ErrInvalidArgument, s)
-	}
-	if u.Scheme == "http" && !httpclient.IsLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("%w: org URL %q: plain http is only allowed for loopback hosts", ErrInvalidArgument, s)
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -358,17 +357,8 @@ func checkHookURI(s string) error {
 	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return errors.New("contains whitespace or a control character")
 	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("%q is not an absolute https URL", s)
-	}
-	if u.User != nil {
-		return errors.New("must not contain user information")
-	}
-	if u.Scheme == "http" && !httpclient.IsLoopback(u.Hostname()) {
-		return fmt.Errorf("%q: plain http is only allowed for loopback hosts", s)
-	}
-	return nil
+	_, err := httpclient.ParseURL(s)
+	return err
 }
 
 // validHeaderName reports whether s is an HTTP field name (RFC 9110 token).

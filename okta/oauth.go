@@ -173,15 +173,12 @@ func validScope(s string) bool {
 }
 
 func parseTokenURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%w: WithOAuth: TokenURL %q is not an absolute http(s) URL", ErrInvalidArgument, s)
+	u, err := httpclient.ParseURL(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: WithOAuth: TokenURL %w", ErrInvalidArgument, err)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: WithOAuth: TokenURL must not have user information, a query or a fragment", ErrInvalidArgument)
-	}
-	if u.Scheme == "http" && !httpclient.IsLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("%w: WithOAuth: TokenURL %q: plain http is only allowed for loopback hosts", ErrInvalidArgument, s)
 	}
 	return u, nil
 }

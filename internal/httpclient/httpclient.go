@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 	"unicode/utf8"
 )
@@ -119,4 +120,25 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// ParseURL parses raw as the absolute URL of a server a client talks to:
+// http or https with a host, no user information, and plain http only for
+// a loopback host (see [IsLoopback]). Its errors quote raw only when it has
+// no user information (which may hold a password).
+func ParseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		if u != nil && u.User != nil {
+			return nil, errors.New("is not an absolute https URL")
+		}
+		return nil, fmt.Errorf("%q is not an absolute https URL", raw)
+	}
+	if u.User != nil {
+		return nil, errors.New("must not contain user information")
+	}
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("%q: plain http is only allowed for loopback hosts", raw)
+	}
+	return u, nil
 }
