@@ -160,16 +160,9 @@ func (c *OAuthConfig) validate() error {
 
 // validScope reports whether s is a scope-token (RFC 6749 §3.3).
 func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b < 0x21 || b > 0x7e || b == '"' || b == '\\' {
-			return false
-		}
-	}
-	return true
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x21 || r > 0x7e || r == '"' || r == '\\'
+	})
 }
 
 func parseTokenURL(s string) (*url.URL, error) {
