@@ -338,12 +338,7 @@ func (c *Client) ListEnrollments(ctx context.Context, userID string) ([]Enrollme
 // Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound, ErrForbidden,
 // ErrRateLimited.
 func (c *Client) DeleteEnrollment(ctx context.Context, userID, enrollmentID string) error {
-	const op = "delete enrollment"
-	_, err := c.do(ctx, &call{
-		op: op, method: "DELETE", route: preregBase + "/users/{userId}/enrollments/{id}",
-		args: enrollmentArgs(userID, enrollmentID), idempotent: true,
-	})
-	return err
+	return c.onEnrollment(ctx, "delete enrollment", "DELETE", "", userID, enrollmentID)
 }
 
 // MarkError sets an enrollment's status to FULFILLMENT_ERRORED
@@ -353,15 +348,15 @@ func (c *Client) DeleteEnrollment(ctx context.Context, userID, enrollmentID stri
 // Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound, ErrForbidden,
 // ErrRateLimited.
 func (c *Client) MarkError(ctx context.Context, userID, enrollmentID string) error {
-	const op = "mark error"
-	_, err := c.do(ctx, &call{
-		op: op, method: "POST", route: preregBase + "/users/{userId}/enrollments/{id}/mark-error",
-		args: enrollmentArgs(userID, enrollmentID), idempotent: true,
-	})
-	return err
+	return c.onEnrollment(ctx, "mark error", "POST", "/mark-error", userID, enrollmentID)
 }
 
-// enrollmentArgs are the path arguments of one enrollment's routes.
-func enrollmentArgs(userID, enrollmentID string) []pathArg {
-	return []pathArg{{"userID", userID}, {"enrollmentID", enrollmentID}}
+// onEnrollment sends an idempotent request without body or answer to one
+// enrollment's route, .../users/{userId}/enrollments/{id} followed by suffix.
+func (c *Client) onEnrollment(ctx context.Context, op, method, suffix, userID, enrollmentID string) error {
+	_, err := c.do(ctx, &call{
+		op: op, method: method, route: preregBase + "/users/{userId}/enrollments/{id}" + suffix,
+		args: []pathArg{{"userID", userID}, {"enrollmentID", enrollmentID}}, idempotent: true,
+	})
+	return err
 }
