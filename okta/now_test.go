@@ -27,10 +27,7 @@ func TestNowFollowsOktasDate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := testclock.New(oktaNow.Add(tc.off))
-			c, err := srv.Client(okta.WithClock(clock), okta.WithRetryPolicy(okta.NoRetries()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := fakeClient(t, srv, okta.WithClock(clock), okta.WithRetryPolicy(okta.NoRetries()))
 			if got := c.Now(); !got.Equal(clock.Now()) {
 				t.Errorf("before any response Now = %v, want the client's clock %v", got, clock.Now())
 			}

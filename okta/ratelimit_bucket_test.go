@@ -23,10 +23,7 @@ func TestClientKeysRateLimitsByBucket(t *testing.T) {
 		}
 		ids = append(ids, u.ID)
 	}
-	c, err := srv.Client(okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: 1, Reserve: 0}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fakeClient(t, srv, okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: 1, Reserve: 0}))
 	for _, id := range ids {
 		if err := c.AddUserToGroup(t.Context(), gid, id); err != nil {
 			t.Fatal(err)

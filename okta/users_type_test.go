@@ -12,10 +12,7 @@ import (
 func TestCreateUserSendsType(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t)
-	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fakeClient(t, srv, okta.WithRetryPolicy(okta.NoRetries()))
 	typeID := srv.AddUserType("contractor")
 	p := okta.Profile{Login: "typed@example.com", Email: "typed@example.com", FirstName: "T", LastName: "Y"}
 	u, err := c.CreateUser(t.Context(), okta.CreateUserRequest{Profile: p, TypeID: typeID})
@@ -50,10 +47,7 @@ func TestCreateUserSendsType(t *testing.T) {
 func TestInitiateFulfillmentRequiresEveryOrderID(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t)
-	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := fakeClient(t, srv, okta.WithRetryPolicy(okta.NoRetries()))
 	u, err := srv.AddUser(okta.Profile{Login: "order@example.com", Email: "order@example.com", FirstName: "O", LastName: "R"}, okta.UserStaged)
 	if err != nil {
 		t.Fatal(err)
