@@ -3,7 +3,6 @@ package webauthn
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
@@ -75,12 +74,9 @@ func (r CredentialRequest) CreationOptions() protocol.PublicKeyCredentialCreatio
 // [ErrMalformed], with the *protocol.Error in the chain.
 func NewCredentialResponse(userID, enrollmentID string, credentialJSON []byte) (CredentialResponse, error) {
 	const scope = "new credential response"
-	if len(credentialJSON) > maxPlaintextLen {
-		return CredentialResponse{}, fieldError(scope, "credential JSON", fmt.Sprintf("%d bytes, limit %d", len(credentialJSON), maxPlaintextLen), ErrMalformed)
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(credentialJSON)
+	parsed, err := parseBrowserJSON(scope, "credential JSON", credentialJSON, protocol.ParseCredentialCreationResponseBytes)
 	if err != nil {
-		return CredentialResponse{}, fmt.Errorf("webauthn: %s: %w: %w", scope, ErrMalformed, err)
+		return CredentialResponse{}, err
 	}
 	resp := CredentialResponse{
 		Version:           MessageVersion,

@@ -459,18 +459,30 @@ type Assertion struct {
 	CredentialID, ClientDataJSON, AuthenticatorData, Signature, UserHandle []byte
 }
 
+// parseBrowserJSON parses b, a browser-shaped PublicKeyCredential JSON
+// (field names it in errors), with parse, one of go-webauthn's parsers. A
+// b over the plaintext limit and parse's errors wrap [ErrMalformed].
+func parseBrowserJSON[T any](scope, field string, b []byte, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	if len(b) > maxPlaintextLen {
+		return zero, fieldError(scope, field, fmt.Sprintf("%d bytes, limit %d", len(b), maxPlaintextLen), ErrMalformed)
+	}
+	p, err := parse(b)
+	if err != nil {
+		return zero, fmt.Errorf("webauthn: %s: %w: %w", scope, ErrMalformed, err)
+	}
+	return p, nil
+}
+
 // ParseAssertionJSON decodes a browser-shaped PublicKeyCredential JSON of an
 // assertion: {"id","rawId","type":"public-key","response":{"clientDataJSON",
 // "authenticatorData","signature","userHandle"}}. Nothing is verified.
 // Errors wrap [ErrMalformed].
 func ParseAssertionJSON(b []byte) (Assertion, error) {
 	const scope = "parse assertion"
-	if len(b) > maxPlaintextLen {
-		return Assertion{}, fieldError(scope, "JSON", fmt.Sprintf("%d bytes, limit %d", len(b), maxPlaintextLen), ErrMalformed)
-	}
-	p, err := protocol.ParseCredentialRequestResponseBytes(b)
+	p, err := parseBrowserJSON(scope, "JSON", b, protocol.ParseCredentialRequestResponseBytes)
 	if err != nil {
-		return Assertion{}, fmt.Errorf("webauthn: %s: %w: %w", scope, ErrMalformed, err)
+		return Assertion{}, err
 	}
 	return Assertion{
 		CredentialID:      bytes.Clone(p.RawID),
