@@ -283,8 +283,8 @@ func splitCompact(scope, what, compact string, n int, names []string) ([][]byte,
 	if compact == "" {
 		return nil, fieldError(scope, what, "empty", ErrMalformed)
 	}
-	if len(compact) > maxCompactLen {
-		return nil, fieldError(scope, what, fmt.Sprintf("%d bytes, limit %d", len(compact), maxCompactLen), ErrMalformed)
+	if err := checkMax(scope, what, len(compact), maxCompactLen, "bytes"); err != nil {
+		return nil, err
 	}
 	raw := strings.Split(compact, ".")
 	if len(raw) != n {
@@ -314,8 +314,8 @@ type protectedHeader struct {
 // in allowed.
 func parseHeader(scope, what string, b []byte, allowed ...string) (protectedHeader, error) {
 	var h protectedHeader
-	if len(b) > maxProtectedHdrSize {
-		return h, fieldError(scope, what+" header", fmt.Sprintf("%d bytes, limit %d", len(b), maxProtectedHdrSize), ErrMalformed)
+	if err := checkMax(scope, what+" header", len(b), maxProtectedHdrSize, "bytes"); err != nil {
+		return h, err
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(b, &members); err != nil {

@@ -136,8 +136,8 @@ type JWKS struct {
 // be unique. Errors wrap [ErrMalformed] or [ErrWrongKey] and name the key
 // index.
 func ParseJWKS(data []byte) (JWKS, error) {
-	if len(data) > maxJWKSSize {
-		return JWKS{}, fieldError("parse jwks", "document", fmt.Sprintf("%d bytes, limit %d", len(data), maxJWKSSize), ErrMalformed)
+	if err := checkMax("parse jwks", "document", len(data), maxJWKSSize, "bytes"); err != nil {
+		return JWKS{}, err
 	}
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`

@@ -110,14 +110,43 @@ func checkVersion(scope string, v *int, sealing bool) error {
 	return nil
 }
 
+// firstError returns the first of errs that is not nil: the checks of a
+// message's fields, in the order their failures are reported.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMax reports a field of n units (bytes, entries) over limit.
+func checkMax(scope, field string, n, limit int, units string) error {
+	if n > limit {
+		return fieldError(scope, field, fmt.Sprintf("%d %s, limit %d", n, units, limit), ErrMalformed)
+	}
+	return nil
+}
+
+// checkResponseKey checks a message's responseKey: a valid key for
+// encryption.
+func checkResponseKey(scope string, k PublicJWK) error {
+	err := k.Validate()
+	if err == nil {
+		err = k.requireUse(UseEncryption)
+	}
+	if err != nil {
+		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
+	}
+	return nil
+}
+
 func checkString(scope, field, v string, maxLen int) error {
 	if v == "" {
 		return fieldError(scope, field, "missing", ErrMalformed)
 	}
-	if len(v) > maxLen {
-		return fieldError(scope, field, fmt.Sprintf("%d bytes, limit %d", len(v), maxLen), ErrMalformed)
-	}
-	return nil
+	return checkMax(scope, field, len(v), maxLen, "bytes")
 }
 
 func checkBytes(scope, field string, v []byte, minLen, maxLen int) error {
@@ -132,51 +161,33 @@ func checkBytes(scope, field string, v []byte, minLen, maxLen int) error {
 
 // validate checks every field of r. It does not check expiry.
 func (r CredentialRequest) validate(scope string) error {
-	if err := checkString(scope, "userId", r.UserID, maxIDLen); err != nil {
-		return err
-	}
-	if err := checkString(scope, "enrollmentId", r.EnrollmentID, maxIDLen); err != nil {
-		return err
-	}
-	if err := r.validateCeremony(scope, ""); err != nil {
-		return err
-	}
-	if len(r.RPName) > maxNameLen {
-		return fieldError(scope, "rpName", fmt.Sprintf("%d bytes, limit %d", len(r.RPName), maxNameLen), ErrMalformed)
-	}
-	if err := checkString(scope, "userName", r.UserName, maxNameLen); err != nil {
-		return err
-	}
-	if len(r.UserDisplayName) > maxNameLen {
-		return fieldError(scope, "userDisplayName", fmt.Sprintf("%d bytes, limit %d", len(r.UserDisplayName), maxNameLen), ErrMalformed)
-	}
-	if err := r.ResponseKey.Validate(); err != nil {
-		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
-	}
-	if err := r.ResponseKey.requireUse(UseEncryption); err != nil {
-		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
-	}
-	return nil
+	return firstError(
+		checkString(scope, "userId", r.UserID, maxIDLen),
+		checkString(scope, "enrollmentId", r.EnrollmentID, maxIDLen),
+		r.validateCeremony(scope, ""),
+		checkMax(scope, "rpName", len(r.RPName), maxNameLen, "bytes"),
+		checkString(scope, "userName", r.UserName, maxNameLen),
+		checkMax(scope, "userDisplayName", len(r.UserDisplayName), maxNameLen, "bytes"),
+		checkResponseKey(scope, r.ResponseKey),
+	)
 }
 
 // validateCeremony checks the fields of r a WebAuthn registration uses (RP
 // ID, user handle, challenge, algorithms, user verification, credProtect,
 // expiry), naming each as prefix+field.
 func (r CredentialRequest) validateCeremony(scope, prefix string) error {
-	if err := checkString(scope, prefix+"rpId", r.RPID, maxRPIDLen); err != nil {
-		return err
-	}
-	if err := checkBytes(scope, prefix+"userHandle", r.UserHandle, 1, maxUserHandleLen); err != nil {
-		return err
-	}
-	if err := checkBytes(scope, prefix+"challenge", r.Challenge, minChallengeLen, maxChallengeLen); err != nil {
+	if err := firstError(
+		checkString(scope, prefix+"rpId", r.RPID, maxRPIDLen),
+		checkBytes(scope, prefix+"userHandle", r.UserHandle, 1, maxUserHandleLen),
+		checkBytes(scope, prefix+"challenge", r.Challenge, minChallengeLen, maxChallengeLen),
+	); err != nil {
 		return err
 	}
 	if len(r.Algorithms) == 0 {
 		return fieldError(scope, prefix+"algorithms", "missing", ErrMalformed)
 	}
-	if len(r.Algorithms) > maxAlgorithms {
-		return fieldError(scope, prefix+"algorithms", fmt.Sprintf("%d entries, limit %d", len(r.Algorithms), maxAlgorithms), ErrMalformed)
+	if err := checkMax(scope, prefix+"algorithms", len(r.Algorithms), maxAlgorithms, "entries"); err != nil {
+		return err
 	}
 	for i, a := range r.Algorithms {
 		if a == 0 {
@@ -196,23 +207,15 @@ func (r CredentialRequest) validateCeremony(scope, prefix string) error {
 }
 
 func (r CredentialResponse) validate(scope string) error {
-	if err := checkString(scope, "userId", r.UserID, maxIDLen); err != nil {
+	if err := firstError(
+		checkString(scope, "userId", r.UserID, maxIDLen),
+		checkString(scope, "enrollmentId", r.EnrollmentID, maxIDLen),
+		checkBytes(scope, "credentialId", r.CredentialID, 1, maxCredentialIDLen),
+		checkBytes(scope, "attestationObject", r.AttestationObject, 1, maxAttestationLen),
+		checkBytes(scope, "clientDataJSON", r.ClientDataJSON, 1, maxClientDataLen),
+		checkMax(scope, "transports", len(r.Transports), maxTransports, "entries"),
+	); err != nil {
 		return err
-	}
-	if err := checkString(scope, "enrollmentId", r.EnrollmentID, maxIDLen); err != nil {
-		return err
-	}
-	if err := checkBytes(scope, "credentialId", r.CredentialID, 1, maxCredentialIDLen); err != nil {
-		return err
-	}
-	if err := checkBytes(scope, "attestationObject", r.AttestationObject, 1, maxAttestationLen); err != nil {
-		return err
-	}
-	if err := checkBytes(scope, "clientDataJSON", r.ClientDataJSON, 1, maxClientDataLen); err != nil {
-		return err
-	}
-	if len(r.Transports) > maxTransports {
-		return fieldError(scope, "transports", fmt.Sprintf("%d entries, limit %d", len(r.Transports), maxTransports), ErrMalformed)
 	}
 	for i, t := range r.Transports {
 		if err := checkString(scope, fmt.Sprintf("transports[%d]", i), t, maxTransportLen); err != nil {
@@ -223,16 +226,10 @@ func (r CredentialResponse) validate(scope string) error {
 }
 
 func (r PINRequest) validate(scope string) error {
-	if err := checkString(scope, "userId", r.UserID, maxIDLen); err != nil {
-		return err
-	}
-	if err := r.ResponseKey.Validate(); err != nil {
-		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
-	}
-	if err := r.ResponseKey.requireUse(UseEncryption); err != nil {
-		return fmt.Errorf("webauthn: %s: responseKey: %w", scope, err)
-	}
-	return nil
+	return firstError(
+		checkString(scope, "userId", r.UserID, maxIDLen),
+		checkResponseKey(scope, r.ResponseKey),
+	)
 }
 
 func (r PINResponse) validate(scope string) error {
@@ -250,8 +247,8 @@ func (r PINResponse) validate(scope string) error {
 // members, trailing data and oversized input. The JSON decoder's messages
 // quote member names but never values, so they are safe to wrap.
 func decodeStrict(scope string, data []byte, v any) error {
-	if len(data) > maxPlaintextLen {
-		return fieldError(scope, "plaintext", fmt.Sprintf("%d bytes, limit %d", len(data), maxPlaintextLen), ErrMalformed)
+	if err := checkMax(scope, "plaintext", len(data), maxPlaintextLen, "bytes"); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

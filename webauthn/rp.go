@@ -464,8 +464,8 @@ type Assertion struct {
 // b over the plaintext limit and parse's errors wrap [ErrMalformed].
 func parseBrowserJSON[T any](scope, field string, b []byte, parse func([]byte) (T, error)) (T, error) {
 	var zero T
-	if len(b) > maxPlaintextLen {
-		return zero, fieldError(scope, field, fmt.Sprintf("%d bytes, limit %d", len(b), maxPlaintextLen), ErrMalformed)
+	if err := checkMax(scope, field, len(b), maxPlaintextLen, "bytes"); err != nil {
+		return zero, err
 	}
 	p, err := parse(b)
 	if err != nil {
