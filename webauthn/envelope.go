@@ -47,7 +47,7 @@ const (
 // [ErrUnsupportedVersion] or [ErrWrongKey] (to is not a P-384 "enc" key).
 func SealCredentialRequest(to PublicJWK, req CredentialRequest) (string, error) {
 	const scope = "seal credential request"
-	pt, err := encodeMessage(scope, &req, &req.Version)
+	pt, err := encodeMessage(scope, &req)
 	if err != nil {
 		return "", err
 	}
@@ -68,8 +68,8 @@ func OpenCredentialRequest(keys Keyring, jwe string, now time.Time) (CredentialR
 	if err != nil {
 		return CredentialRequest{}, err
 	}
-	var req CredentialRequest
-	if err := decodeMessage(scope, pt, &req, &req.Version); err != nil {
+	req, err := decodeMessage[CredentialRequest](scope, pt)
+	if err != nil {
 		return CredentialRequest{}, err
 	}
 	if now.After(req.ExpiresAt) {
@@ -83,7 +83,7 @@ func OpenCredentialRequest(keys Keyring, jwe string, now time.Time) (CredentialR
 // [SealCredentialRequest] for randomness and errors.
 func SealPINRequest(to PublicJWK, req PINRequest) (string, error) {
 	const scope = "seal pin request"
-	pt, err := encodeMessage(scope, &req, &req.Version)
+	pt, err := encodeMessage(scope, &req)
 	if err != nil {
 		return "", err
 	}
@@ -98,11 +98,7 @@ func OpenPINRequest(keys Keyring, jwe string) (PINRequest, error) {
 	if err != nil {
 		return PINRequest{}, err
 	}
-	var req PINRequest
-	if err := decodeMessage(scope, pt, &req, &req.Version); err != nil {
-		return PINRequest{}, err
-	}
-	return req, nil
+	return decodeMessage[PINRequest](scope, pt)
 }
 
 // SealCredentialResponse signs resp with signer (use "sig", ES384) and
@@ -111,7 +107,7 @@ func OpenPINRequest(keys Keyring, jwe string) (PINRequest, error) {
 // draw from crypto/rand).
 func SealCredentialResponse(to PublicJWK, signer *PrivateKey, resp CredentialResponse) (string, error) {
 	const scope = "seal credential response"
-	pt, err := encodeMessage(scope, &resp, &resp.Version)
+	pt, err := encodeMessage(scope, &resp)
 	if err != nil {
 		return "", err
 	}
@@ -129,11 +125,7 @@ func OpenCredentialResponse(keys Keyring, signers JWKS, jwe string) (CredentialR
 	if err != nil {
 		return CredentialResponse{}, err
 	}
-	var resp CredentialResponse
-	if err := decodeMessage(scope, pt, &resp, &resp.Version); err != nil {
-		return CredentialResponse{}, err
-	}
-	return resp, nil
+	return decodeMessage[CredentialResponse](scope, pt)
 }
 
 // SealPINResponse signs resp with signer and encrypts it to Okta's response
@@ -182,15 +174,17 @@ func OpenPINResponse(keys Keyring, signers JWKS, jwe string) (PINResponse, error
 	return resp, nil
 }
 
-// message is an envelope plaintext type.
+// message is a pointer to an envelope plaintext type that encodes as is
+// (every one but PINResponse, whose PIN needs care).
 type message interface {
 	validate(scope string) error
+	version() *int // the message's Version field
 }
 
-// encodeMessage sets a zero *version to [MessageVersion], validates m and
-// encodes it as JSON. version points into m.
-func encodeMessage(scope string, m message, version *int) ([]byte, error) {
-	if err := checkVersion(scope, version, true); err != nil {
+// encodeMessage sets a zero version of m to [MessageVersion], validates m
+// and encodes it as JSON.
+func encodeMessage(scope string, m message) ([]byte, error) {
+	if err := checkVersion(scope, m.version(), true); err != nil {
 		return nil, err
 	}
 	if err := m.validate(scope); err != nil {
@@ -203,16 +197,23 @@ func encodeMessage(scope string, m message, version *int) ([]byte, error) {
 	return pt, nil
 }
 
-// decodeMessage strictly decodes pt into m, then checks its version (which
-// version points to) and its fields.
-func decodeMessage(scope string, pt []byte, m message, version *int) error {
-	if err := decodeStrict(scope, pt, m); err != nil {
-		return err
+// decodeMessage strictly decodes pt into a new M, then checks its version
+// and its fields.
+func decodeMessage[M any, P interface {
+	*M
+	message
+}](scope string, pt []byte) (M, error) {
+	var m M
+	if err := decodeStrict(scope, pt, P(&m)); err != nil {
+		return *new(M), err
 	}
-	if err := checkVersion(scope, version, false); err != nil {
-		return err
+	if err := checkVersion(scope, P(&m).version(), false); err != nil {
+		return *new(M), err
 	}
-	return m.validate(scope)
+	if err := P(&m).validate(scope); err != nil {
+		return *new(M), err
+	}
+	return m, nil
 }
 
 // sealJWE encrypts plaintext to the "enc" key to as a compact JWE.

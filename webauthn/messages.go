@@ -159,6 +159,10 @@ func checkBytes(scope, field string, v []byte, minLen, maxLen int) error {
 	return nil
 }
 
+func (r *CredentialRequest) version() *int  { return &r.Version }
+func (r *CredentialResponse) version() *int { return &r.Version }
+func (r *PINRequest) version() *int         { return &r.Version }
+
 // validate checks every field of r. It does not check expiry.
 func (r CredentialRequest) validate(scope string) error {
 	return firstError(
