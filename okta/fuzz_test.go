@@ -2,7 +2,9 @@ package okta
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +69,47 @@ func FuzzDecodeEnrollments(f *testing.F) {
 		}
 		_, _ = ParseWebAuthnAssertion([]byte(body))
 	})
+}
+
+// FuzzCallPath fills a route's placeholders with arbitrary IDs: the path is
+// the route with each one escaped, or the call is refused with
+// ErrInvalidArgument (empty, a path separator, a control character).
+func FuzzCallPath(f *testing.F) {
+	f.Add("00u1", "e1")
+	f.Add("a b@x", "qU3%")
+	f.Add("../admin", "x")
+	f.Add("", "x")
+	f.Add("u", "a\x00")
+	f.Fuzz(func(t *testing.T, userID, enrollmentID string) {
+		k := &call{op: "op", route: "/u/{userId}/enrollments/{id}/mark-error",
+			args: []pathArg{{"userID", userID}, {"enrollmentID", enrollmentID}}}
+		got, err := k.path()
+		if err != nil {
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("path() error = %v, want ErrInvalidArgument", err)
+			}
+			return
+		}
+		if want := "/u/" + url.PathEscape(userID) + "/enrollments/" + url.PathEscape(enrollmentID) + "/mark-error"; got != want {
+			t.Fatalf("path() = %q, want %q", got, want)
+		}
+		if strings.ContainsAny(userID+enrollmentID, "/\\") || userID == "" || enrollmentID == "" {
+			t.Fatalf("path() accepted IDs %q, %q", userID, enrollmentID)
+		}
+	})
+}
+
+// A route whose placeholders do not match its arguments is an error, never
+// a path with a placeholder left in it.
+func TestCallPathArgumentCount(t *testing.T) {
+	one := []pathArg{{"userID", "u"}}
+	if p, err := (&call{op: "op", route: "/users/{id}/groups/{groupId}", args: one}).path(); err == nil {
+		t.Errorf("two placeholders, one argument: path() = %q, want an error", p)
+	}
+	if p, err := (&call{op: "op", route: "/users", args: one}).path(); err == nil {
+		t.Errorf("no placeholder, one argument: path() = %q, want an error", p)
+	}
+	if p, err := (&call{op: "op", route: "/users"}).path(); err != nil || p != "/users" {
+		t.Errorf("no placeholder, no argument: path() = %q, %v; want /users", p, err)
+	}
 }
