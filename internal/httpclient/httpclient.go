@@ -1,7 +1,10 @@
 // Package httpclient holds the HTTP plumbing the okta and yubico clients
-// share, so that the two speak alike: the default transport, bounded reads of
-// response bodies, the loopback rule for plain http, and the wall clock's
-// context-aware sleep. It imports only the standard library.
+// share, so that the two speak alike: the options both take (generic over
+// each client's options type), the check of a server URL with the loopback
+// rule for plain http, the default transport, bounded reads of response
+// bodies, the mapping of HTTP statuses to each client's sentinel errors, and
+// the wall clock's context-aware sleep. It imports only the standard
+// library; its clienttest package holds the tests both clients run.
 package httpclient
 
 import (
