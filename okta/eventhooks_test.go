@@ -341,83 +341,47 @@ func TestEventHookSecretRedacted(t *testing.T) {
 // one ACTIVE, VERIFIED hook as wanted, making only the calls it needs.
 func TestEnsureEventHook(t *testing.T) {
 	t.Parallel()
+	// priorHook is a hook in the org before Ensure runs: named name, at the
+	// endpoint's URI plus path, for types (default the preregistration
+	// event); ensured (ACTIVE, VERIFIED) or only created; then deactivated.
+	type priorHook struct {
+		name, path          string
+		types               []string
+		ensured, deactivate bool
+	}
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, c *okta.Client, uri string) // the org before
-		want  func(uri string) okta.EventHook
-		calls []string // the Event Hooks API calls Ensure makes
+		prior []priorHook // the org before
+		types []string    // the wanted hook's event types, if not the default
+		calls []string    // the Event Hooks API calls Ensure makes
 	}{
+		{name: "none yet", calls: []string{"GET", "POST", "GET", "POST verify"}},
+		{name: "already there and verified: the secret is sent again", prior: []priorHook{{name: "preenroll", ensured: true}}, calls: []string{"GET", "PUT"}},
 		{
-			name:  "none yet",
-			setup: func(*testing.T, *okta.Client, string) {},
-			want:  func(uri string) okta.EventHook { return newHook("preenroll", uri) },
-			calls: []string{"GET", "POST", "GET", "POST verify"},
-		},
-		{
-			name: "already there and verified: the secret is sent again",
-			setup: func(t *testing.T, c *okta.Client, uri string) {
-				mustEnsure(t, c, newHook("preenroll", uri))
-			},
-			want:  func(uri string) okta.EventHook { return newHook("preenroll", uri) },
+			name:  "other event types",
+			prior: []priorHook{{name: "preenroll", types: []string{"user.lifecycle.create"}, ensured: true}},
+			types: []string{"user.lifecycle.create", okta.EventTypePreregisterInitiate},
 			calls: []string{"GET", "PUT"},
 		},
 		{
-			name: "other event types",
-			setup: func(t *testing.T, c *okta.Client, uri string) {
-				mustEnsure(t, c, newHook("preenroll", uri, "user.lifecycle.create"))
-			},
-			want: func(uri string) okta.EventHook {
-				return newHook("preenroll", uri, "user.lifecycle.create", okta.EventTypePreregisterInitiate)
-			},
-			calls: []string{"GET", "PUT"},
-		},
-		{
-			name: "moved to another URI",
-			setup: func(t *testing.T, c *okta.Client, uri string) {
-				mustEnsure(t, c, newHook("preenroll", uri+"/old"))
-			},
-			want:  func(uri string) okta.EventHook { return newHook("preenroll", uri) },
+			name:  "moved to another URI",
+			prior: []priorHook{{name: "preenroll", path: "/old", ensured: true}},
 			calls: []string{"GET", "PUT", "POST verify"},
 		},
+		{name: "renamed, same URI", prior: []priorHook{{name: "old name", ensured: true}}, calls: []string{"GET", "PUT"}},
 		{
-			name: "renamed, same URI",
-			setup: func(t *testing.T, c *okta.Client, uri string) {
-				mustEnsure(t, c, newHook("old name", uri))
-			},
-			want:  func(uri string) okta.EventHook { return newHook("preenroll", uri) },
-			calls: []string{"GET", "PUT"},
-		},
-		{
-			name: "deactivated",
-			setup: func(t *testing.T, c *okta.Client, uri string) {
-				h := mustEnsure(t, c, newHook("preenroll", uri))
-				if _, err := c.DeactivateEventHook(t.Context(), h.ID); err != nil {
-					t.Fatal(err)
-				}
-			},
-			want:  func(uri string) okta.EventHook { return newHook("preenroll", uri) },
+			name:  "deactivated",
+			prior: []priorHook{{name: "preenroll", ensured: true, deactivate: true}},
 			calls: []string{"GET", "PUT", "POST activate"},
 		},
 		{
-			name: "duplicates from an earlier concurrent start",
-			setup: func(t *testing.T, c *okta.Client, uri string) {
-				for range 3 {
-					if _, err := c.CreateEventHook(t.Context(), newHook("preenroll", uri)); err != nil {
-						t.Fatal(err)
-					}
-				}
-			},
-			want:  func(uri string) okta.EventHook { return newHook("preenroll", uri) },
+			name:  "duplicates from an earlier concurrent start",
+			prior: []priorHook{{name: "preenroll"}, {name: "preenroll"}, {name: "preenroll"}},
 			calls: []string{"GET", "PUT", "POST verify", "POST deactivate", "DELETE", "POST deactivate", "DELETE"},
 		},
 		{
-			name: "another service's hook is left alone",
-			setup: func(t *testing.T, c *okta.Client, uri string) {
-				if _, err := c.CreateEventHook(t.Context(), newHook("siem", uri+"/siem", "user.session.start")); err != nil {
-					t.Fatal(err)
-				}
-			},
-			want:  func(uri string) okta.EventHook { return newHook("preenroll", uri) },
+			name:  "another service's hook is left alone",
+			prior: []priorHook{{name: "siem", path: "/siem", types: []string{"user.session.start"}}},
 			calls: []string{"GET", "POST", "GET", "POST verify"},
 		},
 	}
@@ -427,17 +391,29 @@ func TestEnsureEventHook(t *testing.T) {
 			srv := oktatest.NewServer(t)
 			c := fakeClient(t, srv)
 			uri := echoEndpoint(t)
-			tt.setup(t, c, uri)
-			others := otherHooks(t, c, tt.want(uri).Name, uri)
+			for _, p := range tt.prior {
+				create := c.CreateEventHook
+				if p.ensured {
+					create = c.EnsureEventHook
+				}
+				h, err := create(t.Context(), newHook(p.name, uri+p.path, p.types...))
+				if err == nil && p.deactivate {
+					_, err = c.DeactivateEventHook(t.Context(), h.ID)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := newHook("preenroll", uri, tt.types...)
+			others := otherHooks(t, c, want.Name, uri)
 			before := len(srv.RequestLog())
-			got, err := c.EnsureEventHook(t.Context(), tt.want(uri))
+			got, err := c.EnsureEventHook(t.Context(), want)
 			if err != nil {
 				t.Fatalf("EnsureEventHook: %v", err)
 			}
 			if diff := cmp.Diff(tt.calls, hookCalls(srv.RequestLog()[before:])); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
-			want := tt.want(uri)
 			if got.Name != want.Name || got.Channel.Config.URI != uri || got.Status != okta.EventHookActive ||
 				got.VerificationStatus != okta.EventHookVerified || !cmp.Equal(got.Events.Items, want.Events.Items) {
 				t.Errorf("EnsureEventHook = %+v", got)
