@@ -62,14 +62,20 @@ func fakeClient(t *testing.T, srv *oktatest.Server, opts ...okta.Option) *okta.C
 	return c
 }
 
+// newHookOrg returns a fake org, a client of it and the URI of an endpoint
+// that passes Okta's verification.
+func newHookOrg(t *testing.T) (*oktatest.Server, *okta.Client, string) {
+	t.Helper()
+	srv := oktatest.NewServer(t)
+	return srv, fakeClient(t, srv), echoEndpoint(t)
+}
+
 // TestEventHookOperations walks one hook through every operation of the
 // Event Hooks API against the fake and checks what each returns.
 func TestEventHookOperations(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c := fakeClient(t, srv)
+	srv, c, uri := newHookOrg(t)
 	ctx := t.Context()
-	uri := echoEndpoint(t)
 
 	created, err := c.CreateEventHook(ctx, newHook("preenroll", uri))
 	if err != nil {
@@ -271,10 +277,8 @@ func TestEventHookErrors(t *testing.T) {
 // create or activate is refused until one is deactivated.
 func TestEventHookActiveLimit(t *testing.T) {
 	t.Parallel()
-	srv := oktatest.NewServer(t)
-	c := fakeClient(t, srv)
+	_, c, uri := newHookOrg(t)
 	ctx := t.Context()
-	uri := echoEndpoint(t)
 	ids := make([]string, okta.MaxActiveEventHooks)
 	for i := range ids {
 		h, err := c.CreateEventHook(ctx, newHook(fmt.Sprintf("hook %d", i), uri))
@@ -388,9 +392,7 @@ func TestEnsureEventHook(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := oktatest.NewServer(t)
-			c := fakeClient(t, srv)
-			uri := echoEndpoint(t)
+			srv, c, uri := newHookOrg(t)
 			for _, p := range tt.prior {
 				create := c.CreateEventHook
 				if p.ensured {
