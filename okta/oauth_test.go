@@ -257,36 +257,43 @@ func TestOAuthHappyPath(t *testing.T) {
 	}
 }
 
-func TestOAuthTokenCachedAcrossCalls(t *testing.T) {
+// readingUsers runs f, as subtests with and without DPoP, on a client of a
+// service app granted okta.users.read and a user it may read.
+func readingUsers(t *testing.T, f func(t *testing.T, st *oauthSetup, u okta.User)) {
 	for _, dpop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dpop=%v", dpop), func(t *testing.T) {
 			st := newOAuthSetup(t, oktatest.ServiceApp{Scopes: []string{okta.ScopeUsersRead}, DPoP: dpop}, okta.OAuthConfig{DPoP: dpop})
-			u := st.addUser(t)
-			// Sequential and concurrent callers share one token.
-			for range 10 {
-				if _, err := st.c.GetUser(context.Background(), u.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var wg sync.WaitGroup
-			errs := make(chan error, 16)
-			for range 16 {
-				wg.Go(func() {
-					if _, err := st.c.GetUser(context.Background(), u.ID); err != nil {
-						errs <- err
-					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if got := st.srv.TokenCounts(clientID).Issued; got != 1 {
-				t.Errorf("tokens issued for 26 calls = %d, want 1", got)
-			}
+			f(t, st, st.addUser(t))
 		})
 	}
+}
+
+func TestOAuthTokenCachedAcrossCalls(t *testing.T) {
+	readingUsers(t, func(t *testing.T, st *oauthSetup, u okta.User) {
+		// Sequential and concurrent callers share one token.
+		for range 10 {
+			if _, err := st.c.GetUser(context.Background(), u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() {
+				if _, err := st.c.GetUser(context.Background(), u.ID); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if got := st.srv.TokenCounts(clientID).Issued; got != 1 {
+			t.Errorf("tokens issued for 26 calls = %d, want 1", got)
+		}
+	})
 }
 
 func TestOAuthRefreshBeforeExpiry(t *testing.T) {
@@ -484,28 +491,24 @@ func TestOAuthTokenErrors(t *testing.T) {
 }
 
 func TestOAuthMissingScopeIsForbidden(t *testing.T) {
-	for _, dpop := range []bool{false, true} {
-		t.Run(fmt.Sprintf("dpop=%v", dpop), func(t *testing.T) {
-			st := newOAuthSetup(t, oktatest.ServiceApp{Scopes: []string{okta.ScopeUsersRead}, DPoP: dpop}, okta.OAuthConfig{DPoP: dpop})
-			u := st.addUser(t)
-			ctx := context.Background()
-			if _, err := st.c.GetUser(ctx, u.ID); err != nil {
-				t.Fatalf("GetUser with okta.users.read: %v", err)
-			}
-			_, err := st.c.UpdateProfile(ctx, u.ID, okta.Profile{City: "Paris"})
-			var apiErr *okta.APIError
-			if !errors.As(err, &apiErr) || apiErr.StatusCode != 403 || apiErr.ErrorCode != "E0000006" || !errors.Is(err, okta.ErrForbidden) {
-				t.Fatalf("UpdateProfile without okta.users.manage: %v, want 403 E0000006", err)
-			}
-			if !strings.Contains(err.Error(), "okta.users.manage") {
-				t.Errorf("error %q does not name the missing scope", err)
-			}
-			// A 403 is not a token problem: no new token was fetched.
-			if got := st.srv.TokenCounts(clientID).Issued; got != 1 {
-				t.Errorf("tokens issued = %d, want 1", got)
-			}
-		})
-	}
+	readingUsers(t, func(t *testing.T, st *oauthSetup, u okta.User) {
+		ctx := context.Background()
+		if _, err := st.c.GetUser(ctx, u.ID); err != nil {
+			t.Fatalf("GetUser with okta.users.read: %v", err)
+		}
+		_, err := st.c.UpdateProfile(ctx, u.ID, okta.Profile{City: "Paris"})
+		var apiErr *okta.APIError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 403 || apiErr.ErrorCode != "E0000006" || !errors.Is(err, okta.ErrForbidden) {
+			t.Fatalf("UpdateProfile without okta.users.manage: %v, want 403 E0000006", err)
+		}
+		if !strings.Contains(err.Error(), "okta.users.manage") {
+			t.Errorf("error %q does not name the missing scope", err)
+		}
+		// A 403 is not a token problem: no new token was fetched.
+		if got := st.srv.TokenCounts(clientID).Issued; got != 1 {
+			t.Errorf("tokens issued = %d, want 1", got)
+		}
+	})
 }
 
 func TestOAuthDPoPNonces(t *testing.T) {
