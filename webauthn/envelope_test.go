@@ -119,17 +119,13 @@ func TestRoundTrips(t *testing.T) {
 	oktaRing := Keyring{k.oktaResponse}
 	signers := JWKS{Keys: []PublicJWK{k.otherSign.Public(), k.yubicoSign.Public()}}
 
+	sealRequest := func(m CredentialRequest) (string, error) { return SealCredentialRequest(k.yubicoTransport.Public(), m) }
+	openRequest := func(jwe string) (CredentialRequest, error) { return OpenCredentialRequest(ring, jwe, testNow) }
+
 	t.Run("credential request", func(t *testing.T) {
 		t.Parallel()
 		want := sampleCredentialRequest(t)
-		jwe, err := SealCredentialRequest(k.yubicoTransport.Public(), want)
-		if err != nil {
-			t.Fatalf("SealCredentialRequest: %v", err)
-		}
-		got, err := OpenCredentialRequest(ring, jwe, testNow)
-		if err != nil {
-			t.Fatalf("OpenCredentialRequest: %v", err)
-		}
+		_, got := sealOpen(t, want, sealRequest, openRequest)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("credential request round trip (-want +got):\n%s", diff)
 		}
@@ -138,29 +134,16 @@ func TestRoundTrips(t *testing.T) {
 		t.Parallel()
 		in := sampleCredentialRequest(t)
 		in.Version = 0
-		jwe, err := SealCredentialRequest(k.yubicoTransport.Public(), in)
-		if err != nil {
-			t.Fatalf("SealCredentialRequest: %v", err)
-		}
-		got, err := OpenCredentialRequest(ring, jwe, testNow)
-		if err != nil {
-			t.Fatalf("OpenCredentialRequest: %v", err)
-		}
-		if got.Version != MessageVersion {
+		if _, got := sealOpen(t, in, sealRequest, openRequest); got.Version != MessageVersion {
 			t.Errorf("Version = %d, want %d", got.Version, MessageVersion)
 		}
 	})
 	t.Run("pin request", func(t *testing.T) {
 		t.Parallel()
 		want := PINRequest{Version: MessageVersion, UserID: "00u1abcd", ResponseKey: k.oktaResponse.Public()}
-		jwe, err := SealPINRequest(k.yubicoTransport.Public(), want)
-		if err != nil {
-			t.Fatalf("SealPINRequest: %v", err)
-		}
-		got, err := OpenPINRequest(ring, jwe)
-		if err != nil {
-			t.Fatalf("OpenPINRequest: %v", err)
-		}
+		_, got := sealOpen(t, want,
+			func(m PINRequest) (string, error) { return SealPINRequest(k.yubicoTransport.Public(), m) },
+			func(jwe string) (PINRequest, error) { return OpenPINRequest(ring, jwe) })
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("pin request round trip (-want +got):\n%s", diff)
 		}
@@ -168,14 +151,11 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("credential response", func(t *testing.T) {
 		t.Parallel()
 		want := sampleCredentialResponse()
-		jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, want)
-		if err != nil {
-			t.Fatalf("SealCredentialResponse: %v", err)
-		}
-		got, err := OpenCredentialResponse(oktaRing, signers, jwe)
-		if err != nil {
-			t.Fatalf("OpenCredentialResponse: %v", err)
-		}
+		_, got := sealOpen(t, want,
+			func(m CredentialResponse) (string, error) {
+				return SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, m)
+			},
+			func(jwe string) (CredentialResponse, error) { return OpenCredentialResponse(oktaRing, signers, jwe) })
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("credential response round trip (-want +got):\n%s", diff)
 		}
@@ -183,22 +163,32 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("pin response", func(t *testing.T) {
 		t.Parallel()
 		want := samplePINResponse()
-		jwe, err := SealPINResponse(k.oktaResponse.Public(), k.yubicoSign, want)
-		if err != nil {
-			t.Fatalf("SealPINResponse: %v", err)
-		}
+		jwe, got := sealOpen(t, want,
+			func(m PINResponse) (string, error) { return SealPINResponse(k.oktaResponse.Public(), k.yubicoSign, m) },
+			func(jwe string) (PINResponse, error) { return OpenPINResponse(oktaRing, signers, jwe) })
 		if strings.Contains(jwe, testPIN) {
 			t.Fatalf("sealed PIN response contains the PIN in clear")
-		}
-		got, err := OpenPINResponse(oktaRing, signers, jwe)
-		if err != nil {
-			t.Fatalf("OpenPINResponse: %v", err)
 		}
 		if string(got.PIN) != testPIN || got.UserID != want.UserID || got.Version != want.Version {
 			t.Errorf("OpenPINResponse = {%d %q pin-len %d}, want {%d %q pin-len %d} with the same PIN",
 				got.Version, got.UserID, len(got.PIN), want.Version, want.UserID, len(want.PIN))
 		}
 	})
+}
+
+// sealOpen seals in with seal and opens the result with open, failing the
+// test on an error of either; it returns the sealed form and what opened.
+func sealOpen[M any](t *testing.T, in M, seal func(M) (string, error), open func(string) (M, error)) (string, M) {
+	t.Helper()
+	jwe, err := seal(in)
+	if err != nil {
+		t.Fatalf("seal: %v", err)
+	}
+	got, err := open(jwe)
+	if err != nil {
+		t.Fatalf("open (%d bytes): %v", len(jwe), err)
+	}
+	return jwe, got
 }
 
 // decodeHeader returns the decoded protected header of a compact object.
@@ -226,14 +216,13 @@ func TestMaximalCredentialResponse(t *testing.T) {
 	want.AttestationObject = make([]byte, maxAttestationLen)
 	want.ClientDataJSON = make([]byte, maxClientDataLen)
 	want.Transports = []string{"usb", "nfc", "ble", "internal", "hybrid", "smart-card", "x", strings.Repeat("t", maxTransportLen)}
-	jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, want)
-	if err != nil {
-		t.Fatalf("SealCredentialResponse(maximal) = %v", err)
-	}
-	got, err := OpenCredentialResponse(Keyring{k.oktaResponse}, JWKS{Keys: []PublicJWK{k.yubicoSign.Public()}}, jwe)
-	if err != nil {
-		t.Fatalf("OpenCredentialResponse(maximal, %d bytes) = %v", len(jwe), err)
-	}
+	_, got := sealOpen(t, want,
+		func(m CredentialResponse) (string, error) {
+			return SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, m)
+		},
+		func(jwe string) (CredentialResponse, error) {
+			return OpenCredentialResponse(Keyring{k.oktaResponse}, JWKS{Keys: []PublicJWK{k.yubicoSign.Public()}}, jwe)
+		})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("maximal round trip (-want +got):\n%s", diff)
 	}
