@@ -112,6 +112,21 @@ func wrapsSentinel(err error) bool {
 	return false
 }
 
+// checkRefused fails the test unless err, which op returned with got, is an
+// error wrapping a sentinel, and want too when want is not nil.
+func checkRefused(t *testing.T, op string, got any, err, want error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s = %+v, nil; want error", op, got)
+	}
+	if !wrapsSentinel(err) {
+		t.Errorf("%s error %v wraps no sentinel", op, err)
+	}
+	if want != nil && !errors.Is(err, want) {
+		t.Errorf("%s = %v, want %v", op, err, want)
+	}
+}
+
 func TestRoundTrips(t *testing.T) {
 	t.Parallel()
 	k := keys(t)
@@ -380,15 +395,7 @@ func TestTamperedJWE(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := OpenCredentialRequest(tt.ring, tt.in, testNow)
-			if err == nil {
-				t.Fatalf("OpenCredentialRequest(tampered) = %+v, nil; want error", got)
-			}
-			if !wrapsSentinel(err) {
-				t.Errorf("OpenCredentialRequest(tampered) error %v wraps no sentinel", err)
-			}
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Errorf("OpenCredentialRequest(tampered) = %v, want %v", err, tt.want)
-			}
+			checkRefused(t, "OpenCredentialRequest(tampered)", got, err, tt.want)
 			if diff := cmp.Diff(CredentialRequest{}, got); diff != "" {
 				t.Errorf("OpenCredentialRequest(tampered) returned data (-want +got):\n%s", diff)
 			}
@@ -475,15 +482,7 @@ func TestTamperedJWS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := OpenCredentialResponse(oktaRing, tt.signers, tt.in)
-			if err == nil {
-				t.Fatalf("OpenCredentialResponse(tampered) = %+v, nil; want error", got)
-			}
-			if !wrapsSentinel(err) {
-				t.Errorf("OpenCredentialResponse(tampered) error %v wraps no sentinel", err)
-			}
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Errorf("OpenCredentialResponse(tampered) = %v, want %v", err, tt.want)
-			}
+			checkRefused(t, "OpenCredentialResponse(tampered)", got, err, tt.want)
 		})
 	}
 }
