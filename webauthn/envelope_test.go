@@ -246,10 +246,7 @@ func TestMaximalCredentialResponse(t *testing.T) {
 func TestHeaders(t *testing.T) {
 	t.Parallel()
 	k := keys(t)
-	jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, sampleCredentialResponse())
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwe := mustSealResponse(t, k.oktaResponse.Public(), k.yubicoSign, sampleCredentialResponse())
 	h := decodeHeader(t, jwe)
 	delete(h, "epk")
 	want := map[string]any{"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "kid": "okta-response-1", "cty": "JOSE"}
@@ -444,10 +441,7 @@ func TestTamperedJWS(t *testing.T) {
 	oktaRing := Keyring{k.oktaResponse}
 	signers := JWKS{Keys: []PublicJWK{k.yubicoSign.Public(), k.otherSign.Public()}}
 	resp := sampleCredentialResponse()
-	jwe, err := SealCredentialResponse(k.oktaResponse.Public(), k.yubicoSign, resp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwe := mustSealResponse(t, k.oktaResponse.Public(), k.yubicoSign, resp)
 	payload, _ := json.Marshal(resp)
 	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	flip := func(i int) func(string) string {
