@@ -783,25 +783,56 @@ func TestParseWebAuthnAssertionErrors(t *testing.T) {
 	}
 }
 
+// TestThrottleRefusesLongWait: a wait for the bucket's reset (40 s away)
+// longer than MaxRateLimitWait, or one that would outlast the caller's
+// deadline, is refused at once with ErrRateLimited, before sending, instead
+// of sleeping.
 func TestThrottleRefusesLongWait(t *testing.T) {
 	t.Parallel()
-	c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{Reserve: 0, MaxRateLimitWait: 10 * time.Second}))
-	mt.RegisterResponder("GET", org+"/api/v1/users/a", func(*http.Request) (*http.Response, error) {
-		now := clk.Now()
-		return testhttp.JSONResponse(200, `{"id":"a","profile":{}}`, "Date", now.Format(http.TimeFormat),
-			"X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "0", "X-Rate-Limit-Reset", fmt.Sprint(now.Add(40*time.Second).Unix())), nil
-	})
-	if _, err := c.GetUser(t.Context(), "a"); err != nil {
-		t.Fatal(err)
-	}
-	_, err := c.GetUser(t.Context(), "a")
-	if !errors.Is(err, okta.ErrRateLimited) {
-		t.Fatalf("GetUser with an exhausted bucket = %v, want ErrRateLimited", err)
-	}
-	if n := mt.GetTotalCallCount(); n != 1 {
-		t.Errorf("%d requests sent, want 1 (the second is refused before sending)", n)
-	}
-	if len(clk.Sleeps()) != 0 {
-		t.Errorf("waited %v, want no wait", clk.Sleeps())
+	for _, tc := range []struct {
+		name     string
+		maxWait  time.Duration // RetryPolicy.MaxRateLimitWait
+		deadline time.Duration // the call's timeout; 0 for none
+	}{
+		{"longer than MaxRateLimitWait", 10 * time.Second, 0},
+		{"past the call's deadline", time.Minute, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{Reserve: 0, MaxRateLimitWait: tc.maxWait}))
+			mt.RegisterResponder("GET", org+"/api/v1/users/a", func(*http.Request) (*http.Response, error) {
+				now := clk.Now()
+				return testhttp.JSONResponse(200, `{"id":"a","profile":{}}`, "Date", now.Format(http.TimeFormat),
+					"X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "0", "X-Rate-Limit-Reset", fmt.Sprint(now.Add(40*time.Second).Unix())), nil
+			})
+			if _, err := c.GetUser(t.Context(), "a"); err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+				defer cancel()
+			}
+			if _, err := c.GetUser(ctx, "a"); !errors.Is(err, okta.ErrRateLimited) {
+				t.Fatalf("GetUser with an exhausted bucket = %v, want ErrRateLimited", err)
+			}
+			if n := mt.GetTotalCallCount(); n != 1 {
+				t.Errorf("%d requests sent, want 1 (the second is refused before sending)", n)
+			}
+			if len(clk.Sleeps()) != 0 {
+				t.Errorf("waited %v, want no wait", clk.Sleeps())
+			}
+			if tc.deadline == 0 {
+				return
+			}
+			// Without a deadline the same call waits for the reset.
+			if _, err := c.GetUser(t.Context(), "a"); err != nil {
+				t.Fatal(err)
+			}
+			if got := clk.Sleeps(); len(got) != 1 || got[0] < 39*time.Second {
+				t.Errorf("waits without a deadline %v, want one of about 40s", got)
+			}
+		})
 	}
 }
