@@ -1,7 +1,6 @@
 package fulfillment_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/syncio"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/webauthn"
@@ -29,30 +28,12 @@ const rpID = fulfillmenttest.DefaultRPID
 
 var defaultItem = fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (the slog sink).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a fulfillmenttest World (both fakes on one clock, a Service, its
 // event hook) with the Service's log captured for the secrecy checks.
 type env struct {
 	*fulfillmenttest.World
 	t    testing.TB
-	logs *syncBuffer
+	logs *syncio.Buffer
 }
 
 type envOption struct {
@@ -66,7 +47,7 @@ type envOption struct {
 
 func newEnv(t testing.TB, o envOption) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &syncio.Buffer{}}
 	opts := []fulfillmenttest.Option{
 		fulfillmenttest.WithOkta(o.okta...), fulfillmenttest.WithYubico(o.yubico...), fulfillmenttest.WithYubicoClient(o.yubicoClient...),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {

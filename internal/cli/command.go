@@ -22,6 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/syncio"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -129,7 +130,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, d *deps) int {
-	stderr = &lockedWriter{w: stderr}
+	stderr = syncio.NewWriter(stderr)
 	if len(args) == 0 {
 		usage(stderr)
 		return ExitUsage
@@ -317,16 +318,4 @@ func version() string {
 		v = "(devel)"
 	}
 	return v + " " + bi.GoVersion
-}
-
-// lockedWriter serializes writes.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/syncio"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
@@ -39,7 +40,7 @@ func containsSecret(text, secret string) bool {
 // and session token and the event-hook secret.
 func TestSecretsNeverInLogsErrorsOrURLs(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &syncio.Buffer{}
 	rep, w := runFaultSuite(t, 16, 77, faultRate, logs)
 	secrets := map[string]string{"Okta API token": w.Okta.Token(), "Yubico API token": w.Yubico.Token(), "event-hook secret": hookSecret}
 	for _, pin := range w.pins() {

@@ -10,12 +10,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/syncio"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
@@ -162,24 +162,10 @@ func TestDemoConsoleSignInWhileTheClockRunsFast(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// messages returns the "msg" of every JSON log line.
-func (l *lockedBuffer) messages() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// messages returns the "msg" of every JSON log line in logs.
+func messages(logs *syncio.Buffer) []string {
 	var out []string
-	for line := range strings.SplitSeq(l.b.String(), "\n") {
+	for line := range strings.SplitSeq(logs.String(), "\n") {
 		var rec struct{ Msg string }
 		if json.Unmarshal([]byte(line), &rec) == nil {
 			out = append(out, rec.Msg)
@@ -209,7 +195,7 @@ func TestConsoleWithAnOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := okta.Secret("console-client-secret-0123456789")
-	logs := &lockedBuffer{}
+	logs := &syncio.Buffer{}
 	cfg := f.config(fulfillment.NewMemoryStore())
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	cfg.Console = Console{ClientID: "console", ClientSecret: secret, AdminGroup: "preenroll-admins",
@@ -231,7 +217,7 @@ func TestConsoleWithAnOrg(t *testing.T) {
 	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev1", f.users[0].ID)); resp.StatusCode != http.StatusOK {
 		t.Errorf("event hook = %d, want 200 (the console must not take its path)", resp.StatusCode)
 	}
-	if msgs := logs.messages(); !hasPrefix(msgs, "serve: console mounted") {
+	if msgs := messages(logs); !hasPrefix(msgs, "serve: console mounted") {
 		t.Errorf("no \"console mounted\" log line in %q", msgs)
 	}
 
@@ -240,7 +226,7 @@ func TestConsoleWithAnOrg(t *testing.T) {
 		"turned off":  func(c *Config) { c.Console.Off = true },
 	} {
 		t.Run(name, func(t *testing.T) {
-			logs := &lockedBuffer{}
+			logs := &syncio.Buffer{}
 			cfg := f.config(fulfillment.NewMemoryStore())
 			cfg.RegisterHook = false
 			cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
@@ -251,7 +237,7 @@ func TestConsoleWithAnOrg(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "preenroll serve") {
 				t.Errorf("GET / without the console = %d, want serve's status page:\n%s", resp.StatusCode, body)
 			}
-			if msgs := logs.messages(); !hasPrefix(msgs, "serve: console off: ") {
+			if msgs := messages(logs); !hasPrefix(msgs, "serve: console off: ") {
 				t.Errorf("no \"console off\" log line in %q", msgs)
 			}
 		})
@@ -376,7 +362,7 @@ func TestConsoleLiveUpdatesThroughServe(t *testing.T) {
 // server stops before the shutdown deadline (else it logs that it closed
 // the connections still open at the deadline).
 func TestShutdownEndsEventStreams(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncio.Buffer{}
 	_, r, b, _ := consoleOverFakes(t, func(c *Config) {
 		c.ShutdownTimeout = 20 * time.Second
 		c.Logger = slog.New(slog.NewJSONHandler(logs, nil))
@@ -389,7 +375,7 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Errorf("Run = %v, want nil", err)
 	}
-	msgs := logs.messages()
+	msgs := messages(logs)
 	if hasPrefix(msgs, "serve: requests still running at the shutdown deadline") {
 		t.Errorf("shutdown waited for the event stream until the deadline: %q", msgs)
 	}

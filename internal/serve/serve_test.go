@@ -18,6 +18,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/syncio"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -604,7 +605,7 @@ func TestShutdownDeadlineAbandonsAndReleasesLeases(t *testing.T) {
 	store := &stuckStore{Store: fulfillment.NewMemoryStore(), entered: make(chan fulfillment.Record, 1)}
 	cfg := f.config(store)
 	cfg.ShutdownTimeout, cfg.AbandonGrace, cfg.Lease = 200*time.Millisecond, 7*time.Second, time.Hour
-	logs := &lockedBuffer{}
+	logs := &syncio.Buffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	r := start(t, cfg)
 	f.order(t, f.users[0]) // the hook records it; Sync takes the first step
@@ -632,7 +633,7 @@ func TestShutdownDeadlineAbandonsAndReleasesLeases(t *testing.T) {
 	if u := rec.Lease.Until; u.Before(before.Add(cfg.AbandonGrace)) || u.After(after.Add(cfg.AbandonGrace)) {
 		t.Errorf("lease until %v, want AbandonGrace (%v) after the shutdown (%v to %v)", u, cfg.AbandonGrace, before, after)
 	}
-	msgs := logs.messages()
+	msgs := messages(logs)
 	for _, want := range []string{"serve: shutdown deadline passed: abandoning the steps still running", "serve: leases shortened"} {
 		if !hasPrefix(msgs, want) {
 			t.Errorf("no %q line in %q", want, msgs)
