@@ -73,6 +73,9 @@ func RunStoreConformance(t *testing.T, open func(t *testing.T) fulfillment.Store
 	t.Helper()
 	// One case a subtest, in the order they run; names are the subtests'.
 	for _, c := range storeCases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, open) })
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, open(t))
+		})
 	}
 }

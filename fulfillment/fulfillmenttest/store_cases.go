@@ -14,11 +14,11 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 )
 
-// storeCase is one subtest of [RunStoreConformance]: run gets the test of
-// the subtest and the suite's open, which it calls for a store of its own.
+// storeCase is one subtest of [RunStoreConformance]: run gets the
+// (parallel) test of the subtest and an empty store of its own.
 type storeCase struct {
 	name string
-	run  func(t *testing.T, open func(t *testing.T) fulfillment.Store)
+	run  func(t *testing.T, s fulfillment.Store)
 }
 
 // storeCases are the subtests of [RunStoreConformance], by name.
@@ -41,9 +41,7 @@ var storeCases = []storeCase{
 
 // storeGetMissing checks that Get of a user with no record fails with
 // [fulfillment.ErrRecordNotFound].
-func storeGetMissing(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeGetMissing(t *testing.T, s fulfillment.Store) {
 	_, err := s.Get(t.Context(), "00unobody")
 	if !errors.Is(err, fulfillment.ErrRecordNotFound) {
 		t.Fatalf("Get(missing) error = %v, want ErrRecordNotFound", err)
@@ -52,9 +50,7 @@ func storeGetMissing(t *testing.T, open func(t *testing.T) fulfillment.Store) {
 
 // storeRoundTrip checks that Put and Get give back every field of a record,
 // unusual text and time zones included, at version 1.
-func storeRoundTrip(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeRoundTrip(t *testing.T, s fulfillment.Store) {
 	unusual := SampleRecord("00u2")
 	unusual.Reason = "NUL \x00, tab \t, quote \", emoji \U0001F511, backslash \\"
 	unusual.Login = "ünïcödé@example.com"
@@ -82,9 +78,7 @@ func storeRoundTrip(t *testing.T, open func(t *testing.T) fulfillment.Store) {
 // storeCompareAndSwap checks Put's compare-and-swap: a second create, a
 // stale update, an update from a version ahead and an update of a missing
 // record all fail with [fulfillment.ErrVersionConflict] and change nothing.
-func storeCompareAndSwap(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeCompareAndSwap(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	r := fulfillment.Record{UserID: "00u1", Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepInitiated}
 	v1, err := s.Put(ctx, r)
@@ -129,10 +123,8 @@ func storeCompareAndSwap(t *testing.T, open func(t *testing.T) fulfillment.Store
 
 // storeHistoryOnlyGrows checks that a Put shortening a record's history is
 // refused and one lengthening it is stored.
-func storeHistoryOnlyGrows(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
+func storeHistoryOnlyGrows(t *testing.T, s fulfillment.Store) {
 	t0 := storeT0
-	s := open(t)
 	ctx := t.Context()
 	r, err := s.Put(ctx, SampleRecord("00u1"))
 	if err != nil {
@@ -161,9 +153,7 @@ func storeHistoryOnlyGrows(t *testing.T, open func(t *testing.T) fulfillment.Sto
 // storeInvalid checks that records and IDs that are empty, too long, not
 // UTF-8 or carry control bytes are refused with a validation error, and
 // that an ID of [fulfillment.MaxIDLen] bytes is accepted.
-func storeInvalid(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeInvalid(t *testing.T, s fulfillment.Store) {
 	for _, r := range []fulfillment.Record{
 		{Status: fulfillment.FulfillmentStarted},
 		{UserID: "00u1"},
@@ -189,9 +179,7 @@ func storeInvalid(t *testing.T, open func(t *testing.T) fulfillment.Store) {
 
 // storeIsolation checks that records a caller passes to Put or gets from
 // Put and Get share no memory with the store.
-func storeIsolation(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeIsolation(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	in := SampleRecord("00u1")
 	got, err := s.Put(ctx, in)
@@ -223,9 +211,7 @@ func storeIsolation(t *testing.T, open func(t *testing.T) fulfillment.Store) {
 
 // storeList checks List's status and in-flight filters, its order and its
 // paging with After and Limit.
-func storeList(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeList(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	statuses := map[string]fulfillment.Status{
 		"00u5": fulfillment.Active, "00u1": fulfillment.FulfillmentStarted, "00u4": fulfillment.Deleted,
@@ -264,9 +250,7 @@ func storeList(t *testing.T, open func(t *testing.T) fulfillment.Store) {
 // storeListByteOrder checks that user IDs are ordered by their bytes
 // (Go's string order), whatever the database's collation would say: paging
 // with After depends on it.
-func storeListByteOrder(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeListByteOrder(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	ids := []string{"00ua", "00uB", "00u_", "00u-", "00uZ", "00uä", "00u10", "00u9", "00U1"}
 	for _, id := range ids {
@@ -301,10 +285,8 @@ func storeListByteOrder(t *testing.T, open func(t *testing.T) fulfillment.Store)
 
 // storeMarkEvent checks that MarkEvent reports an event ID first only the
 // first time, compares IDs exactly and refuses invalid IDs.
-func storeMarkEvent(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
+func storeMarkEvent(t *testing.T, s fulfillment.Store) {
 	t0 := storeT0
-	s := open(t)
 	ctx := t.Context()
 	for _, tc := range []struct {
 		id   string
@@ -329,19 +311,15 @@ func storeMarkEvent(t *testing.T, open func(t *testing.T) fulfillment.Store) {
 // for one event exactly one reports it first: event hook deliveries of one
 // event may reach several instances at once, and exactly one of them may
 // handle it.
-func storeConcurrentMarkEvent(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
+func storeConcurrentMarkEvent(t *testing.T, s fulfillment.Store) {
 	t0 := storeT0
-	s := open(t)
 	ctx := t.Context()
 	const workers = 8
 	var firsts [workers]bool
-	var errs [workers]error
-	var wg sync.WaitGroup
-	for i := range workers {
-		wg.Go(func() { firsts[i], errs[i] = s.MarkEvent(ctx, "evt-race", t0) })
-	}
-	wg.Wait()
+	errs := concurrently(workers, func(i int) (err error) {
+		firsts[i], err = s.MarkEvent(ctx, "evt-race", t0)
+		return err
+	})
 	won := 0
 	for i := range workers {
 		if errs[i] != nil {
@@ -358,30 +336,24 @@ func storeConcurrentMarkEvent(t *testing.T, open func(t *testing.T) fulfillment.
 
 // storeConcurrentCAS checks that read-modify-write loops from many
 // goroutines lose no update.
-func storeConcurrentCAS(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeConcurrentCAS(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	if _, err := s.Put(ctx, fulfillment.Record{UserID: "00u1", Status: fulfillment.FulfillmentStarted}); err != nil {
 		t.Fatal(err)
 	}
 	const workers, increments = 8, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Go(func() {
-			for range increments {
-				if err := bumpAttempts(ctx, s, "00u1"); err != nil {
-					errs <- err
-					return
-				}
+	errs := concurrently(workers, func(int) error {
+		for range increments {
+			if err := bumpAttempts(ctx, s, "00u1"); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+		}
+		return nil
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, err := s.Get(ctx, "00u1")
 	if err != nil {
@@ -397,21 +369,17 @@ func storeConcurrentCAS(t *testing.T, open func(t *testing.T) fulfillment.Store)
 // same version (or creating the same record) at once, exactly one wins, the
 // others get [fulfillment.ErrVersionConflict], and the store holds the
 // winner's write.
-func storeConcurrentCASOneWinner(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeConcurrentCASOneWinner(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	const workers = 8
 	race := func(base fulfillment.Record) (winner string) {
 		t.Helper()
-		var errs [workers]error
-		var wg sync.WaitGroup
-		for i := range workers {
+		errs := concurrently(workers, func(i int) error {
 			r := base
 			r.Reason = fmt.Sprintf("writer %d", i)
-			wg.Go(func() { _, errs[i] = s.Put(ctx, r) })
-		}
-		wg.Wait()
+			_, err := s.Put(ctx, r)
+			return err
+		})
 		won := 0
 		for i, err := range errs {
 			switch {
@@ -447,10 +415,8 @@ func storeConcurrentCASOneWinner(t *testing.T, open func(t *testing.T) fulfillme
 // The store does not read clocks: the claim is a Put of the version the
 // claimer read, so the first instance, coming back and writing the version
 // it read, loses, and two claimers of one expired lease cannot both win.
-func storeLeaseHandOver(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
+func storeLeaseHandOver(t *testing.T, s fulfillment.Store) {
 	t0 := storeT0
-	s := open(t)
 	ctx := t.Context()
 	expired := func(r fulfillment.Record, now time.Time) bool { return !now.Before(r.Lease.Until) }
 	a := fulfillment.Record{UserID: "00u1", Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepShipmentCreating,
@@ -534,10 +500,8 @@ func storeLeaseHandOver(t *testing.T, open func(t *testing.T) fulfillment.Store)
 
 // storeCanceledContext checks that Put, Get, List and MarkEvent fail
 // with a canceled context, and that a canceled Put stores nothing.
-func storeCanceledContext(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
+func storeCanceledContext(t *testing.T, s fulfillment.Store) {
 	t0 := storeT0
-	s := open(t)
 	if _, err := s.Put(t.Context(), fulfillment.Record{UserID: "00u2", Status: fulfillment.FulfillmentStarted}); err != nil {
 		t.Fatal(err)
 	}
@@ -558,6 +522,18 @@ func storeCanceledContext(t *testing.T, open func(t *testing.T) fulfillment.Stor
 	if _, err := s.Get(t.Context(), "00u1"); !errors.Is(err, fulfillment.ErrRecordNotFound) {
 		t.Errorf("Get of the record a canceled Put tried to create: error = %v, want ErrRecordNotFound", err)
 	}
+}
+
+// concurrently calls fn(0) to fn(n-1), each in a goroutine of its own, and
+// returns their errors by i once all have returned.
+func concurrently(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	return errs
 }
 
 // userIDs returns the user IDs of rs, in order.
