@@ -172,9 +172,7 @@ func TestBatchWithSQLiteStore(t *testing.T) {
 	if err != nil || rep.Ordered != n {
 		t.Fatalf("OrderBatch: %+v, %v", rep, err)
 	}
-	if _, err := e.Okta.AwaitDeliveries(t.Context(), n); err != nil {
-		t.Fatal(err)
-	}
+	e.awaitDeliveries(n)
 	if s := e.sync(); s.Advanced != n || len(s.Failures) != 0 {
 		t.Fatalf("Sync: %+v (%s)", s, firstFailure(s))
 	}

@@ -87,6 +87,27 @@ func (e *env) orderedUser(n int) okta.User {
 	return u
 }
 
+// orderAtOkta orders item for the user at Okta, as an administrator does
+// in Okta's console: Okta emits the event to the hooks.
+func (e *env) orderAtOkta(userID string, item fulfillment.Item) {
+	e.t.Helper()
+	if err := e.OktaClient.InitiateFulfillment(e.t.Context(), okta.FulfillmentRequest{UserID: userID, FulfillmentData: okta.FulfillmentData{
+		{ProductID: item.ProductID, InventoryProductID: item.InventoryProductID, CustomizationID: item.CustomizationID}}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// awaitDeliveries waits until Okta recorded n deliveries of its event
+// hooks and returns them.
+func (e *env) awaitDeliveries(n int) []oktatest.Delivery {
+	e.t.Helper()
+	ds, err := e.Okta.AwaitDeliveries(e.t.Context(), n)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ds
+}
+
 func (e *env) sync() fulfillment.SyncReport {
 	e.t.Helper()
 	return e.Sync(e.t.Context())
@@ -173,9 +194,7 @@ func TestLifecycleNewAndExistingUser(t *testing.T) {
 			t.Errorf("second Order = %v, want ErrOrderInFlight", err)
 		}
 	}
-	if _, err := e.Okta.AwaitDeliveries(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	e.awaitDeliveries(2)
 
 	rep := e.sync()
 	if rep.Advanced != 2 || len(rep.Failures) != 0 {
@@ -379,17 +398,10 @@ func TestDeleteMidShipment(t *testing.T) {
 func TestOrderFromOktaEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{})
-	ctx := t.Context()
 	u := e.addUser(1, okta.UserStaged, nil)
 	// An administrator orders in Okta's console: Okta emits the event.
-	if err := e.OktaClient.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{
-		{ProductID: "29", InventoryProductID: "106", CustomizationID: "CONSOLE1"}}}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := e.Okta.AwaitDeliveries(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.orderAtOkta(u.ID, fulfillment.Item{ProductID: "29", InventoryProductID: "106", CustomizationID: "CONSOLE1"})
+	ds := e.awaitDeliveries(1)
 	if ds[0].Status != 200 {
 		t.Fatalf("event delivery: %+v", ds[0])
 	}

@@ -84,14 +84,8 @@ func TestEventHookReceiver(t *testing.T) {
 	yubicoBefore := len(e.Yubico.RequestLog())
 
 	u := e.addUser(1, okta.UserStaged, nil)
-	if err := e.OktaClient.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{
-		{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := e.Okta.AwaitDeliveries(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.orderAtOkta(u.ID, defaultItem)
+	ds := e.awaitDeliveries(2)
 	if ds[0].Status != http.StatusBadGateway || ds[1].Status != http.StatusOK || ds[1].Attempt != 2 || ds[0].EventID != ds[1].EventID {
 		t.Fatalf("deliveries = %+v, want 502 then the retry answered 200", ds)
 	}
@@ -141,10 +135,7 @@ func TestEventHookReceiverWrongSecret(t *testing.T) {
 		t.Fatalf("hooks = %+v, %v; want one UNVERIFIED", hooks, err)
 	}
 	u := e.addUser(1, okta.UserStaged, nil)
-	if err := e.OktaClient.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: u.ID, FulfillmentData: okta.FulfillmentData{
-		{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}}); err != nil {
-		t.Fatal(err)
-	}
+	e.orderAtOkta(u.ID, defaultItem)
 	for _, secret := range []string{"", "not-the-service-secret", e.Config.EventHookSecret.Reveal() + "x"} {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL, strings.NewReader(
 			`{"eventType":"com.okta.event_hook","eventId":"e1","data":{"events":[{"uuid":"u1","eventType":"system.mfa.preregister.initiate","target":[{"id":"`+u.ID+`","type":"User"}]}]}}`))

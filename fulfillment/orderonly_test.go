@@ -58,16 +58,10 @@ func TestOrderOnlyService(t *testing.T) {
 		t.Fatalf("OrderBatch = %+v, %v; want 2 ordered", rep, err)
 	}
 	ev := e.addUser(4, okta.UserStaged, nil)
-	if err := e.OktaClient.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: ev.ID, FulfillmentData: okta.FulfillmentData{
-		{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}}); err != nil {
-		t.Fatal(err)
-	}
+	e.orderAtOkta(ev.ID, defaultItem)
 	// Okta emits an event for every order, the Service's own included
 	// (those the handler de-duplicates by user).
-	ds, err := e.Okta.AwaitDeliveries(ctx, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := e.awaitDeliveries(4)
 	for _, d := range ds {
 		if d.Status != 200 {
 			t.Errorf("event delivery %+v, want 200", d)

@@ -38,6 +38,18 @@ func info(modify func(*Profile)) ShippingInfo {
 	return ShippingInfoFromProfile(p)
 }
 
+// abroad returns a change of the test profile to an address in country cc,
+// with its state, postal code and phone; an empty city keeps the
+// profile's.
+func abroad(cc, state, zip, city, phone string) func(*Profile) {
+	return func(p *Profile) {
+		p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = cc, state, zip, phone
+		if city != "" {
+			p.City = city
+		}
+	}
+}
+
 func TestValidateValidAddresses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -48,42 +60,18 @@ func TestValidateValidAddresses(t *testing.T) {
 		{"US ZIP+4", func(p *Profile) { p.ZipCode = "02026-1234" }},
 		{"US territory", func(p *Profile) { p.State, p.ZipCode = "PR", "00901" }},
 		{"US military", func(p *Profile) { p.City, p.State, p.ZipCode = "APO", "AE", "09012" }},
-		{"CA", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.City, p.PrimaryPhone = "CA", "QC", "H3Z 2Y7", "Montréal", "+15145550100"
-		}},
-		{"GB", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.City, p.PrimaryPhone = "GB", "", "SW1A 2AA", "London", "+442079460958"
-		}},
-		{"GB GIR", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "GB", "", "GIR 0AA", "+442079460958"
-		}},
-		{"DE", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.City, p.PrimaryPhone = "DE", "Berlin", "10115", "Berlin", "+4930123456"
-		}},
-		{"FR", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "FR", "", "75008", "+33142685300"
-		}},
-		{"NL", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "NL", "", "1012 AB", "+31201234567"
-		}},
-		{"SE", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "SE", "", "111 51", "+46812345678"
-		}},
-		{"AU", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "AU", "NSW", "2000", "+61291234567"
-		}},
-		{"JP", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.City, p.PrimaryPhone = "JP", "東京都", "100-0001", "千代田区", "+81312345678"
-		}},
-		{"IN", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "IN", "DL", "110001", "+919876543210"
-		}},
-		{"BR generic", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "BR", "SP", "01310-100", "+5511912345678"
-		}},
-		{"unlisted calling code", func(p *Profile) {
-			p.CountryCode, p.State, p.ZipCode, p.PrimaryPhone = "KE", "", "00100", "+254712345678"
-		}},
+		{"CA", abroad("CA", "QC", "H3Z 2Y7", "Montréal", "+15145550100")},
+		{"GB", abroad("GB", "", "SW1A 2AA", "London", "+442079460958")},
+		{"GB GIR", abroad("GB", "", "GIR 0AA", "", "+442079460958")},
+		{"DE", abroad("DE", "Berlin", "10115", "Berlin", "+4930123456")},
+		{"FR", abroad("FR", "", "75008", "", "+33142685300")},
+		{"NL", abroad("NL", "", "1012 AB", "", "+31201234567")},
+		{"SE", abroad("SE", "", "111 51", "", "+46812345678")},
+		{"AU", abroad("AU", "NSW", "2000", "", "+61291234567")},
+		{"JP", abroad("JP", "東京都", "100-0001", "千代田区", "+81312345678")},
+		{"IN", abroad("IN", "DL", "110001", "", "+919876543210")},
+		{"BR generic", abroad("BR", "SP", "01310-100", "", "+5511912345678")},
+		{"unlisted calling code", abroad("KE", "", "00100", "", "+254712345678")},
 		{"ACTIVE user without second email", func(p *Profile) { p.UserStatus, p.SecondEmail = "ACTIVE", "" }},
 		{"two street lines", func(p *Profile) { p.StreetAddress = "7788 Foxrun Street\nApt 2" }},
 		{"multibyte within limits", func(p *Profile) { p.FirstName, p.LastName = "Zoë-Åsa", "Ñúñez Çelik" }},
