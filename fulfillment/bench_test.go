@@ -78,16 +78,7 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 			oktatest.WithRateLimitWindow(window),
 		}, config: func(c *fulfillment.Config) { c.Concurrency = 8 }})
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		oc, err := e.Okta.Client(okta.WithHTTPClient(hc), okta.WithClock(httpclient.WallClock{}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg := e.Config
-		cfg.Okta = oc
-		svc, err := fulfillment.New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
+		svc := serviceWithOktaClient(b, e, okta.WithHTTPClient(hc), okta.WithClock(httpclient.WallClock{}))
 		_, logins := seedUsers(e, n)
 		before := len(e.Okta.RequestLog())
 		b.StartTimer()

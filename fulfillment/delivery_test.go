@@ -30,10 +30,7 @@ func shipmentReads(w *fulfillmenttest.World, id string) int {
 func TestDeliveryIsRecorded(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
-	if _, err := w.Service.Order(ctx, "ada@example.com"); err != nil {
-		t.Fatal(err)
-	}
+	w, _ := orderedWorld(t)
 	rec := w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Shipped)
 	if rec.ShipmentState != yubico.StateShipped || !rec.DeliveredAt.IsZero() {
 		t.Fatalf("shipped record: state %d, delivered at %v; want 103, not delivered", rec.ShipmentState, rec.DeliveredAt)
@@ -81,10 +78,7 @@ func TestDeliveryIsRecorded(t *testing.T) {
 func TestActiveBeforeDeliveryStopsPolling(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
-	if _, err := w.Service.Order(ctx, "ada@example.com"); err != nil {
-		t.Fatal(err)
-	}
+	w, _ := orderedWorld(t)
 	w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Shipped)
 	w.SignIn(ctx, "ada@example.com", w.Parcel(ctx, "ada@example.com"), w.PIN("ada@example.com"))
 	rec := w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Active)

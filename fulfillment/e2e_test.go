@@ -340,13 +340,7 @@ func TestDeleteMidShipment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOption{})
 	ctx := t.Context()
-	early := e.addUser(1, okta.UserActive, nil)
-	late := e.addUser(2, okta.UserActive, nil)
-	for _, u := range []okta.User{early, late} {
-		if _, err := e.Service.Order(ctx, u.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	early, late := e.orderedUser(1), e.orderedUser(2)
 	e.sync()
 	// early: deleted while the shipment awaits validation (cancellable).
 	recEarly := e.wantStatus(early.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated)

@@ -196,7 +196,14 @@ func TestActivateRefusedAsAlreadyActiveIsDone(t *testing.T) {
 // through hc and never retries, so a test sees each fault it arranges.
 func serviceWithHTTPClient(t *testing.T, e *env, hc *http.Client) *fulfillment.Service {
 	t.Helper()
-	oc, err := e.Okta.Client(okta.WithHTTPClient(hc), okta.WithRetryPolicy(okta.NoRetries()))
+	return serviceWithOktaClient(t, e, okta.WithHTTPClient(hc), okta.WithRetryPolicy(okta.NoRetries()))
+}
+
+// serviceWithOktaClient returns a Service like e's whose Okta client is
+// built with opts.
+func serviceWithOktaClient(t testing.TB, e *env, opts ...okta.Option) *fulfillment.Service {
+	t.Helper()
+	oc, err := e.Okta.Client(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
