@@ -37,6 +37,15 @@ func orderedWorld(t *testing.T) (*fulfillmenttest.World, okta.User) {
 	return w, u
 }
 
+// enrollFailed is orderedWorld after a Sync pass in which Okta answered
+// the order's enroll with status; it returns the pass's report.
+func enrollFailed(t *testing.T, status int) (*fulfillmenttest.World, okta.User, fulfillment.SyncReport) {
+	t.Helper()
+	w, u := orderedWorld(t)
+	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: enrollPath, Status: status})
+	return w, u, w.Sync(t.Context())
+}
+
 // injectFault adds an HTTP fault to the fake Okta.
 func injectFault(t *testing.T, w *fulfillmenttest.World, r oktatest.HTTPFaultRule) {
 	t.Helper()
@@ -155,9 +164,8 @@ func TestFlowpackEnrollmentAtInitiateRecovery(t *testing.T) {
 func TestFlowpackEnrollmentAtStrayDeletion(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w, u := orderedWorld(t)
-	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusServiceUnavailable})
-	if rep := w.Sync(ctx); len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
+	w, u, rep := enrollFailed(t, http.StatusServiceUnavailable)
+	if len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
 		t.Fatalf("Sync with enroll unavailable: %+v; want one unknown outcome", rep)
 	}
 	if rec := w.Status(ctx, u.ID); rec.Step != fulfillment.StepEnrolling {
@@ -179,9 +187,8 @@ func TestFlowpackEnrollmentAtStrayDeletion(t *testing.T) {
 func TestFlowpackEnrollmentAtRetry(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	w, u := orderedWorld(t)
-	injectFault(t, w, oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: enrollPath, Status: http.StatusBadRequest})
-	if rep := w.Sync(ctx); rep.Errored != 1 {
+	w, u, rep := enrollFailed(t, http.StatusBadRequest)
+	if rep.Errored != 1 {
 		t.Fatalf("Sync with enroll refused: %+v; want the record errored", rep)
 	}
 	foreign := enrollBehindTheBack(t, w, u.ID)
