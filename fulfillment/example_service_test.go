@@ -9,41 +9,31 @@ import (
 	"path/filepath"
 
 	"github.com/preenroll/preenroll/fulfillment"
-	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/yubico/yubicotest"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 )
 
-// ExampleService orders a key for one user against the fake Okta and fake
-// Yubico, and follows it until Okta has emailed the PIN.
+// ExampleService builds a Service from its Config and follows one new
+// hire's key from the order to the first sign-in. The fake Okta org and
+// the fake Yubico, with clients to both, come from a fulfillmenttest
+// World; a program passes clients of the real ones (okta.New, yubico.New)
+// and leaves Clock nil. In a test, pass t instead of LogFatal{}.
 func ExampleService() {
 	ctx := context.Background()
-	ys, err := yubicotest.Start()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ys.Close()
-	ok, err := oktatest.Start(oktatest.WithNow(ys.Now()),
-		oktatest.WithAttestationRoots(ys.FIDOCA().Root()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ok.Close()
-	oc, err := ok.Client()
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	svc, err := fulfillment.New(fulfillment.Config{
-		Okta:     oc,
-		Yubico:   ys.Client(),
+	w := fulfillmenttest.New(fulfillmenttest.LogFatal{}, fulfillmenttest.WithoutEventHook())
+	defer w.Close()
+	cfg := fulfillment.Config{
+		Okta:     w.OktaClient,
+		Yubico:   w.YubicoClient,
 		Store:    fulfillment.NewMemoryStore(),
 		RPIDs:    []string{"example.okta.com"},
 		Defaults: fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"},
-		Clock:    ys.Now,
-	})
+		Clock:    w.Now, // the fakes' clock
+	}
+	svc, err := fulfillment.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
+	w.Service, w.Config = svc, cfg // the World's methods use this Service
 	user, err := svc.PrepareUser(ctx, fulfillment.Profile{
 		Login: "ada@example.com", Email: "ada@example.com", SecondEmail: "ada@home.example.net",
 		FirstName: "Ada", LastName: "Lovelace", PrimaryPhone: "+1 617 555 0100", Organization: "Example Inc",
@@ -57,53 +47,42 @@ func ExampleService() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("%-22s %-20s %s\n", when, rec.Status.Label(), rec.Step)
+		fmt.Printf("%-10s %-20s %s\n", when, rec.Status.Label(), rec.Step)
 	}
 
 	if _, err := svc.Order(ctx, user); err != nil {
 		log.Fatal(err)
 	}
 	show("ordered")
-	// step moves both fakes' clocks to the next transition Yubico has
-	// scheduled (address validation, the daily batch, the carrier's
-	// pick-up), then runs Sync as Service.Run would on its schedule.
-	step := func() {
-		if next, due := ys.NextTransition(); due {
-			if err := ys.SetNow(next); err != nil {
-				log.Fatal(err)
-			}
-			if ok.Now().Before(next) { // Okta's may be ahead: its client waits out rate limits on it
-				if err := ok.SetNow(next); err != nil {
-					log.Fatal(err)
-				}
-			}
-		}
-		if _, err := svc.Sync(ctx); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if _, err := svc.Sync(ctx); err != nil {
-		log.Fatal(err)
-	}
-	show("shipment created")
-	step()
-	show("address validated")
-	step()
+	// AdvanceTo moves both fakes' clocks through the transitions Yubico
+	// has scheduled, running Sync after each as Service.Run would.
+	w.AdvanceTo(ctx, fulfillmenttest.Programmed) // the daily fulfillment batch
 	show("programmed")
-	step()
+	w.AdvanceTo(ctx, fulfillmenttest.Shipped) // the carrier picks the parcel up
 	show("shipped")
-	for _, m := range ok.Outbox() {
-		if m.Subject == "Your YubiKey PIN" {
+	for _, m := range w.Okta.Outbox() {
+		if m.IsPIN() {
 			fmt.Println("PIN emailed to", m.To)
 		}
 	}
+	w.AdvanceTo(ctx, fulfillmenttest.Delivered)
+	show("delivered")
+
+	// The user reads the PIN email, unpacks the key, and signs in with it
+	// (changing the PIN the key asks to change); the next Sync sees the
+	// preset PIN wiped and the key Active.
+	w.SignIn(ctx, user, w.Parcel(ctx, user), w.PIN(user))
+	if _, err := svc.Sync(ctx); err != nil {
+		log.Fatal(err)
+	}
+	show("signed in")
 	// Output:
-	// ordered                Fulfillment started  initiated
-	// shipment created       Fulfillment started  shipment-created
-	// address validated      Fulfillment started  shipment-created
-	// programmed             Fulfillment started  shipment-created
-	// shipped                Shipped              pin-sent
+	// ordered    Fulfillment started  initiated
+	// programmed Fulfillment started  shipment-created
+	// shipped    Shipped              pin-sent
 	// PIN emailed to ada@home.example.net
+	// delivered  Shipped              pin-sent
+	// signed in  Active               active
 }
 
 // ExampleOpenSQLite keeps the records in an SQLite file, so that a program
