@@ -431,6 +431,29 @@ func TestActivateRefusesResponsesOfAnotherUserOrEnrollment(t *testing.T) {
 	}
 }
 
+// challenge starts login's sign-in at Okta and challenges the user's
+// WebAuthn factor: it returns the transaction, the factor's ID and the
+// WebAuthn request options a browser gets.
+func challenge(ctx context.Context, t *testing.T, oc *okta.Client, login string) (okta.AuthnTransaction, string, []byte) {
+	t.Helper()
+	tx, err := oc.Authenticate(ctx, okta.AuthnRequest{Username: login})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factors := tx.WebAuthnFactors()
+	if len(factors) == 0 {
+		t.Fatalf("authn status %s for %s without a WebAuthn factor", tx.Status, login)
+	}
+	if tx, err = oc.ChallengeWebAuthnFactor(ctx, tx.StateToken, factors[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := oc.WebAuthnRequestOptions(tx, rpID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx, factors[0].ID, opts
+}
+
 // editOptions rewrites WebAuthn request options JSON ({"publicKey":{…}} or
 // bare) with edit.
 func editOptions(t *testing.T, opts []byte, edit func(pk map[string]any)) []byte {
@@ -486,37 +509,13 @@ func TestCredentialBoundToUserAndRP(t *testing.T) {
 	pa.pinChanged = true
 
 	// Okta's challenge for B.
-	tx, err := oc.Authenticate(ctx, okta.AuthnRequest{Username: pb.profile.Login})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb := tx.WebAuthnFactors()[0]
-	tx, err = oc.ChallengeWebAuthnFactor(ctx, tx.StateToken, fb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	optsB, err := oc.WebAuthnRequestOptions(tx, rpID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, fbID, optsB := challenge(ctx, t, oc, pb.profile.Login)
 	if _, err := pl.GetAssertionJSON(ctx, "https://"+rpID, optsB, pa.newPIN); !errors.Is(err, simulator.ErrNoCredentials) {
 		t.Errorf("A's key over B's challenge: %v, want ErrNoCredentials", err)
 	}
 
 	// A's credential ID, from A's own challenge.
-	txA, err := oc.Authenticate(ctx, okta.AuthnRequest{Username: pa.profile.Login})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fa := txA.WebAuthnFactors()[0]
-	txA, err = oc.ChallengeWebAuthnFactor(ctx, txA.StateToken, fa.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	optsA, err := oc.WebAuthnRequestOptions(txA, rpID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, optsA := challenge(ctx, t, oc, pa.profile.Login)
 	var allowA any
 	editOptions(t, optsA, func(pk map[string]any) { allowA = pk["allowCredentials"] })
 	// Forged: B's challenge, A's credential.
@@ -529,7 +528,7 @@ func TestCredentialBoundToUserAndRP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done, err := oc.VerifyWebAuthnFactor(ctx, tx.StateToken, fb.ID, as); err == nil && done.Status == okta.AuthnSuccess {
+	if done, err := oc.VerifyWebAuthnFactor(ctx, tx.StateToken, fbID, as); err == nil && done.Status == okta.AuthnSuccess {
 		t.Errorf("Okta signed B in with A's key")
 	}
 	for _, e := range w.Okta.Enrollments(pb.id) {

@@ -384,6 +384,22 @@ func (w *world) check(ctx context.Context, store fulfillment.Store) outcome {
 	return out
 }
 
+// syncPass runs one Sync pass, which must not fail, and calls onErr (when
+// not nil) with the error of every record it failed.
+func syncPass(ctx context.Context, t testing.TB, svc *fulfillment.Service, onErr func(error)) fulfillment.SyncReport {
+	t.Helper()
+	rep, err := svc.Sync(ctx)
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	for _, f := range rep.Failures {
+		if onErr != nil {
+			onErr(f.Err)
+		}
+	}
+	return rep
+}
+
 // syncUntilQuiet runs Sync passes until one fails nothing and advances
 // nothing, or quietAfter passes in a row advance nothing (records waiting
 // for the outside world are polled on every pass, and under faults some
@@ -394,17 +410,9 @@ func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service,
 	const quietAfter = 5
 	still := 0
 	for passes < maxPasses {
-		rep, err := svc.Sync(ctx)
+		rep := syncPass(ctx, t, svc, onErr)
 		passes++
-		if err != nil {
-			t.Fatalf("Sync: %v", err)
-		}
 		failures += len(rep.Failures)
-		for _, f := range rep.Failures {
-			if onErr != nil {
-				onErr(f.Err)
-			}
-		}
 		if rep.Advanced == 0 && len(rep.Failures) == 0 {
 			break
 		}
@@ -434,17 +442,9 @@ func syncUntil(ctx context.Context, t testing.TB, svc *fulfillment.Service, stor
 		if all {
 			break
 		}
-		rep, err := svc.Sync(ctx)
+		rep := syncPass(ctx, t, svc, onErr)
 		passes++
-		if err != nil {
-			t.Fatalf("Sync: %v", err)
-		}
 		failures += len(rep.Failures)
-		for _, f := range rep.Failures {
-			if onErr != nil {
-				onErr(f.Err)
-			}
-		}
 	}
 	return passes, failures
 }
