@@ -73,17 +73,7 @@ func TestGroupsCreateGetList(t *testing.T) {
 		{name: "filter id", filter: `id eq "` + deref(eng.Id) + `"`, want: []string{"Engineering"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := c.GroupAPI.ListGroups(t.Context())
-			if tc.q != "" {
-				req = req.Q(tc.q)
-			}
-			if tc.search != "" {
-				req = req.Search(tc.search)
-			}
-			if tc.filter != "" {
-				req = req.Filter(tc.filter)
-			}
-			gs, _, err := req.Execute()
+			gs, _, err := withQuery(c.GroupAPI.ListGroups(t.Context()), tc.q, tc.search, tc.filter).Execute()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -103,3 +103,25 @@ func createUser(t *testing.T, c *sdk.APIClient, login, first, last string, activ
 
 // links returns the Link header lines of a response.
 func links(resp *sdk.APIResponse) []string { return resp.Header.Values("Link") }
+
+// listRequest is a list request of the Okta SDK taking the q, search and
+// filter parameters (ApiListUsersRequest, ApiListGroupsRequest).
+type listRequest[R any] interface {
+	Q(string) R
+	Search(string) R
+	Filter(string) R
+}
+
+// withQuery sets the parameters of req that are not empty.
+func withQuery[R listRequest[R]](req R, q, search, filter string) R {
+	if q != "" {
+		req = req.Q(q)
+	}
+	if search != "" {
+		req = req.Search(search)
+	}
+	if filter != "" {
+		req = req.Filter(filter)
+	}
+	return req
+}

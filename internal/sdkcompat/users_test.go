@@ -116,17 +116,7 @@ func TestListSearchFilterQ(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := c.UserAPI.ListUsers(t.Context())
-			if tc.q != "" {
-				req = req.Q(tc.q)
-			}
-			if tc.search != "" {
-				req = req.Search(tc.search)
-			}
-			if tc.filter != "" {
-				req = req.Filter(tc.filter)
-			}
-			users, resp, err := req.Execute()
+			users, resp, err := withQuery(c.UserAPI.ListUsers(t.Context()), tc.q, tc.search, tc.filter).Execute()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,6 +245,13 @@ func TestLifecycle(t *testing.T) {
 		return deref(u.Status)
 	}
 	ctx := t.Context()
+	suspend := func() (*sdk.APIResponse, error) { return c.UserAPI.SuspendUser(ctx, id).Execute() }
+	unsuspend := func() (*sdk.APIResponse, error) { return c.UserAPI.UnsuspendUser(ctx, id).Execute() }
+	deactivate := func() (*sdk.APIResponse, error) { return c.UserAPI.DeactivateUser(ctx, id).Execute() }
+	activate := func() (*sdk.APIResponse, error) {
+		_, r, err := c.UserAPI.ActivateUser(ctx, id).SendEmail(false).Execute()
+		return r, err
+	}
 	steps := []struct {
 		name       string
 		call       func() (*sdk.APIResponse, error)
@@ -262,23 +259,17 @@ func TestLifecycle(t *testing.T) {
 		wantHTTP   int    // of a refused call; 0: success
 		wantCode   string
 	}{
-		{"suspend active", func() (*sdk.APIResponse, error) { return c.UserAPI.SuspendUser(ctx, id).Execute() }, "SUSPENDED", 0, ""},
-		{"suspend suspended", func() (*sdk.APIResponse, error) { return c.UserAPI.SuspendUser(ctx, id).Execute() }, "SUSPENDED", 400, "E0000001"},
-		{"unsuspend", func() (*sdk.APIResponse, error) { return c.UserAPI.UnsuspendUser(ctx, id).Execute() }, "ACTIVE", 0, ""},
-		{"unsuspend active", func() (*sdk.APIResponse, error) { return c.UserAPI.UnsuspendUser(ctx, id).Execute() }, "ACTIVE", 400, "E0000001"},
-		{"activate active", func() (*sdk.APIResponse, error) {
-			_, r, err := c.UserAPI.ActivateUser(ctx, id).SendEmail(false).Execute()
-			return r, err
-		}, "ACTIVE", 403, "E0000016"},
+		{"suspend active", suspend, "SUSPENDED", 0, ""},
+		{"suspend suspended", suspend, "SUSPENDED", 400, "E0000001"},
+		{"unsuspend", unsuspend, "ACTIVE", 0, ""},
+		{"unsuspend active", unsuspend, "ACTIVE", 400, "E0000001"},
+		{"activate active", activate, "ACTIVE", 403, "E0000016"},
 		{"reset factors", func() (*sdk.APIResponse, error) { return c.UserAPI.ResetFactors(ctx, id).Execute() }, "ACTIVE", 0, ""},
 		{"unlock active", func() (*sdk.APIResponse, error) { return c.UserAPI.UnlockUser(ctx, id).Execute() }, "ACTIVE", 400, "E0000032"},
-		{"deactivate", func() (*sdk.APIResponse, error) { return c.UserAPI.DeactivateUser(ctx, id).Execute() }, "DEPROVISIONED", 0, ""},
-		{"suspend deprovisioned", func() (*sdk.APIResponse, error) { return c.UserAPI.SuspendUser(ctx, id).Execute() }, "DEPROVISIONED", 400, "E0000001"},
-		{"deactivate deprovisioned", func() (*sdk.APIResponse, error) { return c.UserAPI.DeactivateUser(ctx, id).Execute() }, "DEPROVISIONED", 403, "E0000038"},
-		{"activate deprovisioned", func() (*sdk.APIResponse, error) {
-			_, r, err := c.UserAPI.ActivateUser(ctx, id).SendEmail(false).Execute()
-			return r, err
-		}, "ACTIVE", 0, ""},
+		{"deactivate", deactivate, "DEPROVISIONED", 0, ""},
+		{"suspend deprovisioned", suspend, "DEPROVISIONED", 400, "E0000001"},
+		{"deactivate deprovisioned", deactivate, "DEPROVISIONED", 403, "E0000038"},
+		{"activate deprovisioned", activate, "ACTIVE", 0, ""},
 	}
 	for _, st := range steps {
 		resp, err := st.call()
