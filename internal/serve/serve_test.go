@@ -124,6 +124,15 @@ type events struct {
 	ch   chan struct{}
 }
 
+// startWithEvents starts serve with cfg, recording the outcome of every
+// event its hook handles.
+func startWithEvents(t *testing.T, cfg Config) (*running, *events) {
+	t.Helper()
+	ev := newEvents()
+	cfg.eventDone = ev.done
+	return start(t, cfg), ev
+}
+
 func newEvents() *events {
 	return &events{outs: map[string]fulfillment.EventOutcome{}, ch: make(chan struct{}, 100)}
 }
@@ -226,10 +235,8 @@ next:
 
 func TestEventHookAgainstOkta(t *testing.T) {
 	f := startFakes(t, 2)
-	ev := newEvents()
 	cfg := f.config(fulfillment.NewMemoryStore())
-	cfg.eventDone = ev.done
-	r := start(t, cfg)
+	r, ev := startWithEvents(t, cfg)
 	hookURL := r.base + DefaultHookPath
 
 	// serve registered and Okta verified its hook.
@@ -325,10 +332,8 @@ func (g *gateStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.
 func TestSlowServiceDeliveryAnsweredAtOnce(t *testing.T) {
 	f := startFakes(t, 1)
 	store := &gateStore{Store: fulfillment.NewMemoryStore(), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
-	ev := newEvents()
 	cfg := f.config(store)
-	cfg.eventDone = ev.done
-	r := start(t, cfg)
+	r, ev := startWithEvents(t, cfg)
 	// The delivery is answered while the worker is stuck in the store.
 	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev-slow", f.users[0].ID)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("delivery: %d", resp.StatusCode)
@@ -367,10 +372,8 @@ func TestQueueFullAnswers503(t *testing.T) {
 
 func TestMetricsMove(t *testing.T) {
 	f := startFakes(t, 1)
-	ev := newEvents()
 	cfg := f.config(fulfillment.NewMemoryStore())
-	cfg.eventDone = ev.done
-	r := start(t, cfg)
+	r, ev := startWithEvents(t, cfg)
 	before := scrape(t, r.base)
 	f.order(t, f.users[0])
 	ev.wait(t, 1)
@@ -463,9 +466,7 @@ func TestReadyzVendors(t *testing.T) {
 			} else {
 				close(probed)
 			}
-			ev := newEvents()
-			cfg.eventDone = ev.done
-			r := start(t, cfg)
+			r, ev := startWithEvents(t, cfg)
 			if tc.after != nil {
 				tc.after(t, f, r, cfg, ev)
 			}
@@ -507,12 +508,10 @@ func TestReadyzFailsWhenTheStoreIsClosed(t *testing.T) {
 func TestGracefulShutdownRecordsAcceptedEvents(t *testing.T) {
 	f := startFakes(t, 1)
 	store := &gateStore{Store: fulfillment.NewMemoryStore(), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
-	ev := newEvents()
 	cfg := f.config(store)
-	cfg.eventDone = ev.done
 	stopping := make(chan struct{})
 	cfg.Logger = slog.New(&signalHandler{msg: "serve: shutting down", ch: stopping})
-	r := start(t, cfg)
+	r, _ := startWithEvents(t, cfg)
 	if resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev-inflight", f.users[0].ID)); resp.StatusCode != 200 {
 		t.Fatalf("delivery: %d", resp.StatusCode)
 	}
