@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,9 +14,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -86,15 +87,10 @@ func TestDescribeEscapes(t *testing.T) {
 // retries rather than every user's.
 func TestBatchOktaUnreachable(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	org := "http://" + l.Addr().String()
-	l.Close()
+	org := unreachableURL(t)
 	token := writeFile(t, "token", "00token")
 	reportFile := filepath.Join(t.TempDir(), "report.csv")
-	clock := &testClock{}
+	clock := testclock.New(time.Time{})
 	r := invocation{clock: clock}.run(t, "batch", "-csv", "testdata/logins.csv", "-okta-org", org, "-okta-token-file", token,
 		"-customization", "C1", "-report", reportFile)
 	if r.code != ExitFailed || strings.Contains(r.stderr, "invalid") || strings.Contains(r.stderr, "fix them") ||
@@ -103,8 +99,8 @@ func TestBatchOktaUnreachable(t *testing.T) {
 		!strings.Contains(r.stderr, "preenroll batch: Okta is unreachable; nobody was ordered; run the batch again when it is back") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	if len(clock.sleeps) != 3 || strings.Count(r.stderr, "connection refused; retrying in ") != 3 {
-		t.Errorf("%d waits, want the 3 retries of one look-up; stderr:\n%s", len(clock.sleeps), r.stderr)
+	if len(clock.Sleeps()) != 3 || strings.Count(r.stderr, "connection refused; retrying in ") != 3 {
+		t.Errorf("%d waits, want the 3 retries of one look-up; stderr:\n%s", len(clock.Sleeps()), r.stderr)
 	}
 	data, err := os.ReadFile(reportFile)
 	if err != nil {

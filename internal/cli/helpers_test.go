@@ -4,40 +4,27 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
-// testClock is the clock the clients wait on in tests: Sleep returns at
-// once (after ctx) and records the wait.
-type testClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// unreachableURL returns the URL of a loopback port nothing listens on.
+func unreachableURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.sleeps = append(c.sleeps, d)
-	return nil
+	defer l.Close() // nothing listens there once the test uses it
+	return "http://" + l.Addr().String()
 }
 
 // invocation is one in-process run of the program.
@@ -47,7 +34,7 @@ type invocation struct {
 	stdout io.Writer // default: a buffer
 	stdin  io.Reader
 	stderr io.Writer // extra destination of stderr, if not nil
-	clock  *testClock
+	clock  *testclock.Clock
 	slow   time.Duration // default: an hour (never)
 }
 
@@ -75,7 +62,7 @@ func (iv invocation) run(t *testing.T, args ...string) result {
 	}
 	clock := iv.clock
 	if clock == nil {
-		clock = &testClock{now: testStart}
+		clock = testclock.New(testStart)
 	}
 	slow := iv.slow
 	if slow == 0 {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -195,14 +195,9 @@ func TestOrderUnresponsiveOrg(t *testing.T) {
 // retry says why and how long it waits.
 func TestOrderUnreachableOrg(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + l.Addr().String()
-	l.Close() // nothing listens there now
+	url := unreachableURL(t)
 	token := writeFile(t, "token", "00token")
-	clock := &testClock{}
+	clock := testclock.New(time.Time{})
 	r := invocation{clock: clock}.run(t, "order", "-user", "jan@example.com", "-customization", "RXJN83", "-okta-org", url, "-okta-token-file", token)
 	notices := 0
 	for _, l := range lines(r.stderr) {
@@ -210,9 +205,9 @@ func TestOrderUnreachableOrg(t *testing.T) {
 			notices++
 		}
 	}
-	if r.code != ExitFailed || notices != 3 || len(clock.sleeps) != 3 ||
+	if r.code != ExitFailed || notices != 3 || len(clock.Sleeps()) != 3 ||
 		!strings.Contains(r.stderr, "preenroll order: Okta unreachable: ") || !strings.Contains(r.stderr, "get user: attempt 4: ") {
-		t.Errorf("exit %d, %d retry notices, %d waits; stderr:\n%s", r.code, notices, len(clock.sleeps), r.stderr)
+		t.Errorf("exit %d, %d retry notices, %d waits; stderr:\n%s", r.code, notices, len(clock.Sleeps()), r.stderr)
 	}
 }
 

@@ -1,5 +1,5 @@
-// Package testclock is the clock the okta and yubico client tests inject
-// (it satisfies okta.Clock and yubico.Clock): Sleep advances Now at once and
+// Package testclock is the clock the okta and yubico client tests and the
+// CLI's tests inject (it satisfies okta.Clock and yubico.Clock): Sleep advances Now at once and
 // records the wait, so retry and rate-limit waits are instantaneous and
 // observable.
 package testclock
