@@ -1,7 +1,7 @@
-// Package testclock is the clock the okta and yubico client tests and the
-// CLI's tests inject (it satisfies okta.Clock and yubico.Clock): Sleep advances Now at once and
-// records the wait, so retry and rate-limit waits are instantaneous and
-// observable.
+// Package testclock is the clock the tests of the okta and yubico clients
+// and of the CLI inject (it satisfies okta.Clock and yubico.Clock): Sleep
+// advances Now at once and records the wait, so retry and rate-limit waits
+// are instantaneous and observable.
 package testclock
 
 import (
