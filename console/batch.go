@@ -334,11 +334,21 @@ func (c *console) publishBatch(j *batchJob) {
 	c.live.publish(liveEvent{Kind: "batch", Data: e})
 }
 
-// batchPage shows a batch: its bad rows, its progress, its results.
-func (c *console) batchPage(w http.ResponseWriter, r *http.Request, s *session) {
+// requestedBatch returns the batch the request's path names; when it is not
+// kept, it answers 404 (the problem's detail ending with hint) and returns
+// nil.
+func (c *console) requestedBatch(w http.ResponseWriter, r *http.Request, s *session, hint string) *batchJob {
 	j := c.batches.get(r.PathValue("id"))
 	if j == nil {
-		c.problem(w, r, s, http.StatusNotFound, "No such batch", "This batch is not (or no longer) kept. Upload the file again.")
+		c.problem(w, r, s, http.StatusNotFound, "No such batch", "This batch is not (or no longer) kept."+hint)
+	}
+	return j
+}
+
+// batchPage shows a batch: its bad rows, its progress, its results.
+func (c *console) batchPage(w http.ResponseWriter, r *http.Request, s *session) {
+	j := c.requestedBatch(w, r, s, " Upload the file again.")
+	if j == nil {
 		return
 	}
 	v := j.view()
@@ -351,9 +361,8 @@ func (c *console) batchPage(w http.ResponseWriter, r *http.Request, s *session) 
 
 // batchOrder orders the valid rows of a checked batch.
 func (c *console) batchOrder(w http.ResponseWriter, r *http.Request, s *session) {
-	j := c.batches.get(r.PathValue("id"))
+	j := c.requestedBatch(w, r, s, " Upload the file again.")
 	if j == nil {
-		c.problem(w, r, s, http.StatusNotFound, "No such batch", "This batch is not (or no longer) kept. Upload the file again.")
 		return
 	}
 	j.mu.Lock()
@@ -456,9 +465,8 @@ func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
 
 // batchCSV downloads the per-row results.
 func (c *console) batchCSV(w http.ResponseWriter, r *http.Request, s *session) {
-	j := c.batches.get(r.PathValue("id"))
+	j := c.requestedBatch(w, r, s, "")
 	if j == nil {
-		c.problem(w, r, s, http.StatusNotFound, "No such batch", "This batch is not (or no longer) kept.")
 		return
 	}
 	v := j.view()
