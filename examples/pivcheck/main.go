@@ -185,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		report("attestation", "verified against %s: serial %d, firmware %d.%d.%d, %s, PIN policy %s, touch policy %s",
 			rootsName(cfg), att.Serial, att.Version.Major, att.Version.Minor, att.Version.Patch,
-			formFactorName(byte(att.Formfactor)), pinPolicyName(att.PINPolicy), touchPolicyName(att.TouchPolicy))
+			formFactorName(byte(att.Formfactor)), policyName(pinPolicies, att.PINPolicy), policyName(touchPolicies, att.TouchPolicy))
 	}
 
 	if devErr == nil {
@@ -455,26 +455,16 @@ func formFactorName(ff byte) string {
 	return fmt.Sprintf("form factor 0x%02X", ff)
 }
 
-func pinPolicyName(p piv.PINPolicy) string {
-	switch p {
-	case piv.PINPolicyNever:
-		return "never"
-	case piv.PINPolicyOnce:
-		return "once"
-	case piv.PINPolicyAlways:
-		return "always"
-	}
-	return fmt.Sprintf("%d", p)
-}
+// pinPolicies and touchPolicies name the policies an attestation states.
+var (
+	pinPolicies   = map[piv.PINPolicy]string{piv.PINPolicyNever: "never", piv.PINPolicyOnce: "once", piv.PINPolicyAlways: "always"}
+	touchPolicies = map[piv.TouchPolicy]string{piv.TouchPolicyNever: "never", piv.TouchPolicyAlways: "always", piv.TouchPolicyCached: "cached"}
+)
 
-func touchPolicyName(p piv.TouchPolicy) string {
-	switch p {
-	case piv.TouchPolicyNever:
-		return "never"
-	case piv.TouchPolicyAlways:
-		return "always"
-	case piv.TouchPolicyCached:
-		return "cached"
+// policyName returns the name of policy p in names, or its number.
+func policyName[P ~int](names map[P]string, p P) string {
+	if n, ok := names[p]; ok {
+		return n
 	}
 	return fmt.Sprintf("%d", p)
 }
