@@ -57,22 +57,17 @@ const (
 	EventStale
 )
 
+// eventOutcomeNames are the names of the outcomes.
+var eventOutcomeNames = map[EventOutcome]string{
+	EventFailed: "failed", EventRecorded: "recorded", EventDuplicate: "duplicate", EventInFlight: "in-flight", EventRejected: "rejected",
+	EventStale: "stale",
+}
+
 // String returns the outcome's name: "failed", "recorded", "duplicate",
 // "in-flight", "rejected" or "stale".
 func (o EventOutcome) String() string {
-	switch o {
-	case EventFailed:
-		return "failed"
-	case EventRecorded:
-		return "recorded"
-	case EventDuplicate:
-		return "duplicate"
-	case EventInFlight:
-		return "in-flight"
-	case EventRejected:
-		return "rejected"
-	case EventStale:
-		return "stale"
+	if n, ok := eventOutcomeNames[o]; ok {
+		return n
 	}
 	return fmt.Sprintf("EventOutcome(%d)", int(o))
 }

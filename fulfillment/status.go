@@ -52,23 +52,18 @@ func (s Status) Valid() bool {
 // Terminal reports whether no event can move s anywhere (only Deleted).
 func (s Status) Terminal() bool { return s == Deleted }
 
+// labels are the Labels of the statuses.
+var labels = map[Status]string{
+	StatusNone: "Not ordered", FulfillmentStarted: "Fulfillment started", FulfillmentErrored: "Fulfillment errored",
+	Shipped: "Shipped", Active: "Active", Deleted: "Deleted",
+}
+
 // Label is the human text for s, as an administrator's console shows it
 // ("Fulfillment started", ...). StatusNone is "Not ordered"; an unknown
 // status is returned quoted.
 func (s Status) Label() string {
-	switch s {
-	case StatusNone:
-		return "Not ordered"
-	case FulfillmentStarted:
-		return "Fulfillment started"
-	case FulfillmentErrored:
-		return "Fulfillment errored"
-	case Shipped:
-		return "Shipped"
-	case Active:
-		return "Active"
-	case Deleted:
-		return "Deleted"
+	if l, ok := labels[s]; ok {
+		return l
 	}
 	return fmt.Sprintf("%q", string(s))
 }

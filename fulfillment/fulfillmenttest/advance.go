@@ -33,32 +33,28 @@ const (
 	Delivered
 )
 
+// milestones are the name of each milestone and the Yubico shipment state
+// that marks it.
+var milestones = map[Milestone]struct {
+	name  string
+	state yubico.ShipmentState
+}{
+	Programmed: {"programmed", yubico.StateSentToFulfillment},
+	Shipped:    {"shipped", yubico.StateShipped},
+	Delivered:  {"delivered", yubico.StateDelivered},
+}
+
 // String returns the milestone's name: "programmed", "shipped",
 // "delivered".
 func (m Milestone) String() string {
-	switch m {
-	case Programmed:
-		return "programmed"
-	case Shipped:
-		return "shipped"
-	case Delivered:
-		return "delivered"
+	if ms, ok := milestones[m]; ok {
+		return ms.name
 	}
 	return fmt.Sprintf("Milestone(%d)", int(m))
 }
 
-// state is the Yubico shipment state that marks m.
-func (m Milestone) state() yubico.ShipmentState {
-	switch m {
-	case Programmed:
-		return yubico.StateSentToFulfillment
-	case Shipped:
-		return yubico.StateShipped
-	case Delivered:
-		return yubico.StateDelivered
-	}
-	return 0
-}
+// state is the Yubico shipment state that marks m (0 for no milestone).
+func (m Milestone) state() yubico.ShipmentState { return milestones[m].state }
 
 // AdvanceTo runs the World until every shipment at Yubico that has not
 // failed has reached m, as time and [fulfillment.Service.Run] would: it
