@@ -79,13 +79,13 @@ const (
 	FormatJSON
 )
 
+// formatNames are the names of the formats.
+var formatNames = map[Format]string{FormatCSV: "CSV", FormatJSON: "JSON"}
+
 // String returns "CSV" or "JSON".
 func (f Format) String() string {
-	switch f {
-	case FormatCSV:
-		return "CSV"
-	case FormatJSON:
-		return "JSON"
+	if n, ok := formatNames[f]; ok {
+		return n
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
