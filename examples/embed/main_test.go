@@ -12,8 +12,6 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
-	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
 // passes is a slog handler that reports each finished Sync pass.
@@ -39,16 +37,11 @@ func (p passes) Handle(ctx context.Context, r slog.Record) error {
 // shipment. Cancelling the context shuts everything down cleanly.
 func TestServe(t *testing.T) {
 	t.Parallel()
-	ysrv := yubicotest.NewServer(t)
-	osrv := oktatest.NewServer(t, oktatest.WithNow(ysrv.Now()), oktatest.WithAttestationRoots(ysrv.FIDOCA().Root()))
-	u, err := osrv.AddUser(fulfillmenttest.Profile("jan"), okta.UserStaged) // a valid shipping profile
-	if err != nil {
-		t.Fatal(err)
-	}
-	oc, err := osrv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Both fakes on one clock, with clients; our server builds its own
+	// Service, so the World's hook stays unregistered.
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	osrv, ysrv, oc := w.Okta, w.Yubico, w.OktaClient
+	u := w.AddUser(fulfillmenttest.NewHire("jan")) // a valid shipping profile
 	store := fulfillment.NewMemoryStore()
 	synced := passes{Handler: slog.DiscardHandler, ch: make(chan struct{}, 64)}
 	const secret = "hook-secret-0123456789"
@@ -59,8 +52,8 @@ func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, ln, fulfillment.Config{Okta: oc, Yubico: ysrv.Client(), Store: store,
-			RPIDs: []string{"example.okta.com"}, EventHookSecret: secret, Clock: ysrv.Now, Logger: slog.New(synced)})
+		done <- serve(ctx, ln, fulfillment.Config{Okta: oc, Yubico: w.YubicoClient, Store: store,
+			RPIDs: []string{"example.okta.com"}, EventHookSecret: secret, Clock: w.Now, Logger: slog.New(synced)})
 	}()
 	base := "http://" + ln.Addr().String()
 
