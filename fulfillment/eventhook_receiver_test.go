@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -100,14 +101,7 @@ func TestEventHookReceiver(t *testing.T) {
 
 	// The same delivery replayed (by Okta or by an attacker who has the
 	// secret) is accepted and changes nothing.
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/okta/events", bytes.NewReader(front.bodies[0]))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", e.Config.EventHookSecret.Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := testhttp.PostJSON(t, hs.URL+"/okta/events", e.Config.EventHookSecret.Reveal(), front.bodies[0])
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("replayed delivery answered %d", resp.StatusCode)
 	}
@@ -137,17 +131,8 @@ func TestEventHookReceiverWrongSecret(t *testing.T) {
 	u := e.addUser(1, okta.UserStaged, nil)
 	e.orderAtOkta(u.ID, defaultItem)
 	for _, secret := range []string{"", "not-the-service-secret", e.Config.EventHookSecret.Reveal() + "x"} {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL, strings.NewReader(
-			`{"eventType":"com.okta.event_hook","eventId":"e1","data":{"events":[{"uuid":"u1","eventType":"system.mfa.preregister.initiate","target":[{"id":"`+u.ID+`","type":"User"}]}]}}`))
-		req.Header.Set("Content-Type", "application/json")
-		if secret != "" {
-			req.Header.Set("Authorization", secret)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := testhttp.PostJSON(t, hs.URL, secret,
+			[]byte(`{"eventType":"com.okta.event_hook","eventId":"e1","data":{"events":[{"uuid":"u1","eventType":"system.mfa.preregister.initiate","target":[{"id":"`+u.ID+`","type":"User"}]}]}}`))
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("delivery with secret %q answered %d, want 401", secret, resp.StatusCode)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/internal/syncio"
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
@@ -181,12 +182,7 @@ func TestFakesRefuseMissingOrWrongTokens(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := testhttp.Do(t, req)
 		if bytes.Contains(b, []byte(w.Okta.Token())) || bytes.Contains(b, []byte(w.Yubico.Token())) {
 			t.Errorf("%s %s: the error body shows a token", c.method, c.path)
 		}
@@ -266,12 +262,7 @@ func TestEventHookRequiresSecret(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := testhttp.Do(t, req)
 		if strings.Contains(string(b), hookSecret) {
 			t.Errorf("the response shows the hook secret")
 		}

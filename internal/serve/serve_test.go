@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/internal/syncio"
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -33,28 +33,16 @@ type fakes struct {
 	users  []okta.User
 }
 
+// startFakes starts the fakes of a fulfillmenttest World (its own Service
+// idle, its hook unregistered: serve is the Service under test) with
+// users ACTIVE users; opts configure the fake Okta.
 func startFakes(t *testing.T, users int, opts ...oktatest.Option) *fakes {
 	t.Helper()
-	y, err := yubicotest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(y.Close)
-	o, err := oktatest.Start(append([]oktatest.Option{oktatest.WithNow(y.Now()), oktatest.WithAttestationRoots(y.FIDOCA().Root()), oktatest.WithoutRateLimits()}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
-	f := &fakes{okta: o, yubico: y}
-	if f.admin, err = o.Client(); err != nil {
-		t.Fatal(err)
-	}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithOkta(append([]oktatest.Option{oktatest.WithoutRateLimits()}, opts...)...))
+	f := &fakes{okta: w.Okta, yubico: w.Yubico, admin: w.OktaClient}
 	for i := range users {
-		u, err := o.AddUser(fulfillmenttest.Profile(string(rune('a'+i%26))+"user"+string(rune('a'+i/26))), okta.UserActive)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.users = append(f.users, u)
+		f.users = append(f.users, w.AddUser(fulfillmenttest.Employee(string(rune('a'+i%26))+"user"+string(rune('a'+i/26)))))
 	}
 	return f
 }
@@ -159,18 +147,7 @@ func (e *events) wait(t *testing.T, n int) {
 // post sends an event hook request as Okta would.
 func post(t *testing.T, url, auth string, body []byte) *http.Response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", auth)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	resp, _ := testhttp.PostJSON(t, url, auth, body)
 	return resp
 }
 

@@ -1,10 +1,12 @@
 // Package testhttp holds the small helpers that the tests of the clients
-// (okta, yubico) and of their fakes (oktatest, yubicotest) share: sending a
+// (okta, yubico), of their fakes (oktatest, yubicotest) and of the event
+// hook's receivers (fulfillment, serve) share: sending a
 // request by hand and reading its whole answer, and marshalling JSON. Every
 // failure fails the test.
 package testhttp
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -35,6 +37,22 @@ func Get(t testing.TB, url string) (*http.Response, []byte) {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return Do(t, req)
+}
+
+// PostJSON is [Do] of a POST of body to url under t's context, as an
+// application/json request with the Authorization header auth (none when
+// auth is empty): an event hook delivery as Okta sends it.
+func PostJSON(t testing.TB, url, auth string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	return Do(t, req)
 }
