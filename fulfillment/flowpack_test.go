@@ -81,9 +81,11 @@ func wantLeftAlone(t *testing.T, w *fulfillmenttest.World, userID, foreign strin
 
 // wantManagedElsewhere fails unless the user's record rests at
 // managed-elsewhere, FulfillmentStarted, naming the foreign enrollment, in
-// the store and through Service.Status.
+// the store and through Service.Status, and the foreign enrollment is left
+// alone (see wantLeftAlone).
 func wantManagedElsewhere(t *testing.T, w *fulfillmenttest.World, userID, foreign string) fulfillment.Record {
 	t.Helper()
+	wantLeftAlone(t, w, userID, foreign)
 	rec := w.Status(t.Context(), userID)
 	if rec.Status != fulfillment.FulfillmentStarted || rec.Step != fulfillment.StepManagedElsewhere ||
 		!strings.Contains(rec.Reason, "managed elsewhere") || !strings.Contains(rec.Reason, foreign) || len(rec.Enrollments) != 0 {
@@ -177,7 +179,6 @@ func TestFlowpackEnrollmentAtStrayDeletion(t *testing.T) {
 		t.Errorf("Sync resuming the enroll: %+v, want 1 managed elsewhere and no failure", rep)
 	}
 	wantManagedElsewhere(t, w, u.ID, foreign)
-	wantLeftAlone(t, w, u.ID, foreign)
 }
 
 // TestFlowpackEnrollmentAtRetry: Okta refused our enroll, so the record
@@ -205,7 +206,6 @@ func TestFlowpackEnrollmentAtRetry(t *testing.T) {
 		t.Errorf("the retry's history does not say it left %s alone", foreign)
 	}
 	wantManagedElsewhere(t, w, u.ID, foreign)
-	wantLeftAlone(t, w, u.ID, foreign)
 }
 
 // TestFlowpackEnrollmentAtDelete: deleting the Service's record of an
