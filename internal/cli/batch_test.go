@@ -15,9 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
 // runBatchCmd runs batch with stdout going to w.
@@ -295,8 +295,10 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 // Yubico shipment per user.
 func TestResume(t *testing.T) {
 	t.Parallel()
-	ysrv := yubicotest.NewServer(t)
-	osrv := oktatest.NewServer(t, oktatest.WithNow(ysrv.Now()))
+	// The CLI orders at the World's Okta; the World's Service stays idle
+	// (the CLI is under test) and a Service on the CLI's store ships.
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	osrv, ysrv := w.Okta, w.Yubico
 	dir := t.TempDir()
 	var logins []string
 	for i := range 8 {
@@ -304,9 +306,7 @@ func TestResume(t *testing.T) {
 		p := addresses[i%len(addresses)]
 		p.Login, p.Email, p.SecondEmail = login, login, fmt.Sprintf("user%d@home.example.net", i)
 		p.FirstName, p.LastName, p.Organization = firstNames[i], lastNames[i], "Example Inc."
-		if _, err := osrv.AddUser(p, okta.UserStaged); err != nil {
-			t.Fatal(err)
-		}
+		w.AddUser(fulfillmenttest.User{Profile: p, Status: okta.UserStaged})
 		logins = append(logins, login)
 	}
 	csvFile := filepath.Join(dir, "users.csv")
@@ -384,11 +384,9 @@ func TestResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	oc, err := osrv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := fulfillment.New(fulfillment.Config{Okta: oc, Yubico: ysrv.Client(), Store: store, RPIDs: []string{"example.okta.com"}, Clock: ysrv.Now})
+	cfg := w.Config
+	cfg.Store = store
+	svc, err := fulfillment.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
