@@ -48,12 +48,23 @@ func newServeRig(t *testing.T, users int) *serveRig {
 	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// The fakes of a fulfillmenttest World: its own Service stays idle and
-	// its hook unregistered (the program is the Service under test).
-	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithOkta(oktatest.WithoutRateLimits()))
-	r.o, r.y, r.admin = w.Okta, w.Yubico, w.OktaClient
+	var err error
+	if r.y, err = yubicotest.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.y.Close)
+	if r.o, err = oktatest.Start(oktatest.WithNow(r.y.Now()), oktatest.WithAttestationRoots(r.y.FIDOCA().Root()), oktatest.WithoutRateLimits()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.o.Close)
+	if r.admin, err = r.o.Client(); err != nil {
+		t.Fatal(err)
+	}
 	for i := range users {
-		u := w.AddUser(fulfillmenttest.Employee(fmt.Sprintf("user%02d", i)))
+		u, err := r.o.AddUser(fulfillmenttest.Profile(fmt.Sprintf("user%02d", i)), okta.UserActive)
+		if err != nil {
+			t.Fatal(err)
+		}
 		r.batch = append(r.batch, u)
 		r.byEmail[strings.ToLower(u.Profile.Email)] = u.ID
 		r.byEmail[strings.ToLower(u.Profile.SecondEmail)] = u.ID
