@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/preenroll/preenroll/fulfillment"
@@ -160,9 +161,24 @@ func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	if err := replaced(func() error { return chromedp.Do(ctx, actions...) }); err != nil {
 		tb.fail(what, err)
 	}
+}
+
+// replaced runs f again (up to twice) when it failed because a live update
+// replaced the element it had found before it could use it (the DevTools
+// protocol's "Could not find node with given id"): the action did not
+// happen, and the new element is there to act on.
+func replaced(f func() error) error {
+	err := f()
+	for range 2 {
+		if err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
+			return err
+		}
+		err = f()
+	}
+	return err
 }
 
 // load runs actions that navigate (a click on a link or a submit button)
@@ -171,7 +187,11 @@ func (tb *tab) load(what string, actions ...chromedp.Action[chromedp.Void]) int 
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	resp, err := chromedp.RunResponse(ctx, actions...)
+	var resp *network.Response
+	err := replaced(func() (err error) {
+		resp, err = chromedp.RunResponse(ctx, actions...)
+		return err
+	})
 	if err != nil {
 		tb.fail(what, err)
 	}
@@ -211,7 +231,11 @@ func (tb *tab) text(sel string) string {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	var s string
+	err := replaced(func() (err error) {
+		s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		return err
+	})
 	if err != nil {
 		tb.fail("read "+sel, err)
 	}
