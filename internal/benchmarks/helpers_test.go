@@ -27,6 +27,7 @@ type worldOptions struct {
 	oktaC  []okta.Option
 	stock  int
 	config func(*fulfillment.Config)
+	store  fulfillment.Store // nil: the World's MemoryStore
 }
 
 func newWorld(tb testing.TB, o worldOptions) *world {
@@ -40,6 +41,7 @@ func newWorld(tb testing.TB, o worldOptions) *world {
 				ProductMapping: []int{1, 29}, Subscription: true, Virtual: true},
 		)),
 		fulfillmenttest.WithOkta(o.okta...), fulfillmenttest.WithOktaClient(o.oktaC...),
+		fulfillmenttest.WithStore(o.store),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
 			// The numbers in BENCHMARKS.md were measured without keyed
 			// creates (the fake keeps a record per key).
