@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -22,6 +23,9 @@ import (
 type SQLiteStore struct {
 	db   *sql.DB
 	path string
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared once per query text (see stmt)
 }
 
 // sqliteMigrations are applied in order, each once, recorded in the
@@ -109,8 +113,57 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 	return nil
 }
 
+// stmt returns query prepared, preparing it on first use. SQLite parses
+// and plans a statement on every prepare, which cost more CPU than running
+// the store's short statements; a prepared *sql.Stmt is reused (database/sql
+// prepares it again on each pooled connection it runs on).
+func (s *SQLiteStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// maxPreparedStatuses bounds the List queries kept prepared: one text per
+// combination of filters and number of statuses, at most that many.
+const maxPreparedStatuses = 8
+
+// exec runs query (prepared once) with args.
+func (s *SQLiteStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs query (prepared once) with args for at most one row.
+func (s *SQLiteStore) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}
+
 // Close closes the database.
 func (s *SQLiteStore) Close() error {
+	s.mu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.mu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("fulfillment: sqlite: close %q: %w", s.path, err)
 	}
@@ -124,7 +177,7 @@ func (s *SQLiteStore) Get(ctx context.Context, userID string) (Record, error) {
 	}
 	var data string
 	var version int64
-	err := s.db.QueryRowContext(ctx, `SELECT data, version FROM records WHERE user_id = ?`, userID).Scan(&data, &version)
+	err := s.queryRow(ctx, `SELECT data, version FROM records WHERE user_id = ?`, []any{userID}, &data, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, notFound(userID)
 	}
@@ -158,11 +211,11 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 	updated := r.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	var res sql.Result
 	if r.Version == 0 {
-		res, err = s.db.ExecContext(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, data)
+		res, err = s.exec(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, data)
 			VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING`,
 			r.UserID, string(r.Status), string(r.Step), len(r.History), updated, string(data))
 	} else {
-		res, err = s.db.ExecContext(ctx, `UPDATE records SET status = ?, step = ?, version = version + 1,
+		res, err = s.exec(ctx, `UPDATE records SET status = ?, step = ?, version = version + 1,
 			history_len = ?, updated_at = ?, data = ?
 			WHERE user_id = ? AND version = ? AND history_len <= ?`,
 			string(r.Status), string(r.Step), len(r.History), updated, string(data),
@@ -187,7 +240,7 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 func (s *SQLiteStore) whyNotPut(ctx context.Context, r Record) error {
 	var version int64
 	var historyLen int
-	err := s.db.QueryRowContext(ctx, `SELECT version, history_len FROM records WHERE user_id = ?`, r.UserID).Scan(&version, &historyLen)
+	err := s.queryRow(ctx, `SELECT version, history_len FROM records WHERE user_id = ?`, []any{r.UserID}, &version, &historyLen)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return CheckPut(r, nil)
@@ -229,7 +282,16 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if len(q.Statuses) <= maxPreparedStatuses {
+		var st *sql.Stmt
+		if st, err = s.stmt(ctx, query); err == nil {
+			rows, err = st.QueryContext(ctx, args...)
+		}
+	} else { // a text of its own: not worth keeping
+		rows, err = s.db.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
 	}
@@ -258,7 +320,7 @@ func (s *SQLiteStore) MarkEvent(ctx context.Context, eventID string, at time.Tim
 	if err := CheckID("event ID", eventID); err != nil {
 		return false, err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO events(event_id, seen_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING`,
+	res, err := s.exec(ctx, `INSERT INTO events(event_id, seen_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING`,
 		eventID, at.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return false, fmt.Errorf("fulfillment: sqlite: mark event %q: %w", eventID, err)
