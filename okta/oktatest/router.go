@@ -95,17 +95,14 @@ func match(r *http.Request) (rt *route, params map[string]string, pathKnown bool
 		if len(p) != len(segs) {
 			continue
 		}
-		ps := map[string]string{}
 		ok := true
 		for j, seg := range p {
 			if strings.HasPrefix(seg, "{") {
-				if segs[j] == "" {
-					ok = false
-					break
-				}
-				ps[strings.Trim(seg, "{}")] = segs[j]
-			} else if seg != segs[j] {
-				ok = false
+				ok = segs[j] != ""
+			} else {
+				ok = seg == segs[j]
+			}
+			if !ok {
 				break
 			}
 		}
@@ -114,6 +111,14 @@ func match(r *http.Request) (rt *route, params map[string]string, pathKnown bool
 		}
 		pathKnown = true
 		if routes[i].method == r.Method {
+			// The captures, made only for the route that matched (most
+			// routes are tried and rejected on every request).
+			ps := map[string]string{}
+			for j, seg := range p {
+				if strings.HasPrefix(seg, "{") {
+					ps[strings.Trim(seg, "{}")] = segs[j]
+				}
+			}
 			return &routes[i], ps, true
 		}
 	}
@@ -143,7 +148,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// client left, stamped with a fake clock that other clients' waits
 	// had moved on meanwhile.
 	if fault.Latency > 0 && r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		b, err := fakehttp.ReadBody(r, maxRequestBody)
 		if err != nil {
 			x.detail("client went away before the added latency: %v", err)
 			return
@@ -187,7 +192,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	body, err := fakehttp.ReadBody(r, maxRequestBody)
 	if err != nil {
 		x.detail("read body: %v", err)
 		s.fail(x, http.StatusBadRequest, "E0000003", "The request body was not well-formed.")
