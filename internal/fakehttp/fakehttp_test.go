@@ -232,3 +232,35 @@ func TestLogKeepsOrderAndReturnsCopies(t *testing.T) {
 		t.Errorf("All() mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestReadBody(t *testing.T) {
+	tests := []struct {
+		name   string
+		body   string
+		length int64 // the request's ContentLength; -1 unknown
+		limit  int64
+		want   string
+	}{
+		{"length known", "hello", 5, 10, "hello"},
+		{"length unknown", "hello", -1, 10, "hello"},
+		{"empty", "", 0, 10, ""},
+		{"at the limit", "0123456789", 10, 10, "0123456789"},
+		{"over the limit: limit+1 bytes", "0123456789abc", 13, 10, "0123456789a"},
+		{"over the limit, length unknown", "0123456789abc", -1, 10, "0123456789a"},
+		{"length says less than sent", "hello world", 5, 20, "hello world"},
+		{"long body, length unknown", strings.Repeat("x", 5000), -1, 1 << 20, strings.Repeat("x", 5000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+			r.ContentLength = tt.length
+			got, err := ReadBody(r, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("ReadBody (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

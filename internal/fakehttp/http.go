@@ -75,3 +75,30 @@ func (l *Log[E]) All() []E {
 	defer l.mu.Unlock()
 	return append([]E(nil), l.entries...)
 }
+
+// ReadBody reads at most limit+1 bytes of r's body, as
+// io.ReadAll(io.LimitReader(r.Body, limit+1)) does (a result longer than
+// limit tells the caller the body is too large), but into a buffer sized
+// from the request's Content-Length when it has one within the limit, so
+// that a body is read without io.ReadAll's repeated growing and copying.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	size := int64(512)
+	if r.ContentLength >= 0 && r.ContentLength <= limit {
+		size = r.ContentLength + 1 // room for the read that sees EOF
+	}
+	src := io.LimitReader(r.Body, limit+1)
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as io.ReadAll does
+		}
+		n, err := src.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}

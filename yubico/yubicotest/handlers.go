@@ -137,7 +137,7 @@ func validationFailed(w http.ResponseWriter, details []yubico.ErrorDetail) {
 // decodeBody reads a JSON object into v, reporting type errors with the
 // field's name. Unknown members are ignored, as the service does.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, err := fakehttp.ReadBody(r, maxBody)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "could not read the request body")
 		return false
