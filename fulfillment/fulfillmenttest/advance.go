@@ -94,16 +94,11 @@ func (w *World) stepToward(m Milestone, op string, pass int) bool {
 		w.fail("%s: unknown milestone %d", op, int(m))
 		return false
 	}
-	short := ""
-	for _, sh := range w.Yubico.Shipments() {
-		if !sh.State.Failed() && sh.State < m.state() {
-			short = fmt.Sprintf("shipment %s is in state %d (%s)", sh.ID, int(sh.State), sh.State)
-			break
-		}
-	}
-	if short == "" {
+	sh, ok := w.Yubico.Lagging(m.state())
+	if !ok {
 		return false
 	}
+	short := fmt.Sprintf("shipment %s is in state %d (%s)", sh.ID, int(sh.State), sh.State)
 	next, ok := w.Yubico.NextTransition()
 	switch {
 	case !ok:

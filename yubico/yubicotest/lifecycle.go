@@ -441,6 +441,21 @@ func (s *Server) Shipments() []yubico.Shipment {
 	return fakehttp.Map(s.order, func(id string) yubico.Shipment { return s.exactViewLocked(s.shipments[id]) })
 }
 
+// Lagging returns the first shipment, in creation order, that has not
+// failed and is in a state before st, as [Server.Shipments] would show it,
+// and false if every shipment has reached st or failed. It builds only the
+// shipment it returns, where Shipments builds them all.
+func (s *Server) Lagging(st yubico.ShipmentState) (yubico.Shipment, bool) {
+	s.lock()
+	defer s.mu.Unlock()
+	for _, id := range s.order {
+		if sh := s.shipments[id]; !sh.state.Failed() && sh.state < st {
+			return s.exactViewLocked(sh), true
+		}
+	}
+	return yubico.Shipment{}, false
+}
+
 // Shipment returns one shipment as GET /v1/shipments_exact/{id} would.
 func (s *Server) Shipment(id string) (yubico.Shipment, bool) {
 	s.lock()

@@ -476,3 +476,49 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestLagging(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	c := srv.Client()
+	if _, ok := srv.Lagging(yubico.StateShipped); ok {
+		t.Fatal("Lagging on an empty server = true")
+	}
+	first, err := c.CreateShipment(t.Context(), exactRequest())
+	must(t, err)
+	advance(t, srv, 15*time.Minute) // first validated
+	if _, err := c.CreateShipment(t.Context(), exactRequest()); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(st yubico.ShipmentState, wantID string) {
+		t.Helper()
+		got, ok := srv.Lagging(st)
+		if wantID == "" {
+			if ok {
+				t.Errorf("Lagging(%d) = %s in state %d, want none", int(st), got.ID, int(got.State))
+			}
+			return
+		}
+		var want yubico.Shipment
+		for _, sh := range srv.Shipments() {
+			if sh.ID == wantID {
+				want = sh
+			}
+		}
+		if !ok {
+			t.Fatalf("Lagging(%d) = none, want %s", int(st), wantID)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("Lagging(%d) differs from Shipments (-want +got):\n%s", int(st), d)
+		}
+	}
+	check(yubico.StateAwaitingValidation, "")
+	check(yubico.StateSentToFulfillment, first.ID) // the first in creation order
+	must(t, srv.SetNow(srv.NextBatch()))           // both programmed
+	check(yubico.StateSentToFulfillment, "")
+	check(yubico.StateShipped, first.ID)
+	advance(t, srv, 24*time.Hour) // both shipped
+	check(yubico.StateShipped, "")
+	check(yubico.StateDelivered, first.ID)
+}
