@@ -11,7 +11,8 @@
 //     WithRealTime, WithRand, WithHTTPFaultPlan), each fake's option a
 //     one-line adapter ([Adapt]);
 //   - small helpers: [DropConnection], [Wait], [LockedReader], [Log] (the
-//     request log).
+//     request log), [ReadBody] (a bounded request body, read into a buffer
+//     sized from Content-Length).
 //
 // The fault vocabulary users name (kinds, plans, rules) is the public
 // package httpfault. How a fault looks on the wire (error body, rate-limit

@@ -54,7 +54,8 @@
 // the rest to 10, and FIDO Pre-reg keys are programmed); shipping (103) and
 // delivery (104) follow after configurable delays. [Timing] holds all of it.
 // [Server.NextTransition] tells when the next of these is due, so a test can
-// step from one to the next without computing delays.
+// step from one to the next without computing delays; [Server.Lagging]
+// finds a shipment that has not yet reached a state.
 //
 // # The factory
 //
