@@ -127,6 +127,7 @@ func TestBatchLifecycle(t *testing.T) {
 		}
 		e.signIn(u, rec, e.pinFor(to))
 	}
+	e.Advance(time.Hour) // first sign-ins are checked on the schedule (Record.NextCheck)
 	if rep3 := e.sync(); rep3.Active != n {
 		t.Fatalf("after sign-in: %d active, want %d (%v)", rep3.Active, n, firstFailure(rep3))
 	}

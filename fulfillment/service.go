@@ -198,12 +198,24 @@ type Config struct {
 // failed step and the reason; [Service.Retry] resumes from there and
 // [Service.Delete] cancels and deletes.
 //
-// Until a shipment ships, every Sync reads it. A Shipped key's shipment is
-// read at most once per max(Config.PollInterval, 12 h) (Yubico recommends
-// polling once or twice a day), until Yubico reports it delivered (state
-// 104: [Record.DeliveredAt], [SyncReport.Delivered]) or the key is Active;
+// A record that waits for the outside world is looked at on a schedule,
+// not on every pass: it carries the time of its next check
+// ([Record.NextCheck]) and Sync skips it until then, with no remote call
+// and no store write ([SyncReport.NotDue]), so a pass over many keys in
+// flight costs only the calls their stages need now. A shipment that has
+// not shipped is read 15 minutes after its creation (Yubico validates
+// addresses every 15 minutes), then at Yubico's daily fulfillment batch
+// (03:00 Pacific) while it waits for it, then every max(PollInterval,
+// 12 h) until it ships (Yubico recommends polling once or twice a day). A
+// Shipped key's first sign-in is checked at Okta PollInterval after its
+// PIN is sent, then after half the time since (since its delivery, once
+// seen), at most a day apart; its shipment is read at most once per
+// max(PollInterval, 12 h) until Yubico reports it delivered (state 104:
+// [Record.DeliveredAt], [SyncReport.Delivered]) or the key is Active;
 // other states it reaches (105 lost, 106 delivery exception) are recorded
-// in [Record.ShipmentState] and the history.
+// in [Record.ShipmentState] and the history. [Service.Check] looks at a
+// key at once, [Service.Status] reconciles with Okta at once, and a
+// Retry, a new order or an event is acted on at once.
 //
 // # Recording and resuming
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Retry resumes an errored record (FulfillmentErrored → FulfillmentStarted)
@@ -65,6 +66,7 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 		}
 	}
 	rec.Status, rec.FailedStep, rec.Reason, rec.Keys, rec.Lease = started, "", "", nil, Lease{}
+	rec.NextCheck = time.Time{} // a resumed poll is due at once
 	rec.Attempts++
 	if rec, err = s.save(ctx, rec, Change{Reason: reason}); err != nil {
 		return rec, err
@@ -176,4 +178,28 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 		return rec, fmt.Errorf("fulfillment: status of %q: list enrollments: %w", userID, err)
 	}
 	return s.reconcile(ctx, rec, es)
+}
+
+// Check moves the user's key as far as it can go now, as a Sync pass does,
+// and also makes the check that a key waiting on its schedule
+// ([Record.NextCheck]: a shipment not yet shipped, a shipped key awaiting
+// its first sign-in) would make only when due: for a person who knows
+// something changed ("my key arrived"). It returns the record as it
+// stands. A missing record gets an error wrapping ErrRecordNotFound; a
+// record leased by another instance, ErrBusy; a Service without
+// Config.Yubico, ErrInvalidConfig.
+func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
+	if err := s.needYubico("check"); err != nil {
+		return Record{}, err
+	}
+	unlock := s.lock(userID)
+	defer unlock()
+	rec, err := s.store.Get(ctx, userID)
+	if err != nil {
+		return Record{}, err
+	}
+	if s.leased(rec) {
+		return rec, fmt.Errorf("fulfillment: check %q: %w", userID, ErrBusy)
+	}
+	return s.run(ctx, &pass{now: true}, rec)
 }

@@ -139,6 +139,9 @@ type pass struct {
 	// resendPIN: the pass is [Service.ResendPIN]'s; the send-PIN step
 	// sends a PIN already sent once again.
 	resendPIN bool
+	// now: the pass is an explicit call's ([Service.Check]): a record
+	// waiting on its schedule (Record.NextCheck) is checked once at once.
+	now bool
 }
 
 // profile returns the user's profile validated as a shipping address,
@@ -185,6 +188,12 @@ func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, err
 	rule, resumed := stepAt(rec.Step)
 	if rule == nil {
 		return rec, nil // Errored, Active, Deleted: nothing to do
+	}
+	if !resumed && !s.due(rec) {
+		if !p.now {
+			return rec, nil // waiting, and its next check has not come (schedule.go)
+		}
+		p.now = false
 	}
 	ctx, cancel := s.fenced(ctx)
 	defer cancel()
@@ -425,6 +434,7 @@ func (s *Service) createShipment(ctx context.Context, p *pass, rec Record) (Reco
 		return rec, unknown("create Yubico shipment for "+rec.UserID, err)
 	}
 	rec.ShipmentID, rec.ShipmentState = sh.ID, sh.State.ID
+	rec.NextCheck = s.nextShipmentPoll(rec, s.now(), sh.State.ID)
 	rec.PINRequest, rec.Shipping = "", ShippingInfo{}
 	for i := range rec.Enrollments {
 		rec.Enrollments[i].CredRequest = ""
@@ -457,13 +467,15 @@ func (s *Service) poll(ctx context.Context, _ *pass, rec Record) (Record, error)
 			msg = sh.State.ID.String()
 		}
 		return s.fail(ctx, rec, StepShipmentCreated, fmt.Sprintf("Yubico shipment %s is in state %d: %s", rec.ShipmentID, state, msg))
-	case state != rec.ShipmentState:
+	}
+	rec.NextCheck = s.nextShipmentPoll(rec, s.now(), state)
+	if state != rec.ShipmentState {
 		rec.ShipmentState = state
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: shipment state",
 			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID), slog.Int("state", int(state)))
 		return s.save(ctx, rec, Change{Reason: fmt.Sprintf("Yubico shipment %s, state %d", rec.ShipmentID, state)})
 	}
-	return rec, nil
+	return s.touch(ctx, rec)
 }
 
 // activate pairs the shipment's credential responses with the enrollments
@@ -571,6 +583,7 @@ func (s *Service) sendPIN(ctx context.Context, p *pass, rec Record) (Record, err
 		}
 		return rec, unknown("send PIN to "+rec.UserID, err)
 	}
+	rec.NextCheck = s.nextSignInCheck(rec, s.now()) // nobody signs in with a PIN not yet read
 	return s.reach(ctx, rec, StepPINSent, reason)
 }
 
@@ -580,7 +593,8 @@ func (s *Service) sendPIN(ctx context.Context, p *pass, rec Record) (Record, err
 const deliveryPoll = 12 * time.Hour
 
 // checkShipped watches a Shipped key: its first sign-in at Okta (Active),
-// and until then its parcel at Yubico (delivered).
+// and until then its parcel at Yubico (delivered). It records when the key
+// is checked next (Record.NextCheck).
 func (s *Service) checkShipped(ctx context.Context, p *pass, rec Record) (Record, error) {
 	rec, err := s.checkSignIn(ctx, p, rec)
 	if err != nil || rec.Status != Shipped || rec.Step != StepPINSent {
@@ -591,21 +605,26 @@ func (s *Service) checkShipped(ctx context.Context, p *pass, rec Record) (Record
 
 // trackDelivery reads a shipped key's shipment at Yubico, at most once per
 // max(PollInterval, deliveryPoll), until it is delivered, and records what
-// it finds.
+// it finds and the key's next check.
 func (s *Service) trackDelivery(ctx context.Context, rec Record) (Record, error) {
-	if !rec.DeliveredAt.IsZero() || rec.ShipmentID == "" || s.now().Before(rec.ShipmentCheckedAt.Add(max(s.pollInterval, deliveryPoll))) {
-		return rec, nil
+	now := s.now().UTC()
+	if !rec.DeliveredAt.IsZero() || rec.ShipmentID == "" || now.Before(rec.ShipmentCheckedAt.Add(max(s.pollInterval, deliveryPoll))) {
+		rec.NextCheck = s.nextSignInCheck(rec, now)
+		return s.touch(ctx, rec)
 	}
 	sh, err := s.yubico.FPRShipment(ctx, rec.ShipmentID)
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: poll shipment %s of %q for delivery: %w", rec.ShipmentID, rec.UserID, err)
 	}
-	now := s.now().UTC()
 	rec.ShipmentCheckedAt = now
 	st := sh.State.ID
+	if st == yubico.StateDelivered {
+		rec.DeliveredAt = now
+	}
+	rec.NextCheck = s.nextSignInCheck(rec, now)
 	switch {
 	case st == yubico.StateDelivered:
-		rec.ShipmentState, rec.DeliveredAt = st, now
+		rec.ShipmentState = st
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: delivered",
 			slog.String("user", rec.UserID), slog.String("shipment", rec.ShipmentID))
 		return s.save(ctx, rec, Change{Reason: fmt.Sprintf("Yubico shipment %s delivered (state %d)", rec.ShipmentID, st)})
@@ -732,7 +751,7 @@ func (s *Service) restart(ctx context.Context, p *pass, rec Record) (_ Record, n
 	}
 	rec.Enrollments, rec.EnrollCalls, rec.PINRequest, rec.TransportKeyID, rec.Shipping = nil, nil, "", "", ShippingInfo{}
 	rec.ShipmentID, rec.ShipmentState, rec.Serial, rec.Firmware, rec.Pairing = "", 0, "", "", ""
-	rec.ShipmentCheckedAt, rec.DeliveredAt = time.Time{}, time.Time{}
+	rec.ShipmentCheckedAt, rec.DeliveredAt, rec.NextCheck = time.Time{}, time.Time{}, time.Time{}
 	rec.Step = StepInitiated
 	return rec, note, nil
 }

@@ -234,6 +234,13 @@ type Record struct {
 	// no delivery time, so this is the time of the read that saw it, at
 	// most one delivery poll late (see [Service]).
 	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+	// NextCheck is when the Service next looks at a record that waits for
+	// the outside world: a shipment that has not shipped (StepShipmentCreated)
+	// or a shipped key awaiting its first sign-in (StepPINSent). Until then
+	// [Service.Sync] skips the record: no remote call, no store write. Zero
+	// (records stored before it existed too) means due at once; at any other
+	// step it is not read. See [Service] for the schedule.
+	NextCheck time.Time `json:"nextCheck,omitzero"`
 	// Serial is the shipped key's serial number, as Yubico reports it.
 	Serial string `json:"serial,omitempty"`
 	// Firmware is the shipped key's firmware version, as Yubico reports it.

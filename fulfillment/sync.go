@@ -28,6 +28,10 @@ type SyncReport struct {
 	// Busy counts records skipped because another instance holds their
 	// lease or their claim (Config.SyncClaim), or took them first.
 	Busy int
+	// NotDue counts records skipped because they wait for the outside
+	// world and their next check has not come (Record.NextCheck): they
+	// cost no remote call and no store write.
+	NotDue int
 	// ManagedElsewhere counts records that came to rest at
 	// StepManagedElsewhere during the pass: Okta lists an enrollment in
 	// fulfillment the Service did not create (another tool, such as the
@@ -72,6 +76,12 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 		for _, r := range recs {
 			if r.Step == StepErrored || r.Step == StepManagedElsewhere {
 				continue // waiting for Retry or Delete
+			}
+			if !s.due(r) {
+				mu.Lock()
+				rep.NotDue++
+				mu.Unlock()
+				continue
 			}
 			if s.draining.Load() {
 				break
@@ -129,7 +139,7 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 		return rep, err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: sync pass",
-		slog.Int("checked", rep.Checked), slog.Int("advanced", rep.Advanced),
+		slog.Int("checked", rep.Checked), slog.Int("notDue", rep.NotDue), slog.Int("advanced", rep.Advanced),
 		slog.Int("shipped", rep.Shipped), slog.Int("delivered", rep.Delivered), slog.Int("active", rep.Active),
 		slog.Int("errored", rep.Errored), slog.Int("managedElsewhere", rep.ManagedElsewhere), slog.Int("failures", len(rep.Failures)))
 	return rep, nil

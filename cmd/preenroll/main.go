@@ -8,7 +8,7 @@
 //	    -okta-token-file okta.token -customization RXJN83
 //	preenroll help batch                             # a command's settings: flags, PREENROLL_* variables, config-file keys
 //
-// The subcommands (order, batch, status, retry, delete, resend-pin, sync,
+// The subcommands (order, batch, status, retry, delete, resend-pin, check, sync,
 // demo, help, version) share one configuration: flags override
 // PREENROLL_* environment variables, which override a JSON file named by
 // -config, over the defaults. Secrets are read from files only. Okta is

@@ -120,6 +120,7 @@ func add(total *fulfillment.SyncReport, rep fulfillment.SyncReport) {
 	total.Active += rep.Active
 	total.Errored += rep.Errored
 	total.Busy += rep.Busy
+	total.NotDue += rep.NotDue
 	total.Delivered += rep.Delivered
 	total.ManagedElsewhere += rep.ManagedElsewhere
 	total.Failures = append(total.Failures, rep.Failures...)

@@ -36,6 +36,7 @@ var storeCases = []storeCase{
 	{"ConcurrentCAS", storeConcurrentCAS},
 	{"ConcurrentCASOneWinner", storeConcurrentCASOneWinner},
 	{"LeaseHandOver", storeLeaseHandOver},
+	{"NextCheck", storeNextCheck},
 	{"CanceledContext", storeCanceledContext},
 }
 

@@ -136,7 +136,7 @@ func (s *Setting) appliesTo(cmd string) bool {
 
 // connected are the commands that talk to Okta (and maybe Yubico) and take
 // the shared connection settings.
-var connected = []string{"order", "batch", "status", "retry", "delete", "resend-pin", "sync"}
+var connected = []string{"order", "batch", "status", "retry", "delete", "resend-pin", "check", "sync"}
 
 // oauthScopes are the OAuth scopes command cmd needs: users (look-ups,
 // orders and the preregistration endpoints need okta.users.manage, the
@@ -222,10 +222,10 @@ var settings = []*Setting{
 			return nil
 		}},
 	{Name: "yubico-api", Default: yubico.DefaultBaseURL, Usage: "YubiEnterprise API base URL",
-		Commands: []string{"retry", "delete", "sync"},
+		Commands: []string{"retry", "delete", "check", "sync"},
 		set:      func(c *Config, v string) error { c.YubicoAPI = v; return checkURL(v) }},
 	{Name: "yubico-jwks", Default: yubico.DefaultJWKSBaseURL, Usage: "where Yubico publishes its FIDO Pre-reg JWKS",
-		Commands: []string{"retry", "delete", "sync"},
+		Commands: []string{"retry", "delete", "check", "sync"},
 		set: func(c *Config, v string) error {
 			c.YubicoJWKS = v
 			if v == "" {
@@ -234,7 +234,7 @@ var settings = []*Setting{
 			return checkURL(v)
 		}},
 	{Name: "yubico-token-file", Usage: "file whose first line is the YubiEnterprise API token (empty: order-only mode)",
-		Commands: []string{"retry", "delete", "sync"},
+		Commands: []string{"retry", "delete", "check", "sync"},
 		set:      func(c *Config, v string) error { c.YubicoTokenFile = v; return nil }},
 	{Name: "store", Usage: "the Service's records: a SQLite file (PATH or sqlite:PATH) or a PostgreSQL database shared by several instances (postgres://user@host/db); empty: in memory, forgotten at exit",
 		set: func(c *Config, v string) error {

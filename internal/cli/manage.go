@@ -71,12 +71,28 @@ Exit codes: 0 every PIN resent, 1 one was not, 2 bad usage.`,
 		}),
 	})
 	Register(&Command{
+		Name: "check", Args: "USER...", MinArgs: 1, MaxArgs: -1,
+		Summary: "look at users' keys now, even if their next check is not due",
+		Doc: `Moves each USER's key as far as it goes now (Service.Check), as a sync pass
+does, and also reads a shipment that has not shipped, or looks for a shipped
+key's first sign-in, before its next scheduled check: for when you know
+something changed ("my key arrived"). Needs the store the key was ordered with
+and, with an Okta org, the Yubico API token.
+
+Exit codes: 0 every key checked, 1 a key was not, 2 bad usage.`,
+		Run: manage("check", func(ctx context.Context, svc *fulfillment.Service, id string) (fulfillment.Record, error) {
+			return svc.Check(ctx, id)
+		}),
+	})
+	Register(&Command{
 		Name: "sync", MaxArgs: 0,
 		Summary: "move every key in flight as far as it goes now (one pass)",
 		Doc: `Runs one pass of Service.Sync over every record in -store: enroll ordered
 keys at Okta, create the Yubico shipments, follow them, activate shipped keys
-and send their PINs, notice first sign-ins. A deployment runs this on a
-schedule (or preenroll serve); failures are listed and recorded.
+and send their PINs, notice first sign-ins. A key waiting for Yubico or for
+its first sign-in is looked at only when its next check is due (see check).
+A deployment runs this on a schedule (or preenroll serve); failures are
+listed and recorded.
 
 Exit codes: 0 the pass ran and no record failed, 1 otherwise, 2 bad usage.`,
 		Run: runSync,
@@ -85,7 +101,7 @@ Exit codes: 0 the pass ran and no record failed, 1 otherwise, 2 bad usage.`,
 
 // needsYubico are the commands that move keys past the order and need the
 // Yubico client with an Okta org.
-var needsYubico = []string{"retry", "sync"}
+var needsYubico = []string{"retry", "check", "sync"}
 
 // manage returns the Run of a command that acts on each USER argument.
 func manage(name string, act func(context.Context, *fulfillment.Service, string) (fulfillment.Record, error)) func(context.Context, *Invocation) int {
