@@ -69,6 +69,7 @@ func measureMemory(tb testing.TB, n int, enroll bool) memoryResult {
 		}
 	}
 	withService := liveHeap()
+	writeHeapProfile(tb)
 	w.Service, w.Config = nil, fulfillment.Config{} // the Service, its store and its configuration
 	withoutService := liveHeap()
 	res := memoryResult{
