@@ -13,8 +13,19 @@
 # if needed, as root) and stops it when it ends. PG=0 runs only the memory and SQLite
 # cases of BenchmarkOrderBatchInstances.
 #
-#	scripts/bench.sh                 # everything, 20-25 minutes on 2 cores
+#
+# Two long runs are off by default (the default run above already takes
+# 20-25 minutes): SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in
+# flight; its call counts are deterministic; 3-4 minutes of CPU, 11 minutes
+# on a loaded VM), MEM100K_ENROLLED=1 adds TestMemoryEnrolled100k (100,000
+# keys ordered AND enrolled: 100,000 enrollments' P-384 cryptography at both
+# fakes, 10-25 minutes on 2 cores), whose result line is printed and kept in
+# OUT/mem100k-enrolled.txt (BENCHMARKS.md, "Sync at scale" and "Memory at
+# 100,000 enrolled keys").
+#
+#	scripts/bench.sh                 # everything by default, 20-25 minutes on 2 cores
 #	COUNT=10 MEM100K=0 PG=0 scripts/bench.sh
+#	SYNCSCALE=1 MEM100K_ENROLLED=1 MEM100K=0 PG=0 COUNT=1 RATE60_COUNT=1 scripts/bench.sh
 #	benchstat /tmp/preenroll-bench/bench.txt   # if you have benchstat
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,6 +35,8 @@ OUT=${OUT:-${TMPDIR:-/tmp}/preenroll-bench}
 MEM100K=${MEM100K:-1}
 INSTANCES_COUNT=${INSTANCES_COUNT:-3}
 PG=${PG:-1}
+MEM100K_ENROLLED=${MEM100K_ENROLLED:-0}
+SYNCSCALE=${SYNCSCALE:-0}
 PKG=./internal/benchmarks/
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 mkdir -p "$OUT"
@@ -49,6 +62,9 @@ bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-20s-window$' 1x
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-60s-window$' 1x "$RATE60_COUNT"
 bench '^BenchmarkMemory$' 1x
 bench '^BenchmarkOktaSeedUsers$' 1x
+if [ "$SYNCSCALE" = 1 ]; then
+	bench '^BenchmarkSyncScale$' 1x 1
+fi
 
 # 1 vs 3 instances on PostgreSQL (and 1 on memory and SQLite for reference).
 if [ "$PG" = 1 ]; then
@@ -70,6 +86,11 @@ if [ "$MEM100K" = 1 ]; then
 		exit 1
 	fi
 	set -- -mem100k "$OUT/mem100k.txt"
+fi
+if [ "$MEM100K_ENROLLED" = 1 ]; then
+	# Not fatal: a run over its 1 GiB target still reports what it measured.
+	PREENROLL_MEMORY_ENROLLED_100K=1 go test -run '^TestMemoryEnrolled100k$' -v -count 1 -timeout 60m "$PKG" >"$OUT/mem100k-enrolled.txt" 2>&1 || true
+	grep -e 'enrolled=' -e '^--- ' "$OUT/mem100k-enrolled.txt" >&2
 fi
 
 {

@@ -56,24 +56,47 @@ func (l *LockedReader) Read(p []byte) (int, error) {
 }
 
 // Log is a fake's request log, safe for concurrent use; the zero value is
-// empty and ready.
+// empty and ready. Entries are kept in chunks of logChunk, so a long log
+// grows without copying itself and without the spare capacity of a
+// doubling slice (a fake serving a million requests keeps a million
+// entries, no more).
 type Log[E any] struct {
-	mu      sync.Mutex
-	entries []E // guarded by mu
+	mu     sync.Mutex
+	chunks [][]E // guarded by mu; every chunk but the last is full
+	n      int   // guarded by mu
 }
+
+// logChunk is how many entries one chunk of a Log holds.
+const logChunk = 4096
 
 // Add appends e.
 func (l *Log[E]) Add(e E) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.entries = append(l.entries, e)
+	if k := len(l.chunks); k == 0 || len(l.chunks[k-1]) == logChunk {
+		l.chunks = append(l.chunks, make([]E, 0, logChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, e)
+	l.n++
+}
+
+// Len returns the number of entries.
+func (l *Log[E]) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
 }
 
 // All returns a copy of every entry, in the order added.
 func (l *Log[E]) All() []E {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]E(nil), l.entries...)
+	out := make([]E, 0, l.n)
+	for _, c := range l.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // ReadBody reads at most limit+1 bytes of r's body, as
