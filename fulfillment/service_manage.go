@@ -29,18 +29,11 @@ import (
 // a record leased by another instance, ErrBusy; a Service without
 // Config.Yubico, ErrInvalidConfig.
 func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
-	if err := s.needYubico("retry"); err != nil {
-		return Record{}, err
-	}
-	unlock := s.lock(userID)
-	defer unlock()
-	rec, err := s.store.Get(ctx, userID)
+	rec, unlock, err := s.take(ctx, "retry", userID)
 	if err != nil {
-		return Record{}, err
+		return rec, err
 	}
-	if s.leased(rec) {
-		return rec, fmt.Errorf("fulfillment: retry %q: %w", userID, ErrBusy)
-	}
+	defer unlock()
 	started := rec.Status // managed elsewhere: the key never left FulfillmentStarted
 	if rec.Step != StepManagedElsewhere {
 		if started, err = rec.Status.Next(EventRetry); err != nil {
@@ -189,17 +182,30 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 // record leased by another instance, ErrBusy; a Service without
 // Config.Yubico, ErrInvalidConfig.
 func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
-	if err := s.needYubico("check"); err != nil {
-		return Record{}, err
+	rec, unlock, err := s.take(ctx, "check", userID)
+	if err != nil {
+		return rec, err
 	}
-	unlock := s.lock(userID)
 	defer unlock()
+	return s.run(ctx, &pass{now: true}, rec)
+}
+
+// take prepares verb op (retry, check) on the user's record: it needs
+// Config.Yubico, locks the user (the caller calls unlock when err is nil)
+// and reads the record, which must not be leased by another instance.
+func (s *Service) take(ctx context.Context, op, userID string) (_ Record, unlock func(), err error) {
+	if err := s.needYubico(op); err != nil {
+		return Record{}, nil, err
+	}
+	unlock = s.lock(userID)
 	rec, err := s.store.Get(ctx, userID)
 	if err != nil {
-		return Record{}, err
+		unlock()
+		return Record{}, nil, err
 	}
 	if s.leased(rec) {
-		return rec, fmt.Errorf("fulfillment: check %q: %w", userID, ErrBusy)
+		unlock()
+		return rec, nil, fmt.Errorf("fulfillment: %s %q: %w", op, userID, ErrBusy)
 	}
-	return s.run(ctx, &pass{now: true}, rec)
+	return rec, unlock, nil
 }

@@ -43,14 +43,7 @@ func TestMemoryEnrolled100k(t *testing.T) {
 	if os.Getenv("PREENROLL_MEMORY_ENROLLED_100K") != "1" {
 		t.Skip("set PREENROLL_MEMORY_ENROLLED_100K=1 to run (minutes)")
 	}
-	n := 100_000
-	if s := os.Getenv("PREENROLL_MEMORY_N"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 {
-			t.Fatalf("PREENROLL_MEMORY_N=%q is not a positive count", s)
-		}
-		n = v
-	}
+	n := envCount(t, "PREENROLL_MEMORY_N", 100_000, 1)
 	r := measureMemory(t, n, true)
 	peak := procStatusKiB("VmHWM")
 	t.Logf("enrolled=%d peak-RSS-MiB=%.1f heap-MiB=%.1f service-MiB=%.1f service-B/order=%.0f fakes-B/order=%.0f",
@@ -83,4 +76,19 @@ func writeHeapProfile(tb testing.TB) {
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// envCount returns the count in environment variable name, def if it is
+// unset; a value that is not a count of at least that fails tb.
+func envCount(tb testing.TB, name string, def, least int) int {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < least {
+		tb.Fatalf("%s=%q: want a count of at least %d", name, s, least)
+	}
+	return v
 }

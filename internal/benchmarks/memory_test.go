@@ -3,7 +3,6 @@ package benchmarks_test
 import (
 	"os"
 	"runtime"
-	"strconv"
 	"testing"
 
 	"github.com/preenroll/preenroll/fulfillment"
@@ -119,14 +118,7 @@ func TestMemory100k(t *testing.T) {
 	if os.Getenv("PREENROLL_MEMORY_100K") != "1" {
 		t.Skip("set PREENROLL_MEMORY_100K=1 to run (minutes)")
 	}
-	n := 100_000
-	if s := os.Getenv("PREENROLL_MEMORY_N"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 {
-			t.Fatalf("PREENROLL_MEMORY_N=%q is not a positive count", s)
-		}
-		n = v
-	}
+	n := envCount(t, "PREENROLL_MEMORY_N", 100_000, 1)
 	r := measureMemory(t, n, false)
 	t.Logf("orders=%d service-B/order=%.0f fakes-B/order=%.0f heap-MiB=%.1f service-MiB=%.1f",
 		r.n, r.service, r.fakes, float64(r.totalAll)/(1<<20), r.service*float64(r.n)/(1<<20))

@@ -2,11 +2,9 @@ package benchmarks_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -299,18 +297,6 @@ func (p syncPass) report2(b *testing.B, prefix string) {
 	b.ReportMetric(share, prefix+"okta-windows/pass")
 }
 
-func syncScaleKeys(tb testing.TB) int {
-	n := 10_000
-	if s := os.Getenv("PREENROLL_SYNCSCALE_N"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 100 {
-			tb.Fatalf("PREENROLL_SYNCSCALE_N=%q: want a count of at least 100", s)
-		}
-		n = v
-	}
-	return n
-}
-
 // BenchmarkSyncScale puts 10,000 keys in flight at the stages of
 // syncStages on the fakes (through OrderBatch, Sync and the fake clock;
 // PREENROLL_SYNCSCALE_N changes the count), then measures Sync passes:
@@ -329,7 +315,7 @@ func syncScaleKeys(tb testing.TB) int {
 // seeding runs without rate limits; the benchmark fails if a tick or kick
 // pass calls for a key that was not due.
 func BenchmarkSyncScale(b *testing.B) {
-	n := syncScaleKeys(b)
+	n := envCount(b, "PREENROLL_SYNCSCALE_N", 10_000, 100)
 	type result struct{ tick, kick, all syncPass }
 	var res map[string]*result
 	for b.Loop() {
