@@ -57,14 +57,22 @@ func measureMemory(tb testing.TB, n int, enroll bool) memoryResult {
 	}
 	if enroll {
 		w.sync(ctx)
-		recs, err := w.Config.Store.List(ctx, fulfillment.Query{InFlight: true})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, r := range recs {
-			if r.Step != fulfillment.StepShipmentCreated {
-				tb.Fatalf("user %s at step %s after Sync, want %s", r.UserID, r.Step, fulfillment.StepShipmentCreated)
+		// Page through the records: a List of all of them would hold a
+		// copy of every record at the process's peak.
+		for after := ""; ; {
+			recs, err := w.Config.Store.List(ctx, fulfillment.Query{InFlight: true, After: after, Limit: 1000})
+			if err != nil {
+				tb.Fatal(err)
 			}
+			for _, r := range recs {
+				if r.Step != fulfillment.StepShipmentCreated {
+					tb.Fatalf("user %s at step %s after Sync, want %s", r.UserID, r.Step, fulfillment.StepShipmentCreated)
+				}
+			}
+			if len(recs) < 1000 {
+				break
+			}
+			after = recs[len(recs)-1].UserID
 		}
 	}
 	withService := liveHeap()
