@@ -13,7 +13,6 @@
 # if needed, as root) and stops it when it ends. PG=0 runs only the memory and SQLite
 # cases of BenchmarkOrderBatchInstances.
 #
-#
 # Two long runs are off by default (the default run above already takes
 # 20-25 minutes): SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in
 # flight; its call counts are deterministic; 3-4 minutes of CPU, 11 minutes
