@@ -124,6 +124,7 @@ func runInstances(t *testing.T, store fulfillment.Store, n int) map[string]int {
 		if len(started) == 0 {
 			extra++
 		}
+		makeDue(t, store)
 		reps := make([]fulfillment.SyncReport, n)
 		var wg sync.WaitGroup
 		for i, svc := range svcs {
@@ -226,6 +227,7 @@ func TestInstancesStaggered(t *testing.T) {
 				before := polls()
 				busy := 0
 				for _, svc := range svcs {
+					makeDue(t, store)
 					rep, err := svc.Sync(ctx)
 					if err != nil {
 						t.Fatal(err)
@@ -339,14 +341,17 @@ func TestInstancesTakeOver(t *testing.T) {
 		}
 		return rep
 	}
+	store := w.Config.Store
 	if rep := sync(dead); rep.Checked != 2 || rep.Busy != 0 || rep.Advanced != 2 {
 		t.Fatalf("first instance: %+v, want both records taken and advanced", rep)
 	}
 	w.Advance(9 * time.Minute)
+	makeDue(t, store)
 	if rep := sync(live); rep.Busy != 2 {
 		t.Fatalf("within the claim: %+v, want both records skipped", rep)
 	}
 	w.Advance(2 * time.Minute)
+	makeDue(t, store)
 	if rep := sync(live); rep.Busy != 0 || rep.Checked != 2 {
 		t.Fatalf("after the claim: %+v, want both records taken", rep)
 	}
@@ -354,6 +359,7 @@ func TestInstancesTakeOver(t *testing.T) {
 	if n, err := live.ReleaseLeases(ctx, 0); err != nil || n != 2 {
 		t.Fatalf("ReleaseLeases = %d, %v; want 2 records", n, err)
 	}
+	makeDue(t, store)
 	if rep := sync(dead); rep.Busy != 0 || rep.Checked != 2 {
 		t.Fatalf("after ReleaseLeases: %+v, want both records taken", rep)
 	}

@@ -15,9 +15,7 @@ import (
 // is read back by Get and List with its nanoseconds, a record without one
 // reads as zero (due at once), and a stale Put of it is refused like any
 // other.
-func storeNextCheck(t *testing.T, open func(t *testing.T) fulfillment.Store) {
-	t.Parallel()
-	s := open(t)
+func storeNextCheck(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	waiting := fulfillment.Record{UserID: "00u1", Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepShipmentCreated,
 		ShipmentID: "S1", CreatedAt: storeT0, UpdatedAt: storeT0}

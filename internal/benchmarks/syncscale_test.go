@@ -12,6 +12,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/cputime"
 	"github.com/preenroll/preenroll/internal/oktarate"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
@@ -211,9 +212,9 @@ func measurePass(tb testing.TB, w *world, svc *fulfillment.Service, cs *counting
 	}
 	o0, y0 := len(w.Okta.RequestLog()), len(w.Yubico.RequestLog())
 	s0 := cs.counts()
-	cpu0, t0 := processCPU(), time.Now()
+	cpu0, t0 := cputime.Process(), time.Now()
 	rep, err := svc.Sync(ctx)
-	p.cpu, p.wall = processCPU()-cpu0, time.Since(t0)
+	p.cpu, p.wall = cputime.Process()-cpu0, time.Since(t0)
 	if err != nil {
 		tb.Fatalf("Sync: %v", err)
 	}
