@@ -393,19 +393,8 @@ func checkDueOnly(b *testing.B, name string, p syncPass) {
 // before Record.NextCheck.
 func clearNextChecks(tb testing.TB, store fulfillment.Store) {
 	tb.Helper()
-	ctx := tb.Context()
-	recs, err := store.List(ctx, fulfillment.Query{InFlight: true})
-	if err != nil {
+	if _, err := fulfillmenttest.MakeDue(tb.Context(), store); err != nil {
 		tb.Fatal(err)
-	}
-	for _, r := range recs {
-		if r.NextCheck.IsZero() {
-			continue
-		}
-		r.NextCheck = time.Time{}
-		if _, err := store.Put(ctx, r); err != nil {
-			tb.Fatal(err)
-		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/fulfillment/pgstore"
 	"github.com/preenroll/preenroll/internal/pgtest"
 	"github.com/preenroll/preenroll/okta/oktatest"
@@ -150,6 +151,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	const (
 		seed         = 1818
 		syncInterval = 200 * time.Millisecond
+		lease        = 10 * time.Second
 	)
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -176,7 +178,11 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	// The orders: recorded in the shared store by a batch (re-run while a
 	// user has none: the batch's own calls meet the faults too).
 	oc, yc := w.clients(clientOptions{}, &counters{})
-	orderer := w.service(oc, yc, store, func(c *fulfillment.Config) { c.Rand = newSeeded(seed) })
+	// The orderer's lease is the instances' (-lease below): an order whose
+	// initiate it left with an unknown outcome is resumed by an instance
+	// once that lease expires (with the default two minutes, the run
+	// waited for them).
+	orderer := w.service(oc, yc, store, func(c *fulfillment.Config) { c.Rand, c.Lease = newSeeded(seed), lease })
 	// An injected 429 asks the clients to wait retryAfter, not the rest
 	// of a 60-second window: this test is about kills and outages (the
 	// rate-limit windows are the subject of the rate-limit benchmarks),
@@ -227,7 +233,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 			"-okta-org", w.Okta.URL(), "-okta-token-file", oktaToken,
 			"-yubico-api", w.Yubico.URL(), "-yubico-jwks", w.Yubico.ConsoleURL(), "-yubico-token-file", yubicoToken,
 			"-hook-secret-file", hookSecret, "-store", url, "-listen", addr, "-rp-id", rpID,
-			"-sync-interval", syncInterval.String(), "-sync-jitter", "0s", "-lease", "10s", "-okta-timeout", "5s",
+			"-sync-interval", syncInterval.String(), "-sync-jitter", "0s", "-lease", lease.String(), "-okta-timeout", "5s",
 			"-idempotent-shipments", "-shutdown-timeout", "10s", "-concurrency", "8",
 		}}
 		instances[i].start()
@@ -263,7 +269,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	signedIn := map[string]bool{}
 	// The database goes away for a while once a third of the users are
 	// done (postgres.sh pause, then resume).
-	outage, finished := false, 0
+	outage, finished, ticks := false, 0, 0
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.Now().Add(time.Duration(n/10+3) * time.Minute)
@@ -300,6 +306,18 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 		}
 		for _, sh := range w.Yubico.Shipments() {
 			short = short || (!sh.State.Failed() && sh.State < yubico.StateShipped)
+		}
+		// The instances keep the wall clock while the fakes' time jumps by
+		// days: the waiting records' next checks (Record.NextCheck, spaced
+		// by hours on the Service's clock) are made due every tick, as if
+		// their time had come, so that the run is about kills and outages,
+		// not the schedule (whose own tests are in package fulfillment).
+		// Every tenth tick: each such write makes an instance's step on
+		// the record lose its compare-and-swap.
+		if ticks++; ticks%10 == 0 {
+			if _, err := fulfillmenttest.MakeDue(ctx, store); err != nil {
+				t.Logf("make due: %v", err)
+			}
 		}
 		switch {
 		case enrolling:
