@@ -2,6 +2,7 @@ package benchmarks_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/fulfillment/pgstore"
 	"github.com/preenroll/preenroll/internal/cputime"
 	"github.com/preenroll/preenroll/internal/oktarate"
+	"github.com/preenroll/preenroll/internal/pgtest"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
@@ -152,12 +155,7 @@ func syncScaleWorld(tb testing.TB, n int) (*world, fulfillment.Store, map[string
 func syncScaleServices(tb testing.TB, w *world, seed fulfillment.Store, stageOf map[string]string) (mem, lite *fulfillment.Service, memCS, liteCS *countingStore, liteStages map[string]string) {
 	tb.Helper()
 	ctx := tb.Context()
-	sqlite, err := fulfillment.OpenSQLite(ctx, filepath.Join(tb.TempDir(), "sync.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { sqlite.Close() })
-	memCS, liteCS = &countingStore{Store: fulfillment.NewMemoryStore()}, &countingStore{Store: sqlite}
+	memCS, liteCS = &countingStore{Store: fulfillment.NewMemoryStore()}, &countingStore{Store: openSecondStore(tb)}
 	recs, err := seed.List(ctx, fulfillment.Query{})
 	if err != nil {
 		tb.Fatal(err)
@@ -189,6 +187,37 @@ func syncScaleServices(tb testing.TB, w *world, seed fulfillment.Store, stageOf 
 		}
 	}
 	return mem, lite, memCS, liteCS, liteStages
+}
+
+// secondStore names the store of the second Service of BenchmarkSyncScale:
+// SQLite, or PostgreSQL with PREENROLL_SYNCSCALE_STORE=postgres (on a fresh
+// schema of PREENROLL_POSTGRES_URL).
+func secondStore() string {
+	if os.Getenv("PREENROLL_SYNCSCALE_STORE") == "postgres" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// openSecondStore opens the store secondStore names, closed when tb ends.
+func openSecondStore(tb testing.TB) fulfillment.Store {
+	tb.Helper()
+	ctx := tb.Context()
+	if secondStore() == "postgres" {
+		_, url := pgtest.Schema(tb, "syncscale")
+		st, err := pgstore.Open(ctx, url)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	}
+	st, err := fulfillment.OpenSQLite(ctx, filepath.Join(tb.TempDir(), "sync.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
 }
 
 // measurePass runs one Sync pass and counts what it cost.
@@ -324,13 +353,13 @@ func BenchmarkSyncScale(b *testing.B) {
 		w, seed, stageOf := syncScaleWorld(b, n)
 		mem, lite, memCS, liteCS, liteStages := syncScaleServices(b, w, seed, stageOf)
 		w.Advance(time.Hour) // Run's next tick
-		res = map[string]*result{"memory": {}, "sqlite": {}}
+		res = map[string]*result{"memory": {}, secondStore(): {}}
 		runs := []struct {
 			name   string
 			svc    *fulfillment.Service
 			cs     *countingStore
 			stages map[string]string
-		}{{"memory", mem, memCS, stageOf}, {"sqlite", lite, liteCS, liteStages}}
+		}{{"memory", mem, memCS, stageOf}, {secondStore(), lite, liteCS, liteStages}}
 		b.StartTimer()
 		for _, r := range runs {
 			res[r.name].tick = measurePass(b, w, r.svc, r.cs, r.stages)
@@ -357,7 +386,7 @@ func BenchmarkSyncScale(b *testing.B) {
 		}
 		w.Close() // the timer runs: b.Loop must not find it stopped
 	}
-	for _, name := range []string{"memory", "sqlite"} {
+	for _, name := range []string{"memory", secondStore()} {
 		r := res[name]
 		r.tick.report2(b, name+"-tick-")
 		r.kick.report2(b, name+"-kick-")
@@ -432,7 +461,7 @@ func TestSyncScaleSmall(t *testing.T) {
 		svc    *fulfillment.Service
 		cs     *countingStore
 		stages map[string]string
-	}{{"memory", mem, memCS, stageOf}, {"sqlite", lite, liteCS, liteStages}} {
+	}{{"memory", mem, memCS, stageOf}, {secondStore(), lite, liteCS, liteStages}} {
 		tick := measurePass(t, w, r.svc, r.cs, r.stages)
 		kick := measurePass(t, w, r.svc, r.cs, r.stages)
 		if tick.inFlight != 200 || tick.report.NotDue != tick.inFlight-tick.due || tick.byStage["ordered"] != 4*10 {
