@@ -102,7 +102,9 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 				case busy:
 					rep.Busy++
 					return nil
-				case after.Version != before.Version:
+				case len(after.History) > len(before.History):
+					// A step was recorded; a schedule or lease write alone
+					// (NextCheck, the shipment's last check) is no move.
 					rep.Advanced++
 				}
 				if !after.DeliveredAt.IsZero() && before.DeliveredAt.IsZero() {

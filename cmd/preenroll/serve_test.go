@@ -167,6 +167,20 @@ func (r *serveRig) stop(p *serveProc) {
 	}
 }
 
+// makeDue makes the store's waiting records due (fulfillmenttest.MakeDue)
+// beside the running serve (SQLite takes writers from two processes).
+func (r *serveRig) makeDue() {
+	r.t.Helper()
+	db, err := fulfillment.OpenSQLite(r.t.Context(), r.store)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := fulfillmenttest.MakeDue(r.t.Context(), db); err != nil {
+		r.t.Logf("make due: %v", err) // the database busy: the next poll tries again
+	}
+}
+
 // readStore lists every record of the store.
 func (r *serveRig) readStore() []fulfillment.Record {
 	r.t.Helper()
@@ -217,6 +231,9 @@ func (r *serveRig) waitShipped(base string) {
 		if err := r.o.SetNow(r.y.Now()); err != nil && !errors.Is(err, oktatest.ErrClockBackwards) {
 			r.t.Fatal(err)
 		}
+		// serve keeps the wall clock: its waiting records' next checks
+		// (Record.NextCheck) are made due as if the hours had passed.
+		r.makeDue()
 		// serve counts its keys by status after every Sync pass.
 		return metric(r.t, base, `preenroll_keys{status="SHIPPED"}`) == users ||
 			metric(r.t, base, `preenroll_keys{status="FULFILLMENT_ERRORED"}`) > 0

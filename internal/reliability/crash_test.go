@@ -155,6 +155,7 @@ func bufioDrain(r interface{ Read([]byte) (int, error) }) (int, error) {
 func (c *child) phase(mode string) {
 	c.t.Helper()
 	for range 1 + c.rng.IntN(3) {
+		c.makeDue()
 		var done bool
 		if c.rng.IntN(2) == 0 {
 			done, _ = c.run(mode, 1+c.rng.IntN(6*crashUsers), false)
@@ -169,11 +170,29 @@ func (c *child) phase(mode string) {
 		if i == 6 {
 			c.t.Fatalf("mode %s: still advancing after 6 complete runs", mode)
 		}
+		c.makeDue()
 		_, last := c.run(mode, 0, false)
 		mode = "sync" // an order batch is not repeated once it completed
 		if last["advanced"] == float64(0) && last["failures"] == float64(0) {
 			return
 		}
+	}
+}
+
+// makeDue makes the waiting records of the child's store due
+// (fulfillmenttest.MakeDue) while no child runs: the child's Service keeps
+// the wall clock while the fakes' time jumps to the next milestone, so its
+// schedule (Record.NextCheck) would not see the time pass.
+func (c *child) makeDue() {
+	c.t.Helper()
+	ctx := c.t.Context()
+	store, err := fulfillment.OpenSQLite(ctx, c.state)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := fulfillmenttest.MakeDue(ctx, store); err != nil {
+		c.t.Fatal(err)
 	}
 }
 
