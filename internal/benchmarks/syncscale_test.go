@@ -320,6 +320,7 @@ func (p syncPass) report2(b *testing.B, prefix string) {
 	b.ReportMetric(float64(p.due), prefix+"due-keys/pass")
 	b.ReportMetric(float64(p.report.NotDue), prefix+"skipped-keys/pass")
 	b.ReportMetric(float64(p.cpu.Microseconds())/1000, prefix+"cpu-ms/pass")
+	b.ReportMetric(float64(p.wall.Microseconds())/1000, prefix+"wall-ms/pass")
 	b.ReportMetric(float64(p.cpu.Nanoseconds())/1000/float64(p.inFlight), prefix+"cpu-µs/key")
 	b.ReportMetric(float64(p.store.gets+p.store.listed), prefix+"store-reads/pass")
 	b.ReportMetric(float64(p.store.puts), prefix+"store-writes/pass")
