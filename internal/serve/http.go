@@ -86,7 +86,8 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// ready checks the store (a read), that Okta (and Yubico, unless
+// ready checks that serve's event hook is registered (when serve
+// registers it), the store (a read), that Okta (and Yubico, unless
 // order-only) answered within the ready window, and that the last
 // authenticated request to each did not have its credentials refused
 // (401 or 403: a revoked or expired token, a missing scope).
@@ -98,6 +99,10 @@ func (s *server) ready(ctx context.Context) readiness {
 		fail("serve", "shutting down")
 	default:
 		rd.Checks["serve"] = "ok"
+	}
+	if s.hookPending.Load() {
+		// Okta delivers nothing to a hook it has not verified yet.
+		fail("hook", "registering the event hook at Okta")
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

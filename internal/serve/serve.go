@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
@@ -36,6 +37,9 @@ type server struct {
 
 	kick     chan struct{}
 	draining chan struct{} // closed when shutdown begins
+	// hookPending is set while serve registers its event hook at Okta
+	// (Config.RegisterHook): /readyz fails until Okta delivers to it.
+	hookPending atomic.Bool
 	// consoleDone is the console's Config.Done: closed (once, by
 	// stopConsole) when the HTTP server shuts down, so that open event
 	// streams end instead of holding up Shutdown.
@@ -132,6 +136,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	srv.RegisterOnShutdown(s.stopConsole)
 	serveErr := make(chan error, 1)
+	s.hookPending.Store(s.demo == nil && cfg.RegisterHook)
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	// Work runs on its own context: it ends at the shutdown deadline, not
@@ -157,6 +162,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			srv.Close()
 			return err
 		}
+		s.hookPending.Store(false)
 	} else {
 		s.log.Info("serve: event hook not registered by serve: set it up in the Okta Admin Console", "url", base+cfg.HookPath)
 	}
