@@ -56,18 +56,31 @@ func (l *LockedReader) Read(p []byte) (int, error) {
 }
 
 // Log is a fake's request log, safe for concurrent use; the zero value is
-// empty and ready. Entries are kept in chunks of logChunk, so a long log
-// grows without copying itself and without the spare capacity of a
-// doubling slice (a fake serving a million requests keeps a million
-// entries, no more).
+// empty, unbounded and ready. Entries are kept in chunks of logChunk, so a
+// long log grows without copying itself and without the spare capacity of
+// a doubling slice (a fake serving a million requests keeps a million
+// entries, no more). [Log.SetLimit] bounds it to the most recent entries.
 type Log[E any] struct {
-	mu     sync.Mutex
-	chunks [][]E // guarded by mu; every chunk but the last is full
-	n      int   // guarded by mu
+	mu      sync.Mutex
+	chunks  [][]E // guarded by mu; every chunk but the last is full
+	start   int   // guarded by mu; entries of chunks[0] before start are dropped
+	n       int   // guarded by mu; entries held
+	limit   int   // guarded by mu; 0: unbounded
+	dropped int   // guarded by mu
 }
 
 // logChunk is how many entries one chunk of a Log holds.
 const logChunk = 4096
+
+// SetLimit keeps only the most recent limit entries from now on (0: every
+// entry, the default); older ones are dropped, and counted by
+// [Log.Dropped]. A negative limit is treated as 0.
+func (l *Log[E]) SetLimit(limit int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.limit = max(limit, 0)
+	l.trimLocked()
+}
 
 // Add appends e.
 func (l *Log[E]) Add(e E) {
@@ -79,21 +92,52 @@ func (l *Log[E]) Add(e E) {
 	last := &l.chunks[len(l.chunks)-1]
 	*last = append(*last, e)
 	l.n++
+	l.trimLocked()
 }
 
-// Len returns the number of entries.
+// trimLocked drops the oldest entries beyond the limit, releasing each
+// chunk once all its entries are dropped.
+func (l *Log[E]) trimLocked() {
+	if l.limit == 0 {
+		return
+	}
+	for l.n > l.limit {
+		var zero E
+		l.chunks[0][l.start] = zero // let the entry's strings go
+		l.start++
+		l.n--
+		l.dropped++
+		if l.start == len(l.chunks[0]) {
+			l.chunks[0] = nil
+			l.chunks = l.chunks[1:]
+			l.start = 0
+		}
+	}
+}
+
+// Len returns the number of entries held.
 func (l *Log[E]) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.n
 }
 
-// All returns a copy of every entry, in the order added.
+// Dropped returns how many of the oldest entries the limit dropped.
+func (l *Log[E]) Dropped() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dropped
+}
+
+// All returns a copy of every entry held, in the order added.
 func (l *Log[E]) All() []E {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := make([]E, 0, l.n)
-	for _, c := range l.chunks {
+	for i, c := range l.chunks {
+		if i == 0 {
+			c = c[l.start:]
+		}
 		out = append(out, c...)
 	}
 	return out

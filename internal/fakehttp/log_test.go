@@ -26,3 +26,53 @@ func TestLogAcrossChunks(t *testing.T) {
 		t.Errorf("%d chunks (first of capacity %d), want 3 of %d", len(l.chunks), cap(l.chunks[0]), logChunk)
 	}
 }
+
+// TestLogLimit: a bounded log keeps exactly the most recent entries, in
+// order, across chunk boundaries, and counts the ones it dropped; a limit
+// set on a longer log trims it at once.
+func TestLogLimit(t *testing.T) {
+	tests := []struct {
+		name       string
+		limit, add int
+	}{
+		{"under the limit", 10, 7},
+		{"at the limit", 10, 10},
+		{"within one chunk", 10, 25},
+		{"across chunks", logChunk + 5, 3*logChunk + 7},
+		{"limit of one", 1, logChunk + 1},
+		{"unbounded", 0, logChunk + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var l Log[int]
+			l.SetLimit(tt.limit)
+			for i := range tt.add {
+				l.Add(i)
+			}
+			keep := tt.add
+			if tt.limit > 0 {
+				keep = min(tt.add, tt.limit)
+			}
+			got := l.All()
+			if len(got) != keep || l.Len() != keep || l.Dropped() != tt.add-keep {
+				t.Fatalf("All() has %d, Len() %d, Dropped() %d; want %d, %d, %d", len(got), l.Len(), l.Dropped(), keep, keep, tt.add-keep)
+			}
+			for i, v := range got {
+				if want := tt.add - keep + i; v != want {
+					t.Fatalf("All()[%d] = %d, want %d", i, v, want)
+				}
+			}
+			if held := len(l.chunks); held > keep/logChunk+2 {
+				t.Errorf("%d chunks held for %d entries", held, keep)
+			}
+		})
+	}
+	var l Log[int]
+	for i := range 100 {
+		l.Add(i)
+	}
+	l.SetLimit(3)
+	if got := l.All(); len(got) != 3 || got[0] != 97 || got[2] != 99 || l.Dropped() != 97 {
+		t.Errorf("after SetLimit(3) on 100 entries: %v, dropped %d; want [97 98 99], 97", got, l.Dropped())
+	}
+}

@@ -17,6 +17,7 @@ type Settings struct {
 	RealTime bool            // the clock follows the wall clock
 	Rand     io.Reader       // the fake's randomness
 	Plan     *httpfault.Plan // nil: no HTTP fault plan at start
+	LogLimit int             // the request log keeps this many recent entries; 0: all
 }
 
 // DefaultSettings returns Settings drawing randomness from crypto/rand.
@@ -78,6 +79,12 @@ func WithRealTime() Setting {
 // WithRand sets the source of randomness (a nil r is refused).
 func WithRand(r io.Reader) Setting {
 	return Checked("WithRand", Invalid(r == nil, "nil reader"), func(s *Settings) { s.Rand = r })
+}
+
+// WithRequestLogLimit keeps only the most recent n entries of the request
+// log (n < 1 is refused; the default keeps every entry).
+func WithRequestLogLimit(n int) Setting {
+	return Checked("WithRequestLogLimit", Invalid(n < 1, "limit %d: want at least 1", n), func(s *Settings) { s.LogLimit = n })
 }
 
 // WithPlan starts the fake with the HTTP fault plan p (an invalid plan is

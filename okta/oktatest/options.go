@@ -55,6 +55,12 @@ func WithNow(t time.Time) Option { return setting(fakehttp.WithNow(t)) }
 // still move it forward on top.
 func WithRealTime() Option { return setting(fakehttp.WithRealTime()) }
 
+// WithRequestLogLimit keeps only the most recent n entries of the request
+// log ([Server.RequestLog]; [Server.RequestLogDropped] counts the others),
+// for long runs whose log would otherwise hold every request (about 170
+// bytes each). The default keeps every entry; n < 1 is refused.
+func WithRequestLogLimit(n int) Option { return setting(fakehttp.WithRequestLogLimit(n)) }
+
 // setting makes a setting both fakes share an Option.
 func setting(set fakehttp.Setting) Option { return fakehttp.Adapt[*config]("oktatest", set) }
 

@@ -160,6 +160,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		rps:          map[string]*webauthn.RelyingParty{},
 	}
 	s.limiter = fakehttp.NewLimiter(c.window, s.bucketFor)
+	s.log.SetLimit(c.LogLimit)
 	s.oidc.key = c.idTokenKey
 	s.delivered = make(chan struct{})
 	var err error
@@ -269,8 +270,13 @@ type Request struct {
 	Detail string
 }
 
-// RequestLog returns a copy of every request handled so far, in order.
-// Authorization headers and bodies are never logged.
+// RequestLog returns a copy of every request handled so far, in order
+// (with [WithRequestLogLimit], of the most recent ones). Authorization
+// headers and bodies are never logged.
 func (s *Server) RequestLog() []Request {
 	return s.log.All()
 }
+
+// RequestLogDropped returns how many of the oldest requests
+// [WithRequestLogLimit] dropped from the request log.
+func (s *Server) RequestLogDropped() int { return s.log.Dropped() }

@@ -193,6 +193,12 @@ func WithRealTime() Option { return setting(fakehttp.WithRealTime()) }
 // ephemeral keys from crypto/rand, so ciphertexts differ).
 func WithRand(r io.Reader) Option { return setting(fakehttp.WithRand(r)) }
 
+// WithRequestLogLimit keeps only the most recent n entries of the request
+// log ([Server.RequestLog]; [Server.RequestLogDropped] counts the others),
+// for long runs whose log would otherwise hold every request. The default
+// keeps every entry; n < 1 is refused.
+func WithRequestLogLimit(n int) Option { return setting(fakehttp.WithRequestLogLimit(n)) }
+
 // setting makes a setting both fakes share an Option.
 func setting(set fakehttp.Setting) Option { return fakehttp.Adapt[*config]("yubicotest", set) }
 

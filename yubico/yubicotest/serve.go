@@ -29,10 +29,15 @@ type Request struct {
 	HTTPFault HTTPFault
 }
 
-// RequestLog returns every request served so far, in order.
+// RequestLog returns every request served so far, in order (with
+// [WithRequestLogLimit], the most recent ones).
 func (s *Server) RequestLog() []Request {
 	return s.log.All()
 }
+
+// RequestLogDropped returns how many of the oldest requests
+// [WithRequestLogLimit] dropped from the request log.
+func (s *Server) RequestLogDropped() int { return s.log.Dropped() }
 
 // statusWriter records the status written.
 type statusWriter struct {

@@ -117,6 +117,7 @@ func Start(opts ...Option) (*Server, error) {
 		faultControls: faults.Controls(),
 	}
 	s.limits, s.timing = s.limits.withDefaults(), s.timing.withDefaults()
+	s.log.SetLimit(cfg.LogLimit)
 	s.nowNano.Store(start.UnixNano())
 	if s.orgID == "" {
 		if s.orgID, err = s.newID(); err != nil {
