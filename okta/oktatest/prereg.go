@@ -2,6 +2,8 @@ package oktatest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,8 +23,8 @@ import (
 type fulfillment struct {
 	id          string
 	userID      string
-	pinKey      *webauthn.PrivateKey // Okta's response key for the PIN
-	pin         []byte               // AES-GCM sealed PIN; nil before activation and after wiping
+	pinKey      responseKey // Okta's response key for the PIN
+	pin         []byte      // AES-GCM sealed PIN; nil before activation and after wiping
 	pinWiped    bool
 	serial      string
 	version     string
@@ -37,7 +39,7 @@ type enrollment struct {
 	status        okta.EnrollmentStatus
 	created       time.Time
 	lastUpdated   time.Time
-	key           *webauthn.PrivateKey // response key; its Kid is the keyId
+	key           responseKey // response key; its kid is the keyId
 	request       webauthn.CredentialRequest
 	cred          *webauthn.Credential
 	name          string
@@ -81,7 +83,7 @@ func (s *Server) Enrollment(id string) (EnrollmentDetail, bool) {
 	}
 	f := s.fulfillments[e.fulfillmentID]
 	d := EnrollmentDetail{
-		Enrollment: s.enrollmentLocked(e), RPID: e.rpID, KeyID: e.key.KeyID(), Request: e.request,
+		Enrollment: s.enrollmentLocked(e), RPID: e.rpID, KeyID: e.key.kid, Request: e.request,
 		PINStored: f.pin != nil, Serial: f.serial, Version: f.version,
 	}
 	if e.cred != nil {
@@ -362,11 +364,11 @@ type enrollResponseWire struct {
 // the transport key. It needs no lock; nothing is stored.
 func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport webauthn.PublicJWK) (*fulfillment, []*enrollment, enrollResponseWire, error) {
 	f := &fulfillment{id: s.randomID(20), userID: u.userID}
-	pinKey, err := webauthn.GenerateKey(s.rand, s.randomID(20), webauthn.UseEncryption)
-	if err != nil {
+	var pinKey *webauthn.PrivateKey
+	var err error
+	if f.pinKey, pinKey, err = s.newResponseKey(); err != nil {
 		return nil, nil, enrollResponseWire{}, err
 	}
-	f.pinKey = pinKey
 	pinJWE, err := webauthn.SealPINRequest(transport, webauthn.PINRequest{
 		Version: webauthn.MessageVersion, UserID: u.userID, ResponseKey: pinKey.Public(),
 	})
@@ -380,7 +382,8 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 			id: "fwf" + s.randomID(17), userID: u.userID, fulfillmentID: f.id, rpID: rpID,
 			status: okta.StatusFulfillmentPending, created: u.now, lastUpdated: u.now,
 		}
-		if e.key, err = webauthn.GenerateKey(s.rand, s.randomID(20), webauthn.UseEncryption); err != nil {
+		var key *webauthn.PrivateKey
+		if e.key, key, err = s.newResponseKey(); err != nil {
 			return nil, nil, enrollResponseWire{}, err
 		}
 		e.request = webauthn.CredentialRequest{
@@ -390,16 +393,57 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 			Challenge: s.randomBytes(32), Algorithms: []int{-7},
 			ResidentKey: true, UserVerification: "required", CredProtect: 2,
 			ExpiresAt:   u.now.Add(s.ttl),
-			ResponseKey: e.key.Public(),
+			ResponseKey: key.Public(),
 		}
 		jwe, err := webauthn.SealCredentialRequest(transport, e.request)
 		if err != nil {
 			return nil, nil, enrollResponseWire{}, err
 		}
-		out.CredRequests = append(out.CredRequests, credRequestWire{AuthenticatorEnrollmentID: e.id, CredRequestJWE: jwe, KeyID: e.key.KeyID()})
+		out.CredRequests = append(out.CredRequests, credRequestWire{AuthenticatorEnrollmentID: e.id, CredRequestJWE: jwe, KeyID: e.key.kid})
 		created = append(created, e)
 	}
 	return f, created, out, nil
+}
+
+// responseKey is one of Okta's response keys (use "enc") in compact form:
+// its kid and its 48-byte P-384 scalar, instead of an *ecdsa.PrivateKey
+// with the big.Int forms of the scalar and the point (a fake with 100,000
+// keys in fulfillment holds two of these per key). [responseKey.private]
+// rebuilds the key when a response is opened, at the cost of one P-384
+// base-point multiplication.
+type responseKey struct {
+	kid string
+	d   [48]byte
+}
+
+// newResponseKey generates a response key: its compact form to keep and
+// the key itself, to seal its public half into a request.
+func (s *Server) newResponseKey() (responseKey, *webauthn.PrivateKey, error) {
+	rk := responseKey{kid: s.randomID(20)}
+	k, err := ecdsa.GenerateKey(elliptic.P384(), s.rand)
+	if err != nil {
+		return responseKey{}, nil, fmt.Errorf("generate response key: %w", err)
+	}
+	d, err := k.Bytes()
+	if err != nil {
+		return responseKey{}, nil, fmt.Errorf("response key: %w", err)
+	}
+	copy(rk.d[:], d)
+	clear(d)
+	key, err := webauthn.NewPrivateKey(k, rk.kid, webauthn.UseEncryption)
+	if err != nil {
+		return responseKey{}, nil, err
+	}
+	return rk, key, nil
+}
+
+// private rebuilds the key.
+func (k responseKey) private() (*webauthn.PrivateKey, error) {
+	ek, err := ecdsa.ParseRawPrivateKey(elliptic.P384(), k.d[:])
+	if err != nil {
+		return nil, err
+	}
+	return webauthn.NewPrivateKey(ek, k.kid, webauthn.UseEncryption)
 }
 
 var (
@@ -454,7 +498,7 @@ func (s *Server) handleActivate(x *exchange) {
 	// Resolve the enrollments under the lock; verify outside it.
 	s.mu.Lock()
 	u, jobs, f, ok := s.activationJobsLocked(x, req.preregBody, req.CredResponses)
-	var pinKey *webauthn.PrivateKey
+	var pinKey responseKey
 	if ok {
 		pinKey = f.pinKey
 	}
@@ -469,7 +513,12 @@ func (s *Server) handleActivate(x *exchange) {
 	ctx := x.r.Context()
 	creds := make([]webauthn.Credential, len(jobs))
 	for i, j := range jobs {
-		resp, err := webauthn.OpenCredentialResponse(webauthn.Keyring{j.key}, signers, j.jwe)
+		key, err := j.key.private()
+		if err != nil {
+			s.internalError(x, "credResponses[%d]: response key: %v", i, err)
+			return
+		}
+		resp, err := webauthn.OpenCredentialResponse(webauthn.Keyring{key}, signers, j.jwe)
 		if err != nil {
 			fail("credResponses[%d]: %v", i, err)
 			return
@@ -490,7 +539,12 @@ func (s *Server) handleActivate(x *exchange) {
 		}
 		creds[i] = cred
 	}
-	pinResp, err := webauthn.OpenPINResponse(webauthn.Keyring{pinKey}, signers, req.PINResponseJWE)
+	pinPriv, err := pinKey.private()
+	if err != nil {
+		s.internalError(x, "pinResponseJwe: response key: %v", err)
+		return
+	}
+	pinResp, err := webauthn.OpenPINResponse(webauthn.Keyring{pinPriv}, signers, req.PINResponseJWE)
 	if err != nil {
 		fail("pinResponseJwe: %v", err)
 		return
@@ -535,7 +589,7 @@ func (s *Server) handleActivate(x *exchange) {
 type activationJob struct {
 	e    *enrollment
 	jwe  string
-	key  *webauthn.PrivateKey
+	key  responseKey
 	req  webauthn.CredentialRequest
 	rpID string
 }
