@@ -444,6 +444,18 @@ func TestFPRFactoryFailures(t *testing.T) {
 			}
 			return o
 		}, "open fido_credential_requests[0]"},
+		{"another user's credential request", func(t *testing.T, srv *yubicotest.Server, c *yubico.Client) *okta {
+			o := newOkta(t, c, srv.Now(), "example.okta.com")
+			transport, err := c.TransportKeys(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.reqs[0].UserID = "00u2"
+			if o.credReqs[0], err = webauthn.SealCredentialRequest(transport[0], o.reqs[0]); err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}, `fido_credential_requests[0] is for user "00u2", the PIN request for "00u1"`},
 		{"expired", func(t *testing.T, srv *yubicotest.Server, c *yubico.Client) *okta {
 			o := newOkta(t, c, srv.Now().Add(-29*24*time.Hour-23*time.Hour), "example.okta.com") // expires in 1h
 			return o

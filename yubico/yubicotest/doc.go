@@ -59,15 +59,17 @@
 //
 // # The factory
 //
-// At the batch each FIDO Pre-reg request is opened with the fake's transport
-// keyring; a simulator.Key of the ordered model gets the next serial, a random
+// Each FIDO Pre-reg request is opened with the fake's transport keyring when
+// the shipment is created (the fake keeps the opened requests, a few hundred
+// bytes, not their compact JWEs); at the batch a simulator.Key of the ordered model gets the next serial, a random
 // PIN (8 digits by default, trivial PINs rejected) with force-PIN-change, and
 // one credential per credential request, made through its FIDO2 applet. The
 // credential and PIN responses are signed with the fake's signing key and
 // sealed to the requester's response keys, and the PIN and requests are
 // purged. From state 103 on, GET /v1/fpr/shipments/{id} carries them, and
 // [Server.Parcel] hands the test the programmed key. A request that does not
-// open (wrong key, expired) sends the shipment to 99 with a message.
+// open (wrong key) or has expired by the batch sends the shipment to 99 with
+// a message at the batch, not at create.
 //
 // # Idempotency keys
 //

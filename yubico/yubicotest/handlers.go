@@ -336,7 +336,8 @@ func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool)
 		notEditable(w, sh)
 		return
 	}
-	sh.pinRequest, sh.credRequests = "", nil
+	sh.factory.purge()
+	sh.factory = nil
 	delete(s.shipments, id)
 	for i, o := range s.order {
 		if o == id {
@@ -353,8 +354,7 @@ func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
 		func(sh *shipment, req yubico.FPRShipmentRequest) (err error) {
 			it := req.Items[0]
 			c := it.Customizations[0]
-			sh.pinRequest = c.PINRequest
-			sh.credRequests = append([]string(nil), c.CredentialRequests...)
+			sh.factory = s.openFactoryInputLocked(c.PINRequest, c.CredentialRequests)
 			// Keep the request without the encrypted customization, which is
 			// purged after programming.
 			req.Items = []yubico.FPRItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID,

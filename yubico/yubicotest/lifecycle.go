@@ -246,7 +246,8 @@ func (s *Server) fulfillLocked(sh *shipment) {
 	if sh.fpr {
 		if err := s.programLocked(sh); err != nil {
 			sh.setState(yubico.StateShippingError, "FIDO Pre-reg programming failed: "+err.Error())
-			sh.pinRequest, sh.credRequests = "", nil
+			sh.factory.purge()
+			sh.factory = nil
 			return
 		}
 	}
@@ -281,20 +282,22 @@ func (s *Server) deliverLocked(sh *shipment) {
 	sh.setState(yubico.StateDelivered, "")
 }
 
-// programLocked is the factory: open the requests, program a key, seal the
-// responses, purge the secrets.
+// programLocked is the factory: take the requests opened at create, program
+// a key, seal the responses, purge the secrets.
 func (s *Server) programLocked(sh *shipment) error {
-	pinReq, err := webauthn.OpenPINRequest(s.transport, sh.pinRequest)
-	if err != nil {
-		return fmt.Errorf("open fido_pin_request: %w", err)
+	in := sh.factory
+	if in == nil {
+		return errors.New("the FIDO Pre-reg requests are no longer held")
 	}
-	creds := make([]webauthn.CredentialRequest, len(sh.credRequests))
-	for i, jwe := range sh.credRequests {
-		if creds[i], err = webauthn.OpenCredentialRequest(s.transport, jwe, s.now); err != nil {
-			return fmt.Errorf("open fido_credential_requests[%d]: %w", i, err)
-		}
-		if creds[i].UserID != pinReq.UserID {
-			return fmt.Errorf("fido_credential_requests[%d] is for user %q, the PIN request for %q", i, creds[i].UserID, pinReq.UserID)
+	if in.err != nil {
+		return in.err
+	}
+	pinReq, creds := in.pin, in.creds
+	for i, c := range creds {
+		// The requests were opened at create; they must still be valid now.
+		if s.now.After(c.ExpiresAt) {
+			return fmt.Errorf("open fido_credential_requests[%d]: enrollment %q: %w at %s (now %s)", i, c.EnrollmentID,
+				webauthn.ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339), s.now.UTC().Format(time.RFC3339))
 		}
 	}
 	productID := sh.fprReq.Items[0].ProductID
@@ -351,7 +354,6 @@ func (s *Server) programLocked(sh *shipment) error {
 		prog.credResponses = append(prog.credResponses, sealed)
 		prog.EnrollmentIDs = append(prog.EnrollmentIDs, req.EnrollmentID)
 		prog.RPIDs = append(prog.RPIDs, req.RPID)
-		clear(creds[i].Challenge)
 	}
 	if err := p.ForcePINChange(ctx, string(pin)); err != nil {
 		return fmt.Errorf("force PIN change: %w", err)
@@ -364,8 +366,9 @@ func (s *Server) programLocked(sh *shipment) error {
 	}
 	prog.pinResponse = sealed
 	// Purge: the PIN (best effort: Go strings passed to the simulator cannot
-	// be wiped) and the encrypted requests with their challenges.
-	sh.pinRequest, sh.credRequests = "", nil
+	// be wiped) and the opened requests, their challenges zeroed.
+	in.purge()
+	sh.factory = nil
 	prog.Purged = true
 	sh.programmed = prog
 	sh.key = key
@@ -492,7 +495,7 @@ func (s *Server) Programming(id string) (Programming, bool) {
 	p.EnrollmentIDs = append([]string(nil), p.EnrollmentIDs...)
 	p.RPIDs = append([]string(nil), p.RPIDs...)
 	p.credResponses, p.pinResponse = nil, ""
-	p.Purged = p.Purged && sh.pinRequest == "" && sh.credRequests == nil
+	p.Purged = p.Purged && sh.factory == nil
 	return p, true
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/simulator"
+	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -32,9 +33,8 @@ type shipment struct {
 	items []yubico.ShipmentItem
 
 	// fpr fields
-	fprReq       yubico.FPRShipmentRequest
-	pinRequest   string   // purged after programming
-	credRequests []string // purged after programming
+	fprReq  yubico.FPRShipmentRequest
+	factory *factoryInput // purged after programming
 
 	shipAt, deliverAt time.Time
 	delivered         time.Time
@@ -62,6 +62,56 @@ type Programming struct {
 
 	pinResponse   string
 	credResponses []string
+}
+
+// factoryInput is what the factory needs of a FIDO Pre-reg shipment's
+// customization: its PIN and credential requests, opened when the shipment
+// is created. A shipment of 100,000 in a long test run then holds a few
+// hundred bytes of requests instead of their compact JWEs (about 1.3 KB
+// each, P-384 epk and all). A request that does not open is not refused at
+// create: err keeps why, and the factory fails the shipment with it at the
+// batch, where the requests used to be opened. The input is purged (its
+// challenges zeroed) when the factory is done with the shipment.
+type factoryInput struct {
+	pin   webauthn.PINRequest
+	creds []webauthn.CredentialRequest
+	err   error
+}
+
+// openFactoryInputLocked opens a customization's requests with the
+// transport keyring, checking expiry at the fake's current time (the
+// factory checks it again at the batch).
+func (s *Server) openFactoryInputLocked(pinJWE string, credJWEs []string) *factoryInput {
+	pin, err := webauthn.OpenPINRequest(s.transport, pinJWE)
+	if err != nil {
+		return &factoryInput{err: fmt.Errorf("open fido_pin_request: %w", err)}
+	}
+	in := &factoryInput{pin: pin, creds: make([]webauthn.CredentialRequest, len(credJWEs))}
+	for i, jwe := range credJWEs {
+		c, err := webauthn.OpenCredentialRequest(s.transport, jwe, s.now)
+		if err == nil && c.UserID != pin.UserID {
+			err = fmt.Errorf("fido_credential_requests[%d] is for user %q, the PIN request for %q", i, c.UserID, pin.UserID)
+		} else if err != nil {
+			err = fmt.Errorf("open fido_credential_requests[%d]: %w", i, err)
+		}
+		in.creds[i] = c
+		if err != nil {
+			in.purge()
+			return &factoryInput{err: err}
+		}
+	}
+	return in
+}
+
+// purge zeroes the challenges of the opened requests.
+func (in *factoryInput) purge() {
+	if in == nil {
+		return
+	}
+	for i := range in.creds {
+		clear(in.creds[i].Challenge)
+	}
+	in.creds = nil
 }
 
 func (sh *shipment) setState(st yubico.ShipmentState, msg string) {
