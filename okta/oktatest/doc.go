@@ -63,7 +63,9 @@
 // [Server.Enrollments], [Server.Enrollment], [Server.Events],
 // [Server.TokenCounts], [Server.Outbox] (the users' mailboxes, PIN emails
 // included; [Server.PIN] reads the PIN out of the newest PIN email to an
-// address), [Server.Deliveries] and [Server.RequestLog]. Time is a fake clock that only moves forward
+// address), [Server.Deliveries] and [Server.RequestLog] (every request;
+// [WithRequestLogLimit] keeps only the most recent ones, for long runs).
+// Time is a fake clock that only moves forward
 // ([Server.SetNow], [Server.Advance]; moving it back is refused with
 // [ErrClockBackwards]); with [WithRealTime] it follows the wall clock, for
 // clients you cannot give a clock to (an SDK that waits for

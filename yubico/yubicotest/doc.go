@@ -86,7 +86,8 @@
 // "idempotency_key_reused" naming the key. Only successful creates are
 // remembered. A present but empty or malformed header gets 400
 // validation_failed. [Request.IdempotencyKey] and [Request.Replayed] show it
-// in the request log.
+// in the request log ([Server.RequestLog]: every request;
+// [WithRequestLogLimit] keeps only the most recent ones, for long runs).
 //
 // # Faults
 //
