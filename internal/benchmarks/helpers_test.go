@@ -24,6 +24,7 @@ type world struct {
 
 type worldOptions struct {
 	okta   []oktatest.Option
+	yubico []yubicotest.Option
 	oktaC  []okta.Option
 	stock  int
 	config func(*fulfillment.Config)
@@ -39,7 +40,7 @@ func newWorld(tb testing.TB, o worldOptions) *world {
 			yubicotest.Bucket{ProductID: 29, Quantity: stock},
 			yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
 				ProductMapping: []int{1, 29}, Subscription: true, Virtual: true},
-		)),
+		)), fulfillmenttest.WithYubico(o.yubico...),
 		fulfillmenttest.WithOkta(o.okta...), fulfillmenttest.WithOktaClient(o.oktaC...),
 		fulfillmenttest.WithStore(o.store),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {

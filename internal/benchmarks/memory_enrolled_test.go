@@ -3,11 +3,24 @@ package benchmarks_test
 import (
 	"bufio"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
 )
+
+// memoryLimitMiB is TestMemoryEnrolled100k's default soft memory limit
+// (debug.SetMemoryLimit, what GOMEMLIMIT sets), as a deployment that must
+// stay under 1 GiB would set it: without one, the collector lets the heap
+// grow to twice what was live at the last collection (GOGC=100), and the
+// peak resident set is two to three times the live heap.
+const memoryLimitMiB = 900
+
+// memoryLogLimit is how many of their most recent requests the fakes keep
+// in their request logs in TestMemoryEnrolled100k (nothing reads them;
+// every request would be about 600,000 entries, 97 MiB).
+const memoryLogLimit = 10_000
 
 // procStatusKiB returns a "VmHWM:"-style field of /proc/self/status in
 // KiB (0 where there is no /proc).
@@ -37,17 +50,27 @@ func procStatusKiB(field string) uint64 {
 // same process; the Service's own share is the live heap freed by
 // dropping it and its store. It takes minutes (100,000 enrollments cost
 // P-384 cryptography at both fakes), so it runs only with
-// PREENROLL_MEMORY_ENROLLED_100K=1 (scripts/bench.sh sets it unless
-// MEM100K=0); PREENROLL_MEMORY_N overrides the count.
+// PREENROLL_MEMORY_ENROLLED_100K=1 (scripts/bench.sh sets it with
+// MEM100K_ENROLLED=1); PREENROLL_MEMORY_N overrides the count. The fakes
+// keep the most recent memoryLogLimit entries of their request logs, and
+// the process runs under a soft memory limit of PREENROLL_MEMORY_LIMIT_MIB
+// MiB (default memoryLimitMiB; 0: none, the collector's GOGC=100 headroom
+// alone).
 func TestMemoryEnrolled100k(t *testing.T) {
 	if os.Getenv("PREENROLL_MEMORY_ENROLLED_100K") != "1" {
 		t.Skip("set PREENROLL_MEMORY_ENROLLED_100K=1 to run (minutes)")
 	}
 	n := envCount(t, "PREENROLL_MEMORY_N", 100_000, 1)
-	r := measureMemory(t, n, true)
+	// A soft memory limit, as a deployment sets with GOMEMLIMIT: the
+	// collector then runs before the heap doubles over what is live.
+	limitMiB := envCount(t, "PREENROLL_MEMORY_LIMIT_MIB", memoryLimitMiB, 0)
+	if limitMiB > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(limitMiB) << 20))
+	}
+	r := measureMemory(t, n, true, memoryLogLimit)
 	peak := procStatusKiB("VmHWM")
-	t.Logf("enrolled=%d peak-RSS-MiB=%.1f heap-MiB=%.1f service-MiB=%.1f service-B/order=%.0f fakes-B/order=%.0f",
-		r.n, float64(peak)/1024, float64(r.totalAll)/(1<<20), r.service*float64(r.n)/(1<<20), r.service, r.fakes)
+	t.Logf("enrolled=%d peak-RSS-MiB=%.1f heap-MiB=%.1f service-MiB=%.1f service-B/order=%.0f fakes-B/order=%.0f memory-limit-MiB=%d request-log-limit=%d",
+		r.n, float64(peak)/1024, float64(r.totalAll)/(1<<20), r.service*float64(r.n)/(1<<20), r.service, r.fakes, limitMiB, memoryLogLimit)
 	if peak == 0 {
 		t.Log("no /proc/self/status: peak RSS not measured")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
 // liveHeap returns the bytes of live heap objects after a full collection.
@@ -33,17 +34,23 @@ type memoryResult struct {
 // drops the Service and its store and measures again: the difference is
 // the Service's share, the rest of the growth since before the orders is
 // the fakes' (their orders, enrollments, shipments, events and request
-// log).
-func measureMemory(tb testing.TB, n int, enroll bool) memoryResult {
+// log). logLimit bounds both fakes' request logs to their most recent
+// entries (0: the fakes' default, every request).
+func measureMemory(tb testing.TB, n int, enroll bool, logLimit int) memoryResult {
 	tb.Helper()
 	ctx := tb.Context()
-	w := newWorld(tb, worldOptions{
+	o := worldOptions{
 		okta:  []oktatest.Option{oktatest.WithoutRateLimits()},
 		stock: n,
 		config: func(c *fulfillment.Config) {
 			c.Concurrency = 8
 		},
-	})
+	}
+	if logLimit > 0 {
+		o.okta = append(o.okta, oktatest.WithRequestLogLimit(logLimit))
+		o.yubico = append(o.yubico, yubicotest.WithRequestLogLimit(logLimit))
+	}
+	w := newWorld(tb, o)
 	users := w.addUsers(n)
 	ids := make([]string, n)
 	for i, u := range users {
@@ -107,7 +114,7 @@ func BenchmarkMemory(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			var r memoryResult
 			for b.Loop() {
-				r = measureMemory(b, c.n, c.enroll)
+				r = measureMemory(b, c.n, c.enroll, 0)
 			}
 			b.ReportMetric(r.service, "service-B/order")
 			b.ReportMetric(r.fakes, "fakes-B/order")
@@ -127,7 +134,7 @@ func TestMemory100k(t *testing.T) {
 		t.Skip("set PREENROLL_MEMORY_100K=1 to run (minutes)")
 	}
 	n := envCount(t, "PREENROLL_MEMORY_N", 100_000, 1)
-	r := measureMemory(t, n, false)
+	r := measureMemory(t, n, false, 0)
 	t.Logf("orders=%d service-B/order=%.0f fakes-B/order=%.0f heap-MiB=%.1f service-MiB=%.1f",
 		r.n, r.service, r.fakes, float64(r.totalAll)/(1<<20), r.service*float64(r.n)/(1<<20))
 	if r.totalAll >= 1<<30 {
