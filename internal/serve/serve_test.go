@@ -412,6 +412,7 @@ func TestReadyzVendors(t *testing.T) {
 		bad    string // the check that fails
 		want   string // in its text
 	}{
+		{name: "event hook not registered yet", bad: "hook", want: "registering the event hook"},
 		{name: "Yubico answers 500", bad: vendorYubico, want: "no answer",
 			before: func(f *fakes) error { return f.yubico.FailNext(1000, http.StatusInternalServerError) }},
 		{name: "Yubico drops connections", bad: vendorYubico, want: "no answer",
@@ -436,6 +437,12 @@ func TestReadyzVendors(t *testing.T) {
 				}
 			}
 			cfg := f.config(fulfillment.NewMemoryStore())
+			if tc.bad == "hook" {
+				// As while serve registers its event hook at Okta: the
+				// server answers (Okta verifies the URL), Okta does not
+				// deliver yet.
+				cfg.started = func(s *server) { s.hookPending.Store(true) }
+			}
 			probed := make(chan struct{})
 			if tc.bad == vendorYubico {
 				// serve asks Yubico at once when it starts.
