@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -395,8 +396,8 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 
 // pace waits until the bucket's pacing admits the request (see
 // RetryPolicy.Reserve). A wait for a reset longer than MaxRateLimitWait, or
-// than what is left before ctx's deadline, is refused at once with an error
-// wrapping ErrRateLimited.
+// (on the wall clock, see [httpclient.Sleep]) than what is left before
+// ctx's deadline, is refused at once with an error wrapping ErrRateLimited.
 func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 	for {
 		wait, after429, rl := c.pacer.admit(bucket, c.core.Clock.Now(), c.retry.Reserve, c.retry.Reserve >= 0)
@@ -410,13 +411,16 @@ func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 		if after429 {
 			wait += jitter(c.retry.RateLimitJitter)
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			// Sleeping would only end in the deadline; the caller learns at
-			// once (a step bounded by its lease gives the worker back).
+		err := c.core.Clock.Sleep(ctx, wait)
+		switch {
+		case errors.Is(err, httpclient.ErrPastDeadline):
+			// The wall clock's Sleep refused to sleep into ctx's deadline;
+			// the caller learns at once (a step bounded by its lease gives
+			// the worker back). A fake clock's wait takes no wall time and
+			// is not refused.
 			return fmt.Errorf("okta: %s: %w: %d of %d requests left, reset in %v is past the call's deadline",
 				k.op, ErrRateLimited, rl.Remaining, rl.Limit, wait.Round(time.Second))
-		}
-		if err := c.core.Clock.Sleep(ctx, wait); err != nil {
+		case err != nil:
 			return fmt.Errorf("okta: %s: waiting for rate limit: %w", k.op, err)
 		}
 	}

@@ -784,24 +784,37 @@ func TestParseWebAuthnAssertionErrors(t *testing.T) {
 }
 
 // TestThrottleRefusesLongWait: a wait for the bucket's reset (40 s away)
-// longer than MaxRateLimitWait, or one that would outlast the caller's
-// deadline, is refused at once with ErrRateLimited, before sending, instead
-// of sleeping.
+// longer than MaxRateLimitWait, or one on the wall clock that would outlast
+// the caller's deadline, is refused at once with ErrRateLimited, before
+// sending, instead of sleeping. On a fake clock, whose waits take no wall
+// time, the same deadline refuses nothing: the call waits for the reset.
 func TestThrottleRefusesLongWait(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name     string
-		maxWait  time.Duration // RetryPolicy.MaxRateLimitWait
-		deadline time.Duration // the call's timeout; 0 for none
+		name        string
+		wall        bool          // the wall clock instead of the test clock
+		maxWait     time.Duration // RetryPolicy.MaxRateLimitWait
+		deadline    time.Duration // the call's timeout; 0 for none
+		wantRefused bool
 	}{
-		{"longer than MaxRateLimitWait", 10 * time.Second, 0},
-		{"past the call's deadline", time.Minute, 5 * time.Second},
+		{"longer than MaxRateLimitWait", false, 10 * time.Second, 0, true},
+		{"past the call's deadline on the wall clock", true, time.Minute, 5 * time.Second, true},
+		{"past the call's deadline on a fake clock", false, time.Minute, 5 * time.Second, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, mt, clk := newTestClient(t, okta.WithRetryPolicy(okta.RetryPolicy{Reserve: 0, MaxRateLimitWait: tc.maxWait}))
+			now := clk.Now
+			if tc.wall {
+				var err error
+				if c, err = okta.NewClient(org, token, okta.WithHTTPClient(&http.Client{Transport: mt}),
+					okta.WithRetryPolicy(okta.RetryPolicy{Reserve: 0, MaxRateLimitWait: tc.maxWait})); err != nil {
+					t.Fatal(err)
+				}
+				now = time.Now
+			}
 			mt.RegisterResponder("GET", org+"/api/v1/users/a", func(*http.Request) (*http.Response, error) {
-				now := clk.Now()
+				now := now()
 				return testhttp.JSONResponse(200, `{"id":"a","profile":{}}`, "Date", now.Format(http.TimeFormat),
 					"X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "0", "X-Rate-Limit-Reset", fmt.Sprint(now.Add(40*time.Second).Unix())), nil
 			})
@@ -814,7 +827,17 @@ func TestThrottleRefusesLongWait(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
 				defer cancel()
 			}
-			if _, err := c.GetUser(ctx, "a"); !errors.Is(err, okta.ErrRateLimited) {
+			_, err := c.GetUser(ctx, "a")
+			if !tc.wantRefused {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := clk.Sleeps(); len(got) != 1 || got[0] < 39*time.Second {
+					t.Errorf("waits %v, want one of about 40s", got)
+				}
+				return
+			}
+			if !errors.Is(err, okta.ErrRateLimited) {
 				t.Fatalf("GetUser with an exhausted bucket = %v, want ErrRateLimited", err)
 			}
 			if n := mt.GetTotalCallCount(); n != 1 {
@@ -822,16 +845,6 @@ func TestThrottleRefusesLongWait(t *testing.T) {
 			}
 			if len(clk.Sleeps()) != 0 {
 				t.Errorf("waited %v, want no wait", clk.Sleeps())
-			}
-			if tc.deadline == 0 {
-				return
-			}
-			// Without a deadline the same call waits for the reset.
-			if _, err := c.GetUser(t.Context(), "a"); err != nil {
-				t.Fatal(err)
-			}
-			if got := clk.Sleeps(); len(got) != 1 || got[0] < 39*time.Second {
-				t.Errorf("waits without a deadline %v, want one of about 40s", got)
 			}
 		})
 	}

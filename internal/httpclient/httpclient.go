@@ -108,12 +108,25 @@ func (WallClock) Now() time.Time { return time.Now() }
 // Sleep is [Sleep].
 func (WallClock) Sleep(ctx context.Context, d time.Duration) error { return Sleep(ctx, d) }
 
+// ErrPastDeadline is returned by [Sleep] for a wait that would end after
+// ctx's deadline. It wraps context.DeadlineExceeded.
+var ErrPastDeadline = fmt.Errorf("wait outlasts the deadline: %w", context.DeadlineExceeded)
+
 // Sleep waits for d on the wall clock or until ctx is done, whichever comes
 // first; it returns ctx.Err() in the second case (also when d <= 0 and ctx
-// is already done).
+// is already done). A wait that would end after ctx's deadline is refused
+// at once with [ErrPastDeadline] instead of sleeping into the deadline: a
+// deadline is wall-clock time, so only the wall clock's Sleep can tell (a
+// fake clock's waits take no wall time and never outlast one).
 func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return ErrPastDeadline
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

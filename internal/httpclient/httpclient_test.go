@@ -1,8 +1,11 @@
 package httpclient
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseURL(t *testing.T) {
@@ -31,5 +34,23 @@ func TestParseURL(t *testing.T) {
 		case err != nil && strings.Contains(err.Error(), "hunter2"):
 			t.Errorf("ParseURL(%q) error %q reveals the password", tc.raw, err)
 		}
+	}
+}
+
+// TestSleepPastDeadline: a wait that would end after ctx's deadline is
+// refused at once; a done ctx still reports its own error.
+func TestSleepPastDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+	defer cancel()
+	start := time.Now()
+	if err := Sleep(ctx, 2*time.Hour); !errors.Is(err, ErrPastDeadline) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Sleep(2h) with 1h left = %v, want ErrPastDeadline wrapping context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("Sleep took %v, want an immediate refusal", d)
+	}
+	cancel()
+	if err := Sleep(ctx, 2*time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep on a canceled ctx = %v, want context.Canceled", err)
 	}
 }

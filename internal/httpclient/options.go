@@ -11,7 +11,9 @@ import (
 )
 
 // Clock tells the time and waits; okta.Clock and yubico.Clock are aliases
-// of it, so that one value serves both clients.
+// of it, so that one value serves both clients. A Sleep on the wall clock
+// should be [Sleep] (directly or in a wrapper), which refuses a wait past
+// ctx's deadline at once.
 type Clock interface {
 	Now() time.Time
 	Sleep(ctx context.Context, d time.Duration) error
