@@ -194,18 +194,28 @@ func (pc *pacer) admit(bucket string, now time.Time, reserve int, pace bool) (wa
 // done ends an admitted request of bucket at now: h is its response's
 // header (nil when no response came) and tooMany says it was a 429.
 func (pc *pacer) done(bucket string, now time.Time, h http.Header, tooMany bool) {
+	// The headers are parsed before taking mu, which every request of
+	// every bucket takes.
+	var (
+		rl        RateLimit
+		ok        bool
+		resetUnix int64
+		wait      time.Duration
+	)
+	if h != nil {
+		rl, ok = parseRateLimit(h, now)
+		resetUnix, _ = parseReset(h)
+		if tooMany {
+			wait, _ = rateLimitWait(h, now)
+		}
+	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	p := pc.bucket(bucket)
 	p.pending = max(p.pending-1, 0)
-	if h == nil {
-		return
-	}
-	rl, ok := parseRateLimit(h, now)
-	resetUnix, _ := parseReset(h)
 	switch {
+	case h == nil:
 	case tooMany:
-		wait, _ := rateLimitWait(h, now)
 		p.refused(now, rl, resetUnix, ok, wait)
 	case ok:
 		p.observe(now, rl, resetUnix)
