@@ -73,11 +73,13 @@ func FuzzDecodeEnrollments(f *testing.F) {
 
 // FuzzCallPath fills a route's placeholders with arbitrary IDs: the path is
 // the route with each one escaped, or the call is refused with
-// ErrInvalidArgument (empty, a path separator, a control character).
+// ErrInvalidArgument (empty, "." or "..", a path separator, a control
+// character).
 func FuzzCallPath(f *testing.F) {
 	f.Add("00u1", "e1")
 	f.Add("a b@x", "qU3%")
 	f.Add("../admin", "x")
+	f.Add("..", "x")
 	f.Add("", "x")
 	f.Add("u", "a\x00")
 	f.Fuzz(func(t *testing.T, userID, enrollmentID string) {
@@ -93,8 +95,11 @@ func FuzzCallPath(f *testing.F) {
 		if want := "/u/" + url.PathEscape(userID) + "/enrollments/" + url.PathEscape(enrollmentID) + "/mark-error"; got != want {
 			t.Fatalf("path() = %q, want %q", got, want)
 		}
-		if strings.ContainsAny(userID+enrollmentID, "/\\") || userID == "" || enrollmentID == "" {
-			t.Fatalf("path() accepted IDs %q, %q", userID, enrollmentID)
+		for _, id := range []string{userID, enrollmentID} {
+			if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\") ||
+				strings.ContainsFunc(id, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+				t.Fatalf("path() accepted ID %q", id)
+			}
 		}
 	})
 }
