@@ -271,7 +271,7 @@ func (p RetryPolicy) retryWait(n int, err error) (time.Duration, bool) {
 // request describes one API call.
 type request struct {
 	method string
-	path   string // escaped path below the base, starting with "/"
+	path   string // unescaped path below the base, starting with "/" (url.URL escapes it)
 	query  url.Values
 	in     any // JSON-encoded request body, or nil
 	// idempotencyKey, if set (validated by the caller), is sent as the

@@ -235,10 +235,15 @@ func (c *Client) doID(ctx context.Context, r request, prefix, id string, out any
 	return c.do(ctx, r, out)
 }
 
-// idPath validates an ID and returns prefix+escaped ID.
+// idPath validates an ID and returns prefix+ID (url.URL escapes it when
+// the request is built). "." and ".." are refused: a dot segment would
+// name another resource, as a '/' would.
 func idPath(prefix, id string) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("%w: shipment ID is empty", ErrInvalidArgument)
+	}
+	if id == "." || id == ".." {
+		return "", fmt.Errorf("%w: shipment ID %q is a dot segment", ErrInvalidArgument, id)
 	}
 	if len(id) > 256 {
 		return "", fmt.Errorf("%w: shipment ID %q is longer than 256 bytes", ErrInvalidArgument, httpclient.Clip(id, 40))
