@@ -171,7 +171,7 @@ func parseTokenURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: WithOAuth: TokenURL %w", ErrInvalidArgument, err)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: WithOAuth: TokenURL must not have user information, a query or a fragment", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: WithOAuth: TokenURL must not have a query or a fragment", ErrInvalidArgument)
 	}
 	return u, nil
 }

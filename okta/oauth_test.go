@@ -632,7 +632,7 @@ func TestWithOAuthValidation(t *testing.T) {
 		{"DPoP key without DPoP", "", []okta.Option{okta.WithOAuth(with(func(c *okta.OAuthConfig) { c.DPoPKey = ecKey(t, "") }))}, "DPoPKey is set but DPoP is off"},
 		{"DPoP key is the client key", "", []okta.Option{okta.WithOAuth(with(func(c *okta.OAuthConfig) { c.DPoP, c.DPoPKey = true, key }))}, "DPoPKey must differ from PrivateKey"},
 		{"plain http token URL", "", []okta.Option{okta.WithOAuth(with(func(c *okta.OAuthConfig) { c.TokenURL = "http://example.okta.com/oauth2/v1/token" }))}, "plain http is only allowed for loopback hosts"},
-		{"token URL with a query", "", []okta.Option{okta.WithOAuth(with(func(c *okta.OAuthConfig) { c.TokenURL = "https://example.okta.com/oauth2/v1/token?x=1" }))}, "must not have user information, a query or a fragment"},
+		{"token URL with a query", "", []okta.Option{okta.WithOAuth(with(func(c *okta.OAuthConfig) { c.TokenURL = "https://example.okta.com/oauth2/v1/token?x=1" }))}, "must not have a query or a fragment"},
 		{"negative refresh", "", []okta.Option{okta.WithOAuth(with(func(c *okta.OAuthConfig) { c.RefreshBefore = -time.Second }))}, "RefreshBefore -1s is negative"},
 		{"token and OAuth", token, []okta.Option{okta.WithOAuth(good)}, "token must be empty with WithOAuth"},
 		{"bearer and OAuth", "", []okta.Option{okta.WithOAuthBearer(), okta.WithOAuth(good)}, "WithOAuth and WithOAuthBearer exclude each other"},
