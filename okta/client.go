@@ -350,7 +350,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		// The rate-limit headers count when they arrive: before the body
 		// is read, so that other goroutines pace by them at once.
 		c.pacer.done(bucket, c.core.Clock.Now(), resp.Header, resp.StatusCode == http.StatusTooManyRequests)
-		data, readErr := httpclient.ReadBounded(resp.Body, c.core.MaxBody)
+		data, readErr := httpclient.ReadBounded(resp.Body, resp.ContentLength, c.core.MaxBody)
 		_ = resp.Body.Close()
 		now := c.core.Clock.Now()
 		c.observeDate(resp.Header, now)

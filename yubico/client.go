@@ -369,7 +369,7 @@ func (c *Client) once(ctx context.Context, r request, rawURL, label string, payl
 		// *url.Error carries the URL, which holds no secret (the token is a header).
 		return nil, fmt.Errorf("yubico: %s %s: %w", r.method, label, err)
 	}
-	body, readErr := httpclient.ReadBounded(resp.Body, c.core.MaxBody)
+	body, readErr := httpclient.ReadBounded(resp.Body, resp.ContentLength, c.core.MaxBody)
 	_ = resp.Body.Close()
 	if readErr != nil && !errors.Is(readErr, httpclient.ErrBodyTooLarge) {
 		return nil, fmt.Errorf("yubico: %s %s: read response: %w", r.method, label, readErr)

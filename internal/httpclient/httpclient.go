@@ -74,9 +74,19 @@ func IsLoopback(host string) bool {
 var ErrBodyTooLarge = errors.New("response body too large")
 
 // ReadBounded reads at most limit bytes of r. A longer body returns its
-// first limit bytes and an error wrapping [ErrBodyTooLarge].
-func ReadBounded(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+// first limit bytes and an error wrapping [ErrBodyTooLarge]. size is the
+// body's length when known (a response's ContentLength; -1 when not):
+// within limit, the buffer is sized from it, so that the body is read with
+// one allocation instead of io.ReadAll's repeated growing and copying.
+func ReadBounded(r io.Reader, size, limit int64) ([]byte, error) {
+	src := io.LimitReader(r, limit+1)
+	var data []byte
+	var err error
+	if size >= 0 && size <= limit {
+		data, err = readSized(src, size+1) // room for the read that sees EOF
+	} else {
+		data, err = io.ReadAll(src)
+	}
 	if err != nil {
 		return data, err
 	}
@@ -84,6 +94,24 @@ func ReadBounded(r io.Reader, limit int64) ([]byte, error) {
 		return data[:limit], fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, limit)
 	}
 	return data, nil
+}
+
+// readSized is io.ReadAll with a first buffer of capacity c.
+func readSized(r io.Reader, c int64) ([]byte, error) {
+	data := make([]byte, 0, c)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return data, err
+		}
+	}
 }
 
 // Clip cuts s to at most n bytes on a character boundary, marking the cut

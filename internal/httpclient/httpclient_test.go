@@ -3,8 +3,11 @@ package httpclient
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -52,5 +55,58 @@ func TestSleepPastDeadline(t *testing.T) {
 	cancel()
 	if err := Sleep(ctx, 2*time.Hour); !errors.Is(err, context.Canceled) {
 		t.Errorf("Sleep on a canceled ctx = %v, want context.Canceled", err)
+	}
+}
+
+func TestReadBounded(t *testing.T) {
+	body := strings.Repeat("x", 1000)
+	for _, tc := range []struct {
+		name      string
+		size      int64 // the declared length
+		limit     int64
+		want      int // bytes returned
+		wantLarge bool
+	}{
+		{"unknown length", -1, 4096, 1000, false},
+		{"declared length", 1000, 4096, 1000, false},
+		{"declared length short of the body", 10, 4096, 1000, false},
+		{"declared length over the limit", 1000, 999, 999, true},
+		{"unknown length over the limit", -1, 10, 10, true},
+		{"exactly the limit", 1000, 1000, 1000, false},
+		{"empty", 0, 10, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := body
+			if tc.size == 0 {
+				r = ""
+			}
+			got, err := ReadBounded(strings.NewReader(r), tc.size, tc.limit)
+			if len(got) != tc.want || string(got) != r[:tc.want] {
+				t.Errorf("read %d bytes, want the first %d", len(got), tc.want)
+			}
+			if errors.Is(err, ErrBodyTooLarge) != tc.wantLarge || (err != nil && !tc.wantLarge) {
+				t.Errorf("error = %v, want ErrBodyTooLarge: %v", err, tc.wantLarge)
+			}
+		})
+	}
+	failing := io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if got, err := ReadBounded(failing, 10, 100); !errors.Is(err, io.ErrUnexpectedEOF) || string(got) != "abc" {
+		t.Errorf("ReadBounded(failing reader) = %q, %v; want \"abc\" and its error", got, err)
+	}
+}
+
+// BenchmarkReadBounded reads a 300 KB body (a page of 200 Okta users is
+// about that) with and without its length declared.
+func BenchmarkReadBounded(b *testing.B) {
+	body := strings.Repeat("x", 300_000)
+	for _, size := range []int64{-1, int64(len(body))} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ReadBounded(strings.NewReader(body), size, DefaultMaxBodySize); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
