@@ -1,6 +1,7 @@
 package fulfillment
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -88,5 +89,58 @@ func TestTakeOverIsExclusive(t *testing.T) {
 	}
 	if len(stored.History) != len(rec.History) {
 		t.Errorf("take-over added %d history entries, want none (a lease change is no step)", len(stored.History)-len(rec.History))
+	}
+}
+
+// TestFenceBoundsRemoteCallsOnly: once a step's fence has ended (its
+// remote calls are cut off), the step's store writes still run under the
+// context the step was given, so that the result of a call that returned
+// just before the fence is recorded, not lost to the deadline. The
+// caller's own context still ends them.
+func TestFenceBoundsRemoteCallsOnly(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	cfg.Lease = time.Minute
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := cfg.Store.Put(t.Context(), Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepEnrolling,
+		Lease: Lease{Owner: "svc-dead", Until: t0.Add(-time.Second)}, Items: []Item{cfg.Defaults}, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := s.fenced(t.Context())
+	cancel() // the fence is over, as at its deadline
+	if fctx.Err() == nil {
+		t.Fatal("the fenced context is not done after its end")
+	}
+	writes := []struct {
+		name  string
+		write func(ctx context.Context, rec Record) (Record, error)
+	}{
+		{"takeOver", s.takeOver},
+		{"touch", s.touch},
+		{"save", func(ctx context.Context, rec Record) (Record, error) {
+			rec.Step = StepEnrolled
+			return s.save(ctx, rec, Change{Reason: "enrolled"})
+		}},
+	}
+	for _, w := range writes {
+		next, err := w.write(fctx, rec)
+		if err != nil {
+			t.Fatalf("%s after the fence ended: %v", w.name, err)
+		}
+		if next.Version != rec.Version+1 {
+			t.Errorf("%s after the fence ended: version %d, want %d", w.name, next.Version, rec.Version+1)
+		}
+		rec = next
+	}
+	pctx, pcancel := context.WithCancel(t.Context())
+	fctx, cancel = s.fenced(pctx)
+	defer cancel()
+	pcancel()
+	if _, err := s.touch(fctx, rec); !errors.Is(err, context.Canceled) {
+		t.Errorf("touch after the step's own context ended = %v, want context.Canceled", err)
 	}
 }

@@ -56,7 +56,7 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = now
 	}
-	out, err := s.store.Put(ctx, rec)
+	out, err := s.store.Put(unfenced(ctx), rec)
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
@@ -68,7 +68,7 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 // (when a shipped key's parcel was last looked at).
 func (s *Service) touch(ctx context.Context, rec Record) (Record, error) {
 	rec.UpdatedAt = s.now().UTC()
-	out, err := s.store.Put(ctx, rec)
+	out, err := s.store.Put(unfenced(ctx), rec)
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
@@ -158,11 +158,32 @@ func (s *Service) claim(ctx context.Context, rec Record) (_ Record, taken bool, 
 // the way through the lease an intent recorded now takes (see
 // Config.Lease), so that they cannot run on after another instance may
 // have taken the step over. A lease under MinFencedLease bounds nothing.
+//
+// The fence bounds the remote calls only: the step's store writes
+// ([Service.save], [Service.touch], [Service.takeOver]) run under the
+// context the step was given ([unfenced]). A write needs no fence, as the
+// store's compare-and-swap already refuses it once another instance has
+// taken the record over; and a remote call that succeeds just before the
+// fence must still have its result recorded, not lose it to a deadline
+// and leave the step to its recovery rule.
 func (s *Service) fenced(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.lease < MinFencedLease {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, s.lease-s.lease/4)
+	return context.WithTimeout(context.WithValue(ctx, unfencedKey{}, ctx), s.lease-s.lease/4)
+}
+
+// unfencedKey is the context key under which [Service.fenced] keeps the
+// context it bounded.
+type unfencedKey struct{}
+
+// unfenced returns the context ctx was fenced from (see [Service.fenced]),
+// or ctx if it is not fenced: the context of a step's store writes.
+func unfenced(ctx context.Context) context.Context {
+	if parent, ok := ctx.Value(unfencedKey{}).(context.Context); ok {
+		return parent
+	}
+	return ctx
 }
 
 // takeOver writes this instance's lease on rec, a record at an intent
@@ -175,7 +196,7 @@ func (s *Service) fenced(ctx context.Context) (context.Context, context.CancelFu
 func (s *Service) takeOver(ctx context.Context, rec Record) (Record, error) {
 	rec.EnrollCalls = s.enrollCalls(rec) // the old lease dates a call not recorded
 	rec.Lease = Lease{Owner: s.owner, Until: s.now().Add(s.lease)}
-	out, err := s.store.Put(ctx, rec)
+	out, err := s.store.Put(unfenced(ctx), rec)
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: resume step %s of %q: %w", rec.Step, rec.UserID, err)
 	}
