@@ -144,3 +144,46 @@ func TestFenceBoundsRemoteCallsOnly(t *testing.T) {
 		t.Errorf("touch after the step's own context ended = %v, want context.Canceled", err)
 	}
 }
+
+// TestTakeOverOwnLease: a resumed intent whose lease this instance holds
+// past the end of the step's remote calls is not written again; an own
+// lease that ends sooner, or another instance's expired lease, is renewed.
+func TestTakeOverOwnLease(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	cfg.Lease = time.Minute
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fence := cfg.Lease - cfg.Lease/4
+	for _, tc := range []struct {
+		name  string
+		lease Lease
+		write bool
+	}{
+		{"own lease, just recorded", Lease{Owner: s.owner, Until: t0.Add(cfg.Lease)}, false},
+		{"own lease, ends with the fence", Lease{Owner: s.owner, Until: t0.Add(fence)}, false},
+		{"own lease, ends before the fence", Lease{Owner: s.owner, Until: t0.Add(fence - time.Second)}, true},
+		{"own lease, expired", Lease{Owner: s.owner, Until: t0.Add(-time.Second)}, true},
+		{"another's lease, expired", Lease{Owner: "svc-dead", Until: t0.Add(-time.Second)}, true},
+	} {
+		s.store = NewMemoryStore()
+		rec, err := s.store.Put(t.Context(), Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepDeleting,
+			Lease: tc.lease, Items: []Item{cfg.Defaults}, CreatedAt: t0, UpdatedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.takeOver(t.Context(), rec)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want := Lease{Owner: s.owner, Until: t0.Add(cfg.Lease)}
+		if !tc.write {
+			want = tc.lease
+		}
+		if wrote := got.Version != rec.Version; wrote != tc.write || got.Lease != want {
+			t.Errorf("%s: wrote %v, lease %+v; want wrote %v, lease %+v", tc.name, wrote, got.Lease, tc.write, want)
+		}
+	}
+}

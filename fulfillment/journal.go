@@ -192,10 +192,17 @@ func unfenced(ctx context.Context) context.Context {
 // two instances that found the intent abandoned one resumes it and the
 // other gets an error wrapping ErrVersionConflict and leaves the record
 // alone, and while the recovery runs every other instance sees the record
-// leased. A lease change is no step: no history entry.
+// leased. A lease change is no step: no history entry. A record whose
+// lease this instance holds until after the step's remote calls end (its
+// own intent, resumed within a quarter of the lease) is left as it is: no
+// other instance can take it meanwhile, and the write would gain nothing.
 func (s *Service) takeOver(ctx context.Context, rec Record) (Record, error) {
+	now := s.now()
+	if rec.Lease.Owner == s.owner && !rec.Lease.Until.Before(now.Add(s.lease-s.lease/4)) {
+		return rec, nil
+	}
 	rec.EnrollCalls = s.enrollCalls(rec) // the old lease dates a call not recorded
-	rec.Lease = Lease{Owner: s.owner, Until: s.now().Add(s.lease)}
+	rec.Lease = Lease{Owner: s.owner, Until: now.Add(s.lease)}
 	out, err := s.store.Put(unfenced(ctx), rec)
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: resume step %s of %q: %w", rec.Step, rec.UserID, err)
