@@ -112,4 +112,6 @@
 // compare-and-swap of Put under concurrency, lease hand-over, event
 // de-duplication, List's order and paging. Run it against a store of your
 // own; [SampleRecord] is a record with every field set.
+// [CheckConcurrentUpdates] runs its compare-and-swap check across several
+// instances of a store that share one database.
 package fulfillmenttest

@@ -337,15 +337,26 @@ func storeConcurrentMarkEvent(t *testing.T, s fulfillment.Store) {
 
 // storeConcurrentCAS checks that read-modify-write loops from many
 // goroutines lose no update.
-func storeConcurrentCAS(t *testing.T, s fulfillment.Store) {
+func storeConcurrentCAS(t *testing.T, s fulfillment.Store) { CheckConcurrentUpdates(t, "00u1", s) }
+
+// CheckConcurrentUpdates checks that read-modify-write loops from eight
+// goroutines, spread over stores, lose no update of the record of userID:
+// each goroutine increments the record's Attempts ten times with Get and
+// Put, retrying on [fulfillment.ErrVersionConflict], and the record must
+// end with every increment and one version per write. Pass one store, or
+// several instances of a store sharing one database (each with
+// connections of its own) to check that the database, not the instance,
+// decides the compare-and-swap. It creates the record through stores[0].
+func CheckConcurrentUpdates(t *testing.T, userID string, stores ...fulfillment.Store) {
+	t.Helper()
 	ctx := t.Context()
-	if _, err := s.Put(ctx, fulfillment.Record{UserID: "00u1", Status: fulfillment.FulfillmentStarted}); err != nil {
+	if _, err := stores[0].Put(ctx, fulfillment.Record{UserID: userID, Status: fulfillment.FulfillmentStarted}); err != nil {
 		t.Fatal(err)
 	}
 	const workers, increments = 8, 10
-	errs := concurrently(workers, func(int) error {
+	errs := concurrently(workers, func(w int) error {
 		for range increments {
-			if err := bumpAttempts(ctx, s, "00u1"); err != nil {
+			if err := bumpAttempts(ctx, stores[w%len(stores)], userID); err != nil {
 				return err
 			}
 		}
@@ -356,13 +367,15 @@ func storeConcurrentCAS(t *testing.T, s fulfillment.Store) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.Get(ctx, "00u1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Attempts != workers*increments || got.Version != workers*increments+1 {
-		t.Errorf("after %d increments: attempts %d version %d, want %d and %d",
-			workers*increments, got.Attempts, got.Version, workers*increments, workers*increments+1)
+	for _, s := range stores {
+		got, err := s.Get(ctx, userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Attempts != workers*increments || got.Version != workers*increments+1 {
+			t.Errorf("after %d increments: attempts %d version %d, want %d and %d",
+				workers*increments, got.Attempts, got.Version, workers*increments, workers*increments+1)
+		}
 	}
 }
 
