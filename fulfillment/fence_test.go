@@ -44,24 +44,13 @@ func TestFencedBoundsAStepByItsLease(t *testing.T) {
 // compare-and-swap lets one, and the other then sees the record leased.
 func TestTakeOverIsExclusive(t *testing.T) {
 	t.Parallel()
-	cfg := offlineConfig(t)
-	cfg.Lease = time.Minute
-	a, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := minuteLeaseService(t, NewMemoryStore())
+	b := minuteLeaseService(t, a.store)
+	b.owner = "svc-other" // both draw their owner from the same seed
 	ctx := t.Context()
 	dead := Lease{Owner: "svc-dead", Until: t0.Add(-time.Second)}
 	sent := dead.Until.Add(-time.Minute) // the start of the abandoned lease
-	rec, err := cfg.Store.Put(ctx, Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepEnrolling, Lease: dead,
-		Items: []Item{cfg.Defaults}, CreatedAt: t0, UpdatedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := putAtIntent(t, a.store, StepEnrolling, dead)
 	if a.leased(rec) || b.leased(rec) {
 		t.Fatal("an expired lease counts as held")
 	}
@@ -72,7 +61,7 @@ func TestTakeOverIsExclusive(t *testing.T) {
 	if _, err := b.takeOver(ctx, rec); !errors.Is(err, ErrVersionConflict) {
 		t.Errorf("second takeOver of the same version = %v, want ErrVersionConflict", err)
 	}
-	stored, err := cfg.Store.Get(ctx, "00u1")
+	stored, err := a.store.Get(ctx, "00u1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,17 +88,8 @@ func TestTakeOverIsExclusive(t *testing.T) {
 // caller's own context still ends them.
 func TestFenceBoundsRemoteCallsOnly(t *testing.T) {
 	t.Parallel()
-	cfg := offlineConfig(t)
-	cfg.Lease = time.Minute
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := cfg.Store.Put(t.Context(), Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepEnrolling,
-		Lease: Lease{Owner: "svc-dead", Until: t0.Add(-time.Second)}, Items: []Item{cfg.Defaults}, CreatedAt: t0, UpdatedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := minuteLeaseService(t, NewMemoryStore())
+	rec := putAtIntent(t, s.store, StepEnrolling, Lease{Owner: "svc-dead", Until: t0.Add(-time.Second)})
 	fctx, cancel := s.fenced(t.Context())
 	cancel() // the fence is over, as at its deadline
 	if fctx.Err() == nil {
@@ -150,35 +130,27 @@ func TestFenceBoundsRemoteCallsOnly(t *testing.T) {
 // lease that ends sooner, or another instance's expired lease, is renewed.
 func TestTakeOverOwnLease(t *testing.T) {
 	t.Parallel()
-	cfg := offlineConfig(t)
-	cfg.Lease = time.Minute
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fence := cfg.Lease - cfg.Lease/4
+	const lease, owner = time.Minute, "svc-this"
+	fence := lease - lease/4
 	for _, tc := range []struct {
 		name  string
 		lease Lease
 		write bool
 	}{
-		{"own lease, just recorded", Lease{Owner: s.owner, Until: t0.Add(cfg.Lease)}, false},
-		{"own lease, ends with the fence", Lease{Owner: s.owner, Until: t0.Add(fence)}, false},
-		{"own lease, ends before the fence", Lease{Owner: s.owner, Until: t0.Add(fence - time.Second)}, true},
-		{"own lease, expired", Lease{Owner: s.owner, Until: t0.Add(-time.Second)}, true},
+		{"own lease, just recorded", Lease{Owner: owner, Until: t0.Add(lease)}, false},
+		{"own lease, ends with the fence", Lease{Owner: owner, Until: t0.Add(fence)}, false},
+		{"own lease, ends before the fence", Lease{Owner: owner, Until: t0.Add(fence - time.Second)}, true},
+		{"own lease, expired", Lease{Owner: owner, Until: t0.Add(-time.Second)}, true},
 		{"another's lease, expired", Lease{Owner: "svc-dead", Until: t0.Add(-time.Second)}, true},
 	} {
-		s.store = NewMemoryStore()
-		rec, err := s.store.Put(t.Context(), Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepDeleting,
-			Lease: tc.lease, Items: []Item{cfg.Defaults}, CreatedAt: t0, UpdatedAt: t0})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := minuteLeaseService(t, NewMemoryStore())
+		s.owner = owner
+		rec := putAtIntent(t, s.store, StepDeleting, tc.lease)
 		got, err := s.takeOver(t.Context(), rec)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		want := Lease{Owner: s.owner, Until: t0.Add(cfg.Lease)}
+		want := Lease{Owner: owner, Until: t0.Add(lease)}
 		if !tc.write {
 			want = tc.lease
 		}
@@ -186,4 +158,29 @@ func TestTakeOverOwnLease(t *testing.T) {
 			t.Errorf("%s: wrote %v, lease %+v; want wrote %v, lease %+v", tc.name, wrote, got.Lease, tc.write, want)
 		}
 	}
+}
+
+// minuteLeaseService returns an offline Service with a one-minute lease on
+// store.
+func minuteLeaseService(t *testing.T, store Store) *Service {
+	t.Helper()
+	cfg := offlineConfig(t)
+	cfg.Lease, cfg.Store = time.Minute, store
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// putAtIntent stores a new record of 00u1 at the intent step, leased by
+// lease.
+func putAtIntent(t *testing.T, store Store, step Step, lease Lease) Record {
+	t.Helper()
+	rec, err := store.Put(t.Context(), Record{UserID: "00u1", Status: FulfillmentStarted, Step: step, Lease: lease,
+		Items: []Item{offlineConfig(t).Defaults}, CreatedAt: t0, UpdatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
