@@ -143,7 +143,10 @@ type Config struct {
 	// so that an instance never acts on a record after its lease has run
 	// out and another instance may have taken the step over: a call that
 	// waits out a rate limit or retries past that point ends with an
-	// unknown outcome and is resumed by the recovery rule. Set the lease
+	// unknown outcome and is resumed by the recovery rule. The step's
+	// store writes are not cut off: the result of a call that returned in
+	// time is recorded, and the store's compare-and-swap refuses it if
+	// another instance has taken the step over meanwhile. Set the lease
 	// well above the client timeouts (Okta's and Yubico's, with their
 	// retries). Programs that never run two instances on one store may set
 	// a lease under a second (MinFencedLease) to resume at once after a
