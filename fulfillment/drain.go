@@ -54,6 +54,9 @@ func (s *Service) ReleaseLeases(ctx context.Context, grace time.Duration) (int, 
 			return released, fmt.Errorf("fulfillment: release leases: %w", err)
 		}
 		for _, r := range recs {
+			if lease, claim := s.holds(r, s.now().Add(grace)); !lease && !claim {
+				continue // not ours: no need to read it again
+			}
 			ok, err := s.releaseLease(ctx, r.UserID, grace)
 			if err != nil {
 				return released, err
@@ -74,7 +77,14 @@ func (s *Service) ReleaseLeases(ctx context.Context, grace time.Duration) (int, 
 	return released, nil
 }
 
-// releaseLease shortens this instance's lease on one record.
+// holds reports what of rec ReleaseLeases releases at until: this
+// instance's lease on it when it runs past until, and its claim.
+func (s *Service) holds(rec Record, until time.Time) (lease, claim bool) {
+	return rec.Lease.Owner == s.owner && rec.Lease.Until.After(until), rec.Claim.Owner == s.owner
+}
+
+// releaseLease shortens this instance's lease on one record (read again
+// under the user's lock) and drops its claim.
 func (s *Service) releaseLease(ctx context.Context, userID string, grace time.Duration) (bool, error) {
 	unlock := s.lock(userID)
 	defer unlock()
@@ -83,8 +93,7 @@ func (s *Service) releaseLease(ctx context.Context, userID string, grace time.Du
 		return false, fmt.Errorf("fulfillment: release lease of %q: %w", userID, err)
 	}
 	until := s.now().Add(grace)
-	lease := rec.Lease.Owner == s.owner && rec.Lease.Until.After(until)
-	claim := rec.Claim.Owner == s.owner
+	lease, claim := s.holds(rec, until)
 	if !lease && !claim {
 		return false, nil
 	}

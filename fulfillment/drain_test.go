@@ -4,18 +4,26 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 )
 
-// onStep is a Store that calls fn (once) when a record is stored at step.
+// onStep is a Store that calls fn (once) when a record is stored at step,
+// and counts its Gets.
 type onStep struct {
 	fulfillment.Store
 	step fulfillment.Step
 	fn   func()
 	once sync.Once
+	gets atomic.Int64
+}
+
+func (s *onStep) Get(ctx context.Context, userID string) (fulfillment.Record, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, userID)
 }
 
 func (s *onStep) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
@@ -82,8 +90,12 @@ func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("ReleaseLeases = %d, %v; want 1", n, err)
 	}
+	gets := store.gets.Load()
 	if n, err := w.Service.ReleaseLeases(t.Context(), 0); err != nil || n != 0 {
 		t.Errorf("a second ReleaseLeases = %d, %v; want 0", n, err)
+	}
+	if n := store.gets.Load() - gets; n != 0 {
+		t.Errorf("a second ReleaseLeases read %d records again, want none (it holds none)", n)
 	}
 	if _, err := next.Sync(t.Context()); err != nil {
 		t.Fatal(err)
