@@ -59,7 +59,9 @@ func (l *LockedReader) Read(p []byte) (int, error) {
 // empty, unbounded and ready. Entries are kept in chunks of logChunk, so a
 // long log grows without copying itself and without the spare capacity of
 // a doubling slice (a fake serving a million requests keeps a million
-// entries, no more). [Log.SetLimit] bounds it to the most recent entries.
+// entries, no more). [Log.SetLimit] bounds it to the most recent entries;
+// a limit below logChunk sizes the chunks to the limit, so a small bounded
+// log holds at most twice its limit, not a chunk of logChunk.
 type Log[E any] struct {
 	mu      sync.Mutex
 	chunks  [][]E // guarded by mu; every chunk but the last is full
@@ -86,8 +88,12 @@ func (l *Log[E]) SetLimit(limit int) {
 func (l *Log[E]) Add(e E) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if k := len(l.chunks); k == 0 || len(l.chunks[k-1]) == logChunk {
-		l.chunks = append(l.chunks, make([]E, 0, logChunk))
+	if k := len(l.chunks); k == 0 || len(l.chunks[k-1]) == cap(l.chunks[k-1]) {
+		size := logChunk
+		if l.limit > 0 {
+			size = min(size, l.limit)
+		}
+		l.chunks = append(l.chunks, make([]E, 0, size))
 	}
 	last := &l.chunks[len(l.chunks)-1]
 	*last = append(*last, e)
