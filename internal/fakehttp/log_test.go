@@ -1,6 +1,9 @@
 package fakehttp
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestLogAcrossChunks: a log longer than several chunks keeps every entry,
 // in order, and counts them.
@@ -65,6 +68,19 @@ func TestLogLimit(t *testing.T) {
 			if held := len(l.chunks); held > keep/logChunk+2 {
 				t.Errorf("%d chunks held for %d entries", held, keep)
 			}
+			if tt.limit > 0 {
+				// A bounded log's chunks are sized to the limit (at most
+				// logChunk), so it holds the chunks the limit spans plus
+				// one, however many entries were added.
+				room := 0
+				for _, c := range l.chunks {
+					room += cap(c)
+				}
+				size := min(tt.limit, logChunk)
+				if want := ((tt.limit+size-1)/size + 1) * size; room > want {
+					t.Errorf("%d entries of room for a limit of %d, want at most %d", room, tt.limit, want)
+				}
+			}
 		})
 	}
 	var l Log[int]
@@ -74,5 +90,22 @@ func TestLogLimit(t *testing.T) {
 	l.SetLimit(3)
 	if got := l.All(); len(got) != 3 || got[0] != 97 || got[2] != 99 || l.Dropped() != 97 {
 		t.Errorf("after SetLimit(3) on 100 entries: %v, dropped %d; want [97 98 99], 97", got, l.Dropped())
+	}
+}
+
+// WithRequestLogLimit sets Settings.LogLimit and refuses a limit below one
+// with an error naming the option.
+func TestWithRequestLogLimit(t *testing.T) {
+	var s Settings
+	if err := WithRequestLogLimit(3)(&s); err != nil || s.LogLimit != 3 {
+		t.Errorf("WithRequestLogLimit(3) = %v, LogLimit %d; want nil, 3", err, s.LogLimit)
+	}
+	for _, n := range []int{0, -1} {
+		if err := WithRequestLogLimit(n)(&s); err == nil || !strings.HasPrefix(err.Error(), "WithRequestLogLimit: ") {
+			t.Errorf("WithRequestLogLimit(%d) = %v, want an error naming WithRequestLogLimit", n, err)
+		}
+	}
+	if s.LogLimit != 3 {
+		t.Errorf("a refused limit changed LogLimit to %d", s.LogLimit)
 	}
 }

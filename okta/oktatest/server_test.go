@@ -551,6 +551,7 @@ func TestStartOptionsAndUnknownRoute(t *testing.T) {
 		"ttl":        oktatest.WithChallengeTimeout(0),
 		"roots":      oktatest.WithAttestationRoots(nil),
 		"hook":       oktatest.WithHookClient(nil),
+		"log limit":  oktatest.WithRequestLogLimit(0),
 	} {
 		if srv, err := oktatest.Start(opt); err == nil {
 			srv.Close()

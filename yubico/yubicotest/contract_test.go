@@ -556,7 +556,7 @@ func TestOptionsRejected(t *testing.T) {
 		yubicotest.WithNow(time.Time{}), yubicotest.WithCountries(yubicotest.Country{Code: "usa"}),
 		yubicotest.WithInventory(yubicotest.Bucket{ProductID: 1}, yubicotest.Bucket{ProductID: 1}),
 		yubicotest.WithFIDOCA(nil), yubicotest.WithSigningKey(nil), yubicotest.WithTransportKeys(nil),
-		yubicotest.WithSerialStart(0), nil,
+		yubicotest.WithSerialStart(0), yubicotest.WithRequestLogLimit(0), nil,
 	} {
 		if s, err := yubicotest.Start(o); err == nil {
 			s.Close()
