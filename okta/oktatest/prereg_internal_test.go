@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/webauthn"
 )
 
 // An enroll the fake cannot complete (its key generation or sealing failed:
@@ -35,5 +37,35 @@ func TestEnrollFailureExplainsItself(t *testing.T) {
 	}
 	if x.entry.Detail != "generate requests: boom" {
 		t.Errorf("log detail = %q", x.entry.Detail)
+	}
+}
+
+// A response key kept in compact form rebuilds to the key it was made
+// from: same public half, and it opens what was sealed to that half.
+func TestResponseKeyRebuilds(t *testing.T) {
+	t.Parallel()
+	s := NewServer(t)
+	rk, key, err := s.newResponseKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rk.private()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(key.Public(), got.Public()); d != "" || got.KeyID() != key.KeyID() {
+		t.Errorf("rebuilt key %v differs from %v (-want +got):\n%s", got, key, d)
+	}
+	signer, err := webauthn.GenerateKey(nil, "sig-1", webauthn.UseSigning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwe, err := webauthn.SealPINResponse(key.Public(), signer, webauthn.PINResponse{Version: 1, UserID: "u1", PIN: webauthn.Secret("123456")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := webauthn.OpenPINResponse(webauthn.Keyring{got}, webauthn.JWKS{Keys: []webauthn.PublicJWK{signer.Public()}}, jwe)
+	if err != nil || resp.UserID != "u1" || string(resp.PIN) != "123456" {
+		t.Errorf("OpenPINResponse with the rebuilt key = %q, %v", resp.UserID, err)
 	}
 }
