@@ -125,7 +125,7 @@ func (s *Server) handleAuthn(x *exchange) {
 
 func (s *Server) invalidStateToken(x *exchange, why string) {
 	x.detail("%s", why)
-	s.fail(x, http.StatusUnauthorized, "E0000011", "Invalid token provided")
+	s.failStatus(x, http.StatusUnauthorized)
 }
 
 func (s *Server) handleVerifyFactor(x *exchange) {

@@ -533,7 +533,7 @@ func (s *Server) authorizeOAuth(x *exchange, scope string) (ok, handled bool) {
 	if !hasScope(it.scopes, scope) {
 		x.w.Header().Set("WWW-Authenticate", fmt.Sprintf(`%s error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", scope=%q`, challenge, scope))
 		x.detail("access token lacks scope %s", scope)
-		s.fail(x, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action",
+		s.failStatus(x, http.StatusForbidden,
 			"The access token provided does not contain the required scopes: "+scope)
 		return false, true
 	}
@@ -544,5 +544,5 @@ func (s *Server) authorizeOAuth(x *exchange, scope string) (ok, handled bool) {
 func (s *Server) denyOAuth(x *exchange, scheme, code, desc string) {
 	x.w.Header().Set("WWW-Authenticate", fmt.Sprintf(`%s error=%q, error_description=%q`, scheme, code, desc))
 	x.detail("%s: %s", code, desc)
-	s.fail(x, http.StatusUnauthorized, "E0000011", "Invalid token provided", desc)
+	s.failStatus(x, http.StatusUnauthorized, desc)
 }

@@ -250,7 +250,7 @@ func (s *Server) authorize(x *exchange, scope string) bool {
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || (scheme != "SSWS" && scheme != "Bearer") || tok == "" {
 		x.detail("missing or malformed Authorization header")
-		s.fail(x, http.StatusUnauthorized, "E0000011", "Invalid token provided")
+		s.failStatus(x, http.StatusUnauthorized)
 		return false
 	}
 	s.mu.Lock()
@@ -258,12 +258,12 @@ func (s *Server) authorize(x *exchange, scope string) bool {
 	s.mu.Unlock()
 	if !known {
 		x.detail("unknown token")
-		s.fail(x, http.StatusUnauthorized, "E0000011", "Invalid token provided")
+		s.failStatus(x, http.StatusUnauthorized)
 		return false
 	}
 	if scopes != nil && !hasScope(scopes, scope) {
 		x.detail("token lacks scope %s", scope)
-		s.fail(x, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
+		s.failStatus(x, http.StatusForbidden)
 		return false
 	}
 	return true

@@ -179,13 +179,14 @@ var oktaErrors = map[int]struct{ code, summary string }{
 	http.StatusBadRequest:          {"E0000001", "Api validation failed: injected fault"},
 }
 
-// failStatus answers status with Okta's error code and summary for it.
-func (s *Server) failStatus(x *exchange, status int) {
+// failStatus answers status with Okta's error code and summary for it,
+// and causes.
+func (s *Server) failStatus(x *exchange, status int, causes ...string) {
 	e, ok := oktaErrors[status]
 	if !ok {
 		e.code, e.summary = "E0000009", http.StatusText(status)
 	}
-	s.fail(x, status, e.code, e.summary)
+	s.fail(x, status, e.code, e.summary, causes...)
 }
 
 // internalError notes why in the request log and answers 500 E0000009.
