@@ -186,7 +186,11 @@ type preregBody struct {
 // preregUserLocked); when b is wrong it answers the error and fn does not
 // run.
 func (s *Server) withPreregUser(x *exchange, b preregBody, fn func(*user)) {
-	withLocked(s, func() *user { return s.preregUserLocked(x, b) }, fn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.preregUserLocked(x, b); u != nil {
+		fn(u)
+	}
 }
 
 // preregUserLocked resolves the userId of a preregistration body and checks

@@ -260,16 +260,10 @@ func loginKey(login string) string {
 // parameter param; for an unknown user it answers 404 E0000007 and fn does
 // not run.
 func (s *Server) withPathUser(x *exchange, param string, fn func(*user)) {
-	withLocked(s, func() *user { return s.userForPathLocked(x, param) }, fn)
-}
-
-// withLocked runs fn under s.mu with what find returns; find answers the
-// request's error itself and returns nil, and then fn does not run.
-func withLocked[T any](s *Server, find func() *T, fn func(*T)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v := find(); v != nil {
-		fn(v)
+	if u := s.userForPathLocked(x, param); u != nil {
+		fn(u)
 	}
 }
 
