@@ -354,16 +354,15 @@ func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
 		func(sh *shipment, req yubico.FPRShipmentRequest) (err error) {
 			it := req.Items[0]
 			c := it.Customizations[0]
+			// The encrypted customization is kept opened until programming;
+			// the rest of the request is kept once, as an exact shipment's
+			// request (fprViewLocked renders it back).
 			sh.factory = s.openFactoryInputLocked(c.PINRequest, c.CredentialRequests)
-			// Keep the request without the encrypted customization, which is
-			// purged after programming.
-			req.Items = []yubico.FPRItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID,
-				Quantity: it.Quantity, CustomizationID: it.CustomizationID}}
-			sh.fprReq = req
+			sh.cid = it.CustomizationID
 			rc := req.Recipient
 			sh.req = yubico.ShipmentRequest{DeliveryType: req.DeliveryType, Recipient: rc.Company, RecipientEmail: rc.Email,
 				RecipientFirstName: rc.FirstName, RecipientLastName: rc.LastName, RecipientTelephone: rc.Telephone,
-				Address: req.MailingAddress, Items: []yubico.ItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, Quantity: 1}}}
+				Address: req.MailingAddress, Items: []yubico.ItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, Quantity: it.Quantity}}}
 			sh.items, err = s.itemsLocked(sh.id, sh.req.Items)
 			return err
 		},

@@ -300,7 +300,7 @@ func (s *Server) programLocked(sh *shipment) error {
 				webauthn.ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339), s.now.UTC().Format(time.RFC3339))
 		}
 	}
-	productID := sh.fprReq.Items[0].ProductID
+	productID := sh.req.Items[0].ProductID
 	model, ok := simulator.ModelByProductID(productID)
 	if !ok {
 		return fmt.Errorf("product %d has no FIDO Pre-reg model", productID)

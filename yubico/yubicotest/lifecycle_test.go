@@ -348,7 +348,8 @@ func TestFPRLifecycleWithFactory(t *testing.T) {
 	rpIDs := []string{"example.okta.com", "login.example.com"}
 	o := newOkta(t, c, srv.Now(), rpIDs...)
 
-	created, err := c.CreateFPRShipment(ctx, fprRequest(o))
+	req := fprRequest(o)
+	created, err := c.CreateFPRShipment(ctx, req)
 	if err != nil {
 		t.Fatalf("CreateFPRShipment: %v", err)
 	}
@@ -356,6 +357,19 @@ func TestFPRLifecycleWithFactory(t *testing.T) {
 		t.Fatalf("created state = %v, want 3", created.State.ID)
 	}
 	id := created.ID
+	// The shipment echoes the request, without its customization.
+	it := req.Items[0]
+	want := yubico.FPRShipment{ID: id, State: created.State, DeliveryType: req.DeliveryType, Recipient: req.Recipient,
+		MailingAddress: req.MailingAddress, Items: []yubico.FPRShipmentItem{{ProductID: it.ProductID,
+			InventoryProductID: it.InventoryProductID, Quantity: it.Quantity, CustomizationID: it.CustomizationID}}}
+	if d := cmp.Diff(want, created); d != "" {
+		t.Errorf("created shipment (-want +got):\n%s", d)
+	}
+	if got, err := c.FPRShipment(ctx, id); err != nil {
+		t.Fatal(err)
+	} else if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("FPRShipment (-want +got):\n%s", d)
+	}
 	if _, err := srv.Parcel(id); !errors.Is(err, yubicotest.ErrNotShipped) {
 		t.Errorf("Parcel before shipping: error = %v, want ErrNotShipped", err)
 	}

@@ -33,7 +33,7 @@ type shipment struct {
 	items []yubico.ShipmentItem
 
 	// fpr fields
-	fprReq  yubico.FPRShipmentRequest
+	cid     string        // the customization ID (req holds the rest of the request)
 	factory *factoryInput // purged after programming
 
 	shipAt, deliverAt time.Time
@@ -161,12 +161,13 @@ func (s *Server) exactViewLocked(sh *shipment) yubico.Shipment {
 
 // fprViewLocked renders a FIDO Pre-reg shipment for GET /v1/fpr/shipments/{id}.
 func (s *Server) fprViewLocked(sh *shipment) yubico.FPRShipment {
-	it := sh.fprReq.Items[0]
+	r := sh.req
+	it := r.Items[0]
 	item := yubico.FPRShipmentItem{
 		ProductID:          it.ProductID,
 		InventoryProductID: it.InventoryProductID,
 		Quantity:           it.Quantity,
-		CustomizationID:    it.CustomizationID,
+		CustomizationID:    sh.cid,
 	}
 	if sh.state.ResponsesReady() && sh.programmed != nil {
 		p := sh.programmed
@@ -178,11 +179,12 @@ func (s *Server) fprViewLocked(sh *shipment) yubico.FPRShipment {
 		}}
 	}
 	return yubico.FPRShipment{
-		ID:             sh.id,
-		State:          yubico.FPRState{ID: sh.state, Message: sh.state.String()},
-		DeliveryType:   sh.fprReq.DeliveryType,
-		Recipient:      sh.fprReq.Recipient,
-		MailingAddress: sh.fprReq.MailingAddress,
+		ID:           sh.id,
+		State:        yubico.FPRState{ID: sh.state, Message: sh.state.String()},
+		DeliveryType: r.DeliveryType,
+		Recipient: yubico.FPRRecipient{Company: r.Recipient, Email: r.RecipientEmail, FirstName: r.RecipientFirstName,
+			LastName: r.RecipientLastName, Telephone: r.RecipientTelephone},
+		MailingAddress: r.Address,
 		TrackingLink:   sh.tracking,
 		Items:          []yubico.FPRShipmentItem{item},
 	}
