@@ -57,8 +57,9 @@ func WithRealTime() Option { return setting(fakehttp.WithRealTime()) }
 
 // WithRequestLogLimit keeps only the most recent n entries of the request
 // log ([Server.RequestLog]; [Server.RequestLogDropped] counts the others),
-// for long runs whose log would otherwise hold every request (about 170
-// bytes each). The default keeps every entry; n < 1 is refused.
+// for long runs whose log would otherwise hold every request (168 bytes
+// each on 64-bit platforms, plus its path and query). The default keeps
+// every entry; n < 1 is refused.
 func WithRequestLogLimit(n int) Option { return setting(fakehttp.WithRequestLogLimit(n)) }
 
 // setting makes a setting both fakes share an Option.
