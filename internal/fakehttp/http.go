@@ -71,7 +71,8 @@ type Log[E any] struct {
 	dropped int   // guarded by mu
 }
 
-// logChunk is how many entries one chunk of a Log holds.
+// logChunk is how many entries one chunk of a Log holds (a smaller limit
+// makes smaller chunks).
 const logChunk = 4096
 
 // SetLimit keeps only the most recent limit entries from now on (0: every
