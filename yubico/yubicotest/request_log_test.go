@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
@@ -17,12 +16,7 @@ func TestRequestLogLimit(t *testing.T) {
 	t.Parallel()
 	srv := yubicotest.NewServer(t, yubicotest.WithRequestLogLimit(1))
 	for _, id := range []string{"a", "b", "c"} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL()+"/shipments_exact/"+id, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+srv.Token())
-		testhttp.Do(t, req)
+		send(t, srv, http.MethodGet, srv.URL()+"/shipments_exact/"+id, nil, nil)
 	}
 	var got []string
 	for _, r := range srv.RequestLog() {
