@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // DropConnection records the request with record, then closes the client's
@@ -156,23 +158,9 @@ func (l *Log[E]) All() []E {
 // from the request's Content-Length when it has one within the limit, so
 // that a body is read without io.ReadAll's repeated growing and copying.
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
-	size := int64(512)
+	size := int64(512) // io.ReadAll's first buffer
 	if r.ContentLength >= 0 && r.ContentLength <= limit {
 		size = r.ContentLength + 1 // room for the read that sees EOF
 	}
-	src := io.LimitReader(r.Body, limit+1)
-	b := make([]byte, 0, size)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // grow as io.ReadAll does
-		}
-		n, err := src.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
+	return httpclient.ReadAllSized(io.LimitReader(r.Body, limit+1), size)
 }

@@ -83,7 +83,7 @@ func ReadBounded(r io.Reader, size, limit int64) ([]byte, error) {
 	var data []byte
 	var err error
 	if size >= 0 && size <= limit {
-		data, err = readSized(src, size+1) // room for the read that sees EOF
+		data, err = ReadAllSized(src, size+1) // room for the read that sees EOF
 	} else {
 		data, err = io.ReadAll(src)
 	}
@@ -96,8 +96,10 @@ func ReadBounded(r io.Reader, size, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// readSized is io.ReadAll with a first buffer of capacity c.
-func readSized(r io.Reader, c int64) ([]byte, error) {
+// ReadAllSized is io.ReadAll with a first buffer of capacity c: a body of
+// known length (plus one byte for the read that sees EOF) is read into one
+// allocation. The fakes read request bodies with it too.
+func ReadAllSized(r io.Reader, c int64) ([]byte, error) {
 	data := make([]byte, 0, c)
 	for {
 		if len(data) == cap(data) {
