@@ -54,6 +54,15 @@ _pg_free_port() {
 	_pg_die "no free port found"
 }
 
+# _pg_ctl_start starts the server of the cluster in $2 (binaries in $1) on
+# port $3: loopback and a Unix socket in $2. fsync off: a throwaway cluster
+# need not survive a power cut.
+_pg_ctl_start() {
+	local bin=$1 dir=$2 port=$3
+	_pg_as "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >&2
+}
+
 preenroll_pg_start() {
 	_pg_install || return 1
 	local bin dir port attempt
@@ -77,9 +86,7 @@ preenroll_pg_start() {
 		{ cat "$dir/initdb.log" >&2; _pg_die "initdb failed"; return 1; }
 	for attempt in 1 2 3 4 5; do
 		port=$(_pg_free_port) || return 1
-		# fsync off: a throwaway cluster need not survive a power cut.
-		if _pg_as "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
-			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >&2; then
+		if _pg_ctl_start "$bin" "$dir" "$port"; then
 			break
 		fi
 		port=""
@@ -116,8 +123,7 @@ preenroll_pg_resume() {
 	_pg_dir_ok "$dir" || return 1
 	_PG_USER=$(stat -c %U "$dir/data")
 	port=$(cat "$dir/port") || return 1
-	_pg_as "$(_pg_bin)/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >&2
+	_pg_ctl_start "$(_pg_bin)" "$dir" "$port"
 }
 
 # preenroll_pg_stop stops the cluster in $1 (default $PREENROLL_PG_DIR) by
