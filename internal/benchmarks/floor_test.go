@@ -13,14 +13,12 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"io"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	josecipher "github.com/go-jose/go-jose/v4/cipher"
 
-	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/cputime"
 )
 
@@ -324,12 +322,7 @@ func BenchmarkLifecycleVsFloor(b *testing.B) {
 // Service on fulfillment's SQLite store (a file in a temporary directory,
 // modernc.org/sqlite in this process, so its CPU counts in the lifecycle).
 func BenchmarkLifecycleVsFloorSQLite(b *testing.B) {
-	store, err := fulfillment.OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "preenroll.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	lifecycleVsFloor(b, worldOptions{store: store})
+	lifecycleVsFloor(b, worldOptions{store: sqliteStore(b)()})
 }
 
 func lifecycleVsFloor(b *testing.B, o worldOptions) {

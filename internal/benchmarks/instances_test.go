@@ -59,15 +59,12 @@ func memoryStore(testing.TB) func() fulfillment.Store {
 	return func() fulfillment.Store { return s }
 }
 
+// sqliteStore creates a fresh SQLite file; each handle opens it anew.
 func sqliteStore(tb testing.TB) func() fulfillment.Store {
 	path := filepath.Join(tb.TempDir(), "preenroll.db")
 	return func() fulfillment.Store {
 		s, err := fulfillment.OpenSQLite(context.Background(), path)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { s.Close() })
-		return s
+		return keepOpen(tb, s, err)
 	}
 }
 
@@ -75,15 +72,25 @@ func sqliteStore(tb testing.TB) func() fulfillment.Store {
 // (its own connection pool, pgstore's default size) on that schema, as
 // separate processes would open.
 func postgresStore(tb testing.TB) func() fulfillment.Store {
-	_, url := pgtest.Schema(tb, "bench_instances")
+	_, url := pgtest.Schema(tb, "bench")
 	return func() fulfillment.Store {
 		s, err := pgstore.Open(context.Background(), url)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { s.Close() })
-		return s
+		return keepOpen(tb, s, err)
 	}
+}
+
+// keepOpen returns the store s just opened (failing tb if err is set),
+// closed when tb ends.
+func keepOpen[S interface {
+	fulfillment.Store
+	Close() error
+}](tb testing.TB, s S, err error) fulfillment.Store {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 // newInstance builds a Service on the World's fakes as another process

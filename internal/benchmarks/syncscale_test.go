@@ -3,7 +3,6 @@ package benchmarks_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,10 +12,8 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
-	"github.com/preenroll/preenroll/fulfillment/pgstore"
 	"github.com/preenroll/preenroll/internal/cputime"
 	"github.com/preenroll/preenroll/internal/oktarate"
-	"github.com/preenroll/preenroll/internal/pgtest"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
@@ -199,25 +196,14 @@ func secondStore() string {
 	return "sqlite"
 }
 
-// openSecondStore opens the store secondStore names, closed when tb ends.
+// openSecondStore opens the store secondStore names (a fresh SQLite file
+// or PostgreSQL schema), closed when tb ends.
 func openSecondStore(tb testing.TB) fulfillment.Store {
 	tb.Helper()
-	ctx := tb.Context()
 	if secondStore() == "postgres" {
-		_, url := pgtest.Schema(tb, "syncscale")
-		st, err := pgstore.Open(ctx, url)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
+		return postgresStore(tb)()
 	}
-	st, err := fulfillment.OpenSQLite(ctx, filepath.Join(tb.TempDir(), "sync.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return st
+	return sqliteStore(tb)()
 }
 
 // measurePass runs one Sync pass and counts what it cost.
