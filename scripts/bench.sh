@@ -89,7 +89,8 @@ fi
 if [ "$MEM100K_ENROLLED" = 1 ]; then
 	# Not fatal: a run over its 1 GiB target still reports what it measured.
 	PREENROLL_MEMORY_ENROLLED_100K=1 go test -run '^TestMemoryEnrolled100k$' -v -count 1 -timeout 60m "$PKG" >"$OUT/mem100k-enrolled.txt" 2>&1 || true
-	grep -e 'enrolled=' -e '^--- ' "$OUT/mem100k-enrolled.txt" >&2
+	grep -e 'enrolled=' -e '^--- ' "$OUT/mem100k-enrolled.txt" >&2 ||
+		echo "bench.sh: TestMemoryEnrolled100k reported nothing; see $OUT/mem100k-enrolled.txt" >&2
 fi
 
 {
