@@ -29,6 +29,7 @@ type serveRig struct {
 	t        *testing.T
 	dir, bin string
 	store    string
+	db       *fulfillment.SQLiteStore // the test's own handle on store (see storeDB)
 	o        *oktatest.Server
 	y        *yubicotest.Server
 	admin    *okta.Client
@@ -38,8 +39,15 @@ type serveRig struct {
 	secrets  []string // the -okta-token-file … arguments
 }
 
-func newServeRig(t *testing.T, users int) *serveRig {
+// newServeRig builds the binary and starts the fakes with users ACTIVE
+// users; every FIDO Pre-reg shipment create at the fake Yubico takes
+// shipLatency, so that a batch stays busy for a while. It skips under
+// -short.
+func newServeRig(t *testing.T, users int, shipLatency time.Duration) *serveRig {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs it")
+	}
 	r := &serveRig{t: t, dir: t.TempDir(), byEmail: map[string]string{}, deadline: time.Now().Add(2 * time.Minute)}
 	if d := os.Getenv("SERVE_TEST_DIR"); d != "" {
 		r.dir = d
@@ -53,6 +61,9 @@ func newServeRig(t *testing.T, users int) *serveRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.y.Close)
+	if err := r.y.InjectHTTPFault(yubicotest.HTTPFaultRule{Method: "POST", PathPrefix: "/v1/fpr/shipments", Latency: shipLatency, Count: 1000}); err != nil {
+		t.Fatal(err)
+	}
 	if r.o, err = oktatest.Start(oktatest.WithNow(r.y.Now()), oktatest.WithAttestationRoots(r.y.FIDOCA().Root()), oktatest.WithoutRateLimits()); err != nil {
 		t.Fatal(err)
 	}
@@ -167,16 +178,27 @@ func (r *serveRig) stop(p *serveProc) {
 	}
 }
 
+// storeDB returns the test's handle on the store, opened at the first
+// call (OpenSQLite takes the write lock to check the schema: once, not at
+// every poll tick beside the running serves) and closed when the test ends.
+func (r *serveRig) storeDB() *fulfillment.SQLiteStore {
+	r.t.Helper()
+	if r.db == nil {
+		db, err := fulfillment.OpenSQLite(r.t.Context(), r.store)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		r.t.Cleanup(func() { db.Close() })
+		r.db = db
+	}
+	return r.db
+}
+
 // makeDue makes the store's waiting records due (fulfillmenttest.MakeDue)
-// beside the running serve (SQLite takes writers from two processes).
+// beside the running serve (SQLite takes writers from several processes).
 func (r *serveRig) makeDue() {
 	r.t.Helper()
-	db, err := fulfillment.OpenSQLite(r.t.Context(), r.store)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := fulfillmenttest.MakeDue(r.t.Context(), db); err != nil {
+	if _, err := fulfillmenttest.MakeDue(r.t.Context(), r.storeDB()); err != nil {
 		r.t.Logf("make due: %v", err) // the database busy: the next poll tries again
 	}
 }
@@ -184,12 +206,7 @@ func (r *serveRig) makeDue() {
 // readStore lists every record of the store.
 func (r *serveRig) readStore() []fulfillment.Record {
 	r.t.Helper()
-	db, err := fulfillment.OpenSQLite(r.t.Context(), r.store)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer db.Close()
-	recs, err := db.List(r.t.Context(), fulfillment.Query{})
+	recs, err := r.storeDB().List(r.t.Context(), fulfillment.Query{})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -287,15 +304,9 @@ func (r *serveRig) checkExactlyOnce() {
 // Shipped. Every user must end with exactly one enrollment at Okta and
 // one shipment at Yubico: nothing lost, nothing doubled.
 func TestServeSIGTERMDuringBatchThenRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs it")
-	}
 	const users = 12
-	r := newServeRig(t, users)
 	// Every shipment create takes 300 ms: the batch is busy for a while.
-	if err := r.y.InjectHTTPFault(yubicotest.HTTPFaultRule{Method: "POST", PathPrefix: "/v1/fpr/shipments", Latency: 300 * time.Millisecond, Count: 1000}); err != nil {
-		t.Fatal(err)
-	}
+	r := newServeRig(t, users, 300*time.Millisecond)
 	addr := r.freeAddr()
 	first := r.start(1, addr)
 	r.orderBatch()
@@ -323,15 +334,9 @@ func TestServeSIGTERMDuringBatchThenRestart(t *testing.T) {
 // every user with exactly one enrollment at Okta and one shipment at
 // Yubico.
 func TestTwoServesOnOneStore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs it")
-	}
 	const users = 12
-	r := newServeRig(t, users)
 	// Shipment creates are slowed so that the two Sync loops overlap.
-	if err := r.y.InjectHTTPFault(yubicotest.HTTPFaultRule{Method: "POST", PathPrefix: "/v1/fpr/shipments", Latency: 100 * time.Millisecond, Count: 1000}); err != nil {
-		t.Fatal(err)
-	}
+	r := newServeRig(t, users, 100*time.Millisecond)
 	a := r.start(1, r.freeAddr())
 	b := r.start(2, r.freeAddr())
 	r.orderBatch()
