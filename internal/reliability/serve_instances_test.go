@@ -309,11 +309,11 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 		}
 		// The instances keep the wall clock while the fakes' time jumps by
 		// days: the waiting records' next checks (Record.NextCheck, spaced
-		// by hours on the Service's clock) are made due every tick, as if
-		// their time had come, so that the run is about kills and outages,
-		// not the schedule (whose own tests are in package fulfillment).
-		// Every tenth tick: each such write makes an instance's step on
-		// the record lose its compare-and-swap.
+		// by hours on the Service's clock) are made due, as if their time
+		// had come, so that the run is about kills and outages, not the
+		// schedule (whose own tests are in package fulfillment). Every
+		// tenth tick, not every one: each such write makes an instance's
+		// step on the record lose its compare-and-swap.
 		if ticks++; ticks%10 == 0 {
 			if _, err := fulfillmenttest.MakeDue(ctx, store); err != nil {
 				t.Logf("make due: %v", err)
