@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
 )
@@ -235,31 +235,19 @@ func CheckRedirectURL(raw, basePath string) error {
 	if err != nil || redirect.Host == "" || redirect.Scheme == "" {
 		return fmt.Errorf("%q: want an absolute URL", raw)
 	}
-	if want := basePath + callbackPath; redirect.Path != want {
+	if want := basePath + CallbackPath; redirect.Path != want {
 		return fmt.Errorf("%q: its path must be %q", raw, want)
 	}
-	if redirect.Scheme != "https" && (redirect.Scheme != "http" || !loopback(redirect.Hostname())) {
+	if redirect.Scheme != "https" && (redirect.Scheme != "http" || !httpclient.IsLoopback(redirect.Hostname())) {
 		return fmt.Errorf("%q: must be https (http only on a loopback address)", raw)
 	}
 	return nil
-}
-
-// loopback reports whether host is localhost or a loopback IP.
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // CallbackPath is the OIDC redirect's path under Config.BasePath: the
 // RedirectURL registered with the OIDC app is the console's address +
 // BasePath + CallbackPath.
 const CallbackPath = "/auth/callback"
-
-// callbackPath is the OIDC redirect's path under the base path.
-const callbackPath = CallbackPath
 
 // routes builds the handler: security headers around cross-origin
 // protection around the routes.
@@ -268,7 +256,7 @@ func (c *console) routes() http.Handler {
 	b := c.base
 	mux.Handle("GET "+b+"/assets/", c.assets)
 	mux.HandleFunc("GET "+b+"/auth/login", c.login)
-	mux.HandleFunc("GET "+b+callbackPath, c.callback)
+	mux.HandleFunc("GET "+b+CallbackPath, c.callback)
 	mux.HandleFunc("POST "+b+"/auth/logout", c.logout)
 
 	look := func(pattern string, h func(http.ResponseWriter, *http.Request, *session)) {

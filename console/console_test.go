@@ -54,7 +54,7 @@ func newRig(t *testing.T, change func(*Config), users ...fulfillmenttest.User) *
 			t.Fatal(err)
 		}
 	}
-	redirect := r.srv.URL + callbackPath
+	redirect := r.srv.URL + CallbackPath
 	if err := w.Okta.AddOIDCApp(oktatest.OIDCApp{ClientID: "console", ClientSecret: testSecret, RedirectURIs: []string{redirect}, PKCERequired: true}); err != nil {
 		t.Fatal(err)
 	}

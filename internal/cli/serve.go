@@ -13,6 +13,7 @@ import (
 
 	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/internal/serve"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
@@ -277,14 +278,7 @@ func (c *Config) checkConsole() []string {
 // (so that the console may be served over http).
 func loopbackListen(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && httpclient.IsLoopback(host)
 }
 
 // runServe runs serve.Run until the context ends (SIGTERM, SIGINT).
