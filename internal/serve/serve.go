@@ -301,13 +301,16 @@ func (s *server) syncLoop(ctx context.Context) {
 			return
 		}
 		if err != nil {
+			// The pass could not read the store: the keys are not counted
+			// (a second read would fail the same way; the gauges keep the
+			// last counts).
 			failed++
 			s.log.Error("serve: sync pass failed", "error", err.Error(), "failedPasses", failed)
 		} else {
 			failed = 0
-		}
-		if err := s.m.countKeys(ctx, s.store); err != nil && ctx.Err() == nil {
-			s.log.Warn("serve: counting keys", "error", err.Error())
+			if err := s.m.countKeys(ctx, s.store); err != nil && ctx.Err() == nil {
+				s.log.Warn("serve: counting keys", "error", err.Error())
+			}
 		}
 		wait := syncWait(s.cfg.SyncInterval, failed)
 		if s.cfg.SyncJitter > 0 {
