@@ -157,6 +157,10 @@ type Config struct {
 	demoTicked func(moved bool)
 	// started, if set, is called with the server before OnListen (tests).
 	started func(*server)
+	// probed, if set, is called after probeLoop looked at a vendor: err is
+	// its probe's, nil when the vendor answered recently and was not asked
+	// (tests).
+	probed func(vendor string, err error)
 }
 
 // Console configures the web console [Run] mounts at "/": sign-in with an

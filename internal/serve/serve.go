@@ -361,14 +361,17 @@ func (s *server) probeLoop(ctx context.Context) {
 	every := s.cfg.ReadyWindow / 3
 	for {
 		for vendor, probe := range s.probes() {
-			if time.Since(s.m.reachedAt(vendor)) < s.cfg.ReadyWindow/2 {
-				continue
+			var err error
+			if time.Since(s.m.reachedAt(vendor)) >= s.cfg.ReadyWindow/2 {
+				pctx, cancel := context.WithTimeout(ctx, s.cfg.HTTPTimeout)
+				if err = probe(pctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("serve: probe failed", "vendor", vendor, "error", err.Error())
+				}
+				cancel()
 			}
-			pctx, cancel := context.WithTimeout(ctx, s.cfg.HTTPTimeout)
-			if err := probe(pctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("serve: probe failed", "vendor", vendor, "error", err.Error())
+			if s.cfg.probed != nil {
+				s.cfg.probed(vendor, err)
 			}
-			cancel()
 		}
 		if !s.pause(ctx, every, nil) {
 			return
