@@ -459,19 +459,6 @@ func TestReadyzVendors(t *testing.T) {
 			}
 			<-probed
 			code, rd := getReadyz(t, r.base)
-			if tc.bad == "hook" {
-				// serve asks both vendors when it starts, concurrently:
-				// wait for their answers, the hook's check stays failed.
-				tick := time.NewTicker(20 * time.Millisecond)
-				defer tick.Stop()
-				for deadline := time.Now().Add(10 * time.Second); rd.Checks[vendorOkta] != "ok" || rd.Checks[vendorYubico] != "ok"; {
-					if time.Now().After(deadline) {
-						break
-					}
-					<-tick.C
-					code, rd = getReadyz(t, r.base)
-				}
-			}
 			if code != http.StatusServiceUnavailable || rd.Ready || !strings.Contains(rd.Checks[tc.bad], tc.want) {
 				t.Errorf("/readyz = %d %+v, want 503 with %s saying %q", code, rd, tc.bad, tc.want)
 			}
