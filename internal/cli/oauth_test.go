@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,13 +68,19 @@ func newServiceKey(t *testing.T, asJWK bool) serviceKey {
 
 // printed reports the first secret of k found in out.
 func (k serviceKey) printedIn(out string) string {
-	for _, s := range append(k.secrets, "PRIVATE KEY", "eyJ") { // eyJ: any JWT (assertion, proof, token)
+	for _, s := range append(k.secrets, "PRIVATE KEY") {
 		if strings.Contains(out, s) {
 			return s
 		}
 	}
-	return ""
+	return jwtShape.FindString(out)
 }
+
+// jwtShape matches any JWT (assertion, DPoP proof, access token): a JSON
+// header in base64url ("eyJ…") and a payload, dot-separated. A bare "eyJ"
+// also turns up in the random request IDs the output names (Okta's
+// "req" + 22 letters and digits), which are no secret.
+var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.`)
 
 // newOAuthOrg starts a fake org on the runs' clock whose SSWS token is
 // revoked, so only OAuth can succeed, with a service app registered.
