@@ -1,8 +1,14 @@
 package serve
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 func TestSyncWait(t *testing.T) {
@@ -25,5 +31,26 @@ func TestSyncWait(t *testing.T) {
 		if got := syncWait(tt.interval, tt.failed); got != tt.want {
 			t.Errorf("syncWait(%v, %d) = %v, want %v", tt.interval, tt.failed, got, tt.want)
 		}
+	}
+}
+
+// TestWaitClockCountsWaitsMade: a wait refused because it would outlast
+// the call's deadline is not counted as a wait.
+func TestWaitClockCountsWaitsMade(t *testing.T) {
+	m := newMetrics(func() float64 { return 0 })
+	c := waitClock{m: m, vendor: vendorOkta}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if err := c.Sleep(ctx, time.Hour); !errors.Is(err, httpclient.ErrPastDeadline) {
+		t.Fatalf("Sleep past the deadline = %v, want ErrPastDeadline", err)
+	}
+	if err := c.Sleep(t.Context(), time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(m.waits.WithLabelValues(vendorOkta)); n != 1 {
+		t.Errorf("waits counted %v, want 1 (the refused one is not a wait)", n)
+	}
+	if s := testutil.ToFloat64(m.waitSeconds.WithLabelValues(vendorOkta)); s != 0.001 {
+		t.Errorf("wait seconds %v, want 0.001", s)
 	}
 }

@@ -228,7 +228,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // waitClock is the clients' clock (okta.Clock and yubico.Clock): the wall
-// clock, counting every wait.
+// clock, counting every wait made (not one refused because it would outlast
+// the call's deadline, nor one cut short by cancellation).
 type waitClock struct {
 	m      *metrics
 	vendor string
@@ -237,11 +238,12 @@ type waitClock struct {
 func (c waitClock) Now() time.Time { return httpclient.WallClock{}.Now() }
 
 func (c waitClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d > 0 {
+	err := httpclient.Sleep(ctx, d)
+	if err == nil && d > 0 {
 		c.m.waits.WithLabelValues(c.vendor).Inc()
 		c.m.waitSeconds.WithLabelValues(c.vendor).Add(d.Seconds())
 	}
-	return httpclient.Sleep(ctx, d)
+	return err
 }
 
 // route is a route template split into segments; "{…}" matches any one
