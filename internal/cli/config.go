@@ -167,9 +167,8 @@ var settings = []*Setting{
 			if v == "" {
 				return nil
 			}
-			u, err := url.Parse(v)
-			if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-				return errors.New("not an absolute https URL")
+			if err := checkURL(v); err != nil {
+				return err
 			}
 			c.OktaOrg = v
 			return nil
@@ -342,7 +341,9 @@ var settings = []*Setting{
 // first (flag, then environment) and has no file key.
 var configSetting = &Setting{Name: "config", FlagOnly: false, Usage: "JSON file of settings, keyed by setting name (flags and PREENROLL_* variables override it)"}
 
-// checkURL accepts an absolute http(s) URL.
+// checkURL accepts an absolute http(s) URL (what each URL may be beyond
+// that — https only, or http on loopback — the setting's user checks with
+// its own words).
 func checkURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {

@@ -202,16 +202,10 @@ func checkHookURI(s string) error {
 	if s == "" || len(s) > okta.MaxEventHookURILen || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return fmt.Errorf("%q must be a URL of at most %d characters without whitespace", s, okta.MaxEventHookURILen)
 	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || u.Host == "" || u.User != nil:
+	if _, err := httpclient.ParseURL(s); err != nil {
 		return fmt.Errorf("%q is not a valid HTTPS URL", s)
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && httpclient.IsLoopback(u.Hostname()):
-		return nil
 	}
-	return fmt.Errorf("%q is not a valid HTTPS URL", s)
+	return nil
 }
 
 // validToken reports whether s is an HTTP field name.
