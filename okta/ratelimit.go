@@ -150,35 +150,19 @@ func resetDelay(h http.Header, now time.Time) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	base := now
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		base = d
-	}
-	delay := time.Unix(reset, 0).Sub(base)
+	delay := time.Unix(reset, 0).Sub(httpclient.ServerNow(h, now))
 	return min(max(delay, 0), maxServerWait), true
 }
 
-// maxServerWait caps any wait a server asks for. A reset or Retry-After
-// further away than this is nonsense (Okta's windows are a minute long) and,
-// unclamped, would overflow time.Duration; the retry policy's
-// MaxRateLimitWait then refuses to wait that long.
-const maxServerWait = 24 * time.Hour
+// maxServerWait caps any wait a server asks for (httpclient.MaxServerWait).
+const maxServerWait = httpclient.MaxServerWait
 
 // rateLimitWait is how long to wait after a 429: Retry-After if Okta sent
 // one, else until X-Rate-Limit-Reset plus one second (Okta's reset has
 // second granularity).
 func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
-	if ra := strings.TrimSpace(h.Get("Retry-After")); ra != "" {
-		if secs, err := strconv.ParseInt(ra, 10, 64); err == nil && secs >= 0 {
-			return time.Duration(min(secs, int64(maxServerWait/time.Second))) * time.Second, true
-		}
-		if t, err := http.ParseTime(ra); err == nil {
-			base := now
-			if d, err := http.ParseTime(h.Get("Date")); err == nil {
-				base = d
-			}
-			return min(max(t.Sub(base), 0), maxServerWait), true
-		}
+	if d, ok := httpclient.RetryAfter(h, now); ok {
+		return d, true
 	}
 	d, ok := resetDelay(h, now)
 	if !ok {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -143,7 +142,7 @@ func (c *Client) apiError(r request, label string, resp *http.Response, body []b
 		Path:          label,
 		StatusCode:    resp.StatusCode,
 		RequestID:     resp.Header.Get("X-Request-Id"),
-		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), c.core.Clock.Now()),
+		RetryAfter:    retryAfter(resp.Header, c.core.Clock.Now()),
 		notFoundOn400: r.notFoundOn400,
 	}
 	// Decode the whole (already bounded) body: a long list of details must
@@ -198,23 +197,9 @@ func jsonString(raw json.RawMessage) string {
 	return ""
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP-date; it returns 0 when the
-// header is absent or malformed.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 || n > 24*3600 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+// retryAfter is the response's Retry-After (httpclient.RetryAfter: delay
+// seconds or an HTTP date, clamped to a day), 0 without one.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	d, _ := httpclient.RetryAfter(h, now)
+	return d
 }

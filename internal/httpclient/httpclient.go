@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -187,4 +189,37 @@ func ParseURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q: plain http is only allowed for loopback hosts", raw)
 	}
 	return u, nil
+}
+
+// MaxServerWait caps any wait a server asks for (Retry-After, a rate-limit
+// reset). A wait further away than this is nonsense — a broken clock, a
+// date years ahead — and, unclamped, could overflow time.Duration; the
+// clients' retry policies then refuse to wait that long.
+const MaxServerWait = 24 * time.Hour
+
+// ServerNow is the server's time of a response: its Date header, or now
+// when it has none (or a malformed one).
+func ServerNow(h http.Header, now time.Time) time.Time {
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		return d
+	}
+	return now
+}
+
+// RetryAfter reads a response's Retry-After (RFC 9110 §10.2.3): delay
+// seconds, or an HTTP date measured from the response's Date (see
+// [ServerNow]). ok is false when the header is absent or malformed. The
+// wait is clamped to [0, MaxServerWait].
+func RetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool) {
+	ra := strings.TrimSpace(h.Get("Retry-After"))
+	if ra == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(ra, 10, 64); err == nil && secs >= 0 {
+		return time.Duration(min(secs, int64(MaxServerWait/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(ra); err == nil {
+		return min(max(t.Sub(ServerNow(h, now)), 0), MaxServerWait), true
+	}
+	return 0, false
 }
