@@ -102,7 +102,9 @@
 // [StepManagedElsewhere]. After shipping, the Service reads the shipment
 // at most twice a day until it is delivered ([Record.DeliveredAt]). With a
 // Yubico API that honours Idempotency-Key (yubicotest does; the real API's
-// support is unconfirmed), set [Config.IdempotentShipments].
+// support is unconfirmed), set [Config.IdempotentShipments]; an
+// interrupted create is then resent with its key within
+// [Config.IdempotencyWindow] of its intent, and errored for a person after.
 //
 // # Testing
 //

@@ -622,6 +622,63 @@ func TestResumeAfterLostRequests(t *testing.T) {
 	}
 }
 
+// TestResumedCreatePastIdempotencyWindow: a shipment create whose answer
+// was lost is not sent again once Config.IdempotencyWindow has passed since
+// its intent (Yubico may have forgotten the key, and a resend would make a
+// second shipment): the record is errored for a person, and a Delete says
+// to look in the Yubico console rather than resending to find the shipment.
+func TestResumedCreatePastIdempotencyWindow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{
+		yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())},
+		config:       func(c *fulfillment.Config) { c.IdempotentShipments = true },
+	})
+	ctx := t.Context()
+	u := e.addUser(1, okta.UserActive, nil)
+	if _, err := e.Service.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Two lost answers: net/http resends a keyed request once by itself.
+	if err := e.Yubico.DropResponseAfterCommit(2); err != nil {
+		t.Fatal(err)
+	}
+	if rep := e.sync(); len(rep.Failures) != 1 || !errors.Is(rep.Failures[0].Err, fulfillment.ErrOutcomeUnknown) {
+		t.Fatalf("Sync with a lost create answer: %+v, want one ErrOutcomeUnknown", rep)
+	}
+	e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
+	creates := func() int {
+		n := 0
+		for _, r := range e.Yubico.RequestLog() {
+			if r.Method == http.MethodPost && r.Path == "/fpr/shipments" {
+				n++
+			}
+		}
+		return n
+	}
+	before := creates()
+
+	e.Advance(fulfillment.DefaultIdempotencyWindow)
+	e.sync()
+	rec := e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
+	if rec.FailedStep != fulfillment.StepShipmentCreating || !strings.Contains(rec.Reason, "IdempotencyWindow") ||
+		!strings.Contains(rec.Reason, "Yubico console") {
+		t.Errorf("errored at %s with reason %q; want the create, naming the window and the console", rec.FailedStep, rec.Reason)
+	}
+	if n := creates(); n != before {
+		t.Errorf("%d creates sent after the window passed, want none", n-before)
+	}
+	if n := len(e.Yubico.Shipments()); n != 1 {
+		t.Errorf("Yubico holds %d shipments, want the 1 first made", n)
+	}
+	if err := e.Service.Delete(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec = e.wantStatus(u.ID, fulfillment.Deleted, fulfillment.StepDeleted)
+	if n := creates(); n != before || !strings.Contains(rec.Reason, "cancel it") {
+		t.Errorf("Delete sent %d creates, reason %q; want none, and a reason asking a person to cancel the shipment", n-before, rec.Reason)
+	}
+}
+
 func oktaEnroll(userID, kid, x, y string) okta.EnrollRequest {
 	return okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID},
 		TransportKey: webauthn.PublicJWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: "enc", X: x, Y: y}}

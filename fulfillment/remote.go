@@ -242,11 +242,18 @@ func (s *Service) createFPRShipment(ctx context.Context, req yubico.FPRShipmentR
 // findLostShipment learns the ID of a shipment whose create had an unknown
 // outcome (the record holds the intent's key and body but no shipment ID),
 // so that Delete can cancel it: with Config.IdempotentShipments, repeating
-// the create with the same key returns the shipment Yubico made (or makes
-// it now, to be cancelled at once). Without, nothing can be learnt safely.
+// the create with the same key inside Config.IdempotencyWindow returns the
+// shipment Yubico made (or makes it now, to be cancelled at once).
+// Without, nothing can be learnt safely; past the window, rec.Reason asks
+// a person to look in the Yubico console.
 func (s *Service) findLostShipment(ctx context.Context, rec *Record) error {
 	key := rec.Keys[StepShipmentCreating]
 	if rec.ShipmentID != "" || key == "" || !s.idempotentShipments || rec.PINRequest == "" || rec.Shipping == (ShippingInfo{}) {
+		return nil
+	}
+	if why := s.cannotResend(*rec, StepShipmentCreating); why != "" {
+		rec.Reason += "; a shipment create left no shipment ID and " + why +
+			": if the Yubico console has a shipment to " + rec.Shipping.RecipientEmail() + ", cancel it"
 		return nil
 	}
 	req, err := fprRequest(*rec)

@@ -25,6 +25,8 @@ const (
 	DefaultConcurrency  = 4
 	DefaultPollInterval = time.Hour
 	DefaultLease        = 2 * time.Minute
+	// DefaultIdempotencyWindow is the default Config.IdempotencyWindow.
+	DefaultIdempotencyWindow = 24 * time.Hour
 	// MinFencedLease is the shortest Config.Lease that bounds a step's
 	// remote calls; a shorter one means one instance on the store.
 	MinFencedLease      = time.Second
@@ -188,6 +190,16 @@ type Config struct {
 	// marked errored with a reason asking a person to look in the Yubico
 	// console before Retry: never a second key.
 	IdempotentShipments bool
+	// IdempotencyWindow is how long Yubico is taken to remember a create's
+	// Idempotency-Key (default [DefaultIdempotencyWindow], yubicotest's
+	// IdempotencyTTL; the real API publishes none). With
+	// IdempotentShipments, a create whose outcome is unknown is sent again
+	// with its key only while less than this has passed since its intent
+	// was first recorded (before the first send, so this clock never
+	// undercounts Yubico's): a key Yubico has forgotten would make a
+	// second shipment. Later, as without IdempotentShipments, the record
+	// is marked errored for a person to look in the Yubico console.
+	IdempotencyWindow time.Duration
 }
 
 // Service runs the lifecycle of pre-enrolled YubiKeys for Okta users: it
@@ -296,6 +308,7 @@ type Service struct {
 	maxEventBody        int64
 	owner               string // this instance's ID, for leases
 	idempotentShipments bool
+	idempotencyWindow   time.Duration
 
 	randMu sync.Mutex // guards rand reads
 
@@ -368,6 +381,8 @@ func New(cfg Config) (*Service, error) {
 		return bad("OrderBurst %d: must not be negative", cfg.OrderBurst)
 	case cfg.MaxEventBody < 0:
 		return bad("MaxEventBody %d: must not be negative", cfg.MaxEventBody)
+	case cfg.IdempotencyWindow < 0:
+		return bad("IdempotencyWindow %v: must not be negative", cfg.IdempotencyWindow)
 	case strings.ContainsAny(cfg.EventHookSecret.Reveal(), "\r\n"):
 		return bad("EventHookSecret: must be one line")
 	}
@@ -391,6 +406,7 @@ func New(cfg Config) (*Service, error) {
 		truncate:            cfg.TruncateNames,
 		maxEventBody:        cmpOr(cfg.MaxEventBody, DefaultMaxEventBody),
 		idempotentShipments: cfg.IdempotentShipments,
+		idempotencyWindow:   cmpOr(cfg.IdempotencyWindow, DefaultIdempotencyWindow),
 		locks:               make(map[string]*userLock),
 		kick:                make(chan struct{}, 1),
 	}

@@ -209,9 +209,9 @@ func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, err
 				return next, err
 			}
 		case resendIfIdempotent:
-			if !s.idempotentShipments {
-				return s.fail(ctx, rec, rule.intent, "the outcome of the Yubico shipment creation is unknown and the "+
-					"client cannot repeat it safely; check the Yubico console for a shipment to "+rec.Shipping.RecipientEmail()+
+			if why := s.cannotResend(rec, rule.intent); why != "" {
+				return s.fail(ctx, rec, rule.intent, "the outcome of the Yubico shipment creation is unknown and "+why+
+					"; check the Yubico console for a shipment to "+rec.Shipping.RecipientEmail()+
 					", cancel it if it exists, then Retry")
 			}
 		case checkThenResend:
@@ -225,6 +225,28 @@ func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, err
 		}
 	}
 	return rule.do(s, ctx, p, rec)
+}
+
+// cannotResend says why the create of intent (whose outcome is unknown)
+// cannot be sent again safely, or "" if it can: Yubico is not known to
+// de-duplicate creates (Config.IdempotentShipments), or more than
+// Config.IdempotencyWindow has passed since the intent's key was first
+// recorded, so Yubico may have forgotten it.
+func (s *Service) cannotResend(rec Record, intent Step) string {
+	if !s.idempotentShipments {
+		return "the client cannot repeat it safely"
+	}
+	key := rec.Keys[intent]
+	for _, c := range rec.History {
+		if c.Key == key && key != "" {
+			if age := s.now().Sub(c.At); age >= s.idempotencyWindow {
+				return fmt.Sprintf("its idempotency key is %v old, past the %v Yubico is taken to remember it (Config.IdempotencyWindow)",
+					age.Round(time.Minute), s.idempotencyWindow)
+			}
+			return ""
+		}
+	}
+	return "" // no intent recorded with the key: it is being sent for the first time
 }
 
 // fail records that step failed for reason: FulfillmentErrored, with every

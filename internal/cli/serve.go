@@ -26,6 +26,7 @@ type ServeConfig struct {
 	SyncInterval, SyncJitter                    time.Duration
 	ShutdownTimeout, Lease, ReadyWindow         time.Duration
 	IdempotentShipments                         bool
+	IdempotencyWindow                           time.Duration
 	DemoUsers                                   int
 	DemoDay                                     time.Duration
 
@@ -141,6 +142,8 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				c.Serve.IdempotentShipments = b
 				return err
 			}},
+		&Setting{Name: "idempotency-window", Default: fulfillment.DefaultIdempotencyWindow.String(), Commands: only, Usage: "how long Yubico is taken to remember an Idempotency-Key: with -idempotent-shipments, a shipment create whose outcome is unknown is resent only this long after its intent, then errored for a person",
+			set: duration(func(c *Config) *time.Duration { return &c.Serve.IdempotencyWindow }, time.Minute, 30*24*time.Hour)},
 		&Setting{Name: "console", Bool: true, Commands: only, Usage: "serve the web console at / (default: on when -console-client-id is set, and in the demo)",
 			set: func(c *Config, v string) error {
 				if v == "" {
@@ -300,8 +303,8 @@ func runServe(ctx context.Context, inv *Invocation) int {
 		OktaOrg: cfg.OktaOrg, OktaToken: okta.Secret(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
 		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: okta.Secret(cfg.yubicoToken),
 		StoreBackend: store, RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
-		IdempotentShipments: cfg.Serve.IdempotentShipments,
-		SyncInterval:        cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter,
+		IdempotentShipments: cfg.Serve.IdempotentShipments, IdempotencyWindow: cfg.Serve.IdempotencyWindow,
+		SyncInterval: cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter,
 		ShutdownTimeout: cfg.Serve.ShutdownTimeout, ReadyWindow: cfg.Serve.ReadyWindow,
 		DemoUsers: cfg.Serve.DemoUsers, DemoDay: cfg.Serve.DemoDay,
 		Console: serve.Console{

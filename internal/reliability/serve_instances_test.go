@@ -167,8 +167,14 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	// The fakes' clocks run with the wall clock (and jump ahead on top, see
 	// below), as Okta's does: the Service tells its own enrollments from
 	// another tool's by when Okta made them, on its own running clock.
+	//
+	// Yubico remembers idempotency keys for a year of its clock, not a day:
+	// the instances' clients retry a shipment create (and an instance
+	// resumes an interrupted one) seconds later on their clock, which is
+	// days later on the fake's, and a forgotten key would make a second
+	// shipment that no real deployment would see (a CI run found one).
 	w := newWorldWith(t, n, seed, []oktatest.Option{oktatest.WithoutRateLimits(), oktatest.WithRealTime()},
-		[]yubicotest.Option{yubicotest.WithRealTime()})
+		[]yubicotest.Option{yubicotest.WithRealTime(), yubicotest.WithIdempotencyTTL(365 * 24 * time.Hour)})
 	store, err := pgstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -369,6 +375,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	if out.duplicates != 0 || out.lost != 0 || out.active+len(out.errored) != n {
 		t.Errorf("Active %d, errored %d, duplicates %d, lost %d; want %d Active or errored, no duplicates, none lost",
 			out.active, len(out.errored), out.duplicates, out.lost, n)
+		logKeyedCreates(t, w.Yubico)
 	}
 	for id, r := range out.errored {
 		t.Logf("user %s errored: %s", id, r)
@@ -378,6 +385,25 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	}
 	t.Logf("three serve instances on PostgreSQL, %v: %d users, %d Active, %d errored with a reason, %d SIGKILLs; Okta faults %v, Yubico faults %v",
 		time.Since(start).Round(time.Second), n, out.active, len(out.errored), killed, w.Okta.HTTPFaultCounts(), yubicoFaultCounts(w))
+}
+
+// logKeyedCreates logs, for a failed run, the idempotency keys that made
+// more than one shipment at Yubico (each create with its time on the
+// fake's clock): a duplicate made by one key again is a key the fake had
+// forgotten; a duplicate absent here was made under two keys.
+func logKeyedCreates(t *testing.T, y *yubicotest.Server) {
+	t.Helper()
+	made := map[string][]time.Time{}
+	for _, r := range y.RequestLog() {
+		if r.Method == http.MethodPost && r.IdempotencyKey != "" && r.Status/100 == 2 && !r.Replayed {
+			made[r.IdempotencyKey] = append(made[r.IdempotencyKey], r.Time)
+		}
+	}
+	for key, at := range made {
+		if len(at) > 1 {
+			t.Logf("idempotency key %s made %d shipments, at %v", key, len(at), at)
+		}
+	}
 }
 
 // databaseOutage stops the PostgreSQL server in pgDir while the instances

@@ -113,6 +113,10 @@ type Config struct {
 	// Idempotency-Key (yubicotest does; the real API's support is not
 	// documented). See fulfillment.Config.
 	IdempotentShipments bool
+	// IdempotencyWindow is how long Yubico is taken to remember an
+	// Idempotency-Key (default fulfillment.DefaultIdempotencyWindow). See
+	// fulfillment.Config.
+	IdempotencyWindow time.Duration
 
 	// SyncInterval is the time between Sync passes (default 5 min), plus a
 	// random extra of up to SyncJitter (default 30 s; negative: none). An

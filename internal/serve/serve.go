@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 	fcfg := fulfillment.Config{
 		RPIDs: cfg.RPIDs, Defaults: cfg.Item, Concurrency: cfg.Concurrency, Lease: cfg.Lease,
-		Logger: cfg.Logger, EventHookSecret: cfg.HookSecret, IdempotentShipments: cfg.IdempotentShipments,
+		Logger: cfg.Logger, EventHookSecret: cfg.HookSecret, IdempotentShipments: cfg.IdempotentShipments, IdempotencyWindow: cfg.IdempotencyWindow,
 		// A record this instance checked stays with it until its next
 		// pass is certainly over: N instances make one instance's calls.
 		SyncClaim: cfg.SyncInterval + max(cfg.SyncJitter, 0) + cmp.Or(cfg.Lease, fulfillment.DefaultLease),

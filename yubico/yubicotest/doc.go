@@ -78,7 +78,7 @@
 // is our model, after the IETF HTTPAPI draft). Keys belong to the
 // organisation (every token of a Server shares them; two Servers are two
 // organisations) and are remembered for [IdempotencyTTL] of the fake's clock
-// after the create that first used them. A create with a remembered key and
+// ([WithIdempotencyTTL] sets another) after the create that first used them. A create with a remembered key and
 // the same body (compared as decoded JSON) creates nothing: it gets 200, the
 // header Idempotent-Replayed: true and the shipment's current view (the
 // first response if the shipment was cancelled since). The same key with a

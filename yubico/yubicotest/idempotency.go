@@ -11,7 +11,8 @@ import (
 )
 
 // IdempotencyTTL is how long the fake remembers an idempotency key, in its
-// own clock's time, from the create that first used it.
+// own clock's time, from the create that first used it, unless
+// [WithIdempotencyTTL] sets another.
 const IdempotencyTTL = 24 * time.Hour
 
 // idemEntry is a remembered create: the key's route and body fingerprint,
@@ -62,11 +63,12 @@ func fingerprint(w http.ResponseWriter, v any) ([sha256.Size]byte, bool) {
 	return sha256.Sum256(b), true
 }
 
-// pruneIdemLocked forgets keys older than IdempotencyTTL. Entries are queued
+// pruneIdemLocked forgets keys older than the TTL (IdempotencyTTL or
+// WithIdempotencyTTL). Entries are queued
 // in creation order and the clock only moves forward, so only the front can
 // be due.
 func (s *Server) pruneIdemLocked() {
-	for len(s.idemQueue) > 0 && s.now.Sub(s.idemQueue[0].at) > IdempotencyTTL {
+	for len(s.idemQueue) > 0 && s.now.Sub(s.idemQueue[0].at) > s.idemTTL {
 		e := s.idemQueue[0]
 		s.idemQueue[0] = nil
 		s.idemQueue = s.idemQueue[1:]

@@ -203,6 +203,34 @@ func TestIdempotencyKeyExpires(t *testing.T) {
 	}
 }
 
+func TestWithIdempotencyTTL(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{0, -time.Hour} {
+		if srv, err := yubicotest.Start(yubicotest.WithIdempotencyTTL(d)); err == nil {
+			srv.Close()
+			t.Errorf("Start(WithIdempotencyTTL(%v)) succeeded; want an error", d)
+		} else if !strings.Contains(err.Error(), "WithIdempotencyTTL") {
+			t.Errorf("Start(WithIdempotencyTTL(%v)) = %v; want an error naming the option", d, err)
+		}
+	}
+	srv := newServer(t, yubicotest.WithIdempotencyTTL(30*24*time.Hour))
+	c := srv.Client()
+	req := fprRequest(newOkta(t, c, srv.Now(), "example.okta.com"))
+	req.IdempotencyKey = "fulfil-00u1-4"
+	first, err := c.CreateFPRShipment(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance(t, srv, 29*24*time.Hour) // past the default TTL, inside the set one
+	if again, err := c.CreateFPRShipment(t.Context(), req); err != nil || again.ID != first.ID {
+		t.Fatalf("create 29 days after the first: %s, %v; want the replay of %s", again.ID, err, first.ID)
+	}
+	advance(t, srv, 24*time.Hour+time.Second)
+	if later, err := c.CreateFPRShipment(t.Context(), req); err != nil || later.ID == first.ID {
+		t.Fatalf("create after the set TTL: %s, %v; want a new shipment", later.ID, err)
+	}
+}
+
 func TestInvalidIdempotencyKeyHeader(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)

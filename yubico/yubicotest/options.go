@@ -168,6 +168,7 @@ type setup struct {
 	fidoCA    *simulator.CA
 	pinLength int
 	firmware  *simulator.Version
+	idemTTL   time.Duration // how long idempotency keys are remembered
 }
 
 // Option configures a [Server].
@@ -287,6 +288,22 @@ func WithDeniedParties(names ...string) Option {
 // WithLimits sets the field limits (zero fields keep their defaults).
 func WithLimits(l Limits) Option {
 	return func(c *config) error { c.limits = l; return nil }
+}
+
+// WithIdempotencyTTL sets how long the fake remembers an idempotency key,
+// in its own clock's time, from the create that first used it (default
+// [IdempotencyTTL]). Lengthen it for a test whose fake clock jumps days
+// while the client's does not (clients that cannot be given the fake's
+// clock): a create retried a few wall-clock seconds later would otherwise
+// find its key forgotten and make a second shipment.
+func WithIdempotencyTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("yubicotest: WithIdempotencyTTL(%v): must be positive", d)
+		}
+		c.idemTTL = d
+		return nil
+	}
 }
 
 // WithTiming sets the lifecycle timing (zero fields keep their defaults).

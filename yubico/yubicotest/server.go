@@ -85,7 +85,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 
 // Start starts a fake Yubico; call [Server.Close] when done.
 func Start(opts ...Option) (*Server, error) {
-	cfg := config{Settings: fakehttp.DefaultSettings(), setup: setup{pinLength: 8}, serial: 31000001}
+	cfg := config{Settings: fakehttp.DefaultSettings(), setup: setup{pinLength: 8, idemTTL: IdempotencyTTL}, serial: 31000001}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("yubicotest: nil option")
