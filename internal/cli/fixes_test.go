@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/okta"
 )
@@ -185,5 +187,37 @@ func TestBatchInterruptDuringLookups(t *testing.T) {
 	}
 	if len(o.srv.Events()) != 0 {
 		t.Error("something was ordered after the interrupt")
+	}
+}
+
+// A wait the wall clock refuses (it would pass the command's deadline) is
+// reported as not made, not as "retrying in"; one inside the deadline is
+// reported as before.
+func TestWaitReporterRefusedWait(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for _, tc := range []struct {
+		name, problem string
+		wait          time.Duration
+		want          string
+		refused       bool
+	}{
+		{"rate limit, inside", "", time.Millisecond, "preenroll: waiting 1ms for Okta's rate limit to reset\n", false},
+		{"rate limit, past", "", time.Hour, "preenroll: not waiting 1h0m0s for Okta's rate limit to reset: that is past the command's deadline\n", true},
+		{"retry, inside", "Okta answered GET /x with HTTP 503", time.Millisecond, "preenroll: Okta answered GET /x with HTTP 503; retrying in 1ms\n", false},
+		{"retry, past", "Okta answered GET /x with HTTP 503", time.Hour, "preenroll: Okta answered GET /x with HTTP 503; not retrying in 1h0m0s: that is past the command's deadline\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			r := &waitReporter{service: "Okta", w: &out, clock: httpclient.WallClock{}, problem: tc.problem}
+			err := r.Sleep(ctx, tc.wait)
+			if diff := cmp.Diff(tc.want, out.String()); diff != "" {
+				t.Errorf("printed (-want +got):\n%s", diff)
+			}
+			if got := errors.Is(err, httpclient.ErrPastDeadline); got != tc.refused || (!tc.refused && err != nil) {
+				t.Errorf("Sleep = %v; want refused %v", err, tc.refused)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -71,15 +72,24 @@ func transportProblem(err error) string {
 // Now is the wrapped clock's.
 func (r *waitReporter) Now() time.Time { return r.clock.Now() }
 
-// Sleep says why the client waits, then waits.
+// Sleep says why the client waits, then waits. A wait the wall clock
+// refuses (it would pass the command's deadline, see httpclient.Sleep) is
+// reported as not made.
 func (r *waitReporter) Sleep(ctx context.Context, d time.Duration) error {
 	r.mu.Lock()
 	problem := r.problem
 	r.mu.Unlock()
-	if problem == "" {
-		r.print(fmt.Sprintf("waiting %v for %s's rate limit to reset", d.Round(time.Millisecond), r.service))
-	} else {
-		r.print(fmt.Sprintf("%s; retrying in %v", problem, d.Round(time.Millisecond)))
+	wait := d.Round(time.Millisecond)
+	_, wall := r.clock.(httpclient.WallClock)
+	switch {
+	case wall && httpclient.Outlasts(ctx, d) && problem == "":
+		r.print(fmt.Sprintf("not waiting %v for %s's rate limit to reset: that is past the command's deadline", wait, r.service))
+	case wall && httpclient.Outlasts(ctx, d):
+		r.print(fmt.Sprintf("%s; not retrying in %v: that is past the command's deadline", problem, wait))
+	case problem == "":
+		r.print(fmt.Sprintf("waiting %v for %s's rate limit to reset", wait, r.service))
+	default:
+		r.print(fmt.Sprintf("%s; retrying in %v", problem, wait))
 	}
 	return r.clock.Sleep(ctx, d)
 }

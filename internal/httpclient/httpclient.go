@@ -154,7 +154,7 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+	if Outlasts(ctx, d) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -168,6 +168,13 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Outlasts reports whether a wall-clock wait of d would end after ctx's
+// deadline: the waits [Sleep] refuses.
+func Outlasts(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < d
 }
 
 // ParseURL parses raw as the absolute URL of a server a client talks to:
