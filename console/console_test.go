@@ -717,3 +717,49 @@ func TestProviderErrorIsCutAndCleaned(t *testing.T) {
 		t.Error("the page shows control or format characters")
 	}
 }
+
+// The People page counts every record by status but reads only the rows
+// it shows: past maxPeopleRows it says so, and a status filter reads that
+// status's rows alone.
+func TestPeoplePageCountsAndRows(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	ctx := t.Context()
+	put := func(id string, st fulfillment.Status) {
+		t.Helper()
+		if _, err := r.w.Config.Store.Put(ctx, fulfillment.Record{UserID: id, Login: id + "@example.com", Status: st, Step: fulfillment.StepInitiated}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range maxPeopleRows + 1 {
+		put(fmt.Sprintf("00uactive%05d", i), fulfillment.Active)
+	}
+	put("00ushipped", fulfillment.Shipped)
+	hc := r.signIn("reader@example.com")
+	for _, tc := range []struct {
+		path     string
+		rows     int
+		more     bool
+		contains []string
+	}{
+		{"/", maxPeopleRows, true, []string{`id="count-all" href="/" aria-current="page">All <strong>1002</strong>`, `Active <strong>1001</strong>`, `Shipped <strong>1</strong>`}},
+		{"/?status=SHIPPED", 1, false, []string{`All <strong>1002</strong>`, `id="person-00ushipped"`}},
+		{"/?status=ACTIVE", maxPeopleRows, true, []string{`id="person-00uactive00000"`}},
+	} {
+		code, body := r.get(hc, tc.path)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s: %d", tc.path, code)
+		}
+		if n := strings.Count(body, `<tr id="person-`); n != tc.rows {
+			t.Errorf("GET %s: %d rows, want %d", tc.path, n, tc.rows)
+		}
+		if more := strings.Contains(body, "Only the first rows are shown"); more != tc.more {
+			t.Errorf("GET %s: the more-rows note shown %v, want %v", tc.path, more, tc.more)
+		}
+		for _, s := range tc.contains {
+			if !strings.Contains(body, s) {
+				t.Errorf("GET %s: page lacks %q", tc.path, s)
+			}
+		}
+	}
+}

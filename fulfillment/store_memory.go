@@ -85,6 +85,20 @@ func (m *MemoryStore) List(ctx context.Context, q Query) ([]Record, error) {
 	return out, nil
 }
 
+// CountByStatus implements [StatusCounter].
+func (m *MemoryStore) CountByStatus(ctx context.Context) (map[Status]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	counts := map[Status]int{}
+	for _, r := range m.records {
+		counts[r.Status]++
+	}
+	return counts, nil
+}
+
 // MarkEvent implements [Store].
 func (m *MemoryStore) MarkEvent(ctx context.Context, eventID string, at time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {

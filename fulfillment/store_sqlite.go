@@ -315,6 +315,36 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 	return out, nil
 }
 
+// CountByStatus implements [StatusCounter]: one scan of the status index,
+// no record decoded.
+func (s *SQLiteStore) CountByStatus(ctx context.Context) (map[Status]int, error) {
+	st, err := s.stmt(ctx, `SELECT status, COUNT(*) FROM records GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: count by status: %w", err)
+	}
+	rows, err := st.QueryContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: count by status: %w", err)
+	}
+	defer rows.Close()
+	counts := map[Status]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("fulfillment: sqlite: count by status: %w", err)
+		}
+		if !Status(status).Valid() {
+			return nil, fmt.Errorf("fulfillment: sqlite: count by status: unknown status %q", truncateValue(status))
+		}
+		counts[Status(status)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: count by status: %w", err)
+	}
+	return counts, nil
+}
+
 // MarkEvent implements [Store].
 func (s *SQLiteStore) MarkEvent(ctx context.Context, eventID string, at time.Time) (bool, error) {
 	if err := CheckID("event ID", eventID); err != nil {

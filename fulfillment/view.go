@@ -15,6 +15,13 @@ func (s *Service) List(ctx context.Context, q Query) ([]Record, error) {
 	return s.store.List(ctx, q)
 }
 
+// CountByStatus returns how many records of each status the Service's
+// Store holds, without reading them where the store can count
+// ([StatusCounter]; every store in this module can).
+func (s *Service) CountByStatus(ctx context.Context) (map[Status]int, error) {
+	return CountByStatus(ctx, s.store)
+}
+
 // CheckShipping validates an Okta user's profile as the shipping address
 // of an order exactly as [Service.Order] does (Config.TruncateNames
 // included), without any call: nil, or a *ValidationError wrapping

@@ -56,7 +56,7 @@ fi
 bench() { # pattern benchtime [count]
 	go test -run '^$' -bench "$1" -benchtime "$2" -count "${3:-$COUNT}" -timeout 60m "$PKG" | tee -a "$OUT/bench.txt"
 }
-bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|PeerRatioFreshKeyAgreement|CryptoFloor|Lifecycle|LifecycleVsFloor|LifecycleVsFloorSQLite)$' 1s
+bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|PeerRatioFreshKeyAgreement|CryptoFloor|Lifecycle|LifecycleVsFloor|LifecycleVsFloorSQLite|CountByStatus)$' 1s
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-20s-window$' 1x
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-60s-window$' 1x "$RATE60_COUNT"
 bench '^BenchmarkMemory$' 1x

@@ -31,6 +31,7 @@ var storeCases = []storeCase{
 	{"Isolation", storeIsolation},
 	{"List", storeList},
 	{"ListByteOrder", storeListByteOrder},
+	{"CountByStatus", storeCountByStatus},
 	{"MarkEvent", storeMarkEvent},
 	{"ConcurrentMarkEvent", storeConcurrentMarkEvent},
 	{"ConcurrentCAS", storeConcurrentCAS},
@@ -247,6 +248,61 @@ func storeList(t *testing.T, s fulfillment.Store) {
 		}
 	}
 }
+
+// storeCountByStatus checks that fulfillment.CountByStatus (the store's own
+// count if it is a fulfillment.StatusCounter) agrees with what the store
+// holds, before and after a record changes status, and with the count
+// made by listing.
+func storeCountByStatus(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	count := func(s fulfillment.Store) map[fulfillment.Status]int {
+		t.Helper()
+		got, err := fulfillment.CountByStatus(ctx, s)
+		if err != nil {
+			t.Fatalf("CountByStatus: %v", err)
+		}
+		for st, n := range got {
+			if n == 0 {
+				delete(got, st) // a status held by none may be absent or 0
+			}
+		}
+		return got
+	}
+	if got := count(s); len(got) != 0 {
+		t.Errorf("CountByStatus of an empty store = %v, want none", got)
+	}
+	var recs []fulfillment.Record
+	for i, st := range []fulfillment.Status{fulfillment.Active, fulfillment.FulfillmentStarted, fulfillment.Active,
+		fulfillment.Shipped, fulfillment.Deleted, fulfillment.Active, fulfillment.FulfillmentErrored} {
+		r, err := s.Put(ctx, fulfillment.Record{UserID: fmt.Sprintf("00u%d", i), Status: st, Step: fulfillment.StepInitiated})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	want := map[fulfillment.Status]int{fulfillment.Active: 3, fulfillment.FulfillmentStarted: 1, fulfillment.Shipped: 1,
+		fulfillment.Deleted: 1, fulfillment.FulfillmentErrored: 1}
+	if diff := cmp.Diff(want, count(s)); diff != "" {
+		t.Errorf("CountByStatus (-want +got):\n%s", diff)
+	}
+	moved := recs[1]
+	moved.Status = fulfillment.Shipped
+	if _, err := s.Put(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	want[fulfillment.FulfillmentStarted], want[fulfillment.Shipped] = 0, 2
+	delete(want, fulfillment.FulfillmentStarted)
+	if diff := cmp.Diff(want, count(s)); diff != "" {
+		t.Errorf("CountByStatus after a record moved (-want +got):\n%s", diff)
+	}
+	// The same counts by listing (the fallback for a store that cannot count).
+	if diff := cmp.Diff(want, count(listOnly{s})); diff != "" {
+		t.Errorf("CountByStatus by listing (-want +got):\n%s", diff)
+	}
+}
+
+// listOnly hides every method of a store but those of fulfillment.Store.
+type listOnly struct{ fulfillment.Store }
 
 // storeListByteOrder checks that user IDs are ordered by their bytes
 // (Go's string order), whatever the database's collation would say: paging

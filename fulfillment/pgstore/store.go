@@ -292,6 +292,32 @@ func (s *Store) List(ctx context.Context, q fulfillment.Query) ([]fulfillment.Re
 	return out, nil
 }
 
+// CountByStatus implements [fulfillment.StatusCounter]: one scan of the
+// status index, no record decoded.
+func (s *Store) CountByStatus(ctx context.Context) (map[fulfillment.Status]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT status, COUNT(*) FROM `+s.records+` GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: count by status: %w", err)
+	}
+	defer rows.Close()
+	counts := map[fulfillment.Status]int{}
+	for rows.Next() {
+		var status string
+		var n int64
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("pgstore: count by status: %w", err)
+		}
+		if !fulfillment.Status(status).Valid() {
+			return nil, fmt.Errorf("pgstore: count by status: unknown status %.64q", status)
+		}
+		counts[fulfillment.Status(status)] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: count by status: %w", err)
+	}
+	return counts, nil
+}
+
 // MarkEvent implements [fulfillment.Store]. The events table's primary key
 // decides: of several instances marking one event at once, exactly one
 // inserts the row and is told first.

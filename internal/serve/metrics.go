@@ -153,22 +153,11 @@ func (m *metrics) observeSync(d time.Duration, rep fulfillment.SyncReport, err e
 	}
 }
 
-// countKeys sets the keys gauge from the store.
+// countKeys sets the keys gauge from the store's counts.
 func (m *metrics) countKeys(ctx context.Context, store fulfillment.Store) error {
-	counts := map[fulfillment.Status]int{}
-	after := ""
-	for {
-		recs, err := store.List(ctx, fulfillment.Query{After: after, Limit: 1000})
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			counts[r.Status]++
-		}
-		if len(recs) < 1000 {
-			break
-		}
-		after = recs[len(recs)-1].UserID
+	counts, err := fulfillment.CountByStatus(ctx, store)
+	if err != nil {
+		return err
 	}
 	for _, st := range fulfillment.Statuses() {
 		m.keys.WithLabelValues(string(st)).Set(float64(counts[st]))
