@@ -127,6 +127,17 @@ func (e *env) wantStatus(userID string, st fulfillment.Status, step fulfillment.
 	return rec
 }
 
+// shipmentCreates counts the FIDO Pre-reg shipment creates Yubico was sent.
+func (e *env) shipmentCreates() int {
+	n := 0
+	for _, r := range e.Yubico.RequestLog() {
+		if r.Method == http.MethodPost && r.Path == "/v1/fpr/shipments" {
+			n++
+		}
+	}
+	return n
+}
+
 // shipThrough runs the World until every shipment has shipped (103),
 // syncing after each of Yubico's transitions.
 func (e *env) shipThrough() {
@@ -646,16 +657,11 @@ func TestResumedCreatePastIdempotencyWindow(t *testing.T) {
 		t.Fatalf("Sync with a lost create answer: %+v, want one ErrOutcomeUnknown", rep)
 	}
 	e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
-	creates := func() int {
-		n := 0
-		for _, r := range e.Yubico.RequestLog() {
-			if r.Method == http.MethodPost && r.Path == "/fpr/shipments" {
-				n++
-			}
-		}
-		return n
-	}
+	creates := e.shipmentCreates
 	before := creates()
+	if before == 0 {
+		t.Fatal("no shipment create in Yubico's request log")
+	}
 
 	e.Advance(fulfillment.DefaultIdempotencyWindow)
 	e.sync()
