@@ -958,6 +958,39 @@ func TestDeleteAfterLostCreate(t *testing.T) {
 	}
 }
 
+// TestDeleteAfterRefusedCreate: Yubico refused the shipment create (a
+// definite answer: it made no shipment), so Delete, inside the idempotency
+// window or past it, sends no create to look for a shipment and asks no
+// person to look for one in the Yubico console.
+func TestDeleteAfterRefusedCreate(t *testing.T) {
+	t.Parallel()
+	for _, wait := range []time.Duration{0, fulfillment.DefaultIdempotencyWindow} {
+		t.Run(fmt.Sprintf("after %v", wait), func(t *testing.T) {
+			t.Parallel()
+			// Yubico knows no customization of the Service's orders.
+			e := newEnv(t, envOption{yubico: []yubicotest.Option{yubicotest.WithCustomizationIDs("OTHER-CUSTOMIZATION")}})
+			u := e.orderedUser(1)
+			e.sync()
+			rec := e.wantStatus(u.ID, fulfillment.FulfillmentErrored, fulfillment.StepErrored)
+			if rec.FailedStep != fulfillment.StepShipmentCreating || !strings.Contains(rec.Reason, "customization") {
+				t.Fatalf("errored at %s with reason %q; want Yubico's refusal of the create", rec.FailedStep, rec.Reason)
+			}
+			before := e.shipmentCreates()
+			if before == 0 {
+				t.Fatal("no shipment create in Yubico's request log")
+			}
+			e.Advance(wait)
+			if err := e.Service.Delete(t.Context(), u.ID); err != nil {
+				t.Fatal(err)
+			}
+			rec = e.wantStatus(u.ID, fulfillment.Deleted, fulfillment.StepDeleted)
+			if n := e.shipmentCreates() - before; n != 0 || strings.Contains(rec.Reason, "Yubico console") {
+				t.Errorf("Delete sent %d creates, reason %q; want none, and no shipment to look for", n, rec.Reason)
+			}
+		})
+	}
+}
+
 // TestResendPINRecordsStep: ResendPIN is the send-PIN step: its intent
 // (with an idempotency key) and its result are in the record's history,
 // and a refused resend leaves the key Shipped at PINSent (the PIN was sent

@@ -451,6 +451,9 @@ func (s *Service) createShipment(ctx context.Context, p *pass, rec Record) (Reco
 	sh, err := s.createFPRShipment(ctx, req, key)
 	if err != nil {
 		if definite(err) {
+			// Yubico made no shipment under the key: a Delete has none to
+			// look up with it (findLostShipment), and needs no Yubico.
+			delete(rec.Keys, StepShipmentCreating)
 			return s.fail(ctx, rec, StepShipmentCreating, err.Error())
 		}
 		return rec, unknown("create Yubico shipment for "+rec.UserID, err)

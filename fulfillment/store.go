@@ -253,7 +253,9 @@ type Record struct {
 	// Attempts counts fulfillment attempts: 1 for the first, +1 per Retry.
 	Attempts int `json:"attempts,omitempty"`
 	// Keys holds the idempotency key of each intent step of the current
-	// attempt, so a resumed call reuses the key of the interrupted one.
+	// attempt, so a resumed call reuses the key of the interrupted one (a
+	// shipment create Yubico refused leaves none: nothing was made under
+	// it).
 	Keys map[Step]string `json:"keys,omitempty"`
 	// Lease is set while an intent is in flight.
 	Lease Lease `json:"lease,omitzero"`
