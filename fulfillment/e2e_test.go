@@ -958,6 +958,35 @@ func TestDeleteAfterLostCreate(t *testing.T) {
 	}
 }
 
+// TestDeleteAfterLostCreateWithoutKeys: without IdempotentShipments a
+// Delete cannot learn the shipment of a create whose answer was lost; it
+// sends no create and its reason asks a person to look in the Yubico
+// console.
+func TestDeleteAfterLostCreateWithoutKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOption{
+		yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())},
+		config:       func(c *fulfillment.Config) { c.IdempotentShipments = false },
+	})
+	u := e.orderedUser(1)
+	if err := e.Yubico.DropResponseAfterCommit(1); err != nil {
+		t.Fatal(err)
+	}
+	e.sync()
+	e.wantStatus(u.ID, fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreating)
+	before := e.shipmentCreates()
+	if before == 0 {
+		t.Fatal("no shipment create in Yubico's request log")
+	}
+	if err := e.Service.Delete(t.Context(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.wantStatus(u.ID, fulfillment.Deleted, fulfillment.StepDeleted)
+	if n := e.shipmentCreates() - before; n != 0 || !strings.Contains(rec.Reason, "Yubico console has a shipment to "+u.Profile.Email) {
+		t.Errorf("Delete sent %d creates, reason %q; want none, and a reason asking a person to cancel the shipment", n, rec.Reason)
+	}
+}
+
 // TestDeleteAfterRefusedCreate: Yubico refused the shipment create (a
 // definite answer: it made no shipment), so Delete, inside the idempotency
 // window or past it, sends no create to look for a shipment and asks no

@@ -244,11 +244,11 @@ func (s *Service) createFPRShipment(ctx context.Context, req yubico.FPRShipmentR
 // so that Delete can cancel it: with Config.IdempotentShipments, repeating
 // the create with the same key inside Config.IdempotencyWindow returns the
 // shipment Yubico made (or makes it now, to be cancelled at once).
-// Without, nothing can be learnt safely; past the window, rec.Reason asks
-// a person to look in the Yubico console.
+// Without it, or past the window, nothing can be learnt safely: rec.Reason
+// asks a person to look in the Yubico console.
 func (s *Service) findLostShipment(ctx context.Context, rec *Record) error {
 	key := rec.Keys[StepShipmentCreating]
-	if rec.ShipmentID != "" || key == "" || !s.idempotentShipments || rec.PINRequest == "" || rec.Shipping == (ShippingInfo{}) {
+	if rec.ShipmentID != "" || key == "" || rec.PINRequest == "" || rec.Shipping == (ShippingInfo{}) {
 		return nil
 	}
 	if why := s.cannotResend(*rec, StepShipmentCreating); why != "" {
