@@ -231,7 +231,8 @@ func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, err
 // cannot be sent again safely, or "" if it can: Yubico is not known to
 // de-duplicate creates (Config.IdempotentShipments), or more than
 // Config.IdempotencyWindow has passed since the intent's key was first
-// recorded, so Yubico may have forgotten it.
+// recorded, so Yubico may have forgotten it, or no recorded intent carries
+// the key (a record not written by a Service), so its age is unknown.
 func (s *Service) cannotResend(rec Record, intent Step) string {
 	if !s.idempotentShipments {
 		return "the client cannot repeat it safely"
@@ -246,7 +247,7 @@ func (s *Service) cannotResend(rec Record, intent Step) string {
 			return ""
 		}
 	}
-	return "" // no intent recorded with the key: it is being sent for the first time
+	return "no recorded intent dates its idempotency key, so Yubico may have forgotten it"
 }
 
 // fail records that step failed for reason: FulfillmentErrored, with every
