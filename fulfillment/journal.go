@@ -221,6 +221,9 @@ func (s *Service) leased(rec Record) bool {
 // and 429. Transport errors, 5xx and rate limits are not definite: the
 // call may have happened.
 func definite(err error) bool {
+	if errors.Is(err, yubico.ErrOutcomeUnknown) {
+		return false // a refusal after an attempt that may have been applied
+	}
 	if errors.Is(err, okta.ErrInvalidArgument) || errors.Is(err, yubico.ErrInvalidArgument) {
 		return true
 	}

@@ -224,6 +224,8 @@ func TestDefinite(t *testing.T) {
 		{&yubico.APIError{StatusCode: 503}, false},
 		{okta.ErrInvalidArgument, true},
 		{errors.New("connection reset"), false},
+		// A keyed create refused after an attempt that may have been applied.
+		{fmt.Errorf("%w: %w", yubico.ErrOutcomeUnknown, &yubico.APIError{StatusCode: 400}), false},
 	} {
 		if got := definite(tc.err); got != tc.want {
 			t.Errorf("definite(%v) = %v, want %v", tc.err, got, tc.want)

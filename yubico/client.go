@@ -238,7 +238,7 @@ func DefaultBackoff(n int) time.Duration {
 }
 
 // retryable reports whether err (from one attempt) may be retried.
-func retryable(err error) bool {
+func retryable(err error, keyed bool) bool {
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		return true // a transport error
@@ -247,14 +247,30 @@ func retryable(err error) bool {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
+	case http.StatusConflict:
+		// The IETF draft's answer to a key whose first request is still
+		// being processed: try again later.
+		return keyed
 	}
 	return false
 }
 
+// mayHaveApplied reports whether an attempt that failed with err may still
+// have taken effect at the server: no answer, or a 5xx or 408 (the server
+// may have acted before it failed). A 4xx other than 408, and a 429, are
+// answers given before acting.
+func mayHaveApplied(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return true
+	}
+	return ae.StatusCode >= 500 || ae.StatusCode == http.StatusRequestTimeout
+}
+
 // retryWait returns how long to wait before retry n after err, and false
 // when the policy gives up.
-func (p RetryPolicy) retryWait(n int, err error) (time.Duration, bool) {
-	if n > p.MaxRetries || !retryable(err) {
+func (p RetryPolicy) retryWait(n int, err error, keyed bool) (time.Duration, bool) {
+	if n > p.MaxRetries || !retryable(err, keyed) {
 		return 0, false
 	}
 	wait := p.Backoff(n)
@@ -319,6 +335,19 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 			return nil, fmt.Errorf("yubico: %s %s: encode request: %w", r.method, label, err)
 		}
 	}
+	keyed := r.idempotencyKey != "" && r.method != http.MethodGet
+	// mayBeMade: an attempt of this keyed request may have taken effect (it
+	// got no answer or a 5xx), or a 409 said one with its key is still
+	// being processed. A refusal at the end then does not prove that
+	// nothing was made (the server forgot the key, or does not honour it):
+	// the call's error matches ErrOutcomeUnknown.
+	mayBeMade := false
+	unknownUnless := func(err error) error {
+		if !mayBeMade || mayHaveApplied(err) {
+			return err
+		}
+		return fmt.Errorf("yubico: %s %s: %w: an earlier attempt may have been applied: %w", r.method, label, ErrOutcomeUnknown, err)
+	}
 	for attempt := 1; ; attempt++ {
 		body, err := c.once(ctx, r, rawURL, label, payload)
 		if err == nil {
@@ -328,21 +357,22 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 		if errors.As(err, &ae) {
 			ae.Attempts = attempt
 		}
+		mayBeMade = mayBeMade || (keyed && (mayHaveApplied(err) || (ae != nil && ae.StatusCode == http.StatusConflict)))
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			return nil, fmt.Errorf("yubico: %s %s: %w (last error: %w)", r.method, label, ctx.Err(), err)
+			return nil, unknownUnless(fmt.Errorf("yubico: %s %s: %w (last error: %w)", r.method, label, ctx.Err(), err))
 		}
 		if (r.method != http.MethodGet && r.idempotencyKey == "") || ctx.Err() != nil {
 			return nil, err
 		}
-		wait, retry := c.retry.retryWait(attempt, err)
+		wait, retry := c.retry.retryWait(attempt, err, keyed)
 		if !retry {
 			if attempt > 1 && ae == nil {
 				return nil, fmt.Errorf("yubico: %s %s: giving up after %d attempts: %w", r.method, label, attempt, err)
 			}
-			return nil, err
+			return nil, unknownUnless(err)
 		}
 		if serr := c.core.Clock.Sleep(ctx, wait); serr != nil {
-			return nil, fmt.Errorf("yubico: %s %s: waiting to retry after %d attempts: %w (last error: %w)", r.method, label, attempt, serr, err)
+			return nil, unknownUnless(fmt.Errorf("yubico: %s %s: waiting to retry after %d attempts: %w (last error: %w)", r.method, label, attempt, serr, err))
 		}
 	}
 }

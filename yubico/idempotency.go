@@ -40,6 +40,16 @@ const (
 // yubicotest); such an [*APIError] matches [ErrConflict].
 const CodeIdempotencyKeyReused = "idempotency_key_reused"
 
+// ErrOutcomeUnknown is matched (errors.Is) by the error of a create with an
+// idempotency key that failed with a refusal (a 4xx) although an earlier
+// attempt may have made the shipment: that attempt got no answer or a 5xx
+// (and the server may have forgotten the key, or not honour it), or the
+// server answered 409, the IETF draft's "a request with this key is still
+// being processed" (retried under the [RetryPolicy] like a 503). Such a
+// refusal does not prove that nothing was made. The error also wraps the
+// last attempt's [*APIError].
+var ErrOutcomeUnknown = errors.New("yubico: outcome unknown")
+
 // ErrInvalidIdempotencyKey is matched (errors.Is) by the error of a create
 // whose IdempotencyKey is malformed; nothing is sent.
 var ErrInvalidIdempotencyKey = errors.New("yubico: invalid IdempotencyKey")
