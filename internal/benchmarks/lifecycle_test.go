@@ -1,7 +1,10 @@
 package benchmarks_test
 
 import (
+	"regexp"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestLifecycle runs one key through the lifecycle the benchmarks time, so
@@ -9,6 +12,47 @@ import (
 func TestLifecycle(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	w.lifecycle(t.Context(), w.addUsers(1))
+}
+
+// idSegment is a path segment naming a user, factor or shipment.
+var idSegment = regexp.MustCompile(`/(users|factors|shipments)/[^/]+`)
+
+// TestLifecycleExchanges counts the HTTP exchanges of one key's lifecycle
+// at both fakes, by route, after a first lifecycle as
+// BenchmarkLifecycleVsFloor runs it (connections open, nothing else
+// cached across the days the fake clock moves): the count BENCHMARKS.md
+// quotes ("Lifecycle vs floor, round 3"). A change to the Service's calls
+// fails it; update BENCHMARKS.md with the new count.
+func TestLifecycleExchanges(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	ctx := t.Context()
+	w.lifecycle(ctx, w.addUsers(1))
+	o0, y0 := len(w.Okta.RequestLog()), len(w.Yubico.RequestLog())
+	w.lifecycle(ctx, w.addUsers(1))
+	got := map[string]int{}
+	for _, r := range w.Okta.RequestLog()[o0:] {
+		got["okta "+r.Method+" "+idSegment.ReplaceAllString(r.Path, "/$1/{id}")]++
+	}
+	for _, r := range w.Yubico.RequestLog()[y0:] {
+		got["yubico "+r.Method+" "+idSegment.ReplaceAllString(r.Path, "/$1/{id}")]++
+	}
+	want := map[string]int{
+		"okta GET /api/v1/users/{id}":                                          2,
+		"okta GET /webauthn-registration/api/v1/users/{id}/enrollments":        4, // Order's one-key check, enroll's, the first sign-in checks
+		"okta POST /webauthn-registration/api/v1/initiate-fulfillment-request": 1,
+		"okta POST /webauthn-registration/api/v1/enroll":                       1,
+		"okta POST /webauthn-registration/api/v1/activate":                     1,
+		"okta POST /webauthn-registration/api/v1/send-pin":                     1,
+		"okta POST /api/v1/authn":                                              1, // the user signs in through the Authn API
+		"okta POST /api/v1/authn/factors/{id}/verify":                          2,
+		"yubico POST /v1/fpr/shipments":                                        1,
+		"yubico GET /v1/fpr/shipments/{id}":                                    3, // the schedule's reads until the key ships
+		"yubico GET /.well-known/yubico-transport-keys.jwks":                   1,
+		"yubico GET /.well-known/yubico-sign.jwks":                             1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("HTTP exchanges of one lifecycle by route (-want +got):\n%s", diff)
+	}
 }
 
 // BenchmarkLifecycle is one key's whole life through the fakes over
