@@ -18,9 +18,9 @@
 # flight; its call counts are deterministic; 3-4 minutes of CPU, 11 minutes
 # on a loaded VM), MEM100K_ENROLLED=1 adds TestMemoryEnrolled100k (100,000
 # keys ordered AND enrolled: 100,000 enrollments' P-384 cryptography at both
-# fakes, 10-25 minutes on 2 cores), whose result line is printed and kept in
-# OUT/mem100k-enrolled.txt (BENCHMARKS.md, "Sync at scale" and "Memory at
-# 100,000 enrolled keys").
+# fakes, 8-12 minutes on 2 cores in the runs BENCHMARKS.md reports), whose
+# result line is printed and kept in OUT/mem100k-enrolled.txt (BENCHMARKS.md,
+# "Sync at scale" and "Memory at 100,000 enrolled keys").
 #
 #	scripts/bench.sh                 # everything by default, 20-25 minutes on 2 cores
 #	COUNT=10 MEM100K=0 PG=0 scripts/bench.sh
