@@ -1,10 +1,13 @@
 // Package benchmarks holds the cross-package benchmarks of preenroll: the
 // simulator against github.com/descope/virtualwebauthn, the full key
 // lifecycle against the crypto it cannot avoid, batch ordering against a
-// rate-limited fake Okta, the memory an in-flight order costs, and
-// 10,000 orders by one instance or three sharing a PostgreSQL store
+// rate-limited fake Okta, the memory an in-flight order costs (up to
+// 100,000 keys enrolled: TestMemoryEnrolled100k), 10,000 orders by one
+// instance or three sharing a PostgreSQL store
 // (BenchmarkOrderBatchInstances; its PostgreSQL cases need
-// PREENROLL_POSTGRES_URL, which scripts/bench.sh provides).
+// PREENROLL_POSTGRES_URL, which scripts/bench.sh provides), a Sync pass
+// with 10,000 keys in flight (BenchmarkSyncScale) and counting records by
+// status (BenchmarkCountByStatus).
 //
 // Everything is in _test.go files; the package itself is empty. Run
 // scripts/bench.sh from the repository root to regenerate the table in
