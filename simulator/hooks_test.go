@@ -134,3 +134,26 @@ func TestSnapshotPIV(t *testing.T) {
 		t.Errorf("Security Key snapshot has PIV state %+v", st.PIV)
 	}
 }
+
+// TestPlatformWithoutKey: a platform made without a key refuses every
+// operation with one error naming the operation, not a panic.
+func TestPlatformWithoutKey(t *testing.T) {
+	t.Parallel()
+	p := NewPlatform(nil)
+	ctx := t.Context()
+	_, _, retriesErr := p.PINRetries(ctx)
+	_, getErr := p.GetAssertionJSON(ctx, "https://example.com", []byte(`{"challenge":"AAAAAAAAAAAAAAAAAAAAAA","rpId":"example.com"}`), "")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{p.SetPIN(ctx, "123456"), "simulator: set PIN: platform has no key"},
+		{p.Reset(ctx), "simulator: reset: platform has no key"},
+		{retriesErr, "simulator: PIN retries: platform has no key"},
+		{getErr, "simulator: get assertion: platform has no key"},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("err = %v, want %q", tc.err, tc.want)
+		}
+	}
+}

@@ -278,7 +278,7 @@ func (p *Platform) ctapRaw(ctx context.Context, cmd byte, req any) ([]byte, erro
 // session selects the FIDO application and reads authenticatorGetInfo.
 func (p *Platform) session(ctx context.Context) (*getInfoResponse, error) {
 	if p.key == nil {
-		return nil, errors.New("simulator: platform has no key")
+		return nil, errors.New("platform has no key") // every caller prefixes "simulator: <operation>: "
 	}
 	if err := p.selectFIDO(ctx); err != nil {
 		return nil, err
