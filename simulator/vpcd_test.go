@@ -390,7 +390,7 @@ func TestVPCDCardRemovedUnderneath(t *testing.T) {
 	send(t, conn, []byte{vpcdCtrlATR})
 	expectClosed(t, conn)
 	card.Insert()
-	conn = acceptATR(t, reader, "after re-insert")
+	acceptATR(t, reader, "after re-insert")
 }
 
 func TestNewVPCDValidates(t *testing.T) {
