@@ -193,7 +193,8 @@ func TestRegistrationFailures(t *testing.T) {
 		pin     string
 		opts    func(f *fixture) []webauthn.RegistrationOption
 		run     func(t *testing.T, f *fixture) error // instead of f.register
-		want    error                                // sentinel; nil: any error (the RP refuses)
+		want    error                                // sentinel, when the key or platform refuses
+		rp      string                               // go-webauthn error type, when the RP refuses
 	}{
 		{
 			name: "excluded credential",
@@ -220,14 +221,16 @@ func TestRegistrationFailures(t *testing.T) {
 				_, err = f.finishRegistration(session, resp)
 				return err
 			},
+			rp: "verification_error",
 		},
-		{name: "untrusted CA", keyOpts: []simulator.Option{simulator.WithFIDOCA(other)}},
+		{name: "untrusted CA", keyOpts: []simulator.Option{simulator.WithFIDOCA(other)}, rp: "invalid_attestation"},
 		{
 			name:    "key claiming Yubico's AAGUID",
 			keyOpts: []simulator.Option{simulator.WithAAGUID(simulator.YubiKey5NFC.YubicoAAGUID())},
 			prep: func(t *testing.T, f *fixture) {
 				f.rp = simtest.NewRP(t, testRPID, testOrigin, simulator.DefaultFIDOCA().Root(), simulator.YubiKey5NFC.AAGUID())
 			},
+			rp: "invalid_attestation",
 		},
 		{name: "denied touch", keyOpts: []simulator.Option{simulator.WithTouch(simulator.TouchDeny)}, want: simulator.ErrOperationDenied},
 		{
@@ -261,6 +264,12 @@ func TestRegistrationFailures(t *testing.T) {
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if tt.rp != "" {
+				var pe *protocol.Error
+				if !errors.As(err, &pe) || pe.Type != tt.rp {
+					t.Errorf("err = %v (%s), want go-webauthn %q", err, protocolErr(err), tt.rp)
+				}
 			}
 		})
 	}
