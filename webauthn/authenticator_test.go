@@ -11,8 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math/big"
+	"testing"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -36,27 +36,13 @@ var (
 	}()
 )
 
-// tb is the part of testing.TB the helpers need, so Examples can use them.
-type tb interface {
-	Helper()
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-}
-
-// panicTB is a tb for Examples: failures panic.
-type panicTB struct{}
-
-func (panicTB) Helper()                           {}
-func (panicTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
-func (panicTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-
 // testCA is a FIDO attestation root and one attestation certificate per AAGUID.
 type testCA struct {
 	root    *x509.Certificate
 	rootKey *ecdsa.PrivateKey
 }
 
-func newTestCA(t tb, cn string) *testCA {
+func newTestCA(t testing.TB, cn string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -84,7 +70,7 @@ func newTestCA(t tb, cn string) *testCA {
 
 // attestationCert issues a packed attestation certificate (WebAuthn L3
 // §8.2.1) with the AAGUID extension.
-func (ca *testCA) attestationCert(t tb, aaguid uuid.UUID) ([]byte, *ecdsa.PrivateKey) {
+func (ca *testCA) attestationCert(t testing.TB, aaguid uuid.UUID) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -122,7 +108,7 @@ type testAuthenticator struct {
 	ca     *testCA
 }
 
-func newTestAuthenticator(t tb, ca *testCA, aaguid uuid.UUID) *testAuthenticator {
+func newTestAuthenticator(t testing.TB, ca *testCA, aaguid uuid.UUID) *testAuthenticator {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -135,7 +121,7 @@ func newTestAuthenticator(t tb, ca *testCA, aaguid uuid.UUID) *testAuthenticator
 	return &testAuthenticator{credID: id, key: key, aaguid: aaguid, ca: ca}
 }
 
-func (a *testAuthenticator) coseKey(t tb) []byte {
+func (a *testAuthenticator) coseKey(t testing.TB) []byte {
 	t.Helper()
 	b, err := a.key.PublicKey.Bytes()
 	if err != nil {
@@ -167,7 +153,7 @@ const (
 	flagED = 0x80
 )
 
-func sign(t tb, key *ecdsa.PrivateKey, data ...[]byte) []byte {
+func sign(t testing.TB, key *ecdsa.PrivateKey, data ...[]byte) []byte {
 	t.Helper()
 	h := sha256.New()
 	for _, d := range data {
@@ -183,7 +169,7 @@ func sign(t tb, key *ecdsa.PrivateKey, data ...[]byte) []byte {
 // clientData returns the client data JSON of a ceremony of type typ and the
 // hash of its RP ID. Empty rpID, origin and challenge default to the
 // ceremony's own: defRPID, its https origin and defChallenge.
-func clientData(t tb, typ, rpID, origin string, challenge []byte, defRPID string, defChallenge []byte) ([]byte, [32]byte) {
+func clientData(t testing.TB, typ, rpID, origin string, challenge []byte, defRPID string, defChallenge []byte) ([]byte, [32]byte) {
 	t.Helper()
 	if rpID == "" {
 		rpID = defRPID
@@ -205,7 +191,7 @@ func clientData(t tb, typ, rpID, origin string, challenge []byte, defRPID string
 }
 
 // register answers req like a YubiKey behind a browser at p.origin.
-func (a *testAuthenticator) register(t tb, req CredentialRequest, p regParams) CredentialResponse {
+func (a *testAuthenticator) register(t testing.TB, req CredentialRequest, p regParams) CredentialResponse {
 	t.Helper()
 	if p.extensions == nil {
 		p.extensions = map[string]any{}
@@ -279,7 +265,7 @@ type assertParams struct {
 }
 
 // assert answers a login session like a YubiKey behind a browser.
-func (a *testAuthenticator) assert(t tb, s LoginSession, p assertParams) Assertion {
+func (a *testAuthenticator) assert(t testing.TB, s LoginSession, p assertParams) Assertion {
 	t.Helper()
 	if p.userHandle == nil {
 		p.userHandle = s.UserHandle
