@@ -68,8 +68,6 @@ func oktaError(t *testing.T, resp *sdk.APIResponse, err error) (int, apiError) {
 	return status, body
 }
 
-func str(s string) *string { return &s }
-
 func deref(s *string) string {
 	if s == nil {
 		return "<nil>"
