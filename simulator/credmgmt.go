@@ -51,6 +51,20 @@ type cmResponse struct {
 
 func intp(v int) *int { return &v }
 
+// authorize checks the pinUvAuthParam of a credentialManagement or
+// authenticatorConfig request over msg with the PIN token, which must
+// hold permission perm: PUAT_REQUIRED without one, INVALID_PARAMETER for
+// a protocol other than 1 or 2.
+func (a *fidoApplet) authorize(req *cmRequest, msg []byte, perm byte) byte {
+	if req.PinUvAuth == nil || req.Protocol == nil {
+		return ctapPUATRequired
+	}
+	if *req.Protocol != 1 && *req.Protocol != 2 {
+		return ctapInvalidParameter
+	}
+	return a.useToken(*req.Protocol, msg, req.PinUvAuth, perm, "")
+}
+
 func (a *fidoApplet) credentialManagement(params []byte) []byte {
 	var req cmRequest
 	sub, code := decodeSubcommand(params, &req)
@@ -73,14 +87,7 @@ func (a *fidoApplet) credentialManagement(params []byte) []byte {
 		return statusOnly(ctapInvalidSubcommand)
 	}
 	a.cmRPs, a.cmCreds = nil, nil
-	if req.PinUvAuth == nil || req.Protocol == nil {
-		return statusOnly(ctapPUATRequired)
-	}
-	if *req.Protocol != 1 && *req.Protocol != 2 {
-		return statusOnly(ctapInvalidParameter)
-	}
-	msg := append([]byte{byte(sub)}, req.Params...)
-	if code := a.useToken(*req.Protocol, msg, req.PinUvAuth, permCredMgmt, ""); code != ctapOK {
+	if code := a.authorize(&req, append([]byte{byte(sub)}, req.Params...), permCredMgmt); code != ctapOK {
 		return statusOnly(code)
 	}
 	switch sub {
@@ -239,13 +246,7 @@ func (a *fidoApplet) config(params []byte) []byte {
 		return statusOnly(ctapInvalidSubcommand)
 	}
 	if a.pinHash != nil || a.alwaysUV {
-		if req.PinUvAuth == nil || req.Protocol == nil {
-			return statusOnly(ctapPUATRequired)
-		}
-		if *req.Protocol != 1 && *req.Protocol != 2 {
-			return statusOnly(ctapInvalidParameter)
-		}
-		if code := a.useToken(*req.Protocol, configAuthMessage(byte(sub), req.Params), req.PinUvAuth, permAuthnrConfig, ""); code != ctapOK {
+		if code := a.authorize(&req, configAuthMessage(byte(sub), req.Params), permAuthnrConfig); code != ctapOK {
 			return statusOnly(code)
 		}
 	}

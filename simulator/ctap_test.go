@@ -73,6 +73,8 @@ func TestCTAPMalformed(t *testing.T) {
 		{"getPinToken without PIN", append([]byte{cmdClientPIN}, mustCBOR(t, map[int]any{1: 2, 2: 5, 3: coseKey{Kty: 2, Alg: -25, Crv: 1, X: cdh, Y: cdh}, 6: make([]byte, 32)})...), ctapPINNotSet},
 		{"too large", make([]byte, fidoMaxMsgSize+1), ctapRequestTooLarge},
 		{"credMgmt without token", append([]byte{cmdCredentialManagement}, mustCBOR(t, map[int]int{1: 1})...), ctapPUATRequired},
+		{"credMgmt bad protocol", append([]byte{cmdCredentialManagement}, mustCBOR(t, map[int]any{1: 1, 3: 3, 4: cdh})...), ctapInvalidParameter},
+		{"credMgmt without a token issued", append([]byte{cmdCredentialManagement}, mustCBOR(t, map[int]any{1: 1, 3: 2, 4: cdh})...), ctapPINAuthInvalid},
 		{"config unsupported", append([]byte{cmdConfig}, mustCBOR(t, map[int]int{1: 1})...), ctapInvalidSubcommand},
 	}
 	for _, tt := range tests {
