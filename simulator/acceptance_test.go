@@ -35,6 +35,29 @@ func protocolErr(err error) string {
 	return ""
 }
 
+// wantRefused fails the test unless the ceremony what failed with err:
+// with the sentinel want when the key or platform refused (want not nil),
+// with a go-webauthn error of type rp when the RP refused (rp not empty).
+func wantRefused(t *testing.T, what string, err, want error, rp string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s succeeded", what)
+	}
+	t.Logf("err = %v (%s)", err, protocolErr(err))
+	if want != nil && !errors.Is(err, want) {
+		t.Errorf("err = %v, want %v", err, want)
+	}
+	if want == nil && rp == "" {
+		t.Fatal("the test case names neither a sentinel nor an RP error type")
+	}
+	if rp != "" {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Type != rp {
+			t.Errorf("err = %v (%s), want go-webauthn %q", err, protocolErr(err), rp)
+		}
+	}
+}
+
 func TestLoginFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -112,19 +135,7 @@ func TestLoginFailures(t *testing.T) {
 				}
 				_, err = f.login(t, origin, tt.pin, tt.opts...)
 			}
-			if err == nil {
-				t.Fatal("login succeeded")
-			}
-			t.Logf("err = %v (%s)", err, protocolErr(err))
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Errorf("err = %v, want %v", err, tt.want)
-			}
-			if tt.rp != "" {
-				var pe *protocol.Error
-				if !errors.As(err, &pe) || pe.Type != tt.rp {
-					t.Errorf("err = %v (%s), want go-webauthn %q", err, protocolErr(err), tt.rp)
-				}
-			}
+			wantRefused(t, "login", err, tt.want, tt.rp)
 		})
 	}
 }
@@ -259,18 +270,7 @@ func TestRegistrationFailures(t *testing.T) {
 				}
 				_, err = f.register(t, tt.pin, opts...)
 			}
-			if err == nil {
-				t.Fatal("registration verified")
-			}
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("err = %v, want %v", err, tt.want)
-			}
-			if tt.rp != "" {
-				var pe *protocol.Error
-				if !errors.As(err, &pe) || pe.Type != tt.rp {
-					t.Errorf("err = %v (%s), want go-webauthn %q", err, protocolErr(err), tt.rp)
-				}
-			}
+			wantRefused(t, "registration", err, tt.want, tt.rp)
 		})
 	}
 }
