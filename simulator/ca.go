@@ -169,20 +169,28 @@ func mustCA(name string) *CA {
 	return ca
 }
 
-// newECDSAKey derives a private key from bytes of r, drawing scalars until
-// one is in [1, n-1], so a deterministic r gives a deterministic key
-// (crypto/ecdsa.GenerateKey ignores its reader since Go 1.26).
+// newECDSAKey derives a private key on c from r (crypto/ecdsa.GenerateKey
+// ignores its reader since Go 1.26); see [drawKey].
 func newECDSAKey(c elliptic.Curve, r io.Reader) (*ecdsa.PrivateKey, error) {
-	buf := make([]byte, (c.Params().BitSize+7)/8)
+	return drawKey(r, (c.Params().BitSize+7)/8, func(b []byte) (*ecdsa.PrivateKey, error) {
+		return ecdsa.ParseRawPrivateKey(c, b)
+	})
+}
+
+// drawKey reads size-byte scalars from r until parse accepts one (one in
+// [1, n-1]), so a deterministic r gives a deterministic key.
+func drawKey[K any](r io.Reader, size int, parse func([]byte) (K, error)) (K, error) {
+	buf := make([]byte, size)
+	defer clear(buf)
 	for range 64 {
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, fmt.Errorf("read random: %w", err)
+			return *new(K), fmt.Errorf("read random: %w", err)
 		}
-		if k, err := ecdsa.ParseRawPrivateKey(c, buf); err == nil {
+		if k, err := parse(buf); err == nil {
 			return k, nil
 		}
 	}
-	return nil, errors.New("random source produced no valid scalar")
+	return *new(K), errors.New("random source produced no valid scalar")
 }
 
 func keyID(pub *ecdsa.PublicKey) []byte {

@@ -122,16 +122,7 @@ func pinVerify(proto int, key, msg, mac []byte) bool {
 }
 
 // newECDHKey derives a P-256 key agreement key from rand (crypto/ecdh's
-// GenerateKey ignores its reader since Go 1.26).
+// GenerateKey ignores its reader since Go 1.26); see [drawKey].
 func newECDHKey(rand io.Reader) (*ecdh.PrivateKey, error) {
-	b := make([]byte, 32)
-	for range 64 {
-		if _, err := io.ReadFull(rand, b); err != nil {
-			return nil, err
-		}
-		if k, err := ecdh.P256().NewPrivateKey(b); err == nil {
-			return k, nil
-		}
-	}
-	return nil, errors.New("random source produced no valid key")
+	return drawKey(rand, 32, ecdh.P256().NewPrivateKey)
 }
