@@ -36,7 +36,7 @@ func goTool(t *testing.T) string {
 	}
 	p, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("go command not found: %v", err)
+		requireOrSkip(t, "go command not found: "+err.Error())
 	}
 	return p
 }
