@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,12 +193,9 @@ func TestPKCS11Tool(t *testing.T) {
 	}
 	p11("--login", "--pin", "123456", "--sign", "--id", "02", "--mechanism", "ECDSA",
 		"--signature-format", "sequence", "--input-file", inPath, "--output-file", sigPath)
-	sig, err := os.ReadFile(sigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes, err := os.ReadFile(pubPath)
-	if err != nil {
+	sig, sigErr := os.ReadFile(sigPath)
+	pemBytes, pemErr := os.ReadFile(pubPath)
+	if err := errors.Join(sigErr, pemErr); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := x509.ParsePKIXPublicKey(pemDER(t, "ykman (public key file)", string(pemBytes)))
