@@ -64,17 +64,16 @@ func fingerprint(w http.ResponseWriter, v any) ([sha256.Size]byte, bool) {
 }
 
 // pruneIdemLocked forgets keys older than the TTL (IdempotencyTTL or
-// WithIdempotencyTTL). Entries are queued
-// in creation order and the clock only moves forward, so only the front can
-// be due.
+// WithIdempotencyTTL). Entries are queued in creation order and the clock
+// only moves forward, so only the front can be due. A key is in s.idem
+// exactly while its entry is queued: a create remembers a key only when it
+// is not remembered (replayLocked answers it otherwise).
 func (s *Server) pruneIdemLocked() {
 	for len(s.idemQueue) > 0 && s.now.Sub(s.idemQueue[0].at) > s.idemTTL {
 		e := s.idemQueue[0]
 		s.idemQueue[0] = nil
 		s.idemQueue = s.idemQueue[1:]
-		if s.idem[e.key] == e {
-			delete(s.idem, e.key)
-		}
+		delete(s.idem, e.key)
 	}
 }
 

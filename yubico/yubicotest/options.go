@@ -297,13 +297,8 @@ func WithLimits(l Limits) Option {
 // clock): a create retried a few wall-clock seconds later would otherwise
 // find its key forgotten and make a second shipment.
 func WithIdempotencyTTL(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("yubicotest: WithIdempotencyTTL(%v): must be positive", d)
-		}
-		c.idemTTL = d
-		return nil
-	}
+	return check("WithIdempotencyTTL", fakehttp.Invalid(d <= 0, "%v is not positive", d),
+		func(c *config) { c.idemTTL = d })
 }
 
 // WithTiming sets the lifecycle timing (zero fields keep their defaults).
