@@ -10,12 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -53,18 +53,7 @@ func send(t *testing.T, srv *yubicotest.Server, method, url string, body []byte,
 	}
 	maps.Copy(req.Header, h)
 	req.Header.Set("Authorization", "Bearer "+srv.Token())
-	hc := &http.Client{}
-	t.Cleanup(hc.CloseIdleConnections)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, out
+	return testhttp.Do(t, req)
 }
 
 // fastRetries retries twice, a millisecond apart.
