@@ -468,15 +468,6 @@ func TestEnsureEventHookConcurrent(t *testing.T) {
 	}
 }
 
-func mustEnsure(t *testing.T, c *okta.Client, h okta.EventHook) okta.EventHook {
-	t.Helper()
-	got, err := c.EnsureEventHook(t.Context(), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 // otherHooks lists the hooks that are not the service's.
 func otherHooks(t *testing.T, c *okta.Client, name, uri string) []okta.EventHook {
 	t.Helper()
