@@ -155,7 +155,6 @@ type config struct {
 	serial            uint32
 	cids              []string
 	fprProducts       []int
-	trackingBase      string
 }
 
 // setup are the settings a Server keeps as its options set them (Start
