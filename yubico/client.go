@@ -337,7 +337,7 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 	}
 	keyed := r.idempotencyKey != "" && r.method != http.MethodGet
 	// mayBeMade: an attempt of this keyed request may have taken effect (it
-	// got no answer or a 5xx), or a 409 said one with its key is still
+	// got no answer, a 5xx or a 408), or a 409 said one with its key is still
 	// being processed. A refusal at the end then does not prove that
 	// nothing was made (the server forgot the key, or does not honour it):
 	// the call's error matches ErrOutcomeUnknown.
@@ -361,7 +361,7 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			return nil, unknownUnless(fmt.Errorf("yubico: %s %s: %w (last error: %w)", r.method, label, ctx.Err(), err))
 		}
-		if (r.method != http.MethodGet && r.idempotencyKey == "") || ctx.Err() != nil {
+		if (!keyed && r.method != http.MethodGet) || ctx.Err() != nil {
 			return nil, err
 		}
 		wait, retry := c.retry.retryWait(attempt, err, keyed)
