@@ -81,13 +81,25 @@ var groupFilter = exprDialect{
 	dates: []string{"lastUpdated", "lastMembershipUpdated"},
 }
 
+// groupAttrs are a group's attributes for expressions; source.id (no
+// APP_GROUPs) and other profile attributes are absent.
+var groupAttrs = attrTable[*group]{
+	strs: map[string]func(*group) string{
+		"id":                  func(g *group) string { return g.id },
+		"type":                func(*group) string { return "OKTA_GROUP" },
+		"profile.name":        func(g *group) string { return g.name },
+		"profile.description": func(g *group) string { return g.description },
+	},
+	dates: map[string]func(*group) time.Time{
+		"created":               func(g *group) time.Time { return g.created },
+		"lastUpdated":           func(g *group) time.Time { return g.lastUpdated },
+		"lastMembershipUpdated": func(g *group) time.Time { return g.lastMembershipUpdated },
+	},
+}
+
 func groupAttr(g *group, name string) attrValue {
-	v, _ := namedAttr(name, map[string]string{
-		"id": g.id, "type": "OKTA_GROUP", "profile.name": g.name, "profile.description": g.description,
-	}, map[string]time.Time{
-		"created": g.created, "lastUpdated": g.lastUpdated, "lastMembershipUpdated": g.lastMembershipUpdated,
-	})
-	return v // source.id (no APP_GROUPs) and other profile attributes are absent
+	v, _ := groupAttrs.get(g, name)
+	return v
 }
 
 // handleCreateGroup is POST /api/v1/groups: {profile: {name, description}}

@@ -57,35 +57,54 @@ var userFilter = exprDialect{
 	dates: []string{"lastUpdated"},
 }
 
-// userAttrLocked returns one attribute of u for an expression.
+// userAttrs are a user's own attributes for expressions (profile
+// attributes are profileAttrs).
+var userAttrs = attrTable[*user]{
+	strs: map[string]func(*user) string{
+		"id":      func(u *user) string { return u.id },
+		"status":  func(u *user) string { return string(u.status) },
+		"type.id": func(u *user) string { return u.typeID },
+	},
+	dates: map[string]func(*user) time.Time{
+		"created":         func(u *user) time.Time { return u.created },
+		"activated":       func(u *user) time.Time { return u.activated },
+		"statusChanged":   func(u *user) time.Time { return u.statusChanged },
+		"lastUpdated":     func(u *user) time.Time { return u.lastUpdated },
+		"lastLogin":       func(u *user) time.Time { return u.lastLogin },
+		"passwordChanged": func(*user) time.Time { return time.Time{} }, // never set: the fake has no passwords
+	},
+}
+
+// profileAttrs are the named fields of a profile; other profile
+// attributes are its Extra values.
+var profileAttrs = attrTable[*okta.Profile]{strs: map[string]func(*okta.Profile) string{
+	"login":         func(p *okta.Profile) string { return p.Login },
+	"email":         func(p *okta.Profile) string { return p.Email },
+	"secondEmail":   func(p *okta.Profile) string { return p.SecondEmail },
+	"firstName":     func(p *okta.Profile) string { return p.FirstName },
+	"lastName":      func(p *okta.Profile) string { return p.LastName },
+	"primaryPhone":  func(p *okta.Profile) string { return p.PrimaryPhone },
+	"streetAddress": func(p *okta.Profile) string { return p.StreetAddress },
+	"city":          func(p *okta.Profile) string { return p.City },
+	"state":         func(p *okta.Profile) string { return p.State },
+	"zipCode":       func(p *okta.Profile) string { return p.ZipCode },
+	"countryCode":   func(p *okta.Profile) string { return p.CountryCode },
+	"organization":  func(p *okta.Profile) string { return p.Organization },
+}}
+
+// userAttrLocked returns one attribute of u for an expression: one of
+// userAttrs, or a profile attribute ("profile." is optional), which is a
+// named field (profileAttrs) or an Extra value (a string, the elements of
+// an array, or a number or boolean as written).
 func (s *Server) userAttrLocked(u *user, name string) attrValue {
-	if v, ok := namedAttr(name, map[string]string{
-		"id": u.id, "status": string(u.status), "type.id": u.typeID,
-	}, map[string]time.Time{
-		"created": u.created, "activated": u.activated, "statusChanged": u.statusChanged,
-		"lastUpdated": u.lastUpdated, "lastLogin": u.lastLogin,
-		"passwordChanged": {}, // never set: the fake has no passwords
-	}); ok {
+	if v, ok := userAttrs.get(u, name); ok {
 		return v
 	}
 	attr, _ := strings.CutPrefix(name, "profile.")
-	return profileAttr(u.profile, attr)
-}
-
-// profileAttr returns a profile attribute: a named field, or an Extra
-// value (a string, the elements of an array, or a number or boolean as
-// written).
-func profileAttr(p okta.Profile, name string) attrValue {
-	named := map[string]string{
-		"login": p.Login, "email": p.Email, "secondEmail": p.SecondEmail, "firstName": p.FirstName,
-		"lastName": p.LastName, "primaryPhone": p.PrimaryPhone, "streetAddress": p.StreetAddress,
-		"city": p.City, "state": p.State, "zipCode": p.ZipCode, "countryCode": p.CountryCode,
-		"organization": p.Organization,
+	if v, ok := profileAttrs.get(&u.profile, attr); ok {
+		return v
 	}
-	if v, ok := named[name]; ok {
-		return strAttr(v)
-	}
-	return rawAttr(p.Extra[name])
+	return rawAttr(u.profile.Extra[attr])
 }
 
 // rawAttr is the candidates of a raw JSON attribute value.
