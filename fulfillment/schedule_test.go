@@ -206,3 +206,29 @@ func TestSignInCheckBacksOff(t *testing.T) {
 		t.Errorf("gaps %v: an unused key is still checked more than about once a day", gaps)
 	}
 }
+
+// TestCheckDueRecordOnce: Check on a record whose next check has come makes
+// that check once: the schedule write the check makes is no reason to make
+// it again in the same pass.
+func TestCheckDueRecordOnce(t *testing.T) {
+	t.Parallel()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	ctx := t.Context()
+	u := w.AddUser(fulfillmenttest.Employee("ann"))
+	if _, err := w.Service.Order(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.Sync(ctx) // enrolled, shipment created; its first poll is 15 minutes on
+	w.Advance(15 * time.Minute)
+	y0 := len(w.Yubico.RequestLog())
+	rec, err := w.Service.Check(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Step != fulfillment.StepShipmentCreated {
+		t.Fatalf("step %s, want %s", rec.Step, fulfillment.StepShipmentCreated)
+	}
+	if got := len(w.Yubico.RequestLog()) - y0; got != 1 {
+		t.Errorf("Check on a due shipment made %d Yubico calls, want 1 (%v)", got, w.Yubico.RequestLog()[y0:])
+	}
+}

@@ -139,8 +139,9 @@ type pass struct {
 	// resendPIN: the pass is [Service.ResendPIN]'s; the send-PIN step
 	// sends a PIN already sent once again.
 	resendPIN bool
-	// now: the pass is an explicit call's ([Service.Check]): a record
-	// waiting on its schedule (Record.NextCheck) is checked once at once.
+	// now: the pass is an explicit call's ([Service.Check]): its first
+	// step is made at once even if the record waits on its schedule
+	// (Record.NextCheck); the steps after it keep to the schedule.
 	now bool
 }
 
@@ -189,11 +190,10 @@ func (s *Service) advance(ctx context.Context, p *pass, rec Record) (Record, err
 	if rule == nil {
 		return rec, nil // Errored, Active, Deleted: nothing to do
 	}
-	if !resumed && !s.due(rec) {
-		if !p.now {
-			return rec, nil // waiting, and its next check has not come (schedule.go)
-		}
-		p.now = false
+	now := p.now
+	p.now = false // only the pass's first step: a check's own schedule write does not make it again
+	if !resumed && !now && !s.due(rec) {
+		return rec, nil // waiting, and its next check has not come (schedule.go)
 	}
 	ctx, cancel := s.fenced(ctx)
 	defer cancel()
