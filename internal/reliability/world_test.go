@@ -401,9 +401,9 @@ func syncPass(ctx context.Context, t testing.TB, svc *fulfillment.Service, onErr
 }
 
 // syncUntilQuiet runs Sync passes until one fails nothing and advances
-// nothing, or quietAfter passes in a row advance nothing (records waiting
-// for the outside world are polled on every pass, and under faults some
-// polls always fail), or maxPasses. It returns the passes run and the
+// nothing, or quietAfter passes in a row advance nothing (under faults
+// some checks of the records that wait for the outside world always
+// fail), or maxPasses. It returns the passes run and the
 // failures seen.
 func syncUntilQuiet(ctx context.Context, t testing.TB, svc *fulfillment.Service, maxPasses int, onErr func(error)) (passes, failures int) {
 	t.Helper()

@@ -56,7 +56,7 @@ func newMetrics(queueLen func() float64) *metrics {
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.keys = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "preenroll_keys",
-		Help: "Keys in the store by status (counted after every Sync pass)."}, []string{"status"})
+		Help: "Keys in the store by status (counted after every Sync pass that read the store)."}, []string{"status"})
 	m.orders = prometheus.NewCounter(prometheus.CounterOpts{Name: "preenroll_orders_total",
 		Help: "Orders recorded from Okta events (system.mfa.preregister.initiate)."})
 	m.remote = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_remote_requests_total",
