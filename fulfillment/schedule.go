@@ -21,10 +21,11 @@ const (
 	// validates addresses every 15 minutes, and an undeliverable address
 	// shows then (state 7).
 	validationCheck = 15 * time.Minute
-	// shippingPoll spaces the reads of a shipment sent to fulfillment
-	// (state 10 and later, not shipped): Yubico recommends polling once or
-	// twice a day.
-	shippingPoll = 12 * time.Hour
+	// yubicoPoll is the least time between two reads of a shipment sent
+	// to fulfillment (state 10 and later, not shipped) and of a shipped
+	// key's parcel until it is delivered: Yubico recommends polling once
+	// or twice a day.
+	yubicoPoll = 12 * time.Hour
 	// signInCheckMax caps the space between two first-sign-in checks of a
 	// shipped key.
 	signInCheckMax = 24 * time.Hour
@@ -72,7 +73,7 @@ func (s *Service) nextShipmentPoll(rec Record, now time.Time, st yubico.Shipment
 		}
 		return nextBatch(now)
 	}
-	return s.later(now, max(s.pollInterval, shippingPoll))
+	return s.later(now, max(s.pollInterval, yubicoPoll))
 }
 
 // nextBatch returns the first 03:00 Pacific time strictly after now.

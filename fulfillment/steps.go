@@ -613,11 +613,6 @@ func (s *Service) sendPIN(ctx context.Context, p *pass, rec Record) (Record, err
 	return s.reach(ctx, rec, StepPINSent, reason)
 }
 
-// deliveryPoll is the least time between two reads of a shipped key's
-// shipment (Yubico recommends polling once or twice a day; delivery is
-// news, not a step).
-const deliveryPoll = 12 * time.Hour
-
 // checkShipped watches a Shipped key: its first sign-in at Okta (Active),
 // and until then its parcel at Yubico (delivered). It records when the key
 // is checked next (Record.NextCheck).
@@ -630,11 +625,11 @@ func (s *Service) checkShipped(ctx context.Context, p *pass, rec Record) (Record
 }
 
 // trackDelivery reads a shipped key's shipment at Yubico, at most once per
-// max(PollInterval, deliveryPoll), until it is delivered, and records what
+// max(PollInterval, yubicoPoll), until it is delivered, and records what
 // it finds and the key's next check.
 func (s *Service) trackDelivery(ctx context.Context, rec Record) (Record, error) {
 	now := s.now().UTC()
-	if !rec.DeliveredAt.IsZero() || rec.ShipmentID == "" || now.Before(rec.ShipmentCheckedAt.Add(max(s.pollInterval, deliveryPoll))) {
+	if !rec.DeliveredAt.IsZero() || rec.ShipmentID == "" || now.Before(rec.ShipmentCheckedAt.Add(max(s.pollInterval, yubicoPoll))) {
 		rec.NextCheck = s.nextSignInCheck(rec, now)
 		return s.touch(ctx, rec)
 	}
