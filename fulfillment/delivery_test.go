@@ -22,6 +22,18 @@ func shipmentReads(w *fulfillmenttest.World, id string) int {
 	return n
 }
 
+// shipmentGets counts the GETs of FIDO Pre-reg shipments at Yubico from
+// the from'th request of its log on.
+func shipmentGets(w *fulfillmenttest.World, from int) int {
+	n := 0
+	for _, r := range w.Yubico.RequestLog()[from:] {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/v1/fpr/shipments/") {
+			n++
+		}
+	}
+	return n
+}
+
 // TestDeliveryIsRecorded: after the key shipped, the Service keeps
 // reading the shipment, at most once per 12 hours however often Sync
 // runs, until Yubico reports it delivered; then it records the delivery

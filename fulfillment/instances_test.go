@@ -214,15 +214,7 @@ func TestInstancesStaggered(t *testing.T) {
 			const period = time.Hour
 			ctx := context.Background()
 			w, svcs := orderedInstances(t, store, "stagger", users, 3, period+fulfillment.DefaultLease)
-			polls := func() int {
-				n := 0
-				for _, r := range w.Yubico.RequestLog() {
-					if r.Method == "GET" && strings.HasPrefix(r.Path, "/v1/fpr/shipments/") {
-						n++
-					}
-				}
-				return n
-			}
+			polls := func() int { return shipmentGets(w, 0) }
 			for p := range 6 {
 				before := polls()
 				busy := 0

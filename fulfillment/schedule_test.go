@@ -68,22 +68,13 @@ func TestSyncSkipsRecordsNotDue(t *testing.T) {
 		}
 		return rec
 	}
-	shipmentGets := func(from int) int {
-		k := 0
-		for _, r := range w.Yubico.RequestLog()[from:] {
-			if r.Method == "GET" && len(r.Path) > len("/v1/fpr/shipments/") && r.Path[:len("/v1/fpr/shipments/")] == "/v1/fpr/shipments/" {
-				k++
-			}
-		}
-		return k
-	}
 
 	// Enroll and create the shipments: the first poll is due 15 minutes
 	// after the create (Yubico's address validation), not in the same pass.
 	created := w.Now()
 	y0 := len(w.Yubico.RequestLog())
 	sync(0)
-	if got := shipmentGets(y0); got != 0 {
+	if got := shipmentGets(w, y0); got != 0 {
 		t.Errorf("%d shipment reads in the pass that created the shipments, want 0", got)
 	}
 	for _, id := range ids {
@@ -106,8 +97,8 @@ func TestSyncSkipsRecordsNotDue(t *testing.T) {
 	// Yubico's daily batch.
 	w.Advance(time.Minute)
 	y0 = len(w.Yubico.RequestLog())
-	if c := sync(0); c.okta != 0 || c.puts < n || c.puts > 2*n || shipmentGets(y0) != n || c.yubico != n {
-		t.Errorf("the due pass cost %+v with %d shipment reads, want %d reads and %d to %d writes, no Okta call", c, shipmentGets(y0), n, n, 2*n)
+	if c := sync(0); c.okta != 0 || c.puts < n || c.puts > 2*n || shipmentGets(w, y0) != n || c.yubico != n {
+		t.Errorf("the due pass cost %+v with %d shipment reads, want %d reads and %d to %d writes, no Okta call", c, shipmentGets(w, y0), n, n, 2*n)
 	}
 	batch := w.Yubico.NextBatch()
 	for _, id := range ids {
@@ -125,8 +116,8 @@ func TestSyncSkipsRecordsNotDue(t *testing.T) {
 		if _, err := w.Service.Check(ctx, ids[0]); err != nil {
 			t.Fatal(err)
 		}
-	}); shipmentGets(y0) != 1 || c.puts != 1 {
-		t.Errorf("Check cost %+v with %d shipment reads, want 1 read and 1 write", c, shipmentGets(y0))
+	}); shipmentGets(w, y0) != 1 || c.puts != 1 {
+		t.Errorf("Check cost %+v with %d shipment reads, want 1 read and 1 write", c, shipmentGets(w, y0))
 	}
 
 	// A record stored before NextCheck existed is due at once.
@@ -137,7 +128,7 @@ func TestSyncSkipsRecordsNotDue(t *testing.T) {
 	}
 	y0 = len(w.Yubico.RequestLog())
 	sync(n - 1)
-	if got := shipmentGets(y0); got != 1 {
+	if got := shipmentGets(w, y0); got != 1 {
 		t.Errorf("%d shipment reads for a record without NextCheck, want 1", got)
 	}
 
