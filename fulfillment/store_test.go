@@ -235,3 +235,33 @@ func TestLegacyDeletedEnrollment(t *testing.T) {
 		t.Errorf("enrollments read from SQLite (-want +got):\n%s", d)
 	}
 }
+
+// listOnlyStore hides every method of a store but those of
+// fulfillment.Store: a store that cannot count.
+type listOnlyStore struct{ fulfillment.Store }
+
+// TestCountByStatusPages: a store that cannot count is counted by listing
+// it a page (1,000 records) at a time: every record once, over several
+// pages and a last one that is empty.
+func TestCountByStatusPages(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := fulfillment.NewMemoryStore()
+	const n = 2000
+	for i := range n {
+		st := fulfillment.Active
+		if i%4 == 0 {
+			st = fulfillment.Shipped
+		}
+		if _, err := store.Put(ctx, fulfillment.Record{UserID: fmt.Sprintf("00u%05d", i), Status: st, Step: fulfillment.StepInitiated}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := fulfillment.CountByStatus(ctx, listOnlyStore{store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[fulfillment.Status]int{fulfillment.Active: 1500, fulfillment.Shipped: 500}, got); diff != "" {
+		t.Errorf("CountByStatus by listing (-want +got):\n%s", diff)
+	}
+}
