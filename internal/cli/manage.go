@@ -264,8 +264,8 @@ func runSync(ctx context.Context, inv *Invocation) int {
 		report(ctx, inv.Stderr, "preenroll sync", err)
 		return ExitFailed
 	}
-	fmt.Fprintf(inv.Stdout, "sync: %d records in flight checked: %d advanced, %d shipped, %d delivered, %d active, %d errored, %d managed elsewhere, %d busy (another instance), %d failed\n",
-		rep.Checked, rep.Advanced, rep.Shipped, rep.Delivered, rep.Active, rep.Errored, rep.ManagedElsewhere, rep.Busy, len(rep.Failures))
+	fmt.Fprintf(inv.Stdout, "sync: %d records in flight checked: %d advanced, %d shipped, %d delivered, %d active, %d errored, %d managed elsewhere, %d busy (another instance), %d failed; %d not due (see check)\n",
+		rep.Checked, rep.Advanced, rep.Shipped, rep.Delivered, rep.Active, rep.Errored, rep.ManagedElsewhere, rep.Busy, len(rep.Failures), rep.NotDue)
 	failures := slices.Clone(rep.Failures)
 	slices.SortFunc(failures, func(a, b fulfillment.Result) int { return a.Index - b.Index })
 	for _, f := range failures {

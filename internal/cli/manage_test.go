@@ -72,7 +72,10 @@ func manageLifecycle(t *testing.T, store string) {
 	w.AdvanceClockTo(fulfillmenttest.Shipped)
 	// The fakes' clocks moved, the CLI's did not: the shipment's next poll
 	// is not due for sync; check polls at once.
-	step(ExitOK, "sync: 0 records in flight checked: 0 advanced", "sync")
+	r = step(ExitOK, "sync: 0 records in flight checked: 0 advanced", "sync")
+	if !strings.Contains(r.stdout, "; 1 not due (see check)") {
+		t.Errorf("sync does not count the record not due:\n%s", r.stdout)
+	}
 	step(ExitOK, "Shipped", "check", "jan@example.com")
 	step(ExitOK, "Shipped", "status", "jan@example.com")
 	pins := func() int {
