@@ -77,6 +77,17 @@ func (e *env) addUser(n int, status okta.UserStatus, change func(*okta.Profile))
 	return e.AddUser(u)
 }
 
+// noRetryEnv is an env whose Yubico client does not retry by itself, so
+// that the Service's own resume is what repeats a shipment create, with
+// Config.IdempotentShipments set to idempotent.
+func noRetryEnv(t testing.TB, idempotent bool) *env {
+	t.Helper()
+	return newEnv(t, envOption{
+		yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())},
+		config:       func(c *fulfillment.Config) { c.IdempotentShipments = idempotent },
+	})
+}
+
 // orderedUser seeds ACTIVE user n and orders a key for them.
 func (e *env) orderedUser(n int) okta.User {
 	e.t.Helper()
@@ -527,10 +538,7 @@ func TestResumeAfterLostRequests(t *testing.T) {
 	for _, idempotent := range []bool{true, false} {
 		t.Run(fmt.Sprintf("IdempotentShipments=%v", idempotent), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envOption{
-				yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())},
-				config:       func(c *fulfillment.Config) { c.IdempotentShipments = idempotent },
-			})
+			e := noRetryEnv(t, idempotent)
 			ctx := t.Context()
 			warm := e.addUser(1, okta.UserActive, nil)
 			u := e.addUser(2, okta.UserActive, nil)
@@ -640,15 +648,9 @@ func TestResumeAfterLostRequests(t *testing.T) {
 // to look in the Yubico console rather than resending to find the shipment.
 func TestResumedCreatePastIdempotencyWindow(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOption{
-		yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())},
-		config:       func(c *fulfillment.Config) { c.IdempotentShipments = true },
-	})
+	e := noRetryEnv(t, true)
 	ctx := t.Context()
-	u := e.addUser(1, okta.UserActive, nil)
-	if _, err := e.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
+	u := e.orderedUser(1)
 	// Two lost answers: net/http resends a keyed request once by itself.
 	if err := e.Yubico.DropResponseAfterCommit(2); err != nil {
 		t.Fatal(err)
@@ -964,10 +966,7 @@ func TestDeleteAfterLostCreate(t *testing.T) {
 // console.
 func TestDeleteAfterLostCreateWithoutKeys(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOption{
-		yubicoClient: []yubico.Option{yubico.WithRetryPolicy(yubico.NoRetries())},
-		config:       func(c *fulfillment.Config) { c.IdempotentShipments = false },
-	})
+	e := noRetryEnv(t, false)
 	u := e.orderedUser(1)
 	if err := e.Yubico.DropResponseAfterCommit(1); err != nil {
 		t.Fatal(err)
