@@ -157,12 +157,8 @@ func TestSyncSkipsRecordsNotDue(t *testing.T) {
 // spacing to PollInterval.
 func TestSignInCheckBacksOff(t *testing.T) {
 	t.Parallel()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	w, u := orderedWorld(t)
 	ctx := t.Context()
-	u := w.AddUser(fulfillmenttest.Employee("ann"))
-	if _, err := w.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
 	w.AdvanceTo(ctx, fulfillmenttest.Shipped)
 	var gaps []time.Duration
 	var delivered []bool
@@ -203,12 +199,8 @@ func TestSignInCheckBacksOff(t *testing.T) {
 // it again in the same pass.
 func TestCheckDueRecordOnce(t *testing.T) {
 	t.Parallel()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	w, u := orderedWorld(t)
 	ctx := t.Context()
-	u := w.AddUser(fulfillmenttest.Employee("ann"))
-	if _, err := w.Service.Order(ctx, u.ID); err != nil {
-		t.Fatal(err)
-	}
 	w.Sync(ctx) // enrolled, shipment created; its first poll is 15 minutes on
 	w.Advance(15 * time.Minute)
 	y0 := len(w.Yubico.RequestLog())
