@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/yubico"
@@ -57,13 +58,18 @@ func (m Milestone) String() string {
 func (m Milestone) state() yubico.ShipmentState { return milestones[m].state }
 
 // AdvanceTo runs the World until every shipment at Yubico that has not
-// failed has reached m, as time and [fulfillment.Service.Run] would: it
-// runs Sync (which also enrolls and creates the shipments of new orders),
-// then, while a shipment is short of m, moves both clocks to Yubico's next
-// scheduled transition and runs Sync again. Shipments that fail on the way
-// (an undeliverable address, an injected fault) do not hold it up: the
-// Service records them. It returns the passes' reports added up. If
-// nothing is scheduled while a shipment is short of m, the test fails.
+// failed has reached m, and the Service has seen it, as time and
+// [fulfillment.Service.Run] would: it runs Sync (which also enrolls and
+// creates the shipments of new orders), then, while a shipment is short of
+// m, moves both clocks to Yubico's next scheduled transition and runs Sync
+// again. The Service reads a shipment on its own schedule
+// ([fulfillment.Record.NextCheck]), not at each transition: while a record
+// waiting for Yubico shows another state than its shipment's, the clocks
+// move on to the record's next check and Sync runs again. Shipments that
+// fail on the way (an undeliverable address, an injected fault) do not
+// hold it up: the Service records them. It returns the passes' reports
+// added up. If nothing is scheduled while a shipment is short of m, the
+// test fails.
 func (w *World) AdvanceTo(ctx context.Context, m Milestone) fulfillment.SyncReport {
 	w.tb.Helper()
 	var total fulfillment.SyncReport
@@ -71,7 +77,43 @@ func (w *World) AdvanceTo(ctx context.Context, m Milestone) fulfillment.SyncRepo
 	for pass := 0; w.stepToward(m, "AdvanceTo", pass); pass++ {
 		add(&total, w.Sync(ctx))
 	}
+	for pass := 0; ; pass++ {
+		next, ok := w.nextCatchUp(ctx)
+		if !ok {
+			break
+		}
+		if pass == maxPasses {
+			w.fail("AdvanceTo(%s): the Service has not seen Yubico's shipment states after %d checks", m, pass)
+			break
+		}
+		w.SetNow(next)
+		add(&total, w.Sync(ctx))
+	}
 	return total
+}
+
+// nextCatchUp returns the earliest next check, after now, of a record in
+// flight that waits for the outside world while its shipment at Yubico is
+// in a state the record does not show yet; false if there is none.
+func (w *World) nextCatchUp(ctx context.Context) (time.Time, bool) {
+	w.tb.Helper()
+	recs, err := w.Service.List(ctx, fulfillment.Query{InFlight: true})
+	if err != nil {
+		w.fail("AdvanceTo: list the records: %v", err)
+		return time.Time{}, false
+	}
+	now := w.Now()
+	var next time.Time
+	for _, r := range recs {
+		if r.ShipmentID == "" || (r.Step != fulfillment.StepShipmentCreated && r.Step != fulfillment.StepPINSent) ||
+			!r.NextCheck.After(now) || (!next.IsZero() && !r.NextCheck.Before(next)) {
+			continue
+		}
+		if sh, ok := w.Yubico.Shipment(r.ShipmentID); ok && sh.State != r.ShipmentState {
+			next = r.NextCheck
+		}
+	}
+	return next, !next.IsZero()
 }
 
 // AdvanceClockTo moves both clocks, one scheduled transition at a time,
@@ -130,8 +172,9 @@ func add(total *fulfillment.SyncReport, rep fulfillment.SyncReport) {
 // no step in flight, and returns the record; login is the user's login or
 // Okta ID. Each pass runs Sync and then, if the record is not there yet,
 // moves both clocks to the next moment something is due: Yubico's next
-// shipment transition, or the end of another instance's lease on the
-// record. Steps that fail with an unknown outcome are resumed by the next
+// shipment transition, the record's next check
+// ([fulfillment.Record.NextCheck]), or the end of another instance's lease
+// on the record. Steps that fail with an unknown outcome are resumed by the next
 // pass. For fulfillment.Shipped the PIN must also have been sent.
 //
 // The test fails, saying where the record stopped, if the record errors or
@@ -171,6 +214,9 @@ func (w *World) AdvanceUntil(ctx context.Context, login string, st fulfillment.S
 		next, ok := w.Yubico.NextTransition()
 		if until := rec.Lease.Until; rec.Step.Intent() && until.After(w.Now()) && (!ok || until.Before(next)) {
 			next, ok = until, true
+		}
+		if check := rec.NextCheck; !rec.Step.Intent() && check.After(w.Now()) && (!ok || check.Before(next)) {
+			next, ok = check, true // the Service reads Yubico on its schedule, not at each transition
 		}
 		switch {
 		case ok:

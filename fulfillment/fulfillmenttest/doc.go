@@ -40,7 +40,9 @@
 // [World.AdvanceUntil] to a status of one user's record: both run Sync, as
 // [fulfillment.Service.Run] would, after each transition Yubico has
 // scheduled (address validation, the daily batch, the carrier's pick-up,
-// delivery), so a test never computes delays. [World.Advance] and
+// delivery) and at the records' next checks ([fulfillment.Record.NextCheck]:
+// the Service reads Yubico on its own schedule), so a test never computes
+// delays. [World.Advance] and
 // [World.SetNow] move both clocks without Sync.
 //
 // # Users

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/yubico"
+	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
 
 // TestNewHireOnboarding is the test a user writes for an onboarding
@@ -66,6 +69,55 @@ func TestEmployeeMilestones(t *testing.T) {
 	w.SignIn(ctx, "grace@example.com", w.Parcel(ctx, "grace@example.com"), w.PIN("grace@example.com"))
 	w.AdvanceUntil(ctx, "grace@example.com", fulfillment.Active)
 	w.WantStatus(ctx, "grace@example.com", fulfillment.Active)
+}
+
+// TestAdvanceToWaitsForTheServicesChecks: the Service reads a shipment on
+// its own schedule (Record.NextCheck), not at each of Yubico's
+// transitions; with a shipping delay shorter than its 12-hour poll,
+// AdvanceTo still returns only once the Service has seen the milestone.
+func TestAdvanceToWaitsForTheServicesChecks(t *testing.T) {
+	ctx := t.Context()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(fulfillmenttest.Employee("grace")), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithYubico(yubicotest.WithTiming(yubicotest.Timing{ShippingDelay: 2 * time.Hour})))
+	if _, err := w.Service.Order(ctx, "grace@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	id := w.User("grace@example.com").ID
+	for _, tc := range []struct {
+		m    fulfillmenttest.Milestone
+		want string
+	}{
+		{fulfillmenttest.Shipped, "SHIPPED pin-sent 103 false"},
+		{fulfillmenttest.Delivered, "SHIPPED pin-sent 104 true"},
+	} {
+		if rep := w.AdvanceTo(ctx, tc.m); len(rep.Failures) != 0 {
+			t.Fatalf("AdvanceTo(%s): failures %v", tc.m, rep.Failures)
+		}
+		rec, err := w.Config.Store.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%s %s %d %v", rec.Status, rec.Step, rec.ShipmentState, !rec.DeliveredAt.IsZero()); got != tc.want {
+			t.Errorf("after AdvanceTo(%s): record %s, want %s", tc.m, got, tc.want)
+		}
+	}
+}
+
+// TestAdvanceUntilFollowsTheServicesChecks: AdvanceUntil moves the clocks
+// to the record's next check as well as to Yubico's transitions, so that
+// with a shipping delay shorter than the Service's 12-hour poll the record
+// is Shipped when its shipment ships, not days later at its delivery.
+func TestAdvanceUntilFollowsTheServicesChecks(t *testing.T) {
+	ctx := t.Context()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(fulfillmenttest.Employee("grace")), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithYubico(yubicotest.WithTiming(yubicotest.Timing{ShippingDelay: 2 * time.Hour})))
+	if _, err := w.Service.Order(ctx, "grace@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	rec := w.AdvanceUntil(ctx, "grace@example.com", fulfillment.Shipped)
+	if rec.ShipmentState != yubico.StateShipped || !rec.DeliveredAt.IsZero() {
+		t.Errorf("AdvanceUntil(Shipped): shipment state %d, delivered at %v; want 103, not delivered", rec.ShipmentState, rec.DeliveredAt)
+	}
 }
 
 // recorder is a TB that records the first failure instead of stopping.
