@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
@@ -52,5 +53,17 @@ func TestWaitClockCountsWaitsMade(t *testing.T) {
 	}
 	if s := testutil.ToFloat64(m.waitSeconds.WithLabelValues(vendorOkta)); s != 0.001 {
 		t.Errorf("wait seconds %v, want 0.001", s)
+	}
+}
+
+// TestObserveSyncCountsRecordsNotDue: the records a pass skipped because
+// their next check has not come are counted under result "not_due".
+func TestObserveSyncCountsRecordsNotDue(t *testing.T) {
+	m := newMetrics(func() float64 { return 0 })
+	m.observeSync(time.Second, fulfillment.SyncReport{Checked: 2, Advanced: 1, NotDue: 7}, nil)
+	for result, want := range map[string]float64{"checked": 2, "advanced": 1, "not_due": 7} {
+		if got := testutil.ToFloat64(m.syncRecords.WithLabelValues(result)); got != want {
+			t.Errorf("sync records %q = %v, want %v", result, got, want)
+		}
 	}
 }

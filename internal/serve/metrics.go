@@ -76,7 +76,7 @@ func newMetrics(queueLen func() float64) *metrics {
 	m.syncPasses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_sync_passes_total",
 		Help: "Sync passes by result (ok, error, draining)."}, []string{"result"})
 	m.syncRecords = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_sync_records_total",
-		Help: "Records of Sync passes by result (checked, advanced, shipped, active, errored, failed, busy)."}, []string{"result"})
+		Help: "Records of Sync passes by result (checked, advanced, shipped, active, errored, failed, busy, not_due)."}, []string{"result"})
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_hook_deliveries_total",
 		Help: "Okta event hook requests by outcome (accepted, duplicate, ignored, verification, unauthorized, invalid, overloaded, error)."},
 		[]string{"outcome"})
@@ -148,7 +148,7 @@ func (m *metrics) observeSync(d time.Duration, rep fulfillment.SyncReport, err e
 		m.syncPasses.WithLabelValues("ok").Inc()
 	}
 	for result, n := range map[string]int{"checked": rep.Checked, "advanced": rep.Advanced, "shipped": rep.Shipped,
-		"active": rep.Active, "errored": rep.Errored, "failed": len(rep.Failures), "busy": rep.Busy} {
+		"active": rep.Active, "errored": rep.Errored, "failed": len(rep.Failures), "busy": rep.Busy, "not_due": rep.NotDue} {
 		m.syncRecords.WithLabelValues(result).Add(float64(n))
 	}
 }
