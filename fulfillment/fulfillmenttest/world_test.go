@@ -71,17 +71,25 @@ func TestEmployeeMilestones(t *testing.T) {
 	w.WantStatus(ctx, "grace@example.com", fulfillment.Active)
 }
 
+// fastShippingWorld is a World whose shipments ship 2 hours after the
+// batch (less than the Service's 12-hour poll), with a key ordered for
+// the employee grace.
+func fastShippingWorld(t *testing.T) *fulfillmenttest.World {
+	t.Helper()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(fulfillmenttest.Employee("grace")), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithYubico(yubicotest.WithTiming(yubicotest.Timing{ShippingDelay: 2 * time.Hour})))
+	if _, err := w.Service.Order(t.Context(), "grace@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 // TestAdvanceToWaitsForTheServicesChecks: the Service reads a shipment on
 // its own schedule (Record.NextCheck), not at each of Yubico's
 // transitions; with a shipping delay shorter than its 12-hour poll,
 // AdvanceTo still returns only once the Service has seen the milestone.
 func TestAdvanceToWaitsForTheServicesChecks(t *testing.T) {
-	ctx := t.Context()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(fulfillmenttest.Employee("grace")), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithYubico(yubicotest.WithTiming(yubicotest.Timing{ShippingDelay: 2 * time.Hour})))
-	if _, err := w.Service.Order(ctx, "grace@example.com"); err != nil {
-		t.Fatal(err)
-	}
+	ctx, w := t.Context(), fastShippingWorld(t)
 	id := w.User("grace@example.com").ID
 	for _, tc := range []struct {
 		m    fulfillmenttest.Milestone
@@ -108,12 +116,7 @@ func TestAdvanceToWaitsForTheServicesChecks(t *testing.T) {
 // with a shipping delay shorter than the Service's 12-hour poll the record
 // is Shipped when its shipment ships, not days later at its delivery.
 func TestAdvanceUntilFollowsTheServicesChecks(t *testing.T) {
-	ctx := t.Context()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(fulfillmenttest.Employee("grace")), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithYubico(yubicotest.WithTiming(yubicotest.Timing{ShippingDelay: 2 * time.Hour})))
-	if _, err := w.Service.Order(ctx, "grace@example.com"); err != nil {
-		t.Fatal(err)
-	}
+	ctx, w := t.Context(), fastShippingWorld(t)
 	rec := w.AdvanceUntil(ctx, "grace@example.com", fulfillment.Shipped)
 	if rec.ShipmentState != yubico.StateShipped || !rec.DeliveredAt.IsZero() {
 		t.Errorf("AdvanceUntil(Shipped): shipment state %d, delivered at %v; want 103, not delivered", rec.ShipmentState, rec.DeliveredAt)
