@@ -14,7 +14,8 @@ import (
 // costs remote calls only for the records whose next change may have come.
 // The times follow Yubico's published timeline (docs/yubico.md §Timeline):
 // address validation every 15 minutes, orders processed once a day at
-// 03:00 Pacific, no webhooks and polling "once or twice a day".
+// 03:00 Pacific (read half an hour later), no webhooks and polling "once
+// or twice a day".
 
 const (
 	// validationCheck is when a new shipment is first read: Yubico
@@ -32,6 +33,11 @@ const (
 	// batchHour is the hour of Yubico's daily fulfillment batch, in
 	// batchLocation.
 	batchHour = 3
+	// batchSettle is how long after batchHour a waiting shipment is read:
+	// Yubico publishes when the batch starts, not how long it runs, and a
+	// read made before it reached the shipment would find it still
+	// editable and wait for the next day's batch.
+	batchSettle = 30 * time.Minute
 )
 
 // batchLocation is the time zone of Yubico's daily batch (Pacific time;
@@ -63,8 +69,8 @@ func (s *Service) later(now time.Time, d time.Duration) time.Time {
 
 // nextShipmentPoll returns when a shipment that has not shipped, read in
 // state st at now, is read next: 15 minutes after its creation (address
-// validation), then at Yubico's next daily batch while it can still be
-// edited (state ≤ 9: awaiting validation or fulfillment), then every
+// validation), then just after Yubico's next daily batch while it can
+// still be edited (state ≤ 9: awaiting validation or fulfillment), then every
 // max(PollInterval, 12 h) until it ships.
 func (s *Service) nextShipmentPoll(rec Record, now time.Time, st yubico.ShipmentState) time.Time {
 	if st.Editable() {
@@ -76,13 +82,18 @@ func (s *Service) nextShipmentPoll(rec Record, now time.Time, st yubico.Shipment
 	return s.later(now, max(s.pollInterval, yubicoPoll))
 }
 
-// nextBatch returns the first 03:00 Pacific time strictly after now.
+// nextBatch returns when a shipment waiting for Yubico's daily batch is
+// read next: the first 03:30 Pacific time (batchHour plus batchSettle)
+// strictly after now.
 func nextBatch(now time.Time) time.Time {
 	l := now.In(batchLocation)
-	b := time.Date(l.Year(), l.Month(), l.Day(), batchHour, 0, 0, 0, batchLocation)
+	at := func() time.Time {
+		return time.Date(l.Year(), l.Month(), l.Day(), batchHour, 0, 0, 0, batchLocation).Add(batchSettle)
+	}
+	b := at()
 	for !b.After(now) {
 		l = l.AddDate(0, 0, 1)
-		b = time.Date(l.Year(), l.Month(), l.Day(), batchHour, 0, 0, 0, batchLocation)
+		b = at()
 	}
 	return b
 }

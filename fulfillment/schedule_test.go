@@ -100,10 +100,10 @@ func TestSyncSkipsRecordsNotDue(t *testing.T) {
 	if c := sync(0); c.okta != 0 || c.puts < n || c.puts > 2*n || shipmentGets(w, y0) != n || c.yubico != n {
 		t.Errorf("the due pass cost %+v with %d shipment reads, want %d reads and %d to %d writes, no Okta call", c, shipmentGets(w, y0), n, n, 2*n)
 	}
-	batch := w.Yubico.NextBatch()
+	batch := w.Yubico.NextBatch().Add(30 * time.Minute) // read half an hour after the batch starts
 	for _, id := range ids {
 		if rec := get(id); !rec.NextCheck.Equal(batch) || rec.ShipmentState != yubico.StateAwaitingValidation {
-			t.Errorf("after the validation poll: NextCheck %v, state %d; want %v (the batch), 3", rec.NextCheck, rec.ShipmentState, batch)
+			t.Errorf("after the validation poll: NextCheck %v, state %d; want %v (after the batch), 3", rec.NextCheck, rec.ShipmentState, batch)
 		}
 	}
 	if c := sync(n); c != (remoteCalls{}) {

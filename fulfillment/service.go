@@ -219,8 +219,8 @@ type Config struct {
 // and no store write ([SyncReport.NotDue]), so a pass over many keys in
 // flight costs only the calls their stages need now. A shipment that has
 // not shipped is read 15 minutes after its creation (Yubico validates
-// addresses every 15 minutes), then at Yubico's daily fulfillment batch
-// (03:00 Pacific) while it waits for it, then every max(PollInterval,
+// addresses every 15 minutes), then half an hour after Yubico's daily
+// fulfillment batch (03:00 Pacific) while it waits for it, then every max(PollInterval,
 // 12 h) until it ships (Yubico recommends polling once or twice a day). A
 // Shipped key's first sign-in is checked at Okta PollInterval after its
 // PIN is sent, then after half the time since (since its delivery, once
