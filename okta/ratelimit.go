@@ -14,8 +14,12 @@ import (
 // Clock tells the time and waits: it has two methods, Now() time.Time and
 // Sleep(ctx context.Context, d time.Duration) error. The client uses it for
 // rate-limit and backoff waits; tests inject one that advances instantly.
-// Sleep must return ctx.Err() when ctx is done before d has passed. It is
-// the same type as yubico.Clock, so one value serves both clients.
+// Sleep must return ctx.Err() when ctx is done before d has passed. The
+// default clock's Sleep also refuses at once a wait that would end after
+// ctx's deadline (the call then fails with ErrRateLimited instead of
+// sleeping into the deadline); a Clock of your own that waits in real
+// time should do the same. It is the same type as yubico.Clock, so one
+// value serves both clients.
 type Clock = httpclient.Clock
 
 // RetryPolicy says when and how long the client waits and retries. The zero
