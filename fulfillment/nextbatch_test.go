@@ -14,7 +14,7 @@ func TestNextBatch(t *testing.T) {
 		return time.Date(y, m, d, h, min, 0, 0, batchLocation)
 	}
 	for _, tc := range []struct {
-		name     string
+		name      string
 		now, want time.Time
 	}{
 		{"evening before", pt(2026, 3, 2, 17, 0), pt(2026, 3, 3, 3, 30)},
