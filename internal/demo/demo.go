@@ -334,9 +334,20 @@ func (d *demo) syncStep(step, why string, by time.Duration) func(context.Context
 }
 
 // factory advances to Yubico's next daily fulfillment batch, where the keys
-// are programmed, and syncs.
+// are programmed, then on to the waiting shipments' next check (the
+// Service reads them a little after the batch, Record.NextCheck), and
+// syncs.
 func (d *demo) factory(ctx context.Context) error {
-	if err := d.advanceTo(d.yubico.NextBatch()); err != nil {
+	at := d.yubico.NextBatch()
+	if err := d.advanceTo(at); err != nil {
+		return err
+	}
+	for _, p := range d.live() {
+		if rec := d.record(ctx, p); rec.Step == fulfillment.StepShipmentCreated && rec.NextCheck.After(at) {
+			at = rec.NextCheck
+		}
+	}
+	if err := d.advanceTo(at); err != nil {
 		return err
 	}
 	return d.sync(ctx, "factory", "Yubico's daily fulfillment batch ran")

@@ -98,7 +98,7 @@ func TestRunTimeline(t *testing.T) {
 			t.Errorf("%s: pin-email detail %q, want the mail to %s", u, d, to)
 		}
 	}
-	if !strings.Contains(stdout.String(), "2 users: 2 Active, PIN wiped in Okta for 2\nfake time 3d 19h 0m, wall time ") {
+	if !strings.Contains(stdout.String(), "2 users: 2 Active, PIN wiped in Okta for 2\nfake time 3d 19h 30m, wall time ") {
 		t.Errorf("no summary in:\n%s", stdout.String())
 	}
 	if stderr.Len() != 0 {
