@@ -297,7 +297,26 @@ func runServe(ctx context.Context, inv *Invocation) int {
 		defer closeStore()
 		store = db
 	}
-	sc := serve.Config{
+	sc := serveConfig(cfg, store, inv)
+	if cfg.oktaKey != nil {
+		sc.OktaOptions = append(sc.OktaOptions, okta.WithOAuth(okta.OAuthConfig{
+			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,
+		}))
+	}
+	if err := serve.Run(ctx, sc); err != nil {
+		inv.errorf("%v", err)
+		if errors.Is(err, serve.ErrConfig) {
+			return ExitUsage
+		}
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// serveConfig maps serve's resolved settings onto serve.Config; store is
+// the opened -store (nil: serve's in-memory demo store).
+func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Config {
+	return serve.Config{
 		Listen: cfg.Serve.Listen, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
 		HookSecret: okta.Secret(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
 		OktaOrg: cfg.OktaOrg, OktaToken: okta.Secret(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
@@ -315,17 +334,4 @@ func runServe(ctx context.Context, inv *Invocation) int {
 		},
 		Logger: slog.New(slog.NewJSONHandler(inv.Stderr, nil)), Stdout: inv.Stdout,
 	}
-	if cfg.oktaKey != nil {
-		sc.OktaOptions = append(sc.OktaOptions, okta.WithOAuth(okta.OAuthConfig{
-			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,
-		}))
-	}
-	if err := serve.Run(ctx, sc); err != nil {
-		inv.errorf("%v", err)
-		if errors.Is(err, serve.ErrConfig) {
-			return ExitUsage
-		}
-		return ExitFailed
-	}
-	return ExitOK
 }

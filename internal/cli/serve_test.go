@@ -2,10 +2,14 @@ package cli
 
 import (
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/fulfillment"
 )
 
 // resolveServe resolves and checks serve's settings as a run does, without
@@ -131,5 +135,59 @@ func TestServeConsoleSettingsProblems(t *testing.T) {
 	r := runCLI(t, append([]string{"serve"}, append(org, "-console-client-id", "0oa1", "-hook-queue", "0")...)...)
 	if r.code != ExitUsage || !strings.Contains(r.stderr, "-hook-queue \"0\"") || !strings.Contains(r.stderr, "-console-admin-group (PREENROLL_CONSOLE_ADMIN_GROUP) is required") {
 		t.Errorf("serve with bad settings: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestServeDurationSettings: serve's durations (the idempotency window
+// among them) come from flags over PREENROLL_* over the config file, are
+// checked against their bounds, and reach serve.Config as resolved.
+func TestServeDurationSettings(t *testing.T) {
+	t.Parallel()
+	token := writeFile(t, "okta.token", "00token")
+	hook := writeFile(t, "hook.secret", "hook-secret-0123456789")
+	file := writeFile(t, "preenroll.json", `{"idempotency-window": "36h", "lease": "90s"}`)
+	org := []string{"-okta-org", "https://example.okta.com", "-okta-token-file", token, "-hook-secret-file", hook, "-store", "keys.db"}
+	type got struct {
+		IdempotentShipments                    bool
+		IdempotencyWindow, Lease, SyncInterval time.Duration
+	}
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		want     got
+		problems []string
+	}{
+		{name: "defaults", args: org, want: got{IdempotencyWindow: fulfillment.DefaultIdempotencyWindow}},
+		{name: "flags", args: append(slices.Clone(org), "-idempotent-shipments", "-idempotency-window", "2h", "-lease", "45s", "-sync-interval", "10m"),
+			want: got{true, 2 * time.Hour, 45 * time.Second, 10 * time.Minute}},
+		{name: "config file", env: map[string]string{"PREENROLL_CONFIG": file}, args: org,
+			want: got{IdempotencyWindow: 36 * time.Hour, Lease: 90 * time.Second}},
+		{name: "env over config file", env: map[string]string{"PREENROLL_CONFIG": file, "PREENROLL_IDEMPOTENCY_WINDOW": "90m"}, args: org,
+			want: got{IdempotencyWindow: 90 * time.Minute, Lease: 90 * time.Second}},
+		{name: "flag over env", env: map[string]string{"PREENROLL_IDEMPOTENCY_WINDOW": "90m"}, args: append(slices.Clone(org), "-idempotency-window", "48h"),
+			want: got{IdempotencyWindow: 48 * time.Hour}},
+		{name: "window too short", args: append(slices.Clone(org), "-idempotency-window", "30s"),
+			problems: []string{`-idempotency-window "30s": want a duration from 1m0s to 720h0m0s`}},
+		{name: "window too long", args: append(slices.Clone(org), "-idempotency-window", "721h"),
+			problems: []string{`-idempotency-window "721h": want a duration from 1m0s to 720h0m0s`}},
+		{name: "window not a duration", env: map[string]string{"PREENROLL_IDEMPOTENCY_WINDOW": "a day"}, args: org,
+			problems: []string{`PREENROLL_IDEMPOTENCY_WINDOW "a day": want a duration from 1m0s to 720h0m0s`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, problems := resolveServe(t, tc.env, tc.args...)
+			if diff := cmp.Diff(tc.problems, problems); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+			if len(problems) > 0 {
+				return
+			}
+			sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+			g := got{sc.IdempotentShipments, sc.IdempotencyWindow, sc.Lease, sc.SyncInterval}
+			if diff := cmp.Diff(tc.want, g); diff != "" {
+				t.Errorf("serve.Config (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
