@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -253,7 +254,7 @@ func (s *Server) newShipmentLocked(r *http.Request, fpr bool) (*shipment, error)
 		sh.fault, s.nextFaults = s.nextFaults[0], s.nextFaults[1:]
 	}
 	s.shipments[id] = sh
-	s.order = append(s.order, id)
+	s.order = append(s.order, sh)
 	return sh, nil
 }
 
@@ -339,12 +340,7 @@ func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool)
 	sh.factory.purge()
 	sh.factory = nil
 	delete(s.shipments, id)
-	for i, o := range s.order {
-		if o == id {
-			s.order = append(s.order[:i:i], s.order[i+1:]...)
-			break
-		}
-	}
+	s.order = slices.DeleteFunc(s.order, func(o *shipment) bool { return o == sh })
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -397,6 +393,10 @@ func window[T any](all []T, limit, offset int) []T {
 	return all[offset:min(offset+limit, len(all))]
 }
 
+// listExact is GET /v1/shipments_exact. A page costs O(limit) without a
+// filter; with one, a pass over the shipments' scalar fields (no copies of
+// their messages or items) counts the matches, and only the page's
+// shipments are rendered.
 func (s *Server) listExact(w http.ResponseWriter, r *http.Request) {
 	limit, offset, ok := page(w, r)
 	if !ok {
@@ -410,35 +410,51 @@ func (s *Server) listExact(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var all []yubico.Shipment
-	for _, id := range s.order {
-		v := s.exactViewLocked(s.shipments[id])
-		if match(v) {
-			all = append(all, v)
-		}
+	got, total := window(s.order, limit, offset), len(s.order)
+	if match != nil {
+		got, total = s.filterLocked(match, limit, offset)
 	}
-	writePage(w, "shipments", all, limit, offset)
+	writePageOf(w, "shipments", fakehttp.Map(got, s.exactViewLocked), total)
+}
+
+// filterLocked returns the shipments match selects, in creation order, that
+// limit and offset page, and how many match in all.
+func (s *Server) filterLocked(match func(*yubico.Shipment) bool, limit, offset int) (got []*shipment, total int) {
+	var v yubico.Shipment
+	for _, sh := range s.order {
+		v = s.exactFieldsLocked(sh)
+		if !match(&v) {
+			continue
+		}
+		if total >= offset && len(got) < limit {
+			got = append(got, sh)
+		}
+		total++
+	}
+	return got, total
 }
 
 // searchFields maps search_field names to a shipment's value.
-var searchFields = map[string]func(yubico.Shipment) string{
-	"shipment_id":        func(s yubico.Shipment) string { return s.ID },
-	"shipment_state_id":  func(s yubico.Shipment) string { return strconv.Itoa(int(s.State)) },
-	"recipient":          func(s yubico.Shipment) string { return s.Recipient },
-	"recipient_email":    func(s yubico.Shipment) string { return s.RecipientEmail },
-	"recipient_lastname": func(s yubico.Shipment) string { return s.RecipientLastName },
-	"country_code_2":     func(s yubico.Shipment) string { return s.CountryCode },
-	"postal_code":        func(s yubico.Shipment) string { return s.PostalCode },
-	"city":               func(s yubico.Shipment) string { return s.City },
-	"shipment_type":      func(s yubico.Shipment) string { return s.Type },
+var searchFields = map[string]func(*yubico.Shipment) string{
+	"shipment_id":        func(s *yubico.Shipment) string { return s.ID },
+	"shipment_state_id":  func(s *yubico.Shipment) string { return strconv.Itoa(int(s.State)) },
+	"recipient":          func(s *yubico.Shipment) string { return s.Recipient },
+	"recipient_email":    func(s *yubico.Shipment) string { return s.RecipientEmail },
+	"recipient_lastname": func(s *yubico.Shipment) string { return s.RecipientLastName },
+	"country_code_2":     func(s *yubico.Shipment) string { return s.CountryCode },
+	"postal_code":        func(s *yubico.Shipment) string { return s.PostalCode },
+	"city":               func(s *yubico.Shipment) string { return s.City },
+	"shipment_type":      func(s *yubico.Shipment) string { return s.Type },
 }
 
-// matcher builds the filter of a list request: simple search compares
-// search_field to search (case-insensitively); advanced search parses
-// "field::op::value" with op eq, ne, lt, gt (numeric) or contains.
-func matcher(search, field string, advanced bool) (func(yubico.Shipment) bool, error) {
+// matcher builds the filter of a list request, nil when there is none:
+// simple search compares search_field to search (case-insensitively);
+// advanced search parses "field::op::value" with op eq, ne, lt, gt
+// (numeric) or contains. The filter reads only the fields
+// [Server.exactFieldsLocked] fills.
+func matcher(search, field string, advanced bool) (func(*yubico.Shipment) bool, error) {
 	if search == "" && field == "" {
-		return func(yubico.Shipment) bool { return true }, nil
+		return nil, nil
 	}
 	op := "eq"
 	if advanced {
@@ -454,19 +470,18 @@ func matcher(search, field string, advanced bool) (func(yubico.Shipment) bool, e
 	}
 	switch op {
 	case "eq":
-		return func(s yubico.Shipment) bool { return strings.EqualFold(get(s), search) }, nil
+		return func(s *yubico.Shipment) bool { return strings.EqualFold(get(s), search) }, nil
 	case "ne":
-		return func(s yubico.Shipment) bool { return !strings.EqualFold(get(s), search) }, nil
+		return func(s *yubico.Shipment) bool { return !strings.EqualFold(get(s), search) }, nil
 	case "contains":
-		return func(s yubico.Shipment) bool {
-			return strings.Contains(strings.ToLower(get(s)), strings.ToLower(search))
-		}, nil
+		lower := strings.ToLower(search)
+		return func(s *yubico.Shipment) bool { return strings.Contains(strings.ToLower(get(s)), lower) }, nil
 	case "lt", "gt":
 		want, err := strconv.Atoi(search)
 		if err != nil {
 			return nil, fmt.Errorf("operation %s needs a number, got %q", op, clip(search))
 		}
-		return func(s yubico.Shipment) bool {
+		return func(s *yubico.Shipment) bool {
 			n, err := strconv.Atoi(get(s))
 			return err == nil && (op == "lt" && n < want || op == "gt" && n > want)
 		}, nil
@@ -521,8 +536,16 @@ func listCatalog[T any](s *Server, w http.ResponseWriter, r *http.Request, key s
 // writePage answers the page of all that limit and offset select:
 // {"count", "total_count", key: the page}.
 func writePage[T any](w http.ResponseWriter, key string, all []T, limit, offset int) {
-	got := window(all, limit, offset)
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": len(all), key: got})
+	writePageOf(w, key, window(all, limit, offset), len(all))
+}
+
+// writePageOf answers a page, got, of total records: {"count", "total_count",
+// key: got}, an empty page as [].
+func writePageOf[T any](w http.ResponseWriter, key string, got []T, total int) {
+	if got == nil {
+		got = []T{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(got), "total_count": total, key: got})
 }
 
 func (s *Server) getProduct(w http.ResponseWriter, raw string) {

@@ -147,8 +147,7 @@ func (s *Server) nextEventLocked() (time.Time, bool) {
 			best, found = t, true
 		}
 	}
-	for _, id := range s.order {
-		sh := s.shipments[id]
+	for _, sh := range s.order {
 		switch {
 		case sh.state == yubico.StateAwaitingValidation && !sh.validated:
 			consider(s.validationTick(sh.pendingSince))
@@ -168,16 +167,15 @@ func (s *Server) nextEventLocked() (time.Time, bool) {
 // runDueLocked runs every transition due at s.now: validation, then the
 // batch, then shipping, then delivery.
 func (s *Server) runDueLocked() {
-	for _, id := range s.order {
-		sh := s.shipments[id]
+	for _, sh := range s.order {
 		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.pendingSince).After(s.now) {
 			s.validateLocked(sh)
 		}
 	}
 	var batch []*shipment
-	for _, id := range s.order {
-		if t, ok := s.batchTimeLocked(s.shipments[id]); ok && !t.After(s.now) {
-			batch = append(batch, s.shipments[id])
+	for _, sh := range s.order {
+		if t, ok := s.batchTimeLocked(sh); ok && !t.After(s.now) {
+			batch = append(batch, sh)
 		}
 	}
 	if len(batch) > 0 {
@@ -186,8 +184,7 @@ func (s *Server) runDueLocked() {
 			s.fulfillLocked(sh)
 		}
 	}
-	for _, id := range s.order {
-		sh := s.shipments[id]
+	for _, sh := range s.order {
 		switch {
 		case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero() && !sh.shipAt.After(s.now):
 			s.shipLocked(sh)
@@ -441,7 +438,7 @@ func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error 
 func (s *Server) Shipments() []yubico.Shipment {
 	s.lock()
 	defer s.mu.Unlock()
-	return fakehttp.Map(s.order, func(id string) yubico.Shipment { return s.exactViewLocked(s.shipments[id]) })
+	return fakehttp.Map(s.order, s.exactViewLocked)
 }
 
 // Lagging returns the first shipment, in creation order, that has not
@@ -451,8 +448,8 @@ func (s *Server) Shipments() []yubico.Shipment {
 func (s *Server) Lagging(st yubico.ShipmentState) (yubico.Shipment, bool) {
 	s.lock()
 	defer s.mu.Unlock()
-	for _, id := range s.order {
-		if sh := s.shipments[id]; !sh.state.Failed() && sh.state < st {
+	for _, sh := range s.order {
+		if !sh.state.Failed() && sh.state < st {
 			return s.exactViewLocked(sh), true
 		}
 	}

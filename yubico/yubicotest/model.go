@@ -121,17 +121,27 @@ func (sh *shipment) setState(st yubico.ShipmentState, msg string) {
 	}
 }
 
-// exactView renders any shipment as a /shipments_exact resource.
+// exactViewLocked renders any shipment as a /shipments_exact resource.
 func (s *Server) exactViewLocked(sh *shipment) yubico.Shipment {
-	r := sh.req
+	out := s.exactFieldsLocked(sh)
+	out.StateCode = fmt.Sprint(int(sh.state))
+	out.Messages = append(yubico.Messages{}, sh.messages...)
+	out.Items = append([]yubico.ShipmentItem(nil), sh.items...)
+	return out
+}
+
+// exactFieldsLocked renders the fields of sh's /shipments_exact resource
+// that need no allocation, which are all a list filter compares (see
+// searchFields); [Server.exactViewLocked] adds the state code, the messages
+// and the items.
+func (s *Server) exactFieldsLocked(sh *shipment) yubico.Shipment {
+	r := &sh.req
 	out := yubico.Shipment{
 		ID:                      sh.id,
 		OrganizationID:          s.orgID,
 		UserID:                  sh.userID,
 		State:                   sh.state,
 		StateMessage:            sh.state.String(),
-		StateCode:               fmt.Sprint(int(sh.state)),
-		Messages:                append(yubico.Messages{}, sh.messages...),
 		Type:                    "Automated",
 		ChannelPartnerID:        r.ChannelPartnerID,
 		DeliveryType:            r.DeliveryType,
@@ -147,11 +157,9 @@ func (s *Server) exactViewLocked(sh *shipment) yubico.Shipment {
 		IsDelivered:             sh.state == yubico.StateDelivered,
 		TrackingLink:            sh.tracking,
 		RequestDate:             sh.created.UTC(),
-		DeliveredDate:           sh.delivered.UTC(),
-		Items:                   append([]yubico.ShipmentItem(nil), sh.items...),
 	}
-	if sh.delivered.IsZero() {
-		out.DeliveredDate = time.Time{}
+	if !sh.delivered.IsZero() {
+		out.DeliveredDate = sh.delivered.UTC()
 	}
 	if sh.fpr {
 		out.Type = "AUTO FIDO PRE-REG"

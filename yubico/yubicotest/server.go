@@ -58,7 +58,7 @@ type Server struct {
 	rules      []AddressRule
 	denied     map[string]bool
 	shipments  map[string]*shipment
-	order      []string // shipment IDs in creation order
+	order      []*shipment // the shipments in creation order
 	nextSerial uint32
 	nextFaults []ShipmentFault
 	log        fakehttp.Log[Request]
