@@ -61,7 +61,8 @@
 //
 // Each FIDO Pre-reg request is opened with the fake's transport keyring when
 // the shipment is created (the fake keeps the opened requests, a few hundred
-// bytes, not their compact JWEs); at the batch a simulator.Key of the ordered model gets the next serial, a random
+// bytes, not their compact JWEs; concurrent creates open theirs in
+// parallel, outside the fake's lock); at the batch a simulator.Key of the ordered model gets the next serial, a random
 // PIN (8 digits by default, trivial PINs rejected) with force-PIN-change, and
 // one credential per credential request, made through its FIDO2 applet. The
 // credential and PIN responses are signed with the fake's signing key and

@@ -179,10 +179,21 @@ func jsonKind(k string) string {
 }
 
 // createShipment is the path both creates share: the Idempotency-Key
-// header, the JSON body, a replay for a remembered key, validation, then a
-// new shipment that fill completes and view renders.
+// header, the JSON body, a replay for a remembered key, prepare (outside
+// s.mu), validation, then a new shipment that fill completes and view
+// renders, recorded only once it is whole.
+//
+// prepare does the work on the request that needs none of the fake's
+// mutable state, opening FIDO Pre-reg JWEs above all (about half a
+// millisecond of ECDH-ES and AES-GCM each), so that concurrent creates do
+// it in parallel; it returns the fill to run under s.mu and a discard
+// (nil: none) that releases what a create that makes no shipment did not
+// use. The idempotency key is checked under s.mu before prepare (a
+// retried create is answered without opening anything) and again after,
+// with the shipment's creation in the same critical section: two
+// concurrent creates with one key make one shipment.
 func createShipment[R any](s *Server, w http.ResponseWriter, r *http.Request, route string, fpr bool,
-	check func(R) []yubico.ErrorDetail, fill func(*shipment, R) error, view func(*shipment) any) {
+	check func(R) []yubico.ErrorDetail, prepare func(R) (fill func(*shipment) error, discard func()), view func(*shipment) any) {
 	key, ok := idempotencyKey(w, r)
 	if !ok {
 		return
@@ -195,8 +206,23 @@ func createShipment[R any](s *Server, w http.ResponseWriter, r *http.Request, ro
 	if !ok {
 		return
 	}
+	if key != "" {
+		s.mu.Lock()
+		replayed := s.replayLocked(w, key, route, hash, view)
+		s.mu.Unlock()
+		if replayed {
+			return
+		}
+	}
+	fill, discard := prepare(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	committed := false
+	defer func() {
+		if !committed && discard != nil {
+			discard()
+		}
+	}()
 	if key != "" && s.replayLocked(w, key, route, hash, view) {
 		return
 	}
@@ -206,22 +232,26 @@ func createShipment[R any](s *Server, w http.ResponseWriter, r *http.Request, ro
 	}
 	sh, err := s.newShipmentLocked(r, fpr)
 	if err == nil {
-		err = fill(sh, req)
+		err = fill(sh)
 	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
+	s.recordLocked(sh)
+	committed = true
 	s.committedLocked(w, key, route, hash, sh.id, view(sh))
 }
 
 // createExact is POST /v1/shipments_exact.
 func (s *Server) createExact(w http.ResponseWriter, r *http.Request) {
 	createShipment(s, w, r, "/v1/shipments_exact", false, s.checkExactLocked,
-		func(sh *shipment, req yubico.ShipmentRequest) (err error) {
-			sh.req = req
-			sh.items, err = s.itemsLocked(sh.id, req.Items)
-			return err
+		func(req yubico.ShipmentRequest) (func(*shipment) error, func()) {
+			return func(sh *shipment) (err error) {
+				sh.req = req
+				sh.items, err = s.itemsLocked(sh.id, req.Items)
+				return err
+			}, nil
 		},
 		func(sh *shipment) any { return s.exactViewLocked(sh) })
 }
@@ -244,18 +274,25 @@ func (s *Server) itemsLocked(shipmentID string, items []yubico.ItemRequest) ([]y
 	return out, nil
 }
 
+// newShipmentLocked makes a shipment with a new ID, not yet recorded: a
+// create that fails after this (no randomness left for its items' IDs)
+// leaves nothing behind.
 func (s *Server) newShipmentLocked(r *http.Request, fpr bool) (*shipment, error) {
 	id, err := s.newIDLocked()
 	if err != nil {
 		return nil, err
 	}
-	sh := &shipment{id: id, fpr: fpr, userID: s.tokens[bearer(r)], state: yubico.StateAwaitingValidation, created: s.now, pendingSince: s.now}
+	return &shipment{id: id, fpr: fpr, userID: s.tokens[bearer(r)], state: yubico.StateAwaitingValidation, created: s.now, pendingSince: s.now}, nil
+}
+
+// recordLocked records a whole new shipment, which takes the next injected
+// shipment fault, if any.
+func (s *Server) recordLocked(sh *shipment) {
 	if len(s.nextFaults) > 0 {
 		sh.fault, s.nextFaults = s.nextFaults[0], s.nextFaults[1:]
 	}
-	s.shipments[id] = sh
+	s.shipments[sh.id] = sh
 	s.order = append(s.order, sh)
-	return sh, nil
 }
 
 // shipmentLocked returns shipment id, or answers 400 invalid_shipment_id
@@ -344,23 +381,43 @@ func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// createFPR is POST /v1/fpr/shipments.
+// createFPR is POST /v1/fpr/shipments. Its requests are opened before
+// s.mu is taken, at the fake's time then, if the request has the shape
+// validation wants (one item with one customization and at most
+// Limits.MaxCredential credential requests: a refused request costs no
+// crypto); under s.mu they are opened again only if the clock has moved
+// since so far that the outcome could differ (see opened.sameAt).
 func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
 	createShipment(s, w, r, "/v1/fpr/shipments", true, s.checkFPRLocked,
-		func(sh *shipment, req yubico.FPRShipmentRequest) (err error) {
-			it := req.Items[0]
-			c := it.Customizations[0]
-			// The encrypted customization is kept opened until programming;
-			// the rest of the request is kept once, as an exact shipment's
-			// request (fprViewLocked renders it back).
-			sh.factory = s.openFactoryInputLocked(c.PINRequest, c.CredentialRequests)
-			sh.cid = it.CustomizationID
-			rc := req.Recipient
-			sh.req = yubico.ShipmentRequest{DeliveryType: req.DeliveryType, Recipient: rc.Company, RecipientEmail: rc.Email,
-				RecipientFirstName: rc.FirstName, RecipientLastName: rc.LastName, RecipientTelephone: rc.Telephone,
-				Address: req.MailingAddress, Items: []yubico.ItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, Quantity: it.Quantity}}}
-			sh.items, err = s.itemsLocked(sh.id, sh.req.Items)
-			return err
+		func(req yubico.FPRShipmentRequest) (func(*shipment) error, func()) {
+			var op *opened
+			if len(req.Items) == 1 && len(req.Items[0].Customizations) == 1 &&
+				len(req.Items[0].Customizations[0].CredentialRequests) <= s.limits.MaxCredential {
+				c := req.Items[0].Customizations[0]
+				op = s.openFactoryInput(c.PINRequest, c.CredentialRequests, s.lifecycleNow())
+			}
+			fill := func(sh *shipment) error {
+				it := req.Items[0]
+				c := it.Customizations[0]
+				sh.cid = it.CustomizationID
+				// The rest of the request is kept once, as an exact
+				// shipment's request (fprViewLocked renders it back).
+				rc := req.Recipient
+				sh.req = yubico.ShipmentRequest{DeliveryType: req.DeliveryType, Recipient: rc.Company, RecipientEmail: rc.Email,
+					RecipientFirstName: rc.FirstName, RecipientLastName: rc.LastName, RecipientTelephone: rc.Telephone,
+					Address: req.MailingAddress, Items: []yubico.ItemRequest{{ProductID: it.ProductID, InventoryProductID: it.InventoryProductID, Quantity: it.Quantity}}}
+				items, err := s.itemsLocked(sh.id, sh.req.Items)
+				if err != nil {
+					return err
+				}
+				sh.items = items
+				// The encrypted customization is kept opened until
+				// programming.
+				sh.factory = s.factoryInputLocked(op, c.PINRequest, c.CredentialRequests)
+				op = nil // the shipment has it now
+				return nil
+			}
+			return fill, func() { op.purge() }
 		},
 		func(sh *shipment) any { return s.fprViewLocked(sh) })
 }

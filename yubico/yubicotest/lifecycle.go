@@ -76,7 +76,7 @@ func (s *Server) catchUpLocked() {
 // or the clock itself in real-time mode, where the lifecycle catches up
 // only when asked.
 func (s *Server) keyClock() time.Time {
-	t := time.Unix(0, s.nowNano.Load()).UTC()
+	t := s.lifecycleNow()
 	if s.clock.RealTime() {
 		if c := s.clock.Now(); c.After(t) {
 			return c
@@ -84,6 +84,10 @@ func (s *Server) keyClock() time.Time {
 	}
 	return t
 }
+
+// lifecycleNow returns the lifecycle's time (s.now) without s.mu: the
+// time s.now last had, which is s.now's or before it.
+func (s *Server) lifecycleNow() time.Time { return time.Unix(0, s.nowNano.Load()).UTC() }
 
 func (s *Server) setNowLocked(t time.Time) {
 	s.now = t

@@ -3,6 +3,7 @@ package yubicotest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -78,17 +79,38 @@ type factoryInput struct {
 	err   error
 }
 
-// openFactoryInputLocked opens a customization's requests with the
-// transport keyring, checking expiry at the fake's current time (the
-// factory checks it again at the batch).
-func (s *Server) openFactoryInputLocked(pinJWE string, credJWEs []string) *factoryInput {
+// opened is a customization's requests opened at the fake's time at:
+// before s.mu is taken, by a create, which then takes them with
+// [Server.factoryInputLocked].
+type opened struct {
+	in *factoryInput
+	at time.Time
+	// expires are the expiry times of the credential requests that
+	// decrypted and decoded, in order; expired reports that in.err is a
+	// request's expiry at at (its message names at).
+	expires []time.Time
+	expired bool
+}
+
+// openFactoryInput opens a customization's requests with the transport
+// keyring (immutable after Start: no lock needed), checking expiry at at
+// (the factory checks it again at the batch).
+func (s *Server) openFactoryInput(pinJWE string, credJWEs []string, at time.Time) *opened {
+	op := &opened{at: at}
 	pin, err := webauthn.OpenPINRequest(s.transport, pinJWE)
 	if err != nil {
-		return &factoryInput{err: fmt.Errorf("open fido_pin_request: %w", err)}
+		op.in = &factoryInput{err: fmt.Errorf("open fido_pin_request: %w", err)}
+		return op
 	}
 	in := &factoryInput{pin: pin, creds: make([]webauthn.CredentialRequest, len(credJWEs))}
 	for i, jwe := range credJWEs {
-		c, err := webauthn.OpenCredentialRequest(s.transport, jwe, s.now)
+		c, err := webauthn.OpenCredentialRequest(s.transport, jwe, at)
+		switch {
+		case errors.Is(err, webauthn.ErrExpired):
+			op.expired = true
+		case err == nil:
+			op.expires = append(op.expires, c.ExpiresAt)
+		}
 		if err == nil && c.UserID != pin.UserID {
 			err = fmt.Errorf("fido_credential_requests[%d] is for user %q, the PIN request for %q", i, c.UserID, pin.UserID)
 		} else if err != nil {
@@ -97,10 +119,50 @@ func (s *Server) openFactoryInputLocked(pinJWE string, credJWEs []string) *facto
 		in.creds[i] = c
 		if err != nil {
 			in.purge()
-			return &factoryInput{err: err}
+			op.in = &factoryInput{err: err}
+			return op
 		}
 	}
-	return in
+	op.in = in
+	return op
+}
+
+// sameAt reports whether opening the requests at now, not before the time
+// they were opened at, would give what it gave: the same time, or no
+// expiry in the outcome and none of the requests opened expired by now.
+// (Decryption, decoding and the user check do not depend on the time.)
+func (op *opened) sameAt(now time.Time) bool {
+	if now.Equal(op.at) {
+		return true
+	}
+	if op.expired {
+		return false
+	}
+	for _, e := range op.expires {
+		if now.After(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// factoryInputLocked returns the input op opened if opening the requests at
+// the fake's time would give the same, or else (the clock moved past an
+// expiry meanwhile; or op is nil) opens them now, under s.mu, as a create
+// always did before.
+func (s *Server) factoryInputLocked(op *opened, pinJWE string, credJWEs []string) *factoryInput {
+	if op != nil && op.sameAt(s.now) {
+		return op.in
+	}
+	op.purge()
+	return s.openFactoryInput(pinJWE, credJWEs, s.now).in
+}
+
+// purge purges the opened input; op may be nil.
+func (op *opened) purge() {
+	if op != nil {
+		op.in.purge()
+	}
 }
 
 // purge zeroes the challenges of the opened requests.
