@@ -9,42 +9,31 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
 
-// seededRand is a deterministic io.Reader for tests.
-type seededRand struct {
-	mu sync.Mutex
-	r  *rand.ChaCha8
+// newSeededRand is a deterministic io.Reader for tests, safe for
+// concurrent use.
+func newSeededRand(seed byte) io.Reader {
+	var s [32]byte
+	s[0] = seed
+	return fakehttp.NewSeededReader(s)
 }
 
 // t0 is the fixed "now" of the tests in this package.
 var t0 = time.Date(2026, 11, 29, 15, 0, 0, 123456789, time.UTC)
-
-func newSeededRand(seed byte) *seededRand {
-	var s [32]byte
-	s[0] = seed
-	return &seededRand{r: rand.NewChaCha8(s)}
-}
-
-func (s *seededRand) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.r.Read(p)
-}
 
 // offlineConfig is a valid Config whose clients point at a closed loopback
 // port: any call fails at once.
@@ -540,8 +529,6 @@ func TestRunSyncsOnEveryTick(t *testing.T) {
 		t.Errorf("ticker interval = %v, want 5m", gotInterval)
 	}
 }
-
-var _ io.Reader = (*seededRand)(nil)
 
 // FuzzEventHook feeds arbitrary bodies to the event hook handler: it never
 // panics, answers 200 or a 4xx, and records only well-formed orders.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico"
@@ -322,27 +322,13 @@ func (w *World) fail(format string, args ...any) {
 	w.tb.Fatalf("fulfillmenttest: "+format, args...)
 }
 
-// seeded is a deterministic io.Reader safe for concurrent use.
-type seeded struct {
-	mu sync.Mutex
-	r  *rand.ChaCha8
-}
-
-var _ io.Reader = (*seeded)(nil)
-
-// newSeeded returns stream n of seed.
-func newSeeded(seed uint64, n byte) *seeded {
+// newSeeded returns stream n of seed, safe for concurrent use.
+func newSeeded(seed uint64, n byte) io.Reader {
 	var key [32]byte
 	binary.LittleEndian.PutUint64(key[:8], seed)
 	key[8] = n
 	copy(key[9:], "fulfillmenttest")
-	return &seeded{r: rand.NewChaCha8(key)}
-}
-
-func (s *seeded) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.r.Read(p)
+	return fakehttp.NewSeededReader(key)
 }
 
 // lower is the case-folded key of a login.

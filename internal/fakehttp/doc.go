@@ -10,9 +10,10 @@
 //   - [Settings]: the options both fakes take alike (WithNow,
 //     WithRealTime, WithRand, WithHTTPFaultPlan), each fake's option a
 //     one-line adapter ([Adapt]);
-//   - small helpers: [DropConnection], [Wait], [LockedReader], [Log] (the
-//     request log), [ReadBody] (a bounded request body, read into a buffer
-//     sized from Content-Length).
+//   - small helpers: [DropConnection], [Wait], [LockedReader] and
+//     [NewSeededReader] (a seeded ChaCha8 stream for the fakes and test
+//     worlds), [Log] (the request log), [ReadBody] (a bounded request
+//     body, read into a buffer sized from Content-Length).
 //
 // The fault vocabulary users name (kinds, plans, rules) is the public
 // package httpfault. How a fault looks on the wire (error body, rate-limit

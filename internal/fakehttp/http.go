@@ -3,6 +3,7 @@ package fakehttp
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -49,6 +50,12 @@ type LockedReader struct {
 
 // NewLockedReader returns a LockedReader reading from r.
 func NewLockedReader(r io.Reader) *LockedReader { return &LockedReader{R: r} }
+
+// NewSeededReader returns the deterministic stream of math/rand/v2's
+// ChaCha8 seeded with seed, safe for concurrent use: the seeded randomness
+// of the fakes' simulated keys and of test worlds. The same seed gives the
+// same bytes.
+func NewSeededReader(seed [32]byte) *LockedReader { return NewLockedReader(rand.NewChaCha8(seed)) }
 
 // Read reads from R under the lock.
 func (l *LockedReader) Read(p []byte) (int, error) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/simulator"
@@ -30,25 +31,14 @@ const hookSecret = "reliability-hook-secret-5d1e"
 
 var defaultItem = fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}
 
-// seeded is a deterministic io.Reader, safe for concurrent use.
-type seeded struct {
-	mu sync.Mutex
-	r  *rand.ChaCha8
-}
-
-func newSeeded(seed uint64) *seeded {
+// newSeeded is a deterministic io.Reader, safe for concurrent use.
+func newSeeded(seed uint64) io.Reader {
 	var s [32]byte
 	for i := range 8 {
 		s[i] = byte(seed >> (8 * i))
 	}
 	s[31] = 0x5e
-	return &seeded{r: rand.NewChaCha8(s)}
-}
-
-func (s *seeded) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.r.Read(p)
+	return fakehttp.NewSeededReader(s)
 }
 
 // person is one user of a world.

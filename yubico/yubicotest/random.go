@@ -3,7 +3,6 @@ package yubicotest
 import (
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 
 	"github.com/preenroll/preenroll/internal/fakehttp"
 )
@@ -50,5 +49,5 @@ func (s *Server) seedLocked() (io.Reader, error) {
 	if _, err := io.ReadFull(s.rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("yubicotest: read randomness: %w", err)
 	}
-	return fakehttp.NewLockedReader(mrand.NewChaCha8(seed)), nil
+	return fakehttp.NewSeededReader(seed), nil
 }
