@@ -60,17 +60,7 @@ func BenchmarkListShipments(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		srv := newServer(b)
 		c := srv.Client()
-		req := exactRequest()
-		var mid string
-		for i := range n {
-			s, err := c.CreateShipment(b.Context(), req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if i == n/2 {
-				mid = s.ID
-			}
-		}
+		mid := createShipments(b, c, n, nil)[n/2]
 		runtime.GC() // the creates' garbage is not the lists' cost
 		listPage := func(b *testing.B, o yubico.ListOptions, want int) {
 			for b.Loop() {

@@ -213,18 +213,11 @@ func TestListSearchAndCatalog(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	const n = 205
-	var ids []string
-	for i := range n {
-		req := exactRequest()
+	ids := createShipments(t, c, n, func(i int, req *yubico.ShipmentRequest) {
 		if i%50 == 0 {
-			req.Address = yubico.Address{StreetLine1: "123 XYZ", City: "Nowhere", Region: "NY", PostalCode: "11111", CountryCode: "US"}
+			req.Address = nowhere
 		}
-		s, err := c.CreateShipment(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, s.ID)
-	}
+	})
 	advance(t, srv, 15*time.Minute)
 	var got []string
 	for s, err := range c.Shipments(ctx, yubico.ListOptions{}) {

@@ -35,20 +35,12 @@ func TestListPaging(t *testing.T) {
 
 	srv := newServer(t)
 	c := srv.Client()
-	const n = 7
-	var ids []string
-	for i := range n {
-		req := exactRequest()
+	ids := createShipments(t, c, 7, func(i int, req *yubico.ShipmentRequest) {
 		req.RecipientEmail = fmt.Sprintf("User%d@example.com", i)
-		if i == 1 || i == 4 { // undeliverable: state 7 once validated
-			req.Address = yubico.Address{StreetLine1: "123 XYZ", City: "Nowhere", Region: "NY", PostalCode: "11111", CountryCode: "US"}
+		if i == 1 || i == 4 {
+			req.Address = nowhere
 		}
-		s, err := c.CreateShipment(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, s.ID)
-	}
+	})
 	advance(t, srv, 15*time.Minute)
 
 	state7 := func(limit, offset int) yubico.ListOptions {
@@ -134,4 +126,27 @@ func TestListPaging(t *testing.T) {
 	if d := cmp.Diff(mustShipment(t, c, ids[1]), p.Shipments[0]); d != "" {
 		t.Errorf("listed shipment differs from Shipment(%s) (-get +list):\n%s", ids[1], d)
 	}
+}
+
+// nowhere is an address the fake's NowhereRule finds undeliverable: a
+// shipment to it is in state 7 once validated.
+var nowhere = yubico.Address{StreetLine1: "123 XYZ", City: "Nowhere", Region: "NY", PostalCode: "11111", CountryCode: "US"}
+
+// createShipments creates n shipments of exactRequest, edit (if not nil)
+// changing the i-th, and returns their IDs in order.
+func createShipments(t testing.TB, c *yubico.Client, n int, edit func(i int, req *yubico.ShipmentRequest)) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		req := exactRequest()
+		if edit != nil {
+			edit(i, &req)
+		}
+		s, err := c.CreateShipment(t.Context(), req)
+		if err != nil {
+			t.Fatalf("create shipment %d: %v", i, err)
+		}
+		ids = append(ids, s.ID)
+	}
+	return ids
 }
