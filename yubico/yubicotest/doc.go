@@ -40,6 +40,11 @@
 // "shipment_not_editable"; an unknown route gets 404 naming the method and
 // path.
 //
+// A page of GET /v1/shipments_exact costs in proportion to the page, not to
+// the number of shipments; with a search, one pass over the shipments'
+// fields (nothing copied) counts the matches. A test can page through
+// thousands of shipments.
+//
 // # Time
 //
 // Nothing happens on its own: the fake's clock moves only forward, with
