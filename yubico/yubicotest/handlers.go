@@ -384,9 +384,10 @@ func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool)
 // createFPR is POST /v1/fpr/shipments. Its requests are opened before
 // s.mu is taken, at the fake's time then, if the request has the shape
 // validation wants (one item with one customization and at most
-// Limits.MaxCredential credential requests: a refused request costs no
-// crypto); under s.mu they are opened again only if the clock has moved
-// since so far that the outcome could differ (see opened.sameAt).
+// Limits.MaxCredential credential requests: a request of another shape,
+// which validation refuses, costs no crypto); under s.mu they are opened
+// again only if the clock has moved since so far that the outcome could
+// differ (see opened.sameAt).
 func (s *Server) createFPR(w http.ResponseWriter, r *http.Request) {
 	createShipment(s, w, r, "/v1/fpr/shipments", true, s.checkFPRLocked,
 		func(req yubico.FPRShipmentRequest) (func(*shipment) error, func()) {
