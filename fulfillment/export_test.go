@@ -9,3 +9,7 @@ func SQLiteDB(s *SQLiteStore) *sql.DB { return s.db }
 
 // SQLiteMigrations is the number of migrations of the SQLite schema.
 var SQLiteMigrations = len(sqliteMigrations)
+
+// SQLiteMigration returns the SQL of migration v (from 1) of the SQLite
+// schema.
+func SQLiteMigration(v int) string { return sqliteMigrations[v-1] }

@@ -50,14 +50,11 @@ var batchLocation = func() *time.Location {
 	return loc
 }()
 
-// waits reports whether a record at step st waits for the outside world
-// on the schedule of Record.NextCheck.
-func waits(st Step) bool { return st == StepShipmentCreated || st == StepPINSent }
-
-// due reports whether rec is to be looked at now: it does not wait on the
-// schedule, or its next check has come.
+// due reports whether rec is to be looked at now ([Record.DueAt], from
+// the table of schedules in due.go).
 func (s *Service) due(rec Record) bool {
-	return !waits(rec.Step) || !s.now().Before(rec.NextCheck)
+	due, _ := rec.dueBy(s.now())
+	return due
 }
 
 // later returns now+d, less a tenth of the part of d that Run's ticker

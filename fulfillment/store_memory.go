@@ -11,8 +11,9 @@ import (
 // that need no persistence. It is safe for concurrent use. Create one with
 // [NewMemoryStore]; its zero value is not usable.
 type MemoryStore struct {
-	mu      sync.Mutex           // guards records and events
+	mu      sync.Mutex           // guards records, due and events
 	records map[string]Record    // by user ID
+	due     dueIndex             // Record.DueAt of the records Sync acts on
 	events  map[string]time.Time // event uuid → when marked
 }
 
@@ -55,6 +56,7 @@ func (m *MemoryStore) Put(ctx context.Context, r Record) (Record, error) {
 	r = r.clone()
 	r.Version++
 	m.records[r.UserID] = r
+	m.due.set(r)
 	return r.clone(), nil
 }
 
@@ -97,6 +99,41 @@ func (m *MemoryStore) CountByStatus(ctx context.Context) (map[Status]int, error)
 		counts[r.Status]++
 	}
 	return counts, nil
+}
+
+// ListDue implements [DueLister]: a walk of the due index that looks at
+// no record that is not due.
+func (m *MemoryStore) ListDue(ctx context.Context, q DueQuery) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []string
+	m.due.due(DueKey(q.Now), func(id string) {
+		if id > q.After {
+			ids = append(ids, id)
+		}
+	})
+	ids = firstIDs(ids, q.Limit)
+	out := make([]Record, len(ids))
+	for i, id := range ids {
+		out[i] = m.records[id].clone()
+	}
+	return out, nil
+}
+
+// CountNotDue implements [DueLister]: the records in the due index less
+// those due at now.
+func (m *MemoryStore) CountNotDue(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.due.Len()
+	m.due.due(DueKey(now), func(string) { n-- })
+	return n, nil
 }
 
 // MarkEvent implements [Store].

@@ -46,6 +46,49 @@ var sqliteMigrations = []string{
 		event_id TEXT PRIMARY KEY,
 		seen_at  TEXT NOT NULL
 	) WITHOUT ROWID;`,
+	// 2: the due index: DueKey of Record.DueAt (NULL: Sync never acts on
+	// the record), an integer because RFC 3339 text is not fixed-width and
+	// does not sort as the times do. Filled in for existing rows by
+	// sqliteBackfills[2].
+	`ALTER TABLE records ADD COLUMN due INTEGER;
+	CREATE INDEX records_due ON records(due, user_id) WHERE due IS NOT NULL;`,
+}
+
+// sqliteBackfills[v] runs in migration v's transaction after its SQL, for
+// a change SQL alone cannot make right.
+var sqliteBackfills = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	2: backfillDue,
+}
+
+// backfillDue sets the due column of every record in flight from its
+// record, with the one definition of due-ness ([Record.DueAt]) rather than
+// a copy of it in SQL. The records not in flight keep NULL: not due.
+func backfillDue(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT user_id, data, version FROM records WHERE status IN (?, ?, ?)`,
+		string(FulfillmentStarted), string(FulfillmentErrored), string(Shipped))
+	if err != nil {
+		return err
+	}
+	recs, err := scanRecords(rows, "read records") // all first: the rows hold the connection
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if _, err := tx.ExecContext(ctx, `UPDATE records SET due = ? WHERE user_id = ?`, dueColumn(r), r.UserID); err != nil {
+			return fmt.Errorf("record of %q: %w", r.UserID, err)
+		}
+	}
+	return nil
+}
+
+// dueColumn is the value of r's due column: DueKey of [Record.DueAt], or
+// NULL if Sync never acts on r.
+func dueColumn(r Record) sql.NullInt64 {
+	at, ok := r.DueAt()
+	if !ok {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: DueKey(at), Valid: true}
 }
 
 // sqliteBusyTimeout is how long a statement waits for another writer.
@@ -101,6 +144,11 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 	for v := have + 1; v <= len(sqliteMigrations); v++ {
 		if _, err := tx.ExecContext(ctx, sqliteMigrations[v-1]); err != nil {
 			return fmt.Errorf("fulfillment: sqlite: %q: migration %d: %w", s.path, v, err)
+		}
+		if backfill := sqliteBackfills[v]; backfill != nil {
+			if err := backfill(ctx, tx); err != nil {
+				return fmt.Errorf("fulfillment: sqlite: %q: migration %d: backfill: %w", s.path, v, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO migrations(version, applied_at) VALUES (?, ?)`,
 			v, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
@@ -211,14 +259,14 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 	updated := r.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	var res sql.Result
 	if r.Version == 0 {
-		res, err = s.exec(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, data)
-			VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING`,
-			r.UserID, string(r.Status), string(r.Step), len(r.History), updated, string(data))
+		res, err = s.exec(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, due, data)
+			VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING`,
+			r.UserID, string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data))
 	} else {
 		res, err = s.exec(ctx, `UPDATE records SET status = ?, step = ?, version = version + 1,
-			history_len = ?, updated_at = ?, data = ?
+			history_len = ?, updated_at = ?, due = ?, data = ?
 			WHERE user_id = ? AND version = ? AND history_len <= ?`,
-			string(r.Status), string(r.Step), len(r.History), updated, string(data),
+			string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data),
 			r.UserID, r.Version, len(r.History))
 	}
 	if err != nil {
@@ -295,13 +343,47 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
 	}
+	return scanRecords(rows, "list")
+}
+
+// ListDue implements [DueLister]: a range of the due index, no record
+// that is not due read.
+func (s *SQLiteStore) ListDue(ctx context.Context, q DueQuery) ([]Record, error) {
+	limit := int64(-1) // SQLite: no limit
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	st, err := s.stmt(ctx, `SELECT user_id, data, version FROM records INDEXED BY records_due
+		WHERE due <= ? AND user_id > ? ORDER BY user_id LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: list due: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, DueKey(q.Now), q.After, limit)
+	if err != nil {
+		return nil, fmt.Errorf("fulfillment: sqlite: list due: %w", err)
+	}
+	return scanRecords(rows, "list due")
+}
+
+// CountNotDue implements [DueLister]: a count over the due index.
+func (s *SQLiteStore) CountNotDue(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM records WHERE due > ?`, []any{DueKey(now)}, &n); err != nil {
+		return 0, fmt.Errorf("fulfillment: sqlite: count not due: %w", err)
+	}
+	return n, nil
+}
+
+// scanRecords decodes the rows (user_id, data, version) of a query and
+// closes them; what names the query in errors.
+func scanRecords(rows *sql.Rows, what string) ([]Record, error) {
 	defer rows.Close()
 	var out []Record
 	for rows.Next() {
 		var userID, data string
 		var version int64
 		if err := rows.Scan(&userID, &data, &version); err != nil {
-			return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
+			return nil, fmt.Errorf("fulfillment: sqlite: %s: %w", what, err)
 		}
 		r, err := decodeRecord(userID, data, version)
 		if err != nil {
@@ -310,7 +392,7 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
+		return nil, fmt.Errorf("fulfillment: sqlite: %s: %w", what, err)
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -66,22 +67,32 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.concurrency)
+	// A store with a due index counts the records not due; Sync reads
+	// only the due ones (syncPage).
+	now := s.now()
+	d, indexed := s.store.(DueLister)
+	if indexed {
+		n, err := d.CountNotDue(ctx, now)
+		if err != nil {
+			return rep, fmt.Errorf("fulfillment: sync: %w", err)
+		}
+		rep.NotDue = n
+	}
 	after := ""
 	for {
-		recs, err := s.store.List(gctx, Query{InFlight: true, After: after, Limit: syncPage})
+		recs, err := s.syncPage(gctx, d, now, after)
 		if err != nil {
 			g.Wait()
 			return rep, fmt.Errorf("fulfillment: sync: %w", err)
 		}
 		for _, r := range recs {
-			if r.Step == StepErrored || r.Step == StepManagedElsewhere {
-				continue // waiting for Retry or Delete
-			}
-			if !s.due(r) {
-				mu.Lock()
-				rep.NotDue++
-				mu.Unlock()
-				continue
+			if due, waiting := r.dueBy(s.now()); !due {
+				if waiting && !indexed { // else counted by the store
+					mu.Lock()
+					rep.NotDue++
+					mu.Unlock()
+				}
+				continue // resting (Retry, Delete), or its next check has not come
 			}
 			if s.draining.Load() {
 				break
@@ -145,6 +156,19 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 		slog.Int("shipped", rep.Shipped), slog.Int("delivered", rep.Delivered), slog.Int("active", rep.Active),
 		slog.Int("errored", rep.Errored), slog.Int("managedElsewhere", rep.ManagedElsewhere), slog.Int("failures", len(rep.Failures)))
 	return rep, nil
+}
+
+// syncPage returns the page of records after the user ID after that a Sync
+// pass may act on. With a store that keeps a due index (d, a [DueLister])
+// the page holds only the records due at the pass's start (now); with any
+// other store (d nil) it holds every record in flight, and Sync skips the
+// ones not due. Either way Sync re-checks each record ([Record.DueAt]) at
+// its own clock before it acts.
+func (s *Service) syncPage(ctx context.Context, d DueLister, now time.Time, after string) ([]Record, error) {
+	if d != nil {
+		return d.ListDue(ctx, DueQuery{Now: now, After: after, Limit: syncPage})
+	}
+	return s.store.List(ctx, Query{InFlight: true, After: after, Limit: syncPage})
 }
 
 // failure reports a record whose step failed during a pass: it returned

@@ -60,8 +60,10 @@ func SampleRecord(userID string) fulfillment.Record {
 // creates included), history that only grows, validation of IDs and
 // records, copies that do not share memory with the store, List's filters,
 // order and paging, event de-duplication (also concurrent), lease hand-over
-// between two instances, a next check (Record.NextCheck) written alone, and
-// canceled contexts. Every store in this module
+// between two instances, a next check (Record.NextCheck) written alone, the
+// due index (fulfillment.DueLister: the records due at a time, by
+// fulfillment.Record.DueAt, and the count of those not due, through the
+// listing fallback for a store without one), and canceled contexts. Every store in this module
 // passes it; run it against a store of your own:
 //
 //	func TestMyStore(t *testing.T) {

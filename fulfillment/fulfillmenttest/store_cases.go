@@ -38,6 +38,7 @@ var storeCases = []storeCase{
 	{"ConcurrentCASOneWinner", storeConcurrentCASOneWinner},
 	{"LeaseHandOver", storeLeaseHandOver},
 	{"NextCheck", storeNextCheck},
+	{"Due", storeDue},
 	{"CanceledContext", storeCanceledContext},
 }
 

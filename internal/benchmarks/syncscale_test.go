@@ -17,8 +17,8 @@ import (
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
-// countingStore counts what reaches a Store: Gets, Lists with the records
-// they return, and Puts.
+// countingStore counts what reaches a Store: Gets, Lists (and ListDues)
+// with the records they return, and Puts.
 type countingStore struct {
 	fulfillment.Store
 	gets, lists, listed, puts atomic.Int64
@@ -34,6 +34,21 @@ func (s *countingStore) List(ctx context.Context, q fulfillment.Query) ([]fulfil
 	s.lists.Add(1)
 	s.listed.Add(int64(len(rs)))
 	return rs, err
+}
+
+// ListDue forwards the store's due index (fulfillment.DueLister), so that
+// Sync takes the path it takes on the store itself; its records count as
+// listed.
+func (s *countingStore) ListDue(ctx context.Context, q fulfillment.DueQuery) ([]fulfillment.Record, error) {
+	rs, err := fulfillment.ListDue(ctx, s.Store, q)
+	s.lists.Add(1)
+	s.listed.Add(int64(len(rs)))
+	return rs, err
+}
+
+// CountNotDue forwards the store's count of the records not due.
+func (s *countingStore) CountNotDue(ctx context.Context, now time.Time) (int, error) {
+	return fulfillment.CountNotDue(ctx, s.Store, now)
 }
 
 func (s *countingStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {

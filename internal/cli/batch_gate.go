@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
 )
@@ -58,4 +59,27 @@ func (g *gatedStore) Get(ctx context.Context, userID string) (fulfillment.Record
 	g.ordering = true
 	g.mu.Unlock()
 	return g.Store.Get(ctx, userID)
+}
+
+// The optional interfaces of the store, forwarded (embedding hides them):
+// reads that are not the gate's, through the fulfillment functions that
+// fall back to listing for a store without them.
+var (
+	_ fulfillment.StatusCounter = (*gatedStore)(nil)
+	_ fulfillment.DueLister     = (*gatedStore)(nil)
+)
+
+// CountByStatus implements [fulfillment.StatusCounter].
+func (g *gatedStore) CountByStatus(ctx context.Context) (map[fulfillment.Status]int, error) {
+	return fulfillment.CountByStatus(ctx, g.Store)
+}
+
+// ListDue implements [fulfillment.DueLister].
+func (g *gatedStore) ListDue(ctx context.Context, q fulfillment.DueQuery) ([]fulfillment.Record, error) {
+	return fulfillment.ListDue(ctx, g.Store, q)
+}
+
+// CountNotDue implements [fulfillment.DueLister].
+func (g *gatedStore) CountNotDue(ctx context.Context, now time.Time) (int, error) {
+	return fulfillment.CountNotDue(ctx, g.Store, now)
 }
