@@ -106,6 +106,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations 
 		if _, err := tx.Exec(ctx, m.sql); err != nil {
 			return fmt.Errorf("pgstore: schema %q: migration %s: %w", schema, m.name, err)
 		}
+		if backfill := backfills[m.version]; backfill != nil {
+			if err := backfill(ctx, tx); err != nil {
+				return fmt.Errorf("pgstore: schema %q: migration %s: backfill: %w", schema, m.name, err)
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
 			return fmt.Errorf("pgstore: schema %q: record migration %s: %w", schema, m.name, err)
 		}
@@ -114,4 +119,32 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations 
 		return fmt.Errorf("pgstore: schema %q: commit migrations: %w", schema, err)
 	}
 	return nil
+}
+
+// backfills[v] runs in migration v's transaction after its SQL (the
+// schema is on the search_path), for a change SQL alone cannot make right.
+var backfills = map[int]func(ctx context.Context, tx pgx.Tx) error{
+	2: backfillDue,
+}
+
+// backfillDue sets the due column (0002_due.sql) of every record in flight
+// from its record with [fulfillment.Record.DueAt]; the others keep NULL.
+func backfillDue(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT user_id, data::text, version FROM records WHERE status = ANY($1)`, inFlightStatuses())
+	if err != nil {
+		return err
+	}
+	recs, err := scanRecords(rows, "read records")
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(recs))
+	dues := make([]*int64, len(recs))
+	for i, r := range recs {
+		ids[i], dues[i] = r.UserID, dueColumn(r)
+	}
+	_, err = tx.Exec(ctx, `UPDATE records SET due = v.due
+		FROM unnest($1::text[], $2::bigint[]) AS v(user_id, due)
+		WHERE records.user_id = v.user_id COLLATE "C"`, ids, dues)
+	return err
 }

@@ -191,15 +191,15 @@ func (s *Store) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Reco
 	if !r.Lease.Until.IsZero() {
 		leaseUntil = &r.Lease.Until
 	}
-	args := []any{r.UserID, string(r.Status), string(r.Step), len(r.History), r.Lease.Owner, leaseUntil, r.UpdatedAt, string(data)}
+	args := []any{r.UserID, string(r.Status), string(r.Step), len(r.History), r.Lease.Owner, leaseUntil, r.UpdatedAt, string(data), dueColumn(r)}
 	var query string
 	if r.Version == 0 {
-		query = `INSERT INTO ` + s.records + ` (user_id, status, step, version, history_len, lease_owner, lease_until, updated_at, data)
-			VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8::text::json) ON CONFLICT (user_id) DO NOTHING`
+		query = `INSERT INTO ` + s.records + ` (user_id, status, step, version, history_len, lease_owner, lease_until, updated_at, data, due)
+			VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8::text::json, $9) ON CONFLICT (user_id) DO NOTHING`
 	} else {
 		query = `UPDATE ` + s.records + ` SET status = $2, step = $3, version = version + 1, history_len = $4,
-			lease_owner = $5, lease_until = $6, updated_at = $7, data = $8::text::json
-			WHERE user_id = $1 AND version = $9 AND history_len <= $4`
+			lease_owner = $5, lease_until = $6, updated_at = $7, data = $8::text::json, due = $9
+			WHERE user_id = $1 AND version = $10 AND history_len <= $4`
 		args = append(args, r.Version)
 	}
 	tag, err := s.pool.Exec(ctx, query, args...)
@@ -245,13 +245,7 @@ func (s *Store) List(ctx context.Context, q fulfillment.Query) ([]fulfillment.Re
 		where = append(where, "user_id > "+arg(q.After))
 	}
 	if q.InFlight {
-		var inFlight []string
-		for _, st := range fulfillment.Statuses() {
-			if st.InFlight() {
-				inFlight = append(inFlight, string(st))
-			}
-		}
-		where = append(where, "status = ANY("+arg(inFlight)+")")
+		where = append(where, "status = ANY("+arg(inFlightStatuses())+")")
 	}
 	if len(q.Statuses) > 0 {
 		statuses := make([]string, len(q.Statuses))
@@ -272,13 +266,30 @@ func (s *Store) List(ctx context.Context, q fulfillment.Query) ([]fulfillment.Re
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
+	return scanRecords(rows, "list")
+}
+
+// inFlightStatuses are the statuses [fulfillment.Query.InFlight] selects.
+func inFlightStatuses() []string {
+	var out []string
+	for _, st := range fulfillment.Statuses() {
+		if st.InFlight() {
+			out = append(out, string(st))
+		}
+	}
+	return out
+}
+
+// scanRecords decodes the rows (user_id, data, version) of a query and
+// closes them; what names the query in errors.
+func scanRecords(rows pgx.Rows, what string) ([]fulfillment.Record, error) {
 	defer rows.Close()
 	var out []fulfillment.Record
 	for rows.Next() {
 		var userID, data string
 		var version int64
 		if err := rows.Scan(&userID, &data, &version); err != nil {
-			return nil, fmt.Errorf("pgstore: list: %w", err)
+			return nil, fmt.Errorf("pgstore: %s: %w", what, err)
 		}
 		r, err := decodeRecord(userID, data, version)
 		if err != nil {
@@ -287,9 +298,45 @@ func (s *Store) List(ctx context.Context, q fulfillment.Query) ([]fulfillment.Re
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgstore: list: %w", err)
+		return nil, fmt.Errorf("pgstore: %s: %w", what, err)
 	}
 	return out, nil
+}
+
+// dueColumn is the value of r's due column: [fulfillment.DueKey] of
+// [fulfillment.Record.DueAt], or NULL if Sync never acts on r.
+func dueColumn(r fulfillment.Record) *int64 {
+	at, ok := r.DueAt()
+	if !ok {
+		return nil
+	}
+	k := fulfillment.DueKey(at)
+	return &k
+}
+
+// ListDue implements [fulfillment.DueLister]: a range of the due index
+// (records_due), no record that is not due read.
+func (s *Store) ListDue(ctx context.Context, q fulfillment.DueQuery) ([]fulfillment.Record, error) {
+	var limit *int // NULL: no limit
+	if q.Limit > 0 {
+		limit = &q.Limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT user_id, data::text, version FROM `+s.records+`
+		WHERE due <= $1 AND user_id > $2 ORDER BY user_id LIMIT $3`, fulfillment.DueKey(q.Now), q.After, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list due: %w", err)
+	}
+	return scanRecords(rows, "list due")
+}
+
+// CountNotDue implements [fulfillment.DueLister]: a count over the due
+// index.
+func (s *Store) CountNotDue(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+s.records+` WHERE due > $1`, fulfillment.DueKey(now)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: count not due: %w", err)
+	}
+	return int(n), nil
 }
 
 // CountByStatus implements [fulfillment.StatusCounter]: one scan of the
@@ -333,4 +380,8 @@ func (s *Store) MarkEvent(ctx context.Context, eventID string, at time.Time) (bo
 	return tag.RowsAffected() == 1, nil
 }
 
-var _ fulfillment.Store = (*Store)(nil)
+var (
+	_ fulfillment.Store         = (*Store)(nil)
+	_ fulfillment.StatusCounter = (*Store)(nil)
+	_ fulfillment.DueLister     = (*Store)(nil)
+)
