@@ -62,7 +62,9 @@
 // *okta.Client, a *yubico.Client, a [Store] ([NewMemoryStore], [OpenSQLite]
 // for a program on one machine, or package fulfillment/pgstore for several
 // instances sharing PostgreSQL; each also counts its records by status,
-// [StatusCounter], for [CountByStatus]) and the relying-party IDs. [Service.PrepareUser]
+// [StatusCounter], for [CountByStatus], and keeps a due index,
+// [DueLister], so that a Sync pass reads only the records due) and the
+// relying-party IDs. [Service.PrepareUser]
 // creates STAGED users or updates existing ones; [Service.Order] and
 // [Service.OrderBatch] validate every profile before any call, then send
 // Okta's initiate-fulfillment-request (a batch concurrently, within Okta's

@@ -217,7 +217,12 @@ type Config struct {
 // not on every pass: it carries the time of its next check
 // ([Record.NextCheck]) and Sync skips it until then, with no remote call
 // and no store write ([SyncReport.NotDue]), so a pass over many keys in
-// flight costs only the calls their stages need now. A shipment that has
+// flight costs only the calls their stages need now. [Record.DueAt] is the
+// one definition of when Sync acts on a record; a store that keeps it in
+// an index ([DueLister]: every store in this module) gives Sync only the
+// records due and a count of the others, so a pass that finds nothing due
+// reads no record at all; with any other store Sync lists every record in
+// flight and skips the ones not due. A shipment that has
 // not shipped is read 15 minutes after its creation (Yubico validates
 // addresses every 15 minutes), then half an hour after Yubico's daily
 // fulfillment batch (03:00 Pacific) while it waits for it, then every max(PollInterval,

@@ -52,7 +52,11 @@ type SyncReport struct {
 // FulfillmentErrored with a pending mark-error, Shipped) and moves each as
 // far as it can go now: enroll, create the shipment, poll it, activate,
 // send the PIN, notice the first sign-in, resume interrupted steps (see
-// [Service]). Records are worked on Config.Concurrency at a time. A failing
+// [Service]). It reads only the records due ([Record.DueAt]) through the
+// store's due index if it keeps one ([DueLister]), else it lists every
+// record in flight and skips the ones not due; either way it checks each
+// record's due-ness at its own clock before acting. Records are worked on
+// Config.Concurrency at a time. A failing
 // record does not stop the pass: it is listed in the report. The error is
 // non-nil only if the store could not be read or ctx ended, wraps
 // ErrDraining after [Service.Drain], or wraps ErrInvalidConfig for a

@@ -24,7 +24,15 @@
 //     the binary (migrations/NNNN_name.sql), each recorded in the
 //     schema_migrations table. Open applies them inside a transaction that
 //     holds a transaction-scoped advisory lock on the schema's name, so
-//     instances starting together apply each migration once.
+//     instances starting together apply each migration once. A migration
+//     that needs Go to fill in existing rows runs it in the same
+//     transaction (0002's due column is filled in from each record's
+//     [fulfillment.Record.DueAt]).
+//
+// The store also counts its records by status
+// ([fulfillment.StatusCounter]) and keeps a due index
+// ([fulfillment.DueLister]): a column with each record's due time, indexed,
+// so that a Sync pass reads only the records due.
 //
 // User IDs sort by their bytes (the columns use COLLATE "C"), as in the
 // other stores, whatever the database's locale. Every error begins with
