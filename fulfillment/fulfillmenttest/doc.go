@@ -112,8 +112,11 @@
 // [RunStoreConformance] is the suite every [fulfillment.Store] of this
 // module passes (memory, SQLite, PostgreSQL): round trips, the
 // compare-and-swap of Put under concurrency, lease hand-over, event
-// de-duplication, List's order and paging. Run it against a store of your
+// de-duplication, List's order and paging, the due index. Run it against a store of your
 // own; [SampleRecord] is a record with every field set.
 // [CheckConcurrentUpdates] runs its compare-and-swap check across several
-// instances of a store that share one database.
+// instances of a store that share one database. A store that adds a due
+// index ([fulfillment.DueLister]) to an existing schema tests its
+// migration with [DueMigrationRecords], written at the old version, and
+// [CheckDueMigration] on the migrated store.
 package fulfillmenttest

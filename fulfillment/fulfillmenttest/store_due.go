@@ -162,3 +162,69 @@ func storeDue(t *testing.T, s fulfillment.Store) {
 	}
 	check("after a stale Put", t0, []string{"00u2", "00u4", "00u9", "00ub"}, 2)
 }
+
+// DueMigrationRecords returns records at every kind of due-ness (due at
+// once, waiting with and without a next check, with nanoseconds and in
+// another time zone, resting, not in flight), for the test of a store's
+// migration to a due index: write them as the schema before the index
+// wrote them (a Store at that version, or SQL), open the store at the new
+// version, and call [CheckDueMigration].
+func DueMigrationRecords() []fulfillment.Record {
+	t0 := storeT0
+	rec := func(id string, st fulfillment.Status, step fulfillment.Step, next time.Time) fulfillment.Record {
+		return fulfillment.Record{UserID: id, Status: st, Step: step, NextCheck: next, CreatedAt: t0, UpdatedAt: t0}
+	}
+	return []fulfillment.Record{
+		rec("00u1", fulfillment.FulfillmentStarted, fulfillment.StepEnrolled, time.Time{}),                                  // due at once
+		rec("00u2", fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated, t0.Add(time.Hour)),                     // waiting
+		rec("00u3", fulfillment.Shipped, fulfillment.StepPINSent, t0.Add(-time.Nanosecond)),                                 // waiting, due
+		rec("00u4", fulfillment.FulfillmentErrored, fulfillment.StepErrored, time.Time{}),                                   // rests
+		rec("00u5", fulfillment.Active, fulfillment.StepActive, time.Time{}),                                                // not in flight
+		rec("00u6", fulfillment.Shipped, fulfillment.StepPINSent, time.Time{}),                                              // stored before NextCheck: due
+		rec("00u7", fulfillment.Shipped, fulfillment.StepPINSent, t0.Add(time.Hour+123*time.Nanosecond)),                    // waiting
+		rec("00u8", fulfillment.FulfillmentStarted, fulfillment.StepManagedElsewhere, time.Time{}),                          // rests
+		rec("00u9", fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated, t0.In(time.FixedZone("PST", -8*3600))), // due, other zone
+	}
+}
+
+// CheckDueMigration checks that s, opened on a database holding
+// [DueMigrationRecords] written before its due index existed, is a
+// [fulfillment.DueLister] whose index its migration filled in: ListDue and
+// CountNotDue select by [fulfillment.Record.DueAt] to the nanosecond, and
+// a Put after the migration keeps the index.
+func CheckDueMigration(t *testing.T, s fulfillment.Store) {
+	t.Helper()
+	ctx := t.Context()
+	d, ok := s.(fulfillment.DueLister)
+	if !ok {
+		t.Fatalf("%T is not a fulfillment.DueLister", s)
+	}
+	t0 := storeT0
+	check := func(when string, now time.Time, wantDue []string, wantNotDue int) {
+		t.Helper()
+		got, err := d.ListDue(ctx, fulfillment.DueQuery{Now: now})
+		if err != nil {
+			t.Fatalf("%s: ListDue: %v", when, err)
+		}
+		if diff := cmp.Diff(wantDue, userIDs(got)); diff != "" {
+			t.Errorf("%s: ListDue after the migration (-want +got):\n%s", when, diff)
+		}
+		if n, err := d.CountNotDue(ctx, now); err != nil || n != wantNotDue {
+			t.Errorf("%s: CountNotDue after the migration = %d, %v; want %d", when, n, err, wantNotDue)
+		}
+	}
+	check("at t0", t0, []string{"00u1", "00u3", "00u6", "00u9"}, 2)
+	check("at 00u2's check", t0.Add(time.Hour), []string{"00u1", "00u2", "00u3", "00u6", "00u9"}, 1)
+	check("1ns before 00u7's check", t0.Add(time.Hour+122*time.Nanosecond), []string{"00u1", "00u2", "00u3", "00u6", "00u9"}, 1)
+	check("at 00u7's check", t0.Add(time.Hour+123*time.Nanosecond), []string{"00u1", "00u2", "00u3", "00u6", "00u7", "00u9"}, 0)
+
+	r, err := s.Get(ctx, "00u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Step, r.NextCheck = fulfillment.StepShipmentCreated, t0.Add(2*time.Hour)
+	if _, err := s.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	check("after 00u1 came to wait", t0, []string{"00u3", "00u6", "00u9"}, 3)
+}
