@@ -31,7 +31,9 @@ type SyncReport struct {
 	Busy int
 	// NotDue counts records skipped because they wait for the outside
 	// world and their next check has not come (Record.NextCheck): they
-	// cost no remote call and no store write.
+	// cost no remote call and no store write. With a store that keeps a
+	// due index (DueLister) it is the store's count at the pass's start,
+	// and those records are not even read.
 	NotDue int
 	// ManagedElsewhere counts records that came to rest at
 	// StepManagedElsewhere during the pass: Okta lists an enrollment in
@@ -56,9 +58,9 @@ type SyncReport struct {
 // store's due index if it keeps one ([DueLister]), else it lists every
 // record in flight and skips the ones not due; either way it checks each
 // record's due-ness at its own clock before acting. Records are worked on
-// Config.Concurrency at a time. A failing
-// record does not stop the pass: it is listed in the report. The error is
-// non-nil only if the store could not be read or ctx ended, wraps
+// Config.Concurrency at a time. A failing record does not stop the pass:
+// it is listed in the report. The error is non-nil only if the store
+// could not be read or ctx ended, wraps
 // ErrDraining after [Service.Drain], or wraps ErrInvalidConfig for a
 // Service without Config.Yubico.
 func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
