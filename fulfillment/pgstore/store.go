@@ -321,8 +321,13 @@ func (s *Store) ListDue(ctx context.Context, q fulfillment.DueQuery) ([]fulfillm
 	if q.Limit > 0 {
 		limit = &q.Limit
 	}
+	// Planned with each call's values (an unnamed statement): the right
+	// plan depends on how many are due (an empty range of records_due when
+	// none is, a walk of the primary key when many are), and PostgreSQL
+	// may move a cached statement to a generic plan made without them.
 	rows, err := s.pool.Query(ctx, `SELECT user_id, data::text, version FROM `+s.records+`
-		WHERE due <= $1 AND user_id > $2 ORDER BY user_id LIMIT $3`, fulfillment.DueKey(q.Now), q.After, limit)
+		WHERE due <= $1 AND user_id > $2 ORDER BY user_id LIMIT $3`,
+		pgx.QueryExecModeExec, fulfillment.DueKey(q.Now), q.After, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list due: %w", err)
 	}
