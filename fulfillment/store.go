@@ -319,7 +319,10 @@ func (q Query) match(r Record) bool {
 // concurrent use; [NewMemoryStore] and [OpenSQLite] are provided here, and
 // package fulfillment/pgstore keeps them in PostgreSQL so that several
 // Service instances share them. fulfillmenttest.RunStoreConformance is the
-// suite every implementation passes.
+// suite every implementation passes. A Store may also implement the
+// optional [StatusCounter] (counts by status without reading records) and
+// [DueLister] (a due index, so that Sync reads only the records due); the
+// Service works without them, by listing.
 //
 // Leases ([Record.Lease]) are record fields like any other: an instance
 // takes or renews one with Put, so two instances claiming the same expired
