@@ -250,6 +250,14 @@ func (tb *tab) waitText(sel, want string) {
 		fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && e.textContent.includes(%s); })()`, jsString(sel), jsString(want)))
 }
 
+// waitTextIs waits until the element sel selects reads exactly want
+// (trimmed): a single read could catch a live region between two updates.
+func (tb *tab) waitTextIs(sel, want string) {
+	tb.t.Helper()
+	tb.poll(fmt.Sprintf("%s to read exactly %q", sel, want),
+		fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && e.textContent.trim() === %s; })()`, jsString(sel), jsString(want)))
+}
+
 // poll waits until the JavaScript expression is truthy on the current
 // page, or on the page that replaces it: a poll does not survive a
 // navigation (the batch page's meta refresh, for browsers without
@@ -542,9 +550,7 @@ func browserLifecycle(t *testing.T, b *browser) {
 	bo := r.order("bo@example.com")
 	tb.goTo("/")
 	for id, want := range map[string]string{rec.UserID: "Active", bo: "Fulfillment started", dan: "Fulfillment errored"} {
-		if got := tb.text("#person-" + id + " .badge"); got != want {
-			t.Errorf("People: %s is %q, want %q", id, got, want)
-		}
+		tb.waitTextIs("#person-"+id+" .badge", want)
 	}
 	tb.shot("console-people")
 }

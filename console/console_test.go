@@ -658,11 +658,11 @@ func TestDoneEndsLiveUpdates(t *testing.T) {
 		t.Errorf("event stream after Done: %q, %v; want it to end cleanly", rest, err)
 	}
 	<-r.c.live.closed // closed once the Service subscription is gone
-	ch, cancel := r.c.live.subscribe()
+	sub, cancel := r.c.live.subscribe()
 	defer cancel()
 	r.order("ada@example.com")
-	if len(ch) != 0 {
-		t.Errorf("a record change after Done reached the console: %+v", <-ch)
+	if len(sub.ch) != 0 {
+		t.Errorf("a record change after Done reached the console: %+v", <-sub.ch)
 	}
 	if code, _ := r.get(hc, "/events"); code != http.StatusServiceUnavailable {
 		t.Errorf("GET /events after Done = %d, want 503", code)
@@ -761,5 +761,37 @@ func TestPeoplePageCountsAndRows(t *testing.T) {
 				t.Errorf("GET %s: page lacks %q", tc.path, s)
 			}
 		}
+	}
+}
+
+// TestSlowBrowserIsToldToResync: a browser whose queue of events is full
+// loses the next ones, and is told once to fetch its page whatever it
+// shows: the event it lost may have been its page's last.
+func TestSlowBrowserIsToldToResync(t *testing.T) {
+	h := newHub()
+	sub, cancel := h.subscribe()
+	defer cancel()
+	for i := range subscriberBuffer {
+		h.publish(liveEvent{Kind: "record", Data: i})
+	}
+	select {
+	case <-sub.missed:
+		t.Fatal("a resync with room left in the queue")
+	default:
+	}
+	h.publish(liveEvent{Kind: "record", Data: "lost"})
+	h.publish(liveEvent{Kind: "record", Data: "lost too"})
+	if len(sub.ch) != subscriberBuffer {
+		t.Errorf("%d events queued, want %d", len(sub.ch), subscriberBuffer)
+	}
+	select {
+	case <-sub.missed:
+	default:
+		t.Fatal("no resync after events were lost")
+	}
+	select {
+	case <-sub.missed:
+		t.Error("two resyncs for one overflow")
+	default:
 	}
 }

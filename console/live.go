@@ -40,11 +40,20 @@ type batchEvent struct {
 // hub fans events out to the connected browsers.
 type hub struct {
 	mu     sync.Mutex
-	subs   map[chan liveEvent]struct{}
+	subs   map[*subscriber]struct{}
 	closed chan struct{} // closed by close: the streams end
 }
 
-func newHub() *hub { return &hub{subs: map[chan liveEvent]struct{}{}, closed: make(chan struct{})} }
+// subscriber is one connected browser's queue of events.
+type subscriber struct {
+	ch chan liveEvent
+	// missed has a value when an event did not fit in ch: the stream then
+	// tells the browser to fetch its page whatever it shows (a "resync"
+	// event), since the event it lost may have been the page's last one.
+	missed chan struct{}
+}
+
+func newHub() *hub { return &hub{subs: map[*subscriber]struct{}{}, closed: make(chan struct{})} }
 
 // close ends every event stream, open or to come (Config.Done).
 func (h *hub) close() { close(h.closed) }
@@ -52,27 +61,31 @@ func (h *hub) close() { close(h.closed) }
 // subscriberBuffer is how many events wait for a slow browser.
 const subscriberBuffer = 64
 
-func (h *hub) subscribe() (<-chan liveEvent, func()) {
-	ch := make(chan liveEvent, subscriberBuffer)
+func (h *hub) subscribe() (*subscriber, func()) {
+	sub := &subscriber{ch: make(chan liveEvent, subscriberBuffer), missed: make(chan struct{}, 1)}
 	h.mu.Lock()
-	h.subs[ch] = struct{}{}
+	h.subs[sub] = struct{}{}
 	h.mu.Unlock()
-	return ch, func() {
+	return sub, func() {
 		h.mu.Lock()
-		delete(h.subs, ch)
+		delete(h.subs, sub)
 		h.mu.Unlock()
 	}
 }
 
 // publish sends e to every subscriber without waiting: a browser whose
-// buffer is full misses it (its page refreshes on the next event).
+// buffer is full misses it and is told to resync instead.
 func (h *hub) publish(e liveEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.subs {
+	for sub := range h.subs {
 		select {
-		case ch <- e:
-		default: // the browser is behind; it reloads on the next event it gets
+		case sub.ch <- e:
+		default: // the browser is behind
+			select {
+			case sub.missed <- struct{}{}:
+			default: // a resync is already due
+			}
 		}
 	}
 }
@@ -98,7 +111,7 @@ func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives a server's WriteTimeout
-	ch, cancel := c.live.subscribe()
+	sub, cancel := c.live.subscribe()
 	defer cancel()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -124,7 +137,9 @@ func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
 			return
 		case <-ticker.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
-		case e := <-ch:
+		case <-sub.missed:
+			fmt.Fprint(w, "event: resync\ndata: {}\n\n")
+		case e := <-sub.ch:
 			data, err := json.Marshal(e.Data)
 			if err != nil {
 				continue

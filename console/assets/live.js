@@ -21,7 +21,6 @@
     return;
   }
   var base = body.getAttribute("data-base") || "";
-  var pending = null;
 
   // dropStaleNotice removes the notice about the key once the key has
   // moved to another status: "The key was ordered" is no longer news.
@@ -32,24 +31,43 @@
     if (about && key && key.getAttribute("data-status") !== about) { notice.remove(); }
   }
 
+  // One fetch of the page at a time. A change reported while a fetch is
+  // under way may have been stored after the server rendered that fetch's
+  // answer, so the page is fetched once more when it is done: the last
+  // answer applied is always newer than the last change reported. (With
+  // fetches side by side, a slow older answer could land after a newer
+  // one and leave the page showing the past, with no event to come.)
+  var timer = null, fetching = false, again = false;
+
   function refresh() {
-    if (pending) { return; }
-    pending = setTimeout(function () {
-      pending = null;
-      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-        .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) {
-          if (!html) { return; }
-          var doc = new DOMParser().parseFromString(html, "text/html");
-          document.querySelectorAll("[data-live-region]").forEach(function (old) {
-            var fresh = old.id && doc.getElementById(old.id);
-            if (fresh && !old.contains(document.activeElement)) { old.replaceWith(document.importNode(fresh, true)); }
-          });
-          dropStaleNotice();
-          body.setAttribute("data-live-updated", String(Date.now()));
-        })
-        .catch(function () {});
-    }, 300);
+    if (fetching) { again = true; return; }
+    if (timer) { return; }
+    timer = setTimeout(load, 300);
+  }
+
+  function load() {
+    timer = null;
+    fetching = true;
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live-region]").forEach(function (old) {
+          var fresh = old.id && doc.getElementById(old.id);
+          if (fresh && !old.contains(document.activeElement)) { old.replaceWith(document.importNode(fresh, true)); }
+        });
+        dropStaleNotice();
+        body.setAttribute("data-live-updated", String(Date.now()));
+      })
+      .catch(function () {})
+      .then(function () {
+        fetching = false;
+        if (again) {
+          again = false;
+          refresh();
+        }
+      });
   }
 
   var es = new EventSource(base + "/events");
@@ -61,6 +79,9 @@
     var d = JSON.parse(e.data);
     if (scope === "batch:" + d.id) { refresh(); }
   });
+  // The server could not keep up with this browser and dropped events:
+  // whichever they were, fetch the page.
+  es.addEventListener("resync", refresh);
   es.addEventListener("signedout", function () { es.close(); window.location.reload(); });
   // On every (re)connection fetch the page once: a change made between the
   // page's rendering and the stream's start (or while it was reconnecting)
