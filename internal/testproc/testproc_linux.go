@@ -22,6 +22,7 @@ import (
 // else, until the child has exited. It learns that with
 // waitid(WEXITED|WNOWAIT), which leaves the child's exit status for the
 // caller's cmd.Wait. The cost is one idle thread per running child.
+// (chromedp starts Chromium the same way.)
 func start(cmd *exec.Cmd) (<-chan struct{}, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}

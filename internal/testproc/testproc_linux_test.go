@@ -22,7 +22,7 @@ const parentEnv = "TESTPROC_PARENT"
 
 // exitWait bounds the waits for a process to exit; they end at the exit,
 // through a pidfd, not after this time.
-const exitWait = 3 * time.Second
+const exitWait = 30 * time.Second
 
 // pidfd opens a pidfd of pid, closed when t ends.
 func pidfd(t *testing.T, pid int) int {
