@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/preenroll/preenroll/internal/testproc"
 )
 
 // TestBinary builds the program and runs it as an administrator would:
@@ -15,7 +17,7 @@ func TestBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "preenroll")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := testproc.CombinedOutput(t, exec.Command("go", "build", "-o", bin, ".")); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	for _, tc := range []struct {
@@ -39,7 +41,7 @@ func TestBinary(t *testing.T) {
 		cmd.Env = append(os.Environ(), tc.env...)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
+		err := testproc.Run(t, cmd)
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()

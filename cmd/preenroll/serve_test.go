@@ -17,6 +17,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/testproc"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -53,7 +54,7 @@ func newServeRig(t *testing.T, users int, shipLatency time.Duration) *serveRig {
 		r.dir = d
 	}
 	r.bin, r.store = filepath.Join(r.dir, "preenroll"), filepath.Join(r.dir, "keys.db")
-	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
+	if out, err := testproc.CombinedOutput(t, exec.Command("go", "build", "-o", r.bin, ".")); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	var err error
@@ -140,10 +141,11 @@ func (r *serveRig) start(n int, addr string) *serveProc {
 	}, r.secrets...)
 	p.cmd = exec.Command(r.bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
+	err = testproc.Start(r.t, p.cmd) // killed and waited for at the end of the test
+	logFile.Close()                  // the child has its own
+	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.t.Cleanup(func() { p.cmd.Process.Kill(); logFile.Close() })
 	r.poll("serve to be ready", func() bool {
 		resp, err := http.Get(p.base + "/readyz")
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/preenroll/preenroll/internal/pcsctest"
 	"github.com/preenroll/preenroll/internal/simtest"
+	"github.com/preenroll/preenroll/internal/testproc"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -44,7 +45,7 @@ func runFIDO2Script(t *testing.T, st *pcsctest.Stack, mode string, req map[strin
 	if _, err := exec.LookPath(systemPython); err != nil {
 		requireOrSkip(t, systemPython+" missing")
 	}
-	if err := exec.Command(systemPython, "-c", "import fido2.pcsc").Run(); err != nil {
+	if err := testproc.Run(t, exec.Command(systemPython, "-c", "import fido2.pcsc")); err != nil {
 		requireOrSkip(t, "python3-fido2 missing (apt-get install python3-fido2)")
 	}
 	body, err := json.Marshal(req)
@@ -58,7 +59,7 @@ func runFIDO2Script(t *testing.T, st *pcsctest.Stack, mode string, req map[strin
 	cmd.Stdin = bytes.NewReader(body)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := testproc.Output(t, cmd)
 	if err != nil {
 		t.Fatalf("fido2_client.py %s: %v\n%s", mode, err, stderr.String())
 	}

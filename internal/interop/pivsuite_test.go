@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/preenroll/preenroll/internal/pcsctest"
+	"github.com/preenroll/preenroll/internal/testproc"
 )
 
 // pivSuiteExclusions are the tests of piv-go's own hardware suite that
@@ -78,7 +79,7 @@ func TestPIVGoSuite(t *testing.T) {
 	cmd.Env = append(st.Env(), "CGO_ENABLED=1", "GODEBUG=rsa1024min=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, runErr := cmd.Output()
+	out, runErr := testproc.Output(t, cmd)
 
 	var passed, skipped, failed []string
 	outputs := map[string]*strings.Builder{}

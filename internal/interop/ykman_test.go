@@ -15,6 +15,7 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/preenroll/preenroll/internal/pcsctest"
+	"github.com/preenroll/preenroll/internal/testproc"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -50,7 +51,7 @@ func runProgram(t *testing.T, st *pcsctest.Stack, stdin, pkg, name string, args 
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err = testproc.Run(t, cmd)
 	return stdout.String(), stderr.String(), err
 }
 

@@ -17,6 +17,7 @@
 //		...
 //		cmd := exec.Command("ykman", "--reader", st.ReaderName(0), "info")
 //		cmd.Env = st.Env()                              // subprocesses get the socket too
+//		out, err := testproc.Output(t, cmd)             // never outlives the test binary
 //	}
 //
 // Requirements: root (for unshare --mount), /usr/sbin/pcscd,

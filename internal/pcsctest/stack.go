@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/internal/pcsctest/scard"
+	"github.com/preenroll/preenroll/internal/testproc"
 	"github.com/preenroll/preenroll/simulator"
 )
 
@@ -218,8 +219,7 @@ func start(t testing.TB, opts Options, link string) (*Stack, error) {
 	}
 	cmd := exec.Command("unshare", args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := testproc.Start(t, cmd); err != nil { // pcscd dies with the test binary
 		os.RemoveAll(dir)
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/preenroll/preenroll/internal/testproc"
 )
 
 // EnvURL is the environment variable naming the test server.
@@ -104,7 +106,7 @@ func Cluster(t testing.TB) (serverURL, dir string) {
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	out, err := exec.Command("bash", script, "start").Output()
+	out, err := testproc.Output(t, exec.Command("bash", script, "start"))
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -130,7 +132,7 @@ func Cluster(t testing.TB) (serverURL, dir string) {
 		t.Fatalf("pgtest: postgres.sh start printed no directory and URL: %q", out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("bash", script, "stop", dir).CombinedOutput(); err != nil {
+		if out, err := testproc.CombinedOutput(t, exec.Command("bash", script, "stop", dir)); err != nil {
 			t.Errorf("pgtest: postgres.sh stop %s: %v\n%s", dir, err, out)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/testproc"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
@@ -37,7 +38,7 @@ func buildCrashBatch(t *testing.T, dir string) string {
 	cmd := exec.CommandContext(t.Context(), goTool, "build", "-o", bin,
 		"github.com/preenroll/preenroll/internal/reliability/cmd/crashbatch")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := testproc.CombinedOutput(t, cmd); err != nil {
 		t.Fatalf("go build crashbatch: %v\n%s", err, out)
 	}
 	return bin
@@ -94,7 +95,7 @@ func (c *child) run(mode string, killAfter int, onlyIntents bool) (completed boo
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := testproc.Start(c.t, cmd); err != nil {
 		c.t.Fatal(err)
 	}
 	c.stats.runs.Add(1)

@@ -22,6 +22,7 @@ import (
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/fulfillment/pgstore"
 	"github.com/preenroll/preenroll/internal/pgtest"
+	"github.com/preenroll/preenroll/internal/testproc"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -58,7 +59,7 @@ func (in *instance) start() {
 		in.t.Fatal(err)
 	}
 	cmd.Stdout = logFile
-	if err := cmd.Start(); err != nil {
+	if err := testproc.Start(in.t, cmd); err != nil {
 		in.t.Fatal(err)
 	}
 	in.cmd, in.exited = cmd, make(chan struct{})
@@ -161,7 +162,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	bin := filepath.Join(dir, "preenroll")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/preenroll/preenroll/cmd/preenroll")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
+	if out, err := testproc.CombinedOutput(t, build); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	// The fakes' clocks run with the wall clock (and jump ahead on top, see
@@ -421,7 +422,7 @@ func databaseOutage(t *testing.T, instances []*instance, pgDir string, syncInter
 			t.Fatal(err)
 		}
 		cmd := exec.Command("bash", script, verb, pgDir)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := testproc.CombinedOutput(t, cmd); err != nil {
 			t.Fatalf("postgres.sh %s: %v\n%s", verb, err, out)
 		}
 	}
