@@ -16,7 +16,7 @@ export PATH="/usr/local/go/bin:$PATH"
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	pcscd vsmartcard-vpcd libpcsclite-dev yubikey-manager python3-fido2 \
-	yubico-piv-tool opensc
+	yubico-piv-tool opensc opensc-pkcs11
 if [ "${1:-}" = "--install-only" ]; then
 	exit 0
 fi

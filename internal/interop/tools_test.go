@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -158,9 +160,52 @@ func TestYubicoPIVToolOldFirmware(t *testing.T) {
 	}
 }
 
+// debianMultiarch is Debian's multiarch triplet (the directory under
+// /usr/lib of a package's libraries) of each GOARCH Debian ships; the
+// module the test loads must be the machine's own, which the test binary
+// is built for. https://wiki.debian.org/Multiarch/Tuples
+var debianMultiarch = map[string]string{
+	"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu", "386": "i386-linux-gnu",
+	"arm": "arm-linux-gnueabihf", "ppc64le": "powerpc64le-linux-gnu", "s390x": "s390x-linux-gnu",
+	"riscv64": "riscv64-linux-gnu", "mips64le": "mips64el-linux-gnuabi64", "loong64": "loongarch64-linux-gnu",
+}
+
+// openscModule returns the path of OpenSC's PKCS#11 module (Debian package
+// opensc-pkcs11): /usr/lib/<this machine's multiarch triplet>/opensc-pkcs11.so,
+// else the only /usr/lib/*/opensc-pkcs11.so or /usr/lib/opensc-pkcs11.so.
+// It skips t when there is none (or several, none of them this machine's),
+// or fails it under PREENROLL_REQUIRE_PCSC=1, naming the paths it looked at.
+func openscModule(t *testing.T) string {
+	t.Helper()
+	var looked []string
+	if triplet, ok := debianMultiarch[runtime.GOARCH]; ok {
+		p := filepath.Join("/usr/lib", triplet, "opensc-pkcs11.so")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		looked = append(looked, p)
+	}
+	var found []string
+	for _, pattern := range []string{"/usr/lib/*/opensc-pkcs11.so", "/usr/lib/opensc-pkcs11.so"} {
+		m, _ := filepath.Glob(pattern)
+		found = append(found, m...)
+		looked = append(looked, pattern)
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	why := "none there"
+	if len(found) > 1 {
+		why = fmt.Sprintf("several and none for %s: %s", runtime.GOARCH, strings.Join(found, ", "))
+	}
+	requireOrSkip(t, fmt.Sprintf("OpenSC's PKCS#11 module not found at %s (%s; apt-get install opensc-pkcs11)", strings.Join(looked, " or "), why))
+	return ""
+}
+
 // TestPKCS11Tool signs through OpenSC's PKCS#11 module (its PIV driver)
 // with a key and certificate ykman put on the key.
 func TestPKCS11Tool(t *testing.T) {
+	module := openscModule(t)
 	st := pcsctest.Start(t, pcsctest.Options{})
 	k := newKey(t)
 	st.Insert(t, 0, k)
@@ -174,7 +219,7 @@ func TestPKCS11Tool(t *testing.T) {
 
 	p11 := func(args ...string) string {
 		t.Helper()
-		out, errOut, err := runProgram(t, st, "", "opensc", "pkcs11-tool", append([]string{"--module", "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"}, args...)...)
+		out, errOut, err := runProgram(t, st, "", "opensc", "pkcs11-tool", append([]string{"--module", module}, args...)...)
 		if err != nil {
 			t.Fatalf("pkcs11-tool %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
 		}
