@@ -27,8 +27,10 @@
 // Pages are rendered on the server (html/template) with one embedded
 // stylesheet and one small script, which only refreshes the page's live
 // regions when the Service stores a change (server-sent events from
-// [fulfillment.Service.Subscribe]); everything else works without
-// JavaScript. Close Config.Done when the server shuts down: the console
+// [fulfillment.Service.Subscribe]; one fetch of the page at a time, so
+// an older answer never replaces a newer one, and a browser too slow to
+// take every event is told to refresh anyway); everything else works
+// without JavaScript. Close Config.Done when the server shuts down: the console
 // then unsubscribes and ends the open event streams, which would
 // otherwise hold up http.Server.Shutdown until each tab is closed.
 //
