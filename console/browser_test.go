@@ -168,17 +168,25 @@ func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 
 // replaced runs f again (up to twice) when it failed because a live update
 // replaced the element it had found before it could use it (the DevTools
-// protocol's "Could not find node with given id"): the action did not
-// happen, and the new element is there to act on.
+// protocol's "Could not find node with given id" or "No node with given id
+// found", depending on the call): the action did not happen, and the new
+// element is there to act on.
 func replaced(f func() error) error {
 	err := f()
 	for range 2 {
-		if err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
+		if err == nil || !goneNode(err) {
 			return err
 		}
 		err = f()
 	}
 	return err
+}
+
+// goneNode reports whether err is the browser saying that a node found
+// earlier is no longer in the page.
+func goneNode(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Could not find node with given id") || strings.Contains(s, "No node with given id found")
 }
 
 // load runs actions that navigate (a click on a link or a submit button)
@@ -226,20 +234,20 @@ func (tb *tab) goTo(path string) int {
 }
 
 // text returns the visible text of the element sel selects, once it is
-// visible.
+// visible. The element is found and read in one evaluation in the page: a
+// live update may replace it at any moment (the page fetches itself once
+// its live updates connect), and a node found by one DevTools call may be
+// gone, or detached and empty, by the next.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
-	defer cancel()
-	var s string
-	err := replaced(func() (err error) {
-		s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		return err
-	})
-	if err != nil {
-		tb.fail("read "+sel, err)
-	}
-	return strings.TrimSpace(s)
+	got := pollFor[struct {
+		Text string `json:"text"`
+	}](tb, sel+" to be visible", fmt.Sprintf(`(() => {
+  const e = document.querySelector(%s);
+  if (!e || !(e.offsetWidth || e.offsetHeight || e.getClientRects().length)) { return null; }
+  return {text: e.innerText};
+})()`, jsString(sel)))
+	return strings.TrimSpace(got.Text)
 }
 
 // waitText waits until the element sel selects holds want in its text:
@@ -264,12 +272,18 @@ func (tb *tab) waitTextIs(sel, want string) {
 // JavaScript), so it starts again on the new page.
 func (tb *tab) poll(what, expr string) {
 	tb.t.Helper()
+	pollFor[chromedp.Void](tb, what, expr)
+}
+
+// pollFor is poll returning the truthy value of expr.
+func pollFor[T any](tb *tab, what, expr string) T {
+	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	for {
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+		v, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
 		if err == nil {
-			return
+			return v
 		}
 		if ctx.Err() != nil || !navigated(err) {
 			tb.fail("wait for "+what, err)
@@ -537,6 +551,7 @@ func browserLifecycle(t *testing.T, b *browser) {
 	tb.waitLive()
 	r.w.SignIn(ctx, "ada@example.com", r.w.Parcel(ctx, "ada@example.com"), r.w.PIN("ada@example.com"))
 	r.w.Sync(ctx)
+	r.w.WantStatus(ctx, "ada@example.com", fulfillment.Active) // stored first: then the page must follow
 	tb.waitText("#key-status", "Active")
 	tb.noReload("the key became active")
 	tb.poll("the Send PIN notice to go once the key is active", `!document.getElementById("notice")`)

@@ -45,10 +45,16 @@
     timer = setTimeout(load, 300);
   }
 
+  // fetchTimeout ends a fetch that gets no answer, which would otherwise
+  // hold back every later one.
+  var fetchTimeout = 30000;
+
   function load() {
     timer = null;
     fetching = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    var abort = new AbortController();
+    var giveUp = setTimeout(function () { abort.abort(); }, fetchTimeout);
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" }, signal: abort.signal })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) { return; }
@@ -62,6 +68,7 @@
       })
       .catch(function () {})
       .then(function () {
+        clearTimeout(giveUp);
         fetching = false;
         if (again) {
           again = false;
