@@ -19,12 +19,30 @@ import (
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
-// Fault suite settings. The client timeout is tens of milliseconds and the
-// latency fault just beyond it, so latency faults cost little wall time.
+// Fault suite settings. The client timeout is short, so a latency fault
+// costs the suites about clientTimeout of wall time: the fakes end the
+// wait when the client gives up, and then handle nothing.
+//
+// The Okta client waits out a 429 on the fake clock, which every worker
+// shares, so each wait moves Okta's time for all of them; a request whose
+// client gave up and that Okta handled anyway (a handler slowed by a
+// loaded machine) has its enrollment created at the fake time of the
+// handling. fulfillment takes such an enrollment for its call's only if it
+// was created within oktaClockSkew (a minute) of the call's return;
+// otherwise another tool made it. With the fake's default 429 reset (the
+// end of the 60 s window) a single wait of another worker during one late
+// handling can move Okta's clock past that minute: the likely cause of
+// three users of TestFaultSuite coming to rest as managed elsewhere in a
+// CI run at load average 32 (its logs were not kept). So the 429s here
+// reset 2 s ahead (the rate-limit windows are the subject of
+// internal/benchmarks), and the latency fault lies far beyond the client
+// timeout (it was 200 ms, within reach of a client delayed by the load).
 const (
 	faultRate     = 0.20
 	clientTimeout = 150 * time.Millisecond
-	faultLatency  = 200 * time.Millisecond
+	faultLatency  = 3 * time.Second
+	// faultRetryAfter is how far ahead an injected Okta 429 resets.
+	faultRetryAfter = 2 * time.Second
 	// maxPasses bounds the Sync passes at each point of the lifecycle.
 	maxPasses = 40
 )
@@ -95,7 +113,7 @@ func runFaultSuite(t *testing.T, n int, seed uint64, rate float64, logs io.Write
 		if on {
 			r = rate
 		}
-		if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: r, Latency: faultLatency, Seed: seed}); err != nil {
+		if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: r, Latency: faultLatency, Seed: seed, RetryAfter: faultRetryAfter}); err != nil {
 			t.Fatal(err)
 		}
 		setYubicoFaults(t, w, r, seed)

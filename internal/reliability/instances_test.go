@@ -45,7 +45,7 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 	}
 	// Faults on both fakes until the sign-in (which the other suites cover
 	// under faults).
-	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {
+	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242, RetryAfter: faultRetryAfter}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: 4242}); err != nil {

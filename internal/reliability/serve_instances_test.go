@@ -195,10 +195,13 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	// rate-limit windows are the subject of the rate-limit benchmarks),
 	// and each instance honours a 429 for every call of the bucket.
 	const retryAfter = 2 * time.Second
-	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
+	// A latency fault delays the request; the instances' -okta-timeout (5 s)
+	// outlasts it, so the request is handled, late.
+	const serveFaultLatency = 200 * time.Millisecond
+	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: serveFaultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: faultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
+	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: serveFaultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

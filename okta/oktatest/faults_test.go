@@ -128,9 +128,12 @@ func TestFaultPlanDropResponseCommits(t *testing.T) {
 func TestFaultPlanLatencyBeyondTimeout(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits(), oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{
-		Rate: 1, Kinds: []oktatest.HTTPFault{httpfault.Latency}, Latency: 2 * time.Second, Method: http.MethodPost,
+		Rate: 1, Kinds: []oktatest.HTTPFault{httpfault.Latency}, Latency: 20 * time.Second, Method: http.MethodPost,
 	}))
-	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()), okta.WithHTTPClient(&http.Client{Timeout: 30 * time.Millisecond}))
+	// The timeout leaves the request time to reach the handler on a loaded
+	// machine (with 30 ms it sometimes never arrived, and the log below was
+	// empty); the latency is far beyond it, so the client gives up first.
+	c, err := srv.Client(okta.WithRetryPolicy(okta.NoRetries()), okta.WithHTTPClient(&http.Client{Timeout: 500 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +143,8 @@ func TestFaultPlanLatencyBeyondTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Timeout") && !strings.Contains(err.Error(), "deadline") {
 		t.Fatalf("CreateUser = %v, want a timeout", err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("the client waited %v for a 2 s latency fault with a 30 ms timeout", d)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the client waited %v for a 20 s latency fault with a 500 ms timeout", d)
 	}
 	// Close waits for the handler: the request must not be handled once
 	// the latency is over either (a POST whose body the fake had not read
