@@ -110,7 +110,13 @@ func newWorldWith(t testing.TB, n int, seed uint64, oktaOpts []oktatest.Option, 
 	t.Helper()
 	stock := max(100, n+10)
 	w := &world{t: t, byID: map[string]*person{}, secrets: &secretSet{}}
-	yubicoOpts = append([]yubicotest.Option{yubicotest.WithInventory(
+	// Yubico remembers idempotency keys for a year of its clock, not a
+	// day: the suites move the fake clock days ahead between phases, and a
+	// create the fake handles late (a latency fault handles the request
+	// after its client gave up) would otherwise find its key forgotten and
+	// make a second shipment that no real deployment would see (Yubico
+	// handles a request when it arrives, not days later).
+	yubicoOpts = append([]yubicotest.Option{yubicotest.WithIdempotencyTTL(365 * 24 * time.Hour), yubicotest.WithInventory(
 		yubicotest.Bucket{ProductID: 1, Quantity: stock},
 		yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
 			ProductMapping: []int{1}, Subscription: true, Virtual: true},
