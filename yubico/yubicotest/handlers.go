@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -292,7 +291,8 @@ func (s *Server) recordLocked(sh *shipment) {
 		sh.fault, s.nextFaults = s.nextFaults[0], s.nextFaults[1:]
 	}
 	s.shipments[sh.id] = sh
-	s.order = append(s.order, sh)
+	s.order.add(sh)
+	s.scheduleLocked(sh)
 }
 
 // shipmentLocked returns shipment id, or answers 400 invalid_shipment_id
@@ -355,6 +355,7 @@ func (s *Server) updateExact(w http.ResponseWriter, r *http.Request, id string) 
 	// An edited shipment is validated again (this also clears 7, 8 and 9).
 	sh.validated, sh.pendingSince = false, s.now
 	sh.setState(yubico.StateAwaitingValidation, "Shipment updated")
+	s.scheduleLocked(sh)
 	writeJSON(w, http.StatusOK, s.exactViewLocked(sh))
 }
 
@@ -377,7 +378,8 @@ func (s *Server) deleteShipment(w http.ResponseWriter, id string, fprRoute bool)
 	sh.factory.purge()
 	sh.factory = nil
 	delete(s.shipments, id)
-	s.order = slices.DeleteFunc(s.order, func(o *shipment) bool { return o == sh })
+	s.order.remove(sh)
+	s.unscheduleLocked(sh)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -468,7 +470,7 @@ func (s *Server) listExact(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	got, total := window(s.order, limit, offset), len(s.order)
+	got, total := s.order.page(offset, limit), s.order.len()
 	if match != nil {
 		got, total = s.filterLocked(match, limit, offset)
 	}
@@ -479,7 +481,7 @@ func (s *Server) listExact(w http.ResponseWriter, r *http.Request) {
 // limit and offset page, and how many match in all.
 func (s *Server) filterLocked(match func(*yubico.Shipment) bool, limit, offset int) (got []*shipment, total int) {
 	var v yubico.Shipment
-	for _, sh := range s.order {
+	for sh := range s.order.all() {
 		v = s.exactFieldsLocked(sh)
 		if !match(&v) {
 			continue

@@ -142,42 +142,18 @@ func (s *Server) batchTimeLocked(sh *shipment) (time.Time, bool) {
 	return s.batchAtOrAfter(after), true
 }
 
-// nextEventLocked returns the earliest pending transition time.
-func (s *Server) nextEventLocked() (time.Time, bool) {
-	var best time.Time
-	found := false
-	consider := func(t time.Time) {
-		if !found || t.Before(best) {
-			best, found = t, true
-		}
-	}
-	for _, sh := range s.order {
-		switch {
-		case sh.state == yubico.StateAwaitingValidation && !sh.validated:
-			consider(s.validationTick(sh.pendingSince))
-		case sh.state == yubico.StateAwaitingValidation && sh.validated:
-			if t, ok := s.batchTimeLocked(sh); ok {
-				consider(t)
-			}
-		case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero():
-			consider(sh.shipAt)
-		case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero():
-			consider(sh.deliverAt)
-		}
-	}
-	return best, found
-}
-
-// runDueLocked runs every transition due at s.now: validation, then the
-// batch, then shipping, then delivery.
+// runDueLocked runs every transition due at s.now, in the shipments'
+// creation order: validation, then the batch, then shipping, then
+// delivery. Only the shipments the schedule has due are looked at.
 func (s *Server) runDueLocked() {
-	for _, sh := range s.order {
+	due := s.popDueLocked()
+	for _, sh := range due {
 		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.pendingSince).After(s.now) {
 			s.validateLocked(sh)
 		}
 	}
 	var batch []*shipment
-	for _, sh := range s.order {
+	for _, sh := range due {
 		if t, ok := s.batchTimeLocked(sh); ok && !t.After(s.now) {
 			batch = append(batch, sh)
 		}
@@ -188,13 +164,16 @@ func (s *Server) runDueLocked() {
 			s.fulfillLocked(sh)
 		}
 	}
-	for _, sh := range s.order {
+	for _, sh := range due {
 		switch {
 		case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero() && !sh.shipAt.After(s.now):
 			s.shipLocked(sh)
 		case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero() && !sh.deliverAt.After(s.now):
 			s.deliverLocked(sh)
 		}
+	}
+	for _, sh := range due {
+		s.scheduleLocked(sh)
 	}
 }
 
@@ -434,6 +413,7 @@ func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error 
 		sh.validated, sh.pendingSince = false, s.now
 	}
 	sh.setState(st, msg)
+	s.scheduleLocked(sh)
 	return nil
 }
 
@@ -442,7 +422,11 @@ func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error 
 func (s *Server) Shipments() []yubico.Shipment {
 	s.lock()
 	defer s.mu.Unlock()
-	return fakehttp.Map(s.order, s.exactViewLocked)
+	out := make([]yubico.Shipment, 0, s.order.len())
+	for sh := range s.order.all() {
+		out = append(out, s.exactViewLocked(sh))
+	}
+	return out
 }
 
 // Lagging returns the first shipment, in creation order, that has not
@@ -452,7 +436,7 @@ func (s *Server) Shipments() []yubico.Shipment {
 func (s *Server) Lagging(st yubico.ShipmentState) (yubico.Shipment, bool) {
 	s.lock()
 	defer s.mu.Unlock()
-	for _, sh := range s.order {
+	for sh := range s.order.all() {
 		if !sh.state.Failed() && sh.state < st {
 			return s.exactViewLocked(sh), true
 		}

@@ -16,6 +16,9 @@ import (
 // shipment is the fake's record of one shipment of either kind.
 type shipment struct {
 	id        string
+	seq       uint64 // creation order
+	slot      int    // index in Server.order's slots
+	gen       uint64 // the generation of its valid schedule entry (see schedule)
 	fpr       bool
 	userID    string
 	state     yubico.ShipmentState

@@ -58,7 +58,8 @@ type Server struct {
 	rules      []AddressRule
 	denied     map[string]bool
 	shipments  map[string]*shipment
-	order      []*shipment // the shipments in creation order
+	order      creationOrder // the shipments in creation order
+	sched      schedule      // their next transitions
 	nextSerial uint32
 	nextFaults []ShipmentFault
 	log        fakehttp.Log[Request]

@@ -1,0 +1,150 @@
+package yubicotest
+
+import (
+	"cmp"
+	"container/heap"
+	"slices"
+	"time"
+
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// The lifecycle's schedule is a min-heap of the shipments' next
+// transitions, so that moving the clock costs O(log n) per shipment whose
+// transition falls due, not a pass over every shipment at each instant
+// something is due.
+//
+// An entry's time is never after the transition it stands for: a change
+// to a shipment's state or times (create, edit, SetState, a transition)
+// pushes a new entry and leaves the older ones stale (their gen is no
+// longer the shipment's), and a delete makes them stale too. A validated
+// shipment's batch depends on the last batch (see batchTimeLocked), which
+// only moves forward: its entry may then be early, and is moved to the
+// real time when it reaches the top (nextEventLocked).
+
+// schedEntry is a scheduled look at shipment sh at time at, valid while
+// gen is sh.gen.
+type schedEntry struct {
+	at  time.Time
+	sh  *shipment
+	gen uint64
+}
+
+// schedule is the heap of entries, earliest first (ties in creation order,
+// which nothing relies on: due shipments are sorted before they move).
+type schedule []schedEntry
+
+func (q schedule) Len() int { return len(q) }
+func (q schedule) Less(i, j int) bool {
+	if !q[i].at.Equal(q[j].at) {
+		return q[i].at.Before(q[j].at)
+	}
+	return q[i].sh.seq < q[j].sh.seq
+}
+func (q schedule) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *schedule) Push(x any)   { *q = append(*q, x.(schedEntry)) }
+func (q *schedule) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = schedEntry{}
+	*q = old[:len(old)-1]
+	return e
+}
+
+// stale reports whether e no longer stands for its shipment's transition.
+func (e schedEntry) stale() bool { return e.gen != e.sh.gen }
+
+// eventTimeLocked returns when sh's next transition falls due on its own,
+// and false when none is scheduled: validation at the first tick after it
+// entered 3, the batch once validated, the carrier's pick-up in 10,
+// delivery in 103.
+func (s *Server) eventTimeLocked(sh *shipment) (time.Time, bool) {
+	switch {
+	case sh.state == yubico.StateAwaitingValidation && !sh.validated:
+		return s.validationTick(sh.pendingSince), true
+	case sh.state == yubico.StateAwaitingValidation && sh.validated:
+		return s.batchTimeLocked(sh)
+	case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero():
+		return sh.shipAt, true
+	case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero():
+		return sh.deliverAt, true
+	}
+	return time.Time{}, false
+}
+
+// scheduleLocked schedules sh's next transition after a change to its
+// state or times, making its earlier entries stale.
+func (s *Server) scheduleLocked(sh *shipment) {
+	sh.gen++
+	if t, ok := s.eventTimeLocked(sh); ok {
+		heap.Push(&s.sched, schedEntry{at: t, sh: sh, gen: sh.gen})
+	}
+	s.compactScheduleLocked()
+}
+
+// unscheduleLocked makes sh's entries stale (sh is deleted).
+func (s *Server) unscheduleLocked(sh *shipment) {
+	sh.gen++
+	s.compactScheduleLocked()
+}
+
+// compactScheduleLocked drops the stale entries once they are most of the
+// heap (a test editing one shipment again and again, say, before the clock
+// reaches them): O(1) amortized per entry pushed.
+func (s *Server) compactScheduleLocked() {
+	if len(s.sched) < 64 || len(s.sched) <= 2*len(s.shipments) {
+		return
+	}
+	live := s.sched[:0]
+	for _, e := range s.sched {
+		if !e.stale() {
+			live = append(live, e)
+		}
+	}
+	clear(s.sched[len(live):])
+	s.sched = live
+	heap.Init(&s.sched)
+}
+
+// nextEventLocked returns the earliest pending transition time.
+func (s *Server) nextEventLocked() (time.Time, bool) {
+	for len(s.sched) > 0 {
+		e := s.sched[0]
+		if e.stale() {
+			heap.Pop(&s.sched)
+			continue
+		}
+		t, ok := s.eventTimeLocked(e.sh)
+		switch {
+		case !ok:
+			// Every change to a shipment reschedules it, so this entry
+			// would be stale; drop it all the same.
+			heap.Pop(&s.sched)
+			continue
+		case t.After(e.at):
+			// A batch ran since: the shipment waits for the next one.
+			s.sched[0].at = t
+			heap.Fix(&s.sched, 0)
+			continue
+		}
+		s.sched[0].at = t // t is e.at unless the fake has a bug: then it is earlier, and still the earliest
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// popDueLocked removes the entries due at s.now from the schedule and
+// returns their shipments in creation order. A shipment whose entry was
+// early (see schedule) is among them; runDueLocked leaves it as it is and
+// reschedules it.
+func (s *Server) popDueLocked() []*shipment {
+	var due []*shipment
+	for len(s.sched) > 0 && !s.sched[0].at.After(s.now) {
+		if e := heap.Pop(&s.sched).(schedEntry); !e.stale() {
+			e.sh.gen++ // its entry is gone: runDueLocked reschedules it
+			due = append(due, e.sh)
+		}
+	}
+	slices.SortFunc(due, func(a, b *shipment) int { return cmp.Compare(a.seq, b.seq) })
+	return due
+}

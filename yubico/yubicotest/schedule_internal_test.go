@@ -1,0 +1,208 @@
+package yubicotest
+
+import (
+	"fmt"
+	mrand "math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/yubico"
+)
+
+// scanNextEvent is the lifecycle's next transition found the way the fake
+// found it before the schedule: a pass over every shipment.
+func scanNextEvent(s *Server) (time.Time, bool) {
+	var best time.Time
+	found := false
+	for sh := range s.order.all() {
+		if t, ok := s.eventTimeLocked(sh); ok && (!found || t.Before(best)) {
+			best, found = t, true
+		}
+	}
+	return best, found
+}
+
+// scanRunDue runs the transitions due at s.now as the fake did before the
+// schedule: a pass over every shipment for each kind of transition.
+func scanRunDue(s *Server) {
+	for sh := range s.order.all() {
+		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.pendingSince).After(s.now) {
+			s.validateLocked(sh)
+		}
+	}
+	var batch []*shipment
+	for sh := range s.order.all() {
+		if t, ok := s.batchTimeLocked(sh); ok && !t.After(s.now) {
+			batch = append(batch, sh)
+		}
+	}
+	if len(batch) > 0 {
+		s.lastBatch = s.now
+		for _, sh := range batch {
+			s.fulfillLocked(sh)
+		}
+	}
+	for sh := range s.order.all() {
+		switch {
+		case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero() && !sh.shipAt.After(s.now):
+			s.shipLocked(sh)
+		case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero() && !sh.deliverAt.After(s.now):
+			s.deliverLocked(sh)
+		}
+	}
+}
+
+// scanAdvance moves s's clock by d and runs the lifecycle by scanning, as
+// Advance did before the schedule (s's schedule is then out of date: s
+// must only ever be advanced this way).
+func scanAdvance(t *testing.T, s *Server, d time.Duration) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	target, err := s.clock.Advance(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		next, ok := scanNextEvent(s)
+		if !ok || next.After(target) {
+			break
+		}
+		if next.After(s.now) {
+			s.setNowLocked(next)
+		}
+		scanRunDue(s)
+	}
+	s.setNowLocked(target)
+}
+
+// TestScheduleMatchesScan drives two fakes through the same random
+// creates, edits, deletes, forced states, injected faults and clock moves:
+// one runs its lifecycle from the schedule, the other by scanning every
+// shipment as the fake did before. Their shipments (states, messages,
+// times), inventory and next transitions must stay the same throughout.
+func TestScheduleMatchesScan(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
+			timing := Timing{}
+			if seed%2 == 1 { // short delays: transitions coincide with validation ticks and batches
+				timing = Timing{ShippingDelay: 15 * time.Minute, DeliveryDelay: 30 * time.Minute, BatchAtMidnight: true}
+			}
+			start := func() *Server {
+				s, err := Start(WithRand(mrand.NewChaCha8([32]byte{byte(seed)})), WithTiming(timing),
+					WithInventory(Bucket{ProductID: 1, Quantity: 25, InventoryType: 1}), WithDeniedParties("Mallory Bad"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(s.Close)
+				return s
+			}
+			heapSrv, scanSrv := start(), start()
+			hc, sc := heapSrv.Client(), scanSrv.Client()
+			ctx := t.Context()
+			rnd := mrand.New(mrand.NewPCG(seed, 42))
+			var ids []string
+			reached := map[yubico.ShipmentState]bool{}
+			steps := []time.Duration{0, time.Minute, 7 * time.Minute, 15 * time.Minute, time.Hour, 5 * time.Hour, 24 * time.Hour, 3 * 24 * time.Hour}
+			ops := 300
+			if testing.Short() {
+				ops = 100
+			}
+			for op := range ops {
+				var what string
+				switch r := rnd.IntN(100); {
+				case r < 35:
+					req := exactRequest()
+					req.Items[0].Quantity = 1 + rnd.IntN(3)
+					if rnd.IntN(8) == 0 {
+						req.RecipientFirstName, req.RecipientLastName = "Mallory", "Bad"
+					}
+					what = "create"
+					a, errA := hc.CreateShipment(ctx, req)
+					b, errB := sc.CreateShipment(ctx, req)
+					if errA != nil || errB != nil || a.ID != b.ID {
+						t.Fatalf("op %d: create: %v / %v, IDs %q and %q", op, errA, errB, a.ID, b.ID)
+					}
+					ids = append(ids, a.ID)
+				case r < 45 && len(ids) > 0:
+					id := ids[rnd.IntN(len(ids))]
+					req := exactRequest()
+					req.Items[0].Quantity = 1 + rnd.IntN(3)
+					what = "update " + id
+					_, errA := hc.UpdateShipment(ctx, id, req)
+					_, errB := sc.UpdateShipment(ctx, id, req)
+					if (errA == nil) != (errB == nil) {
+						t.Fatalf("op %d: %s: %v / %v", op, what, errA, errB)
+					}
+				case r < 55 && len(ids) > 0:
+					id := ids[rnd.IntN(len(ids))]
+					what = "delete " + id
+					errA, errB := hc.DeleteShipment(ctx, id), sc.DeleteShipment(ctx, id)
+					if (errA == nil) != (errB == nil) {
+						t.Fatalf("op %d: %s: %v / %v", op, what, errA, errB)
+					}
+				case r < 60 && len(ids) > 0:
+					id := ids[rnd.IntN(len(ids))]
+					st := []yubico.ShipmentState{yubico.StateAwaitingValidation, yubico.StateSentToFulfillment,
+						yubico.StateShipped, yubico.StateDelivered, yubico.StateProcessingError}[rnd.IntN(5)]
+					what = fmt.Sprintf("SetState %s %d", id, st)
+					errA, errB := heapSrv.SetState(id, st, "forced"), scanSrv.SetState(id, st, "forced")
+					if (errA == nil) != (errB == nil) {
+						t.Fatalf("op %d: %s: %v / %v", op, what, errA, errB)
+					}
+				case r < 65 && len(ids) > 0:
+					id := ids[rnd.IntN(len(ids))]
+					f := ShipmentFault(rnd.IntN(len(shipmentFaultNames) + 1))
+					what = fmt.Sprintf("fault %s %s", id, f)
+					errA, errB := heapSrv.InjectShipmentFault(id, f), scanSrv.InjectShipmentFault(id, f)
+					if (errA == nil) != (errB == nil) {
+						t.Fatalf("op %d: %s: %v / %v", op, what, errA, errB)
+					}
+				default:
+					d := steps[rnd.IntN(len(steps))]
+					what = "advance " + d.String()
+					if err := heapSrv.Advance(d); err != nil {
+						t.Fatal(err)
+					}
+					scanAdvance(t, scanSrv, d)
+				}
+				got, want := heapSrv.Shipments(), scanSrv.Shipments()
+				if d := cmp.Diff(want, got); d != "" {
+					t.Fatalf("op %d (%s): shipments differ (-scan +schedule):\n%s", op, what, d)
+				}
+				if d := cmp.Diff(scanSrv.Inventory(), heapSrv.Inventory()); d != "" {
+					t.Fatalf("op %d (%s): inventory differs (-scan +schedule):\n%s", op, what, d)
+				}
+				nextA, okA := heapSrv.NextTransition()
+				scanSrv.mu.Lock()
+				nextB, okB := scanNextEvent(scanSrv)
+				scanSrv.mu.Unlock()
+				if okA != okB || !nextA.Equal(nextB) {
+					t.Fatalf("op %d (%s): next transition %v %v from the schedule, %v %v by scanning", op, what, nextA, okA, nextB, okB)
+				}
+				for _, sh := range got {
+					reached[sh.State] = true
+				}
+			}
+			// The run must have gone through the lifecycle's moves, or it
+			// compared little.
+			for _, st := range []yubico.ShipmentState{yubico.StateAwaitingValidation, yubico.StateSentToFulfillment,
+				yubico.StateShipped, yubico.StateDelivered, yubico.StateProcessingError, yubico.StateDPLMatch} {
+				if !reached[st] {
+					t.Errorf("no shipment reached state %d (%s)", int(st), st)
+				}
+			}
+		})
+	}
+}
+
+func exactRequest() yubico.ShipmentRequest {
+	return yubico.ShipmentRequest{
+		DeliveryType: yubico.DeliveryNormal, Recipient: "Example Inc.", RecipientEmail: "jan.lindberg@example.com",
+		RecipientFirstName: "Jan", RecipientLastName: "Lindberg", RecipientTelephone: "555-5555", Address: usAddressForTest(),
+		Items: []yubico.ItemRequest{{ProductID: 1, InventoryProductID: 1, Quantity: 1}},
+	}
+}
