@@ -43,7 +43,8 @@
 // A page of GET /v1/shipments_exact costs in proportion to the page, not to
 // the number of shipments; with a search, one pass over the shipments'
 // fields (nothing copied) counts the matches. A test can page through
-// thousands of shipments.
+// thousands of shipments. Cancelling (deleting) a shipment costs O(log n),
+// not a pass over the others.
 //
 // # Time
 //
@@ -60,7 +61,11 @@
 // delivery (104) follow after configurable delays. [Timing] holds all of it.
 // [Server.NextTransition] tells when the next of these is due, so a test can
 // step from one to the next without computing delays; [Server.Lagging]
-// finds a shipment that has not yet reached a state.
+// finds a shipment that has not yet reached a state. The shipments' next
+// transitions are kept in time order, so moving the clock costs in
+// proportion to the transitions that fall due (times log n), not to the
+// number of shipments: a test can step thousands of shipments through
+// their lifecycle.
 //
 // # The factory
 //
