@@ -67,11 +67,11 @@ func (o *creationOrder) all() iter.Seq[*shipment] {
 // page returns at most limit shipments from the offset-th on (counting
 // from 0), in creation order: never nil.
 func (o *creationOrder) page(offset, limit int) []*shipment {
+	if o.holes == 0 {
+		return window(o.slots, limit, offset)
+	}
 	if offset >= o.len() || limit <= 0 {
 		return []*shipment{}
-	}
-	if o.holes == 0 {
-		return o.slots[offset:min(offset+limit, len(o.slots))]
 	}
 	out := make([]*shipment, 0, min(limit, o.len()-offset))
 	for i := o.live.find(offset + 1); i < len(o.slots) && len(out) < limit; i++ {
