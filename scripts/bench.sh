@@ -16,7 +16,8 @@
 # Two long runs are off by default (the default run above already takes
 # 20-25 minutes): SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in
 # flight; its call counts are deterministic; 3-4 minutes of CPU, 11 minutes
-# on a loaded VM), MEM100K_ENROLLED=1 adds TestMemoryEnrolled100k (100,000
+# on a loaded VM; 2.1-2.4 minutes of CPU and 110-113 s at a load average of
+# 2-11 on 2026-12-06), MEM100K_ENROLLED=1 adds TestMemoryEnrolled100k (100,000
 # keys ordered AND enrolled: 100,000 enrollments' P-384 cryptography at both
 # fakes, 8-12 minutes on 2 cores in the runs BENCHMARKS.md reports), whose
 # result line is printed and kept in OUT/mem100k-enrolled.txt (BENCHMARKS.md,
