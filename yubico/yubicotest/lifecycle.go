@@ -142,11 +142,21 @@ func (s *Server) batchTimeLocked(sh *shipment) (time.Time, bool) {
 	return s.batchAtOrAfter(after), true
 }
 
-// runDueLocked runs every transition due at s.now, in the shipments'
-// creation order: validation, then the batch, then shipping, then
-// delivery. Only the shipments the schedule has due are looked at.
+// runDueLocked runs every transition due at s.now (see runTransitionsLocked)
+// and reschedules the shipments it looked at: only those the schedule has
+// due.
 func (s *Server) runDueLocked() {
 	due := s.popDueLocked()
+	s.runTransitionsLocked(due)
+	for _, sh := range due {
+		s.scheduleLocked(sh)
+	}
+}
+
+// runTransitionsLocked runs the transitions due at s.now of the shipments
+// in due (in creation order, which the batch takes them in): validation,
+// then the batch, then shipping, then delivery.
+func (s *Server) runTransitionsLocked(due []*shipment) {
 	for _, sh := range due {
 		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.pendingSince).After(s.now) {
 			s.validateLocked(sh)
@@ -171,9 +181,6 @@ func (s *Server) runDueLocked() {
 		case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero() && !sh.deliverAt.After(s.now):
 			s.deliverLocked(sh)
 		}
-	}
-	for _, sh := range due {
-		s.scheduleLocked(sh)
 	}
 }
 

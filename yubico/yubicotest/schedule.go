@@ -18,9 +18,10 @@ import (
 // to a shipment's state or times (create, edit, SetState, a transition)
 // pushes a new entry and leaves the older ones stale (their gen is no
 // longer the shipment's), and a delete makes them stale too. A validated
-// shipment's batch depends on the last batch (see batchTimeLocked), which
-// only moves forward: its entry may then be early, and is moved to the
-// real time when it reaches the top (nextEventLocked).
+// shipment's batch also depends on the last batch (see batchTimeLocked),
+// which only moves forward; a batch that runs before the one a shipment
+// waits for does not move it, but should an entry at the top be early all
+// the same, nextEventLocked moves it to the real time.
 
 // schedEntry is a scheduled look at shipment sh at time at, valid while
 // gen is sh.gen.

@@ -3,6 +3,7 @@ package yubicotest
 import (
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,34 +26,8 @@ func scanNextEvent(s *Server) (time.Time, bool) {
 }
 
 // scanRunDue runs the transitions due at s.now as the fake did before the
-// schedule: a pass over every shipment for each kind of transition.
-func scanRunDue(s *Server) {
-	for sh := range s.order.all() {
-		if sh.state == yubico.StateAwaitingValidation && !sh.validated && !s.validationTick(sh.pendingSince).After(s.now) {
-			s.validateLocked(sh)
-		}
-	}
-	var batch []*shipment
-	for sh := range s.order.all() {
-		if t, ok := s.batchTimeLocked(sh); ok && !t.After(s.now) {
-			batch = append(batch, sh)
-		}
-	}
-	if len(batch) > 0 {
-		s.lastBatch = s.now
-		for _, sh := range batch {
-			s.fulfillLocked(sh)
-		}
-	}
-	for sh := range s.order.all() {
-		switch {
-		case sh.state == yubico.StateSentToFulfillment && !sh.shipAt.IsZero() && !sh.shipAt.After(s.now):
-			s.shipLocked(sh)
-		case sh.state == yubico.StateShipped && !sh.deliverAt.IsZero() && !sh.deliverAt.After(s.now):
-			s.deliverLocked(sh)
-		}
-	}
-}
+// schedule: over every shipment.
+func scanRunDue(s *Server) { s.runTransitionsLocked(slices.Collect(s.order.all())) }
 
 // scanAdvance moves s's clock by d and runs the lifecycle by scanning, as
 // Advance did before the schedule (s's schedule is then out of date: s
