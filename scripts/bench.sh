@@ -14,7 +14,8 @@
 # cases of BenchmarkOrderBatchInstances.
 #
 # Two long runs are off by default (the default run above already takes
-# 20-25 minutes): SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in
+# about 13 minutes on 2 idle cores, 753 s on 2026-12-06, and 20-25 beside
+# other work): SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in
 # flight; its call counts are deterministic; 3-4 minutes of CPU, 11 minutes
 # on a loaded VM; 2.1-2.4 minutes of CPU and 110-113 s at a load average of
 # 2-11 on 2026-12-06), MEM100K_ENROLLED=1 adds TestMemoryEnrolled100k (100,000
@@ -23,7 +24,7 @@
 # result line is printed and kept in OUT/mem100k-enrolled.txt (BENCHMARKS.md,
 # "Sync at scale" and "Memory at 100,000 enrolled keys").
 #
-#	scripts/bench.sh                 # everything by default, 20-25 minutes on 2 cores
+#	scripts/bench.sh                 # everything by default, ~13 minutes on 2 idle cores
 #	COUNT=10 MEM100K=0 PG=0 scripts/bench.sh
 #	SYNCSCALE=1 MEM100K_ENROLLED=1 MEM100K=0 PG=0 COUNT=1 RATE60_COUNT=1 scripts/bench.sh
 #	benchstat /tmp/preenroll-bench/bench.txt   # if you have benchstat
