@@ -139,7 +139,7 @@ func ListDue(ctx context.Context, store Store, q DueQuery) ([]Record, error) {
 		return d.ListDue(ctx, q)
 	}
 	var out []Record
-	err := listInFlight(ctx, store, q.After, func(r Record) bool {
+	err := listPages(ctx, store, Query{InFlight: true, After: q.After, Limit: syncPage}, func(r Record) bool {
 		if due, _ := r.dueBy(q.Now); due {
 			out = append(out, r)
 		}
@@ -156,33 +156,13 @@ func CountNotDue(ctx context.Context, store Store, now time.Time) (int, error) {
 		return d.CountNotDue(ctx, now)
 	}
 	n := 0
-	err := listInFlight(ctx, store, "", func(r Record) bool {
+	err := listPages(ctx, store, Query{InFlight: true, Limit: syncPage}, func(r Record) bool {
 		if _, waiting := r.dueBy(now); waiting {
 			n++
 		}
 		return true
 	})
 	return n, err
-}
-
-// listInFlight calls yield with each record in flight after the user ID
-// after, in order, a page of syncPage at a time, until yield returns false.
-func listInFlight(ctx context.Context, store Store, after string, yield func(Record) bool) error {
-	for {
-		recs, err := store.List(ctx, Query{InFlight: true, After: after, Limit: syncPage})
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if !yield(r) {
-				return nil
-			}
-		}
-		if len(recs) < syncPage {
-			return nil
-		}
-		after = recs[len(recs)-1].UserID
-	}
 }
 
 // dueIndex is MemoryStore's due index: a min-heap of the DueKey of every

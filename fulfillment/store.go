@@ -367,19 +367,33 @@ func CountByStatus(ctx context.Context, store Store) (map[Status]int, error) {
 		return c.CountByStatus(ctx)
 	}
 	counts := map[Status]int{}
-	after := ""
+	err := listPages(ctx, store, Query{Limit: countPage}, func(r Record) bool {
+		counts[r.Status]++
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return counts, nil
+}
+
+// listPages calls yield with each record store lists for q, in order, q.Limit
+// (the page size, positive) at a time from q.After, until yield returns false.
+func listPages(ctx context.Context, store Store, q Query, yield func(Record) bool) error {
 	for {
-		recs, err := store.List(ctx, Query{After: after, Limit: countPage})
+		recs, err := store.List(ctx, q)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, r := range recs {
-			counts[r.Status]++
+			if !yield(r) {
+				return nil
+			}
 		}
-		if len(recs) < countPage {
-			return counts, nil
+		if len(recs) < q.Limit {
+			return nil
 		}
-		after = recs[len(recs)-1].UserID
+		q.After = recs[len(recs)-1].UserID
 	}
 }
 
