@@ -105,12 +105,12 @@ func (w *World) nextCatchUp(ctx context.Context) (time.Time, bool) {
 	now := w.Now()
 	var next time.Time
 	for _, r := range recs {
-		if r.ShipmentID == "" || (r.Step != fulfillment.StepShipmentCreated && r.Step != fulfillment.StepPINSent) ||
-			!r.NextCheck.After(now) || (!next.IsZero() && !r.NextCheck.Before(next)) {
+		at, ok := r.DueAt() // after now: waiting for its next check
+		if r.ShipmentID == "" || !ok || !at.After(now) || (!next.IsZero() && !at.Before(next)) {
 			continue
 		}
 		if sh, ok := w.Yubico.Shipment(r.ShipmentID); ok && sh.State != r.ShipmentState {
-			next = r.NextCheck
+			next = at
 		}
 	}
 	return next, !next.IsZero()
@@ -215,7 +215,7 @@ func (w *World) AdvanceUntil(ctx context.Context, login string, st fulfillment.S
 		if until := rec.Lease.Until; rec.Step.Intent() && until.After(w.Now()) && (!ok || until.Before(next)) {
 			next, ok = until, true
 		}
-		if check := rec.NextCheck; !rec.Step.Intent() && check.After(w.Now()) && (!ok || check.Before(next)) {
+		if check, waits := rec.DueAt(); waits && check.After(w.Now()) && (!ok || check.Before(next)) {
 			next, ok = check, true // the Service reads Yubico on its schedule, not at each transition
 		}
 		switch {
