@@ -81,10 +81,11 @@ func (r *waitReporter) Sleep(ctx context.Context, d time.Duration) error {
 	r.mu.Unlock()
 	wait := d.Round(time.Millisecond)
 	_, wall := r.clock.(httpclient.WallClock)
+	refused := wall && httpclient.Outlasts(ctx, d)
 	switch {
-	case wall && httpclient.Outlasts(ctx, d) && problem == "":
+	case refused && problem == "":
 		r.print(fmt.Sprintf("not waiting %v for %s's rate limit to reset: that is past the command's deadline", wait, r.service))
-	case wall && httpclient.Outlasts(ctx, d):
+	case refused:
 		r.print(fmt.Sprintf("%s; not retrying in %v: that is past the command's deadline", problem, wait))
 	case problem == "":
 		r.print(fmt.Sprintf("waiting %v for %s's rate limit to reset", wait, r.service))
