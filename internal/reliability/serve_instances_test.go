@@ -168,14 +168,12 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	// The fakes' clocks run with the wall clock (and jump ahead on top, see
 	// below), as Okta's does: the Service tells its own enrollments from
 	// another tool's by when Okta made them, on its own running clock.
-	//
-	// Yubico remembers idempotency keys for a year of its clock, not a day:
-	// the instances' clients retry a shipment create (and an instance
-	// resumes an interrupted one) seconds later on their clock, which is
-	// days later on the fake's, and a forgotten key would make a second
-	// shipment that no real deployment would see (a CI run found one).
+	// (newWorldWith has Yubico remember idempotency keys for a year of its
+	// clock: the instances retry a shipment create seconds later on their
+	// clock, which is days later on the fake's; a CI run found a second
+	// shipment made under a forgotten key.)
 	w := newWorldWith(t, n, seed, []oktatest.Option{oktatest.WithoutRateLimits(), oktatest.WithRealTime()},
-		[]yubicotest.Option{yubicotest.WithRealTime(), yubicotest.WithIdempotencyTTL(365 * 24 * time.Hour)})
+		[]yubicotest.Option{yubicotest.WithRealTime()})
 	store, err := pgstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -190,18 +188,17 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 	// once that lease expires (with the default two minutes, the run
 	// waited for them).
 	orderer := w.service(oc, yc, store, func(c *fulfillment.Config) { c.Rand, c.Lease = newSeeded(seed), lease })
-	// An injected 429 asks the clients to wait retryAfter, not the rest
-	// of a 60-second window: this test is about kills and outages (the
+	// An injected 429 asks the clients to wait faultRetryAfter, not the
+	// rest of a 60-second window: this test is about kills and outages (the
 	// rate-limit windows are the subject of the rate-limit benchmarks),
 	// and each instance honours a 429 for every call of the bucket.
-	const retryAfter = 2 * time.Second
 	// A latency fault delays the request; the instances' -okta-timeout (5 s)
 	// outlasts it, so the request is handled, late.
 	const serveFaultLatency = 200 * time.Millisecond
-	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: serveFaultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
+	if err := w.Okta.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: faultRate, Latency: serveFaultLatency, Seed: seed, RetryAfter: faultRetryAfter}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: serveFaultLatency, Seed: seed, RetryAfter: retryAfter}); err != nil {
+	if err := w.Yubico.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: faultRate, Latency: serveFaultLatency, Seed: seed, RetryAfter: faultRetryAfter}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
