@@ -187,12 +187,18 @@ func TestOutputs(t *testing.T) {
 	if err != nil {
 		t.Skipf("no sh: %v", err)
 	}
-	if err := Run(t, exec.Command(sh, "-c", "exit 3")); err == nil || err.(*exec.ExitError).ExitCode() != 3 {
+	// A wrong error type fails the test rather than panicking it.
+	if err := Run(t, exec.Command(sh, "-c", "exit 3")); !isExit(err, 3) {
 		t.Errorf("Run exit 3: %v", err)
 	}
 	out, err := Output(t, exec.Command(sh, "-c", "echo out; echo err >&2; exit 1"))
-	if ee, ok := err.(*exec.ExitError); !ok || string(ee.Stderr) != "err\n" || string(out) != "out\n" {
-		t.Errorf("Output = %q, %v (stderr %q)", out, err, ee.Stderr)
+	var stderr []byte
+	ee, ok := err.(*exec.ExitError)
+	if ok {
+		stderr = ee.Stderr
+	}
+	if !ok || string(stderr) != "err\n" || string(out) != "out\n" {
+		t.Errorf("Output = %q, %v (stderr %q)", out, err, stderr)
 	}
 	out, err = CombinedOutput(t, exec.Command(sh, "-c", "echo out; echo err >&2"))
 	if err != nil || string(out) != "out\nerr\n" {
@@ -201,4 +207,10 @@ func TestOutputs(t *testing.T) {
 	if _, err := Output(t, &exec.Cmd{Path: sh, Stdout: io.Discard}); err == nil {
 		t.Error("Output with Stdout set: no error")
 	}
+}
+
+// isExit reports whether err is an *exec.ExitError with the exit code code.
+func isExit(err error, code int) bool {
+	ee, ok := err.(*exec.ExitError)
+	return ok && ee.ExitCode() == code
 }
