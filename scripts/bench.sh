@@ -40,6 +40,7 @@ MEM100K_ENROLLED=${MEM100K_ENROLLED:-0}
 SYNCSCALE=${SYNCSCALE:-0}
 PKG=./internal/benchmarks/
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+START=$(date +%s) # for the run's wall time (POSIX sh has no $SECONDS)
 # The commit measured, marked when the work tree differs from it.
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || REV="$REV with uncommitted changes"
@@ -99,7 +100,7 @@ if [ "$MEM100K_ENROLLED" = 1 ]; then
 fi
 
 {
-	echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/bench.sh (COUNT=$COUNT, RATE60_COUNT=$RATE60_COUNT, INSTANCES_COUNT=$INSTANCES_COUNT, PG=$PG) at $REV on $(go env GOOS)/$(go env GOARCH), $(getconf _NPROCESSORS_ONLN) CPUs, $(go version | cut -d' ' -f3), ${SECONDS} s of wall time; load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
+	echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/bench.sh (COUNT=$COUNT, RATE60_COUNT=$RATE60_COUNT, INSTANCES_COUNT=$INSTANCES_COUNT, PG=$PG) at $REV on $(go env GOOS)/$(go env GOARCH), $(getconf _NPROCESSORS_ONLN) CPUs, $(go version | cut -d' ' -f3), $(( $(date +%s) - START )) s of wall time; load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
 	echo
 	go run ./internal/benchmarks/cmd/benchtable "$@" "$OUT/bench.txt"
 } >"$OUT/table.md"
