@@ -74,8 +74,9 @@ func strAttr(v string) attrValue {
 // string attributes (absent when empty) and date attributes (absent when
 // zero), each read by a function. A table is built once, at package
 // initialisation: looking an attribute up runs for every record a list
-// request scans, and a map literal built per lookup took five to fifteen
-// times as long.
+// request scans, and the map literals built per lookup before took two to
+// seven times as long (a profile attribute, 643 against 88 ns and four
+// allocations against one, measured once on a loaded machine).
 type attrTable[T any] struct {
 	strs  map[string]func(T) string
 	dates map[string]func(T) time.Time
