@@ -96,7 +96,13 @@ const sqliteBusyTimeout = 10 * time.Second
 
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // brings its schema up to date. path is a file name; it must not contain
-// '?'. The database is put in WAL journal mode with a busy timeout of 10 s.
+// '?'. The database is put in WAL journal mode with a busy timeout of 10 s
+// and synchronous=FULL, so that a committed Put survives a power loss or an
+// operating-system crash, not only a crash of the process: the Service
+// records an intent before the remote call it announces, and an intent lost
+// after its call took effect would be made again under a new idempotency key
+// (a second shipment). With WAL, SQLite's default NORMAL may roll back the
+// last commits after a power loss (https://www.sqlite.org/pragma.html#pragma_synchronous).
 // It returns an error if the file cannot be opened, is not a database, or
 // has a schema newer than this package knows.
 func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
@@ -107,7 +113,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("fulfillment: sqlite: path %q contains '?' or NUL", path)
 	}
 	dsn := path + "?_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: open %q: %w", path, err)

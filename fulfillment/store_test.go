@@ -52,6 +52,48 @@ func TestStoreConformance(t *testing.T) {
 	}
 }
 
+// TestSQLiteConnectionSettings: every connection of the store's pool runs
+// in WAL mode with synchronous=FULL (2) and the busy timeout. With WAL,
+// NORMAL (1) may lose the last commits on a power loss, and with them an
+// intent whose remote call took effect. Several connections are held at once
+// so that the check reaches more than the first one the pool made.
+func TestSQLiteConnectionSettings(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t, filepath.Join(t.TempDir(), "state.db"))
+	db := fulfillment.SQLiteDB(s)
+	type settings struct {
+		JournalMode string
+		Synchronous int
+		BusyTimeout int
+	}
+	want := settings{JournalMode: "wal", Synchronous: 2, BusyTimeout: 10000}
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 3 {
+		c, err := db.Conn(t.Context())
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		var got settings
+		for _, q := range []struct {
+			pragma string
+			into   any
+		}{{"journal_mode", &got.JournalMode}, {"synchronous", &got.Synchronous}, {"busy_timeout", &got.BusyTimeout}} {
+			if err := c.QueryRowContext(t.Context(), "PRAGMA "+q.pragma).Scan(q.into); err != nil {
+				t.Fatalf("connection %d: PRAGMA %s: %v", i, q.pragma, err)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("connection %d settings (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
 var storeT0 = time.Date(2026, 11, 29, 15, 0, 0, 123456789, time.UTC)
 
 func TestSQLiteReopen(t *testing.T) {
