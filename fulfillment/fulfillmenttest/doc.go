@@ -45,6 +45,17 @@
 // delays. [World.Advance] and
 // [World.SetNow] move both clocks without Sync.
 //
+// The Service's Okta client does not sleep: its waits (a backoff, a 429's
+// X-Rate-Limit-Reset) advance the fake Okta's clock, as
+// [oktatest.Server.Client] does. The fake Okta has one clock, so one
+// worker's wait moves Okta's time for every worker and every user, and
+// Okta's clock may then run ahead of the World's (Yubico's, the
+// Service's; [World.SetNow] moves Okta's only once the World's time passes
+// it): a rate-limit window or a one-hour token can end at Okta sooner, in
+// the World's time, than a test expects. A test that must keep both clocks together
+// injects no Okta 429s, or gives the client a clock of its own with
+// [WithOktaClient] and [okta.WithClock].
+//
 // # Users
 //
 // [NewHire] is a STAGED user (Okta emails the PIN to the secondary email),
