@@ -457,6 +457,7 @@ func TestBrowser(t *testing.T) {
 		{"CrossSitePostRefused", true, browserCrossSite},
 		{"ScriptInProfileInert", false, browserScriptInert},
 		{"OversizedUploadRefused", false, browserOversized},
+		{"ResyncFetchesThePage", false, browserResync},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -918,4 +919,34 @@ func browserOversized(t *testing.T, b *browser) {
 		t.Error("the refused upload is not in the audit log")
 	}
 	tb.shot("oversized")
+}
+
+// browserResync: a change the console's Service never published (another
+// instance of the Service, on the same store, stored it) reaches the page
+// when the stream tells the browser to resync, as it does a browser whose
+// queue of events overflowed: the page fetches itself, without a reload.
+func browserResync(t *testing.T, b *browser) {
+	r := newRig(t, nil, fulfillmenttest.Employee("eve"))
+	eve := r.w.User("eve@example.com").ID
+	tb := b.open(t, r)
+	tb.signInAdmin()
+	tb.text("#people-empty")
+	tb.waitLive()
+	tb.poll("the page's fetch on connecting", `!!document.body.dataset.liveUpdated`)
+
+	other, err := fulfillment.New(r.w.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Order(t.Context(), eve); err != nil {
+		t.Fatal(err)
+	}
+	if eval[bool](tb, fmt.Sprintf(`!!document.getElementById(%s)`, jsString("person-"+eve))) {
+		tb.fail("the order of another instance", errors.New("the page shows it before any resync"))
+	}
+	if n := r.c.live.resyncAll(); n != 1 {
+		t.Fatalf("told %d streams to resync, want the page's 1", n)
+	}
+	tb.waitTextIs("#person-"+eve+" .badge", "Fulfillment started")
+	tb.noReload("the resync")
 }

@@ -235,6 +235,20 @@ func (h *hub) subscribers() int {
 	return len(h.subs)
 }
 
+// resyncAll tells every stream to resync, as publish does when an event
+// does not fit in a queue, and returns how many it told.
+func (h *hub) resyncAll() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		select {
+		case sub.missed <- struct{}{}:
+		default:
+		}
+	}
+	return len(h.subs)
+}
+
 // resyncDue reports whether a resync waits for any subscriber.
 func (h *hub) resyncDue() bool {
 	h.mu.Lock()
