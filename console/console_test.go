@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -536,24 +535,7 @@ func TestBatchListsBadRowsThenOrdersValidOnes(t *testing.T) {
 func TestEventsStreamRecordChanges(t *testing.T) {
 	r := newRig(t, nil)
 	hc := r.signIn("reader@example.com")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", r.srv.URL+"/events", nil)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("events Content-Type %q", ct)
-	}
-	rd := bufio.NewReader(resp.Body)
-	for line := ""; line != ": connected\n"; {
-		if line, err = rd.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, rd := openStream(t, t.Context(), hc, r.srv.URL+"/events")
 	id := r.order("ada@example.com")
 	for {
 		line, err := rd.ReadString('\n')
@@ -641,18 +623,7 @@ func TestDoneEndsLiveUpdates(t *testing.T) {
 	done := make(chan struct{})
 	r := newRig(t, func(c *Config) { c.Done = done })
 	hc := r.signIn("reader@example.com")
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", r.srv.URL+"/events", nil)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rd := bufio.NewReader(resp.Body)
-	for line := ""; line != ": connected\n"; {
-		if line, err = rd.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, rd := openStream(t, t.Context(), hc, r.srv.URL+"/events")
 	close(done)
 	if rest, err := io.ReadAll(rd); err != nil {
 		t.Errorf("event stream after Done: %q, %v; want it to end cleanly", rest, err)

@@ -120,32 +120,40 @@ func (c *signalingConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// stream opens the events endpoint and reads up to its ": connected"
-// comment; the stream is then idle, waiting for events.
+// stream opens the events endpoint through the pipes; the stream is then
+// idle, waiting for events, and p.writes empty.
 func (p *pipeServer) stream(t *testing.T, ctx context.Context, r *rig) (*http.Response, *bufio.Reader) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, "GET", r.srv.URL+"/events", nil)
+	resp, rd := openStream(t, ctx, p.client, r.srv.URL+"/events")
+	select { // the writes up to here, all read
+	case <-p.writes:
+	default:
+	}
+	return resp, rd
+}
+
+// openStream opens the event stream at url with hc's session and reads up
+// to its ": connected" comment. The response is closed at the end of t.
+func openStream(t *testing.T, ctx context.Context, hc *http.Client, url string) (*http.Response, *bufio.Reader) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := p.client.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("GET /events = %d %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+		t.Fatalf("GET %s = %d %q, want 200 text/event-stream", url, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	rd := bufio.NewReader(resp.Body)
 	for line := ""; line != ": connected\n"; {
 		if line, err = rd.ReadString('\n'); err != nil {
 			t.Fatalf("the stream before ': connected': %v", err)
 		}
-	}
-	select { // the writes up to here, all read
-	case <-p.writes:
-	default:
 	}
 	return resp, rd
 }
