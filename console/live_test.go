@@ -59,7 +59,7 @@ func servePipes(t *testing.T, r *rig, hc *http.Client) *pipeServer {
 		h.ServeHTTP(w, req)
 		p.served <- req.URL.Path
 	})}
-	go srv.Serve(p) //nolint:errcheck // http.ErrServerClosed at the end
+	go func() { _ = srv.Serve(p) }() // http.ErrServerClosed once srv.Close ends it
 	tr := &http.Transport{DialContext: p.dial}
 	p.client = &http.Client{Jar: hc.Jar, Transport: tr, CheckRedirect: hc.CheckRedirect}
 	t.Cleanup(func() {
