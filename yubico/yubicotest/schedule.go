@@ -2,7 +2,6 @@ package yubicotest
 
 import (
 	"cmp"
-	"container/heap"
 	"slices"
 	"time"
 
@@ -31,24 +30,82 @@ type schedEntry struct {
 	gen uint64
 }
 
-// schedule is the heap of entries, earliest first (ties in creation order,
-// which nothing relies on: due shipments are sorted before they move).
+// schedule is a binary min-heap of entries, earliest first (ties in
+// creation order, which nothing relies on: due shipments are sorted before
+// they move). It is typed rather than a container/heap.Interface, whose
+// Push and Pop box every entry into an interface (an allocation each).
 type schedule []schedEntry
 
-func (q schedule) Len() int { return len(q) }
-func (q schedule) Less(i, j int) bool {
+// less reports whether entry i comes before entry j.
+func (q schedule) less(i, j int) bool {
 	if !q[i].at.Equal(q[j].at) {
 		return q[i].at.Before(q[j].at)
 	}
 	return q[i].sh.seq < q[j].sh.seq
 }
-func (q schedule) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *schedule) Push(x any)   { *q = append(*q, x.(schedEntry)) }
-func (q *schedule) Pop() any {
+
+// up moves entry j towards the root until its parent is not after it.
+func (q schedule) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2 // parent
+		if !q.less(j, i) {
+			break
+		}
+		q[i], q[j] = q[j], q[i]
+		j = i
+	}
+}
+
+// down moves entry i towards the leaves until neither child is before it,
+// and reports whether it moved.
+func (q schedule) down(i int) bool {
+	i0, n := i, len(q)
+	for {
+		j := 2*i + 1
+		if j >= n {
+			break
+		}
+		if r := j + 1; r < n && q.less(r, j) {
+			j = r // the earlier child
+		}
+		if !q.less(j, i) {
+			break
+		}
+		q[i], q[j] = q[j], q[i]
+		i = j
+	}
+	return i > i0
+}
+
+// init restores the heap order of the whole slice in O(n).
+func (q schedule) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
+// fix restores the heap order after entry i's time changed.
+func (q schedule) fix(i int) {
+	if !q.down(i) {
+		q.up(i)
+	}
+}
+
+// push adds e.
+func (q *schedule) push(e schedEntry) {
+	*q = append(*q, e)
+	q.up(len(*q) - 1)
+}
+
+// pop removes and returns the earliest entry; q must not be empty.
+func (q *schedule) pop() schedEntry {
 	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = schedEntry{}
-	*q = old[:len(old)-1]
+	n := len(old) - 1
+	e := old[0]
+	old[0] = old[n]
+	old[n] = schedEntry{} // drop the reference to the shipment
+	*q = old[:n]
+	q.down(0)
 	return e
 }
 
@@ -78,7 +135,7 @@ func (s *Server) eventTimeLocked(sh *shipment) (time.Time, bool) {
 func (s *Server) scheduleLocked(sh *shipment) {
 	sh.gen++
 	if t, ok := s.eventTimeLocked(sh); ok {
-		heap.Push(&s.sched, schedEntry{at: t, sh: sh, gen: sh.gen})
+		s.sched.push(schedEntry{at: t, sh: sh, gen: sh.gen})
 	}
 	s.compactScheduleLocked()
 }
@@ -104,7 +161,7 @@ func (s *Server) compactScheduleLocked() {
 	}
 	clear(s.sched[len(live):])
 	s.sched = live
-	heap.Init(&s.sched)
+	s.sched.init()
 }
 
 // nextEventLocked returns the earliest pending transition time.
@@ -112,7 +169,7 @@ func (s *Server) nextEventLocked() (time.Time, bool) {
 	for len(s.sched) > 0 {
 		e := s.sched[0]
 		if e.stale() {
-			heap.Pop(&s.sched)
+			s.sched.pop()
 			continue
 		}
 		t, ok := s.eventTimeLocked(e.sh)
@@ -120,12 +177,12 @@ func (s *Server) nextEventLocked() (time.Time, bool) {
 		case !ok:
 			// Every change to a shipment reschedules it, so this entry
 			// would be stale; drop it all the same.
-			heap.Pop(&s.sched)
+			s.sched.pop()
 			continue
 		case t.After(e.at):
 			// A batch ran since: the shipment waits for the next one.
 			s.sched[0].at = t
-			heap.Fix(&s.sched, 0)
+			s.sched.fix(0)
 			continue
 		}
 		s.sched[0].at = t // t is e.at unless the fake has a bug: then it is earlier, and still the earliest
@@ -141,7 +198,7 @@ func (s *Server) nextEventLocked() (time.Time, bool) {
 func (s *Server) popDueLocked() []*shipment {
 	var due []*shipment
 	for len(s.sched) > 0 && !s.sched[0].at.After(s.now) {
-		if e := heap.Pop(&s.sched).(schedEntry); !e.stale() {
+		if e := s.sched.pop(); !e.stale() {
 			e.sh.gen++ // its entry is gone: runDueLocked reschedules it
 			due = append(due, e.sh)
 		}

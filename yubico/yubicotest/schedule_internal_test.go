@@ -177,3 +177,59 @@ func exactRequest() yubico.ShipmentRequest {
 		Items: []yubico.ItemRequest{{ProductID: 1, InventoryProductID: 1, Quantity: 1}},
 	}
 }
+
+// TestScheduleHeapOrder pushes, re-times (fix) and pops random entries
+// and checks that pops come out in (time, creation) order, as a sort of
+// the same entries gives them, and that init orders a shuffled slice.
+func TestScheduleHeapOrder(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	less := func(a, b schedEntry) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		switch {
+		case a.sh.seq < b.sh.seq:
+			return -1
+		case a.sh.seq > b.sh.seq:
+			return 1
+		}
+		return 0
+	}
+	for seed := range uint64(8) {
+		rnd := mrand.New(mrand.NewPCG(seed, 7))
+		var q schedule
+		var all []schedEntry
+		for i := range 200 {
+			// Few distinct times, so that ties are common.
+			e := schedEntry{at: base.Add(time.Duration(rnd.IntN(20)) * time.Minute), sh: &shipment{seq: uint64(i)}}
+			q.push(e)
+			all = append(all, e)
+		}
+		// Re-time the root a few times, as nextEventLocked does.
+		for range 20 {
+			root := q[0]
+			i := slices.IndexFunc(all, func(e schedEntry) bool { return e.sh == root.sh })
+			q[0].at = q[0].at.Add(time.Duration(rnd.IntN(30)) * time.Minute)
+			all[i].at = q[0].at
+			q.fix(0)
+		}
+		want := slices.Clone(all)
+		slices.SortFunc(want, less)
+
+		shuffled := slices.Clone(all)
+		rnd.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		inited := schedule(shuffled)
+		inited.init()
+
+		for name, h := range map[string]*schedule{"push and fix": &q, "init": &inited} {
+			var got []schedEntry
+			for len(*h) > 0 {
+				got = append(got, h.pop())
+			}
+			if !slices.EqualFunc(got, want, func(a, b schedEntry) bool { return a.sh == b.sh && a.at.Equal(b.at) }) {
+				t.Errorf("seed %d, %s: entries popped out of order", seed, name)
+			}
+		}
+	}
+}
