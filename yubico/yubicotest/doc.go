@@ -89,7 +89,15 @@
 // is our model, after the IETF HTTPAPI draft). Keys belong to the
 // organisation (every token of a Server shares them; two Servers are two
 // organisations) and are remembered for [IdempotencyTTL] of the fake's clock
-// ([WithIdempotencyTTL] sets another) after the create that first used them. A create with a remembered key and
+// ([WithIdempotencyTTL] sets another) after the create that first used them.
+// A create is judged as of its arrival on the fake's clock (the time the
+// request log shows), not of its handling: a request that an injected
+// latency holds while a test moves the clock past the TTL still finds a
+// key it arrived within the TTL of, as it would at a service whose latency
+// is seconds against a day, and a key is forgotten only once no request in
+// flight could still find it. The shipment a create makes, and the key's
+// TTL with it, still date from its handling, since the lifecycle has
+// already run up to the clock's time. A create with a remembered key and
 // the same body (compared as decoded JSON) creates nothing: it gets 200, the
 // header Idempotent-Replayed: true and the shipment's current view (the
 // first response if the shipment was cancelled since). The same key with a

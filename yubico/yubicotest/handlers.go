@@ -190,7 +190,8 @@ func jsonKind(k string) string {
 // use. The idempotency key is checked under s.mu before prepare (a
 // retried create is answered without opening anything) and again after,
 // with the shipment's creation in the same critical section: two
-// concurrent creates with one key make one shipment.
+// concurrent creates with one key make one shipment. Both checks judge the
+// key as of the request's arrival (see replayLocked).
 func createShipment[R any](s *Server, w http.ResponseWriter, r *http.Request, route string, fpr bool,
 	check func(R) []yubico.ErrorDetail, prepare func(R) (fill func(*shipment) error, discard func()), view func(*shipment) any) {
 	key, ok := idempotencyKey(w, r)
@@ -207,7 +208,7 @@ func createShipment[R any](s *Server, w http.ResponseWriter, r *http.Request, ro
 	}
 	if key != "" {
 		s.mu.Lock()
-		replayed := s.replayLocked(w, key, route, hash, view)
+		replayed := s.replayLocked(w, key, route, hash, s.arrivalLocked(r), view)
 		s.mu.Unlock()
 		if replayed {
 			return
@@ -222,7 +223,7 @@ func createShipment[R any](s *Server, w http.ResponseWriter, r *http.Request, ro
 			discard()
 		}
 	}()
-	if key != "" && s.replayLocked(w, key, route, hash, view) {
+	if key != "" && s.replayLocked(w, key, route, hash, s.arrivalLocked(r), view) {
 		return
 	}
 	if d := check(req); len(d) > 0 {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -432,5 +433,121 @@ func TestFaultAndStateSettersRefuseBadCounts(t *testing.T) {
 	// Nothing was armed: a create gets its response.
 	if _, err := srv.Client().CreateShipment(t.Context(), exactRequest()); err != nil {
 		t.Errorf("CreateShipment after refused DropResponseAfterCommit: %v", err)
+	}
+}
+
+// holdNext holds the next request srv receives, once its arrival is
+// recorded, until release is called (at the latest when the test ends,
+// before the server closes): arrived is closed when it is held.
+func holdNext(t *testing.T, srv *yubicotest.Server) (arrived <-chan struct{}, release func()) {
+	t.Helper()
+	in, out := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv.OnArrival(func(*http.Request) {
+		held := false
+		once.Do(func() { held = true })
+		if held {
+			close(in)
+			<-out
+		}
+	})
+	release = sync.OnceFunc(func() { close(out) })
+	t.Cleanup(release)
+	return in, release
+}
+
+// TestIdempotencyKeyJudgedAtArrival holds a retried create after it
+// arrives, moves the fake clock two TTLs on, then lets it be handled: a
+// retry is answered as the key stood when it arrived, as by a service
+// whose latency is seconds against a day-long TTL.
+func TestIdempotencyKeyJudgedAtArrival(t *testing.T) {
+	t.Parallel()
+	ttl := yubicotest.IdempotencyTTL
+	tests := []struct {
+		name string
+		// after is how long after the first create the retry arrives.
+		after time.Duration
+		// meanwhile, while the retry is held past its arrival + TTL: a
+		// create with another key (handled: the fake prunes old keys), or
+		// one with the same key (past its TTL: a new shipment).
+		otherKey, sameKey bool
+		replay            bool // whether the retry replays the first create
+	}{
+		{name: "arrived within the TTL", after: ttl - time.Minute, replay: true},
+		{name: "arrived within the TTL, keys pruned meanwhile", after: ttl - time.Minute, otherKey: true, replay: true},
+		{name: "arrived within the TTL, the key used afresh meanwhile", after: time.Hour, sameKey: true, replay: true},
+		{name: "arrived past the TTL", after: ttl + time.Second, replay: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t)
+			c := srv.Client()
+			ctx := t.Context()
+			req := exactRequest()
+			req.IdempotencyKey = "order-00u1-1"
+			first, err := c.CreateShipment(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			advance(t, srv, tt.after)
+			arrival := srv.Now()
+
+			arrived, release := holdNext(t, srv)
+			type result struct {
+				sh  yubico.Shipment
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				sh, err := c.CreateShipment(ctx, req)
+				done <- result{sh, err}
+			}()
+			<-arrived
+			advance(t, srv, 2*ttl)
+			wantShipments := 1
+			var fresh yubico.Shipment
+			if tt.otherKey {
+				other := exactRequest()
+				other.IdempotencyKey = "order-00u2-1"
+				if _, err := c.CreateShipment(ctx, other); err != nil {
+					t.Fatal(err)
+				}
+				wantShipments++
+			}
+			if tt.sameKey {
+				if fresh, err = c.CreateShipment(ctx, req); err != nil || fresh.ID == first.ID {
+					t.Fatalf("create with the key past its TTL = %s, %v; want a new shipment", fresh.ID, err)
+				}
+				wantShipments++
+			}
+			release()
+			got := <-done
+			if got.err != nil {
+				t.Fatalf("held retry: %v", got.err)
+			}
+			if !tt.replay {
+				wantShipments++
+			}
+			if replayed := got.sh.ID == first.ID; replayed != tt.replay {
+				t.Errorf("held retry answered shipment %s (the first: %s); want the first's replay: %v", got.sh.ID, first.ID, tt.replay)
+			}
+			if n := len(srv.Shipments()); n != wantShipments {
+				t.Errorf("%d shipments, want %d", n, wantShipments)
+			}
+			// The held retry finished last: it is logged last, with the
+			// time of its arrival.
+			log := srv.RequestLog()
+			last := log[len(log)-1]
+			if last.Path != "/v1/shipments_exact" || last.Replayed != tt.replay || !last.Time.Equal(arrival) {
+				t.Errorf("held retry logged as %+v; want POST /v1/shipments_exact at %v, replayed %v", last, arrival, tt.replay)
+			}
+			if tt.sameKey {
+				// The key now stands for the fresh create.
+				if again, err := c.CreateShipment(ctx, req); err != nil || again.ID != fresh.ID {
+					t.Errorf("retry after the held one = %s, %v; want the replay of %s", again.ID, err, fresh.ID)
+				}
+			}
+		})
 	}
 }

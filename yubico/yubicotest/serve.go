@@ -88,7 +88,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, console bool) {
 	_, authorized := s.tokens[bearer(r)]
 	entry := Request{Time: s.now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Authorized: authorized,
 		IdempotencyKey: r.Header.Get(yubico.IdempotencyKeyHeader), HTTPFault: fault.Planned}
+	if entry.IdempotencyKey != "" {
+		// The key is judged as of now, however long the request then
+		// waits (see replayLocked).
+		var f *flight
+		r, f = s.arriveLocked(r)
+		defer func() {
+			s.mu.Lock()
+			s.leaveLocked(f)
+			s.mu.Unlock()
+		}()
+	}
+	onArrival := s.onArrival
 	s.mu.Unlock()
+	if onArrival != nil {
+		onArrival(r)
+	}
 
 	// A slow service handles the request even if the client gave up: a
 	// create may take effect after the client timed out.

@@ -64,10 +64,18 @@ type Server struct {
 	nextFaults []ShipmentFault
 	log        fakehttp.Log[Request]
 	// idem maps remembered idempotency keys (one organisation: all tokens
-	// share them) to their creates; idemQueue holds them in creation order.
-	idem            map[string]*idemEntry
-	idemQueue       []*idemEntry
+	// share them) to their latest creates; idemQueue holds every remembered
+	// create in creation order, until pruneIdemLocked forgets it.
+	idem      map[string]*idemEntry
+	idemQueue []*idemEntry
+	// flights are the requests with an Idempotency-Key in flight, in
+	// arrival order (finished ones only behind an unfinished one).
+	flights         []*flight
 	dropAfterCommit int
+	// onArrival, if set (by tests only), is called with each request
+	// once its arrival is recorded, before its faults and handler: a test
+	// blocks it to hold a request while it moves the clock.
+	onArrival func(*http.Request)
 }
 
 // NewServer starts a fake Yubico for t and closes it when the test ends. It
