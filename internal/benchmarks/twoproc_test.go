@@ -1,0 +1,238 @@
+package benchmarks_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/testproc"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+)
+
+// twoProcessCase is BenchmarkOrderBatchTwoProcesses's configuration: the
+// preregistration bucket at 100 requests per 10 s window (the rate of
+// rateCases, 600 a minute, in shorter windows so that a run takes about
+// 40 s), 175 orders (350 requests: three full windows and half a fourth).
+var twoProcessCase = rateCase{"two-processes-10s-window", 10 * time.Second, 100, 175}
+
+// twoProcessTestCase is TestOrderBatchTwoProcesses's: 20 requests per 2 s
+// window, 60 orders (120 requests, six windows: about 12 s).
+var twoProcessTestCase = rateCase{"two-processes-2s-window", 2 * time.Second, 20, 60}
+
+// processes is how many OS processes share the org's bucket.
+const processes = 2
+
+// cliRig is one fake Okta org, on the real clock with a rate-limited
+// preregistration bucket, and the preenroll program built to order at it.
+type cliRig struct {
+	bin   string // the preenroll program
+	okta  *oktatest.Server
+	token string // the file holding the org's API token
+	next  int    // next user number
+}
+
+// newCLIRig builds cmd/preenroll and starts the fake org with c's bucket.
+func newCLIRig(tb testing.TB, c rateCase) *cliRig {
+	tb.Helper()
+	dir := tb.TempDir()
+	r := &cliRig{bin: filepath.Join(dir, "preenroll"), token: filepath.Join(dir, "okta.token")}
+	// Built as .ci/run builds the program (CGO_ENABLED=0, no race
+	// detector), so the build cache is reused and the children run at
+	// full speed when the test binary has -race.
+	build := exec.Command("go", "build", "-o", r.bin, "github.com/preenroll/preenroll/cmd/preenroll")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := testproc.CombinedOutput(tb, build); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	r.okta = oktatest.NewServer(tb,
+		oktatest.WithoutRateLimits(),
+		oktatest.WithRateLimit(rateBucket, c.limit),
+		oktatest.WithRateLimitWindow(c.window),
+		oktatest.WithNow(time.Now()), oktatest.WithRealTime(), // the processes pace on the wall clock
+	)
+	if err := os.WriteFile(r.token, []byte(r.okta.Token()+"\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// batchProcess is one `preenroll batch` process and its share of the users.
+type batchProcess struct {
+	cmd            *exec.Cmd
+	store          string   // its SQLite file
+	logins         []string // its users
+	stdout, stderr strings.Builder
+}
+
+// orderTwoProcesses seeds c.orders new users in the org and has two
+// `preenroll batch` processes, started together, order them: the users
+// dealt alternately, each process with a SQLite store of its own, so they
+// share nothing but the org and what its X-Rate-Limit-* headers say. It
+// returns the bucket's outcome from the fake's request log, and the wall
+// time from the start of both processes to the exit of the later one. It
+// fails tb if a process fails or any order is lost: every user must be
+// ordered by its process, recorded FulfillmentStarted in its store and
+// have exactly one initiate event at Okta.
+func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) (rateResult, time.Duration) {
+	tb.Helper()
+	dir := tb.TempDir()
+	procs := make([]*batchProcess, processes)
+	for i := range procs {
+		procs[i] = &batchProcess{store: filepath.Join(dir, fmt.Sprintf("keys-%d.db", i))}
+	}
+	for i := range c.orders {
+		u := fulfillmenttest.Employee(fmt.Sprintf("proc%06d", r.next))
+		r.next++
+		if _, err := r.okta.AddUser(u.Profile, u.Status); err != nil {
+			tb.Fatal(err)
+		}
+		p := procs[i%processes]
+		p.logins = append(p.logins, u.Profile.Login)
+	}
+	for i, p := range procs {
+		csv := filepath.Join(dir, fmt.Sprintf("users-%d.csv", i))
+		if err := os.WriteFile(csv, []byte("login\n"+strings.Join(p.logins, "\n")+"\n"), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		p.cmd = exec.Command(r.bin, "batch", "-csv", csv,
+			"-okta-org", r.okta.URL(), "-okta-token-file", r.token, "-customization", "DEMO01",
+			"-store", p.store, "-concurrency", "4")
+		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	}
+
+	since := len(r.okta.RequestLog())
+	start := time.Now()
+	for _, p := range procs {
+		if err := testproc.Start(tb, p.cmd); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	var failed []error
+	for i, p := range procs {
+		if err := p.cmd.Wait(); err != nil {
+			failed = append(failed, fmt.Errorf("process %d: %w\nstderr:\n%s", i, err, p.stderr.String()))
+		}
+	}
+	wall := time.Since(start)
+	if err := errors.Join(failed...); err != nil {
+		tb.Fatal(err)
+	}
+	res := measureBucket(tb, r.okta.RequestLog()[since:], c)
+
+	// Nothing lost: each process ordered its users and recorded them, and
+	// Okta saw exactly one initiate per user.
+	initiated := map[string]int{}
+	for _, e := range r.okta.Events() {
+		if e.EventType == okta.EventTypePreregisterInitiate {
+			initiated[strings.ToLower(e.UserLogin)]++
+		}
+	}
+	var problems []string
+	for i, p := range procs {
+		n := len(p.logins)
+		want := fmt.Sprintf("batch: %d rows: %d ordered, 0 skipped (already in fulfillment), 0 failed, 0 invalid, 0 not ordered", n, n)
+		if !strings.Contains(p.stdout.String(), want) {
+			problems = append(problems, fmt.Sprintf("process %d did not report %q; its last output: %s", i, want, tail(p.stdout.String())))
+		}
+		started := startedIn(tb, p.store)
+		res.startedAt += started
+		if started != n {
+			problems = append(problems, fmt.Sprintf("process %d: %d of its %d users recorded FulfillmentStarted in its store", i, started, n))
+		}
+		for _, login := range p.logins {
+			switch k := initiated[strings.ToLower(login)]; {
+			case k == 1:
+				res.ordered++
+				res.events++
+			default:
+				problems = append(problems, fmt.Sprintf("process %d: user %s has %d initiate events at Okta, want 1", i, login, k))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		tb.Fatalf("lost or doubled orders (%d):\n%s", len(problems), strings.Join(problems[:min(len(problems), 20)], "\n"))
+	}
+	return res, wall
+}
+
+// startedIn counts the records of a process's SQLite store that are
+// FulfillmentStarted, the status an order leaves.
+func startedIn(tb testing.TB, path string) int {
+	tb.Helper()
+	ctx := context.Background()
+	s, err := fulfillment.OpenSQLite(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	recs, err := s.List(ctx, fulfillment.Query{Statuses: []fulfillment.Status{fulfillment.FulfillmentStarted}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(recs)
+}
+
+// tail returns the last line of out, for an error message.
+func tail(out string) string {
+	out = strings.TrimRight(out, "\n")
+	return out[strings.LastIndexByte(out, '\n')+1:]
+}
+
+// BenchmarkOrderBatchTwoProcesses runs two OS processes of the preenroll
+// program (`preenroll batch`, each with its half of the users and its own
+// SQLite store) against one fake Okta org whose preregistration bucket
+// allows 100 requests per 10 s window, on the real clock: they share
+// nothing but the bucket, and each paces by what Okta's X-Rate-Limit-*
+// headers say is left. It reports, for both together, achieved/allowed
+// (as BenchmarkOrderBatchRateLimited measures it) and the 429s per window
+// (target ≤ 1); it fails if any order is lost. One iteration takes about
+// 40 s; a second iteration first waits a window for a fresh one.
+func BenchmarkOrderBatchTwoProcesses(b *testing.B) {
+	c := twoProcessCase
+	b.Run(c.name, func(b *testing.B) {
+		r := newCLIRig(b, c)
+		var m rateMetrics
+		for i := 0; b.Loop(); i++ {
+			if i > 0 {
+				// Let the last window expire so the batch starts on a fresh one.
+				b.StopTimer()
+				time.Sleep(c.window)
+				b.StartTimer()
+			}
+			res, _ := r.orderTwoProcesses(b, c)
+			m.add(res, c)
+		}
+		m.report(b)
+	})
+}
+
+// TestOrderBatchTwoProcesses is BenchmarkOrderBatchTwoProcesses, short:
+// two `preenroll batch` processes order 60 users between them in 2 s
+// windows of 20 requests. Together they draw at most one 429 in any
+// window, and every user is ordered exactly once.
+func TestOrderBatchTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program and runs two processes for about 12 s")
+	}
+	c := twoProcessTestCase
+	r := newCLIRig(t, c)
+	res, wall := r.orderTwoProcesses(t, c)
+	t.Logf("%d requests accepted, %d 429s in %d windows (at most %d in one), achieved/allowed %.3f, %v",
+		res.requests, res.rejected, res.windows, res.worst, res.efficiency(c), wall.Round(time.Millisecond))
+	if res.worst > 1 {
+		t.Errorf("%d 429s in one window (%d in %d windows), want at most 1: the processes do not pace by the shared budget",
+			res.worst, res.rejected, res.windows)
+	}
+	if want := 2 * c.orders; res.requests != want {
+		t.Errorf("%d requests accepted in the bucket, want %d (two per order)", res.requests, want)
+	}
+}
