@@ -192,7 +192,8 @@ func TestBatchInterruptDuringLookups(t *testing.T) {
 
 // A wait the wall clock refuses (it would pass the command's deadline) is
 // reported as not made, not as "retrying in"; one inside the deadline is
-// reported as before.
+// reported as before (a rate-limit wait if it is long enough, see
+// TestWaitReporterPacing).
 func TestWaitReporterRefusedWait(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -203,7 +204,7 @@ func TestWaitReporterRefusedWait(t *testing.T) {
 		want          string
 		refused       bool
 	}{
-		{"rate limit, inside", "", time.Millisecond, "preenroll: waiting 1ms for Okta's rate limit to reset\n", false},
+		{"rate limit, inside", "", time.Millisecond, "", false}, // pacing: not announced (TestWaitReporterPacing)
 		{"rate limit, past", "", time.Hour, "preenroll: not waiting 1h0m0s for Okta's rate limit to reset: that is past the command's deadline\n", true},
 		{"retry, inside", "Okta answered GET /x with HTTP 503", time.Millisecond, "preenroll: Okta answered GET /x with HTTP 503; retrying in 1ms\n", false},
 		{"retry, past", "Okta answered GET /x with HTTP 503", time.Hour, "preenroll: Okta answered GET /x with HTTP 503; not retrying in 1h0m0s: that is past the command's deadline\n", true},
@@ -221,3 +222,58 @@ func TestWaitReporterRefusedWait(t *testing.T) {
 		})
 	}
 }
+
+// The okta client waits a little before most requests of a batch to pace
+// them over Okta's rate-limit window: those waits are not announced, one
+// line per request. A wait for the window's reset is announced once, not
+// again by each request waiting for the same reset; a retry always is.
+func TestWaitReporterPacing(t *testing.T) {
+	t.Parallel()
+	const retry = "Okta answered POST /x with HTTP 429"
+	type sleep struct {
+		at      time.Duration // when the wait starts, from the test's start
+		problem string
+		wait    time.Duration
+	}
+	for _, tc := range []struct {
+		name   string
+		sleeps []sleep
+		want   []string
+	}{
+		{"pacing", []sleep{{0, "", 100 * time.Millisecond}, {100 * time.Millisecond, "", 250 * time.Millisecond}, {time.Second, "", 999 * time.Millisecond}}, nil},
+		{"one reset, four requests", []sleep{{0, "", 10 * time.Second}, {10 * time.Millisecond, "", 9990 * time.Millisecond},
+			{20 * time.Millisecond, "", 9980 * time.Millisecond}, {500 * time.Millisecond, "", 9600 * time.Millisecond}},
+			[]string{"waiting 10s for Okta's rate limit to reset"}},
+		{"reset after reset", []sleep{{0, "", 10 * time.Second}, {10 * time.Second, "", 10 * time.Second}},
+			[]string{"waiting 10s for Okta's rate limit to reset", "waiting 10s for Okta's rate limit to reset"}},
+		{"retries always", []sleep{{0, retry, 50 * time.Millisecond}, {10 * time.Millisecond, retry, 50 * time.Millisecond}},
+			[]string{retry + "; retrying in 50ms", retry + "; retrying in 50ms"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			clock := &concurrentClock{}
+			r := &waitReporter{service: "Okta", w: &out, clock: clock}
+			for _, s := range tc.sleeps {
+				clock.now = testStart.Add(s.at)
+				r.problem = s.problem
+				if err := r.Sleep(t.Context(), s.wait); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			for line := range strings.Lines(out.String()) {
+				got = append(got, strings.TrimPrefix(strings.TrimSuffix(line, "\n"), "preenroll: "))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("printed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// concurrentClock stands for the clock of requests waiting at the same
+// time: Sleep returns at once, and the test sets when each wait starts.
+type concurrentClock struct{ now time.Time }
+
+func (c *concurrentClock) Now() time.Time                                   { return c.now }
+func (c *concurrentClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }

@@ -32,7 +32,17 @@ type waitReporter struct {
 	problem string // the last failed attempt, "" after a success
 	last    string // the last notice printed
 	lastAt  time.Time
+	waitEnd time.Time // when the last rate-limit wait announced ends
 }
+
+// paceNoticeAfter is the shortest rate-limit wait announced. The okta
+// client paces a bucket's requests over its window (okta.RetryPolicy), so
+// a batch waits a little before most requests once Okta's X-Rate-Limit-*
+// headers are known: a line for each of those would bury the batch's
+// output. A longer wait (the window's budget is used up, by this command
+// or by others sharing the org's bucket) is announced once, not again by
+// every request that waits for the same reset.
+const paceNoticeAfter = time.Second
 
 // RoundTrip sends req and notes how it failed.
 func (r *waitReporter) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -88,11 +98,31 @@ func (r *waitReporter) Sleep(ctx context.Context, d time.Duration) error {
 	case refused:
 		r.print(fmt.Sprintf("%s; not retrying in %v: that is past the command's deadline", problem, wait))
 	case problem == "":
-		r.print(fmt.Sprintf("waiting %v for %s's rate limit to reset", wait, r.service))
+		if r.announceWait(d) {
+			r.print(fmt.Sprintf("waiting %v for %s's rate limit to reset", wait, r.service))
+		}
 	default:
 		r.print(fmt.Sprintf("%s; retrying in %v", problem, wait))
 	}
 	return r.clock.Sleep(ctx, d)
+}
+
+// announceWait reports whether a rate-limit wait of d, from now, is worth
+// a notice: at least paceNoticeAfter, and not ending within
+// paceNoticeAfter of the last one announced (the same reset, which the
+// batch's other requests wait for too).
+func (r *waitReporter) announceWait(d time.Duration) bool {
+	if d < paceNoticeAfter {
+		return false
+	}
+	end := r.clock.Now().Add(d)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end.Before(r.waitEnd.Add(paceNoticeAfter)) {
+		return false
+	}
+	r.waitEnd = end
+	return true
 }
 
 // noticeRepeat is how long an identical slow-request notice is not
