@@ -77,12 +77,11 @@ type batchProcess struct {
 // `preenroll batch` processes, started together, order them: the users
 // dealt alternately, each process with a SQLite store of its own, so they
 // share nothing but the org and what its X-Rate-Limit-* headers say. It
-// returns the bucket's outcome from the fake's request log, and the wall
-// time from the start of both processes to the exit of the later one. It
-// fails tb if a process fails or any order is lost: every user must be
+// returns the bucket's outcome from the fake's request log (see
+// twoProcessRun). It fails tb if a process fails or any order is lost: every user must be
 // ordered by its process, recorded FulfillmentStarted in its store and
 // have exactly one initiate event at Okta.
-func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) (rateResult, time.Duration) {
+func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) twoProcessRun {
 	tb.Helper()
 	dir := tb.TempDir()
 	procs := make([]*batchProcess, processes)
@@ -126,7 +125,7 @@ func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) (rateResult, time.
 	if err := errors.Join(failed...); err != nil {
 		tb.Fatal(err)
 	}
-	res := measureBucket(tb, r.okta.RequestLog()[since:], c)
+	run := twoProcessRun{rateResult: measureBucket(tb, r.okta.RequestLog()[since:], c), wall: wall}
 
 	// Nothing lost: each process ordered its users and recorded them, and
 	// Okta saw exactly one initiate per user.
@@ -143,17 +142,16 @@ func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) (rateResult, time.
 		if !strings.Contains(p.stdout.String(), want) {
 			problems = append(problems, fmt.Sprintf("process %d did not report %q; its last output: %s", i, want, tail(p.stdout.String())))
 		}
+		run.stderrLines = append(run.stderrLines, strings.Count(p.stderr.String(), "\n"))
 		started := startedIn(tb, p.store)
-		res.startedAt += started
+		run.startedAt += started
 		if started != n {
 			problems = append(problems, fmt.Sprintf("process %d: %d of its %d users recorded FulfillmentStarted in its store", i, started, n))
 		}
 		for _, login := range p.logins {
-			switch k := initiated[strings.ToLower(login)]; {
-			case k == 1:
-				res.ordered++
-				res.events++
-			default:
+			k := initiated[strings.ToLower(login)]
+			run.events += k
+			if k != 1 {
 				problems = append(problems, fmt.Sprintf("process %d: user %s has %d initiate events at Okta, want 1", i, login, k))
 			}
 		}
@@ -161,7 +159,18 @@ func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) (rateResult, time.
 	if len(problems) > 0 {
 		tb.Fatalf("lost or doubled orders (%d):\n%s", len(problems), strings.Join(problems[:min(len(problems), 20)], "\n"))
 	}
-	return res, wall
+	run.ordered = run.events
+	return run
+}
+
+// twoProcessRun is what one run of orderTwoProcesses achieved: the
+// bucket's outcome for both processes together, the wall time from the
+// start of both to the exit of the later one, and the lines each process
+// wrote to stderr (the notices of its waits).
+type twoProcessRun struct {
+	rateResult
+	wall        time.Duration
+	stderrLines []int
 }
 
 // startedIn counts the records of a process's SQLite store that are
@@ -208,8 +217,7 @@ func BenchmarkOrderBatchTwoProcesses(b *testing.B) {
 				time.Sleep(c.window)
 				b.StartTimer()
 			}
-			res, _ := r.orderTwoProcesses(b, c)
-			m.add(res, c)
+			m.add(r.orderTwoProcesses(b, c).rateResult, c)
 		}
 		m.report(b)
 	})
@@ -218,21 +226,29 @@ func BenchmarkOrderBatchTwoProcesses(b *testing.B) {
 // TestOrderBatchTwoProcesses is BenchmarkOrderBatchTwoProcesses, short:
 // two `preenroll batch` processes order 60 users between them in 2 s
 // windows of 20 requests. Together they draw at most one 429 in any
-// window, and every user is ordered exactly once.
+// window, every user is ordered exactly once, and neither process
+// announces more than one wait a window.
 func TestOrderBatchTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the program and runs two processes for about 12 s")
 	}
 	c := twoProcessTestCase
 	r := newCLIRig(t, c)
-	res, wall := r.orderTwoProcesses(t, c)
-	t.Logf("%d requests accepted, %d 429s in %d windows (at most %d in one), achieved/allowed %.3f, %v",
-		res.requests, res.rejected, res.windows, res.worst, res.efficiency(c), wall.Round(time.Millisecond))
+	res := r.orderTwoProcesses(t, c)
+	t.Logf("%d requests accepted, %d 429s in %d windows (at most %d in one), achieved/allowed %.3f, %v; lines on stderr %v",
+		res.requests, res.rejected, res.windows, res.worst, res.efficiency(c), res.wall.Round(time.Millisecond), res.stderrLines)
 	if res.worst > 1 {
 		t.Errorf("%d 429s in one window (%d in %d windows), want at most 1: the processes do not pace by the shared budget",
 			res.worst, res.rejected, res.windows)
 	}
 	if want := 2 * c.orders; res.requests != want {
 		t.Errorf("%d requests accepted in the bucket, want %d (two per order)", res.requests, want)
+	}
+	// The processes pace before most requests; only the waits for a
+	// window's reset are announced, once each.
+	for i, n := range res.stderrLines {
+		if n > res.windows {
+			t.Errorf("process %d wrote %d lines to stderr in %d windows, want at most one notice a window", i, n, res.windows)
+		}
 	}
 }
