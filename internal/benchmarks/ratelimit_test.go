@@ -160,6 +160,22 @@ func measureBucket(tb testing.TB, requests []oktatest.Request, c rateCase) rateR
 	return res
 }
 
+// loopBatches runs batch once per iteration of b, each (after the first)
+// in a fresh window of c's bucket, and reports the means of their results.
+func loopBatches(b *testing.B, c rateCase, batch func() rateResult) {
+	var m rateMetrics
+	for i := 0; b.Loop(); i++ {
+		if i > 0 {
+			// Let the last window expire so the batch starts on a fresh one.
+			b.StopTimer()
+			time.Sleep(c.window)
+			b.StartTimer()
+		}
+		m.add(batch(), c)
+	}
+	m.report(b)
+}
+
 // rateMetrics sums the results of a rate-limit benchmark's iterations
 // and reports their means.
 type rateMetrics struct {
@@ -212,17 +228,7 @@ func BenchmarkOrderBatchRateLimited(b *testing.B) {
 			ctx, cancel := context.WithCancel(b.Context())
 			defer cancel()
 			w := newRateWorld(b, c)
-			var m rateMetrics
-			for i := 0; b.Loop(); i++ {
-				if i > 0 {
-					// Let the last window expire so the batch starts on a fresh one.
-					b.StopTimer()
-					time.Sleep(c.window)
-					b.StartTimer()
-				}
-				m.add(orderBatchRateLimited(b, ctx, w, c), c)
-			}
-			m.report(b)
+			loopBatches(b, c, func() rateResult { return orderBatchRateLimited(b, ctx, w, c) })
 		})
 	}
 }

@@ -209,17 +209,7 @@ func BenchmarkOrderBatchTwoProcesses(b *testing.B) {
 	c := twoProcessCase
 	b.Run(c.name, func(b *testing.B) {
 		r := newCLIRig(b, c)
-		var m rateMetrics
-		for i := 0; b.Loop(); i++ {
-			if i > 0 {
-				// Let the last window expire so the batch starts on a fresh one.
-				b.StopTimer()
-				time.Sleep(c.window)
-				b.StartTimer()
-			}
-			m.add(r.orderTwoProcesses(b, c).rateResult, c)
-		}
-		m.report(b)
+		loopBatches(b, c, func() rateResult { return r.orderTwoProcesses(b, c).rateResult })
 	})
 }
 
