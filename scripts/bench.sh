@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench.sh regenerates the tables of BENCHMARKS.md: it runs the benchmarks
 # of internal/benchmarks COUNT times (default 5; the rate limit in Okta's
-# 60 s windows, about 2¼ minutes a run, RATE60_COUNT times, default 3), the
+# 60 s windows, about 2¼ minutes a run, and two processes sharing one org's
+# rate limit, about 32 s a run, RATE60_COUNT times, default 3), the
 # 100,000-order memory run once (skip it with MEM100K=0), 10,000 orders with 1 and 3
 # instances on PostgreSQL INSTANCES_COUNT times (default 3; about 1 minute a run; skip
 # them with PG=0), writes the raw output (benchstat-compatible) under OUT (default
@@ -14,17 +15,18 @@
 # cases of BenchmarkOrderBatchInstances.
 #
 # Two long runs are off by default (the default run above already takes
-# about 13 minutes on 2 idle cores, 753 s on 2026-12-06, and 20-25 beside
-# other work): SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in
-# flight; its call counts are deterministic; 3-4 minutes of CPU, 11 minutes
-# on a loaded VM; 2.1-2.4 minutes of CPU and 110-113 s at a load average of
-# 2-11 on 2026-12-06), MEM100K_ENROLLED=1 adds TestMemoryEnrolled100k (100,000
+# about 15 minutes on 2 idle cores: 753 s on 2026-12-06, before the
+# two-process runs added about 2 minutes; 20-25 beside other work):
+# SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in flight; its call
+# counts are deterministic; 3-4 minutes of CPU, 11 minutes on a loaded VM;
+# 2.1-2.4 minutes of CPU and 110-113 s at a load average of 2-11 on
+# 2026-12-06), MEM100K_ENROLLED=1 adds TestMemoryEnrolled100k (100,000
 # keys ordered AND enrolled: 100,000 enrollments' P-384 cryptography at both
 # fakes, 8-12 minutes on 2 cores in the runs BENCHMARKS.md reports), whose
 # result line is printed and kept in OUT/mem100k-enrolled.txt (BENCHMARKS.md,
 # "Sync at scale" and "Memory at 100,000 enrolled keys").
 #
-#	scripts/bench.sh                 # everything by default, ~13 minutes on 2 idle cores
+#	scripts/bench.sh                 # everything by default, ~15 minutes on 2 idle cores
 #	COUNT=10 MEM100K=0 PG=0 scripts/bench.sh
 #	SYNCSCALE=1 MEM100K_ENROLLED=1 MEM100K=0 PG=0 COUNT=1 RATE60_COUNT=1 scripts/bench.sh
 #	benchstat /tmp/preenroll-bench/bench.txt   # if you have benchstat
@@ -65,6 +67,10 @@ bench() { # pattern benchtime [count]
 bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|PeerRatioFreshKeyAgreement|CryptoFloor|Lifecycle|LifecycleVsFloor|LifecycleVsFloorSQLite|CountByStatus)$' 1s
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-20s-window$' 1x
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-60s-window$' 1x "$RATE60_COUNT"
+# Two preenroll batch processes sharing one org's bucket (10 s windows): the
+# program is built once, then each run takes about 32 s, plus a 10 s wait
+# for a fresh window between runs (about 2 minutes at RATE60_COUNT=3).
+bench '^BenchmarkOrderBatchTwoProcesses$' 1x "$RATE60_COUNT"
 bench '^BenchmarkMemory$' 1x
 bench '^BenchmarkOktaSeedUsers$' 1x
 if [ "$SYNCSCALE" = 1 ]; then

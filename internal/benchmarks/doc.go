@@ -1,7 +1,9 @@
 // Package benchmarks holds the cross-package benchmarks of preenroll: the
 // simulator against github.com/descope/virtualwebauthn, the full key
 // lifecycle against the crypto it cannot avoid, batch ordering against a
-// rate-limited fake Okta, the memory an in-flight order costs (up to
+// rate-limited fake Okta (in one process, and in two OS processes of the
+// preenroll program sharing one org's rate limit:
+// BenchmarkOrderBatchTwoProcesses), the memory an in-flight order costs (up to
 // 100,000 keys enrolled: TestMemoryEnrolled100k), 10,000 orders by one
 // instance or three sharing a PostgreSQL store
 // (BenchmarkOrderBatchInstances; its PostgreSQL cases need

@@ -169,6 +169,8 @@ var targets = []target{
 	{"batch ordering against a rate-limited fake Okta, achieved/allowed (no order lost)", "BenchmarkOrderBatchRateLimited/okta-rate-20s-window", "achieved/allowed", 0.9, false, "%.3f"},
 	{"batch ordering in Okta's 60 s rate-limit windows, achieved/allowed (no order lost)", "BenchmarkOrderBatchRateLimited/okta-rate-60s-window", "achieved/allowed", 0.97, false, "%.3f"},
 	{"batch ordering in Okta's 60 s rate-limit windows, 429s per window", "BenchmarkOrderBatchRateLimited/okta-rate-60s-window", "429/window", 1, true, "%.2f"},
+	{"two `preenroll batch` processes sharing one org's bucket (10 s windows), achieved/allowed together (no order lost)", "BenchmarkOrderBatchTwoProcesses/two-processes-10s-window", "achieved/allowed", 0.97, false, "%.3f"},
+	{"two `preenroll batch` processes sharing one org's bucket (10 s windows), 429s per window together", "BenchmarkOrderBatchTwoProcesses/two-processes-10s-window", "429/window", 1, true, "%.2f"},
 	{"Service memory for 100,000 in-flight orders, extrapolated from 10,000 ordered (MiB)", "BenchmarkMemory/ordered-10k", "service-MiB/100k", 1024, true, "%.0f MiB"},
 	{"Service memory for 100,000 in-flight orders, extrapolated from 2,000 enrolled (MiB)", "BenchmarkMemory/enrolled-2k", "service-MiB/100k", 1024, true, "%.0f MiB"},
 }
