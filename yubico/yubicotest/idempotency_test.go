@@ -459,7 +459,9 @@ func holdNext(t *testing.T, srv *yubicotest.Server) (arrived <-chan struct{}, re
 // TestIdempotencyKeyJudgedAtArrival holds a retried create after it
 // arrives, moves the fake clock two TTLs on, then lets it be handled: a
 // retry is answered as the key stood when it arrived, as by a service
-// whose latency is seconds against a day-long TTL.
+// whose latency is seconds against a day-long TTL, or, if the key was
+// forgotten by then, as the first create with the key made since (a
+// request it raced), never with a shipment of its own beside that one.
 func TestIdempotencyKeyJudgedAtArrival(t *testing.T) {
 	t.Parallel()
 	ttl := yubicotest.IdempotencyTTL
@@ -471,12 +473,15 @@ func TestIdempotencyKeyJudgedAtArrival(t *testing.T) {
 		// create with another key (handled: the fake prunes old keys), or
 		// one with the same key (past its TTL: a new shipment).
 		otherKey, sameKey bool
-		replay            bool // whether the retry replays the first create
+		// replays is the create the retry replays: "first", "fresh" (the
+		// create with the same key meanwhile), or "" (none: a new shipment).
+		replays string
 	}{
-		{name: "arrived within the TTL", after: ttl - time.Minute, replay: true},
-		{name: "arrived within the TTL, keys pruned meanwhile", after: ttl - time.Minute, otherKey: true, replay: true},
-		{name: "arrived within the TTL, the key used afresh meanwhile", after: time.Hour, sameKey: true, replay: true},
-		{name: "arrived past the TTL", after: ttl + time.Second, replay: false},
+		{name: "arrived within the TTL", after: ttl - time.Minute, replays: "first"},
+		{name: "arrived within the TTL, keys pruned meanwhile", after: ttl - time.Minute, otherKey: true, replays: "first"},
+		{name: "arrived within the TTL, the key used afresh meanwhile", after: time.Hour, sameKey: true, replays: "first"},
+		{name: "arrived past the TTL", after: ttl + time.Second, replays: ""},
+		{name: "arrived past the TTL, the key used afresh meanwhile", after: ttl + time.Second, sameKey: true, replays: "fresh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,11 +531,20 @@ func TestIdempotencyKeyJudgedAtArrival(t *testing.T) {
 			if got.err != nil {
 				t.Fatalf("held retry: %v", got.err)
 			}
-			if !tt.replay {
+			switch tt.replays {
+			case "first":
+				if got.sh.ID != first.ID {
+					t.Errorf("held retry answered shipment %s; want the first create's %s", got.sh.ID, first.ID)
+				}
+			case "fresh":
+				if got.sh.ID != fresh.ID {
+					t.Errorf("held retry answered shipment %s; want the fresh create's %s", got.sh.ID, fresh.ID)
+				}
+			default:
 				wantShipments++
-			}
-			if replayed := got.sh.ID == first.ID; replayed != tt.replay {
-				t.Errorf("held retry answered shipment %s (the first: %s); want the first's replay: %v", got.sh.ID, first.ID, tt.replay)
+				if got.sh.ID == first.ID {
+					t.Errorf("held retry answered the first create's shipment %s; want a new one", got.sh.ID)
+				}
 			}
 			if n := len(srv.Shipments()); n != wantShipments {
 				t.Errorf("%d shipments, want %d", n, wantShipments)
@@ -539,8 +553,8 @@ func TestIdempotencyKeyJudgedAtArrival(t *testing.T) {
 			// time of its arrival.
 			log := srv.RequestLog()
 			last := log[len(log)-1]
-			if last.Path != "/v1/shipments_exact" || last.Replayed != tt.replay || !last.Time.Equal(arrival) {
-				t.Errorf("held retry logged as %+v; want POST /v1/shipments_exact at %v, replayed %v", last, arrival, tt.replay)
+			if last.Path != "/v1/shipments_exact" || last.Replayed != (tt.replays != "") || !last.Time.Equal(arrival) {
+				t.Errorf("held retry logged as %+v; want POST /v1/shipments_exact at %v, replayed %v", last, arrival, tt.replays != "")
 			}
 			if tt.sameKey {
 				// The key now stands for the fresh create.
