@@ -63,6 +63,16 @@ func (s *Server) leaveLocked(f *flight) {
 	}
 }
 
+// idemHorizonLocked returns the earliest arrival any request, in flight
+// or yet to come, can be judged at: that of the oldest request in flight
+// (s.flights[0], never finished), or s.now if none is.
+func (s *Server) idemHorizonLocked() time.Time {
+	if len(s.flights) > 0 {
+		return s.flights[0].at
+	}
+	return s.now
+}
+
 // arrivalLocked returns the fake clock's time at r's arrival: s.now for a
 // request that did not come through serve.
 func (s *Server) arrivalLocked(r *http.Request) time.Time {
@@ -117,10 +127,7 @@ func fingerprint(w http.ResponseWriter, v any) ([sha256.Size]byte, bool) {
 // creation order and the clock only moves forward, so only the front can
 // be due, and the front entry is the oldest of its key's: it has no prev.
 func (s *Server) pruneIdemLocked() {
-	horizon := s.now
-	if len(s.flights) > 0 {
-		horizon = s.flights[0].at
-	}
+	horizon := s.idemHorizonLocked()
 	for len(s.idemQueue) > 0 && horizon.Sub(s.idemQueue[0].at) > s.idemTTL {
 		e := s.idemQueue[0]
 		s.idemQueue[0] = nil

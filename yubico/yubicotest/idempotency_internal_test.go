@@ -20,12 +20,6 @@ func TestFlightsOldestFirst(t *testing.T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t0 := s.now
-	horizon := func() time.Time {
-		if len(s.flights) > 0 {
-			return s.flights[0].at
-		}
-		return s.now
-	}
 	r := httptest.NewRequest("POST", "/v1/shipments_exact", nil)
 	ra, a := s.arriveLocked(r)
 	s.setNowLocked(t0.Add(time.Hour))
@@ -48,7 +42,7 @@ func TestFlightsOldestFirst(t *testing.T) {
 		{c, t0.Add(2 * time.Hour), 0}, // none: the clock's time
 	} {
 		s.leaveLocked(step.leave)
-		if got := horizon(); !got.Equal(step.want) || len(s.flights) != step.left {
+		if got := s.idemHorizonLocked(); !got.Equal(step.want) || len(s.flights) != step.left {
 			t.Errorf("after leaving the flight of %v: horizon %v with %d flights; want %v with %d",
 				step.leave.at, got, len(s.flights), step.want, step.left)
 		}
