@@ -1,6 +1,7 @@
 package yubicotest
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -49,5 +50,48 @@ func TestFlightsOldestFirst(t *testing.T) {
 	}
 	if got := s.arrivalLocked(ra); !got.Equal(t0) {
 		t.Errorf("arrivalLocked(a) after it left = %v, want %v", got, t0)
+	}
+}
+
+// TestPruneUnlinksForgottenCreates uses a key again past its TTL while a
+// request that arrived within it is in flight (the key's two creates are
+// chained), then ends that request: pruning forgets the first create and
+// unlinks it from the chain (a chain still linked to its forgotten creates
+// would keep them in memory for as long as the key is reused), and
+// forgets the key once its last create is past the TTL.
+func TestPruneUnlinksForgottenCreates(t *testing.T) {
+	t.Parallel()
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	const key = "order-00u1-1"
+	commit := func(i byte) *idemEntry {
+		s.committedLocked(httptest.NewRecorder(), key, "/v1/shipments_exact", [32]byte{i}, fmt.Sprint("shipment-", i), nil)
+		return s.idem[key]
+	}
+	step := s.idemTTL + time.Second
+	first := commit(0)
+	_, f := s.arriveLocked(httptest.NewRequest("POST", "/v1/shipments_exact", nil))
+	s.setNowLocked(s.now.Add(step))
+	s.pruneIdemLocked()
+	second := commit(1)
+	if len(s.idemQueue) != 2 || second.prev != first || first.next != second {
+		t.Fatalf("reused with a request in flight since the first create: %d creates queued, chain linked %v; want 2, linked",
+			len(s.idemQueue), second.prev == first && first.next == second)
+	}
+	s.leaveLocked(f)
+	s.pruneIdemLocked()
+	if len(s.idemQueue) != 1 || s.idemQueue[0] != second || s.idem[key] != second || second.prev != nil {
+		t.Fatalf("after the request left: %d creates queued, the key's latest is the second: %v, linked to a forgotten one: %v; want only the second, unlinked",
+			len(s.idemQueue), s.idem[key] == second, second.prev != nil)
+	}
+	s.setNowLocked(s.now.Add(step))
+	s.pruneIdemLocked()
+	if len(s.idem) != 0 || len(s.idemQueue) != 0 {
+		t.Errorf("past the last create's TTL: %d keys, %d creates remembered; want none", len(s.idem), len(s.idemQueue))
 	}
 }
