@@ -13,13 +13,7 @@ import (
 // when none is).
 func TestFlightsOldestFirst(t *testing.T) {
 	t.Parallel()
-	s, err := Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s := startLocked(t)
 	t0 := s.now
 	r := httptest.NewRequest("POST", "/v1/shipments_exact", nil)
 	ra, a := s.arriveLocked(r)
@@ -61,13 +55,7 @@ func TestFlightsOldestFirst(t *testing.T) {
 // forgets the key once its last create is past the TTL.
 func TestPruneUnlinksForgottenCreates(t *testing.T) {
 	t.Parallel()
-	s, err := Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s := startLocked(t)
 	const key = "order-00u1-1"
 	commit := func(i byte) *idemEntry {
 		s.committedLocked(httptest.NewRecorder(), key, "/v1/shipments_exact", [32]byte{i}, fmt.Sprint("shipment-", i), nil)
@@ -94,4 +82,18 @@ func TestPruneUnlinksForgottenCreates(t *testing.T) {
 	if len(s.idem) != 0 || len(s.idemQueue) != 0 {
 		t.Errorf("past the last create's TTL: %d keys, %d creates remembered; want none", len(s.idem), len(s.idemQueue))
 	}
+}
+
+// startLocked starts a fake for t, closed when the test ends, and locks
+// its s.mu until then.
+func startLocked(t *testing.T) *Server {
+	t.Helper()
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	s.mu.Lock()
+	t.Cleanup(s.mu.Unlock)
+	return s
 }
