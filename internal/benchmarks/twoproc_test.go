@@ -146,6 +146,7 @@ func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) twoProcessRun {
 			problems = append(problems, fmt.Sprintf("process %d did not report %q; its last output: %s", i, want, tail(p.stdout.String())))
 		}
 		run.stderrLines = append(run.stderrLines, strings.Count(p.stderr.String(), "\n"))
+		run.stderr = append(run.stderr, p.stderr.String())
 		started := startedIn(tb, p.store)
 		run.startedAt += started
 		if started != n {
@@ -173,6 +174,7 @@ type twoProcessRun struct {
 	rateResult
 	wall        time.Duration
 	stderrLines []int
+	stderr      []string // each process's stderr
 }
 
 // startedIn counts the records of a process's SQLite store that are
@@ -240,7 +242,7 @@ func TestOrderBatchTwoProcesses(t *testing.T) {
 	// window's reset are announced, once each.
 	for i, n := range res.stderrLines {
 		if n > res.windows {
-			t.Errorf("process %d wrote %d lines to stderr in %d windows, want at most one notice a window", i, n, res.windows)
+			t.Errorf("process %d wrote %d lines to stderr in %d windows, want at most one notice a window:\n%s", i, n, res.windows, res.stderr[i])
 		}
 	}
 }
