@@ -226,10 +226,15 @@ func TestWaitReporterRefusedWait(t *testing.T) {
 // The okta client waits a little before most requests of a batch to pace
 // them over Okta's rate-limit window: those waits are not announced, one
 // line per request. A wait for the window's reset is announced once, not
-// again by each request waiting for the same reset; a retry always is.
+// again by each request waiting for the same reset; so is a retry's wait,
+// which after a 429 the client's other requests wait out too (the reporter
+// sees them as retries after the same problem).
 func TestWaitReporterPacing(t *testing.T) {
 	t.Parallel()
-	const retry = "Okta answered POST /x with HTTP 429"
+	const (
+		retry = "Okta answered POST /x with HTTP 429"
+		other = "Okta answered POST /y with HTTP 429"
+	)
 	type sleep struct {
 		at      time.Duration // when the wait starts, from the test's start
 		problem string
@@ -246,8 +251,15 @@ func TestWaitReporterPacing(t *testing.T) {
 			[]string{"waiting 10s for Okta's rate limit to reset"}},
 		{"reset after reset", []sleep{{0, "", 10 * time.Second}, {10 * time.Second, "", 10 * time.Second}},
 			[]string{"waiting 10s for Okta's rate limit to reset", "waiting 10s for Okta's rate limit to reset"}},
-		{"retries always", []sleep{{0, retry, 50 * time.Millisecond}, {10 * time.Millisecond, retry, 50 * time.Millisecond}},
-			[]string{retry + "; retrying in 50ms", retry + "; retrying in 50ms"}},
+		{"one 429, four requests waiting", []sleep{{0, retry, 3 * time.Second}, {10 * time.Millisecond, retry, 3200 * time.Millisecond},
+			{20 * time.Millisecond, retry, 2500 * time.Millisecond}, {30 * time.Millisecond, retry, 3900 * time.Millisecond}},
+			[]string{retry + "; retrying in 3s"}},
+		{"retry after retry", []sleep{{0, retry, 50 * time.Millisecond}, {100 * time.Millisecond, retry, 100 * time.Millisecond}},
+			[]string{retry + "; retrying in 50ms", retry + "; retrying in 100ms"}},
+		{"retries of different requests", []sleep{{0, retry, 50 * time.Millisecond}, {10 * time.Millisecond, other, 50 * time.Millisecond}},
+			[]string{retry + "; retrying in 50ms", other + "; retrying in 50ms"}},
+		{"a later wait after the same problem", []sleep{{0, retry, 3 * time.Second}, {10 * time.Millisecond, retry, 5 * time.Second}},
+			[]string{retry + "; retrying in 3s", retry + "; retrying in 5s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

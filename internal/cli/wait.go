@@ -33,6 +33,9 @@ type waitReporter struct {
 	last    string // the last notice printed
 	lastAt  time.Time
 	waitEnd time.Time // when the last rate-limit wait announced ends
+
+	retried  string    // the problem of the last retry announced
+	retryEnd time.Time // when that retry's wait ends
 }
 
 // paceNoticeAfter is the shortest rate-limit wait announced. The okta
@@ -102,7 +105,9 @@ func (r *waitReporter) Sleep(ctx context.Context, d time.Duration) error {
 			r.print(fmt.Sprintf("waiting %v for %s's rate limit to reset", wait, r.service))
 		}
 	default:
-		r.print(fmt.Sprintf("%s; retrying in %v", problem, wait))
+		if r.announceRetry(problem, d) {
+			r.print(fmt.Sprintf("%s; retrying in %v", problem, wait))
+		}
 	}
 	return r.clock.Sleep(ctx, d)
 }
@@ -122,6 +127,27 @@ func (r *waitReporter) announceWait(d time.Duration) bool {
 		return false
 	}
 	r.waitEnd = end
+	return true
+}
+
+// announceRetry reports whether a wait of d, from now, after problem is
+// worth a notice: not if a wait after the same problem was announced, is
+// still going on and ends within paceNoticeAfter of this one. problem is
+// the client's last failed attempt, not this goroutine's: after a 429 the
+// okta client's other requests wait for the same reset (the 429's jitter
+// spreads their ends over up to a second), and each of them would
+// otherwise be announced as a retry of the refused request. A retry that
+// starts after the announced wait has ended is announced again.
+func (r *waitReporter) announceRetry(problem string, d time.Duration) bool {
+	now := r.clock.Now()
+	end := now.Add(d)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if problem == r.retried && now.Before(r.retryEnd) &&
+		end.After(r.retryEnd.Add(-paceNoticeAfter)) && end.Before(r.retryEnd.Add(paceNoticeAfter)) {
+		return false
+	}
+	r.retried, r.retryEnd = problem, end
 	return true
 }
 
