@@ -68,8 +68,8 @@ bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|PeerRatioFreshKeyAgreement|Crypt
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-20s-window$' 1x
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-60s-window$' 1x "$RATE60_COUNT"
 # Two preenroll batch processes sharing one org's bucket (10 s windows): the
-# program is built once, then each run takes about 32 s, plus a 10 s wait
-# for a fresh window between runs (about 2 minutes at RATE60_COUNT=3).
+# program is built for each run (cached after the first), which takes about
+# 32 s on a fake org of its own (about 100 s at RATE60_COUNT=3).
 bench '^BenchmarkOrderBatchTwoProcesses$' 1x "$RATE60_COUNT"
 bench '^BenchmarkMemory$' 1x
 bench '^BenchmarkOktaSeedUsers$' 1x
