@@ -332,7 +332,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 				// is safe for every call, but only worth it for a
 				// transient failure.
 				if te.retry && attempt <= c.retry.MaxRetries {
-					if err := c.core.Clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+					if err := httpclient.SleepFor(ctx, c.core.Clock, httpclient.WaitRetry, c.retry.Backoff(attempt)); err != nil {
 						return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 					}
 					continue
@@ -340,7 +340,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 				return nil, te.withOp(k.op)
 			}
 			if k.idempotent && attempt <= c.retry.MaxRetries {
-				if err := c.core.Clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+				if err := httpclient.SleepFor(ctx, c.core.Clock, httpclient.WaitRetry, c.retry.Backoff(attempt)); err != nil {
 					return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 				}
 				continue
@@ -379,13 +379,13 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 			if wait > c.retry.MaxRateLimitWait {
 				return nil, apiErr
 			}
-			if err := c.core.Clock.Sleep(ctx, wait+jitter(c.retry.RateLimitJitter)); err != nil {
+			if err := httpclient.SleepFor(ctx, c.core.Clock, httpclient.WaitRateLimited, wait+jitter(c.retry.RateLimitJitter)); err != nil {
 				return nil, fmt.Errorf("okta: %s: waiting for rate limit reset: %w", k.op, err)
 			}
 			retryFor = apiErr.RequestID
 			continue
 		case resp.StatusCode >= 500 && k.idempotent && attempt <= c.retry.MaxRetries:
-			if err := c.core.Clock.Sleep(ctx, c.retry.Backoff(attempt)); err != nil {
+			if err := httpclient.SleepFor(ctx, c.core.Clock, httpclient.WaitRetry, c.retry.Backoff(attempt)); err != nil {
 				return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 			}
 			continue
@@ -400,7 +400,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 // ctx's deadline, is refused at once with an error wrapping ErrRateLimited.
 func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 	for {
-		wait, after429, rl := c.pacer.admit(bucket, c.core.Clock.Now(), c.retry.Reserve, c.retry.Reserve >= 0)
+		wait, why, rl := c.pacer.admit(bucket, c.core.Clock.Now(), c.retry.Reserve, c.retry.Reserve >= 0)
 		if wait <= 0 {
 			return nil
 		}
@@ -408,10 +408,10 @@ func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 			return fmt.Errorf("okta: %s: %w: %d of %d requests left, reset in %v exceeds the %v wait limit",
 				k.op, ErrRateLimited, rl.Remaining, rl.Limit, wait.Round(time.Second), c.retry.MaxRateLimitWait)
 		}
-		if after429 {
+		if why == httpclient.WaitRateLimited {
 			wait += jitter(c.retry.RateLimitJitter)
 		}
-		err := c.core.Clock.Sleep(ctx, wait)
+		err := httpclient.SleepFor(ctx, c.core.Clock, why, wait)
 		switch {
 		case errors.Is(err, httpclient.ErrPastDeadline):
 			// The wall clock's Sleep refused to sleep into ctx's deadline;

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // pacer spreads each rate-limit bucket's requests over what is left of its
@@ -49,9 +51,11 @@ const tokenSlack = 1e-9
 
 // admit decides whether one more request may go at now. It returns 0 and
 // counts the request as pending (every admitted request must be followed
-// by one call of done), or how long to wait before asking again; after429
-// says the wait is for a 429's reset (the caller adds jitter). With pace
-// false it admits at once and only counts.
+// by one call of done), or how long to wait before asking again and why:
+// httpclient.WaitPacing for a token of the pacing rate, httpclient.WaitReset
+// for the window's reset (nothing left in it), httpclient.WaitRateLimited
+// for a 429's wait (the caller adds jitter). With pace false it admits at
+// once and only counts.
 //
 // Pacing: the requests left for this client in the window, avail =
 // remaining − pending − reserve, and the next window's first request share
@@ -60,20 +64,20 @@ const tokenSlack = 1e-9
 // limit and never more than avail, lets that many go at once. With avail
 // at 0 the request waits for the reset. At the reset the next window
 // starts at its full rate (see roll).
-func (p *pace) admit(now time.Time, reserve int, pace bool) (wait time.Duration, after429 bool) {
+func (p *pace) admit(now time.Time, reserve int, pace bool) (wait time.Duration, why httpclient.WaitReason) {
 	if pace && now.Before(p.blocked) {
-		return p.blocked.Sub(now), true
+		return p.blocked.Sub(now), httpclient.WaitRateLimited
 	}
 	if pace && !p.reset.IsZero() && !now.Before(p.reset) {
 		p.roll(now)
 	}
 	if !pace || p.reset.IsZero() {
 		p.pending++
-		return 0, false
+		return 0, httpclient.WaitUnknown
 	}
 	avail := p.remaining - p.pending - reserve
 	if avail <= 0 {
-		return p.reset.Sub(now), false
+		return p.reset.Sub(now), httpclient.WaitReset
 	}
 	rate := float64(avail+1) / p.reset.Sub(now).Seconds() // requests per second
 	p.tokens = min(p.tokens+rate*now.Sub(p.refilled).Seconds(), p.burst(), float64(avail))
@@ -81,9 +85,9 @@ func (p *pace) admit(now time.Time, reserve int, pace bool) (wait time.Duration,
 	if p.tokens >= 1-tokenSlack {
 		p.tokens = max(p.tokens-1, 0)
 		p.pending++
-		return 0, false
+		return 0, httpclient.WaitUnknown
 	}
-	return max(time.Duration(math.Ceil((1-p.tokens)/rate*float64(time.Second))), 1), false
+	return max(time.Duration(math.Ceil((1-p.tokens)/rate*float64(time.Second))), 1), httpclient.WaitPacing
 }
 
 // burst is how many requests may go at once: a second's worth of the
@@ -183,12 +187,12 @@ func (pc *pacer) bucket(name string) *pace {
 
 // admit is [pace.admit] for bucket; rl is the bucket's last report, for
 // the caller's error message.
-func (pc *pacer) admit(bucket string, now time.Time, reserve int, pace bool) (wait time.Duration, after429 bool, rl RateLimit) {
+func (pc *pacer) admit(bucket string, now time.Time, reserve int, pace bool) (wait time.Duration, why httpclient.WaitReason, rl RateLimit) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	p := pc.bucket(bucket)
-	wait, after429 = p.admit(now, reserve, pace)
-	return wait, after429, p.rep
+	wait, why = p.admit(now, reserve, pace)
+	return wait, why, p.rep
 }
 
 // done ends an admitted request of bucket at now: h is its response's

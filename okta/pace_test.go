@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // paceStep is one event in a bucket's life: a response's rate-limit headers
@@ -18,12 +20,12 @@ type paceStep struct {
 	op         string        // "observe", "refuse", "done", "admit"
 	limit      int
 	remaining  int
-	reset      time.Duration // X-Rate-Limit-Reset − t0 (whole seconds)
-	localLate  time.Duration // how much later than reset this response's local estimate is (Date's resolution)
-	wait       time.Duration // refuse: the 429's wait; admit: the wait wanted
-	after429   bool          // admit: the wait is a 429's
-	n          int           // admit: how many times (default 1), each with the same decision
-	headerless bool          // refuse: the 429 had no X-Rate-Limit-* headers
+	reset      time.Duration         // X-Rate-Limit-Reset − t0 (whole seconds)
+	localLate  time.Duration         // how much later than reset this response's local estimate is (Date's resolution)
+	wait       time.Duration         // refuse: the 429's wait; admit: the wait wanted
+	why        httpclient.WaitReason // admit: why it waits (none without a wait)
+	n          int                   // admit: how many times (default 1), each with the same decision
+	headerless bool                  // refuse: the 429 had no X-Rate-Limit-* headers
 }
 
 func TestPaceDecisions(t *testing.T) {
@@ -50,47 +52,47 @@ func TestPaceDecisions(t *testing.T) {
 			{at: 20 * time.Millisecond, op: "admit", n: 10},
 			// 599 left − 10 in flight − 1 reserved = 588, and the next
 			// window's first share the 59.98 s left.
-			{at: 20 * time.Millisecond, op: "admit", wait: gap(588, 59980*time.Millisecond)},
+			{at: 20 * time.Millisecond, op: "admit", wait: gap(588, 59980*time.Millisecond), why: httpclient.WaitPacing},
 		}},
 		{"answers free their requests' places", 1, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 3, reset: 60 * time.Second},
 			{op: "admit", n: 1},
 			// 3 − 1 in flight − 1 reserved = 1 left, but no token yet.
-			{op: "admit", wait: gap(1, 60*time.Second)},
+			{op: "admit", wait: gap(1, 60*time.Second), why: httpclient.WaitPacing},
 			{at: gap(1, 60*time.Second), op: "admit"},
 			// 3 − 2 − 1 = 0 left: wait for the reset.
-			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second},
+			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second, why: httpclient.WaitReset},
 			{at: 31 * time.Second, op: "done"},
 			{at: 31 * time.Second, op: "done"},
 			{at: 31 * time.Second, op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second},
 			// 1 − 0 − 1 = 0 left.
-			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second},
+			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second, why: httpclient.WaitReset},
 		}},
 		{"reserve 0 uses the last request", 0, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second},
 			{op: "admit"},
-			{op: "admit", wait: 60 * time.Second},
+			{op: "admit", wait: 60 * time.Second, why: httpclient.WaitReset},
 		}},
 		{"the reserve is left unused", 5, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 5, reset: 60 * time.Second},
-			{at: time.Second, op: "admit", wait: 59 * time.Second},
+			{at: time.Second, op: "admit", wait: 59 * time.Second, why: httpclient.WaitReset},
 		}},
 		{"at the reset the next window starts at the full rate", 1, true, []paceStep{
 			{op: "observe", limit: 120, remaining: 0, reset: 60 * time.Second},
-			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second},
+			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second, why: httpclient.WaitReset},
 			// Assumed: 120 requests, a 60 s window from now; the burst is
 			// 120 / 60 s × 1 s = 2.
 			{at: 60 * time.Second, op: "admit", n: 2},
-			{at: 60 * time.Second, op: "admit", wait: gap(120-2-1, 60*time.Second)},
+			{at: 60 * time.Second, op: "admit", wait: gap(120-2-1, 60*time.Second), why: httpclient.WaitPacing},
 		}},
 		{"the lowest remaining and the earliest reset of a window count", 0, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 2, reset: 60 * time.Second, localLate: 900 * time.Millisecond},
 			{op: "observe", limit: 60, remaining: 5, reset: 60 * time.Second, localLate: 100 * time.Millisecond},
 			{op: "admit", n: 1},
-			{op: "admit", wait: gap(1, 60100*time.Millisecond)},
+			{op: "admit", wait: gap(1, 60100*time.Millisecond), why: httpclient.WaitPacing},
 			{op: "done"},
 			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second, localLate: 500 * time.Millisecond},
-			{op: "admit", wait: 60100 * time.Millisecond},
+			{op: "admit", wait: 60100 * time.Millisecond, why: httpclient.WaitReset},
 		}},
 		{"a late answer from the previous window changes nothing", 0, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
@@ -101,21 +103,21 @@ func TestPaceDecisions(t *testing.T) {
 		{"a 429 holds every request until its wait is over", 1, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 50, reset: 60 * time.Second},
 			{at: 10 * time.Second, op: "refuse", limit: 60, reset: 30 * time.Second, wait: 21 * time.Second},
-			{at: 20 * time.Second, op: "admit", wait: 11 * time.Second, after429: true},
+			{at: 20 * time.Second, op: "admit", wait: 11 * time.Second, why: httpclient.WaitRateLimited},
 			{at: 31 * time.Second, op: "admit"},
 		}},
 		{"Okta's concurrency 429 (limit 0) blocks, then the window goes on", 0, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second},
 			{op: "refuse", limit: 0, reset: 2 * time.Second, wait: 3 * time.Second},
-			{at: time.Second, op: "admit", wait: 2 * time.Second, after429: true},
+			{at: time.Second, op: "admit", wait: 2 * time.Second, why: httpclient.WaitRateLimited},
 			{at: 3 * time.Second, op: "admit"},
 			// The window's last request is gone: wait for its reset.
-			{at: 3 * time.Second, op: "admit", wait: 57 * time.Second},
+			{at: 3 * time.Second, op: "admit", wait: 57 * time.Second, why: httpclient.WaitReset},
 		}},
 		{"a 429 without headers ends the window it knows", 0, true, []paceStep{
 			{op: "observe", limit: 60, remaining: 30, reset: 60 * time.Second},
 			{at: 10 * time.Second, op: "refuse", headerless: true},
-			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second},
+			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second, why: httpclient.WaitReset},
 		}},
 		{"pacing off: requests go at once, even when none is left", 1, false, []paceStep{
 			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
@@ -127,9 +129,9 @@ func TestPaceDecisions(t *testing.T) {
 			t.Parallel()
 			var p pace
 			type decision struct {
-				Step     int
-				Wait     time.Duration
-				After429 bool
+				Step int
+				Wait time.Duration
+				Why  httpclient.WaitReason
 			}
 			var got, want []decision
 			for i, s := range tc.steps {
@@ -149,9 +151,9 @@ func TestPaceDecisions(t *testing.T) {
 					p.pending--
 				case "admit":
 					for range max(s.n, 1) {
-						w, after := p.admit(now, tc.reserve, tc.pace)
-						got = append(got, decision{i, w, after})
-						want = append(want, decision{i, s.wait, s.after429})
+						w, why := p.admit(now, tc.reserve, tc.pace)
+						got = append(got, decision{i, w, why})
+						want = append(want, decision{i, s.wait, s.why})
 					}
 				default:
 					t.Fatalf("step %d: unknown op %q", i, s.op)
@@ -189,8 +191,8 @@ func TestPacerDone(t *testing.T) {
 		t.Errorf("another bucket waits %v; buckets are apart", w)
 	}
 	pc.done("b", t0, h("10", "0", 20*time.Second), true)
-	if w, after, _ := pc.admit("b", t0, 0, true); w != 21*time.Second || !after {
-		t.Errorf("admit after a 429: wait %v (after429 %v), want the reset plus a second", w, after)
+	if w, why, _ := pc.admit("b", t0, 0, true); w != 21*time.Second || why != httpclient.WaitRateLimited {
+		t.Errorf("admit after a 429: wait %v (%v), want the reset plus a second (rate-limited)", w, why)
 	}
 	if _, ok := pc.rateLimit("c"); ok {
 		t.Error("a bucket never answered has a rate limit")

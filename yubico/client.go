@@ -371,7 +371,7 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 			}
 			return nil, unknownUnless(err)
 		}
-		if serr := c.core.Clock.Sleep(ctx, wait); serr != nil {
+		if serr := httpclient.SleepFor(ctx, c.core.Clock, httpclient.WaitRetry, wait); serr != nil {
 			return nil, unknownUnless(fmt.Errorf("yubico: %s %s: waiting to retry after %d attempts: %w (last error: %w)", r.method, label, attempt, serr, err))
 		}
 	}
