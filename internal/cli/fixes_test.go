@@ -192,27 +192,32 @@ func TestBatchInterruptDuringLookups(t *testing.T) {
 
 // A wait the wall clock refuses (it would pass the command's deadline) is
 // reported as not made, not as "retrying in"; one inside the deadline is
-// reported as before (a rate-limit wait if it is long enough, see
-// TestWaitReporterPacing).
+// reported as before (see TestWaitReporterReasons).
 func TestWaitReporterRefusedWait(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
+	const problem = "Okta answered GET /x with HTTP 503"
 	for _, tc := range []struct {
-		name, problem string
-		wait          time.Duration
-		want          string
-		refused       bool
+		name    string
+		why     httpclient.WaitReason
+		problem string
+		wait    time.Duration
+		want    string
+		refused bool
 	}{
-		{"rate limit, inside", "", time.Millisecond, "", false}, // pacing: not announced (TestWaitReporterPacing)
-		{"rate limit, past", "", time.Hour, "preenroll: not waiting 1h0m0s for Okta's rate limit to reset: that is past the command's deadline\n", true},
-		{"retry, inside", "Okta answered GET /x with HTTP 503", time.Millisecond, "preenroll: Okta answered GET /x with HTTP 503; retrying in 1ms\n", false},
-		{"retry, past", "Okta answered GET /x with HTTP 503", time.Hour, "preenroll: Okta answered GET /x with HTTP 503; not retrying in 1h0m0s: that is past the command's deadline\n", true},
+		{"reset, inside", httpclient.WaitReset, "", time.Millisecond, "", false}, // under a second: not announced
+		{"reset, past", httpclient.WaitReset, "", time.Hour, "preenroll: not waiting 1h0m0s for Okta's rate limit to reset: that is past the command's deadline\n", true},
+		{"pacing, past", httpclient.WaitPacing, "", time.Hour, "preenroll: not waiting 1h0m0s to pace requests within Okta's rate limit: that is past the command's deadline\n", true},
+		{"retry, inside", httpclient.WaitRetry, problem, time.Millisecond, "preenroll: " + problem + "; retrying in 1ms\n", false},
+		{"retry, past", httpclient.WaitRetry, problem, time.Hour, "preenroll: " + problem + "; not retrying in 1h0m0s: that is past the command's deadline\n", true},
+		{"429, past", httpclient.WaitRateLimited, "", time.Hour, "preenroll: Okta refused a request with HTTP 429 (rate limit); not retrying in 1h0m0s: that is past the command's deadline\n", true},
+		{"not told, past", httpclient.WaitUnknown, problem, time.Hour, "preenroll: not waiting 1h0m0s before the next request to Okta: that is past the command's deadline\n", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			r := &waitReporter{service: "Okta", w: &out, clock: httpclient.WallClock{}, problem: tc.problem}
-			err := r.Sleep(ctx, tc.wait)
+			err := r.Sleep(httpclient.WithWaitReason(ctx, tc.why), tc.wait)
 			if diff := cmp.Diff(tc.want, out.String()); diff != "" {
 				t.Errorf("printed (-want +got):\n%s", diff)
 			}
@@ -223,20 +228,32 @@ func TestWaitReporterRefusedWait(t *testing.T) {
 	}
 }
 
-// The okta client waits a little before most requests of a batch to pace
-// them over Okta's rate-limit window: those waits are not announced, one
-// line per request. A wait for the window's reset is announced once, not
-// again by each request waiting for the same reset; so is a retry's wait,
-// which after a 429 the client's other requests wait out too (the reporter
-// sees them as retries after the same problem).
-func TestWaitReporterPacing(t *testing.T) {
+// Each wait is announced for the reason the client gives, not guessed from
+// its last problem. The okta client paces a batch's requests over Okta's
+// rate-limit window, waiting a little before most of them: that is
+// announced once a command, however long the waits (below one request a
+// second they are longer than a second each, and are no resets). A wait
+// for the window's reset is announced once, not again by each request
+// waiting for the same reset; so is a 429's, which the client's other
+// requests wait out too. A retry is announced with the last problem, or
+// without one when another request's success cleared it.
+func TestWaitReporterReasons(t *testing.T) {
 	t.Parallel()
 	const (
 		retry = "Okta answered POST /x with HTTP 429"
-		other = "Okta answered POST /y with HTTP 429"
+		other = "Okta answered POST /y with HTTP 503"
+		down  = "Okta answered POST /x with HTTP 503"
+	)
+	var (
+		pacing      = httpclient.WaitPacing
+		reset       = httpclient.WaitReset
+		rateLimited = httpclient.WaitRateLimited
+		again       = httpclient.WaitRetry
+		pacingLine  = "pacing requests to stay within Okta's rate limit (waits before most requests)"
 	)
 	type sleep struct {
 		at      time.Duration // when the wait starts, from the test's start
+		why     httpclient.WaitReason
 		problem string
 		wait    time.Duration
 	}
@@ -245,21 +262,37 @@ func TestWaitReporterPacing(t *testing.T) {
 		sleeps []sleep
 		want   []string
 	}{
-		{"pacing", []sleep{{0, "", 100 * time.Millisecond}, {100 * time.Millisecond, "", 250 * time.Millisecond}, {time.Second, "", 999 * time.Millisecond}}, nil},
-		{"one reset, four requests", []sleep{{0, "", 10 * time.Second}, {10 * time.Millisecond, "", 9990 * time.Millisecond},
-			{20 * time.Millisecond, "", 9980 * time.Millisecond}, {500 * time.Millisecond, "", 9600 * time.Millisecond}},
+		{"pacing", []sleep{{0, pacing, "", 100 * time.Millisecond}, {100 * time.Millisecond, pacing, "", 250 * time.Millisecond}, {time.Second, pacing, "", 999 * time.Millisecond}},
+			[]string{pacingLine}},
+		{"pacing below one request a second", []sleep{{0, pacing, "", 1500 * time.Millisecond}, {1500 * time.Millisecond, pacing, "", 1500 * time.Millisecond},
+			{3 * time.Second, pacing, "", 1500 * time.Millisecond}, {4500 * time.Millisecond, pacing, "", 2 * time.Second}},
+			[]string{pacingLine}},
+		{"pacing, then a reset", []sleep{{0, pacing, "", 300 * time.Millisecond}, {time.Second, reset, "", 10 * time.Second}, {11 * time.Second, pacing, "", 300 * time.Millisecond}},
+			[]string{pacingLine, "waiting 10s for Okta's rate limit to reset"}},
+		{"one reset, four requests", []sleep{{0, reset, "", 10 * time.Second}, {10 * time.Millisecond, reset, "", 9990 * time.Millisecond},
+			{20 * time.Millisecond, reset, "", 9980 * time.Millisecond}, {500 * time.Millisecond, reset, "", 9600 * time.Millisecond}},
 			[]string{"waiting 10s for Okta's rate limit to reset"}},
-		{"reset after reset", []sleep{{0, "", 10 * time.Second}, {10 * time.Second, "", 10 * time.Second}},
+		{"reset after reset", []sleep{{0, reset, "", 10 * time.Second}, {10 * time.Second, reset, "", 10 * time.Second}},
 			[]string{"waiting 10s for Okta's rate limit to reset", "waiting 10s for Okta's rate limit to reset"}},
-		{"one 429, four requests waiting", []sleep{{0, retry, 3 * time.Second}, {10 * time.Millisecond, retry, 3200 * time.Millisecond},
-			{20 * time.Millisecond, retry, 2500 * time.Millisecond}, {30 * time.Millisecond, retry, 3900 * time.Millisecond}},
+		{"one 429, four requests waiting", []sleep{{0, rateLimited, retry, 3 * time.Second}, {10 * time.Millisecond, rateLimited, retry, 3200 * time.Millisecond},
+			{20 * time.Millisecond, rateLimited, retry, 2500 * time.Millisecond}, {30 * time.Millisecond, rateLimited, "", 3900 * time.Millisecond}},
 			[]string{retry + "; retrying in 3s"}},
-		{"retry after retry", []sleep{{0, retry, 50 * time.Millisecond}, {100 * time.Millisecond, retry, 100 * time.Millisecond}},
-			[]string{retry + "; retrying in 50ms", retry + "; retrying in 100ms"}},
-		{"retries of different requests", []sleep{{0, retry, 50 * time.Millisecond}, {10 * time.Millisecond, other, 50 * time.Millisecond}},
-			[]string{retry + "; retrying in 50ms", other + "; retrying in 50ms"}},
-		{"a later wait after the same problem", []sleep{{0, retry, 3 * time.Second}, {10 * time.Millisecond, retry, 5 * time.Second}},
-			[]string{retry + "; retrying in 3s", retry + "; retrying in 5s"}},
+		{"a 429 whose problem another request's success cleared", []sleep{{0, rateLimited, "", 500 * time.Millisecond}},
+			[]string{"Okta refused a request with HTTP 429 (rate limit); retrying in 500ms"}},
+		{"a 429, then the window's reset", []sleep{{0, rateLimited, retry, 3 * time.Second}, {time.Second, reset, "", 2500 * time.Millisecond}, {4 * time.Second, reset, "", 60 * time.Second}},
+			[]string{retry + "; retrying in 3s", "waiting 1m0s for Okta's rate limit to reset"}},
+		{"retry after retry", []sleep{{0, again, down, 50 * time.Millisecond}, {100 * time.Millisecond, again, down, 100 * time.Millisecond}},
+			[]string{down + "; retrying in 50ms", down + "; retrying in 100ms"}},
+		{"retries of different requests", []sleep{{0, again, down, 50 * time.Millisecond}, {10 * time.Millisecond, again, other, 50 * time.Millisecond}},
+			[]string{down + "; retrying in 50ms", other + "; retrying in 50ms"}},
+		{"one outage, two requests retried together", []sleep{{0, again, down, 2 * time.Second}, {10 * time.Millisecond, again, down, 2 * time.Second}},
+			[]string{down + "; retrying in 2s"}},
+		{"a later wait after the same problem", []sleep{{0, again, down, 3 * time.Second}, {10 * time.Millisecond, again, down, 5 * time.Second}},
+			[]string{down + "; retrying in 3s", down + "; retrying in 5s"}},
+		{"a retry whose problem another request's success cleared", []sleep{{0, again, "", 2 * time.Second}},
+			[]string{"a request to Okta failed; retrying in 2s"}},
+		{"not told why", []sleep{{0, httpclient.WaitUnknown, down, 100 * time.Millisecond}, {time.Second, httpclient.WaitUnknown, "", 5 * time.Second}},
+			[]string{"waiting 5s before the next request to Okta"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -268,7 +301,7 @@ func TestWaitReporterPacing(t *testing.T) {
 			for _, s := range tc.sleeps {
 				clock.now = testStart.Add(s.at)
 				r.problem = s.problem
-				if err := r.Sleep(t.Context(), s.wait); err != nil {
+				if err := r.Sleep(httpclient.WithWaitReason(t.Context(), s.why), s.wait); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -2,8 +2,9 @@
 // share, so that the two speak alike: the options both take (generic over
 // each client's options type), the check of a server URL with the loopback
 // rule for plain http, the default transport, bounded reads of response
-// bodies, the mapping of HTTP statuses to each client's sentinel errors, and
-// the wall clock's context-aware sleep. It imports only the standard
+// bodies, the mapping of HTTP statuses to each client's sentinel errors,
+// the wall clock's context-aware sleep, and the reason a client waits,
+// which it tells its clock in the ctx of Sleep ([WaitReason]). It imports only the standard
 // library; its clienttest package holds the tests both clients run.
 package httpclient
 
