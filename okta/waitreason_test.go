@@ -1,7 +1,6 @@
 package okta_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,20 +15,6 @@ import (
 	"github.com/preenroll/preenroll/internal/testclock"
 	"github.com/preenroll/preenroll/okta"
 )
-
-// reasonClock is a testclock.Clock that records why each wait is made.
-type reasonClock struct {
-	*testclock.Clock
-	mu      sync.Mutex
-	reasons []httpclient.WaitReason
-}
-
-func (c *reasonClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.reasons = append(c.reasons, httpclient.WaitReasonOf(ctx))
-	c.mu.Unlock()
-	return c.Clock.Sleep(ctx, d)
-}
 
 // The client tells its clock why it waits: pacing a bucket's requests over
 // the window, waiting for a used-up window's reset, waiting out a 429, and
@@ -58,7 +43,7 @@ func TestClientTellsWhyItWaits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &reasonClock{Clock: testclock.New(epoch)}
+			clk := testclock.New(epoch)
 			var (
 				mu sync.Mutex
 				n  int
@@ -107,7 +92,7 @@ func TestClientTellsWhyItWaits(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if diff := cmp.Diff(tc.want, clk.reasons); diff != "" {
+			if diff := cmp.Diff(tc.want, clk.Reasons()); diff != "" {
 				t.Errorf("reasons of the waits (-want +got):\n%s", diff)
 			}
 		})

@@ -17,7 +17,7 @@ const (
 	// WaitUnknown: the caller of Sleep did not say.
 	WaitUnknown WaitReason = iota
 	// WaitPacing: the okta client spreads a rate-limit bucket's requests
-	// over what is left of its window (short waits before most requests).
+	// over what is left of its window (a wait before most requests).
 	WaitPacing
 	// WaitReset: the okta client waits for a rate-limit window to reset,
 	// because its budget is used up or because a 429 blocked the bucket
