@@ -15,8 +15,8 @@
 # cases of BenchmarkOrderBatchInstances.
 #
 # Two long runs are off by default (the default run above already takes
-# about 15 minutes on 2 idle cores: 753 s on 2026-12-06, before the
-# two-process runs added about 2 minutes; 20-25 beside other work):
+# about 15 minutes on 2 idle cores: 902 s on 2026-12-06, two-process runs
+# included; 20-25 beside other work, whose load also skews the ratios):
 # SYNCSCALE=1 adds BenchmarkSyncScale once (10,000 keys in flight; its call
 # counts are deterministic; 3-4 minutes of CPU, 11 minutes on a loaded VM;
 # 2.1-2.4 minutes of CPU and 110-113 s at a load average of 2-11 on
