@@ -2,9 +2,12 @@ package benchmarks_test
 
 import (
 	"regexp"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/fulfillment"
 )
 
 // TestLifecycle runs one key through the lifecycle the benchmarks time, so
@@ -67,5 +70,50 @@ func BenchmarkLifecycle(b *testing.B) {
 		users := w.addUsers(1)
 		b.StartTimer()
 		w.lifecycle(ctx, users)
+	}
+}
+
+// TestLifecycleStoreWrites lists the store writes of one key's lifecycle,
+// after a first lifecycle as TestLifecycleExchanges does. Each write is a
+// synced commit on the SQLite store (synchronous=FULL), so their number is
+// the lifecycle's store cost there ("The SQLite store's durability" in
+// BENCHMARKS.md). A write that leaves the step where it was is a Sync
+// claim (Config.SyncClaim: one before the enroll step, one before each
+// shipment read), or a shipment read's result that records the shipment's
+// state and next check. A change to the Service's writes fails it; update
+// BENCHMARKS.md with the new count.
+func TestLifecycleStoreWrites(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		steps []fulfillment.Step
+	)
+	store := &countingStore{Store: fulfillment.NewMemoryStore(), onPut: func(r fulfillment.Record) {
+		mu.Lock()
+		steps = append(steps, r.Step)
+		mu.Unlock()
+	}}
+	w := newWorld(t, worldOptions{store: store})
+	ctx := t.Context()
+	w.lifecycle(ctx, w.addUsers(1))
+	mu.Lock()
+	steps = nil
+	mu.Unlock()
+	w.lifecycle(ctx, w.addUsers(1))
+	want := []fulfillment.Step{
+		fulfillment.StepInitiating, fulfillment.StepInitiated, // Order
+		fulfillment.StepInitiated, // Sync's claim
+		fulfillment.StepEnrolling, fulfillment.StepEnrolled,
+		fulfillment.StepShipmentCreating, fulfillment.StepShipmentCreated,
+		fulfillment.StepShipmentCreated, fulfillment.StepShipmentCreated, // claim, the read 15 min after the create
+		fulfillment.StepShipmentCreated, fulfillment.StepShipmentCreated, // claim, the read after the batch: sent to fulfillment
+		fulfillment.StepShipmentCreated, // the claim of the read that sees it shipped (its state goes in the activate intent)
+		fulfillment.StepActivating, fulfillment.StepActivated,
+		fulfillment.StepPINSending, fulfillment.StepPINSent,
+		fulfillment.StepActive,
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff(want, steps); diff != "" {
+		t.Errorf("store writes of one lifecycle, by the step written (-want +got):\n%s", diff)
 	}
 }

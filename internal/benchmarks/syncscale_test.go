@@ -18,10 +18,12 @@ import (
 )
 
 // countingStore counts what reaches a Store: Gets, Lists (and ListDues)
-// with the records they return, and Puts.
+// with the records they return, and Puts. onPut, if set, sees each record
+// Put is given.
 type countingStore struct {
 	fulfillment.Store
 	gets, lists, listed, puts atomic.Int64
+	onPut                     func(fulfillment.Record)
 }
 
 func (s *countingStore) Get(ctx context.Context, userID string) (fulfillment.Record, error) {
@@ -53,6 +55,9 @@ func (s *countingStore) CountNotDue(ctx context.Context, now time.Time) (int, er
 
 func (s *countingStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
 	s.puts.Add(1)
+	if s.onPut != nil {
+		s.onPut(r)
+	}
 	return s.Store.Put(ctx, r)
 }
 
