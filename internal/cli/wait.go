@@ -171,7 +171,7 @@ func (r *waitReporter) announceWait(d, shortest time.Duration) bool {
 	end := r.clock.Now().Add(d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if end.After(r.waitEnd.Add(-paceNoticeAfter)) && end.Before(r.waitEnd.Add(paceNoticeAfter)) {
+	if sameEnd(end, r.waitEnd) {
 		return false
 	}
 	r.waitEnd = end
@@ -188,12 +188,17 @@ func (r *waitReporter) announceRetry(problem string, d time.Duration) bool {
 	end := now.Add(d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if problem == r.retried && now.Before(r.retryEnd) &&
-		end.After(r.retryEnd.Add(-paceNoticeAfter)) && end.Before(r.retryEnd.Add(paceNoticeAfter)) {
+	if problem == r.retried && now.Before(r.retryEnd) && sameEnd(end, r.retryEnd) {
 		return false
 	}
 	r.retried, r.retryEnd = problem, end
 	return true
+}
+
+// sameEnd reports whether waits ending at a and b end within
+// paceNoticeAfter of each other: they wait for the same thing.
+func sameEnd(a, b time.Time) bool {
+	return a.After(b.Add(-paceNoticeAfter)) && a.Before(b.Add(paceNoticeAfter))
 }
 
 // noticeRepeat is how long an identical slow-request notice is not
