@@ -47,28 +47,26 @@ func (s *Service) ReleaseLeases(ctx context.Context, grace time.Duration) (int, 
 		return 0, fmt.Errorf("%w: ReleaseLeases: grace %v is negative", ErrInvalidConfig, grace)
 	}
 	released := 0
-	after := ""
-	for {
-		recs, err := s.store.List(ctx, Query{InFlight: true, After: after, Limit: syncPage})
+	var releaseErr error
+	err := listPages(ctx, s.store, Query{InFlight: true, Limit: syncPage}, func(r Record) bool {
+		if lease, claim := s.holds(r, s.now().Add(grace)); !lease && !claim {
+			return true // not ours: no need to read it again
+		}
+		ok, err := s.releaseLease(ctx, r.UserID, grace)
 		if err != nil {
-			return released, fmt.Errorf("fulfillment: release leases: %w", err)
+			releaseErr = err
+			return false
 		}
-		for _, r := range recs {
-			if lease, claim := s.holds(r, s.now().Add(grace)); !lease && !claim {
-				continue // not ours: no need to read it again
-			}
-			ok, err := s.releaseLease(ctx, r.UserID, grace)
-			if err != nil {
-				return released, err
-			}
-			if ok {
-				released++
-			}
+		if ok {
+			released++
 		}
-		if len(recs) < syncPage {
-			break
-		}
-		after = recs[len(recs)-1].UserID
+		return true
+	})
+	if err != nil {
+		return released, fmt.Errorf("fulfillment: release leases: %w", err)
+	}
+	if releaseErr != nil {
+		return released, releaseErr
 	}
 	if released > 0 {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: leases released",
