@@ -112,10 +112,11 @@ func newWorldWith(t testing.TB, n int, seed uint64, oktaOpts []oktatest.Option, 
 	w := &world{t: t, byID: map[string]*person{}, secrets: &secretSet{}}
 	// Yubico remembers idempotency keys for a year of its clock, not a
 	// day: the suites move the fake clock days ahead between phases, and a
-	// create the fake handles late (a latency fault handles the request
-	// after its client gave up) would otherwise find its key forgotten and
-	// make a second shipment that no real deployment would see (Yubico
-	// handles a request when it arrives, not days later).
+	// create interrupted before a move (its response dropped, its client
+	// timed out) is resumed after it under the same key, which a day's TTL
+	// would have forgotten: a second shipment no real deployment would see,
+	// its retry being seconds later. (A create that an injected latency
+	// holds across a move the fake itself judges as of its arrival.)
 	yubicoOpts = append([]yubicotest.Option{yubicotest.WithIdempotencyTTL(365 * 24 * time.Hour), yubicotest.WithInventory(
 		yubicotest.Bucket{ProductID: 1, Quantity: stock},
 		yubicotest.Bucket{ProductID: 106, Quantity: stock, InventoryType: 3, ProductTier: 3,
