@@ -145,7 +145,6 @@ func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) twoProcessRun {
 		} else {
 			problems = append(problems, fmt.Sprintf("process %d did not report %q; its last output: %s", i, want, tail(p.stdout.String())))
 		}
-		run.stderrLines = append(run.stderrLines, strings.Count(p.stderr.String(), "\n"))
 		run.stderr = append(run.stderr, p.stderr.String())
 		started := startedIn(tb, p.store)
 		run.startedAt += started
@@ -168,13 +167,21 @@ func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) twoProcessRun {
 
 // twoProcessRun is what one run of orderTwoProcesses achieved: the
 // bucket's outcome for both processes together, the wall time from the
-// start of both to the exit of the later one, and the lines each process
+// start of both to the exit of the later one, and what each process
 // wrote to stderr (the notices of its waits).
 type twoProcessRun struct {
 	rateResult
-	wall        time.Duration
-	stderrLines []int
-	stderr      []string // each process's stderr
+	wall   time.Duration
+	stderr []string // each process's stderr
+}
+
+// stderrLines counts the lines each process wrote to stderr.
+func (r twoProcessRun) stderrLines() []int {
+	n := make([]int, len(r.stderr))
+	for i, s := range r.stderr {
+		n[i] = strings.Count(s, "\n")
+	}
+	return n
 }
 
 // startedIn counts the records of a process's SQLite store that are
@@ -237,7 +244,7 @@ func TestOrderBatchTwoProcesses(t *testing.T) {
 	r := newCLIRig(t, c)
 	res := r.orderTwoProcesses(t, c)
 	t.Logf("%d requests accepted, %d 429s in %d windows (at most %d in one), achieved/allowed %.3f, %v; lines on stderr %v",
-		res.requests, res.rejected, res.windows, res.worst, res.efficiency(c), res.wall.Round(time.Millisecond), res.stderrLines)
+		res.requests, res.rejected, res.windows, res.worst, res.efficiency(c), res.wall.Round(time.Millisecond), res.stderrLines())
 	if res.worst > processes {
 		t.Errorf("%d 429s in one window (%d in %d windows), want at most %d: the processes do not pace by the shared budget",
 			res.worst, res.rejected, res.windows, processes)
@@ -249,7 +256,7 @@ func TestOrderBatchTwoProcesses(t *testing.T) {
 	// process. Each wait for a window's reset is announced once, and so is
 	// a 429's retry (the requests that wait it out with the refused one
 	// announce nothing).
-	for i, n := range res.stderrLines {
+	for i, n := range res.stderrLines() {
 		if n > res.windows+res.rejected+1 {
 			t.Errorf("process %d wrote %d lines to stderr in %d windows with %d 429s, want at most one notice a window, one a 429 and the pacing line:\n%s",
 				i, n, res.windows, res.rejected, res.stderr[i])
