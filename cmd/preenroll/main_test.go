@@ -17,9 +17,7 @@ func TestBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "preenroll")
-	if out, err := testproc.CombinedOutput(t, exec.Command("go", "build", "-o", bin, ".")); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testproc.Build(t, "github.com/preenroll/preenroll/cmd/preenroll", bin)
 	for _, tc := range []struct {
 		args     []string
 		env      []string

@@ -54,9 +54,7 @@ func newServeRig(t *testing.T, users int, shipLatency time.Duration) *serveRig {
 		r.dir = d
 	}
 	r.bin, r.store = filepath.Join(r.dir, "preenroll"), filepath.Join(r.dir, "keys.db")
-	if out, err := testproc.CombinedOutput(t, exec.Command("go", "build", "-o", r.bin, ".")); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testproc.Build(t, "github.com/preenroll/preenroll/cmd/preenroll", r.bin)
 	var err error
 	if r.y, err = yubicotest.Start(); err != nil {
 		t.Fatal(err)

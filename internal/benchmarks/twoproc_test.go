@@ -45,14 +45,7 @@ func newCLIRig(tb testing.TB, c rateCase) *cliRig {
 	tb.Helper()
 	dir := tb.TempDir()
 	r := &cliRig{bin: filepath.Join(dir, "preenroll"), token: filepath.Join(dir, "okta.token")}
-	// Built as .ci/run builds the program (CGO_ENABLED=0, no race
-	// detector), so the build cache is reused and the children run at
-	// full speed when the test binary has -race.
-	build := exec.Command("go", "build", "-o", r.bin, "github.com/preenroll/preenroll/cmd/preenroll")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := testproc.CombinedOutput(tb, build); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
-	}
+	testproc.Build(tb, "github.com/preenroll/preenroll/cmd/preenroll", r.bin)
 	r.okta = oktatest.NewServer(tb,
 		oktatest.WithoutRateLimits(),
 		oktatest.WithRateLimit(rateBucket, c.limit),

@@ -31,16 +31,7 @@ const crashUsers = 5
 func buildCrashBatch(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "crashbatch")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the batch program: %v", err)
-	}
-	cmd := exec.CommandContext(t.Context(), goTool, "build", "-o", bin,
-		"github.com/preenroll/preenroll/internal/reliability/cmd/crashbatch")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := testproc.CombinedOutput(t, cmd); err != nil {
-		t.Fatalf("go build crashbatch: %v\n%s", err, out)
-	}
+	testproc.Build(t, "github.com/preenroll/preenroll/internal/reliability/cmd/crashbatch", bin)
 	return bin
 }
 

@@ -160,11 +160,7 @@ func TestServeInstancesOnPostgres(t *testing.T) {
 		dir = d // keep the logs
 	}
 	bin := filepath.Join(dir, "preenroll")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/preenroll/preenroll/cmd/preenroll")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := testproc.CombinedOutput(t, build); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testproc.Build(t, "github.com/preenroll/preenroll/cmd/preenroll", bin)
 	// The fakes' clocks run with the wall clock (and jump ahead on top, see
 	// below), as Okta's does: the Service tells its own enrollments from
 	// another tool's by when Okta made them, on its own running clock.

@@ -20,6 +20,7 @@ package testproc
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -83,4 +84,17 @@ func CombinedOutput(t testing.TB, cmd *exec.Cmd) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := Run(t, cmd)
 	return b.Bytes(), err
+}
+
+// Build builds the Go program pkg (an import path) into bin, as .ci/run
+// builds the programs (CGO_ENABLED=0, no race detector), so the build cache
+// is reused and the program runs at full speed when the test binary has
+// -race. It fails t if the program does not build.
+func Build(t testing.TB, pkg, bin string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := CombinedOutput(t, cmd); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
 }
