@@ -82,11 +82,17 @@ func (h *hub) publish(e liveEvent) {
 		select {
 		case sub.ch <- e:
 		default: // the browser is behind
-			select {
-			case sub.missed <- struct{}{}:
-			default: // a resync is already due
-			}
+			sub.resync()
 		}
+	}
+}
+
+// resync has the stream tell its browser to fetch its page, once however
+// many events it misses before it gets there.
+func (s *subscriber) resync() {
+	select {
+	case s.missed <- struct{}{}:
+	default: // a resync is already due
 	}
 }
 

@@ -252,10 +252,7 @@ func (h *hub) resyncAll() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
-		select {
-		case sub.missed <- struct{}{}:
-		default:
-		}
+		sub.resync()
 	}
 	return len(h.subs)
 }
