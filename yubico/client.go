@@ -267,21 +267,28 @@ func mayHaveApplied(err error) bool {
 	return ae.StatusCode >= 500 || ae.StatusCode == http.StatusRequestTimeout
 }
 
-// retryWait returns how long to wait before retry n after err, and false
+// retryWait returns how long to wait before retry n after err and why
+// (httpclient.WaitRateLimited after a 429, as the okta client says,
+// httpclient.WaitRetry after a transport error, a 5xx or a 409), and false
 // when the policy gives up.
-func (p RetryPolicy) retryWait(n int, err error, keyed bool) (time.Duration, bool) {
+func (p RetryPolicy) retryWait(n int, err error, keyed bool) (time.Duration, httpclient.WaitReason, bool) {
 	if n > p.MaxRetries || !retryable(err, keyed) {
-		return 0, false
+		return 0, httpclient.WaitUnknown, false
 	}
-	wait := p.Backoff(n)
+	wait, why := p.Backoff(n), httpclient.WaitRetry
 	var ae *APIError
-	if errors.As(err, &ae) && ae.RetryAfter > 0 {
-		if ae.RetryAfter > p.MaxRateLimitWait {
-			return 0, false
+	if errors.As(err, &ae) {
+		if ae.StatusCode == http.StatusTooManyRequests {
+			why = httpclient.WaitRateLimited
 		}
-		wait = max(wait, ae.RetryAfter)
+		if ae.RetryAfter > 0 {
+			if ae.RetryAfter > p.MaxRateLimitWait {
+				return 0, httpclient.WaitUnknown, false
+			}
+			wait = max(wait, ae.RetryAfter)
+		}
 	}
-	return wait, true
+	return wait, why, true
 }
 
 // request describes one API call.
@@ -364,14 +371,14 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 		if (!keyed && r.method != http.MethodGet) || ctx.Err() != nil {
 			return nil, err
 		}
-		wait, retry := c.retry.retryWait(attempt, err, keyed)
+		wait, why, retry := c.retry.retryWait(attempt, err, keyed)
 		if !retry {
 			if attempt > 1 && ae == nil {
 				return nil, fmt.Errorf("yubico: %s %s: giving up after %d attempts: %w", r.method, label, attempt, err)
 			}
 			return nil, unknownUnless(err)
 		}
-		if serr := httpclient.SleepFor(ctx, c.core.Clock, httpclient.WaitRetry, wait); serr != nil {
+		if serr := httpclient.SleepFor(ctx, c.core.Clock, why, wait); serr != nil {
 			return nil, unknownUnless(fmt.Errorf("yubico: %s %s: waiting to retry after %d attempts: %w (last error: %w)", r.method, label, attempt, serr, err))
 		}
 	}

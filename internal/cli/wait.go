@@ -163,7 +163,9 @@ func (r *waitReporter) announcePacing() bool {
 // reset is worth a notice: at least shortest, and not ending within
 // paceNoticeAfter of the last one announced (the same reset, which the
 // batch's other requests wait for too: after a 429 the okta client's
-// other requests wait for it, their ends spread by the 429's jitter).
+// other requests wait for it, their ends spread by the 429's jitter, and
+// the yubico client's requests refused together wait out the same
+// Retry-After).
 func (r *waitReporter) announceWait(d, shortest time.Duration) bool {
 	if d < shortest {
 		return false

@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/webauthn"
 )
 
 // orgClock is the clock of a fake org: a wait advances the org's time, so
@@ -62,5 +68,52 @@ func TestBatchPacedBelowOneRequestASecond(t *testing.T) {
 		pacing != 1 || resets > windows || clock.waits <= windows {
 		t.Errorf("exit %d, %d waits in %d windows, %d pacing and %d reset notices, want 1 and at most one a window\nstdout:\n%s\nstderr:\n%s",
 			code, clock.waits, windows, pacing, resets, stdout.String(), stderr.String())
+	}
+}
+
+// A Yubico 429 is announced like an Okta 429: once for the wait its
+// Retry-After asks for, not again by another request waiting out the same
+// reset (the yubico client tells its clock that a 429's wait is a rate
+// limit's, not a retry's). The two requests are made one after the other
+// on a clock that stands still, as if they had waited together.
+func TestYubico429AnnouncedOncePerReset(t *testing.T) {
+	t.Parallel()
+	var (
+		mu   sync.Mutex
+		seen = map[string]bool{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		again := seen[r.URL.Path]
+		seen[r.URL.Path] = true
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !again {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"message":"slow down"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"shipment_id":%q,"shipment_state_id":10}`, path.Base(r.URL.Path))
+	}))
+	t.Cleanup(srv.Close)
+	var stderr bytes.Buffer
+	inv := &Invocation{
+		Config: &Config{YubicoAPI: srv.URL, yubicoToken: webauthn.Secret("yubico-token")},
+		Stderr: &stderr,
+		deps:   &deps{clock: &concurrentClock{now: testStart}, slowAfter: time.Hour},
+	}
+	c, err := newYubicoClient(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if _, err := c.Shipment(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "preenroll: Yubico answered GET /shipments_exact/a with HTTP 429; retrying in 3s\n"
+	if diff := cmp.Diff(want, stderr.String()); diff != "" {
+		t.Errorf("notices (-want +got):\n%s", diff)
 	}
 }
