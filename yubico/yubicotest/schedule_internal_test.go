@@ -233,3 +233,54 @@ func TestScheduleHeapOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleStaysBounded: a test that edits one shipment again and again,
+// and creates and deletes others, before the clock reaches any of their
+// transitions leaves a stale entry in the schedule for each change; the
+// fake drops them once they are most of it, so that its memory stays
+// bounded by the shipments it holds, not the changes made to them.
+func TestScheduleStaysBounded(t *testing.T) {
+	t.Parallel()
+	s, err := Start(WithInventory(Bucket{ProductID: 1, Quantity: 10, InventoryType: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	c, ctx := s.Client(), t.Context()
+	kept, err := c.CreateShipment(ctx, exactRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const changes = 100
+	longest := 0
+	for i := range changes {
+		if _, err := c.UpdateShipment(ctx, kept.ID, exactRequest()); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		sh, err := c.CreateShipment(ctx, exactRequest())
+		if err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+		if err := c.DeleteShipment(ctx, sh.ID); err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+		s.mu.Lock()
+		longest = max(longest, len(s.sched))
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	entries, capacity, shipments := len(s.sched), cap(s.sched), len(s.shipments)
+	s.mu.Unlock()
+	// compactScheduleLocked keeps at most max(64, 2·shipments) entries,
+	// plus the one pushed before it runs; the slice grows by appends, so
+	// its capacity is at most twice that.
+	const bound = 65
+	if shipments != 1 || longest > bound || capacity > 2*bound {
+		t.Errorf("after %d edits and %d creates and deletes: %d shipments, at most %d entries in the schedule (now %d, capacity %d); want 1 shipment, at most %d entries and capacity %d",
+			changes, changes, shipments, longest, entries, capacity, bound, 2*bound)
+	}
+	// The kept shipment's transition is still scheduled.
+	if next, ok := s.NextTransition(); !ok || next.IsZero() {
+		t.Errorf("NextTransition = %v, %v; want the kept shipment's validation", next, ok)
+	}
+}
