@@ -441,19 +441,39 @@ func TestFaultAndStateSettersRefuseBadCounts(t *testing.T) {
 // before the server closes): arrived is closed when it is held.
 func holdNext(t *testing.T, srv *yubicotest.Server) (arrived <-chan struct{}, release func()) {
 	t.Helper()
-	in, out := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	arrivals, releases := holdFirst(t, srv, 1)
+	return arrivals[0], releases[0]
+}
+
+// holdFirst holds each of the next n requests srv receives, once its
+// arrival is recorded, until its release is called (at the latest when the
+// test ends, before the server closes): arrived[i] is closed when the i-th
+// is held. The requests after them are not held.
+func holdFirst(t *testing.T, srv *yubicotest.Server, n int) (arrived []<-chan struct{}, release []func()) {
+	t.Helper()
+	ins, outs := make([]chan struct{}, n), make([]chan struct{}, n)
+	for i := range n {
+		ins[i], outs[i] = make(chan struct{}), make(chan struct{})
+		arrived = append(arrived, ins[i])
+		out := outs[i]
+		release = append(release, sync.OnceFunc(func() { close(out) }))
+		t.Cleanup(release[i])
+	}
+	var (
+		mu   sync.Mutex
+		next int
+	)
 	srv.OnArrival(func(*http.Request) {
-		held := false
-		once.Do(func() { held = true })
-		if held {
-			close(in)
-			<-out
+		mu.Lock()
+		i := next
+		next++
+		mu.Unlock()
+		if i < n {
+			close(ins[i])
+			<-outs[i]
 		}
 	})
-	release = sync.OnceFunc(func() { close(out) })
-	t.Cleanup(release)
-	return in, release
+	return arrived, release
 }
 
 // TestIdempotencyKeyJudgedAtArrival holds a retried create after it
@@ -563,5 +583,76 @@ func TestIdempotencyKeyJudgedAtArrival(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIdempotencyExpiredCreateNotYetPruned: a create with a key is past its
+// TTL as of a retry's arrival but still remembered, as a request in flight
+// since before it expired keeps it from being pruned; and the key is used
+// afresh after the retry arrived, before it is handled. The retry is
+// answered with the fresh create (the one it raced), not with the expired
+// one, and makes no shipment of its own. Two requests are held: the one
+// whose flight keeps the expired create remembered, and the retry.
+func TestIdempotencyExpiredCreateNotYetPruned(t *testing.T) {
+	t.Parallel()
+	ttl := yubicotest.IdempotencyTTL
+	srv := newServer(t)
+	c, ctx := srv.Client(), t.Context()
+	req := exactRequest()
+	req.IdempotencyKey = "order-00u1-1"
+	first, err := c.CreateShipment(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		sh  yubico.Shipment
+		err error
+	}
+	send := func(r yubico.ShipmentRequest) <-chan result {
+		done := make(chan result, 1)
+		go func() {
+			sh, err := c.CreateShipment(ctx, r)
+			done <- result{sh, err}
+		}()
+		return done
+	}
+	arrived, release := holdFirst(t, srv, 2)
+
+	// Within the first create's TTL, a create with another key arrives and
+	// is held: the fake cannot prune the first create while it is in flight.
+	advance(t, srv, time.Hour)
+	other := exactRequest()
+	other.IdempotencyKey = "order-00u2-1"
+	otherDone := send(other)
+	<-arrived[0]
+	// Past the first create's TTL, the retry arrives and is held.
+	advance(t, srv, ttl)
+	retryArrival := srv.Now()
+	retryDone := send(req)
+	<-arrived[1]
+	// A minute later, the key is used afresh: past the TTL, a new shipment.
+	advance(t, srv, time.Minute)
+	fresh, err := c.CreateShipment(ctx, req)
+	if err != nil || fresh.ID == first.ID {
+		t.Fatalf("create with the key past its TTL = %s, %v; want a new shipment", fresh.ID, err)
+	}
+
+	release[1]()
+	got := <-retryDone
+	if got.err != nil || got.sh.ID != fresh.ID {
+		t.Errorf("held retry = shipment %s, %v; want the fresh create's %s (the first's, %s, had expired when it arrived)",
+			got.sh.ID, got.err, fresh.ID, first.ID)
+	}
+	log := srv.RequestLog()
+	if last := log[len(log)-1]; !last.Replayed || !last.Time.Equal(retryArrival) {
+		t.Errorf("held retry logged as %+v; want replayed, at its arrival %v", last, retryArrival)
+	}
+	release[0]()
+	if o := <-otherDone; o.err != nil {
+		t.Fatalf("held create with another key: %v", o.err)
+	}
+	// The first create, the fresh one and the other key's: the retry made none.
+	if n := len(srv.Shipments()); n != 3 {
+		t.Errorf("%d shipments, want 3", n)
 	}
 }
