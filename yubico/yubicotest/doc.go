@@ -56,7 +56,8 @@
 // minutes (a shipment in state 3 is checked at the first tick after its
 // creation: undeliverable addresses go to 7 unless address_validation_bypass,
 // denied parties to 9); the fulfillment batch runs daily at 03:00
-// America/Los_Angeles (inventory is drawn, insufficient inventory goes to 8,
+// America/Los_Angeles (inventory is drawn for its shipments in creation
+// order, whenever each was validated; insufficient inventory goes to 8,
 // the rest to 10, and FIDO Pre-reg keys are programmed); shipping (103) and
 // delivery (104) follow after configurable delays. [Timing] holds all of it.
 // [Server.NextTransition] tells when the next of these is due, so a test can

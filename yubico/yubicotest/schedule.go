@@ -1,8 +1,6 @@
 package yubicotest
 
 import (
-	"cmp"
-	"slices"
 	"time"
 
 	"github.com/preenroll/preenroll/yubico"
@@ -13,14 +11,16 @@ import (
 // transition falls due, not a pass over every shipment at each instant
 // something is due.
 //
-// An entry's time is never after the transition it stands for: a change
-// to a shipment's state or times (create, edit, SetState, a transition)
-// pushes a new entry and leaves the older ones stale (their gen is no
-// longer the shipment's), and a delete makes them stale too. A validated
-// shipment's batch also depends on the last batch (see batchTimeLocked),
-// which only moves forward; a batch that runs before the one a shipment
-// waits for does not move it, but should an entry at the top be early all
-// the same, nextEventLocked moves it to the real time.
+// A live entry's time is exactly its shipment's next transition's. A
+// change to a shipment's state or times (create, edit, SetState, a
+// transition) pushes a new entry and leaves the older ones stale (their
+// gen is no longer the shipment's), and a delete makes them stale too. The
+// one thing a transition time depends on besides its shipment is the last
+// batch (a validated shipment's batch, see batchTimeLocked), and a batch
+// run at B moves only the batch times at or before B: those shipments'
+// entries were due at B, so popDueLocked took them and runDueLocked
+// rescheduled them. TestScheduleMatchesScan checks this after every step
+// of its random runs.
 
 // schedEntry is a scheduled look at shipment sh at time at, valid while
 // gen is sh.gen.
@@ -30,10 +30,11 @@ type schedEntry struct {
 	gen uint64
 }
 
-// schedule is a binary min-heap of entries, earliest first (ties in
-// creation order, which nothing relies on: due shipments are sorted before
-// they move). It is typed rather than a container/heap.Interface, whose
-// Push and Pop box every entry into an interface (an allocation each).
+// schedule is a binary min-heap of entries, earliest first, ties in
+// creation order: the order popDueLocked hands due shipments to the
+// lifecycle in, which the batch takes them in. It is typed rather than a
+// container/heap.Interface, whose Push and Pop box every entry into an
+// interface (an allocation each).
 type schedule []schedEntry
 
 // less reports whether entry i comes before entry j.
@@ -164,37 +165,23 @@ func (s *Server) compactScheduleLocked() {
 	s.sched.init()
 }
 
-// nextEventLocked returns the earliest pending transition time.
+// nextEventLocked returns the earliest pending transition time: that of
+// the earliest live entry (see schedule), once the stale ones before it
+// are dropped.
 func (s *Server) nextEventLocked() (time.Time, bool) {
 	for len(s.sched) > 0 {
-		e := s.sched[0]
-		if e.stale() {
-			s.sched.pop()
-			continue
+		if e := s.sched[0]; !e.stale() {
+			return e.at, true
 		}
-		t, ok := s.eventTimeLocked(e.sh)
-		switch {
-		case !ok:
-			// Every change to a shipment reschedules it, so this entry
-			// would be stale; drop it all the same.
-			s.sched.pop()
-			continue
-		case t.After(e.at):
-			// A batch ran since: the shipment waits for the next one.
-			s.sched[0].at = t
-			s.sched.fix(0)
-			continue
-		}
-		s.sched[0].at = t // t is e.at unless the fake has a bug: then it is earlier, and still the earliest
-		return t, true
+		s.sched.pop()
 	}
 	return time.Time{}, false
 }
 
 // popDueLocked removes the entries due at s.now from the schedule and
-// returns their shipments in creation order. A shipment whose entry was
-// early (see schedule) is among them; runDueLocked leaves it as it is and
-// reschedules it.
+// returns their shipments in creation order: advanceLocked runs the
+// lifecycle from one transition time to the next, so every entry due is
+// due at s.now, and the heap breaks that tie by creation order.
 func (s *Server) popDueLocked() []*shipment {
 	var due []*shipment
 	for len(s.sched) > 0 && !s.sched[0].at.After(s.now) {
@@ -203,6 +190,5 @@ func (s *Server) popDueLocked() []*shipment {
 			due = append(due, e.sh)
 		}
 	}
-	slices.SortFunc(due, func(a, b *shipment) int { return cmp.Compare(a.seq, b.seq) })
 	return due
 }

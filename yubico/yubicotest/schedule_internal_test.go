@@ -147,6 +147,9 @@ func TestScheduleMatchesScan(t *testing.T) {
 				if d := cmp.Diff(scanSrv.Inventory(), heapSrv.Inventory()); d != "" {
 					t.Fatalf("op %d (%s): inventory differs (-scan +schedule):\n%s", op, what, d)
 				}
+				if err := checkSchedule(heapSrv); err != nil {
+					t.Fatalf("op %d (%s): %v", op, what, err)
+				}
 				nextA, okA := heapSrv.NextTransition()
 				scanSrv.mu.Lock()
 				nextB, okB := scanNextEvent(scanSrv)
@@ -168,6 +171,38 @@ func TestScheduleMatchesScan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkSchedule checks what nextEventLocked and popDueLocked rely on: each
+// shipment with a transition to come has exactly one live entry in the
+// schedule, at the transition's time, and no other shipment has one.
+func checkSchedule(s *Server) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := map[*shipment]time.Time{}
+	for _, e := range s.sched {
+		if e.stale() {
+			continue
+		}
+		if _, dup := live[e.sh]; dup {
+			return fmt.Errorf("shipment %s has two live entries in the schedule", e.sh.id)
+		}
+		live[e.sh] = e.at
+	}
+	for sh := range s.order.all() {
+		at, scheduled := live[sh]
+		delete(live, sh)
+		switch want, ok := s.eventTimeLocked(sh); {
+		case ok != scheduled:
+			return fmt.Errorf("shipment %s (state %d): scheduled %v, has a transition to come %v", sh.id, int(sh.state), scheduled, ok)
+		case ok && !at.Equal(want):
+			return fmt.Errorf("shipment %s (state %d): scheduled at %v, its transition is at %v", sh.id, int(sh.state), at, want)
+		}
+	}
+	for sh := range live {
+		return fmt.Errorf("deleted shipment %s has a live entry in the schedule", sh.id)
+	}
+	return nil
 }
 
 func exactRequest() yubico.ShipmentRequest {
@@ -282,5 +317,47 @@ func TestScheduleStaysBounded(t *testing.T) {
 	// The kept shipment's transition is still scheduled.
 	if next, ok := s.NextTransition(); !ok || next.IsZero() {
 		t.Errorf("NextTransition = %v, %v; want the kept shipment's validation", next, ok)
+	}
+}
+
+// TestPopDueInCreationOrder: the shipments due at the same instant come
+// out of popDueLocked in creation order (which the batch takes them in),
+// however their entries were pushed, from the schedule's tie-break alone;
+// stale entries are skipped and entries not yet due stay.
+func TestPopDueInCreationOrder(t *testing.T) {
+	t.Parallel()
+	s := startLocked(t)
+	for seed := range uint64(8) {
+		rnd := mrand.New(mrand.NewPCG(seed, 11))
+		s.sched = nil
+		due := s.now
+		shipments := make([]*shipment, 12)
+		for i := range shipments {
+			shipments[i] = &shipment{id: fmt.Sprint("s", i), seq: uint64(i)}
+		}
+		later := &shipment{id: "later", seq: 100}
+		s.sched.push(schedEntry{at: due.Add(time.Minute), sh: later})
+		for _, i := range rnd.Perm(len(shipments)) {
+			sh := shipments[i]
+			if rnd.IntN(3) == 0 { // a stale entry of the same shipment, due too
+				s.sched.push(schedEntry{at: due, sh: sh, gen: sh.gen})
+				sh.gen++
+			}
+			s.sched.push(schedEntry{at: due, sh: sh, gen: sh.gen})
+		}
+		var got []string
+		for _, sh := range s.popDueLocked() {
+			got = append(got, sh.id)
+		}
+		var want []string
+		for _, sh := range shipments {
+			want = append(want, sh.id)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("seed %d: shipments due (-want +got):\n%s", seed, diff)
+		}
+		if len(s.sched) != 1 || s.sched[0].sh != later {
+			t.Errorf("seed %d: %d entries left, want only the one not yet due", seed, len(s.sched))
+		}
 	}
 }

@@ -110,23 +110,29 @@ func TestClockBackwardsLeavesScheduleAlone(t *testing.T) {
 }
 
 // TestBatchTakesShipmentsInCreationOrder: the batch fulfills its shipments
-// in creation order, whenever each was validated: a shipment edited (and
-// so validated again) after a later one still takes the inventory first.
+// in creation order, whenever each was validated: shipments edited (and so
+// validated again) after later ones still take the inventory first. Here
+// the three are validated last-created first.
 func TestBatchTakesShipmentsInCreationOrder(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, yubicotest.WithInventory(yubicotest.Bucket{ProductID: 1, Quantity: 2, InventoryType: 1}))
 	c := srv.Client()
-	ids := createShipments(t, c, 2, nil) // 2 keys each
-	advance(t, srv, 15*time.Minute)      // both validated
-	if _, err := c.UpdateShipment(t.Context(), ids[0], exactRequest()); err != nil {
-		t.Fatal(err)
+	ids := createShipments(t, c, 3, nil) // 2 keys each: enough for one
+	advance(t, srv, 15*time.Minute)      // all three validated
+	for _, i := range []int{1, 0} {
+		if _, err := c.UpdateShipment(t.Context(), ids[i], exactRequest()); err != nil {
+			t.Fatal(err)
+		}
+		advance(t, srv, 15*time.Minute) // validated again, after the later ones
 	}
-	advance(t, srv, 15*time.Minute) // the first validated again, after the second
 	must(t, srv.SetNow(srv.NextBatch()))
-	first, _ := srv.Shipment(ids[0])
-	second, _ := srv.Shipment(ids[1])
-	if first.State != yubico.StateSentToFulfillment || second.State != yubico.StateProcessingError {
-		t.Fatalf("after the batch: first %d %q, second %d %q; want 10, then 8 (insufficient inventory)",
-			int(first.State), srv.Messages(ids[0]), int(second.State), srv.Messages(ids[1]))
+	var got []yubico.ShipmentState
+	for _, id := range ids {
+		sh, _ := srv.Shipment(id)
+		got = append(got, sh.State)
+	}
+	want := []yubico.ShipmentState{yubico.StateSentToFulfillment, yubico.StateProcessingError, yubico.StateProcessingError}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("states after the batch (-want +got), the first created should take the inventory:\n%s", diff)
 	}
 }
