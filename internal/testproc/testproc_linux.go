@@ -40,6 +40,9 @@ func start(cmd *exec.Cmd) (<-chan struct{}, error) {
 		}
 		pid := cmd.Process.Pid
 		started <- nil
+		if afterFork != nil {
+			afterFork()
+		}
 		var info unix.Siginfo
 		for {
 			// ECHILD: the caller's cmd.Wait has reaped it already.
@@ -54,6 +57,13 @@ func start(cmd *exec.Cmd) (<-chan struct{}, error) {
 	}
 	return exited, nil
 }
+
+// afterFork, when a test sets it, is called by the goroutine that forked a
+// child, once the child has started, before it waits for the child's exit:
+// TestForkingThreadKept blocks in it, parking the goroutine (which nothing
+// else does in that window of microseconds), to show that no other
+// goroutine runs on the forking thread meanwhile.
+var afterFork func()
 
 // awaitExit waits until the child has exited.
 func awaitExit(exited <-chan struct{}) { <-exited }

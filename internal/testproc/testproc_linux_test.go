@@ -20,6 +20,10 @@ import (
 // then hangs, for TestChildDiesWithTestBinary.
 const parentEnv = "TESTPROC_PARENT"
 
+// forkingEnv makes the test binary run TestForkingThreadKept's checks,
+// for TestForkingThreadKept.
+const forkingEnv = "TESTPROC_FORKING_THREAD"
+
 // exitWait bounds the waits for a process to exit; they end at the exit,
 // through a pidfd, not after this time.
 const exitWait = 30 * time.Second
@@ -53,9 +57,10 @@ func exited(t *testing.T, fd int, d time.Duration) bool {
 
 // init keeps the main thread, as the parent, for the program's main
 // goroutine: Go wedges rather than ends the main thread when a goroutine
-// ends locked to it, so TestHangingParent's caller must run elsewhere.
+// ends locked to it, so TestHangingParent's caller, and the thread
+// TestForkingThreadKept forks from, must be others.
 func init() {
-	if os.Getenv(parentEnv) == "1" {
+	if os.Getenv(parentEnv) == "1" || os.Getenv(forkingEnv) == "1" {
 		runtime.LockOSThread()
 	}
 }
@@ -213,4 +218,68 @@ func TestOutputs(t *testing.T) {
 func isExit(err error, code int) bool {
 	ee, ok := err.(*exec.ExitError)
 	return ok && ee.ExitCode() == code
+}
+
+// TestForkingThreadKept: while a child runs, the thread that forked it
+// runs nothing else, so that no goroutine ending locked to its thread can
+// end that one (which would kill the child: the parent-death signal
+// follows the forking thread). The forking goroutine is held, parked,
+// after the fork (afterFork), as the scheduler may park or move it before
+// it waits; goroutines ending locked to their threads then end threads
+// until the forking one would have been among them. It runs in a new test
+// binary whose main thread, which Go never ends, init keeps for the main
+// goroutine.
+func TestForkingThreadKept(t *testing.T) {
+	if _, err := exec.LookPath("sleep"); err != nil {
+		t.Skipf("no sleep program: %v", err)
+	}
+	if os.Getenv(forkingEnv) != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestForkingThreadKept$", "-test.v")
+		cmd.Env = append(os.Environ(), forkingEnv+"=1")
+		if out, err := CombinedOutput(t, cmd); err != nil || !strings.Contains(string(out), "--- PASS: TestForkingThreadKept") {
+			t.Errorf("%v:\n%s", err, out)
+		}
+		return
+	}
+	forker, release := make(chan int, 1), make(chan struct{})
+	afterFork = func() {
+		forker <- unix.Gettid()
+		<-release
+	}
+	defer func() { afterFork = nil }()
+	cmd := exec.Command("sleep", "1000")
+	if err := Start(t, cmd); err != nil {
+		t.Fatal(err)
+	}
+	child := pidfd(t, cmd.Process.Pid)
+	tid := <-forker
+	if tid == os.Getpid() {
+		t.Fatal("the child was forked on the main thread, which init keeps")
+	}
+	threadGone := func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid))
+		return os.IsNotExist(err)
+	}
+	// Each goroutine that ends locked to its thread ends that thread, and
+	// the scheduler takes an idle thread, or makes one, for the next: 64
+	// rounds go through every idle thread many times over.
+	done := make(chan struct{})
+	for round := 0; round < 64 && !threadGone(); round++ {
+		for range runtime.GOMAXPROCS(0) {
+			go func() {
+				runtime.LockOSThread()
+				done <- struct{}{}
+			}()
+		}
+		for range runtime.GOMAXPROCS(0) {
+			<-done
+		}
+	}
+	close(release)
+	if threadGone() {
+		t.Errorf("the thread %d that forked the child ran a goroutine that ended it", tid)
+	}
+	if exited(t, child, 0) {
+		t.Error("the child died while its test runs (its forking thread ended)")
+	}
 }
