@@ -26,6 +26,7 @@ type paceStep struct {
 	why        httpclient.WaitReason // admit: why it waits (none without a wait)
 	n          int                   // admit: how many times (default 1), each with the same decision
 	headerless bool                  // refuse: the 429 had no X-Rate-Limit-* headers
+	answers    int                   // observe: how many of this client's requests the report answers (default 1)
 }
 
 func TestPaceDecisions(t *testing.T) {
@@ -55,7 +56,7 @@ func TestPaceDecisions(t *testing.T) {
 			{at: 20 * time.Millisecond, op: "admit", wait: gap(588, 59980*time.Millisecond), why: httpclient.WaitPacing},
 		}},
 		{"answers free their requests' places", 1, true, []paceStep{
-			{op: "observe", limit: 60, remaining: 3, reset: 60 * time.Second},
+			{op: "observe", limit: 60, remaining: 3, reset: 60 * time.Second, answers: 57},
 			{op: "admit", n: 1},
 			// 3 − 1 in flight − 1 reserved = 1 left, but no token yet.
 			{op: "admit", wait: gap(1, 60*time.Second), why: httpclient.WaitPacing},
@@ -64,7 +65,7 @@ func TestPaceDecisions(t *testing.T) {
 			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second, why: httpclient.WaitReset},
 			{at: 31 * time.Second, op: "done"},
 			{at: 31 * time.Second, op: "done"},
-			{at: 31 * time.Second, op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second},
+			{at: 31 * time.Second, op: "observe", limit: 60, remaining: 1, reset: 60 * time.Second, answers: 2},
 			// 1 − 0 − 1 = 0 left.
 			{at: 31 * time.Second, op: "admit", wait: 29 * time.Second, why: httpclient.WaitReset},
 		}},
@@ -78,7 +79,8 @@ func TestPaceDecisions(t *testing.T) {
 			{at: time.Second, op: "admit", wait: 59 * time.Second, why: httpclient.WaitReset},
 		}},
 		{"at the reset the next window starts at the full rate", 1, true, []paceStep{
-			{op: "observe", limit: 120, remaining: 0, reset: 60 * time.Second},
+			// This client spent the window alone.
+			{op: "observe", limit: 120, remaining: 0, reset: 60 * time.Second, answers: 120},
 			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second, why: httpclient.WaitReset},
 			// Assumed: 120 requests, a 60 s window from now; the burst is
 			// 120 / 60 s × 1 s = 2.
@@ -119,6 +121,74 @@ func TestPaceDecisions(t *testing.T) {
 			{at: 10 * time.Second, op: "refuse", headerless: true},
 			{at: 10 * time.Second, op: "admit", wait: 50 * time.Second, why: httpclient.WaitReset},
 		}},
+		{"alone: answers and requests in flight account for the drop, nothing more is held back", 1, true, []paceStep{
+			{op: "admit"},
+			{op: "done"},
+			{op: "observe", limit: 20, remaining: 19, reset: 2 * time.Second},
+			{op: "admit", n: 3}, // from the burst of 10
+			{op: "done"},
+			// 4 counted: 2 answered, 2 in flight.
+			{op: "observe", limit: 20, remaining: 16, reset: 2 * time.Second},
+			{op: "done"},
+			{op: "observe", limit: 20, remaining: 16, reset: 2 * time.Second},
+			{op: "done"},
+			{op: "observe", limit: 20, remaining: 16, reset: 2 * time.Second},
+			// 16 − 1 reserved = 15 left: the rest of the burst goes at
+			// once, the others are paced.
+			{op: "admit", n: 7},
+			{op: "admit", wait: gap(15-7, 2*time.Second), why: httpclient.WaitPacing},
+		}},
+		{"as many requests as other clients sent between two answers are held back, not the reserve besides", 1, true, []paceStep{
+			{op: "observe", limit: 20, remaining: 19, reset: 2 * time.Second},
+			// Its next answer, 4 fewer: 3 were another client's.
+			{op: "observe", limit: 20, remaining: 15, reset: 2 * time.Second},
+			// 15 − max(1 reserved, 3 others') = 12: the burst (10) goes,
+			// the other two are paced.
+			{op: "admit", n: 10},
+			{op: "admit", wait: gap(2, 2*time.Second), why: httpclient.WaitPacing},
+			{at: 1500 * time.Millisecond, op: "done", n: 10},
+			{at: 1500 * time.Millisecond, op: "observe", limit: 20, remaining: 5, reset: 2 * time.Second, answers: 10},
+			// 5 − 3 = 2 left, though Remaining says 5 and the reserve is 1.
+			{at: 1500 * time.Millisecond, op: "admit", n: 2},
+			{at: 1500 * time.Millisecond, op: "admit", wait: 500 * time.Millisecond, why: httpclient.WaitReset},
+		}},
+		{"the first answer of a window is not a gap: what others spent before it is not held back", 1, true, []paceStep{
+			// 10 spent in the window, 1 of them this client's.
+			{op: "observe", limit: 20, remaining: 10, reset: 2 * time.Second},
+			// 10 − 1 reserved = 9, the burst spent down to them.
+			{op: "admit", n: 9},
+			{op: "admit", wait: 2 * time.Second, why: httpclient.WaitReset},
+		}},
+		{"after a window others drew from, the next starts with one request, not a burst", 1, true, []paceStep{
+			{op: "observe", limit: 20, remaining: 10, reset: 2 * time.Second},
+			{at: 2 * time.Second, op: "admit"},
+			// Assumed: 20 − 1 in flight − 1 reserved = 18 over the next 2 s.
+			{at: 2 * time.Second, op: "admit", wait: gap(18, 2*time.Second), why: httpclient.WaitPacing},
+			{at: 2010 * time.Millisecond, op: "done"},
+			// Its answer: others had spent 6 of the new window.
+			{at: 2010 * time.Millisecond, op: "observe", limit: 20, remaining: 13, reset: 4 * time.Second},
+			// Still paced (no burst): 13 − 1 = 12 over the 1.99 s left.
+			{at: 2010 * time.Millisecond, op: "admit", wait: gap(12, 1990*time.Millisecond) - 10*time.Millisecond, why: httpclient.WaitPacing},
+		}},
+		{"others' gap is held back for one more window, then forgotten", 0, true, []paceStep{
+			{op: "observe", limit: 20, remaining: 19, reset: 2 * time.Second},
+			{op: "observe", limit: 20, remaining: 16, reset: 2 * time.Second},
+			// A new window, alone in it so far: the last window's gap of 2 still holds.
+			{at: 2 * time.Second, op: "observe", limit: 20, remaining: 3, reset: 4 * time.Second, answers: 17},
+			{at: 2 * time.Second, op: "admit"},
+			{at: 2 * time.Second, op: "admit", wait: 2 * time.Second, why: httpclient.WaitReset},
+			{at: 2 * time.Second, op: "done"},
+			// The next window, alone again: nothing held back.
+			{at: 4 * time.Second, op: "observe", limit: 20, remaining: 2, reset: 6 * time.Second, answers: 18},
+			{at: 4 * time.Second, op: "admit", n: 2},
+			{at: 4 * time.Second, op: "admit", wait: 2 * time.Second, why: httpclient.WaitReset},
+		}},
+		{"a 429 is not counted as this client's answer", 0, true, []paceStep{
+			{op: "observe", limit: 20, remaining: 1, reset: 2 * time.Second, answers: 19},
+			{op: "refuse", limit: 20, reset: 2 * time.Second, wait: 2 * time.Second},
+			// The window ends; the next starts with its burst: no others seen.
+			{at: 2 * time.Second, op: "admit", n: 10},
+		}},
 		{"pacing off: requests go at once, even when none is left", 1, false, []paceStep{
 			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
 			{op: "admit", n: 3},
@@ -140,7 +210,7 @@ func TestPaceDecisions(t *testing.T) {
 				resetUnix := t0.Add(s.reset).Unix()
 				switch s.op {
 				case "observe":
-					p.observe(now, rl, resetUnix)
+					p.observe(now, rl, resetUnix, max(s.answers, 1))
 				case "refuse":
 					if s.headerless {
 						p.refused(now, RateLimit{}, 0, false, s.wait)
@@ -148,7 +218,7 @@ func TestPaceDecisions(t *testing.T) {
 						p.refused(now, rl, resetUnix, true, s.wait)
 					}
 				case "done":
-					p.pending--
+					p.pending -= max(s.n, 1)
 				case "admit":
 					for range max(s.n, 1) {
 						w, why := p.admit(now, tc.reserve, tc.pace)

@@ -55,8 +55,13 @@ type RetryPolicy struct {
 	// is shared by every goroutine using the client and every route of the
 	// bucket, and since Remaining counts every client of the org's bucket,
 	// clients in several processes that pace by it slow down for each
-	// other and together stay within the limit. Negative disables pacing
-	// (requests go at once; only a 429 makes the client wait).
+	// other and together stay within the limit. When the headers show such
+	// other clients, the client leaves unused at least as many requests as
+	// they sent between two of its answers (in this window or the last),
+	// if that is more than Reserve: its Remaining is older than theirs by
+	// that many, and otherwise two clients would both spend a window's last
+	// request. Negative disables pacing (requests go at once; only a 429
+	// makes the client wait).
 	Reserve int
 	// RateLimitJitter spreads the waits after a 429: a uniformly random
 	// extra wait in [0, RateLimitJitter) is added, so that calls refused
