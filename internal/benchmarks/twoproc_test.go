@@ -219,16 +219,17 @@ func BenchmarkOrderBatchTwoProcesses(b *testing.B) {
 
 // TestOrderBatchTwoProcesses is BenchmarkOrderBatchTwoProcesses, short:
 // two `preenroll batch` processes order 60 users between them in 2 s
-// windows of 20 requests. Together they draw at most one 429 a process
-// in any window, every user is ordered exactly once, and neither process
-// announces more than one wait a window and one retry a 429.
+// windows of 20 requests. Together they draw at most one 429 in any
+// window (the benchmark's target), every user is ordered exactly once,
+// and neither process announces more than one wait a window and one retry
+// a 429.
 //
-// The bound on 429s is the benchmark's target (one a window) with one
-// more: at a window's end each process may send the last request the
-// headers it has seen allow before the other's answer lowers them, and
-// on a loaded machine, in 2 s windows on the real clock, both sometimes
-// do (2 in one window in about one run of 15, idle). Without pacing each
-// process draws many 429s a window and fails orders.
+// Each process sees the other in the headers and holds back what the
+// other sends between two of its answers (okta/pace.go): in 34 runs on
+// 2026-12-06, idle and loaded, no 429 at all. Before that, both processes
+// sometimes spent the same requests at a window's start (a 429 in 2 of 12
+// idle runs, two in one window in 1 of 23 loaded runs). Without pacing
+// each process draws many 429s a window and fails orders.
 func TestOrderBatchTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the program and runs two processes for about 12 s")
@@ -238,9 +239,9 @@ func TestOrderBatchTwoProcesses(t *testing.T) {
 	res := r.orderTwoProcesses(t, c)
 	t.Logf("%d requests accepted, %d 429s in %d windows (at most %d in one), achieved/allowed %.3f, %v; lines on stderr %v",
 		res.requests, res.rejected, res.windows, res.worst, res.efficiency(c), res.wall.Round(time.Millisecond), res.stderrLines())
-	if res.worst > processes {
-		t.Errorf("%d 429s in one window (%d in %d windows), want at most %d: the processes do not pace by the shared budget",
-			res.worst, res.rejected, res.windows, processes)
+	if res.worst > 1 {
+		t.Errorf("%d 429s in one window (%d in %d windows), want at most 1: the processes do not pace by the shared budget",
+			res.worst, res.rejected, res.windows)
 	}
 	if want := 2 * c.orders; res.requests != want {
 		t.Errorf("%d requests accepted in the bucket, want %d (two per order)", res.requests, want)
