@@ -54,9 +54,9 @@ type pace struct {
 	// requests other clients can have sent (Limit − Remaining, less this
 	// client's answered and pending requests: a lower bound, 0 when the
 	// client is alone), and gap the most of those that fell between two of
-	// its answers. othersLast and gapLast are the previous window's.
+	// its answers. gapLast is the previous window's gap.
 	answered, others, gap int
-	othersLast, gapLast   int
+	gapLast               int
 }
 
 // tokenSlack absorbs float rounding: after waiting the computed time a
@@ -173,7 +173,7 @@ func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64, answers int
 		}
 		p.remaining, p.reset, p.rolled = rl.Remaining, rl.Reset, false
 		p.blocked = time.Time{}
-		p.othersLast, p.gapLast = p.others, p.gap
+		p.gapLast = p.gap
 		p.answered, p.others, p.gap = 0, 0, 0
 	case resetUnix == p.resetUnix: // the same window: the lowest count and earliest reset are the truest
 		p.rep.Limit = rl.Limit
