@@ -29,8 +29,9 @@ type pacer struct {
 
 // pace is the pacing state of one bucket.
 type pace struct {
-	// rep is what Okta reported for the current window: its limit, the
-	// lowest Remaining and the earliest local estimate of its reset (each
+	// rep is what Okta reported for the current window: its latest limit,
+	// the Remaining of the response that counted the most requests used
+	// (Limit − Remaining; with one limit, the lowest) and the earliest local estimate of its reset (each
 	// response's estimate is late by up to a second, as X-Rate-Limit-Reset
 	// and Date have one-second resolution, never early). Client.RateLimit
 	// returns it.
@@ -52,9 +53,12 @@ type pace struct {
 	// Other clients of the bucket, as the headers show them. In rep's
 	// window: answered counts this client's answers, others is the fewest
 	// requests other clients can have sent (Limit − Remaining, less this
-	// client's answered and pending requests: a lower bound, 0 when the
-	// client is alone), and gap the most of those that fell between two of
-	// its answers. gapLast is the previous window's gap.
+	// client's answered and pending requests: a lower bound; 0 when the
+	// client is alone, unless Okta counted requests of its own whose
+	// answers it never read, see countOthers), and gap the most of those
+	// that fell between two of its answers. gapLast is the gap of the
+	// window answered before rep's: windows without answers (an idle
+	// client) do not move them.
 	answered, others, gap int
 	gapLast               int
 }
@@ -106,7 +110,8 @@ func (p *pace) admit(now time.Time, reserve int, pace bool) (wait time.Duration,
 
 // staleness is how many requests other clients may have sent that the
 // last Remaining does not show yet: the most they sent between two of
-// this client's answers in this window or the last. The client leaves
+// this client's answers in this window or the last one it had answers
+// in. The client leaves
 // that many unused (its reserve, if more), or it and the others would
 // spend the same last requests of a window, each seeing them free.
 //
@@ -115,8 +120,13 @@ func (p *pace) admit(now time.Time, reserve int, pace bool) (wait time.Duration,
 // sharing a bucket of 100 requests per 10 s (BenchmarkOrderBatchTwoProcesses,
 // BENCHMARKS.md), reserve + staleness used 0.960–0.977 of the windows and
 // max(reserve, staleness) 0.977–0.990, both with no 429.
+//
+// It is at most Limit − 1, what others can send between two answers in a
+// window of the current limit: a gap seen under a higher limit, before
+// Okta lowered it, would otherwise leave nothing to send in every window,
+// and with no answer to end it the client would wait for ever.
 func (p *pace) staleness() int {
-	return max(p.gap, p.gapLast)
+	return min(max(p.gap, p.gapLast), max(p.rep.Limit-1, 0))
 }
 
 // burst is how many requests may go at once: a second's worth of the
@@ -175,9 +185,14 @@ func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64, answers int
 		p.blocked = time.Time{}
 		p.gapLast = p.gap
 		p.answered, p.others, p.gap = 0, 0, 0
-	case resetUnix == p.resetUnix: // the same window: the lowest count and earliest reset are the truest
+	case resetUnix == p.resetUnix: // the same window: the most requests used and earliest reset are the truest
+		// Used is Limit − Remaining: with one Limit the lowest Remaining
+		// wins, and it stays comparable when Okta changes the limit
+		// mid-window (it raises and lowers limits without notice), where
+		// a Remaining under the old limit would read as others' requests.
+		used := max(p.rep.Limit-p.rep.Remaining, rl.Limit-rl.Remaining)
 		p.rep.Limit = rl.Limit
-		p.rep.Remaining = min(p.rep.Remaining, rl.Remaining)
+		p.rep.Remaining = max(rl.Limit-used, 0)
 		if rl.Reset.Before(p.rep.Reset) {
 			p.rep.Reset = rl.Reset
 		}
@@ -198,8 +213,9 @@ func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64, answers int
 // requests in the window (those answered in it, and at most those still
 // in flight), so Limit − Remaining less those is a lower bound on the
 // others' requests: a request of this client that Okta counted but whose
-// answer was lost counts as another's, which only makes the client more
-// careful.
+// answer the client never read (a transport error or cancelled call after
+// Okta counted it, a response without usable X-Rate-Limit-* headers)
+// counts as another's, which only makes the client more careful.
 func (p *pace) countOthers(first bool) {
 	others := p.rep.Limit - p.rep.Remaining - p.answered - p.pending
 	if others > p.others {

@@ -56,12 +56,12 @@ type RetryPolicy struct {
 	// bucket, and since Remaining counts every client of the org's bucket,
 	// clients in several processes that pace by it slow down for each
 	// other and together stay within the limit. When the headers show such
-	// other clients, the client leaves unused at least as many requests as
-	// they sent between two of its answers (in this window or the last),
-	// if that is more than Reserve: its Remaining is older than theirs by
-	// that many, and otherwise two clients would both spend a window's last
-	// request. Negative disables pacing (requests go at once; only a 429
-	// makes the client wait).
+	// other clients, the client leaves unused the most requests they were
+	// seen to send between two of its answers in the last two windows it
+	// had answers in (at most Limit − 1), if that is more than Reserve: its
+	// Remaining may be older than theirs by that many, and otherwise two
+	// clients would both spend a window's last request. Negative disables
+	// pacing (requests go at once; only a 429 makes the client wait).
 	Reserve int
 	// RateLimitJitter spreads the waits after a 429: a uniformly random
 	// extra wait in [0, RateLimitJitter) is added, so that calls refused
