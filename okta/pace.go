@@ -165,7 +165,9 @@ func (p *pace) roll(now time.Time) {
 
 // observe takes the rate-limit headers of a response received at now:
 // answers is how many of this client's requests it answers that Okta
-// counted, 1 for an answer, 0 for a 429 (Okta refused the request).
+// counted, 1 for an answer, 0 for a 429 (Okta refused the request). Both
+// tell what other clients spent (see countOthers): a 429 says the window
+// is spent, and what this client did not spend of it, others did.
 func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64, answers int) {
 	if resetUnix <= 0 || rl.Reset.IsZero() {
 		// No reset to pace by: keep the report for Client.RateLimit only.
@@ -175,8 +177,10 @@ func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64, answers int
 		return
 	}
 	p.window = max(p.window, rl.Reset.Sub(now))
+	first := false
 	switch {
 	case !p.reported || resetUnix > p.resetUnix: // a new window
+		first = true
 		p.rep, p.reported, p.resetUnix = rl, true, resetUnix
 		if p.reset.IsZero() {
 			p.tokens, p.refilled = p.burst(), now
@@ -202,16 +206,15 @@ func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64, answers int
 	default: // An older window's response, arriving late, says nothing new.
 		return
 	}
-	if answers > 0 {
-		p.answered += answers
-		p.countOthers(p.answered == answers)
-	}
+	p.answered += answers
+	p.countOthers(first)
 }
 
-// countOthers updates others and gap from rep after an answer, the
-// window's first if first. Okta has counted at most answered + pending of this client's
-// requests in the window (those answered in it, and at most those still
-// in flight), so Limit − Remaining less those is a lower bound on the
+// countOthers updates others and gap from rep after a response (an answer
+// or a 429), the window's first if first. Okta has counted at most
+// answered + pending of this client's requests in the window (those
+// answered in it, and at most those still in flight; not a refused one),
+// so Limit − Remaining less those is a lower bound on the
 // others' requests: a request of this client that Okta counted but whose
 // answer the client never read (a transport error or cancelled call after
 // Okta counted it, a response without usable X-Rate-Limit-* headers)
@@ -219,7 +222,7 @@ func (p *pace) observe(now time.Time, rl RateLimit, resetUnix int64, answers int
 func (p *pace) countOthers(first bool) {
 	others := p.rep.Limit - p.rep.Remaining - p.answered - p.pending
 	if others > p.others {
-		if !first { // the first answer of a window has no answer before it
+		if !first { // the window's first response has none before it
 			p.gap = max(p.gap, others-p.others)
 		}
 		p.others = others

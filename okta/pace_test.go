@@ -183,11 +183,29 @@ func TestPaceDecisions(t *testing.T) {
 			{at: 4 * time.Second, op: "admit", n: 2},
 			{at: 4 * time.Second, op: "admit", wait: 2 * time.Second, why: httpclient.WaitReset},
 		}},
-		{"a 429 is not counted as this client's answer", 0, true, []paceStep{
+		{"a 429 after this client's own requests: it was alone, the next window starts with its burst", 0, true, []paceStep{
+			// 20 of 20 used: 19 answered, 1 still in flight.
+			{op: "admit", n: 21},
+			{op: "done", n: 19},
+			{op: "observe", limit: 20, remaining: 0, reset: 2 * time.Second, answers: 19},
+			{op: "done"}, // the 21st: refused
+			{op: "refuse", limit: 20, reset: 2 * time.Second, wait: 2 * time.Second},
+			{op: "done"},
+			{op: "observe", limit: 20, remaining: 0, reset: 2 * time.Second},
+			{at: 2 * time.Second, op: "admit", n: 10},
+		}},
+		{"a 429 where this client left one request: another took it, the next window starts with one request", 0, true, []paceStep{
 			{op: "observe", limit: 20, remaining: 1, reset: 2 * time.Second, answers: 19},
 			{op: "refuse", limit: 20, reset: 2 * time.Second, wait: 2 * time.Second},
-			// The window ends; the next starts with its burst: no others seen.
-			{at: 2 * time.Second, op: "admit", n: 10},
+			{at: 2 * time.Second, op: "admit"},
+			// Assumed: 20 − 1 in flight − max(0 reserved, 1 others') = 18
+			// over the next 2 s.
+			{at: 2 * time.Second, op: "admit", wait: gap(18, 2*time.Second), why: httpclient.WaitPacing},
+		}},
+		{"a window seen only through a 429 was others'", 0, true, []paceStep{
+			{op: "refuse", limit: 20, reset: 2 * time.Second, wait: 2 * time.Second},
+			{at: 2 * time.Second, op: "admit"},
+			{at: 2 * time.Second, op: "admit", wait: gap(19, 2*time.Second), why: httpclient.WaitPacing},
 		}},
 		{"pacing off: requests go at once, even when none is left", 1, false, []paceStep{
 			{op: "observe", limit: 60, remaining: 0, reset: 60 * time.Second},
