@@ -286,3 +286,31 @@ func TestPacerDone(t *testing.T) {
 		t.Error("a bucket never answered has a rate limit")
 	}
 }
+
+// A report of more requests left than the window's limit is read as the
+// limit: the pacer never paces by more than a window holds.
+func TestParseRateLimitRemainingAboveLimit(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		limit, remaining string
+		want             RateLimit
+		ok               bool
+	}{
+		{"600", "599", RateLimit{Limit: 600, Remaining: 599, Reset: t0.Add(time.Minute)}, true},
+		{"600", "5000", RateLimit{Limit: 600, Remaining: 600, Reset: t0.Add(time.Minute)}, true},
+		{"0", "3", RateLimit{Limit: 0, Remaining: 0, Reset: t0.Add(time.Minute)}, true},
+		{"600", "-1", RateLimit{}, false},
+	} {
+		h := http.Header{
+			"Date":                   {t0.Format(http.TimeFormat)},
+			"X-Rate-Limit-Limit":     {tc.limit},
+			"X-Rate-Limit-Remaining": {tc.remaining},
+			"X-Rate-Limit-Reset":     {strconv.FormatInt(t0.Add(time.Minute).Unix(), 10)},
+		}
+		got, ok := parseRateLimit(h, t0)
+		if ok != tc.ok || !got.Reset.Equal(tc.want.Reset) || got.Limit != tc.want.Limit || got.Remaining != tc.want.Remaining {
+			t.Errorf("Limit %s, Remaining %s: got %+v, %v; want %+v, %v", tc.limit, tc.remaining, got, ok, tc.want, tc.ok)
+		}
+	}
+}

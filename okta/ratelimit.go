@@ -137,7 +137,9 @@ func parseRateLimit(h http.Header, now time.Time) (RateLimit, bool) {
 	if err1 != nil || err2 != nil || limit < 0 || remaining < 0 {
 		return RateLimit{}, false
 	}
-	rl := RateLimit{Limit: limit, Remaining: remaining}
+	// A Remaining above Limit would let the pacer send more than the
+	// window holds: no window has more left than its limit.
+	rl := RateLimit{Limit: limit, Remaining: min(remaining, limit)}
 	if d, ok := resetDelay(h, now); ok {
 		rl.Reset = now.Add(d)
 	}
