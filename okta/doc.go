@@ -75,13 +75,14 @@
 // shared by every goroutine and every route of a bucket; since Remaining
 // counts the whole org's use of the bucket, several processes that each
 // pace by it stay within the limit together. When Remaining falls by more
-// than the client's own requests explain, other clients share the bucket:
-// the client then holds back the most requests they were seen to send
-// between two of its answers (what its view of Remaining may lack), and
-// starts the next window with one request instead of a burst. On HTTP 429 it waits until the
-// reset and retries. Transport errors and 5xx responses are retried with jittered
-// exponential backoff, but only for idempotent calls. Every wait is
-// context-aware. See [RetryPolicy].
+// than the client's own requests explain (or a 429 says a window is spent
+// that they did not spend), other clients share the bucket: the client
+// then holds back the most requests they were seen to send between two of
+// its answers (what its view of Remaining may lack), and starts the next
+// window with one request instead of a burst. On HTTP 429 it waits until
+// the reset and retries. Transport errors and 5xx responses are retried
+// with jittered exponential backoff, but only for idempotent calls. Every
+// wait is context-aware. See [RetryPolicy].
 //
 // # Secrets
 //
