@@ -7,6 +7,10 @@ import "database/sql"
 // SQLiteDB returns the database handle of s.
 func SQLiteDB(s *SQLiteStore) *sql.DB { return s.db }
 
+// SQLiteLazyDB returns the handle on which s commits bookkeeping Puts
+// (synchronous=NORMAL).
+func SQLiteLazyDB(s *SQLiteStore) *sql.DB { return s.lazy }
+
 // SQLiteMigrations is the number of migrations of the SQLite schema.
 var SQLiteMigrations = len(sqliteMigrations)
 

@@ -336,6 +336,14 @@ type Store interface {
 	// record exists yet) and returns it with its new version. Otherwise it
 	// stores nothing and returns an error matching ErrVersionConflict.
 	// r.History must begin with the stored history (it only grows).
+	//
+	// A Put that adds no history entry is bookkeeping that is no step
+	// (a Sync claim, a lease, a next check), which the Service makes
+	// again when it finds the record without it. A store may commit
+	// such a Put less durably than the others, so that a power loss
+	// rolls it back, provided that it then rolls back no later write
+	// with it ([SQLiteStore] does; an intent or a result, which adds an
+	// entry, is always committed durably).
 	Put(ctx context.Context, r Record) (Record, error)
 	// List returns the records selected by q, ordered by user ID.
 	List(ctx context.Context, q Query) ([]Record, error)

@@ -20,12 +20,23 @@ import (
 // record's version. Each record is one row: its status, step and version in
 // columns, the rest as a JSON document. Create one with [OpenSQLite] and
 // Close it when done.
+//
+// Every write is committed durably (synchronous=FULL) except a Put that adds
+// no history entry: see [OpenSQLite].
 type SQLiteStore struct {
-	db   *sql.DB
+	db   *sql.DB // synchronous=FULL: every write but bookkeeping
+	lazy *sql.DB // synchronous=NORMAL: Puts that add no history entry
 	path string
 
 	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // prepared once per query text (see stmt)
+	stmts map[stmtKey]*sql.Stmt // prepared once per handle and query text (see stmt)
+}
+
+// stmtKey names a prepared statement: its query text on one of the two
+// handles.
+type stmtKey struct {
+	db    *sql.DB
+	query string
 }
 
 // sqliteMigrations are applied in order, each once, recorded in the
@@ -105,6 +116,20 @@ const sqliteBusyTimeout = 10 * time.Second
 // commits after a power loss (https://www.sqlite.org/pragma.html#pragma_synchronous).
 // FULL is also modernc.org/sqlite's default, in WAL mode too; it is set
 // here so that it stays explicit.
+//
+// One kind of write is committed without waiting for the disk
+// (synchronous=NORMAL, on a second handle to the same file): a Put that adds
+// no history entry. The Service writes those only for bookkeeping that is no
+// step (a Sync pass's claim, a lease taken over or released, when a parcel
+// was last looked at and when to look again), never for an intent or a
+// result, and each is a write it makes again when it finds the record
+// without it. In WAL mode the commits a power loss can roll back are a
+// suffix of the log: the next durable commit syncs every frame before it, so
+// a lost bookkeeping write takes nothing else with it, and the record is
+// left as it was before that write. A Sync pass that polls shipments makes
+// mostly such writes (a claim and a next check per record), so they cost no
+// fsync each.
+//
 // It returns an error if the file cannot be opened, is not a database, or
 // has a schema newer than this package knows.
 func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
@@ -114,15 +139,23 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	if strings.ContainsAny(path, "?\x00") {
 		return nil, fmt.Errorf("fulfillment: sqlite: path %q contains '?' or NUL", path)
 	}
-	dsn := path + "?_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	dsn := func(synchronous string) string {
+		return path + "?_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")" +
+			"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_txlock=immediate"
+	}
+	db, err := sql.Open("sqlite", dsn("FULL"))
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: open %q: %w", path, err)
 	}
-	s := &SQLiteStore{db: db, path: path}
+	lazy, err := sql.Open("sqlite", dsn("NORMAL"))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("fulfillment: sqlite: open %q: %w", path, err)
+	}
+	s := &SQLiteStore{db: db, lazy: lazy, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
+		lazy.Close()
 		return nil, err
 	}
 	return s, nil
@@ -173,20 +206,21 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 // and plans a statement on every prepare, which cost more CPU than running
 // the store's short statements; a prepared *sql.Stmt is reused (database/sql
 // prepares it again on each pooled connection it runs on).
-func (s *SQLiteStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+func (s *SQLiteStore) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	k := stmtKey{db, query}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st, ok := s.stmts[query]; ok {
+	if st, ok := s.stmts[k]; ok {
 		return st, nil
 	}
-	st, err := s.db.PrepareContext(ctx, query)
+	st, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	if s.stmts == nil {
-		s.stmts = map[string]*sql.Stmt{}
+		s.stmts = map[stmtKey]*sql.Stmt{}
 	}
-	s.stmts[query] = st
+	s.stmts[k] = st
 	return st, nil
 }
 
@@ -194,9 +228,9 @@ func (s *SQLiteStore) stmt(ctx context.Context, query string) (*sql.Stmt, error)
 // combination of filters and number of statuses, at most that many.
 const maxPreparedStatuses = 8
 
-// exec runs query (prepared once) with args.
-func (s *SQLiteStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, query)
+// exec runs query (prepared once) with args on db, s.db or s.lazy.
+func (s *SQLiteStore) exec(ctx context.Context, db *sql.DB, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, db, query)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +239,7 @@ func (s *SQLiteStore) exec(ctx context.Context, query string, args ...any) (sql.
 
 // queryRow runs query (prepared once) with args for at most one row.
 func (s *SQLiteStore) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
-	st, err := s.stmt(ctx, query)
+	st, err := s.stmt(ctx, s.db, query)
 	if err != nil {
 		return err
 	}
@@ -220,7 +254,7 @@ func (s *SQLiteStore) Close() error {
 	}
 	s.stmts = nil
 	s.mu.Unlock()
-	if err := s.db.Close(); err != nil {
+	if err := errors.Join(s.lazy.Close(), s.db.Close()); err != nil {
 		return fmt.Errorf("fulfillment: sqlite: close %q: %w", s.path, err)
 	}
 	return nil
@@ -265,22 +299,26 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 		return Record{}, fmt.Errorf("fulfillment: sqlite: encode record of %q: %w", r.UserID, err)
 	}
 	updated := r.UpdatedAt.UTC().Format(time.RFC3339Nano)
-	var res sql.Result
+	var n int64
 	if r.Version == 0 {
-		res, err = s.exec(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, due, data)
+		n, err = s.put(ctx, s.db, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, due, data)
 			VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT(user_id) DO NOTHING`,
 			r.UserID, string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data))
 	} else {
-		res, err = s.exec(ctx, `UPDATE records SET status = ?, step = ?, version = version + 1,
+		// A step (the history grew) durably; otherwise bookkeeping, committed
+		// without an fsync (see OpenSQLite). A failed UPDATE writes nothing
+		// and syncs nothing.
+		args := []any{string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data),
+			r.UserID, r.Version, len(r.History)}
+		n, err = s.put(ctx, s.db, `UPDATE records SET status = ?, step = ?, version = version + 1,
 			history_len = ?, updated_at = ?, due = ?, data = ?
-			WHERE user_id = ? AND version = ? AND history_len <= ?`,
-			string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data),
-			r.UserID, r.Version, len(r.History))
+			WHERE user_id = ? AND version = ? AND history_len < ?`, args...)
+		if err == nil && n == 0 {
+			n, err = s.put(ctx, s.lazy, `UPDATE records SET status = ?, step = ?, version = version + 1,
+				history_len = ?, updated_at = ?, due = ?, data = ?
+				WHERE user_id = ? AND version = ? AND history_len = ?`, args...)
+		}
 	}
-	if err != nil {
-		return Record{}, fmt.Errorf("fulfillment: sqlite: put %q: %w", r.UserID, err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return Record{}, fmt.Errorf("fulfillment: sqlite: put %q: %w", r.UserID, err)
 	}
@@ -290,6 +328,16 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 	r = r.clone()
 	r.Version++
 	return r, nil
+}
+
+// put runs one of Put's statements on db and returns how many rows it
+// changed.
+func (s *SQLiteStore) put(ctx context.Context, db *sql.DB, query string, args ...any) (int64, error) {
+	res, err := s.exec(ctx, db, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // whyNotPut explains a Put that changed no row.
@@ -342,7 +390,7 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 	var err error
 	if len(q.Statuses) <= maxPreparedStatuses {
 		var st *sql.Stmt
-		if st, err = s.stmt(ctx, query); err == nil {
+		if st, err = s.stmt(ctx, s.db, query); err == nil {
 			rows, err = st.QueryContext(ctx, args...)
 		}
 	} else { // a text of its own: not worth keeping
@@ -361,7 +409,7 @@ func (s *SQLiteStore) ListDue(ctx context.Context, q DueQuery) ([]Record, error)
 	if q.Limit > 0 {
 		limit = int64(q.Limit)
 	}
-	st, err := s.stmt(ctx, `SELECT user_id, data, version FROM records INDEXED BY records_due
+	st, err := s.stmt(ctx, s.db, `SELECT user_id, data, version FROM records INDEXED BY records_due
 		WHERE due <= ? AND user_id > ? ORDER BY user_id LIMIT ?`)
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: list due: %w", err)
@@ -408,7 +456,7 @@ func scanRecords(rows *sql.Rows, what string) ([]Record, error) {
 // CountByStatus implements [StatusCounter]: one scan of the status index,
 // no record decoded.
 func (s *SQLiteStore) CountByStatus(ctx context.Context) (map[Status]int, error) {
-	st, err := s.stmt(ctx, `SELECT status, COUNT(*) FROM records GROUP BY status`)
+	st, err := s.stmt(ctx, s.db, `SELECT status, COUNT(*) FROM records GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: count by status: %w", err)
 	}
@@ -440,7 +488,7 @@ func (s *SQLiteStore) MarkEvent(ctx context.Context, eventID string, at time.Tim
 	if err := CheckID("event ID", eventID); err != nil {
 		return false, err
 	}
-	res, err := s.exec(ctx, `INSERT INTO events(event_id, seen_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING`,
+	res, err := s.exec(ctx, s.db, `INSERT INTO events(event_id, seen_at) VALUES (?, ?) ON CONFLICT(event_id) DO NOTHING`,
 		eventID, at.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return false, fmt.Errorf("fulfillment: sqlite: mark event %q: %w", eventID, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,42 +56,95 @@ func TestStoreConformance(t *testing.T) {
 // TestSQLiteConnectionSettings: every connection of the store's pool runs
 // in WAL mode with synchronous=FULL (2) and the busy timeout. With WAL,
 // NORMAL (1) may lose the last commits on a power loss, and with them an
-// intent whose remote call took effect. Several connections are held at once
-// so that the check reaches more than the first one the pool made.
+// intent whose remote call took effect. The second handle, which commits
+// only Puts that add no history entry (TestSQLiteBookkeepingHandle), runs
+// with NORMAL. Several connections are held at once so that the check
+// reaches more than the first one each pool made.
 func TestSQLiteConnectionSettings(t *testing.T) {
 	t.Parallel()
 	s := openSQLite(t, filepath.Join(t.TempDir(), "state.db"))
-	db := fulfillment.SQLiteDB(s)
 	type settings struct {
 		JournalMode string
 		Synchronous int
 		BusyTimeout int
 	}
-	want := settings{JournalMode: "wal", Synchronous: 2, BusyTimeout: 10000}
-	var conns []*sql.Conn
-	defer func() {
+	for _, h := range []struct {
+		name string
+		db   *sql.DB
+		want settings
+	}{
+		{"durable", fulfillment.SQLiteDB(s), settings{JournalMode: "wal", Synchronous: 2, BusyTimeout: 10000}},
+		{"bookkeeping", fulfillment.SQLiteLazyDB(s), settings{JournalMode: "wal", Synchronous: 1, BusyTimeout: 10000}},
+	} {
+		var conns []*sql.Conn
+		for i := range 3 {
+			c, err := h.db.Conn(t.Context())
+			if err != nil {
+				t.Fatalf("%s handle, connection %d: %v", h.name, i, err)
+			}
+			conns = append(conns, c)
+			var got settings
+			for _, q := range []struct {
+				pragma string
+				into   any
+			}{{"journal_mode", &got.JournalMode}, {"synchronous", &got.Synchronous}, {"busy_timeout", &got.BusyTimeout}} {
+				if err := c.QueryRowContext(t.Context(), "PRAGMA "+q.pragma).Scan(q.into); err != nil {
+					t.Fatalf("%s handle, connection %d: PRAGMA %s: %v", h.name, i, q.pragma, err)
+				}
+			}
+			if diff := cmp.Diff(h.want, got); diff != "" {
+				t.Errorf("%s handle, connection %d settings (-want +got):\n%s", h.name, i, diff)
+			}
+		}
 		for _, c := range conns {
 			c.Close()
 		}
-	}()
-	for i := range 3 {
-		c, err := db.Conn(t.Context())
-		if err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
-		conns = append(conns, c)
-		var got settings
-		for _, q := range []struct {
-			pragma string
-			into   any
-		}{{"journal_mode", &got.JournalMode}, {"synchronous", &got.Synchronous}, {"busy_timeout", &got.BusyTimeout}} {
-			if err := c.QueryRowContext(t.Context(), "PRAGMA "+q.pragma).Scan(q.into); err != nil {
-				t.Fatalf("connection %d: PRAGMA %s: %v", i, q.pragma, err)
-			}
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("connection %d settings (-want +got):\n%s", i, diff)
-		}
+	}
+}
+
+// TestSQLiteBookkeepingHandle checks which handle commits each write: a
+// Put that adds no history entry (a claim, a next check) goes through the
+// synchronous=NORMAL handle, every other write (a new record, a step, an
+// event mark) through the synchronous=FULL one. With the NORMAL handle
+// closed, everything but bookkeeping can still be written.
+func TestSQLiteBookkeepingHandle(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openSQLite(t, filepath.Join(t.TempDir(), "state.db"))
+	rec, err := s.Put(ctx, fulfillmenttest.SampleRecord("00u1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fulfillment.SQLiteLazyDB(s).Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	step := rec
+	step.History = append(slices.Clone(step.History), fulfillment.Change{At: storeT0.Add(3 * time.Hour),
+		Status: step.Status, Step: step.Step, Reason: "a step"})
+	step.UpdatedAt = storeT0.Add(3 * time.Hour)
+	if rec, err = s.Put(ctx, step); err != nil {
+		t.Errorf("Put of a step with the bookkeeping handle closed: %v", err)
+	}
+	if _, err := s.Put(ctx, fulfillmenttest.SampleRecord("00u2")); err != nil {
+		t.Errorf("Put of a new record with the bookkeeping handle closed: %v", err)
+	}
+	if _, err := s.MarkEvent(ctx, "evt-9", storeT0); err != nil {
+		t.Errorf("MarkEvent with the bookkeeping handle closed: %v", err)
+	}
+
+	claimed := rec
+	claimed.Claim = fulfillment.Lease{Owner: "svc-2", Until: storeT0.Add(4 * time.Hour)}
+	claimed.NextCheck = storeT0.Add(13 * time.Hour)
+	if _, err := s.Put(ctx, claimed); err == nil {
+		t.Error("Put of a claim succeeded with the bookkeeping handle closed: it was committed with an fsync")
+	}
+	got, err := s.Get(ctx, "00u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rec, got); diff != "" {
+		t.Errorf("record after the refused claim (-want +got):\n%s", diff)
 	}
 }
 
