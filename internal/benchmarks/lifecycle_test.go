@@ -74,10 +74,11 @@ func BenchmarkLifecycle(b *testing.B) {
 }
 
 // TestLifecycleStoreWrites lists the store writes of one key's lifecycle,
-// after a first lifecycle as TestLifecycleExchanges does. Each write is a
-// synced commit on the SQLite store (synchronous=FULL), so their number is
-// the lifecycle's store cost there ("The SQLite store's durability" in
-// BENCHMARKS.md). A write that leaves the step where it was is a Sync
+// after a first lifecycle as TestLifecycleExchanges does. Each write that
+// adds a history entry is a synced commit on the SQLite store
+// (synchronous=FULL), the others (the claims) commit without an fsync, so
+// their number is the lifecycle's store cost there ("The SQLite store's
+// durability" in BENCHMARKS.md). A write that leaves the step where it was is a Sync
 // claim (Config.SyncClaim: one before the enroll step, one before each
 // shipment read), or a shipment read's result that records the shipment's
 // state and next check. A change to the Service's writes fails it; update
