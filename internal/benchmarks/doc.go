@@ -8,8 +8,9 @@
 // instance or three sharing a PostgreSQL store
 // (BenchmarkOrderBatchInstances; its PostgreSQL cases need
 // PREENROLL_POSTGRES_URL, which scripts/bench.sh provides), a Sync pass
-// with 10,000 keys in flight (BenchmarkSyncScale) and counting records by
-// status (BenchmarkCountByStatus).
+// with 10,000 keys in flight (BenchmarkSyncScale), counting records by
+// status (BenchmarkCountByStatus) and one SQLite store write, a step or
+// bookkeeping (BenchmarkSQLitePut).
 //
 // Everything is in _test.go files; the package itself is empty. Run
 // scripts/bench.sh from the repository root to regenerate the table in

@@ -1,4 +1,4 @@
-package fulfillment_test
+package benchmarks_test
 
 import (
 	"fmt"
