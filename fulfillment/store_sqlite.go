@@ -122,8 +122,9 @@ const sqliteBusyTimeout = 10 * time.Second
 // no history entry. The Service writes those only for bookkeeping that is no
 // step (a Sync pass's claim, a lease taken over or released, when a parcel
 // was last looked at and when to look again), never for an intent or a
-// result, and each is a write it makes again when it finds the record
-// without it. In WAL mode the commits a power loss can roll back are a
+// result: if one is lost, a claim, a takeover or a check is made again
+// when the record is found without it, and a released lease runs to its
+// end. In WAL mode the commits a power loss can roll back are a
 // suffix of the log: the next durable commit syncs every frame before it, so
 // a lost bookkeeping write takes nothing else with it, and the record is
 // left as it was before that write. A Sync pass that polls shipments makes
