@@ -338,8 +338,8 @@ type Store interface {
 	// r.History must begin with the stored history (it only grows).
 	//
 	// A Put that adds no history entry is bookkeeping that is no step
-	// (a Sync claim, a lease, a next check), which the Service makes
-	// again when it finds the record without it. A store may commit
+	// (a Sync claim, a lease, a next check), whose loss costs the
+	// Service a write made again or a lease waited out. A store may commit
 	// such a Put less durably than the others, so that a power loss
 	// rolls it back, provided that it then rolls back no later write
 	// with it ([SQLiteStore] does; an intent or a result, which adds an
