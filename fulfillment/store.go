@@ -340,10 +340,14 @@ type Store interface {
 	// A Put that adds no history entry is bookkeeping that is no step
 	// (a Sync claim, a lease, a next check), whose loss costs the
 	// Service a write made again or a lease waited out. A store may commit
-	// such a Put less durably than the others, so that a power loss
-	// rolls it back, provided that it then rolls back no later write
-	// with it ([SQLiteStore] does; an intent or a result, which adds an
-	// entry, is always committed durably).
+	// such a Put less durably than the others, so that a crash rolls it
+	// back, provided that the crash rolls back no later write with it and
+	// ends every process that used the store: one that went on would hold
+	// the lost version, and its next Put could match the version another
+	// writer gave the record since, overwriting that write. [SQLiteStore]
+	// does (its processes share its machine); a store on a server that
+	// its clients outlive, such as pgstore's, must not. An intent or a
+	// result, which adds an entry, is always committed durably.
 	Put(ctx context.Context, r Record) (Record, error)
 	// List returns the records selected by q, ordered by user ID.
 	List(ctx context.Context, q Query) ([]Record, error)

@@ -127,7 +127,10 @@ const sqliteBusyTimeout = 10 * time.Second
 // end. In WAL mode the commits a power loss can roll back are a
 // suffix of the log: the next durable commit syncs every frame before it, so
 // a lost bookkeeping write takes nothing else with it, and the record is
-// left as it was before that write. A Sync pass that polls shipments makes
+// left as it was before that write. A power loss or an operating-system
+// crash also ends every process that used the file (they run on its
+// machine: WAL needs shared memory), so none goes on from a version the
+// store no longer has. A Sync pass that polls shipments makes
 // mostly such writes (a claim and a next check per record), so they cost no
 // fsync each.
 //
