@@ -37,7 +37,7 @@ type factorWire struct {
 func (s *Server) factorWireLocked(e *enrollment) factorWire {
 	return factorWire{
 		ID: e.id, FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO",
-		Profile: map[string]string{"credentialId": base64.RawURLEncoding.EncodeToString(e.cred.ID), "authenticatorName": e.name},
+		Profile: map[string]string{"credentialId": base64.RawURLEncoding.EncodeToString(e.cred.ID), "authenticatorName": e.authenticatorName()},
 		Links: map[string]any{"verify": map[string]any{
 			"href":  s.srv.URL + "/api/v1/authn/factors/" + e.id + "/verify",
 			"hints": map[string]any{"allow": []string{"POST"}},
@@ -280,7 +280,7 @@ func (s *Server) verify(x *exchange, rp *webauthn.RelyingParty, token, fid strin
 	delete(s.txns, token) // a state token completes once
 	e.cred = &updated
 	e.lastUpdated = s.now()
-	f := s.fulfillments[e.fulfillmentID]
+	f := e.f
 	if f.pin != nil {
 		// The first sign-in ends the preset PIN's life (the key forced a
 		// PIN change): wipe it so send-pin is refused from now on.
@@ -307,5 +307,5 @@ func (s *Server) PINWiped(enrollmentID string) bool {
 	if !ok {
 		return false
 	}
-	return s.fulfillments[e.fulfillmentID].pinWiped
+	return e.f.pinWiped
 }

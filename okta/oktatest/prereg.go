@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
@@ -20,9 +21,10 @@ import (
 )
 
 // fulfillment is one key being fulfilled: the enrollments of one enroll
-// call (one per RP ID) and the PIN they share.
+// call (one per RP ID) and the PIN they share. Its enrollments point to
+// it; it lives as long as one of them does.
 type fulfillment struct {
-	id          string
+	id          string // internal: no API shows it
 	userID      string
 	pinKey      responseKey // Okta's response key for the PIN
 	pin         []byte      // AES-GCM sealed PIN; nil before activation and after wiping
@@ -33,17 +35,64 @@ type fulfillment struct {
 }
 
 type enrollment struct {
-	id            string
-	userID        string
-	fulfillmentID string
-	rpID          string
-	status        okta.EnrollmentStatus
-	created       time.Time
-	lastUpdated   time.Time
-	key           responseKey // response key; its kid is the keyId
-	request       webauthn.CredentialRequest
-	cred          *webauthn.Credential
-	name          string
+	id          string
+	userID      string
+	f           *fulfillment // the key's, shared by its enrollments
+	rpID        string
+	status      okta.EnrollmentStatus
+	created     time.Time
+	lastUpdated time.Time
+	key         responseKey          // response key; its kid is the keyId
+	request     credRequest          // what of the sealed credential request is its own
+	cred        *webauthn.Credential // nil before activation
+}
+
+// authenticatorNameActive is an enrollment's authenticatorName from its
+// activation on.
+const authenticatorNameActive = "YubiKey"
+
+// authenticatorName is e's profile.authenticatorName: none before
+// activation.
+func (e *enrollment) authenticatorName() string {
+	if e.cred == nil {
+		return ""
+	}
+	return authenticatorNameActive
+}
+
+// credRequest is what an enrollment keeps of the credential request sealed
+// into its credRequestJwe: only what is its own. The rest is the same for
+// every enrollment of the org (RP name, algorithms, user verification,
+// resident key, credProtect), is the enrollment's (IDs, RP ID, expiry from
+// its creation time) or is its response key's public half, and
+// [Server.credentialRequest] rebuilds the request from them. A fake with
+// 100,000 keys in fulfillment kept each request whole, with its response
+// key's coordinates in base64 and its own copy of the algorithm list: about
+// 500 bytes a key more.
+type credRequest struct {
+	userHandle      []byte // the user's, shared by the enrollments of one enroll; read-only
+	userName        string // the user's login at enroll
+	userDisplayName string
+	challenge       [challengeLen]byte
+}
+
+// challengeLen is the length of a credential request's challenge.
+const challengeLen = 32
+
+// credentialRequest returns the credential request sealed into e's
+// credRequestJwe, with responseKey (the public half of e.key) as its
+// response key: enroll seals what this returns, and activation verifies
+// against it. Its byte slices are fresh copies.
+func (s *Server) credentialRequest(e *enrollment, responseKey webauthn.PublicJWK) webauthn.CredentialRequest {
+	return webauthn.CredentialRequest{
+		Version: webauthn.MessageVersion, UserID: e.userID, EnrollmentID: e.id,
+		RPID: e.rpID, RPName: s.orgName,
+		UserHandle: bytes.Clone(e.request.userHandle), UserName: e.request.userName, UserDisplayName: e.request.userDisplayName,
+		Challenge: bytes.Clone(e.request.challenge[:]), Algorithms: []int{-7},
+		ResidentKey: true, UserVerification: "required", CredProtect: 2,
+		ExpiresAt:   e.created.Add(s.ttl),
+		ResponseKey: responseKey,
+	}
 }
 
 // EnrollmentDetail is the fake's view of an enrollment, beyond what the
@@ -82,9 +131,14 @@ func (s *Server) Enrollment(id string) (EnrollmentDetail, bool) {
 	if !ok {
 		return EnrollmentDetail{}, false
 	}
-	f := s.fulfillments[e.fulfillmentID]
+	key, err := e.key.private()
+	if err != nil {
+		// The kept point came from crypto/ecdsa's own encoding of the key.
+		panic(fmt.Sprintf("oktatest: response key of enrollment %s: %v", e.id, err))
+	}
+	f := e.f
 	d := EnrollmentDetail{
-		Enrollment: s.enrollmentLocked(e), RPID: e.rpID, KeyID: e.key.kid, Request: e.request,
+		Enrollment: s.enrollmentLocked(e), RPID: e.rpID, KeyID: e.key.kid, Request: s.credentialRequest(e, key.Public()),
 		PINStored: f.pin != nil, Serial: f.serial, Version: f.version,
 	}
 	if e.cred != nil {
@@ -102,11 +156,11 @@ func (s *Server) userEnrollmentsLocked(userID string) []*enrollment {
 }
 
 func (s *Server) enrollmentLocked(e *enrollment) okta.Enrollment {
-	f := s.fulfillments[e.fulfillmentID]
+	f := e.f
 	oe := okta.Enrollment{
 		ID: e.id, FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO", FulfillmentProvider: okta.ProviderYubico,
 		Status: e.status, Created: e.created, LastUpdated: e.lastUpdated,
-		Profile: okta.EnrollmentProfile{AuthenticatorName: e.name, PresetPINAvailable: e.status == okta.StatusActive && f.pin != nil},
+		Profile: okta.EnrollmentProfile{AuthenticatorName: e.authenticatorName(), PresetPINAvailable: e.status == okta.StatusActive && f.pin != nil},
 	}
 	if e.cred != nil {
 		oe.Profile.CredentialID = base64.RawURLEncoding.EncodeToString(e.cred.ID)
@@ -281,7 +335,6 @@ func (s *Server) handleEnroll(x *exchange) {
 		s.byUser[e.userID] = append(s.byUser[e.userID], e)
 		f.enrollments = append(f.enrollments, e.id)
 	}
-	s.fulfillments[f.id] = f
 	s.writeJSON(x, http.StatusOK, resp)
 }
 
@@ -384,23 +437,18 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 	var created []*enrollment
 	for _, rpID := range rpIDs {
 		e := &enrollment{
-			id: "fwf" + s.randomID(17), userID: u.userID, fulfillmentID: f.id, rpID: rpID,
+			// The RP ID is the same for every key of most orgs: unique
+			// keeps one copy of it, not one per enroll request.
+			id: "fwf" + s.randomID(17), userID: u.userID, f: f, rpID: unique.Make(rpID).Value(),
 			status: okta.StatusFulfillmentPending, created: u.now, lastUpdated: u.now,
+			request: credRequest{userHandle: u.userHandle, userName: u.login, userDisplayName: u.display},
 		}
 		var key *webauthn.PrivateKey
 		if e.key, key, err = s.newResponseKey(); err != nil {
 			return nil, nil, enrollResponseWire{}, err
 		}
-		e.request = webauthn.CredentialRequest{
-			Version: webauthn.MessageVersion, UserID: u.userID, EnrollmentID: e.id,
-			RPID: rpID, RPName: s.orgName,
-			UserHandle: bytes.Clone(u.userHandle), UserName: u.login, UserDisplayName: u.display,
-			Challenge: s.randomBytes(32), Algorithms: []int{-7},
-			ResidentKey: true, UserVerification: "required", CredProtect: 2,
-			ExpiresAt:   u.now.Add(s.ttl),
-			ResponseKey: key.Public(),
-		}
-		jwe, err := webauthn.SealCredentialRequest(transport, e.request)
+		s.randomFill(e.request.challenge[:])
+		jwe, err := webauthn.SealCredentialRequest(transport, s.credentialRequest(e, key.Public()))
 		if err != nil {
 			return nil, nil, enrollResponseWire{}, err
 		}
@@ -529,7 +577,7 @@ func (s *Server) handleActivate(x *exchange) {
 	ctx := x.r.Context()
 	creds := make([]webauthn.Credential, len(jobs))
 	for i, j := range jobs {
-		key, err := j.key.private()
+		key, err := j.snap.key.private()
 		if err != nil {
 			s.internalError(x, "credResponses[%d]: response key: %v", i, err)
 			return
@@ -543,12 +591,12 @@ func (s *Server) handleActivate(x *exchange) {
 			fail("credResponses[%d]: sealed for user %q enrollment %q, not user %q enrollment %q", i, resp.UserID, resp.EnrollmentID, u.id, j.e.id)
 			return
 		}
-		rp, err := s.relyingParty(j.rpID)
+		rp, err := s.relyingParty(j.snap.rpID)
 		if err != nil {
 			fail("credResponses[%d]: relying party: %v", i, err)
 			return
 		}
-		cred, err := rp.VerifyPreregistered(ctx, j.req, resp)
+		cred, err := rp.VerifyPreregistered(ctx, s.credentialRequest(&j.snap, key.Public()), resp)
 		if err != nil {
 			fail("credResponses[%d]: %v", i, err)
 			return
@@ -592,7 +640,6 @@ func (s *Server) handleActivate(x *exchange) {
 		j.e.cred = &c
 		j.e.status = okta.StatusActive
 		j.e.lastUpdated = s.now()
-		j.e.name = "YubiKey"
 		ids = append(ids, j.e.id)
 	}
 	s.writeJSON(x, http.StatusOK, map[string]any{
@@ -604,10 +651,8 @@ func (s *Server) handleActivate(x *exchange) {
 // the enrollment it answers.
 type activationJob struct {
 	e    *enrollment
+	snap enrollment // *e as it was under s.mu, verified against outside it
 	jwe  string
-	key  responseKey
-	req  webauthn.CredentialRequest
-	rpID string
 }
 
 // activationJobsLocked resolves the enrollments an activate request
@@ -630,13 +675,13 @@ func (s *Server) activationJobsLocked(x *exchange, b preregBody, responses []okt
 		case e.status != okta.StatusFulfillmentPending && e.status != okta.StatusFulfillmentErrored:
 			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s is %s, not in fulfillment", i, e.id, e.status))
 			return nil, nil, nil, false
-		case f != nil && e.fulfillmentID != f.id:
+		case f != nil && e.f != f:
 			s.validation(x, "credResponses", fmt.Sprintf("credResponses[%d].authenticatorEnrollmentId: enrollment %s belongs to another key", i, e.id))
 			return nil, nil, nil, false
 		}
 		seen[e.id] = true
-		f = s.fulfillments[e.fulfillmentID]
-		jobs = append(jobs, activationJob{e: e, jwe: cr.CredResponseJWE, key: e.key, req: e.request, rpID: e.rpID})
+		f = e.f
+		jobs = append(jobs, activationJob{e: e, snap: *e, jwe: cr.CredResponseJWE})
 	}
 	for _, id := range f.enrollments {
 		if !seen[id] {
@@ -689,7 +734,7 @@ func (s *Server) handleSendPIN(x *exchange) {
 			s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s is %s; the PIN is available only after activation", e.id, e.status))
 			return
 		}
-		f := s.fulfillments[e.fulfillmentID]
+		f := e.f
 		if f.pin == nil {
 			s.validation(x, "authenticatorEnrollmentId", fmt.Sprintf("authenticatorEnrollmentId: enrollment %s has no preset PIN any more; it was used to sign in", e.id))
 			return
@@ -751,7 +796,8 @@ func (s *Server) handleDeleteEnrollment(x *exchange) {
 }
 
 // removeEnrollmentLocked deletes e and, with its fulfillment's last
-// enrollment, the fulfillment and its PIN.
+// enrollment, wipes the fulfillment's PIN (the fulfillment itself goes
+// with the enrollments that point to it).
 func (s *Server) removeEnrollmentLocked(e *enrollment) {
 	delete(s.enrollments, e.id)
 	if rest := slices.DeleteFunc(s.byUser[e.userID], func(o *enrollment) bool { return o == e }); len(rest) > 0 {
@@ -759,7 +805,7 @@ func (s *Server) removeEnrollmentLocked(e *enrollment) {
 	} else {
 		delete(s.byUser, e.userID)
 	}
-	f := s.fulfillments[e.fulfillmentID]
+	f := e.f
 	for i, id := range f.enrollments {
 		if id == e.id {
 			f.enrollments = append(f.enrollments[:i:i], f.enrollments[i+1:]...)
@@ -769,7 +815,6 @@ func (s *Server) removeEnrollmentLocked(e *enrollment) {
 	if len(f.enrollments) == 0 {
 		clear(f.pin)
 		f.pin = nil
-		delete(s.fulfillments, f.id)
 	}
 }
 

@@ -419,6 +419,45 @@ func TestMultipleRPIDsAndLifecycle(t *testing.T) {
 	}
 }
 
+// The credential request Enrollment shows (rebuilt from what the fake
+// keeps, see credRequest) is the one sealed into each credRequestJwe, for
+// every RP ID of the enroll, and is the caller's own copy.
+func TestEnrollmentShowsTheSealedRequest(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	srv, c := newServerClient(t)
+	u := seedUser(t, srv, "ann@example.com", okta.UserActive)
+	fac := newFactory(t)
+	enr, err := c.Enroll(ctx, okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com", "login.example.com"}, TransportKey: fac.transport.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enr.CredRequests) != 2 {
+		t.Fatalf("Enroll = %+v, want two credential requests", enr)
+	}
+	for i, cr := range enr.CredRequests {
+		sealed, err := webauthn.OpenCredentialRequest(webauthn.Keyring{fac.transport}, cr.CredRequestJWE, srv.Now())
+		if err != nil {
+			t.Fatalf("credRequests[%d]: %v", i, err)
+		}
+		d, ok := srv.Enrollment(cr.AuthenticatorEnrollmentID)
+		if !ok {
+			t.Fatalf("Enrollment(%s) not found", cr.AuthenticatorEnrollmentID)
+		}
+		if diff := cmp.Diff(sealed, d.Request); diff != "" {
+			t.Errorf("credRequests[%d]: Enrollment's request differs from the sealed one (-sealed +shown):\n%s", i, diff)
+		}
+		if d.KeyID != cr.KeyID || d.Request.ResponseKey.Kid != cr.KeyID {
+			t.Errorf("credRequests[%d]: key %q, request's response key %q, want %q", i, d.KeyID, d.Request.ResponseKey.Kid, cr.KeyID)
+		}
+		clear(d.Request.Challenge)
+		clear(d.Request.UserHandle)
+		if again, _ := srv.Enrollment(cr.AuthenticatorEnrollmentID); !cmp.Equal(sealed, again.Request) {
+			t.Errorf("credRequests[%d]: changing a shown request changed the fake's", i)
+		}
+	}
+}
+
 // BenchmarkEnrollActivate measures one key's preregistration through the
 // fake: enroll (key generation and sealing), the factory's work on the
 // simulated key, and activate (opening, signature and attestation checks).

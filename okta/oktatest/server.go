@@ -68,24 +68,23 @@ type Server struct {
 	limiter       *fakehttp.Limiter
 
 	mu                sync.Mutex
-	delivered         chan struct{}           // guarded by mu; closed and replaced on each delivery
-	hookQueues        map[string]*hookQueue   // guarded by mu; pending deliveries by hook ID
-	closing           bool                    // guarded by mu; Close began: no new deliveries
-	pendingDeliveries int                     // guarded by mu; queued deliveries not yet finished (all attempts)
-	hookWG            sync.WaitGroup          // the goroutines draining hookQueues
-	tokens            map[string][]string     // guarded by mu; token → scopes
-	users             map[string]*user        // guarded by mu
-	userOrder         []string                // guarded by mu; by seq
-	userSeq           uint64                  // guarded by mu; the last user's seq
-	deletedSeq        map[string]uint64       // guarded by mu; seq of deleted users (list cursors)
-	userTypes         map[string]string       // guarded by mu; user type ID → name
-	groupOrder        []string                // guarded by mu; by seq
-	byLogin           map[string]*user        // guarded by mu; by loginKey(profile.Login)
-	groups            map[string]*group       // guarded by mu
-	enrollments       map[string]*enrollment  // guarded by mu
-	fulfillments      map[string]*fulfillment // guarded by mu
-	events            []Event                 // guarded by mu
-	outbox            []Email                 // guarded by mu
+	delivered         chan struct{}          // guarded by mu; closed and replaced on each delivery
+	hookQueues        map[string]*hookQueue  // guarded by mu; pending deliveries by hook ID
+	closing           bool                   // guarded by mu; Close began: no new deliveries
+	pendingDeliveries int                    // guarded by mu; queued deliveries not yet finished (all attempts)
+	hookWG            sync.WaitGroup         // the goroutines draining hookQueues
+	tokens            map[string][]string    // guarded by mu; token → scopes
+	users             map[string]*user       // guarded by mu
+	userOrder         []string               // guarded by mu; by seq
+	userSeq           uint64                 // guarded by mu; the last user's seq
+	deletedSeq        map[string]uint64      // guarded by mu; seq of deleted users (list cursors)
+	userTypes         map[string]string      // guarded by mu; user type ID → name
+	groupOrder        []string               // guarded by mu; by seq
+	byLogin           map[string]*user       // guarded by mu; by loginKey(profile.Login)
+	groups            map[string]*group      // guarded by mu
+	enrollments       map[string]*enrollment // guarded by mu
+	events            []Event                // guarded by mu
+	outbox            []Email                // guarded by mu
 	log               fakehttp.Log[Request]
 	hooks             []*hook                           // guarded by mu
 	deliveries        []Delivery                        // guarded by mu
@@ -155,7 +154,6 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		userTypes:    map[string]string{DefaultUserTypeID: "user"},
 		enrollments:  map[string]*enrollment{},
 		byUser:       map[string][]*enrollment{},
-		fulfillments: map[string]*fulfillment{},
 		txns:         map[string]*txn{},
 		rps:          map[string]*webauthn.RelyingParty{},
 	}

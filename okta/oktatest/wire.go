@@ -29,10 +29,15 @@ func (s *Server) randomID(n int) string {
 
 func (s *Server) randomBytes(n int) []byte {
 	b := make([]byte, n)
+	s.randomFill(b)
+	return b
+}
+
+// randomFill fills b from the fake's random source.
+func (s *Server) randomFill(b []byte) {
 	if _, err := io.ReadFull(s.rand, b); err != nil {
 		panic(fmt.Sprintf("oktatest: random source failed: %v", err))
 	}
-	return b
 }
 
 // sealPIN encrypts a PIN for storage (nonce || ciphertext).
