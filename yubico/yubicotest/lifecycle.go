@@ -357,8 +357,8 @@ func (s *Server) programLocked(sh *shipment) error {
 	in.purge()
 	sh.factory = nil
 	prog.Purged = true
+	prog.key = key
 	sh.programmed = prog
-	sh.key = key
 	return nil
 }
 
@@ -486,7 +486,7 @@ func (s *Server) Programming(id string) (Programming, bool) {
 	p := *sh.programmed
 	p.EnrollmentIDs = append([]string(nil), p.EnrollmentIDs...)
 	p.RPIDs = append([]string(nil), p.RPIDs...)
-	p.credResponses, p.pinResponse = nil, ""
+	p.credResponses, p.pinResponse, p.key = nil, "", nil
 	p.Purged = p.Purged && sh.factory == nil
 	return p, true
 }
@@ -507,10 +507,10 @@ func (s *Server) Parcel(id string) (*simulator.Key, error) {
 		return nil, fmt.Errorf("yubicotest: Parcel: no shipment %q", id)
 	case !sh.fpr:
 		return nil, fmt.Errorf("yubicotest: Parcel: shipment %q is not a FIDO Pre-reg shipment", id)
-	case !sh.state.ResponsesReady() || sh.key == nil:
+	case !sh.state.ResponsesReady() || sh.programmed == nil || sh.programmed.key == nil:
 		return nil, fmt.Errorf("yubicotest: Parcel %q in state %d (%s): %w", id, int(sh.state), sh.state, ErrNotShipped)
 	}
-	return sh.key, nil
+	return sh.programmed.key, nil
 }
 
 // Messages returns a shipment's messages (why it failed, for example).

@@ -7,29 +7,34 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
 
-// shipment is the fake's record of one shipment of either kind.
+// shipment is the fake's record of one shipment of either kind. It is laid
+// out to fit the runtime's 576-byte size class with its 8-byte malloc
+// header (a fake with 100,000 shipments holds one each; 640 bytes with a
+// word more): slot and the flags share one word, and the programmed key is
+// held by its Programming.
 type shipment struct {
 	id        string
 	seq       uint64 // creation order
-	slot      int    // index in Server.order's slots
 	gen       uint64 // the generation of its valid schedule entry (see schedule)
+	slot      int32  // index in Server.order's slots; -1 once removed (a fake never holds 2^31)
 	fpr       bool
+	validated bool
+	sent      bool // passed the fulfillment batch
 	userID    string
 	state     yubico.ShipmentState
 	messages  []string
 	created   time.Time
-	validated bool
 	// pendingSince is when the shipment last entered 3 unvalidated (create,
 	// edit); it is validated at the first tick after it.
 	pendingSince time.Time
 	validatedAt  time.Time
-	sent         bool // passed the fulfillment batch
 	fault        ShipmentFault
 
 	// shipments_exact fields (fpr shipments fill the common ones)
@@ -44,7 +49,6 @@ type shipment struct {
 	delivered         time.Time
 	tracking          string
 	programmed        *Programming
-	key               *simulator.Key
 }
 
 // Programming describes the key the factory programmed for a FIDO Pre-reg
@@ -66,6 +70,7 @@ type Programming struct {
 
 	pinResponse   string
 	credResponses []string
+	key           *simulator.Key // the programmed key (Server.Parcel)
 }
 
 // factoryInput is what the factory needs of a FIDO Pre-reg shipment's
@@ -126,9 +131,36 @@ func (s *Server) openFactoryInput(pinJWE string, credJWEs []string, at time.Time
 			return op
 		}
 	}
+	in.shareRepeated()
 	op.in = in
 	return op
 }
+
+// shareRepeated points the strings of in's opened requests that repeat
+// across keys (the response keys' type, curve, use and algorithm; the RP ID
+// and name; the user verification) at unique's canonical copies, and the
+// credential requests' user ID at the PIN request's (openFactoryInput has
+// checked they are equal), instead of each request keeping the copies JSON
+// decoding made. The values do not change.
+func (in *factoryInput) shareRepeated() {
+	shareJWK(&in.pin.ResponseKey)
+	for i := range in.creds {
+		c := &in.creds[i]
+		c.UserID = in.pin.UserID
+		c.RPID, c.RPName, c.UserVerification = canonical(c.RPID), canonical(c.RPName), canonical(c.UserVerification)
+		shareJWK(&c.ResponseKey)
+	}
+}
+
+// shareJWK points the fields of k that are the same for most keys at
+// unique's canonical copies.
+func shareJWK(k *webauthn.PublicJWK) {
+	k.Kty, k.Crv, k.Use, k.Alg = canonical(k.Kty), canonical(k.Crv), canonical(k.Use), canonical(k.Alg)
+}
+
+// canonical returns unique's canonical copy of v: equal strings share one
+// copy while any of them is live (unique's table does not keep them).
+func canonical(v string) string { return unique.Make(v).Value() }
 
 // sameAt reports whether opening the requests at now, not before the time
 // they were opened at, would give what it gave: the same time, or no

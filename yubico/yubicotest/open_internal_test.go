@@ -6,6 +6,7 @@ import (
 	mrand "math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -83,6 +84,74 @@ func TestOpenedBeforeTheLock(t *testing.T) {
 				t.Errorf("input after the clock moved %v (-opened then +given):\n%s", tt.later, d)
 			}
 		})
+	}
+}
+
+// TestOpenedRequestsAreTheSealedOnes: the opened requests a shipment keeps
+// (their repeated strings shared, see shareRepeated) are equal, field by
+// field, to what opening the JWEs gives.
+func TestOpenedRequestsAreTheSealedOnes(t *testing.T) {
+	rnd := mrand.NewChaCha8([32]byte{'s', 'h', 'a', 'r', 'e'})
+	s, err := Start(WithRand(rnd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	to := s.transport[0].Public()
+	now := s.lifecycleNow()
+	key := func(kid string) webauthn.PublicJWK {
+		k, err := webauthn.GenerateKey(rnd, kid, webauthn.UseEncryption)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Public()
+	}
+	pinReq := webauthn.PINRequest{Version: webauthn.MessageVersion, UserID: "00u1", ResponseKey: key("pin-key")}
+	pinJWE, err := webauthn.SealPINRequest(to, pinReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []webauthn.CredentialRequest
+	var jwes []string
+	for i, rp := range []string{"example.okta.com", "login.example.com"} {
+		c := webauthn.CredentialRequest{
+			Version: webauthn.MessageVersion, UserID: "00u1", EnrollmentID: fmt.Sprintf("fwf%d", i),
+			RPID: rp, RPName: "Example", UserHandle: []byte("handle"), UserName: "jan@example.com",
+			UserDisplayName: "Jan", Challenge: []byte(fmt.Sprintf("challenge-%d-0123456789abcdef0123", i)), Algorithms: []int{-7, -257},
+			ResidentKey: true, UserVerification: "required", CredProtect: 2, ExpiresAt: now.Add(time.Hour).UTC(),
+			ResponseKey: key(fmt.Sprintf("cred-key-%d", i)),
+		}
+		jwe, err := webauthn.SealCredentialRequest(to, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened, err := webauthn.OpenCredentialRequest(s.transport, jwe, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, jwes = append(want, opened), append(jwes, jwe)
+	}
+	in := s.openFactoryInput(pinJWE, jwes, now).in
+	if in.err != nil {
+		t.Fatal(in.err)
+	}
+	if d := cmp.Diff(pinReq, in.pin); d != "" {
+		t.Errorf("PIN request (-sealed +kept):\n%s", d)
+	}
+	if d := cmp.Diff(want, in.creds); d != "" {
+		t.Errorf("credential requests (-opened +kept):\n%s", d)
+	}
+}
+
+// TestShipmentFitsItsSizeClass keeps the shipment record within the
+// runtime's 576-byte size class on 64-bit platforms, its 8-byte malloc
+// header included (see shipment).
+func TestShipmentFitsItsSizeClass(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the layout is sized for 64-bit platforms")
+	}
+	if got := unsafe.Sizeof(shipment{}); got+8 > 576 {
+		t.Errorf("shipment is %d bytes: with its malloc header it no longer fits 576, a fake holds 64 bytes more a shipment", got)
 	}
 }
 

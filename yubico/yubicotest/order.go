@@ -17,18 +17,18 @@ type creationOrder struct {
 // add appends sh, giving it the next creation sequence number.
 func (o *creationOrder) add(sh *shipment) {
 	sh.seq, o.next = o.next, o.next+1
-	sh.slot = len(o.slots)
+	sh.slot = int32(len(o.slots))
 	o.slots = append(o.slots, sh)
 	o.live.push(1)
 }
 
 // remove takes sh out, keeping the others' order.
 func (o *creationOrder) remove(sh *shipment) {
-	if sh.slot < 0 || sh.slot >= len(o.slots) || o.slots[sh.slot] != sh {
+	if sh.slot < 0 || int(sh.slot) >= len(o.slots) || o.slots[sh.slot] != sh {
 		return
 	}
 	o.slots[sh.slot] = nil
-	o.live.add(sh.slot, -1)
+	o.live.add(int(sh.slot), -1)
 	sh.slot = -1
 	o.holes++
 	if 2*o.holes > len(o.slots) {
@@ -41,7 +41,7 @@ func (o *creationOrder) compact() {
 	kept := o.slots[:0]
 	for _, sh := range o.slots {
 		if sh != nil {
-			sh.slot = len(kept)
+			sh.slot = int32(len(kept))
 			kept = append(kept, sh)
 		}
 	}
