@@ -64,8 +64,8 @@ func (l *LockedReader) Read(p []byte) (int, error) {
 	return l.R.Read(p)
 }
 
-// Log is a fake's request log, safe for concurrent use; the zero value is
-// empty, unbounded and ready. Entries are kept in chunks of logChunk, so a
+// Log is a fake's append-only log (its request log; the Okta fake's events),
+// safe for concurrent use; the zero value is empty, unbounded and ready. Entries are kept in chunks of logChunk, so a
 // long log grows without copying itself and without the spare capacity of
 // a doubling slice (a fake serving a million requests keeps a million
 // entries, no more). [Log.SetLimit] bounds it to the most recent entries;

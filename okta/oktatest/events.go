@@ -33,7 +33,7 @@ type Event struct {
 func (s *Server) Events() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Event(nil), s.events...)
+	return s.events.All()
 }
 
 // emitLocked records an event and queues it for the callback and the hooks
@@ -42,7 +42,7 @@ func (s *Server) emitLocked(x *exchange, e Event) {
 	e.UUID = uuid.Must(uuid.NewRandomFromReader(s.rand)).String()
 	e.Published = s.now()
 	e.RequestID = x.id
-	s.events = append(s.events, e)
+	s.events.Add(e)
 	x.events = append(x.events, e)
 }
 

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unique"
 
 	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/okta"
@@ -292,8 +291,12 @@ func (s *Server) handleInitiate(x *exchange) {
 			return
 		}
 		for _, o := range req.FulfillmentData {
+			// The event log keeps these for the server's life: one copy
+			// each of the provider and the product and customization IDs
+			// most orders share.
+			o.ProductID, o.InventoryProductID, o.CustomizationID = fakehttp.Intern(o.ProductID), fakehttp.Intern(o.InventoryProductID), fakehttp.Intern(o.CustomizationID)
 			s.emitLocked(x, Event{EventType: okta.EventTypePreregisterInitiate, UserID: u.id, UserLogin: u.profile.Login,
-				FulfillmentProvider: req.FulfillmentProvider, Order: o})
+				FulfillmentProvider: fakehttp.Intern(req.FulfillmentProvider), Order: o})
 		}
 		s.writeNoContent(x)
 	})
@@ -437,9 +440,9 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 	var created []*enrollment
 	for _, rpID := range rpIDs {
 		e := &enrollment{
-			// The RP ID is the same for every key of most orgs: unique
-			// keeps one copy of it, not one per enroll request.
-			id: "fwf" + s.randomID(17), userID: u.userID, f: f, rpID: unique.Make(rpID).Value(),
+			// The RP ID is the same for every key of most orgs: one copy
+			// of it, not one per enroll request.
+			id: "fwf" + s.randomID(17), userID: u.userID, f: f, rpID: fakehttp.Intern(rpID),
 			status: okta.StatusFulfillmentPending, created: u.now, lastUpdated: u.now,
 			request: credRequest{userHandle: u.userHandle, userName: u.login, userDisplayName: u.display},
 		}

@@ -83,7 +83,7 @@ type Server struct {
 	byLogin           map[string]*user       // guarded by mu; by loginKey(profile.Login)
 	groups            map[string]*group      // guarded by mu
 	enrollments       map[string]*enrollment // guarded by mu
-	events            []Event                // guarded by mu
+	events            fakehttp.Log[Event]    // appended under mu; chunked, without a doubling slice's spare capacity
 	outbox            []Email                // guarded by mu
 	log               fakehttp.Log[Request]
 	hooks             []*hook                           // guarded by mu

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unique"
 
+	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
@@ -138,7 +138,7 @@ func (s *Server) openFactoryInput(pinJWE string, credJWEs []string, at time.Time
 
 // shareRepeated points the strings of in's opened requests that repeat
 // across keys (the response keys' type, curve, use and algorithm; the RP ID
-// and name; the user verification) at unique's canonical copies, and the
+// and name; the user verification) at their canonical copies, and the
 // credential requests' user ID at the PIN request's (openFactoryInput has
 // checked they are equal), instead of each request keeping the copies JSON
 // decoding made. The values do not change.
@@ -147,20 +147,16 @@ func (in *factoryInput) shareRepeated() {
 	for i := range in.creds {
 		c := &in.creds[i]
 		c.UserID = in.pin.UserID
-		c.RPID, c.RPName, c.UserVerification = canonical(c.RPID), canonical(c.RPName), canonical(c.UserVerification)
+		c.RPID, c.RPName, c.UserVerification = fakehttp.Intern(c.RPID), fakehttp.Intern(c.RPName), fakehttp.Intern(c.UserVerification)
 		shareJWK(&c.ResponseKey)
 	}
 }
 
-// shareJWK points the fields of k that are the same for most keys at
-// unique's canonical copies.
+// shareJWK points the fields of k that are the same for most keys at their
+// canonical copies.
 func shareJWK(k *webauthn.PublicJWK) {
-	k.Kty, k.Crv, k.Use, k.Alg = canonical(k.Kty), canonical(k.Crv), canonical(k.Use), canonical(k.Alg)
+	k.Kty, k.Crv, k.Use, k.Alg = fakehttp.Intern(k.Kty), fakehttp.Intern(k.Crv), fakehttp.Intern(k.Use), fakehttp.Intern(k.Alg)
 }
-
-// canonical returns unique's canonical copy of v: equal strings share one
-// copy while any of them is live (unique's table does not keep them).
-func canonical(v string) string { return unique.Make(v).Value() }
 
 // sameAt reports whether opening the requests at now, not before the time
 // they were opened at, would give what it gave: the same time, or no
