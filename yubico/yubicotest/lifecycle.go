@@ -279,14 +279,23 @@ func (s *Server) programLocked(sh *shipment) error {
 	if in.err != nil {
 		return in.err
 	}
-	pinReq, creds := in.pin, in.creds
-	for i, c := range creds {
+	for i, c := range in.creds {
 		// The requests were opened at create; they must still be valid now.
-		if s.now.After(c.ExpiresAt) {
-			return fmt.Errorf("open fido_credential_requests[%d]: enrollment %q: %w at %s (now %s)", i, c.EnrollmentID,
-				webauthn.ErrExpired, c.ExpiresAt.UTC().Format(time.RFC3339), s.now.UTC().Format(time.RFC3339))
+		if s.now.After(c.expiresAt) {
+			return fmt.Errorf("open fido_credential_requests[%d]: enrollment %q: %w at %s (now %s)", i, c.enrollmentID,
+				webauthn.ErrExpired, c.expiresAt.UTC().Format(time.RFC3339), s.now.UTC().Format(time.RFC3339))
 		}
 	}
+	pinReq := in.pin.request()
+	creds := make([]webauthn.CredentialRequest, len(in.creds))
+	for i := range in.creds {
+		creds[i] = in.creds[i].request(pinReq.UserID)
+	}
+	defer func() {
+		for _, c := range creds {
+			clear(c.Challenge)
+		}
+	}()
 	productID := sh.req.Items[0].ProductID
 	model, ok := simulator.ModelByProductID(productID)
 	if !ok {

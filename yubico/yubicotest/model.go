@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
@@ -75,15 +74,16 @@ type Programming struct {
 
 // factoryInput is what the factory needs of a FIDO Pre-reg shipment's
 // customization: its PIN and credential requests, opened when the shipment
-// is created. A shipment of 100,000 in a long test run then holds a few
-// hundred bytes of requests instead of their compact JWEs (about 1.3 KB
-// each, P-384 epk and all). A request that does not open is not refused at
+// is created, in compact form (see keptCred). A shipment of 100,000 in a
+// long test run then holds a few hundred bytes of requests instead of their
+// compact JWEs (about 1.3 KB each, P-384 epk and all). A request that does
+// not open is not refused at
 // create: err keeps why, and the factory fails the shipment with it at the
 // batch, where the requests used to be opened. The input is purged (its
 // challenges zeroed) when the factory is done with the shipment.
 type factoryInput struct {
-	pin   webauthn.PINRequest
-	creds []webauthn.CredentialRequest
+	pin   keptPIN
+	creds []keptCred // of pin's user
 	err   error
 }
 
@@ -110,7 +110,12 @@ func (s *Server) openFactoryInput(pinJWE string, credJWEs []string, at time.Time
 		op.in = &factoryInput{err: fmt.Errorf("open fido_pin_request: %w", err)}
 		return op
 	}
-	in := &factoryInput{pin: pin, creds: make([]webauthn.CredentialRequest, len(credJWEs))}
+	kp, err := keepPIN(pin)
+	if err != nil {
+		op.in = &factoryInput{err: fmt.Errorf("open fido_pin_request: %w", err)}
+		return op
+	}
+	in := &factoryInput{pin: kp, creds: make([]keptCred, len(credJWEs))}
 	for i, jwe := range credJWEs {
 		c, err := webauthn.OpenCredentialRequest(s.transport, jwe, at)
 		switch {
@@ -124,38 +129,22 @@ func (s *Server) openFactoryInput(pinJWE string, credJWEs []string, at time.Time
 		} else if err != nil {
 			err = fmt.Errorf("open fido_credential_requests[%d]: %w", i, err)
 		}
-		in.creds[i] = c
+		if err == nil {
+			in.creds[i], err = keepCred(c) // zeroes c's challenge
+			if err != nil {
+				err = fmt.Errorf("open fido_credential_requests[%d]: %w", i, err)
+			}
+		} else {
+			clear(c.Challenge)
+		}
 		if err != nil {
 			in.purge()
 			op.in = &factoryInput{err: err}
 			return op
 		}
 	}
-	in.shareRepeated()
 	op.in = in
 	return op
-}
-
-// shareRepeated points the strings of in's opened requests that repeat
-// across keys (the response keys' type, curve, use and algorithm; the RP ID
-// and name; the user verification) at their canonical copies, and the
-// credential requests' user ID at the PIN request's (openFactoryInput has
-// checked they are equal), instead of each request keeping the copies JSON
-// decoding made. The values do not change.
-func (in *factoryInput) shareRepeated() {
-	shareJWK(&in.pin.ResponseKey)
-	for i := range in.creds {
-		c := &in.creds[i]
-		c.UserID = in.pin.UserID
-		c.RPID, c.RPName, c.UserVerification = fakehttp.Intern(c.RPID), fakehttp.Intern(c.RPName), fakehttp.Intern(c.UserVerification)
-		shareJWK(&c.ResponseKey)
-	}
-}
-
-// shareJWK points the fields of k that are the same for most keys at their
-// canonical copies.
-func shareJWK(k *webauthn.PublicJWK) {
-	k.Kty, k.Crv, k.Use, k.Alg = fakehttp.Intern(k.Kty), fakehttp.Intern(k.Crv), fakehttp.Intern(k.Use), fakehttp.Intern(k.Alg)
 }
 
 // sameAt reports whether opening the requests at now, not before the time
@@ -202,7 +191,7 @@ func (in *factoryInput) purge() {
 		return
 	}
 	for i := range in.creds {
-		clear(in.creds[i].Challenge)
+		clear(in.creds[i].challenge)
 	}
 	in.creds = nil
 }
