@@ -20,7 +20,9 @@ import (
 // once (openFactoryInput checks it is the PIN request's), byte slices
 // without the spare capacity JSON decoding leaves, and strings that repeat
 // across keys interned. [keptPIN.request] and [keptCred.request] rebuild
-// the requests that were opened, for the factory.
+// the requests that were opened, for the factory (a coordinate comes back
+// in canonical base64url: one sent with line breaks, which the decoder
+// skips, comes back without them; the point is the same).
 
 // p384Coord is the length of a P-384 coordinate.
 const p384Coord = 48
