@@ -220,8 +220,8 @@ func TestDropConnectionRecordsBeforeClose(t *testing.T) {
 
 func TestLogKeepsOrderAndReturnsCopies(t *testing.T) {
 	var l Log[int]
-	if got := l.All(); len(got) != 0 {
-		t.Fatalf("empty log: All() = %v", got)
+	if got := l.All(); got != nil {
+		t.Fatalf("empty log: All() = %#v, want nil", got)
 	}
 	l.Add(1)
 	l.Add(2)

@@ -64,13 +64,14 @@ func (l *LockedReader) Read(p []byte) (int, error) {
 	return l.R.Read(p)
 }
 
-// Log is a fake's append-only log (its request log; the Okta fake's events),
-// safe for concurrent use; the zero value is empty, unbounded and ready. Entries are kept in chunks of logChunk, so a
-// long log grows without copying itself and without the spare capacity of
-// a doubling slice (a fake serving a million requests keeps a million
-// entries, no more). [Log.SetLimit] bounds it to the most recent entries;
-// a limit below logChunk sizes the chunks to the limit, so a small bounded
-// log holds at most twice its limit, not a chunk of logChunk.
+// Log is a fake's append-only log (its request log; the Okta fake's
+// events), safe for concurrent use; the zero value is empty, unbounded and
+// ready. Entries are kept in chunks of logChunk, so a long log grows
+// without copying itself and without the spare capacity of a doubling
+// slice (a fake serving a million requests keeps a million entries, no
+// more). [Log.SetLimit] bounds it to the most recent entries; a limit below
+// logChunk sizes the chunks to the limit, so a small bounded log holds at
+// most twice its limit, not a chunk of logChunk.
 type Log[E any] struct {
 	mu      sync.Mutex
 	chunks  [][]E // guarded by mu; every chunk but the last is full
@@ -145,10 +146,15 @@ func (l *Log[E]) Dropped() int {
 	return l.dropped
 }
 
-// All returns a copy of every entry held, in the order added.
+// All returns a copy of every entry held, in the order added; nil if none
+// (as the fakes' RequestLog and Events returned before the log was
+// chunked).
 func (l *Log[E]) All() []E {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.n == 0 {
+		return nil
+	}
 	out := make([]E, 0, l.n)
 	for i, c := range l.chunks {
 		if i == 0 {

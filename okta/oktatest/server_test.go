@@ -563,6 +563,11 @@ func TestStartOptionsAndUnknownRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	// Nothing yet: nil, not an empty slice (a caller's cmp.Diff against
+	// nil, or JSON null).
+	if ev, log := srv.Events(), srv.RequestLog(); ev != nil || log != nil {
+		t.Errorf("a new server: Events() = %#v, RequestLog() = %#v, want nil", ev, log)
+	}
 	status, _, body := raw(t, srv, "GET", "/api/v1/nothing-here", "SSWS fixed-token", "")
 	if status != 404 {
 		t.Fatalf("unknown route = %d", status)
