@@ -314,13 +314,9 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 		// and syncs nothing.
 		args := []any{string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data),
 			r.UserID, r.Version, len(r.History)}
-		n, err = s.put(ctx, s.db, `UPDATE records SET status = ?, step = ?, version = version + 1,
-			history_len = ?, updated_at = ?, due = ?, data = ?
-			WHERE user_id = ? AND version = ? AND history_len < ?`, args...)
+		n, err = s.put(ctx, s.db, sqliteUpdate+"< ?", args...)
 		if err == nil && n == 0 {
-			n, err = s.put(ctx, s.lazy, `UPDATE records SET status = ?, step = ?, version = version + 1,
-				history_len = ?, updated_at = ?, due = ?, data = ?
-				WHERE user_id = ? AND version = ? AND history_len = ?`, args...)
+			n, err = s.put(ctx, s.lazy, sqliteUpdate+"= ?", args...)
 		}
 	}
 	if err != nil {
@@ -333,6 +329,13 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 	r.Version++
 	return r, nil
 }
+
+// sqliteUpdate is Put's compare-and-swap of a stored record, less the
+// comparison of the stored history's length with the new one's: "< ?" for
+// a step, "= ?" for bookkeeping.
+const sqliteUpdate = `UPDATE records SET status = ?, step = ?, version = version + 1,
+	history_len = ?, updated_at = ?, due = ?, data = ?
+	WHERE user_id = ? AND version = ? AND history_len `
 
 // put runs one of Put's statements on db and returns how many rows it
 // changed.
