@@ -30,6 +30,50 @@ type SQLiteStore struct {
 
 	mu    sync.Mutex
 	stmts map[stmtKey]*sql.Stmt // prepared once per handle and query text (see stmt)
+
+	seen seenLens // history lengths of records as last read or written: Put's first guess
+}
+
+// seenLens remembers, for records this store recently returned, the
+// version and history length it returned them with. Put uses it only to
+// choose which of its two UPDATEs to try first (a wrong guess costs the
+// other one, which the condition in SQL makes safe), so it may be stale
+// or forget at any time: it is cleared when it holds maxSeenLens records,
+// which keeps it small however many records a Sync pass reads.
+type seenLens struct {
+	mu sync.Mutex
+	m  map[string]seenLen
+}
+
+// seenLen is a record's version and history length as the store returned it.
+type seenLen struct {
+	version    int64
+	historyLen int
+}
+
+// maxSeenLens bounds seenLens: a Sync pass Puts each record soon after
+// reading it, one page at a time, so the guess needs only the recent ones.
+const maxSeenLens = 8192
+
+// note remembers the records as the store returns them.
+func (l *seenLens) note(recs ...Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range recs {
+		if l.m == nil || len(l.m) >= maxSeenLens {
+			l.m = make(map[string]seenLen)
+		}
+		l.m[r.UserID] = seenLen{r.Version, len(r.History)}
+	}
+}
+
+// bookkeeping reports whether r, as Put is given it, adds no history entry
+// to the record this store last returned at r's version.
+func (l *seenLens) bookkeeping(r Record) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.m[r.UserID]
+	return ok && v.version == r.Version && v.historyLen == len(r.History)
 }
 
 // stmtKey names a prepared statement: its query text on one of the two
@@ -278,7 +322,11 @@ func (s *SQLiteStore) Get(ctx context.Context, userID string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("fulfillment: sqlite: get %q: %w", userID, err)
 	}
-	return decodeRecord(userID, data, version)
+	r, err := decodeRecord(userID, data, version)
+	if err == nil {
+		s.seen.note(r)
+	}
+	return r, err
 }
 
 func decodeRecord(userID, data string, version int64) (Record, error) {
@@ -310,13 +358,21 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 			r.UserID, string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data))
 	} else {
 		// A step (the history grew) durably; otherwise bookkeeping, committed
-		// without an fsync (see OpenSQLite). A failed UPDATE writes nothing
-		// and syncs nothing.
+		// without an fsync (see OpenSQLite). Which one r is follows from
+		// the stored history's length, which only the SQL condition knows
+		// for sure: Put tries first what the record as this store last
+		// returned it says, then the other. A failed UPDATE writes nothing
+		// and syncs nothing, so a wrong guess costs only time.
 		args := []any{string(r.Status), string(r.Step), len(r.History), updated, dueColumn(r), string(data),
 			r.UserID, r.Version, len(r.History)}
-		n, err = s.put(ctx, s.db, sqliteUpdate+"< ?", args...)
+		first, second := s.db, s.lazy
+		cond1, cond2 := "< ?", "= ?"
+		if s.seen.bookkeeping(r) {
+			first, second, cond1, cond2 = second, first, cond2, cond1
+		}
+		n, err = s.put(ctx, first, sqliteUpdate+cond1, args...)
 		if err == nil && n == 0 {
-			n, err = s.put(ctx, s.lazy, sqliteUpdate+"= ?", args...)
+			n, err = s.put(ctx, second, sqliteUpdate+cond2, args...)
 		}
 	}
 	if err != nil {
@@ -327,6 +383,7 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 	}
 	r = r.clone()
 	r.Version++
+	s.seen.note(r)
 	return r, nil
 }
 
@@ -406,7 +463,9 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
 	}
-	return scanRecords(rows, "list")
+	recs, err := scanRecords(rows, "list")
+	s.seen.note(recs...)
+	return recs, err
 }
 
 // ListDue implements [DueLister]: a range of the due index, no record
@@ -425,7 +484,9 @@ func (s *SQLiteStore) ListDue(ctx context.Context, q DueQuery) ([]Record, error)
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: list due: %w", err)
 	}
-	return scanRecords(rows, "list due")
+	recs, err := scanRecords(rows, "list due")
+	s.seen.note(recs...)
+	return recs, err
 }
 
 // CountNotDue implements [DueLister]: a count over the due index.

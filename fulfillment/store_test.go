@@ -148,6 +148,118 @@ func TestSQLiteBookkeepingHandle(t *testing.T) {
 	}
 }
 
+// TestSQLitePutGuess checks that Put tries the bookkeeping UPDATE first for
+// a record this store returned at the same version and history, and the
+// durable one otherwise: with the durable handle closed, only the first
+// kind of claim can commit. TestSQLitePutStaleGuess checks that a wrong
+// guess still ends right.
+func TestSQLitePutGuess(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openSQLite(t, path)
+	other := openSQLite(t, path)
+	for _, id := range []string{"00u1", "00u2", "00u3", "00u4"} {
+		r := fulfillmenttest.SampleRecord(id)
+		if id == "00u3" { // waiting for its shipment, due: for ListDue
+			r.Status, r.Step, r.FailedStep = fulfillment.FulfillmentStarted, fulfillment.StepShipmentCreated, ""
+		}
+		if _, err := other.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func(r fulfillment.Record) fulfillment.Record {
+		r.Claim = fulfillment.Lease{Owner: "svc-2", Until: storeT0.Add(4 * time.Hour)}
+		return r
+	}
+	got, err := s.Get(ctx, "00u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := s.List(ctx, fulfillment.Query{After: "00u1", Limit: 1})
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("List: %d records, %v", len(listed), err)
+	}
+	due, err := s.ListDue(ctx, fulfillment.DueQuery{Now: storeT0.Add(24 * time.Hour), After: "00u2", Limit: 1})
+	if err != nil || len(due) != 1 {
+		t.Fatalf("ListDue: %d records, %v", len(due), err)
+	}
+	notSeen, err := other.Get(ctx, "00u4") // read by the other store only
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fulfillment.SQLiteDB(s).Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, r := range []fulfillment.Record{got, listed[0], due[0]} {
+		put, err := s.Put(ctx, claim(r))
+		if err != nil {
+			t.Errorf("claim of %s as Get/List/ListDue returned it, durable handle closed: %v", r.UserID, err)
+			continue
+		}
+		// What Put returned is known too.
+		put.NextCheck = storeT0.Add(13 * time.Hour)
+		if _, err := s.Put(ctx, put); err != nil {
+			t.Errorf("next check of %s as Put returned it, durable handle closed: %v", r.UserID, err)
+		}
+	}
+	if _, err := s.Put(ctx, claim(notSeen)); err == nil {
+		t.Error("claim of a record this store never returned committed without the durable handle: Put did not try the durable UPDATE first")
+	}
+	step := got
+	step.History = append(slices.Clone(step.History), fulfillment.Change{At: storeT0.Add(3 * time.Hour),
+		Status: step.Status, Step: step.Step, Reason: "a step"})
+	step.Version += 2 // as the claim and the next check above left it
+	if _, err := s.Put(ctx, step); err == nil {
+		t.Error("a step committed without the durable handle")
+	}
+}
+
+// TestSQLitePutStaleGuess: the record changed under the store (another
+// process's write) after the store returned it; Put's guess is then wrong
+// and every outcome is still the compare-and-swap's.
+func TestSQLitePutStaleGuess(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openSQLite(t, path)
+	other := openSQLite(t, path)
+	rec, err := s.Put(ctx, fulfillmenttest.SampleRecord("00u1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other process adds a step; s still remembers rec.
+	theirs, err := other.Get(ctx, "00u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs.History = append(slices.Clone(theirs.History), fulfillment.Change{At: storeT0.Add(time.Hour),
+		Status: theirs.Status, Step: theirs.Step, Reason: "their step"})
+	if theirs, err = other.Put(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+
+	stale := rec
+	stale.Claim = fulfillment.Lease{Owner: "svc-1", Until: storeT0.Add(2 * time.Hour)}
+	if _, err := s.Put(ctx, stale); !errors.Is(err, fulfillment.ErrVersionConflict) {
+		t.Errorf("bookkeeping Put of a stale record: %v, want ErrVersionConflict", err)
+	}
+	// A caller that read the record elsewhere: s has not seen this version.
+	theirs.Claim = fulfillment.Lease{Owner: "svc-1", Until: storeT0.Add(2 * time.Hour)}
+	put, err := s.Put(ctx, theirs)
+	if err != nil {
+		t.Fatalf("bookkeeping Put of the current record (not seen by this store): %v", err)
+	}
+	got, err := other.Get(ctx, "00u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(put, got); diff != "" {
+		t.Errorf("stored record (-Put returned +other store reads):\n%s", diff)
+	}
+}
+
 var storeT0 = time.Date(2026, 11, 29, 15, 0, 0, 123456789, time.UTC)
 
 func TestSQLiteReopen(t *testing.T) {
