@@ -49,6 +49,7 @@ func runOrder(ctx context.Context, inv *Invocation) int {
 	cfg := inv.Config
 	var seeded okta.User
 	var seed func(*oktatest.Server) error
+	var seedErr error // the fake org's refusal of the seeded user
 	if cfg.Fake() {
 		p, err := seedProfile(cfg)
 		if err != nil {
@@ -56,12 +57,24 @@ func runOrder(ctx context.Context, inv *Invocation) int {
 			return ExitFailed
 		}
 		seed = func(srv *oktatest.Server) error {
-			seeded, err = srv.AddUser(p, okta.UserStatus(cfg.SeedStatus))
-			return err
+			seeded, seedErr = srv.AddUser(p, okta.UserStatus(cfg.SeedStatus))
+			return seedErr
 		}
 	}
 	b, err := openBackend(ctx, inv, false, seed)
 	if err != nil {
+		if seedErr != nil {
+			// The fresh fake org refused the user the flags describe (a
+			// login that is not an email address, a -profile missing
+			// what Okta requires): say which flag, not the fake's call.
+			from := fmt.Sprintf("-user %q", cfg.User) // %q escapes control characters
+			if cfg.ProfileFile != "" {
+				from = "-profile " + cfg.ProfileFile
+			}
+			inv.errorf("%s: the in-process fake org cannot seed this user: %s", from,
+				safe(strings.TrimPrefix(seedErr.Error(), "oktatest: AddUser: ")))
+			return ExitFailed
+		}
 		report(ctx, inv.Stderr, "preenroll order", err)
 		return ExitFailed
 	}

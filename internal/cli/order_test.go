@@ -87,6 +87,37 @@ func TestOrderBadProfileFile(t *testing.T) {
 	}
 }
 
+// TestOrderFakeRefusesSeed: on the fakes, a -user or -profile the fake org
+// cannot hold is reported by the flag that gave it, not by the fake's call.
+func TestOrderFakeRefusesSeed(t *testing.T) {
+	t.Parallel()
+	profile := writeFile(t, "no-names.json", `{"login":"ann@example.com","countryCode":"US"}`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"login not an email", []string{"-user", "jan"},
+			`preenroll order: -user "jan": the in-process fake org cannot seed this user: invalid profile: login: Does not match required pattern; email: Does not match required pattern` + "\n"},
+		{"profile without names", []string{"-profile", profile},
+			"preenroll order: -profile " + profile + ": the in-process fake org cannot seed this user: invalid profile: email: The field cannot be left blank; firstName: The field cannot be left blank; lastName: The field cannot be left blank\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, append([]string{"order"}, tc.args...)...)
+			if r.code != ExitFailed {
+				t.Errorf("exit %d, want %d", r.code, ExitFailed)
+			}
+			if diff := cmp.Diff(tc.want, r.stderr); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
 // TestOrderAgainstOrg runs order against an Okta org given with -okta-org
 // (the fake, reached over HTTP like a real one).
 func TestOrderAgainstOrg(t *testing.T) {
