@@ -138,6 +138,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch name := args[0]; name {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 && name == "help" {
+			if doc, ok := builtinHelp[args[1]]; ok {
+				fmt.Fprint(stdout, doc)
+				return ExitOK
+			}
 			c, ok := lookup(args[1])
 			if !ok {
 				fmt.Fprintf(stderr, "preenroll help: unknown command %q\n", args[1])
@@ -166,21 +170,38 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return c.Run(ctx, inv)
 }
 
+// builtinHelp documents the commands that are not registered (help,
+// version), so that "preenroll help version" answers like any other
+// command's help.
+var builtinHelp = map[string]string{
+	"help": "usage: preenroll help [COMMAND]\n\n" +
+		"Without COMMAND, lists the commands; with one, prints its description and\n" +
+		"every setting it takes (flag, PREENROLL_* variable, config-file key, default).\n" +
+		"preenroll COMMAND -h prints the same.\n",
+	"version": "usage: preenroll version\n\n" +
+		"Prints the module version (or VCS revision) the program was built from and\n" +
+		"the Go version. It takes no settings.\n",
+}
+
 // prepare parses and checks a command's settings. It returns nil and the
 // exit code when the command must not run (help asked, bad settings:
 // every problem is printed at once).
 func prepare(c *Command, args []string, stdin io.Reader, stdout, stderr io.Writer, d *deps) (*Invocation, int) {
-	l := newLoader(c.Name, stderr)
-	l.fs.Usage = func() { commandHelp(stderr, c) }
+	l := newLoader(c.Name, io.Discard) // parse errors are printed below, in the commands' form
+	l.fs.Usage = func() {}
 	// Flags may follow the arguments (preenroll status jan -store k.db);
 	// "--" ends the flags.
 	var positional []string
 	for {
 		if err := l.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				commandHelp(stderr, c)
 				return nil, ExitOK
 			}
-			return nil, ExitUsage // the flag set printed the problem and the help
+			// An unknown or malformed flag: the problem and where the
+			// settings are listed, not the whole help above it.
+			fmt.Fprintf(stderr, "preenroll %s: %v\n(preenroll help %s lists the settings)\n", c.Name, err, c.Name)
+			return nil, ExitUsage
 		}
 		rest := l.fs.Args()
 		if len(rest) == 0 {

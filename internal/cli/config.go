@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -207,7 +209,7 @@ var settings = []*Setting{
 		}},
 	{Name: "okta-dpop", Bool: true, Default: "true", Usage: "bind the service app's tokens to a DPoP proof key (RFC 9449), as Okta requires by default; -okta-dpop=false if the app does not",
 		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
+			b, err := parseBool(v)
 			c.OktaDPoP = b
 			return err
 		}},
@@ -272,7 +274,7 @@ var settings = []*Setting{
 	{Name: "verbose", Alias: "v", Bool: true, Default: "false", Usage: "log the Service's steps to stderr (secrets are never logged)",
 		Commands: append(slices.Clone(connected), "demo"),
 		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
+			b, err := parseBool(v)
 			c.Verbose = b
 			return err
 		}},
@@ -314,7 +316,7 @@ var settings = []*Setting{
 	{Name: "skip-invalid", FlagOnly: true, Bool: true, Default: "false", Commands: []string{"batch"},
 		Usage: "order the valid rows even if some rows are bad (default: order nobody)",
 		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
+			b, err := parseBool(v)
 			c.SkipInvalid = b
 			return err
 		}},
@@ -331,7 +333,7 @@ var settings = []*Setting{
 		}},
 	{Name: "json", FlagOnly: true, Bool: true, Default: "false", Commands: []string{"demo"}, Usage: "print the events as JSON lines instead of a timeline",
 		set: func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
+			b, err := parseBool(v)
 			c.DemoJSON = b
 			return err
 		}},
@@ -350,6 +352,16 @@ func checkURL(v string) error {
 		return errors.New("not an absolute https URL")
 	}
 	return nil
+}
+
+// parseBool reads a boolean setting as strconv.ParseBool does, with an
+// error that says what is wanted rather than how parsing failed.
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errors.New("want true or false")
+	}
+	return b, nil
 }
 
 // rawValue is a flag that records whether it was set, and its text.
@@ -625,6 +637,11 @@ func (c *Config) check(cmd string) []string {
 		}
 		problems = append(problems, itemProblems(item)...)
 	}
+	if takes("store") {
+		if p := storeDirProblem(c.Store); p != "" {
+			bad("%s", p)
+		}
+	}
 	if cmd == "serve" {
 		problems = append(problems, c.checkServe()...)
 	}
@@ -632,6 +649,24 @@ func (c *Config) check(cmd string) []string {
 		bad("-csv FILE is required")
 	}
 	return problems
+}
+
+// storeDirProblem reports a SQLite -store whose directory does not exist
+// (SQLite creates the file, not its directory), so that the command stops
+// as bad usage naming the setting instead of failing to open the database.
+func storeDirProblem(v string) string {
+	spec, err := parseStore(v)
+	if err != nil || spec.sqlite == "" {
+		return "" // reported by the setting, or not a file
+	}
+	dir := filepath.Dir(spec.sqlite)
+	switch fi, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("-store (PREENROLL_STORE) %s: the directory %s does not exist (the SQLite file is created, its directory is not)", spec.sqlite, dir)
+	case err == nil && !fi.IsDir():
+		return fmt.Sprintf("-store (PREENROLL_STORE) %s: %s is not a directory", spec.sqlite, dir)
+	}
+	return "" // other errors (permissions) are the store's to report when it opens
 }
 
 // checkOktaAuth checks how the commands authenticate to the org, exactly

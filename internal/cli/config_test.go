@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -130,7 +131,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"nope"}, ExitUsage, "", `preenroll: unknown command "nope"`},
 		{[]string{"version"}, ExitOK, "preenroll ", ""},
 		{[]string{"order", "-h"}, ExitOK, "", "usage: preenroll order"},
-		{[]string{"status", "-bogus"}, ExitUsage, "", "flag provided but not defined: -bogus"},
+		{[]string{"help", "version"}, ExitOK, "usage: preenroll version", ""},
+		{[]string{"help", "help"}, ExitOK, "usage: preenroll help [COMMAND]", ""},
 		{[]string{"retry"}, ExitUsage, "", "missing argument: USER..."},
 		{[]string{"sync", "extra"}, ExitUsage, "", `unexpected argument "extra"`},
 	} {
@@ -138,6 +140,59 @@ func TestHelp(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stdout, tc.out) || !strings.Contains(r.stderr, tc.err) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestBadFlag: an unknown or malformed flag is reported in the commands'
+// form, naming the command and where the settings are listed, without the
+// whole help.
+func TestBadFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "-bogus"}, "preenroll status: flag provided but not defined: -bogus\n(preenroll help status lists the settings)\n"},
+		{[]string{"order", "-user"}, "preenroll order: flag needs an argument: -user\n(preenroll help order lists the settings)\n"},
+		{[]string{"batch", "-skip-invalid=maybe", "-csv", "u.csv"},
+			`preenroll batch: -skip-invalid "maybe": want true or false` + "\n(preenroll help batch lists the settings)\n"},
+	} {
+		r := runCLI(t, tc.args...)
+		if r.code != ExitUsage || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q; want %d and nothing", tc.args, r.code, r.stdout, ExitUsage)
+		}
+		if diff := cmp.Diff(tc.want, r.stderr); diff != "" {
+			t.Errorf("%q: stderr (-want +got):\n%s", tc.args, diff)
+		}
+	}
+}
+
+// TestStoreDirectoryMissing: a SQLite -store in a directory that does not
+// exist is bad usage naming the setting, before anything runs.
+func TestStoreDirectoryMissing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := writeFile(t, "file", "x")
+	for _, tc := range []struct {
+		store, want string
+	}{
+		{filepath.Join(dir, "missing", "keys.db"), "preenroll order: -store (PREENROLL_STORE) " + filepath.Join(dir, "missing", "keys.db") +
+			": the directory " + filepath.Join(dir, "missing") + " does not exist (the SQLite file is created, its directory is not)\n"},
+		{"sqlite:" + filepath.Join(file, "keys.db"), "preenroll order: -store (PREENROLL_STORE) " + filepath.Join(file, "keys.db") +
+			": " + file + " is not a directory\n"},
+	} {
+		r := runCLI(t, "order", "-store", tc.store)
+		if r.code != ExitUsage || r.stdout != "" {
+			t.Errorf("-store %s: exit %d, stdout %q; want %d and nothing", tc.store, r.code, r.stdout, ExitUsage)
+		}
+		if diff := cmp.Diff(tc.want+"(preenroll help order lists the settings)\n", r.stderr); diff != "" {
+			t.Errorf("-store %s: stderr (-want +got):\n%s", tc.store, diff)
+		}
+	}
+	// A file in an existing directory is created.
+	store := filepath.Join(dir, "keys.db")
+	if r := runCLI(t, "order", "-store", store); r.code != ExitOK {
+		t.Errorf("-store %s: exit %d, stderr %q", store, r.code, r.stderr)
 	}
 }
 

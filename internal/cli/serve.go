@@ -138,7 +138,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 			set: duration(func(c *Config) *time.Duration { return &c.Serve.ReadyWindow }, time.Second, 24*time.Hour)},
 		&Setting{Name: "idempotent-shipments", Bool: true, Default: "false", Commands: only, Usage: "Yubico de-duplicates shipment creates by Idempotency-Key (undocumented for the real API; the fakes do)",
 			set: func(c *Config, v string) error {
-				b, err := strconv.ParseBool(v)
+				b, err := parseBool(v)
 				c.Serve.IdempotentShipments = b
 				return err
 			}},
@@ -150,7 +150,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 					c.Serve.Console = nil
 					return nil
 				}
-				b, err := strconv.ParseBool(v)
+				b, err := parseBool(v)
 				c.Serve.Console = &b
 				return err
 			}},
