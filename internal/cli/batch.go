@@ -25,10 +25,12 @@ func init() {
 		Doc: `Orders pre-enrolled YubiKeys for many Okta users, read from -csv FILE. The
 header says what the file is: a lone column "login" lists Okta logins (or user
 IDs) whose Okta profiles are shipped to as they are; "login" with more of
-Okta's profile attribute names (firstName, lastName, email, secondEmail,
-primaryPhone, streetAddress, city, state, zipCode, countryCode, organization)
-gives each user's profile. Headers match ignoring case and white space; other
-columns are ignored. An HR system's export needs -mapping workday|servicenow.
+Okta's profile attribute names gives each user's profile, and then the header
+has every one of login, firstName, lastName, email, primaryPhone,
+streetAddress, city, zipCode, countryCode and organization, and may have
+secondEmail and state (a cell may be empty; a new hire's PIN goes to
+secondEmail, so it needs one). Headers match ignoring case and white space;
+other columns are ignored. An HR system's export needs -mapping workday|servicenow.
 Users of profile rows not yet in Okta are created STAGED (new hires), the
 others get their shipping attributes updated, and then everybody is ordered.
 
@@ -51,6 +53,8 @@ finish and are recorded. Running the same command with the same -store then
 orders exactly the users not yet ordered. A second Ctrl-C exits at once.
 
 Without -okta-org it runs on in-process fakes, seeding the users it reads.
+The fakes start empty on every run, so there a second run with the same
+-store orders everybody again: resuming needs an Okta org.
 
 Exit codes: 0 every valid row was ordered or already had a key in fulfillment
 (and no row was bad, unless -skip-invalid); 1 bad rows, failures or an

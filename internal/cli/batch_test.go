@@ -226,6 +226,9 @@ func TestHRIS(t *testing.T) {
 func TestBatchUsage(t *testing.T) {
 	t.Parallel()
 	tokenFile := writeFile(t, "token", "00secret-token\n")
+	// Okta attributes without primaryPhone and organization.
+	someAttrs := writeFile(t, "some-attrs.csv", "login,firstName,lastName,email,streetAddress,city,zipCode,countryCode\n"+
+		"ann@example.com,Ann,Lee,ann@example.com,1 Main St,Dedham,02026,US\n")
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -247,6 +250,10 @@ func TestBatchUsage(t *testing.T) {
 		{[]string{"-csv", "testdata/workday.csv", "-mapping", "servicenow"}, 1, "preenroll batch: testdata/workday.csv: 11 problems:\n" +
 			`  line 1, column "user_name": malformed HRIS export: mapped column missing from the header (mapping "servicenow")` + "\n" +
 			`  line 1, column "email": malformed HRIS export: mapped column missing from the header (mapping "servicenow")` + "\n"},
+		{[]string{"-csv", someAttrs}, 1,
+			"preenroll batch: " + someAttrs + ": line 1: the header lacks primaryPhone, organization: a file of Okta profile attributes has the columns " +
+				"login, email, firstName, lastName, primaryPhone, streetAddress, city, zipCode, countryCode, organization " +
+				`(secondEmail and state may be left out; a cell may be empty), or is the single column "login"` + "\n"},
 		{[]string{"-csv", "testdata/login-and-note.csv"}, 1, `line 1: the header must be the single column "login", or Okta profile attributes (login, firstName, lastName, email, ...), or give -mapping for an HRIS export; got "login,note"`},
 		// Every problem at once.
 		{[]string{"-okta-org", "https://example.okta.com", "-product", "x", "-concurrency", "99", "-mapping", "sap"}, 2,

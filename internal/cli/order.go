@@ -37,7 +37,8 @@ not yet enrolled is visible only in the store).
 
 Without -okta-org it runs on in-process fakes, seeding the user (or
 demo.user@example.com) with a valid US address, or with the Okta profile in
--profile FILE.
+-profile FILE. The fakes start empty on every run (the user gets a new ID),
+so there a -store does not refuse a second order.
 
 Exit codes: 0 ordered, 1 not ordered, 2 bad usage.`,
 		Run: runOrder,
