@@ -75,7 +75,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 		return func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < lo || d > hi {
-				return fmt.Errorf("want a duration from %v to %v", lo, hi)
+				return fmt.Errorf("want a duration from %s to %s", shortDuration(lo), shortDuration(hi))
 			}
 			*field(c) = d
 			return nil
@@ -112,7 +112,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				}
 				return duration(func(c *Config) *time.Duration { return &c.Serve.SyncInterval }, 100*time.Millisecond, 24*time.Hour)(c, v)
 			}},
-		&Setting{Name: "sync-jitter", Commands: only, Usage: "random extra wait before each Sync pass, at most (default 30s)",
+		&Setting{Name: "sync-jitter", Commands: only, Usage: "random extra wait before each Sync pass, at most (default 30s; 250ms in the demo, unless -sync-interval is set; 0s: none)",
 			set: func(c *Config, v string) error {
 				if v == "" {
 					return nil
@@ -125,7 +125,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				}
 				return nil
 			}},
-		&Setting{Name: "shutdown-timeout", Default: serve.DefaultShutdownTimeout.String(), Commands: only, Usage: "how long a graceful shutdown may take before the steps still running are abandoned",
+		&Setting{Name: "shutdown-timeout", Default: shortDuration(serve.DefaultShutdownTimeout), Commands: only, Usage: "how long a graceful shutdown may take before the steps still running are abandoned",
 			set: duration(func(c *Config) *time.Duration { return &c.Serve.ShutdownTimeout }, time.Second, 10*time.Minute)},
 		&Setting{Name: "lease", Commands: only, Usage: "how long a step in flight is reserved for this instance (default 2m)",
 			set: func(c *Config, v string) error {
@@ -134,7 +134,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				}
 				return duration(func(c *Config) *time.Duration { return &c.Serve.Lease }, time.Second, time.Hour)(c, v)
 			}},
-		&Setting{Name: "ready-window", Default: serve.DefaultReadyWindow.String(), Commands: only, Usage: "/readyz fails when Okta or Yubico has not answered for this long",
+		&Setting{Name: "ready-window", Default: shortDuration(serve.DefaultReadyWindow), Commands: only, Usage: "/readyz fails when Okta or Yubico has not answered for this long",
 			set: duration(func(c *Config) *time.Duration { return &c.Serve.ReadyWindow }, time.Second, 24*time.Hour)},
 		&Setting{Name: "idempotent-shipments", Bool: true, Default: "false", Commands: only, Usage: "Yubico de-duplicates shipment creates by Idempotency-Key (undocumented for the real API; the fakes do)",
 			set: func(c *Config, v string) error {
@@ -142,7 +142,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				c.Serve.IdempotentShipments = b
 				return err
 			}},
-		&Setting{Name: "idempotency-window", Default: fulfillment.DefaultIdempotencyWindow.String(), Commands: only, Usage: "how long Yubico is taken to remember an Idempotency-Key: with -idempotent-shipments, a shipment create whose outcome is unknown is resent only this long after its intent, then errored for a person",
+		&Setting{Name: "idempotency-window", Default: shortDuration(fulfillment.DefaultIdempotencyWindow), Commands: only, Usage: "how long Yubico is taken to remember an Idempotency-Key: with -idempotent-shipments, a shipment create whose outcome is unknown is resent only this long after its intent, then errored for a person",
 			set: duration(func(c *Config) *time.Duration { return &c.Serve.IdempotencyWindow }, time.Minute, 30*24*time.Hour)},
 		&Setting{Name: "console", Bool: true, Commands: only, Usage: "serve the web console at / (default: on when -console-client-id is set, and in the demo)",
 			set: func(c *Config, v string) error {
@@ -187,9 +187,22 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				c.Serve.DemoUsers = n
 				return nil
 			}},
-		&Setting{Name: "demo-day", Default: serve.DefaultDemoDay.String(), Commands: only, Usage: "demo only: wall time of one fake day",
+		&Setting{Name: "demo-day", Default: shortDuration(serve.DefaultDemoDay), Commands: only, Usage: "demo only: wall time of one fake day",
 			set: duration(func(c *Config) *time.Duration { return &c.Serve.DemoDay }, 100*time.Millisecond, 24*time.Hour)},
 	)
+}
+
+// shortDuration formats d as the README writes durations: 5m and 24h,
+// not time.Duration's 5m0s and 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // checkServe checks serve's settings and reads the hook secret and the

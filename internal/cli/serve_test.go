@@ -168,11 +168,11 @@ func TestServeDurationSettings(t *testing.T) {
 		{name: "flag over env", env: map[string]string{"PREENROLL_IDEMPOTENCY_WINDOW": "90m"}, args: append(slices.Clone(org), "-idempotency-window", "48h"),
 			want: got{IdempotencyWindow: 48 * time.Hour}},
 		{name: "window too short", args: append(slices.Clone(org), "-idempotency-window", "30s"),
-			problems: []string{`-idempotency-window "30s": want a duration from 1m0s to 720h0m0s`}},
+			problems: []string{`-idempotency-window "30s": want a duration from 1m to 720h`}},
 		{name: "window too long", args: append(slices.Clone(org), "-idempotency-window", "721h"),
-			problems: []string{`-idempotency-window "721h": want a duration from 1m0s to 720h0m0s`}},
+			problems: []string{`-idempotency-window "721h": want a duration from 1m to 720h`}},
 		{name: "window not a duration", env: map[string]string{"PREENROLL_IDEMPOTENCY_WINDOW": "a day"}, args: org,
-			problems: []string{`PREENROLL_IDEMPOTENCY_WINDOW "a day": want a duration from 1m0s to 720h0m0s`}},
+			problems: []string{`PREENROLL_IDEMPOTENCY_WINDOW "a day": want a duration from 1m to 720h`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -189,5 +189,39 @@ func TestServeDurationSettings(t *testing.T) {
 				t.Errorf("serve.Config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestShortDuration: serve's defaults and limits print as the README writes
+// them (5m, 24h), not as time.Duration does (5m0s, 24h0m0s).
+func TestShortDuration(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{250 * time.Millisecond, "250ms"},
+		{25 * time.Second, "25s"},
+		{90 * time.Second, "1m30s"},
+		{5 * time.Minute, "5m"},
+		{time.Hour, "1h"},
+		{24 * time.Hour, "24h"},
+		{150 * time.Minute, "2h30m"},
+		{time.Hour + time.Second, "1h0m1s"},
+	} {
+		if got := shortDuration(tc.d); got != tc.want {
+			t.Errorf("shortDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+	r := runCLI(t, "help", "serve")
+	for _, want := range []string{`file key "ready-window", default 5m)`, `file key "idempotency-window", default 24h)`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("help serve lacks %q", want)
+		}
+	}
+	_, problems := resolveServe(t, nil, "-lease", "5ms")
+	if want := `-lease "5ms": want a duration from 1s to 1h`; !slices.Contains(problems, want) {
+		t.Errorf("problems %q lack %q", problems, want)
 	}
 }
