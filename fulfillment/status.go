@@ -137,7 +137,7 @@ var ErrOrderInFlight = errors.New("fulfillment: a key is already in fulfillment 
 var ErrUnknownStatus = errors.New("fulfillment: unknown status")
 
 // ErrUnknownEvent is wrapped by errors about an Event that is not one of
-// [Events].
+// the Event constants (EventEnroll ... EventDelete).
 var ErrUnknownEvent = errors.New("fulfillment: unknown event")
 
 // TransitionError reports an event that is not allowed from a status. To is

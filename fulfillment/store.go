@@ -158,7 +158,7 @@ type EnrollCall struct {
 // Change is one entry of a record's history: a step reached, with the
 // status it left the record in.
 type Change struct {
-	// At is when the change was saved (UTC, from Config.Now).
+	// At is when the change was saved (UTC, from Config.Clock).
 	At time.Time `json:"at"`
 	// Status is the record's status after the change.
 	Status Status `json:"status"`

@@ -1,6 +1,6 @@
 // Package cli is the preenroll command line: the subcommands of
 // cmd/preenroll (order, batch, status, retry, delete, resend-pin, check, sync,
-// demo, help, version), the configuration they share, and how they talk
+// serve, demo, help, version), the configuration they share, and how they talk
 // to Okta, Yubico and the store. It lives outside package main so that
 // tests run every command in-process ([Run]) and further commands
 // ([Register]) build on the same configuration.

@@ -31,7 +31,7 @@ func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 // 0 to 1 (0 turns the plan off); Latency is the delay of
 // [httpfault.Latency] (default 1 s); RetryAfter is how far ahead a 429's
 // X-Rate-Limit-Reset lies (default the rate-limit window). Faults queued
-// with [Server.InjectHTTPFault] take precedence. yubicotest takes the same
+// with Server.InjectHTTPFault take precedence. yubicotest takes the same
 // plan.
 type HTTPFaultPlan = httpfault.Plan
 

@@ -93,7 +93,7 @@ func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 // same order of requests give the same faults. Rate is 0 to 1 (0 turns the
 // plan off); Latency is the delay of [httpfault.Latency] (default 1 s);
 // RetryAfter is the Retry-After of a 429 (default [DefaultRetryAfter]).
-// Faults queued with [Server.InjectHTTPFault] take precedence. oktatest
+// Faults queued with Server.InjectHTTPFault take precedence. oktatest
 // takes the same plan.
 type HTTPFaultPlan = httpfault.Plan
 
@@ -108,7 +108,7 @@ type HTTPFaultPlan = httpfault.Plan
 type HTTPFaultRule = httpfault.Rule
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
-// [Server.SetHTTPFaultPlan]).
+// Server.SetHTTPFaultPlan).
 func WithHTTPFaultPlan(p HTTPFaultPlan) Option { return setting(fakehttp.WithPlan(p)) }
 
 // faultControls are the Server's public HTTP-fault methods, shared with the
