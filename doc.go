@@ -2,7 +2,8 @@
 // YubiKeys for users of Okta, and simulates every party of that lifecycle so
 // that it runs in a unit test without hardware, accounts or network.
 //
-// This package holds no code; it is the map. Start with package fulfillment.
+// This package holds no code; it is the map. Start with package fulfillment,
+// and with package fulfillment/fulfillmenttest to test a service of your own.
 //
 // # The lifecycle
 //
@@ -24,15 +25,23 @@
 //     emails the PIN. Status: Shipped.
 //  6. The user signs in with the key, changing the PIN on first use. Okta
 //     wipes the PIN it held. Status: Active.
-//  7. Any failure marks the enrollment errored (FulfillmentErrored); it is
-//     retried from the point of failure. Deleting an order cancels the
-//     shipment and the enrollment (Deleted).
+//  7. Any failure marks the enrollment errored (FulfillmentErrored); an
+//     administrator retries it from the point of failure (Service.Retry,
+//     preenroll retry). Deleting an order cancels the shipment and the
+//     enrollment (Deleted).
 //
 // # Packages
 //
 //   - [github.com/preenroll/preenroll/fulfillment]: the domain (statuses and
 //     their transition table, orders, shipping-address validation, HRIS
 //     exports) and the Service that runs the lifecycle for one user or a batch.
+//     [github.com/preenroll/preenroll/fulfillment/fulfillmenttest] is the test
+//     harness for a service of your own: both fakes on one clock with a
+//     Service between them, simulated keys, milestones, the PIN email and the
+//     first sign-in. [github.com/preenroll/preenroll/fulfillment/pgstore] is
+//     a Store in PostgreSQL that several instances share.
+//   - [github.com/preenroll/preenroll/console]: the administrator's web
+//     console over a Service (an http.Handler with OIDC sign-in).
 //   - [github.com/preenroll/preenroll/okta]: a client for Okta's users, groups,
 //     WebAuthn preregistration and Authn APIs.
 //     [github.com/preenroll/preenroll/okta/oktatest] is a fake Okta org on
@@ -46,9 +55,11 @@
 //   - [github.com/preenroll/preenroll/simulator]: a software YubiKey 5 (FIDO2
 //     CTAP2.1, PIV, management) behind ISO 7816 APDUs, a Platform that plays
 //     the browser, and a vpcd bridge for real PC/SC clients.
+//   - [github.com/preenroll/preenroll/httpfault]: the HTTP faults both fakes
+//     inject (kinds, seeded plans, rules).
 //
 // The command-line program is cmd/preenroll (order, batch, status, retry,
-// delete, resend-pin, sync, demo). Runnable programs live under examples/;
+// delete, resend-pin, check, sync, serve, demo). Runnable programs live under examples/;
 // examples/lifecycle runs the whole story against the fakes, and
 // examples/embed mounts the Service in a server of your own.
 package preenroll
