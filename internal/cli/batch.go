@@ -38,9 +38,12 @@ Every bad row is reported with its line and problem: a malformed or duplicate
 login, an HRIS row the reader rejects, an address that does not validate
 (every field), a user Okta does not know or whose profile cannot be shipped
 to. By default a batch with any bad row orders nobody, so that the corrected
-file can be run as a whole; -skip-invalid orders the valid rows. A row that
-could not be checked because Okta was unreachable is reported as failed, not
-bad: run the batch again later.
+file can be run as a whole; -skip-invalid orders the valid rows. Without
+-skip-invalid a file with bad rows of its own is refused before Okta is asked,
+so what only Okta can tell (an unknown user, a new hire without secondEmail)
+shows on the run after those rows are fixed. A row that could not be checked
+because Okta was unreachable is reported as failed, not bad: run the batch
+again later.
 
 On a terminal a progress bar is drawn, otherwise one line per user; then a
 summary, and -report FILE writes a CSV of per-row results (line, login,
