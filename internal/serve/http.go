@@ -188,7 +188,7 @@ func (s *server) banner(base string) {
 			fmt.Fprintf(out, "  console: %s/ (sign in as %s: the fake org's sign-in page asks for the username only)\n", base, s.demo.admin)
 		}
 	} else {
-		fmt.Fprintf(out, "preenroll serve: %s\n", s.okta.OrgURL())
+		fmt.Fprintf(out, "preenroll serve: Okta org %s\n", s.okta.OrgURL())
 		if s.console != nil {
 			fmt.Fprintf(out, "  console: %s/ (members of the Okta group %s may act)\n", base, s.cfg.Console.AdminGroup)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -208,6 +209,22 @@ next:
 		}
 	}
 	return -1
+}
+
+// TestBannerWithOrg: with an org, the start-up banner says which line is
+// the Okta org and which are serve's own URLs.
+func TestBannerWithOrg(t *testing.T) {
+	f := startFakes(t, 0)
+	cfg := f.config(fulfillment.NewMemoryStore())
+	var out bytes.Buffer
+	cfg.Stdout = &out
+	r := start(t, cfg)
+	want := "preenroll serve: Okta org " + f.okta.URL() + "\n" +
+		"  event hook: " + r.base + "/hooks/okta\n" +
+		"  health: " + r.base + "/healthz  ready: " + r.base + "/readyz  metrics: " + r.base + "/metrics\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("banner (-want +got):\n%s", diff)
+	}
 }
 
 func TestEventHookAgainstOkta(t *testing.T) {
