@@ -53,7 +53,8 @@ rejected and logged), runs Sync every -sync-interval (plus up to -sync-jitter)
 and at once after an order, and serves /healthz, /readyz and Prometheus
 /metrics. With -console-client-id (an Okta OIDC web app) it mounts the web
 console at /, signed in with Okta; members of -console-admin-group may act.
-JSON logs go to stderr. SIGTERM or SIGINT stops it gracefully within
+JSON logs go to stderr: the Service's steps and the event hook's requests,
+and with -v every other HTTP request too. SIGTERM or SIGINT stops it gracefully within
 -shutdown-timeout; a second serve on the same -store is safe.
 
 Without -okta-org it runs a demo on in-process fakes of Okta and Yubico with
@@ -326,6 +327,17 @@ func runServe(ctx context.Context, inv *Invocation) int {
 	return ExitOK
 }
 
+// serveLogLevel is the level of serve's log: the Service's steps and the
+// event hook's requests are logged at info; -verbose adds the debug
+// records, every other HTTP request (health checks, metrics scrapes, the
+// console's pages).
+func serveLogLevel(cfg *Config) slog.Level {
+	if cfg.Verbose {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
 // serveConfig maps serve's resolved settings onto serve.Config; store is
 // the opened -store (nil: serve's in-memory demo store).
 func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Config {
@@ -345,6 +357,6 @@ func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Co
 			RedirectURL: cfg.Serve.ConsoleRedirectURL, AdminGroup: cfg.Serve.ConsoleAdminGroup,
 			ReadOnlyGroup: cfg.Serve.ConsoleReadOnlyGroup, SessionKey: okta.Secret(cfg.Serve.consoleSession),
 		},
-		Logger: slog.New(slog.NewJSONHandler(inv.Stderr, nil)), Stdout: inv.Stdout,
+		Logger: slog.New(slog.NewJSONHandler(inv.Stderr, &slog.HandlerOptions{Level: serveLogLevel(cfg)})), Stdout: inv.Stdout,
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -223,5 +224,34 @@ func TestShortDuration(t *testing.T) {
 	_, problems := resolveServe(t, nil, "-lease", "5ms")
 	if want := `-lease "5ms": want a duration from 1s to 1h`; !slices.Contains(problems, want) {
 		t.Errorf("problems %q lack %q", problems, want)
+	}
+}
+
+// TestServeVerbose: serve logs at info, and -v (PREENROLL_VERBOSE) adds
+// the debug records (every HTTP request, not only the hook's).
+func TestServeVerbose(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		args      []string
+		wantDebug bool
+	}{
+		{"default", nil, nil, false},
+		{"-v", nil, []string{"-v"}, true},
+		{"-verbose=false", map[string]string{"PREENROLL_VERBOSE": "true"}, []string{"-verbose=false"}, false},
+		{"PREENROLL_VERBOSE", map[string]string{"PREENROLL_VERBOSE": "true"}, nil, true},
+	} {
+		cfg, problems := resolveServe(t, tc.env, tc.args...)
+		if len(problems) > 0 {
+			t.Fatalf("%s: %q", tc.name, problems)
+		}
+		sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+		if got := sc.Logger.Enabled(t.Context(), slog.LevelDebug); got != tc.wantDebug {
+			t.Errorf("%s: debug logged = %v, want %v", tc.name, got, tc.wantDebug)
+		}
+		if !sc.Logger.Enabled(t.Context(), slog.LevelInfo) {
+			t.Errorf("%s: info not logged", tc.name)
+		}
 	}
 }
