@@ -58,11 +58,12 @@ func NewFaults(prefix string, salt uint64) *Faults {
 	return &Faults{prefix: prefix, salt: salt, counts: map[httpfault.Kind]int{}}
 }
 
-// Controls are a fake's public HTTP-fault controls over its [Faults]: the
-// oktatest and yubicotest Server embed one, so InjectHTTPFault, FailNext,
-// DropNext, SetLatency, SetHTTPFaultPlan and HTTPFaultCounts are written
-// once for both fakes (each fake's package documentation says how its
-// answers look).
+// Controls are a fake's public HTTP-fault controls over its [Faults]:
+// InjectHTTPFault, FailNext, DropNext, SetLatency, SetHTTPFaultPlan and
+// HTTPFaultCounts, written once for both fakes. The oktatest and yubicotest
+// Server have methods of the same names that call these, so that go doc
+// shows them with the Server (methods promoted from an embedded type of an
+// internal package it does not show).
 type Controls struct{ f *Faults }
 
 // Controls returns the public controls of f.

@@ -72,13 +72,13 @@
 // X-Rate-Limit-Reset). Requests are counted per Okta's rate-limit buckets
 // (GET /api/v1/users/{id} apart from create and list, and so on; the table
 // is shared with the okta client), configurable with [WithBucketLimit] and
-// [WithRateLimit]. HTTP faults are queued with Server.InjectHTTPFault,
-// Server.FailNext and Server.DropNext (a status, added latency, a
+// [WithRateLimit]. HTTP faults are queued with [Server.InjectHTTPFault],
+// [Server.FailNext] and [Server.DropNext] (a status, added latency, a
 // dropped connection, or a response dropped after the request took
-// effect), added to every request with Server.SetLatency, or injected at
+// effect), added to every request with [Server.SetLatency], or injected at
 // a rate on every endpoint with a seeded [HTTPFaultPlan]
-// ([WithHTTPFaultPlan], Server.SetHTTPFaultPlan,
-// Server.HTTPFaultCounts); the kinds, plans and rules are those of
+// ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan],
+// [Server.HTTPFaultCounts]); the kinds, plans and rules are those of
 // package httpfault. yubicotest is driven with the same methods and types. A request the client gives up on during added latency is not
 // handled.
 //

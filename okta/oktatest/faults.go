@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/httpfault"
-	"github.com/preenroll/preenroll/internal/fakehttp"
 )
 
 // HTTPFault is one way a request can misbehave under an [HTTPFaultPlan];
@@ -31,7 +30,7 @@ func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 // 0 to 1 (0 turns the plan off); Latency is the delay of
 // [httpfault.Latency] (default 1 s); RetryAfter is how far ahead a 429's
 // X-Rate-Limit-Reset lies (default the rate-limit window). Faults queued
-// with Server.InjectHTTPFault take precedence. yubicotest takes the same
+// with [Server.InjectHTTPFault] take precedence. yubicotest takes the same
 // plan.
 type HTTPFaultPlan = httpfault.Plan
 
@@ -59,7 +58,38 @@ func (s *Server) writeFault(x *exchange, status int, retryAfter time.Duration) {
 	s.failStatus(x, status)
 }
 
-// faultControls are the Server's public HTTP-fault methods, shared with the
-// other fake: InjectHTTPFault, FailNext, DropNext, SetLatency,
-// SetHTTPFaultPlan and HTTPFaultCounts.
-type faultControls = fakehttp.Controls
+// The Server's HTTP-fault controls. Both fakes have the same ones; they are
+// written once in package fakehttp and spelled out here so that they are
+// documented with the Server.
+
+// InjectHTTPFault queues r for the next requests to the fake that match it
+// (method, path prefix, count; see [HTTPFaultRule]); an invalid rule is
+// refused with an error. Queued rules take precedence over the plan of
+// [Server.SetHTTPFaultPlan].
+func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
+	return s.faults.Controls().InjectHTTPFault(r)
+}
+
+// FailNext makes the fake answer the next n (at least 1) requests, on any
+// route, with status (400 to 599) and the fake's error body for it.
+func (s *Server) FailNext(n, status int) error { return s.faults.Controls().FailNext(n, status) }
+
+// DropNext makes the fake drop the connections of the next n (at least 1)
+// requests, on any route, unhandled.
+func (s *Server) DropNext(n int) error { return s.faults.Controls().DropNext(n) }
+
+// SetLatency adds d of real time before the fake handles each request (0
+// to stop). A negative d is refused.
+func (s *Server) SetLatency(d time.Duration) error { return s.faults.Controls().SetLatency(d) }
+
+// SetHTTPFaultPlan replaces the fake's plan of HTTP faults (a zero plan
+// turns it off) and resets [Server.HTTPFaultCounts].
+func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
+	return s.faults.Controls().SetHTTPFaultPlan(p)
+}
+
+// HTTPFaultCounts returns how many faults of each kind the fake's current
+// plan has injected.
+func (s *Server) HTTPFaultCounts() map[httpfault.Kind]int {
+	return s.faults.Controls().HTTPFaultCounts()
+}

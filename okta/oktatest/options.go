@@ -159,5 +159,5 @@ func WithMaxPageSize(n int) Option {
 }
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
-// Server.SetHTTPFaultPlan).
+// [Server.SetHTTPFaultPlan]).
 func WithHTTPFaultPlan(p HTTPFaultPlan) Option { return setting(fakehttp.WithPlan(p)) }

@@ -62,10 +62,9 @@ type Server struct {
 	table        bool
 	bucketLimits map[string]int
 
-	clock         *fakehttp.Clock
-	faults        *fakehttp.Faults
-	faultControls // faults' public controls: InjectHTTPFault, FailNext, ...
-	limiter       *fakehttp.Limiter
+	clock   *fakehttp.Clock
+	faults  *fakehttp.Faults
+	limiter *fakehttp.Limiter
 
 	mu                sync.Mutex
 	delivered         chan struct{}          // guarded by mu; closed and replaced on each delivery
@@ -165,7 +164,6 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	if s.faults, err = c.Faults("oktatest", 0x9e3779b97f4a7c15); err != nil {
 		return nil, err
 	}
-	s.faultControls = s.faults.Controls()
 	if s.hookHC == nil {
 		s.hookHC = newHookClient()
 	}

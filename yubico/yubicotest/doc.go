@@ -114,13 +114,13 @@
 // A shipment's fate is a [ShipmentFault]: [Server.InjectShipmentFault] and
 // [Server.InjectShipmentFaultNext] force a shipment into an error state at
 // the matching step. HTTP faults are driven as in oktatest, with the same
-// types (those of package httpfault): Server.InjectHTTPFault, Server.FailNext, Server.DropNext and
-// Server.SetLatency disturb the next HTTP requests (a request the client
+// types (those of package httpfault): [Server.InjectHTTPFault], [Server.FailNext], [Server.DropNext] and
+// [Server.SetLatency] disturb the next HTTP requests (a request the client
 // gave up on during added latency is still handled, as a slow service
 // does);
 // [Server.DropResponseAfterCommit] lets the next creates take effect but
 // closes their connections without a response. An [HTTPFaultPlan]
-// ([WithHTTPFaultPlan], Server.SetHTTPFaultPlan, Server.HTTPFaultCounts)
+// ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan], [Server.HTTPFaultCounts])
 // injects 429s, 500/502/503s, latency, dropped connections and responses
 // dropped after the request took effect at a seeded rate on every route.
 package yubicotest

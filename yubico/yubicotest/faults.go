@@ -93,7 +93,7 @@ func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 // same order of requests give the same faults. Rate is 0 to 1 (0 turns the
 // plan off); Latency is the delay of [httpfault.Latency] (default 1 s);
 // RetryAfter is the Retry-After of a 429 (default [DefaultRetryAfter]).
-// Faults queued with Server.InjectHTTPFault take precedence. oktatest
+// Faults queued with [Server.InjectHTTPFault] take precedence. oktatest
 // takes the same plan.
 type HTTPFaultPlan = httpfault.Plan
 
@@ -108,10 +108,41 @@ type HTTPFaultPlan = httpfault.Plan
 type HTTPFaultRule = httpfault.Rule
 
 // WithHTTPFaultPlan starts the server with an HTTP fault plan (see
-// Server.SetHTTPFaultPlan).
+// [Server.SetHTTPFaultPlan]).
 func WithHTTPFaultPlan(p HTTPFaultPlan) Option { return setting(fakehttp.WithPlan(p)) }
 
-// faultControls are the Server's public HTTP-fault methods, shared with the
-// other fake: InjectHTTPFault, FailNext, DropNext, SetLatency,
-// SetHTTPFaultPlan and HTTPFaultCounts.
-type faultControls = fakehttp.Controls
+// The Server's HTTP-fault controls. Both fakes have the same ones; they are
+// written once in package fakehttp and spelled out here so that they are
+// documented with the Server.
+
+// InjectHTTPFault queues r for the next requests to the fake that match it
+// (method, path prefix, count; see [HTTPFaultRule]); an invalid rule is
+// refused with an error. Queued rules take precedence over the plan of
+// [Server.SetHTTPFaultPlan].
+func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
+	return s.faults.Controls().InjectHTTPFault(r)
+}
+
+// FailNext makes the fake answer the next n (at least 1) requests, on any
+// route, with status (400 to 599) and the fake's error body for it.
+func (s *Server) FailNext(n, status int) error { return s.faults.Controls().FailNext(n, status) }
+
+// DropNext makes the fake drop the connections of the next n (at least 1)
+// requests, on any route, unhandled.
+func (s *Server) DropNext(n int) error { return s.faults.Controls().DropNext(n) }
+
+// SetLatency adds d of real time before the fake handles each request (0
+// to stop). A negative d is refused.
+func (s *Server) SetLatency(d time.Duration) error { return s.faults.Controls().SetLatency(d) }
+
+// SetHTTPFaultPlan replaces the fake's plan of HTTP faults (a zero plan
+// turns it off) and resets [Server.HTTPFaultCounts].
+func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
+	return s.faults.Controls().SetHTTPFaultPlan(p)
+}
+
+// HTTPFaultCounts returns how many faults of each kind the fake's current
+// plan has injected.
+func (s *Server) HTTPFaultCounts() map[httpfault.Kind]int {
+	return s.faults.Controls().HTTPFaultCounts()
+}

@@ -31,12 +31,11 @@ var defaultStart = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
 // map[HTTPFault]int, which it shares with oktatest's Server (see the
 // package documentation).
 type Server struct {
-	srv           *httptest.Server // the API host
-	console       *httptest.Server // the console host: the public JWKS
-	nowNano       atomic.Int64     // mirrors now for the simulated keys' clocks
-	clock         *fakehttp.Clock  // the fake clock; now follows it (see catchUpLocked)
-	faults        *fakehttp.Faults
-	faultControls // faults' public controls: InjectHTTPFault, FailNext, ...
+	srv     *httptest.Server // the API host
+	console *httptest.Server // the console host: the public JWKS
+	nowNano atomic.Int64     // mirrors now for the simulated keys' clocks
+	clock   *fakehttp.Clock  // the fake clock; now follows it (see catchUpLocked)
+	faults  *fakehttp.Faults
 
 	// immutable after Start (t after NewServer, before the URL is known)
 	t     testing.TB // set by NewServer: a request to an unknown route fails the test
@@ -110,20 +109,19 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		clock:         clock,
-		orgID:         cfg.orgID,
-		setup:         cfg.setup,
-		rand:          cfg.Rand,
-		now:           start,
-		lastBatch:     start,
-		tokens:        map[string]string{},
-		rules:         cfg.rules,
-		denied:        map[string]bool{},
-		shipments:     map[string]*shipment{},
-		nextSerial:    cfg.serial,
-		idem:          map[string]*idemEntry{},
-		faults:        faults,
-		faultControls: faults.Controls(),
+		clock:      clock,
+		orgID:      cfg.orgID,
+		setup:      cfg.setup,
+		rand:       cfg.Rand,
+		now:        start,
+		lastBatch:  start,
+		tokens:     map[string]string{},
+		rules:      cfg.rules,
+		denied:     map[string]bool{},
+		shipments:  map[string]*shipment{},
+		nextSerial: cfg.serial,
+		idem:       map[string]*idemEntry{},
+		faults:     faults,
 	}
 	s.limits, s.timing = s.limits.withDefaults(), s.timing.withDefaults()
 	s.log.SetLimit(cfg.LogLimit)
