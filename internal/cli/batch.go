@@ -60,8 +60,8 @@ The fakes start empty on every run, so there a second run with the same
 -store orders everybody again: resuming needs an Okta org.
 
 Exit codes: 0 every valid row was ordered or already had a key in fulfillment
-(and no row was bad, unless -skip-invalid); 1 bad rows, failures or an
-interrupt; 2 bad usage.`,
+(and no row was bad, unless -skip-invalid; with it, at least one row must be
+good); 1 bad rows, failures or an interrupt; 2 bad usage.`,
 		Run: runBatch,
 	})
 }
@@ -351,6 +351,12 @@ func (br *batchRun) finish(ctx context.Context, err error) int {
 		if o.result == resultFailed || o.result == resultNotOrdered || (o.result == resultInvalid && !inv.Config.SkipInvalid) {
 			return ExitFailed
 		}
+	}
+	if n := br.count(resultInvalid); n == len(br.out) {
+		// -skip-invalid orders the good rows; a file with none is a failed
+		// batch, not a done one (a scheduled run must see it).
+		inv.errorf("all %d rows are bad; nobody was ordered", n)
+		return ExitFailed
 	}
 	return ExitOK
 }

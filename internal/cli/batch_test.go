@@ -148,6 +148,29 @@ func TestBadRowsOrderNobody(t *testing.T) {
 	}
 }
 
+// TestSkipInvalidAllBad: with -skip-invalid a file whose every row is bad
+// orders nobody, and that is a failure (exit 1), not a batch done.
+func TestSkipInvalidAllBad(t *testing.T) {
+	t.Parallel()
+	csvFile := filepath.Join(t.TempDir(), "all-bad.csv")
+	if err := os.WriteFile(csvFile, []byte("login\nnot a login\nalso not one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	code, stderr := runBatchCmd(t, t.Context(), &stdout, "-csv", csvFile, "-skip-invalid")
+	if code != ExitFailed {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, ExitFailed, stderr)
+	}
+	want := []string{
+		"line 2 not a login: invalid: login contains white space or control characters",
+		"line 3 also not one: invalid: login contains white space or control characters",
+		"preenroll batch: all 2 rows are bad; nobody was ordered",
+	}
+	if diff := cmp.Diff(want, strings.Split(strings.TrimSpace(stderr), "\n")); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+}
+
 func TestSkipInvalid(t *testing.T) {
 	t.Parallel()
 	var stdout bytes.Buffer
