@@ -144,10 +144,10 @@ func (s *Service) receiveEvents(w http.ResponseWriter, r *http.Request, enqueue 
 		out, err := s.RecordEvent(ctx, he)
 		switch {
 		case out == EventRejected:
-			rejected = append(rejected, rejectedEvent{UUID: he.ID, UserID: truncateValue(he.UserID), Reason: err.Error()})
+			rejected = append(rejected, rejectedEvent{UUID: he.ID, UserID: truncateID(he.UserID), Reason: err.Error()})
 		case err != nil:
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: event hook: cannot record event",
-				slog.Int("index", i), slog.String("uuid", truncateValue(ev.UUID)), slog.String("error", err.Error()))
+				slog.Int("index", i), slog.String("uuid", truncateID(ev.UUID)), slog.String("error", err.Error()))
 			http.Error(w, "cannot record event", http.StatusInternalServerError)
 			return
 		}

@@ -187,7 +187,7 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 // the user's IDs) and returns EventRejected with reject.
 func (s *Service) rejectEvent(ctx context.Context, ev HookEvent, reject error) (EventOutcome, error) {
 	s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: event rejected",
-		slog.String("uuid", truncateValue(ev.ID)), slog.String("user", truncateValue(ev.UserID)), slog.String("reason", reject.Error()))
+		slog.String("uuid", truncateID(ev.ID)), slog.String("user", truncateID(ev.UserID)), slog.String("reason", reject.Error()))
 	return EventRejected, reject
 }
 
@@ -216,13 +216,13 @@ func (s *Service) checkEventUser(ctx context.Context, ev HookEvent) (login strin
 func (s *Service) hookEvent(ctx context.Context, ev okta.LogEvent) (HookEvent, bool) {
 	if ev.EventType != okta.EventTypePreregisterInitiate {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: event hook: ignored event type",
-			slog.String("eventType", truncateValue(ev.EventType)), slog.String("uuid", truncateValue(ev.UUID)))
+			slog.String("eventType", truncateValue(ev.EventType)), slog.String("uuid", truncateID(ev.UUID)))
 		return HookEvent{}, false
 	}
 	userID, login, items, err := s.eventOrder(ev)
 	if err != nil {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: malformed event skipped",
-			slog.String("uuid", truncateValue(ev.UUID)), slog.String("error", err.Error()))
+			slog.String("uuid", truncateID(ev.UUID)), slog.String("error", err.Error()))
 		return HookEvent{}, false
 	}
 	return HookEvent{ID: ev.UUID, UserID: userID, Login: login, Items: items, Published: ev.Published}, true

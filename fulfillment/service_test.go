@@ -401,11 +401,13 @@ func TestEventHandler(t *testing.T) {
 	})
 	t.Run("rejects users Okta does not have", func(t *testing.T) {
 		ctx := t.Context()
-		for _, tc := range []struct{ name, userID, reason string }{
-			{"unknown", "00unobody0000000000", "Okta answers"},
-			{"deactivated", gone.ID, "is deactivated"},
+		// Event UUIDs as Okta's (36 bytes): logged whole, so that the line
+		// can be found in Okta's System Log.
+		for _, tc := range []struct{ name, userID, reason, uuid string }{
+			{"unknown", "00unobody0000000000", "Okta answers", "1f6c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"},
+			{"deactivated", gone.ID, "is deactivated", "2f6c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"},
 		} {
-			for _, uuid := range []string{"uuid-rej-" + tc.name, "uuid-rej-" + tc.name} { // and its redelivery
+			for _, uuid := range []string{tc.uuid, tc.uuid} { // and its redelivery
 				logs.Reset()
 				w := send("POST", hookEvent(tc.userID, snake, uuid), nil)
 				var answer struct {
@@ -427,7 +429,7 @@ func TestEventHandler(t *testing.T) {
 			if _, err := s.store.Get(ctx, tc.userID); !errors.Is(err, ErrRecordNotFound) {
 				t.Errorf("%s: a rejected event made a record: %v", tc.name, err)
 			}
-			if first, err := s.store.MarkEvent(ctx, "uuid-rej-"+tc.name, t0); err != nil || !first {
+			if first, err := s.store.MarkEvent(ctx, tc.uuid, t0); err != nil || !first {
 				t.Errorf("%s: the rejected event was marked handled (%v, %v)", tc.name, first, err)
 			}
 		}

@@ -184,4 +184,16 @@ func truncateValue(s string) string {
 	return truncateBytes(s, max) + "…"
 }
 
+// truncateID shortens an ID from outside (an event's UUID, a user ID) for
+// a log line or an error, longer than truncateValue allows so that a real
+// one is kept whole: an Okta event UUID is 36 bytes, and a line that cut it
+// could not be matched to Okta's System Log.
+func truncateID(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return truncateBytes(s, max) + "…"
+}
+
 func quote(s string) string { return fmt.Sprintf("%q", s) }
