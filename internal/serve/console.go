@@ -1,8 +1,10 @@
 package serve
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/preenroll/preenroll/console"
@@ -38,6 +40,7 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 	hc.Transport.(*transport).otherCredentials = true
 	cc := console.Config{
 		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log, HTTPClient: hc, Done: s.consoleDone,
+		Audit: loggedAudit{MemoryAudit: console.NewMemoryAudit(auditPageEntries), log: s.log},
 	}
 	if s.demo != nil {
 		ok, err := s.demo.consoleConfig(&cc, base)
@@ -62,4 +65,30 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 	s.log.Info("serve: console mounted", "url", base+"/", "redirect", cc.OIDC.RedirectURL,
 		"adminGroup", cc.OIDC.AdminGroup, "readOnlyGroup", cc.OIDC.ReadOnlyGroup)
 	return h, nil
+}
+
+// auditPageEntries is how many audit entries the console's Audit page
+// keeps in memory (console.Config.Audit's default).
+const auditPageEntries = 10000
+
+// loggedAudit is serve's console audit trail: every entry is written to
+// serve's log ("console: audit", with the request's ID), which outlives
+// the process and gathers every instance's, and kept in memory for this
+// instance's Audit page.
+type loggedAudit struct {
+	*console.MemoryAudit
+	log *slog.Logger
+}
+
+// Append logs e and keeps it for the Audit page.
+func (a loggedAudit) Append(ctx context.Context, e console.AuditEntry) error {
+	level := slog.LevelInfo
+	if e.Outcome != "ok" {
+		level = slog.LevelWarn
+	}
+	a.log.LogAttrs(ctx, level, "console: audit",
+		slog.String("who", e.Who), slog.String("subject", e.Subject), slog.String("role", string(e.Role)),
+		slog.String("action", e.Action), slog.String("target", e.Target), slog.String("outcome", e.Outcome),
+		slog.String("detail", e.Detail), slog.String("remote", e.Remote))
+	return a.MemoryAudit.Append(ctx, e)
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/syncio"
@@ -381,5 +383,54 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 	}
 	if !hasPrefix(msgs, "serve: stopped") {
 		t.Errorf("no \"serve: stopped\" line in %q", msgs)
+	}
+}
+
+// TestConsoleAuditGoesToTheLog: serve writes every console audit entry to
+// its log (the in-memory Audit page is lost at restart and is not shared
+// between instances): the sign-in at info level with the request's ID, and
+// a refused action at warn level.
+func TestConsoleAuditGoesToTheLog(t *testing.T) {
+	logs := &syncio.Buffer{}
+	f, r, b, _ := consoleOverFakes(t, func(c *Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, r.base+"/users/"+f.users[0].ID+"/retry", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site POST = %d, want 403", resp.StatusCode)
+	}
+
+	type line struct {
+		Level, Who, Role, Action, Target, Outcome, Detail string
+		RequestID                                         bool
+	}
+	var got []line
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		var rec struct {
+			Msg, Level, Who, Role, Action, Target, Outcome, Detail, RequestID string
+		}
+		if json.Unmarshal([]byte(l), &rec) != nil || rec.Msg != "console: audit" {
+			continue
+		}
+		got = append(got, line{rec.Level, rec.Who, rec.Role, rec.Action, rec.Target, rec.Outcome, rec.Detail, rec.RequestID != ""})
+	}
+	login := f.users[0].Profile.Login
+	want := []line{
+		{Level: "INFO", Who: login, Role: "admin", Action: "sign in", Outcome: "ok", Detail: "admin", RequestID: true},
+		{Level: "WARN", Action: "cross-origin request", Target: "/users/" + f.users[0].ID + "/retry", Outcome: "refused",
+			Detail: "a cross-origin POST was refused", RequestID: true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("console: audit log lines (-want +got):\n%s", diff)
+	}
+	if resp, body := b.get(r.base + "/audit"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "a cross-origin POST was refused") {
+		t.Errorf("the Audit page (%d) does not list the refused POST:\n%s", resp.StatusCode, body)
 	}
 }
