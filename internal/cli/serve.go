@@ -210,6 +210,9 @@ func shortDuration(d time.Duration) string {
 // console's secrets.
 func (c *Config) checkServe() []string {
 	problems := c.checkConsole()
+	if p := c.checkLease(); p != "" {
+		problems = append(problems, p)
+	}
 	if c.Fake() {
 		if c.Serve.HookSecretFile != "" || c.Serve.PublicURL != "" {
 			problems = append(problems, "-hook-secret-file and -public-url need -okta-org (the demo registers its own hook at the fake org)")
@@ -229,6 +232,22 @@ func (c *Config) checkServe() []string {
 		problems = append(problems, "-store (PREENROLL_STORE) is required with -okta-org: keys in flight must survive a restart")
 	}
 	return problems
+}
+
+// checkLease checks -lease against -okta-timeout: a step's remote calls
+// end three quarters of the way through its lease, so a lease whose three
+// quarters are not longer than -okta-timeout cuts every request to Okta
+// short of its timeout (a slow Okta would fail every step).
+func (c *Config) checkLease() string {
+	lease, which := c.Serve.Lease, "-lease"
+	if lease == 0 {
+		lease, which = fulfillment.DefaultLease, "-lease (default)"
+	}
+	if lease*3/4 > c.OktaTimeout {
+		return ""
+	}
+	return fmt.Sprintf("%s %s is too short for -okta-timeout %s: a step's calls end three quarters of the way through the lease (%s); set -lease above %s",
+		which, shortDuration(lease), shortDuration(c.OktaTimeout), shortDuration(lease*3/4), shortDuration(c.OktaTimeout*4/3))
 }
 
 // checkConsole checks the console's settings together and reads its

@@ -174,6 +174,13 @@ func TestServeDurationSettings(t *testing.T) {
 			problems: []string{`-idempotency-window "721h": want a duration from 1m to 720h`}},
 		{name: "window not a duration", env: map[string]string{"PREENROLL_IDEMPOTENCY_WINDOW": "a day"}, args: org,
 			problems: []string{`PREENROLL_IDEMPOTENCY_WINDOW "a day": want a duration from 1m to 720h`}},
+		{name: "lease too short for the Okta timeout", args: append(slices.Clone(org), "-lease", "1s"),
+			problems: []string{"-lease 1s is too short for -okta-timeout 30s: a step's calls end three quarters of the way through the lease (750ms); set -lease above 40s"}},
+		{name: "lease just too short", args: append(slices.Clone(org), "-lease", "40s"),
+			problems: []string{"-lease 40s is too short for -okta-timeout 30s: a step's calls end three quarters of the way through the lease (30s); set -lease above 40s"}},
+		{name: "lease just long enough", args: append(slices.Clone(org), "-lease", "41s"), want: got{IdempotencyWindow: fulfillment.DefaultIdempotencyWindow, Lease: 41 * time.Second}},
+		{name: "default lease too short for a long Okta timeout", env: map[string]string{"PREENROLL_OKTA_TIMEOUT": "2m"}, args: org,
+			problems: []string{"-lease (default) 2m is too short for -okta-timeout 2m: a step's calls end three quarters of the way through the lease (1m30s); set -lease above 2m40s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
