@@ -128,7 +128,7 @@ func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 		case fulfillment.EventFailed:
 			if ctx.Err() == nil && attempt < len(q.retries) {
 				q.log.LogAttrs(ctx, slog.LevelWarn, "serve: recording an event failed; trying again",
-					append(attrs, slog.String("error", err.Error()), slog.Duration("in", q.retries[attempt]))...)
+					append(attrs, slog.String("error", err.Error()), slog.String("in", q.retries[attempt].String()))...)
 				t := time.NewTimer(q.retries[attempt])
 				select {
 				case <-ctx.Done():

@@ -63,7 +63,7 @@ func (s *server) withRequestID(h http.Handler) http.Handler {
 		}
 		s.log.LogAttrs(r.Context(), level, "serve: request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
-			slog.Duration("took", time.Since(start)), slog.String("remote", r.RemoteAddr))
+			slog.String("took", time.Since(start).String()), slog.String("remote", r.RemoteAddr))
 	})
 }
 

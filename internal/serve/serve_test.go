@@ -643,3 +643,37 @@ func TestShutdownDeadlineAbandonsAndReleasesLeases(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestLogDurations: serve's log writes durations as Go duration
+// strings ("took": "1.2ms"), as its "serve: stopped" line does, not as
+// bare nanosecond counts.
+func TestRequestLogDurations(t *testing.T) {
+	f := startFakes(t, 1)
+	logs := &syncio.Buffer{}
+	cfg := f.config(fulfillment.NewMemoryStore())
+	cfg.RegisterHook = false
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	r := start(t, cfg)
+	if resp := post(t, r.base+DefaultHookPath, "wrong-secret-0123456789", delivery("ev-took", f.users[0].ID)); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("hook with a wrong secret = %d, want 401", resp.StatusCode)
+	}
+	var got []string
+	for line := range strings.SplitSeq(logs.String(), "\n") {
+		var rec struct {
+			Msg  string
+			Took any
+		}
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "serve: request" {
+			continue
+		}
+		s, ok := rec.Took.(string)
+		if _, err := time.ParseDuration(s); !ok || err != nil {
+			got = append(got, "took "+strings.TrimSpace(line))
+			continue
+		}
+		got = append(got, "ok")
+	}
+	if diff := cmp.Diff([]string{"ok"}, got); diff != "" {
+		t.Errorf("\"serve: request\" lines (-want +got):\n%s", diff)
+	}
+}
