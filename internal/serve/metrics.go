@@ -78,10 +78,10 @@ func newMetrics(queueLen func() float64) *metrics {
 	m.syncRecords = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_sync_records_total",
 		Help: "Records of Sync passes by result (checked, advanced, shipped, active, errored, failed, busy, not_due)."}, []string{"result"})
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_hook_deliveries_total",
-		Help: "Okta event hook requests by outcome (accepted, duplicate, ignored, verification, unauthorized, invalid, overloaded, error)."},
+		Help: "Okta event hook requests by outcome (" + strings.Join(deliveryOutcomes, ", ") + ")."},
 		[]string{"outcome"})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_hook_events_total",
-		Help: "Okta events taken from the queue by outcome (recorded, duplicate, in-flight, rejected, failed, abandoned)."},
+		Help: "Okta events taken from the queue by outcome (" + strings.Join(eventOutcomes, ", ") + ")."},
 		[]string{"outcome"})
 	m.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preenroll_hook_queue_length",
 		Help: "Okta events accepted and not yet recorded."}, queueLen)
@@ -93,8 +93,33 @@ func newMetrics(queueLen func() float64) *metrics {
 	for _, st := range fulfillment.Statuses() {
 		m.keys.WithLabelValues(string(st)).Set(0)
 	}
+	// So are the counters' fixed label values: an alert on
+	// increase(preenroll_hook_deliveries_total{outcome="unauthorized"}[5m])
+	// sees 0, not an absent series, until the first one.
+	for _, o := range deliveryOutcomes {
+		m.deliveries.WithLabelValues(o)
+	}
+	for _, o := range eventOutcomes {
+		m.events.WithLabelValues(o)
+	}
+	for _, r := range []string{"ok", "error", "draining"} {
+		m.syncPasses.WithLabelValues(r)
+	}
+	for _, v := range []string{vendorOkta, vendorYubico} {
+		m.waits.WithLabelValues(v)
+		m.waitSeconds.WithLabelValues(v)
+	}
 	return m
 }
+
+// deliveryOutcomes are the outcome label's values of
+// preenroll_hook_deliveries_total.
+var deliveryOutcomes = []string{"accepted", "duplicate", "ignored", "verification", "unauthorized", "invalid", "overloaded", "error"}
+
+// eventOutcomes are the outcome label's values of
+// preenroll_hook_events_total: fulfillment.EventOutcome's names, and
+// "abandoned" (shutdown came before the event could be recorded).
+var eventOutcomes = []string{"recorded", "duplicate", "in-flight", "rejected", "stale", "failed", "abandoned"}
 
 // reachedAt reports when vendor last answered (zero: never).
 func (m *metrics) reachedAt(vendor string) time.Time {

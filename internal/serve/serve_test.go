@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -675,5 +676,36 @@ func TestRequestLogDurations(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"ok"}, got); diff != "" {
 		t.Errorf("\"serve: request\" lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestMetricsStartAtZero: before any delivery, event or wait, every fixed
+// label value of the counters is exported at 0 (an alert on their
+// increase sees 0, not an absent series).
+func TestMetricsStartAtZero(t *testing.T) {
+	f := startFakes(t, 1)
+	cfg := f.config(fulfillment.NewMemoryStore())
+	cfg.RegisterHook = false
+	r := start(t, cfg)
+	mf := scrape(t, r.base)
+	var want, got []string
+	for _, c := range []struct {
+		name, label string
+		values      []string
+	}{
+		{"preenroll_hook_deliveries_total", "outcome", []string{"accepted", "duplicate", "ignored", "verification", "unauthorized", "invalid", "overloaded", "error"}},
+		{"preenroll_hook_events_total", "outcome", []string{"recorded", "duplicate", "in-flight", "rejected", "stale", "failed", "abandoned"}},
+		{"preenroll_remote_waits_total", "vendor", []string{"okta", "yubico"}},
+		{"preenroll_remote_wait_seconds_total", "vendor", []string{"okta", "yubico"}},
+		{"preenroll_sync_passes_total", "result", []string{"draining"}}, // "ok" (and perhaps "error"): the first pass runs at start
+	} {
+		for _, v := range c.values {
+			series := fmt.Sprintf("%s{%s=%q}", c.name, c.label, v)
+			want = append(want, series+" 0")
+			got = append(got, fmt.Sprintf("%s %v", series, value(mf, c.name, map[string]string{c.label: v}))) // -1: absent
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics at start (-want +got):\n%s", diff)
 	}
 }
