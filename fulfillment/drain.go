@@ -70,7 +70,7 @@ func (s *Service) ReleaseLeases(ctx context.Context, grace time.Duration) (int, 
 	}
 	if released > 0 {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: leases released",
-			slog.Int("records", released), slog.Duration("grace", grace))
+			slog.Int("records", released), slog.String("grace", grace.String()))
 	}
 	return released, nil
 }
