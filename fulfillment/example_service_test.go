@@ -15,7 +15,8 @@ import (
 // ExampleService builds a Service from its Config and follows one new
 // hire's key from the order to the first sign-in. The fake Okta org and
 // the fake Yubico, with clients to both, come from a fulfillmenttest
-// World; a program passes clients of the real ones (okta.New, yubico.New)
+// World; a program passes clients of the real ones (okta.NewClient,
+// yubico.NewClient)
 // and leaves Clock nil. In a test, pass t instead of LogFatal{}.
 func ExampleService() {
 	ctx := context.Background()
@@ -83,6 +84,37 @@ func ExampleService() {
 	// PIN emailed to ada@home.example.net
 	// delivered  Shipped              pin-sent
 	// signed in  Active               active
+}
+
+// ExampleService_Status shows which name of a user each method takes:
+// Order looks a login up at Okta, while Status, Retry, Delete, ResendPIN
+// and Check take the Okta user ID the record is kept under
+// (Record.UserID), and find no record for a login.
+func ExampleService_Status() {
+	ctx := context.Background()
+	w := fulfillmenttest.New(fulfillmenttest.LogFatal{}, fulfillmenttest.WithUsers(fulfillmenttest.Employee("grace")))
+	defer w.Close()
+	rec, err := w.Service.Order(ctx, "grace@example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = w.Service.Status(ctx, "grace@example.com")
+	fmt.Println("by login: no record:", errors.Is(err, fulfillment.ErrRecordNotFound))
+	rec, err = w.Service.Status(ctx, rec.UserID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("by user ID:", rec.Login, rec.Status.Label())
+	// A login from elsewhere (a form, an HR export): read its ID from Okta.
+	u, err := w.OktaClient.GetUser(ctx, "grace@example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("same record:", u.ID == rec.UserID)
+	// Output:
+	// by login: no record: true
+	// by user ID: grace@example.com Fulfillment started
+	// same record: true
 }
 
 // ExampleOpenSQLite keeps the records in an SQLite file, so that a program

@@ -28,6 +28,12 @@ import (
 // A record that is not errored gets an error wrapping ErrInvalidTransition;
 // a record leased by another instance, ErrBusy; a Service without
 // Config.Yubico, ErrInvalidConfig.
+//
+// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
+// record in the Store; unlike [Service.Order], which looks a login up at
+// Okta, it takes no login: a login finds no record (an error
+// wrapping ErrRecordNotFound). Use the UserID of the record Order
+// returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 	rec, unlock, err := s.take(ctx, "retry", userID)
 	if err != nil {
@@ -81,6 +87,12 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 // ErrBusy. A Service without Config.Yubico deletes only keys with no
 // shipment (none created, none being created); for the others it returns
 // an error wrapping ErrInvalidConfig and changes nothing.
+//
+// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
+// record in the Store; unlike [Service.Order], which looks a login up at
+// Okta, it takes no login: a login finds no record (an error
+// wrapping ErrRecordNotFound). Use the UserID of the record Order
+// returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Delete(ctx context.Context, userID string) error {
 	unlock := s.lock(userID)
 	defer unlock()
@@ -121,6 +133,12 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 // history; on an unknown outcome (transport error, 5xx) the intent stays
 // recorded and Sync sends the PIN again. A record leased by another
 // instance gets an error wrapping ErrBusy.
+//
+// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
+// record in the Store; unlike [Service.Order], which looks a login up at
+// Okta, it takes no login: a login finds no record (an error
+// wrapping ErrRecordNotFound). Use the UserID of the record Order
+// returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 	unlock := s.lock(userID)
 	defer unlock()
@@ -156,6 +174,12 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 // and a Shipped or Active key whose enrollments Okta no longer has becomes
 // Deleted (these changes are saved). A user without a record gets an error
 // wrapping ErrRecordNotFound.
+//
+// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
+// record in the Store; unlike [Service.Order], which looks a login up at
+// Okta, it takes no login: a login finds no record (an error
+// wrapping ErrRecordNotFound). Use the UserID of the record Order
+// returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 	unlock := s.lock(userID)
 	defer unlock()
@@ -181,6 +205,12 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 // stands. A missing record gets an error wrapping ErrRecordNotFound; a
 // record leased by another instance, ErrBusy; a Service without
 // Config.Yubico, ErrInvalidConfig.
+//
+// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
+// record in the Store; unlike [Service.Order], which looks a login up at
+// Okta, it takes no login: a login finds no record (an error
+// wrapping ErrRecordNotFound). Use the UserID of the record Order
+// returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
 	rec, unlock, err := s.take(ctx, "check", userID)
 	if err != nil {

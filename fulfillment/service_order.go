@@ -92,6 +92,11 @@ func (s *Service) PrepareUser(ctx context.Context, p Profile, kind UserKind) (st
 // unknown outcome (transport error, 5xx) the error wraps ErrOutcomeUnknown
 // and the intent stays recorded for Sync to resume; a definite refusal by
 // Okta leaves the record FulfillmentErrored at step Initiating.
+//
+// A user Okta does not have gets an error wrapping okta.ErrNotFound. The
+// record returned carries the user's Okta ID (Record.UserID): the key
+// that Service.Status, Retry, Delete, ResendPIN and Check take, which
+// look no login up.
 func (s *Service) Order(ctx context.Context, userID string, items ...Item) (Record, error) {
 	if userID == "" {
 		return Record{}, &ValidationError{Fields: []FieldError{{Field: "userId", Problem: "required"}}, kind: ErrInvalidOrder}
