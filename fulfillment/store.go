@@ -270,9 +270,14 @@ type Record struct {
 	// Version is the store's compare-and-swap version: 0 for a record not
 	// yet stored, incremented by every successful Put.
 	Version int64 `json:"-"`
-	// CreatedAt is when the record was first saved (UTC).
+	// CreatedAt is when the record was first saved (UTC), by the clock of
+	// the Service that saved it (Config.Clock). The Service sets it; a
+	// Store keeps it as given.
 	CreatedAt time.Time `json:"createdAt"`
-	// UpdatedAt is when it was last saved (UTC).
+	// UpdatedAt is when it was last saved (UTC), set like CreatedAt. The
+	// Service reads it back, for example to tell an event published before
+	// the record's deletion from a new order, so a Store that stamped its
+	// own time here would break that on a fake clock.
 	UpdatedAt time.Time `json:"updatedAt"`
 	// History lists every step reached, oldest first. It only grows.
 	History []Change `json:"history,omitempty"`
@@ -328,6 +333,12 @@ func (q Query) match(r Record) bool {
 // takes or renews one with Put, so two instances claiming the same expired
 // lease race on the record's version and exactly one wins. The Service
 // compares Lease.Until with its own clock; a Store never reads the time.
+//
+// A Store gives back every field of a record as it was put (times as the
+// same instant, to the nanosecond), except Version, which it sets: it does not stamp
+// [Record.CreatedAt] or [Record.UpdatedAt] itself (the Service does, on
+// its clock). [CheckRecord] and [CheckPut] validate what Put is given as
+// every store of this module does.
 type Store interface {
 	// Get returns the record of the user, or an error matching
 	// ErrRecordNotFound.

@@ -55,7 +55,9 @@ func SampleRecord(userID string) fulfillment.Record {
 }
 
 // RunStoreConformance runs the conformance suite of [fulfillment.Store]
-// against the stores open returns: round trips of every field, the
+// against the stores open returns: round trips of every field (a store
+// gives back what it was put, Version excepted, and stamps no time of its
+// own: the Service sets CreatedAt and UpdatedAt on its clock), the
 // compare-and-swap of Put (sequential and from many goroutines at once,
 // creates included), history that only grows, validation of IDs and
 // records, copies that do not share memory with the store, List's filters,
@@ -63,8 +65,8 @@ func SampleRecord(userID string) fulfillment.Record {
 // between two instances, a next check (Record.NextCheck) written alone, the
 // due index (fulfillment.DueLister: the records due at a time, by
 // fulfillment.Record.DueAt, and the count of those not due, through the
-// listing fallback for a store without one), and canceled contexts. Every store in this module
-// passes it; run it against a store of your own:
+// listing fallback for a store without one), and canceled contexts. Every
+// store in this module passes it; run it against a store of your own:
 //
 //	func TestMyStore(t *testing.T) {
 //		fulfillmenttest.RunStoreConformance(t, func(t *testing.T) fulfillment.Store {
