@@ -18,7 +18,7 @@ import (
 )
 
 // DefaultMaxBodySize bounds every response body the client reads (1 MiB).
-const DefaultMaxBodySize = httpclient.DefaultMaxBodySize
+const DefaultMaxBodySize = 1 << 20
 
 // Client talks to one Okta org. Create it with [NewClient]; the zero value is
 // not usable. A Client is safe for concurrent use by multiple goroutines.

@@ -108,7 +108,11 @@ type APIError struct {
 	Causes Causes
 	// RequestID is the X-Okta-Request-Id response header.
 	RequestID string
-	// RetryAfter is how long Okta asked to wait (rate limits), zero if unknown.
+	// RetryAfter is how long to wait before sending a 429'd request again,
+	// as the client itself waits: Retry-After if Okta sent one, else until
+	// X-Rate-Limit-Reset (counted from the response's Date) plus one
+	// second, since the reset is in whole seconds. Zero if unknown or not
+	// a 429.
 	RetryAfter time.Duration
 	// Body is the raw response body, truncated to 8 KiB.
 	Body []byte

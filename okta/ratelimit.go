@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -11,16 +12,20 @@ import (
 	"github.com/preenroll/preenroll/internal/oktarate"
 )
 
-// Clock tells the time and waits: it has two methods, Now() time.Time and
-// Sleep(ctx context.Context, d time.Duration) error. The client uses it for
-// rate-limit and backoff waits; tests inject one that advances instantly.
-// Sleep must return ctx.Err() when ctx is done before d has passed. The
-// default clock's Sleep also refuses at once a wait that would end after
-// ctx's deadline (the call then fails with ErrRateLimited instead of
-// sleeping into the deadline); a Clock of your own that waits in real
-// time should do the same. It is the same type as yubico.Clock, so one
-// value serves both clients.
-type Clock = httpclient.Clock
+// Clock tells the time and waits. The client uses it for rate-limit and
+// backoff waits; tests inject one that advances instantly (the fake org's,
+// oktatest.Server.Client, moves its clock instead of sleeping). It has the
+// methods of yubico.Clock, so one value serves both clients.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// Sleep waits d. It must return ctx.Err() when ctx is done before d
+	// has passed. The default clock's Sleep also refuses at once a wait
+	// that would end after ctx's deadline (the call then fails with
+	// ErrRateLimited instead of sleeping into the deadline); a Clock of
+	// your own that waits in real time should do the same.
+	Sleep(ctx context.Context, d time.Duration) error
+}
 
 // RetryPolicy says when and how long the client waits and retries. The zero
 // value means: no retries, pace every bucket to use all of its quota (see

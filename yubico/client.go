@@ -32,7 +32,7 @@ const DefaultBaseURL = "https://api.console.yubico.com/v1"
 const DefaultJWKSBaseURL = "https://console.yubico.com"
 
 // DefaultMaxBodySize bounds every response body the client reads (1 MiB).
-const DefaultMaxBodySize = httpclient.DefaultMaxBodySize
+const DefaultMaxBodySize = 1 << 20
 
 // Client calls the YubiEnterprise Delivery API. It is safe for concurrent use;
 // its zero value is not usable: create one with [NewClient]. Formatting a
@@ -175,14 +175,17 @@ func (c *Client) GoString() string { return c.String() }
 // Format prints String for every verb, so that no fmt verb prints the token.
 func (c *Client) Format(f fmt.State, _ rune) { io.WriteString(f, c.String()) }
 
-// Clock tells the time and waits: it has two methods, Now() time.Time and
-// Sleep(ctx context.Context, d time.Duration) error. The client uses it to
-// read HTTP-date Retry-After headers and for the waits between retries;
-// tests inject one that advances instantly. Sleep must return ctx.Err()
-// when ctx is done before d has passed. It is the same type as
-// okta.Clock, so one value serves both clients (and a fake's clock needs
-// one adapter for both).
-type Clock = httpclient.Clock
+// Clock tells the time and waits. The client uses it to read HTTP-date
+// Retry-After headers and for the waits between retries; tests inject one
+// that advances instantly. It has the methods of okta.Clock, so one value
+// serves both clients (and a fake's clock needs one adapter for both).
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// Sleep waits d. It must return ctx.Err() when ctx is done before d
+	// has passed.
+	Sleep(ctx context.Context, d time.Duration) error
+}
 
 // RetryPolicy says when and how long the client waits and retries; it has
 // the shape of okta.RetryPolicy, without Okta's quota throttling (Yubico

@@ -10,10 +10,11 @@ import (
 	"time"
 )
 
-// Clock tells the time and waits; okta.Clock and yubico.Clock are aliases
-// of it, so that one value serves both clients. A Sleep on the wall clock
-// should be [Sleep] (directly or in a wrapper), which refuses a wait past
-// ctx's deadline at once.
+// Clock tells the time and waits; okta.Clock and yubico.Clock are
+// interfaces with its methods (declared there so that go doc shows them),
+// so that one value serves both clients. A Sleep on the wall clock should
+// be [Sleep] (directly or in a wrapper), which refuses a wait past ctx's
+// deadline at once.
 type Clock interface {
 	Now() time.Time
 	Sleep(ctx context.Context, d time.Duration) error
