@@ -505,6 +505,13 @@ func TestFPRCancel(t *testing.T) {
 	if _, err := c.FPRShipment(t.Context(), s.ID); !errors.Is(err, yubico.ErrNotFound) {
 		t.Errorf("FPRShipment after cancel: error = %v, want ErrNotFound", err)
 	}
+	// As documented on Server.Shipments: a cancelled shipment is gone.
+	if all := srv.Shipments(); len(all) != 0 {
+		t.Errorf("Shipments() after cancel = %+v, want none", all)
+	}
+	if _, ok := srv.Shipment(s.ID); ok {
+		t.Error("Shipment(id) found a cancelled shipment")
+	}
 	if err := srv.SetNow(srv.NextBatch()); err != nil {
 		t.Fatal(err)
 	}

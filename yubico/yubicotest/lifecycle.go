@@ -435,6 +435,11 @@ func (s *Server) SetState(id string, st yubico.ShipmentState, msg string) error 
 
 // Shipments returns every shipment (both kinds) in creation order, as
 // GET /v1/shipments_exact would show them.
+// A cancelled shipment is deleted, as Yubico's cancel route does: it is
+// neither listed here nor found by [Server.Shipment]. fulfillment.Service's
+// Retry and Delete cancel a shipment while Yubico still allows it (state 9
+// or below), so a key retried after such a failure leaves one shipment
+// here, not two.
 func (s *Server) Shipments() []yubico.Shipment {
 	s.lock()
 	defer s.mu.Unlock()
