@@ -27,8 +27,9 @@ type HookEvent struct {
 	// they name none).
 	Items []Item
 	// Published is when Okta says the event happened (zero: unknown). An
-	// event published before the user's record was deleted reports the
-	// order that was deleted, not a new one (EventStale).
+	// event published before the user's record was deleted, or at the same
+	// instant, reports the order that was deleted, not a new one
+	// (EventStale).
 	Published time.Time
 }
 
@@ -52,8 +53,13 @@ const (
 	// error says why and wraps ErrUnknownUser.
 	EventRejected
 	// EventStale: the event was published before the user's record was
-	// deleted (Okta delivered it late, or again): it reports the order
-	// that was deleted and records nothing.
+	// deleted, or at the same instant (Okta delivered it late, or again):
+	// it reports the order that was deleted and records nothing. An
+	// instant is ambiguous only on a clock that stands still, as a test's
+	// fake clock does between its steps: there the event of an order
+	// deleted at once (Order, then Delete) must not order the key again
+	// whenever its delivery comes after the deletion, while a new order
+	// is made after the clock moves on.
 	EventStale
 )
 
@@ -123,7 +129,7 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 		if rec.EventID == ev.ID {
 			return EventDuplicate, nil
 		}
-		if rec.Status == Deleted && !ev.Published.IsZero() && ev.Published.Before(rec.UpdatedAt) {
+		if rec.Status == Deleted && !ev.Published.IsZero() && !ev.Published.After(rec.UpdatedAt) {
 			if _, err := s.store.MarkEvent(ctx, ev.ID, s.now()); err != nil {
 				return EventFailed, err
 			}

@@ -12,14 +12,14 @@ import (
 func TestRecordEventAfterDelete(t *testing.T) {
 	t.Parallel()
 	cfg := offlineConfig(t)
-	ids, _ := withEventOrg(t, &cfg, "gone", "again")
+	ids, _ := withEventOrg(t, &cfg, "gone", "again", "same")
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
 	deletedAt := t0.Add(-time.Hour)
-	for _, name := range []string{"gone", "again"} {
+	for _, name := range []string{"gone", "again", "same"} {
 		if _, err := cfg.Store.Put(ctx, Record{UserID: ids[name], Login: name + "@example.com", Status: Deleted,
 			Items: []Item{cfg.Defaults}, CreatedAt: deletedAt.Add(-time.Hour), UpdatedAt: deletedAt}); err != nil {
 			t.Fatal(err)
@@ -33,6 +33,10 @@ func TestRecordEventAfterDelete(t *testing.T) {
 	}{
 		{"published before the deletion", HookEvent{ID: "ev-old", UserID: ids["gone"], Published: deletedAt.Add(-time.Minute)}, EventStale, Deleted},
 		{"the same event again", HookEvent{ID: "ev-old", UserID: ids["gone"], Published: deletedAt.Add(-time.Minute)}, EventStale, Deleted},
+		// On a fake clock that stands still (Order, then Delete, then the
+		// order's own event delivered) the event and the deletion share
+		// an instant: the event is the deleted order's.
+		{"published at the deletion's instant", HookEvent{ID: "ev-same", UserID: ids["same"], Published: deletedAt}, EventStale, Deleted},
 		{"published after the deletion", HookEvent{ID: "ev-new", UserID: ids["again"], Published: deletedAt.Add(time.Minute)}, EventRecorded, FulfillmentStarted},
 	} {
 		out, err := s.RecordEvent(ctx, tc.ev)
