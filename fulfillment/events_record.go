@@ -180,10 +180,7 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: order recorded from event",
 			slog.String("uuid", ev.ID), slog.String("user", ev.UserID))
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
+		s.wakeRun()
 		return EventRecorded, nil
 	}
 	return EventFailed, fmt.Errorf("fulfillment: event %s: record of %q keeps changing", ev.ID, ev.UserID)

@@ -325,7 +325,7 @@ type Service struct {
 	signing    []webauthn.PublicJWK
 	keysExpire time.Time
 
-	kick chan struct{} // wakes Run after an event was recorded
+	kick chan struct{} // wakes Run after an order was recorded
 
 	draining atomic.Bool // set by Drain: Sync starts no new step
 

@@ -88,7 +88,8 @@ func (s *Service) PrepareUser(ctx context.Context, p Profile, kind UserKind) (st
 //     enrollment list (an error wrapping ErrOrderInFlight).
 //
 // Then it records the intent, calls Okta's initiate-fulfillment-request and
-// records the order as Initiated; [Service.Sync] takes it from there. On an
+// records the order as Initiated; [Service.Sync] takes it from there (a
+// [Service.Run] of this Service is woken to do so at once). On an
 // unknown outcome (transport error, 5xx) the error wraps ErrOutcomeUnknown
 // and the intent stays recorded for Sync to resume; a definite refusal by
 // Okta leaves the record FulfillmentErrored at step Initiating.
@@ -189,5 +190,8 @@ func (s *Service) order(ctx context.Context, u okta.User, items []Item, eventID 
 		}
 		return Record{}, err
 	}
+	// The order is on record (sent, or its intent for Sync to resume):
+	// Run need not wait for its next tick.
+	defer s.wakeRun()
 	return s.sendInitiate(ctx, rec)
 }

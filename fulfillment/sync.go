@@ -212,8 +212,9 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 }
 
 // Run calls [Service.Sync] at once and then every Config.PollInterval (on
-// the ticker from Config.NewTicker), and also soon after the event handler
-// recorded a new order, until ctx is done; then it returns ctx's error.
+// the ticker from Config.NewTicker), and also soon after this Service
+// recorded a new order ([Service.Order], [Service.OrderBatch] or the event
+// handler), until ctx is done; then it returns ctx's error.
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
@@ -235,5 +236,14 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C():
 		case <-s.kick:
 		}
+	}
+}
+
+// wakeRun makes Run start a pass soon (a new order was recorded); it never
+// blocks, and does nothing when no Run is waiting.
+func (s *Service) wakeRun() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
