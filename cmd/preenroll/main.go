@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,6 +36,9 @@ func main() {
 		<-ctx.Done()
 		stop() // the first interrupt stops the command; a second kills the program
 	}()
+	for _, w := range cli.EnvWarnings(os.Environ()) {
+		fmt.Fprintln(os.Stderr, w)
+	}
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)

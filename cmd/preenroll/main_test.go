@@ -33,6 +33,8 @@ func TestBinary(t *testing.T) {
 			stderr: "preenroll batch: 2 problems with the settings:\n  PREENROLL_CONCURRENCY \"0\": want 1 to 64\n  -csv FILE is required"},
 		{args: []string{"help", "sync"}, code: 0, stdout: "-yubico-token-file  (PREENROLL_YUBICO_TOKEN_FILE"},
 		{args: []string{"version"}, code: 0, stdout: "preenroll "},
+		{args: []string{"version"}, env: []string{"PREENROLL_SYNC_INTERVL=5m"}, code: 0, stdout: "preenroll ",
+			stderr: "preenroll: warning: PREENROLL_SYNC_INTERVL is not a setting and is ignored; did you mean PREENROLL_SYNC_INTERVAL?\n"},
 		{args: []string{"bogus"}, code: 2, noStdout: true, stderr: `preenroll: unknown command "bogus"`},
 	} {
 		cmd := exec.Command(bin, tc.args...)

@@ -745,3 +745,67 @@ func itemProblems(item fulfillment.Item) []string {
 	}
 	return out
 }
+
+// EnvWarnings returns a warning for each PREENROLL_ variable of environ
+// (KEY=VALUE entries, as os.Environ gives them) that looks meant for a
+// setting but is none, which would otherwise leave a default in force
+// unnoticed: a secret put in a variable whose _FILE form is the setting
+// (PREENROLL_OKTA_TOKEN: secrets are read from files only), or a name
+// within two letters of a setting's (PREENROLL_SYNC_INTERVL). Other
+// PREENROLL_ names are left alone: the project's tests and scripts have
+// variables of their own under the prefix. A warning names the variable,
+// never its value.
+func EnvWarnings(environ []string) []string {
+	var known []string
+	isKnown := map[string]bool{}
+	for _, s := range append([]*Setting{configSetting}, settings...) {
+		if env := s.Env(); env != "" && !isKnown[env] {
+			known = append(known, env)
+			isKnown[env] = true
+		}
+	}
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "PREENROLL_") || isKnown[name] {
+			continue
+		}
+		if isKnown[name+"_FILE"] {
+			warnings = append(warnings, fmt.Sprintf("preenroll: warning: %s is ignored: secrets are read from files only (put the file's path in %s_FILE)", name, name))
+			continue
+		}
+		best, bestDist := "", 3
+		for _, k := range known {
+			if d := editDistance(name, k); d < bestDist {
+				best, bestDist = k, d
+			}
+		}
+		if best != "" {
+			warnings = append(warnings, fmt.Sprintf("preenroll: warning: %s is not a setting and is ignored; did you mean %s?", name, best))
+		}
+	}
+	slices.Sort(warnings)
+	return warnings
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes
+// (setting names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -270,3 +270,53 @@ func TestStoreUnreachablePostgres(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestEnvWarnings: a PREENROLL_ variable meant for a setting but naming
+// none is warned about by name (a secret in a variable, a misspelt name);
+// the value never appears, and the variables of the project's own tests
+// and scripts are left alone.
+func TestEnvWarnings(t *testing.T) {
+	got := EnvWarnings([]string{
+		"HOME=/root",
+		"PREENROLL_STORE=keys.db",
+		"PREENROLL_CONFIG=/etc/preenroll.json",
+		"PREENROLL_SYNC_INTERVL=5m",
+		"PREENROLL_OKTA_TOKEN=00secret-token-value",
+		"PREENROLL_OKTA_TOKEN_FILE=/etc/okta.token",
+		"PREENROLL_OKTA_URL=https://example.okta.com",
+		"NOT_PREENROLL_STORE=x",
+		// The project's own test and script variables.
+		"PREENROLL_POSTGRES_URL=postgres://x", "PREENROLL_PG_DIR=/tmp/x", "PREENROLL_PG_PID=1",
+		"PREENROLL_CHROMIUM=/usr/bin/chromium", "PREENROLL_SCREENSHOTS=/tmp/s", "PREENROLL_REQUIRE_PCSC=1",
+		"PREENROLL_MEMORY_100K=1", "PREENROLL_MEMORY_ENROLLED_100K=1", "PREENROLL_MEMORY_HEAPPROFILE=h",
+		"PREENROLL_MEMORY_LIMIT_MIB=0", "PREENROLL_MEMORY_N=10", "PREENROLL_SYNCSCALE_N=2000",
+		"PREENROLL_SYNCSCALE_STORE=sqlite",
+	})
+	want := []string{
+		"preenroll: warning: PREENROLL_OKTA_TOKEN is ignored: secrets are read from files only (put the file's path in PREENROLL_OKTA_TOKEN_FILE)",
+		"preenroll: warning: PREENROLL_OKTA_URL is not a setting and is ignored; did you mean PREENROLL_OKTA_ORG?",
+		"preenroll: warning: PREENROLL_SYNC_INTERVL is not a setting and is ignored; did you mean PREENROLL_SYNC_INTERVAL?",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("EnvWarnings (-want +got):\n%s", diff)
+	}
+	for _, w := range got {
+		if strings.Contains(w, "secret-token-value") {
+			t.Errorf("a warning shows a value: %s", w)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"abc", "", 3}, {"", "ab", 2}, {"same", "same", 0},
+		{"INTERVL", "INTERVAL", 1}, {"URL", "ORG", 2}, {"kitten", "sitting", 3},
+	} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
