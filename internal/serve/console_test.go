@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -432,5 +433,53 @@ func TestConsoleAuditGoesToTheLog(t *testing.T) {
 	}
 	if resp, body := b.get(r.base + "/audit"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "a cross-origin POST was refused") {
 		t.Errorf("the Audit page (%d) does not list the refused POST:\n%s", resp.StatusCode, body)
+	}
+}
+
+// enrollStore tells when a record is put at StepEnrolling: a Sync pass
+// took an order up.
+type enrollStore struct {
+	fulfillment.Store
+	enrolling chan string
+}
+
+func (s enrollStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	if r.Step == fulfillment.StepEnrolling {
+		select {
+		case s.enrolling <- r.UserID:
+		default:
+		}
+	}
+	return s.Store.Put(ctx, r)
+}
+
+// TestConsoleOrderStartsASyncPass: an order made in the console
+// (Service.Order) is enrolled at once, as serve's help says ("runs Sync ...
+// at once after an order"), not at the next -sync-interval (an hour here).
+// serve runs its own Sync loop, not Service.Run, so Order's wake of Run
+// does not reach it; the Okta event the order makes does, although
+// RecordEvent finds that order in flight (EventInFlight).
+func TestConsoleOrderStartsASyncPass(t *testing.T) {
+	store := enrollStore{Store: fulfillment.NewMemoryStore(), enrolling: make(chan string, 1)}
+	f, r, b, _ := consoleOverFakes(t, func(c *Config) { c.StoreBackend = store })
+	id := f.users[0].ID
+	resp, err := b.hc.PostForm(r.base+"/users/"+id+"/order", url.Values{
+		"productId": {"1"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("console order = %d, want 303", resp.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure; the next tick is an hour away
+	defer cancel()
+	select {
+	case got := <-store.enrolling:
+		if got != id {
+			t.Errorf("enrolling %s, want %s", got, id)
+		}
+	case <-ctx.Done():
+		t.Fatal("the console's order was not taken up by a Sync pass before the next -sync-interval")
 	}
 }

@@ -21,7 +21,7 @@ type hookQueue struct {
 	m       *metrics
 	log     *slog.Logger
 	ch      chan fulfillment.HookEvent
-	kick    func() // wakes the Sync loop after an order was recorded
+	kick    func() // wakes the Sync loop after an order was recorded or found in flight
 	retries []time.Duration
 	done    func(fulfillment.HookEvent, fulfillment.EventOutcome) // tests
 
@@ -122,6 +122,11 @@ func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 		switch out {
 		case fulfillment.EventRecorded:
 			q.m.orders.Inc()
+			q.kick()
+		case fulfillment.EventInFlight:
+			// Most often the order this event reports was made with
+			// Service.Order or OrderBatch (the console): the Service wakes
+			// only its own Run, not serve's Sync loop, so the event does.
 			q.kick()
 		case fulfillment.EventRejected:
 			q.log.LogAttrs(ctx, slog.LevelWarn, "serve: event rejected", append(attrs, slog.String("reason", err.Error()))...)
