@@ -240,7 +240,9 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // wakeRun makes Run start a pass soon (a new order was recorded); it never
-// blocks, and does nothing when no Run is waiting.
+// blocks. One wake is kept while no Run is waiting: a Run in a pass starts
+// another when it ends, and a Run started later makes a second pass after
+// its first. Wakes beyond that one are dropped.
 func (s *Service) wakeRun() {
 	select {
 	case s.kick <- struct{}{}:
