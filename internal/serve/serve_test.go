@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -707,5 +708,23 @@ func TestMetricsStartAtZero(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics at start (-want +got):\n%s", diff)
+	}
+}
+
+// TestEventOutcomesListEveryOutcome: the events metric's label values
+// (exported at 0 from the start, named in its help) are every outcome
+// RecordEvent can return, and "abandoned", so that an outcome added to
+// package fulfillment cannot be left out of them.
+func TestEventOutcomesListEveryOutcome(t *testing.T) {
+	var want []string
+	for o := fulfillment.EventOutcome(0); !strings.HasPrefix(o.String(), "EventOutcome("); o++ {
+		want = append(want, o.String())
+	}
+	want = append(want, "abandoned")
+	got := slices.Clone(eventOutcomes)
+	slices.Sort(want)
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("eventOutcomes (-fulfillment's outcomes and abandoned +listed):\n%s", diff)
 	}
 }
