@@ -80,10 +80,13 @@ type loggedAudit struct {
 	log *slog.Logger
 }
 
-// Append logs e and keeps it for the Audit page.
+// Append logs e and keeps it for the Audit page: at warn level when a
+// signed-in user's action was refused or failed, otherwise at info, so that
+// requests anyone can send (a cross-origin POST, a sign-in the provider
+// refused) cannot fill the log with warnings.
 func (a loggedAudit) Append(ctx context.Context, e console.AuditEntry) error {
 	level := slog.LevelInfo
-	if e.Outcome != "ok" {
+	if e.Outcome != "ok" && e.Who != "" {
 		level = slog.LevelWarn
 	}
 	a.log.LogAttrs(ctx, level, "console: audit",

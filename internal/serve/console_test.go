@@ -389,8 +389,9 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 
 // TestConsoleAuditGoesToTheLog: serve writes every console audit entry to
 // its log (the in-memory Audit page is lost at restart and is not shared
-// between instances): the sign-in at info level with the request's ID, and
-// a refused action at warn level.
+// between instances), with the request's ID: the sign-in at info level,
+// and a refused request nobody signed in made (anyone can send one) at info
+// too, not warn.
 func TestConsoleAuditGoesToTheLog(t *testing.T) {
 	logs := &syncio.Buffer{}
 	f, r, b, _ := consoleOverFakes(t, func(c *Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
@@ -425,7 +426,7 @@ func TestConsoleAuditGoesToTheLog(t *testing.T) {
 	login := f.users[0].Profile.Login
 	want := []line{
 		{Level: "INFO", Who: login, Role: "admin", Action: "sign in", Outcome: "ok", Detail: "admin", RequestID: true},
-		{Level: "WARN", Action: "cross-origin request", Target: "/users/" + f.users[0].ID + "/retry", Outcome: "refused",
+		{Level: "INFO", Action: "cross-origin request", Target: "/users/" + f.users[0].ID + "/retry", Outcome: "refused",
 			Detail: "a cross-origin POST was refused", RequestID: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -481,5 +482,39 @@ func TestConsoleOrderStartsASyncPass(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the console's order was not taken up by a Sync pass before the next -sync-interval")
+	}
+}
+
+// TestLoggedAuditLevels: an audit entry is logged at warn only when a
+// signed-in user's action was refused or failed.
+func TestLoggedAuditLevels(t *testing.T) {
+	logs := &syncio.Buffer{}
+	a := loggedAudit{MemoryAudit: console.NewMemoryAudit(10), log: slog.New(slog.NewJSONHandler(logs, nil))}
+	entries := []console.AuditEntry{
+		{Who: "ada@example.com", Action: "retry", Outcome: "ok"},
+		{Who: "ada@example.com", Action: "retry", Outcome: "refused"},
+		{Who: "ada@example.com", Action: "delete", Outcome: "failed"},
+		{Action: "cross-origin request", Outcome: "refused"},
+		{Action: "sign in", Outcome: "failed"},
+	}
+	for _, e := range entries {
+		if err := a.Append(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec struct{ Level, Action, Outcome string }
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		got = append(got, rec.Level+" "+rec.Action+" "+rec.Outcome)
+	}
+	want := []string{"INFO retry ok", "WARN retry refused", "WARN delete failed", "INFO cross-origin request refused", "INFO sign in failed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("levels (-want +got):\n%s", diff)
+	}
+	if recent, err := a.Recent(t.Context(), 10); err != nil || len(recent) != len(entries) {
+		t.Errorf("the Audit page keeps %d entries (%v), want %d", len(recent), err, len(entries))
 	}
 }
