@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -458,11 +459,21 @@ func (s enrollStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment
 // (Service.Order) is enrolled at once, as serve's help says ("runs Sync ...
 // at once after an order"), not at the next -sync-interval (an hour here).
 // serve runs its own Sync loop, not Service.Run, so Order's wake of Run
-// does not reach it; the Okta event the order makes does, although
-// RecordEvent finds that order in flight (EventInFlight).
+// does not reach it: the order's new record (StepInitiated, seen through
+// Service.Subscribe) wakes it, and so does the Okta event the order makes
+// (RecordEvent finds the order in flight), when the hook receives it.
 func TestConsoleOrderStartsASyncPass(t *testing.T) {
+	for _, hook := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hook=%v", hook), func(t *testing.T) { consoleOrderStartsASyncPass(t, hook) })
+	}
+}
+
+// consoleOrderStartsASyncPass orders from the console and waits for the
+// enroll step; without the hook Okta's event never reaches serve, and the
+// order itself must wake the Sync loop.
+func consoleOrderStartsASyncPass(t *testing.T, hook bool) {
 	store := enrollStore{Store: fulfillment.NewMemoryStore(), enrolling: make(chan string, 1)}
-	f, r, b, _ := consoleOverFakes(t, func(c *Config) { c.StoreBackend = store })
+	f, r, b, _ := consoleOverFakes(t, func(c *Config) { c.StoreBackend, c.RegisterHook = store, hook })
 	id := f.users[0].ID
 	resp, err := b.hc.PostForm(r.base+"/users/"+id+"/order", url.Values{
 		"productId": {"1"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})

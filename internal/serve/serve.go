@@ -147,6 +147,19 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	var loops sync.WaitGroup
 	syncing := s.yubico != nil
 	if syncing {
+		// A new order recorded by this instance (the console's Order and
+		// OrderBatch, the hook's events, Retry) starts a pass at once:
+		// Service.Order wakes only Service.Run, which serve does not use,
+		// and Okta's event for a console order may never reach this
+		// instance. Only StepInitiated wakes the loop, a step each order
+		// passes once (a pass that re-sends an interrupted initiate makes
+		// one more), so a pass cannot keep waking itself.
+		stopWatch := s.svc.Subscribe(work, func(c fulfillment.RecordChange) {
+			if c.Step == fulfillment.StepInitiated {
+				s.wake()
+			}
+		})
+		defer stopWatch()
 		loops.Go(func() { s.syncLoop(work) })
 	} else {
 		s.log.Warn("serve: no Yubico token: order-only (events are recorded; another program on this store runs Sync)")
