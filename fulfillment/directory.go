@@ -37,6 +37,10 @@ var (
 	// ErrMalformedExport is wrapped by errors about the export as a whole or
 	// about one row (bad CSV or JSON, missing column, oversized field).
 	ErrMalformedExport = errors.New("fulfillment: malformed HRIS export")
+	// ErrMissingColumn is wrapped (with ErrMalformedExport) by the
+	// [*RowError] of each mapped column a header lacks; its Column names
+	// the column.
+	ErrMissingColumn = errors.New("mapped column missing from the header")
 	// ErrExportTooLarge is wrapped when an export exceeds the reader's size
 	// or row limits.
 	ErrExportTooLarge = errors.New("fulfillment: HRIS export too large")
@@ -502,7 +506,7 @@ func (b *hrisBuilder) readCSV(data []byte) error {
 		case ok:
 			field[c.Source] = i
 		case !slices.ContainsFunc(b.m.Optional, func(o string) bool { return headerKey(o) == headerKey(c.Source) }):
-			missing = append(missing, &RowError{Line: 1, Column: c.Source, Err: fmt.Errorf("%w: mapped column missing from the header (mapping %q)", ErrMalformedExport, b.m.Name)})
+			missing = append(missing, &RowError{Line: 1, Column: c.Source, Err: fmt.Errorf("%w: %w (mapping %q)", ErrMalformedExport, ErrMissingColumn, b.m.Name)})
 		}
 	}
 	if len(missing) > 0 {

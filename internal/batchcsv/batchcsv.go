@@ -175,13 +175,13 @@ func loginProblem(l string) string {
 // value) and rows whose address does not validate are bad; every good row
 // carries its profile.
 func ReadProfiles(ctx context.Context, data []byte, m fulfillment.Mapping) ([]Row, error) {
-	if m.Name == fulfillment.OktaMapping().Name {
-		if err := oktaHeaderProblem(data, m); err != nil {
-			return nil, err
-		}
-	}
 	h, err := fulfillment.ReadHRIS(bytes.NewReader(data), fulfillment.FormatCSV, m)
 	if h == nil {
+		if m.Name == fulfillment.OktaMapping().Name {
+			if p := oktaHeaderProblem(err, m); p != nil {
+				return nil, p
+			}
+		}
 		return nil, exportError(err)
 	}
 	var rows []Row
@@ -209,34 +209,28 @@ func ReadProfiles(ctx context.Context, data []byte, m fulfillment.Mapping) ([]Ro
 	return rows, nil
 }
 
-// oktaHeaderProblem reports the columns a header of Okta profile
-// attributes lacks, saying which columns such a file has: the file is
-// nobody's HRIS export, so ReadHRIS's "mapped column missing" would not
-// tell its author what to add. Other header problems are ReadHRIS's.
-func oktaHeaderProblem(data []byte, m fulfillment.Mapping) error {
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
-	if err != nil {
-		return nil
-	}
-	key := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-	have := map[string]bool{}
-	for _, h := range header {
-		have[key(h)] = true
-	}
-	var required, missing []string
-	for _, c := range m.Columns {
-		if slices.ContainsFunc(m.Optional, func(o string) bool { return key(o) == key(c.Source) }) {
-			continue
+// oktaHeaderProblem rewords ReadHRIS's error for a header of Okta profile
+// attributes that lacks columns: it names them and the columns such a
+// file has, since the file is nobody's HRIS export and "mapped column
+// missing" would not tell its author what to add. It returns nil for any
+// other error, which is ReadHRIS's to report.
+func oktaHeaderProblem(err error, m fulfillment.Mapping) error {
+	var missing []string
+	for _, e := range unjoin(err) {
+		var re *fulfillment.RowError
+		if !errors.As(e, &re) || !errors.Is(e, fulfillment.ErrMissingColumn) {
+			return nil
 		}
-		required = append(required, c.Source)
-		if !have[key(c.Source)] {
-			missing = append(missing, c.Source)
-		}
+		missing = append(missing, re.Column)
 	}
 	if len(missing) == 0 {
 		return nil
+	}
+	var required []string
+	for _, c := range m.Columns {
+		if !slices.Contains(m.Optional, c.Source) {
+			required = append(required, c.Source)
+		}
 	}
 	return ExportProblems{fmt.Sprintf("line 1: the header lacks %s: a file of Okta profile attributes has the columns %s "+
 		"(%s may be left out; a cell may be empty), or is the single column \"login\"",
