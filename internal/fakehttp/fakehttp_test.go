@@ -66,13 +66,13 @@ func req(method, path string) *http.Request { return httptest.NewRequest(method,
 
 func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 	f := NewFaults("fake", 1)
-	if err := f.Controls().SetHTTPFaultPlan(httpfault.Plan{Rate: 1, Kinds: []httpfault.Kind{httpfault.InternalError}}); err != nil {
+	if err := f.SetHTTPFaultPlan(httpfault.Plan{Rate: 1, Kinds: []httpfault.Kind{httpfault.InternalError}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Controls().InjectHTTPFault(httpfault.Rule{Method: "POST", PathPrefix: "/a", Count: 2, Status: 503}); err != nil {
+	if err := f.InjectHTTPFault(httpfault.Rule{Method: "POST", PathPrefix: "/a", Count: 2, Status: 503}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Controls().SetLatency(time.Millisecond); err != nil {
+	if err := f.SetLatency(time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	var got []Decision
@@ -88,7 +88,7 @@ func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decisions (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[httpfault.Kind]int{httpfault.InternalError: 2}, f.Controls().HTTPFaultCounts()); diff != "" {
+	if diff := cmp.Diff(map[httpfault.Kind]int{httpfault.InternalError: 2}, f.HTTPFaultCounts()); diff != "" {
 		t.Errorf("Counts (-want +got):\n%s", diff)
 	}
 }
@@ -96,7 +96,7 @@ func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 func TestFaultsPlanIsDeterministic(t *testing.T) {
 	draw := func() []Decision {
 		f := NewFaults("fake", 7)
-		if err := f.Controls().SetHTTPFaultPlan(httpfault.Plan{Rate: 0.5, Seed: 42, RetryAfter: 3 * time.Second}); err != nil {
+		if err := f.SetHTTPFaultPlan(httpfault.Plan{Rate: 0.5, Seed: 42, RetryAfter: 3 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
 		var out []Decision
@@ -129,22 +129,22 @@ func TestFaultsPlanIsDeterministic(t *testing.T) {
 func TestFaultsRefuseInvalidInput(t *testing.T) {
 	f := NewFaults("fake", 0)
 	for _, r := range []httpfault.Rule{{Count: -1, Status: 500}, {Status: 200}, {Status: 700}, {Latency: -1}, {Status: 429, RetryAfter: -1}, {}} {
-		if err := f.Controls().InjectHTTPFault(r); err == nil {
+		if err := f.InjectHTTPFault(r); err == nil {
 			t.Errorf("InjectHTTPFault(%+v) = nil, want an error", r)
 		}
 	}
 	for _, p := range []httpfault.Plan{{Rate: -0.1}, {Rate: 1.5}, {Rate: 0.1, Kinds: []httpfault.Kind{99}}, {Rate: 0.1, Latency: -1}, {Rate: 0.1, RetryAfter: -1}} {
-		if err := f.Controls().SetHTTPFaultPlan(p); err == nil {
+		if err := f.SetHTTPFaultPlan(p); err == nil {
 			t.Errorf("SetHTTPFaultPlan(%+v) = nil, want an error", p)
 		}
 	}
-	if err := f.Controls().SetLatency(-time.Second); err == nil {
+	if err := f.SetLatency(-time.Second); err == nil {
 		t.Error("SetLatency(-1s) = nil, want an error")
 	}
-	if err := f.Controls().FailNext(0, 500); err == nil {
+	if err := f.FailNext(0, 500); err == nil {
 		t.Error("FailNext(0, 500) = nil, want an error")
 	}
-	if err := f.Controls().DropNext(0); err == nil || !strings.HasPrefix(err.Error(), "fake: DropNext") {
+	if err := f.DropNext(0); err == nil || !strings.HasPrefix(err.Error(), "fake: DropNext") {
 		t.Errorf("DropNext(0) = %v, want an error starting with the fake's name", err)
 	}
 	if d := f.Take(req("GET", "/")); d != (Decision{}) {

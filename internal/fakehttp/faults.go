@@ -58,20 +58,14 @@ func NewFaults(prefix string, salt uint64) *Faults {
 	return &Faults{prefix: prefix, salt: salt, counts: map[httpfault.Kind]int{}}
 }
 
-// Controls are a fake's public HTTP-fault controls over its [Faults]:
-// InjectHTTPFault, FailNext, DropNext, SetLatency, SetHTTPFaultPlan and
-// HTTPFaultCounts, written once for both fakes. The oktatest and yubicotest
-// Server have methods of the same names that call these, so that go doc
-// shows them with the Server (methods promoted from an embedded type of an
-// internal package it does not show).
-type Controls struct{ f *Faults }
-
-// Controls returns the public controls of f.
-func (f *Faults) Controls() Controls { return Controls{f} }
+// The public HTTP-fault controls of a fake: InjectHTTPFault, FailNext,
+// DropNext, SetLatency, SetHTTPFaultPlan and HTTPFaultCounts, written once
+// for both fakes. The oktatest and yubicotest Server have methods of the
+// same names that call these, so that go doc shows them with the Server.
 
 // InjectHTTPFault queues r for the next requests to the fake that match
 // it; an invalid rule is refused with an error.
-func (c Controls) InjectHTTPFault(r httpfault.Rule) error { return c.f.inject("InjectHTTPFault", r) }
+func (f *Faults) InjectHTTPFault(r httpfault.Rule) error { return f.inject("InjectHTTPFault", r) }
 
 // inject queues r for the next matching requests; op names the caller in
 // errors.
@@ -88,26 +82,25 @@ func (f *Faults) inject(op string, r httpfault.Rule) error {
 
 // FailNext makes the fake answer the next n (at least 1) requests, on any
 // route, with status (400 to 599) and the fake's error body for it.
-func (c Controls) FailNext(n, status int) error {
+func (f *Faults) FailNext(n, status int) error {
 	if n < 1 {
-		return fmt.Errorf("%s: FailNext: n %d is not positive", c.f.prefix, n)
+		return fmt.Errorf("%s: FailNext: n %d is not positive", f.prefix, n)
 	}
-	return c.f.inject("FailNext", httpfault.Rule{Count: n, Status: status})
+	return f.inject("FailNext", httpfault.Rule{Count: n, Status: status})
 }
 
 // DropNext makes the fake drop the connections of the next n (at least 1)
 // requests, on any route, unhandled.
-func (c Controls) DropNext(n int) error {
+func (f *Faults) DropNext(n int) error {
 	if n < 1 {
-		return fmt.Errorf("%s: DropNext: n %d is not positive", c.f.prefix, n)
+		return fmt.Errorf("%s: DropNext: n %d is not positive", f.prefix, n)
 	}
-	return c.f.inject("DropNext", httpfault.Rule{Count: n, Drop: true})
+	return f.inject("DropNext", httpfault.Rule{Count: n, Drop: true})
 }
 
 // SetHTTPFaultPlan replaces the fake's plan of HTTP faults (a zero Plan
-// turns it off) and resets [Controls.HTTPFaultCounts].
-func (c Controls) SetHTTPFaultPlan(p httpfault.Plan) error {
-	f := c.f
+// turns it off) and resets [Faults.HTTPFaultCounts].
+func (f *Faults) SetHTTPFaultPlan(p httpfault.Plan) error {
 	if err := p.Check(); err != nil {
 		return fmt.Errorf("%s: %w", f.prefix, err)
 	}
@@ -131,8 +124,7 @@ func (c Controls) SetHTTPFaultPlan(p httpfault.Plan) error {
 
 // HTTPFaultCounts returns how many faults of each kind the fake's current
 // plan has injected.
-func (c Controls) HTTPFaultCounts() map[httpfault.Kind]int {
-	f := c.f
+func (f *Faults) HTTPFaultCounts() map[httpfault.Kind]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return maps.Clone(f.counts)
@@ -140,13 +132,13 @@ func (c Controls) HTTPFaultCounts() map[httpfault.Kind]int {
 
 // SetLatency adds d of real time before the fake handles each request (0
 // to stop). A negative d is refused.
-func (c Controls) SetLatency(d time.Duration) error {
+func (f *Faults) SetLatency(d time.Duration) error {
 	if d < 0 {
-		return fmt.Errorf("%s: SetLatency(%v): negative latency", c.f.prefix, d)
+		return fmt.Errorf("%s: SetLatency(%v): negative latency", f.prefix, d)
 	}
-	c.f.mu.Lock()
-	defer c.f.mu.Unlock()
-	c.f.latency = d
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = d
 	return nil
 }
 

@@ -114,7 +114,7 @@ func (s Settings) Clock(def time.Time) *Clock {
 func (s Settings) Faults(prefix string, salt uint64) (*Faults, error) {
 	f := NewFaults(prefix, salt)
 	if s.Plan != nil {
-		if err := f.Controls().SetHTTPFaultPlan(*s.Plan); err != nil {
+		if err := f.SetHTTPFaultPlan(*s.Plan); err != nil {
 			return nil, err
 		}
 	}

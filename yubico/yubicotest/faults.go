@@ -120,29 +120,29 @@ func WithHTTPFaultPlan(p HTTPFaultPlan) Option { return setting(fakehttp.WithPla
 // refused with an error. Queued rules take precedence over the plan of
 // [Server.SetHTTPFaultPlan].
 func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
-	return s.faults.Controls().InjectHTTPFault(r)
+	return s.faults.InjectHTTPFault(r)
 }
 
 // FailNext makes the fake answer the next n (at least 1) requests, on any
 // route, with status (400 to 599) and the fake's error body for it.
-func (s *Server) FailNext(n, status int) error { return s.faults.Controls().FailNext(n, status) }
+func (s *Server) FailNext(n, status int) error { return s.faults.FailNext(n, status) }
 
 // DropNext makes the fake drop the connections of the next n (at least 1)
 // requests, on any route, unhandled.
-func (s *Server) DropNext(n int) error { return s.faults.Controls().DropNext(n) }
+func (s *Server) DropNext(n int) error { return s.faults.DropNext(n) }
 
 // SetLatency adds d of real time before the fake handles each request (0
 // to stop). A negative d is refused.
-func (s *Server) SetLatency(d time.Duration) error { return s.faults.Controls().SetLatency(d) }
+func (s *Server) SetLatency(d time.Duration) error { return s.faults.SetLatency(d) }
 
 // SetHTTPFaultPlan replaces the fake's plan of HTTP faults (a zero plan
 // turns it off) and resets [Server.HTTPFaultCounts].
 func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
-	return s.faults.Controls().SetHTTPFaultPlan(p)
+	return s.faults.SetHTTPFaultPlan(p)
 }
 
 // HTTPFaultCounts returns how many faults of each kind the fake's current
 // plan has injected.
 func (s *Server) HTTPFaultCounts() map[httpfault.Kind]int {
-	return s.faults.Controls().HTTPFaultCounts()
+	return s.faults.HTTPFaultCounts()
 }
