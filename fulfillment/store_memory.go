@@ -11,10 +11,11 @@ import (
 // that need no persistence. It is safe for concurrent use. Create one with
 // [NewMemoryStore]; its zero value is not usable.
 type MemoryStore struct {
-	mu      sync.Mutex           // guards records, due and events
+	mu      sync.Mutex           // guards records, due, events and docs
 	records map[string]Record    // by user ID
 	due     dueIndex             // Record.DueAt of the records Sync acts on
 	events  map[string]time.Time // event uuid → when marked
+	docs    map[docKey]Document  // DocumentStore's
 }
 
 // NewMemoryStore returns an empty store.
