@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -25,8 +26,10 @@ type Document struct {
 	// it within the collection. Both follow [CheckID].
 	Collection, ID string
 	// Created orders [DocumentStore.ListDocuments] and selects what
-	// [DocumentStore.DeleteDocuments] deletes. The caller sets it; a store
-	// gives it back as put, to the nanosecond.
+	// [DocumentStore.DeleteDocuments] deletes. The caller sets it, between
+	// the years 1678 and 2262 (Unix nanoseconds in an int64: the zero
+	// time is refused); a store gives back the same instant, to the
+	// nanosecond.
 	Created time.Time
 	// Data is the document, at most [MaxDocumentSize] bytes.
 	Data []byte
@@ -59,6 +62,13 @@ type DocumentStore interface {
 	DeleteDocuments(ctx context.Context, collection string, before time.Time) (int, error)
 }
 
+// The times Document.Created may hold: those whose Unix time in
+// nanoseconds fits an int64, as SQL stores keep it.
+var (
+	minDocumentTime = time.Unix(0, math.MinInt64)
+	maxDocumentTime = time.Unix(0, math.MaxInt64)
+)
+
 // CheckDocument validates a document given to [DocumentStore.PutDocument]
 // as every store of this module does: its collection and ID ([CheckID]),
 // the size of its data and a version that is not negative.
@@ -68,6 +78,9 @@ func CheckDocument(d Document) error {
 	}
 	if err := CheckID("document ID", d.ID); err != nil {
 		return err
+	}
+	if d.Created.Before(minDocumentTime) || d.Created.After(maxDocumentTime) {
+		return fmt.Errorf("fulfillment: store: document %q of %q: created %s, outside the years 1678 to 2262", d.ID, d.Collection, d.Created.UTC().Format(time.RFC3339Nano))
 	}
 	if len(d.Data) > MaxDocumentSize {
 		return fmt.Errorf("fulfillment: store: document %q of %q is %d bytes, more than %d", d.ID, d.Collection, len(d.Data), MaxDocumentSize)
