@@ -73,10 +73,7 @@ var (
 // as every store of this module does: its collection and ID ([CheckID]),
 // the size of its data and a version that is not negative.
 func CheckDocument(d Document) error {
-	if err := CheckID("document collection", d.Collection); err != nil {
-		return err
-	}
-	if err := CheckID("document ID", d.ID); err != nil {
+	if err := checkDocumentName(d.Collection, d.ID); err != nil {
 		return err
 	}
 	if d.Created.Before(minDocumentTime) || d.Created.After(maxDocumentTime) {
@@ -89,6 +86,13 @@ func CheckDocument(d Document) error {
 		return fmt.Errorf("fulfillment: store: document %q of %q has negative version %d", d.ID, d.Collection, d.Version)
 	}
 	return nil
+}
+
+func checkDocumentName(collection, id string) error {
+	if err := CheckID("document collection", collection); err != nil {
+		return err
+	}
+	return CheckID("document ID", id)
 }
 
 // DocumentNotFound returns the error a [DocumentStore] gives for a
@@ -121,7 +125,7 @@ func (m *MemoryStore) GetDocument(ctx context.Context, collection, id string) (D
 	if err := ctx.Err(); err != nil {
 		return Document{}, err
 	}
-	if err := CheckDocument(Document{Collection: collection, ID: id}); err != nil {
+	if err := checkDocumentName(collection, id); err != nil {
 		return Document{}, err
 	}
 	m.mu.Lock()
