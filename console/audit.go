@@ -2,10 +2,16 @@ package console
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
 )
 
 // AuditEntry is one administrator action (or sign-in) and its outcome.
@@ -66,6 +72,57 @@ func (m *MemoryAudit) Recent(_ context.Context, limit int) ([]AuditEntry, error)
 	var out []AuditEntry
 	for i := len(m.entries) - 1; i >= 0 && len(out) < limit; i-- {
 		out = append(out, m.entries[i])
+	}
+	return out, nil
+}
+
+// StoreAudit keeps the audit trail as documents (collection
+// "console.audit") in a fulfillment.DocumentStore: given the Store that
+// several instances share, every instance's Audit page lists every
+// instance's entries, and they outlive a restart. It keeps every entry;
+// delete old ones with the store's DeleteDocuments.
+type StoreAudit struct {
+	docs fulfillment.DocumentStore
+	seq  atomic.Uint64
+}
+
+// AuditCollection is the document collection of a [StoreAudit].
+const AuditCollection = "console.audit"
+
+// NewStoreAudit returns an AuditLog that keeps its entries in docs.
+func NewStoreAudit(docs fulfillment.DocumentStore) *StoreAudit { return &StoreAudit{docs: docs} }
+
+// Append keeps e as a new document, created at e.At.
+func (a *StoreAudit) Append(ctx context.Context, e AuditEntry) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("console: audit: %w", err)
+	}
+	// The ID orders entries of the same instant (ListDocuments: by ID,
+	// descending): this process's count, then random bytes that keep two
+	// instances' IDs apart.
+	var r [8]byte
+	rand.Read(r[:])
+	id := fmt.Sprintf("%016x-%x", a.seq.Add(1), r)
+	if _, err := a.docs.PutDocument(ctx, fulfillment.Document{Collection: AuditCollection, ID: id, Created: e.At, Data: data}); err != nil {
+		return fmt.Errorf("console: audit: %w", err)
+	}
+	return nil
+}
+
+// Recent returns up to limit entries, newest first.
+func (a *StoreAudit) Recent(ctx context.Context, limit int) ([]AuditEntry, error) {
+	docs, err := a.docs.ListDocuments(ctx, AuditCollection, limit)
+	if err != nil {
+		return nil, fmt.Errorf("console: audit: %w", err)
+	}
+	out := make([]AuditEntry, 0, len(docs))
+	for _, d := range docs {
+		var e AuditEntry
+		if err := json.Unmarshal(d.Data, &e); err != nil {
+			return nil, fmt.Errorf("console: audit: entry %s: %w", d.ID, err)
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }

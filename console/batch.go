@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -42,33 +45,57 @@ const (
 	resultNotOrdered = "not-ordered" // a good row not ordered (yet)
 )
 
-// batchRow is one row of a batch and what happened to it.
+// batchRow is one row of a batch and what happened to it. It is kept as
+// JSON in the batch's document: Profile and Kind (a profile row's user, for
+// the order) too, so that any instance can order a checked batch.
 type batchRow struct {
 	Line    int
 	Login   string
-	UserID  string
+	UserID  string `json:",omitempty"`
 	Result  string
-	Status  fulfillment.Status
-	Problem string
-	profile *fulfillment.Profile
-	kind    fulfillment.UserKind
+	Status  fulfillment.Status   `json:",omitempty"`
+	Problem string               `json:",omitempty"`
+	Profile *fulfillment.Profile `json:",omitempty"`
+	Kind    fulfillment.UserKind `json:",omitempty"`
 }
 
-// batchJob is one uploaded file.
+// batchJob is one uploaded file, as the instance running it (checking or
+// ordering its rows) holds it.
 type batchJob struct {
 	ID, File, Format, Owner string
 	Created                 time.Time
 	Item                    fulfillment.Item
 
-	mu    sync.Mutex
-	state string
-	done  int // rows checked or ordered so far in this state
-	total int
-	rows  []batchRow
-	err   string // why the whole batch stopped
+	save sync.Mutex // held while the job is written to the store
+
+	mu      sync.Mutex
+	state   string
+	done    int // rows checked or ordered so far in this state
+	total   int
+	rows    []batchRow
+	err     string    // why the whole batch stopped
+	version int64     // of the job's document
+	saved   time.Time // when the document was last written
 }
 
-// batchView is a consistent copy of a job for a page.
+// batchDoc is a batch as its document keeps it (JSON): what every instance
+// shows.
+type batchDoc struct {
+	ID, File, Format, Owner string
+	Created                 time.Time
+	Item                    fulfillment.Item
+	State                   string
+	Done, Total             int
+	Rows                    []batchRow
+	Err                     string `json:",omitempty"`
+	// Beat is when the instance running the batch (checking or ordering)
+	// last wrote it: every few seconds of progress, and every batchBeat
+	// while it waits. A running batch whose Beat is older than batchStale
+	// was left by an instance that stopped.
+	Beat time.Time
+}
+
+// batchView is a consistent copy of a batch for a page.
 type batchView struct {
 	ID, File, Format, Owner, State, Err string
 	Created                             time.Time
@@ -79,11 +106,22 @@ type batchView struct {
 	Valid                               int
 }
 
+// doc copies the job for its document; j.mu is held.
+func (j *batchJob) doc(now time.Time) batchDoc {
+	return batchDoc{ID: j.ID, File: j.File, Format: j.Format, Owner: j.Owner, Created: j.Created, Item: j.Item,
+		State: j.state, Done: j.done, Total: j.total, Rows: slices.Clone(j.rows), Err: j.err, Beat: now}
+}
+
 func (j *batchJob) view() batchView {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	v := batchView{ID: j.ID, File: j.File, Format: j.Format, Owner: j.Owner, State: j.state, Err: j.err, Created: j.Created,
-		Item: j.Item, Done: j.done, Total: j.total, Rows: append([]batchRow(nil), j.rows...), Counts: map[string]int{}}
+	d := j.doc(time.Time{})
+	j.mu.Unlock()
+	return d.view()
+}
+
+func (d batchDoc) view() batchView {
+	v := batchView{ID: d.ID, File: d.File, Format: d.Format, Owner: d.Owner, State: d.State, Err: d.Err, Created: d.Created,
+		Item: d.Item, Done: d.Done, Total: d.Total, Rows: d.Rows, Counts: map[string]int{}}
 	for _, r := range v.Rows {
 		v.Counts[r.Result]++
 		if r.Result == resultInvalid || r.Result == resultFailed {
@@ -94,47 +132,234 @@ func (j *batchJob) view() batchView {
 	return v
 }
 
-// batches holds the recent jobs in memory.
+// A batch's document is written by the instance running it: when it is
+// uploaded, at every change of state, at most every batchSaveEvery as its
+// rows progress and every batchBeat while it waits (Okta's rate limit).
+// Every instance sharing the store shows it from there; only a checked
+// batch can be ordered, by whichever instance first moves its document
+// to ordering (compare-and-swap on its version).
+const (
+	batchCollection = "console.batch"
+	batchSaveEvery  = 2 * time.Second
+	batchBeat       = time.Minute
+	batchStale      = 5 * time.Minute
+	batchRecent     = 20 // batches listed on the upload page
+)
+
+// batchInterrupted is the state shown for a batch whose instance stopped
+// while running it.
+const batchInterrupted = "interrupted"
+
+// errNoBatch is returned for a batch that is not (or no longer) kept.
+var errNoBatch = errors.New("console: no such batch")
+
+// batches keeps the batches in a fulfillment.DocumentStore, and the jobs
+// this instance is running in memory.
 type batches struct {
-	mu   sync.Mutex
-	jobs map[string]*batchJob
-	ids  []string // oldest first
+	docs    fulfillment.DocumentStore
+	keep    time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+	mu      sync.Mutex
+	running map[string]*batchJob
 }
 
-// maxBatches is how many jobs are kept.
-const maxBatches = 50
+func newBatches(docs fulfillment.DocumentStore, keep time.Duration, now func() time.Time, log *slog.Logger) *batches {
+	return &batches{docs: docs, keep: keep, now: now, log: log, running: map[string]*batchJob{}}
+}
 
-func newBatches() *batches { return &batches{jobs: map[string]*batchJob{}} }
-
-func (b *batches) add(j *batchJob) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.ids) == maxBatches {
-		delete(b.jobs, b.ids[0])
-		b.ids = b.ids[1:]
+// add keeps a new job, which this instance runs, and deletes the batches
+// older than the retention.
+func (b *batches) add(ctx context.Context, j *batchJob) error {
+	if err := b.save(ctx, j); err != nil {
+		return err
 	}
-	b.jobs[j.ID] = j
-	b.ids = append(b.ids, j.ID)
-}
-
-func (b *batches) get(id string) *batchJob {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.jobs[id]
-}
-
-func (b *batches) recent() []batchView {
-	b.mu.Lock()
-	jobs := make([]*batchJob, 0, len(b.ids))
-	for i := len(b.ids) - 1; i >= 0; i-- {
-		jobs = append(jobs, b.jobs[b.ids[i]])
-	}
+	b.running[j.ID] = j
 	b.mu.Unlock()
-	out := make([]batchView, len(jobs))
-	for i, j := range jobs {
-		out[i] = j.view()
+	if _, err := b.docs.DeleteDocuments(ctx, batchCollection, b.now().Add(-b.keep)); err != nil {
+		b.log.Warn("console: delete old batches", "error", err)
 	}
-	return out
+	return nil
+}
+
+// save writes the job's document. Only the instance running a job writes
+// it, one save at a time, so a conflict means that the document was
+// deleted or changed by something else.
+func (b *batches) save(ctx context.Context, j *batchJob) error {
+	j.save.Lock()
+	defer j.save.Unlock()
+	now := b.now()
+	j.mu.Lock()
+	d, version := j.doc(now), j.version
+	j.mu.Unlock()
+	data, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("console: batch %s: %w", j.ID, err)
+	}
+	stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchCollection, ID: j.ID, Created: j.Created, Data: data, Version: version})
+	if err != nil {
+		return fmt.Errorf("console: keep batch %s: %w", j.ID, err)
+	}
+	j.mu.Lock()
+	j.version, j.saved = stored.Version, now
+	j.mu.Unlock()
+	return nil
+}
+
+// progress writes the job's document if it was last written
+// batchSaveEvery ago or more.
+func (b *batches) progress(ctx context.Context, j *batchJob) {
+	j.mu.Lock()
+	due := b.now().Sub(j.saved) >= batchSaveEvery
+	j.mu.Unlock()
+	if due {
+		if err := b.save(ctx, j); err != nil {
+			b.log.Warn("console: batch progress", "batch", j.ID, "error", err)
+		}
+	}
+}
+
+// finish writes the job's final document (its state changed) and stops
+// holding it. When the write fails, this instance keeps showing the job
+// from memory; the others see it interrupted.
+func (b *batches) finish(ctx context.Context, j *batchJob) {
+	if err := b.save(ctx, j); err != nil {
+		b.log.Error("console: batch result not kept", "batch", j.ID, "error", err)
+		return
+	}
+	b.mu.Lock()
+	delete(b.running, j.ID)
+	b.mu.Unlock()
+}
+
+// beat writes the job's document every batchBeat until stop is closed, so
+// that other instances see that it is still running.
+func (b *batches) beat(ctx context.Context, j *batchJob, stop <-chan struct{}) {
+	t := time.NewTicker(batchBeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if err := b.save(ctx, j); err != nil {
+				b.log.Warn("console: batch progress", "batch", j.ID, "error", err)
+			}
+		}
+	}
+}
+
+// get returns the batch: from memory if this instance runs it, else from
+// its document.
+func (b *batches) get(ctx context.Context, id string) (batchView, error) {
+	b.mu.Lock()
+	j := b.running[id]
+	b.mu.Unlock()
+	if j != nil {
+		return j.view(), nil
+	}
+	d, _, err := b.load(ctx, id)
+	if err != nil {
+		return batchView{}, err
+	}
+	return d.view(), nil
+}
+
+// load reads a batch's document; a running batch whose instance stopped
+// comes back interrupted.
+func (b *batches) load(ctx context.Context, id string) (batchDoc, int64, error) {
+	if fulfillment.CheckID("batch ID", id) != nil {
+		return batchDoc{}, 0, errNoBatch
+	}
+	doc, err := b.docs.GetDocument(ctx, batchCollection, id)
+	if errors.Is(err, fulfillment.ErrDocumentNotFound) {
+		return batchDoc{}, 0, errNoBatch
+	}
+	if err != nil {
+		return batchDoc{}, 0, err
+	}
+	d, err := b.decode(doc)
+	return d, doc.Version, err
+}
+
+func (b *batches) decode(doc fulfillment.Document) (batchDoc, error) {
+	var d batchDoc
+	if err := json.Unmarshal(doc.Data, &d); err != nil {
+		return batchDoc{}, fmt.Errorf("console: batch %s: stored document: %w", doc.ID, err)
+	}
+	if (d.State == batchChecking || d.State == batchOrdering) && b.now().Sub(d.Beat) > batchStale {
+		what := "Nothing was ordered."
+		if d.State == batchOrdering {
+			what = "Rows not shown as ordered may have been ordered or not."
+		}
+		d.Err = fmt.Sprintf("This batch stopped while %s: the instance running it last wrote at %s and has not since. %s "+
+			"Upload the file again: a user whose key is already in fulfillment is skipped, never ordered twice.",
+			d.State, d.Beat.UTC().Format(time.RFC3339), what)
+		d.State = batchInterrupted
+	}
+	return d, nil
+}
+
+// recent returns the newest batches, newest first.
+func (b *batches) recent(ctx context.Context) ([]batchView, error) {
+	docs, err := b.docs.ListDocuments(ctx, batchCollection, batchRecent)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]batchView, 0, len(docs))
+	for _, doc := range docs {
+		b.mu.Lock()
+		j := b.running[doc.ID]
+		b.mu.Unlock()
+		if j != nil {
+			out = append(out, j.view())
+			continue
+		}
+		d, err := b.decode(doc)
+		if err != nil {
+			b.log.Warn("console: recent batches", "error", err)
+			continue
+		}
+		out = append(out, d.view())
+	}
+	return out, nil
+}
+
+// notOrderable is the refusal of an order for a batch that is not checked.
+type notOrderable struct{ state string }
+
+func (e notOrderable) Error() string { return "console: batch is " + e.state }
+
+// claim moves a checked batch to ordering and returns it as a job this
+// instance runs. Of several instances (or requests) ordering one batch,
+// exactly one succeeds: the others get an error matching
+// fulfillment.ErrVersionConflict, or notOrderable.
+func (b *batches) claim(ctx context.Context, id string) (*batchJob, error) {
+	b.mu.Lock()
+	j := b.running[id]
+	b.mu.Unlock()
+	if j != nil {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return nil, notOrderable{j.state}
+	}
+	d, version, err := b.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.State != batchChecked {
+		return nil, notOrderable{d.State}
+	}
+	j = &batchJob{ID: d.ID, File: d.File, Format: d.Format, Owner: d.Owner, Created: d.Created, Item: d.Item,
+		state: batchOrdering, rows: d.Rows, total: d.Total, version: version}
+	if err := b.save(ctx, j); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.running[id] = j
+	b.mu.Unlock()
+	return j, nil
 }
 
 // batchFormPage is the upload page's data.
@@ -158,7 +383,11 @@ func (c *console) batchForm(w http.ResponseWriter, r *http.Request, s *session) 
 
 func (c *console) renderBatchForm(w http.ResponseWriter, r *http.Request, s *session, status int, d batchFormPage) {
 	d.Max = byteSize(c.maxUpload)
-	d.Recent = c.batches.recent()
+	recent, err := c.batches.recent(r.Context())
+	if err != nil {
+		c.log.Warn("console: recent batches", "error", err)
+	}
+	d.Recent = recent
 	c.render(w, r, s, status, "batch", page{Title: "Batch order", Data: d})
 }
 
@@ -246,7 +475,7 @@ func (c *console) batchUpload(w http.ResponseWriter, r *http.Request, s *session
 		}
 	}
 	for _, row := range rows {
-		br := batchRow{Line: row.Line, Login: row.Login, Problem: row.Problem, profile: row.Profile, Result: resultNotOrdered}
+		br := batchRow{Line: row.Line, Login: row.Login, Problem: row.Problem, Profile: row.Profile, Result: resultNotOrdered}
 		if row.Problem != "" {
 			br.Result = resultInvalid
 		} else {
@@ -254,7 +483,11 @@ func (c *console) batchUpload(w http.ResponseWriter, r *http.Request, s *session
 		}
 		j.rows = append(j.rows, br)
 	}
-	c.batches.add(j)
+	if err := c.batches.add(r.Context(), j); err != nil {
+		c.record(r, s, "batch upload", hdr.Filename, outcomeFailed, oneLine(err))
+		c.fail(w, r, s, err)
+		return
+	}
 	c.record(r, s, "batch upload", j.ID, outcomeOK, fmt.Sprintf("%s: %d rows, %d bad", hdr.Filename, len(rows), len(rows)-j.total))
 	c.work.Go(func() { c.checkBatch(context.WithoutCancel(r.Context()), j) })
 	http.Redirect(w, r, c.base+"/batch/"+j.ID, http.StatusSeeOther)
@@ -266,6 +499,9 @@ const batchConcurrency = 4
 // checkBatch looks each good row's user up at Okta and validates it, as
 // the order will: reads only.
 func (c *console) checkBatch(ctx context.Context, j *batchJob) {
+	stop := make(chan struct{})
+	defer close(stop)
+	c.work.Go(func() { c.batches.beat(ctx, j, stop) })
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(batchConcurrency)
 	for i := range j.rows {
@@ -281,6 +517,7 @@ func (c *console) checkBatch(ctx context.Context, j *batchJob) {
 			j.rows[i] = row
 			j.done++
 			j.mu.Unlock()
+			c.batches.progress(ctx, j)
 			c.publishBatch(j)
 			return nil
 		})
@@ -294,6 +531,7 @@ func (c *console) checkBatch(ctx context.Context, j *batchJob) {
 		}
 	}
 	j.mu.Unlock()
+	c.batches.finish(ctx, j)
 	c.publishBatch(j)
 }
 
@@ -301,9 +539,9 @@ func (c *console) checkBatch(ctx context.Context, j *batchJob) {
 func (c *console) checkRow(ctx context.Context, row *batchRow) {
 	u, err := c.okta.GetUser(ctx, row.Login)
 	switch {
-	case errors.Is(err, okta.ErrNotFound) && row.profile != nil:
-		row.kind = fulfillment.NewUser
-		p := *row.profile
+	case errors.Is(err, okta.ErrNotFound) && row.Profile != nil:
+		row.Kind = fulfillment.NewUser
+		p := *row.Profile
 		p.UserStatus, p.NeverSignedIn = okta.UserStaged, true
 		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
 			row.Result, row.Problem = resultInvalid, "a new user (created STAGED): "+batchcsv.Problem(err)
@@ -312,9 +550,9 @@ func (c *console) checkRow(ctx context.Context, row *batchRow) {
 		row.Result, row.Problem = resultInvalid, "Okta has no user with this login"
 	case err != nil:
 		row.Result, row.Problem = resultFailed, "Okta did not answer: "+batchcsv.Problem(err)
-	case row.profile != nil:
-		row.kind, row.UserID = fulfillment.ExistingUser, u.ID
-		p := *row.profile
+	case row.Profile != nil:
+		row.Kind, row.UserID = fulfillment.ExistingUser, u.ID
+		p := *row.Profile
 		p.UserStatus, p.NeverSignedIn = u.Status, u.LastLogin.IsZero()
 		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
 			row.Result, row.Problem = resultInvalid, batchcsv.Problem(err)
@@ -336,22 +574,26 @@ func (c *console) publishBatch(j *batchJob) {
 
 // requestedBatch returns the batch the request's path names; when it is not
 // kept, it answers 404 (the problem's detail ending with hint) and returns
-// nil.
-func (c *console) requestedBatch(w http.ResponseWriter, r *http.Request, s *session, hint string) *batchJob {
-	j := c.batches.get(r.PathValue("id"))
-	if j == nil {
+// false.
+func (c *console) requestedBatch(w http.ResponseWriter, r *http.Request, s *session, hint string) (batchView, bool) {
+	v, err := c.batches.get(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, errNoBatch):
 		c.problem(w, r, s, http.StatusNotFound, "No such batch", "This batch is not (or no longer) kept."+hint)
+		return v, false
+	case err != nil:
+		c.fail(w, r, s, err)
+		return v, false
 	}
-	return j
+	return v, true
 }
 
 // batchPage shows a batch: its bad rows, its progress, its results.
 func (c *console) batchPage(w http.ResponseWriter, r *http.Request, s *session) {
-	j := c.requestedBatch(w, r, s, " Upload the file again.")
-	if j == nil {
+	v, ok := c.requestedBatch(w, r, s, " Upload the file again.")
+	if !ok {
 		return
 	}
-	v := j.view()
 	p := page{Title: "Batch " + v.File, Live: "batch:" + v.ID, Data: v}
 	if v.State == batchChecking || v.State == batchOrdering {
 		p.Refresh = 3
@@ -361,19 +603,24 @@ func (c *console) batchPage(w http.ResponseWriter, r *http.Request, s *session) 
 
 // batchOrder orders the valid rows of a checked batch.
 func (c *console) batchOrder(w http.ResponseWriter, r *http.Request, s *session) {
-	j := c.requestedBatch(w, r, s, " Upload the file again.")
-	if j == nil {
+	id := r.PathValue("id")
+	j, err := c.batches.claim(r.Context(), id)
+	var refused notOrderable
+	switch {
+	case errors.Is(err, errNoBatch):
+		c.problem(w, r, s, http.StatusNotFound, "No such batch", "This batch is not (or no longer) kept. Upload the file again.")
 		return
-	}
-	j.mu.Lock()
-	state := j.state
-	if state == batchChecked {
-		j.state, j.done = batchOrdering, 0
-	}
-	j.mu.Unlock()
-	if state != batchChecked {
-		c.record(r, s, "batch order", j.ID, outcomeRefused, "batch is "+state)
-		c.problem(w, r, s, http.StatusConflict, "Not ordered", "This batch is "+state+"; only a checked batch can be ordered, once.")
+	case errors.As(err, &refused):
+		c.record(r, s, "batch order", id, outcomeRefused, "batch is "+refused.state)
+		c.problem(w, r, s, http.StatusConflict, "Not ordered", "This batch is "+refused.state+"; only a checked batch can be ordered, once.")
+		return
+	case errors.Is(err, fulfillment.ErrVersionConflict):
+		c.record(r, s, "batch order", id, outcomeRefused, "batch changed meanwhile")
+		c.problem(w, r, s, http.StatusConflict, "Not ordered", "This batch changed while you looked at it (it is being ordered by another request). Reload it.")
+		return
+	case err != nil:
+		c.record(r, s, "batch order", id, outcomeFailed, oneLine(err))
+		c.fail(w, r, s, err)
 		return
 	}
 	c.record(r, s, "batch order", j.ID, outcomeOK, fmt.Sprintf("ordering %d valid rows of %s", j.view().Valid, j.File))
@@ -384,6 +631,9 @@ func (c *console) batchOrder(w http.ResponseWriter, r *http.Request, s *session)
 // orderBatch prepares the users of profile rows, then orders every valid
 // row with Service.OrderBatch.
 func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
+	stop := make(chan struct{})
+	defer close(stop)
+	c.work.Go(func() { c.batches.beat(ctx, j, stop) })
 	j.mu.Lock()
 	rows := j.rows
 	j.mu.Unlock()
@@ -394,11 +644,11 @@ func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
 		j.mu.Lock()
 		row := j.rows[i]
 		j.mu.Unlock()
-		if row.Result != resultNotOrdered || row.profile == nil {
+		if row.Result != resultNotOrdered || row.Profile == nil {
 			continue
 		}
 		g.Go(func() error {
-			id, err := c.svc.PrepareUser(gctx, *row.profile, row.kind)
+			id, err := c.svc.PrepareUser(gctx, *row.Profile, row.Kind)
 			j.mu.Lock()
 			defer j.mu.Unlock()
 			if err != nil {
@@ -426,6 +676,7 @@ func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
 		j.mu.Lock()
 		j.done = p.Done
 		j.mu.Unlock()
+		c.batches.progress(ctx, j)
 		c.publishBatch(j)
 	}}
 	if item != (fulfillment.Item{}) {
@@ -455,6 +706,7 @@ func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
 	j.state, j.done = batchDone, j.total
 	summary := fmt.Sprintf("%s: %d ordered, %d skipped, %d failed, %d invalid", j.File, rep.Ordered, rep.Skipped, rep.Failed, len(rep.Invalid))
 	j.mu.Unlock()
+	c.batches.finish(ctx, j)
 	outcome := outcomeOK
 	if err != nil || rep.Failed > 0 {
 		outcome = outcomeFailed
@@ -465,11 +717,10 @@ func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
 
 // batchCSV downloads the per-row results.
 func (c *console) batchCSV(w http.ResponseWriter, r *http.Request, s *session) {
-	j := c.requestedBatch(w, r, s, "")
-	if j == nil {
+	v, ok := c.requestedBatch(w, r, s, "")
+	if !ok {
 		return
 	}
-	v := j.view()
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	cw.Write([]string{"line", "login", "user_id", "result", "status", "problem"})

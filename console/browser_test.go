@@ -648,7 +648,9 @@ func browserBatch(t *testing.T, b *browser) {
 	// A batch in progress reloads itself only without JavaScript: with it,
 	// live updates carry the progress and the page stays put.
 	held := &batchJob{ID: "held", File: "held.csv", Format: "Okta logins", Owner: "root@example.com", Created: r.w.Now(), state: batchOrdering, total: 2}
-	r.c.batches.add(held)
+	if err := r.c.batches.add(t.Context(), held); err != nil {
+		t.Fatal(err)
+	}
 	tb.goTo("/batch/held")
 	tb.text("#batch-progress")
 	tb.waitLive()

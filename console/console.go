@@ -24,6 +24,8 @@ import (
 const (
 	DefaultSessionTTL = 8 * time.Hour
 	DefaultMaxUpload  = 1 << 20
+	// DefaultBatchRetention is how long a batch upload is kept.
+	DefaultBatchRetention = 30 * 24 * time.Hour
 	// MinSessionKey is the shortest Config.SessionKey, in bytes.
 	MinSessionKey = 32
 )
@@ -60,6 +62,17 @@ type Config struct {
 	BasePath string
 	// MaxUpload bounds a batch file upload, in bytes (default 1 MiB).
 	MaxUpload int64
+	// Documents keeps the batch uploads: their rows, progress and
+	// results (default: a fulfillment.MemoryStore of the console's own,
+	// lost at exit). Give it the Store the Service uses (every store of
+	// package fulfillment and of pgstore is a DocumentStore) so that a
+	// batch's page, its results and its order work on every instance
+	// sharing that store, and outlive a restart.
+	Documents fulfillment.DocumentStore
+	// BatchRetention is how long a batch upload is kept (default
+	// DefaultBatchRetention): its rows hold logins and, for HR exports,
+	// addresses.
+	BatchRetention time.Duration
 	// HTTPClient makes the OIDC discovery, token and key requests (default
 	// http.DefaultClient).
 	HTTPClient *http.Client
@@ -171,8 +184,8 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 		return bad("SessionKey: %d bytes, want at least %d random bytes", len(cfg.SessionKey), MinSessionKey)
 	case cfg.BasePath != "" && (!strings.HasPrefix(cfg.BasePath, "/") || strings.HasSuffix(cfg.BasePath, "/")):
 		return bad("BasePath %q: must start with / and not end with one", cfg.BasePath)
-	case cfg.SessionTTL < 0, cfg.MaxUpload < 0:
-		return bad("SessionTTL, MaxUpload: must not be negative")
+	case cfg.SessionTTL < 0, cfg.MaxUpload < 0, cfg.BatchRetention < 0:
+		return bad("SessionTTL, MaxUpload, BatchRetention: must not be negative")
 	}
 	if _, err := url.Parse(cfg.OIDC.Issuer); err != nil {
 		return bad("OIDC.Issuer: %v", err)
@@ -212,7 +225,15 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 	sub, _ := fs.Sub(assetFS, "assets")
 	c.assets = http.StripPrefix(c.base+"/assets/", http.FileServerFS(sub))
 	c.live = newHub()
-	c.batches = newBatches()
+	docs := cfg.Documents
+	if docs == nil {
+		docs = fulfillment.NewMemoryStore()
+	}
+	keep := cfg.BatchRetention
+	if keep == 0 {
+		keep = DefaultBatchRetention
+	}
+	c.batches = newBatches(docs, keep, c.now, c.log)
 	unsubscribe := svc.Subscribe(context.Background(), c.live.recordChanged)
 	if cfg.Done != nil {
 		go func() {

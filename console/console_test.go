@@ -30,6 +30,8 @@ type rig struct {
 	c     *console
 	srv   *httptest.Server
 	audit *MemoryAudit
+	cfg   Config       // the console's
+	h     http.Handler // what srv serves: c's routes, or another instance's
 }
 
 const (
@@ -44,8 +46,7 @@ func newRig(t *testing.T, change func(*Config), users ...fulfillmenttest.User) *
 	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(append(base, users...)...))
 	t.Cleanup(w.Close)
 	r := &rig{t: t, w: w, audit: NewMemoryAudit(1000)}
-	var h http.Handler
-	r.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) { h.ServeHTTP(rw, req) }))
+	r.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) { r.h.ServeHTTP(rw, req) }))
 	t.Cleanup(r.srv.Close)
 	admins, readers := w.Okta.AddGroup(adminGroup), w.Okta.AddGroup(readerGroup)
 	for g, login := range map[string]string{admins: "root@example.com", readers: "reader@example.com"} {
@@ -70,7 +71,7 @@ func newRig(t *testing.T, change func(*Config), users ...fulfillmenttest.User) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.c, h = c, c.routes()
+	r.c, r.h, r.cfg = c, c.routes(), cfg
 	return r
 }
 
@@ -296,8 +297,10 @@ func TestNoticeNamesItsStatus(t *testing.T) {
 func TestBatchPageRefreshesOnlyWithoutJavaScript(t *testing.T) {
 	r := newRig(t, nil)
 	hc := r.signIn("root@example.com")
-	j := &batchJob{ID: "held", File: "held.csv", Format: "Okta logins", Owner: "root@example.com", state: batchOrdering, total: 2}
-	r.c.batches.add(j)
+	j := &batchJob{ID: "held", File: "held.csv", Format: "Okta logins", Owner: "root@example.com", Created: r.w.Now(), state: batchOrdering, total: 2}
+	if err := r.c.batches.add(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
 	_, page := r.get(hc, "/batch/held")
 	wantContains(t, "a batch in progress", page, `<noscript><meta http-equiv="refresh" content="3"></noscript>`, `data-refresh="3"`)
 	if strings.Count(page, `http-equiv="refresh"`) != 1 {

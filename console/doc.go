@@ -24,6 +24,17 @@
 //     spreadsheet would run as formulas are defused).
 //   - Audit: who did what, when, and the outcome.
 //
+// Batches are kept in Config.Documents and the audit trail in
+// Config.Audit. Give both the Store the Service uses ([NewStoreAudit] over
+// it; every store of package fulfillment and of pgstore is a
+// [fulfillment.DocumentStore]), and several instances of the console on
+// that store show the same batches and audit trail with no session
+// affinity. A batch is checked and ordered by the instance that received
+// its upload (or its order), which writes its progress every few seconds:
+// a batch whose instance stopped writing shows as interrupted after five
+// minutes. Of two instances ordering one batch, one does (compare-and-swap
+// on its document). Batches are deleted after Config.BatchRetention.
+//
 // Pages are rendered on the server (html/template) with one embedded
 // stylesheet and one small script, which only refreshes the page's live
 // regions when the Service stores a change (server-sent events from

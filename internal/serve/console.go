@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/preenroll/preenroll/console"
+	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/okta"
 )
 
@@ -40,7 +41,14 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 	hc.Transport.(*transport).otherCredentials = true
 	cc := console.Config{
 		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log, HTTPClient: hc, Done: s.consoleDone,
-		Audit: loggedAudit{MemoryAudit: console.NewMemoryAudit(auditPageEntries), log: s.log},
+		Audit: loggedAudit{AuditLog: console.NewMemoryAudit(auditPageEntries), log: s.log},
+	}
+	// With a store that keeps documents (every store serve opens does),
+	// the batches and the Audit page are kept in it: shared by every
+	// instance on the store, and kept across restarts.
+	if docs, ok := s.store.(fulfillment.DocumentStore); ok {
+		cc.Documents = docs
+		cc.Audit = loggedAudit{AuditLog: console.NewStoreAudit(docs), log: s.log}
 	}
 	if s.demo != nil {
 		ok, err := s.demo.consoleConfig(&cc, base)
@@ -68,15 +76,14 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 }
 
 // auditPageEntries is how many audit entries the console's Audit page
-// keeps in memory (console.Config.Audit's default).
+// keeps in memory when the store keeps no documents.
 const auditPageEntries = 10000
 
 // loggedAudit is serve's console audit trail: every entry is written to
-// serve's log ("console: audit", with the request's ID), which outlives
-// the process and gathers every instance's, and kept in memory for this
-// instance's Audit page.
+// serve's log ("console: audit", with the request's ID) and kept for the
+// Audit page, in the store (console.StoreAudit).
 type loggedAudit struct {
-	*console.MemoryAudit
+	console.AuditLog
 	log *slog.Logger
 }
 
@@ -93,5 +100,5 @@ func (a loggedAudit) Append(ctx context.Context, e console.AuditEntry) error {
 		slog.String("who", e.Who), slog.String("subject", e.Subject), slog.String("role", string(e.Role)),
 		slog.String("action", e.Action), slog.String("target", e.Target), slog.String("outcome", e.Outcome),
 		slog.String("detail", e.Detail), slog.String("remote", e.Remote))
-	return a.MemoryAudit.Append(ctx, e)
+	return a.AuditLog.Append(ctx, e)
 }

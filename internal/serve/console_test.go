@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -500,7 +501,7 @@ func consoleOrderStartsASyncPass(t *testing.T, hook bool) {
 // signed-in user's action was refused or failed.
 func TestLoggedAuditLevels(t *testing.T) {
 	logs := &syncio.Buffer{}
-	a := loggedAudit{MemoryAudit: console.NewMemoryAudit(10), log: slog.New(slog.NewJSONHandler(logs, nil))}
+	a := loggedAudit{AuditLog: console.NewMemoryAudit(10), log: slog.New(slog.NewJSONHandler(logs, nil))}
 	entries := []console.AuditEntry{
 		{Who: "ada@example.com", Action: "retry", Outcome: "ok"},
 		{Who: "ada@example.com", Action: "retry", Outcome: "refused"},
@@ -527,5 +528,48 @@ func TestLoggedAuditLevels(t *testing.T) {
 	}
 	if recent, err := a.Recent(t.Context(), 10); err != nil || len(recent) != len(entries) {
 		t.Errorf("the Audit page keeps %d entries (%v), want %d", len(recent), err, len(entries))
+	}
+}
+
+// TestConsoleSharesBatchesThroughTheStore: two serve instances on one
+// store, behind no session affinity: a batch uploaded to one is shown by
+// the other, and the other's Audit page lists the upload.
+func TestConsoleSharesBatchesThroughTheStore(t *testing.T) {
+	f, a, b, cfg := consoleOverFakes(t, nil)
+	cfg.RegisterHook = false
+	other := start(t, cfg) // signed in through the first: no OIDC app of its own
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", "people.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(fw, "login\n%s\nghost@example.com\n", f.users[0].Profile.Login)
+	mw.Close()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.base+"/batch", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", a.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/batch/") {
+		t.Fatalf("upload to the first instance = %d to %q, want 303 to /batch/…", resp.StatusCode, loc)
+	}
+
+	// The cookie jar sends the session to the other instance (same host,
+	// another port; the same session key).
+	if resp, page := b.get(other.base + loc); resp.StatusCode != http.StatusOK || !strings.Contains(page, "people.csv") {
+		t.Errorf("the batch on the other instance = %d, want 200 naming people.csv:\n%s", resp.StatusCode, page)
+	}
+	if resp, page := b.get(other.base + "/audit"); resp.StatusCode != http.StatusOK || !strings.Contains(page, "people.csv: 2 rows") {
+		t.Errorf("the other instance's Audit page (%d) does not list the upload:\n%s", resp.StatusCode, page)
 	}
 }
