@@ -96,8 +96,9 @@ var (
 // the user from Okta: an event naming a user Okta does not know (404), a
 // user Okta knows under another ID (the event named a login) or a
 // DEPROVISIONED user is rejected with an error wrapping ErrUnknownUser, and
-// logged (a redelivery is rejected again). The recorded login is Okta's,
-// not the event's.
+// logged at warn with the event's ID and type, the user and the reason (a
+// caller need not log it again; a redelivery is rejected again). The
+// recorded login is Okta's, not the event's.
 //
 // A store or Okta failure returns EventFailed with the error; nothing is
 // marked, so the event can be recorded by a later call. A malformed event
@@ -186,11 +187,14 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 	return EventFailed, fmt.Errorf("fulfillment: event %s: record of %q keeps changing", ev.ID, ev.UserID)
 }
 
-// rejectEvent logs why ev creates no work (at warn, with the event's and
-// the user's IDs) and returns EventRejected with reject.
+// rejectEvent logs why ev creates no work (at warn, with the event's ID
+// and type and the user's ID: the one line an operator gets, a program
+// embedding the Service adds no line of its own) and returns EventRejected
+// with reject.
 func (s *Service) rejectEvent(ctx context.Context, ev HookEvent, reject error) (EventOutcome, error) {
 	s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: event rejected",
-		slog.String("uuid", truncateID(ev.ID)), slog.String("user", truncateID(ev.UserID)), slog.String("reason", reject.Error()))
+		slog.String("uuid", truncateID(ev.ID)), slog.String("eventType", okta.EventTypePreregisterInitiate),
+		slog.String("user", truncateID(ev.UserID)), slog.String("reason", reject.Error()))
 	return EventRejected, reject
 }
 

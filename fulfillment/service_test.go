@@ -420,10 +420,10 @@ func TestEventHandler(t *testing.T) {
 				if r.UUID != uuid || r.UserID != tc.userID || !strings.Contains(r.Reason, tc.reason) || !strings.Contains(r.Reason, ErrUnknownUser.Error()) {
 					t.Errorf("%s: rejection = %+v, want uuid %s, user %s and a reason with %q", tc.name, r, uuid, tc.userID, tc.reason)
 				}
-				var line struct{ Level, Msg, UUID, User, Reason string }
+				var line struct{ Level, Msg, UUID, EventType, User, Reason string }
 				if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Level != "WARN" || line.Msg != "fulfillment: event hook: event rejected" ||
-					line.UUID != uuid || line.User != tc.userID || !strings.Contains(line.Reason, tc.reason) {
-					t.Errorf("%s: log = %s (%v), want one warning naming the event, the user and the reason", tc.name, logs.String(), err)
+					line.UUID != uuid || line.EventType != okta.EventTypePreregisterInitiate || line.User != tc.userID || !strings.Contains(line.Reason, tc.reason) {
+					t.Errorf("%s: log = %s (%v), want one warning naming the event, its type, the user and the reason", tc.name, logs.String(), err)
 				}
 			}
 			if _, err := s.store.Get(ctx, tc.userID); !errors.Is(err, ErrRecordNotFound) {

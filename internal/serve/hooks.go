@@ -15,12 +15,15 @@ import (
 // workers that record events with fulfillment's RecordEvent (which asks
 // Okta about the user, so it does not belong in the request Okta waits
 // on). A delivery is taken whole or refused whole (503: Okta delivers it
-// again once); events already queued are not queued twice.
+// again once); events already queued are not queued twice. An event is
+// recorded with the request ID of the delivery that queued it, so that the
+// lines logged while recording it (the Service's included) name the
+// delivery's "serve: request" line.
 type hookQueue struct {
 	svc     *fulfillment.Service
 	m       *metrics
 	log     *slog.Logger
-	ch      chan fulfillment.HookEvent
+	ch      chan queuedEvent
 	kick    func() // wakes the Sync loop after an order was recorded or found in flight
 	retries []time.Duration
 	done    func(fulfillment.HookEvent, fulfillment.EventOutcome) // tests
@@ -32,7 +35,7 @@ type hookQueue struct {
 }
 
 func newHookQueue(svc *fulfillment.Service, m *metrics, log *slog.Logger, size int, kick func()) *hookQueue {
-	return &hookQueue{svc: svc, m: m, log: log, ch: make(chan fulfillment.HookEvent, size), kick: kick,
+	return &hookQueue{svc: svc, m: m, log: log, ch: make(chan queuedEvent, size), kick: kick,
 		pending: map[string]bool{}, retries: []time.Duration{time.Second, 4 * time.Second, 15 * time.Second}}
 }
 
@@ -40,6 +43,13 @@ func (q *hookQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.pending)
+}
+
+// queuedEvent is an event in the queue and the ID of the request that
+// delivered it ("" if none).
+type queuedEvent struct {
+	ev        fulfillment.HookEvent
+	requestID string
 }
 
 // errShuttingDown is wrapped with ErrQueueFull: a delivery during shutdown
@@ -68,9 +78,10 @@ func (q *hookQueue) enqueue(ctx context.Context, evs []fulfillment.HookEvent) er
 	if free := cap(q.ch) - len(q.ch); len(fresh) > free {
 		return fmt.Errorf("serve: %d events, room for %d: %w", len(fresh), free, fulfillment.ErrQueueFull)
 	}
+	requestID, _ := ctx.Value(requestIDKey{}).(string)
 	for _, ev := range fresh {
 		q.pending[ev.ID] = true
-		q.ch <- ev // cannot block: room checked under q.mu, and only enqueue sends
+		q.ch <- queuedEvent{ev, requestID} // cannot block: room checked under q.mu, and only enqueue sends
 	}
 	noteDelivery(ctx, "accepted")
 	return nil
@@ -88,8 +99,12 @@ func (q *hookQueue) start(ctx context.Context, n int) {
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
-			for ev := range q.ch {
-				q.record(ctx, ev)
+			for qe := range q.ch {
+				rctx := ctx
+				if qe.requestID != "" {
+					rctx = context.WithValue(ctx, requestIDKey{}, qe.requestID)
+				}
+				q.record(rctx, qe.ev)
 			}
 		}()
 	}
@@ -110,6 +125,8 @@ func (q *hookQueue) wait() { q.wg.Wait() }
 
 // record records one event, trying again after a failure to ask Okta or
 // the store (Okta was answered 200: it will not deliver the event again).
+// The Service logs the outcomes it decides (a rejection too, at warn, with
+// why); record logs only the failures it handles itself.
 func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 	defer func() {
 		q.mu.Lock()
@@ -128,8 +145,6 @@ func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 			// Service.Order or OrderBatch (the console): the Service wakes
 			// only its own Run, not serve's Sync loop, so the event does.
 			q.kick()
-		case fulfillment.EventRejected:
-			q.log.LogAttrs(ctx, slog.LevelWarn, "serve: event rejected", append(attrs, slog.String("reason", err.Error()))...)
 		case fulfillment.EventFailed:
 			if ctx.Err() == nil && attempt < len(q.retries) {
 				q.log.LogAttrs(ctx, slog.LevelWarn, "serve: recording an event failed; trying again",

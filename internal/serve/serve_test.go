@@ -309,6 +309,48 @@ func TestEventHookAgainstOkta(t *testing.T) {
 	})
 }
 
+// TestRejectedEventLoggedOnce: an event the queue's worker rejects (Okta
+// does not have its user) is logged once, by the Service (serve adds no line
+// of its own), with the event's uuid and type, the user, the reason and the
+// request ID of the delivery that brought it, although a worker records it
+// after the request was answered.
+func TestRejectedEventLoggedOnce(t *testing.T) {
+	f := startFakes(t, 0)
+	cfg := f.config(fulfillment.NewMemoryStore())
+	logs := &syncio.Buffer{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	r, ev := startWithEvents(t, cfg)
+	resp := post(t, r.base+DefaultHookPath, cfg.HookSecret.Reveal(), delivery("ev-stranger", "00unobody12345678901"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("delivery: %d", resp.StatusCode)
+	}
+	ev.wait(t, 1)
+	var got []map[string]any
+	for line := range strings.SplitSeq(logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] == "serve: request" {
+			continue
+		}
+		for _, v := range rec {
+			if v == "ev-stranger" {
+				if reason, _ := rec["reason"].(string); strings.Contains(reason, fulfillment.ErrUnknownUser.Error()) && strings.Contains(reason, "404") {
+					rec["reason"] = "(unknown user: 404)"
+				}
+				delete(rec, "time")
+				got = append(got, rec)
+				break
+			}
+		}
+	}
+	want := []map[string]any{{
+		"level": "WARN", "msg": "fulfillment: event hook: event rejected", "uuid": "ev-stranger", "eventType": okta.EventTypePreregisterInitiate,
+		"user": "00unobody12345678901", "reason": "(unknown user: 404)", "requestId": resp.Header.Get("X-Request-Id"),
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log lines naming the rejected event (-want +got):\n%s", diff)
+	}
+}
+
 // gateStore blocks Put while the gate is closed: a slow Service.
 type gateStore struct {
 	fulfillment.Store
