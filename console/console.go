@@ -43,6 +43,11 @@ type Config struct {
 	// Yubico, if not nil, lists the products and the inventory offered on
 	// the order page. Nil: the IDs are typed.
 	Yubico *yubico.Client
+	// DefaultItem is what the order page's fields start with: set it to
+	// the Service's Config.Defaults, so that an administrator sees what
+	// will be ordered. Zero: the fields start empty. New checks it as an
+	// order's item.
+	DefaultItem fulfillment.Item
 	// OIDC is how administrators sign in.
 	OIDC OIDC
 	// SessionKey signs and encrypts the session cookies: at least 32
@@ -131,6 +136,7 @@ type console struct {
 	svc       *fulfillment.Service
 	okta      *okta.Client
 	yubico    *yubico.Client
+	item      fulfillment.Item // the order page's fields at first
 	oidc      OIDC
 	cookies   *sealer
 	secure    bool
@@ -193,9 +199,14 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 	if err := CheckRedirectURL(cfg.OIDC.RedirectURL, cfg.BasePath); err != nil {
 		return bad("OIDC.RedirectURL %w", err)
 	}
+	if cfg.DefaultItem != (fulfillment.Item{}) {
+		if err := cfg.DefaultItem.Validate(); err != nil {
+			return bad("DefaultItem: %w", err)
+		}
+	}
 	secure := strings.HasPrefix(cfg.OIDC.RedirectURL, "https:")
 	c := &console{
-		svc: svc, okta: cfg.Okta, yubico: cfg.Yubico, oidc: cfg.OIDC,
+		svc: svc, okta: cfg.Okta, yubico: cfg.Yubico, item: cfg.DefaultItem, oidc: cfg.OIDC,
 		cookies: newSealer([]byte(cfg.SessionKey.Reveal())), secure: secure,
 		ttl: cfg.SessionTTL, now: cfg.Clock, audit: cfg.Audit, base: cfg.BasePath,
 		maxUpload: cfg.MaxUpload, hc: cfg.HTTPClient, log: cfg.Logger,

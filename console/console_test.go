@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -10,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -431,6 +433,52 @@ func TestOrderPageListsEveryProfileProblem(t *testing.T) {
 	}
 }
 
+// orderFields returns the values the order form's item fields start with.
+func orderFields(page string) map[string]string {
+	got := map[string]string{}
+	for _, m := range regexp.MustCompile(`<input id="(productId|inventoryProductId|customizationId)"[^>]*\svalue="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		got[m[1]] = m[2]
+	}
+	return got
+}
+
+// TestOrderFormStartsWithDefaultItem: the order form's fields show
+// Config.DefaultItem (the item the Service orders by default), so that an
+// admin sees what will be ordered; without one they start empty. A form
+// sent back after a refused order shows what the admin typed.
+func TestOrderFormStartsWithDefaultItem(t *testing.T) {
+	def := fulfillment.Item{ProductID: "29", InventoryProductID: "107", CustomizationID: "DEF001"}
+	empty := map[string]string{"productId": "", "inventoryProductId": "", "customizationId": ""}
+	for _, tc := range []struct {
+		name string
+		def  fulfillment.Item
+		post url.Values // nil: the form as it opens
+		want map[string]string
+	}{
+		{name: "no default", want: empty},
+		{name: "default", def: def, want: map[string]string{"productId": "29", "inventoryProductId": "107", "customizationId": "DEF001"}},
+		{name: "refused order keeps what was typed", def: def,
+			post: url.Values{"productId": {"01"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}},
+			want: map[string]string{"productId": "01", "inventoryProductId": "106", "customizationId": "RXJN83"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, func(c *Config) { c.DefaultItem = tc.def })
+			hc := r.signIn("root@example.com")
+			path := "/users/" + r.w.User("ada@example.com").ID + "/order"
+			code, page := r.get(hc, path)
+			if tc.post != nil {
+				code, page = r.post(hc, path, tc.post)
+			}
+			if wantCode := map[bool]int{false: http.StatusOK, true: http.StatusUnprocessableEntity}[tc.post != nil]; code != wantCode {
+				t.Fatalf("order page = %d, want %d", code, wantCode)
+			}
+			if diff := cmp.Diff(tc.want, orderFields(page)); diff != "" {
+				t.Errorf("order form fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestCrossOriginPostRefused(t *testing.T) {
 	r := newRig(t, nil)
 	id := r.order("ada@example.com")
@@ -604,17 +652,23 @@ func TestNewChecksConfig(t *testing.T) {
 	if _, err := New(r.w.Service, good); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
-	for name, change := range map[string]func(*Config){
-		"short key":      func(c *Config) { c.SessionKey = "short" },
-		"http redirect":  func(c *Config) { c.OIDC.RedirectURL = "http://console.example.com/auth/callback" },
-		"wrong path":     func(c *Config) { c.OIDC.RedirectURL = "https://console.example.com/callback" },
-		"no admin group": func(c *Config) { c.OIDC.AdminGroup = "" },
-		"base path":      func(c *Config) { c.BasePath = "admin/" },
+	for _, tc := range []struct {
+		name, field string // field: the error names it
+		change      func(*Config)
+	}{
+		{"short key", "SessionKey", func(c *Config) { c.SessionKey = "short" }},
+		{"http redirect", "OIDC.RedirectURL", func(c *Config) { c.OIDC.RedirectURL = "http://console.example.com/auth/callback" }},
+		{"wrong path", "OIDC.RedirectURL", func(c *Config) { c.OIDC.RedirectURL = "https://console.example.com/callback" }},
+		{"no admin group", "OIDC.AdminGroup", func(c *Config) { c.OIDC.AdminGroup = "" }},
+		{"base path", "BasePath", func(c *Config) { c.BasePath = "admin/" }},
+		{"default item", "DefaultItem", func(c *Config) {
+			c.DefaultItem = fulfillment.Item{ProductID: "01", InventoryProductID: "106", CustomizationID: "RXJN83"}
+		}},
 	} {
 		cfg := good
-		change(&cfg)
-		if _, err := New(r.w.Service, cfg); err == nil {
-			t.Errorf("%s: New accepted it", name)
+		tc.change(&cfg)
+		if _, err := New(r.w.Service, cfg); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: New = %v, want an ErrInvalidConfig naming %s", tc.name, err, tc.field)
 		}
 	}
 }

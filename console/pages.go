@@ -398,7 +398,7 @@ func (c *console) orderForm(w http.ResponseWriter, r *http.Request, s *session) 
 	if !ok {
 		return
 	}
-	c.renderOrder(w, r, s, http.StatusOK, orderPage{userView: v})
+	c.renderOrder(w, r, s, http.StatusOK, orderPage{userView: v, Item: c.item})
 }
 
 func (c *console) renderOrder(w http.ResponseWriter, r *http.Request, s *session, status int, d orderPage) {

@@ -97,7 +97,8 @@ type Config struct {
 	StoreBackend fulfillment.Store
 	// RPIDs are the relying-party IDs (default: the org's host name).
 	RPIDs []string
-	// Item is what an event that names none orders.
+	// Item is what an event that names none orders; the console's order
+	// form starts with it.
 	Item fulfillment.Item
 	// Concurrency is how many users a Sync works on at once (default 4).
 	Concurrency int

@@ -40,7 +40,7 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 	hc := s.httpClient(vendorOkta, oktaRoutes, false, nil)
 	hc.Transport.(*transport).otherCredentials = true
 	cc := console.Config{
-		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log, HTTPClient: hc, Done: s.consoleDone,
+		Okta: s.okta, Yubico: s.yubico, SessionKey: key, Logger: s.log, HTTPClient: hc, Done: s.consoleDone, DefaultItem: s.item,
 		Audit: loggedAudit{AuditLog: console.NewMemoryAudit(auditPageEntries), log: s.log},
 	}
 	// With a store that keeps documents (every store serve opens does),

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,11 @@ func TestDemoConsoleSignInWhileTheClockRunsFast(t *testing.T) {
 	}
 	if want := "console: " + r.base + "/ (sign in as admin@example.com"; !strings.Contains(out.String(), want) {
 		t.Errorf("banner lacks %q:\n%s", want, out.String())
+	}
+	// The order form starts with the item the demo's Service orders.
+	_, page := b.get(r.base + "/users/" + w.User("admin@example.com").ID + "/order")
+	if diff := cmp.Diff(itemFields(w.Config.Defaults), orderFields(page)); diff != "" || w.Config.Defaults == (fulfillment.Item{}) {
+		t.Errorf("demo order form fields (-want +got):\n%s", diff)
 	}
 }
 
@@ -359,6 +365,50 @@ func TestConsoleLiveUpdatesThroughServe(t *testing.T) {
 	data := nextEvent(t, rd, "record")
 	if err := json.Unmarshal([]byte(data), &ev); err != nil || ev.User != f.users[0].ID || ev.Status == "" {
 		t.Errorf("record event data %s (%v), want user %s with a status", data, err, f.users[0].ID)
+	}
+}
+
+// orderFields returns the values the console's order form's item fields
+// start with.
+func orderFields(page string) map[string]string {
+	got := map[string]string{}
+	for _, m := range regexp.MustCompile(`<input id="(productId|inventoryProductId|customizationId)"[^>]*\svalue="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		got[m[1]] = m[2]
+	}
+	return got
+}
+
+// itemFields is it as orderFields returns it.
+func itemFields(it fulfillment.Item) map[string]string {
+	return map[string]string{"productId": it.ProductID, "inventoryProductId": it.InventoryProductID, "customizationId": it.CustomizationID}
+}
+
+// TestConsoleOrderFormShowsServesItem: the console's order form starts
+// with the item serve orders by default (Config.Item), so that an admin
+// sees what will be ordered, and sending it unchanged orders that item.
+func TestConsoleOrderFormShowsServesItem(t *testing.T) {
+	item := fulfillment.Item{ProductID: "29", InventoryProductID: "107", CustomizationID: "DEF001"}
+	f, r, b, cfg := consoleOverFakes(t, func(c *Config) { c.Item = item })
+	resp, page := b.get(r.base + "/users/" + f.users[0].ID + "/order")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("order page = %d", resp.StatusCode)
+	}
+	got := orderFields(page)
+	if diff := cmp.Diff(itemFields(item), got); diff != "" {
+		t.Fatalf("order form fields (-want +got):\n%s", diff)
+	}
+	form := url.Values{}
+	for k, v := range got {
+		form.Set(k, v)
+	}
+	if resp, err := b.hc.PostForm(r.base+"/users/"+f.users[0].ID+"/order", form); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("order as the form opened = %v, %v; want 303", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	rec, err := cfg.StoreBackend.Get(t.Context(), f.users[0].ID)
+	if err != nil || !cmp.Equal(rec.Items, []fulfillment.Item{item}) {
+		t.Errorf("ordered %+v (%v), want %+v", rec.Items, err, item)
 	}
 }
 

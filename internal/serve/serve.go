@@ -28,6 +28,7 @@ type server struct {
 	m      *metrics
 	svc    *fulfillment.Service
 	store  fulfillment.Store
+	item   fulfillment.Item // the Service's Config.Defaults (the console's order form shows it)
 	okta   *okta.Client
 	yubico *yubico.Client // nil: order-only
 	queue  *hookQueue
@@ -115,8 +116,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			return err
 		}
 		closers = append(closers, d.close)
-		s.demo, s.svc, s.okta, s.yubico = d, d.world.Service, d.world.OktaClient, d.world.YubicoClient
+		s.demo, s.svc, s.okta, s.yubico, s.item = d, d.world.Service, d.world.OktaClient, d.world.YubicoClient, d.item
 	} else {
+		s.item = fcfg.Defaults
 		if err := s.connect(&fcfg); err != nil {
 			return err
 		}
