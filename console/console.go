@@ -104,7 +104,12 @@ type OIDC struct {
 	// RedirectURL is the console's callback as registered with the app:
 	// the console's address + BasePath + "/auth/callback". It must be
 	// https, or http on a loopback address; its scheme decides whether the
-	// cookies are Secure.
+	// cookies are Secure. The sign-in cookie must be set on its host, where
+	// the provider sends the browser back: a GET or HEAD that arrives on
+	// another loopback name for the same port (localhost for 127.0.0.1, or
+	// the reverse) is redirected (303) to the same path on its host
+	// before anything else. Other host names are served as they come: one
+	// cannot be told from a proxy that rewrites Host.
 	RedirectURL string
 	// AdminGroup is the group (by name, as the groups claim lists it)
 	// whose members may act.
@@ -140,6 +145,7 @@ type console struct {
 	oidc      OIDC
 	cookies   *sealer
 	secure    bool
+	home      *url.URL // OIDC.RedirectURL's scheme and host
 	ttl       time.Duration
 	now       func() time.Time
 	audit     AuditLog
@@ -205,9 +211,10 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 		}
 	}
 	secure := strings.HasPrefix(cfg.OIDC.RedirectURL, "https:")
+	home, _ := url.Parse(cfg.OIDC.RedirectURL) // checked above
 	c := &console{
 		svc: svc, okta: cfg.Okta, yubico: cfg.Yubico, item: cfg.DefaultItem, oidc: cfg.OIDC,
-		cookies: newSealer([]byte(cfg.SessionKey.Reveal())), secure: secure,
+		cookies: newSealer([]byte(cfg.SessionKey.Reveal())), secure: secure, home: &url.URL{Scheme: home.Scheme, Host: home.Host},
 		ttl: cfg.SessionTTL, now: cfg.Clock, audit: cfg.Audit, base: cfg.BasePath,
 		maxUpload: cfg.MaxUpload, hc: cfg.HTTPClient, log: cfg.Logger,
 	}
@@ -323,7 +330,43 @@ func (c *console) routes() http.Handler {
 		c.problem(w, r, nil, http.StatusForbidden, "Cross-origin request refused",
 			"This request came from another site. Use the console's own buttons.")
 	}))
-	return headers(cop.Handler(mux))
+	return headers(c.redirectHome(cop.Handler(mux)))
+}
+
+// redirectHome sends a GET or HEAD that arrived on another loopback name
+// for the console's address (localhost for 127.0.0.1, or the reverse, on
+// the same port) to the same path and query on the host of
+// OIDC.RedirectURL, before sign-in starts: the sign-in cookie is set on
+// the host the request came to, and the provider sends the browser back to
+// the redirect URL's, so a sign-in started on the other name fails. Other
+// methods go on (a POST on the other name has no session and, from
+// another origin, is refused as cross-origin). Other host names go on too:
+// behind a proxy that rewrites Host (the console reads no
+// X-Forwarded-Host) every request arrives on another name, and sending
+// them all to the public host would loop.
+func (c *console) redirectHome(h http.Handler) http.Handler {
+	homeHost, homePort := hostPort(c.home.Host, c.home.Scheme)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			host, port := hostPort(r.Host, c.home.Scheme)
+			if host != homeHost && port == homePort && httpclient.IsLoopback(host) && httpclient.IsLoopback(homeHost) {
+				http.Redirect(w, r, c.home.String()+r.URL.RequestURI(), http.StatusSeeOther)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// hostPort splits a Host header into its lower-case host name (without
+// brackets) and its port (the scheme's when it names none).
+func hostPort(hostport, scheme string) (host, port string) {
+	u := url.URL{Host: hostport}
+	host, port = strings.ToLower(u.Hostname()), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return host, port
 }
 
 // contentSecurityPolicy allows the console's own scripts, styles and

@@ -479,6 +479,105 @@ func TestOrderFormStartsWithDefaultItem(t *testing.T) {
 	}
 }
 
+// TestSignInFromAnotherLoopbackName: a browser that opens the console as
+// http://localhost:PORT/ while its redirect URL says 127.0.0.1 is sent to
+// 127.0.0.1 before the sign-in starts, so that the sign-in cookie is set
+// on the host the provider sends the browser back to, and the sign-in
+// completes.
+func TestSignInFromAnotherLoopbackName(t *testing.T) {
+	r := newRig(t, nil)
+	_, port, _ := strings.Cut(strings.TrimPrefix(r.srv.URL, "http://"), ":")
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	next := "http://localhost:" + port + "/users/x?tab=1"
+	var hops []string
+	for !strings.HasPrefix(next, r.w.Okta.URL()) {
+		if len(hops) == 5 {
+			t.Fatalf("no redirect to the provider after %q", hops)
+		}
+		resp, err := hc.Get(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusSeeOther || err != nil {
+			t.Fatalf("GET %s = %d to %q, want 303", next, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		hops = append(hops, strings.TrimPrefix(next, "http://"))
+		next = loc.String()
+	}
+	want := []string{"localhost:" + port + "/users/x?tab=1", "127.0.0.1:" + port + "/users/x?tab=1",
+		"127.0.0.1:" + port + "/auth/login?next=%2Fusers%2Fx%3Ftab%3D1"}
+	if diff := cmp.Diff(want, hops); diff != "" {
+		t.Errorf("requests before the provider (-want +got):\n%s", diff)
+	}
+	back, err := r.w.Okta.SignIn(t.Context(), next, "root@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Get(back.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/users/x?tab=1" {
+		t.Fatalf("callback at %s = %d to %q, want 303 to /users/x?tab=1", back.Host, resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestRequestsOnAnotherLoopbackNameRedirected: a GET or HEAD on another
+// loopback name for the redirect URL's host and port is sent there; a POST
+// is not (it is refused as before), nor a request on another port, nor a
+// public console's request on another name (a proxy that rewrites Host
+// would loop).
+func TestRequestsOnAnotherLoopbackNameRedirected(t *testing.T) {
+	const signIn = "/auth/login?next=%2Fusers%2Fx%3Ftab%3D1" // the console's own answer without a session
+	for _, tc := range []struct {
+		name, redirect, base, method, url, fetchSite string
+		wantCode                                     int
+		wantLocation                                 string
+	}{
+		{"localhost for 127.0.0.1", "http://127.0.0.1:8080/auth/callback", "", "GET", "http://localhost:8080/users/x?tab=1", "",
+			303, "http://127.0.0.1:8080/users/x?tab=1"},
+		{"HEAD", "http://127.0.0.1:8080/auth/callback", "", "HEAD", "http://localhost:8080/users/x?tab=1", "",
+			303, "http://127.0.0.1:8080/users/x?tab=1"},
+		{"127.0.0.1 for localhost", "http://localhost:8080/auth/callback", "", "GET", "http://127.0.0.1:8080/users/x?tab=1", "",
+			303, "http://localhost:8080/users/x?tab=1"},
+		{"::1", "http://127.0.0.1:8080/auth/callback", "", "GET", "http://[::1]:8080/users/x?tab=1", "",
+			303, "http://127.0.0.1:8080/users/x?tab=1"},
+		{"default port", "http://localhost/auth/callback", "", "GET", "http://127.0.0.1/users/x?tab=1", "",
+			303, "http://localhost/users/x?tab=1"},
+		{"base path", "http://127.0.0.1:8080/admin/auth/callback", "/admin", "GET", "http://localhost:8080/admin/", "",
+			303, "http://127.0.0.1:8080/admin/"},
+		{"same name in capitals", "http://localhost:8080/auth/callback", "", "GET", "http://LOCALHOST:8080/users/x?tab=1", "",
+			303, signIn},
+		{"another port", "http://127.0.0.1:8080/auth/callback", "", "GET", "http://localhost:9090/users/x?tab=1", "",
+			303, signIn},
+		{"POST from the page", "http://127.0.0.1:8080/auth/callback", "", "POST", "http://localhost:8080/users/x/retry", "same-origin",
+			401, ""},
+		{"POST from another site", "http://127.0.0.1:8080/auth/callback", "", "POST", "http://localhost:8080/users/x/retry", "cross-site",
+			403, ""},
+		{"proxy that rewrites Host", "https://keys.example.com/auth/callback", "", "GET", "http://127.0.0.1:8080/users/x?tab=1", "",
+			303, signIn},
+		{"another public name", "https://keys.example.com/auth/callback", "", "GET", "https://keys-old.example.com/users/x?tab=1", "",
+			303, signIn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, func(c *Config) { c.OIDC.RedirectURL, c.BasePath = tc.redirect, tc.base })
+			req := httptest.NewRequest(tc.method, tc.url, nil)
+			if tc.fetchSite != "" {
+				req.Header.Set("Sec-Fetch-Site", tc.fetchSite)
+			}
+			rec := httptest.NewRecorder()
+			r.c.routes().ServeHTTP(rec, req)
+			if rec.Code != tc.wantCode || rec.Header().Get("Location") != tc.wantLocation {
+				t.Errorf("%s %s = %d to %q, want %d to %q", tc.method, tc.url, rec.Code, rec.Header().Get("Location"), tc.wantCode, tc.wantLocation)
+			}
+		})
+	}
+}
+
 func TestCrossOriginPostRefused(t *testing.T) {
 	r := newRig(t, nil)
 	id := r.order("ada@example.com")

@@ -412,6 +412,26 @@ func TestConsoleOrderFormShowsServesItem(t *testing.T) {
 	}
 }
 
+// TestConsoleOnAnotherLoopbackName: serve's console redirect URL names
+// its listen address (127.0.0.1); a browser that opens the console as
+// localhost is sent to 127.0.0.1 before it signs in (its sign-in cookie
+// would be set on localhost, and Okta sends it back to 127.0.0.1), while
+// serve's own endpoints answer on either name.
+func TestConsoleOnAnotherLoopbackName(t *testing.T) {
+	_, r, _, _ := consoleOverFakes(t, nil)
+	if !strings.HasPrefix(r.base, "http://127.0.0.1:") {
+		t.Fatalf("serve's base %s, want http://127.0.0.1:PORT", r.base)
+	}
+	other := "http://localhost:" + strings.TrimPrefix(r.base, "http://127.0.0.1:")
+	b := newBrowser(t)
+	if loc := b.redirect(other + "/users/x"); loc.String() != r.base+"/users/x" {
+		t.Errorf("GET %s/users/x redirects to %s, want %s/users/x", other, loc, r.base)
+	}
+	if resp, _ := b.get(other + "/healthz"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s/healthz = %d, want 200", other, resp.StatusCode)
+	}
+}
+
 // TestShutdownEndsEventStreams: an open console tab does not hold up
 // shutdown: its event stream ends when shutdown begins, and the HTTP
 // server stops before the shutdown deadline (else it logs that it closed
