@@ -29,9 +29,11 @@ type Document struct {
 	// [DocumentStore.DeleteDocuments] deletes. The caller sets it, between
 	// the years 1678 and 2262 (Unix nanoseconds in an int64: the zero
 	// time is refused); a store gives back the same instant, to the
-	// nanosecond.
+	// nanosecond, at the same offset from UTC (the zone's name may be
+	// lost, as a record's times lose it in SQLiteStore and pgstore).
 	Created time.Time
-	// Data is the document, at most [MaxDocumentSize] bytes.
+	// Data is the document, at most [MaxDocumentSize] bytes. A store may
+	// give empty Data back as nil.
 	Data []byte
 	// Version is set by the store: 0 for a document not yet put, then
 	// one more with every put.
@@ -58,7 +60,7 @@ type DocumentStore interface {
 	// them when limit is positive.
 	ListDocuments(ctx context.Context, collection string, limit int) ([]Document, error)
 	// DeleteDocuments deletes the documents of the collection created
-	// before the given time and returns how many it deleted.
+	// strictly before the given time and returns how many it deleted.
 	DeleteDocuments(ctx context.Context, collection string, before time.Time) (int, error)
 }
 
@@ -71,7 +73,8 @@ var (
 
 // CheckDocument validates a document given to [DocumentStore.PutDocument]
 // as every store of this module does: its collection and ID ([CheckID]),
-// the size of its data and a version that is not negative.
+// its Created time (see [Document.Created]), the size of its data and a
+// version that is not negative.
 func CheckDocument(d Document) error {
 	if err := checkDocumentName(d.Collection, d.ID); err != nil {
 		return err
@@ -218,3 +221,5 @@ func cloneDocument(d Document) Document {
 	d.Data = slices.Clone(d.Data)
 	return d
 }
+
+var _ DocumentStore = (*MemoryStore)(nil)
