@@ -123,8 +123,10 @@
 // [RunStoreConformance] is the suite every [fulfillment.Store] of this
 // module passes (memory, SQLite, PostgreSQL): round trips, the
 // compare-and-swap of Put under concurrency, lease hand-over, event
-// de-duplication, List's order and paging, the due index. Run it against a store of your
-// own; [SampleRecord] is a record with every field set.
+// de-duplication, List's order and paging, the due index, and the
+// documents of a [fulfillment.DocumentStore] (skipped for a store that is
+// not one). Run it against a store of your own; [SampleRecord] is a record
+// with every field set.
 // [CheckConcurrentUpdates] runs its compare-and-swap check across several
 // instances of a store that share one database. A store that adds a due
 // index ([fulfillment.DueLister]) to an existing schema tests its

@@ -65,8 +65,14 @@ func SampleRecord(userID string) fulfillment.Record {
 // between two instances, a next check (Record.NextCheck) written alone, the
 // due index (fulfillment.DueLister: the records due at a time, by
 // fulfillment.Record.DueAt, and the count of those not due, through the
-// listing fallback for a store without one), and canceled contexts. Every
-// store in this module passes it; run it against a store of your own:
+// listing fallback for a store without one), and canceled contexts. For a
+// store that is a fulfillment.DocumentStore it checks the documents too
+// (round trips of opaque bytes and of Created to the nanosecond at its
+// offset, the compare-and-swap of PutDocument, also from eight goroutines,
+// validation, separate collections, ListDocuments' order and limit,
+// DeleteDocuments, canceled contexts); those cases skip for a store that
+// is not one. Every store in this module passes it; run it against a store
+// of your own:
 //
 //	func TestMyStore(t *testing.T) {
 //		fulfillmenttest.RunStoreConformance(t, func(t *testing.T) fulfillment.Store {

@@ -40,6 +40,17 @@ var storeCases = []storeCase{
 	{"NextCheck", storeNextCheck},
 	{"Due", storeDue},
 	{"CanceledContext", storeCanceledContext},
+	// fulfillment.DocumentStore (store_documents.go); each skips for a
+	// store that is not one.
+	{"DocumentGetMissing", documentCase(docGetMissing)},
+	{"DocumentRoundTrip", documentCase(docRoundTrip)},
+	{"DocumentCompareAndSwap", documentCase(docCompareAndSwap)},
+	{"DocumentInvalid", documentCase(docInvalid)},
+	{"DocumentCollections", documentCase(docCollections)},
+	{"DocumentList", documentCase(docList)},
+	{"DocumentDelete", documentCase(docDelete)},
+	{"DocumentConcurrentPut", documentCase(docConcurrentPut)},
+	{"DocumentCanceledContext", documentCase(docCanceledContext)},
 }
 
 // storeGetMissing checks that Get of a user with no record fails with
