@@ -22,7 +22,8 @@ import (
 // Close it when done.
 //
 // Every write is committed durably (synchronous=FULL) except a Put that adds
-// no history entry: see [OpenSQLite].
+// no history entry: see [OpenSQLite]. It is a [DocumentStore] too: each
+// document is a row of a table of its own, every write of one durable.
 type SQLiteStore struct {
 	db   *sql.DB // synchronous=FULL: every write but bookkeeping
 	lazy *sql.DB // synchronous=NORMAL: Puts that add no history entry
@@ -107,6 +108,22 @@ var sqliteMigrations = []string{
 	// sqliteBackfills[2].
 	`ALTER TABLE records ADD COLUMN due INTEGER;
 	CREATE INDEX records_due ON records(due, user_id) WHERE due IS NOT NULL;`,
+	// 3: documents (DocumentStore). created is Document.Created in Unix
+	// nanoseconds (it orders the listing and selects what DeleteDocuments
+	// deletes), created_offset its offset from UTC in seconds, so that
+	// Created comes back at the offset it was put with, as a record's
+	// times do. A rowid table, not WITHOUT ROWID: a document may be
+	// megabytes.
+	`CREATE TABLE documents (
+		collection     TEXT NOT NULL,
+		id             TEXT NOT NULL,
+		created        INTEGER NOT NULL,
+		created_offset INTEGER NOT NULL,
+		version        INTEGER NOT NULL,
+		data           BLOB NOT NULL,
+		PRIMARY KEY (collection, id)
+	);
+	CREATE INDEX documents_created ON documents(collection, created DESC, id DESC);`,
 }
 
 // sqliteBackfills[v] runs in migration v's transaction after its SQL, for
