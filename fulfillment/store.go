@@ -327,7 +327,9 @@ func (q Query) match(r Record) bool {
 // suite every implementation passes. A Store may also implement the
 // optional [StatusCounter] (counts by status without reading records) and
 // [DueLister] (a due index, so that Sync reads only the records due); the
-// Service works without them, by listing.
+// Service works without them, by listing. Every store of this module is
+// also a [DocumentStore], which keeps small versioned documents (a
+// console's batches and audit trail) next to the records.
 //
 // Leases ([Record.Lease]) are record fields like any other: an instance
 // takes or renews one with Put, so two instances claiming the same expired

@@ -20,6 +20,15 @@
 //     does not read a clock; the Service compares Lease.Until with its own.
 //   - MarkEvent inserts into a table whose primary key is the event ID:
 //     of several instances receiving one Okta event, one is told first.
+//   - The store is a [fulfillment.DocumentStore]: documents are rows of the
+//     documents table (primary key collection and ID, data as bytea,
+//     Created as Unix nanoseconds and its offset from UTC). PutDocument is
+//     a compare-and-swap on the document's version in one statement, as
+//     Put is (INSERT … ON CONFLICT DO NOTHING for version 0, else UPDATE …
+//     WHERE version = $n); a loser's error matches
+//     [fulfillment.ErrVersionConflict] and names the stored version.
+//     ListDocuments reads an index on (collection, created DESC, id DESC);
+//     DeleteDocuments is one DELETE of the documents created before a time.
 //   - The schema is created and migrated by versioned SQL files embedded in
 //     the binary (migrations/NNNN_name.sql), each recorded in the
 //     schema_migrations table. Open applies them inside a transaction that
@@ -27,15 +36,15 @@
 //     instances starting together apply each migration once. A migration
 //     that needs Go to fill in existing rows runs it in the same
 //     transaction (0002's due column is filled in from each record's
-//     [fulfillment.Record.DueAt]).
+//     [fulfillment.Record.DueAt]); 0003 adds the documents table.
 //
 // The store also counts its records by status
 // ([fulfillment.StatusCounter]) and keeps a due index
 // ([fulfillment.DueLister]): a column with each record's due time, indexed,
 // so that a Sync pass reads only the records due.
 //
-// User IDs sort by their bytes (the columns use COLLATE "C"), as in the
-// other stores, whatever the database's locale. Every error begins with
+// User IDs and document IDs sort by their bytes (the columns use COLLATE
+// "C"), as in the other stores, whatever the database's locale. Every error begins with
 // "pgstore:" and wraps the fulfillment sentinel it means; no error carries
 // the connection's password.
 //

@@ -22,8 +22,9 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	schema string
-	// records and events are the schema-qualified, quoted table names.
-	records, events string
+	// records, events and documents are the schema-qualified, quoted
+	// table names.
+	records, events, documents string
 }
 
 // Option configures [Open].
@@ -128,10 +129,11 @@ func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []m
 		return nil, err
 	}
 	return &Store{
-		pool:    pool,
-		schema:  schema,
-		records: pgx.Identifier{schema, "records"}.Sanitize(),
-		events:  pgx.Identifier{schema, "events"}.Sanitize(),
+		pool:      pool,
+		schema:    schema,
+		records:   pgx.Identifier{schema, "records"}.Sanitize(),
+		events:    pgx.Identifier{schema, "events"}.Sanitize(),
+		documents: pgx.Identifier{schema, "documents"}.Sanitize(),
 	}, nil
 }
 
@@ -389,4 +391,5 @@ var (
 	_ fulfillment.Store         = (*Store)(nil)
 	_ fulfillment.StatusCounter = (*Store)(nil)
 	_ fulfillment.DueLister     = (*Store)(nil)
+	_ fulfillment.DocumentStore = (*Store)(nil)
 )
