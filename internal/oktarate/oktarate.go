@@ -12,7 +12,9 @@
 // https://github.com/okta/okta-developer-docs in December 2025) and
 // authentication limits
 // (https://developer.okta.com/docs/reference/rl-global-enduser/). See
-// docs/okta.md §Rate limits.
+// docs/okta.md §Rate limits. The System Log's bucket, /api/v1/logs (120
+// per minute for Workforce Identity, 50 for Enterprise), is a row of that
+// management table.
 //
 // Okta documents no bucket for /webauthn-registration/api/v1; its bucket
 // and limit here are our choice (Bucket.Documented is false), see
@@ -47,6 +49,7 @@ var (
 	group           = Bucket{"/api/v1/groups/{id}", 1000, true}
 	authn           = Bucket{"/api/v1/authn", 500, true}
 	authnVerify     = Bucket{"/api/v1/authn/factors/{factorIdOrFactorType}/verify", 500, true}
+	logs            = Bucket{"/api/v1/logs", 120, true}
 	apiV1           = Bucket{"/api/v1", 1200, true}
 	preregistration = Bucket{"/webauthn-registration/api/v1", 600, false}
 )
@@ -90,6 +93,7 @@ var (
 		prefix("/webauthn-registration/api/v1", preregistration),
 		prefix("/api/v1/groups", groups),
 		prefix("/api/v1/authn", authn),
+		prefix("/api/v1/logs", logs),
 		prefix("/api/v1", apiV1),
 	}
 )
@@ -127,7 +131,7 @@ func matches(pattern, segs []string, asPrefix bool) bool {
 
 // Buckets returns every bucket of the table.
 func Buckets() []Bucket {
-	return []Bucket{usersCreateList, userGet, userUpdate, groups, group, authn, authnVerify, apiV1, preregistration}
+	return []Bucket{usersCreateList, userGet, userUpdate, groups, group, authn, authnVerify, logs, apiV1, preregistration}
 }
 
 // ByName returns the bucket named name.

@@ -24,6 +24,9 @@ func TestClassify(t *testing.T) {
 		{"POST", "/webauthn-registration/api/v1/enroll", preregistration.Name},
 		{"GET", "/webauthn-registration/api/v1/users/00u1/enrollments", preregistration.Name},
 		{"GET", "/api/v1/eventHooks", apiV1.Name},
+		{"GET", "/api/v1/logs", logs.Name},
+		{"GET", "/api/v1/logs?since=2026-01-01T00:00:00Z", logs.Name},
+		{"GET", "/api/v1/logsx", apiV1.Name},
 		{"GET", "/.well-known/openid-configuration", ""},
 		{"GET", "/oauth2/v1/keys", ""},
 		{"GET", "/api/v1/users/", usersCreateList.Name}, // a trailing slash is the same path

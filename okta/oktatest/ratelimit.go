@@ -28,7 +28,8 @@ func WithRateLimit(pathPrefix string, limit int) Option {
 // (600), "/api/v1/groups" (create and list groups and every
 // /api/v1/groups/{id}/… path, 500), "/api/v1/groups/{id}" (1000),
 // "/api/v1/authn" (500), "/api/v1/authn/factors/{factorIdOrFactorType}/verify"
-// (500), "/api/v1" (every other /api/v1 path, 1200) and
+// (500), "/api/v1/logs" (the System Log, 120), "/api/v1" (every other
+// /api/v1 path, 1200) and
 // "/webauthn-registration/api/v1" (600). The defaults are the Workforce
 // Identity limits of the last tables Okta published; Okta documents no
 // limit for /webauthn-registration, its 600 is our choice (docs/okta.md
