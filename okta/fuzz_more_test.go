@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
@@ -47,6 +48,7 @@ func FuzzClientResponses(f *testing.F) {
 	f.Add(429, []byte(`{"errorCode":"E0000047"}`), "", "99999999999", "0")
 	f.Add(400, []byte(`{"errorCode":"E0000001","errorCauses":[{"errorSummary":"bad"}]}`), "", "", "")
 	f.Add(204, []byte(``), "", "", "")
+	f.Add(200, []byte(`[{"uuid":"e1","published":"2026-01-01T00:00:00.000Z","eventType":"system.mfa.preregister.initiate","target":[{"id":"00u1","type":"User"}]}]`), `<https://x.okta.com/api/v1/logs?after=e1>; rel="next"`, "", "")
 	key, err := webauthn.GenerateKey(rand.Reader, "fuzz-transport", webauthn.UseEncryption)
 	if err != nil {
 		f.Fatal(err)
@@ -88,6 +90,13 @@ func FuzzClientResponses(f *testing.F) {
 		n := 0
 		for _, err := range c.ListGroupMembers(ctx, "00g1") {
 			check("ListGroupMembers", err)
+			if n++; n > 5 || err != nil {
+				break
+			}
+		}
+		n = 0
+		for _, err := range c.ListLogEvents(ctx, okta.LogQuery{Since: time.Unix(0, 0), Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate)}) {
+			check("ListLogEvents", err)
 			if n++; n > 5 || err != nil {
 				break
 			}

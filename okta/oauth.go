@@ -29,7 +29,8 @@ import (
 // Okta API scopes a service app asks for (docs/okta.md §OAuth for service
 // apps). A manage scope includes its read scope. The WebAuthn
 // preregistration operations need ScopeUsersManage, except listing a user's
-// enrollments, which needs ScopeUsersRead.
+// enrollments, which needs ScopeUsersRead; the System Log needs
+// ScopeLogsRead.
 const (
 	ScopeUsersRead        = "okta.users.read"
 	ScopeUsersManage      = "okta.users.manage"
@@ -37,6 +38,7 @@ const (
 	ScopeGroupsManage     = "okta.groups.manage"
 	ScopeEventHooksRead   = "okta.eventHooks.read"
 	ScopeEventHooksManage = "okta.eventHooks.manage"
+	ScopeLogsRead         = "okta.logs.read"
 )
 
 // TokenPath is the token endpoint of the org authorization server, the only
