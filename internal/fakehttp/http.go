@@ -165,6 +165,34 @@ func (l *Log[E]) All() []E {
 	return out
 }
 
+// Slice returns a copy of the entries held from index i up to j, in the
+// order added (index 0 is the oldest entry held, [Log.Dropped] entries
+// after the first one ever added); i and j are clamped to [0, Len], and
+// the result is nil when nothing is between them. It copies only that
+// range (a fake reading a page of a long log does not copy all of it).
+func (l *Log[E]) Slice(i, j int) []E {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, j = max(i, 0), min(j, l.n)
+	if i >= j {
+		return nil
+	}
+	out := make([]E, 0, j-i)
+	pos := 0 // the index of the first entry of chunk c
+	for k, c := range l.chunks {
+		if k == 0 {
+			c = c[l.start:]
+		}
+		if pos+len(c) > i {
+			out = append(out, c[max(i-pos, 0):min(j-pos, len(c))]...)
+		}
+		if pos += len(c); pos >= j {
+			break
+		}
+	}
+	return out
+}
+
 // ReadBody reads at most limit+1 bytes of r's body, as
 // io.ReadAll(io.LimitReader(r.Body, limit+1)) does (a result longer than
 // limit tells the caller the body is too large), but into a buffer sized

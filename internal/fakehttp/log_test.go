@@ -109,3 +109,37 @@ func TestWithRequestLogLimit(t *testing.T) {
 		t.Errorf("a refused limit changed LogLimit to %d", s.LogLimit)
 	}
 }
+
+// TestLogSlice: Slice returns the entries between two indices of those
+// held, across chunk boundaries and after the limit dropped the oldest,
+// clamped to what is held.
+func TestLogSlice(t *testing.T) {
+	var l Log[int]
+	l.SetLimit(logChunk + 10)
+	const added = 2*logChunk + 5
+	for i := range added {
+		l.Add(i)
+	}
+	first := added - l.Len() // the value of the oldest entry held
+	for _, tc := range []struct{ i, j int }{
+		{0, 1}, {0, l.Len()}, {3, 3}, {5, 2}, {-4, 2}, {logChunk - 20, logChunk + 7},
+		{l.Len() - 1, l.Len() + 9}, {l.Len(), l.Len() + 1},
+	} {
+		lo, hi := max(tc.i, 0), min(tc.j, l.Len())
+		got := l.Slice(tc.i, tc.j)
+		if lo >= hi {
+			if got != nil {
+				t.Errorf("Slice(%d, %d) = %d entries, want nil", tc.i, tc.j, len(got))
+			}
+			continue
+		}
+		if len(got) != hi-lo {
+			t.Fatalf("Slice(%d, %d) has %d entries, want %d", tc.i, tc.j, len(got), hi-lo)
+		}
+		for k, v := range got {
+			if want := first + lo + k; v != want {
+				t.Fatalf("Slice(%d, %d)[%d] = %d, want %d", tc.i, tc.j, k, v, want)
+			}
+		}
+	}
+}
