@@ -34,6 +34,8 @@ func TestRateLimitBucketFamilies(t *testing.T) {
 		{"PUT", "/api/v1/groups/" + gid + "/users/" + u.ID, "{}", 500, 498},
 		{"GET", "/api/v1/groups/" + gid + "/users", "", 500, 497},
 		{"GET", "/webauthn-registration/api/v1/users/" + u.ID + "/enrollments", "", 600, 599},
+		{"GET", "/api/v1/logs", "", 120, 119},
+		{"GET", "/api/v1/logs?sortOrder=DESCENDING", "", 120, 118},
 	} {
 		status, hdr, body := raw(t, srv, tc.method, tc.path, ssws, tc.body)
 		if status >= 300 {

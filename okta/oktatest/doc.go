@@ -24,6 +24,8 @@
 //   - event hooks: the Event Hooks API (/api/v1/eventHooks: list, create,
 //     get, replace, delete, lifecycle activate, deactivate and verify),
 //     verification by calling the hook's URL, and deliveries (see below);
+//   - the System Log, GET /api/v1/logs, over every event the fake emitted
+//     (see "System Log" below);
 //   - /.well-known/openid-configuration (the org authorization server's
 //     metadata: issuer, endpoints, S256 PKCE, RS256 ID tokens);
 //   - OpenID Connect sign-in for apps registered with [Server.AddOIDCApp]
@@ -131,6 +133,29 @@
 // sleep. [Server.Close] waits for the queued deliveries. At most 25 hooks are ACTIVE; only INACTIVE ones
 // can be deleted. docs/decisions.md §Okta event hooks lists what Okta does
 // not document and the fake chose.
+//
+// # System Log
+//
+// GET /api/v1/logs (scope okta.logs.read) lists the events of
+// [Server.Events], each rendered as event hooks deliver it, whether a hook
+// received it, failed to, or none was subscribed. since (inclusive; default
+// 7 days before until) and until (exclusive) take RFC 3339 times with or
+// without a fraction; limit is 1 to 1000 (default 100, capped by
+// [WithMaxPageSize]); sortOrder is ASCENDING (default) or DESCENDING;
+// after is the opaque cursor of a Link rel="next". A query without until
+// and ASCENDING is a polling query: every page has a next link, an empty
+// one too, and a later page holds the events emitted since. Otherwise the
+// last page has no next link. Events older than 90 days are left out, and
+// a since more than 180 days back is 400 E0000053, as Okta documents. A bad
+// since, until, limit, sortOrder or after is 400 E0000001 naming it.
+//
+// filter takes only eventType eq "<type>", alone or joined with or; any
+// other expression is 400 E0000031 saying so. q (keyword search) is 400:
+// the fake does not support it. Okta filters a polling query by when each
+// event was stored, not published, and may return its events out of
+// published order (a bounded query may miss events stored late); in the
+// fake an event is stored when published, so neither happens.
+// docs/decisions.md §Okta System Log in the fake lists these choices.
 //
 // # OpenID Connect sign-in
 //

@@ -40,18 +40,28 @@ func (s *Server) badLimit(x *exchange) {
 // page's limit), each as its own header line, as Okta sends them
 // (https://developer.okta.com/docs/api/#pagination).
 func (s *Server) setPageLinks(x *exchange, after string, limit int) {
+	var next url.Values
+	if after != "" {
+		next = x.r.URL.Query()
+		next.Set("after", after)
+		next.Set("limit", strconv.Itoa(limit))
+	}
+	s.setLinks(x, next)
+}
+
+// setLinks adds Link rel="self" (the request's own URL) and, when next is
+// not nil, Link rel="next" (the request's path with the query next), each
+// as its own header line.
+func (s *Server) setLinks(x *exchange, next url.Values) {
 	self := s.srv.URL + x.r.URL.EscapedPath()
 	if x.r.URL.RawQuery != "" {
 		self += "?" + x.r.URL.RawQuery
 	}
 	x.w.Header().Add("Link", fmt.Sprintf("<%s>; rel=\"self\"", self))
-	if after == "" {
+	if next == nil {
 		return
 	}
-	q := x.r.URL.Query()
-	q.Set("after", after)
-	q.Set("limit", strconv.Itoa(limit))
-	x.w.Header().Add("Link", fmt.Sprintf("<%s%s?%s>; rel=\"next\"", s.srv.URL, x.r.URL.EscapedPath(), q.Encode()))
+	x.w.Header().Add("Link", fmt.Sprintf("<%s%s?%s>; rel=\"next\"", s.srv.URL, x.r.URL.EscapedPath(), next.Encode()))
 }
 
 // listing is one list endpoint for serveList. The functions run with s.mu

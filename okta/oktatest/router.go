@@ -70,6 +70,7 @@ var routes = []route{
 	newRoute("POST", "/api/v1/eventHooks/{id}/lifecycle/activate", scopeEventHooksManage, (*Server).handleActivateHook),
 	newRoute("POST", "/api/v1/eventHooks/{id}/lifecycle/deactivate", scopeEventHooksManage, (*Server).handleDeactivateHook),
 	newRoute("POST", "/api/v1/eventHooks/{id}/lifecycle/verify", scopeEventHooksManage, (*Server).handleVerifyHook),
+	newRoute("GET", "/api/v1/logs", scopeLogsRead, (*Server).handleListLogs),
 	newRoute("POST", "/api/v1/authn", "", (*Server).handleAuthn),
 	newRoute("POST", "/api/v1/authn/factors/{fid}/verify", "", (*Server).handleVerifyFactor),
 }
