@@ -1,8 +1,9 @@
 // Package okta is a client for the parts of Okta's API that pre-enrolled
 // YubiKeys need: users and groups (/api/v1/users, /api/v1/groups), the WebAuthn
 // preregistration API (/webauthn-registration/api/v1/...), the classic Authn
-// API (/api/v1/authn) used to sign in with a WebAuthn factor, and event hooks
-// (/api/v1/eventHooks), through which Okta reports orders to a service.
+// API (/api/v1/authn) used to sign in with a WebAuthn factor, event hooks
+// (/api/v1/eventHooks), through which Okta reports orders to a service, and
+// the System Log (/api/v1/logs), where the same events can be read back.
 //
 // Besides the standard library it imports package webauthn, for the one
 // JWK type of the module ([webauthn.PublicJWK]): the Yubico keys that
@@ -48,6 +49,12 @@
 // The endpoint decodes each delivery's body into [EventHookDelivery]: the
 // envelope and the System Log events ([LogEvent]) it carries. Orders for
 // pre-enrolled keys arrive as [EventTypePreregisterInitiate] events.
+//
+// Okta delivers a hook at most twice, so an event is lost to a receiver
+// that was down for both attempts. [Client.ListLogEvents] reads the same
+// events, in the same shape, from the System Log (which Okta keeps for 90
+// days), for instance those a filter of [LogFilterEventType] with
+// [EventTypePreregisterInitiate] selects; de-duplicate by [LogEvent].UUID.
 //
 // # Errors
 //
