@@ -74,10 +74,11 @@ type LogQuery struct {
 // The rate-limit bucket is "/api/v1/logs" (see [Client.RateLimit]). With
 // OAuth the call needs the scope [ScopeLogsRead].
 //
-// Errors: ErrInvalidArgument; *APIError wrapping ErrForbidden,
-// ErrRateLimited (429s are waited out and retried like every call's);
-// an error if a next link points outside the org's System Log, or after
-// 10000 pages.
+// Errors: ErrInvalidArgument; *APIError wrapping ErrValidation (Okta
+// refused the query, e.g. a Since over 180 days back), ErrForbidden,
+// ErrRateLimited (a 429 is waited out and retried as the [RetryPolicy]
+// says, as for every call); an error if a next link points outside the
+// org's System Log, or after 10000 pages.
 func (c *Client) ListLogEvents(ctx context.Context, q LogQuery) iter.Seq2[LogEvent, error] {
 	const op = "list log events"
 	return func(yield func(LogEvent, error) bool) {
