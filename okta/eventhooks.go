@@ -511,7 +511,12 @@ func (c *Client) hookLifecycle(ctx context.Context, op, id, action string) (Even
 //     (duplicates left by a concurrent start); a hook already gone is fine.
 //
 // If the hook it works on disappears (404: a concurrent instance removed it
-// as a duplicate of an older one), it starts over, at most 5 times.
+// as a duplicate of an older one), it starts over, at most 5 times. If the
+// verification fails (400), it starts over without replacing the hook
+// again, at most 3 times: a concurrent instance replacing the hook (step
+// 3, with the same configuration) fails a verification under way, and
+// would fail each other's forever if every round replaced it. An endpoint
+// that does not answer fails all 4 verifications.
 //
 // Errors: those of the calls it makes; a verification failure is an
 // *APIError wrapping ErrValidation from [Client.VerifyEventHook].
@@ -522,12 +527,22 @@ func (c *Client) EnsureEventHook(ctx context.Context, want EventHook) (EventHook
 		return EventHook{}, err
 	}
 	var err error
+	replace, verifyFailures := true, 0
 	for range maxEnsureRounds {
 		var h EventHook
-		h, err = c.ensureOnce(ctx, op, want)
-		// A concurrent instance removed the hook we picked as a
-		// duplicate of its own: start over with the one that stays.
-		if !errors.Is(err, ErrNotFound) {
+		h, err = c.ensureOnce(ctx, op, want, replace)
+		var vf verifyFailed
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// A concurrent instance removed the hook we picked as a
+			// duplicate of its own: start over with the one that stays.
+		case errors.As(err, &vf) && verifyFailures < maxVerifyRestarts:
+			verifyFailures++
+			replace = false
+			err = vf.err
+		case errors.As(err, &vf):
+			return EventHook{}, vf.err
+		default:
 			return h, err
 		}
 	}
@@ -535,10 +550,23 @@ func (c *Client) EnsureEventHook(ctx context.Context, want EventHook) (EventHook
 }
 
 // maxEnsureRounds bounds EnsureEventHook's restarts after a concurrent
-// instance removed the hook it was working on.
-const maxEnsureRounds = 5
+// instance removed the hook it was working on; maxVerifyRestarts those
+// after a failed verification.
+const (
+	maxEnsureRounds   = 5
+	maxVerifyRestarts = 3
+)
 
-func (c *Client) ensureOnce(ctx context.Context, op string, want EventHook) (EventHook, error) {
+// verifyFailed is ensureOnce's error when the verification was refused.
+type verifyFailed struct{ err error }
+
+func (e verifyFailed) Error() string { return e.err.Error() }
+func (e verifyFailed) Unwrap() error { return e.err }
+
+// ensureOnce is one round of EnsureEventHook; replace is false after a
+// failed verification, when a hook that does not differ from want is not
+// replaced for its secret again.
+func (c *Client) ensureOnce(ctx context.Context, op string, want EventHook, replace bool) (EventHook, error) {
 	hooks, err := c.ListEventHooks(ctx)
 	if err != nil {
 		return EventHook{}, err
@@ -560,7 +588,7 @@ func (c *Client) ensureOnce(ctx context.Context, op string, want EventHook) (Eve
 		// (same name and URI) like any duplicate.
 		hooks = append(hooks, created)
 	}
-	if !fresh && (differs(h, want) || hasSecret(want)) {
+	if !fresh && (differs(h, want) || (replace && hasSecret(want))) {
 		if h, err = c.ReplaceEventHook(ctx, h.ID, want); err != nil {
 			return EventHook{}, err
 		}
@@ -572,6 +600,9 @@ func (c *Client) ensureOnce(ctx context.Context, op string, want EventHook) (Eve
 	}
 	if h.VerificationStatus != EventHookVerified {
 		if h, err = c.VerifyEventHook(ctx, h.ID); err != nil {
+			if errors.Is(err, ErrValidation) {
+				return EventHook{}, verifyFailed{err}
+			}
 			return EventHook{}, err
 		}
 	}

@@ -535,3 +535,80 @@ func TestEventHookHeaderValueRedacted(t *testing.T) {
 		t.Errorf("decoded header %q: %q", back.Key, back.Value.Reveal())
 	}
 }
+
+// TestEnsureEventHookVerifyRestarts: after a refused verification
+// EnsureEventHook starts over without replacing the hook again (a
+// concurrent instance's replacement is what fails a verification under
+// way), at most 3 times: an endpoint that refuses the first verification
+// ends verified; one that refuses them all fails after 4.
+func TestEnsureEventHookVerifyRestarts(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		refuse     int // verification requests the endpoint refuses first (Okta tries each verification twice)
+		wantErr    bool
+		wantCalls  map[string]int
+		wantVerify int
+	}{
+		{name: "refused once", refuse: 2, wantCalls: map[string]int{"PUT": 1, "verify": 2}, wantVerify: 3},
+		{name: "refused always", refuse: 100, wantErr: true, wantCalls: map[string]int{"PUT": 1, "verify": 4}, wantVerify: 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := oktatest.NewServer(t)
+			var mu sync.Mutex
+			verifications := 0
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				verifications++
+				refuse := verifications <= tc.refuse
+				mu.Unlock()
+				if refuse {
+					http.Error(w, "not now", http.StatusServiceUnavailable)
+					return
+				}
+				_ = json.NewEncoder(w).Encode(map[string]string{"verification": r.Header.Get("X-Okta-Verification-Challenge")})
+			}))
+			t.Cleanup(hs.Close)
+			c := fakeClient(t, srv)
+			want := newHook("preenroll", hs.URL+"/okta/events")
+			// A hook exists (an earlier start): Ensure replaces it for its
+			// secret, then verifies it.
+			created, err := c.CreateEventHook(t.Context(), want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.ActivateEventHook(t.Context(), created.ID); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			verifications = 0
+			mu.Unlock()
+			h, err := c.EnsureEventHook(t.Context(), want)
+			if got := err != nil; got != tc.wantErr {
+				t.Fatalf("EnsureEventHook error = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr && !errors.Is(err, okta.ErrValidation) {
+				t.Errorf("error = %v, want ErrValidation", err)
+			}
+			if !tc.wantErr && h.VerificationStatus != okta.EventHookVerified {
+				t.Errorf("hook = %+v, want VERIFIED", h)
+			}
+			calls := map[string]int{}
+			for _, r := range srv.RequestLog() {
+				switch {
+				case r.Method == "PUT" && strings.HasPrefix(r.Path, "/api/v1/eventHooks/"):
+					calls["PUT"]++
+				case strings.HasSuffix(r.Path, "/lifecycle/verify"):
+					calls["verify"]++
+				}
+			}
+			if diff := cmp.Diff(tc.wantCalls, calls); diff != "" {
+				t.Errorf("calls to Okta (-want +got):\n%s", diff)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if verifications != tc.wantVerify {
+				t.Errorf("the endpoint was asked %d times, want %d", verifications, tc.wantVerify)
+			}
+		})
+	}
+}
