@@ -1,0 +1,97 @@
+package fulfillment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/preenroll/preenroll/okta"
+)
+
+// CatchUpReport is what [Service.CatchUp] did.
+type CatchUpReport struct {
+	// Since and Until bound the events read (by their published time):
+	// Until is the Service's clock when the pass began.
+	Since, Until time.Time
+	// Events is how many system.mfa.preregister.initiate events Okta's
+	// System Log returned.
+	Events int
+	// Outcomes counts what RecordEvent did with them, by outcome; an
+	// event too malformed to record counts as Skipped instead.
+	Outcomes map[EventOutcome]int
+	// Skipped is how many events were malformed (logged, never recorded).
+	Skipped int
+}
+
+// Recorded is how many new orders the pass recorded: orders whose event
+// hook delivery never arrived.
+func (r CatchUpReport) Recorded() int { return r.Outcomes[EventRecorded] }
+
+// SystemLogRetention is how long Okta keeps its System Log
+// (https://developer.okta.com/docs/reference/system-log-query/): a
+// [Service.CatchUp] reads no further back.
+const SystemLogRetention = 90 * 24 * time.Hour
+
+// CatchUpOverlap is how far before the previous pass's Until a
+// [Service.CatchUp] should start: Okta's bounded System Log queries select
+// events by their published time, and an event is stored (and found) a
+// little after it is published.
+const CatchUpOverlap = 5 * time.Minute
+
+// CatchUp reads the system.mfa.preregister.initiate events that Okta's
+// System Log holds, published from since up to the Service's clock, oldest
+// first, and records each as the event hook would have ([Service.RecordEvent]):
+// an event handled before (by its uuid, in the Store) is a duplicate and an
+// order in flight is left alone, so catching up over events the hook did
+// deliver changes nothing. It is the safety net for deliveries Okta gave up on: Okta
+// tries an event hook delivery twice at most, so an order placed while
+// every instance was down, or while their store was, is found only here.
+//
+// It stops at the first event that cannot be recorded (the store or Okta
+// failing) and returns the error with the report so far; call it again
+// from the same since. A zero since reads nothing: the report's Until is
+// where a program that never caught up before starts (events before it
+// were never meant for this Service's event hook), and a since more than
+// [SystemLogRetention] ago starts there. Reading the System Log needs the okta.logs.read
+// scope for an OAuth service app (an API token's admin reads it); without
+// it the error wraps okta.ErrForbidden. Events reach the System Log a
+// little after they are published: start each pass [CatchUpOverlap]
+// before the previous one's Until (the events seen twice are duplicates).
+func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, error) {
+	rep := CatchUpReport{Since: since, Until: s.now(), Outcomes: map[EventOutcome]int{}}
+	if oldest := rep.Until.Add(-SystemLogRetention); since.Before(oldest) && !since.IsZero() {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up: Okta keeps its System Log 90 days: the events before are not read",
+			slog.Time("since", since), slog.Time("from", oldest))
+		rep.Since = oldest
+	}
+	if since.IsZero() || !rep.Since.Before(rep.Until) {
+		return rep, nil
+	}
+	q := okta.LogQuery{Since: rep.Since, Until: rep.Until, Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: catchUpPage}
+	for ev, err := range s.okta.ListLogEvents(ctx, q) {
+		if err != nil {
+			return rep, fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
+		}
+		rep.Events++
+		he, ok := s.hookEvent(ctx, ev)
+		if !ok {
+			rep.Skipped++
+			continue
+		}
+		out, err := s.RecordEvent(ctx, he)
+		if out == EventFailed {
+			return rep, fmt.Errorf("fulfillment: catch up: event %s: %w", he.ID, err)
+		}
+		rep.Outcomes[out]++
+	}
+	if n := rep.Recorded(); n > 0 {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up: orders recorded from Okta's System Log (their event hook deliveries never arrived)",
+			slog.Int("recorded", n), slog.Time("since", since), slog.Time("until", rep.Until))
+	}
+	return rep, nil
+}
+
+// catchUpPage is how many events CatchUp reads a page: a few KiB each,
+// well within the client's 1 MiB body limit.
+const catchUpPage = 200

@@ -1,0 +1,143 @@
+package fulfillment_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/okta"
+)
+
+// orderAtOkta is an administrator ordering a key for login in Okta's admin
+// console: Okta emits system.mfa.preregister.initiate.
+func orderAtOkta(t *testing.T, w *fulfillmenttest.World, login string) {
+	t.Helper()
+	err := w.OktaClient.InitiateFulfillment(t.Context(), okta.FulfillmentRequest{UserID: w.User(login).ID,
+		FulfillmentData: okta.FulfillmentData{{ProductID: "1", InventoryProductID: "106", CustomizationID: "RXJN83"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outcomes is a CatchUpReport's counts, for cmp.Diff.
+type outcomes struct {
+	Events, Skipped             int
+	Recorded, Duplicate, Flight int
+}
+
+func counts(rep fulfillment.CatchUpReport) outcomes {
+	return outcomes{Events: rep.Events, Skipped: rep.Skipped, Recorded: rep.Outcomes[fulfillment.EventRecorded],
+		Duplicate: rep.Outcomes[fulfillment.EventDuplicate], Flight: rep.Outcomes[fulfillment.EventInFlight]}
+}
+
+// TestCatchUpRecordsWhatTheHookMissed: orders placed at Okta while no
+// event hook received them are recorded from the System Log, once; a
+// catch-up over events the hook delivered records nothing new.
+func TestCatchUpRecordsWhatTheHookMissed(t *testing.T) {
+	for _, hook := range []bool{false, true} {
+		name := map[bool]string{false: "no hook", true: "hook delivered"}[hook]
+		t.Run(name, func(t *testing.T) {
+			opts := []fulfillmenttest.Option{fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo"))}
+			if !hook {
+				opts = append(opts, fulfillmenttest.WithoutEventHook())
+			}
+			w := fulfillmenttest.New(t, opts...)
+			ctx := t.Context()
+
+			start, err := w.Service.CatchUp(ctx, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !start.Until.Equal(w.Now()) || start.Events != 0 {
+				t.Fatalf("CatchUp(zero) = %+v, want nothing read, Until now", start)
+			}
+			w.Advance(time.Minute)
+			orderAtOkta(t, w, "ada@example.com")
+			orderAtOkta(t, w, "bo@example.com")
+			w.AwaitEvents(ctx)
+			w.Advance(time.Minute)
+
+			first, err := w.Service.CatchUp(ctx, start.Until.Add(-fulfillment.CatchUpOverlap))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := outcomes{Events: 2, Recorded: 2}
+			if hook {
+				want = outcomes{Events: 2, Duplicate: 2}
+			}
+			if diff := cmp.Diff(want, counts(first)); diff != "" {
+				t.Errorf("first catch-up (-want +got):\n%s", diff)
+			}
+			again, err := w.Service.CatchUp(ctx, first.Until.Add(-fulfillment.CatchUpOverlap))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(outcomes{Events: 2, Duplicate: 2}, counts(again)); diff != "" {
+				t.Errorf("second catch-up over the same events (-want +got):\n%s", diff)
+			}
+			for _, login := range []string{"ada@example.com", "bo@example.com"} {
+				w.AdvanceUntil(ctx, login, fulfillment.Shipped)
+			}
+			if n := len(w.Yubico.Shipments()); n != 2 {
+				t.Errorf("%d shipments, want 2", n)
+			}
+		})
+	}
+}
+
+// TestCatchUpKeepsItsPlace: a catch-up that cannot record an event stops
+// there with the error; the next one from the same since records it.
+func TestCatchUpKeepsItsPlace(t *testing.T) {
+	store := &failingMarks{Store: fulfillment.NewMemoryStore()}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ctx := t.Context()
+	since := w.Now()
+	w.Advance(time.Minute)
+	orderAtOkta(t, w, "ada@example.com")
+	w.Advance(time.Minute)
+	store.fail = true
+	rep, err := w.Service.CatchUp(ctx, since)
+	if !errors.Is(err, errMarkFailed) || rep.Recorded() != 0 {
+		t.Fatalf("CatchUp with the store failing = %+v, %v; want errMarkFailed, nothing recorded", counts(rep), err)
+	}
+	store.fail = false
+	rep, err = w.Service.CatchUp(ctx, since)
+	if err != nil || rep.Recorded() != 1 {
+		t.Fatalf("CatchUp again = %+v, %v; want the order recorded", counts(rep), err)
+	}
+	w.WantStatus(ctx, "ada@example.com", fulfillment.FulfillmentStarted)
+}
+
+// TestCatchUpReadsAt90DaysMost: a since beyond Okta's retention starts at
+// the retention.
+func TestCatchUpReadsAt90DaysMost(t *testing.T) {
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	rep, err := w.Service.CatchUp(t.Context(), w.Now().AddDate(-1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := w.Now().Add(-fulfillment.SystemLogRetention); !rep.Since.Equal(want) {
+		t.Errorf("Since = %v, want %v", rep.Since, want)
+	}
+}
+
+var errMarkFailed = errors.New("test: MarkEvent fails")
+
+// failingMarks is a store whose MarkEvent fails while fail is set.
+type failingMarks struct {
+	fulfillment.Store
+	fail bool
+}
+
+func (s *failingMarks) MarkEvent(ctx context.Context, id string, at time.Time) (bool, error) {
+	if s.fail {
+		return false, errMarkFailed
+	}
+	return s.Store.MarkEvent(ctx, id, at)
+}
