@@ -53,9 +53,9 @@ const CatchUpOverlap = 5 * time.Minute
 // from the same since. A zero since reads nothing: the report's Until is
 // where a program that never caught up before starts (events before it
 // were never meant for this Service's event hook), and a since more than
-// [SystemLogRetention] ago starts there. Reading the System Log needs the okta.logs.read
-// scope for an OAuth service app (an API token's admin reads it); without
-// it the error wraps okta.ErrForbidden. Events reach the System Log a
+// [SystemLogRetention] ago starts there. It reads with Config.SystemLog (or Config.Okta):
+// an OAuth service app needs the okta.logs.read scope (an API token's
+// admin reads it); without it the error wraps okta.ErrForbidden. Events reach the System Log a
 // little after they are published: start each pass [CatchUpOverlap]
 // before the previous one's Until (the events seen twice are duplicates).
 func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, error) {
@@ -69,7 +69,7 @@ func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, 
 		return rep, nil
 	}
 	q := okta.LogQuery{Since: rep.Since, Until: rep.Until, Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: catchUpPage}
-	for ev, err := range s.okta.ListLogEvents(ctx, q) {
+	for ev, err := range s.syslog.ListLogEvents(ctx, q) {
 		if err != nil {
 			return rep, fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
 		}

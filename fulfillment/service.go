@@ -1,6 +1,7 @@
 package fulfillment
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -102,6 +103,12 @@ func (t timeTicker) Stop()               { t.t.Stop() }
 type Config struct {
 	// Okta is the client for the Okta org.
 	Okta *okta.Client
+	// SystemLog, if not nil, is the client [Service.CatchUp] reads Okta's
+	// System Log with (nil: Okta). An OAuth service app needs the
+	// okta.logs.read scope for it, which no other call needs: a client of
+	// its own, asking for that scope only, keeps an app without the grant
+	// from failing every other call.
+	SystemLog *okta.Client
 	// Yubico is the client for the YubiEnterprise Delivery API. It may be
 	// nil in a process that only orders (PrepareUser, Order, OrderBatch,
 	// EventHandler, Status, ResendPIN) while another process, sharing the
@@ -292,6 +299,7 @@ type Config struct {
 // the passes of several instances sharing a Store work on disjoint records.
 type Service struct {
 	okta   *okta.Client
+	syslog *okta.Client // Config.SystemLog, or okta
 	yubico *yubico.Client
 	store  Store
 
@@ -393,6 +401,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		okta:                cfg.Okta,
+		syslog:              cmp.Or(cfg.SystemLog, cfg.Okta),
 		yubico:              cfg.Yubico,
 		store:               cfg.Store,
 		rpIDs:               append([]string(nil), cfg.RPIDs...),

@@ -24,6 +24,7 @@ type ServeConfig struct {
 	Listen, PublicURL, HookPath, HookSecretFile string
 	HookQueue                                   int
 	SyncInterval, SyncJitter                    time.Duration
+	CatchUpInterval                             time.Duration
 	ShutdownTimeout, Lease, ReadyWindow         time.Duration
 	IdempotentShipments                         bool
 	IdempotencyWindow                           time.Duration
@@ -123,6 +124,17 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				}
 				if c.Serve.SyncJitter == 0 {
 					c.Serve.SyncJitter = -1 // none (serve's zero is its default)
+				}
+				return nil
+			}},
+		&Setting{Name: "catch-up-interval", Default: shortDuration(serve.DefaultCatchUpInterval), Commands: only,
+			Usage: "time between catch-ups from Okta's System Log, which find orders whose event hook delivery never arrived (0s: none; an OAuth service app needs the okta.logs.read scope for them)",
+			set: func(c *Config, v string) error {
+				if err := duration(func(c *Config) *time.Duration { return &c.Serve.CatchUpInterval }, 0, 24*time.Hour)(c, v); err != nil {
+					return err
+				}
+				if c.Serve.CatchUpInterval == 0 {
+					c.Serve.CatchUpInterval = -1 // none (serve's zero is its default)
 				}
 				return nil
 			}},
@@ -335,6 +347,11 @@ func runServe(ctx context.Context, inv *Invocation) int {
 		sc.OktaOptions = append(sc.OktaOptions, okta.WithOAuth(okta.OAuthConfig{
 			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,
 		}))
+		// The catch-up's token asks for okta.logs.read alone: an app
+		// without that grant fails the catch-up, not every call.
+		sc.SystemLogOptions = []okta.Option{okta.WithOAuth(okta.OAuthConfig{
+			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: []string{okta.ScopeLogsRead}, DPoP: cfg.OktaDPoP,
+		})}
 	}
 	if err := serve.Run(ctx, sc); err != nil {
 		inv.errorf("%v", err)
@@ -367,7 +384,7 @@ func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Co
 		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: okta.Secret(cfg.yubicoToken),
 		StoreBackend: store, RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
 		IdempotentShipments: cfg.Serve.IdempotentShipments, IdempotencyWindow: cfg.Serve.IdempotencyWindow,
-		SyncInterval: cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter,
+		SyncInterval: cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter, CatchUpInterval: cfg.Serve.CatchUpInterval,
 		ShutdownTimeout: cfg.Serve.ShutdownTimeout, ReadyWindow: cfg.Serve.ReadyWindow,
 		DemoUsers: cfg.Serve.DemoUsers, DemoDay: cfg.Serve.DemoDay,
 		Console: serve.Console{

@@ -24,6 +24,7 @@ const (
 	DefaultHookWorkers     = 4
 	DefaultSyncInterval    = 5 * time.Minute
 	DefaultSyncJitter      = 30 * time.Second
+	DefaultCatchUpInterval = 5 * time.Minute
 	DefaultShutdownTimeout = 25 * time.Second
 	DefaultReadyWindow     = 5 * time.Minute
 	DefaultHTTPTimeout     = 30 * time.Second
@@ -76,6 +77,12 @@ type Config struct {
 	// OktaOptions are passed to okta.NewClient after serve's own (its
 	// instrumented HTTP client and clock): okta.WithOAuth for a service app.
 	OktaOptions []okta.Option
+	// SystemLogOptions, if not nil, make a client of its own for reading
+	// Okta's System Log (the catch-up, see CatchUpInterval), passed to
+	// okta.NewClient after OktaOptions: okta.WithOAuth asking for the
+	// okta.logs.read scope only, so that a service app without that grant
+	// fails the catch-up alone. Nil: the catch-up uses the Okta client.
+	SystemLogOptions []okta.Option
 	// YubicoAPI is the YubiEnterprise API base URL (default
 	// yubico.DefaultBaseURL), YubicoJWKS where Yubico publishes its keys
 	// (default: the client's), YubicoToken the API token. Without a token
@@ -123,6 +130,13 @@ type Config struct {
 	// random extra of up to SyncJitter (default 30 s; negative: none). An
 	// event that records an order starts a pass at once.
 	SyncInterval, SyncJitter time.Duration
+	// CatchUpInterval is the time between catch-ups (default 5 min;
+	// negative: none): serve reads the orders Okta's System Log holds
+	// since the previous catch-up (fulfillment.Service.CatchUp), from a
+	// checkpoint kept in the store, so that an order whose event hook
+	// delivery never arrived (every instance down, the store down) is
+	// still fulfilled.
+	CatchUpInterval time.Duration
 	// ShutdownTimeout bounds the graceful shutdown after the context ends
 	// (default 25 s): stop taking hooks, record the queued events, let the
 	// steps under way finish; what is still running then is abandoned and
@@ -155,6 +169,8 @@ type Config struct {
 
 	// eventDone, if set, is called after each queued event (tests).
 	eventDone func(fulfillment.HookEvent, fulfillment.EventOutcome)
+	// caughtUp, if set, is called after each catch-up (tests).
+	caughtUp func(fulfillment.CatchUpReport, error)
 	// demoTick is how often the demo's fake clock moves (default
 	// DefaultDemoTick); demoTicked, if set, is called after each tick with
 	// whether the clock moved (tests).
@@ -226,6 +242,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	def(&c.SyncInterval, DefaultSyncInterval)
 	def(&c.SyncJitter, DefaultSyncJitter)
+	def(&c.CatchUpInterval, DefaultCatchUpInterval)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.AbandonGrace, DefaultAbandonGrace)
 	def(&c.ReadyWindow, DefaultReadyWindow)

@@ -41,6 +41,8 @@ type metrics struct {
 	syncRecords   *prometheus.CounterVec // result
 	deliveries    *prometheus.CounterVec // outcome
 	events        *prometheus.CounterVec // outcome
+	catchUps      *prometheus.CounterVec // result
+	catchUpEvents *prometheus.CounterVec // outcome
 	queueLength   prometheus.GaugeFunc
 
 	mu   sync.Mutex
@@ -83,10 +85,15 @@ func newMetrics(queueLen func() float64) *metrics {
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_hook_events_total",
 		Help: "Okta events taken from the queue by outcome (" + strings.Join(eventOutcomes, ", ") + ")."},
 		[]string{"outcome"})
+	m.catchUps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_catch_up_passes_total",
+		Help: "Catch-ups from Okta's System Log by result (ok, error)."}, []string{"result"})
+	m.catchUpEvents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_catch_up_events_total",
+		Help: "Events the catch-ups read from Okta's System Log by outcome (" + strings.Join(catchUpOutcomes, ", ") +
+			"); recorded: an order whose event hook delivery never arrived."}, []string{"outcome"})
 	m.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preenroll_hook_queue_length",
 		Help: "Okta events accepted and not yet recorded."}, queueLen)
 	for _, c := range []prometheus.Collector{m.keys, m.orders, m.remote, m.remoteLatency, m.waits, m.waitSeconds,
-		m.lastSuccess, m.syncDuration, m.syncPasses, m.syncRecords, m.deliveries, m.events, m.queueLength} {
+		m.lastSuccess, m.syncDuration, m.syncPasses, m.syncRecords, m.deliveries, m.events, m.catchUps, m.catchUpEvents, m.queueLength} {
 		f(c)
 	}
 	// Every status is present from the start (0 until counted).
@@ -101,6 +108,12 @@ func newMetrics(queueLen func() float64) *metrics {
 	}
 	for _, o := range eventOutcomes {
 		m.events.WithLabelValues(o)
+	}
+	for _, o := range catchUpOutcomes {
+		m.catchUpEvents.WithLabelValues(o)
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.catchUps.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "error", "draining"} {
 		m.syncPasses.WithLabelValues(r)
@@ -120,6 +133,25 @@ var deliveryOutcomes = []string{"accepted", "duplicate", "ignored", "verificatio
 // preenroll_hook_events_total: fulfillment.EventOutcome's names, and
 // "abandoned" (shutdown came before the event could be recorded).
 var eventOutcomes = []string{"recorded", "duplicate", "in-flight", "rejected", "stale", "failed", "abandoned"}
+
+// catchUpOutcomes are the outcome label's values of
+// preenroll_catch_up_events_total: those of RecordEvent that a catch-up
+// counts, and "skipped" (a malformed event).
+var catchUpOutcomes = []string{"recorded", "duplicate", "in-flight", "rejected", "stale", "skipped"}
+
+// observeCatchUp counts a catch-up.
+func (m *metrics) observeCatchUp(rep fulfillment.CatchUpReport, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.catchUps.WithLabelValues(result).Inc()
+	for o, n := range rep.Outcomes {
+		m.catchUpEvents.WithLabelValues(o.String()).Add(float64(n))
+	}
+	m.catchUpEvents.WithLabelValues("skipped").Add(float64(rep.Skipped))
+	m.orders.Add(float64(rep.Recorded()))
+}
 
 // reachedAt reports when vendor last answered (zero: never).
 func (m *metrics) reachedAt(vendor string) time.Time {
@@ -280,7 +312,7 @@ var (
 		"/api/v1/users", "/api/v1/users/{id}", "/api/v1/users/{id}/lifecycle/{op}",
 		"/api/v1/groups", "/api/v1/groups/{id}", "/api/v1/groups/{id}/users", "/api/v1/groups/{id}/users/{userId}",
 		"/api/v1/authn", "/api/v1/authn/factors/{factorId}/verify",
-		"/api/v1/eventHooks", "/api/v1/eventHooks/{id}", "/api/v1/eventHooks/{id}/lifecycle/{op}",
+		"/api/v1/eventHooks", "/api/v1/eventHooks/{id}", "/api/v1/eventHooks/{id}/lifecycle/{op}", "/api/v1/logs",
 		"/.well-known/openid-configuration", "/oauth2/v1/token",
 		"/webauthn-registration/api/v1/initiate-fulfillment-request", "/webauthn-registration/api/v1/enroll",
 		"/webauthn-registration/api/v1/activate", "/webauthn-registration/api/v1/send-pin",

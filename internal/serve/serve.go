@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,6 +168,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		s.log.Warn("serve: no Yubico token: order-only (events are recorded; another program on this store runs Sync)")
 	}
 	loops.Go(func() { s.probeLoop(work) })
+	if cfg.CatchUpInterval > 0 {
+		docs, ok := s.store.(fulfillment.DocumentStore)
+		if !ok {
+			docs = fulfillment.NewMemoryStore() // the checkpoint lasts as long as the process
+		}
+		loops.Go(func() { s.catchUpLoop(work, docs) })
+	}
 	if s.demo != nil {
 		if err := s.demo.begin(work, base+cfg.HookPath); err != nil {
 			srv.Close()
@@ -182,7 +190,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		s.log.Info("serve: event hook not registered by serve: set it up in the Okta Admin Console", "url", base+cfg.HookPath)
 	}
 	s.log.Info("serve: listening", "url", base, "hook", base+cfg.HookPath, "demo", cfg.Demo(), "syncing", syncing, "console", s.console != nil,
-		"syncInterval", cfg.SyncInterval.String(), "syncJitter", cfg.SyncJitter.String())
+		"syncInterval", cfg.SyncInterval.String(), "syncJitter", cfg.SyncJitter.String(), "catchUpInterval", max(cfg.CatchUpInterval, 0).String())
 	if cfg.Stdout != nil {
 		s.banner(base)
 	}
@@ -262,6 +270,19 @@ func (s *server) connect(fcfg *fulfillment.Config) error {
 		return fmt.Errorf("%w: Okta: %w", ErrConfig, err)
 	}
 	s.okta, fcfg.Okta = oc, oc
+	if cfg.SystemLogOptions != nil {
+		// Its own token (okta.logs.read): its refusals do not judge the
+		// API credentials for /readyz.
+		hc := s.httpClient(vendorOkta, oktaRoutes, false, nil)
+		hc.Transport.(*transport).otherCredentials = true
+		lc, err := okta.NewClient(cfg.OktaOrg, cfg.OktaToken.Reveal(), slices.Concat([]okta.Option{
+			okta.WithHTTPClient(hc), okta.WithClock(waitClock{s.m, vendorOkta}), okta.WithUserAgent("preenroll-serve"),
+		}, cfg.OktaOptions, cfg.SystemLogOptions)...)
+		if err != nil {
+			return fmt.Errorf("%w: Okta (System Log): %w", ErrConfig, err)
+		}
+		fcfg.SystemLog = lc
+	}
 	if len(fcfg.RPIDs) == 0 {
 		u, _ := url.Parse(oc.OrgURL())
 		fcfg.RPIDs = []string{u.Hostname()}

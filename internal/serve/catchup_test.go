@@ -1,0 +1,204 @@
+package serve
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/syncio"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+)
+
+// caughtUp is the result of one catch-up.
+type caughtUp struct {
+	rep fulfillment.CatchUpReport
+	err error
+}
+
+// startCatchingUp starts serve with cfg and returns it and a channel of
+// its catch-ups' results.
+func startCatchingUp(t *testing.T, cfg Config) (*running, <-chan caughtUp) {
+	t.Helper()
+	ch := make(chan caughtUp, 16)
+	cfg.caughtUp = func(rep fulfillment.CatchUpReport, err error) { ch <- caughtUp{rep, err} }
+	return start(t, cfg), ch
+}
+
+func nextCatchUp(t *testing.T, ch <-chan caughtUp) caughtUp {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-t.Context().Done():
+		t.Fatal("no catch-up")
+	}
+	return caughtUp{}
+}
+
+// TestCatchUpFindsOrdersMissedWhileDown: an order placed at Okta while no
+// instance was up (Okta gave up on its hook delivery) is recorded by the
+// next instance's first catch-up, from the checkpoint in the store, and
+// fulfilled; one placed before serve ever ran on the store is not.
+func TestCatchUpFindsOrdersMissedWhileDown(t *testing.T) {
+	// Okta's events carry the wall clock, as serve's Service's does.
+	f := startFakes(t, 2, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
+	store := fulfillment.NewMemoryStore()
+	cfg := f.config(store)
+	cfg.CatchUpInterval = time.Hour
+
+	f.order(t, f.users[1]) // before serve ever ran: never meant for it
+	first, ch := startCatchingUp(t, cfg)
+	if c := nextCatchUp(t, ch); c.err != nil || c.rep.Events != 0 || c.rep.Until.IsZero() {
+		t.Fatalf("first catch-up on a new store = %+v, %v; want nothing read and a checkpoint", c.rep, c.err)
+	}
+	if err := first.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	// Okta's clock is the wall clock, to the nanosecond, as serve's is
+	// (the fake's started a little behind).
+	if err := f.okta.SetNow(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.order(t, f.users[0])
+	if _, err := f.okta.AwaitQueuedDeliveries(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Get(t.Context(), f.users[0].ID); err == nil {
+		t.Fatal("the order reached the store while serve was down")
+	}
+
+	second, ch := startCatchingUp(t, cfg)
+	c := nextCatchUp(t, ch)
+	if c.err != nil || c.rep.Recorded() != 1 || c.rep.Events != 1 {
+		t.Fatalf("catch-up after the outage = %+v, %v; want the one missed order recorded", c.rep, c.err)
+	}
+	rec, err := store.Get(t.Context(), f.users[0].ID)
+	if err != nil || rec.Step == "" {
+		t.Fatalf("record of the missed order = %+v, %v", rec, err)
+	}
+	if _, err := store.Get(t.Context(), f.users[1].ID); err == nil {
+		t.Error("an order placed before serve first ran on the store was recorded")
+	}
+	mf := scrape(t, second.base)
+	if v := value(mf, "preenroll_catch_up_events_total", map[string]string{"outcome": "recorded"}); v != 1 {
+		t.Errorf("preenroll_catch_up_events_total{outcome=recorded} = %v, want 1", v)
+	}
+	if v := value(mf, "preenroll_orders_total", nil); v != 1 {
+		t.Errorf("preenroll_orders_total = %v, want 1", v)
+	}
+}
+
+// TestCheckpointMovesForwardOnly: the checkpoint never goes back, also
+// when another instance moved it meanwhile.
+func TestCheckpointMovesForwardOnly(t *testing.T) {
+	ctx := context.Background()
+	docs := fulfillment.NewMemoryStore()
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	for _, step := range []struct {
+		until time.Time
+		want  time.Time
+	}{
+		{t0, t0},
+		{t0.Add(time.Minute), t0.Add(time.Minute)},
+		{t0, t0.Add(time.Minute)},
+	} {
+		cp, v, err := loadCheckpoint(ctx, docs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := saveCheckpoint(ctx, docs, step.until, cp, v); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := loadCheckpoint(ctx, docs); !got.Until.Equal(step.want) {
+			t.Errorf("after saving %v: checkpoint %v, want %v", step.until, got.Until, step.want)
+		}
+	}
+	// Another instance moved it after this one read it.
+	stale, v, _ := loadCheckpoint(ctx, docs)
+	other, ov, _ := loadCheckpoint(ctx, docs)
+	if err := saveCheckpoint(ctx, docs, t0.Add(time.Hour), other, ov); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveCheckpoint(ctx, docs, t0.Add(2*time.Minute), stale, v); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := loadCheckpoint(ctx, docs); !got.Until.Equal(t0.Add(time.Hour)) {
+		t.Errorf("checkpoint %v, want the other instance's %v", got.Until, t0.Add(time.Hour))
+	}
+}
+
+// TestCatchUpWithAnOAuthApp: with an OAuth service app, the catch-up reads
+// the System Log with a token of its own (okta.logs.read): an app granted
+// it catches up; one that is not fails the catch-up alone, with a log line
+// saying what to grant, while serve registers its hook and runs.
+func TestCatchUpWithAnOAuthApp(t *testing.T) {
+	api := []string{okta.ScopeUsersManage, okta.ScopeUsersRead, okta.ScopeGroupsRead, okta.ScopeEventHooksManage}
+	for _, tc := range []struct {
+		name    string
+		granted []string
+		wantErr bool
+	}{
+		{"okta.logs.read granted", append(slices.Clone(api), okta.ScopeLogsRead), false},
+		{"okta.logs.read not granted", api, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := startFakes(t, 1, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
+			signer, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := okta.NewPrivateKey(signer, "k1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.okta.AddServiceApp(oktatest.ServiceApp{ClientID: "0oaServe", Keys: []jose.JSONWebKey{key.PublicJWK()}, Scopes: tc.granted}); err != nil {
+				t.Fatal(err)
+			}
+			f.okta.RevokeToken(f.okta.Token())
+			store := fulfillment.NewMemoryStore()
+			if err := saveCheckpoint(t.Context(), store, time.Now().Add(-time.Minute), checkpoint{}, 0); err != nil {
+				t.Fatal(err)
+			}
+			logs := &syncio.Buffer{}
+			cfg := f.config(store)
+			cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+			cfg.CatchUpInterval = time.Hour
+			cfg.OktaToken = ""
+			cfg.OktaOptions = []okta.Option{okta.WithOAuth(okta.OAuthConfig{ClientID: "0oaServe", PrivateKey: key, Scopes: api})}
+			cfg.SystemLogOptions = []okta.Option{okta.WithOAuth(okta.OAuthConfig{ClientID: "0oaServe", PrivateKey: key, Scopes: []string{okta.ScopeLogsRead}})}
+			_, ch := startCatchingUp(t, cfg)
+			c := nextCatchUp(t, ch)
+			if got := c.err != nil; got != tc.wantErr {
+				t.Fatalf("catch-up error = %v, want error %v", c.err, tc.wantErr)
+			}
+			admin, err := okta.NewClient(f.okta.URL(), "", okta.WithOAuth(okta.OAuthConfig{ClientID: "0oaServe", PrivateKey: key, Scopes: api}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hooks, err := admin.ListEventHooks(t.Context())
+			if err != nil || len(hooks) != 1 || hooks[0].VerificationStatus != okta.EventHookVerified {
+				t.Errorf("hooks = %+v, %v; want serve's, verified", hooks, err)
+			}
+			if !tc.wantErr {
+				return
+			}
+			if msgs := messages(logs); !hasPrefix(msgs, "serve: catch-up from Okta's System Log failed") {
+				t.Errorf("no catch-up failure logged in %q", msgs)
+			}
+			if !strings.Contains(logs.String(), `"hint":"grant the Okta service app the okta.logs.read scope`) {
+				t.Errorf("the failure does not say to grant okta.logs.read:\n%s", logs)
+			}
+		})
+	}
+}
