@@ -73,7 +73,10 @@
 // [Service.RecordEvent], which asks Okta about the user first and rejects
 // an event for a user the org does not have or has deactivated
 // ([Service.QueuedEventHandler] answers at once and hands them to a queue
-// whose workers call RecordEvent); [Service.Sync], or [Service.Run]
+// whose workers call RecordEvent; Okta delivers an event at most twice, so
+// call [Service.CatchUp] now and then: it records the events of Okta's
+// System Log that no delivery brought, and those it did bring change
+// nothing); [Service.Sync], or [Service.Run]
 // on a schedule, enrolls, creates the FIDO Pre-reg shipment, polls it,
 // activates every credential paired with its enrollment, sends the PIN and
 // notices the first sign-in. [Service.Retry], [Service.Delete],
@@ -91,7 +94,11 @@
 // checked a record keeps it while it lives: N instances make the remote
 // calls of one. A crashed instance's intents are resumed once their lease
 // expires, its other records once its claims do. The store's event mark
-// makes deliveries of one Okta event to several instances one order.
+// makes deliveries of one Okta event to several instances one order. A
+// store that keeps documents ([DocumentStore]; every store of this module
+// does) also shares what programs built on the Service keep next to the
+// records: the console's batches and audit trail, serve's catch-up
+// checkpoint.
 //
 // Every remote call is recorded in the store before it is sent (intent,
 // idempotency key, lease) and after it returns (result), so a program that
