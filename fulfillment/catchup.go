@@ -11,8 +11,12 @@ import (
 
 // CatchUpReport is what [Service.CatchUp] did.
 type CatchUpReport struct {
-	// Since and Until bound the events read (by their published time):
-	// Until is the Service's clock when the pass began.
+	// Since and Until bound the events read (by their published time,
+	// which is Okta's clock): Until is Okta's time when the pass began, as
+	// the System Log client knows it ([okta.Client.Now]: its clock
+	// corrected by the Date of Okta's answers, those of this pass
+	// included), so that a Service whose clock is ahead of Okta's misses
+	// no event by starting its next pass from it.
 	Since, Until time.Time
 	// Events is how many system.mfa.preregister.initiate events Okta's
 	// System Log returned.
@@ -40,26 +44,34 @@ const SystemLogRetention = 90 * 24 * time.Hour
 const CatchUpOverlap = 5 * time.Minute
 
 // CatchUp reads the system.mfa.preregister.initiate events that Okta's
-// System Log holds, published from since up to the Service's clock, oldest
-// first, and records each as the event hook would have ([Service.RecordEvent]):
-// an event handled before (by its uuid, in the Store) is a duplicate and an
+// System Log holds, published from since up to now, oldest first, and
+// records each as the event hook would have ([Service.RecordEvent]): an
+// event handled before (by its uuid, in the Store) is a duplicate and an
 // order in flight is left alone, so catching up over events the hook did
-// deliver changes nothing. It is the safety net for deliveries Okta gave up on: Okta
-// tries an event hook delivery twice at most, so an order placed while
-// every instance was down, or while their store was, is found only here.
+// deliver changes nothing. It is the safety net for deliveries Okta gave
+// up on: Okta tries an event hook delivery twice at most, so an order
+// placed while every instance was down, or while their store was, is
+// found only here.
+//
+// Now is Okta's clock as the client reading the System Log knows it
+// ([okta.Client.Now]), not the Service's Clock: the events' published
+// times are Okta's, and a since taken from a clock ahead of Okta's would
+// skip the events in between.
 //
 // It stops at the first event that cannot be recorded (the store or Okta
 // failing) and returns the error with the report so far; call it again
 // from the same since. A zero since reads nothing: the report's Until is
 // where a program that never caught up before starts (events before it
 // were never meant for this Service's event hook), and a since more than
-// [SystemLogRetention] ago starts there. It reads with Config.SystemLog (or Config.Okta):
-// an OAuth service app needs the okta.logs.read scope (an API token's
-// admin reads it); without it the error wraps okta.ErrForbidden. Events reach the System Log a
-// little after they are published: start each pass [CatchUpOverlap]
-// before the previous one's Until (the events seen twice are duplicates).
+// [SystemLogRetention] ago starts there. It reads with Config.SystemLog
+// (or Config.Okta): an OAuth service app needs the okta.logs.read scope
+// (an API token's admin reads it); without it the error wraps
+// okta.ErrForbidden. Events reach the System Log a little after they are
+// published: start each pass [CatchUpOverlap] before the previous one's
+// Until (the events seen twice are duplicates).
 func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, error) {
-	rep := CatchUpReport{Since: since, Until: s.now(), Outcomes: map[EventOutcome]int{}}
+	began := s.now()
+	rep := CatchUpReport{Since: since, Until: s.syslog.Now(), Outcomes: map[EventOutcome]int{}}
 	if oldest := rep.Until.Add(-SystemLogRetention); since.Before(oldest) && !since.IsZero() {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up: Okta keeps its System Log 90 days: the events before are not read",
 			slog.Time("since", since), slog.Time("from", oldest))
@@ -68,10 +80,31 @@ func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, 
 	if since.IsZero() || !rep.Since.Before(rep.Until) {
 		return rep, nil
 	}
+	err := s.catchUp(ctx, &rep)
+	// Until was the client's own clock if Okta had not answered it before:
+	// Okta's time when the pass began, as this pass's answers told it, may
+	// be earlier (the clocks' difference is the Service's to the client's,
+	// which are one clock but in tests).
+	if oktaBegan := s.syslog.Now().Add(-s.now().Sub(began)); oktaBegan.Before(rep.Until) {
+		rep.Until = oktaBegan
+	}
+	if err != nil {
+		return rep, err
+	}
+	if n := rep.Recorded(); n > 0 {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up: orders recorded from Okta's System Log (their event hook deliveries never arrived)",
+			slog.Int("recorded", n), slog.Time("since", since), slog.Time("until", rep.Until))
+	}
+	return rep, nil
+}
+
+// catchUp reads the events of rep's bounds and records them, counting in
+// rep.
+func (s *Service) catchUp(ctx context.Context, rep *CatchUpReport) error {
 	q := okta.LogQuery{Since: rep.Since, Until: rep.Until, Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: catchUpPage}
 	for ev, err := range s.syslog.ListLogEvents(ctx, q) {
 		if err != nil {
-			return rep, fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
+			return fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
 		}
 		rep.Events++
 		he, ok := s.hookEvent(ctx, ev)
@@ -81,15 +114,11 @@ func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, 
 		}
 		out, err := s.RecordEvent(ctx, he)
 		if out == EventFailed {
-			return rep, fmt.Errorf("fulfillment: catch up: event %s: %w", he.ID, err)
+			return fmt.Errorf("fulfillment: catch up: event %s: %w", he.ID, err)
 		}
 		rep.Outcomes[out]++
 	}
-	if n := rep.Recorded(); n > 0 {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up: orders recorded from Okta's System Log (their event hook deliveries never arrived)",
-			slog.Int("recorded", n), slog.Time("since", since), slog.Time("until", rep.Until))
-	}
-	return rep, nil
+	return nil
 }
 
 // catchUpPage is how many events CatchUp reads a page: a few KiB each,
