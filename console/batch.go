@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -78,8 +79,8 @@ type batchJob struct {
 	saved   time.Time // when the document was last written
 }
 
-// batchDoc is a batch as its document keeps it (JSON): what every instance
-// shows.
+// batchDoc is a batch as its document keeps it (gzip-compressed JSON, see
+// encodeBatch): what every instance shows.
 type batchDoc struct {
 	ID, File, Format, Owner string
 	Created                 time.Time
@@ -193,7 +194,7 @@ func (b *batches) save(ctx context.Context, j *batchJob) error {
 	j.mu.Lock()
 	d, version := j.doc(now), j.version
 	j.mu.Unlock()
-	data, err := json.Marshal(d)
+	data, err := encodeBatch(d)
 	if err != nil {
 		return fmt.Errorf("console: batch %s: %w", j.ID, err)
 	}
@@ -284,8 +285,8 @@ func (b *batches) load(ctx context.Context, id string) (batchDoc, int64, error) 
 }
 
 func (b *batches) decode(doc fulfillment.Document) (batchDoc, error) {
-	var d batchDoc
-	if err := json.Unmarshal(doc.Data, &d); err != nil {
+	d, err := decodeBatch(doc.Data)
+	if err != nil {
 		return batchDoc{}, fmt.Errorf("console: batch %s: stored document: %w", doc.ID, err)
 	}
 	if (d.State == batchChecking || d.State == batchOrdering) && b.now().Sub(d.Beat) > batchStale {
@@ -297,6 +298,45 @@ func (b *batches) decode(doc fulfillment.Document) (batchDoc, error) {
 			"Upload the file again: a user whose key is already in fulfillment is skipped, never ordered twice.",
 			d.State, d.Beat.UTC().Format(time.RFC3339), what)
 		d.State = batchInterrupted
+	}
+	return d, nil
+}
+
+// A batch's document is its JSON, gzip-compressed: the rows of a 1 MiB
+// upload, each with its problem, make more JSON than a document holds
+// (fulfillment.MaxDocumentSize), and the problems repeat. maxBatchJSON
+// bounds the JSON a stored document may inflate to.
+const maxBatchJSON = 256 << 20
+
+// encodeBatch returns d as a document's data.
+func encodeBatch(d batchDoc) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level
+	if err := json.NewEncoder(zw).Encode(d); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeBatch reads a document's data made by encodeBatch.
+func decodeBatch(data []byte) (batchDoc, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return batchDoc{}, err
+	}
+	js, err := io.ReadAll(io.LimitReader(zr, maxBatchJSON+1))
+	switch {
+	case err != nil:
+		return batchDoc{}, err
+	case len(js) > maxBatchJSON:
+		return batchDoc{}, fmt.Errorf("more than %d bytes of JSON", maxBatchJSON)
+	}
+	var d batchDoc
+	if err := json.Unmarshal(js, &d); err != nil {
+		return batchDoc{}, err
 	}
 	return d, nil
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/batchcsv"
 )
 
 // sharedRig returns a rig whose console keeps its batches and audit trail
@@ -172,5 +174,37 @@ func TestBatchRetention(t *testing.T) {
 	}
 	if code, _ := r.get(hc, kept); code != http.StatusOK {
 		t.Errorf("a batch within the retention = %d, want 200", code)
+	}
+}
+
+// TestLargestBatchKept: the document of a batch as large as the default
+// MaxUpload allows (1 MiB of logins, 65,536 rows) is kept once checked,
+// every row with its problem (Okta's users have no address), so another
+// instance shows it; its JSON alone is larger than
+// fulfillment.MaxDocumentSize.
+func TestLargestBatchKept(t *testing.T) {
+	r, other := sharedRig(t)
+	problem := "the Okta profile cannot be shipped to: " + batchcsv.Problem(fulfillment.ShippingInfoFromProfile(fulfillment.Profile{
+		Login: "jsmith@acme.com", Email: "jsmith@acme.com", FirstName: "J", LastName: "Smith"}).Check())
+	n := DefaultMaxUpload / len("jsmith@acme.com\n")
+	j := &batchJob{ID: "large", File: "everybody.csv", Format: "Okta logins", Owner: "root@example.com", Created: r.w.Now(), state: batchChecking}
+	for i := range n {
+		j.rows = append(j.rows, batchRow{Line: i + 2, Login: fmt.Sprintf("u%05d@acme.com", i), UserID: fmt.Sprintf("00u%017d", i),
+			Result: resultInvalid, Problem: problem})
+	}
+	if err := r.c.batches.add(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	j.state = batchChecked
+	if err := r.c.batches.save(t.Context(), j); err != nil {
+		t.Fatalf("keeping the checked batch: %v", err)
+	}
+	v, err := other.batches.get(t.Context(), "large")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.State != batchChecked || len(v.Rows) != n || v.Counts[resultInvalid] != n || v.Rows[n-1] != j.rows[n-1] {
+		t.Errorf("the batch on another instance: %s, %d rows (%d invalid), last %+v; want checked, %d invalid rows, last %+v",
+			v.State, len(v.Rows), v.Counts[resultInvalid], v.Rows[len(v.Rows)-1], n, j.rows[n-1])
 	}
 }

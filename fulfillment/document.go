@@ -20,7 +20,8 @@ const MaxDocumentSize = 16 << 20
 // A Document is a value that a program built on a [Service] keeps next to
 // its records, so that every instance sharing the [Store] sees it: the
 // console keeps its batches and its audit trail as documents. A store
-// keeps Data as opaque bytes (the console writes JSON).
+// keeps Data as opaque bytes (the console writes JSON, gzip-compressed for
+// its batches).
 type Document struct {
 	// Collection names the kind of document ("console.batch"); ID names
 	// it within the collection. Both follow [CheckID].
