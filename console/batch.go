@@ -223,7 +223,8 @@ func (b *batches) progress(ctx context.Context, j *batchJob) {
 
 // finish writes the job's final document (its state changed) and stops
 // holding it. When the write fails, this instance keeps showing the job
-// from memory; the others see it interrupted.
+// from memory (and orders it, if checked: claimHeld); the others see it
+// interrupted.
 func (b *batches) finish(ctx context.Context, j *batchJob) {
 	if err := b.save(ctx, j); err != nil {
 		b.log.Error("console: batch result not kept", "batch", j.ID, "error", err)
@@ -380,9 +381,7 @@ func (b *batches) claim(ctx context.Context, id string) (*batchJob, error) {
 	j := b.running[id]
 	b.mu.Unlock()
 	if j != nil {
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		return nil, notOrderable{j.state}
+		return b.claimHeld(ctx, j)
 	}
 	d, version, err := b.load(ctx, id)
 	if err != nil {
@@ -399,6 +398,29 @@ func (b *batches) claim(ctx context.Context, id string) (*batchJob, error) {
 	b.mu.Lock()
 	b.running[id] = j
 	b.mu.Unlock()
+	return j, nil
+}
+
+// claimHeld claims a batch this instance holds. One that is checked is
+// held because its result could not be written (finish): the others see
+// it still checking, or interrupted, and cannot order it, so this instance
+// does, moving it to ordering from the version it last wrote.
+func (b *batches) claimHeld(ctx context.Context, j *batchJob) (*batchJob, error) {
+	j.mu.Lock()
+	state := j.state
+	if state == batchChecked {
+		j.state, j.done = batchOrdering, 0 // under j.mu: one request claims it
+	}
+	j.mu.Unlock()
+	if state != batchChecked {
+		return nil, notOrderable{state}
+	}
+	if err := b.save(ctx, j); err != nil {
+		j.mu.Lock()
+		j.state = batchChecked
+		j.mu.Unlock()
+		return nil, err
+	}
 	return j, nil
 }
 

@@ -1,11 +1,14 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,4 +210,56 @@ func TestLargestBatchKept(t *testing.T) {
 		t.Errorf("the batch on another instance: %s, %d rows (%d invalid), last %+v; want checked, %d invalid rows, last %+v",
 			v.State, len(v.Rows), v.Counts[resultInvalid], v.Rows[len(v.Rows)-1], n, j.rows[n-1])
 	}
+}
+
+// TestBatchOrderedAfterItsResultWasNotKept: when the write of a checked
+// batch's result fails, the instance that checked it still holds it and
+// orders it (once), as it shows it checked.
+func TestBatchOrderedAfterItsResultWasNotKept(t *testing.T) {
+	docs := &failingDocs{DocumentStore: fulfillment.NewMemoryStore(), failState: batchChecked}
+	r := newRig(t, func(c *Config) { c.Documents = docs })
+	hc := r.signIn("root@example.com")
+	_, loc, _ := r.upload(hc, "one.csv", []byte("login\nada@example.com\n"), nil)
+	r.c.work.Wait()
+	if !docs.failed.Load() {
+		t.Fatal("the checked batch's write did not fail")
+	}
+	_, page := r.get(hc, loc)
+	wantContains(t, "the batch whose result was not kept", page, `id="batch-state">checked`)
+	codes := make([]int, 2)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() { codes[i], _ = r.post(hc, loc+"/order", nil) })
+	}
+	wg.Wait()
+	slices.Sort(codes)
+	if want := []int{http.StatusSeeOther, http.StatusConflict}; !slices.Equal(codes, want) {
+		t.Fatalf("ordering it twice at once = %v, want %v", codes, want)
+	}
+	r.c.work.Wait()
+	r.w.WantStatus(t.Context(), "ada@example.com", fulfillment.FulfillmentStarted)
+	v, err := newBatchesOver(r, docs).get(t.Context(), strings.TrimPrefix(loc, "/batch/"))
+	if err != nil || v.State != batchDone || v.Counts[resultOrdered] != 1 {
+		t.Errorf("the batch in the store = %s %v, %v; want done, 1 ordered", v.State, v.Counts, err)
+	}
+}
+
+// newBatchesOver returns the batches another instance of r's console on
+// docs reads.
+func newBatchesOver(r *rig, docs fulfillment.DocumentStore) *batches {
+	return newBatches(docs, DefaultBatchRetention, r.w.Now, r.c.log)
+}
+
+// failingDocs fails the first PutDocument of a batch in failState.
+type failingDocs struct {
+	fulfillment.DocumentStore
+	failState string
+	failed    atomic.Bool
+}
+
+func (f *failingDocs) PutDocument(ctx context.Context, d fulfillment.Document) (fulfillment.Document, error) {
+	if b, err := decodeBatch(d.Data); err == nil && b.State == f.failState && !f.failed.Swap(true) {
+		return fulfillment.Document{}, errors.New("test: the store fails")
+	}
+	return f.DocumentStore.PutDocument(ctx, d)
 }
