@@ -110,8 +110,12 @@ func (a *StoreAudit) Append(ctx context.Context, e AuditEntry) error {
 	return nil
 }
 
-// Recent returns up to limit entries, newest first.
+// Recent returns up to limit entries, newest first (none for a limit of 0
+// or less, as MemoryAudit: the store's ListDocuments would list them all).
 func (a *StoreAudit) Recent(ctx context.Context, limit int) ([]AuditEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	docs, err := a.docs.ListDocuments(ctx, AuditCollection, limit)
 	if err != nil {
 		return nil, fmt.Errorf("console: audit: %w", err)

@@ -10,8 +10,9 @@ import (
 )
 
 // TestAuditLogs: both AuditLogs give back what was appended, newest first
-// (entries of the same instant too), at most limit of them; a StoreAudit's
-// entries are every StoreAudit's on the same store.
+// (entries of the same instant too), at most limit of them (none for a
+// limit of 0 or less); a StoreAudit's entries are every StoreAudit's on
+// the same store.
 func TestAuditLogs(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	entries := []AuditEntry{
@@ -43,7 +44,7 @@ func TestAuditLogs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for _, limit := range []int{len(entries), 2} {
+			for _, limit := range []int{len(entries), 2, 0, -1} {
 				got, err := read.Recent(t.Context(), limit)
 				if err != nil {
 					t.Fatal(err)
