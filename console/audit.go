@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,12 +80,24 @@ func (m *MemoryAudit) Recent(_ context.Context, limit int) ([]AuditEntry, error)
 // StoreAudit keeps the audit trail as documents (collection
 // "console.audit") in a fulfillment.DocumentStore: given the Store that
 // several instances share, every instance's Audit page lists every
-// instance's entries, and they outlive a restart. It keeps every entry;
-// delete old ones with the store's DeleteDocuments.
+// instance's entries, and they outlive a restart. It keeps every entry of
+// a signed-in user; delete old ones with the store's DeleteDocuments. An
+// entry without one (Who empty: the refusal of a cross-origin request or
+// of a sign-in the provider refused, which anybody can send) is kept in
+// this instance's memory instead, the newest 10,000 of them, so that such
+// requests cannot grow the store; Recent lists both.
 type StoreAudit struct {
 	docs fulfillment.DocumentStore
 	seq  atomic.Uint64
+
+	mu   sync.Mutex
+	anon []fulfillment.Document // a ring of entries without a signed-in user
+	next int                    // where the next one goes once anon is full
 }
+
+// maxAnonymousAudit is how many entries without a signed-in user a
+// StoreAudit keeps in memory.
+const maxAnonymousAudit = 10000
 
 // AuditCollection is the document collection of a [StoreAudit].
 const AuditCollection = "console.audit"
@@ -92,7 +105,8 @@ const AuditCollection = "console.audit"
 // NewStoreAudit returns an AuditLog that keeps its entries in docs.
 func NewStoreAudit(docs fulfillment.DocumentStore) *StoreAudit { return &StoreAudit{docs: docs} }
 
-// Append keeps e as a new document, created at e.At.
+// Append keeps e as a new document, created at e.At: in the store, or in
+// memory if e has no signed-in user (Who).
 func (a *StoreAudit) Append(ctx context.Context, e AuditEntry) error {
 	data, err := json.Marshal(e)
 	if err != nil {
@@ -103,8 +117,19 @@ func (a *StoreAudit) Append(ctx context.Context, e AuditEntry) error {
 	// instances' IDs apart.
 	var r [8]byte
 	rand.Read(r[:])
-	id := fmt.Sprintf("%016x-%x", a.seq.Add(1), r)
-	if _, err := a.docs.PutDocument(ctx, fulfillment.Document{Collection: AuditCollection, ID: id, Created: e.At, Data: data}); err != nil {
+	doc := fulfillment.Document{Collection: AuditCollection, ID: fmt.Sprintf("%016x-%x", a.seq.Add(1), r), Created: e.At, Data: data}
+	if e.Who == "" {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if len(a.anon) < maxAnonymousAudit {
+			a.anon = append(a.anon, doc)
+		} else {
+			a.anon[a.next] = doc
+			a.next = (a.next + 1) % maxAnonymousAudit
+		}
+		return nil
+	}
+	if _, err := a.docs.PutDocument(ctx, doc); err != nil {
 		return fmt.Errorf("console: audit: %w", err)
 	}
 	return nil
@@ -120,6 +145,17 @@ func (a *StoreAudit) Recent(ctx context.Context, limit int) ([]AuditEntry, error
 	if err != nil {
 		return nil, fmt.Errorf("console: audit: %w", err)
 	}
+	a.mu.Lock()
+	docs = append(docs, a.anon...)
+	a.mu.Unlock()
+	// ListDocuments' order: newest first, equal times by ID descending.
+	slices.SortFunc(docs, func(x, y fulfillment.Document) int {
+		if c := y.Created.Compare(x.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(y.ID, x.ID)
+	})
+	docs = docs[:min(limit, len(docs))]
 	out := make([]AuditEntry, 0, len(docs))
 	for _, d := range docs {
 		var e AuditEntry

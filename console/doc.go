@@ -33,7 +33,9 @@
 // its upload (or its order), which writes its progress every few seconds:
 // a batch whose instance stopped writing shows as interrupted after five
 // minutes. Of two instances ordering one batch, one does (compare-and-swap
-// on its document). Batches are deleted after Config.BatchRetention.
+// on its document). Batches are deleted after Config.BatchRetention. A
+// StoreAudit keeps the entries without a signed-in user (refusals of
+// requests anybody can send) in its instance's memory, not in the store.
 //
 // Pages are rendered on the server (html/template) with one embedded
 // stylesheet and one small script, which only refreshes the page's live
