@@ -609,30 +609,7 @@ func TestConsoleSharesBatchesThroughTheStore(t *testing.T) {
 	cfg.RegisterHook = false
 	other := start(t, cfg) // signed in through the first: no OIDC app of its own
 
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, err := mw.CreateFormFile("file", "people.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(fw, "login\n%s\nghost@example.com\n", f.users[0].Profile.Login)
-	mw.Close()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.base+"/batch", &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Origin", a.base)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := b.hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/batch/") {
-		t.Fatalf("upload to the first instance = %d to %q, want 303 to /batch/…", resp.StatusCode, loc)
-	}
+	loc := b.upload(t, a.base, "people.csv", fmt.Sprintf("login\n%s\nghost@example.com\n", f.users[0].Profile.Login))
 
 	// The cookie jar sends the session to the other instance (same host,
 	// another port; the same session key).
@@ -641,5 +618,70 @@ func TestConsoleSharesBatchesThroughTheStore(t *testing.T) {
 	}
 	if resp, page := b.get(other.base + "/audit"); resp.StatusCode != http.StatusOK || !strings.Contains(page, "people.csv: 2 rows") {
 		t.Errorf("the other instance's Audit page (%d) does not list the upload:\n%s", resp.StatusCode, page)
+	}
+}
+
+// upload uploads a batch file named name to the console at base, as its
+// upload form does, and returns the batch's path.
+func (b *browser) upload(t *testing.T, base, name, content string) string {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(fw, content)
+	mw.Close()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/batch", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/batch/") {
+		t.Fatalf("upload of %s = %d to %q, want 303 to /batch/…", name, resp.StatusCode, loc)
+	}
+	return loc
+}
+
+// TestDemoConsoleKeepsBatches: the demo's console keeps a batch for the
+// retention in wall time, as its sessions: 30 fake days pass in five
+// minutes of the default demo day, and an upload deletes the batches
+// older than the retention.
+func TestDemoConsoleKeepsBatches(t *testing.T) {
+	ticks := make(chan struct{}, 1)
+	var srv *server
+	cfg := Config{Listen: "127.0.0.1:0", DemoUsers: 1, DemoDay: 100 * time.Millisecond, SyncInterval: time.Hour,
+		ShutdownTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler),
+		demoTick: time.Millisecond, started: func(s *server) { srv = s },
+		demoTicked: func(bool) {
+			select {
+			case ticks <- struct{}{}:
+			default:
+			}
+		}}
+	r := start(t, cfg)
+	w := srv.demo.world
+	b := signIn(t, w.Okta, r.base, "admin@example.com", nil)
+	first := b.upload(t, r.base, "first.csv", "login\nadmin@example.com\n")
+	past := w.Now().Add(console.DefaultBatchRetention + 24*time.Hour)
+	for w.Now().Before(past) {
+		select {
+		case <-ticks:
+		case <-t.Context().Done():
+			t.Fatal("the fake clock does not move")
+		}
+	}
+	b.upload(t, r.base, "second.csv", "login\nadmin@example.com\n")
+	if resp, page := b.get(r.base + first); resp.StatusCode != http.StatusOK || !strings.Contains(page, "first.csv") {
+		t.Errorf("the first batch after 31 fake days and another upload = %d, want 200 naming first.csv", resp.StatusCode)
 	}
 }

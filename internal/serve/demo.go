@@ -158,6 +158,7 @@ func (d *demo) consoleConfig(cc *console.Config, base string) (bool, error) {
 		RedirectURL: redirect, AdminGroup: demoAdminGroup}
 	cc.Clock = d.world.Now
 	cc.SessionTTL = d.fakeDuration(console.DefaultSessionTTL)
+	cc.BatchRetention = d.fakeDuration(console.DefaultBatchRetention) // else 30 fake days: minutes
 	return true, nil
 }
 
