@@ -3,6 +3,7 @@ package fulfillment_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,28 +91,56 @@ func TestCatchUpRecordsWhatTheHookMissed(t *testing.T) {
 	}
 }
 
-// TestCatchUpKeepsItsPlace: a catch-up that cannot record an event stops
-// there with the error; the next one from the same since records it.
+// TestCatchUpKeepsItsPlace: a catch-up that cannot save an order stops
+// there with the error, and the event stays unmarked: the next one from
+// the same since records it. A mark that fails after the save loses
+// nothing either: the order is recorded, and the next catch-up marks it.
 func TestCatchUpKeepsItsPlace(t *testing.T) {
-	store := &failingMarks{Store: fulfillment.NewMemoryStore()}
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
-	ctx := t.Context()
-	since := w.Now()
-	w.Advance(time.Minute)
-	orderAtOkta(t, w, "ada@example.com")
-	w.Advance(time.Minute)
-	store.fail = true
-	rep, err := w.Service.CatchUp(ctx, since)
-	if !errors.Is(err, errMarkFailed) || rep.Recorded() != 0 {
-		t.Fatalf("CatchUp with the store failing = %+v, %v; want errMarkFailed, nothing recorded", counts(rep), err)
+	for _, tc := range []struct {
+		name      string
+		failPut   bool
+		failMark  bool
+		wantFirst outcomes
+		firstErr  bool
+	}{
+		{name: "save fails", failPut: true, wantFirst: outcomes{Events: 1}, firstErr: true},
+		{name: "mark fails", failMark: true, wantFirst: outcomes{Events: 1, Recorded: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &faultyStore{MemoryStore: fulfillment.NewMemoryStore()}
+			w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+				fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+			ctx := t.Context()
+			since := w.Now()
+			w.Advance(time.Minute)
+			orderAtOkta(t, w, "ada@example.com")
+			w.Advance(time.Minute)
+			store.set(tc.failPut, tc.failMark)
+			rep, err := w.Service.CatchUp(ctx, since)
+			if tc.firstErr != errors.Is(err, errStoreFault) || (!tc.firstErr && err != nil) {
+				t.Fatalf("CatchUp with the store failing: error %v, want error %v", err, tc.firstErr)
+			}
+			if diff := cmp.Diff(tc.wantFirst, counts(rep)); diff != "" {
+				t.Errorf("CatchUp with the store failing (-want +got):\n%s", diff)
+			}
+			store.set(false, false)
+			rep, err = w.Service.CatchUp(ctx, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := outcomes{Events: 1, Recorded: 1}
+			if !tc.firstErr {
+				want = outcomes{Events: 1, Duplicate: 1}
+			}
+			if diff := cmp.Diff(want, counts(rep)); diff != "" {
+				t.Errorf("CatchUp again (-want +got):\n%s", diff)
+			}
+			if marked, err := store.EventMarked(ctx, w.Okta.Events()[0].UUID); err != nil || !marked {
+				t.Errorf("the event is not marked after the second catch-up (%v)", err)
+			}
+			w.WantStatus(ctx, "ada@example.com", fulfillment.FulfillmentStarted)
+		})
 	}
-	store.fail = false
-	rep, err = w.Service.CatchUp(ctx, since)
-	if err != nil || rep.Recorded() != 1 {
-		t.Fatalf("CatchUp again = %+v, %v; want the order recorded", counts(rep), err)
-	}
-	w.WantStatus(ctx, "ada@example.com", fulfillment.FulfillmentStarted)
 }
 
 // TestCatchUpReadsAt90DaysMost: a since beyond Okta's retention starts at
@@ -127,90 +156,38 @@ func TestCatchUpReadsAt90DaysMost(t *testing.T) {
 	}
 }
 
-var errMarkFailed = errors.New("test: MarkEvent fails")
+var errStoreFault = errors.New("test: the store fails")
 
-// failingMarks is a store whose MarkEvent fails while fail is set.
-type failingMarks struct {
-	fulfillment.Store
-	fail bool
+// faultyStore is a MemoryStore (an EventChecker) whose Put and MarkEvent
+// fail while told to.
+type faultyStore struct {
+	*fulfillment.MemoryStore
+	mu                sync.Mutex
+	failPut, failMark bool
 }
 
-func (s *failingMarks) MarkEvent(ctx context.Context, id string, at time.Time) (bool, error) {
-	if s.fail {
-		return false, errMarkFailed
-	}
-	return s.Store.MarkEvent(ctx, id, at)
+func (s *faultyStore) set(put, mark bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failPut, s.failMark = put, mark
 }
 
-// TestCatchUpOnOktasClock: the window of a catch-up is Okta's time (the
-// events' published times), so a Service whose clock is ahead of Okta's by
-// more than CatchUpOverlap still finds an order placed at Okta between two
-// catch-ups, and its Until is never ahead of Okta's clock.
-func TestCatchUpOnOktasClock(t *testing.T) {
-	const ahead = 10 * time.Minute
-	var w *fulfillmenttest.World
-	w = fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
-		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
-			c.Clock = func() time.Time { return w.Now().Add(ahead) }
-		}))
-	ctx := t.Context()
-	start := w.Now()
-	first, err := w.Service.CatchUp(ctx, start.Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
+func (s *faultyStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	s.mu.Lock()
+	fail := s.failPut
+	s.mu.Unlock()
+	if fail {
+		return fulfillment.Record{}, errStoreFault
 	}
-	if first.Until.After(start) {
-		t.Errorf("Until = %v, after Okta's clock %v", first.Until, start)
-	}
-	w.Advance(time.Minute)
-	orderAtOkta(t, w, "ada@example.com")
-	w.Advance(time.Minute)
-	second, err := w.Service.CatchUp(ctx, first.Until.Add(-fulfillment.CatchUpOverlap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(outcomes{Events: 1, Recorded: 1}, counts(second)); diff != "" {
-		t.Errorf("catch-up after an order at Okta (-want +got):\n%s", diff)
-	}
+	return s.MemoryStore.Put(ctx, r)
 }
 
-// TestCatchUpLearnsOktasClock: a process whose clock (the Service's and
-// the Okta client's, as in serve) is ahead of Okta's, on its first catch-up
-// (the client has no answer of Okta's yet), still ends it with an Until on
-// Okta's clock, learned from the answers' Date.
-func TestCatchUpLearnsOktasClock(t *testing.T) {
-	const ahead = 10 * time.Minute
-	var w *fulfillmenttest.World
-	local := func() time.Time { return w.Now().Add(ahead) }
-	w = fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
-		fulfillmenttest.WithOktaClient(okta.WithClock(funcClock(local))),
-		fulfillmenttest.WithConfig(func(c *fulfillment.Config) { c.Clock = local }))
-	ctx := t.Context()
-	start := w.Now()
-	first, err := w.Service.CatchUp(ctx, start.Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
+func (s *faultyStore) MarkEvent(ctx context.Context, id string, at time.Time) (bool, error) {
+	s.mu.Lock()
+	fail := s.failMark
+	s.mu.Unlock()
+	if fail {
+		return false, errStoreFault
 	}
-	// Okta's Date has whole seconds.
-	if first.Until.After(start) || first.Until.Before(start.Add(-time.Second)) {
-		t.Errorf("Until = %v, want Okta's clock %v (to the second)", first.Until, start)
-	}
-	w.Advance(time.Minute)
-	orderAtOkta(t, w, "ada@example.com")
-	w.Advance(time.Minute)
-	second, err := w.Service.CatchUp(ctx, first.Until.Add(-fulfillment.CatchUpOverlap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(outcomes{Events: 1, Recorded: 1}, counts(second)); diff != "" {
-		t.Errorf("catch-up after an order at Okta (-want +got):\n%s", diff)
-	}
+	return s.MemoryStore.MarkEvent(ctx, id, at)
 }
-
-// funcClock is an okta.Clock whose time is a function's and whose Sleep
-// does not wait.
-type funcClock func() time.Time
-
-func (c funcClock) Now() time.Time { return c() }
-
-func (c funcClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }

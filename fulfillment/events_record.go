@@ -100,8 +100,10 @@ var (
 // caller need not log it again; a redelivery is rejected again). The
 // recorded login is Okta's, not the event's.
 //
-// A store or Okta failure returns EventFailed with the error; nothing is
-// marked, so the event can be recorded by a later call. A malformed event
+// A store or Okta failure returns EventFailed with the error, and the
+// event can be recorded by a later call: with a Store that is an
+// [EventChecker] (every store of this module) the event is marked only
+// once its order is saved. A malformed event
 // ID is such a failure; a user ID no Okta user can have is rejected.
 // [Service.EventHandler] calls it for each event of a delivery before
 // answering; a program using [Service.QueuedEventHandler] hands the events
@@ -117,6 +119,7 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 	// No per-user lock here: Okta may deliver the event while Order for the
 	// same user is waiting on initiate-fulfillment-request. The store's
 	// compare-and-swap decides.
+	checker, markAfter := s.store.(EventChecker)
 	marked, checked := false, false
 	login := ev.Login
 	for range 3 {
@@ -128,6 +131,13 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 			return EventFailed, err
 		}
 		if rec.EventID == ev.ID {
+			if markAfter {
+				// The order is saved; its mark may not be (a mark that
+				// failed after the save).
+				if err := s.ensureMarked(ctx, checker, ev.ID); err != nil {
+					return EventFailed, err
+				}
+			}
 			return EventDuplicate, nil
 		}
 		if rec.Status == Deleted && !ev.Published.IsZero() && !ev.Published.After(rec.UpdatedAt) {
@@ -156,7 +166,18 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 			}
 			checked, login = true, oktaLogin
 		}
-		if !marked {
+		switch {
+		case markAfter:
+			// Handled before (its order since replaced or deleted, or
+			// found in flight)? The event is marked after the save below.
+			seen, err := checker.EventMarked(ctx, ev.ID)
+			if err != nil {
+				return EventFailed, err
+			}
+			if seen {
+				return EventDuplicate, nil
+			}
+		case !marked:
 			first, err := s.store.MarkEvent(ctx, ev.ID, s.now())
 			if err != nil {
 				return EventFailed, err
@@ -182,9 +203,27 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: order recorded from event",
 			slog.String("uuid", ev.ID), slog.String("user", ev.UserID))
 		s.wakeRun()
+		if markAfter {
+			if _, err := s.store.MarkEvent(ctx, ev.ID, s.now()); err != nil {
+				// The order is recorded, under the event's ID: a
+				// redelivery finds it there and marks the event then.
+				s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: event hook: order recorded, event not marked",
+					slog.String("uuid", ev.ID), slog.String("error", err.Error()))
+			}
+		}
 		return EventRecorded, nil
 	}
 	return EventFailed, fmt.Errorf("fulfillment: event %s: record of %q keeps changing", ev.ID, ev.UserID)
+}
+
+// ensureMarked marks the event unless it is marked.
+func (s *Service) ensureMarked(ctx context.Context, checker EventChecker, eventID string) error {
+	seen, err := checker.EventMarked(ctx, eventID)
+	if err != nil || seen {
+		return err
+	}
+	_, err = s.store.MarkEvent(ctx, eventID, s.now())
+	return err
 }
 
 // rejectEvent logs why ev creates no work (at warn, with the event's ID

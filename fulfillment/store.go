@@ -369,6 +369,19 @@ type Store interface {
 	MarkEvent(ctx context.Context, eventID string, at time.Time) (first bool, err error)
 }
 
+// EventChecker is implemented by a [Store] that can tell whether an event
+// was marked ([Store.MarkEvent]) without marking it. With it,
+// [Service.RecordEvent] marks an event only after the order it records is
+// saved: a save that fails (the store down, the context cancelled at
+// shutdown) leaves the event unmarked, so that a redelivery or a
+// [Service.CatchUp] records it. Without it, RecordEvent marks the event
+// before saving, and a save that fails after the mark loses the order.
+// Every store of this module implements it.
+type EventChecker interface {
+	// EventMarked reports whether MarkEvent marked the event.
+	EventMarked(ctx context.Context, eventID string) (bool, error)
+}
+
 // StatusCounter is implemented by a [Store] that can count its records by
 // status without reading them (an index scan in SQL): the counts of a
 // console's overview or a metrics gauge at 100,000 keys. Every store in

@@ -153,3 +153,19 @@ func (m *MemoryStore) MarkEvent(ctx context.Context, eventID string, at time.Tim
 	m.events[eventID] = at
 	return true, nil
 }
+
+// EventMarked implements [EventChecker].
+func (m *MemoryStore) EventMarked(ctx context.Context, eventID string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := CheckID("event ID", eventID); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, seen := m.events[eventID]
+	return seen, nil
+}
+
+var _ EventChecker = (*MemoryStore)(nil)

@@ -568,6 +568,20 @@ func (s *SQLiteStore) CountByStatus(ctx context.Context) (map[Status]int, error)
 	return counts, nil
 }
 
+// EventMarked implements [EventChecker].
+func (s *SQLiteStore) EventMarked(ctx context.Context, eventID string) (bool, error) {
+	if err := CheckID("event ID", eventID); err != nil {
+		return false, err
+	}
+	var n int
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE event_id = ?`, []any{eventID}, &n); err != nil {
+		return false, fmt.Errorf("fulfillment: sqlite: event %q marked: %w", eventID, err)
+	}
+	return n > 0, nil
+}
+
+var _ EventChecker = (*SQLiteStore)(nil)
+
 // MarkEvent implements [Store].
 func (s *SQLiteStore) MarkEvent(ctx context.Context, eventID string, at time.Time) (bool, error) {
 	if err := CheckID("event ID", eventID); err != nil {

@@ -33,6 +33,7 @@ var storeCases = []storeCase{
 	{"ListByteOrder", storeListByteOrder},
 	{"CountByStatus", storeCountByStatus},
 	{"MarkEvent", storeMarkEvent},
+	{"EventMarked", storeEventMarked},
 	{"ConcurrentMarkEvent", storeConcurrentMarkEvent},
 	{"ConcurrentCAS", storeConcurrentCAS},
 	{"ConcurrentCASOneWinner", storeConcurrentCASOneWinner},
@@ -349,6 +350,43 @@ func storeListByteOrder(t *testing.T, s fulfillment.Store) {
 	}
 	if diff := cmp.Diff(want, paged); diff != "" {
 		t.Errorf("List paged by 2 (-want +got):\n%s", diff)
+	}
+}
+
+// storeEventMarked checks, for a store that is a
+// [fulfillment.EventChecker], that EventMarked tells the events MarkEvent
+// marked, exactly, without marking any, and refuses invalid IDs.
+func storeEventMarked(t *testing.T, s fulfillment.Store) {
+	c, ok := s.(fulfillment.EventChecker)
+	if !ok {
+		t.Skip("the store is not a fulfillment.EventChecker")
+	}
+	ctx := t.Context()
+	marked := func(id string) bool {
+		t.Helper()
+		got, err := c.EventMarked(ctx, id)
+		if err != nil {
+			t.Fatalf("EventMarked(%q): %v", id, err)
+		}
+		return got
+	}
+	if marked("evt-1") {
+		t.Error("EventMarked of an event never marked = true")
+	}
+	if first, err := s.MarkEvent(ctx, "evt-1", storeT0); err != nil || !first {
+		t.Fatalf("MarkEvent after EventMarked = %v, %v; want first: EventMarked must not mark", first, err)
+	}
+	got := map[string]bool{}
+	for _, id := range []string{"evt-1", "EVT-1", "evt-2", "evt-1 "} {
+		got[id] = marked(id)
+	}
+	if diff := cmp.Diff(map[string]bool{"evt-1": true, "EVT-1": false, "evt-2": false, "evt-1 ": false}, got); diff != "" {
+		t.Errorf("EventMarked (-want +got):\n%s", diff)
+	}
+	for _, id := range []string{"", "evt\x00", strings.Repeat("e", fulfillment.MaxIDLen+1)} {
+		if _, err := c.EventMarked(ctx, id); err == nil {
+			t.Errorf("EventMarked(%q) succeeded, want an error", id)
+		}
 	}
 }
 

@@ -387,9 +387,22 @@ func (s *Store) MarkEvent(ctx context.Context, eventID string, at time.Time) (bo
 	return tag.RowsAffected() == 1, nil
 }
 
+// EventMarked implements [fulfillment.EventChecker].
+func (s *Store) EventMarked(ctx context.Context, eventID string) (bool, error) {
+	if err := fulfillment.CheckID("event ID", eventID); err != nil {
+		return false, fmt.Errorf("pgstore: %w", err)
+	}
+	var marked bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.events+` WHERE event_id = $1)`, eventID).Scan(&marked); err != nil {
+		return false, fmt.Errorf("pgstore: event %q marked: %w", eventID, err)
+	}
+	return marked, nil
+}
+
 var (
 	_ fulfillment.Store         = (*Store)(nil)
 	_ fulfillment.StatusCounter = (*Store)(nil)
 	_ fulfillment.DueLister     = (*Store)(nil)
 	_ fulfillment.DocumentStore = (*Store)(nil)
+	_ fulfillment.EventChecker  = (*Store)(nil)
 )
