@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,5 +202,74 @@ func TestCatchUpWithAnOAuthApp(t *testing.T) {
 				t.Errorf("the failure does not say to grant okta.logs.read:\n%s", logs)
 			}
 		})
+	}
+}
+
+// downStore is a MemoryStore (so a DocumentStore and an EventChecker)
+// whose Put fails while it is down.
+type downStore struct {
+	*fulfillment.MemoryStore
+	mu   sync.Mutex
+	down bool
+}
+
+func (s *downStore) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+func (s *downStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		return fulfillment.Record{}, errors.New("test: the store is down")
+	}
+	return s.MemoryStore.Put(ctx, r)
+}
+
+// TestCatchUpRecordsWhatTheQueueGaveUpOn: an event accepted while the
+// store was down, which the hook queue gave up on after its retries (Okta
+// got its 200 and will not deliver it again), is recorded by the next
+// catch-up once the store is back.
+func TestCatchUpRecordsWhatTheQueueGaveUpOn(t *testing.T) {
+	f := startFakes(t, 1, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
+	store := &downStore{MemoryStore: fulfillment.NewMemoryStore()}
+	cfg := f.config(store)
+	cfg.CatchUpInterval = time.Hour
+	var srv *server
+	cfg.started = func(s *server) {
+		srv = s
+		s.queue.retries = []time.Duration{time.Millisecond}
+	}
+	outcomes := make(chan fulfillment.EventOutcome, 4)
+	cfg.eventDone = func(_ fulfillment.HookEvent, out fulfillment.EventOutcome) { outcomes <- out }
+	_, ch := startCatchingUp(t, cfg)
+	if c := nextCatchUp(t, ch); c.err != nil {
+		t.Fatal(c.err)
+	}
+
+	store.setDown(true)
+	if err := f.okta.SetNow(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.order(t, f.users[0])
+	select {
+	case out := <-outcomes:
+		if out != fulfillment.EventFailed {
+			t.Fatalf("the queue's outcome with the store down = %v, want failed", out)
+		}
+	case <-t.Context().Done():
+		t.Fatal("the event was never taken from the queue")
+	}
+	store.setDown(false)
+
+	rep, err := srv.catchUp(t.Context(), store)
+	if err != nil || rep.Recorded() != 1 {
+		t.Fatalf("catch-up after the store came back = %+v, %v; want the order recorded", rep, err)
+	}
+	if rec, err := store.Get(t.Context(), f.users[0].ID); err != nil || rec.Step == "" {
+		t.Fatalf("record = %+v, %v", rec, err)
 	}
 }

@@ -27,6 +27,10 @@ type hookQueue struct {
 	kick    func() // wakes the Sync loop after an order was recorded or found in flight
 	retries []time.Duration
 	done    func(fulfillment.HookEvent, fulfillment.EventOutcome) // tests
+	// catchUp: serve catches up from Okta's System Log, which records
+	// an event the queue gave up on (RecordEvent marks an event only
+	// once its order is saved).
+	catchUp bool
 
 	mu      sync.Mutex
 	pending map[string]bool // event IDs queued or being recorded
@@ -162,8 +166,13 @@ func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 				outcome = "abandoned"
 			}
 			q.m.events.WithLabelValues(outcome).Inc()
-			q.log.LogAttrs(ctx, slog.LevelError, "serve: event NOT recorded (Okta will not deliver it again: order the key with preenroll order)",
-				append(attrs, slog.String("error", fmt.Sprint(err)))...)
+			if q.catchUp {
+				q.log.LogAttrs(ctx, slog.LevelWarn, "serve: event not recorded yet (Okta will not deliver it again; the next catch-up from its System Log records it)",
+					append(attrs, slog.String("error", fmt.Sprint(err)))...)
+			} else {
+				q.log.LogAttrs(ctx, slog.LevelError, "serve: event NOT recorded (Okta will not deliver it again and the catch-up is off: order the key with preenroll order)",
+					append(attrs, slog.String("error", fmt.Sprint(err)))...)
+			}
 			q.finished(ev, out)
 			return
 		}
