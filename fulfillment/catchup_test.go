@@ -191,3 +191,61 @@ func (s *faultyStore) MarkEvent(ctx context.Context, id string, at time.Time) (b
 	}
 	return s.MemoryStore.MarkEvent(ctx, id, at)
 }
+
+// chanTicker is a Run ticker the test ticks.
+type chanTicker chan time.Time
+
+func (c chanTicker) C() <-chan time.Time { return c }
+func (chanTicker) Stop()                 {}
+
+// TestRunCatchesUp: with Config.CatchUpEvery, Run catches up from the
+// checkpoint before its first pass and again once CatchUpEvery has passed:
+// orders placed at Okta that no hook delivered are recorded and shipped.
+func TestRunCatchesUp(t *testing.T) {
+	tick := make(chanTicker)
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo")),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.CatchUpEvery = time.Minute
+			c.NewTicker = func(time.Duration) fulfillment.Ticker { return tick }
+		}))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure, never reached when it works
+	defer cancel()
+	if _, err := w.Service.CatchUpFromCheckpoint(ctx); err != nil { // the checkpoint: serve started here
+		t.Fatal(err)
+	}
+	created := make(chan string, 2)
+	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) {
+		if c.Step == fulfillment.StepShipmentCreated {
+			created <- c.UserID
+		}
+	})
+	shipped := func(login string) {
+		t.Helper()
+		select {
+		case id := <-created:
+			if id != w.User(login).ID {
+				t.Errorf("shipment created for %s, want %s's", id, login)
+			}
+		case <-ctx.Done():
+			t.Fatalf("Run did not catch up the order of %s", login)
+		}
+	}
+
+	w.Advance(time.Minute)
+	orderAtOkta(t, w, "ada@example.com")
+	w.Advance(time.Minute)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Service.Run(runCtx) }()
+	shipped("ada@example.com")
+
+	orderAtOkta(t, w, "bo@example.com")
+	w.Advance(time.Minute)
+	tick <- w.Now()
+	shipped("bo@example.com")
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+}

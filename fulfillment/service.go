@@ -131,6 +131,12 @@ type Config struct {
 	Concurrency int
 	// PollInterval is Run's schedule (default 1 h).
 	PollInterval time.Duration
+	// CatchUpEvery, if positive, makes Run catch up from Okta's System Log
+	// ([Service.CatchUpFromCheckpoint]) before a pass, at most this often:
+	// the orders whose event hook delivery never arrived. An OAuth service
+	// app needs the okta.logs.read scope for it (see SystemLog). Zero: Run
+	// does not catch up.
+	CatchUpEvery time.Duration
 	// Clock returns the current time (default time.Now).
 	Clock func() time.Time
 	// Rand is the source of idempotency keys, instance IDs and the choice
@@ -300,8 +306,12 @@ type Config struct {
 type Service struct {
 	okta   *okta.Client
 	syslog *okta.Client // Config.SystemLog, or okta
-	yubico *yubico.Client
-	store  Store
+	// localDocs keeps the catch-up checkpoint when the store is no
+	// DocumentStore.
+	localDocs    *MemoryStore
+	catchUpEvery time.Duration
+	yubico       *yubico.Client
+	store        Store
 
 	rpIDs               []string
 	defaults            Item
@@ -384,6 +394,8 @@ func New(cfg Config) (*Service, error) {
 		return bad("Concurrency %d: want 0 (default %d) to %d", cfg.Concurrency, DefaultConcurrency, maxConcurrency)
 	case cfg.PollInterval < 0:
 		return bad("PollInterval %v: must not be negative", cfg.PollInterval)
+	case cfg.CatchUpEvery < 0:
+		return bad("CatchUpEvery %v: must not be negative", cfg.CatchUpEvery)
 	case cfg.Lease < 0:
 		return bad("Lease %v: must not be negative", cfg.Lease)
 	case cfg.SyncClaim < 0:
@@ -402,6 +414,8 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		okta:                cfg.Okta,
 		syslog:              cmp.Or(cfg.SystemLog, cfg.Okta),
+		localDocs:           NewMemoryStore(),
+		catchUpEvery:        cfg.CatchUpEvery,
 		yubico:              cfg.Yubico,
 		store:               cfg.Store,
 		rpIDs:               append([]string(nil), cfg.RPIDs...),

@@ -214,7 +214,10 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 // Run calls [Service.Sync] at once and then every Config.PollInterval (on
 // the ticker from Config.NewTicker), and also soon after this Service
 // recorded a new order ([Service.Order], [Service.OrderBatch] or the event
-// handler), until ctx is done; then it returns ctx's error.
+// handler), until ctx is done; then it returns ctx's error. With
+// Config.CatchUpEvery it catches up ([Service.CatchUpFromCheckpoint])
+// before the first pass and before a pass at least that long after the
+// last catch-up.
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
@@ -224,7 +227,14 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	t := s.newTicker(s.pollInterval)
 	defer t.Stop()
+	var caughtUp time.Time // when Run last caught up
 	for {
+		if s.catchUpEvery > 0 && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
+			if _, err := s.CatchUpFromCheckpoint(ctx); err != nil && ctx.Err() == nil {
+				s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up from Okta's System Log failed", slog.String("error", err.Error()))
+			}
+			caughtUp = s.now()
+		}
 		if _, err := s.Sync(ctx); errors.Is(err, ErrDraining) {
 			return err
 		} else if err != nil && ctx.Err() == nil {

@@ -170,11 +170,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	loops.Go(func() { s.probeLoop(work) })
 	if cfg.CatchUpInterval > 0 {
-		docs, ok := s.store.(fulfillment.DocumentStore)
-		if !ok {
-			docs = fulfillment.NewMemoryStore() // the checkpoint lasts as long as the process
-		}
-		loops.Go(func() { s.catchUpLoop(work, docs) })
+		loops.Go(func() { s.catchUpLoop(work) })
 	}
 	if s.demo != nil {
 		if err := s.demo.begin(work, base+cfg.HookPath); err != nil {
