@@ -83,6 +83,9 @@ func start(ctx context.Context, listen, org, oktaTokenFile, yubicoTokenFile, hoo
 	}
 	return serve(ctx, ln, fulfillment.Config{
 		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, EventHookSecret: okta.Secret(hookSecret), Logger: logger,
+		// Okta delivers an event hook at most twice: Run also reads the
+		// orders in Okta's System Log that no delivery brought.
+		CatchUpEvery: 15 * time.Minute,
 	})
 }
 
