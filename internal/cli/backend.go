@@ -114,6 +114,11 @@ func (inv *Invocation) clock() okta.Clock {
 // after -okta-timeout, and every slow request and retry is reported on
 // stderr.
 func newOktaClient(inv *Invocation) (*okta.Client, error) {
+	return newOktaClientScoped(inv, inv.Config.OktaScopes)
+}
+
+// newOktaClientScoped is newOktaClient whose OAuth tokens ask for scopes.
+func newOktaClientScoped(inv *Invocation, scopes []string) (*okta.Client, error) {
 	cfg := inv.Config
 	w := &waitReporter{service: "Okta", w: inv.Stderr, base: httpclient.DefaultTransport(), clock: inv.clock(),
 		slowAfter: inv.deps.slowAfter, timeout: cfg.OktaTimeout}
@@ -126,7 +131,7 @@ func newOktaClient(inv *Invocation) (*okta.Client, error) {
 		// An OAuth 2.0 service app: client credentials with a signed
 		// client assertion, tokens cached and renewed before expiry.
 		opts = append(opts, okta.WithOAuth(okta.OAuthConfig{
-			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,
+			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: scopes, DPoP: cfg.OktaDPoP,
 		}))
 	}
 	return okta.NewClient(cfg.OktaOrg, string(cfg.oktaToken), opts...)
@@ -158,6 +163,15 @@ func (b *backend) service(inv *Invocation, store fulfillment.Store) (*fulfillmen
 	}
 	if b.fakeYubico != nil {
 		cfg.Clock = b.fakeYubico.Now
+	}
+	if inv.Config.CatchUp && inv.Config.oktaKey != nil {
+		// The catch-up's token asks for okta.logs.read alone: an app
+		// without that grant fails the catch-up, not the pass.
+		lc, err := newOktaClientScoped(inv, []string{okta.ScopeLogsRead})
+		if err != nil {
+			return nil, err
+		}
+		cfg.SystemLog = lc
 	}
 	return fulfillment.New(cfg)
 }

@@ -57,6 +57,9 @@ type Config struct {
 	Store string
 	// RPIDs are the WebAuthn relying-party IDs (default: the org's host).
 	RPIDs []string
+	// CatchUp makes sync first record the orders in Okta's System Log
+	// that no event hook delivered (fulfillment.Service.CatchUpFromCheckpoint).
+	CatchUp bool
 	// Item is what is ordered.
 	Item fulfillment.Item
 	// Concurrency is how many users are worked on at once.
@@ -254,6 +257,13 @@ var settings = []*Setting{
 				}
 			}
 			return nil
+		}},
+	{Name: "catch-up", Bool: true, Default: "false", Commands: []string{"sync"},
+		Usage: "first record the orders placed in Okta since the last catch-up on -store that no event hook delivered, from Okta's System Log (the first run on a store reads nothing and starts there); an OAuth service app needs okta.logs.read",
+		set: func(c *Config, v string) error {
+			b, err := parseBool(v)
+			c.CatchUp = b
+			return err
 		}},
 	{Name: "product", Default: "1", Usage: "Yubico product ID (1 YubiKey 5 NFC, 29 5C NFC, 54/55 FIPS)", Commands: []string{"order", "batch"},
 		set: func(c *Config, v string) error { c.Item.ProductID = v; return nil }},

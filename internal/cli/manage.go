@@ -92,9 +92,12 @@ keys at Okta, create the Yubico shipments, follow them, activate shipped keys
 and send their PINs, notice first sign-ins. A key waiting for Yubico or for
 its first sign-in is looked at only when its next check is due (see check).
 A deployment runs this on a schedule (or preenroll serve); failures are
-listed and recorded.
+listed and recorded. With -catch-up it first records the orders placed in
+Okta (its Admin Console, a workflow) since the last catch-up on -store, from
+Okta's System Log: a deployment without serve's event hook fulfils them too.
 
-Exit codes: 0 the pass ran and no record failed, 1 otherwise, 2 bad usage.`,
+Exit codes: 0 the pass (and the catch-up) ran and no record failed, 1
+otherwise, 2 bad usage.`,
 		Run: runSync,
 	})
 }
@@ -251,6 +254,17 @@ func runSync(ctx context.Context, inv *Invocation) int {
 		return code
 	}
 	defer b.Close()
+	caughtUp := true
+	if inv.Config.CatchUp {
+		cu, err := svc.CatchUpFromCheckpoint(ctx)
+		if err != nil {
+			caughtUp = false
+			report(ctx, inv.Stderr, "preenroll sync: catch-up from Okta's System Log (the next run tries again from the same point)", err)
+		} else {
+			fmt.Fprintf(inv.Stdout, "catch-up: %d orders recorded that no event hook delivered (%d events read from Okta's System Log since %s)\n",
+				cu.Recorded(), cu.Events, cu.Since.UTC().Format(time.RFC3339))
+		}
+	}
 	rep, err := svc.Sync(ctx)
 	// This run's claims go with it, so that the next run (or a serve
 	// sharing the store) takes the records at once; a step abandoned by an
@@ -271,7 +285,7 @@ func runSync(ctx context.Context, inv *Invocation) int {
 	for _, f := range failures {
 		fmt.Fprintf(inv.Stderr, "  %s (%s): %s\n", safe(f.Login), f.UserID, describe(ctx, f.Err))
 	}
-	if len(rep.Failures) > 0 {
+	if len(rep.Failures) > 0 || !caughtUp {
 		return ExitFailed
 	}
 	return ExitOK
