@@ -34,39 +34,55 @@ func (c *Client) AddUserToGroup(ctx context.Context, groupID, userID string) err
 // zero User.
 //
 // Errors: ErrInvalidArgument; *APIError wrapping ErrNotFound (unknown group),
-// ErrForbidden, ErrRateLimited; an error if a next link points outside the org.
+// ErrForbidden, ErrRateLimited; an error if a next link points elsewhere than
+// the group's member list on the org.
 func (c *Client) ListGroupMembers(ctx context.Context, groupID string) iter.Seq2[User, error] {
-	const op = "list group members"
-	return func(yield func(User, error) bool) {
-		k := &call{
-			op: op, method: "GET", route: "/api/v1/groups/{id}/users",
-			args: []pathArg{{"groupID", groupID}}, idempotent: true,
-			query: url.Values{"limit": {"200"}},
-		}
+	k := &call{
+		op: "list group members", method: "GET", route: "/api/v1/groups/{id}/users",
+		args: []pathArg{{"groupID", groupID}}, idempotent: true,
+		query: url.Values{"limit": {"200"}},
+	}
+	return pages[User](ctx, c, k, "/api/v1/groups/"+url.PathEscape(groupID)+"/users", "the org's list of the group's members", nil)
+}
+
+// pages iterates over the items of a list Okta pages with Link rel="next":
+// the page first asks for, then each next link, which must stay on the org at
+// path (what names it in the error: "the org's System Log"), fetched
+// lazily as the loop advances, at most maxPages. endAt, if not nil, ends
+// the iteration after a page whose item count it accepts, whatever the
+// page's links. An error is yielded once, as the last element, with a
+// zero T.
+func pages[T any](ctx context.Context, c *Client, first *call, path, what string, endAt func(n int) bool) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		k := *first // each iteration starts at the first page
+		var zero T
 		for page := 0; ; page++ {
 			if page == maxPages {
-				yield(User{}, fmt.Errorf("okta: %s: more than %d pages", op, maxPages))
+				yield(zero, fmt.Errorf("okta: %s: more than %d pages", k.op, maxPages))
 				return
 			}
-			var users []User
-			k.out = &users
-			h, err := c.do(ctx, k)
+			var items []T
+			k.out = &items
+			h, err := c.do(ctx, &k)
 			if err != nil {
-				yield(User{}, err)
+				yield(zero, err)
 				return
 			}
-			for _, u := range users {
-				if !yield(u, nil) {
+			for _, it := range items {
+				if !yield(it, nil) {
 					return
 				}
+			}
+			if endAt != nil && endAt(len(items)) {
+				return
 			}
 			next := nextLink(h)
 			if next == "" {
 				return
 			}
 			nu, err := url.Parse(next)
-			if err != nil || nu.Scheme != c.org.Scheme || nu.Host != c.org.Host {
-				yield(User{}, fmt.Errorf("okta: %s: next link %q is outside the org", op, next))
+			if err != nil || nu.Scheme != c.org.Scheme || nu.Host != c.org.Host || nu.Path != path {
+				yield(zero, fmt.Errorf("okta: %s: next link %q is outside %s", k.op, next, what))
 				return
 			}
 			k.rawURL, k.query = nu.String(), nil

@@ -81,46 +81,16 @@ type LogQuery struct {
 // org's System Log, or after 10000 pages.
 func (c *Client) ListLogEvents(ctx context.Context, q LogQuery) iter.Seq2[LogEvent, error] {
 	const op = "list log events"
-	return func(yield func(LogEvent, error) bool) {
-		query, err := q.values(op)
-		if err != nil {
-			yield(LogEvent{}, err)
-			return
-		}
-		polling := q.Until.IsZero()
-		k := &call{op: op, method: "GET", route: logsRoute, idempotent: true, query: query}
-		for page := 0; ; page++ {
-			if page == maxPages {
-				yield(LogEvent{}, fmt.Errorf("okta: %s: more than %d pages", op, maxPages))
-				return
-			}
-			var events []LogEvent
-			k.out = &events
-			h, err := c.do(ctx, k)
-			if err != nil {
-				yield(LogEvent{}, err)
-				return
-			}
-			for _, e := range events {
-				if !yield(e, nil) {
-					return
-				}
-			}
-			if polling && len(events) == 0 {
-				return // a polling query's next link never ends
-			}
-			next := nextLink(h)
-			if next == "" {
-				return
-			}
-			nu, err := url.Parse(next)
-			if err != nil || nu.Scheme != c.org.Scheme || nu.Host != c.org.Host || nu.Path != logsRoute {
-				yield(LogEvent{}, fmt.Errorf("okta: %s: next link %q is outside the org's System Log", op, next))
-				return
-			}
-			k.rawURL, k.query = nu.String(), nil
-		}
+	query, err := q.values(op)
+	if err != nil {
+		return func(yield func(LogEvent, error) bool) { yield(LogEvent{}, err) }
 	}
+	var endAt func(int) bool
+	if q.Until.IsZero() {
+		endAt = func(n int) bool { return n == 0 } // a polling query's next link never ends
+	}
+	k := &call{op: op, method: "GET", route: logsRoute, idempotent: true, query: query}
+	return pages[LogEvent](ctx, c, k, logsRoute, "the org's System Log", endAt)
 }
 
 // values validates q and returns the query parameters of its first page.
