@@ -156,6 +156,18 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 				slog.String("uuid", ev.ID), slog.String("user", ev.UserID), slog.String("status", string(rec.Status)))
 			return EventInFlight, nil
 		}
+		if markAfter {
+			// Handled before (its order since replaced or deleted, or
+			// found in flight)? Asked before Okta is: a duplicate costs no
+			// Okta call. The event is marked after the save below.
+			seen, err := checker.EventMarked(ctx, ev.ID)
+			if err != nil {
+				return EventFailed, err
+			}
+			if seen {
+				return EventDuplicate, nil
+			}
+		}
 		if !checked {
 			oktaLogin, reject, err := s.checkEventUser(ctx, ev)
 			if err != nil {
@@ -166,18 +178,7 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 			}
 			checked, login = true, oktaLogin
 		}
-		switch {
-		case markAfter:
-			// Handled before (its order since replaced or deleted, or
-			// found in flight)? The event is marked after the save below.
-			seen, err := checker.EventMarked(ctx, ev.ID)
-			if err != nil {
-				return EventFailed, err
-			}
-			if seen {
-				return EventDuplicate, nil
-			}
-		case !marked:
+		if !markAfter && !marked {
 			first, err := s.store.MarkEvent(ctx, ev.ID, s.now())
 			if err != nil {
 				return EventFailed, err

@@ -151,3 +151,49 @@ func TestQueuedEventHandler(t *testing.T) {
 		t.Errorf("the queued handler recorded %d records itself", len(recs))
 	}
 }
+
+// TestRecordEventDuplicateAsksNoOkta: an event marked before (here as in
+// flight, the event of an order made with Order) whose user's key has
+// since become active is a duplicate when delivered again (a catch-up over
+// an older window reads it): with a Store that is an EventChecker it is
+// found so without asking Okta about the user, which is unreachable here.
+// A Store without EventChecker marks after asking Okta (a rejected event
+// must stay unmarked), so it still needs Okta; an event never marked does
+// too.
+func TestRecordEventDuplicateAsksNoOkta(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		Outcome EventOutcome
+		Failed  bool
+	}
+	for _, tc := range []struct {
+		name    string
+		store   Store
+		eventID string
+		want    got
+	}{
+		{"EventChecker, marked", NewMemoryStore(), "ev-marked", got{Outcome: EventDuplicate}},
+		{"EventChecker, never marked", NewMemoryStore(), "ev-new", got{Outcome: EventFailed, Failed: true}},
+		{"no EventChecker, marked", struct{ Store }{NewMemoryStore()}, "ev-marked", got{Outcome: EventFailed, Failed: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := offlineConfig(t) // Okta unreachable
+			cfg.Store = tc.store
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			if _, err := tc.store.Put(ctx, Record{UserID: "00uada", Login: "ada@example.com", Status: Active, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tc.store.MarkEvent(ctx, "ev-marked", t0); err != nil {
+				t.Fatal(err)
+			}
+			out, err := s.RecordEvent(ctx, HookEvent{ID: tc.eventID, UserID: "00uada", Items: []Item{cfg.Defaults}, Published: t0.Add(time.Minute)})
+			if diff := cmp.Diff(tc.want, got{Outcome: out, Failed: err != nil}); diff != "" {
+				t.Errorf("RecordEvent (-want +got):\n%s (error %v)", diff, err)
+			}
+		})
+	}
+}
