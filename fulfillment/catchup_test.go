@@ -249,3 +249,31 @@ func TestRunCatchesUp(t *testing.T) {
 		t.Errorf("Run = %v, want context.Canceled", err)
 	}
 }
+
+// TestRunAfterDrainDoesNotCatchUp: after Drain, Run starts no new record:
+// it returns ErrDraining without catching up, so the order placed at Okta
+// is left to the next instance's catch-up (the checkpoint did not move).
+func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
+	store := fulfillment.NewMemoryStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) { c.CatchUpEvery = time.Minute }))
+	ctx := t.Context()
+	if _, err := w.Service.CatchUpFromCheckpoint(ctx); err != nil { // the checkpoint
+		t.Fatal(err)
+	}
+	w.Advance(time.Minute)
+	orderAtOkta(t, w, "ada@example.com")
+	w.Advance(time.Minute)
+	w.Service.Drain()
+	if err := w.Service.Run(ctx); !errors.Is(err, fulfillment.ErrDraining) {
+		t.Fatalf("Run after Drain = %v, want ErrDraining", err)
+	}
+	if rec, err := store.Get(ctx, w.User("ada@example.com").ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {
+		t.Errorf("after Run while draining: record %+v, %v; want none (no catch-up)", rec, err)
+	}
+	rep, err := w.Service.CatchUpFromCheckpoint(ctx)
+	if err != nil || rep.Recorded() != 1 {
+		t.Errorf("the next catch-up = %+v, %v; want the order recorded", counts(rep), err)
+	}
+}

@@ -217,7 +217,7 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 // handler), until ctx is done; then it returns ctx's error. With
 // Config.CatchUpEvery it catches up ([Service.CatchUpFromCheckpoint])
 // before the first pass and before a pass at least that long after the
-// last catch-up.
+// last catch-up (not after Drain).
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
@@ -229,7 +229,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer t.Stop()
 	var caughtUp time.Time // when Run last caught up
 	for {
-		if s.catchUpEvery > 0 && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
+		// Not after Drain: a catch-up records new orders (the next
+		// instance's catch-up reads them, the checkpoint not moved).
+		if s.catchUpEvery > 0 && s.stopping(ctx) == nil && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
 			if _, err := s.CatchUpFromCheckpoint(ctx); err != nil && ctx.Err() == nil {
 				s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up from Okta's System Log failed", slog.String("error", err.Error()))
 			}
