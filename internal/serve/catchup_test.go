@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/syncio"
@@ -237,5 +239,64 @@ func TestCatchUpRecordsWhatTheQueueGaveUpOn(t *testing.T) {
 	}
 	if rec, err := store.Get(t.Context(), f.users[0].ID); err != nil || rec.Step == "" {
 		t.Fatalf("record = %+v, %v", rec, err)
+	}
+}
+
+// TestGiveUpWithAStoreThatMarksFirst: with a store that is no
+// fulfillment.EventChecker (a user's wrapper that embeds
+// fulfillment.Store hides it), RecordEvent marks an event before saving
+// its order, so an event whose save failed is marked: the queue that gives
+// up on it must not promise that the catch-up records it (the catch-up
+// finds it a duplicate), and logs it at error level, to be ordered by hand.
+func TestGiveUpWithAStoreThatMarksFirst(t *testing.T) {
+	f := startFakes(t, 1, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
+	down := &downStore{MemoryStore: fulfillment.NewMemoryStore()}
+	store := struct{ fulfillment.Store }{down} // hides EventChecker (and DocumentStore)
+	logs := &syncio.Buffer{}
+	cfg := f.config(store)
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	cfg.CatchUpInterval = time.Hour
+	var srv *server
+	cfg.started = func(s *server) {
+		srv = s
+		s.queue.retries = nil // gives up after the first failure
+	}
+	outcomes := make(chan fulfillment.EventOutcome, 4)
+	cfg.eventDone = func(_ fulfillment.HookEvent, out fulfillment.EventOutcome) { outcomes <- out }
+	_, ch := startCatchingUp(t, cfg)
+	if c := nextCatchUp(t, ch); c.err != nil {
+		t.Fatal(c.err)
+	}
+
+	down.setDown(true)
+	if err := f.okta.SetNow(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.order(t, f.users[0])
+	select {
+	case out := <-outcomes:
+		if out != fulfillment.EventFailed {
+			t.Fatalf("the queue's outcome with the store down = %v, want failed", out)
+		}
+	case <-t.Context().Done():
+		t.Fatal("the event was never taken from the queue")
+	}
+	down.setDown(false)
+
+	type line struct{ Level, Msg string }
+	var got []line
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		var rec line
+		if json.Unmarshal([]byte(l), &rec) == nil && strings.Contains(strings.ToLower(rec.Msg), "event not recorded") {
+			got = append(got, line{rec.Level, rec.Msg[:strings.Index(rec.Msg, " (")]})
+		}
+	}
+	if diff := cmp.Diff([]line{{"ERROR", "serve: event NOT recorded"}}, got); diff != "" {
+		t.Errorf("the give-up lines (-want +got):\n%s", diff)
+	}
+	// Why: the catch-up takes the event for handled.
+	rep, err := srv.svc.CatchUpFromCheckpoint(t.Context())
+	if err != nil || rep.Recorded() != 0 || rep.Outcomes[fulfillment.EventDuplicate] != 1 {
+		t.Errorf("catch-up = %+v, %v; want the event a duplicate", rep, err)
 	}
 }

@@ -101,6 +101,15 @@ type Config struct {
 	Store string
 	// StoreBackend, if set, is an open store used instead of Store (a
 	// fulfillment/pgstore for several machines, say); Run does not close it.
+	// A wrapper around a store of this module must also forward its
+	// optional interfaces (a struct embedding fulfillment.Store hides
+	// them): without fulfillment.EventChecker an event whose order could
+	// not be saved is marked handled, so that neither the hook queue's
+	// retries nor the catch-up record it; without
+	// fulfillment.DocumentStore the catch-up checkpoint lives in this
+	// process only (the first catch-up after a restart reads nothing,
+	// missing the orders placed while serve was down), and the console's
+	// batches and audit trail too.
 	StoreBackend fulfillment.Store
 	// RPIDs are the relying-party IDs (default: the org's host name).
 	RPIDs []string

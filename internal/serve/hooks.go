@@ -29,8 +29,13 @@ type hookQueue struct {
 	done    func(fulfillment.HookEvent, fulfillment.EventOutcome) // tests
 	// catchUp: serve catches up from Okta's System Log, which records
 	// an event the queue gave up on (RecordEvent marks an event only
-	// once its order is saved).
+	// once its order is saved) provided that the store is a
+	// fulfillment.EventChecker.
 	catchUp bool
+	// marksFirst: the store is no fulfillment.EventChecker, so RecordEvent
+	// marks an event before saving its order: an event whose save failed
+	// is marked, and the catch-up takes it for handled.
+	marksFirst bool
 
 	mu      sync.Mutex
 	pending map[string]bool // event IDs queued or being recorded
@@ -166,12 +171,14 @@ func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 				outcome = "abandoned"
 			}
 			q.m.events.WithLabelValues(outcome).Inc()
-			if q.catchUp {
-				q.log.LogAttrs(ctx, slog.LevelWarn, "serve: event not recorded yet (Okta will not deliver it again; the next catch-up from its System Log records it)",
-					append(attrs, slog.String("error", fmt.Sprint(err)))...)
-			} else {
-				q.log.LogAttrs(ctx, slog.LevelError, "serve: event NOT recorded (Okta will not deliver it again and the catch-up is off: order the key with preenroll order)",
-					append(attrs, slog.String("error", fmt.Sprint(err)))...)
+			attrs = append(attrs, slog.String("error", fmt.Sprint(err)))
+			switch {
+			case q.catchUp && !q.marksFirst:
+				q.log.LogAttrs(ctx, slog.LevelWarn, "serve: event not recorded yet (Okta will not deliver it again; the next catch-up from its System Log records it)", attrs...)
+			case q.catchUp:
+				q.log.LogAttrs(ctx, slog.LevelError, "serve: event NOT recorded (Okta will not deliver it again, and the store, no fulfillment.EventChecker, may have marked it handled, so that the catch-up skips it: order the key with preenroll order)", attrs...)
+			default:
+				q.log.LogAttrs(ctx, slog.LevelError, "serve: event NOT recorded (Okta will not deliver it again and the catch-up is off: order the key with preenroll order)", attrs...)
 			}
 			q.finished(ev, out)
 			return

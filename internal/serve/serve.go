@@ -134,6 +134,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.wake)
 	s.queue.done = cfg.eventDone
 	s.queue.catchUp = cfg.CatchUpInterval > 0
+	_, checker := s.store.(fulfillment.EventChecker)
+	s.queue.marksFirst = !checker
 
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
