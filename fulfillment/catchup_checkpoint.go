@@ -37,7 +37,9 @@ type checkpoint struct {
 // that is a [DocumentStore] (every store of this module) the checkpoint is
 // a document of collection [CheckpointCollection], shared by every
 // instance on the store and kept across restarts; with another Store it is
-// kept in this Service's memory.
+// kept in this Service's memory, so that the first call after a restart
+// reads nothing, missing the orders placed while the program was down (a
+// wrapper that embeds a Store hides its DocumentStore: see [Store]).
 //
 // [Service.Run] calls it before a pass at most every Config.CatchUpEvery;
 // preenroll serve every -catch-up-interval.

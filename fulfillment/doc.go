@@ -74,9 +74,10 @@
 // an event for a user the org does not have or has deactivated
 // ([Service.QueuedEventHandler] answers at once and hands them to a queue
 // whose workers call RecordEvent; Okta delivers an event at most twice, so
-// call [Service.CatchUp] now and then: it records the events of Okta's
-// System Log that no delivery brought, and those it did bring change
-// nothing); [Service.Sync], or [Service.Run]
+// catch up now and then ([Service.CatchUpFromCheckpoint], which Run calls
+// with Config.CatchUpEvery): it records the events of Okta's System Log
+// that no delivery brought, and those it did bring change nothing);
+// [Service.Sync], or [Service.Run]
 // on a schedule, enrolls, creates the FIDO Pre-reg shipment, polls it,
 // activates every credential paired with its enrollment, sends the PIN and
 // notices the first sign-in. [Service.Retry], [Service.Delete],
@@ -97,7 +98,7 @@
 // makes deliveries of one Okta event to several instances one order. A
 // store that keeps documents ([DocumentStore]; every store of this module
 // does) also shares what programs built on the Service keep next to the
-// records: the console's batches and audit trail, serve's catch-up
+// records: the console's batches and audit trail, the catch-up
 // checkpoint.
 //
 // Every remote call is recorded in the store before it is sent (intent,

@@ -329,7 +329,19 @@ func (q Query) match(r Record) bool {
 // [DueLister] (a due index, so that Sync reads only the records due); the
 // Service works without them, by listing. Every store of this module is
 // also a [DocumentStore], which keeps small versioned documents (a
-// console's batches and audit trail) next to the records.
+// console's batches and audit trail, the catch-up checkpoint) next to the
+// records, and an [EventChecker], with which an event's order that could
+// not be saved is not lost.
+//
+// A wrapper that embeds a Store (a struct with a field of type Store, to
+// count or trace its calls) has only the methods of Store: it hides these
+// optional interfaces, and the Service then works without them. Forward
+// at least EventChecker and DocumentStore (a method each calling the
+// wrapped store's): without EventChecker an event whose order could not
+// be saved is lost (see [EventChecker]); without DocumentStore the
+// catch-up checkpoint is kept in memory (see
+// [Service.CatchUpFromCheckpoint]). RunStoreConformance skips the cases of
+// the interfaces a store does not implement.
 //
 // Leases ([Record.Lease]) are record fields like any other: an instance
 // takes or renews one with Put, so two instances claiming the same expired
@@ -375,8 +387,10 @@ type Store interface {
 // saved: a save that fails (the store down, the context cancelled at
 // shutdown) leaves the event unmarked, so that a redelivery or a
 // [Service.CatchUp] records it. Without it, RecordEvent marks the event
-// before saving, and a save that fails after the mark loses the order.
-// Every store of this module implements it.
+// before saving, and a save that fails after the mark loses the order:
+// every redelivery and catch-up finds the event marked. Every store of
+// this module implements it; a wrapper that embeds one hides it (see
+// [Store]).
 type EventChecker interface {
 	// EventMarked reports whether MarkEvent marked the event.
 	EventMarked(ctx context.Context, eventID string) (bool, error)

@@ -84,7 +84,8 @@ func start(ctx context.Context, listen, org, oktaTokenFile, yubicoTokenFile, hoo
 	return serve(ctx, ln, fulfillment.Config{
 		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, EventHookSecret: okta.Secret(hookSecret), Logger: logger,
 		// Okta delivers an event hook at most twice: Run also reads the
-		// orders in Okta's System Log that no delivery brought.
+		// orders in Okta's System Log that no delivery brought, before a
+		// pass at most every 15 minutes (hourly while no event comes).
 		CatchUpEvery: 15 * time.Minute,
 	})
 }

@@ -71,8 +71,10 @@ func SampleRecord(userID string) fulfillment.Record {
 // offset, the compare-and-swap of PutDocument, also from eight goroutines,
 // validation, separate collections, ListDocuments' order and limit,
 // DeleteDocuments, canceled contexts); those cases skip for a store that
-// is not one. Every store in this module passes it; run it against a store
-// of your own:
+// is not one. For a fulfillment.EventChecker it checks EventMarked (it
+// tells exactly the events MarkEvent marked, and marks none); that case
+// skips for a store that is not one. Every store in this module passes
+// it; run it against a store of your own:
 //
 //	func TestMyStore(t *testing.T) {
 //		fulfillmenttest.RunStoreConformance(t, func(t *testing.T) fulfillment.Store {
