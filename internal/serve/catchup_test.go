@@ -103,6 +103,12 @@ func TestCatchUpFindsOrdersMissedWhileDown(t *testing.T) {
 	if v := value(mf, "preenroll_catch_up_events_total", map[string]string{"outcome": "recorded"}); v != 1 {
 		t.Errorf("preenroll_catch_up_events_total{outcome=recorded} = %v, want 1", v)
 	}
+	if v := value(mf, "preenroll_catch_up_passes_total", map[string]string{"result": "ok"}); v != 1 {
+		t.Errorf("preenroll_catch_up_passes_total{result=ok} = %v, want 1", v)
+	}
+	if v := value(mf, "preenroll_catch_up_last_success_timestamp_seconds", nil); v < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("preenroll_catch_up_last_success_timestamp_seconds = %v, want about now", v)
+	}
 	if v := value(mf, "preenroll_orders_total", nil); v != 1 {
 		t.Errorf("preenroll_orders_total = %v, want 1", v)
 	}

@@ -43,6 +43,7 @@ type metrics struct {
 	events        *prometheus.CounterVec // outcome
 	catchUps      *prometheus.CounterVec // result
 	catchUpEvents *prometheus.CounterVec // outcome
+	catchUpLast   prometheus.Gauge
 	queueLength   prometheus.GaugeFunc
 
 	mu   sync.Mutex
@@ -90,10 +91,12 @@ func newMetrics(queueLen func() float64) *metrics {
 	m.catchUpEvents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preenroll_catch_up_events_total",
 		Help: "Events the catch-ups read from Okta's System Log by outcome (" + strings.Join(catchUpOutcomes, ", ") +
 			"); recorded: an order whose event hook delivery never arrived."}, []string{"outcome"})
+	m.catchUpLast = prometheus.NewGauge(prometheus.GaugeOpts{Name: "preenroll_catch_up_last_success_timestamp_seconds",
+		Help: "Unix time (this instance's clock) of the last catch-up from Okta's System Log that succeeded (0: none yet)."})
 	m.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preenroll_hook_queue_length",
 		Help: "Okta events accepted and not yet recorded."}, queueLen)
 	for _, c := range []prometheus.Collector{m.keys, m.orders, m.remote, m.remoteLatency, m.waits, m.waitSeconds,
-		m.lastSuccess, m.syncDuration, m.syncPasses, m.syncRecords, m.deliveries, m.events, m.catchUps, m.catchUpEvents, m.queueLength} {
+		m.lastSuccess, m.syncDuration, m.syncPasses, m.syncRecords, m.deliveries, m.events, m.catchUps, m.catchUpEvents, m.catchUpLast, m.queueLength} {
 		f(c)
 	}
 	// Every status is present from the start (0 until counted).
@@ -144,6 +147,8 @@ func (m *metrics) observeCatchUp(rep fulfillment.CatchUpReport, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"
+	} else {
+		m.catchUpLast.Set(float64(time.Now().UnixNano()) / 1e9)
 	}
 	m.catchUps.WithLabelValues(result).Inc()
 	for o, n := range rep.Outcomes {

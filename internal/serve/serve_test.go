@@ -741,6 +741,8 @@ func TestMetricsStartAtZero(t *testing.T) {
 		{"preenroll_remote_waits_total", "vendor", []string{"okta", "yubico"}},
 		{"preenroll_remote_wait_seconds_total", "vendor", []string{"okta", "yubico"}},
 		{"preenroll_sync_passes_total", "result", []string{"draining"}}, // "ok" (and perhaps "error"): the first pass runs at start
+		// The first catch-up runs at start too, and records nothing.
+		{"preenroll_catch_up_events_total", "outcome", []string{"recorded", "duplicate", "in-flight", "rejected", "stale", "skipped"}},
 	} {
 		for _, v := range c.values {
 			series := fmt.Sprintf("%s{%s=%q}", c.name, c.label, v)
