@@ -64,7 +64,7 @@ fi
 bench() { # pattern benchtime [count]
 	go test -run '^$' -bench "$1" -benchtime "$2" -count "${3:-$COUNT}" -timeout 60m "$PKG" | tee -a "$OUT/bench.txt"
 }
-bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|PeerRatioFreshKeyAgreement|CryptoFloor|Lifecycle|LifecycleVsFloor|LifecycleVsFloorSQLite|CountByStatus|SQLitePut)$' 1s
+bench '^Benchmark(Peer|PeerRatio|PeerRatioNoPIN|PeerRatioFreshKeyAgreement|CryptoFloor|Lifecycle|LifecycleVsFloor|LifecycleVsFloorSQLite|CountByStatus|SQLitePut|CatchUp)$' 1s
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-20s-window$' 1x
 bench '^BenchmarkOrderBatchRateLimited$/^okta-rate-60s-window$' 1x "$RATE60_COUNT"
 # Two preenroll batch processes sharing one org's bucket (10 s windows): the
