@@ -60,9 +60,11 @@ const CatchUpOverlap = 5 * time.Minute
 //
 // It stops at the first event that cannot be recorded (the store or Okta
 // failing) and returns the error with the report so far; call it again
-// from the same since. A zero since reads nothing: the report's Until is
-// where a program that never caught up before starts (events before it
-// were never meant for this Service's event hook), and a since more than
+// from the same since. A zero since records nothing: the report's Until
+// is where a program that never caught up before starts (events before it
+// were never meant for this Service's event hook), on Okta's clock (one
+// request of one event learns it, and fails as a catch-up would: a
+// missing grant shows at once), and a since more than
 // [SystemLogRetention] ago starts there. It reads with Config.SystemLog
 // (or Config.Okta): an OAuth service app needs the okta.logs.read scope
 // (an API token's admin reads it); without it the error wraps
@@ -77,7 +79,23 @@ func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, 
 			slog.Time("since", since), slog.Time("from", oldest))
 		rep.Since = oldest
 	}
-	if since.IsZero() || !rep.Since.Before(rep.Until) {
+	if since.IsZero() {
+		// The first catch-up records nothing, but asks Okta once (the
+		// last minute's orders, not recorded): Until is then Okta's
+		// clock, not this one's, and a missing okta.logs.read grant shows
+		// at the first start, not at the first real pass.
+		q := okta.LogQuery{Since: rep.Until.Add(-time.Minute), Until: rep.Until,
+			Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: 1}
+		for _, err := range s.syslog.ListLogEvents(ctx, q) {
+			if err != nil {
+				return rep, fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
+			}
+			break
+		}
+		rep.Until = s.syslog.Now()
+		return rep, nil
+	}
+	if !rep.Since.Before(rep.Until) {
 		return rep, nil
 	}
 	err := s.catchUp(ctx, &rep)

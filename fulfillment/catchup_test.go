@@ -277,3 +277,76 @@ func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
 		t.Errorf("the next catch-up = %+v, %v; want the order recorded", counts(rep), err)
 	}
 }
+
+// TestCatchUpOnOktasClock: the window of a catch-up is Okta's time (the
+// events' published times), so a Service whose clock is ahead of Okta's by
+// more than CatchUpOverlap still finds an order placed at Okta between two
+// catch-ups, and its Until is never ahead of Okta's clock.
+func TestCatchUpOnOktasClock(t *testing.T) {
+	const ahead = 10 * time.Minute
+	var w *fulfillmenttest.World
+	w = fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.Clock = func() time.Time { return w.Now().Add(ahead) }
+		}))
+	ctx := t.Context()
+	start := w.Now()
+	first, err := w.Service.CatchUp(ctx, start.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Until.After(start) {
+		t.Errorf("Until = %v, after Okta's clock %v", first.Until, start)
+	}
+	w.Advance(time.Minute)
+	orderAtOkta(t, w, "ada@example.com")
+	w.Advance(time.Minute)
+	second, err := w.Service.CatchUp(ctx, first.Until.Add(-fulfillment.CatchUpOverlap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(outcomes{Events: 1, Recorded: 1}, counts(second)); diff != "" {
+		t.Errorf("catch-up after an order at Okta (-want +got):\n%s", diff)
+	}
+}
+
+// TestCatchUpLearnsOktasClock: a process whose clock (the Service's and
+// the Okta client's, as in serve) is ahead of Okta's, on its first catch-up
+// (the client has no answer of Okta's yet), still ends it with an Until on
+// Okta's clock, learned from the answers' Date.
+func TestCatchUpLearnsOktasClock(t *testing.T) {
+	const ahead = 10 * time.Minute
+	var w *fulfillmenttest.World
+	local := func() time.Time { return w.Now().Add(ahead) }
+	w = fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
+		fulfillmenttest.WithOktaClient(okta.WithClock(funcClock(local))),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) { c.Clock = local }))
+	ctx := t.Context()
+	start := w.Now()
+	first, err := w.Service.CatchUp(ctx, start.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Okta's Date has whole seconds.
+	if first.Until.After(start) || first.Until.Before(start.Add(-time.Second)) {
+		t.Errorf("Until = %v, want Okta's clock %v (to the second)", first.Until, start)
+	}
+	w.Advance(time.Minute)
+	orderAtOkta(t, w, "ada@example.com")
+	w.Advance(time.Minute)
+	second, err := w.Service.CatchUp(ctx, first.Until.Add(-fulfillment.CatchUpOverlap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(outcomes{Events: 1, Recorded: 1}, counts(second)); diff != "" {
+		t.Errorf("catch-up after an order at Okta (-want +got):\n%s", diff)
+	}
+}
+
+// funcClock is an okta.Clock whose time is a function's and whose Sleep
+// does not wait.
+type funcClock func() time.Time
+
+func (c funcClock) Now() time.Time { return c() }
+
+func (c funcClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }

@@ -146,14 +146,13 @@ func TestCatchUpWithAnOAuthApp(t *testing.T) {
 			logs := &syncio.Buffer{}
 			cfg := f.config(store)
 			cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-			cfg.CatchUpInterval = 10 * time.Millisecond // the second pass reads the System Log
+			cfg.CatchUpInterval = time.Hour
 			cfg.OktaToken = ""
 			cfg.OktaOptions = []okta.Option{okta.WithOAuth(okta.OAuthConfig{ClientID: "0oaServe", PrivateKey: key, Scopes: api})}
 			cfg.SystemLogOptions = []okta.Option{okta.WithOAuth(okta.OAuthConfig{ClientID: "0oaServe", PrivateKey: key, Scopes: []string{okta.ScopeLogsRead}})}
 			_, ch := startCatchingUp(t, cfg)
-			if c := nextCatchUp(t, ch); c.err != nil || c.rep.Events != 0 {
-				t.Fatalf("first catch-up on a new store = %+v, %v; want nothing read, no error", c.rep, c.err)
-			}
+			// The first catch-up on a store asks Okta once (its clock):
+			// a missing grant shows at start.
 			c := nextCatchUp(t, ch)
 			if got := c.err != nil; got != tc.wantErr {
 				t.Fatalf("catch-up error = %v, want error %v", c.err, tc.wantErr)
