@@ -40,7 +40,7 @@ func (rt roundTrip) RoundTrip(r *http.Request) (*http.Response, error) {
 // request secret (Authn state token, password, API token) never appears in
 // an error.
 func FuzzClientResponses(f *testing.F) {
-	f.Add(200, []byte(`{"id":"00u1","status":"ACTIVE","profile":{"login":"a@example.com"}}`), `<https://x.okta.com/api/v1/groups/g/users?after=1>; rel="next"`, "1767225600", "10")
+	f.Add(200, []byte(`{"id":"00u1","status":"ACTIVE","profile":{"login":"a@example.com"}}`), `<https://x.okta.com/api/v1/groups/00g1/users?after=1>; rel="next"`, "1767225600", "10")
 	f.Add(200, []byte(`[{"id":"00u1","profile":{}}]`), `<https://evil.example/next>; rel="next"`, "", "")
 	f.Add(200, []byte(`{"userId":"00u1","pinRequestJwe":"a.b.c.d.e","credRequests":[{"authenticatorEnrollmentId":"fwf1","credRequestJwe":"x","keyId":"k"}]}`), "", "x", "-1")
 	f.Add(200, []byte(`{"status":"MFA_CHALLENGE","stateToken":"s","_embedded":{"factor":{"id":"f","_embedded":{"challenge":{"challenge":"AA"}}}}}`), "", "", "")

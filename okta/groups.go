@@ -42,12 +42,15 @@ func (c *Client) ListGroupMembers(ctx context.Context, groupID string) iter.Seq2
 		args: []pathArg{{"groupID", groupID}}, idempotent: true,
 		query: url.Values{"limit": {"200"}},
 	}
-	return pages[User](ctx, c, k, "/api/v1/groups/"+url.PathEscape(groupID)+"/users", "the org's list of the group's members", nil)
+	// A next link's path is compared decoded (url.URL.Path): the ID as
+	// given, not escaped as the first request's path has it.
+	return pages[User](ctx, c, k, "/api/v1/groups/"+groupID+"/users", "the org's list of the group's members", nil)
 }
 
 // pages iterates over the items of a list Okta pages with Link rel="next":
 // the page first asks for, then each next link, which must stay on the org at
-// path (what names it in the error: "the org's System Log"), fetched
+// path (decoded, as url.URL.Path; what names it in the error: "the org's
+// System Log"), fetched
 // lazily as the loop advances, at most maxPages. endAt, if not nil, ends
 // the iteration after a page whose item count it accepts, whatever the
 // page's links. An error is yielded once, as the last element, with a
