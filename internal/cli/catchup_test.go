@@ -27,7 +27,7 @@ func TestSyncCatchUp(t *testing.T) {
 		"PREENROLL_YUBICO_TOKEN_FILE": writeFile(t, "yubico.token", w.Yubico.Token()),
 		"PREENROLL_RP_ID":             "example.okta.com", "PREENROLL_CATCH_UP": "true",
 	}
-	step := func(wantOut ...string) {
+	step := func(wantOut ...string) string {
 		t.Helper()
 		// The command's clock is the wall clock, as Okta's is.
 		r := invocation{env: env, clock: testclock.New(time.Now())}.run(t, "sync")
@@ -36,8 +36,13 @@ func TestSyncCatchUp(t *testing.T) {
 				t.Fatalf("sync: exit %d, want %q; stdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
 			}
 		}
+		return r.stdout
 	}
-	step("catch-up: 0 orders recorded", "sync: 0 records in flight")
+	// The first run on the store says where the catch-up starts, not a
+	// zero "since".
+	if out := step("catch-up: the first on this store: it records the orders placed from ", "sync: 0 records in flight"); strings.Contains(out, "0001-01-01") {
+		t.Errorf("the first run names a zero time:\n%s", out)
+	}
 	if err := w.Okta.SetNow(time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -260,6 +260,11 @@ func runSync(ctx context.Context, inv *Invocation) int {
 		if err != nil {
 			caughtUp = false
 			report(ctx, inv.Stderr, "preenroll sync: catch-up from Okta's System Log (the next run tries again from the same point)", err)
+		} else if cu.Since.IsZero() {
+			// The first catch-up on the store reads nothing: it sets
+			// where the next run starts.
+			fmt.Fprintf(inv.Stdout, "catch-up: the first on this store: it records the orders placed from %s on (Okta's clock); those before are left to whatever handled them then\n",
+				cu.Until.UTC().Format(time.RFC3339))
 		} else {
 			fmt.Fprintf(inv.Stdout, "catch-up: %d orders recorded that no event hook delivered (%d events read from Okta's System Log since %s)\n",
 				cu.Recorded(), cu.Events, cu.Since.UTC().Format(time.RFC3339))
