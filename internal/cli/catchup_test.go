@@ -57,3 +57,18 @@ func TestSyncCatchUp(t *testing.T) {
 		t.Errorf("%d shipments, want 1", n)
 	}
 }
+
+// TestSyncCatchUpNeedsStore: with an org, sync -catch-up without -store is
+// bad usage: its checkpoint would be in memory, so every run would be the
+// first, which records nothing.
+func TestSyncCatchUpNeedsStore(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"PREENROLL_OKTA_ORG": "https://example.okta.com", "PREENROLL_OKTA_TOKEN_FILE": writeFile(t, "okta.token", "00okta"),
+		"PREENROLL_YUBICO_TOKEN_FILE": writeFile(t, "yubico.token", "yubico"), "PREENROLL_CATCH_UP": "true",
+	}
+	r := invocation{env: env}.run(t, "sync")
+	if want := "-catch-up needs -store (PREENROLL_STORE) with -okta-org"; r.code != ExitUsage || !strings.Contains(r.stderr, want) {
+		t.Errorf("sync -catch-up without -store: exit %d, want %d and %q; stderr:\n%s", r.code, ExitUsage, want, r.stderr)
+	}
+}

@@ -259,7 +259,7 @@ var settings = []*Setting{
 			return nil
 		}},
 	{Name: "catch-up", Bool: true, Default: "false", Commands: []string{"sync"},
-		Usage: "first record the orders placed in Okta since the last catch-up on -store that no event hook delivered, from Okta's System Log (the first run on a store reads nothing and starts there); an OAuth service app needs okta.logs.read",
+		Usage: "first record the orders placed in Okta since the last catch-up on -store that no event hook delivered, from Okta's System Log (the first run on a store reads nothing and starts there; with -okta-org it needs -store); an OAuth service app needs okta.logs.read",
 		set: func(c *Config, v string) error {
 			b, err := parseBool(v)
 			c.CatchUp = b
@@ -621,6 +621,11 @@ func (c *Config) check(cmd string) []string {
 			}
 			if cmd == "order" && c.User == "" {
 				bad("-user is required with -okta-org")
+			}
+			if takes("catch-up") && c.CatchUp && c.Store == "" {
+				// In memory, every run's catch-up would be the first on
+				// its store, which records nothing.
+				bad("-catch-up needs -store (PREENROLL_STORE) with -okta-org: the catch-up's checkpoint is kept in the store, and without one every run would be the first, which records nothing")
 			}
 			if c.ProfileFile != "" {
 				bad("-profile seeds the in-process fake org; it cannot be used with -okta-org")
