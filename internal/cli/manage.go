@@ -247,6 +247,30 @@ func printRecord(w io.Writer, r fulfillment.Record) {
 // may still be processed.
 const syncAbandonGrace = 10 * time.Second
 
+// reportCatchUp prints why sync's catch-up failed. Okta's refusal to read
+// the System Log says what to grant: the catch-up's token asks for
+// okta.logs.read alone, so the token errors' usual hint (-okta-scopes)
+// does not apply.
+func reportCatchUp(ctx context.Context, w io.Writer, err error) {
+	const prefix = "preenroll sync: catch-up from Okta's System Log (the next run tries again from the same point)"
+	const grant = "  grant the service app the okta.logs.read scope in Okta (the catch-up asks for it alone, whatever -okta-scopes says), or run sync without -catch-up"
+	var te *okta.TokenError
+	switch {
+	case errors.As(err, &te) && te.ErrorCode == "invalid_scope":
+		s := fmt.Sprintf("%s: Okta refused the service app a token for okta.logs.read: HTTP %d %s: %s", prefix, te.StatusCode, te.ErrorCode, te.Description)
+		if te.RequestID != "" {
+			s += " (Okta request ID " + te.RequestID + ")"
+		}
+		fmt.Fprintln(w, safe(s))
+		fmt.Fprintln(w, grant)
+	case errors.Is(err, okta.ErrForbidden):
+		report(ctx, w, prefix, err)
+		fmt.Fprintln(w, "  the token may not read Okta's System Log: an API token's admin needs a role that reads it; a service app the okta.logs.read scope; or run sync without -catch-up")
+	default:
+		report(ctx, w, prefix, err)
+	}
+}
+
 // runSync runs one Sync pass.
 func runSync(ctx context.Context, inv *Invocation) int {
 	b, svc, code := open(ctx, inv, true)
@@ -259,7 +283,7 @@ func runSync(ctx context.Context, inv *Invocation) int {
 		cu, err := svc.CatchUpFromCheckpoint(ctx)
 		if err != nil {
 			caughtUp = false
-			report(ctx, inv.Stderr, "preenroll sync: catch-up from Okta's System Log (the next run tries again from the same point)", err)
+			reportCatchUp(ctx, inv.Stderr, err)
 		} else if cu.Since.IsZero() {
 			// The first catch-up on the store reads nothing: it sets
 			// where the next run starts.
