@@ -52,8 +52,11 @@ reaches it), records an order for each system.mfa.preregister.initiate event
 once Okta confirms the user (an event for a user the org does not have is
 rejected and logged), runs Sync every -sync-interval (plus up to -sync-jitter)
 and at once after an order, and serves /healthz, /readyz and Prometheus
-/metrics. With -console-client-id (an Okta OIDC web app) it mounts the web
-console at /, signed in with Okta; members of -console-admin-group may act.
+/metrics. Every -catch-up-interval it also records the orders in Okta's
+System Log whose event hook delivery never arrived (from a checkpoint in
+-store; the first start on a store reads nothing before it). With
+-console-client-id (an Okta OIDC web app) it mounts the web console at /,
+signed in with Okta; members of -console-admin-group may act.
 JSON logs go to stderr: the Service's steps and the event hook's requests,
 and with -v every other HTTP request too. SIGTERM or SIGINT stops it gracefully within
 -shutdown-timeout; a second serve on the same -store is safe.
