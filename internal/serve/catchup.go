@@ -14,15 +14,18 @@ import (
 func (s *server) catchUpLoop(ctx context.Context) {
 	for {
 		rep, err := s.svc.CatchUpFromCheckpoint(ctx)
-		s.m.observeCatchUp(rep, err)
-		if err == nil {
-			s.log.Debug("serve: caught up from Okta's System Log", "since", rep.Since, "until", rep.Until, "events", rep.Events, "recorded", rep.Recorded())
-		}
 		if s.cfg.caughtUp != nil {
 			s.cfg.caughtUp(rep, err)
 		}
 		if ctx.Err() != nil {
-			return
+			return // shutdown cut it short: neither a result nor a failure
+		}
+		s.m.observeCatchUp(rep, err)
+		switch {
+		case err == nil && rep.Since.IsZero():
+			s.log.Debug("serve: first catch-up on this store: orders placed from now on are caught up", "from", rep.Until)
+		case err == nil:
+			s.log.Debug("serve: caught up from Okta's System Log", "since", rep.Since, "until", rep.Until, "events", rep.Events, "recorded", rep.Recorded())
 		}
 		if err != nil {
 			hint := ""
