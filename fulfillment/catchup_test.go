@@ -199,15 +199,21 @@ func (c chanTicker) C() <-chan time.Time { return c }
 func (chanTicker) Stop()                 {}
 
 // TestRunCatchesUp: with Config.CatchUpEvery, Run catches up from the
-// checkpoint before its first pass and again once CatchUpEvery has passed:
-// orders placed at Okta that no hook delivered are recorded and shipped.
+// checkpoint before its first pass and at each tick of its catch-up ticker
+// (no pass due): orders placed at Okta that no hook delivered are recorded
+// and shipped.
 func TestRunCatchesUp(t *testing.T) {
-	tick := make(chanTicker)
+	tick := make(chanTicker) // CatchUpEvery's; the passes' never ticks
 	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(),
 		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo")),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
 			c.CatchUpEvery = time.Minute
-			c.NewTicker = func(time.Duration) fulfillment.Ticker { return tick }
+			c.NewTicker = func(d time.Duration) fulfillment.Ticker {
+				if d == c.CatchUpEvery {
+					return tick
+				}
+				return stillTicker{}
+			}
 		}))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure, never reached when it works
 	defer cancel()
@@ -242,7 +248,11 @@ func TestRunCatchesUp(t *testing.T) {
 
 	orderAtOkta(t, w, "bo@example.com")
 	w.Advance(time.Minute)
-	tick <- w.Now()
+	select {
+	case tick <- w.Now():
+	case <-ctx.Done():
+		t.Fatal("Run does not read its catch-up ticker")
+	}
 	shipped("bo@example.com")
 	stop()
 	if err := <-done; !errors.Is(err, context.Canceled) {

@@ -132,13 +132,12 @@ type Config struct {
 	// PollInterval is Run's schedule (default 1 h).
 	PollInterval time.Duration
 	// CatchUpEvery, if positive, makes Run catch up from Okta's System Log
-	// ([Service.CatchUpFromCheckpoint]) before a pass, at most this often:
-	// the orders whose event hook delivery never arrived. Run's passes
-	// come every PollInterval and soon after a new order, so with a
-	// CatchUpEvery shorter than PollInterval it catches up about every
-	// PollInterval while no order comes. An OAuth service app needs the
-	// okta.logs.read scope for it (see SystemLog). Zero: Run does not
-	// catch up.
+	// ([Service.CatchUpFromCheckpoint]) when it starts and then every
+	// CatchUpEvery (a ticker of its own, from NewTicker), and before a
+	// pass when that long has gone by: the orders whose event hook
+	// delivery never arrived; an order found starts a pass. An OAuth
+	// service app needs the okta.logs.read scope for it (see SystemLog).
+	// Zero: Run does not catch up.
 	CatchUpEvery time.Duration
 	// Clock returns the current time (default time.Now).
 	Clock func() time.Time

@@ -216,8 +216,8 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 // recorded a new order ([Service.Order], [Service.OrderBatch] or the event
 // handler), until ctx is done; then it returns ctx's error. With
 // Config.CatchUpEvery it catches up ([Service.CatchUpFromCheckpoint])
-// before the first pass and before a pass at least that long after the
-// last catch-up (not after Drain).
+// before the first pass and every CatchUpEvery after, on a ticker of its
+// own (not after Drain).
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
@@ -227,26 +227,46 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	t := s.newTicker(s.pollInterval)
 	defer t.Stop()
+	var catchUpC <-chan time.Time // Config.CatchUpEvery's ticks
+	if s.catchUpEvery > 0 {
+		ct := s.newTicker(s.catchUpEvery)
+		defer ct.Stop()
+		catchUpC = ct.C()
+	}
 	var caughtUp time.Time // when Run last caught up
-	for {
+	catchUp := func() {
 		// Not after Drain: a catch-up records new orders (the next
 		// instance's catch-up reads them, the checkpoint not moved).
-		if s.catchUpEvery > 0 && s.stopping(ctx) == nil && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
-			if _, err := s.CatchUpFromCheckpoint(ctx); err != nil && ctx.Err() == nil {
-				s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up from Okta's System Log failed", slog.String("error", err.Error()))
-			}
-			caughtUp = s.now()
+		if s.stopping(ctx) != nil {
+			return
+		}
+		if _, err := s.CatchUpFromCheckpoint(ctx); err != nil && ctx.Err() == nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up from Okta's System Log failed", slog.String("error", err.Error()))
+		}
+		caughtUp = s.now()
+	}
+	for {
+		if s.catchUpEvery > 0 && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
+			catchUp()
 		}
 		if _, err := s.Sync(ctx); errors.Is(err, ErrDraining) {
 			return err
 		} else if err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: sync pass failed", slog.String("error", err.Error()))
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C():
-		case <-s.kick:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C():
+				break wait
+			case <-s.kick:
+				break wait
+			case <-catchUpC:
+				// An order it records wakes the next pass (kick).
+				catchUp()
+			}
 		}
 	}
 }
