@@ -130,9 +130,12 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				}
 				return nil
 			}},
-		&Setting{Name: "catch-up-interval", Default: shortDuration(serve.DefaultCatchUpInterval), Commands: only,
-			Usage: "time between catch-ups from Okta's System Log, which find orders whose event hook delivery never arrived (0s: none; an OAuth service app needs the okta.logs.read scope for them)",
+		&Setting{Name: "catch-up-interval", Commands: only,
+			Usage: "time between catch-ups from Okta's System Log, which find orders whose event hook delivery never arrived (default 5m; one -demo-day in the demo; 0s: none; an OAuth service app needs the okta.logs.read scope for them)",
 			set: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
 				if err := duration(func(c *Config) *time.Duration { return &c.Serve.CatchUpInterval }, 0, 24*time.Hour)(c, v); err != nil {
 					return err
 				}

@@ -305,3 +305,34 @@ func TestGiveUpWithAStoreThatMarksFirst(t *testing.T) {
 		t.Errorf("catch-up = %+v, %v; want the event a duplicate", rep, err)
 	}
 }
+
+// TestCatchUpIntervalDefaults: 5 minutes with an org, one fake day in the
+// demo (so that a catch-up never reaches past the System Log's 90 fake
+// days), what is set otherwise, none when negative.
+func TestCatchUpIntervalDefaults(t *testing.T) {
+	org := func(d time.Duration) Config {
+		return Config{OktaOrg: "https://example.okta.com", OktaToken: "t", HookSecret: "a-hook-secret-0123456789", Store: "keys.db", CatchUpInterval: d}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want time.Duration
+	}{
+		{"org", org(0), DefaultCatchUpInterval},
+		{"org, set", org(time.Minute), time.Minute},
+		{"org, off", org(-1), -1},
+		{"demo", Config{DemoDay: 100 * time.Millisecond}, 100 * time.Millisecond},
+		{"demo, default day", Config{}, DefaultDemoDay},
+		{"demo, set", Config{CatchUpInterval: time.Minute}, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.cfg.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CatchUpInterval != tc.want {
+				t.Errorf("CatchUpInterval = %v, want %v", got.CatchUpInterval, tc.want)
+			}
+		})
+	}
+}

@@ -139,8 +139,8 @@ type Config struct {
 	// random extra of up to SyncJitter (default 30 s; negative: none). An
 	// event that records an order starts a pass at once.
 	SyncInterval, SyncJitter time.Duration
-	// CatchUpInterval is the time between catch-ups (default 5 min;
-	// negative: none): serve reads the orders Okta's System Log holds
+	// CatchUpInterval is the time between catch-ups (default 5 min, one
+	// fake day in the demo; negative: none): serve reads the orders Okta's System Log holds
 	// since the previous catch-up (fulfillment.Service.CatchUp), from a
 	// checkpoint kept in the store, so that an order whose event hook
 	// delivery never arrived (every instance down, the store down) is
@@ -251,12 +251,17 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	def(&c.SyncInterval, DefaultSyncInterval)
 	def(&c.SyncJitter, DefaultSyncJitter)
-	def(&c.CatchUpInterval, DefaultCatchUpInterval)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.AbandonGrace, DefaultAbandonGrace)
 	def(&c.ReadyWindow, DefaultReadyWindow)
 	def(&c.HTTPTimeout, DefaultHTTPTimeout)
 	def(&c.DemoDay, DefaultDemoDay)
+	if c.CatchUpInterval == 0 && c.Demo() {
+		// One fake day: 5 wall minutes of a fast demo day would reach
+		// past the System Log's 90 days at every catch-up.
+		c.CatchUpInterval = c.DemoDay
+	}
+	def(&c.CatchUpInterval, DefaultCatchUpInterval)
 	def(&c.demoTick, DefaultDemoTick)
 	if c.YubicoAPI == "" {
 		c.YubicoAPI = yubico.DefaultBaseURL
