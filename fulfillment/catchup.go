@@ -80,23 +80,26 @@ func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, 
 		rep.Since = oldest
 	}
 	if since.IsZero() {
-		// The first catch-up records nothing, but asks Okta once (the
-		// last minute's orders, not recorded): Until is then Okta's
-		// clock, not this one's, and a missing okta.logs.read grant shows
-		// at the first start, not at the first real pass.
-		q := okta.LogQuery{Since: rep.Until.Add(-time.Minute), Until: rep.Until,
-			Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: 1}
-		for _, err := range s.syslog.ListLogEvents(ctx, q) {
-			if err != nil {
-				return rep, fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
-			}
-			break
+		// The first catch-up records nothing, but asks Okta once: Until
+		// is then Okta's clock, not this one's, and a missing
+		// okta.logs.read grant shows at the first start, not at the first
+		// real pass. Okta's Date headers are in whole seconds: a second
+		// earlier, so that the start is never after Okta's now.
+		if err := s.learnOktasClock(ctx, rep.Until); err != nil {
+			return rep, err
 		}
-		rep.Until = s.syslog.Now()
+		rep.Until = s.syslog.Now().Add(-time.Second)
 		return rep, nil
 	}
 	if !rep.Since.Before(rep.Until) {
-		return rep, nil
+		// Since is where a catch-up on Okta's clock stopped: this client
+		// may not know that clock yet (Okta's ahead of this one's).
+		if err := s.learnOktasClock(ctx, rep.Until); err != nil {
+			return rep, err
+		}
+		if rep.Until = s.syslog.Now(); !rep.Since.Before(rep.Until) {
+			return rep, nil
+		}
 	}
 	err := s.catchUp(ctx, &rep)
 	// Until was the client's own clock if Okta had not answered it before:
@@ -114,6 +117,20 @@ func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, 
 			slog.Int("recorded", n), slog.Time("since", since), slog.Time("until", rep.Until))
 	}
 	return rep, nil
+}
+
+// learnOktasClock asks Okta's System Log for one event of the minute
+// before now (not recorded), so that the client knows Okta's clock.
+func (s *Service) learnOktasClock(ctx context.Context, now time.Time) error {
+	q := okta.LogQuery{Since: now.Add(-time.Minute), Until: now,
+		Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: 1}
+	for _, err := range s.syslog.ListLogEvents(ctx, q) {
+		if err != nil {
+			return fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
+		}
+		break
+	}
+	return nil
 }
 
 // catchUp reads the events of rep's bounds and records them, counting in

@@ -59,13 +59,20 @@ func nextCatchUp(t *testing.T, ch <-chan caughtUp) caughtUp {
 // next instance's first catch-up, from the checkpoint in the store, and
 // fulfilled; one placed before serve ever ran on the store is not.
 func TestCatchUpFindsOrdersMissedWhileDown(t *testing.T) {
-	// Okta's events carry the wall clock, as serve's Service's does.
+	// Okta's clock follows the wall clock; serve learns it from Okta's
+	// Date headers (whole seconds; its first catch-up starts a second
+	// before Okta's now).
 	f := startFakes(t, 2, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
 	store := fulfillment.NewMemoryStore()
 	cfg := f.config(store)
 	cfg.CatchUpInterval = time.Hour
 
 	f.order(t, f.users[1]) // before serve ever ran: never meant for it
+	// Okta's clock moves 5 s ahead, so that this order is well before
+	// serve's first start on Okta's clock.
+	if err := f.okta.SetNow(f.okta.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	first, ch := startCatchingUp(t, cfg)
 	if c := nextCatchUp(t, ch); c.err != nil || c.rep.Events != 0 || c.rep.Until.IsZero() {
 		t.Fatalf("first catch-up on a new store = %+v, %v; want nothing read and a checkpoint", c.rep, c.err)
@@ -74,11 +81,6 @@ func TestCatchUpFindsOrdersMissedWhileDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Okta's clock is the wall clock, to the nanosecond, as serve's is
-	// (the fake's started a little behind).
-	if err := f.okta.SetNow(time.Now()); err != nil {
-		t.Fatal(err)
-	}
 	f.order(t, f.users[0])
 	if _, err := f.okta.AwaitQueuedDeliveries(t.Context()); err != nil {
 		t.Fatal(err)
@@ -224,9 +226,7 @@ func TestCatchUpRecordsWhatTheQueueGaveUpOn(t *testing.T) {
 	}
 
 	store.setDown(true)
-	if err := f.okta.SetNow(time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	wallClock(t, f.okta)
 	f.order(t, f.users[0])
 	select {
 	case out := <-outcomes:
@@ -274,9 +274,7 @@ func TestGiveUpWithAStoreThatMarksFirst(t *testing.T) {
 	}
 
 	down.setDown(true)
-	if err := f.okta.SetNow(time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	wallClock(t, f.okta)
 	f.order(t, f.users[0])
 	select {
 	case out := <-outcomes:
@@ -334,5 +332,15 @@ func TestCatchUpIntervalDefaults(t *testing.T) {
 				t.Errorf("CatchUpInterval = %v, want %v", got.CatchUpInterval, tc.want)
 			}
 		})
+	}
+}
+
+// wallClock moves the fake Okta's clock, which follows the wall clock from
+// where it was set, to the wall clock if it is behind.
+func wallClock(t *testing.T, o *oktatest.Server) {
+	t.Helper()
+	now := time.Now()
+	if err := o.SetNow(now); err != nil && o.Now().Before(now) {
+		t.Fatal(err) // refused, and not because the fake was already there
 	}
 }
