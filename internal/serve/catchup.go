@@ -14,13 +14,16 @@ import (
 func (s *server) catchUpLoop(ctx context.Context) {
 	for {
 		rep, err := s.svc.CatchUpFromCheckpoint(ctx)
+		cut := ctx.Err() != nil // shutdown cut it short: neither a result nor a failure
+		if !cut {
+			s.m.observeCatchUp(rep, err)
+		}
 		if s.cfg.caughtUp != nil {
 			s.cfg.caughtUp(rep, err)
 		}
-		if ctx.Err() != nil {
-			return // shutdown cut it short: neither a result nor a failure
+		if cut {
+			return
 		}
-		s.m.observeCatchUp(rep, err)
 		switch {
 		case err == nil && rep.Since.IsZero():
 			s.log.Debug("serve: first catch-up on this store: orders placed from now on are caught up", "from", rep.Until)

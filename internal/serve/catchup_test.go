@@ -85,6 +85,12 @@ func TestCatchUpFindsOrdersMissedWhileDown(t *testing.T) {
 	if _, err := f.okta.AwaitQueuedDeliveries(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// 2 s later on Okta's clock: serve's idea of it, from whole-second
+	// Date headers, may be a second behind, and the order must be before
+	// the next catch-up's end.
+	if err := f.okta.SetNow(f.okta.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.Get(t.Context(), f.users[0].ID); err == nil {
 		t.Fatal("the order reached the store while serve was down")
 	}
@@ -132,6 +138,9 @@ func TestCatchUpWithAnOAuthApp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := startFakes(t, 1, oktatest.WithRealTime(), oktatest.WithNow(time.Now()))
+			// The wall clock, not the few ms behind it the fake started:
+			// a client assertion's iat must not be in Okta's future.
+			wallClock(t, f.okta)
 			signer, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			if err != nil {
 				t.Fatal(err)
