@@ -200,7 +200,7 @@ func (c chanTicker) C() <-chan time.Time { return c }
 func (chanTicker) Stop()                 {}
 
 // TestRunCatchesUp: with Config.CatchUpEvery, Run catches up from the
-// checkpoint before its first pass and at each tick of its catch-up ticker
+// checkpoint after its first pass and at each tick of its catch-up ticker
 // (no pass due): orders placed at Okta that no hook delivered are recorded
 // and shipped.
 func TestRunCatchesUp(t *testing.T) {

@@ -132,8 +132,8 @@ type Config struct {
 	// PollInterval is Run's schedule (default 1 h).
 	PollInterval time.Duration
 	// CatchUpEvery, if positive, makes Run catch up from Okta's System Log
-	// ([Service.CatchUpFromCheckpoint]) when it starts and then every
-	// CatchUpEvery (a ticker of its own, from NewTicker), and before a
+	// ([Service.CatchUpFromCheckpoint]) after its first pass and then every
+	// CatchUpEvery (a ticker of its own, from NewTicker), and after a
 	// pass when that long has gone by: the orders whose event hook
 	// delivery never arrived; an order found starts a pass. An OAuth
 	// service app needs the okta.logs.read scope for it (see SystemLog).

@@ -216,8 +216,8 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 // recorded a new order ([Service.Order], [Service.OrderBatch] or the event
 // handler), until ctx is done; then it returns ctx's error. With
 // Config.CatchUpEvery it catches up ([Service.CatchUpFromCheckpoint])
-// before the first pass and every CatchUpEvery after, on a ticker of its
-// own (not after Drain).
+// after the first pass and every CatchUpEvery after, on a ticker of its
+// own (not after Drain); an order it records starts a pass.
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
@@ -246,13 +246,16 @@ func (s *Service) Run(ctx context.Context) error {
 		caughtUp = s.now()
 	}
 	for {
-		if s.catchUpEvery > 0 && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
-			catchUp()
-		}
 		if _, err := s.Sync(ctx); errors.Is(err, ErrDraining) {
 			return err
 		} else if err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: sync pass failed", slog.String("error", err.Error()))
+		}
+		// After the pass, so that a long catch-up (every order since a
+		// long outage, each read at Okta) holds up no key in flight; the
+		// orders it records wake the next pass.
+		if s.catchUpEvery > 0 && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
+			catchUp()
 		}
 	wait:
 		for {
