@@ -99,6 +99,31 @@ func checkDocumentName(collection, id string) error {
 	return CheckID("document ID", id)
 }
 
+// DocumentTime returns the [Document.Created] a store that keeps it as
+// Unix nanoseconds and an offset from UTC in seconds gives back: in UTC
+// for offset 0, else in a zone of that offset (whose name is lost). The
+// SQLite store and pgstore do.
+func DocumentTime(unixNano int64, offset int) time.Time {
+	t := time.Unix(0, unixNano)
+	if offset == 0 {
+		return t.UTC()
+	}
+	return t.In(time.FixedZone("", offset))
+}
+
+// DocumentsBefore returns the comparison on a column of Unix nanoseconds
+// of [Document.Created], "<" or "<=", and the value to compare it with,
+// that select the documents created strictly before t, whatever t is:
+// before 1678 (none: [DueKey] clamps it) or after 2262 (all, one created
+// at the last nanosecond an int64 holds included), for
+// [DocumentStore.DeleteDocuments].
+func DocumentsBefore(t time.Time) (op string, key int64) {
+	if t.After(maxDocumentTime) {
+		return "<=", math.MaxInt64
+	}
+	return "<", DueKey(t)
+}
+
 // DocumentNotFound returns the error a [DocumentStore] gives for a
 // document it does not keep: it matches ErrDocumentNotFound.
 func DocumentNotFound(collection, id string) error {

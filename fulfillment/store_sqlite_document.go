@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -33,7 +32,7 @@ func (s *SQLiteStore) GetDocument(ctx context.Context, collection, id string) (D
 	if err != nil {
 		return Document{}, fmt.Errorf("fulfillment: sqlite: get document %q of %q: %w", id, collection, err)
 	}
-	d.Created = documentTime(created, offset)
+	d.Created = DocumentTime(created, offset)
 	return d, nil
 }
 
@@ -126,7 +125,7 @@ func (s *SQLiteStore) ListDocuments(ctx context.Context, collection string, limi
 		if err := rows.Scan(&d.ID, &created, &offset, &d.Data, &d.Version); err != nil {
 			return nil, fmt.Errorf("fulfillment: sqlite: list documents of %q: %w", collection, err)
 		}
-		d.Created = documentTime(created, offset)
+		d.Created = DocumentTime(created, offset)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -143,7 +142,7 @@ func (s *SQLiteStore) DeleteDocuments(ctx context.Context, collection string, be
 	if err := CheckID("document collection", collection); err != nil {
 		return 0, err
 	}
-	cond, key := documentsBefore(before)
+	cond, key := DocumentsBefore(before)
 	res, err := s.exec(ctx, s.db, `DELETE FROM documents WHERE collection = ? AND created `+cond+` ?`, collection, key)
 	var n int64
 	if err == nil {
@@ -153,29 +152,6 @@ func (s *SQLiteStore) DeleteDocuments(ctx context.Context, collection string, be
 		return 0, fmt.Errorf("fulfillment: sqlite: delete documents of %q: %w", collection, err)
 	}
 	return int(n), nil
-}
-
-// documentsBefore returns the condition on the created column (Unix
-// nanoseconds of [Document.Created]), "<" or "<=", and the value to
-// compare it with that select the documents created strictly before t,
-// whatever t is: before 1678 (none) or after 2262 (all, one created at the
-// last nanosecond an int64 holds included).
-func documentsBefore(t time.Time) (cond string, key int64) {
-	if t.After(maxDocumentTime) {
-		return "<=", math.MaxInt64
-	}
-	return "<", DueKey(t)
-}
-
-// documentTime returns the time a store put as Unix nanoseconds and an
-// offset from UTC in seconds: in UTC for offset 0, else in a zone of that
-// offset (whose name is lost).
-func documentTime(unixNano int64, offset int) time.Time {
-	t := time.Unix(0, unixNano)
-	if offset == 0 {
-		return t.UTC()
-	}
-	return t.In(time.FixedZone("", offset))
 }
 
 var _ DocumentStore = (*SQLiteStore)(nil)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +34,7 @@ func (s *Store) GetDocument(ctx context.Context, collection, id string) (fulfill
 	if err != nil {
 		return fulfillment.Document{}, fmt.Errorf("pgstore: get document %q of %q: %w", id, collection, err)
 	}
-	d.Created = documentTime(created, offset)
+	d.Created = fulfillment.DocumentTime(created, int(offset))
 	return d, nil
 }
 
@@ -133,7 +132,7 @@ func (s *Store) ListDocuments(ctx context.Context, collection string, limit int)
 		if err := rows.Scan(&d.ID, &created, &offset, &d.Data, &d.Version); err != nil {
 			return nil, fmt.Errorf("pgstore: list documents of %q: %w", collection, err)
 		}
-		d.Created = documentTime(created, offset)
+		d.Created = fulfillment.DocumentTime(created, int(offset))
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -150,31 +149,10 @@ func (s *Store) DeleteDocuments(ctx context.Context, collection string, before t
 	if err := fulfillment.CheckID("document collection", collection); err != nil {
 		return 0, fmt.Errorf("pgstore: %w", err)
 	}
-	// Created is between 1678 and 2262 (fulfillment.CheckDocument): a
-	// time after 2262 is after every document, one created at the last
-	// nanosecond an int64 holds included; fulfillment.DueKey clamps a time
-	// before 1678 to before every document.
-	cond, key := "<", fulfillment.DueKey(before)
-	if before.After(lastNano) {
-		cond = "<="
-	}
+	cond, key := fulfillment.DocumentsBefore(before)
 	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.documents+` WHERE collection = $1 AND created `+cond+` $2`, collection, key)
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: delete documents of %q: %w", collection, err)
 	}
 	return int(tag.RowsAffected()), nil
-}
-
-// lastNano is the last time whose Unix nanoseconds fit in an int64.
-var lastNano = time.Unix(0, math.MaxInt64)
-
-// documentTime returns the time stored as Unix nanoseconds and an offset
-// from UTC in seconds: in UTC for offset 0, else in a zone of that offset
-// (whose name is lost).
-func documentTime(unixNano int64, offset int32) time.Time {
-	t := time.Unix(0, unixNano)
-	if offset == 0 {
-		return t.UTC()
-	}
-	return t.In(time.FixedZone("", int(offset)))
 }
