@@ -213,6 +213,25 @@ func (s *downStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.
 	return s.MemoryStore.Put(ctx, r)
 }
 
+// orderWhileDown has an order placed at Okta while store is down, waits
+// until the hook queue gave up on its event (outcomes: the queue's), and
+// brings the store back.
+func orderWhileDown(t *testing.T, f *fakes, store *downStore, outcomes <-chan fulfillment.EventOutcome) {
+	t.Helper()
+	store.setDown(true)
+	defer store.setDown(false)
+	wallClock(t, f.okta)
+	f.order(t, f.users[0])
+	select {
+	case out := <-outcomes:
+		if out != fulfillment.EventFailed {
+			t.Fatalf("the queue's outcome with the store down = %v, want failed", out)
+		}
+	case <-t.Context().Done():
+		t.Fatal("the event was never taken from the queue")
+	}
+}
+
 // TestCatchUpRecordsWhatTheQueueGaveUpOn: an event accepted while the
 // store was down, which the hook queue gave up on after its retries (Okta
 // got its 200 and will not deliver it again), is recorded by the next
@@ -234,18 +253,7 @@ func TestCatchUpRecordsWhatTheQueueGaveUpOn(t *testing.T) {
 		t.Fatal(c.err)
 	}
 
-	store.setDown(true)
-	wallClock(t, f.okta)
-	f.order(t, f.users[0])
-	select {
-	case out := <-outcomes:
-		if out != fulfillment.EventFailed {
-			t.Fatalf("the queue's outcome with the store down = %v, want failed", out)
-		}
-	case <-t.Context().Done():
-		t.Fatal("the event was never taken from the queue")
-	}
-	store.setDown(false)
+	orderWhileDown(t, f, store, outcomes)
 
 	rep, err := srv.svc.CatchUpFromCheckpoint(t.Context())
 	if err != nil || rep.Recorded() != 1 {
@@ -282,18 +290,7 @@ func TestGiveUpWithAStoreThatMarksFirst(t *testing.T) {
 		t.Fatal(c.err)
 	}
 
-	down.setDown(true)
-	wallClock(t, f.okta)
-	f.order(t, f.users[0])
-	select {
-	case out := <-outcomes:
-		if out != fulfillment.EventFailed {
-			t.Fatalf("the queue's outcome with the store down = %v, want failed", out)
-		}
-	case <-t.Context().Done():
-		t.Fatal("the event was never taken from the queue")
-	}
-	down.setDown(false)
+	orderWhileDown(t, f, down, outcomes)
 
 	type line struct{ Level, Msg string }
 	var got []line
