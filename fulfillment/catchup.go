@@ -3,6 +3,7 @@ package fulfillment
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"time"
 
@@ -119,12 +120,19 @@ func (s *Service) CatchUp(ctx context.Context, since time.Time) (CatchUpReport, 
 	return rep, nil
 }
 
+// orderFilter selects the orders in Okta's System Log.
+var orderFilter = okta.LogFilterEventType(okta.EventTypePreregisterInitiate)
+
+// orderEvents lists the orders Okta's System Log holds, published from
+// since to until, limit a page.
+func (s *Service) orderEvents(ctx context.Context, since, until time.Time, limit int) iter.Seq2[okta.LogEvent, error] {
+	return s.syslog.ListLogEvents(ctx, okta.LogQuery{Since: since, Until: until, Filter: orderFilter, Limit: limit})
+}
+
 // learnOktasClock asks Okta's System Log for one event of the minute
 // before now (not recorded), so that the client knows Okta's clock.
 func (s *Service) learnOktasClock(ctx context.Context, now time.Time) error {
-	q := okta.LogQuery{Since: now.Add(-time.Minute), Until: now,
-		Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: 1}
-	for _, err := range s.syslog.ListLogEvents(ctx, q) {
+	for _, err := range s.orderEvents(ctx, now.Add(-time.Minute), now, 1) {
 		if err != nil {
 			return fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
 		}
@@ -136,8 +144,7 @@ func (s *Service) learnOktasClock(ctx context.Context, now time.Time) error {
 // catchUp reads the events of rep's bounds and records them, counting in
 // rep.
 func (s *Service) catchUp(ctx context.Context, rep *CatchUpReport) error {
-	q := okta.LogQuery{Since: rep.Since, Until: rep.Until, Filter: okta.LogFilterEventType(okta.EventTypePreregisterInitiate), Limit: catchUpPage}
-	for ev, err := range s.syslog.ListLogEvents(ctx, q) {
+	for ev, err := range s.orderEvents(ctx, rep.Since, rep.Until, catchUpPage) {
 		if err != nil {
 			return fmt.Errorf("fulfillment: catch up: read Okta's System Log: %w", err)
 		}
