@@ -583,9 +583,15 @@ func TestConfigRedactsEventHookSecret(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("config", "cfg", cfg, "secret", cfg.EventHookSecret)
 	slog.New(slog.NewTextHandler(&textLog, nil)).Info("config", "cfg", cfg, "secret", cfg.EventHookSecret)
 	js, _ := json.Marshal(cfg)
+	// The secret field alone encodes (a struct of its type, as a program
+	// that logs its settings as JSON would have).
+	field, err := json.Marshal(struct{ EventHookSecret okta.Secret }{cfg.EventHookSecret})
+	if err != nil {
+		t.Fatalf("json.Marshal of the secret: %v", err)
+	}
 	for _, out := range []string{
 		fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprint(cfg.EventHookSecret),
-		string(js), jsonLog.String(), textLog.String(),
+		string(js), string(field), jsonLog.String(), textLog.String(),
 	} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the event hook secret shows in %s", out)

@@ -11,8 +11,11 @@ import (
 )
 
 // Secret is a bearer value (an Authn state or session token, a password)
-// that must not be logged. It formats as "[REDACTED]" with every verb; use
-// Reveal to get the value. It encodes to JSON as its value.
+// that must not be logged. It formats as "[REDACTED]" with every verb, and
+// encoding/json, text encoders and log/slog encode it as "[REDACTED]" too
+// (an empty Secret as ""), so that a program logging its settings as JSON
+// leaks none; the client sends the value to Okta through internal types.
+// Use Reveal to get the value. It decodes from a JSON string as is.
 type Secret string
 
 // String returns "[REDACTED]".
@@ -27,6 +30,12 @@ func (Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "[REDACTED]
 // Reveal returns the secret value.
 func (s Secret) Reveal() string { return string(s) }
 
+// MarshalJSON encodes the secret as "[REDACTED]" ("" when empty).
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redactedIfSet(s)) }
+
+// MarshalText encodes the secret as "[REDACTED]" (nothing when empty).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redactedIfSet(s)), nil }
+
 // AuthnStatus is the status of a classic Authn transaction. Values not
 // listed here are decoded as is.
 type AuthnStatus string
@@ -40,6 +49,8 @@ const (
 )
 
 // AuthnRequest is the body of primary authentication (POST /api/v1/authn).
+// It encodes to JSON with its password redacted; [Client.Authenticate]
+// sends the password.
 type AuthnRequest struct {
 	// Username is the user's login.
 	Username string `json:"username"`
@@ -271,9 +282,13 @@ func (c *Client) Authenticate(ctx context.Context, req AuthnRequest) (AuthnTrans
 		return AuthnTransaction{}, fmt.Errorf("%w: %s: username is empty", ErrInvalidArgument, op)
 	}
 	var t AuthnTransaction
+	body := struct {
+		Username string `json:"username"`
+		Password string `json:"password,omitempty"`
+	}{req.Username, req.Password.Reveal()}
 	_, err := c.do(ctx, &call{
 		op: op, method: "POST", route: "/api/v1/authn",
-		body: req, anonymous: true, out: &t,
+		body: body, anonymous: true, out: &t,
 	})
 	return t, err
 }
