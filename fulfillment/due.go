@@ -49,12 +49,12 @@ func (r Record) DueAt() (at time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	switch schedules[r.Step] {
-	case rests:
-		return time.Time{}, false
+	case atOnce:
+		return time.Time{}, true
 	case onNextCheck:
 		return r.NextCheck, true
 	}
-	return time.Time{}, true
+	return time.Time{}, false // rests
 }
 
 // dueBy reports whether Sync acts on r at now ([Record.DueAt]), and whether

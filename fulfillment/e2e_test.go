@@ -18,7 +18,6 @@ import (
 	"github.com/preenroll/preenroll/internal/syncio"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
-	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
@@ -685,11 +684,6 @@ func TestResumedCreatePastIdempotencyWindow(t *testing.T) {
 	if n := creates(); n != before || !strings.Contains(rec.Reason, "cancel it") {
 		t.Errorf("Delete sent %d creates, reason %q; want none, and a reason asking a person to cancel the shipment", n-before, rec.Reason)
 	}
-}
-
-func oktaEnroll(userID, kid, x, y string) okta.EnrollRequest {
-	return okta.EnrollRequest{UserID: userID, RPIDs: []string{rpID},
-		TransportKey: webauthn.PublicJWK{Kty: "EC", Crv: "P-384", Kid: kid, Use: "enc", X: x, Y: y}}
 }
 
 // TestSQLiteStoreSurvivesRestart runs a key's lifecycle across three Service

@@ -131,7 +131,6 @@ const maxStepsPerPass = 16
 type pass struct {
 	read     bool
 	shipping ShippingInfo
-	readErr  error // reading the user failed
 	invalid  error // the profile is not a valid shipping address
 	// straysDropped: the pass found no foreign enrollment and deleted
 	// ours (dropStrays), so enroll need not list them again.

@@ -27,8 +27,7 @@ func TestSQLiteDocumentsDurable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	s := openSQLite(t, path)
 	other := openSQLite(t, path)
-	kept, err := s.PutDocument(ctx, fulfillment.Document{Collection: "test.durable", ID: "kept", Created: storeT0, Data: []byte("v1")})
-	if err != nil {
+	if _, err := s.PutDocument(ctx, fulfillment.Document{Collection: "test.durable", ID: "kept", Created: storeT0, Data: []byte("v1")}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -46,7 +45,8 @@ func TestSQLiteDocumentsDurable(t *testing.T) {
 	if n, err := lazyClosed.DeleteDocuments(ctx, "test.durable", storeT0.Add(time.Nanosecond)); err != nil || n != 2 {
 		t.Fatalf("DeleteDocuments, bookkeeping handle closed = %d, %v; want 2", n, err)
 	}
-	if kept, err = s.PutDocument(ctx, fulfillment.Document{Collection: "test.durable", ID: "kept", Created: storeT0, Data: []byte("v1")}); err != nil {
+	kept, err := s.PutDocument(ctx, fulfillment.Document{Collection: "test.durable", ID: "kept", Created: storeT0, Data: []byte("v1")})
+	if err != nil {
 		t.Fatal(err)
 	}
 

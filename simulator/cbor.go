@@ -27,7 +27,7 @@ var ctapDec = func() cbor.DecMode {
 		MaxNestedLevels:  8,
 		MaxArrayElements: 256,
 		MaxMapPairs:      256,
-		IntDec:           cbor.IntDecConvertSigned,
+		IntDec:           cbor.IntDecConvertSignedOrFail,
 	}.DecMode()
 	if err != nil {
 		panic(err) // constant options; fails only if the library changes

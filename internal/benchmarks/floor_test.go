@@ -67,7 +67,6 @@ type cryptoFloor struct {
 	msgs      [4][]byte         // plaintexts: pin req, cred req, pin resp, cred resp
 	sigs      [3][]byte         // intermediate-by-root, att-cert-by-intermediate signatures
 	hashes    [2][]byte         // the certificates' to-be-signed hashes (SHA-384, SHA-256)
-	pub       *ecdsa.PublicKey  // scratch
 }
 
 func newCryptoFloor(tb testing.TB) *cryptoFloor {

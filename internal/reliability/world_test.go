@@ -2,7 +2,6 @@ package reliability_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -458,7 +457,3 @@ func shippedWithPIN(r fulfillment.Record) bool {
 
 // activeOrErrored reports a record Active or errored.
 func activeOrErrored(r fulfillment.Record) bool { return r.Status == fulfillment.Active || errored(r) }
-
-// isOutcomeUnknown reports whether err is an unknown outcome the Service
-// resumes.
-func isOutcomeUnknown(err error) bool { return errors.Is(err, fulfillment.ErrOutcomeUnknown) }
