@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -660,8 +661,12 @@ func TestOAuthSecretsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := ec.D.String()
-	secretB64 := base64.RawURLEncoding.EncodeToString(ec.D.Bytes())
+	d, err := ec.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := new(big.Int).SetBytes(d).String()
+	secretB64 := base64.RawURLEncoding.EncodeToString(d)
 	cfg := okta.OAuthConfig{ClientID: clientID, PrivateKey: key, Scopes: []string{okta.ScopeUsersRead}, DPoP: true, DPoPKey: ecKey(t, "")}
 	var outs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {

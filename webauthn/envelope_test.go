@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -697,7 +698,7 @@ func TestGenerateKey(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 		for _, v := range []any{k, struct{ K *PrivateKey }{k}, Keyring{k}} {
 			out := fmt.Sprintf(verb, v)
-			if strings.Contains(out, dHex[:16]) || strings.Contains(out, fmt.Sprint(k.key.D)[:16]) {
+			if strings.Contains(out, dHex[:16]) || strings.Contains(out, new(big.Int).SetBytes(d).String()[:16]) {
 				t.Errorf("fmt.Sprintf(%q, key) leaks the private scalar: %s", verb, out)
 			}
 			if !strings.Contains(out, k.KeyID()) {

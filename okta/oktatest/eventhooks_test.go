@@ -114,7 +114,7 @@ func TestEventHookVerification(t *testing.T) {
 		{"echo not JSON", func(_ int, w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, r.Header.Get("X-Okta-Verification-Challenge"))
 		}, `did not answer {"verification"`, 2},
-		{"401", func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", 401) }, "answered HTTP 401", 2},
+		{"401", func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusUnauthorized) }, "answered HTTP 401", 2},
 		{"timeout, retry, timeout", waitForClient, "did not answer within 100ms: timeout", 2},
 		{"timeout then echo", func(n int, w http.ResponseWriter, r *http.Request) {
 			if n == 1 {
@@ -264,14 +264,14 @@ func TestEventHookDeliveryRetry(t *testing.T) {
 			[]oktatest.Delivery{{Attempt: 1, Status: 200}}},
 		{"503 then accepted", func(n int, w http.ResponseWriter, _ *http.Request) {
 			if n == 1 {
-				http.Error(w, "busy", 503)
+				http.Error(w, "busy", http.StatusServiceUnavailable)
 				return
 			}
 			w.WriteHeader(200)
 		}, []oktatest.Delivery{{Attempt: 1, Status: 503}, {Attempt: 2, Status: 200}}},
 		{"500 twice: one retry only", func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 500) },
 			[]oktatest.Delivery{{Attempt: 1, Status: 500}, {Attempt: 2, Status: 500}}},
-		{"401 is not retried", func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", 401) },
+		{"401 is not retried", func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", http.StatusUnauthorized) },
 			[]oktatest.Delivery{{Attempt: 1, Status: 401}}},
 		{"400 is not retried", func(_ int, w http.ResponseWriter, _ *http.Request) { http.Error(w, "bad", 400) },
 			[]oktatest.Delivery{{Attempt: 1, Status: 400}}},

@@ -509,6 +509,7 @@ func (k responseKey) private() (*webauthn.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	//lint:ignore SA1019 D is go-jose's input (it takes a *ecdsa.PrivateKey); ParseRawPrivateKey would recompute the point, this key's largest cost
 	ek := &ecdsa.PrivateKey{PublicKey: *pub, D: new(big.Int).SetBytes(k.d[:])}
 	return webauthn.NewPrivateKey(ek, k.kid, webauthn.UseEncryption)
 }

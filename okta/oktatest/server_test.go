@@ -521,7 +521,7 @@ func newHookReceiver(t *testing.T, auth string, report func(hookDelivery)) strin
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hook", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != auth {
-			http.Error(w, "unauthorized", 401)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"verification": r.Header.Get("X-Okta-Verification-Challenge")})
