@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -69,18 +70,25 @@ type batchJob struct {
 
 	save sync.Mutex // held while the job is written to the store
 
-	mu      sync.Mutex
-	state   string
-	done    int // rows checked or ordered so far in this state
-	total   int
-	rows    []batchRow
-	err     string    // why the whole batch stopped
-	version int64     // of the job's document
-	saved   time.Time // when the document was last written
+	mu    sync.Mutex
+	state string
+	done  int // rows checked or ordered so far in this state
+	total int
+	rows  []batchRow
+	err   string // why the whole batch stopped
+	// changes counts the changes to rows; kept is what it was when the
+	// rows document was last written.
+	changes, kept int
+	rowsVersion   int64     // of the job's rows document
+	sumVersion    int64     // of the job's summary document
+	saved         time.Time // when the summary was last written
+	rowsSaved     time.Time // when the rows document was last written
 }
 
-// batchDoc is a batch as its document keeps it (gzip-compressed JSON, see
-// encodeBatch): what every instance shows.
+// batchDoc is a batch as its rows document keeps it (gzip-compressed JSON,
+// see encodeBatch): every row, which every instance shows on the batch's
+// page. Its state, progress and Beat are those of its last write; the
+// batch's summary document has newer ones (see batchSummary).
 type batchDoc struct {
 	ID, File, Format, Owner string
 	Created                 time.Time
@@ -89,11 +97,28 @@ type batchDoc struct {
 	Done, Total             int
 	Rows                    []batchRow
 	Err                     string `json:",omitempty"`
+	// Beat is when this document was written.
+	Beat time.Time
+}
+
+// batchSummary is a batch as its summary document keeps it (JSON, a few
+// hundred bytes whatever the batch's size): what the upload page lists,
+// and the state and progress the batch's page shows. It is written with
+// every write of the rows document, and alone as the rows progress.
+type batchSummary struct {
+	ID, File, Format, Owner string
+	Created                 time.Time
+	State                   string
+	Done, Total             int
+	Err                     string `json:",omitempty"`
 	// Beat is when the instance running the batch (checking or ordering)
 	// last wrote it: every few seconds of progress, and every batchBeat
 	// while it waits. A running batch whose Beat is older than batchStale
 	// was left by an instance that stopped.
 	Beat time.Time
+	// Rows is the version of the rows document when this summary was
+	// written.
+	Rows int64
 }
 
 // batchView is a consistent copy of a batch for a page.
@@ -113,11 +138,33 @@ func (j *batchJob) doc(now time.Time) batchDoc {
 		State: j.state, Done: j.done, Total: j.total, Rows: slices.Clone(j.rows), Err: j.err, Beat: now}
 }
 
+// summary copies the job for its summary document; j.mu is held.
+func (j *batchJob) summary(now time.Time) batchSummary {
+	return batchSummary{ID: j.ID, File: j.File, Format: j.Format, Owner: j.Owner, Created: j.Created,
+		State: j.state, Done: j.done, Total: j.total, Err: j.err, Beat: now, Rows: j.rowsVersion}
+}
+
+// rowsDue reports whether a write of the job's progress at now is to write
+// its rows too: they changed, and were last written batchRowsEvery ago or
+// more. j.mu is held.
+func (j *batchJob) rowsDue(now time.Time) bool {
+	return j.changes != j.kept && now.Sub(j.rowsSaved) >= batchRowsEvery
+}
+
+// changed counts a change to the job's rows; j.mu is held.
+func (j *batchJob) changed() { j.changes++ }
+
 func (j *batchJob) view() batchView {
 	j.mu.Lock()
 	d := j.doc(time.Time{})
 	j.mu.Unlock()
 	return d.view()
+}
+
+// view is the summary for a list: no rows.
+func (s batchSummary) view() batchView {
+	return batchView{ID: s.ID, File: s.File, Format: s.Format, Owner: s.Owner, State: s.State, Err: s.Err, Created: s.Created,
+		Done: s.Done, Total: s.Total}
 }
 
 func (d batchDoc) view() batchView {
@@ -133,18 +180,29 @@ func (d batchDoc) view() batchView {
 	return v
 }
 
-// A batch's document is written by the instance running it: when it is
-// uploaded, at every change of state, at most every batchSaveEvery as its
-// rows progress and every batchBeat while it waits (Okta's rate limit).
-// Every instance sharing the store shows it from there; only a checked
-// batch can be ordered, by whichever instance first moves its document
-// to ordering (compare-and-swap on its version).
+// A batch is two documents of the same ID and Created time: its rows
+// document (batchDoc, collection console.batch: every row, up to ~0.6 MB
+// for the largest upload) and its summary document (batchSummary,
+// collection console.batch-summary: a few hundred bytes). The summary is
+// what the upload page lists and the authority on the batch's state.
+// Both are written by the instance running the batch: when it is
+// uploaded and at every change of state the rows document, then the
+// summary; as its rows progress, the summary at most every
+// batchSaveEvery (and every batchBeat while it waits: Okta's rate limit),
+// and the rows document with it only when rows changed and it was last
+// written batchRowsEvery ago or more. Every instance sharing the store
+// shows a batch from there: its state and progress as of the summary, its
+// rows as of the rows document. Only a checked batch can be ordered, by
+// whichever instance first moves its summary to ordering
+// (compare-and-swap on its version).
 const (
-	batchCollection = "console.batch"
-	batchSaveEvery  = 2 * time.Second
-	batchBeat       = time.Minute
-	batchStale      = 5 * time.Minute
-	batchRecent     = 20 // batches listed on the upload page
+	batchCollection        = "console.batch"
+	batchSummaryCollection = "console.batch-summary"
+	batchSaveEvery         = 2 * time.Second
+	batchRowsEvery         = 30 * time.Second
+	batchBeat              = time.Minute
+	batchStale             = 5 * time.Minute
+	batchRecent            = 20 // batches listed on the upload page
 )
 
 // batchInterrupted is the state shown for a batch whose instance stopped
@@ -161,72 +219,107 @@ type batches struct {
 	keep    time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+	started time.Time // when this instance started (see backfill)
 	mu      sync.Mutex
 	running map[string]*batchJob
+	// backfilled is set once backfill wrote the summaries of the batches
+	// kept without one.
+	backfilled atomic.Bool
 }
 
 func newBatches(docs fulfillment.DocumentStore, keep time.Duration, now func() time.Time, log *slog.Logger) *batches {
-	return &batches{docs: docs, keep: keep, now: now, log: log, running: map[string]*batchJob{}}
+	return &batches{docs: docs, keep: keep, now: now, log: log, started: now(), running: map[string]*batchJob{}}
 }
 
 // add keeps a new job, which this instance runs, and deletes the batches
 // older than the retention.
 func (b *batches) add(ctx context.Context, j *batchJob) error {
-	if err := b.save(ctx, j); err != nil {
+	if err := b.save(ctx, j, true); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	b.running[j.ID] = j
 	b.mu.Unlock()
-	if _, err := b.docs.DeleteDocuments(ctx, batchCollection, b.now().Add(-b.keep)); err != nil {
-		b.log.Warn("console: delete old batches", "error", err)
+	// The summaries first: a batch whose rows outlive its summary (the
+	// second deletion failed) is not listed, and is deleted next time.
+	before := b.now().Add(-b.keep)
+	for _, collection := range []string{batchSummaryCollection, batchCollection} {
+		if _, err := b.docs.DeleteDocuments(ctx, collection, before); err != nil {
+			b.log.Warn("console: delete old batches", "error", err)
+			break
+		}
 	}
 	return nil
 }
 
-// save writes the job's document. Only the instance running a job writes
-// it, one save at a time, so a conflict means that the document was
-// deleted or changed by something else.
-func (b *batches) save(ctx context.Context, j *batchJob) error {
+// save writes the job's rows document if rows, then its summary. Only the
+// instance running a job writes them, one save at a time, so a conflict
+// means that a document was deleted or changed by something else.
+func (b *batches) save(ctx context.Context, j *batchJob, rows bool) error {
 	j.save.Lock()
 	defer j.save.Unlock()
 	now := b.now()
+	if rows {
+		j.mu.Lock()
+		d, version, changes := j.doc(now), j.rowsVersion, j.changes
+		j.mu.Unlock()
+		data, err := encodeBatch(d)
+		if err != nil {
+			return fmt.Errorf("console: batch %s: %w", j.ID, err)
+		}
+		stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchCollection, ID: j.ID, Created: j.Created, Data: data, Version: version})
+		if err != nil {
+			return fmt.Errorf("console: keep batch %s: %w", j.ID, err)
+		}
+		j.mu.Lock()
+		j.rowsVersion, j.rowsSaved, j.kept = stored.Version, now, changes
+		j.mu.Unlock()
+	}
 	j.mu.Lock()
-	d, version := j.doc(now), j.version
+	s, version := j.summary(now), j.sumVersion
 	j.mu.Unlock()
-	data, err := encodeBatch(d)
+	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("console: batch %s: %w", j.ID, err)
 	}
-	stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchCollection, ID: j.ID, Created: j.Created, Data: data, Version: version})
+	stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchSummaryCollection, ID: j.ID, Created: j.Created, Data: data, Version: version})
 	if err != nil {
 		return fmt.Errorf("console: keep batch %s: %w", j.ID, err)
 	}
 	j.mu.Lock()
-	j.version, j.saved = stored.Version, now
+	j.sumVersion, j.saved = stored.Version, now
 	j.mu.Unlock()
 	return nil
 }
 
-// progress writes the job's document if it was last written
-// batchSaveEvery ago or more.
+// progress writes the job's progress if it was last written
+// batchSaveEvery ago or more (see write).
 func (b *batches) progress(ctx context.Context, j *batchJob) {
 	j.mu.Lock()
 	due := b.now().Sub(j.saved) >= batchSaveEvery
 	j.mu.Unlock()
 	if due {
-		if err := b.save(ctx, j); err != nil {
-			b.log.Warn("console: batch progress", "batch", j.ID, "error", err)
-		}
+		b.write(ctx, j)
 	}
 }
 
-// finish writes the job's final document (its state changed) and stops
-// holding it. When the write fails, this instance keeps showing the job
+// write writes the job's summary, and its rows when they are due
+// (rowsDue).
+func (b *batches) write(ctx context.Context, j *batchJob) {
+	j.mu.Lock()
+	rows := j.rowsDue(b.now())
+	j.mu.Unlock()
+	if err := b.save(ctx, j, rows); err != nil {
+		b.log.Warn("console: batch progress", "batch", j.ID, "error", err)
+	}
+}
+
+// finish writes the job's final documents (its state changed) and stops
+// holding it. When a write fails, this instance keeps showing the job
 // from memory (and orders it, if checked: claimHeld); the others see it
 // interrupted.
 func (b *batches) finish(ctx context.Context, j *batchJob) {
-	if err := b.save(ctx, j); err != nil {
+	if err := b.save(ctx, j, true); err != nil {
 		b.log.Error("console: batch result not kept", "batch", j.ID, "error", err)
 		return
 	}
@@ -235,8 +328,9 @@ func (b *batches) finish(ctx context.Context, j *batchJob) {
 	b.mu.Unlock()
 }
 
-// beat writes the job's document every batchBeat until stop is closed, so
-// that other instances see that it is still running.
+// beat writes the job's summary (and its rows when due) every batchBeat
+// until stop is closed, so that other instances see that it is still
+// running.
 func (b *batches) beat(ctx context.Context, j *batchJob, stop <-chan struct{}) {
 	t := time.NewTicker(batchBeat)
 	defer t.Stop()
@@ -245,15 +339,13 @@ func (b *batches) beat(ctx context.Context, j *batchJob, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			if err := b.save(ctx, j); err != nil {
-				b.log.Warn("console: batch progress", "batch", j.ID, "error", err)
-			}
+			b.write(ctx, j)
 		}
 	}
 }
 
 // get returns the batch: from memory if this instance runs it, else from
-// its document.
+// its documents.
 func (b *batches) get(ctx context.Context, id string) (batchView, error) {
 	b.mu.Lock()
 	j := b.running[id]
@@ -261,49 +353,98 @@ func (b *batches) get(ctx context.Context, id string) (batchView, error) {
 	if j != nil {
 		return j.view(), nil
 	}
-	d, _, err := b.load(ctx, id)
+	st, err := b.load(ctx, id)
 	if err != nil {
 		return batchView{}, err
 	}
-	return d.view(), nil
+	return st.view(), nil
 }
 
-// load reads a batch's document; a running batch whose instance stopped
-// comes back interrupted.
-func (b *batches) load(ctx context.Context, id string) (batchDoc, int64, error) {
+// storedBatch is a batch as read from the store.
+type storedBatch struct {
+	sum        batchSummary
+	sumVersion int64 // 0: no summary document (sum is made from doc)
+	doc        batchDoc
+	docVersion int64
+}
+
+// view shows the rows of the rows document, and the state and progress
+// of the summary, which is written more often.
+func (st storedBatch) view() batchView {
+	d := st.doc
+	d.State, d.Done, d.Total, d.Err = st.sum.State, st.sum.Done, st.sum.Total, st.sum.Err
+	return d.view()
+}
+
+// load reads a batch's documents, the summary first (a rows document is
+// never older than the summary read before it); a running batch whose
+// instance stopped comes back interrupted. A batch without a summary (one
+// kept before summaries were, or whose summary was not written) is taken
+// as its rows document says.
+func (b *batches) load(ctx context.Context, id string) (storedBatch, error) {
 	if fulfillment.CheckID("batch ID", id) != nil {
-		return batchDoc{}, 0, errNoBatch
+		return storedBatch{}, errNoBatch
+	}
+	var st storedBatch
+	sum, err := b.docs.GetDocument(ctx, batchSummaryCollection, id)
+	switch {
+	case err == nil:
+		if st.sum, err = decodeSummary(sum); err != nil {
+			return storedBatch{}, err
+		}
+		st.sumVersion = sum.Version
+	case !errors.Is(err, fulfillment.ErrDocumentNotFound):
+		return storedBatch{}, err
 	}
 	doc, err := b.docs.GetDocument(ctx, batchCollection, id)
 	if errors.Is(err, fulfillment.ErrDocumentNotFound) {
-		return batchDoc{}, 0, errNoBatch
+		return storedBatch{}, errNoBatch
 	}
 	if err != nil {
-		return batchDoc{}, 0, err
+		return storedBatch{}, err
 	}
-	d, err := b.decode(doc)
-	return d, doc.Version, err
+	if st.doc, err = decodeBatch(doc.Data); err != nil {
+		return storedBatch{}, fmt.Errorf("console: batch %s: stored document: %w", doc.ID, err)
+	}
+	st.docVersion = doc.Version
+	if st.sumVersion == 0 {
+		st.sum = summaryOf(st.doc, doc.Version)
+	}
+	b.interrupt(&st.sum)
+	return st, nil
 }
 
-func (b *batches) decode(doc fulfillment.Document) (batchDoc, error) {
-	d, err := decodeBatch(doc.Data)
-	if err != nil {
-		return batchDoc{}, fmt.Errorf("console: batch %s: stored document: %w", doc.ID, err)
+// summaryOf returns the summary of a rows document at version.
+func summaryOf(d batchDoc, version int64) batchSummary {
+	return batchSummary{ID: d.ID, File: d.File, Format: d.Format, Owner: d.Owner, Created: d.Created,
+		State: d.State, Done: d.Done, Total: d.Total, Err: d.Err, Beat: d.Beat, Rows: version}
+}
+
+// decodeSummary reads a summary document.
+func decodeSummary(doc fulfillment.Document) (batchSummary, error) {
+	var s batchSummary
+	if err := json.Unmarshal(doc.Data, &s); err != nil {
+		return batchSummary{}, fmt.Errorf("console: batch %s: stored summary: %w", doc.ID, err)
 	}
-	if (d.State == batchChecking || d.State == batchOrdering) && b.now().Sub(d.Beat) > batchStale {
+	return s, nil
+}
+
+// interrupt shows a running batch whose instance stopped writing it as
+// interrupted.
+func (b *batches) interrupt(s *batchSummary) {
+	if (s.State == batchChecking || s.State == batchOrdering) && b.now().Sub(s.Beat) > batchStale {
 		what := "Nothing was ordered."
-		if d.State == batchOrdering {
+		if s.State == batchOrdering {
 			what = "Rows not shown as ordered may have been ordered or not."
 		}
-		d.Err = fmt.Sprintf("This batch stopped while %s: the instance running it last wrote at %s and has not since. %s "+
+		s.Err = fmt.Sprintf("This batch stopped while %s: the instance running it last wrote at %s and has not since. %s "+
 			"Upload the file again: a user whose key is already in fulfillment is skipped, never ordered twice.",
-			d.State, d.Beat.UTC().Format(time.RFC3339), what)
-		d.State = batchInterrupted
+			s.State, s.Beat.UTC().Format(time.RFC3339), what)
+		s.State = batchInterrupted
 	}
-	return d, nil
 }
 
-// A batch's document is its JSON, gzip-compressed: the rows of a 1 MiB
+// A batch's rows document is its JSON, gzip-compressed: the rows of a 1 MiB
 // upload, each with its problem, make more JSON than a document holds
 // (fulfillment.MaxDocumentSize), and the problems repeat. maxBatchJSON
 // bounds the JSON a stored document may inflate to.
@@ -342,11 +483,19 @@ func decodeBatch(data []byte) (batchDoc, error) {
 	return d, nil
 }
 
-// recent returns the newest batches, newest first.
+// recent returns the newest batches, newest first, from their summaries
+// (no rows).
 func (b *batches) recent(ctx context.Context) ([]batchView, error) {
-	docs, err := b.docs.ListDocuments(ctx, batchCollection, batchRecent)
+	docs, err := b.docs.ListDocuments(ctx, batchSummaryCollection, batchRecent)
 	if err != nil {
 		return nil, err
+	}
+	if len(docs) < batchRecent && !b.backfilled.Load() {
+		if err := b.backfill(ctx, docs); err != nil {
+			b.log.Warn("console: recent batches: summaries of older batches", "error", err)
+		} else if docs, err = b.docs.ListDocuments(ctx, batchSummaryCollection, batchRecent); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]batchView, 0, len(docs))
 	for _, doc := range docs {
@@ -354,17 +503,58 @@ func (b *batches) recent(ctx context.Context) ([]batchView, error) {
 		j := b.running[doc.ID]
 		b.mu.Unlock()
 		if j != nil {
-			out = append(out, j.view())
+			j.mu.Lock()
+			s := j.summary(time.Time{})
+			j.mu.Unlock()
+			out = append(out, s.view())
 			continue
 		}
-		d, err := b.decode(doc)
+		s, err := decodeSummary(doc)
 		if err != nil {
 			b.log.Warn("console: recent batches", "error", err)
 			continue
 		}
-		out = append(out, d.view())
+		b.interrupt(&s)
+		out = append(out, s.view())
 	}
 	return out, nil
+}
+
+// backfill writes the summaries of the newest batches kept without one
+// (by a console that kept no summaries), once per instance: while fewer
+// than batchRecent summaries are listed (sums), such a batch may be among
+// the newest. Only batches created a minute or more before this instance
+// started are looked at, so that none being uploaded meanwhile (rows
+// written, summary not yet) gets one before its own.
+func (b *batches) backfill(ctx context.Context, sums []fulfillment.Document) error {
+	docs, err := b.docs.ListDocuments(ctx, batchCollection, batchRecent)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(sums))
+	for _, s := range sums {
+		have[s.ID] = true
+	}
+	for _, doc := range docs {
+		if have[doc.ID] || !doc.Created.Before(b.started.Add(-time.Minute)) {
+			continue
+		}
+		d, err := decodeBatch(doc.Data)
+		if err != nil {
+			b.log.Warn("console: recent batches", "batch", doc.ID, "error", err)
+			continue
+		}
+		data, err := json.Marshal(summaryOf(d, doc.Version))
+		if err != nil {
+			return err
+		}
+		_, err = b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchSummaryCollection, ID: doc.ID, Created: doc.Created, Data: data})
+		if err != nil && !errors.Is(err, fulfillment.ErrVersionConflict) { // a conflict: another instance wrote it
+			return err
+		}
+	}
+	b.backfilled.Store(true)
+	return nil
 }
 
 // notOrderable is the refusal of an order for a batch that is not checked.
@@ -383,16 +573,24 @@ func (b *batches) claim(ctx context.Context, id string) (*batchJob, error) {
 	if j != nil {
 		return b.claimHeld(ctx, j)
 	}
-	d, version, err := b.load(ctx, id)
+	st, err := b.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if d.State != batchChecked {
-		return nil, notOrderable{d.State}
+	if st.sum.State != batchChecked {
+		return nil, notOrderable{st.sum.State}
 	}
+	if st.sum.Rows != st.docVersion {
+		// The rows were written after the summary was read: the batch
+		// is no longer checked.
+		return nil, fmt.Errorf("%w: batch %s changed", fulfillment.ErrVersionConflict, id)
+	}
+	d := st.doc
 	j = &batchJob{ID: d.ID, File: d.File, Format: d.Format, Owner: d.Owner, Created: d.Created, Item: d.Item,
-		state: batchOrdering, rows: d.Rows, total: d.Total, version: version}
-	if err := b.save(ctx, j); err != nil {
+		state: batchOrdering, rows: d.Rows, total: st.sum.Total, rowsVersion: st.docVersion, sumVersion: st.sumVersion}
+	// The summary alone: its compare-and-swap is the claim, and the rows
+	// are those of the checked batch.
+	if err := b.save(ctx, j, false); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
@@ -404,18 +602,20 @@ func (b *batches) claim(ctx context.Context, id string) (*batchJob, error) {
 // claimHeld claims a batch this instance holds. One that is checked is
 // held because its result could not be written (finish): the others see
 // it still checking, or interrupted, and cannot order it, so this instance
-// does, moving it to ordering from the version it last wrote.
+// does, moving it to ordering from the versions it last wrote (its rows
+// too, if they were not written).
 func (b *batches) claimHeld(ctx context.Context, j *batchJob) (*batchJob, error) {
 	j.mu.Lock()
 	state := j.state
 	if state == batchChecked {
 		j.state, j.done = batchOrdering, 0 // under j.mu: one request claims it
 	}
+	rows := j.changes != j.kept
 	j.mu.Unlock()
 	if state != batchChecked {
 		return nil, notOrderable{state}
 	}
-	if err := b.save(ctx, j); err != nil {
+	if err := b.save(ctx, j, rows); err != nil {
 		j.mu.Lock()
 		j.state = batchChecked
 		j.mu.Unlock()
@@ -578,6 +778,7 @@ func (c *console) checkBatch(ctx context.Context, j *batchJob) {
 			j.mu.Lock()
 			j.rows[i] = row
 			j.done++
+			j.changed()
 			j.mu.Unlock()
 			c.batches.progress(ctx, j)
 			c.publishBatch(j)
@@ -587,6 +788,7 @@ func (c *console) checkBatch(ctx context.Context, j *batchJob) {
 	g.Wait()
 	j.mu.Lock()
 	j.state, j.done, j.total = batchChecked, 0, 0
+	j.changed()
 	for _, r := range j.rows {
 		if r.Result == resultNotOrdered {
 			j.total++
@@ -713,6 +915,7 @@ func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
 			id, err := c.svc.PrepareUser(gctx, *row.Profile, row.Kind)
 			j.mu.Lock()
 			defer j.mu.Unlock()
+			j.changed()
 			if err != nil {
 				j.rows[i].Result, j.rows[i].Problem = resultFailed, "preparing the Okta user: "+batchcsv.Problem(err)
 				return nil
@@ -766,6 +969,7 @@ func (c *console) orderBatch(ctx context.Context, j *batchJob, s *session) {
 		j.err = oneLine(err)
 	}
 	j.state, j.done = batchDone, j.total
+	j.changed()
 	summary := fmt.Sprintf("%s: %d ordered, %d skipped, %d failed, %d invalid", j.File, rep.Ordered, rep.Skipped, rep.Failed, len(rep.Invalid))
 	j.mu.Unlock()
 	c.batches.finish(ctx, j)

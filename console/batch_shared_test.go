@@ -120,7 +120,7 @@ func TestBatchOrderedOnce(t *testing.T) {
 			c.batches.mu.Unlock()
 			if j != nil {
 				j.state = batchChecked
-				if err := c.batches.save(t.Context(), j); err != nil {
+				if err := c.batches.save(t.Context(), j, true); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -199,7 +199,7 @@ func TestLargestBatchKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.state = batchChecked
-	if err := r.c.batches.save(t.Context(), j); err != nil {
+	if err := r.c.batches.save(t.Context(), j, true); err != nil {
 		t.Fatalf("keeping the checked batch: %v", err)
 	}
 	v, err := other.batches.get(t.Context(), "large")
