@@ -81,19 +81,32 @@ func (m *MemoryAudit) Recent(_ context.Context, limit int) ([]AuditEntry, error)
 // "console.audit") in a fulfillment.DocumentStore: given the Store that
 // several instances share, every instance's Audit page lists every
 // instance's entries, and they outlive a restart. It keeps every entry of
-// a signed-in user; delete old ones with the store's DeleteDocuments. An
-// entry without one (Who empty: the refusal of a cross-origin request or
-// of a sign-in the provider refused, which anybody can send) is kept in
-// this instance's memory instead, the newest 10,000 of them, so that such
+// a signed-in user for its retention (see [NewStoreAudit]). An entry
+// without one (Who empty: the refusal of a cross-origin request or of a
+// sign-in the provider refused, which anybody can send) is kept in this
+// instance's memory instead, the newest 10,000 of them, so that such
 // requests cannot grow the store; Recent lists both.
 type StoreAudit struct {
 	docs fulfillment.DocumentStore
+	keep time.Duration // negative: forever
 	seq  atomic.Uint64
 
-	mu   sync.Mutex
-	anon []fulfillment.Document // a ring of entries without a signed-in user
-	next int                    // where the next one goes once anon is full
+	mu    sync.Mutex
+	anon  []fulfillment.Document // a ring of entries without a signed-in user
+	next  int                    // where the next one goes once anon is full
+	swept time.Time              // the time of the entry that last deleted old ones
 }
+
+// DefaultAuditRetention is how long a [StoreAudit] keeps an entry by
+// default: 400 days, a yearly audit's twelve months and a month's grace
+// for it to start late. The entries hold logins and client addresses:
+// keep them no longer than your compliance needs (serve's log has them
+// too, for an archive of your own).
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
+// auditSweepEvery is how often (by the entries' times) a StoreAudit deletes
+// the entries older than its retention.
+const auditSweepEvery = time.Hour
 
 // maxAnonymousAudit is how many entries without a signed-in user a
 // StoreAudit keeps in memory.
@@ -102,11 +115,23 @@ const maxAnonymousAudit = 10000
 // AuditCollection is the document collection of a [StoreAudit].
 const AuditCollection = "console.audit"
 
-// NewStoreAudit returns an AuditLog that keeps its entries in docs.
-func NewStoreAudit(docs fulfillment.DocumentStore) *StoreAudit { return &StoreAudit{docs: docs} }
+// NewStoreAudit returns an AuditLog that keeps its entries in docs for
+// keep: an Append deletes the entries older than keep before its own
+// (e.At), at most once an hour (by e.At) per StoreAudit, as an upload
+// deletes the old batches. A keep of 0 is DefaultAuditRetention; a
+// negative keep keeps every entry (delete them yourself with the store's
+// DeleteDocuments on [AuditCollection]).
+func NewStoreAudit(docs fulfillment.DocumentStore, keep time.Duration) *StoreAudit {
+	if keep == 0 {
+		keep = DefaultAuditRetention
+	}
+	return &StoreAudit{docs: docs, keep: keep}
+}
 
 // Append keeps e as a new document, created at e.At: in the store, or in
-// memory if e has no signed-in user (Who).
+// memory if e has no signed-in user (Who). Then it deletes the entries
+// older than the retention, when due; if that fails, e is kept and the
+// error says so.
 func (a *StoreAudit) Append(ctx context.Context, e AuditEntry) error {
 	data, err := json.Marshal(e)
 	if err != nil {
@@ -131,6 +156,31 @@ func (a *StoreAudit) Append(ctx context.Context, e AuditEntry) error {
 	}
 	if _, err := a.docs.PutDocument(ctx, doc); err != nil {
 		return fmt.Errorf("console: audit: %w", err)
+	}
+	return a.expire(ctx, e.At)
+}
+
+// expire deletes the entries created before at minus the retention, unless
+// an entry less than an hour before at did.
+func (a *StoreAudit) expire(ctx context.Context, at time.Time) error {
+	if a.keep < 0 {
+		return nil
+	}
+	a.mu.Lock()
+	due := a.swept.IsZero() || at.Sub(a.swept) >= auditSweepEvery
+	if due {
+		a.swept = at
+	}
+	a.mu.Unlock()
+	if !due {
+		return nil
+	}
+	before := at.Add(-a.keep)
+	if _, err := a.docs.DeleteDocuments(ctx, AuditCollection, before); err != nil {
+		a.mu.Lock()
+		a.swept = time.Time{} // the next entry tries again
+		a.mu.Unlock()
+		return fmt.Errorf("console: audit: entry kept; deleting the entries before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
 	return nil
 }

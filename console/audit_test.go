@@ -1,6 +1,10 @@
 package console
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,8 +39,8 @@ func TestAuditLogs(t *testing.T) {
 	docs := fulfillment.NewMemoryStore()
 	for name, tc := range map[string]struct{ write, read AuditLog }{
 		"memory":               {NewMemoryAudit(10), nil},
-		"store":                {NewStoreAudit(fulfillment.NewMemoryStore()), nil},
-		"store, two instances": {NewStoreAudit(docs), NewStoreAudit(docs)},
+		"store":                {NewStoreAudit(fulfillment.NewMemoryStore(), 0), nil},
+		"store, two instances": {NewStoreAudit(docs, 0), NewStoreAudit(docs, 0)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			read := tc.read
@@ -69,7 +73,7 @@ func TestAuditLogs(t *testing.T) {
 func TestStoreAuditKeepsAnonymousEntriesInMemory(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	docs := fulfillment.NewMemoryStore()
-	a, other := NewStoreAudit(docs), NewStoreAudit(docs)
+	a, other := NewStoreAudit(docs, 0), NewStoreAudit(docs, 0)
 	signedIn := AuditEntry{At: t0, Who: "root@example.com", Action: "order", Outcome: outcomeOK}
 	var anonymous []AuditEntry
 	for i := range maxAnonymousAudit + 1 {
@@ -100,4 +104,95 @@ func TestStoreAuditKeepsAnonymousEntriesInMemory(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Recent on the instance that appended them (-want +got):\n%s", diff)
 	}
+}
+
+// TestStoreAuditRetention: an Append deletes the stored entries older than
+// the retention before its own, at most once an hour (by the entries'
+// times); 0 is DefaultAuditRetention, a negative retention keeps them all.
+func TestStoreAuditRetention(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		keep time.Duration
+		at   []time.Duration // after t0, one entry each
+		want []int           // the entries kept, newest first
+	}{
+		{"default", 0, []time.Duration{0, 300 * day, DefaultAuditRetention + time.Nanosecond}, []int{2, 1}},
+		{"default, none old", 0, []time.Duration{0, DefaultAuditRetention}, []int{1, 0}},
+		{"two days", 2 * day, []time.Duration{0, day, 2*day + time.Second}, []int{2, 1}},
+		// The third deletes nothing; the fourth, less than an hour later,
+		// does not delete the first; the fifth does.
+		{"hourly", 2 * day, []time.Duration{0, day, 2*day - time.Minute, 2*day + time.Minute}, []int{3, 2, 1, 0}},
+		{"an hour later", 2 * day, []time.Duration{0, day, 2*day - time.Minute, 2*day + time.Minute, 2*day + time.Hour - time.Minute}, []int{4, 3, 2, 1}},
+		{"negative: kept", -1, []time.Duration{0, 1000 * day}, []int{1, 0}},
+	} {
+		for _, store := range documentStores {
+			t.Run(tc.name+"/"+store.name, func(t *testing.T) {
+				docs := store.open(t)
+				a := NewStoreAudit(docs, tc.keep)
+				var entries []AuditEntry
+				for i, d := range tc.at {
+					e := AuditEntry{At: t0.Add(d), Who: "root@example.com", Action: "order", Target: fmt.Sprint(i), Outcome: outcomeOK}
+					entries = append(entries, e)
+					if err := a.Append(t.Context(), e); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var want []AuditEntry
+				for _, i := range tc.want {
+					want = append(want, entries[i])
+				}
+				got, err := NewStoreAudit(docs, tc.keep).Recent(t.Context(), 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("kept (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// TestStoreAuditRetentionFailure: when the deletion of old entries fails,
+// Append says so, the entry is kept, and the next Append deletes them.
+func TestStoreAuditRetentionFailure(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	docs := &failingDelete{DocumentStore: fulfillment.NewMemoryStore()}
+	a := NewStoreAudit(docs, time.Hour)
+	old := AuditEntry{At: t0, Who: "root@example.com", Action: "sign in", Outcome: outcomeOK}
+	if err := a.Append(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	docs.fail = true
+	first := AuditEntry{At: t0.Add(2 * time.Hour), Who: "root@example.com", Action: "order", Outcome: outcomeOK}
+	if err := a.Append(t.Context(), first); err == nil || !strings.Contains(err.Error(), "entry kept") {
+		t.Errorf("Append with a failing deletion = %v, want an error saying the entry was kept", err)
+	}
+	docs.fail = false
+	second := AuditEntry{At: t0.Add(2*time.Hour + time.Second), Who: "root@example.com", Action: "retry", Outcome: outcomeOK}
+	if err := a.Append(t.Context(), second); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Recent(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]AuditEntry{second, first}, got); diff != "" {
+		t.Errorf("kept (-want +got):\n%s", diff)
+	}
+}
+
+// failingDelete fails DeleteDocuments while fail is set.
+type failingDelete struct {
+	fulfillment.DocumentStore
+	fail bool
+}
+
+func (f *failingDelete) DeleteDocuments(ctx context.Context, collection string, before time.Time) (int, error) {
+	if f.fail {
+		return 0, errors.New("test: the store fails")
+	}
+	return f.DocumentStore.DeleteDocuments(ctx, collection, before)
 }

@@ -24,7 +24,7 @@ import (
 func sharedRig(t *testing.T, users ...fulfillmenttest.User) (r *rig, other *console) {
 	t.Helper()
 	docs := fulfillment.NewMemoryStore()
-	r = newRig(t, func(c *Config) { c.Documents, c.Audit = docs, NewStoreAudit(docs) }, users...)
+	r = newRig(t, func(c *Config) { c.Documents, c.Audit = docs, NewStoreAudit(docs, 0) }, users...)
 	other, err := newConsole(r.w.Service, r.cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -30,12 +30,22 @@
 // [fulfillment.DocumentStore]), and several instances of the console on
 // that store show the same batches and audit trail with no session
 // affinity. A batch is checked and ordered by the instance that received
-// its upload (or its order), which writes its progress every few seconds:
-// a batch whose instance stopped writing shows as interrupted after five
-// minutes. Of two instances ordering one batch, one does (compare-and-swap
-// on its document). Batches are deleted after Config.BatchRetention. A
-// StoreAudit keeps the entries without a signed-in user (refusals of
-// requests anybody can send) in its instance's memory, not in the store.
+// its upload (or its order). It is kept as two documents: its rows
+// (gzip-compressed JSON, ~0.6 MB for a 1 MiB upload) and a summary of a
+// few hundred bytes, which the upload page lists without reading any
+// rows. The instance running the batch writes its summary (state,
+// progress, heartbeat) every 2 s, and its rows at most every 30 s while
+// they change and at every change of state: another instance shows the
+// progress of 2 s ago and rows up to 30 s older while the batch runs, and
+// every row once it is checked or done. A batch whose instance stopped
+// writing shows as interrupted after five minutes. Of two instances
+// ordering one batch, one does (compare-and-swap on its summary). Batches
+// are deleted after Config.BatchRetention; a batch kept by an older
+// console, without a summary, gets one when the upload page first lists
+// it. A StoreAudit keeps its entries for the retention given to
+// [NewStoreAudit] ([DefaultAuditRetention], 400 days, by default), and the
+// entries without a signed-in user (refusals of requests anybody can
+// send) in its instance's memory, not in the store.
 //
 // Pages are rendered on the server (html/template) with one embedded
 // stylesheet and one small script, which only refreshes the page's live

@@ -37,6 +37,9 @@ type ServeConfig struct {
 	// Console turns the console on or off; nil: on when an OIDC app is
 	// configured (always in the demo).
 	Console *bool
+	// ConsoleAuditRetention is how long the console's audit trail is kept
+	// in the store; negative: for ever (serve's zero is its default).
+	ConsoleAuditRetention time.Duration
 
 	hookSecret                    webauthn.Secret
 	consoleSecret, consoleSession webauthn.Secret
@@ -197,6 +200,19 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 			set: func(c *Config, v string) error { c.Serve.ConsoleReadOnlyGroup = strings.TrimSpace(v); return nil }},
 		&Setting{Name: "console-session-key-file", Commands: only, Usage: "file whose first line (at least 32 characters, e.g. openssl rand -base64 48) seals the console's session cookies; absent: a random key per process",
 			set: func(c *Config, v string) error { c.Serve.ConsoleSessionKeyFile = v; return nil }},
+		&Setting{Name: "console-audit-retention", Default: shortDuration(console.DefaultAuditRetention), Commands: only,
+			Usage: "how long the console's audit trail is kept in -store (the default is 400 days; at least 24h; 0s: for ever)",
+			set: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 || (d > 0 && d < serve.MinAuditRetention) || d > maxAuditRetention {
+					return fmt.Errorf("want 0s (for ever) or a duration from %s to %s", shortDuration(serve.MinAuditRetention), shortDuration(maxAuditRetention))
+				}
+				if d == 0 {
+					d = -1 // for ever (serve's zero is its default)
+				}
+				c.Serve.ConsoleAuditRetention = d
+				return nil
+			}},
 		&Setting{Name: "demo-users", Default: strconv.Itoa(serve.DefaultDemoUsers), Commands: only, Usage: "demo only: users seeded in the fake org",
 			set: func(c *Config, v string) error {
 				n, err := strconv.Atoi(v)
@@ -210,6 +226,9 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 			set: duration(func(c *Config) *time.Duration { return &c.Serve.DemoDay }, 100*time.Millisecond, 24*time.Hour)},
 	)
 }
+
+// maxAuditRetention is the longest -console-audit-retention: a century.
+const maxAuditRetention = 100 * 365 * 24 * time.Hour
 
 // shortDuration formats d as the README writes durations: 5m and 24h,
 // not time.Duration's 5m0s and 24h0m0s.
@@ -398,6 +417,7 @@ func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Co
 			ClientID: cfg.Serve.ConsoleClientID, ClientSecret: okta.Secret(cfg.Serve.consoleSecret),
 			RedirectURL: cfg.Serve.ConsoleRedirectURL, AdminGroup: cfg.Serve.ConsoleAdminGroup,
 			ReadOnlyGroup: cfg.Serve.ConsoleReadOnlyGroup, SessionKey: okta.Secret(cfg.Serve.consoleSession),
+			AuditRetention: cfg.Serve.ConsoleAuditRetention,
 		},
 		Logger: slog.New(slog.NewJSONHandler(inv.Stderr, &slog.HandlerOptions{Level: serveLogLevel(cfg)})), Stdout: inv.Stdout,
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/fulfillment"
 )
 
@@ -195,6 +196,47 @@ func TestServeDurationSettings(t *testing.T) {
 			g := got{sc.IdempotentShipments, sc.IdempotencyWindow, sc.Lease, sc.SyncInterval}
 			if diff := cmp.Diff(tc.want, g); diff != "" {
 				t.Errorf("serve.Config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestServeConsoleAuditRetention: -console-audit-retention
+// (PREENROLL_CONSOLE_AUDIT_RETENTION) reaches serve.Config as resolved,
+// 0s as kept for ever (negative: serve's zero is its default), and is
+// refused below a day, above a century, negative or not a duration.
+func TestServeConsoleAuditRetention(t *testing.T) {
+	t.Parallel()
+	const bounds = "want 0s (for ever) or a duration from 24h to 876000h"
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		want     time.Duration
+		problems []string
+	}{
+		{name: "default", want: console.DefaultAuditRetention},
+		{name: "flag", args: []string{"-console-audit-retention", "8760h"}, want: 8760 * time.Hour},
+		{name: "env", env: map[string]string{"PREENROLL_CONSOLE_AUDIT_RETENTION": "720h"}, want: 720 * time.Hour},
+		{name: "a day", args: []string{"-console-audit-retention", "24h"}, want: 24 * time.Hour},
+		{name: "for ever", args: []string{"-console-audit-retention", "0s"}, want: -1},
+		{name: "an hour", args: []string{"-console-audit-retention", "1h"}, problems: []string{`-console-audit-retention "1h": ` + bounds}},
+		{name: "negative", args: []string{"-console-audit-retention", "-24h"}, problems: []string{`-console-audit-retention "-24h": ` + bounds}},
+		{name: "over a century", args: []string{"-console-audit-retention", "876001h"}, problems: []string{`-console-audit-retention "876001h": ` + bounds}},
+		{name: "not a duration", env: map[string]string{"PREENROLL_CONSOLE_AUDIT_RETENTION": "a year"}, problems: []string{`PREENROLL_CONSOLE_AUDIT_RETENTION "a year": ` + bounds}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, problems := resolveServe(t, tc.env, tc.args...)
+			if diff := cmp.Diff(tc.problems, problems); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+			if len(problems) > 0 {
+				return
+			}
+			sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+			if sc.Console.AuditRetention != tc.want {
+				t.Errorf("serve.Config's Console.AuditRetention = %v, want %v", sc.Console.AuditRetention, tc.want)
 			}
 		})
 	}

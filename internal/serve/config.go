@@ -211,7 +211,17 @@ type Console struct {
 	// for every instance behind one address. Empty: a random key for this
 	// process, with a warning (sessions end at a restart).
 	SessionKey okta.Secret
+	// AuditRetention is how long the console's audit trail is kept in
+	// the store (console.NewStoreAudit): default
+	// console.DefaultAuditRetention (400 days); negative: kept for ever;
+	// otherwise at least MinAuditRetention. In the demo it is wall time,
+	// as its batches' retention is.
+	AuditRetention time.Duration
 }
+
+// MinAuditRetention is the shortest Console.AuditRetention: a shorter one
+// is taken for a mistake that would delete the audit trail.
+const MinAuditRetention = 24 * time.Hour
 
 // consoleEnabled reports whether the console is to be mounted.
 func (c *Config) consoleEnabled() bool {
@@ -328,6 +338,9 @@ func (c Config) withDefaults() (Config, error) {
 				}
 			}
 		}
+	}
+	if c.Console.AuditRetention > 0 && c.Console.AuditRetention < MinAuditRetention {
+		bad("Console.AuditRetention %v: want at least %v (or negative: kept for ever)", c.Console.AuditRetention, MinAuditRetention)
 	}
 	if c.consoleEnabled() && c.Console.SessionKey != "" && len(c.Console.SessionKey) < console.MinSessionKey {
 		bad("Console.SessionKey: %d bytes, want at least %d", len(c.Console.SessionKey), console.MinSessionKey)

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -47,8 +48,13 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 	// the batches and the Audit page are kept in it: shared by every
 	// instance on the store, and kept across restarts.
 	if docs, ok := s.store.(fulfillment.DocumentStore); ok {
+		keep := cfg.Console.AuditRetention
+		if s.demo != nil && keep >= 0 {
+			// Wall time: the audit trail's times are the fake clock's.
+			keep = s.demo.fakeDuration(cmp.Or(keep, console.DefaultAuditRetention))
+		}
 		cc.Documents = docs
-		cc.Audit = loggedAudit{AuditLog: console.NewStoreAudit(docs), log: s.log}
+		cc.Audit = loggedAudit{AuditLog: console.NewStoreAudit(docs, keep), log: s.log}
 	}
 	if s.demo != nil {
 		ok, err := s.demo.consoleConfig(&cc, base)

@@ -259,10 +259,11 @@ func TestConsoleWithAnOrg(t *testing.T) {
 // others, all at once.
 func TestConsoleConfigProblems(t *testing.T) {
 	cfg := Config{OktaOrg: "https://example.okta.com", OktaToken: "t", HookSecret: "0123456789abcdef", Store: "x.db",
-		Console: Console{ClientID: "console", RedirectURL: "http://keys.example.com/auth/callback", SessionKey: "short"}}
+		Console: Console{ClientID: "console", RedirectURL: "http://keys.example.com/auth/callback", SessionKey: "short", AuditRetention: time.Hour}}
 	_, err := cfg.withDefaults()
 	for _, want := range []string{
 		"Console.AdminGroup: required",
+		"Console.AuditRetention 1h0m0s: want at least 24h0m0s (or negative: kept for ever)",
 		`Console.RedirectURL "http://keys.example.com/auth/callback": must be https`,
 		"Console.SessionKey: 5 bytes, want at least 32",
 	} {
