@@ -669,8 +669,10 @@ const multipartOverhead = 64 << 10
 
 // batchUpload reads an uploaded file and starts checking its rows.
 func (c *console) batchUpload(w http.ResponseWriter, r *http.Request, s *session) {
-	d := batchFormPage{Format: r.FormValue("format")}
+	// Bounded before anything reads the form: r.FormValue parses the
+	// whole multipart body (to memory, then to temporary files).
 	r.Body = http.MaxBytesReader(w, r.Body, c.maxUpload+multipartOverhead)
+	d := batchFormPage{Format: r.FormValue("format")}
 	f, hdr, err := r.FormFile("file")
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) || (err == nil && hdr.Size > c.maxUpload) {
