@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/preenroll/preenroll/fulfillment"
 )
@@ -231,12 +232,32 @@ func (c *console) recordAs(s *session, action, target, outcome, detail string) {
 
 func (c *console) write(ctx context.Context, e AuditEntry, s *session) {
 	e.At = c.now().UTC()
+	e.Target, e.Detail = cutAudit(e.Target), cutAudit(e.Detail)
 	if s != nil {
 		e.Who, e.Subject, e.Role = s.Login, s.Subject, s.Role
 	}
 	if err := c.audit.Append(ctx, e); err != nil {
 		c.log.Error("console: audit", "error", err, "action", e.Action)
 	}
+}
+
+// maxAuditField is the longest target or detail an audit entry keeps, in
+// bytes: a target comes from the request's path, which anybody can make as
+// long as a request line may be (http.DefaultMaxHeaderBytes), and the
+// entries are kept in memory and in the store.
+const maxAuditField = 1024
+
+// cutAudit returns s cut to maxAuditField bytes, on a rune boundary, "…"
+// marking a cut.
+func cutAudit(s string) string {
+	if len(s) <= maxAuditField {
+		return s
+	}
+	n := maxAuditField
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // actionFor names the action of a state-changing request by its path.

@@ -2,11 +2,15 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // countingReader counts the bytes read from it.
@@ -59,5 +63,72 @@ func TestUploadBodyIsBoundedBeforeTheFormIsParsed(t *testing.T) {
 	}
 	if !r.auditHas("root@example.com", "batch upload", outcomeRefused) {
 		t.Error("the refused upload is not audited")
+	}
+}
+
+// Requests anybody can send (a cross-origin POST) and requests of a
+// signed-in user carry their path into the audit trail, which keeps it in
+// memory (10,000 entries) and in the store: a path of a request line's
+// full size (up to http.DefaultMaxHeaderBytes) must not be kept whole.
+func TestAuditKeepsNoLongPaths(t *testing.T) {
+	r := newRig(t, nil)
+	long := strings.Repeat("a", 512<<10)
+	for _, tc := range []struct {
+		name, path string
+		hc         *http.Client // nil: no session
+		action     string
+	}{
+		{"cross-origin POST", "/x" + long, nil, "cross-origin request"},
+		{"read-only action", "/users/" + long + "/retry", r.signIn("reader@example.com"), "retry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), "POST", r.srv.URL+tc.path, strings.NewReader(""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			hc := tc.hc
+			if hc == nil {
+				hc = http.DefaultClient
+				req.Header.Set("Sec-Fetch-Site", "cross-site")
+				req.Header.Set("Origin", "https://evil.example")
+			} else {
+				req.Header.Set("Sec-Fetch-Site", "same-origin")
+				req.Header.Set("Origin", r.srv.URL)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("POST = %d, want 403", resp.StatusCode)
+			}
+			es, _ := r.audit.Recent(context.Background(), 1)
+			if len(es) != 1 || es[0].Action != tc.action {
+				t.Fatalf("audit %+v, want one %q entry", es, tc.action)
+			}
+			if n := len(es[0].Target) + len(es[0].Detail); n > 2*maxAuditField+8 {
+				t.Errorf("the audit entry keeps %d bytes of target and detail, want at most %d", n, 2*maxAuditField+8)
+			}
+			if !strings.HasSuffix(es[0].Target, "…") {
+				t.Errorf("the cut target %.40q… does not end with …", es[0].Target)
+			}
+		})
+	}
+}
+
+func TestCutAudit(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"short", "short"},
+		{strings.Repeat("a", maxAuditField), strings.Repeat("a", maxAuditField)},
+		{strings.Repeat("a", maxAuditField+1), strings.Repeat("a", maxAuditField) + "…"},
+		// A two-byte rune across the bound is dropped whole.
+		{strings.Repeat("a", maxAuditField-1) + "éé", strings.Repeat("a", maxAuditField-1) + "…"},
+	} {
+		if diff := cmp.Diff(tc.want, cutAudit(tc.in)); diff != "" {
+			t.Errorf("cutAudit(%d bytes) (-want +got):\n%s", len(tc.in), diff)
+		}
 	}
 }
