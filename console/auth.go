@@ -121,17 +121,19 @@ func (c *console) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	c.clearCookie(w, c.stateCookie())
 	q := r.URL.Query()
+	// The state is checked first, for an error redirect too (the provider
+	// returns the state with an error, RFC 6749 4.1.2.1): without it the
+	// redirect is anybody's link, whose text the page would show.
+	if q.Get("state") == "" || q.Get("state") != st.State {
+		c.problem(w, r, nil, http.StatusBadRequest, "Sign-in expired", "The sign-in response does not match this browser's sign-in. Start again.")
+		return
+	}
 	if e := q.Get("error"); e != "" {
-		// Anybody can send a browser here with any text: it is cut short
-		// and stripped of control characters before the audit log or the
-		// page shows it.
+		// The provider's text is cut short and stripped of control
+		// characters before the audit log or the page shows it.
 		e, desc := providerText(e, maxProviderError), providerText(q.Get("error_description"), maxProviderText)
 		c.record(r, nil, "sign in", "", outcomeRefused, "provider: "+e+": "+desc)
 		c.problem(w, r, nil, http.StatusForbidden, "Sign-in refused", "The sign-in provider said: "+e+" "+desc)
-		return
-	}
-	if q.Get("state") == "" || q.Get("state") != st.State {
-		c.problem(w, r, nil, http.StatusBadRequest, "Sign-in expired", "The sign-in response does not match this browser's sign-in. Start again.")
 		return
 	}
 	ctx := oidc.ClientContext(r.Context(), c.hc)

@@ -816,17 +816,24 @@ func TestMalformedUserIDIs400(t *testing.T) {
 }
 
 // TestProviderErrorIsCutAndCleaned: the error and error_description of a
-// sign-in redirect are anybody's text: the audit log and the page get
-// them without control or format characters and cut short.
+// sign-in redirect are text the console does not control: the audit log
+// and the page get them without control or format characters and cut
+// short.
 func TestProviderErrorIsCutAndCleaned(t *testing.T) {
 	r := newRig(t, nil)
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if resp := r.do(hc, "GET", "/auth/login?next=/", nil, ""); resp.StatusCode != http.StatusSeeOther {
+	resp := r.do(hc, "GET", "/auth/login?next=/", nil, "")
+	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("GET /auth/login = %d", resp.StatusCode)
 	}
+	authorize, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	desc := "line one\r\n2026-01-01 FAKE audit entry\x1b[31m\u202eevil" + strings.Repeat("x", 500)
-	q := url.Values{"error": {"access_denied\n" + strings.Repeat("e", 100)}, "error_description": {desc}}
+	q := url.Values{"error": {"access_denied\n" + strings.Repeat("e", 100)}, "error_description": {desc},
+		"state": {authorize.Query().Get("state")}}
 	code, body := r.get(hc, "/auth/callback?"+q.Encode())
 	if code != http.StatusForbidden || !strings.Contains(body, "Sign-in refused") {
 		t.Fatalf("callback with an error = %d:\n%s", code, body)

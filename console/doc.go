@@ -69,8 +69,8 @@
 // somebody from a group takes effect at their next sign-in, at the latest
 // Config.SessionTTL later (shorten SessionTTL, or change
 // Config.SessionKey to sign everybody out at once). A provider's error
-// redirect is audited with its text cut short and stripped of control
-// characters.
+// redirect counts only with the state of the browser's sign-in; it is
+// audited with its text cut short and stripped of control characters.
 // State-changing requests are POSTs checked by
 // net/http.CrossOriginProtection; every response carries a strict
 // Content-Security-Policy (no inline script or style, no framing),

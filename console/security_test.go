@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -130,5 +132,32 @@ func TestCutAudit(t *testing.T) {
 		if diff := cmp.Diff(tc.want, cutAudit(tc.in)); diff != "" {
 			t.Errorf("cutAudit(%d bytes) (-want +got):\n%s", len(tc.in), diff)
 		}
+	}
+}
+
+// An error redirect is the provider's only when it carries the state of
+// the browser's sign-in (RFC 6749 4.1.2.1): one without it is anybody's
+// link, and its text is neither shown on the console's page nor audited.
+func TestForgedProviderErrorIgnored(t *testing.T) {
+	for _, state := range []string{"", "not-the-state"} {
+		t.Run("state="+state, func(t *testing.T) {
+			r := newRig(t, nil)
+			jar, _ := cookiejar.New(nil)
+			hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			if resp := r.do(hc, "GET", "/auth/login?next=/", nil, ""); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("GET /auth/login = %d", resp.StatusCode)
+			}
+			q := url.Values{"error": {"access_denied"}, "error_description": {"Your account is locked: call +1 555 0100"}}
+			if state != "" {
+				q.Set("state", state)
+			}
+			code, body := r.get(hc, "/auth/callback?"+q.Encode())
+			if code != http.StatusBadRequest || strings.Contains(body, "account is locked") {
+				t.Errorf("a forged error redirect = %d, want 400 without its text:\n%s", code, body)
+			}
+			if es, _ := r.audit.Recent(context.Background(), 10); len(es) != 0 {
+				t.Errorf("a forged error redirect is audited: %+v", es)
+			}
+		})
 	}
 }
