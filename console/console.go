@@ -210,8 +210,8 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 			return bad("DefaultItem: %w", err)
 		}
 	}
-	secure := strings.HasPrefix(cfg.OIDC.RedirectURL, "https:")
 	home, _ := url.Parse(cfg.OIDC.RedirectURL) // checked above
+	secure := home.Scheme == "https"           // url.Parse lower-cases it: HTTPS:// is https too
 	c := &console{
 		svc: svc, okta: cfg.Okta, yubico: cfg.Yubico, item: cfg.DefaultItem, oidc: cfg.OIDC,
 		cookies: newSealer([]byte(cfg.SessionKey.Reveal())), secure: secure, home: &url.URL{Scheme: home.Scheme, Host: home.Host},

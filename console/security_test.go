@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -159,5 +161,28 @@ func TestForgedProviderErrorIgnored(t *testing.T) {
 				t.Errorf("a forged error redirect is audited: %+v", es)
 			}
 		})
+	}
+}
+
+// The cookies are Secure (and __Host- named) whenever the redirect URL is
+// https, however its scheme is spelled (URL schemes are case-insensitive,
+// and CheckRedirectURL takes any case).
+func TestSecureCookiesForEverySpellingOfHTTPS(t *testing.T) {
+	r := newRig(t, nil)
+	for _, redirect := range []string{"https://console.example.com/auth/callback", "HTTPS://console.example.com/auth/callback", "Https://console.example.com/auth/callback"} {
+		cfg := r.cfg
+		cfg.OIDC.RedirectURL = redirect
+		c, err := newConsole(r.w.Service, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", redirect, err)
+		}
+		rec := httptest.NewRecorder()
+		if err := c.setCookie(rec, c.sessionCookie(), &session{Login: "x", Role: RoleAdmin}, c.now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		ck := rec.Result().Cookies()[0]
+		if diff := cmp.Diff("__Host-preenroll-session true", fmt.Sprint(ck.Name, " ", ck.Secure)); diff != "" {
+			t.Errorf("redirect %s: session cookie name and Secure (-want +got):\n%s", redirect, diff)
+		}
 	}
 }
