@@ -78,8 +78,9 @@ type Config struct {
 	// DefaultBatchRetention): its rows hold logins and, for HR exports,
 	// addresses.
 	BatchRetention time.Duration
-	// HTTPClient makes the OIDC discovery, token and key requests (default
-	// http.DefaultClient).
+	// HTTPClient makes the OIDC discovery, token and key requests (default:
+	// a client with a 30 s timeout, so that a provider that does not
+	// answer holds no sign-in longer).
 	HTTPClient *http.Client
 	// Logger receives a line per failed request (default: discard).
 	Logger *slog.Logger
@@ -231,7 +232,7 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 		c.maxUpload = DefaultMaxUpload
 	}
 	if c.hc == nil {
-		c.hc = http.DefaultClient
+		c.hc = &http.Client{Timeout: defaultProviderTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -330,7 +331,7 @@ func (c *console) routes() http.Handler {
 		c.problem(w, r, nil, http.StatusForbidden, "Cross-origin request refused",
 			"This request came from another site. Use the console's own buttons.")
 	}))
-	return headers(c.redirectHome(cop.Handler(mux)))
+	return headers(c.redirectHome(cop.Handler(mux)), c.secure)
 }
 
 // redirectHome sends a GET or HEAD that arrived on another loopback name
@@ -374,10 +375,22 @@ func hostPort(hostport, scheme string) (host, port string) {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
-// headers sets the security headers of every response.
-func headers(h http.Handler) http.Handler {
+// defaultProviderTimeout bounds each request to the OIDC provider when
+// Config.HTTPClient is nil.
+const defaultProviderTimeout = 30 * time.Second
+
+// hsts is the Strict-Transport-Security of a console whose redirect URL is
+// https: browsers then reach its host over https only, for a year
+// (RFC 6797); they ignore it over plain http.
+const hsts = "max-age=31536000"
+
+// headers sets the security headers of every response; secure adds HSTS.
+func headers(h http.Handler, secure bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
+		if secure {
+			hd.Set("Strict-Transport-Security", hsts)
+		}
 		hd.Set("Content-Security-Policy", contentSecurityPolicy)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")

@@ -74,6 +74,7 @@
 // State-changing requests are POSTs checked by
 // net/http.CrossOriginProtection; every response carries a strict
 // Content-Security-Policy (no inline script or style, no framing),
-// X-Content-Type-Options and Referrer-Policy. Every action, refused or
+// X-Content-Type-Options and Referrer-Policy, and Strict-Transport-Security
+// when the redirect URL is https. Every action, refused or
 // not, is written to the [AuditLog].
 package console

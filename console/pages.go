@@ -189,7 +189,7 @@ func (c *console) people(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	d := peoplePage{Filter: filter, NotFound: r.URL.Query().Get("notfound")}
+	d := peoplePage{Filter: filter, NotFound: providerText(r.URL.Query().Get("notfound"), maxLoginShown)}
 	if len(recs) > maxPeopleRows {
 		recs, d.More = recs[:maxPeopleRows], true
 	}
@@ -202,6 +202,11 @@ func (c *console) people(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.render(w, r, s, http.StatusOK, "people", page{Title: "People", Live: "people", Data: d})
 }
+
+// maxLoginShown is how much of a login the People page repeats when
+// Okta has no such user: the login comes from the page's URL, which
+// anybody can link to.
+const maxLoginShown = 256
 
 // find looks a user up at Okta by login (or ID) and opens their page.
 func (c *console) find(w http.ResponseWriter, r *http.Request, s *session) {

@@ -186,3 +186,52 @@ func TestSecureCookiesForEverySpellingOfHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// A console whose redirect URL is https sends Strict-Transport-Security
+// (any spelling of the scheme); one on plain http loopback does not.
+func TestHSTSOnlyWhenSecure(t *testing.T) {
+	r := newRig(t, nil)
+	for _, tc := range []struct {
+		redirect, want string
+	}{
+		{"https://console.example.com/auth/callback", hsts},
+		{"HTTPS://console.example.com/auth/callback", hsts},
+		{r.cfg.OIDC.RedirectURL, ""}, // the rig's: http on loopback
+	} {
+		cfg := r.cfg
+		cfg.OIDC.RedirectURL = tc.redirect
+		c, err := newConsole(r.w.Service, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.redirect, err)
+		}
+		home, _ := url.Parse(tc.redirect)
+		req := httptest.NewRequestWithContext(t.Context(), "GET", home.Scheme+"://"+home.Host+"/", nil)
+		rec := httptest.NewRecorder()
+		c.routes().ServeHTTP(rec, req)
+		if got := rec.Header().Get("Strict-Transport-Security"); got != tc.want {
+			t.Errorf("redirect %s: Strict-Transport-Security = %q, want %q", tc.redirect, got, tc.want)
+		}
+	}
+}
+
+// The People page repeats at most maxLoginShown characters of the login
+// Okta did not find (it comes from the URL: anybody can link to it), with
+// control characters dropped.
+func TestNotFoundLoginIsCut(t *testing.T) {
+	r := newRig(t, nil)
+	long := strings.Repeat("a", 5000) + "@example.com"
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "/?notfound="+url.QueryEscape("\u202e"+long), nil)
+	req.AddCookie(r.sessionCookie("root@example.com", RoleAdmin))
+	rec := httptest.NewRecorder()
+	r.h.ServeHTTP(rec, req)
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /?notfound= = %d: %s", rec.Code, body)
+	}
+	if !strings.Contains(body, strings.Repeat("a", maxLoginShown)+"…") || strings.Contains(body, strings.Repeat("a", maxLoginShown+1)) {
+		t.Errorf("the page does not show the login cut at %d characters", maxLoginShown)
+	}
+	if strings.Contains(body, "\u202e") {
+		t.Error("the page shows the login's bidirectional control character")
+	}
+}
