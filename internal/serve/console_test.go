@@ -159,9 +159,16 @@ func TestDemoConsoleSignInWhileTheClockRunsFast(t *testing.T) {
 		t.Errorf("GET / once fake time moved on = %d, want 200 (the session is measured in wall time)", resp.StatusCode)
 	}
 	for _, path := range []string{"/healthz", "/status", "/metrics"} {
-		if resp, _ := b.get(r.base + path); resp.StatusCode != http.StatusOK {
+		resp, _ := b.get(r.base + path)
+		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
 		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no X-Content-Type-Options: nosniff", path)
+		}
+	}
+	if resp, _ := b.get(r.base + "/status"); !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("GET /status: Content-Security-Policy %q, want one that forbids framing", resp.Header.Get("Content-Security-Policy"))
 	}
 	if want := "console: " + r.base + "/ (sign in as admin@example.com"; !strings.Contains(out.String(), want) {
 		t.Errorf("banner lacks %q:\n%s", want, out.String())
