@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"github.com/preenroll/preenroll/okta"
@@ -29,7 +31,9 @@ const (
 // system.mfa.preregister.initiate:
 //
 //   - Every request must carry an Authorization header equal to
-//     Config.EventHookSecret (compared in constant time); otherwise 401.
+//     Config.EventHookSecret (compared in constant time); otherwise 401,
+//     with a warning logged at most once a minute (it counts the refusals
+//     in between), since anybody who reaches the hook can send them.
 //     With no secret configured every request is refused.
 //   - GET is Okta's one-time verification: the value of the
 //     x-okta-verification-challenge header is echoed as
@@ -67,8 +71,7 @@ func (s *Service) EventHandler() http.Handler {
 // (QueuedEventHandler).
 func (s *Service) serveHook(w http.ResponseWriter, r *http.Request, enqueue func(context.Context, []HookEvent) error) {
 	if !s.hookAuthorized(r) {
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: unauthorized request",
-			slog.String("method", r.Method), slog.String("remote", r.RemoteAddr))
+		s.logRefusedHook(r)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
@@ -81,6 +84,37 @@ func (s *Service) serveHook(w http.ResponseWriter, r *http.Request, enqueue func
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
+}
+
+// refusedHooks paces the warnings of the event hook's unauthorized
+// requests, which anybody who reaches the hook can send.
+type refusedHooks struct {
+	mu       sync.Mutex
+	next     time.Time // no warning before
+	unlogged int       // requests refused since the last warning, not logged
+}
+
+// refusedHookLogEvery is how often, at most, an unauthorized event hook
+// request is logged.
+const refusedHookLogEvery = time.Minute
+
+// logRefusedHook logs an unauthorized event hook request: the first at
+// once, then at most one a minute (by the Service's Clock), counting the
+// ones refused in between without a line.
+func (s *Service) logRefusedHook(r *http.Request) {
+	now := s.now()
+	h := &s.refused
+	h.mu.Lock()
+	if now.Before(h.next) {
+		h.unlogged++
+		h.mu.Unlock()
+		return
+	}
+	unlogged := h.unlogged
+	h.next, h.unlogged = now.Add(refusedHookLogEvery), 0
+	h.mu.Unlock()
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: unauthorized request (at most one logged a minute)",
+		slog.String("method", r.Method), slog.String("remote", r.RemoteAddr), slog.Int("unlogged_before", unlogged))
 }
 
 // hookAuthorized compares the Authorization header with the secret in

@@ -350,6 +350,8 @@ type Service struct {
 	draining atomic.Bool // set by Drain: Sync starts no new step
 
 	watch watchers // Subscribe's subscribers (watch.go)
+
+	refused refusedHooks // the event hook's unauthorized requests, for its log
 }
 
 type userLock struct {

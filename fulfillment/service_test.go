@@ -599,3 +599,55 @@ func TestConfigRedactsEventHookSecret(t *testing.T) {
 		t.Errorf("%%+v of Config = %+v, want EventHookSecret:[REDACTED]", cfg)
 	}
 }
+
+// Unauthorized event hook requests, which anybody who reaches the hook can
+// send, are logged at most once a minute, each line counting the ones
+// refused since the last without a line.
+func TestRefusedHookLogPaced(t *testing.T) {
+	t.Parallel()
+	cfg := offlineConfig(t)
+	now := t0
+	cfg.Clock = func() time.Time { return now }
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := func(n int) {
+		t.Helper()
+		for range n {
+			req := httptest.NewRequest("POST", "/", bytes.NewReader(hookEvent("00u1", nil, "u1")))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "wrong")
+			w := httptest.NewRecorder()
+			s.EventHandler().ServeHTTP(w, req)
+			if w.Code != http.StatusUnauthorized {
+				t.Fatalf("POST with a wrong secret = %d, want 401", w.Code)
+			}
+		}
+	}
+	refuse(5)
+	now = now.Add(59 * time.Second)
+	refuse(1)
+	now = now.Add(time.Second)
+	refuse(3)
+	var got []int
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec struct {
+			Msg      string
+			Unlogged int `json:"unlogged_before"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if strings.Contains(rec.Msg, "unauthorized") {
+			got = append(got, rec.Unlogged)
+		}
+	}
+	// t0: one line (none before), 4 + 1 unlogged; t0+60s: one line
+	// counting those 5, then 2 unlogged.
+	if diff := cmp.Diff([]int{0, 5}, got); diff != "" {
+		t.Errorf("unauthorized lines' unlogged_before (-want +got):\n%s", diff)
+	}
+}
