@@ -50,7 +50,9 @@ type Option func(*options) error
 
 // WithHTTPClient makes the client send requests through a copy of hc (hc
 // itself is not modified). Its Transport, Timeout, Jar and CheckRedirect are
-// kept; the client adds the Authorization header in a wrapping RoundTripper,
+// kept (with no CheckRedirect, a redirect from https to http, or of a
+// request with a body to another host, is refused); the client adds the
+// Authorization header in a wrapping RoundTripper,
 // and only for requests below the API base URL (never to the JWKS host).
 // Size hc's transport for the calls you make at once (http.DefaultTransport
 // keeps only 2 idle connections per host). Without this option the client

@@ -50,17 +50,40 @@ func DefaultTransport() http.RoundTripper {
 // Copy returns a copy of hc to send requests through, or, for a nil hc, a
 // client with [DefaultTimeout] over [DefaultTransport]; and the copy's
 // transport (http.DefaultTransport when hc has none), for the caller to
-// wrap. hc itself is never modified.
+// wrap. hc itself is never modified. A copy without a CheckRedirect gets
+// [CheckRedirect].
 func Copy(hc *http.Client) (http.Client, http.RoundTripper) {
 	c := http.Client{Timeout: DefaultTimeout, Transport: DefaultTransport()}
 	if hc != nil {
 		c = *hc
+	}
+	if c.CheckRedirect == nil {
+		c.CheckRedirect = CheckRedirect
 	}
 	rt := c.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
 	return c, rt
+}
+
+// CheckRedirect is the clients' redirect policy, net/http's default (at
+// most 10) made stricter for answers from a vendor's API that no vendor
+// documents: no redirect from https to plain http, and none of a request
+// with a body (a 307 or 308 sends the body again: shipping addresses,
+// credential requests) to another host. The clients add Authorization
+// only for their own host in any case.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	first, prev := via[0], via[len(via)-1]
+	switch {
+	case len(via) >= 10:
+		return errors.New("stopped after 10 redirects")
+	case prev.URL.Scheme == "https" && req.URL.Scheme != "https":
+		return fmt.Errorf("refused a redirect from https to %s://%s", req.URL.Scheme, req.URL.Host)
+	case req.Method != http.MethodGet && req.Method != http.MethodHead && req.URL.Host != first.URL.Host:
+		return fmt.Errorf("refused a redirect of a %s from %s to another host, %s (its body would be sent there)", req.Method, first.URL.Host, req.URL.Host)
+	}
+	return nil
 }
 
 // IsLoopback reports whether host is "localhost" or a loopback IP address:
