@@ -77,8 +77,10 @@ type batchJob struct {
 	rows  []batchRow
 	err   string // why the whole batch stopped
 	// changes counts the changes to rows; kept is what it was when the
-	// rows document was last written.
+	// rows document was last written, keptState the state it was
+	// written in.
 	changes, kept int
+	keptState     string
 	rowsVersion   int64     // of the job's rows document
 	sumVersion    int64     // of the job's summary document
 	saved         time.Time // when the summary was last written
@@ -190,11 +192,12 @@ func (d batchDoc) view() batchView {
 // summary; as its rows progress, the summary at most every
 // batchSaveEvery (and every batchBeat while it waits: Okta's rate limit),
 // and the rows document with it only when rows changed and it was last
-// written batchRowsEvery ago or more. Every instance sharing the store
-// shows a batch from there: its state and progress as of the summary, its
-// rows as of the rows document. Only a checked batch can be ordered, by
-// whichever instance first moves its summary to ordering
-// (compare-and-swap on its version).
+// written batchRowsEvery ago or more, or when they changed with the
+// state (see save). Every instance sharing the store shows a batch from
+// there: its state and progress as of the summary, its rows as of the
+// rows document. Only a checked batch can be ordered, by whichever
+// instance first moves its summary to ordering (compare-and-swap on its
+// version).
 const (
 	batchCollection        = "console.batch"
 	batchSummaryCollection = "console.batch-summary"
@@ -252,37 +255,45 @@ func (b *batches) add(ctx context.Context, j *batchJob) error {
 	return nil
 }
 
-// save writes the job's rows document if rows, then its summary. Only the
-// instance running a job writes them, one save at a time, so a conflict
-// means that a document was deleted or changed by something else.
+// save writes the job's rows document, if rows or if they are due
+// (rowsDue) or changed with its state, then its summary. Both are copied
+// from the job at once, so that a summary never names a rows document
+// older than its own state: one saying checked or done names the rows
+// checked or ordered, even when the state changed while the rows were
+// being written. Only the instance running a job writes them, one save at
+// a time, so a conflict means that a document was deleted or changed by
+// something else.
 func (b *batches) save(ctx context.Context, j *batchJob, rows bool) error {
 	j.save.Lock()
 	defer j.save.Unlock()
 	now := b.now()
+	j.mu.Lock()
+	rows = rows || j.rowsDue(now) || (j.changes != j.kept && j.state != j.keptState)
+	var d batchDoc
 	if rows {
-		j.mu.Lock()
-		d, version, changes := j.doc(now), j.rowsVersion, j.changes
-		j.mu.Unlock()
+		d = j.doc(now)
+	}
+	s, changes, rowsVersion, sumVersion := j.summary(now), j.changes, j.rowsVersion, j.sumVersion
+	j.mu.Unlock()
+	if rows {
 		data, err := encodeBatch(d)
 		if err != nil {
 			return fmt.Errorf("console: batch %s: %w", j.ID, err)
 		}
-		stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchCollection, ID: j.ID, Created: j.Created, Data: data, Version: version})
+		stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchCollection, ID: j.ID, Created: j.Created, Data: data, Version: rowsVersion})
 		if err != nil {
 			return fmt.Errorf("console: keep batch %s: %w", j.ID, err)
 		}
 		j.mu.Lock()
-		j.rowsVersion, j.rowsSaved, j.kept = stored.Version, now, changes
+		j.rowsVersion, j.rowsSaved, j.kept, j.keptState = stored.Version, now, changes, d.State
 		j.mu.Unlock()
+		s.Rows = stored.Version
 	}
-	j.mu.Lock()
-	s, version := j.summary(now), j.sumVersion
-	j.mu.Unlock()
 	data, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("console: batch %s: %w", j.ID, err)
 	}
-	stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchSummaryCollection, ID: j.ID, Created: j.Created, Data: data, Version: version})
+	stored, err := b.docs.PutDocument(ctx, fulfillment.Document{Collection: batchSummaryCollection, ID: j.ID, Created: j.Created, Data: data, Version: sumVersion})
 	if err != nil {
 		return fmt.Errorf("console: keep batch %s: %w", j.ID, err)
 	}
@@ -303,13 +314,10 @@ func (b *batches) progress(ctx context.Context, j *batchJob) {
 	}
 }
 
-// write writes the job's summary, and its rows when they are due
-// (rowsDue).
+// write writes the job's summary, and its rows when they are due (see
+// save).
 func (b *batches) write(ctx context.Context, j *batchJob) {
-	j.mu.Lock()
-	rows := j.rowsDue(b.now())
-	j.mu.Unlock()
-	if err := b.save(ctx, j, rows); err != nil {
+	if err := b.save(ctx, j, false); err != nil {
 		b.log.Warn("console: batch progress", "batch", j.ID, "error", err)
 	}
 }
