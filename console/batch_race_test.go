@@ -132,3 +132,45 @@ func TestBatchStateChangeDuringAWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchBeatAfterStateChange: a beat that comes after the check ended
+// but before its final write, the rows not due by time, writes them: the
+// summary saying checked names the checked rows, and another instance
+// orders those.
+func TestBatchBeatAfterStateChange(t *testing.T) {
+	for _, store := range documentStores {
+		t.Run(store.name, func(t *testing.T) {
+			ctx := t.Context()
+			clk := testclock.New(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
+			docs := store.open(t)
+			b := newBatches(docs, DefaultBatchRetention, clk.Now, discard)
+			other := newBatches(docs, DefaultBatchRetention, clk.Now, discard)
+			j := &batchJob{ID: "beat", File: "beat.csv", Format: "Okta logins", Owner: "root@example.com", Created: clk.Now(), state: batchChecking, total: 1,
+				rows: []batchRow{{Line: 2, Login: "ada@example.com", Result: resultNotOrdered}}}
+			if err := b.add(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			checked := batchRow{Line: 2, Login: "ada@example.com", UserID: "00u1", Result: resultNotOrdered}
+			j.mu.Lock()
+			j.rows[0] = checked
+			j.state, j.done, j.total = batchChecked, 0, 1
+			j.changed()
+			j.mu.Unlock()
+			clk.Sleep(ctx, batchSaveEvery) // less than batchRowsEvery since the upload wrote the rows
+			b.write(ctx, j)
+			// The instance stops here, before finish.
+
+			o, err := other.claim(ctx, j.ID)
+			var refused notOrderable
+			switch {
+			case err == nil:
+				if diff := cmp.Diff([]batchRow{checked}, o.rows); diff != "" {
+					t.Errorf("another instance claimed the batch to order (-checked +claimed):\n%s", diff)
+				}
+			case errors.As(err, &refused), errors.Is(err, fulfillment.ErrVersionConflict):
+			default:
+				t.Fatal(err)
+			}
+		})
+	}
+}
