@@ -13,14 +13,16 @@ import (
 	"github.com/preenroll/preenroll/internal/testclock"
 )
 
-// gatedDocs holds the next PutDocument of a rows document once armed: it
-// says so on entered and waits for release.
+// gatedDocs holds the next PutDocument to the collection (a rows
+// document's if empty) once armed: it says so on entered and waits for
+// released.
 type gatedDocs struct {
 	fulfillment.DocumentStore
-	mu       sync.Mutex
-	armed    bool
-	entered  chan struct{}
-	released chan struct{}
+	collection string
+	mu         sync.Mutex
+	armed      bool
+	entered    chan struct{}
+	released   chan struct{}
 }
 
 // arm holds the next write of a rows document.
@@ -32,7 +34,11 @@ func (g *gatedDocs) arm() {
 
 func (g *gatedDocs) PutDocument(ctx context.Context, d fulfillment.Document) (fulfillment.Document, error) {
 	g.mu.Lock()
-	hold := g.armed && d.Collection == batchCollection
+	collection := g.collection
+	if collection == "" {
+		collection = batchCollection
+	}
+	hold := g.armed && d.Collection == collection
 	if hold {
 		g.armed = false
 	}
@@ -170,6 +176,47 @@ func TestBatchBeatAfterStateChange(t *testing.T) {
 			case errors.As(err, &refused), errors.Is(err, fulfillment.ErrVersionConflict):
 			default:
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestBatchWithoutSummaryClaimedOnce: two instances claiming at once a
+// batch kept without a summary (both read it without one): the summary
+// each creates is the claim, and only one is created.
+func TestBatchWithoutSummaryClaimedOnce(t *testing.T) {
+	for _, store := range documentStores {
+		t.Run(store.name, func(t *testing.T) {
+			ctx := t.Context()
+			t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+			clk := testclock.New(t0)
+			docs := &gatedDocs{DocumentStore: store.open(t), collection: batchSummaryCollection}
+			data, err := encodeBatch(batchDoc{ID: "old", File: "old.csv", Created: t0.Add(-time.Hour), State: batchChecked, Total: 1, Beat: t0.Add(-time.Hour),
+				Rows: []batchRow{{Line: 2, Login: "ada@example.com", UserID: "00u1", Result: resultNotOrdered}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := docs.PutDocument(ctx, fulfillment.Document{Collection: batchCollection, ID: "old", Created: t0.Add(-time.Hour), Data: data}); err != nil {
+				t.Fatal(err)
+			}
+			b := newBatches(docs, DefaultBatchRetention, clk.Now, discard)
+			other := newBatches(docs, DefaultBatchRetention, clk.Now, discard)
+			docs.arm()
+			var first error
+			claimed := make(chan struct{})
+			go func() {
+				defer close(claimed)
+				_, first = b.claim(ctx, "old")
+			}()
+			<-docs.entered // b read no summary and is writing its own
+			_, second := other.claim(ctx, "old")
+			close(docs.released)
+			<-claimed
+			if second != nil {
+				t.Fatalf("the second instance's claim, made first: %v", second)
+			}
+			if !errors.Is(first, fulfillment.ErrVersionConflict) {
+				t.Errorf("the first instance's claim, made second: %v, want a version conflict", first)
 			}
 		})
 	}
