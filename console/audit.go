@@ -162,13 +162,14 @@ func (a *StoreAudit) Append(ctx context.Context, e AuditEntry) error {
 }
 
 // expire deletes the entries created before at minus the retention, unless
-// an entry less than an hour before at did.
+// an entry less than an hour from at (before it, or after it: a clock
+// stepped back) did.
 func (a *StoreAudit) expire(ctx context.Context, at time.Time) error {
 	if a.keep < 0 {
 		return nil
 	}
 	a.mu.Lock()
-	due := a.swept.IsZero() || at.Sub(a.swept) >= auditSweepEvery
+	due := a.swept.IsZero() || at.Sub(a.swept) >= auditSweepEvery || a.swept.Sub(at) >= auditSweepEvery
 	if due {
 		a.swept = at
 	}

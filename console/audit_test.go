@@ -126,6 +126,10 @@ func TestStoreAuditRetention(t *testing.T) {
 		{"hourly", 2 * day, []time.Duration{0, day, 2*day - time.Minute, 2*day + time.Minute}, []int{3, 2, 1, 0}},
 		{"an hour later", 2 * day, []time.Duration{0, day, 2*day - time.Minute, 2*day + time.Minute, 2*day + time.Hour - time.Minute}, []int{4, 3, 2, 1}},
 		{"negative: kept", -1, []time.Duration{0, 1000 * day}, []int{1, 0}},
+		// The clock jumps 100 days ahead (the second entry deletes the
+		// first), then back: the third sweeps (nothing to delete), and the
+		// fourth, 3 days after it, deletes it.
+		{"clock stepped back", 2 * day, []time.Duration{0, 100 * day, day, 4 * day}, []int{1, 3}},
 	} {
 		for _, store := range documentStores {
 			t.Run(tc.name+"/"+store.name, func(t *testing.T) {
