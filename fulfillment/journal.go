@@ -56,11 +56,20 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = now
 	}
+	// A write with a history entry comes back from the Store's change
+	// feed, if a feed runs: noted, so that it is delivered once.
+	echo, expected := s.watch.expect(rec)
 	out, err := s.store.Put(unfenced(ctx), rec)
 	if err != nil {
+		if expected {
+			s.watch.settle(echo, false)
+		}
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
 	s.watch.notify(out)
+	if expected {
+		s.watch.settle(echo, true)
+	}
 	return out, nil
 }
 

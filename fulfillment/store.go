@@ -396,6 +396,57 @@ type EventChecker interface {
 	EventMarked(ctx context.Context, eventID string) (bool, error)
 }
 
+// ChangeFeed is implemented by a [Store] that can tell its callers about
+// the records stored through it by any process sharing it: another
+// Service instance on the same database, or another Service on the same
+// [MemoryStore]. With it, [Service.Subscribe] delivers the changes of the
+// other instances too (marked [RecordChange.Remote]), so that a console
+// open on one instance shows what a Sync pass of another did. [MemoryStore]
+// and pgstore implement it; [SQLiteStore] does not (several processes on
+// one SQLite file are rare, and SQLite has no notification between
+// processes: a feed would have to poll the file). A wrapper that embeds a
+// Store hides it (see [Store]); forward it with a method calling the
+// wrapped store's.
+//
+// Which writes are reported: a Put that creates a record, a Put that adds
+// a history entry (the stored history grows) or changes the record's
+// Status or Step, and the removal of a record from the store (no Service
+// removes one; an operator or a program of its own may). A Put that does
+// none of these is bookkeeping of a Sync pass (a claim, a lease taken
+// over, a next check, a parcel looked at) and is not reported, so that a
+// pass over many keys does not flood the browsers of a console with
+// changes that show nothing new. A Put that fails is not reported.
+//
+// fulfillmenttest.RunStoreConformance checks a store's feed when it
+// implements this interface.
+type ChangeFeed interface {
+	// WatchChanges calls fn with the changes stored through the store
+	// (by this process or any other), from one goroutine, one call at a
+	// time and in the order they were stored, until ctx ends (it then
+	// returns nil) or the feed breaks (it returns the error; changes
+	// stored meanwhile are lost, and the caller calls it again to listen
+	// anew). A change has UserID, Status, Step and the new Version; the
+	// removal of a record is reported with Version 0 and no Status or
+	// Step; Login and Remote are never set (the feed carries no login:
+	// read the record with [Store.Get]).
+	//
+	// The first call of fn is a change with Resync set and nothing else,
+	// as soon as the feed listens: every change stored after that is
+	// reported. A later change with Resync set means that changes may
+	// have been lost in between (a consumer too slow for the feed, a
+	// notification the store could not read): the caller reads the
+	// records again if it needs them. fn must return quickly; a slow fn
+	// holds up the feed and may make it lose changes (reported by a
+	// Resync) or break.
+	WatchChanges(ctx context.Context, fn func(RecordChange)) error
+}
+
+// feedReports reports whether a [ChangeFeed] reports the Put of r over
+// stored (nil: r creates the record): see [ChangeFeed].
+func feedReports(stored *Record, r Record) bool {
+	return stored == nil || len(r.History) > len(stored.History) || r.Status != stored.Status || r.Step != stored.Step
+}
+
 // StatusCounter is implemented by a [Store] that can count its records by
 // status without reading them (an index scan in SQL): the counts of a
 // console's overview or a metrics gauge at 100,000 keys. Every store in

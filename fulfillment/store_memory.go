@@ -11,12 +11,25 @@ import (
 // that need no persistence. It is safe for concurrent use. Create one with
 // [NewMemoryStore]; its zero value is not usable.
 type MemoryStore struct {
-	mu      sync.Mutex           // guards records, due, events and docs
+	mu      sync.Mutex           // guards records, due, events, docs and feeds
 	records map[string]Record    // by user ID
 	due     dueIndex             // Record.DueAt of the records Sync acts on
 	events  map[string]time.Time // event uuid → when marked
 	docs    map[docKey]Document  // DocumentStore's
+	feeds   map[*memoryFeed]struct{}
 }
+
+// memoryFeed is one [MemoryStore.WatchChanges] call's queue.
+type memoryFeed struct {
+	ch chan RecordChange
+	// missed has a value when a change did not fit in ch: the watcher
+	// then gets a change with Resync set.
+	missed chan struct{}
+}
+
+// memoryFeedBuffer is how many changes wait for a watcher of a
+// MemoryStore before it is told it missed some.
+const memoryFeedBuffer = 1024
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
@@ -54,11 +67,64 @@ func (m *MemoryStore) Put(ctx context.Context, r Record) (Record, error) {
 	if err := CheckPut(r, stored); err != nil {
 		return Record{}, err
 	}
+	report := feedReports(stored, r)
 	r = r.clone()
 	r.Version++
 	m.records[r.UserID] = r
 	m.due.set(r)
+	if report {
+		m.publish(RecordChange{UserID: r.UserID, Status: r.Status, Step: r.Step, Version: r.Version})
+	}
 	return r.clone(), nil
+}
+
+// publish queues c for every watcher without waiting (m.mu held): a
+// watcher whose queue is full misses it and gets a Resync instead.
+func (m *MemoryStore) publish(c RecordChange) {
+	for f := range m.feeds {
+		select {
+		case f.ch <- c:
+		default:
+			select {
+			case f.missed <- struct{}{}:
+			default: // a Resync is already due
+			}
+		}
+	}
+}
+
+// WatchChanges implements [ChangeFeed]: the changes every caller of this
+// MemoryStore stores (two Services on one store see each other's), from
+// a queue of its own, so that Put never waits for fn. It never breaks:
+// a watcher that falls more than a thousand changes behind gets a Resync
+// for those it missed.
+func (m *MemoryStore) WatchChanges(ctx context.Context, fn func(RecordChange)) error {
+	if err := ctx.Err(); err != nil {
+		return nil
+	}
+	f := &memoryFeed{ch: make(chan RecordChange, memoryFeedBuffer), missed: make(chan struct{}, 1)}
+	m.mu.Lock()
+	if m.feeds == nil {
+		m.feeds = map[*memoryFeed]struct{}{}
+	}
+	m.feeds[f] = struct{}{}
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.feeds, f)
+		m.mu.Unlock()
+	}()
+	fn(RecordChange{Resync: true})
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.missed:
+			fn(RecordChange{Resync: true})
+		case c := <-f.ch:
+			fn(c)
+		}
+	}
 }
 
 // List implements [Store].
@@ -168,4 +234,7 @@ func (m *MemoryStore) EventMarked(ctx context.Context, eventID string) (bool, er
 	return seen, nil
 }
 
-var _ EventChecker = (*MemoryStore)(nil)
+var (
+	_ EventChecker = (*MemoryStore)(nil)
+	_ ChangeFeed   = (*MemoryStore)(nil)
+)

@@ -73,8 +73,13 @@ func SampleRecord(userID string) fulfillment.Record {
 // DeleteDocuments, canceled contexts); those cases skip for a store that
 // is not one. For a fulfillment.EventChecker it checks EventMarked (it
 // tells exactly the events MarkEvent marked, and marks none); that case
-// skips for a store that is not one. Every store in this module passes
-// it; run it against a store of your own:
+// skips for a store that is not one. For a fulfillment.ChangeFeed it
+// checks the feed (a Resync once it listens, then to two watchers the
+// creates and the Puts that add a history entry or change the status or
+// step, in order, and none of the bookkeeping Puts or failed ones; nil
+// once the context ends); that case skips for a store that is not one.
+// Every store in this module passes it; run it against a store of your
+// own:
 //
 //	func TestMyStore(t *testing.T) {
 //		fulfillmenttest.RunStoreConformance(t, func(t *testing.T) fulfillment.Store {

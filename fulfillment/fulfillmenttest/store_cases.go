@@ -41,6 +41,9 @@ var storeCases = []storeCase{
 	{"NextCheck", storeNextCheck},
 	{"Due", storeDue},
 	{"CanceledContext", storeCanceledContext},
+	// fulfillment.ChangeFeed (store_feed.go); skips for a store that is
+	// not one.
+	{"ChangeFeed", storeChangeFeed},
 	// fulfillment.DocumentStore (store_documents.go); each skips for a
 	// store that is not one.
 	{"DocumentGetMissing", documentCase(docGetMissing)},

@@ -1,0 +1,307 @@
+package fulfillment_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+)
+
+// changeLog is a subscriber's changes, in the order they came.
+type changeLog struct {
+	t  *testing.T
+	ch chan fulfillment.RecordChange
+}
+
+// subscribe subscribes to svc's changes until the end of the test.
+func subscribe(t *testing.T, svc *fulfillment.Service) *changeLog {
+	l := &changeLog{t: t, ch: make(chan fulfillment.RecordChange, 1024)}
+	cancel := svc.Subscribe(t.Context(), func(c fulfillment.RecordChange) {
+		select {
+		case l.ch <- c:
+		default:
+			t.Errorf("the test's subscriber fell behind at %+v", c)
+		}
+	})
+	t.Cleanup(cancel)
+	return l
+}
+
+// next returns the next change.
+func (l *changeLog) next() fulfillment.RecordChange {
+	l.t.Helper()
+	wait, cancel := context.WithTimeout(l.t.Context(), 30*time.Second) // bounds a feed that broke
+	defer cancel()
+	select {
+	case c := <-l.ch:
+		return c
+	case <-wait.Done():
+		l.t.Fatal("no change within 30 s")
+	}
+	return fulfillment.RecordChange{}
+}
+
+// resync waits for the next change and fails unless it is a Resync.
+func (l *changeLog) resync() {
+	l.t.Helper()
+	if c := l.next(); c != (fulfillment.RecordChange{Remote: true, Resync: true}) {
+		l.t.Fatalf("change %+v, want a Resync (Remote and Resync set, nothing else)", c)
+	}
+}
+
+// until returns the changes up to and including the first that last
+// accepts.
+func (l *changeLog) until(last func(fulfillment.RecordChange) bool) []fulfillment.RecordChange {
+	l.t.Helper()
+	var out []fulfillment.RecordChange
+	for {
+		c := l.next()
+		out = append(out, c)
+		if last(c) {
+			return out
+		}
+	}
+}
+
+// empty fails if a change waits.
+func (l *changeLog) empty() {
+	l.t.Helper()
+	select {
+	case c := <-l.ch:
+		l.t.Errorf("unexpected change %+v", c)
+	default:
+	}
+}
+
+// step is what the tests compare of a change.
+type step struct {
+	User   string
+	Login  string
+	Step   fulfillment.Step
+	Remote bool
+}
+
+// steps returns the step of each change of user (all users: ""),
+// checking that their versions grow.
+func steps(t *testing.T, cs []fulfillment.RecordChange, user string) []step {
+	t.Helper()
+	var out []step
+	last := map[string]int64{}
+	for _, c := range cs {
+		if user != "" && c.UserID != user {
+			continue
+		}
+		if c.Version <= last[c.UserID] {
+			t.Errorf("change %+v: version not above %d", c, last[c.UserID])
+		}
+		last[c.UserID] = c.Version
+		out = append(out, step{c.UserID, c.Login, c.Step, c.Remote})
+	}
+	return out
+}
+
+// historySteps returns the steps of rec's history entries from the
+// first'th, as remote changes would report them.
+func historySteps(rec fulfillment.Record, first int) []step {
+	var out []step
+	for _, c := range rec.History[first:] {
+		out = append(out, step{User: rec.UserID, Step: c.Step, Remote: true})
+	}
+	return out
+}
+
+// TestSubscribeSeesOtherInstances: two Services on one store (a
+// MemoryStore: one process, two instances). A subscriber of A gets, once
+// the feed listens, every write of B that adds a history entry (an order,
+// the steps of a Sync pass), once each, in order, with Remote set and no
+// login, and none of B's claims and bookkeeping; A's own changes once
+// each, with their login, not again as remote echoes.
+func TestSubscribeSeesOtherInstances(t *testing.T) {
+	ctx := t.Context()
+	store := fulfillment.NewMemoryStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(
+		fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo"), fulfillmenttest.Employee("cy"), fulfillmenttest.Employee("di")))
+	a := w.Service
+	cfg := w.Config
+	cfg.Rand = nil // a source of its own
+	b, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := subscribe(t, a)
+	log.resync() // the feed listens: B's writes from now on reach A
+	ada, bo, cy, di := w.User("ada@example.com").ID, w.User("bo@example.com").ID, w.User("cy@example.com").ID, w.User("di@example.com").ID
+
+	// B orders for ada and runs a pass: A sees each step B recorded.
+	if _, err := b.Order(ctx, ada); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Order(ctx, bo); err != nil { // the last of B's writes: a marker
+		t.Fatal(err)
+	}
+	got := log.until(func(c fulfillment.RecordChange) bool { return c.UserID == bo && c.Step == fulfillment.StepInitiated })
+	rec, err := store.Get(ctx, ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.History) < 4 {
+		t.Fatalf("ada's record after B's pass has %d history entries, want the order and a pass's steps", len(rec.History))
+	}
+	if rec.Version <= int64(len(rec.History)) {
+		t.Errorf("ada's record at version %d with %d history entries: the pass wrote no claim or bookkeeping, which the test needs", rec.Version, len(rec.History))
+	}
+	want := append(historySteps(rec, 0),
+		step{bo, "", fulfillment.StepInitiating, true}, step{bo, "", fulfillment.StepInitiated, true})
+	if diff := cmp.Diff(want, steps(t, got, "")); diff != "" {
+		t.Errorf("A's changes of B's order and pass (-want +got):\n%s", diff)
+	}
+	for _, c := range got {
+		if c.Status == "" || c.Version == 0 {
+			t.Errorf("change %+v: no status or version", c)
+		}
+	}
+
+	// A orders for cy itself: its changes come once, local, with the
+	// login; their echoes from the feed do not come (B's order for di,
+	// after them, is the marker).
+	if _, err := a.Order(ctx, cy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Order(ctx, di); err != nil {
+		t.Fatal(err)
+	}
+	got = log.until(func(c fulfillment.RecordChange) bool { return c.UserID == di && c.Step == fulfillment.StepInitiated })
+	want = []step{
+		{cy, "cy@example.com", fulfillment.StepInitiating, false}, {cy, "cy@example.com", fulfillment.StepInitiated, false},
+		{di, "", fulfillment.StepInitiating, true}, {di, "", fulfillment.StepInitiated, true},
+	}
+	if diff := cmp.Diff(want, steps(t, got, "")); diff != "" {
+		t.Errorf("A's changes of its own order and then B's (-want +got):\n%s", diff)
+	}
+	log.empty()
+}
+
+// breakingStore is a MemoryStore whose change feed breaks on demand.
+type breakingStore struct {
+	*fulfillment.MemoryStore
+	breaks chan error    // a value breaks the feed that listens
+	ended  chan struct{} // a value each time a WatchChanges returns
+}
+
+func (s *breakingStore) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChange)) error {
+	defer func() { s.ended <- struct{}{} }()
+	inner, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.MemoryStore.WatchChanges(inner, fn) }()
+	select {
+	case err := <-s.breaks:
+		cancel()
+		<-done
+		return err
+	case err := <-done:
+		return err
+	}
+}
+
+// fakeTicker is a ticker the test ticks.
+type fakeTicker struct {
+	d time.Duration
+	c chan time.Time
+}
+
+func (f *fakeTicker) C() <-chan time.Time { return f.c }
+func (f *fakeTicker) Stop()               {}
+
+// TestChangeFeedRestarts: a feed that breaks is restarted after a wait
+// (a ticker from Config.NewTicker, 1 s, then 2 s), and each restart tells
+// the subscribers with a Resync that they may have missed changes; the
+// restarted feed delivers the other instance's changes. The feed stops
+// with the last subscriber and starts again with the next one.
+func TestChangeFeedRestarts(t *testing.T) {
+	ctx := t.Context()
+	store := &breakingStore{MemoryStore: fulfillment.NewMemoryStore(), breaks: make(chan error), ended: make(chan struct{}, 8)}
+	tickers := make(chan *fakeTicker, 8)
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.NewTicker = func(d time.Duration) fulfillment.Ticker {
+				tk := &fakeTicker{d: d, c: make(chan time.Time, 1)}
+				tickers <- tk
+				return tk
+			}
+		}))
+	cfg := w.Config
+	cfg.Rand = nil
+	b, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subCtx, unsubscribe := context.WithCancel(ctx)
+	log := &changeLog{t: t, ch: make(chan fulfillment.RecordChange, 64)}
+	w.Service.Subscribe(subCtx, func(c fulfillment.RecordChange) { log.ch <- c })
+	log.resync()
+
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second} {
+		store.breaks <- errors.New("connection lost")
+		<-store.ended
+		var tk *fakeTicker
+		select {
+		case tk = <-tickers:
+		case <-time.After(30 * time.Second): // bounds a Service that does not restart
+			t.Fatal("no restart scheduled after the feed broke")
+		}
+		if tk.d != wait {
+			t.Errorf("restart after %v, want %v", tk.d, wait)
+		}
+		log.empty() // nothing until the restart
+		tk.c <- w.Now()
+		log.resync()
+	}
+
+	if _, err := b.Order(ctx, w.User("ada@example.com").ID); err != nil {
+		t.Fatal(err)
+	}
+	got := log.until(func(c fulfillment.RecordChange) bool { return c.Step == fulfillment.StepInitiated })
+	if diff := cmp.Diff([]step{{got[0].UserID, "", fulfillment.StepInitiating, true}, {got[0].UserID, "", fulfillment.StepInitiated, true}}, steps(t, got, "")); diff != "" {
+		t.Errorf("the other instance's order after the restarts (-want +got):\n%s", diff)
+	}
+
+	unsubscribe()
+	select {
+	case <-store.ended:
+	case <-time.After(30 * time.Second): // bounds a feed that does not stop
+		t.Fatal("the feed still listens after the last subscriber left")
+	}
+	log2 := subscribe(t, w.Service)
+	log2.resync()
+	log.empty()
+	select {
+	case tk := <-tickers:
+		t.Errorf("a restart (%v) scheduled with no feed broken", tk.d)
+	default:
+	}
+}
+
+// TestSubscribeLaterGetsResyncAtOnce: a subscriber that comes while the
+// feed already listens gets its Resync from Subscribe itself.
+func TestSubscribeLaterGetsResyncAtOnce(t *testing.T) {
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	first := subscribe(t, w.Service)
+	first.resync()
+	var got []fulfillment.RecordChange
+	cancel := w.Service.Subscribe(t.Context(), func(c fulfillment.RecordChange) { got = append(got, c) })
+	defer cancel()
+	if diff := cmp.Diff([]fulfillment.RecordChange{{Remote: true, Resync: true}}, got); diff != "" {
+		t.Errorf("a second subscriber's changes when Subscribe returns (-want +got):\n%s", diff)
+	}
+	first.empty()
+}
