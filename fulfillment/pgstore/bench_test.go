@@ -1,0 +1,67 @@
+package pgstore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/pgtest"
+)
+
+// BenchmarkPut measures Puts of a record with a dozen history entries:
+// one that changes its step (the kind of write a change feed reports, as
+// those that add a history entry are: the history is not grown here, so
+// that every Put writes the same bytes), one that changes its claim alone
+// (a Sync pass's bookkeeping, not reported), and the first Put of a new
+// record.
+func BenchmarkPut(b *testing.B) {
+	s, err := Open(b.Context(), pgtest.ServerURL(b), WithSchema(pgtest.SchemaName(b, "pgstore_bench")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := b.Context()
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	base := fulfillmenttest.SampleRecord("00ubench")
+	for i := range 10 {
+		base.History = append(base.History, fulfillment.Change{At: t0.Add(time.Duration(i) * time.Minute),
+			Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepShipmentCreated, Attempt: 1})
+	}
+	for _, bc := range []struct {
+		name   string
+		change func(r *fulfillment.Record, i int)
+	}{
+		{"step", func(r *fulfillment.Record, i int) {
+			r.Step = []fulfillment.Step{fulfillment.StepShipmentCreating, fulfillment.StepShipmentCreated}[i%2]
+		}},
+		{"claim", func(r *fulfillment.Record, i int) {
+			r.Claim = fulfillment.Lease{Owner: "svc-bench", Until: t0.Add(time.Duration(i))}
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := base
+			r.UserID = "00ubench-" + bc.name
+			r, err := s.Put(ctx, r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; b.Loop(); i++ {
+				bc.change(&r, i)
+				if r, err = s.Put(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("create", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			r := base
+			r.UserID = fmt.Sprintf("00ucreate%09d", i)
+			if _, err := s.Put(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
