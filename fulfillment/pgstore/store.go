@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -25,6 +26,7 @@ type Store struct {
 	// records, events and documents are the schema-qualified, quoted
 	// table names.
 	records, events, documents string
+	log                        *slog.Logger // WithLogger's
 }
 
 // Option configures [Open].
@@ -34,6 +36,7 @@ type options struct {
 	schema    string
 	schemaSet bool // WithSchema("") is refused, not taken as the current schema
 	maxConns  int32
+	log       *slog.Logger
 }
 
 // WithSchema keeps the tables in the named PostgreSQL schema, created if
@@ -48,6 +51,11 @@ func WithSchema(name string) Option {
 // pool_max_conns parameter of the URL, else the larger of 4 and the number
 // of CPUs).
 func WithMaxConns(n int32) Option { return func(o *options) { o.maxConns = n } }
+
+// WithLogger sets the logger of the store's change feed (default:
+// discard): a notification it cannot read is logged at warning level
+// (see [Store.WatchChanges]). The store logs nothing else.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // maxSchemaLen is PostgreSQL's limit on identifiers (NAMEDATALEN-1).
 const maxSchemaLen = 63
@@ -94,6 +102,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if o.log != nil {
+		s.log = o.log
+	}
 	return s, nil
 }
 
@@ -134,6 +145,7 @@ func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []m
 		records:   pgx.Identifier{schema, "records"}.Sanitize(),
 		events:    pgx.Identifier{schema, "events"}.Sanitize(),
 		documents: pgx.Identifier{schema, "documents"}.Sanitize(),
+		log:       slog.New(slog.DiscardHandler),
 	}, nil
 }
 

@@ -92,7 +92,7 @@ func openBackend(ctx context.Context, inv *Invocation, withYubico bool, seed fun
 			b.rpIDs = []string{u.Hostname()}
 		}
 	}
-	store, closeStore, err := openStore(ctx, cfg.Store)
+	store, closeStore, err := openStore(ctx, cfg.Store, nil)
 	if err != nil {
 		return fail(fmt.Errorf("-store: %w", err))
 	}

@@ -358,8 +358,9 @@ func loopbackListen(listen string) bool {
 func runServe(ctx context.Context, inv *Invocation) int {
 	cfg := inv.Config
 	var store fulfillment.Store // nil: serve's in-memory store (the demo)
+	logger := serveLogger(cfg, inv)
 	if cfg.Store != "" {
-		db, closeStore, err := openStore(ctx, cfg.Store)
+		db, closeStore, err := openStore(ctx, cfg.Store, logger)
 		if err != nil {
 			inv.errorf("-store: %v", err)
 			return ExitFailed
@@ -368,6 +369,7 @@ func runServe(ctx context.Context, inv *Invocation) int {
 		store = db
 	}
 	sc := serveConfig(cfg, store, inv)
+	sc.Logger = logger
 	if cfg.oktaKey != nil {
 		sc.OktaOptions = append(sc.OktaOptions, okta.WithOAuth(okta.OAuthConfig{
 			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,
@@ -419,6 +421,11 @@ func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Co
 			ReadOnlyGroup: cfg.Serve.ConsoleReadOnlyGroup, SessionKey: okta.Secret(cfg.Serve.consoleSession),
 			AuditRetention: cfg.Serve.ConsoleAuditRetention,
 		},
-		Logger: slog.New(slog.NewJSONHandler(inv.Stderr, &slog.HandlerOptions{Level: serveLogLevel(cfg)})), Stdout: inv.Stdout,
+		Logger: serveLogger(cfg, inv), Stdout: inv.Stdout,
 	}
+}
+
+// serveLogger is serve's log: JSON on stderr at serveLogLevel.
+func serveLogger(cfg *Config, inv *Invocation) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(inv.Stderr, &slog.HandlerOptions{Level: serveLogLevel(cfg)}))
 }

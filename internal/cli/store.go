@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/preenroll/preenroll/fulfillment"
@@ -49,15 +50,20 @@ func parseStore(v string) (storeSpec, error) {
 
 // openStore opens the store a -store value names: in memory, a SQLite
 // file, or PostgreSQL (fulfillment/pgstore, shared by every instance on
-// the same database). close releases it.
-func openStore(ctx context.Context, v string) (_ fulfillment.Store, close func(), err error) {
+// the same database). close releases it. log, if not nil, is PostgreSQL's
+// change feed's logger (serve's console and Sync loop listen to it).
+func openStore(ctx context.Context, v string, log *slog.Logger) (_ fulfillment.Store, close func(), err error) {
 	spec, err := parseStore(v)
 	if err != nil {
 		return nil, nil, err
 	}
 	switch {
 	case spec.postgres != "":
-		db, err := pgstore.Open(ctx, spec.postgres)
+		var opts []pgstore.Option
+		if log != nil {
+			opts = append(opts, pgstore.WithLogger(log))
+		}
+		db, err := pgstore.Open(ctx, spec.postgres, opts...)
 		if err != nil {
 			return nil, nil, err // pgstore's errors never carry the password
 		}
