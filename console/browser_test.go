@@ -458,6 +458,7 @@ func TestBrowser(t *testing.T) {
 		{"ScriptInProfileInert", false, browserScriptInert},
 		{"OversizedUploadRefused", false, browserOversized},
 		{"ResyncFetchesThePage", false, browserResync},
+		{"RemoteChangeIsLive", false, browserRemoteChange},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -923,12 +924,26 @@ func browserOversized(t *testing.T, b *browser) {
 	tb.shot("oversized")
 }
 
+// storeWithoutFeed is a MemoryStore that is no fulfillment.ChangeFeed:
+// the Service does not hear of the changes of another instance.
+type storeWithoutFeed struct {
+	fulfillment.Store
+	fulfillment.DocumentStore
+	fulfillment.EventChecker
+}
+
+func newStoreWithoutFeed() storeWithoutFeed {
+	m := fulfillment.NewMemoryStore()
+	return storeWithoutFeed{m, m, m}
+}
+
 // browserResync: a change the console's Service never published (another
-// instance of the Service, on the same store, stored it) reaches the page
-// when the stream tells the browser to resync, as it does a browser whose
-// queue of events overflowed: the page fetches itself, without a reload.
+// instance of the Service, on the same store, stored it, and the store
+// has no change feed) reaches the page when the stream tells the browser
+// to resync, as it does a browser whose queue of events overflowed: the
+// page fetches itself, without a reload.
 func browserResync(t *testing.T, b *browser) {
-	r := newRig(t, nil, fulfillmenttest.Employee("eve"))
+	r := newRigWith(t, []fulfillmenttest.Option{fulfillmenttest.WithStore(newStoreWithoutFeed())}, nil, fulfillmenttest.Employee("eve"))
 	eve := r.w.User("eve@example.com").ID
 	tb := b.open(t, r)
 	tb.signInAdmin()
@@ -951,4 +966,34 @@ func browserResync(t *testing.T, b *browser) {
 	}
 	tb.waitTextIs("#person-"+eve+" .badge", "Fulfillment started")
 	tb.noReload("the resync")
+}
+
+// browserRemoteChange: a change another instance of the Service stores
+// on a store with a change feed (here a MemoryStore both share) reaches
+// the page as the console's own do, without a resync or a reload.
+func browserRemoteChange(t *testing.T, b *browser) {
+	// No event hook: the order's event would make the console's own
+	// Service store a change too.
+	r := newRigWith(t, []fulfillmenttest.Option{fulfillmenttest.WithoutEventHook()}, nil, fulfillmenttest.Employee("eve"))
+	eve := r.w.User("eve@example.com").ID
+	tb := b.open(t, r)
+	tb.signInAdmin()
+	tb.text("#people-empty")
+	tb.waitLive()
+	tb.poll("the page's fetch on connecting", `!!document.body.dataset.liveUpdated`)
+
+	cfg := r.w.Config
+	cfg.Rand = nil // a source of its own
+	other, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Order(t.Context(), eve); err != nil {
+		t.Fatal(err)
+	}
+	tb.waitTextIs("#person-"+eve+" .badge", "Fulfillment started")
+	tb.noReload("the other instance's order")
+	if r.c.live.resyncDue() {
+		t.Error("a resync is due: the change did not come as a record event")
+	}
 }

@@ -44,8 +44,14 @@ const (
 
 func newRig(t *testing.T, change func(*Config), users ...fulfillmenttest.User) *rig {
 	t.Helper()
+	return newRigWith(t, nil, change, users...)
+}
+
+// newRigWith is newRig with options of the World (its store, say).
+func newRigWith(t *testing.T, opts []fulfillmenttest.Option, change func(*Config), users ...fulfillmenttest.User) *rig {
+	t.Helper()
 	base := []fulfillmenttest.User{fulfillmenttest.Employee("root"), fulfillmenttest.Employee("reader"), fulfillmenttest.Employee("outsider"), fulfillmenttest.Employee("ada")}
-	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(append(base, users...)...))
+	w := fulfillmenttest.New(t, append([]fulfillmenttest.Option{fulfillmenttest.WithUsers(append(base, users...)...)}, opts...)...)
 	t.Cleanup(w.Close)
 	r := &rig{t: t, w: w, audit: NewMemoryAudit(1000)}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) { r.h.ServeHTTP(rw, req) }))
@@ -74,7 +80,37 @@ func newRig(t *testing.T, change func(*Config), users ...fulfillmenttest.User) *
 		t.Fatal(err)
 	}
 	r.c, r.h, r.cfg = c, c.routes(), cfg
+	feedListens(t, w.Service, w.Config.Store)
 	return r
+}
+
+// feedListens waits until the change feed of store, svc's, listens, if
+// it has one, and the console's hub has had the Resync that says so (at
+// startup no stream is open to get it): a stream opened after it gets no
+// Resync from the start, and another instance's change after it reaches
+// the console.
+func feedListens(t *testing.T, svc *fulfillment.Service, store fulfillment.Store) {
+	t.Helper()
+	if _, ok := store.(fulfillment.ChangeFeed); !ok {
+		return
+	}
+	heard := make(chan struct{}, 1)
+	cancel := svc.Subscribe(t.Context(), func(c fulfillment.RecordChange) {
+		if c.Resync {
+			select {
+			case heard <- struct{}{}:
+			default:
+			}
+		}
+	})
+	// cancel waits for the Service's delivery of the Resync to every
+	// subscriber (the console's hub too) to end.
+	defer cancel()
+	select {
+	case <-heard:
+	case <-time.After(30 * time.Second): // bounds a feed that never listens
+		t.Fatal("the store's change feed does not listen")
+	}
 }
 
 // signIn signs login in through the fake org and returns a browser-like

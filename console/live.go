@@ -11,9 +11,11 @@ import (
 )
 
 // Live updates: every record the Service stores (Sync, Run, the event
-// hook, an action) and every batch's progress is published to the
-// browsers connected to the events endpoint (server-sent events); the
-// page's script reloads the parts of the page it concerns.
+// hook, an action), every record another instance sharing the store
+// stores (when the store has a change feed: fulfillment.ChangeFeed) and
+// every batch's progress is published to the browsers connected to the
+// events endpoint (server-sent events); the page's script reloads the
+// parts of the page it concerns.
 
 // liveEvent is one server-sent event.
 type liveEvent struct {
@@ -96,8 +98,27 @@ func (s *subscriber) resync() {
 	}
 }
 
-// recordChanged is the Service's Subscribe callback.
+// resyncAll tells every stream to resync, as publish does when an event
+// does not fit in a queue, and returns how many it told.
+func (h *hub) resyncAll() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		sub.resync()
+	}
+	return len(h.subs)
+}
+
+// recordChanged is the Service's Subscribe callback. A change another
+// instance stored (Remote, from the store's change feed) is published as
+// the instance's own are; a Resync (the feed (re)started: other
+// instances' changes may have been missed) has every browser fetch its
+// page.
 func (h *hub) recordChanged(rc fulfillment.RecordChange) {
+	if rc.Resync {
+		h.resyncAll()
+		return
+	}
 	h.publish(liveEvent{Kind: "record", Data: recordEvent{User: rc.UserID, Status: rc.Status, Step: rc.Step, Version: rc.Version}})
 }
 

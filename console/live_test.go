@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 )
 
 // The event stream over HTTP, with a browser that stops reading. Over TCP
@@ -246,17 +247,6 @@ func (h *hub) subscribers() int {
 	return len(h.subs)
 }
 
-// resyncAll tells every stream to resync, as publish does when an event
-// does not fit in a queue, and returns how many it told.
-func (h *hub) resyncAll() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for sub := range h.subs {
-		sub.resync()
-	}
-	return len(h.subs)
-}
-
 // resyncDue reports whether a resync waits for any subscriber.
 func (h *hub) resyncDue() bool {
 	h.mu.Lock()
@@ -435,5 +425,56 @@ func TestStreamNeedsASession(t *testing.T) {
 				t.Errorf("%d subscribers, want 0", n)
 			}
 		})
+	}
+}
+
+// TestStreamRemoteChange: a change another instance of the Service
+// stores on the shared store (a MemoryStore, whose change feed the
+// console's Service listens to) reaches an open event stream as a record
+// event, as the console's own do; a Resync of the feed (it restarted:
+// changes may have been missed) reaches it as a resync event.
+func TestStreamRemoteChange(t *testing.T) {
+	// No event hook: the order's event would make the console's own
+	// Service store a change too.
+	r := newRigWith(t, []fulfillmenttest.Option{fulfillmenttest.WithoutEventHook()}, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // bounds a stream that gets nothing
+	defer cancel()
+	_, rd := openStream(t, ctx, r.signIn("reader@example.com"), r.srv.URL+"/events")
+	cfg := r.w.Config
+	cfg.Rand = nil // a source of its own
+	other, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := r.w.User("ada@example.com").ID
+	if _, err := other.Order(ctx, ada); err != nil {
+		t.Fatal(err)
+	}
+	var got []recordEvent
+	for len(got) < 2 {
+		e, err := readEvent(rd)
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(got), err)
+		}
+		if e.Kind != "record" {
+			t.Fatalf("event %+v, want a record event", e)
+		}
+		var re recordEvent
+		if err := json.Unmarshal([]byte(e.Data), &re); err != nil {
+			t.Fatalf("record event %q: %v", e.Data, err)
+		}
+		got = append(got, re)
+	}
+	want := []recordEvent{
+		{User: ada, Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepInitiating, Version: 1},
+		{User: ada, Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepInitiated, Version: 2},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the other instance's order on the stream (-want +got):\n%s", diff)
+	}
+
+	r.c.live.recordChanged(fulfillment.RecordChange{Remote: true, Resync: true})
+	if e, err := readEvent(rd); err != nil || e.Kind != "resync" {
+		t.Errorf("after the feed's Resync: event %+v, %v; want a resync", e, err)
 	}
 }
