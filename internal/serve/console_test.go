@@ -693,3 +693,65 @@ func TestDemoConsoleKeepsBatches(t *testing.T) {
 		t.Errorf("the first batch after 31 fake days and another upload = %d, want 200 naming first.csv", resp.StatusCode)
 	}
 }
+
+// feedEnrollStore is an enrollStore that forwards the change feed of the
+// MemoryStore it wraps.
+type feedEnrollStore struct {
+	enrollStore
+	feed fulfillment.ChangeFeed
+}
+
+func (s feedEnrollStore) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChange)) error {
+	return s.feed.WatchChanges(ctx, fn)
+}
+
+// TestRemoteOrderStartsASyncPass: an order an order-only instance (no
+// Yubico token) records on the shared store reaches the syncing
+// instance through the store's change feed and starts its Sync pass at
+// once, not at the next -sync-interval (an hour here); no event hook
+// tells it.
+func TestRemoteOrderStartsASyncPass(t *testing.T) {
+	mem := fulfillment.NewMemoryStore()
+	store := feedEnrollStore{enrollStore{Store: mem, enrolling: make(chan string, 1)}, mem}
+	listens := make(chan struct{}, 1)
+	f, _, b, cfg := consoleOverFakes(t, func(c *Config) {
+		c.StoreBackend, c.RegisterHook = store, false
+		c.started = func(s *server) {
+			s.svc.Subscribe(t.Context(), func(c fulfillment.RecordChange) {
+				if c.Resync {
+					select {
+					case listens <- struct{}{}:
+					default:
+					}
+				}
+			})
+		}
+	})
+	select {
+	case <-listens: // the syncing instance hears the store's changes
+	case <-time.After(10 * time.Second): // bounds a feed that never listens
+		t.Fatal("the syncing instance's change feed does not listen")
+	}
+	cfg.started, cfg.YubicoToken = nil, ""
+	orderOnly := start(t, cfg) // signed in through the first: no OIDC app of its own
+	id := f.users[0].ID
+	resp, err := b.hc.PostForm(orderOnly.base+"/users/"+id+"/order", url.Values{
+		"productId": {"1"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("order on the order-only instance = %d, want 303", resp.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure; the next tick is an hour away
+	defer cancel()
+	select {
+	case got := <-store.enrolling:
+		if got != id {
+			t.Errorf("enrolling %s, want %s", got, id)
+		}
+	case <-ctx.Done():
+		t.Fatal("the other instance's order was not taken up by a Sync pass before the next -sync-interval")
+	}
+}

@@ -160,6 +160,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		// instance. Only StepInitiated wakes the loop, a step each order
 		// passes once (a pass that re-sends an interrupted initiate makes
 		// one more), so a pass cannot keep waking itself.
+		//
+		// An order another instance recorded (c.Remote, from the store's
+		// change feed: pgstore's) wakes it too: an order-only instance
+		// runs no pass, and the syncing ones would otherwise leave its
+		// orders to their next interval. Every syncing instance then
+		// starts a pass for each such order; their claims give the new
+		// record to one of them and the others' passes find it taken, a
+		// cost of one pass each that the wake channel coalesces (an order
+		// batch wakes a busy loop once, not once per order). A Resync (the
+		// feed restarted) wakes nothing: the orders it may have missed
+		// wait for the next interval, as they did before the feed.
 		stopWatch := s.svc.Subscribe(work, func(c fulfillment.RecordChange) {
 			if c.Step == fulfillment.StepInitiated {
 				s.wake()
