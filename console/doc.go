@@ -52,7 +52,12 @@
 // regions when the Service stores a change (server-sent events from
 // [fulfillment.Service.Subscribe]; one fetch of the page at a time, so
 // an older answer never replaces a newer one, and a browser too slow to
-// take every event is told to refresh anyway); everything else works
+// take every event is told to refresh anyway). With a store that has a
+// change feed ([fulfillment.ChangeFeed]: pgstore, MemoryStore) the
+// changes another instance sharing it stores come the same way, and when
+// the feed restarts after breaking (remote changes may have been missed)
+// every open page is told to refresh; with SQLite they do not come
+// (reload the page). Everything else works
 // without JavaScript. Close Config.Done when the server shuts down: the console
 // then unsubscribes and ends the open event streams, which would
 // otherwise hold up http.Server.Shutdown until each tab is closed.

@@ -99,7 +99,13 @@
 // store that keeps documents ([DocumentStore]; every store of this module
 // does) also shares what programs built on the Service keep next to the
 // records: the console's batches and audit trail, the catch-up
-// checkpoint.
+// checkpoint. A store with a change feed ([ChangeFeed]: MemoryStore and
+// pgstore, whose triggers notify over LISTEN/NOTIFY; not SQLite) tells
+// every instance what the others store, so that [Service.Subscribe]
+// delivers their changes too ([RecordChange.Remote]; the bookkeeping of
+// their passes, claims and leases, is not reported) and a console open on
+// one instance shows what a pass of another did, with a Resync when
+// changes may have been missed (the feed restarted).
 //
 // Every remote call is recorded in the store before it is sent (intent,
 // idempotency key, lease) and after it returns (result), so a program that

@@ -327,7 +327,9 @@ func (q Query) match(r Record) bool {
 // suite every implementation passes. A Store may also implement the
 // optional [StatusCounter] (counts by status without reading records) and
 // [DueLister] (a due index, so that Sync reads only the records due); the
-// Service works without them, by listing. Every store of this module is
+// Service works without them, by listing. A store may be a [ChangeFeed]
+// (MemoryStore and pgstore are), with which [Service.Subscribe] delivers
+// the changes of the other instances sharing it. Every store of this module is
 // also a [DocumentStore], which keeps small versioned documents (a
 // console's batches and audit trail, the catch-up checkpoint) next to the
 // records, and an [EventChecker], with which an event's order that could

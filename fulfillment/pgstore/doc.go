@@ -43,6 +43,28 @@
 // ([fulfillment.DueLister]): a column with each record's due time, indexed,
 // so that a Sync pass reads only the records due.
 //
+// # Change feed
+//
+// The store is a [fulfillment.ChangeFeed] ([Store.WatchChanges]), with
+// which a Service's subscribers (the console's live pages) see what the
+// other instances store. Migration 0004 puts triggers on the records
+// table that call pg_notify on the channel preenroll_records, when the
+// write's transaction commits, for every insert, every update that adds
+// a history entry or changes the status or step, and every delete (a
+// Sync pass's claims and leases notify nobody: the update trigger's WHEN
+// clause skips them without calling the function). The payload is small
+// JSON built from the row's columns, never from the record (schema,
+// operation, user ID, version, status, step; a value too long is sent as
+// null), so it stays far below PostgreSQL's 8000-byte limit and a write
+// never fails for its notification. The channel is shared by the schemas
+// of a database; a listener keeps its own schema's notifications. A feed
+// listens on a connection of its own, outside the pool: one more server
+// connection per Service with subscribers. Notifications are not stored:
+// those sent while a feed is not connected are lost, which the Service
+// tells its subscribers with a Resync. A notifying commit takes
+// PostgreSQL's notification queue lock, so the commits of the writes
+// that notify are serialized across the database (see BenchmarkPut).
+//
 // User IDs and document IDs sort by their bytes (the columns use COLLATE
 // "C"), as in the other stores, whatever the database's locale. Every error begins with
 // "pgstore:" and wraps the fulfillment sentinel it means; no error carries
