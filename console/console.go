@@ -157,8 +157,12 @@ type console struct {
 	tmpl      map[string]*template.Template
 	assets    http.Handler
 	live      *hub
-	batches   *batches
-	work      sync.WaitGroup // batch goroutines (tests wait for them)
+	// maxStreams and streamWriteTimeout bound the event streams (live.go);
+	// tests lower them.
+	maxStreams         int
+	streamWriteTimeout time.Duration
+	batches            *batches
+	work               sync.WaitGroup // batch goroutines (tests wait for them)
 
 	providerMu sync.Mutex
 	provider   *provider // discovered on first sign-in
@@ -244,6 +248,7 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 	sub, _ := fs.Sub(assetFS, "assets")
 	c.assets = http.StripPrefix(c.base+"/assets/", http.FileServerFS(sub))
 	c.live = newHub()
+	c.maxStreams, c.streamWriteTimeout = maxStreams, streamWriteTimeout
 	docs := cfg.Documents
 	if docs == nil {
 		docs = fulfillment.NewMemoryStore()

@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -43,7 +44,8 @@ type batchEvent struct {
 type hub struct {
 	mu     sync.Mutex
 	subs   map[*subscriber]struct{}
-	closed chan struct{} // closed by close: the streams end
+	open   map[string]int // streams open, by the session's subject
+	closed chan struct{}  // closed by close: the streams end
 }
 
 // subscriber is one connected browser's queue of events.
@@ -55,7 +57,27 @@ type subscriber struct {
 	missed chan struct{}
 }
 
-func newHub() *hub { return &hub{subs: map[*subscriber]struct{}{}, closed: make(chan struct{})} }
+func newHub() *hub {
+	return &hub{subs: map[*subscriber]struct{}{}, open: map[string]int{}, closed: make(chan struct{})}
+}
+
+// admit counts a stream of who's, unless who has max open already; release
+// uncounts it.
+func (h *hub) admit(who string, max int) (release func(), ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.open[who] >= max {
+		return nil, false
+	}
+	h.open[who]++
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.open[who]--; h.open[who] <= 0 {
+			delete(h.open, who)
+		}
+	}, true
+}
 
 // close ends every event stream, open or to come (Config.Done).
 func (h *hub) close() { close(h.closed) }
@@ -126,6 +148,15 @@ func (h *hub) recordChanged(rc fulfillment.RecordChange) {
 // proxies keep it open.
 const keepAlive = 25 * time.Second
 
+// Bounds of the event streams: a signed-in user's browser may keep at most
+// maxStreams open at once (a tab each; the next is refused with 429), and
+// a stream whose browser takes no write within streamWriteTimeout (it
+// stopped reading, or its host is gone) ends.
+const (
+	maxStreams         = 32
+	streamWriteTimeout = 2 * time.Minute
+)
+
 // events streams live events (text/event-stream) until the browser goes
 // away, the session expires or the console's Config.Done closes.
 func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
@@ -136,8 +167,18 @@ func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	default:
 	}
+	release, ok := c.live.admit(s.Subject, c.maxStreams)
+	if !ok {
+		http.Error(w, "too many live-update streams open for this user: close other console tabs", http.StatusTooManyRequests)
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives a server's WriteTimeout
+	// A stream outlives a server's WriteTimeout, but not a browser that
+	// takes nothing: each write must be taken within streamWriteTimeout
+	// (wall time), or the stream ends.
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(c.streamWriteTimeout)) }
+	deadline()
 	sub, cancel := c.live.subscribe()
 	defer cancel()
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -153,27 +194,30 @@ func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	expire := time.NewTimer(max(s.Expires.Sub(c.now()), 0))
 	defer expire.Stop()
 	for {
+		var out string
 		select {
 		case <-r.Context().Done():
 			return
 		case <-c.live.closed:
 			return // the browser reconnects (retry) to another instance, or this one once it is back
 		case <-expire.C:
+			deadline()
 			fmt.Fprint(w, "event: signedout\ndata: {}\n\n")
 			rc.Flush()
 			return
 		case <-ticker.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
+			out = ": keep-alive\n\n"
 		case <-sub.missed:
-			fmt.Fprint(w, "event: resync\ndata: {}\n\n")
+			out = "event: resync\ndata: {}\n\n"
 		case e := <-sub.ch:
 			data, err := json.Marshal(e.Data)
 			if err != nil {
 				continue
 			}
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Kind, data)
+			out = fmt.Sprintf("event: %s\ndata: %s\n\n", e.Kind, data)
 		}
-		if rc.Flush() != nil {
+		deadline()
+		if _, err := io.WriteString(w, out); err != nil || rc.Flush() != nil {
 			return
 		}
 	}

@@ -478,3 +478,59 @@ func TestStreamRemoteChange(t *testing.T) {
 		t.Errorf("after the feed's Resync: event %+v, %v; want a resync", e, err)
 	}
 }
+
+// TestStreamsPerUserBounded: a user's browser may keep maxStreams open at
+// once; the next is refused (429) until one ends; another user is not
+// counted with them.
+func TestStreamsPerUserBounded(t *testing.T) {
+	r := newRig(t, nil)
+	r.c.maxStreams = 2
+	reader := r.signIn("reader@example.com")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	first, firstCancel := context.WithCancel(ctx)
+	p := servePipes(t, r, reader) // the first stream's, to see its handler return
+	p.stream(t, first, r)
+	openStream(t, ctx, reader, r.srv.URL+"/events")
+	refused := func() int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", r.srv.URL+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := reader.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return resp.StatusCode
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	if got := refused(); got != http.StatusTooManyRequests {
+		t.Errorf("a third stream of one user = %d, want 429", got)
+	}
+	openStream(t, ctx, r.signIn("root@example.com"), r.srv.URL+"/events") // another user's
+	firstCancel()
+	p.handlerReturned(t, ctx, "/events")
+	if got := refused(); got != http.StatusOK {
+		t.Errorf("a stream once one of the user's ended = %d, want 200", got)
+	}
+}
+
+// TestStreamEndsWhenTheBrowserTakesNothing: a browser that stops reading
+// ends its stream once a write waits streamWriteTimeout.
+func TestStreamEndsWhenTheBrowserTakesNothing(t *testing.T) {
+	r := newRig(t, nil)
+	r.c.streamWriteTimeout = 50 * time.Millisecond
+	p := servePipes(t, r, r.signIn("reader@example.com"))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	p.stream(t, ctx, r) // and read no more
+	r.c.live.publishVersions(1, 1)
+	p.writing(t, ctx)
+	p.handlerReturned(t, ctx, "/events")
+	if n := r.c.live.subscribers(); n != 0 {
+		t.Errorf("%d subscribers after the write timed out, want 0", n)
+	}
+}
