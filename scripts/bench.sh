@@ -77,9 +77,11 @@ if [ "$SYNCSCALE" = 1 ]; then
 	bench '^BenchmarkSyncScale$' 1x 1
 fi
 
-# 1 vs 3 instances on PostgreSQL (and 1 on memory and SQLite for reference).
+# 1 vs 3 instances on PostgreSQL (and 1 on memory and SQLite for reference),
+# and what a pgstore Put costs with the change feed's triggers.
 if [ "$PG" = 1 ]; then
 	bench '^BenchmarkOrderBatchInstances$' 1x "$INSTANCES_COUNT"
+	go test -run '^$' -bench '^BenchmarkPut$' -benchtime 3000x -count "$COUNT" -timeout 30m ./fulfillment/pgstore/ | tee -a "$OUT/bench.txt"
 else
 	bench '^BenchmarkOrderBatchInstances$/^(memory|sqlite)-' 1x "$INSTANCES_COUNT"
 fi
