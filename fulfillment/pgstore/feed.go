@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -19,6 +20,9 @@ const notifyChannel = "preenroll_records"
 // feedApplicationName, followed by the schema, is the application_name of
 // a feed's connection unless the URL sets one.
 const feedApplicationName = "preenroll change feed "
+
+// errFeedClosed is the error of a change feed of a closed Store.
+var errFeedClosed = errors.New("pgstore: change feed: the store is closed")
 
 // closeTimeout bounds the goodbye to the server of a feed's connection.
 const closeTimeout = 5 * time.Second
@@ -45,7 +49,8 @@ type notice struct {
 // more of the server's connections, named "preenroll change feed" and
 // the schema in pg_stat_activity unless the URL sets application_name.
 //
-// It returns nil when ctx ends, and an error when the connection breaks
+// It returns nil when ctx ends, an error when the Store is closed (at
+// once after [Store.Close]), and an error when the connection breaks
 // (the server restarted, the network failed): the changes made until the
 // caller listens again are lost, which [fulfillment.Service] tells its
 // subscribers with a Resync when it restarts the feed. A connection
@@ -58,6 +63,20 @@ func (s *Store) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChan
 	if ctx.Err() != nil {
 		return nil
 	}
+	if s.closed.Err() != nil {
+		return errFeedClosed
+	}
+	// ctx ends with Close too; caller says whose end it was.
+	caller := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.closed, cancel)()
+	ended := func() error {
+		if caller.Err() != nil {
+			return nil
+		}
+		return errFeedClosed
+	}
 	cfg := s.pool.Config().ConnConfig // a copy
 	if cfg.RuntimeParams["application_name"] == "" {
 		// What the connection is, in pg_stat_activity (the server cuts
@@ -67,7 +86,7 @@ func (s *Store) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChan
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return ended()
 		}
 		return fmt.Errorf("pgstore: change feed: connect: %w", err)
 	}
@@ -78,7 +97,7 @@ func (s *Store) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChan
 	}()
 	if _, err := conn.Exec(ctx, `LISTEN `+notifyChannel); err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return ended()
 		}
 		return fmt.Errorf("pgstore: change feed: listen: %w", err)
 	}
@@ -87,7 +106,7 @@ func (s *Store) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChan
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return ended()
 			}
 			return fmt.Errorf("pgstore: change feed: %w", err)
 		}

@@ -180,6 +180,31 @@ func TestChangeFeedBreaks(t *testing.T) {
 	}
 }
 
+// TestChangeFeedEndsWithClose: Close ends the feeds that listen (their
+// connections are not the pool's, which Close closes; WatchChanges
+// closes its own as it returns) with an error, and a WatchChanges after
+// Close fails at once: a Service that still has subscribers would
+// otherwise keep a connection to the server, and open a new one after
+// each break, for as long as it runs.
+func TestChangeFeedEndsWithClose(t *testing.T) {
+	t.Parallel()
+	url, schema := serverURL(t), freshSchema(t)
+	ctx := t.Context()
+	s, err := Open(ctx, url, WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := watch(t, ctx, s)
+	s.Close()
+	if err := feed.ended(); err == nil || !strings.HasPrefix(err.Error(), "pgstore: change feed: ") {
+		t.Errorf("WatchChanges when the store closed = %v, want a pgstore: change feed error", err)
+	}
+	err = s.WatchChanges(ctx, func(c fulfillment.RecordChange) { t.Errorf("WatchChanges after Close reported %+v", c) })
+	if err == nil || !strings.HasPrefix(err.Error(), "pgstore: change feed: ") {
+		t.Errorf("WatchChanges after Close = %v, want a pgstore: change feed error", err)
+	}
+}
+
 // TestReadNotice: the payloads of notifications, read or refused.
 func TestReadNotice(t *testing.T) {
 	s := &Store{schema: "tenant"}

@@ -27,6 +27,10 @@ type Store struct {
 	// table names.
 	records, events, documents string
 	log                        *slog.Logger // WithLogger's
+	// closed ends with Close: the change feeds, whose connections are
+	// not the pool's, end with it (see WatchChanges).
+	closed     context.Context
+	closeFeeds context.CancelFunc
 }
 
 // Option configures [Open].
@@ -139,22 +143,28 @@ func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []m
 	if err := migrate(ctx, pool, schema, migrations); err != nil {
 		return nil, err
 	}
+	closed, closeFeeds := context.WithCancel(context.Background())
 	return &Store{
-		pool:      pool,
-		schema:    schema,
-		records:   pgx.Identifier{schema, "records"}.Sanitize(),
-		events:    pgx.Identifier{schema, "events"}.Sanitize(),
-		documents: pgx.Identifier{schema, "documents"}.Sanitize(),
-		log:       slog.New(slog.DiscardHandler),
+		closed:     closed,
+		closeFeeds: closeFeeds,
+		pool:       pool,
+		schema:     schema,
+		records:    pgx.Identifier{schema, "records"}.Sanitize(),
+		events:     pgx.Identifier{schema, "events"}.Sanitize(),
+		documents:  pgx.Identifier{schema, "documents"}.Sanitize(),
+		log:        slog.New(slog.DiscardHandler),
 	}, nil
 }
 
 // Schema returns the PostgreSQL schema that holds the store's tables.
 func (s *Store) Schema() string { return s.schema }
 
-// Close closes the pool's connections, waiting for queries in progress.
-// It always returns nil; the error is there for [io.Closer].
+// Close closes the pool's connections, waiting for queries in progress,
+// and ends the change feeds that listen (their WatchChanges return an
+// error, as does every later call). It always returns nil; the error is
+// there for [io.Closer].
 func (s *Store) Close() error {
+	s.closeFeeds()
 	s.pool.Close()
 	return nil
 }
