@@ -55,8 +55,11 @@
 // clause skips them without calling the function). The payload is small
 // JSON built from the row's columns, never from the record (schema,
 // operation, user ID, version, status, step; a value too long is sent as
-// null), so it stays far below PostgreSQL's 8000-byte limit and a write
-// never fails for its notification. The channel is shared by the schemas
+// null), so it stays far below PostgreSQL's 8000-byte limit. A write
+// fails for its notification only when the server's notification queue
+// is full (8 GB in PostgreSQL 15: "too many notifications in the NOTIFY
+// queue"), which a listening connection that stops reading causes;
+// pg_notification_queue_usage() tells how full it is. The channel is shared by the schemas
 // of a database; a listener keeps its own schema's notifications. A feed
 // listens on a connection of its own, outside the pool: one more server
 // connection per Service with subscribers. Notifications are not stored:
@@ -64,6 +67,13 @@
 // tells its subscribers with a Resync. A notifying commit takes
 // PostgreSQL's notification queue lock, so the commits of the writes
 // that notify are serialized across the database (see BenchmarkPut).
+//
+// LISTEN needs a session of its own on the server: the feed's connection
+// must reach PostgreSQL directly or through a pooler in session mode.
+// Through a pooler in transaction mode (PgBouncer's pool_mode =
+// transaction) LISTEN succeeds but its notifications never arrive, and
+// nothing tells: the live pages then show this instance's changes only,
+// and orders of an order-only instance wait for the next Sync interval.
 //
 // User IDs and document IDs sort by their bytes (the columns use COLLATE
 // "C"), as in the other stores, whatever the database's locale. Every error begins with
