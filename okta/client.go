@@ -341,7 +341,8 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 				}
 				return nil, te.withOp(k.op)
 			}
-			if k.idempotent && attempt <= c.retry.MaxRetries {
+			// A redirect the client refused would be refused again.
+			if k.idempotent && attempt <= c.retry.MaxRetries && !errors.Is(err, httpclient.ErrRedirectRefused) {
 				if err := httpclient.SleepFor(ctx, c.core.Clock, httpclient.WaitRetry, c.retry.Backoff(attempt)); err != nil {
 					return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 				}

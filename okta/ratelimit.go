@@ -35,7 +35,8 @@ type Clock interface {
 //   - HTTP 429, for every call (Okta rejected the request without acting on
 //     it), after waiting for the bucket's reset;
 //   - transport errors and HTTP 5xx, only for idempotent calls (GET, PUT,
-//     DELETE, profile updates, mark-error), after Backoff.
+//     DELETE, profile updates, mark-error), after Backoff; a redirect the
+//     client refused (see [WithHTTPClient]) is not retried.
 type RetryPolicy struct {
 	// MaxRetries is how many times a request may be re-sent after the first
 	// attempt. 0 disables retries.

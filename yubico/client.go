@@ -194,7 +194,8 @@ type Clock interface {
 // reports no quota). The zero value sends every request once.
 //
 // What is retried: GET requests, and creates with an idempotency key, after
-// a transport error or HTTP 429, 500, 502, 503 or 504. The wait before retry
+// a transport error (not a redirect the client refused, see
+// [WithHTTPClient]) or HTTP 429, 500, 502, 503 or 504. The wait before retry
 // n is Backoff(n), or the server's Retry-After if that is longer. Updates,
 // deletes and creates without an idempotency key are sent exactly once.
 // Context cancellation is never retried.
@@ -246,7 +247,9 @@ func DefaultBackoff(n int) time.Duration {
 func retryable(err error, keyed bool) bool {
 	var ae *APIError
 	if !errors.As(err, &ae) {
-		return true // a transport error
+		// A transport error, unless a redirect the client refused (it
+		// would be refused again).
+		return !errors.Is(err, httpclient.ErrRedirectRefused)
 	}
 	switch ae.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,

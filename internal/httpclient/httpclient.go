@@ -72,19 +72,24 @@ func Copy(hc *http.Client) (http.Client, http.RoundTripper) {
 // documents: no redirect from https to plain http, and none of a request
 // with a body (a 307 or 308 sends the body again: shipping addresses,
 // credential requests) to another host. The clients add Authorization
-// only for their own host in any case.
+// only for their own host in any case. Its errors wrap
+// [ErrRedirectRefused].
 func CheckRedirect(req *http.Request, via []*http.Request) error {
 	first, prev := via[0], via[len(via)-1]
 	switch {
 	case len(via) >= 10:
-		return errors.New("stopped after 10 redirects")
+		return fmt.Errorf("%w: stopped after 10 redirects", ErrRedirectRefused)
 	case prev.URL.Scheme == "https" && req.URL.Scheme != "https":
-		return fmt.Errorf("refused a redirect from https to %s://%s", req.URL.Scheme, req.URL.Host)
+		return fmt.Errorf("%w from https to %s://%s", ErrRedirectRefused, req.URL.Scheme, req.URL.Host)
 	case req.Method != http.MethodGet && req.Method != http.MethodHead && req.URL.Host != first.URL.Host:
-		return fmt.Errorf("refused a redirect of a %s from %s to another host, %s (its body would be sent there)", req.Method, first.URL.Host, req.URL.Host)
+		return fmt.Errorf("%w of a %s from %s to another host, %s (its body would be sent there)", ErrRedirectRefused, req.Method, first.URL.Host, req.URL.Host)
 	}
 	return nil
 }
+
+// ErrRedirectRefused is wrapped by the errors of [CheckRedirect]. The
+// clients do not retry them: the same answer would be refused again.
+var ErrRedirectRefused = errors.New("refused a redirect")
 
 // IsLoopback reports whether host is "localhost" or a loopback IP address:
 // the only hosts the clients talk to over plain http (test servers).
