@@ -159,7 +159,6 @@ Okta's event hook tells this service, which enrolls, ships, activates and sends 
 const indexPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // index shows the endpoints and, in the demo, every user's key.
-
 func (s *server) index(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Demo    bool
