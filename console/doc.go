@@ -57,9 +57,10 @@
 // changes another instance sharing it stores come the same way, and when
 // the feed restarts after breaking (remote changes may have been missed)
 // every open page is told to refresh; with SQLite they do not come
-// (reload the page). A user may keep 32 event streams open at once (a
-// tab each; the next is refused with 429), and a stream whose browser
-// takes no write for two minutes ends. Everything else works
+// (reload the page). A user may keep 32 event streams open at once on an
+// instance (a tab each; the next gets a stream that ends at once and asks
+// the browser to come back in a minute), and a stream whose writes stay
+// blocked for two minutes (its browser stopped reading) ends. Everything else works
 // without JavaScript. Close Config.Done when the server shuts down: the console
 // then unsubscribes and ends the open event streams, which would
 // otherwise hold up http.Server.Shutdown until each tab is closed.

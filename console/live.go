@@ -149,11 +149,14 @@ func (h *hub) recordChanged(rc fulfillment.RecordChange) {
 const keepAlive = 25 * time.Second
 
 // Bounds of the event streams: a signed-in user's browser may keep at most
-// maxStreams open at once (a tab each; the next is refused with 429), and
-// a stream whose browser takes no write within streamWriteTimeout (it
-// stopped reading, or its host is gone) ends.
+// maxStreams open at once (a tab each) on an instance; the next gets a
+// stream that ends at once and asks it to come back after
+// streamRetryLater. A stream whose write stays blocked for
+// streamWriteTimeout (the browser stopped reading and the connection's
+// buffers are full) ends.
 const (
 	maxStreams         = 32
+	streamRetryLater   = time.Minute
 	streamWriteTimeout = 2 * time.Minute
 )
 
@@ -169,7 +172,12 @@ func (c *console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	release, ok := c.live.admit(s.Subject, c.maxStreams)
 	if !ok {
-		http.Error(w, "too many live-update streams open for this user: close other console tabs", http.StatusTooManyRequests)
+		// A browser's EventSource gives up for good on any answer but a
+		// stream: this one ends at once and has it try again later.
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintf(w, "retry: %d\n: too many live-update streams open for this user; trying again later\n\n", streamRetryLater.Milliseconds())
 		return
 	}
 	defer release()
