@@ -553,15 +553,21 @@ func TestConsoleOrderStartsASyncPass(t *testing.T) {
 func consoleOrderStartsASyncPass(t *testing.T, hook bool) {
 	store := enrollStore{Store: fulfillment.NewMemoryStore(), enrolling: make(chan string, 1)}
 	f, r, b, _ := consoleOverFakes(t, func(c *Config) { c.StoreBackend, c.RegisterHook = store, hook })
-	id := f.users[0].ID
-	resp, err := b.hc.PostForm(r.base+"/users/"+id+"/order", url.Values{
+	orderEnrolled(t, b, r.base, f.users[0].ID, store, "the console's order")
+}
+
+// orderEnrolled orders a key for the user id on the console at base and
+// waits for a Sync pass to enroll it (what names the order in a failure).
+func orderEnrolled(t *testing.T, b *browser, base, id string, store enrollStore, what string) {
+	t.Helper()
+	resp, err := b.hc.PostForm(base+"/users/"+id+"/order", url.Values{
 		"productId": {"1"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("console order = %d, want 303", resp.StatusCode)
+		t.Fatalf("%s = %d, want 303", what, resp.StatusCode)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure; the next tick is an hour away
 	defer cancel()
@@ -571,7 +577,7 @@ func consoleOrderStartsASyncPass(t *testing.T, hook bool) {
 			t.Errorf("enrolling %s, want %s", got, id)
 		}
 	case <-ctx.Done():
-		t.Fatal("the console's order was not taken up by a Sync pass before the next -sync-interval")
+		t.Fatalf("%s was not taken up by a Sync pass before the next -sync-interval", what)
 	}
 }
 
@@ -734,24 +740,5 @@ func TestRemoteOrderStartsASyncPass(t *testing.T) {
 	}
 	cfg.started, cfg.YubicoToken = nil, ""
 	orderOnly := start(t, cfg) // signed in through the first: no OIDC app of its own
-	id := f.users[0].ID
-	resp, err := b.hc.PostForm(orderOnly.base+"/users/"+id+"/order", url.Values{
-		"productId": {"1"}, "inventoryProductId": {"106"}, "customizationId": {"RXJN83"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("order on the order-only instance = %d, want 303", resp.StatusCode)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure; the next tick is an hour away
-	defer cancel()
-	select {
-	case got := <-store.enrolling:
-		if got != id {
-			t.Errorf("enrolling %s, want %s", got, id)
-		}
-	case <-ctx.Done():
-		t.Fatal("the other instance's order was not taken up by a Sync pass before the next -sync-interval")
-	}
+	orderEnrolled(t, b, orderOnly.base, f.users[0].ID, store.enrollStore, "an order on the order-only instance")
 }
