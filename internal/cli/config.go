@@ -76,7 +76,7 @@ type Config struct {
 	SkipInvalid bool   // batch
 	ReportFile  string // batch
 	DemoUsers   int    // demo
-	DemoJSON    bool   // demo
+	JSON        bool   // demo, status: JSON lines instead of text
 
 	// Serve holds the settings only serve takes.
 	Serve ServeConfig
@@ -341,10 +341,11 @@ var settings = []*Setting{
 			c.DemoUsers = n
 			return nil
 		}},
-	{Name: "json", FlagOnly: true, Bool: true, Default: "false", Commands: []string{"demo"}, Usage: "print the events as JSON lines instead of a timeline",
+	{Name: "json", FlagOnly: true, Bool: true, Default: "false", Commands: []string{"demo", "status"},
+		Usage: "print JSON lines instead of text (demo: one per event; status: one per user or record, see above)",
 		set: func(c *Config, v string) error {
 			b, err := parseBool(v)
-			c.DemoJSON = b
+			c.JSON = b
 			return err
 		}},
 }

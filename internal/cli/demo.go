@@ -22,7 +22,7 @@ Exit codes: 0 every key ended Active with its PIN wiped, 1 something failed,
 		Run: func(ctx context.Context, inv *Invocation) int {
 			cfg := inv.Config
 			return demo.Run(ctx, "preenroll demo", demo.Options{
-				Users: cfg.DemoUsers, Concurrency: cfg.Concurrency, JSON: cfg.DemoJSON, Logger: inv.Logger,
+				Users: cfg.DemoUsers, Concurrency: cfg.Concurrency, JSON: cfg.JSON, Logger: inv.Logger,
 			}, inv.Stdout, inv.Stderr)
 		},
 	})

@@ -22,6 +22,8 @@ becomes Active; one whose enrollments Okta no longer has becomes Deleted).
 A user without a record gets Okta's view: the preregistered enrollments Okta
 lists. Without USER, every record of the store is listed.
 
+` + statusJSONDoc + `
+
 Exit codes: 0 every user shown, 1 a user is unknown or Okta failed, 2 bad usage.`,
 		Run: runStatus,
 	})
@@ -151,24 +153,35 @@ func open(ctx context.Context, inv *Invocation, withYubico bool) (*backend, *ful
 	return b, svc, ExitOK
 }
 
-// runStatus shows records.
+// runStatus shows records: as text, or with -json as JSON lines
+// (statusJSONDoc).
 func runStatus(ctx context.Context, inv *Invocation) int {
 	b, svc, code := open(ctx, inv, false)
 	if svc == nil {
 		return code
 	}
 	defer b.Close()
+	show := func(r fulfillment.Record) error {
+		if inv.Config.JSON {
+			return writeJSONLine(inv.Stdout, recordJSON(r))
+		}
+		printRecord(inv.Stdout, r)
+		return nil
+	}
 	if len(inv.Args) == 0 {
 		recs, err := b.store.List(ctx, fulfillment.Query{})
 		if err != nil {
 			report(ctx, inv.Stderr, "preenroll status", err)
 			return ExitFailed
 		}
-		if len(recs) == 0 {
+		if len(recs) == 0 && !inv.Config.JSON {
 			fmt.Fprintln(inv.Stdout, "no records in the store")
 		}
 		for _, r := range recs {
-			printRecord(inv.Stdout, r)
+			if err := show(r); err != nil {
+				report(ctx, inv.Stderr, "preenroll status", err)
+				return ExitFailed
+			}
 		}
 		return ExitOK
 	}
@@ -184,25 +197,27 @@ func runStatus(ctx context.Context, inv *Invocation) int {
 		rec, err := svc.Status(ctx, u.ID)
 		switch {
 		case errors.Is(err, fulfillment.ErrRecordNotFound):
-			if err := oktaView(ctx, inv.Stdout, b.okta, u); err != nil {
-				report(ctx, inv.Stderr, prefix, err)
-				code = ExitFailed
-			}
-		case err != nil:
+			err = oktaView(ctx, inv.Stdout, b.okta, u, inv.Config.JSON)
+		case err == nil:
+			err = show(rec)
+		}
+		if err != nil {
 			report(ctx, inv.Stderr, prefix, err)
 			code = ExitFailed
-		default:
-			printRecord(inv.Stdout, rec)
 		}
 	}
 	return code
 }
 
-// oktaView prints what Okta lists for a user the store has no record of.
-func oktaView(ctx context.Context, w io.Writer, oc *okta.Client, u okta.User) error {
+// oktaView prints what Okta lists for a user the store has no record of,
+// as text or as a JSON line.
+func oktaView(ctx context.Context, w io.Writer, oc *okta.Client, u okta.User, asJSON bool) error {
 	es, err := oc.ListEnrollments(ctx, u.ID)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return writeJSONLine(w, oktaViewJSON(u, es))
 	}
 	fmt.Fprintf(w, "%s (%s): no record in the store; Okta lists %d preregistered enrollments\n", safe(u.Profile.Login), u.ID, len(es))
 	for _, e := range es {
