@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/internal/pgtest"
+	"github.com/preenroll/preenroll/okta"
 )
 
 // TestManageLifecycle orders a key with a store and then manages it with
@@ -78,6 +82,7 @@ func manageLifecycle(t *testing.T, store string) {
 	}
 	step(ExitOK, "Shipped", "check", "jan@example.com")
 	step(ExitOK, "Shipped", "status", "jan@example.com")
+	statusJSONShipped(t, step, w.Okta.Enrollments(u.ID), env)
 	pins := func() int {
 		n := 0
 		for _, m := range o.srv.Outbox() {
@@ -100,6 +105,64 @@ func manageLifecycle(t *testing.T, store string) {
 	delete(env, "PREENROLL_YUBICO_TOKEN_FILE")
 	step(ExitOK, "Deleted", "status", "jan@example.com")
 	step(ExitUsage, "-yubico-token-file (PREENROLL_YUBICO_TOKEN_FILE) is required for sync with -okta-org", "sync")
+}
+
+// statusJSONShipped checks status -json on a shipped key: the record
+// reconciled with Okta's enrollments (oktaEs, as the fake org holds them),
+// and Okta's view of them from a store without the record.
+func statusJSONShipped(t *testing.T, step func(int, string, ...string) result, oktaEs []okta.Enrollment, env map[string]string) {
+	t.Helper()
+	if len(oktaEs) == 0 {
+		t.Fatal("the fake org lists no enrollment of the shipped key")
+	}
+	var mine, view []statusEnrollment
+	for _, e := range oktaEs {
+		mine = append(mine, statusEnrollment{ID: e.ID, Status: ptr(string(e.Status))})
+		view = append(view, statusEnrollment{ID: e.ID, Status: ptr(string(e.Status)), KeyStatus: ptr("SHIPPED"),
+			AuthenticatorName: ptr(e.Profile.AuthenticatorName), PresetPINAvailable: ptr(true)})
+	}
+	// what a report reads of a shipped key
+	type shipped struct {
+		Record              bool
+		Status, Step        *string
+		HasShipment, Serial bool
+		ShippedState        bool // 103 shipped or 104 delivered: either may be read
+		Enrollments         []statusEnrollment
+		LastHistoryStep     *string
+	}
+	got := decodeStatusLines(t, step(ExitOK, `"status":"SHIPPED"`, "status", "-json", "jan@example.com").stdout)
+	if len(got) != 1 {
+		t.Fatalf("%d lines, want 1", len(got))
+	}
+	g := got[0]
+	have := shipped{Record: g.Record, Status: g.Status, Step: g.Step, HasShipment: g.ShipmentID != nil, Serial: g.Serial != nil,
+		ShippedState: g.ShipmentState != nil && (*g.ShipmentState == 103 || *g.ShipmentState == 104), Enrollments: g.Enrollments}
+	if n := len(g.History); n > 0 {
+		have.LastHistoryStep = g.History[n-1].Step
+	}
+	want := shipped{Record: true, Status: ptr("SHIPPED"), Step: ptr("pin-sent"), HasShipment: true, Serial: true, ShippedState: true,
+		Enrollments: mine, LastHistoryStep: ptr("pin-sent")}
+	if diff := cmp.Diff(want, have); diff != "" {
+		t.Errorf("status -json of the shipped key (-want +got):\n%s", diff)
+	}
+	if g.NextCheck == nil {
+		t.Error("a key awaiting its first sign-in has no nextCheck")
+	}
+
+	// On a store without the record: Okta's view of the same enrollments.
+	other := maps.Clone(env)
+	other["PREENROLL_STORE"] = filepath.Join(t.TempDir(), "other.db")
+	r := invocation{env: other}.run(t, "status", "-json", "jan@example.com")
+	if r.code != ExitOK {
+		t.Fatalf("status -json on another store: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	got = decodeStatusLines(t, r.stdout)
+	if len(got) != 1 {
+		t.Fatalf("%d lines, want 1", len(got))
+	}
+	if diff := cmp.Diff(view, got[0].Enrollments); diff != "" || got[0].Record || got[0].Status != nil || len(got[0].History) != 0 {
+		t.Errorf("Okta's view: record %v, status %v, %d history entries; enrollments (-want +got):\n%s", got[0].Record, got[0].Status, len(got[0].History), diff)
+	}
 }
 
 // TestManageOnFakes: without an org the admin commands run on empty fakes.
