@@ -22,14 +22,16 @@ import (
 // ServeConfig holds the settings only serve takes.
 type ServeConfig struct {
 	Listen, PublicURL, HookPath, HookSecretFile string
-	HookQueue                                   int
-	SyncInterval, SyncJitter                    time.Duration
-	CatchUpInterval                             time.Duration
-	ShutdownTimeout, Lease, ReadyWindow         time.Duration
-	IdempotentShipments                         bool
-	IdempotencyWindow                           time.Duration
-	DemoUsers                                   int
-	DemoDay                                     time.Duration
+	// TLSCertFile and TLSKeyFile, both set, make serve answer https.
+	TLSCertFile, TLSKeyFile             string
+	HookQueue                           int
+	SyncInterval, SyncJitter            time.Duration
+	CatchUpInterval                     time.Duration
+	ShutdownTimeout, Lease, ReadyWindow time.Duration
+	IdempotentShipments                 bool
+	IdempotencyWindow                   time.Duration
+	DemoUsers                           int
+	DemoDay                             time.Duration
 
 	// The console's sign-in: an Okta OIDC web app.
 	ConsoleClientID, ConsoleClientSecretFile, ConsoleRedirectURL   string
@@ -92,6 +94,10 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 	settings = append(settings,
 		&Setting{Name: "listen", Default: serve.DefaultListen, Commands: only, Usage: "address the service listens on (host:port)",
 			set: func(c *Config, v string) error { c.Serve.Listen = v; return nil }},
+		&Setting{Name: "tls-cert-file", Commands: only, Usage: "PEM certificate chain (the server's certificate first): with -tls-key-file, serve answers https on -listen itself, reloading the pair when a renewal rewrites the files",
+			set: func(c *Config, v string) error { c.Serve.TLSCertFile = v; return nil }},
+		&Setting{Name: "tls-key-file", Commands: only, Usage: "file holding the private key of -tls-cert-file, PEM (never given directly)",
+			set: func(c *Config, v string) error { c.Serve.TLSKeyFile = v; return nil }},
 		&Setting{Name: "public-url", Commands: only, Usage: "the service's base URL as Okta reaches it (https); set, serve registers its event hook in the org",
 			set: func(c *Config, v string) error {
 				c.Serve.PublicURL = v
@@ -186,7 +192,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 			}},
 		&Setting{Name: "console-client-secret-file", Commands: only, Usage: "file whose first line is the console app's client secret (never given directly)",
 			set: func(c *Config, v string) error { c.Serve.ConsoleClientSecretFile = v; return nil }},
-		&Setting{Name: "console-redirect-url", Commands: only, Usage: "the console app's sign-in redirect URI (default: -public-url, or http://-listen on loopback, + " + console.CallbackPath + ")",
+		&Setting{Name: "console-redirect-url", Commands: only, Usage: "the console app's sign-in redirect URI (default: -public-url, or http://-listen on loopback (https:// with -tls-cert-file), + " + console.CallbackPath + ")",
 			set: func(c *Config, v string) error {
 				c.Serve.ConsoleRedirectURL = v
 				if v == "" {
@@ -246,7 +252,8 @@ func shortDuration(d time.Duration) string {
 // checkServe checks serve's settings and reads the hook secret and the
 // console's secrets.
 func (c *Config) checkServe() []string {
-	problems := c.checkConsole()
+	problems := c.checkTLS()
+	problems = append(problems, c.checkConsole()...)
 	if p := c.checkLease(); p != "" {
 		problems = append(problems, p)
 	}
@@ -270,6 +277,39 @@ func (c *Config) checkServe() []string {
 	}
 	return problems
 }
+
+// checkTLS checks that -tls-cert-file and -tls-key-file are set together
+// and load as a pair (serve loads them again at start). Its problems name
+// the file, never the key's content.
+func (c *Config) checkTLS() []string {
+	const (
+		certFlag = "-tls-cert-file (PREENROLL_TLS_CERT_FILE)"
+		keyFlag  = "-tls-key-file (PREENROLL_TLS_KEY_FILE)"
+	)
+	sc := &c.Serve
+	switch {
+	case sc.TLSCertFile == "" && sc.TLSKeyFile == "":
+		return nil
+	case sc.TLSKeyFile == "":
+		return []string{fmt.Sprintf("%s needs %s: set both for https, or neither", certFlag, keyFlag)}
+	case sc.TLSCertFile == "":
+		return []string{fmt.Sprintf("%s needs %s: set both for https, or neither", keyFlag, certFlag)}
+	}
+	err := serve.CheckTLSFiles(sc.TLSCertFile, sc.TLSKeyFile)
+	if fe, ok := errors.AsType[*serve.TLSFileError](err); ok {
+		flag := "-tls-cert-file"
+		if fe.Key {
+			flag = "-tls-key-file"
+		}
+		return []string{fmt.Sprintf("%s: %s: %v", flag, fe.File, fe.Err)}
+	} else if err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+// tls reports whether serve answers https.
+func (sc *ServeConfig) tls() bool { return sc.TLSCertFile != "" }
 
 // checkLease checks -lease against -okta-timeout: a step's remote calls
 // end three quarters of the way through its lease, so a lease whose three
@@ -328,7 +368,13 @@ func (c *Config) checkConsole() []string {
 			sc.consoleSecret = s
 		}
 		if sc.ConsoleRedirectURL == "" && sc.PublicURL == "" && !loopbackListen(sc.Listen) {
-			bad("-console-redirect-url or a https -public-url is needed: the console's redirect must be https unless serve listens on loopback (-listen %s)", sc.Listen)
+			if sc.tls() {
+				// https://<listening address> would name an IP address
+				// (or [::]), not the host browsers reach.
+				bad("-console-redirect-url or -public-url is needed: off loopback, the console's redirect must name the host browsers reach serve at, which -listen %s does not", sc.Listen)
+			} else {
+				bad("-console-redirect-url or a https -public-url is needed: the console's redirect must be https unless serve listens on loopback (-listen %s)", sc.Listen)
+			}
 		} else if sc.ConsoleRedirectURL == "" && sc.PublicURL != "" {
 			if err := console.CheckRedirectURL(strings.TrimSuffix(sc.PublicURL, "/")+console.CallbackPath, ""); err != nil {
 				bad("-public-url as the console's redirect: %v (or set -console-redirect-url)", err)
@@ -405,7 +451,7 @@ func serveLogLevel(cfg *Config) slog.Level {
 // the opened -store (nil: serve's in-memory demo store).
 func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Config {
 	return serve.Config{
-		Listen: cfg.Serve.Listen, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
+		Listen: cfg.Serve.Listen, TLSCertFile: cfg.Serve.TLSCertFile, TLSKeyFile: cfg.Serve.TLSKeyFile, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
 		HookSecret: okta.Secret(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
 		OktaOrg: cfg.OktaOrg, OktaToken: okta.Secret(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
 		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: okta.Secret(cfg.yubicoToken),

@@ -51,8 +51,18 @@ type Config struct {
 	Listen string
 	// HookPath is where the Okta event hook is served (default /hooks/okta).
 	HookPath string
+	// TLSCertFile and TLSKeyFile, set together, make serve answer https
+	// on Listen itself (no TLS-terminating proxy in front): a PEM
+	// certificate chain, the server's certificate first, and its private
+	// key. Run refuses to start when the pair does not load
+	// ([CheckTLSFiles]), and reloads it when the files change (a renewal
+	// in place), looking at their modification times at most every
+	// [CertCheckInterval]; a renewed pair that does not load is logged and
+	// the previous one kept. TLS 1.2 at least, Go's defaults otherwise;
+	// HTTP/2 is offered.
+	TLSCertFile, TLSKeyFile string
 	// PublicURL is the server's base URL as Okta reaches it; default
-	// http://<the listening address>.
+	// http://<the listening address> (https:// with TLSCertFile).
 	PublicURL string
 	// RegisterHook makes serve register its event hook in the org at
 	// PublicURL + HookPath at start (okta's EnsureEventHook: created or
@@ -185,6 +195,9 @@ type Config struct {
 	// whether the clock moved (tests).
 	demoTick   time.Duration
 	demoTicked func(moved bool)
+	// tlsNow is the clock of the TLS certificate's reload checks
+	// (default time.Now; tests).
+	tlsNow func() time.Time
 	// started, if set, is called with the server before OnListen (tests).
 	started func(*server)
 	// probed, if set, is called after probeLoop looked at a vendor: err is
@@ -203,7 +216,8 @@ type Console struct {
 	ClientID     string
 	ClientSecret okta.Secret
 	// RedirectURL is the app's sign-in redirect URI; default PublicURL (or
-	// http://<the listening address>) + "/auth/callback".
+	// http://<the listening address>, https:// with Config.TLSCertFile) +
+	// "/auth/callback".
 	RedirectURL string
 	// AdminGroup (required) may act; ReadOnlyGroup (optional) may look.
 	AdminGroup, ReadOnlyGroup string
@@ -273,6 +287,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	def(&c.CatchUpInterval, DefaultCatchUpInterval)
 	def(&c.demoTick, DefaultDemoTick)
+	if c.tlsNow == nil {
+		c.tlsNow = time.Now
+	}
 	if c.YubicoAPI == "" {
 		c.YubicoAPI = yubico.DefaultBaseURL
 	}
@@ -290,6 +307,9 @@ func (c Config) withDefaults() (Config, error) {
 		if c.HookPath == p {
 			bad("HookPath %q: taken by serve's own endpoint", c.HookPath)
 		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("TLSCertFile and TLSKeyFile: set both (serve answers https) or neither")
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {

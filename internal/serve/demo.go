@@ -93,11 +93,15 @@ func startDemo(s *server, fcfg fulfillment.Config) (*demo, error) {
 		users = append(users, u)
 		d.logins = append(d.logins, u.Profile.Login)
 	}
+	oktaOpts := []oktatest.Option{oktatest.WithoutRateLimits()}
+	if s.certs != nil {
+		oktaOpts = append(oktaOpts, oktatest.WithHookClient(s.certs.pinnedClient()))
+	}
 	d.world = fulfillmenttest.New(tb,
 		fulfillmenttest.WithoutEventHook(),
 		fulfillmenttest.WithStore(fcfg.Store),
 		fulfillmenttest.WithUsers(users...),
-		fulfillmenttest.WithOkta(oktatest.WithoutRateLimits()),
+		fulfillmenttest.WithOkta(oktaOpts...),
 		fulfillmenttest.WithOktaClient(okta.WithHTTPClient(s.httpClient(vendorOkta, oktaRoutes, false, nil))),
 		fulfillmenttest.WithYubicoClient(yubico.WithHTTPClient(s.httpClient(vendorYubico, yubicoRoutes, true, nil))),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {

@@ -3,8 +3,10 @@ package serve
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -36,6 +38,8 @@ type server struct {
 	demo   *demo // nil with an org
 	// console is the web console mounted at "/" (nil: off).
 	console http.Handler
+	// certs serves the TLS certificate (nil: plain HTTP).
+	certs *certReloader
 
 	kick     chan struct{}
 	draining chan struct{} // closed when shutdown begins
@@ -82,9 +86,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("serve: listen on %s: %w", cfg.Listen, err)
 	}
 	closers = append(closers, func() { ln.Close() })
+	scheme := "http://"
+	if cfg.TLSCertFile != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.tlsNow, s.log); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		scheme = "https://"
+	}
 	base := cfg.PublicURL
 	if base == "" {
-		base = "http://" + ln.Addr().String()
+		base = scheme + ln.Addr().String()
 	}
 
 	fcfg := fulfillment.Config{
@@ -138,12 +149,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	s.queue.marksFirst = !checker
 
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: log.New(httpErrorLog{s.log}, "", 0),
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	srv.RegisterOnShutdown(s.stopConsole)
 	serveErr := make(chan error, 1)
 	s.hookPending.Store(s.demo == nil && cfg.RegisterHook)
-	go func() { serveErr <- srv.Serve(ln) }()
+	if s.certs != nil {
+		// ServeTLS adds HTTP/2 to NextProtos.
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.certs.GetCertificate}
+		go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
 
 	// Work runs on its own context: it ends at the shutdown deadline, not
 	// at the signal.
