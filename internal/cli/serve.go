@@ -62,6 +62,9 @@ System Log whose event hook delivery never arrived (from a checkpoint in
 -store; the first start on a store reads nothing before it). With
 -console-client-id (an Okta OIDC web app) it mounts the web console at /,
 signed in with Okta; members of -console-admin-group may act.
+It speaks plain HTTP on -listen for a TLS-terminating proxy in front; with
+-tls-cert-file and -tls-key-file it answers https itself, reloading the pair
+when a renewal rewrites the files.
 JSON logs go to stderr: the Service's steps and the event hook's requests,
 and with -v every other HTTP request too. SIGTERM or SIGINT stops it gracefully within
 -shutdown-timeout; a second serve on the same -store is safe.

@@ -1,8 +1,15 @@
 package cli
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -302,5 +309,107 @@ func TestServeVerbose(t *testing.T) {
 		if !sc.Logger.Enabled(t.Context(), slog.LevelInfo) {
 			t.Errorf("%s: info not logged", tc.name)
 		}
+	}
+}
+
+// tlsPair writes a self-signed P-256 certificate for localhost and its
+// key to files and returns their paths and the key's PEM.
+func tlsPair(t *testing.T, cn string) (certFile, keyFile, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k}))
+	return writeFile(t, cn+".crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))), writeFile(t, cn+".key", keyPEM), keyPEM
+}
+
+// TestServeTLSSettings: -tls-cert-file and -tls-key-file come from flags
+// over PREENROLL_* over the config file, are given together and must load
+// as a pair (a usage problem naming the file, never the key's content,
+// exit 2), in the demo too; with them the console's default redirect is
+// https on loopback, and off loopback still needs a URL naming the host.
+func TestServeTLSSettings(t *testing.T) {
+	t.Parallel()
+	cert, key, keyPEM := tlsPair(t, "serve")
+	otherCert, otherKey, otherPEM := tlsPair(t, "other")
+	token := writeFile(t, "okta.token", "00token")
+	hook := writeFile(t, "hook.secret", "hook-secret-0123456789")
+	file := writeFile(t, "preenroll.json", `{"tls-cert-file": "`+otherCert+`", "tls-key-file": "`+otherKey+`"}`)
+	org := []string{"-okta-org", "https://example.okta.com", "-okta-token-file", token, "-hook-secret-file", hook, "-store", "keys.db"}
+	consoleApp := []string{"-console-client-id", "0oa1", "-console-client-secret-file", hook, "-console-admin-group", "a"}
+	type got struct{ Cert, Key string }
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		want     got
+		problems []string
+	}{
+		{name: "neither: plain HTTP", args: org},
+		{name: "flags", args: append(slices.Clone(org), "-tls-cert-file", cert, "-tls-key-file", key), want: got{cert, key}},
+		{name: "env", env: map[string]string{"PREENROLL_TLS_CERT_FILE": cert, "PREENROLL_TLS_KEY_FILE": key}, args: org, want: got{cert, key}},
+		{name: "config file", env: map[string]string{"PREENROLL_CONFIG": file}, args: org, want: got{otherCert, otherKey}},
+		{name: "flags over env over config file", env: map[string]string{"PREENROLL_CONFIG": file, "PREENROLL_TLS_KEY_FILE": key},
+			args: append(slices.Clone(org), "-tls-cert-file", cert), want: got{cert, key}},
+		{name: "demo", args: []string{"-tls-cert-file", cert, "-tls-key-file", key}, want: got{cert, key}},
+		{name: "certificate only", args: append(slices.Clone(org), "-tls-cert-file", cert),
+			problems: []string{"-tls-cert-file (PREENROLL_TLS_CERT_FILE) needs -tls-key-file (PREENROLL_TLS_KEY_FILE): set both for https, or neither"}},
+		{name: "key only", env: map[string]string{"PREENROLL_TLS_KEY_FILE": key}, args: org,
+			problems: []string{"-tls-key-file (PREENROLL_TLS_KEY_FILE) needs -tls-cert-file (PREENROLL_TLS_CERT_FILE): set both for https, or neither"}},
+		{name: "key only, in the demo", args: []string{"-tls-key-file", key},
+			problems: []string{"-tls-key-file (PREENROLL_TLS_KEY_FILE) needs -tls-cert-file (PREENROLL_TLS_CERT_FILE): set both for https, or neither"}},
+		{name: "unreadable certificate", args: append(slices.Clone(org), "-tls-cert-file", "/nonexistent/tls.crt", "-tls-key-file", key),
+			problems: []string{"-tls-cert-file: /nonexistent/tls.crt: no such file or directory"}},
+		{name: "unreadable key", args: append(slices.Clone(org), "-tls-cert-file", cert, "-tls-key-file", "/nonexistent/tls.key"),
+			problems: []string{"-tls-key-file: /nonexistent/tls.key: no such file or directory"}},
+		{name: "a key for a certificate", args: append(slices.Clone(org), "-tls-cert-file", key, "-tls-key-file", key),
+			problems: []string{"-tls-cert-file: " + key + ": no PEM CERTIFICATE block"}},
+		{name: "mismatched pair", args: append(slices.Clone(org), "-tls-cert-file", cert, "-tls-key-file", otherKey),
+			problems: []string{"-tls-key-file: " + otherKey + ": tls: private key does not match public key (the certificate's: " + cert + ")"}},
+		{name: "console on loopback: https redirect derived",
+			args: slices.Concat(org, consoleApp, []string{"-listen", "127.0.0.1:8443", "-tls-cert-file", cert, "-tls-key-file", key}), want: got{cert, key}},
+		{name: "console off loopback: a URL naming the host is needed",
+			args:     slices.Concat(org, consoleApp, []string{"-listen", ":8443", "-tls-cert-file", cert, "-tls-key-file", key}),
+			problems: []string{"-console-redirect-url or -public-url is needed: off loopback, the console's redirect must name the host browsers reach serve at, which -listen :8443 does not"}},
+		{name: "console off loopback with -public-url",
+			args: slices.Concat(org, consoleApp, []string{"-listen", ":8443", "-tls-cert-file", cert, "-tls-key-file", key, "-public-url", "https://keys.example.com:8443"}),
+			want: got{cert, key}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, problems := resolveServe(t, tc.env, tc.args...)
+			if diff := cmp.Diff(tc.problems, problems); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+			if all := strings.Join(problems, "\n"); strings.Contains(all, keyPEM) || strings.Contains(all, otherPEM) {
+				t.Error("a private key was printed")
+			}
+			if len(problems) > 0 {
+				return
+			}
+			sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+			if diff := cmp.Diff(tc.want, got{sc.TLSCertFile, sc.TLSKeyFile}); diff != "" {
+				t.Errorf("serve.Config (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Through the command: reported with the other settings, exit 2.
+	r := runCLI(t, append([]string{"serve"}, append(slices.Clone(org), "-tls-cert-file", cert, "-tls-key-file", otherKey, "-hook-queue", "0")...)...)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "-hook-queue \"0\"") || !strings.Contains(r.stderr, "-tls-key-file: "+otherKey+": tls: private key does not match public key") {
+		t.Errorf("serve with a mismatched pair: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr+r.stdout, otherPEM) || strings.Contains(r.stderr+r.stdout, "PRIVATE KEY") {
+		t.Error("a private key was printed")
 	}
 }

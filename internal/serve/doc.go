@@ -4,7 +4,10 @@
 // whose workers record the order once Okta confirms the user, runs
 // fulfillment's Sync on a schedule with jitter (and at once after an
 // order), exposes /healthz, /readyz and Prometheus /metrics, logs JSON with
-// a request ID, and shuts down gracefully on its context's end.
+// a request ID, and shuts down gracefully on its context's end. It speaks
+// plain HTTP for a TLS-terminating proxy in front, or, given a
+// certificate and key file ([Config].TLSCertFile), https itself (TLS 1.2
+// at least, HTTP/2), reloading the pair when a renewal rewrites the files.
 //
 // It mounts the administrators' web console (package console) at "/" when
 // an Okta OIDC app is configured for it ([Config].Console): the hook path,
