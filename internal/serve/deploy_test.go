@@ -41,6 +41,7 @@ func TestDeployAlertsUseServeMetrics(t *testing.T) {
 		}
 	}
 	m.observeCatchUp(fulfillment.CatchUpReport{Outcomes: map[fulfillment.EventOutcome]int{}}, nil)
+	m.watchCertificate(func() time.Time { return time.Now().Add(90 * 24 * time.Hour) }) // with -tls-cert-file
 	families, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

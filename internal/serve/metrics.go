@@ -128,6 +128,16 @@ func newMetrics(queueLen func() float64) *metrics {
 	return m
 }
 
+// watchCertificate exports when the certificate serve answers https with
+// expires (preenroll_tls_certificate_expiry_timestamp_seconds), as
+// notAfter reports it at each scrape: an alert on it sees a renewal that
+// was not picked up.
+func (m *metrics) watchCertificate(notAfter func() time.Time) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "preenroll_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the certificate serve answers https with expires (-tls-cert-file; reloaded when the file changes)."},
+		func() float64 { return float64(notAfter().Unix()) }))
+}
+
 // deliveryOutcomes are the outcome label's values of
 // preenroll_hook_deliveries_total.
 var deliveryOutcomes = []string{"accepted", "duplicate", "ignored", "verification", "unauthorized", "invalid", "overloaded", "error"}

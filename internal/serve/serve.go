@@ -91,6 +91,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if s.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.tlsNow, s.log); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
+		s.m.watchCertificate(func() time.Time { return s.certs.current().Leaf.NotAfter })
 		scheme = "https://"
 	}
 	base := cfg.PublicURL

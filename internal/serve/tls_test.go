@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/syncio"
@@ -177,6 +179,23 @@ func TestServeTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Proto != "HTTP/2.0" || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 		t.Errorf("GET /healthz over https: %s %s, TLS %+v", resp.Proto, resp.Status, resp.TLS)
+	}
+	// /metrics says when the served certificate expires.
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		mresp, err := hc.Get(r.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		mf, err := parser.TextToMetricFamilies(mresp.Body)
+		mresp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := float64(resp.TLS.PeerCertificates[0].NotAfter.Unix())
+		if got := value(mf, "preenroll_tls_certificate_expiry_timestamp_seconds", nil); got != want {
+			t.Errorf("preenroll_tls_certificate_expiry_timestamp_seconds = %v, want the served certificate's NotAfter %v", got, want)
+		}
 	}
 
 	// Okta verified the hook over https at the start (Run fails
