@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,4 +90,71 @@ func TestDeployAlertsUseServeMetrics(t *testing.T) {
 	if checked < 8 {
 		t.Errorf("only %d metric selectors found in deploy/alerts.yml: the test no longer reads its rules", checked)
 	}
+}
+
+// TestDeployAlertsSetOperatorsMatch: a rule of deploy/alerts.yml that joins
+// two selectors with and/unless matches their series on every label unless
+// it says on(…) or ignoring(…); sides that select different values of one
+// label then never match, and the alert can never fire (the sides of
+// "errors and no successes" differ in result). The test reads each such
+// rule's two sides and asks for on/ignoring where their label values
+// conflict.
+func TestDeployAlertsSetOperatorsMatch(t *testing.T) {
+	t.Parallel()
+	rules, err := os.ReadFile("../../deploy/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := setOperatorProblems(string(rules)); len(problems) > 0 {
+		t.Errorf("deploy/alerts.yml:\n%s", strings.Join(problems, "\n"))
+	}
+	// The check finds the mistake it is for.
+	bad := `        expr: increase(x_total{result="error"}[15m]) > 0 and increase(x_total{result="ok"}[15m]) == 0`
+	good := `        expr: increase(x_total{result="error"}[15m]) > 0 and ignoring(result) increase(x_total{result="ok"}[15m]) == 0`
+	for _, tc := range []struct {
+		expr string
+		want int
+	}{{bad, 1}, {good, 0}, {strings.Replace(bad, " and ", " unless ", 1), 1}} {
+		if got := len(setOperatorProblems(tc.expr)); got != tc.want {
+			t.Errorf("setOperatorProblems(%q): %d problems, want %d", tc.expr, got, tc.want)
+		}
+	}
+}
+
+// setOperatorProblems returns the and/unless joins of the rules' exprs
+// whose sides select conflicting label values without on/ignoring.
+func setOperatorProblems(rules string) []string {
+	setOp := regexp.MustCompile(`\s(and|unless)\s`)
+	matcher := regexp.MustCompile(`(\w+)\s*=\s*"([^"]*)"`)
+	var problems []string
+	for line := range strings.Lines(rules) {
+		expr, ok := strings.CutPrefix(strings.TrimSpace(line), "expr:")
+		if !ok {
+			continue
+		}
+		locs := setOp.FindAllStringIndex(expr, -1)
+		for i, loc := range locs {
+			start, end := 0, len(expr)
+			if i > 0 {
+				start = locs[i-1][1]
+			}
+			if i+1 < len(locs) {
+				end = locs[i+1][0]
+			}
+			left, right := expr[start:loc[0]], strings.TrimSpace(expr[loc[1]:end])
+			if strings.HasPrefix(right, "on(") || strings.HasPrefix(right, "on (") || strings.HasPrefix(right, "ignoring") {
+				continue
+			}
+			values := map[string]string{}
+			for _, m := range matcher.FindAllStringSubmatch(left, -1) {
+				values[m[1]] = m[2]
+			}
+			for _, m := range matcher.FindAllStringSubmatch(right, -1) {
+				if v, ok := values[m[1]]; ok && v != m[2] {
+					problems = append(problems, fmt.Sprintf("%s: its sides select %s=%q and %s=%q: without on(…) or ignoring(%s) they never match", strings.TrimSpace(expr), m[1], v, m[1], m[2], m[1]))
+				}
+			}
+		}
+	}
+	return problems
 }
