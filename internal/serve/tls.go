@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -155,17 +156,20 @@ type pairStamp struct{ cert, key fileStamp }
 // CertCheckInterval, and loads the pair again when they changed. A pair
 // that does not load (unreadable, or a renewal that wrote the certificate
 // and not yet the key) leaves the old one served, is logged at warn level
-// once per change, and is tried again at the next check.
+// once per change, and is tried again at the next check. One handshake at
+// a time looks at the files; the others, and the metrics, are served the
+// current pair meanwhile, so a slow or hung disk delays that one only.
 type certReloader struct {
 	certFile, keyFile string
 	now               func() time.Time
 	log               *slog.Logger
 
-	mu      sync.Mutex
-	cert    *tls.Certificate
-	loaded  pairStamp // the stamps of the files cert was read from
-	checked time.Time // the last look at the files
-	warned  pairStamp // the stamps of the last broken pair logged
+	cert atomic.Pointer[tls.Certificate] // the pair served
+
+	mu      sync.Mutex // held by the handshake looking at the files
+	loaded  pairStamp  // the stamps of the files cert was read from
+	checked time.Time  // the last look at the files
+	warned  pairStamp  // the stamps of the last broken pair logged
 }
 
 // newCertReloader loads the pair (an error names the file) and logs what
@@ -177,7 +181,8 @@ func newCertReloader(certFile, keyFile string, now func() time.Time, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	r.cert, r.loaded, r.checked = cert, st, now()
+	r.cert.Store(cert)
+	r.loaded, r.checked = st, now()
 	r.logLoaded("serve: TLS certificate loaded")
 	return r, nil
 }
@@ -188,44 +193,45 @@ func (r *certReloader) stamps() pairStamp {
 }
 
 // GetCertificate is the tls.Config's: the current pair, reloaded first
-// when a check is due and the files changed.
+// when a check is due and the files changed. While another handshake
+// looks at the files it does not wait: it returns the current pair.
 func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	r.mu.Lock()
+	if !r.mu.TryLock() {
+		return r.cert.Load(), nil
+	}
 	defer r.mu.Unlock()
 	now := r.now()
 	if now.Sub(r.checked) < CertCheckInterval {
-		return r.cert, nil
+		return r.cert.Load(), nil
 	}
 	r.checked = now
 	st := r.stamps()
 	if st == r.loaded {
-		return r.cert, nil
+		return r.cert.Load(), nil
 	}
 	cert, err := loadTLSPair(r.certFile, r.keyFile)
 	if err != nil {
 		if st != r.warned {
 			r.warned = st
 			r.log.Warn("serve: TLS certificate files changed but do not load: still serving the previous certificate; trying again in a minute",
-				"error", err.Error(), "notAfter", r.cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
+				"error", err.Error(), "notAfter", r.cert.Load().Leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
-		return r.cert, nil
+		return r.cert.Load(), nil
 	}
-	r.cert, r.loaded, r.warned = cert, st, pairStamp{}
+	r.cert.Store(cert)
+	r.loaded, r.warned = st, pairStamp{}
 	r.logLoaded("serve: TLS certificate reloaded")
-	return r.cert, nil
+	return cert, nil
 }
 
-// current returns the pair served now (without a check).
-func (r *certReloader) current() *tls.Certificate {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cert
-}
+// current returns the pair served now (without a check, never waiting
+// for one).
+func (r *certReloader) current() *tls.Certificate { return r.cert.Load() }
 
 // logLoaded logs the loaded certificate's names and validity; a
 // certificate already expired (or not yet valid) is logged at warn level.
 func (r *certReloader) logLoaded(msg string) {
-	leaf := r.cert.Leaf
+	leaf := r.cert.Load().Leaf
 	level := slog.LevelInfo
 	if now := r.now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
 		level, msg = slog.LevelWarn, msg+" (outside its validity period)"

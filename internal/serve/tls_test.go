@@ -362,6 +362,59 @@ func TestServeTLSReload(t *testing.T) {
 	}
 }
 
+// TestCertReloaderCheckDoesNotBlock: while one handshake looks at the
+// files (a slow or hung disk: here, the check's lock held), the others
+// are served the current pair at once, and so is the metric; the next
+// handshake after it loads the renewed pair.
+func TestCertReloaderCheckDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	files := newTLSFiles(t)
+	first, second := ca.issue(t, "first"), ca.issue(t, "second")
+	files.writePair(t, first)
+	clock := testclock.New(time.Now())
+	r, err := newCertReloader(files.cert, files.key, clock.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files.writePair(t, second)
+	if err := clock.Sleep(context.Background(), CertCheckInterval); err != nil {
+		t.Fatal(err)
+	}
+	type served struct{ Handshake, Current string }
+	name := func(c *tls.Certificate) string {
+		switch {
+		case c == nil:
+			return "none"
+		case bytes.Equal(c.Certificate[0], first.der):
+			return "first"
+		case bytes.Equal(c.Certificate[0], second.der):
+			return "second"
+		}
+		return "unknown"
+	}
+	look := func() served {
+		got := make(chan served, 1)
+		go func() {
+			c, err := r.GetCertificate(nil)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- served{name(c), name(r.current())}
+		}()
+		// A GetCertificate that waits for the check never returns here:
+		// the test fails at go test's -timeout.
+		return <-got
+	}
+	r.mu.Lock() // a check under way, stuck on the disk
+	during := look()
+	r.mu.Unlock()
+	after := look()
+	if diff := cmp.Diff([]served{{"first", "first"}, {"second", "second"}}, []served{during, after}); diff != "" {
+		t.Errorf("served during a check, then after it (-want +got):\n%s", diff)
+	}
+}
+
 // TestServeTLSConfig: the pair must be given whole and load: Run refuses
 // to start (ErrConfig) naming the file, never showing the key.
 func TestServeTLSConfig(t *testing.T) {
