@@ -169,19 +169,13 @@ func runStatus(ctx context.Context, inv *Invocation) int {
 		return nil
 	}
 	if len(inv.Args) == 0 {
-		recs, err := b.store.List(ctx, fulfillment.Query{})
+		n, err := eachRecord(ctx, b.store, statusPage, show)
 		if err != nil {
 			report(ctx, inv.Stderr, "preenroll status", err)
 			return ExitFailed
 		}
-		if len(recs) == 0 && !inv.Config.JSON {
+		if n == 0 && !inv.Config.JSON {
 			fmt.Fprintln(inv.Stdout, "no records in the store")
-		}
-		for _, r := range recs {
-			if err := show(r); err != nil {
-				report(ctx, inv.Stderr, "preenroll status", err)
-				return ExitFailed
-			}
 		}
 		return ExitOK
 	}
@@ -207,6 +201,34 @@ func runStatus(ctx context.Context, inv *Invocation) int {
 		}
 	}
 	return code
+}
+
+// statusPage is how many records status reads from the store at a time
+// without USER: the listing is printed page by page, so that a store of
+// many thousands of records is never held in memory whole.
+const statusPage = 500
+
+// eachRecord calls fn with every record of store, in user ID order, read
+// page records at a time, and returns how many it called fn with; it stops
+// at the first error (a store's, or fn's, such as a closed stdout).
+func eachRecord(ctx context.Context, store fulfillment.Store, page int, fn func(fulfillment.Record) error) (int, error) {
+	n, after := 0, ""
+	for {
+		recs, err := store.List(ctx, fulfillment.Query{After: after, Limit: page})
+		if err != nil {
+			return n, err
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(recs) < page {
+			return n, nil
+		}
+		after = recs[len(recs)-1].UserID
+	}
 }
 
 // oktaView prints what Okta lists for a user the store has no record of,

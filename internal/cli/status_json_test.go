@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -316,5 +319,73 @@ func TestStatusJSONFieldsDocumented(t *testing.T) {
 		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(leaf) + `\b`).MatchString(help) {
 			t.Errorf("preenroll help status does not name %s", k)
 		}
+	}
+}
+
+// listLog is a Store that records the queries List is asked.
+type listLog struct {
+	fulfillment.Store
+	queries []fulfillment.Query
+}
+
+func (l *listLog) List(ctx context.Context, q fulfillment.Query) ([]fulfillment.Record, error) {
+	l.queries = append(l.queries, q)
+	return l.Store.List(ctx, q)
+}
+
+// TestEachRecord: status without USER reads the store a page at a time
+// (never every record at once) and prints every record once, in user ID
+// order, stopping at the first error of the printing.
+func TestEachRecord(t *testing.T) {
+	t.Parallel()
+	seed := func(t *testing.T, n int) *listLog {
+		st := fulfillment.NewMemoryStore()
+		for i := range n {
+			r := fulfillment.Record{UserID: fmt.Sprintf("00u%d", i), Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepInitiated, Attempts: 1}
+			if _, err := st.Put(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return &listLog{Store: st}
+	}
+	stop := errors.New("stdout closed")
+	for _, tc := range []struct {
+		name      string
+		records   int
+		failAt    string // fn's error at this user
+		wantIDs   []string
+		wantAfter []string // the queries' After, each with Limit 2
+		wantErr   error
+	}{
+		{"empty", 0, "", nil, []string{""}, nil},
+		{"a partial last page", 5, "", []string{"00u0", "00u1", "00u2", "00u3", "00u4"}, []string{"", "00u1", "00u3"}, nil},
+		{"full pages", 4, "", []string{"00u0", "00u1", "00u2", "00u3"}, []string{"", "00u1", "00u3"}, nil},
+		{"printing fails", 5, "00u2", []string{"00u0", "00u1"}, []string{"", "00u1"}, stop},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := seed(t, tc.records)
+			var ids []string
+			n, err := eachRecord(t.Context(), st, 2, func(r fulfillment.Record) error {
+				if r.UserID == tc.failAt {
+					return stop
+				}
+				ids = append(ids, r.UserID)
+				return nil
+			})
+			if !errors.Is(err, tc.wantErr) || n != len(ids) {
+				t.Errorf("eachRecord: %d, %v; want %d, %v", n, err, len(ids), tc.wantErr)
+			}
+			var want []fulfillment.Query
+			for _, a := range tc.wantAfter {
+				want = append(want, fulfillment.Query{After: a, Limit: 2})
+			}
+			if diff := cmp.Diff(tc.wantIDs, ids); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(want, st.queries); diff != "" {
+				t.Errorf("List queries (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
