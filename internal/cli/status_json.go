@@ -27,7 +27,8 @@ RFC 3339 UTC to the second):
     three from Okta's view only),
   history [{at, status, step, attempt, reason}], oldest first.
 A user Okta does not know, or a failure, prints nothing on stdout: the error
-goes to stderr and the exit code is 1. Nothing secret is printed: a record
+goes to stderr and the exit code is 1 (without USER, records are printed as
+they are read, so a store failing part-way leaves those before it printed). Nothing secret is printed: a record
 holds no PIN, and its idempotency keys, leases, Okta's sealed requests and
 the shipping address are left out.`
 
