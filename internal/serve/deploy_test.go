@@ -158,3 +158,25 @@ func setOperatorProblems(rules string) []string {
 	}
 	return problems
 }
+
+// TestLastSuccessExportedBeforeTheFirstAnswer: serve exports each vendor
+// it talks to with a last success of 0 before that vendor first answers
+// (here Okta never does), so that an alert on the time since the last
+// success fires for a vendor that never answered; a vendor it does not
+// talk to (Yubico, order-only) is not exported.
+func TestLastSuccessExportedBeforeTheFirstAnswer(t *testing.T) {
+	t.Parallel()
+	f := startFakes(t, 0)
+	cfg := f.config(fulfillment.NewMemoryStore())
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // an Okta that does not answer
+	cfg.OktaOrg, cfg.RegisterHook, cfg.YubicoToken = down.URL, false, ""
+	r := start(t, cfg)
+	mf := scrape(t, r.base)
+	if got := value(mf, "preenroll_remote_last_success_timestamp_seconds", map[string]string{"vendor": vendorOkta}); got != 0 {
+		t.Errorf("Okta's last success before any answer = %v, want 0 (exported)", got)
+	}
+	if got := value(mf, "preenroll_remote_last_success_timestamp_seconds", map[string]string{"vendor": vendorYubico}); got != -1 {
+		t.Errorf("Yubico's last success on an order-only serve = %v, want no series", got)
+	}
+}

@@ -128,6 +128,11 @@ func newMetrics(queueLen func() float64) *metrics {
 	return m
 }
 
+// expect exports the vendor's last success at 0 (none yet) until its first
+// answer: serve talks to that vendor, and an alert on the time since the
+// last success fires also when it never answered.
+func (m *metrics) expect(vendor string) { m.lastSuccess.WithLabelValues(vendor) }
+
 // watchCertificate exports when the certificate serve answers https with
 // expires (preenroll_tls_certificate_expiry_timestamp_seconds), as
 // notAfter reports it at each scrape: an alert on it sees a renewal that

@@ -91,7 +91,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if s.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.tlsNow, s.log); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		s.m.watchCertificate(func() time.Time { return s.certs.current().Leaf.NotAfter })
+		s.m.watchCertificate(func() time.Time {
+			// As a handshake would: a renewal shows even while every
+			// client resumes a session or keeps its connection.
+			c, _ := s.certs.GetCertificate(nil)
+			return c.Leaf.NotAfter
+		})
 		scheme = "https://"
 	}
 	base := cfg.PublicURL
@@ -298,6 +303,7 @@ func (s *server) connect(fcfg *fulfillment.Config) error {
 		return fmt.Errorf("%w: Okta: %w", ErrConfig, err)
 	}
 	s.okta, fcfg.Okta = oc, oc
+	s.m.expect(vendorOkta)
 	if cfg.SystemLogOptions != nil {
 		// Its own token (okta.logs.read): its refusals do not judge the
 		// API credentials for /readyz.
@@ -328,6 +334,7 @@ func (s *server) connect(fcfg *fulfillment.Config) error {
 		return fmt.Errorf("%w: Yubico: %w", ErrConfig, err)
 	}
 	s.yubico, fcfg.Yubico = yc, yc
+	s.m.expect(vendorYubico)
 	return nil
 }
 
