@@ -6,6 +6,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -114,4 +115,47 @@ func nextLink(h http.Header) string {
 		}
 	}
 	return ""
+}
+
+// Group is an Okta group, as GET /api/v1/groups returns it (the fields
+// this package reads).
+type Group struct {
+	// ID is the group's ID ("00g…").
+	ID string `json:"id"`
+	// Type is OKTA_GROUP, APP_GROUP or BUILT_IN.
+	Type string `json:"type"`
+	// Profile holds the group's name and description.
+	Profile GroupProfile `json:"profile"`
+}
+
+// GroupProfile is a group's profile.
+type GroupProfile struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// maxGroupsNamed bounds the groups GroupsNamed returns.
+const maxGroupsNamed = 200
+
+// GroupsNamed returns the groups whose name is name
+// (GET /api/v1/groups?search=profile.name eq "name", one page of at most
+// 200). Okta compares the name without regard to case: the caller compares
+// Profile.Name itself where case matters (an ID token's groups claim names
+// groups exactly). With OAuth the call needs [ScopeGroupsRead].
+//
+// Errors: ErrInvalidArgument (an empty name, or one with control
+// characters); *APIError wrapping ErrForbidden, ErrRateLimited.
+func (c *Client) GroupsNamed(ctx context.Context, name string) ([]Group, error) {
+	const op = "list groups"
+	if strings.TrimSpace(name) == "" || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return nil, fmt.Errorf("%w: %s: the group name is empty or has control characters", ErrInvalidArgument, op)
+	}
+	quoted := `"` + strings.ReplaceAll(strings.ReplaceAll(name, `\`, `\\`), `"`, `\"`) + `"`
+	var out []Group
+	_, err := c.do(ctx, &call{
+		op: op, method: "GET", route: "/api/v1/groups", idempotent: true,
+		query: url.Values{"search": {"profile.name eq " + quoted}, "limit": {strconv.Itoa(maxGroupsNamed)}},
+		out:   &out,
+	})
+	return out, err
 }

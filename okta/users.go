@@ -305,3 +305,24 @@ func (c *Client) DefaultRPID(ctx context.Context) (string, error) {
 	}
 	return u.Hostname(), nil
 }
+
+// ListUsers returns the first page of the org's users, at most limit (1 to
+// 200) (GET /api/v1/users?limit=N; deprovisioned users are not listed).
+// It follows no next link: it is meant for a look at the org, such as
+// checking that the credentials may read users. With OAuth the call needs
+// [ScopeUsersRead] (or [ScopeUsersManage]).
+//
+// Errors: ErrInvalidArgument (limit out of range); *APIError wrapping
+// ErrUnauthorized, ErrForbidden, ErrRateLimited.
+func (c *Client) ListUsers(ctx context.Context, limit int) ([]User, error) {
+	const op = "list users"
+	if limit < 1 || limit > 200 {
+		return nil, fmt.Errorf("%w: %s: limit %d is not between 1 and 200", ErrInvalidArgument, op, limit)
+	}
+	var out []User
+	_, err := c.do(ctx, &call{
+		op: op, method: "GET", route: "/api/v1/users", idempotent: true,
+		query: url.Values{"limit": {strconv.Itoa(limit)}}, out: &out,
+	})
+	return out, err
+}
