@@ -226,6 +226,18 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	return s, nil
 }
 
+// SchemaVersion returns the version of the database's schema: the
+// number of migrations recorded in it. After OpenSQLite it is the version
+// this package knows (OpenSQLite brings an older schema up to it and
+// refuses a newer one), unless another program has migrated the file since.
+func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("fulfillment: sqlite: %q: read schema version: %w", s.path, err)
+	}
+	return v, nil
+}
+
 // migrate applies the migrations the database has not seen yet, in one
 // transaction.
 func (s *SQLiteStore) migrate(ctx context.Context) error {

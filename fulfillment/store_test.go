@@ -473,3 +473,26 @@ func TestCountByStatusPages(t *testing.T) {
 		t.Errorf("CountByStatus by listing (-want +got):\n%s", diff)
 	}
 }
+
+// TestSQLiteSchemaVersion: SchemaVersion reads the number of migrations
+// recorded in the file: OpenSQLite's, and one more once a (newer) program
+// records another.
+func TestSQLiteSchemaVersion(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, err := fulfillment.OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v < 1 {
+		t.Fatalf("SchemaVersion = %d, %v; want at least 1", v, err)
+	}
+	if _, err := fulfillment.SQLiteDB(s).ExecContext(ctx, `INSERT INTO migrations(version, applied_at) VALUES (?, 'now')`, v+1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SchemaVersion(ctx); err != nil || got != v+1 {
+		t.Errorf("SchemaVersion after a newer migration = %d, %v; want %d", got, err, v+1)
+	}
+}

@@ -159,6 +159,18 @@ func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []m
 // Schema returns the PostgreSQL schema that holds the store's tables.
 func (s *Store) Schema() string { return s.schema }
 
+// SchemaVersion returns the version of the store's schema: the number of
+// migrations recorded in its schema_migrations table. After Open it is the
+// version this package knows (Open brings an older schema up to it and
+// refuses a newer one), unless another program has migrated it since.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(version), 0) FROM `+pgx.Identifier{s.schema, "schema_migrations"}.Sanitize()).Scan(&v); err != nil {
+		return 0, fmt.Errorf("pgstore: schema %q: read schema version: %w", s.schema, err)
+	}
+	return v, nil
+}
+
 // Close closes the pool's connections, waiting for queries in progress,
 // and ends the change feeds that listen (their WatchChanges return an
 // error, as does every later call). It always returns nil; the error is

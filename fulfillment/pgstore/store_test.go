@@ -216,6 +216,9 @@ func TestMigrationsOnce(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("schema_migrations (-want +got):\n%s", diff)
 	}
+	if v, err := stores[0].SchemaVersion(ctx); err != nil || v != len(migrations) {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(migrations))
+	}
 	// Each store works on the shared tables.
 	for i, s := range stores {
 		if _, err := s.Put(ctx, fulfillment.Record{UserID: fmt.Sprintf("00u%d", i), Status: fulfillment.Shipped}); err != nil {
