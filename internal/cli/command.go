@@ -1,6 +1,6 @@
 // Package cli is the preenroll command line: the subcommands of
 // cmd/preenroll (order, batch, status, retry, delete, resend-pin, check, sync,
-// serve, demo, help, version), the configuration they share, and how they talk
+// serve, doctor, demo, help, version), the configuration they share, and how they talk
 // to Okta, Yubico and the store. It lives outside package main so that
 // tests run every command in-process ([Run]) and further commands
 // ([Register]) build on the same configuration.
@@ -47,6 +47,10 @@ type Command struct {
 	Summary string
 	// Doc is the help text after the usage line.
 	Doc string
+	// SettingsOf, if set, names the command whose settings this one takes,
+	// checked and documented as that command's (doctor takes serve's);
+	// problems are still reported under Name.
+	SettingsOf string
 	// Run runs the command with its checked configuration and returns
 	// the exit code.
 	Run func(ctx context.Context, inv *Invocation) int
@@ -106,6 +110,15 @@ func Register(c *Command) {
 		panic("cli: Register: command " + c.Name + " registered twice")
 	}
 	registry[c.Name] = c
+}
+
+// settingsName is the command whose settings c takes: SettingsOf, or
+// its own.
+func (c *Command) settingsName() string {
+	if c.SettingsOf != "" {
+		return c.SettingsOf
+	}
+	return c.Name
 }
 
 // lookup returns the command named name.
@@ -187,7 +200,7 @@ var builtinHelp = map[string]string{
 // exit code when the command must not run (help asked, bad settings:
 // every problem is printed at once).
 func prepare(c *Command, args []string, stdin io.Reader, stdout, stderr io.Writer, d *deps) (*Invocation, int) {
-	l := newLoader(c.Name, io.Discard) // parse errors are printed below, in the commands' form
+	l := newLoader(c.settingsName(), io.Discard) // parse errors are printed below, in the commands' form
 	l.fs.Usage = func() {}
 	// Flags may follow the arguments (preenroll status jan -store k.db);
 	// "--" ends the flags.
@@ -221,7 +234,7 @@ func prepare(c *Command, args []string, stdin io.Reader, stdout, stderr io.Write
 	case c.MaxArgs >= 0 && n > c.MaxArgs:
 		problems = append(problems, fmt.Sprintf("unexpected argument %q", safe(positional[c.MaxArgs])))
 	}
-	problems = append(problems, cfg.check(c.Name)...)
+	problems = append(problems, cfg.check(c.settingsName())...)
 	if len(problems) > 0 {
 		if len(problems) == 1 {
 			fmt.Fprintf(stderr, "preenroll %s: %s\n", c.Name, problems[0])
@@ -268,7 +281,7 @@ func commandHelp(w io.Writer, c *Command) {
 	fmt.Fprintf(w, "\n\n%s\n", strings.TrimSpace(c.Doc))
 	var shared, own []*Setting
 	for _, s := range settings {
-		if !s.appliesTo(c.Name) {
+		if !s.appliesTo(c.settingsName()) {
 			continue
 		}
 		if s.FlagOnly {
@@ -293,7 +306,7 @@ func commandHelp(w io.Writer, c *Command) {
 			} else if env := s.Env(); env != "" {
 				where = append(where, env, "file key "+strconv.Quote(s.Name))
 			}
-			if d := s.defaultOf(c.Name); d != "" {
+			if d := s.defaultOf(c.settingsName()); d != "" {
 				where = append(where, "default "+d)
 			}
 			if len(where) > 0 {

@@ -1,0 +1,604 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/yubico"
+)
+
+func init() {
+	Register(&Command{
+		Name: "doctor", MaxArgs: 0, SettingsOf: "serve",
+		Summary: "check serve's settings and connections before starting it: one line per check",
+		Doc: `Checks a deployment of serve before it starts: it takes exactly serve's
+settings (the same flags, PREENROLL_* variables and config file), runs every
+check below that applies, and prints one line per check: ok, or FAIL with the
+reason and what to do. It goes on after a failure, so every problem shows at
+once. It changes nothing at Okta or Yubico: every call it makes is a read.
+Run it as the user serve runs as, so that it reads the files serve will.
+
+The checks, in order:
+  settings    serve's own validation (bad settings: reported as serve
+              reports them, exit 2, nothing else checked).
+  store       -store opens: a PostgreSQL database connects, an existing
+              SQLite file opens. Opening brings the store's schema up to
+              date, as serve does at start (so run doctor with the binary
+              you are about to start, not beside an older serve on the same
+              store); the line reports the schema version. A SQLite file
+              that does not exist yet is not created (serve creates it, as
+              its user).
+  okta org    -okta-org answers: its OpenID configuration (no credentials).
+  okta credentials
+              the API token, or the service app's token for -okta-scopes
+              (asked for together, as serve does), is accepted and reads
+              one user (an admin role that may read users).
+  okta scope S (service app only)
+              a token for each scope serve asks for, one scope at a time so
+              that the line names a missing grant: -okta-scopes, and
+              okta.logs.read when the catch-up is on (-catch-up-interval,
+              whose token asks for it alone); each token reads with its
+              scope (one user, the Everyone group, the event hooks list, one
+              System Log event), so that the app's missing admin role shows
+              too. okta.users.manage, and okta.eventHooks.manage with
+              -public-url, fail when -okta-scopes lacks them.
+  okta event hooks, okta system log (API token only)
+              the event hooks list with -public-url (serve registers its
+              hook), one System Log event when the catch-up is on.
+  yubico api  the token of -yubico-token-file is accepted (the countries
+              list); without the token serve is order-only and this is off.
+  yubico jwks Yubico's transport and signing keys load from -yubico-jwks.
+  console oidc, console admin group, console read-only group
+              with the console on: the org's OpenID discovery document
+              loads as the console's sign-in reads it, and the groups named
+              by -console-admin-group and -console-read-only-group exist in
+              Okta under exactly that name (the console compares the ID
+              token's groups claim exactly).
+
+Not checked: whether Okta can reach -public-url (only Okta's side can tell:
+serve verifies its hook at start and /readyz fails until Okta delivers), the
+hook secret and the console's client secret beyond their files (only Okta
+uses them), and whether the console's app puts a groups claim in its ID
+tokens. Secrets are never printed: errors name their files.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 bad settings.`,
+		Run: runDoctor,
+	})
+}
+
+// Outcomes of a doctor check, as printed.
+const (
+	checkOK   = "ok"
+	checkFail = "FAIL"
+	checkSkip = "skip" // not run: a check it depends on failed
+	checkOff  = "off"  // the feature is not configured
+)
+
+// doctor runs the checks and prints their lines.
+type doctor struct {
+	inv    *Invocation
+	cfg    *Config
+	failed int
+	ran    int
+	// oktaRefused is set when Okta refused the credentials: the checks
+	// that need them are skipped.
+	oktaRefused bool
+}
+
+// line prints one check's outcome. detail is printed terminal-safe.
+func (d *doctor) line(outcome, name, detail string) {
+	if outcome == checkOK || outcome == checkFail {
+		d.ran++
+	}
+	if outcome == checkFail {
+		d.failed++
+	}
+	fmt.Fprintf(d.inv.Stdout, "%-4s  %s: %s\n", outcome, name, safe(detail))
+}
+
+// fail prints a failed check: the reason, then what to do.
+func (d *doctor) fail(name, reason, todo string) {
+	if todo != "" {
+		reason += " — " + todo
+	}
+	d.line(checkFail, name, reason)
+}
+
+// checkContext bounds one check: a few of Okta's request timeouts (the
+// clients retry what may succeed on a second try).
+func (d *doctor) checkContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 3*d.cfg.OktaTimeout)
+}
+
+// runDoctor runs the checks (the settings were checked by prepare, as
+// serve's).
+func runDoctor(ctx context.Context, inv *Invocation) int {
+	d := &doctor{inv: inv, cfg: inv.Config}
+	d.line(checkOK, "settings", "serve's checks passed ("+d.settingsSummary()+")")
+	if d.cfg.Fake() {
+		d.line(checkOff, "okta", "no -okta-org: serve runs the demo on in-process fakes, with nothing to reach")
+	} else {
+		d.checkStore(ctx)
+		oc := d.checkOkta(ctx)
+		d.checkYubico(ctx)
+		d.checkConsole(ctx, oc)
+	}
+	if d.failed > 0 {
+		fmt.Fprintf(inv.Stdout, "%d of %d checks failed\n", d.failed, d.ran)
+		return ExitFailed
+	}
+	fmt.Fprintf(inv.Stdout, "all %d checks passed\n", d.ran)
+	return ExitOK
+}
+
+// settingsSummary says what serve would run with, without secrets.
+func (d *doctor) settingsSummary() string {
+	cfg := d.cfg
+	if cfg.Fake() {
+		return "the demo: no -okta-org"
+	}
+	parts := []string{"-okta-org " + cfg.OktaOrg}
+	if cfg.oktaKey != nil {
+		dpop := ""
+		if cfg.OktaDPoP {
+			dpop = ", DPoP"
+		}
+		parts = append(parts, "service app "+cfg.OktaClientID+dpop)
+	} else {
+		parts = append(parts, "API token")
+	}
+	parts = append(parts, "store "+storeName(cfg.Store))
+	if cfg.yubicoToken == nil {
+		parts = append(parts, "order-only")
+	}
+	if consoleOn(cfg) {
+		parts = append(parts, "console")
+	}
+	if cfg.Serve.PublicURL != "" {
+		parts = append(parts, "hook registered at -public-url")
+	}
+	if catchUpOn(cfg) {
+		parts = append(parts, "catch-up")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// storeName names a -store value without a password: the SQLite file, or
+// PostgreSQL's host and database.
+func storeName(v string) string {
+	spec, err := parseStore(v)
+	switch {
+	case err != nil || v == "":
+		return "in memory"
+	case spec.sqlite != "":
+		return "SQLite " + spec.sqlite
+	}
+	u, err := url.Parse(spec.postgres)
+	if err != nil {
+		return "PostgreSQL"
+	}
+	return "PostgreSQL " + u.Host + u.Path
+}
+
+// consoleOn reports whether serve mounts the console (with an org).
+func consoleOn(cfg *Config) bool {
+	return cfg.Serve.ConsoleClientID != "" && (cfg.Serve.Console == nil || *cfg.Serve.Console)
+}
+
+// catchUpOn reports whether serve runs the System Log catch-up (on unless
+// -catch-up-interval is 0s).
+func catchUpOn(cfg *Config) bool { return cfg.Serve.CatchUpInterval >= 0 }
+
+// checkStore opens the store as serve does and reads its schema version.
+func (d *doctor) checkStore(ctx context.Context) {
+	const name = "store"
+	spec, _ := parseStore(d.cfg.Store) // checked with the settings
+	if spec.sqlite != "" {
+		switch fi, err := os.Stat(spec.sqlite); {
+		case errors.Is(err, fs.ErrNotExist):
+			d.line(checkOK, name, fmt.Sprintf("SQLite %s does not exist yet: serve creates it at start (not created here, so that it belongs to serve's user)", spec.sqlite))
+			return
+		case err != nil:
+			d.fail(name, oneLine(err), "check -store (PREENROLL_STORE) and that serve's user may read and write it")
+			return
+		case fi.IsDir():
+			d.fail(name, fmt.Sprintf("SQLite %s is a directory", spec.sqlite), "set -store (PREENROLL_STORE) to a file in it, e.g. "+strings.TrimSuffix(spec.sqlite, "/")+"/keys.db")
+			return
+		}
+	}
+	cctx, cancel := d.checkContext(ctx)
+	defer cancel()
+	db, closeStore, err := openStore(cctx, d.cfg.Store, nil)
+	if err != nil {
+		todo := "check -store (PREENROLL_STORE) and that serve's user may read and write the file and its directory"
+		if spec.postgres != "" {
+			todo = "check -store (PREENROLL_STORE): the host, port, database and role, and that the database accepts connections from here"
+		}
+		d.fail(name, oneLine(err), todo)
+		return
+	}
+	defer closeStore()
+	what := storeName(d.cfg.Store)
+	vs, ok := db.(interface {
+		SchemaVersion(context.Context) (int, error)
+	})
+	if !ok {
+		d.line(checkOK, name, what+" opened")
+		return
+	}
+	v, err := vs.SchemaVersion(cctx)
+	if err != nil {
+		d.fail(name, what+" opened, but its schema version could not be read: "+oneLine(err), "check the role's rights on the store's tables")
+		return
+	}
+	d.line(checkOK, name, fmt.Sprintf("%s opened, schema version %d (brought up to date if it was older, as serve does at start)", what, v))
+}
+
+// checkOkta checks the org, the credentials and, for a service app, each
+// scope serve asks for. It returns serve's client (nil if none could be
+// made).
+func (d *doctor) checkOkta(ctx context.Context) *okta.Client {
+	cfg := d.cfg
+	oc, err := newOktaClient(d.inv)
+	if err != nil {
+		d.fail("okta org", oneLine(err), "check -okta-org")
+		return nil
+	}
+	cctx, cancel := d.checkContext(ctx)
+	iss, err := oc.Issuer(cctx)
+	cancel()
+	if err != nil {
+		d.fail("okta org", describe(ctx, err), "check -okta-org, and that this host reaches it (DNS, proxy, firewall)")
+		d.oktaRefused = true // nothing at the org can be checked
+		d.skipOkta("the org did not answer")
+		return oc
+	}
+	d.line(checkOK, "okta org", fmt.Sprintf("%s answers (issuer %s)", oc.OrgURL(), iss))
+
+	// The credentials, as serve's client has them.
+	cctx, cancel = d.checkContext(ctx)
+	users, err := oc.ListUsers(cctx, 1)
+	cancel()
+	oauth := cfg.oktaKey != nil
+	credentials := "the API token of -okta-token-file (" + cfg.OktaTokenFile + ")"
+	if oauth {
+		credentials = "service app " + cfg.OktaClientID + " with -okta-scopes " + strings.Join(cfg.OktaScopes, " ")
+	}
+	refused := false
+	switch te, isToken := errors.AsType[*okta.TokenError](err); {
+	case err == nil:
+		d.line(checkOK, "okta credentials", fmt.Sprintf("%s accepted; read %d user", credentials, len(users)))
+	case isToken && te.ErrorCode == "invalid_scope":
+		d.fail("okta credentials", fmt.Sprintf("Okta refused the service app a token for -okta-scopes together (serve asks for them in one token): HTTP %d %s: %s", te.StatusCode, te.ErrorCode, te.Description),
+			"the scope lines below name the grants missing")
+	case isToken:
+		refused = true
+		d.fail("okta credentials", describe(ctx, err), "")
+	case errors.Is(err, okta.ErrUnauthorized):
+		refused = true
+		d.fail("okta credentials", "Okta refused "+credentials+": "+describe(ctx, err),
+			"put a valid token in the file (Security > API > Tokens; a token of a deactivated admin is refused)")
+	case errors.Is(err, okta.ErrForbidden):
+		d.fail("okta credentials", credentials+" may not list users: "+describe(ctx, err), adminRoleTodo(oauth, "reads users"))
+	default:
+		d.fail("okta credentials", describe(ctx, err), "")
+	}
+	if refused {
+		d.oktaRefused = true
+		d.skipOkta("Okta refused the credentials")
+		return oc
+	}
+	if oauth {
+		d.checkScopes(ctx)
+		return oc
+	}
+	if cfg.Serve.PublicURL != "" {
+		d.read(ctx, "okta event hooks", oc, readHooks, false, "")
+	}
+	if catchUpOn(cfg) {
+		d.read(ctx, "okta system log", oc, readLog, false, "")
+	}
+	return oc
+}
+
+// skipOkta prints the Okta checks that depend on the org and credentials
+// as skipped.
+func (d *doctor) skipOkta(why string) {
+	cfg := d.cfg
+	var names []string
+	if cfg.oktaKey != nil {
+		for _, s := range d.scopes() {
+			names = append(names, "okta scope "+s)
+		}
+	} else {
+		if cfg.Serve.PublicURL != "" {
+			names = append(names, "okta event hooks")
+		}
+		if catchUpOn(cfg) {
+			names = append(names, "okta system log")
+		}
+	}
+	for _, n := range names {
+		d.line(checkSkip, n, why)
+	}
+}
+
+// scopes are the scopes a service app's tokens ask for: -okta-scopes,
+// then okta.logs.read for the catch-up (its own token), then those serve
+// needs that -okta-scopes lacks.
+func (d *doctor) scopes() []string {
+	cfg := d.cfg
+	out := slices.Clone(cfg.OktaScopes)
+	if catchUpOn(cfg) && !slices.Contains(out, okta.ScopeLogsRead) {
+		out = append(out, okta.ScopeLogsRead)
+	}
+	for _, s := range d.neededScopes() {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// neededScopes are the scopes serve's own client cannot do without, and
+// why.
+func (d *doctor) neededScopes() []string {
+	need := []string{okta.ScopeUsersManage}
+	if d.cfg.Serve.PublicURL != "" {
+		need = append(need, okta.ScopeEventHooksManage)
+	}
+	return need
+}
+
+// checkScopes asks for a token of each scope alone and reads with it.
+func (d *doctor) checkScopes(ctx context.Context) {
+	cfg := d.cfg
+	for _, s := range d.scopes() {
+		name := "okta scope " + s
+		if !slices.Contains(cfg.OktaScopes, s) && s != okta.ScopeLogsRead {
+			why := "serve orders, enrolls and activates keys with it"
+			if s == okta.ScopeEventHooksManage {
+				why = "serve registers its event hook at -public-url with it"
+			}
+			d.fail(name, "not in -okta-scopes: "+why, "add it to -okta-scopes (PREENROLL_OKTA_SCOPES) and grant it to the service app in Okta")
+			continue
+		}
+		c, err := newOktaClientScoped(d.inv, []string{s})
+		if err != nil {
+			d.fail(name, oneLine(err), "")
+			continue
+		}
+		todo := ""
+		switch {
+		case s == okta.ScopeLogsRead:
+			todo = ", or turn the catch-up off with -catch-up-interval 0s (its token asks for okta.logs.read alone)"
+		case s == okta.ScopeEventHooksManage && cfg.Serve.PublicURL == "":
+			todo = ", or drop it from -okta-scopes (without -public-url serve registers no hook)"
+		}
+		d.read(ctx, name, c, readerFor(s), true, todo)
+	}
+}
+
+// serveHookName is the name serve gives its event hook in Okta.
+const serveHookName = "preenroll serve"
+
+// reader is a read made with a client: it returns what it read, for the
+// line.
+type reader struct {
+	// what the read needs, for an admin role's refusal ("reads users").
+	needs string
+	read  func(ctx context.Context, c *okta.Client) (string, error)
+	// other marks a read of another scope than the token's: a refusal of
+	// the call says nothing about the token (only a refused token does).
+	other bool
+}
+
+var (
+	readUsers = reader{needs: "reads users", read: func(ctx context.Context, c *okta.Client) (string, error) {
+		us, err := c.ListUsers(ctx, 1)
+		return fmt.Sprintf("read %d user", len(us)), err
+	}}
+	readGroups = reader{needs: "reads groups", read: func(ctx context.Context, c *okta.Client) (string, error) {
+		gs, err := c.GroupsNamed(ctx, "Everyone")
+		return fmt.Sprintf("looked up the Everyone group (%d found)", len(gs)), err
+	}}
+	readHooks = reader{needs: "manages event hooks (Super Administrator)", read: func(ctx context.Context, c *okta.Client) (string, error) {
+		hs, err := c.ListEventHooks(ctx)
+		registered := "not yet registered"
+		for _, h := range hs {
+			if h.Name == serveHookName {
+				registered = "registered, " + string(h.Status)
+			}
+		}
+		return fmt.Sprintf("read the event hooks (%d; serve's %s)", len(hs), registered), err
+	}}
+	readLog = reader{needs: "reads the System Log", read: func(ctx context.Context, c *okta.Client) (string, error) {
+		n := 0
+		for _, err := range c.ListLogEvents(ctx, okta.LogQuery{Since: c.Now().Add(-time.Hour), Limit: 1}) {
+			if err != nil {
+				return "", err
+			}
+			n++
+			break
+		}
+		return fmt.Sprintf("read the System Log (events of the last hour: %d)", n), nil
+	}}
+)
+
+// readerFor is the read a token of scope s can make.
+func readerFor(s string) reader {
+	switch s {
+	case okta.ScopeUsersRead, okta.ScopeUsersManage:
+		return readUsers
+	case okta.ScopeGroupsRead, okta.ScopeGroupsManage:
+		return readGroups
+	case okta.ScopeEventHooksRead, okta.ScopeEventHooksManage:
+		return readHooks
+	case okta.ScopeLogsRead:
+		return readLog
+	}
+	r := readUsers
+	r.other = true
+	return r
+}
+
+// read runs r with c and prints the line: scoped says c's token asks for
+// the line's scope alone, todo what else may be done about a refused
+// grant.
+func (d *doctor) read(ctx context.Context, name string, c *okta.Client, r reader, scoped bool, todo string) {
+	cctx, cancel := d.checkContext(ctx)
+	defer cancel()
+	got, err := r.read(cctx, c)
+	te, isToken := errors.AsType[*okta.TokenError](err)
+	switch {
+	case err == nil && scoped:
+		d.line(checkOK, name, "token issued; "+got)
+	case err == nil:
+		d.line(checkOK, name, got)
+	case isToken && te.ErrorCode == "invalid_scope" && scoped:
+		scope := strings.TrimPrefix(name, "okta scope ")
+		d.fail(name, fmt.Sprintf("Okta refused the service app a token for %s: HTTP %d %s: %s", scope, te.StatusCode, te.ErrorCode, te.Description),
+			"grant "+scope+" to the service app in Okta (the app's Okta API Scopes tab)"+todo)
+	case isToken:
+		d.fail(name, describe(ctx, err), "")
+	case r.other && errors.Is(err, okta.ErrForbidden):
+		d.line(checkOK, name, "token issued (doctor has no read of its own for this scope)")
+	case errors.Is(err, okta.ErrForbidden):
+		d.fail(name, "Okta refused the read: "+describe(ctx, err), adminRoleTodo(d.cfg.oktaKey != nil, r.needs)+todo)
+	default:
+		d.fail(name, describe(ctx, err), "")
+	}
+}
+
+// adminRoleTodo says what to do about a 403: the API token's admin, or
+// the service app, needs an admin role that does what.
+func adminRoleTodo(oauth bool, what string) string {
+	if oauth {
+		return "assign the service app an admin role that " + what + " (Admin roles tab of the app)"
+	}
+	return "give the token's admin a role that " + what + ", or make the token as such an admin"
+}
+
+// checkYubico checks Yubico's token with a read and loads its keys.
+func (d *doctor) checkYubico(ctx context.Context) {
+	cfg := d.cfg
+	if cfg.yubicoToken == nil {
+		d.line(checkOff, "yubico", "no -yubico-token-file: serve is order-only (another program on the store runs Sync)")
+		return
+	}
+	yc, err := newYubicoClient(d.inv)
+	if err != nil {
+		d.fail("yubico api", oneLine(err), "check -yubico-api and -yubico-jwks")
+		return
+	}
+	cctx, cancel := d.checkContext(ctx)
+	cs, err := yc.Countries(cctx)
+	cancel()
+	switch {
+	case err == nil:
+		d.line(checkOK, "yubico api", fmt.Sprintf("the token of -yubico-token-file accepted by %s (%d countries to ship to)", yc.BaseURL(), len(cs)))
+	case errors.Is(err, yubico.ErrUnauthorized):
+		d.fail("yubico api", "Yubico refused the token of -yubico-token-file ("+cfg.YubicoTokenFile+"): "+describe(ctx, err),
+			"put a valid API token in the file (YubiEnterprise Console: API tokens), for the organization that holds the inventory")
+	default:
+		d.fail("yubico api", describe(ctx, err), "check -yubico-api, and that this host reaches it")
+	}
+	cctx, cancel = d.checkContext(ctx)
+	defer cancel()
+	transport, err := yc.TransportKeys(cctx)
+	signing := 0
+	if err == nil {
+		keys, serr := yc.SigningKeys(cctx)
+		signing, err = len(keys), serr
+	}
+	if err != nil {
+		d.fail("yubico jwks", describe(ctx, err), "check -yubico-jwks (PREENROLL_YUBICO_JWKS), and that this host reaches it")
+		return
+	}
+	d.line(checkOK, "yubico jwks", fmt.Sprintf("Yubico's keys loaded (transport: %d, signing: %d)", len(transport), signing))
+}
+
+// checkConsole checks the console's sign-in: the OIDC discovery document,
+// and that its groups exist.
+func (d *doctor) checkConsole(ctx context.Context, oc *okta.Client) {
+	cfg := d.cfg
+	if !consoleOn(cfg) {
+		d.line(checkOff, "console", "no -console-client-id (or -console=false): serve mounts no console")
+		return
+	}
+	if oc == nil {
+		return
+	}
+	hc := &http.Client{Timeout: cfg.OktaTimeout, Transport: httpclient.DefaultTransport()}
+	cctx, cancel := d.checkContext(ctx)
+	p, err := oidc.NewProvider(oidc.ClientContext(cctx, hc), oc.OrgURL())
+	cancel()
+	if err != nil {
+		d.fail("console oidc", oneLine(err), "check -okta-org: the console signs in at the org authorization server")
+	} else {
+		d.line(checkOK, "console oidc", "discovery document of "+oc.OrgURL()+" loaded (sign-in at "+p.Endpoint().AuthURL+")")
+	}
+	groups := []struct{ name, flag, group string }{{"console admin group", "-console-admin-group", cfg.Serve.ConsoleAdminGroup}}
+	if cfg.Serve.ConsoleReadOnlyGroup != "" {
+		groups = append(groups, struct{ name, flag, group string }{"console read-only group", "-console-read-only-group", cfg.Serve.ConsoleReadOnlyGroup})
+	}
+	if d.oktaRefused {
+		for _, g := range groups {
+			d.line(checkSkip, g.name, "Okta's credentials are needed to look the group up")
+		}
+		return
+	}
+	gc := oc
+	if cfg.oktaKey != nil {
+		if gc, err = newOktaClientScoped(d.inv, []string{okta.ScopeGroupsRead}); err != nil {
+			d.fail("console admin group", oneLine(err), "")
+			return
+		}
+	}
+	for _, g := range groups {
+		d.checkGroup(ctx, gc, g.name, g.flag, g.group)
+	}
+}
+
+// checkGroup looks group up by its exact name.
+func (d *doctor) checkGroup(ctx context.Context, c *okta.Client, name, flag, group string) {
+	cctx, cancel := d.checkContext(ctx)
+	gs, err := c.GroupsNamed(cctx, group)
+	cancel()
+	if err != nil {
+		todo := ""
+		if te, ok := errors.AsType[*okta.TokenError](err); ok && te.ErrorCode == "invalid_scope" {
+			todo = "grant okta.groups.read to the service app to let doctor look the group up"
+		} else if errors.Is(err, okta.ErrForbidden) {
+			todo = adminRoleTodo(d.cfg.oktaKey != nil, "reads groups")
+		}
+		d.fail(name, fmt.Sprintf("looking up %q: %s", group, describe(ctx, err)), todo)
+		return
+	}
+	var other []string
+	for _, g := range gs {
+		if g.Profile.Name == group {
+			d.line(checkOK, name, fmt.Sprintf("%q exists (%s)", group, g.ID))
+			return
+		}
+		other = append(other, fmt.Sprintf("%q", g.Profile.Name))
+	}
+	if len(other) > 0 {
+		d.fail(name, fmt.Sprintf("Okta has %s, not %q: the console compares the groups claim exactly", strings.Join(other, ", "), group),
+			"set "+flag+" to the group's name as Okta spells it")
+		return
+	}
+	d.fail(name, fmt.Sprintf("Okta has no group named %q", group), "create it in Okta, or fix "+flag)
+}
