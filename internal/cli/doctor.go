@@ -95,6 +95,9 @@ type doctor struct {
 	// oktaRefused is set when Okta refused the credentials: the checks
 	// that need them are skipped.
 	oktaRefused bool
+	// orgDown is set when the org did not answer: the checks of its
+	// documents are skipped too.
+	orgDown bool
 }
 
 // line prints one check's outcome. detail is printed terminal-safe.
@@ -262,6 +265,8 @@ func (d *doctor) checkOkta(ctx context.Context) *okta.Client {
 	if err != nil {
 		d.fail("okta org", describe(ctx, err), "check -okta-org, and that this host reaches it (DNS, proxy, firewall)")
 		d.oktaRefused = true // nothing at the org can be checked
+		d.orgDown = true
+		d.line(checkSkip, "okta credentials", "the org did not answer")
 		d.skipOkta("the org did not answer")
 		return oc
 	}
@@ -541,27 +546,38 @@ func (d *doctor) checkConsole(ctx context.Context, oc *okta.Client) {
 	if oc == nil {
 		return
 	}
-	hc := &http.Client{Timeout: cfg.OktaTimeout, Transport: httpclient.DefaultTransport()}
-	cctx, cancel := d.checkContext(ctx)
-	p, err := oidc.NewProvider(oidc.ClientContext(cctx, hc), oc.OrgURL())
-	cancel()
-	if err != nil {
-		d.fail("console oidc", oneLine(err), "check -okta-org: the console signs in at the org authorization server")
+	if d.orgDown {
+		// The console reads the org's own discovery document: asking
+		// again would wait out the timeouts a second time.
+		d.line(checkSkip, "console oidc", "the org did not answer")
 	} else {
-		d.line(checkOK, "console oidc", "discovery document of "+oc.OrgURL()+" loaded (sign-in at "+p.Endpoint().AuthURL+")")
+		hc := &http.Client{Timeout: cfg.OktaTimeout, Transport: httpclient.DefaultTransport()}
+		cctx, cancel := d.checkContext(ctx)
+		p, err := oidc.NewProvider(oidc.ClientContext(cctx, hc), oc.OrgURL())
+		cancel()
+		if err != nil {
+			d.fail("console oidc", oneLine(err), "check -okta-org: the console signs in at the org authorization server")
+		} else {
+			d.line(checkOK, "console oidc", "discovery document of "+oc.OrgURL()+" loaded (sign-in at "+p.Endpoint().AuthURL+")")
+		}
 	}
 	groups := []struct{ name, flag, group string }{{"console admin group", "-console-admin-group", cfg.Serve.ConsoleAdminGroup}}
 	if cfg.Serve.ConsoleReadOnlyGroup != "" {
 		groups = append(groups, struct{ name, flag, group string }{"console read-only group", "-console-read-only-group", cfg.Serve.ConsoleReadOnlyGroup})
 	}
 	if d.oktaRefused {
+		why := "Okta's credentials are needed to look the group up"
+		if d.orgDown {
+			why = "the org did not answer"
+		}
 		for _, g := range groups {
-			d.line(checkSkip, g.name, "Okta's credentials are needed to look the group up")
+			d.line(checkSkip, g.name, why)
 		}
 		return
 	}
 	gc := oc
 	if cfg.oktaKey != nil {
+		var err error
 		if gc, err = newOktaClientScoped(d.inv, []string{okta.ScopeGroupsRead}); err != nil {
 			d.fail("console admin group", oneLine(err), "")
 			return

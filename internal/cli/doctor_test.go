@@ -221,6 +221,16 @@ func TestDoctor(t *testing.T) {
 				"console admin group":     {`Okta has no group named "Preenroll Admins"`, "create it in Okta, or fix -console-admin-group"},
 				"console read-only group": {`Okta has "preenroll viewers", not "Preenroll Viewers"`, "set -console-read-only-group to the group's name as Okta spells it"},
 			}},
+		{name: "Okta org unreachable", wantCode: ExitFailed,
+			change: func(t *testing.T, d *doctorDeployment) { d.env["PREENROLL_OKTA_ORG"] = unreachableURL(t) },
+			// The console's discovery document is the org's: not asked
+			// for again once the org did not answer.
+			want: with(apiToken, "FAIL okta org", "skip okta credentials", "skip okta event hooks", "skip okta system log",
+				"skip console oidc", "skip console admin group", "skip console read-only group"),
+			wantIn: map[string][]string{
+				"okta org":     {"Okta unreachable: ", "connection refused", "check -okta-org, and that this host reaches it"},
+				"console oidc": {"the org did not answer"},
+			}},
 		{name: "no public URL, catch-up off, order-only, no console", wantCode: ExitOK,
 			change: func(t *testing.T, d *doctorDeployment) {
 				for _, k := range []string{"PREENROLL_PUBLIC_URL", "PREENROLL_YUBICO_TOKEN_FILE", "PREENROLL_CONSOLE_CLIENT_ID", "PREENROLL_CONSOLE_CLIENT_SECRET_FILE",
