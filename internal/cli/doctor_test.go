@@ -355,3 +355,23 @@ func TestDoctorSettings(t *testing.T) {
 		t.Errorf("doctor without -okta-org: exit %d, stdout:\n%s", r.code, r.stdout)
 	}
 }
+
+// TestDoctorHookPath: a -hook-path serve.Run would refuse at start is a
+// bad setting for doctor too (exit 2, naming the setting), not "ok
+// settings".
+func TestDoctorHookPath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ path, want string }{
+		{"hooks/okta", `PREENROLL_HOOK_PATH "hooks/okta": want an absolute path like /hooks/okta`},
+		{"/hooks/okta?x=1", `"/hooks/okta?x=1": want an absolute path like /hooks/okta`},
+		{"/healthz", `PREENROLL_HOOK_PATH "/healthz": taken by serve's own endpoint`},
+		{"/", `"/": taken by serve's own endpoint`},
+	} {
+		d := newDoctorDeployment(t, doctorOptions{})
+		d.env["PREENROLL_HOOK_PATH"] = tc.path
+		r := invocation{env: d.env}.run(t, "doctor")
+		if r.code != ExitUsage || r.stdout != "" || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("doctor -hook-path %q: exit %d, want %d and %q; stdout:\n%s\nstderr:\n%s", tc.path, r.code, ExitUsage, tc.want, r.stdout, r.stderr)
+		}
+	}
+}

@@ -110,7 +110,13 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				return checkURL(v)
 			}},
 		&Setting{Name: "hook-path", Default: serve.DefaultHookPath, Commands: only, Usage: "path of the Okta event hook",
-			set: func(c *Config, v string) error { c.Serve.HookPath = v; return nil }},
+			set: func(c *Config, v string) error {
+				c.Serve.HookPath = v
+				if v == "" {
+					return nil // serve's default
+				}
+				return serve.CheckHookPath(v) // as serve.Run would at start
+			}},
 		&Setting{Name: "hook-secret-file", Commands: only, Usage: "file whose first line is the event hook's Authorization value (required with -okta-org; never given directly)",
 			set: func(c *Config, v string) error { c.Serve.HookSecretFile = v; return nil }},
 		&Setting{Name: "hook-queue", Default: strconv.Itoa(serve.DefaultHookQueue), Commands: only, Usage: "events accepted and not yet recorded, at most (a delivery beyond is answered 503)",

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -245,6 +246,19 @@ func (c *Config) consoleEnabled() bool {
 // Demo reports whether c runs the embedded demo (no Okta org).
 func (c *Config) Demo() bool { return c.OktaOrg == "" }
 
+// CheckHookPath checks a [Config.HookPath] as [Run] does at start: an
+// absolute path without a query, fragment or space, and none of serve's
+// own endpoints (/healthz, /readyz, /metrics, /status, /).
+func CheckHookPath(p string) error {
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?# ") {
+		return errors.New("want an absolute path like /hooks/okta")
+	}
+	if slices.Contains([]string{"/healthz", "/readyz", "/metrics", "/status", "/"}, p) {
+		return errors.New("taken by serve's own endpoint")
+	}
+	return nil
+}
+
 // withDefaults returns c with defaults applied, or an error naming every
 // bad field.
 func (c Config) withDefaults() (Config, error) {
@@ -300,13 +314,8 @@ func (c Config) withDefaults() (Config, error) {
 
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if !strings.HasPrefix(c.HookPath, "/") || strings.ContainsAny(c.HookPath, "?# ") {
-		bad("HookPath %q: want an absolute path like /hooks/okta", c.HookPath)
-	}
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/status", "/"} {
-		if c.HookPath == p {
-			bad("HookPath %q: taken by serve's own endpoint", c.HookPath)
-		}
+	if err := CheckHookPath(c.HookPath); err != nil {
+		bad("HookPath %q: %v", c.HookPath, err)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("TLSCertFile and TLSKeyFile: set both (serve answers https) or neither")
