@@ -227,7 +227,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 }
 
 // SchemaVersion returns the version of the database's schema: the
-// number of migrations recorded in it. After OpenSQLite it is the version
+// highest migration recorded in it (migrations are numbered from 1 and
+// applied in order, so the number applied); 0 if none is. After OpenSQLite it is the version
 // this package knows (OpenSQLite brings an older schema up to it and
 // refuses a newer one), unless another program has migrated the file since.
 func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {

@@ -486,13 +486,18 @@ func TestSQLiteSchemaVersion(t *testing.T) {
 	}
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v < 1 {
-		t.Fatalf("SchemaVersion = %d, %v; want at least 1", v, err)
+	if err != nil || v != fulfillment.SQLiteMigrations {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, fulfillment.SQLiteMigrations)
 	}
 	if _, err := fulfillment.SQLiteDB(s).ExecContext(ctx, `INSERT INTO migrations(version, applied_at) VALUES (?, 'now')`, v+1); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.SchemaVersion(ctx); err != nil || got != v+1 {
 		t.Errorf("SchemaVersion after a newer migration = %d, %v; want %d", got, err, v+1)
+	}
+	// An error names the package and the file.
+	s.Close()
+	if _, err := s.SchemaVersion(ctx); err == nil || !strings.Contains(err.Error(), "fulfillment: sqlite: ") || !strings.Contains(err.Error(), "state.db") {
+		t.Errorf("SchemaVersion after Close = %v, want an error naming the file", err)
 	}
 }

@@ -159,8 +159,9 @@ func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []m
 // Schema returns the PostgreSQL schema that holds the store's tables.
 func (s *Store) Schema() string { return s.schema }
 
-// SchemaVersion returns the version of the store's schema: the number of
-// migrations recorded in its schema_migrations table. After Open it is the
+// SchemaVersion returns the version of the store's schema: the highest
+// migration recorded in its schema_migrations table (migrations are
+// numbered from 1 and applied in order, so the number applied). After Open it is the
 // version this package knows (Open brings an older schema up to it and
 // refuses a newer one), unless another program has migrated it since.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
