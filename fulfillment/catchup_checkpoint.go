@@ -41,7 +41,7 @@ type checkpoint struct {
 // reads nothing, missing the orders placed while the program was down (a
 // wrapper that embeds a Store hides its DocumentStore: see [Store]).
 //
-// [Service.Run] calls it before a pass at most every Config.CatchUpEvery;
+// [Service.Run] calls it after its first pass and then every Config.CatchUpEvery;
 // preenroll serve every -catch-up-interval.
 func (s *Service) CatchUpFromCheckpoint(ctx context.Context) (CatchUpReport, error) {
 	cp, version, err := s.loadCheckpoint(ctx)

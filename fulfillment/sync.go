@@ -233,7 +233,6 @@ func (s *Service) Run(ctx context.Context) error {
 		defer ct.Stop()
 		catchUpC = ct.C()
 	}
-	var caughtUp time.Time // when Run last caught up
 	catchUp := func() {
 		// Not after Drain: a catch-up records new orders (the next
 		// instance's catch-up reads them, the checkpoint not moved).
@@ -243,18 +242,20 @@ func (s *Service) Run(ctx context.Context) error {
 		if _, err := s.CatchUpFromCheckpoint(ctx); err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up from Okta's System Log failed", slog.String("error", err.Error()))
 		}
-		caughtUp = s.now()
 	}
-	for {
+	for first := true; ; first = false {
 		if _, err := s.Sync(ctx); errors.Is(err, ErrDraining) {
 			return err
 		} else if err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: sync pass failed", slog.String("error", err.Error()))
 		}
-		// After the pass, so that a long catch-up (every order since a
-		// long outage, each read at Okta) holds up no key in flight; the
-		// orders it records wake the next pass.
-		if s.catchUpEvery > 0 && (caughtUp.IsZero() || s.now().Sub(caughtUp) >= s.catchUpEvery) {
+		// The first catch-up comes after the first pass, so that a long
+		// one (every order since a long outage, each read at Okta) holds
+		// up no key in flight; the ticker drives the later ones (a tick
+		// that came during a pass waits in its channel: a second check
+		// here would catch up twice in a row). The orders it records
+		// wake the next pass.
+		if first && s.catchUpEvery > 0 {
 			catchUp()
 		}
 	wait:
