@@ -11,9 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // AuditEntry is one administrator action (or sign-in) and its outcome.
@@ -233,7 +233,7 @@ func (c *console) recordAs(s *session, action, target, outcome, detail string) {
 
 func (c *console) write(ctx context.Context, e AuditEntry, s *session) {
 	e.At = c.now().UTC()
-	e.Target, e.Detail = cutAudit(e.Target), cutAudit(e.Detail)
+	e.Target, e.Detail = httpclient.Clip(e.Target, maxAuditField), httpclient.Clip(e.Detail, maxAuditField)
 	if s != nil {
 		e.Who, e.Subject, e.Role = s.Login, s.Subject, s.Role
 	}
@@ -247,19 +247,6 @@ func (c *console) write(ctx context.Context, e AuditEntry, s *session) {
 // long as a request line may be (http.DefaultMaxHeaderBytes), and the
 // entries are kept in memory and in the store.
 const maxAuditField = 1024
-
-// cutAudit returns s cut to maxAuditField bytes, on a rune boundary, "…"
-// marking a cut.
-func cutAudit(s string) string {
-	if len(s) <= maxAuditField {
-		return s
-	}
-	n := maxAuditField
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
 
 // actionFor names the action of a state-changing request by its path.
 func actionFor(r *http.Request) string {

@@ -122,21 +122,6 @@ func TestAuditKeepsNoLongPaths(t *testing.T) {
 	}
 }
 
-func TestCutAudit(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"short", "short"},
-		{strings.Repeat("a", maxAuditField), strings.Repeat("a", maxAuditField)},
-		{strings.Repeat("a", maxAuditField+1), strings.Repeat("a", maxAuditField) + "…"},
-		// A two-byte rune across the bound is dropped whole.
-		{strings.Repeat("a", maxAuditField-1) + "éé", strings.Repeat("a", maxAuditField-1) + "…"},
-	} {
-		if diff := cmp.Diff(tc.want, cutAudit(tc.in)); diff != "" {
-			t.Errorf("cutAudit(%d bytes) (-want +got):\n%s", len(tc.in), diff)
-		}
-	}
-}
-
 // An error redirect is the provider's only when it carries the state of
 // the browser's sign-in (RFC 6749 4.1.2.1): one without it is anybody's
 // link, and its text is neither shown on the console's page nor audited.
