@@ -48,7 +48,7 @@ func (s *Service) ReleaseLeases(ctx context.Context, grace time.Duration) (int, 
 	}
 	released := 0
 	var releaseErr error
-	err := listPages(ctx, s.store, Query{InFlight: true, Limit: syncPage}, func(r Record) bool {
+	err := ListPages(ctx, s.store, Query{InFlight: true, Limit: syncPage}, func(r Record) bool {
 		if lease, claim := s.holds(r, s.now().Add(grace)); !lease && !claim {
 			return true // not ours: no need to read it again
 		}

@@ -139,7 +139,7 @@ func ListDue(ctx context.Context, store Store, q DueQuery) ([]Record, error) {
 		return d.ListDue(ctx, q)
 	}
 	var out []Record
-	err := listPages(ctx, store, Query{InFlight: true, After: q.After, Limit: syncPage}, func(r Record) bool {
+	err := ListPages(ctx, store, Query{InFlight: true, After: q.After, Limit: syncPage}, func(r Record) bool {
 		if due, _ := r.dueBy(q.Now); due {
 			out = append(out, r)
 		}
@@ -156,7 +156,7 @@ func CountNotDue(ctx context.Context, store Store, now time.Time) (int, error) {
 		return d.CountNotDue(ctx, now)
 	}
 	n := 0
-	err := listPages(ctx, store, Query{InFlight: true, Limit: syncPage}, func(r Record) bool {
+	err := ListPages(ctx, store, Query{InFlight: true, Limit: syncPage}, func(r Record) bool {
 		if _, waiting := r.dueBy(now); waiting {
 			n++
 		}

@@ -472,7 +472,7 @@ func CountByStatus(ctx context.Context, store Store) (map[Status]int, error) {
 		return c.CountByStatus(ctx)
 	}
 	counts := map[Status]int{}
-	err := listPages(ctx, store, Query{Limit: countPage}, func(r Record) bool {
+	err := ListPages(ctx, store, Query{Limit: countPage}, func(r Record) bool {
 		counts[r.Status]++
 		return true
 	})
@@ -482,9 +482,10 @@ func CountByStatus(ctx context.Context, store Store) (map[Status]int, error) {
 	return counts, nil
 }
 
-// listPages calls yield with each record store lists for q, in order, q.Limit
-// (the page size, positive) at a time from q.After, until yield returns false.
-func listPages(ctx context.Context, store Store, q Query, yield func(Record) bool) error {
+// ListPages calls yield with each record store lists for q, in order, q.Limit
+// (the page size, positive) at a time from q.After, until yield returns false:
+// a listing of any size that never holds more than a page.
+func ListPages(ctx context.Context, store Store, q Query, yield func(Record) bool) error {
 	for {
 		recs, err := store.List(ctx, q)
 		if err != nil {

@@ -212,23 +212,19 @@ const statusPage = 500
 // page records at a time, and returns how many it called fn with; it stops
 // at the first error (a store's, or fn's, such as a closed stdout).
 func eachRecord(ctx context.Context, store fulfillment.Store, page int, fn func(fulfillment.Record) error) (int, error) {
-	n, after := 0, ""
-	for {
-		recs, err := store.List(ctx, fulfillment.Query{After: after, Limit: page})
-		if err != nil {
-			return n, err
+	n := 0
+	var fnErr error
+	err := fulfillment.ListPages(ctx, store, fulfillment.Query{Limit: page}, func(r fulfillment.Record) bool {
+		if fnErr = fn(r); fnErr != nil {
+			return false
 		}
-		for _, r := range recs {
-			if err := fn(r); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if len(recs) < page {
-			return n, nil
-		}
-		after = recs[len(recs)-1].UserID
+		n++
+		return true
+	})
+	if err == nil {
+		err = fnErr
 	}
+	return n, err
 }
 
 // oktaView prints what Okta lists for a user the store has no record of,
