@@ -150,11 +150,10 @@ func (c *Client) GroupsNamed(ctx context.Context, name string) ([]Group, error) 
 	if strings.TrimSpace(name) == "" || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return nil, fmt.Errorf("%w: %s: the group name is empty or has control characters", ErrInvalidArgument, op)
 	}
-	quoted := `"` + strings.ReplaceAll(strings.ReplaceAll(name, `\`, `\\`), `"`, `\"`) + `"`
 	var out []Group
 	_, err := c.do(ctx, &call{
 		op: op, method: "GET", route: "/api/v1/groups", idempotent: true,
-		query: url.Values{"search": {"profile.name eq " + quoted}, "limit": {strconv.Itoa(maxGroupsNamed)}},
+		query: url.Values{"search": {"profile.name eq " + quoteExpr(name)}, "limit": {strconv.Itoa(maxGroupsNamed)}},
 		out:   &out,
 	})
 	return out, err

@@ -143,8 +143,13 @@ func (q LogQuery) values(op string) (url.Values, error) {
 func LogFilterEventType(types ...string) string {
 	terms := make([]string, len(types))
 	for i, t := range types {
-		t = strings.ReplaceAll(t, `\`, `\\`)
-		terms[i] = `eventType eq "` + strings.ReplaceAll(t, `"`, `\"`) + `"`
+		terms[i] = "eventType eq " + quoteExpr(t)
 	}
 	return strings.Join(terms, " or ")
+}
+
+// quoteExpr quotes s as a string of Okta's filter and search expressions:
+// in double quotes, its backslashes and double quotes escaped.
+func quoteExpr(s string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
 }
