@@ -261,27 +261,53 @@ func TestRunCatchesUp(t *testing.T) {
 	}
 }
 
-// TestRunAfterDrainDoesNotCatchUp: after Drain, Run starts no new record:
-// it returns ErrDraining without catching up, so the order placed at Okta
-// is left to the next instance's catch-up (the checkpoint did not move).
+// TestRunAfterDrainDoesNotCatchUp: after Drain, a tick of Run's catch-up
+// ticker while Run waits starts no new record, and Run's next pass returns
+// ErrDraining: the order placed at Okta is left to the next instance's
+// catch-up (the checkpoint did not move).
 func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
 	store := fulfillment.NewMemoryStore()
+	catchUpTick, passTick := make(chanTicker), make(chanTicker)
 	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
 		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
-		fulfillmenttest.WithConfig(func(c *fulfillment.Config) { c.CatchUpEvery = time.Minute }))
-	ctx := t.Context()
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.CatchUpEvery = time.Minute
+			c.NewTicker = func(d time.Duration) fulfillment.Ticker {
+				if d == c.CatchUpEvery {
+					return catchUpTick
+				}
+				return passTick
+			}
+		}))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure, never reached when it works
+	defer cancel()
 	if _, err := w.Service.CatchUpFromCheckpoint(ctx); err != nil { // the checkpoint
 		t.Fatal(err)
 	}
+	done := make(chan error, 1)
+	go func() { done <- w.Service.Run(ctx) }()
+	send := func(c chanTicker, what string) {
+		t.Helper()
+		select {
+		case c <- w.Now(): // taken only by a Run waiting between passes
+		case err := <-done:
+			t.Fatalf("Run returned %v before the %s tick", err, what)
+		case <-ctx.Done():
+			t.Fatalf("Run does not take the %s tick", what)
+		}
+	}
+	send(passTick, "first pass's") // Run made its first pass and catch-up, and waits
 	w.Advance(time.Minute)
 	orderAtOkta(t, w, "ada@example.com")
 	w.Advance(time.Minute)
 	w.Service.Drain()
-	if err := w.Service.Run(ctx); !errors.Is(err, fulfillment.ErrDraining) {
+	send(catchUpTick, "catch-up")
+	send(passTick, "next pass's") // taken once the catch-up's turn ended
+	if err := <-done; !errors.Is(err, fulfillment.ErrDraining) {
 		t.Fatalf("Run after Drain = %v, want ErrDraining", err)
 	}
 	if rec, err := store.Get(ctx, w.User("ada@example.com").ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {
-		t.Errorf("after Run while draining: record %+v, %v; want none (no catch-up)", rec, err)
+		t.Errorf("after a catch-up tick while draining: record %+v, %v; want none", rec, err)
 	}
 	rep, err := w.Service.CatchUpFromCheckpoint(ctx)
 	if err != nil || rep.Recorded() != 1 {
