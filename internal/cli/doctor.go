@@ -15,6 +15,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/preenroll/preenroll/internal/httpclient"
+	"github.com/preenroll/preenroll/internal/serve"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
 )
@@ -396,9 +397,6 @@ func (d *doctor) checkScopes(ctx context.Context) {
 	}
 }
 
-// serveHookName is the name serve gives its event hook in Okta.
-const serveHookName = "preenroll serve"
-
 // reader is a read made with a client: it returns what it read, for the
 // line.
 type reader struct {
@@ -423,7 +421,7 @@ var (
 		hs, err := c.ListEventHooks(ctx)
 		registered := "not yet registered"
 		for _, h := range hs {
-			if h.Name == serveHookName {
+			if h.Name == serve.HookName {
 				registered = "registered, " + string(h.Status)
 			}
 		}

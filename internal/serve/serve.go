@@ -462,8 +462,8 @@ func (s *server) probes() map[string]func(context.Context) error {
 	return p
 }
 
-// hookName is the name serve's event hook has in Okta.
-const hookName = "preenroll serve"
+// HookName is the name serve gives its event hook in Okta.
+const HookName = "preenroll serve"
 
 // registerHook makes the org have serve's event hook, ACTIVE and VERIFIED
 // (okta's EnsureEventHook: safe from several instances at once); the
@@ -472,7 +472,7 @@ func (s *server) registerHook(ctx context.Context, c *okta.Client, hookURL strin
 	rctx, cancel := context.WithTimeout(ctx, 2*s.cfg.HTTPTimeout)
 	defer cancel()
 	h, err := c.EnsureEventHook(rctx, okta.EventHook{
-		Name:   hookName,
+		Name:   HookName,
 		Events: okta.EventSubscriptions{Items: []string{okta.EventTypePreregisterInitiate}},
 		Channel: okta.EventHookChannel{Config: okta.EventHookChannelConfig{URI: hookURL,
 			AuthScheme: &okta.EventHookAuthScheme{Key: "Authorization", Value: secret}}},
