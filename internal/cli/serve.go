@@ -412,19 +412,16 @@ func loopbackListen(listen string) bool {
 // runServe runs serve.Run until the context ends (SIGTERM, SIGINT).
 func runServe(ctx context.Context, inv *Invocation) int {
 	cfg := inv.Config
-	var store fulfillment.Store // nil: serve's in-memory store (the demo)
-	logger := serveLogger(cfg, inv)
+	sc := serveConfig(cfg, nil, inv) // no store: serve's in-memory one (the demo)
 	if cfg.Store != "" {
-		db, closeStore, err := openStore(ctx, cfg.Store, logger)
+		db, closeStore, err := openStore(ctx, cfg.Store, sc.Logger)
 		if err != nil {
 			inv.errorf("-store: %v", err)
 			return ExitFailed
 		}
 		defer closeStore()
-		store = db
+		sc.StoreBackend = db
 	}
-	sc := serveConfig(cfg, store, inv)
-	sc.Logger = logger
 	if cfg.oktaKey != nil {
 		sc.OktaOptions = append(sc.OktaOptions, okta.WithOAuth(okta.OAuthConfig{
 			ClientID: cfg.OktaClientID, PrivateKey: cfg.oktaKey, Scopes: cfg.OktaScopes, DPoP: cfg.OktaDPoP,

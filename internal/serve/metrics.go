@@ -163,7 +163,7 @@ func (m *metrics) observeCatchUp(rep fulfillment.CatchUpReport, err error) {
 	if err != nil {
 		result = "error"
 	} else {
-		m.catchUpLast.Set(float64(time.Now().UnixNano()) / 1e9)
+		m.catchUpLast.SetToCurrentTime()
 	}
 	m.catchUps.WithLabelValues(result).Inc()
 	for o, n := range rep.Outcomes {
