@@ -60,11 +60,21 @@ type watchers struct {
 	feed *feedRun
 	// pending are this Service's writes in flight while a feed runs, by
 	// user and the version the Put will give the record; echoes the
-	// writes stored, whose change the feed has not reported yet, oldest
-	// first in echoOrder (at most echoLimit).
+	// writes stored, whose change the feed has not reported yet, each with
+	// the number of its slot in echoOrder (oldest first, at most
+	// echoLimit; a slot whose echo was heard stays until it is the oldest,
+	// and then forgets only an echo stored in it, not a later one of the
+	// same key).
 	pending   map[echoKey]*pendingEcho
-	echoes    map[echoKey]struct{}
-	echoOrder []echoKey
+	echoes    map[echoKey]uint64
+	echoOrder []echoSlot
+	echoSeq   uint64
+}
+
+// echoSlot is a place in watchers.echoOrder.
+type echoSlot struct {
+	key echoKey
+	seq uint64
 }
 
 // subscriber is one Subscribe call's function and context.
@@ -221,14 +231,17 @@ func (w *watchers) settle(k echoKey, stored bool) {
 			return
 		}
 		if w.echoes == nil {
-			w.echoes = map[echoKey]struct{}{}
+			w.echoes = map[echoKey]uint64{}
 		}
 		if len(w.echoOrder) >= echoLimit {
-			delete(w.echoes, w.echoOrder[0])
+			if oldest := w.echoOrder[0]; w.echoes[oldest.key] == oldest.seq {
+				delete(w.echoes, oldest.key)
+			}
 			w.echoOrder = w.echoOrder[1:]
 		}
-		w.echoes[k] = struct{}{}
-		w.echoOrder = append(w.echoOrder, k)
+		w.echoSeq++
+		w.echoes[k] = w.echoSeq
+		w.echoOrder = append(w.echoOrder, echoSlot{k, w.echoSeq})
 	case !p.won && p.heard != nil:
 		w.broadcast(*p.heard)
 	}

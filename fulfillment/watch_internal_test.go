@@ -83,6 +83,25 @@ func TestWatchersEchoes(t *testing.T) {
 		t.Errorf("delivered after the limit (-want +got):\n%s", diff)
 	}
 
+	// A key stored again after its echo was heard (a record removed and
+	// made again, its versions from 1): the old slot, once the oldest,
+	// does not forget the new echo.
+	got, want = nil, nil
+	w.echoes, w.echoOrder = nil, nil
+	k, _ = w.expect(rec("u9", 0))
+	w.settle(k, true)
+	w.remote(run, heard("u9", 1)) // its echo: the slot stays
+	k, _ = w.expect(rec("u9", 0))
+	w.settle(k, true) // stored again, a new slot
+	for i := range echoLimit - 1 {
+		k, _ := w.expect(rec("u10", int64(i)))
+		w.settle(k, true) // the last pushes the first u9 slot out
+	}
+	w.remote(run, heard("u9", 1)) // the second write's echo
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered for a key stored again (-want +got):\n%s", diff)
+	}
+
 	// Without a feed nothing is noted.
 	w.feed = nil
 	if _, ok := w.expect(rec("u8", 0)); ok || len(w.pending) != 0 {
