@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -86,33 +85,19 @@ func (s *Service) serveHook(w http.ResponseWriter, r *http.Request, enqueue func
 	}
 }
 
-// refusedHooks paces the warnings of the event hook's unauthorized
-// requests, which anybody who reaches the hook can send.
-type refusedHooks struct {
-	mu       sync.Mutex
-	next     time.Time // no warning before
-	unlogged int       // requests refused since the last warning, not logged
-}
-
 // refusedHookLogEvery is how often, at most, an unauthorized event hook
 // request is logged.
 const refusedHookLogEvery = time.Minute
 
-// logRefusedHook logs an unauthorized event hook request: the first at
-// once, then at most one a minute (by the Service's Clock), counting the
-// ones refused in between without a line.
+// logRefusedHook logs an unauthorized event hook request, which anybody
+// who reaches the hook can send: the first at once, then at most one a
+// minute (by the Service's Clock), counting the ones refused in between
+// without a line.
 func (s *Service) logRefusedHook(r *http.Request) {
-	now := s.now()
-	h := &s.refused
-	h.mu.Lock()
-	if now.Before(h.next) {
-		h.unlogged++
-		h.mu.Unlock()
+	ok, unlogged := s.refused.Allow(s.now())
+	if !ok {
 		return
 	}
-	unlogged := h.unlogged
-	h.next, h.unlogged = now.Add(refusedHookLogEvery), 0
-	h.mu.Unlock()
 	s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: unauthorized request (at most one logged a minute)",
 		slog.String("method", r.Method), slog.String("remote", r.RemoteAddr), slog.Int("unlogged_before", unlogged))
 }

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/preenroll/preenroll/internal/logpace"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
@@ -351,7 +352,7 @@ type Service struct {
 
 	watch watchers // Subscribe's subscribers (watch.go)
 
-	refused refusedHooks // the event hook's unauthorized requests, for its log
+	refused logpace.Pacer // the event hook's unauthorized requests, for its log
 }
 
 type userLock struct {
@@ -442,6 +443,7 @@ func New(cfg Config) (*Service, error) {
 		locks:               make(map[string]*userLock),
 		kick:                make(chan struct{}, 1),
 	}
+	s.refused.Every = refusedHookLogEvery
 	if s.now == nil {
 		s.now = time.Now
 	}
