@@ -27,6 +27,14 @@ type CatchUpReport struct {
 	Outcomes map[EventOutcome]int
 	// Skipped is how many events were malformed (logged, never recorded).
 	Skipped int
+	// Through is the published time of the last event the pass read and
+	// handled (recorded, found a duplicate or in flight, or skipped),
+	// zero when it handled none. Okta's System Log returns the events of a
+	// bounded query oldest first, so a pass that failed part way has
+	// handled every event published before Through:
+	// [Service.CatchUpFromCheckpoint] keeps its place there, and the next
+	// pass does not read them again.
+	Through time.Time
 }
 
 // Recorded is how many new orders the pass recorded: orders whose event
@@ -152,13 +160,19 @@ func (s *Service) catchUp(ctx context.Context, rep *CatchUpReport) error {
 		he, ok := s.hookEvent(ctx, ev)
 		if !ok {
 			rep.Skipped++
-			continue
+		} else {
+			out, err := s.RecordEvent(ctx, he)
+			if out == EventFailed {
+				return fmt.Errorf("fulfillment: catch up: event %s: %w", he.ID, err)
+			}
+			rep.Outcomes[out]++
 		}
-		out, err := s.RecordEvent(ctx, he)
-		if out == EventFailed {
-			return fmt.Errorf("fulfillment: catch up: event %s: %w", he.ID, err)
+		// Only a time inside the query's bounds, never backwards: a
+		// published time out of order or out of bounds (a malformed
+		// answer) must not move a checkpoint past events not read.
+		if p := ev.Published; !p.Before(rep.Since) && !p.After(rep.Until) && !p.Before(rep.Through) {
+			rep.Through = p
 		}
-		rep.Outcomes[out]++
 	}
 	return nil
 }

@@ -29,8 +29,11 @@ type checkpoint struct {
 
 // CatchUpFromCheckpoint runs [Service.CatchUp] from the checkpoint the
 // Store keeps ([CatchUpOverlap] before it), then moves the checkpoint to
-// the report's Until; a catch-up that failed leaves it where it was, so
-// the next one reads the same events again. The first call on a store
+// the report's Until. A catch-up that failed part way (Okta or the store
+// failing, or ctx ending) moves it to the report's Through, the last event
+// it handled, so that the next one goes on from there instead of reading
+// again what this one read; one that handled nothing leaves it where it
+// was. The first call on a store
 // (no checkpoint yet) reads nothing and sets it: the orders placed before
 // were never meant for this Service. The checkpoint only moves forward,
 // also when instances sharing the store catch up at once. With a Store
@@ -57,10 +60,23 @@ func (s *Service) CatchUpFromCheckpoint(ctx context.Context) (CatchUpReport, err
 	}
 	rep, err := s.CatchUp(ctx, since)
 	if err != nil {
+		if !rep.Through.IsZero() {
+			// Keep the place even when ctx ended (a shutdown), for a
+			// moment: a long catch-up's progress is worth one write.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkpointSaveTimeout)
+			defer cancel()
+			if serr := s.saveCheckpoint(sctx, rep.Through, cp, version); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
 		return rep, err
 	}
 	return rep, s.saveCheckpoint(ctx, rep.Until, cp, version)
 }
+
+// checkpointSaveTimeout bounds the write that keeps a failed catch-up's
+// place, which runs also after its ctx ended.
+const checkpointSaveTimeout = 5 * time.Second
 
 // checkpoints is where the checkpoint is kept.
 func (s *Service) checkpoints() DocumentStore {

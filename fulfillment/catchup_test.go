@@ -2,6 +2,7 @@ package fulfillment_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -144,6 +145,86 @@ func TestCatchUpKeepsItsPlace(t *testing.T) {
 	}
 }
 
+// TestCatchUpFromCheckpointKeepsItsPlace: a catch-up that fails part way
+// moves the checkpoint to the last event it handled, so that the next one
+// goes on from there (CatchUpOverlap before it) instead of reading every
+// event again; one that handled nothing leaves the checkpoint alone.
+func TestCatchUpFromCheckpointKeepsItsPlace(t *testing.T) {
+	store := &faultyStore{MemoryStore: fulfillment.NewMemoryStore()}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo"), fulfillmenttest.Employee("cy")))
+	ctx := t.Context()
+	checkpoint := func() time.Time {
+		t.Helper()
+		d, err := store.GetDocument(ctx, fulfillment.CheckpointCollection, "okta-system-log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cp struct{ Until time.Time }
+		if err := json.Unmarshal(d.Data, &cp); err != nil {
+			t.Fatal(err)
+		}
+		return cp.Until
+	}
+	first, err := w.Service.CatchUpFromCheckpoint(ctx) // serve starts here
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three orders, ten minutes apart: more than the overlap.
+	for _, login := range []string{"ada", "bo", "cy"} {
+		w.Advance(10 * time.Minute)
+		orderAtOkta(t, w, login+"@example.com")
+	}
+	w.Advance(time.Minute)
+	ev := w.Okta.Events()
+	if len(ev) != 3 {
+		t.Fatalf("%d events at Okta, want 3", len(ev))
+	}
+
+	// Nothing handled: the checkpoint stays.
+	store.set(true, false)
+	if _, err := w.Service.CatchUpFromCheckpoint(ctx); !errors.Is(err, errStoreFault) {
+		t.Fatalf("catch-up with every save failing: %v, want the store's error", err)
+	}
+	if got := checkpoint(); !got.Equal(first.Until) {
+		t.Errorf("after a catch-up that handled nothing, checkpoint %v, want %v (unmoved)", got, first.Until)
+	}
+
+	// ada and bo recorded, cy's save fails: the checkpoint is bo's event.
+	store.set(false, false)
+	store.mu.Lock()
+	store.failLogin = "cy@example.com"
+	store.mu.Unlock()
+	rep, err := w.Service.CatchUpFromCheckpoint(ctx)
+	if !errors.Is(err, errStoreFault) {
+		t.Fatalf("catch-up with cy's save failing: %v, want the store's error", err)
+	}
+	if diff := cmp.Diff(outcomes{Events: 3, Recorded: 2}, counts(rep)); diff != "" {
+		t.Errorf("catch-up with cy's save failing (-want +got):\n%s", diff)
+	}
+	if got := checkpoint(); !got.Equal(ev[1].Published) || !rep.Through.Equal(ev[1].Published) {
+		t.Errorf("after the failed catch-up: checkpoint %v, Through %v; want bo's event's %v", got, rep.Through, ev[1].Published)
+	}
+
+	// The next goes on from bo's event: bo again (the overlap: a duplicate), then cy.
+	store.mu.Lock()
+	store.failLogin = ""
+	store.mu.Unlock()
+	rep, err = w.Service.CatchUpFromCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ev[1].Published.Add(-fulfillment.CatchUpOverlap); !rep.Since.Equal(want) {
+		t.Errorf("next catch-up from %v, want %v (bo's event less the overlap)", rep.Since, want)
+	}
+	if diff := cmp.Diff(outcomes{Events: 2, Recorded: 1, Duplicate: 1}, counts(rep)); diff != "" {
+		t.Errorf("next catch-up (-want +got):\n%s", diff)
+	}
+	if got := checkpoint(); !got.Equal(rep.Until) {
+		t.Errorf("checkpoint %v after the last catch-up, want its Until %v", got, rep.Until)
+	}
+}
+
 // TestCatchUpReadsAt90DaysMost: a since beyond Okta's retention starts at
 // the retention.
 func TestCatchUpReadsAt90DaysMost(t *testing.T) {
@@ -165,6 +246,7 @@ type faultyStore struct {
 	*fulfillment.MemoryStore
 	mu                sync.Mutex
 	failPut, failMark bool
+	failLogin         string // Put fails for this login's records too
 }
 
 func (s *faultyStore) set(put, mark bool) {
@@ -175,7 +257,7 @@ func (s *faultyStore) set(put, mark bool) {
 
 func (s *faultyStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
 	s.mu.Lock()
-	fail := s.failPut
+	fail := s.failPut || (s.failLogin != "" && r.Login == s.failLogin)
 	s.mu.Unlock()
 	if fail {
 		return fulfillment.Record{}, errStoreFault
