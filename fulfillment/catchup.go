@@ -29,8 +29,9 @@ type CatchUpReport struct {
 	Skipped int
 	// Through is the published time of the last event the pass read and
 	// handled (recorded, found a duplicate or in flight, or skipped),
-	// zero when it handled none. Okta's System Log returns the events of a
-	// bounded query oldest first, so a pass that failed part way has
+	// zero when it handled none. The events are read oldest first
+	// (okta.Client.ListLogEvents asks for sortOrder=ASCENDING), so a pass
+	// that failed part way has
 	// handled every event published before Through:
 	// [Service.CatchUpFromCheckpoint] keeps its place there, and the next
 	// pass does not read them again.
