@@ -31,10 +31,9 @@ type CatchUpReport struct {
 	// handled (recorded, found a duplicate or in flight, or skipped),
 	// zero when it handled none. The events are read oldest first
 	// (okta.Client.ListLogEvents asks for sortOrder=ASCENDING), so a pass
-	// that failed part way has
-	// handled every event published before Through:
-	// [Service.CatchUpFromCheckpoint] keeps its place there, and the next
-	// pass does not read them again.
+	// that failed part way has handled every event published before
+	// Through: [Service.CatchUpFromCheckpoint] keeps its place there, and
+	// the next pass does not read them again.
 	Through time.Time
 }
 
