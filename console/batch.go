@@ -87,20 +87,31 @@ type batchJob struct {
 	rowsSaved     time.Time // when the rows document was last written
 }
 
+// batchInfo is what both documents of a batch keep (see batchDoc and
+// batchSummary): the batch, its state and progress as of the write, and
+// when it was written.
+type batchInfo struct {
+	ID, File, Format, Owner string
+	Created                 time.Time
+	State                   string
+	Done, Total             int
+	Err                     string `json:",omitempty"`
+	// Beat is when the document was written. The instance running the
+	// batch (checking or ordering) writes its summary every few seconds
+	// of progress, and every batchBeat while it waits: a running batch
+	// whose summary's Beat is older than batchStale was left by an
+	// instance that stopped.
+	Beat time.Time
+}
+
 // batchDoc is a batch as its rows document keeps it (gzip-compressed JSON,
 // see encodeBatch): every row, which every instance shows on the batch's
 // page. Its state, progress and Beat are those of its last write; the
 // batch's summary document has newer ones (see batchSummary).
 type batchDoc struct {
-	ID, File, Format, Owner string
-	Created                 time.Time
-	Item                    fulfillment.Item
-	State                   string
-	Done, Total             int
-	Rows                    []batchRow
-	Err                     string `json:",omitempty"`
-	// Beat is when this document was written.
-	Beat time.Time
+	batchInfo
+	Item fulfillment.Item
+	Rows []batchRow
 }
 
 // batchSummary is a batch as its summary document keeps it (JSON, a few
@@ -108,16 +119,7 @@ type batchDoc struct {
 // and the state and progress the batch's page shows. It is written with
 // every write of the rows document, and alone as the rows progress.
 type batchSummary struct {
-	ID, File, Format, Owner string
-	Created                 time.Time
-	State                   string
-	Done, Total             int
-	Err                     string `json:",omitempty"`
-	// Beat is when the instance running the batch (checking or ordering)
-	// last wrote it: every few seconds of progress, and every batchBeat
-	// while it waits. A running batch whose Beat is older than batchStale
-	// was left by an instance that stopped.
-	Beat time.Time
+	batchInfo
 	// Rows is the version of the rows document when this summary was
 	// written.
 	Rows int64
@@ -134,16 +136,15 @@ type batchView struct {
 	Valid                               int
 }
 
-// doc copies the job for its document; j.mu is held.
-func (j *batchJob) doc(now time.Time) batchDoc {
-	return batchDoc{ID: j.ID, File: j.File, Format: j.Format, Owner: j.Owner, Created: j.Created, Item: j.Item,
-		State: j.state, Done: j.done, Total: j.total, Rows: slices.Clone(j.rows), Err: j.err, Beat: now}
+// info copies the job for its documents; j.mu is held.
+func (j *batchJob) info(now time.Time) batchInfo {
+	return batchInfo{ID: j.ID, File: j.File, Format: j.Format, Owner: j.Owner, Created: j.Created,
+		State: j.state, Done: j.done, Total: j.total, Err: j.err, Beat: now}
 }
 
-// summary copies the job for its summary document; j.mu is held.
-func (j *batchJob) summary(now time.Time) batchSummary {
-	return batchSummary{ID: j.ID, File: j.File, Format: j.Format, Owner: j.Owner, Created: j.Created,
-		State: j.state, Done: j.done, Total: j.total, Err: j.err, Beat: now, Rows: j.rowsVersion}
+// doc copies the job for its rows document; j.mu is held.
+func (j *batchJob) doc(now time.Time) batchDoc {
+	return batchDoc{batchInfo: j.info(now), Item: j.Item, Rows: slices.Clone(j.rows)}
 }
 
 // rowsDue reports whether a write of the job's progress at now is to write
@@ -163,15 +164,15 @@ func (j *batchJob) view() batchView {
 	return d.view()
 }
 
-// view is the summary for a list: no rows.
-func (s batchSummary) view() batchView {
-	return batchView{ID: s.ID, File: s.File, Format: s.Format, Owner: s.Owner, State: s.State, Err: s.Err, Created: s.Created,
-		Done: s.Done, Total: s.Total}
+// view is the batch for a list: no rows.
+func (i batchInfo) view() batchView {
+	return batchView{ID: i.ID, File: i.File, Format: i.Format, Owner: i.Owner, State: i.State, Err: i.Err, Created: i.Created,
+		Done: i.Done, Total: i.Total}
 }
 
 func (d batchDoc) view() batchView {
-	v := batchView{ID: d.ID, File: d.File, Format: d.Format, Owner: d.Owner, State: d.State, Err: d.Err, Created: d.Created,
-		Item: d.Item, Done: d.Done, Total: d.Total, Rows: d.Rows, Counts: map[string]int{}}
+	v := d.batchInfo.view()
+	v.Item, v.Rows, v.Counts = d.Item, d.Rows, map[string]int{}
 	for _, r := range v.Rows {
 		v.Counts[r.Result]++
 		if r.Result == resultInvalid || r.Result == resultFailed {
@@ -269,11 +270,12 @@ func (b *batches) save(ctx context.Context, j *batchJob, rows bool) error {
 	now := b.now()
 	j.mu.Lock()
 	rows = rows || j.rowsDue(now) || (j.changes != j.kept && j.state != j.keptState)
+	s := batchSummary{batchInfo: j.info(now), Rows: j.rowsVersion}
 	var d batchDoc
 	if rows {
 		d = j.doc(now)
 	}
-	s, changes, rowsVersion, sumVersion := j.summary(now), j.changes, j.rowsVersion, j.sumVersion
+	changes, rowsVersion, sumVersion := j.changes, j.rowsVersion, j.sumVersion
 	j.mu.Unlock()
 	if rows {
 		data, err := encodeBatch(d)
@@ -376,11 +378,11 @@ type storedBatch struct {
 	docVersion int64
 }
 
-// view shows the rows of the rows document, and the state and progress
-// of the summary, which is written more often.
+// view shows the rows of the rows document, and the rest (the state and
+// progress) of the summary, which is written more often.
 func (st storedBatch) view() batchView {
 	d := st.doc
-	d.State, d.Done, d.Total, d.Err = st.sum.State, st.sum.Done, st.sum.Total, st.sum.Err
+	d.batchInfo = st.sum.batchInfo
 	return d.view()
 }
 
@@ -416,16 +418,10 @@ func (b *batches) load(ctx context.Context, id string) (storedBatch, error) {
 	}
 	st.docVersion = doc.Version
 	if st.sumVersion == 0 {
-		st.sum = summaryOf(st.doc, doc.Version)
+		st.sum = batchSummary{batchInfo: st.doc.batchInfo, Rows: doc.Version}
 	}
 	b.interrupt(&st.sum)
 	return st, nil
-}
-
-// summaryOf returns the summary of a rows document at version.
-func summaryOf(d batchDoc, version int64) batchSummary {
-	return batchSummary{ID: d.ID, File: d.File, Format: d.Format, Owner: d.Owner, Created: d.Created,
-		State: d.State, Done: d.Done, Total: d.Total, Err: d.Err, Beat: d.Beat, Rows: version}
 }
 
 // decodeSummary reads a summary document.
@@ -512,9 +508,9 @@ func (b *batches) recent(ctx context.Context) ([]batchView, error) {
 		b.mu.Unlock()
 		if j != nil {
 			j.mu.Lock()
-			s := j.summary(time.Time{})
+			info := j.info(time.Time{})
 			j.mu.Unlock()
-			out = append(out, s.view())
+			out = append(out, info.view())
 			continue
 		}
 		s, err := decodeSummary(doc)
@@ -552,7 +548,7 @@ func (b *batches) backfill(ctx context.Context, sums []fulfillment.Document) err
 			b.log.Warn("console: recent batches", "batch", doc.ID, "error", err)
 			continue
 		}
-		data, err := json.Marshal(summaryOf(d, doc.Version))
+		data, err := json.Marshal(batchSummary{batchInfo: d.batchInfo, Rows: doc.Version})
 		if err != nil {
 			return err
 		}

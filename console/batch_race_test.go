@@ -191,7 +191,7 @@ func TestBatchWithoutSummaryClaimedOnce(t *testing.T) {
 			t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 			clk := testclock.New(t0)
 			docs := &gatedDocs{DocumentStore: store.open(t), collection: batchSummaryCollection}
-			data, err := encodeBatch(batchDoc{ID: "old", File: "old.csv", Created: t0.Add(-time.Hour), State: batchChecked, Total: 1, Beat: t0.Add(-time.Hour),
+			data, err := encodeBatch(batchDoc{batchInfo: batchInfo{ID: "old", File: "old.csv", Created: t0.Add(-time.Hour), State: batchChecked, Total: 1, Beat: t0.Add(-time.Hour)},
 				Rows: []batchRow{{Line: 2, Login: "ada@example.com", UserID: "00u1", Result: resultNotOrdered}}})
 			if err != nil {
 				t.Fatal(err)

@@ -312,9 +312,9 @@ func TestBatchKeptWithoutSummary(t *testing.T) {
 			rows := []batchRow{{Line: 2, Login: "ada@example.com", UserID: "00u1", Result: resultNotOrdered},
 				{Line: 3, Login: "ghost@example.com", Result: resultInvalid, Problem: "Okta has no user with this login"}}
 			for _, d := range []batchDoc{
-				{ID: "checked", File: "checked.csv", Created: t0.Add(-time.Hour), State: batchChecked, Total: 1, Rows: rows, Beat: t0.Add(-50 * time.Minute)},
-				{ID: "stopped", File: "stopped.csv", Created: t0.Add(-2 * time.Hour), State: batchChecking, Total: 1, Rows: rows, Beat: t0.Add(-2 * time.Hour)},
-				{ID: "new", File: "new.csv", Created: t0.Add(-time.Second), State: batchChecked, Total: 1, Rows: rows, Beat: t0},
+				{batchInfo: batchInfo{ID: "checked", File: "checked.csv", Created: t0.Add(-time.Hour), State: batchChecked, Total: 1, Beat: t0.Add(-50 * time.Minute)}, Rows: rows},
+				{batchInfo: batchInfo{ID: "stopped", File: "stopped.csv", Created: t0.Add(-2 * time.Hour), State: batchChecking, Total: 1, Beat: t0.Add(-2 * time.Hour)}, Rows: rows},
+				{batchInfo: batchInfo{ID: "new", File: "new.csv", Created: t0.Add(-time.Second), State: batchChecked, Total: 1, Beat: t0}, Rows: rows},
 			} {
 				data, err := encodeBatch(d)
 				if err != nil {
