@@ -606,20 +606,20 @@ func (b *batches) claim(ctx context.Context, id string) (*batchJob, error) {
 // claimHeld claims a batch this instance holds. One that is checked is
 // held because its result could not be written (finish): the others see
 // it still checking, or interrupted, and cannot order it, so this instance
-// does, moving it to ordering from the versions it last wrote (its rows
-// too, if they were not written).
+// does, moving it to ordering from the versions it last wrote. Its rows
+// are written too if the checked ones were not: save writes rows that
+// changed since they were last written in another state.
 func (b *batches) claimHeld(ctx context.Context, j *batchJob) (*batchJob, error) {
 	j.mu.Lock()
 	state := j.state
 	if state == batchChecked {
 		j.state, j.done = batchOrdering, 0 // under j.mu: one request claims it
 	}
-	rows := j.changes != j.kept
 	j.mu.Unlock()
 	if state != batchChecked {
 		return nil, notOrderable{state}
 	}
-	if err := b.save(ctx, j, rows); err != nil {
+	if err := b.save(ctx, j, false); err != nil {
 		j.mu.Lock()
 		j.state = batchChecked
 		j.mu.Unlock()

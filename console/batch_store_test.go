@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,5 +389,85 @@ func TestBatchRetentionDeletesBothDocuments(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failOnce fails the first PutDocument to collection after arm.
+type failOnce struct {
+	fulfillment.DocumentStore
+	collection string
+	armed      atomic.Bool
+}
+
+func (f *failOnce) arm() { f.armed.Store(true) }
+
+func (f *failOnce) PutDocument(ctx context.Context, d fulfillment.Document) (fulfillment.Document, error) {
+	if d.Collection == f.collection && f.armed.Swap(false) {
+		return fulfillment.Document{}, errors.New("test: the store fails")
+	}
+	return f.DocumentStore.PutDocument(ctx, d)
+}
+
+// TestBatchClaimHeldWritesRowsNotKept: a checked batch whose result
+// could not be written is still held by the instance that checked it,
+// which orders it: the claim writes its rows only when the checked rows
+// were not kept (then another instance shows the checked batch's bad rows
+// along with its state), else its summary alone.
+func TestBatchClaimHeldWritesRowsNotKept(t *testing.T) {
+	for _, store := range documentStores {
+		for _, tc := range []struct {
+			name        string
+			failed      string   // the collection whose write of the result failed
+			claimWrites []string // what the claim writes
+		}{
+			{"rows not kept", batchCollection, []string{batchCollection, batchSummaryCollection}},
+			{"summary not kept", batchSummaryCollection, []string{batchSummaryCollection}},
+		} {
+			t.Run(store.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				clk := testclock.New(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
+				fail := &failOnce{DocumentStore: store.open(t), collection: tc.failed}
+				docs := &countingDocs{DocumentStore: fail}
+				b := newBatches(docs, DefaultBatchRetention, clk.Now, discard)
+				other := newBatches(docs, DefaultBatchRetention, clk.Now, discard)
+				j := &batchJob{ID: "held", File: "held.csv", Created: clk.Now(), state: batchChecking, total: 2,
+					rows: []batchRow{{Line: 2, Login: "ada@example.com", Result: resultNotOrdered}, {Line: 3, Login: "ghost@example.com", Result: resultNotOrdered}}}
+				if err := b.add(ctx, j); err != nil {
+					t.Fatal(err)
+				}
+				clk.Sleep(ctx, time.Second)
+				j.mu.Lock()
+				j.rows[0].UserID = "00u1"
+				j.rows[1].Result, j.rows[1].Problem = resultInvalid, "Okta has no user with this login"
+				j.state, j.done, j.total = batchChecked, 0, 1
+				j.changed()
+				j.mu.Unlock()
+				fail.arm()
+				b.finish(ctx, j)
+				b.mu.Lock()
+				held := b.running[j.ID] == j
+				b.mu.Unlock()
+				if !held {
+					t.Fatal("the batch whose result was not kept is no longer held")
+				}
+				docs.take()
+
+				claimed, err := b.claim(ctx, j.ID)
+				if err != nil || claimed != j {
+					t.Fatalf("claim = %p, %v; want the held job %p", claimed, err, j)
+				}
+				w, _ := docs.take()
+				if diff := cmp.Diff(tc.claimWrites, collections(w)); diff != "" {
+					t.Errorf("the claim wrote (-want +got):\n%s", diff)
+				}
+				v, err := other.get(ctx, j.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(progressShown{State: batchOrdering, Total: 1, Bad: 1}, shown(v)); diff != "" {
+					t.Errorf("another instance shows (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }
