@@ -13,6 +13,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -741,4 +742,81 @@ func TestRemoteOrderStartsASyncPass(t *testing.T) {
 	cfg.started, cfg.YubicoToken = nil, ""
 	orderOnly := start(t, cfg) // signed in through the first: no OIDC app of its own
 	orderEnrolled(t, b, orderOnly.base, f.users[0].ID, store.enrollStore, "an order on the order-only instance")
+}
+
+// TestEveryResponseNosniff: every response serve sends, from its own
+// endpoints, the event hook and the console's (pages, assets, the event
+// stream, sign-in, refusals and not-found pages), carries one
+// X-Content-Type-Options: nosniff, with the console on and off. Serve's
+// request-ID wrapper sets it for all of them; the console sets it too, as
+// a package that other servers mount, and Header.Set keeps it to one.
+func TestEveryResponseNosniff(t *testing.T) {
+	type request struct {
+		method, path string
+		anonymous    bool   // without the signed-in browser's cookies
+		body         []byte // JSON
+		auth         string // the Authorization header
+	}
+	check := func(t *testing.T, b *browser, base string, reqs []request) {
+		t.Helper()
+		for _, rq := range reqs {
+			hc := b.hc
+			if rq.anonymous {
+				hc = newBrowser(t).hc
+			}
+			req, err := http.NewRequestWithContext(t.Context(), rq.method, base+rq.path, bytes.NewReader(rq.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rq.auth != "" {
+				req.Header.Set("Authorization", rq.auth)
+			}
+			if rq.body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close() // the event stream's too: the headers are in
+			if got := resp.Header.Values("X-Content-Type-Options"); !slices.Equal(got, []string{"nosniff"}) {
+				t.Errorf("%s %s (%d): X-Content-Type-Options %q, want one nosniff", rq.method, rq.path, resp.StatusCode, got)
+			}
+		}
+	}
+	serveOwn := func(secret string) []request {
+		hook := DefaultHookPath
+		return []request{
+			{method: "GET", path: "/healthz"}, {method: "GET", path: "/readyz"}, {method: "GET", path: "/metrics"},
+			{method: "GET", path: "/status"}, {method: "POST", path: "/status"},
+			{method: "POST", path: hook, auth: secret, body: []byte(`{"data":{"events":[]}}`)},
+			{method: "POST", path: hook, auth: "wrong"}, {method: "GET", path: hook},
+		}
+	}
+
+	t.Run("console on", func(t *testing.T) {
+		f, r, b, cfg := consoleOverFakes(t, nil)
+		user := "/users/" + f.users[0].ID
+		reqs := append(serveOwn(cfg.HookSecret.Reveal()),
+			request{method: "GET", path: "/"}, request{method: "GET", path: "/find?login=nobody@example.com"},
+			request{method: "GET", path: user}, request{method: "GET", path: user + "/order"}, request{method: "GET", path: user + "/delete"},
+			request{method: "POST", path: user + "/retry"}, request{method: "POST", path: user + "/send-pin"},
+			request{method: "GET", path: "/batch"}, request{method: "GET", path: "/batch/0123456789abcdef"},
+			request{method: "GET", path: "/batch/0123456789abcdef/results.csv"}, request{method: "POST", path: "/batch/0123456789abcdef/order"},
+			request{method: "GET", path: "/audit"}, request{method: "GET", path: "/events"},
+			request{method: "GET", path: "/assets/console.css"}, request{method: "GET", path: "/assets/live.js"}, request{method: "GET", path: "/assets/none"},
+			request{method: "GET", path: "/no/such/page"}, request{method: "PUT", path: "/"},
+			request{method: "GET", path: "/", anonymous: true}, request{method: "GET", path: "/auth/login", anonymous: true},
+			request{method: "GET", path: console.CallbackPath + "?state=forged&code=forged", anonymous: true},
+			request{method: "POST", path: "/auth/logout"})
+		check(t, b, r.base, reqs)
+	})
+	t.Run("console off", func(t *testing.T) {
+		f := startFakes(t, 1)
+		cfg := f.config(fulfillment.NewMemoryStore())
+		cfg.Console.Off = true
+		r := start(t, cfg)
+		check(t, newBrowser(t), r.base, append(serveOwn(cfg.HookSecret.Reveal()),
+			request{method: "GET", path: "/"}, request{method: "GET", path: "/no/such/page"}))
+	})
 }

@@ -53,6 +53,9 @@ func (s *server) withRequestID(h http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
+		// Every response, serve's own and the event hook's included. The
+		// console sets it too (a package other servers mount): Set keeps
+		// one.
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
