@@ -59,7 +59,8 @@ func (e *TLSFileError) Error() string {
 func (e *TLSFileError) Unwrap() error { return e.Err }
 
 // loadTLSPair reads and parses a PEM certificate chain and its private
-// key (tls.X509KeyPair's errors name no key material).
+// key (tls.X509KeyPair's errors name no key material). The server's
+// certificate is parsed once, by tls.X509KeyPair, which sets Leaf.
 func loadTLSPair(certFile, keyFile string) (*tls.Certificate, error) {
 	certPEM, err := readTLSFile(certFile)
 	if err != nil {
@@ -70,34 +71,39 @@ func loadTLSPair(certFile, keyFile string) (*tls.Certificate, error) {
 		return nil, &TLSFileError{Key: true, File: keyFile, Err: err}
 	}
 	defer clear(keyPEM)
-	leaf, err := firstCertificate(certPEM)
-	if err != nil {
-		return nil, &TLSFileError{File: certFile, Err: err}
-	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
+		// A certificate file holding no certificate, or a bad one, is
+		// the certificate's problem, even when X509KeyPair found the
+		// key's first.
+		if cerr := checkFirstCertificate(certPEM); cerr != nil {
+			return nil, &TLSFileError{File: certFile, Err: cerr}
+		}
 		return nil, &TLSFileError{Key: true, File: keyFile, Err: fmt.Errorf("%w (the certificate's: %s)", err, certFile)}
 	}
-	cert.Leaf = leaf
+	if cert.Leaf == nil {
+		// GODEBUG=x509keypairleaf=0 keeps X509KeyPair from setting it.
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, &TLSFileError{File: certFile, Err: fmt.Errorf("not a certificate: %w", err)}
+		}
+	}
 	return &cert, nil
 }
 
-// firstCertificate parses the first PEM certificate of data (the
-// server's), so that a certificate file holding none is reported as the
-// certificate's problem rather than the key's.
-func firstCertificate(data []byte) (*x509.Certificate, error) {
+// checkFirstCertificate checks that data's first PEM certificate (the
+// server's) parses, to tell a certificate file's problem from its key's.
+func checkFirstCertificate(data []byte) error {
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
 		if block == nil {
-			return nil, errors.New("no PEM CERTIFICATE block")
+			return errors.New("no PEM CERTIFICATE block")
 		}
 		if block.Type == "CERTIFICATE" {
-			c, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("not a certificate: %w", err)
+			if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+				return fmt.Errorf("not a certificate: %w", err)
 			}
-			return c, nil
+			return nil
 		}
 	}
 }

@@ -430,6 +430,7 @@ func TestServeTLSConfig(t *testing.T) {
 		return p
 	}
 	cert, key, otherKey := file("good.crt", good.cert), file("good.key", good.key), file("other.key", other.key)
+	garbled := file("garbled.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")}))
 	empty, missing := file("empty", nil), filepath.Join(dir, "missing")
 	for _, tc := range []struct {
 		name, cert, key string
@@ -441,6 +442,8 @@ func TestServeTLSConfig(t *testing.T) {
 		{"missing key", cert, missing, "serve: invalid configuration: serve: TLS key file " + missing + ": no such file or directory"},
 		{"empty certificate", empty, key, "serve: invalid configuration: serve: TLS certificate file " + empty + ": empty"},
 		{"key as certificate", key, key, "serve: invalid configuration: serve: TLS certificate file " + key + ": no PEM CERTIFICATE block"},
+		{"garbled certificate", garbled, key, "serve: invalid configuration: serve: TLS certificate file " + garbled + ": not a certificate: x509: malformed certificate"},
+		{"garbled certificate, certificate as key", garbled, cert, "serve: invalid configuration: serve: TLS certificate file " + garbled + ": not a certificate: x509: malformed certificate"},
 		{"mismatched pair", cert, otherKey, "serve: invalid configuration: serve: TLS key file " + otherKey + ": tls: private key does not match public key (the certificate's: " + cert + ")"},
 		{"certificate as key", cert, cert, "serve: invalid configuration: serve: TLS key file " + cert + `: tls: found a certificate rather than a key in the PEM for the private key (the certificate's: ` + cert + ")"},
 	} {
@@ -464,6 +467,28 @@ func TestServeTLSConfig(t *testing.T) {
 	var fe *TLSFileError
 	if err := CheckTLSFiles(cert, otherKey); !errors.As(err, &fe) || !fe.Key || fe.File != otherKey {
 		t.Errorf("CheckTLSFiles of a mismatched pair: %#v, want a TLSFileError of the key file", err)
+	}
+}
+
+// TestTLSPairLeaf: a loaded pair has its server certificate parsed (Leaf,
+// which the reload's log lines and the expiry metric read), also when
+// GODEBUG=x509keypairleaf=0 keeps tls.X509KeyPair from parsing it for us.
+func TestTLSPairLeaf(t *testing.T) {
+	ca := newTestCA(t)
+	files := newTLSFiles(t)
+	p := ca.issue(t, "leaf")
+	files.writePair(t, p)
+	for _, godebug := range []string{"", "x509keypairleaf=0"} {
+		t.Run("GODEBUG="+godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", godebug)
+			cert, err := loadTLSPair(files.cert, files.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cert.Leaf == nil || !bytes.Equal(cert.Leaf.Raw, p.der) || cert.Leaf.Subject.CommonName != "leaf" {
+				t.Errorf("Leaf = %v, want the certificate issued", cert.Leaf)
+			}
+		})
 	}
 }
 
