@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -288,8 +289,9 @@ func (c *Config) checkServe() []string {
 }
 
 // checkTLS checks that -tls-cert-file and -tls-key-file are set together
-// and load as a pair (serve loads them again at start). Its problems name
-// the file, never the key's content.
+// and load as a pair (serve loads them again at start), and that
+// -public-url is https with them. Its problems name the file, never the
+// key's content.
 func (c *Config) checkTLS() []string {
 	const (
 		certFlag = "-tls-cert-file (PREENROLL_TLS_CERT_FILE)"
@@ -304,17 +306,25 @@ func (c *Config) checkTLS() []string {
 	case sc.TLSCertFile == "":
 		return []string{fmt.Sprintf("%s needs %s: set both for https, or neither", keyFlag, certFlag)}
 	}
+	var problems []string
+	if u, err := url.Parse(sc.PublicURL); err == nil && u.Scheme == "http" {
+		// serve answers https only; even behind a proxy that takes http
+		// and speaks https to serve, an http URL puts the event hook, and
+		// the console's sign-in and cookies, on plain http.
+		problems = append(problems, fmt.Sprintf("-public-url (PREENROLL_PUBLIC_URL) %q is http, while %s makes serve answer https: give the https URL clients reach serve at",
+			sc.PublicURL, certFlag))
+	}
 	err := serve.CheckTLSFiles(sc.TLSCertFile, sc.TLSKeyFile)
 	if fe, ok := errors.AsType[*serve.TLSFileError](err); ok {
 		flag := "-tls-cert-file"
 		if fe.Key {
 			flag = "-tls-key-file"
 		}
-		return []string{fmt.Sprintf("%s: %s: %v", flag, fe.File, fe.Err)}
+		problems = append(problems, fmt.Sprintf("%s: %s: %v", flag, fe.File, fe.Err))
 	} else if err != nil {
-		return []string{err.Error()}
+		problems = append(problems, err.Error())
 	}
-	return nil
+	return problems
 }
 
 // tls reports whether serve answers https.

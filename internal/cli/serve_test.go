@@ -385,6 +385,12 @@ func TestServeTLSSettings(t *testing.T) {
 		{name: "console off loopback with -public-url",
 			args: slices.Concat(org, consoleApp, []string{"-listen", ":8443", "-tls-cert-file", cert, "-tls-key-file", key, "-public-url", "https://keys.example.com:8443"}),
 			want: got{cert, key}},
+		{name: "http -public-url", args: append(slices.Clone(org), "-tls-cert-file", cert, "-tls-key-file", key, "-public-url", "http://keys.example.com:8443"),
+			problems: []string{`-public-url (PREENROLL_PUBLIC_URL) "http://keys.example.com:8443" is http, while -tls-cert-file (PREENROLL_TLS_CERT_FILE) makes serve answer https: give the https URL clients reach serve at`}},
+		{name: "http -public-url on loopback, from the environment", env: map[string]string{"PREENROLL_PUBLIC_URL": "HTTP://127.0.0.1:8443"},
+			args:     append(slices.Clone(org), "-listen", "127.0.0.1:8443", "-tls-cert-file", cert, "-tls-key-file", key),
+			problems: []string{`-public-url (PREENROLL_PUBLIC_URL) "HTTP://127.0.0.1:8443" is http, while -tls-cert-file (PREENROLL_TLS_CERT_FILE) makes serve answer https: give the https URL clients reach serve at`}},
+		{name: "http -public-url without TLS: a proxy's", args: append(slices.Clone(org), "-public-url", "http://keys.example.com")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -411,5 +417,9 @@ func TestServeTLSSettings(t *testing.T) {
 	}
 	if strings.Contains(r.stderr+r.stdout, otherPEM) || strings.Contains(r.stderr+r.stdout, "PRIVATE KEY") {
 		t.Error("a private key was printed")
+	}
+	r = runCLI(t, append([]string{"serve"}, append(slices.Clone(org), "-tls-cert-file", cert, "-tls-key-file", key, "-public-url", "http://keys.example.com")...)...)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `-public-url (PREENROLL_PUBLIC_URL) "http://keys.example.com" is http, while -tls-cert-file`) {
+		t.Errorf("serve with TLS and an http -public-url: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }

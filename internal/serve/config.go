@@ -63,7 +63,8 @@ type Config struct {
 	// HTTP/2 is offered.
 	TLSCertFile, TLSKeyFile string
 	// PublicURL is the server's base URL as Okta reaches it; default
-	// http://<the listening address> (https:// with TLSCertFile).
+	// http://<the listening address> (https:// with TLSCertFile). With
+	// TLSCertFile it must be https.
 	PublicURL string
 	// RegisterHook makes serve register its event hook in the org at
 	// PublicURL + HookPath at start (okta's EnsureEventHook: created or
@@ -321,8 +322,11 @@ func (c Config) withDefaults() (Config, error) {
 		bad("TLSCertFile and TLSKeyFile: set both (serve answers https) or neither")
 	}
 	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		switch u, err := url.Parse(c.PublicURL); {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 			bad("PublicURL %q: want an absolute http(s) URL", c.PublicURL)
+		case u.Scheme == "http" && c.TLSCertFile != "":
+			bad("PublicURL %q with TLSCertFile: serve answers https, so its public URL is https (an http one would register the event hook, and put the console's sign-in and cookies, on plain http)", c.PublicURL)
 		}
 	}
 	positive := map[string]time.Duration{"SyncInterval": c.SyncInterval, "ShutdownTimeout": c.ShutdownTimeout,

@@ -415,8 +415,9 @@ func TestCertReloaderCheckDoesNotBlock(t *testing.T) {
 	}
 }
 
-// TestServeTLSConfig: the pair must be given whole and load: Run refuses
-// to start (ErrConfig) naming the file, never showing the key.
+// TestServeTLSConfig: the pair must be given whole and load, and the
+// public URL be https: Run refuses to start (ErrConfig) naming the file
+// (or the fields), never showing the key.
 func TestServeTLSConfig(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t)
@@ -434,22 +435,24 @@ func TestServeTLSConfig(t *testing.T) {
 	empty, missing := file("empty", nil), filepath.Join(dir, "missing")
 	for _, tc := range []struct {
 		name, cert, key string
+		publicURL       string
 		want            string
 	}{
-		{"cert only", cert, "", "serve: invalid configuration: TLSCertFile and TLSKeyFile: set both (serve answers https) or neither"},
-		{"key only", "", key, "serve: invalid configuration: TLSCertFile and TLSKeyFile: set both (serve answers https) or neither"},
-		{"missing certificate", missing, key, "serve: invalid configuration: serve: TLS certificate file " + missing + ": no such file or directory"},
-		{"missing key", cert, missing, "serve: invalid configuration: serve: TLS key file " + missing + ": no such file or directory"},
-		{"empty certificate", empty, key, "serve: invalid configuration: serve: TLS certificate file " + empty + ": empty"},
-		{"key as certificate", key, key, "serve: invalid configuration: serve: TLS certificate file " + key + ": no PEM CERTIFICATE block"},
-		{"garbled certificate", garbled, key, "serve: invalid configuration: serve: TLS certificate file " + garbled + ": not a certificate: x509: malformed certificate"},
-		{"garbled certificate, certificate as key", garbled, cert, "serve: invalid configuration: serve: TLS certificate file " + garbled + ": not a certificate: x509: malformed certificate"},
-		{"mismatched pair", cert, otherKey, "serve: invalid configuration: serve: TLS key file " + otherKey + ": tls: private key does not match public key (the certificate's: " + cert + ")"},
-		{"certificate as key", cert, cert, "serve: invalid configuration: serve: TLS key file " + cert + `: tls: found a certificate rather than a key in the PEM for the private key (the certificate's: ` + cert + ")"},
+		{"cert only", cert, "", "", "serve: invalid configuration: TLSCertFile and TLSKeyFile: set both (serve answers https) or neither"},
+		{"key only", "", key, "", "serve: invalid configuration: TLSCertFile and TLSKeyFile: set both (serve answers https) or neither"},
+		{"missing certificate", missing, key, "", "serve: invalid configuration: serve: TLS certificate file " + missing + ": no such file or directory"},
+		{"missing key", cert, missing, "", "serve: invalid configuration: serve: TLS key file " + missing + ": no such file or directory"},
+		{"empty certificate", empty, key, "", "serve: invalid configuration: serve: TLS certificate file " + empty + ": empty"},
+		{"key as certificate", key, key, "", "serve: invalid configuration: serve: TLS certificate file " + key + ": no PEM CERTIFICATE block"},
+		{"garbled certificate", garbled, key, "", "serve: invalid configuration: serve: TLS certificate file " + garbled + ": not a certificate: x509: malformed certificate"},
+		{"garbled certificate, certificate as key", garbled, cert, "", "serve: invalid configuration: serve: TLS certificate file " + garbled + ": not a certificate: x509: malformed certificate"},
+		{"mismatched pair", cert, otherKey, "", "serve: invalid configuration: serve: TLS key file " + otherKey + ": tls: private key does not match public key (the certificate's: " + cert + ")"},
+		{"certificate as key", cert, cert, "", "serve: invalid configuration: serve: TLS key file " + cert + `: tls: found a certificate rather than a key in the PEM for the private key (the certificate's: ` + cert + ")"},
+		{"http public URL", cert, key, "http://keys.example.com:8443", `serve: invalid configuration: PublicURL "http://keys.example.com:8443" with TLSCertFile: serve answers https, so its public URL is https (an http one would register the event hook, and put the console's sign-in and cookies, on plain http)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := Run(t.Context(), Config{Listen: "127.0.0.1:0", TLSCertFile: tc.cert, TLSKeyFile: tc.key, Logger: slog.New(slog.DiscardHandler)})
+			err := Run(t.Context(), Config{Listen: "127.0.0.1:0", TLSCertFile: tc.cert, TLSKeyFile: tc.key, PublicURL: tc.publicURL, Logger: slog.New(slog.DiscardHandler)})
 			if !errors.Is(err, ErrConfig) {
 				t.Fatalf("Run: %v, want ErrConfig", err)
 			}
