@@ -197,8 +197,8 @@ type Config struct {
 	// whether the clock moved (tests).
 	demoTick   time.Duration
 	demoTicked func(moved bool)
-	// tlsNow is the clock of the TLS certificate's reload checks
-	// (default time.Now; tests).
+	// tlsNow is the clock of the TLS certificate's reload checks and of
+	// the pacing of failed handshakes' warnings (default time.Now; tests).
 	tlsNow func() time.Time
 	// started, if set, is called with the server before OnListen (tests).
 	started func(*server)

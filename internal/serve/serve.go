@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	s.queue.marksFirst = !checker
 
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: log.New(httpErrorLog{s.log}, "", 0),
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: log.New(newHTTPErrorLog(s.log, cfg.tlsNow), "", 0),
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	srv.RegisterOnShutdown(s.stopConsole)
 	serveErr := make(chan error, 1)

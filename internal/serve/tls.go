@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/logpace"
 )
 
 // CertCheckInterval is how often, at most, serve looks at the modification
@@ -267,17 +269,46 @@ func (r *certReloader) pinnedClient() *http.Client {
 	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// httpErrorLog is the HTTP server's ErrorLog: its lines go to serve's
-// log, a failed TLS handshake (a scanner, a client that does not trust
-// the certificate) at debug level, anything else at warn.
-type httpErrorLog struct{ log *slog.Logger }
+// handshakeWarnEvery is how often, at most, a failed TLS handshake is
+// logged at warn level.
+const handshakeWarnEvery = time.Minute
+
+// httpErrorLog is the HTTP server's ErrorLog: its lines go to serve's log
+// at warn level. A failed TLS handshake (a scanner, a client that does not
+// trust the certificate: one sent without its chain, say) is something
+// anybody who reaches the port can cause, so its warnings are paced: the
+// first at once, then at most one per handshakeWarnEvery (by now), each
+// counting the failures since the previous one, which are logged at
+// debug level only.
+type httpErrorLog struct {
+	log        *slog.Logger
+	now        func() time.Time
+	handshakes *logpace.Pacer
+}
+
+func newHTTPErrorLog(log *slog.Logger, now func() time.Time) httpErrorLog {
+	return httpErrorLog{log: log, now: now, handshakes: &logpace.Pacer{Every: handshakeWarnEvery}}
+}
 
 func (h httpErrorLog) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
-	level := slog.LevelWarn
-	if strings.Contains(msg, "TLS handshake error") {
-		level = slog.LevelDebug
+	if !strings.Contains(msg, "TLS handshake error") {
+		h.log.LogAttrs(context.Background(), slog.LevelWarn, "serve: HTTP server", slog.String("error", msg))
+		return len(p), nil
 	}
-	h.log.Log(context.Background(), level, "serve: HTTP server", "error", msg)
+	attrs := []slog.Attr{slog.String("error", msg)}
+	if strings.Contains(msg, "remote error: tls:") && strings.Contains(msg, "certificate") {
+		// The client sent an alert about the certificate it was served.
+		attrs = append(attrs, slog.String("hint", "the client refused the certificate: if it is one that must reach serve (Okta, a browser), "+
+			"check that the certificate file holds the chain (the server's certificate, then the intermediates) and names the host the client asked for"))
+	}
+	warn, suppressed := h.handshakes.Allow(h.now())
+	if !warn {
+		h.log.LogAttrs(context.Background(), slog.LevelDebug, "serve: TLS handshake failed", attrs...)
+		return len(p), nil
+	}
+	attrs = append(attrs, slog.Int("suppressed", suppressed))
+	h.log.LogAttrs(context.Background(), slog.LevelWarn,
+		"serve: TLS handshake failed (at most one warning a minute; the others at debug level)", attrs...)
 	return len(p), nil
 }

@@ -534,3 +534,145 @@ func TestDemoTLS(t *testing.T) {
 		t.Errorf("console sign-in redirects to %q, want a redirect_uri under %s", resp.Header.Get("Location"), r.base)
 	}
 }
+
+// logRecord is a JSON log line of serve's.
+type logRecord struct {
+	Level, Msg, Error, Hint string
+	Suppressed              *int
+}
+
+// TestHTTPErrorLogPacesHandshakes: failed TLS handshakes are warned about
+// at most once a minute (serve's TLS clock), each warning counting the
+// failures since the previous one, logged at debug level meanwhile; a
+// client refusing the certificate gets a hint; the HTTP server's other
+// errors are warnings, never paced.
+func TestHTTPErrorLogPacesHandshakes(t *testing.T) {
+	clock := testclock.New(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
+	var logs syncio.Buffer
+	h := newHTTPErrorLog(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), clock.Now)
+	const (
+		refused  = "http: TLS handshake error from 192.0.2.1:40000: remote error: tls: bad certificate"
+		scanner  = "http: TLS handshake error from 192.0.2.2:40001: EOF"
+		accept   = "http: Accept error: accept tcp [::]:8443: accept4: too many open files; retrying in 5ms"
+		warnMsg  = "serve: TLS handshake failed (at most one warning a minute; the others at debug level)"
+		debugMsg = "serve: TLS handshake failed"
+	)
+	hint := "the client refused the certificate: if it is one that must reach serve (Okta, a browser), " +
+		"check that the certificate file holds the chain (the server's certificate, then the intermediates) and names the host the client asked for"
+	n := func(i int) *int { return &i }
+	steps := []struct {
+		at   time.Duration // since the start
+		line string
+		want logRecord
+	}{
+		{0, refused, logRecord{Level: "WARN", Msg: warnMsg, Error: refused, Hint: hint, Suppressed: n(0)}},
+		{time.Second, scanner, logRecord{Level: "DEBUG", Msg: debugMsg, Error: scanner}},
+		{time.Second, accept, logRecord{Level: "WARN", Msg: "serve: HTTP server", Error: accept}},
+		{time.Second, accept, logRecord{Level: "WARN", Msg: "serve: HTTP server", Error: accept}},
+		{59 * time.Second, refused, logRecord{Level: "DEBUG", Msg: debugMsg, Error: refused, Hint: hint}},
+		{time.Minute, scanner, logRecord{Level: "WARN", Msg: warnMsg, Error: scanner, Suppressed: n(2)}},
+		{time.Minute + time.Second, refused, logRecord{Level: "DEBUG", Msg: debugMsg, Error: refused, Hint: hint}},
+		{10 * time.Minute, scanner, logRecord{Level: "WARN", Msg: warnMsg, Error: scanner, Suppressed: n(1)}},
+	}
+	start := clock.Now()
+	var want, got []logRecord
+	for _, st := range steps {
+		if err := clock.Sleep(t.Context(), start.Add(st.at).Sub(clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Write([]byte(st.line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, st.want)
+	}
+	for line := range strings.Lines(logs.String()) {
+		var rec logRecord
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		got = append(got, rec)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log records (-want +got):\n%s", diff)
+	}
+}
+
+// TestServeTLSHandshakeRefusedWarned: a client that does not trust the
+// certificate serve answers with fails the handshake, and serve warns
+// (with the hint); the next failure within the minute is logged at debug
+// level, the one after the minute is warned about again, counting it.
+func TestServeTLSHandshakeRefusedWarned(t *testing.T) {
+	ca := newTestCA(t)
+	files := newTLSFiles(t)
+	files.writePair(t, ca.issue(t, "serve"))
+	clock := testclock.New(time.Now()) // the certificate is valid for a day of wall time
+	records := make(chan logRecord, 100)
+	cfg := Config{Listen: "127.0.0.1:0", DemoUsers: 0, SyncInterval: time.Hour, CatchUpInterval: -1, ShutdownTimeout: 10 * time.Second,
+		Console: Console{Off: true}, TLSCertFile: files.cert, TLSKeyFile: files.key, tlsNow: clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(handshakeRecords(records), &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	r := start(t, cfg)
+	// next returns the next record about a failed handshake (serve logs
+	// it after the client gave up).
+	next := func() logRecord {
+		t.Helper()
+		select {
+		case rec := <-records:
+			return rec
+		case <-time.After(30 * time.Second):
+		}
+		t.Fatal("no record of the failed handshake in 30 s")
+		return logRecord{}
+	}
+	refuse := func() {
+		t.Helper()
+		// Without the test CA: the client refuses the certificate.
+		hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		if _, err := hc.Get(r.base + "/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("GET without the CA: %v, want a certificate error", err)
+		}
+	}
+	type seen struct {
+		Level      string
+		Refused    bool // the error is the client's alert about the certificate
+		Hinted     bool
+		Suppressed *int
+	}
+	look := func(rec logRecord) seen {
+		return seen{rec.Level, strings.Contains(rec.Error, "remote error: tls: bad certificate"), rec.Hint != "", rec.Suppressed}
+	}
+	n := func(i int) *int { return &i }
+	var got []seen
+	refuse()
+	got = append(got, look(next()))
+	refuse()
+	got = append(got, look(next()))
+	if err := clock.Sleep(t.Context(), handshakeWarnEvery); err != nil {
+		t.Fatal(err)
+	}
+	refuse()
+	got = append(got, look(next()))
+	want := []seen{{"WARN", true, true, n(0)}, {"DEBUG", true, true, nil}, {"WARN", true, true, n(1)}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the failed handshakes logged (-want +got):\n%s", diff)
+	}
+}
+
+// handshakeRecords decodes each JSON log line written to it and sends
+// those about failed TLS handshakes on its channel, never blocking serve's
+// logging (a record that does not fit is dropped, and the test waiting
+// for it fails).
+type handshakeRecords chan<- logRecord
+
+func (w handshakeRecords) Write(p []byte) (int, error) {
+	var rec logRecord
+	if err := json.Unmarshal(p, &rec); err != nil {
+		return 0, err
+	}
+	if strings.HasPrefix(rec.Msg, "serve: TLS handshake failed") {
+		select {
+		case w <- rec:
+		default:
+		}
+	}
+	return len(p), nil
+}
