@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -198,11 +202,8 @@ const sqliteBusyTimeout = 10 * time.Second
 // It returns an error if the file cannot be opened, is not a database, or
 // has a schema newer than this package knows.
 func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("fulfillment: sqlite: path %q: want a file name", path)
-	}
-	if strings.ContainsAny(path, "?\x00") {
-		return nil, fmt.Errorf("fulfillment: sqlite: path %q contains '?' or NUL", path)
+	if err := checkSQLitePath(path); err != nil {
+		return nil, err
 	}
 	dsn := func(synchronous string) string {
 		return path + "?_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")" +
@@ -224,6 +225,133 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkSQLitePath checks a path given to OpenSQLite or InspectSQLite: a
+// file name, without the '?' the driver would take for its parameters.
+func checkSQLitePath(path string) error {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return fmt.Errorf("fulfillment: sqlite: path %q: want a file name", path)
+	}
+	if strings.ContainsAny(path, "?\x00") {
+		return fmt.Errorf("fulfillment: sqlite: path %q contains '?' or NUL", path)
+	}
+	return nil
+}
+
+// InspectSQLite reads the schema version of the SQLite database at path,
+// as [OpenSQLite] would find it, without creating, migrating or writing
+// anything: a preflight check, which may run beside programs using the
+// file (an older version among them) and as a user other than theirs.
+// Latest is the version OpenSQLite brings the schema to; Problems stays
+// empty (whether this process may write the file is the caller's to ask).
+//
+// A file that does not exist is an error wrapping [fs.ErrNotExist]:
+// nothing is created. An empty file has version 0 (OpenSQLite makes it a
+// database); a file that is not an SQLite database is an error, as it is
+// for OpenSQLite.
+//
+// The file is opened read-only. A database in WAL mode opened so would
+// still create its write-ahead log and its index (path-wal and path-shm)
+// when they are missing, owned by this process's user, who may not be
+// the one OpenSQLite runs as: so when there is no log (no path-wal, or an
+// empty one: every commit is in the file, as after the last program
+// closed it), the file alone is read, as immutable, which opens nothing
+// else, and the log looked for again after the read (a program that
+// began writing meanwhile has its read made again through the log). With
+// a log, the log and its index are read as they are; a log without its
+// index is an error, since reading it would create the index.
+func InspectSQLite(ctx context.Context, path string) (SchemaStatus, error) {
+	if err := checkSQLitePath(path); err != nil {
+		return SchemaStatus{}, err
+	}
+	st := SchemaStatus{Latest: len(sqliteMigrations)}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return st, fmt.Errorf("fulfillment: sqlite: %w", err) // *fs.PathError names the file
+	case fi.IsDir():
+		return st, fmt.Errorf("fulfillment: sqlite: %q is a directory", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return st, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	}
+	for range 2 {
+		logged, err := sqliteHasLog(abs)
+		if err != nil {
+			return st, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+		}
+		mode := "immutable=1"
+		if logged {
+			mode = "mode=ro"
+		}
+		st.Version, err = readSQLiteVersion(ctx, abs, mode)
+		if logged {
+			if err != nil {
+				return st, fmt.Errorf("fulfillment: sqlite: %q: read schema version: %w", path, err)
+			}
+			return st, nil
+		}
+		if again, lerr := sqliteHasLog(abs); lerr == nil && again {
+			continue // written while read: read again through the log
+		}
+		if err != nil {
+			return st, fmt.Errorf("fulfillment: sqlite: %q: read schema version: %w", path, err)
+		}
+		return st, nil
+	}
+	return st, fmt.Errorf("fulfillment: sqlite: %q: read schema version: the file changed while read", path)
+}
+
+// sqliteHasLog reports whether the database at path has a write-ahead log
+// holding commits: a non-empty path-wal. A log without its index
+// (path-shm) is an error, since reading it would create the index.
+func sqliteHasLog(path string) (bool, error) {
+	fi, err := os.Stat(path + "-wal")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case fi.Size() == 0:
+		return false, nil
+	}
+	if _, err := os.Stat(path + "-shm"); errors.Is(err, fs.ErrNotExist) {
+		return false, errors.New("its write-ahead log (-wal) has no index (-shm) beside it: not read, since reading it would create one; open the file as the user of the program that uses it")
+	} else if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// readSQLiteVersion reads the schema version of the database at the
+// absolute path, opened read-only with the URI parameter mode
+// ("mode=ro" or "immutable=1"): 0 without a migrations table.
+func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: mode +
+		"&_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")&_pragma=query_only(1)"}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path // a Windows drive: file:///C:/...
+	}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&tables); err != nil {
+		return 0, err
+	}
+	if tables == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&v); err != nil {
+		return 0, err
+	}
+	return v, nil
 }
 
 // SchemaVersion returns the version of the database's schema: the
