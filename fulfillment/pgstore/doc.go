@@ -37,6 +37,9 @@
 //     that needs Go to fill in existing rows runs it in the same
 //     transaction (0002's due column is filled in from each record's
 //     [fulfillment.Record.DueAt]); 0003 adds the documents table.
+//     [Inspect] reads the schema's version against the binary's, and the
+//     role's privileges, in a read-only transaction without the lock: a
+//     preflight check that migrates nothing under running instances.
 //
 // The store also counts its records by status
 // ([fulfillment.StatusCounter]) and keeps a due index

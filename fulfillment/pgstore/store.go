@@ -73,33 +73,9 @@ const maxSchemaLen = 63
 //
 // Errors name the host and database but never the password.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.schemaSet {
-		if err := checkSchema(o.schema); err != nil {
-			return nil, err
-		}
-	}
-	if o.maxConns < 0 {
-		return nil, fmt.Errorf("pgstore: WithMaxConns(%d): must not be negative", o.maxConns)
-	}
-	migrations, err := loadMigrations(migrationFiles)
+	o, migrations, pool, err := connect(ctx, url, opts)
 	if err != nil {
 		return nil, err
-	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		// pgconn's parse error quotes the URL with its password redacted.
-		return nil, fmt.Errorf("pgstore: %w", err)
-	}
-	if o.maxConns > 0 {
-		cfg.MaxConns = o.maxConns
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	s, err := open(ctx, pool, o.schema, migrations)
 	if err != nil {
@@ -110,6 +86,40 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		s.log = o.log
 	}
 	return s, nil
+}
+
+// connect checks Open's options, loads the migrations and makes the pool
+// (which connects on first use).
+func connect(ctx context.Context, url string, opts []Option) (options, []migration, *pgxpool.Pool, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.schemaSet {
+		if err := checkSchema(o.schema); err != nil {
+			return o, nil, nil, err
+		}
+	}
+	if o.maxConns < 0 {
+		return o, nil, nil, fmt.Errorf("pgstore: WithMaxConns(%d): must not be negative", o.maxConns)
+	}
+	migrations, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return o, nil, nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgconn's parse error quotes the URL with its password redacted.
+		return o, nil, nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if o.maxConns > 0 {
+		cfg.MaxConns = o.maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return o, nil, nil, fmt.Errorf("pgstore: %w", err)
+	}
+	return o, migrations, pool, nil
 }
 
 func checkSchema(name string) error {
@@ -126,19 +136,29 @@ func checkSchema(name string) error {
 	return nil
 }
 
-func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []migration) (*Store, error) {
+// resolveSchema connects and returns the schema the store is in: schema,
+// or the connection's current one if empty.
+func resolveSchema(ctx context.Context, pool *pgxpool.Pool, schema string) (string, error) {
 	if err := pool.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("pgstore: connect: %w", err)
+		return "", fmt.Errorf("pgstore: connect: %w", err)
 	}
-	if schema == "" {
-		var current *string
-		if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
-			return nil, fmt.Errorf("pgstore: read the current schema: %w", err)
-		}
-		if current == nil {
-			return nil, errors.New("pgstore: no schema of the connection's search_path exists; create one or use WithSchema")
-		}
-		schema = *current
+	if schema != "" {
+		return schema, nil
+	}
+	var current *string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+		return "", fmt.Errorf("pgstore: read the current schema: %w", err)
+	}
+	if current == nil {
+		return "", errors.New("pgstore: no schema of the connection's search_path exists; create one or use WithSchema")
+	}
+	return *current, nil
+}
+
+func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []migration) (*Store, error) {
+	schema, err := resolveSchema(ctx, pool, schema)
+	if err != nil {
+		return nil, err
 	}
 	if err := migrate(ctx, pool, schema, migrations); err != nil {
 		return nil, err

@@ -317,6 +317,12 @@ func TestOpenErrors(t *testing.T) {
 		if msg := err.Error(); !strings.HasPrefix(msg, "pgstore: ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, password) {
 			t.Errorf("%s: Open error = %q, want it to begin with pgstore:, contain %q and not the password", tc.name, msg, tc.want)
 		}
+		// Inspect connects as Open does, and fails the same way.
+		if _, err := Inspect(tc.ctx, tc.url, tc.opts...); err == nil {
+			t.Errorf("%s: Inspect succeeded, want an error", tc.name)
+		} else if msg := err.Error(); !strings.HasPrefix(msg, "pgstore: ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, password) {
+			t.Errorf("%s: Inspect error = %q, want it to begin with pgstore:, contain %q and not the password", tc.name, msg, tc.want)
+		}
 	}
 }
 
