@@ -239,10 +239,19 @@ type Console struct {
 // is taken for a mistake that would delete the audit trail.
 const MinAuditRetention = 24 * time.Hour
 
-// consoleEnabled reports whether the console is to be mounted.
-func (c *Config) consoleEnabled() bool {
+// ConsoleEnabled reports whether [Run] mounts the console: unless
+// Console.Off, always in the demo, and with an org when Console.ClientID
+// is set. It is the rule Run applies, for a program that must tell ahead
+// (a preflight check); c need not have its defaults applied.
+func (c *Config) ConsoleEnabled() bool {
 	return !c.Console.Off && (c.Demo() || c.Console.ClientID != "")
 }
+
+// CatchUpEnabled reports whether [Run] catches up from Okta's System Log
+// (see CatchUpInterval): unless CatchUpInterval is negative. It is the
+// rule Run applies, for a program that must tell ahead; c need not have
+// its defaults applied (a zero interval is the default one).
+func (c *Config) CatchUpEnabled() bool { return c.CatchUpInterval >= 0 }
 
 // Demo reports whether c runs the embedded demo (no Okta org).
 func (c *Config) Demo() bool { return c.OktaOrg == "" }
@@ -361,7 +370,7 @@ func (c Config) withDefaults() (Config, error) {
 		if c.Store == "" && c.StoreBackend == nil {
 			bad("Store: required with an Okta org (a SQLite file: keys in flight must survive a restart)")
 		}
-		if c.consoleEnabled() {
+		if c.ConsoleEnabled() {
 			if c.Console.AdminGroup == "" {
 				bad("Console.AdminGroup: required with Console.ClientID (the Okta group whose members may act)")
 			}
@@ -375,7 +384,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Console.AuditRetention > 0 && c.Console.AuditRetention < MinAuditRetention {
 		bad("Console.AuditRetention %v: want at least %v (or negative: kept for ever)", c.Console.AuditRetention, MinAuditRetention)
 	}
-	if c.consoleEnabled() && c.Console.SessionKey != "" && len(c.Console.SessionKey) < console.MinSessionKey {
+	if c.ConsoleEnabled() && c.Console.SessionKey != "" && len(c.Console.SessionKey) < console.MinSessionKey {
 		bad("Console.SessionKey: %d bytes, want at least %d", len(c.Console.SessionKey), console.MinSessionKey)
 	}
 	if len(problems) > 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -32,6 +33,49 @@ func TestCheckHookPath(t *testing.T) {
 		_, err := Config{OktaOrg: "https://example.okta.com", HookPath: tc.path}.withDefaults()
 		if tc.want != "" && (!errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("withDefaults(HookPath %q) = %v, want ErrConfig with %q", tc.path, err, tc.want)
+		}
+	}
+}
+
+// TestEnabled: ConsoleEnabled and CatchUpEnabled, the rules Run applies
+// and a preflight check asks ahead, give the same answer before and after
+// Run's defaults, and a catch-up that is on has a positive interval to
+// wait between passes.
+func TestEnabled(t *testing.T) {
+	t.Parallel()
+	const org = "https://example.okta.com"
+	for _, tc := range []struct {
+		name                 string
+		cfg                  Config
+		wantConsole, wantCUp bool
+	}{
+		{"demo", Config{}, true, true},
+		{"demo, console off", Config{Console: Console{Off: true}}, false, true},
+		{"demo, catch-up off", Config{CatchUpInterval: -1}, true, false},
+		{"org without a console app", Config{OktaOrg: org}, false, true},
+		{"org with a console app", Config{OktaOrg: org, Console: Console{ClientID: "0oaConsole", AdminGroup: "Admins"}}, true, true},
+		{"org with a console app turned off", Config{OktaOrg: org, Console: Console{ClientID: "0oaConsole", Off: true}}, false, true},
+		{"org, catch-up every minute", Config{OktaOrg: org, CatchUpInterval: time.Minute}, false, true},
+		{"org, catch-up off", Config{OktaOrg: org, CatchUpInterval: -1}, false, false},
+	} {
+		type enabled struct{ Console, CatchUp bool }
+		want := enabled{tc.wantConsole, tc.wantCUp}
+		if diff := cmp.Diff(want, enabled{tc.cfg.ConsoleEnabled(), tc.cfg.CatchUpEnabled()}); diff != "" {
+			t.Errorf("%s: before the defaults (-want +got):\n%s", tc.name, diff)
+		}
+		cfg := tc.cfg
+		if !cfg.Demo() {
+			cfg.HookSecret, cfg.Store = "hook-secret-0123456789", "keys.db"
+		}
+		d, err := cfg.withDefaults()
+		if err != nil {
+			t.Fatalf("%s: withDefaults: %v", tc.name, err)
+		}
+		if diff := cmp.Diff(want, enabled{d.ConsoleEnabled(), d.CatchUpEnabled()}); diff != "" {
+			t.Errorf("%s: after the defaults (-want +got):\n%s", tc.name, diff)
+		}
+		if d.CatchUpEnabled() != (d.CatchUpInterval > 0) {
+			t.Errorf("%s: CatchUpEnabled %v with the interval %v after the defaults", tc.name, d.CatchUpEnabled(), d.CatchUpInterval)
 		}
 	}
 }

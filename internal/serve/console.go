@@ -21,7 +21,7 @@ func (s *server) newConsole(base string) (http.Handler, error) {
 	case cfg.Console.Off:
 		s.log.Info("serve: console off: turned off in the configuration")
 		return nil, nil
-	case !cfg.consoleEnabled():
+	case !cfg.ConsoleEnabled():
 		s.log.Info("serve: console off: no Okta OIDC app is configured for it (the console's client ID, secret and admin group)")
 		return nil, nil
 	}

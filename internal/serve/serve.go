@@ -150,7 +150,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	closers = append(closers, s.stopConsole)
 	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.wake)
 	s.queue.done = cfg.eventDone
-	s.queue.catchUp = cfg.CatchUpInterval > 0
+	s.queue.catchUp = cfg.CatchUpEnabled()
 	_, checker := s.store.(fulfillment.EventChecker)
 	s.queue.marksFirst = !checker
 
@@ -205,7 +205,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		s.log.Warn("serve: no Yubico token: order-only (events are recorded; another program on this store runs Sync)")
 	}
 	loops.Go(func() { s.probeLoop(work) })
-	if cfg.CatchUpInterval > 0 {
+	if cfg.CatchUpEnabled() {
 		loops.Go(func() { s.catchUpLoop(work) })
 	}
 	if s.demo != nil {
