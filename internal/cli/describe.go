@@ -29,14 +29,7 @@ func describe(ctx context.Context, err error) string {
 	case unreachable(ctx, err):
 		return remote(err) + " unreachable: " + oneLine(err)
 	case errors.As(err, &te) && te.StatusCode != 0:
-		s := fmt.Sprintf("Okta refused the service app's token request: HTTP %d %s: %s", te.StatusCode, te.ErrorCode, te.Description)
-		if hint := tokenHints[te.ErrorCode]; hint != "" {
-			s += " (" + hint + ")"
-		}
-		if te.RequestID != "" {
-			s += " (Okta request ID " + te.RequestID + ")"
-		}
-		return safe(s)
+		return describeToken(te, "", tokenHints[te.ErrorCode])
 	case errors.As(err, &oe):
 		s := fmt.Sprintf("Okta: HTTP %d %s: %s", oe.StatusCode, oe.ErrorCode, oe.ErrorSummary)
 		for _, c := range oe.Causes {
@@ -54,6 +47,26 @@ func describe(ctx context.Context, err error) string {
 		return safe(s)
 	}
 	return oneLine(err)
+}
+
+// describeToken says why Okta's token endpoint refused the service app,
+// on one terminal-safe line: Okta's status, error code and description,
+// then hint in parentheses (if not empty) and Okta's request ID. asked
+// names what the token was asked for ("for okta.logs.read"); empty, the
+// line speaks of the service app's token request.
+func describeToken(te *okta.TokenError, asked, hint string) string {
+	s := "Okta refused the service app's token request"
+	if asked != "" {
+		s = "Okta refused the service app a token " + asked
+	}
+	s += fmt.Sprintf(": HTTP %d %s: %s", te.StatusCode, te.ErrorCode, te.Description)
+	if hint != "" {
+		s += " (" + hint + ")"
+	}
+	if te.RequestID != "" {
+		s += " (Okta request ID " + te.RequestID + ")"
+	}
+	return safe(s)
 }
 
 // tokenHints say what to check when Okta's token endpoint refuses the

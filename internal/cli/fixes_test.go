@@ -84,6 +84,37 @@ func TestDescribeEscapes(t *testing.T) {
 	}
 }
 
+// TestDescribeToken: Okta's refusal of a token request reads the same
+// wherever it is reported (describe, doctor's lines, sync's catch-up):
+// what was asked for, status, error code, description, the hint given,
+// the request ID; quoted for the terminal when Okta's text holds an
+// escape.
+func TestDescribeToken(t *testing.T) {
+	t.Parallel()
+	te := &okta.TokenError{Op: "list users", StatusCode: 400, ErrorCode: "invalid_scope",
+		Description: "The following scopes are not granted to the client: okta.logs.read\x1b[2J", RequestID: "req1"}
+	noID := &okta.TokenError{Op: "list users", StatusCode: 401, ErrorCode: "invalid_client", Description: "The client_assertion signature is invalid."}
+	for _, tc := range []struct {
+		name, asked, hint string
+		te                *okta.TokenError
+		want              string
+	}{
+		{"describe's", "", tokenHints["invalid_scope"], te,
+			`"Okta refused the service app's token request: HTTP 400 invalid_scope: The following scopes are not granted to the client: okta.logs.read\x1b[2J` +
+				` (grant the scopes to the app in Okta, or ask for fewer with -okta-scopes) (Okta request ID req1)"`},
+		{"a scope, no hint", "for okta.logs.read", "", te,
+			`"Okta refused the service app a token for okta.logs.read: HTTP 400 invalid_scope: The following scopes are not granted to the client: okta.logs.read\x1b[2J (Okta request ID req1)"`},
+		{"no request ID", "", "", noID, "Okta refused the service app's token request: HTTP 401 invalid_client: The client_assertion signature is invalid."},
+	} {
+		if diff := cmp.Diff(tc.want, describeToken(tc.te, tc.asked, tc.hint)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	if got, want := describe(t.Context(), fmt.Errorf("okta: list users: %w", te)), describeToken(te, "", tokenHints["invalid_scope"]); got != want {
+		t.Errorf("describe = %q, want describeToken's %q", got, want)
+	}
+}
+
 // TestBatchOktaUnreachable: every row fails with "Okta unreachable" (not
 // "invalid, fix them"), with one notice per retry, after one user's
 // retries rather than every user's.

@@ -290,11 +290,7 @@ func reportCatchUp(ctx context.Context, w io.Writer, err error) {
 	var te *okta.TokenError
 	switch {
 	case errors.As(err, &te) && te.ErrorCode == "invalid_scope":
-		s := fmt.Sprintf("%s: Okta refused the service app a token for okta.logs.read: HTTP %d %s: %s", prefix, te.StatusCode, te.ErrorCode, te.Description)
-		if te.RequestID != "" {
-			s += " (Okta request ID " + te.RequestID + ")"
-		}
-		fmt.Fprintln(w, safe(s))
+		fmt.Fprintln(w, prefix+": "+describeToken(te, "for "+okta.ScopeLogsRead, ""))
 		fmt.Fprintln(w, grant)
 	case errors.Is(err, okta.ErrForbidden):
 		report(ctx, w, prefix, err)
