@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/httpclient"
@@ -140,11 +141,17 @@ func newOktaClientScoped(inv *Invocation, scopes []string) (*okta.Client, error)
 // newYubicoClient makes the YubiEnterprise client, reporting slow requests
 // and retries like Okta's.
 func newYubicoClient(inv *Invocation) (*yubico.Client, error) {
+	return newYubicoClientTimeout(inv, httpclient.DefaultTimeout)
+}
+
+// newYubicoClientTimeout is newYubicoClient whose requests time out after
+// timeout.
+func newYubicoClientTimeout(inv *Invocation, timeout time.Duration) (*yubico.Client, error) {
 	cfg := inv.Config
 	w := &waitReporter{service: "Yubico", w: inv.Stderr, base: httpclient.DefaultTransport(), clock: inv.clock(),
-		slowAfter: inv.deps.slowAfter, timeout: httpclient.DefaultTimeout}
+		slowAfter: inv.deps.slowAfter, timeout: timeout}
 	opts := []yubico.Option{
-		yubico.WithHTTPClient(&http.Client{Timeout: httpclient.DefaultTimeout, Transport: w}),
+		yubico.WithHTTPClient(&http.Client{Timeout: timeout, Transport: w}),
 		yubico.WithClock(w),
 		yubico.WithUserAgent("preenroll-cli"),
 	}

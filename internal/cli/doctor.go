@@ -1,19 +1,24 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/pgstore"
 	"github.com/preenroll/preenroll/internal/httpclient"
 	"github.com/preenroll/preenroll/internal/serve"
 	"github.com/preenroll/preenroll/okta"
@@ -28,19 +33,27 @@ func init() {
 settings (the same flags, PREENROLL_* variables and config file), runs every
 check below that applies, and prints one line per check: ok, or FAIL with the
 reason and what to do. It goes on after a failure, so every problem shows at
-once. It changes nothing at Okta or Yubico: every call it makes is a read.
-Run it as the user serve runs as, so that it reads the files serve will.
+once. It changes nothing: every call it makes at Okta and Yubico is a read,
+and it reads the store without migrating or writing it, so that it may run
+beside serve instances of another version on a shared store. Run it as the
+user serve runs as, so that it reads the files serve will.
 
 The checks, in order:
   settings    serve's own validation (bad settings: reported as serve
               reports them, exit 2, nothing else checked).
-  store       -store opens: a PostgreSQL database connects, an existing
-              SQLite file opens. Opening brings the store's schema up to
-              date, as serve does at start (so run doctor with the binary
-              you are about to start, not beside an older serve on the same
-              store); the line reports the schema version. A SQLite file
-              that does not exist yet is not created (serve creates it, as
-              its user).
+  listen      -listen can be bound (and is released at once): not in use,
+              and not a port below 1024 without CAP_NET_BIND_SERVICE.
+  store       -store's schema version against this binary's, read without
+              migrating: up to date, or "serve will migrate it to M" at
+              start, or newer than this binary (serve refuses to start on
+              it: run the version that migrated it, or a later one).
+              PostgreSQL: the database connects, and the role has what
+              serve needs (CREATE on the schema, which serve's start uses
+              even with nothing to migrate; its statements' privileges on
+              the tables; ownership of the tables when serve will migrate
+              them). SQLite: the file opens for writing as this user. A
+              SQLite file that does not exist yet is not created (serve
+              creates it, as its user).
   okta org    -okta-org answers: its OpenID configuration (no credentials).
   okta credentials
               the API token, or the service app's token for -okta-scopes
@@ -68,6 +81,11 @@ The checks, in order:
               Okta under exactly that name (the console compares the ID
               token's groups claim exactly).
 
+Each check of a remote is bounded by three of serve's request timeouts
+(-okta-timeout, which serve's Okta and Yubico clients both use, as doctor's
+do: a request is tried up to three times) and the waits between them; the
+store's by 30 seconds.
+
 Not checked: whether Okta can reach -public-url (only Okta's side can tell:
 serve verifies its hook at start and /readyz fails until Okta delivers), the
 hook secret and the console's client secret beyond their files (only Okta
@@ -89,8 +107,10 @@ const (
 
 // doctor runs the checks and prints their lines.
 type doctor struct {
-	inv    *Invocation
-	cfg    *Config
+	inv *Invocation
+	cfg *Config
+	// serve is what serve would run with (serveSettings), for its rules.
+	serve  serve.Config
 	failed int
 	ran    int
 	// oktaRefused is set when Okta refused the credentials: the checks
@@ -120,20 +140,37 @@ func (d *doctor) fail(name, reason, todo string) {
 	d.line(checkFail, name, reason)
 }
 
-// checkContext bounds one check: a few of Okta's request timeouts (the
-// clients retry what may succeed on a second try).
+// checkAttempts is how many of serve's request timeouts a check of Okta or
+// Yubico may take: the clients try a request up to three times, waiting
+// up to retryWaits in all between the attempts (their backoffs: 0.5 s,
+// then 1 s at most).
+const (
+	checkAttempts = 3
+	retryWaits    = 2 * time.Second
+)
+
+// storeCheckTimeout bounds the store's check. serve waits on the store at
+// start without a bound of its own (a PostgreSQL URL's connect_timeout
+// applies, to doctor too); reading a schema version takes no lock a
+// running serve holds, and SQLite's busy timeout (10 s) is shorter.
+const storeCheckTimeout = 30 * time.Second
+
+// checkContext bounds one check of Okta or Yubico: a few of the request
+// timeout serve's clients use (serve.Config.HTTPTimeout, -okta-timeout, for
+// both), so that a check is cut where serve's call would be, not sooner.
 func (d *doctor) checkContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, 3*d.cfg.OktaTimeout)
+	return context.WithTimeout(ctx, checkAttempts*d.serve.HTTPTimeout+retryWaits)
 }
 
 // runDoctor runs the checks (the settings were checked by prepare, as
 // serve's).
 func runDoctor(ctx context.Context, inv *Invocation) int {
-	d := &doctor{inv: inv, cfg: inv.Config}
+	d := &doctor{inv: inv, cfg: inv.Config, serve: serveSettings(inv.Config, nil)}
 	d.line(checkOK, "settings", "serve's checks passed ("+d.settingsSummary()+")")
 	if d.cfg.Fake() {
 		d.line(checkOff, "okta", "no -okta-org: serve runs the demo on in-process fakes, with nothing to reach")
 	} else {
+		d.checkListen()
 		d.checkStore(ctx)
 		oc := d.checkOkta(ctx)
 		d.checkYubico(ctx)
@@ -167,13 +204,13 @@ func (d *doctor) settingsSummary() string {
 	if cfg.yubicoToken == nil {
 		parts = append(parts, "order-only")
 	}
-	if consoleOn(cfg) {
+	if d.serve.ConsoleEnabled() {
 		parts = append(parts, "console")
 	}
 	if cfg.Serve.PublicURL != "" {
 		parts = append(parts, "hook registered at -public-url")
 	}
-	if catchUpOn(cfg) {
+	if d.serve.CatchUpEnabled() {
 		parts = append(parts, "catch-up")
 	}
 	return strings.Join(parts, ", ")
@@ -196,58 +233,103 @@ func storeName(v string) string {
 	return "PostgreSQL " + u.Host + u.Path
 }
 
-// consoleOn reports whether serve mounts the console (with an org).
-func consoleOn(cfg *Config) bool {
-	return cfg.Serve.ConsoleClientID != "" && (cfg.Serve.Console == nil || *cfg.Serve.Console)
+// checkListen binds -listen as serve will at start, and releases it at
+// once.
+func (d *doctor) checkListen() {
+	const name = "listen"
+	addr := cmp.Or(d.serve.Listen, serve.DefaultListen)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		reason, todo := listenProblem(addr, err)
+		d.fail(name, reason, todo)
+		return
+	}
+	bound := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		d.fail(name, fmt.Sprintf("%s bound, but not released: %s", addr, oneLine(err)), "")
+		return
+	}
+	d.line(checkOK, name, fmt.Sprintf("%s bound (%s) and released: serve can listen on it", addr, bound))
 }
 
-// catchUpOn reports whether serve runs the System Log catch-up (on unless
-// -catch-up-interval is 0s).
-func catchUpOn(cfg *Config) bool { return cfg.Serve.CatchUpInterval >= 0 }
+// listenProblem says why -listen could not be bound, and what to do.
+func listenProblem(addr string, err error) (reason, todo string) {
+	const flag = "-listen (PREENROLL_LISTEN)"
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return addr + " is in use: another program listens on it (a serve already running?)",
+			"stop it, or set " + flag + " to a free port"
+	case errors.Is(err, syscall.EACCES):
+		return addr + ": permission denied (privileged port: needs CAP_NET_BIND_SERVICE)",
+			"grant serve's unit AmbientCapabilities=CAP_NET_BIND_SERVICE (see deploy/preenroll.service; doctor run outside the unit does not have it), or set " + flag + " to a port from 1024 up"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return addr + ": no interface of this host has that address", "set " + flag + " to an address of this host, or :PORT for all"
+	}
+	return oneLine(err), "check " + flag + ": host:port"
+}
 
-// checkStore opens the store as serve does and reads its schema version.
+// checkStore reads the store's schema as serve will find it at start,
+// without opening the store for use: nothing is created, migrated or
+// written (an older serve may still run on a shared store).
 func (d *doctor) checkStore(ctx context.Context) {
 	const name = "store"
 	spec, _ := parseStore(d.cfg.Store) // checked with the settings
-	if spec.sqlite != "" {
-		switch fi, err := os.Stat(spec.sqlite); {
-		case errors.Is(err, fs.ErrNotExist):
+	what := storeName(d.cfg.Store)
+	cctx, cancel := context.WithTimeout(ctx, storeCheckTimeout)
+	defer cancel()
+	var st fulfillment.SchemaStatus
+	var err error
+	todo := "grant the role what it lacks, or run serve as a role that has it"
+	switch {
+	case spec.postgres != "":
+		if st, err = pgstore.Inspect(cctx, spec.postgres); err != nil {
+			d.fail(name, oneLine(err), "check -store (PREENROLL_STORE): the host, port, database and role, and that the database accepts connections from here")
+			return
+		}
+	case spec.sqlite != "":
+		todo = "run doctor as serve's user: serve's user must read and write the file and its directory"
+		if st, err = fulfillment.InspectSQLite(cctx, spec.sqlite); errors.Is(err, fs.ErrNotExist) {
+			// Its directory exists: checked with the settings.
 			d.line(checkOK, name, fmt.Sprintf("SQLite %s does not exist yet: serve creates it at start (not created here, so that it belongs to serve's user)", spec.sqlite))
 			return
-		case err != nil:
-			d.fail(name, oneLine(err), "check -store (PREENROLL_STORE) and that serve's user may read and write it")
-			return
-		case fi.IsDir():
-			d.fail(name, fmt.Sprintf("SQLite %s is a directory", spec.sqlite), "set -store (PREENROLL_STORE) to a file in it, e.g. "+strings.TrimSuffix(spec.sqlite, "/")+"/keys.db")
+		} else if err != nil {
+			fix := "check -store (PREENROLL_STORE): a SQLite file serve's user may read and write"
+			if fi, serr := os.Stat(spec.sqlite); serr == nil && fi.IsDir() {
+				fix = "set -store (PREENROLL_STORE) to a file in it, e.g. " + strings.TrimSuffix(spec.sqlite, "/") + "/keys.db"
+			}
+			d.fail(name, oneLine(err), fix)
 			return
 		}
-	}
-	cctx, cancel := d.checkContext(ctx)
-	defer cancel()
-	db, closeStore, err := openStore(cctx, d.cfg.Store, nil)
-	if err != nil {
-		todo := "check -store (PREENROLL_STORE) and that serve's user may read and write the file and its directory"
-		if spec.postgres != "" {
-			todo = "check -store (PREENROLL_STORE): the host, port, database and role, and that the database accepts connections from here"
+		// serve opens the file read-write: opening it so writes nothing.
+		if f, err := os.OpenFile(spec.sqlite, os.O_RDWR, 0); err != nil {
+			st.Problems = append(st.Problems, "this user may not open it for writing: "+oneLine(err))
+		} else {
+			f.Close()
 		}
-		d.fail(name, oneLine(err), todo)
+	default:
+		d.line(checkOK, name, what+": nothing to check")
 		return
 	}
-	defer closeStore()
-	what := storeName(d.cfg.Store)
-	vs, ok := db.(interface {
-		SchemaVersion(context.Context) (int, error)
-	})
-	if !ok {
-		d.line(checkOK, name, what+" opened")
-		return
+	switch {
+	case st.Newer():
+		d.fail(name, fmt.Sprintf("%s: schema %d, newer than this binary's %d: serve refuses to start on it", what, st.Version, st.Latest),
+			"run the version that migrated it, or a later one (every instance on a store runs one version)")
+	case len(st.Problems) > 0:
+		d.fail(name, fmt.Sprintf("%s: %s, but %s", what, schemaPlan(st), strings.Join(st.Problems, "; ")), todo)
+	default:
+		d.line(checkOK, name, what+": "+schemaPlan(st))
 	}
-	v, err := vs.SchemaVersion(cctx)
-	if err != nil {
-		d.fail(name, what+" opened, but its schema version could not be read: "+oneLine(err), "check the role's rights on the store's tables")
-		return
+}
+
+// schemaPlan says what serve will do with a store's schema at start.
+func schemaPlan(st fulfillment.SchemaStatus) string {
+	switch {
+	case st.Version == 0:
+		return fmt.Sprintf("no schema yet; serve will create it (schema %d) at start", st.Latest)
+	case st.Migrates():
+		return fmt.Sprintf("schema %d; serve will migrate it to %d at start (doctor migrated nothing: start every instance on the store with this version)", st.Version, st.Latest)
 	}
-	d.line(checkOK, name, fmt.Sprintf("%s opened, schema version %d (brought up to date if it was older, as serve does at start)", what, v))
+	return fmt.Sprintf("schema %d, up to date", st.Version)
 }
 
 // checkOkta checks the org, the credentials and, for a service app, each
@@ -287,7 +369,7 @@ func (d *doctor) checkOkta(ctx context.Context) *okta.Client {
 	case err == nil:
 		d.line(checkOK, "okta credentials", fmt.Sprintf("%s accepted; read %d user", credentials, len(users)))
 	case isToken && te.ErrorCode == "invalid_scope":
-		d.fail("okta credentials", fmt.Sprintf("Okta refused the service app a token for -okta-scopes together (serve asks for them in one token): HTTP %d %s: %s", te.StatusCode, te.ErrorCode, te.Description),
+		d.fail("okta credentials", describeToken(te, "for -okta-scopes together (serve asks for them in one token)", ""),
 			"the scope lines below name the grants missing")
 	case isToken:
 		refused = true
@@ -313,7 +395,7 @@ func (d *doctor) checkOkta(ctx context.Context) *okta.Client {
 	if cfg.Serve.PublicURL != "" {
 		d.read(ctx, "okta event hooks", oc, readHooks, false, "")
 	}
-	if catchUpOn(cfg) {
+	if d.serve.CatchUpEnabled() {
 		d.read(ctx, "okta system log", oc, readLog, false, "")
 	}
 	return oc
@@ -332,7 +414,7 @@ func (d *doctor) skipOkta(why string) {
 		if cfg.Serve.PublicURL != "" {
 			names = append(names, "okta event hooks")
 		}
-		if catchUpOn(cfg) {
+		if d.serve.CatchUpEnabled() {
 			names = append(names, "okta system log")
 		}
 	}
@@ -347,7 +429,7 @@ func (d *doctor) skipOkta(why string) {
 func (d *doctor) scopes() []string {
 	cfg := d.cfg
 	out := slices.Clone(cfg.OktaScopes)
-	if catchUpOn(cfg) && !slices.Contains(out, okta.ScopeLogsRead) {
+	if d.serve.CatchUpEnabled() && !slices.Contains(out, okta.ScopeLogsRead) {
 		out = append(out, okta.ScopeLogsRead)
 	}
 	for _, s := range d.neededScopes() {
@@ -472,7 +554,7 @@ func (d *doctor) read(ctx context.Context, name string, c *okta.Client, r reader
 		d.line(checkOK, name, got)
 	case isToken && te.ErrorCode == "invalid_scope" && scoped:
 		scope := strings.TrimPrefix(name, "okta scope ")
-		d.fail(name, fmt.Sprintf("Okta refused the service app a token for %s: HTTP %d %s: %s", scope, te.StatusCode, te.ErrorCode, te.Description),
+		d.fail(name, describeToken(te, "for "+scope, ""),
 			"grant "+scope+" to the service app in Okta (the app's Okta API Scopes tab)"+todo)
 	case isToken:
 		d.fail(name, describe(ctx, err), "")
@@ -501,7 +583,7 @@ func (d *doctor) checkYubico(ctx context.Context) {
 		d.line(checkOff, "yubico", "no -yubico-token-file: serve is order-only (another program on the store runs Sync)")
 		return
 	}
-	yc, err := newYubicoClient(d.inv)
+	yc, err := newYubicoClientTimeout(d.inv, d.serve.HTTPTimeout) // serve's
 	if err != nil {
 		d.fail("yubico api", oneLine(err), "check -yubico-api and -yubico-jwks")
 		return
@@ -537,7 +619,7 @@ func (d *doctor) checkYubico(ctx context.Context) {
 // and that its groups exist.
 func (d *doctor) checkConsole(ctx context.Context, oc *okta.Client) {
 	cfg := d.cfg
-	if !consoleOn(cfg) {
+	if !d.serve.ConsoleEnabled() {
 		d.line(checkOff, "console", "no -console-client-id (or -console=false): serve mounts no console")
 		return
 	}
@@ -549,7 +631,7 @@ func (d *doctor) checkConsole(ctx context.Context, oc *okta.Client) {
 		// again would wait out the timeouts a second time.
 		d.line(checkSkip, "console oidc", "the org did not answer")
 	} else {
-		hc := &http.Client{Timeout: cfg.OktaTimeout, Transport: httpclient.DefaultTransport()}
+		hc := &http.Client{Timeout: d.serve.HTTPTimeout, Transport: httpclient.DefaultTransport()}
 		cctx, cancel := d.checkContext(ctx)
 		p, err := oidc.NewProvider(oidc.ClientContext(cctx, hc), oc.OrgURL())
 		cancel()

@@ -1,19 +1,29 @@
 package cli
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/pgstore"
+	"github.com/preenroll/preenroll/internal/pgtest"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -62,6 +72,7 @@ func newDoctorDeployment(t *testing.T, o doctorOptions) doctorDeployment {
 	db.Close()
 	d := doctorDeployment{org: org, yubico: y, env: map[string]string{
 		"PREENROLL_OKTA_ORG":                   org.URL(),
+		"PREENROLL_LISTEN":                     "127.0.0.1:0", // bound by doctor: a port of its own
 		"PREENROLL_STORE":                      store,
 		"PREENROLL_YUBICO_API":                 y.URL(),
 		"PREENROLL_YUBICO_JWKS":                y.ConsoleURL(),
@@ -121,9 +132,10 @@ var serveScopes = append(oauthScopes("serve"), okta.ScopeLogsRead)
 // what to do, and the exit code says whether any failed.
 func TestDoctor(t *testing.T) {
 	t.Parallel()
-	apiToken := []string{"ok settings", "ok store", "ok okta org", "ok okta credentials", "ok okta event hooks", "ok okta system log",
+	latest := sqliteLatest(t)
+	apiToken := []string{"ok settings", "ok listen", "ok store", "ok okta org", "ok okta credentials", "ok okta event hooks", "ok okta system log",
 		"ok yubico api", "ok yubico jwks", "ok console oidc", "ok console admin group", "ok console read-only group"}
-	serviceApp := []string{"ok settings", "ok store", "ok okta org", "ok okta credentials",
+	serviceApp := []string{"ok settings", "ok listen", "ok store", "ok okta org", "ok okta credentials",
 		"ok okta scope okta.users.manage", "ok okta scope okta.users.read", "ok okta scope okta.groups.read",
 		"ok okta scope okta.eventHooks.manage", "ok okta scope okta.logs.read",
 		"ok yubico api", "ok yubico jwks", "ok console oidc", "ok console admin group", "ok console read-only group"}
@@ -152,7 +164,8 @@ func TestDoctor(t *testing.T) {
 	}{
 		{name: "API token: all ok", wantCode: ExitOK, want: apiToken,
 			wantIn: map[string][]string{
-				"store":               {"SQLite ", "schema version "},
+				"store":               {"SQLite ", fmt.Sprintf("keys.db: schema %d, up to date", latest)},
+				"listen":              {"127.0.0.1:0 bound (127.0.0.1:", ") and released: serve can listen on it"},
 				"okta credentials":    {"the API token of -okta-token-file", "read 1 user"},
 				"okta event hooks":    {`serve's not yet registered`},
 				"console admin group": {`"Preenroll Admins" exists (00g`},
@@ -177,7 +190,7 @@ func TestDoctor(t *testing.T) {
 			change: func(t *testing.T, d *doctorDeployment) {
 				d.env["PREENROLL_OKTA_SCOPES"] = "okta.users.manage,okta.users.read"
 			},
-			wantCode: ExitFailed, want: []string{"ok settings", "ok store", "ok okta org", "ok okta credentials",
+			wantCode: ExitFailed, want: []string{"ok settings", "ok listen", "ok store", "ok okta org", "ok okta credentials",
 				"ok okta scope okta.users.manage", "ok okta scope okta.users.read", "ok okta scope okta.logs.read", "FAIL okta scope okta.eventHooks.manage",
 				"ok yubico api", "ok yubico jwks", "ok console oidc", "ok console admin group", "ok console read-only group"},
 			wantIn: map[string][]string{"okta scope okta.eventHooks.manage": {"not in -okta-scopes: serve registers its event hook at -public-url with it"}}},
@@ -240,7 +253,7 @@ func TestDoctor(t *testing.T) {
 				d.env["PREENROLL_CATCH_UP_INTERVAL"] = "0s"
 				d.env["PREENROLL_STORE"] = filepath.Join(t.TempDir(), "new.db")
 			},
-			want: []string{"ok settings", "ok store", "ok okta org", "ok okta credentials", "off yubico", "off console"},
+			want: []string{"ok settings", "ok listen", "ok store", "ok okta org", "ok okta credentials", "off yubico", "off console"},
 			wantIn: map[string][]string{
 				"settings": {"API token, store SQLite ", "new.db, order-only"},
 				"store":    {"new.db does not exist yet: serve creates it at start (not created here"},
@@ -249,7 +262,28 @@ func TestDoctor(t *testing.T) {
 				if _, err := os.Stat(d.env["PREENROLL_STORE"]); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("doctor made the store: stat: %v", err)
 				}
+				if es, err := os.ReadDir(filepath.Dir(d.env["PREENROLL_STORE"])); err != nil || len(es) > 0 {
+					t.Errorf("doctor left files beside the store it did not make: %v, %v", es, err)
+				}
 			}},
+		{name: "SQLite schema newer than this binary", wantCode: ExitFailed,
+			change: func(t *testing.T, d *doctorDeployment) {
+				addMigration(t, d.env["PREENROLL_STORE"], latest+1)
+			},
+			want: with(apiToken, "FAIL store"),
+			wantIn: map[string][]string{"store": {fmt.Sprintf("schema %d, newer than this binary's %d: serve refuses to start on it", latest+1, latest),
+				"run the version that migrated it, or a later one"}}},
+		{name: "-listen in use", wantCode: ExitFailed,
+			change: func(t *testing.T, d *doctorDeployment) {
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { l.Close() }) // held while doctor runs
+				d.env["PREENROLL_LISTEN"] = l.Addr().String()
+			},
+			want:   with(apiToken, "FAIL listen"),
+			wantIn: map[string][]string{"listen": {" is in use: another program listens on it", "stop it, or set -listen (PREENROLL_LISTEN) to a free port"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -372,6 +406,295 @@ func TestDoctorHookPath(t *testing.T) {
 		r := invocation{env: d.env}.run(t, "doctor")
 		if r.code != ExitUsage || r.stdout != "" || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("doctor -hook-path %q: exit %d, want %d and %q; stdout:\n%s\nstderr:\n%s", tc.path, r.code, ExitUsage, tc.want, r.stdout, r.stderr)
+		}
+	}
+}
+
+// sqliteLatest returns the SQLite schema version of this binary: a new
+// store's.
+func sqliteLatest(t *testing.T) int {
+	t.Helper()
+	db, err := fulfillment.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "latest.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v, err := db.SchemaVersion(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// sqliteExec runs q on the SQLite file at path with a handle of the
+// test's own.
+func sqliteExec(t *testing.T, path, q string, args ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// addMigration records migration v in the SQLite file at path, as a newer
+// binary would.
+func addMigration(t *testing.T, path string, v int) {
+	t.Helper()
+	sqliteExec(t, path, `INSERT INTO migrations(version, applied_at) VALUES (?, 'now')`, v)
+}
+
+// storeVersion reads the schema version of -store by the store's own
+// SchemaVersion, on a handle that does not migrate (a plain SQLite handle,
+// a PostgreSQL connection).
+func storeVersion(t *testing.T, store string) int {
+	t.Helper()
+	var v int
+	if strings.HasPrefix(store, "postgres") {
+		conn, err := pgx.Connect(t.Context(), store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(t.Context())
+		if err := conn.QueryRow(t.Context(), `SELECT COALESCE(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	db, err := sql.Open("sqlite", store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRowContext(t.Context(), `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestDoctorStoreReadOnly: doctor reads an old store's schema version and
+// says serve will migrate it, leaving it as it was: the version is the
+// same after (and the SQLite file's directory holds the same files);
+// a PostgreSQL schema without tables gets none.
+func TestDoctorStoreReadOnly(t *testing.T) {
+	t.Parallel()
+	latest := sqliteLatest(t)
+	for _, tc := range []struct {
+		name string
+		// store makes the store and returns -store and the version it is at.
+		store func(t *testing.T) (string, int)
+		want  string
+	}{
+		{"SQLite at schema 1", func(t *testing.T) (string, int) {
+			path := filepath.Join(t.TempDir(), "keys.db")
+			db, err := fulfillment.OpenSQLite(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			sqliteExec(t, path, `DELETE FROM migrations WHERE version > 1`) // as an older binary left it
+			return path, 1
+		}, fmt.Sprintf("keys.db: schema 1; serve will migrate it to %d at start (doctor migrated nothing", latest)},
+		{"PostgreSQL at schema 2", func(t *testing.T) (string, int) {
+			_, url := pgtest.Schema(t, "cli_doctor")
+			db, err := pgstore.Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.SchemaVersion(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			conn, err := pgx.Connect(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(t.Context())
+			if _, err := conn.Exec(t.Context(), `DELETE FROM schema_migrations WHERE version > 2`); err != nil {
+				t.Fatal(err)
+			}
+			return url, 2
+		}, "schema 2; serve will migrate it to "},
+		{"PostgreSQL schema without tables", func(t *testing.T) (string, int) {
+			_, url := pgtest.Schema(t, "cli_doctor")
+			return url, -1
+		}, "no schema yet; serve will create it (schema "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store, version := tc.store(t)
+			var before map[string]int64
+			if !strings.HasPrefix(store, "postgres") {
+				before = dirSizes(t, filepath.Dir(store))
+			}
+			d := newDoctorDeployment(t, doctorOptions{})
+			d.env["PREENROLL_STORE"] = store
+			r := invocation{env: d.env}.run(t, "doctor")
+			got, _ := parseDoctor(t, r.stdout)
+			i := slices.IndexFunc(got, func(l doctorLine) bool { return l.name == "store" })
+			if r.code != ExitOK || i < 0 || got[i].outcome != checkOK || !strings.Contains(got[i].detail, tc.want) {
+				t.Errorf("doctor: exit %d, want %d and an ok store line with %q; stdout:\n%s\nstderr:\n%s", r.code, ExitOK, tc.want, r.stdout, r.stderr)
+			}
+			if version < 0 {
+				conn, err := pgx.Connect(t.Context(), store)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close(t.Context())
+				var tables int
+				if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()`).Scan(&tables); err != nil || tables != 0 {
+					t.Errorf("tables in the schema after doctor: %d, %v; want none", tables, err)
+				}
+				return
+			}
+			if v := storeVersion(t, store); v != version {
+				t.Errorf("schema version after doctor = %d, want %d (unchanged)", v, version)
+			}
+			if before != nil {
+				if diff := cmp.Diff(before, dirSizes(t, filepath.Dir(store))); diff != "" {
+					t.Errorf("files beside the store after doctor (-before +after):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// dirSizes is the names and sizes of the files in dir.
+func dirSizes(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, e := range es {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fi.Size()
+	}
+	return out
+}
+
+// TestListenProblem: a -listen doctor cannot bind is explained: in use,
+// a privileged port, an address this host does not have, anything else as
+// the system says it.
+func TestListenProblem(t *testing.T) {
+	t.Parallel()
+	opErr := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", errno)}
+	}
+	for _, tc := range []struct {
+		addr         string
+		err          error
+		reason, todo string
+	}{
+		{":8080", opErr(syscall.EADDRINUSE), ":8080 is in use: another program listens on it (a serve already running?)",
+			"stop it, or set -listen (PREENROLL_LISTEN) to a free port"},
+		{":443", opErr(syscall.EACCES), ":443: permission denied (privileged port: needs CAP_NET_BIND_SERVICE)",
+			"grant serve's unit AmbientCapabilities=CAP_NET_BIND_SERVICE (see deploy/preenroll.service; doctor run outside the unit does not have it), or set -listen (PREENROLL_LISTEN) to a port from 1024 up"},
+		{"192.0.2.1:8080", opErr(syscall.EADDRNOTAVAIL), "192.0.2.1:8080: no interface of this host has that address",
+			"set -listen (PREENROLL_LISTEN) to an address of this host, or :PORT for all"},
+		{"nohost.invalid:8080", errors.New("listen tcp: lookup nohost.invalid: no such host"), "listen tcp: lookup nohost.invalid: no such host",
+			"check -listen (PREENROLL_LISTEN): host:port"},
+	} {
+		reason, todo := listenProblem(tc.addr, tc.err)
+		if diff := cmp.Diff([2]string{tc.reason, tc.todo}, [2]string{reason, todo}); diff != "" {
+			t.Errorf("listenProblem(%q, %v) (-want +got):\n%s", tc.addr, tc.err, diff)
+		}
+	}
+}
+
+// TestDoctorListenRefused: a -listen serve could not bind fails doctor's
+// listen line with why: a port this user may not bind (when it runs
+// without CAP_NET_BIND_SERVICE; skipped otherwise).
+func TestDoctorListenRefused(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:1")
+	if err == nil {
+		l.Close()
+		t.Skip("this user may bind a privileged port (root, or CAP_NET_BIND_SERVICE): nothing to refuse")
+	}
+	if !errors.Is(err, syscall.EACCES) {
+		t.Skipf("127.0.0.1:1 not refused for its privilege: %v", err)
+	}
+	d := newDoctorDeployment(t, doctorOptions{})
+	d.env["PREENROLL_LISTEN"] = "127.0.0.1:1"
+	r := invocation{env: d.env}.run(t, "doctor")
+	got, _ := parseDoctor(t, r.stdout)
+	i := slices.IndexFunc(got, func(l doctorLine) bool { return l.name == "listen" })
+	if r.code != ExitFailed || i < 0 || got[i].outcome != checkFail || !strings.Contains(got[i].detail, "permission denied (privileged port: needs CAP_NET_BIND_SERVICE)") {
+		t.Errorf("doctor -listen 127.0.0.1:1: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+}
+
+// TestDoctorYubicoBound: doctor's Yubico client times a request out as
+// serve's does (after -okta-timeout: serve.Config.HTTPTimeout, for Okta
+// and Yubico alike), and the check lets it make its three attempts, so
+// that a Yubico that never answers fails the line as the client gives up,
+// not as doctor's own bound cuts the first attempt.
+func TestDoctorYubicoBound(t *testing.T) {
+	t.Parallel()
+	var attempts atomic.Int32
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		<-r.Context().Done() // answers nothing: the client's timeout ends the request
+	}))
+	t.Cleanup(stalled.Close)
+	d := newDoctorDeployment(t, doctorOptions{})
+	d.env["PREENROLL_YUBICO_API"] = stalled.URL
+	d.env["PREENROLL_OKTA_TIMEOUT"] = "200ms"
+	r := invocation{env: d.env}.run(t, "doctor")
+	got, _ := parseDoctor(t, r.stdout)
+	i := slices.IndexFunc(got, func(l doctorLine) bool { return l.name == "yubico api" })
+	if i < 0 || got[i].outcome != checkFail || !strings.Contains(got[i].detail, "giving up after 3 attempts") || !strings.Contains(got[i].detail, "Client.Timeout exceeded") {
+		t.Errorf("doctor with a Yubico that never answers: want a failed yubico api line saying the client gave up after 3 attempts, each timed out; stdout:\n%s", r.stdout)
+	}
+	if n := attempts.Load(); n != 3 {
+		t.Errorf("Yubico was asked %d times, want 3 (serve's client's attempts)", n)
+	}
+}
+
+// TestDoctorServeRules: whether the console and the catch-up are on is
+// decided for doctor by serve's own rules (serve.Config.ConsoleEnabled,
+// CatchUpEnabled) on the serve.Config runServe starts with, from the
+// same settings.
+func TestDoctorServeRules(t *testing.T) {
+	t.Parallel()
+	org := []string{"-okta-org", "https://example.okta.com", "-okta-token-file", writeFile(t, "okta.token", "00token"),
+		"-hook-secret-file", writeFile(t, "hook.secret", "hook-secret-0123456789"), "-store", "keys.db"}
+	console := []string{"-console-client-id", "0oaConsole", "-console-client-secret-file", writeFile(t, "console.secret", "console-secret"),
+		"-console-admin-group", "Admins"}
+	type on struct{ Console, CatchUp bool }
+	for _, tc := range []struct {
+		name string
+		args []string
+		want on
+	}{
+		{"the demo", nil, on{true, true}},
+		{"the demo, console off", []string{"-console=false"}, on{false, true}},
+		{"the demo, catch-up off", []string{"-catch-up-interval", "0s"}, on{true, false}},
+		{"an org", org, on{false, true}},
+		{"an org with the console's app", slices.Concat(org, console), on{true, true}},
+		{"an org with the console's app, -console=false", slices.Concat(org, console, []string{"-console=false"}), on{false, true}},
+		{"an org, -console=true", slices.Concat(org, console, []string{"-console=true"}), on{true, true}},
+		{"an org, catch-up every minute", slices.Concat(org, []string{"-catch-up-interval", "1m"}), on{false, true}},
+		{"an org, catch-up off", slices.Concat(org, []string{"-catch-up-interval", "0s"}), on{false, false}},
+	} {
+		cfg, problems := resolveServe(t, nil, tc.args...)
+		if len(problems) > 0 {
+			t.Fatalf("%s: problems: %q", tc.name, problems)
+		}
+		d := &doctor{cfg: cfg, serve: serveSettings(cfg, nil)}
+		sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard}) // what runServe starts
+		for who, got := range map[string]on{"doctor": {d.serve.ConsoleEnabled(), d.serve.CatchUpEnabled()}, "serve": {sc.ConsoleEnabled(), sc.CatchUpEnabled()}} {
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s: %s (-want +got):\n%s", tc.name, who, diff)
+			}
 		}
 	}
 }

@@ -466,6 +466,14 @@ func serveLogLevel(cfg *Config) slog.Level {
 // serveConfig maps serve's resolved settings onto serve.Config; store is
 // the opened -store (nil: serve's in-memory demo store).
 func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Config {
+	sc := serveSettings(cfg, store)
+	sc.Logger, sc.Stdout = serveLogger(cfg, inv), inv.Stdout
+	return sc
+}
+
+// serveSettings is serveConfig without the log and the output: what serve
+// would run with, for doctor to apply serve's own rules to.
+func serveSettings(cfg *Config, store fulfillment.Store) serve.Config {
 	return serve.Config{
 		Listen: cfg.Serve.Listen, TLSCertFile: cfg.Serve.TLSCertFile, TLSKeyFile: cfg.Serve.TLSKeyFile, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
 		HookSecret: okta.Secret(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
@@ -483,7 +491,6 @@ func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Co
 			ReadOnlyGroup: cfg.Serve.ConsoleReadOnlyGroup, SessionKey: okta.Secret(cfg.Serve.consoleSession),
 			AuditRetention: cfg.Serve.ConsoleAuditRetention,
 		},
-		Logger: serveLogger(cfg, inv), Stdout: inv.Stdout,
 	}
 }
 
