@@ -3,6 +3,7 @@ package fulfillment_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,4 +305,64 @@ func TestSubscribeLaterGetsResyncAtOnce(t *testing.T) {
 		t.Errorf("a second subscriber's changes when Subscribe returns (-want +got):\n%s", diff)
 	}
 	first.empty()
+}
+
+// hookStore is a MemoryStore whose Put calls put first, when set.
+type hookStore struct {
+	*fulfillment.MemoryStore
+	put func(fulfillment.Record)
+}
+
+func (s *hookStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	if s.put != nil {
+		s.put(r)
+	}
+	return s.MemoryStore.Put(ctx, r)
+}
+
+// TestSubscribeHeldChangeNotAfterLater: A orders for ada while B does,
+// and B's write of the version A's Put would make is stored first. The
+// feed reports it while A's Put is in flight, so A holds it until the
+// Put's outcome (it may be A's own echo); B's next change comes
+// meanwhile and is delivered. A's Put loses: the held change, older than
+// the one delivered, is not delivered after it (the console would show
+// ada's order back at its intent).
+func TestSubscribeHeldChangeNotAfterLater(t *testing.T) {
+	ctx := t.Context()
+	mem := fulfillment.NewMemoryStore()
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	store := &hookStore{MemoryStore: mem, put: func(r fulfillment.Record) {
+		if r.Version == 0 && first.CompareAndSwap(false, true) {
+			close(inFlight)
+			<-release
+		}
+	}}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	cfg := w.Config
+	cfg.Store, cfg.Rand = mem, nil
+	b, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := subscribe(t, w.Service)
+	log.resync()
+	ada := w.User("ada@example.com").ID
+
+	ordered := make(chan error, 1)
+	go func() { _, err := w.Service.Order(ctx, ada); ordered <- err }()
+	<-inFlight
+	if _, err := b.Order(ctx, ada); err != nil {
+		t.Fatal(err)
+	}
+	got := log.until(func(c fulfillment.RecordChange) bool { return c.Step == fulfillment.StepInitiated })
+	if diff := cmp.Diff([]step{{ada, "", fulfillment.StepInitiated, true}}, steps(t, got, "")); diff != "" {
+		t.Errorf("A's changes while its Put is in flight (-want +got):\n%s", diff)
+	}
+	close(release)
+	if err := <-ordered; !errors.Is(err, fulfillment.ErrOrderInFlight) {
+		t.Errorf("A's Order = %v, want an error wrapping ErrOrderInFlight", err)
+	}
+	log.empty() // the held change is delivered, if at all, before Order returns
 }

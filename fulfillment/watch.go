@@ -45,7 +45,8 @@ const (
 
 // echoLimit bounds how many of this Service's own writes are remembered
 // until their echo comes back from the change feed (see
-// [watchers.expect]).
+// [watchers.expect]), and how many records' last delivered versions are
+// remembered (see [watchers.broadcast]).
 const echoLimit = 4096
 
 // watchers are the subscribers of a Service's record changes, and the
@@ -60,21 +61,71 @@ type watchers struct {
 	feed *feedRun
 	// pending are this Service's writes in flight while a feed runs, by
 	// user and the version the Put will give the record; echoes the
-	// writes stored, whose change the feed has not reported yet, each with
-	// the number of its slot in echoOrder (oldest first, at most
-	// echoLimit; a slot whose echo was heard stays until it is the oldest,
-	// and then forgets only an echo stored in it, not a later one of the
-	// same key).
-	pending   map[echoKey]*pendingEcho
-	echoes    map[echoKey]uint64
-	echoOrder []echoSlot
-	echoSeq   uint64
+	// writes stored, whose change the feed has not reported yet (at most
+	// echoLimit).
+	pending map[echoKey]*pendingEcho
+	echoes  recent[echoKey, struct{}]
+	// delivered is, while a feed runs, the version of each record last
+	// delivered to the subscribers (at most echoLimit records): an older
+	// one is not delivered after it (see broadcast).
+	delivered recent[string, int64]
 }
 
-// echoSlot is a place in watchers.echoOrder.
-type echoSlot struct {
-	key echoKey
+// recent remembers a value for each of at most limit keys, those set
+// last. Each set takes a slot (oldest first); once limit slots are taken
+// the oldest is freed, forgetting its key unless the key was set again
+// since (in a later slot). A key deleted keeps its slot until then.
+type recent[K comparable, V any] struct {
+	m     map[K]recentValue[V]
+	order []recentSlot[K]
+	seq   uint64
+}
+
+// recentValue is a value of recent and the number of its slot.
+type recentValue[V any] struct {
+	v   V
 	seq uint64
+}
+
+// recentSlot is a place in recent.order.
+type recentSlot[K comparable] struct {
+	key K
+	seq uint64
+}
+
+// get returns the value of k.
+func (r *recent[K, V]) get(k K) (V, bool) {
+	v, ok := r.m[k]
+	return v.v, ok
+}
+
+// set sets the value of k in a new slot, freeing the oldest if limit
+// slots are taken.
+func (r *recent[K, V]) set(k K, v V, limit int) {
+	if r.m == nil {
+		r.m = map[K]recentValue[V]{}
+	}
+	if len(r.order) >= limit {
+		if oldest := r.order[0]; r.m[oldest.key].seq == oldest.seq {
+			delete(r.m, oldest.key)
+		}
+		r.order = r.order[1:]
+	}
+	r.seq++
+	r.m[k] = recentValue[V]{v, r.seq}
+	r.order = append(r.order, recentSlot[K]{k, r.seq})
+}
+
+// delete forgets k; its slot goes with the oldest.
+func (r *recent[K, V]) delete(k K) { delete(r.m, k) }
+
+// len returns how many keys have a value.
+func (r *recent[K, V]) len() int { return len(r.m) }
+
+// reset forgets every key and frees every slot.
+func (r *recent[K, V]) reset() {
+	clear(r.m)
+	r.order = nil
 }
 
 // subscriber is one Subscribe call's function and context.
@@ -128,6 +179,21 @@ type pendingEcho struct {
 // bookkeeping) is not delivered; this Service's own are, as they always
 // were. With any other Store, changes written by other instances are not
 // seen.
+//
+// While the feed runs, the changes of one record come in the order of
+// their versions: a change at a version not above the last one delivered
+// for the record is dropped, since the subscribers have seen a later
+// state. Such a change is another instance's that the feed reports after
+// this Service delivered its own later write (the feed lags), or one the
+// feed reported while a Put of this Service that would store the same
+// version was in flight (held until the Put's outcome: it may be the
+// Put's echo) and whose Put lost, after the record's next change came. A
+// removal (Version 0) and a Resync start a record's versions over, since
+// a record removed and made again starts at version 1: a change of the
+// removed record that comes after its removal (late, or held) is then
+// delivered. The last versions of the 4,096 records delivered last are
+// kept; an older record's is forgotten, and a change of it that comes
+// later than that is delivered.
 func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel func()) {
 	w := &s.watch
 	w.mu.Lock()
@@ -157,8 +223,8 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 			if len(w.fns) == 0 && w.feed != nil {
 				w.feed.stop()
 				w.feed = nil
-				clear(w.echoes)
-				w.echoOrder = nil
+				w.echoes.reset()
+				w.delivered.reset()
 			}
 			w.mu.Unlock()
 		})
@@ -178,8 +244,28 @@ func (w *watchers) notify(rec Record) {
 }
 
 // broadcast calls every subscriber with c (w.mu held), but those whose
-// context has ended (their removal may not have run yet).
+// context has ended (their removal may not have run yet). While a feed
+// runs, a change of a record at a version not above the one last
+// delivered is not delivered: a change the feed reported while a Put was
+// in flight and that settle delivers after the record's next change
+// (held), another instance's change that the feed reports after this
+// Service's own later write (the feed lags), or a second delivery of a
+// version. A removal (Version 0) and a Resync start the versions over:
+// the record may have been removed and made again, its versions from 1.
 func (w *watchers) broadcast(c RecordChange) {
+	if w.feed != nil {
+		switch {
+		case c.Resync:
+			w.delivered.reset()
+		case c.Version == 0:
+			w.delivered.delete(c.UserID)
+		default:
+			if last, ok := w.delivered.get(c.UserID); ok && c.Version <= last {
+				return
+			}
+			w.delivered.set(c.UserID, c.Version, echoLimit)
+		}
+	}
 	for _, sub := range w.fns {
 		if sub.ctx.Err() == nil {
 			sub.fn(c)
@@ -230,18 +316,10 @@ func (w *watchers) settle(k echoKey, stored bool) {
 		if w.feed == nil {
 			return
 		}
-		if w.echoes == nil {
-			w.echoes = map[echoKey]uint64{}
-		}
-		if len(w.echoOrder) >= echoLimit {
-			if oldest := w.echoOrder[0]; w.echoes[oldest.key] == oldest.seq {
-				delete(w.echoes, oldest.key)
-			}
-			w.echoOrder = w.echoOrder[1:]
-		}
-		w.echoSeq++
-		w.echoes[k] = w.echoSeq
-		w.echoOrder = append(w.echoOrder, echoSlot{k, w.echoSeq})
+		// A slot whose echo was heard stays until it is the oldest, and
+		// then forgets only an echo stored in it, not a later one of the
+		// same key (a record removed and made again).
+		w.echoes.set(k, struct{}{}, echoLimit)
 	case !p.won && p.heard != nil:
 		w.broadcast(*p.heard)
 	}
@@ -266,8 +344,8 @@ func (w *watchers) remote(run *feedRun, c RecordChange) {
 		p.heard = &c // settle decides whose it was
 		return
 	}
-	if _, ok := w.echoes[k]; ok {
-		delete(w.echoes, k) // its slot in echoOrder goes with the oldest
+	if _, ok := w.echoes.get(k); ok {
+		w.echoes.delete(k)
 		return
 	}
 	w.broadcast(c)

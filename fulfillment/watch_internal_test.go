@@ -2,6 +2,7 @@ package fulfillment
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -62,8 +63,8 @@ func TestWatchersEchoes(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delivered (-want +got):\n%s", diff)
 	}
-	if len(w.pending) != 0 || len(w.echoes) != 0 {
-		t.Errorf("left %d pending and %d echoes, want none", len(w.pending), len(w.echoes))
+	if len(w.pending) != 0 || w.echoes.len() != 0 {
+		t.Errorf("left %d pending and %d echoes, want none", len(w.pending), w.echoes.len())
 	}
 
 	// More stored writes than echoLimit whose echoes never come: the
@@ -73,8 +74,8 @@ func TestWatchersEchoes(t *testing.T) {
 		k, _ := w.expect(rec("u7", int64(i)))
 		w.settle(k, true)
 	}
-	if len(w.echoes) != echoLimit || len(w.echoOrder) != echoLimit {
-		t.Errorf("%d echoes remembered (%d in order), want %d", len(w.echoes), len(w.echoOrder), echoLimit)
+	if w.echoes.len() != echoLimit || len(w.echoes.order) != echoLimit {
+		t.Errorf("%d echoes remembered (%d in order), want %d", w.echoes.len(), len(w.echoes.order), echoLimit)
 	}
 	w.remote(run, heard("u7", 1))           // forgotten
 	w.remote(run, heard("u7", echoLimit+1)) // remembered
@@ -87,7 +88,7 @@ func TestWatchersEchoes(t *testing.T) {
 	// made again, its versions from 1): the old slot, once the oldest,
 	// does not forget the new echo.
 	got, want = nil, nil
-	w.echoes, w.echoOrder = nil, nil
+	w.echoes.reset()
 	k, _ = w.expect(rec("u9", 0))
 	w.settle(k, true)
 	w.remote(run, heard("u9", 1)) // its echo: the slot stays
@@ -106,5 +107,82 @@ func TestWatchersEchoes(t *testing.T) {
 	w.feed = nil
 	if _, ok := w.expect(rec("u8", 0)); ok || len(w.pending) != 0 {
 		t.Errorf("expect without a feed noted a write")
+	}
+}
+
+// TestWatchersDeliverInVersionOrder: a subscriber never gets a version
+// of a record after a later one it got. A change the feed reports for a
+// write in flight is held until the Put's outcome; a later change of
+// the record delivered meanwhile makes the held one stale, and it is
+// dropped when the Put loses. A change the feed reports late (its queue
+// behind this Service's own writes) is dropped too, and so is a second
+// delivery of a version. A removal (Version 0) and a Resync start the
+// record's versions over: it may have been removed and made again.
+func TestWatchersDeliverInVersionOrder(t *testing.T) {
+	var w watchers
+	var got []RecordChange
+	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	run := &feedRun{stop: func() {}}
+	w.feed = run
+	heard := func(user string, version int64) RecordChange {
+		return RecordChange{UserID: user, Status: FulfillmentStarted, Step: StepInitiated, Version: version}
+	}
+	remote := func(c RecordChange) RecordChange { c.Remote = true; return c }
+	local := func(user string, version int64) RecordChange {
+		return RecordChange{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version}
+	}
+	notify := func(user string, version int64) {
+		w.notify(Record{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version})
+	}
+	var want []RecordChange
+
+	// A write in flight loses to another instance's write of its version,
+	// whose next change is delivered before the Put's outcome: the held
+	// change is older than the record's last delivered, dropped.
+	k, _ := w.expect(Record{UserID: "u1", Version: 0})
+	w.remote(run, heard("u1", 1)) // held
+	w.remote(run, heard("u1", 2))
+	w.remote(run, heard("u2", 1)) // another record: its own versions
+	w.settle(k, false)
+	want = append(want, remote(heard("u1", 2)), remote(heard("u2", 1)))
+	// This Service's own write, then a change of another instance that
+	// the feed reports late: dropped; so is a second delivery of a
+	// version.
+	notify("u3", 5)
+	w.remote(run, heard("u3", 4))
+	w.remote(run, heard("u3", 5))
+	w.remote(run, heard("u3", 6))
+	notify("u3", 6)
+	want = append(want, local("u3", 5), remote(heard("u3", 6)))
+	// A removal starts the record over: version 1 of the new one is
+	// delivered.
+	w.remote(run, RecordChange{UserID: "u3"})
+	w.remote(run, heard("u3", 1))
+	want = append(want, RecordChange{UserID: "u3", Remote: true}, remote(heard("u3", 1)))
+	// So does a Resync: the removal may have been missed.
+	w.remote(run, heard("u3", 2))
+	w.remote(run, RecordChange{Resync: true})
+	w.remote(run, heard("u3", 1))
+	want = append(want, remote(heard("u3", 2)), RecordChange{Remote: true, Resync: true}, remote(heard("u3", 1)))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+
+	// At most echoLimit records' last versions are remembered: the record
+	// delivered longest ago is forgotten first.
+	w.remote(run, RecordChange{Resync: true}) // start over
+	w.remote(run, heard("u4", 7))
+	got, want = nil, nil
+	for i := range echoLimit {
+		w.remote(run, heard(fmt.Sprintf("v%d", i), 1))
+	}
+	if n := w.delivered.len(); n != echoLimit {
+		t.Errorf("%d records' versions remembered, want %d", n, echoLimit)
+	}
+	w.remote(run, heard("u4", 6)) // forgotten: delivered
+	w.remote(run, heard("v1", 1)) // remembered: dropped
+	want = append(want, remote(heard("u4", 6)))
+	if diff := cmp.Diff(want, got[echoLimit:]); diff != "" {
+		t.Errorf("delivered after the limit (-want +got):\n%s", diff)
 	}
 }
