@@ -307,17 +307,33 @@ func TestSubscribeLaterGetsResyncAtOnce(t *testing.T) {
 	first.empty()
 }
 
-// hookStore is a MemoryStore whose Put calls put first, when set.
+// hookStore is a MemoryStore that calls its hooks, those set: before
+// before each Put, after after each Put that stored a record, and heard
+// after its feed's fn took each change.
 type hookStore struct {
 	*fulfillment.MemoryStore
-	put func(fulfillment.Record)
+	before, after func(fulfillment.Record)
+	heard         func(fulfillment.RecordChange)
 }
 
 func (s *hookStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
-	if s.put != nil {
-		s.put(r)
+	if s.before != nil {
+		s.before(r)
 	}
-	return s.MemoryStore.Put(ctx, r)
+	out, err := s.MemoryStore.Put(ctx, r)
+	if err == nil && s.after != nil {
+		s.after(out)
+	}
+	return out, err
+}
+
+func (s *hookStore) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChange)) error {
+	return s.MemoryStore.WatchChanges(ctx, func(c fulfillment.RecordChange) {
+		fn(c)
+		if s.heard != nil {
+			s.heard(c)
+		}
+	})
 }
 
 // TestSubscribeHeldChangeNotAfterLater: A orders for ada while B does,
@@ -332,7 +348,7 @@ func TestSubscribeHeldChangeNotAfterLater(t *testing.T) {
 	mem := fulfillment.NewMemoryStore()
 	inFlight, release := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool
-	store := &hookStore{MemoryStore: mem, put: func(r fulfillment.Record) {
+	store := &hookStore{MemoryStore: mem, before: func(r fulfillment.Record) {
 		if r.Version == 0 && first.CompareAndSwap(false, true) {
 			close(inFlight)
 			<-release
@@ -365,4 +381,55 @@ func TestSubscribeHeldChangeNotAfterLater(t *testing.T) {
 		t.Errorf("A's Order = %v, want an error wrapping ErrOrderInFlight", err)
 	}
 	log.empty() // the held change is delivered, if at all, before Order returns
+}
+
+// TestSubscribeDuringPutDeliversOnce: a Put in flight when the first
+// subscriber comes (no feed ran when the Service noted the write) stores
+// its record after the feed listens, and the feed reports it before the
+// Put returns: the change is delivered once, as this Service's own (with
+// the login), not again (or instead) as a remote one.
+func TestSubscribeDuringPutDeliversOnce(t *testing.T) {
+	ctx := t.Context()
+	inFlight, release, handled := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var first, reported atomic.Bool
+	store := &hookStore{MemoryStore: fulfillment.NewMemoryStore(),
+		before: func(r fulfillment.Record) {
+			if r.Version == 0 && first.CompareAndSwap(false, true) {
+				close(inFlight)
+				<-release
+			}
+		},
+		after: func(r fulfillment.Record) {
+			if r.Version == 1 {
+				select { // the feed has handled the change before Put returns
+				case <-handled:
+				case <-time.After(30 * time.Second): // bounds a feed that does not report it
+					t.Error("the feed did not report the Put")
+				}
+			}
+		},
+		heard: func(c fulfillment.RecordChange) {
+			if c.Version == 1 && reported.CompareAndSwap(false, true) {
+				close(handled)
+			}
+		}}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ada := w.User("ada@example.com").ID
+
+	ordered := make(chan error, 1)
+	go func() { _, err := w.Service.Order(ctx, ada); ordered <- err }()
+	<-inFlight
+	log := subscribe(t, w.Service)
+	log.resync() // the feed listens: the Put, stored now, is reported
+	close(release)
+	if err := <-ordered; err != nil {
+		t.Fatal(err)
+	}
+	got := log.until(func(c fulfillment.RecordChange) bool { return c.Step == fulfillment.StepInitiated })
+	want := []step{{ada, "ada@example.com", fulfillment.StepInitiating, false}, {ada, "ada@example.com", fulfillment.StepInitiated, false}}
+	if diff := cmp.Diff(want, steps(t, got, "")); diff != "" {
+		t.Errorf("the changes of an order whose first Put was in flight when the feed started (-want +got):\n%s", diff)
+	}
+	log.empty()
 }

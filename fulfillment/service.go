@@ -444,6 +444,7 @@ func New(cfg Config) (*Service, error) {
 		kick:                make(chan struct{}, 1),
 	}
 	s.refused.Every = refusedHookLogEvery
+	_, s.watch.feedable = s.store.(ChangeFeed)
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -59,7 +59,10 @@ type watchers struct {
 	// feed is the running feed (nil: none): started with the first
 	// subscriber when the Store is a ChangeFeed, stopped with the last.
 	feed *feedRun
-	// pending are this Service's writes in flight while a feed runs, by
+	// feedable is set when the Store is a ChangeFeed (by New): a feed
+	// may start while a write is in flight.
+	feedable bool
+	// pending are this Service's writes in flight (when feedable), by
 	// user and the version the Put will give the record; echoes the
 	// writes stored, whose change the feed has not reported yet (at most
 	// echoLimit).
@@ -276,12 +279,17 @@ func (w *watchers) broadcast(c RecordChange) {
 // expect notes, before this Service puts rec, the change the feed will
 // report if the Put stores it, so that its echo is not delivered as a
 // remote change: call settle with the outcome after the Put. It reports
-// whether it noted anything (a feed runs).
+// whether it noted anything (the Store is a ChangeFeed, whether or not a
+// feed runs).
 func (w *watchers) expect(rec Record) (echoKey, bool) {
 	k := echoKey{rec.UserID, rec.Version + 1}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.feed == nil {
+	// Noted with no feed running too: a feed that starts while the Put is
+	// in flight may listen before the Put stores the record, and report
+	// it (its change would otherwise be delivered twice: by the feed, and
+	// when the Put returns).
+	if !w.feedable {
 		return k, false
 	}
 	if w.pending == nil {

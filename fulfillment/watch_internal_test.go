@@ -16,7 +16,7 @@ import (
 // is delivered, and one of a stopped feed is not. At most echoLimit
 // writes are remembered.
 func TestWatchersEchoes(t *testing.T) {
-	var w watchers
+	w := watchers{feedable: true}
 	var got []RecordChange
 	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
@@ -103,10 +103,47 @@ func TestWatchersEchoes(t *testing.T) {
 		t.Errorf("delivered for a key stored again (-want +got):\n%s", diff)
 	}
 
-	// Without a feed nothing is noted.
-	w.feed = nil
+	// With a Store that is no ChangeFeed nothing is noted.
+	w.feed, w.feedable = nil, false
 	if _, ok := w.expect(rec("u8", 0)); ok || len(w.pending) != 0 {
-		t.Errorf("expect without a feed noted a write")
+		t.Errorf("expect with a Store that has no feed noted a write")
+	}
+}
+
+// TestWatchersFeedStartsDuringPut: with a Store that is a ChangeFeed, a
+// write is noted even while no feed runs. A feed that starts while the
+// Put is in flight and reports the Put's change (it listened first) has
+// it held, and dropped when the Put stores it: the change is delivered
+// once, by the Service that stored it. A write settled before any feed
+// started leaves nothing behind.
+func TestWatchersFeedStartsDuringPut(t *testing.T) {
+	w := watchers{feedable: true}
+	var got []RecordChange
+	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	rec := Record{UserID: "u1", Login: "u1@example.com", Status: FulfillmentStarted, Step: StepInitiating}
+
+	k, ok := w.expect(rec)
+	if !ok {
+		t.Fatal("expect with no feed running noted nothing")
+	}
+	run := &feedRun{stop: func() {}}
+	w.feed = run // the first Subscribe
+	w.remote(run, RecordChange{Resync: true})
+	stored := rec
+	stored.Version = 1
+	w.remote(run, RecordChange{UserID: "u1", Status: FulfillmentStarted, Step: StepInitiating, Version: 1}) // its echo, held
+	w.notify(stored)
+	w.settle(k, true)
+	want := []RecordChange{{Remote: true, Resync: true}, {UserID: "u1", Login: "u1@example.com", Status: FulfillmentStarted, Step: StepInitiating, Version: 1}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+
+	w.feed = nil // the last subscriber left
+	k, _ = w.expect(stored)
+	w.settle(k, true)
+	if len(w.pending) != 0 || w.echoes.len() != 0 {
+		t.Errorf("a write settled with no feed left %d pending and %d echoes, want none", len(w.pending), w.echoes.len())
 	}
 }
 
@@ -119,7 +156,7 @@ func TestWatchersEchoes(t *testing.T) {
 // delivery of a version. A removal (Version 0) and a Resync start the
 // record's versions over: it may have been removed and made again.
 func TestWatchersDeliverInVersionOrder(t *testing.T) {
-	var w watchers
+	w := watchers{feedable: true}
 	var got []RecordChange
 	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
