@@ -24,6 +24,10 @@ const feedApplicationName = "preenroll change feed "
 // errFeedClosed is the error of a change feed of a closed Store.
 var errFeedClosed = errors.New("pgstore: change feed: the store is closed")
 
+// unreadableLogEvery is how often, at most, a notification the change
+// feed cannot read is logged.
+const unreadableLogEvery = time.Minute
+
 // closeTimeout bounds the goodbye to the server of a feed's connection.
 const closeTimeout = 5 * time.Second
 
@@ -57,8 +61,10 @@ type notice struct {
 // that dies without a word is noticed by TCP keepalive (pgx's dialer
 // turns it on). A notification of another schema on the same database
 // is skipped; one that cannot be read (not the trigger's JSON, or a user
-// ID that is not valid) is logged (see [WithLogger]) and reported as a
-// change with Resync set, since a change was made that it cannot name.
+// ID that is not valid) is reported as a change with Resync set, since a
+// change was made that it cannot name, and logged (see [WithLogger]): the
+// first at once, then at most one a minute with the count of those not
+// logged, since anybody who can connect to the database can send them.
 func (s *Store) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChange)) error {
 	if ctx.Err() != nil {
 		return nil
@@ -116,13 +122,27 @@ func (s *Store) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChan
 		c, ours, err := s.readNotice(n.Payload)
 		switch {
 		case err != nil:
-			s.log.LogAttrs(ctx, slog.LevelWarn, "pgstore: change feed: unreadable notification, reported as a resync",
-				slog.String("schema", s.schema), slog.String("error", err.Error()), slog.Int("payloadBytes", len(n.Payload)))
+			s.logUnreadable(ctx, err, len(n.Payload))
 			fn(fulfillment.RecordChange{Resync: true})
 		case ours:
 			fn(c)
 		}
 	}
+}
+
+// logUnreadable logs a notification the feed could not read. Anybody who
+// can connect to the database can send one (NOTIFY takes no privilege),
+// so they are paced: the first at once, then at most one a minute (by the
+// store's clock, shared by its feeds), counting the ones not logged in
+// between.
+func (s *Store) logUnreadable(ctx context.Context, err error, payloadBytes int) {
+	ok, unlogged := s.unreadable.Allow(s.now())
+	if !ok {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelWarn, "pgstore: change feed: unreadable notification, reported as a resync (at most one logged a minute)",
+		slog.String("schema", s.schema), slog.String("error", err.Error()), slog.Int("payloadBytes", payloadBytes),
+		slog.Int("unlogged_before", unlogged))
 }
 
 // maxNoticeFieldLen bounds the status and step of a notice (the trigger

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -93,13 +94,15 @@ func (b *syncBuffer) String() string {
 // reason holding NUL is put (the trigger reads no record) and reported;
 // a row whose user ID and status are too long for the payload, written
 // with SQL, is reported as a Resync, as is a notification that is not the
-// trigger's, which is logged.
+// trigger's; the first of the two is logged (the second comes in the same
+// minute of the store's clock: see TestChangeFeedPacesUnreadable).
 func TestChangeFeedAcrossStores(t *testing.T) {
 	t.Parallel()
 	url, schema := serverURL(t), freshSchema(t)
 	ctx := t.Context()
 	var logs syncBuffer
 	a := openStore(t, url, WithSchema(schema), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	a.now = func() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) } // paces its log
 	b := openStore(t, url, WithSchema(schema))
 	other := openStore(t, url, WithSchema(freshSchema(t)))
 	feedCtx, stop := context.WithCancel(ctx)
@@ -144,8 +147,8 @@ func TestChangeFeedAcrossStores(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("the changes of the schema (-want +got):\n%s", diff)
 	}
-	if n := strings.Count(logs.String(), "unreadable notification"); n != 2 {
-		t.Errorf("%d unreadable notifications logged, want 2:\n%s", n, logs.String())
+	if n := strings.Count(logs.String(), "unreadable notification"); n != 1 {
+		t.Errorf("%d unreadable notifications logged, want 1 (the second within the minute is paced):\n%s", n, logs.String())
 	}
 	stop()
 	if err := feed.ended(); err != nil {
@@ -284,5 +287,66 @@ func TestChangeFeedMigration(t *testing.T) {
 	if diff := cmp.Diff(fulfillment.RecordChange{UserID: "00u1", Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepEnrolling, Version: 2},
 		feed.next()); diff != "" {
 		t.Errorf("the change after the migration (-want +got):\n%s", diff)
+	}
+}
+
+// testClock is a clock the test sets.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// TestChangeFeedPacesUnreadable: anybody who can connect to the database
+// can NOTIFY the channel; a flood of notifications the feed cannot read
+// is each reported as a Resync but logged at most once a minute (by the
+// store's clock): the first at once, then one a minute after it counting
+// those not logged in between.
+func TestChangeFeedPacesUnreadable(t *testing.T) {
+	t.Parallel()
+	url, schema := serverURL(t), freshSchema(t)
+	ctx := t.Context()
+	var logs syncBuffer
+	a := openStore(t, url, WithSchema(schema), WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: t0}
+	a.now = clock.Now
+	feed := watch(t, ctx, a)
+	for _, at := range []time.Duration{0, time.Second, 59 * time.Second, time.Minute, time.Minute + time.Second} {
+		clock.Set(t0.Add(at))
+		if _, err := a.pool.Exec(ctx, `SELECT pg_notify($1, 'junk')`, notifyChannel); err != nil {
+			t.Fatal(err)
+		}
+		if c := feed.next(); c != (fulfillment.RecordChange{Resync: true}) {
+			t.Fatalf("change %+v for junk at %v, want a Resync", c, at)
+		}
+	}
+	type line struct {
+		Level, Msg     string
+		UnloggedBefore int `json:"unlogged_before"`
+	}
+	var got []line
+	for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec line
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		got = append(got, rec)
+	}
+	msg := "pgstore: change feed: unreadable notification, reported as a resync (at most one logged a minute)"
+	want := []line{{Level: "WARN", Msg: msg}, {Level: "WARN", Msg: msg, UnloggedBefore: 2}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the log of five unreadable notifications in 61 s (-want +got):\n%s", diff)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/logpace"
 )
 
 // Store is a [fulfillment.Store] in a PostgreSQL database, shared by every
@@ -27,6 +28,12 @@ type Store struct {
 	// table names.
 	records, events, documents string
 	log                        *slog.Logger // WithLogger's
+	// now is the clock that paces the change feed's warnings (time.Now;
+	// tests set their own).
+	now func() time.Time
+	// unreadable paces the warnings of notifications the change feed
+	// cannot read (see WatchChanges).
+	unreadable logpace.Pacer
 	// closed ends with Close: the change feeds, whose connections are
 	// not the pool's, end with it (see WatchChanges).
 	closed     context.Context
@@ -57,8 +64,9 @@ func WithSchema(name string) Option {
 func WithMaxConns(n int32) Option { return func(o *options) { o.maxConns = n } }
 
 // WithLogger sets the logger of the store's change feed (default:
-// discard): a notification it cannot read is logged at warning level
-// (see [Store.WatchChanges]). The store logs nothing else.
+// discard): a notification it cannot read is logged at warning level, at
+// most one a minute (see [Store.WatchChanges]). The store logs nothing
+// else.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // maxSchemaLen is PostgreSQL's limit on identifiers (NAMEDATALEN-1).
@@ -173,6 +181,8 @@ func open(ctx context.Context, pool *pgxpool.Pool, schema string, migrations []m
 		events:     pgx.Identifier{schema, "events"}.Sanitize(),
 		documents:  pgx.Identifier{schema, "documents"}.Sanitize(),
 		log:        slog.New(slog.DiscardHandler),
+		now:        time.Now,
+		unreadable: logpace.Pacer{Every: unreadableLogEvery},
 	}, nil
 }
 
