@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"slices"
@@ -149,7 +150,10 @@ type Config struct {
 
 	// SyncInterval is the time between Sync passes (default 5 min), plus a
 	// random extra of up to SyncJitter (default 30 s; negative: none). An
-	// event that records an order starts a pass at once.
+	// order this instance records starts a pass at once; one another
+	// instance records (heard through the store's change feed) starts it
+	// after a random delay of up to 1 s, or SyncJitter if shorter, so that
+	// the syncing instances do not all start their pass at once.
 	SyncInterval, SyncJitter time.Duration
 	// CatchUpInterval is the time between catch-ups (default 5 min, one
 	// fake day in the demo; negative: none): serve reads the orders Okta's System Log holds
@@ -206,6 +210,12 @@ type Config struct {
 	// its probe's, nil when the vendor answered recently and was not asked
 	// (tests).
 	probed func(vendor string, err error)
+	// remoteWakeRand draws the delay before another instance's order
+	// wakes the Sync loop, in [0, n) (default rand.N; tests).
+	remoteWakeRand func(n time.Duration) time.Duration
+	// afterFunc calls f in its own goroutine after d (default
+	// time.AfterFunc; tests).
+	afterFunc func(d time.Duration, f func())
 }
 
 // Console configures the web console [Run] mounts at "/": sign-in with an
@@ -313,6 +323,12 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.demoTick, DefaultDemoTick)
 	if c.tlsNow == nil {
 		c.tlsNow = time.Now
+	}
+	if c.remoteWakeRand == nil {
+		c.remoteWakeRand = rand.N[time.Duration]
+	}
+	if c.afterFunc == nil {
+		c.afterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
 	}
 	if c.YubicoAPI == "" {
 		c.YubicoAPI = yubico.DefaultBaseURL

@@ -41,8 +41,11 @@ type server struct {
 	// certs serves the TLS certificate (nil: plain HTTP).
 	certs *certReloader
 
-	kick     chan struct{}
-	draining chan struct{} // closed when shutdown begins
+	kick chan struct{}
+	// remoteWake is set while a delayed wake for another instance's order
+	// waits (see wakeRemote).
+	remoteWake atomic.Bool
+	draining   chan struct{} // closed when shutdown begins
 	// hookPending is set while serve registers its event hook at Okta
 	// (Config.RegisterHook): /readyz fails until Okta delivers to it.
 	hookPending atomic.Bool
@@ -185,20 +188,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		// one more), so a pass cannot keep waking itself.
 		//
 		// An order another instance recorded (c.Remote, from the store's
-		// change feed: pgstore's) wakes it too: an order-only instance
-		// runs no pass, and the syncing ones would otherwise leave its
-		// orders to their next interval. Every syncing instance then
-		// starts a pass for each such order; their claims give the new
-		// record to one of them and the others' passes find it taken, a
-		// cost of one pass each that the wake channel coalesces (an order
-		// batch wakes a busy loop once, not once per order). A Resync (the
-		// feed restarted) wakes nothing: the orders it may have missed
-		// wait for the next interval, as they did before the feed.
-		stopWatch := s.svc.Subscribe(work, func(c fulfillment.RecordChange) {
-			if c.Step == fulfillment.StepInitiated {
-				s.wake()
-			}
-		})
+		// change feed: pgstore's) wakes it too, after a random delay of
+		// up to 1 s: an order-only instance runs no pass, and the syncing
+		// ones would otherwise leave its orders to their next interval.
+		// Every syncing instance then starts a pass for such orders; the
+		// delay spreads their starts, their claims give the new record to
+		// one of them and the others' passes find it taken, a cost of one
+		// pass each that the delayed wake and the wake channel coalesce
+		// (an order batch wakes a busy loop once, not once per order). A
+		// Resync (the feed restarted) wakes nothing: the orders it may
+		// have missed wait for the next interval, as they did before the
+		// feed.
+		stopWatch := s.svc.Subscribe(work, s.recordChanged)
 		defer stopWatch()
 		loops.Go(func() { s.syncLoop(work) })
 	} else {
@@ -346,6 +347,45 @@ func (s *server) httpClient(vendor string, rs []route, suffix bool, base http.Ro
 	}
 	return &http.Client{Timeout: s.cfg.HTTPTimeout,
 		Transport: &transport{m: s.m, vendor: vendor, routes: rs, suffix: suffix, base: base, now: time.Now}}
+}
+
+// remoteWakeJitter bounds the random delay before another instance's
+// order wakes the Sync loop (Config.SyncJitter if shorter).
+const remoteWakeJitter = time.Second
+
+// recordChanged is the Subscribe callback of a syncing instance: a new
+// order wakes the Sync loop (see Run), at once if this instance recorded
+// it, after a random delay (wakeRemote) if another one did.
+func (s *server) recordChanged(c fulfillment.RecordChange) {
+	switch {
+	case c.Step != fulfillment.StepInitiated:
+	case c.Remote:
+		s.wakeRemote()
+	default:
+		s.wake()
+	}
+}
+
+// wakeRemote wakes the Sync loop after a random delay of up to
+// remoteWakeJitter (SyncJitter if shorter; at once with none), unless a
+// delayed wake already waits: every syncing instance hears another
+// instance's order, and without the delay all of them would start their
+// pass, and claim the new record, at the same moment. The orders heard
+// while a delayed wake waits are coalesced into it (their records are
+// stored before it fires, so its pass finds them).
+func (s *server) wakeRemote() {
+	bound := min(remoteWakeJitter, s.cfg.SyncJitter)
+	if bound <= 0 {
+		s.wake()
+		return
+	}
+	if !s.remoteWake.CompareAndSwap(false, true) {
+		return
+	}
+	s.cfg.afterFunc(s.cfg.remoteWakeRand(bound), func() {
+		s.remoteWake.Store(false) // before the wake: an order heard after it waits anew
+		s.wake()
+	})
 }
 
 // wake starts a Sync pass soon (an order was recorded).
