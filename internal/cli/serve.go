@@ -136,7 +136,7 @@ Exit codes: 0 stopped by a signal, 1 failed, 2 bad usage.`,
 				}
 				return duration(func(c *Config) *time.Duration { return &c.Serve.SyncInterval }, 100*time.Millisecond, 24*time.Hour)(c, v)
 			}},
-		&Setting{Name: "sync-jitter", Commands: only, Usage: "random extra wait before each Sync pass, at most (default 30s; 250ms in the demo, unless -sync-interval is set; 0s: none)",
+		&Setting{Name: "sync-jitter", Commands: only, Usage: "random extra wait before each Sync pass, at most (default 30s; 250ms in the demo, unless -sync-interval is set; 0s: none); another instance's order wakes a pass after up to 1s of it",
 			set: func(c *Config, v string) error {
 				if v == "" {
 					return nil
