@@ -248,8 +248,9 @@ func checkSQLitePath(path string) error {
 //
 // A file that does not exist is an error wrapping [fs.ErrNotExist]:
 // nothing is created. An empty file has version 0 (OpenSQLite makes it a
-// database); a file that is not an SQLite database is an error, as it is
-// for OpenSQLite.
+// database) and is not opened: SQLite, even read-only, deletes a
+// write-ahead log it finds beside an empty file. A file that is not an
+// SQLite database is an error, as it is for OpenSQLite.
 //
 // The file is opened read-only. A database in WAL mode opened so would
 // still create its write-ahead log and its index (path-wal and path-shm)
@@ -259,8 +260,11 @@ func checkSQLitePath(path string) error {
 // closed it), the file alone is read, as immutable, which opens nothing
 // else, and the log looked for again after the read (a program that
 // began writing meanwhile has its read made again through the log). With
-// a log, the log and its index are read as they are; a log without its
-// index is an error, since reading it would create the index.
+// a log, the log and its index are read as they are, the index opened
+// read-only (readonly_shm): a reader would otherwise write its marks in
+// it, and rebuild it when the last program left it unclean (a crash); a
+// log without its index is an error, since reading it would create the
+// index.
 func InspectSQLite(ctx context.Context, path string) (SchemaStatus, error) {
 	if err := checkSQLitePath(path); err != nil {
 		return SchemaStatus{}, err
@@ -272,6 +276,8 @@ func InspectSQLite(ctx context.Context, path string) (SchemaStatus, error) {
 		return st, fmt.Errorf("fulfillment: sqlite: %w", err) // *fs.PathError names the file
 	case fi.IsDir():
 		return st, fmt.Errorf("fulfillment: sqlite: %q is a directory", path)
+	case fi.Size() == 0:
+		return st, nil // an empty database; opening it would delete a log beside it
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -284,7 +290,7 @@ func InspectSQLite(ctx context.Context, path string) (SchemaStatus, error) {
 		}
 		mode := "immutable=1"
 		if logged {
-			mode = "mode=ro"
+			mode = "mode=ro&readonly_shm=1"
 		}
 		st.Version, err = readSQLiteVersion(ctx, abs, mode)
 		if logged {
@@ -326,8 +332,9 @@ func sqliteHasLog(path string) (bool, error) {
 }
 
 // readSQLiteVersion reads the schema version of the database at the
-// absolute path, opened read-only with the URI parameter mode
-// ("mode=ro" or "immutable=1"): 0 without a migrations table.
+// absolute path, opened read-only with the URI parameters mode
+// ("mode=ro&readonly_shm=1" or "immutable=1"): 0 without a migrations
+// table.
 func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: mode +
 		"&_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")&_pragma=query_only(1)"}

@@ -1,6 +1,7 @@
 package fulfillment_test
 
 import (
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -15,23 +16,52 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 )
 
-// dirListing is the names and sizes of the files in dir: what a read that
-// must not write compares before and after.
-func dirListing(t *testing.T, dir string) map[string]int64 {
+// dirListing is the names, sizes and SHA-256 of the contents of the files
+// in dir: what a read that must not write compares before and after (a
+// write-ahead log's index rewritten keeps its size).
+func dirListing(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	es, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int64{}
+	out := map[string]string{}
 	for _, e := range es {
-		fi, err := e.Info()
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[e.Name()] = fi.Size()
+		out[e.Name()] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
 	}
 	return out
+}
+
+// copyFile copies the file at from to to, for a test's copy of a store's
+// files as a crash leaves them.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// liveSQLite makes a store at path at the latest schema with one commit
+// more (migration latest+1) in its write-ahead log only, open until the
+// test ends. Its file, log and index copied while it is open are what a
+// serve killed there leaves: a log with commits, an index nobody holds.
+func liveSQLite(t *testing.T, path string, latest int) {
+	t.Helper()
+	s := openSQLite(t, path)
+	if _, err := fulfillment.SQLiteDB(s).ExecContext(t.Context(), `INSERT INTO migrations(version, applied_at) VALUES (?, 'now')`, latest+1); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the open store has no write-ahead log with its commits: %v", err)
+	}
 }
 
 // sqliteVersion reads the migrations recorded in the file at path with a
@@ -85,6 +115,11 @@ func TestInspectSQLite(t *testing.T) {
 		make    func(t *testing.T, dir string) string
 		want    fulfillment.SchemaStatus
 		wantErr string // a substring of the error ("" for none)
+		// sharedIndex: the log's index is open in this process (a store
+		// the test keeps open), whose connections SQLite lets share one
+		// mapping of it, read-write: InspectSQLite's read marks land in
+		// it, as they would not in another process. Compared by size.
+		sharedIndex bool
 	}{
 		{name: "missing file: nothing created", make: func(t *testing.T, dir string) string { return filepath.Join(dir, "keys.db") },
 			wantErr: "no such file or directory"},
@@ -105,15 +140,29 @@ func TestInspectSQLite(t *testing.T) {
 		}, want: fulfillment.SchemaStatus{Version: latest, Latest: latest}},
 		{name: "in use, newer commits in the log only", make: func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "keys.db")
-			s := openSQLite(t, p) // open until the test ends: its log holds the commits
-			if _, err := fulfillment.SQLiteDB(s).ExecContext(t.Context(), `INSERT INTO migrations(version, applied_at) VALUES (?, 'now')`, latest+1); err != nil {
-				t.Fatal(err)
-			}
-			if fi, err := os.Stat(p + "-wal"); err != nil || fi.Size() == 0 {
-				t.Fatalf("the open store has no write-ahead log with its commits: %v", err)
+			liveSQLite(t, p, latest)
+			return p
+		}, want: fulfillment.SchemaStatus{Version: latest + 1, Latest: latest}, sharedIndex: true},
+		{name: "left by a crashed serve: a log with commits, its index held by nobody", make: func(t *testing.T, dir string) string {
+			src := filepath.Join(t.TempDir(), "keys.db")
+			liveSQLite(t, src, latest)
+			p := filepath.Join(dir, "keys.db")
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				copyFile(t, src+suffix, p+suffix)
 			}
 			return p
 		}, want: fulfillment.SchemaStatus{Version: latest + 1, Latest: latest}},
+		{name: "empty file with a stale log beside it", make: func(t *testing.T, dir string) string {
+			src := filepath.Join(t.TempDir(), "keys.db")
+			liveSQLite(t, src, latest)
+			p := filepath.Join(dir, "keys.db")
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			copyFile(t, src+"-wal", p+"-wal")
+			copyFile(t, src+"-shm", p+"-shm")
+			return p
+		}, want: fulfillment.SchemaStatus{Version: 0, Latest: latest}},
 		{name: "empty file", make: func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "keys.db")
 			if err := os.WriteFile(p, nil, 0o600); err != nil {
@@ -142,7 +191,14 @@ func TestInspectSQLite(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			path := tc.make(t, dir)
-			before := dirListing(t, dir)
+			listing := func() map[string]string {
+				l := dirListing(t, dir)
+				if shm := filepath.Base(path) + "-shm"; tc.sharedIndex && l[shm] != "" {
+					l[shm], _, _ = strings.Cut(l[shm], ",")
+				}
+				return l
+			}
+			before := listing()
 			got, err := fulfillment.InspectSQLite(t.Context(), path)
 			if tc.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), "fulfillment: sqlite: ") || !strings.Contains(err.Error(), tc.wantErr) {
@@ -153,7 +209,7 @@ func TestInspectSQLite(t *testing.T) {
 			} else if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("InspectSQLite (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(before, dirListing(t, dir)); diff != "" {
+			if diff := cmp.Diff(before, listing()); diff != "" {
 				t.Errorf("files after InspectSQLite (-before +after):\n%s", diff)
 			}
 		})
