@@ -27,16 +27,20 @@ var tablePrivileges = []struct {
 // url and options, and reports the store's schema version against the
 // one Open would migrate it to, without creating, migrating or writing
 // anything: it reads the catalog and schema_migrations in a read-only
-// transaction and takes no lock, so that it may run beside instances of
-// another version (Open would migrate the schema under them). A schema,
-// or a schema_migrations table, that does not exist yet has version 0.
+// transaction and takes no lock but that read's (ACCESS SHARE on
+// schema_migrations, which no migration's statement waits on), so that it
+// may run beside instances of another version (Open would migrate the
+// schema under them). A schema, or a schema_migrations table, that does
+// not exist yet has version 0.
 //
-// Problems lists what the connected role would be refused by Open and the
-// store's statements, from its privileges: CREATE on the schema (Open
-// creates its tables there if they are missing at every start, even with
-// nothing to migrate), or on the database when the schema does not exist;
-// the statements' privileges on each existing table; and, when Open would
-// migrate, ownership of the existing tables (migrations alter them).
+// Problems lists what Open and the store's statements would be refused: a
+// server that takes no writes (a standby, or default_transaction_read_only
+// on), and, from the connected role's privileges, CREATE on the schema
+// (Open creates its tables there if they are missing at every start, even
+// with nothing to migrate), or on the database when the schema does not
+// exist; the statements' privileges on each existing table; and, when
+// Open would migrate, ownership of the existing tables (migrations alter
+// them).
 //
 // Errors are Open's: they name the host and database, never the password.
 func Inspect(ctx context.Context, url string, opts ...Option) (fulfillment.SchemaStatus, error) {
@@ -55,17 +59,26 @@ func Inspect(ctx context.Context, url string, opts ...Option) (fulfillment.Schem
 		return st, fmt.Errorf("pgstore: inspect schema %q: %w", schema, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var role, database string
-	var exists, createSchema, usage, create bool
+	var role, database, readOnlyDefault string
+	var standby, exists, createSchema, usage, create bool
 	if err := tx.QueryRow(ctx, `SELECT current_user, current_database(),
+			pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('default_transaction_read_only'),
 			EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1),
 			pg_catalog.has_database_privilege(current_database(), 'CREATE'),
 			COALESCE((SELECT pg_catalog.has_schema_privilege(oid, 'USAGE') FROM pg_catalog.pg_namespace WHERE nspname = $1), false),
 			COALESCE((SELECT pg_catalog.has_schema_privilege(oid, 'CREATE') FROM pg_catalog.pg_namespace WHERE nspname = $1), false)`,
-		schema).Scan(&role, &database, &exists, &createSchema, &usage, &create); err != nil {
+		schema).Scan(&role, &database, &standby, &readOnlyDefault, &exists, &createSchema, &usage, &create); err != nil {
 		return st, fmt.Errorf("pgstore: inspect schema %q: %w", schema, err)
 	}
 	problem := func(format string, args ...any) { st.Problems = append(st.Problems, fmt.Sprintf(format, args...)) }
+	// This transaction is read-only by choice; Open's are not, and a
+	// server that writes nothing refuses Open's first statement.
+	switch {
+	case standby:
+		problem("the server of database %q is a standby (in recovery): it takes no writes; point the URL at the primary", database)
+	case readOnlyDefault == "on":
+		problem("default_transaction_read_only is on for role %q in database %q: Open's transactions would take no writes; turn it off for the role or the database (ALTER ROLE or ALTER DATABASE ... SET), or point the URL at a server that takes writes", role, database)
+	}
 	if !exists {
 		if !createSchema {
 			problem("role %q may not create schema %q in database %q (Open creates it): grant the role CREATE on the database, or create the schema for it", role, schema, database)

@@ -244,3 +244,40 @@ func TestInspectPrivileges(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectReadOnlyServer: a connection whose transactions are
+// read-only by default (default_transaction_read_only, as a read replica's
+// endpoint may set) is a problem Inspect names, since Open is refused
+// there: Inspect's own transaction is read-only by choice and would not
+// notice.
+func TestInspectReadOnlyServer(t *testing.T) {
+	t.Parallel()
+	schema := freshSchema(t)
+	u, err := url.Parse(serverURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("default_transaction_read_only", "on") // a run-time parameter, set at connect
+	u.RawQuery = q.Encode()
+	readOnly := u.String()
+	admin, err := pgxpool.New(t.Context(), serverURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	migrateTo(t, admin, schema, 1)
+
+	got, err := Inspect(t.Context(), readOnly, WithSchema(schema))
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	want := `default_transaction_read_only is on for role "`
+	if len(got.Problems) != 1 || !strings.Contains(got.Problems[0], want) {
+		t.Errorf("Inspect's problems = %q, want one containing %q", got.Problems, want)
+	}
+	if s, err := Open(t.Context(), readOnly, WithSchema(schema)); err == nil {
+		s.Close()
+		t.Error("Open on a read-only connection succeeded: Inspect's problem predicts it fails")
+	}
+}
