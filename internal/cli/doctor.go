@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -51,9 +52,10 @@ The checks, in order:
               serve needs (CREATE on the schema, which serve's start uses
               even with nothing to migrate; its statements' privileges on
               the tables; ownership of the tables when serve will migrate
-              them). SQLite: the file opens for writing as this user. A
-              SQLite file that does not exist yet is not created (serve
-              creates it, as its user).
+              them). SQLite: the file opens for writing as this user, who
+              may create files in its directory (SQLite's -wal and -shm
+              beside it). A SQLite file that does not exist yet is not
+              created (serve creates it, as its user).
   okta org    -okta-org answers: its OpenID configuration (no credentials).
   okta credentials
               the API token, or the service app's token for -okta-scopes
@@ -288,8 +290,13 @@ func (d *doctor) checkStore(ctx context.Context) {
 		}
 	case spec.sqlite != "":
 		todo = "run doctor as serve's user: serve's user must read and write the file and its directory"
+		dirProblem := sqliteDirProblem(spec.sqlite)
 		if st, err = fulfillment.InspectSQLite(cctx, spec.sqlite); errors.Is(err, fs.ErrNotExist) {
 			// Its directory exists: checked with the settings.
+			if dirProblem != "" {
+				d.fail(name, fmt.Sprintf("SQLite %s does not exist yet, and serve could not create it: %s", spec.sqlite, dirProblem), todo)
+				return
+			}
 			d.line(checkOK, name, fmt.Sprintf("SQLite %s does not exist yet: serve creates it at start (not created here, so that it belongs to serve's user)", spec.sqlite))
 			return
 		} else if err != nil {
@@ -306,6 +313,9 @@ func (d *doctor) checkStore(ctx context.Context) {
 		} else {
 			f.Close()
 		}
+		if dirProblem != "" {
+			st.Problems = append(st.Problems, dirProblem)
+		}
 	default:
 		d.line(checkOK, name, what+": nothing to check")
 		return
@@ -319,6 +329,20 @@ func (d *doctor) checkStore(ctx context.Context) {
 	default:
 		d.line(checkOK, name, what+": "+schemaPlan(st))
 	}
+}
+
+// sqliteDirProblem says why this user may not create files in the
+// directory of the SQLite file at path, as serve must: the file when it is
+// missing, and SQLite the write-ahead log and its index beside it (a file
+// this user may write, in a directory it may not, is refused by serve's
+// open all the same); "" when it may, or when the system cannot tell
+// without writing.
+func sqliteDirProblem(path string) string {
+	dir := filepath.Dir(path)
+	if err := dirWritable(dir); err != nil {
+		return fmt.Sprintf("this user may not create files in its directory %s (SQLite makes its write-ahead log, -wal, and index, -shm, there): %s", dir, oneLine(err))
+	}
+	return ""
 }
 
 // schemaPlan says what serve will do with a store's schema at start.

@@ -580,6 +580,57 @@ func dirSizes(t *testing.T, dir string) map[string]int64 {
 	return out
 }
 
+// TestDoctorStoreDirectoryNotWritable: a SQLite file in a directory
+// serve's user may not create files in fails doctor's store line, whether
+// the file exists (writable, but SQLite makes its -wal and -shm beside
+// it, and serve's open is refused) or not (serve creates it there).
+// Skipped where the directory is writable all the same (root).
+func TestDoctorStoreDirectoryNotWritable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// store returns -store, given the deployment's existing one.
+		store func(t *testing.T, existing string) string
+		want  string
+	}{
+		{"existing file", func(t *testing.T, existing string) string { return existing },
+			"up to date, but this user may not create files in its directory "},
+		{"missing file", func(t *testing.T, _ string) string { return filepath.Join(t.TempDir(), "new.db") },
+			"does not exist yet, and serve could not create it: this user may not create files in its directory "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := newDoctorDeployment(t, doctorOptions{})
+			store := tc.store(t, d.env["PREENROLL_STORE"])
+			dir := filepath.Dir(store)
+			if err := os.Chmod(dir, 0o555); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(dir, 0o755) }) // before TempDir's removal
+			if dirWritable(dir) == nil {
+				t.Skip("this user may create files in a directory of mode 0555 (root), or the system cannot tell")
+			}
+			before := dirSizes(t, dir)
+			d.env["PREENROLL_STORE"] = store
+			r := invocation{env: d.env}.run(t, "doctor")
+			got, _ := parseDoctor(t, r.stdout)
+			i := slices.IndexFunc(got, func(l doctorLine) bool { return l.name == "store" })
+			if r.code != ExitFailed || i < 0 || got[i].outcome != checkFail || !strings.Contains(got[i].detail, tc.want) ||
+				!strings.Contains(got[i].detail, "permission denied") {
+				t.Errorf("doctor: exit %d, want %d and a FAIL store line with %q and the system's reason; stdout:\n%s", r.code, ExitFailed, tc.want, r.stdout)
+			}
+			if diff := cmp.Diff(before, dirSizes(t, dir)); diff != "" {
+				t.Errorf("files beside the store after doctor (-before +after):\n%s", diff)
+			}
+			// What doctor predicts, serve's open does.
+			if s, err := fulfillment.OpenSQLite(t.Context(), store); err == nil {
+				s.Close()
+				t.Error("OpenSQLite succeeded where doctor predicted it fails")
+			}
+		})
+	}
+}
+
 // TestListenProblem: a -listen doctor cannot bind is explained: in use,
 // a privileged port, an address this host does not have, anything else as
 // the system says it.
