@@ -75,7 +75,9 @@ var tokenHints = map[string]string{
 	"invalid_client":      "check -okta-client-id, and that the public key of -okta-private-key-file is registered with the app",
 	"invalid_scope":       "grant the scopes to the app in Okta, or ask for fewer with -okta-scopes",
 	"unauthorized_client": "the app must be an API service app allowed the client credentials grant",
-	"invalid_dpop_proof":  "if the app requires DPoP, leave -okta-dpop on",
+	// Okta also refuses a proof dated in the future or more than five
+	// minutes ago by its clock (docs/okta.md, DPoP): a host clock off.
+	"invalid_dpop_proof": "if the app requires DPoP, leave -okta-dpop on; with it on, check that this host's clock is right (NTP): Okta refuses a proof more than 5 minutes off its own clock",
 }
 
 // oneLine is err's text on one terminal-safe line.

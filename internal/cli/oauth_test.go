@@ -178,6 +178,28 @@ func TestOAuthDPoPSetting(t *testing.T) {
 	}
 }
 
+// TestOAuthClockSkew: Okta refuses a DPoP proof dated more than five
+// minutes from its own clock (docs/okta.md, DPoP); the refusal says to
+// check this host's clock, not only -okta-dpop, which is right here.
+func TestOAuthClockSkew(t *testing.T) {
+	t.Parallel()
+	key := newServiceKey(t, false)
+	o := newOrg(t, oktatest.WithNow(testStart.Add(time.Hour))) // this host is an hour behind Okta
+	o.srv.RevokeToken(o.srv.Token())
+	if err := o.srv.AddServiceApp(oktatest.ServiceApp{
+		ClientID: "0oaSkew", Keys: []jose.JSONWebKey{key.public}, Scopes: oauthScopes("status"), DPoP: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o.addUser(t, "jan@example.com")
+	r := runCLI(t, "status", "jan@example.com", "-okta-org", o.srv.URL(), "-okta-client-id", "0oaSkew", "-okta-private-key-file", key.file)
+	for _, want := range []string{"HTTP 400 invalid_dpop_proof", "check that this host's clock is right (NTP)"} {
+		if r.code != ExitFailed || !strings.Contains(r.stderr, want) {
+			t.Errorf("clock an hour behind Okta's: exit %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+}
+
 // TestOAuthWrongKey: a key Okta does not have for the app is refused with
 // what to check, exit 1, and the key is not printed; a batch orders nobody
 // and says why instead of calling every row bad.
