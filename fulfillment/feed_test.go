@@ -1,8 +1,13 @@
 package fulfillment_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -222,18 +227,39 @@ type fakeTicker struct {
 func (f *fakeTicker) C() <-chan time.Time { return f.c }
 func (f *fakeTicker) Stop()               {}
 
+// lockedBuffer is a log destination the Service's goroutines share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // TestChangeFeedRestarts: a feed that breaks is restarted after a wait
-// (a ticker from Config.NewTicker, 1 s, then 2 s), and each restart tells
-// the subscribers with a Resync that they may have missed changes; the
+// (a ticker from Config.NewTicker, 1 s, then 2 s), logged as a duration an
+// operator reads ("1s", as serve's other waits, not nanoseconds), and each
+// restart tells the subscribers with a Resync that they may have missed changes; the
 // restarted feed delivers the other instance's changes. The feed stops
 // with the last subscriber and starts again with the next one.
 func TestChangeFeedRestarts(t *testing.T) {
 	ctx := t.Context()
 	store := &breakingStore{MemoryStore: fulfillment.NewMemoryStore(), breaks: make(chan error), ended: make(chan struct{}, 8)}
 	tickers := make(chan *fakeTicker, 8)
+	var logs lockedBuffer
 	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
 		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			c.NewTicker = func(d time.Duration) fulfillment.Ticker {
 				tk := &fakeTicker{d: d, c: make(chan time.Time, 1)}
 				tickers <- tk
@@ -266,6 +292,19 @@ func TestChangeFeedRestarts(t *testing.T) {
 		log.empty() // nothing until the restart
 		tk.c <- w.Now()
 		log.resync()
+	}
+	var waits []any
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == "fulfillment: change feed broke; restarting" {
+			waits = append(waits, rec["wait"])
+		}
+	}
+	if diff := cmp.Diff([]any{"1s", "2s"}, waits); diff != "" {
+		t.Errorf("logged waits of the restarts (-want +got):\n%s", diff)
 	}
 
 	if _, err := b.Order(ctx, w.User("ada@example.com").ID); err != nil {

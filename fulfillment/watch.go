@@ -384,7 +384,7 @@ func (s *Service) runFeed(ctx context.Context, run *feedRun, feed ChangeFeed) {
 			wait = feedBackoffMin // it listened a good while: a new outage
 		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: change feed broke; restarting",
-			slog.String("error", err.Error()), slog.Duration("wait", wait))
+			slog.String("error", err.Error()), slog.String("wait", wait.String()))
 		t := s.newTicker(wait)
 		select {
 		case <-ctx.Done():
