@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
@@ -82,8 +83,8 @@ func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := next.Sync(t.Context()); err != nil || rep.Busy != 1 {
-		t.Fatalf("next instance before the release: %+v, %v; want the record busy", rep, err)
+	if rep, err := next.Sync(t.Context()); err != nil || rep.Busy != 1 || !rep.BusyUntil.Equal(rec.Lease.Until) {
+		t.Fatalf("next instance before the release: %+v, %v; want the record busy until its lease ends (%v)", rep, err, rec.Lease.Until)
 	}
 	// ...until the stopping instance releases it.
 	n, err := w.Service.ReleaseLeases(t.Context(), 0)
@@ -103,6 +104,85 @@ func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
 	w.Service = next
 	rec = w.AdvanceUntil(t.Context(), u.Profile.Login, fulfillment.Shipped)
 	if got := len(w.Yubico.Shipments()); got != 1 || rec.ShipmentID == "" {
+		t.Errorf("%d shipments after the resumed create, want exactly 1", got)
+	}
+}
+
+// TestRunResumesWhenTheLeaseEnds: a restarted instance whose first pass
+// finds a step abandoned by the stopped one (its lease shortened to a
+// grace at shutdown) makes its next pass when the lease ends, not a whole
+// poll interval later.
+func TestRunResumesWhenTheLeaseEnds(t *testing.T) {
+	t.Parallel()
+	ctx, abandon := context.WithCancel(t.Context())
+	store := &onStep{Store: fulfillment.NewMemoryStore(), step: fulfillment.StepShipmentCreating, fn: abandon}
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook())
+	u := w.AddUser(fulfillmenttest.Employee("edda"))
+	if _, err := w.Service.Order(t.Context(), u.Profile.Login); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Service.Sync(ctx); err == nil {
+		t.Fatal("Sync with its context cancelled mid-step returned nil")
+	}
+	const grace = 10 * time.Second
+	if n, err := w.Service.ReleaseLeases(t.Context(), grace); err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases = %d, %v; want 1", n, err)
+	}
+
+	// The restarted instance: its poll ticker never ticks; any other
+	// ticker Run makes is handed to the test.
+	tickers := make(chan time.Duration, 4)
+	freed := make(chanTicker)
+	cfg := w.Config
+	cfg.PollInterval = 5 * time.Minute
+	cfg.NewTicker = func(d time.Duration) fulfillment.Ticker {
+		if d == cfg.PollInterval {
+			return stillTicker{}
+		}
+		tickers <- d
+		return freed
+	}
+	next, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := make(chan struct{}, 1)
+	next.Subscribe(t.Context(), func(c fulfillment.RecordChange) {
+		if c.Step == fulfillment.StepShipmentCreated {
+			select {
+			case created <- struct{}{}:
+			default:
+			}
+		}
+	})
+	runCtx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- next.Run(runCtx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	bound := time.After(10 * time.Second) // bounds a failure, never reached when it works
+	select {
+	case d := <-tickers:
+		if want := grace + time.Second; d != want {
+			t.Errorf("Run waits %v for the held record, want %v (the lease's end and a second)", d, want)
+		}
+	case <-bound:
+		t.Fatal("Run made no ticker for the lease's end: it would wait its whole poll interval")
+	}
+	w.Advance(grace + time.Second)
+	select {
+	case freed <- w.Now():
+	case <-bound:
+		t.Fatal("Run does not read the lease's ticker")
+	}
+	select {
+	case <-created:
+	case <-bound:
+		t.Fatal("the pass at the lease's end did not resume the shipment create")
+	}
+	if got := len(w.Yubico.Shipments()); got != 1 {
 		t.Errorf("%d shipments after the resumed create, want exactly 1", got)
 	}
 }

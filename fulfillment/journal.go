@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
@@ -141,13 +142,10 @@ func (s *Service) reach(ctx context.Context, rec Record, step Step, reason strin
 // its owner died during the call, and the intent is resumed by its
 // recovery rule.
 func (s *Service) claim(ctx context.Context, rec Record) (_ Record, taken bool, err error) {
-	if s.leased(rec) {
-		return rec, false, nil
+	if !s.heldUntil(rec).IsZero() {
+		return rec, false, nil // another instance's lease or claim
 	}
 	now := s.now()
-	if rec.Claim.Owner != "" && rec.Claim.Owner != s.owner && now.Before(rec.Claim.Until) && !rec.Step.Intent() {
-		return rec, false, nil
-	}
 	if rec.Claim.Owner == s.owner && rec.Claim.Until.Sub(now) > s.syncClaim/2 {
 		return rec, true, nil
 	}
@@ -223,6 +221,22 @@ func (s *Service) takeOver(ctx context.Context, rec Record) (Record, error) {
 // leased reports whether another live instance holds rec's lease.
 func (s *Service) leased(rec Record) bool {
 	return rec.Lease.Owner != "" && rec.Lease.Owner != s.owner && s.now().Before(rec.Lease.Until)
+}
+
+// heldUntil returns when the lease or claim that another instance holds
+// on rec ends: the zero time when neither keeps this Service from taking
+// rec ([Service.claim]). A claim does not hold an intent (a step another
+// instance began and may have abandoned): only its lease does.
+func (s *Service) heldUntil(rec Record) time.Time {
+	now := s.now()
+	var until time.Time
+	if s.leased(rec) {
+		until = rec.Lease.Until
+	}
+	if c := rec.Claim; c.Owner != "" && c.Owner != s.owner && now.Before(c.Until) && !rec.Step.Intent() && c.Until.After(until) {
+		until = c.Until
+	}
+	return until
 }
 
 // definite reports whether err certainly means the remote call did not take

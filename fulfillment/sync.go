@@ -29,6 +29,14 @@ type SyncReport struct {
 	// Busy counts records skipped because another instance holds their
 	// lease or their claim (Config.SyncClaim), or took them first.
 	Busy int
+	// BusyUntil is the earliest time a lease or claim that made a record
+	// Busy ends (by this Service's Clock), zero when none did (a record
+	// another instance took first has no end to wait for). A loop of
+	// passes can make its next one then rather than a whole interval
+	// later: a step abandoned by an instance that stopped (its lease
+	// shortened at shutdown) is resumed when the lease ends. [Service.Run]
+	// does.
+	BusyUntil time.Time
 	// NotDue counts records skipped because they wait for the outside
 	// world and their next check has not come (Record.NextCheck): they
 	// cost no remote call and no store write. With a store that keeps a
@@ -105,7 +113,7 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 			}
 			userID := r.UserID
 			g.Go(func() error {
-				before, after, busy, err := s.syncUser(gctx, userID)
+				before, after, busy, until, err := s.syncUser(gctx, userID)
 				if errors.Is(err, ErrDraining) {
 					if after.Version == before.Version {
 						return nil // not started: the next pass (of any instance) takes it
@@ -118,6 +126,9 @@ func (s *Service) Sync(ctx context.Context) (SyncReport, error) {
 				switch {
 				case busy:
 					rep.Busy++
+					if !until.IsZero() && (rep.BusyUntil.IsZero() || until.Before(rep.BusyUntil)) {
+						rep.BusyUntil = until
+					}
 					return nil
 				case len(after.History) > len(before.History):
 					// A step was recorded; a schedule or lease write alone
@@ -195,20 +206,25 @@ func failure(userID string, before, after Record, err error) (Result, bool) {
 	return r, true
 }
 
-// syncUser advances one user's record as far as it goes.
-func (s *Service) syncUser(ctx context.Context, userID string) (before, after Record, busy bool, err error) {
+// syncUser advances one user's record as far as it goes. A record another
+// instance holds is busy, until the end of its lease or claim (zero when
+// another took it first).
+func (s *Service) syncUser(ctx context.Context, userID string) (before, after Record, busy bool, until time.Time, err error) {
 	unlock := s.lock(userID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, userID)
 	if err != nil {
-		return rec, rec, false, err
+		return rec, rec, false, time.Time{}, err
 	}
 	rec, taken, err := s.claim(ctx, rec)
 	if err != nil || !taken {
-		return rec, rec, !taken && err == nil, err
+		if err != nil {
+			return rec, rec, false, time.Time{}, err
+		}
+		return rec, rec, true, s.heldUntil(rec), nil
 	}
 	after, err = s.run(ctx, &pass{}, rec)
-	return rec, after, false, err
+	return rec, after, false, time.Time{}, err
 }
 
 // Run calls [Service.Sync] at once and then every Config.PollInterval (on
@@ -217,7 +233,11 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 // handler), until ctx is done; then it returns ctx's error. With
 // Config.CatchUpEvery it catches up ([Service.CatchUpFromCheckpoint])
 // after the first pass and every CatchUpEvery after, on a ticker of its
-// own (not after Drain); an order it records starts a pass.
+// own (not after Drain); an order it records starts a pass. A pass that
+// found records held by another instance's lease or claim is followed by
+// one when the first of them ends (SyncReport.BusyUntil), if that comes
+// before the next tick: a step abandoned by a stopped instance is resumed
+// when its shortened lease ends ([Service.ReleaseLeases]).
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
@@ -243,11 +263,29 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up from Okta's System Log failed", slog.String("error", err.Error()))
 		}
 	}
+	// freed ticks once when the earliest lease or claim that made a record
+	// Busy in the last pass ends, if that comes before the next tick.
+	var freed Ticker
+	defer func() {
+		if freed != nil {
+			freed.Stop()
+		}
+	}()
 	for first := true; ; first = false {
-		if _, err := s.Sync(ctx); errors.Is(err, ErrDraining) {
+		rep, err := s.Sync(ctx)
+		if errors.Is(err, ErrDraining) {
 			return err
 		} else if err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: sync pass failed", slog.String("error", err.Error()))
+		}
+		if freed != nil {
+			freed.Stop()
+			freed = nil
+		}
+		var freedC <-chan time.Time
+		if d, ok := s.untilFreed(rep); ok {
+			freed = s.newTicker(d)
+			freedC = freed.C()
 		}
 		// The first catch-up comes after the first pass, so that a long
 		// one (every order since a long outage, each read at Okta) holds
@@ -267,12 +305,31 @@ func (s *Service) Run(ctx context.Context) error {
 				break wait
 			case <-s.kick:
 				break wait
+			case <-freedC:
+				break wait
 			case <-catchUpC:
 				// An order it records wakes the next pass (kick).
 				catchUp()
 			}
 		}
 	}
+}
+
+// freedMargin is how long after a Busy record's lease or claim ends
+// [Service.Run] makes its pass: another instance's clock set the end, and
+// a pass a little early would find the record busy again.
+const freedMargin = time.Second
+
+// untilFreed returns how long Run waits, after a pass that rep reports,
+// for the pass that takes the record whose lease or claim ends first
+// (SyncReport.BusyUntil, plus freedMargin); ok is false when no record
+// was held or the ticker's next pass comes first.
+func (s *Service) untilFreed(rep SyncReport) (time.Duration, bool) {
+	if rep.BusyUntil.IsZero() {
+		return 0, false
+	}
+	d := max(rep.BusyUntil.Sub(s.now()), 0) + freedMargin
+	return d, d < s.pollInterval
 }
 
 // wakeRun makes Run start a pass soon (a new order was recorded); it never
