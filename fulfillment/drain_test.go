@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 )
@@ -184,5 +186,27 @@ func TestRunResumesWhenTheLeaseEnds(t *testing.T) {
 	}
 	if got := len(w.Yubico.Shipments()); got != 1 {
 		t.Errorf("%d shipments after the resumed create, want exactly 1", got)
+	}
+}
+
+func TestSyncReportFreedAfter(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	type got struct {
+		D  time.Duration
+		OK bool
+	}
+	for _, tc := range []struct {
+		name  string
+		until time.Time
+		want  got
+	}{
+		{"none held", time.Time{}, got{0, false}},
+		{"ends in 10s", now.Add(10 * time.Second), got{11 * time.Second, true}},
+		{"ended already (another clock)", now.Add(-time.Minute), got{time.Second, true}},
+	} {
+		d, ok := fulfillment.SyncReport{BusyUntil: tc.until}.FreedAfter(now)
+		if diff := cmp.Diff(tc.want, got{d, ok}); diff != "" {
+			t.Errorf("%s: FreedAfter (-want +got):\n%s", tc.name, diff)
+		}
 	}
 }

@@ -315,21 +315,31 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// freedMargin is how long after a Busy record's lease or claim ends
-// [Service.Run] makes its pass: another instance's clock set the end, and
-// a pass a little early would find the record busy again.
+// freedMargin is how long after a Busy record's lease or claim ends the
+// pass that takes it comes ([SyncReport.FreedAfter]): another instance's
+// clock set the end, and a pass a little early would find the record busy
+// again.
 const freedMargin = time.Second
 
-// untilFreed returns how long Run waits, after a pass that rep reports,
-// for the pass that takes the record whose lease or claim ends first
-// (SyncReport.BusyUntil, plus freedMargin); ok is false when no record
-// was held or the ticker's next pass comes first.
-func (s *Service) untilFreed(rep SyncReport) (time.Duration, bool) {
-	if rep.BusyUntil.IsZero() {
+// FreedAfter returns how long after now to make the pass that takes the
+// record whose lease or claim ends first (BusyUntil, plus a second for
+// the clocks of the instances to differ); ok is false when no record was
+// held. A loop of passes waits for the shorter of it and its interval, as
+// [Service.Run] does.
+func (r SyncReport) FreedAfter(now time.Time) (d time.Duration, ok bool) {
+	if r.BusyUntil.IsZero() {
 		return 0, false
 	}
-	d := max(rep.BusyUntil.Sub(s.now()), 0) + freedMargin
-	return d, d < s.pollInterval
+	return max(r.BusyUntil.Sub(now), 0) + freedMargin, true
+}
+
+// untilFreed returns how long Run waits, after a pass that rep reports,
+// for the pass that takes the record whose lease or claim ends first;
+// ok is false when no record was held or the ticker's next pass comes
+// first.
+func (s *Service) untilFreed(rep SyncReport) (time.Duration, bool) {
+	d, ok := rep.FreedAfter(s.now())
+	return d, ok && d < s.pollInterval
 }
 
 // wakeRun makes Run start a pass soon (a new order was recorded); it never
