@@ -160,6 +160,10 @@ type pendingEcho struct {
 	// was in flight: this write's echo if the Put stored it, another
 	// instance's write if it did not.
 	heard *RecordChange
+	// stale is set when a Resync came after heard: the subscribers have
+	// read the records again since, a state as new as heard's or newer,
+	// so heard is not delivered if the Put loses.
+	stale bool
 }
 
 // Subscribe calls fn after every record this Service stores, in the
@@ -194,7 +198,9 @@ type pendingEcho struct {
 // removal (Version 0) and a Resync start a record's versions over, since
 // a record removed and made again starts at version 1: a change of the
 // removed record that comes after its removal (late, or held) is then
-// delivered. The last versions of the 4,096 records delivered last are
+// delivered; a change held for a Put in flight when a Resync came (the
+// subscribers read the records again) is not delivered after it. The
+// last versions of the 4,096 records delivered last are
 // kept; an older record's is forgotten, and a change of it that comes
 // later than that is delivered.
 func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel func()) {
@@ -255,11 +261,17 @@ func (w *watchers) notify(rec Record) {
 // Service's own later write (the feed lags), or a second delivery of a
 // version. A removal (Version 0) and a Resync start the versions over:
 // the record may have been removed and made again, its versions from 1.
+// A Resync also makes stale the changes held for Puts in flight: the
+// subscribers read the records again, and a held change delivered after
+// that (its Put lost) could show an older state than they read.
 func (w *watchers) broadcast(c RecordChange) {
 	if w.feed != nil {
 		switch {
 		case c.Resync:
 			w.delivered.reset()
+			for _, p := range w.pending {
+				p.stale = p.heard != nil
+			}
 		case c.Version == 0:
 			w.delivered.delete(c.UserID)
 		default:
@@ -328,7 +340,7 @@ func (w *watchers) settle(k echoKey, stored bool) {
 		// then forgets only an echo stored in it, not a later one of the
 		// same key (a record removed and made again).
 		w.echoes.set(k, struct{}{}, echoLimit)
-	case !p.won && p.heard != nil:
+	case !p.won && p.heard != nil && !p.stale:
 		w.broadcast(*p.heard)
 	}
 }
@@ -349,7 +361,7 @@ func (w *watchers) remote(run *feedRun, c RecordChange) {
 	}
 	k := echoKey{c.UserID, c.Version}
 	if p := w.pending[k]; p != nil {
-		p.heard = &c // settle decides whose it was
+		p.heard, p.stale = &c, false // settle decides whose it was
 		return
 	}
 	if _, ok := w.echoes.get(k); ok {

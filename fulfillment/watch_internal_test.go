@@ -223,3 +223,30 @@ func TestWatchersDeliverInVersionOrder(t *testing.T) {
 		t.Errorf("delivered after the limit (-want +got):\n%s", diff)
 	}
 }
+
+// TestWatchersHeldChangeNotAfterResync: a change the feed reports while a
+// Put of the same version is in flight is held; the record's next change
+// is delivered, then a Resync (an unreadable notification, say: the
+// subscribers read the records again). The Put loses: the held change,
+// older than what the subscribers read, is not delivered after it.
+func TestWatchersHeldChangeNotAfterResync(t *testing.T) {
+	w := watchers{feedable: true}
+	var got []RecordChange
+	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	run := &feedRun{stop: func() {}}
+	w.feed = run
+	heard := func(version int64) RecordChange {
+		return RecordChange{UserID: "u1", Status: FulfillmentStarted, Step: StepInitiated, Version: version}
+	}
+	k, _ := w.expect(Record{UserID: "u1", Version: 1})
+	w.remote(run, heard(2)) // held
+	w.remote(run, heard(3))
+	w.remote(run, RecordChange{Resync: true})
+	w.settle(k, false)
+	v3 := heard(3)
+	v3.Remote = true
+	want := []RecordChange{v3, {Remote: true, Resync: true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
