@@ -67,7 +67,7 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 		}
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
-	s.watch.notify(out)
+	s.watch.notify(out, expected)
 	if expected {
 		s.watch.settle(echo, true)
 	}
@@ -82,7 +82,7 @@ func (s *Service) touch(ctx context.Context, rec Record) (Record, error) {
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
-	s.watch.notify(out)
+	s.watch.notify(out, false)
 	return out, nil
 }
 
@@ -214,7 +214,7 @@ func (s *Service) takeOver(ctx context.Context, rec Record) (Record, error) {
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: resume step %s of %q: %w", rec.Step, rec.UserID, err)
 	}
-	s.watch.notify(out)
+	s.watch.notify(out, false)
 	return out, nil
 }
 

@@ -71,7 +71,22 @@ type watchers struct {
 	// delivered is, while a feed runs, the version of each record last
 	// delivered to the subscribers (at most echoLimit records): an older
 	// one is not delivered after it (see broadcast).
-	delivered recent[string, int64]
+	delivered recent[string, deliveredVersion]
+	// epoch counts the feed's listening: it changes at each Resync (the
+	// feed starts listening), when the feed breaks and when it stops (see
+	// fresh).
+	epoch uint64
+}
+
+// deliveredVersion is what watchers.delivered keeps of a record.
+type deliveredVersion struct {
+	// version is the version last delivered.
+	version int64
+	// await, when not 0, is the version of a write of this Service
+	// delivered whose echo the feed has not reported yet: every other
+	// change of the record the feed reports until then was stored before
+	// that write, and is older than what was delivered.
+	await int64
 }
 
 // recent remembers a value for each of at most limit keys, those set
@@ -119,6 +134,13 @@ func (r *recent[K, V]) set(k K, v V, limit int) {
 	r.order = append(r.order, recentSlot[K]{k, r.seq})
 }
 
+// update changes the value of k, if it has one, in its slot.
+func (r *recent[K, V]) update(k K, v V) {
+	if old, ok := r.m[k]; ok {
+		r.m[k] = recentValue[V]{v, old.seq}
+	}
+}
+
 // delete forgets k; its slot goes with the oldest.
 func (r *recent[K, V]) delete(k K) { delete(r.m, k) }
 
@@ -164,6 +186,8 @@ type pendingEcho struct {
 	// read the records again since, a state as new as heard's or newer,
 	// so heard is not delivered if the Put loses.
 	stale bool
+	// epoch is watchers.epoch when the write was noted.
+	epoch uint64
 }
 
 // Subscribe calls fn after every record this Service stores, in the
@@ -198,11 +222,15 @@ type pendingEcho struct {
 // removal (Version 0) and a Resync start a record's versions over, since
 // a record removed and made again starts at version 1: a change of the
 // removed record that comes after its removal (late, or held) is then
-// delivered; a change held for a Put in flight when a Resync came (the
-// subscribers read the records again) is not delivered after it. The
-// last versions of the 4,096 records delivered last are
-// kept; an older record's is forgotten, and a change of it that comes
-// later than that is delivered.
+// delivered. A write of this Service is newer than the changes the feed
+// reported before it, whatever their versions (the record may have been
+// removed and made again before the feed reported the removal): until
+// the feed reports its echo, the feed's other changes of the record
+// (older) are dropped. A change held for a Put in flight when a Resync
+// came (the subscribers read the records again) is not delivered after
+// it. The last versions of the records among the 4,096 changes delivered
+// last are kept; an older record's is forgotten, and a change of it that
+// comes later than that is delivered.
 func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel func()) {
 	w := &s.watch
 	w.mu.Lock()
@@ -234,6 +262,7 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 				w.feed = nil
 				w.echoes.reset()
 				w.delivered.reset()
+				w.epoch++
 			}
 			w.mu.Unlock()
 		})
@@ -242,14 +271,30 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 	return func() { stop(); remove() }
 }
 
-// notify tells every subscriber that rec was stored.
-func (w *watchers) notify(rec Record) {
+// notify tells every subscriber that rec was stored; saved is set for a
+// write noted by expect (whose settle comes after).
+func (w *watchers) notify(rec Record, saved bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.fns) == 0 {
 		return
 	}
-	w.broadcast(RecordChange{UserID: rec.UserID, Login: rec.Login, Status: rec.Status, Step: rec.Step, Version: rec.Version})
+	c := RecordChange{UserID: rec.UserID, Login: rec.Login, Status: rec.Status, Step: rec.Step, Version: rec.Version}
+	w.deliver(c, saved && w.fresh(echoKey{rec.UserID, rec.Version}))
+}
+
+// fresh reports whether this Service's write of k, stored, was noted in
+// the feed's current epoch and the feed has not reported it yet. Then
+// the feed listened throughout (and will report it), or has not listened
+// yet (and reports nothing before its Resync, which resets the delivered
+// versions). Every change of the record the feed reported was stored
+// before this write (the feed reports them in the order they were
+// stored): the write is newer than all of them whatever their versions
+// (the record may have been removed and made again, and the feed not
+// have reported the removal yet).
+func (w *watchers) fresh(k echoKey) bool {
+	p := w.pending[k]
+	return w.feed != nil && p != nil && p.epoch == w.epoch && p.heard == nil
 }
 
 // broadcast calls every subscriber with c (w.mu held), but those whose
@@ -264,28 +309,53 @@ func (w *watchers) notify(rec Record) {
 // A Resync also makes stale the changes held for Puts in flight: the
 // subscribers read the records again, and a held change delivered after
 // that (its Put lost) could show an older state than they read.
-func (w *watchers) broadcast(c RecordChange) {
-	if w.feed != nil {
-		switch {
-		case c.Resync:
-			w.delivered.reset()
-			for _, p := range w.pending {
-				p.stale = p.heard != nil
-			}
-		case c.Version == 0:
-			w.delivered.delete(c.UserID)
-		default:
-			if last, ok := w.delivered.get(c.UserID); ok && c.Version <= last {
-				return
-			}
-			w.delivered.set(c.UserID, c.Version, echoLimit)
-		}
+func (w *watchers) broadcast(c RecordChange) { w.deliver(c, false) }
+
+// deliver is broadcast of c, with fresh set when c is this Service's own
+// write and [watchers.fresh]: then it is newer than every change of the
+// record delivered from the feed, whatever its version, and until the
+// feed reports its echo a change the feed reports of the record (a
+// removal too) is older and is not delivered.
+func (w *watchers) deliver(c RecordChange, fresh bool) {
+	if w.feed != nil && !w.inOrder(c, fresh) {
+		return
 	}
 	for _, sub := range w.fns {
 		if sub.ctx.Err() == nil {
 			sub.fn(c)
 		}
 	}
+}
+
+// inOrder reports whether c comes after the changes delivered (a feed
+// runs; see deliver), and notes it as delivered if so.
+func (w *watchers) inOrder(c RecordChange, fresh bool) bool {
+	if c.Resync {
+		w.epoch++
+		w.delivered.reset()
+		for _, p := range w.pending {
+			p.stale = p.heard != nil
+		}
+		return true
+	}
+	last, ok := w.delivered.get(c.UserID)
+	switch {
+	case c.Remote && ok && last.await != 0:
+		return false // stored before the write delivered whose echo is awaited
+	case c.Version == 0:
+		w.delivered.delete(c.UserID)
+		return true
+	case fresh:
+		if ok && last.await != 0 && c.Version <= last.version {
+			return false // a later write of this Service's was delivered first
+		}
+		w.delivered.set(c.UserID, deliveredVersion{c.Version, c.Version}, echoLimit)
+		return true
+	case ok && c.Version <= last.version:
+		return false
+	}
+	w.delivered.set(c.UserID, deliveredVersion{c.Version, last.await}, echoLimit)
+	return true
 }
 
 // expect notes, before this Service puts rec, the change the feed will
@@ -309,7 +379,7 @@ func (w *watchers) expect(rec Record) (echoKey, bool) {
 	}
 	p := w.pending[k]
 	if p == nil {
-		p = &pendingEcho{}
+		p = &pendingEcho{epoch: w.epoch}
 		w.pending[k] = p
 	}
 	p.writers++
@@ -359,6 +429,10 @@ func (w *watchers) remote(run *feedRun, c RecordChange) {
 		w.broadcast(RecordChange{Remote: true, Resync: true})
 		return
 	}
+	if last, ok := w.delivered.get(c.UserID); ok && last.await != 0 && last.await == c.Version {
+		// The echo of the write delivered: the feed has caught up with it.
+		w.delivered.update(c.UserID, deliveredVersion{last.version, 0})
+	}
 	k := echoKey{c.UserID, c.Version}
 	if p := w.pending[k]; p != nil {
 		p.heard, p.stale = &c, false // settle decides whose it was
@@ -376,6 +450,7 @@ func (w *watchers) broke(run *feedRun) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	run.listening = false
+	w.epoch++
 }
 
 // runFeed runs feed until ctx ends (the last subscriber left), restarting

@@ -132,7 +132,7 @@ func TestWatchersFeedStartsDuringPut(t *testing.T) {
 	stored := rec
 	stored.Version = 1
 	w.remote(run, RecordChange{UserID: "u1", Status: FulfillmentStarted, Step: StepInitiating, Version: 1}) // its echo, held
-	w.notify(stored)
+	w.notify(stored, true)
 	w.settle(k, true)
 	want := []RecordChange{{Remote: true, Resync: true}, {UserID: "u1", Login: "u1@example.com", Status: FulfillmentStarted, Step: StepInitiating, Version: 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -169,7 +169,7 @@ func TestWatchersDeliverInVersionOrder(t *testing.T) {
 		return RecordChange{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version}
 	}
 	notify := func(user string, version int64) {
-		w.notify(Record{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version})
+		w.notify(Record{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version}, false)
 	}
 	var want []RecordChange
 
@@ -224,6 +224,53 @@ func TestWatchersDeliverInVersionOrder(t *testing.T) {
 	}
 }
 
+// TestWatchersLocalCreationAfterUnreportedRemoval: another instance's
+// change of u1 is delivered; an operator removes u1 and, before the feed
+// reports the removal, this Service orders u1 anew (its record starts at
+// version 1). The new record's changes are delivered, and the removal,
+// reported after them, precedes them in the store: it is not delivered
+// (the page would show the new order removed); the feed's next change
+// of the record, after their echoes, is.
+func TestWatchersLocalCreationAfterUnreportedRemoval(t *testing.T) {
+	w := watchers{feedable: true}
+	var got []RecordChange
+	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	run := &feedRun{stop: func() {}}
+	w.feed = run
+	w.remote(run, RecordChange{Resync: true}) // it listens
+	rec := func(step Step, version int64) Record {
+		return Record{UserID: "u1", Login: "u1@example.com", Status: FulfillmentStarted, Step: step, Version: version}
+	}
+	local := func(r Record) RecordChange {
+		return RecordChange{UserID: r.UserID, Login: r.Login, Status: r.Status, Step: r.Step, Version: r.Version}
+	}
+	heard := func(r Record) RecordChange { c := local(r); c.Login = ""; return c }
+	put := func(r Record) { // this Service's save of r, stored
+		prev := r
+		prev.Version--
+		k, _ := w.expect(prev)
+		w.notify(r, true)
+		w.settle(k, true)
+	}
+
+	old := rec(StepEnrolling, 3)
+	w.remote(run, heard(old))
+	put(rec(StepInitiating, 1))
+	put(rec(StepInitiated, 2))
+	w.remote(run, RecordChange{UserID: "u1"}) // the removal, reported late
+	w.remote(run, heard(rec(StepInitiating, 1)))
+	w.remote(run, heard(rec(StepInitiated, 2)))
+	w.remote(run, heard(rec(StepShipmentCreating, 3))) // another instance's, after
+	oldC := heard(old)
+	oldC.Remote = true
+	after := heard(rec(StepShipmentCreating, 3))
+	after.Remote = true
+	want := []RecordChange{{Remote: true, Resync: true}, oldC, local(rec(StepInitiating, 1)), local(rec(StepInitiated, 2)), after}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
+
 // TestWatchersHeldChangeNotAfterResync: a change the feed reports while a
 // Put of the same version is in flight is held; the record's next change
 // is delivered, then a Resync (an unreadable notification, say: the
@@ -246,6 +293,54 @@ func TestWatchersHeldChangeNotAfterResync(t *testing.T) {
 	v3 := heard(3)
 	v3.Remote = true
 	want := []RecordChange{v3, {Remote: true, Resync: true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
+
+// TestWatchersAwaitedEchoNotStuck: while the echo of a write of this
+// Service is awaited, the feed's other changes of the record are
+// dropped; the wait must end even when the echo never comes. It ends at
+// a Resync (the feed broke and listens again: the echo may be lost), and
+// a write noted before the feed listened (stored, maybe, before it
+// listened: no echo), or one not noted (bookkeeping the feed does not
+// report), is awaited not at all: the feed's next change of the record
+// is delivered.
+func TestWatchersAwaitedEchoNotStuck(t *testing.T) {
+	w := watchers{feedable: true}
+	var got []RecordChange
+	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	run := &feedRun{stop: func() {}}
+	w.feed = run
+	rec := func(user string, version int64) Record {
+		return Record{UserID: user, Status: FulfillmentStarted, Step: StepInitiated, Version: version}
+	}
+	change := func(user string, version int64, remote bool) RecordChange {
+		return RecordChange{UserID: user, Status: FulfillmentStarted, Step: StepInitiated, Version: version, Remote: remote}
+	}
+	resync := RecordChange{Remote: true, Resync: true}
+	put := func(r Record) { // this Service's save of r, stored
+		prev := r
+		prev.Version--
+		k, _ := w.expect(prev)
+		w.notify(r, true)
+		w.settle(k, true)
+	}
+
+	k, _ := w.expect(rec("u1", 0)) // noted before the feed listened
+	w.remote(run, RecordChange{Resync: true})
+	w.notify(rec("u1", 1), true) // stored before it listened, or after
+	w.settle(k, true)
+	w.remote(run, RecordChange{UserID: "u1"})
+	put(rec("u2", 1))
+	w.broke(run)
+	w.remote(run, RecordChange{Resync: true}) // u2's echo was lost
+	w.remote(run, change("u2", 2, false))
+	w.notify(rec("u3", 1), false)
+	w.remote(run, change("u3", 2, false))
+	want := []RecordChange{resync, change("u1", 1, false), {UserID: "u1", Remote: true},
+		change("u2", 1, false), resync, change("u2", 2, true),
+		change("u3", 1, false), change("u3", 2, true)}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delivered (-want +got):\n%s", diff)
 	}
