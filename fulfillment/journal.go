@@ -60,17 +60,19 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 	// A write with a history entry comes back from the Store's change
 	// feed, if a feed runs: noted, so that it is delivered once.
 	echo, expected := s.watch.expect(rec)
+	stored := false
+	if expected {
+		// Settled on every way out, a panic of the Store or of a
+		// subscriber too: a write left pending would stay forever, and
+		// hold a change the feed reports at its version with it.
+		defer func() { s.watch.settle(echo, stored) }()
+	}
 	out, err := s.store.Put(unfenced(ctx), rec)
 	if err != nil {
-		if expected {
-			s.watch.settle(echo, false)
-		}
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
+	stored = true
 	s.watch.notify(out, expected)
-	if expected {
-		s.watch.settle(echo, true)
-	}
 	return out, nil
 }
 

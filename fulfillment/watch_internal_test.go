@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -342,6 +343,41 @@ func TestWatchersAwaitedEchoNotStuck(t *testing.T) {
 		change("u2", 1, false), resync, change("u2", 2, true),
 		change("u3", 1, false), change("u3", 2, true)}
 	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
+
+// panicStore is a Store whose Put panics.
+type panicStore struct{ Store }
+
+func (panicStore) Put(context.Context, Record) (Record, error) { panic("fulfillment test: Put") }
+
+// TestSaveSettlesOnPanic: a write noted for its echo is settled when the
+// Store's Put panics (recovered by an HTTP server, say): it does not stay
+// pending, and the change the feed reports at its version is delivered,
+// not held with it forever.
+func TestSaveSettlesOnPanic(t *testing.T) {
+	s := &Service{store: panicStore{NewMemoryStore()}, now: time.Now}
+	s.watch.feedable = true
+	var got []RecordChange
+	s.watch.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	run := &feedRun{stop: func() {}}
+	s.watch.feed = run
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("save did not panic")
+			}
+		}()
+		s.save(t.Context(), Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepInitiating}, Change{})
+	}()
+	if n := len(s.watch.pending); n != 0 {
+		t.Errorf("%d writes left pending after a Put that panicked, want none", n)
+	}
+	c := RecordChange{UserID: "00u1", Status: FulfillmentStarted, Step: StepInitiating, Version: 1}
+	s.watch.remote(run, c) // another instance's write of the version
+	c.Remote = true
+	if diff := cmp.Diff([]RecordChange{c}, got); diff != "" {
 		t.Errorf("delivered (-want +got):\n%s", diff)
 	}
 }
