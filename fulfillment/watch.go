@@ -192,8 +192,10 @@ type pendingEcho struct {
 
 // Subscribe calls fn after every record this Service stores, in the
 // goroutine that stored it, until the returned cancel is called (or ctx
-// ends). fn must return quickly and must not call the Service: hand the
-// change to another goroutine (a non-blocking channel send, say).
+// ends). fn must return quickly and must not call the Service, nor a
+// cancel that Subscribe returned (fn runs holding the lock of the
+// Service's subscribers: it would wait for itself): hand the change to
+// another goroutine (a non-blocking channel send, say).
 //
 // When the Store is a [ChangeFeed] (MemoryStore and pgstore), fn also gets
 // the changes other Service instances sharing the Store make, with
