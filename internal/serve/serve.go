@@ -427,10 +427,22 @@ func (s *server) syncLoop(ctx context.Context) {
 		if s.cfg.SyncJitter > 0 {
 			wait += rand.N(s.cfg.SyncJitter)
 		}
-		if !s.pause(ctx, wait, s.kick) {
+		if !s.pause(ctx, freedWait(wait, rep, err, time.Now()), s.kick) {
 			return
 		}
 	}
+}
+
+// freedWait shortens the wait after a pass that rep and err report to when
+// the first record another instance held in it is free
+// (fulfillment.SyncReport.FreedAfter): a step abandoned at that
+// instance's shutdown, its lease shortened, is taken when the lease ends,
+// not a whole interval later.
+func freedWait(wait time.Duration, rep fulfillment.SyncReport, err error, now time.Time) time.Duration {
+	if d, ok := rep.FreedAfter(now); ok && err == nil && d < wait {
+		return d
+	}
+	return wait
 }
 
 // maxSyncBackoff caps the wait between failing Sync passes (see syncLoop).

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -89,5 +90,29 @@ func TestRemoteOrderWakeIsJittered(t *testing.T) {
 				t.Errorf("wakes (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestFreedWait: after a pass that found a record held by another
+// instance, the loop waits only until the hold ends (and a second), if
+// that comes before its interval; not after a failed pass.
+func TestFreedWait(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	held := fulfillment.SyncReport{Busy: 1, BusyUntil: now.Add(10 * time.Second)}
+	for _, tc := range []struct {
+		name string
+		wait time.Duration
+		rep  fulfillment.SyncReport
+		err  error
+		want time.Duration
+	}{
+		{"nothing held", 5 * time.Minute, fulfillment.SyncReport{}, nil, 5 * time.Minute},
+		{"a lease ending in 10s", 5 * time.Minute, held, nil, 11 * time.Second},
+		{"the interval comes first", 5 * time.Second, held, nil, 5 * time.Second},
+		{"a failed pass backs off", time.Minute, held, errors.New("store down"), time.Minute},
+	} {
+		if got := freedWait(tc.wait, tc.rep, tc.err, now); got != tc.want {
+			t.Errorf("%s: freedWait = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
