@@ -120,6 +120,9 @@ type Config struct {
 	Store Store
 	// RPIDs are the relying-party IDs (the Okta org host names, without
 	// scheme or path) registered on every key; one enrollment per RP ID.
+	// Each must pass webauthn.RPIDProblem: an IP address, in particular,
+	// is refused (Okta would refuse the credentials of a key programmed
+	// for it, at activation, after Yubico shipped the key).
 	RPIDs []string
 	// Defaults is the item ordered when Order is given none. Zero: every
 	// order must name its item.
@@ -360,23 +363,21 @@ type userLock struct {
 	refs int // guarded by Service.locksMu
 }
 
-// New validates cfg and returns a Service. Errors wrap ErrInvalidConfig
-// and name the field.
-func New(cfg Config) (*Service, error) {
-	bad := func(format string, args ...any) (*Service, error) {
-		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+// CheckSettings reports what [New] would refuse in cfg's settings: every
+// field but the clients and the store (Okta, SystemLog, Yubico, Store,
+// which a program makes or opens after its settings are checked), so that
+// a program can tell ahead (a preflight check). Errors wrap
+// ErrInvalidConfig and name the field. New runs it.
+func (cfg Config) CheckSettings() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
-	switch {
-	case cfg.Okta == nil:
-		return bad("Okta: required")
-	case cfg.Store == nil:
-		return bad("Store: required")
-	case len(cfg.RPIDs) == 0:
+	if len(cfg.RPIDs) == 0 {
 		return bad("RPIDs: at least one relying-party ID is required")
 	}
 	seen := map[string]bool{}
 	for i, rp := range cfg.RPIDs {
-		if problem := checkRPID(rp); problem != "" {
+		if problem := webauthn.RPIDProblem(rp); problem != "" {
 			return bad("RPIDs[%d] %q: %s", i, truncateValue(rp), problem)
 		}
 		if seen[rp] {
@@ -415,6 +416,24 @@ func New(cfg Config) (*Service, error) {
 		return bad("IdempotencyWindow %v: must not be negative", cfg.IdempotencyWindow)
 	case strings.ContainsAny(cfg.EventHookSecret.Reveal(), "\r\n"):
 		return bad("EventHookSecret: must be one line")
+	}
+	return nil
+}
+
+// New validates cfg and returns a Service. Errors wrap ErrInvalidConfig
+// and name the field.
+func New(cfg Config) (*Service, error) {
+	bad := func(format string, args ...any) (*Service, error) {
+		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case cfg.Okta == nil:
+		return bad("Okta: required")
+	case cfg.Store == nil:
+		return bad("Store: required")
+	}
+	if err := cfg.CheckSettings(); err != nil {
+		return nil, err
 	}
 	s := &Service{
 		okta:                cfg.Okta,
@@ -474,26 +493,6 @@ func cmpOr[T comparable](v, def T) T {
 		return def
 	}
 	return v
-}
-
-// checkRPID returns what is wrong with a relying-party ID, or "".
-func checkRPID(rp string) string {
-	switch {
-	case rp == "":
-		return "empty"
-	case len(rp) > 253:
-		return "longer than 253 bytes"
-	case strings.Contains(rp, "://") || strings.ContainsAny(rp, "/:?#@ "):
-		return "must be a bare host name (no scheme, port or path)"
-	case strings.ToLower(rp) != rp:
-		return "must be lower case"
-	}
-	for label := range strings.SplitSeq(rp, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' || !isIdentifier(label, 63, "-") {
-			return "not a valid host name"
-		}
-	}
-	return ""
 }
 
 // newKey returns prefix + "-" + 32 random hex digits.

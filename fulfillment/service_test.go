@@ -69,6 +69,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"RP ID with path", func(c *Config) { c.RPIDs = []string{"example.okta.com/x"} }},
 		{"RP ID upper case", func(c *Config) { c.RPIDs = []string{"Example.okta.com"} }},
 		{"RP ID empty label", func(c *Config) { c.RPIDs = []string{"example..com"} }},
+		{"RP ID an IPv4 address", func(c *Config) { c.RPIDs = []string{"127.0.0.1"} }},
+		{"RP ID an IPv4 address after a good one", func(c *Config) { c.RPIDs = []string{"example.okta.com", "10.0.0.1"} }},
 		{"duplicate RP ID", func(c *Config) { c.RPIDs = []string{"a.example", "a.example"} }},
 		{"bad default product", func(c *Config) { c.Defaults.ProductID = "one" }},
 		{"incomplete defaults", func(c *Config) { c.Defaults = Item{ProductID: "1"} }},
@@ -87,6 +89,12 @@ func TestNewValidatesConfig(t *testing.T) {
 			tc.change(&cfg)
 			if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
 				t.Errorf("New = %v, want ErrInvalidConfig", err)
+			}
+			// CheckSettings refuses the same, but for the clients, the
+			// store and Rand, which it does not look at.
+			err := cfg.CheckSettings()
+			if wantOK := cfg.Okta == nil || cfg.Store == nil || tc.name == "broken rand"; (err == nil) != wantOK || (err != nil && !errors.Is(err, ErrInvalidConfig)) {
+				t.Errorf("CheckSettings = %v, want ok %v", err, wantOK)
 			}
 		})
 	}
@@ -185,15 +193,23 @@ func TestPairResponses(t *testing.T) {
 	}
 }
 
-func TestCheckRPID(t *testing.T) {
+// TestCheckSettingsRPIDs: the RP IDs are checked by webauthn's rule, the
+// one the relying party's ceremonies apply, so that no key is ordered for
+// an RP ID (an IP address) its credentials could not be used with.
+func TestCheckSettingsRPIDs(t *testing.T) {
 	t.Parallel()
 	for rp, ok := range map[string]bool{
-		"example.okta.com": true, "localhost": true, "a-b.example": true, "127.0.0.1": true,
+		"example.okta.com": true, "localhost": true, "a-b.example": true,
+		"127.0.0.1": false, "::1": false, "10.0.0.1": false, "intranet": false, "example.123": false,
 		"": false, "-a.example": false, "a-.example": false, "a_b.example": false, "exämple.com": false,
 		"host:443": false, "a b": false, strings.Repeat("a", 64) + ".com": false, strings.Repeat("a.", 127) + "com": false,
 	} {
-		if got := checkRPID(rp) == ""; got != ok {
-			t.Errorf("checkRPID(%q) ok = %v, want %v (%s)", rp, got, ok, checkRPID(rp))
+		err := Config{RPIDs: []string{"example.org", rp}}.CheckSettings()
+		if got := err == nil; got != ok {
+			t.Errorf("CheckSettings(RPIDs %q) = %v, want ok %v", rp, err, ok)
+		}
+		if err != nil && (!errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "RPIDs[1]") || !strings.Contains(err.Error(), webauthn.RPIDProblem(rp))) {
+			t.Errorf("CheckSettings(RPIDs %q) = %v, want ErrInvalidConfig naming RPIDs[1] and %q", rp, err, webauthn.RPIDProblem(rp))
 		}
 	}
 }

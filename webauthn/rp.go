@@ -117,8 +117,8 @@ func New(cfg Config) (*RelyingParty, error) {
 		return nil, fieldError("new relying party", "RPIDs", "empty", ErrConfig)
 	}
 	for i, id := range cfg.RPIDs {
-		if err := protocol.ValidateRPID(id); err != nil || strings.Contains(id, "/") {
-			return nil, fieldError("new relying party", fmt.Sprintf("RPIDs[%d]", i), fmt.Sprintf("%q is not a valid RP ID", id), ErrConfig)
+		if problem := RPIDProblem(id); problem != "" {
+			return nil, fieldError("new relying party", fmt.Sprintf("RPIDs[%d]", i), fmt.Sprintf("%q: %s", id, problem), ErrConfig)
 		}
 		if _, dup := rp.origins[id]; dup {
 			return nil, fieldError("new relying party", fmt.Sprintf("RPIDs[%d]", i), fmt.Sprintf("duplicate %q", id), ErrConfig)
