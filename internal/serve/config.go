@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/preenroll/preenroll/console"
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
 )
 
@@ -124,7 +127,10 @@ type Config struct {
 	// missing the orders placed while serve was down), and the console's
 	// batches and audit trail too.
 	StoreBackend fulfillment.Store
-	// RPIDs are the relying-party IDs (default: the org's host name).
+	// RPIDs are the relying-party IDs (default: [DefaultRPID] of OktaOrg;
+	// the demo's fake org's otherwise). Each must pass
+	// webauthn.RPIDProblem: an org at an IP address (a local fake) needs
+	// them set, as WebAuthn refuses an IP address as RP ID.
 	RPIDs []string
 	// Item is what an event that names none orders; the console's order
 	// form starts with it.
@@ -279,6 +285,66 @@ func CheckHookPath(p string) error {
 	return nil
 }
 
+// DefaultRPID is the relying-party ID [Run] registers keys for when
+// Config.RPIDs is empty: the host name of the org URL, in lower case ("" if
+// orgURL has none). It may be no valid RP ID (an IP address):
+// Run then refuses to start.
+func DefaultRPID(orgURL string) string {
+	u, err := url.Parse(orgURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// Check validates c as [Run] does at start, before it listens or opens
+// anything (the TLS files aside), and returns the error Run would return:
+// it wraps ErrConfig and names every bad field, the Service's settings
+// (fulfillment.Config.CheckSettings) among them. c need not have its
+// defaults applied. It is for a program that must tell ahead (a preflight
+// check).
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// fulfillmentSettings is the Service's configuration as Run takes it from
+// c, without the clients and the store it makes at start.
+func (c *Config) fulfillmentSettings() fulfillment.Config {
+	return fulfillment.Config{
+		RPIDs: c.RPIDs, Defaults: c.Item, Concurrency: c.Concurrency, Lease: c.Lease,
+		Logger: c.Logger, EventHookSecret: c.HookSecret, IdempotentShipments: c.IdempotentShipments, IdempotencyWindow: c.IdempotencyWindow,
+		// A record this instance checked stays with it until its next
+		// pass is certainly over: N instances make one instance's calls.
+		SyncClaim: c.SyncInterval + max(c.SyncJitter, 0) + cmp.Or(c.Lease, fulfillment.DefaultLease),
+	}
+}
+
+// checkFulfillment checks the Service's settings as fulfillment.New
+// will, and returns the problem or "". A problem of the default RP ID says
+// where it came from.
+func (c *Config) checkFulfillment() string {
+	fc := c.fulfillmentSettings()
+	if c.Demo() {
+		// The demo's fake org has its own hook secret, and its RP ID
+		// unless RPIDs are set.
+		fc.EventHookSecret = ""
+		if len(fc.RPIDs) == 0 {
+			fc.RPIDs = []string{fulfillmenttest.DefaultRPID}
+		}
+	} else if len(c.RPIDs) == 0 {
+		def := DefaultRPID(c.OktaOrg)
+		if p := webauthn.RPIDProblem(def); p != "" {
+			return fmt.Sprintf("RPIDs: none set, and the default, OktaOrg's host %q, is no valid RP ID: %s (set RPIDs to the org's domain name)", def, p)
+		}
+		fc.RPIDs = []string{def}
+	}
+	if err := fc.CheckSettings(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // withDefaults returns c with defaults applied, or an error naming every
 // bad field.
 func (c Config) withDefaults() (Config, error) {
@@ -396,6 +462,11 @@ func (c Config) withDefaults() (Config, error) {
 				}
 			}
 		}
+	}
+	if p := c.checkFulfillment(); p != "" {
+		bad("%s", p)
+	} else if !c.Demo() && len(c.RPIDs) == 0 {
+		c.RPIDs = []string{DefaultRPID(c.OktaOrg)}
 	}
 	if c.Console.AuditRetention > 0 && c.Console.AuditRetention < MinAuditRetention {
 		bad("Console.AuditRetention %v: want at least %v (or negative: kept for ever)", c.Console.AuditRetention, MinAuditRetention)

@@ -79,3 +79,52 @@ func TestEnabled(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRPIDs: Check refuses, before Run opens anything, the RP IDs
+// fulfillment.New would refuse: one set, or the default (the org's host)
+// when it is no valid RP ID, an IP address above all (WebAuthn refuses
+// it, and Okta would refuse the keys Yubico programmed for it). The
+// demo's fake org has an RP ID of its own.
+func TestCheckRPIDs(t *testing.T) {
+	t.Parallel()
+	org := func(url string, rpIDs ...string) Config {
+		return Config{OktaOrg: url, RPIDs: rpIDs, HookSecret: "hook-secret-0123456789", Store: "keys.db"}
+	}
+	for _, tc := range []struct {
+		name      string
+		cfg       Config
+		want      string // in the error; "" for none
+		wantRPIDs []string
+	}{
+		{"the org's host", org("https://example.okta.com"), "", []string{"example.okta.com"}},
+		{"the org's host, upper case", org("https://Example.Okta.com"), "", []string{"example.okta.com"}},
+		{"set", org("http://127.0.0.1:8443", "example.okta.com"), "", []string{"example.okta.com"}},
+		{"an org at an IP address", org("http://127.0.0.1:8443"),
+			`RPIDs: none set, and the default, OktaOrg's host "127.0.0.1", is no valid RP ID: an IP address`, nil},
+		{"an org at an IPv6 address", org("http://[::1]:8443"), `OktaOrg's host "::1", is no valid RP ID: an IP address`, nil},
+		{"an IP address set", org("https://example.okta.com", "example.okta.com", "10.0.0.1"), `RPIDs[1] "10.0.0.1": an IP address`, nil},
+		{"a bad host set", org("https://example.okta.com", "bad host"), `RPIDs[0] "bad host": must be a bare host name`, nil},
+		{"demo", Config{}, "", nil},
+		{"demo, set", Config{RPIDs: []string{"login.example.com"}}, "", []string{"login.example.com"}},
+		{"demo, an IP address set", Config{RPIDs: []string{"127.0.0.1"}}, `RPIDs[0] "127.0.0.1": an IP address`, nil},
+	} {
+		err := tc.cfg.Check()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: Check = %v, want nil", tc.name, err)
+				continue
+			}
+			d, err := tc.cfg.withDefaults()
+			if err != nil {
+				t.Fatalf("%s: withDefaults: %v", tc.name, err)
+			}
+			if diff := cmp.Diff(tc.wantRPIDs, d.RPIDs); diff != "" {
+				t.Errorf("%s: RPIDs after the defaults (-want +got):\n%s", tc.name, diff)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Check = %v, want ErrConfig with %q", tc.name, err, tc.want)
+		}
+	}
+}

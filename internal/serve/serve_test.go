@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -56,7 +57,7 @@ func (f *fakes) config(store fulfillment.Store) Config {
 		Listen: "127.0.0.1:0", RegisterHook: true, HookSecret: okta.Secret("test-hook-secret-0123456789"),
 		OktaOrg: f.okta.URL(), OktaToken: okta.Secret(f.okta.Token()),
 		YubicoAPI: f.yubico.URL(), YubicoJWKS: f.yubico.ConsoleURL(), YubicoToken: okta.Secret(f.yubico.Token()),
-		StoreBackend: store, IdempotentShipments: true,
+		StoreBackend: store, IdempotentShipments: true, RPIDs: []string{fulfillmenttest.DefaultRPID},
 		SyncInterval: time.Hour, SyncJitter: -1, ShutdownTimeout: 10 * time.Second,
 		Logger: slog.New(slog.DiscardHandler),
 	}
@@ -215,6 +216,22 @@ next:
 
 // TestBannerWithOrg: with an org, the start-up banner says which line is
 // the Okta org and which are serve's own URLs.
+// TestRunRefusesIPRPID: an org at an IP address (the fakes, on loopback)
+// without RPIDs makes Run refuse to start, naming the default and why,
+// before it listens: the Service would otherwise order keys
+// Yubico programs for an RP ID Okta refuses at activation.
+func TestRunRefusesIPRPID(t *testing.T) {
+	t.Parallel()
+	f := startFakes(t, 0)
+	cfg := f.config(fulfillment.NewMemoryStore())
+	cfg.RPIDs = nil
+	cfg.OnListen = func(string) { t.Error("Run listened") }
+	err := Run(t.Context(), cfg)
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `OktaOrg's host "127.0.0.1", is no valid RP ID: an IP address`) {
+		t.Errorf("Run = %v, want ErrConfig naming the org's host, an IP address", err)
+	}
+}
+
 func TestBannerWithOrg(t *testing.T) {
 	f := startFakes(t, 0)
 	cfg := f.config(fulfillment.NewMemoryStore())
