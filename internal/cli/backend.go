@@ -11,6 +11,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/httpclient"
+	"github.com/preenroll/preenroll/internal/serve"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico"
@@ -86,11 +87,8 @@ func openBackend(ctx context.Context, inv *Invocation, withYubico bool, seed fun
 			}
 		}
 		if len(b.rpIDs) == 0 {
-			u, err := url.Parse(b.okta.OrgURL())
-			if err != nil {
-				return fail(err)
-			}
-			b.rpIDs = []string{u.Hostname()}
+			// Checked with the settings (defaultRPIDProblem).
+			b.rpIDs = []string{serve.DefaultRPID(b.okta.OrgURL())}
 		}
 	}
 	store, closeStore, err := openStore(ctx, cfg.Store, nil)

@@ -348,7 +348,7 @@ func TestResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := filepath.Join(dir, "state.db")
-	args := []string{"-csv", csvFile, "-okta-org", osrv.URL(), "-okta-token-file", tokenFile, "-customization", "RXJN83",
+	args := []string{"-csv", csvFile, "-okta-org", osrv.URL(), "-okta-token-file", tokenFile, "-rp-id", testRPID, "-customization", "RXJN83",
 		"-store", state, "-concurrency", "4"}
 
 	ordered := func() map[string]int {
@@ -479,7 +479,7 @@ func TestInvalidAtOkta(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(srv.Token()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-csv", csvFile, "-okta-org", srv.URL(), "-okta-token-file", tokenFile, "-customization", "RXJN83"}
+	args := []string{"-csv", csvFile, "-okta-org", srv.URL(), "-okta-token-file", tokenFile, "-rp-id", testRPID, "-customization", "RXJN83"}
 
 	var stdout bytes.Buffer
 	code, stderr := runBatchCmd(t, t.Context(), &stdout, args...)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/serve"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/webauthn"
 	"github.com/preenroll/preenroll/yubico"
@@ -248,13 +250,31 @@ var settings = []*Setting{
 			c.Store = v
 			return nil
 		}},
-	{Name: "rp-id", Usage: "WebAuthn relying-party IDs, comma-separated (default: the org's host name)",
+	{Name: "rp-id", Usage: "WebAuthn relying-party IDs, comma-separated: domain names, not IP addresses (default: the org's host name)",
 		set: func(c *Config, v string) error {
 			c.RPIDs = nil
+			var ids, problems []string
 			for p := range strings.SplitSeq(v, ",") {
 				if p = strings.TrimSpace(p); p != "" {
-					c.RPIDs = append(c.RPIDs, p)
+					ids = append(ids, p)
 				}
+			}
+			for _, id := range ids {
+				problem := webauthn.RPIDProblem(id)
+				if problem == "" && slices.Contains(c.RPIDs, id) {
+					problem = "listed twice"
+				}
+				switch {
+				case problem == "":
+					c.RPIDs = append(c.RPIDs, id)
+				case len(ids) == 1:
+					problems = append(problems, problem) // the value is quoted before
+				default:
+					problems = append(problems, fmt.Sprintf("%q: %s", id, problem))
+				}
+			}
+			if len(problems) > 0 {
+				return errors.New(strings.Join(problems, "; "))
 			}
 			return nil
 		}},
@@ -633,6 +653,11 @@ func (c *Config) check(cmd string) []string {
 			}
 		}
 	}
+	if takes("rp-id") && !c.Fake() && len(c.RPIDs) == 0 {
+		if p := defaultRPIDProblem(c.OktaOrg); p != "" {
+			bad("%s", p)
+		}
+	}
 	if !c.Fake() && slices.Contains(needsYubico, cmd) && c.YubicoTokenFile == "" {
 		bad("-yubico-token-file (PREENROLL_YUBICO_TOKEN_FILE) is required for %s with -okta-org", cmd)
 	}
@@ -665,6 +690,33 @@ func (c *Config) check(cmd string) []string {
 		bad("-csv FILE is required")
 	}
 	return problems
+}
+
+// defaultRPIDProblem says why the default relying-party ID, the host of
+// -okta-org, is none, naming -rp-id; "" when it is one. An org at an IP
+// address (a local fake) is the case: WebAuthn refuses an IP address as
+// RP ID, and Okta the keys Yubico programmed for it, at activation.
+func defaultRPIDProblem(org string) string {
+	host := serve.DefaultRPID(org)
+	p := webauthn.RPIDProblem(host)
+	if p == "" {
+		return ""
+	}
+	if net.ParseIP(host) != nil {
+		p = "an IP address (a local fake org?), and WebAuthn refuses IP addresses as RP IDs"
+	}
+	return fmt.Sprintf("-okta-org %s: its host %s is no valid relying-party ID, the default of -rp-id: %s; set %s to the org's domain name (example.okta.com)",
+		org, host, p, flagEnv("rp-id"))
+}
+
+// flagEnv names a setting as the problems and hints do: "-name (ENV)", or
+// "-name" for a flag-only one.
+func flagEnv(name string) string {
+	s := lookupSetting(name)
+	if s == nil || s.Env() == "" {
+		return "-" + name
+	}
+	return "-" + name + " (" + s.Env() + ")"
 }
 
 // storeDirProblem reports a SQLite -store whose directory does not exist

@@ -81,7 +81,7 @@ func TestSecretsOnlyFromFiles(t *testing.T) {
 	t.Parallel()
 	o := newOrg(t)
 	o.addUser(t, "jan@example.com")
-	r := invocation{env: map[string]string{"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile}}.run(t,
+	r := invocation{env: map[string]string{"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile, "PREENROLL_RP_ID": testRPID}}.run(t,
 		"order", "-user", "jan@example.com", "-customization", "C1", "-v")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)

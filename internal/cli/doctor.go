@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/pgstore"
@@ -32,16 +33,22 @@ func init() {
 		Summary: "check serve's settings and connections before starting it: one line per check",
 		Doc: `Checks a deployment of serve before it starts: it takes exactly serve's
 settings (the same flags, PREENROLL_* variables and config file), runs every
-check below that applies, and prints one line per check: ok, or FAIL with the
-reason and what to do. It goes on after a failure, so every problem shows at
+check below that applies, and prints one line per check: ok, WARN (it passes,
+but a real Okta would likely refuse it), or FAIL with the reason and what to
+do. It goes on after a failure, so every problem shows at
 once. It changes nothing: every call it makes at Okta and Yubico is a read,
 and it reads the store without migrating or writing it, so that it may run
 beside serve instances of another version on a shared store. Run it as the
 user serve runs as, so that it reads the files serve will.
 
 The checks, in order:
-  settings    serve's own validation (bad settings: reported as serve
-              reports them, exit 2, nothing else checked).
+  settings    serve's own validation, the Service's settings (-rp-id, or
+              the org's host as its default) among them (bad settings:
+              reported as serve reports them, exit 2, nothing else
+              checked).
+  public url  with -public-url (serve registers its event hook there): a
+              warning when it is http and not on loopback, as Okta
+              delivers event hooks over https only.
   listen      -listen can be bound (and is released at once): not in use,
               and not a port below 1024 without CAP_NET_BIND_SERVICE.
   store       -store's schema version against this binary's, read without
@@ -94,7 +101,8 @@ hook secret and the console's client secret beyond their files (only Okta
 uses them), and whether the console's app puts a groups claim in its ID
 tokens. Secrets are never printed: errors name their files.
 
-Exit codes: 0 every check passed, 1 a check failed, 2 bad settings.`,
+Exit codes: 0 every check passed (warnings too), 1 a check failed, 2 bad
+settings.`,
 		Run: runDoctor,
 	})
 }
@@ -102,6 +110,7 @@ Exit codes: 0 every check passed, 1 a check failed, 2 bad settings.`,
 // Outcomes of a doctor check, as printed.
 const (
 	checkOK   = "ok"
+	checkWarn = "WARN" // passed, but likely to fail at a real Okta
 	checkFail = "FAIL"
 	checkSkip = "skip" // not run: a check it depends on failed
 	checkOff  = "off"  // the feature is not configured
@@ -114,6 +123,7 @@ type doctor struct {
 	// serve is what serve would run with (serveSettings), for its rules.
 	serve  serve.Config
 	failed int
+	warned int
 	ran    int
 	// oktaRefused is set when Okta refused the credentials: the checks
 	// that need them are skipped.
@@ -125,8 +135,11 @@ type doctor struct {
 
 // line prints one check's outcome. detail is printed terminal-safe.
 func (d *doctor) line(outcome, name, detail string) {
-	if outcome == checkOK || outcome == checkFail {
+	if outcome == checkOK || outcome == checkWarn || outcome == checkFail {
 		d.ran++
+	}
+	if outcome == checkWarn {
+		d.warned++
 	}
 	if outcome == checkFail {
 		d.failed++
@@ -168,10 +181,22 @@ func (d *doctor) checkContext(ctx context.Context) (context.Context, context.Can
 // serve's).
 func runDoctor(ctx context.Context, inv *Invocation) int {
 	d := &doctor{inv: inv, cfg: inv.Config, serve: serveSettings(inv.Config, nil)}
+	// serve's start validates its configuration, the Service's settings
+	// among them, before it opens the store serve passes (runServe): an
+	// unopened stand-in takes the store's place.
+	sc := d.serve
+	if d.cfg.Store != "" {
+		sc.StoreBackend = fulfillment.NewMemoryStore()
+	}
+	if err := sc.Check(); err != nil {
+		inv.errorf("%v", err) // as serve reports it
+		return ExitUsage
+	}
 	d.line(checkOK, "settings", "serve's checks passed ("+d.settingsSummary()+")")
 	if d.cfg.Fake() {
 		d.line(checkOff, "okta", "no -okta-org: serve runs the demo on in-process fakes, with nothing to reach")
 	} else {
+		d.checkPublicURL()
 		d.checkListen()
 		d.checkStore(ctx)
 		oc := d.checkOkta(ctx)
@@ -182,7 +207,15 @@ func runDoctor(ctx context.Context, inv *Invocation) int {
 		fmt.Fprintf(inv.Stdout, "%d of %d checks failed\n", d.failed, d.ran)
 		return ExitFailed
 	}
-	fmt.Fprintf(inv.Stdout, "all %d checks passed\n", d.ran)
+	warnings := ""
+	switch d.warned {
+	case 0:
+	case 1:
+		warnings = " (1 warning)"
+	default:
+		warnings = fmt.Sprintf(" (%d warnings)", d.warned)
+	}
+	fmt.Fprintf(inv.Stdout, "all %d checks passed%s\n", d.ran, warnings)
 	return ExitOK
 }
 
@@ -235,6 +268,27 @@ func storeName(v string) string {
 	return "PostgreSQL " + u.Host + u.Path
 }
 
+// checkPublicURL looks at -public-url, where serve registers its event
+// hook: Okta delivers event hooks over https only, so an http URL off
+// loopback (which serve takes: a proxy's, say) is a warning.
+func (d *doctor) checkPublicURL() {
+	const name = "public url"
+	pub := d.cfg.Serve.PublicURL
+	if pub == "" {
+		return // serve registers no hook
+	}
+	u, err := url.Parse(pub)
+	if err != nil {
+		return // checked with the settings
+	}
+	if strings.EqualFold(u.Scheme, "http") && !httpclient.IsLoopback(u.Hostname()) {
+		d.line(checkWarn, name, fmt.Sprintf("%s is http: Okta delivers event hooks over https only, so a real org refuses the hook serve registers at it — set %s to the https URL Okta reaches serve at (a TLS-terminating proxy's, or serve's own with -tls-cert-file)",
+			pub, flagEnv("public-url")))
+		return
+	}
+	d.line(checkOK, name, fmt.Sprintf("serve registers its event hook at %s%s", strings.TrimSuffix(pub, "/"), d.serve.HookPath))
+}
+
 // checkListen binds -listen as serve will at start, and releases it at
 // once.
 func (d *doctor) checkListen() {
@@ -285,7 +339,7 @@ func (d *doctor) checkStore(ctx context.Context) {
 	switch {
 	case spec.postgres != "":
 		if st, err = pgstore.Inspect(cctx, spec.postgres); err != nil {
-			d.fail(name, oneLine(err), "check -store (PREENROLL_STORE): the host, port, database and role, and that the database accepts connections from here")
+			d.fail(name, oneLine(err), postgresTodo(err))
 			return
 		}
 	case spec.sqlite != "":
@@ -331,6 +385,21 @@ func (d *doctor) checkStore(ctx context.Context) {
 	}
 }
 
+// sqlstateInvalidPassword is PostgreSQL's invalid_password: "password
+// authentication failed for user".
+const sqlstateInvalidPassword = "28P01"
+
+// postgresTodo says what to do when the PostgreSQL store did not answer
+// doctor: about the password when the server refused it (SQLSTATE 28P01),
+// which is not in -store (docs/deploy.md) but where libpq looks.
+func postgresTodo(err error) string {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == sqlstateInvalidPassword {
+		return "check the role's password where serve's user reads it: PGPASSWORD, or the pgpass file (PGPASSFILE, with the unit /etc/preenroll/pgpass set in preenroll.env; else ~/.pgpass), a line host:port:database:user:password matching " +
+			flagEnv("store") + " (or in its URL, which docs/deploy.md advises against); run doctor as serve's user, with its environment"
+	}
+	return "check " + flagEnv("store") + ": the host, port, database and role, and that the database accepts connections from here"
+}
+
 // sqliteDirProblem says why this user may not create files in the
 // directory of the SQLite file at path, as serve must: the file when it is
 // missing, and SQLite the write-ahead log and its index beside it (a file
@@ -363,14 +432,14 @@ func (d *doctor) checkOkta(ctx context.Context) *okta.Client {
 	cfg := d.cfg
 	oc, err := newOktaClient(d.inv)
 	if err != nil {
-		d.fail("okta org", oneLine(err), "check -okta-org")
+		d.fail("okta org", oneLine(err), "check "+flagEnv("okta-org"))
 		return nil
 	}
 	cctx, cancel := d.checkContext(ctx)
 	iss, err := oc.Issuer(cctx)
 	cancel()
 	if err != nil {
-		d.fail("okta org", describe(ctx, err), "check -okta-org, and that this host reaches it (DNS, proxy, firewall)")
+		d.fail("okta org", describe(ctx, err), "check "+flagEnv("okta-org")+", and that this host reaches it (DNS, proxy, firewall)")
 		d.oktaRefused = true // nothing at the org can be checked
 		d.orgDown = true
 		d.line(checkSkip, "okta credentials", "the org did not answer")
@@ -609,7 +678,7 @@ func (d *doctor) checkYubico(ctx context.Context) {
 	}
 	yc, err := newYubicoClientTimeout(d.inv, d.serve.HTTPTimeout) // serve's
 	if err != nil {
-		d.fail("yubico api", oneLine(err), "check -yubico-api and -yubico-jwks")
+		d.fail("yubico api", oneLine(err), "check "+flagEnv("yubico-api")+" and "+flagEnv("yubico-jwks"))
 		return
 	}
 	cctx, cancel := d.checkContext(ctx)
@@ -622,7 +691,7 @@ func (d *doctor) checkYubico(ctx context.Context) {
 		d.fail("yubico api", "Yubico refused the token of -yubico-token-file ("+cfg.YubicoTokenFile+"): "+describe(ctx, err),
 			"put a valid API token in the file (YubiEnterprise Console: API tokens), for the organization that holds the inventory")
 	default:
-		d.fail("yubico api", describe(ctx, err), "check -yubico-api, and that this host reaches it")
+		d.fail("yubico api", describe(ctx, err), "check "+flagEnv("yubico-api")+", and that this host reaches it")
 	}
 	cctx, cancel = d.checkContext(ctx)
 	defer cancel()
@@ -633,7 +702,7 @@ func (d *doctor) checkYubico(ctx context.Context) {
 		signing, err = len(keys), serr
 	}
 	if err != nil {
-		d.fail("yubico jwks", describe(ctx, err), "check -yubico-jwks (PREENROLL_YUBICO_JWKS), and that this host reaches it")
+		d.fail("yubico jwks", describe(ctx, err), "check "+flagEnv("yubico-jwks")+", and that this host reaches it")
 		return
 	}
 	d.line(checkOK, "yubico jwks", fmt.Sprintf("Yubico's keys loaded (transport: %d, signing: %d)", len(transport), signing))
@@ -660,14 +729,14 @@ func (d *doctor) checkConsole(ctx context.Context, oc *okta.Client) {
 		p, err := oidc.NewProvider(oidc.ClientContext(cctx, hc), oc.OrgURL())
 		cancel()
 		if err != nil {
-			d.fail("console oidc", oneLine(err), "check -okta-org: the console signs in at the org authorization server")
+			d.fail("console oidc", oneLine(err), "check "+flagEnv("okta-org")+": the console signs in at the org authorization server")
 		} else {
 			d.line(checkOK, "console oidc", "discovery document of "+oc.OrgURL()+" loaded (sign-in at "+p.Endpoint().AuthURL+")")
 		}
 	}
-	groups := []struct{ name, flag, group string }{{"console admin group", "-console-admin-group", cfg.Serve.ConsoleAdminGroup}}
+	groups := []struct{ name, flag, group string }{{"console admin group", flagEnv("console-admin-group"), cfg.Serve.ConsoleAdminGroup}}
 	if cfg.Serve.ConsoleReadOnlyGroup != "" {
-		groups = append(groups, struct{ name, flag, group string }{"console read-only group", "-console-read-only-group", cfg.Serve.ConsoleReadOnlyGroup})
+		groups = append(groups, struct{ name, flag, group string }{"console read-only group", flagEnv("console-read-only-group"), cfg.Serve.ConsoleReadOnlyGroup})
 	}
 	if d.oktaRefused {
 		why := "Okta's credentials are needed to look the group up"

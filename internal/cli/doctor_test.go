@@ -72,6 +72,7 @@ func newDoctorDeployment(t *testing.T, o doctorOptions) doctorDeployment {
 	db.Close()
 	d := doctorDeployment{org: org, yubico: y, env: map[string]string{
 		"PREENROLL_OKTA_ORG":                   org.URL(),
+		"PREENROLL_RP_ID":                      testRPID,      // the org's host, 127.0.0.1, is none
 		"PREENROLL_LISTEN":                     "127.0.0.1:0", // bound by doctor: a port of its own
 		"PREENROLL_STORE":                      store,
 		"PREENROLL_YUBICO_API":                 y.URL(),
@@ -133,9 +134,9 @@ var serveScopes = append(oauthScopes("serve"), okta.ScopeLogsRead)
 func TestDoctor(t *testing.T) {
 	t.Parallel()
 	latest := sqliteLatest(t)
-	apiToken := []string{"ok settings", "ok listen", "ok store", "ok okta org", "ok okta credentials", "ok okta event hooks", "ok okta system log",
+	apiToken := []string{"ok settings", "ok public url", "ok listen", "ok store", "ok okta org", "ok okta credentials", "ok okta event hooks", "ok okta system log",
 		"ok yubico api", "ok yubico jwks", "ok console oidc", "ok console admin group", "ok console read-only group"}
-	serviceApp := []string{"ok settings", "ok listen", "ok store", "ok okta org", "ok okta credentials",
+	serviceApp := []string{"ok settings", "ok public url", "ok listen", "ok store", "ok okta org", "ok okta credentials",
 		"ok okta scope okta.users.manage", "ok okta scope okta.users.read", "ok okta scope okta.groups.read",
 		"ok okta scope okta.eventHooks.manage", "ok okta scope okta.logs.read",
 		"ok yubico api", "ok yubico jwks", "ok console oidc", "ok console admin group", "ok console read-only group"}
@@ -165,6 +166,7 @@ func TestDoctor(t *testing.T) {
 		{name: "API token: all ok", wantCode: ExitOK, want: apiToken,
 			wantIn: map[string][]string{
 				"store":               {"SQLite ", fmt.Sprintf("keys.db: schema %d, up to date", latest)},
+				"public url":          {"serve registers its event hook at https://preenroll.example.com/hooks/okta"},
 				"listen":              {"127.0.0.1:0 bound (127.0.0.1:", ") and released: serve can listen on it"},
 				"okta credentials":    {"the API token of -okta-token-file", "read 1 user"},
 				"okta event hooks":    {`serve's not yet registered`},
@@ -190,7 +192,7 @@ func TestDoctor(t *testing.T) {
 			change: func(t *testing.T, d *doctorDeployment) {
 				d.env["PREENROLL_OKTA_SCOPES"] = "okta.users.manage,okta.users.read"
 			},
-			wantCode: ExitFailed, want: []string{"ok settings", "ok listen", "ok store", "ok okta org", "ok okta credentials",
+			wantCode: ExitFailed, want: []string{"ok settings", "ok public url", "ok listen", "ok store", "ok okta org", "ok okta credentials",
 				"ok okta scope okta.users.manage", "ok okta scope okta.users.read", "ok okta scope okta.logs.read", "FAIL okta scope okta.eventHooks.manage",
 				"ok yubico api", "ok yubico jwks", "ok console oidc", "ok console admin group", "ok console read-only group"},
 			wantIn: map[string][]string{"okta scope okta.eventHooks.manage": {"not in -okta-scopes: serve registers its event hook at -public-url with it"}}},
@@ -231,8 +233,8 @@ func TestDoctor(t *testing.T) {
 		{name: "console groups missing", opts: doctorOptions{groups: []string{"preenroll viewers"}}, wantCode: ExitFailed,
 			want: with(apiToken, "FAIL console admin group", "FAIL console read-only group"),
 			wantIn: map[string][]string{
-				"console admin group":     {`Okta has no group named "Preenroll Admins"`, "create it in Okta, or fix -console-admin-group"},
-				"console read-only group": {`Okta has "preenroll viewers", not "Preenroll Viewers"`, "set -console-read-only-group to the group's name as Okta spells it"},
+				"console admin group":     {`Okta has no group named "Preenroll Admins"`, "create it in Okta, or fix -console-admin-group (PREENROLL_CONSOLE_ADMIN_GROUP)"},
+				"console read-only group": {`Okta has "preenroll viewers", not "Preenroll Viewers"`, "set -console-read-only-group (PREENROLL_CONSOLE_READ_ONLY_GROUP) to the group's name as Okta spells it"},
 			}},
 		{name: "Okta org unreachable", wantCode: ExitFailed,
 			change: func(t *testing.T, d *doctorDeployment) { d.env["PREENROLL_OKTA_ORG"] = unreachableURL(t) },
@@ -241,9 +243,27 @@ func TestDoctor(t *testing.T) {
 			want: with(apiToken, "FAIL okta org", "skip okta credentials", "skip okta event hooks", "skip okta system log",
 				"skip console oidc", "skip console admin group", "skip console read-only group"),
 			wantIn: map[string][]string{
-				"okta org":     {"Okta unreachable: ", "connection refused", "check -okta-org, and that this host reaches it"},
+				"okta org":     {"Okta unreachable: ", "connection refused", "check -okta-org (PREENROLL_OKTA_ORG), and that this host reaches it"},
 				"console oidc": {"the org did not answer"},
 			}},
+		{name: "Yubico unreachable", wantCode: ExitFailed,
+			change: func(t *testing.T, d *doctorDeployment) { d.env["PREENROLL_YUBICO_API"] = unreachableURL(t) },
+			want:   with(apiToken, "FAIL yubico api"),
+			wantIn: map[string][]string{"yubico api": {"connection refused", "check -yubico-api (PREENROLL_YUBICO_API), and that this host reaches it"}}},
+		{name: "http public URL off loopback: a warning", wantCode: ExitOK,
+			change: func(t *testing.T, d *doctorDeployment) {
+				d.env["PREENROLL_PUBLIC_URL"] = "http://preenroll.example.com"
+				d.env["PREENROLL_CONSOLE_REDIRECT_URL"] = "https://preenroll.example.com/auth/callback"
+			},
+			want: with(apiToken, "WARN public url"),
+			wantIn: map[string][]string{"public url": {"http://preenroll.example.com is http: Okta delivers event hooks over https only",
+				"set -public-url (PREENROLL_PUBLIC_URL) to the https URL Okta reaches serve at"}}},
+		{name: "http public URL on loopback", wantCode: ExitOK,
+			change: func(t *testing.T, d *doctorDeployment) {
+				d.env["PREENROLL_PUBLIC_URL"] = "http://127.0.0.1:8080"
+			},
+			want:   apiToken,
+			wantIn: map[string][]string{"public url": {"serve registers its event hook at http://127.0.0.1:8080/hooks/okta"}}},
 		{name: "no public URL, catch-up off, order-only, no console", wantCode: ExitOK,
 			change: func(t *testing.T, d *doctorDeployment) {
 				for _, k := range []string{"PREENROLL_PUBLIC_URL", "PREENROLL_YUBICO_TOKEN_FILE", "PREENROLL_CONSOLE_CLIENT_ID", "PREENROLL_CONSOLE_CLIENT_SECRET_FILE",
@@ -307,17 +327,23 @@ func TestDoctor(t *testing.T) {
 			if r.code != tc.wantCode {
 				t.Errorf("exit %d, want %d; stdout:\n%s", r.code, tc.wantCode, r.stdout)
 			}
-			failed, ran := 0, 0
+			failed, warned, ran := 0, 0, 0
 			for _, l := range got {
 				switch l.outcome {
 				case checkFail:
 					failed++
+					ran++
+				case checkWarn:
+					warned++
 					ran++
 				case checkOK:
 					ran++
 				}
 			}
 			wantLast := fmt.Sprintf("all %d checks passed", ran)
+			if warned > 0 {
+				wantLast += fmt.Sprintf(" (%d warning)", warned)
+			}
 			if failed > 0 {
 				wantLast = fmt.Sprintf("%d of %d checks failed", failed, ran)
 			}

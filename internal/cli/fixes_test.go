@@ -124,7 +124,7 @@ func TestBatchOktaUnreachable(t *testing.T) {
 	token := writeFile(t, "token", "00token")
 	reportFile := filepath.Join(t.TempDir(), "report.csv")
 	clock := testclock.New(time.Time{})
-	r := invocation{clock: clock}.run(t, "batch", "-csv", "testdata/logins.csv", "-okta-org", org, "-okta-token-file", token,
+	r := invocation{clock: clock}.run(t, "batch", "-csv", "testdata/logins.csv", "-okta-org", org, "-okta-token-file", token, "-rp-id", testRPID,
 		"-customization", "C1", "-report", reportFile)
 	if r.code != ExitFailed || strings.Contains(r.stderr, "invalid") || strings.Contains(r.stderr, "fix them") ||
 		!strings.Contains(r.stdout, "batch: 6 rows: 0 ordered, 0 skipped (already in fulfillment), 6 failed, 0 invalid, 0 not ordered") ||
@@ -167,7 +167,7 @@ func TestBatchOktaDownMidway(t *testing.T) {
 	}))
 	defer front.Close()
 	csvFile := writeFile(t, "users.csv", "login\nc@example.com\na@example.com\nb@example.com\n")
-	r := runCLI(t, "batch", "-csv", csvFile, "-okta-org", front.URL, "-okta-token-file", o.tokenFile, "-customization", "C1", "-concurrency", "1")
+	r := runCLI(t, "batch", "-csv", csvFile, "-okta-org", front.URL, "-okta-token-file", o.tokenFile, "-rp-id", testRPID, "-customization", "C1", "-concurrency", "1")
 	if r.code != ExitFailed || strings.Contains(r.stderr, "invalid") ||
 		!strings.Contains(r.stderr, "line 2 c@example.com: failed: Okta unreachable: ") ||
 		!strings.Contains(r.stdout, "batch: 3 rows: 0 ordered, 0 skipped (already in fulfillment), 1 failed, 0 invalid, 2 not ordered") {
@@ -211,7 +211,7 @@ func TestBatchInterruptDuringLookups(t *testing.T) {
 		cancel() // Ctrl-C
 	}()
 	csvFile := writeFile(t, "users.csv", "login\na@example.com\nb@example.com\n")
-	r := invocation{ctx: ctx}.run(t, "batch", "-csv", csvFile, "-okta-org", front.URL, "-okta-token-file", o.tokenFile, "-customization", "C1")
+	r := invocation{ctx: ctx}.run(t, "batch", "-csv", csvFile, "-okta-org", front.URL, "-okta-token-file", o.tokenFile, "-rp-id", testRPID, "-customization", "C1")
 	if r.code != ExitFailed || !strings.Contains(r.stderr, "preenroll batch: interrupted (context canceled)") ||
 		!strings.Contains(r.stdout, "batch: 2 rows: 0 ordered, 0 skipped (already in fulfillment), 0 failed, 0 invalid, 2 not ordered") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)

@@ -118,9 +118,14 @@ func newOrg(t *testing.T, opts ...oktatest.Option) org {
 	return org{srv: srv, tokenFile: writeFile(t, "okta.token", srv.Token()+"\n# comment\n")}
 }
 
-// args are the settings that point a command at the org.
+// testRPID is the relying-party ID of the tests' fake orgs, which listen
+// at 127.0.0.1: no valid RP ID, the default.
+const testRPID = "example.okta.com"
+
+// args are the settings that point a command at the org (and a relying
+// party: the org's host, 127.0.0.1, is no valid RP ID).
 func (o org) args() []string {
-	return []string{"-okta-org", o.srv.URL(), "-okta-token-file", o.tokenFile}
+	return []string{"-okta-org", o.srv.URL(), "-okta-token-file", o.tokenFile, "-rp-id", testRPID}
 }
 
 // addUser adds a STAGED user with a shippable profile.

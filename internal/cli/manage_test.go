@@ -41,7 +41,7 @@ func manageLifecycle(t *testing.T, store string) {
 	env := map[string]string{
 		"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile, "PREENROLL_STORE": store,
 		"PREENROLL_YUBICO_API": ysrv.URL(), "PREENROLL_YUBICO_JWKS": ysrv.ConsoleURL(), "PREENROLL_YUBICO_TOKEN_FILE": yubicoToken,
-		"PREENROLL_CUSTOMIZATION": "RXJN83", "PREENROLL_RP_ID": "example.okta.com",
+		"PREENROLL_CUSTOMIZATION": "RXJN83", "PREENROLL_RP_ID": testRPID,
 	}
 	iv := invocation{env: env}
 	step := func(want int, wantOut string, args ...string) result {

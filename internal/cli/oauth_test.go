@@ -110,7 +110,7 @@ func TestOAuthServiceApp(t *testing.T) {
 			o := newOAuthOrg(t, "0oaPreenroll", key, true)
 			u := o.addUser(t, "jan@example.com")
 			env := map[string]string{
-				"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_CLIENT_ID": "0oaPreenroll", "PREENROLL_OKTA_PRIVATE_KEY_FILE": key.file,
+				"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_RP_ID": testRPID, "PREENROLL_OKTA_CLIENT_ID": "0oaPreenroll", "PREENROLL_OKTA_PRIVATE_KEY_FILE": key.file,
 			}
 			r := invocation{env: env}.run(t, "order", "-user", "jan@example.com", "-customization", "RXJN83", "-v")
 			if r.code != ExitOK || !strings.Contains(r.stdout, "ordered a YubiKey for jan@example.com ("+u.ID+")") {
@@ -159,7 +159,7 @@ func TestOAuthDPoPSetting(t *testing.T) {
 	key := newServiceKey(t, false)
 	dpopApp := newOAuthOrg(t, "0oaDPoP", key, true)
 	dpopApp.addUser(t, "jan@example.com")
-	r := runCLI(t, "status", "jan@example.com", "-okta-org", dpopApp.srv.URL(), "-okta-client-id", "0oaDPoP",
+	r := runCLI(t, "status", "jan@example.com", "-rp-id", testRPID, "-okta-org", dpopApp.srv.URL(), "-okta-client-id", "0oaDPoP",
 		"-okta-private-key-file", key.file, "-okta-dpop=false")
 	if r.code != ExitFailed || !strings.Contains(r.stderr, "HTTP 400 invalid_dpop_proof") || !strings.Contains(r.stderr, "leave -okta-dpop on") {
 		t.Errorf("DPoP app, -okta-dpop=false: exit %d, stderr:\n%s", r.code, r.stderr)
@@ -172,7 +172,7 @@ func TestOAuthDPoPSetting(t *testing.T) {
 	bearerApp := newOAuthOrg(t, "0oaBearer", key, false)
 	bearerApp.addUser(t, "jan@example.com")
 	r = invocation{env: map[string]string{"PREENROLL_OKTA_DPOP": "false"}}.run(t, "status", "jan@example.com",
-		"-okta-org", bearerApp.srv.URL(), "-okta-client-id", "0oaBearer", "-okta-private-key-file", key.file)
+		"-rp-id", testRPID, "-okta-org", bearerApp.srv.URL(), "-okta-client-id", "0oaBearer", "-okta-private-key-file", key.file)
 	if n := bearerApp.srv.TokenCounts("0oaBearer"); r.code != ExitOK || n != (oktatest.TokenCounts{Issued: 1}) {
 		t.Errorf("bearer app: exit %d, token counts %+v, stderr:\n%s", r.code, n, r.stderr)
 	}
@@ -192,7 +192,7 @@ func TestOAuthClockSkew(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.addUser(t, "jan@example.com")
-	r := runCLI(t, "status", "jan@example.com", "-okta-org", o.srv.URL(), "-okta-client-id", "0oaSkew", "-okta-private-key-file", key.file)
+	r := runCLI(t, "status", "jan@example.com", "-rp-id", testRPID, "-okta-org", o.srv.URL(), "-okta-client-id", "0oaSkew", "-okta-private-key-file", key.file)
 	for _, want := range []string{"HTTP 400 invalid_dpop_proof", "check that this host's clock is right (NTP)"} {
 		if r.code != ExitFailed || !strings.Contains(r.stderr, want) {
 			t.Errorf("clock an hour behind Okta's: exit %d, stderr lacks %q:\n%s", r.code, want, r.stderr)
@@ -209,7 +209,7 @@ func TestOAuthWrongKey(t *testing.T) {
 	o := newOAuthOrg(t, "0oaPreenroll", registered, true)
 	o.addUser(t, "jan@example.com")
 	o.addUser(t, "kim@example.com")
-	auth := []string{"-okta-org", o.srv.URL(), "-okta-client-id", "0oaPreenroll", "-okta-private-key-file", wrong.file}
+	auth := []string{"-rp-id", testRPID, "-okta-org", o.srv.URL(), "-okta-client-id", "0oaPreenroll", "-okta-private-key-file", wrong.file}
 
 	r := runCLI(t, append([]string{"status", "jan@example.com", "-v"}, auth...)...)
 	const want = "Okta refused the service app's token request: HTTP 401 invalid_client: The client_assertion signature is invalid. " +

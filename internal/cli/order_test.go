@@ -136,7 +136,7 @@ func TestOrderAgainstOrg(t *testing.T) {
 	// A wrong token: 401, and the token is not printed.
 	const wrong = "00wrong-token-value-0123456789"
 	wrongFile := writeFile(t, "wrong.token", wrong)
-	r = runCLI(t, "order", "-user", u.ID, "-okta-org", o.srv.URL(), "-okta-token-file", wrongFile, "-customization", "RXJN83")
+	r = runCLI(t, "order", "-user", u.ID, "-okta-org", o.srv.URL(), "-okta-token-file", wrongFile, "-rp-id", testRPID, "-customization", "RXJN83")
 	if r.code != ExitFailed || !strings.Contains(r.stderr, "HTTP 401 E0000011") || strings.Contains(r.stderr+r.stdout, wrong) {
 		t.Errorf("wrong token: exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -146,7 +146,7 @@ func TestOrderAgainstOrg(t *testing.T) {
 	withStore := append(base, "-store", store)
 	r = runCLI(t, append([]string{"order", "-user", u.ID, "-v"}, withStore...)...)
 	if r.code != ExitOK || !strings.Contains(r.stdout, "ordered a YubiKey for jan@example.com ("+u.ID+"): Fulfillment started") ||
-		!strings.Contains(r.stdout, "relying party 127.0.0.1") {
+		!strings.Contains(r.stdout, "relying party "+testRPID) {
 		t.Fatalf("order: exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stderr, `msg="fulfillment: intent"`) {
@@ -215,7 +215,7 @@ func TestOrderUnresponsiveOrg(t *testing.T) {
 		cancel() // the administrator presses Ctrl-C
 	}()
 	r := invocation{ctx: ctx, stderr: waiting, slow: time.Millisecond}.run(t,
-		"order", "-user", "jan@example.com", "-customization", "RXJN83", "-okta-org", hang.URL, "-okta-token-file", token)
+		"order", "-user", "jan@example.com", "-customization", "RXJN83", "-okta-org", hang.URL, "-okta-token-file", token, "-rp-id", testRPID)
 	if r.code != ExitFailed || !strings.Contains(r.stderr, "preenroll: waiting for Okta to answer GET /api/v1/users/jan@example.com: no answer after 1ms (each try gives up after 30s)") ||
 		!strings.Contains(r.stderr, "preenroll order: interrupted") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
@@ -229,7 +229,7 @@ func TestOrderUnreachableOrg(t *testing.T) {
 	url := unreachableURL(t)
 	token := writeFile(t, "token", "00token")
 	clock := testclock.New(time.Time{})
-	r := invocation{clock: clock}.run(t, "order", "-user", "jan@example.com", "-customization", "RXJN83", "-okta-org", url, "-okta-token-file", token)
+	r := invocation{clock: clock}.run(t, "order", "-user", "jan@example.com", "-customization", "RXJN83", "-okta-org", url, "-okta-token-file", token, "-rp-id", testRPID)
 	notices := 0
 	for _, l := range lines(r.stderr) {
 		if strings.HasPrefix(l, "preenroll: Okta GET /api/v1/users/jan@example.com failed: ") && strings.Contains(l, "connection refused; retrying in ") {

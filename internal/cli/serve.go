@@ -278,7 +278,7 @@ func (c *Config) checkServe() []string {
 	} else if s, err := readSecret(c.Serve.HookSecretFile); err != nil {
 		problems = append(problems, fmt.Sprintf("-hook-secret-file: %v", err))
 	} else if len(s) < 16 {
-		problems = append(problems, "-hook-secret-file: the secret is shorter than 16 characters")
+		problems = append(problems, "-hook-secret-file: the secret is shorter than 16 characters (make one with openssl rand -base64 48)")
 	} else {
 		c.Serve.hookSecret = s
 	}

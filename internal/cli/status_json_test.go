@@ -172,7 +172,7 @@ func TestStatusJSON(t *testing.T) {
 	all := []statusJSON{want["started"], want["waiting"], want["errored"], want["deleted"]}
 	sort.Slice(all, func(i, j int) bool { return all[i].UserID < all[j].UserID }) // the store lists by user ID
 
-	env := map[string]string{"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile, "PREENROLL_STORE": store}
+	env := map[string]string{"PREENROLL_OKTA_ORG": o.srv.URL(), "PREENROLL_OKTA_TOKEN_FILE": o.tokenFile, "PREENROLL_STORE": store, "PREENROLL_RP_ID": testRPID}
 	for _, tc := range []struct {
 		name       string
 		args       []string
