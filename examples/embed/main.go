@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -70,7 +71,14 @@ func start(ctx context.Context, listen, org, oktaTokenFile, yubicoTokenFile, hoo
 		return err
 	}
 	if rpID == "" {
-		rpID = strings.TrimPrefix(strings.TrimPrefix(oc.OrgURL(), "https://"), "http://")
+		// The org's host name, without a port. An org at an IP address
+		// (a local fake) needs -rp-id: WebAuthn refuses an IP address as
+		// RP ID, and so does fulfillment.New.
+		u, err := url.Parse(oc.OrgURL())
+		if err != nil {
+			return err
+		}
+		rpID = u.Hostname()
 	}
 	store, err := fulfillment.OpenSQLite(ctx, storeFile)
 	if err != nil {

@@ -97,7 +97,7 @@ func (r *cliRig) orderTwoProcesses(tb testing.TB, c rateCase) twoProcessRun {
 			tb.Fatal(err)
 		}
 		p.cmd = exec.Command(r.bin, "batch", "-csv", csv,
-			"-okta-org", r.okta.URL(), "-okta-token-file", r.token, "-customization", "DEMO01",
+			"-okta-org", r.okta.URL(), "-okta-token-file", r.token, "-customization", "DEMO01", "-rp-id", fulfillmenttest.DefaultRPID,
 			"-store", p.store, "-concurrency", "4")
 		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	}
