@@ -59,6 +59,9 @@ type Config struct {
 	Store string
 	// RPIDs are the WebAuthn relying-party IDs (default: the org's host).
 	RPIDs []string
+	// rpIDGiven is set when -rp-id named any, valid or not: its problems
+	// are then -rp-id's, not the default's.
+	rpIDGiven bool
 	// CatchUp makes sync first record the orders in Okta's System Log
 	// that no event hook delivered (fulfillment.Service.CatchUpFromCheckpoint).
 	CatchUp bool
@@ -259,6 +262,7 @@ var settings = []*Setting{
 					ids = append(ids, p)
 				}
 			}
+			c.rpIDGiven = len(ids) > 0
 			for _, id := range ids {
 				problem := webauthn.RPIDProblem(id)
 				if problem == "" && slices.Contains(c.RPIDs, id) {
@@ -653,7 +657,7 @@ func (c *Config) check(cmd string) []string {
 			}
 		}
 	}
-	if takes("rp-id") && !c.Fake() && len(c.RPIDs) == 0 {
+	if takes("rp-id") && !c.Fake() && !c.rpIDGiven {
 		if p := defaultRPIDProblem(c.OktaOrg); p != "" {
 			bad("%s", p)
 		}
