@@ -35,11 +35,11 @@ func init() {
 settings (the same flags, PREENROLL_* variables and config file), runs every
 check below that applies, and prints one line per check: ok, WARN (it passes,
 but a real Okta would likely refuse it), or FAIL with the reason and what to
-do. It goes on after a failure, so every problem shows at
-once. It changes nothing: every call it makes at Okta and Yubico is a read,
-and it reads the store without migrating or writing it, so that it may run
-beside serve instances of another version on a shared store. Run it as the
-user serve runs as, so that it reads the files serve will.
+do. It goes on after a failure, so every problem shows at once. It changes
+nothing: every call it makes at Okta and Yubico is a read, and it reads the
+store without migrating or writing it, so that it may run beside serve
+instances of another version on a shared store. Run it as the user serve runs
+as, so that it reads the files serve will.
 
 The checks, in order:
   settings    serve's own validation, the Service's settings (-rp-id, or
