@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -107,13 +105,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		base = scheme + ln.Addr().String()
 	}
 
-	fcfg := fulfillment.Config{
-		RPIDs: cfg.RPIDs, Defaults: cfg.Item, Concurrency: cfg.Concurrency, Lease: cfg.Lease,
-		Logger: cfg.Logger, EventHookSecret: cfg.HookSecret, IdempotentShipments: cfg.IdempotentShipments, IdempotencyWindow: cfg.IdempotencyWindow,
-		// A record this instance checked stays with it until its next
-		// pass is certainly over: N instances make one instance's calls.
-		SyncClaim: cfg.SyncInterval + max(cfg.SyncJitter, 0) + cmp.Or(cfg.Lease, fulfillment.DefaultLease),
-	}
+	fcfg := cfg.fulfillmentSettings() // as Config.Check checked them
 	if cfg.StoreBackend != nil {
 		fcfg.Store = cfg.StoreBackend
 	} else if cfg.Store != "" {
@@ -317,10 +309,6 @@ func (s *server) connect(fcfg *fulfillment.Config) error {
 			return fmt.Errorf("%w: Okta (System Log): %w", ErrConfig, err)
 		}
 		fcfg.SystemLog = lc
-	}
-	if len(fcfg.RPIDs) == 0 {
-		u, _ := url.Parse(oc.OrgURL())
-		fcfg.RPIDs = []string{u.Hostname()}
 	}
 	if cfg.YubicoToken == "" {
 		return nil
