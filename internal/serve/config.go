@@ -321,19 +321,33 @@ func (c *Config) fulfillmentSettings() fulfillment.Config {
 }
 
 // checkFulfillment checks the Service's settings as fulfillment.New
-// will, and returns the problem or "". A problem of the default RP ID says
-// where it came from.
+// will, and returns the problem or "", naming c's fields: Item (the
+// Service's Defaults) here, and not the ones withDefaults checks itself
+// under their own names (HookSecret, Lease, SyncInterval: the Service's
+// EventHookSecret, Lease and SyncClaim), which would be reported twice,
+// once under a name Config does not have. A problem of the default RP ID
+// says where it came from.
 func (c *Config) checkFulfillment() string {
 	fc := c.fulfillmentSettings()
+	fc.EventHookSecret = ""             // HookSecret (the demo's fake org has its own)
+	fc.Lease = max(fc.Lease, 0)         // "AbandonGrace and Lease"
+	fc.SyncClaim = max(fc.SyncClaim, 0) // SyncInterval, Lease
+	fc.Defaults = fulfillment.Item{}    // Item, below
+	if c.Item != (fulfillment.Item{}) {
+		if err := c.Item.Validate(); err != nil {
+			return fmt.Sprintf("Item: %v", err)
+		}
+	}
 	if c.Demo() {
-		// The demo's fake org has its own hook secret, and its RP ID
-		// unless RPIDs are set.
-		fc.EventHookSecret = ""
+		// The demo's fake org has its RP ID unless RPIDs are set.
 		if len(fc.RPIDs) == 0 {
 			fc.RPIDs = []string{fulfillmenttest.DefaultRPID}
 		}
 	} else if len(c.RPIDs) == 0 {
 		def := DefaultRPID(c.OktaOrg)
+		if def == "" {
+			return fmt.Sprintf("OktaOrg %q: want an absolute https URL (its host is the default of RPIDs)", c.OktaOrg)
+		}
 		if p := webauthn.RPIDProblem(def); p != "" {
 			return fmt.Sprintf("RPIDs: none set, and the default, OktaOrg's host %q, is no valid RP ID: %s (set RPIDs to the org's domain name)", def, p)
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/fulfillment"
 )
 
 // TestCheckHookPath: CheckHookPath refuses what Run refuses at start (a
@@ -125,6 +127,43 @@ func TestCheckRPIDs(t *testing.T) {
 		}
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Check = %v, want ErrConfig with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestCheckNamesConfigFields: a setting of the Service that Check refuses
+// is named as Config names it, once: not also under the name fulfillment
+// gives it (EventHookSecret, SyncClaim, Defaults), which Config has not.
+func TestCheckNamesConfigFields(t *testing.T) {
+	t.Parallel()
+	const secret = "hook-secret-0123456789"
+	org := Config{OktaOrg: "https://example.okta.com", HookSecret: secret, Store: "keys.db"}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"a hook secret of two lines", func(c *Config) { c.HookSecret = secret + "\nmore" },
+			"serve: invalid configuration: HookSecret: want one line of at least 16 characters"},
+		{"a negative lease", func(c *Config) { c.Lease = -time.Second },
+			"serve: invalid configuration: AbandonGrace and Lease must not be negative"},
+		{"a negative sync interval", func(c *Config) { c.SyncInterval = -time.Hour },
+			"serve: invalid configuration: SyncInterval -1h0m0s: must be positive"},
+		{"a bad item", func(c *Config) {
+			c.Item = fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "x y"}
+		},
+			`serve: invalid configuration: Item: ` + fulfillment.Item{ProductID: "1", InventoryProductID: "106", CustomizationID: "x y"}.Validate().Error()},
+		{"an org URL without a host", func(c *Config) { c.OktaOrg = "example.okta.com" },
+			`serve: invalid configuration: OktaOrg "example.okta.com": want an absolute https URL (its host is the default of RPIDs)`},
+	} {
+		cfg := org
+		tc.edit(&cfg)
+		got := ""
+		if err := cfg.Check(); err != nil {
+			got = err.Error()
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: Check (-want +got):\n%s", tc.name, diff)
 		}
 	}
 }
