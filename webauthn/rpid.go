@@ -2,6 +2,7 @@ package webauthn
 
 import (
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -36,7 +37,7 @@ func RPIDProblem(id string) string {
 		}
 	}
 	switch {
-	case strings.Trim(labels[len(labels)-1], "0123456789") == "":
+	case numericLabel(labels[len(labels)-1]):
 		return "its last label is a number: not a domain name"
 	case len(labels) == 1 && id != "localhost":
 		return "a single label: WebAuthn needs a domain name (example.okta.com), or localhost"
@@ -47,6 +48,17 @@ func RPIDProblem(id string) string {
 		return "not a valid RP ID: " + err.Error()
 	}
 	return ""
+}
+
+// numericLabel reports whether a last label makes a host name no domain
+// name, as go-webauthn's ValidateRPID tells it: decimal digits, or a
+// number Go reads with a base prefix (0x1f, 0b1, 0o7).
+func numericLabel(s string) bool {
+	if strings.Trim(s, "0123456789") == "" {
+		return true
+	}
+	_, err := strconv.ParseUint(s, 0, 64)
+	return err == nil
 }
 
 // ldhLabel reports whether s is a DNS label: 1 to 63 ASCII letters,

@@ -48,6 +48,11 @@ func TestRPIDProblem(t *testing.T) {
 		{strings.Repeat("a", 64) + ".example", label},
 		{"example.123", number},
 		{"1.2.3", number},
+		{"example.0x1f", number},
+		{"example.0b1", number},
+		{"example.0o7", number},
+		{"example.1e3", ""},
+		{"example.0xg", ""},
 		{"intranet", single},
 	}
 	for _, tt := range tests {
@@ -74,4 +79,24 @@ func TestNewRefusesIPRPID(t *testing.T) {
 			t.Errorf("New(RPIDs %q) = %v, want ErrConfig naming RPIDs[1] and %q", id, err, RPIDProblem(id))
 		}
 	}
+}
+
+// FuzzRPIDProblem: the rule admits nothing go-webauthn refuses, and its
+// own checks tell every refusal (the fallback to go-webauthn's words is
+// never reached).
+func FuzzRPIDProblem(f *testing.F) {
+	for _, s := range []string{"example.okta.com", "localhost", "example.0x1f", "example.0b1", "a_b.example", "127.0.0.1", "[::1]", "a.b:1", "Example.com", "x.1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		p := RPIDProblem(id)
+		if p == "" {
+			if err := protocol.ValidateRPID(id); err != nil {
+				t.Fatalf("RPIDProblem(%q) = \"\", but go-webauthn refuses it: %v", id, err)
+			}
+		}
+		if strings.HasPrefix(p, "not a valid RP ID: ") {
+			t.Fatalf("RPIDProblem(%q) = %q: go-webauthn refused what the rule's own checks let through", id, p)
+		}
+	})
 }
