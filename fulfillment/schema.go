@@ -9,8 +9,13 @@ package fulfillment
 type SchemaStatus struct {
 	// Version is the store's schema version: the number of migrations
 	// recorded in it; 0 when it has none yet (a new store, whose schema
-	// the open creates).
+	// the open creates), or when VersionUnknown.
 	Version int
+	// VersionUnknown is set when the store's schema exists but its
+	// version could not be read (a PostgreSQL role without USAGE or
+	// CREATE on the schema, which Problems names): Version is then 0 and
+	// says nothing, nor do Migrates and Newer.
+	VersionUnknown bool
 	// Latest is the version this program's open brings the schema to,
 	// and the newest it accepts.
 	Latest int

@@ -31,7 +31,9 @@ var tablePrivileges = []struct {
 // schema_migrations, which no migration's statement waits on), so that it
 // may run beside instances of another version (Open would migrate the
 // schema under them). A schema, or a schema_migrations table, that does
-// not exist yet has version 0.
+// not exist yet has version 0; an existing schema the role lacks USAGE or
+// CREATE on has an unknown version (SchemaStatus.VersionUnknown): its
+// tables are not read.
 //
 // Problems lists what Open and the store's statements would be refused: a
 // server that takes no writes (a standby, or default_transaction_read_only
@@ -87,7 +89,10 @@ func Inspect(ctx context.Context, url string, opts ...Option) (fulfillment.Schem
 	}
 	if lacking := lacks(map[string]bool{"USAGE": usage, "CREATE": create}, []string{"USAGE", "CREATE"}); len(lacking) > 0 {
 		problem("role %q lacks %s on schema %q (Open creates its tables there if missing at every start, even with nothing to migrate)", role, strings.Join(lacking, " and "), schema)
-		return st, nil // its tables cannot be read
+		// Its tables are not read: without USAGE they cannot be, and
+		// without CREATE Open fails at start whatever they hold.
+		st.VersionUnknown = true
+		return st, nil
 	}
 
 	type table struct {

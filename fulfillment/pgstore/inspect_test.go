@@ -181,13 +181,16 @@ func TestInspectPrivileges(t *testing.T) {
 		version int
 		grants  []string
 		want    []string // substrings of the problems, one each, in order
+		// unknown: the schema exists, but its version is not read
+		// (SchemaStatus.VersionUnknown), not 0 as a missing one's.
+		unknown bool
 	}{
 		{name: "no schema, no CREATE on the database", version: -1,
 			want: []string{`may not create schema "%[1]s" in database "preenroll" (Open creates it)`}},
 		{name: "no privileges on the schema", version: len(ms),
-			want: []string{`lacks USAGE and CREATE on schema "%[1]s" (Open creates its tables there if missing at every start`}},
+			want: []string{`lacks USAGE and CREATE on schema "%[1]s" (Open creates its tables there if missing at every start`}, unknown: true},
 		{name: "USAGE only", version: len(ms), grants: []string{`GRANT USAGE ON SCHEMA %[1]s TO %[2]s`},
-			want: []string{`lacks CREATE on schema "%[1]s"`}},
+			want: []string{`lacks CREATE on schema "%[1]s"`}, unknown: true},
 		{name: "schema privileges, none on the tables", version: len(ms), grants: []string{`GRANT USAGE, CREATE ON SCHEMA %[1]s TO %[2]s`,
 			`GRANT SELECT ON %[1]s.schema_migrations TO %[2]s`},
 			want: []string{`lacks SELECT, INSERT, UPDATE, DELETE on table "%[1]s"."records"`,
@@ -223,6 +226,9 @@ func TestInspectPrivileges(t *testing.T) {
 			}
 			if len(got.Problems) != len(tc.want) {
 				t.Fatalf("Inspect's problems:\n%s\nwant %d", strings.Join(got.Problems, "\n"), len(tc.want))
+			}
+			if got.VersionUnknown != tc.unknown || (tc.unknown && got.Version != 0) {
+				t.Errorf("Inspect = version %d, unknown %v; want unknown %v", got.Version, got.VersionUnknown, tc.unknown)
 			}
 			for i, w := range tc.want {
 				w = strings.ReplaceAll(w, "%[1]s", schema)
