@@ -282,8 +282,8 @@ func (d *doctor) checkPublicURL() {
 		return // checked with the settings
 	}
 	if strings.EqualFold(u.Scheme, "http") && !httpclient.IsLoopback(u.Hostname()) {
-		d.line(checkWarn, name, fmt.Sprintf("%s is http: Okta delivers event hooks over https only, so a real org refuses the hook serve registers at it — set %s to the https URL Okta reaches serve at (a TLS-terminating proxy's, or serve's own with -tls-cert-file)",
-			pub, flagEnv("public-url")))
+		d.line(checkWarn, name, fmt.Sprintf("%s is http: Okta delivers event hooks over https only, so a real org refuses the hook serve registers at it — set %s to the https URL Okta reaches serve at (a TLS-terminating proxy's, or serve's own with %s)",
+			pub, flagEnv("public-url"), flagEnv("tls-cert-file")))
 		return
 	}
 	d.line(checkOK, name, fmt.Sprintf("serve registers its event hook at %s%s", strings.TrimSuffix(pub, "/"), d.serve.HookPath))
@@ -310,7 +310,7 @@ func (d *doctor) checkListen() {
 
 // listenProblem says why -listen could not be bound, and what to do.
 func listenProblem(addr string, err error) (reason, todo string) {
-	const flag = "-listen (PREENROLL_LISTEN)"
+	flag := flagEnv("listen")
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
 		return addr + " is in use: another program listens on it (a serve already running?)",
@@ -354,9 +354,9 @@ func (d *doctor) checkStore(ctx context.Context) {
 			d.line(checkOK, name, fmt.Sprintf("SQLite %s does not exist yet: serve creates it at start (not created here, so that it belongs to serve's user)", spec.sqlite))
 			return
 		} else if err != nil {
-			fix := "check -store (PREENROLL_STORE): a SQLite file serve's user may read and write"
+			fix := "check " + flagEnv("store") + ": a SQLite file serve's user may read and write"
 			if fi, serr := os.Stat(spec.sqlite); serr == nil && fi.IsDir() {
-				fix = "set -store (PREENROLL_STORE) to a file in it, e.g. " + strings.TrimSuffix(spec.sqlite, "/") + "/keys.db"
+				fix = "set " + flagEnv("store") + " to a file in it, e.g. " + strings.TrimSuffix(spec.sqlite, "/") + "/keys.db"
 			}
 			d.fail(name, oneLine(err), fix)
 			return
@@ -417,6 +417,8 @@ func sqliteDirProblem(path string) string {
 // schemaPlan says what serve will do with a store's schema at start.
 func schemaPlan(st fulfillment.SchemaStatus) string {
 	switch {
+	case st.VersionUnknown:
+		return "schema exists; its version cannot be read" // Problems say why
 	case st.Version == 0:
 		return fmt.Sprintf("no schema yet; serve will create it (schema %d) at start", st.Latest)
 	case st.Migrates():
@@ -553,7 +555,7 @@ func (d *doctor) checkScopes(ctx context.Context) {
 			if s == okta.ScopeEventHooksManage {
 				why = "serve registers its event hook at -public-url with it"
 			}
-			d.fail(name, "not in -okta-scopes: "+why, "add it to -okta-scopes (PREENROLL_OKTA_SCOPES) and grant it to the service app in Okta")
+			d.fail(name, "not in -okta-scopes: "+why, "add it to "+flagEnv("okta-scopes")+" and grant it to the service app in Okta")
 			continue
 		}
 		c, err := newOktaClientScoped(d.inv, []string{s})
@@ -564,9 +566,9 @@ func (d *doctor) checkScopes(ctx context.Context) {
 		todo := ""
 		switch {
 		case s == okta.ScopeLogsRead:
-			todo = ", or turn the catch-up off with -catch-up-interval 0s (its token asks for okta.logs.read alone)"
+			todo = ", or turn the catch-up off: set " + flagEnv("catch-up-interval") + " to 0s (its token asks for okta.logs.read alone)"
 		case s == okta.ScopeEventHooksManage && cfg.Serve.PublicURL == "":
-			todo = ", or drop it from -okta-scopes (without -public-url serve registers no hook)"
+			todo = ", or drop it from " + flagEnv("okta-scopes") + " (without " + flagEnv("public-url") + " serve registers no hook)"
 		}
 		d.read(ctx, name, c, readerFor(s), true, todo)
 	}
@@ -688,7 +690,7 @@ func (d *doctor) checkYubico(ctx context.Context) {
 	case err == nil:
 		d.line(checkOK, "yubico api", fmt.Sprintf("the token of -yubico-token-file accepted by %s (%d countries to ship to)", yc.BaseURL(), len(cs)))
 	case errors.Is(err, yubico.ErrUnauthorized):
-		d.fail("yubico api", "Yubico refused the token of -yubico-token-file ("+cfg.YubicoTokenFile+"): "+describe(ctx, err),
+		d.fail("yubico api", "Yubico refused the token of "+flagEnv("yubico-token-file")+", read from "+cfg.YubicoTokenFile+": "+describe(ctx, err),
 			"put a valid API token in the file (YubiEnterprise Console: API tokens), for the organization that holds the inventory")
 	default:
 		d.fail("yubico api", describe(ctx, err), "check "+flagEnv("yubico-api")+", and that this host reaches it")

@@ -181,7 +181,7 @@ func TestDoctor(t *testing.T) {
 			want: with(serviceApp, "FAIL okta scope okta.logs.read"),
 			wantIn: map[string][]string{"okta scope okta.logs.read": {
 				"Okta refused the service app a token for okta.logs.read: HTTP 400 invalid_scope",
-				"grant okta.logs.read to the service app in Okta", "or turn the catch-up off with -catch-up-interval 0s"}}},
+				"grant okta.logs.read to the service app in Okta", "or turn the catch-up off: set -catch-up-interval (PREENROLL_CATCH_UP_INTERVAL) to 0s"}}},
 		{name: "service app without okta.eventHooks.manage", opts: doctorOptions{granted: []string{okta.ScopeUsersManage, okta.ScopeUsersRead, okta.ScopeGroupsRead, okta.ScopeLogsRead}},
 			wantCode: ExitFailed, want: with(serviceApp, "FAIL okta credentials", "FAIL okta scope okta.eventHooks.manage"),
 			wantIn: map[string][]string{
@@ -218,7 +218,7 @@ func TestDoctor(t *testing.T) {
 				d.secrets = append(d.secrets, "wrong-yubico-token-value")
 			},
 			want:   with(apiToken, "FAIL yubico api"),
-			wantIn: map[string][]string{"yubico api": {"Yubico refused the token of -yubico-token-file (", "HTTP 401", "put a valid API token in the file"}}},
+			wantIn: map[string][]string{"yubico api": {"Yubico refused the token of -yubico-token-file (PREENROLL_YUBICO_TOKEN_FILE), read from ", "yubico.token: ", "HTTP 401", "put a valid API token in the file"}}},
 		{name: "store is a directory", wantCode: ExitFailed,
 			change: func(t *testing.T, d *doctorDeployment) { d.env["PREENROLL_STORE"] = t.TempDir() },
 			want:   with(apiToken, "FAIL store"),
@@ -772,6 +772,27 @@ func TestDoctorServeRules(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s: %s (-want +got):\n%s", tc.name, who, diff)
 			}
+		}
+	}
+}
+
+// TestSchemaPlan: what the store line says serve will do with the schema;
+// a schema whose version could not be read (a PostgreSQL role without
+// USAGE on it) exists, and is not called missing.
+func TestSchemaPlan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		st   fulfillment.SchemaStatus
+		want string
+	}{
+		{fulfillment.SchemaStatus{Latest: 4}, "no schema yet; serve will create it (schema 4) at start"},
+		{fulfillment.SchemaStatus{Latest: 4, VersionUnknown: true, Problems: []string{`role "r" lacks USAGE and CREATE on schema "s"`}},
+			"schema exists; its version cannot be read"},
+		{fulfillment.SchemaStatus{Version: 2, Latest: 4}, "schema 2; serve will migrate it to 4 at start (doctor migrated nothing: start every instance on the store with this version)"},
+		{fulfillment.SchemaStatus{Version: 4, Latest: 4}, "schema 4, up to date"},
+	} {
+		if diff := cmp.Diff(tc.want, schemaPlan(tc.st)); diff != "" {
+			t.Errorf("schemaPlan(%+v) (-want +got):\n%s", tc.st, diff)
 		}
 	}
 }
