@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/pgtest"
 )
 
 // feedLog is what a WatchChanges call reported, and its end.
@@ -95,10 +96,12 @@ func (b *syncBuffer) String() string {
 // a row whose user ID and status are too long for the payload, written
 // with SQL, is reported as a Resync, as is a notification that is not the
 // trigger's; the first of the two is logged (the second comes in the same
-// minute of the store's clock: see TestChangeFeedPacesUnreadable).
+// minute of the store's clock: see TestChangeFeedPacesUnreadable). It has
+// a database of its own: its junk notification would reach every feed of
+// the tests beside it, and theirs its feed.
 func TestChangeFeedAcrossStores(t *testing.T) {
 	t.Parallel()
-	url, schema := serverURL(t), freshSchema(t)
+	url, schema := pgtest.Database(t, "pgstore_feed"), freshSchema(t)
 	ctx := t.Context()
 	var logs syncBuffer
 	a := openStore(t, url, WithSchema(schema), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
@@ -312,10 +315,11 @@ func (c *testClock) Set(t time.Time) {
 // can NOTIFY the channel; a flood of notifications the feed cannot read
 // is each reported as a Resync but logged at most once a minute (by the
 // store's clock): the first at once, then one a minute after it counting
-// those not logged in between.
+// those not logged in between. It has a database of its own (see
+// TestChangeFeedAcrossStores).
 func TestChangeFeedPacesUnreadable(t *testing.T) {
 	t.Parallel()
-	url, schema := serverURL(t), freshSchema(t)
+	url, schema := pgtest.Database(t, "pgstore_feed"), freshSchema(t)
 	ctx := t.Context()
 	var logs syncBuffer
 	a := openStore(t, url, WithSchema(schema), WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))

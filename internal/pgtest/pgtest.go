@@ -92,6 +92,43 @@ func Schema(t testing.TB, prefix string) (name, schemaURL string) {
 	return name, u.String()
 }
 
+// Database creates a database no other test uses (its name begins with
+// prefix) on the test server, dropped when t ends, and returns a URL of
+// the server that connects to it: for a test whose notifications must
+// reach no other test's listeners (a NOTIFY goes to every listener of its
+// channel in the database, whatever the schema).
+func Database(t testing.TB, prefix string) (dbURL string) {
+	t.Helper()
+	server := ServerURL(t)
+	name := prefix + "_" + strings.ToLower(rand.Text()[:12])
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("pgtest: %s must be a postgres:// URL", EnvURL)
+	}
+	exec := func(sql string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, server)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	ident := pgx.Identifier{name}.Sanitize()
+	if err := exec(`CREATE DATABASE ` + ident); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := exec(`DROP DATABASE IF EXISTS ` + ident + ` WITH (FORCE)`); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
 // Cluster starts a PostgreSQL server of t's own with the repository's
 // .ci/postgres.sh (a throwaway cluster in a temporary directory, stopped
 // and deleted when t ends) and returns its URL and directory: for a test
