@@ -184,3 +184,41 @@ func putAtIntent(t *testing.T, store Store, step Step, lease Lease) Record {
 	}
 	return rec
 }
+
+// TestSyncBusyUntilLeasesOnly: a pass reports when another instance's
+// lease on a record it found busy ends, the earliest of them; a record
+// another instance holds by its claim only counts as Busy, with no end to
+// wait for (the owner renews its claims, or drops them on its way out).
+func TestSyncBusyUntilLeasesOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		recs []Record
+		want time.Time
+	}{
+		{"two leases: the first to end", []Record{
+			{UserID: "00u1", Step: StepShipmentCreating, Lease: Lease{Owner: "svc-other", Until: t0.Add(30 * time.Second)}},
+			{UserID: "00u2", Step: StepEnrolling, Lease: Lease{Owner: "svc-other", Until: t0.Add(10 * time.Second)}},
+		}, t0.Add(10 * time.Second)},
+		{"a claim", []Record{
+			{UserID: "00u1", Step: StepInitiated, Claim: Lease{Owner: "svc-other", Until: t0.Add(10 * time.Second)}},
+		}, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := NewMemoryStore()
+			s := minuteLeaseService(t, store)
+			for _, r := range tc.recs {
+				r.Status, r.Items, r.CreatedAt, r.UpdatedAt = FulfillmentStarted, []Item{offlineConfig(t).Defaults}, t0, t0
+				if _, err := store.Put(t.Context(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := s.Sync(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Busy != len(tc.recs) || !rep.BusyUntil.Equal(tc.want) {
+				t.Errorf("Sync: Busy %d, BusyUntil %v; want %d, %v", rep.Busy, rep.BusyUntil, len(tc.recs), tc.want)
+			}
+		})
+	}
+}

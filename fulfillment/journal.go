@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/yubico"
@@ -144,8 +143,8 @@ func (s *Service) reach(ctx context.Context, rec Record, step Step, reason strin
 // its owner died during the call, and the intent is resumed by its
 // recovery rule.
 func (s *Service) claim(ctx context.Context, rec Record) (_ Record, taken bool, err error) {
-	if !s.heldUntil(rec).IsZero() {
-		return rec, false, nil // another instance's lease or claim
+	if s.heldByAnother(rec) {
+		return rec, false, nil
 	}
 	now := s.now()
 	if rec.Claim.Owner == s.owner && rec.Claim.Until.Sub(now) > s.syncClaim/2 {
@@ -225,20 +224,14 @@ func (s *Service) leased(rec Record) bool {
 	return rec.Lease.Owner != "" && rec.Lease.Owner != s.owner && s.now().Before(rec.Lease.Until)
 }
 
-// heldUntil returns when the lease or claim that another instance holds
-// on rec ends: the zero time when neither keeps this Service from taking
-// rec ([Service.claim]). A claim does not hold an intent (a step another
-// instance began and may have abandoned): only its lease does.
-func (s *Service) heldUntil(rec Record) time.Time {
-	now := s.now()
-	var until time.Time
-	if s.leased(rec) {
-		until = rec.Lease.Until
-	}
-	if c := rec.Claim; c.Owner != "" && c.Owner != s.owner && now.Before(c.Until) && !rec.Step.Intent() && c.Until.After(until) {
-		until = c.Until
-	}
-	return until
+// heldByAnother reports whether another live instance holds rec, so that
+// this Service does not take it ([Service.claim]): by the lease of its
+// intent, or by its claim on a record not at an intent (a claim does not
+// hold a step another instance began and may have abandoned: only its
+// lease does).
+func (s *Service) heldByAnother(rec Record) bool {
+	c := rec.Claim
+	return s.leased(rec) || (c.Owner != "" && c.Owner != s.owner && s.now().Before(c.Until) && !rec.Step.Intent())
 }
 
 // definite reports whether err certainly means the remote call did not take

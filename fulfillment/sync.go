@@ -29,13 +29,15 @@ type SyncReport struct {
 	// Busy counts records skipped because another instance holds their
 	// lease or their claim (Config.SyncClaim), or took them first.
 	Busy int
-	// BusyUntil is the earliest time a lease or claim that made a record
-	// Busy ends (by this Service's Clock), zero when none did (a record
-	// another instance took first has no end to wait for). A loop of
-	// passes can make its next one then rather than a whole interval
-	// later: a step abandoned by an instance that stopped (its lease
-	// shortened at shutdown) is resumed when the lease ends. [Service.Run]
-	// does.
+	// BusyUntil is the earliest time another instance's lease that made a
+	// record Busy ends (by this Service's Clock), zero when none did. A
+	// loop of passes can make its next one then rather than a whole
+	// interval later: a step abandoned by an instance that stopped (its
+	// lease shortened at shutdown) is resumed when the lease ends.
+	// [Service.Run] does. Claims are left out: a live instance renews its
+	// claims at each of its passes and a stopping one drops them, so a
+	// pass at a claim's end would find it renewed (with several
+	// instances, each would make a pass for every other's).
 	BusyUntil time.Time
 	// NotDue counts records skipped because they wait for the outside
 	// world and their next check has not come (Record.NextCheck): they
@@ -207,8 +209,8 @@ func failure(userID string, before, after Record, err error) (Result, bool) {
 }
 
 // syncUser advances one user's record as far as it goes. A record another
-// instance holds is busy, until the end of its lease or claim (zero when
-// another took it first).
+// instance holds is busy, until the end of its lease (zero when it holds
+// a claim, or took the record first: see SyncReport.BusyUntil).
 func (s *Service) syncUser(ctx context.Context, userID string) (before, after Record, busy bool, until time.Time, err error) {
 	unlock := s.lock(userID)
 	defer unlock()
@@ -221,7 +223,10 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 		if err != nil {
 			return rec, rec, false, time.Time{}, err
 		}
-		return rec, rec, true, s.heldUntil(rec), nil
+		if s.leased(rec) {
+			return rec, rec, true, rec.Lease.Until, nil
+		}
+		return rec, rec, true, time.Time{}, nil
 	}
 	after, err = s.run(ctx, &pass{}, rec)
 	return rec, after, false, time.Time{}, err
@@ -234,9 +239,9 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 // Config.CatchUpEvery it catches up ([Service.CatchUpFromCheckpoint])
 // after the first pass and every CatchUpEvery after, on a ticker of its
 // own (not after Drain); an order it records starts a pass. A pass that
-// found records held by another instance's lease or claim is followed by
-// one when the first of them ends (SyncReport.BusyUntil), if that comes
-// before the next tick: a step abandoned by a stopped instance is resumed
+// found records held by another instance's lease is followed by one when
+// the first of them ends (SyncReport.BusyUntil), if that comes before the
+// next tick: a step abandoned by a stopped instance is resumed
 // when its shortened lease ends ([Service.ReleaseLeases]).
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
@@ -263,7 +268,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "fulfillment: catch up from Okta's System Log failed", slog.String("error", err.Error()))
 		}
 	}
-	// freed ticks once when the earliest lease or claim that made a record
+	// freed ticks once when the earliest lease that made a record
 	// Busy in the last pass ends, if that comes before the next tick.
 	var freed Ticker
 	defer func() {
@@ -315,14 +320,14 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// freedMargin is how long after a Busy record's lease or claim ends the
+// freedMargin is how long after a Busy record's lease ends the
 // pass that takes it comes ([SyncReport.FreedAfter]): another instance's
 // clock set the end, and a pass a little early would find the record busy
 // again.
 const freedMargin = time.Second
 
 // FreedAfter returns how long after now to make the pass that takes the
-// record whose lease or claim ends first (BusyUntil, plus a second for
+// record whose lease ends first (BusyUntil, plus a second for
 // the clocks of the instances to differ); ok is false when no record was
 // held. A loop of passes waits for the shorter of it and its interval, as
 // [Service.Run] does.
@@ -334,7 +339,7 @@ func (r SyncReport) FreedAfter(now time.Time) (d time.Duration, ok bool) {
 }
 
 // untilFreed returns how long Run waits, after a pass that rep reports,
-// for the pass that takes the record whose lease or claim ends first;
+// for the pass that takes the record whose lease ends first;
 // ok is false when no record was held or the ticker's next pass comes
 // first.
 func (s *Service) untilFreed(rep SyncReport) (time.Duration, bool) {
