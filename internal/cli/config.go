@@ -386,7 +386,23 @@ func checkURL(v string) error {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return errors.New("not an absolute https URL")
 	}
+	if u.User != nil {
+		// It would be printed wherever the URL is (errors, logs, doctor).
+		return errors.New("has a user name or password in it: credentials go in their own settings, never in a URL")
+	}
 	return nil
+}
+
+// redactURL returns v for an error message: a URL's password replaced by
+// "xxxxx" (a -store URL of the wrong scheme, a URL setting with
+// credentials in it), anything else as it is.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return v
 }
 
 // parseBool reads a boolean setting as strconv.ParseBool does, with an
@@ -502,7 +518,7 @@ func (l *loader) resolve(getenv func(string) string) (*Config, []string) {
 			continue
 		}
 		if err := s.set(cfg, v); err != nil {
-			problems = append(problems, fmt.Sprintf("%s %q: %v", src.what, v, err))
+			problems = append(problems, fmt.Sprintf("%s %q: %v", src.what, redactURL(v), err))
 		}
 	}
 	return cfg, problems

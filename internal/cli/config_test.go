@@ -74,6 +74,31 @@ func TestConfigProblemsAtOnce(t *testing.T) {
 	}
 }
 
+// TestConfigProblemsHidePasswords: a bad setting whose value is a URL with
+// a password in it is reported with the password masked, and URL settings
+// refuse credentials in the URL.
+func TestConfigProblemsHidePasswords(t *testing.T) {
+	t.Parallel()
+	r := invocation{env: map[string]string{"PREENROLL_STORE": "postgress://app:hunter22@db/keys"}}.run(t,
+		"sync", "-okta-org", "https://admin:hunter23@example.okta.com", "-yubico-api", "https://key:hunter24@api.console.yubico.com/v1")
+	want := []string{
+		`-okta-org "https://admin:xxxxx@example.okta.com": has a user name or password in it: credentials go in their own settings, never in a URL`,
+		`-yubico-api "https://key:xxxxx@api.console.yubico.com/v1": has a user name or password in it: credentials go in their own settings, never in a URL`,
+		`PREENROLL_STORE "postgress://app:xxxxx@db/keys": store "postgress:" is not supported: want a SQLite file path, sqlite:PATH or a postgres:// URL`,
+	}
+	if r.code != ExitUsage {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("a password was printed:\n%s", r.stderr)
+	}
+}
+
 // TestSecretsOnlyFromFiles: tokens are read from the files named, never
 // printed (not in help, errors or verbose logs), and cannot be given
 // directly.
