@@ -332,11 +332,14 @@ func TestChangeFeedRestarts(t *testing.T) {
 }
 
 // TestSubscribeLaterGetsResyncAtOnce: a subscriber that comes while the
-// feed already listens gets its Resync from Subscribe itself.
+// feed already listens, and no delivery runs, gets its Resync from
+// Subscribe itself.
 func TestSubscribeLaterGetsResyncAtOnce(t *testing.T) {
-	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook())
 	first := subscribe(t, w.Service)
 	first.resync()
+	bounded(t, listened, "the feed listens") // its delivery of the Resync has ended
 	var got []fulfillment.RecordChange
 	cancel := w.Service.Subscribe(t.Context(), func(c fulfillment.RecordChange) { got = append(got, c) })
 	defer cancel()
@@ -344,6 +347,21 @@ func TestSubscribeLaterGetsResyncAtOnce(t *testing.T) {
 		t.Errorf("a second subscriber's changes when Subscribe returns (-want +got):\n%s", diff)
 	}
 	first.empty()
+}
+
+// listenedStore returns a MemoryStore whose listened is closed once the
+// Service has handled its feed's first Resync (the feed listens): the
+// feed's goroutine then delivers nothing until the store's next change,
+// and a change of the test's goroutine is delivered before the call that
+// stored it returns.
+func listenedStore() (store *hookStore, listened <-chan struct{}) {
+	ch := make(chan struct{})
+	var once sync.Once
+	return &hookStore{MemoryStore: fulfillment.NewMemoryStore(), heard: func(c fulfillment.RecordChange) {
+		if c.Resync {
+			once.Do(func() { close(ch) })
+		}
+	}}, ch
 }
 
 // hookStore is a MemoryStore that calls its hooks, those set: before
@@ -471,4 +489,138 @@ func TestSubscribeDuringPutDeliversOnce(t *testing.T) {
 		t.Errorf("the changes of an order whose first Put was in flight when the feed started (-want +got):\n%s", diff)
 	}
 	log.empty()
+}
+
+// bounded waits for ch, and fails the test after 30 s (a delivery that
+// deadlocked, say).
+func bounded(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second): // bounds a deadlock, never reached when it works
+		t.Fatalf("%s: still waiting after 30 s", what)
+	}
+}
+
+// TestSubscriberOrdersFromFn: a subscriber that orders for another user
+// from fn (a Put of the Service while a delivery runs, in the goroutine
+// that delivers) does not wait for itself; the changes of its order are
+// delivered after the change that made it order, and every change once,
+// in the order the Service stored them.
+func TestSubscriberOrdersFromFn(t *testing.T) {
+	ctx := t.Context()
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo")))
+	ada, bo := w.User("ada@example.com").ID, w.User("bo@example.com").ID
+	var got []fulfillment.RecordChange // appended by one delivery at a time
+	var orderErr error
+	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // until the test ends: a cancel would wait on a deadlock
+		if c.Resync {
+			return
+		}
+		got = append(got, c)
+		if c.UserID == ada && c.Step == fulfillment.StepInitiated {
+			_, orderErr = w.Service.Order(ctx, bo)
+		}
+	})
+	bounded(t, listened, "the feed listens")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := w.Service.Order(ctx, ada); err != nil {
+			t.Error(err)
+		}
+	}()
+	bounded(t, done, "ada's order, whose subscriber orders for bo")
+	if orderErr != nil {
+		t.Errorf("bo's order from fn: %v", orderErr)
+	}
+	want := []step{
+		{ada, "ada@example.com", fulfillment.StepInitiating, false}, {ada, "ada@example.com", fulfillment.StepInitiated, false},
+		{bo, "bo@example.com", fulfillment.StepInitiating, false}, {bo, "bo@example.com", fulfillment.StepInitiated, false},
+	}
+	if diff := cmp.Diff(want, steps(t, got, "")); diff != "" {
+		t.Errorf("changes delivered before ada's Order returned (-want +got):\n%s", diff)
+	}
+}
+
+// TestSubscriberCancelsFromFn: a subscriber that calls its own cancel
+// from fn does not wait for itself and gets no change after; another
+// subscriber goes on getting them.
+func TestSubscriberCancelsFromFn(t *testing.T) {
+	ctx := t.Context()
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo")))
+	ada, bo := w.User("ada@example.com").ID, w.User("bo@example.com").ID
+	var quitter, stayer []fulfillment.RecordChange
+	var cancel func()
+	cancel = w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) {
+		if !c.Resync {
+			quitter = append(quitter, c)
+			cancel()
+		}
+	})
+	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // until the test ends
+		if !c.Resync {
+			stayer = append(stayer, c)
+		}
+	})
+	bounded(t, listened, "the feed listens")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, id := range []string{ada, bo} {
+			if _, err := w.Service.Order(ctx, id); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	bounded(t, done, "the orders, whose first change's subscriber cancels")
+	if diff := cmp.Diff([]step{{ada, "ada@example.com", fulfillment.StepInitiating, false}}, steps(t, quitter, "")); diff != "" {
+		t.Errorf("changes of the subscriber that cancelled (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]step{
+		{ada, "ada@example.com", fulfillment.StepInitiating, false}, {ada, "ada@example.com", fulfillment.StepInitiated, false},
+		{bo, "bo@example.com", fulfillment.StepInitiating, false}, {bo, "bo@example.com", fulfillment.StepInitiated, false},
+	}, steps(t, stayer, "")); diff != "" {
+		t.Errorf("changes of the other subscriber (-want +got):\n%s", diff)
+	}
+}
+
+// TestSubscriberSubscribesFromFn: a subscriber that subscribes from fn
+// does not wait for itself; the new subscriber gets its Resync (the feed
+// listens) and then the changes stored after it subscribed, not the one
+// being delivered when it did.
+func TestSubscriberSubscribesFromFn(t *testing.T) {
+	ctx := t.Context()
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ada := w.User("ada@example.com").ID
+	var later []fulfillment.RecordChange
+	var subscribed bool
+	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // both until the test ends
+		if c.Resync || subscribed {
+			return
+		}
+		subscribed = true
+		w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { later = append(later, c) })
+	})
+	bounded(t, listened, "the feed listens")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := w.Service.Order(ctx, ada); err != nil {
+			t.Error(err)
+		}
+	}()
+	bounded(t, done, "the order, whose first change's subscriber subscribes")
+	if len(later) == 0 || later[0] != (fulfillment.RecordChange{Remote: true, Resync: true}) {
+		t.Fatalf("the new subscriber's changes %+v: want a Resync first", later)
+	}
+	if diff := cmp.Diff([]step{{ada, "ada@example.com", fulfillment.StepInitiated, false}}, steps(t, later[1:], "")); diff != "" {
+		t.Errorf("changes of the subscriber subscribed from fn (-want +got):\n%s", diff)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,12 @@ const (
 	feedBackoffMax = time.Minute
 )
 
+// resyncEvery is how often at most a Resync that the running feed reports
+// (an unreadable notification, changes lost) is delivered: one that comes
+// sooner after the last delivered waits for the end of that second, and
+// those that come while one waits are delivered with it.
+const resyncEvery = time.Second
+
 // echoLimit bounds how many of this Service's own writes are remembered
 // until their echo comes back from the change feed (see
 // [watchers.expect]), and how many records' last delivered versions are
@@ -52,9 +59,24 @@ const echoLimit = 4096
 // watchers are the subscribers of a Service's record changes, and the
 // change feed of the Store while there are any.
 type watchers struct {
-	mu   sync.Mutex
-	next int
-	fns  map[int]subscriber
+	mu sync.Mutex
+	// subs are the subscribers, in the order they subscribed. The slice
+	// is replaced, never changed in place: a delivery keeps the one of
+	// the moment its change was decided, and reads it without mu.
+	subs []*subscriber
+	// queue are the changes decided (under mu, in that order) and not
+	// delivered yet; delivering is set while a goroutine delivers them
+	// (see flush).
+	queue      []delivery
+	delivering bool
+	// clock is the Service's clock (nil: time.Now), set by Subscribe.
+	clock func() time.Time
+	// lastResync is when a Resync was last delivered; resyncDue is set
+	// while one waits for resyncEvery to pass since (see remote), under
+	// the number resyncGen.
+	lastResync time.Time
+	resyncDue  bool
+	resyncGen  uint64
 
 	// feed is the running feed (nil: none): started with the first
 	// subscriber when the Store is a ChangeFeed, stopped with the last.
@@ -157,6 +179,15 @@ func (r *recent[K, V]) reset() {
 type subscriber struct {
 	ctx context.Context
 	fn  func(RecordChange)
+	// gone is set by the cancel Subscribe returned: no delivery calls fn
+	// from then on.
+	gone atomic.Bool
+}
+
+// delivery is a change decided, and the subscribers it goes to.
+type delivery struct {
+	c  RecordChange
+	to []*subscriber
 }
 
 // feedRun is one run of the change feed, from the first subscriber to
@@ -190,12 +221,44 @@ type pendingEcho struct {
 	epoch uint64
 }
 
-// Subscribe calls fn after every record this Service stores, in the
-// goroutine that stored it, until the returned cancel is called (or ctx
-// ends). fn must return quickly and must not call the Service, nor a
-// cancel that Subscribe returned (fn runs holding the lock of the
-// Service's subscribers: it would wait for itself): hand the change to
-// another goroutine (a non-blocking channel send, say).
+// Subscribe calls fn after every record this Service stores until the
+// returned cancel is called (or ctx ends).
+//
+// Deliveries: the Service decides the changes to deliver in one order,
+// and calls the subscribers with each change in that order, in the order
+// they subscribed, one call at a time (calls of fn never overlap, with
+// each other or with another subscriber's). A change goes to those
+// subscribed when it was decided; a subscriber whose context has ended,
+// or whose cancel was called, is skipped. fn runs without any lock of
+// the subscribers, in whichever goroutine delivers: the one that stored
+// the change, the feed's or a delayed Resync's (see below), or one that
+// calls Subscribe. When no other
+// delivery runs, the goroutine that stores a record delivers its change
+// before the call that stored it (an Order, a Sync, ...) returns, and
+// Subscribe delivers its Resync (below) before it returns; while another
+// goroutine delivers, the change is queued and that goroutine delivers
+// it, after the changes decided before it, maybe after the call that
+// stored it has returned.
+//
+// fn may call the Service, Subscribe and any cancel, its own too: a
+// change that a call from fn stores is queued and delivered after fn
+// returns, by the same goroutine (before the write that called fn
+// returns, when that goroutine delivers); a subscriber that Subscribe
+// adds from fn gets the changes decided after it; a cancel from fn takes
+// effect at once (a subscriber it cancels gets nothing more, not even
+// the change being delivered). But fn may run while the goroutine that
+// stored the change holds that record's lock: a call from fn that works
+// on the same record (Retry of a key whose error fn was told, a new
+// Order for the same user) waits for the write that called fn, which
+// waits for fn: it never returns. Hand such work to another goroutine. A
+// slow fn delays every later delivery, and holds up the write that
+// delivers (it returns when the queue is empty), and a fn that blocks
+// blocks them all; keep fn quick (a non-blocking channel send, say). A
+// cancel does not wait for a call of fn running in another goroutine:
+// fn may still be running, or about to be called once more with a change
+// being delivered, when cancel returns. A panic of fn goes up the
+// goroutine that delivers; the changes still queued are delivered by the
+// next delivery.
 //
 // When the Store is a [ChangeFeed] (MemoryStore and pgstore), fn also gets
 // the changes other Service instances sharing the Store make, with
@@ -207,7 +270,13 @@ type pendingEcho struct {
 // that doubles from 1 s to 1 min, each wait a ticker from Config.NewTicker.
 // Each subscriber gets a change with Resync set once the feed listens for
 // it, and every subscriber after each restart: the remote changes before
-// it may have been missed. A change stored by another instance with no
+// it may have been missed. A Resync the running feed reports (a
+// notification it cannot read, say: anybody who can connect to the
+// database can send one) less than 1 s after the last one delivered, by
+// Config.Clock, waits for the end of that second (a ticker from
+// Config.NewTicker) and is delivered then, once for all those that came
+// meanwhile: a flood of them refreshes a page at most once a second, and
+// the last is never lost. A change stored by another instance with no
 // history entry and no new status or step (a Sync pass's claims and
 // bookkeeping) is not delivered; this Service's own are, as they always
 // were. With any other Store, changes written by other instances are not
@@ -235,50 +304,94 @@ type pendingEcho struct {
 // comes later than that is delivered.
 func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel func()) {
 	w := &s.watch
+	sub := &subscriber{ctx: ctx, fn: fn}
 	w.mu.Lock()
-	if w.fns == nil {
-		w.fns = map[int]subscriber{}
-	}
-	id := w.next
-	w.next++
-	w.fns[id] = subscriber{ctx, fn}
+	w.subs = append(w.subs[:len(w.subs):len(w.subs)], sub) // a new array: deliveries read the old one
 	if feed, ok := s.store.(ChangeFeed); ok {
 		switch {
 		case w.feed == nil:
+			w.clock = s.now
 			feedCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 			run := &feedRun{stop: stop}
 			w.feed = run
 			go s.runFeed(feedCtx, run, feed)
-		case w.feed.listening && ctx.Err() == nil:
-			fn(RecordChange{Remote: true, Resync: true})
+		case w.feed.listening:
+			w.queue = append(w.queue, delivery{RecordChange{Remote: true, Resync: true}, []*subscriber{sub}})
 		}
 	}
-	w.mu.Unlock()
+	w.flush()
 	var once sync.Once
 	remove := func() {
 		once.Do(func() {
+			sub.gone.Store(true)
 			w.mu.Lock()
-			delete(w.fns, id)
-			if len(w.fns) == 0 && w.feed != nil {
+			defer w.mu.Unlock()
+			subs := make([]*subscriber, 0, len(w.subs))
+			for _, other := range w.subs {
+				if other != sub {
+					subs = append(subs, other)
+				}
+			}
+			w.subs = subs
+			if len(w.subs) == 0 && w.feed != nil {
 				w.feed.stop()
 				w.feed = nil
 				w.echoes.reset()
 				w.delivered.reset()
 				w.epoch++
+				w.resyncDue, w.lastResync = false, time.Time{}
 			}
-			w.mu.Unlock()
 		})
 	}
 	stop := context.AfterFunc(ctx, remove)
 	return func() { stop(); remove() }
 }
 
+// flush unlocks w.mu (held) after delivering the changes queued, in the
+// order they were decided, unless another call delivers them already (it
+// delivers those queued meanwhile too, before it returns). Whoever queues
+// a change and finds no delivery running delivers it, in the same hold
+// of w.mu: another goroutine cannot take the change over. One goroutine
+// at a time calls the subscribers, without w.mu, so a subscriber may call
+// the Service: a change it stores is queued, and delivered after the one
+// being delivered, by the same goroutine, before flush returns.
+func (w *watchers) flush() {
+	if w.delivering || len(w.queue) == 0 {
+		w.mu.Unlock()
+		return
+	}
+	w.delivering = true
+	locked := true
+	defer func() { // a subscriber's panic too: the next flush delivers the rest
+		if !locked {
+			w.mu.Lock()
+		}
+		w.delivering = false
+		w.mu.Unlock()
+	}()
+	for len(w.queue) > 0 {
+		d := w.queue[0]
+		w.queue[0] = delivery{}
+		w.queue = w.queue[1:]
+		w.mu.Unlock()
+		locked = false
+		for _, sub := range d.to {
+			if !sub.gone.Load() && sub.ctx.Err() == nil {
+				sub.fn(d.c)
+			}
+		}
+		w.mu.Lock()
+		locked = true
+	}
+	w.queue = nil
+}
+
 // notify tells every subscriber that rec was stored; saved is set for a
 // write noted by expect (whose settle comes after).
 func (w *watchers) notify(rec Record, saved bool) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.fns) == 0 {
+	defer w.flush()
+	if len(w.subs) == 0 {
 		return
 	}
 	c := RecordChange{UserID: rec.UserID, Login: rec.Login, Status: rec.Status, Step: rec.Step, Version: rec.Version}
@@ -299,8 +412,9 @@ func (w *watchers) fresh(k echoKey) bool {
 	return w.feed != nil && p != nil && p.epoch == w.epoch && p.heard == nil
 }
 
-// broadcast calls every subscriber with c (w.mu held), but those whose
-// context has ended (their removal may not have run yet). While a feed
+// broadcast queues c for every subscriber (w.mu held; flush delivers
+// it), but those whose context has ended or who cancel before flush
+// comes to them. While a feed
 // runs, a change of a record at a version not above the one last
 // delivered is not delivered: a change the feed reported while a Put was
 // in flight and that settle delivers after the record's next change
@@ -322,10 +436,8 @@ func (w *watchers) deliver(c RecordChange, fresh bool) {
 	if w.feed != nil && !w.inOrder(c, fresh) {
 		return
 	}
-	for _, sub := range w.fns {
-		if sub.ctx.Err() == nil {
-			sub.fn(c)
-		}
+	if len(w.subs) > 0 {
+		w.queue = append(w.queue, delivery{c, w.subs})
 	}
 }
 
@@ -393,7 +505,7 @@ func (w *watchers) expect(rec Record) (echoKey, bool) {
 // for k meanwhile was another instance's, delivered now).
 func (w *watchers) settle(k echoKey, stored bool) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	defer w.flush()
 	p := w.pending[k]
 	if p == nil {
 		return
@@ -418,18 +530,35 @@ func (w *watchers) settle(k echoKey, stored bool) {
 }
 
 // remote delivers a change the feed of run reported, unless run has
-// stopped or the change is the echo of this Service's own write.
-func (w *watchers) remote(run *feedRun, c RecordChange) {
+// stopped or the change is the echo of this Service's own write. A
+// Resync that says the feed listens (it started, or restarted after it
+// broke: paced by the restart's wait) is delivered at once. One the
+// feed reports while it listens (an unreadable notification: anybody
+// who may connect to the database can send them) comes within
+// resyncEvery of the last delivered is not: remote returns how long it
+// waits (call dueResync with gen then), and one that comes while
+// another waits is delivered with it.
+func (w *watchers) remote(run *feedRun, c RecordChange) (wait time.Duration, gen uint64) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	defer w.flush()
 	if w.feed != run {
-		return // stopped: the change is for nobody
+		return 0, 0 // stopped: the change is for nobody
 	}
 	c.Remote, c.Login = true, ""
 	if c.Resync {
-		run.listening = true
-		w.broadcast(RecordChange{Remote: true, Resync: true})
-		return
+		now := w.now()
+		switch {
+		case !run.listening:
+			run.listening = true
+		case w.resyncDue:
+			return 0, 0 // delivered with the one that waits
+		case now.Before(w.lastResync.Add(resyncEvery)):
+			w.resyncDue = true
+			w.resyncGen++
+			return w.lastResync.Add(resyncEvery).Sub(now), w.resyncGen
+		}
+		w.resync(now)
+		return 0, 0
 	}
 	if last, ok := w.delivered.get(c.UserID); ok && last.await != 0 && last.await == c.Version {
 		// The echo of the write delivered: the feed has caught up with it.
@@ -438,13 +567,39 @@ func (w *watchers) remote(run *feedRun, c RecordChange) {
 	k := echoKey{c.UserID, c.Version}
 	if p := w.pending[k]; p != nil {
 		p.heard, p.stale = &c, false // settle decides whose it was
-		return
+		return 0, 0
 	}
 	if _, ok := w.echoes.get(k); ok {
 		w.echoes.delete(k)
-		return
+		return 0, 0
 	}
 	w.broadcast(c)
+	return 0, 0
+}
+
+// dueResync delivers the Resync that waits under gen (see remote), if
+// it still waits: a restart of the feed delivered one meanwhile.
+func (w *watchers) dueResync(run *feedRun, gen uint64) {
+	w.mu.Lock()
+	defer w.flush()
+	if w.feed == run && w.resyncDue && w.resyncGen == gen {
+		w.resync(w.now())
+	}
+}
+
+// resync delivers a Resync at now (w.mu held); one that waited is
+// delivered with it.
+func (w *watchers) resync(now time.Time) {
+	w.lastResync, w.resyncDue = now, false
+	w.broadcast(RecordChange{Remote: true, Resync: true})
+}
+
+// now reads the Service's clock.
+func (w *watchers) now() time.Time {
+	if w.clock == nil {
+		return time.Now()
+	}
+	return w.clock()
 }
 
 // broke marks run as not listening after its feed broke.
@@ -461,7 +616,11 @@ func (s *Service) runFeed(ctx context.Context, run *feedRun, feed ChangeFeed) {
 	wait := feedBackoffMin
 	for {
 		started := s.now()
-		err := feed.WatchChanges(ctx, func(c RecordChange) { s.watch.remote(run, c) })
+		err := feed.WatchChanges(ctx, func(c RecordChange) {
+			if wait, gen := s.watch.remote(run, c); wait > 0 {
+				go s.resyncLater(ctx, run, wait, gen)
+			}
+		})
 		if ctx.Err() != nil {
 			return
 		}
@@ -483,5 +642,18 @@ func (s *Service) runFeed(ctx context.Context, run *feedRun, feed ChangeFeed) {
 		}
 		t.Stop()
 		wait = min(2*wait, feedBackoffMax)
+	}
+}
+
+// resyncLater delivers the Resync that waits under gen after wait (a
+// ticker from Config.NewTicker), unless ctx ends first (the feed
+// stopped).
+func (s *Service) resyncLater(ctx context.Context, run *feedRun, wait time.Duration, gen uint64) {
+	t := s.newTicker(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C():
+		s.watch.dueResync(run, gen)
 	}
 }

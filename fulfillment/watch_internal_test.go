@@ -19,7 +19,7 @@ import (
 func TestWatchersEchoes(t *testing.T) {
 	w := watchers{feedable: true}
 	var got []RecordChange
-	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
 	w.feed = run
 	rec := func(user string, version int64) Record { return Record{UserID: user, Version: version} }
@@ -120,7 +120,7 @@ func TestWatchersEchoes(t *testing.T) {
 func TestWatchersFeedStartsDuringPut(t *testing.T) {
 	w := watchers{feedable: true}
 	var got []RecordChange
-	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
 	rec := Record{UserID: "u1", Login: "u1@example.com", Status: FulfillmentStarted, Step: StepInitiating}
 
 	k, ok := w.expect(rec)
@@ -159,7 +159,7 @@ func TestWatchersFeedStartsDuringPut(t *testing.T) {
 func TestWatchersDeliverInVersionOrder(t *testing.T) {
 	w := watchers{feedable: true}
 	var got []RecordChange
-	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
 	w.feed = run
 	heard := func(user string, version int64) RecordChange {
@@ -235,7 +235,7 @@ func TestWatchersDeliverInVersionOrder(t *testing.T) {
 func TestWatchersLocalCreationAfterUnreportedRemoval(t *testing.T) {
 	w := watchers{feedable: true}
 	var got []RecordChange
-	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
 	w.feed = run
 	w.remote(run, RecordChange{Resync: true}) // it listens
@@ -280,7 +280,7 @@ func TestWatchersLocalCreationAfterUnreportedRemoval(t *testing.T) {
 func TestWatchersHeldChangeNotAfterResync(t *testing.T) {
 	w := watchers{feedable: true}
 	var got []RecordChange
-	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
 	w.feed = run
 	heard := func(version int64) RecordChange {
@@ -310,7 +310,7 @@ func TestWatchersHeldChangeNotAfterResync(t *testing.T) {
 func TestWatchersAwaitedEchoNotStuck(t *testing.T) {
 	w := watchers{feedable: true}
 	var got []RecordChange
-	w.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
 	w.feed = run
 	rec := func(user string, version int64) Record {
@@ -360,7 +360,7 @@ func TestSaveSettlesOnPanic(t *testing.T) {
 	s := &Service{store: panicStore{NewMemoryStore()}, now: time.Now}
 	s.watch.feedable = true
 	var got []RecordChange
-	s.watch.fns = map[int]subscriber{0: {context.Background(), func(c RecordChange) { got = append(got, c) }}}
+	s.watch.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
 	run := &feedRun{stop: func() {}}
 	s.watch.feed = run
 	func() {

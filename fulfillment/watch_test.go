@@ -14,7 +14,8 @@ import (
 
 func TestSubscribeSeesEveryStoredStep(t *testing.T) {
 	ctx := context.Background()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
 	var (
 		mu    sync.Mutex
 		steps []fulfillment.Step
@@ -33,6 +34,7 @@ func TestSubscribeSeesEveryStoredStep(t *testing.T) {
 		}
 		steps = append(steps, c.Step)
 	})
+	bounded(t, listened, "the feed listens") // no delivery of the feed runs: Order's changes are delivered before it returns
 	if _, err := w.Service.Order(ctx, w.User("ada@example.com").ID); err != nil {
 		t.Fatal(err)
 	}
