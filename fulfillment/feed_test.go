@@ -624,3 +624,82 @@ func TestSubscriberSubscribesFromFn(t *testing.T) {
 		t.Errorf("changes of the subscriber subscribed from fn (-want +got):\n%s", diff)
 	}
 }
+
+// junkStore is a MemoryStore whose feed reports a Resync (as pgstore's
+// does for a notification it cannot read) for each value of junk, and
+// sends on handled once the Service has taken it.
+type junkStore struct {
+	*fulfillment.MemoryStore
+	junk, handled chan struct{}
+}
+
+func (s *junkStore) WatchChanges(ctx context.Context, fn func(fulfillment.RecordChange)) error {
+	done := make(chan error, 1)
+	go func() { done <- s.MemoryStore.WatchChanges(ctx, fn) }()
+	for {
+		select {
+		case <-s.junk:
+			fn(fulfillment.RecordChange{Resync: true})
+			s.handled <- struct{}{}
+		case err := <-done:
+			return err
+		}
+	}
+}
+
+// TestJunkNotificationsPaced: a flood of Resyncs the running feed
+// reports (junk notifications) within a second of the last delivered is
+// delivered once, at the end of that second (a ticker from
+// Config.NewTicker), not once each; one that comes a second after the
+// last delivered is delivered at once.
+func TestJunkNotificationsPaced(t *testing.T) {
+	store := &junkStore{MemoryStore: fulfillment.NewMemoryStore(), junk: make(chan struct{}), handled: make(chan struct{})}
+	tickers := make(chan *fakeTicker, 8)
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.NewTicker = func(d time.Duration) fulfillment.Ticker {
+				tk := &fakeTicker{d: d, c: make(chan time.Time, 1)}
+				tickers <- tk
+				return tk
+			}
+		}))
+	log := subscribe(t, w.Service)
+	log.resync() // the feed listens
+	junk := func() {
+		t.Helper()
+		store.junk <- struct{}{}
+		bounded(t, store.handled, "the Service takes a Resync")
+	}
+
+	w.Advance(300 * time.Millisecond)
+	for range 5 {
+		junk()
+	}
+	var tk *fakeTicker
+	select {
+	case tk = <-tickers:
+	case <-time.After(30 * time.Second): // bounds a Service that does not schedule it
+		t.Fatal("no ticker for the Resyncs that wait")
+	}
+	if tk.d != 700*time.Millisecond {
+		t.Errorf("the Resyncs wait %v, want 700ms (to a second after the last delivered)", tk.d)
+	}
+	log.empty() // nothing until the ticker ticks
+	select {
+	case tk := <-tickers:
+		t.Errorf("a second ticker (%v) for Resyncs that wait", tk.d)
+	default:
+	}
+	w.Advance(700 * time.Millisecond)
+	tk.c <- w.Now()
+	log.resync() // the five, once
+	w.Advance(time.Second)
+	junk()
+	log.resync() // a second after the last: at once
+	log.empty()
+	select {
+	case tk := <-tickers:
+		t.Errorf("a ticker (%v) for a Resync a second after the last", tk.d)
+	default:
+	}
+}

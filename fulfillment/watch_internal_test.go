@@ -381,3 +381,57 @@ func TestSaveSettlesOnPanic(t *testing.T) {
 		t.Errorf("delivered (-want +got):\n%s", diff)
 	}
 }
+
+// TestWatchersResyncPaced: a Resync that says the feed listens (it
+// started or restarted) is delivered at once; one the running feed
+// reports (an unreadable notification) less than resyncEvery after the
+// last delivered waits until resyncEvery has passed since, and those
+// that come meanwhile are delivered with it, once; other changes are not
+// held. A restart delivers a Resync at once, and the one that waited is
+// not delivered after it.
+func TestWatchersResyncPaced(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	w := watchers{feedable: true, clock: func() time.Time { return now }}
+	var got []RecordChange
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
+	run := &feedRun{stop: func() {}}
+	w.feed = run
+	resync := RecordChange{Remote: true, Resync: true}
+	change := RecordChange{UserID: "u1", Status: FulfillmentStarted, Step: StepInitiated, Version: 1}
+	remote := change
+	remote.Remote = true
+	waits := func(wantWait time.Duration) uint64 {
+		t.Helper()
+		wait, gen := w.remote(run, RecordChange{Resync: true})
+		if wait != wantWait {
+			t.Errorf("at %v a Resync waits %v, want %v", now.Format(time.StampMilli), wait, wantWait)
+		}
+		return gen
+	}
+
+	waits(0) // the feed listens
+	now = now.Add(300 * time.Millisecond)
+	gen := waits(700 * time.Millisecond)
+	now = now.Add(200 * time.Millisecond)
+	waits(0)              // delivered with the one that waits
+	w.remote(run, change) // not held
+	now = now.Add(500 * time.Millisecond)
+	w.dueResync(run, gen)
+	w.dueResync(run, gen) // delivered already
+	now = now.Add(1500 * time.Millisecond)
+	waits(0) // a second after the last: at once
+	want := []RecordChange{resync, remote, resync, resync}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+
+	got = nil
+	now = now.Add(100 * time.Millisecond)
+	gen = waits(900 * time.Millisecond)
+	w.broke(run)
+	waits(0) // the restarted feed listens
+	w.dueResync(run, gen)
+	if diff := cmp.Diff([]RecordChange{resync}, got); diff != "" {
+		t.Errorf("delivered around a restart (-want +got):\n%s", diff)
+	}
+}
