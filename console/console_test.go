@@ -103,8 +103,9 @@ func feedListens(t *testing.T, svc *fulfillment.Service, store fulfillment.Store
 			}
 		}
 	})
-	// cancel waits for the Service's delivery of the Resync to every
-	// subscriber (the console's hub too) to end.
+	// Subscribers are called in the order they subscribed, one call at a
+	// time: the console's hub, subscribed first, has had the Resync when
+	// this one hears it.
 	defer cancel()
 	select {
 	case <-heard:
