@@ -1,7 +1,6 @@
 package fulfillment_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/syncio"
 )
 
 // changeLog is a subscriber's changes, in the order they came.
@@ -227,24 +227,6 @@ type fakeTicker struct {
 func (f *fakeTicker) C() <-chan time.Time { return f.c }
 func (f *fakeTicker) Stop()               {}
 
-// lockedBuffer is a log destination the Service's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestChangeFeedRestarts: a feed that breaks is restarted after a wait
 // (a ticker from Config.NewTicker, 1 s, then 2 s), logged as a duration an
 // operator reads ("1s", as serve's other waits, not nanoseconds), and each
@@ -255,7 +237,7 @@ func TestChangeFeedRestarts(t *testing.T) {
 	ctx := t.Context()
 	store := &breakingStore{MemoryStore: fulfillment.NewMemoryStore(), breaks: make(chan error), ended: make(chan struct{}, 8)}
 	tickers := make(chan *fakeTicker, 8)
-	var logs lockedBuffer
+	var logs syncio.Buffer
 	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
 		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {

@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/pgtest"
+	"github.com/preenroll/preenroll/internal/syncio"
 )
 
 // feedLog is what a WatchChanges call reported, and its end.
@@ -70,24 +70,6 @@ func (l *feedLog) ended() error {
 	return nil
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestChangeFeedAcrossStores: the feed of one Store reports what another
 // Store (its own pool: another instance) writes to the same schema, and
 // nothing written to another schema of the database; a row deleted with
@@ -103,7 +85,7 @@ func TestChangeFeedAcrossStores(t *testing.T) {
 	t.Parallel()
 	url, schema := pgtest.Database(t, "pgstore_feed"), freshSchema(t)
 	ctx := t.Context()
-	var logs syncBuffer
+	var logs syncio.Buffer
 	a := openStore(t, url, WithSchema(schema), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	a.now = func() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) } // paces its log
 	b := openStore(t, url, WithSchema(schema))
@@ -321,7 +303,7 @@ func TestChangeFeedPacesUnreadable(t *testing.T) {
 	t.Parallel()
 	url, schema := pgtest.Database(t, "pgstore_feed"), freshSchema(t)
 	ctx := t.Context()
-	var logs syncBuffer
+	var logs syncio.Buffer
 	a := openStore(t, url, WithSchema(schema), WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	clock := &testClock{now: t0}
