@@ -257,8 +257,9 @@ type pendingEcho struct {
 // cancel does not wait for a call of fn running in another goroutine:
 // fn may still be running, or about to be called once more with a change
 // being delivered, when cancel returns. A panic of fn goes up the
-// goroutine that delivers; the changes still queued are delivered by the
-// next delivery.
+// goroutine that delivers; the changes still queued (and the one being
+// delivered, to the subscribers after the one that panicked) are
+// delivered by the next delivery.
 //
 // When the Store is a [ChangeFeed] (MemoryStore and pgstore), fn also gets
 // the changes other Service instances sharing the Store make, with
@@ -362,9 +363,15 @@ func (w *watchers) flush() {
 	}
 	w.delivering = true
 	locked := true
+	// rest is, while fn runs, the delivery's subscribers after the one
+	// called.
+	var rest delivery
 	defer func() { // a subscriber's panic too: the next flush delivers the rest
 		if !locked {
 			w.mu.Lock()
+			if len(rest.to) > 0 { // the change being delivered, first
+				w.queue = append([]delivery{rest}, w.queue...)
+			}
 		}
 		w.delivering = false
 		w.mu.Unlock()
@@ -375,8 +382,9 @@ func (w *watchers) flush() {
 		w.queue = w.queue[1:]
 		w.mu.Unlock()
 		locked = false
-		for _, sub := range d.to {
+		for i, sub := range d.to {
 			if !sub.gone.Load() && sub.ctx.Err() == nil {
+				rest = delivery{d.c, d.to[i+1:]}
 				sub.fn(d.c)
 			}
 		}

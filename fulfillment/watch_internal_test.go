@@ -435,3 +435,42 @@ func TestWatchersResyncPaced(t *testing.T) {
 		t.Errorf("delivered around a restart (-want +got):\n%s", diff)
 	}
 }
+
+// TestFlushPanicDeliversToOthers: a subscriber's fn panics in the middle
+// of a delivery (after it stored a change of its own, queued). The
+// subscribers after it still get the change being delivered, and every
+// change queued is delivered by the next delivery, in order; the one that
+// panicked gets the changes after.
+func TestFlushPanicDeliversToOthers(t *testing.T) {
+	var w watchers
+	change := func(user string) RecordChange { return RecordChange{UserID: user, Version: 1} }
+	notify := func(user string) { w.notify(Record{UserID: user, Version: 1}, false) }
+	var gotA, gotB []RecordChange
+	panicked := false
+	w.subs = []*subscriber{
+		{ctx: context.Background(), fn: func(c RecordChange) {
+			gotA = append(gotA, c)
+			if !panicked {
+				panicked = true
+				notify("u3") // queued: this delivery runs
+				panic("fulfillment test: fn")
+			}
+		}},
+		{ctx: context.Background(), fn: func(c RecordChange) { gotB = append(gotB, c) }},
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the delivery did not panic")
+			}
+		}()
+		notify("u1")
+	}()
+	notify("u2")
+	if diff := cmp.Diff([]RecordChange{change("u1"), change("u3"), change("u2")}, gotA); diff != "" {
+		t.Errorf("delivered to the subscriber that panicked (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]RecordChange{change("u1"), change("u3"), change("u2")}, gotB); diff != "" {
+		t.Errorf("delivered to the other subscriber (-want +got):\n%s", diff)
+	}
+}
