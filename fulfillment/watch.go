@@ -259,7 +259,8 @@ type pendingEcho struct {
 // being delivered, when cancel returns. A panic of fn goes up the
 // goroutine that delivers; the changes still queued (and the one being
 // delivered, to the subscribers after the one that panicked) are
-// delivered by the next delivery.
+// delivered by the next delivery. A Subscribe that panics so returns no
+// cancel and leaves no subscriber.
 //
 // When the Store is a [ChangeFeed] (MemoryStore and pgstore), fn also gets
 // the changes other Service instances sharing the Store make, with
@@ -306,21 +307,6 @@ type pendingEcho struct {
 func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel func()) {
 	w := &s.watch
 	sub := &subscriber{ctx: ctx, fn: fn}
-	w.mu.Lock()
-	w.subs = append(w.subs[:len(w.subs):len(w.subs)], sub) // a new array: deliveries read the old one
-	if feed, ok := s.store.(ChangeFeed); ok {
-		switch {
-		case w.feed == nil:
-			w.clock = s.now
-			feedCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-			run := &feedRun{stop: stop}
-			w.feed = run
-			go s.runFeed(feedCtx, run, feed)
-		case w.feed.listening:
-			w.queue = append(w.queue, delivery{RecordChange{Remote: true, Resync: true}, []*subscriber{sub}})
-		}
-	}
-	w.flush()
 	var once sync.Once
 	remove := func() {
 		once.Do(func() {
@@ -344,6 +330,28 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 			}
 		})
 	}
+	w.mu.Lock()
+	w.subs = append(w.subs[:len(w.subs):len(w.subs)], sub) // a new array: deliveries read the old one
+	if feed, ok := s.store.(ChangeFeed); ok {
+		switch {
+		case w.feed == nil:
+			w.clock = s.now
+			feedCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+			run := &feedRun{stop: stop}
+			w.feed = run
+			go s.runFeed(feedCtx, run, feed)
+		case w.feed.listening:
+			w.queue = append(w.queue, delivery{RecordChange{Remote: true, Resync: true}, []*subscriber{sub}})
+		}
+	}
+	returned := false
+	defer func() {
+		if !returned { // a fn's panic: no cancel returned, no subscriber left
+			remove()
+		}
+	}()
+	w.flush()
+	returned = true
 	stop := context.AfterFunc(ctx, remove)
 	return func() { stop(); remove() }
 }

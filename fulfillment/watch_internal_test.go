@@ -474,3 +474,31 @@ func TestFlushPanicDeliversToOthers(t *testing.T) {
 		t.Errorf("delivered to the other subscriber (-want +got):\n%s", diff)
 	}
 }
+
+// TestSubscribePanicLeavesNoSubscriber: a fn that panics on the Resync
+// Subscribe delivers (the feed listens): Subscribe panics and returns no
+// cancel, so it leaves no subscriber behind (it would be called until
+// the process ends, and keep the feed running).
+func TestSubscribePanicLeavesNoSubscriber(t *testing.T) {
+	s := &Service{store: NewMemoryStore(), now: time.Now}
+	stopped := false
+	s.watch.feed = &feedRun{stop: func() { stopped = true }, listening: true}
+	first := &subscriber{ctx: context.Background(), fn: func(RecordChange) {}}
+	s.watch.subs = []*subscriber{first}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Subscribe did not panic")
+			}
+		}()
+		s.Subscribe(ctx, func(RecordChange) { panic("fulfillment test: fn") })
+	}()
+	if len(s.watch.subs) != 1 || s.watch.subs[0] != first {
+		t.Errorf("%d subscribers after a Subscribe that panicked, want the first only", len(s.watch.subs))
+	}
+	if stopped {
+		t.Error("the feed stopped: the first subscriber is still there")
+	}
+}
