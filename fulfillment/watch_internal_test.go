@@ -436,6 +436,9 @@ func TestWatchersResyncPaced(t *testing.T) {
 	}
 }
 
+// plainStore is a Store that is no ChangeFeed.
+type plainStore struct{ Store }
+
 // TestFlushPanicDeliversToOthers: a subscriber's fn panics in the middle
 // of a delivery (after it stored a change of its own, queued). The
 // subscribers after it still get the change being delivered, and every
@@ -500,5 +503,70 @@ func TestSubscribePanicLeavesNoSubscriber(t *testing.T) {
 	}
 	if stopped {
 		t.Error("the feed stopped: the first subscriber is still there")
+	}
+}
+
+// TestFlushTakesChangesQueuedMeanwhile: while one goroutine delivers,
+// another stores a change: it is queued (the other's call returns at
+// once), and the goroutine that delivers delivers it before its own call
+// returns.
+func TestFlushTakesChangesQueuedMeanwhile(t *testing.T) {
+	var w watchers
+	var got []RecordChange
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) {
+		got = append(got, c)
+		if c.UserID == "u1" {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				w.notify(Record{UserID: "u2", Version: 1}, false)
+			}()
+			<-done // returns without delivering: this delivery runs
+		}
+	}}}
+	w.notify(Record{UserID: "u1", Version: 1}, false)
+	want := []RecordChange{{UserID: "u1", Version: 1}, {UserID: "u2", Version: 1}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered before the first notify returned (-want +got):\n%s", diff)
+	}
+	if w.delivering || len(w.queue) != 0 {
+		t.Errorf("after the delivery: delivering %v, %d queued; want false, none", w.delivering, len(w.queue))
+	}
+}
+
+// TestCancelWhileAnotherGoroutineDelivers: while a goroutine delivers a
+// change (in the first subscriber's fn), the test's goroutine cancels the
+// second subscriber and stores a change (queued). Once cancel has
+// returned, the second subscriber is called with neither: not the change
+// being delivered, nor the one queued.
+func TestCancelWhileAnotherGoroutineDelivers(t *testing.T) {
+	s := &Service{store: plainStore{NewMemoryStore()}, now: time.Now}
+	inFirst, proceed := make(chan struct{}), make(chan struct{})
+	var first, second []RecordChange
+	cancelFirst := s.Subscribe(t.Context(), func(c RecordChange) {
+		first = append(first, c)
+		if c.UserID == "u1" {
+			close(inFirst)
+			<-proceed
+		}
+	})
+	defer cancelFirst()
+	cancelSecond := s.Subscribe(t.Context(), func(c RecordChange) { second = append(second, c) })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.watch.notify(Record{UserID: "u1", Version: 1}, false)
+	}()
+	<-inFirst
+	cancelSecond()
+	s.watch.notify(Record{UserID: "u2", Version: 1}, false) // queued
+	close(proceed)
+	<-done
+	want := []RecordChange{{UserID: "u1", Version: 1}, {UserID: "u2", Version: 1}}
+	if diff := cmp.Diff(want, first); diff != "" {
+		t.Errorf("delivered to the first subscriber (-want +got):\n%s", diff)
+	}
+	if len(second) != 0 {
+		t.Errorf("the cancelled subscriber got %+v, want nothing", second)
 	}
 }
