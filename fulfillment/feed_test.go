@@ -685,3 +685,55 @@ func TestJunkNotificationsPaced(t *testing.T) {
 	default:
 	}
 }
+
+// stopTicker is a fakeTicker whose Stop closes stopped.
+type stopTicker struct {
+	fakeTicker
+	stopped chan struct{}
+	once    sync.Once
+}
+
+func (s *stopTicker) Stop() { s.once.Do(func() { close(s.stopped) }) }
+
+// TestWaitingResyncEndsWithFeed: a Resync waits for its ticker when the
+// last subscriber cancels: the feed stops, and so does the wait (its
+// ticker is stopped), without delivering it.
+func TestWaitingResyncEndsWithFeed(t *testing.T) {
+	store := &junkStore{MemoryStore: fulfillment.NewMemoryStore(), junk: make(chan struct{}), handled: make(chan struct{})}
+	tickers := make(chan *stopTicker, 8)
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.NewTicker = func(d time.Duration) fulfillment.Ticker {
+				tk := &stopTicker{fakeTicker: fakeTicker{d: d, c: make(chan time.Time, 1)}, stopped: make(chan struct{})}
+				tickers <- tk
+				return tk
+			}
+		}))
+	changes := make(chan fulfillment.RecordChange, 8)
+	cancel := w.Service.Subscribe(t.Context(), func(c fulfillment.RecordChange) { changes <- c })
+	defer cancel()
+	select {
+	case c := <-changes:
+		if !c.Resync {
+			t.Fatalf("first change %+v, want a Resync", c)
+		}
+	case <-time.After(30 * time.Second): // bounds a feed that does not listen
+		t.Fatal("no Resync: the feed does not listen")
+	}
+	w.Advance(300 * time.Millisecond)
+	store.junk <- struct{}{}
+	bounded(t, store.handled, "the Service takes a Resync")
+	var tk *stopTicker
+	select {
+	case tk = <-tickers:
+	case <-time.After(30 * time.Second): // bounds a Service that does not schedule it
+		t.Fatal("no ticker for the Resync that waits")
+	}
+	cancel()
+	bounded(t, tk.stopped, "the waiting Resync's ticker stops with the feed")
+	select {
+	case c := <-changes:
+		t.Errorf("a change %+v after the last subscriber cancelled", c)
+	default:
+	}
+}
