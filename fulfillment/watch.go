@@ -275,14 +275,14 @@ type pendingEcho struct {
 // it may have been missed. A Resync the running feed reports (a
 // notification it cannot read, say: anybody who can connect to the
 // database can send one) less than 1 s after the last one delivered, by
-// Config.Clock, waits for the end of that second (a ticker from
-// Config.NewTicker) and is delivered then, once for all those that came
-// meanwhile: a flood of them refreshes a page at most once a second, and
-// the last is never lost. A change stored by another instance with no
-// history entry and no new status or step (a Sync pass's claims and
-// bookkeeping) is not delivered; this Service's own are, as they always
-// were. With any other Store, changes written by other instances are not
-// seen.
+// Config.Clock, waits for the end of that second (at most 1 s, should
+// the Clock step back; a ticker from Config.NewTicker) and is delivered
+// then, once for all those that came meanwhile: a flood of them
+// refreshes a page at most once a second, and the last is never lost. A
+// change stored by another instance with no history entry and no new
+// status or step (a Sync pass's claims and bookkeeping) is not
+// delivered; this Service's own are, as they always were. With any other
+// Store, changes written by other instances are not seen.
 //
 // While the feed runs, the changes of one record come in the order of
 // their versions: a change at a version not above the last one delivered
@@ -571,7 +571,8 @@ func (w *watchers) remote(run *feedRun, c RecordChange) (wait time.Duration, gen
 		case now.Before(w.lastResync.Add(resyncEvery)):
 			w.resyncDue = true
 			w.resyncGen++
-			return w.lastResync.Add(resyncEvery).Sub(now), w.resyncGen
+			// At most resyncEvery: a Clock stepped back would wait longer.
+			return min(w.lastResync.Add(resyncEvery).Sub(now), resyncEvery), w.resyncGen
 		}
 		w.resync(now)
 		return 0, 0

@@ -570,3 +570,27 @@ func TestCancelWhileAnotherGoroutineDelivers(t *testing.T) {
 		t.Errorf("the cancelled subscriber got %+v, want nothing", second)
 	}
 }
+
+// TestWatchersResyncPacedClockBack: Config.Clock steps back (a wall
+// clock corrected) after a Resync was delivered: a Resync the running
+// feed reports then waits no more than resyncEvery, not until the clock
+// is back at the last one's second.
+func TestWatchersResyncPacedClockBack(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	w := watchers{feedable: true, clock: func() time.Time { return now }}
+	var got []RecordChange
+	w.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
+	run := &feedRun{stop: func() {}}
+	w.feed = run
+	w.remote(run, RecordChange{Resync: true}) // the feed listens
+	now = now.Add(-time.Hour)
+	wait, gen := w.remote(run, RecordChange{Resync: true})
+	if wait <= 0 || wait > resyncEvery {
+		t.Errorf("after the clock stepped back an hour a Resync waits %v, want at most %v", wait, resyncEvery)
+	}
+	w.dueResync(run, gen)
+	want := []RecordChange{{Remote: true, Resync: true}, {Remote: true, Resync: true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
