@@ -206,7 +206,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	dsn := func(synchronous string) string {
-		return path + "?_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")" +
+		return path + "?" + sqliteBusyPragma +
 			"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_txlock=immediate"
 	}
 	db, err := sql.Open("sqlite", dsn("FULL"))
@@ -226,6 +226,15 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	}
 	return s, nil
 }
+
+// sqliteBusyPragma is the DSN parameter that makes a connection wait
+// sqliteBusyTimeout for a lock, for OpenSQLite's and InspectSQLite's.
+var sqliteBusyPragma = "_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")"
+
+// sqliteVersionQuery reads a database's schema version: the highest
+// migration recorded (migrations are numbered from 1 and applied in
+// order), 0 if none is.
+const sqliteVersionQuery = `SELECT COALESCE(MAX(version), 0) FROM migrations`
 
 // checkSQLitePath checks a path given to OpenSQLite or InspectSQLite: a
 // file name, without the '?' the driver would take for its parameters.
@@ -337,7 +346,7 @@ func sqliteHasLog(path string) (bool, error) {
 // table.
 func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: mode +
-		"&_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")&_pragma=query_only(1)"}
+		"&" + sqliteBusyPragma + "&_pragma=query_only(1)"}
 	if !strings.HasPrefix(u.Path, "/") {
 		u.Path = "/" + u.Path // a Windows drive: file:///C:/...
 	}
@@ -355,7 +364,7 @@ func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
 		return 0, nil
 	}
 	var v int
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&v); err != nil {
+	if err := db.QueryRowContext(ctx, sqliteVersionQuery).Scan(&v); err != nil {
 		return 0, err
 	}
 	return v, nil
@@ -368,7 +377,7 @@ func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
 // refuses a newer one), unless another program has migrated the file since.
 func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&v); err != nil {
+	if err := s.db.QueryRowContext(ctx, sqliteVersionQuery).Scan(&v); err != nil {
 		return 0, fmt.Errorf("fulfillment: sqlite: %q: read schema version: %w", s.path, err)
 	}
 	return v, nil
@@ -389,7 +398,7 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 		return fmt.Errorf("fulfillment: sqlite: %q: create migrations table: %w", s.path, err)
 	}
 	var have int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM migrations`).Scan(&have); err != nil {
+	if err := tx.QueryRowContext(ctx, sqliteVersionQuery).Scan(&have); err != nil {
 		return fmt.Errorf("fulfillment: sqlite: %q: read schema version: %w", s.path, err)
 	}
 	if have > len(sqliteMigrations) {
