@@ -12,6 +12,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/okta"
 )
 
 // onStep is a Store that calls fn (once) when a record is stored at step,
@@ -63,10 +64,12 @@ func TestDrainFinishesTheStepUnderWay(t *testing.T) {
 	}
 }
 
-func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
-	t.Parallel()
+// abandonedCreate is a world whose process was stopped hard while the
+// shipment create of edda's key was in flight: the record is left at the
+// create's intent, under this instance's lease.
+func abandonedCreate(t *testing.T) (*fulfillmenttest.World, *onStep, okta.User) {
+	t.Helper()
 	ctx, abandon := context.WithCancel(t.Context())
-	// The process is stopped hard while the shipment create is in flight.
 	store := &onStep{Store: fulfillment.NewMemoryStore(), step: fulfillment.StepShipmentCreating, fn: abandon}
 	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook())
 	u := w.AddUser(fulfillmenttest.Employee("edda"))
@@ -76,6 +79,12 @@ func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
 	if _, err := w.Service.Sync(ctx); err == nil {
 		t.Fatal("Sync with its context cancelled mid-step returned nil")
 	}
+	return w, store, u
+}
+
+func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
+	t.Parallel()
+	w, store, u := abandonedCreate(t)
 	rec := w.Status(t.Context(), u.ID)
 	if rec.Step != fulfillment.StepShipmentCreating || rec.Lease.Owner == "" {
 		t.Fatalf("abandoned record at %s lease %+v, want the create intent held by this instance", rec.Step, rec.Lease)
@@ -116,16 +125,7 @@ func TestReleaseLeasesLetsTheNextInstanceResume(t *testing.T) {
 // poll interval later.
 func TestRunResumesWhenTheLeaseEnds(t *testing.T) {
 	t.Parallel()
-	ctx, abandon := context.WithCancel(t.Context())
-	store := &onStep{Store: fulfillment.NewMemoryStore(), step: fulfillment.StepShipmentCreating, fn: abandon}
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook())
-	u := w.AddUser(fulfillmenttest.Employee("edda"))
-	if _, err := w.Service.Order(t.Context(), u.Profile.Login); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Service.Sync(ctx); err == nil {
-		t.Fatal("Sync with its context cancelled mid-step returned nil")
-	}
+	w, _, _ := abandonedCreate(t)
 	const grace = 10 * time.Second
 	if n, err := w.Service.ReleaseLeases(t.Context(), grace); err != nil || n != 1 {
 		t.Fatalf("ReleaseLeases = %d, %v; want 1", n, err)
