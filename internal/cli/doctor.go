@@ -180,7 +180,7 @@ func (d *doctor) checkContext(ctx context.Context) (context.Context, context.Can
 // runDoctor runs the checks (the settings were checked by prepare, as
 // serve's).
 func runDoctor(ctx context.Context, inv *Invocation) int {
-	d := &doctor{inv: inv, cfg: inv.Config, serve: serveSettings(inv.Config, nil)}
+	d := &doctor{inv: inv, cfg: inv.Config, serve: serveSettings(inv.Config)}
 	// serve's start validates its configuration, the Service's settings
 	// among them, before it opens the store serve passes (runServe): an
 	// unopened stand-in takes the store's place.

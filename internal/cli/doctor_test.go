@@ -766,8 +766,8 @@ func TestDoctorServeRules(t *testing.T) {
 		if len(problems) > 0 {
 			t.Fatalf("%s: problems: %q", tc.name, problems)
 		}
-		d := &doctor{cfg: cfg, serve: serveSettings(cfg, nil)}
-		sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard}) // what runServe starts
+		d := &doctor{cfg: cfg, serve: serveSettings(cfg)}
+		sc := serveConfig(cfg, &Invocation{Stderr: io.Discard, Stdout: io.Discard}) // what runServe starts
 		for who, got := range map[string]on{"doctor": {d.serve.ConsoleEnabled(), d.serve.CatchUpEnabled()}, "serve": {sc.ConsoleEnabled(), sc.CatchUpEnabled()}} {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s: %s (-want +got):\n%s", tc.name, who, diff)

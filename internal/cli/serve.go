@@ -422,7 +422,7 @@ func loopbackListen(listen string) bool {
 // runServe runs serve.Run until the context ends (SIGTERM, SIGINT).
 func runServe(ctx context.Context, inv *Invocation) int {
 	cfg := inv.Config
-	sc := serveConfig(cfg, nil, inv) // no store: serve's in-memory one (the demo)
+	sc := serveConfig(cfg, inv) // no store: serve's in-memory one (the demo)
 	if cfg.Store != "" {
 		db, closeStore, err := openStore(ctx, cfg.Store, sc.Logger)
 		if err != nil {
@@ -463,23 +463,24 @@ func serveLogLevel(cfg *Config) slog.Level {
 	return slog.LevelInfo
 }
 
-// serveConfig maps serve's resolved settings onto serve.Config; store is
-// the opened -store (nil: serve's in-memory demo store).
-func serveConfig(cfg *Config, store fulfillment.Store, inv *Invocation) serve.Config {
-	sc := serveSettings(cfg, store)
+// serveConfig maps serve's resolved settings onto serve.Config, without
+// a store (StoreBackend nil: serve's in-memory demo store; runServe sets
+// the opened -store).
+func serveConfig(cfg *Config, inv *Invocation) serve.Config {
+	sc := serveSettings(cfg)
 	sc.Logger, sc.Stdout = serveLogger(cfg, inv), inv.Stdout
 	return sc
 }
 
 // serveSettings is serveConfig without the log and the output: what serve
 // would run with, for doctor to apply serve's own rules to.
-func serveSettings(cfg *Config, store fulfillment.Store) serve.Config {
+func serveSettings(cfg *Config) serve.Config {
 	return serve.Config{
 		Listen: cfg.Serve.Listen, TLSCertFile: cfg.Serve.TLSCertFile, TLSKeyFile: cfg.Serve.TLSKeyFile, PublicURL: cfg.Serve.PublicURL, RegisterHook: cfg.Serve.PublicURL != "", HookPath: cfg.Serve.HookPath,
 		HookSecret: okta.Secret(cfg.Serve.hookSecret), HookQueue: cfg.Serve.HookQueue,
 		OktaOrg: cfg.OktaOrg, OktaToken: okta.Secret(cfg.oktaToken), HTTPTimeout: cfg.OktaTimeout,
 		YubicoAPI: cfg.YubicoAPI, YubicoJWKS: cfg.YubicoJWKS, YubicoToken: okta.Secret(cfg.yubicoToken),
-		StoreBackend: store, RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
+		RPIDs: cfg.RPIDs, Concurrency: cfg.Concurrency, Lease: cfg.Serve.Lease,
 		IdempotentShipments: cfg.Serve.IdempotentShipments, IdempotencyWindow: cfg.Serve.IdempotencyWindow,
 		SyncInterval: cfg.Serve.SyncInterval, SyncJitter: cfg.Serve.SyncJitter, CatchUpInterval: cfg.Serve.CatchUpInterval,
 		ShutdownTimeout: cfg.Serve.ShutdownTimeout, ReadyWindow: cfg.Serve.ReadyWindow,

@@ -199,7 +199,7 @@ func TestServeDurationSettings(t *testing.T) {
 			if len(problems) > 0 {
 				return
 			}
-			sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+			sc := serveConfig(cfg, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
 			g := got{sc.IdempotentShipments, sc.IdempotencyWindow, sc.Lease, sc.SyncInterval}
 			if diff := cmp.Diff(tc.want, g); diff != "" {
 				t.Errorf("serve.Config (-want +got):\n%s", diff)
@@ -241,7 +241,7 @@ func TestServeConsoleAuditRetention(t *testing.T) {
 			if len(problems) > 0 {
 				return
 			}
-			sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+			sc := serveConfig(cfg, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
 			if sc.Console.AuditRetention != tc.want {
 				t.Errorf("serve.Config's Console.AuditRetention = %v, want %v", sc.Console.AuditRetention, tc.want)
 			}
@@ -302,7 +302,7 @@ func TestServeVerbose(t *testing.T) {
 		if len(problems) > 0 {
 			t.Fatalf("%s: %q", tc.name, problems)
 		}
-		sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+		sc := serveConfig(cfg, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
 		if got := sc.Logger.Enabled(t.Context(), slog.LevelDebug); got != tc.wantDebug {
 			t.Errorf("%s: debug logged = %v, want %v", tc.name, got, tc.wantDebug)
 		}
@@ -404,7 +404,7 @@ func TestServeTLSSettings(t *testing.T) {
 			if len(problems) > 0 {
 				return
 			}
-			sc := serveConfig(cfg, nil, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
+			sc := serveConfig(cfg, &Invocation{Stderr: io.Discard, Stdout: io.Discard})
 			if diff := cmp.Diff(tc.want, got{sc.TLSCertFile, sc.TLSKeyFile}); diff != "" {
 				t.Errorf("serve.Config (-want +got):\n%s", diff)
 			}
