@@ -293,10 +293,7 @@ func (c *Config) checkServe() []string {
 // -public-url is https with them. Its problems name the file, never the
 // key's content.
 func (c *Config) checkTLS() []string {
-	const (
-		certFlag = "-tls-cert-file (PREENROLL_TLS_CERT_FILE)"
-		keyFlag  = "-tls-key-file (PREENROLL_TLS_KEY_FILE)"
-	)
+	certFlag, keyFlag := flagEnv("tls-cert-file"), flagEnv("tls-key-file")
 	sc := &c.Serve
 	switch {
 	case sc.TLSCertFile == "" && sc.TLSKeyFile == "":
@@ -311,8 +308,8 @@ func (c *Config) checkTLS() []string {
 		// serve answers https only; even behind a proxy that takes http
 		// and speaks https to serve, an http URL puts the event hook, and
 		// the console's sign-in and cookies, on plain http.
-		problems = append(problems, fmt.Sprintf("-public-url (PREENROLL_PUBLIC_URL) %q is http, while %s makes serve answer https: give the https URL clients reach serve at",
-			sc.PublicURL, certFlag))
+		problems = append(problems, fmt.Sprintf("%s %q is http, while %s makes serve answer https: give the https URL clients reach serve at",
+			flagEnv("public-url"), sc.PublicURL, certFlag))
 	}
 	err := serve.CheckTLSFiles(sc.TLSCertFile, sc.TLSKeyFile)
 	if fe, ok := errors.AsType[*serve.TLSFileError](err); ok {
