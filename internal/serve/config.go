@@ -326,8 +326,9 @@ func (c *Config) fulfillmentSettings() fulfillment.Config {
 // under their own names (HookSecret, Lease, SyncInterval: the Service's
 // EventHookSecret, Lease and SyncClaim), which would be reported twice,
 // once under a name Config does not have. A problem of the default RP ID
-// says where it came from.
-func (c *Config) checkFulfillment() string {
+// says where it came from. rpIDs are the relying-party IDs it checked
+// (RPIDs, or their default).
+func (c *Config) checkFulfillment() (rpIDs []string, problem string) {
 	fc := c.fulfillmentSettings()
 	fc.EventHookSecret = ""             // HookSecret (the demo's fake org has its own)
 	fc.Lease = max(fc.Lease, 0)         // "AbandonGrace and Lease"
@@ -335,7 +336,7 @@ func (c *Config) checkFulfillment() string {
 	fc.Defaults = fulfillment.Item{}    // Item, below
 	if c.Item != (fulfillment.Item{}) {
 		if err := c.Item.Validate(); err != nil {
-			return fmt.Sprintf("Item: %v", err)
+			return nil, fmt.Sprintf("Item: %v", err)
 		}
 	}
 	if c.Demo() {
@@ -346,17 +347,17 @@ func (c *Config) checkFulfillment() string {
 	} else if len(c.RPIDs) == 0 {
 		def := DefaultRPID(c.OktaOrg)
 		if def == "" {
-			return fmt.Sprintf("OktaOrg %q: want an absolute https URL (its host is the default of RPIDs)", c.OktaOrg)
+			return nil, fmt.Sprintf("OktaOrg %q: want an absolute https URL (its host is the default of RPIDs)", c.OktaOrg)
 		}
 		if p := webauthn.RPIDProblem(def); p != "" {
-			return fmt.Sprintf("RPIDs: none set, and the default, OktaOrg's host %q, is no valid RP ID: %s (set RPIDs to the org's domain name)", def, p)
+			return nil, fmt.Sprintf("RPIDs: none set, and the default, OktaOrg's host %q, is no valid RP ID: %s (set RPIDs to the org's domain name)", def, p)
 		}
 		fc.RPIDs = []string{def}
 	}
 	if err := fc.CheckSettings(); err != nil {
-		return err.Error()
+		return nil, err.Error()
 	}
-	return ""
+	return fc.RPIDs, ""
 }
 
 // withDefaults returns c with defaults applied, or an error naming every
@@ -477,10 +478,10 @@ func (c Config) withDefaults() (Config, error) {
 			}
 		}
 	}
-	if p := c.checkFulfillment(); p != "" {
+	if rpIDs, p := c.checkFulfillment(); p != "" {
 		bad("%s", p)
-	} else if !c.Demo() && len(c.RPIDs) == 0 {
-		c.RPIDs = []string{DefaultRPID(c.OktaOrg)}
+	} else if !c.Demo() {
+		c.RPIDs = rpIDs // the default, checked, when none are set
 	}
 	if c.Console.AuditRetention > 0 && c.Console.AuditRetention < MinAuditRetention {
 		bad("Console.AuditRetention %v: want at least %v (or negative: kept for ever)", c.Console.AuditRetention, MinAuditRetention)
