@@ -487,13 +487,30 @@ func (d *doctor) checkOkta(ctx context.Context) *okta.Client {
 		d.checkScopes(ctx)
 		return oc
 	}
-	if cfg.Serve.PublicURL != "" {
-		d.read(ctx, "okta event hooks", oc, readHooks, false, "")
-	}
-	if d.serve.CatchUpEnabled() {
-		d.read(ctx, "okta system log", oc, readLog, false, "")
+	for _, c := range d.tokenReads() {
+		d.read(ctx, c.name, oc, c.reader, false, "")
 	}
 	return oc
+}
+
+// namedRead is a check that makes a read: its line's name, and the read.
+type namedRead struct {
+	name string
+	reader
+}
+
+// tokenReads are the checks an API token reads with beyond its
+// credentials line: the event hooks with -public-url, the System Log with
+// the catch-up.
+func (d *doctor) tokenReads() []namedRead {
+	var reads []namedRead
+	if d.cfg.Serve.PublicURL != "" {
+		reads = append(reads, namedRead{"okta event hooks", readHooks})
+	}
+	if d.serve.CatchUpEnabled() {
+		reads = append(reads, namedRead{"okta system log", readLog})
+	}
+	return reads
 }
 
 // skipOkta prints the Okta checks that depend on the org and credentials
@@ -506,11 +523,8 @@ func (d *doctor) skipOkta(why string) {
 			names = append(names, "okta scope "+s)
 		}
 	} else {
-		if cfg.Serve.PublicURL != "" {
-			names = append(names, "okta event hooks")
-		}
-		if d.serve.CatchUpEnabled() {
-			names = append(names, "okta system log")
+		for _, c := range d.tokenReads() {
+			names = append(names, c.name)
 		}
 	}
 	for _, n := range names {
