@@ -219,13 +219,12 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 		return rec, rec, false, time.Time{}, err
 	}
 	rec, taken, err := s.claim(ctx, rec)
-	if err != nil || !taken {
-		if err != nil {
-			return rec, rec, false, time.Time{}, err
-		}
-		if s.leased(rec) {
-			return rec, rec, true, rec.Lease.Until, nil
-		}
+	switch {
+	case err != nil:
+		return rec, rec, false, time.Time{}, err
+	case !taken && s.leased(rec):
+		return rec, rec, true, rec.Lease.Until, nil
+	case !taken:
 		return rec, rec, true, time.Time{}, nil
 	}
 	after, err = s.run(ctx, &pass{}, rec)
