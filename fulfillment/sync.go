@@ -270,11 +270,13 @@ func (s *Service) Run(ctx context.Context) error {
 	// freed ticks once when the earliest lease that made a record
 	// Busy in the last pass ends, if that comes before the next tick.
 	var freed Ticker
-	defer func() {
+	stopFreed := func() {
 		if freed != nil {
 			freed.Stop()
+			freed = nil
 		}
-	}()
+	}
+	defer stopFreed()
 	for first := true; ; first = false {
 		rep, err := s.Sync(ctx)
 		if errors.Is(err, ErrDraining) {
@@ -282,10 +284,7 @@ func (s *Service) Run(ctx context.Context) error {
 		} else if err != nil && ctx.Err() == nil {
 			s.log.LogAttrs(ctx, slog.LevelError, "fulfillment: sync pass failed", slog.String("error", err.Error()))
 		}
-		if freed != nil {
-			freed.Stop()
-			freed = nil
-		}
+		stopFreed()
 		var freedC <-chan time.Time
 		if d, ok := s.untilFreed(rep); ok {
 			freed = s.newTicker(d)
