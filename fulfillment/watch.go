@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -313,13 +314,8 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 			sub.gone.Store(true)
 			w.mu.Lock()
 			defer w.mu.Unlock()
-			subs := make([]*subscriber, 0, len(w.subs))
-			for _, other := range w.subs {
-				if other != sub {
-					subs = append(subs, other)
-				}
-			}
-			w.subs = subs
+			// A new array: deliveries read the old one.
+			w.subs = slices.DeleteFunc(slices.Clone(w.subs), func(other *subscriber) bool { return other == sub })
 			if len(w.subs) == 0 && w.feed != nil {
 				w.feed.stop()
 				w.feed = nil
