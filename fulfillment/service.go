@@ -467,6 +467,7 @@ func New(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.watch.clock = s.now
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

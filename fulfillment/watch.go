@@ -70,7 +70,7 @@ type watchers struct {
 	// (see flush).
 	queue      []delivery
 	delivering bool
-	// clock is the Service's clock (nil: time.Now), set by Subscribe.
+	// clock is the Service's clock (nil: time.Now), set by New.
 	clock func() time.Time
 	// lastResync is when a Resync was last delivered; resyncDue is set
 	// while one waits for resyncEvery to pass since (see remote), under
@@ -331,7 +331,6 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 	if feed, ok := s.store.(ChangeFeed); ok {
 		switch {
 		case w.feed == nil:
-			w.clock = s.now
 			feedCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 			run := &feedRun{stop: stop}
 			w.feed = run
