@@ -54,7 +54,7 @@ const resyncEvery = time.Second
 // echoLimit bounds how many of this Service's own writes are remembered
 // until their echo comes back from the change feed (see
 // [watchers.expect]), and how many records' last delivered versions are
-// remembered (see [watchers.broadcast]).
+// remembered (see [watchers.deliver]).
 const echoLimit = 4096
 
 // watchers are the subscribers of a Service's record changes, and the
@@ -93,7 +93,7 @@ type watchers struct {
 	echoes  recent[echoKey, struct{}]
 	// delivered is, while a feed runs, the version of each record last
 	// delivered to the subscribers (at most echoLimit records): an older
-	// one is not delivered after it (see broadcast).
+	// one is not delivered after it (see deliver).
 	delivered recent[string, deliveredVersion]
 	// epoch counts the feed's listening: it changes at each Resync (the
 	// feed starts listening), when the feed breaks and when it stops (see
@@ -423,26 +423,23 @@ func (w *watchers) fresh(k echoKey) bool {
 	return w.feed != nil && p != nil && p.epoch == w.epoch && p.heard == nil
 }
 
-// broadcast queues c for every subscriber (w.mu held; flush delivers
-// it), but those whose context has ended or who cancel before flush
-// comes to them. While a feed
-// runs, a change of a record at a version not above the one last
-// delivered is not delivered: a change the feed reported while a Put was
-// in flight and that settle delivers after the record's next change
-// (held), another instance's change that the feed reports after this
-// Service's own later write (the feed lags), or a second delivery of a
-// version. A removal (Version 0) and a Resync start the versions over:
-// the record may have been removed and made again, its versions from 1.
-// A Resync also makes stale the changes held for Puts in flight: the
-// subscribers read the records again, and a held change delivered after
-// that (its Put lost) could show an older state than they read.
-func (w *watchers) broadcast(c RecordChange) { w.deliver(c, false) }
-
-// deliver is broadcast of c, with fresh set when c is this Service's own
-// write and [watchers.fresh]: then it is newer than every change of the
-// record delivered from the feed, whatever its version, and until the
-// feed reports its echo a change the feed reports of the record (a
-// removal too) is older and is not delivered.
+// deliver queues c for every subscriber (w.mu held; flush delivers it),
+// but those whose context has ended or who cancel before flush comes to
+// them. While a feed runs, a change of a record at a version not above
+// the one last delivered is not delivered: a change the feed reported
+// while a Put was in flight and that settle delivers after the record's
+// next change (held), another instance's change that the feed reports
+// after this Service's own later write (the feed lags), or a second
+// delivery of a version. A removal (Version 0) and a Resync start the
+// versions over: the record may have been removed and made again, its
+// versions from 1. A Resync also makes stale the changes held for Puts in
+// flight: the subscribers read the records again, and a held change
+// delivered after that (its Put lost) could show an older state than they
+// read. fresh is set when c is this Service's own write and
+// [watchers.fresh]: then it is newer than every change of the record
+// delivered from the feed, whatever its version, and until the feed
+// reports its echo a change the feed reports of the record (a removal
+// too) is older and is not delivered.
 func (w *watchers) deliver(c RecordChange, fresh bool) {
 	if w.feed != nil && !w.inOrder(c, fresh) {
 		return
@@ -536,7 +533,7 @@ func (w *watchers) settle(k echoKey, stored bool) {
 		// same key (a record removed and made again).
 		w.echoes.set(k, struct{}{}, echoLimit)
 	case !p.won && p.heard != nil && !p.stale:
-		w.broadcast(*p.heard)
+		w.deliver(*p.heard, false)
 	}
 }
 
@@ -585,7 +582,7 @@ func (w *watchers) remote(run *feedRun, c RecordChange) (wait time.Duration, gen
 		w.echoes.delete(k)
 		return 0, 0
 	}
-	w.broadcast(c)
+	w.deliver(c, false)
 	return 0, 0
 }
 
@@ -603,7 +600,7 @@ func (w *watchers) dueResync(run *feedRun, gen uint64) {
 // delivered with it.
 func (w *watchers) resync(now time.Time) {
 	w.lastResync, w.resyncDue = now, false
-	w.broadcast(RecordChange{Remote: true, Resync: true})
+	w.deliver(RecordChange{Remote: true, Resync: true}, false)
 }
 
 // now reads the Service's clock.
