@@ -96,7 +96,7 @@ func (s *Service) OrderBatch(ctx context.Context, users []string, opts BatchOpti
 	todo, invalid, err := s.validateBatch(ctx, users, items, itemsErr)
 	rep := BatchReport{Invalid: invalid}
 	if err != nil {
-		return rep, err
+		return rep, fmt.Errorf("fulfillment: batch of %d users: validation interrupted, nothing ordered: %w", len(users), err)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: batch validated",
 		slog.Int("users", len(users)), slog.Int("valid", len(todo)), slog.Int("invalid", len(rep.Invalid)))
@@ -107,7 +107,10 @@ func (s *Service) OrderBatch(ctx context.Context, users []string, opts BatchOpti
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: batch done",
 		slog.Int("ordered", rep.Ordered), slog.Int("skipped", rep.Skipped),
 		slog.Int("failed", rep.Failed), slog.Int("invalid", len(rep.Invalid)))
-	return rep, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("fulfillment: batch of %d users: interrupted after %d ordered: %w", len(users), rep.Ordered, err)
+	}
+	return rep, nil
 }
 
 // batchUser is one user of a batch after its lookup.
@@ -129,6 +132,10 @@ func (s *Service) validateBatch(ctx context.Context, users []string, items []Ite
 		g.Go(func() error {
 			looked[i] = batchUser{index: i, err: itemsErr}
 			if itemsErr != nil {
+				return nil
+			}
+			if err := checkUserKey(key); err != nil {
+				looked[i].err = err
 				return nil
 			}
 			u, err := s.okta.GetUser(gctx, key)
@@ -220,7 +227,7 @@ func (s *Service) OrderBatchFrom(ctx context.Context, users <-chan string, opts 
 	for {
 		select {
 		case <-ctx.Done():
-			return BatchReport{}, ctx.Err()
+			return BatchReport{}, fmt.Errorf("fulfillment: batch: reading users interrupted after %d, nothing ordered: %w", len(all), ctx.Err())
 		case u, ok := <-users:
 			if !ok {
 				return s.OrderBatch(ctx, all, opts)

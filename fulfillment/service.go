@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,6 +310,7 @@ type Config struct {
 // the lease keep two from working on the same step, and each Sync pass
 // claims the records it works on ([Record.Claim], Config.SyncClaim) so that
 // the passes of several instances sharing a Store work on disjoint records.
+// Create one with [New]; the zero Service is not usable.
 type Service struct {
 	okta   *okta.Client
 	syslog *okta.Client // Config.SystemLog, or okta
@@ -420,6 +422,13 @@ func (cfg Config) CheckSettings() error {
 	return nil
 }
 
+// isNilPointer reports whether v holds a nil pointer (a typed nil: not
+// == nil in an interface).
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
 // New validates cfg and returns a Service. Errors wrap ErrInvalidConfig
 // and name the field.
 func New(cfg Config) (*Service, error) {
@@ -431,6 +440,8 @@ func New(cfg Config) (*Service, error) {
 		return bad("Okta: required")
 	case cfg.Store == nil:
 		return bad("Store: required")
+	case isNilPointer(cfg.Store):
+		return bad("Store: a nil %T", cfg.Store)
 	}
 	if err := cfg.CheckSettings(); err != nil {
 		return nil, err

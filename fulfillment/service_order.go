@@ -99,8 +99,8 @@ func (s *Service) PrepareUser(ctx context.Context, p Profile, kind UserKind) (st
 // that Service.Status, Retry, Delete, ResendPIN and Check take, which
 // look no login up.
 func (s *Service) Order(ctx context.Context, userID string, items ...Item) (Record, error) {
-	if userID == "" {
-		return Record{}, &ValidationError{Fields: []FieldError{{Field: "userId", Problem: "required"}}, kind: ErrInvalidOrder}
+	if err := checkUserKey(userID); err != nil {
+		return Record{}, err
 	}
 	items = s.withDefaults(items)
 	if err := validateItems(items); err != nil {
@@ -108,7 +108,7 @@ func (s *Service) Order(ctx context.Context, userID string, items ...Item) (Reco
 	}
 	u, err := s.okta.GetUser(ctx, userID)
 	if err != nil {
-		return Record{}, fmt.Errorf("fulfillment: order for %q: get user: %w", userID, err)
+		return Record{}, fmt.Errorf("fulfillment: order for %q: get user: %w", truncateID(userID), err)
 	}
 	if err := validateOrder(u.ID, items); err != nil {
 		return Record{}, err

@@ -64,6 +64,8 @@ func TestNewValidatesConfig(t *testing.T) {
 	}{
 		{"no okta", func(c *Config) { c.Okta = nil }},
 		{"no store", func(c *Config) { c.Store = nil }},
+		{"nil SQLite store", func(c *Config) { c.Store = (*SQLiteStore)(nil) }},
+		{"nil memory store", func(c *Config) { c.Store = (*MemoryStore)(nil) }},
 		{"no RP IDs", func(c *Config) { c.RPIDs = nil }},
 		{"RP ID with scheme", func(c *Config) { c.RPIDs = []string{"https://example.okta.com"} }},
 		{"RP ID with path", func(c *Config) { c.RPIDs = []string{"example.okta.com/x"} }},
@@ -93,7 +95,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			// CheckSettings refuses the same, but for the clients, the
 			// store and Rand, which it does not look at.
 			err := cfg.CheckSettings()
-			if wantOK := cfg.Okta == nil || cfg.Store == nil || tc.name == "broken rand"; (err == nil) != wantOK || (err != nil && !errors.Is(err, ErrInvalidConfig)) {
+			if wantOK := cfg.Okta == nil || cfg.Store == nil || isNilPointer(cfg.Store) || tc.name == "broken rand"; (err == nil) != wantOK || (err != nil && !errors.Is(err, ErrInvalidConfig)) {
 				t.Errorf("CheckSettings = %v, want ok %v", err, wantOK)
 			}
 		})
@@ -665,5 +667,100 @@ func TestRefusedHookLogPaced(t *testing.T) {
 	// counting those 5, then 2 unlogged.
 	if diff := cmp.Diff([]int{0, 5}, got); diff != "" {
 		t.Errorf("unauthorized lines' unlogged_before (-want +got):\n%s", diff)
+	}
+}
+
+// TestOrderChecksUserFirst: Order and OrderBatch refuse a user that no
+// Okta ID or login can be (blank, too long, control characters, white
+// space around it) before asking Okta (offlineConfig's Okta fails every
+// call: a ValidationError says none was made), and quote at most 32 bytes
+// of it.
+func TestOrderChecksUserFirst(t *testing.T) {
+	t.Parallel()
+	svc, err := New(offlineConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("a", MaxIDLen+1)
+	for _, tc := range []struct {
+		user string
+		want FieldError
+	}{
+		{"", FieldError{Field: "userId", Problem: "required"}},
+		{"   ", FieldError{Field: "userId", Problem: "required", Value: "   "}},
+		{long, FieldError{Field: "userId", Problem: "257 bytes, longer than 256", Value: strings.Repeat("a", 32) + "…"}},
+		{"jan\x00@example.com", FieldError{Field: "userId", Problem: "contains a control character", Value: "jan\x00@example.com"}},
+		{" jan@example.com", FieldError{Field: "userId", Problem: "leading or trailing white space", Value: " jan@example.com"}},
+		{"\xffjan", FieldError{Field: "userId", Problem: "not valid UTF-8", Value: "\xffjan"}},
+	} {
+		_, err := svc.Order(t.Context(), tc.user)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidOrder) {
+			t.Errorf("Order(%q) = %v, want a *ValidationError wrapping ErrInvalidOrder", tc.user, err)
+			continue
+		}
+		if diff := cmp.Diff([]FieldError{tc.want}, ve.Fields); diff != "" {
+			t.Errorf("Order(%q) fields (-want +got):\n%s", tc.user, diff)
+		}
+		rep, err := svc.OrderBatch(t.Context(), []string{tc.user}, BatchOptions{})
+		if err != nil || len(rep.Invalid) != 1 || rep.Ordered != 0 {
+			t.Errorf("OrderBatch(%q) = %+v, %v; want the user invalid", tc.user, rep, err)
+			continue
+		}
+		if !errors.As(rep.Invalid[0].Err, &ve) {
+			t.Errorf("OrderBatch(%q) invalid = %v, want a *ValidationError", tc.user, rep.Invalid[0].Err)
+		} else if diff := cmp.Diff([]FieldError{tc.want}, ve.Fields); diff != "" {
+			t.Errorf("OrderBatch(%q) fields (-want +got):\n%s", tc.user, diff)
+		}
+	}
+}
+
+// TestListChecksQuery: a status that is none of the five is an error
+// naming it, not an empty list.
+func TestListChecksQuery(t *testing.T) {
+	t.Parallel()
+	svc, err := New(offlineConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		q    Query
+		want string // "" for no error
+	}{
+		{Query{}, ""},
+		{Query{Statuses: []Status{Active, Shipped}}, ""},
+		{Query{Statuses: []Status{Active, "ACITVE"}}, `fulfillment: query: Statuses[1] "ACITVE": not a status (want one of [FULFILLMENT_STARTED FULFILLMENT_ERRORED SHIPPED ACTIVE DELETED])`},
+		{Query{Statuses: []Status{StatusNone}}, `fulfillment: query: Statuses[0] "": not a status (want one of [FULFILLMENT_STARTED FULFILLMENT_ERRORED SHIPPED ACTIVE DELETED])`},
+		{Query{Limit: -1}, "fulfillment: query: Limit -1: must not be negative (0: no limit)"},
+	} {
+		_, err := svc.List(t.Context(), tc.q)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("List(%+v) error = %q, want %q", tc.q, got, tc.want)
+		}
+	}
+}
+
+// TestOrderBatchInterrupted: a batch whose context ends says so with the
+// package's prefix, wrapping the context's error.
+func TestOrderBatchInterrupted(t *testing.T) {
+	t.Parallel()
+	svc, err := New(offlineConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = svc.OrderBatch(ctx, []string{"jan@example.com"}, BatchOptions{})
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "fulfillment: batch of 1 users: ") {
+		t.Errorf("OrderBatch = %v, want fulfillment's error wrapping context.Canceled", err)
+	}
+	users := make(chan string)
+	_, err = svc.OrderBatchFrom(ctx, users, BatchOptions{})
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "fulfillment: batch: ") {
+		t.Errorf("OrderBatchFrom = %v, want fulfillment's error wrapping context.Canceled", err)
 	}
 }

@@ -310,6 +310,21 @@ type Query struct {
 	Limit int
 }
 
+// Check reports a Query that cannot mean what it says: a status among
+// Statuses that is none of the five (a typo would select nothing, with no
+// error), or a negative Limit.
+func (q Query) Check() error {
+	for i, st := range q.Statuses {
+		if !st.Valid() {
+			return fmt.Errorf("fulfillment: query: Statuses[%d] %q: not a status (want one of %v)", i, truncateValue(string(st)), Statuses())
+		}
+	}
+	if q.Limit < 0 {
+		return fmt.Errorf("fulfillment: query: Limit %d: must not be negative (0: no limit)", q.Limit)
+	}
+	return nil
+}
+
 func (q Query) match(r Record) bool {
 	if q.After != "" && r.UserID <= q.After {
 		return false

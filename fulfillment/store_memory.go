@@ -8,8 +8,8 @@ import (
 )
 
 // MemoryStore is a [Store] held in memory, for tests, examples and programs
-// that need no persistence. It is safe for concurrent use. Create one with
-// [NewMemoryStore]; its zero value is not usable.
+// that need no persistence. It is safe for concurrent use. Its zero value
+// is an empty store, as [NewMemoryStore] returns.
 type MemoryStore struct {
 	mu      sync.Mutex           // guards records, due, events, docs and feeds
 	records map[string]Record    // by user ID
@@ -70,6 +70,9 @@ func (m *MemoryStore) Put(ctx context.Context, r Record) (Record, error) {
 	report := feedReports(stored, r)
 	r = r.clone()
 	r.Version++
+	if m.records == nil { // the zero MemoryStore
+		m.records = make(map[string]Record)
+	}
 	m.records[r.UserID] = r
 	m.due.set(r)
 	if report {
@@ -215,6 +218,9 @@ func (m *MemoryStore) MarkEvent(ctx context.Context, eventID string, at time.Tim
 	defer m.mu.Unlock()
 	if _, seen := m.events[eventID]; seen {
 		return false, nil
+	}
+	if m.events == nil { // the zero MemoryStore
+		m.events = make(map[string]time.Time)
 	}
 	m.events[eventID] = at
 	return true, nil

@@ -25,6 +25,7 @@ var storeFactories = []struct {
 	open func(t *testing.T) fulfillment.Store
 }{
 	{"memory", func(t *testing.T) fulfillment.Store { return fulfillment.NewMemoryStore() }},
+	{"memory-zero", func(t *testing.T) fulfillment.Store { return &fulfillment.MemoryStore{} }}, // its zero value is usable
 	{"sqlite", func(t *testing.T) fulfillment.Store { return openSQLite(t, filepath.Join(t.TempDir(), "state.db")) }},
 }
 

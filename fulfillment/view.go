@@ -10,8 +10,12 @@ import (
 
 // List returns the records of the Service's Store selected by q, ordered
 // by user ID (see [Query] for paging), without asking Okta: what a console
-// lists. [Service.Status] reads one record reconciled with Okta.
+// lists. [Service.Status] reads one record reconciled with Okta. A Query
+// that [Query.Check] refuses is an error, before the store is read.
 func (s *Service) List(ctx context.Context, q Query) ([]Record, error) {
+	if err := q.Check(); err != nil {
+		return nil, err
+	}
 	return s.store.List(ctx, q)
 }
 

@@ -163,7 +163,8 @@ func WithTranscript() Option {
 
 // Key is a simulated YubiKey 5: Management, FIDO2 and PIV applications
 // behind an ISO 7816 APDU interface. It is safe for concurrent use; APDUs
-// are processed one at a time.
+// are processed one at a time. Create one with [New]; the zero Key is not
+// usable.
 type Key struct {
 	mu       sync.Mutex
 	txn      sync.Mutex // held by a Platform for a whole operation
