@@ -2,7 +2,10 @@
 // seconds, with every party simulated in process: a fake Okta org
 // (okta/oktatest), a fake Yubico with its factory (yubico/yubicotest) and
 // simulated keys (simulator), driven by the real fulfillment.Service. It
-// is the same demo as `preenroll demo` (package internal/demo).
+// is the same demo as `preenroll demo` (package internal/demo), so it
+// does not build outside this module: to start a program of your own,
+// copy examples/embed, or the Example functions of
+// fulfillment/fulfillmenttest for tests.
 //
 //	go run ./examples/lifecycle               # one new hire (STAGED) and one existing employee
 //	go run ./examples/lifecycle -users 100    # a batch of 100, ordered with Service.OrderBatch
