@@ -36,7 +36,7 @@ const (
 // Row is one user row of the input.
 type Row struct {
 	Line    int                  // 1-based line of the row in the file
-	Login   string               // as written (trimmed); empty if the row has none or it is garbage
+	Login   string               // as written (trimmed); empty if the row has none or it is garbage (invalid UTF-8, too long, control characters)
 	Profile *fulfillment.Profile // the row's profile (profile files only, good rows only)
 	Problem string               // why the row is bad; empty for a good row
 }
@@ -114,7 +114,7 @@ func ReadLogins(data []byte, howMapped string) ([]Row, error) {
 		return nil, err
 	case len(header) != 1 || !strings.EqualFold(strings.TrimSpace(header[0]), "login"):
 		return nil, fmt.Errorf("line 1: the header must be the single column \"login\", or Okta profile attributes (login, firstName, lastName, email, ...), "+
-			"or %s for an HRIS export; got %q", howMapped, strings.Join(header, ","))
+			"or %s for an HRIS export; got %q", howMapped, truncate(strings.Join(header, ",")))
 	}
 	var rows []Row
 	first := map[string]int{}
@@ -147,9 +147,7 @@ func ReadLogins(data []byte, howMapped string) ([]Row, error) {
 				first[key] = line
 			}
 		}
-		if !utf8.ValidString(rw.Login) || len(rw.Login) > MaxLogin {
-			rw.Login = "" // do not echo garbage back
-		}
+		rw.Login = shown(rw.Login)
 		rows = append(rows, rw)
 	}
 }
@@ -169,11 +167,40 @@ func loginProblem(l string) string {
 	return ""
 }
 
+// shown is a login as a Row carries it: "" for garbage (invalid UTF-8,
+// longer than MaxLogin, or with a control or format character such as a
+// line break or a terminal escape), which is not echoed back.
+func shown(l string) string {
+	if !utf8.ValidString(l) || len(l) > MaxLogin || strings.ContainsFunc(l, func(r rune) bool { return !unicode.IsGraphic(r) && r != ' ' }) {
+		return ""
+	}
+	return l
+}
+
+// maxQuote is the most bytes of a value from the file that an error or a
+// problem quotes.
+const maxQuote = 64
+
+// truncate shortens s, a value from the file, to at most maxQuote bytes
+// (on a character boundary) and an ellipsis, so that no error or problem
+// carries more than a bounded amount of the input.
+func truncate(s string) string {
+	if len(s) <= maxQuote {
+		return s
+	}
+	cut := maxQuote
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // ReadProfiles reads a CSV of profiles (an HRIS export, or Okta
 // attributes) through m (package fulfillment's HRIS directory). Rows the
 // reader rejects (empty login, duplicate login, oversized or malformed
-// value) and rows whose address does not validate are bad; every good row
-// carries its profile.
+// value), rows whose login ReadLogins would refuse (white space, control
+// characters, longer than MaxLogin) and rows whose address does not
+// validate are bad; every good row carries its profile.
 func ReadProfiles(ctx context.Context, data []byte, m fulfillment.Mapping) ([]Row, error) {
 	h, err := fulfillment.ReadHRIS(bytes.NewReader(data), fulfillment.FormatCSV, m)
 	if h == nil {
@@ -197,8 +224,10 @@ func ReadProfiles(ctx context.Context, data []byte, m fulfillment.Mapping) ([]Ro
 			return nil, err
 		}
 		line, _ := h.Line(p.Login)
-		rw := Row{Line: line, Login: p.Login}
-		if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
+		rw := Row{Line: line, Login: shown(p.Login)}
+		if lp := loginProblem(p.Login); lp != "" {
+			rw.Problem = lp // as ReadLogins says it: no login can have these
+		} else if err := fulfillment.ShippingInfoFromProfile(p).Check(); err != nil {
 			rw.Problem = Problem(err)
 		} else {
 			rw.Profile = &p
@@ -255,7 +284,7 @@ func Problem(err error) string {
 func rowProblem(re *fulfillment.RowError) string {
 	problem := strings.TrimPrefix(re.Err.Error(), "fulfillment: ")
 	if re.Column != "" {
-		problem = fmt.Sprintf("column %q: %s", re.Column, problem)
+		problem = fmt.Sprintf("column %q: %s", truncate(re.Column), problem)
 	}
 	return problem
 }
