@@ -27,7 +27,7 @@ import (
 // rig is a console over a fulfillmenttest World, signed in through the
 // fake org's OIDC app.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	w     *fulfillmenttest.World
 	c     *console
 	srv   *httptest.Server
@@ -42,13 +42,13 @@ const (
 	testSecret  = okta.Secret("console-test-client-secret-0123456789")
 )
 
-func newRig(t *testing.T, change func(*Config), users ...fulfillmenttest.User) *rig {
+func newRig(t testing.TB, change func(*Config), users ...fulfillmenttest.User) *rig {
 	t.Helper()
 	return newRigWith(t, nil, change, users...)
 }
 
 // newRigWith is newRig with options of the World (its store, say).
-func newRigWith(t *testing.T, opts []fulfillmenttest.Option, change func(*Config), users ...fulfillmenttest.User) *rig {
+func newRigWith(t testing.TB, opts []fulfillmenttest.Option, change func(*Config), users ...fulfillmenttest.User) *rig {
 	t.Helper()
 	base := []fulfillmenttest.User{fulfillmenttest.Employee("root"), fulfillmenttest.Employee("reader"), fulfillmenttest.Employee("outsider"), fulfillmenttest.Employee("ada")}
 	w := fulfillmenttest.New(t, append([]fulfillmenttest.Option{fulfillmenttest.WithUsers(append(base, users...)...)}, opts...)...)
@@ -89,7 +89,7 @@ func newRigWith(t *testing.T, opts []fulfillmenttest.Option, change func(*Config
 // startup no stream is open to get it): a stream opened after it gets no
 // Resync from the start, and another instance's change after it reaches
 // the console.
-func feedListens(t *testing.T, svc *fulfillment.Service, store fulfillment.Store) {
+func feedListens(t testing.TB, svc *fulfillment.Service, store fulfillment.Store) {
 	t.Helper()
 	if _, ok := store.(fulfillment.ChangeFeed); !ok {
 		return
