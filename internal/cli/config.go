@@ -395,14 +395,36 @@ func checkURL(v string) error {
 
 // redactURL returns v for an error message: a URL's password replaced by
 // "xxxxx" (a -store URL of the wrong scheme, a URL setting with
-// credentials in it), anything else as it is.
+// credentials in it), anything else as it is. A value that has the shape
+// scheme:[//]user:password@host but does not parse as a URL with a
+// password (a bad port or escape, one slash, none) is masked the same way:
+// it is refused for being no URL, and its password must not be printed
+// with the refusal.
 func redactURL(v string) string {
 	if u, err := url.Parse(v); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			return u.Redacted()
 		}
+		return v
 	}
-	return v
+	scheme, rest, ok := strings.Cut(v, ":")
+	if !ok {
+		return v
+	}
+	auth := strings.TrimLeft(rest, "/")
+	prefix := scheme + ":" + rest[:len(rest)-len(auth)]
+	if end := strings.IndexAny(auth, "?#"); end >= 0 {
+		auth = auth[:end] // a query may hold an @ of its own
+	}
+	at := strings.LastIndex(auth, "@")
+	if at < 0 {
+		return v
+	}
+	user, _, hasPassword := strings.Cut(auth[:at], ":")
+	if !hasPassword || strings.Contains(user, "/") {
+		return v // no password, or the colon is a path's
+	}
+	return prefix + user + ":xxxxx" + rest[len(rest)-len(strings.TrimLeft(rest, "/"))+at:]
 }
 
 // parseBool reads a boolean setting as strconv.ParseBool does, with an
