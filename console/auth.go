@@ -136,6 +136,11 @@ func (c *console) callback(w http.ResponseWriter, r *http.Request) {
 		c.problem(w, r, nil, http.StatusForbidden, "Sign-in refused", "The sign-in provider said: "+e+" "+desc)
 		return
 	}
+	if q.Get("code") == "" {
+		c.record(r, nil, "sign in", "", outcomeRefused, "the provider's redirect has no code")
+		c.problem(w, r, nil, http.StatusBadRequest, "Sign-in failed", "The sign-in response has no code. Start again.")
+		return
+	}
 	ctx := oidc.ClientContext(r.Context(), c.hc)
 	p, err := c.getProvider(ctx)
 	if err != nil {
@@ -145,7 +150,15 @@ func (c *console) callback(w http.ResponseWriter, r *http.Request) {
 	tok, err := p.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		c.log.Error("console: sign-in: code exchange", "error", err)
-		c.problem(w, r, nil, http.StatusBadGateway, "Sign-in failed", "The sign-in provider did not accept the sign-in. Start again.")
+		// The provider refusing the code (used, expired, or made up:
+		// invalid_grant, RFC 6749 5.2) is the request's fault, a 400; no
+		// answer, a server error or a refusal of the console's own
+		// credentials (invalid_client) is not, a 502.
+		status := http.StatusBadGateway
+		if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok && re.ErrorCode == "invalid_grant" {
+			status = http.StatusBadRequest
+		}
+		c.problem(w, r, nil, status, "Sign-in failed", "The sign-in provider did not accept the sign-in. Start again.")
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/okta"
 )
 
 // fuzzMarkers are what reflected input would look like in a page had it
@@ -39,6 +41,7 @@ func FuzzHandlers(f *testing.F) {
 		post      = 1 << iota // POST, not GET
 		anonymous             // no session cookie
 		multi                 // a multipart body with the file, not URL-encoded
+		signin                // a sign-in's callback: the target's query after this browser's state
 	)
 	seeds := []struct {
 		sel          uint8
@@ -69,6 +72,9 @@ func FuzzHandlers(f *testing.F) {
 		{anonymous, "/auth/login?next=/users/x", "", nil},
 		{anonymous, "/auth/callback?state=x&code=y&error=<zz>&error_description='zz", "", nil},
 		{anonymous, "/", "", nil},
+		{anonymous | signin, "?code=not-a-code", "", nil},
+		{anonymous | signin, "?error=access_denied&error_description=<zz>%1b", "", nil},
+		{anonymous | signin, "?code=", "", nil},
 		{post, "/users/{bo}/order", "productId=<zz>&inventoryProductId=106&customizationId=RXJN83", nil},
 		{post, "/users/{bo}/order", "productId=1&inventoryProductId=%00&customizationId=" + strings.Repeat("Z", 300), nil},
 		{post, "/users/{cy}/order", "productId=1&inventoryProductId=106&customizationId=RXJN83", nil},
@@ -107,6 +113,21 @@ func FuzzHandlers(f *testing.F) {
 				body, contentType = multipartBody(t, form, file)
 			}
 		}
+		var stateCookie *http.Cookie
+		if sel&signin != 0 {
+			// The browser started a sign-in: it holds the state cookie, and
+			// the provider sends it back with the state and the fuzzed rest.
+			rec := httptest.NewRecorder()
+			r.h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, r.srv.URL+"/auth/login?next=/", nil))
+			res := rec.Result()
+			loc, err := url.Parse(res.Header.Get("Location"))
+			if res.StatusCode != http.StatusSeeOther || err != nil || len(res.Cookies()) != 1 {
+				t.Fatalf("GET /auth/login = %d to %q with %d cookies", res.StatusCode, res.Header.Get("Location"), len(res.Cookies()))
+			}
+			stateCookie = res.Cookies()[0]
+			u.Path, u.RawQuery = CallbackPath, "state="+url.QueryEscape(loc.Query().Get("state"))+"&"+u.RawQuery
+			target = u.RequestURI()
+		}
 		ctx := t.Context()
 		if u.Path == "/events" {
 			// The stream lasts until the browser goes: this one has gone.
@@ -122,6 +143,9 @@ func FuzzHandlers(f *testing.F) {
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 		if sel&anonymous == 0 {
 			req.AddCookie(admin)
+		}
+		if stateCookie != nil {
+			req.AddCookie(stateCookie)
 		}
 		before := keys(t, r)
 		rec := httptest.NewRecorder()
@@ -227,5 +251,51 @@ func TestActionsRefuseBadUserIDs(t *testing.T) {
 		if !r.auditHas("root@example.com", action, outcomeRefused) {
 			t.Errorf("the refused %s is not audited", action)
 		}
+	}
+}
+
+// TestCallbackCodeProblems: a sign-in callback whose code is missing or
+// refused by the provider (FuzzHandlers found both answered 502) is a 400;
+// the provider refusing the console's own credentials is still a 502.
+func TestCallbackCodeProblems(t *testing.T) {
+	tests := []struct {
+		name     string
+		secret   string // the console's client secret; "" for the right one
+		code     string // "" for the code the provider sent
+		wantCode int
+		want     string
+	}{
+		{"no code", "", "-", http.StatusBadRequest, "The sign-in response has no code. Start again."},
+		{"a made-up code", "", "not-a-code", http.StatusBadRequest, "The sign-in provider did not accept the sign-in. Start again."},
+		{"a wrong client secret", "wrong-client-secret-0123456789abcdef", "", http.StatusBadGateway, "The sign-in provider did not accept the sign-in. Start again."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, func(c *Config) {
+				if tt.secret != "" {
+					c.OIDC.ClientSecret = okta.Secret(tt.secret)
+				}
+			})
+			jar, _ := cookiejar.New(nil)
+			hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp := r.do(hc, "GET", "/auth/login?next=/", nil, "")
+			back, err := r.w.Okta.SignIn(t.Context(), resp.Header.Get("Location"), "root@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := back.Query()
+			switch tt.code {
+			case "-":
+				q.Del("code")
+			case "":
+			default:
+				q.Set("code", tt.code)
+			}
+			back.RawQuery = q.Encode()
+			code, page := r.get(hc, strings.TrimPrefix(back.String(), r.srv.URL))
+			if code != tt.wantCode || !strings.Contains(page, tt.want) {
+				t.Errorf("callback = %d, want %d saying %q:\n%s", code, tt.wantCode, tt.want, problemText(page))
+			}
+		})
 	}
 }
