@@ -36,7 +36,7 @@ const (
 // Row is one user row of the input.
 type Row struct {
 	Line    int                  // 1-based line of the row in the file
-	Login   string               // as written (trimmed); empty if the row has none or it is garbage (invalid UTF-8, too long, control characters)
+	Login   string               // as written (trimmed); empty if the row has none or it is garbage (invalid UTF-8, longer than MaxLogin)
 	Profile *fulfillment.Profile // the row's profile (profile files only, good rows only)
 	Problem string               // why the row is bad; empty for a good row
 }
@@ -168,10 +168,11 @@ func loginProblem(l string) string {
 }
 
 // shown is a login as a Row carries it: "" for garbage (invalid UTF-8,
-// longer than MaxLogin, or with a control or format character such as a
-// line break or a terminal escape), which is not echoed back.
+// longer than MaxLogin), which is not echoed back. A login with control
+// characters is kept, for the row's report: every reader of a Row prints
+// it escaped (Safe, Cell, or an HTML template).
 func shown(l string) string {
-	if !utf8.ValidString(l) || len(l) > MaxLogin || strings.ContainsFunc(l, func(r rune) bool { return !unicode.IsGraphic(r) && r != ' ' }) {
+	if !utf8.ValidString(l) || len(l) > MaxLogin {
 		return ""
 	}
 	return l
