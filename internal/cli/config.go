@@ -642,6 +642,11 @@ func readBounded(path string, limit int64) ([]byte, error) {
 // the file and never contain its content.
 func readSecret(path string) (webauthn.Secret, error) {
 	data, err := readBounded(path, maxSecretFile)
+	if errors.Is(err, fs.ErrNotExist) && looksLikeSecret(path) {
+		// The secret itself given where its file's path goes: an
+		// error that names the "file" would print it.
+		return nil, fmt.Errorf("no such file, and the value given (%d characters, not shown) looks like the secret itself, not a path: put the secret in a file readable only by this user and give the file's path", len(path))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -652,6 +657,15 @@ func readSecret(path string) (webauthn.Secret, error) {
 		return nil, fmt.Errorf("%s: first line is empty", path)
 	}
 	return webauthn.Secret(bytes.Clone(line)), nil
+}
+
+// looksLikeSecret reports whether the path of a secret file that does not
+// exist is more likely the secret itself: 20 or more characters with no
+// path separator and no dot (Okta's API tokens are 42 characters of
+// letters, digits and '_' or '-'; a file name in the working directory
+// that long usually has an extension).
+func looksLikeSecret(path string) bool {
+	return len(path) >= 20 && !strings.ContainsAny(path, "./"+string(filepath.Separator))
 }
 
 // check validates the settings together and reads the secret files. It

@@ -125,6 +125,25 @@ func TestSecretsOnlyFromFiles(t *testing.T) {
 	if r.code != ExitUsage || !strings.Contains(r.stderr, "-okta-token-file: "+empty+": first line is empty") {
 		t.Errorf("empty token file: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// The token itself where its file's path goes: not printed. A
+	// missing file with a path's shape is named.
+	token := "00Ab_cDeFgHiJkLmNoPqRsTuVwXyZ0123456789-x"
+	for _, tc := range []struct {
+		setting, value string
+		want           string
+	}{
+		{"-okta-token-file", token, "-okta-token-file: no such file, and the value given (41 characters, not shown) looks like the secret itself"},
+		{"-yubico-token-file", token, "-yubico-token-file: no such file, and the value given (41 characters, not shown) looks like the secret itself"},
+		{"-okta-token-file", "okta-token-file-missing.txt", "okta-token-file-missing.txt: no such file or directory"},
+	} {
+		r := runCLI(t, "sync", "-okta-org", o.srv.URL(), "-okta-token-file", o.tokenFile, "-yubico-token-file", o.tokenFile, tc.setting, tc.value)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s %s: exit %d, stderr %q, want %q", tc.setting, tc.value, r.code, r.stderr, tc.want)
+		}
+		if tc.value == token && strings.Contains(r.stdout+r.stderr, token) {
+			t.Errorf("%s: the token was printed: %q", tc.setting, r.stderr)
+		}
+	}
 }
 
 func TestHelp(t *testing.T) {
