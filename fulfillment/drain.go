@@ -84,7 +84,7 @@ func (s *Service) holds(rec Record, until time.Time) (lease, claim bool) {
 // releaseLease shortens this instance's lease on one record (read again
 // under the user's lock) and drops its claim.
 func (s *Service) releaseLease(ctx context.Context, userID string, grace time.Duration) (bool, error) {
-	unlock := s.lock(userID)
+	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, userID)
 	if err != nil {

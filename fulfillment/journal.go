@@ -23,8 +23,16 @@ import (
 // the passes of several instances work on disjoint records. Nothing here
 // calls Okta or Yubico.
 
-// lock serializes work on one user inside this instance.
-func (s *Service) lock(userID string) (unlock func()) {
+// lock serializes work on one user inside this instance. The work runs
+// under the returned context, which marks its writes as made under a
+// record lock: their changes are queued for the subscribers, not
+// delivered ([watchers.leave]). unlock releases the user and then
+// delivers the changes queued (unless another goroutine delivers them
+// already), so that a subscriber may call the Service for the same
+// user. A lock taken under a context so marked (a lock within another)
+// leaves the delivery to the outermost unlock.
+func (s *Service) lock(ctx context.Context, userID string) (_ context.Context, unlock func()) {
+	outer := !underLock(ctx)
 	s.locksMu.Lock()
 	l := s.locks[userID]
 	if l == nil {
@@ -34,14 +42,31 @@ func (s *Service) lock(userID string) (unlock func()) {
 	l.refs++
 	s.locksMu.Unlock()
 	l.mu.Lock()
-	return func() {
+	if outer {
+		ctx = context.WithValue(ctx, lockedKey{}, true)
+	}
+	return ctx, func() {
 		l.mu.Unlock()
 		s.locksMu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(s.locks, userID)
 		}
 		s.locksMu.Unlock()
+		if outer { // released first: a subscriber's panic leaves the user unlocked
+			s.watch.mu.Lock()
+			s.watch.flush()
+		}
 	}
+}
+
+// lockedKey is the context key under which [Service.lock] marks the
+// context of the work it serializes.
+type lockedKey struct{}
+
+// underLock reports whether ctx is the context of work under
+// [Service.lock] (or derived from it, as [Service.fenced]'s is).
+func underLock(ctx context.Context) bool {
+	return ctx.Value(lockedKey{}) != nil
 }
 
 // save appends a change for rec's current status and step and stores rec.
@@ -64,14 +89,14 @@ func (s *Service) save(ctx context.Context, rec Record, c Change) (Record, error
 		// Settled on every way out, a panic of the Store or of a
 		// subscriber too: a write left pending would stay forever, and
 		// hold a change the feed reports at its version with it.
-		defer func() { s.watch.settle(echo, stored) }()
+		defer func() { s.watch.settle(ctx, echo, stored) }()
 	}
 	out, err := s.store.Put(unfenced(ctx), rec)
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
 	stored = true
-	s.watch.notify(out, expected)
+	s.watch.notify(ctx, out, expected)
 	return out, nil
 }
 
@@ -83,7 +108,7 @@ func (s *Service) touch(ctx context.Context, rec Record) (Record, error) {
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: save record of %q at step %s: %w", rec.UserID, rec.Step, err)
 	}
-	s.watch.notify(out, false)
+	s.watch.notify(ctx, out, false)
 	return out, nil
 }
 
@@ -215,7 +240,7 @@ func (s *Service) takeOver(ctx context.Context, rec Record) (Record, error) {
 	if err != nil {
 		return rec, fmt.Errorf("fulfillment: resume step %s of %q: %w", rec.Step, rec.UserID, err)
 	}
-	s.watch.notify(out, false)
+	s.watch.notify(ctx, out, false)
 	return out, nil
 }
 

@@ -35,7 +35,7 @@ import (
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
 // returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
-	rec, unlock, err := s.take(ctx, "retry", userID)
+	rec, ctx, unlock, err := s.take(ctx, "retry", userID)
 	if err != nil {
 		return rec, err
 	}
@@ -94,7 +94,7 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
 // returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Delete(ctx context.Context, userID string) error {
-	unlock := s.lock(userID)
+	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, userID)
 	if err != nil {
@@ -140,7 +140,7 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
 // returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) ResendPIN(ctx context.Context, userID string) error {
-	unlock := s.lock(userID)
+	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, userID)
 	if err != nil {
@@ -181,7 +181,7 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
 // returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
-	unlock := s.lock(userID)
+	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, userID)
 	if err != nil {
@@ -212,7 +212,7 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
 // returned, or okta.Client.GetUser to read a login's ID.
 func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
-	rec, unlock, err := s.take(ctx, "check", userID)
+	rec, ctx, unlock, err := s.take(ctx, "check", userID)
 	if err != nil {
 		return rec, err
 	}
@@ -221,21 +221,22 @@ func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
 }
 
 // take prepares verb op (retry, check) on the user's record: it needs
-// Config.Yubico, locks the user (the caller calls unlock when err is nil)
-// and reads the record, which must not be leased by another instance.
-func (s *Service) take(ctx context.Context, op, userID string) (_ Record, unlock func(), err error) {
+// Config.Yubico, locks the user (the caller does its work under the
+// returned context, and calls unlock when err is nil) and reads the
+// record, which must not be leased by another instance.
+func (s *Service) take(ctx context.Context, op, userID string) (_ Record, _ context.Context, unlock func(), err error) {
 	if err := s.needYubico(op); err != nil {
-		return Record{}, nil, err
+		return Record{}, ctx, nil, err
 	}
-	unlock = s.lock(userID)
-	rec, err := s.store.Get(ctx, userID)
+	locked, unlock := s.lock(ctx, userID)
+	rec, err := s.store.Get(locked, userID)
 	if err != nil {
 		unlock()
-		return Record{}, nil, err
+		return Record{}, ctx, nil, err
 	}
 	if s.leased(rec) {
 		unlock()
-		return rec, nil, fmt.Errorf("fulfillment: %s %q: %w", op, userID, ErrBusy)
+		return rec, ctx, nil, fmt.Errorf("fulfillment: %s %q: %w", op, userID, ErrBusy)
 	}
-	return rec, unlock, nil
+	return rec, locked, unlock, nil
 }

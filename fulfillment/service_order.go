@@ -153,7 +153,7 @@ func inFlightAtOkta(userID string, es []okta.Enrollment) error {
 // order records and sends the order of a user whose profile was validated.
 // eventID is the Okta event that asked for it, if any.
 func (s *Service) order(ctx context.Context, u okta.User, items []Item, eventID string) (Record, error) {
-	unlock := s.lock(u.ID)
+	ctx, unlock := s.lock(ctx, u.ID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, u.ID)
 	switch {

@@ -212,7 +212,7 @@ func failure(userID string, before, after Record, err error) (Result, bool) {
 // instance holds is busy, until the end of its lease (zero when it holds
 // a claim, or took the record first: see SyncReport.BusyUntil).
 func (s *Service) syncUser(ctx context.Context, userID string) (before, after Record, busy bool, until time.Time, err error) {
-	unlock := s.lock(userID)
+	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
 	rec, err := s.store.Get(ctx, userID)
 	if err != nil {

@@ -397,11 +397,25 @@ func (w *watchers) flush() {
 	w.queue = nil
 }
 
-// notify tells every subscriber that rec was stored; saved is set for a
-// write noted by expect (whose settle comes after).
-func (w *watchers) notify(rec Record, saved bool) {
+// leave unlocks w.mu (held) after a write made under ctx decided its
+// change: under a record lock ([Service.lock]) it leaves the change
+// queued, for the lock's unlock to deliver once the record is released
+// (a subscriber may then call the Service for the same record); else it
+// flushes.
+func (w *watchers) leave(ctx context.Context) {
+	if underLock(ctx) {
+		w.mu.Unlock()
+		return
+	}
+	w.flush()
+}
+
+// notify tells every subscriber that rec was stored under ctx (see
+// leave); saved is set for a write noted by expect (whose settle comes
+// after).
+func (w *watchers) notify(ctx context.Context, rec Record, saved bool) {
 	w.mu.Lock()
-	defer w.flush()
+	defer w.leave(ctx)
 	if len(w.subs) == 0 {
 		return
 	}
@@ -508,12 +522,13 @@ func (w *watchers) expect(rec Record) (echoKey, bool) {
 	return k, true
 }
 
-// settle records the outcome of a Put noted by expect: stored (its echo
-// is awaited, unless heard already) or not (a change the feed reported
-// for k meanwhile was another instance's, delivered now).
-func (w *watchers) settle(k echoKey, stored bool) {
+// settle records the outcome of a Put noted by expect, made under ctx
+// (see leave): stored (its echo is awaited, unless heard already) or not
+// (a change the feed reported for k meanwhile was another instance's,
+// delivered now).
+func (w *watchers) settle(ctx context.Context, k echoKey, stored bool) {
 	w.mu.Lock()
-	defer w.flush()
+	defer w.leave(ctx)
 	p := w.pending[k]
 	if p == nil {
 		return

@@ -35,16 +35,16 @@ func TestWatchersEchoes(t *testing.T) {
 		t.Fatalf("expect = %v, %v; want u1 at version 1, true", k, ok)
 	}
 	w.remote(run, heard("u1", 1))
-	w.settle(k, true)
+	w.settle(context.Background(), k, true)
 	// Heard while in flight, then lost: another instance's write.
 	k, _ = w.expect(rec("u2", 3))
 	w.remote(run, heard("u2", 4))
-	w.settle(k, false)
+	w.settle(context.Background(), k, false)
 	want = append(want, remote(heard("u2", 4)))
 	// Stored, then heard: an echo, dropped once; heard again (the same
 	// version can be written once): delivered.
 	k, _ = w.expect(rec("u3", 1))
-	w.settle(k, true)
+	w.settle(context.Background(), k, true)
 	w.remote(run, heard("u3", 2))
 	w.remote(run, heard("u3", 2))
 	want = append(want, remote(heard("u3", 2)))
@@ -52,11 +52,11 @@ func TestWatchersEchoes(t *testing.T) {
 	k, _ = w.expect(rec("u4", 1))
 	w.expect(rec("u4", 1))
 	w.remote(run, heard("u4", 2))
-	w.settle(k, false)
-	w.settle(k, true)
+	w.settle(context.Background(), k, false)
+	w.settle(context.Background(), k, true)
 	// Lost with nothing heard: the change that comes later is delivered.
 	k, _ = w.expect(rec("u5", 1))
-	w.settle(k, false)
+	w.settle(context.Background(), k, false)
 	w.remote(run, heard("u5", 2))
 	want = append(want, remote(heard("u5", 2)))
 	// A change of a stopped feed: nobody's.
@@ -73,7 +73,7 @@ func TestWatchersEchoes(t *testing.T) {
 	got, want = nil, nil
 	for i := range echoLimit + 1 {
 		k, _ := w.expect(rec("u7", int64(i)))
-		w.settle(k, true)
+		w.settle(context.Background(), k, true)
 	}
 	if w.echoes.len() != echoLimit || len(w.echoes.order) != echoLimit {
 		t.Errorf("%d echoes remembered (%d in order), want %d", w.echoes.len(), len(w.echoes.order), echoLimit)
@@ -91,13 +91,13 @@ func TestWatchersEchoes(t *testing.T) {
 	got, want = nil, nil
 	w.echoes.reset()
 	k, _ = w.expect(rec("u9", 0))
-	w.settle(k, true)
+	w.settle(context.Background(), k, true)
 	w.remote(run, heard("u9", 1)) // its echo: the slot stays
 	k, _ = w.expect(rec("u9", 0))
-	w.settle(k, true) // stored again, a new slot
+	w.settle(context.Background(), k, true) // stored again, a new slot
 	for i := range echoLimit - 1 {
 		k, _ := w.expect(rec("u10", int64(i)))
-		w.settle(k, true) // the last pushes the first u9 slot out
+		w.settle(context.Background(), k, true) // the last pushes the first u9 slot out
 	}
 	w.remote(run, heard("u9", 1)) // the second write's echo
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -133,8 +133,8 @@ func TestWatchersFeedStartsDuringPut(t *testing.T) {
 	stored := rec
 	stored.Version = 1
 	w.remote(run, RecordChange{UserID: "u1", Status: FulfillmentStarted, Step: StepInitiating, Version: 1}) // its echo, held
-	w.notify(stored, true)
-	w.settle(k, true)
+	w.notify(context.Background(), stored, true)
+	w.settle(context.Background(), k, true)
 	want := []RecordChange{{Remote: true, Resync: true}, {UserID: "u1", Login: "u1@example.com", Status: FulfillmentStarted, Step: StepInitiating, Version: 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delivered (-want +got):\n%s", diff)
@@ -142,7 +142,7 @@ func TestWatchersFeedStartsDuringPut(t *testing.T) {
 
 	w.feed = nil // the last subscriber left
 	k, _ = w.expect(stored)
-	w.settle(k, true)
+	w.settle(context.Background(), k, true)
 	if len(w.pending) != 0 || w.echoes.len() != 0 {
 		t.Errorf("a write settled with no feed left %d pending and %d echoes, want none", len(w.pending), w.echoes.len())
 	}
@@ -170,7 +170,7 @@ func TestWatchersDeliverInVersionOrder(t *testing.T) {
 		return RecordChange{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version}
 	}
 	notify := func(user string, version int64) {
-		w.notify(Record{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version}, false)
+		w.notify(context.Background(), Record{UserID: user, Login: user + "@example.com", Status: FulfillmentStarted, Step: StepInitiated, Version: version}, false)
 	}
 	var want []RecordChange
 
@@ -181,7 +181,7 @@ func TestWatchersDeliverInVersionOrder(t *testing.T) {
 	w.remote(run, heard("u1", 1)) // held
 	w.remote(run, heard("u1", 2))
 	w.remote(run, heard("u2", 1)) // another record: its own versions
-	w.settle(k, false)
+	w.settle(context.Background(), k, false)
 	want = append(want, remote(heard("u1", 2)), remote(heard("u2", 1)))
 	// This Service's own write, then a change of another instance that
 	// the feed reports late: dropped; so is a second delivery of a
@@ -250,8 +250,8 @@ func TestWatchersLocalCreationAfterUnreportedRemoval(t *testing.T) {
 		prev := r
 		prev.Version--
 		k, _ := w.expect(prev)
-		w.notify(r, true)
-		w.settle(k, true)
+		w.notify(context.Background(), r, true)
+		w.settle(context.Background(), k, true)
 	}
 
 	old := rec(StepEnrolling, 3)
@@ -290,7 +290,7 @@ func TestWatchersHeldChangeNotAfterResync(t *testing.T) {
 	w.remote(run, heard(2)) // held
 	w.remote(run, heard(3))
 	w.remote(run, RecordChange{Resync: true})
-	w.settle(k, false)
+	w.settle(context.Background(), k, false)
 	v3 := heard(3)
 	v3.Remote = true
 	want := []RecordChange{v3, {Remote: true, Resync: true}}
@@ -324,20 +324,20 @@ func TestWatchersAwaitedEchoNotStuck(t *testing.T) {
 		prev := r
 		prev.Version--
 		k, _ := w.expect(prev)
-		w.notify(r, true)
-		w.settle(k, true)
+		w.notify(context.Background(), r, true)
+		w.settle(context.Background(), k, true)
 	}
 
 	k, _ := w.expect(rec("u1", 0)) // noted before the feed listened
 	w.remote(run, RecordChange{Resync: true})
-	w.notify(rec("u1", 1), true) // stored before it listened, or after
-	w.settle(k, true)
+	w.notify(context.Background(), rec("u1", 1), true) // stored before it listened, or after
+	w.settle(context.Background(), k, true)
 	w.remote(run, RecordChange{UserID: "u1"})
 	put(rec("u2", 1))
 	w.broke(run)
 	w.remote(run, RecordChange{Resync: true}) // u2's echo was lost
 	w.remote(run, change("u2", 2, false))
-	w.notify(rec("u3", 1), false)
+	w.notify(context.Background(), rec("u3", 1), false)
 	w.remote(run, change("u3", 2, false))
 	want := []RecordChange{resync, change("u1", 1, false), {UserID: "u1", Remote: true},
 		change("u2", 1, false), resync, change("u2", 2, true),
@@ -447,7 +447,7 @@ type plainStore struct{ Store }
 func TestFlushPanicDeliversToOthers(t *testing.T) {
 	var w watchers
 	change := func(user string) RecordChange { return RecordChange{UserID: user, Version: 1} }
-	notify := func(user string) { w.notify(Record{UserID: user, Version: 1}, false) }
+	notify := func(user string) { w.notify(context.Background(), Record{UserID: user, Version: 1}, false) }
 	var gotA, gotB []RecordChange
 	panicked := false
 	w.subs = []*subscriber{
@@ -519,12 +519,12 @@ func TestFlushTakesChangesQueuedMeanwhile(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				w.notify(Record{UserID: "u2", Version: 1}, false)
+				w.notify(context.Background(), Record{UserID: "u2", Version: 1}, false)
 			}()
 			<-done // returns without delivering: this delivery runs
 		}
 	}}}
-	w.notify(Record{UserID: "u1", Version: 1}, false)
+	w.notify(context.Background(), Record{UserID: "u1", Version: 1}, false)
 	want := []RecordChange{{UserID: "u1", Version: 1}, {UserID: "u2", Version: 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delivered before the first notify returned (-want +got):\n%s", diff)
@@ -555,11 +555,11 @@ func TestCancelWhileAnotherGoroutineDelivers(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.watch.notify(Record{UserID: "u1", Version: 1}, false)
+		s.watch.notify(context.Background(), Record{UserID: "u1", Version: 1}, false)
 	}()
 	<-inFirst
 	cancelSecond()
-	s.watch.notify(Record{UserID: "u2", Version: 1}, false) // queued
+	s.watch.notify(context.Background(), Record{UserID: "u2", Version: 1}, false) // queued
 	close(proceed)
 	<-done
 	want := []RecordChange{{UserID: "u1", Version: 1}, {UserID: "u2", Version: 1}}
