@@ -1,0 +1,178 @@
+package fulfillment_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/okta/oktatest"
+)
+
+// returned waits for the error a call sends on ch, and fails the test
+// after a few seconds: the call deadlocked.
+func returned(t *testing.T, ch <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(5 * time.Second): // bounds a deadlock, never reached when it works
+		t.Fatalf("%s: no return after 5 s (deadlocked?)", what)
+		return nil
+	}
+}
+
+// TestSubscriberRetriesFromFn: Okta refuses ada's order (403), and the
+// record errors. A subscriber told of FULFILLMENT_ERRORED retries the
+// record from fn, in the goroutine that stored the change (Order's): the
+// change reaches fn after Order has released the record's lock, so Retry
+// reads the errored record and sends the order again, and Order returns.
+// Retry's changes are delivered after fn returns, before Order returns.
+func TestSubscriberRetriesFromFn(t *testing.T) {
+	ctx := t.Context()
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ada := w.User("ada@example.com").ID
+	if err := w.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST",
+		PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Status: 403}); err != nil {
+		t.Fatal(err)
+	}
+	var got []fulfillment.RecordChange // appended by one delivery at a time
+	var retried fulfillment.Record
+	var retryErr error
+	retries := 0
+	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // until the test ends: a cancel would wait on a deadlock
+		if c.Resync {
+			return
+		}
+		got = append(got, c)
+		if c.UserID == ada && c.Status == fulfillment.FulfillmentErrored && retries == 0 {
+			retries++
+			retried, retryErr = w.Service.Retry(ctx, c.UserID)
+		}
+	})
+	bounded(t, listened, "the feed listens")
+	done := make(chan error, 1)
+	go func() { _, err := w.Service.Order(ctx, ada); done <- err }()
+	if err := returned(t, done, "ada's order, whose subscriber retries it"); err == nil {
+		t.Error("Order succeeded; want Okta's 403")
+	}
+	if retries != 1 || retryErr != nil {
+		t.Fatalf("Retry from fn: %d calls, %v; want one, no error", retries, retryErr)
+	}
+	if retried.Status != fulfillment.FulfillmentStarted || retried.Attempts != 2 {
+		t.Errorf("Retry returned %s at %s, attempt %d; want %s, attempt 2",
+			retried.Status, retried.Step, retried.Attempts, fulfillment.FulfillmentStarted)
+	}
+	if rec := w.Status(ctx, "ada@example.com"); rec.Version != retried.Version {
+		t.Errorf("stored record at %s, version %d; want Retry's (%s, version %d)", rec.Step, rec.Version, retried.Step, retried.Version)
+	}
+	// Every write once, in order: the order's two, then Retry's (from the
+	// errored record, up to the record it returned).
+	type change struct {
+		Version int64
+		Status  fulfillment.Status
+		Step    fulfillment.Step
+	}
+	var want, changes []change
+	for v := range retried.Version {
+		want = append(want, change{Version: v + 1})
+	}
+	want[0].Status, want[0].Step = fulfillment.FulfillmentStarted, fulfillment.StepInitiating
+	want[1].Status, want[1].Step = fulfillment.FulfillmentErrored, fulfillment.StepErrored
+	want[len(want)-1].Status, want[len(want)-1].Step = retried.Status, retried.Step
+	for i, c := range got {
+		if c.UserID != ada || c.Login != "ada@example.com" || c.Remote {
+			t.Errorf("change %+v: want ada's own", c)
+		}
+		if i < 2 || i == len(got)-1 {
+			changes = append(changes, change{c.Version, c.Status, c.Step})
+		} else {
+			changes = append(changes, change{Version: c.Version})
+		}
+	}
+	if diff := cmp.Diff(want, changes); diff != "" {
+		t.Errorf("changes delivered before Order returned (-want +got):\n%s", diff)
+	}
+}
+
+// TestSubscriberOrdersSameUserFromFn: a subscriber told that ada's key
+// was deleted orders a new one for ada from fn, in the goroutine that
+// deleted it: Delete returns, and the new order is recorded on the
+// deleted record, its changes delivered before Delete returns.
+func TestSubscriberOrdersSameUserFromFn(t *testing.T) {
+	ctx := t.Context()
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ada := w.User("ada@example.com").ID
+	var got []fulfillment.RecordChange // appended by one delivery at a time
+	var again fulfillment.Record
+	var orderErr error
+	orders := 0
+	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // until the test ends
+		if c.Resync {
+			return
+		}
+		got = append(got, c)
+		if c.UserID == ada && c.Status == fulfillment.Deleted && orders == 0 {
+			orders++
+			again, orderErr = w.Service.Order(ctx, ada)
+		}
+	})
+	bounded(t, listened, "the feed listens")
+	first, err := w.Service.Order(ctx, ada)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	done := make(chan error, 1)
+	go func() { done <- w.Service.Delete(ctx, ada) }()
+	if err := returned(t, done, "ada's Delete, whose subscriber orders for ada again"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if orders != 1 || orderErr != nil {
+		t.Fatalf("Order from fn: %d calls, %v; want one, no error", orders, orderErr)
+	}
+	if again.Status != fulfillment.FulfillmentStarted || again.Step != fulfillment.StepInitiated || again.Version <= first.Version {
+		t.Errorf("the new order: %s at %s, version %d; want %s at %s after version %d",
+			again.Status, again.Step, again.Version, fulfillment.FulfillmentStarted, fulfillment.StepInitiated, first.Version)
+	}
+	want := []step{
+		{ada, "ada@example.com", fulfillment.StepDeleting, false}, {ada, "ada@example.com", fulfillment.StepDeleted, false},
+		{ada, "ada@example.com", fulfillment.StepInitiating, false}, {ada, "ada@example.com", fulfillment.StepInitiated, false},
+	}
+	if diff := cmp.Diff(want, steps(t, got, "")); diff != "" {
+		t.Errorf("changes delivered before Delete returned (-want +got):\n%s", diff)
+	}
+}
+
+// TestSubscribeEventDeliveredBeforeReturn: the event hook's write holds no
+// record lock; with no other delivery running, its change is delivered
+// before RecordEvent returns, not left queued for a later write.
+func TestSubscribeEventDeliveredBeforeReturn(t *testing.T) {
+	ctx := t.Context()
+	store, listened := listenedStore()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ada := w.User("ada@example.com").ID
+	log := subscribe(t, w.Service)
+	bounded(t, listened, "the feed listens")
+	log.resync()
+	out, err := w.Service.RecordEvent(ctx, fulfillment.HookEvent{ID: "ev-1", UserID: ada, Items: []fulfillment.Item{w.Config.Defaults}})
+	if out != fulfillment.EventRecorded || err != nil {
+		t.Fatalf("RecordEvent = %v, %v; want recorded", out, err)
+	}
+	select {
+	case c := <-log.ch:
+		if diff := cmp.Diff([]step{{ada, "ada@example.com", fulfillment.StepInitiated, false}}, steps(t, []fulfillment.RecordChange{c}, "")); diff != "" {
+			t.Errorf("the event's change (-want +got):\n%s", diff)
+		}
+	default:
+		t.Fatal("RecordEvent returned before its change was delivered")
+	}
+	log.empty()
+}
