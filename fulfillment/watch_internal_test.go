@@ -3,6 +3,7 @@ package fulfillment
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -590,6 +591,100 @@ func TestWatchersResyncPacedClockBack(t *testing.T) {
 	}
 	w.dueResync(run, gen)
 	want := []RecordChange{{Remote: true, Resync: true}, {Remote: true, Resync: true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
+
+// heldLocks returns the users whose lock s's lock map holds.
+func heldLocks(s *Service) []string {
+	s.locksMu.Lock()
+	defer s.locksMu.Unlock()
+	var out []string
+	for u := range s.locks {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestLockDeliversAtUnlock: the changes written under a user's lock are
+// queued, and delivered by its unlock once the user is released (fn may
+// lock the same user); a lock taken under the context of another (nested)
+// leaves the delivery to the outer unlock. A write under no lock
+// delivers at once.
+func TestLockDeliversAtUnlock(t *testing.T) {
+	s := &Service{store: plainStore{NewMemoryStore()}, now: time.Now, locks: map[string]*userLock{}}
+	var got []RecordChange
+	s.Subscribe(t.Context(), func(c RecordChange) {
+		got = append(got, c)
+		if held := heldLocks(s); len(held) != 0 {
+			t.Errorf("fn called with %v locked, want no lock", held)
+		} else if c.UserID == "u1" {
+			_, unlock := s.lock(t.Context(), c.UserID) // the same user, from fn
+			unlock()
+		}
+	})
+	change := func(user string) RecordChange { return RecordChange{UserID: user, Version: 1} }
+	ctx, unlock := s.lock(t.Context(), "u1")
+	s.watch.notify(ctx, Record{UserID: "u1", Version: 1}, false)
+	inner, unlockInner := s.lock(ctx, "u2")
+	s.watch.notify(inner, Record{UserID: "u2", Version: 1}, false)
+	unlockInner()
+	if len(got) != 0 {
+		t.Fatalf("delivered under the lock: %+v", got)
+	}
+	if diff := cmp.Diff([]string{"u1"}, heldLocks(s)); diff != "" {
+		t.Errorf("locked after the inner unlock (-want +got):\n%s", diff)
+	}
+	unlock()
+	if diff := cmp.Diff([]RecordChange{change("u1"), change("u2")}, got); diff != "" {
+		t.Errorf("delivered by the unlock (-want +got):\n%s", diff)
+	}
+	s.watch.notify(t.Context(), Record{UserID: "u3", Version: 1}, false)
+	if diff := cmp.Diff([]RecordChange{change("u1"), change("u2"), change("u3")}, got); diff != "" {
+		t.Errorf("delivered by a write under no lock (-want +got):\n%s", diff)
+	}
+	if held := heldLocks(s); len(held) != 0 || s.watch.delivering || len(s.watch.queue) != 0 {
+		t.Errorf("after the deliveries: %v locked, delivering %v, %d queued; want none, false, none",
+			held, s.watch.delivering, len(s.watch.queue))
+	}
+}
+
+// TestLockUnlockPanics: a subscriber panics in the delivery of an unlock.
+// The user is released all the same (the lock map empty, the lock free
+// to take), and the change still queued is delivered by the next
+// delivery, in order.
+func TestLockUnlockPanics(t *testing.T) {
+	s := &Service{store: plainStore{NewMemoryStore()}, now: time.Now, locks: map[string]*userLock{}}
+	var got []RecordChange
+	s.Subscribe(t.Context(), func(c RecordChange) {
+		got = append(got, c)
+		if len(got) == 1 {
+			panic("fulfillment test: fn")
+		}
+	})
+	ctx, unlock := s.lock(t.Context(), "u1")
+	s.watch.notify(ctx, Record{UserID: "u1", Version: 1}, false)
+	s.watch.notify(ctx, Record{UserID: "u1", Version: 2}, false)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the unlock did not panic")
+			}
+		}()
+		unlock()
+	}()
+	if held := heldLocks(s); len(held) != 0 {
+		t.Fatalf("%v locked after the unlock panicked, want none", held)
+	}
+	if s.watch.delivering || len(s.watch.queue) != 1 {
+		t.Errorf("after the panic: delivering %v, %d queued; want false, 1", s.watch.delivering, len(s.watch.queue))
+	}
+	ctx, unlock = s.lock(t.Context(), "u1") // free again
+	s.watch.notify(ctx, Record{UserID: "u1", Version: 3}, false)
+	unlock()
+	want := []RecordChange{{UserID: "u1", Version: 1}, {UserID: "u1", Version: 2}, {UserID: "u1", Version: 3}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delivered (-want +got):\n%s", diff)
 	}

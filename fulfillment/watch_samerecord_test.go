@@ -1,6 +1,8 @@
 package fulfillment_test
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,4 +177,55 @@ func TestSubscribeEventDeliveredBeforeReturn(t *testing.T) {
 		t.Fatal("RecordEvent returned before its change was delivered")
 	}
 	log.empty()
+}
+
+// failingStore is a Store (no ChangeFeed: no other goroutine delivers)
+// whose Put panics while panics is set.
+type failingStore struct {
+	fulfillment.Store
+	panics atomic.Bool
+}
+
+func (s *failingStore) Put(ctx context.Context, r fulfillment.Record) (fulfillment.Record, error) {
+	if s.panics.Load() && r.Version == 1 {
+		panic("fulfillment test: Put")
+	}
+	return s.Store.Put(ctx, r)
+}
+
+// TestSubscribeStorePanicUnderLock: the Store panics on the second write
+// of an order (recovered by an HTTP server, say). The change of the first,
+// queued under the record's lock, is delivered as the panic leaves Order,
+// not left queued until another write; and the user is not left locked.
+func TestSubscribeStorePanicUnderLock(t *testing.T) {
+	ctx := t.Context()
+	store := &failingStore{Store: fulfillment.NewMemoryStore()}
+	store.panics.Store(true)
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ada := w.User("ada@example.com").ID
+	log := subscribe(t, w.Service)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Order did not panic")
+			}
+		}()
+		w.Service.Order(ctx, ada)
+	}()
+	select {
+	case c := <-log.ch:
+		if diff := cmp.Diff([]step{{ada, "ada@example.com", fulfillment.StepInitiating, false}}, steps(t, []fulfillment.RecordChange{c}, "")); diff != "" {
+			t.Errorf("the change of the write before the panic (-want +got):\n%s", diff)
+		}
+	default:
+		t.Fatal("the change of the write before the panic was not delivered")
+	}
+	log.empty()
+	store.panics.Store(false)
+	done := make(chan error, 1)
+	go func() { _, err := w.Service.Status(ctx, ada); done <- err }()
+	if err := returned(t, done, "Status after the panic"); err != nil {
+		t.Errorf("Status after the panic: %v", err)
+	}
 }
