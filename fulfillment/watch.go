@@ -230,43 +230,43 @@ type pendingEcho struct {
 // they subscribed, one call at a time (calls of fn never overlap, with
 // each other or with another subscriber's). A change goes to those
 // subscribed when it was decided; a subscriber whose context has ended,
-// or whose cancel was called, is skipped. fn runs without any lock of
-// the subscribers, in whichever goroutine delivers: the one that stored
-// the change, the feed's or a delayed Resync's (see below), or one that
-// calls Subscribe. When no other
-// delivery runs, the goroutine that stores a record delivers its change
-// before the call that stored it (an Order, a Sync, ...) returns, and
-// Subscribe delivers its Resync (below) before it returns; while another
-// goroutine delivers, the change is queued and that goroutine delivers
-// it, after the changes decided before it, maybe after the call that
-// stored it has returned.
+// or whose cancel was called, is skipped. fn runs with no lock of the
+// Service held, in whichever goroutine delivers: the one that stored the
+// change, the feed's or a delayed Resync's (see below), or one that calls
+// Subscribe. A call that works on a record (Order, Retry, Check, Delete,
+// ResendPIN, Status, and Sync or Run on each record of a pass) holds the
+// record's lock meanwhile, and delivers its changes once it has released
+// it: the intent of a step comes with its outcome, not while its remote
+// call runs. RecordEvent (the event hook, a catch-up) holds no lock, and
+// delivers its change at once. When no other delivery runs, the call delivers its changes before
+// it returns, and Subscribe delivers its Resync (below) before it
+// returns; while another goroutine delivers, they are queued and that
+// goroutine delivers them, after the changes decided before, maybe after
+// the call that stored them has returned.
 //
-// fn may call the Service, Subscribe and any cancel, its own too: a
-// change that a call from fn stores is queued and delivered after fn
-// returns, by the same goroutine (before the write that called fn
-// returns, when that goroutine delivers); a subscriber that Subscribe
-// adds from fn gets the changes decided after it; a cancel from fn takes
-// effect at once (a subscriber it cancels gets nothing more, not even
-// the change being delivered). But fn may run while the goroutine that
-// stored the change holds that record's lock: a call from fn that works
-// on the same record (Retry of a key whose error fn was told, a new
-// Order for the same user) waits for the write that called fn, which
-// waits for fn: it never returns. Hand such work to another goroutine. A
-// slow fn delays every later delivery, and holds up the write that
-// delivers (it returns when the queue is empty), and a fn that blocks
-// blocks them all; keep fn quick (a non-blocking channel send, say). A
-// cancel does not wait for a call of fn running in another goroutine:
-// fn may still be running, or about to be called once more with a change
-// being delivered, when cancel returns. A panic of fn goes up the
-// goroutine that delivers; the changes still queued (and the one being
-// delivered, to the subscribers after the one that panicked) are
-// delivered by the next delivery. A Subscribe that panics so returns no
-// cancel and leaves no subscriber.
+// fn may call the Service for any record, the one it was told about too:
+// the change reaches fn after its record was released, so a Retry of the
+// key whose error fn was told reads the errored record (or a later state)
+// and resumes it. fn may call Subscribe and any cancel, its own too. A
+// change that a call from fn stores is delivered after fn returns, by the
+// same goroutine; a subscriber that Subscribe adds from fn gets the
+// changes decided after it; a cancel from fn takes effect at once (a
+// subscriber it cancels gets nothing more, not even the change being
+// delivered). A slow fn (a Retry from fn makes remote calls) delays
+// every later delivery, and holds up the call that delivers (it returns
+// when the queue is empty); a fn that blocks blocks them all. A cancel
+// does not wait for a call of fn running in another goroutine: fn may
+// still be running, or about to be called once more with a change being
+// delivered, when cancel returns. A panic of fn goes up the goroutine
+// that delivers (the record's lock released); the changes still queued
+// (and the one being delivered, to the subscribers after the one that
+// panicked) are delivered by the next delivery. A Subscribe that panics
+// so returns no cancel and leaves no subscriber.
 //
 // When the Store is a [ChangeFeed] (MemoryStore and pgstore), fn also gets
 // the changes other Service instances sharing the Store make, with
 // [RecordChange.Remote] set, from the goroutine of the feed. A change this
-// Service stored is delivered once, when stored (its echo from the feed is
+// Service stored is delivered once, as above (its echo from the feed is
 // skipped). While it has subscribers the Service runs the feed in a
 // goroutine of its own: started by the first Subscribe, stopped when the
 // last subscriber cancels, restarted after it breaks (logged) with a wait
@@ -355,10 +355,12 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 // order they were decided, unless another call delivers them already (it
 // delivers those queued meanwhile too, before it returns). Whoever queues
 // a change and finds no delivery running delivers it, in the same hold
-// of w.mu: another goroutine cannot take the change over. One goroutine
-// at a time calls the subscribers, without w.mu, so a subscriber may call
-// the Service: a change it stores is queued, and delivered after the one
-// being delivered, by the same goroutine, before flush returns.
+// of w.mu (another goroutine cannot take the change over), unless it
+// holds a record lock: then the lock's unlock flushes, the record
+// released (see leave). One goroutine at a time calls the subscribers,
+// without w.mu, so a subscriber may call the Service: a change it stores
+// is queued, and delivered after the one being delivered, by the same
+// goroutine, before flush returns.
 func (w *watchers) flush() {
 	if w.delivering || len(w.queue) == 0 {
 		w.mu.Unlock()
