@@ -2,6 +2,7 @@ package fulfillment_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -227,5 +228,53 @@ func TestSubscribeStorePanicUnderLock(t *testing.T) {
 	go func() { _, err := w.Service.Status(ctx, ada); done <- err }()
 	if err := returned(t, done, "Status after the panic"); err != nil {
 		t.Errorf("Status after the panic: %v", err)
+	}
+}
+
+// TestSubscriberRetriesFromFnDuringSync: Okta refuses the enroll of a Sync
+// pass (403) and ada's record errors, in one of the pass's goroutines. A
+// subscriber retries it from fn: the change reaches fn when the pass is
+// done with ada (her lock released), in that goroutine, before Sync
+// returns; Retry enrolls her again.
+func TestSubscriberRetriesFromFnDuringSync(t *testing.T) {
+	ctx := t.Context()
+	store := &failingStore{Store: fulfillment.NewMemoryStore()} // no feed: the pass's goroutine delivers
+	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
+	ada := w.User("ada@example.com").ID
+	if _, err := w.Service.Order(ctx, ada); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST",
+		PathPrefix: "/webauthn-registration/api/v1/enroll", Status: 403}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex // fn runs in a goroutine of the pass
+	var errored []fulfillment.RecordChange
+	var retried fulfillment.Record
+	var retryErr error
+	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // until the test ends
+		mu.Lock()
+		defer mu.Unlock()
+		if c.Status == fulfillment.FulfillmentErrored {
+			errored = append(errored, c)
+			if len(errored) == 1 {
+				retried, retryErr = w.Service.Retry(ctx, c.UserID)
+			}
+		}
+	})
+	done := make(chan error, 1)
+	go func() { _, err := w.Service.Sync(ctx); done <- err }()
+	if err := returned(t, done, "a Sync pass whose subscriber retries ada"); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errored) != 1 || errored[0].UserID != ada {
+		t.Fatalf("errored changes delivered before Sync returned: %+v; want ada's", errored)
+	}
+	if retryErr != nil || retried.Status != fulfillment.FulfillmentStarted || retried.Attempts != 2 || len(retried.Enrollments) != 1 {
+		t.Errorf("Retry from fn: %s at %s, attempt %d, %d enrollments, %v; want %s, attempt 2, enrolled",
+			retried.Status, retried.Step, retried.Attempts, len(retried.Enrollments), retryErr, fulfillment.FulfillmentStarted)
 	}
 }
