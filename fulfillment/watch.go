@@ -230,38 +230,41 @@ type pendingEcho struct {
 // they subscribed, one call at a time (calls of fn never overlap, with
 // each other or with another subscriber's). A change goes to those
 // subscribed when it was decided; a subscriber whose context has ended,
-// or whose cancel was called, is skipped. fn runs with no lock of the
-// Service held, in whichever goroutine delivers: the one that stored the
-// change, the feed's or a delayed Resync's (see below), or one that calls
-// Subscribe. A call that works on a record (Order, Retry, Check, Delete,
-// ResendPIN, Status, and Sync or Run on each record of a pass) holds the
-// record's lock meanwhile, and delivers its changes once it has released
-// it: the intent of a step comes with its outcome, not while its remote
+// or whose cancel was called, is skipped. fn runs in a goroutine that
+// holds no lock of the Service: one that stored a change, the feed's or
+// a delayed Resync's (see below), or one that calls Subscribe. A call
+// that works on a record (Order, Retry, Check, Delete, ResendPIN, Status,
+// and Sync or Run on each record of a pass) holds the record's lock
+// meanwhile, and delivers its changes once it has released it; so the
+// intent of a step may come only with its outcome, not while its remote
 // call runs. RecordEvent (the event hook, a catch-up) holds no lock, and
-// delivers its change at once. When no other delivery runs, the call delivers its changes before
-// it returns, and Subscribe delivers its Resync (below) before it
-// returns; while another goroutine delivers, they are queued and that
-// goroutine delivers them, after the changes decided before, maybe after
-// the call that stored them has returned.
+// delivers its change at once. When no other delivery runs, a call
+// delivers its changes before it returns, and Subscribe delivers its
+// Resync (below) before it returns. A goroutine that delivers delivers
+// every change queued, in order, until none is left: those queued while
+// it delivers, and those of a call that has not released its record yet;
+// the call that stored a change then returns maybe before it is
+// delivered.
 //
 // fn may call the Service for any record, the one it was told about too:
-// the change reaches fn after its record was released, so a Retry of the
-// key whose error fn was told reads the errored record (or a later state)
-// and resumes it. fn may call Subscribe and any cancel, its own too. A
-// change that a call from fn stores is delivered after fn returns, by the
-// same goroutine; a subscriber that Subscribe adds from fn gets the
-// changes decided after it; a cancel from fn takes effect at once (a
-// subscriber it cancels gets nothing more, not even the change being
-// delivered). A slow fn (a Retry from fn makes remote calls) delays
-// every later delivery, and holds up the call that delivers (it returns
-// when the queue is empty); a fn that blocks blocks them all. A cancel
-// does not wait for a call of fn running in another goroutine: fn may
-// still be running, or about to be called once more with a change being
+// a call from fn that works on that record waits until the call that
+// stored the change has released it, so a Retry of the key whose error
+// fn was told reads the errored record (or a later state) and resumes
+// it. fn may call Subscribe and any cancel, its own too. A change that a
+// call from fn stores is delivered after fn returns, by the same
+// goroutine; a subscriber that Subscribe adds from fn gets the changes
+// decided after it; a cancel from fn takes effect at once (a subscriber
+// it cancels gets nothing more, not even the change being delivered). A
+// slow fn (a Retry from fn makes remote calls) delays every later
+// delivery, and holds up the call that delivers (it returns when the
+// queue is empty); a fn that blocks blocks them all. A cancel does not
+// wait for a call of fn running in another goroutine: fn may still be
+// running, or about to be called once more with a change being
 // delivered, when cancel returns. A panic of fn goes up the goroutine
-// that delivers (the record's lock released); the changes still queued
-// (and the one being delivered, to the subscribers after the one that
-// panicked) are delivered by the next delivery. A Subscribe that panics
-// so returns no cancel and leaves no subscriber.
+// that delivers (a record's lock it took released); the changes still
+// queued (and the one being delivered, to the subscribers after the one
+// that panicked) are delivered by the next delivery. A Subscribe that
+// panics so returns no cancel and leaves no subscriber.
 //
 // When the Store is a [ChangeFeed] (MemoryStore and pgstore), fn also gets
 // the changes other Service instances sharing the Store make, with
@@ -357,7 +360,8 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 // a change and finds no delivery running delivers it, in the same hold
 // of w.mu (another goroutine cannot take the change over), unless it
 // holds a record lock: then the lock's unlock flushes, the record
-// released (see leave). One goroutine at a time calls the subscribers,
+// released; a call that queued nothing does not flush (see leave). One
+// goroutine at a time calls the subscribers,
 // without w.mu, so a subscriber may call the Service: a change it stores
 // is queued, and delivered after the one being delivered, by the same
 // goroutine, before flush returns.
@@ -399,25 +403,29 @@ func (w *watchers) flush() {
 	w.queue = nil
 }
 
-// leave unlocks w.mu (held) after a write made under ctx decided its
-// change: under a record lock ([Service.lock]) it leaves the change
-// queued, for the lock's unlock to deliver once the record is released
-// (a subscriber may then call the Service for the same record); else it
-// flushes.
-func (w *watchers) leave(ctx context.Context) {
-	if underLock(ctx) {
+// leave unlocks w.mu (held) at the end of a call that decides changes;
+// queued is len(w.queue) when the call took w.mu, and locked is set for a
+// write under a record lock ([Service.lock]). It flushes only when the
+// call queued a change and holds no record lock. A write under a record
+// lock leaves its change queued for the lock's unlock to deliver, once
+// the record is released (a subscriber may then call the Service for the
+// same record). A call that queued nothing (the feed reporting the echo
+// of this Service's own write, say) leaves the changes queued under a
+// lock to its unlock, in the goroutine that stored them.
+func (w *watchers) leave(locked bool, queued int) {
+	if locked || len(w.queue) == queued {
 		w.mu.Unlock()
 		return
 	}
 	w.flush()
 }
 
-// notify tells every subscriber that rec was stored under ctx (see
-// leave); saved is set for a write noted by expect (whose settle comes
+// notify tells every subscriber that rec was stored under ctx (a record
+// lock's: see leave); saved is set for a write noted by expect (whose settle comes
 // after).
 func (w *watchers) notify(ctx context.Context, rec Record, saved bool) {
 	w.mu.Lock()
-	defer w.leave(ctx)
+	defer w.leave(underLock(ctx), len(w.queue))
 	if len(w.subs) == 0 {
 		return
 	}
@@ -525,12 +533,12 @@ func (w *watchers) expect(rec Record) (echoKey, bool) {
 }
 
 // settle records the outcome of a Put noted by expect, made under ctx
-// (see leave): stored (its echo is awaited, unless heard already) or not
+// (a record lock's: see leave): stored (its echo is awaited, unless heard already) or not
 // (a change the feed reported for k meanwhile was another instance's,
 // delivered now).
 func (w *watchers) settle(ctx context.Context, k echoKey, stored bool) {
 	w.mu.Lock()
-	defer w.leave(ctx)
+	defer w.leave(underLock(ctx), len(w.queue))
 	p := w.pending[k]
 	if p == nil {
 		return
@@ -565,7 +573,7 @@ func (w *watchers) settle(ctx context.Context, k echoKey, stored bool) {
 // another waits is delivered with it.
 func (w *watchers) remote(run *feedRun, c RecordChange) (wait time.Duration, gen uint64) {
 	w.mu.Lock()
-	defer w.flush()
+	defer w.leave(false, len(w.queue))
 	if w.feed != run {
 		return 0, 0 // stopped: the change is for nobody
 	}
@@ -607,7 +615,7 @@ func (w *watchers) remote(run *feedRun, c RecordChange) (wait time.Duration, gen
 // it still waits: a restart of the feed delivered one meanwhile.
 func (w *watchers) dueResync(run *feedRun, gen uint64) {
 	w.mu.Lock()
-	defer w.flush()
+	defer w.leave(false, len(w.queue))
 	if w.feed == run && w.resyncDue && w.resyncGen == gen {
 		w.resync(w.now())
 	}

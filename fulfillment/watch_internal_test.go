@@ -689,3 +689,46 @@ func TestLockUnlockPanics(t *testing.T) {
 		t.Errorf("delivered (-want +got):\n%s", diff)
 	}
 }
+
+// TestLockEchoLeavesQueue: while a write made under a record lock waits
+// for its unlock, the feed reporting its echo queues nothing and delivers
+// nothing: the unlock delivers the change, in its goroutine. A change the
+// feed does deliver (another instance's) takes the changes queued before
+// it along, in order.
+func TestLockEchoLeavesQueue(t *testing.T) {
+	s := &Service{store: plainStore{NewMemoryStore()}, now: time.Now, locks: map[string]*userLock{}}
+	s.watch.feedable = true
+	run := &feedRun{stop: func() {}, listening: true}
+	s.watch.feed = run
+	var got []RecordChange
+	s.watch.subs = []*subscriber{{ctx: context.Background(), fn: func(c RecordChange) { got = append(got, c) }}}
+	local := func(user string) RecordChange {
+		return RecordChange{UserID: user, Login: user + "@example.com", Version: 1}
+	}
+	remote := func(user string) RecordChange { return RecordChange{UserID: user, Version: 1, Remote: true} }
+
+	ctx, unlock := s.lock(t.Context(), "u1")
+	k, _ := s.watch.expect(Record{UserID: "u1"})
+	s.watch.notify(ctx, Record{UserID: "u1", Login: "u1@example.com", Version: 1}, true)
+	s.watch.remote(run, RecordChange{UserID: "u1", Version: 1}) // the echo, before the Put returns
+	s.watch.settle(ctx, k, true)
+	if len(got) != 0 {
+		t.Fatalf("delivered before the unlock: %+v", got)
+	}
+	unlock()
+	if diff := cmp.Diff([]RecordChange{local("u1")}, got); diff != "" {
+		t.Errorf("delivered by the unlock (-want +got):\n%s", diff)
+	}
+
+	got = nil
+	ctx, unlock = s.lock(t.Context(), "u2")
+	s.watch.notify(ctx, Record{UserID: "u2", Login: "u2@example.com", Version: 1}, false)
+	s.watch.remote(run, RecordChange{UserID: "u3", Version: 1}) // another instance's
+	if diff := cmp.Diff([]RecordChange{local("u2"), remote("u3")}, got); diff != "" {
+		t.Errorf("delivered with another instance's change (-want +got):\n%s", diff)
+	}
+	unlock()
+	if len(got) != 2 || len(s.watch.queue) != 0 {
+		t.Errorf("after the unlock: %d delivered, %d queued; want 2, none", len(got), len(s.watch.queue))
+	}
+}
