@@ -261,7 +261,7 @@ type pendingEcho struct {
 // wait for a call of fn running in another goroutine: fn may still be
 // running, or about to be called once more with a change being
 // delivered, when cancel returns. A panic of fn goes up the goroutine
-// that delivers (a record's lock it took released); the changes still
+// that delivers (which released its record's lock first); the changes still
 // queued (and the one being delivered, to the subscribers after the one
 // that panicked) are delivered by the next delivery. A Subscribe that
 // panics so returns no cancel and leaves no subscriber.
@@ -361,10 +361,10 @@ func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel 
 // of w.mu (another goroutine cannot take the change over), unless it
 // holds a record lock: then the lock's unlock flushes, the record
 // released; a call that queued nothing does not flush (see leave). One
-// goroutine at a time calls the subscribers,
-// without w.mu, so a subscriber may call the Service: a change it stores
-// is queued, and delivered after the one being delivered, by the same
-// goroutine, before flush returns.
+// goroutine at a time calls the subscribers, without w.mu, so a
+// subscriber may call the Service: a change it stores is queued, and
+// delivered after the one being delivered, by the same goroutine, before
+// flush returns.
 func (w *watchers) flush() {
 	if w.delivering || len(w.queue) == 0 {
 		w.mu.Unlock()
