@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -96,7 +97,7 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 func (s *Service) Delete(ctx context.Context, userID string) error {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
-	rec, err := s.store.Get(ctx, userID)
+	rec, err := s.get(ctx, "delete", userID)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
-	rec, err := s.store.Get(ctx, userID)
+	rec, err := s.get(ctx, "resend PIN", userID)
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
-	rec, err := s.store.Get(ctx, userID)
+	rec, err := s.get(ctx, "status", userID)
 	if err != nil {
 		return Record{}, err
 	}
@@ -220,6 +221,23 @@ func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
 	return s.run(ctx, &pass{now: true}, rec)
 }
 
+// get reads userID's record for op (the verb of its errors: "status",
+// "retry", ...). A missing record's error wraps ErrRecordNotFound, with a
+// hint when userID looks like a login (these calls take the Okta user
+// ID); the store's other errors are wrapped with op and the user.
+func (s *Service) get(ctx context.Context, op, userID string) (Record, error) {
+	rec, err := s.store.Get(ctx, userID)
+	switch {
+	case err == nil:
+		return rec, nil
+	case errors.Is(err, ErrRecordNotFound) && strings.Contains(userID, "@"):
+		return Record{}, fmt.Errorf("%w (a login? %s takes the user's Okta ID, Record.UserID: 00u…)", err, op)
+	case errors.Is(err, ErrRecordNotFound):
+		return Record{}, err
+	}
+	return Record{}, fmt.Errorf("fulfillment: %s %q: %w", op, truncateID(userID), err)
+}
+
 // take prepares verb op (retry, check) on the user's record: it needs
 // Config.Yubico, locks the user (the caller does its work under the
 // returned context, and calls unlock when err is nil) and reads the
@@ -229,7 +247,7 @@ func (s *Service) take(ctx context.Context, op, userID string) (_ Record, _ cont
 		return Record{}, ctx, nil, err
 	}
 	locked, unlock := s.lock(ctx, userID)
-	rec, err := s.store.Get(locked, userID)
+	rec, err := s.get(locked, op, userID)
 	if err != nil {
 		unlock()
 		return Record{}, ctx, nil, err

@@ -764,3 +764,35 @@ func TestOrderBatchInterrupted(t *testing.T) {
 		t.Errorf("OrderBatchFrom = %v, want fulfillment's error wrapping context.Canceled", err)
 	}
 }
+
+// TestManageErrors: a login where the Okta ID goes finds no record and
+// says why; the store's other errors carry the call and the user.
+func TestManageErrors(t *testing.T) {
+	t.Parallel()
+	svc, err := New(offlineConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Status(t.Context(), "olga@example.com")
+	if want := `fulfillment: no record for user "olga@example.com" (a login? status takes the user's Okta ID, Record.UserID: 00u…)`; err == nil || err.Error() != want || !errors.Is(err, ErrRecordNotFound) {
+		t.Errorf("Status(login) = %v, want %q wrapping ErrRecordNotFound", err, want)
+	}
+	if err := svc.Delete(t.Context(), "00unknown"); err == nil || err.Error() != `fulfillment: no record for user "00unknown"` {
+		t.Errorf("Delete(unknown ID) = %v, want ErrRecordNotFound's text only", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, tc := range []struct {
+		call string
+		err  error
+	}{
+		{"status", func() error { _, err := svc.Status(ctx, "00u1"); return err }()},
+		{"delete", svc.Delete(ctx, "00u1")},
+		{"resend PIN", svc.ResendPIN(ctx, "00u1")},
+		{"retry", func() error { _, err := svc.Retry(ctx, "00u1"); return err }()},
+	} {
+		if want := "fulfillment: " + tc.call + ` "00u1": context canceled`; tc.err == nil || tc.err.Error() != want || !errors.Is(tc.err, context.Canceled) {
+			t.Errorf("%s = %v, want %q", tc.call, tc.err, want)
+		}
+	}
+}

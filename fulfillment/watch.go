@@ -223,7 +223,7 @@ type pendingEcho struct {
 }
 
 // Subscribe calls fn after every record this Service stores until the
-// returned cancel is called (or ctx ends).
+// returned cancel is called (or ctx ends). A nil fn panics at once.
 //
 // Deliveries: the Service decides the changes to deliver in one order,
 // and calls the subscribers with each change in that order, in the order
@@ -309,6 +309,10 @@ type pendingEcho struct {
 // last are kept; an older record's is forgotten, and a change of it that
 // comes later than that is delivered.
 func (s *Service) Subscribe(ctx context.Context, fn func(RecordChange)) (cancel func()) {
+	if fn == nil {
+		// Here, not in the goroutine that would call it.
+		panic("fulfillment: Subscribe with a nil fn")
+	}
 	w := &s.watch
 	sub := &subscriber{ctx: ctx, fn: fn}
 	var once sync.Once

@@ -278,3 +278,18 @@ func TestSubscriberRetriesFromFnDuringSync(t *testing.T) {
 			retried.Status, retried.Step, retried.Attempts, len(retried.Enrollments), retryErr, fulfillment.FulfillmentStarted)
 	}
 }
+
+// TestSubscribeNilFn: a nil fn panics in the caller's goroutine, where it
+// can be recovered and points at the call, not later in the goroutine of
+// a write or of the change feed (which crashed the process).
+func TestSubscribeNilFn(t *testing.T) {
+	t.Parallel()
+	w := fulfillmenttest.New(t)
+	defer func() {
+		if r := recover(); r != "fulfillment: Subscribe with a nil fn" {
+			t.Errorf("recover() = %v, want Subscribe's panic", r)
+		}
+	}()
+	w.Service.Subscribe(t.Context(), nil)
+	t.Error("Subscribe(nil) returned")
+}
