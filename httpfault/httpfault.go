@@ -127,6 +127,11 @@ type Rule struct {
 	// Latency is added before the request is handled (real time).
 	Latency time.Duration
 	// Drop closes the connection without a response; nothing is handled.
+	// Go's net/http client sends an idempotent request (GET, HEAD, ...)
+	// again, on a new connection, when a connection it reused closes
+	// before any response: such a drop is then never seen by the code
+	// under test, and the rule is used up. Drop a POST, or use a client
+	// with DisableKeepAlives, to see it.
 	Drop bool
 	// DropResponse handles the request (it takes effect) and then closes
 	// the connection without sending the response.

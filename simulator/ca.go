@@ -20,7 +20,8 @@ import (
 // CA is a simulated attestation certificate authority: a self-signed P-384
 // root and a P-256 intermediate under it, which issues the per-key
 // attestation certificates. Its certificates carry no CRL or OCSP URLs, so
-// verifiers never go to the network for them.
+// verifiers never go to the network for them. Create one with [NewCA];
+// the zero CA is not usable.
 type CA struct {
 	root, intermediate *x509.Certificate
 	rootKey, interKey  *ecdsa.PrivateKey

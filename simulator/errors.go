@@ -97,8 +97,12 @@ var (
 	// algorithm or option is supported by the key.
 	ErrNotSupported = errors.New("simulator: not supported")
 	// ErrConstraint is the platform's ConstraintError / NotAllowedError for
-	// requirements the key cannot meet (user verification required without
-	// a PIN).
+	// requirements the ceremony cannot meet: user verification required
+	// of a key without a PIN, or with no PIN given (a browser's PIN prompt
+	// cancelled), and a discoverable credential on a key with a PIN and
+	// no PIN given. The error also wraps the *CTAPError the key would
+	// answer (CTAP2_ERR_PIN_NOT_SET, CTAP2_ERR_PUAT_REQUIRED), so
+	// errors.Is(err, ErrPINNotSet) holds too.
 	ErrConstraint = errors.New("simulator: constraint not satisfiable")
 	// ErrCard is returned by the platform when the card answers an APDU
 	// with an unexpected status word.

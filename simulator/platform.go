@@ -20,7 +20,9 @@ import (
 // Errors the key reports come back as [*CTAPError] (errors.Is matches
 // [ErrPINInvalid], [ErrPINBlocked] and the other sentinels); a removed key
 // gives [ErrNotPresent]; origins and RP IDs a browser would refuse give
-// [ErrSecurity]. A Platform is safe for concurrent use; operations of all
+// [ErrSecurity]; user verification the ceremony cannot give (no PIN set,
+// or none given) gives [ErrConstraint], wrapping the *CTAPError the key
+// would answer, without asking it. A Platform is safe for concurrent use; operations of all
 // platforms on one key run one at a time. Direct [Key.Transmit] calls from
 // elsewhere can still change the selected application between a
 // platform's APDUs, as another PC/SC client without a transaction would.

@@ -89,10 +89,10 @@ func uvPlan(info *getInfoResponse, uv protocol.UserVerificationRequirement, pin 
 	switch {
 	case uv == protocol.VerificationRequired || info.Options["alwaysUv"]:
 		if !pinSet {
-			return false, &CTAPError{Code: ctapPINNotSet}
+			return false, fmt.Errorf("user verification required and the key has no PIN: %w (%w)", ErrConstraint, &CTAPError{Code: ctapPINNotSet})
 		}
 		if pin == "" {
-			return false, &CTAPError{Code: ctapPUATRequired}
+			return false, fmt.Errorf("user verification required and no PIN given: %w (%w)", ErrConstraint, &CTAPError{Code: ctapPUATRequired})
 		}
 		return true, nil
 	case uv == protocol.VerificationDiscouraged:
@@ -103,7 +103,7 @@ func uvPlan(info *getInfoResponse, uv protocol.UserVerificationRequirement, pin 
 	}
 	if needForRK && pinSet {
 		if pin == "" {
-			return false, &CTAPError{Code: ctapPUATRequired}
+			return false, fmt.Errorf("a discoverable credential on a key with a PIN needs the PIN, and none was given: %w (%w)", ErrConstraint, &CTAPError{Code: ctapPUATRequired})
 		}
 		return true, nil
 	}

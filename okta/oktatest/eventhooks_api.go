@@ -493,7 +493,10 @@ func (s *Server) verifyOnce(ctx context.Context, ch channel) error {
 	req.Header.Set("X-Okta-Verification-Challenge", challenge)
 	resp, err := s.hookHC.Do(req)
 	if err != nil {
-		return fmt.Errorf("the endpoint did not answer within %v: %v", s.hookTimeout, callError(err))
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("the endpoint did not answer within %v: %v", s.hookTimeout, callError(err))
+		}
+		return fmt.Errorf("could not call the endpoint: %v", callError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

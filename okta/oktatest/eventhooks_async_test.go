@@ -3,6 +3,8 @@ package oktatest_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -186,5 +188,18 @@ func TestCloseWaitsForDeliveries(t *testing.T) {
 	ds := srv.Deliveries()
 	if len(ds) != 1 || ds[0].Status != http.StatusNoContent {
 		t.Errorf("deliveries after Close = %+v, want the one answered 204", ds)
+	}
+}
+
+// TestEventHookVerificationUnreachable: a verification that could not
+// reach the endpoint says so, not that it timed out.
+func TestEventHookVerificationUnreachable(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t)
+	hs := httptest.NewServer(http.NotFoundHandler())
+	hs.Close() // nothing listens at its URL now
+	_, err := srv.AddEventHook(t.Context(), hs.URL, endpointSecret)
+	if err == nil || !strings.Contains(err.Error(), "could not call the endpoint") || strings.Contains(err.Error(), "did not answer within") {
+		t.Errorf("AddEventHook(closed endpoint) = %v, want \"could not call the endpoint\"", err)
 	}
 }

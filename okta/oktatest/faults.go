@@ -34,7 +34,7 @@ func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 // plan.
 type HTTPFaultPlan = httpfault.Plan
 
-// HTTPFaultRule makes the next Count (at least 1) requests matching Method
+// HTTPFaultRule makes the next Count (0 means 1) requests matching Method
 // and PathPrefix (zero values match everything) misbehave: answer Status
 // (400 to 599, with the Okta error body for it: 500 E0000009, 503
 // E0000010, 429 E0000047 with X-Rate-Limit-* headers RetryAfter ahead,

@@ -30,8 +30,8 @@ const maxRequestBody = 1 << 20
 const DefaultChallengeTimeout = 90 * 24 * time.Hour
 
 // Server is a fake Okta org on loopback. Create it with [NewServer] (tests)
-// or [Start] (examples, programs) and stop it with Close. All methods are
-// safe for concurrent use.
+// or [Start] (examples, programs) and stop it with Close; the zero Server
+// is not usable. All methods are safe for concurrent use.
 //
 // Besides the methods listed here, Server has the HTTP-fault controls
 // InjectHTTPFault(HTTPFaultRule) error, FailNext(n, status int) error,
@@ -194,7 +194,9 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 // Close shuts the server down, waiting for requests in flight and then for
 // the event-hook deliveries already queued (each is bounded by the hook
 // timeout and Okta's one retry) to finish. Events emitted after Close
-// began are not delivered.
+// began are not delivered. After Close, requests are refused (the
+// listener is gone), while the methods that change the org in process
+// (AddUser, Advance, ...) still work on its state.
 func (s *Server) Close() {
 	s.srv.Close()
 	s.mu.Lock()

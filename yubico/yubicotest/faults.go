@@ -97,7 +97,7 @@ func AllHTTPFaults() []HTTPFault { return httpfault.AllKinds() }
 // takes the same plan.
 type HTTPFaultPlan = httpfault.Plan
 
-// HTTPFaultRule makes the next Count (at least 1) requests matching Method
+// HTTPFaultRule makes the next Count (0 means 1) requests matching Method
 // and PathPrefix (zero values match everything) misbehave: answer Status
 // (400 to 599; body error_code "injected_fault"; a 429 carries Retry-After
 // RetryAfter ahead, by default [DefaultRetryAfter]), wait Latency of real

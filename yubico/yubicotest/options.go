@@ -267,9 +267,14 @@ func WithProducts(ps ...yubico.Product) Option {
 }
 
 // WithAddressRules replaces the undeliverable-address rules (default
-// [NowhereRule] and [POBoxOutsideUSRule]).
+// [NowhereRule] and [POBoxOutsideUSRule]). A nil rule is an error.
 func WithAddressRules(rules ...AddressRule) Option {
 	return func(c *config) error {
+		for i, r := range rules {
+			if r == nil {
+				return fmt.Errorf("yubicotest: WithAddressRules: rule %d is nil", i)
+			}
+		}
 		c.rules = append([]AddressRule(nil), rules...)
 		return nil
 	}

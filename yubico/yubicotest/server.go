@@ -22,7 +22,9 @@ import (
 // in Los Angeles.
 var defaultStart = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
 
-// Server is a fake Yubico. Its methods are safe for concurrent use.
+// Server is a fake Yubico. Create it with [Start] (or [NewServer]) and stop
+// it with Close; the zero Server is not usable. Its methods are safe for
+// concurrent use.
 //
 // Besides the methods listed here, Server has the HTTP-fault controls
 // InjectHTTPFault(HTTPFaultRule) error, FailNext(n, status int) error,

@@ -74,8 +74,12 @@ func (s *Server) AddDeniedParty(name string) {
 	s.denied[normName(name)] = true
 }
 
-// AddAddressRule adds an undeliverable-address rule.
+// AddAddressRule adds an undeliverable-address rule; a nil rule is
+// ignored.
 func (s *Server) AddAddressRule(r AddressRule) {
+	if r == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rules = append(s.rules, r)
