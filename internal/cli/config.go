@@ -12,10 +12,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/internal/serve"
@@ -397,10 +399,13 @@ func checkURL(v string) error {
 // "xxxxx" (a -store URL of the wrong scheme, a URL setting with
 // credentials in it), anything else as it is. A value that has the shape
 // scheme:[//]user:password@host but does not parse as a URL with a
-// password (a bad port or escape, one slash, none) is masked the same way:
-// it is refused for being no URL, and its password must not be printed
-// with the refusal.
+// password (a bad port or escape, one slash, none, a '?', '#' or '/' in
+// the password) is masked the same way: it is refused for being no URL,
+// and its password must not be printed with the refusal. So is the value
+// of every "password=" (a URL's query, a PostgreSQL connection string in
+// keyword form).
 func redactURL(v string) string {
+	v = passwordParam.ReplaceAllString(v, "${1}xxxxx")
 	if u, err := url.Parse(v); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			return u.Redacted()
@@ -413,19 +418,31 @@ func redactURL(v string) string {
 	}
 	auth := strings.TrimLeft(rest, "/")
 	prefix := scheme + ":" + rest[:len(rest)-len(auth)]
-	if end := strings.IndexAny(auth, "?#"); end >= 0 {
-		auth = auth[:end] // a query may hold an @ of its own
+	// The user information ends at the last '@' before the query (a
+	// query may hold an @ of its own); failing that, at the last '@'
+	// after a user name with no '/', '?' or '#' (the password has one).
+	for _, cut := range []bool{true, false} {
+		a := auth
+		if end := strings.IndexAny(a, "?#"); cut && end >= 0 {
+			a = a[:end]
+		}
+		at := strings.LastIndex(a, "@")
+		if at < 0 {
+			continue
+		}
+		user, _, hasPassword := strings.Cut(a[:at], ":")
+		if !hasPassword || strings.ContainsAny(user, "/?#") {
+			continue // no password, or the colon is a path's or a query's
+		}
+		return prefix + user + ":xxxxx" + auth[at:]
 	}
-	at := strings.LastIndex(auth, "@")
-	if at < 0 {
-		return v
-	}
-	user, _, hasPassword := strings.Cut(auth[:at], ":")
-	if !hasPassword || strings.Contains(user, "/") {
-		return v // no password, or the colon is a path's
-	}
-	return prefix + user + ":xxxxx" + rest[len(rest)-len(strings.TrimLeft(rest, "/"))+at:]
+	return v
 }
+
+// passwordParam matches a "password=" parameter and its value: in a
+// URL's query (up to the next '&' or '#') or in a PostgreSQL keyword/value
+// connection string (up to white space, or quoted).
+var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&#]*)`)
 
 // parseBool reads a boolean setting as strconv.ParseBool does, with an
 // error that says what is wanted rather than how parsing failed.
@@ -661,11 +678,15 @@ func readSecret(path string) (webauthn.Secret, error) {
 
 // looksLikeSecret reports whether the path of a secret file that does not
 // exist is more likely the secret itself: 20 or more characters with no
-// path separator and no dot (Okta's API tokens are 42 characters of
-// letters, digits and '_' or '-'; a file name in the working directory
-// that long usually has an extension).
+// path separator, dot or white space, and upper-case letters, lower-case
+// letters and digits all in it (Okta's API tokens are 42 characters of
+// letters, digits and '_' or '-', starting "00"). A file name that long
+// usually has an extension, or is words (okta-token-production): shown.
 func looksLikeSecret(path string) bool {
-	return len(path) >= 20 && !strings.ContainsAny(path, "./"+string(filepath.Separator))
+	if len(path) < 20 || strings.ContainsAny(path, "./"+string(filepath.Separator)) || strings.ContainsFunc(path, unicode.IsSpace) {
+		return false
+	}
+	return strings.ContainsFunc(path, unicode.IsUpper) && strings.ContainsFunc(path, unicode.IsLower) && strings.ContainsFunc(path, unicode.IsDigit)
 }
 
 // check validates the settings together and reads the secret files. It

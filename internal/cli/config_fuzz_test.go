@@ -120,7 +120,8 @@ func namesSetting(p, conf string) bool {
 
 // TestRedactURL: a value shaped like a URL with a password is printed with
 // the password masked, whether it parses as a URL or not (FuzzConfig found
-// that one with a bad escape or port was printed whole).
+// that one with a bad escape or port was printed whole; a '#' or '?' in the
+// password was printed whole too), and so is every password= parameter.
 func TestRedactURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"https://u:hunter2@example.okta.com", "https://u:xxxxx@example.okta.com"},
@@ -135,6 +136,18 @@ func TestRedactURL(t *testing.T) {
 		{"/var/lib/preenroll/keys.db", "/var/lib/preenroll/keys.db"},
 		{"forever", "forever"},
 		{"https://h/?q=a:b@c", "https://h/?q=a:b@c"},
+		{"https://h?q=a:b@c", "https://h?q=a:b@c"},
+		// A '#' or '?' in the password: no URL, and the password is
+		// neither the fragment's nor the query's.
+		{"https://u:hunter#2@example.okta.com", "https://u:xxxxx@example.okta.com"},
+		{"https://u:hunter?2@example.okta.com/x?y=1", "https://u:xxxxx@example.okta.com/x?y=1"},
+		{"postgres://app:hun#ter2@db/keys", "postgres://app:xxxxx@db/keys"},
+		// A password parameter: a URL's query, a PostgreSQL connection
+		// string in keyword form (quoted too).
+		{"postgres://app@db/keys?password=hunter2&sslmode=require", "postgres://app@db/keys?password=xxxxx&sslmode=require"},
+		{"postgres://app:pw@db/keys?Password=hunter2", "postgres://app:xxxxx@db/keys?Password=xxxxx"},
+		{"host=db password=hunter2 dbname=keys", "host=db password=xxxxx dbname=keys"},
+		{"host=db:5432 password = 'hun ter\\'2' dbname=keys", "host=db:5432 password = xxxxx dbname=keys"},
 	}
 	for _, tt := range tests {
 		if got := redactURL(tt.in); got != tt.want {

@@ -286,6 +286,11 @@ func TestParseStore(t *testing.T) {
 		{in: "postgres:db", wantErr: "postgres: want a URL postgres://[user@]host[:port]/database[?...]"},
 		{in: "sqlite:", wantErr: "sqlite: the file path is empty"},
 		{in: "mysql://db", wantErr: `store "mysql:" is not supported`},
+		// libpq's keyword form: refused, not taken for a file's name.
+		{in: "host=db dbname=keys password=hunter2", wantErr: "keyword form (host=... dbname=...) is not supported"},
+		{in: "dbname=keys host=/var/run/postgresql", wantErr: "keyword form"},
+		{in: "host=db password=hunter2:x", wantErr: "keyword form"},
+		{in: "/var/lib/preenroll/host=a", want: storeSpec{sqlite: "/var/lib/preenroll/host=a"}},
 	} {
 		got, err := parseStore(tc.in)
 		if tc.wantErr != "" {
@@ -300,6 +305,28 @@ func TestParseStore(t *testing.T) {
 		}
 		if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(storeSpec{})); diff != "" {
 			t.Errorf("parseStore(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+}
+
+// TestStorePasswordNotPrinted: a -store that is refused, or that would be
+// a file's name, never prints a password in it: a URL with a '#' in its
+// password, a PostgreSQL connection string in keyword form (doctor printed
+// it as the SQLite file it took it for; serve created that file).
+func TestStorePasswordNotPrinted(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{
+		"postgres:/app:hunter2-secret@db/keys",
+		"mysql://app:hunter2#secret@db/keys",
+		"host=db dbname=keys password=hunter2-secret",
+		"host=db password=hunter2-secret:x dbname=keys",
+		"host=/var/run/postgresql password=hunter2-secret",
+	} {
+		for _, cmd := range []string{"order", "doctor"} {
+			r := runCLI(t, cmd, "-store", store)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, "-store") || strings.Contains(r.stdout+r.stderr, "hunter2") {
+				t.Errorf("%s -store %s: exit %d, stdout %q, stderr %q; want %d, -store named, no password", cmd, store, r.code, r.stdout, r.stderr, ExitUsage)
+			}
 		}
 	}
 }
@@ -361,6 +388,32 @@ func TestEditDistance(t *testing.T) {
 	} {
 		if got := editDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestLooksLikeSecret: a missing secret file's "path" is hidden when it
+// is shaped like a token (long, mixed case and digits, no dot, separator
+// or space); a file name of words, or with an extension, is shown, as the
+// operator needs it to see which file is missing.
+func TestLooksLikeSecret(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"00Ab_cDeFgHiJkLmNoPqRsTuVwXyZ0123456789-x", true},
+		{"00aB3cD4eF5gH6iJ7kL8", true},
+		{"okta-token-production", false},
+		{"preenroll_okta_api_token", false},
+		{"OktaTokenForProduction", false},
+		{"okta token 2024 Production", false},
+		{"okta-token-2024.txt", false},
+		{"secrets/OktaToken2024Production", false},
+		{"00aB3cD4eF5gH6iJ7kL", false},
+	} {
+		if got := looksLikeSecret(tc.in); got != tc.want {
+			t.Errorf("looksLikeSecret(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

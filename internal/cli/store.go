@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"github.com/preenroll/preenroll/fulfillment"
@@ -28,6 +29,11 @@ func parseStore(v string) (storeSpec, error) {
 	if v == "" {
 		return storeSpec{}, nil
 	}
+	if keywordDSN.MatchString(v) {
+		// Not a file name (it would be created, and printed by doctor
+		// with its password): the value is not quoted either.
+		return storeSpec{}, errors.New("a PostgreSQL connection string in keyword form (host=... dbname=...) is not supported: give a postgres://[user@]host[:port]/database URL")
+	}
 	scheme, rest, ok := strings.Cut(v, ":")
 	if !ok || len(scheme) < 2 || strings.ContainsAny(scheme, `/\.`) {
 		return storeSpec{sqlite: v}, nil // a path (a one-letter "scheme" is a Windows drive)
@@ -47,6 +53,11 @@ func parseStore(v string) (storeSpec, error) {
 	}
 	return storeSpec{}, fmt.Errorf("store %q is not supported: want a SQLite file path, sqlite:PATH or a postgres:// URL", scheme+":")
 }
+
+// keywordDSN matches a PostgreSQL connection string in keyword/value form
+// (libpq's "host=db dbname=keys password=..."): a keyword starting the
+// value or following white space, then "=".
+var keywordDSN = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=`)
 
 // openStore opens the store a -store value names: in memory, a SQLite
 // file, or PostgreSQL (fulfillment/pgstore, shared by every instance on
