@@ -261,9 +261,9 @@ type pendingEcho struct {
 // wait for a call of fn running in another goroutine: fn may still be
 // running, or about to be called once more with a change being
 // delivered, when cancel returns. A panic of fn goes up the goroutine
-// that delivers (which released its record's lock first); the changes still
-// queued (and the one being delivered, to the subscribers after the one
-// that panicked) are delivered by the next delivery. A Subscribe that
+// that delivers (which released its record's lock first); the changes
+// still queued (and the one being delivered, to the subscribers after the
+// one that panicked) are delivered by the next delivery. A Subscribe that
 // panics so returns no cancel and leaves no subscriber.
 //
 // When the Store is a [ChangeFeed] (MemoryStore and pgstore), fn also gets
@@ -415,7 +415,9 @@ func (w *watchers) flush() {
 // the record is released (a subscriber may then call the Service for the
 // same record). A call that queued nothing (the feed reporting the echo
 // of this Service's own write, say) leaves the changes queued under a
-// lock to its unlock, in the goroutine that stored them.
+// lock to its unlock, in the goroutine that stored them (and those a
+// subscriber's panic left to the next delivery, to the next call that
+// queues one).
 func (w *watchers) leave(locked bool, queued int) {
 	if locked || len(w.queue) == queued {
 		w.mu.Unlock()
@@ -425,8 +427,8 @@ func (w *watchers) leave(locked bool, queued int) {
 }
 
 // notify tells every subscriber that rec was stored under ctx (a record
-// lock's: see leave); saved is set for a write noted by expect (whose settle comes
-// after).
+// lock's: see leave); saved is set for a write noted by expect (whose
+// settle comes after).
 func (w *watchers) notify(ctx context.Context, rec Record, saved bool) {
 	w.mu.Lock()
 	defer w.leave(underLock(ctx), len(w.queue))
@@ -537,9 +539,9 @@ func (w *watchers) expect(rec Record) (echoKey, bool) {
 }
 
 // settle records the outcome of a Put noted by expect, made under ctx
-// (a record lock's: see leave): stored (its echo is awaited, unless heard already) or not
-// (a change the feed reported for k meanwhile was another instance's,
-// delivered now).
+// (a record lock's: see leave): stored (its echo is awaited, unless heard
+// already) or not (a change the feed reported for k meanwhile was another
+// instance's, delivered now, or at the unlock of the lock ctx holds).
 func (w *watchers) settle(ctx context.Context, k echoKey, stored bool) {
 	w.mu.Lock()
 	defer w.leave(underLock(ctx), len(w.queue))
