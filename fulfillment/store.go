@@ -499,8 +499,15 @@ func CountByStatus(ctx context.Context, store Store) (map[Status]int, error) {
 
 // ListPages calls yield with each record store lists for q, in order, q.Limit
 // (the page size, positive) at a time from q.After, until yield returns false:
-// a listing of any size that never holds more than a page.
+// a listing of any size that never holds more than a page. A Limit that is
+// not positive, or a Query that [Query.Check] refuses, is an error.
 func ListPages(ctx context.Context, store Store, q Query, yield func(Record) bool) error {
+	if err := q.Check(); err != nil {
+		return err
+	}
+	if q.Limit <= 0 {
+		return fmt.Errorf("fulfillment: list pages: Limit %d: the page size must be positive", q.Limit)
+	}
 	for {
 		recs, err := store.List(ctx, q)
 		if err != nil {

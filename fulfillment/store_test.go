@@ -502,3 +502,51 @@ func TestSQLiteSchemaVersion(t *testing.T) {
 		t.Errorf("SchemaVersion after Close = %v, want an error naming the file", err)
 	}
 }
+
+// TestListPages: every record once, a page at a time, until yield stops;
+// a page size that is not positive is an error, not a panic (with 0, the
+// "no limit" of Query, the page after the last record is empty and its
+// last record was read out of range).
+func TestListPages(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := fulfillment.NewMemoryStore()
+	for _, id := range []string{"00u1", "00u2", "00u3", "00u4", "00u5"} {
+		if _, err := store.Put(ctx, fulfillment.Record{UserID: id, Status: fulfillment.FulfillmentStarted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		q       fulfillment.Query
+		stop    int // yield returns false at this record (0: never)
+		want    []string
+		wantErr string
+	}{
+		{name: "pages of 2", q: fulfillment.Query{Limit: 2}, want: []string{"00u1", "00u2", "00u3", "00u4", "00u5"}},
+		{name: "page of 5", q: fulfillment.Query{Limit: 5}, want: []string{"00u1", "00u2", "00u3", "00u4", "00u5"}},
+		{name: "after", q: fulfillment.Query{Limit: 2, After: "00u3"}, want: []string{"00u4", "00u5"}},
+		{name: "stopped", q: fulfillment.Query{Limit: 2}, stop: 3, want: []string{"00u1", "00u2", "00u3"}},
+		{name: "no limit", q: fulfillment.Query{}, wantErr: "fulfillment: list pages: Limit 0: the page size must be positive"},
+		{name: "negative", q: fulfillment.Query{Limit: -1}, wantErr: "fulfillment: query: Limit -1: must not be negative (0: no limit)"},
+		{name: "bad status", q: fulfillment.Query{Limit: 2, Statuses: []fulfillment.Status{"SHIPED"}}, wantErr: `fulfillment: query: Statuses[0] "SHIPED": not a status`},
+	} {
+		var got []string
+		err := fulfillment.ListPages(ctx, store, tc.q, func(r fulfillment.Record) bool {
+			got = append(got, r.UserID)
+			return len(got) != tc.stop
+		})
+		if tc.wantErr != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) || got != nil {
+				t.Errorf("%s: %v, yielded %v; want error %q, nothing yielded", tc.name, err, got, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: yielded (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
