@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -275,16 +276,28 @@ func newConsole(svc *fulfillment.Service, cfg Config) (*console, error) {
 // loopback address (localhost, 127.0.0.1, ::1). [New] checks it too;
 // programs that take the URL as a setting call it to report it with their
 // other settings.
+//
+// Its errors quote raw, unless raw has an '@' in it: a user name and
+// password, maybe where url.Parse did not find them (a '#' or '?' in the
+// password), are never printed. A URL with a user name or password in it
+// is refused.
 func CheckRedirectURL(raw, basePath string) error {
+	shown := strconv.Quote(raw)
+	if strings.Contains(raw, "@") {
+		shown = "(not shown: it has an @, maybe a password)"
+	}
 	redirect, err := url.Parse(raw)
 	if err != nil || redirect.Host == "" || redirect.Scheme == "" {
-		return fmt.Errorf("%q: want an absolute URL", raw)
+		return fmt.Errorf("%s: want an absolute URL", shown)
+	}
+	if redirect.User != nil {
+		return fmt.Errorf("%s: has a user name or password in it: a redirect URI has none", shown)
 	}
 	if want := basePath + CallbackPath; redirect.Path != want {
-		return fmt.Errorf("%q: its path must be %q", raw, want)
+		return fmt.Errorf("%s: its path must be %q", shown, want)
 	}
 	if redirect.Scheme != "https" && (redirect.Scheme != "http" || !httpclient.IsLoopback(redirect.Hostname())) {
-		return fmt.Errorf("%q: must be https (http only on a loopback address)", raw)
+		return fmt.Errorf("%s: must be https (http only on a loopback address)", shown)
 	}
 	return nil
 }

@@ -220,3 +220,28 @@ func TestNotFoundLoginIsCut(t *testing.T) {
 		t.Error("the page shows the login's bidirectional control character")
 	}
 }
+
+// TestCheckRedirectURLHidesPasswords: CheckRedirectURL's errors quote the
+// URL, but never a user name and password in it, whether url.Parse finds
+// them or not (a '#' or '?' in the password); a URL with them is refused.
+func TestCheckRedirectURLHidesPasswords(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ raw, want string }{
+		{"https://console.example.com/auth/callback", ""},
+		{"https://console.example.com/callback", `"https://console.example.com/callback": its path must be "/auth/callback"`},
+		{"http://console.example.com/auth/callback", `"http://console.example.com/auth/callback": must be https (http only on a loopback address)`},
+		{"console.example.com", `"console.example.com": want an absolute URL`},
+		{"https://app:hunter2@console.example.com/auth/callback", "(not shown: it has an @, maybe a password): has a user name or password in it: a redirect URI has none"},
+		{"https://app:hunter2@console.example.com/callback", "(not shown: it has an @, maybe a password): has a user name or password in it: a redirect URI has none"},
+		{"https://app:hun#ter2@console.example.com/auth/callback", "(not shown: it has an @, maybe a password): want an absolute URL"},
+		{"https://app:1?hunter2@console.example.com/auth/callback", "(not shown: it has an @, maybe a password): its path must be \"/auth/callback\""},
+	} {
+		got := ""
+		if err := CheckRedirectURL(tc.raw, ""); err != nil {
+			got = err.Error()
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("CheckRedirectURL(%q) (-want +got):\n%s", tc.raw, diff)
+		}
+	}
+}

@@ -115,6 +115,10 @@ func TestServeConsoleSettingsProblems(t *testing.T) {
 			`-console-redirect-url "http://keys.example.com/callback": "http://keys.example.com/callback": its path must be "/auth/callback"`,
 			"-console-client-secret-file: open /nonexistent: no such file or directory",
 		}},
+		{"redirect URL with a password", append(org, "-console-client-id", "0oa1", "-console-client-secret-file", hook, "-console-admin-group", "a",
+			"-console-redirect-url", "https://app:hunter2#x@keys.example.com/callback"), []string{
+			`-console-redirect-url "https://app:xxxxx@keys.example.com/callback": (not shown: it has an @, maybe a password): want an absolute URL`,
+		}},
 		{"http public URL", append(org, "-console-client-id", "0oa1", "-console-client-secret-file", hook, "-console-admin-group", "a", "-public-url", "http://keys.example.com"), []string{
 			`-public-url as the console's redirect: "http://keys.example.com/auth/callback": must be https (http only on a loopback address) (or set -console-redirect-url)`,
 		}},
