@@ -109,7 +109,9 @@ func WithFirmware(v Version) Option {
 // WithRand sets the source of every random byte the key uses: key pairs,
 // credential IDs, PIN tokens, nonces. A deterministic reader makes key
 // material and identifiers deterministic (ECDSA signatures stay
-// randomized: Go's crypto/ecdsa draws its own nonces). Default crypto/rand.
+// randomized: Go's crypto/ecdsa draws its own nonces, so the attestation
+// certificate a CA signs for the key differs from run to run too).
+// Default crypto/rand.
 func WithRand(r io.Reader) Option {
 	return checked(refuse(r == nil, "simulator: nil rand"),
 		func(c *config) { c.rand = r })

@@ -12,7 +12,9 @@ import (
 // [httpfault.TooManyRequests] (429 E0000047 with X-Rate-Limit-* headers whose
 // reset is RetryAfter ahead, by default the end of the rate-limit window),
 // [httpfault.InternalError] (500 E0000009), [httpfault.BadGateway] (502, as
-// Okta's edge answers when a backend is unreachable), [httpfault.Unavailable]
+// Okta's edge answers when a backend is unreachable; its body here is the
+// 500's Okta error object with code E0000009, our choice: Okta documents no
+// body for an edge's 502, and a client must not rely on one), [httpfault.Unavailable]
 // (503 E0000010), [httpfault.Latency] (the request waits Latency of real time;
 // if the client gives up first, nothing is handled), [httpfault.Drop] (the
 // connection closes before the request is handled) and
