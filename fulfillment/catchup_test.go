@@ -347,6 +347,12 @@ func TestRunCatchesUp(t *testing.T) {
 // ticker while Run waits starts no new record, and Run's next pass returns
 // ErrDraining: the order placed at Okta is left to the next instance's
 // catch-up (the checkpoint did not move).
+//
+// The test moves Run on with catch-up ticks only, which Run takes while it
+// waits between passes and which start no pass: a pass tick before Drain
+// would start a pass that Drain could overtake (a pass ends with
+// ErrDraining when Drain came before its end), so that Run returned before
+// the catch-up tick on a loaded machine.
 func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
 	store := fulfillment.NewMemoryStore()
 	catchUpTick, passTick := make(chanTicker), make(chanTicker)
@@ -378,11 +384,14 @@ func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
 			t.Fatalf("Run does not take the %s tick", what)
 		}
 	}
-	send(passTick, "first pass's") // Run made its first pass and catch-up, and waits
+	// Taken by Run waiting after its first pass and catch-up: it catches
+	// up again (no order to find yet), unless Drain came first.
+	send(catchUpTick, "first catch-up")
+	w.Service.Drain()
+	send(catchUpTick, "second catch-up") // taken once that catch-up ended
 	w.Advance(time.Minute)
 	orderAtOkta(t, w, "ada@example.com")
 	w.Advance(time.Minute)
-	w.Service.Drain()
 	send(catchUpTick, "catch-up")
 	send(passTick, "next pass's") // taken once the catch-up's turn ended
 	if err := <-done; !errors.Is(err, fulfillment.ErrDraining) {
