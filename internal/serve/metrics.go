@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,13 +49,17 @@ type metrics struct {
 
 	mu   sync.Mutex
 	seen map[string]time.Time // vendor → last response that was not a 5xx or a transport error
-	// refused: vendor → why its last answer to an authenticated request
-	// refused the credentials ("" or absent: the last one took them).
-	refused map[string]string
+	// refused: vendor → why its answer to the authenticated request sent
+	// last (of those answered) refused the credentials ("" or absent: it
+	// took them); decidedBy: vendor → that request's number (sent).
+	refused   map[string]string
+	decidedBy map[string]uint64
+	// sent numbers the authenticated requests in the order they are sent.
+	sent atomic.Uint64
 }
 
 func newMetrics(queueLen func() float64) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), seen: map[string]time.Time{}, refused: map[string]string{}}
+	m := &metrics{reg: prometheus.NewRegistry(), seen: map[string]time.Time{}, refused: map[string]string{}, decidedBy: map[string]uint64{}}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -195,10 +200,13 @@ func (m *metrics) refusedCredentials(vendor string) string {
 	return m.refused[vendor]
 }
 
-// credentials notes how vendor answered an authenticated request: a 401
-// or 403 refused the token (revoked, expired, lacking a scope); any other
-// answer below 400 took it.
-func (m *metrics) credentials(vendor, endpoint string, resp *http.Response, at time.Time) {
+// credentials notes how vendor answered authenticated request number n
+// (see metrics.sent): a 401 or 403 refused the token (revoked, expired,
+// lacking a scope); any other answer below 400 took it. An answer to a
+// request sent before the one whose answer decided last is not heeded: a
+// 200 to a request sent before the token was revoked, coming back after
+// a later request's 401, does not make the credentials good again.
+func (m *metrics) credentials(vendor, endpoint string, n uint64, resp *http.Response, at time.Time) {
 	why := ""
 	switch c := resp.StatusCode; {
 	case c == http.StatusUnauthorized && strings.Contains(resp.Header.Get("WWW-Authenticate"), "use_dpop_nonce"):
@@ -209,8 +217,12 @@ func (m *metrics) credentials(vendor, endpoint string, resp *http.Response, at t
 		return // about the request, not the credentials
 	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n < m.decidedBy[vendor] {
+		return
+	}
 	m.refused[vendor] = why
-	m.mu.Unlock()
+	m.decidedBy[vendor] = n
 }
 
 // observeSync records one Sync pass.
@@ -267,6 +279,11 @@ type transport struct {
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	endpoint := req.Method + " " + matchRoute(t.routes, req.URL.Path, t.suffix)
+	judged := !t.otherCredentials && authenticated(req)
+	var n uint64
+	if judged {
+		n = t.m.sent.Add(1)
+	}
 	start := t.now()
 	resp, err := t.base.RoundTrip(req)
 	t.m.remoteLatency.WithLabelValues(t.vendor, endpoint).Observe(t.now().Sub(start).Seconds())
@@ -285,8 +302,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode < 500 {
 			t.m.reached(t.vendor, t.now())
 		}
-		if !t.otherCredentials && authenticated(req) {
-			t.m.credentials(t.vendor, endpoint, resp, t.now())
+		if judged {
+			t.m.credentials(t.vendor, endpoint, n, resp, t.now())
 		}
 	}
 	t.m.remote.WithLabelValues(t.vendor, endpoint, outcome).Inc()
