@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,12 @@ type pipeServer struct {
 	conns  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
+
+	// mu guards stopped and open: after stopReading the server's write
+	// deadlines apply to the pipes (see signalingConn.SetWriteDeadline).
+	mu      sync.Mutex
+	stopped bool
+	open    []*signalingConn
 }
 
 // servePipes starts a server of r's console on pipes for the session in
@@ -99,8 +106,12 @@ func (pipeAddr) String() string  { return "pipe" }
 // server accepts.
 func (p *pipeServer) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	server, client := net.Pipe()
+	c := &signalingConn{Conn: server, writes: p.writes, p: p}
+	p.mu.Lock()
+	p.open = append(p.open, c)
+	p.mu.Unlock()
 	select {
-	case p.conns <- &signalingConn{Conn: server, writes: p.writes}:
+	case p.conns <- c:
 		return client, nil
 	case <-p.closed:
 		return nil, net.ErrClosed
@@ -110,10 +121,52 @@ func (p *pipeServer) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 }
 
 // signalingConn is the server's end of a pipe, which reports the start of
-// each write.
+// each write, and holds the server's write deadlines back until the test
+// says the client stopped reading (pipeServer.stopReading).
 type signalingConn struct {
 	net.Conn
 	writes chan<- struct{}
+	p      *pipeServer
+
+	mu   sync.Mutex
+	held time.Time // the deadline last set before stopReading
+}
+
+// SetWriteDeadline sets the pipe's write deadline once the client has
+// stopped reading; before, it holds it back. A deadline is wall time: a
+// short one (TestStreamEndsWhenTheBrowserTakesNothing's 50 ms) must bound
+// only the write that nobody reads, not a write that the client reads but
+// that a loaded machine does not schedule within the deadline.
+func (c *signalingConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.p.mu.Lock()
+	stopped := c.p.stopped
+	c.p.mu.Unlock()
+	if !stopped && !t.IsZero() {
+		c.held = t
+		return nil
+	}
+	c.held = time.Time{}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// stopReading tells the pipes that their client reads no more: the write
+// deadlines the server sets from now on apply, and so does the one it set
+// last, for a write already waiting.
+func (p *pipeServer) stopReading() {
+	p.mu.Lock()
+	p.stopped = true
+	open := slices.Clone(p.open)
+	p.mu.Unlock()
+	for _, c := range open {
+		c.mu.Lock()
+		if !c.held.IsZero() {
+			_ = c.Conn.SetWriteDeadline(c.held)
+			c.held = time.Time{}
+		}
+		c.mu.Unlock()
+	}
 }
 
 func (c *signalingConn) Write(b []byte) (int, error) {
@@ -543,7 +596,8 @@ func TestStreamEndsWhenTheBrowserTakesNothing(t *testing.T) {
 	p := servePipes(t, r, r.signIn("reader@example.com"))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	p.stream(t, ctx, r) // and read no more
+	p.stream(t, ctx, r)
+	p.stopReading() // and read no more: from here the 50 ms write deadlines apply
 	r.c.live.publishVersions(1, 1)
 	p.writing(t, ctx)
 	p.handlerReturned(t, ctx, "/events")
