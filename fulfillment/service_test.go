@@ -688,10 +688,10 @@ func TestOrderChecksUserFirst(t *testing.T) {
 	}{
 		{"", FieldError{Field: "userId", Problem: "required"}},
 		{"   ", FieldError{Field: "userId", Problem: "required", Value: "   "}},
-		{long, FieldError{Field: "userId", Problem: "257 bytes, longer than 256", Value: strings.Repeat("a", 32) + "…"}},
+		{long, FieldError{Field: "userId", Problem: "is 257 bytes, longer than 256", Value: strings.Repeat("a", 32) + "…"}},
 		{"jan\x00@example.com", FieldError{Field: "userId", Problem: "contains a control character", Value: "jan\x00@example.com"}},
 		{" jan@example.com", FieldError{Field: "userId", Problem: "leading or trailing white space", Value: " jan@example.com"}},
-		{"\xffjan", FieldError{Field: "userId", Problem: "not valid UTF-8", Value: "\xffjan"}},
+		{"\xffjan", FieldError{Field: "userId", Problem: "is not valid UTF-8", Value: "\xffjan"}},
 	} {
 		_, err := svc.Order(t.Context(), tc.user)
 		var ve *ValidationError

@@ -534,17 +534,31 @@ const MaxIDLen = 256
 // valid UTF-8 and free of control characters (NUL included: PostgreSQL
 // text cannot hold it).
 func CheckID(what, id string) error {
+	switch p := idProblem(id); {
+	case p == "":
+		return nil
+	case id == "" || !utf8.ValidString(id) || len(id) > MaxIDLen:
+		return fmt.Errorf("fulfillment: store: %s %s", what, p) // not quoted: nothing, garbage, or too long
+	default:
+		return fmt.Errorf("fulfillment: store: %s %q %s", what, id, p)
+	}
+}
+
+// idProblem says why id can key no record ("is empty", "contains a
+// control character", ...), or returns "": the rule of [CheckID], and of
+// the users [Service.Order] takes.
+func idProblem(id string) string {
 	switch {
 	case id == "":
-		return fmt.Errorf("fulfillment: store: %s is empty", what)
+		return "is empty"
 	case len(id) > MaxIDLen:
-		return fmt.Errorf("fulfillment: store: %s is %d bytes, longer than %d", what, len(id), MaxIDLen)
+		return fmt.Sprintf("is %d bytes, longer than %d", len(id), MaxIDLen)
 	case !utf8.ValidString(id):
-		return fmt.Errorf("fulfillment: store: %s is not valid UTF-8", what)
+		return "is not valid UTF-8"
 	case strings.ContainsFunc(id, unicode.IsControl):
-		return fmt.Errorf("fulfillment: store: %s %q contains a control character", what, id)
+		return "contains a control character"
 	}
-	return nil
+	return ""
 }
 
 // CheckRecord validates the parts of a record given to [Store.Put] that do

@@ -199,19 +199,15 @@ func truncateID(s string) string {
 // checkUserKey validates a user as [Service.Order] and
 // [Service.OrderBatch] take one (an Okta user ID or login) before Okta is
 // asked for it: a *ValidationError wrapping ErrInvalidOrder for field
-// "userId", or nil. An ID the store could not key (see [CheckID]) is
-// refused here, not by an Okta round trip whose error would quote it.
+// "userId", or nil. An ID the store could not key ([CheckID]'s rule,
+// idProblem) is refused here, not by an Okta round trip whose error would
+// quote it.
 func checkUserKey(key string) error {
-	var problem string
+	problem := idProblem(key)
 	switch {
 	case strings.TrimSpace(key) == "":
 		problem = "required"
-	case len(key) > MaxIDLen:
-		problem = fmt.Sprintf("%d bytes, longer than %d", len(key), MaxIDLen)
-	case !utf8.ValidString(key):
-		problem = "not valid UTF-8"
-	case strings.ContainsFunc(key, unicode.IsControl):
-		problem = "contains a control character"
+	case problem != "":
 	case strings.TrimSpace(key) != key:
 		problem = "leading or trailing white space"
 	default:
