@@ -436,6 +436,17 @@ func redactURL(v string) string {
 		}
 		return prefix + user + ":xxxxx" + auth[at:]
 	}
+	// No scheme at all ("alice:secret@db", ":secret@db"): what comes
+	// before the first '/', '?' or '#' may be user:password@host.
+	a := v
+	if end := strings.IndexAny(a, "/?#"); end >= 0 {
+		a = a[:end]
+	}
+	if at := strings.LastIndex(a, "@"); at >= 0 {
+		if user, _, hasPassword := strings.Cut(a[:at], ":"); hasPassword {
+			return user + ":xxxxx" + v[at:]
+		}
+	}
 	return v
 }
 

@@ -129,6 +129,8 @@ func TestRedactURL(t *testing.T) {
 		{"https://u:hunter2@api.example.com:notaport/", "https://u:xxxxx@api.example.com:notaport/"},
 		{"postgres:/app:hunter2@db/keys", "postgres:/app:xxxxx@db/keys"},
 		{"postgres:app:hunter2@db", "postgres:app:xxxxx@db"},
+		{"alice:hunter2@db.example.com", "alice:xxxxx@db.example.com"}, // no scheme
+		{":000000@0", ":xxxxx@0"}, // found by FuzzConfig
 		{"https://u:pa/ss@host:x", "https://u:xxxxx@host:x"},
 		{"https://u@example.okta.com", "https://u@example.okta.com"},
 		{"https://example.okta.com/a:b@c", "https://example.okta.com/a:b@c"},
