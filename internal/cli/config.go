@@ -403,8 +403,17 @@ func checkURL(v string) error {
 // the password) is masked the same way: it is refused for being no URL,
 // and its password must not be printed with the refusal. So is the value
 // of every "password=" (a URL's query, a PostgreSQL connection string in
-// keyword form).
+// keyword form). First, whatever a person would read as user:password@
+// anywhere in v (after a slash, quote, comma, equals sign, space or line
+// break: "0#:secret@", "?q=a:secret@c") is masked too: an error message
+// loses nothing it needs by that, and a password it printed could not be
+// taken back.
 func redactURL(v string) string {
+	return redactURLShape(maskUserinfo(v))
+}
+
+// redactURLShape masks the passwords redactURL finds by a URL's shape.
+func redactURLShape(v string) string {
 	v = passwordParam.ReplaceAllString(v, "${1}xxxxx")
 	if u, err := url.Parse(v); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {
@@ -448,6 +457,30 @@ func redactURL(v string) string {
 		}
 	}
 	return v
+}
+
+// maskUserinfo replaces the password of every "user:password@" in v as a
+// person reads one: the text before each '@' back to the last '/', '"',
+// ',', '=', space or line break, if it has a colon, is a user name and a
+// password.
+func maskUserinfo(v string) string {
+	var b strings.Builder
+	for {
+		at := strings.IndexByte(v, '@')
+		if at < 0 {
+			b.WriteString(v)
+			return b.String()
+		}
+		start := strings.LastIndexAny(v[:at], "/\"\n,= ") + 1
+		if colon := strings.IndexByte(v[start:at], ':'); colon >= 0 {
+			b.WriteString(v[:start+colon+1])
+			b.WriteString("xxxxx")
+		} else {
+			b.WriteString(v[:at])
+		}
+		b.WriteByte('@')
+		v = v[at+1:]
+	}
 }
 
 // passwordParam matches a "password=" parameter and its value: in a
@@ -571,7 +604,7 @@ func (l *loader) resolve(getenv func(string) string) (*Config, []string) {
 			problems = append(problems, fmt.Sprintf("%s %q: %v", src.what, redactURL(v), err))
 		}
 	}
-	return cfg, problems
+	return cfg, maskProblems(problems)
 }
 
 // value picks a setting's value: flag, environment, file, default.
@@ -776,6 +809,17 @@ func (c *Config) check(cmd string) []string {
 	}
 	if cmd == "batch" && c.CSVFile == "" {
 		bad("-csv FILE is required")
+	}
+	return maskProblems(problems)
+}
+
+// maskProblems masks, in every problem, what a person would read as a
+// password (maskUserinfo): the last guard for a value quoted whole or in
+// part (a path, an RP ID in a list, the org named in a hint) that no
+// redactURL masked.
+func maskProblems(problems []string) []string {
+	for i, p := range problems {
+		problems[i] = maskUserinfo(p)
 	}
 	return problems
 }

@@ -83,7 +83,10 @@ func FuzzConfig(f *testing.F) {
 				t.Fatalf("problem %q quotes a secret file", p)
 			}
 			for _, v := range values {
-				if pw := urlPassword(v); len(pw) >= 6 && strings.Contains(p, pw) {
+				// A printed password is followed by its '@' (a coincidence —
+				// the same six characters elsewhere in the problem — is not
+				// a leak).
+				if pw := urlPassword(v); len(pw) >= 6 && strings.Contains(p, pw+"@") {
 					t.Fatalf("problem %q quotes the password %q of a URL", p, pw)
 				}
 			}
@@ -128,17 +131,20 @@ func TestRedactURL(t *testing.T) {
 		{"https://u:hunter2%zz@example.okta.com", "https://u:xxxxx@example.okta.com"},
 		{"https://u:hunter2@api.example.com:notaport/", "https://u:xxxxx@api.example.com:notaport/"},
 		{"postgres:/app:hunter2@db/keys", "postgres:/app:xxxxx@db/keys"},
-		{"postgres:app:hunter2@db", "postgres:app:xxxxx@db"},
+		{"postgres:app:hunter2@db", "postgres:xxxxx@db"},               // a person reads "app:hunter2" as the password
 		{"alice:hunter2@db.example.com", "alice:xxxxx@db.example.com"}, // no scheme
 		{":000000@0", ":xxxxx@0"}, // found by FuzzConfig
 		{"https://u:pa/ss@host:x", "https://u:xxxxx@host:x"},
 		{"https://u@example.okta.com", "https://u@example.okta.com"},
-		{"https://example.okta.com/a:b@c", "https://example.okta.com/a:b@c"},
+		{"https://example.okta.com/a:b@c", "https://example.okta.com/a:xxxxx@c"}, // read as a password: masked
 		{"ftp://example.okta.com", "ftp://example.okta.com"},
 		{"/var/lib/preenroll/keys.db", "/var/lib/preenroll/keys.db"},
 		{"forever", "forever"},
-		{"https://h/?q=a:b@c", "https://h/?q=a:b@c"},
-		{"https://h?q=a:b@c", "https://h?q=a:b@c"},
+		{"https://h/?q=a:b@c", "https://h/?q=a:xxxxx@c"},
+		{"https://h?q=a:b@c", "https://h?q=a:xxxxx@c"},
+		{"0#:000000@", "0#:xxxxx@"}, // found by FuzzConfig: the password a person reads in a fragment
+		{"a:b@c:d@e", "a:xxxxx@c:xxxxx@e"},
+		{"x,u:pw@h", "x,u:xxxxx@h"},
 		// A '#' or '?' in the password: no URL, and the password is
 		// neither the fragment's nor the query's.
 		{"https://u:hunter#2@example.okta.com", "https://u:xxxxx@example.okta.com"},
@@ -154,6 +160,33 @@ func TestRedactURL(t *testing.T) {
 	for _, tt := range tests {
 		if got := redactURL(tt.in); got != tt.want {
 			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestProblemsMaskPasswords: a value quoted in a problem other than
+// through redactURL (a SQLite path, one RP ID of a list, the org in the
+// -rp-id hint) has what a person reads as a password masked too (FuzzConfig
+// found the path "0/:000000@" printed whole).
+func TestProblemsMaskPasswords(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		vars map[string]string
+	}{
+		{"order", map[string]string{"PREENROLL_STORE": "missing/:hunter2secret@/keys.db"}},
+		{"order", map[string]string{"PREENROLL_RP_ID": "a.example.com,u:hunter2secret@b"}},
+		{"order", map[string]string{"PREENROLL_OKTA_ORG": "https://127.0.0.1/#u:hunter2secret@", "PREENROLL_OKTA_TOKEN_FILE": "/nonexistent"}},
+	} {
+		l := newLoader(tc.cmd, io.Discard)
+		cfg, problems := l.resolve(func(k string) string { return tc.vars[k] })
+		problems = append(problems, cfg.check(tc.cmd)...)
+		if len(problems) == 0 {
+			t.Errorf("%v: no problem", tc.vars)
+		}
+		for _, p := range problems {
+			if strings.Contains(p, "hunter2secret") {
+				t.Errorf("%v: problem %q quotes the password", tc.vars, p)
+			}
 		}
 	}
 }
