@@ -229,17 +229,23 @@ func problemText(page string) string {
 
 // TestActionsRefuseBadUserIDs: an action on a user ID no key can have
 // (FuzzHandlers found one that is not UTF-8) is a 400 naming the problem,
-// not the 502 of a failure, and is audited as refused.
+// not the 502 of a failure, and is audited as refused, with the problem.
 func TestActionsRefuseBadUserIDs(t *testing.T) {
 	r := newRig(t, nil)
 	hc := r.signIn("root@example.com")
+	long := strings.Repeat("x", 300)
 	tests := []struct {
 		path, want string
+		audited    AuditEntry // its Action, Target and Detail
 	}{
-		{"/users/%89/retry", "This is not a user ID: user ID is not valid UTF-8."},
-		{"/users/%89/send-pin", "This is not a user ID: user ID is not valid UTF-8."},
-		{"/users/a%01b/delete", "This is not a user ID: user ID &#34;a\\x01b&#34; contains a control character."},
-		{"/users/" + strings.Repeat("x", 300) + "/retry", "This is not a user ID: user ID is 300 bytes, longer than 256."},
+		{"/users/%89/retry", "This is not a user ID: it is not valid UTF-8.",
+			AuditEntry{Action: "retry", Target: "\x89", Detail: "user ID is not valid UTF-8"}},
+		{"/users/%89/send-pin", "This is not a user ID: it is not valid UTF-8.",
+			AuditEntry{Action: "send PIN", Target: "\x89", Detail: "user ID is not valid UTF-8"}},
+		{"/users/a%01b/delete", "This is not a user ID: it contains a control character.",
+			AuditEntry{Action: "delete", Target: "a\x01b", Detail: "user ID contains a control character"}},
+		{"/users/" + long + "/retry", "This is not a user ID: it is 300 bytes, longer than 256.",
+			AuditEntry{Action: "retry", Target: long, Detail: "user ID is 300 bytes, longer than 256"}},
 	}
 	for _, tt := range tests {
 		code, page := r.post(hc, tt.path, url.Values{"confirm": {"yes"}})
@@ -247,9 +253,19 @@ func TestActionsRefuseBadUserIDs(t *testing.T) {
 			t.Errorf("POST %s = %d, want 400 saying %q:\n%s", tt.path, code, tt.want, problemText(page))
 		}
 	}
-	for _, action := range []string{"retry", "send PIN", "delete"} {
-		if !r.auditHas("root@example.com", action, outcomeRefused) {
-			t.Errorf("the refused %s is not audited", action)
+	es, err := r.audit.Recent(t.Context(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[AuditEntry]bool{}
+	for _, e := range es {
+		if e.Who == "root@example.com" && e.Outcome == outcomeRefused {
+			refused[AuditEntry{Action: e.Action, Target: e.Target, Detail: e.Detail}] = true
+		}
+	}
+	for _, tt := range tests {
+		if !refused[tt.audited] {
+			t.Errorf("POST %s: no refused audit entry %+v among %+v", tt.path, tt.audited, refused)
 		}
 	}
 }

@@ -478,12 +478,14 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", ";
 // act runs an action on the user's key and reports it.
 func (c *console) act(w http.ResponseWriter, r *http.Request, s *session, action, done string, do func(ctx context.Context, id string) error) {
 	id := r.PathValue("id")
-	if err := fulfillment.CheckID("user ID", id); err != nil {
-		// No key can have it: the Service's store would refuse it with
-		// an error that is no refusal of the Service's (a 502 below).
-		why := strings.TrimPrefix(err.Error(), "fulfillment: store: ")
-		c.record(r, s, action, id, outcomeRefused, why)
-		c.problem(w, r, s, http.StatusBadRequest, "Not done: "+action, "This is not a user ID: "+why+".")
+	// No key can have an ID CheckID refuses (its error, an *IDError, says
+	// why): refused here, not by the Service, whose store would refuse it
+	// too but whose other checks may come first (Retry's Yubico client)
+	// and answer with a failure.
+	var bad *fulfillment.IDError
+	if err := fulfillment.CheckID("user ID", id); errors.As(err, &bad) {
+		c.record(r, s, action, id, outcomeRefused, "user ID "+bad.Problem)
+		c.problem(w, r, s, http.StatusBadRequest, "Not done: "+action, "This is not a user ID: it "+bad.Problem+".")
 		return
 	}
 	err := do(r.Context(), id)

@@ -104,7 +104,8 @@ var (
 // event can be recorded by a later call: with a Store that is an
 // [EventChecker] (every store of this module) the event is marked only
 // once its order is saved. A malformed event
-// ID is such a failure; a user ID no Okta user can have is rejected.
+// ID is such a failure; a user ID no Okta user can have is rejected. Both
+// errors match ErrInvalidID too.
 // [Service.EventHandler] calls it for each event of a delivery before
 // answering; a program using [Service.QueuedEventHandler] hands the events
 // to a queue whose workers call it.
@@ -114,7 +115,7 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 	}
 	if err := CheckID("user ID", ev.UserID); err != nil {
 		// Not an ID Okta can have: asking would only be answered 404.
-		return s.rejectEvent(ctx, ev, fmt.Errorf("%w: %v", ErrUnknownUser, err))
+		return s.rejectEvent(ctx, ev, fmt.Errorf("%w: %w", ErrUnknownUser, err))
 	}
 	// No per-user lock here: Okta may deliver the event while Order for the
 	// same user is waiting on initiate-fulfillment-request. The store's

@@ -34,7 +34,8 @@ import (
 // record in the Store; unlike [Service.Order], which looks a login up at
 // Okta, it takes no login: a login finds no record (an error
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID.
+// returned, or okta.Client.GetUser to read a login's ID. An ID no store
+// can key ([CheckID]) gets an error matching ErrInvalidID.
 func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 	rec, ctx, unlock, err := s.take(ctx, "retry", userID)
 	if err != nil {
@@ -93,7 +94,8 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 // record in the Store; unlike [Service.Order], which looks a login up at
 // Okta, it takes no login: a login finds no record (an error
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID.
+// returned, or okta.Client.GetUser to read a login's ID. An ID no store
+// can key ([CheckID]) gets an error matching ErrInvalidID.
 func (s *Service) Delete(ctx context.Context, userID string) error {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
@@ -139,7 +141,8 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 // record in the Store; unlike [Service.Order], which looks a login up at
 // Okta, it takes no login: a login finds no record (an error
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID.
+// returned, or okta.Client.GetUser to read a login's ID. An ID no store
+// can key ([CheckID]) gets an error matching ErrInvalidID.
 func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
@@ -180,7 +183,8 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 // record in the Store; unlike [Service.Order], which looks a login up at
 // Okta, it takes no login: a login finds no record (an error
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID.
+// returned, or okta.Client.GetUser to read a login's ID. An ID no store
+// can key ([CheckID]) gets an error matching ErrInvalidID.
 func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
@@ -211,7 +215,8 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 // record in the Store; unlike [Service.Order], which looks a login up at
 // Okta, it takes no login: a login finds no record (an error
 // wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID.
+// returned, or okta.Client.GetUser to read a login's ID. An ID no store
+// can key ([CheckID]) gets an error matching ErrInvalidID.
 func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
 	rec, ctx, unlock, err := s.take(ctx, "check", userID)
 	if err != nil {

@@ -674,7 +674,8 @@ func TestRefusedHookLogPaced(t *testing.T) {
 // Okta ID or login can be (blank, too long, control characters, white
 // space around it) before asking Okta (offlineConfig's Okta fails every
 // call: a ValidationError says none was made), and quote at most 32 bytes
-// of it.
+// of it. A user no store can key (CheckID) matches ErrInvalidID too; a
+// blank one or one with white space around it does not.
 func TestOrderChecksUserFirst(t *testing.T) {
 	t.Parallel()
 	svc, err := New(offlineConfig(t))
@@ -683,21 +684,25 @@ func TestOrderChecksUserFirst(t *testing.T) {
 	}
 	long := strings.Repeat("a", MaxIDLen+1)
 	for _, tc := range []struct {
-		user string
-		want FieldError
+		user      string
+		want      FieldError
+		invalidID bool // errors.Is(err, ErrInvalidID)
 	}{
-		{"", FieldError{Field: "userId", Problem: "required"}},
-		{"   ", FieldError{Field: "userId", Problem: "required", Value: "   "}},
-		{long, FieldError{Field: "userId", Problem: "is 257 bytes, longer than 256", Value: strings.Repeat("a", 32) + "…"}},
-		{"jan\x00@example.com", FieldError{Field: "userId", Problem: "contains a control character", Value: "jan\x00@example.com"}},
-		{" jan@example.com", FieldError{Field: "userId", Problem: "leading or trailing white space", Value: " jan@example.com"}},
-		{"\xffjan", FieldError{Field: "userId", Problem: "is not valid UTF-8", Value: "\xffjan"}},
+		{"", FieldError{Field: "userId", Problem: "required"}, true},
+		{"   ", FieldError{Field: "userId", Problem: "required", Value: "   "}, false},
+		{long, FieldError{Field: "userId", Problem: "is 257 bytes, longer than 256", Value: strings.Repeat("a", 32) + "…"}, true},
+		{"jan\x00@example.com", FieldError{Field: "userId", Problem: "contains a control character", Value: "jan\x00@example.com"}, true},
+		{" jan@example.com", FieldError{Field: "userId", Problem: "leading or trailing white space", Value: " jan@example.com"}, false},
+		{"\xffjan", FieldError{Field: "userId", Problem: "is not valid UTF-8", Value: "\xffjan"}, true},
 	} {
 		_, err := svc.Order(t.Context(), tc.user)
 		var ve *ValidationError
 		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidOrder) {
 			t.Errorf("Order(%q) = %v, want a *ValidationError wrapping ErrInvalidOrder", tc.user, err)
 			continue
+		}
+		if got := errors.Is(err, ErrInvalidID); got != tc.invalidID {
+			t.Errorf("Order(%q): errors.Is(err, ErrInvalidID) = %v, want %v", tc.user, got, tc.invalidID)
 		}
 		if diff := cmp.Diff([]FieldError{tc.want}, ve.Fields); diff != "" {
 			t.Errorf("Order(%q) fields (-want +got):\n%s", tc.user, diff)
@@ -712,8 +717,53 @@ func TestOrderChecksUserFirst(t *testing.T) {
 		} else if diff := cmp.Diff([]FieldError{tc.want}, ve.Fields); diff != "" {
 			t.Errorf("OrderBatch(%q) fields (-want +got):\n%s", tc.user, diff)
 		}
+		if got := errors.Is(rep.Invalid[0].Err, ErrInvalidID); got != tc.invalidID {
+			t.Errorf("OrderBatch(%q): errors.Is(invalid, ErrInvalidID) = %v, want %v", tc.user, got, tc.invalidID)
+		}
 	}
 }
+
+// TestUserIDMethodsRefuseInvalidIDs: every Service method that takes a
+// user ID (or an event naming one) refuses one no store can key with an
+// error matching ErrInvalidID, through which errors.As finds the
+// *IDError naming it, and makes no call (offlineConfig's Okta and Yubico
+// fail every one: such an error would not match).
+func TestUserIDMethodsRefuseInvalidIDs(t *testing.T) {
+	t.Parallel()
+	svc, err := New(offlineConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, id := range []string{"", "00u\x00", "00u\xff", strings.Repeat("u", MaxIDLen+1)} {
+		_, recordEventErr := svc.RecordEvent(ctx, HookEvent{ID: "evt-1", UserID: id})
+		for _, tc := range []struct {
+			call string
+			err  error
+			what string // the IDError's What
+		}{
+			{"Status", second(svc.Status(ctx, id)), "user ID"},
+			{"Retry", second(svc.Retry(ctx, id)), "user ID"},
+			{"Check", second(svc.Check(ctx, id)), "user ID"},
+			{"Delete", svc.Delete(ctx, id), "user ID"},
+			{"ResendPIN", svc.ResendPIN(ctx, id), "user ID"},
+			{"RecordEvent of its user", recordEventErr, "user ID"},
+			{"RecordEvent of its event ID", second(svc.RecordEvent(ctx, HookEvent{ID: id, UserID: "00u1"})), "event ID"},
+		} {
+			var ie *IDError
+			if !errors.Is(tc.err, ErrInvalidID) || !errors.As(tc.err, &ie) {
+				t.Errorf("%s(%q) = %v, want an error matching ErrInvalidID with an *IDError", tc.call, id, tc.err)
+				continue
+			}
+			if ie.What != tc.what || ie.ID != id {
+				t.Errorf("%s(%q): IDError names %s %q, want %s %q", tc.call, id, ie.What, ie.ID, tc.what, id)
+			}
+		}
+	}
+}
+
+// second returns the error of a call that returns a value and an error.
+func second[V any](_ V, err error) error { return err }
 
 // TestListChecksQuery: a status that is none of the five is an error
 // naming it, not an empty list.

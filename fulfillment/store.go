@@ -26,6 +26,12 @@ var (
 	// record already exists when the caller passed version 0). Read the
 	// record again and redo the change.
 	ErrVersionConflict = errors.New("fulfillment: record version conflict")
+	// ErrInvalidID means an ID (a user's, an event's, a document's or its
+	// collection's) is one no store can key: every error of [CheckID]
+	// matches it (an [*IDError] says why), and so does every error a
+	// Store of this module, or a [Service] method taking a user ID, returns
+	// for such an ID.
+	ErrInvalidID = errors.New("fulfillment: invalid ID")
 )
 
 // Step is where a [Record] stands inside its [Status], one remote call at a
@@ -532,17 +538,37 @@ const MaxIDLen = 256
 // in the error ("user ID", "event ID"). Every Store applies it, so an ID one
 // store accepts every store accepts: not empty, at most [MaxIDLen] bytes,
 // valid UTF-8 and free of control characters (NUL included: PostgreSQL
-// text cannot hold it).
+// text cannot hold it). Its error is an [*IDError], which matches
+// [ErrInvalidID].
 func CheckID(what, id string) error {
-	switch p := idProblem(id); {
-	case p == "":
-		return nil
-	case id == "" || !utf8.ValidString(id) || len(id) > MaxIDLen:
-		return fmt.Errorf("fulfillment: store: %s %s", what, p) // not quoted: nothing, garbage, or too long
-	default:
-		return fmt.Errorf("fulfillment: store: %s %q %s", what, id, p)
+	if p := idProblem(id); p != "" {
+		return &IDError{What: what, ID: id, Problem: p}
 	}
+	return nil
 }
+
+// IDError is the error of [CheckID]: an ID no [Store] can key, and why. It
+// matches [ErrInvalidID] (errors.Is); errors.As finds it in the error of
+// every Store of this module and of the [Service] methods taking a user ID,
+// for a caller who shows the reason to a person.
+type IDError struct {
+	What    string // what the ID is: "user ID", "event ID", "document ID", ...
+	ID      string // the ID as given
+	Problem string // why it is refused: "is empty", "contains a control character", ...
+}
+
+// Error reads `fulfillment: store: user ID "a\x01" contains a control
+// character`; an ID that is empty, not UTF-8 or too long is not quoted
+// (`fulfillment: store: user ID is not valid UTF-8`).
+func (e *IDError) Error() string {
+	if e.ID == "" || !utf8.ValidString(e.ID) || len(e.ID) > MaxIDLen {
+		return fmt.Sprintf("fulfillment: store: %s %s", e.What, e.Problem) // not quoted: nothing, garbage, or too long
+	}
+	return fmt.Sprintf("fulfillment: store: %s %q %s", e.What, e.ID, e.Problem)
+}
+
+// Unwrap returns [ErrInvalidID].
+func (e *IDError) Unwrap() error { return ErrInvalidID }
 
 // idProblem says why id can key no record ("is empty", "contains a
 // control character", ...), or returns "": the rule of [CheckID], and of

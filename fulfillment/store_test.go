@@ -550,3 +550,40 @@ func TestListPages(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckID: CheckID's texts (quoting the ID only when it is printable
+// and short), and every error matches ErrInvalidID through an *IDError
+// that names the ID and the problem.
+func TestCheckID(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("u", fulfillment.MaxIDLen+1)
+	for _, tc := range []struct {
+		what, id string
+		want     string // the error's text; "" for none
+		problem  string
+	}{
+		{"user ID", "00u1", "", ""},
+		{"user ID", strings.Repeat("u", fulfillment.MaxIDLen), "", ""},
+		{"user ID", "", "fulfillment: store: user ID is empty", "is empty"},
+		{"event ID", "evt\x00", `fulfillment: store: event ID "evt\x00" contains a control character`, "contains a control character"},
+		{"document ID", "d\n1", `fulfillment: store: document ID "d\n1" contains a control character`, "contains a control character"},
+		{"user ID", "00u\xff", "fulfillment: store: user ID is not valid UTF-8", "is not valid UTF-8"},
+		{"user ID", long, "fulfillment: store: user ID is 257 bytes, longer than 256", "is 257 bytes, longer than 256"},
+	} {
+		err := fulfillment.CheckID(tc.what, tc.id)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("CheckID(%q, %q) = %v, want nil", tc.what, tc.id, err)
+			}
+			continue
+		}
+		var ie *fulfillment.IDError
+		if err == nil || err.Error() != tc.want || !errors.Is(err, fulfillment.ErrInvalidID) || !errors.As(err, &ie) {
+			t.Errorf("CheckID(%q, %q) = %v, want %q matching ErrInvalidID with an *IDError", tc.what, tc.id, err, tc.want)
+			continue
+		}
+		if diff := cmp.Diff(fulfillment.IDError{What: tc.what, ID: tc.id, Problem: tc.problem}, *ie); diff != "" {
+			t.Errorf("CheckID(%q, %q): IDError (-want +got):\n%s", tc.what, tc.id, diff)
+		}
+	}
+}

@@ -29,10 +29,13 @@ func (e FieldError) Error() string {
 }
 
 // ValidationError holds every problem a Validate method found. It wraps
-// ErrInvalidShipping or ErrInvalidOrder, by what was validated.
+// ErrInvalidShipping or ErrInvalidOrder, by what was validated. The one
+// [Service.Order] and [Service.OrderBatch] give a user that no store can
+// key (see [CheckID]) matches [ErrInvalidID] too.
 type ValidationError struct {
-	Fields []FieldError // every problem, in field order
-	kind   error
+	Fields    []FieldError // every problem, in field order
+	kind      error
+	invalidID bool // the user ID is one CheckID refuses: Is(ErrInvalidID)
 }
 
 // Error lists every problem, separated by semicolons.
@@ -56,6 +59,11 @@ func (e *ValidationError) Error() string {
 
 // Unwrap returns ErrInvalidShipping or ErrInvalidOrder.
 func (e *ValidationError) Unwrap() error { return e.kind }
+
+// Is reports whether target is [ErrInvalidID] and e refuses a user ID that
+// no store can key, so that an Order with such a user matches it as a
+// Store's error for the same ID does.
+func (e *ValidationError) Is(target error) bool { return e.invalidID && target == ErrInvalidID }
 
 // Field returns the problem reported for field, if any.
 func (e *ValidationError) Field(field string) (FieldError, bool) {
@@ -201,9 +209,11 @@ func truncateID(s string) string {
 // asked for it: a *ValidationError wrapping ErrInvalidOrder for field
 // "userId", or nil. An ID the store could not key ([CheckID]'s rule,
 // idProblem) is refused here, not by an Okta round trip whose error would
-// quote it.
+// quote it, and its error matches ErrInvalidID too; a blank key or one
+// with white space around it is a key a store could hold, and does not.
 func checkUserKey(key string) error {
 	problem := idProblem(key)
+	invalidID := problem != ""
 	switch {
 	case strings.TrimSpace(key) == "":
 		problem = "required"
@@ -213,7 +223,7 @@ func checkUserKey(key string) error {
 	default:
 		return nil
 	}
-	return &ValidationError{Fields: []FieldError{{Field: "userId", Problem: problem, Value: truncateValue(key)}}, kind: ErrInvalidOrder}
+	return &ValidationError{Fields: []FieldError{{Field: "userId", Problem: problem, Value: truncateValue(key)}}, kind: ErrInvalidOrder, invalidID: invalidID}
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }

@@ -59,8 +59,9 @@ func SampleRecord(userID string) fulfillment.Record {
 // gives back what it was put, Version excepted, and stamps no time of its
 // own: the Service sets CreatedAt and UpdatedAt on its clock), the
 // compare-and-swap of Put (sequential and from many goroutines at once,
-// creates included), history that only grows, validation of IDs and
-// records, copies that do not share memory with the store, List's filters,
+// creates included), history that only grows, validation of IDs (an
+// invalid one's error matches fulfillment.ErrInvalidID and holds a
+// *fulfillment.IDError) and records, copies that do not share memory with the store, List's filters,
 // order and paging, event de-duplication (also concurrent), lease hand-over
 // between two instances, a next check (Record.NextCheck) written alone, the
 // due index (fulfillment.DueLister: the records due at a time, by

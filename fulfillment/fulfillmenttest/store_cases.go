@@ -28,6 +28,7 @@ var storeCases = []storeCase{
 	{"CompareAndSwap", storeCompareAndSwap},
 	{"HistoryOnlyGrows", storeHistoryOnlyGrows},
 	{"Invalid", storeInvalid},
+	{"InvalidID", storeInvalidID},
 	{"Isolation", storeIsolation},
 	{"List", storeList},
 	{"ListByteOrder", storeListByteOrder},
@@ -194,6 +195,57 @@ func storeInvalid(t *testing.T, s fulfillment.Store) {
 		t.Errorf("Put of a %d-byte user ID: %v", fulfillment.MaxIDLen, err)
 	}
 }
+
+// storeInvalidID checks that an ID no store can key ([fulfillment.CheckID])
+// is refused with an error matching [fulfillment.ErrInvalidID], through
+// which errors.As finds the [*fulfillment.IDError] naming it; and that a
+// record refused for something else (no status) does not match it.
+func storeInvalidID(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	checker, _ := s.(fulfillment.EventChecker)
+	for _, tc := range []struct {
+		name string
+		id   string
+		want string // the IDError's Problem
+	}{
+		{"empty", "", "is empty"},
+		{"NUL", "00u\x00", "contains a control character"},
+		{"newline", "00u\n1", "contains a control character"},
+		{"not UTF-8", "00u\xff", "is not valid UTF-8"},
+		{"too long", strings.Repeat("u", fulfillment.MaxIDLen+1), fmt.Sprintf("is %d bytes, longer than %d", fulfillment.MaxIDLen+1, fulfillment.MaxIDLen)},
+	} {
+		calls := []struct {
+			call, what string
+			err        error
+		}{
+			{"Get", "user ID", second(s.Get(ctx, tc.id))},
+			{"Put", "user ID", second(s.Put(ctx, fulfillment.Record{UserID: tc.id, Status: fulfillment.FulfillmentStarted}))},
+			{"MarkEvent", "event ID", second(s.MarkEvent(ctx, tc.id, storeT0))},
+		}
+		if checker != nil {
+			calls = append(calls, struct {
+				call, what string
+				err        error
+			}{"EventMarked", "event ID", second(checker.EventMarked(ctx, tc.id))})
+		}
+		for _, c := range calls {
+			var ie *fulfillment.IDError
+			if !errors.Is(c.err, fulfillment.ErrInvalidID) || !errors.As(c.err, &ie) {
+				t.Errorf("%s of a %s ID: error = %v, want one matching fulfillment.ErrInvalidID with a *fulfillment.IDError", c.call, tc.name, c.err)
+				continue
+			}
+			if diff := cmp.Diff(fulfillment.IDError{What: c.what, ID: tc.id, Problem: tc.want}, *ie); diff != "" {
+				t.Errorf("%s of a %s ID: IDError (-want +got):\n%s", c.call, tc.name, diff)
+			}
+		}
+	}
+	if _, err := s.Put(ctx, fulfillment.Record{UserID: "00u1"}); err == nil || errors.Is(err, fulfillment.ErrInvalidID) {
+		t.Errorf("Put of a record without a status: error = %v, want a validation error not matching fulfillment.ErrInvalidID", err)
+	}
+}
+
+// second returns the error of a call that returns a value and an error.
+func second[V any](_ V, err error) error { return err }
 
 // storeIsolation checks that records a caller passes to Put or gets from
 // Put and Get share no memory with the store.

@@ -252,8 +252,9 @@ func docCompareAndSwap(t *testing.T, s fulfillment.DocumentStore) {
 // docInvalid checks that documents, collections and IDs that are empty,
 // too long, not UTF-8 or carry control characters, a negative version, a
 // Created outside 1678–2262 and data over [fulfillment.MaxDocumentSize]
-// are refused with a validation error (not a conflict, nor "not found")
-// and store nothing; and that a collection and ID of
+// are refused with a validation error (not a conflict, nor "not found";
+// GetDocument, ListDocuments and DeleteDocuments of a bad collection or
+// ID, one matching [fulfillment.ErrInvalidID]) and store nothing; and that a collection and ID of
 // [fulfillment.MaxIDLen] bytes are accepted.
 func docInvalid(t *testing.T, s fulfillment.DocumentStore) {
 	ctx := t.Context()
@@ -297,16 +298,16 @@ func docInvalid(t *testing.T, s fulfillment.DocumentStore) {
 		{"", "d1"}, {"test.invalid", ""}, {long, "d1"}, {"test.invalid", long},
 		{"test\tinvalid", "d1"}, {"test.invalid", "d\x001"}, {"test\xff", "d1"},
 	} {
-		if _, err := s.GetDocument(ctx, name.collection, name.id); err == nil || errors.Is(err, fulfillment.ErrDocumentNotFound) {
-			t.Errorf("GetDocument(%q, %q) error = %v, want a validation error", name.collection, name.id, err)
+		if _, err := s.GetDocument(ctx, name.collection, name.id); !errors.Is(err, fulfillment.ErrInvalidID) {
+			t.Errorf("GetDocument(%q, %q) error = %v, want one matching fulfillment.ErrInvalidID", name.collection, name.id, err)
 		}
 	}
 	for _, c := range []string{"", long, "test\ninvalid", "test\xff"} {
-		if _, err := s.ListDocuments(ctx, c, 0); err == nil {
-			t.Errorf("ListDocuments(%q) succeeded, want a validation error", c)
+		if _, err := s.ListDocuments(ctx, c, 0); !errors.Is(err, fulfillment.ErrInvalidID) {
+			t.Errorf("ListDocuments(%q) error = %v, want one matching fulfillment.ErrInvalidID", c, err)
 		}
-		if _, err := s.DeleteDocuments(ctx, c, docT0); err == nil {
-			t.Errorf("DeleteDocuments(%q) succeeded, want a validation error", c)
+		if _, err := s.DeleteDocuments(ctx, c, docT0); !errors.Is(err, fulfillment.ErrInvalidID) {
+			t.Errorf("DeleteDocuments(%q) error = %v, want one matching fulfillment.ErrInvalidID", c, err)
 		}
 	}
 	longest := fulfillment.Document{Collection: strings.Repeat("c", fulfillment.MaxIDLen), ID: strings.Repeat("i", fulfillment.MaxIDLen), Created: docT0}
