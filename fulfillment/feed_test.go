@@ -317,8 +317,7 @@ func TestChangeFeedRestarts(t *testing.T) {
 // feed already listens, and no delivery runs, gets its Resync from
 // Subscribe itself.
 func TestSubscribeLaterGetsResyncAtOnce(t *testing.T) {
-	store, listened := listenedStore()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook())
+	w, listened, _ := feedWorld(t)
 	first := subscribe(t, w.Service)
 	first.resync()
 	bounded(t, listened, "the feed listens") // its delivery of the Resync has ended
@@ -484,6 +483,41 @@ func bounded(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// await runs call in a goroutine of its own and returns its error, and
+// fails the test if call has not returned after 30 s: it deadlocked (a
+// subscriber waiting for itself, say), and the test must not hang with it.
+func await(t *testing.T, what string, call func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second): // bounds a deadlock, never reached when it works
+		t.Fatalf("%s: no return after 30 s (deadlocked?)", what)
+		return nil
+	}
+}
+
+// feedWorld starts a World on a listenedStore, without the event hook,
+// with an employee ([fulfillmenttest.Employee]) of each name. It returns
+// the World, the store's listened, and the employees' Okta IDs, in the
+// order of names.
+func feedWorld(t *testing.T, names ...string) (w *fulfillmenttest.World, listened <-chan struct{}, ids []string) {
+	t.Helper()
+	store, listened := listenedStore()
+	users := make([]fulfillmenttest.User, len(names))
+	for i, name := range names {
+		users[i] = fulfillmenttest.Employee(name)
+	}
+	w = fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
+		fulfillmenttest.WithUsers(users...))
+	for _, name := range names {
+		ids = append(ids, w.User(name+"@example.com").ID)
+	}
+	return w, listened, ids
+}
+
 // TestSubscriberOrdersFromFn: a subscriber that orders for another user
 // from fn (a Put of the Service while a delivery runs, in the goroutine
 // that delivers) does not wait for itself; the changes of its order are
@@ -491,10 +525,8 @@ func bounded(t *testing.T, ch <-chan struct{}, what string) {
 // in the order the Service stored them.
 func TestSubscriberOrdersFromFn(t *testing.T) {
 	ctx := t.Context()
-	store, listened := listenedStore()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo")))
-	ada, bo := w.User("ada@example.com").ID, w.User("bo@example.com").ID
+	w, listened, ids := feedWorld(t, "ada", "bo")
+	ada, bo := ids[0], ids[1]
 	var got []fulfillment.RecordChange // appended by one delivery at a time
 	var orderErr error
 	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // until the test ends: a cancel would wait on a deadlock
@@ -507,14 +539,12 @@ func TestSubscriberOrdersFromFn(t *testing.T) {
 		}
 	})
 	bounded(t, listened, "the feed listens")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, err := w.Service.Order(ctx, ada); err != nil {
-			t.Error(err)
-		}
-	}()
-	bounded(t, done, "ada's order, whose subscriber orders for bo")
+	if err := await(t, "ada's order, whose subscriber orders for bo", func() error {
+		_, err := w.Service.Order(ctx, ada)
+		return err
+	}); err != nil {
+		t.Error(err)
+	}
 	if orderErr != nil {
 		t.Errorf("bo's order from fn: %v", orderErr)
 	}
@@ -532,10 +562,8 @@ func TestSubscriberOrdersFromFn(t *testing.T) {
 // subscriber goes on getting them.
 func TestSubscriberCancelsFromFn(t *testing.T) {
 	ctx := t.Context()
-	store, listened := listenedStore()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada"), fulfillmenttest.Employee("bo")))
-	ada, bo := w.User("ada@example.com").ID, w.User("bo@example.com").ID
+	w, listened, ids := feedWorld(t, "ada", "bo")
+	ada, bo := ids[0], ids[1]
 	var quitter, stayer []fulfillment.RecordChange
 	var cancel func()
 	cancel = w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) {
@@ -550,16 +578,16 @@ func TestSubscriberCancelsFromFn(t *testing.T) {
 		}
 	})
 	bounded(t, listened, "the feed listens")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	if err := await(t, "the orders, whose first change's subscriber cancels", func() error {
+		var errs []error
 		for _, id := range []string{ada, bo} {
-			if _, err := w.Service.Order(ctx, id); err != nil {
-				t.Error(err)
-			}
+			_, err := w.Service.Order(ctx, id)
+			errs = append(errs, err)
 		}
-	}()
-	bounded(t, done, "the orders, whose first change's subscriber cancels")
+		return errors.Join(errs...)
+	}); err != nil {
+		t.Error(err)
+	}
 	if diff := cmp.Diff([]step{{ada, "ada@example.com", fulfillment.StepInitiating, false}}, steps(t, quitter, "")); diff != "" {
 		t.Errorf("changes of the subscriber that cancelled (-want +got):\n%s", diff)
 	}
@@ -578,10 +606,8 @@ func TestSubscriberCancelsFromFn(t *testing.T) {
 // (an order delivers its changes once it has released the record).
 func TestSubscriberSubscribesFromFn(t *testing.T) {
 	ctx := t.Context()
-	store, listened := listenedStore()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
-	ada := w.User("ada@example.com").ID
+	w, listened, ids := feedWorld(t, "ada")
+	ada := ids[0]
 	var later []fulfillment.RecordChange
 	var subscribed bool
 	w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { // both until the test ends
@@ -592,14 +618,12 @@ func TestSubscriberSubscribesFromFn(t *testing.T) {
 		w.Service.Subscribe(ctx, func(c fulfillment.RecordChange) { later = append(later, c) })
 	})
 	bounded(t, listened, "the feed listens")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, err := w.Service.Order(ctx, ada); err != nil {
-			t.Error(err)
-		}
-	}()
-	bounded(t, done, "the order, whose first change's subscriber subscribes")
+	if err := await(t, "the order, whose first change's subscriber subscribes", func() error {
+		_, err := w.Service.Order(ctx, ada)
+		return err
+	}); err != nil {
+		t.Error(err)
+	}
 	if err := w.Service.Delete(ctx, ada); err != nil {
 		t.Fatal(err)
 	}

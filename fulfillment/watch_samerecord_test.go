@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -13,19 +12,6 @@ import (
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
-
-// returned waits for the error a call sends on ch, and fails the test
-// after a few seconds: the call deadlocked.
-func returned(t *testing.T, ch <-chan error, what string) error {
-	t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(5 * time.Second): // bounds a deadlock, never reached when it works
-		t.Fatalf("%s: no return after 5 s (deadlocked?)", what)
-		return nil
-	}
-}
 
 // TestSubscriberRetriesFromFn: Okta refuses ada's order (403), and the
 // record errors. A subscriber told of FULFILLMENT_ERRORED retries the
@@ -35,10 +21,8 @@ func returned(t *testing.T, ch <-chan error, what string) error {
 // Retry's changes are delivered after fn returns, before Order returns.
 func TestSubscriberRetriesFromFn(t *testing.T) {
 	ctx := t.Context()
-	store, listened := listenedStore()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
-	ada := w.User("ada@example.com").ID
+	w, listened, ids := feedWorld(t, "ada")
+	ada := ids[0]
 	if err := w.Okta.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "POST",
 		PathPrefix: "/webauthn-registration/api/v1/initiate-fulfillment-request", Status: 403}); err != nil {
 		t.Fatal(err)
@@ -58,9 +42,10 @@ func TestSubscriberRetriesFromFn(t *testing.T) {
 		}
 	})
 	bounded(t, listened, "the feed listens")
-	done := make(chan error, 1)
-	go func() { _, err := w.Service.Order(ctx, ada); done <- err }()
-	if err := returned(t, done, "ada's order, whose subscriber retries it"); err == nil {
+	if err := await(t, "ada's order, whose subscriber retries it", func() error {
+		_, err := w.Service.Order(ctx, ada)
+		return err
+	}); err == nil {
 		t.Error("Order succeeded; want Okta's 403")
 	}
 	if retries != 1 || retryErr != nil {
@@ -108,10 +93,8 @@ func TestSubscriberRetriesFromFn(t *testing.T) {
 // deleted record, its changes delivered before Delete returns.
 func TestSubscriberOrdersSameUserFromFn(t *testing.T) {
 	ctx := t.Context()
-	store, listened := listenedStore()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
-	ada := w.User("ada@example.com").ID
+	w, listened, ids := feedWorld(t, "ada")
+	ada := ids[0]
 	var got []fulfillment.RecordChange // appended by one delivery at a time
 	var again fulfillment.Record
 	var orderErr error
@@ -132,9 +115,9 @@ func TestSubscriberOrdersSameUserFromFn(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = nil
-	done := make(chan error, 1)
-	go func() { done <- w.Service.Delete(ctx, ada) }()
-	if err := returned(t, done, "ada's Delete, whose subscriber orders for ada again"); err != nil {
+	if err := await(t, "ada's Delete, whose subscriber orders for ada again", func() error {
+		return w.Service.Delete(ctx, ada)
+	}); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	if orders != 1 || orderErr != nil {
@@ -158,10 +141,8 @@ func TestSubscriberOrdersSameUserFromFn(t *testing.T) {
 // before RecordEvent returns, not left queued for a later write.
 func TestSubscribeEventDeliveredBeforeReturn(t *testing.T) {
 	ctx := t.Context()
-	store, listened := listenedStore()
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")))
-	ada := w.User("ada@example.com").ID
+	w, listened, ids := feedWorld(t, "ada")
+	ada := ids[0]
 	log := subscribe(t, w.Service)
 	bounded(t, listened, "the feed listens")
 	log.resync()
@@ -224,9 +205,10 @@ func TestSubscribeStorePanicUnderLock(t *testing.T) {
 	}
 	log.empty()
 	store.panics.Store(false)
-	done := make(chan error, 1)
-	go func() { _, err := w.Service.Status(ctx, ada); done <- err }()
-	if err := returned(t, done, "Status after the panic"); err != nil {
+	if err := await(t, "Status after the panic", func() error {
+		_, err := w.Service.Status(ctx, ada)
+		return err
+	}); err != nil {
 		t.Errorf("Status after the panic: %v", err)
 	}
 }
@@ -263,9 +245,10 @@ func TestSubscriberRetriesFromFnDuringSync(t *testing.T) {
 			}
 		}
 	})
-	done := make(chan error, 1)
-	go func() { _, err := w.Service.Sync(ctx); done <- err }()
-	if err := returned(t, done, "a Sync pass whose subscriber retries ada"); err != nil {
+	if err := await(t, "a Sync pass whose subscriber retries ada", func() error {
+		_, err := w.Service.Sync(ctx)
+		return err
+	}); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
 	mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/preenroll/preenroll/fulfillment"
-	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 )
 
 // TestSubscriberCallsSameRecordUnderLoad: a subscriber that reads the
@@ -21,17 +20,13 @@ import (
 // change is left queued).
 func TestSubscriberCallsSameRecordUnderLoad(t *testing.T) {
 	ctx := t.Context()
-	store, listened := listenedStore()
-	var users []fulfillmenttest.User
-	var logins []string
+	var names, logins []string
 	for i := range 6 {
-		name := fmt.Sprintf("user%d", i)
-		users = append(users, fulfillmenttest.Employee(name))
-		logins = append(logins, name+"@example.com")
+		names = append(names, fmt.Sprintf("user%d", i))
+		logins = append(logins, names[i]+"@example.com")
 	}
-	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
-		fulfillmenttest.WithUsers(append(users, fulfillmenttest.Employee("zed"))...))
-	zed := w.User("zed@example.com").ID
+	w, listened, ids := feedWorld(t, append(names, "zed")...)
+	zed := ids[len(names)]
 	cfg := w.Config
 	cfg.Rand = nil                     // a source of its own
 	other, err := fulfillment.New(cfg) // a second instance: shares the store and the fakes
@@ -62,8 +57,7 @@ func TestSubscriberCallsSameRecordUnderLoad(t *testing.T) {
 		}
 	})
 	bounded(t, listened, "the feed listens")
-	done := make(chan error, 1)
-	go func() {
+	if err := await(t, "orders and passes whose subscriber reads each record", func() error {
 		var g errgroup.Group
 		for i, l := range logins {
 			svc := w.Service
@@ -79,9 +73,8 @@ func TestSubscriberCallsSameRecordUnderLoad(t *testing.T) {
 			g.Go(func() error { _, err := w.Service.Sync(ctx); return err })
 			g.Go(func() error { _, err := other.Sync(ctx); return err })
 		}
-		done <- g.Wait()
-	}()
-	if err := returned(t, done, "orders and passes whose subscriber reads each record"); err != nil {
+		return g.Wait()
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// The other instance orders for zed: once its change comes through
