@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -196,12 +195,14 @@ type Key struct {
 // YubiKey 5 NFC with firmware 5.7.1 (FIPS models default to 5.7.4, the
 // FIPS 140-3 release, with alwaysUv on and an 8-character minimum PIN), a random serial, no FIDO PIN, the
 // default PIV PIN/PUK/management key, attesting under [DefaultFIDOCA] and
-// [DefaultPIVCA].
+// [DefaultPIVCA]. An invalid option is an error, and so is a nil one (a
+// caller's bug, not a default): "simulator: option 1 is nil" names its
+// index in opts, from 0.
 func New(opts ...Option) (*Key, error) {
 	c := config{model: YubiKey5NFC, rand: rand.Reader, now: time.Now, transport: TransportUSB}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			return nil, errors.New("simulator: nil option")
+			return nil, fmt.Errorf("simulator: option %d is nil", i)
 		}
 		if err := o(&c); err != nil {
 			return nil, err

@@ -168,7 +168,9 @@ func (r keyRand) Read(b []byte) (int, error) {
 	return r.k.env.rand.Read(b)
 }
 
-// NewPlatform returns a platform in front of k.
+// NewPlatform returns a platform in front of k. It has no error to
+// return, and its options ignore what they cannot use: a nil option is
+// skipped, as if it were not given ([New] refuses one).
 func NewPlatform(k *Key, opts ...PlatformOption) *Platform {
 	p := &Platform{key: k}
 	if k != nil {

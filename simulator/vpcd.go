@@ -110,7 +110,8 @@ type VPCD struct {
 // NewVPCD returns a bridge that will dial the vpcd reader at addr (host:port,
 // e.g. [DefaultVPCDAddr]) and serve k there once [VPCD.Serve] runs. It
 // returns an error when addr is not host:port, k is nil or an option is
-// invalid.
+// invalid or nil ("simulator: vpcd: option 1 is nil" names its index in
+// opts, from 0).
 func NewVPCD(addr string, k *Key, opts ...VPCDOption) (*VPCD, error) {
 	if k == nil {
 		return nil, errors.New("simulator: vpcd: nil key")
@@ -128,9 +129,9 @@ func newVPCD(addr string, card vpcdCard, opts ...VPCDOption) (*VPCD, error) {
 		logger:     slog.New(slog.DiscardHandler),
 		dial:       (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}
-	for _, opt := range opts {
+	for i, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("simulator: vpcd: nil option")
+			return nil, fmt.Errorf("simulator: vpcd: option %d is nil", i)
 		}
 		if err := opt(&cfg); err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -166,16 +167,32 @@ func WithoutEventHook() Option { return func(s *settings) { s.noHook = true } }
 // New starts a World for t: the fake Yubico, the fake Okta org on
 // Yubico's clock and trusting the simulated keys' attestation roots, the
 // Service with clients to both, and (unless [WithoutEventHook]) the
-// Service's event hook registered at Okta. Start-up failures fail t. The
-// World is closed at the end of the test when t has a Cleanup method;
-// otherwise call [World.Close].
+// Service's event hook registered at Okta. Start-up failures fail t, and
+// so does a nil option (a caller's bug, not a default): "fulfillmenttest:
+// option 1 is nil" names its index in opts, from 0; a nil option given to
+// [WithOkta] or [WithYubico] is named by its index among the options of
+// every call of that function, in order. The World is closed at the end
+// of the test when t has a Cleanup method; otherwise call [World.Close].
 func New(t TB, opts ...Option) *World {
 	t.Helper()
+	w := &World{tb: t, logins: map[string]string{}}
 	s := settings{seed: 1, httpTimeout: 30 * time.Second}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			t.Fatalf("fulfillmenttest: option %d is nil", i)
+			return w // for a t whose Fatalf returns: nothing started
+		}
 		o(&s)
 	}
-	w := &World{tb: t, logins: map[string]string{}}
+	// Named here: the fakes' Start would count the World's own options too.
+	if i := slices.IndexFunc(s.okta, func(o oktatest.Option) bool { return o == nil }); i >= 0 {
+		t.Fatalf("fulfillmenttest: WithOkta: option %d is nil", i)
+		return w
+	}
+	if i := slices.IndexFunc(s.yubico, func(o yubicotest.Option) bool { return o == nil }); i >= 0 {
+		t.Fatalf("fulfillmenttest: WithYubico: option %d is nil", i)
+		return w
+	}
 	if c, ok := t.(interface{ Cleanup(func()) }); ok {
 		c.Cleanup(w.Close)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
@@ -174,6 +175,40 @@ func TestFailuresSayWhy(t *testing.T) {
 			tc.run(w)
 			if !strings.Contains(r.msg, tc.want) || !strings.HasPrefix(r.msg, "fulfillmenttest: ") {
 				t.Errorf("failure %q, want one containing %q", r.msg, tc.want)
+			}
+		})
+	}
+}
+
+// TestNilOption: a nil option fails the test before anything starts,
+// named by its index: in New's options, or among those given to WithOkta
+// or WithYubico (not counting the World's own options before them, as the
+// fakes' Start would); it used to panic, or with WithOkta be skipped.
+func TestNilOption(t *testing.T) {
+	t.Parallel()
+	seed := fulfillmenttest.WithSeed(2)
+	for _, tc := range []struct {
+		name string
+		opts []fulfillmenttest.Option
+		want string // "" for no failure
+	}{
+		{"none nil", []fulfillmenttest.Option{seed, fulfillmenttest.WithOkta(oktatest.WithOrgName("Acme"))}, ""},
+		{"New's", []fulfillmenttest.Option{seed, nil}, "fulfillmenttest: option 1 is nil"},
+		{"WithOkta's", []fulfillmenttest.Option{seed, fulfillmenttest.WithOkta(oktatest.WithOrgName("Acme")), fulfillmenttest.WithOkta(nil)},
+			"fulfillmenttest: WithOkta: option 1 is nil"},
+		{"WithYubico's", []fulfillmenttest.Option{fulfillmenttest.WithYubico(nil, yubicotest.WithPINLength(6))},
+			"fulfillmenttest: WithYubico: option 0 is nil"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := &recorder{}
+			w := fulfillmenttest.New(r, append(tc.opts, fulfillmenttest.WithoutEventHook())...)
+			defer w.Close()
+			if diff := cmp.Diff(tc.want, r.msg); diff != "" {
+				t.Errorf("New's failure (-want +got):\n%s", diff)
+			}
+			if started := w.Yubico != nil; started != (tc.want == "") {
+				t.Errorf("the fake Yubico started: %v, want %v", started, tc.want == "")
 			}
 		})
 	}

@@ -1,15 +1,18 @@
 // Package testhttp holds the small helpers that the tests of the clients
 // (okta, yubico), of their fakes (oktatest, yubicotest) and of the event
 // hook's receivers (fulfillment, serve) share: sending a
-// request by hand and reading its whole answer, and marshalling JSON. Every
-// failure fails the test.
+// request by hand and reading its whole answer, marshalling JSON, and
+// catching the t.Fatal of a fake's constructor. Every failure fails the
+// test.
 package testhttp
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/jarcoal/httpmock"
@@ -76,4 +79,37 @@ func JSONResponse(status int, body string, hdr ...string) *http.Response {
 		r.Header.Set(hdr[i], hdr[i+1])
 	}
 	return r
+}
+
+// Fatal runs f, in a goroutine of its own, with a testing.TB that is t but
+// for Fatal and Fatalf: they record their message and end f, as the real
+// ones end a test's goroutine. It returns the message, or "" if f returned
+// without calling them: what a constructor such as NewServer(t, opts...)
+// would fail the test with.
+func Fatal(t testing.TB, f func(testing.TB)) string {
+	t.Helper()
+	tb := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(tb)
+	}()
+	<-done
+	return tb.msg
+}
+
+// fatalTB is the testing.TB of [Fatal].
+type fatalTB struct {
+	testing.TB
+	msg string // set before the goroutine of f ends
+}
+
+func (f *fatalTB) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }

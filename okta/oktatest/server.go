@@ -96,7 +96,7 @@ type Server struct {
 
 // NewServer starts a fake Okta org for a test and closes it in t.Cleanup.
 // A request to a route the fake does not know fails the test. It calls
-// t.Fatal if an option is invalid.
+// t.Fatal with [Start]'s error if an option is invalid or nil.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s, err := start(t, opts)
@@ -108,7 +108,9 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 }
 
 // Start starts a fake Okta org outside a test (examples, programs). Call
-// Close when done.
+// Close when done. An invalid option is an error, and so is a nil one (a
+// caller's bug, not a default): "oktatest: option 1 is nil" names its
+// index in opts, from 0.
 func Start(opts ...Option) (*Server, error) {
 	return start(nil, opts)
 }
@@ -124,9 +126,9 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 		window:       time.Minute,
 		hookTimeout:  DefaultHookTimeout, // Okta's
 	}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			continue
+			return nil, fmt.Errorf("oktatest: option %d is nil", i)
 		}
 		if err := o(&c); err != nil {
 			return nil, err

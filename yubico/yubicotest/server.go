@@ -1,7 +1,6 @@
 package yubicotest
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,8 +79,9 @@ type Server struct {
 }
 
 // NewServer starts a fake Yubico for t and closes it when the test ends. It
-// fails the test if an option is invalid, and a request to a route the fake
-// does not know (which also gets 404 unknown_route) fails the test too.
+// fails the test (t.Fatal, with [Start]'s error) if an option is invalid or
+// nil, and a request to a route the fake does not know (which also gets 404
+// unknown_route) fails the test too.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s, err := Start(opts...)
@@ -93,12 +93,14 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// Start starts a fake Yubico; call [Server.Close] when done.
+// Start starts a fake Yubico; call [Server.Close] when done. An invalid
+// option is an error, and so is a nil one (a caller's bug, not a default):
+// "yubicotest: option 1 is nil" names its index in opts, from 0.
 func Start(opts ...Option) (*Server, error) {
 	cfg := config{Settings: fakehttp.DefaultSettings(), setup: setup{pinLength: 8, idemTTL: IdempotencyTTL}, serial: 31000001}
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			return nil, errors.New("yubicotest: nil option")
+			return nil, fmt.Errorf("yubicotest: option %d is nil", i)
 		}
 		if err := o(&cfg); err != nil {
 			return nil, err
