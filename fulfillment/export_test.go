@@ -17,3 +17,6 @@ var SQLiteMigrations = len(sqliteMigrations)
 // SQLiteMigration returns the SQL of migration v (from 1) of the SQLite
 // schema.
 func SQLiteMigration(v int) string { return sqliteMigrations[v-1] }
+
+// SetSQLiteLink replaces the os.Link with which s's Backup names its copy.
+func SetSQLiteLink(s *SQLiteStore, link func(oldname, newname string) error) { s.link = link }

@@ -37,6 +37,8 @@ type SQLiteStore struct {
 	stmts map[stmtKey]*sql.Stmt // prepared once per handle and query text (see stmt)
 
 	seen seenLens // history lengths of records as last read or written: Put's first guess
+
+	link func(oldname, newname string) error // Backup's os.Link; a test plays a file system without hard links
 }
 
 // seenLens remembers, for records this store recently returned, the
@@ -345,17 +347,11 @@ func sqliteHasLog(path string) (bool, error) {
 // ("mode=ro&readonly_shm=1" or "immutable=1"): 0 without a migrations
 // table.
 func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: mode +
-		"&" + sqliteBusyPragma + "&_pragma=query_only(1)"}
-	if !strings.HasPrefix(u.Path, "/") {
-		u.Path = "/" + u.Path // a Windows drive: file:///C:/...
-	}
-	db, err := sql.Open("sqlite", u.String())
+	db, err := openSQLiteReadOnly(path, mode)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	var tables int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&tables); err != nil {
 		return 0, err
@@ -368,6 +364,23 @@ func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
 		return 0, err
 	}
 	return v, nil
+}
+
+// openSQLiteReadOnly opens the database at the absolute path read-only,
+// with the URI parameters mode ("mode=ro&readonly_shm=1" or
+// "immutable=1"), on one connection.
+func openSQLiteReadOnly(path, mode string) (*sql.DB, error) {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: mode +
+		"&" + sqliteBusyPragma + "&_pragma=query_only(1)"}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path // a Windows drive: file:///C:/...
+	}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
 }
 
 // SchemaVersion returns the version of the database's schema: the

@@ -1,0 +1,258 @@
+package fulfillment
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// Backup writes a consistent copy of the database to dest, a new file,
+// while the store is in use: by this process and by others on the same
+// file (serve), whose writes it does not hold up. It runs SQLite's VACUUM
+// INTO (https://www.sqlite.org/lang_vacuum.html#vacuuminto) through the
+// store's handle, which reads the database in one read transaction: the
+// copy holds the records (with their history), the handled events' marks
+// and the documents (the catch-up checkpoint, the console's batches and
+// audit trail) as the last commit before it began left them, none of a
+// later one, at the store's schema version. The copy is compacted, in
+// SQLite's rollback-journal mode (OpenSQLite puts it in WAL mode when it
+// opens it) and opens with [OpenSQLite]; [InspectSQLiteBackup] checks it
+// without changing it.
+//
+// dest must not exist: Backup never overwrites a file (one there is an
+// error wrapping [fs.ErrExist], naming dest) and does not create its
+// directory. The copy is written to a temporary file in dest's directory
+// (".NAME.tmp-" and digits, mode 0600: the records hold people's names,
+// logins and home addresses), synced to the disk, given the name dest only
+// when complete (a hard link, so that a file made under that name
+// meanwhile is not replaced either; on a file system without hard links,
+// a check and a rename), and the directory synced. A backup that fails,
+// or whose ctx ends (it interrupts SQLite's copy), removes its temporary
+// file and leaves nothing under dest; a process killed during one may
+// leave the temporary file (and SQLite's -journal of it), which can be
+// deleted.
+//
+// To restore a backup: stop every program using the store (serve); move
+// the store's file aside together with its -wal and -shm files (a
+// write-ahead log left beside the restored file would be replayed into
+// it); copy the backup in its place, owned by the user serve runs as,
+// mode 0600; start serve. The store is then as it was at the backup's
+// time: the orders placed in Okta since the restored catch-up checkpoint
+// are read again from Okta's System Log at the next catch-up (Okta keeps
+// 90 days), but what was recorded about keys in flight since the backup
+// is lost; check those keys (preenroll status, the console) after a
+// restore (docs/deploy.md, Backups).
+func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("fulfillment: sqlite: back up %q to %q: %w", s.path, dest, err)
+	}
+	exists := fail(fmt.Errorf("%w: a backup never overwrites a file; name another or remove that one", fs.ErrExist))
+	if err := checkSQLitePath(dest); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	switch _, err := os.Lstat(dest); {
+	case err == nil:
+		return exists
+	case !errors.Is(err, fs.ErrNotExist):
+		return fail(err)
+	}
+	dir := filepath.Dir(dest)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".tmp-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fail(fmt.Errorf("the directory %q does not exist", dir))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	tmp := f.Name()
+	placed := false
+	defer func() {
+		f.Close() // again after the Close below: an error, ignored
+		if !placed {
+			os.Remove(tmp)
+			os.Remove(tmp + "-journal") // SQLite's, of the copy, if a failure left it
+		}
+	}()
+	// An absolute name: SQLite would take one starting "file:" for a URI.
+	abs, err := filepath.Abs(tmp)
+	if err != nil {
+		return fail(err)
+	}
+	// The empty file CreateTemp made is one VACUUM INTO accepts; it keeps
+	// the file's mode.
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, abs); err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
+		return fail(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	// SQLite does not sync the file VACUUM INTO writes.
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("sync the copy: %w", err))
+	}
+	if err := f.Close(); err != nil {
+		return fail(fmt.Errorf("close the copy: %w", err))
+	}
+	link := s.link
+	if link == nil {
+		link = os.Link
+	}
+	switch err := link(tmp, dest); {
+	case errors.Is(err, fs.ErrExist):
+		return exists // made since the check above
+	case err != nil:
+		// No hard links here (FAT, some network shares): the check and
+		// the rename are two steps.
+		if _, lerr := os.Lstat(dest); lerr == nil {
+			return exists
+		} else if !errors.Is(lerr, fs.ErrNotExist) {
+			return fail(lerr)
+		}
+		if rerr := os.Rename(tmp, dest); rerr != nil {
+			return fail(fmt.Errorf("name the copy: %w (and %v)", rerr, err))
+		}
+		placed = true
+	default:
+		placed = true
+		if err := os.Remove(tmp); err != nil {
+			return fail(fmt.Errorf("the backup is complete, but its temporary name %q remains: %w", tmp, err))
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return fail(fmt.Errorf("the backup is complete, but its directory was not synced (a power loss may lose it): %w", err))
+	}
+	return nil
+}
+
+// syncDir syncs the directory dir, so that the names made or removed in
+// it survive a power loss.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // a directory cannot be opened for syncing; NTFS journals its names
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// BackupContents is what an SQLite database file holds, as
+// [InspectSQLiteBackup] counts it.
+type BackupContents struct {
+	// Version is the schema version (see [SchemaStatus]): a copy made by
+	// [SQLiteStore.Backup] has its store's, which OpenSQLite left at the
+	// latest this program knows.
+	Version int
+	// Records, Events and Documents count the records, the handled
+	// events' marks and the documents (the catch-up checkpoint, the
+	// console's batches and audit trail); 0 for a table the schema does
+	// not have.
+	Records, Events, Documents int
+}
+
+// InspectSQLiteBackup checks the SQLite database file at path, a backup
+// made by [SQLiteStore.Backup], and counts what it holds. SQLite's
+// quick_check runs over the whole file (a damaged one is an error), then
+// the schema version and the rows of each table are read.
+//
+// The file is opened read-only and as immutable: nothing is written or
+// created (no -wal, no -shm beside it), so it may sit on any file system,
+// a network share among them, and be owned by a user other than the
+// reader's as long as it is readable. That is only right for a file no
+// program writes: one with a write-ahead log beside it (a store in use,
+// or left so by a crash) is an error; [InspectSQLite] is for a store. A
+// file that does not exist is an error wrapping [fs.ErrNotExist]; an
+// empty one, or one that is not an SQLite database, is an error.
+func InspectSQLiteBackup(ctx context.Context, path string) (BackupContents, error) {
+	var c BackupContents
+	if err := checkSQLitePath(path); err != nil {
+		return c, err
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return c, fmt.Errorf("fulfillment: sqlite: %w", err) // *fs.PathError names the file
+	case fi.IsDir():
+		return c, fmt.Errorf("fulfillment: sqlite: %q is a directory", path)
+	case fi.Size() == 0:
+		return c, fmt.Errorf("fulfillment: sqlite: %q is empty: no database", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return c, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	}
+	if logged, err := sqliteHasLog(abs); err != nil || logged {
+		if err == nil {
+			err = errors.New("a write-ahead log (-wal) is beside it: it is a store in use, or one a crash left so, not a backup")
+		}
+		return c, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	}
+	db, err := openSQLiteReadOnly(abs, "immutable=1")
+	if err != nil {
+		return c, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	}
+	defer db.Close()
+	if err := readBackupContents(ctx, db, &c); err != nil {
+		return BackupContents{}, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// readBackupContents checks the database of db (quick_check) and fills c
+// from it.
+func readBackupContents(ctx context.Context, db *sql.DB, c *BackupContents) error {
+	var check string
+	if err := db.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&check); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	if check != "ok" {
+		return fmt.Errorf("damaged: SQLite's quick_check says %q", truncateValue(check))
+	}
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		return fmt.Errorf("read the tables: %w", err)
+	}
+	tables := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the tables: %w", err)
+		}
+		tables[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the tables: %w", err)
+	}
+	for _, q := range []struct {
+		table, query string
+		into         *int
+	}{
+		{"migrations", sqliteVersionQuery, &c.Version},
+		{"records", `SELECT count(*) FROM records`, &c.Records},
+		{"events", `SELECT count(*) FROM events`, &c.Events},
+		{"documents", `SELECT count(*) FROM documents`, &c.Documents},
+	} {
+		if !tables[q.table] {
+			continue
+		}
+		if err := db.QueryRowContext(ctx, q.query).Scan(q.into); err != nil {
+			return fmt.Errorf("read %s: %w", q.table, err)
+		}
+	}
+	return nil
+}
