@@ -9,7 +9,7 @@
 //	preenroll help batch                             # a command's settings: flags, PREENROLL_* variables, config-file keys
 //
 // The subcommands (order, batch, status, retry, delete, resend-pin, check, sync,
-// serve, demo, help, version) share one configuration: flags override
+// serve, doctor, backup, demo, help, version) share one configuration: flags override
 // PREENROLL_* environment variables, which override a JSON file named by
 // -config, over the defaults. Secrets are read from files only. Okta is
 // reached with an API token (-okta-token-file) or, as Okta recommends for

@@ -1,9 +1,9 @@
 // Package cli is the preenroll command line: the subcommands of
 // cmd/preenroll (order, batch, status, retry, delete, resend-pin, check, sync,
-// serve, doctor, demo, help, version), the configuration they share, and how they talk
-// to Okta, Yubico and the store. It lives outside package main so that
-// tests run every command in-process ([Run]) and further commands
-// ([Register]) build on the same configuration.
+// serve, doctor, backup, demo, help, version), the configuration they
+// share, and how they talk to Okta, Yubico and the store. It lives outside
+// package main so that tests run every command in-process ([Run]) and
+// further commands ([Register]) build on the same configuration.
 package cli
 
 import (
@@ -320,7 +320,7 @@ func commandHelp(w io.Writer, c *Command) {
 	}
 	block("Settings (a flag overrides its environment variable, which overrides the config file's key):", shared)
 	block("Arguments of this command (flags only):", own)
-	if len(shared) > 0 {
+	if slices.ContainsFunc(shared, func(s *Setting) bool { return strings.HasSuffix(s.Name, "-file") }) {
 		fmt.Fprintf(w, "\nSecrets (the Okta and Yubico API tokens, the service app's private key) are read\n"+
 			"from the files named, never from flags or variables, and are never printed.\n")
 	}

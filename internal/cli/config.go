@@ -108,6 +108,10 @@ type Setting struct {
 	// Commands lists the commands that take the setting; nil means every
 	// command that talks to Okta (see connected).
 	Commands []string
+	// AlsoFor lists commands that take the setting besides those of
+	// Commands (or of connected, when Commands is nil): backup takes
+	// -store alone of the shared settings.
+	AlsoFor []string
 	// FlagOnly settings are per-invocation inputs (a user, a file to
 	// read): a flag only, no environment variable or file key.
 	FlagOnly bool
@@ -140,6 +144,9 @@ func (s *Setting) Env() string {
 
 // appliesTo reports whether command cmd takes the setting.
 func (s *Setting) appliesTo(cmd string) bool {
+	if slices.Contains(s.AlsoFor, cmd) {
+		return true
+	}
 	if s.Commands == nil {
 		return slices.Contains(connected, cmd)
 	}
@@ -806,6 +813,9 @@ func (c *Config) check(cmd string) []string {
 	}
 	if cmd == "serve" {
 		problems = append(problems, c.checkServe()...)
+	}
+	if cmd == "backup" {
+		problems = append(problems, c.checkBackup()...)
 	}
 	if cmd == "batch" && c.CSVFile == "" {
 		bad("-csv FILE is required")

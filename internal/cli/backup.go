@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/preenroll/preenroll/fulfillment"
+)
+
+func init() {
+	Register(&Command{
+		Name: "backup", Args: "FILE", MinArgs: 1, MaxArgs: 1,
+		Summary: "copy the SQLite store to a new file, consistent while serve runs",
+		Doc: `Writes a consistent copy of the SQLite store (-store) to FILE, a new file,
+while serve may be running on the store: SQLite's VACUUM INTO, one read
+transaction that holds no writer up. The copy has every record, handled
+event and document (the catch-up checkpoint, the console's batches and audit
+trail) as the last commit before it began left them. It is written under a
+temporary name beside FILE, synced and named FILE only when complete, mode
+0600 (it holds people's names, logins and home addresses); FILE is never
+overwritten and its directory is not created. The copy is then read back
+(SQLite's quick_check) and what it holds printed.
+
+Run it as the user serve runs as, with serve's environment: it reads -store
+(PREENROLL_STORE) and nothing else of it. It migrates nothing: a store whose
+schema version is not this program's is refused (back it up with the
+preenroll that serve runs). A PostgreSQL store is backed up with pg_dump.
+To restore a copy: stop serve, move the store's file aside together with its
+-wal and -shm files, put the copy in its place, owned by serve's user, and
+start serve (docs/deploy.md, Backups).
+
+Exit codes: 0 backed up, 1 not (the store could not be read, the copy not
+written), 2 bad usage (no -store, a PostgreSQL one, one that does not exist,
+FILE exists or its directory does not).`,
+		Run: runBackup,
+	})
+	store := lookupSetting("store")
+	store.AlsoFor = append(store.AlsoFor, "backup")
+}
+
+// checkBackup checks backup's -store: a SQLite file that exists.
+func (c *Config) checkBackup() []string {
+	spec, err := parseStore(c.Store)
+	switch {
+	case err != nil:
+		return nil // the setting's problem
+	case spec.postgres != "":
+		return []string{"-store (PREENROLL_STORE) is a PostgreSQL database: back it up with pg_dump (docs/deploy.md, Backups); backup copies a SQLite store"}
+	case spec.sqlite == "":
+		return []string{"-store (PREENROLL_STORE) is required: the SQLite file to back up"}
+	}
+	if storeDirProblem(c.Store) != "" {
+		return nil // reported
+	}
+	switch fi, err := os.Stat(spec.sqlite); {
+	case errors.Is(err, fs.ErrNotExist):
+		return []string{fmt.Sprintf("-store (PREENROLL_STORE) %s does not exist: nothing to back up", spec.sqlite)}
+	case err == nil && fi.IsDir():
+		return []string{fmt.Sprintf("-store (PREENROLL_STORE) %s is a directory", spec.sqlite)}
+	}
+	return nil // other errors (permissions) are the store's to report when it is read
+}
+
+// backupFileProblem says why FILE cannot be backup's destination, before
+// the store is read: it exists, or its directory does not. Backup checks
+// again when it names the copy.
+func backupFileProblem(dest string) string {
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Sprintf("%s exists: a backup never overwrites a file; name another", dest)
+	}
+	dir := filepath.Dir(dest)
+	switch fi, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s: the directory %s does not exist", dest, dir)
+	case err == nil && !fi.IsDir():
+		return fmt.Sprintf("%s: %s is not a directory", dest, dir)
+	}
+	return ""
+}
+
+// runBackup copies the SQLite store to FILE and prints what the copy
+// holds.
+func runBackup(ctx context.Context, inv *Invocation) int {
+	dest := inv.Args[0]
+	if p := backupFileProblem(dest); p != "" {
+		inv.errorf("%s", safe(p))
+		return ExitUsage
+	}
+	spec, _ := parseStore(inv.Config.Store) // a SQLite file: checkBackup
+	path := spec.sqlite
+	// The schema first, read-only: opening a store migrates it, and a
+	// store serve uses must be migrated by serve's own version.
+	st, err := fulfillment.InspectSQLite(ctx, path)
+	if err != nil {
+		report(ctx, inv.Stderr, "preenroll backup", err)
+		return ExitFailed
+	}
+	switch {
+	case st.Version == 0:
+		inv.errorf("%s has no schema (an empty file, or no store of preenroll): nothing to back up", safe(path))
+		return ExitFailed
+	case st.Newer():
+		inv.errorf("%s has schema version %d, newer than this program's %d: back it up with the preenroll that serve runs on it", safe(path), st.Version, st.Latest)
+		return ExitFailed
+	case st.Migrates():
+		inv.errorf("%s has schema version %d, older than this program's %d, which would migrate it under the serve that uses it: back it up with the preenroll that serve runs on it (before an upgrade), or after the upgraded serve has started", safe(path), st.Version, st.Latest)
+		return ExitFailed
+	}
+	s, err := fulfillment.OpenSQLite(ctx, path) // at the latest version: migrates nothing
+	if err != nil {
+		report(ctx, inv.Stderr, "preenroll backup", err)
+		return ExitFailed
+	}
+	defer s.Close()
+	if err := s.Backup(ctx, dest); err != nil {
+		report(ctx, inv.Stderr, "preenroll backup", err)
+		return ExitFailed
+	}
+	c, err := fulfillment.InspectSQLiteBackup(ctx, dest)
+	if err != nil {
+		report(ctx, inv.Stderr, "preenroll backup: "+safe(dest)+" was written, but reading it back failed", err)
+		return ExitFailed
+	}
+	var size int64
+	if fi, err := os.Stat(dest); err == nil {
+		size = fi.Size()
+	}
+	fmt.Fprintf(inv.Stdout, "backup: wrote %s (%d bytes): %d records, %d handled events, %d documents; schema version %d\n",
+		safe(dest), size, c.Records, c.Events, c.Documents, c.Version)
+	return ExitOK
+}
