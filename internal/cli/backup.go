@@ -25,13 +25,13 @@ temporary name beside FILE, synced and named FILE only when complete, mode
 overwritten and its directory is not created. The copy is then read back
 (SQLite's quick_check) and what it holds printed.
 
-Run it as the user serve runs as, with serve's environment: it reads -store
-(PREENROLL_STORE) and nothing else of it. It migrates nothing: a store whose
-schema version is not this program's is refused (back it up with the
-preenroll that serve runs). A PostgreSQL store is backed up with pg_dump.
-To restore a copy: stop serve, move the store's file aside together with its
--wal and -shm files, put the copy in its place, owned by serve's user, and
-start serve (docs/deploy.md, Backups).
+Run it as the user serve runs as, with serve's environment, of which it takes
+only -store (PREENROLL_STORE, or the key "store" of -config's file). It
+migrates nothing: a store whose schema version is not this program's is
+refused (back it up with the preenroll that serve runs). A PostgreSQL store
+is backed up with pg_dump. To restore a copy: stop serve, move the store's
+file aside together with its -wal and -shm files, put the copy in its place,
+owned by serve's user, and start serve (docs/deploy.md, Backups).
 
 Exit codes: 0 backed up, 1 not (the store could not be read, the copy not
 written), 2 bad usage (no -store, a PostgreSQL one, one that does not exist,

@@ -84,23 +84,18 @@ func TestBackup(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
-		args []string
+		args func(dest string) []string
 	}{
-		{"PREENROLL_STORE", map[string]string{"PREENROLL_STORE": store, "PREENROLL_OKTA_ORG": "https://example.okta.com", "PREENROLL_SYNC_INTERVAL": "1m"}, nil},
-		{"-store sqlite:", nil, []string{"-store", "sqlite:" + store}},
-		{"config file", map[string]string{"PREENROLL_CONFIG": config}, nil},
-		{"flag after the argument", nil, []string{"@DEST", "-store", store}},
+		{"PREENROLL_STORE", map[string]string{"PREENROLL_STORE": store, "PREENROLL_OKTA_ORG": "https://example.okta.com", "PREENROLL_SYNC_INTERVAL": "1m"},
+			func(dest string) []string { return []string{dest} }},
+		{"-store sqlite:", nil, func(dest string) []string { return []string{"-store", "sqlite:" + store, dest} }},
+		{"config file", map[string]string{"PREENROLL_CONFIG": config}, func(dest string) []string { return []string{dest} }},
+		{"flag after the argument", nil, func(dest string) []string { return []string{dest, "-store", store} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dest := filepath.Join(t.TempDir(), "keys-2026-12-07.db")
-			args := []string{"backup"}
-			if len(tc.args) == 0 || tc.args[0] != "@DEST" {
-				args = append(append(args, tc.args...), dest)
-			} else {
-				args = append(append(args, dest), tc.args[1:]...)
-			}
-			r := invocation{env: tc.env}.run(t, args...)
+			r := invocation{env: tc.env}.run(t, append([]string{"backup"}, tc.args(dest)...)...)
 			if r.code != ExitOK || r.stderr != "" {
 				t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 			}
