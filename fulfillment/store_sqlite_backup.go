@@ -33,9 +33,11 @@ import (
 // meanwhile is not replaced either; on a file system without hard links,
 // a check and a rename), and the directory synced. A backup that fails,
 // or whose ctx ends (it interrupts SQLite's copy), removes its temporary
-// file and leaves nothing under dest; a process killed during one may
-// leave the temporary file (and SQLite's -journal of it), which can be
-// deleted.
+// file and leaves nothing under dest, but for two errors that say "the
+// backup is complete, but": the temporary name could not be removed, or
+// the directory not synced (the copy is then under dest, and may not
+// survive a power loss); a process killed during one may leave the
+// temporary file (and SQLite's -journal of it), which can be deleted.
 //
 // To restore a backup: stop every program using the store (serve); move
 // the store's file aside together with its -wal and -shm files (a
@@ -67,7 +69,11 @@ func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
 	dir := filepath.Dir(dest)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".tmp-*")
 	if errors.Is(err, fs.ErrNotExist) {
-		return fail(fmt.Errorf("the directory %q does not exist", dir))
+		// The directory's absence, or a file system that makes no files
+		// there (/proc): only the first is said to be missing.
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return fail(fmt.Errorf("the directory %q does not exist", dir))
+		}
 	}
 	if err != nil {
 		return fail(err)

@@ -271,6 +271,29 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 	}
 }
 
+// TestSQLiteBackupNoFileThere: a directory that exists but makes no file
+// (Linux's /proc answers "no such file" to a create) is not said to be
+// missing: the error is the file system's own.
+func TestSQLiteBackupNoFileThere(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc is Linux's")
+	}
+	if _, err := os.Stat("/proc/self"); err != nil {
+		t.Skip("no /proc:", err)
+	}
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s := openSQLite(t, path)
+	dest := "/proc/b.db"
+	err := s.Backup(t.Context(), dest)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("back up %q to %q: ", path, dest)) || strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("Backup(%q) = %v, want the file system's error, naming dest, not a missing directory", dest, err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Backup(%q) = %v, want fs.ErrNotExist (the file system's ENOENT)", dest, err)
+	}
+}
+
 // gate blocks the statement compiled on a store's one connection when it
 // reaches the copy of the records table into VACUUM INTO's output: the
 // copy has its read transaction (its snapshot) from then on, and has
