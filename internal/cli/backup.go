@@ -34,8 +34,8 @@ file aside together with its -wal and -shm files, put the copy in its place,
 owned by serve's user, and start serve (docs/deploy.md, Backups).
 
 Exit codes: 0 backed up, 1 not (the store could not be read, the copy not
-written), 2 bad usage (no -store, a PostgreSQL one, one that does not exist,
-FILE exists or its directory does not).`,
+written), 2 bad usage (no -store, a PostgreSQL one, one that does not exist;
+FILE empty, a directory or a file that exists, or its directory missing).`,
 		Run: runBackup,
 	})
 	store := lookupSetting("store")
@@ -66,9 +66,16 @@ func (c *Config) checkBackup() []string {
 }
 
 // backupFileProblem says why FILE cannot be backup's destination, before
-// the store is read: it exists, or its directory does not. Backup checks
-// again when it names the copy.
+// the store is read: it is empty, a directory or another file that
+// exists, or its directory does not exist. Backup checks again when it
+// names the copy.
 func backupFileProblem(dest string) string {
+	if dest == "" {
+		return "FILE is empty: name the new file to write the copy to"
+	}
+	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
+		return fmt.Sprintf("%s is a directory: FILE is the new file to write the copy to; name one in it", dest)
+	}
 	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Sprintf("%s exists: a backup never overwrites a file; name another", dest)
 	}

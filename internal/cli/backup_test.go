@@ -166,6 +166,12 @@ func TestBackupRefuses(t *testing.T) {
 			"(preenroll help backup lists the settings)"}},
 		{"FILE exists", nil, []string{"-store", store, existing}, ExitUsage, []string{
 			"preenroll backup: " + existing + " exists: a backup never overwrites a file; name another"}},
+		{"FILE is a directory", nil, []string{"-store", store, out}, ExitUsage, []string{
+			"preenroll backup: " + out + " is a directory: FILE is the new file to write the copy to; name one in it"}},
+		{"FILE is a directory, with a slash", nil, []string{"-store", store, out + "/"}, ExitUsage, []string{
+			"preenroll backup: " + out + "/ is a directory: FILE is the new file to write the copy to; name one in it"}},
+		{"FILE empty", nil, []string{"-store", store, ""}, ExitUsage, []string{
+			"preenroll backup: FILE is empty: name the new file to write the copy to"}},
 		{"no directory", nil, []string{"-store", store, filepath.Join(out, "missing", "b.db")}, ExitUsage, []string{
 			"preenroll backup: " + filepath.Join(out, "missing", "b.db") + ": the directory " + filepath.Join(out, "missing") + " does not exist"}},
 		{"empty store", nil, []string{"-store", empty, dest}, ExitFailed, []string{
