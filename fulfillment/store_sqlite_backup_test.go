@@ -102,37 +102,6 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-// dirState describes each entry of dir: a directory or a symbolic link by
-// its type and target, a file by its size and content.
-func dirState(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, name := range dirNames(t, dir) {
-		p := filepath.Join(dir, name)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[name] = fmt.Sprintf("file %q", b)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[name] = "symlink to " + target
-		default:
-			out[name] = fi.Mode().Type().String()
-		}
-	}
-	return out
-}
-
 // TestSQLiteBackup: a backup holds every record (with its bookkeeping
 // write), event mark and document of its store, at the latest schema,
 // mode 0600, with no other file left beside it; it opens with OpenSQLite
@@ -237,7 +206,7 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			dest := tc.setup(t, dir)
-			before := dirState(t, dir)
+			before := dirListing(t, dir)
 			ctx := tc.ctx
 			if ctx == nil {
 				ctx = t.Context()
@@ -250,7 +219,7 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("error %v does not match %v", err, tc.is)
 			}
-			if diff := cmp.Diff(before, dirState(t, dir)); diff != "" {
+			if diff := cmp.Diff(before, dirListing(t, dir)); diff != "" {
 				t.Errorf("directory after the refusal (-before +after):\n%s", diff)
 			}
 		})

@@ -17,7 +17,8 @@ import (
 )
 
 // dirListing is the names, sizes and SHA-256 of the contents of the files
-// in dir: what a read that must not write compares before and after (a
+// in dir, and the other entries by their type (a symbolic link with its
+// target): what a call that must not write compares before and after (a
 // write-ahead log's index rewritten keeps its size).
 func dirListing(t *testing.T, dir string) map[string]string {
 	t.Helper()
@@ -27,11 +28,23 @@ func dirListing(t *testing.T, dir string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, e := range es {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
+		p := filepath.Join(dir, e.Name())
+		switch e.Type() {
+		case 0: // a regular file
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[e.Name()] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
+		case fs.ModeSymlink:
+			target, err := os.Readlink(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[e.Name()] = "symlink to " + target
+		default:
+			out[e.Name()] = e.Type().String()
 		}
-		out[e.Name()] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
 	}
 	return out
 }
