@@ -674,8 +674,9 @@ func TestRefusedHookLogPaced(t *testing.T) {
 // Okta ID or login can be (blank, too long, control characters, white
 // space around it) before asking Okta (offlineConfig's Okta fails every
 // call: a ValidationError says none was made), and quote at most 32 bytes
-// of it. A user no store can key (CheckID) matches ErrInvalidID too; a
-// blank one or one with white space around it does not.
+// of it. A user no store can key (CheckID, the empty one included)
+// matches ErrInvalidID too; one of white space only or with white space
+// around it does not.
 func TestOrderChecksUserFirst(t *testing.T) {
 	t.Parallel()
 	svc, err := New(offlineConfig(t))

@@ -209,8 +209,9 @@ func truncateID(s string) string {
 // asked for it: a *ValidationError wrapping ErrInvalidOrder for field
 // "userId", or nil. An ID the store could not key ([CheckID]'s rule,
 // idProblem) is refused here, not by an Okta round trip whose error would
-// quote it, and its error matches ErrInvalidID too; a blank key or one
-// with white space around it is a key a store could hold, and does not.
+// quote it, and its error matches ErrInvalidID too (the empty key
+// included); a key of white space only, or with white space around it, is
+// one a store could hold, and its error does not.
 func checkUserKey(key string) error {
 	problem := idProblem(key)
 	invalidID := problem != ""
