@@ -281,18 +281,9 @@ func InspectSQLite(ctx context.Context, path string) (SchemaStatus, error) {
 		return SchemaStatus{}, err
 	}
 	st := SchemaStatus{Latest: len(sqliteMigrations)}
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
-		return st, fmt.Errorf("fulfillment: sqlite: %w", err) // *fs.PathError names the file
-	case fi.IsDir():
-		return st, fmt.Errorf("fulfillment: sqlite: %q is a directory", path)
-	case fi.Size() == 0:
-		return st, nil // an empty database; opening it would delete a log beside it
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return st, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	abs, empty, err := statSQLiteFile(path)
+	if err != nil || empty {
+		return st, err // empty: a database of version 0; opening it would delete a log beside it
 	}
 	for range 2 {
 		logged, err := sqliteHasLog(abs)
@@ -319,6 +310,25 @@ func InspectSQLite(ctx context.Context, path string) (SchemaStatus, error) {
 		return st, nil
 	}
 	return st, fmt.Errorf("fulfillment: sqlite: %q: read schema version: the file changed while read", path)
+}
+
+// statSQLiteFile checks that the file at path, a name checkSQLitePath
+// accepts, exists and is no directory, and returns its absolute name and
+// whether it is empty (no database yet), for [InspectSQLite] and
+// [InspectSQLiteBackup]. Its errors name path.
+func statSQLiteFile(path string) (abs string, empty bool, err error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return "", false, fmt.Errorf("fulfillment: sqlite: %w", err) // *fs.PathError names the file
+	case fi.IsDir():
+		return "", false, fmt.Errorf("fulfillment: sqlite: %q is a directory", path)
+	}
+	abs, err = filepath.Abs(path)
+	if err != nil {
+		return "", false, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	}
+	return abs, fi.Size() == 0, nil
 }
 
 // sqliteHasLog reports whether the database at path has a write-ahead log

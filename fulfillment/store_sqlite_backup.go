@@ -187,18 +187,12 @@ func InspectSQLiteBackup(ctx context.Context, path string) (BackupContents, erro
 	if err := checkSQLitePath(path); err != nil {
 		return c, err
 	}
-	fi, err := os.Stat(path)
+	abs, empty, err := statSQLiteFile(path)
 	switch {
 	case err != nil:
-		return c, fmt.Errorf("fulfillment: sqlite: %w", err) // *fs.PathError names the file
-	case fi.IsDir():
-		return c, fmt.Errorf("fulfillment: sqlite: %q is a directory", path)
-	case fi.Size() == 0:
+		return c, err
+	case empty:
 		return c, fmt.Errorf("fulfillment: sqlite: %q is empty: no database", path)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return c, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
 	}
 	if logged, err := sqliteHasLog(abs); err != nil || logged {
 		if err == nil {
