@@ -20,3 +20,7 @@ func SQLiteMigration(v int) string { return sqliteMigrations[v-1] }
 
 // SetSQLiteLink replaces the os.Link with which s's Backup names its copy.
 func SetSQLiteLink(s *SQLiteStore, link func(oldname, newname string) error) { s.link = link }
+
+// DirSyncErr is dirSyncErr: which errors of a directory's sync a backup
+// reports.
+var DirSyncErr = dirSyncErr

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 )
 
 // Backup writes a consistent copy of the database to dest, a new file,
@@ -31,7 +32,7 @@ import (
 // logins and home addresses), synced to the disk, given the name dest only
 // when complete (a hard link, so that a file made under that name
 // meanwhile is not replaced either; on a file system without hard links,
-// a check and a rename), and the directory synced. A backup that fails,
+// a check and a rename), and the directory synced (where the file system can sync one). A backup that fails,
 // or whose ctx ends (it interrupts SQLite's copy), removes its temporary
 // file and leaves nothing under dest, but for two errors that say "the
 // backup is complete, but": the temporary name could not be removed, or
@@ -152,7 +153,19 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	return dirSyncErr(d.Sync())
+}
+
+// dirSyncErr is the error of syncing a directory, nil for a file system
+// that cannot sync one (EINVAL or ENOTSUP: some network and FUSE file
+// systems, the places backups often go): the copy itself was synced, and
+// SQLite too ignores a directory sync that fails (its unixSync), so a
+// nightly backup there does not fail every night.
+func dirSyncErr(err error) error {
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	return err
 }
 
 // BackupContents is what an SQLite database file holds, as

@@ -719,3 +719,22 @@ func writeTestFile(t *testing.T, dir, name, content string) string {
 	}
 	return p
 }
+
+// TestDirSyncErr: a backup on a file system that cannot sync a directory
+// (EINVAL, ENOTSUP) succeeds; any other failure of the sync is reported.
+func TestDirSyncErr(t *testing.T) {
+	t.Parallel()
+	eio := &fs.PathError{Op: "sync", Path: "/backups", Err: syscall.EIO}
+	for _, tc := range []struct {
+		err, want error
+	}{
+		{nil, nil},
+		{&fs.PathError{Op: "sync", Path: "/backups", Err: syscall.EINVAL}, nil},
+		{&fs.PathError{Op: "sync", Path: "/backups", Err: syscall.ENOTSUP}, nil},
+		{eio, eio},
+	} {
+		if got := fulfillment.DirSyncErr(tc.err); got != tc.want {
+			t.Errorf("dirSyncErr(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
