@@ -32,8 +32,9 @@ import (
 // logins and home addresses), synced to the disk, given the name dest only
 // when complete (a hard link, so that a file made under that name
 // meanwhile is not replaced either; on a file system without hard links,
-// a check and a rename), and the directory synced (where the file system can sync one). A backup that fails,
-// or whose ctx ends (it interrupts SQLite's copy), removes its temporary
+// a check and a rename), and the directory synced (where the file system
+// can sync one). A backup that fails, or whose ctx ends (it interrupts
+// SQLite's copy), removes its temporary
 // file and leaves nothing under dest, but for two errors that say "the
 // backup is complete, but": the temporary name could not be removed, or
 // the directory not synced (the copy is then under dest, and may not
