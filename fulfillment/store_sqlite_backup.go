@@ -52,8 +52,25 @@ import (
 // is lost; check those keys (preenroll status, the console) after a
 // restore (docs/deploy.md, Backups).
 func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
+	link := s.link
+	if link == nil {
+		link = os.Link
+	}
+	return backupSQLiteTo(ctx, s.path, dest, link, func(ctx context.Context, out string) error {
+		return vacuumInto(ctx, s.db, out)
+	})
+}
+
+// backupSQLiteTo is the procedure of [SQLiteStore.Backup] and
+// [BackupSQLite], which their doc comments describe: it checks dest,
+// makes the temporary file beside it, has copyInto write the copy of the
+// database at src into that file (out, its absolute name, an empty file
+// that VACUUM INTO accepts), then syncs the copy, names it dest with link
+// (os.Link, or a test's) and syncs the directory. Its errors name src and
+// dest.
+func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, newname string) error, copyInto func(ctx context.Context, out string) error) error {
 	fail := func(err error) error {
-		return fmt.Errorf("fulfillment: sqlite: back up %q to %q: %w", s.path, dest, err)
+		return fmt.Errorf("fulfillment: sqlite: back up %q to %q: %w", src, dest, err)
 	}
 	exists := fail(fmt.Errorf("%w: a backup never overwrites a file; name another or remove that one", fs.ErrExist))
 	if err := checkSQLitePath(dest); err != nil {
@@ -96,10 +113,7 @@ func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
 	}
 	// The empty file CreateTemp made is one VACUUM INTO accepts; it keeps
 	// the file's mode.
-	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, abs); err != nil {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%v)", cerr, err)
-		}
+	if err := copyInto(ctx, abs); err != nil {
 		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -111,10 +125,6 @@ func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
 	}
 	if err := f.Close(); err != nil {
 		return fail(fmt.Errorf("close the copy: %w", err))
-	}
-	link := s.link
-	if link == nil {
-		link = os.Link
 	}
 	switch err := link(tmp, dest); {
 	case errors.Is(err, fs.ErrExist):
@@ -139,6 +149,20 @@ func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
 	}
 	if err := syncDir(dir); err != nil {
 		return fail(fmt.Errorf("the backup is complete, but its directory was not synced (a power loss may lose it): %w", err))
+	}
+	return nil
+}
+
+// vacuumInto writes a copy of db's main database into the empty file at
+// the absolute name out with SQLite's VACUUM INTO, in one read
+// transaction; when ctx ends (modernc.org/sqlite then interrupts the
+// statement) its error is ctx's, with SQLite's beside it.
+func vacuumInto(ctx context.Context, db *sql.DB, out string) error {
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, out); err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
+		return err
 	}
 	return nil
 }
