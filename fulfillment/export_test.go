@@ -24,3 +24,11 @@ func SetSQLiteLink(s *SQLiteStore, link func(oldname, newname string) error) { s
 // DirSyncErr is dirSyncErr: which errors of a directory's sync a backup
 // reports.
 var DirSyncErr = dirSyncErr
+
+// SetAfterImmutableCopy sets the function BackupSQLite runs after each
+// copy of a database read as immutable, until the test ends; tests that
+// set it must not run in parallel with BackupSQLite's others.
+func SetAfterImmutableCopy(t interface{ Cleanup(func()) }, f func()) {
+	afterImmutableCopy = f
+	t.Cleanup(func() { afterImmutableCopy = nil })
+}

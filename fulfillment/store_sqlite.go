@@ -362,6 +362,12 @@ func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
 		return 0, err
 	}
 	defer db.Close()
+	return sqliteSchemaVersion(ctx, db)
+}
+
+// sqliteSchemaVersion reads the schema version of db's database: 0
+// without a migrations table.
+func sqliteSchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	var tables int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&tables); err != nil {
 		return 0, err
@@ -378,10 +384,19 @@ func readSQLiteVersion(ctx context.Context, path, mode string) (int, error) {
 
 // openSQLiteReadOnly opens the database at the absolute path read-only,
 // with the URI parameters mode ("mode=ro&readonly_shm=1" or
-// "immutable=1"), on one connection.
+// "immutable=1"), on one connection, which runs no statement that writes
+// (query_only).
 func openSQLiteReadOnly(path, mode string) (*sql.DB, error) {
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: mode +
-		"&" + sqliteBusyPragma + "&_pragma=query_only(1)"}
+	return openSQLiteURI(path, mode+"&_pragma=query_only(1)")
+}
+
+// openSQLiteURI opens the database at the absolute path with the URI
+// parameters params and OpenSQLite's busy timeout, on one connection. For
+// [BackupSQLite], whose VACUUM INTO writes (its copy), which query_only
+// refuses; mode=ro or immutable=1 keep it from writing the database.
+func openSQLiteURI(path, params string) (*sql.DB, error) {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: params +
+		"&" + sqliteBusyPragma}
 	if !strings.HasPrefix(u.Path, "/") {
 		u.Path = "/" + u.Path // a Windows drive: file:///C:/...
 	}

@@ -294,3 +294,158 @@ func readBackupContents(ctx context.Context, db *sql.DB, c *BackupContents) erro
 	}
 	return nil
 }
+
+// BackupSQLite writes a consistent copy of the SQLite database at src, a
+// store of this package, to dest, a new file, without opening the store
+// with [OpenSQLite]: src is opened read-only (SQLite's mode=ro, or
+// immutable; see below) and its schema is not migrated, so the caller
+// needs no write access to it or its directory, and a program of this
+// package's version may back up a store an older version (serve) still
+// uses, before an upgrade. The copy is made as [SQLiteStore.Backup]
+// makes it (VACUUM INTO, one read transaction that holds no writer up,
+// the same temporary file, sync and naming, the same errors), and
+// [InspectSQLiteBackup] checks it.
+//
+// The schema version must be one this package knows: a database without
+// one (no store of this package), or with one newer than
+// [OpenSQLite]'s, is refused, as is a copy found newer (a newer program
+// migrated src during the backup). An older one is copied as it is: the
+// copy has that version, and OpenSQLite migrates it when it opens it
+// (the restored store then migrates at serve's start, as src would). An
+// empty src (a store OpenSQLite has not made yet) is an error.
+//
+// Nothing is written or created beside src. What the caller needs
+// (https://www.sqlite.org/wal.html#readonly): read access to src, and,
+// when src has a write-ahead log holding commits (a non-empty src-wal:
+// serve runs, or was killed), read access to the log and its index
+// (src-shm), which is opened read-only; a log without its index is an
+// error, since reading it would create the index. Without such a log
+// (as the last program to close the store leaves it) src alone is read,
+// as immutable, without locks, and the copy is made again if a program
+// wrote meanwhile (a log appeared, or src changed): twice at most, then
+// an error that says to try again; a copy through a log that failed
+// because the last program closed the store meanwhile (which removes the
+// log) is made again too. Run it as any user who may read those files:
+// serve's, or a backup user in its group given read access.
+func BackupSQLite(ctx context.Context, src, dest string) error {
+	if err := checkSQLitePath(src); err != nil {
+		return err
+	}
+	abs, empty, err := statSQLiteFile(src)
+	switch {
+	case err != nil:
+		return err
+	case empty:
+		return fmt.Errorf("fulfillment: sqlite: back up %q: it is empty: no database", src)
+	}
+	return backupSQLiteTo(ctx, src, dest, os.Link, func(ctx context.Context, out string) error {
+		for range 2 {
+			again, err := copySQLiteReadOnly(ctx, abs, out)
+			if !again {
+				return err
+			}
+			// Written while copied without the log: start over, into the
+			// empty file VACUUM INTO wants.
+			if err := os.Truncate(out, 0); err != nil {
+				return err
+			}
+			if err := os.Remove(out + "-journal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return errors.New("the store was written during the copy, twice, while it had no write-ahead log to read through: try again")
+	})
+}
+
+// copySQLiteReadOnly writes a copy of the database at the absolute name
+// src into the empty file out, opening src read-only as [BackupSQLite]
+// says, and checks the schema versions of src and of the copy. again
+// reports that src was read as immutable and a program wrote it
+// meanwhile: the copy is to be made again (err is then what the copy
+// returned, of no account).
+func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, err error) {
+	logged, err := sqliteHasLog(src)
+	if err != nil {
+		return false, err
+	}
+	mode := "mode=ro&readonly_shm=1"
+	var before os.FileInfo
+	if !logged {
+		mode = "immutable=1"
+		if before, err = os.Stat(src); err != nil {
+			return false, err
+		}
+	}
+	err = copySQLiteWith(ctx, src, mode, out)
+	if afterImmutableCopy != nil && !logged {
+		afterImmutableCopy()
+	}
+	if logged {
+		// A failure because the last program closed the store meanwhile
+		// (which removes the log and its index) is made again without it.
+		if err != nil && ctx.Err() == nil {
+			if still, lerr := sqliteHasLog(src); lerr == nil && !still {
+				return true, err
+			}
+		}
+		return false, err
+	}
+	// Immutable, src was read without locks: a program that wrote it
+	// meanwhile made a log, or changed the file (a checkpoint).
+	if logged, lerr := sqliteHasLog(src); lerr != nil || logged {
+		return lerr == nil, errors.Join(err, lerr)
+	}
+	after, serr := os.Stat(src)
+	if serr != nil {
+		return false, errors.Join(err, serr)
+	}
+	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
+		return true, err
+	}
+	return false, err
+}
+
+// afterImmutableCopy, when set (by a test), runs after each copy
+// BackupSQLite makes of a database read as immutable, before it looks
+// for a write made meanwhile.
+var afterImmutableCopy func()
+
+// copySQLiteWith opens the database at the absolute name src read-only
+// with the URI parameters mode, checks its schema version, copies it into
+// out with VACUUM INTO and checks the copy's version.
+func copySQLiteWith(ctx context.Context, src, mode, out string) error {
+	db, err := openSQLiteURI(src, mode) // no query_only, which refuses VACUUM INTO
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := sqliteSchemaVersion(ctx, db)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if err := backupVersionProblem(v); err != nil {
+		return err
+	}
+	if err := vacuumInto(ctx, db, out); err != nil {
+		return err
+	}
+	if v, err = readSQLiteVersion(ctx, out, "immutable=1"); err != nil {
+		return fmt.Errorf("read the copy's schema version: %w", err)
+	}
+	if err := backupVersionProblem(v); err != nil {
+		return fmt.Errorf("the copy: %w (migrated meanwhile)", err)
+	}
+	return nil
+}
+
+// backupVersionProblem says why BackupSQLite does not copy a database of
+// schema version v: none, or a newer one than this package knows.
+func backupVersionProblem(v int) error {
+	switch {
+	case v == 0:
+		return errors.New("no schema version (no store of this package): nothing to back up")
+	case v > len(sqliteMigrations):
+		return fmt.Errorf("schema version %d, newer than this program's %d: back it up with the program that uses it", v, len(sqliteMigrations))
+	}
+	return nil
+}

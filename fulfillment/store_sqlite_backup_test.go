@@ -572,11 +572,33 @@ func TestSQLiteBackupSnapshot(t *testing.T) {
 // replace documents through the same store (its two handles) are each a
 // consistent state: for every writer, exactly the state after some prefix
 // of its writes (each of a record's versions is one the writer stored,
-// nothing half-written), at the latest schema. Run with -race.
+// nothing half-written), at the latest schema. The backups are made by
+// the store's Backup, and by BackupSQLite, read-only on its own handle,
+// as preenroll backup makes them beside serve. Run with -race.
 func TestSQLiteBackupWhileWriting(t *testing.T) {
 	t.Parallel()
+	for _, via := range []struct {
+		name   string
+		backup func(ctx context.Context, s *fulfillment.SQLiteStore, path, dest string) error
+	}{
+		{"SQLiteStore.Backup", func(ctx context.Context, s *fulfillment.SQLiteStore, _, dest string) error {
+			return s.Backup(ctx, dest)
+		}},
+		{"BackupSQLite", func(ctx context.Context, _ *fulfillment.SQLiteStore, path, dest string) error {
+			return fulfillment.BackupSQLite(ctx, path, dest)
+		}},
+	} {
+		t.Run(via.name, func(t *testing.T) {
+			t.Parallel()
+			testSQLiteBackupWhileWriting(t, via.backup)
+		})
+	}
+}
+
+func testSQLiteBackupWhileWriting(t *testing.T, backup func(ctx context.Context, s *fulfillment.SQLiteStore, path, dest string) error) {
 	ctx := t.Context()
-	s := openSQLite(t, filepath.Join(t.TempDir(), "keys.db"))
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s := openSQLite(t, path)
 	writers := []*backupWriter{newBackupWriter(0), newBackupWriter(1), newBackupWriter(2), newBackupWriter(3)}
 	const writes = 40
 	started := make(chan struct{}, len(writers))
@@ -599,8 +621,8 @@ func TestSQLiteBackupWhileWriting(t *testing.T) {
 	var dests []string
 	for i := range 3 {
 		dest := filepath.Join(dir, fmt.Sprintf("b%d.db", i))
-		if err := s.Backup(ctx, dest); err != nil {
-			t.Fatalf("Backup %d: %v", i, err)
+		if err := backup(ctx, s, path, dest); err != nil {
+			t.Fatalf("backup %d: %v", i, err)
 		}
 		dests = append(dests, dest)
 	}
