@@ -25,13 +25,18 @@ temporary name beside FILE, synced and named FILE only when complete, mode
 overwritten and its directory is not created. The copy is then read back
 (SQLite's quick_check) and what it holds printed.
 
-Run it as the user serve runs as, with serve's environment, of which it takes
-only -store (PREENROLL_STORE, or the key "store" of -config's file). It
-migrates nothing: a store whose schema version is not this program's is
-refused (back it up with the preenroll that serve runs). A PostgreSQL store
-is backed up with pg_dump. To restore a copy: stop serve, move the store's
-file aside together with its -wal and -shm files, put the copy in its place,
-owned by serve's user, and start serve (docs/deploy.md, Backups).
+Run it with serve's environment, of which it takes only -store
+(PREENROLL_STORE, or the key "store" of -config's file), as serve's user or
+any user who may read the store's file and, while serve runs, its -wal and
+-shm files: it opens the store read-only, writes and creates nothing beside
+it, and migrates nothing. A store of an older schema version (the version
+serve runs, before an upgrade) is copied as it is: the copy keeps that
+version, and the serve that opens it migrates it. One newer than this
+program's is refused (back it up with the preenroll that serve runs). A
+PostgreSQL store is backed up with pg_dump. To restore a copy: stop serve,
+move the store's file aside together with its -wal and -shm files, put the
+copy in its place, owned by serve's user, and start serve (docs/deploy.md,
+Backups).
 
 Exit codes: 0 backed up, 1 not (the store could not be read, the copy not
 written), 2 bad usage (no -store, a PostgreSQL one, one that does not exist;
@@ -99,8 +104,8 @@ func runBackup(ctx context.Context, inv *Invocation) int {
 	}
 	spec, _ := parseStore(inv.Config.Store) // a SQLite file: checkBackup
 	path := spec.sqlite
-	// The schema first, read-only: opening a store migrates it, and a
-	// store serve uses must be migrated by serve's own version.
+	// The schema first, for what is refused: BackupSQLite refuses it too,
+	// in its own words.
 	st, err := fulfillment.InspectSQLite(ctx, path)
 	if err != nil {
 		report(ctx, inv.Stderr, "preenroll backup", err)
@@ -113,17 +118,9 @@ func runBackup(ctx context.Context, inv *Invocation) int {
 	case st.Newer():
 		inv.errorf("%s has schema version %d, newer than this program's %d: back it up with the preenroll that serve runs on it", safe(path), st.Version, st.Latest)
 		return ExitFailed
-	case st.Migrates():
-		inv.errorf("%s has schema version %d, older than this program's %d, which would migrate it under the serve that uses it: back it up with the preenroll that serve runs on it (before an upgrade), or after the upgraded serve has started", safe(path), st.Version, st.Latest)
-		return ExitFailed
 	}
-	s, err := fulfillment.OpenSQLite(ctx, path) // at the latest version: migrates nothing
-	if err != nil {
-		report(ctx, inv.Stderr, "preenroll backup", err)
-		return ExitFailed
-	}
-	defer s.Close()
-	if err := s.Backup(ctx, dest); err != nil {
+	// Read-only, not migrated: an older schema is copied as it is.
+	if err := fulfillment.BackupSQLite(ctx, path, dest); err != nil {
 		report(ctx, inv.Stderr, "preenroll backup", err)
 		return ExitFailed
 	}
@@ -136,7 +133,11 @@ func runBackup(ctx context.Context, inv *Invocation) int {
 	if fi, err := os.Stat(dest); err == nil {
 		size = fi.Size()
 	}
-	fmt.Fprintf(inv.Stdout, "backup: wrote %s (%d bytes): %d records, %d handled events, %d documents; schema version %d\n",
-		safe(dest), size, c.Records, c.Events, c.Documents, c.Version)
+	older := ""
+	if c.Version < st.Latest {
+		older = fmt.Sprintf(" (older than this program's %d: serve migrates it when it opens it)", st.Latest)
+	}
+	fmt.Fprintf(inv.Stdout, "backup: wrote %s (%d bytes): %d records, %d handled events, %d documents; schema version %d%s\n",
+		safe(dest), size, c.Records, c.Events, c.Documents, c.Version, older)
 	return ExitOK
 }

@@ -128,10 +128,7 @@ func TestBackupRefuses(t *testing.T) {
 	dir := t.TempDir()
 	store := filepath.Join(dir, "keys.db")
 	openTestStore(t, store, 1)
-	older := filepath.Join(dir, "older.db")
-	openTestStore(t, older, 1)
 	latest := latestSchema(t)
-	setSchemaVersion(t, older, latest-1)
 	newer := filepath.Join(dir, "newer.db")
 	openTestStore(t, newer, 1)
 	setSchemaVersion(t, newer, latest+1)
@@ -176,8 +173,6 @@ func TestBackupRefuses(t *testing.T) {
 			"preenroll backup: " + filepath.Join(out, "missing", "b.db") + ": the directory " + filepath.Join(out, "missing") + " does not exist"}},
 		{"empty store", nil, []string{"-store", empty, dest}, ExitFailed, []string{
 			"preenroll backup: " + empty + " has no schema (an empty file, or no store of preenroll): nothing to back up"}},
-		{"older schema", nil, []string{"-store", older, dest}, ExitFailed, []string{
-			fmt.Sprintf("preenroll backup: %s has schema version %d, older than this program's %d, which would migrate it under the serve that uses it: back it up with the preenroll that serve runs on it (before an upgrade), or after the upgraded serve has started", older, latest-1, latest)}},
 		{"newer schema", nil, []string{"-store", newer, dest}, ExitFailed, []string{
 			fmt.Sprintf("preenroll backup: %s has schema version %d, newer than this program's %d: back it up with the preenroll that serve runs on it", newer, latest+1, latest)}},
 	} {
@@ -203,15 +198,64 @@ func TestBackupRefuses(t *testing.T) {
 	if b, err := os.ReadFile(existing); err != nil || string(b) != "an older backup" {
 		t.Errorf("the existing file: %q, %v", b, err)
 	}
-	for _, s := range []struct {
-		path string
-		want int
-	}{{older, latest - 1}, {newer, latest + 1}} {
-		st, err := fulfillment.InspectSQLite(t.Context(), s.path)
-		if err != nil || st.Version != s.want {
-			t.Errorf("%s: schema version %d, %v; want %d (not migrated)", filepath.Base(s.path), st.Version, err, s.want)
-		}
+	if st, err := fulfillment.InspectSQLite(t.Context(), newer); err != nil || st.Version != latest+1 {
+		t.Errorf("newer.db: schema version %d, %v; want %d", st.Version, err, latest+1)
 	}
+}
+
+// TestBackupOlderSchema: a store of an older schema version, open in an
+// older serve, is copied as it is (the upgrade day's backup, with the new
+// binary before the switch): the copy has that version and says so, and
+// the store is not migrated, nor its directory written.
+func TestBackupOlderSchema(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "keys.db")
+	openTestStore(t, store, 2) // open until the test ends, as the older serve
+	latest := latestSchema(t)
+	setSchemaVersion(t, store, latest-1)
+	before := fileStamps(t, dir)
+	dest := filepath.Join(t.TempDir(), "b.db")
+	r := invocation{}.run(t, "backup", "-store", store, dest)
+	if r.code != ExitOK || r.stderr != "" {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	fi, err := os.Stat(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("backup: wrote %s (%d bytes): 2 records, 1 handled events, 1 documents; schema version %d (older than this program's %d: serve migrates it when it opens it)\n", dest, fi.Size(), latest-1, latest)
+	if diff := cmp.Diff(want, r.stdout); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	if c, err := fulfillment.InspectSQLiteBackup(t.Context(), dest); err != nil || c.Version != latest-1 {
+		t.Errorf("the backup: %+v, %v; want schema version %d", c, err, latest-1)
+	}
+	if st, err := fulfillment.InspectSQLite(t.Context(), store); err != nil || st.Version != latest-1 {
+		t.Errorf("the store's schema version %d, %v; want %d (not migrated)", st.Version, err, latest-1)
+	}
+	if diff := cmp.Diff(before, fileStamps(t, dir)); diff != "" {
+		t.Errorf("the store's directory (-before +after):\n%s", diff)
+	}
+}
+
+// fileStamps is the names, sizes and modification times of the files in
+// dir (doctor's tests' dirSizes, with the times).
+func fileStamps(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range es {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fmt.Sprintf("%d bytes, modified %v", fi.Size(), fi.ModTime())
+	}
+	return out
 }
 
 // dirEntries lists the names in dir.
