@@ -198,7 +198,8 @@ func dirSyncErr(err error) error {
 type BackupContents struct {
 	// Version is the schema version (see [SchemaStatus]): a copy made by
 	// [SQLiteStore.Backup] has its store's, which OpenSQLite left at the
-	// latest this program knows.
+	// latest this program knows; one made by [BackupSQLite] has its
+	// store's too, which may be older (OpenSQLite migrates the copy).
 	Version int
 	// Records, Events and Documents count the records, the handled
 	// events' marks and the documents (the catch-up checkpoint, the
