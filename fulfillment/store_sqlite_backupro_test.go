@@ -2,11 +2,14 @@ package fulfillment_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -341,5 +344,81 @@ func putAndClose(t *testing.T, path, userID string) {
 	defer s.Close()
 	if _, err := s.Put(t.Context(), fulfillmenttest.SampleRecord(userID)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBackupSQLiteOtherProcess: BackupSQLite in another process (this
+// test's binary run again), as preenroll backup runs beside serve, while
+// writers write on through the store in this one: SQLite shares one
+// mapping of a write-ahead log's index among the handles of a process,
+// so only another process opens the index read-only (readonly_shm) as a
+// backup user's would. Each copy is a consistent state: for every writer,
+// the state after some prefix of its writes.
+func TestBackupSQLiteOtherProcess(t *testing.T) {
+	if src := os.Getenv("PREENROLL_TEST_BACKUP_SRC"); src != "" {
+		// The other process: the copies, one after another.
+		for _, dest := range strings.Split(os.Getenv("PREENROLL_TEST_BACKUP_DESTS"), string(os.PathListSeparator)) {
+			if err := fulfillment.BackupSQLite(t.Context(), src, dest); err != nil {
+				t.Fatalf("BackupSQLite: %v", err)
+			}
+		}
+		return
+	}
+	if testing.Short() {
+		t.Skip("runs the test binary again")
+	}
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s := openSQLite(t, path)
+	writers := []*backupWriter{newBackupWriter(0), newBackupWriter(1), newBackupWriter(2), newBackupWriter(3)}
+	for _, w := range writers {
+		if err := w.write(ctx, s, 1); err != nil { // a log with commits before the copies
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	var dests []string
+	for i := range 3 {
+		dests = append(dests, filepath.Join(dir, fmt.Sprintf("b%d.db", i)))
+	}
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBackupSQLiteOtherProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PREENROLL_TEST_BACKUP_SRC="+path,
+		"PREENROLL_TEST_BACKUP_DESTS="+strings.Join(dests, string(os.PathListSeparator)))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, len(writers))
+	for i, w := range writers {
+		wg.Go(func() {
+			// Write on until the copies are made (at most 200 writes).
+			for range 199 {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := w.write(ctx, s, 1); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	out, err := cmd.CombinedOutput()
+	close(done)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, dest := range dests {
+		b := openBackup(t, dest)
+		for _, w := range writers {
+			if n := w.prefixOf(w.stateIn(t, b)); n < 1 {
+				t.Errorf("%s: writer %s's records, events and document are no state it left (%d)", filepath.Base(dest), w.name, n)
+			}
+		}
 	}
 }
