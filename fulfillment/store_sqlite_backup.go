@@ -326,8 +326,13 @@ func readBackupContents(ctx context.Context, db *sql.DB, c *BackupContents) erro
 // wrote meanwhile (a log appeared, or src changed): twice at most, then
 // an error that says to try again; a copy through a log that failed
 // because the last program closed the store meanwhile (which removes the
-// log) is made again too. Run it as any user who may read those files:
-// serve's, or a backup user in its group given read access.
+// log) is made again too. "src changed" is judged by its size and
+// modification time: a program that opened, wrote, checkpointed and
+// closed the store within one tick of the file system's clock (a few
+// milliseconds) after the copy began would go unseen; serve holds its
+// store open while it runs, so that takes a program other than serve.
+// Run it as any user who may read those files: serve's, or a backup user
+// in its group given read access.
 func BackupSQLite(ctx context.Context, src, dest string) error {
 	if err := checkSQLitePath(src); err != nil {
 		return err
