@@ -630,14 +630,7 @@ func testSQLiteBackupWhileWriting(t *testing.T, backup func(ctx context.Context,
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	for _, dest := range dests {
-		b := openBackup(t, dest)
-		for _, w := range writers {
-			if n := w.prefixOf(w.stateIn(t, b)); n < 1 {
-				t.Errorf("%s: writer %s's records, events and document are no state it left (%d)", filepath.Base(dest), w.name, n)
-			}
-		}
-	}
+	checkPrefixes(t, dests, writers)
 	for _, w := range writers {
 		if n := w.prefixOf(w.stateIn(t, s)); n != writes {
 			t.Errorf("writer %s: the store holds its first %d writes, want %d", w.name, n, writes)
@@ -757,6 +750,20 @@ func TestDirSyncErr(t *testing.T) {
 	} {
 		if got := fulfillment.DirSyncErr(tc.err); got != tc.want {
 			t.Errorf("dirSyncErr(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// checkPrefixes fails the test unless each backup in dests holds, for
+// every writer, the state after some prefix of its writes.
+func checkPrefixes(t *testing.T, dests []string, writers []*backupWriter) {
+	t.Helper()
+	for _, dest := range dests {
+		b := openBackup(t, dest)
+		for _, w := range writers {
+			if n := w.prefixOf(w.stateIn(t, b)); n < 1 {
+				t.Errorf("%s: writer %s's records, events and document are no state it left (%d)", filepath.Base(dest), w.name, n)
+			}
 		}
 	}
 }

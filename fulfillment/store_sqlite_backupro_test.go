@@ -413,12 +413,5 @@ func TestBackupSQLiteOtherProcess(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	for _, dest := range dests {
-		b := openBackup(t, dest)
-		for _, w := range writers {
-			if n := w.prefixOf(w.stateIn(t, b)); n < 1 {
-				t.Errorf("%s: writer %s's records, events and document are no state it left (%d)", filepath.Base(dest), w.name, n)
-			}
-		}
-	}
+	checkPrefixes(t, dests, writers)
 }
