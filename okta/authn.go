@@ -279,7 +279,7 @@ func decodeB64(s string) ([]byte, error) {
 func (c *Client) Authenticate(ctx context.Context, req AuthnRequest) (AuthnTransaction, error) {
 	const op = "authn"
 	if req.Username == "" {
-		return AuthnTransaction{}, fmt.Errorf("%w: %s: username is empty", ErrInvalidArgument, op)
+		return AuthnTransaction{}, argError(op, "username", "is empty")
 	}
 	var t AuthnTransaction
 	body := struct {
@@ -316,14 +316,14 @@ func (c *Client) ChallengeWebAuthnFactor(ctx context.Context, stateToken Secret,
 func (c *Client) VerifyWebAuthnFactor(ctx context.Context, stateToken Secret, factorID string, a WebAuthnAssertion) (AuthnTransaction, error) {
 	const op = "verify webauthn factor"
 	if len(a.ClientData) == 0 || len(a.AuthenticatorData) == 0 || len(a.SignatureData) == 0 {
-		return AuthnTransaction{}, fmt.Errorf("%w: %s: clientData, authenticatorData and signatureData are required", ErrInvalidArgument, op)
+		return AuthnTransaction{}, argError(op, "clientData, authenticatorData and signatureData", "are required")
 	}
 	return c.verifyFactor(ctx, op, stateToken, factorID, &a)
 }
 
 func (c *Client) verifyFactor(ctx context.Context, op string, stateToken Secret, factorID string, a *WebAuthnAssertion) (AuthnTransaction, error) {
 	if stateToken == "" {
-		return AuthnTransaction{}, fmt.Errorf("%w: %s: stateToken is empty", ErrInvalidArgument, op)
+		return AuthnTransaction{}, argError(op, "stateToken", "is empty")
 	}
 	body := struct {
 		StateToken        string `json:"stateToken"`

@@ -107,12 +107,12 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	}
 	switch {
 	case o.oauth != nil && token != "":
-		return nil, fmt.Errorf("%w: token must be empty with WithOAuth", ErrInvalidArgument)
+		return nil, argError("", "token", "must be empty with WithOAuth")
 	case o.oauth != nil && o.scheme != "SSWS":
-		return nil, fmt.Errorf("%w: WithOAuth and WithOAuthBearer exclude each other", ErrInvalidArgument)
+		return nil, argError("", "WithOAuth and WithOAuthBearer", "exclude each other")
 	case o.oauth == nil:
-		if err := httpclient.CheckToken(token); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		if p := httpclient.TokenProblem(token); p != "" {
+			return nil, argError("", "token", "%s", p)
 		}
 	}
 	core, err := o.Core("preenroll-okta", func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error) {
@@ -146,10 +146,10 @@ type options struct {
 func parseOrgURL(s string) (*url.URL, error) {
 	u, err := httpclient.ParseURL(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: org URL %w", ErrInvalidArgument, err)
+		return nil, argError("", "org URL", "%v", err)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: org URL %q must not have a path, query or fragment", ErrInvalidArgument, s)
+		return nil, argError("", "org URL", "%q must not have a path, query or fragment", s)
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
@@ -471,14 +471,14 @@ func (k *call) path() (string, error) {
 // login) and escapes it.
 func pathID(op, field, v string) (string, error) {
 	if v == "" {
-		return "", fmt.Errorf("%w: %s: %s is empty", ErrInvalidArgument, op, field)
+		return "", argError(op, field, "is empty")
 	}
 	if strings.ContainsAny(v, "/\\") || v == "." || v == ".." {
-		return "", fmt.Errorf("%w: %s: %s %q contains a path separator", ErrInvalidArgument, op, field, v)
+		return "", argError(op, field, "%q contains a path separator", v)
 	}
 	for _, r := range v {
 		if r < ' ' || r == 0x7f {
-			return "", fmt.Errorf("%w: %s: %s %q contains a control character", ErrInvalidArgument, op, field, v)
+			return "", argError(op, field, "%q contains a control character", v)
 		}
 	}
 	return url.PathEscape(v), nil

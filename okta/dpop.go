@@ -25,7 +25,7 @@ func newDPoPProver(key *PrivateKey, clock Clock) (*dpopProver, error) {
 	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt")
 	signer, err := jose.NewSigner(key.signingKey(), opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: WithOAuth: DPoPKey: %v", ErrInvalidArgument, err)
+		return nil, argError("WithOAuth", "DPoPKey", "cannot sign: %v", err)
 	}
 	return &dpopProver{signer: signer, clock: clock}, nil
 }

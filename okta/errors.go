@@ -20,7 +20,9 @@ var statusSentinels httpclient.StatusSentinels
 // status, so callers can test with errors.Is.
 var (
 	// ErrInvalidArgument reports a request rejected by the client before it
-	// was sent: a missing or malformed field.
+	// was sent: a missing or malformed field. The client's own checks return
+	// an [*ArgumentError] matching it, which names the argument and the
+	// problem.
 	ErrInvalidArgument = errors.New("okta: invalid argument")
 	// ErrNotFound: HTTP 404 (E0000007 resource not found, E0000008 path not found).
 	ErrNotFound = statusSentinels.New("okta: not found", http.StatusNotFound)
@@ -42,6 +44,66 @@ var (
 	// ErrServer: HTTP 5xx.
 	ErrServer = statusSentinels.New("okta: server error", httpclient.Status5xx)
 )
+
+// ArgumentError is the error of a call, option or key the client refused
+// before sending anything: an argument, or a field of one, that is missing
+// or malformed. It matches [ErrInvalidArgument] (errors.Is), and errors.As
+// finds it for a caller who words the reason for a person. Like the rest of
+// the package's errors it never holds a secret: a token, a key's bytes or a
+// client assertion is named, never quoted.
+type ArgumentError struct {
+	// Op is what refused the argument, as the message starts: the call
+	// ("get user", "enroll") or option ("WithOAuth"); "private key" for
+	// [ParsePrivateKey] and [NewPrivateKey], whose argument is the key
+	// itself; "" for the org URL and token [NewClient] takes.
+	Op string
+	// Arg names the argument or field refused as the API names it
+	// ("idOrLogin", "profile.login", "Scopes[0]", "org URL"), or several
+	// refused together ("userId and authenticatorEnrollmentId"); "" when
+	// Op names it (a private key refused as a whole).
+	Arg string
+	// Problem is what is wrong, worded to follow Arg: "is empty",
+	// `"a/b" contains a path separator`, "is not between 1 and 200"; or,
+	// when Arg is "", a phrase of its own ("neither a PEM private key nor
+	// a JWK").
+	Problem string
+}
+
+// argError returns an [*ArgumentError] for op's arg, its problem formatted.
+func argError(op, arg, format string, args ...any) error {
+	return &ArgumentError{Op: op, Arg: arg, Problem: fmt.Sprintf(format, args...)}
+}
+
+// Error reads "okta: invalid argument: Op: Arg Problem", e.g.
+// `okta: invalid argument: get user: idOrLogin "a/b" contains a path separator`,
+// leaving out Op and Arg when they are "" (`okta: invalid argument: private
+// key: empty`).
+func (e *ArgumentError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrInvalidArgument.Error())
+	b.WriteString(": ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason())
+	return b.String()
+}
+
+// Reason is Arg and Problem as Error words them, without the package's
+// prefix and Op: `idOrLogin "a/b" contains a path separator`, "empty".
+func (e *ArgumentError) Reason() string {
+	switch {
+	case e.Arg == "":
+		return e.Problem
+	case e.Problem == "":
+		return e.Arg
+	}
+	return e.Arg + " " + e.Problem
+}
+
+// Unwrap returns [ErrInvalidArgument].
+func (e *ArgumentError) Unwrap() error { return ErrInvalidArgument }
 
 // maxErrorBody bounds APIError.Body; maxErrorCauses bounds APIError.Causes.
 const (

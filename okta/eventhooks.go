@@ -282,7 +282,7 @@ func (h EventHook) withDefaults() EventHook {
 func (h EventHook) request(op string, needValue bool) (eventHookRequest, error) {
 	h = h.withDefaults()
 	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s %s", ErrInvalidArgument, op, field, fmt.Sprintf(format, args...))
+		return argError(op, field, format, args...)
 	}
 	switch n := utf8.RuneCountInString(h.Name); {
 	case strings.TrimSpace(h.Name) == "":

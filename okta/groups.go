@@ -148,7 +148,7 @@ const maxGroupsNamed = 200
 func (c *Client) GroupsNamed(ctx context.Context, name string) ([]Group, error) {
 	const op = "list groups"
 	if strings.TrimSpace(name) == "" || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return nil, fmt.Errorf("%w: %s: the group name is empty or has control characters", ErrInvalidArgument, op)
+		return nil, argError(op, "name", "is empty or has control characters")
 	}
 	var out []Group
 	_, err := c.do(ctx, &call{

@@ -2,7 +2,6 @@ package okta
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"net/url"
 	"strconv"
@@ -95,22 +94,20 @@ func (c *Client) ListLogEvents(ctx context.Context, q LogQuery) iter.Seq2[LogEve
 
 // values validates q and returns the query parameters of its first page.
 func (q LogQuery) values(op string) (url.Values, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidArgument, op, fmt.Sprintf(format, args...))
-	}
+	bad := func(arg, format string, args ...any) error { return argError(op, arg, format, args...) }
 	switch {
 	case q.Since.IsZero():
-		return nil, bad("Since is required")
+		return nil, bad("Since", "is required")
 	case q.Since.Year() < 1 || q.Since.Year() > 9999:
-		return nil, bad("Since %v is out of range", q.Since)
+		return nil, bad("Since", "%v is out of range", q.Since)
 	case !q.Until.IsZero() && (q.Until.Year() < 1 || q.Until.Year() > 9999):
-		return nil, bad("Until %v is out of range", q.Until)
+		return nil, bad("Until", "%v is out of range", q.Until)
 	case !q.Until.IsZero() && !q.Until.After(q.Since):
-		return nil, bad("Until %v is not after Since %v", q.Until, q.Since)
+		return nil, bad("Until", "%v is not after Since %v", q.Until, q.Since)
 	case q.Limit < 0 || q.Limit > MaxLogLimit:
-		return nil, bad("Limit %d is not between 0 and %d", q.Limit, MaxLogLimit)
+		return nil, bad("Limit", "%d is not between 0 and %d", q.Limit, MaxLogLimit)
 	case strings.ContainsFunc(q.Filter, unicode.IsControl):
-		return nil, bad("Filter contains a control character")
+		return nil, bad("Filter", "contains a control character")
 	}
 	limit := q.Limit
 	if limit == 0 {

@@ -119,26 +119,26 @@ func WithOAuth(cfg OAuthConfig) Option {
 func (c *OAuthConfig) validate() error {
 	const op = "WithOAuth"
 	if c.ClientID == "" {
-		return fmt.Errorf("%w: %s: ClientID is empty", ErrInvalidArgument, op)
+		return argError(op, "ClientID", "is empty")
 	}
 	if strings.ContainsRune(c.ClientID, ' ') {
-		return fmt.Errorf("%w: %s: ClientID contains a space", ErrInvalidArgument, op)
+		return argError(op, "ClientID", "contains a space")
 	}
-	if err := checkPrintable(op+": ClientID", c.ClientID); err != nil {
+	if err := checkPrintable(op, "ClientID", c.ClientID); err != nil {
 		return err
 	}
 	if c.PrivateKey == nil {
-		return fmt.Errorf("%w: %s: PrivateKey is nil", ErrInvalidArgument, op)
+		return argError(op, "PrivateKey", "is nil")
 	}
-	if err := checkPrintable(op+": KeyID", c.KeyID); err != nil {
+	if err := checkPrintable(op, "KeyID", c.KeyID); err != nil {
 		return err
 	}
 	if len(c.Scopes) == 0 {
-		return fmt.Errorf("%w: %s: Scopes is empty (ask for at least one, e.g. %s)", ErrInvalidArgument, op, ScopeUsersManage)
+		return argError(op, "Scopes", "is empty (ask for at least one, e.g. %s)", ScopeUsersManage)
 	}
 	for i, s := range c.Scopes {
 		if !validScope(s) {
-			return fmt.Errorf("%w: %s: Scopes[%d] %q is not a valid scope", ErrInvalidArgument, op, i, s)
+			return argError(op, fmt.Sprintf("Scopes[%d]", i), "%q is not a valid scope", s)
 		}
 	}
 	if c.TokenURL != "" {
@@ -148,14 +148,14 @@ func (c *OAuthConfig) validate() error {
 	}
 	if c.DPoPKey != nil {
 		if !c.DPoP {
-			return fmt.Errorf("%w: %s: DPoPKey is set but DPoP is off", ErrInvalidArgument, op)
+			return argError(op, "DPoPKey", "is set but DPoP is off")
 		}
 		if c.DPoPKey.sameKey(c.PrivateKey) {
-			return fmt.Errorf("%w: %s: DPoPKey must differ from PrivateKey (Okta refuses a proof signed with the client key)", ErrInvalidArgument, op)
+			return argError(op, "DPoPKey", "must differ from PrivateKey (Okta refuses a proof signed with the client key)")
 		}
 	}
 	if c.RefreshBefore < 0 {
-		return fmt.Errorf("%w: %s: RefreshBefore %v is negative", ErrInvalidArgument, op, c.RefreshBefore)
+		return argError(op, "RefreshBefore", "%v is negative", c.RefreshBefore)
 	}
 	return nil
 }
@@ -170,10 +170,10 @@ func validScope(s string) bool {
 func parseTokenURL(s string) (*url.URL, error) {
 	u, err := httpclient.ParseURL(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: WithOAuth: TokenURL %w", ErrInvalidArgument, err)
+		return nil, argError("WithOAuth", "TokenURL", "%v", err)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: WithOAuth: TokenURL must not have a query or a fragment", ErrInvalidArgument)
+		return nil, argError("WithOAuth", "TokenURL", "must not have a query or a fragment")
 	}
 	return u, nil
 }
@@ -490,7 +490,7 @@ func newOAuthTransport(org *url.URL, cfg OAuthConfig, base http.RoundTripper, ti
 	}
 	signer, err := jose.NewSigner(cfg.PrivateKey.signingKey(), opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: WithOAuth: PrivateKey: %v", ErrInvalidArgument, err)
+		return nil, argError("WithOAuth", "PrivateKey", "cannot sign: %v", err)
 	}
 	var dp *dpopProver
 	if cfg.DPoP {

@@ -51,7 +51,7 @@ type PrivateKey struct {
 func ParsePrivateKey(data []byte) (*PrivateKey, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, fmt.Errorf("%w: private key: empty", ErrInvalidArgument)
+		return nil, argError("private key", "", "empty")
 	}
 	if trimmed[0] == '{' {
 		return parseJWK(trimmed)
@@ -61,10 +61,10 @@ func ParsePrivateKey(data []byte) (*PrivateKey, error) {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			return nil, fmt.Errorf("%w: private key: neither a PEM private key nor a JWK", ErrInvalidArgument)
+			return nil, argError("private key", "", "neither a PEM private key nor a JWK")
 		}
 		if _, encrypted := block.Headers["Proc-Type"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
-			return nil, fmt.Errorf("%w: private key: PEM block %q is encrypted; decrypt it first", ErrInvalidArgument, block.Type)
+			return nil, argError("private key", "", "PEM block %q is encrypted; decrypt it first", block.Type)
 		}
 		var key any
 		var err error
@@ -78,16 +78,16 @@ func ParsePrivateKey(data []byte) (*PrivateKey, error) {
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(block.Bytes)
 		default:
-			return nil, fmt.Errorf("%w: private key: PEM block %q is not a private key", ErrInvalidArgument, block.Type)
+			return nil, argError("private key", "", "PEM block %q is not a private key", block.Type)
 		}
 		clear(block.Bytes)
 		if err != nil {
 			// The parser's message is not included: it may quote bytes of the key.
-			return nil, fmt.Errorf("%w: private key: PEM block %q does not hold a valid key", ErrInvalidArgument, block.Type)
+			return nil, argError("private key", "", "PEM block %q does not hold a valid key", block.Type)
 		}
 		signer, ok := key.(crypto.Signer)
 		if !ok {
-			return nil, fmt.Errorf("%w: private key: unsupported key type %T", ErrInvalidArgument, key)
+			return nil, argError("private key", "", "unsupported key type %T", key)
 		}
 		return newPrivateKey(signer, "", "")
 	}
@@ -98,19 +98,19 @@ func parseJWK(data []byte) (*PrivateKey, error) {
 		Keys json.RawMessage `json:"keys"`
 	}
 	if json.Unmarshal(data, &probe) == nil && probe.Keys != nil {
-		return nil, fmt.Errorf("%w: private key: a JWK set, not a single JWK", ErrInvalidArgument)
+		return nil, argError("private key", "", "a JWK set, not a single JWK")
 	}
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(data); err != nil {
 		// The decoder's message is not included: it may quote bytes of the key.
-		return nil, fmt.Errorf("%w: private key: not a valid JWK", ErrInvalidArgument)
+		return nil, argError("private key", "", "not a valid JWK")
 	}
 	if jwk.IsPublic() {
-		return nil, fmt.Errorf("%w: private key: the JWK holds a public key; the private key is needed", ErrInvalidArgument)
+		return nil, argError("private key", "", "the JWK holds a public key; the private key is needed")
 	}
 	signer, ok := jwk.Key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("%w: private key: unsupported JWK key type %T", ErrInvalidArgument, jwk.Key)
+		return nil, argError("private key", "", "unsupported JWK key type %T", jwk.Key)
 	}
 	return newPrivateKey(signer, jwk.KeyID, jwk.Algorithm)
 }
@@ -122,7 +122,7 @@ func parseJWK(data []byte) (*PrivateKey, error) {
 // Sign method. Errors wrap [ErrInvalidArgument].
 func NewPrivateKey(signer crypto.Signer, kid string) (*PrivateKey, error) {
 	if signer == nil {
-		return nil, fmt.Errorf("%w: private key: nil signer", ErrInvalidArgument)
+		return nil, argError("private key", "", "nil signer")
 	}
 	return newPrivateKey(signer, kid, "")
 }
@@ -130,7 +130,7 @@ func NewPrivateKey(signer crypto.Signer, kid string) (*PrivateKey, error) {
 // newPrivateKey validates signer and picks its algorithm; alg is the JWK's
 // "alg" member ("" if none).
 func newPrivateKey(signer crypto.Signer, kid, alg string) (*PrivateKey, error) {
-	if err := checkPrintable("private key: key ID", kid); err != nil {
+	if err := checkPrintable("private key", "key ID", kid); err != nil {
 		return nil, err
 	}
 	k := &PrivateKey{pub: signer.Public(), kid: kid}
@@ -144,14 +144,14 @@ func newPrivateKey(signer crypto.Signer, kid, alg string) (*PrivateKey, error) {
 		case elliptic.P521():
 			k.alg = jose.ES512
 		default:
-			return nil, fmt.Errorf("%w: private key: EC curve %s is not P-256, P-384 or P-521", ErrInvalidArgument, pub.Curve.Params().Name)
+			return nil, argError("private key", "", "EC curve %s is not P-256, P-384 or P-521", pub.Curve.Params().Name)
 		}
 		if alg != "" && alg != string(k.alg) {
-			return nil, fmt.Errorf("%w: private key: JWK alg %q does not suit a %s key", ErrInvalidArgument, alg, pub.Curve.Params().Name)
+			return nil, argError("private key", "", "JWK alg %q does not suit a %s key", alg, pub.Curve.Params().Name)
 		}
 	case *rsa.PublicKey:
 		if n := pub.N.BitLen(); n < minRSABits {
-			return nil, fmt.Errorf("%w: private key: RSA key of %d bits is shorter than %d", ErrInvalidArgument, n, minRSABits)
+			return nil, argError("private key", "", "RSA key of %d bits is shorter than %d", n, minRSABits)
 		}
 		switch jose.SignatureAlgorithm(alg) {
 		case "":
@@ -159,10 +159,10 @@ func newPrivateKey(signer crypto.Signer, kid, alg string) (*PrivateKey, error) {
 		case jose.RS256, jose.RS384, jose.RS512:
 			k.alg = jose.SignatureAlgorithm(alg)
 		default:
-			return nil, fmt.Errorf("%w: private key: JWK alg %q is not RS256, RS384 or RS512", ErrInvalidArgument, alg)
+			return nil, argError("private key", "", "JWK alg %q is not RS256, RS384 or RS512", alg)
 		}
 	default:
-		return nil, fmt.Errorf("%w: private key: %T keys are not accepted by Okta (RSA or EC P-256/P-384/P-521)", ErrInvalidArgument, k.pub)
+		return nil, argError("private key", "", "%T keys are not accepted by Okta (RSA or EC P-256/P-384/P-521)", k.pub)
 	}
 	switch key := signer.(type) {
 	case *ecdsa.PrivateKey, *rsa.PrivateKey:
@@ -173,11 +173,11 @@ func newPrivateKey(signer crypto.Signer, kid, alg string) (*PrivateKey, error) {
 	return k, nil
 }
 
-// checkPrintable refuses control characters and non-ASCII in s.
-func checkPrintable(field, s string) error {
+// checkPrintable refuses control characters and non-ASCII in s, op's arg.
+func checkPrintable(op, arg, s string) error {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] >= 0x7f {
-			return fmt.Errorf("%w: %s contains a control or non-ASCII character", ErrInvalidArgument, field)
+			return argError(op, arg, "contains a control or non-ASCII character")
 		}
 	}
 	return nil

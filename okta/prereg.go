@@ -205,14 +205,14 @@ func provider(p string) string {
 func (c *Client) InitiateFulfillment(ctx context.Context, req FulfillmentRequest) error {
 	const op = "initiate fulfillment"
 	if req.UserID == "" {
-		return fmt.Errorf("%w: %s: userId is empty", ErrInvalidArgument, op)
+		return argError(op, "userId", "is empty")
 	}
 	if len(req.FulfillmentData) == 0 {
-		return fmt.Errorf("%w: %s: fulfillmentData is empty", ErrInvalidArgument, op)
+		return argError(op, "fulfillmentData", "is empty")
 	}
 	for i, o := range req.FulfillmentData {
 		if field := o.missingField(); field != "" {
-			return fmt.Errorf("%w: %s: fulfillmentData[%d].%s is empty", ErrInvalidArgument, op, i, field)
+			return argError(op, fmt.Sprintf("fulfillmentData[%d].%s", i, field), "is empty")
 		}
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
@@ -236,21 +236,21 @@ func (c *Client) InitiateFulfillment(ctx context.Context, req FulfillmentRequest
 func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (EnrollResponse, error) {
 	const op = "enroll"
 	if req.UserID == "" {
-		return EnrollResponse{}, fmt.Errorf("%w: %s: userId is empty", ErrInvalidArgument, op)
+		return EnrollResponse{}, argError(op, "userId", "is empty")
 	}
 	if len(req.RPIDs) == 0 {
-		return EnrollResponse{}, fmt.Errorf("%w: %s: enrollmentRpIds is empty", ErrInvalidArgument, op)
+		return EnrollResponse{}, argError(op, "enrollmentRpIds", "is empty")
 	}
 	for i, rp := range req.RPIDs {
 		if rp == "" {
-			return EnrollResponse{}, fmt.Errorf("%w: %s: enrollmentRpIds[%d] is empty", ErrInvalidArgument, op, i)
+			return EnrollResponse{}, argError(op, fmt.Sprintf("enrollmentRpIds[%d]", i), "is empty")
 		}
 	}
 	if err := req.TransportKey.Validate(); err != nil {
-		return EnrollResponse{}, fmt.Errorf("%w: %s: yubicoTransportKeyJWK: %v", ErrInvalidArgument, op, err)
+		return EnrollResponse{}, argError(op, "yubicoTransportKeyJWK", "is invalid: %v", err)
 	}
 	if req.TransportKey.Use != string(webauthn.UseEncryption) {
-		return EnrollResponse{}, fmt.Errorf("%w: %s: yubicoTransportKeyJWK: use %q is not \"enc\"", ErrInvalidArgument, op, req.TransportKey.Use)
+		return EnrollResponse{}, argError(op, "yubicoTransportKeyJWK.use", "%q is not \"enc\"", req.TransportKey.Use)
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	return post[EnrollResponse](ctx, c, op, preregBase+"/enroll", req)
@@ -269,29 +269,29 @@ func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateRes
 	const op = "activate"
 	switch {
 	case req.UserID == "":
-		return ActivateResponse{}, fmt.Errorf("%w: %s: userId is empty", ErrInvalidArgument, op)
+		return ActivateResponse{}, argError(op, "userId", "is empty")
 	case req.Serial == "":
-		return ActivateResponse{}, fmt.Errorf("%w: %s: serial is empty", ErrInvalidArgument, op)
+		return ActivateResponse{}, argError(op, "serial", "is empty")
 	case req.Version == "":
-		return ActivateResponse{}, fmt.Errorf("%w: %s: version is empty", ErrInvalidArgument, op)
+		return ActivateResponse{}, argError(op, "version", "is empty")
 	case req.PINResponseJWE == "":
-		return ActivateResponse{}, fmt.Errorf("%w: %s: pinResponseJwe is empty", ErrInvalidArgument, op)
+		return ActivateResponse{}, argError(op, "pinResponseJwe", "is empty")
 	case len(req.CredResponses) == 0:
-		return ActivateResponse{}, fmt.Errorf("%w: %s: credResponses is empty", ErrInvalidArgument, op)
+		return ActivateResponse{}, argError(op, "credResponses", "is empty")
 	case len(req.SigningKeys) == 0:
-		return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks is empty", ErrInvalidArgument, op)
+		return ActivateResponse{}, argError(op, "yubicoSigningJwks", "is empty")
 	}
 	for i, cr := range req.CredResponses {
 		if cr.AuthenticatorEnrollmentID == "" || cr.CredResponseJWE == "" {
-			return ActivateResponse{}, fmt.Errorf("%w: %s: credResponses[%d] lacks authenticatorEnrollmentId or credResponseJwe", ErrInvalidArgument, op, i)
+			return ActivateResponse{}, argError(op, fmt.Sprintf("credResponses[%d]", i), "lacks authenticatorEnrollmentId or credResponseJwe")
 		}
 	}
 	for i, k := range req.SigningKeys {
 		if err := k.Validate(); err != nil {
-			return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks[%d]: %v", ErrInvalidArgument, op, i, err)
+			return ActivateResponse{}, argError(op, fmt.Sprintf("yubicoSigningJwks[%d]", i), "is invalid: %v", err)
 		}
 		if k.Use != string(webauthn.UseSigning) {
-			return ActivateResponse{}, fmt.Errorf("%w: %s: yubicoSigningJwks[%d]: use %q is not \"sig\"", ErrInvalidArgument, op, i, k.Use)
+			return ActivateResponse{}, argError(op, fmt.Sprintf("yubicoSigningJwks[%d].use", i), "%q is not \"sig\"", k.Use)
 		}
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
@@ -307,7 +307,7 @@ func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateRes
 func (c *Client) SendPIN(ctx context.Context, req SendPINRequest) error {
 	const op = "send pin"
 	if req.UserID == "" || req.AuthenticatorEnrollmentID == "" {
-		return fmt.Errorf("%w: %s: userId and authenticatorEnrollmentId are required", ErrInvalidArgument, op)
+		return argError(op, "userId and authenticatorEnrollmentId", "are required")
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	_, err := c.do(ctx, &call{

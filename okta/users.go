@@ -192,7 +192,7 @@ type CreateUserRequest struct {
 func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, error) {
 	const op = "create user"
 	if strings.TrimSpace(req.Profile.Login) == "" {
-		return User{}, fmt.Errorf("%w: %s: profile.login is empty", ErrInvalidArgument, op)
+		return User{}, argError(op, "profile.login", "is empty")
 	}
 	body := struct {
 		Profile  Profile   `json:"profile"`
@@ -201,7 +201,7 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, e
 	}{Profile: req.Profile, GroupIDs: req.GroupIDs}
 	if req.TypeID != "" {
 		if strings.TrimSpace(req.TypeID) != req.TypeID || strings.ContainsFunc(req.TypeID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-			return User{}, fmt.Errorf("%w: %s: type.id %q has surrounding spaces or control characters", ErrInvalidArgument, op, req.TypeID)
+			return User{}, argError(op, "type.id", "%q has surrounding spaces or control characters", req.TypeID)
 		}
 		body.Type = &UserType{ID: req.TypeID}
 	}
@@ -317,7 +317,7 @@ func (c *Client) DefaultRPID(ctx context.Context) (string, error) {
 func (c *Client) ListUsers(ctx context.Context, limit int) ([]User, error) {
 	const op = "list users"
 	if limit < 1 || limit > 200 {
-		return nil, fmt.Errorf("%w: %s: limit %d is not between 1 and 200", ErrInvalidArgument, op, limit)
+		return nil, argError(op, "limit", "%d is not between 1 and 200", limit)
 	}
 	var out []User
 	_, err := c.do(ctx, &call{

@@ -154,15 +154,26 @@ func RetryDefaults(maxWait *time.Duration, defWait time.Duration, backoff *func(
 }
 
 // CheckToken reports a token that is empty or holds whitespace or control
-// characters (it goes into a header). The error never contains the token.
+// characters (it goes into a header): "token " and its [TokenProblem]. The
+// error never contains the token.
 func CheckToken(token string) error {
-	if token == "" {
-		return errors.New("token is empty")
-	}
-	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return errors.New("token contains whitespace or control characters")
+	if p := TokenProblem(token); p != "" {
+		return errors.New("token " + p)
 	}
 	return nil
+}
+
+// TokenProblem says what [CheckToken] refuses in token ("is empty",
+// "contains whitespace or control characters"), or returns "". It never
+// contains the token.
+func TokenProblem(token string) string {
+	switch {
+	case token == "":
+		return "is empty"
+	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return "contains whitespace or control characters"
+	}
+	return ""
 }
 
 // Apply runs opts over o in order and stops at the first error, which it
