@@ -835,15 +835,17 @@ func TestDoneEndsLiveUpdates(t *testing.T) {
 
 // TestMalformedUserIDIs400: a user ID or login the Okta client refuses
 // (a control character, a path separator) is the visitor's mistake: 400
-// naming the problem, not 502 "Okta did not answer".
+// naming the problem (the okta.ArgumentError's, the ID quoted and
+// escaped), not 502 "Okta did not answer".
 func TestMalformedUserIDIs400(t *testing.T) {
 	r := newRig(t, nil)
 	hc := r.signIn("reader@example.com")
+	const lead = "This cannot be looked up at Okta: the user ID or login "
 	for _, tc := range []struct{ path, want string }{
-		{"/users/%00", "contains a control character"},
-		{"/users/a%5Cb", "contains a path separator"},
-		{"/users/%1b/order", "contains a control character"},
-		{"/find?login=%00%1b", "contains a control character"},
+		{"/users/%00", lead + `&#34;\x00&#34; contains a control character.`},
+		{"/users/a%5Cb", lead + `&#34;a\\b&#34; contains a path separator.`},
+		{"/users/%1b/order", lead + `&#34;\x1b&#34; contains a control character.`},
+		{"/find?login=%00%1b", lead + `&#34;\x00\x1b&#34; contains a control character.`},
 	} {
 		code, body := r.get(hc, tc.path)
 		if code != http.StatusBadRequest || !strings.Contains(body, "Not a user ID or login") || !strings.Contains(body, tc.want) {

@@ -228,13 +228,16 @@ func (c *console) find(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 }
 
-// badUserID renders a 400 page naming what is wrong with the user ID or
-// login the Okta client refused to send (err wraps okta.ErrInvalidArgument;
-// its text names the field and the problem, and carries no secret).
+// badUserID renders a 400 page saying what is wrong with the user ID or
+// login the Okta client refused to send (err matches okta.ErrInvalidArgument;
+// its *okta.ArgumentError's problem quotes the ID as given and carries no
+// secret).
 func (c *console) badUserID(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	why := strings.TrimPrefix(err.Error(), okta.ErrInvalidArgument.Error()+": ")
-	c.problem(w, r, s, http.StatusBadRequest, "Not a user ID or login",
-		"This user ID or login cannot be looked up at Okta ("+why+").")
+	msg := "This user ID or login cannot be looked up at Okta."
+	if ae, ok := errors.AsType[*okta.ArgumentError](err); ok {
+		msg = "This cannot be looked up at Okta: the user ID or login " + ae.Problem + "."
+	}
+	c.problem(w, r, s, http.StatusBadRequest, "Not a user ID or login", msg)
 }
 
 // oktaDown renders a page saying Okta did not answer.

@@ -428,12 +428,22 @@ func seed(srv *oktatest.Server, cfg *Config, rows []row) (int, map[int]string) {
 			status = okta.UserActive
 		}
 		if _, err := srv.AddUser(p, status); err != nil {
-			problems[i] = strings.TrimPrefix(err.Error(), "oktatest: AddUser: ")
+			problems[i] = seedProblem(err)
 			continue
 		}
 		n++
 	}
 	return n, problems
+}
+
+// seedProblem words why the in-process fake org refused to seed a user
+// (the [oktatest.AddUserError]'s problem: the profile's causes, or a login
+// taken), for a message that names the flag or row it came from.
+func seedProblem(err error) string {
+	if ae, ok := errors.AsType[*oktatest.AddUserError](err); ok {
+		return ae.Problem()
+	}
+	return err.Error()
 }
 
 // eachPending runs fn for every row still to be ordered, Concurrency at a

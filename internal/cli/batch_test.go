@@ -537,3 +537,26 @@ func TestOktaAttributeCSV(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedProblem: the reason a seed failed is taken from the fake's
+// *oktatest.AddUserError (wrapped or not), never cut from its text; any
+// other error is given whole.
+func TestSeedProblem(t *testing.T) {
+	t.Parallel()
+	invalid := &oktatest.AddUserError{Login: "jan", Causes: []string{"login: Does not match required pattern", "email: Does not match required pattern"}}
+	taken := &oktatest.AddUserError{Login: "ada@example.com", Exists: true}
+	var got, want []string
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{invalid, "invalid profile: login: Does not match required pattern; email: Does not match required pattern"},
+		{fmt.Errorf("seed: %w", taken), `login "ada@example.com" already exists`},
+		{fmt.Errorf("oktatest: AddUser: something else"), "oktatest: AddUser: something else"},
+	} {
+		got, want = append(got, seedProblem(tc.err)), append(want, tc.want)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("seedProblem (-want +got):\n%s", diff)
+	}
+}

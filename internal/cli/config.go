@@ -924,9 +924,12 @@ func readPrivateKey(path string) (*okta.PrivateKey, error) {
 	defer clear(data)
 	k, err := okta.ParsePrivateKey(data)
 	if err != nil {
-		// ParsePrivateKey's errors never hold key material; drop the
-		// package's "okta: invalid argument" prefix.
-		msg := strings.TrimPrefix(err.Error(), okta.ErrInvalidArgument.Error()+": ")
+		// ParsePrivateKey's errors never hold key material. Its
+		// *ArgumentError says what is wrong with the key.
+		msg := err.Error()
+		if ae, ok := errors.AsType[*okta.ArgumentError](err); ok {
+			msg = ae.Reason()
+		}
 		return nil, fmt.Errorf("%s: not a usable private key: %s", path, msg)
 	}
 	return k, nil

@@ -73,7 +73,7 @@ func runOrder(ctx context.Context, inv *Invocation) int {
 				from = "-profile " + cfg.ProfileFile
 			}
 			inv.errorf("%s: the in-process fake org cannot seed this user: %s", from,
-				safe(strings.TrimPrefix(seedErr.Error(), "oktatest: AddUser: ")))
+				safe(seedProblem(seedErr)))
 			return ExitFailed
 		}
 		report(ctx, inv.Stderr, "preenroll order", err)

@@ -141,10 +141,11 @@ func validateProfile(p okta.Profile) (field string, causes []string) {
 
 // AddUser seeds a user with the given status (STAGED, ACTIVE, ...; empty
 // means STAGED) and returns it. The profile must pass Okta's default schema
-// (login, email, firstName, lastName). It fails for a duplicate login.
+// (login, email, firstName, lastName). It fails for a duplicate login. Its
+// errors are [*AddUserError]s.
 func (s *Server) AddUser(p okta.Profile, status okta.UserStatus) (okta.User, error) {
 	if field, causes := validateProfile(p); field != "" {
-		return okta.User{}, fmt.Errorf("oktatest: AddUser: invalid profile: %s", strings.Join(causes, "; "))
+		return okta.User{}, &AddUserError{Login: p.Login, Causes: causes}
 	}
 	if status == "" {
 		status = okta.UserStaged
@@ -152,10 +153,39 @@ func (s *Server) AddUser(p okta.Profile, status okta.UserStatus) (okta.User, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.userByLoginLocked(p.Login) != nil {
-		return okta.User{}, fmt.Errorf("oktatest: AddUser: login %q already exists", p.Login)
+		return okta.User{}, &AddUserError{Login: p.Login, Exists: true}
 	}
 	u := s.newUserLocked(p, status)
 	return s.userLocked(u), nil
+}
+
+// AddUserError is the error of [Server.AddUser]: the user the fake org
+// refused to seed, and why. errors.As finds it for a caller who words the
+// reason for a person.
+type AddUserError struct {
+	// Login is the profile's login, as given.
+	Login string
+	// Causes are the profile's problems under Okta's default schema, one
+	// "attribute: reason" each, as Okta words its errorCauses ("email:
+	// Does not match required pattern", "lastName: The field cannot be left
+	// blank"); nil when Exists.
+	Causes []string
+	// Exists reports a valid profile whose login another user of the fake
+	// org has already (compared as Okta compares logins, ignoring case).
+	Exists bool
+}
+
+// Error reads "oktatest: AddUser: " and the [AddUserError.Problem].
+func (e *AddUserError) Error() string { return "oktatest: AddUser: " + e.Problem() }
+
+// Problem says why, without the package's prefix: "invalid profile: " and
+// the causes separated by semicolons, or `login "ada@example.com" already
+// exists`.
+func (e *AddUserError) Problem() string {
+	if e.Exists {
+		return fmt.Sprintf("login %q already exists", e.Login)
+	}
+	return "invalid profile: " + strings.Join(e.Causes, "; ")
 }
 
 func (s *Server) newUserLocked(p okta.Profile, status okta.UserStatus) *user {
