@@ -27,7 +27,7 @@ func (s ShippingInfo) asTyped(err error) error {
 		"streetAddress": street, "city": s.City, "state": s.Region, "zipCode": s.PostalCode,
 		"countryCode": s.CountryCode,
 	}
-	out := &ValidationError{Fields: make([]FieldError, len(ve.Fields)), kind: ve.kind, invalidID: ve.invalidID}
+	out := &ValidationError{Fields: make([]FieldError, len(ve.Fields)), kind: ve.kind, cause: ve.cause}
 	for i, f := range ve.Fields {
 		if v, ok := typed[f.Field]; ok && f.Value != "" {
 			f.Value = truncateValue(v)

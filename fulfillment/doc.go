@@ -123,6 +123,22 @@
 // interrupted create is then resent with its key within
 // [Config.IdempotencyWindow] of its intent, and errored for a person after.
 //
+// # User IDs
+//
+// [Service.Order] and [Service.OrderBatch] take a user's Okta ID or login
+// and ask Okta for the user. [Service.Retry], [Service.Delete],
+// [Service.ResendPIN], [Service.Status] and [Service.Check] take the Okta
+// ID only (Record.UserID, "00u…"), the key of the user's record in the
+// Store: a login finds no record (an error wrapping [ErrRecordNotFound]).
+// Use the UserID of the record Order returned, or okta.Client.GetUser to
+// read a login's ID. Each of them refuses an ID or login that no store can
+// key ([CheckID]: empty, longer than [MaxIDLen], not UTF-8, or holding a
+// control character) before any call, with an error matching
+// [ErrInvalidID] in which errors.As finds the [*IDError] saying why; for
+// Order and OrderBatch that error is a [*ValidationError] for field
+// "userId", which wraps the *IDError. The error of [Service.RecordEvent]
+// for an event naming such a user, or with such an event ID, is one too.
+//
 // # Testing
 //
 // Package fulfillmenttest runs a Service against the fake Okta and the

@@ -30,12 +30,9 @@ import (
 // a record leased by another instance, ErrBusy; a Service without
 // Config.Yubico, ErrInvalidConfig.
 //
-// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
-// record in the Store; unlike [Service.Order], which looks a login up at
-// Okta, it takes no login: a login finds no record (an error
-// wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID. An ID no store
-// can key ([CheckID]) gets an error matching ErrInvalidID.
+// userID is the user's Okta ID (Record.UserID, "00u…"), not a login,
+// which finds no record: see "User IDs" in the package documentation,
+// which also says how an ID no store can key is refused ([ErrInvalidID]).
 func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 	rec, ctx, unlock, err := s.take(ctx, "retry", userID)
 	if err != nil {
@@ -90,12 +87,9 @@ func (s *Service) Retry(ctx context.Context, userID string) (Record, error) {
 // shipment (none created, none being created); for the others it returns
 // an error wrapping ErrInvalidConfig and changes nothing.
 //
-// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
-// record in the Store; unlike [Service.Order], which looks a login up at
-// Okta, it takes no login: a login finds no record (an error
-// wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID. An ID no store
-// can key ([CheckID]) gets an error matching ErrInvalidID.
+// userID is the user's Okta ID (Record.UserID, "00u…"), not a login,
+// which finds no record: see "User IDs" in the package documentation,
+// which also says how an ID no store can key is refused ([ErrInvalidID]).
 func (s *Service) Delete(ctx context.Context, userID string) error {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
@@ -137,12 +131,9 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 // recorded and Sync sends the PIN again. A record leased by another
 // instance gets an error wrapping ErrBusy.
 //
-// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
-// record in the Store; unlike [Service.Order], which looks a login up at
-// Okta, it takes no login: a login finds no record (an error
-// wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID. An ID no store
-// can key ([CheckID]) gets an error matching ErrInvalidID.
+// userID is the user's Okta ID (Record.UserID, "00u…"), not a login,
+// which finds no record: see "User IDs" in the package documentation,
+// which also says how an ID no store can key is refused ([ErrInvalidID]).
 func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
@@ -179,12 +170,9 @@ func (s *Service) ResendPIN(ctx context.Context, userID string) error {
 // Deleted (these changes are saved). A user without a record gets an error
 // wrapping ErrRecordNotFound.
 //
-// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
-// record in the Store; unlike [Service.Order], which looks a login up at
-// Okta, it takes no login: a login finds no record (an error
-// wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID. An ID no store
-// can key ([CheckID]) gets an error matching ErrInvalidID.
+// userID is the user's Okta ID (Record.UserID, "00u…"), not a login,
+// which finds no record: see "User IDs" in the package documentation,
+// which also says how an ID no store can key is refused ([ErrInvalidID]).
 func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 	ctx, unlock := s.lock(ctx, userID)
 	defer unlock()
@@ -211,12 +199,9 @@ func (s *Service) Status(ctx context.Context, userID string) (Record, error) {
 // record leased by another instance, ErrBusy; a Service without
 // Config.Yubico, ErrInvalidConfig.
 //
-// userID is the user's Okta ID (Record.UserID, "00u…"), the key of the
-// record in the Store; unlike [Service.Order], which looks a login up at
-// Okta, it takes no login: a login finds no record (an error
-// wrapping ErrRecordNotFound). Use the UserID of the record Order
-// returned, or okta.Client.GetUser to read a login's ID. An ID no store
-// can key ([CheckID]) gets an error matching ErrInvalidID.
+// userID is the user's Okta ID (Record.UserID, "00u…"), not a login,
+// which finds no record: see "User IDs" in the package documentation,
+// which also says how an ID no store can key is refused ([ErrInvalidID]).
 func (s *Service) Check(ctx context.Context, userID string) (Record, error) {
 	rec, ctx, unlock, err := s.take(ctx, "check", userID)
 	if err != nil {

@@ -82,8 +82,8 @@ func (s *Service) PrepareUser(ctx context.Context, p Profile, kind UserKind) (st
 //
 //   - the user: an ID or login no store can key (see [CheckID]), or blank,
 //     or with white space around it, is a *ValidationError for field
-//     "userId" wrapping ErrInvalidOrder (and matching ErrInvalidID when
-//     CheckID refuses it), and Okta is not asked;
+//     "userId" wrapping ErrInvalidOrder (and CheckID's *IDError, matching
+//     ErrInvalidID, when CheckID refuses it), and Okta is not asked;
 //   - the order (a *ValidationError wrapping ErrInvalidOrder; one item per
 //     order, since Okta allows one key in fulfillment per user);
 //   - the user's Okta profile as a shipping address (a *ValidationError

@@ -675,8 +675,9 @@ func TestRefusedHookLogPaced(t *testing.T) {
 // space around it) before asking Okta (offlineConfig's Okta fails every
 // call: a ValidationError says none was made), and quote at most 32 bytes
 // of it. A user no store can key (CheckID, the empty one included)
-// matches ErrInvalidID too; one of white space only or with white space
-// around it does not.
+// wraps CheckID's *IDError too, so its error matches ErrInvalidID and
+// errors.As finds the reason; one of white space only or with white space
+// around it does neither. The error's text is the ValidationError's.
 func TestOrderChecksUserFirst(t *testing.T) {
 	t.Parallel()
 	svc, err := New(offlineConfig(t))
@@ -685,41 +686,92 @@ func TestOrderChecksUserFirst(t *testing.T) {
 	}
 	long := strings.Repeat("a", MaxIDLen+1)
 	for _, tc := range []struct {
-		user      string
-		want      FieldError
-		invalidID bool // errors.Is(err, ErrInvalidID)
+		user    string
+		want    FieldError
+		wantID  *IDError // what errors.As finds, nil when the error must not match ErrInvalidID
+		wantMsg string
 	}{
-		{"", FieldError{Field: "userId", Problem: "required"}, true},
-		{"   ", FieldError{Field: "userId", Problem: "required", Value: "   "}, false},
-		{long, FieldError{Field: "userId", Problem: "is 257 bytes, longer than 256", Value: strings.Repeat("a", 32) + "…"}, true},
-		{"jan\x00@example.com", FieldError{Field: "userId", Problem: "contains a control character", Value: "jan\x00@example.com"}, true},
-		{" jan@example.com", FieldError{Field: "userId", Problem: "leading or trailing white space", Value: " jan@example.com"}, false},
-		{"\xffjan", FieldError{Field: "userId", Problem: "is not valid UTF-8", Value: "\xffjan"}, true},
+		{"", FieldError{Field: "userId", Problem: "required"},
+			&IDError{What: "user ID", ID: "", Problem: "is empty"},
+			`fulfillment: invalid order: userId: required`},
+		{"   ", FieldError{Field: "userId", Problem: "required", Value: "   "},
+			nil,
+			`fulfillment: invalid order: userId "   ": required`},
+		{long, FieldError{Field: "userId", Problem: "is 257 bytes, longer than 256", Value: strings.Repeat("a", 32) + "…"},
+			&IDError{What: "user ID", ID: long, Problem: "is 257 bytes, longer than 256"},
+			`fulfillment: invalid order: userId "` + strings.Repeat("a", 32) + `…": is 257 bytes, longer than 256`},
+		{"jan\x00@example.com", FieldError{Field: "userId", Problem: "contains a control character", Value: "jan\x00@example.com"},
+			&IDError{What: "user ID", ID: "jan\x00@example.com", Problem: "contains a control character"},
+			`fulfillment: invalid order: userId "jan\x00@example.com": contains a control character`},
+		{" jan@example.com", FieldError{Field: "userId", Problem: "leading or trailing white space", Value: " jan@example.com"},
+			nil,
+			`fulfillment: invalid order: userId " jan@example.com": leading or trailing white space`},
+		{"\xffjan", FieldError{Field: "userId", Problem: "is not valid UTF-8", Value: "\xffjan"},
+			&IDError{What: "user ID", ID: "\xffjan", Problem: "is not valid UTF-8"},
+			`fulfillment: invalid order: userId "\xffjan": is not valid UTF-8`},
 	} {
 		_, err := svc.Order(t.Context(), tc.user)
-		var ve *ValidationError
-		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidOrder) {
-			t.Errorf("Order(%q) = %v, want a *ValidationError wrapping ErrInvalidOrder", tc.user, err)
-			continue
-		}
-		if got := errors.Is(err, ErrInvalidID); got != tc.invalidID {
-			t.Errorf("Order(%q): errors.Is(err, ErrInvalidID) = %v, want %v", tc.user, got, tc.invalidID)
-		}
-		if diff := cmp.Diff([]FieldError{tc.want}, ve.Fields); diff != "" {
-			t.Errorf("Order(%q) fields (-want +got):\n%s", tc.user, diff)
-		}
+		checkUserErr(t, fmt.Sprintf("Order(%q)", tc.user), err, tc.want, tc.wantID, tc.wantMsg)
 		rep, err := svc.OrderBatch(t.Context(), []string{tc.user}, BatchOptions{})
 		if err != nil || len(rep.Invalid) != 1 || rep.Ordered != 0 {
 			t.Errorf("OrderBatch(%q) = %+v, %v; want the user invalid", tc.user, rep, err)
 			continue
 		}
-		if !errors.As(rep.Invalid[0].Err, &ve) {
-			t.Errorf("OrderBatch(%q) invalid = %v, want a *ValidationError", tc.user, rep.Invalid[0].Err)
-		} else if diff := cmp.Diff([]FieldError{tc.want}, ve.Fields); diff != "" {
-			t.Errorf("OrderBatch(%q) fields (-want +got):\n%s", tc.user, diff)
+		checkUserErr(t, fmt.Sprintf("OrderBatch(%q) invalid", tc.user), rep.Invalid[0].Err, tc.want, tc.wantID, tc.wantMsg)
+	}
+}
+
+// checkUserErr checks the error of Order or OrderBatch for a user it
+// refuses: a *ValidationError wrapping ErrInvalidOrder with the one field
+// problem want and the text wantMsg, matching ErrInvalidID and holding
+// wantID (errors.As) if wantID is not nil, and neither otherwise.
+func checkUserErr(t *testing.T, call string, err error, want FieldError, wantID *IDError, wantMsg string) {
+	t.Helper()
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidOrder) {
+		t.Errorf("%s = %v, want a *ValidationError wrapping ErrInvalidOrder", call, err)
+		return
+	}
+	if diff := cmp.Diff([]FieldError{want}, ve.Fields); diff != "" {
+		t.Errorf("%s fields (-want +got):\n%s", call, diff)
+	}
+	if got := err.Error(); got != wantMsg {
+		t.Errorf("%s error = %q, want %q", call, got, wantMsg)
+	}
+	if got := errors.Is(err, ErrInvalidID); got != (wantID != nil) {
+		t.Errorf("%s: errors.Is(err, ErrInvalidID) = %v, want %v", call, got, wantID != nil)
+	}
+	var ie *IDError
+	if !errors.As(err, &ie) {
+		ie = nil
+	}
+	if diff := cmp.Diff(wantID, ie); diff != "" {
+		t.Errorf("%s: errors.As(err, *IDError) (-want +got):\n%s", call, diff)
+	}
+}
+
+// TestValidationErrorNotInvalidID: a ValidationError for anything but a
+// user ID no store can key matches neither ErrInvalidID nor holds an
+// *IDError, and still wraps its own kind.
+func TestValidationErrorNotInvalidID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		kind error
+	}{
+		{"empty shipping info", ShippingInfo{}.Check(), ErrInvalidShipping},
+		{"empty item", Item{}.Validate(), ErrInvalidOrder},
+		{"user with white space around it", checkUserKey(" 00u1"), ErrInvalidOrder},
+	} {
+		var ve *ValidationError
+		if !errors.As(tc.err, &ve) || !errors.Is(tc.err, tc.kind) {
+			t.Errorf("%s: error = %v, want a *ValidationError wrapping %v", tc.name, tc.err, tc.kind)
+			continue
 		}
-		if got := errors.Is(rep.Invalid[0].Err, ErrInvalidID); got != tc.invalidID {
-			t.Errorf("OrderBatch(%q): errors.Is(invalid, ErrInvalidID) = %v, want %v", tc.user, got, tc.invalidID)
+		var ie *IDError
+		if errors.Is(tc.err, ErrInvalidID) || errors.As(tc.err, &ie) {
+			t.Errorf("%s: error = %v matches ErrInvalidID or holds an *IDError (%v), want neither", tc.name, tc.err, ie)
 		}
 	}
 }

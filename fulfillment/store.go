@@ -30,7 +30,7 @@ var (
 	// collection's) is one no store can key: every error of [CheckID]
 	// matches it (an [*IDError] says why), and so does every error a
 	// Store of this module, or a [Service] method taking a user ID, returns
-	// for such an ID.
+	// for such an ID ("User IDs" in the package documentation lists them).
 	ErrInvalidID = errors.New("fulfillment: invalid ID")
 )
 

@@ -31,11 +31,13 @@ func (e FieldError) Error() string {
 // ValidationError holds every problem a Validate method found. It wraps
 // ErrInvalidShipping or ErrInvalidOrder, by what was validated. The one
 // [Service.Order] and [Service.OrderBatch] give a user that no store can
-// key (see [CheckID]) matches [ErrInvalidID] too.
+// key (see [CheckID]) wraps that check's [*IDError] too, so that it
+// matches [ErrInvalidID] and errors.As finds the reason, as in a Store's
+// error for the same ID.
 type ValidationError struct {
-	Fields    []FieldError // every problem, in field order
-	kind      error
-	invalidID bool // the user ID is one CheckID refuses: Is(ErrInvalidID)
+	Fields []FieldError // every problem, in field order
+	kind   error
+	cause  error // the *IDError of a user ID CheckID refuses, or nil
 }
 
 // Error lists every problem, separated by semicolons.
@@ -57,13 +59,18 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns ErrInvalidShipping or ErrInvalidOrder.
-func (e *ValidationError) Unwrap() error { return e.kind }
-
-// Is reports whether target is [ErrInvalidID] and e refuses a user ID that
-// no store can key, so that an Order with such a user matches it as a
-// Store's error for the same ID does.
-func (e *ValidationError) Is(target error) bool { return e.invalidID && target == ErrInvalidID }
+// Unwrap returns ErrInvalidShipping or ErrInvalidOrder, and the
+// [*IDError] of a user ID that no store can key.
+func (e *ValidationError) Unwrap() []error {
+	var errs []error
+	if e.kind != nil {
+		errs = append(errs, e.kind)
+	}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
+}
 
 // Field returns the problem reported for field, if any.
 func (e *ValidationError) Field(field string) (FieldError, bool) {
@@ -209,12 +216,15 @@ func truncateID(s string) string {
 // asked for it: a *ValidationError wrapping ErrInvalidOrder for field
 // "userId", or nil. An ID the store could not key ([CheckID]'s rule,
 // idProblem) is refused here, not by an Okta round trip whose error would
-// quote it, and its error matches ErrInvalidID too (the empty key
-// included); a key of white space only, or with white space around it, is
-// one a store could hold, and its error does not.
+// quote it, and its error wraps the *IDError CheckID would return (the
+// empty key included); a key of white space only, or with white space
+// around it, is one a store could hold, and its error does not.
 func checkUserKey(key string) error {
+	var cause error
 	problem := idProblem(key)
-	invalidID := problem != ""
+	if problem != "" {
+		cause = &IDError{What: "user ID", ID: key, Problem: problem} // as CheckID("user ID", key)
+	}
 	switch {
 	case strings.TrimSpace(key) == "":
 		problem = "required"
@@ -224,7 +234,7 @@ func checkUserKey(key string) error {
 	default:
 		return nil
 	}
-	return &ValidationError{Fields: []FieldError{{Field: "userId", Problem: problem, Value: truncateValue(key)}}, kind: ErrInvalidOrder, invalidID: invalidID}
+	return &ValidationError{Fields: []FieldError{{Field: "userId", Problem: problem, Value: truncateValue(key)}}, kind: ErrInvalidOrder, cause: cause}
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
