@@ -194,13 +194,18 @@ func dirSyncErr(err error) error {
 }
 
 // BackupContents is what an SQLite database file holds, as
-// [InspectSQLiteBackup] counts it.
+// [InspectSQLiteBackup] counts it, and as [BackupSQLite] reports the copy
+// it made.
 type BackupContents struct {
 	// Version is the schema version (see [SchemaStatus]): a copy made by
 	// [SQLiteStore.Backup] has its store's, which OpenSQLite left at the
 	// latest this program knows; one made by [BackupSQLite] has its
 	// store's too, which may be older (OpenSQLite migrates the copy).
 	Version int
+	// Latest is the version [OpenSQLite] brings the schema to, and the
+	// newest it accepts, as [SchemaStatus].Latest: a copy of an older
+	// Version is migrated when it is opened.
+	Latest int
 	// Records, Events and Documents count the records, the handled
 	// events' marks and the documents (the catch-up checkpoint, the
 	// console's batches and audit trail); 0 for a table the schema does
@@ -239,13 +244,25 @@ func InspectSQLiteBackup(ctx context.Context, path string) (BackupContents, erro
 		}
 		return c, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
 	}
-	db, err := openSQLiteReadOnly(abs, "immutable=1")
+	c, err = inspectSQLiteCopy(ctx, abs)
 	if err != nil {
-		return c, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+		return BackupContents{}, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// inspectSQLiteCopy opens the database file at the absolute name path
+// read-only and as immutable (a file no program writes: a backup), checks
+// it and counts what it holds ([readBackupContents]).
+func inspectSQLiteCopy(ctx context.Context, path string) (BackupContents, error) {
+	var c BackupContents
+	db, err := openSQLiteReadOnly(path, "immutable=1")
+	if err != nil {
+		return c, err
 	}
 	defer db.Close()
 	if err := readBackupContents(ctx, db, &c); err != nil {
-		return BackupContents{}, fmt.Errorf("fulfillment: sqlite: %q: %w", path, err)
+		return BackupContents{}, err
 	}
 	return c, nil
 }
@@ -253,6 +270,7 @@ func InspectSQLiteBackup(ctx context.Context, path string) (BackupContents, erro
 // readBackupContents checks the database of db (quick_check) and fills c
 // from it.
 func readBackupContents(ctx context.Context, db *sql.DB, c *BackupContents) error {
+	c.Latest = len(sqliteMigrations)
 	var check string
 	if err := db.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&check); err != nil {
 		return fmt.Errorf("check: %w", err)
@@ -304,16 +322,21 @@ func readBackupContents(ctx context.Context, db *sql.DB, c *BackupContents) erro
 // package's version may back up a store an older version (serve) still
 // uses, before an upgrade. The copy is made as [SQLiteStore.Backup]
 // makes it (VACUUM INTO, one read transaction that holds no writer up,
-// the same temporary file, sync and naming, the same errors), and
-// [InspectSQLiteBackup] checks it.
+// the same temporary file, sync and naming, the same errors). Before
+// the copy is named dest it is checked as [InspectSQLiteBackup] checks a
+// file (SQLite's quick_check: a damaged copy is an error, and nothing is
+// left under dest), and what it holds is returned: its schema version
+// and counts.
 //
 // The schema version must be one this package knows: a database without
 // one (no store of this package), or with one newer than
 // [OpenSQLite]'s, is refused, as is a copy found newer (a newer program
-// migrated src during the backup). An older one is copied as it is: the
-// copy has that version, and OpenSQLite migrates it when it opens it
-// (the restored store then migrates at serve's start, as src would). An
-// empty src (a store OpenSQLite has not made yet) is an error.
+// migrated src during the backup), and so is an empty src (a store
+// OpenSQLite has not made yet); the error of each wraps a [*SchemaError]
+// saying which (errors.As), for a caller that words the refusal itself.
+// An older one is copied as it is: the copy has that version (below
+// [BackupContents].Latest), and OpenSQLite migrates it when it opens it
+// (the restored store then migrates at serve's start, as src would).
 //
 // Nothing is written or created beside src. What the caller needs
 // (https://www.sqlite.org/wal.html#readonly): read access to src, and,
@@ -333,21 +356,23 @@ func readBackupContents(ctx context.Context, db *sql.DB, c *BackupContents) erro
 // store open while it runs, so that takes a program other than serve.
 // Run it as any user who may read those files: serve's, or a backup user
 // in its group given read access.
-func BackupSQLite(ctx context.Context, src, dest string) error {
+func BackupSQLite(ctx context.Context, src, dest string) (BackupContents, error) {
 	if err := checkSQLitePath(src); err != nil {
-		return err
+		return BackupContents{}, err
 	}
 	abs, empty, err := statSQLiteFile(src)
 	switch {
 	case err != nil:
-		return err
+		return BackupContents{}, err
 	case empty:
-		return fmt.Errorf("fulfillment: sqlite: back up %q: it is empty: no database", src)
+		return BackupContents{}, fmt.Errorf("fulfillment: sqlite: back up %q: %w", src, &SchemaError{Latest: len(sqliteMigrations), Empty: true})
 	}
-	return backupSQLiteTo(ctx, src, dest, os.Link, func(ctx context.Context, out string) error {
+	var c BackupContents
+	err = backupSQLiteTo(ctx, src, dest, os.Link, func(ctx context.Context, out string) error {
 		for range 2 {
-			again, err := copySQLiteReadOnly(ctx, abs, out)
+			again, copied, err := copySQLiteReadOnly(ctx, abs, out)
 			if !again {
+				c = copied
 				return err
 			}
 			// Written while copied without the log: start over, into the
@@ -361,28 +386,32 @@ func BackupSQLite(ctx context.Context, src, dest string) error {
 		}
 		return errors.New("the store was written during the copy, twice, while it had no write-ahead log to read through: try again")
 	})
+	if err != nil {
+		return BackupContents{}, err
+	}
+	return c, nil
 }
 
 // copySQLiteReadOnly writes a copy of the database at the absolute name
 // src into the empty file out, opening src read-only as [BackupSQLite]
-// says, and checks the schema versions of src and of the copy. again
-// reports that src was read as immutable and a program wrote it
-// meanwhile: the copy is to be made again (err is then what the copy
-// returned, of no account).
-func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, err error) {
+// says, checks the schema versions of src and of the copy, and returns
+// what the copy holds. again reports that src was read as immutable and
+// a program wrote it meanwhile: the copy is to be made again (c and err
+// are then what the copy returned, of no account).
+func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, c BackupContents, err error) {
 	logged, err := sqliteHasLog(src)
 	if err != nil {
-		return false, err
+		return false, c, err
 	}
 	mode := "mode=ro&readonly_shm=1"
 	var before os.FileInfo
 	if !logged {
 		mode = "immutable=1"
 		if before, err = os.Stat(src); err != nil {
-			return false, err
+			return false, c, err
 		}
 	}
-	err = copySQLiteWith(ctx, src, mode, out)
+	c, err = copySQLiteWith(ctx, src, mode, out)
 	if afterImmutableCopy != nil && !logged {
 		afterImmutableCopy()
 	}
@@ -391,24 +420,24 @@ func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, err e
 		// (which removes the log and its index) is made again without it.
 		if err != nil && ctx.Err() == nil {
 			if still, lerr := sqliteHasLog(src); lerr == nil && !still {
-				return true, err
+				return true, c, err
 			}
 		}
-		return false, err
+		return false, c, err
 	}
 	// Immutable, src was read without locks: a program that wrote it
 	// meanwhile made a log, or changed the file (a checkpoint).
 	if logged, lerr := sqliteHasLog(src); lerr != nil || logged {
-		return lerr == nil, errors.Join(err, lerr)
+		return lerr == nil, c, errors.Join(err, lerr)
 	}
 	after, serr := os.Stat(src)
 	if serr != nil {
-		return false, errors.Join(err, serr)
+		return false, c, errors.Join(err, serr)
 	}
 	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
-		return true, err
+		return true, c, err
 	}
-	return false, err
+	return false, c, err
 }
 
 // afterImmutableCopy, when set (by a test), runs after each copy
@@ -418,40 +447,86 @@ var afterImmutableCopy func()
 
 // copySQLiteWith opens the database at the absolute name src read-only
 // with the URI parameters mode, checks its schema version, copies it into
-// out with VACUUM INTO and checks the copy's version.
-func copySQLiteWith(ctx context.Context, src, mode, out string) error {
+// out with VACUUM INTO, then checks the copy ([inspectSQLiteCopy]) and
+// its version and returns what it holds.
+func copySQLiteWith(ctx context.Context, src, mode, out string) (BackupContents, error) {
 	db, err := openSQLiteURI(src, mode) // no query_only, which refuses VACUUM INTO
 	if err != nil {
-		return err
+		return BackupContents{}, err
 	}
 	defer db.Close()
 	v, err := sqliteSchemaVersion(ctx, db)
 	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+		return BackupContents{}, fmt.Errorf("read schema version: %w", err)
 	}
-	if err := backupVersionProblem(v); err != nil {
-		return err
+	if err := backupSchemaError(v, false); err != nil {
+		return BackupContents{}, err
 	}
 	if err := vacuumInto(ctx, db, out); err != nil {
-		return err
+		return BackupContents{}, err
 	}
-	if v, err = readSQLiteVersion(ctx, out, "immutable=1"); err != nil {
-		return fmt.Errorf("read the copy's schema version: %w", err)
+	c, err := inspectSQLiteCopy(ctx, out)
+	if err != nil {
+		return BackupContents{}, fmt.Errorf("the copy: %w", err)
 	}
-	if err := backupVersionProblem(v); err != nil {
-		return fmt.Errorf("the copy: %w (migrated meanwhile)", err)
+	if err := backupSchemaError(c.Version, true); err != nil {
+		return BackupContents{}, err
+	}
+	return c, nil
+}
+
+// backupSchemaError is the error of BackupSQLite for a database (the
+// copy, if ofCopy) of schema version v, a *SchemaError, or nil for a
+// version it copies.
+func backupSchemaError(v int, ofCopy bool) error {
+	if v == 0 || v > len(sqliteMigrations) {
+		return &SchemaError{Version: v, Latest: len(sqliteMigrations), Copy: ofCopy}
 	}
 	return nil
 }
 
-// backupVersionProblem says why BackupSQLite does not copy a database of
-// schema version v: none, or a newer one than this package knows.
-func backupVersionProblem(v int) error {
+// SchemaError is why [BackupSQLite] refuses a database: its schema
+// version is none this package knows, or newer than this program's. Its
+// text is the reason alone, as a [FieldError]'s is: BackupSQLite's error,
+// which names the files, wraps it, and errors.As finds it there for a
+// caller that words the refusal itself.
+type SchemaError struct {
+	// Version is the database's schema version (see [SchemaStatus]); 0
+	// when it has none (no store of this package, or Empty).
+	Version int
+	// Latest is the newest version this package knows, as
+	// [SchemaStatus].Latest.
+	Latest int
+	// Empty is set for an empty file: no database (a store [OpenSQLite]
+	// has not made yet).
+	Empty bool
+	// Copy is set when the version is the copy's, not the one read from
+	// the store before the copy: a newer program migrated the store
+	// meanwhile.
+	Copy bool
+}
+
+// Newer reports whether the schema is newer than this package knows, as
+// [SchemaStatus.Newer] does.
+func (e *SchemaError) Newer() bool { return e.Version > e.Latest }
+
+// Error reads "schema version 9, newer than this program's 8: back it up
+// with the program that uses it", "no schema version (no store of this
+// package): nothing to back up" or "it is empty: no database"; a copy
+// found newer reads "the copy: schema version 9, ... (migrated
+// meanwhile)".
+func (e *SchemaError) Error() string {
+	var msg string
 	switch {
-	case v == 0:
-		return errors.New("no schema version (no store of this package): nothing to back up")
-	case v > len(sqliteMigrations):
-		return fmt.Errorf("schema version %d, newer than this program's %d: back it up with the program that uses it", v, len(sqliteMigrations))
+	case e.Empty:
+		msg = "it is empty: no database"
+	case e.Newer():
+		msg = fmt.Sprintf("schema version %d, newer than this program's %d: back it up with the program that uses it", e.Version, e.Latest)
+	default:
+		msg = "no schema version (no store of this package): nothing to back up"
 	}
-	return nil
+	if e.Copy {
+		return "the copy: " + msg + " (migrated meanwhile)"
+	}
+	return msg
 }

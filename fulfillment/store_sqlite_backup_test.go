@@ -134,7 +134,7 @@ func TestSQLiteBackup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("InspectSQLiteBackup: %v", err)
 	}
-	wantCounts := fulfillment.BackupContents{Version: fulfillment.SQLiteMigrations, Records: 5, Events: 3, Documents: 2}
+	wantCounts := fulfillment.BackupContents{Version: fulfillment.SQLiteMigrations, Latest: fulfillment.SQLiteMigrations, Records: 5, Events: 3, Documents: 2}
 	if diff := cmp.Diff(wantCounts, got); diff != "" {
 		t.Errorf("InspectSQLiteBackup (-want +got):\n%s", diff)
 	}
@@ -585,7 +585,8 @@ func TestSQLiteBackupWhileWriting(t *testing.T) {
 			return s.Backup(ctx, dest)
 		}},
 		{"BackupSQLite", func(ctx context.Context, _ *fulfillment.SQLiteStore, path, dest string) error {
-			return fulfillment.BackupSQLite(ctx, path, dest)
+			_, err := fulfillment.BackupSQLite(ctx, path, dest)
+			return err
 		}},
 	} {
 		t.Run(via.name, func(t *testing.T) {

@@ -102,7 +102,7 @@ func TestBackupSQLite(t *testing.T) {
 				t.Fatal("the closed store left its write-ahead log")
 			}
 			return &c
-		}, latest, fulfillment.BackupContents{Version: latest, Records: 5, Events: 3, Documents: 2}},
+		}, latest, fulfillment.BackupContents{Version: latest, Latest: latest, Records: 5, Events: 3, Documents: 2}},
 		{"store in use", func(t *testing.T, path string) *storeContents {
 			s := openSQLite(t, path) // open until the test ends, as serve
 			fillStore(t, s)
@@ -111,7 +111,7 @@ func TestBackupSQLite(t *testing.T) {
 			}
 			c := contentsOf(t, s)
 			return &c
-		}, latest, fulfillment.BackupContents{Version: latest, Records: 5, Events: 3, Documents: 2}},
+		}, latest, fulfillment.BackupContents{Version: latest, Latest: latest, Records: 5, Events: 3, Documents: 2}},
 		{"a killed serve's files: commits in the write-ahead log, an index nobody holds", func(t *testing.T, path string) *storeContents {
 			live := filepath.Join(t.TempDir(), "live.db")
 			s := openSQLite(t, live)
@@ -124,11 +124,11 @@ func TestBackupSQLite(t *testing.T) {
 			}
 			c := contentsOf(t, s)
 			return &c
-		}, latest, fulfillment.BackupContents{Version: latest, Records: 5, Events: 3, Documents: 2}},
+		}, latest, fulfillment.BackupContents{Version: latest, Latest: latest, Records: 5, Events: 3, Documents: 2}},
 		{"older schema", func(t *testing.T, path string) *storeContents {
 			makeSQLiteAt(t, path, 2)
 			return nil
-		}, 2, fulfillment.BackupContents{Version: 2}},
+		}, 2, fulfillment.BackupContents{Version: 2, Latest: latest}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -143,8 +143,12 @@ func TestBackupSQLite(t *testing.T) {
 
 			out := t.TempDir()
 			dest := filepath.Join(out, "b.db")
-			if err := fulfillment.BackupSQLite(t.Context(), path, dest); err != nil {
+			copied, err := fulfillment.BackupSQLite(t.Context(), path, dest)
+			if err != nil {
 				t.Fatalf("BackupSQLite: %v", err)
+			}
+			if diff := cmp.Diff(tc.counts, copied); diff != "" {
+				t.Errorf("BackupSQLite's contents (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(beforeFiles, dirListing(t, dir)); diff != "" {
 				t.Errorf("the store's directory's contents changed (-before +after):\n%s", diff)
@@ -186,19 +190,22 @@ func TestBackupSQLite(t *testing.T) {
 // TestBackupSQLiteRefuses: BackupSQLite refuses a store of a newer schema
 // (in use or not), a database without one, an empty file and a missing
 // one, with an error naming it, and writes nothing: no file where the
-// copy would go, the store's directory as it was.
+// copy would go, the store's directory as it was. The refusals of a
+// schema wrap a *SchemaError (errors.As) that says which.
 func TestBackupSQLiteRefuses(t *testing.T) {
 	t.Parallel()
 	latest := fulfillment.SQLiteMigrations
+	newer := &fulfillment.SchemaError{Version: latest + 1, Latest: latest}
 	for _, tc := range []struct {
-		name string
-		make func(t *testing.T, path string)
-		want string // in the error
+		name   string
+		make   func(t *testing.T, path string)
+		want   string                   // in the error
+		schema *fulfillment.SchemaError // errors.As finds it; nil: none
 	}{
 		{"newer schema", func(t *testing.T, path string) {
 			makeSQLiteAt(t, path, latest)
 			sqliteExecTest(t, path, fmt.Sprintf(`INSERT INTO migrations(version, applied_at) VALUES (%d, 'later')`, latest+1))
-		}, fmt.Sprintf("schema version %d, newer than this program's %d", latest+1, latest)},
+		}, fmt.Sprintf("schema version %d, newer than this program's %d", latest+1, latest), newer},
 		{"newer schema, in its write-ahead log (a killed serve's files)", func(t *testing.T, path string) {
 			// Copies, whose index no handle of this process holds: SQLite
 			// shares one mapping of an index among a process's handles,
@@ -208,16 +215,16 @@ func TestBackupSQLiteRefuses(t *testing.T) {
 			for _, suffix := range []string{"", "-wal", "-shm"} {
 				copyFile(t, live+suffix, path+suffix)
 			}
-		}, fmt.Sprintf("schema version %d, newer than this program's %d", latest+1, latest)},
+		}, fmt.Sprintf("schema version %d, newer than this program's %d", latest+1, latest), newer},
 		{"no schema", func(t *testing.T, path string) {
 			sqliteExecTest(t, path, `CREATE TABLE other (x)`)
-		}, "no schema version (no store of this package): nothing to back up"},
+		}, "no schema version (no store of this package): nothing to back up", &fulfillment.SchemaError{Latest: latest}},
 		{"empty file", func(t *testing.T, path string) {
 			if err := os.WriteFile(path, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, "it is empty: no database"},
-		{"missing", func(t *testing.T, path string) {}, "no such file"},
+		}, "it is empty: no database", &fulfillment.SchemaError{Latest: latest, Empty: true}},
+		{"missing", func(t *testing.T, path string) {}, "no such file", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -227,9 +234,19 @@ func TestBackupSQLiteRefuses(t *testing.T) {
 			before := dirListing(t, dir)
 			out := t.TempDir()
 			dest := filepath.Join(out, "b.db")
-			err := fulfillment.BackupSQLite(t.Context(), path, dest)
+			c, err := fulfillment.BackupSQLite(t.Context(), path, dest)
 			if err == nil || !strings.HasPrefix(err.Error(), "fulfillment: sqlite: ") || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("BackupSQLite = %v, want an error naming %s, with %q", err, path, tc.want)
+			}
+			if c != (fulfillment.BackupContents{}) {
+				t.Errorf("BackupSQLite's contents %+v with its error, want none", c)
+			}
+			var se *fulfillment.SchemaError
+			if !errors.As(err, &se) {
+				se = nil
+			}
+			if diff := cmp.Diff(tc.schema, se); diff != "" {
+				t.Errorf("errors.As(*SchemaError) (-want +got):\n%s", diff)
 			}
 			if names := dirNames(t, out); len(names) != 0 {
 				t.Errorf("files written: %q", names)
@@ -238,6 +255,33 @@ func TestBackupSQLiteRefuses(t *testing.T) {
 				t.Errorf("the store's directory changed (-before +after):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSchemaError: what a *SchemaError says, and Newer, for each refusal.
+func TestSchemaError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err   fulfillment.SchemaError
+		want  string
+		newer bool
+	}{
+		{fulfillment.SchemaError{Version: 9, Latest: 8}, "schema version 9, newer than this program's 8: back it up with the program that uses it", true},
+		{fulfillment.SchemaError{Version: 9, Latest: 8, Copy: true}, "the copy: schema version 9, newer than this program's 8: back it up with the program that uses it (migrated meanwhile)", true},
+		{fulfillment.SchemaError{Latest: 8}, "no schema version (no store of this package): nothing to back up", false},
+		{fulfillment.SchemaError{Latest: 8, Empty: true}, "it is empty: no database", false},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("%+v.Error() = %q, want %q", tc.err, got, tc.want)
+		}
+		if got := tc.err.Newer(); got != tc.newer {
+			t.Errorf("%+v.Newer() = %v, want %v", tc.err, got, tc.newer)
+		}
+		wrapped := fmt.Errorf("fulfillment: sqlite: back up %q to %q: %w", "a.db", "b.db", &tc.err)
+		var se *fulfillment.SchemaError
+		if !errors.As(wrapped, &se) || *se != tc.err {
+			t.Errorf("errors.As(%v) = %+v, want %+v", wrapped, se, tc.err)
+		}
 	}
 }
 
@@ -306,7 +350,7 @@ func TestBackupSQLiteWrittenMeanwhile(t *testing.T) {
 			})
 			out := t.TempDir()
 			dest := filepath.Join(out, "b.db")
-			err = fulfillment.BackupSQLite(t.Context(), path, dest)
+			copied, err := fulfillment.BackupSQLite(t.Context(), path, dest)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("BackupSQLite = %v, want %q", err, tc.wantErr)
@@ -328,6 +372,9 @@ func TestBackupSQLiteWrittenMeanwhile(t *testing.T) {
 			c, err := fulfillment.InspectSQLiteBackup(t.Context(), dest)
 			if err != nil || c.Records != tc.records {
 				t.Errorf("InspectSQLiteBackup = %+v, %v; want %d records", c, err, tc.records)
+			}
+			if diff := cmp.Diff(c, copied); diff != "" {
+				t.Errorf("BackupSQLite's contents, against InspectSQLiteBackup's (-inspect +backup):\n%s", diff)
 			}
 		})
 	}
@@ -358,7 +405,7 @@ func TestBackupSQLiteOtherProcess(t *testing.T) {
 	if src := os.Getenv("PREENROLL_TEST_BACKUP_SRC"); src != "" {
 		// The other process: the copies, one after another.
 		for _, dest := range strings.Split(os.Getenv("PREENROLL_TEST_BACKUP_DESTS"), string(os.PathListSeparator)) {
-			if err := fulfillment.BackupSQLite(t.Context(), src, dest); err != nil {
+			if _, err := fulfillment.BackupSQLite(t.Context(), src, dest); err != nil {
 				t.Fatalf("BackupSQLite: %v", err)
 			}
 		}

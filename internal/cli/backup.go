@@ -22,8 +22,8 @@ event and document (the catch-up checkpoint, the console's batches and audit
 trail) as the last commit before it began left them. It is written under a
 temporary name beside FILE, synced and named FILE only when complete, mode
 0600 (it holds people's names, logins and home addresses); FILE is never
-overwritten and its directory is not created. The copy is then read back
-(SQLite's quick_check) and what it holds printed.
+overwritten and its directory is not created. The copy is read back
+(SQLite's quick_check) before it is named FILE, and what it holds printed.
 
 Run it with serve's environment, of which it takes only -store
 (PREENROLL_STORE, or the key "store" of -config's file), as serve's user or
@@ -104,29 +104,24 @@ func runBackup(ctx context.Context, inv *Invocation) int {
 	}
 	spec, _ := parseStore(inv.Config.Store) // a SQLite file: checkBackup
 	path := spec.sqlite
-	// The schema first, for what is refused: BackupSQLite refuses it too,
-	// in its own words.
-	st, err := fulfillment.InspectSQLite(ctx, path)
-	if err != nil {
-		report(ctx, inv.Stderr, "preenroll backup", err)
-		return ExitFailed
-	}
+	// Read-only, not migrated: an older schema is copied as it is. The
+	// copy is checked (quick_check) and counted before it is named dest.
+	c, err := fulfillment.BackupSQLite(ctx, path, dest)
+	var schema *fulfillment.SchemaError
 	switch {
-	case st.Version == 0:
+	case errors.As(err, &schema) && schema.Newer():
+		has := "has"
+		if schema.Copy {
+			has = "was migrated during the copy, by a newer program, to" // the store's copy has it
+		}
+		inv.errorf("%s %s schema version %d, newer than this program's %d: back it up with the preenroll that serve runs on it",
+			safe(path), has, schema.Version, schema.Latest)
+		return ExitFailed
+	case errors.As(err, &schema):
 		inv.errorf("%s has no schema (an empty file, or no store of preenroll): nothing to back up", safe(path))
 		return ExitFailed
-	case st.Newer():
-		inv.errorf("%s has schema version %d, newer than this program's %d: back it up with the preenroll that serve runs on it", safe(path), st.Version, st.Latest)
-		return ExitFailed
-	}
-	// Read-only, not migrated: an older schema is copied as it is.
-	if err := fulfillment.BackupSQLite(ctx, path, dest); err != nil {
+	case err != nil:
 		report(ctx, inv.Stderr, "preenroll backup", err)
-		return ExitFailed
-	}
-	c, err := fulfillment.InspectSQLiteBackup(ctx, dest)
-	if err != nil {
-		report(ctx, inv.Stderr, "preenroll backup: "+safe(dest)+" was written, but reading it back failed", err)
 		return ExitFailed
 	}
 	var size int64
@@ -134,8 +129,8 @@ func runBackup(ctx context.Context, inv *Invocation) int {
 		size = fi.Size()
 	}
 	older := ""
-	if c.Version < st.Latest {
-		older = fmt.Sprintf(" (older than this program's %d: serve migrates it when it opens it)", st.Latest)
+	if c.Version < c.Latest {
+		older = fmt.Sprintf(" (older than this program's %d: serve migrates it when it opens it)", c.Latest)
 	}
 	fmt.Fprintf(inv.Stdout, "backup: wrote %s (%d bytes): %d records, %d handled events, %d documents; schema version %d%s\n",
 		safe(dest), size, c.Records, c.Events, c.Documents, c.Version, older)

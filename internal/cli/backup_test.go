@@ -114,7 +114,7 @@ func TestBackup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(fulfillment.BackupContents{Version: latest, Records: 3, Events: 1, Documents: 1}, c); diff != "" {
+			if diff := cmp.Diff(fulfillment.BackupContents{Version: latest, Latest: latest, Records: 3, Events: 1, Documents: 1}, c); diff != "" {
 				t.Errorf("the backup (-want +got):\n%s", diff)
 			}
 		})
@@ -133,6 +133,14 @@ func TestBackupRefuses(t *testing.T) {
 	openTestStore(t, newer, 1)
 	setSchemaVersion(t, newer, latest+1)
 	empty := writeFile(t, "empty.db", "")
+	other := filepath.Join(dir, "other.db") // an SQLite database, not a store
+	if db, err := sql.Open("sqlite", other); err != nil {
+		t.Fatal(err)
+	} else if _, err := db.Exec(`CREATE TABLE other (x)`); err != nil {
+		t.Fatal(err)
+	} else if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	existing := writeFile(t, "old-backup.db", "an older backup")
 	out := t.TempDir()
 	dest := filepath.Join(out, "b.db")
@@ -173,6 +181,8 @@ func TestBackupRefuses(t *testing.T) {
 			"preenroll backup: " + filepath.Join(out, "missing", "b.db") + ": the directory " + filepath.Join(out, "missing") + " does not exist"}},
 		{"empty store", nil, []string{"-store", empty, dest}, ExitFailed, []string{
 			"preenroll backup: " + empty + " has no schema (an empty file, or no store of preenroll): nothing to back up"}},
+		{"no store of preenroll", nil, []string{"-store", other, dest}, ExitFailed, []string{
+			"preenroll backup: " + other + " has no schema (an empty file, or no store of preenroll): nothing to back up"}},
 		{"newer schema", nil, []string{"-store", newer, dest}, ExitFailed, []string{
 			fmt.Sprintf("preenroll backup: %s has schema version %d, newer than this program's %d: back it up with the preenroll that serve runs on it", newer, latest+1, latest)}},
 	} {
