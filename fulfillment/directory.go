@@ -33,20 +33,63 @@ var (
 	// ErrDuplicateLogin is wrapped by the *RowError of each row whose login
 	// another row also has. None of those rows is kept: which address is
 	// right is for a person to decide.
-	ErrDuplicateLogin = errors.New("fulfillment: duplicate login")
+	ErrDuplicateLogin = errors.New("fulfillment: " + duplicateLogin)
 	// ErrMalformedExport is wrapped by errors about the export as a whole or
 	// about one row (bad CSV or JSON, missing column, oversized field).
-	ErrMalformedExport = errors.New("fulfillment: malformed HRIS export")
+	ErrMalformedExport = errors.New("fulfillment: " + malformedExport)
 	// ErrMissingColumn is wrapped (with ErrMalformedExport) by the
 	// [*RowError] of each mapped column a header lacks; its Column names
 	// the column.
 	ErrMissingColumn = errors.New("mapped column missing from the header")
 	// ErrExportTooLarge is wrapped when an export exceeds the reader's size
 	// or row limits.
-	ErrExportTooLarge = errors.New("fulfillment: HRIS export too large")
+	ErrExportTooLarge = errors.New("fulfillment: " + exportTooLarge)
 	// ErrInvalidMapping is wrapped by [Mapping.Validate]'s errors.
 	ErrInvalidMapping = errors.New("fulfillment: invalid HRIS mapping")
 )
+
+// The words of ErrDuplicateLogin, ErrMalformedExport and
+// ErrExportTooLarge, which begin the Problem of an [*ExportError] of
+// their kind.
+const (
+	duplicateLogin  = "duplicate login"
+	malformedExport = "malformed HRIS export"
+	exportTooLarge  = "HRIS export too large"
+)
+
+// ExportError is what [ReadHRIS] found wrong with a row or a value of an
+// export, the Err of its [*RowError]: Problem says it for a person,
+// without the line, the column or the package's prefix, and Error reads
+// "fulfillment: " and Problem. It wraps its kind (ErrMalformedExport,
+// ErrDuplicateLogin or ErrExportTooLarge) and what else made it: for a
+// mapped column the header lacks, ErrMissingColumn; for bad CSV or JSON,
+// the error of encoding/csv or encoding/json.
+type ExportError struct {
+	// Problem is e.g. "malformed HRIS export: login is empty" or
+	// `duplicate login "jan@example.com" (first on line 2)`; values in
+	// it are quoted and shortened.
+	Problem string
+	errs    []error // the kind, then what else made it
+}
+
+// Error reads "fulfillment: " and e.Problem.
+func (e *ExportError) Error() string { return "fulfillment: " + e.Problem }
+
+// Unwrap returns e's kind and what else made it.
+func (e *ExportError) Unwrap() []error { return e.errs }
+
+// malformedf is an *ExportError of kind ErrMalformedExport whose Problem
+// goes on with the words of format and args (no %w: causes are wrapped
+// by wrapping).
+func malformedf(format string, args ...any) *ExportError {
+	return &ExportError{Problem: malformedExport + ": " + fmt.Sprintf(format, args...), errs: []error{ErrMalformedExport}}
+}
+
+// wrapping adds causes to what e wraps, and returns e.
+func (e *ExportError) wrapping(causes ...error) *ExportError {
+	e.errs = append(e.errs, causes...)
+	return e
+}
 
 // RowError is a problem with one row of an HRIS export. Line is the 1-based
 // line in the file where the row (or the bad value) starts; Column is the
@@ -55,7 +98,7 @@ var (
 type RowError struct {
 	Line   int    // 1-based line where the row or value starts
 	Column string // CSV header or JSON member; empty for the whole row
-	Err    error  // what is wrong; wraps a sentinel
+	Err    error  // what is wrong: ReadHRIS's is an *ExportError, which wraps a sentinel
 }
 
 // Error names the line and, when known, the column.
@@ -134,7 +177,7 @@ var setters = withPlainSetters(map[string]func(p *Profile, v string) error{
 		case "true", "yes", "1", "y":
 			p.NeverSignedIn = true
 		default:
-			return fmt.Errorf("%w: %q is not a boolean", ErrMalformedExport, truncateValue(v))
+			return malformedf("%q is not a boolean", truncateValue(v))
 		}
 		return nil
 	},
@@ -406,17 +449,17 @@ type value struct {
 func (b *hrisBuilder) addRow(line int, get func(src string) (value, bool)) error {
 	b.nrows++
 	if b.nrows > b.cfg.maxRows {
-		return &RowError{Line: line, Err: fmt.Errorf("%w: more than %d rows", ErrExportTooLarge, b.cfg.maxRows)}
+		return &RowError{Line: line, Err: &ExportError{Problem: fmt.Sprintf("%s: more than %d rows", exportTooLarge, b.cfg.maxRows), errs: []error{ErrExportTooLarge}}}
 	}
 	var p Profile
 	var loginCol string
 	for _, c := range b.m.Columns {
 		v, _ := get(c.Source)
 		if len(v.s) > b.cfg.maxField {
-			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: fmt.Errorf("%w: value longer than %d bytes", ErrMalformedExport, b.cfg.maxField)})
+			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: malformedf("value longer than %d bytes", b.cfg.maxField)})
 		}
 		if !utf8.ValidString(v.s) {
-			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: fmt.Errorf("%w: invalid UTF-8", ErrMalformedExport)})
+			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: malformedf("invalid UTF-8")})
 		}
 		if err := setters[c.Attribute](&p, v.s); err != nil {
 			return b.rowError(&RowError{Line: v.line, Column: c.Source, Err: err})
@@ -427,7 +470,7 @@ func (b *hrisBuilder) addRow(line int, get func(src string) (value, bool)) error
 	}
 	p.Login = strings.TrimSpace(p.Login)
 	if p.Login == "" {
-		return b.rowError(&RowError{Line: line, Column: loginCol, Err: fmt.Errorf("%w: login is empty", ErrMalformedExport)})
+		return b.rowError(&RowError{Line: line, Column: loginCol, Err: malformedf("login is empty")})
 	}
 	key := strings.ToLower(p.Login)
 	if i, ok := b.firstRow[key]; ok {
@@ -438,16 +481,22 @@ func (b *hrisBuilder) addRow(line int, get func(src string) (value, bool)) error
 		if !b.dups[key] {
 			// The first row is dropped too: report it, once.
 			b.dups[key] = true
-			err := b.rowError(&RowError{Line: first.line, Column: loginCol, Err: fmt.Errorf("%w %q (also on line %d)", ErrDuplicateLogin, truncateValue(first.p.Login), line)})
+			err := b.rowError(&RowError{Line: first.line, Column: loginCol, Err: duplicateLoginError(first.p.Login, "also", line)})
 			if err != nil {
 				return err
 			}
 		}
-		return b.rowError(&RowError{Line: line, Column: loginCol, Err: fmt.Errorf("%w %q (first on line %d)", ErrDuplicateLogin, truncateValue(p.Login), first.line)})
+		return b.rowError(&RowError{Line: line, Column: loginCol, Err: duplicateLoginError(p.Login, "first", first.line)})
 	}
 	b.firstRow[key] = len(b.rows)
 	b.rows = append(b.rows, hrisRow{p: p, line: line, login: key})
 	return nil
+}
+
+// duplicateLoginError is the *ExportError of a row whose login another
+// row, on line other, has too: `duplicate login "x" (first on line 2)`.
+func duplicateLoginError(login, where string, other int) *ExportError {
+	return &ExportError{Problem: fmt.Sprintf("%s %q (%s on line %d)", duplicateLogin, truncateValue(login), where, other), errs: []error{ErrDuplicateLogin}}
 }
 
 // errLine is the line of a row error.
@@ -486,7 +535,7 @@ func (b *hrisBuilder) readCSV(data []byte) error {
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return &RowError{Line: 1, Err: fmt.Errorf("%w: no header row", ErrMalformedExport)}
+			return &RowError{Line: 1, Err: malformedf("no header row")}
 		}
 		return csvError(err)
 	}
@@ -494,7 +543,7 @@ func (b *hrisBuilder) readCSV(data []byte) error {
 	for i, h := range header {
 		k := headerKey(h)
 		if _, dup := index[k]; dup && k != "" {
-			return &RowError{Line: 1, Column: strings.TrimSpace(h), Err: fmt.Errorf("%w: column appears twice in the header (ignoring case)", ErrMalformedExport)}
+			return &RowError{Line: 1, Column: strings.TrimSpace(h), Err: malformedf("column appears twice in the header (ignoring case)")}
 		}
 		index[k] = i
 	}
@@ -506,7 +555,7 @@ func (b *hrisBuilder) readCSV(data []byte) error {
 		case ok:
 			field[c.Source] = i
 		case !slices.ContainsFunc(b.m.Optional, func(o string) bool { return headerKey(o) == headerKey(c.Source) }):
-			missing = append(missing, &RowError{Line: 1, Column: c.Source, Err: fmt.Errorf("%w: %w (mapping %q)", ErrMalformedExport, ErrMissingColumn, b.m.Name)})
+			missing = append(missing, &RowError{Line: 1, Column: c.Source, Err: malformedf("%v (mapping %q)", ErrMissingColumn, b.m.Name).wrapping(ErrMissingColumn)})
 		}
 	}
 	if len(missing) > 0 {
@@ -521,7 +570,7 @@ func (b *hrisBuilder) readCSV(data []byte) error {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
 				b.nrows++
-				rerr := &RowError{Line: pe.StartLine, Err: fmt.Errorf("%w: %d fields, the header has %d", ErrMalformedExport, len(rec), len(header))}
+				rerr := &RowError{Line: pe.StartLine, Err: malformedf("%d fields, the header has %d", len(rec), len(header))}
 				if err := b.rowError(rerr); err != nil {
 					return err
 				}
@@ -550,7 +599,7 @@ func csvError(err error) error {
 	if !errors.As(err, &pe) {
 		return fmt.Errorf("%w: %w", ErrMalformedExport, err)
 	}
-	return &RowError{Line: pe.Line, Err: fmt.Errorf("%w: %w (column %d)", ErrMalformedExport, pe.Err, pe.Column)}
+	return &RowError{Line: pe.Line, Err: malformedf("%v (column %d)", pe.Err, pe.Column).wrapping(pe.Err)}
 }
 
 func (b *hrisBuilder) readJSON(data []byte) error {
@@ -581,18 +630,18 @@ func (b *hrisBuilder) readJSON(data []byte) error {
 			}
 		}
 		if !found {
-			return &RowError{Line: 1, Column: b.m.Records, Err: fmt.Errorf("%w: no %q member holding the records", ErrMalformedExport, b.m.Records)}
+			return &RowError{Line: 1, Column: b.m.Records, Err: malformedf("no %q member holding the records", b.m.Records)}
 		}
 	}
 	if tok != json.Delim('[') {
-		return &RowError{Line: lineAt(dec.InputOffset()), Err: fmt.Errorf("%w: expected an array of records", ErrMalformedExport)}
+		return &RowError{Line: lineAt(dec.InputOffset()), Err: malformedf("expected an array of records")}
 	}
 	for dec.More() {
 		start := lineAt(skipSpace(data, dec.InputOffset()))
 		var rec map[string]json.RawMessage
 		if err := dec.Decode(&rec); err != nil {
 			if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-				return &RowError{Line: start, Err: fmt.Errorf("%w: each record must be an object", ErrMalformedExport)}
+				return &RowError{Line: start, Err: malformedf("each record must be an object")}
 			}
 			return jsonError(err, lineAt, dec)
 		}
@@ -640,7 +689,7 @@ func jsonScalar(raw json.RawMessage) (string, error) {
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", fmt.Errorf("%w: %w", ErrMalformedExport, err)
+			return "", malformedf("%v", err).wrapping(err)
 		}
 		return s, nil
 	case 'n':
@@ -648,7 +697,7 @@ func jsonScalar(raw json.RawMessage) (string, error) {
 	case 't', 'f':
 		return string(raw), nil
 	case '{', '[':
-		return "", fmt.Errorf("%w: expected a string, number or boolean, got an object or array", ErrMalformedExport)
+		return "", malformedf("expected a string, number or boolean, got an object or array")
 	}
 	return string(raw), nil // a number, as written
 }
@@ -660,9 +709,9 @@ func jsonError(err error, lineAt func(int64) int, dec *json.Decoder) error {
 		off = se.Offset
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &RowError{Line: lineAt(off), Err: fmt.Errorf("%w: unexpected end of JSON", ErrMalformedExport)}
+		return &RowError{Line: lineAt(off), Err: malformedf("unexpected end of JSON")}
 	}
-	return &RowError{Line: lineAt(off), Err: fmt.Errorf("%w: %w", ErrMalformedExport, err)}
+	return &RowError{Line: lineAt(off), Err: malformedf("%v", err).wrapping(err)}
 }
 
 // newLineIndex returns a function from byte offset to 1-based line number.

@@ -2,7 +2,9 @@ package fulfillment
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -180,6 +182,13 @@ func rowErrs(t *testing.T, err error) []string {
 		if !strings.Contains(re.Error(), "line ") {
 			t.Errorf("row error %q does not name the line", re)
 		}
+		// Its Err is an *ExportError, whose Problem is its text without
+		// the package's prefix and begins with its kind's words.
+		if ee, ok := errors.AsType[*ExportError](re.Err); !ok {
+			t.Errorf("row error %q: Err is a %T, want an *ExportError", re, re.Err)
+		} else if re.Err.Error() != "fulfillment: "+ee.Problem || !strings.HasPrefix(ee.Problem, kind) {
+			t.Errorf("row error %q: Err %q, Problem %q; want the Problem after \"fulfillment: \", beginning %q", re, re.Err, ee.Problem, kind)
+		}
 		out = append(out, strings.Join([]string{itoa(re.Line), re.Column, kind}, "/"))
 	}
 	return out
@@ -282,6 +291,59 @@ func TestReadHRISRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExportErrorProblems: what a person is told of each row error, an
+// *ExportError's Problem, and what it wraps besides its kind.
+func TestExportErrorProblems(t *testing.T) {
+	t.Parallel()
+	const header = "user,mail,street1,street2,new\n"
+	for _, tc := range []struct {
+		name   string
+		format Format
+		in     string
+		opts   []HRISOption
+		want   []string // "line/column: Problem"
+		kind   error
+		cause  error // wrapped too, if not nil
+	}{
+		{"empty login", FormatCSV, header + " ,a@x.io,,,\n", nil, []string{"2/user: malformed HRIS export: login is empty"}, ErrMalformedExport, nil},
+		{"bad boolean", FormatCSV, header + "b@x.io,,,,maybe\n", nil, []string{`2/new: malformed HRIS export: "maybe" is not a boolean`}, ErrMalformedExport, nil},
+		{"duplicate", FormatCSV, header + "a@x.io,,,,\nA@X.IO,,,,\n", nil, []string{
+			`2/user: duplicate login "a@x.io" (also on line 3)`, `3/user: duplicate login "A@X.IO" (first on line 2)`}, ErrDuplicateLogin, nil},
+		{"too many rows", FormatCSV, header + "a,,,,\nb,,,,\n", []HRISOption{WithMaxRows(1)}, []string{"3/: HRIS export too large: more than 1 rows"}, ErrExportTooLarge, nil},
+		{"missing column", FormatCSV, "user,mail,street1,new\n", nil, []string{`1/street2: malformed HRIS export: mapped column missing from the header (mapping "tiny")`}, ErrMalformedExport, ErrMissingColumn},
+		{"bare quote", FormatCSV, header + "a@x.io,a\"b,,,\n", nil, []string{`2/: malformed HRIS export: bare " in non-quoted-field (column 9)`}, ErrMalformedExport, csv.ErrBareQuote},
+		{"json nested value", FormatJSON, `[{"user":"a@x.io","mail":{"x":1}}]`, nil, []string{"1/mail: malformed HRIS export: expected a string, number or boolean, got an object or array"}, ErrMalformedExport, nil},
+	} {
+		_, err := ReadHRIS(strings.NewReader(tc.in), tc.format, tinyMapping, tc.opts...)
+		var got []string
+		for _, e := range unjoinTest(err) {
+			re, ok := errors.AsType[*RowError](e)
+			if !ok {
+				t.Fatalf("%s: error %v is not a *RowError", tc.name, e)
+			}
+			ee, ok := errors.AsType[*ExportError](re.Err)
+			if !ok {
+				t.Fatalf("%s: %v: Err is a %T, want an *ExportError", tc.name, re, re.Err)
+			}
+			got = append(got, fmt.Sprintf("%d/%s: %s", re.Line, re.Column, ee.Problem))
+			if !errors.Is(ee, tc.kind) || (tc.cause != nil && !errors.Is(ee, tc.cause)) {
+				t.Errorf("%s: %v does not wrap both %v and %v", tc.name, ee, tc.kind, tc.cause)
+			}
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: problems (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+// unjoinTest splits an errors.Join error into its parts.
+func unjoinTest(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func TestReadHRISValues(t *testing.T) {

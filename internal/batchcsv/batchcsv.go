@@ -281,9 +281,17 @@ func Problem(err error) string {
 	return Safe(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
-// rowProblem says what a *fulfillment.RowError found, without its line.
+// rowProblem says what a *fulfillment.RowError found, without its line:
+// the reader's *fulfillment.ExportError in its own words (its Problem),
+// otherwise as [Problem] says an error (a *fulfillment.ValidationError's
+// fields, or the whole text), after the column if the error names one.
 func rowProblem(re *fulfillment.RowError) string {
-	problem := strings.TrimPrefix(re.Err.Error(), "fulfillment: ")
+	var problem string
+	if ee, ok := errors.AsType[*fulfillment.ExportError](re.Err); ok {
+		problem = Safe(strings.ReplaceAll(ee.Problem, "\n", "; "))
+	} else {
+		problem = Problem(re.Err)
+	}
 	if re.Column != "" {
 		problem = fmt.Sprintf("column %q: %s", truncate(re.Column), problem)
 	}

@@ -229,6 +229,18 @@ func TestReadFound(t *testing.T) {
 		name:    "a header column named twice is quoted up to 64 bytes",
 		data:    "login,email," + long + "," + strings.ToUpper(long) + "\n",
 		wantErr: `line 1, column "` + strings.Repeat("É", 32) + `…": malformed HRIS export: column appears twice in the header (ignoring case)`,
+	}, {
+		name: "a row the reader refuses is told in its words, after the column",
+		data: okta + "jan.lindberg@example.com,Jan,Lindberg,jan.lindberg@example.com,,,1 Main St,\xffDedham,MA,02026,US,\n" +
+			"amelie@example.com,Am,D,amelie@example.com,,,,,,,FR,\"\n" + strings.Repeat("x", 4097) + "\"\n",
+		want: []Row{
+			{Line: 2, Problem: `column "city": malformed HRIS export: invalid UTF-8`},
+			{Line: 3, Problem: `column "organization": malformed HRIS export: value longer than 4096 bytes`},
+		},
+	}, {
+		name:    "bad CSV is told in the reader's words, with encoding/csv's",
+		data:    okta + "jan.lindberg@example.com,Jan,Lind\"berg" + rest[len(",Jan,Lindberg"):],
+		wantErr: `line 2, malformed HRIS export: bare " in non-quoted-field (column 34)`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
