@@ -54,8 +54,16 @@ func (LogFatal) Fatalf(format string, args ...any) { log.Fatalf(format, args...)
 // [fulfillment.Service] between them, on loopback. The fields give the
 // parts to a test that needs more than the World's methods. A test may
 // replace Service (say, by one built from Config with another Store, to
-// restart the program) and Config to match: the methods use the new ones,
-// while the event hook stays with the first Service.
+// restart the program, or the Service of the program under test, built
+// from OktaClient, YubicoClient and Clock: World.Now) and Config to match:
+// the methods use the new ones, while the event hook stays with the first
+// Service. Set Config too when the new Service's RPIDs differ
+// (World.SignIn signs in for Config.RPIDs[0]); its Store may stay the
+// World's (World.Parcel then asks Service). Mind the World's defaults a
+// Config of your own may not share (see [WithConfig]): with
+// IdempotentShipments off, a shipment create whose outcome is unknown (a
+// 5xx, a dropped connection) errors the record for a person instead of
+// being sent again.
 //
 // Every method reports a failure to the World's [TB] and does not return
 // then, so a test reads as its steps. A World is safe for concurrent use

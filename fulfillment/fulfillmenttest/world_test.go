@@ -134,6 +134,35 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	}
 }
 
+// TestOwnService: a test that puts a Service of its own (its own
+// Config and store) in World.Service, and leaves World.Config alone, still
+// opens the parcel its Service shipped; Parcel used to read only
+// Config.Store and fail with "no record for user".
+func TestOwnService(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	cfg := w.Config
+	cfg.Store = fulfillment.NewMemoryStore()
+	svc, err := fulfillment.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Service = svc
+	hire := w.AddUser(fulfillmenttest.NewHire("ada"))
+	if _, err := svc.Order(ctx, hire.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.AdvanceUntil(ctx, hire.ID, fulfillment.Shipped)
+	w.SignIn(ctx, hire.ID, w.Parcel(ctx, hire.ID), w.PIN(hire.ID))
+	if rec := w.AdvanceUntil(ctx, hire.ID, fulfillment.Active); rec.UserID != hire.ID {
+		t.Errorf("record of %q, want %q", rec.UserID, hire.ID)
+	}
+	if _, err := w.Config.Store.Get(ctx, hire.ID); err == nil {
+		t.Error("the World's own store has a record: the test did not use its own Service")
+	}
+}
+
 // TestFailuresSayWhy: each step the World cannot take fails the test with
 // a message that says where the user is and what is missing.
 func TestFailuresSayWhy(t *testing.T) {
