@@ -169,6 +169,8 @@ func (e *TransitionError) Error() string {
 		msg += " (the PIN can be resent only while shipped)"
 	case e.Event == EventEnroll:
 		msg += " (a key is already ordered)"
+	case e.Event == EventRetry:
+		msg += " (only an errored key can be retried)"
 	}
 	return msg
 }
