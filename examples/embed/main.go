@@ -85,28 +85,27 @@ func start(ctx context.Context, listen, org, oktaTokenFile, yubicoTokenFile, hoo
 		return err
 	}
 	defer store.Close()
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	return serve(ctx, ln, fulfillment.Config{
+	svc, err := fulfillment.New(fulfillment.Config{
 		Okta: oc, Yubico: yc, Store: store, RPIDs: []string{rpID}, EventHookSecret: okta.Secret(hookSecret), Logger: logger,
 		// Okta delivers an event hook at most twice: Run also reads the
 		// orders in Okta's System Log that no delivery brought, before a
 		// pass at most every 15 minutes (hourly while no event comes).
 		CatchUpEvery: 15 * time.Minute,
 	})
-}
-
-// serve runs the Service in your own HTTP server on ln until ctx ends: the
-// event hook at /okta/events, your routes beside it, and Service.Run in the
-// background. It returns nil after a clean shutdown.
-func serve(ctx context.Context, ln net.Listener, cfg fulfillment.Config) error {
-	svc, err := fulfillment.New(cfg)
 	if err != nil {
-		ln.Close()
 		return err
 	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, ln, svc)
+}
+
+// serve runs svc in your own HTTP server on ln until ctx ends: the event
+// hook at /okta/events, your routes beside it, and Service.Run in the
+// background. It returns nil after a clean shutdown.
+func serve(ctx context.Context, ln net.Listener, svc *fulfillment.Service) error {
 	mux := http.NewServeMux()
 	// Okta verifies the hook with a GET and delivers events with POSTs;
 	// the handler checks the Authorization header on both.

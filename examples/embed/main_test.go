@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"testing"
@@ -13,23 +12,6 @@ import (
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 	"github.com/preenroll/preenroll/okta"
 )
-
-// passes is a slog handler that reports each finished Sync pass.
-type passes struct {
-	slog.Handler
-	ch chan struct{}
-}
-
-func (p passes) Enabled(context.Context, slog.Level) bool { return true }
-func (p passes) WithAttrs([]slog.Attr) slog.Handler       { return p }
-func (p passes) WithGroup(string) slog.Handler            { return p }
-
-func (p passes) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "fulfillment: sync pass" {
-		p.ch <- struct{}{}
-	}
-	return nil
-}
 
 // TestServe runs the embedding against the fakes: Okta verifies the hook
 // mounted in our server, an order's event arrives through it, and
@@ -43,18 +25,30 @@ func TestServe(t *testing.T) {
 	osrv, ysrv, oc := w.Okta, w.Yubico, w.OktaClient
 	u := w.AddUser(fulfillmenttest.NewHire("jan")) // a valid shipping profile
 	store := fulfillment.NewMemoryStore()
-	synced := passes{Handler: slog.DiscardHandler, ch: make(chan struct{}, 64)}
 	const secret = "hook-secret-0123456789"
+	svc, err := fulfillment.New(fulfillment.Config{Okta: oc, Yubico: w.YubicoClient, Store: store,
+		RPIDs: []string{"example.okta.com"}, EventHookSecret: secret, Clock: w.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Subscribe tells each change of a record: the test waits for the
+	// shipment's creation there, not by polling the store.
+	created := make(chan fulfillment.RecordChange, 1)
+	defer svc.Subscribe(t.Context(), func(c fulfillment.RecordChange) {
+		if c.UserID == u.ID && c.Step == fulfillment.StepShipmentCreated {
+			select {
+			case created <- c:
+			default:
+			}
+		}
+	})()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, ln, fulfillment.Config{Okta: oc, Yubico: w.YubicoClient, Store: store,
-			RPIDs: []string{"example.okta.com"}, EventHookSecret: secret, Clock: w.Now, Logger: slog.New(synced)})
-	}()
+	go func() { done <- serve(ctx, ln, svc) }()
 	base := "http://" + ln.Addr().String()
 
 	// Your own route answers beside the hook.
@@ -85,14 +79,15 @@ func TestServe(t *testing.T) {
 		t.Fatalf("deliveries %+v, %v", ds, err)
 	}
 	// Run, woken by the event, ships the key within a pass or two.
-	var rec fulfillment.Record
-	for rec.ShipmentID == "" {
-		select {
-		case <-synced.ch:
-		case <-wait.Done():
-			t.Fatalf("no shipment after the event; record %+v", rec)
-		}
-		rec, _ = store.Get(t.Context(), u.ID)
+	select {
+	case <-created:
+	case <-wait.Done():
+		rec, err := store.Get(t.Context(), u.ID)
+		t.Fatalf("no shipment after the event; record %+v, %v", rec, err)
+	}
+	rec, err := store.Get(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if shipments := ysrv.Shipments(); len(shipments) != 1 || rec.Status != fulfillment.FulfillmentStarted {
 		t.Errorf("%d shipments, record %s at %s", len(shipments), rec.Status, rec.Step)
