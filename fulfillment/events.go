@@ -33,7 +33,8 @@ const (
 //     Config.EventHookSecret (compared in constant time); otherwise 401,
 //     with a warning logged at most once a minute (it counts the refusals
 //     in between), since anybody who reaches the hook can send them.
-//     With no secret configured every request is refused.
+//     With no secret configured every request is refused, and the
+//     warning says so (its reason attribute).
 //   - GET is Okta's one-time verification: the value of the
 //     x-okta-verification-challenge header is echoed as
 //     {"verification": "<value>"}.
@@ -98,8 +99,13 @@ func (s *Service) logRefusedHook(r *http.Request) {
 	if !ok {
 		return
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: unauthorized request (at most one logged a minute)",
-		slog.String("method", r.Method), slog.String("remote", r.RemoteAddr), slog.Int("unlogged_before", unlogged))
+	attrs := []slog.Attr{slog.String("method", r.Method), slog.String("remote", r.RemoteAddr), slog.Int("unlogged_before", unlogged)}
+	if s.hookSecret == "" {
+		// A program that forgot the secret: say so, or the refusals
+		// look like somebody else's wrong guesses.
+		attrs = append(attrs, slog.String("reason", "Config.EventHookSecret is empty: every request is refused"))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "fulfillment: event hook: unauthorized request (at most one logged a minute)", attrs...)
 }
 
 // hookAuthorized compares the Authorization header with the secret in

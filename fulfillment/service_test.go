@@ -670,6 +670,48 @@ func TestRefusedHookLogPaced(t *testing.T) {
 	}
 }
 
+// TestRefusedHookLogSaysNoSecret: a Service without EventHookSecret
+// refuses every hook request, Okta's verification too; its log line says
+// why, so that a program that forgot the secret is not left to guess. A
+// refusal of a wrong secret carries no reason.
+func TestRefusedHookLogSaysNoSecret(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		secret okta.Secret
+		want   string
+	}{
+		{"", "Config.EventHookSecret is empty: every request is refused"},
+		{"hook-secret-0123456789", ""},
+	} {
+		cfg := offlineConfig(t)
+		cfg.EventHookSecret = tc.secret
+		var logs bytes.Buffer
+		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("X-Okta-Verification-Challenge", "challenge")
+		req.Header.Set("Authorization", "a guess")
+		w := httptest.NewRecorder()
+		s.EventHandler().ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("secret %q: verification = %d, want 401", tc.secret, w.Code)
+		}
+		var rec struct {
+			Msg    string
+			Reason string
+		}
+		if err := json.Unmarshal(logs.Bytes(), &rec); err != nil {
+			t.Fatalf("secret %q: log %q: %v", tc.secret, logs.String(), err)
+		}
+		if !strings.Contains(rec.Msg, "unauthorized") || rec.Reason != tc.want {
+			t.Errorf("secret %q: logged %q with reason %q, want reason %q", tc.secret, rec.Msg, rec.Reason, tc.want)
+		}
+	}
+}
+
 // TestOrderChecksUserFirst: Order and OrderBatch refuse a user that no
 // Okta ID or login can be (blank, too long, control characters, white
 // space around it) before asking Okta (offlineConfig's Okta fails every
