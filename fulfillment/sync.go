@@ -54,9 +54,13 @@ type SyncReport struct {
 	// Failures lists every record whose step failed during the pass, with
 	// the step (Result.Step) and the error: the records that became
 	// FulfillmentErrored (Result.Err wraps ErrStepFailed and carries the
-	// recorded reason; Retry resumes them) and those whose step will be
-	// resumed by the next pass (an unknown outcome, wrapping
-	// ErrOutcomeUnknown, or a store error).
+	// recorded reason; Retry resumes them) and those whose step the next
+	// pass takes up by its recovery rule (an unknown outcome, wrapping
+	// ErrOutcomeUnknown, or a store error). That rule may be to error the
+	// record: a shipment create whose outcome is unknown is sent again only
+	// with Config.IdempotentShipments (within Config.IdempotencyWindow);
+	// without, the next pass marks it FulfillmentErrored for a person to
+	// look in the Yubico console before Retry.
 	Failures []Result
 }
 
