@@ -249,6 +249,17 @@ func (s *Service) syncUser(ctx context.Context, userID string) (before, after Re
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished. A failing pass is logged and does not stop Run. A Service without
 // Config.Yubico gets an error wrapping ErrInvalidConfig at once.
+//
+// Only this Service's own orders wake Run: an order recorded by another
+// process sharing the Store that runs no Sync itself (an order-only
+// Service without Config.Yubico, `preenroll order`) waits for the next
+// tick, up to PollInterval (1 h by default). Programs that order that way
+// set a shorter PollInterval, or run their own loop of [Service.Sync]
+// woken by [Service.Subscribe]'s changes with RecordChange.Remote at
+// StepInitiated, which a Store that is a [ChangeFeed] delivers (pgstore;
+// not SQLite), as `preenroll serve` does. Run reports
+// each pass only in the log; a program that counts passes or failures
+// (metrics, alerts) runs such a loop too, with the [SyncReport] of each.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.needYubico("run"); err != nil {
 		return err
