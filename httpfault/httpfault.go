@@ -113,8 +113,20 @@ func (p Plan) Check() error {
 // Rule makes the next matching requests misbehave. Zero Method or
 // PathPrefix match everything. A rule must set Status, Latency, Drop or
 // DropResponse.
+//
+// A rule that matches no request is not an error: it waits, and a test
+// that expected it to fire passes without its fault. Check the fake's
+// RequestLog after the code under test ran (the matching request's
+// Status; HTTPFaultCounts counts only a Plan's faults).
 type Rule struct {
-	Method     string
+	// Method is the request's method (GET, POST...); empty: any.
+	Method string
+	// PathPrefix is matched against the path the fake serves, from its
+	// root: yubicotest's routes begin with /v1 (/v1/fpr/shipments), as
+	// the YubiEnterprise API's do, though a yubico.APIError names the
+	// path under the client's base URL (/fpr/shipments); oktatest's with
+	// /api/v1, /webauthn-registration/api/v1, /oauth2 or /.well-known.
+	// Empty: any.
 	PathPrefix string
 	// Count is how many matching requests the rule applies to (0 means 1).
 	Count int
