@@ -40,15 +40,17 @@ func (w *World) PIN(login string) string {
 // Parcel opens the parcel Yubico shipped to the user (login or Okta ID):
 // the simulated YubiKey programmed for them, once the shipment is
 // [Shipped] or [Delivered]. The shipment is the one in the user's record
-// in Config.Store; when that store has no record of the user, the one
-// Service.Status returns (a test that put a Service of its own in Service
-// and left Config as it was: the other methods use Service too). No
-// shipment yet fails the test.
+// in Config.Store; when that store has no record of the user, or one
+// without a shipment, the one Service.Status returns (a test that put a
+// Service of its own in Service and left Config as it was: the other
+// methods use Service too). No shipment yet fails the test.
 func (w *World) Parcel(ctx context.Context, login string) *simulator.Key {
 	w.tb.Helper()
 	id := w.User(login).ID
 	rec, err := w.Config.Store.Get(ctx, id)
-	if errors.Is(err, fulfillment.ErrRecordNotFound) {
+	if (err == nil && rec.ShipmentID == "") || errors.Is(err, fulfillment.ErrRecordNotFound) {
+		// Config.Store may not be Service's: ask Service (a read and
+		// a reconciliation with Okta, only on this path).
 		rec, err = w.Service.Status(ctx, id)
 	}
 	if err != nil {

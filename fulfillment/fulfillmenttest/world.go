@@ -57,7 +57,10 @@ func (LogFatal) Fatalf(format string, args ...any) { log.Fatalf(format, args...)
 // restart the program, or the Service of the program under test, built
 // from OktaClient, YubicoClient and Clock: World.Now) and Config to match:
 // the methods use the new ones, while the event hook stays with the first
-// Service. Set Config too when the new Service's RPIDs differ
+// Service: orders made at Okta reach that one, which records them in its
+// own store (start the World WithoutEventHook when the test's Service takes
+// Okta's events, and register its handler at w.Okta: see the event hook
+// Example). Set Config too when the new Service's RPIDs differ
 // (World.SignIn signs in for Config.RPIDs[0]); its Store may stay the
 // World's (World.Parcel then asks Service). Mind the World's defaults a
 // Config of your own may not share (see [WithConfig]): with
