@@ -83,7 +83,7 @@ func validateItems(items []Item) error {
 func checkItems(v *validator, items []Item) {
 	switch {
 	case len(items) == 0:
-		v.add("fulfillmentData", "", "at least one item is required")
+		v.add("fulfillmentData", "", "at least one item is required (an Item given to Order, BatchOptions.Items, or Config.Defaults)")
 	case len(items) > 1:
 		v.add("fulfillmentData", strconv.Itoa(len(items))+" items", "one item per order: Okta allows one key in fulfillment per user")
 	}

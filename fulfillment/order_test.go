@@ -64,7 +64,7 @@ func TestOrderValidate(t *testing.T) {
 		}, []string{"fulfillmentData: one item per order: Okta allows one key in fulfillment per user"}},
 		{"empty", func(o *order) { *o = order{} }, []string{
 			"userId: required",
-			"fulfillmentData: at least one item is required",
+			"fulfillmentData: at least one item is required (an Item given to Order, BatchOptions.Items, or Config.Defaults)",
 		}},
 		{"empty item", func(o *order) { o.Items = []Item{{}} }, []string{
 			"fulfillmentData[0].productId: required",

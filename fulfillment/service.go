@@ -368,58 +368,92 @@ type userLock struct {
 // CheckSettings reports what [New] would refuse in cfg's settings: every
 // field but the clients and the store (Okta, SystemLog, Yubico, Store,
 // which a program makes or opens after its settings are checked), so that
-// a program can tell ahead (a preflight check). Errors wrap
-// ErrInvalidConfig and name the field. New runs it.
+// a program can tell ahead (a preflight check). The error wraps
+// ErrInvalidConfig and names every field refused, not only the first
+// (see [ConfigError]). New runs it.
 func (cfg Config) CheckSettings() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return configError(cfg.settingsProblems(nil))
+}
+
+// ConfigError is the error of [New] and [Config.CheckSettings]: every
+// problem found in a Config, each naming its field ("Okta: required",
+// `RPIDs[1] "a..b": ...`). It matches [ErrInvalidConfig].
+type ConfigError struct {
+	Problems []string // in the order of Config's fields
+}
+
+// Error reads "fulfillment: invalid config: " and the problems, separated
+// by "; ".
+func (e *ConfigError) Error() string {
+	return ErrInvalidConfig.Error() + ": " + strings.Join(e.Problems, "; ")
+}
+
+// Unwrap returns [ErrInvalidConfig].
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// configError returns a *ConfigError of problems, or nil if there are
+// none.
+func configError(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: problems}
+}
+
+// settingsProblems appends what CheckSettings refuses in cfg to problems.
+func (cfg Config) settingsProblems(problems []string) []string {
+	bad := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
 	}
 	if len(cfg.RPIDs) == 0 {
-		return bad("RPIDs: at least one relying-party ID is required")
+		bad("RPIDs: at least one relying-party ID is required")
 	}
 	seen := map[string]bool{}
 	for i, rp := range cfg.RPIDs {
 		if problem := webauthn.RPIDProblem(rp); problem != "" {
-			return bad("RPIDs[%d] %q: %s", i, truncateValue(rp), problem)
-		}
-		if seen[rp] {
-			return bad("RPIDs[%d] %q: duplicate", i, rp)
+			bad("RPIDs[%d] %q: %s", i, truncateValue(rp), problem)
+		} else if seen[rp] {
+			bad("RPIDs[%d] %q: duplicate", i, rp)
 		}
 		seen[rp] = true
 	}
 	if cfg.Defaults != (Item{}) {
 		if err := cfg.Defaults.Validate(); err != nil {
-			return bad("Defaults: %v", err)
+			bad("Defaults: %v", err)
 		}
 	}
-	for name, g := range map[string]string{"NewUsersGroupID": cfg.NewUsersGroupID, "ExistingUsersGroupID": cfg.ExistingUsersGroupID} {
-		if g != "" && !isIdentifier(g, 64, "._-") {
-			return bad("%s %q: must be 1-64 ASCII letters, digits, '.', '_' or '-'", name, truncateValue(g))
+	for _, g := range [...]struct{ name, id string }{{"NewUsersGroupID", cfg.NewUsersGroupID}, {"ExistingUsersGroupID", cfg.ExistingUsersGroupID}} {
+		if g.id != "" && !isIdentifier(g.id, 64, "._-") {
+			bad("%s %q: must be 1-64 ASCII letters, digits, '.', '_' or '-'", g.name, truncateValue(g.id))
 		}
 	}
-	switch {
-	case cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency:
-		return bad("Concurrency %d: want 0 (default %d) to %d", cfg.Concurrency, DefaultConcurrency, maxConcurrency)
-	case cfg.PollInterval < 0:
-		return bad("PollInterval %v: must not be negative", cfg.PollInterval)
-	case cfg.CatchUpEvery < 0:
-		return bad("CatchUpEvery %v: must not be negative", cfg.CatchUpEvery)
-	case cfg.Lease < 0:
-		return bad("Lease %v: must not be negative", cfg.Lease)
-	case cfg.SyncClaim < 0:
-		return bad("SyncClaim %v: must not be negative", cfg.SyncClaim)
-	case cfg.OrderRate < 0:
-		return bad("OrderRate %v: must not be negative", cfg.OrderRate)
-	case cfg.OrderBurst < 0:
-		return bad("OrderBurst %d: must not be negative", cfg.OrderBurst)
-	case cfg.MaxEventBody < 0:
-		return bad("MaxEventBody %d: must not be negative", cfg.MaxEventBody)
-	case cfg.IdempotencyWindow < 0:
-		return bad("IdempotencyWindow %v: must not be negative", cfg.IdempotencyWindow)
-	case strings.ContainsAny(cfg.EventHookSecret.Reveal(), "\r\n"):
-		return bad("EventHookSecret: must be one line")
+	if cfg.Concurrency < 0 || cfg.Concurrency > maxConcurrency {
+		bad("Concurrency %d: want 0 (default %d) to %d", cfg.Concurrency, DefaultConcurrency, maxConcurrency)
 	}
-	return nil
+	for _, d := range [...]struct {
+		name string
+		v    time.Duration
+	}{{"PollInterval", cfg.PollInterval}, {"CatchUpEvery", cfg.CatchUpEvery}, {"Lease", cfg.Lease}, {"SyncClaim", cfg.SyncClaim}} {
+		if d.v < 0 {
+			bad("%s %v: must not be negative", d.name, d.v)
+		}
+	}
+	if cfg.OrderRate < 0 {
+		bad("OrderRate %v: must not be negative", cfg.OrderRate)
+	}
+	if cfg.OrderBurst < 0 {
+		bad("OrderBurst %d: must not be negative", cfg.OrderBurst)
+	}
+	if cfg.MaxEventBody < 0 {
+		bad("MaxEventBody %d: must not be negative", cfg.MaxEventBody)
+	}
+	if cfg.IdempotencyWindow < 0 {
+		bad("IdempotencyWindow %v: must not be negative", cfg.IdempotencyWindow)
+	}
+	if strings.ContainsAny(cfg.EventHookSecret.Reveal(), "\r\n") {
+		bad("EventHookSecret: must be one line")
+	}
+	return problems
 }
 
 // isNilPointer reports whether v holds a nil pointer (a typed nil: not
@@ -429,21 +463,20 @@ func isNilPointer(v any) bool {
 	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
-// New validates cfg and returns a Service. Errors wrap ErrInvalidConfig
-// and name the field.
+// New validates cfg and returns a Service. The error is a [*ConfigError]
+// naming every field refused; it wraps ErrInvalidConfig.
 func New(cfg Config) (*Service, error) {
-	bad := func(format string, args ...any) (*Service, error) {
-		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	var problems []string
+	if cfg.Okta == nil {
+		problems = append(problems, "Okta: required")
 	}
 	switch {
-	case cfg.Okta == nil:
-		return bad("Okta: required")
 	case cfg.Store == nil:
-		return bad("Store: required")
+		problems = append(problems, "Store: required")
 	case isNilPointer(cfg.Store):
-		return bad("Store: a nil %T", cfg.Store)
+		problems = append(problems, fmt.Sprintf("Store: a nil %T", cfg.Store))
 	}
-	if err := cfg.CheckSettings(); err != nil {
+	if err := configError(cfg.settingsProblems(problems)); err != nil {
 		return nil, err
 	}
 	s := &Service{
@@ -493,7 +526,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	owner, err := s.newKey("svc")
 	if err != nil {
-		return bad("Rand: %v", err)
+		return nil, &ConfigError{Problems: []string{"Rand: " + err.Error()}}
 	}
 	s.owner = owner
 	return s, nil

@@ -109,6 +109,61 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 }
 
+// TestConfigErrorNamesEveryProblem: New and CheckSettings report every
+// field they refuse, in Config's order, not only the first.
+func TestConfigErrorNamesEveryProblem(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		check  bool // also CheckSettings, which does not look at the clients and the store
+		want   []string
+	}{
+		{"empty", func(c *Config) { *c = Config{} }, false, []string{
+			"Okta: required", "Store: required", "RPIDs: at least one relying-party ID is required"}},
+		{"nil store pointer", func(c *Config) { c.Store = (*MemoryStore)(nil) }, false, []string{"Store: a nil *fulfillment.MemoryStore"}},
+		{"several settings", func(c *Config) {
+			c.RPIDs = []string{"a.example", "a..example", "a.example"}
+			c.ExistingUsersGroupID = "a/b"
+			c.Concurrency = -1
+			c.Lease = -time.Second
+			c.SyncClaim = -time.Minute
+			c.IdempotencyWindow = -time.Hour
+		}, true, []string{
+			`RPIDs[1] "a..example": ` + webauthn.RPIDProblem("a..example"),
+			`RPIDs[2] "a.example": duplicate`,
+			`ExistingUsersGroupID "a/b": must be 1-64 ASCII letters, digits, '.', '_' or '-'`,
+			fmt.Sprintf("Concurrency -1: want 0 (default %d) to %d", DefaultConcurrency, maxConcurrency),
+			"Lease -1s: must not be negative",
+			"SyncClaim -1m0s: must not be negative",
+			"IdempotencyWindow -1h0m0s: must not be negative",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := offlineConfig(t)
+			tc.change(&cfg)
+			_, newErr := New(cfg)
+			errs := map[string]error{"New": newErr}
+			if tc.check {
+				errs["CheckSettings"] = cfg.CheckSettings()
+			}
+			for name, err := range errs {
+				ce, ok := errors.AsType[*ConfigError](err)
+				if !ok || !errors.Is(err, ErrInvalidConfig) {
+					t.Fatalf("%s = %v, want a *ConfigError matching ErrInvalidConfig", name, err)
+				}
+				if diff := cmp.Diff(tc.want, ce.Problems); diff != "" {
+					t.Errorf("%s problems (-want +got):\n%s", name, diff)
+				}
+				if want := "fulfillment: invalid config: " + strings.Join(tc.want, "; "); err.Error() != want {
+					t.Errorf("%s = %q, want %q", name, err, want)
+				}
+			}
+		})
+	}
+}
+
 // sealedResponse returns a real credential response JWE sealed to key.
 func sealedResponse(t *testing.T, to *webauthn.PrivateKey, signer *webauthn.PrivateKey, enrollmentID string) string {
 	t.Helper()
