@@ -22,8 +22,13 @@ import (
 // audit trail) as the last commit before it began left them, none of a
 // later one, at the store's schema version. The copy is compacted, in
 // SQLite's rollback-journal mode (OpenSQLite puts it in WAL mode when it
-// opens it) and opens with [OpenSQLite]; [InspectSQLiteBackup] checks it
-// without changing it.
+// opens it) and opens with [OpenSQLite]. Before it is named dest it is
+// checked as [InspectSQLiteBackup] checks a file (SQLite's quick_check: a
+// damaged copy is an error, and nothing is left under dest), and what it
+// holds is returned: its schema version and counts, as [BackupSQLite]
+// returns them. A copy found at a schema version newer than this
+// program's (a newer program migrated the file meanwhile) is refused
+// with an error wrapping a [*SchemaError], as BackupSQLite refuses it.
 //
 // dest must not exist: Backup never overwrites a file (one there is an
 // error wrapping [fs.ErrExist], naming dest) and does not create its
@@ -51,13 +56,13 @@ import (
 // 90 days), but what was recorded about keys in flight since the backup
 // is lost; check those keys (preenroll status, the console) after a
 // restore (docs/deploy.md, Backups).
-func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
+func (s *SQLiteStore) Backup(ctx context.Context, dest string) (BackupContents, error) {
 	link := s.link
 	if link == nil {
 		link = os.Link
 	}
-	return backupSQLiteTo(ctx, s.path, dest, link, func(ctx context.Context, out string) error {
-		return vacuumInto(ctx, s.db, out)
+	return backupSQLiteTo(ctx, s.path, dest, link, func(ctx context.Context, out string) (BackupContents, error) {
+		return vacuumChecked(ctx, s.db, out)
 	})
 }
 
@@ -65,23 +70,27 @@ func (s *SQLiteStore) Backup(ctx context.Context, dest string) error {
 // [BackupSQLite], which their doc comments describe: it checks dest,
 // makes the temporary file beside it, has copyInto write the copy of the
 // database at src into that file (out, its absolute name, an empty file
-// that VACUUM INTO accepts), then syncs the copy, names it dest with link
-// (os.Link, or a test's) and syncs the directory. Its errors name src and
-// dest.
-func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, newname string) error, copyInto func(ctx context.Context, out string) error) error {
-	fail := func(err error) error {
-		return fmt.Errorf("fulfillment: sqlite: back up %q to %q: %w", src, dest, err)
+// that VACUUM INTO accepts) and check it ([vacuumChecked]), then syncs
+// the copy, names it dest with link (os.Link, or a test's), syncs the
+// directory and returns what copyInto found the copy holds. Its errors
+// name src and dest; with one, the contents returned are none.
+func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, newname string) error, copyInto func(ctx context.Context, out string) (BackupContents, error)) (BackupContents, error) {
+	var none BackupContents
+	fail := func(err error) (BackupContents, error) {
+		return none, fmt.Errorf("fulfillment: sqlite: back up %q to %q: %w", src, dest, err)
 	}
-	exists := fail(fmt.Errorf("%w: a backup never overwrites a file; name another or remove that one", fs.ErrExist))
+	exists := func() (BackupContents, error) {
+		return fail(fmt.Errorf("%w: a backup never overwrites a file; name another or remove that one", fs.ErrExist))
+	}
 	if err := checkSQLitePath(dest); err != nil {
-		return err
+		return none, err
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
 	switch _, err := os.Lstat(dest); {
 	case err == nil:
-		return exists
+		return exists()
 	case !errors.Is(err, fs.ErrNotExist):
 		return fail(err)
 	}
@@ -113,7 +122,8 @@ func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, ne
 	}
 	// The empty file CreateTemp made is one VACUUM INTO accepts; it keeps
 	// the file's mode.
-	if err := copyInto(ctx, abs); err != nil {
+	c, err := copyInto(ctx, abs)
+	if err != nil {
 		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -128,12 +138,12 @@ func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, ne
 	}
 	switch err := link(tmp, dest); {
 	case errors.Is(err, fs.ErrExist):
-		return exists // made since the check above
+		return exists() // made since the check above
 	case err != nil:
 		// No hard links here (FAT, some network shares): the check and
 		// the rename are two steps.
 		if _, lerr := os.Lstat(dest); lerr == nil {
-			return exists
+			return exists()
 		} else if !errors.Is(lerr, fs.ErrNotExist) {
 			return fail(lerr)
 		}
@@ -150,7 +160,7 @@ func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, ne
 	if err := syncDir(dir); err != nil {
 		return fail(fmt.Errorf("the backup is complete, but its directory was not synced (a power loss may lose it): %w", err))
 	}
-	return nil
+	return c, nil
 }
 
 // vacuumInto writes a copy of db's main database into the empty file at
@@ -165,6 +175,28 @@ func vacuumInto(ctx context.Context, db *sql.DB, out string) error {
 		return err
 	}
 	return nil
+}
+
+// vacuumChecked writes a copy of db's main database into the empty file
+// at the absolute name out ([vacuumInto]), then checks the copy as
+// [InspectSQLiteBackup] checks a file ([inspectSQLiteCopy]: quick_check,
+// the schema version, the counts) and returns what it holds. A copy of a
+// schema version [BackupSQLite] does not copy (one newer than this
+// program's: a newer program migrated the database meanwhile) is an
+// error wrapping a [*SchemaError]. [SQLiteStore.Backup] and BackupSQLite
+// both copy with it.
+func vacuumChecked(ctx context.Context, db *sql.DB, out string) (BackupContents, error) {
+	if err := vacuumInto(ctx, db, out); err != nil {
+		return BackupContents{}, err
+	}
+	c, err := inspectSQLiteCopy(ctx, out)
+	if err != nil {
+		return BackupContents{}, fmt.Errorf("the copy: %w", err)
+	}
+	if err := backupSchemaError(c.Version, true); err != nil {
+		return BackupContents{}, err
+	}
+	return c, nil
 }
 
 // syncDir syncs the directory dir, so that the names made or removed in
@@ -194,8 +226,8 @@ func dirSyncErr(err error) error {
 }
 
 // BackupContents is what an SQLite database file holds, as
-// [InspectSQLiteBackup] counts it, and as [BackupSQLite] reports the copy
-// it made.
+// [InspectSQLiteBackup] counts it, and as [SQLiteStore.Backup] and
+// [BackupSQLite] report the copy they made.
 type BackupContents struct {
 	// Version is the schema version (see [SchemaStatus]): a copy made by
 	// [SQLiteStore.Backup] has its store's, which OpenSQLite left at the
@@ -367,29 +399,23 @@ func BackupSQLite(ctx context.Context, src, dest string) (BackupContents, error)
 	case empty:
 		return BackupContents{}, fmt.Errorf("fulfillment: sqlite: back up %q: %w", src, &SchemaError{Latest: len(sqliteMigrations), Empty: true})
 	}
-	var c BackupContents
-	err = backupSQLiteTo(ctx, src, dest, os.Link, func(ctx context.Context, out string) error {
+	return backupSQLiteTo(ctx, src, dest, os.Link, func(ctx context.Context, out string) (BackupContents, error) {
 		for range 2 {
-			again, copied, err := copySQLiteReadOnly(ctx, abs, out)
+			again, c, err := copySQLiteReadOnly(ctx, abs, out)
 			if !again {
-				c = copied
-				return err
+				return c, err
 			}
 			// Written while copied without the log: start over, into the
 			// empty file VACUUM INTO wants.
 			if err := os.Truncate(out, 0); err != nil {
-				return err
+				return BackupContents{}, err
 			}
 			if err := os.Remove(out + "-journal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
+				return BackupContents{}, err
 			}
 		}
-		return errors.New("the store was written during the copy, twice, while it had no write-ahead log to read through: try again")
+		return BackupContents{}, errors.New("the store was written during the copy, twice, while it had no write-ahead log to read through: try again")
 	})
-	if err != nil {
-		return BackupContents{}, err
-	}
-	return c, nil
 }
 
 // copySQLiteReadOnly writes a copy of the database at the absolute name
@@ -447,8 +473,7 @@ var afterImmutableCopy func()
 
 // copySQLiteWith opens the database at the absolute name src read-only
 // with the URI parameters mode, checks its schema version, copies it into
-// out with VACUUM INTO, then checks the copy ([inspectSQLiteCopy]) and
-// its version and returns what it holds.
+// out and checks the copy ([vacuumChecked]), returning what it holds.
 func copySQLiteWith(ctx context.Context, src, mode, out string) (BackupContents, error) {
 	db, err := openSQLiteURI(src, mode) // no query_only, which refuses VACUUM INTO
 	if err != nil {
@@ -462,17 +487,7 @@ func copySQLiteWith(ctx context.Context, src, mode, out string) (BackupContents,
 	if err := backupSchemaError(v, false); err != nil {
 		return BackupContents{}, err
 	}
-	if err := vacuumInto(ctx, db, out); err != nil {
-		return BackupContents{}, err
-	}
-	c, err := inspectSQLiteCopy(ctx, out)
-	if err != nil {
-		return BackupContents{}, fmt.Errorf("the copy: %w", err)
-	}
-	if err := backupSchemaError(c.Version, true); err != nil {
-		return BackupContents{}, err
-	}
-	return c, nil
+	return vacuumChecked(ctx, db, out)
 }
 
 // backupSchemaError is the error of BackupSQLite for a database (the
@@ -486,10 +501,11 @@ func backupSchemaError(v int, ofCopy bool) error {
 }
 
 // SchemaError is why [BackupSQLite] refuses a database: its schema
-// version is none this package knows, or newer than this program's. Its
-// text is the reason alone, as a [FieldError]'s is: BackupSQLite's error,
-// which names the files, wraps it, and errors.As finds it there for a
-// caller that words the refusal itself.
+// version is none this package knows, or newer than this program's; and
+// why [SQLiteStore.Backup] refuses a copy found newer (Copy). Its text is
+// the reason alone, as a [FieldError]'s is: the error of either, which
+// names the files, wraps it, and errors.As finds it there for a caller
+// that words the refusal itself.
 type SchemaError struct {
 	// Version is the database's schema version (see [SchemaStatus]); 0
 	// when it has none (no store of this package, or Empty).

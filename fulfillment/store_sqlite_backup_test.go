@@ -115,7 +115,8 @@ func TestSQLiteBackup(t *testing.T) {
 
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "keys-2026-12-07.db")
-	if err := s.Backup(ctx, dest); err != nil {
+	copied, err := s.Backup(ctx, dest)
+	if err != nil {
 		t.Fatalf("Backup: %v", err)
 	}
 	if diff := cmp.Diff([]string{"keys-2026-12-07.db"}, dirNames(t, dir)); diff != "" {
@@ -137,6 +138,9 @@ func TestSQLiteBackup(t *testing.T) {
 	wantCounts := fulfillment.BackupContents{Version: fulfillment.SQLiteMigrations, Latest: fulfillment.SQLiteMigrations, Records: 5, Events: 3, Documents: 2}
 	if diff := cmp.Diff(wantCounts, got); diff != "" {
 		t.Errorf("InspectSQLiteBackup (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(got, copied); diff != "" {
+		t.Errorf("Backup's contents, against InspectSQLiteBackup's (-inspect +backup):\n%s", diff)
 	}
 	if diff := cmp.Diff(before, dirListing(t, dir)); diff != "" {
 		t.Errorf("InspectSQLiteBackup changed the directory (-before +after):\n%s", diff)
@@ -211,13 +215,16 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 			if ctx == nil {
 				ctx = t.Context()
 			}
-			err := s.Backup(ctx, dest)
+			c, err := s.Backup(ctx, dest)
 			want := fmt.Sprintf(tc.want, dest, filepath.Dir(dest))
 			if err == nil || !strings.HasPrefix(err.Error(), "fulfillment: sqlite: ") || !strings.Contains(err.Error(), want) {
 				t.Fatalf("Backup(%q) = %v, want an error containing %s", dest, err, want)
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("error %v does not match %v", err, tc.is)
+			}
+			if c != (fulfillment.BackupContents{}) {
+				t.Errorf("Backup's contents %+v with its error, want none", c)
 			}
 			if diff := cmp.Diff(before, dirListing(t, dir)); diff != "" {
 				t.Errorf("directory after the refusal (-before +after):\n%s", diff)
@@ -232,7 +239,7 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 	}
 	closed.Close()
 	dir := t.TempDir()
-	if err := closed.Backup(t.Context(), filepath.Join(dir, "b.db")); err == nil || !strings.Contains(err.Error(), "database is closed") {
+	if _, err := closed.Backup(t.Context(), filepath.Join(dir, "b.db")); err == nil || !strings.Contains(err.Error(), "database is closed") {
 		t.Errorf("Backup of a closed store = %v, want database is closed", err)
 	}
 	if names := dirNames(t, dir); len(names) != 0 {
@@ -254,7 +261,7 @@ func TestSQLiteBackupNoFileThere(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys.db")
 	s := openSQLite(t, path)
 	dest := "/proc/b.db"
-	err := s.Backup(t.Context(), dest)
+	_, err := s.Backup(t.Context(), dest)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("back up %q to %q: ", path, dest)) || strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("Backup(%q) = %v, want the file system's error, naming dest, not a missing directory", dest, err)
 	}
@@ -358,7 +365,10 @@ func TestSQLiteBackupInterrupted(t *testing.T) {
 		defer cancel()
 		g.arm()
 		errc := make(chan error, 1)
-		go func() { errc <- s.Backup(ctx, dest) }()
+		go func() {
+			_, err := s.Backup(ctx, dest)
+			errc <- err
+		}()
 		<-g.reached
 		names := dirNames(t, dir) // the temporary file, and SQLite's journal of it
 		if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return !strings.HasPrefix(n, ".b.db.tmp-") }) {
@@ -381,7 +391,7 @@ func TestSQLiteBackupInterrupted(t *testing.T) {
 		t.Errorf("files left by an interrupted backup: %q", names)
 	}
 	// The same connection (the store has one) backs up again.
-	if err := s.Backup(t.Context(), dest); err != nil {
+	if _, err := s.Backup(t.Context(), dest); err != nil {
 		t.Fatalf("Backup after the interrupted one: %v", err)
 	}
 	if c, err := fulfillment.InspectSQLiteBackup(t.Context(), dest); err != nil || c.Records != 5 {
@@ -549,7 +559,10 @@ func TestSQLiteBackupSnapshot(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "b.db")
 	g.arm()
 	errc := make(chan error, 1)
-	go func() { errc <- backup.Backup(ctx, dest) }()
+	go func() {
+		_, err := backup.Backup(ctx, dest)
+		errc <- err
+	}()
 	<-g.reached
 	runWriters(during)
 	close(g.release)
@@ -572,22 +585,18 @@ func TestSQLiteBackupSnapshot(t *testing.T) {
 // replace documents through the same store (its two handles) are each a
 // consistent state: for every writer, exactly the state after some prefix
 // of its writes (each of a record's versions is one the writer stored,
-// nothing half-written), at the latest schema. The backups are made by
-// the store's Backup, and by BackupSQLite, read-only on its own handle,
-// as preenroll backup makes them beside serve. Run with -race.
+// nothing half-written), at the latest schema, and what each backup
+// returned is what InspectSQLiteBackup reads of its copy. The backups are
+// made by the store's Backup, and by BackupSQLite, read-only on its own
+// handle, as preenroll backup makes them beside serve. Run with -race.
 func TestSQLiteBackupWhileWriting(t *testing.T) {
 	t.Parallel()
 	for _, via := range []struct {
 		name   string
-		backup func(ctx context.Context, s *fulfillment.SQLiteStore, path, dest string) error
+		backup backupFunc
 	}{
-		{"SQLiteStore.Backup", func(ctx context.Context, s *fulfillment.SQLiteStore, _, dest string) error {
-			return s.Backup(ctx, dest)
-		}},
-		{"BackupSQLite", func(ctx context.Context, _ *fulfillment.SQLiteStore, path, dest string) error {
-			_, err := fulfillment.BackupSQLite(ctx, path, dest)
-			return err
-		}},
+		{"SQLiteStore.Backup", storeBackup},
+		{"BackupSQLite", readOnlyBackup},
 	} {
 		t.Run(via.name, func(t *testing.T) {
 			t.Parallel()
@@ -596,7 +605,20 @@ func TestSQLiteBackupWhileWriting(t *testing.T) {
 	}
 }
 
-func testSQLiteBackupWhileWriting(t *testing.T, backup func(ctx context.Context, s *fulfillment.SQLiteStore, path, dest string) error) {
+// backupFunc backs up the store at path, open as s, to dest.
+type backupFunc func(ctx context.Context, s *fulfillment.SQLiteStore, path, dest string) (fulfillment.BackupContents, error)
+
+// storeBackup backs up with s's Backup.
+func storeBackup(ctx context.Context, s *fulfillment.SQLiteStore, _, dest string) (fulfillment.BackupContents, error) {
+	return s.Backup(ctx, dest)
+}
+
+// readOnlyBackup backs up with BackupSQLite, on its own handle.
+func readOnlyBackup(ctx context.Context, _ *fulfillment.SQLiteStore, path, dest string) (fulfillment.BackupContents, error) {
+	return fulfillment.BackupSQLite(ctx, path, dest)
+}
+
+func testSQLiteBackupWhileWriting(t *testing.T, backup backupFunc) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "keys.db")
 	s := openSQLite(t, path)
@@ -622,8 +644,16 @@ func testSQLiteBackupWhileWriting(t *testing.T, backup func(ctx context.Context,
 	var dests []string
 	for i := range 3 {
 		dest := filepath.Join(dir, fmt.Sprintf("b%d.db", i))
-		if err := backup(ctx, s, path, dest); err != nil {
+		copied, err := backup(ctx, s, path, dest)
+		if err != nil {
 			t.Fatalf("backup %d: %v", i, err)
+		}
+		c, err := fulfillment.InspectSQLiteBackup(ctx, dest)
+		if err != nil {
+			t.Fatalf("InspectSQLiteBackup %d: %v", i, err)
+		}
+		if diff := cmp.Diff(c, copied); diff != "" {
+			t.Errorf("backup %d's contents, against InspectSQLiteBackup's (-inspect +backup):\n%s", i, diff)
 		}
 		dests = append(dests, dest)
 	}
@@ -673,7 +703,7 @@ func TestSQLiteBackupWithoutHardLinks(t *testing.T) {
 			dir := t.TempDir()
 			dest := filepath.Join(dir, "b.db")
 			fulfillment.SetSQLiteLink(s, tc.link(dest))
-			err := s.Backup(t.Context(), dest)
+			copied, err := s.Backup(t.Context(), dest)
 			if diff := cmp.Diff([]string{"b.db"}, dirNames(t, dir)); diff != "" {
 				t.Errorf("files (-want +got):\n%s", diff)
 			}
@@ -689,8 +719,12 @@ func TestSQLiteBackupWithoutHardLinks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Backup: %v", err)
 			}
-			if c, err := fulfillment.InspectSQLiteBackup(t.Context(), dest); err != nil || c.Records != 5 {
+			c, err := fulfillment.InspectSQLiteBackup(t.Context(), dest)
+			if err != nil || c.Records != 5 {
 				t.Errorf("InspectSQLiteBackup = %+v, %v; want 5 records", c, err)
+			}
+			if diff := cmp.Diff(c, copied); diff != "" {
+				t.Errorf("Backup's contents, against InspectSQLiteBackup's (-inspect +backup):\n%s", diff)
 			}
 		})
 	}
@@ -766,5 +800,98 @@ func checkPrefixes(t *testing.T, dests []string, writers []*backupWriter) {
 				t.Errorf("%s: writer %s's records, events and document are no state it left (%d)", filepath.Base(dest), w.name, n)
 			}
 		}
+	}
+}
+
+// damageSQLite gives the store file at path, closed, a row SQLite's
+// quick_check finds wrong and VACUUM INTO copies as it is: a table whose
+// schema, rewritten after the fact (writable_schema), says NOT NULL of a
+// column in which a row holds NULL. Every copy of the file is then as
+// damaged as the file, deterministically.
+func damageSQLite(t *testing.T, path string) {
+	t.Helper()
+	for _, q := range []string{
+		`CREATE TABLE damage (x)`,
+		`INSERT INTO damage (x) VALUES (NULL)`,
+		`PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = 'CREATE TABLE damage (x NOT NULL)' WHERE name = 'damage'; PRAGMA writable_schema = OFF`,
+	} {
+		sqliteExecTest(t, path, q)
+	}
+}
+
+// TestSQLiteBackupDamaged: a copy SQLite's quick_check finds damaged (its
+// store is) is an error of Backup and of BackupSQLite alike, naming the
+// store and dest and saying what quick_check said, with no contents; the
+// copy is not named dest and no temporary file is left.
+func TestSQLiteBackupDamaged(t *testing.T) {
+	t.Parallel()
+	for _, via := range []struct {
+		name   string
+		backup backupFunc
+	}{
+		{"SQLiteStore.Backup", storeBackup},
+		{"BackupSQLite", readOnlyBackup},
+	} {
+		t.Run(via.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "keys.db")
+			s, err := fulfillment.OpenSQLite(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fillStore(t, s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			damageSQLite(t, path)
+			s = openSQLite(t, path)
+			dir := t.TempDir()
+			dest := filepath.Join(dir, "b.db")
+			c, err := via.backup(t.Context(), s, path, dest)
+			want := fmt.Sprintf(`fulfillment: sqlite: back up %q to %q: the copy: damaged: SQLite's quick_check says "NULL value in damage.x"`, path, dest)
+			if err == nil || err.Error() != want {
+				t.Fatalf("backup = %v, want %s", err, want)
+			}
+			if c != (fulfillment.BackupContents{}) {
+				t.Errorf("contents %+v with the error, want none", c)
+			}
+			if names := dirNames(t, dir); len(names) != 0 {
+				t.Errorf("files left by the refused copy: %q", names)
+			}
+		})
+	}
+}
+
+// TestSQLiteBackupCopyNewer: a copy whose schema version is newer than
+// this program's (a newer program migrated the open store) is refused by
+// Backup as BackupSQLite refuses it: an error wrapping a *SchemaError of
+// the copy, no contents, nothing left.
+func TestSQLiteBackupCopyNewer(t *testing.T) {
+	t.Parallel()
+	latest := fulfillment.SQLiteMigrations
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s := openSQLite(t, path)
+	if _, err := fulfillment.SQLiteDB(s).ExecContext(t.Context(), `INSERT INTO migrations(version, applied_at) VALUES (?, 'later')`, latest+1); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "b.db")
+	c, err := s.Backup(t.Context(), dest)
+	want := fmt.Sprintf("fulfillment: sqlite: back up %q to %q: the copy: schema version %d, newer than this program's %d: back it up with the program that uses it (migrated meanwhile)", path, dest, latest+1, latest)
+	if err == nil || err.Error() != want {
+		t.Fatalf("Backup = %v, want %s", err, want)
+	}
+	var se *fulfillment.SchemaError
+	if !errors.As(err, &se) {
+		t.Fatalf("errors.As(%v, *SchemaError) = false", err)
+	}
+	if diff := cmp.Diff(&fulfillment.SchemaError{Version: latest + 1, Latest: latest, Copy: true}, se); diff != "" {
+		t.Errorf("errors.As(*SchemaError) (-want +got):\n%s", diff)
+	}
+	if c != (fulfillment.BackupContents{}) {
+		t.Errorf("contents %+v with the error, want none", c)
+	}
+	if names := dirNames(t, dir); len(names) != 0 {
+		t.Errorf("files left by the refused copy: %q", names)
 	}
 }
