@@ -105,6 +105,27 @@ func (e *ArgumentError) Reason() string {
 // Unwrap returns [ErrInvalidArgument].
 func (e *ArgumentError) Unwrap() error { return ErrInvalidArgument }
 
+// ProfileAttributeError is the error of a [Profile]'s JSON encoding or
+// decoding for one attribute: a value of Extra that is not valid JSON
+// ([Profile.MarshalJSON]), or a named field ("login", "email", ...) whose
+// value is not a string or null ([Profile.UnmarshalJSON]). json.Unmarshal
+// returns it as it is, json.Marshal wraps it, and errors.As finds it for a
+// caller that names the attribute itself. It never holds the value.
+type ProfileAttributeError struct {
+	// Attr is the attribute's name as the profile's JSON has it
+	// ("firstName", or an Extra key).
+	Attr string
+	// Problem is what is wrong, worded to follow the attribute: "is not
+	// valid JSON", "is not a string".
+	Problem string
+}
+
+// Error reads "okta: profile attribute "Attr" Problem", e.g.
+// `okta: profile attribute "firstName" is not a string`.
+func (e *ProfileAttributeError) Error() string {
+	return fmt.Sprintf("okta: profile attribute %q %s", e.Attr, e.Problem)
+}
+
 // maxErrorBody bounds APIError.Body; maxErrorCauses bounds APIError.Causes.
 const (
 	maxErrorBody   = 8 << 10

@@ -73,7 +73,7 @@ func (p Profile) MarshalJSON() ([]byte, error) {
 	m := make(map[string]json.RawMessage, len(p.Extra)+len(profileFields))
 	for k, v := range p.Extra {
 		if !json.Valid(v) {
-			return nil, fmt.Errorf("okta: profile attribute %q is not valid JSON", k)
+			return nil, &ProfileAttributeError{Attr: k, Problem: "is not valid JSON"}
 		}
 		m[k] = v
 	}
@@ -106,7 +106,7 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return fmt.Errorf("okta: profile attribute %q is not a string", k)
+			return &ProfileAttributeError{Attr: k, Problem: "is not a string"}
 		}
 		a.set(k, s)
 	}

@@ -68,8 +68,44 @@ var (
 	ErrVerification = errors.New("webauthn: verification failed")
 )
 
-// fieldError builds an error naming a field and its problem, wrapping sentinel.
-// problem must never contain secret material.
+// FieldError is an error of this package that names a field of its input
+// and what is wrong with it, such as a JWK member [PublicJWK.Validate]
+// refuses. It wraps one of the sentinels above (Err), as every error of
+// the package does, and errors.As finds it, also inside the error of a
+// caller such as [ParseJWKS] that names more (the key's index), for a
+// caller that words the problem itself. Like every error of the package
+// it never holds secret material.
+type FieldError struct {
+	// Scope is what the field belongs to: the key (`jwk "k1"`), the
+	// message or the operation ("parse jwks").
+	Scope string
+	// Field names the field: a JSON member ("kid", "y"), an index
+	// ("keys[1].kid"), or several ("x/y").
+	Field string
+	// Problem is what is wrong: "missing", "not unpadded base64url",
+	// `"P-256" not supported, want "P-384"`.
+	Problem string
+	// Err is the sentinel it wraps ([ErrMalformed], [ErrWrongKey], ...).
+	Err error
+}
+
+// Error reads "webauthn: Scope: Field: Problem: " and Err's text, e.g.
+// `webauthn: jwk "k1": y: missing: webauthn: malformed input`.
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("webauthn: %s: %s: %s: %v", e.Scope, e.Field, e.Problem, e.Err)
+}
+
+// Reason is Scope, Field and Problem as Error words them, without the
+// package's prefix and Err's text: `jwk "k1": y: missing`.
+func (e *FieldError) Reason() string {
+	return e.Scope + ": " + e.Field + ": " + e.Problem
+}
+
+// Unwrap returns Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// fieldError builds a [*FieldError] naming a field and its problem, wrapping
+// sentinel. problem must never contain secret material.
 func fieldError(scope, field, problem string, sentinel error) error {
-	return fmt.Errorf("webauthn: %s: %s: %s: %w", scope, field, problem, sentinel)
+	return &FieldError{Scope: scope, Field: field, Problem: problem, Err: sentinel}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -399,12 +400,17 @@ func (s *Server) enrollCheckLocked(x *exchange, b preregBody, rpIDs []string, tk
 	}, true
 }
 
+// jwkProblem words for an error cause what is wrong with a key, an error
+// of webauthn's PublicJWK.Validate or ParseJWKS: the member and its
+// problem (`jwk "k1": y: missing`) when webauthn names one, else Okta's
+// phrase for a value it refuses (the error itself is in the exchange's
+// detail).
 func jwkProblem(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "webauthn:") {
-		return strings.TrimPrefix(msg, "webauthn: ")
+	var fe *webauthn.FieldError
+	if errors.As(err, &fe) {
+		return fe.Reason()
 	}
-	return msg
+	return "Does not match required pattern"
 }
 
 type credRequestWire struct {

@@ -2,6 +2,7 @@ package oktatest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -436,8 +437,9 @@ func (s *Server) handleUpdateUser(x *exchange) {
 		var p okta.Profile
 		if err := json.Unmarshal(b, &p); err != nil {
 			field := "profile"
-			if _, f, ok := strings.Cut(err.Error(), `attribute "`); ok {
-				field, _, _ = strings.Cut(f, `"`)
+			var ae *okta.ProfileAttributeError
+			if errors.As(err, &ae) {
+				field = ae.Attr
 			}
 			s.validation(x, field, field+": Does not match required pattern")
 			return
