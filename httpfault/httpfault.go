@@ -9,6 +9,9 @@
 //		Kinds: []httpfault.Kind{httpfault.Unavailable, httpfault.Drop}})
 //	yubicoSrv.InjectHTTPFault(httpfault.Rule{PathPrefix: "/v1/fpr", Status: 503})
 //
+// A fake refuses a rule or plan that could reach none of its routes, and
+// its HTTPFaultRuleCounts tells how often each rule fired ([RuleCount]).
+//
 // How a fault looks on the wire (the error body, rate-limit headers) is
 // each fake's, in its vendor's words: see their package documentation.
 package httpfault
@@ -87,7 +90,9 @@ type Plan struct {
 	// Seed seeds the choices.
 	Seed uint64
 	// Method and PathPrefix restrict the plan to matching requests; zero
-	// values match everything.
+	// values match everything. PathPrefix is the path the fake serves, as
+	// in [Rule]; a plan they restrict to none of the fake's routes is
+	// refused.
 	Method     string
 	PathPrefix string
 }
@@ -114,10 +119,17 @@ func (p Plan) Check() error {
 // PathPrefix match everything. A rule must set Status, Latency, Drop or
 // DropResponse.
 //
-// A rule that matches no request is not an error: it waits, and a test
-// that expected it to fire passes without its fault. Check the fake's
-// RequestLog after the code under test ran (the matching request's
-// Status; HTTPFaultCounts counts only a Plan's faults).
+// Both fakes refuse a rule whose Method and PathPrefix reach none of their
+// routes (a path copied from a client's error, which leaves out the base
+// URL's path, or a method in lower case): it could never fire. A rule that
+// could fire but matches no request the code under test makes waits
+// silently; the fake's HTTPFaultRuleCounts lists every rule injected with
+// how many requests it [RuleCount.Fired] on (HTTPFaultCounts counts only a
+// Plan's faults):
+//
+//	if diff := cmp.Diff([]httpfault.RuleCount{{Rule: rule, Fired: 1}}, srv.HTTPFaultRuleCounts()); diff != "" {
+//		t.Errorf("rules (-want +got):\n%s", diff)
+//	}
 type Rule struct {
 	// Method is the request's method (GET, POST...); empty: any.
 	Method string
@@ -165,4 +177,16 @@ func (r Rule) Check() error {
 		return errors.New("HTTPFaultRule: sets none of Status, Latency, Drop and DropResponse")
 	}
 	return nil
+}
+
+// RuleCount is one injected [Rule] and how many requests it has applied
+// to: a fake's HTTPFaultRuleCounts returns one for every rule injected
+// (with InjectHTTPFault, FailNext or DropNext), in order, used up or not.
+type RuleCount struct {
+	// Rule is the rule as the fake queued it: its Count 0 is made 1.
+	Rule Rule
+	// Fired is how many matching requests the rule has made misbehave so
+	// far, from 0 (it has not fired: no request matched it yet) to
+	// Rule.Count (used up).
+	Fired int
 }

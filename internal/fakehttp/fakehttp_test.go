@@ -65,7 +65,7 @@ func TestClockRealTimeFollowsWallClockWithOffset(t *testing.T) {
 func req(method, path string) *http.Request { return httptest.NewRequest(method, path, nil) }
 
 func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
-	f := NewFaults("fake", 1)
+	f := NewFaults("fake", 1, nil)
 	if err := f.SetHTTPFaultPlan(httpfault.Plan{Rate: 1, Kinds: []httpfault.Kind{httpfault.InternalError}}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestFaultsRulesComeFirstAndCountDown(t *testing.T) {
 
 func TestFaultsPlanIsDeterministic(t *testing.T) {
 	draw := func() []Decision {
-		f := NewFaults("fake", 7)
+		f := NewFaults("fake", 7, nil)
 		if err := f.SetHTTPFaultPlan(httpfault.Plan{Rate: 0.5, Seed: 42, RetryAfter: 3 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestFaultsPlanIsDeterministic(t *testing.T) {
 }
 
 func TestFaultsRefuseInvalidInput(t *testing.T) {
-	f := NewFaults("fake", 0)
+	f := NewFaults("fake", 0, nil)
 	for _, r := range []httpfault.Rule{{Count: -1, Status: 500}, {Status: 200}, {Status: 700}, {Latency: -1}, {Status: 429, RetryAfter: -1}, {}} {
 		if err := f.InjectHTTPFault(r); err == nil {
 			t.Errorf("InjectHTTPFault(%+v) = nil, want an error", r)

@@ -35,14 +35,22 @@ type Decision struct {
 // Faults holds a fake's injected HTTP faults: queued rules, a rate-based
 // plan and a latency added to every request. It is safe for concurrent use.
 type Faults struct {
-	salt   uint64 // mixed into a plan's seed (each fake keeps its own sequence)
-	prefix string // the fake's package name, prefixed to every error
+	salt   uint64  // mixed into a plan's seed (each fake keeps its own sequence)
+	prefix string  // the fake's package name, prefixed to every error
+	routes []Route // the fake's routes; nil: rules and plans are not checked against them
 
 	mu      sync.Mutex
-	rules   []*httpfault.Rule      // guarded by mu
+	rules   []*queued              // guarded by mu; the rules not used up, in order
+	fired   []*queued              // guarded by mu; every rule injected, in order
 	plan    *activePlan            // guarded by mu; nil: no rate-based faults
 	latency time.Duration          // guarded by mu
 	counts  map[httpfault.Kind]int // guarded by mu; faults the current plan injected
+}
+
+// queued is an injected rule and how often it fired.
+type queued struct {
+	rule  httpfault.Rule // Count made at least 1
+	fired int
 }
 
 // activePlan is a plan with its generator.
@@ -53,18 +61,22 @@ type activePlan struct {
 
 // NewFaults returns an empty set of faults for the fake named prefix
 // ("oktatest"), which starts every error. salt is mixed into every plan's
-// seed.
-func NewFaults(prefix string, salt uint64) *Faults {
-	return &Faults{prefix: prefix, salt: salt, counts: map[httpfault.Kind]int{}}
+// seed. routes are the fake's routes: a rule or plan whose Method and
+// PathPrefix reach none of them is refused (nil routes: nothing is
+// refused for its path).
+func NewFaults(prefix string, salt uint64, routes []Route) *Faults {
+	return &Faults{prefix: prefix, salt: salt, routes: routes, counts: map[httpfault.Kind]int{}}
 }
 
 // The public HTTP-fault controls of a fake: InjectHTTPFault, FailNext,
-// DropNext, SetLatency, SetHTTPFaultPlan and HTTPFaultCounts, written once
+// DropNext, SetLatency, SetHTTPFaultPlan, HTTPFaultCounts and
+// HTTPFaultRuleCounts, written once
 // for both fakes. The oktatest and yubicotest Server have methods of the
 // same names that call these, so that go doc shows them with the Server.
 
 // InjectHTTPFault queues r for the next requests to the fake that match
-// it; an invalid rule is refused with an error.
+// it; an invalid rule, or one whose Method and PathPrefix reach none of the
+// fake's routes, is refused with an error.
 func (f *Faults) InjectHTTPFault(r httpfault.Rule) error { return f.inject("InjectHTTPFault", r) }
 
 // inject queues r for the next matching requests; op names the caller in
@@ -73,11 +85,29 @@ func (f *Faults) inject(op string, r httpfault.Rule) error {
 	if err := r.Check(); err != nil {
 		return fmt.Errorf("%s: %s: %w", f.prefix, op, err)
 	}
+	if err := checkReach(f.routes, "HTTPFaultRule", r.Method, r.PathPrefix); err != nil {
+		return fmt.Errorf("%s: %s: %w", f.prefix, op, err)
+	}
 	r.Count = max(r.Count, 1)
+	q := &queued{rule: r}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rules = append(f.rules, &r)
+	f.rules = append(f.rules, q)
+	f.fired = append(f.fired, q)
 	return nil
+}
+
+// HTTPFaultRuleCounts returns every rule injected so far (by
+// InjectHTTPFault, FailNext and DropNext), in order, with how many
+// requests it has applied to: a rule that never fired shows Fired 0.
+func (f *Faults) HTTPFaultRuleCounts() []httpfault.RuleCount {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]httpfault.RuleCount, len(f.fired))
+	for i, q := range f.fired {
+		out[i] = httpfault.RuleCount{Rule: q.rule, Fired: q.fired}
+	}
+	return out
 }
 
 // FailNext makes the fake answer the next n (at least 1) requests, on any
@@ -102,6 +132,9 @@ func (f *Faults) DropNext(n int) error {
 // turns it off) and resets [Faults.HTTPFaultCounts].
 func (f *Faults) SetHTTPFaultPlan(p httpfault.Plan) error {
 	if err := p.Check(); err != nil {
+		return fmt.Errorf("%s: %w", f.prefix, err)
+	}
+	if err := checkReach(f.routes, "HTTPFaultPlan", p.Method, p.PathPrefix); err != nil {
 		return fmt.Errorf("%s: %w", f.prefix, err)
 	}
 	if len(p.Kinds) == 0 {
@@ -161,11 +194,12 @@ func matches(method, prefix string, r *http.Request) bool {
 }
 
 func (f *Faults) takeRuleLocked(r *http.Request) Decision {
-	for i, rule := range f.rules {
+	for i, q := range f.rules {
+		rule := q.rule
 		if !matches(rule.Method, rule.PathPrefix, r) {
 			continue
 		}
-		if rule.Count--; rule.Count <= 0 {
+		if q.fired++; q.fired >= rule.Count {
 			f.rules = slices.Delete(f.rules, i, i+1)
 		}
 		return Decision{Status: rule.Status, RetryAfter: rule.RetryAfter, Latency: rule.Latency,

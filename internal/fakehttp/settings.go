@@ -111,8 +111,8 @@ func (s Settings) Clock(def time.Time) *Clock {
 
 // Faults returns the fake's HTTP faults (see [NewFaults]) running Plan,
 // if any.
-func (s Settings) Faults(prefix string, salt uint64) (*Faults, error) {
-	f := NewFaults(prefix, salt)
+func (s Settings) Faults(prefix string, salt uint64, routes []Route) (*Faults, error) {
+	f := NewFaults(prefix, salt, routes)
 	if s.Plan != nil {
 		if err := f.SetHTTPFaultPlan(*s.Plan); err != nil {
 			return nil, err

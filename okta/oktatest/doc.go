@@ -81,7 +81,9 @@
 // a rate on every endpoint with a seeded [HTTPFaultPlan]
 // ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan],
 // [Server.HTTPFaultCounts]); the kinds, plans and rules are those of
-// package httpfault. yubicotest is driven with the same methods and types. A request the client gives up on during added latency is not
+// package httpfault. A rule or plan whose method and path prefix reach no
+// route of the fake is refused; [Server.HTTPFaultRuleCounts] tells how
+// often each rule fired. yubicotest is driven with the same methods and types. A request the client gives up on during added latency is not
 // handled.
 //
 // # Preregistration semantics (the project's decisions)

@@ -65,9 +65,11 @@ func (s *Server) writeFault(x *exchange, status int, retryAfter time.Duration) {
 // documented with the Server.
 
 // InjectHTTPFault queues r for the next requests to the fake that match it
-// (method, path prefix, count; see [HTTPFaultRule]); an invalid rule is
-// refused with an error. Queued rules take precedence over the plan of
-// [Server.SetHTTPFaultPlan].
+// (method, path prefix, count; see [HTTPFaultRule]). An invalid rule is
+// refused with an error, and so is a rule whose Method and PathPrefix reach
+// none of the fake's routes (it could never fire). Queued rules take
+// precedence over the plan of [Server.SetHTTPFaultPlan];
+// [Server.HTTPFaultRuleCounts] tells how often each fired.
 func (s *Server) InjectHTTPFault(r HTTPFaultRule) error {
 	return s.faults.InjectHTTPFault(r)
 }
@@ -85,13 +87,22 @@ func (s *Server) DropNext(n int) error { return s.faults.DropNext(n) }
 func (s *Server) SetLatency(d time.Duration) error { return s.faults.SetLatency(d) }
 
 // SetHTTPFaultPlan replaces the fake's plan of HTTP faults (a zero plan
-// turns it off) and resets [Server.HTTPFaultCounts].
+// turns it off) and resets [Server.HTTPFaultCounts]. A plan whose Method
+// and PathPrefix reach none of the fake's routes is refused.
 func (s *Server) SetHTTPFaultPlan(p HTTPFaultPlan) error {
 	return s.faults.SetHTTPFaultPlan(p)
 }
 
 // HTTPFaultCounts returns how many faults of each kind the fake's current
-// plan has injected.
+// plan has injected (not the rules': see [Server.HTTPFaultRuleCounts]).
 func (s *Server) HTTPFaultCounts() map[httpfault.Kind]int {
 	return s.faults.HTTPFaultCounts()
+}
+
+// HTTPFaultRuleCounts returns every rule injected so far (with
+// [Server.InjectHTTPFault], [Server.FailNext] or [Server.DropNext]), in
+// order, with how many requests it has applied to. A rule with Fired 0 has
+// not fired: no request matched it (yet).
+func (s *Server) HTTPFaultRuleCounts() []httpfault.RuleCount {
+	return s.faults.HTTPFaultRuleCounts()
 }

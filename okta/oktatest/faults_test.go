@@ -170,3 +170,79 @@ func TestFaultPlanValidation(t *testing.T) {
 		t.Errorf("SetFaultPlan(zero) = %v", err)
 	}
 }
+
+// TestDeadFaultRuleRefused: a rule or plan whose method and path prefix
+// reach no route of the fake could never fire and is refused, with the
+// route's path when the prefix was copied from under it.
+func TestDeadFaultRuleRefused(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t)
+	errText := func(err error) string {
+		if err == nil {
+			return "<nil>"
+		}
+		return err.Error()
+	}
+	started, startErr := oktatest.Start(oktatest.WithHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: 0.5, PathPrefix: "/v1/users"}))
+	if startErr == nil {
+		started.Close()
+	}
+	got := []string{
+		errText(srv.InjectHTTPFault(oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: "/initiate-fulfillment-request", Status: 503})),
+		errText(srv.InjectHTTPFault(oktatest.HTTPFaultRule{Method: "post", PathPrefix: "/api/v1/users", Status: 503})),
+		errText(srv.InjectHTTPFault(oktatest.HTTPFaultRule{Method: http.MethodPut, PathPrefix: "/api/v1/users", Status: 503})),
+		errText(srv.SetHTTPFaultPlan(oktatest.HTTPFaultPlan{Rate: 0.5, PathPrefix: "/oauth2/default/"})),
+		errText(startErr),
+	}
+	want := []string{
+		`oktatest: InjectHTTPFault: HTTPFaultRule: no POST request the fake serves has a path beginning with PathPrefix "/initiate-fulfillment-request", so it would never fire (the fake serves "/webauthn-registration/api/v1/initiate-fulfillment-request": PathPrefix is the path from the fake's root)`,
+		`oktatest: InjectHTTPFault: HTTPFaultRule: no post request the fake serves has a path beginning with PathPrefix "/api/v1/users", so it would never fire`,
+		`oktatest: InjectHTTPFault: HTTPFaultRule: no PUT request the fake serves has a path beginning with PathPrefix "/api/v1/users", so it would never fire`,
+		`oktatest: HTTPFaultPlan: no request the fake serves has a path beginning with PathPrefix "/oauth2/default/", so it would never fire`,
+		`oktatest: HTTPFaultPlan: no request the fake serves has a path beginning with PathPrefix "/v1/users", so it would never fire (the fake serves "/api/v1/users": PathPrefix is the path from the fake's root)`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]httpfault.RuleCount{}, srv.HTTPFaultRuleCounts()); diff != "" {
+		t.Errorf("refused rules were queued (-want +got):\n%s", diff)
+	}
+}
+
+// TestFaultRuleCounts: HTTPFaultRuleCounts lists every rule injected, in
+// order, with how many requests it made misbehave; one that matched no
+// request shows Fired 0.
+func TestFaultRuleCounts(t *testing.T) {
+	t.Parallel()
+	srv := oktatest.NewServer(t, oktatest.WithoutRateLimits())
+	u, err := srv.AddUser(okta.Profile{Login: "ada@example.com", Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace"}, okta.UserActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := oktatest.HTTPFaultRule{Method: http.MethodGet, PathPrefix: "/api/v1/users/", Count: 2, Status: http.StatusServiceUnavailable}
+	idle := oktatest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: "/webauthn-registration/api/v1/enroll", Status: http.StatusServiceUnavailable}
+	must(t, srv.InjectHTTPFault(live))
+	must(t, srv.InjectHTTPFault(idle))
+	must(t, srv.FailNext(1, http.StatusInternalServerError))
+	hc := &http.Client{Timeout: 5 * time.Second}
+	var statuses []int
+	for range 4 {
+		st, _ := sendRaw(t, srv, hc, "/api/v1/users/"+u.ID)
+		statuses = append(statuses, st)
+	}
+	if diff := cmp.Diff([]int{503, 503, 500, 200}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	idle.Count = 1
+	want := []httpfault.RuleCount{
+		{Rule: live, Fired: 2},
+		{Rule: idle, Fired: 0},
+		{Rule: oktatest.HTTPFaultRule{Count: 1, Status: http.StatusInternalServerError}, Fired: 1},
+	}
+	if diff := cmp.Diff(want, srv.HTTPFaultRuleCounts()); diff != "" {
+		t.Errorf("HTTPFaultRuleCounts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[httpfault.Kind]int{}, srv.HTTPFaultCounts()); diff != "" {
+		t.Errorf("HTTPFaultCounts, a plan's, counted rules (-want +got):\n%s", diff)
+	}
+}

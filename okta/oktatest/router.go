@@ -75,6 +75,16 @@ var routes = []route{
 	newRoute("POST", "/api/v1/authn/factors/{fid}/verify", "", (*Server).handleVerifyFactor),
 }
 
+// faultRoutes are the routes for checking a fault rule's or plan's path
+// (see fakehttp.NewFaults).
+func faultRoutes() []fakehttp.Route {
+	out := make([]fakehttp.Route, len(routes))
+	for i, rt := range routes {
+		out[i] = fakehttp.Route{Method: rt.method, Pattern: "/" + strings.Join(rt.pattern, "/")}
+	}
+	return out
+}
+
 func newRoute(method, pattern, scope string, h func(*Server, *exchange)) route {
 	return route{method: method, pattern: strings.Split(strings.Trim(pattern, "/"), "/"), scope: scope, handle: h}
 }

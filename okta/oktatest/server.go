@@ -36,9 +36,9 @@ const DefaultChallengeTimeout = 90 * 24 * time.Hour
 // Besides the methods listed here, Server has the HTTP-fault controls
 // InjectHTTPFault(HTTPFaultRule) error, FailNext(n, status int) error,
 // DropNext(n int) error, SetLatency(time.Duration) error,
-// SetHTTPFaultPlan(HTTPFaultPlan) error and HTTPFaultCounts()
-// map[HTTPFault]int, which it shares with yubicotest's Server (see the
-// package documentation).
+// SetHTTPFaultPlan(HTTPFaultPlan) error, HTTPFaultCounts()
+// map[HTTPFault]int and HTTPFaultRuleCounts() []httpfault.RuleCount, which
+// it shares with yubicotest's Server (see the package documentation).
 type Server struct {
 	srv     *httptest.Server
 	t       testing.TB // nil when started with Start; unhandled routes fail t
@@ -163,7 +163,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	s.oidc.key = c.idTokenKey
 	s.delivered = make(chan struct{})
 	var err error
-	if s.faults, err = c.Faults("oktatest", 0x9e3779b97f4a7c15); err != nil {
+	if s.faults, err = c.Faults("oktatest", 0x9e3779b97f4a7c15, faultRoutes()); err != nil {
 		return nil, err
 	}
 	if s.hookHC == nil {

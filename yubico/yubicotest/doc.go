@@ -123,4 +123,7 @@
 // ([WithHTTPFaultPlan], [Server.SetHTTPFaultPlan], [Server.HTTPFaultCounts])
 // injects 429s, 500/502/503s, latency, dropped connections and responses
 // dropped after the request took effect at a seeded rate on every route.
+// A rule or plan whose method and path prefix reach no route of the fake
+// (its paths begin with /v1, which a yubico.APIError leaves out) is
+// refused; [Server.HTTPFaultRuleCounts] tells how often each rule fired.
 package yubicotest

@@ -94,3 +94,83 @@ func TestHTTPFaultPlanDropResponseCommits(t *testing.T) {
 		t.Errorf("SetHTTPFaultPlan(rate 2) = nil, want an error")
 	}
 }
+
+// TestDeadFaultRuleRefused: the path in a yubico.APIError is under the
+// client's base URL (/fpr/shipments) while the fake serves /v1/fpr/shipments;
+// a rule or plan with the copied path could never fire and is refused,
+// naming the path to use. So is one whose method no route has.
+func TestDeadFaultRuleRefused(t *testing.T) {
+	t.Parallel()
+	srv := yubicotest.NewServer(t)
+	errText := func(err error) string {
+		if err == nil {
+			return "<nil>"
+		}
+		return err.Error()
+	}
+	started, startErr := yubicotest.Start(yubicotest.WithHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 0.5, PathPrefix: "/shipments_exact"}))
+	if startErr == nil {
+		started.Close()
+	}
+	got := []string{
+		errText(srv.InjectHTTPFault(yubicotest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: "/fpr/shipments", Status: 503})),
+		errText(srv.InjectHTTPFault(yubicotest.HTTPFaultRule{Method: http.MethodPut, PathPrefix: "/v1/fpr/shipments", Status: 503})),
+		errText(srv.SetHTTPFaultPlan(yubicotest.HTTPFaultPlan{Rate: 0.5, PathPrefix: "/v2/"})),
+		errText(startErr),
+	}
+	want := []string{
+		`yubicotest: InjectHTTPFault: HTTPFaultRule: no POST request the fake serves has a path beginning with PathPrefix "/fpr/shipments", so it would never fire (the fake serves "/v1/fpr/shipments": PathPrefix is the path from the fake's root)`,
+		`yubicotest: InjectHTTPFault: HTTPFaultRule: no PUT request the fake serves has a path beginning with PathPrefix "/v1/fpr/shipments", so it would never fire`,
+		`yubicotest: HTTPFaultPlan: no request the fake serves has a path beginning with PathPrefix "/v2/", so it would never fire`,
+		`yubicotest: HTTPFaultPlan: no request the fake serves has a path beginning with PathPrefix "/shipments_exact", so it would never fire (the fake serves "/v1/shipments_exact": PathPrefix is the path from the fake's root)`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]httpfault.RuleCount{}, srv.HTTPFaultRuleCounts()); diff != "" {
+		t.Errorf("refused rules were queued (-want +got):\n%s", diff)
+	}
+	// The console host's JWKS is a route too.
+	must(t, srv.InjectHTTPFault(yubicotest.HTTPFaultRule{PathPrefix: yubico.SigningKeysPath, Status: 503}))
+}
+
+// TestFaultRuleCounts: HTTPFaultRuleCounts lists every rule injected, in
+// order, with how many requests it made misbehave; one that matched no
+// request shows Fired 0.
+func TestFaultRuleCounts(t *testing.T) {
+	t.Parallel()
+	srv := yubicotest.NewServer(t)
+	c := srv.Client(yubico.WithRetryPolicy(yubico.NoRetries()))
+	live := yubicotest.HTTPFaultRule{Method: http.MethodGet, PathPrefix: "/v1/products", Count: 2, Status: http.StatusServiceUnavailable}
+	idle := yubicotest.HTTPFaultRule{Method: http.MethodPost, PathPrefix: "/v1/fpr/shipments", Status: http.StatusServiceUnavailable}
+	must(t, srv.InjectHTTPFault(live))
+	must(t, srv.InjectHTTPFault(idle))
+	must(t, srv.FailNext(1, http.StatusBadGateway))
+	var failed []bool
+	for range 4 {
+		_, err := c.Products(t.Context())
+		failed = append(failed, err != nil)
+	}
+	if diff := cmp.Diff([]bool{true, true, true, false}, failed); diff != "" {
+		t.Errorf("Products failed (-want +got):\n%s", diff)
+	}
+	var statuses []int
+	for _, r := range srv.RequestLog() {
+		statuses = append(statuses, r.Status)
+	}
+	if diff := cmp.Diff([]int{503, 503, 502, 200}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	idle.Count = 1
+	want := []httpfault.RuleCount{
+		{Rule: live, Fired: 2},
+		{Rule: idle, Fired: 0},
+		{Rule: yubicotest.HTTPFaultRule{Count: 1, Status: http.StatusBadGateway}, Fired: 1},
+	}
+	if diff := cmp.Diff(want, srv.HTTPFaultRuleCounts()); diff != "" {
+		t.Errorf("HTTPFaultRuleCounts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[httpfault.Kind]int{}, srv.HTTPFaultCounts()); diff != "" {
+		t.Errorf("HTTPFaultCounts, a plan's, counted rules (-want +got):\n%s", diff)
+	}
+}

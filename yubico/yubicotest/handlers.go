@@ -18,6 +18,30 @@ import (
 // maxBody bounds request bodies.
 const maxBody = 1 << 20
 
+// faultRoutes are the routes route and routeConsole serve, for checking a
+// fault rule's or plan's path (see fakehttp.NewFaults). A route added to
+// either goes here too (TestFaultRoutesAreServed checks the other way).
+var faultRoutes = []fakehttp.Route{
+	{Method: http.MethodPost, Pattern: "/v1/shipments_exact"},
+	{Method: http.MethodGet, Pattern: "/v1/shipments_exact"},
+	{Method: http.MethodGet, Pattern: "/v1/shipments_exact/search-description"},
+	{Method: http.MethodGet, Pattern: "/v1/shipments_exact/{id}"},
+	{Method: http.MethodPut, Pattern: "/v1/shipments_exact/{id}"},
+	{Method: http.MethodDelete, Pattern: "/v1/shipments_exact/{id}"},
+	{Method: http.MethodPost, Pattern: "/v1/fpr/shipments"},
+	{Method: http.MethodGet, Pattern: "/v1/fpr/shipments/{id}"},
+	{Method: http.MethodDelete, Pattern: "/v1/fpr/shipments/{id}"},
+	{Method: http.MethodGet, Pattern: "/v1/inventory"},
+	{Method: http.MethodGet, Pattern: "/v1/shippablekeys"},
+	{Method: http.MethodGet, Pattern: "/v1/products"},
+	{Method: http.MethodGet, Pattern: "/v1/products/{id}"},
+	{Method: http.MethodGet, Pattern: "/v1/countries"},
+	{Method: http.MethodGet, Pattern: "/v1/countries/csv"},
+	{Method: http.MethodPost, Pattern: "/v1/validate-address"},
+	{Method: http.MethodGet, Pattern: yubico.TransportKeysPath},
+	{Method: http.MethodGet, Pattern: yubico.SigningKeysPath},
+}
+
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")

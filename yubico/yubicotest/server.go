@@ -28,9 +28,9 @@ var defaultStart = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
 // Besides the methods listed here, Server has the HTTP-fault controls
 // InjectHTTPFault(HTTPFaultRule) error, FailNext(n, status int) error,
 // DropNext(n int) error, SetLatency(time.Duration) error,
-// SetHTTPFaultPlan(HTTPFaultPlan) error and HTTPFaultCounts()
-// map[HTTPFault]int, which it shares with oktatest's Server (see the
-// package documentation).
+// SetHTTPFaultPlan(HTTPFaultPlan) error, HTTPFaultCounts()
+// map[HTTPFault]int and HTTPFaultRuleCounts() []httpfault.RuleCount, which
+// it shares with oktatest's Server (see the package documentation).
 type Server struct {
 	srv     *httptest.Server // the API host
 	console *httptest.Server // the console host: the public JWKS
@@ -108,7 +108,7 @@ func Start(opts ...Option) (*Server, error) {
 	}
 	clock := cfg.Clock(defaultStart)
 	start := clock.Now()
-	faults, err := cfg.Faults("yubicotest", 0x6a09e667f3bcc908)
+	faults, err := cfg.Faults("yubicotest", 0x6a09e667f3bcc908, faultRoutes)
 	if err != nil {
 		return nil, err
 	}
