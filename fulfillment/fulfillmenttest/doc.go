@@ -69,7 +69,8 @@
 // Unless [WithoutEventHook], the Service's [fulfillment.Service.EventHandler]
 // is registered at the fake Okta for system.mfa.preregister.initiate, so an
 // order made at Okta (in the Admin Console, or by another tool calling
-// initiate-fulfillment-request) reaches the Service. A handler of one's own
+// initiate-fulfillment-request) reaches the Service: the World's, or the
+// test's own built by [WithService]. A handler of one's own
 // (see the event hook Example) receives what Okta sends an event hook
 // (https://developer.okta.com/docs/concepts/event-hooks/): a POST with the
 // headers Authorization (the hook's secret; Config.EventHookSecret for the

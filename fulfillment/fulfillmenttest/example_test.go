@@ -9,6 +9,8 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/preenroll/preenroll/fulfillment"
@@ -182,4 +184,46 @@ func Example_eventHook() {
 	// target PreregistrationMFAFactorResourceDetails webauthn
 	// detail yubico 29 106 CONSOLE1
 	// recorded: Fulfillment started initiated 29
+}
+
+// ExampleWithService tests the Service a program builds (here with a
+// SQLite store and its own settings): the World hands over its Config (the
+// fakes' clients, the fake clock, the hook's secret), drives the Service
+// returned, and registers that Service's event hook at Okta, so a key
+// ordered at Okta reaches it. In a test, open the store in t.TempDir()
+// before New and close it in a t.Cleanup.
+func ExampleWithService() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "fulfillmenttest-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := fulfillment.OpenSQLite(ctx, filepath.Join(dir, "preenroll.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close() // after the World's Close
+	w := fulfillmenttest.New(fulfillmenttest.LogFatal{}, fulfillmenttest.WithService(func(cfg *fulfillment.Config) (*fulfillment.Service, error) {
+		cfg.Store, cfg.Concurrency = store, 2 // the program's choices
+		return fulfillment.New(*cfg)
+	}))
+	defer w.Close()
+	hire := w.AddUser(fulfillmenttest.NewHire("ada"))
+
+	// An administrator orders a key for Ada at Okta.
+	if err := w.OktaClient.InitiateFulfillment(ctx, okta.FulfillmentRequest{UserID: hire.ID,
+		FulfillmentData: okta.FulfillmentData{{ProductID: "29", InventoryProductID: "106", CustomizationID: "CONSOLE1"}}}); err != nil {
+		log.Fatal(err)
+	}
+	w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Shipped)
+	w.SignIn(ctx, "ada@example.com", w.Parcel(ctx, "ada@example.com"), w.PIN("ada@example.com"))
+	w.AdvanceUntil(ctx, "ada@example.com", fulfillment.Active)
+	rec, err := store.Get(ctx, hire.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("in the program's store:", rec.Status.Label(), rec.Items[0].ProductID)
+	// Output:
+	// in the program's store: Active 29
 }

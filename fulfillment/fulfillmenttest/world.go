@@ -3,6 +3,7 @@ package fulfillmenttest
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -52,21 +53,24 @@ func (LogFatal) Fatalf(format string, args ...any) { log.Fatalf(format, args...)
 
 // World is a fake Okta org and a fake Yubico on one fake clock, with a
 // [fulfillment.Service] between them, on loopback. The fields give the
-// parts to a test that needs more than the World's methods. A test may
-// replace Service (say, by one built from Config with another Store, to
-// restart the program, or the Service of the program under test, built
-// from OktaClient, YubicoClient and Clock: World.Now) and Config to match:
-// the methods use the new ones, while the event hook stays with the first
-// Service: orders made at Okta reach that one, which records them in its
-// own store (start the World WithoutEventHook when the test's Service takes
-// Okta's events, and register its handler at w.Okta: see the event hook
-// Example). Set Config too when the new Service's RPIDs differ
-// (World.SignIn signs in for Config.RPIDs[0]); its Store may stay the
-// World's (World.Parcel then asks Service). Mind the World's defaults a
-// Config of your own may not share (see [WithConfig]): with
-// IdempotentShipments off, a shipment create whose outcome is unknown (a
-// 5xx, a dropped connection) errors the record for a person instead of
-// being sent again.
+// parts to a test that needs more than the World's methods.
+//
+// A test of the Service its program builds (its Config, its store) starts
+// the World [WithService]: the World hands its Config to the test's
+// function, drives the Service it returns and registers that Service's
+// event hook, so orders made at Okta reach it. A test may also replace
+// Service later (say, by one built from Config with another Store, to
+// restart the program) and Config to match: the methods use the new ones,
+// while the event hook stays with the Service the World started with:
+// orders made at Okta reach that one, which records them in its own store
+// (start the World WithoutEventHook when the new Service takes Okta's
+// events, and register its handler at w.Okta: see the event hook Example).
+// Set Config too when the new Service's RPIDs differ (World.SignIn signs in
+// for Config.RPIDs[0]); its Store may stay the World's (World.Parcel then
+// asks Service). Mind the World's defaults a Config of your own may not
+// share (see [WithConfig]): with IdempotentShipments off, a shipment create
+// whose outcome is unknown (a 5xx, a dropped connection) errors the record
+// for a person instead of being sent again.
 //
 // Every method reports a failure to the World's [TB] and does not return
 // then, so a test reads as its steps. A World is safe for concurrent use
@@ -108,6 +112,8 @@ type settings struct {
 	config       []func(*fulfillment.Config)
 	noHook       bool
 	httpTimeout  time.Duration
+	build        func(*fulfillment.Config) (*fulfillment.Service, error) // nil: fulfillment.New
+	invalid      string                                                  // an option's argument is invalid: the failure
 }
 
 // An Option configures a [World].
@@ -169,6 +175,30 @@ func WithConfig(change func(*fulfillment.Config)) Option {
 	return func(s *settings) { s.config = append(s.config, change) }
 }
 
+// WithService builds the World's Service with build instead of
+// [fulfillment.New], for a test of the Service a program builds (its own
+// store, its settings). build gets the Config the World would use (the
+// clients of both fakes, the store of [WithStore] or a memory store, Clock
+// the fake clock, the seeded Rand, the EventHookSecret, the changes of
+// [WithConfig]), may change it (its Store: a SQLite store in t.TempDir(),
+// say), and returns the Service built from it. The World then keeps the
+// changed Config as World.Config (so that World.SignIn and World.Parcel use
+// its RPIDs and Store: build from *cfg, or set *cfg to the Config you built
+// from), drives the Service as World.Service, and, unless
+// [WithoutEventHook], registers the Service's event hook at the fake Okta
+// with Config.EventHookSecret. An error from build, or a nil Service, fails
+// the test. Open a store build uses before calling [New] (and close it in a
+// Cleanup registered then): the World is closed, and Okta's last deliveries
+// to the hook answered, before it.
+func WithService(build func(cfg *fulfillment.Config) (*fulfillment.Service, error)) Option {
+	return func(s *settings) {
+		if build == nil {
+			s.invalid = "WithService: nil function"
+		}
+		s.build = build
+	}
+}
+
 // WithoutEventHook does not register the Service's event hook with the
 // fake Okta org. By default it is registered (subscribed to
 // system.mfa.preregister.initiate), so an order made at Okta directly
@@ -177,8 +207,8 @@ func WithoutEventHook() Option { return func(s *settings) { s.noHook = true } }
 
 // New starts a World for t: the fake Yubico, the fake Okta org on
 // Yubico's clock and trusting the simulated keys' attestation roots, the
-// Service with clients to both, and (unless [WithoutEventHook]) the
-// Service's event hook registered at Okta. Start-up failures fail t, and
+// Service with clients to both (or the test's own: [WithService]), and
+// (unless [WithoutEventHook]) the Service's event hook registered at Okta. Start-up failures fail t, and
 // so does a nil option (a caller's bug, not a default): "fulfillmenttest:
 // option 1 is nil" names its index in opts, from 0; a nil option given to
 // [WithOkta] or [WithYubico] is named by its index among the options of
@@ -194,6 +224,10 @@ func New(t TB, opts ...Option) *World {
 			return w // for a t whose Fatalf returns: nothing started
 		}
 		o(&s)
+	}
+	if s.invalid != "" {
+		t.Fatalf("fulfillmenttest: %s", s.invalid)
+		return w
 	}
 	// Named here: the fakes' Start would count the World's own options too.
 	if i := slices.IndexFunc(s.okta, func(o oktatest.Option) bool { return o == nil }); i >= 0 {
@@ -250,8 +284,20 @@ func (w *World) start(s settings) error {
 	for _, change := range s.config {
 		change(&w.Config)
 	}
-	if w.Service, err = fulfillment.New(w.Config); err != nil {
-		return err
+	if s.build == nil {
+		if w.Service, err = fulfillment.New(w.Config); err != nil {
+			return err
+		}
+	} else {
+		cfg := w.Config
+		svc, err := s.build(&cfg)
+		switch {
+		case err != nil:
+			return fmt.Errorf("WithService: %w", err)
+		case svc == nil:
+			return errors.New("WithService: the function returned a nil Service and no error")
+		}
+		w.Service, w.Config = svc, cfg
 	}
 	if s.noHook {
 		return nil
