@@ -3,6 +3,7 @@ package simulator
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // CTAP status codes (CTAP 2.1 §8.2) the simulator returns.
@@ -131,15 +132,20 @@ type CTAPError struct {
 	Code byte
 }
 
-// Error returns the code's CTAP name, e.g. "authenticator returned
-// CTAP2_ERR_PIN_INVALID (0x31)"; the [Platform] methods that return it
-// prefix their own context.
+// Error returns the code's CTAP name and, for a code with a sentinel, what
+// it means, e.g. "authenticator returned CTAP2_ERR_PIN_AUTH_BLOCKED (0x34):
+// PIN blocked until the key is power cycled"; the [Platform] methods that
+// return it prefix their own context.
 func (e *CTAPError) Error() string {
 	name, ok := ctapNames[e.Code]
 	if !ok {
 		name = "CTAP error"
 	}
-	return fmt.Sprintf("authenticator returned %s (0x%02X)", name, e.Code)
+	msg := fmt.Sprintf("authenticator returned %s (0x%02X)", name, e.Code)
+	if s, ok := ctapSentinels[e.Code]; ok {
+		msg += ": " + strings.TrimPrefix(s.Error(), "simulator: ")
+	}
+	return msg
 }
 
 // Is reports whether target is the sentinel of e's code.

@@ -27,7 +27,7 @@ func checkOrigin(origin, rpID string) (string, string, error) {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && (host == "localhost" || strings.HasSuffix(host, ".localhost")):
 	default:
-		return "", "", fmt.Errorf("origin %q is not secure: %w", origin, ErrSecurity)
+		return "", "", fmt.Errorf("origin %q is not secure (WebAuthn needs https, or http on localhost): %w", origin, ErrSecurity)
 	}
 	if rpID == "" {
 		rpID = host
