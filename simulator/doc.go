@@ -44,4 +44,43 @@
 // or [NewCA] / [LoadCA] with [WithFIDOCA]); relying parties in tests trust
 // [CA.Root] in place of Yubico's roots. Simulated keys report their own AAGUIDs, not Yubico's
 // (see [Model.AAGUID]).
+//
+// # Testing a relying party of your own
+//
+// The package's example relyingParty (example_rp_test.go; go doc does not
+// print examples, pkg.go.dev does) is a go-webauthn relying party under
+// test: it
+// trusts [DefaultFIDOCA]'s root for the key's AAGUID through go-webauthn's
+// in-memory metadata provider (Config.MDS), passes the options JSON it
+// would send a browser to [Platform.CreateCredentialJSON] and
+// [Platform.GetAssertionJSON], and parses their answers as a posted
+// response. The failures a relying party meets come from the key and the
+// user, each with its sentinel error:
+//
+//   - a wrong PIN: [ErrPINInvalid]; the third in a row answers
+//     [ErrPINAuthBlocked] until [Key.PowerCycle]; with no retries left,
+//     [ErrPINBlocked] until [Platform.Reset];
+//   - the user does not touch the key: [Key.SetTouch] with [TouchDeny]
+//     ([ErrOperationDenied]) or [TouchTimeout] ([ErrUserActionTimeout]);
+//   - user verification required and no PIN set or typed: [ErrConstraint];
+//   - a key the relying party must refuse: attested by another CA
+//     ([WithFIDOCA] with [NewCA]), claiming another AAGUID ([WithAAGUID],
+//     e.g. [Model.YubicoAAGUID]), or of another model ([WithModel]);
+//   - a cloned key, whose signature counter falls behind: a second key
+//     made with the same options and a [WithRand] reader yielding the same
+//     bytes;
+//   - an origin or RP ID a browser would refuse: [ErrSecurity].
+//
+// A relying party never sees the first three: the platform returns them
+// instead of a response, as a browser rejects the promise of
+// navigator.credentials.create or get.
+//
+// PIV is reached in process only through [Key.Transmit] (the example
+// Key.Transmit_piv in piv_example_test.go shows the APDUs). piv-go, ykman and other PC/SC
+// clients need pcscd with vsmartcard's vpcd reader driver (Debian:
+// apt-get install pcscd vsmartcard-vpcd; then pcscd --foreground):
+// [ServeVPCD] with [DefaultVPCDAddr] inserts a key into the reader
+// "Virtual PCD 00 00", which piv.Open then opens once pcscd lists the
+// card (poll piv.Cards and retry piv.Open: pcscd reports the card a
+// moment after the bridge connects).
 package simulator

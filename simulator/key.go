@@ -111,6 +111,13 @@ func WithFirmware(v Version) Option {
 // randomized: Go's crypto/ecdsa draws its own nonces, so the attestation
 // certificate a CA signs for the key differs from run to run too).
 // Default crypto/rand.
+//
+// Two keys made with the same options and readers that yield the same
+// bytes (e.g. math/rand/v2's ChaCha8 with one seed) hold the same secrets:
+// each can sign with the credentials the other made, except discoverable
+// ones, which stay on the key that made them. Each counts its own
+// signatures, so the second is a cloned key to a relying party that
+// checks the signature counter (see the package's example relyingParty).
 func WithRand(r io.Reader) Option {
 	return checked(refuse(r == nil, "simulator: nil rand"),
 		func(c *config) { c.rand = r })
