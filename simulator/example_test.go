@@ -21,9 +21,15 @@ func ExampleKey_Transmit() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp, _ := k.Transmit([]byte{0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17})
+	resp, err := k.Transmit([]byte{0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17})
+	if err != nil { // only ErrNotPresent, a removed key: the card refuses with a status word
+		log.Fatal(err)
+	}
 	fmt.Printf("%s %X\n", resp[:len(resp)-2], resp[len(resp)-2:])
-	resp, _ = k.Transmit([]byte{0x00, 0x1D, 0x00, 0x00, 0x00})
+	resp, err = k.Transmit([]byte{0x00, 0x1D, 0x00, 0x00, 0x00})
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(hex.EncodeToString(resp))
 	// Output:
 	// Virtual YubiKey - 5.7.1 9000
@@ -66,7 +72,10 @@ func ExamplePlatform() {
 	// A wrong PIN fails the way a real key does.
 	_, err = p.CreateCredential(ctx, "https://example.com", opts, "0000")
 	fmt.Println(errors.Is(err, simulator.ErrPINInvalid))
-	n, _, _ := p.PINRetries(ctx)
+	n, _, err := p.PINRetries(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(n, "retries left")
 	// Output:
 	// packed 2 certificates
@@ -83,7 +92,10 @@ func ExampleKey_CTAP() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp, _ := k.CTAP([]byte{0x04}) // authenticatorGetInfo
+	resp, err := k.CTAP([]byte{0x04}) // authenticatorGetInfo
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Printf("status %#02x, %d bytes of CBOR\n", resp[0], len(resp)-1)
 	// Output:
 	// status 0x00, 299 bytes of CBOR
@@ -101,12 +113,22 @@ func ExampleModelByName() {
 
 func ExampleKey_Snapshot() {
 	ctx := context.Background()
-	k, _ := simulator.New()
+	k, err := simulator.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	p := simulator.NewPlatform(k)
-	_ = p.SetPIN(ctx, "4831-pin")
-	_ = p.ForcePINChange(ctx, "4831-pin")
+	if err := p.SetPIN(ctx, "4831-pin"); err != nil {
+		log.Fatal(err)
+	}
+	if err := p.ForcePINChange(ctx, "4831-pin"); err != nil {
+		log.Fatal(err)
+	}
 	st := k.Snapshot()
-	b, _ := json.Marshal(st.FIDO)
+	b, err := json.Marshal(st.FIDO)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(string(b))
 	// Output:
 	// {"PINSet":true,"PINRetries":8,"PowerCycleRequired":false,"ForcePINChange":true,"MinPINLength":4,"SignCount":0,"Credentials":null}
