@@ -65,7 +65,8 @@
 //   - user verification required and no PIN set or typed: [ErrConstraint];
 //   - a key the relying party must refuse: attested by another CA
 //     ([WithFIDOCA] with [NewCA]), claiming another AAGUID ([WithAAGUID],
-//     e.g. [Model.YubicoAAGUID]), or of another model ([WithModel]);
+//     e.g. [Model.YubicoAAGUID]), or of another series ([WithModel]:
+//     models of one series share an AAGUID, see [Model.AAGUID]);
 //   - a cloned key, whose signature counter falls behind: a second key
 //     made with the same options and a [WithRand] reader yielding the same
 //     bytes;
