@@ -55,6 +55,20 @@ func TestCheckOrigin(t *testing.T) {
 			wantErr: `RP ID "other.com" is not a registrable suffix of origin "https://example.com": simulator: security error`},
 		{origin: "https://notexample.com", rpID: "example.com",
 			wantErr: `RP ID "example.com" is not a registrable suffix of origin "https://notexample.com": simulator: security error`},
+		{origin: "https://127.0.0.1:8443", rpID: "127.0.0.1",
+			wantErr: `origin "https://127.0.0.1:8443" is an IP address, not a domain name (WebAuthn needs one: a name in /etc/hosts, or localhost): simulator: security error`},
+		{origin: "https://[::1]", rpID: "",
+			wantErr: `origin "https://[::1]" is an IP address, not a domain name (WebAuthn needs one: a name in /etc/hosts, or localhost): simulator: security error`},
+		{origin: "https://example.com", rpID: "com",
+			wantErr: `RP ID "com" is a public suffix, which no origin may claim (origin "https://example.com"): simulator: security error`},
+		{origin: "https://shop.example.co.uk", rpID: "co.uk",
+			wantErr: `RP ID "co.uk" is a public suffix, which no origin may claim (origin "https://shop.example.co.uk"): simulator: security error`},
+		{origin: "https://me.github.io", rpID: "github.io", // a private registry of the list, as Chromium counts it
+			wantErr: `RP ID "github.io" is a public suffix, which no origin may claim (origin "https://me.github.io"): simulator: security error`},
+		{origin: "https://login.awesomecompany", rpID: "awesomecompany", // a TLD the list does not know
+			wantErr: `RP ID "awesomecompany" is a public suffix, which no origin may claim (origin "https://login.awesomecompany"): simulator: security error`},
+		{origin: "https://shop.example.co.uk", rpID: "example.co.uk", wantOrigin: "https://shop.example.co.uk", wantID: "example.co.uk"},
+		{origin: "https://com", rpID: "", wantOrigin: "https://com", wantID: "com"}, // equal to the host: the spec allows it
 		{origin: "https://example.com/path", rpID: "example.com",
 			wantErr: `origin "https://example.com/path" is not a web origin: simulator: security error`},
 	}

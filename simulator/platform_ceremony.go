@@ -12,11 +12,17 @@ import (
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"golang.org/x/net/publicsuffix"
 )
 
 // checkOrigin validates a web origin and the RP ID against it as browsers
-// do: https (or http on localhost), and the RP ID equal to the host or a
-// parent domain of it. It returns the serialized origin and the RP ID.
+// do: https (or http on localhost), a host that is a domain name (the
+// WebAuthn spec's "valid domain": not an IP address, w3c/webauthn#474),
+// and the RP ID equal to the host or a parent domain of it that is not a
+// public suffix ("com", "co.uk", "github.io": the spec's "registrable
+// domain suffix", judged by the Public Suffix List as browsers do;
+// "localhost" is allowed for its subdomains, as Chromium allows it). It
+// returns the serialized origin and the RP ID.
 func checkOrigin(origin, rpID string) (string, string, error) {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
@@ -33,11 +39,16 @@ func checkOrigin(origin, rpID string) (string, string, error) {
 		rpID = host
 	}
 	rpID = strings.ToLower(rpID)
-	if net.ParseIP(host) != nil && rpID != host {
-		return "", "", fmt.Errorf("RP ID %q does not match IP origin %q: %w", rpID, origin, ErrSecurity)
+	if net.ParseIP(host) != nil {
+		return "", "", fmt.Errorf("origin %q is an IP address, not a domain name (WebAuthn needs one: a name in /etc/hosts, or localhost): %w", origin, ErrSecurity)
 	}
-	if rpID != host && !strings.HasSuffix(host, "."+rpID) {
-		return "", "", fmt.Errorf("RP ID %q is not a registrable suffix of origin %q: %w", rpID, origin, ErrSecurity)
+	if rpID != host {
+		if !strings.HasSuffix(host, "."+rpID) {
+			return "", "", fmt.Errorf("RP ID %q is not a registrable suffix of origin %q: %w", rpID, origin, ErrSecurity)
+		}
+		if ps, _ := publicsuffix.PublicSuffix(rpID); ps == rpID && rpID != "localhost" {
+			return "", "", fmt.Errorf("RP ID %q is a public suffix, which no origin may claim (origin %q): %w", rpID, origin, ErrSecurity)
+		}
 	}
 	return u.Scheme + "://" + strings.ToLower(u.Host), rpID, nil
 }
