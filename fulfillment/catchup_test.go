@@ -343,19 +343,13 @@ func TestRunCatchesUp(t *testing.T) {
 	}
 }
 
-// TestRunAfterDrainDoesNotCatchUp: after Drain, a tick of Run's catch-up
-// ticker while Run waits starts no new record, and Run's next pass returns
-// ErrDraining: the order placed at Okta is left to the next instance's
-// catch-up (the checkpoint did not move).
-//
-// The test moves Run on with catch-up ticks only, which Run takes while it
-// waits between passes and which start no pass: a pass tick before Drain
-// would start a pass that Drain could overtake (a pass ends with
-// ErrDraining when Drain came before its end), so that Run returned before
-// the catch-up tick on a loaded machine.
+// TestRunAfterDrainDoesNotCatchUp: Drain ends a Run that waits between
+// passes at once, with ErrDraining, and a catch-up tick that comes with
+// it starts no new record: the order placed at Okta is left to the next
+// instance's catch-up (the checkpoint did not move).
 func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
 	store := fulfillment.NewMemoryStore()
-	catchUpTick, passTick := make(chanTicker), make(chanTicker)
+	catchUpTick := make(chanTicker)
 	w := fulfillmenttest.New(t, fulfillmenttest.WithStore(store), fulfillmenttest.WithoutEventHook(),
 		fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
 		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
@@ -364,7 +358,7 @@ func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
 				if d == c.CatchUpEvery {
 					return catchUpTick
 				}
-				return passTick
+				return stillTicker{}
 			}
 		}))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure, never reached when it works
@@ -374,27 +368,28 @@ func TestRunAfterDrainDoesNotCatchUp(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- w.Service.Run(ctx) }()
-	send := func(c chanTicker, what string) {
-		t.Helper()
-		select {
-		case c <- w.Now(): // taken only by a Run waiting between passes
-		case err := <-done:
-			t.Fatalf("Run returned %v before the %s tick", err, what)
-		case <-ctx.Done():
-			t.Fatalf("Run does not take the %s tick", what)
-		}
-	}
 	// Taken by Run waiting after its first pass and catch-up: it catches
-	// up again (no order to find yet), unless Drain came first.
-	send(catchUpTick, "first catch-up")
-	w.Service.Drain()
-	send(catchUpTick, "second catch-up") // taken once that catch-up ended
+	// up again (no order to find yet).
+	select {
+	case catchUpTick <- w.Now():
+	case err := <-done:
+		t.Fatalf("Run returned %v before the first catch-up tick", err)
+	case <-ctx.Done():
+		t.Fatal("Run does not take the catch-up tick")
+	}
 	w.Advance(time.Minute)
 	orderAtOkta(t, w, "ada@example.com")
 	w.Advance(time.Minute)
-	send(catchUpTick, "catch-up")
-	send(passTick, "next pass's") // taken once the catch-up's turn ended
-	if err := <-done; !errors.Is(err, fulfillment.ErrDraining) {
+	w.Service.Drain()
+	var err error
+	select {
+	case catchUpTick <- w.Now(): // taken before Run saw Drain: it does not catch up
+		err = <-done
+	case err = <-done:
+	case <-ctx.Done():
+		t.Fatal("Run did not return after Drain")
+	}
+	if !errors.Is(err, fulfillment.ErrDraining) {
 		t.Fatalf("Run after Drain = %v, want ErrDraining", err)
 	}
 	if rec, err := store.Get(ctx, w.User("ada@example.com").ID); !errors.Is(err, fulfillment.ErrRecordNotFound) {

@@ -15,11 +15,15 @@ var ErrDraining = errors.New("fulfillment: service is draining")
 // Drain makes the Service stop starting work, for a graceful shutdown:
 // Sync (and Run) start no new record and no new step; a step under way
 // finishes (its remote call and the recorded result), then Sync returns an
-// error wrapping ErrDraining, and so does Run. Drain does not wait and
-// cannot be undone. The other methods (Order, RecordEvent, Status, ...) are
+// error wrapping ErrDraining, and so does Run (at once if it waits
+// between passes). Drain does not wait and cannot be undone. The other methods (Order, RecordEvent, Status, ...) are
 // not affected. A program that cannot wait for the steps under way cancels
 // their context, then calls [Service.ReleaseLeases].
-func (s *Service) Drain() { s.draining.Store(true) }
+func (s *Service) Drain() {
+	if s.draining.CompareAndSwap(false, true) {
+		close(s.drained)
+	}
+}
 
 // stopping returns ctx's error, or ErrDraining after Drain.
 func (s *Service) stopping(ctx context.Context) error {

@@ -3,8 +3,12 @@ package fulfillment_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
@@ -74,5 +78,192 @@ func TestRunWakesOnOrder(t *testing.T) {
 	stop()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+}
+
+// TestRunWakesOnRemoteOrder: an order another instance records on the
+// shared store (an order-only Service, as `preenroll order` makes) reaches
+// Run through the store's change feed and starts a pass after the random
+// delay drawn from RunOptions.RemoteWakeDelay (1 s by default), on a
+// ticker from Config.NewTicker, not at the next tick of its interval (an
+// hour); the pass enrolls the key and creates its shipment.
+func TestRunWakesOnRemoteOrder(t *testing.T) {
+	for _, st := range sharedStores {
+		t.Run(st.name, func(t *testing.T) {
+			delays := make(chan time.Duration, 1)
+			fire := make(chanTicker)
+			w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithStore(st.open(t)),
+				fulfillmenttest.WithUsers(fulfillmenttest.Employee("grace")),
+				fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+					c.NewTicker = func(d time.Duration) fulfillment.Ticker {
+						if d == fulfillment.DefaultPollInterval {
+							return stillTicker{}
+						}
+						delays <- d
+						return fire
+					}
+				}))
+			cfg := w.Config
+			cfg.Yubico, cfg.Rand, cfg.NewTicker = nil, nil, nil // order-only, an instance of its own
+			orderOnly, err := fulfillment.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // bounds a failure, never reached when it works
+			defer cancel()
+			passes := make(chan fulfillment.RunPass, 1)
+			nextPass := func(what string) fulfillment.RunPass {
+				t.Helper()
+				select {
+				case p := <-passes:
+					return p
+				case <-ctx.Done():
+					t.Fatalf("no %s", what)
+				}
+				return fulfillment.RunPass{}
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				done <- w.Service.RunWith(runCtx, fulfillment.RunOptions{
+					Rand:   func(n time.Duration) time.Duration { return n * 7 / 10 },
+					OnPass: func(p fulfillment.RunPass) { passes <- p },
+				})
+			}()
+			if p := nextPass("first pass"); p.Err != nil || p.Report.Checked != 0 {
+				t.Fatalf("first pass %+v, want nothing to do", p)
+			}
+			// Run subscribed before its first pass; the feed listens once
+			// a subscriber hears its Resync.
+			subscribe(t, w.Service).resync()
+			if _, err := orderOnly.Order(ctx, "grace@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case d := <-delays:
+				if d != 700*time.Millisecond {
+					t.Errorf("remote wake delayed %v, want 700ms (the draw of 1 s)", d)
+				}
+			case <-ctx.Done():
+				t.Fatal("Run did not hear the other instance's order")
+			}
+			select {
+			case p := <-passes:
+				t.Fatalf("a pass %+v before the delayed wake", p)
+			default:
+			}
+			fire <- w.Now()
+			p := nextPass("pass after the delayed wake")
+			if p.Err != nil || p.Report.Checked != 1 || p.Report.Advanced != 1 {
+				t.Errorf("pass after the delayed wake: %+v, want the order checked and advanced", p)
+			}
+			if got := len(w.Yubico.Shipments()); got != 1 {
+				t.Errorf("%d shipments, want 1", got)
+			}
+			stop()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("RunWith = %v, want context.Canceled", err)
+			}
+		})
+	}
+}
+
+var errStoreDown = errors.New("store down")
+
+// flakyStore fails its first fail Lists (it hides the due index, so that
+// Sync lists with List).
+type flakyStore struct {
+	fulfillment.Store
+	fail atomic.Int32
+}
+
+func (s *flakyStore) List(ctx context.Context, q fulfillment.Query) ([]fulfillment.Record, error) {
+	if s.fail.Add(-1) >= 0 {
+		return nil, errStoreDown
+	}
+	return s.Store.List(ctx, q)
+}
+
+// TestRunWithReportsPassesAndBacksOff: OnPass gets each pass once, with
+// its error and the failed passes in a row; after a failed pass the wait
+// doubles from Interval up to MaxBackoff, plus the jitter drawn, each on
+// a ticker from Config.NewTicker; a good pass restores Interval, and
+// Service.Wake starts a pass without a tick.
+func TestRunWithReportsPassesAndBacksOff(t *testing.T) {
+	store := &flakyStore{Store: fulfillment.NewMemoryStore()}
+	waits := make(chan time.Duration, 1)
+	tick := make(chanTicker)
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithStore(store),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.NewTicker = func(d time.Duration) fulfillment.Ticker { waits <- d; return tick }
+		}))
+	store.fail.Store(4)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure, never reached when it works
+	defer cancel()
+	passes := make(chan fulfillment.RunPass, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Service.RunWith(runCtx, fulfillment.RunOptions{
+			Interval: time.Minute, Jitter: 30 * time.Second, MaxBackoff: 10 * time.Minute,
+			Rand:   func(n time.Duration) time.Duration { return n * 7 / 10 },
+			OnPass: func(p fulfillment.RunPass) { passes <- p },
+		})
+	}()
+	type pass struct {
+		Failed    int
+		StoreDown bool          // the pass's error is the store's
+		Wait      time.Duration // the wait after it
+	}
+	var got []pass
+	for i := range 6 {
+		var p fulfillment.RunPass
+		select {
+		case p = <-passes:
+		case <-ctx.Done():
+			t.Fatalf("no pass %d", i+1)
+		}
+		got = append(got, pass{p.Failed, errors.Is(p.Err, errStoreDown), <-waits})
+		switch i {
+		case 4:
+			w.Service.Wake() // the last without a tick
+		case 5:
+		default:
+			tick <- w.Now()
+		}
+	}
+	want := []pass{
+		{1, true, 2*time.Minute + 21*time.Second},
+		{2, true, 4*time.Minute + 21*time.Second},
+		{3, true, 8*time.Minute + 21*time.Second},
+		{4, true, 10*time.Minute + 21*time.Second},
+		{0, false, time.Minute + 21*time.Second},
+		{0, false, time.Minute + 21*time.Second},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("passes (-want +got):\n%s", diff)
+	}
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("RunWith = %v, want context.Canceled", err)
+	}
+	select {
+	case p := <-passes:
+		t.Errorf("a pass %+v after the last", p)
+	default:
+	}
+}
+
+// TestRunWithRefusesNegativeOptions: a negative Interval, Jitter or
+// MaxBackoff is refused at once, naming the option.
+func TestRunWithRefusesNegativeOptions(t *testing.T) {
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
+	for name, opts := range map[string]fulfillment.RunOptions{
+		"Interval": {Interval: -time.Second}, "Jitter": {Jitter: -time.Second}, "MaxBackoff": {MaxBackoff: -time.Second},
+	} {
+		err := w.Service.RunWith(t.Context(), opts)
+		if !errors.Is(err, fulfillment.ErrInvalidConfig) || !strings.Contains(err.Error(), "RunOptions."+name) {
+			t.Errorf("RunWith with a negative %s = %v, want ErrInvalidConfig naming RunOptions.%s", name, err, name)
+		}
 	}
 }

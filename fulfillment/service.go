@@ -353,7 +353,8 @@ type Service struct {
 
 	kick chan struct{} // wakes Run after an order was recorded
 
-	draining atomic.Bool // set by Drain: Sync starts no new step
+	draining atomic.Bool   // set by Drain: Sync starts no new step
+	drained  chan struct{} // closed by Drain: Run stops waiting between passes
 
 	watch watchers // Subscribe's subscribers (watch.go)
 
@@ -505,6 +506,7 @@ func New(cfg Config) (*Service, error) {
 		idempotencyWindow:   cmpOr(cfg.IdempotencyWindow, DefaultIdempotencyWindow),
 		locks:               make(map[string]*userLock),
 		kick:                make(chan struct{}, 1),
+		drained:             make(chan struct{}),
 	}
 	s.refused.Every = refusedHookLogEvery
 	_, s.watch.feedable = s.store.(ChangeFeed)
