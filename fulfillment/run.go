@@ -204,18 +204,14 @@ func (s *Service) RunWith(ctx context.Context, opts RunOptions) error {
 		}
 		stopNext()
 		var nextC <-chan time.Time
-		freed, held := rep.FreedAfter(s.now())
 		if paced {
 			wait := backoff(interval, failed, opts.MaxBackoff)
 			if opts.Jitter > 0 {
 				wait += draw(opts.Jitter)
 			}
-			if held && err == nil && freed < wait {
-				wait = freed
-			}
-			next = s.newTicker(wait)
+			next = s.newTicker(freedFirst(wait, rep, err, s.now()))
 			nextC = next.C()
-		} else if held && freed < interval {
+		} else if freed, held := rep.FreedAfter(s.now()); held && freed < interval {
 			next = s.newTicker(freed)
 			nextC = next.C()
 		}
@@ -260,6 +256,18 @@ func backoff(interval time.Duration, failed int, limit time.Duration) time.Durat
 			return limit
 		}
 		wait *= 2
+	}
+	return wait
+}
+
+// freedFirst shortens the wait after a pass that rep and err report to
+// when the first record another instance held in it is free
+// (SyncReport.FreedAfter): a step abandoned at that instance's shutdown,
+// its lease shortened, is taken when the lease ends, not a whole interval
+// later. Not after a failed pass: it backs off.
+func freedFirst(wait time.Duration, rep SyncReport, err error, now time.Time) time.Duration {
+	if d, ok := rep.FreedAfter(now); ok && err == nil && d < wait {
+		return d
 	}
 	return wait
 }

@@ -2,6 +2,7 @@ package fulfillment
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -134,6 +135,30 @@ func TestBackoff(t *testing.T) {
 	for _, tt := range tests {
 		if got := backoff(tt.interval, tt.failed, tt.limit); got != tt.want {
 			t.Errorf("backoff(%v, %d, %v) = %v, want %v", tt.interval, tt.failed, tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestFreedFirst: after a pass that found a record held by another
+// instance, a paced Run waits only until the hold ends (and a second), if
+// that comes before its wait; not after a failed pass.
+func TestFreedFirst(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	held := SyncReport{Busy: 1, BusyUntil: now.Add(10 * time.Second)}
+	for _, tc := range []struct {
+		name string
+		wait time.Duration
+		rep  SyncReport
+		err  error
+		want time.Duration
+	}{
+		{"nothing held", 5 * time.Minute, SyncReport{}, nil, 5 * time.Minute},
+		{"a lease ending in 10s", 5 * time.Minute, held, nil, 11 * time.Second},
+		{"the wait ends first", 5 * time.Second, held, nil, 5 * time.Second},
+		{"a failed pass backs off", time.Minute, held, errors.New("store down"), time.Minute},
+	} {
+		if got := freedFirst(tc.wait, tc.rep, tc.err, now); got != tc.want {
+			t.Errorf("%s: freedFirst = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

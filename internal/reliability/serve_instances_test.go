@@ -40,7 +40,7 @@ type instance struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	intents atomic.Int64 // "fulfillment: intent" lines logged, over every run
-	failed  atomic.Int64 // "serve: sync pass failed" lines logged, over every run
+	failed  atomic.Int64 // "fulfillment: sync pass failed" lines logged, over every run
 	runs    int
 }
 
@@ -71,7 +71,7 @@ func (in *instance) start() {
 			switch {
 			case strings.Contains(line, `"msg":"fulfillment: intent"`):
 				in.intents.Add(1)
-			case strings.Contains(line, `"msg":"serve: sync pass failed"`):
+			case strings.Contains(line, `"msg":"fulfillment: sync pass failed"`):
 				in.failed.Add(1)
 			}
 			io.WriteString(logFile, line+"\n")

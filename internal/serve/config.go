@@ -216,12 +216,10 @@ type Config struct {
 	// its probe's, nil when the vendor answered recently and was not asked
 	// (tests).
 	probed func(vendor string, err error)
-	// remoteWakeRand draws the delay before another instance's order
-	// wakes the Sync loop, in [0, n) (default rand.N; tests).
-	remoteWakeRand func(n time.Duration) time.Duration
-	// afterFunc calls f in its own goroutine after d (default
-	// time.AfterFunc; tests).
-	afterFunc func(d time.Duration, f func())
+	// syncRand draws the Sync loop's random delays, SyncJitter's and
+	// another instance's order's wake (fulfillment.RunOptions.Rand), in
+	// [0, n) (default rand.N; tests).
+	syncRand func(n time.Duration) time.Duration
 }
 
 // Console configures the web console [Run] mounts at "/": sign-in with an
@@ -405,11 +403,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.tlsNow == nil {
 		c.tlsNow = time.Now
 	}
-	if c.remoteWakeRand == nil {
-		c.remoteWakeRand = rand.N[time.Duration]
-	}
-	if c.afterFunc == nil {
-		c.afterFunc = func(d time.Duration, f func()) { time.AfterFunc(d, f) }
+	if c.syncRand == nil {
+		c.syncRand = rand.N[time.Duration]
 	}
 	if c.YubicoAPI == "" {
 		c.YubicoAPI = yubico.DefaultBaseURL

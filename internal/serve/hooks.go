@@ -24,7 +24,7 @@ type hookQueue struct {
 	m       *metrics
 	log     *slog.Logger
 	ch      chan queuedEvent
-	kick    func() // wakes the Sync loop after an order was recorded or found in flight
+	kick    func() // wakes the Sync loop after an event found its order in flight (the Service's Wake)
 	retries []time.Duration
 	done    func(fulfillment.HookEvent, fulfillment.EventOutcome) // tests
 	// catchUp: serve catches up from Okta's System Log, which records
@@ -147,12 +147,14 @@ func (q *hookQueue) record(ctx context.Context, ev fulfillment.HookEvent) {
 		out, err := q.svc.RecordEvent(ctx, ev)
 		switch out {
 		case fulfillment.EventRecorded:
-			q.m.orders.Inc()
-			q.kick()
+			q.m.orders.Inc() // RecordEvent woke the Sync loop (the Service's Run)
 		case fulfillment.EventInFlight:
 			// Most often the order this event reports was made with
-			// Service.Order or OrderBatch (the console): the Service wakes
-			// only its own Run, not serve's Sync loop, so the event does.
+			// Service.Order or OrderBatch (the console) on this instance,
+			// which woke the Sync loop, or on another instance, heard
+			// through the store's change feed; not with a store that has
+			// none (SQLite shared with `preenroll order`): the event wakes
+			// the loop.
 			q.kick()
 		case fulfillment.EventFailed:
 			if ctx.Err() == nil && attempt < len(q.retries) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -39,11 +38,7 @@ type server struct {
 	// certs serves the TLS certificate (nil: plain HTTP).
 	certs *certReloader
 
-	kick chan struct{}
-	// remoteWake is set while a delayed wake for another instance's order
-	// waits (see wakeRemote).
-	remoteWake atomic.Bool
-	draining   chan struct{} // closed when shutdown begins
+	draining chan struct{} // closed when shutdown begins
 	// hookPending is set while serve registers its event hook at Okta
 	// (Config.RegisterHook): /readyz fails until Okta delivers to it.
 	hookPending atomic.Bool
@@ -68,7 +63,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), draining: make(chan struct{}), consoleDone: make(chan struct{})}
+	s := &server{cfg: cfg, log: cfg.Logger, draining: make(chan struct{}), consoleDone: make(chan struct{})}
 	s.stopConsole = sync.OnceFunc(func() { close(s.consoleDone) })
 	s.m = newMetrics(func() float64 {
 		if s.queue == nil {
@@ -143,7 +138,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	closers = append(closers, s.stopConsole)
-	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.wake)
+	s.queue = newHookQueue(s.svc, s.m, s.log, cfg.HookQueue, s.svc.Wake)
 	s.queue.done = cfg.eventDone
 	s.queue.catchUp = cfg.CatchUpEnabled()
 	_, checker := s.store.(fulfillment.EventChecker)
@@ -171,28 +166,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	var loops sync.WaitGroup
 	syncing := s.yubico != nil
 	if syncing {
-		// A new order recorded by this instance (the console's Order and
-		// OrderBatch, the hook's events, Retry) starts a pass at once:
-		// Service.Order wakes only Service.Run, which serve does not use,
-		// and Okta's event for a console order may never reach this
-		// instance. Only StepInitiated wakes the loop, a step each order
-		// passes once (a pass that re-sends an interrupted initiate makes
-		// one more), so a pass cannot keep waking itself.
-		//
-		// An order another instance recorded (c.Remote, from the store's
-		// change feed: pgstore's) wakes it too, after a random delay of
-		// up to 1 s: an order-only instance runs no pass, and the syncing
-		// ones would otherwise leave its orders to their next interval.
-		// Every syncing instance then starts a pass for such orders; the
-		// delay spreads their starts, their claims give the new record to
-		// one of them and the others' passes find it taken, a cost of one
-		// pass each that the delayed wake and the wake channel coalesce
-		// (an order batch wakes a busy loop once, not once per order). A
-		// Resync (the feed restarted) wakes nothing: the orders it may
-		// have missed wait for the next interval, as they did before the
-		// feed.
-		stopWatch := s.svc.Subscribe(work, s.recordChanged)
-		defer stopWatch()
+		// The Service's Run, with serve's options (runOptions).
 		loops.Go(func() { s.syncLoop(work) })
 	} else {
 		s.log.Warn("serve: no Yubico token: order-only (events are recorded; another program on this store runs Sync)")
@@ -341,113 +315,58 @@ func (s *server) httpClient(vendor string, rs []route, suffix bool, base http.Ro
 // order wakes the Sync loop (Config.SyncJitter if shorter).
 const remoteWakeJitter = time.Second
 
-// recordChanged is the Subscribe callback of a syncing instance: a new
-// order wakes the Sync loop (see Run), at once if this instance recorded
-// it, after a random delay (wakeRemote) if another one did.
-func (s *server) recordChanged(c fulfillment.RecordChange) {
-	switch {
-	case c.Step != fulfillment.StepInitiated:
-	case c.Remote:
-		s.wakeRemote()
-	default:
-		s.wake()
-	}
-}
-
-// wakeRemote wakes the Sync loop after a random delay of up to
-// remoteWakeJitter (SyncJitter if shorter; at once with none), unless a
-// delayed wake already waits: every syncing instance hears another
-// instance's order, and without the delay all of them would start their
-// pass, and claim the new record, at the same moment. The orders heard
-// while a delayed wake waits are coalesced into it (their records are
-// stored before it fires, so its pass finds them).
-func (s *server) wakeRemote() {
-	bound := min(remoteWakeJitter, s.cfg.SyncJitter)
-	if bound <= 0 {
-		s.wake()
-		return
-	}
-	if !s.remoteWake.CompareAndSwap(false, true) {
-		return
-	}
-	s.cfg.afterFunc(s.cfg.remoteWakeRand(bound), func() {
-		s.remoteWake.Store(false) // before the wake: an order heard after it waits anew
-		s.wake()
-	})
-}
-
-// wake starts a Sync pass soon (an order was recorded).
-func (s *server) wake() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-// syncLoop runs Sync at once, then every SyncInterval plus jitter, and
-// when woken, until ctx ends or the Service drains. While passes fail (the
-// store cannot be read: the database is down), the wait doubles after
-// each failed pass, up to maxSyncBackoff (or SyncInterval if longer), so
-// that an outage costs a few log lines and no busy loop; the first pass
-// that succeeds restores the interval.
-func (s *server) syncLoop(ctx context.Context) {
-	failed := 0
-	for {
-		start := time.Now()
-		rep, err := s.svc.Sync(ctx)
-		s.m.observeSync(time.Since(start), rep, err)
-		if errors.Is(err, fulfillment.ErrDraining) || ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			// The pass could not read the store: the keys are not counted
-			// (a second read would fail the same way; the gauges keep the
-			// last counts).
-			failed++
-			s.log.Error("serve: sync pass failed", "error", err.Error(), "failedPasses", failed)
-		} else {
-			failed = 0
-			if err := s.m.countKeys(ctx, s.store); err != nil && ctx.Err() == nil {
-				s.log.Warn("serve: counting keys", "error", err.Error())
-			}
-		}
-		wait := syncWait(s.cfg.SyncInterval, failed)
-		if s.cfg.SyncJitter > 0 {
-			wait += rand.N(s.cfg.SyncJitter)
-		}
-		if !s.pause(ctx, freedWait(wait, rep, err, time.Now()), s.kick) {
-			return
-		}
-	}
-}
-
-// freedWait shortens the wait after a pass that rep and err report to when
-// the first record another instance held in it is free
-// (fulfillment.SyncReport.FreedAfter): a step abandoned at that
-// instance's shutdown, its lease shortened, is taken when the lease ends,
-// not a whole interval later.
-func freedWait(wait time.Duration, rep fulfillment.SyncReport, err error, now time.Time) time.Duration {
-	if d, ok := rep.FreedAfter(now); ok && err == nil && d < wait {
-		return d
-	}
-	return wait
-}
-
 // maxSyncBackoff caps the wait between failing Sync passes (see syncLoop).
 const maxSyncBackoff = time.Minute
 
-// syncWait is the wait after a pass: interval, doubled for each of the
-// failed passes in a row, capped at maxSyncBackoff or interval if longer.
-func syncWait(interval time.Duration, failed int) time.Duration {
-	limit := max(interval, maxSyncBackoff)
-	wait := interval
-	for range failed {
-		if wait >= limit/2 {
-			return limit
-		}
-		wait *= 2
+// syncLoop runs the Service's Run (fulfillment.Service.RunWith) until ctx
+// ends or the Service drains, with runOptions.
+func (s *server) syncLoop(ctx context.Context) {
+	err := s.svc.RunWith(ctx, s.runOptions(ctx))
+	if err != nil && !errors.Is(err, fulfillment.ErrDraining) && ctx.Err() == nil {
+		s.log.Error("serve: the Sync loop stopped", "error", err.Error())
 	}
-	return wait
+}
+
+// runOptions are the Sync loop's: a pass at once, then every SyncInterval
+// plus a random extra of up to SyncJitter, and when woken. While passes
+// fail (the store cannot be read: the database is down), the wait doubles
+// after each failed pass, up to maxSyncBackoff (or SyncInterval if
+// longer), so that an outage costs a few log lines and no busy loop; the
+// first pass that succeeds restores the interval.
+//
+// An order this instance recorded (the console's Order and OrderBatch,
+// the hook's events, Retry) starts a pass at once: Okta's event for a
+// console order may never reach this instance. An order another instance
+// recorded (from the store's change feed: pgstore's) starts one after a
+// random delay of up to remoteWakeJitter (SyncJitter if shorter; at once
+// with none): an order-only instance runs no pass, and the syncing ones
+// would otherwise leave its orders to their next interval. Every syncing
+// instance then starts a pass for such orders; the delay spreads their
+// starts, their claims give the new record to one of them and the others'
+// passes find it taken, a cost of one pass each that the delayed wake
+// coalesces (an order batch wakes a busy loop once, not once per order).
+//
+// Each pass is counted in the metrics, and after one that succeeds the
+// keys are counted; a failed pass leaves the gauges at the last counts (a
+// second read would fail the same way).
+func (s *server) runOptions(ctx context.Context) fulfillment.RunOptions {
+	remote := min(remoteWakeJitter, s.cfg.SyncJitter)
+	if remote <= 0 {
+		remote = -1 // at once
+	}
+	return fulfillment.RunOptions{
+		Interval: s.cfg.SyncInterval, Jitter: s.cfg.SyncJitter, MaxBackoff: maxSyncBackoff,
+		RemoteWakeDelay: remote, Rand: s.cfg.syncRand,
+		OnPass: func(p fulfillment.RunPass) {
+			s.m.observeSync(p.Took, p.Report, p.Err)
+			if p.Err != nil || ctx.Err() != nil {
+				return
+			}
+			if err := s.m.countKeys(ctx, s.store); err != nil && ctx.Err() == nil {
+				s.log.Warn("serve: counting keys", "error", err.Error())
+			}
+		},
+	}
 }
 
 // pause waits for d or a value on wake; it reports false, at once, when

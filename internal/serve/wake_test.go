@@ -2,117 +2,88 @@ package serve
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/preenroll/preenroll/fulfillment"
 )
 
-// TestRemoteOrderWakeIsJittered: an order of this instance wakes the
-// Sync loop at once; another instance's order (from the store's change
-// feed) wakes it after a random delay of up to 1 s (-sync-jitter if
-// shorter; none with no jitter), so that the syncing instances do not
-// all start their pass, and claim, at the same moment. Orders that come
-// while a delayed wake waits are coalesced into it; one after it has
-// fired waits again. Other steps and a Resync wake nothing.
-func TestRemoteOrderWakeIsJittered(t *testing.T) {
-	local := fulfillment.RecordChange{UserID: "00u1", Login: "ada@example.com", Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepInitiated, Version: 2}
-	remote := fulfillment.RecordChange{UserID: "00u2", Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepInitiated, Version: 2, Remote: true}
-	other := remote
-	other.Step = fulfillment.StepEnrolling
-	resync := fulfillment.RecordChange{Remote: true, Resync: true}
-	const fire = "fire" // the pending delayed wake's time comes
-	type step struct {
-		What   string
-		Change *fulfillment.RecordChange // nil: fire
-		Woken  bool                      // the loop was woken
-		Drawn  time.Duration             // the bound of the delay drawn (0: none)
-		Delay  time.Duration             // the delayed wake scheduled (0: none)
-	}
+// TestRunOptions: serve's Sync loop is the Service's Run with
+// SyncInterval, SyncJitter, a backoff up to maxSyncBackoff while passes
+// fail, and another instance's order waking it after a random delay of up
+// to 1 s (SyncJitter if shorter; at once with none, a negative
+// RemoteWakeDelay), the delays drawn by Config.syncRand. (fulfillment's
+// tests pin what Run does with them.)
+func TestRunOptions(t *testing.T) {
+	type paced struct{ Interval, Jitter, MaxBackoff, RemoteWakeDelay time.Duration }
 	for _, tc := range []struct {
 		name   string
 		jitter time.Duration
-		steps  []step
+		want   paced
 	}{
-		{"default jitter", DefaultSyncJitter, []step{
-			{What: "this instance's order", Change: &local, Woken: true},
-			{What: "another step", Change: &other},
-			{What: "a resync", Change: &resync},
-			{What: "another instance's order", Change: &remote, Drawn: time.Second, Delay: 700 * time.Millisecond},
-			{What: "another while it waits", Change: &remote},
-			{What: "this instance's order while it waits", Change: &local, Woken: true},
-			{What: fire, Woken: true},
-			{What: "another instance's order after", Change: &remote, Drawn: time.Second, Delay: 700 * time.Millisecond},
-			{What: fire, Woken: true},
-		}},
-		{"a shorter jitter", 200 * time.Millisecond, []step{
-			{What: "another instance's order", Change: &remote, Drawn: 200 * time.Millisecond, Delay: 140 * time.Millisecond},
-			{What: fire, Woken: true},
-		}},
-		{"no jitter", 0, []step{
-			{What: "another instance's order", Change: &remote, Woken: true},
-			{What: "another", Change: &remote, Woken: true},
-		}},
+		{"default jitter", DefaultSyncJitter, paced{DefaultSyncInterval, DefaultSyncJitter, time.Minute, time.Second}},
+		{"a shorter jitter", 200 * time.Millisecond, paced{DefaultSyncInterval, 200 * time.Millisecond, time.Minute, 200 * time.Millisecond}},
+		{"no jitter", 0, paced{DefaultSyncInterval, 0, time.Minute, -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var drawn, delay time.Duration
-			var pending func()
-			s := &server{kick: make(chan struct{}, 1), cfg: Config{SyncJitter: tc.jitter,
-				remoteWakeRand: func(n time.Duration) time.Duration { drawn = n; return n * 7 / 10 },
-				afterFunc: func(d time.Duration, f func()) {
-					if pending != nil {
-						t.Errorf("a delayed wake scheduled while one waits")
-					}
-					delay, pending = d, f
-				}}}
-			var got []step
-			for _, st := range tc.steps {
-				drawn, delay = 0, 0
-				if st.Change == nil {
-					if f := pending; f != nil {
-						pending = nil
-						f()
-					}
-				} else {
-					s.recordChanged(*st.Change)
-				}
-				woken := false
-				select {
-				case <-s.kick:
-					woken = true
-				default:
-				}
-				got = append(got, step{What: st.What, Change: st.Change, Woken: woken, Drawn: drawn, Delay: delay})
+			var drawn time.Duration
+			s := &server{cfg: Config{SyncInterval: DefaultSyncInterval, SyncJitter: tc.jitter,
+				syncRand: func(n time.Duration) time.Duration { drawn = n; return n * 7 / 10 }}}
+			o := s.runOptions(t.Context())
+			if diff := cmp.Diff(tc.want, paced{o.Interval, o.Jitter, o.MaxBackoff, o.RemoteWakeDelay}); diff != "" {
+				t.Errorf("RunOptions (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.steps, got); diff != "" {
-				t.Errorf("wakes (-want +got):\n%s", diff)
+			if d := o.Rand(time.Second); drawn != time.Second || d != 700*time.Millisecond {
+				t.Errorf("RunOptions.Rand(1s) = %v, drew %v: not Config.syncRand", d, drawn)
 			}
 		})
 	}
 }
 
-// TestFreedWait: after a pass that found a record held by another
-// instance, the loop waits only until the hold ends (and a second), if
-// that comes before its interval; not after a failed pass.
-func TestFreedWait(t *testing.T) {
-	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	held := fulfillment.SyncReport{Busy: 1, BusyUntil: now.Add(10 * time.Second)}
-	for _, tc := range []struct {
-		name string
-		wait time.Duration
-		rep  fulfillment.SyncReport
-		err  error
-		want time.Duration
-	}{
-		{"nothing held", 5 * time.Minute, fulfillment.SyncReport{}, nil, 5 * time.Minute},
-		{"a lease ending in 10s", 5 * time.Minute, held, nil, 11 * time.Second},
-		{"the interval comes first", 5 * time.Second, held, nil, 5 * time.Second},
-		{"a failed pass backs off", time.Minute, held, errors.New("store down"), time.Minute},
-	} {
-		if got := freedWait(tc.wait, tc.rep, tc.err, now); got != tc.want {
-			t.Errorf("%s: freedWait = %v, want %v", tc.name, got, tc.want)
+// TestRunOptionsOnPass: each pass of the Service's Run is counted in the
+// metrics (the draining one too); after a pass that succeeds the keys are
+// counted from the store, and after a failed one the gauge keeps the last
+// counts.
+func TestRunOptionsOnPass(t *testing.T) {
+	ctx := t.Context()
+	store := fulfillment.NewMemoryStore()
+	put := func(id string) {
+		t.Helper()
+		if _, err := store.Put(ctx, fulfillment.Record{UserID: id, Status: fulfillment.FulfillmentStarted, Step: fulfillment.StepInitiated}); err != nil {
+			t.Fatal(err)
 		}
+	}
+	s := &server{m: newMetrics(func() float64 { return 0 }), store: store, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	onPass := s.runOptions(ctx).OnPass
+	started := s.m.keys.WithLabelValues(string(fulfillment.FulfillmentStarted))
+	type seen struct {
+		OK, Error, Draining, Checked, Started float64
+	}
+	observed := func() seen {
+		return seen{testutil.ToFloat64(s.m.syncPasses.WithLabelValues("ok")), testutil.ToFloat64(s.m.syncPasses.WithLabelValues("error")),
+			testutil.ToFloat64(s.m.syncPasses.WithLabelValues("draining")), testutil.ToFloat64(s.m.syncRecords.WithLabelValues("checked")),
+			testutil.ToFloat64(started)}
+	}
+	var got []seen
+	put("00u1")
+	onPass(fulfillment.RunPass{Report: fulfillment.SyncReport{Checked: 2}, Took: time.Second})
+	got = append(got, observed())
+	put("00u2")
+	onPass(fulfillment.RunPass{Err: errors.New("store down"), Took: time.Second, Failed: 1})
+	got = append(got, observed())
+	onPass(fulfillment.RunPass{Report: fulfillment.SyncReport{Checked: 1}, Err: fulfillment.ErrDraining, Took: time.Second})
+	got = append(got, observed())
+	want := []seen{
+		{OK: 1, Checked: 2, Started: 1},
+		{OK: 1, Error: 1, Checked: 2, Started: 1},
+		{OK: 1, Error: 1, Draining: 1, Checked: 3, Started: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics after each pass (-want +got):\n%s", diff)
 	}
 }
