@@ -78,7 +78,8 @@
 // with Config.CatchUpEvery): it records the events of Okta's System Log
 // that no delivery brought, and those it did bring change nothing);
 // [Service.Sync], or [Service.Run]
-// on a schedule, enrolls, creates the FIDO Pre-reg shipment, polls it,
+// on a schedule and on each new order ([Service.RunWith] also reports each
+// pass, for metrics, and adds jitter and a backoff), enrolls, creates the FIDO Pre-reg shipment, polls it,
 // activates every credential paired with its enrollment, sends the PIN and
 // notices the first sign-in. [Service.Retry], [Service.Delete],
 // [Service.ResendPIN] and [Service.Status] do the rest. A process that only

@@ -85,8 +85,8 @@ func (k UserKind) String() string {
 	return fmt.Sprintf("UserKind(%d)", int(k))
 }
 
-// Ticker is the part of *time.Ticker that [Service.Run] uses, so tests can
-// drive Run without waiting.
+// Ticker is the part of *time.Ticker that [Service.Run] (and
+// [Service.RunWith]) uses, so tests can drive Run without waiting.
 type Ticker interface {
 	// C returns the channel the ticks arrive on.
 	C() <-chan time.Time
@@ -134,7 +134,9 @@ type Config struct {
 	// Concurrency is how many users a batch or a Sync works on at once
 	// (default 4, at most 256).
 	Concurrency int
-	// PollInterval is Run's schedule (default 1 h).
+	// PollInterval is the time between Run's passes (default 1 h;
+	// RunOptions.Interval may set another for RunWith), and paces the
+	// checks of the records that wait for Okta or Yubico (see [Service]).
 	PollInterval time.Duration
 	// CatchUpEvery, if positive, makes Run catch up from Okta's System Log
 	// ([Service.CatchUpFromCheckpoint]) after its first pass and then every
@@ -181,12 +183,17 @@ type Config struct {
 	// instances work on disjoint records; a record another live instance
 	// holds is skipped without a remote call (counted in SyncReport.Busy),
 	// and one whose holder died is taken over once the claim expires. Set
-	// it to the time between two passes of one instance plus Lease
-	// (PollInterval + Lease for Run; serve sets its -sync-interval plus
-	// -sync-jitter plus -lease) and N instances make the remote calls of
-	// one: the instance that checked a record keeps it while it lives.
+	// it to the time between two passes of one instance plus Lease (Run's
+	// interval plus RunOptions.Jitter plus Lease; serve sets its
+	// -sync-interval plus -sync-jitter plus -lease) and N instances make
+	// the remote calls of one: the instance that checked a record keeps it
+	// while it lives.
 	SyncClaim time.Duration
-	// NewTicker makes Run's ticker (default: time.NewTicker).
+	// NewTicker makes Run's tickers (default: time.NewTicker): its
+	// interval's, CatchUpEvery's, and one-shot ones for the wait after a
+	// pass (with RunOptions.Jitter or MaxBackoff), a held record's lease
+	// end and the delayed wake of another instance's order; Subscribe's
+	// feed waits on it too.
 	NewTicker func(time.Duration) Ticker
 	// OrderRate, if positive, caps batch orders per second on top of the
 	// Okta client's own rate-limit pacing.
