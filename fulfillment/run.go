@@ -30,9 +30,10 @@ type RunOptions struct {
 	// MaxBackoff, if positive, makes Run wait longer after a pass that
 	// failed (the store could not be read: a database outage): the wait
 	// doubles for each failed pass in a row, up to MaxBackoff, or Interval
-	// if longer, so an outage costs a few log lines and no busy loop of
-	// passes woken by orders; the first pass that does not fail restores
-	// Interval. Zero: Interval after every pass.
+	// if longer, so that with a short Interval an outage costs a few log
+	// lines, not a failing pass every Interval (an order still wakes
+	// Run); the first pass that does not fail restores Interval. Zero:
+	// Interval after every pass.
 	//
 	// With Jitter or MaxBackoff, each wait is measured from the end of
 	// the pass, on a ticker made for it (Config.NewTicker, stopped after
