@@ -73,18 +73,18 @@ type RunPass struct {
 	Failed int
 }
 
-// check reports the first bad option, as an error wrapping
-// ErrInvalidConfig.
+// check returns a *ConfigError naming every bad option, or nil.
 func (o RunOptions) check() error {
+	var problems []string
 	for _, f := range []struct {
 		name string
 		d    time.Duration
 	}{{"Interval", o.Interval}, {"Jitter", o.Jitter}, {"MaxBackoff", o.MaxBackoff}} {
 		if f.d < 0 {
-			return fmt.Errorf("%w: RunOptions.%s %v: must not be negative", ErrInvalidConfig, f.name, f.d)
+			problems = append(problems, fmt.Sprintf("RunOptions.%s %v: must not be negative", f.name, f.d))
 		}
 	}
-	return nil
+	return configError(problems)
 }
 
 // Run is RunWith with the zero RunOptions: a pass every Config.PollInterval,
@@ -131,8 +131,9 @@ func (s *Service) Run(ctx context.Context) error {
 //
 // After [Service.Drain] it returns ErrDraining once the steps under way
 // have finished (at once if it was waiting between passes). A Service
-// without Config.Yubico, or a negative opts.Interval, Jitter or
-// MaxBackoff, gets an error wrapping ErrInvalidConfig at once.
+// without Config.Yubico gets an error wrapping ErrInvalidConfig at once,
+// and so do negative opts.Interval, Jitter or MaxBackoff: a *ConfigError
+// naming each.
 func (s *Service) RunWith(ctx context.Context, opts RunOptions) error {
 	if err := s.needYubico("run"); err != nil {
 		return err

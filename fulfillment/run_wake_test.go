@@ -3,7 +3,6 @@ package fulfillment_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -254,16 +253,18 @@ func TestRunWithReportsPassesAndBacksOff(t *testing.T) {
 	}
 }
 
-// TestRunWithRefusesNegativeOptions: a negative Interval, Jitter or
-// MaxBackoff is refused at once, naming the option.
+// TestRunWithRefusesNegativeOptions: negative Interval, Jitter and
+// MaxBackoff are refused at once, each named in a *ConfigError.
 func TestRunWithRefusesNegativeOptions(t *testing.T) {
 	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook())
-	for name, opts := range map[string]fulfillment.RunOptions{
-		"Interval": {Interval: -time.Second}, "Jitter": {Jitter: -time.Second}, "MaxBackoff": {MaxBackoff: -time.Second},
-	} {
-		err := w.Service.RunWith(t.Context(), opts)
-		if !errors.Is(err, fulfillment.ErrInvalidConfig) || !strings.Contains(err.Error(), "RunOptions."+name) {
-			t.Errorf("RunWith with a negative %s = %v, want ErrInvalidConfig naming RunOptions.%s", name, err, name)
-		}
+	err := w.Service.RunWith(t.Context(), fulfillment.RunOptions{Interval: -time.Second, Jitter: -time.Second, MaxBackoff: -time.Minute})
+	var ce *fulfillment.ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, fulfillment.ErrInvalidConfig) {
+		t.Fatalf("RunWith with negative options = %v, want a *ConfigError", err)
+	}
+	want := []string{"RunOptions.Interval -1s: must not be negative", "RunOptions.Jitter -1s: must not be negative",
+		"RunOptions.MaxBackoff -1m0s: must not be negative"}
+	if diff := cmp.Diff(want, ce.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }
