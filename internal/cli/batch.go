@@ -437,11 +437,11 @@ func seed(srv *oktatest.Server, cfg *Config, rows []row) (int, map[int]string) {
 }
 
 // seedProblem words why the in-process fake org refused to seed a user
-// (the [oktatest.AddUserError]'s problem: the profile's causes, or a login
+// (the [oktatest.AddUserError]'s Reason: the profile's causes, or a login
 // taken), for a message that names the flag or row it came from.
 func seedProblem(err error) string {
 	if ae, ok := errors.AsType[*oktatest.AddUserError](err); ok {
-		return ae.Problem()
+		return ae.Reason()
 	}
 	return err.Error()
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // TestAddUserError: every profile AddUser refuses gives an *AddUserError
-// whose fields say why, and whose text is the package prefix and Problem.
+// whose fields say why, and whose text is the package prefix and Reason.
 func TestAddUserError(t *testing.T) {
 	t.Parallel()
 	srv := oktatest.NewServer(t)
@@ -25,10 +25,10 @@ func TestAddUserError(t *testing.T) {
 		return p
 	}
 	for _, tc := range []struct {
-		name    string
-		p       okta.Profile
-		want    oktatest.AddUserError
-		problem string // want Problem(); Error() is "oktatest: AddUser: " and it
+		name   string
+		p      okta.Profile
+		want   oktatest.AddUserError
+		reason string // want Reason(); Error() is "oktatest: AddUser: " and it
 	}{
 		{"login taken", valid,
 			oktatest.AddUserError{Login: "ada@example.com", Exists: true},
@@ -57,10 +57,10 @@ func TestAddUserError(t *testing.T) {
 			if diff := cmp.Diff(tc.want, *ae); diff != "" {
 				t.Errorf("AddUserError (-want +got):\n%s", diff)
 			}
-			if got := ae.Problem(); got != tc.problem {
-				t.Errorf("Problem() = %q, want %q", got, tc.problem)
+			if got := ae.Reason(); got != tc.reason {
+				t.Errorf("Reason() = %q, want %q", got, tc.reason)
 			}
-			if got, want := err.Error(), "oktatest: AddUser: "+tc.problem; got != want {
+			if got, want := err.Error(), "oktatest: AddUser: "+tc.reason; got != want {
 				t.Errorf("Error() = %q, want %q", got, want)
 			}
 		})

@@ -176,13 +176,14 @@ type AddUserError struct {
 	Exists bool
 }
 
-// Error reads "oktatest: AddUser: " and the [AddUserError.Problem].
-func (e *AddUserError) Error() string { return "oktatest: AddUser: " + e.Problem() }
+// Error reads "oktatest: AddUser: " and the [AddUserError.Reason].
+func (e *AddUserError) Error() string { return "oktatest: AddUser: " + e.Reason() }
 
-// Problem says why, without the package's prefix: "invalid profile: " and
-// the causes separated by semicolons, or `login "ada@example.com" already
-// exists`.
-func (e *AddUserError) Problem() string {
+// Reason says why, as Error words it without the package's prefix (as
+// okta.ArgumentError's and webauthn.FieldError's Reason do): "invalid
+// profile: " and the causes separated by semicolons, or
+// `login "ada@example.com" already exists`.
+func (e *AddUserError) Reason() string {
 	if e.Exists {
 		return fmt.Sprintf("login %q already exists", e.Login)
 	}
