@@ -125,10 +125,12 @@ func (p Plan) Check() error {
 // could fire but matches no request the code under test makes waits
 // silently; the fake's HTTPFaultRuleCounts lists every rule injected with
 // how many requests it [RuleCount.Fired] on (HTTPFaultCounts counts only a
-// Plan's faults):
+// Plan's faults), with its Count 0 made 1 (see the RuleCount example):
 //
-//	if diff := cmp.Diff([]httpfault.RuleCount{{Rule: rule, Fired: 1}}, srv.HTTPFaultRuleCounts()); diff != "" {
-//		t.Errorf("rules (-want +got):\n%s", diff)
+//	for _, rc := range srv.HTTPFaultRuleCounts() {
+//		if rc.Fired == 0 {
+//			t.Errorf("fault rule %+v never fired", rc.Rule)
+//		}
 //	}
 type Rule struct {
 	// Method is the request's method (GET, POST...); empty: any.
