@@ -68,7 +68,9 @@ func checkReach(routes []Route, what, method, prefix string) error {
 		req = method + " request"
 	}
 	msg := fmt.Sprintf("%s: no %s the fake serves has a path beginning with PathPrefix %q, so it would never fire", what, req, prefix)
-	if hint := suggest(routes, method, prefix); hint != "" {
+	if up := strings.ToUpper(method); up != method && checkReach(routes, what, up, prefix) == nil {
+		msg += fmt.Sprintf(" (a request's method is upper case: %q)", up)
+	} else if hint := suggest(routes, method, prefix); hint != "" {
 		msg += fmt.Sprintf(" (the fake serves %q: PathPrefix is the path from the fake's root)", hint)
 	}
 	return fmt.Errorf("%s", msg)

@@ -67,11 +67,13 @@ func TestFaultsRefuseDeadRulesAndCountLiveOnes(t *testing.T) {
 	got := []string{
 		errText(f.InjectHTTPFault(httpfault.Rule{Method: "POST", PathPrefix: "/fpr/shipments", Status: 503})),
 		errText(f.InjectHTTPFault(httpfault.Rule{Method: "post", PathPrefix: "/v1/fpr/shipments", Status: 503})),
+		errText(f.InjectHTTPFault(httpfault.Rule{Method: "put", PathPrefix: "/v1/fpr/shipments", Status: 503})), // PUT reaches nothing either
 		errText(f.SetHTTPFaultPlan(httpfault.Plan{Rate: 1, PathPrefix: "/lifecycle/"})),
 	}
 	want := []string{
 		`fake: InjectHTTPFault: HTTPFaultRule: no POST request the fake serves has a path beginning with PathPrefix "/fpr/shipments", so it would never fire (the fake serves "/v1/fpr/shipments": PathPrefix is the path from the fake's root)`,
-		`fake: InjectHTTPFault: HTTPFaultRule: no post request the fake serves has a path beginning with PathPrefix "/v1/fpr/shipments", so it would never fire`,
+		`fake: InjectHTTPFault: HTTPFaultRule: no post request the fake serves has a path beginning with PathPrefix "/v1/fpr/shipments", so it would never fire (a request's method is upper case: "POST")`,
+		`fake: InjectHTTPFault: HTTPFaultRule: no put request the fake serves has a path beginning with PathPrefix "/v1/fpr/shipments", so it would never fire`,
 		`fake: HTTPFaultPlan: no request the fake serves has a path beginning with PathPrefix "/lifecycle/", so it would never fire (the fake serves "/api/v1/users/{id}/lifecycle/": PathPrefix is the path from the fake's root)`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

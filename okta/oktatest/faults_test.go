@@ -196,7 +196,7 @@ func TestDeadFaultRuleRefused(t *testing.T) {
 	}
 	want := []string{
 		`oktatest: InjectHTTPFault: HTTPFaultRule: no POST request the fake serves has a path beginning with PathPrefix "/initiate-fulfillment-request", so it would never fire (the fake serves "/webauthn-registration/api/v1/initiate-fulfillment-request": PathPrefix is the path from the fake's root)`,
-		`oktatest: InjectHTTPFault: HTTPFaultRule: no post request the fake serves has a path beginning with PathPrefix "/api/v1/users", so it would never fire`,
+		`oktatest: InjectHTTPFault: HTTPFaultRule: no post request the fake serves has a path beginning with PathPrefix "/api/v1/users", so it would never fire (a request's method is upper case: "POST")`,
 		`oktatest: InjectHTTPFault: HTTPFaultRule: no PUT request the fake serves has a path beginning with PathPrefix "/api/v1/users", so it would never fire`,
 		`oktatest: HTTPFaultPlan: no request the fake serves has a path beginning with PathPrefix "/oauth2/default/", so it would never fire`,
 		`oktatest: HTTPFaultPlan: no request the fake serves has a path beginning with PathPrefix "/v1/users", so it would never fire (the fake serves "/api/v1/users": PathPrefix is the path from the fake's root)`,
