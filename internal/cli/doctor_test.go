@@ -743,8 +743,13 @@ func TestDoctorYubicoBound(t *testing.T) {
 	if i < 0 || got[i].outcome != checkFail || !strings.Contains(got[i].detail, "giving up after 3 attempts") || !timedOut(got[i].detail) {
 		t.Errorf("doctor with a Yubico that never answers: want a failed yubico api line saying the client gave up after 3 attempts, each timed out; stdout:\n%s", r.stdout)
 	}
-	if n := attempts.Load(); n != 3 {
-		t.Errorf("Yubico was asked %d times, want 3 (serve's client's attempts)", n)
+	// The client's "giving up after 3 attempts" above is the check of the
+	// number of attempts. The stalled server sees at most those three, but
+	// may see fewer: on a loaded machine an attempt's 200 ms can run out
+	// before the server's handler runs (it failed so once, at a load
+	// average of 10 on two cores: "asked 2 times" with the client's three).
+	if n := attempts.Load(); n < 1 || n > 3 {
+		t.Errorf("Yubico was asked %d times, want 1 to 3 (serve's client's attempts, each cut at 200 ms)", n)
 	}
 }
 
