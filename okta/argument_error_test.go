@@ -55,6 +55,8 @@ func TestArgumentError(t *testing.T) {
 			okta.ArgumentError{Op: "get user", Arg: "idOrLogin", Problem: "is empty"}},
 		{"GetUser slash", func() error { _, err := c.GetUser(ctx, "a/b"); return err }(),
 			okta.ArgumentError{Op: "get user", Arg: "idOrLogin", Problem: `"a/b" contains a path separator`}},
+		{"GetUser long", func() error { _, err := c.GetUser(ctx, strings.Repeat("é", 100)+"/"); return err }(), // quoted to 64 bytes
+			okta.ArgumentError{Op: "get user", Arg: "idOrLogin", Problem: `"` + strings.Repeat("é", 32) + `…" contains a path separator`}},
 		{"ActivateUser control", c.ActivateUser(ctx, "00u\x00", false),
 			okta.ArgumentError{Op: "activate user", Arg: "userID", Problem: `"00u\x00" contains a control character`}},
 		{"DeleteEnrollment dotdot", c.DeleteEnrollment(ctx, "00u1", ".."),

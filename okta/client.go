@@ -467,6 +467,11 @@ func (k *call) path() (string, error) {
 	return b.String(), nil
 }
 
+// maxIDShown is how much of a refused ID or login an error quotes: the
+// text goes to logs and to the console's pages, and the value came from
+// outside.
+const maxIDShown = 64
+
 // pathID validates one path segment (a user, group or enrollment ID, or a
 // login) and escapes it.
 func pathID(op, field, v string) (string, error) {
@@ -474,11 +479,11 @@ func pathID(op, field, v string) (string, error) {
 		return "", argError(op, field, "is empty")
 	}
 	if strings.ContainsAny(v, "/\\") || v == "." || v == ".." {
-		return "", argError(op, field, "%q contains a path separator", v)
+		return "", argError(op, field, "%q contains a path separator", httpclient.Clip(v, maxIDShown))
 	}
 	for _, r := range v {
 		if r < ' ' || r == 0x7f {
-			return "", argError(op, field, "%q contains a control character", v)
+			return "", argError(op, field, "%q contains a control character", httpclient.Clip(v, maxIDShown))
 		}
 	}
 	return url.PathEscape(v), nil
