@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/syncio"
 )
 
 // TestRunOptions: serve's Sync loop is the Service's Run with
@@ -85,5 +88,88 @@ func TestRunOptionsOnPass(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics after each pass (-want +got):\n%s", diff)
+	}
+}
+
+// countedStore tells when the keys are counted (serve does after each
+// Sync pass that succeeds), once armed.
+type countedStore struct {
+	*fulfillment.MemoryStore
+	armed   atomic.Bool
+	counted chan struct{}
+}
+
+func (s *countedStore) CountByStatus(ctx context.Context) (map[fulfillment.Status]int, error) {
+	armed := s.armed.Load()
+	counts, err := s.MemoryStore.CountByStatus(ctx)
+	if armed {
+		select {
+		case s.counted <- struct{}{}:
+		default:
+		}
+	}
+	return counts, err
+}
+
+// TestSyncLoopIsCountedAndDrains: serve's Sync loop, the Service's Run,
+// is wired to serve: its passes are counted in the metrics (passes,
+// records, and the keys gauge after each that succeeds), and a graceful
+// shutdown of a loop waiting for its next pass (an hour away) ends it at
+// Drain, not at the shutdown deadline with the steps abandoned.
+func TestSyncLoopIsCountedAndDrains(t *testing.T) {
+	f := startFakes(t, 1)
+	store := &countedStore{MemoryStore: fulfillment.NewMemoryStore(), counted: make(chan struct{}, 1)}
+	cfg := f.config(store)
+	logs := &syncio.Buffer{}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	created := make(chan struct{}, 1)
+	var s *server
+	cfg.started = func(srv *server) {
+		s = srv
+		srv.svc.Subscribe(t.Context(), func(c fulfillment.RecordChange) {
+			if c.Step == fulfillment.StepShipmentCreated {
+				select {
+				case created <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	r := start(t, cfg)
+	f.order(t, f.users[0])                // its event wakes a pass, which creates the shipment
+	bound := time.After(10 * time.Second) // bounds a failure, never reached when it works
+	select {
+	case <-created:
+	case <-bound:
+		t.Fatal("the order's pass did not create the shipment")
+	}
+	// A pass that starts now, after the order's, counts the keys when it
+	// succeeds, and Run returns only after its OnPass.
+	store.armed.Store(true)
+	s.svc.Wake()
+	select {
+	case <-store.counted:
+	case <-bound:
+		t.Fatal("no pass counted the keys after the order's")
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run = %v, want nil after a graceful shutdown", err)
+	}
+	keys := 0.0
+	for _, st := range fulfillment.Statuses() {
+		keys += testutil.ToFloat64(s.m.keys.WithLabelValues(string(st)))
+	}
+	type counted struct {
+		OKPasses bool // at start and the woken one, at least
+		Advanced bool // the order's pass
+		Keys     float64
+	}
+	got := counted{testutil.ToFloat64(s.m.syncPasses.WithLabelValues("ok")) >= 2,
+		testutil.ToFloat64(s.m.syncRecords.WithLabelValues("advanced")) >= 1, keys}
+	if diff := cmp.Diff(counted{true, true, 1}, got); diff != "" {
+		t.Errorf("metrics of the Sync loop (-want +got):\n%s", diff)
+	}
+	if msgs := messages(logs); hasPrefix(msgs, "serve: shutdown deadline passed") || !hasPrefix(msgs, "serve: stopped") {
+		t.Errorf("graceful shutdown logged %q; want it stopped, not at the deadline: the waiting Sync loop ends at Drain", msgs)
 	}
 }
