@@ -55,7 +55,10 @@ type RunOptions struct {
 	OnPass func(RunPass)
 	// Rand, if not nil, draws the random delays (Jitter's and
 	// RemoteWakeDelay's) in [0, n) for n > 0 (default math/rand/v2's N):
-	// tests pass their own.
+	// tests pass their own. It is called from Run's goroutine and from the
+	// goroutine that delivers the Service's changes, maybe at once: it
+	// must be safe for concurrent use (math/rand/v2.N is; a *rand.Rand
+	// with a Source of its own needs a lock).
 	Rand func(n time.Duration) time.Duration
 }
 

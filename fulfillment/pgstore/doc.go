@@ -65,7 +65,9 @@
 // pg_notification_queue_usage() tells how full it is. The channel is shared by the schemas
 // of a database; a listener keeps its own schema's notifications. A feed
 // listens on a connection of its own, outside the pool: one more server
-// connection per Service with subscribers. Notifications are not stored:
+// connection per Service with subscribers (Service.Run and RunWith
+// subscribe while they run; one feed serves every subscriber of a
+// Service). Notifications are not stored:
 // those sent while a feed is not connected are lost, which the Service
 // tells its subscribers with a Resync. A notifying commit takes
 // PostgreSQL's notification queue lock, so the commits of the writes
