@@ -424,7 +424,8 @@ type EventChecker interface {
 // Service instance on the same database, or another Service on the same
 // [MemoryStore]. With it, [Service.Subscribe] delivers the changes of the
 // other instances too (marked [RecordChange.Remote]), so that a console
-// open on one instance shows what a Sync pass of another did. [MemoryStore]
+// open on one instance shows what a Sync pass of another did, and
+// [Service.Run] starts a pass for another instance's order. [MemoryStore]
 // and pgstore implement it; [SQLiteStore] does not (several processes on
 // one SQLite file are rare, and SQLite has no notification between
 // processes: a feed would have to poll the file). A wrapper that embeds a
