@@ -53,6 +53,14 @@ type RunOptions struct {
 	// a program counts passes and failures (metrics, alerts). Run logs a
 	// failed pass itself.
 	OnPass func(RunPass)
+	// Stop, if not nil, ends Run between passes once it is closed: Run
+	// starts no pass after that and returns ErrDraining (a pass under way
+	// finishes, as after Drain). It is for a program that stops the passes
+	// before it stops the rest of the Service: `preenroll serve` closes it
+	// when its shutdown begins, and calls Drain only after its HTTP
+	// server and event queue have stopped, so that console requests
+	// still running finish their steps.
+	Stop <-chan struct{}
 	// Rand, if not nil, draws the random delays (Jitter's and
 	// RemoteWakeDelay's) in [0, n) for n > 0 (default math/rand/v2's N):
 	// tests pass their own. It is called from Run's goroutine and from the
@@ -133,7 +141,8 @@ func (s *Service) Run(ctx context.Context) error {
 // own (not after Drain); an order it records starts a pass.
 //
 // After [Service.Drain] it returns ErrDraining once the steps under way
-// have finished (at once if it was waiting between passes). A Service
+// have finished (at once if it was waiting between passes); after
+// opts.Stop is closed, it starts no pass and returns ErrDraining as well. A Service
 // without Config.Yubico gets an error wrapping ErrInvalidConfig at once,
 // and so do negative opts.Interval, Jitter or MaxBackoff: a *ConfigError
 // naming each.
@@ -190,6 +199,11 @@ func (s *Service) RunWith(ctx context.Context, opts RunOptions) error {
 	defer stopNext()
 	failed := 0
 	for first := true; ; first = false {
+		select {
+		case <-opts.Stop: // closed before Run began
+			return ErrDraining
+		default:
+		}
 		start := time.Now()
 		rep, err := s.Sync(ctx)
 		took := time.Since(start)
@@ -235,6 +249,8 @@ func (s *Service) RunWith(ctx context.Context, opts RunOptions) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-s.drained:
+				return ErrDraining
+			case <-opts.Stop:
 				return ErrDraining
 			case <-tickC:
 				break wait

@@ -268,3 +268,53 @@ func TestRunWithRefusesNegativeOptions(t *testing.T) {
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunWithStop: closing RunOptions.Stop ends a Run waiting between
+// passes with ErrDraining, and a Run whose Stop is closed before it
+// begins makes no pass; neither drains the Service (an order still goes
+// through Order, and a later Run makes passes).
+func TestRunWithStop(t *testing.T) {
+	w := fulfillmenttest.New(t, fulfillmenttest.WithoutEventHook(), fulfillmenttest.WithUsers(fulfillmenttest.Employee("ada")),
+		fulfillmenttest.WithConfig(func(c *fulfillment.Config) {
+			c.NewTicker = func(time.Duration) fulfillment.Ticker { return stillTicker{} }
+		}))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds a failure, never reached when it works
+	defer cancel()
+	stopped := make(chan struct{})
+	close(stopped)
+	var passes atomic.Int32
+	count := func(fulfillment.RunPass) { passes.Add(1) }
+	if err := w.Service.RunWith(ctx, fulfillment.RunOptions{Stop: stopped, OnPass: count}); !errors.Is(err, fulfillment.ErrDraining) {
+		t.Errorf("RunWith with Stop closed = %v, want ErrDraining", err)
+	}
+	if n := passes.Load(); n != 0 {
+		t.Errorf("RunWith with Stop closed made %d passes, want 0", n)
+	}
+
+	stop := make(chan struct{})
+	first := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Service.RunWith(ctx, fulfillment.RunOptions{Stop: stop, OnPass: func(p fulfillment.RunPass) {
+			if passes.Add(1) == 1 {
+				close(first)
+			}
+		}})
+	}()
+	<-first // the first pass is over; Run waits (its ticker never ticks)
+	close(stop)
+	select {
+	case err := <-done:
+		if !errors.Is(err, fulfillment.ErrDraining) {
+			t.Errorf("RunWith after Stop = %v, want ErrDraining", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("RunWith did not return when Stop was closed")
+	}
+	if n := passes.Load(); n != 1 {
+		t.Errorf("RunWith made %d passes, want 1", n)
+	}
+	if _, err := w.Service.Order(ctx, "ada@example.com"); err != nil {
+		t.Errorf("Order after a stopped Run = %v: Stop must not drain the Service", err)
+	}
+}

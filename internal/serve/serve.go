@@ -356,7 +356,7 @@ func (s *server) runOptions(ctx context.Context) fulfillment.RunOptions {
 	}
 	return fulfillment.RunOptions{
 		Interval: s.cfg.SyncInterval, Jitter: s.cfg.SyncJitter, MaxBackoff: maxSyncBackoff,
-		RemoteWakeDelay: remote, Rand: s.cfg.syncRand,
+		RemoteWakeDelay: remote, Rand: s.cfg.syncRand, Stop: s.draining,
 		OnPass: func(p fulfillment.RunPass) {
 			s.m.observeSync(p.Took, p.Report, p.Err)
 			if p.Err != nil || ctx.Err() != nil {
