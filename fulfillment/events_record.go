@@ -204,7 +204,8 @@ func (s *Service) RecordEvent(ctx context.Context, ev HookEvent) (EventOutcome, 
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "fulfillment: order recorded from event",
 			slog.String("uuid", ev.ID), slog.String("user", ev.UserID))
-		s.wakeRun()
+		// Run, if it runs, hears the record's change to StepInitiated and
+		// starts a pass (runWaker): no wake of its own here.
 		if markAfter {
 			if _, err := s.store.MarkEvent(ctx, ev.ID, s.now()); err != nil {
 				// The order is recorded, under the event's ID: a
