@@ -149,7 +149,7 @@ func parseOrgURL(s string) (*url.URL, error) {
 		return nil, argError("", "org URL", "%v", err)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, argError("", "org URL", "%q must not have a path, query or fragment", s)
+		return nil, argError("", "org URL", "%s must not have a path, query or fragment", quoted(s))
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
@@ -467,11 +467,6 @@ func (k *call) path() (string, error) {
 	return b.String(), nil
 }
 
-// maxIDShown is how much of a refused ID or login an error quotes: the
-// text goes to logs and to the console's pages, and the value came from
-// outside.
-const maxIDShown = 64
-
 // pathID validates one path segment (a user, group or enrollment ID, or a
 // login) and escapes it.
 func pathID(op, field, v string) (string, error) {
@@ -479,11 +474,11 @@ func pathID(op, field, v string) (string, error) {
 		return "", argError(op, field, "is empty")
 	}
 	if strings.ContainsAny(v, "/\\") || v == "." || v == ".." {
-		return "", argError(op, field, "%q contains a path separator", httpclient.Clip(v, maxIDShown))
+		return "", argError(op, field, "%s contains a path separator", quoted(v))
 	}
 	for _, r := range v {
 		if r < ' ' || r == 0x7f {
-			return "", argError(op, field, "%q contains a control character", httpclient.Clip(v, maxIDShown))
+			return "", argError(op, field, "%s contains a control character", quoted(v))
 		}
 	}
 	return url.PathEscape(v), nil

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/preenroll/preenroll/internal/httpclient"
+	"github.com/preenroll/preenroll/webauthn"
 )
 
 // statusSentinels records which sentinel below stands for which HTTP status
@@ -67,6 +69,26 @@ type ArgumentError struct {
 	// when Arg is "", a phrase of its own ("neither a PEM private key nor
 	// a JWK").
 	Problem string
+}
+
+// maxValueShown is how much of a refused value an [ArgumentError] quotes:
+// its text goes to logs and to the console's pages, and the value came
+// from outside (a user ID typed into a URL, a key file, a config value).
+const maxValueShown = 64
+
+// quoted is v as an ArgumentError's problem shows it: quoted (%q), cut to
+// maxValueShown bytes.
+func quoted(v string) string { return strconv.Quote(httpclient.Clip(v, maxValueShown)) }
+
+// keyProblem is what is wrong with a key webauthn refused, for an
+// ArgumentError's problem: the *webauthn.FieldError's reason (`jwk "k":
+// y: missing`), without webauthn's prefix and sentinel; any other error
+// whole.
+func keyProblem(err error) string {
+	if fe, ok := errors.AsType[*webauthn.FieldError](err); ok {
+		return fe.Reason()
+	}
+	return err.Error()
 }
 
 // argError returns an [*ArgumentError] for op's arg, its problem formatted.

@@ -138,7 +138,7 @@ func (c *OAuthConfig) validate() error {
 	}
 	for i, s := range c.Scopes {
 		if !validScope(s) {
-			return argError(op, fmt.Sprintf("Scopes[%d]", i), "%q is not a valid scope", s)
+			return argError(op, fmt.Sprintf("Scopes[%d]", i), "%s is not a valid scope", quoted(s))
 		}
 	}
 	if c.TokenURL != "" {

@@ -64,7 +64,7 @@ func ParsePrivateKey(data []byte) (*PrivateKey, error) {
 			return nil, argError("private key", "", "neither a PEM private key nor a JWK")
 		}
 		if _, encrypted := block.Headers["Proc-Type"]; encrypted || block.Type == "ENCRYPTED PRIVATE KEY" {
-			return nil, argError("private key", "", "PEM block %q is encrypted; decrypt it first", block.Type)
+			return nil, argError("private key", "", "PEM block %s is encrypted; decrypt it first", quoted(block.Type))
 		}
 		var key any
 		var err error
@@ -78,12 +78,12 @@ func ParsePrivateKey(data []byte) (*PrivateKey, error) {
 		case "EC PRIVATE KEY":
 			key, err = x509.ParseECPrivateKey(block.Bytes)
 		default:
-			return nil, argError("private key", "", "PEM block %q is not a private key", block.Type)
+			return nil, argError("private key", "", "PEM block %s is not a private key", quoted(block.Type))
 		}
 		clear(block.Bytes)
 		if err != nil {
 			// The parser's message is not included: it may quote bytes of the key.
-			return nil, argError("private key", "", "PEM block %q does not hold a valid key", block.Type)
+			return nil, argError("private key", "", "PEM block %s does not hold a valid key", quoted(block.Type))
 		}
 		signer, ok := key.(crypto.Signer)
 		if !ok {
@@ -147,7 +147,7 @@ func newPrivateKey(signer crypto.Signer, kid, alg string) (*PrivateKey, error) {
 			return nil, argError("private key", "", "EC curve %s is not P-256, P-384 or P-521", pub.Curve.Params().Name)
 		}
 		if alg != "" && alg != string(k.alg) {
-			return nil, argError("private key", "", "JWK alg %q does not suit a %s key", alg, pub.Curve.Params().Name)
+			return nil, argError("private key", "", "JWK alg %s does not suit a %s key", quoted(alg), pub.Curve.Params().Name)
 		}
 	case *rsa.PublicKey:
 		if n := pub.N.BitLen(); n < minRSABits {
@@ -159,7 +159,7 @@ func newPrivateKey(signer crypto.Signer, kid, alg string) (*PrivateKey, error) {
 		case jose.RS256, jose.RS384, jose.RS512:
 			k.alg = jose.SignatureAlgorithm(alg)
 		default:
-			return nil, argError("private key", "", "JWK alg %q is not RS256, RS384 or RS512", alg)
+			return nil, argError("private key", "", "JWK alg %s is not RS256, RS384 or RS512", quoted(alg))
 		}
 	default:
 		return nil, argError("private key", "", "%T keys are not accepted by Okta (RSA or EC P-256/P-384/P-521)", k.pub)

@@ -247,10 +247,10 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (EnrollResponse,
 		}
 	}
 	if err := req.TransportKey.Validate(); err != nil {
-		return EnrollResponse{}, argError(op, "yubicoTransportKeyJWK", "is invalid: %v", err)
+		return EnrollResponse{}, argError(op, "yubicoTransportKeyJWK", "is invalid: %s", keyProblem(err))
 	}
 	if req.TransportKey.Use != string(webauthn.UseEncryption) {
-		return EnrollResponse{}, argError(op, "yubicoTransportKeyJWK.use", "%q is not \"enc\"", req.TransportKey.Use)
+		return EnrollResponse{}, argError(op, "yubicoTransportKeyJWK.use", "%s is not \"enc\"", quoted(req.TransportKey.Use))
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)
 	return post[EnrollResponse](ctx, c, op, preregBase+"/enroll", req)
@@ -288,10 +288,10 @@ func (c *Client) Activate(ctx context.Context, req ActivateRequest) (ActivateRes
 	}
 	for i, k := range req.SigningKeys {
 		if err := k.Validate(); err != nil {
-			return ActivateResponse{}, argError(op, fmt.Sprintf("yubicoSigningJwks[%d]", i), "is invalid: %v", err)
+			return ActivateResponse{}, argError(op, fmt.Sprintf("yubicoSigningJwks[%d]", i), "is invalid: %s", keyProblem(err))
 		}
 		if k.Use != string(webauthn.UseSigning) {
-			return ActivateResponse{}, argError(op, fmt.Sprintf("yubicoSigningJwks[%d].use", i), "%q is not \"sig\"", k.Use)
+			return ActivateResponse{}, argError(op, fmt.Sprintf("yubicoSigningJwks[%d].use", i), "%s is not \"sig\"", quoted(k.Use))
 		}
 	}
 	req.FulfillmentProvider = provider(req.FulfillmentProvider)

@@ -201,7 +201,7 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (User, e
 	}{Profile: req.Profile, GroupIDs: req.GroupIDs}
 	if req.TypeID != "" {
 		if strings.TrimSpace(req.TypeID) != req.TypeID || strings.ContainsFunc(req.TypeID, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-			return User{}, argError(op, "type.id", "%q has surrounding spaces or control characters", req.TypeID)
+			return User{}, argError(op, "type.id", "%s has surrounding spaces or control characters", quoted(req.TypeID))
 		}
 		body.Type = &UserType{ID: req.TypeID}
 	}
