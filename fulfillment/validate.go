@@ -220,10 +220,10 @@ func truncateID(s string) string {
 // empty key included); a key of white space only, or with white space
 // around it, is one a store could hold, and its error does not.
 func checkUserKey(key string) error {
-	var cause error
-	problem := idProblem(key)
-	if problem != "" {
-		cause = &IDError{What: "user ID", ID: key, Problem: problem} // as CheckID("user ID", key)
+	var problem string
+	cause := CheckID("user ID", key)
+	if ie, ok := cause.(*IDError); ok {
+		problem = ie.Problem
 	}
 	switch {
 	case strings.TrimSpace(key) == "":

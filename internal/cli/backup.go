@@ -107,9 +107,9 @@ func runBackup(ctx context.Context, inv *Invocation) int {
 	// Read-only, not migrated: an older schema is copied as it is. The
 	// copy is checked (quick_check) and counted before it is named dest.
 	c, err := fulfillment.BackupSQLite(ctx, path, dest)
-	var schema *fulfillment.SchemaError
+	schema, refused := errors.AsType[*fulfillment.SchemaError](err)
 	switch {
-	case errors.As(err, &schema) && schema.Newer():
+	case refused && schema.Newer():
 		has := "has"
 		if schema.Copy {
 			has = "was migrated during the copy, by a newer program, to" // the store's copy has it
@@ -117,7 +117,7 @@ func runBackup(ctx context.Context, inv *Invocation) int {
 		inv.errorf("%s %s schema version %d, newer than this program's %d: back it up with the preenroll that serve runs on it",
 			safe(path), has, schema.Version, schema.Latest)
 		return ExitFailed
-	case errors.As(err, &schema):
+	case refused:
 		inv.errorf("%s has no schema (an empty file, or no store of preenroll): nothing to back up", safe(path))
 		return ExitFailed
 	case err != nil:
