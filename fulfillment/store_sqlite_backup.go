@@ -61,8 +61,8 @@ func (s *SQLiteStore) Backup(ctx context.Context, dest string) (BackupContents, 
 	if link == nil {
 		link = os.Link
 	}
-	return backupSQLiteTo(ctx, s.path, dest, link, func(ctx context.Context, out string) (BackupContents, error) {
-		return vacuumChecked(ctx, s.db, out)
+	return backupSQLiteTo(ctx, s.path, dest, link, func(ctx context.Context, out string) error {
+		return vacuumInto(ctx, s.db, out)
 	})
 }
 
@@ -70,11 +70,14 @@ func (s *SQLiteStore) Backup(ctx context.Context, dest string) (BackupContents, 
 // [BackupSQLite], which their doc comments describe: it checks dest,
 // makes the temporary file beside it, has copyInto write the copy of the
 // database at src into that file (out, its absolute name, an empty file
-// that VACUUM INTO accepts) and check it ([vacuumChecked]), then syncs
-// the copy, names it dest with link (os.Link, or a test's), syncs the
-// directory and returns what copyInto found the copy holds. Its errors
-// name src and dest; with one, the contents returned are none.
-func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, newname string) error, copyInto func(ctx context.Context, out string) (BackupContents, error)) (BackupContents, error) {
+// that VACUUM INTO accepts), checks the copy as [InspectSQLiteBackup]
+// checks a file ([inspectSQLiteCopy]: quick_check, the schema version,
+// the counts; a version newer than this program's, which a newer program
+// migrated the database to meanwhile, is an error wrapping a
+// [*SchemaError]), then syncs the copy, names it dest with link (os.Link,
+// or a test's), syncs the directory and returns what the copy holds. Its
+// errors name src and dest; with one, the contents returned are none.
+func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, newname string) error, copyInto func(ctx context.Context, out string) error) (BackupContents, error) {
 	var none BackupContents
 	fail := func(err error) (BackupContents, error) {
 		return none, fmt.Errorf("fulfillment: sqlite: back up %q to %q: %w", src, dest, err)
@@ -122,8 +125,14 @@ func backupSQLiteTo(ctx context.Context, src, dest string, link func(oldname, ne
 	}
 	// The empty file CreateTemp made is one VACUUM INTO accepts; it keeps
 	// the file's mode.
-	c, err := copyInto(ctx, abs)
+	if err := copyInto(ctx, abs); err != nil {
+		return fail(err)
+	}
+	c, err := inspectSQLiteCopy(ctx, abs)
 	if err != nil {
+		return fail(fmt.Errorf("the copy: %w", err))
+	}
+	if err := backupSchemaError(c.Version, true); err != nil {
 		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -175,28 +184,6 @@ func vacuumInto(ctx context.Context, db *sql.DB, out string) error {
 		return err
 	}
 	return nil
-}
-
-// vacuumChecked writes a copy of db's main database into the empty file
-// at the absolute name out ([vacuumInto]), then checks the copy as
-// [InspectSQLiteBackup] checks a file ([inspectSQLiteCopy]: quick_check,
-// the schema version, the counts) and returns what it holds. A copy of a
-// schema version [BackupSQLite] does not copy (one newer than this
-// program's: a newer program migrated the database meanwhile) is an
-// error wrapping a [*SchemaError]. [SQLiteStore.Backup] and BackupSQLite
-// both copy with it.
-func vacuumChecked(ctx context.Context, db *sql.DB, out string) (BackupContents, error) {
-	if err := vacuumInto(ctx, db, out); err != nil {
-		return BackupContents{}, err
-	}
-	c, err := inspectSQLiteCopy(ctx, out)
-	if err != nil {
-		return BackupContents{}, fmt.Errorf("the copy: %w", err)
-	}
-	if err := backupSchemaError(c.Version, true); err != nil {
-		return BackupContents{}, err
-	}
-	return c, nil
 }
 
 // syncDir syncs the directory dir, so that the names made or removed in
@@ -399,45 +386,44 @@ func BackupSQLite(ctx context.Context, src, dest string) (BackupContents, error)
 	case empty:
 		return BackupContents{}, fmt.Errorf("fulfillment: sqlite: back up %q: %w", src, &SchemaError{Latest: len(sqliteMigrations), Empty: true})
 	}
-	return backupSQLiteTo(ctx, src, dest, os.Link, func(ctx context.Context, out string) (BackupContents, error) {
+	return backupSQLiteTo(ctx, src, dest, os.Link, func(ctx context.Context, out string) error {
 		for range 2 {
-			again, c, err := copySQLiteReadOnly(ctx, abs, out)
+			again, err := copySQLiteReadOnly(ctx, abs, out)
 			if !again {
-				return c, err
+				return err
 			}
 			// Written while copied without the log: start over, into the
 			// empty file VACUUM INTO wants.
 			if err := os.Truncate(out, 0); err != nil {
-				return BackupContents{}, err
+				return err
 			}
 			if err := os.Remove(out + "-journal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return BackupContents{}, err
+				return err
 			}
 		}
-		return BackupContents{}, errors.New("the store was written during the copy, twice, while it had no write-ahead log to read through: try again")
+		return errors.New("the store was written during the copy, twice, while it had no write-ahead log to read through: try again")
 	})
 }
 
 // copySQLiteReadOnly writes a copy of the database at the absolute name
 // src into the empty file out, opening src read-only as [BackupSQLite]
-// says, checks the schema versions of src and of the copy, and returns
-// what the copy holds. again reports that src was read as immutable and
-// a program wrote it meanwhile: the copy is to be made again (c and err
-// are then what the copy returned, of no account).
-func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, c BackupContents, err error) {
+// says, after checking src's schema version. again reports that src was
+// read as immutable and a program wrote it meanwhile: the copy is to be
+// made again (err is then what the copy returned, of no account).
+func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, err error) {
 	logged, err := sqliteHasLog(src)
 	if err != nil {
-		return false, c, err
+		return false, err
 	}
 	mode := "mode=ro&readonly_shm=1"
 	var before os.FileInfo
 	if !logged {
 		mode = "immutable=1"
 		if before, err = os.Stat(src); err != nil {
-			return false, c, err
+			return false, err
 		}
 	}
-	c, err = copySQLiteWith(ctx, src, mode, out)
+	err = copySQLiteWith(ctx, src, mode, out)
 	if afterImmutableCopy != nil && !logged {
 		afterImmutableCopy()
 	}
@@ -446,24 +432,24 @@ func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, c Bac
 		// (which removes the log and its index) is made again without it.
 		if err != nil && ctx.Err() == nil {
 			if still, lerr := sqliteHasLog(src); lerr == nil && !still {
-				return true, c, err
+				return true, err
 			}
 		}
-		return false, c, err
+		return false, err
 	}
 	// Immutable, src was read without locks: a program that wrote it
 	// meanwhile made a log, or changed the file (a checkpoint).
 	if logged, lerr := sqliteHasLog(src); lerr != nil || logged {
-		return lerr == nil, c, errors.Join(err, lerr)
+		return lerr == nil, errors.Join(err, lerr)
 	}
 	after, serr := os.Stat(src)
 	if serr != nil {
-		return false, c, errors.Join(err, serr)
+		return false, errors.Join(err, serr)
 	}
 	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
-		return true, c, err
+		return true, err
 	}
-	return false, c, err
+	return false, err
 }
 
 // afterImmutableCopy, when set (by a test), runs after each copy
@@ -472,22 +458,22 @@ func copySQLiteReadOnly(ctx context.Context, src, out string) (again bool, c Bac
 var afterImmutableCopy func()
 
 // copySQLiteWith opens the database at the absolute name src read-only
-// with the URI parameters mode, checks its schema version, copies it into
-// out and checks the copy ([vacuumChecked]), returning what it holds.
-func copySQLiteWith(ctx context.Context, src, mode, out string) (BackupContents, error) {
+// with the URI parameters mode, checks its schema version and copies it
+// into out ([vacuumInto]).
+func copySQLiteWith(ctx context.Context, src, mode, out string) error {
 	db, err := openSQLiteURI(src, mode) // no query_only, which refuses VACUUM INTO
 	if err != nil {
-		return BackupContents{}, err
+		return err
 	}
 	defer db.Close()
 	v, err := sqliteSchemaVersion(ctx, db)
 	if err != nil {
-		return BackupContents{}, fmt.Errorf("read schema version: %w", err)
+		return fmt.Errorf("read schema version: %w", err)
 	}
 	if err := backupSchemaError(v, false); err != nil {
-		return BackupContents{}, err
+		return err
 	}
-	return vacuumChecked(ctx, db, out)
+	return vacuumInto(ctx, db, out)
 }
 
 // backupSchemaError is the error of BackupSQLite for a database (the
