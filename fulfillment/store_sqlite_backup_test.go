@@ -591,13 +591,7 @@ func TestSQLiteBackupSnapshot(t *testing.T) {
 // handle, as preenroll backup makes them beside serve. Run with -race.
 func TestSQLiteBackupWhileWriting(t *testing.T) {
 	t.Parallel()
-	for _, via := range []struct {
-		name   string
-		backup backupFunc
-	}{
-		{"SQLiteStore.Backup", storeBackup},
-		{"BackupSQLite", readOnlyBackup},
-	} {
+	for _, via := range backupVias {
 		t.Run(via.name, func(t *testing.T) {
 			t.Parallel()
 			testSQLiteBackupWhileWriting(t, via.backup)
@@ -606,6 +600,30 @@ func TestSQLiteBackupWhileWriting(t *testing.T) {
 }
 
 // backupFunc backs up the store at path, open as s, to dest.
+// backupVias are the two ways to back a SQLite store up, for tests that
+// run each.
+var backupVias = []struct {
+	name   string
+	backup backupFunc
+}{
+	{"SQLiteStore.Backup", storeBackup},
+	{"BackupSQLite", readOnlyBackup},
+}
+
+// filledSQLiteFile makes the SQLite store at path, fills it (fillStore)
+// and closes it.
+func filledSQLiteFile(t *testing.T, path string) {
+	t.Helper()
+	s, err := fulfillment.OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillStore(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type backupFunc func(ctx context.Context, s *fulfillment.SQLiteStore, path, dest string) (fulfillment.BackupContents, error)
 
 // storeBackup backs up with s's Backup.
@@ -825,24 +843,11 @@ func damageSQLite(t *testing.T, path string) {
 // copy is not named dest and no temporary file is left.
 func TestSQLiteBackupDamaged(t *testing.T) {
 	t.Parallel()
-	for _, via := range []struct {
-		name   string
-		backup backupFunc
-	}{
-		{"SQLiteStore.Backup", storeBackup},
-		{"BackupSQLite", readOnlyBackup},
-	} {
+	for _, via := range backupVias {
 		t.Run(via.name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "keys.db")
-			s, err := fulfillment.OpenSQLite(t.Context(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fillStore(t, s)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			filledSQLiteFile(t, path)
 			damageSQLite(t, path)
 			s = openSQLite(t, path)
 			dir := t.TempDir()

@@ -327,14 +327,7 @@ func TestBackupSQLiteWrittenMeanwhile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "keys.db")
-			s, err := fulfillment.OpenSQLite(t.Context(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fillStore(t, s)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			filledSQLiteFile(t, path)
 			n := 0
 			fulfillment.SetAfterImmutableCopy(t, func() {
 				n++
