@@ -849,7 +849,7 @@ func TestSQLiteBackupDamaged(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "keys.db")
 			filledSQLiteFile(t, path)
 			damageSQLite(t, path)
-			s = openSQLite(t, path)
+			s := openSQLite(t, path)
 			dir := t.TempDir()
 			dest := filepath.Join(dir, "b.db")
 			c, err := via.backup(t.Context(), s, path, dest)

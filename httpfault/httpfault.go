@@ -125,7 +125,7 @@ func (p Plan) Check() error {
 // could fire but matches no request the code under test makes waits
 // silently; the fake's HTTPFaultRuleCounts lists every rule injected with
 // how many requests it [RuleCount.Fired] on (HTTPFaultCounts counts only a
-// Plan's faults), with its Count 0 made 1 (see the RuleCount example):
+// Plan's faults; see the RuleCount example):
 //
 //	for _, rc := range srv.HTTPFaultRuleCounts() {
 //		if rc.Fired == 0 {
@@ -185,10 +185,10 @@ func (r Rule) Check() error {
 // to: a fake's HTTPFaultRuleCounts returns one for every rule injected
 // (with InjectHTTPFault, FailNext or DropNext), in order, used up or not.
 type RuleCount struct {
-	// Rule is the rule as the fake queued it: its Count 0 is made 1.
+	// Rule is the rule as it was injected.
 	Rule Rule
 	// Fired is how many matching requests the rule has made misbehave so
 	// far, from 0 (it has not fired: no request matched it yet) to
-	// Rule.Count (used up).
+	// Rule.Count, or 1 for a Count of 0 (used up).
 	Fired int
 }

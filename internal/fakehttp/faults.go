@@ -39,17 +39,17 @@ type Faults struct {
 	prefix string  // the fake's package name, prefixed to every error
 	routes []Route // the fake's routes; nil: rules and plans are not checked against them
 
-	mu      sync.Mutex
-	rules   []*queued              // guarded by mu; the rules not used up, in order
-	fired   []*queued              // guarded by mu; every rule injected, in order
-	plan    *activePlan            // guarded by mu; nil: no rate-based faults
-	latency time.Duration          // guarded by mu
-	counts  map[httpfault.Kind]int // guarded by mu; faults the current plan injected
+	mu       sync.Mutex
+	rules    []*queued              // guarded by mu; the rules not used up, in order
+	injected []*queued              // guarded by mu; every rule injected, in order
+	plan     *activePlan            // guarded by mu; nil: no rate-based faults
+	latency  time.Duration          // guarded by mu
+	counts   map[httpfault.Kind]int // guarded by mu; faults the current plan injected
 }
 
 // queued is an injected rule and how often it fired.
 type queued struct {
-	rule  httpfault.Rule // Count made at least 1
+	rule  httpfault.Rule // as injected (Count 0 fires once)
 	fired int
 }
 
@@ -88,12 +88,11 @@ func (f *Faults) inject(op string, r httpfault.Rule) error {
 	if err := checkReach(f.routes, "HTTPFaultRule", r.Method, r.PathPrefix); err != nil {
 		return fmt.Errorf("%s: %s: %w", f.prefix, op, err)
 	}
-	r.Count = max(r.Count, 1)
 	q := &queued{rule: r}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rules = append(f.rules, q)
-	f.fired = append(f.fired, q)
+	f.injected = append(f.injected, q)
 	return nil
 }
 
@@ -103,8 +102,8 @@ func (f *Faults) inject(op string, r httpfault.Rule) error {
 func (f *Faults) HTTPFaultRuleCounts() []httpfault.RuleCount {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]httpfault.RuleCount, len(f.fired))
-	for i, q := range f.fired {
+	out := make([]httpfault.RuleCount, len(f.injected))
+	for i, q := range f.injected {
 		out[i] = httpfault.RuleCount{Rule: q.rule, Fired: q.fired}
 	}
 	return out
@@ -195,11 +194,11 @@ func matches(method, prefix string, r *http.Request) bool {
 
 func (f *Faults) takeRuleLocked(r *http.Request) Decision {
 	for i, q := range f.rules {
-		rule := q.rule
+		rule := &q.rule
 		if !matches(rule.Method, rule.PathPrefix, r) {
 			continue
 		}
-		if q.fired++; q.fired >= rule.Count {
+		if q.fired++; q.fired >= max(rule.Count, 1) {
 			f.rules = slices.Delete(f.rules, i, i+1)
 		}
 		return Decision{Status: rule.Status, RetryAfter: rule.RetryAfter, Latency: rule.Latency,
