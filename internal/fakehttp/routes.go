@@ -2,6 +2,7 @@ package fakehttp
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -55,25 +56,26 @@ func (rt Route) reaches(method, prefix string) bool {
 // checkReach reports an error when routes is not nil and none of them is
 // reached by method and prefix; what names the rule or plan in the error.
 func checkReach(routes []Route, what, method, prefix string) error {
-	if routes == nil {
+	if routes == nil || anyReaches(routes, method, prefix) {
 		return nil
-	}
-	for _, rt := range routes {
-		if rt.reaches(method, prefix) {
-			return nil
-		}
 	}
 	req := "request"
 	if method != "" {
 		req = method + " request"
 	}
 	msg := fmt.Sprintf("%s: no %s the fake serves has a path beginning with PathPrefix %q, so it would never fire", what, req, prefix)
-	if up := strings.ToUpper(method); up != method && checkReach(routes, what, up, prefix) == nil {
+	if up := strings.ToUpper(method); up != method && anyReaches(routes, up, prefix) {
 		msg += fmt.Sprintf(" (a request's method is upper case: %q)", up)
 	} else if hint := suggest(routes, method, prefix); hint != "" {
 		msg += fmt.Sprintf(" (the fake serves %q: PathPrefix is the path from the fake's root)", hint)
 	}
 	return fmt.Errorf("%s", msg)
+}
+
+// anyReaches reports whether a request of method (any, if "") whose path
+// begins with prefix can reach one of routes.
+func anyReaches(routes []Route, method, prefix string) bool {
+	return slices.ContainsFunc(routes, func(rt Route) bool { return rt.reaches(method, prefix) })
 }
 
 // suggest returns the start of a route's pattern, up to and including
