@@ -31,6 +31,10 @@ func TestArgumentError(t *testing.T) {
 		_, err := okta.NewClient(org, "", okta.WithOAuth(cfg))
 		return err
 	}
+	withOptions := func(opts ...okta.Option) error {
+		_, err := okta.NewClient(org, token, opts...)
+		return err
+	}
 	firstLogError := func(q okta.LogQuery) error {
 		for _, err := range c.ListLogEvents(ctx, q) {
 			return err
@@ -116,6 +120,23 @@ func TestArgumentError(t *testing.T) {
 			_, err := okta.NewClient(org, token, okta.WithOAuth(okta.OAuthConfig{ClientID: clientID, PrivateKey: key, Scopes: []string{okta.ScopeUsersRead}}))
 			return err
 		}(), okta.ArgumentError{Arg: "token", Problem: "must be empty with WithOAuth"}},
+		// Options: the ones shared with the yubico client, and okta's own.
+		{"nil option", withOptions(okta.WithUserAgent("x"), nil),
+			okta.ArgumentError{Arg: "option 1", Problem: "is nil"}},
+		{"nil HTTP client", withOptions(okta.WithHTTPClient(nil)),
+			okta.ArgumentError{Op: "WithHTTPClient", Arg: "hc", Problem: "is nil"}},
+		{"user agent line break", withOptions(okta.WithUserAgent("a\r\nX-Evil: 1")),
+			okta.ArgumentError{Op: "WithUserAgent", Arg: "user agent", Problem: "contains a line break"}},
+		{"nil clock", withOptions(okta.WithClock(nil)),
+			okta.ArgumentError{Op: "WithClock", Arg: "Clock", Problem: "is nil"}},
+		{"zero body size", withOptions(okta.WithMaxBodySize(0)),
+			okta.ArgumentError{Op: "WithMaxBodySize", Arg: "n", Problem: "0 is not positive"}},
+		{"negative retries", withOptions(okta.WithRetryPolicy(okta.RetryPolicy{MaxRetries: -1})),
+			okta.ArgumentError{Op: "WithRetryPolicy", Arg: "MaxRetries", Problem: "-1 is negative"}},
+		{"negative rate-limit wait", withOptions(okta.WithRetryPolicy(okta.RetryPolicy{MaxRateLimitWait: -time.Second})),
+			okta.ArgumentError{Op: "WithRetryPolicy", Arg: "MaxRateLimitWait", Problem: "-1s is negative"}},
+		{"negative jitter", withOptions(okta.WithRetryPolicy(okta.RetryPolicy{RateLimitJitter: -time.Second})),
+			okta.ArgumentError{Op: "WithRetryPolicy", Arg: "RateLimitJitter", Problem: "-1s is negative"}},
 		{"OAuth client ID", oauth(func(c *okta.OAuthConfig) { c.ClientID = "a b" }),
 			okta.ArgumentError{Op: "WithOAuth", Arg: "ClientID", Problem: "contains a space"}},
 		{"OAuth key ID", oauth(func(c *okta.OAuthConfig) { c.KeyID = "k\n" }),

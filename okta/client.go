@@ -67,12 +67,11 @@ func WithOAuthBearer() Option {
 // that want to see the first failure.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(o *options) error {
-		err := httpclient.CheckRetry(p.MaxRetries, p.MaxRateLimitWait)
-		if err == nil && p.RateLimitJitter < 0 {
-			err = fmt.Errorf("WithRetryPolicy: RateLimitJitter %v is negative", p.RateLimitJitter)
+		if err := httpclient.CheckRetry(p.MaxRetries, p.MaxRateLimitWait); err != nil {
+			return err // NewClient makes it an *ArgumentError
 		}
-		if err != nil {
-			return err // NewClient wraps ErrInvalidArgument
+		if p.RateLimitJitter < 0 {
+			return argError("WithRetryPolicy", "RateLimitJitter", "%v is negative", p.RateLimitJitter)
 		}
 		o.retry = p
 		return nil
@@ -102,7 +101,7 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	o := options{Settings: httpclient.DefaultSettings(), scheme: "SSWS", retry: DefaultRetryPolicy()}
-	if err := httpclient.Apply(&o, opts, ErrInvalidArgument); err != nil {
+	if err := httpclient.Apply(&o, opts, optionError); err != nil {
 		return nil, err
 	}
 	switch {

@@ -96,6 +96,19 @@ func argError(op, arg, format string, args ...any) error {
 	return &ArgumentError{Op: op, Arg: arg, Problem: fmt.Sprintf(format, args...)}
 }
 
+// optionError is what NewClient returns for the error of an option: the
+// *ArgumentError of a shared option's *httpclient.OptionError, or err
+// itself (okta's own options return *ArgumentError).
+func optionError(err error) error {
+	if oe, ok := errors.AsType[*httpclient.OptionError](err); ok {
+		return &ArgumentError{Op: oe.Op, Arg: oe.Arg, Problem: oe.Problem}
+	}
+	if errors.Is(err, ErrInvalidArgument) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+}
+
 // Error reads "okta: invalid argument: Op: Arg Problem", e.g.
 // `okta: invalid argument: get user: idOrLogin "a/b" contains a path separator`,
 // leaving out Op and Arg when they are "" (`okta: invalid argument: private

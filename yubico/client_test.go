@@ -118,6 +118,33 @@ func TestNewClientValidation(t *testing.T) {
 	})
 }
 
+// TestOptionErrors: an option NewClient refuses is an error that matches
+// ErrInvalidArgument and names the option, the argument and the problem.
+func TestOptionErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		opt  []yubico.Option
+		want string
+	}{
+		{[]yubico.Option{yubico.WithUserAgent("x"), nil}, "yubico: invalid argument: option 1 is nil"},
+		{[]yubico.Option{yubico.WithHTTPClient(nil)}, "yubico: invalid argument: WithHTTPClient: hc is nil"},
+		{[]yubico.Option{yubico.WithUserAgent("a\nb")}, "yubico: invalid argument: WithUserAgent: user agent contains a line break"},
+		{[]yubico.Option{yubico.WithClock(nil)}, "yubico: invalid argument: WithClock: Clock is nil"},
+		{[]yubico.Option{yubico.WithMaxBodySize(-2)}, "yubico: invalid argument: WithMaxBodySize: n -2 is not positive"},
+		{[]yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: -1})}, "yubico: invalid argument: WithRetryPolicy: MaxRetries -1 is negative"},
+		{[]yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRateLimitWait: -time.Second})}, "yubico: invalid argument: WithRetryPolicy: MaxRateLimitWait -1s is negative"},
+	} {
+		_, err := yubico.NewClient(testBase, testToken, tc.opt...)
+		if !errors.Is(err, yubico.ErrInvalidArgument) {
+			t.Errorf("NewClient(%s): err = %v, want one matching ErrInvalidArgument", tc.want, err)
+			continue
+		}
+		if got := err.Error(); got != tc.want {
+			t.Errorf("NewClient: err = %q, want %q", got, tc.want)
+		}
+	}
+}
+
 func TestTokenNeverPrinted(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)

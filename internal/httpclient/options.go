@@ -46,7 +46,7 @@ func (s *Settings) Shared() *Settings { return s }
 type Sharer interface{ Shared() *Settings }
 
 // shared makes set an option of a client whose options pointer type is O.
-// Its error is wrapped in the client's ErrInvalidArgument by [Apply].
+// Its error, an [*OptionError], goes through the client's wrap in [Apply].
 func shared[O Sharer](set func(*Settings) error) func(O) error {
 	return func(o O) error { return set(o.Shared()) }
 }
@@ -55,7 +55,7 @@ func shared[O Sharer](set func(*Settings) error) func(O) error {
 func WithHTTPClient[O Sharer](hc *http.Client) func(O) error {
 	return shared[O](func(s *Settings) error {
 		if hc == nil {
-			return errors.New("WithHTTPClient: nil *http.Client")
+			return &OptionError{Op: "WithHTTPClient", Arg: "hc", Problem: "is nil"}
 		}
 		s.HTTPClient = hc
 		return nil
@@ -67,7 +67,7 @@ func WithHTTPClient[O Sharer](hc *http.Client) func(O) error {
 func WithUserAgent[O Sharer](ua string) func(O) error {
 	return shared[O](func(s *Settings) error {
 		if strings.ContainsAny(ua, "\r\n") {
-			return errors.New("WithUserAgent: user agent contains a line break")
+			return &OptionError{Op: "WithUserAgent", Arg: "user agent", Problem: "contains a line break"}
 		}
 		s.UserAgent = strings.TrimSpace(ua)
 		return nil
@@ -78,7 +78,7 @@ func WithUserAgent[O Sharer](ua string) func(O) error {
 func WithClock[O Sharer](c Clock) func(O) error {
 	return shared[O](func(s *Settings) error {
 		if c == nil {
-			return errors.New("WithClock: nil Clock")
+			return &OptionError{Op: "WithClock", Arg: "Clock", Problem: "is nil"}
 		}
 		s.Clock = c
 		return nil
@@ -89,7 +89,7 @@ func WithClock[O Sharer](c Clock) func(O) error {
 func WithMaxBodySize[O Sharer](n int64) func(O) error {
 	return shared[O](func(s *Settings) error {
 		if n <= 0 {
-			return fmt.Errorf("WithMaxBodySize: %d is not positive", n)
+			return &OptionError{Op: "WithMaxBodySize", Arg: "n", Problem: fmt.Sprintf("%d is not positive", n)}
 		}
 		s.MaxBody = n
 		return nil
@@ -134,10 +134,10 @@ func (s Settings) UserAgentHeader(product string) string {
 // MaxRetries nor MaxRateLimitWait may be negative.
 func CheckRetry(maxRetries int, maxRateLimitWait time.Duration) error {
 	if maxRetries < 0 {
-		return fmt.Errorf("WithRetryPolicy: MaxRetries %d is negative", maxRetries)
+		return &OptionError{Op: "WithRetryPolicy", Arg: "MaxRetries", Problem: fmt.Sprintf("%d is negative", maxRetries)}
 	}
 	if maxRateLimitWait < 0 {
-		return fmt.Errorf("WithRetryPolicy: MaxRateLimitWait %v is negative", maxRateLimitWait)
+		return &OptionError{Op: "WithRetryPolicy", Arg: "MaxRateLimitWait", Problem: fmt.Sprintf("%v is negative", maxRateLimitWait)}
 	}
 	return nil
 }
@@ -176,19 +176,33 @@ func TokenProblem(token string) string {
 	return ""
 }
 
+// OptionError is what a shared option refuses: Op is the option
+// ("WithMaxBodySize"), or "" for [Apply]'s nil option; Arg the argument or
+// field ("n", "MaxRetries"); Problem what is wrong with it ("0 is not
+// positive"). Each client turns it into its own invalid-argument error.
+type OptionError struct {
+	Op, Arg, Problem string
+}
+
+// Error reads "Op: Arg Problem" ("WithMaxBodySize: n 0 is not positive"),
+// without "Op: " when Op is "".
+func (e *OptionError) Error() string {
+	if e.Op == "" {
+		return e.Arg + " " + e.Problem
+	}
+	return e.Op + ": " + e.Arg + " " + e.Problem
+}
+
 // Apply runs opts over o in order and stops at the first error, which it
-// returns wrapping invalid (the client's ErrInvalidArgument) unless it
-// does already; a nil option is such an error too.
-func Apply[O any, F ~func(*O) error](o *O, opts []F, invalid error) error {
+// returns through wrap (the client's conversion to its invalid-argument
+// error); a nil option is an [*OptionError] too.
+func Apply[O any, F ~func(*O) error](o *O, opts []F, wrap func(error) error) error {
 	for i, opt := range opts {
 		if opt == nil {
-			return fmt.Errorf("%w: option %d is nil", invalid, i)
+			return wrap(&OptionError{Arg: fmt.Sprintf("option %d", i), Problem: "is nil"})
 		}
 		if err := opt(o); err != nil {
-			if !errors.Is(err, invalid) {
-				err = fmt.Errorf("%w: %w", invalid, err)
-			}
-			return err
+			return wrap(err)
 		}
 	}
 	return nil
