@@ -44,7 +44,12 @@ func ExampleService_RunWith() {
 		})
 	}()
 	show := func(what string) {
-		p := <-passes
+		var p fulfillment.RunPass
+		select {
+		case p = <-passes:
+		case err := <-done: // Run returned before the pass: say why instead of waiting
+			log.Fatalf("Run returned early: %v", err)
+		}
 		fmt.Printf("%-13s checked %d, advanced %d, failures %d, failed passes in a row %d, error %v\n",
 			what, p.Report.Checked, p.Report.Advanced, len(p.Report.Failures), p.Failed, p.Err)
 	}
