@@ -34,6 +34,10 @@ const (
 	// remote calls; a shorter one means one instance on the store.
 	MinFencedLease      = time.Second
 	DefaultMaxEventBody = 1 << 20
+	// MinEventHookSecret is the length (in bytes) a Config.EventHookSecret
+	// that is set must have at least: it is the only thing that tells the
+	// event handler a request comes from Okta.
+	MinEventHookSecret = 16
 	// maxConcurrency bounds Config.Concurrency.
 	maxConcurrency = 256
 	// jwksTTL is how long Yubico's public keys are cached.
@@ -155,8 +159,9 @@ type Config struct {
 	// and the sealed requests and responses are never logged.
 	Logger *slog.Logger
 	// EventHookSecret is the Authorization header value Okta event hooks
-	// must carry. Empty: the event handler refuses every event. It is
-	// redacted in fmt and log/slog output.
+	// must carry: empty (the event handler refuses every event) or at
+	// least [MinEventHookSecret] characters. It is redacted in fmt and
+	// log/slog output.
 	EventHookSecret okta.Secret
 
 	// Lease is how long an in-flight step is reserved for the instance that
@@ -460,6 +465,9 @@ func (cfg Config) settingsProblems(problems []string) []string {
 	}
 	if strings.ContainsAny(cfg.EventHookSecret.Reveal(), "\r\n") {
 		bad("EventHookSecret: must be one line")
+	}
+	if n := len(cfg.EventHookSecret); n > 0 && n < MinEventHookSecret {
+		bad("EventHookSecret: shorter than %d characters (whoever guesses it can post events; make one with openssl rand -base64 48)", MinEventHookSecret)
 	}
 	return problems
 }

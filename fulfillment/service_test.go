@@ -82,7 +82,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"negative poll", func(c *Config) { c.PollInterval = -time.Second }},
 		{"negative lease", func(c *Config) { c.Lease = -time.Second }},
 		{"negative rate", func(c *Config) { c.OrderRate = -1 }},
-		{"multi-line secret", func(c *Config) { c.EventHookSecret = "a\r\nX-Evil: 1" }},
+		{"multi-line secret", func(c *Config) { c.EventHookSecret = "hook-secret-0123456789\r\nX-Evil: 1" }},
+		{"short secret", func(c *Config) { c.EventHookSecret = "fifteen-chars-x" }},
 		{"broken rand", func(c *Config) { c.Rand = bytes.NewReader(nil) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +130,7 @@ func TestConfigErrorNamesEveryProblem(t *testing.T) {
 			c.Lease = -time.Second
 			c.SyncClaim = -time.Minute
 			c.IdempotencyWindow = -time.Hour
+			c.EventHookSecret = "short-secret"
 		}, true, []string{
 			`RPIDs[1] "a..example": ` + webauthn.RPIDProblem("a..example"),
 			`RPIDs[2] "a.example": duplicate`,
@@ -137,6 +139,7 @@ func TestConfigErrorNamesEveryProblem(t *testing.T) {
 			"Lease -1s: must not be negative",
 			"SyncClaim -1m0s: must not be negative",
 			"IdempotencyWindow -1h0m0s: must not be negative",
+			"EventHookSecret: shorter than 16 characters (whoever guesses it can post events; make one with openssl rand -base64 48)",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

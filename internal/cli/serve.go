@@ -277,8 +277,8 @@ func (c *Config) checkServe() []string {
 		problems = append(problems, "-hook-secret-file (PREENROLL_HOOK_SECRET_FILE) is required with -okta-org")
 	} else if s, err := readSecret(c.Serve.HookSecretFile); err != nil {
 		problems = append(problems, fmt.Sprintf("-hook-secret-file: %v", err))
-	} else if len(s) < 16 {
-		problems = append(problems, "-hook-secret-file: the secret is shorter than 16 characters (make one with openssl rand -base64 48)")
+	} else if len(s) < fulfillment.MinEventHookSecret {
+		problems = append(problems, fmt.Sprintf("-hook-secret-file: the secret is shorter than %d characters (make one with openssl rand -base64 48)", fulfillment.MinEventHookSecret))
 	} else {
 		c.Serve.hookSecret = s
 	}
