@@ -11,6 +11,11 @@ import (
 // until ctx ends or shutdown begins, from the checkpoint kept in the store
 // (fulfillment.Service.CatchUpFromCheckpoint), shared by every instance on
 // it.
+//
+// It is not the Service's Run's catch-up (Config.CatchUpEvery): an
+// order-only instance (no Yubico token) runs no Run but still catches
+// up, and serve counts each catch-up in its metrics and logs a hint for
+// a token that may not read the System Log.
 func (s *server) catchUpLoop(ctx context.Context) {
 	for {
 		rep, err := s.svc.CatchUpFromCheckpoint(ctx)
