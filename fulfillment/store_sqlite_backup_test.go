@@ -21,6 +21,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/testdir"
 )
 
 // backupCollection is the documents' collection of the backup tests.
@@ -88,20 +89,6 @@ func contentsOf(t *testing.T, s *fulfillment.SQLiteStore) storeContents {
 	return c
 }
 
-// dirNames lists the names in dir, sorted.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // TestSQLiteBackup: a backup holds every record (with its bookkeeping
 // write), event mark and document of its store, at the latest schema,
 // mode 0600, with no other file left beside it; it opens with OpenSQLite
@@ -119,7 +106,7 @@ func TestSQLiteBackup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Backup: %v", err)
 	}
-	if diff := cmp.Diff([]string{"keys-2026-12-07.db"}, dirNames(t, dir)); diff != "" {
+	if diff := cmp.Diff([]string{"keys-2026-12-07.db"}, testdir.Names(t, dir)); diff != "" {
 		t.Errorf("files beside the backup (-want +got):\n%s", diff)
 	}
 	fi, err := os.Stat(dest)
@@ -130,7 +117,7 @@ func TestSQLiteBackup(t *testing.T) {
 		t.Errorf("backup mode %v, want 0600", fi.Mode().Perm())
 	}
 
-	before := dirListing(t, dir)
+	before := testdir.Contents(t, dir)
 	got, err := fulfillment.InspectSQLiteBackup(ctx, dest)
 	if err != nil {
 		t.Fatalf("InspectSQLiteBackup: %v", err)
@@ -142,7 +129,7 @@ func TestSQLiteBackup(t *testing.T) {
 	if diff := cmp.Diff(got, copied); diff != "" {
 		t.Errorf("Backup's contents, against InspectSQLiteBackup's (-inspect +backup):\n%s", diff)
 	}
-	if diff := cmp.Diff(before, dirListing(t, dir)); diff != "" {
+	if diff := cmp.Diff(before, testdir.Contents(t, dir)); diff != "" {
 		t.Errorf("InspectSQLiteBackup changed the directory (-before +after):\n%s", diff)
 	}
 
@@ -210,7 +197,7 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			dest := tc.setup(t, dir)
-			before := dirListing(t, dir)
+			before := testdir.Contents(t, dir)
 			ctx := tc.ctx
 			if ctx == nil {
 				ctx = t.Context()
@@ -226,7 +213,7 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 			if c != (fulfillment.BackupContents{}) {
 				t.Errorf("Backup's contents %+v with its error, want none", c)
 			}
-			if diff := cmp.Diff(before, dirListing(t, dir)); diff != "" {
+			if diff := cmp.Diff(before, testdir.Contents(t, dir)); diff != "" {
 				t.Errorf("directory after the refusal (-before +after):\n%s", diff)
 			}
 		})
@@ -242,7 +229,7 @@ func TestSQLiteBackupRefuses(t *testing.T) {
 	if _, err := closed.Backup(t.Context(), filepath.Join(dir, "b.db")); err == nil || !strings.Contains(err.Error(), "database is closed") {
 		t.Errorf("Backup of a closed store = %v, want database is closed", err)
 	}
-	if names := dirNames(t, dir); len(names) != 0 {
+	if names := testdir.Names(t, dir); len(names) != 0 {
 		t.Errorf("files left by a failed backup: %q", names)
 	}
 }
@@ -370,7 +357,7 @@ func TestSQLiteBackupInterrupted(t *testing.T) {
 			errc <- err
 		}()
 		<-g.reached
-		names := dirNames(t, dir) // the temporary file, and SQLite's journal of it
+		names := testdir.Names(t, dir) // the temporary file, and SQLite's journal of it
 		if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return !strings.HasPrefix(n, ".b.db.tmp-") }) {
 			t.Errorf("files while the copy runs: %q, want only its temporary files", names)
 		}
@@ -387,7 +374,7 @@ func TestSQLiteBackupInterrupted(t *testing.T) {
 	if later := g.copiedAfter(); len(later) != 0 {
 		t.Errorf("the copy went on to %q after the interrupt", later)
 	}
-	if names := dirNames(t, dir); len(names) != 0 {
+	if names := testdir.Names(t, dir); len(names) != 0 {
 		t.Errorf("files left by an interrupted backup: %q", names)
 	}
 	// The same connection (the store has one) backs up again.
@@ -722,7 +709,7 @@ func TestSQLiteBackupWithoutHardLinks(t *testing.T) {
 			dest := filepath.Join(dir, "b.db")
 			fulfillment.SetSQLiteLink(s, tc.link(dest))
 			copied, err := s.Backup(t.Context(), dest)
-			if diff := cmp.Diff([]string{"b.db"}, dirNames(t, dir)); diff != "" {
+			if diff := cmp.Diff([]string{"b.db"}, testdir.Names(t, dir)); diff != "" {
 				t.Errorf("files (-want +got):\n%s", diff)
 			}
 			if tc.wantErr {
@@ -860,7 +847,7 @@ func TestSQLiteBackupDamaged(t *testing.T) {
 			if c != (fulfillment.BackupContents{}) {
 				t.Errorf("contents %+v with the error, want none", c)
 			}
-			if names := dirNames(t, dir); len(names) != 0 {
+			if names := testdir.Names(t, dir); len(names) != 0 {
 				t.Errorf("files left by the refused copy: %q", names)
 			}
 		})
@@ -896,7 +883,7 @@ func TestSQLiteBackupCopyNewer(t *testing.T) {
 	if c != (fulfillment.BackupContents{}) {
 		t.Errorf("contents %+v with the error, want none", c)
 	}
-	if names := dirNames(t, dir); len(names) != 0 {
+	if names := testdir.Names(t, dir); len(names) != 0 {
 		t.Errorf("files left by the refused copy: %q", names)
 	}
 }

@@ -16,27 +16,8 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/testdir"
 )
-
-// dirStamps is the names, sizes, modes and modification times of the
-// entries of dir: with dirListing (the contents), what a read-only
-// backup must leave as it was.
-func dirStamps(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range es {
-		fi, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[e.Name()] = fmt.Sprintf("%d bytes, %v, modified %v", fi.Size(), fi.Mode(), fi.ModTime())
-	}
-	return out
-}
 
 // makeReadOnly takes the write permissions off dir and the files in it
 // (0400, the directory 0500), as for a user who may only read the store,
@@ -139,7 +120,7 @@ func TestBackupSQLite(t *testing.T) {
 			if !enforced {
 				t.Log("running as root (or on Windows): the permissions stop no write; the unchanged directory is the evidence")
 			}
-			beforeFiles, beforeStamps := dirListing(t, dir), dirStamps(t, dir)
+			beforeFiles, beforeStamps := testdir.Contents(t, dir), testdir.Stamps(t, dir)
 
 			out := t.TempDir()
 			dest := filepath.Join(out, "b.db")
@@ -150,13 +131,13 @@ func TestBackupSQLite(t *testing.T) {
 			if diff := cmp.Diff(tc.counts, copied); diff != "" {
 				t.Errorf("BackupSQLite's contents (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(beforeFiles, dirListing(t, dir)); diff != "" {
+			if diff := cmp.Diff(beforeFiles, testdir.Contents(t, dir)); diff != "" {
 				t.Errorf("the store's directory's contents changed (-before +after):\n%s", diff)
 			}
-			if diff := cmp.Diff(beforeStamps, dirStamps(t, dir)); diff != "" {
+			if diff := cmp.Diff(beforeStamps, testdir.Stamps(t, dir)); diff != "" {
 				t.Errorf("the store's directory's entries changed (-before +after):\n%s", diff)
 			}
-			if diff := cmp.Diff([]string{"b.db"}, dirNames(t, out)); diff != "" {
+			if diff := cmp.Diff([]string{"b.db"}, testdir.Names(t, out)); diff != "" {
 				t.Errorf("files beside the backup (-want +got):\n%s", diff)
 			}
 			if fi, err := os.Stat(dest); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
@@ -231,7 +212,7 @@ func TestBackupSQLiteRefuses(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "keys.db")
 			tc.make(t, path)
-			before := dirListing(t, dir)
+			before := testdir.Contents(t, dir)
 			out := t.TempDir()
 			dest := filepath.Join(out, "b.db")
 			c, err := fulfillment.BackupSQLite(t.Context(), path, dest)
@@ -245,10 +226,10 @@ func TestBackupSQLiteRefuses(t *testing.T) {
 			if diff := cmp.Diff(tc.schema, se); diff != "" {
 				t.Errorf("errors.As(*SchemaError) (-want +got):\n%s", diff)
 			}
-			if names := dirNames(t, out); len(names) != 0 {
+			if names := testdir.Names(t, out); len(names) != 0 {
 				t.Errorf("files written: %q", names)
 			}
-			if diff := cmp.Diff(before, dirListing(t, dir)); diff != "" {
+			if diff := cmp.Diff(before, testdir.Contents(t, dir)); diff != "" {
 				t.Errorf("the store's directory changed (-before +after):\n%s", diff)
 			}
 		})
@@ -340,7 +321,7 @@ func TestBackupSQLiteWrittenMeanwhile(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("BackupSQLite = %v, want %q", err, tc.wantErr)
 				}
-				if names := dirNames(t, out); len(names) != 0 {
+				if names := testdir.Names(t, out); len(names) != 0 {
 					t.Errorf("files left: %q", names)
 				}
 				if n != tc.copies {

@@ -1,7 +1,6 @@
 package fulfillment_test
 
 import (
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,40 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/preenroll/preenroll/fulfillment"
+	"github.com/preenroll/preenroll/internal/testdir"
 )
-
-// dirListing is the names, sizes and SHA-256 of the contents of the files
-// in dir, and the other entries by their type (a symbolic link with its
-// target): what a call that must not write compares before and after (a
-// write-ahead log's index rewritten keeps its size).
-func dirListing(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range es {
-		p := filepath.Join(dir, e.Name())
-		switch e.Type() {
-		case 0: // a regular file
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[e.Name()] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
-		case fs.ModeSymlink:
-			target, err := os.Readlink(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[e.Name()] = "symlink to " + target
-		default:
-			out[e.Name()] = e.Type().String()
-		}
-	}
-	return out
-}
 
 // copyFile copies the file at from to to, for a test's copy of a store's
 // files as a crash leaves them.
@@ -205,7 +172,7 @@ func TestInspectSQLite(t *testing.T) {
 			dir := t.TempDir()
 			path := tc.make(t, dir)
 			listing := func() map[string]string {
-				l := dirListing(t, dir)
+				l := testdir.Contents(t, dir)
 				if shm := filepath.Base(path) + "-shm"; tc.sharedIndex && l[shm] != "" {
 					l[shm], _, _ = strings.Cut(l[shm], ",")
 				}

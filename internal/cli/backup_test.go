@@ -14,6 +14,7 @@ import (
 
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
+	"github.com/preenroll/preenroll/internal/testdir"
 )
 
 // openTestStore makes a SQLite store at path with n records, an event
@@ -200,7 +201,7 @@ func TestBackupRefuses(t *testing.T) {
 			if strings.Contains(r.stderr, "hunter22") {
 				t.Error("the PostgreSQL password was printed")
 			}
-			if names := dirEntries(t, out); len(names) != 0 {
+			if names := testdir.Names(t, out); len(names) != 0 {
 				t.Errorf("files written: %q", names)
 			}
 		})
@@ -224,7 +225,7 @@ func TestBackupOlderSchema(t *testing.T) {
 	openTestStore(t, store, 2) // open until the test ends, as the older serve
 	latest := latestSchema(t)
 	setSchemaVersion(t, store, latest-1)
-	before := fileStamps(t, dir)
+	before := testdir.Stamps(t, dir)
 	dest := filepath.Join(t.TempDir(), "b.db")
 	r := invocation{}.run(t, "backup", "-store", store, dest)
 	if r.code != ExitOK || r.stderr != "" {
@@ -244,42 +245,9 @@ func TestBackupOlderSchema(t *testing.T) {
 	if st, err := fulfillment.InspectSQLite(t.Context(), store); err != nil || st.Version != latest-1 {
 		t.Errorf("the store's schema version %d, %v; want %d (not migrated)", st.Version, err, latest-1)
 	}
-	if diff := cmp.Diff(before, fileStamps(t, dir)); diff != "" {
+	if diff := cmp.Diff(before, testdir.Stamps(t, dir)); diff != "" {
 		t.Errorf("the store's directory (-before +after):\n%s", diff)
 	}
-}
-
-// fileStamps is the names, sizes and modification times of the files in
-// dir (doctor's tests' dirSizes, with the times).
-func fileStamps(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range es {
-		fi, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[e.Name()] = fmt.Sprintf("%d bytes, modified %v", fi.Size(), fi.ModTime())
-	}
-	return out
-}
-
-// dirEntries lists the names in dir.
-func dirEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // TestBackupHelp: preenroll help backup documents the command and the

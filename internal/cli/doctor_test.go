@@ -24,6 +24,7 @@ import (
 	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/pgstore"
 	"github.com/preenroll/preenroll/internal/pgtest"
+	"github.com/preenroll/preenroll/internal/testdir"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
@@ -554,7 +555,7 @@ func TestDoctorStoreReadOnly(t *testing.T) {
 			store, version := tc.store(t)
 			var before map[string]int64
 			if !strings.HasPrefix(store, "postgres") {
-				before = dirSizes(t, filepath.Dir(store))
+				before = testdir.Sizes(t, filepath.Dir(store))
 			}
 			d := newDoctorDeployment(t, doctorOptions{})
 			d.env["PREENROLL_STORE"] = store
@@ -580,30 +581,12 @@ func TestDoctorStoreReadOnly(t *testing.T) {
 				t.Errorf("schema version after doctor = %d, want %d (unchanged)", v, version)
 			}
 			if before != nil {
-				if diff := cmp.Diff(before, dirSizes(t, filepath.Dir(store))); diff != "" {
+				if diff := cmp.Diff(before, testdir.Sizes(t, filepath.Dir(store))); diff != "" {
 					t.Errorf("files beside the store after doctor (-before +after):\n%s", diff)
 				}
 			}
 		})
 	}
-}
-
-// dirSizes is the names and sizes of the files in dir.
-func dirSizes(t *testing.T, dir string) map[string]int64 {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	for _, e := range es {
-		fi, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[e.Name()] = fi.Size()
-	}
-	return out
 }
 
 // TestDoctorStoreDirectoryNotWritable: a SQLite file in a directory
@@ -636,7 +619,7 @@ func TestDoctorStoreDirectoryNotWritable(t *testing.T) {
 			if dirWritable(dir) == nil {
 				t.Skip("this user may create files in a directory of mode 0555 (root), or the system cannot tell")
 			}
-			before := dirSizes(t, dir)
+			before := testdir.Sizes(t, dir)
 			d.env["PREENROLL_STORE"] = store
 			r := invocation{env: d.env}.run(t, "doctor")
 			got, _ := parseDoctor(t, r.stdout)
@@ -645,7 +628,7 @@ func TestDoctorStoreDirectoryNotWritable(t *testing.T) {
 				!strings.Contains(got[i].detail, "permission denied") {
 				t.Errorf("doctor: exit %d, want %d and a FAIL store line with %q and the system's reason; stdout:\n%s", r.code, ExitFailed, tc.want, r.stdout)
 			}
-			if diff := cmp.Diff(before, dirSizes(t, dir)); diff != "" {
+			if diff := cmp.Diff(before, testdir.Sizes(t, dir)); diff != "" {
 				t.Errorf("files beside the store after doctor (-before +after):\n%s", diff)
 			}
 			// What doctor predicts, serve's open does.
