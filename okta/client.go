@@ -94,7 +94,9 @@ func WithMaxBodySize(n int64) Option { return httpclient.WithMaxBodySize[*option
 // orgURL must be an absolute https URL without path, query or user
 // information; plain http is accepted only for loopback hosts (test
 // servers). token must be non-empty and printable. A nil option and an
-// invalid option are errors. Errors wrap [ErrInvalidArgument].
+// invalid option are errors: an argument or option it refuses is an
+// [*ArgumentError] (it matches [ErrInvalidArgument]) naming the option or
+// argument and the problem.
 func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 	org, err := parseOrgURL(orgURL)
 	if err != nil {
