@@ -59,6 +59,9 @@ type env struct {
 	// certificates.
 	fidoCA *CA
 	pivCA  *CA
+	// fidoAtt, when set, is the FIDO attestation the key shares with its
+	// batch; nil: the FIDO applet makes the key's own under fidoCA.
+	fidoAtt *FIDOAttestation
 	// aaguid is the AAGUID the FIDO applet reports.
 	aaguid uuid.UUID
 	// poweredAt is when the key was last powered up; the card updates it

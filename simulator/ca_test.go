@@ -66,3 +66,38 @@ func TestCA(t *testing.T) {
 		t.Error("NewCA accepted an empty name")
 	}
 }
+
+// TestFIDOAttestationShared: keys made with one FIDOAttestation send its
+// chain, named by its batch number; a key without one makes its own,
+// named by the key's serial.
+func TestFIDOAttestationShared(t *testing.T) {
+	t.Parallel()
+	att, err := NewFIDOAttestation(simtest.Rand(5), DefaultFIDOCA(), YubiKey5NFC.AAGUID(), 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newTestKey(t, WithFIDOAttestation(att)), newTestKey(t, WithSerial(12345679), WithFIDOAttestation(att))
+	own := newTestKey(t)
+	if a.fido.attKey != att.key || b.fido.attKey != att.key || &a.fido.attChain[0][0] != &b.fido.attChain[0][0] {
+		t.Error("keys made with one FIDOAttestation do not share its key and chain")
+	}
+	if own.fido.attKey.Equal(att.key) {
+		t.Error("a key without WithFIDOAttestation uses the batch's key")
+	}
+	for _, tc := range []struct {
+		name string
+		der  []byte
+		want string
+	}{
+		{"shared", a.fido.attChain[0], "Simulated Yubico FIDO EE Serial 42"},
+		{"own", own.fido.attChain[0], "Simulated Yubico FIDO EE Serial 12345678"},
+	} {
+		leaf, err := x509.ParseCertificate(tc.der)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if leaf.Subject.CommonName != tc.want {
+			t.Errorf("%s: subject CN %q, want %q", tc.name, leaf.Subject.CommonName, tc.want)
+		}
+	}
+}

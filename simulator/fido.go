@@ -3,13 +3,14 @@ package simulator
 import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // fidoAID is the FIDO application (FIDO NFC protocol §3.1).
@@ -121,24 +122,24 @@ func newFIDOApplet(e *env) (*fidoApplet, error) {
 	if err := a.wipe(); err != nil {
 		return nil, fmt.Errorf("simulator: FIDO applet: %w", err)
 	}
-	attKey, err := newECDSAKey(elliptic.P256(), e.rand)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: FIDO attestation key: %w", err)
+	att := e.fidoAtt
+	if att == nil {
+		// The key's own, numbered with its serial.
+		var err error
+		if att, err = NewFIDOAttestation(e.rand, e.fidoCA, e.aaguid, e.serial); err != nil {
+			return nil, err
+		}
 	}
-	leaf, err := e.fidoCA.Issue(e.rand, fidoAttestationTemplate(e), &attKey.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: FIDO attestation certificate: %w", err)
-	}
-	a.attKey = attKey
-	a.attChain = [][]byte{leaf.Raw, e.fidoCA.Intermediate().Raw}
+	a.attKey = att.key
+	a.attChain = att.chain
 	return a, nil
 }
 
 // fidoAttestationTemplate is the batch attestation certificate packed
 // attestation requires (WebAuthn §8.2.1): subject C, O, OU "Authenticator
-// Attestation", CN; not a CA; the AAGUID extension.
-func fidoAttestationTemplate(e *env) *x509.Certificate {
-	aaguid, _ := asn1.Marshal(e.aaguid[:])
+// Attestation", CN (naming serial); not a CA; the AAGUID extension.
+func fidoAttestationTemplate(id uuid.UUID, serial uint32) *x509.Certificate {
+	aaguid, _ := asn1.Marshal(id[:])
 	// Transports: bit 2 USB, bit 3 NFC (id-fido-u2f-ce-transports).
 	transports, _ := asn1.Marshal(asn1.BitString{Bytes: []byte{0x30}, BitLength: 4})
 	return &x509.Certificate{
@@ -146,7 +147,7 @@ func fidoAttestationTemplate(e *env) *x509.Certificate {
 			Country:            []string{"SE"},
 			Organization:       []string{"Simulated Yubico"},
 			OrganizationalUnit: []string{"Authenticator Attestation"},
-			CommonName:         fmt.Sprintf("Simulated Yubico FIDO EE Serial %d", e.serial),
+			CommonName:         fmt.Sprintf("Simulated Yubico FIDO EE Serial %d", serial),
 		},
 		KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtraExtensions: []pkix.Extension{

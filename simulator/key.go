@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -55,6 +56,7 @@ type config struct {
 	rand       io.Reader
 	now        func() time.Time
 	fidoCA     *CA
+	fidoAtt    *FIDOAttestation
 	pivCA      *CA
 	touch      TouchPolicy
 	aaguid     uuid.UUID
@@ -137,6 +139,16 @@ func WithClock(now func() time.Time) Option {
 func WithFIDOCA(ca *CA) Option {
 	return checked(refuse(ca == nil, "simulator: nil FIDO CA"),
 		func(c *config) { c.fidoCA = ca })
+}
+
+// WithFIDOAttestation makes the key attest with att, the attestation key
+// and certificate it shares with the other keys of its batch, instead of
+// making its own from its randomness under its FIDO CA (see
+// [FIDOAttestation]). att must name the AAGUID the key reports, and
+// [WithFIDOCA], if given too, att's CA; [New] fails otherwise.
+func WithFIDOAttestation(att *FIDOAttestation) Option {
+	return checked(refuse(att == nil || att.key == nil, "simulator: nil FIDO attestation"),
+		func(c *config) { c.fidoAtt = att })
 }
 
 // WithPIVCA sets the CA that issues the PIV attestation certificate
@@ -231,6 +243,12 @@ func New(opts ...Option) (*Key, error) {
 		}
 		c.serial = 10_000_000 + binary.BigEndian.Uint32(b[:])%90_000_000
 	}
+	if a := c.fidoAtt; a != nil {
+		if c.fidoCA != nil && c.fidoCA != a.ca {
+			return nil, errors.New("simulator: the FIDO attestation was issued by another CA than WithFIDOCA's")
+		}
+		c.fidoCA = a.ca
+	}
 	if c.fidoCA == nil {
 		c.fidoCA = DefaultFIDOCA()
 	}
@@ -242,6 +260,9 @@ func New(opts ...Option) (*Key, error) {
 	if k.aaguid == uuid.Nil {
 		k.aaguid = c.model.AAGUID()
 	}
+	if c.fidoAtt != nil && c.fidoAtt.aaguid != k.aaguid {
+		return nil, fmt.Errorf("simulator: the FIDO attestation is for AAGUID %s, the key reports %s", c.fidoAtt.aaguid, k.aaguid)
+	}
 	k.env = &env{
 		rand:      c.rand,
 		now:       c.now,
@@ -250,6 +271,7 @@ func New(opts ...Option) (*Key, error) {
 		model:     c.model,
 		touch:     k.askTouch,
 		fidoCA:    c.fidoCA,
+		fidoAtt:   c.fidoAtt,
 		pivCA:     c.pivCA,
 		aaguid:    k.aaguid,
 		poweredAt: c.now(),

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
@@ -309,9 +311,13 @@ func (s *Server) programLocked(sh *shipment) error {
 	if err != nil {
 		return err
 	}
+	att, err := s.fidoAttestationLocked(model)
+	if err != nil {
+		return err
+	}
 	serial := s.nextSerial
 	opts := []simulator.Option{
-		simulator.WithSerial(serial), simulator.WithModel(model), simulator.WithFIDOCA(s.fidoCA),
+		simulator.WithSerial(serial), simulator.WithModel(model), simulator.WithFIDOAttestation(att),
 		simulator.WithRand(keyRand), simulator.WithClock(s.keyClock),
 	}
 	if s.firmware != nil {
@@ -535,4 +541,30 @@ func (s *Server) Messages(id string) []string {
 		return append([]string(nil), sh.messages...)
 	}
 	return nil
+}
+
+// fidoAttestationLocked returns the FIDO attestation the factory's keys of
+// model share, made from the Server's randomness under its FIDO CA at the
+// first such key and numbered by the order of the first keys of each
+// model. A real YubiKey's attestation key and certificate are made at
+// manufacture and shared by a batch of its model; a key of its own for
+// each key would cost every programming a P-256 key and a certificate.
+func (s *Server) fidoAttestationLocked(model simulator.Model) (*simulator.FIDOAttestation, error) {
+	aaguid := model.AAGUID()
+	if att := s.fidoAtts[aaguid]; att != nil {
+		return att, nil
+	}
+	r, err := s.seedLocked()
+	if err != nil {
+		return nil, err
+	}
+	att, err := simulator.NewFIDOAttestation(r, s.fidoCA, aaguid, uint32(len(s.fidoAtts)+1))
+	if err != nil {
+		return nil, err
+	}
+	if s.fidoAtts == nil {
+		s.fidoAtts = map[uuid.UUID]*simulator.FIDOAttestation{}
+	}
+	s.fidoAtts[aaguid] = att
+	return att, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 	_ "time/tzdata" // the batch runs at 03:00 America/Los_Angeles even without system tzdata
 
+	"github.com/google/uuid"
+
 	"github.com/preenroll/preenroll/internal/fakehttp"
 	"github.com/preenroll/preenroll/simulator"
 	"github.com/preenroll/preenroll/webauthn"
@@ -61,6 +63,9 @@ type Server struct {
 	order      creationOrder // the shipments in creation order
 	sched      schedule      // their next transitions
 	nextSerial uint32
+	// fidoAtts are the FIDO attestations the factory's keys share, one
+	// per AAGUID (a real batch is a model's), made at the first key.
+	fidoAtts   map[uuid.UUID]*simulator.FIDOAttestation
 	nextFaults []ShipmentFault
 	log        fakehttp.Log[Request]
 	// idem maps remembered idempotency keys (one organisation: all tokens
