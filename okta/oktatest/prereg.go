@@ -26,7 +26,7 @@ import (
 type fulfillment struct {
 	id          string // internal: no API shows it
 	userID      string
-	pinKey      responseKey // Okta's response key for the PIN
+	pinKey      responseKey // Okta's response key for the PIN, also its first enrollment's
 	pin         []byte      // AES-GCM sealed PIN; nil before activation and after wiping
 	pinWiped    bool
 	serial      string
@@ -444,7 +444,7 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 	}
 	out := enrollResponseWire{FulfillmentProvider: okta.ProviderYubico, PINRequestJWE: pinJWE, UserID: u.userID}
 	var created []*enrollment
-	for _, rpID := range rpIDs {
+	for i, rpID := range rpIDs {
 		e := &enrollment{
 			// The RP ID is the same for every key of most orgs: one copy
 			// of it, not one per enroll request.
@@ -452,8 +452,13 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 			status: okta.StatusFulfillmentPending, created: u.now, lastUpdated: u.now,
 			request: credRequest{userHandle: u.userHandle, userName: u.login, userDisplayName: u.display},
 		}
-		var key *webauthn.PrivateKey
-		if e.key, key, err = s.newResponseKey(); err != nil {
+		// The first enrollment's response key is the PIN's: a second
+		// key would cost a P-384 key generation and buy nothing, as each
+		// response says what it holds (its content type) and for whom.
+		key := pinKey
+		if i == 0 {
+			e.key = f.pinKey
+		} else if e.key, key, err = s.newResponseKey(); err != nil {
 			return nil, nil, enrollResponseWire{}, err
 		}
 		s.randomFill(e.request.challenge[:])

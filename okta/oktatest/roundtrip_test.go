@@ -435,6 +435,15 @@ func TestEnrollmentShowsTheSealedRequest(t *testing.T) {
 	if len(enr.CredRequests) != 2 {
 		t.Fatalf("Enroll = %+v, want two credential requests", enr)
 	}
+	// The PIN's response key is the first enrollment's (one P-384 key
+	// fewer per key); the second enrollment has its own.
+	pinReq, err := webauthn.OpenPINRequest(webauthn.Keyring{fac.transport}, enr.PINRequestJWE)
+	if err != nil {
+		t.Fatalf("pinRequestJwe: %v", err)
+	}
+	if got, want := pinReq.ResponseKey.Kid, enr.CredRequests[0].KeyID; got != want || got == enr.CredRequests[1].KeyID {
+		t.Errorf("PIN request's response key %q, want the first enrollment's %q and not the second's %q", got, want, enr.CredRequests[1].KeyID)
+	}
 	for i, cr := range enr.CredRequests {
 		sealed, err := webauthn.OpenCredentialRequest(webauthn.Keyring{fac.transport}, cr.CredRequestJWE, srv.Now())
 		if err != nil {
