@@ -160,7 +160,7 @@ type Config struct {
 	Logger *slog.Logger
 	// EventHookSecret is the Authorization header value Okta event hooks
 	// must carry: empty (the event handler refuses every event) or at
-	// least [MinEventHookSecret] characters. It is redacted in fmt and
+	// least [MinEventHookSecret] bytes. It is redacted in fmt and
 	// log/slog output.
 	EventHookSecret okta.Secret
 
@@ -467,7 +467,7 @@ func (cfg Config) settingsProblems(problems []string) []string {
 		bad("EventHookSecret: must be one line")
 	}
 	if n := len(cfg.EventHookSecret); n > 0 && n < MinEventHookSecret {
-		bad("EventHookSecret: shorter than %d characters (whoever guesses it can post events; make one with openssl rand -base64 48)", MinEventHookSecret)
+		bad("EventHookSecret: shorter than %d bytes (whoever guesses it can post events; make one with openssl rand -base64 48)", MinEventHookSecret)
 	}
 	return problems
 }

@@ -101,6 +101,13 @@ func TestNewValidatesConfig(t *testing.T) {
 			}
 		})
 	}
+	for _, secret := range []okta.Secret{"", okta.Secret(strings.Repeat("s", MinEventHookSecret))} {
+		cfg := offlineConfig(t)
+		cfg.EventHookSecret = secret
+		if _, err := New(cfg); err != nil {
+			t.Errorf("New with a %d-byte EventHookSecret = %v, want it accepted", len(secret), err)
+		}
+	}
 	s, err := New(offlineConfig(t))
 	if err != nil {
 		t.Fatalf("New(valid) = %v", err)
@@ -139,7 +146,7 @@ func TestConfigErrorNamesEveryProblem(t *testing.T) {
 			"Lease -1s: must not be negative",
 			"SyncClaim -1m0s: must not be negative",
 			"IdempotencyWindow -1h0m0s: must not be negative",
-			"EventHookSecret: shorter than 16 characters (whoever guesses it can post events; make one with openssl rand -base64 48)",
+			"EventHookSecret: shorter than 16 bytes (whoever guesses it can post events; make one with openssl rand -base64 48)",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,7 +57,8 @@ type ArgumentError struct {
 	// Op is what refused the argument, as the message starts: the call
 	// ("get user", "enroll") or option ("WithOAuth"); "private key" for
 	// [ParsePrivateKey] and [NewPrivateKey], whose argument is the key
-	// itself; "" for the org URL and token [NewClient] takes.
+	// itself; "" for the org URL and token [NewClient] takes, and for a
+	// nil option given to it (Arg "option 1").
 	Op string
 	// Arg names the argument or field refused as the API names it
 	// ("idOrLogin", "profile.login", "Scopes[0]", "org URL"), or several
@@ -103,10 +104,7 @@ func optionError(err error) error {
 	if oe, ok := errors.AsType[*httpclient.OptionError](err); ok {
 		return &ArgumentError{Op: oe.Op, Arg: oe.Arg, Problem: oe.Problem}
 	}
-	if errors.Is(err, ErrInvalidArgument) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	return httpclient.WrapIn(ErrInvalidArgument)(err)
 }
 
 // Error reads "okta: invalid argument: Op: Arg Problem", e.g.

@@ -113,12 +113,7 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	o := options{Settings: httpclient.DefaultSettings(), retry: DefaultRetryPolicy()}
-	if err := httpclient.Apply(&o, opts, func(err error) error {
-		if errors.Is(err, ErrInvalidArgument) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
-	}); err != nil {
+	if err := httpclient.Apply(&o, opts, httpclient.WrapIn(ErrInvalidArgument)); err != nil {
 		return nil, err
 	}
 	jwks, err := jwksBase(o.jwksBase)

@@ -127,10 +127,10 @@ func TestOptionErrors(t *testing.T) {
 		want string
 	}{
 		{[]yubico.Option{yubico.WithUserAgent("x"), nil}, "yubico: invalid argument: option 1 is nil"},
-		{[]yubico.Option{yubico.WithHTTPClient(nil)}, "yubico: invalid argument: WithHTTPClient: hc is nil"},
+		{[]yubico.Option{yubico.WithHTTPClient(nil)}, "yubico: invalid argument: WithHTTPClient: HTTP client is nil"},
 		{[]yubico.Option{yubico.WithUserAgent("a\nb")}, "yubico: invalid argument: WithUserAgent: user agent contains a line break"},
-		{[]yubico.Option{yubico.WithClock(nil)}, "yubico: invalid argument: WithClock: Clock is nil"},
-		{[]yubico.Option{yubico.WithMaxBodySize(-2)}, "yubico: invalid argument: WithMaxBodySize: n -2 is not positive"},
+		{[]yubico.Option{yubico.WithClock(nil)}, "yubico: invalid argument: WithClock: clock is nil"},
+		{[]yubico.Option{yubico.WithMaxBodySize(-2)}, "yubico: invalid argument: WithMaxBodySize: size -2 is not positive"},
 		{[]yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRetries: -1})}, "yubico: invalid argument: WithRetryPolicy: MaxRetries -1 is negative"},
 		{[]yubico.Option{yubico.WithRetryPolicy(yubico.RetryPolicy{MaxRateLimitWait: -time.Second})}, "yubico: invalid argument: WithRetryPolicy: MaxRateLimitWait -1s is negative"},
 	} {

@@ -55,7 +55,7 @@ func shared[O Sharer](set func(*Settings) error) func(O) error {
 func WithHTTPClient[O Sharer](hc *http.Client) func(O) error {
 	return shared[O](func(s *Settings) error {
 		if hc == nil {
-			return &OptionError{Op: "WithHTTPClient", Arg: "hc", Problem: "is nil"}
+			return &OptionError{Op: "WithHTTPClient", Arg: "HTTP client", Problem: "is nil"}
 		}
 		s.HTTPClient = hc
 		return nil
@@ -78,7 +78,7 @@ func WithUserAgent[O Sharer](ua string) func(O) error {
 func WithClock[O Sharer](c Clock) func(O) error {
 	return shared[O](func(s *Settings) error {
 		if c == nil {
-			return &OptionError{Op: "WithClock", Arg: "Clock", Problem: "is nil"}
+			return &OptionError{Op: "WithClock", Arg: "clock", Problem: "is nil"}
 		}
 		s.Clock = c
 		return nil
@@ -89,7 +89,7 @@ func WithClock[O Sharer](c Clock) func(O) error {
 func WithMaxBodySize[O Sharer](n int64) func(O) error {
 	return shared[O](func(s *Settings) error {
 		if n <= 0 {
-			return &OptionError{Op: "WithMaxBodySize", Arg: "n", Problem: fmt.Sprintf("%d is not positive", n)}
+			return &OptionError{Op: "WithMaxBodySize", Arg: "size", Problem: fmt.Sprintf("%d is not positive", n)}
 		}
 		s.MaxBody = n
 		return nil
@@ -177,20 +177,34 @@ func TokenProblem(token string) string {
 }
 
 // OptionError is what a shared option refuses: Op is the option
-// ("WithMaxBodySize"), or "" for [Apply]'s nil option; Arg the argument or
-// field ("n", "MaxRetries"); Problem what is wrong with it ("0 is not
-// positive"). Each client turns it into its own invalid-argument error.
+// ("WithMaxBodySize"), or "" for [Apply]'s nil option; Arg the argument,
+// as a person calls it ("size", "user agent"), or the field
+// ("MaxRetries"); Problem what is wrong with it ("0 is not positive").
+// Each client turns it into its own invalid-argument error ([WrapIn]).
 type OptionError struct {
 	Op, Arg, Problem string
 }
 
-// Error reads "Op: Arg Problem" ("WithMaxBodySize: n 0 is not positive"),
+// Error reads "Op: Arg Problem" ("WithMaxBodySize: size 0 is not positive"),
 // without "Op: " when Op is "".
 func (e *OptionError) Error() string {
 	if e.Op == "" {
 		return e.Arg + " " + e.Problem
 	}
 	return e.Op + ": " + e.Arg + " " + e.Problem
+}
+
+// WrapIn returns the wrap for [Apply] of a client whose invalid-argument
+// sentinel is invalid: an error that matches it already as it is, any
+// other wrapped in it ("yubico: invalid argument: WithClock: clock is
+// nil").
+func WrapIn(invalid error) func(error) error {
+	return func(err error) error {
+		if errors.Is(err, invalid) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", invalid, err)
+	}
 }
 
 // Apply runs opts over o in order and stops at the first error, which it

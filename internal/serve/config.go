@@ -456,8 +456,8 @@ func (c Config) withDefaults() (Config, error) {
 	} else {
 		if c.HookSecret == "" {
 			bad("HookSecret: required with an Okta org (the Authorization value of the event hook, read from a file)")
-		} else if len(c.HookSecret) < 16 || strings.ContainsAny(c.HookSecret.Reveal(), "\r\n") {
-			bad("HookSecret: want one line of at least 16 characters")
+		} else if len(c.HookSecret) < fulfillment.MinEventHookSecret || strings.ContainsAny(c.HookSecret.Reveal(), "\r\n") {
+			bad("HookSecret: want one line of at least %d characters", fulfillment.MinEventHookSecret)
 		}
 		if c.Store == "" && c.StoreBackend == nil {
 			bad("Store: required with an Okta org (a SQLite file: keys in flight must survive a restart)")
