@@ -71,7 +71,7 @@ func TestFIDOAttestationRefused(t *testing.T) {
 		{"nil CA", newAtt(true, nil, aaguid), "simulator: FIDO attestation: nil CA"},
 		{"zero AAGUID", newAtt(true, ca, uuid.Nil), "simulator: FIDO attestation: zero AAGUID"},
 		{"nil attestation", newKey(simulator.WithFIDOAttestation(nil)), "simulator: nil FIDO attestation"},
-		{"zero attestation", newKey(simulator.WithFIDOAttestation(&simulator.FIDOAttestation{})), "simulator: nil FIDO attestation"},
+		{"zero attestation", newKey(simulator.WithFIDOAttestation(&simulator.FIDOAttestation{})), "simulator: zero FIDOAttestation (make one with NewFIDOAttestation)"},
 		{"another model", newKey(simulator.WithModel(simulator.YubiKey5C), simulator.WithFIDOAttestation(att)),
 			"simulator: the FIDO attestation is for AAGUID " + aaguid.String() + ", the key reports " + simulator.YubiKey5C.AAGUID().String()},
 		{"another CA", newKey(simulator.WithFIDOCA(other), simulator.WithFIDOAttestation(att)),

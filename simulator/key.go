@@ -147,8 +147,11 @@ func WithFIDOCA(ca *CA) Option {
 // [FIDOAttestation]). att must name the AAGUID the key reports, and
 // [WithFIDOCA], if given too, att's CA; [New] fails otherwise.
 func WithFIDOAttestation(att *FIDOAttestation) Option {
-	return checked(refuse(att == nil || att.key == nil, "simulator: nil FIDO attestation"),
-		func(c *config) { c.fidoAtt = att })
+	err := refuse(att == nil, "simulator: nil FIDO attestation")
+	if err == nil {
+		err = refuse(att.key == nil, "simulator: zero FIDOAttestation (make one with NewFIDOAttestation)")
+	}
+	return checked(err, func(c *config) { c.fidoAtt = att })
 }
 
 // WithPIVCA sets the CA that issues the PIV attestation certificate

@@ -543,12 +543,13 @@ func (s *Server) Messages(id string) []string {
 	return nil
 }
 
-// fidoAttestationLocked returns the FIDO attestation the factory's keys of
-// model share, made from the Server's randomness under its FIDO CA at the
-// first such key and numbered by the order of the first keys of each
-// model. A real YubiKey's attestation key and certificate are made at
-// manufacture and shared by a batch of its model; a key of its own for
-// each key would cost every programming a P-256 key and a certificate.
+// fidoAttestationLocked returns the FIDO attestation the factory's keys
+// reporting model's AAGUID share (the models of a series report one: 5 NFC
+// and 5C NFC), made from the Server's randomness under its FIDO CA at the
+// first such key and numbered by the order of those first keys. A real
+// YubiKey's attestation key and certificate are made at manufacture and
+// shared by a batch; a key of its own for each key would cost every
+// programming a P-256 key and a certificate.
 func (s *Server) fidoAttestationLocked(model simulator.Model) (*simulator.FIDOAttestation, error) {
 	aaguid := model.AAGUID()
 	if att := s.fidoAtts[aaguid]; att != nil {

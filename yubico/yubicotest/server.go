@@ -64,7 +64,8 @@ type Server struct {
 	sched      schedule      // their next transitions
 	nextSerial uint32
 	// fidoAtts are the FIDO attestations the factory's keys share, one
-	// per AAGUID (a real batch is a model's), made at the first key.
+	// per AAGUID (so per series: 5 NFC and 5C NFC share one), made at the
+	// first key.
 	fidoAtts   map[uuid.UUID]*simulator.FIDOAttestation
 	nextFaults []ShipmentFault
 	log        fakehttp.Log[Request]
