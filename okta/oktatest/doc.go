@@ -92,7 +92,9 @@
 //
 // enroll creates one enrollment per RP ID (FULFILLMENT_PENDING), each with
 // its own P-384 response key, and seals the credential requests and the PIN
-// request to the given transport key. activate opens the responses with
+// request to the given transport key; the PIN request names the first
+// enrollment's key as its response key (each response's content type says
+// what it holds, and activate checks it). activate opens the responses with
 // those keys, checks Yubico's signatures with yubicoSigningJwks, refuses a
 // response sealed for another user or enrollment, verifies each
 // attestation against the trust roots (by default the root of

@@ -304,6 +304,7 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 		roots      []*x509Cert
 		mutate     func(*webauthn.CredentialResponse)
 		swapSigner bool
+		edit       func(*okta.ActivateRequest) // after sealing
 		advance    time.Duration
 		wantDetail string
 	}{
@@ -312,6 +313,15 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 		{name: "unknown signer", swapSigner: true, wantDetail: "credResponses[0]"},
 		{name: "credential request expired", advance: oktatest.DefaultChallengeTimeout + time.Hour, wantDetail: "expired"},
 		{name: "untrusted attestation", roots: []*x509Cert{otherCA.Root()}, wantDetail: "credResponses[0]"},
+		// The PIN response and the first credential response are sealed to
+		// one key (the first enrollment's): only what each says it holds
+		// keeps them apart.
+		{name: "PIN response where the credential response goes", edit: func(a *okta.ActivateRequest) {
+			a.CredResponses[0].CredResponseJWE = a.PINResponseJWE
+		}, wantDetail: `credResponses[0]: webauthn: open credential response: jws header cty: "preenroll-pin-response+json"`},
+		{name: "credential response where the PIN response goes", edit: func(a *okta.ActivateRequest) {
+			a.PINResponseJWE = a.CredResponses[0].CredResponseJWE
+		}, wantDetail: `pinResponseJwe: webauthn: open pin response: jws header cty: "preenroll-credential-response+json"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -329,6 +339,9 @@ func TestActivateRefusesBadResponses(t *testing.T) {
 					t.Fatal(err)
 				}
 				act.SigningKeys = []webauthn.PublicJWK{other.Public()}
+			}
+			if tc.edit != nil {
+				tc.edit(&act)
 			}
 			must(t, srv.Advance(tc.advance))
 			_, err := c.Activate(t.Context(), act)
