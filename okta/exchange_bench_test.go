@@ -1,0 +1,77 @@
+package okta_test
+
+import (
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/preenroll/preenroll/internal/cputime"
+	"github.com/preenroll/preenroll/okta"
+	"github.com/preenroll/preenroll/okta/oktatest"
+	"github.com/preenroll/preenroll/webauthn"
+)
+
+// BenchmarkExchange measures one HTTP exchange through the production
+// client and the fake Okta over loopback, as the fulfillment lifecycle makes
+// them (rate limits counted, request log kept): GET /api/v1/users/{id}
+// ("get-user") and GET .../users/{id}/enrollments of a user with one key in
+// fulfillment ("list-enrollments"). cpu-ns/op is the process's CPU time
+// (client, server and garbage collector) per exchange, which a machine
+// shared with other work does not inflate as it does ns/op.
+func BenchmarkExchange(b *testing.B) {
+	srv := oktatest.NewServer(b)
+	c, err := srv.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := srv.AddUser(okta.Profile{Login: "ada@example.com", Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace"}, okta.UserActive)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tk, err := webauthn.GenerateKey(rand.Reader, "APCS-Ttrans-C19881-I009", webauthn.UseEncryption)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Enroll(b.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com"}, TransportKey: tk.Public()}); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		call func() error
+	}{
+		{"get-user", func() error {
+			got, err := c.GetUser(b.Context(), u.ID)
+			if err == nil && got.ID != u.ID {
+				b.Fatalf("GetUser = %q, want %q", got.ID, u.ID)
+			}
+			return err
+		}},
+		{"list-enrollments", func() error {
+			got, err := c.ListEnrollments(b.Context(), u.ID)
+			if err == nil && len(got) != 1 {
+				b.Fatalf("ListEnrollments = %d enrollments, want 1", len(got))
+			}
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if err := bc.call(); err != nil { // the connection is open before timing
+				b.Fatal(err)
+			}
+			benchCPU(b, bc.call)
+		})
+	}
+}
+
+// benchCPU runs call b.N times and reports the process's CPU time per call
+// as cpu-ns/op besides the usual ns/op, B/op and allocs/op.
+func benchCPU(b *testing.B, call func() error) {
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	for b.Loop() {
+		if err := call(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cputime.Process()-cpu0)/time.Nanosecond)/float64(b.N), "cpu-ns/op")
+}
