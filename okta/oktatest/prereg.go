@@ -170,35 +170,50 @@ func (s *Server) enrollmentLocked(e *enrollment) okta.Enrollment {
 
 // enrollmentWire is one item of the list endpoint.
 type enrollmentWire struct {
-	ID                  string                    `json:"id"`
-	FactorType          string                    `json:"factorType"`
-	Provider            string                    `json:"provider"`
-	VendorName          string                    `json:"vendorName"`
-	FulfillmentProvider string                    `json:"fulfillmentProvider"`
-	Status              okta.EnrollmentStatus     `json:"status"`
-	Created             oktaTime                  `json:"created"`
-	LastUpdated         oktaTime                  `json:"lastUpdated"`
-	Profile             map[string]any            `json:"profile"`
-	Links               map[string]map[string]any `json:"_links"`
+	ID                  string                `json:"id"`
+	FactorType          string                `json:"factorType"`
+	Provider            string                `json:"provider"`
+	VendorName          string                `json:"vendorName"`
+	FulfillmentProvider string                `json:"fulfillmentProvider"`
+	Status              okta.EnrollmentStatus `json:"status"`
+	Created             oktaTime              `json:"created"`
+	LastUpdated         oktaTime              `json:"lastUpdated"`
+	Profile             enrollmentProfileWire `json:"profile"`
+	Links               enrollmentLinks       `json:"_links"`
 }
+
+// enrollmentProfileWire is an enrollment's profile; its fields are in the
+// order of their names (as a map would encode them).
+type enrollmentProfileWire struct {
+	AuthenticatorName  string `json:"authenticatorName,omitempty"`
+	CredentialID       string `json:"credentialId,omitempty"`
+	PresetPINAvailable bool   `json:"presetPinAvailable"`
+}
+
+// enrollmentLinks are an enrollment's _links: self, which may be deleted.
+type enrollmentLinks struct {
+	Self struct {
+		Hints struct {
+			Allow []string `json:"allow"`
+		} `json:"hints"`
+		Href string `json:"href"`
+	} `json:"self"`
+}
+
+// allowDelete is the self link's allowed methods (shared, never changed).
+var allowDelete = []string{"DELETE"}
 
 func (s *Server) enrollmentWireLocked(e *enrollment) enrollmentWire {
 	oe := s.enrollmentLocked(e)
-	p := map[string]any{"presetPinAvailable": oe.Profile.PresetPINAvailable}
-	if oe.Profile.CredentialID != "" {
-		p["credentialId"] = oe.Profile.CredentialID
-	}
-	if oe.Profile.AuthenticatorName != "" {
-		p["authenticatorName"] = oe.Profile.AuthenticatorName
-	}
-	return enrollmentWire{
+	w := enrollmentWire{
 		ID: e.id, FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO", FulfillmentProvider: okta.ProviderYubico,
-		Status: e.status, Created: oktaTime(e.created), LastUpdated: oktaTime(e.lastUpdated), Profile: p,
-		Links: map[string]map[string]any{"self": {
-			"href":  s.srv.URL + prereg + "/users/" + e.userID + "/enrollments/" + e.id,
-			"hints": map[string]any{"allow": []string{"DELETE"}},
-		}},
+		Status: e.status, Created: oktaTime(e.created), LastUpdated: oktaTime(e.lastUpdated),
+		Profile: enrollmentProfileWire{AuthenticatorName: oe.Profile.AuthenticatorName, CredentialID: oe.Profile.CredentialID,
+			PresetPINAvailable: oe.Profile.PresetPINAvailable},
 	}
+	w.Links.Self.Hints.Allow = allowDelete
+	w.Links.Self.Href = s.srv.URL + prereg + "/users/" + e.userID + "/enrollments/" + e.id
+	return w
 }
 
 // inFulfillmentLocked returns an enrollment of the user that is still in

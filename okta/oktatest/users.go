@@ -55,27 +55,57 @@ type userWire struct {
 	Type            struct {
 		ID string `json:"id"`
 	} `json:"type"`
-	Profile     okta.Profile `json:"profile"`
+	// Profile is a namedProfile when the profile has no Extra attributes
+	// (encoded as a plain struct), else the okta.Profile (whose
+	// MarshalJSON merges Extra in).
+	Profile     any `json:"profile"`
 	Credentials struct {
 		Provider struct {
 			Type string `json:"type"`
 			Name string `json:"name"`
 		} `json:"provider"`
 	} `json:"credentials"`
-	Links map[string]map[string]string `json:"_links"`
+	Links userLinks `json:"_links"`
+}
+
+// userLinks are a User's _links, in the order of their names (as a map
+// would encode them).
+type userLinks struct {
+	Activate *hrefLink `json:"activate,omitempty"` // STAGED and DEPROVISIONED users
+	Self     hrefLink  `json:"self"`
+}
+
+// hrefLink is one HAL link.
+type hrefLink struct {
+	Href string `json:"href"`
+}
+
+// namedProfile encodes a profile's named fields only (Extra is
+// `json:"-"`), as okta.Profile.MarshalJSON does for a profile without
+// Extra, without its nested json.Marshal and the re-validation of its
+// output.
+type namedProfile okta.Profile
+
+// profileWire is p as a userWire encodes it.
+func profileWire(p okta.Profile) any {
+	if len(p.Extra) == 0 {
+		return namedProfile(p)
+	}
+	return p
 }
 
 func (s *Server) userWireLocked(u *user) userWire {
 	w := userWire{
 		ID: u.id, Status: u.status, Created: oktaTime(u.created), Activated: optTime(u.activated),
 		StatusChanged: optTime(u.statusChanged), LastLogin: optTime(u.lastLogin), LastUpdated: oktaTime(u.lastUpdated),
-		Profile: u.profile,
+		Profile: profileWire(u.profile),
 	}
 	w.Type.ID = u.typeID
 	w.Credentials.Provider.Type, w.Credentials.Provider.Name = "OKTA", "OKTA"
-	w.Links = map[string]map[string]string{"self": s.link("/api/v1/users/" + u.id)}
+	self := s.srv.URL + "/api/v1/users/" + u.id
+	w.Links.Self.Href = self
 	if u.status == okta.UserStaged || u.status == okta.UserDeprovisioned {
-		w.Links["activate"] = s.link("/api/v1/users/" + u.id + "/lifecycle/activate")
+		w.Links.Activate = &hrefLink{self + "/lifecycle/activate"}
 	}
 	return w
 }

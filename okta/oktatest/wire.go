@@ -59,7 +59,10 @@ func (s *Server) openPIN(sealed []byte) ([]byte, error) {
 type oktaTime time.Time
 
 func (t oktaTime) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+	b := make([]byte, 0, len(`"2006-01-02T15:04:05.000Z"`))
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	return append(b, '"'), nil
 }
 
 func optTime(t time.Time) *oktaTime {
