@@ -52,13 +52,6 @@ type Profile struct {
 	Extra map[string]json.RawMessage `json:"-"`
 }
 
-// profileFields are the JSON names of Profile's named fields.
-var profileFields = map[string]bool{
-	"login": true, "email": true, "secondEmail": true, "firstName": true, "lastName": true,
-	"primaryPhone": true, "streetAddress": true, "city": true, "state": true, "zipCode": true,
-	"countryCode": true, "organization": true,
-}
-
 type profileAlias Profile
 
 // MarshalJSON merges the named fields over Extra.
@@ -70,7 +63,7 @@ func (p Profile) MarshalJSON() ([]byte, error) {
 	if len(p.Extra) == 0 {
 		return named, nil
 	}
-	m := make(map[string]json.RawMessage, len(p.Extra)+len(profileFields))
+	m := make(map[string]json.RawMessage, len(p.Extra)+len(profileNames))
 	for k, v := range p.Extra {
 		if !json.Valid(v) {
 			return nil, &ProfileAttributeError{Attr: k, Problem: "is not valid JSON"}
@@ -89,7 +82,59 @@ func (p Profile) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes the named fields (null → "") and keeps every other
 // attribute in Extra. A named field of a non-string type is an error.
+// Names are matched exactly (not case-insensitively as encoding/json
+// matches struct fields), and a name given twice keeps its last value.
 func (p *Profile) UnmarshalJSON(b []byte) error {
+	if !json.Valid(b) || !isObject(b) {
+		return p.unmarshalMap(b) // json.Unmarshal's error, or null
+	}
+	// b is a valid object: walk its members instead of decoding it into a
+	// map of copied keys and values and then each named value again.
+	var a profileAlias
+	var named [len(profileNames)][]byte // the last value of each named field
+	for k, v := range members(b) {
+		if i := profileIndex(k[1 : len(k)-1]); i >= 0 {
+			named[i] = v
+			continue
+		}
+		if a.Extra == nil {
+			a.Extra = make(map[string]json.RawMessage)
+		}
+		name, err := jsonString(k)
+		if err != nil {
+			return err
+		}
+		if i := profileIndex(name); i >= 0 {
+			// An escaped name of a named field ("\u006cogin").
+			named[i] = v
+			continue
+		}
+		a.Extra[name] = bytes.Clone(v)
+	}
+	for i, v := range named {
+		if v == nil || string(v) == "null" {
+			continue
+		}
+		if v[0] != '"' {
+			return &ProfileAttributeError{Attr: profileNames[i], Problem: "is not a string"}
+		}
+		s, err := jsonString(v)
+		if err != nil {
+			return &ProfileAttributeError{Attr: profileNames[i], Problem: "is not a string"}
+		}
+		*a.field(i) = s
+	}
+	if len(a.Extra) == 0 {
+		a.Extra = nil
+	}
+	*p = Profile(a)
+	return nil
+}
+
+// unmarshalMap decodes b through a map, as UnmarshalJSON did before it
+// walked the members itself: for input that is not a valid object (its
+// error is json.Unmarshal's), and as the reference its tests compare with.
+func (p *Profile) unmarshalMap(b []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
@@ -97,7 +142,8 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 	var a profileAlias
 	extra := make(map[string]json.RawMessage)
 	for k, v := range m {
-		if !profileFields[k] {
+		i := profileIndex(k)
+		if i < 0 {
 			extra[k] = v
 			continue
 		}
@@ -108,7 +154,7 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(v, &s); err != nil {
 			return &ProfileAttributeError{Attr: k, Problem: "is not a string"}
 		}
-		a.set(k, s)
+		*a.field(i) = s
 	}
 	if len(extra) > 0 {
 		a.Extra = extra
@@ -117,33 +163,47 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (a *profileAlias) set(k, s string) {
-	switch k {
+// profileNames are the JSON names of Profile's named fields, in the order
+// of profileAlias.field.
+var profileNames = [...]string{"login", "email", "secondEmail", "firstName", "lastName", "primaryPhone",
+	"streetAddress", "city", "state", "zipCode", "countryCode", "organization"}
+
+// profileIndex returns the index in profileNames of a member's name, -1 if
+// it names no field.
+func profileIndex[S ~string | ~[]byte](name S) int {
+	switch string(name) {
 	case "login":
-		a.Login = s
+		return 0
 	case "email":
-		a.Email = s
+		return 1
 	case "secondEmail":
-		a.SecondEmail = s
+		return 2
 	case "firstName":
-		a.FirstName = s
+		return 3
 	case "lastName":
-		a.LastName = s
+		return 4
 	case "primaryPhone":
-		a.PrimaryPhone = s
+		return 5
 	case "streetAddress":
-		a.StreetAddress = s
+		return 6
 	case "city":
-		a.City = s
+		return 7
 	case "state":
-		a.State = s
+		return 8
 	case "zipCode":
-		a.ZipCode = s
+		return 9
 	case "countryCode":
-		a.CountryCode = s
+		return 10
 	case "organization":
-		a.Organization = s
+		return 11
 	}
+	return -1
+}
+
+// field returns the named field profileNames[i].
+func (a *profileAlias) field(i int) *string {
+	return [...]*string{&a.Login, &a.Email, &a.SecondEmail, &a.FirstName, &a.LastName, &a.PrimaryPhone,
+		&a.StreetAddress, &a.City, &a.State, &a.ZipCode, &a.CountryCode, &a.Organization}[i]
 }
 
 // User is an Okta user. Timestamps Okta reports as null are zero.
