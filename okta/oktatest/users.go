@@ -47,11 +47,11 @@ type userWire struct {
 	ID              string          `json:"id"`
 	Status          okta.UserStatus `json:"status"`
 	Created         oktaTime        `json:"created"`
-	Activated       *oktaTime       `json:"activated"`
-	StatusChanged   *oktaTime       `json:"statusChanged"`
-	LastLogin       *oktaTime       `json:"lastLogin"`
+	Activated       optOktaTime     `json:"activated"`
+	StatusChanged   optOktaTime     `json:"statusChanged"`
+	LastLogin       optOktaTime     `json:"lastLogin"`
 	LastUpdated     oktaTime        `json:"lastUpdated"`
-	PasswordChanged *oktaTime       `json:"passwordChanged"`
+	PasswordChanged optOktaTime     `json:"passwordChanged"`
 	Type            struct {
 		ID string `json:"id"`
 	} `json:"type"`
@@ -96,8 +96,8 @@ func profileWire(p okta.Profile) any {
 
 func (s *Server) userWireLocked(u *user) userWire {
 	w := userWire{
-		ID: u.id, Status: u.status, Created: oktaTime(u.created), Activated: optTime(u.activated),
-		StatusChanged: optTime(u.statusChanged), LastLogin: optTime(u.lastLogin), LastUpdated: oktaTime(u.lastUpdated),
+		ID: u.id, Status: u.status, Created: oktaTime(u.created), Activated: optOktaTime(u.activated),
+		StatusChanged: optOktaTime(u.statusChanged), LastLogin: optOktaTime(u.lastLogin), LastUpdated: oktaTime(u.lastUpdated),
 		Profile: profileWire(u.profile),
 	}
 	w.Type.ID = u.typeID

@@ -59,19 +59,58 @@ func (s *Server) openPIN(sealed []byte) ([]byte, error) {
 type oktaTime time.Time
 
 func (t oktaTime) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(`"2006-01-02T15:04:05.000Z"`))
-	b = append(b, '"')
-	b = time.Time(t).UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
-	return append(b, '"'), nil
+	return appendOktaTime(make([]byte, 0, len(`"2006-01-02T15:04:05.000Z"`)), time.Time(t)), nil
 }
 
-func optTime(t time.Time) *oktaTime {
-	if t.IsZero() {
-		return nil
+// optOktaTime is an oktaTime that is null when zero (a time Okta reports
+// as null, such as a user's lastLogin before the first sign-in).
+type optOktaTime time.Time
+
+var jsonNull = []byte("null") // never modified
+
+func (t optOktaTime) MarshalJSON() ([]byte, error) {
+	if time.Time(t).IsZero() {
+		return jsonNull, nil
 	}
-	ot := oktaTime(t)
-	return &ot
+	return oktaTime(t).MarshalJSON()
 }
+
+// appendOktaTime appends t in UTC as a JSON string in the layout
+// "2006-01-02T15:04:05.000Z", digit by digit: time.Time.AppendFormat takes
+// two allocations for it.
+func appendOktaTime(b []byte, t time.Time) []byte {
+	const layout = "2006-01-02T15:04:05.000Z"
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		b = append(b, '"')
+		return append(t.AppendFormat(b, layout), '"')
+	}
+	h, mi, s := t.Clock()
+	digits := func(b []byte, v, n int) []byte {
+		for i := n - 1; i >= 0; i-- {
+			b = append(b, byte('0'+v/pow10[i]%10))
+		}
+		return b
+	}
+	b = append(b, '"')
+	b = digits(b, y, 4)
+	b = append(b, '-')
+	b = digits(b, int(mo), 2)
+	b = append(b, '-')
+	b = digits(b, d, 2)
+	b = append(b, 'T')
+	b = digits(b, h, 2)
+	b = append(b, ':')
+	b = digits(b, mi, 2)
+	b = append(b, ':')
+	b = digits(b, s, 2)
+	b = append(b, '.')
+	b = digits(b, t.Nanosecond()/1e6, 3)
+	return append(b, 'Z', '"')
+}
+
+var pow10 = [...]int{1, 10, 100, 1000}
 
 // exchange is one request being handled.
 type exchange struct {
