@@ -189,10 +189,18 @@ func (s *Shipment) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*s = Shipment(w.shipmentAlias)
+	*s = w.shipment()
+	return nil
+}
+
+// shipment returns the Shipment w decoded. The client's calls that return
+// one shipment decode its wire shape straight into a shipmentWire: through
+// Shipment.UnmarshalJSON the body would be validated and decoded twice.
+func (w *shipmentWire) shipment() Shipment {
+	s := Shipment(w.shipmentAlias)
 	s.RequestDate = time.Time(w.RequestDate)
 	s.DeliveredDate = time.Time(w.DeliveredDate)
-	return nil
+	return s
 }
 
 // ShipmentItem is one product line of a [Shipment].

@@ -30,17 +30,23 @@ func (c *Client) CreateShipment(ctx context.Context, r ShipmentRequest) (Shipmen
 	if err := CheckIdempotencyKey(r.IdempotencyKey); err != nil {
 		return Shipment{}, fmt.Errorf("%w: POST /shipments_exact: %w", ErrInvalidArgument, err)
 	}
-	var s Shipment
-	err := c.do(ctx, request{method: http.MethodPost, path: "/shipments_exact", in: r, idempotencyKey: r.IdempotencyKey}, &s)
-	return s, err
+	var w shipmentWire
+	err := c.do(ctx, request{method: http.MethodPost, path: "/shipments_exact", in: r, idempotencyKey: r.IdempotencyKey}, &w)
+	if err != nil {
+		return Shipment{}, err
+	}
+	return w.shipment(), nil
 }
 
 // Shipment returns one shipment (GET /shipments_exact/{id}). An unknown ID
 // fails with an error matching [ErrNotFound] (the service answers 400).
 func (c *Client) Shipment(ctx context.Context, id string) (Shipment, error) {
-	var s Shipment
-	err := c.doID(ctx, request{method: http.MethodGet, notFoundOn400: true}, "/shipments_exact/", id, &s)
-	return s, err
+	var w shipmentWire
+	err := c.doID(ctx, request{method: http.MethodGet, notFoundOn400: true}, "/shipments_exact/", id, &w)
+	if err != nil {
+		return Shipment{}, err
+	}
+	return w.shipment(), nil
 }
 
 // UpdateShipment replaces a shipment's recipient, address and delivery type
@@ -48,9 +54,12 @@ func (c *Client) Shipment(ctx context.Context, id string) (Shipment, error) {
 // updated shipment. It fails with an error matching [ErrConflict] once the
 // shipment is past state 9, and [ErrNotFound] for an unknown ID.
 func (c *Client) UpdateShipment(ctx context.Context, id string, r ShipmentRequest) (Shipment, error) {
-	var s Shipment
-	err := c.doID(ctx, request{method: http.MethodPut, in: r}, "/shipments_exact/", id, &s)
-	return s, err
+	var w shipmentWire
+	err := c.doID(ctx, request{method: http.MethodPut, in: r}, "/shipments_exact/", id, &w)
+	if err != nil {
+		return Shipment{}, err
+	}
+	return w.shipment(), nil
 }
 
 // DeleteShipment cancels a shipment (DELETE /shipments_exact/{id}). It fails
