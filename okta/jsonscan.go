@@ -2,9 +2,7 @@ package okta
 
 import (
 	"bytes"
-	"encoding/json"
 	"iter"
-	"unicode/utf8"
 )
 
 // isObject reports whether the JSON value b starts with '{'.
@@ -105,16 +103,4 @@ func valueEnd(b []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// jsonString decodes a valid JSON string token; one without escapes or
-// invalid UTF-8 (which json.Unmarshal would replace) is only copied.
-func jsonString(tok []byte) (string, error) {
-	if len(tok) >= 2 && tok[0] == '"' && tok[len(tok)-1] == '"' &&
-		bytes.IndexByte(tok, '\\') < 0 && utf8.Valid(tok) {
-		return string(tok[1 : len(tok)-1]), nil
-	}
-	var s string
-	err := json.Unmarshal(tok, &s)
-	return s, err
 }

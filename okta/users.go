@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/preenroll/preenroll/internal/httpclient"
 )
 
 // UserStatus is an Okta user's lifecycle status. Values not listed here are
@@ -100,7 +102,7 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 		if a.Extra == nil {
 			a.Extra = make(map[string]json.RawMessage)
 		}
-		name, err := jsonString(k)
+		name, err := httpclient.JSONString(k)
 		if err != nil {
 			return err
 		}
@@ -118,7 +120,7 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 		if v[0] != '"' {
 			return &ProfileAttributeError{Attr: profileNames[i], Problem: "is not a string"}
 		}
-		s, err := jsonString(v)
+		s, err := httpclient.JSONString(v)
 		if err != nil {
 			return &ProfileAttributeError{Attr: profileNames[i], Problem: "is not a string"}
 		}

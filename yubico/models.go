@@ -272,8 +272,8 @@ func (t *flexTime) UnmarshalJSON(b []byte) error {
 		*t = flexTime{}
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := httpclient.JSONString(b)
+	if err != nil {
 		return fmt.Errorf("date: want a string, got %.20s", b)
 	}
 	if s == "" {

@@ -9,7 +9,9 @@
 package httpclient
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -258,4 +260,19 @@ func RetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool) {
 		return min(max(t.Sub(ServerNow(h, now)), 0), MaxServerWait), true
 	}
 	return 0, false
+}
+
+// JSONString decodes a JSON string token that is valid JSON (a value
+// json.Unmarshal validated, or one member of it) as json.Unmarshal
+// would; one without escapes or invalid UTF-8 (which json.Unmarshal
+// replaces) is only copied, without another pass of the JSON scanner. A
+// token that is not a string is an error.
+func JSONString(tok []byte) (string, error) {
+	if len(tok) >= 2 && tok[0] == '"' && tok[len(tok)-1] == '"' &&
+		bytes.IndexByte(tok, '\\') < 0 && utf8.Valid(tok) {
+		return string(tok[1 : len(tok)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(tok, &s)
+	return s, err
 }
