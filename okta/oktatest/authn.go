@@ -112,7 +112,7 @@ func (s *Server) handleAuthn(x *exchange) {
 			delete(s.txns, tok)
 		}
 	}
-	token := "00" + s.randomID(40)
+	token := s.randomID("00", 40)
 	t := &txn{userID: u.id, expires: s.now().Add(authnTTL)}
 	s.txns[token] = t
 	fs := fakehttp.Map(factors, s.factorWireLocked)
@@ -292,7 +292,7 @@ func (s *Server) verify(x *exchange, rp *webauthn.RelyingParty, token, fid strin
 	u.lastLogin = s.now()
 	s.writeJSON(x, http.StatusOK, map[string]any{
 		"expiresAt": oktaTime(s.now().Add(authnTTL)), "status": okta.AuthnSuccess,
-		"sessionToken": "20111" + s.randomID(40),
+		"sessionToken": s.randomID("20111", 40),
 		"_embedded":    map[string]any{"user": s.authnUserLocked(u)},
 		"_links":       map[string]any{"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"}},
 	})

@@ -186,7 +186,7 @@ func (s *Server) currentNonce(now time.Time) string {
 	defer s.mu.Unlock()
 	s.pruneNoncesLocked(now)
 	if len(s.oauth.nonces) == 0 || now.Sub(s.oauth.nonces[0].issued) >= nonceRenewal {
-		n := dpopNonce{value: s.randomID(32), issued: now}
+		n := dpopNonce{value: s.randomID("", 32), issued: now}
 		s.oauth.nonces = append([]dpopNonce{n}, s.oauth.nonces...)
 	}
 	return s.oauth.nonces[0].value
@@ -226,7 +226,7 @@ func (s *Server) pruneNoncesLocked(now time.Time) {
 func (s *Server) RotateDPoPNonce() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.oauth.nonces = []dpopNonce{{value: s.randomID(32), issued: s.now()}}
+	s.oauth.nonces = []dpopNonce{{value: s.randomID("", 32), issued: s.now()}}
 }
 
 // RequireDPoPNonceForAPI makes API calls with DPoP-bound tokens need a

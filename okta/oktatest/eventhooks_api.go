@@ -243,7 +243,7 @@ func (s *Server) createHook(b *hookBody) (*hook, *hookInvalid) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	h := &hook{id: "who" + s.randomID(17), status: okta.EventHookActive, verified: okta.EventHookUnverified,
+	h := &hook{id: s.randomID("who", 17), status: okta.EventHookActive, verified: okta.EventHookUnverified,
 		created: now, updated: now}
 	if err := b.apply(h, nil); err != nil {
 		return nil, err
@@ -484,7 +484,7 @@ func (s *Server) verifyHook(ctx context.Context, ch channel) error {
 func (s *Server) verifyOnce(ctx context.Context, ch channel) error {
 	ctx, cancel := context.WithTimeout(ctx, s.hookTimeout)
 	defer cancel()
-	challenge := s.randomID(40)
+	challenge := s.randomID("", 40)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ch.uri, nil)
 	if err != nil {
 		return fmt.Errorf("cannot call the endpoint: %v", err)

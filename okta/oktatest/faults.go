@@ -55,7 +55,7 @@ func (s *Server) writeFault(x *exchange, status int, retryAfter time.Duration) {
 		if retryAfter <= 0 {
 			retryAfter = s.limiter.Window()
 		}
-		setRateLimitHeaders(x.w.Header(), 0, 0, s.now().Add(retryAfter))
+		setRateLimitHeaders(x, 0, 0, s.now().Add(retryAfter))
 	}
 	s.failStatus(x, status)
 }

@@ -53,7 +53,7 @@ func (s *Server) groupWireLocked(g *group) groupWire {
 func (s *Server) newGroupLocked(name, description string) *group {
 	now := s.now()
 	g := &group{
-		id: "00g" + s.randomID(17), seq: len(s.groupOrder), name: name, description: description,
+		id: s.randomID("00g", 17), seq: len(s.groupOrder), name: name, description: description,
 		created: now, lastUpdated: now, lastMembershipUpdated: now,
 	}
 	s.groups[g.id] = g

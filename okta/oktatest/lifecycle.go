@@ -140,7 +140,7 @@ func (s *Server) handleActivateUser(x *exchange) {
 // link (answering {}) or returns it (sendEmail false), as activate and
 // reactivate do.
 func (s *Server) sendActivationLocked(x *exchange, u *user, sendEmail bool, to []string) {
-	u.activationToken = s.randomID(20)
+	u.activationToken = s.randomID("", 20)
 	activationURL := s.srv.URL + "/welcome/" + u.activationToken
 	if sendEmail {
 		for _, addr := range to {

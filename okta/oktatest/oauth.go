@@ -444,7 +444,7 @@ func (s *Server) issueToken(clientID string, scopes []string, jkt string, now ti
 	}
 	c := accessClaims{
 		Claims: jwt.Claims{
-			ID: "AT." + s.randomID(40), Issuer: s.issuer, Audience: jwt.Audience{s.issuer}, Subject: clientID,
+			ID: s.randomID("AT.", 40), Issuer: s.issuer, Audience: jwt.Audience{s.issuer}, Subject: clientID,
 			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(TokenLifetime)),
 		},
 		ClientID: clientID,

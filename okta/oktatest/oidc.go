@@ -538,11 +538,11 @@ func (s *Server) mintOIDCTokens(x *exchange, app *OIDCApp, req authRequest, user
 		s.oauthError(x, http.StatusInternalServerError, "server_error", "The ID token could not be signed.")
 		return oidcTokens{}, err
 	}
-	access := s.randomID(43)
+	access := s.randomID("", 43)
 	sum := sha256.Sum256([]byte(access))
 	c := idClaims{
 		Claims: jwt.Claims{
-			ID: "ID." + s.randomID(40), Issuer: s.issuer, Subject: userID, Audience: jwt.Audience{app.ClientID},
+			ID: s.randomID("ID.", 40), Issuer: s.issuer, Subject: userID, Audience: jwt.Audience{app.ClientID},
 			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(IDTokenLifetime)),
 		},
 		Version:  1,

@@ -244,7 +244,7 @@ func (s *Server) handleAuthorize(x *exchange) {
 		return
 	}
 
-	txn := s.randomID(32)
+	txn := s.randomID("", 32)
 	now := s.now()
 	s.mu.Lock()
 	for id, si := range s.oidc.signIns {
@@ -317,7 +317,7 @@ func (s *Server) handleSignIn(x *exchange) {
 		s.writePage(x, http.StatusBadRequest, pageData{Title: "Sign in", App: app.Name, Txn: txn, Error: "Enter your username."}, origin(req.redirectURI))
 		return
 	}
-	code := s.randomID(43)
+	code := s.randomID("", 43)
 	s.mu.Lock()
 	u := s.userByLoginLocked(login)
 	active := u != nil && u.status == okta.UserActive

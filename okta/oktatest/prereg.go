@@ -445,7 +445,7 @@ type enrollResponseWire struct {
 // with their response keys, and seals the PIN and credential requests to
 // the transport key. It needs no lock; nothing is stored.
 func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport webauthn.PublicJWK) (*fulfillment, []*enrollment, enrollResponseWire, error) {
-	f := &fulfillment{id: s.randomID(20), userID: u.userID}
+	f := &fulfillment{id: s.randomID("", 20), userID: u.userID}
 	var pinKey *webauthn.PrivateKey
 	var err error
 	if f.pinKey, pinKey, err = s.newResponseKey(); err != nil {
@@ -463,7 +463,7 @@ func (s *Server) sealEnrollment(u enrollSnapshot, rpIDs []string, transport weba
 		e := &enrollment{
 			// The RP ID is the same for every key of most orgs: one copy
 			// of it, not one per enroll request.
-			id: "fwf" + s.randomID(17), userID: u.userID, f: f, rpID: fakehttp.Intern(rpID),
+			id: s.randomID("fwf", 17), userID: u.userID, f: f, rpID: fakehttp.Intern(rpID),
 			status: okta.StatusFulfillmentPending, created: u.now, lastUpdated: u.now,
 			request: credRequest{userHandle: u.userHandle, userName: u.login, userDisplayName: u.display},
 		}
@@ -503,7 +503,7 @@ type responseKey struct {
 // newResponseKey generates a response key: its compact form to keep and
 // the key itself, to seal its public half into a request.
 func (s *Server) newResponseKey() (responseKey, *webauthn.PrivateKey, error) {
-	rk := responseKey{kid: s.randomID(20)}
+	rk := responseKey{kid: s.randomID("", 20)}
 	k, err := ecdsa.GenerateKey(elliptic.P384(), s.rand)
 	if err != nil {
 		return responseKey{}, nil, fmt.Errorf("generate response key: %w", err)

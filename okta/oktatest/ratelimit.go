@@ -111,7 +111,7 @@ func (s *Server) rateLimit(x *exchange, now time.Time) bool {
 	if !limited {
 		return true
 	}
-	setRateLimitHeaders(x.w.Header(), q.Limit, q.Remaining, q.Reset)
+	setRateLimitHeaders(x, q.Limit, q.Remaining, q.Reset)
 	if !q.Allowed {
 		x.detail("rate limit of bucket %s exhausted", q.Bucket)
 		s.failStatus(x, http.StatusTooManyRequests)
@@ -123,12 +123,12 @@ func (s *Server) rateLimit(x *exchange, now time.Time) bool {
 // setRateLimitHeaders writes Okta's X-Rate-Limit-Limit, -Remaining and
 // -Reset (Unix seconds) headers. A reset between two seconds is rounded up:
 // the header says when the window has reset, never a moment before.
-func setRateLimitHeaders(h http.Header, limit, remaining int, reset time.Time) {
+func setRateLimitHeaders(x *exchange, limit, remaining int, reset time.Time) {
 	secs := reset.Unix()
 	if reset.After(time.Unix(secs, 0)) {
 		secs++
 	}
-	h.Set("X-Rate-Limit-Limit", strconv.Itoa(limit))
-	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(secs, 10))
+	x.setHeader("X-Rate-Limit-Limit", strconv.Itoa(limit))
+	x.setHeader("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
+	x.setHeader("X-Rate-Limit-Reset", strconv.FormatInt(secs, 10))
 }

@@ -139,7 +139,7 @@ func match(r *http.Request) (rt *route, params map[string]string, pathKnown bool
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	fault := s.faults.Take(r)
-	x := &exchange{w: w, r: r, id: "req" + s.randomID(22), dropResponse: fault.DropResponse}
+	x := &exchange{w: w, r: r, id: s.randomID("req", 22), dropResponse: fault.DropResponse}
 	x.entry = Request{
 		Time: now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, RequestID: x.id,
 		RetryFor: r.Header.Get("X-Okta-Retry-For"), RetryCount: r.Header.Get("X-Okta-Retry-Count"),
@@ -149,8 +149,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		x.detail("fault plan: %s", fault.Planned)
 	}
 	defer s.finish(x)
-	w.Header().Set("Date", now.Format(http.TimeFormat))
-	w.Header().Set("X-Okta-Request-Id", x.id)
+	x.setHeader("Date", now.Format(http.TimeFormat))
+	x.setHeader("X-Okta-Request-Id", x.id)
 
 	// A slow Okta that the client gives up on handles nothing. net/http
 	// notices a closed connection (and cancels r.Context) only once the
@@ -241,7 +241,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // of Okta's 411 is not documented; this one is plain text.
 func (s *Server) lengthRequired(x *exchange) {
 	x.detail("POST/PUT without Content-Length or body")
-	x.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	x.setHeader("Content-Type", "text/plain; charset=utf-8")
 	x.status, x.out, x.wrote = http.StatusLengthRequired, []byte("411 Length Required\n"), true
 	x.entry.Status = http.StatusLengthRequired
 }

@@ -183,7 +183,7 @@ func start(t testing.TB, opts []Option) (*Server, error) {
 	}
 	s.token = c.token
 	if s.token == "" {
-		s.token = "00" + s.randomID(40)
+		s.token = s.randomID("00", 40)
 	}
 	s.tokens[s.token] = nil
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))

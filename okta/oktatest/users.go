@@ -224,7 +224,7 @@ func (s *Server) newUserLocked(p okta.Profile, status okta.UserStatus) *user {
 	now := s.now()
 	s.userSeq++
 	u := &user{
-		id: "00u" + s.randomID(17), seq: s.userSeq, typeID: DefaultUserTypeID, status: status, created: now,
+		id: s.randomID("00u", 17), seq: s.userSeq, typeID: DefaultUserTypeID, status: status, created: now,
 		lastUpdated: now, profile: cloneProfile(p), userHandle: s.randomBytes(32),
 	}
 	if status != okta.UserStaged {

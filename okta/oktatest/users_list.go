@@ -32,7 +32,7 @@ const DefaultUserTypeID = "oty00000000000000000"
 func (s *Server) AddUserType(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := "oty" + s.randomID(17)
+	id := s.randomID("oty", 17)
 	s.userTypes[id] = name
 	return id
 }

@@ -15,14 +15,16 @@ import (
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// randomID returns n base62 characters from s.rand.
-func (s *Server) randomID(n int) string {
-	b := make([]byte, n)
-	if _, err := io.ReadFull(s.rand, b); err != nil {
+// randomID returns prefix followed by n base62 characters from s.rand,
+// built in one buffer (not a random string and then its concatenation).
+func (s *Server) randomID(prefix string, n int) string {
+	b := make([]byte, len(prefix)+n)
+	r := b[copy(b, prefix):]
+	if _, err := io.ReadFull(s.rand, r); err != nil {
 		panic(fmt.Sprintf("oktatest: random source failed: %v", err)) // the fake cannot continue without IDs
 	}
-	for i := range b {
-		b[i] = base62[int(b[i])%len(base62)]
+	for i := range r {
+		r[i] = base62[int(r[i])%len(base62)]
 	}
 	return string(b)
 }
@@ -130,6 +132,22 @@ type exchange struct {
 	dropRequest bool
 	status      int
 	out         []byte
+	// hdr holds the values of the response headers setHeader sets.
+	hdr []string
+}
+
+// setHeader sets the response header key, which must be in canonical form
+// (as http.CanonicalHeaderKey returns it), to v. The value's one-element
+// slice comes from a store shared by the exchange's headers instead of one
+// allocation per header as http.Header.Set makes, and the key is not
+// canonicalised again on every request.
+func (x *exchange) setHeader(key, v string) {
+	if len(x.hdr) == cap(x.hdr) {
+		x.hdr = make([]string, 0, 8) // Date, X-Okta-Request-Id, 3 rate-limit headers, Content-Type and -Length
+	}
+	x.hdr = append(x.hdr, v)
+	n := len(x.hdr)
+	x.w.Header()[key] = x.hdr[n-1 : n : n]
 }
 
 func (x *exchange) detail(format string, args ...any) {
@@ -159,7 +177,7 @@ func (s *Server) fail(x *exchange, status int, code, summary string, causes ...s
 }
 
 func (s *Server) writeError(x *exchange, status int, eb errorBody) {
-	eb.ErrorID = "oae" + s.randomID(22)
+	eb.ErrorID = s.randomID("oae", 22)
 	x.entry.ErrorCode = eb.ErrorCode
 	s.writeJSON(x, status, eb)
 }
@@ -170,8 +188,8 @@ func (s *Server) writeJSON(x *exchange, status int, v any) {
 		// Only the fake's own types are encoded here; failing loudly is right.
 		panic(fmt.Sprintf("oktatest: encode response for %s %s: %v", x.r.Method, x.r.URL.Path, err))
 	}
-	x.w.Header().Set("Content-Type", "application/json")
-	x.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	x.setHeader("Content-Type", "application/json")
+	x.setHeader("Content-Length", strconv.Itoa(len(b)))
 	x.status, x.out, x.wrote = status, b, true
 	x.entry.Status = status
 }
