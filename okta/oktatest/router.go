@@ -92,9 +92,8 @@ func newRoute(method, pattern, scope string, h func(*Server, *exchange)) route {
 // match finds the route for a request. pathKnown reports whether some route
 // has the path (for 405 versus 404).
 func match(r *http.Request) (rt *route, params map[string]string, pathKnown bool) {
-	raw := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
-	segs := make([]string, len(raw))
-	for i, s := range raw {
+	segs := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	for i, s := range segs { // unescaped in place
 		u, err := url.PathUnescape(s)
 		if err != nil {
 			return nil, nil, false
