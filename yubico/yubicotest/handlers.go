@@ -129,9 +129,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(errorBody{ErrorCode: "internal", Message: "yubicotest: encode response: " + err.Error()})
 	}
-	w.Header().Set("Content-Type", "application/json")
+	b = append(b, '\n')
+	// With its length, a body over net/http's 2 KiB buffer (a shipped FIDO
+	// Pre-reg shipment's product data, a page of a list) goes out in one
+	// piece instead of chunked, and the client reads it into one buffer of
+	// the announced size.
+	// Both values in one allocation; the keys are canonical.
+	h, vals := w.Header(), []string{"application/json", strconv.Itoa(len(b))}
+	h["Content-Type"], h["Content-Length"] = vals[:1:1], vals[1:2:2]
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string, details ...yubico.ErrorDetail) {
