@@ -100,9 +100,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 func (s *Server) routeConsole(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == yubico.TransportKeysPath && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.TransportJWKS())
+		writeBody(w, http.StatusOK, s.transportJWKS)
 	case r.URL.Path == yubico.SigningKeysPath && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.SigningJWKS())
+		writeBody(w, http.StatusOK, s.signingJWKS)
 	default:
 		s.unknownRoute(w, r)
 	}
@@ -124,16 +124,26 @@ type errorBody struct {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := encodeJSON(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(errorBody{ErrorCode: "internal", Message: "yubicotest: encode response: " + err.Error()})
+		b, _ = encodeJSON(errorBody{ErrorCode: "internal", Message: "yubicotest: encode response: " + err.Error()})
 	}
-	b = append(b, '\n')
-	// With its length, a body over net/http's 2 KiB buffer (a shipped FIDO
-	// Pre-reg shipment's product data, a page of a list) goes out in one
-	// piece instead of chunked, and the client reads it into one buffer of
-	// the announced size.
+	writeBody(w, status, b)
+}
+
+// encodeJSON is v's JSON and a newline, the body writeJSON sends.
+func encodeJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(b, '\n'), err
+}
+
+// writeBody sends the JSON body b (from encodeJSON), which it does not
+// modify. With its length, a body over net/http's 2 KiB buffer (a shipped
+// FIDO Pre-reg shipment's product data, a page of a list) goes out in one
+// piece instead of chunked, and the client reads it into one buffer of the
+// announced size.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	// Both values in one allocation; the keys are canonical.
 	h, vals := w.Header(), []string{"application/json", strconv.Itoa(len(b))}
 	h["Content-Type"], h["Content-Length"] = vals[:1:1], vals[1:2:2]

@@ -45,7 +45,10 @@ type Server struct {
 	token string
 	orgID string
 	setup // as the options set it, with defaults
-	cids  map[string]bool
+	// transportJWKS and signingJWKS are the console's JWKS bodies, encoded
+	// once: the keys do not change after Start.
+	transportJWKS, signingJWKS []byte
+	cids                       map[string]bool
 	// fprProducts are the product IDs FIDO Pre-reg shipments may order.
 	fprProducts map[int]bool
 
@@ -166,6 +169,12 @@ func Start(opts ...Option) (*Server, error) {
 		if s.signing, err = webauthn.GenerateKey(s.rand, "yubicotest-sign-1", webauthn.UseSigning); err != nil {
 			return nil, fmt.Errorf("yubicotest: signing key: %w", err)
 		}
+	}
+	if s.transportJWKS, err = encodeJSON(s.TransportJWKS()); err != nil {
+		return nil, fmt.Errorf("yubicotest: transport JWKS: %w", err)
+	}
+	if s.signingJWKS, err = encodeJSON(s.SigningJWKS()); err != nil {
+		return nil, fmt.Errorf("yubicotest: signing JWKS: %w", err)
 	}
 	if s.fidoCA == nil {
 		s.fidoCA = simulator.DefaultFIDOCA()
