@@ -140,7 +140,15 @@ func (t *AuthnTransaction) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*t = AuthnTransaction{
+	*t = w.transaction()
+	return nil
+}
+
+// transaction returns the AuthnTransaction w decoded. The client's calls
+// decode the body straight into an authnWire: through
+// AuthnTransaction.UnmarshalJSON it would be validated and decoded twice.
+func (w *authnWire) transaction() AuthnTransaction {
+	return AuthnTransaction{
 		Status:       w.Status,
 		StateToken:   Secret(w.StateToken),
 		SessionToken: Secret(w.SessionToken),
@@ -151,7 +159,6 @@ func (t *AuthnTransaction) UnmarshalJSON(b []byte) error {
 		Factor:       w.Embedded.Factor.Factor,
 		Challenge:    w.Embedded.Factor.Embedded.Challenge,
 	}
-	return nil
 }
 
 // WebAuthnFactors returns the offered factors of type "webauthn".
@@ -281,16 +288,18 @@ func (c *Client) Authenticate(ctx context.Context, req AuthnRequest) (AuthnTrans
 	if req.Username == "" {
 		return AuthnTransaction{}, argError(op, "username", "is empty")
 	}
-	var t AuthnTransaction
 	body := struct {
 		Username string `json:"username"`
 		Password string `json:"password,omitempty"`
 	}{req.Username, req.Password.Reveal()}
-	_, err := c.do(ctx, &call{
+	var w authnWire
+	if _, err := c.do(ctx, &call{
 		op: op, method: "POST", route: "/api/v1/authn",
-		body: body, anonymous: true, out: &t,
-	})
-	return t, err
+		body: body, anonymous: true, out: &w,
+	}); err != nil {
+		return AuthnTransaction{}, err
+	}
+	return w.transaction(), nil
 }
 
 // ChallengeWebAuthnFactor asks for a WebAuthn factor's challenge
@@ -336,10 +345,12 @@ func (c *Client) verifyFactor(ctx context.Context, op string, stateToken Secret,
 		body.AuthenticatorData = base64.StdEncoding.EncodeToString(a.AuthenticatorData)
 		body.SignatureData = base64.StdEncoding.EncodeToString(a.SignatureData)
 	}
-	var t AuthnTransaction
-	_, err := c.do(ctx, &call{
+	var w authnWire
+	if _, err := c.do(ctx, &call{
 		op: op, method: "POST", route: "/api/v1/authn/factors/{factorId}/verify",
-		args: []pathArg{{"factorID", factorID}}, body: body, anonymous: true, out: &t,
-	})
-	return t, err
+		args: []pathArg{{"factorID", factorID}}, body: body, anonymous: true, out: &w,
+	}); err != nil {
+		return AuthnTransaction{}, err
+	}
+	return w.transaction(), nil
 }
