@@ -24,35 +24,101 @@ type txn struct {
 	session  *webauthn.LoginSession // its login session
 }
 
+// factorWire is a WebAuthn factor in an Authn transaction.
 type factorWire struct {
-	ID         string            `json:"id"`
-	FactorType string            `json:"factorType"`
-	Provider   string            `json:"provider"`
-	VendorName string            `json:"vendorName"`
-	Profile    map[string]string `json:"profile"`
-	Embedded   map[string]any    `json:"_embedded,omitempty"`
-	Links      map[string]any    `json:"_links"`
+	ID         string              `json:"id"`
+	FactorType string              `json:"factorType"`
+	Provider   string              `json:"provider"`
+	VendorName string              `json:"vendorName"`
+	Profile    factorProfileWire   `json:"profile"`
+	Embedded   *factorEmbeddedWire `json:"_embedded,omitempty"`
+	Links      struct {
+		Verify struct {
+			Hints struct {
+				Allow []string `json:"allow"`
+			} `json:"hints"`
+			Href string `json:"href"`
+		} `json:"verify"`
+	} `json:"_links"`
 }
+
+// factorProfileWire is a factor's profile.
+type factorProfileWire struct {
+	AuthenticatorName string `json:"authenticatorName"`
+	CredentialID      string `json:"credentialId"`
+}
+
+// factorEmbeddedWire is the challenge of a challenged factor.
+type factorEmbeddedWire struct {
+	Challenge struct {
+		Challenge        string   `json:"challenge"`
+		Extensions       struct{} `json:"extensions"`
+		UserVerification string   `json:"userVerification"`
+	} `json:"challenge"`
+}
+
+// allowPost is the verify link's allowed methods (shared, never changed).
+var allowPost = []string{"POST"}
 
 func (s *Server) factorWireLocked(e *enrollment) factorWire {
-	return factorWire{
+	w := factorWire{
 		ID: e.id, FactorType: "webauthn", Provider: "FIDO", VendorName: "FIDO",
-		Profile: map[string]string{"credentialId": base64.RawURLEncoding.EncodeToString(e.cred.ID), "authenticatorName": e.authenticatorName()},
-		Links: map[string]any{"verify": map[string]any{
-			"href":  s.srv.URL + "/api/v1/authn/factors/" + e.id + "/verify",
-			"hints": map[string]any{"allow": []string{"POST"}},
-		}},
+		Profile: factorProfileWire{AuthenticatorName: e.authenticatorName(), CredentialID: base64.RawURLEncoding.EncodeToString(e.cred.ID)},
 	}
+	w.Links.Verify.Hints.Allow = allowPost
+	w.Links.Verify.Href = s.srv.URL + "/api/v1/authn/factors/" + e.id + "/verify"
+	return w
 }
 
-func (s *Server) authnUserLocked(u *user) map[string]any {
-	return map[string]any{
-		"id": u.id, "passwordChanged": nil,
-		"profile": map[string]string{
-			"login": u.profile.Login, "firstName": u.profile.FirstName, "lastName": u.profile.LastName,
-			"locale": "en", "timeZone": "America/Los_Angeles",
-		},
-	}
+// authnWire is an Authn transaction. The JSON names of its members and of
+// their members are in byte order, as the maps it replaced encoded them.
+type authnWire struct {
+	Embedded struct {
+		Factor  *factorWire   `json:"factor,omitempty"`  // MFA_CHALLENGE
+		Factors []factorWire  `json:"factors,omitempty"` // MFA_REQUIRED
+		User    authnUserWire `json:"user"`
+	} `json:"_embedded"`
+	Links struct {
+		Cancel hrefLink       `json:"cancel"`
+		Next   *authnNextLink `json:"next,omitempty"` // MFA_CHALLENGE
+	} `json:"_links"`
+	ChallengeType string           `json:"challengeType,omitempty"`
+	ExpiresAt     oktaTime         `json:"expiresAt"`
+	FactorResult  string           `json:"factorResult,omitempty"`
+	SessionToken  string           `json:"sessionToken,omitempty"`
+	StateToken    string           `json:"stateToken,omitempty"`
+	Status        okta.AuthnStatus `json:"status"`
+}
+
+// authnNextLink is an Authn transaction's next step.
+type authnNextLink struct {
+	Href string `json:"href"`
+	Name string `json:"name"`
+}
+
+// authnUserWire is the user of an Authn transaction.
+type authnUserWire struct {
+	ID              string    `json:"id"`
+	PasswordChanged *oktaTime `json:"passwordChanged"` // always null: the fake's users have no password
+	Profile         struct {
+		FirstName string `json:"firstName"`
+		LastName  string `json:"lastName"`
+		Locale    string `json:"locale"`
+		Login     string `json:"login"`
+		TimeZone  string `json:"timeZone"`
+	} `json:"profile"`
+}
+
+// newAuthnWire is an Authn transaction of u in status st, expiring at
+// expires.
+func (s *Server) newAuthnWire(u *user, st okta.AuthnStatus, expires time.Time) *authnWire {
+	w := &authnWire{ExpiresAt: oktaTime(expires), Status: st}
+	au := &w.Embedded.User
+	au.ID = u.id
+	au.Profile.FirstName, au.Profile.LastName, au.Profile.Login = u.profile.FirstName, u.profile.LastName, u.profile.Login
+	au.Profile.Locale, au.Profile.TimeZone = "en", "America/Los_Angeles"
+	w.Links.Cancel.Href = s.srv.URL + "/api/v1/authn/cancel"
+	return w
 }
 
 // signInFactorsLocked are the user's ACTIVE enrollments with a credential.
@@ -115,12 +181,10 @@ func (s *Server) handleAuthn(x *exchange) {
 	token := s.randomID("00", 40)
 	t := &txn{userID: u.id, expires: s.now().Add(authnTTL)}
 	s.txns[token] = t
-	fs := fakehttp.Map(factors, s.factorWireLocked)
-	s.writeJSON(x, http.StatusOK, map[string]any{
-		"stateToken": token, "expiresAt": oktaTime(t.expires), "status": okta.AuthnMFARequired,
-		"_embedded": map[string]any{"user": s.authnUserLocked(u), "factors": fs},
-		"_links":    map[string]any{"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"}},
-	})
+	w := s.newAuthnWire(u, okta.AuthnMFARequired, t.expires)
+	w.StateToken = token
+	w.Embedded.Factors = fakehttp.Map(factors, s.factorWireLocked)
+	s.writeJSON(x, http.StatusOK, w)
 }
 
 func (s *Server) invalidStateToken(x *exchange, why string) {
@@ -194,20 +258,14 @@ func (s *Server) challenge(x *exchange, rp *webauthn.RelyingParty, token string,
 		return
 	}
 	fw := s.factorWireLocked(e)
-	fw.Embedded = map[string]any{"challenge": map[string]any{
-		"challenge":        base64.RawURLEncoding.EncodeToString(opts.Challenge),
-		"userVerification": string(opts.UserVerification),
-		"extensions":       map[string]any{},
-	}}
-	s.writeJSON(x, http.StatusOK, map[string]any{
-		"stateToken": token, "expiresAt": oktaTime(t.expires), "status": okta.AuthnMFAChallenge,
-		"factorResult": "CHALLENGE", "challengeType": "FACTOR",
-		"_embedded": map[string]any{"user": s.authnUserLocked(s.users[t.userID]), "factor": fw},
-		"_links": map[string]any{
-			"next":   map[string]any{"name": "verify", "href": s.srv.URL + "/api/v1/authn/factors/" + fid + "/verify"},
-			"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"},
-		},
-	})
+	fw.Embedded = &factorEmbeddedWire{}
+	fw.Embedded.Challenge.Challenge = base64.RawURLEncoding.EncodeToString(opts.Challenge)
+	fw.Embedded.Challenge.UserVerification = string(opts.UserVerification)
+	w := s.newAuthnWire(s.users[t.userID], okta.AuthnMFAChallenge, t.expires)
+	w.StateToken, w.FactorResult, w.ChallengeType = token, "CHALLENGE", "FACTOR"
+	w.Embedded.Factor = &fw
+	w.Links.Next = &authnNextLink{Href: s.srv.URL + "/api/v1/authn/factors/" + fid + "/verify", Name: "verify"}
+	s.writeJSON(x, http.StatusOK, w)
 }
 
 // decodeAny accepts standard or URL base64, padded or not.
@@ -290,12 +348,9 @@ func (s *Server) verify(x *exchange, rp *webauthn.RelyingParty, token, fid strin
 	}
 	u := s.users[t.userID]
 	u.lastLogin = s.now()
-	s.writeJSON(x, http.StatusOK, map[string]any{
-		"expiresAt": oktaTime(s.now().Add(authnTTL)), "status": okta.AuthnSuccess,
-		"sessionToken": s.randomID("20111", 40),
-		"_embedded":    map[string]any{"user": s.authnUserLocked(u)},
-		"_links":       map[string]any{"cancel": map[string]any{"href": s.srv.URL + "/api/v1/authn/cancel"}},
-	})
+	w := s.newAuthnWire(u, okta.AuthnSuccess, s.now().Add(authnTTL))
+	w.SessionToken = s.randomID("20111", 40)
+	s.writeJSON(x, http.StatusOK, w)
 }
 
 // PINWiped reports whether the preset PIN of the key an enrollment belongs

@@ -672,9 +672,11 @@ func (s *Server) handleActivate(x *exchange) {
 		j.e.lastUpdated = s.now()
 		ids = append(ids, j.e.id)
 	}
-	s.writeJSON(x, http.StatusOK, map[string]any{
-		"authenticatorEnrollmentIds": ids, "fulfillmentProvider": okta.ProviderYubico, "userId": u.id,
-	})
+	s.writeJSON(x, http.StatusOK, struct {
+		AuthenticatorEnrollmentIDs []string `json:"authenticatorEnrollmentIds"`
+		FulfillmentProvider        string   `json:"fulfillmentProvider"`
+		UserID                     string   `json:"userId"`
+	}{ids, okta.ProviderYubico, u.id})
 }
 
 // activationJob is one credential response of an activate request, with
