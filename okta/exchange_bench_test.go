@@ -3,9 +3,8 @@ package okta_test
 import (
 	"crypto/rand"
 	"testing"
-	"time"
 
-	"github.com/preenroll/preenroll/internal/cputime"
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/okta"
 	"github.com/preenroll/preenroll/okta/oktatest"
 	"github.com/preenroll/preenroll/webauthn"
@@ -35,43 +34,20 @@ func BenchmarkExchange(b *testing.B) {
 	if _, err := c.Enroll(b.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com"}, TransportKey: tk.Public()}); err != nil {
 		b.Fatal(err)
 	}
-	for _, bc := range []struct {
-		name string
-		call func() error
-	}{
-		{"get-user", func() error {
+	testhttp.BenchExchanges(b,
+		testhttp.Exchange{Name: "get-user", Call: func(b *testing.B) error {
 			got, err := c.GetUser(b.Context(), u.ID)
 			if err == nil && got.ID != u.ID {
 				b.Fatalf("GetUser = %q, want %q", got.ID, u.ID)
 			}
 			return err
 		}},
-		{"list-enrollments", func() error {
+		testhttp.Exchange{Name: "list-enrollments", Call: func(b *testing.B) error {
 			got, err := c.ListEnrollments(b.Context(), u.ID)
 			if err == nil && len(got) != 1 {
 				b.Fatalf("ListEnrollments = %d enrollments, want 1", len(got))
 			}
 			return err
 		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			if err := bc.call(); err != nil { // the connection is open before timing
-				b.Fatal(err)
-			}
-			benchCPU(b, bc.call)
-		})
-	}
-}
-
-// benchCPU runs call b.N times and reports the process's CPU time per call
-// as cpu-ns/op besides the usual ns/op, B/op and allocs/op.
-func benchCPU(b *testing.B, call func() error) {
-	b.ReportAllocs()
-	cpu0 := cputime.Process()
-	for b.Loop() {
-		if err := call(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64((cputime.Process()-cpu0)/time.Nanosecond)/float64(b.N), "cpu-ns/op")
+	)
 }

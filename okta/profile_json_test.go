@@ -2,6 +2,7 @@ package okta
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,6 +40,35 @@ func TestProfileUnmarshalLikeMap(t *testing.T) {
 	t.Parallel()
 	for _, in := range profileCases {
 		checkProfileLikeMap(t, []byte(in))
+	}
+}
+
+// TestProfileUnmarshalNamesTheAttribute: a profile with one named field
+// that is not a string gives the *ProfileAttributeError the map-based
+// decoder gave, naming that field. (With several, the map decoder named
+// whichever its map's order met first.)
+func TestProfileUnmarshalNamesTheAttribute(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want ProfileAttributeError
+	}{
+		{`{"login":"b","login":5}`, ProfileAttributeError{Attr: "login", Problem: "is not a string"}},
+		{`{"city":{"secret":"s3cr3t"},"x":1}`, ProfileAttributeError{Attr: "city", Problem: "is not a string"}},
+		{`{"\u0063ity":["a"]}`, ProfileAttributeError{Attr: "city", Problem: "is not a string"}},
+		{`{"email":true,"firstName":"Ada"}`, ProfileAttributeError{Attr: "email", Problem: "is not a string"}},
+	} {
+		var got, old Profile
+		for name, err := range map[string]error{"UnmarshalJSON": got.UnmarshalJSON([]byte(tc.in)), "map decoder": old.unmarshalMap([]byte(tc.in))} {
+			pe, ok := errors.AsType[*ProfileAttributeError](err)
+			if !ok {
+				t.Errorf("%s(%s) = %v, want a *ProfileAttributeError", name, tc.in, err)
+				continue
+			}
+			if diff := cmp.Diff(tc.want, *pe); diff != "" {
+				t.Errorf("%s(%s) (-want +got):\n%s", name, tc.in, diff)
+			}
+		}
 	}
 }
 

@@ -2,9 +2,8 @@ package yubico_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/preenroll/preenroll/internal/cputime"
+	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/yubico"
 	"github.com/preenroll/preenroll/yubico/yubicotest"
 )
@@ -28,37 +27,20 @@ func BenchmarkExchange(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, bc := range []struct {
-		name string
-		call func() error
-	}{
-		{"get-shipment", func() error {
+	testhttp.BenchExchanges(b,
+		testhttp.Exchange{Name: "get-shipment", Call: func(b *testing.B) error {
 			got, err := c.Shipment(b.Context(), s.ID)
 			if err == nil && got.ID != s.ID {
 				b.Fatalf("Shipment = %q, want %q", got.ID, s.ID)
 			}
 			return err
 		}},
-		{"transport-keys", func() error {
+		testhttp.Exchange{Name: "transport-keys", Call: func(b *testing.B) error {
 			keys, err := c.TransportKeys(b.Context())
 			if err == nil && len(keys) == 0 {
 				b.Fatal("TransportKeys = no keys")
 			}
 			return err
 		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			if err := bc.call(); err != nil { // the connection is open before timing
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			cpu0 := cputime.Process()
-			for b.Loop() {
-				if err := bc.call(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64((cputime.Process()-cpu0)/time.Nanosecond)/float64(b.N), "cpu-ns/op")
-		})
-	}
+	)
 }

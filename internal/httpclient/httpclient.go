@@ -262,11 +262,13 @@ func RetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool) {
 	return 0, false
 }
 
-// JSONString decodes a JSON string token that is valid JSON (a value
-// json.Unmarshal validated, or one member of it) as json.Unmarshal
-// would; one without escapes or invalid UTF-8 (which json.Unmarshal
-// replaces) is only copied, without another pass of the JSON scanner. A
-// token that is not a string is an error.
+// JSONString decodes a JSON string token as json.Unmarshal would; one
+// without escapes or invalid UTF-8 (which json.Unmarshal replaces) is only
+// copied, without another pass of the JSON scanner. tok must come from
+// JSON already validated (a value json.Unmarshal checked, or one member
+// of it): the copy does not look for the raw control characters JSON
+// forbids. Like json.Unmarshal, it decodes null to "" and refuses any
+// other token that is not a string.
 func JSONString(tok []byte) (string, error) {
 	if len(tok) >= 2 && tok[0] == '"' && tok[len(tok)-1] == '"' &&
 		bytes.IndexByte(tok, '\\') < 0 && utf8.Valid(tok) {

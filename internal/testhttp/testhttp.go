@@ -2,8 +2,8 @@
 // (okta, yubico), of their fakes (oktatest, yubicotest) and of the event
 // hook's receivers (fulfillment, serve) share: sending a
 // request by hand and reading its whole answer, marshalling JSON, and
-// catching the t.Fatal of a fake's constructor. Every failure fails the
-// test.
+// catching the t.Fatal of a fake's constructor, and timing one exchange
+// in a benchmark. Every failure fails the test.
 package testhttp
 
 import (
@@ -14,8 +14,11 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/jarcoal/httpmock"
+
+	"github.com/preenroll/preenroll/internal/cputime"
 )
 
 // Do sends req with http.DefaultClient and returns the response, its body
@@ -112,4 +115,35 @@ func (f *fatalTB) Fatal(args ...any) {
 func (f *fatalTB) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
+}
+
+// Exchange is one exchange a benchmark times (see [BenchExchanges]): its
+// name, and the call, which fails b when the answer is wrong and returns
+// the client's error.
+type Exchange struct {
+	Name string
+	Call func(b *testing.B) error
+}
+
+// BenchExchanges runs each exchange as a sub-benchmark: once untimed (the
+// connection is open before timing), then b.N times, reporting B/op,
+// allocs/op and cpu-ns/op, the process's CPU time per exchange (client,
+// server and collector), which a machine shared with other work does not
+// inflate as it does ns/op.
+func BenchExchanges(b *testing.B, exchanges ...Exchange) {
+	for _, x := range exchanges {
+		b.Run(x.Name, func(b *testing.B) {
+			if err := x.Call(b); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu0 := cputime.Process()
+			for b.Loop() {
+				if err := x.Call(b); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cputime.Process()-cpu0)/time.Nanosecond)/float64(b.N), "cpu-ns/op")
+		})
+	}
 }

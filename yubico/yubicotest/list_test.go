@@ -150,3 +150,22 @@ func createShipments(t testing.TB, c *yubico.Client, n int, edit func(i int, req
 	}
 	return ids
 }
+
+// TestLargeBodyHasContentLength: a body larger than net/http's 2 KiB
+// response buffer (a page of shipments) is sent with its Content-Length,
+// not chunked, so that a client reads it into one buffer of that size.
+func TestLargeBodyHasContentLength(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	createShipments(t, srv.Client(), 30, nil)
+	resp, body := send(t, srv, http.MethodGet, srv.URL()+"/shipments_exact", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("list = %d %s", resp.StatusCode, body)
+	}
+	if len(body) <= 2048 {
+		t.Fatalf("the page is %d bytes, want more than 2 KiB for this test", len(body))
+	}
+	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+		t.Errorf("Content-Length %d, Transfer-Encoding %q for a %d-byte body; want the length, not chunked", resp.ContentLength, resp.TransferEncoding, len(body))
+	}
+}
