@@ -107,6 +107,7 @@ type fidoApplet struct {
 	authBlocked bool // a power cycle is required
 	ka          *ecdh.PrivateKey
 	kaMemo      kaMemo // the shared secret with the last platform key seen
+	infoCache   infoCache
 	token       []byte
 	tokenProto  int // the PIN/UV auth protocol the token was issued under
 	tokenPerms  byte
@@ -260,7 +261,7 @@ func (a *fidoApplet) ctap(req []byte) []byte {
 		if len(params) != 0 {
 			return []byte{ctapInvalidLength}
 		}
-		return encodeCTAP(a.info())
+		return a.encodedInfo()
 	case cmdMakeCredential:
 		return a.makeCredential(params)
 	case cmdGetAssertion:
@@ -354,6 +355,39 @@ func (a *fidoApplet) info() getInfoResponse {
 		FirmwareVersion:   int(v.Major)<<16 | int(v.Minor)<<8 | int(v.Patch),
 		RemainingResident: fidoMaxResident - len(a.resident),
 	}
+}
+
+// infoCache is a simulator optimisation, not key behaviour: the encoded
+// authenticatorGetInfo response (status byte and CBOR) and the state it
+// was encoded from. A platform sends getInfo at every session; while the
+// state is the same the answer is the same bytes, so it is encoded once.
+type infoCache struct {
+	state infoState
+	resp  []byte
+}
+
+// infoState is everything [fidoApplet.info] reads.
+type infoState struct {
+	pinSet, alwaysUV, forceChange bool
+	minPINLen, resident           int
+	firmware                      Version
+	nfc                           bool
+	aaguid                        [16]byte
+}
+
+// encodedInfo returns the encoded getInfo response, encoding it only when
+// the state it depends on changed since the last call. Callers must not
+// modify the returned bytes.
+func (a *fidoApplet) encodedInfo() []byte {
+	st := infoState{
+		pinSet: a.pinHash != nil, alwaysUV: a.alwaysUV, forceChange: a.forceChange,
+		minPINLen: a.minPINLen, resident: len(a.resident),
+		firmware: a.env.firmware, nfc: a.env.model.NFC(), aaguid: a.env.aaguid,
+	}
+	if a.infoCache.resp == nil || a.infoCache.state != st {
+		a.infoCache = infoCache{state: st, resp: encodeCTAP(a.info())}
+	}
+	return a.infoCache.resp
 }
 
 // reset is authenticatorReset: allowed within fidoResetWindow of power-up

@@ -354,7 +354,11 @@ func (k *Key) CTAP(req []byte) ([]byte, error) {
 		// offered.
 		return []byte{ctapInvalidCommand}, nil
 	}
-	return k.fido.ctap(req), nil
+	resp := k.fido.ctap(req)
+	if len(req) > 0 && req[0] == cmdGetInfo {
+		resp = bytes.Clone(resp) // the applet keeps the encoded getInfo
+	}
+	return resp, nil
 }
 
 // PowerCycle powers the key off and on again, as pulling it out and
