@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -121,13 +122,46 @@ func uvPlan(info *getInfoResponse, uv protocol.UserVerificationRequirement, pin 
 	return false, nil
 }
 
-type credentialJSON struct {
-	ID                      string                                         `json:"id"`
-	RawID                   string                                         `json:"rawId"`
-	Type                    string                                         `json:"type"`
-	AuthenticatorAttachment string                                         `json:"authenticatorAttachment"`
-	ClientExtensionResults  protocol.AuthenticationExtensionsClientOutputs `json:"clientExtensionResults"`
-	Response                any                                            `json:"response"`
+// The PublicKeyCredential JSON the platform returns is appended by hand:
+// every member but clientExtensionResults is base64url, a fixed string or
+// an integer, which JSON needs no escaping for. The bytes are what
+// encoding/json gives for the structs in wire_test.go, member for member
+// (that test compares them).
+
+// marshalCredential returns a PublicKeyCredential's JSON: id and rawId
+// (credID), type, authenticatorAttachment, clientExtensionResults (outputs)
+// and the response object appendResponse appends. size is about the length
+// of the response's base64 members.
+func marshalCredential(credID []byte, outputs protocol.AuthenticationExtensionsClientOutputs, size int, appendResponse func([]byte) []byte) ([]byte, error) {
+	ext := []byte("{}")
+	if !reflect.ValueOf(&outputs).Elem().IsZero() {
+		var err error
+		if ext, err = json.Marshal(outputs); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, 256+len(ext)+2*base64.RawURLEncoding.EncodedLen(len(credID))+size)
+	b = appendB64Member(append(b, '{'), "id", credID)
+	b = appendB64Member(append(b, ','), "rawId", credID)
+	b = append(b, `,"type":"public-key","authenticatorAttachment":"cross-platform","clientExtensionResults":`...)
+	b = append(b, ext...)
+	b = appendResponse(append(b, `,"response":`...))
+	return append(b, '}'), nil
+}
+
+// appendB64Member appends "name":"<v in unpadded base64url>".
+func appendB64Member(b []byte, name string, v []byte) []byte {
+	b = append(append(append(b, '"'), name...), `":"`...)
+	return append(base64.RawURLEncoding.AppendEncode(b, v), '"')
+}
+
+// b64Len is the length of v in unpadded base64url.
+func b64Len(vs ...[]byte) int {
+	n := 0
+	for _, v := range vs {
+		n += base64.RawURLEncoding.EncodedLen(len(v))
+	}
+	return n
 }
 
 // decodeOptions decodes WebAuthn options given either as {"publicKey":

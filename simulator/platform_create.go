@@ -8,10 +8,10 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
@@ -47,15 +47,6 @@ type attestationObject struct {
 	Fmt      string          `cbor:"fmt"`
 	AttStmt  cbor.RawMessage `cbor:"attStmt"`
 	AuthData []byte          `cbor:"authData"`
-}
-
-type attestationResponseJSON struct {
-	ClientDataJSON     string   `json:"clientDataJSON"`
-	AttestationObject  string   `json:"attestationObject"`
-	AuthenticatorData  string   `json:"authenticatorData"`
-	Transports         []string `json:"transports"`
-	PublicKey          string   `json:"publicKey,omitempty"`
-	PublicKeyAlgorithm int      `json:"publicKeyAlgorithm"`
 }
 
 var credProtectLevels = map[protocol.CredentialProtectionPolicy]int{
@@ -214,24 +205,26 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 	if err != nil {
 		return nil, err
 	}
-	transports := []string{"usb"}
-	if slices.Contains(info.Transports, "nfc") {
-		transports = []string{"nfc", "usb"}
+	return attestationCredentialJSON(parsed, outputs, cd.json, attObj, obj.AuthData, slices.Contains(info.Transports, "nfc"))
+}
+
+// attestationCredentialJSON is a registration's PublicKeyCredential JSON
+// (see [marshalCredential]); nfc adds "nfc" to the transports.
+func attestationCredentialJSON(parsed attestedData, outputs protocol.AuthenticationExtensionsClientOutputs, clientDataJSON, attObj, authData []byte, nfc bool) ([]byte, error) {
+	transports := `["usb"]`
+	if nfc {
+		transports = `["nfc","usb"]`
 	}
-	return json.Marshal(credentialJSON{
-		ID:                      b64(parsed.credID),
-		RawID:                   b64(parsed.credID),
-		Type:                    "public-key",
-		AuthenticatorAttachment: "cross-platform",
-		ClientExtensionResults:  outputs,
-		Response: attestationResponseJSON{
-			ClientDataJSON:     b64(cd.json),
-			AttestationObject:  b64(attObj),
-			AuthenticatorData:  b64(obj.AuthData),
-			Transports:         transports,
-			PublicKey:          b64(parsed.spki),
-			PublicKeyAlgorithm: parsed.alg,
-		},
+	return marshalCredential(parsed.credID, outputs, b64Len(clientDataJSON, attObj, authData, parsed.spki), func(b []byte) []byte {
+		b = appendB64Member(append(b, '{'), "clientDataJSON", clientDataJSON)
+		b = appendB64Member(append(b, ','), "attestationObject", attObj)
+		b = appendB64Member(append(b, ','), "authenticatorData", authData)
+		b = append(append(b, `,"transports":`...), transports...)
+		if len(parsed.spki) > 0 {
+			b = appendB64Member(append(b, ','), "publicKey", parsed.spki)
+		}
+		b = strconv.AppendInt(append(b, `,"publicKeyAlgorithm":`...), int64(parsed.alg), 10)
+		return append(b, '}')
 	})
 }
 

@@ -4,20 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/go-webauthn/webauthn/protocol"
 )
-
-type assertionResponseJSON struct {
-	ClientDataJSON    string `json:"clientDataJSON"`
-	AuthenticatorData string `json:"authenticatorData"`
-	Signature         string `json:"signature"`
-	UserHandle        string `json:"userHandle,omitempty"`
-}
 
 // GetAssertion runs navigator.credentials.get() at origin with opts and
 // returns the PublicKeyCredential JSON that go-webauthn's
@@ -160,20 +152,23 @@ func (p *Platform) get(ctx context.Context, origin string, opts protocol.PublicK
 			}
 		}
 	}
-	ar := assertionResponseJSON{
-		ClientDataJSON:    b64(cd.json),
-		AuthenticatorData: b64(resp.AuthData),
-		Signature:         b64(resp.Signature),
-	}
+	var userHandle []byte
 	if resp.User != nil {
-		ar.UserHandle = b64(resp.User.ID)
+		userHandle = resp.User.ID
 	}
-	return json.Marshal(credentialJSON{
-		ID:                      b64(resp.Credential.ID),
-		RawID:                   b64(resp.Credential.ID),
-		Type:                    "public-key",
-		AuthenticatorAttachment: "cross-platform",
-		ClientExtensionResults:  outputs,
-		Response:                ar,
+	return assertionCredentialJSON(resp.Credential.ID, outputs, cd.json, resp.AuthData, resp.Signature, userHandle)
+}
+
+// assertionCredentialJSON is an authentication's PublicKeyCredential JSON
+// (see [marshalCredential]); an empty userHandle is left out.
+func assertionCredentialJSON(credID []byte, outputs protocol.AuthenticationExtensionsClientOutputs, clientDataJSON, authData, sig, userHandle []byte) ([]byte, error) {
+	return marshalCredential(credID, outputs, b64Len(clientDataJSON, authData, sig, userHandle), func(b []byte) []byte {
+		b = appendB64Member(append(b, '{'), "clientDataJSON", clientDataJSON)
+		b = appendB64Member(append(b, ','), "authenticatorData", authData)
+		b = appendB64Member(append(b, ','), "signature", sig)
+		if len(userHandle) > 0 {
+			b = appendB64Member(append(b, ','), "userHandle", userHandle)
+		}
+		return append(b, '}')
 	})
 }

@@ -2,8 +2,10 @@ package simulator
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
+	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -56,5 +58,117 @@ func TestEncodedInfoMatchesFreshEncoding(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The structs the platform's PublicKeyCredential JSON was encoded from
+// with encoding/json before it was appended by hand: the reference the
+// hand-built bytes must equal.
+type refCredentialJSON struct {
+	ID                      string                                         `json:"id"`
+	RawID                   string                                         `json:"rawId"`
+	Type                    string                                         `json:"type"`
+	AuthenticatorAttachment string                                         `json:"authenticatorAttachment"`
+	ClientExtensionResults  protocol.AuthenticationExtensionsClientOutputs `json:"clientExtensionResults"`
+	Response                any                                            `json:"response"`
+}
+
+type refAttestationResponseJSON struct {
+	ClientDataJSON     string   `json:"clientDataJSON"`
+	AttestationObject  string   `json:"attestationObject"`
+	AuthenticatorData  string   `json:"authenticatorData"`
+	Transports         []string `json:"transports"`
+	PublicKey          string   `json:"publicKey,omitempty"`
+	PublicKeyAlgorithm int      `json:"publicKeyAlgorithm"`
+}
+
+type refAssertionResponseJSON struct {
+	ClientDataJSON    string `json:"clientDataJSON"`
+	AuthenticatorData string `json:"authenticatorData"`
+	Signature         string `json:"signature"`
+	UserHandle        string `json:"userHandle,omitempty"`
+}
+
+func refCredential(t *testing.T, credID []byte, outputs protocol.AuthenticationExtensionsClientOutputs, resp any) string {
+	t.Helper()
+	b, err := json.Marshal(refCredentialJSON{
+		ID: b64(credID), RawID: b64(credID), Type: "public-key", AuthenticatorAttachment: "cross-platform",
+		ClientExtensionResults: outputs, Response: resp,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wireOutputs are client extension outputs the platform produces.
+func wireOutputs() map[string]protocol.AuthenticationExtensionsClientOutputs {
+	t, f := true, false
+	return map[string]protocol.AuthenticationExtensionsClientOutputs{
+		"none":       {},
+		"credProps":  {CredProps: &protocol.CredentialPropertiesOutput{RK: &t}},
+		"hmac":       {HMACCreateSecret: &f},
+		"prf":        {PRF: &protocol.PRFOutputs{Enabled: &t}},
+		"appid":      {AppID: &f},
+		"prfResults": {PRF: &protocol.PRFOutputs{Results: &protocol.PRFValues{First: bytes.Repeat([]byte{1}, 32), Second: bytes.Repeat([]byte{2}, 32)}}},
+		"hmacGet":    {HMACGetSecret: &protocol.HMACGetSecretOutputs{Output1: bytes.Repeat([]byte{3}, 32)}},
+	}
+}
+
+// TestCredentialJSONMatchesEncodingJSON checks that the hand-built
+// PublicKeyCredential JSON of both ceremonies is byte for byte what
+// encoding/json gives for the structs it replaced.
+func TestCredentialJSONMatchesEncodingJSON(t *testing.T) {
+	cdj := []byte(`{"type":"webauthn.create","challenge":"AAEC","origin":"https://example.com","crossOrigin":false}`)
+	credID := bytes.Repeat([]byte{0xFB}, 65) // base64url needs - and _
+	authData := bytes.Repeat([]byte{0xFF, 0x3E}, 80)
+	attObj := []byte{0xA3, 0x63, 0x66, 0x6D, 0x74, 0x64, 0x6E, 0x6F, 0x6E, 0x65}
+	spki := append(bytes.Clone(spkiP256Prefix), bytes.Repeat([]byte{4}, 65)...)
+	for name, outputs := range wireOutputs() {
+		for _, c := range []struct {
+			name   string
+			parsed attestedData
+			nfc    bool
+		}{
+			{"ES256 usb", attestedData{credID: credID, alg: coseES256, spki: spki}, false},
+			{"EdDSA nfc", attestedData{credID: credID[:1], alg: coseEdDSA, spki: spki[:44]}, true},
+			{"no public key", attestedData{credID: credID, alg: -257}, true},
+		} {
+			t.Run("create/"+name+"/"+c.name, func(t *testing.T) {
+				transports := []string{"usb"}
+				if c.nfc {
+					transports = []string{"nfc", "usb"}
+				}
+				want := refCredential(t, c.parsed.credID, outputs, refAttestationResponseJSON{
+					ClientDataJSON: b64(cdj), AttestationObject: b64(attObj), AuthenticatorData: b64(authData),
+					Transports: transports, PublicKey: b64(c.parsed.spki), PublicKeyAlgorithm: c.parsed.alg,
+				})
+				got, err := attestationCredentialJSON(c.parsed, outputs, cdj, attObj, authData, c.nfc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, string(got)); diff != "" {
+					t.Errorf("(-encoding/json +hand-built):\n%s", diff)
+				}
+			})
+		}
+		for _, uh := range []struct {
+			name string
+			id   []byte
+		}{{"no user", nil}, {"empty user", []byte{}}, {"user", []byte("user-7\xfe\xff")}} {
+			t.Run("get/"+name+"/"+uh.name, func(t *testing.T) {
+				sig := bytes.Repeat([]byte{0x30, 0xFC}, 36)
+				want := refCredential(t, credID, outputs, refAssertionResponseJSON{
+					ClientDataJSON: b64(cdj), AuthenticatorData: b64(authData[:37]), Signature: b64(sig), UserHandle: b64(uh.id),
+				})
+				got, err := assertionCredentialJSON(credID, outputs, cdj, authData[:37], sig, uh.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, string(got)); diff != "" {
+					t.Errorf("(-encoding/json +hand-built):\n%s", diff)
+				}
+			})
+		}
 	}
 }
