@@ -204,6 +204,14 @@ func (p *Platform) transmit(ctx context.Context, apdu []byte) ([]byte, uint16, e
 		if out == nil && sw&0xFF00 != swMoreDataBase {
 			return data, sw, nil // the whole response: no copy
 		}
+		if out == nil {
+			// 61xx: xx more bytes to come, 00 for 256 or more.
+			more := int(byte(sw))
+			if more == 0 {
+				more = 256
+			}
+			out = make([]byte, 0, len(data)+more)
+		}
 		out = append(out, data...)
 		if sw&0xFF00 != swMoreDataBase {
 			return out, sw, nil

@@ -80,7 +80,7 @@ func (p *Platform) create(ctx context.Context, origin string, opts protocol.Publ
 	if err != nil {
 		return nil, err
 	}
-	var params []credParam
+	params := make([]credParam, 0, len(opts.Parameters))
 	for _, cp := range opts.Parameters {
 		if cp.Type == protocol.PublicKeyCredentialType {
 			params = append(params, credParam{Alg: int(cp.Algorithm), Type: "public-key"})
