@@ -69,8 +69,11 @@ func (a *fidoApplet) clientPIN(params []byte) []byte {
 		if err != nil {
 			return statusOnly(ctapOther)
 		}
-		ck := coseFromECDH(ka.PublicKey())
-		return encodeCTAP(clientPINResponse{KeyAgreement: &ck})
+		if a.kaResp.ka != ka {
+			ck := coseFromECDH(ka.PublicKey())
+			a.kaResp = kaResp{ka: ka, resp: encodeCTAP(clientPINResponse{KeyAgreement: &ck})}
+		}
+		return a.kaResp.resp
 	case pinSetPIN:
 		return statusOnly(a.setPIN(proto, &req))
 	case pinChangePIN:
@@ -117,7 +120,17 @@ func (a *fidoApplet) keyAgreement() (*ecdh.PrivateKey, error) {
 // getKeyAgreement makes a new one) and the memoized shared secret.
 func (a *fidoApplet) dropKeyAgreement() {
 	a.ka = nil
+	a.kaResp = kaResp{}
 	a.kaMemo.drop()
+}
+
+// kaResp is a simulator optimisation, not key behaviour: the encoded
+// getKeyAgreement answer (status byte and CBOR) for the key agreement key
+// ka. The answer is a function of the key alone, and a platform asks for
+// it at every PIN/UV auth protocol session; a new key encodes it again.
+type kaResp struct {
+	ka   *ecdh.PrivateKey
+	resp []byte
 }
 
 // kaMemo is a simulator optimisation, not key behaviour: the shared secret

@@ -107,6 +107,7 @@ type fidoApplet struct {
 	authBlocked bool // a power cycle is required
 	ka          *ecdh.PrivateKey
 	kaMemo      kaMemo // the shared secret with the last platform key seen
+	kaResp      kaResp // the encoded getKeyAgreement answer
 	infoCache   infoCache
 	token       []byte
 	tokenProto  int // the PIN/UV auth protocol the token was issued under
@@ -244,7 +245,9 @@ func (a *fidoApplet) resetToken() {
 	a.tokenUntil = time.Time{}
 }
 
-// ctap runs one CTAP2 command: command byte ‖ CBOR → status ‖ CBOR.
+// ctap runs one CTAP2 command: command byte ‖ CBOR → status ‖ CBOR. The
+// answer may be bytes the applet keeps (the encoded getInfo and
+// getKeyAgreement): callers must not modify it.
 func (a *fidoApplet) ctap(req []byte) []byte {
 	if len(req) == 0 {
 		return []byte{ctapInvalidLength}

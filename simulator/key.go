@@ -354,11 +354,9 @@ func (k *Key) CTAP(req []byte) ([]byte, error) {
 		// offered.
 		return []byte{ctapInvalidCommand}, nil
 	}
-	resp := k.fido.ctap(req)
-	if len(req) > 0 && req[0] == cmdGetInfo {
-		resp = bytes.Clone(resp) // the applet keeps the encoded getInfo
-	}
-	return resp, nil
+	// A copy: the applet keeps some answers it returns (getInfo,
+	// getKeyAgreement) to give them again.
+	return bytes.Clone(k.fido.ctap(req)), nil
 }
 
 // PowerCycle powers the key off and on again, as pulling it out and

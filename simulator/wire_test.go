@@ -172,3 +172,38 @@ func TestCredentialJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyAgreementAnswerMatchesFreshEncoding checks that the kept
+// getKeyAgreement answer is what encoding the applet's current key afresh
+// gives, across the key changing at power-up, and that Key.CTAP hands out
+// a copy.
+func TestKeyAgreementAnswerMatchesFreshEncoding(t *testing.T) {
+	k := newTestKey(t)
+	for _, proto := range []int{1, 2} {
+		params, err := ctapEnc.Marshal(clientPINRequest{Protocol: &proto, SubCommand: intp(pinGetKeyAgreement)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := append([]byte{cmdClientPIN}, params...)
+		var prev []byte
+		for i := range 3 {
+			for range 2 { // the second answer comes from what the applet kept
+				got, err := k.CTAP(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ck := coseFromECDH(k.fido.ka.PublicKey())
+				want := encodeCTAP(clientPINResponse{KeyAgreement: &ck})
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("protocol %d, power-up %d: getKeyAgreement differs from a fresh encoding (-want +got):\n%s", proto, i, diff)
+				}
+				if i > 0 && bytes.Equal(got, prev) {
+					t.Fatalf("protocol %d, power-up %d: the same key after a power cycle", proto, i)
+				}
+				clear(got) // must not reach the applet's copy
+			}
+			prev = bytes.Clone(k.fido.kaResp.resp)
+			k.PowerCycle()
+		}
+	}
+}
