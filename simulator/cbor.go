@@ -9,8 +9,8 @@ import (
 // ctapEnc encodes with CTAP2 canonical CBOR (CTAP 2.1 §8): definite
 // lengths, no tags, shortest integers, map keys sorted by major type,
 // then length, then bytes.
-var ctapEnc = func() cbor.EncMode {
-	em, err := cbor.CTAP2EncOptions().EncMode()
+var ctapEnc = func() cbor.UserBufferEncMode {
+	em, err := cbor.CTAP2EncOptions().UserBufferEncMode()
 	if err != nil {
 		panic(err) // constant options; fails only if the library changes
 	}

@@ -50,6 +50,7 @@ type Platform struct {
 	kaCache     [2]platformKA // PIN/UV auth protocols 1 and 2
 	derivations int           // ECDH key agreements run (for tests)
 	info        infoMemo
+	reqBuf      bytes.Buffer // CTAP requests are encoded here
 }
 
 // infoMemo is the last authenticatorGetInfo response the platform decoded:
@@ -235,7 +236,7 @@ func (p *Platform) selectFIDO(ctx context.Context) error {
 }
 
 // ctap sends one CTAP2 command in NFCCTAP_MSG APDUs (chained in blocks of
-// 250 bytes) and decodes the response into resp (which may be nil).
+// ctapBlock bytes) and decodes the response into resp (which may be nil).
 func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
 	data, err := p.ctapRaw(ctx, cmd, req)
 	if err != nil || resp == nil || len(data) == 0 {
@@ -247,31 +248,66 @@ func (p *Platform) ctap(ctx context.Context, cmd byte, req, resp any) error {
 	return nil
 }
 
-// ctapRaw is ctap returning the response's CBOR undecoded (empty for a
-// status-only response).
-func (p *Platform) ctapRaw(ctx context.Context, cmd byte, req any) ([]byte, error) {
-	var b []byte
+// ctapBlock is the size of the blocks a long CTAP message is chained in.
+const ctapBlock = 250
+
+// ctapHeader is the room encodeCTAPMessage leaves in front of the
+// message: CLA INS P1 P2 Lc of a short APDU.
+const ctapHeader = 5
+
+// encodeCTAPMessage encodes cmd and req (nil: none) as an NFCCTAP_MSG
+// message (command byte, then the CBOR parameters) into buf, after
+// ctapHeader bytes left for shortCTAPAPDU to fill, and returns buf's
+// bytes.
+func encodeCTAPMessage(buf *bytes.Buffer, cmd byte, req any) ([]byte, error) {
+	buf.Reset()
+	var head [ctapHeader + 1]byte
+	head[ctapHeader] = cmd
+	buf.Write(head[:])
 	if req != nil {
-		var err error
-		if b, err = ctapEnc.Marshal(req); err != nil {
+		if err := ctapEnc.MarshalToBuffer(req, buf); err != nil {
 			return nil, fmt.Errorf("encode CTAP request: %w", err)
 		}
 	}
-	msg := make([]byte, 1, 1+len(b))
-	msg[0] = cmd
-	msg = append(msg, b...)
-	const block = 250
-	for len(msg) > block {
-		_, sw, err := p.transmit(ctx, encodeAPDU(0x80|claChain, insNFCCTAPMsg, 0x80, 0x00, msg[:block], 0))
-		if err != nil {
-			return nil, err
-		}
-		if sw != swOK {
-			return nil, &CardError{SW: sw}
-		}
-		msg = msg[block:]
+	return buf.Bytes(), nil
+}
+
+// shortCTAPAPDU turns encodeCTAPMessage's buffer, whose message is at
+// most ctapBlock bytes, into the one NFCCTAP_MSG APDU that carries it, in
+// place: the bytes encodeAPDU(0x80, insNFCCTAPMsg, 0x80, 0x00, msg, 256)
+// gives.
+func shortCTAPAPDU(b []byte) []byte {
+	b[0], b[1], b[2], b[3], b[4] = 0x80, insNFCCTAPMsg, 0x80, 0x00, byte(len(b)-ctapHeader)
+	return append(b, 0x00) // Le: 256
+}
+
+// ctapRaw is ctap returning the response's CBOR undecoded (empty for a
+// status-only response).
+func (p *Platform) ctapRaw(ctx context.Context, cmd byte, req any) ([]byte, error) {
+	// The platform's request buffer: ctapRaw runs under the key's
+	// transaction lock, and the key keeps no reference to a command APDU.
+	b, err := encodeCTAPMessage(&p.reqBuf, cmd, req)
+	defer clear(b[:cap(b)]) // PIN/UV auth parameters, encrypted PIN hashes
+	if err != nil {
+		return nil, err
 	}
-	data, sw, err := p.transmit(ctx, encodeAPDU(0x80, insNFCCTAPMsg, 0x80, 0x00, msg, 256))
+	var apdu []byte
+	if msg := b[ctapHeader:]; len(msg) <= ctapBlock {
+		apdu = shortCTAPAPDU(b)
+	} else {
+		for len(msg) > ctapBlock {
+			_, sw, err := p.transmit(ctx, encodeAPDU(0x80|claChain, insNFCCTAPMsg, 0x80, 0x00, msg[:ctapBlock], 0))
+			if err != nil {
+				return nil, err
+			}
+			if sw != swOK {
+				return nil, &CardError{SW: sw}
+			}
+			msg = msg[ctapBlock:]
+		}
+		apdu = encodeAPDU(0x80, insNFCCTAPMsg, 0x80, 0x00, msg, 256)
+	}
+	data, sw, err := p.transmit(ctx, apdu)
 	if err != nil {
 		return nil, err
 	}

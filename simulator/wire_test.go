@@ -207,3 +207,56 @@ func TestKeyAgreementAnswerMatchesFreshEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestCTAPMessageAPDUs checks that the platform's one-buffer encoding of a
+// CTAP message gives the bytes of encoding the parameters and then
+// building the message and its APDU: the short APDU for messages up to a
+// block, the message itself for longer ones (chained by encodeAPDU).
+func TestCTAPMessageAPDUs(t *testing.T) {
+	two := 2
+	rpID := "example.com"
+	var buf bytes.Buffer // one buffer for all, as in a Platform
+	for _, c := range []struct {
+		name string
+		cmd  byte
+		req  any
+		size int // the message's length, when the case is about it
+	}{
+		{"getInfo", cmdGetInfo, nil, 1},
+		{"getKeyAgreement", cmdClientPIN, clientPINRequest{Protocol: &two, SubCommand: intp(pinGetKeyAgreement)}, 0},
+		{"getToken", cmdClientPIN, clientPINRequest{Protocol: &two, SubCommand: intp(pinGetTokenWithPerms), PinHashEnc: make([]byte, 32), Permissions: intp(1), RPID: &rpID}, 0},
+		{"250 bytes", cmdGetAssertion, getAssertionRequest{RPID: &rpID, ClientDataHash: make([]byte, 232)}, 250},
+		{"251 bytes", cmdGetAssertion, getAssertionRequest{RPID: &rpID, ClientDataHash: make([]byte, 233)}, 251},
+		{"chained", cmdGetAssertion, getAssertionRequest{RPID: &rpID, ClientDataHash: make([]byte, 580)}, 0},
+		{"over 512", cmdGetAssertion, getAssertionRequest{RPID: &rpID, ClientDataHash: make([]byte, 2000)}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			buf.WriteString("left from the last request") // must not reach the next
+			msg := []byte{c.cmd}
+			if c.req != nil {
+				params, err := ctapEnc.Marshal(c.req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg = append(msg, params...)
+			}
+			if c.size != 0 && len(msg) != c.size {
+				t.Fatalf("message of %d bytes, want %d", len(msg), c.size)
+			}
+			b, err := encodeCTAPMessage(&buf, c.cmd, c.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(msg, b[ctapHeader:]); diff != "" {
+				t.Fatalf("message (-two steps +one buffer):\n%s", diff)
+			}
+			if len(msg) > ctapBlock {
+				return // chained from the message by encodeAPDU
+			}
+			want := encodeAPDU(0x80, insNFCCTAPMsg, 0x80, 0x00, msg, 256)
+			if diff := cmp.Diff(want, shortCTAPAPDU(b)); diff != "" {
+				t.Errorf("APDU (-encodeAPDU +in place):\n%s", diff)
+			}
+		})
+	}
+}
