@@ -178,7 +178,7 @@ func (a *fidoApplet) wipe() error {
 	a.resident = nil
 	a.consecutive = 0
 	a.authBlocked = false
-	a.kaMemo.drop()
+	a.dropKeyAgreement() // a new key agreement key: it changes at power-up and at reset (CTAP 2.1 §6.5.4)
 	a.resetToken()
 	a.next = nil
 	a.cmRPs, a.cmCreds = nil, nil

@@ -261,6 +261,10 @@ const ctapHeader = 5
 // bytes.
 func encodeCTAPMessage(buf *bytes.Buffer, cmd byte, req any) ([]byte, error) {
 	buf.Reset()
+	// Room for the largest message the key takes and the short APDU's Le:
+	// neither the encoder nor shortCTAPAPDU then moves the request to an
+	// array that ctapRaw does not clear.
+	buf.Grow(ctapHeader + 1 + fidoMaxMsgSize + 1)
 	var head [ctapHeader + 1]byte
 	head[ctapHeader] = cmd
 	buf.Write(head[:])
@@ -286,8 +290,16 @@ func shortCTAPAPDU(b []byte) []byte {
 func (p *Platform) ctapRaw(ctx context.Context, cmd byte, req any) ([]byte, error) {
 	// The platform's request buffer: ctapRaw runs under the key's
 	// transaction lock, and the key keeps no reference to a command APDU.
+	// The request holds PIN/UV auth parameters and encrypted PIN hashes:
+	// the buffer's whole array is cleared when the command ends (a request
+	// too large for the key, which encodeCTAPMessage's room does not
+	// hold, may leave a copy in an array the encoder grew), and so is
+	// every APDU of a chained request.
+	defer func() {
+		all := p.reqBuf.Bytes()
+		clear(all[:cap(all)])
+	}()
 	b, err := encodeCTAPMessage(&p.reqBuf, cmd, req)
-	defer clear(b[:cap(b)]) // PIN/UV auth parameters, encrypted PIN hashes
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +308,9 @@ func (p *Platform) ctapRaw(ctx context.Context, cmd byte, req any) ([]byte, erro
 		apdu = shortCTAPAPDU(b)
 	} else {
 		for len(msg) > ctapBlock {
-			_, sw, err := p.transmit(ctx, encodeAPDU(0x80|claChain, insNFCCTAPMsg, 0x80, 0x00, msg[:ctapBlock], 0))
+			block := encodeAPDU(0x80|claChain, insNFCCTAPMsg, 0x80, 0x00, msg[:ctapBlock], 0)
+			_, sw, err := p.transmit(ctx, block)
+			clear(block)
 			if err != nil {
 				return nil, err
 			}
@@ -306,6 +320,7 @@ func (p *Platform) ctapRaw(ctx context.Context, cmd byte, req any) ([]byte, erro
 			msg = msg[ctapBlock:]
 		}
 		apdu = encodeAPDU(0x80, insNFCCTAPMsg, 0x80, 0x00, msg, 256)
+		defer clear(apdu)
 	}
 	data, sw, err := p.transmit(ctx, apdu)
 	if err != nil {

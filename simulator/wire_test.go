@@ -205,6 +205,41 @@ func TestKeyAgreementAnswerMatchesFreshEncoding(t *testing.T) {
 			prev = bytes.Clone(k.fido.kaResp.resp)
 			k.PowerCycle()
 		}
+		// authenticatorReset makes a new key agreement key too.
+		before, err := k.CTAP(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := k.CTAP([]byte{cmdReset}); err != nil || !bytes.Equal(resp, []byte{0}) {
+			t.Fatalf("reset = %x, %v", resp, err)
+		}
+		after, err := k.CTAP(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(before, after) {
+			t.Errorf("protocol %d: the same key agreement key after authenticatorReset", proto)
+		}
+	}
+}
+
+// TestRequestBufferCleared: after a command the platform's request buffer
+// holds nothing of the request (PIN/UV auth parameters, encrypted PIN
+// hashes), in the whole of its array: the room encodeCTAPMessage makes
+// keeps the encoder and the short APDU's Le from moving the request to
+// another array.
+func TestRequestBufferCleared(t *testing.T) {
+	k := newTestKey(t)
+	p := NewPlatform(k)
+	if err := p.SetPIN(t.Context(), "123456"); err != nil {
+		t.Fatal(err)
+	}
+	all := p.reqBuf.Bytes()
+	if cap(all) < ctapHeader+1+fidoMaxMsgSize+1 {
+		t.Fatalf("request buffer's capacity %d, want room for the largest message", cap(all))
+	}
+	if i := bytes.IndexFunc(all[:cap(all)], func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Errorf("request buffer not cleared after setPIN: byte %d of %d is set", i, cap(all))
 	}
 }
 
