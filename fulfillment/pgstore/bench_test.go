@@ -26,9 +26,9 @@ func BenchmarkPut(b *testing.B) {
 	}
 	b.Cleanup(func() { s.Close() })
 	ctx := b.Context()
-	// Each run of a sub-benchmark (once at b.N = 1, again for each
-	// -count) writes records of its own: the schema outlives them, and a
-	// record written again from version 0 would be a version conflict.
+	// Each run of a sub-benchmark (one per -count) writes records of its
+	// own: the schema outlives them, and a record written again from
+	// version 0 would be a version conflict.
 	var runs atomic.Int64
 	id := func(kind string) string { return fmt.Sprintf("00ubench-%s-%d", kind, runs.Add(1)) }
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
