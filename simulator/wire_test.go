@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unsafe"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/google/go-cmp/cmp"
@@ -46,6 +47,11 @@ func TestEncodedInfoMatchesFreshEncoding(t *testing.T) {
 				}
 				if s.name != "again" && s.name != "initial" && bytes.Equal(got, prev) {
 					t.Errorf("%s: getInfo unchanged after a change of its state", s.name)
+				}
+				// The memo is what is answered while the state stays: the
+				// same array, not an encoding made again.
+				if again := a.encodedInfo(); unsafe.SliceData(again) != unsafe.SliceData(got) {
+					t.Errorf("%s: getInfo encoded again with its state unchanged", s.name)
 				}
 				prev = bytes.Clone(got)
 				resp, err := k.CTAP([]byte{cmdGetInfo})
@@ -185,7 +191,7 @@ func TestKeyAgreementAnswerMatchesFreshEncoding(t *testing.T) {
 			t.Fatal(err)
 		}
 		req := append([]byte{cmdClientPIN}, params...)
-		var prev []byte
+		var prev, prevKept []byte
 		for i := range 3 {
 			for range 2 { // the second answer comes from what the applet kept
 				got, err := k.CTAP(req)
@@ -201,7 +207,12 @@ func TestKeyAgreementAnswerMatchesFreshEncoding(t *testing.T) {
 					t.Fatalf("protocol %d, power-up %d: the same key after a power cycle", proto, i)
 				}
 				clear(got) // must not reach the applet's copy
+				if kept := k.fido.kaResp.resp; len(kept) == 0 || (prevKept != nil && unsafe.SliceData(kept) != unsafe.SliceData(prevKept)) {
+					t.Fatalf("protocol %d, power-up %d: getKeyAgreement encoded again for the same key", proto, i)
+				}
+				prevKept = k.fido.kaResp.resp
 			}
+			prevKept = nil
 			prev = bytes.Clone(k.fido.kaResp.resp)
 			k.PowerCycle()
 		}
