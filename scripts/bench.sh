@@ -14,6 +14,12 @@
 # if needed, as root) and stops it when it ends. PG=0 runs only the memory and SQLite
 # cases of BenchmarkOrderBatchInstances.
 #
+# With valgrind installed (INSTR=0 skips it), it also counts the user-space
+# instructions of the lifecycle, its floor and the peer ceremonies under
+# callgrind, INSTR_COUNT times (default 2; about a minute a time):
+# go run ./internal/benchmarks/cmd/instructions. The counts do not depend on
+# the machine's load (BENCHMARKS.md, "Instructions").
+#
 # Two long runs are off by default (the default run above already takes
 # about 15 minutes on 2 idle cores: 902 s on 2026-12-06, two-process runs
 # included; 20-25 beside other work, whose load also skews the ratios):
@@ -40,6 +46,8 @@ INSTANCES_COUNT=${INSTANCES_COUNT:-3}
 PG=${PG:-1}
 MEM100K_ENROLLED=${MEM100K_ENROLLED:-0}
 SYNCSCALE=${SYNCSCALE:-0}
+INSTR=${INSTR:-1}
+INSTR_COUNT=${INSTR_COUNT:-2}
 PKG=./internal/benchmarks/
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 START=$(date +%s) # for the run's wall time (POSIX sh has no $SECONDS)
@@ -86,6 +94,14 @@ else
 	bench '^BenchmarkOrderBatchInstances$/^(memory|sqlite)-' 1x "$INSTANCES_COUNT"
 fi
 
+if [ "$INSTR" = 1 ]; then
+	if command -v valgrind >/dev/null 2>&1; then
+		go run ./internal/benchmarks/cmd/instructions -count "$INSTR_COUNT" | tee -a "$OUT/bench.txt"
+	else
+		echo "bench.sh: valgrind not installed; no instruction counts (apt-get install valgrind, or INSTR=0)" >&2
+	fi
+fi
+
 if grep -q -e '^--- FAIL' -e '^FAIL' "$OUT/bench.txt"; then
 	echo "bench.sh: a benchmark failed; BENCHMARKS.md left unchanged" >&2
 	exit 1
@@ -108,7 +124,7 @@ if [ "$MEM100K_ENROLLED" = 1 ]; then
 fi
 
 {
-	echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/bench.sh (COUNT=$COUNT, RATE60_COUNT=$RATE60_COUNT, INSTANCES_COUNT=$INSTANCES_COUNT, PG=$PG) at $REV on $(go env GOOS)/$(go env GOARCH), $(getconf _NPROCESSORS_ONLN) CPUs, $(go version | cut -d' ' -f3), $(( $(date +%s) - START )) s of wall time; load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
+	echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/bench.sh (COUNT=$COUNT, RATE60_COUNT=$RATE60_COUNT, INSTANCES_COUNT=$INSTANCES_COUNT, PG=$PG, INSTR=$INSTR) at $REV on $(go env GOOS)/$(go env GOARCH), $(getconf _NPROCESSORS_ONLN) CPUs, $(go version | cut -d' ' -f3), $(( $(date +%s) - START )) s of wall time; load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)."
 	echo
 	go run ./internal/benchmarks/cmd/benchtable "$@" "$OUT/bench.txt"
 } >"$OUT/table.md"

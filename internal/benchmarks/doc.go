@@ -10,7 +10,9 @@
 // PREENROLL_POSTGRES_URL, which scripts/bench.sh provides), a Sync pass
 // with 10,000 keys in flight (BenchmarkSyncScale), counting records by
 // status (BenchmarkCountByStatus) and one SQLite store write, a step or
-// bookkeeping (BenchmarkSQLitePut).
+// bookkeeping (BenchmarkSQLitePut). cmd/instructions counts the
+// instructions of the lifecycle, its floor and the peer ceremonies under
+// valgrind's callgrind, a measure the machine's load does not move.
 //
 // Everything is in _test.go files; the package itself is empty. Run
 // scripts/bench.sh from the repository root to regenerate the table in

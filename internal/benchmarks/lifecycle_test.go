@@ -62,7 +62,18 @@ func TestLifecycleExchanges(t *testing.T) {
 // loopback HTTP: order → enroll → shipment → factory → activate →
 // send-pin → PIN change and sign-in → Active.
 func BenchmarkLifecycle(b *testing.B) {
-	w := newWorld(b, worldOptions{})
+	lifecycle(b, worldOptions{})
+}
+
+// BenchmarkLifecycleSQLite is BenchmarkLifecycle with the Service on
+// fulfillment's SQLite store, as BenchmarkLifecycleVsFloorSQLite (for
+// cmd/instructions, which counts each side on its own).
+func BenchmarkLifecycleSQLite(b *testing.B) {
+	lifecycle(b, worldOptions{store: sqliteStore(b)()})
+}
+
+func lifecycle(b *testing.B, o worldOptions) {
+	w := newWorld(b, o)
 	ctx := b.Context()
 	w.lifecycle(ctx, w.addUsers(1)) // warm up: connections, key caches
 	for b.Loop() {

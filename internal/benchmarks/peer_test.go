@@ -258,6 +258,15 @@ func BenchmarkPeerRatioFreshKeyAgreement(b *testing.B) {
 	peerRatio(b, newPeerRP(b, protocol.PreferNoAttestation), newOurs(b, simulator.WithFreshKeyAgreement()), f.run)
 }
 
+// BenchmarkFreshFloor is the floor of BenchmarkPeerRatioFreshKeyAgreement
+// on its own (for cmd/instructions, which counts each side on its own).
+func BenchmarkFreshFloor(b *testing.B) {
+	f := newFreshFloor(b)
+	for b.Loop() {
+		f.run(b)
+	}
+}
+
 // peerRatio alternates ours and theirs (and floor, when not nil) and
 // reports the ratios of their thread CPU times.
 func peerRatio(b *testing.B, rp *gowebauthn.WebAuthn, o *ours, floor ...func(testing.TB)) {

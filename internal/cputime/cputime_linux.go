@@ -16,6 +16,17 @@ func Thread() time.Duration {
 	return rusage(rusageThread)
 }
 
+// ProcessSplit returns Process's two parts: the CPU time the process has
+// used in user space and in the kernel (system calls: loopback sockets,
+// fsync, futex wake-ups of the Go scheduler).
+func ProcessSplit() (user, system time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
 func rusage(who int) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(who, &ru); err != nil {

@@ -21,6 +21,9 @@ func TestMonotonic(t *testing.T) {
 	if p1 <= 0 {
 		t.Errorf("process CPU time %v after work, want > 0", p1)
 	}
+	if u, s := ProcessSplit(); u < 0 || s < 0 || u+s < p1 {
+		t.Errorf("ProcessSplit() = %v + %v, want parts of at least Process's %v", u, s, p1)
+	}
 	if runtime.GOOS == "linux" && t1 > p1 { // elsewhere both are wall time
 		t.Errorf("thread CPU time %v exceeds the process's %v", t1, p1)
 	}

@@ -14,6 +14,8 @@ BenchmarkPeerRatio-2   	     400	   4000000 ns/op	       900 ours-cpu-µs/op	   
 --- FAIL: BenchmarkSomething
 BenchmarkLifecycleVsFloor-2   	      30	  24791083 ns/op	      6642 floor-cpu-µs/op	     16543 life-cpu-µs/op	         3.5 life/floor
 PASS
+BenchmarkInstructions/lifecycle 	10	117500000 instr/op	1.1893 life/floor
+BenchmarkInstructions/peer-ours-fresh 	100	6230000 instr/op	1.4763 ours/theirs	1.2050 ours/floor
 `
 
 func TestParseAndMedian(t *testing.T) {
@@ -50,10 +52,15 @@ func TestTargets(t *testing.T) {
 		"| 3.50× | 1 | ≤ 1.30× | **missed** |",
 		"| not run | 0 | ≥ 0.900 | — |",
 		"| 613 MiB | 1 | ≤ 1024 MiB | met |",
+		"| 1.189× | 1 | ≤ 1.300× | within (diagnostic) |",
+		"| 1.476× | 1 | ≤ 1.000× | beyond (diagnostic) |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("targets table lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "Service on SQLite, user-space instructions") {
+		t.Errorf("targets table has a diagnostic row of a benchmark not run:\n%s", out)
 	}
 }
 
