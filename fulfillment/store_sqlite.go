@@ -36,7 +36,8 @@ type SQLiteStore struct {
 	mu    sync.Mutex
 	stmts map[stmtKey]*sql.Stmt // prepared once per handle and query text (see stmt)
 
-	seen seenLens // history lengths of records as last read or written: Put's first guess
+	seen    seenLens       // history lengths of records as last read or written: Put's first guess
+	decoded decodedRecords // records as last read, with their JSON: a read of the same JSON decodes nothing
 
 	link func(oldname, newname string) error // Backup's os.Link; a test plays a file system without hard links
 }
@@ -81,6 +82,66 @@ func (l *seenLens) bookkeeping(r Record) bool {
 	defer l.mu.Unlock()
 	v, ok := l.m[r.UserID]
 	return ok && v.version == r.Version && v.historyLen == len(r.History)
+}
+
+// decodedRecords remembers, for the records this store recently read,
+// the JSON document of each as it is stored (the row's data column) and
+// the record decoded from it, so that reading the same document again
+// costs a comparison and a copy rather than a decode: a Sync pass Gets
+// each record ListDue has just returned, and a console or a status check
+// reads again what a listing read. Only a document equal to the
+// remembered one byte for byte is taken from it, so it never returns
+// other than what the document read decodes to, whatever another process
+// wrote meanwhile. Put does not remember what it writes: the record it is
+// given need not be what its JSON decodes to (its times' locations and
+// monotonic clock readings, for one). It is cleared when it holds
+// maxDecoded records, which bounds its memory (a few kilobytes a record:
+// its JSON and its decoded copy).
+type decodedRecords struct {
+	mu sync.Mutex
+	m  map[string]decodedRecord
+}
+
+// decodedRecord is a record's JSON document as stored and the record
+// decoded from it (its Version unset). The record is never handed out,
+// only copies of it ([Record.clone]).
+type decodedRecord struct {
+	data string
+	rec  Record
+}
+
+// maxDecoded bounds decodedRecords: two of a Sync pass's pages (syncPage).
+const maxDecoded = 2 * syncPage
+
+// decode returns the record of userID stored as data at version, as
+// decodeRecord does, without decoding data if it is the document last
+// remembered for userID.
+func (d *decodedRecords) decode(userID, data string, version int64) (Record, error) {
+	d.mu.Lock()
+	e, ok := d.m[userID]
+	d.mu.Unlock()
+	if ok && e.data == data {
+		r := e.rec.clone()
+		r.Version = version
+		return r, nil
+	}
+	r, err := decodeRecord(userID, data, version)
+	if err != nil {
+		return Record{}, err
+	}
+	d.remember(data, r.clone())
+	return r, nil
+}
+
+// remember keeps r, which the caller no longer uses, as the record the
+// document data decodes to.
+func (d *decodedRecords) remember(data string, r Record) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil || len(d.m) >= maxDecoded {
+		d.m = make(map[string]decodedRecord)
+	}
+	d.m[r.UserID] = decodedRecord{data, r}
 }
 
 // stmtKey names a prepared statement: its query text on one of the two
@@ -174,7 +235,7 @@ func backfillDue(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	recs, err := scanRecords(rows, "read records") // all first: the rows hold the connection
+	recs, err := scanRecords(rows, "read records", decodeRecord) // all first: the rows hold the connection
 	if err != nil {
 		return err
 	}
@@ -561,7 +622,7 @@ func (s *SQLiteStore) Get(ctx context.Context, userID string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("fulfillment: sqlite: get %q: %w", userID, err)
 	}
-	r, err := decodeRecord(userID, data, version)
+	r, err := s.decoded.decode(userID, data, version)
 	if err == nil {
 		s.seen.note(r)
 	}
@@ -702,7 +763,7 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: list: %w", err)
 	}
-	recs, err := scanRecords(rows, "list")
+	recs, err := scanRecords(rows, "list", s.decoded.decode)
 	s.seen.note(recs...)
 	return recs, err
 }
@@ -723,7 +784,7 @@ func (s *SQLiteStore) ListDue(ctx context.Context, q DueQuery) ([]Record, error)
 	if err != nil {
 		return nil, fmt.Errorf("fulfillment: sqlite: list due: %w", err)
 	}
-	recs, err := scanRecords(rows, "list due")
+	recs, err := scanRecords(rows, "list due", s.decoded.decode)
 	s.seen.note(recs...)
 	return recs, err
 }
@@ -737,9 +798,10 @@ func (s *SQLiteStore) CountNotDue(ctx context.Context, now time.Time) (int, erro
 	return n, nil
 }
 
-// scanRecords decodes the rows (user_id, data, version) of a query and
-// closes them; what names the query in errors.
-func scanRecords(rows *sql.Rows, what string) ([]Record, error) {
+// scanRecords decodes the rows (user_id, data, version) of a query with
+// decode (decodeRecord, or a store's decodedRecords.decode) and closes
+// them; what names the query in errors.
+func scanRecords(rows *sql.Rows, what string, decode func(userID, data string, version int64) (Record, error)) ([]Record, error) {
 	defer rows.Close()
 	var out []Record
 	for rows.Next() {
@@ -748,7 +810,7 @@ func scanRecords(rows *sql.Rows, what string) ([]Record, error) {
 		if err := rows.Scan(&userID, &data, &version); err != nil {
 			return nil, fmt.Errorf("fulfillment: sqlite: %s: %w", what, err)
 		}
-		r, err := decodeRecord(userID, data, version)
+		r, err := decode(userID, data, version)
 		if err != nil {
 			return nil, err
 		}
