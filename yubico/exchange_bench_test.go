@@ -1,7 +1,9 @@
 package yubico_test
 
 import (
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/preenroll/preenroll/internal/testhttp"
 	"github.com/preenroll/preenroll/yubico"
@@ -9,15 +11,20 @@ import (
 )
 
 // BenchmarkExchange measures one HTTP exchange through the production
-// client and the fake Yubico over loopback: GET /v1/shipments_exact/{id}
-// ("get-shipment", the shape of the lifecycle's shipment reads) and
-// GET /.well-known/yubico-transport-keys.jwks ("transport-keys"). cpu-ns/op
-// is the process's CPU time (client, server and garbage collector) per
-// exchange, which a machine shared with other work does not inflate as it
-// does ns/op.
+// client and the fake Yubico over loopback, with an http.Client as
+// NewClient's default and fulfillmenttest's (30 s timeout, keep-alive
+// transport): GET /v1/shipments_exact/{id} ("get-shipment/ours", the
+// shape of the lifecycle's shipment reads) and GET
+// /.well-known/yubico-transport-keys.jwks ("transport-keys/ours"), each
+// followed by bare net/http's exchange of a body of the same size
+// ("…/net-http", see testhttp.Floor). cpu-ns/op is the process's CPU time
+// (client, server and garbage collector) per exchange, which a machine
+// shared with other work does not inflate as it does ns/op.
 func BenchmarkExchange(b *testing.B) {
 	srv := yubicotest.NewServer(b)
-	c := srv.Client()
+	tr := &http.Transport{}
+	b.Cleanup(tr.CloseIdleConnections)
+	c := srv.Client(yubico.WithHTTPClient(&http.Client{Transport: tr, Timeout: 30 * time.Second}))
 	s, err := c.CreateShipment(b.Context(), yubico.ShipmentRequest{
 		DeliveryType: yubico.DeliveryNormal, Recipient: "Example Inc.", RecipientEmail: "jan.lindberg@example.com",
 		RecipientFirstName: "Jan", RecipientLastName: "Lindberg", RecipientTelephone: "555-5555",
@@ -27,15 +34,30 @@ func BenchmarkExchange(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// size is the length of the body the fake answers url with.
+	size := func(url, auth string) int {
+		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, url, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, body := testhttp.Do(b, req)
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("GET %s = %s", url, resp.Status)
+		}
+		return len(body)
+	}
 	testhttp.BenchExchanges(b,
-		testhttp.Exchange{Name: "get-shipment", Call: func(b *testing.B) error {
+		testhttp.Exchange{Name: "get-shipment", Size: size(srv.URL()+"/shipments_exact/"+s.ID, "Bearer "+srv.Token()), Call: func(b *testing.B) error {
 			got, err := c.Shipment(b.Context(), s.ID)
 			if err == nil && got.ID != s.ID {
 				b.Fatalf("Shipment = %q, want %q", got.ID, s.ID)
 			}
 			return err
 		}},
-		testhttp.Exchange{Name: "transport-keys", Call: func(b *testing.B) error {
+		testhttp.Exchange{Name: "transport-keys", Size: size(srv.ConsoleURL()+yubico.TransportKeysPath, ""), Call: func(b *testing.B) error {
 			keys, err := c.TransportKeys(b.Context())
 			if err == nil && len(keys) == 0 {
 				b.Fatal("TransportKeys = no keys")

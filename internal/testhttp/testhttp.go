@@ -3,7 +3,7 @@
 // hook's receivers (fulfillment, serve) share: sending a
 // request by hand and reading its whole answer, marshalling JSON, and
 // catching the t.Fatal of a fake's constructor, and timing one exchange
-// in a benchmark. Every failure fails the test.
+// in a benchmark against bare net/http's. Every failure fails the test.
 package testhttp
 
 import (
@@ -12,7 +12,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,32 +121,93 @@ func (f *fatalTB) Fatalf(format string, args ...any) {
 }
 
 // Exchange is one exchange a benchmark times (see [BenchExchanges]): its
-// name, and the call, which fails b when the answer is wrong and returns
-// the client's error.
+// name, the call, which fails b when the answer is wrong and returns the
+// client's error, and Size, the length of the body the call's response
+// carries (0: no floor is measured for it).
 type Exchange struct {
 	Name string
 	Call func(b *testing.B) error
+	Size int
 }
 
-// BenchExchanges runs each exchange as a sub-benchmark: once untimed (the
-// connection is open before timing), then b.N times, reporting B/op,
-// allocs/op and cpu-ns/op, the process's CPU time per exchange (client,
-// server and collector), which a machine shared with other work does not
-// inflate as it does ns/op.
+// BenchExchanges runs each exchange as a sub-benchmark, "<name>/ours", and,
+// for one with a Size, its floor right after it, "<name>/net-http" (see
+// [Floor]), so that a -count above 1 alternates the two. Each runs once
+// untimed (the connection is open before timing), then b.N times,
+// reporting B/op, allocs/op and cpu-ns/op, the process's CPU time per
+// exchange (client, server and collector), which a machine shared with
+// other work does not inflate as it does ns/op.
 func BenchExchanges(b *testing.B, exchanges ...Exchange) {
 	for _, x := range exchanges {
 		b.Run(x.Name, func(b *testing.B) {
-			if err := x.Call(b); err != nil {
-				b.Fatal(err)
+			b.Run("ours", func(b *testing.B) { benchExchange(b, x.Call) })
+			if x.Size > 0 {
+				floor := Floor(b, x.Size)
+				b.Run("net-http", func(b *testing.B) { benchExchange(b, floor) })
 			}
-			b.ReportAllocs()
-			cpu0 := cputime.Process()
-			for b.Loop() {
-				if err := x.Call(b); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64((cputime.Process()-cpu0)/time.Nanosecond)/float64(b.N), "cpu-ns/op")
 		})
+	}
+}
+
+func benchExchange(b *testing.B, call func(b *testing.B) error) {
+	if err := call(b); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := cputime.Process()
+	for b.Loop() {
+		if err := call(b); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cputime.Process()-cpu0)/time.Nanosecond)/float64(b.N), "cpu-ns/op")
+}
+
+// Floor returns the bare net/http exchange an exchange of ours is set
+// against: a GET over loopback to an httptest server (closed when tb
+// ends) whose handler writes a JSON body of size bytes with its
+// Content-Type and Content-Length and nothing else, sent by a plain
+// http.Client (no timeout, no wrapping transport) over a keep-alive
+// http.Transport, the body read in full into one buffer sized from
+// Content-Length as the clients read theirs. What it costs is what any
+// client and server of net/http pay for such an exchange on this machine:
+// the rest of ours is our client's and our fake's.
+func Floor(tb testing.TB, size int) func(b *testing.B) error {
+	tb.Helper()
+	if size < len(`{"p":""}`) {
+		tb.Fatalf("testhttp.Floor: size %d is below the smallest body", size)
+	}
+	body := []byte(`{"p":"` + strings.Repeat("x", size-len(`{"p":""}`)) + `"}`)
+	length := []string{strconv.Itoa(size)}
+	ctype := []string{"application/json"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = ctype
+		h["Content-Length"] = length
+		_, _ = w.Write(body)
+	}))
+	tb.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	tb.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr}
+	return func(b *testing.B) error {
+		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, srv.URL, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		data := make([]byte, resp.ContentLength+1)
+		n, err := io.ReadFull(resp.Body, data)
+		if err != io.ErrUnexpectedEOF { // the read past the body sees its end
+			return fmt.Errorf("testhttp: floor read %d of %d bytes: %v", n, resp.ContentLength, err)
+		}
+		if n != size {
+			b.Fatalf("floor body = %d bytes, want %d", n, size)
+		}
+		return nil
 	}
 }
