@@ -116,19 +116,21 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 			return nil, argError("", "token", "%s", p)
 		}
 	}
-	core, err := o.Core("preenroll-okta", func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error) {
-		if o.oauth == nil {
-			return &httpclient.AuthTransport{Base: rt, Scheme: org.Scheme, Host: org.Host,
-				Header: o.scheme + " " + token, Name: "okta.authTransport"}, nil
-		}
-		t, err := newOAuthTransport(org, *o.oauth, rt, timeout, o.Clock)
+	var core httpclient.Core
+	if o.oauth == nil {
+		core = o.Core("preenroll-okta", &httpclient.Authorizer{Scheme: org.Scheme, Host: org.Host,
+			Header: o.scheme + " " + token, Name: "okta.authorizer"})
+	} else {
+		core, err = o.CoreWith("preenroll-okta", func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error) {
+			t, err := newOAuthTransport(org, *o.oauth, rt, timeout, o.Clock)
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		return t, nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	anon := *core.HTTP
 	anon.Transport = core.Transport
@@ -297,7 +299,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		}
 		body = b
 	}
-	hc := c.core.HTTP
+	hc, authorize := c.core.HTTP, !k.anonymous
 	if k.anonymous {
 		hc = c.anon
 	}
@@ -320,6 +322,9 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		if retryFor != "" {
 			req.Header.Set("X-Okta-Retry-For", retryFor)
 			req.Header.Set("X-Okta-Retry-Count", strconv.Itoa(attempt-1))
+		}
+		if authorize {
+			c.core.Authorize(req)
 		}
 		if err := c.pace(ctx, k, bucket); err != nil {
 			return nil, err

@@ -122,13 +122,8 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	}
 	// Only requests below the API base carry the token: the public JWKS,
 	// possibly on another host, never see it.
-	core, err := o.Core("preenroll-yubico", func(rt http.RoundTripper, _ time.Duration) (http.RoundTripper, error) {
-		return &httpclient.AuthTransport{Base: rt, Scheme: base.Scheme, Host: base.Host, PathPrefix: base.Path + "/",
-			ExceptPrefix: "/.well-known/", Header: "Bearer " + token, Name: "yubico.authTransport"}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
+	core := o.Core("preenroll-yubico", &httpclient.Authorizer{Scheme: base.Scheme, Host: base.Host, PathPrefix: base.Path + "/",
+		ExceptPrefix: "/.well-known/", Header: "Bearer " + token, Name: "yubico.authorizer"})
 	return &Client{base: base, jwksBase: jwks, core: core, retry: o.retry.withDefaults()}, nil
 }
 
@@ -409,6 +404,7 @@ func (c *Client) once(ctx context.Context, r request, rawURL, label string, payl
 	if r.idempotencyKey != "" {
 		req.Header.Set(IdempotencyKeyHeader, r.idempotencyKey)
 	}
+	c.core.Authorize(req)
 	resp, err := c.core.HTTP.Do(req)
 	if err != nil {
 		// *url.Error carries the URL, which holds no secret (the token is a header).

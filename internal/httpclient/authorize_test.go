@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -55,13 +54,8 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 	}}
 	s := DefaultSettings()
 	s.HTTPClient = hc
-	core, err := s.Core("test", func(rt http.RoundTripper, _ time.Duration) (http.RoundTripper, error) {
-		return &AuthTransport{Base: rt, Scheme: u.Scheme, Host: u.Host, PathPrefix: "/api/",
-			ExceptPrefix: "/api/open/", Header: secret, Name: "test.authTransport"}, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	core := s.Core("test", &Authorizer{Scheme: u.Scheme, Host: u.Host, PathPrefix: "/api/",
+		ExceptPrefix: "/api/open/", Header: secret, Name: "test.authorizer"})
 	for _, tc := range []struct {
 		path string
 		want string // the Authorization the last hop carried
@@ -79,6 +73,7 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		core.Authorize(req)
 		resp, err := core.HTTP.Do(req)
 		if err != nil {
 			t.Fatalf("GET %s: %v", tc.path, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -100,16 +101,44 @@ func WithMaxBodySize[O Sharer](n int64) func(O) error {
 type Core struct {
 	HTTP      *http.Client      // sends through the authorizing transport
 	Transport http.RoundTripper // the transport below it, without Authorization
+	Auth      *Authorizer       // nil when a transport of the client's own authorizes
 	UserAgent string            // the whole User-Agent header
 	Clock     Clock
 	MaxBody   int64
 }
 
-// Core returns the plumbing of the client named product ("preenroll-okta"):
-// an http.Client over a copy of s.HTTPClient (see [Copy]) whose transport
-// is what authorize makes of the copy's transport and timeout (an
-// [AuthTransport], or a client's own), and the User-Agent header.
-func (s Settings) Core(product string, authorize func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error)) (Core, error) {
+// Authorize adds the Authorization header to a request the client built,
+// when c has an [Authorizer] that covers it (see [Authorizer.Authorize]).
+func (c *Core) Authorize(req *http.Request) {
+	if c.Auth != nil {
+		c.Auth.Authorize(req)
+	}
+}
+
+// Core returns the plumbing of the client named product ("preenroll-okta")
+// that authorizes its requests with a: an http.Client over a copy of
+// s.HTTPClient (see [Copy]) whose transport is an [AuthTransport] of a
+// over the copy's, and the User-Agent header. The copy's CheckRedirect
+// judges each redirect hop without the Authorization header net/http
+// copied to it from the first request, as it did when only the transport
+// added the header.
+func (s Settings) Core(product string, a *Authorizer) Core {
+	hc, rt := Copy(s.HTTPClient)
+	hc.Transport = &AuthTransport{Base: rt, Auth: a}
+	policy := hc.CheckRedirect
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if v := req.Header["Authorization"]; len(v) == 1 && v[0] == a.Header {
+			delete(req.Header, "Authorization")
+		}
+		return policy(req, via)
+	}
+	return Core{HTTP: &hc, Transport: rt, Auth: a, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}
+}
+
+// CoreWith is [Settings.Core] for a client whose own transport authorizes
+// its requests: the http.Client's transport is what authorize makes of the
+// copy's transport and timeout.
+func (s Settings) CoreWith(product string, authorize func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error)) (Core, error) {
 	hc, rt := Copy(s.HTTPClient)
 	auth, err := authorize(rt, hc.Timeout)
 	if err != nil {
@@ -222,31 +251,55 @@ func Apply[O any, F ~func(*O) error](o *O, opts []F, wrap func(error) error) err
 	return nil
 }
 
-// AuthTransport adds the Authorization header to clones of the requests it
-// authorizes: those to Scheme://Host whose path starts with PathPrefix and
-// not with ExceptPrefix (when set). Every other request (a JWKS host, a
-// redirect elsewhere) goes out without it.
-type AuthTransport struct {
-	Base         http.RoundTripper
+// Authorizer says which requests carry a client's Authorization header:
+// those to Scheme://Host whose path starts with PathPrefix and not with
+// ExceptPrefix (when set). Every other request (a JWKS host, a redirect
+// elsewhere) goes out without it.
+type Authorizer struct {
 	Scheme, Host string
 	PathPrefix   string
 	ExceptPrefix string
 	Header       string // the Authorization value: secret, never printed
-	Name         string // what String prints, e.g. "okta.authTransport"
+	Name         string // what String prints, e.g. "okta.authorizer"
 }
 
-// RoundTrip sends req through Base, with the Authorization header when req
+// Covers reports whether a request to u carries the header.
+func (a *Authorizer) Covers(u *url.URL) bool {
+	return u.Scheme == a.Scheme && u.Host == a.Host && strings.HasPrefix(u.Path, a.PathPrefix) &&
+		(a.ExceptPrefix == "" || !strings.HasPrefix(u.Path, a.ExceptPrefix))
+}
+
+// Authorize sets req's Authorization header when a covers req.URL, on the
+// request the client builds, so that no transport has to clone it.
+func (a *Authorizer) Authorize(req *http.Request) {
+	if a.Covers(req.URL) {
+		req.Header["Authorization"] = []string{a.Header}
+	}
+}
+
+// String keeps the token out of any accidental formatting.
+func (a *Authorizer) String() string { return a.Name + "([REDACTED])" }
+
+// AuthTransport sends the requests a covers with its Authorization header:
+// a request the client authorized ([Authorizer.Authorize]) goes through as
+// it is; a redirect hop, whose copy of the header the client's
+// CheckRedirect deleted (see [Settings.Core]), goes through a clone with
+// the header set when it is covered.
+type AuthTransport struct {
+	Base http.RoundTripper
+	Auth *Authorizer
+}
+
+// RoundTrip sends req through Base, with the Authorization header when it
 // is authorized.
 func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	u := req.URL
-	if u.Scheme != t.Scheme || u.Host != t.Host || !strings.HasPrefix(u.Path, t.PathPrefix) ||
-		(t.ExceptPrefix != "" && strings.HasPrefix(u.Path, t.ExceptPrefix)) {
-		return t.Base.RoundTrip(req)
+	if got := req.Header["Authorization"]; (len(got) != 1 || got[0] != t.Auth.Header) && t.Auth.Covers(req.URL) {
+		r := req.Clone(req.Context())
+		r.Header["Authorization"] = []string{t.Auth.Header}
+		return t.Base.RoundTrip(r)
 	}
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", t.Header)
-	return t.Base.RoundTrip(r)
+	return t.Base.RoundTrip(req)
 }
 
 // String keeps the token out of any accidental formatting of the transport.
-func (t *AuthTransport) String() string { return t.Name + "([REDACTED])" }
+func (t *AuthTransport) String() string { return t.Auth.String() }
