@@ -26,7 +26,7 @@ const DefaultMaxBodySize = 1 << 20
 // token is never printed.
 type Client struct {
 	org   *url.URL
-	core  httpclient.Core // its HTTP client adds the Authorization header for the org's host
+	core  httpclient.Core // its HTTP client sends the Authorization header only to the org's host
 	anon  *http.Client    // same transport, no Authorization (Authn API)
 	retry RetryPolicy
 	pacer pacer
@@ -41,9 +41,12 @@ type Option func(*options) error
 // WithHTTPClient makes the client send requests through a copy of hc (hc
 // itself is not modified). Its Transport, Timeout, Jar and CheckRedirect are
 // kept (with no CheckRedirect, a redirect from https to http, or of a
-// request with a body to another host, is refused); the client adds the
-// Authorization header in a wrapping RoundTripper,
-// and only for requests to the org's own scheme and host. Size hc's
+// request with a body to another host, is refused). The client sets the
+// Authorization header on the requests it builds and on redirect hops, and
+// only for requests to the org's own scheme and host; hc's CheckRedirect
+// judges each hop without it. hc's Transport carries the requests as it is,
+// unwrapped (with WithOAuth, a RoundTripper that adds the access token
+// wraps it). Size hc's
 // transport for the calls you make at once (http.DefaultTransport keeps only
 // 2 idle connections per host). Without this option the client uses a 30 s
 // timeout over a clone of http.DefaultTransport that keeps 32.
@@ -132,9 +135,7 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	anon := *core.HTTP
-	anon.Transport = core.Transport
-	return &Client{org: org, core: core, anon: &anon, retry: o.retry.withDefaults()}, nil
+	return &Client{org: org, core: core, anon: core.Plain, retry: o.retry.withDefaults()}, nil
 }
 
 // options are the settings the yubico client takes too (HTTP client, User-Agent,

@@ -51,9 +51,11 @@ type Option func(*options) error
 // WithHTTPClient makes the client send requests through a copy of hc (hc
 // itself is not modified). Its Transport, Timeout, Jar and CheckRedirect are
 // kept (with no CheckRedirect, a redirect from https to http, or of a
-// request with a body to another host, is refused); the client adds the
-// Authorization header in a wrapping RoundTripper,
-// and only for requests below the API base URL (never to the JWKS host).
+// request with a body to another host, is refused). The client sets the
+// Authorization header on the requests it builds and on redirect hops, and
+// only for requests below the API base URL (never to the JWKS host); hc's
+// CheckRedirect judges each hop without it. hc's Transport carries the
+// requests as it is, unwrapped.
 // Size hc's transport for the calls you make at once (http.DefaultTransport
 // keeps only 2 idle connections per host). Without this option the client
 // uses a 30 s timeout over a clone of http.DefaultTransport that keeps 32.

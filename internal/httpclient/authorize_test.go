@@ -15,7 +15,8 @@ import (
 // client's request, and with each redirect hop, only to the authorized
 // scheme, host (port included) and path prefix, outside the excepted
 // prefix; a redirect from elsewhere into them gets it too. A caller's
-// CheckRedirect never sees it on the hop it judges.
+// CheckRedirect never sees it on the hop it judges. Core.Plain sends it
+// nowhere, and Core.HTTP sends through the caller's transport unwrapped.
 func TestAuthorizationOnRedirects(t *testing.T) {
 	t.Parallel()
 	const secret = "Bearer s3cret"
@@ -46,7 +47,9 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 	}
 
 	var sawAuth atomic.Int32
-	hc := &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.Header.Get("Authorization") != "" {
 			sawAuth.Add(1)
 		}
@@ -56,6 +59,29 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 	s.HTTPClient = hc
 	core := s.Core("test", &Authorizer{Scheme: u.Scheme, Host: u.Host, PathPrefix: "/api/",
 		ExceptPrefix: "/api/open/", Header: secret, Name: "test.authorizer"})
+	if core.HTTP.Transport != tr || core.Plain.Transport != tr {
+		t.Error("Core's HTTP or Plain does not send through the caller's transport as it is")
+	}
+	// get returns the Authorization the last hop of a GET of path carried.
+	get := func(hc *http.Client, path string, authorize bool) string {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if authorize {
+			core.Authorize(req)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
 	for _, tc := range []struct {
 		path string
 		want string // the Authorization the last hop carried
@@ -69,22 +95,11 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 		{"/api/to-other", ""},
 		{"/public/to-api", secret},
 	} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+tc.path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		core.Authorize(req)
-		resp, err := core.HTTP.Do(req)
-		if err != nil {
-			t.Fatalf("GET %s: %v", tc.path, err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(tc.want, string(b)); diff != "" {
+		if diff := cmp.Diff(tc.want, get(core.HTTP, tc.path, true)); diff != "" {
 			t.Errorf("GET %s: Authorization at the last hop (-want +got):\n%s", tc.path, diff)
+		}
+		if got := get(core.Plain, tc.path, false); got != "" {
+			t.Errorf("GET %s through Plain: Authorization %q at the last hop, want none", tc.path, got)
 		}
 	}
 	if n := sawAuth.Load(); n != 0 {

@@ -99,16 +99,17 @@ func WithMaxBodySize[O Sharer](n int64) func(O) error {
 
 // Core is the plumbing a client keeps from its Settings.
 type Core struct {
-	HTTP      *http.Client      // sends through the authorizing transport
-	Transport http.RoundTripper // the transport below it, without Authorization
-	Auth      *Authorizer       // nil when a transport of the client's own authorizes
-	UserAgent string            // the whole User-Agent header
+	HTTP      *http.Client // sends the client's requests, authorized
+	Plain     *http.Client // the same without Authorization on any hop (okta's Authn API)
+	Auth      *Authorizer  // nil when a transport of the client's own authorizes
+	UserAgent string       // the whole User-Agent header
 	Clock     Clock
 	MaxBody   int64
 }
 
-// Authorize adds the Authorization header to a request the client built,
-// when c has an [Authorizer] that covers it (see [Authorizer.Authorize]).
+// Authorize adds the Authorization header to a request the client built
+// for [Core.HTTP], when c has an [Authorizer] that covers it (see
+// [Authorizer.Authorize]).
 func (c *Core) Authorize(req *http.Request) {
 	if c.Auth != nil {
 		c.Auth.Authorize(req)
@@ -116,36 +117,43 @@ func (c *Core) Authorize(req *http.Request) {
 }
 
 // Core returns the plumbing of the client named product ("preenroll-okta")
-// that authorizes its requests with a: an http.Client over a copy of
-// s.HTTPClient (see [Copy]) whose transport is an [AuthTransport] of a
-// over the copy's, and the User-Agent header. The copy's CheckRedirect
-// judges each redirect hop without the Authorization header net/http
-// copied to it from the first request, as it did when only the transport
-// added the header.
+// that authorizes its requests with a, and the User-Agent header. Its HTTP
+// is a copy of s.HTTPClient (see [Copy]) whose transport is the caller's,
+// unwrapped: net/http bounds a known transport's exchange with a context
+// deadline, where a wrapping RoundTripper costs it a goroutine, a timer
+// and a body wrapper per request under Client.Timeout. The requests the
+// client builds carry the header ([Core.Authorize]); its CheckRedirect
+// deletes the copy net/http makes of it on a redirect hop, lets the
+// caller's policy (or [CheckRedirect]) judge the hop, and sets the header
+// again when a covers the hop: the hops carry it exactly when a covers
+// them, and the caller's policy never sees it on the hop it judges.
 func (s Settings) Core(product string, a *Authorizer) Core {
-	hc, rt := Copy(s.HTTPClient)
-	hc.Transport = &AuthTransport{Base: rt, Auth: a}
+	hc, _ := Copy(s.HTTPClient)
+	plain := hc
 	policy := hc.CheckRedirect
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if v := req.Header["Authorization"]; len(v) == 1 && v[0] == a.Header {
-			delete(req.Header, "Authorization")
+		delete(req.Header, "Authorization")
+		if err := policy(req, via); err != nil {
+			return err
 		}
-		return policy(req, via)
+		a.Authorize(req)
+		return nil
 	}
-	return Core{HTTP: &hc, Transport: rt, Auth: a, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}
+	return Core{HTTP: &hc, Plain: &plain, Auth: a, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}
 }
 
 // CoreWith is [Settings.Core] for a client whose own transport authorizes
-// its requests: the http.Client's transport is what authorize makes of the
-// copy's transport and timeout.
+// its requests: HTTP's transport is what authorize makes of the copy's
+// transport and timeout; Plain keeps the copy's transport.
 func (s Settings) CoreWith(product string, authorize func(rt http.RoundTripper, timeout time.Duration) (http.RoundTripper, error)) (Core, error) {
 	hc, rt := Copy(s.HTTPClient)
+	plain := hc
 	auth, err := authorize(rt, hc.Timeout)
 	if err != nil {
 		return Core{}, err
 	}
 	hc.Transport = auth
-	return Core{HTTP: &hc, Transport: rt, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}, nil
+	return Core{HTTP: &hc, Plain: &plain, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}, nil
 }
 
 // UserAgentHeader returns the User-Agent header of a client named product
@@ -279,27 +287,3 @@ func (a *Authorizer) Authorize(req *http.Request) {
 
 // String keeps the token out of any accidental formatting.
 func (a *Authorizer) String() string { return a.Name + "([REDACTED])" }
-
-// AuthTransport sends the requests a covers with its Authorization header:
-// a request the client authorized ([Authorizer.Authorize]) goes through as
-// it is; a redirect hop, whose copy of the header the client's
-// CheckRedirect deleted (see [Settings.Core]), goes through a clone with
-// the header set when it is covered.
-type AuthTransport struct {
-	Base http.RoundTripper
-	Auth *Authorizer
-}
-
-// RoundTrip sends req through Base, with the Authorization header when it
-// is authorized.
-func (t *AuthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if got := req.Header["Authorization"]; (len(got) != 1 || got[0] != t.Auth.Header) && t.Auth.Covers(req.URL) {
-		r := req.Clone(req.Context())
-		r.Header["Authorization"] = []string{t.Auth.Header}
-		return t.Base.RoundTrip(r)
-	}
-	return t.Base.RoundTrip(req)
-}
-
-// String keeps the token out of any accidental formatting of the transport.
-func (t *AuthTransport) String() string { return t.Auth.String() }
