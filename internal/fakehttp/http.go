@@ -203,5 +203,5 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength >= 0 && r.ContentLength <= limit {
 		size = r.ContentLength + 1 // room for the read that sees EOF
 	}
-	return httpclient.ReadAllSized(io.LimitReader(r.Body, limit+1), size)
+	return httpclient.ReadAtMost(r.Body, size, limit+1)
 }

@@ -112,14 +112,11 @@ var ErrBodyTooLarge = errors.New("response body too large")
 // within limit, the buffer is sized from it, so that the body is read with
 // one allocation instead of io.ReadAll's repeated growing and copying.
 func ReadBounded(r io.Reader, size, limit int64) ([]byte, error) {
-	src := io.LimitReader(r, limit+1)
-	var data []byte
-	var err error
+	c := int64(512) // io.ReadAll's first buffer
 	if size >= 0 && size <= limit {
-		data, err = ReadAllSized(src, size+1) // room for the read that sees EOF
-	} else {
-		data, err = io.ReadAll(src)
+		c = size + 1 // room for the read that sees EOF
 	}
+	data, err := ReadAtMost(r, c, limit+1)
 	if err != nil {
 		return data, err
 	}
@@ -129,17 +126,22 @@ func ReadBounded(r io.Reader, size, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// ReadAllSized is io.ReadAll with a first buffer of capacity c: a body of
-// known length (plus one byte for the read that sees EOF) is read into one
-// allocation. The fakes read request bodies with it too.
-func ReadAllSized(r io.Reader, c int64) ([]byte, error) {
-	data := make([]byte, 0, c)
-	for {
+// ReadAtMost is io.ReadAll(io.LimitReader(r, n)) with a first buffer of
+// capacity c and no LimitReader to allocate: a body of known length (plus
+// one byte for the read that sees EOF) is read into one allocation. The
+// fakes read request bodies with it too.
+func ReadAtMost(r io.Reader, c, n int64) ([]byte, error) {
+	data := make([]byte, 0, min(c, n))
+	for int64(len(data)) < n {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
 		}
-		n, err := r.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
+		room := data[len(data):cap(data)]
+		if left := n - int64(len(data)); int64(len(room)) > left {
+			room = room[:left]
+		}
+		m, err := r.Read(room)
+		data = data[:len(data)+m]
 		if err == io.EOF {
 			return data, nil
 		}
@@ -147,6 +149,7 @@ func ReadAllSized(r io.Reader, c int64) ([]byte, error) {
 			return data, err
 		}
 	}
+	return data, nil
 }
 
 // Clip cuts s to at most n bytes on a character boundary, marking the cut

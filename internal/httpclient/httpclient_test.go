@@ -95,6 +95,21 @@ func TestReadBounded(t *testing.T) {
 	}
 }
 
+// TestReadAtMost: the first n bytes of the body, whatever the first
+// buffer's capacity, as io.ReadAll(io.LimitReader(r, n)) reads them.
+func TestReadAtMost(t *testing.T) {
+	body := strings.Repeat("0123456789", 100)
+	for _, c := range []int64{0, 1, 10, 999, 1000, 1001, 4096} {
+		for _, n := range []int64{1, 10, 999, 1000, 1001, 4096} {
+			got, err := ReadAtMost(iotest.HalfReader(strings.NewReader(body)), c, n)
+			want, _ := io.ReadAll(io.LimitReader(strings.NewReader(body), n))
+			if err != nil || string(got) != string(want) {
+				t.Errorf("ReadAtMost(c=%d, n=%d) = %d bytes, %v; want the first %d", c, n, len(got), err, len(want))
+			}
+		}
+	}
+}
+
 // BenchmarkReadBounded reads a 300 KB body (a page of 200 Okta users is
 // about that) with and without its length declared.
 func BenchmarkReadBounded(b *testing.B) {
