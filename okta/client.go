@@ -1,7 +1,6 @@
 package okta
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -307,19 +306,14 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 	bucket := c.bucket(k)
 	var retryFor string
 	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, k.method, target, bytes.NewReader(body))
+		req, err := c.core.NewRequest(ctx, k.method, target, body)
 		if err != nil {
 			return nil, fmt.Errorf("okta: %s: %w", k.op, err)
 		}
 		if body == nil {
 			req.Body = http.NoBody
-			req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
-			req.ContentLength = 0
-		} else {
-			req.Header.Set("Content-Type", "application/json")
+			req.GetBody = noBody
 		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", c.core.UserAgent)
 		if retryFor != "" {
 			req.Header.Set("X-Okta-Retry-For", retryFor)
 			req.Header.Set("X-Okta-Retry-Count", strconv.Itoa(attempt-1))
@@ -435,6 +429,9 @@ func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 		}
 	}
 }
+
+// noBody is the GetBody of a request without a body.
+func noBody() (io.ReadCloser, error) { return http.NoBody, nil }
 
 // post sends body to route in a POST that is not retried after a transport
 // error or a 5xx, and decodes the answer as an R.

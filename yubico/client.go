@@ -390,18 +390,9 @@ func (c *Client) send(ctx context.Context, r request, rawURL, label string) ([]b
 }
 
 func (c *Client) once(ctx context.Context, r request, rawURL, label string, payload []byte) ([]byte, error) {
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, rawURL, rd)
+	req, err := c.core.NewRequest(ctx, r.method, rawURL, payload)
 	if err != nil {
 		return nil, fmt.Errorf("yubico: %s %s: %w", r.method, label, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.core.UserAgent)
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	if r.idempotencyKey != "" {
 		req.Header.Set(IdempotencyKeyHeader, r.idempotencyKey)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -104,5 +105,43 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 	}
 	if n := sawAuth.Load(); n != 0 {
 		t.Errorf("the caller's CheckRedirect saw Authorization on %d hops, want 0", n)
+	}
+}
+
+// TestNewRequest: a request of the client accepts JSON, names the client,
+// declares a JSON body when it has one and, authorized, carries the
+// header; an Add to the values it shares with other requests leaves the
+// next request as it was.
+func TestNewRequest(t *testing.T) {
+	t.Parallel()
+	s := DefaultSettings()
+	s.UserAgent = "app/1"
+	core := s.Core("test", &Authorizer{Scheme: "https", Host: "example.com", PathPrefix: "/", Header: "SSWS t", Name: "test"})
+	ua := "app/1 test " + runtime.Version()
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want http.Header
+	}{
+		{"no body", nil, http.Header{"Accept": {"application/json"}, "User-Agent": {ua}, "Authorization": {"SSWS t"}}},
+		{"body", []byte(`{}`), http.Header{"Accept": {"application/json"}, "User-Agent": {ua}, "Authorization": {"SSWS t"},
+			"Content-Type": {"application/json"}}},
+	} {
+		for range 2 {
+			req, err := core.NewRequest(t.Context(), http.MethodPost, "https://example.com/x", tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			core.Authorize(req)
+			if diff := cmp.Diff(tc.want, req.Header); diff != "" {
+				t.Errorf("%s: header (-want +got):\n%s", tc.name, diff)
+			}
+			if got := req.ContentLength; got != int64(len(tc.body)) {
+				t.Errorf("%s: ContentLength = %d, want %d", tc.name, got, len(tc.body))
+			}
+			for k := range req.Header {
+				req.Header.Add(k, "more")
+			}
+		}
 	}
 }

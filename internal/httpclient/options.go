@@ -1,9 +1,11 @@
 package httpclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -105,6 +107,40 @@ type Core struct {
 	UserAgent string       // the whole User-Agent header
 	Clock     Clock
 	MaxBody   int64
+
+	ua []string // {UserAgent}, shared by every request (see NewRequest)
+}
+
+// jsonValue is the Accept and Content-Type value of every request the
+// clients build, shared by all of them (see [Core.NewRequest]).
+var jsonValue = []string{"application/json"}
+
+// NewRequest returns a request of the client under ctx: method to url with
+// body (none when nil; a JSON Content-Type with one), accepting JSON, with
+// the client's User-Agent; [Core.Authorize] adds Authorization. The header
+// values are slices every request shares, built once: net/http copies a
+// request's header on Client.Do and on each redirect and never writes into
+// its values, and a RoundTripper must not modify the request. A caller
+// that changes a header replaces its value slice (Header.Set does).
+func (c *Core) NewRequest(ctx context.Context, method, url string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header["Content-Type"] = jsonValue
+	}
+	req.Header["Accept"] = jsonValue
+	ua := c.ua
+	if ua == nil {
+		ua = []string{c.UserAgent}
+	}
+	req.Header["User-Agent"] = ua
+	return req, nil
 }
 
 // Authorize adds the Authorization header to a request the client built
@@ -139,7 +175,14 @@ func (s Settings) Core(product string, a *Authorizer) Core {
 		a.Authorize(req)
 		return nil
 	}
-	return Core{HTTP: &hc, Plain: &plain, Auth: a, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}
+	a.value = []string{a.Header}
+	return s.core(product, &hc, &plain, a)
+}
+
+// core completes a Core.
+func (s Settings) core(product string, hc, plain *http.Client, a *Authorizer) Core {
+	ua := s.UserAgentHeader(product)
+	return Core{HTTP: hc, Plain: plain, Auth: a, UserAgent: ua, Clock: s.Clock, MaxBody: s.MaxBody, ua: []string{ua}}
 }
 
 // CoreWith is [Settings.Core] for a client whose own transport authorizes
@@ -153,7 +196,7 @@ func (s Settings) CoreWith(product string, authorize func(rt http.RoundTripper, 
 		return Core{}, err
 	}
 	hc.Transport = auth
-	return Core{HTTP: &hc, Plain: &plain, UserAgent: s.UserAgentHeader(product), Clock: s.Clock, MaxBody: s.MaxBody}, nil
+	return s.core(product, &hc, &plain, nil), nil
 }
 
 // UserAgentHeader returns the User-Agent header of a client named product
@@ -269,6 +312,8 @@ type Authorizer struct {
 	ExceptPrefix string
 	Header       string // the Authorization value: secret, never printed
 	Name         string // what String prints, e.g. "okta.authorizer"
+
+	value []string // {Header}, shared by every request; set by Settings.Core
 }
 
 // Covers reports whether a request to u carries the header.
@@ -278,10 +323,15 @@ func (a *Authorizer) Covers(u *url.URL) bool {
 }
 
 // Authorize sets req's Authorization header when a covers req.URL, on the
-// request the client builds, so that no transport has to clone it.
+// request the client builds, so that no transport has to clone it. The
+// value is a slice shared by every request (see [Core.NewRequest]).
 func (a *Authorizer) Authorize(req *http.Request) {
 	if a.Covers(req.URL) {
-		req.Header["Authorization"] = []string{a.Header}
+		v := a.value
+		if v == nil {
+			v = []string{a.Header}
+		}
+		req.Header["Authorization"] = v
 	}
 }
 
