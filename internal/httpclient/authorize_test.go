@@ -50,9 +50,15 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 	var sawAuth atomic.Int32
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
+	var viaAuth atomic.Int32
 	hc := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.Header.Get("Authorization") != "" {
 			sawAuth.Add(1)
+		}
+		for _, r := range via { // a policy that logs its via must log no token
+			if r.Header.Get("Authorization") != "" {
+				viaAuth.Add(1)
+			}
 		}
 		return nil
 	}}
@@ -102,6 +108,9 @@ func TestAuthorizationOnRedirects(t *testing.T) {
 		if got := get(core.Plain, tc.path, false); got != "" {
 			t.Errorf("GET %s through Plain: Authorization %q at the last hop, want none", tc.path, got)
 		}
+	}
+	if n := viaAuth.Load(); n != 0 {
+		t.Errorf("the caller's CheckRedirect saw Authorization on %d earlier requests in via, want 0", n)
 	}
 	if n := sawAuth.Load(); n != 0 {
 		t.Errorf("the caller's CheckRedirect saw Authorization on %d hops, want 0", n)

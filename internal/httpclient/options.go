@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -169,7 +170,7 @@ func (s Settings) Core(product string, a *Authorizer) Core {
 	policy := hc.CheckRedirect
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		delete(req.Header, "Authorization")
-		if err := policy(req, via); err != nil {
+		if err := policy(req, withoutAuthorization(via)); err != nil {
 			return err
 		}
 		a.Authorize(req)
@@ -177,6 +178,27 @@ func (s Settings) Core(product string, a *Authorizer) Core {
 	}
 	a.value = []string{a.Header}
 	return s.core(product, &hc, &plain, a)
+}
+
+// withoutAuthorization returns the earlier requests of a redirect as a
+// caller's CheckRedirect policy may see them: each that carries an
+// Authorization header (the client's own request, and the hops it
+// authorized) replaced by a clone without it, so that a policy that logs
+// its via argument logs no token. Only a redirect pays for the clones.
+func withoutAuthorization(via []*http.Request) []*http.Request {
+	out := via
+	for i, r := range via {
+		if _, ok := r.Header["Authorization"]; !ok {
+			continue
+		}
+		if &out[0] == &via[0] {
+			out = slices.Clone(via)
+		}
+		c := r.Clone(r.Context())
+		delete(c.Header, "Authorization")
+		out[i] = c
+	}
+	return out
 }
 
 // core completes a Core.
