@@ -170,6 +170,15 @@ func (s Settings) Core(product string, a *Authorizer) Core {
 	policy := hc.CheckRedirect
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		delete(req.Header, "Authorization")
+		if r := req.Response; r != nil && r.Request != nil {
+			// The response that caused the hop names the request it
+			// answered, which carried the header: the policy sees that
+			// request without it too (net/http goes on with its own
+			// copy of the response).
+			rc := *r
+			rc.Request = withoutAuthorization([]*http.Request{r.Request})[0]
+			req.Response = &rc
+		}
 		if err := policy(req, withoutAuthorization(via)); err != nil {
 			return err
 		}
@@ -184,7 +193,8 @@ func (s Settings) Core(product string, a *Authorizer) Core {
 // caller's CheckRedirect policy may see them: each that carries an
 // Authorization header (the client's own request, and the hops it
 // authorized) replaced by a clone without it, so that a policy that logs
-// its via argument logs no token. Only a redirect pays for the clones.
+// its via argument (or the request req.Response answered) logs no token.
+// Only a redirect pays for the clones.
 func withoutAuthorization(via []*http.Request) []*http.Request {
 	out := via
 	for i, r := range via {
