@@ -16,7 +16,7 @@
 #
 # With valgrind installed (INSTR=0 skips it), it also counts the user-space
 # instructions of the lifecycle, its floor and the peer ceremonies under
-# callgrind, INSTR_COUNT times (default 2; about a minute a time):
+# callgrind, INSTR_COUNT times (default 2; about 2 minutes a time):
 # go run ./internal/benchmarks/cmd/instructions. The counts do not depend on
 # the machine's load (BENCHMARKS.md, "Instructions").
 #
@@ -96,9 +96,16 @@ fi
 
 if [ "$INSTR" = 1 ]; then
 	if command -v valgrind >/dev/null 2>&1; then
-		go run ./internal/benchmarks/cmd/instructions -count "$INSTR_COUNT" | tee -a "$OUT/bench.txt"
+		# To a file first: a failed count must stop the run (a pipe into
+		# tee would hide its status, and its rows would be missing).
+		if ! go run ./internal/benchmarks/cmd/instructions -count "$INSTR_COUNT" >"$OUT/instr.txt"; then
+			echo "bench.sh: the instruction counts failed; BENCHMARKS.md left unchanged" >&2
+			exit 1
+		fi
+		tee -a "$OUT/bench.txt" <"$OUT/instr.txt"
 	else
 		echo "bench.sh: valgrind not installed; no instruction counts (apt-get install valgrind, or INSTR=0)" >&2
+		INSTR=skipped
 	fi
 fi
 
