@@ -56,3 +56,41 @@ func TestDecodedRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLitePutForgetsDecoded checks that a Put drops what the store
+// remembers of the record it replaced, and that a read after it returns
+// the new document.
+func TestSQLitePutForgetsDecoded(t *testing.T) {
+	ctx := t.Context()
+	s, err := OpenSQLite(ctx, t.TempDir()+"/state.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 12, 8, 3, 0, 0, 0, time.UTC)
+	r, err := s.Put(ctx, Record{UserID: "00u1", Status: FulfillmentStarted, Step: StepInitiated, CreatedAt: t0, UpdatedAt: t0,
+		History: []Change{{At: t0, Status: FulfillmentStarted, Step: StepInitiated}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "00u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.decoded.m["00u1"]; !ok {
+		t.Fatal("a Get did not remember the record it decoded")
+	}
+	r.Reason = "changed"
+	if _, err := s.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.decoded.m["00u1"]; ok {
+		t.Error("the store still remembers the document a Put replaced")
+	}
+	got, err := s.Get(ctx, "00u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != "changed" || got.Version != r.Version+1 {
+		t.Errorf("Get after Put: reason %q, version %d; want %q, %d", got.Reason, got.Version, "changed", r.Version+1)
+	}
+}

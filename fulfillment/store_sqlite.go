@@ -103,8 +103,8 @@ type decodedRecords struct {
 }
 
 // decodedRecord is a record's JSON document as stored and the record
-// decoded from it (its Version unset). The record is never handed out,
-// only copies of it ([Record.clone]).
+// decoded from it (its Version zero: each read sets the version it read).
+// The record is never handed out, only copies of it ([Record.clone]).
 type decodedRecord struct {
 	data string
 	rec  Record
@@ -141,7 +141,17 @@ func (d *decodedRecords) remember(data string, r Record) {
 	if d.m == nil || len(d.m) >= maxDecoded {
 		d.m = make(map[string]decodedRecord)
 	}
+	r.Version = 0
 	d.m[r.UserID] = decodedRecord{data, r}
+}
+
+// forget drops what d remembers of userID's record: a Put replaced its
+// document, so the old one (its PIN request and shipping details among
+// it) is not kept until the next read.
+func (d *decodedRecords) forget(userID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.m, userID)
 }
 
 // stmtKey names a prepared statement: its query text on one of the two
@@ -201,7 +211,9 @@ var sqliteMigrations = []string{
 	// 1), and every read after another connection's write read them
 	// again. A rowid table keeps up to 4,061 bytes of a row in its leaf
 	// (https://www.sqlite.org/fileformat2.html, "Cell Payload Overflow
-	// Pages"); user_id stays the key, through the PRIMARY KEY's index.
+	// Pages"): with the row's header, key and other columns, a record of
+	// up to about 3.9 KB of JSON (a larger one still spills, as before);
+	// user_id stays the key, through the PRIMARY KEY's index.
 	`CREATE TABLE records_rowid (
 		user_id     TEXT PRIMARY KEY NOT NULL,
 		status      TEXT NOT NULL,
@@ -681,6 +693,7 @@ func (s *SQLiteStore) Put(ctx context.Context, r Record) (Record, error) {
 	if n == 0 {
 		return Record{}, s.whyNotPut(ctx, r)
 	}
+	s.decoded.forget(r.UserID) // the stored document changed: no need to keep the old one
 	r = r.clone()
 	r.Version++
 	s.seen.note(r)
