@@ -17,18 +17,25 @@ import (
 	"github.com/preenroll/preenroll/okta/oktatest"
 )
 
-// countingStore counts what reaches a Store: Gets, Lists (and ListDues)
-// with the records they return, and Puts. onPut, if set, sees each record
-// Put is given.
+// countingStore counts what reaches a Store: Gets (and those that found a
+// record), Lists and ListDues (ListDues also on their own) with the records
+// they return, CountNotDues, Puts and the event marks and checks. It
+// forwards the due index (fulfillment.DueLister) and EventChecker, so that
+// the Service takes the path it takes on the store itself. onPut, if set,
+// sees each record Put is given.
 type countingStore struct {
 	fulfillment.Store
-	gets, lists, listed, puts atomic.Int64
-	onPut                     func(fulfillment.Record)
+	gets, found, lists, dueLists, listed, notDue, puts, marks, checks atomic.Int64
+	onPut                                                             func(fulfillment.Record)
 }
 
 func (s *countingStore) Get(ctx context.Context, userID string) (fulfillment.Record, error) {
+	r, err := s.Store.Get(ctx, userID)
 	s.gets.Add(1)
-	return s.Store.Get(ctx, userID)
+	if err == nil {
+		s.found.Add(1)
+	}
+	return r, err
 }
 
 func (s *countingStore) List(ctx context.Context, q fulfillment.Query) ([]fulfillment.Record, error) {
@@ -38,18 +45,19 @@ func (s *countingStore) List(ctx context.Context, q fulfillment.Query) ([]fulfil
 	return rs, err
 }
 
-// ListDue forwards the store's due index (fulfillment.DueLister), so that
-// Sync takes the path it takes on the store itself; its records count as
-// listed.
+// ListDue forwards the store's due index (fulfillment.DueLister); it
+// counts as a List, and its records as listed.
 func (s *countingStore) ListDue(ctx context.Context, q fulfillment.DueQuery) ([]fulfillment.Record, error) {
 	rs, err := fulfillment.ListDue(ctx, s.Store, q)
 	s.lists.Add(1)
+	s.dueLists.Add(1)
 	s.listed.Add(int64(len(rs)))
 	return rs, err
 }
 
 // CountNotDue forwards the store's count of the records not due.
 func (s *countingStore) CountNotDue(ctx context.Context, now time.Time) (int, error) {
+	s.notDue.Add(1)
 	return fulfillment.CountNotDue(ctx, s.Store, now)
 }
 
@@ -61,11 +69,30 @@ func (s *countingStore) Put(ctx context.Context, r fulfillment.Record) (fulfillm
 	return s.Store.Put(ctx, r)
 }
 
+func (s *countingStore) MarkEvent(ctx context.Context, eventID string, at time.Time) (bool, error) {
+	s.marks.Add(1)
+	return s.Store.MarkEvent(ctx, eventID, at)
+}
+
+// EventMarked forwards the store's fulfillment.EventChecker (every store
+// of this project has one).
+func (s *countingStore) EventMarked(ctx context.Context, eventID string) (bool, error) {
+	s.checks.Add(1)
+	return s.Store.(fulfillment.EventChecker).EventMarked(ctx, eventID)
+}
+
 // storeCounts is a snapshot of a countingStore's counters.
-type storeCounts struct{ gets, lists, listed, puts int64 }
+type storeCounts struct{ gets, found, lists, dueLists, listed, notDue, puts, marks, checks int64 }
+
+// minus is what was counted from o to c.
+func (c storeCounts) minus(o storeCounts) storeCounts {
+	return storeCounts{c.gets - o.gets, c.found - o.found, c.lists - o.lists, c.dueLists - o.dueLists, c.listed - o.listed,
+		c.notDue - o.notDue, c.puts - o.puts, c.marks - o.marks, c.checks - o.checks}
+}
 
 func (s *countingStore) counts() storeCounts {
-	return storeCounts{s.gets.Load(), s.lists.Load(), s.listed.Load(), s.puts.Load()}
+	return storeCounts{s.gets.Load(), s.found.Load(), s.lists.Load(), s.dueLists.Load(), s.listed.Load(),
+		s.notDue.Load(), s.puts.Load(), s.marks.Load(), s.checks.Load()}
 }
 
 // The stages of the keys in flight in BenchmarkSyncScale, in lifecycle
@@ -258,7 +285,7 @@ func measurePass(tb testing.TB, w *world, svc *fulfillment.Service, cs *counting
 	}
 	p.report = rep
 	s1 := cs.counts()
-	p.store = storeCounts{s1.gets - s0.gets, s1.lists - s0.lists, s1.listed - s0.listed, s1.puts - s0.puts}
+	p.store = s1.minus(s0)
 	for _, r := range w.Okta.RequestLog()[o0:] {
 		p.okta++
 		if r.Status == 429 {
