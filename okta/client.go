@@ -25,8 +25,7 @@ const DefaultMaxBodySize = 1 << 20
 // token is never printed.
 type Client struct {
 	org   *url.URL
-	core  httpclient.Core // its HTTP client sends the Authorization header only to the org's host
-	anon  *http.Client    // same transport, no Authorization (Authn API)
+	core  httpclient.Core // its HTTP sends the Authorization header only to the org's host; its Plain none (Authn API)
 	retry RetryPolicy
 	pacer pacer
 	// skew is Okta's clock minus the client's, as the responses' Date
@@ -134,7 +133,7 @@ func NewClient(orgURL, token string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	return &Client{org: org, core: core, anon: core.Plain, retry: o.retry.withDefaults()}, nil
+	return &Client{org: org, core: core, retry: o.retry.withDefaults()}, nil
 }
 
 // options are the settings the yubico client takes too (HTTP client, User-Agent,
@@ -301,7 +300,7 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 	}
 	hc, authorize := c.core.HTTP, !k.anonymous
 	if k.anonymous {
-		hc = c.anon
+		hc = c.core.Plain
 	}
 	bucket := c.bucket(k)
 	var retryFor string
@@ -309,10 +308,6 @@ func (c *Client) do(ctx context.Context, k *call) (http.Header, error) {
 		req, err := c.core.NewRequest(ctx, k.method, target, body)
 		if err != nil {
 			return nil, fmt.Errorf("okta: %s: %w", k.op, err)
-		}
-		if body == nil {
-			req.Body = http.NoBody
-			req.GetBody = noBody
 		}
 		if retryFor != "" {
 			req.Header.Set("X-Okta-Retry-For", retryFor)
@@ -429,9 +424,6 @@ func (c *Client) pace(ctx context.Context, k *call, bucket string) error {
 		}
 	}
 }
-
-// noBody is the GetBody of a request without a body.
-func noBody() (io.ReadCloser, error) { return http.NoBody, nil }
 
 // post sends body to route in a POST that is not retried after a transport
 // error or a 5xx, and decodes the answer as an R.

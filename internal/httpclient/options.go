@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 )
@@ -176,10 +175,14 @@ func (s Settings) Core(product string, a *Authorizer) Core {
 			// request without it too (net/http goes on with its own
 			// copy of the response).
 			rc := *r
-			rc.Request = withoutAuthorization([]*http.Request{r.Request})[0]
+			rc.Request = withoutAuthorization(r.Request)
 			req.Response = &rc
 		}
-		if err := policy(req, withoutAuthorization(via)); err != nil {
+		shown := make([]*http.Request, len(via))
+		for i, r := range via {
+			shown[i] = withoutAuthorization(r)
+		}
+		if err := policy(req, shown); err != nil {
 			return err
 		}
 		a.Authorize(req)
@@ -189,26 +192,18 @@ func (s Settings) Core(product string, a *Authorizer) Core {
 	return s.core(product, &hc, &plain, a)
 }
 
-// withoutAuthorization returns the earlier requests of a redirect as a
-// caller's CheckRedirect policy may see them: each that carries an
-// Authorization header (the client's own request, and the hops it
-// authorized) replaced by a clone without it, so that a policy that logs
-// its via argument (or the request req.Response answered) logs no token.
-// Only a redirect pays for the clones.
-func withoutAuthorization(via []*http.Request) []*http.Request {
-	out := via
-	for i, r := range via {
-		if _, ok := r.Header["Authorization"]; !ok {
-			continue
-		}
-		if &out[0] == &via[0] {
-			out = slices.Clone(via)
-		}
-		c := r.Clone(r.Context())
-		delete(c.Header, "Authorization")
-		out[i] = c
+// withoutAuthorization returns r as a caller's CheckRedirect policy may
+// see an earlier request of a redirect: r itself, or a clone without its
+// Authorization header, so that a policy that logs its via argument (or
+// the request req.Response answered) logs no token. Only a redirect pays
+// for the clones.
+func withoutAuthorization(r *http.Request) *http.Request {
+	if _, ok := r.Header["Authorization"]; !ok {
+		return r
 	}
-	return out
+	c := r.Clone(r.Context())
+	delete(c.Header, "Authorization")
+	return c
 }
 
 // core completes a Core.
