@@ -42,19 +42,7 @@ func BenchmarkExchange(b *testing.B) {
 	if _, err := c.Enroll(b.Context(), okta.EnrollRequest{UserID: u.ID, RPIDs: []string{"example.okta.com"}, TransportKey: tk.Public()}); err != nil {
 		b.Fatal(err)
 	}
-	// size is the length of the body the fake answers path with.
-	size := func(path string) int {
-		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, srv.URL()+path, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set("Authorization", "SSWS "+srv.Token())
-		resp, body := testhttp.Do(b, req)
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("GET %s = %s", path, resp.Status)
-		}
-		return len(body)
-	}
+	size := func(path string) int { return testhttp.BodySize(b, srv.URL()+path, "SSWS "+srv.Token()) }
 	testhttp.BenchExchanges(b,
 		testhttp.Exchange{Name: "get-user", Size: size("/api/v1/users/" + u.ID), Call: func(b *testing.B) error {
 			got, err := c.GetUser(b.Context(), u.ID)

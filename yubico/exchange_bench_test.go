@@ -34,30 +34,15 @@ func BenchmarkExchange(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// size is the length of the body the fake answers url with.
-	size := func(url, auth string) int {
-		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, url, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, body := testhttp.Do(b, req)
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("GET %s = %s", url, resp.Status)
-		}
-		return len(body)
-	}
 	testhttp.BenchExchanges(b,
-		testhttp.Exchange{Name: "get-shipment", Size: size(srv.URL()+"/shipments_exact/"+s.ID, "Bearer "+srv.Token()), Call: func(b *testing.B) error {
+		testhttp.Exchange{Name: "get-shipment", Size: testhttp.BodySize(b, srv.URL()+"/shipments_exact/"+s.ID, "Bearer "+srv.Token()), Call: func(b *testing.B) error {
 			got, err := c.Shipment(b.Context(), s.ID)
 			if err == nil && got.ID != s.ID {
 				b.Fatalf("Shipment = %q, want %q", got.ID, s.ID)
 			}
 			return err
 		}},
-		testhttp.Exchange{Name: "transport-keys", Size: size(srv.ConsoleURL()+yubico.TransportKeysPath, ""), Call: func(b *testing.B) error {
+		testhttp.Exchange{Name: "transport-keys", Size: testhttp.BodySize(b, srv.ConsoleURL()+yubico.TransportKeysPath, ""), Call: func(b *testing.B) error {
 			keys, err := c.TransportKeys(b.Context())
 			if err == nil && len(keys) == 0 {
 				b.Fatal("TransportKeys = no keys")

@@ -8,6 +8,7 @@ package testhttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -161,6 +162,25 @@ func benchExchange(b *testing.B, call func(b *testing.B) error) {
 		}
 	}
 	b.ReportMetric(float64((cputime.Process()-cpu0)/time.Nanosecond)/float64(b.N), "cpu-ns/op")
+}
+
+// BodySize returns the length of the body a GET of url answers with
+// (Authorization set when authorization is not empty), failing tb unless
+// it is 200: the Size of an [Exchange].
+func BodySize(tb testing.TB, url, authorization string) int {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, body := Do(tb, req)
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s = %s", url, resp.Status)
+	}
+	return len(body)
 }
 
 // Floor returns the bare net/http exchange an exchange of ours is set
