@@ -1,13 +1,10 @@
 package fulfillment_test
 
 import (
-	"database/sql"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/preenroll/preenroll/fulfillment"
 	"github.com/preenroll/preenroll/fulfillment/fulfillmenttest"
 )
 
@@ -18,21 +15,7 @@ import (
 func TestSQLiteDueMigration(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The schema at version 1, as OpenSQLite made it before migration 2.
-	for _, q := range []string{
-		`CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
-		fulfillment.SQLiteMigration(1),
-		`INSERT INTO migrations(version, applied_at) VALUES (1, '2026-11-01T00:00:00Z')`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	path, db := oldSQLite(t, 1)
 	for _, r := range fulfillmenttest.DueMigrationRecords() {
 		data, err := json.Marshal(r)
 		if err != nil {

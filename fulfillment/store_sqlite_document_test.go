@@ -1,7 +1,6 @@
 package fulfillment_test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,26 +79,11 @@ func TestSQLiteDocumentsDurable(t *testing.T) {
 func TestSQLiteDocumentsMigration(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := oldSQLite(t, 2)
 	rec := fulfillmenttest.SampleRecord("00u1")
 	data, err := json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)
-	}
-	// The schema at version 2, as OpenSQLite made it before migration 3.
-	for _, q := range []string{
-		`CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
-		fulfillment.SQLiteMigration(1),
-		fulfillment.SQLiteMigration(2),
-		`INSERT INTO migrations(version, applied_at) VALUES (1, '2026-11-01T00:00:00Z'), (2, '2026-11-02T00:00:00Z')`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO records(user_id, status, step, version, history_len, updated_at, data)
 		VALUES (?, ?, ?, 1, ?, ?, ?)`, rec.UserID, string(rec.Status), string(rec.Step), len(rec.History),

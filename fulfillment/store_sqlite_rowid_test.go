@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,23 +25,7 @@ import (
 func TestSQLiteRowidMigration(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The schema at version 3, as OpenSQLite made it before migration 4.
-	for _, q := range []string{
-		`CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
-		fulfillment.SQLiteMigration(1),
-		fulfillment.SQLiteMigration(2),
-		fulfillment.SQLiteMigration(3),
-		`INSERT INTO migrations(version, applied_at) VALUES (1, '2026-11-01T00:00:00Z'), (2, '2026-11-02T00:00:00Z'), (3, '2026-12-07T00:00:00Z')`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	path, db := oldSQLite(t, 3)
 	big := fulfillmenttest.SampleRecord("00ubig")
 	for i := range 60 { // about 6 KB of JSON: overflow pages in the WITHOUT ROWID table
 		big.History = append(big.History, fulfillment.Change{At: big.CreatedAt.Add(time.Duration(i) * time.Minute),
@@ -89,39 +72,31 @@ func TestSQLiteRowidMigration(t *testing.T) {
 	if err := raw.QueryRowContext(ctx, `SELECT count(rowid) FROM records`).Scan(&rows); err != nil || rows != len(recs) {
 		t.Errorf("count(rowid) of records = %d, %v; want %d (a rowid table)", rows, err, len(recs))
 	}
-	var indexes []string
-	ix, err := raw.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND sql IS NOT NULL ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ix.Next() {
-		var name string
-		if err := ix.Scan(&name); err != nil {
+	// names lists the names a query of sqlite_master returns.
+	names := func(query string) []string {
+		t.Helper()
+		rows, err := raw.QueryContext(ctx, query)
+		if err != nil {
 			t.Fatal(err)
 		}
-		indexes = append(indexes, name)
+		var out []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, name)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	if err := errors.Join(ix.Err(), ix.Close()); err != nil {
-		t.Fatal(err)
-	}
+	indexes := names(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND sql IS NOT NULL ORDER BY name`)
 	if diff := cmp.Diff([]string{"records_due", "records_status"}, indexes); diff != "" {
 		t.Errorf("indexes of records (-want +got):\n%s", diff)
 	}
-	var tables []string
-	tr, err := raw.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for tr.Next() {
-		var name string
-		if err := tr.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	if err := errors.Join(tr.Err(), tr.Close()); err != nil {
-		t.Fatal(err)
-	}
+	tables := names(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
 	if !slices.Equal(tables, []string{"documents", "events", "migrations", "records"}) {
 		t.Errorf("tables after the migration: %q", tables)
 	}

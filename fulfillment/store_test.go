@@ -30,6 +30,30 @@ var storeFactories = []struct {
 }
 
 // openSQLite opens the SQLite store at path, closed when t ends.
+// oldSQLite creates a SQLite file in a new temporary directory with the
+// schema at version (as OpenSQLite made it before migration version+1)
+// and returns its path and a plain handle on it, for a migration test to
+// fill before it closes the handle and opens the file with OpenSQLite.
+func oldSQLite(t *testing.T, version int) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := []string{`CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`}
+	for v := 1; v <= version; v++ {
+		qs = append(qs, fulfillment.SQLiteMigration(v),
+			fmt.Sprintf(`INSERT INTO migrations(version, applied_at) VALUES (%d, '2026-11-01T00:00:00Z')`, v))
+	}
+	for _, q := range qs {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return path, db
+}
+
 func openSQLite(t *testing.T, path string) *fulfillment.SQLiteStore {
 	t.Helper()
 	s, err := fulfillment.OpenSQLite(t.Context(), path)
