@@ -195,11 +195,7 @@ func writeTargets(w io.Writer, res results, mem *mem100k) {
 			fmt.Fprintf(w, "| %s | not run | 0 | %s | — |\n", t.what, limitText(t))
 			continue
 		}
-		pass := v <= t.limit
-		if !t.atMost {
-			pass = v >= t.limit
-		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s |\n", t.what, fmt.Sprintf(t.format, v), n, limitText(t), verdict(pass))
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s |\n", t.what, fmt.Sprintf(t.format, v), n, limitText(t), verdict(t.within(v)))
 	}
 	for _, t := range diagnostics {
 		v, n, ok := res.get(t.bench, t.unit)
@@ -207,7 +203,7 @@ func writeTargets(w io.Writer, res results, mem *mem100k) {
 			continue
 		}
 		within := "beyond (diagnostic)"
-		if (t.atMost && v <= t.limit) || (!t.atMost && v >= t.limit) {
+		if t.within(v) {
 			within = "within (diagnostic)"
 		}
 		fmt.Fprintf(w, "| %s | %s | %d | %s | %s |\n", t.what, fmt.Sprintf(t.format, v), n, limitText(t), within)
@@ -216,6 +212,14 @@ func writeTargets(w io.Writer, res results, mem *mem100k) {
 		fmt.Fprintf(w, "| real run: %d orders in flight, live heap of the whole process (Service %.0f MiB = %.0f B/order; fakes %.0f B/order; plus the %d Okta users) | %.0f MiB | 1 | ≤ 1024 MiB | %s |\n",
 			mem.orders, mem.serviceMiBTotal, mem.serviceBPerOrd, mem.fakesBPerOrd, mem.orders, mem.heapMiB, verdict(mem.heapMiB < 1024))
 	}
+}
+
+// within reports whether v is on the right side of t's limit.
+func (t target) within(v float64) bool {
+	if t.atMost {
+		return v <= t.limit
+	}
+	return v >= t.limit
 }
 
 func limitText(t target) string {
